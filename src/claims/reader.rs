@@ -1,0 +1,258 @@
+//! The streaming reader: splits a byte range of the (memory-mapped) claims file into records and groups
+//! them into claims. Zero-copy and allocation-free per record: records are slices of the input, parsed
+//! into `Copy` values pushed into the chunk's reusable vectors.
+//!
+//! Architecture invariant: a claim is always read whole by one call (chunks are cut at claim headers,
+//! see [`next_claim_start`]), so that the result does not depend on how the file was split.
+
+use super::record::{self, ActLine, BatchTrailer, ClaimHeader, Kind, RecordError};
+use crate::codes::Reject;
+use crate::money::Cents;
+use std::ops::Range;
+
+/// Where a record starts: 1-based line number and 0-based byte offset in the file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pos {
+    pub line: u64,
+    pub offset: u64,
+}
+
+/// Why a claim is rejected at read time, and where.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClaimError {
+    pub code: Reject,
+    pub pos: Pos,
+    /// Line number (within the claim) of the act record concerned, if any.
+    pub line_no: Option<u16>,
+    pub field: &'static str,
+    pub column: u16,
+}
+
+#[derive(Clone, Debug)]
+pub struct ParsedClaim {
+    /// Position of the claim header record.
+    pub pos: Pos,
+    /// Claim number as readable from the header (0 when unreadable).
+    pub claim_no: u32,
+    pub header: Option<ClaimHeader>,
+    /// Successfully parsed act lines, as a range of [`Chunk::lines`].
+    pub lines: Range<u32>,
+    /// Every act record of the claim, parseable or not.
+    pub act_records: u32,
+    /// Sum of the readable fees of every act record (what was billed, paid or not).
+    pub billed: Cents,
+    pub error: Option<ClaimError>,
+}
+
+/// A record outside any claim (act or end record before the first header or after an end record).
+#[derive(Clone, Copy, Debug)]
+pub struct Orphan {
+    pub pos: Pos,
+    pub claim_no: u32,
+    pub fee: Cents,
+    pub is_act: bool,
+}
+
+#[derive(Default)]
+pub struct Chunk {
+    pub claims: Vec<ParsedClaim>,
+    pub lines: Vec<ActLine>,
+    pub line_pos: Vec<Pos>,
+    pub trailer: Option<(Result<BatchTrailer, RecordError>, Pos)>,
+    /// First record found after the trailer (the batch is then untrustworthy).
+    pub after_trailer: Option<Pos>,
+    pub orphans: Vec<Orphan>,
+    /// Records read (lines of the file).
+    pub records: u64,
+    /// Claim header records (`02`), readable or not.
+    pub header_records: u64,
+    /// Act records (`04`/`4M`) in the chunk, in claims or not.
+    pub act_records: u64,
+    /// Sum of the readable fees of every act record in the chunk.
+    pub fee_total: Cents,
+}
+
+/// Start of the first claim header record at or after `from` (which may be mid-record), or `data.len()`.
+/// A `99` trailer also ends the search, so the last window ends at the trailer.
+pub fn next_claim_start(data: &[u8], from: usize) -> usize {
+    let mut pos = from.min(data.len());
+    if pos > 0 && data[pos - 1] != b'\n' {
+        pos = match memchr::memchr(b'\n', &data[pos..]) {
+            Some(i) => pos + i + 1,
+            None => return data.len(),
+        };
+    }
+    while pos < data.len() {
+        let r = &data[pos..];
+        if r.starts_with(b"02") || r.starts_with(b"99") {
+            return pos;
+        }
+        pos = match memchr::memchr(b'\n', r) {
+            Some(i) => pos + i + 1,
+            None => return data.len(),
+        };
+    }
+    data.len()
+}
+
+/// Counts records (lines) in a byte range: a final record without newline counts as one.
+pub fn count_records(data: &[u8]) -> u64 {
+    let n = memchr::memchr_iter(b'\n', data).count() as u64;
+    if data.last().is_some_and(|&c| c != b'\n') { n + 1 } else { n }
+}
+
+impl Chunk {
+    pub fn clear(&mut self) {
+        self.claims.clear();
+        self.lines.clear();
+        self.line_pos.clear();
+        self.trailer = None;
+        self.after_trailer = None;
+        self.orphans.clear();
+        self.records = 0;
+        self.header_records = 0;
+        self.act_records = 0;
+        self.fee_total = 0;
+    }
+
+    /// Parses `data[start..end]` (cut at claim boundaries, after the batch header) whose first record is
+    /// line `first_line` of the file.
+    pub fn parse(&mut self, data: &[u8], start: usize, end: usize, first_line: u64) {
+        self.clear();
+        let mut off = start;
+        let mut line = first_line;
+        let mut open: Option<ParsedClaim> = None;
+        let mut ended = false; // the open claim has seen its end record
+        while off < end {
+            let (rec_end, next) = match memchr::memchr(b'\n', &data[off..end]) {
+                Some(i) => (off + i, off + i + 1),
+                None => (end, end),
+            };
+            let mut rec = &data[off..rec_end];
+            if let [body @ .., b'\r'] = rec {
+                rec = body;
+            }
+            let pos = Pos { line, offset: off as u64 };
+            self.records += 1;
+            let k = record::kind(rec);
+            if self.trailer.is_some() {
+                self.after_trailer.get_or_insert(pos);
+            } else {
+                match k {
+                    Kind::ClaimHeader => {
+                        self.close(open.take(), ended);
+                        ended = false;
+                        self.header_records += 1;
+                        open = Some(self.start_claim(rec, pos));
+                    }
+                    Kind::Ngap | Kind::Ccam => {
+                        let fee = record::act_fee(rec).unwrap_or(0);
+                        self.act_records += 1;
+                        self.fee_total += fee;
+                        match open.as_mut() {
+                            Some(c) if !ended => self.add_line(c, rec, pos, fee),
+                            _ => self.orphans.push(Orphan {
+                                pos,
+                                claim_no: record::claim_no(rec).unwrap_or(0),
+                                fee,
+                                is_act: true,
+                            }),
+                        }
+                    }
+                    Kind::ClaimEnd => match open.as_mut() {
+                        Some(c) if !ended => {
+                            ended = true;
+                            end_claim(c, rec, pos);
+                        }
+                        _ => self.orphans.push(Orphan {
+                            pos,
+                            claim_no: record::claim_no(rec).unwrap_or(0),
+                            fee: 0,
+                            is_act: false,
+                        }),
+                    },
+                    Kind::BatchTrailer => {
+                        self.close(open.take(), ended);
+                        self.trailer = Some((record::batch_trailer(rec), pos));
+                    }
+                    Kind::BatchHeader | Kind::Unknown => match open.as_mut() {
+                        Some(c) if !ended => set_err(c, Reject::Syntax, pos, None, "record type", 1),
+                        _ => self.orphans.push(Orphan { pos, claim_no: 0, fee: 0, is_act: false }),
+                    },
+                }
+            }
+            off = next;
+            line += 1;
+        }
+        self.close(open.take(), ended);
+    }
+
+    fn start_claim(&mut self, rec: &[u8], pos: Pos) -> ParsedClaim {
+        let start = self.lines.len() as u32;
+        let mut c = ParsedClaim {
+            pos,
+            claim_no: record::claim_no(rec).unwrap_or(0),
+            header: None,
+            lines: start..start,
+            act_records: 0,
+            billed: 0,
+            error: None,
+        };
+        match record::claim_header(rec) {
+            Ok(h) => c.header = Some(h),
+            Err(e) => set_err(&mut c, e.code, pos, None, e.field, e.column),
+        }
+        c
+    }
+
+    fn add_line(&mut self, c: &mut ParsedClaim, rec: &[u8], pos: Pos, fee: Cents) {
+        c.act_records += 1;
+        c.billed += fee;
+        let line_no = rec.get(11..14).and_then(|f| std::str::from_utf8(f).ok()?.parse().ok());
+        match record::act_line(rec) {
+            Ok(l) => {
+                if c.header.is_some_and(|h| h.claim_no != l.claim_no) {
+                    set_err(c, Reject::ClaimMismatch, pos, Some(l.line_no), "claim number", 3);
+                }
+                self.lines.push(l);
+                self.line_pos.push(pos);
+                c.lines.end = self.lines.len() as u32;
+            }
+            Err(e) => set_err(c, e.code, pos, line_no, e.field, e.column),
+        }
+    }
+
+    fn close(&mut self, c: Option<ParsedClaim>, ended: bool) {
+        if let Some(mut c) = c {
+            let pos = c.pos;
+            if !ended {
+                set_err(&mut c, Reject::LineCount, pos, None, "end-of-claim record missing", 0);
+            } else if c.act_records == 0 {
+                set_err(&mut c, Reject::NoLines, pos, None, "act lines", 0);
+            }
+            self.claims.push(c);
+        }
+    }
+}
+
+fn end_claim(c: &mut ParsedClaim, rec: &[u8], pos: Pos) {
+    match record::claim_end(rec) {
+        Ok(e) => {
+            if c.header.is_some_and(|h| h.claim_no != e.claim_no) {
+                set_err(c, Reject::ClaimMismatch, pos, None, "claim number", 3);
+            } else if e.count as u32 != c.act_records {
+                set_err(c, Reject::LineCount, pos, None, "line count", 12);
+            } else if e.total != c.billed {
+                set_err(c, Reject::ClaimTotal, pos, None, "claim total", 15);
+            }
+        }
+        Err(e) => set_err(c, e.code, pos, None, e.field, e.column),
+    }
+}
+
+/// Keeps the first error of a claim: the earliest record in the file explains the rejection.
+fn set_err(c: &mut ParsedClaim, code: Reject, pos: Pos, line_no: Option<u16>, field: &'static str, column: u16) {
+    if c.error.is_none() {
+        c.error = Some(ClaimError { code, pos, line_no, field, column });
+    }
+}

@@ -1,0 +1,191 @@
+//! Command-line front end: argument parsing, exit codes and operator messages. Thin: every command
+//! calls library functions.
+//!
+//! Exit codes (documented in the README):
+//! * 0 — success (a processed batch with rejected claims is a success);
+//! * 2 — usage error (bad arguments);
+//! * 3 — invalid reference tables (`file:line:column: reason`), nothing written;
+//! * 4 — batch rejected (trailer mismatch, missing header/trailer…): no output written;
+//! * 5 — I/O error (unreadable input, output not writable);
+//! * 6 — output directory exists (use `--force`);
+//! * 7 — conservation check failed (a bug: the summary is written but the run is flagged);
+//! * 8 — not found (e.g. `refs lookup` of an unknown code, `explain` of an unknown claim).
+
+use crate::engine::{self, Options, RunError};
+use crate::money::fmt_euros;
+use crate::output::Summary;
+use crate::refs::Refs;
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "liquidator", version, about = "Batch liquidation of French health-insurance claim files")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+pub enum Cmd {
+    /// Liquidate a daily claims file.
+    Run {
+        #[arg(long)]
+        claims: PathBuf,
+        #[arg(long)]
+        refs: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Worker threads (default: all cores). The output does not depend on it.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Replace an existing output directory.
+        #[arg(long)]
+        force: bool,
+        /// No progress bar and no end-of-run summary on stderr.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Show every step of one claim's liquidation.
+    Explain {
+        #[arg(long)]
+        claims: PathBuf,
+        #[arg(long)]
+        refs: PathBuf,
+        /// Claim (invoice) number.
+        #[arg(long)]
+        claim: u32,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn exit_code(e: &RunError) -> u8 {
+    match e {
+        RunError::Batch { .. } => 4,
+        RunError::Io(_) => 5,
+        RunError::Stage(crate::output::sink::StageError::Exists(_)) => 6,
+        RunError::Stage(_) => 5,
+    }
+}
+
+pub fn load_refs(dir: &Path) -> Result<Refs, ExitCode> {
+    Refs::load(dir).map_err(|e| {
+        eprintln!("liquidator: invalid reference tables: {e}");
+        ExitCode::from(3)
+    })
+}
+
+fn pool(threads: Option<usize>) {
+    if let Some(n) = threads {
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global();
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Run { claims, refs, out, threads, force, quiet } => {
+            pool(threads);
+            let refs = match load_refs(&refs) {
+                Ok(r) => r,
+                Err(c) => return c,
+            };
+            match engine::run(&claims, &refs, &out, force, &Options::default()) {
+                Ok(s) => {
+                    if !quiet {
+                        eprint!("{}", human_summary(&s));
+                    }
+                    let ok = s.conservation.claims && s.conservation.billed && s.conservation.paid_split;
+                    if ok { ExitCode::SUCCESS } else { ExitCode::from(7) }
+                }
+                Err(e) => {
+                    eprintln!("liquidator: {e}");
+                    ExitCode::from(exit_code(&e))
+                }
+            }
+        }
+        Cmd::Explain { claims, refs, claim, json } => {
+            let refs = match load_refs(&refs) {
+                Ok(r) => r,
+                Err(c) => return c,
+            };
+            crate::cli::explain(&claims, &refs, claim, json)
+        }
+    }
+}
+
+/// The end-of-run summary for the operator (stderr).
+pub fn human_summary(s: &Summary) -> String {
+    let mut o = String::new();
+    o.push_str(&format!(
+        "batch {} of {}: {} claims read, {} paid, {} rejected ({} lines)\n",
+        s.batch_number, s.batch_date, s.claims_read, s.claims_paid, s.claims_rejected, s.lines_read
+    ));
+    o.push_str(&format!(
+        "billed {} €, base {} €, AMO paid {} € ({} € to practitioners, {} € to insured), AMC {} €, patients {} €, participations {} €, rejected billed {} €\n",
+        fmt_euros(s.billed_cents),
+        fmt_euros(s.base_cents),
+        fmt_euros(s.amo_paid_cents),
+        fmt_euros(s.amo_to_practitioners_cents),
+        fmt_euros(s.amo_to_insured_cents),
+        fmt_euros(s.amc_cents),
+        fmt_euros(s.patient_cents),
+        fmt_euros(s.participations_cents),
+        fmt_euros(s.rejected_billed_cents),
+    ));
+    let mut top: Vec<_> = s.rejections_by_code.iter().collect();
+    top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    if !top.is_empty() {
+        o.push_str("top rejection reasons:");
+        for (code, n) in top.iter().take(5) {
+            let slug = crate::codes::Reject::from_code(code).map(|r| r.slug()).unwrap_or("");
+            o.push_str(&format!(" {code} {slug} ×{n};"));
+        }
+        o.push('\n');
+    }
+    o.push_str(&format!(
+        "conservation: claims {} lines {} billed {} split {}\n",
+        ok(s.conservation.claims),
+        ok(s.conservation.lines),
+        ok(s.conservation.billed),
+        ok(s.conservation.paid_split)
+    ));
+    o
+}
+
+fn ok(b: bool) -> &'static str {
+    if b { "ok" } else { "FAILED" }
+}
+
+/// `liquidator explain`: liquidates the batch (so caps are as in the run) and prints the steps of one claim.
+pub fn explain(claims: &Path, refs: &Refs, claim: u32, json: bool) -> ExitCode {
+    let data = match engine::map_file(claims) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("liquidator: {e}");
+            return ExitCode::from(exit_code(&e));
+        }
+    };
+    let opts = Options { trace_claim: Some(claim), ..Default::default() };
+    let traced = match engine::process(&data, refs, &opts, |_| {}) {
+        Ok((_, t)) => t,
+        Err(e) => {
+            eprintln!("liquidator: {e}");
+            return ExitCode::from(exit_code(&e));
+        }
+    };
+    if traced.is_empty() {
+        eprintln!("liquidator: claim {claim:09} not found, or rejected before liquidation (see rejections.tsv of a run)");
+        return ExitCode::from(8);
+    }
+    if json {
+        let v: Vec<_> = traced.iter().map(crate::rules::explain::to_json).collect();
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    } else {
+        for t in &traced {
+            print!("{}", crate::rules::explain::to_text(t));
+        }
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,139 @@
+//! Money: integer euro cents, and the one rounding rule of the engine.
+//!
+//! Architecture invariant: no amount is ever an `f64`. Amounts are `i64` cents; ratios (percentages,
+//! coefficients) are exact integers over a power of ten. Every multiplication that can produce a
+//! fraction of a cent goes through [`mul_div_round`], which rounds **half-up to the cent** (RULES.md
+//! §6.6: the SNDS examples 25.27 × 1.218 → 30.78, 28.92 × 50 % → 14.46). Nothing else rounds.
+
+/// Amount in euro cents.
+pub type Cents = i64;
+
+/// `round_half_up(value * num / den)` computed exactly in `i128`.
+///
+/// Half-up means away from zero for negative values too (−0.5 → −1), which keeps `round(−x) = −round(x)`
+/// so that reversing a payment reverses it to the cent. `den` must be positive.
+#[inline]
+pub fn mul_div_round(value: i64, num: i64, den: i64) -> i64 {
+    debug_assert!(den > 0);
+    let p = value as i128 * num as i128;
+    let d = den as i128;
+    let q = p / d;
+    let r = p % d;
+    let adj = if 2 * r.abs() >= d { p.signum() } else { 0 };
+    (q + adj) as i64
+}
+
+/// Percentages are held in hundredths of a percent (basis points): 70 % = 7000, 21.8 % = 2180.
+pub type Bp = i64;
+pub const BP_100: Bp = 10_000;
+
+/// `cents × bp / 10000`, rounded half-up.
+#[inline]
+pub fn pct(cents: Cents, bp: Bp) -> Cents {
+    mul_div_round(cents, bp, BP_100)
+}
+
+/// Parses a decimal euro amount (`687.27`, `48`, `0.5`, `-3.10`) into cents. At most two decimals:
+/// more digits are an error here (the official CCAM loader rounds its own float-like cells).
+pub fn parse_euros(s: &str) -> Option<Cents> {
+    parse_fixed(s, 2)
+}
+
+/// Parses a decimal percentage (`21.8`, `70`) into basis points.
+pub fn parse_pct(s: &str) -> Option<Bp> {
+    parse_fixed(s, 2)
+}
+
+/// Parses a decimal with at most `scale` fractional digits into an integer scaled by 10^scale.
+pub fn parse_fixed(s: &str, scale: u32) -> Option<i64> {
+    let s = s.trim();
+    let (neg, s) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s),
+    };
+    if s.is_empty() {
+        return None;
+    }
+    let (int, frac) = match s.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (s, ""),
+    };
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    if frac.len() > scale as usize
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+        || int.len() > 15
+    {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for b in int.bytes() {
+        v = v * 10 + (b - b'0') as i64;
+    }
+    let mut f: i64 = 0;
+    for b in frac.bytes() {
+        f = f * 10 + (b - b'0') as i64;
+    }
+    f *= 10i64.pow(scale - frac.len() as u32);
+    let v = v * 10i64.pow(scale) + f;
+    Some(if neg { -v } else { v })
+}
+
+/// Formats cents as a decimal euro string with two decimals (`687.27`, `-0.05`).
+pub fn fmt_euros(c: Cents) -> String {
+    let sign = if c < 0 { "-" } else { "" };
+    let a = c.unsigned_abs();
+    format!("{sign}{}.{:02}", a / 100, a % 100)
+}
+
+/// Formats basis points as a percentage (`70`, `21.8`, `12.25`).
+pub fn fmt_pct(bp: Bp) -> String {
+    let sign = if bp < 0 { "-" } else { "" };
+    let a = bp.unsigned_abs();
+    match a % 100 {
+        0 => format!("{sign}{}", a / 100),
+        f if f % 10 == 0 => format!("{sign}{}.{}", a / 100, f / 10),
+        f => format!("{sign}{}.{:02}", a / 100, f),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snds_rounding_examples() {
+        // RULES.md §6.6: LAQK013 PU 25.27 with modifier Z (+21.8 %) → 30.78.
+        assert_eq!(2527 + pct(2527, 2180), 3078);
+        assert_eq!(mul_div_round(2527, 1218, 1000), 3078);
+        assert_eq!(mul_div_round(2128, 1218, 1000), 2592);
+        assert_eq!(pct(2892, 5000), 1446);
+    }
+
+    #[test]
+    fn half_up_is_symmetric() {
+        assert_eq!(mul_div_round(1, 1, 2), 1);
+        assert_eq!(mul_div_round(-1, 1, 2), -1);
+        assert_eq!(mul_div_round(3, 1, 4), 1);
+        assert_eq!(mul_div_round(1, 1, 4), 0);
+    }
+
+    #[test]
+    fn parse_and_format() {
+        assert_eq!(parse_euros("687.27"), Some(68727));
+        assert_eq!(parse_euros("48"), Some(4800));
+        assert_eq!(parse_euros("0.5"), Some(50));
+        assert_eq!(parse_euros("-3.1"), Some(-310));
+        assert_eq!(parse_euros("1.234"), None);
+        assert_eq!(parse_euros("x"), None);
+        assert_eq!(parse_euros(""), None);
+        assert_eq!(fmt_euros(68727), "687.27");
+        assert_eq!(fmt_euros(-5), "-0.05");
+        assert_eq!(parse_pct("21.8"), Some(2180));
+        assert_eq!(fmt_pct(2180), "21.8");
+        assert_eq!(fmt_pct(7000), "70");
+        assert_eq!(fmt_pct(1225), "12.25");
+    }
+}

@@ -1,0 +1,119 @@
+//! `summary.json`: control totals of a run, and the proof that they reconcile.
+
+use crate::money::Cents;
+use crate::rules::{LineResult, PayeeKind};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Run totals. Amounts in cents. Key names are a contract (issue #2): keep them.
+///
+/// Conservation, checked by [`Summary::check`] and stated in `conservation`:
+/// * `claims_read = claims_paid + claims_rejected`;
+/// * `lines_read = lines_paid + lines_rejected`;
+/// * `billed_cents = paid_billed_cents + rejected_billed_cents`;
+/// * for paid claims `paid_billed_cents = amo_paid_cents + amc_cents + patient_cents`;
+/// * `Σ rejections_by_code = claims_rejected`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Summary {
+    pub batch_number: u32,
+    pub batch_date: String,
+    pub claims_read: u64,
+    pub claims_paid: u64,
+    pub claims_rejected: u64,
+    pub lines_read: u64,
+    pub lines_paid: u64,
+    pub lines_rejected: u64,
+    pub billed_cents: Cents,
+    pub paid_billed_cents: Cents,
+    pub base_cents: Cents,
+    pub amo_gross_cents: Cents,
+    pub amo_paid_cents: Cents,
+    pub amo_to_practitioners_cents: Cents,
+    pub amo_to_insured_cents: Cents,
+    pub amc_cents: Cents,
+    pub patient_cents: Cents,
+    pub participations_cents: Cents,
+    pub heavy_forfait_cents: Cents,
+    pub excess_cents: Cents,
+    pub rejected_billed_cents: Cents,
+    /// Records outside any claim (reported in the rejection file with `R002`, not claims).
+    pub orphan_records: u64,
+    pub orphan_billed_cents: Cents,
+    pub rejections_by_code: BTreeMap<String, u64>,
+    pub warnings_by_code: BTreeMap<String, u64>,
+    pub amc_files: u64,
+    pub conservation: Conservation,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Conservation {
+    pub claims: bool,
+    pub lines: bool,
+    pub billed: bool,
+    pub paid_split: bool,
+    pub rejections: bool,
+}
+
+impl Summary {
+    pub fn add_line(&mut self, r: &LineResult, payee: PayeeKind) {
+        self.billed_cents += r.billed;
+        self.paid_billed_cents += r.billed;
+        self.base_cents += r.base;
+        self.amo_gross_cents += r.amo_gross;
+        self.amo_paid_cents += r.amo_paid;
+        match payee {
+            PayeeKind::Practitioner => self.amo_to_practitioners_cents += r.amo_paid,
+            PayeeKind::Insured => self.amo_to_insured_cents += r.amo_paid,
+        }
+        self.amc_cents += r.amc();
+        self.patient_cents += r.patient;
+        self.participations_cents += r.pf;
+        self.heavy_forfait_cents += r.heavy_forfait;
+        self.excess_cents += r.excess;
+    }
+
+    /// Adds another partial summary (counters and maps; batch identity untouched).
+    pub fn merge(&mut self, o: &Summary) {
+        self.claims_read += o.claims_read;
+        self.claims_paid += o.claims_paid;
+        self.claims_rejected += o.claims_rejected;
+        self.lines_read += o.lines_read;
+        self.lines_paid += o.lines_paid;
+        self.lines_rejected += o.lines_rejected;
+        self.billed_cents += o.billed_cents;
+        self.paid_billed_cents += o.paid_billed_cents;
+        self.base_cents += o.base_cents;
+        self.amo_gross_cents += o.amo_gross_cents;
+        self.amo_paid_cents += o.amo_paid_cents;
+        self.amo_to_practitioners_cents += o.amo_to_practitioners_cents;
+        self.amo_to_insured_cents += o.amo_to_insured_cents;
+        self.amc_cents += o.amc_cents;
+        self.patient_cents += o.patient_cents;
+        self.participations_cents += o.participations_cents;
+        self.heavy_forfait_cents += o.heavy_forfait_cents;
+        self.excess_cents += o.excess_cents;
+        self.rejected_billed_cents += o.rejected_billed_cents;
+        self.orphan_records += o.orphan_records;
+        self.orphan_billed_cents += o.orphan_billed_cents;
+        for (k, v) in &o.rejections_by_code {
+            *self.rejections_by_code.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &o.warnings_by_code {
+            *self.warnings_by_code.entry(k.clone()).or_default() += v;
+        }
+    }
+
+    /// Computes the conservation checks.
+    pub fn check(&mut self) -> bool {
+        let c = Conservation {
+            claims: self.claims_read == self.claims_paid + self.claims_rejected,
+            lines: self.lines_read == self.lines_paid + self.lines_rejected,
+            billed: self.billed_cents == self.paid_billed_cents + self.rejected_billed_cents,
+            paid_split: self.paid_billed_cents == self.amo_paid_cents + self.amc_cents + self.patient_cents,
+            rejections: self.rejections_by_code.values().sum::<u64>() == self.claims_rejected,
+        };
+        let ok = c.claims && c.lines && c.billed && c.paid_split && c.rejections;
+        self.conservation = c;
+        ok
+    }
+}

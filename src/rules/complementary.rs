@@ -1,0 +1,89 @@
+//! Excess fees, the complementary insurer's share, and who is paid.
+
+use super::controls::Parties;
+use super::{AmcRoute, ClaimInput, Ctx, LineResult, Paid, PayeeKind, RateReason, Trace};
+use crate::codes::Warn;
+use crate::money;
+use crate::refs::Param;
+
+/// Pseudo-insurer number under which the C2S complementary part is routed.
+pub const C2S_AMC: [u8; 10] = *b"C2S       ";
+
+/// Excess-fee qualifiers that allow a sector-1 practitioner to bill above the tariff (SNDS `IR_DEP_V`
+/// [C]: D/ED entente directe, E/DE exigence particulière du malade, DA dépassement autorisé, AE/ME
+/// combinations). DP (permanent right) is the S1-DP sector's own.
+const S1_QUALIFIERS: [&[u8; 2]; 7] = [b"DE", b"ED", b"E ", b"D ", b"DA", b"AE", b"ME"];
+
+/// Settles each line (issue #4 rules 9 and 10; RULES.md §6.1 step 7, §6.5, §7):
+/// * excess = fee billed − base, never paid by AMO; a sector-1 practitioner without a valid qualifier gets
+///   warning `W101`; a C2S beneficiary billed an excess gets `W103` (C2S forbids excess fees [C]);
+/// * complementary share = ticket modérateur — limited, out of the pathway, to the ordinary ticket: contrats
+///   responsables do not cover the pathway penalty [S: studylibfr] — plus the excess up to the contract's
+///   `excess_cover` (% of the base) on the date of care; the participation forfaitaire is never covered;
+/// * C2S: the complementary part is paid by C2S (routed to the `C2S` insurer file), excess not covered;
+/// * without a complementary insurer the patient pays the ticket and the excess;
+/// * payee of the AMO part: the practitioner under third-party payment (header flag), else the insured;
+///   full third-party payment (AMC flag) marks the complementary part as paid to the practitioner.
+pub fn settle(ctx: &Ctx, c: &ClaimInput, parties: &Parties, lines: &mut Vec<LineResult>, tr: &mut Trace) -> Paid {
+    let h = c.header;
+    let refs = ctx.refs;
+    let rights = parties.rights[0];
+    let amc_payee = if h.tp_amc { PayeeKind::Practitioner } else { PayeeKind::Insured };
+    let route = if rights.c2s {
+        Some(AmcRoute { amc: C2S_AMC, contract: *b"  ", payee: amc_payee })
+    } else if rights.has_amc() {
+        Some(AmcRoute { amc: rights.amc, contract: rights.contract, payee: amc_payee })
+    } else {
+        None
+    };
+    if h.amc != [b' '; 10] && !rights.c2s && h.amc != rights.amc {
+        if let Some(r) = lines.first_mut() {
+            r.warn(Warn::AmcMismatch);
+        }
+    }
+    for (i, r) in lines.iter_mut().enumerate() {
+        let (prac, _) = parties.prac[i];
+        r.excess = (r.billed - r.base).max(0);
+        let q = c.lines[i].qualifier;
+        if r.excess > 0 && prac.sector == 1 && !S1_QUALIFIERS.contains(&&q) {
+            r.warn(Warn::ExcessSector1);
+        }
+        if let Some(route) = route {
+            let mut covered_ticket = r.ticket;
+            if r.rate_reason == Some(RateReason::OutOfPathway) {
+                let dflt = refs.param(Param::RateDefault, r.date).unwrap_or(7000);
+                covered_ticket = covered_ticket.min(r.base - money::pct(r.base, dflt));
+            }
+            r.amc_ticket = covered_ticket.max(0);
+            if route.amc == C2S_AMC {
+                if r.excess > 0 {
+                    r.warn(Warn::C2sExcess);
+                }
+            } else if let Some(ct) = refs.amc.get(&(route.amc, route.contract)).and_then(|hh| hh.value_at(r.date)) {
+                r.amc_excess = r.excess.min(money::pct(r.base, ct.excess_cover));
+            }
+        }
+        r.patient = r.billed - r.amo_paid - r.amc();
+        tr.note("complementary", "issue #4 rules 9–10; RULES.md §6.5, §7", Some(r.line_no), || {
+            format!(
+                "fee {} € = AMO {} € + AMC {} € (ticket {} € + excess {} € of {} €) + patient {} €{}",
+                money::fmt_euros(r.billed),
+                money::fmt_euros(r.amo_paid),
+                money::fmt_euros(r.amc()),
+                money::fmt_euros(r.amc_ticket),
+                money::fmt_euros(r.amc_excess),
+                money::fmt_euros(r.excess),
+                money::fmt_euros(r.patient),
+                match route {
+                    Some(rt) => format!(", complementary {} ({})", String::from_utf8_lossy(&rt.amc).trim_end(), rt.payee.as_str()),
+                    None => ", no complementary insurer".to_string(),
+                }
+            )
+        });
+    }
+    let payee = if h.tp_amo { PayeeKind::Practitioner } else { PayeeKind::Insured };
+    tr.note("payee", "issue #4 rule 10; RULES.md §7", None, || {
+        format!("AMO part paid to {}", if h.tp_amo { "the practitioner (third-party payment)" } else { "the insured" })
+    });
+    Paid { lines: std::mem::take(lines), payee, amc: route }
+}

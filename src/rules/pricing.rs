@@ -1,0 +1,277 @@
+//! Unit prices: grid selection, CCAM tariff or NGAP letter value, modifiers; then the base of each line
+//! once the association coefficients are known.
+
+use super::controls::Parties;
+use super::{ClaimInput, Ctx, LineResult, Rej, Trace};
+use crate::claims::Act;
+use crate::codes::{Reject, Warn};
+use crate::money::{self, BP_100, Bp, Cents};
+use crate::refs::{Grid, ModKind, Practitioner};
+
+/// A line once priced, before association.
+#[derive(Clone, Debug)]
+pub struct Priced {
+    pub grid: Grid,
+    pub unit_price: Cents,
+    /// Billed modifier codes (spaces = empty slot) and the value of each.
+    pub modifiers: [u8; 4],
+    pub mod_values: [Option<ModKind>; 4],
+    pub exclusive: [bool; 4],
+    pub ccam: Option<[u8; 7]>,
+    pub activity: u8,
+    pub complement: bool,
+    /// First digit of the act's Exo TM (1: added up against the heavy-act threshold, 2: alone).
+    pub exo_tm: u8,
+    pub consultation: bool,
+    pub physician_act: bool,
+    /// NGAP coefficient in hundredths (for the coefficient-60 heavy-act threshold); 0 for CCAM.
+    pub ngap_coef: u32,
+    pub group: [u8; 4],
+    /// Association code billed and its coefficient (set by `association::apply_association`).
+    pub assoc_code: u8,
+    pub assoc_coef: Bp,
+}
+
+/// Grid selection (issue #4 rule 1; RULES.md §1.3 [S: MB-ACTE two-grid logic, MS-API R_TB22]):
+/// sector 1, salaried (9), or any practitioner adhering to OPTAM/OPTAM-CO → grid 1 (the "secteur 1 /
+/// adhérent OPTAM" column of the official CCAM); sector 2 / S1-DP not adhering to OPTAM → grid 2.
+pub fn select_grid(p: &Practitioner) -> Grid {
+    if p.sector == 1 || p.sector == 9 || p.optam { 1 } else { 2 }
+}
+
+/// Prices every line: unit price on the grid and date of care, modifiers allowed and valued.
+///
+/// * CCAM: the act must exist on the date of care, the (activity, phase) must have a tariff on the grid
+///   (RULES.md §1.2 [C: R_PU_BASE per code+activity+phase+grid+date]);
+/// * NGAP: letter value on the date of care × coefficient (issue #4 rule 5; value per grid when the table
+///   distinguishes grids, e.g. CS);
+/// * modifiers (RULES.md §2.1): each must be in the act's allowed list for that activity on that date
+///   [S: MS-API R_ACTIVITE_MODIFICATEUR] and have a value on the grid and date [S: MS-API R_TB11]; a code
+///   may not be repeated. At most 4 is enforced by the record layout (4 slots, B2 4M CP 59–62).
+pub fn price_lines(ctx: &Ctx, c: &ClaimInput, parties: &Parties, tr: &mut Trace) -> Result<Vec<Priced>, Rej> {
+    let refs = ctx.refs;
+    let mut out = Vec::with_capacity(c.lines.len());
+    for (i, l) in c.lines.iter().enumerate() {
+        let (prac, spec) = parties.prac[i];
+        let grid = select_grid(&prac);
+        tr.note("grid", "issue #4 rule 1; RULES.md §1.3", Some(l.line_no), || {
+            format!(
+                "grid {grid} ({}) from sector {} OPTAM {}",
+                if grid == 1 { "secteur 1 / OPTAM" } else { "hors secteur 1 / hors OPTAM" },
+                prac.sector,
+                if prac.optam { "yes" } else { "no" }
+            )
+        });
+        if l.quantity == 0 {
+            return Err(Rej::line(Reject::Quantity, i, "quantity 0"));
+        }
+        let p = match l.act {
+            Act::Ngap { letter, coef } => {
+                if coef == 0 {
+                    return Err(Rej::line(Reject::Quantity, i, "coefficient 0"));
+                }
+                let (per, v) = refs
+                    .ngap
+                    .get(&(letter, grid))
+                    .and_then(|h| h.at(l.date))
+                    .or_else(|| refs.ngap.get(&(letter, 0)).and_then(|h| h.at(l.date)))
+                    .ok_or_else(|| {
+                        Rej::line(Reject::NgapUnknown, i, format!("NGAP letter `{}` has no value on {}", show(&letter), l.date))
+                    })?;
+                let pu = money::mul_div_round(v.value, coef as i64, 100);
+                tr.note("ngap", "issue #4 rule 5; ngap_letters.tsv", Some(l.line_no), || {
+                    format!(
+                        "{} value {} € (in force {}..{}) × coefficient {} = unit price {} €",
+                        show(&letter),
+                        money::fmt_euros(v.value),
+                        per.from,
+                        per.to_opt_string(),
+                        money::fmt_euros(coef as i64),
+                        money::fmt_euros(pu)
+                    )
+                });
+                Priced {
+                    grid,
+                    unit_price: pu,
+                    modifiers: *b"    ",
+                    mod_values: [None; 4],
+                    exclusive: [false; 4],
+                    ccam: None,
+                    activity: 0,
+                    complement: false,
+                    exo_tm: 0,
+                    consultation: v.consultation,
+                    physician_act: v.physician && spec.physician,
+                    ngap_coef: coef,
+                    group: letter,
+                    assoc_code: b' ',
+                    assoc_coef: BP_100,
+                }
+            }
+            Act::Ccam { code, activity, phase, modifiers, assoc, .. } => {
+                let (aper, act) = refs.acts.get(&code).and_then(|h| h.at(l.date)).ok_or_else(|| {
+                    Rej::line(Reject::ActUnknown, i, format!("CCAM {} not valid on {}", show(&code), l.date))
+                })?;
+                let (tper, tariff) = refs.tariffs.get(&(code, activity, phase)).and_then(|h| h.at(l.date)).ok_or_else(
+                    || Rej::line(Reject::ActivityPhase, i, format!("CCAM {} activity {activity} phase {phase} does not exist on {}", show(&code), l.date)),
+                )?;
+                let pu = tariff.for_grid(grid).ok_or_else(|| {
+                    Rej::line(Reject::ActivityPhase, i, format!("CCAM {}-{activity}-{phase} has no tariff on grid {grid}", show(&code)))
+                })?;
+                tr.note("ccam_tariff", "RULES.md §1.2; ccam_tariffs.tsv", Some(l.line_no), || {
+                    format!(
+                        "CCAM {}-{activity}-{phase} «{}»: version {} (act valid {}..{}), tariff grid {grid} = {} € (in force {}..{}), Exo TM {}, regroupement {}",
+                        show(&code),
+                        act.label,
+                        tariff.version,
+                        aper.from,
+                        aper.to_opt_string(),
+                        money::fmt_euros(pu),
+                        tper.from,
+                        tper.to_opt_string(),
+                        act.exo_tm_raw,
+                        show(&act.regroupement)
+                    )
+                });
+                let allowed = refs.allowed_mods.get(&(code, activity)).and_then(|h| h.value_at(l.date)).map(|a| a.set);
+                let mut mod_values = [None; 4];
+                let mut exclusive = [false; 4];
+                for (s, &m) in modifiers.iter().enumerate() {
+                    if m == b' ' {
+                        continue;
+                    }
+                    if modifiers[..s].contains(&m) {
+                        return Err(Rej::line(Reject::ModifierNotAllowed, i, format!("modifier {} repeated", m as char)));
+                    }
+                    if !allowed.is_some_and(|a| a.contains(m)) {
+                        return Err(Rej::line(
+                            Reject::ModifierNotAllowed,
+                            i,
+                            format!(
+                                "modifier {} not allowed for {}-{activity} on {} (allowed: {})",
+                                m as char,
+                                show(&code),
+                                l.date,
+                                allowed.map(|a| a.to_string()).unwrap_or_default()
+                            ),
+                        ));
+                    }
+                    let (mper, mv) = refs.modifiers.get(&(m, grid)).and_then(|h| h.at(l.date)).ok_or_else(|| {
+                        Rej::line(Reject::ModifierNotAllowed, i, format!("modifier {} has no value on grid {grid} on {}", m as char, l.date))
+                    })?;
+                    mod_values[s] = Some(mv.kind);
+                    exclusive[s] = mv.exclusive;
+                    tr.note("modifier", "RULES.md §2.1; modifiers.tsv", Some(l.line_no), || {
+                        format!(
+                            "modifier {} (slot {}): {} (in force {}..{}){}",
+                            m as char,
+                            s + 1,
+                            match mv.kind {
+                                ModKind::Pct(bp) => format!("+{} % of the unit price", money::fmt_pct(bp)),
+                                ModKind::Fixed(c) => format!("+{} € fixed", money::fmt_euros(c)),
+                            },
+                            mper.from,
+                            mper.to_opt_string(),
+                            if mv.exclusive { ", exclusive family" } else { "" }
+                        )
+                    });
+                }
+                let mut group = [b' '; 4];
+                group[..3].copy_from_slice(&act.regroupement);
+                Priced {
+                    grid,
+                    unit_price: pu,
+                    modifiers,
+                    mod_values,
+                    exclusive,
+                    ccam: Some(code),
+                    activity,
+                    complement: act.complement,
+                    exo_tm: act.exo_tm,
+                    consultation: false,
+                    physician_act: spec.physician,
+                    ngap_coef: 0,
+                    group,
+                    assoc_code: assoc,
+                    assoc_coef: BP_100,
+                }
+            }
+        };
+        out.push(p);
+    }
+    Ok(out)
+}
+
+/// Base of each line (RULES.md §6.1 step 4, §2.1 [C: JO-2005 art. III-3 B]; rounding §6.6):
+///
+/// * each modifier's majoration is stored per slot: `round(PU × pct)` for a percentage, the amount for a
+///   fixed modifier (`CAM_MM1..4_MNT`);
+/// * the association coefficient applies to the unit price and to the percentage majorations, **not** to
+///   fixed-amount modifiers; the reductions are stored (`CAM_MPU_MNT`, `CAM_MI1..4_MNT`);
+/// * base = (PU − reduction) + Σ (majoration − its reduction), times the quantity;
+/// * the base never exceeds the fee billed ("dans la limite des frais exposés"): a lower fee caps the
+///   base with warning `W102`.
+pub fn compute_bases(c: &ClaimInput, priced: &[Priced], tr: &mut Trace) -> Vec<LineResult> {
+    let mut out = Vec::with_capacity(priced.len());
+    for (l, p) in c.lines.iter().zip(priced) {
+        let coef = p.assoc_coef;
+        let pu_after = money::pct(p.unit_price, coef);
+        let mut r = LineResult {
+            line_no: l.line_no,
+            date: l.date,
+            grid: p.grid,
+            unit_price: p.unit_price,
+            quantity: l.quantity,
+            modifiers: p.modifiers,
+            pu_assoc_red: p.unit_price - pu_after,
+            assoc_code: p.assoc_code,
+            assoc_coef: coef,
+            billed: l.fee,
+            group: p.group,
+            physician_act: p.physician_act,
+            ..Default::default()
+        };
+        let mut unit = pu_after;
+        for s in 0..4 {
+            match p.mod_values[s] {
+                Some(ModKind::Pct(bp)) => {
+                    let mm = money::pct(p.unit_price, bp);
+                    let after = money::pct(mm, coef);
+                    r.mod_amounts[s] = mm;
+                    r.mod_assoc_red[s] = mm - after;
+                    unit += after;
+                }
+                Some(ModKind::Fixed(f)) => {
+                    r.mod_amounts[s] = f;
+                    unit += f;
+                }
+                None => {}
+            }
+        }
+        let mut base = unit * l.quantity as i64;
+        if l.fee < base {
+            r.warn(Warn::FeeBelowBase);
+            base = l.fee.max(0);
+        }
+        r.base = base;
+        tr.note("base", "RULES.md §6.1 step 4, §2.1 [C: JO-2005 III-3 B], §6.6", Some(l.line_no), || {
+            format!(
+                "unit price {} − association reduction {} + modifiers {:?} − their reductions {:?} = {} × quantity {}{} → base {} €",
+                money::fmt_euros(r.unit_price),
+                money::fmt_euros(r.pu_assoc_red),
+                r.mod_amounts.iter().map(|&m| money::fmt_euros(m)).collect::<Vec<_>>(),
+                r.mod_assoc_red.iter().map(|&m| money::fmt_euros(m)).collect::<Vec<_>>(),
+                money::fmt_euros(unit),
+                l.quantity,
+                if r.warnings != 0 { " (capped at the fee billed, W102)" } else { "" },
+                money::fmt_euros(base)
+            )
+        });
+        out.push(r);
+    }
+    out
+}
+
+pub fn show(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).trim_end().to_string()
+}
