@@ -20,7 +20,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "liquidator", version, about = "Batch liquidation of French health-insurance claim files")]
+#[command(
+    name = "liquidator",
+    version,
+    about = "Batch liquidation of French health-insurance claim files"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub cmd: Cmd,
@@ -46,6 +50,28 @@ pub enum Cmd {
         #[arg(long)]
         quiet: bool,
     },
+    /// Generate a realistic day: DIR/claims.b2 and DIR/refs/.
+    Gen {
+        #[arg(long)]
+        claims: u64,
+        #[arg(long)]
+        beneficiaries: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Batch date YYYY-MM-DD (dates of care on and before it).
+        #[arg(long, default_value = "2026-03-16")]
+        date: String,
+        #[arg(long)]
+        out: PathBuf,
+        /// Prepend the scenario claims (one per rule and rejection code) and keep a CCAM subset: the sample fixture.
+        #[arg(long)]
+        sample: bool,
+    },
+    /// Reference sets: build from official files, look up an act.
+    Refs {
+        #[command(subcommand)]
+        cmd: RefsCmd,
+    },
     /// Show every step of one claim's liquidation.
     Explain {
         #[arg(long)]
@@ -58,6 +84,44 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand)]
+pub enum RefsCmd {
+    /// Build a reference set from official CCAM exports (FILE or FILE@YYYY-MM-DD) and our dated tables.
+    Build {
+        #[arg(long = "ccam", required = true)]
+        ccam: Vec<String>,
+        /// Copy the party tables (practitioners, beneficiaries, ALD, insurers) of this reference set.
+        #[arg(long)]
+        from: Option<PathBuf>,
+        /// Directory of our regulatory tables (default: the copies embedded in the binary).
+        #[arg(long)]
+        tables: Option<PathBuf>,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print as JSON what the engine uses for an act on a date.
+    Lookup {
+        #[arg(long)]
+        refs: PathBuf,
+        code: String,
+        #[arg(long)]
+        date: String,
+        #[arg(long)]
+        activity: Option<u8>,
+        #[arg(long)]
+        phase: Option<u8>,
+        #[arg(long)]
+        grid: Option<u8>,
+    },
+}
+
+fn date_arg(s: &str) -> Result<crate::date::Date, ExitCode> {
+    crate::date::Date::parse_iso(s).ok_or_else(|| {
+        eprintln!("liquidator: `{s}` is not a date YYYY-MM-DD");
+        ExitCode::from(2)
+    })
 }
 
 pub fn exit_code(e: &RunError) -> u8 {
@@ -78,14 +142,23 @@ pub fn load_refs(dir: &Path) -> Result<Refs, ExitCode> {
 
 fn pool(threads: Option<usize>) {
     if let Some(n) = threads {
-        let _ = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global();
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global();
     }
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Run { claims, refs, out, threads, force, quiet } => {
+        Cmd::Run {
+            claims,
+            refs,
+            out,
+            threads,
+            force,
+            quiet,
+        } => {
             pool(threads);
             let refs = match load_refs(&refs) {
                 Ok(r) => r,
@@ -96,8 +169,13 @@ pub fn main() -> ExitCode {
                     if !quiet {
                         eprint!("{}", human_summary(&s));
                     }
-                    let ok = s.conservation.claims && s.conservation.billed && s.conservation.paid_split;
-                    if ok { ExitCode::SUCCESS } else { ExitCode::from(7) }
+                    let ok =
+                        s.conservation.claims && s.conservation.billed && s.conservation.paid_split;
+                    if ok {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(7)
+                    }
                 }
                 Err(e) => {
                     eprintln!("liquidator: {e}");
@@ -105,7 +183,13 @@ pub fn main() -> ExitCode {
                 }
             }
         }
-        Cmd::Explain { claims, refs, claim, json } => {
+        Cmd::Gen { .. } | Cmd::Refs { .. } => ExitCode::from(2),
+        Cmd::Explain {
+            claims,
+            refs,
+            claim,
+            json,
+        } => {
             let refs = match load_refs(&refs) {
                 Ok(r) => r,
                 Err(c) => return c,
@@ -139,7 +223,9 @@ pub fn human_summary(s: &Summary) -> String {
     if !top.is_empty() {
         o.push_str("top rejection reasons:");
         for (code, n) in top.iter().take(5) {
-            let slug = crate::codes::Reject::from_code(code).map(|r| r.slug()).unwrap_or("");
+            let slug = crate::codes::Reject::from_code(code)
+                .map(|r| r.slug())
+                .unwrap_or("");
             o.push_str(&format!(" {code} {slug} ×{n};"));
         }
         o.push('\n');
@@ -167,7 +253,10 @@ pub fn explain(claims: &Path, refs: &Refs, claim: u32, json: bool) -> ExitCode {
             return ExitCode::from(exit_code(&e));
         }
     };
-    let opts = Options { trace_claim: Some(claim), ..Default::default() };
+    let opts = Options {
+        trace_claim: Some(claim),
+        ..Default::default()
+    };
     let traced = match engine::process(&data, refs, &opts, |_| {}) {
         Ok((_, t)) => t,
         Err(e) => {
@@ -176,7 +265,9 @@ pub fn explain(claims: &Path, refs: &Refs, claim: u32, json: bool) -> ExitCode {
         }
     };
     if traced.is_empty() {
-        eprintln!("liquidator: claim {claim:09} not found, or rejected before liquidation (see rejections.tsv of a run)");
+        eprintln!(
+            "liquidator: claim {claim:09} not found, or rejected before liquidation (see rejections.tsv of a run)"
+        );
         return ExitCode::from(8);
     }
     if json {

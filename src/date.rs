@@ -132,7 +132,13 @@ pub fn days_in_month(y: u32, m: u32) -> u32 {
 
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}-{:02}-{:02}", self.year(), self.month(), self.day())
+        write!(
+            f,
+            "{:04}-{:02}-{:02}",
+            self.year(),
+            self.month(),
+            self.day()
+        )
     }
 }
 
@@ -144,7 +150,10 @@ pub struct Period {
 }
 
 impl Period {
-    pub const ALWAYS: Period = Period { from: Date(10101), to: Date::MAX };
+    pub const ALWAYS: Period = Period {
+        from: Date(10101),
+        to: Date::MAX,
+    };
 
     #[inline]
     pub fn contains(&self, d: Date) -> bool {
@@ -154,7 +163,11 @@ impl Period {
         self.from < o.to && o.from < self.to
     }
     pub fn to_opt_string(&self) -> String {
-        if self.to == Date::MAX { String::new() } else { self.to.to_string() }
+        if self.to == Date::MAX {
+            String::new()
+        } else {
+            self.to.to_string()
+        }
     }
 }
 
@@ -175,7 +188,10 @@ mod tests {
 
     #[test]
     fn period_boundaries_from_inclusive_to_exclusive() {
-        let p = Period { from: Date(20250201), to: Date(20260101) };
+        let p = Period {
+            from: Date(20250201),
+            to: Date(20260101),
+        };
         assert!(!p.contains(Date(20250131)));
         assert!(p.contains(Date(20250201)));
         assert!(p.contains(Date(20251231)));

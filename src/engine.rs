@@ -64,7 +64,11 @@ pub struct Options<'a> {
 
 impl Default for Options<'_> {
     fn default() -> Self {
-        Options { window: WINDOW, trace_claim: None, progress: None }
+        Options {
+            window: WINDOW,
+            trace_claim: None,
+            progress: None,
+        }
     }
 }
 
@@ -87,7 +91,10 @@ fn shard_of(key: u64) -> usize {
 /// Reads and checks the batch header (first record). Its date is the batch date used by the rules.
 pub fn batch_header(data: &[u8]) -> Result<(BatchHeader, usize), RunError> {
     if data.is_empty() {
-        return Err(RunError::Batch { code: BatchFail::Empty, detail: "the claims file is empty".into() });
+        return Err(RunError::Batch {
+            code: BatchFail::Empty,
+            detail: "the claims file is empty".into(),
+        });
     }
     let (end, next) = match memchr::memchr(b'\n', data) {
         Some(i) => (i, i + 1),
@@ -98,7 +105,10 @@ pub fn batch_header(data: &[u8]) -> Result<(BatchHeader, usize), RunError> {
         rec = b;
     }
     if record::kind(rec) != record::Kind::BatchHeader {
-        return Err(RunError::Batch { code: BatchFail::NoHeader, detail: "line 1 is not a batch header (type 00)".into() });
+        return Err(RunError::Batch {
+            code: BatchFail::NoHeader,
+            detail: "line 1 is not a batch header (type 00)".into(),
+        });
     }
     let h = record::batch_header(rec).map_err(|e| RunError::Batch {
         code: BatchFail::NoHeader,
@@ -111,14 +121,31 @@ pub fn batch_header(data: &[u8]) -> Result<(BatchHeader, usize), RunError> {
 pub fn check_batch(info: &BatchInfo, after_trailer: Option<reader::Pos>) -> Result<(), RunError> {
     let fail = |code, detail: String| Err(RunError::Batch { code, detail });
     let Some(t) = info.trailer else {
-        return fail(BatchFail::NoTrailer, "no batch trailer (type 99): truncated transfer?".into());
+        return fail(
+            BatchFail::NoTrailer,
+            "no batch trailer (type 99): truncated transfer?".into(),
+        );
     };
     if let Some(p) = after_trailer {
-        return fail(BatchFail::AfterTrailer, format!("record at line {} (byte {}) after the trailer", p.line, p.offset));
+        return fail(
+            BatchFail::AfterTrailer,
+            format!(
+                "record at line {} (byte {}) after the trailer",
+                p.line, p.offset
+            ),
+        );
     }
-    let h = info.header.unwrap_or(BatchHeader { sender: 0, batch_no: 0, date: Default::default(), version: 0 });
+    let h = info.header.unwrap_or(BatchHeader {
+        sender: 0,
+        batch_no: 0,
+        date: Default::default(),
+        version: 0,
+    });
     if t.batch_no != h.batch_no {
-        return fail(BatchFail::BatchNumber, format!("trailer batch {} ≠ header batch {}", t.batch_no, h.batch_no));
+        return fail(
+            BatchFail::BatchNumber,
+            format!("trailer batch {} ≠ header batch {}", t.batch_no, h.batch_no),
+        );
     }
     if t.claims != info.header_records || t.lines != info.act_records {
         return fail(
@@ -151,23 +178,43 @@ pub fn process(
     mut emit: impl FnMut(OutBufs),
 ) -> Result<(BatchInfo, Vec<Traced>), RunError> {
     let (header, mut start) = batch_header(data)?;
-    let ctx = Ctx { refs, batch_date: header.date };
-    let mut info = BatchInfo { header: Some(header), records: 1, ..Default::default() };
-    let states: Vec<Mutex<FxHashMap<u64, BenefState>>> = (0..SHARDS).map(|_| Mutex::new(FxHashMap::default())).collect();
+    let ctx = Ctx {
+        refs,
+        batch_date: header.date,
+    };
+    let mut info = BatchInfo {
+        header: Some(header),
+        records: 1,
+        ..Default::default()
+    };
+    let states: Vec<Mutex<FxHashMap<u64, BenefState>>> = (0..SHARDS)
+        .map(|_| Mutex::new(FxHashMap::default()))
+        .collect();
     let mut seen: FxHashSet<u64> = FxHashSet::default();
     let traced: Mutex<Vec<Traced>> = Mutex::new(Vec::new());
     let mut line = 2u64;
     let mut after_trailer = None;
     let mut claims_done = 0u64;
     while start < data.len() {
-        let end = reader::next_claim_start(data, start + opts.window.max(1)).max(start + 1).min(data.len());
+        let end = reader::next_claim_start(data, start + opts.window.max(1))
+            .max(start + 1)
+            .min(data.len());
         // 1. cut, number, parse.
         let mut cuts: Vec<usize> = (0..=SUBCHUNKS)
-            .map(|j| if j == 0 { start } else { reader::next_claim_start(data, start + j * (end - start) / SUBCHUNKS).min(end) })
+            .map(|j| {
+                if j == 0 {
+                    start
+                } else {
+                    reader::next_claim_start(data, start + j * (end - start) / SUBCHUNKS).min(end)
+                }
+            })
             .collect();
         cuts.dedup();
         let ranges: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
-        let counts: Vec<u64> = ranges.par_iter().map(|&(a, b)| reader::count_records(&data[a..b])).collect();
+        let counts: Vec<u64> = ranges
+            .par_iter()
+            .map(|&(a, b)| reader::count_records(&data[a..b]))
+            .collect();
         let mut bases = Vec::with_capacity(ranges.len());
         for c in &counts {
             bases.push(line);
@@ -195,7 +242,10 @@ pub fn process(
                     Err(e) => {
                         return Err(RunError::Batch {
                             code: BatchFail::NoTrailer,
-                            detail: format!("trailer at line {} column {}: {} invalid", p.line, e.column, e.field),
+                            detail: format!(
+                                "trailer at line {} column {}: {} invalid",
+                                p.line, e.column, e.field
+                            ),
                         });
                     }
                 }
@@ -232,14 +282,25 @@ pub fn process(
                     let c = &ch.claims[cj as usize];
                     let Some(h) = c.header.as_ref() else { continue };
                     let (a, b) = (c.lines.start as usize, c.lines.end as usize);
-                    let input = ClaimInput { header: h, lines: &ch.lines[a..b], line_pos: &ch.line_pos[a..b], pos: c.pos };
+                    let input = ClaimInput {
+                        header: h,
+                        lines: &ch.lines[a..b],
+                        line_pos: &ch.line_pos[a..b],
+                        pos: c.pos,
+                    };
                     let key = benef_key(&h.nir, h.rank).unwrap_or(0);
                     let bs = st.entry(key).or_default();
                     if opts.trace_claim == Some(h.claim_no) {
                         let mut steps = Vec::new();
                         let o = rules::liquidate(&ctx, &input, bs, &mut Trace(Some(&mut steps)));
                         if let Ok(mut t) = traced.lock() {
-                            t.push(Traced { claim_no: h.claim_no, practitioner: h.practitioner, line: c.pos.line, outcome: o.clone(), steps });
+                            t.push(Traced {
+                                claim_no: h.claim_no,
+                                practitioner: h.practitioner,
+                                line: c.pos.line,
+                                outcome: o.clone(),
+                                steps,
+                            });
                         }
                         out.push((k, o));
                     } else {
@@ -266,12 +327,13 @@ pub fn process(
                     let ch = &chunks[ci as usize];
                     let c = &ch.claims[cj as usize];
                     let prac = c.header.map(|h| h.practitioner);
-                    let rejection = |code: Reject, e: Option<ClaimError>, detail: String| Rejection {
-                        code,
-                        line_no: e.and_then(|e| e.line_no),
-                        pos: e.map(|e| e.pos).unwrap_or(c.pos),
-                        detail,
-                    };
+                    let rejection =
+                        |code: Reject, e: Option<ClaimError>, detail: String| Rejection {
+                            code,
+                            line_no: e.and_then(|e| e.line_no),
+                            pos: e.map(|e| e.pos).unwrap_or(c.pos),
+                            detail,
+                        };
                     if let Some(e) = c.error {
                         let detail = if e.column > 0 {
                             format!("line {} column {}: {}", e.pos.line, e.column, e.field)
@@ -280,14 +342,30 @@ pub fn process(
                         };
                         output::rejected(&mut ob, c, prac, &rejection(e.code, Some(e), detail));
                     } else if dup[k] {
-                        let detail = format!("claim {:09} of practitioner {:09} already read", c.claim_no, prac.unwrap_or(0));
-                        output::rejected(&mut ob, c, prac, &rejection(Reject::Duplicate, None, detail));
+                        let detail = format!(
+                            "claim {:09} of practitioner {:09} already read",
+                            c.claim_no,
+                            prac.unwrap_or(0)
+                        );
+                        output::rejected(
+                            &mut ob,
+                            c,
+                            prac,
+                            &rejection(Reject::Duplicate, None, detail),
+                        );
                     } else {
                         match &outcomes[k] {
                             Some(Outcome::Paid(p)) => {
                                 let (a, b) = (c.lines.start as usize, c.lines.end as usize);
                                 if let Some(h) = c.header.as_ref() {
-                                    output::paid(&mut ob, c, h, &ch.lines[a..b], &ch.line_pos[a..b], p);
+                                    output::paid(
+                                        &mut ob,
+                                        c,
+                                        h,
+                                        &ch.lines[a..b],
+                                        &ch.line_pos[a..b],
+                                        p,
+                                    );
                                 }
                             }
                             Some(Outcome::Rejected(r)) => output::rejected(&mut ob, c, prac, r),
@@ -327,14 +405,19 @@ pub fn process(
 
 /// Memory-maps a claims file (an empty file is read as empty, which the batch check refuses).
 pub fn map_file(path: &Path) -> Result<Input, RunError> {
-    let f = std::fs::File::open(path).map_err(|e| RunError::Io(format!("{}: {e}", path.display())))?;
-    let len = f.metadata().map_err(|e| RunError::Io(format!("{}: {e}", path.display())))?.len();
+    let f =
+        std::fs::File::open(path).map_err(|e| RunError::Io(format!("{}: {e}", path.display())))?;
+    let len = f
+        .metadata()
+        .map_err(|e| RunError::Io(format!("{}: {e}", path.display())))?
+        .len();
     if len == 0 {
         return Ok(Input::Empty);
     }
     // SAFETY: the file is opened read-only; the engine's contract is that input files are not modified
     // while a run reads them (a batch file is immutable once received).
-    let m = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| RunError::Io(format!("{}: {e}", path.display())))?;
+    let m = unsafe { memmap2::Mmap::map(&f) }
+        .map_err(|e| RunError::Io(format!("{}: {e}", path.display())))?;
     #[cfg(unix)]
     let _ = m.advise(memmap2::Advice::Sequential);
     Ok(Input::Mapped(m))
@@ -356,7 +439,13 @@ impl std::ops::Deref for Input {
 }
 
 /// `liquidator run`: liquidates `claims` into the directory `out`, atomically.
-pub fn run(claims: &Path, refs: &Refs, out: &Path, force: bool, opts: &Options) -> Result<Summary, RunError> {
+pub fn run(
+    claims: &Path,
+    refs: &Refs,
+    out: &Path,
+    force: bool,
+    opts: &Options,
+) -> Result<Summary, RunError> {
     let data = map_file(claims)?;
     let stage = sink::Staging::create(out, force)?;
     let io = |e: std::io::Error| RunError::Io(format!("{}: {e}", stage.dir.display()));
@@ -373,7 +462,9 @@ pub fn run(claims: &Path, refs: &Refs, out: &Path, force: bool, opts: &Options) 
             let _ = tx.send(b);
         });
         drop(tx);
-        let summary = w.join().unwrap_or_else(|_| Err(std::io::Error::other("writer thread panicked")));
+        let summary = w
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("writer thread panicked")));
         (r, summary)
     });
     let (info, _) = info?;

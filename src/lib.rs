@@ -53,6 +53,7 @@ pub mod cli;
 pub mod codes;
 pub mod date;
 pub mod engine;
+//TMP pub mod gen;
 pub mod money;
 pub mod nir;
 pub mod output;

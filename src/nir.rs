@@ -47,7 +47,11 @@ pub fn check(nir: &[u8], key: &[u8]) -> bool {
 pub fn mask(nir: &[u8]) -> String {
     let mut s = String::with_capacity(13);
     for (i, &c) in nir.iter().take(13).enumerate() {
-        s.push(if i < 3 && c.is_ascii_graphic() { c as char } else { '*' });
+        s.push(if i < 3 && c.is_ascii_graphic() {
+            c as char
+        } else {
+            '*'
+        });
     }
     s
 }

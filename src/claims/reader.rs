@@ -98,7 +98,11 @@ pub fn next_claim_start(data: &[u8], from: usize) -> usize {
 /// Counts records (lines) in a byte range: a final record without newline counts as one.
 pub fn count_records(data: &[u8]) -> u64 {
     let n = memchr::memchr_iter(b'\n', data).count() as u64;
-    if data.last().is_some_and(|&c| c != b'\n') { n + 1 } else { n }
+    if data.last().is_some_and(|&c| c != b'\n') {
+        n + 1
+    } else {
+        n
+    }
 }
 
 impl Chunk {
@@ -132,7 +136,10 @@ impl Chunk {
             if let [body @ .., b'\r'] = rec {
                 rec = body;
             }
-            let pos = Pos { line, offset: off as u64 };
+            let pos = Pos {
+                line,
+                offset: off as u64,
+            };
             self.records += 1;
             let k = record::kind(rec);
             if self.trailer.is_some() {
@@ -176,8 +183,15 @@ impl Chunk {
                         self.trailer = Some((record::batch_trailer(rec), pos));
                     }
                     Kind::BatchHeader | Kind::Unknown => match open.as_mut() {
-                        Some(c) if !ended => set_err(c, Reject::Syntax, pos, None, "record type", 1),
-                        _ => self.orphans.push(Orphan { pos, claim_no: 0, fee: 0, is_act: false }),
+                        Some(c) if !ended => {
+                            set_err(c, Reject::Syntax, pos, None, "record type", 1)
+                        }
+                        _ => self.orphans.push(Orphan {
+                            pos,
+                            claim_no: 0,
+                            fee: 0,
+                            is_act: false,
+                        }),
                     },
                 }
             }
@@ -208,11 +222,20 @@ impl Chunk {
     fn add_line(&mut self, c: &mut ParsedClaim, rec: &[u8], pos: Pos, fee: Cents) {
         c.act_records += 1;
         c.billed += fee;
-        let line_no = rec.get(11..14).and_then(|f| std::str::from_utf8(f).ok()?.parse().ok());
+        let line_no = rec
+            .get(11..14)
+            .and_then(|f| std::str::from_utf8(f).ok()?.parse().ok());
         match record::act_line(rec) {
             Ok(l) => {
                 if c.header.is_some_and(|h| h.claim_no != l.claim_no) {
-                    set_err(c, Reject::ClaimMismatch, pos, Some(l.line_no), "claim number", 3);
+                    set_err(
+                        c,
+                        Reject::ClaimMismatch,
+                        pos,
+                        Some(l.line_no),
+                        "claim number",
+                        3,
+                    );
                 }
                 self.lines.push(l);
                 self.line_pos.push(pos);
@@ -226,7 +249,14 @@ impl Chunk {
         if let Some(mut c) = c {
             let pos = c.pos;
             if !ended {
-                set_err(&mut c, Reject::LineCount, pos, None, "end-of-claim record missing", 0);
+                set_err(
+                    &mut c,
+                    Reject::LineCount,
+                    pos,
+                    None,
+                    "end-of-claim record missing",
+                    0,
+                );
             } else if c.act_records == 0 {
                 set_err(&mut c, Reject::NoLines, pos, None, "act lines", 0);
             }
@@ -251,8 +281,21 @@ fn end_claim(c: &mut ParsedClaim, rec: &[u8], pos: Pos) {
 }
 
 /// Keeps the first error of a claim: the earliest record in the file explains the rejection.
-fn set_err(c: &mut ParsedClaim, code: Reject, pos: Pos, line_no: Option<u16>, field: &'static str, column: u16) {
+fn set_err(
+    c: &mut ParsedClaim,
+    code: Reject,
+    pos: Pos,
+    line_no: Option<u16>,
+    field: &'static str,
+    column: u16,
+) {
     if c.error.is_none() {
-        c.error = Some(ClaimError { code, pos, line_no, field, column });
+        c.error = Some(ClaimError {
+            code,
+            pos,
+            line_no,
+            field,
+            column,
+        });
     }
 }

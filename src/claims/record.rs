@@ -131,9 +131,17 @@ struct P<'a> {
 impl<'a> P<'a> {
     fn new(rec: &'a [u8]) -> Result<P<'a>, RecordError> {
         if rec.len() != RECORD_LEN {
-            return Err(RecordError { code: Reject::Syntax, column: 0, field: "record length" });
+            return Err(RecordError {
+                code: Reject::Syntax,
+                column: 0,
+                field: "record length",
+            });
         }
-        Ok(P { rec, rest: &rec[2..], field: "" })
+        Ok(P {
+            rec,
+            rest: &rec[2..],
+            field: "",
+        })
     }
 
     fn col(&self) -> u16 {
@@ -141,7 +149,11 @@ impl<'a> P<'a> {
     }
 
     fn fail(&self, code: Reject) -> RecordError {
-        RecordError { code, column: self.col(), field: self.field }
+        RecordError {
+            code,
+            column: self.col(),
+            field: self.field,
+        }
     }
 
     /// `n` ASCII digits as an integer.
@@ -176,7 +188,11 @@ impl<'a> P<'a> {
     fn date(&mut self, field: &'static str) -> Result<Date, RecordError> {
         let col = self.col();
         let v = self.num(8, field)?;
-        Date::from_u32(v as u32).ok_or(RecordError { code: Reject::BadDate, column: col, field })
+        Date::from_u32(v as u32).ok_or(RecordError {
+            code: Reject::BadDate,
+            column: col,
+            field,
+        })
     }
 
     fn skip(&mut self, n: usize) {
@@ -220,7 +236,11 @@ fn flag(p: &mut P, field: &'static str) -> Result<bool, RecordError> {
     match p.num(1, field)? {
         0 => Ok(false),
         1 => Ok(true),
-        _ => Err(RecordError { code: Reject::Syntax, column, field }),
+        _ => Err(RecordError {
+            code: Reject::Syntax,
+            column,
+            field,
+        }),
     }
 }
 
@@ -233,7 +253,9 @@ pub fn act_line(rec: &[u8]) -> Result<ActLine, RecordError> {
     let date = p.date("date of care")?;
     let act = if ccam {
         let code = p.raw::<7>("CCAM code")?;
-        if !code[..4].iter().all(u8::is_ascii_uppercase) || !code[4..].iter().all(u8::is_ascii_digit) {
+        if !code[..4].iter().all(u8::is_ascii_uppercase)
+            || !code[4..].iter().all(u8::is_ascii_digit)
+        {
             p.rest = &rec[22..];
             p.field = "CCAM code";
             return Err(p.fail(Reject::Syntax));
@@ -249,7 +271,10 @@ pub fn act_line(rec: &[u8]) -> Result<ActLine, RecordError> {
             rc: p.raw::<1>("reimbursement-under-condition code")?[0],
         }
     } else {
-        Act::Ngap { letter: p.raw::<4>("NGAP letter")?, coef: p.num(6, "coefficient")? as u32 }
+        Act::Ngap {
+            letter: p.raw::<4>("NGAP letter")?,
+            coef: p.num(6, "coefficient")? as u32,
+        }
     };
     Ok(ActLine {
         claim_no,
@@ -330,11 +355,17 @@ mod tests {
         let mut rec = write::claim_header(&write::sample_header());
         rec[5] = b'X'; // inside the claim number (cols 3-11)
         let e = claim_header(&rec).unwrap_err();
-        assert_eq!((e.code, e.column, e.field), (Reject::Syntax, 3, "claim number"));
+        assert_eq!(
+            (e.code, e.column, e.field),
+            (Reject::Syntax, 3, "claim number")
+        );
         let mut rec = write::claim_header(&write::sample_header());
         rec[38..46].copy_from_slice(b"20250230");
         let e = claim_header(&rec).unwrap_err();
-        assert_eq!((e.code, e.column, e.field), (Reject::BadDate, 39, "birth date"));
+        assert_eq!(
+            (e.code, e.column, e.field),
+            (Reject::BadDate, 39, "birth date")
+        );
         let e = claim_header(&rec[..100]).unwrap_err();
         assert_eq!(e.field, "record length");
         let mut rec = write::act_line(&write::sample_lines()[0]);

@@ -1,48 +1,56 @@
 //! Formatting records (the inverse of [`super::record`]): used by the generator, the fixtures and the
 //! tests, so that every file the project writes is produced by one piece of code.
 
-use super::record::{ActLine, BatchHeader, BatchTrailer, ClaimEnd, ClaimHeader, RECORD_LEN, Act};
+use super::record::{Act, ActLine, BatchHeader, BatchTrailer, ClaimEnd, ClaimHeader, RECORD_LEN};
 use crate::date::Date;
 
-struct Rec(Vec<u8>);
+/// Appends one record (without its newline) to a buffer: no allocation of its own.
+struct Rec<'a> {
+    buf: &'a mut Vec<u8>,
+    start: usize,
+}
 
-impl Rec {
-    fn new(kind: &[u8; 2]) -> Rec {
-        let mut v = Vec::with_capacity(RECORD_LEN + 1);
-        v.extend_from_slice(kind);
-        Rec(v)
+impl<'a> Rec<'a> {
+    fn new(buf: &'a mut Vec<u8>, kind: &[u8; 2]) -> Rec<'a> {
+        let start = buf.len();
+        buf.extend_from_slice(kind);
+        Rec { buf, start }
     }
-    fn num(mut self, v: u64, n: usize) -> Rec {
-        let mut buf = [b'0'; 20];
+    fn num(self, v: u64, n: usize) -> Self {
+        let mut tmp = [b'0'; 20];
         let mut x = v;
         for i in (0..n).rev() {
-            buf[i] = b'0' + (x % 10) as u8;
+            tmp[i] = b'0' + (x % 10) as u8;
             x /= 10;
         }
-        self.0.extend_from_slice(&buf[..n]);
+        self.buf.extend_from_slice(&tmp[..n]);
         self
     }
-    fn raw(mut self, b: &[u8], n: usize) -> Rec {
+    fn raw(self, b: &[u8], n: usize) -> Self {
         for i in 0..n {
-            self.0.push(*b.get(i).unwrap_or(&b' '));
+            self.buf.push(*b.get(i).unwrap_or(&b' '));
         }
         self
     }
-    fn date(self, d: Date) -> Rec {
+    fn date(self, d: Date) -> Self {
         self.num(d.0 as u64, 8)
     }
-    fn done(mut self) -> Vec<u8> {
-        self.0.resize(RECORD_LEN, b' ');
-        self.0
+    fn done(self) {
+        self.buf.resize(self.start + RECORD_LEN, b' ');
     }
 }
 
-pub fn batch_header(h: &BatchHeader) -> Vec<u8> {
-    Rec::new(b"00").num(h.sender as u64, 9).num(h.batch_no as u64, 6).date(h.date).num(h.version as u64, 4).done()
+pub fn batch_header_into(buf: &mut Vec<u8>, h: &BatchHeader) {
+    Rec::new(buf, b"00")
+        .num(h.sender as u64, 9)
+        .num(h.batch_no as u64, 6)
+        .date(h.date)
+        .num(h.version as u64, 4)
+        .done()
 }
 
-pub fn claim_header(h: &ClaimHeader) -> Vec<u8> {
-    Rec::new(b"02")
+pub fn claim_header_into(buf: &mut Vec<u8>, h: &ClaimHeader) {
+    Rec::new(buf, b"02")
         .num(h.claim_no as u64, 9)
         .num(h.practitioner as u64, 9)
         .raw(&h.nir, 13)
@@ -61,15 +69,26 @@ pub fn claim_header(h: &ClaimHeader) -> Vec<u8> {
         .done()
 }
 
-pub fn act_line(l: &ActLine) -> Vec<u8> {
+pub fn act_line_into(buf: &mut Vec<u8>, l: &ActLine) {
     let kind = match l.act {
         Act::Ngap { .. } => b"04",
         Act::Ccam { .. } => b"4M",
     };
-    let r = Rec::new(kind).num(l.claim_no as u64, 9).num(l.line_no as u64, 3).date(l.date);
+    let r = Rec::new(buf, kind)
+        .num(l.claim_no as u64, 9)
+        .num(l.line_no as u64, 3)
+        .date(l.date);
     let r = match l.act {
         Act::Ngap { letter, coef } => r.raw(&letter, 4).num(coef as u64, 6),
-        Act::Ccam { code, extension, activity, phase, modifiers, assoc, rc } => r
+        Act::Ccam {
+            code,
+            extension,
+            activity,
+            phase,
+            modifiers,
+            assoc,
+            rc,
+        } => r
             .raw(&code, 13)
             .raw(&[extension], 1)
             .num(activity as u64, 1)
@@ -78,20 +97,100 @@ pub fn act_line(l: &ActLine) -> Vec<u8> {
             .raw(&[assoc], 1)
             .raw(&[rc], 1),
     };
-    r.num(l.quantity as u64, 3).num(l.fee as u64, 8).raw(&l.qualifier, 2).raw(&[l.exemption], 1).done()
+    r.num(l.quantity as u64, 3)
+        .num(l.fee as u64, 8)
+        .raw(&l.qualifier, 2)
+        .raw(&[l.exemption], 1)
+        .done()
 }
 
+pub fn claim_end_into(buf: &mut Vec<u8>, e: &ClaimEnd) {
+    Rec::new(buf, b"05")
+        .num(e.claim_no as u64, 9)
+        .num(e.count as u64, 3)
+        .num(e.total as u64, 10)
+        .done()
+}
+
+pub fn batch_trailer_into(buf: &mut Vec<u8>, t: &BatchTrailer) {
+    Rec::new(buf, b"99")
+        .num(t.batch_no as u64, 6)
+        .num(t.claims, 8)
+        .num(t.lines, 9)
+        .num(t.total as u64, 12)
+        .done()
+}
+
+fn one(f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+    let mut v = Vec::with_capacity(RECORD_LEN);
+    f(&mut v);
+    v
+}
+
+pub fn batch_header(h: &BatchHeader) -> Vec<u8> {
+    one(|b| batch_header_into(b, h))
+}
+pub fn claim_header(h: &ClaimHeader) -> Vec<u8> {
+    one(|b| claim_header_into(b, h))
+}
+pub fn act_line(l: &ActLine) -> Vec<u8> {
+    one(|b| act_line_into(b, l))
+}
 pub fn claim_end(e: &ClaimEnd) -> Vec<u8> {
-    Rec::new(b"05").num(e.claim_no as u64, 9).num(e.count as u64, 3).num(e.total as u64, 10).done()
+    one(|b| claim_end_into(b, e))
+}
+pub fn batch_trailer(t: &BatchTrailer) -> Vec<u8> {
+    one(|b| batch_trailer_into(b, t))
 }
 
-pub fn batch_trailer(t: &BatchTrailer) -> Vec<u8> {
-    Rec::new(b"99").num(t.batch_no as u64, 6).num(t.claims, 8).num(t.lines, 9).num(t.total as u64, 12).done()
+/// Writes a whole claim (header, lines numbered 1.. and stamped with the claim number, end record with
+/// the right count and total) into `buf`, each record followed by `\n`. Returns (lines, total).
+pub fn claim_into(buf: &mut Vec<u8>, h: &ClaimHeader, lines: &[ActLine]) -> (u64, i64) {
+    claim_header_into(buf, h);
+    buf.push(b'\n');
+    let mut total = 0;
+    for (i, l) in lines.iter().enumerate() {
+        let mut l = *l;
+        l.claim_no = h.claim_no;
+        l.line_no = (i + 1) as u16;
+        total += l.fee;
+        act_line_into(buf, &l);
+        buf.push(b'\n');
+    }
+    claim_end_into(
+        buf,
+        &ClaimEnd {
+            claim_no: h.claim_no,
+            count: lines.len() as u16,
+            total,
+        },
+    );
+    buf.push(b'\n');
+    (lines.len() as u64, total)
+}
+
+/// Counts what a trailer must announce for raw bytes of claim records (header, act and end records):
+/// claim headers, act records and the sum of their readable fees — exactly what the engine checks.
+pub fn tally(bytes: &[u8]) -> (u64, u64, i64) {
+    let (mut claims, mut lines, mut total) = (0, 0, 0);
+    for rec in bytes.split(|&b| b == b'\n') {
+        let rec = rec.strip_suffix(b"\r").unwrap_or(rec);
+        match super::record::kind(rec) {
+            super::record::Kind::ClaimHeader => claims += 1,
+            super::record::Kind::Ngap | super::record::Kind::Ccam => {
+                lines += 1;
+                total += super::record::act_fee(rec).unwrap_or(0);
+            }
+            _ => {}
+        }
+    }
+    (claims, lines, total)
 }
 
 /// Accumulates a whole batch file: keeps the trailer's counts and totals consistent by construction.
 pub struct BatchWriter<W: std::io::Write> {
     out: W,
+    buf: Vec<u8>,
     batch_no: u32,
     claims: u64,
     lines: u64,
@@ -99,44 +198,78 @@ pub struct BatchWriter<W: std::io::Write> {
 }
 
 impl<W: std::io::Write> BatchWriter<W> {
-    pub fn new(mut out: W, h: &BatchHeader) -> std::io::Result<Self> {
-        out.write_all(&batch_header(h))?;
-        out.write_all(b"\n")?;
-        Ok(BatchWriter { out, batch_no: h.batch_no, claims: 0, lines: 0, total: 0 })
+    pub fn new(out: W, h: &BatchHeader) -> std::io::Result<Self> {
+        let mut buf = Vec::with_capacity(1 << 16);
+        batch_header_into(&mut buf, h);
+        buf.push(b'\n');
+        Ok(BatchWriter {
+            out,
+            buf,
+            batch_no: h.batch_no,
+            claims: 0,
+            lines: 0,
+            total: 0,
+        })
     }
 
-    /// Writes a claim: header, lines (numbered 1.. and stamped with the claim number), end record.
-    pub fn claim(&mut self, h: &ClaimHeader, lines: &[ActLine]) -> std::io::Result<()> {
-        self.out.write_all(&claim_header(h))?;
-        self.out.write_all(b"\n")?;
-        let mut total = 0;
-        for (i, l) in lines.iter().enumerate() {
-            let mut l = *l;
-            l.claim_no = h.claim_no;
-            l.line_no = (i + 1) as u16;
-            total += l.fee;
-            self.out.write_all(&act_line(&l))?;
-            self.out.write_all(b"\n")?;
+    fn flush_some(&mut self) -> std::io::Result<()> {
+        if self.buf.len() > 1 << 20 {
+            self.out.write_all(&self.buf)?;
+            self.buf.clear();
         }
-        let end = ClaimEnd { claim_no: h.claim_no, count: lines.len() as u16, total };
-        self.out.write_all(&claim_end(&end))?;
-        self.out.write_all(b"\n")?;
+        Ok(())
+    }
+
+    /// Writes a well-formed claim.
+    pub fn claim(&mut self, h: &ClaimHeader, lines: &[ActLine]) -> std::io::Result<()> {
+        let (n, total) = claim_into(&mut self.buf, h, lines);
         self.claims += 1;
-        self.lines += lines.len() as u64;
+        self.lines += n;
+        self.total += total;
+        self.flush_some()
+    }
+
+    /// Writes raw records (each followed by a newline), counted as the engine will count them: used to
+    /// build damaged claims whose trailer still reconciles.
+    pub fn raw_records(&mut self, recs: &[Vec<u8>]) -> std::io::Result<()> {
+        for r in recs {
+            self.buf.extend_from_slice(r);
+            self.buf.push(b'\n');
+            let (c, l, t) = tally(r);
+            self.claims += c;
+            self.lines += l;
+            self.total += t;
+        }
+        self.flush_some()
+    }
+
+    /// Appends bytes already counted by the caller (claims, act records, total).
+    pub fn counted(
+        &mut self,
+        bytes: &[u8],
+        claims: u64,
+        lines: u64,
+        total: i64,
+    ) -> std::io::Result<()> {
+        self.out.write_all(&self.buf)?;
+        self.buf.clear();
+        self.out.write_all(bytes)?;
+        self.claims += claims;
+        self.lines += lines;
         self.total += total;
         Ok(())
     }
 
-    /// Raw record (for building damaged fixtures); not counted.
-    pub fn raw(&mut self, rec: &[u8]) -> std::io::Result<()> {
-        self.out.write_all(rec)?;
-        self.out.write_all(b"\n")
-    }
-
     pub fn finish(mut self) -> std::io::Result<W> {
-        let t = BatchTrailer { batch_no: self.batch_no, claims: self.claims, lines: self.lines, total: self.total };
-        self.out.write_all(&batch_trailer(&t))?;
-        self.out.write_all(b"\n")?;
+        let t = BatchTrailer {
+            batch_no: self.batch_no,
+            claims: self.claims,
+            lines: self.lines,
+            total: self.total,
+        };
+        batch_trailer_into(&mut self.buf, &t);
+        self.buf.push(b'\n');
+        self.out.write_all(&self.buf)?;
         self.out.flush()?;
         Ok(self.out)
     }
@@ -169,7 +302,10 @@ pub fn sample_lines() -> Vec<ActLine> {
             claim_no: 123456789,
             line_no: 1,
             date: Date(20260105),
-            act: Act::Ngap { letter: *b"G   ", coef: 100 },
+            act: Act::Ngap {
+                letter: *b"G   ",
+                coef: 100,
+            },
             quantity: 1,
             fee: 3000,
             qualifier: *b"  ",

@@ -17,7 +17,8 @@ pub const AMC_DIR: &str = "amc";
 pub const SUMMARY: &str = "summary.json";
 
 pub const PAYMENTS_HEADER: &str = "claim\tline\tinput_line\tbyte_offset\tbeneficiary\tpractitioner\tdate_of_care\ttype\tcode\tactivity\tphase\tcoefficient\tquantity\tgrid\tmodifiers\tmod_amounts\tmod_assoc_red\tassoc_code\tassoc_coef\tunit_price\tpu_assoc_red\tbase\trate\trate_reason\tamo_gross\tparticipation\theavy_forfait\tamo_paid\tbilled\texcess\tticket\tamc_ticket\tamc_excess\tamc\tpatient\tpayee_kind\tpayee_id\tamc_number\tamc_payee\twarnings\n";
-pub const REJECTIONS_HEADER: &str = "claim\tline\tcode\treason\tmessage\tinput_line\tbyte_offset\tpractitioner\tbilled\n";
+pub const REJECTIONS_HEADER: &str =
+    "claim\tline\tcode\treason\tmessage\tinput_line\tbyte_offset\tpractitioner\tbilled\n";
 pub const AMC_HEADER: &str = "amc\tcontract\tbeneficiary\tclaim\tline\tdate_of_care\tcode\tbase\tamo_paid\tticket\tamc_ticket\texcess\tamc_excess\tamc_total\tpayee\n";
 
 /// Buffers of formatted output for a run of consecutive claims (one unit of work for the writer).
@@ -46,7 +47,12 @@ impl OutBufs {
 struct Ben<'a>(&'a ClaimHeader);
 impl std::fmt::Display for Ben<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}-{:03}", String::from_utf8_lossy(&self.0.nir), self.0.rank)
+        write!(
+            f,
+            "{}-{:03}",
+            String::from_utf8_lossy(&self.0.nir),
+            self.0.rank
+        )
     }
 }
 
@@ -59,7 +65,12 @@ fn code_of(act: &Act) -> (&'static str, String, String, String, String) {
             String::new(),
             fmt_euros(*coef as Cents),
         ),
-        Act::Ccam { code, activity, phase, .. } => (
+        Act::Ccam {
+            code,
+            activity,
+            phase,
+            ..
+        } => (
             "CCAM",
             String::from_utf8_lossy(code).to_string(),
             activity.to_string(),
@@ -83,7 +94,14 @@ fn join_slots(r: &LineResult, v: &[Cents; 4]) -> String {
 }
 
 /// Formats a paid claim: its payment rows and its complementary-insurer rows; adds to the totals.
-pub fn paid(out: &mut OutBufs, pc: &ParsedClaim, h: &ClaimHeader, lines: &[ActLine], pos: &[crate::claims::Pos], p: &Paid) {
+pub fn paid(
+    out: &mut OutBufs,
+    pc: &ParsedClaim,
+    h: &ClaimHeader,
+    lines: &[ActLine],
+    pos: &[crate::claims::Pos],
+    p: &Paid,
+) {
     let payee_id = match p.payee {
         PayeeKind::Practitioner => format!("{:09}", h.practitioner),
         PayeeKind::Insured => Ben(h).to_string(),
@@ -98,7 +116,10 @@ pub fn paid(out: &mut OutBufs, pc: &ParsedClaim, h: &ClaimHeader, lines: &[ActLi
         let (kind, code, act, pha, coef) = code_of(&l.act);
         let warnings: Vec<&str> = r.warning_codes().map(|w| w.code()).collect();
         let (amc_no, amc_payee) = match p.amc {
-            Some(a) => (String::from_utf8_lossy(&a.amc).trim_end().to_string(), a.payee.as_str()),
+            Some(a) => (
+                String::from_utf8_lossy(&a.amc).trim_end().to_string(),
+                a.payee.as_str(),
+            ),
             None => (String::new(), ""),
         };
         let s = &mut out.summary;
@@ -177,7 +198,9 @@ pub fn rejected(out: &mut OutBufs, pc: &ParsedClaim, practitioner: Option<u32>, 
     s.lines_rejected += pc.act_records as u64;
     s.billed_cents += pc.billed;
     s.rejected_billed_cents += pc.billed;
-    *s.rejections_by_code.entry(r.code.code().to_string()).or_default() += 1;
+    *s.rejections_by_code
+        .entry(r.code.code().to_string())
+        .or_default() += 1;
     let _ = writeln!(
         out.rejections,
         "{:09}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",

@@ -6,7 +6,9 @@
 //! `.NAME.partial-PID` directory, never a final name. Files are created `0640`, directories `0750`:
 //! outputs carry NIRs and must not be world-readable.
 
-use super::{AMC_DIR, AMC_HEADER, OutBufs, PAYMENTS, PAYMENTS_HEADER, REJECTIONS, REJECTIONS_HEADER, Summary};
+use super::{
+    AMC_DIR, AMC_HEADER, OutBufs, PAYMENTS, PAYMENTS_HEADER, REJECTIONS, REJECTIONS_HEADER, Summary,
+};
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
@@ -54,15 +56,26 @@ impl Staging {
         if out.exists() && !force {
             return Err(StageError::Exists(out.to_path_buf()));
         }
-        let name = out.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| "out".into());
-        let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let name = out
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| "out".into());
+        let parent = out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         mkdir_private(parent).map_err(|e| StageError::Io(parent.to_path_buf(), e))?;
         let dir = parent.join(format!(".{name}.partial-{}", std::process::id()));
         if dir.exists() {
             fs::remove_dir_all(&dir).map_err(|e| StageError::Io(dir.clone(), e))?;
         }
         mkdir_private(&dir).map_err(|e| StageError::Io(dir.clone(), e))?;
-        Ok(Staging { dir, final_dir: out.to_path_buf(), force, committed: false })
+        Ok(Staging {
+            dir,
+            final_dir: out.to_path_buf(),
+            force,
+            committed: false,
+        })
     }
 
     /// Moves the staging directory to its final name (replacing an old one only with `--force`).
@@ -71,9 +84,11 @@ impl Staging {
             if !self.force {
                 return Err(StageError::Exists(self.final_dir.clone()));
             }
-            fs::remove_dir_all(&self.final_dir).map_err(|e| StageError::Io(self.final_dir.clone(), e))?;
+            fs::remove_dir_all(&self.final_dir)
+                .map_err(|e| StageError::Io(self.final_dir.clone(), e))?;
         }
-        fs::rename(&self.dir, &self.final_dir).map_err(|e| StageError::Io(self.final_dir.clone(), e))?;
+        fs::rename(&self.dir, &self.final_dir)
+            .map_err(|e| StageError::Io(self.final_dir.clone(), e))?;
         self.committed = true;
         Ok(self.final_dir.clone())
     }
@@ -109,10 +124,17 @@ impl Writer {
     pub fn new(dir: &Path) -> io::Result<Writer> {
         let mut payments = BufWriter::with_capacity(1 << 20, create_private(&dir.join(PAYMENTS))?);
         payments.write_all(PAYMENTS_HEADER.as_bytes())?;
-        let mut rejections = BufWriter::with_capacity(1 << 18, create_private(&dir.join(REJECTIONS))?);
+        let mut rejections =
+            BufWriter::with_capacity(1 << 18, create_private(&dir.join(REJECTIONS))?);
         rejections.write_all(REJECTIONS_HEADER.as_bytes())?;
         mkdir_private(&dir.join(AMC_DIR))?;
-        Ok(Writer { dir: dir.to_path_buf(), payments, rejections, amc: BTreeMap::new(), summary: Summary::default() })
+        Ok(Writer {
+            dir: dir.to_path_buf(),
+            payments,
+            rejections,
+            amc: BTreeMap::new(),
+            summary: Summary::default(),
+        })
     }
 
     pub fn write(&mut self, b: &OutBufs) -> io::Result<()> {
@@ -120,7 +142,10 @@ impl Writer {
         self.rejections.write_all(&b.rejections)?;
         for (amc, rows) in &b.amc {
             if !self.amc.contains_key(amc) {
-                let mut f = BufWriter::with_capacity(1 << 16, create_private(&self.dir.join(AMC_DIR).join(amc_file_name(amc)))?);
+                let mut f = BufWriter::with_capacity(
+                    1 << 16,
+                    create_private(&self.dir.join(AMC_DIR).join(amc_file_name(amc)))?,
+                );
                 f.write_all(AMC_HEADER.as_bytes())?;
                 self.amc.insert(*amc, f);
             }

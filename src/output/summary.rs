@@ -109,7 +109,8 @@ impl Summary {
             claims: self.claims_read == self.claims_paid + self.claims_rejected,
             lines: self.lines_read == self.lines_paid + self.lines_rejected,
             billed: self.billed_cents == self.paid_billed_cents + self.rejected_billed_cents,
-            paid_split: self.paid_billed_cents == self.amo_paid_cents + self.amc_cents + self.patient_cents,
+            paid_split: self.paid_billed_cents
+                == self.amo_paid_cents + self.amc_cents + self.patient_cents,
             rejections: self.rejections_by_code.values().sum::<u64>() == self.claims_rejected,
         };
         let ok = c.claims && c.lines && c.billed && c.paid_split && c.rejections;

@@ -34,7 +34,10 @@ impl<V> History<V> {
         self.rows.sort_by_key(|r| r.0.from);
         for w in self.rows.windows(2) {
             if w[0].0.overlaps(&w[1].0) {
-                return Err(Overlap { first: w[0].0, second: w[1].0 });
+                return Err(Overlap {
+                    first: w[0].0,
+                    second: w[1].0,
+                });
             }
         }
         Ok(())
@@ -70,7 +73,10 @@ mod tests {
     use super::*;
 
     fn p(a: u32, b: u32) -> Period {
-        Period { from: Date(a), to: Date(b) }
+        Period {
+            from: Date(a),
+            to: Date(b),
+        }
     }
 
     #[test]

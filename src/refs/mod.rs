@@ -8,6 +8,7 @@
 //! Architecture invariant: nothing in `refs` is mutated after [`Refs::load`] returns; the rules only
 //! read it, from any thread.
 
+//TMP pub mod build;
 pub mod history;
 pub mod tsv;
 
@@ -79,7 +80,11 @@ impl ModSet {
         ModSet::bit(c).is_some_and(|b| self.0 & b != 0)
     }
     pub fn to_string(self) -> String {
-        (b'A'..=b'Z').chain(b'0'..=b'9').filter(|&c| self.contains(c)).map(|c| c as char).collect()
+        (b'A'..=b'Z')
+            .chain(b'0'..=b'9')
+            .filter(|&c| self.contains(c))
+            .map(|c| c as char)
+            .collect()
     }
 }
 
@@ -292,8 +297,14 @@ fn histories<K: Hash + Eq, V>(
 fn code7(r: &Row, name: &str) -> Result<Code7, LoadError> {
     let s = r.nonempty(name)?;
     let b = s.as_bytes();
-    if b.len() != 7 || !b[..4].iter().all(u8::is_ascii_uppercase) || !b[4..].iter().all(u8::is_ascii_digit) {
-        return Err(r.err(name, format!("`{s}` is not a CCAM code [A-Z]{{4}}[0-9]{{3}}")));
+    if b.len() != 7
+        || !b[..4].iter().all(u8::is_ascii_uppercase)
+        || !b[4..].iter().all(u8::is_ascii_digit)
+    {
+        return Err(r.err(
+            name,
+            format!("`{s}` is not a CCAM code [A-Z]{{4}}[0-9]{{3}}"),
+        ));
     }
     let mut c = [0u8; 7];
     c.copy_from_slice(b);
@@ -326,14 +337,37 @@ impl Refs {
         Ok(r)
     }
 
+    /// Loads only the CCAM and regulatory tables (no practitioners, beneficiaries, insurers): what the
+    /// generator and `refs lookup` need.
+    pub fn load_regulatory(dir: &Path) -> Result<Refs, LoadError> {
+        let mut r = Refs::default();
+        r.load_ccam(dir)?;
+        r.load_rules_tables(dir)?;
+        Ok(r)
+    }
+
     fn load_ccam(&mut self, dir: &Path) -> Result<(), LoadError> {
         let text = tsv::read_file(dir, "ccam_acts.tsv")?;
         let t = Table::parse("ccam_acts.tsv", &text)?;
-        t.require(&["code", "valid_from", "valid_to", "version", "exo_tm", "regroupement", "complement", "label"])?;
+        t.require(&[
+            "code",
+            "valid_from",
+            "valid_to",
+            "version",
+            "exo_tm",
+            "regroupement",
+            "complement",
+            "label",
+        ])?;
         let mut rows = Vec::with_capacity(t.len());
         for row in t.rows() {
             let exo_raw = row.str("exo_tm")?.to_string();
-            let exo_tm = exo_raw.bytes().next().filter(u8::is_ascii_digit).map(|b| b - b'0').unwrap_or(0);
+            let exo_tm = exo_raw
+                .bytes()
+                .next()
+                .filter(u8::is_ascii_digit)
+                .map(|b| b - b'0')
+                .unwrap_or(0);
             let reg = row.str("regroupement")?;
             let mut regroupement = [b' '; 3];
             for (i, b) in reg.bytes().take(3).enumerate() {
@@ -346,8 +380,16 @@ impl Refs {
                     version: row.uint("version")? as u32,
                     exo_tm,
                     exo_tm_raw: exo_raw,
-                    rc: if t.has("rc") { row.str("rc")?.to_string() } else { String::new() },
-                    ap: if t.has("ap") { row.str("ap")?.to_string() } else { String::new() },
+                    rc: if t.has("rc") {
+                        row.str("rc")?.to_string()
+                    } else {
+                        String::new()
+                    },
+                    ap: if t.has("ap") {
+                        row.str("ap")?.to_string()
+                    } else {
+                        String::new()
+                    },
                     regroupement,
                     complement: row.flag("complement")?,
                     label: row.str("label")?.to_string(),
@@ -359,10 +401,23 @@ impl Refs {
 
         let text = tsv::read_file(dir, "ccam_tariffs.tsv")?;
         let t = Table::parse("ccam_tariffs.tsv", &text)?;
-        t.require(&["code", "activity", "phase", "valid_from", "valid_to", "version", "tariff_g1", "tariff_g2"])?;
+        t.require(&[
+            "code",
+            "activity",
+            "phase",
+            "valid_from",
+            "valid_to",
+            "version",
+            "tariff_g1",
+            "tariff_g2",
+        ])?;
         let mut rows = Vec::with_capacity(t.len());
         for row in t.rows() {
-            let key = (code7(&row, "code")?, small(&row, "activity", 9)?, small(&row, "phase", 9)?);
+            let key = (
+                code7(&row, "code")?,
+                small(&row, "activity", 9)?,
+                small(&row, "phase", 9)?,
+            );
             let tariff = Tariff {
                 version: row.uint("version")? as u32,
                 g1: row.opt_amount("tariff_g1")?,
@@ -374,13 +429,29 @@ impl Refs {
 
         let text = tsv::read_file(dir, "ccam_modifiers_allowed.tsv")?;
         let t = Table::parse("ccam_modifiers_allowed.tsv", &text)?;
-        t.require(&["code", "activity", "valid_from", "valid_to", "version", "modifiers"])?;
+        t.require(&[
+            "code",
+            "activity",
+            "valid_from",
+            "valid_to",
+            "version",
+            "modifiers",
+        ])?;
         let mut rows = Vec::with_capacity(t.len());
         for row in t.rows() {
             let s = row.str("modifiers")?;
-            let set = ModSet::parse(s).ok_or_else(|| row.err("modifiers", format!("bad modifier list `{s}`")))?;
+            let set = ModSet::parse(s)
+                .ok_or_else(|| row.err("modifiers", format!("bad modifier list `{s}`")))?;
             let key = (code7(&row, "code")?, small(&row, "activity", 9)?);
-            rows.push((key, row.period()?, AllowedMods { version: row.uint("version")? as u32, set }, row.line));
+            rows.push((
+                key,
+                row.period()?,
+                AllowedMods {
+                    version: row.uint("version")? as u32,
+                    set,
+                },
+                row.line,
+            ));
         }
         self.allowed_mods = histories(&t, rows)?;
 
@@ -409,7 +480,15 @@ impl Refs {
     fn load_rules_tables(&mut self, dir: &Path) -> Result<(), LoadError> {
         let text = tsv::read_file(dir, "modifiers.tsv")?;
         let t = Table::parse("modifiers.tsv", &text)?;
-        t.require(&["modifier", "grid", "valid_from", "valid_to", "kind", "value", "exclusive"])?;
+        t.require(&[
+            "modifier",
+            "grid",
+            "valid_from",
+            "valid_to",
+            "kind",
+            "value",
+            "exclusive",
+        ])?;
         let mut rows = Vec::new();
         for row in t.rows() {
             let m = row.nonempty("modifier")?;
@@ -422,7 +501,15 @@ impl Refs {
                 k => return Err(row.err("kind", format!("`{k}` (expected pct or fixed)"))),
             };
             let key = (m.as_bytes()[0], grid(&row, "grid")?);
-            rows.push((key, row.period()?, ModValue { kind, exclusive: row.flag("exclusive")? }, row.line));
+            rows.push((
+                key,
+                row.period()?,
+                ModValue {
+                    kind,
+                    exclusive: row.flag("exclusive")?,
+                },
+                row.line,
+            ));
         }
         self.modifiers = histories(&t, rows)?;
 
@@ -465,7 +552,15 @@ impl Refs {
 
         let text = tsv::read_file(dir, "ngap_letters.tsv")?;
         let t = Table::parse("ngap_letters.tsv", &text)?;
-        t.require(&["letter", "grid", "valid_from", "valid_to", "value", "physician", "consultation"])?;
+        t.require(&[
+            "letter",
+            "grid",
+            "valid_from",
+            "valid_to",
+            "value",
+            "physician",
+            "consultation",
+        ])?;
         let mut rows = Vec::new();
         for row in t.rows() {
             let letter = row.fixed::<4>("letter")?;
@@ -510,7 +605,10 @@ impl Refs {
         t.require(&["specialty", "physician", "direct_access"])?;
         for row in t.rows() {
             let s = small(&row, "specialty", 99)?;
-            let v = Specialty { physician: row.flag("physician")?, direct_access: row.flag("direct_access")? };
+            let v = Specialty {
+                physician: row.flag("physician")?,
+                direct_access: row.flag("direct_access")?,
+            };
             if self.specialties.insert(s, v).is_some() {
                 return Err(row.err("specialty", format!("duplicate specialty {s}")));
             }
@@ -527,7 +625,11 @@ impl Refs {
             let key = (row.fixed::<10>("amc")?, row.fixed::<2>("contract")?);
             let c = AmcContract {
                 excess_cover: row.pct("excess_cover")?,
-                name: if t.has("name") { row.str("name")?.to_string() } else { String::new() },
+                name: if t.has("name") {
+                    row.str("name")?.to_string()
+                } else {
+                    String::new()
+                },
             };
             if c.excess_cover < 0 {
                 return Err(row.err("excess_cover", "negative cover"));
@@ -538,7 +640,14 @@ impl Refs {
 
         let text = tsv::read_file(dir, "practitioners.tsv")?;
         let t = Table::parse("practitioners.tsv", &text)?;
-        t.require(&["billing_no", "valid_from", "valid_to", "specialty", "sector", "optam"])?;
+        t.require(&[
+            "billing_no",
+            "valid_from",
+            "valid_to",
+            "specialty",
+            "sector",
+            "optam",
+        ])?;
         let mut rows = Vec::new();
         for row in t.rows() {
             let no = row.uint("billing_no")?;
@@ -547,13 +656,20 @@ impl Refs {
             }
             let specialty = small(&row, "specialty", 99)?;
             if !self.specialties.contains_key(&specialty) {
-                return Err(row.err("specialty", format!("specialty {specialty} not in specialties.tsv")));
+                return Err(row.err(
+                    "specialty",
+                    format!("specialty {specialty} not in specialties.tsv"),
+                ));
             }
             let sector = small(&row, "sector", 9)?;
             if ![0, 1, 2, 3, 9].contains(&sector) {
                 return Err(row.err("sector", format!("sector {sector} not in {{0,1,2,3,9}}")));
             }
-            let p = Practitioner { specialty, sector, optam: row.flag("optam")? };
+            let p = Practitioner {
+                specialty,
+                sector,
+                optam: row.flag("optam")?,
+            };
             rows.push((no as u32, row.period()?, p, row.line));
         }
         self.practitioners = histories(&t, rows)?;
@@ -565,8 +681,19 @@ impl Refs {
         let text = tsv::read_file(dir, "beneficiaries.tsv")?;
         let t = Table::parse("beneficiaries.tsv", &text)?;
         t.require(&[
-            "nir", "rank", "birth_date", "valid_from", "valid_to", "regime", "fund", "local_regime", "c2s", "amc",
-            "contract", "pf_year", "pf_used",
+            "nir",
+            "rank",
+            "birth_date",
+            "valid_from",
+            "valid_to",
+            "regime",
+            "fund",
+            "local_regime",
+            "c2s",
+            "amc",
+            "contract",
+            "pf_year",
+            "pf_used",
         ])?;
         let mut rows = Vec::with_capacity(t.len());
         let mut bens: FxHashMap<u64, Beneficiary> =
@@ -574,8 +701,12 @@ impl Refs {
         for row in t.rows() {
             let nir = row.nonempty("nir")?;
             let rank = row.uint("rank")?;
-            let key = benef_key(nir.as_bytes(), rank.min(1000) as u16)
-                .ok_or_else(|| row.err("nir", "not a 13-character NIR (digits, 2A/2B) with a 3-digit rank"))?;
+            let key = benef_key(nir.as_bytes(), rank.min(1000) as u16).ok_or_else(|| {
+                row.err(
+                    "nir",
+                    "not a 13-character NIR (digits, 2A/2B) with a 3-digit rank",
+                )
+            })?;
             let birth = row.date("birth_date")?;
             let rights = Rights {
                 regime: small(&row, "regime", 99)?,
@@ -589,7 +720,10 @@ impl Refs {
             }
             let b = bens.entry(key).or_default();
             if b.birth != Date::default() && b.birth != birth {
-                return Err(row.err("birth_date", "differs from an earlier row of the same beneficiary"));
+                return Err(row.err(
+                    "birth_date",
+                    "differs from an earlier row of the same beneficiary",
+                ));
             }
             b.birth = birth;
             if !row.str("pf_year")?.is_empty() {
@@ -616,7 +750,10 @@ impl Refs {
             let key = benef_key(nir.as_bytes(), row.uint("rank")?.min(1000) as u16)
                 .ok_or_else(|| row.err("nir", "not a 13-character NIR with a 3-digit rank"))?;
             if !bens.contains_key(&key) {
-                return Err(row.err("nir", "ALD period for a beneficiary not in beneficiaries.tsv"));
+                return Err(row.err(
+                    "nir",
+                    "ALD period for a beneficiary not in beneficiaries.tsv",
+                ));
             }
             rows.push((key, row.period()?, row.str("ald")?.to_string(), row.line));
         }

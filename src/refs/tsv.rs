@@ -55,7 +55,11 @@ impl<'a> Table<'a> {
             column: 1,
             reason: "no header row".into(),
         })?;
-        Ok(Table { file: file.to_string(), cols, rows })
+        Ok(Table {
+            file: file.to_string(),
+            cols,
+            rows,
+        })
     }
 
     /// Fails unless every named column is present.
@@ -92,12 +96,22 @@ impl<'a> Table<'a> {
                 cells.push((off + 1, c));
                 off += c.len() + 1;
             }
-            Row { table: self, line, text, cells }
+            Row {
+                table: self,
+                line,
+                text,
+                cells,
+            }
         })
     }
 
     pub fn error(&self, line: usize, column: usize, reason: impl Into<String>) -> LoadError {
-        LoadError { file: self.file.clone(), line, column, reason: reason.into() }
+        LoadError {
+            file: self.file.clone(),
+            line,
+            column,
+            reason: reason.into(),
+        }
     }
 }
 
@@ -112,23 +126,31 @@ impl<'t, 'a> Row<'t, 'a> {
             .idx(name)
             .and_then(|i| self.cells.get(i).map(|c| c.0))
             .unwrap_or(self.text.len() + 1);
-        self.table.error(self.line, col, format!("{name}: {}", reason.into()))
+        self.table
+            .error(self.line, col, format!("{name}: {}", reason.into()))
     }
 
     /// The trimmed cell, empty when the row is shorter than the header.
     pub fn str(&self, name: &str) -> Result<&'a str, LoadError> {
-        let i = self.idx(name).ok_or_else(|| self.err(name, "no such column"))?;
+        let i = self
+            .idx(name)
+            .ok_or_else(|| self.err(name, "no such column"))?;
         Ok(self.cells.get(i).map(|c| c.1.trim()).unwrap_or(""))
     }
 
     pub fn nonempty(&self, name: &str) -> Result<&'a str, LoadError> {
         let s = self.str(name)?;
-        if s.is_empty() { Err(self.err(name, "empty value")) } else { Ok(s) }
+        if s.is_empty() {
+            Err(self.err(name, "empty value"))
+        } else {
+            Ok(s)
+        }
     }
 
     pub fn date(&self, name: &str) -> Result<Date, LoadError> {
         let s = self.nonempty(name)?;
-        Date::parse_iso(s).ok_or_else(|| self.err(name, format!("bad date `{s}` (expected a real YYYY-MM-DD)")))
+        Date::parse_iso(s)
+            .ok_or_else(|| self.err(name, format!("bad date `{s}` (expected a real YYYY-MM-DD)")))
     }
 
     pub fn opt_date(&self, name: &str) -> Result<Option<Date>, LoadError> {
@@ -143,7 +165,10 @@ impl<'t, 'a> Row<'t, 'a> {
         let from = self.date("valid_from")?;
         let to = self.opt_date("valid_to")?.unwrap_or(Date::MAX);
         if to <= from {
-            return Err(self.err("valid_to", format!("valid_to {to} is not after valid_from {from}")));
+            return Err(self.err(
+                "valid_to",
+                format!("valid_to {to} is not after valid_from {from}"),
+            ));
         }
         Ok(Period { from, to })
     }
@@ -156,7 +181,11 @@ impl<'t, 'a> Row<'t, 'a> {
     /// A non-negative amount (tariffs, values).
     pub fn amount(&self, name: &str) -> Result<Cents, LoadError> {
         let v = self.euros(name)?;
-        if v < 0 { Err(self.err(name, format!("negative amount {}", money::fmt_euros(v)))) } else { Ok(v) }
+        if v < 0 {
+            Err(self.err(name, format!("negative amount {}", money::fmt_euros(v))))
+        } else {
+            Ok(v)
+        }
     }
 
     pub fn opt_amount(&self, name: &str) -> Result<Option<Cents>, LoadError> {
@@ -225,7 +254,11 @@ mod tests {
 
     #[test]
     fn negative_amount_and_inverted_period_refused() {
-        let t = Table::parse("t.tsv", "v\tvalid_from\tvalid_to\n-1.00\t2025-01-01\t2024-01-01\n").unwrap();
+        let t = Table::parse(
+            "t.tsv",
+            "v\tvalid_from\tvalid_to\n-1.00\t2025-01-01\t2024-01-01\n",
+        )
+        .unwrap();
         let row = t.rows().next().unwrap();
         assert!(row.amount("v").unwrap_err().reason.contains("negative"));
         assert!(row.period().unwrap_err().reason.contains("not after"));

@@ -39,13 +39,24 @@ pub fn check_exclusive_modifiers(
                 return Err(Rej::line(
                     Reject::ModifierExclusive,
                     i,
-                    format!("exclusive modifier {} already billed by this practitioner on {}", p.modifiers[s] as char, l.date),
+                    format!(
+                        "exclusive modifier {} already billed by this practitioner on {}",
+                        p.modifiers[s] as char, l.date
+                    ),
                 ));
             }
             d.exclusive += 1;
-            tr.note("exclusive_modifier", "RULES.md §2.1 [S: art. III-2]", Some(l.line_no), || {
-                format!("exclusive modifier {} billed once for this practitioner on {}", p.modifiers[s] as char, l.date)
-            });
+            tr.note(
+                "exclusive_modifier",
+                "RULES.md §2.1 [S: art. III-2]",
+                Some(l.line_no),
+                || {
+                    format!(
+                        "exclusive modifier {} billed once for this practitioner on {}",
+                        p.modifiers[s] as char, l.date
+                    )
+                },
+            );
         }
     }
     Ok(())
@@ -54,23 +65,47 @@ pub fn check_exclusive_modifiers(
 /// No technical act with a consultation (issue #4 rule 3; RULES.md §3.3 "aucun acte technique ne peut être
 /// associé à une consultation" (III-3-A) [S: lecardiologue]), except the acts listed in
 /// `consultation_compatible.tsv` on that date (e.g. DEQP003 ECG). The CCAM line is rejected.
-pub fn check_consultation_with_act(ctx: &Ctx, c: &ClaimInput, priced: &[Priced], tr: &mut Trace) -> Result<(), Rej> {
+pub fn check_consultation_with_act(
+    ctx: &Ctx,
+    c: &ClaimInput,
+    priced: &[Priced],
+    tr: &mut Trace,
+) -> Result<(), Rej> {
     for g in sessions(c) {
-        let Some(&cons) = g.iter().find(|&&i| priced[i].consultation) else { continue };
+        let Some(&cons) = g.iter().find(|&&i| priced[i].consultation) else {
+            continue;
+        };
         for &i in &g {
             let Some(code) = priced[i].ccam else { continue };
             let date = c.lines[i].date;
-            let allowed = ctx.refs.consult_ok.get(&code).is_some_and(|h| h.at(date).is_some());
+            let allowed = ctx
+                .refs
+                .consult_ok
+                .get(&code)
+                .is_some_and(|h| h.at(date).is_some());
             if allowed {
-                tr.note("consultation_with_act", "RULES.md §3.3", Some(c.lines[i].line_no), || {
-                    format!("{} may be billed with a consultation (documented exception)", show(&code))
-                });
+                tr.note(
+                    "consultation_with_act",
+                    "RULES.md §3.3",
+                    Some(c.lines[i].line_no),
+                    || {
+                        format!(
+                            "{} may be billed with a consultation (documented exception)",
+                            show(&code)
+                        )
+                    },
+                );
                 continue;
             }
             return Err(Rej::line(
                 Reject::ConsultAssoc,
                 i,
-                format!("CCAM {} billed with consultation line {} on {}", show(&code), c.lines[cons].line_no, date),
+                format!(
+                    "CCAM {} billed with consultation line {} on {}",
+                    show(&code),
+                    c.lines[cons].line_no,
+                    date
+                ),
             ));
         }
     }
@@ -80,21 +115,42 @@ pub fn check_consultation_with_act(ctx: &Ctx, c: &ClaimInput, priced: &[Priced],
 /// Incompatible acts (issue #4 rule 4; RULES.md §4 [S: MS-API R_INCOMPATIBILITES]): a pair in force on the
 /// date in `incompatibilities.tsv` rejects the lower-priced line (unit price excluding modifiers; on a tie
 /// the later line).
-pub fn check_incompatibilities(ctx: &Ctx, c: &ClaimInput, priced: &[Priced], _tr: &mut Trace) -> Result<(), Rej> {
+pub fn check_incompatibilities(
+    ctx: &Ctx,
+    c: &ClaimInput,
+    priced: &[Priced],
+    _tr: &mut Trace,
+) -> Result<(), Rej> {
     if ctx.refs.incompat.is_empty() {
         return Ok(());
     }
     for g in sessions(c) {
         for (a, &i) in g.iter().enumerate() {
             for &j in &g[a + 1..] {
-                let (Some(ci), Some(cj)) = (priced[i].ccam, priced[j].ccam) else { continue };
+                let (Some(ci), Some(cj)) = (priced[i].ccam, priced[j].ccam) else {
+                    continue;
+                };
                 let date = c.lines[i].date;
-                if ctx.refs.incompat.get(&(ci, cj)).is_some_and(|h| h.at(date).is_some()) {
-                    let lower = if priced[j].unit_price <= priced[i].unit_price { j } else { i };
+                if ctx
+                    .refs
+                    .incompat
+                    .get(&(ci, cj))
+                    .is_some_and(|h| h.at(date).is_some())
+                {
+                    let lower = if priced[j].unit_price <= priced[i].unit_price {
+                        j
+                    } else {
+                        i
+                    };
                     return Err(Rej::line(
                         Reject::Incompatible,
                         lower,
-                        format!("{} and {} are incompatible on {}", show(&ci), show(&cj), date),
+                        format!(
+                            "{} and {} are incompatible on {}",
+                            show(&ci),
+                            show(&cj),
+                            date
+                        ),
                     ));
                 }
             }
@@ -118,22 +174,42 @@ pub fn check_incompatibilities(ctx: &Ctx, c: &ClaimInput, priced: &[Priced], _tr
 /// The anatomical conditions of the derogations are not in our data; a derogation code is accepted as
 /// billed when its pattern fits (documented limitation). The coefficient of each code comes from
 /// `association_codes.tsv` on the date of care; no code = 100 % [S: MB-CODE getCoeffAsso('')].
-pub fn apply_association(ctx: &Ctx, c: &ClaimInput, priced: &mut [Priced], tr: &mut Trace) -> Result<(), Rej> {
+pub fn apply_association(
+    ctx: &Ctx,
+    c: &ClaimInput,
+    priced: &mut [Priced],
+    tr: &mut Trace,
+) -> Result<(), Rej> {
     for g in sessions(c) {
         for anaesthesia in [false, true] {
-            let members: Vec<usize> =
-                g.iter().copied().filter(|&i| priced[i].ccam.is_some() && (priced[i].activity == 4) == anaesthesia).collect();
+            let members: Vec<usize> = g
+                .iter()
+                .copied()
+                .filter(|&i| priced[i].ccam.is_some() && (priced[i].activity == 4) == anaesthesia)
+                .collect();
             if members.is_empty() {
                 continue;
             }
-            let mut main: Vec<usize> = members.iter().copied().filter(|&i| !priced[i].complement).collect();
-            main.sort_by(|&a, &b| priced[b].unit_price.cmp(&priced[a].unit_price).then(a.cmp(&b)));
+            let mut main: Vec<usize> = members
+                .iter()
+                .copied()
+                .filter(|&i| !priced[i].complement)
+                .collect();
+            main.sort_by(|&a, &b| {
+                priced[b]
+                    .unit_price
+                    .cmp(&priced[a].unit_price)
+                    .then(a.cmp(&b))
+            });
             for &i in &members {
                 if priced[i].complement && !matches!(priced[i].assoc_code, b' ' | b'1') {
                     return Err(Rej::line(
                         Reject::AssocCode,
                         i,
-                        format!("complementary gesture/supplement must be billed at full rate (code 1), got {}", priced[i].assoc_code as char),
+                        format!(
+                            "complementary gesture/supplement must be billed at full rate (code 1), got {}",
+                            priced[i].assoc_code as char
+                        ),
                     ));
                 }
             }
@@ -179,23 +255,43 @@ pub fn apply_association(ctx: &Ctx, c: &ClaimInput, priced: &mut [Priced], tr: &
                 let coef = if code == b' ' {
                     BP_100
                 } else {
-                    *ctx.refs.assoc.get(&(code.wrapping_sub(b'0'))).and_then(|h| h.value_at(c.lines[i].date)).ok_or_else(|| {
-                        Rej::line(Reject::AssocCode, i, format!("association code `{}` unknown on {}", code as char, c.lines[i].date))
-                    })?
+                    *ctx.refs
+                        .assoc
+                        .get(&(code.wrapping_sub(b'0')))
+                        .and_then(|h| h.value_at(c.lines[i].date))
+                        .ok_or_else(|| {
+                            Rej::line(
+                                Reject::AssocCode,
+                                i,
+                                format!(
+                                    "association code `{}` unknown on {}",
+                                    code as char, c.lines[i].date
+                                ),
+                            )
+                        })?
                 };
                 priced[i].assoc_coef = coef;
                 let rank = main.iter().position(|&m| m == i);
-                tr.note("association", "RULES.md §3 [C: JO-2005 III-3 B]", Some(c.lines[i].line_no), || {
-                    format!(
-                        "{}: association code `{}` → {} %",
-                        match rank {
-                            Some(r) => format!("act ranked {} of {} by unit price excluding modifiers", r + 1, main.len()),
-                            None => "complementary gesture / supplement".to_string(),
-                        },
-                        code as char,
-                        money::fmt_pct(coef)
-                    )
-                });
+                tr.note(
+                    "association",
+                    "RULES.md §3 [C: JO-2005 III-3 B]",
+                    Some(c.lines[i].line_no),
+                    || {
+                        format!(
+                            "{}: association code `{}` → {} %",
+                            match rank {
+                                Some(r) => format!(
+                                    "act ranked {} of {} by unit price excluding modifiers",
+                                    r + 1,
+                                    main.len()
+                                ),
+                                None => "complementary gesture / supplement".to_string(),
+                            },
+                            code as char,
+                            money::fmt_pct(coef)
+                        )
+                    },
+                );
             }
         }
     }

@@ -24,15 +24,33 @@ const S1_QUALIFIERS: [&[u8; 2]; 7] = [b"DE", b"ED", b"E ", b"D ", b"DA", b"AE", 
 /// * without a complementary insurer the patient pays the ticket and the excess;
 /// * payee of the AMO part: the practitioner under third-party payment (header flag), else the insured;
 ///   full third-party payment (AMC flag) marks the complementary part as paid to the practitioner.
-pub fn settle(ctx: &Ctx, c: &ClaimInput, parties: &Parties, lines: &mut Vec<LineResult>, tr: &mut Trace) -> Paid {
+pub fn settle(
+    ctx: &Ctx,
+    c: &ClaimInput,
+    parties: &Parties,
+    lines: &mut Vec<LineResult>,
+    tr: &mut Trace,
+) -> Paid {
     let h = c.header;
     let refs = ctx.refs;
     let rights = parties.rights[0];
-    let amc_payee = if h.tp_amc { PayeeKind::Practitioner } else { PayeeKind::Insured };
+    let amc_payee = if h.tp_amc {
+        PayeeKind::Practitioner
+    } else {
+        PayeeKind::Insured
+    };
     let route = if rights.c2s {
-        Some(AmcRoute { amc: C2S_AMC, contract: *b"  ", payee: amc_payee })
+        Some(AmcRoute {
+            amc: C2S_AMC,
+            contract: *b"  ",
+            payee: amc_payee,
+        })
     } else if rights.has_amc() {
-        Some(AmcRoute { amc: rights.amc, contract: rights.contract, payee: amc_payee })
+        Some(AmcRoute {
+            amc: rights.amc,
+            contract: rights.contract,
+            payee: amc_payee,
+        })
     } else {
         None
     };
@@ -59,7 +77,11 @@ pub fn settle(ctx: &Ctx, c: &ClaimInput, parties: &Parties, lines: &mut Vec<Line
                 if r.excess > 0 {
                     r.warn(Warn::C2sExcess);
                 }
-            } else if let Some(ct) = refs.amc.get(&(route.amc, route.contract)).and_then(|hh| hh.value_at(r.date)) {
+            } else if let Some(ct) = refs
+                .amc
+                .get(&(route.amc, route.contract))
+                .and_then(|hh| hh.value_at(r.date))
+            {
                 r.amc_excess = r.excess.min(money::pct(r.base, ct.excess_cover));
             }
         }
@@ -81,9 +103,24 @@ pub fn settle(ctx: &Ctx, c: &ClaimInput, parties: &Parties, lines: &mut Vec<Line
             )
         });
     }
-    let payee = if h.tp_amo { PayeeKind::Practitioner } else { PayeeKind::Insured };
+    let payee = if h.tp_amo {
+        PayeeKind::Practitioner
+    } else {
+        PayeeKind::Insured
+    };
     tr.note("payee", "issue #4 rule 10; RULES.md §7", None, || {
-        format!("AMO part paid to {}", if h.tp_amo { "the practitioner (third-party payment)" } else { "the insured" })
+        format!(
+            "AMO part paid to {}",
+            if h.tp_amo {
+                "the practitioner (third-party payment)"
+            } else {
+                "the insured"
+            }
+        )
     });
-    Paid { lines: std::mem::take(lines), payee, amc: route }
+    Paid {
+        lines: std::mem::take(lines),
+        payee,
+        amc: route,
+    }
 }

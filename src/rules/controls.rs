@@ -32,44 +32,83 @@ pub fn check<'r>(ctx: &Ctx<'r>, c: &ClaimInput, tr: &mut Trace) -> Result<Partie
     let h = c.header;
     let refs = ctx.refs;
     if !NATURES.contains(&h.nature) {
-        return Err(Rej::claim(Reject::BadNature, format!("nature of insurance {:02}", h.nature)));
+        return Err(Rej::claim(
+            Reject::BadNature,
+            format!("nature of insurance {:02}", h.nature),
+        ));
     }
     if h.nature == 41 && h.at_ref.iter().all(|&b| b == b' ' || b == b'0') {
-        return Err(Rej::claim(Reject::AtMissing, "nature 41 without accident number or date"));
+        return Err(Rej::claim(
+            Reject::AtMissing,
+            "nature 41 without accident number or date",
+        ));
     }
     if !nir::check(&h.nir, &h.nir_key) {
         return Err(Rej::claim(
             Reject::NirKey,
-            format!("NIR {} key {} invalid", nir::mask(&h.nir), String::from_utf8_lossy(&h.nir_key)),
+            format!(
+                "NIR {} key {} invalid",
+                nir::mask(&h.nir),
+                String::from_utf8_lossy(&h.nir_key)
+            ),
         ));
     }
     tr.note("nir_key", "RULES.md §5.1 [C: CNAM-NIR]", None, || {
-        format!("NIR {} key {} checked (97 − NIR mod 97)", nir::mask(&h.nir), String::from_utf8_lossy(&h.nir_key))
+        format!(
+            "NIR {} key {} checked (97 − NIR mod 97)",
+            nir::mask(&h.nir),
+            String::from_utf8_lossy(&h.nir_key)
+        )
     });
-    let key = benef_key(&h.nir, h.rank).ok_or_else(|| Rej::claim(Reject::NirKey, "NIR not 13 characters"))?;
+    let key = benef_key(&h.nir, h.rank)
+        .ok_or_else(|| Rej::claim(Reject::NirKey, "NIR not 13 characters"))?;
     let benef = refs.beneficiaries.get(&key).ok_or_else(|| {
-        Rej::claim(Reject::BenefUnknown, format!("beneficiary {} rank {:03} unknown", nir::mask(&h.nir), h.rank))
+        Rej::claim(
+            Reject::BenefUnknown,
+            format!(
+                "beneficiary {} rank {:03} unknown",
+                nir::mask(&h.nir),
+                h.rank
+            ),
+        )
     })?;
     if benef.birth != h.birth {
-        return Err(Rej::claim(Reject::BirthDate, format!("birth date {} differs from the table", h.birth)));
+        return Err(Rej::claim(
+            Reject::BirthDate,
+            format!("birth date {} differs from the table", h.birth),
+        ));
     }
-    let months = refs.param(Param::TimeLimitMonths, ctx.batch_date).unwrap_or(2700) / 100;
+    let months = refs
+        .param(Param::TimeLimitMonths, ctx.batch_date)
+        .unwrap_or(2700)
+        / 100;
     let oldest = ctx.batch_date.minus_months(months as u32);
     let mut rights = Vec::with_capacity(c.lines.len());
     let mut prac = Vec::with_capacity(c.lines.len());
     for (i, l) in c.lines.iter().enumerate() {
         if l.date > ctx.batch_date {
-            return Err(Rej::line(Reject::FutureCare, i, format!("care on {} after batch date {}", l.date, ctx.batch_date)));
+            return Err(Rej::line(
+                Reject::FutureCare,
+                i,
+                format!("care on {} after batch date {}", l.date, ctx.batch_date),
+            ));
         }
         if l.date < oldest {
             return Err(Rej::line(
                 Reject::TimeLimit,
                 i,
-                format!("care on {} before {} ({} months before the batch date)", l.date, oldest, months),
+                format!(
+                    "care on {} before {} ({} months before the batch date)",
+                    l.date, oldest, months
+                ),
             ));
         }
         let (p, r) = benef.rights.at(l.date).ok_or_else(|| {
-            Rej::line(Reject::RightsClosed, i, format!("no open AMO rights on {}", l.date))
+            Rej::line(
+                Reject::RightsClosed,
+                i,
+                format!("no open AMO rights on {}", l.date),
+            )
         })?;
         tr.note("rights", "RULES.md §5.3", Some(l.line_no), || {
             format!(
@@ -78,25 +117,59 @@ pub fn check<'r>(ctx: &Ctx<'r>, c: &ClaimInput, tr: &mut Trace) -> Result<Partie
                 p.from,
                 p.to_opt_string(),
                 r.regime,
-                if r.local_regime { ", Alsace-Moselle local regime" } else { "" },
+                if r.local_regime {
+                    ", Alsace-Moselle local regime"
+                } else {
+                    ""
+                },
                 if r.c2s { ", C2S" } else { "" },
                 if r.has_amc() {
-                    format!(", AMC {} contract {}", String::from_utf8_lossy(&r.amc), String::from_utf8_lossy(&r.contract))
+                    format!(
+                        ", AMC {} contract {}",
+                        String::from_utf8_lossy(&r.amc),
+                        String::from_utf8_lossy(&r.contract)
+                    )
                 } else {
                     String::new()
                 }
             )
         });
         rights.push(*r);
-        let (pp, ps) = refs.practitioners.get(&h.practitioner).and_then(|hist| hist.at(l.date)).ok_or_else(|| {
-            Rej::line(Reject::PracUnknown, i, format!("practitioner {:09} not in activity on {}", h.practitioner, l.date))
-        })?;
+        let (pp, ps) = refs
+            .practitioners
+            .get(&h.practitioner)
+            .and_then(|hist| hist.at(l.date))
+            .ok_or_else(|| {
+                Rej::line(
+                    Reject::PracUnknown,
+                    i,
+                    format!(
+                        "practitioner {:09} not in activity on {}",
+                        h.practitioner, l.date
+                    ),
+                )
+            })?;
         if ps.sector == 0 {
-            return Err(Rej::line(Reject::NotConventioned, i, format!("practitioner {:09} not under convention on {}", h.practitioner, l.date)));
+            return Err(Rej::line(
+                Reject::NotConventioned,
+                i,
+                format!(
+                    "practitioner {:09} not under convention on {}",
+                    h.practitioner, l.date
+                ),
+            ));
         }
-        let spec = refs.specialties.get(&ps.specialty).copied().ok_or_else(|| {
-            Rej::line(Reject::PracUnknown, i, format!("specialty {:02} unknown", ps.specialty))
-        })?;
+        let spec = refs
+            .specialties
+            .get(&ps.specialty)
+            .copied()
+            .ok_or_else(|| {
+                Rej::line(
+                    Reject::PracUnknown,
+                    i,
+                    format!("specialty {:02} unknown", ps.specialty),
+                )
+            })?;
         tr.note("practitioner", "formats/refs.md practitioners", Some(l.line_no), || {
             format!(
                 "practitioner {:09} on {}: specialty {:02}, sector {}, OPTAM {} (period {}..{})",
@@ -111,5 +184,10 @@ pub fn check<'r>(ctx: &Ctx<'r>, c: &ClaimInput, tr: &mut Trace) -> Result<Partie
         });
         prac.push((*ps, spec));
     }
-    Ok(Parties { benef, benef_key: key, rights, prac })
+    Ok(Parties {
+        benef,
+        benef_key: key,
+        rights,
+        prac,
+    })
 }

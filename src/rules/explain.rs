@@ -6,10 +6,16 @@ use crate::money::{fmt_euros, fmt_pct};
 use serde_json::{Value, json};
 
 pub fn to_text(t: &Traced) -> String {
-    let mut o = format!("claim {:09} (practitioner {:09}, input line {})\n", t.claim_no, t.practitioner, t.line);
+    let mut o = format!(
+        "claim {:09} (practitioner {:09}, input line {})\n",
+        t.claim_no, t.practitioner, t.line
+    );
     for s in &t.steps {
         let line = s.line.map(|l| format!("line {l}: ")).unwrap_or_default();
-        o.push_str(&format!("  [{}] {}{}\n      source: {}\n", s.rule, line, s.text, s.source));
+        o.push_str(&format!(
+            "  [{}] {}{}\n      source: {}\n",
+            s.rule, line, s.text, s.source
+        ));
     }
     match &t.outcome {
         Outcome::Paid(p) => {
@@ -29,7 +35,12 @@ pub fn to_text(t: &Traced) -> String {
             }
         }
         Outcome::Rejected(r) => {
-            o.push_str(&format!("  => REJECTED {} {}: {}\n", r.code.code(), r.code.slug(), r.detail));
+            o.push_str(&format!(
+                "  => REJECTED {} {}: {}\n",
+                r.code.code(),
+                r.code.slug(),
+                r.detail
+            ));
         }
     }
     o

@@ -60,7 +60,10 @@ pub struct DailyCount {
 
 impl BenefState {
     pub fn pf_used(&self, year: u32) -> Cents {
-        self.pf_by_year.iter().find(|y| y.0 == year).map_or(0, |y| y.1)
+        self.pf_by_year
+            .iter()
+            .find(|y| y.0 == year)
+            .map_or(0, |y| y.1)
     }
     pub fn add_pf(&mut self, year: u32, v: Cents) {
         match self.pf_by_year.iter_mut().find(|y| y.0 == year) {
@@ -69,10 +72,19 @@ impl BenefState {
         }
     }
     pub fn daily(&mut self, practitioner: u32, date: Date) -> &mut DailyCount {
-        let i = match self.daily.iter().position(|d| d.practitioner == practitioner && d.date == date) {
+        let i = match self
+            .daily
+            .iter()
+            .position(|d| d.practitioner == practitioner && d.date == date)
+        {
             Some(i) => i,
             None => {
-                self.daily.push(DailyCount { practitioner, date, pf: 0, exclusive: 0 });
+                self.daily.push(DailyCount {
+                    practitioner,
+                    date,
+                    pf: 0,
+                    exclusive: 0,
+                });
                 self.daily.len() - 1
             }
         };
@@ -158,7 +170,10 @@ impl LineResult {
         self.warnings |= 1 << (w as u32);
     }
     pub fn warning_codes(&self) -> impl Iterator<Item = Warn> + '_ {
-        Warn::ALL.iter().copied().filter(move |w| self.warnings & (1 << (*w as u32)) != 0)
+        Warn::ALL
+            .iter()
+            .copied()
+            .filter(move |w| self.warnings & (1 << (*w as u32)) != 0)
     }
 }
 
@@ -222,9 +237,20 @@ pub struct Trace<'a>(pub Option<&'a mut Vec<Step>>);
 
 impl Trace<'_> {
     #[inline]
-    pub fn note(&mut self, rule: &'static str, source: &'static str, line: Option<u16>, f: impl FnOnce() -> String) {
+    pub fn note(
+        &mut self,
+        rule: &'static str,
+        source: &'static str,
+        line: Option<u16>,
+        f: impl FnOnce() -> String,
+    ) {
         if let Some(v) = self.0.as_mut() {
-            v.push(Step { rule, source, line, text: f() });
+            v.push(Step {
+                rule,
+                source,
+                line,
+                text: f(),
+            });
         }
     }
     pub fn on(&self) -> bool {
@@ -242,10 +268,18 @@ pub struct Rej {
 
 impl Rej {
     pub fn claim(code: Reject, detail: impl Into<String>) -> Rej {
-        Rej { code, line: None, detail: detail.into() }
+        Rej {
+            code,
+            line: None,
+            detail: detail.into(),
+        }
     }
     pub fn line(code: Reject, idx: usize, detail: impl Into<String>) -> Rej {
-        Rej { code, line: Some(idx), detail: detail.into() }
+        Rej {
+            code,
+            line: Some(idx),
+            detail: detail.into(),
+        }
     }
 }
 
@@ -256,16 +290,31 @@ pub fn liquidate(ctx: &Ctx, c: &ClaimInput, state: &mut BenefState, tr: &mut Tra
         Ok(p) => Outcome::Paid(p),
         Err(r) => {
             let (line_no, pos) = match r.line {
-                Some(i) => (Some(c.lines[i].line_no), c.line_pos.get(i).copied().unwrap_or(c.pos)),
+                Some(i) => (
+                    Some(c.lines[i].line_no),
+                    c.line_pos.get(i).copied().unwrap_or(c.pos),
+                ),
                 None => (None, c.pos),
             };
-            tr.note("rejection", "formats/codes.md", line_no, || format!("{} {}: {}", r.code, r.code.slug(), r.detail));
-            Outcome::Rejected(Rejection { code: r.code, line_no, pos, detail: r.detail })
+            tr.note("rejection", "formats/codes.md", line_no, || {
+                format!("{} {}: {}", r.code, r.code.slug(), r.detail)
+            });
+            Outcome::Rejected(Rejection {
+                code: r.code,
+                line_no,
+                pos,
+                detail: r.detail,
+            })
         }
     }
 }
 
-fn liquidate_inner(ctx: &Ctx, c: &ClaimInput, state: &mut BenefState, tr: &mut Trace) -> Result<Paid, Rej> {
+fn liquidate_inner(
+    ctx: &Ctx,
+    c: &ClaimInput,
+    state: &mut BenefState,
+    tr: &mut Trace,
+) -> Result<Paid, Rej> {
     let parties = controls::check(ctx, c, tr)?;
     let mut priced = pricing::price_lines(ctx, c, &parties, tr)?;
     // Work on a copy of the state: a claim rejected by a later rule must leave no trace in it.
@@ -284,7 +333,11 @@ fn liquidate_inner(ctx: &Ctx, c: &ClaimInput, state: &mut BenefState, tr: &mut T
 
 /// The exemption that applies to a line: the line's own code when set, else the header's.
 pub fn line_exemption(h: &ClaimHeader, l: &ActLine) -> u8 {
-    if l.exemption != b' ' { l.exemption } else { h.exemption }
+    if l.exemption != b' ' {
+        l.exemption
+    } else {
+        h.exemption
+    }
 }
 
 /// The letter or regroupement of a line for grouping in reports.

@@ -50,7 +50,11 @@ pub fn apply_participation(
         };
         let age_jan1 = parties.benef.birth.age_on(d.jan1());
         let why_not = if age_jan1 < (min_age / 100) as u32 {
-            Some(format!("under {} on 1 January ({} years)", min_age / 100, age_jan1))
+            Some(format!(
+                "under {} on 1 January ({} years)",
+                min_age / 100,
+                age_jan1
+            ))
         } else if h.nature == 30 {
             Some("maternity".into())
         } else if h.nature == 41 {
@@ -61,7 +65,12 @@ pub fn apply_participation(
             None
         };
         if let Some(w) = why_not {
-            tr.note("participation", "issue #4 rule 7; RULES.md §6.3", Some(r.line_no), || format!("no participation forfaitaire: {w}"));
+            tr.note(
+                "participation",
+                "issue #4 rule 7; RULES.md §6.3",
+                Some(r.line_no),
+                || format!("no participation forfaitaire: {w}"),
+            );
             continue;
         }
         let year = d.year();
@@ -69,12 +78,22 @@ pub fn apply_participation(
         let day = st.daily(h.practitioner, d);
         if day.pf as i64 >= daily_max / 100 {
             r.warn(Warn::PfDayCap);
-            tr.note("participation", "issue #4 rule 7; RULES.md §6.3", Some(r.line_no), || {
-                format!("participation waived: {} already charged with this practitioner on {d}", day.pf)
-            });
+            tr.note(
+                "participation",
+                "issue #4 rule 7; RULES.md §6.3",
+                Some(r.line_no),
+                || {
+                    format!(
+                        "participation waived: {} already charged with this practitioner on {d}",
+                        day.pf
+                    )
+                },
+            );
             continue;
         }
-        let pf = amount.min((cap - used_before).max(0)).min(r.amo_gross.max(0));
+        let pf = amount
+            .min((cap - used_before).max(0))
+            .min(r.amo_gross.max(0));
         if pf < amount {
             r.warn(Warn::PfYearCap);
         }

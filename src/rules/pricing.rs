@@ -36,7 +36,11 @@ pub struct Priced {
 /// sector 1, salaried (9), or any practitioner adhering to OPTAM/OPTAM-CO → grid 1 (the "secteur 1 /
 /// adhérent OPTAM" column of the official CCAM); sector 2 / S1-DP not adhering to OPTAM → grid 2.
 pub fn select_grid(p: &Practitioner) -> Grid {
-    if p.sector == 1 || p.sector == 9 || p.optam { 1 } else { 2 }
+    if p.sector == 1 || p.sector == 9 || p.optam {
+        1
+    } else {
+        2
+    }
 }
 
 /// Prices every line: unit price on the grid and date of care, modifiers allowed and valued.
@@ -48,20 +52,34 @@ pub fn select_grid(p: &Practitioner) -> Grid {
 /// * modifiers (RULES.md §2.1): each must be in the act's allowed list for that activity on that date
 ///   [S: MS-API R_ACTIVITE_MODIFICATEUR] and have a value on the grid and date [S: MS-API R_TB11]; a code
 ///   may not be repeated. At most 4 is enforced by the record layout (4 slots, B2 4M CP 59–62).
-pub fn price_lines(ctx: &Ctx, c: &ClaimInput, parties: &Parties, tr: &mut Trace) -> Result<Vec<Priced>, Rej> {
+pub fn price_lines(
+    ctx: &Ctx,
+    c: &ClaimInput,
+    parties: &Parties,
+    tr: &mut Trace,
+) -> Result<Vec<Priced>, Rej> {
     let refs = ctx.refs;
     let mut out = Vec::with_capacity(c.lines.len());
     for (i, l) in c.lines.iter().enumerate() {
         let (prac, spec) = parties.prac[i];
         let grid = select_grid(&prac);
-        tr.note("grid", "issue #4 rule 1; RULES.md §1.3", Some(l.line_no), || {
-            format!(
-                "grid {grid} ({}) from sector {} OPTAM {}",
-                if grid == 1 { "secteur 1 / OPTAM" } else { "hors secteur 1 / hors OPTAM" },
-                prac.sector,
-                if prac.optam { "yes" } else { "no" }
-            )
-        });
+        tr.note(
+            "grid",
+            "issue #4 rule 1; RULES.md §1.3",
+            Some(l.line_no),
+            || {
+                format!(
+                    "grid {grid} ({}) from sector {} OPTAM {}",
+                    if grid == 1 {
+                        "secteur 1 / OPTAM"
+                    } else {
+                        "hors secteur 1 / hors OPTAM"
+                    },
+                    prac.sector,
+                    if prac.optam { "yes" } else { "no" }
+                )
+            },
+        );
         if l.quantity == 0 {
             return Err(Rej::line(Reject::Quantity, i, "quantity 0"));
         }
@@ -76,20 +94,29 @@ pub fn price_lines(ctx: &Ctx, c: &ClaimInput, parties: &Parties, tr: &mut Trace)
                     .and_then(|h| h.at(l.date))
                     .or_else(|| refs.ngap.get(&(letter, 0)).and_then(|h| h.at(l.date)))
                     .ok_or_else(|| {
-                        Rej::line(Reject::NgapUnknown, i, format!("NGAP letter `{}` has no value on {}", show(&letter), l.date))
+                        Rej::line(
+                            Reject::NgapUnknown,
+                            i,
+                            format!("NGAP letter `{}` has no value on {}", show(&letter), l.date),
+                        )
                     })?;
                 let pu = money::mul_div_round(v.value, coef as i64, 100);
-                tr.note("ngap", "issue #4 rule 5; ngap_letters.tsv", Some(l.line_no), || {
-                    format!(
-                        "{} value {} € (in force {}..{}) × coefficient {} = unit price {} €",
-                        show(&letter),
-                        money::fmt_euros(v.value),
-                        per.from,
-                        per.to_opt_string(),
-                        money::fmt_euros(coef as i64),
-                        money::fmt_euros(pu)
-                    )
-                });
+                tr.note(
+                    "ngap",
+                    "issue #4 rule 5; ngap_letters.tsv",
+                    Some(l.line_no),
+                    || {
+                        format!(
+                            "{} value {} € (in force {}..{}) × coefficient {} = unit price {} €",
+                            show(&letter),
+                            money::fmt_euros(v.value),
+                            per.from,
+                            per.to_opt_string(),
+                            money::fmt_euros(coef as i64),
+                            money::fmt_euros(pu)
+                        )
+                    },
+                );
                 Priced {
                     grid,
                     unit_price: pu,
@@ -108,15 +135,49 @@ pub fn price_lines(ctx: &Ctx, c: &ClaimInput, parties: &Parties, tr: &mut Trace)
                     assoc_coef: BP_100,
                 }
             }
-            Act::Ccam { code, activity, phase, modifiers, assoc, .. } => {
-                let (aper, act) = refs.acts.get(&code).and_then(|h| h.at(l.date)).ok_or_else(|| {
-                    Rej::line(Reject::ActUnknown, i, format!("CCAM {} not valid on {}", show(&code), l.date))
-                })?;
-                let (tper, tariff) = refs.tariffs.get(&(code, activity, phase)).and_then(|h| h.at(l.date)).ok_or_else(
-                    || Rej::line(Reject::ActivityPhase, i, format!("CCAM {} activity {activity} phase {phase} does not exist on {}", show(&code), l.date)),
-                )?;
+            Act::Ccam {
+                code,
+                activity,
+                phase,
+                modifiers,
+                assoc,
+                ..
+            } => {
+                let (aper, act) =
+                    refs.acts
+                        .get(&code)
+                        .and_then(|h| h.at(l.date))
+                        .ok_or_else(|| {
+                            Rej::line(
+                                Reject::ActUnknown,
+                                i,
+                                format!("CCAM {} not valid on {}", show(&code), l.date),
+                            )
+                        })?;
+                let (tper, tariff) = refs
+                    .tariffs
+                    .get(&(code, activity, phase))
+                    .and_then(|h| h.at(l.date))
+                    .ok_or_else(|| {
+                        Rej::line(
+                            Reject::ActivityPhase,
+                            i,
+                            format!(
+                                "CCAM {} activity {activity} phase {phase} does not exist on {}",
+                                show(&code),
+                                l.date
+                            ),
+                        )
+                    })?;
                 let pu = tariff.for_grid(grid).ok_or_else(|| {
-                    Rej::line(Reject::ActivityPhase, i, format!("CCAM {}-{activity}-{phase} has no tariff on grid {grid}", show(&code)))
+                    Rej::line(
+                        Reject::ActivityPhase,
+                        i,
+                        format!(
+                            "CCAM {}-{activity}-{phase} has no tariff on grid {grid}",
+                            show(&code)
+                        ),
+                    )
                 })?;
                 tr.note("ccam_tariff", "RULES.md §1.2; ccam_tariffs.tsv", Some(l.line_no), || {
                     format!(
@@ -133,7 +194,11 @@ pub fn price_lines(ctx: &Ctx, c: &ClaimInput, parties: &Parties, tr: &mut Trace)
                         show(&act.regroupement)
                     )
                 });
-                let allowed = refs.allowed_mods.get(&(code, activity)).and_then(|h| h.value_at(l.date)).map(|a| a.set);
+                let allowed = refs
+                    .allowed_mods
+                    .get(&(code, activity))
+                    .and_then(|h| h.value_at(l.date))
+                    .map(|a| a.set);
                 let mut mod_values = [None; 4];
                 let mut exclusive = [false; 4];
                 for (s, &m) in modifiers.iter().enumerate() {
@@ -141,7 +206,11 @@ pub fn price_lines(ctx: &Ctx, c: &ClaimInput, parties: &Parties, tr: &mut Trace)
                         continue;
                     }
                     if modifiers[..s].contains(&m) {
-                        return Err(Rej::line(Reject::ModifierNotAllowed, i, format!("modifier {} repeated", m as char)));
+                        return Err(Rej::line(
+                            Reject::ModifierNotAllowed,
+                            i,
+                            format!("modifier {} repeated", m as char),
+                        ));
                     }
                     if !allowed.is_some_and(|a| a.contains(m)) {
                         return Err(Rej::line(
@@ -156,25 +225,47 @@ pub fn price_lines(ctx: &Ctx, c: &ClaimInput, parties: &Parties, tr: &mut Trace)
                             ),
                         ));
                     }
-                    let (mper, mv) = refs.modifiers.get(&(m, grid)).and_then(|h| h.at(l.date)).ok_or_else(|| {
-                        Rej::line(Reject::ModifierNotAllowed, i, format!("modifier {} has no value on grid {grid} on {}", m as char, l.date))
-                    })?;
+                    let (mper, mv) = refs
+                        .modifiers
+                        .get(&(m, grid))
+                        .and_then(|h| h.at(l.date))
+                        .ok_or_else(|| {
+                            Rej::line(
+                                Reject::ModifierNotAllowed,
+                                i,
+                                format!(
+                                    "modifier {} has no value on grid {grid} on {}",
+                                    m as char, l.date
+                                ),
+                            )
+                        })?;
                     mod_values[s] = Some(mv.kind);
                     exclusive[s] = mv.exclusive;
-                    tr.note("modifier", "RULES.md §2.1; modifiers.tsv", Some(l.line_no), || {
-                        format!(
-                            "modifier {} (slot {}): {} (in force {}..{}){}",
-                            m as char,
-                            s + 1,
-                            match mv.kind {
-                                ModKind::Pct(bp) => format!("+{} % of the unit price", money::fmt_pct(bp)),
-                                ModKind::Fixed(c) => format!("+{} € fixed", money::fmt_euros(c)),
-                            },
-                            mper.from,
-                            mper.to_opt_string(),
-                            if mv.exclusive { ", exclusive family" } else { "" }
-                        )
-                    });
+                    tr.note(
+                        "modifier",
+                        "RULES.md §2.1; modifiers.tsv",
+                        Some(l.line_no),
+                        || {
+                            format!(
+                                "modifier {} (slot {}): {} (in force {}..{}){}",
+                                m as char,
+                                s + 1,
+                                match mv.kind {
+                                    ModKind::Pct(bp) =>
+                                        format!("+{} % of the unit price", money::fmt_pct(bp)),
+                                    ModKind::Fixed(c) =>
+                                        format!("+{} € fixed", money::fmt_euros(c)),
+                                },
+                                mper.from,
+                                mper.to_opt_string(),
+                                if mv.exclusive {
+                                    ", exclusive family"
+                                } else {
+                                    ""
+                                }
+                            )
+                        },
+                    );
                 }
                 let mut group = [b' '; 4];
                 group[..3].copy_from_slice(&act.regroupement);

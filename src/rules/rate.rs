@@ -36,7 +36,11 @@ pub fn line_rate(ctx: &Ctx, c: &ClaimInput, parties: &Parties, i: usize) -> (Bp,
         return (p(Param::RateExempt, BP_100), RateReason::Ald);
     }
     let min_age = (p(Param::PathwayMinAge, 1600) / 100) as u32;
-    if h.pathway == b'H' && spec.physician && !spec.direct_access && parties.benef.birth.age_on(d) >= min_age {
+    if h.pathway == b'H'
+        && spec.physician
+        && !spec.direct_access
+        && parties.benef.birth.age_on(d) >= min_age
+    {
         return (p(Param::RateOutOfPathway, 3000), RateReason::OutOfPathway);
     }
     if rights.local_regime {
@@ -54,7 +58,14 @@ pub fn line_rate(ctx: &Ctx, c: &ClaimInput, parties: &Parties, i: usize) -> (Bp,
 /// ordinary one (ALD, maternity, work accident, local regime, out of the pathway) nor for C2S beneficiaries
 /// (exemptions of §6.4 [S: snmr]), nor to imaging acts (regroupement ADI: "radiodiagnostic et IRM exclus"
 /// [S: ag2r]).
-pub fn apply_rates(ctx: &Ctx, c: &ClaimInput, parties: &Parties, priced: &[Priced], lines: &mut [LineResult], tr: &mut Trace) {
+pub fn apply_rates(
+    ctx: &Ctx,
+    c: &ClaimInput,
+    parties: &Parties,
+    priced: &[Priced],
+    lines: &mut [LineResult],
+    tr: &mut Trace,
+) {
     for i in 0..lines.len() {
         let (rate, why) = line_rate(ctx, c, parties, i);
         let r = &mut lines[i];
@@ -62,16 +73,21 @@ pub fn apply_rates(ctx: &Ctx, c: &ClaimInput, parties: &Parties, priced: &[Price
         r.rate_reason = Some(why);
         r.amo_gross = money::pct(r.base, rate);
         r.ticket = r.base - r.amo_gross;
-        tr.note("rate", "issue #4 rule 6; RULES.md §5.3–5.4, §6.2", Some(r.line_no), || {
-            format!(
-                "rate {} % ({}): AMO {} € on base {} €, ticket modérateur {} €",
-                money::fmt_pct(rate),
-                why.as_str(),
-                money::fmt_euros(r.amo_gross),
-                money::fmt_euros(r.base),
-                money::fmt_euros(r.ticket)
-            )
-        });
+        tr.note(
+            "rate",
+            "issue #4 rule 6; RULES.md §5.3–5.4, §6.2",
+            Some(r.line_no),
+            || {
+                format!(
+                    "rate {} % ({}): AMO {} € on base {} €, ticket modérateur {} €",
+                    money::fmt_pct(rate),
+                    why.as_str(),
+                    money::fmt_euros(r.amo_gross),
+                    money::fmt_euros(r.base),
+                    money::fmt_euros(r.ticket)
+                )
+            },
+        );
     }
     let refs = ctx.refs;
     let mut dates: Vec<_> = c.lines.iter().map(|l| l.date).collect();
@@ -91,7 +107,10 @@ pub fn apply_rates(ctx: &Ctx, c: &ClaimInput, parties: &Parties, priced: &[Price
                 && !parties.rights[i].c2s
                 && &priced[i].group[..3] != b"ADI"
         };
-        let summed: i64 = (0..lines.len()).filter(|&i| eligible(i) && priced[i].exo_tm == 1).map(|i| lines[i].base).sum();
+        let summed: i64 = (0..lines.len())
+            .filter(|&i| eligible(i) && priced[i].exo_tm == 1)
+            .map(|i| lines[i].base)
+            .sum();
         let qualifies = |i: usize| {
             eligible(i)
                 && match (priced[i].ccam, priced[i].exo_tm) {
@@ -102,7 +121,12 @@ pub fn apply_rates(ctx: &Ctx, c: &ClaimInput, parties: &Parties, priced: &[Price
                 }
         };
         let q: Vec<usize> = (0..lines.len()).filter(|&i| qualifies(i)).collect();
-        let Some(&top) = q.iter().max_by(|&&a, &&b| lines[a].base.cmp(&lines[b].base).then(b.cmp(&a))) else { continue };
+        let Some(&top) = q
+            .iter()
+            .max_by(|&&a, &&b| lines[a].base.cmp(&lines[b].base).then(b.cmp(&a)))
+        else {
+            continue;
+        };
         for &i in &q {
             let r = &mut lines[i];
             r.rate = BP_100;
