@@ -1,0 +1,262 @@
+//! Whole-pipeline tests on the mini reference set: determinism across thread counts and window sizes,
+//! conservation, batch failures and atomic outputs.
+
+mod common;
+use common::*;
+use liquidator::claims::write::BatchWriter;
+use liquidator::claims::{ActLine, BatchHeader};
+use liquidator::date::Date;
+use liquidator::engine::{self, Options, RunError};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+fn tmp(tag: &str) -> PathBuf {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let d = std::env::temp_dir().join(format!(
+        "liquidator-engine-{tag}-{}-{n}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A batch of `n` claims over the mini set's beneficiaries and practitioners, mixing paid and rejected
+/// outcomes, with participation caps that depend on file order.
+fn batch(n: u32) -> Vec<u8> {
+    let h = BatchHeader {
+        sender: 1,
+        batch_no: 42,
+        date: Date(20260316),
+        version: 100,
+    };
+    let mut w = BatchWriter::new(Vec::new(), &h).unwrap();
+    let bens: [(&[u8; 13], u32); 5] = [
+        (ADULT, 19850512),
+        (LOCAL, 19850512),
+        (CHILD_C2S, 20120512),
+        (PF49, 19850512),
+        (CLOSED, 19850512),
+    ];
+    let pracs = [GP, CARDIO_S2, ORTHO_OPTAM, GP_NC, DENTIST];
+    for i in 0..n {
+        let (nir, birth) = bens[(i as usize * 7) % 5];
+        let mut hd = header(nir, birth, pracs[(i as usize * 3) % 5]);
+        hd.claim_no = 1000 + i;
+        let day = 20260301 + (i % 14);
+        let lines: Vec<ActLine> = match i % 6 {
+            0 => vec![ngap("G", 100, day, 3000)],
+            1 => vec![ngap("CS", 100, day, 2300 + (i as i64 % 5) * 500)],
+            2 => vec![
+                ccam("QZFA036", 1, "", b'1', 20260104, 2880),
+                ccam("QZJA002", 1, "F", b'2', 20260104, 3236),
+            ],
+            3 => vec![ccam("LAQK013", 1, "Z", b' ', day, 3078)],
+            4 => vec![ccam("NFFC004", 1, "", b' ', day, 19953)],
+            _ => vec![
+                ngap("G", 100, day, 3000),
+                ccam("QZJA002", 1, "", b' ', day, 2660),
+            ],
+        };
+        w.claim(&hd, &lines).unwrap();
+        if i % 97 == 0 {
+            w.claim(&hd, &lines).unwrap(); // duplicate transmission
+        }
+    }
+    w.finish().unwrap()
+}
+
+fn read_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut m = BTreeMap::new();
+    for e in walk(dir) {
+        let rel = e.strip_prefix(dir).unwrap().display().to_string();
+        m.insert(rel, std::fs::read(&e).unwrap());
+    }
+    m
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            v.extend(walk(&p))
+        } else {
+            v.push(p)
+        }
+    }
+    v.sort();
+    v
+}
+
+fn run_with(
+    claims: &Path,
+    out: &Path,
+    threads: usize,
+    window: usize,
+) -> Result<liquidator::output::Summary, RunError> {
+    let refs = mini_refs();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .unwrap();
+    pool.install(|| {
+        engine::run(
+            claims,
+            refs,
+            out,
+            true,
+            &Options {
+                window,
+                ..Default::default()
+            },
+        )
+    })
+}
+
+#[test]
+fn output_is_byte_identical_for_1_and_4_threads_and_any_window() {
+    let d = tmp("det");
+    let claims = d.join("claims.b2");
+    std::fs::write(&claims, batch(3000)).unwrap();
+    let s1 = run_with(&claims, &d.join("o1"), 1, engine::WINDOW).unwrap();
+    run_with(&claims, &d.join("o4"), 4, engine::WINDOW).unwrap();
+    run_with(&claims, &d.join("o4w"), 4, 50_000).unwrap();
+    let (a, b, c) = (
+        read_tree(&d.join("o1")),
+        read_tree(&d.join("o4")),
+        read_tree(&d.join("o4w")),
+    );
+    assert!(a.len() >= 4, "{:?}", a.keys());
+    assert_eq!(a, b);
+    assert_eq!(a, c);
+    assert!(s1.claims_paid > 0 && s1.claims_rejected > 0);
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn summary_reconciles_and_counts_every_claim() {
+    let d = tmp("sum");
+    let claims = d.join("claims.b2");
+    std::fs::write(&claims, batch(600)).unwrap();
+    let s = run_with(&claims, &d.join("o"), 2, engine::WINDOW).unwrap();
+    let c = &s.conservation;
+    assert!(
+        c.claims && c.lines && c.billed && c.paid_split && c.rejections,
+        "{c:?}"
+    );
+    assert_eq!(s.claims_read, 600 + 7); // 7 duplicates (i % 97 == 0 for i < 600)
+    assert_eq!(s.rejections_by_code.get("R030"), Some(&7));
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("o/summary.json")).unwrap()).unwrap();
+    for k in [
+        "claims_read",
+        "claims_paid",
+        "claims_rejected",
+        "lines_read",
+        "lines_paid",
+        "lines_rejected",
+        "billed_cents",
+        "base_cents",
+        "amo_paid_cents",
+        "amc_cents",
+        "patient_cents",
+        "participations_cents",
+        "rejected_billed_cents",
+    ] {
+        assert!(json[k].is_i64() || json[k].is_u64(), "{k}");
+    }
+    assert!(json["rejections_by_code"].is_object());
+    // one payment row per paid line, one rejection row per rejected claim
+    let pay = std::fs::read_to_string(d.join("o/payments.tsv")).unwrap();
+    assert_eq!(pay.lines().count() as u64 - 1, s.lines_paid);
+    let rej = std::fs::read_to_string(d.join("o/rejections.tsv")).unwrap();
+    assert_eq!(rej.lines().count() as u64 - 1, s.claims_rejected);
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn trailer_mismatch_fails_the_batch_and_writes_nothing() {
+    let d = tmp("trailer");
+    let claims = d.join("claims.b2");
+    let mut bytes = batch(10);
+    let n = bytes.len();
+    // trailer claim count (positions 9-16 of the last record) + 1
+    let t = n - 129;
+    bytes[t + 15] = if bytes[t + 15] == b'9' {
+        b'8'
+    } else {
+        bytes[t + 15] + 1
+    };
+    std::fs::write(&claims, &bytes).unwrap();
+    let e = run_with(&claims, &d.join("o"), 2, engine::WINDOW).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            RunError::Batch {
+                code: liquidator::codes::BatchFail::CountMismatch,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(!d.join("o").exists());
+    assert_eq!(
+        std::fs::read_dir(&d).unwrap().count(),
+        1,
+        "no staging directory left behind"
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn existing_output_directory_is_not_overwritten_without_force() {
+    let d = tmp("force");
+    let claims = d.join("claims.b2");
+    std::fs::write(&claims, batch(5)).unwrap();
+    std::fs::create_dir_all(d.join("o")).unwrap();
+    std::fs::write(d.join("o/keep"), b"x").unwrap();
+    let e = engine::run(
+        &claims,
+        mini_refs(),
+        &d.join("o"),
+        false,
+        &Options::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(e, RunError::Stage(_)));
+    assert!(d.join("o/keep").exists());
+    engine::run(
+        &claims,
+        mini_refs(),
+        &d.join("o"),
+        true,
+        &Options::default(),
+    )
+    .unwrap();
+    assert!(!d.join("o/keep").exists() && d.join("o/summary.json").exists());
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[cfg(unix)]
+#[test]
+fn outputs_are_not_world_readable() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tmp("mode");
+    let claims = d.join("claims.b2");
+    std::fs::write(&claims, batch(5)).unwrap();
+    engine::run(
+        &claims,
+        mini_refs(),
+        &d.join("o"),
+        false,
+        &Options::default(),
+    )
+    .unwrap();
+    for f in walk(&d.join("o")) {
+        let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & 0o007, 0, "{} is {:o}", f.display(), mode);
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
