@@ -1,0 +1,207 @@
+//! Criterion benches of the hot pieces: the claims parser, the rules on one claim, reference lookups
+//! and the output formatting. Data: the mini reference set (`fixtures/mini/refs`) and claims built with
+//! the library's record writer. Whole-run figures are in `scripts/bench`.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use liquidator::claims::write::{self, BatchWriter};
+use liquidator::claims::{Act, ActLine, BatchHeader, Chunk, ClaimHeader, Pos};
+use liquidator::date::Date;
+use liquidator::output::{self, OutBufs};
+use liquidator::refs::Refs;
+use liquidator::rules::{self, BenefState, ClaimInput, Ctx, Outcome, Trace};
+use std::hint::black_box;
+use std::path::PathBuf;
+
+fn refs() -> Refs {
+    Refs::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/mini/refs"))
+        .expect("mini refs")
+}
+
+fn header(claim_no: u32) -> ClaimHeader {
+    let mut h = write::sample_header();
+    h.claim_no = claim_no;
+    h.practitioner = 100000001;
+    h.amc = *b"0123456789";
+    h.contract = *b"02";
+    h
+}
+
+fn g(date: u32) -> ActLine {
+    ActLine {
+        claim_no: 0,
+        line_no: 1,
+        date: Date(date),
+        act: Act::Ngap {
+            letter: *b"G   ",
+            coef: 100,
+        },
+        quantity: 1,
+        fee: 3000,
+        qualifier: *b"  ",
+        exemption: b' ',
+    }
+}
+
+fn ccam(code: &[u8; 7], mods: &[u8; 4], assoc: u8, fee: i64) -> ActLine {
+    ActLine {
+        claim_no: 0,
+        line_no: 1,
+        date: Date(20260104),
+        act: Act::Ccam {
+            code: *code,
+            extension: b' ',
+            activity: 1,
+            phase: 0,
+            modifiers: *mods,
+            assoc,
+            rc: b' ',
+        },
+        quantity: 1,
+        fee,
+        qualifier: *b"  ",
+        exemption: b' ',
+    }
+}
+
+fn batch(n: u32) -> Vec<u8> {
+    let bh = BatchHeader {
+        sender: 1,
+        batch_no: 1,
+        date: Date(20260316),
+        version: 100,
+    };
+    let mut w = BatchWriter::new(Vec::new(), &bh).unwrap();
+    for i in 0..n {
+        if i % 4 == 3 {
+            w.claim(
+                &header(i + 1),
+                &[
+                    ccam(b"QZFA036", b"    ", b'1', 2880),
+                    ccam(b"QZJA002", b"F   ", b'2', 3236),
+                ],
+            )
+            .unwrap();
+        } else {
+            w.claim(&header(i + 1), &[g(20260302)]).unwrap();
+        }
+    }
+    w.finish().unwrap()
+}
+
+fn bench_parser(c: &mut Criterion) {
+    let data = batch(50_000);
+    let start = data.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let mut grp = c.benchmark_group("parser");
+    grp.throughput(Throughput::Bytes((data.len() - start) as u64));
+    let mut chunk = Chunk::default();
+    grp.bench_function("chunk_parse_50k_claims", |b| {
+        b.iter(|| {
+            chunk.parse(black_box(&data), start, data.len(), 2);
+            black_box(chunk.claims.len())
+        })
+    });
+    grp.bench_function("count_records", |b| {
+        b.iter(|| liquidator::claims::reader::count_records(black_box(&data)))
+    });
+    grp.finish();
+}
+
+fn liq(refs: &Refs, h: &ClaimHeader, lines: &[ActLine]) -> Outcome {
+    let pos = [Pos::default(); 4];
+    let ctx = Ctx {
+        refs,
+        batch_date: Date(20260316),
+    };
+    let input = ClaimInput {
+        header: h,
+        lines,
+        line_pos: &pos[..lines.len()],
+        pos: Pos::default(),
+    };
+    rules::liquidate(&ctx, &input, &mut BenefState::default(), &mut Trace(None))
+}
+
+fn bench_rules(c: &mut Criterion) {
+    let refs = refs();
+    let h = header(1);
+    let one = [g(20260302)];
+    let two = [
+        ccam(b"QZFA036", b"    ", b'1', 2880),
+        ccam(b"QZJA002", b"F   ", b'2', 3236),
+    ];
+    assert!(matches!(liq(&refs, &h, &one), Outcome::Paid(_)));
+    assert!(matches!(liq(&refs, &h, &two), Outcome::Paid(_)));
+    let mut grp = c.benchmark_group("rules");
+    grp.bench_function("liquidate_consultation", |b| {
+        b.iter(|| black_box(liq(&refs, black_box(&h), &one)))
+    });
+    grp.bench_function("liquidate_two_ccam_acts_with_modifier", |b| {
+        b.iter(|| black_box(liq(&refs, black_box(&h), &two)))
+    });
+    grp.finish();
+}
+
+fn bench_refs(c: &mut Criterion) {
+    let refs = refs();
+    let key = (*b"BGQP002", 1u8, 0u8);
+    let bkey = liquidator::refs::benef_key(b"1850578006084", 1).unwrap();
+    let mut grp = c.benchmark_group("refs");
+    grp.bench_function("tariff_at_date", |b| {
+        b.iter(|| {
+            black_box(
+                refs.tariffs
+                    .get(black_box(&key))
+                    .and_then(|h| h.value_at(Date(20250615)))
+                    .map(|t| t.g1),
+            )
+        })
+    });
+    grp.bench_function("beneficiary_rights_at_date", |b| {
+        b.iter(|| {
+            black_box(
+                refs.beneficiaries
+                    .get(black_box(&bkey))
+                    .and_then(|be| be.rights.value_at(Date(20260302)))
+                    .is_some(),
+            )
+        })
+    });
+    grp.bench_function("load_mini_set", |b| {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/mini/refs");
+        b.iter(|| black_box(Refs::load(&dir).map(|r| r.tariffs.len())))
+    });
+    grp.finish();
+}
+
+fn bench_writers(c: &mut Criterion) {
+    let refs = refs();
+    let h = header(1);
+    let lines = [g(20260302)];
+    let Outcome::Paid(p) = liq(&refs, &h, &lines) else {
+        panic!("paid expected")
+    };
+    let data = batch(1);
+    let start = data.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let mut chunk = Chunk::default();
+    chunk.parse(&data, start, data.len(), 2);
+    let pc = chunk.claims[0].clone();
+    let pos = [Pos::default()];
+    let mut grp = c.benchmark_group("writers");
+    grp.bench_function("format_paid_claim", |b| {
+        b.iter(|| {
+            let mut ob = OutBufs::default();
+            output::paid(&mut ob, &pc, &h, &lines, &pos, black_box(&p));
+            black_box(ob.payments.len())
+        })
+    });
+    grp.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_parser,
+    bench_rules,
+    bench_refs,
+    bench_writers
+);
+criterion_main!(benches);
