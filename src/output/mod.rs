@@ -2,11 +2,12 @@
 //! Layouts: `formats/outputs.md`. Formatting is pure (claim + outcome → bytes appended to buffers); the
 //! files are written by [`sink`], atomically.
 
+pub mod fmt;
 pub mod sink;
 pub mod summary;
 
 use crate::claims::{Act, ActLine, ClaimHeader, ParsedClaim};
-use crate::money::{Cents, fmt_euros, fmt_pct};
+use crate::money::{Cents, fmt_euros};
 use crate::rules::{LineResult, Paid, PayeeKind, Rejection};
 use std::io::Write;
 pub use summary::Summary;
@@ -44,68 +45,36 @@ impl OutBufs {
     }
 }
 
-struct Ben<'a>(&'a ClaimHeader);
-impl std::fmt::Display for Ben<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}-{:03}",
-            String::from_utf8_lossy(&self.0.nir),
-            self.0.rank
-        )
-    }
+/// `NIR-rank` of the beneficiary (`1850578006084-001`).
+fn ben(buf: &mut Vec<u8>, h: &ClaimHeader) {
+    buf.extend_from_slice(&h.nir);
+    buf.push(b'-');
+    fmt::padded(buf, h.rank as u64, 3);
 }
 
-fn code_of(act: &Act) -> (&'static str, String, String, String, String) {
-    match act {
-        Act::Ngap { letter, coef } => (
-            "NGAP",
-            String::from_utf8_lossy(letter).trim_end().to_string(),
-            String::new(),
-            String::new(),
-            fmt_euros(*coef as Cents),
-        ),
-        Act::Ccam {
-            code,
-            activity,
-            phase,
-            ..
-        } => (
-            "CCAM",
-            String::from_utf8_lossy(code).to_string(),
-            activity.to_string(),
-            phase.to_string(),
-            String::new(),
-        ),
-    }
-}
-
-fn join_slots(r: &LineResult, v: &[Cents; 4]) -> String {
-    let mut s = String::new();
+fn slots(buf: &mut Vec<u8>, r: &LineResult, v: &[Cents; 4]) {
+    let mut first = true;
     for (k, &m) in r.modifiers.iter().enumerate() {
         if m != b' ' {
-            if !s.is_empty() {
-                s.push(',');
+            if !first {
+                buf.push(b',');
             }
-            s.push_str(&fmt_euros(v[k]));
+            first = false;
+            fmt::euros(buf, v[k]);
         }
     }
-    s
+}
+
+fn payee(buf: &mut Vec<u8>, h: &ClaimHeader, p: PayeeKind) {
+    match p {
+        PayeeKind::Practitioner => fmt::padded(buf, h.practitioner as u64, 9),
+        PayeeKind::Insured => ben(buf, h),
+    }
 }
 
 /// Formats a paid claim: its payment rows and its complementary-insurer rows; adds to the totals.
-pub fn paid(
-    out: &mut OutBufs,
-    pc: &ParsedClaim,
-    h: &ClaimHeader,
-    lines: &[ActLine],
-    pos: &[crate::claims::Pos],
-    p: &Paid,
-) {
-    let payee_id = match p.payee {
-        PayeeKind::Practitioner => format!("{:09}", h.practitioner),
-        PayeeKind::Insured => Ben(h).to_string(),
-    };
+/// Allocation-free apart from buffer growth (the writers' hot path).
+pub fn paid(out: &mut OutBufs, pc: &ParsedClaim, h: &ClaimHeader, lines: &[ActLine], pos: &[crate::claims::Pos], p: &Paid) {
     let s = &mut out.summary;
     s.claims_read += 1;
     s.claims_paid += 1;
@@ -113,77 +82,133 @@ pub fn paid(
     s.lines_paid += p.lines.len() as u64;
     for (k, r) in p.lines.iter().enumerate() {
         let l = &lines[k];
-        let (kind, code, act, pha, coef) = code_of(&l.act);
-        let warnings: Vec<&str> = r.warning_codes().map(|w| w.code()).collect();
-        let (amc_no, amc_payee) = match p.amc {
-            Some(a) => (
-                String::from_utf8_lossy(&a.amc).trim_end().to_string(),
-                a.payee.as_str(),
-            ),
-            None => (String::new(), ""),
-        };
         let s = &mut out.summary;
         s.add_line(r, p.payee);
-        for w in r.warning_codes() {
-            *s.warnings_by_code.entry(w.code().to_string()).or_default() += 1;
+        if r.warnings != 0 {
+            for w in r.warning_codes() {
+                *s.warnings_by_code.entry(w.code().to_string()).or_default() += 1;
+            }
         }
-        let _ = writeln!(
-            out.payments,
-            "{:09}\t{}\t{}\t{}\t{}\t{:09}\t{}\t{kind}\t{code}\t{act}\t{pha}\t{coef}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{payee_id}\t{amc_no}\t{amc_payee}\t{}",
-            h.claim_no,
-            r.line_no,
-            pos[k].line,
-            pos[k].offset,
-            Ben(h),
-            h.practitioner,
-            r.date,
-            r.quantity,
-            r.grid,
-            String::from_utf8_lossy(&r.modifiers).replace(' ', ""),
-            join_slots(r, &r.mod_amounts),
-            join_slots(r, &r.mod_assoc_red),
-            (r.assoc_code as char).to_string().trim(),
-            fmt_pct(r.assoc_coef),
-            fmt_euros(r.unit_price),
-            fmt_euros(r.pu_assoc_red),
-            fmt_euros(r.base),
-            fmt_pct(r.rate),
-            r.rate_reason.map(|x| x.as_str()).unwrap_or(""),
-            fmt_euros(r.amo_gross),
-            fmt_euros(r.pf),
-            fmt_euros(r.heavy_forfait),
-            fmt_euros(r.amo_paid),
-            fmt_euros(r.billed),
-            fmt_euros(r.excess),
-            fmt_euros(r.ticket),
-            fmt_euros(r.amc_ticket),
-            fmt_euros(r.amc_excess),
-            fmt_euros(r.amc()),
-            fmt_euros(r.patient),
-            p.payee.as_str(),
-            warnings.join(","),
-        );
+        let b = &mut out.payments;
+        fmt::padded(b, h.claim_no as u64, 9);
+        fmt::tab(b);
+        fmt::u64_(b, r.line_no as u64);
+        fmt::tab(b);
+        fmt::u64_(b, pos[k].line);
+        fmt::tab(b);
+        fmt::u64_(b, pos[k].offset);
+        fmt::tab(b);
+        ben(b, h);
+        fmt::tab(b);
+        fmt::padded(b, h.practitioner as u64, 9);
+        fmt::tab(b);
+        fmt::date(b, r.date);
+        fmt::tab(b);
+        match &l.act {
+            Act::Ngap { letter, coef } => {
+                b.extend_from_slice(b"NGAP\t");
+                fmt::trimmed(b, letter);
+                b.extend_from_slice(b"\t\t\t");
+                fmt::euros(b, *coef as Cents);
+            }
+            Act::Ccam { code, activity, phase, .. } => {
+                b.extend_from_slice(b"CCAM\t");
+                b.extend_from_slice(code);
+                fmt::tab(b);
+                fmt::u64_(b, *activity as u64);
+                fmt::tab(b);
+                fmt::u64_(b, *phase as u64);
+                fmt::tab(b);
+            }
+        }
+        fmt::tab(b);
+        fmt::u64_(b, r.quantity as u64);
+        fmt::tab(b);
+        fmt::u64_(b, r.grid as u64);
+        fmt::tab(b);
+        b.extend(r.modifiers.iter().filter(|&&m| m != b' '));
+        fmt::tab(b);
+        slots(b, r, &r.mod_amounts);
+        fmt::tab(b);
+        slots(b, r, &r.mod_assoc_red);
+        fmt::tab(b);
+        if r.assoc_code != b' ' {
+            b.push(r.assoc_code);
+        }
+        fmt::tab(b);
+        fmt::pct(b, r.assoc_coef);
+        for v in [r.unit_price, r.pu_assoc_red, r.base] {
+            fmt::tab(b);
+            fmt::euros(b, v);
+        }
+        fmt::tab(b);
+        fmt::pct(b, r.rate);
+        fmt::tab(b);
+        b.extend_from_slice(r.rate_reason.map(|x| x.as_str()).unwrap_or("").as_bytes());
+        for v in [
+            r.amo_gross,
+            r.pf,
+            r.heavy_forfait,
+            r.amo_paid,
+            r.billed,
+            r.excess,
+            r.ticket,
+            r.amc_ticket,
+            r.amc_excess,
+            r.amc(),
+            r.patient,
+        ] {
+            fmt::tab(b);
+            fmt::euros(b, v);
+        }
+        fmt::tab(b);
+        b.extend_from_slice(p.payee.as_str().as_bytes());
+        fmt::tab(b);
+        payee(b, h, p.payee);
+        fmt::tab(b);
+        if let Some(a) = p.amc {
+            fmt::trimmed(b, &a.amc);
+            fmt::tab(b);
+            b.extend_from_slice(a.payee.as_str().as_bytes());
+        } else {
+            fmt::tab(b);
+        }
+        fmt::tab(b);
+        let mut first = true;
+        for w in r.warning_codes() {
+            if !first {
+                b.push(b',');
+            }
+            first = false;
+            b.extend_from_slice(w.code().as_bytes());
+        }
+        b.push(b'\n');
         if let Some(a) = p.amc {
             if r.amc() != 0 || r.ticket != 0 || r.excess != 0 {
-                let buf = out.amc_buf(a.amc);
-                let _ = writeln!(
-                    buf,
-                    "{}\t{}\t{}\t{:09}\t{}\t{}\t{code}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
-                    String::from_utf8_lossy(&a.amc).trim_end(),
-                    String::from_utf8_lossy(&a.contract).trim_end(),
-                    Ben(h),
-                    h.claim_no,
-                    r.line_no,
-                    r.date,
-                    fmt_euros(r.base),
-                    fmt_euros(r.amo_paid),
-                    fmt_euros(r.ticket),
-                    fmt_euros(r.amc_ticket),
-                    fmt_euros(r.excess),
-                    fmt_euros(r.amc_excess),
-                    fmt_euros(r.amc()),
-                    a.payee.as_str(),
-                );
+                let b = out.amc_buf(a.amc);
+                fmt::trimmed(b, &a.amc);
+                fmt::tab(b);
+                fmt::trimmed(b, &a.contract);
+                fmt::tab(b);
+                ben(b, h);
+                fmt::tab(b);
+                fmt::padded(b, h.claim_no as u64, 9);
+                fmt::tab(b);
+                fmt::u64_(b, r.line_no as u64);
+                fmt::tab(b);
+                fmt::date(b, r.date);
+                fmt::tab(b);
+                match &l.act {
+                    Act::Ngap { letter, .. } => fmt::trimmed(b, letter),
+                    Act::Ccam { code, .. } => b.extend_from_slice(code),
+                }
+                for v in [r.base, r.amo_paid, r.ticket, r.amc_ticket, r.excess, r.amc_excess, r.amc()] {
+                    fmt::tab(b);
+                    fmt::euros(b, v);
+                }
+                fmt::tab(b);
+                b.extend_from_slice(a.payee.as_str().as_bytes());
+                b.push(b'\n');
             }
         }
     }
