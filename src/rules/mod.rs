@@ -320,9 +320,14 @@ fn liquidate_inner(
     // Work on a copy of the state: a claim rejected by a later rule must leave no trace in it.
     let mut st = state.clone();
     association::check_exclusive_modifiers(ctx, c, &priced, &mut st, tr)?;
-    association::check_consultation_with_act(ctx, c, &priced, tr)?;
-    association::check_incompatibilities(ctx, c, &priced, tr)?;
-    association::apply_association(ctx, c, &mut priced, tr)?;
+    // Rules across lines need at least two lines (a fast path for the single-consultation majority).
+    if c.lines.len() > 1 {
+        association::check_consultation_with_act(ctx, c, &priced, tr)?;
+        association::check_incompatibilities(ctx, c, &priced, tr)?;
+    }
+    if priced.iter().any(|p| p.ccam.is_some()) {
+        association::apply_association(ctx, c, &mut priced, tr)?;
+    }
     let mut lines = pricing::compute_bases(c, &priced, tr);
     rate::apply_rates(ctx, c, &parties, &priced, &mut lines, tr);
     participation::apply_participation(ctx, c, &parties, &mut lines, &mut st, tr);

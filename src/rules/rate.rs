@@ -90,6 +90,16 @@ pub fn apply_rates(
         );
     }
     let refs = ctx.refs;
+    // Fast path: no line can reach the heavy-act threshold (no CCAM act with an Exo TM, no NGAP coefficient).
+    let may_qualify = |(p, l): (&Priced, &crate::claims::ActLine)| match p.ccam {
+        Some(_) => p.exo_tm != 0,
+        None => refs
+            .param(Param::HeavyCoefThreshold, l.date)
+            .is_some_and(|t| p.ngap_coef as i64 >= t),
+    };
+    if !priced.iter().zip(c.lines).any(may_qualify) {
+        return;
+    }
     let mut dates: Vec<_> = c.lines.iter().map(|l| l.date).collect();
     dates.sort();
     dates.dedup();
