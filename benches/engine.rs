@@ -160,8 +160,8 @@ fn bench_refs(c: &mut Criterion) {
         b.iter(|| {
             black_box(
                 refs.beneficiaries
-                    .get(black_box(&bkey))
-                    .and_then(|be| be.rights.value_at(Date(20260302)))
+                    .get(black_box(bkey))
+                    .and_then(|be| be.rights_at(Date(20260302)))
                     .is_some(),
             )
         })

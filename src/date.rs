@@ -143,7 +143,7 @@ impl fmt::Display for Date {
 }
 
 /// A validity period `[from, to)`: `from` inclusive, `to` exclusive (`Date::MAX` when open-ended).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub struct Period {
     pub from: Date,
     pub to: Date,

@@ -53,7 +53,7 @@ pub mod cli;
 pub mod codes;
 pub mod date;
 pub mod engine;
-//TMP pub mod gen;
+//TMP pub mod generator;
 pub mod money;
 pub mod nir;
 pub mod output;

@@ -75,7 +75,7 @@ pub fn build(ccam: &[(PathBuf, Option<Date>)], from: Option<&Path>, tables: Opti
     }
     let p = out.join("ccam_versions.tsv");
     std::fs::write(&p, vt).map_err(io(&p))?;
-    for (name, text) in crate::gen::OWN_TABLES {
+    for (name, text) in crate::generator::OWN_TABLES {
         let p = out.join(name);
         match tables {
             Some(dir) => {

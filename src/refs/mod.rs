@@ -8,6 +8,7 @@
 //! Architecture invariant: nothing in `refs` is mutated after [`Refs::load`] returns; the rules only
 //! read it, from any thread.
 
+pub mod beneficiaries;
 //TMP pub mod build;
 pub mod history;
 pub mod tsv;
@@ -198,15 +199,6 @@ impl Rights {
     }
 }
 
-#[derive(Clone, Debug, Default)]
-pub struct Beneficiary {
-    pub birth: Date,
-    pub rights: History<Rights>,
-    pub ald: History<String>,
-    /// Participations already charged in `year` before this batch (seed of the yearly cap).
-    pub pf_seed: Option<(u32, Cents)>,
-}
-
 #[derive(Clone, Debug)]
 pub struct AmcContract {
     /// Excess fees covered, as a share of the base (basis points): 0 = none, 10000 = up to 100 % of the base.
@@ -258,7 +250,7 @@ pub struct Refs {
     pub params: FxHashMap<Param, History<i64>>,
     pub specialties: FxHashMap<u8, Specialty>,
     pub practitioners: FxHashMap<u32, History<Practitioner>>,
-    pub beneficiaries: FxHashMap<u64, Beneficiary>,
+    pub beneficiaries: beneficiaries::Beneficiaries,
     pub amc: FxHashMap<([u8; 10], [u8; 2]), History<AmcContract>>,
 }
 
@@ -678,91 +670,9 @@ impl Refs {
     }
 
     fn load_beneficiaries(&mut self, dir: &Path) -> Result<(), LoadError> {
-        let text = tsv::read_file(dir, "beneficiaries.tsv")?;
-        let t = Table::parse("beneficiaries.tsv", &text)?;
-        t.require(&[
-            "nir",
-            "rank",
-            "birth_date",
-            "valid_from",
-            "valid_to",
-            "regime",
-            "fund",
-            "local_regime",
-            "c2s",
-            "amc",
-            "contract",
-            "pf_year",
-            "pf_used",
-        ])?;
-        let mut rows = Vec::with_capacity(t.len());
-        let mut bens: FxHashMap<u64, Beneficiary> =
-            FxHashMap::with_capacity_and_hasher(t.len(), Default::default());
-        for row in t.rows() {
-            let nir = row.nonempty("nir")?;
-            let rank = row.uint("rank")?;
-            let key = benef_key(nir.as_bytes(), rank.min(1000) as u16).ok_or_else(|| {
-                row.err(
-                    "nir",
-                    "not a 13-character NIR (digits, 2A/2B) with a 3-digit rank",
-                )
-            })?;
-            let birth = row.date("birth_date")?;
-            let rights = Rights {
-                regime: small(&row, "regime", 99)?,
-                local_regime: row.flag("local_regime")?,
-                c2s: row.flag("c2s")?,
-                amc: row.fixed::<10>("amc")?,
-                contract: row.fixed::<2>("contract")?,
-            };
-            if rights.has_amc() && !self.amc.contains_key(&(rights.amc, rights.contract)) {
-                return Err(row.err("amc", "complementary insurer/contract not in amc.tsv"));
-            }
-            let b = bens.entry(key).or_default();
-            if b.birth != Date::default() && b.birth != birth {
-                return Err(row.err(
-                    "birth_date",
-                    "differs from an earlier row of the same beneficiary",
-                ));
-            }
-            b.birth = birth;
-            if !row.str("pf_year")?.is_empty() {
-                let y = row.uint("pf_year")?;
-                if !(1900..=9999).contains(&y) {
-                    return Err(row.err("pf_year", format!("{y} is not a year")));
-                }
-                b.pf_seed = Some((y as u32, row.amount("pf_used")?));
-            }
-            rows.push((key, row.period()?, rights, row.line));
-        }
-        for (k, h) in histories(&t, rows)? {
-            if let Some(b) = bens.get_mut(&k) {
-                b.rights = h;
-            }
-        }
-
-        let text = tsv::read_file(dir, "ald.tsv")?;
-        let t = Table::parse("ald.tsv", &text)?;
-        t.require(&["nir", "rank", "valid_from", "valid_to", "ald"])?;
-        let mut rows = Vec::new();
-        for row in t.rows() {
-            let nir = row.nonempty("nir")?;
-            let key = benef_key(nir.as_bytes(), row.uint("rank")?.min(1000) as u16)
-                .ok_or_else(|| row.err("nir", "not a 13-character NIR with a 3-digit rank"))?;
-            if !bens.contains_key(&key) {
-                return Err(row.err(
-                    "nir",
-                    "ALD period for a beneficiary not in beneficiaries.tsv",
-                ));
-            }
-            rows.push((key, row.period()?, row.str("ald")?.to_string(), row.line));
-        }
-        for (k, h) in histories(&t, rows)? {
-            if let Some(b) = bens.get_mut(&k) {
-                b.ald = h;
-            }
-        }
-        self.beneficiaries = bens;
+        let amc = &self.amc;
+        self.beneficiaries =
+            beneficiaries::Beneficiaries::load(dir, &|a, c| amc.contains_key(&(*a, *c)))?;
         Ok(())
     }
 

@@ -3,11 +3,12 @@
 use super::{ClaimInput, Ctx, Rej, Trace};
 use crate::codes::Reject;
 use crate::nir;
-use crate::refs::{Beneficiary, Param, Practitioner, Rights, Specialty, benef_key};
+use crate::refs::beneficiaries::BenefView;
+use crate::refs::{Param, Practitioner, Rights, Specialty, benef_key};
 
 /// The parties of a claim, resolved on each line's date of care.
 pub struct Parties<'r> {
-    pub benef: &'r Beneficiary,
+    pub benef: BenefView<'r>,
     pub benef_key: u64,
     /// Rights in force on each line's date.
     pub rights: Vec<Rights>,
@@ -62,7 +63,7 @@ pub fn check<'r>(ctx: &Ctx<'r>, c: &ClaimInput, tr: &mut Trace) -> Result<Partie
     });
     let key = benef_key(&h.nir, h.rank)
         .ok_or_else(|| Rej::claim(Reject::NirKey, "NIR not 13 characters"))?;
-    let benef = refs.beneficiaries.get(&key).ok_or_else(|| {
+    let benef = refs.beneficiaries.get(key).ok_or_else(|| {
         Rej::claim(
             Reject::BenefUnknown,
             format!(
@@ -103,7 +104,7 @@ pub fn check<'r>(ctx: &Ctx<'r>, c: &ClaimInput, tr: &mut Trace) -> Result<Partie
                 ),
             ));
         }
-        let (p, r) = benef.rights.at(l.date).ok_or_else(|| {
+        let (p, r) = benef.rights_at(l.date).ok_or_else(|| {
             Rej::line(
                 Reject::RightsClosed,
                 i,
@@ -134,7 +135,7 @@ pub fn check<'r>(ctx: &Ctx<'r>, c: &ClaimInput, tr: &mut Trace) -> Result<Partie
                 }
             )
         });
-        rights.push(*r);
+        rights.push(r);
         let (pp, ps) = refs
             .practitioners
             .get(&h.practitioner)

@@ -30,7 +30,7 @@ pub fn apply_participation(
     let h = c.header;
     if !st.seeded {
         st.seeded = true;
-        if let Some((y, used)) = parties.benef.pf_seed {
+        if let Some((y, used)) = parties.benef.pf_seed() {
             st.add_pf(y, used);
         }
     }

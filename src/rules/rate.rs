@@ -32,7 +32,7 @@ pub fn line_rate(ctx: &Ctx, c: &ClaimInput, parties: &Parties, i: usize) -> (Bp,
     if h.nature == 41 {
         return (p(Param::RateExempt, BP_100), RateReason::WorkAccident);
     }
-    if line_exemption(h, l) == b'4' && parties.benef.ald.at(d).is_some() {
+    if line_exemption(h, l) == b'4' && parties.benef.ald_at(d).is_some() {
         return (p(Param::RateExempt, BP_100), RateReason::Ald);
     }
     let min_age = (p(Param::PathwayMinAge, 1600) / 100) as u32;
