@@ -183,7 +183,118 @@ pub fn main() -> ExitCode {
                 }
             }
         }
-        Cmd::Gen { .. } | Cmd::Refs { .. } => ExitCode::from(2),
+        Cmd::Gen {
+            claims,
+            beneficiaries,
+            seed,
+            date,
+            out,
+            sample,
+        } => {
+            let date = match date_arg(&date) {
+                Ok(d) => d,
+                Err(c) => return c,
+            };
+            let cfg = crate::generator::GenConfig {
+                claims,
+                beneficiaries,
+                seed,
+                date,
+                out,
+                scenarios: sample,
+                ccam_subset: sample,
+            };
+            match crate::generator::generate(&cfg) {
+                Ok(s) => {
+                    eprintln!(
+                        "generated {} claims, {} act lines, {} bytes in {}",
+                        s.claims,
+                        s.lines,
+                        s.bytes,
+                        cfg.out.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("liquidator: {e}");
+                    ExitCode::from(5)
+                }
+            }
+        }
+        Cmd::Refs {
+            cmd:
+                RefsCmd::Build {
+                    ccam,
+                    from,
+                    tables,
+                    out,
+                },
+        } => {
+            let mut files = Vec::new();
+            for a in &ccam {
+                match crate::refs::build::parse_ccam_arg(a) {
+                    Ok(f) => files.push(f),
+                    Err(e) => {
+                        eprintln!("liquidator: {e}");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            match crate::refs::build::build(&files, from.as_deref(), tables.as_deref(), &out) {
+                Ok(warnings) => {
+                    for w in &warnings {
+                        eprintln!("warning: {w}");
+                    }
+                    eprintln!(
+                        "reference set written to {} ({} warnings)",
+                        out.display(),
+                        warnings.len()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("liquidator: {e}");
+                    ExitCode::from(match e {
+                        crate::refs::build::BuildError::Usage(_) => 2,
+                        crate::refs::build::BuildError::Io(..) => 5,
+                        _ => 3,
+                    })
+                }
+            }
+        }
+        Cmd::Refs {
+            cmd:
+                RefsCmd::Lookup {
+                    refs,
+                    code,
+                    date,
+                    activity,
+                    phase,
+                    grid,
+                },
+        } => {
+            let date = match date_arg(&date) {
+                Ok(d) => d,
+                Err(c) => return c,
+            };
+            let r = match crate::refs::Refs::load_regulatory(&refs) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("liquidator: invalid reference tables: {e}");
+                    return ExitCode::from(3);
+                }
+            };
+            match crate::refs::build::lookup(&r, &refs, &code, date, activity, phase, grid) {
+                Ok(v) => {
+                    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                    ExitCode::SUCCESS
+                }
+                Err(m) => {
+                    eprintln!("liquidator: {m}");
+                    ExitCode::from(8)
+                }
+            }
+        }
         Cmd::Explain {
             claims,
             refs,

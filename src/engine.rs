@@ -31,8 +31,6 @@ pub const SHARDS: usize = 256;
 const SUBCHUNKS: usize = 32;
 /// Default window size in bytes.
 pub const WINDOW: usize = 32 << 20;
-/// Claims per formatting task.
-const FORMAT_PIECE: usize = 4096;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -68,6 +66,44 @@ impl Default for Options<'_> {
             window: WINDOW,
             trace_claim: None,
             progress: None,
+        }
+    }
+}
+
+/// The formatted output of one shard for one window, with the byte ranges of each of its claims.
+#[derive(Default)]
+struct ShardOut {
+    out: OutBufs,
+    /// Per claim (in shard order): buffer lengths before and after formatting it.
+    entries: Vec<(Mark, Mark)>,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Mark {
+    pay: u32,
+    rej: u32,
+    amc: u32,
+}
+
+impl ShardOut {
+    fn mark(&self) -> Mark {
+        Mark {
+            pay: self.out.payments.len() as u32,
+            rej: self.out.rejections.len() as u32,
+            amc: self.out.amc_rows.len() as u32,
+        }
+    }
+
+    /// Appends the output of entry `e` to `ob` (the window's buffers, in file order).
+    fn copy_entry(&self, e: usize, ob: &mut OutBufs) {
+        let (a, b) = self.entries[e];
+        ob.payments
+            .extend_from_slice(&self.out.payments[a.pay as usize..b.pay as usize]);
+        ob.rejections
+            .extend_from_slice(&self.out.rejections[a.rej as usize..b.rej as usize]);
+        for row in &self.out.amc_rows[a.amc as usize..b.amc as usize] {
+            let bytes = &self.out.amc_bytes[row.1 as usize..row.2 as usize];
+            ob.push_amc_row(row.0, bytes);
         }
     }
 }
@@ -261,38 +297,55 @@ pub fn process(
                 dup[k] = !seen.insert(h.practitioner as u64 * 1_000_000_000 + h.claim_no as u64);
             }
         }
-        // 3. shards.
+        // 3. shards: liquidate and format each claim where its beneficiary's state lives.
         let mut lists: Vec<Vec<u32>> = vec![Vec::new(); SHARDS];
+        // Where each claim's formatted output is: (shard, entry) — or SHARDS for claims rejected at read.
+        let mut loc: Vec<(u16, u32)> = vec![(SHARDS as u16, 0); items.len()];
         for (k, &(ci, cj)) in items.iter().enumerate() {
             let c = &chunks[ci as usize].claims[cj as usize];
             if let (Some(h), None, false) = (c.header, c.error, dup[k]) {
                 let key = benef_key(&h.nir, h.rank).unwrap_or(0);
-                lists[shard_of(key)].push(k as u32);
+                let sh = shard_of(key);
+                loc[k] = (sh as u16, lists[sh].len() as u32);
+                lists[sh].push(k as u32);
             }
         }
-        let results: Vec<Vec<(u32, Outcome)>> = lists
+        let shard_outs: Vec<ShardOut> = lists
             .par_iter()
             .zip(states.par_iter())
             .map(|(list, st)| {
                 let mut st = st.lock().unwrap_or_else(|e| e.into_inner());
-                let mut out = Vec::with_capacity(list.len());
+                let mut scratch = BenefState::default();
+                let mut so = ShardOut::default();
+                so.entries.reserve(list.len());
                 for &k in list {
                     let (ci, cj) = items[k as usize];
                     let ch = &chunks[ci as usize];
                     let c = &ch.claims[cj as usize];
-                    let Some(h) = c.header.as_ref() else { continue };
+                    let start = so.mark();
+                    let Some(h) = c.header.as_ref() else {
+                        so.entries.push((start, so.mark()));
+                        continue;
+                    };
                     let (a, b) = (c.lines.start as usize, c.lines.end as usize);
+                    let (lines, pos) = (&ch.lines[a..b], &ch.line_pos[a..b]);
                     let input = ClaimInput {
                         header: h,
-                        lines: &ch.lines[a..b],
-                        line_pos: &ch.line_pos[a..b],
+                        lines,
+                        line_pos: pos,
                         pos: c.pos,
                     };
                     let key = benef_key(&h.nir, h.rank).unwrap_or(0);
                     let bs = st.entry(key).or_default();
-                    if opts.trace_claim == Some(h.claim_no) {
+                    let o = if opts.trace_claim == Some(h.claim_no) {
                         let mut steps = Vec::new();
-                        let o = rules::liquidate(&ctx, &input, bs, &mut Trace(Some(&mut steps)));
+                        let o = rules::liquidate_in(
+                            &ctx,
+                            &input,
+                            bs,
+                            &mut scratch,
+                            &mut Trace(Some(&mut steps)),
+                        );
                         if let Ok(mut t) = traced.lock() {
                             t.push(Traced {
                                 claim_no: h.claim_no,
@@ -302,89 +355,73 @@ pub fn process(
                                 steps,
                             });
                         }
-                        out.push((k, o));
+                        o
                     } else {
-                        out.push((k, rules::liquidate(&ctx, &input, bs, &mut Trace(None))));
-                    }
-                }
-                out
-            })
-            .collect();
-        let mut outcomes: Vec<Option<Outcome>> = vec![None; items.len()];
-        for r in results {
-            for (k, o) in r {
-                outcomes[k as usize] = Some(o);
-            }
-        }
-        // 4. format in order.
-        let idx: Vec<usize> = (0..items.len()).collect();
-        let bufs: Vec<OutBufs> = idx
-            .par_chunks(FORMAT_PIECE)
-            .map(|piece| {
-                let mut ob = OutBufs::default();
-                for &k in piece {
-                    let (ci, cj) = items[k];
-                    let ch = &chunks[ci as usize];
-                    let c = &ch.claims[cj as usize];
-                    let prac = c.header.map(|h| h.practitioner);
-                    let rejection =
-                        |code: Reject, e: Option<ClaimError>, detail: String| Rejection {
-                            code,
-                            line_no: e.and_then(|e| e.line_no),
-                            pos: e.map(|e| e.pos).unwrap_or(c.pos),
-                            detail,
-                        };
-                    if let Some(e) = c.error {
-                        let detail = if e.column > 0 {
-                            format!("line {} column {}: {}", e.pos.line, e.column, e.field)
-                        } else {
-                            format!("line {}: {}", e.pos.line, e.field)
-                        };
-                        output::rejected(&mut ob, c, prac, &rejection(e.code, Some(e), detail));
-                    } else if dup[k] {
-                        let detail = format!(
-                            "claim {:09} of practitioner {:09} already read",
-                            c.claim_no,
-                            prac.unwrap_or(0)
-                        );
-                        output::rejected(
-                            &mut ob,
-                            c,
-                            prac,
-                            &rejection(Reject::Duplicate, None, detail),
-                        );
-                    } else {
-                        match &outcomes[k] {
-                            Some(Outcome::Paid(p)) => {
-                                let (a, b) = (c.lines.start as usize, c.lines.end as usize);
-                                if let Some(h) = c.header.as_ref() {
-                                    output::paid(
-                                        &mut ob,
-                                        c,
-                                        h,
-                                        &ch.lines[a..b],
-                                        &ch.line_pos[a..b],
-                                        p,
-                                    );
-                                }
-                            }
-                            Some(Outcome::Rejected(r)) => output::rejected(&mut ob, c, prac, r),
-                            None => output::rejected(
-                                &mut ob,
-                                c,
-                                prac,
-                                &rejection(Reject::Syntax, None, "claim header unreadable".into()),
-                            ),
+                        rules::liquidate_in(&ctx, &input, bs, &mut scratch, &mut Trace(None))
+                    };
+                    match &o {
+                        Outcome::Paid(p) => output::paid(&mut so.out, c, h, lines, pos, p),
+                        Outcome::Rejected(r) => {
+                            output::rejected(&mut so.out, c, Some(h.practitioner), r)
                         }
                     }
+                    so.entries.push((start, so.mark()));
                 }
-                ob
+                so
             })
             .collect();
-        claims_done += items.len() as u64;
-        for b in bufs {
-            emit(b);
+        // 4. gather in file order (claims rejected at read are formatted here).
+        let mut ob = OutBufs::default();
+        for (k, &(ci, cj)) in items.iter().enumerate() {
+            let (sh, e) = loc[k];
+            if (sh as usize) < SHARDS {
+                shard_outs[sh as usize].copy_entry(e as usize, &mut ob);
+                continue;
+            }
+            let c = &chunks[ci as usize].claims[cj as usize];
+            let prac = c.header.map(|h| h.practitioner);
+            let rejection = |code: Reject, e: Option<ClaimError>, detail: String| Rejection {
+                code,
+                line_no: e.and_then(|e| e.line_no),
+                pos: e.map(|e| e.pos).unwrap_or(c.pos),
+                detail,
+            };
+            if let Some(e) = c.error {
+                let detail = if e.column > 0 {
+                    format!("line {} column {}: {}", e.pos.line, e.column, e.field)
+                } else {
+                    format!("line {}: {}", e.pos.line, e.field)
+                };
+                output::rejected(&mut ob, c, prac, &rejection(e.code, Some(e), detail));
+            } else if dup[k] {
+                let detail = format!(
+                    "claim {:09} of practitioner {:09} already read",
+                    c.claim_no,
+                    prac.unwrap_or(0)
+                );
+                output::rejected(
+                    &mut ob,
+                    c,
+                    prac,
+                    &rejection(Reject::Duplicate, None, detail),
+                );
+            } else {
+                output::rejected(
+                    &mut ob,
+                    c,
+                    prac,
+                    &rejection(Reject::Syntax, None, "claim header unreadable".into()),
+                );
+            }
+            if ob.payments.len() > 1 << 22 {
+                emit(std::mem::take(&mut ob));
+            }
         }
+        for so in &shard_outs {
+            ob.summary.merge(&so.out.summary);
+        }
+        emit(ob);
+        claims_done += items.len() as u64;
         let mut ob = OutBufs::default();
         for ch in &chunks {
             for o in &ch.orphans {

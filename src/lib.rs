@@ -47,13 +47,13 @@
 //! - Architecture invariant: **reference data is data** — tariffs, modifiers, association and
 //!   incompatibility lists, rates and caps come from dated tables, not from match arms.
 
-// pub mod ccam_official; (lands with the official CCAM loader)
+pub mod ccam_official;
 pub mod claims;
 pub mod cli;
 pub mod codes;
 pub mod date;
 pub mod engine;
-//TMP pub mod generator;
+pub mod generator;
 pub mod money;
 pub mod nir;
 pub mod output;

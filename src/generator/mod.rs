@@ -22,20 +22,50 @@ use std::path::{Path, PathBuf};
 
 /// Our regulatory tables, embedded so that the binary can build a reference set anywhere.
 pub const OWN_TABLES: [(&str, &str); 7] = [
-    ("modifiers.tsv", include_str!("../../fixtures/tables/modifiers.tsv")),
-    ("association_codes.tsv", include_str!("../../fixtures/tables/association_codes.tsv")),
-    ("incompatibilities.tsv", include_str!("../../fixtures/tables/incompatibilities.tsv")),
-    ("ngap_letters.tsv", include_str!("../../fixtures/tables/ngap_letters.tsv")),
-    ("parameters.tsv", include_str!("../../fixtures/tables/parameters.tsv")),
-    ("specialties.tsv", include_str!("../../fixtures/tables/specialties.tsv")),
-    ("consultation_compatible.tsv", include_str!("../../fixtures/tables/consultation_compatible.tsv")),
+    (
+        "modifiers.tsv",
+        include_str!("../../fixtures/tables/modifiers.tsv"),
+    ),
+    (
+        "association_codes.tsv",
+        include_str!("../../fixtures/tables/association_codes.tsv"),
+    ),
+    (
+        "incompatibilities.tsv",
+        include_str!("../../fixtures/tables/incompatibilities.tsv"),
+    ),
+    (
+        "ngap_letters.tsv",
+        include_str!("../../fixtures/tables/ngap_letters.tsv"),
+    ),
+    (
+        "parameters.tsv",
+        include_str!("../../fixtures/tables/parameters.tsv"),
+    ),
+    (
+        "specialties.tsv",
+        include_str!("../../fixtures/tables/specialties.tsv"),
+    ),
+    (
+        "consultation_compatible.tsv",
+        include_str!("../../fixtures/tables/consultation_compatible.tsv"),
+    ),
 ];
 
 /// The three official CCAM exports, embedded (fixtures/PROVENANCE.md).
 pub const OFFICIAL_CCAM: [(&str, &[u8]); 3] = [
-    ("ccam_v67_applicable_2021-04-26.csv", include_bytes!("../../fixtures/ccam/ccam_v67_applicable_2021-04-26.csv")),
-    ("ccam_v78_applicable_2025-02-01.csv", include_bytes!("../../fixtures/ccam/ccam_v78_applicable_2025-02-01.csv")),
-    ("ccam_v81_applicable_2026-01-01.csv", include_bytes!("../../fixtures/ccam/ccam_v81_applicable_2026-01-01.csv")),
+    (
+        "ccam_v67_applicable_2021-04-26.csv",
+        include_bytes!("../../fixtures/ccam/ccam_v67_applicable_2021-04-26.csv"),
+    ),
+    (
+        "ccam_v78_applicable_2025-02-01.csv",
+        include_bytes!("../../fixtures/ccam/ccam_v78_applicable_2025-02-01.csv"),
+    ),
+    (
+        "ccam_v81_applicable_2026-01-01.csv",
+        include_bytes!("../../fixtures/ccam/ccam_v81_applicable_2026-01-01.csv"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -82,17 +112,31 @@ pub fn write_regulatory_refs(dir: &Path, subset: Option<&[&str]>) -> Result<(), 
     }
     let mut versions = Vec::new();
     for (name, bytes) in OFFICIAL_CCAM {
-        versions.push(crate::ccam_official::parse_official(bytes, name).map_err(|e| GenError::Ccam(e.to_string()))?);
+        versions.push(
+            crate::ccam_official::parse_official(bytes, name)
+                .map_err(|e| GenError::Ccam(e.to_string()))?,
+        );
     }
-    let mut hist = crate::ccam_official::build_history(versions).map_err(|e| GenError::Ccam(e.to_string()))?;
+    let mut hist =
+        crate::ccam_official::build_history(versions).map_err(|e| GenError::Ccam(e.to_string()))?;
     if let Some(keep) = subset {
         // Keep the listed codes and every code named in our incompatibility table (so that the sample
         // can exercise R090 with real pairs).
-        let incompat = OWN_TABLES.iter().find(|t| t.0 == "incompatibilities.tsv").map(|t| t.1).unwrap_or("");
-        let mut codes: Vec<[u8; 7]> = keep.iter().filter_map(|k| k.as_bytes().try_into().ok()).collect();
+        let incompat = OWN_TABLES
+            .iter()
+            .find(|t| t.0 == "incompatibilities.tsv")
+            .map(|t| t.1)
+            .unwrap_or("");
+        let mut codes: Vec<[u8; 7]> = keep
+            .iter()
+            .filter_map(|k| k.as_bytes().try_into().ok())
+            .collect();
         for tok in incompat.split(|c: char| !c.is_ascii_alphanumeric()) {
             let b = tok.as_bytes();
-            if b.len() == 7 && b[..4].iter().all(u8::is_ascii_uppercase) && b[4..].iter().all(u8::is_ascii_digit) {
+            if b.len() == 7
+                && b[..4].iter().all(u8::is_ascii_uppercase)
+                && b[4..].iter().all(u8::is_ascii_digit)
+            {
                 codes.extend(<[u8; 7]>::try_from(b).ok());
             }
         }
@@ -104,9 +148,9 @@ pub fn write_regulatory_refs(dir: &Path, subset: Option<&[&str]>) -> Result<(), 
 
 /// CCAM codes used by the generator and the scenarios (the sample's CCAM subset).
 pub const CATALOGUE_CODES: [&str; 24] = [
-    "DEQP003", "YYYY490", "QZJA002", "JKHD001", "EBQM001", "NFFC004", "NFKA007", "QAGA004", "QZFA036", "ZBQK002",
-    "LAQK013", "ZCQK004", "BGQP002", "JQQJ037", "HBGD036", "HBQK061", "YYYY614", "HBJD001", "ZZLP025", "NFFA001",
-    "MZMP002", "HBGD043", "YYYY600", "AANB256",
+    "DEQP003", "YYYY490", "QZJA002", "JKHD001", "EBQM001", "NFFC004", "NFKA007", "QAGA004",
+    "QZFA036", "ZBQK002", "LAQK013", "ZCQK004", "BGQP002", "JQQJ037", "HBGD036", "HBQK061",
+    "YYYY614", "HBJD001", "ZZLP025", "NFFA001", "MZMP002", "HBGD043", "YYYY600", "AANB256",
 ];
 
 /// Writes the population tables (practitioners, beneficiaries, ALD periods, insurers) into `dir`.
@@ -115,7 +159,10 @@ pub fn write_population(dir: &Path, cfg: &GenConfig, n_prac: u64) -> Result<(), 
     let mut s = String::from("amc\tcontract\tvalid_from\tvalid_to\texcess_cover\tname\n");
     for (num, name, _) in AMCS {
         for (k, cover) in CONTRACT_COVER.iter().enumerate() {
-            s.push_str(&format!("{num}\t{:02}\t2015-01-01\t\t{cover}\t{name}\n", k + 1));
+            s.push_str(&format!(
+                "{num}\t{:02}\t2015-01-01\t\t{cover}\t{name}\n",
+                k + 1
+            ));
         }
     }
     std::fs::write(&p, s).map_err(io(&p))?;
@@ -124,14 +171,21 @@ pub fn write_population(dir: &Path, cfg: &GenConfig, n_prac: u64) -> Result<(), 
     let mut s = String::from("billing_no\tvalid_from\tvalid_to\tspecialty\tsector\toptam\n");
     for j in 0..n_prac {
         let pr = population::prac(cfg.seed, j, n_prac);
-        s.push_str(&format!("{:09}\t2015-01-01\t\t{:02}\t{}\t{}\n", pr.number, pr.spec.code(), pr.sector, pr.optam as u8));
+        s.push_str(&format!(
+            "{:09}\t2015-01-01\t\t{:02}\t{}\t{}\n",
+            pr.number,
+            pr.spec.code(),
+            pr.sector,
+            pr.optam as u8
+        ));
     }
     scenarios::extra_practitioners(&mut s);
     std::fs::write(&p, s).map_err(io(&p))?;
 
     // Beneficiaries: formatted in parallel blocks (10 M rows must be written in seconds).
     let p = dir.join("beneficiaries.tsv");
-    let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&p).map_err(io(&p))?);
+    let mut f =
+        std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&p).map_err(io(&p))?);
     f.write_all(b"nir\trank\tbirth_date\tvalid_from\tvalid_to\tregime\tfund\tlocal_regime\tc2s\tamc\tcontract\tpf_year\tpf_used\n")
         .map_err(io(&p))?;
     let mut ald = String::from("nir\trank\tvalid_from\tvalid_to\tald\n");
@@ -190,7 +244,12 @@ pub fn benef_rows(be: &Benef, year: u32, s: &mut String, ald: &mut String) {
         be.c2s as u8
     );
     if be.ald {
-        let _ = writeln!(ald, "{nir}\t{:03}\t2020-01-01\t\t{}", be.rank, 1 + (be.nir[11] % 30));
+        let _ = writeln!(
+            ald,
+            "{nir}\t{:03}\t2020-01-01\t\t{}",
+            be.rank,
+            1 + (be.nir[11] % 30)
+        );
     }
 }
 
@@ -216,18 +275,32 @@ impl Gen<'_> {
     pub fn tariff(&self, code: &str, activity: u8, date: Date, grid: u8) -> Option<Cents> {
         let mut c = [0u8; 7];
         c.copy_from_slice(code.as_bytes().get(..7)?);
-        self.refs.tariffs.get(&(c, activity, 0))?.value_at(date)?.for_grid(grid)
+        self.refs
+            .tariffs
+            .get(&(c, activity, 0))?
+            .value_at(date)?
+            .for_grid(grid)
     }
 
     pub fn ngap(&self, letter: &str, date: Date, grid: u8) -> Option<Cents> {
         let mut l = [b' '; 4];
         l[..letter.len().min(4)].copy_from_slice(&letter.as_bytes()[..letter.len().min(4)]);
-        let h = self.refs.ngap.get(&(l, grid)).or_else(|| self.refs.ngap.get(&(l, 0)))?;
+        let h = self
+            .refs
+            .ngap
+            .get(&(l, grid))
+            .or_else(|| self.refs.ngap.get(&(l, 0)))?;
         h.value_at(date).map(|v| v.value)
     }
 
     pub fn modifier_value(&self, m: u8, grid: u8, date: Date, pu: Cents) -> Cents {
-        match self.refs.modifiers.get(&(m, grid)).and_then(|h| h.value_at(date)).map(|v| v.kind) {
+        match self
+            .refs
+            .modifiers
+            .get(&(m, grid))
+            .and_then(|h| h.value_at(date))
+            .map(|v| v.kind)
+        {
             Some(ModKind::Pct(bp)) => money::pct(pu, bp),
             Some(ModKind::Fixed(c)) => c,
             None => 0,
@@ -249,7 +322,11 @@ fn care_date(r: &mut Rng, batch: Date) -> Date {
 }
 
 pub fn grid_of(p: &Prac) -> u8 {
-    if p.sector == 1 || p.sector == 9 || p.optam { 1 } else { 2 }
+    if p.sector == 1 || p.sector == 9 || p.optam {
+        1
+    } else {
+        2
+    }
 }
 
 fn ccam(code: &str, activity: u8, mods: &[u8], assoc: u8, date: Date, fee: Cents) -> ActLine {
@@ -263,7 +340,15 @@ fn ccam(code: &str, activity: u8, mods: &[u8], assoc: u8, date: Date, fee: Cents
         claim_no: 0,
         line_no: 0,
         date,
-        act: Act::Ccam { code: c, extension: b' ', activity, phase: 0, modifiers: m, assoc, rc: b' ' },
+        act: Act::Ccam {
+            code: c,
+            extension: b' ',
+            activity,
+            phase: 0,
+            modifiers: m,
+            assoc,
+            rc: b' ',
+        },
         quantity: 1,
         fee,
         qualifier: *b"  ",
@@ -310,17 +395,34 @@ impl Gen<'_> {
     /// on that date for that specialty: the caller falls back to a consultation).
     fn acts(&self, r: &mut Rng, p: &Prac, date: Date) -> Option<Vec<ActLine>> {
         let g = grid_of(p);
-        let one = |r: &mut Rng, code: &str, act: u8, mods: &[u8], assoc: u8, coef: i64| -> Option<ActLine> {
+        let one = |r: &mut Rng,
+                   code: &str,
+                   act: u8,
+                   mods: &[u8],
+                   assoc: u8,
+                   coef: i64|
+         -> Option<ActLine> {
             let pu = self.tariff(code, act, date, g)?;
             let mut base = money::pct(pu, coef);
             for &m in mods {
-                base += match self.refs.modifiers.get(&(m, g)).and_then(|h| h.value_at(date)).map(|v| v.kind) {
+                base += match self
+                    .refs
+                    .modifiers
+                    .get(&(m, g))
+                    .and_then(|h| h.value_at(date))
+                    .map(|v| v.kind)
+                {
                     Some(ModKind::Pct(bp)) => money::pct(money::pct(pu, bp), coef),
                     Some(ModKind::Fixed(c)) => c,
                     None => 0,
                 };
             }
-            Some(with_excess(r, p, ccam(code, act, mods, assoc, date, 0), base))
+            Some(with_excess(
+                r,
+                p,
+                ccam(code, act, mods, assoc, date, 0),
+                base,
+            ))
         };
         let cons = |r: &mut Rng, letter: &str| -> Option<ActLine> {
             let v = self.ngap(letter, date, g)?;
@@ -338,14 +440,20 @@ impl Gen<'_> {
             Spec::Pediatre => vec![cons(r, "CS")?],
             Spec::Cardio => match r.weighted(&[40, 40, 20]) {
                 0 => vec![cons(r, "APC")?, one(r, "DEQP003", 1, b"", b' ', 10000)?],
-                1 => vec![one(r, "EBQM001", 1, b"", b'1', 10000)?, one(r, "DEQP003", 1, b"", b'2', 5000)?],
+                1 => vec![
+                    one(r, "EBQM001", 1, b"", b'1', 10000)?,
+                    one(r, "DEQP003", 1, b"", b'2', 5000)?,
+                ],
                 _ => vec![cons(r, "CS")?],
             },
             Spec::Ortho => match r.weighted(&[40, 30, 10, 20]) {
                 0 => vec![cons(r, "CS")?],
                 1 => vec![one(r, "NFFC004", 1, b"", b' ', 10000)?],
                 2 => vec![one(r, "NFKA007", 1, b"", b' ', 10000)?],
-                _ => vec![one(r, "QAGA004", 1, urg, b'1', 10000)?, one(r, "QZFA036", 1, b"", b'2', 5000)?],
+                _ => vec![
+                    one(r, "QAGA004", 1, urg, b'1', 10000)?,
+                    one(r, "QZFA036", 1, b"", b'2', 5000)?,
+                ],
             },
             Spec::Anesth => match r.weighted(&[60, 40]) {
                 0 => vec![one(r, "NFFC004", 4, b"", b' ', 10000)?],
@@ -355,7 +463,10 @@ impl Gen<'_> {
                 0 => vec![one(r, "ZBQK002", 1, b"Z", b' ', 10000)?],
                 1 => vec![one(r, "LAQK013", 1, b"Z", b' ', 10000)?],
                 2 => vec![one(r, "ZCQK004", 1, b"Z", b' ', 10000)?],
-                _ => vec![one(r, "ZCQK004", 1, b"Z", b'1', 10000)?, one(r, "ZBQK002", 1, b"Z", b'2', 5000)?],
+                _ => vec![
+                    one(r, "ZCQK004", 1, b"Z", b'1', 10000)?,
+                    one(r, "ZBQK002", 1, b"Z", b'2', 5000)?,
+                ],
             },
             Spec::Ophtalmo => match r.weighted(&[60, 40]) {
                 0 => vec![cons(r, "CS")?],
@@ -369,7 +480,10 @@ impl Gen<'_> {
             Spec::Dentist => match r.weighted(&[45, 40, 15]) {
                 0 => vec![one(r, "HBJD001", 1, b"", b' ', 10000)?],
                 1 => vec![one(r, "HBGD036", 1, urg, b' ', 10000)?],
-                _ => vec![one(r, "HBGD036", 1, b"", b'1', 10000)?, one(r, "YYYY614", 1, b"", b'1', 10000)?],
+                _ => vec![
+                    one(r, "HBGD036", 1, b"", b'1', 10000)?,
+                    one(r, "YYYY614", 1, b"", b'1', 10000)?,
+                ],
             },
         };
         Some(v)
@@ -431,7 +545,12 @@ impl Gen<'_> {
             }
         }
         if nature == 41 {
-            h.at_ref[..8].copy_from_slice(date.add_days(-(r.below(30) as i64)).0.to_string().as_bytes());
+            h.at_ref[..8].copy_from_slice(
+                date.add_days(-(r.below(30) as i64))
+                    .0
+                    .to_string()
+                    .as_bytes(),
+            );
         }
         // Injected errors: each about 0.25 % of claims [I: "a few percent of claims must be rejected"].
         let mut damage = None;
@@ -439,7 +558,11 @@ impl Gen<'_> {
             match r.below(16) {
                 0 => h.nir_key = if h.nir_key == *b"01" { *b"02" } else { *b"01" },
                 1 => {
-                    let other = population::benef(cfg.seed, cfg.beneficiaries + 1 + r.below(1000), cfg.date);
+                    let other = population::benef(
+                        cfg.seed,
+                        cfg.beneficiaries + 1 + r.below(1000),
+                        cfg.date,
+                    );
                     h.nir = other.nir;
                     h.nir_key = other.key;
                     h.birth = other.birth;
@@ -452,10 +575,18 @@ impl Gen<'_> {
                     if let Act::Ccam { modifiers, .. } = &mut lines[0].act {
                         modifiers[0] = b'Q';
                     } else {
-                        lines[0].act = Act::Ngap { letter: *b"ZZZ ", coef: 100 };
+                        lines[0].act = Act::Ngap {
+                            letter: *b"ZZZ ",
+                            coef: 100,
+                        };
                     }
                 }
-                7 => lines[0].act = Act::Ngap { letter: *b"XYZ ", coef: 100 },
+                7 => {
+                    lines[0].act = Act::Ngap {
+                        letter: *b"XYZ ",
+                        coef: 100,
+                    }
+                }
                 8 => {
                     if lines.len() == 2 {
                         if let Act::Ccam { assoc, .. } = &mut lines[1].act {
@@ -465,7 +596,10 @@ impl Gen<'_> {
                 }
                 9 => {
                     let g = self.ngap("G", date, 1).unwrap_or(2500);
-                    lines = vec![ngap("G", 100, date, g), ccam("QZJA002", 1, b"", b' ', date, 2660)];
+                    lines = vec![
+                        ngap("G", 100, date, g),
+                        ccam("QZJA002", 1, b"", b' ', date, 2660),
+                    ];
                 }
                 10 => h.nature = 41,
                 11 => h.nature = 20,
@@ -504,16 +638,32 @@ impl Gen<'_> {
 /// Generates a day: `out/claims.b2` and `out/refs/`.
 pub fn generate(cfg: &GenConfig) -> Result<GenStats, GenError> {
     let refs_dir = cfg.out.join("refs");
-    let subset: Option<&[&str]> = if cfg.ccam_subset { Some(&CATALOGUE_CODES) } else { None };
+    let subset: Option<&[&str]> = if cfg.ccam_subset {
+        Some(&CATALOGUE_CODES)
+    } else {
+        None
+    };
     write_regulatory_refs(&refs_dir, subset)?;
     let n_prac = practitioners_for(cfg.claims);
     write_population(&refs_dir, cfg, n_prac)?;
     let refs = Refs::load_regulatory(&refs_dir)?;
-    let g = Gen { cfg: cfg.clone(), refs: &refs, pracs: (0..n_prac).map(|j| population::prac(cfg.seed, j, n_prac)).collect() };
+    let g = Gen {
+        cfg: cfg.clone(),
+        refs: &refs,
+        pracs: (0..n_prac)
+            .map(|j| population::prac(cfg.seed, j, n_prac))
+            .collect(),
+    };
     let path = cfg.out.join("claims.b2");
     let file = std::fs::File::create(&path).map_err(io(&path))?;
-    let header = BatchHeader { sender: 123456789, batch_no: (cfg.seed % 1_000_000) as u32, date: cfg.date, version: 100 };
-    let mut w = BatchWriter::new(std::io::BufWriter::with_capacity(1 << 22, file), &header).map_err(io(&path))?;
+    let header = BatchHeader {
+        sender: 123456789,
+        batch_no: (cfg.seed % 1_000_000) as u32,
+        date: cfg.date,
+        version: 100,
+    };
+    let mut w = BatchWriter::new(std::io::BufWriter::with_capacity(1 << 22, file), &header)
+        .map_err(io(&path))?;
     if cfg.scenarios {
         let list = scenarios::write(&g, &mut w).map_err(io(&path))?;
         let mut t = String::from("claim\texpected\tdescription\n");

@@ -83,7 +83,8 @@ pub fn benef(seed: u64, i: u64, batch: Date) -> Benef {
         _ => 75 + r.below(25),
     } as u32;
     let y = batch.year().saturating_sub(age).max(1901);
-    let birth = Date::from_ymd(y, 1 + r.below(12) as u32, 1 + r.below(28) as u32).unwrap_or(Date(19800101));
+    let birth =
+        Date::from_ymd(y, 1 + r.below(12) as u32, 1 + r.below(28) as u32).unwrap_or(Date(19800101));
     let (nir, key) = make_nir(i, sex, birth);
     let ald = r.chance(1800);
     let c2s = r.chance(1300);
@@ -94,9 +95,23 @@ pub fn benef(seed: u64, i: u64, batch: Date) -> Benef {
     } else {
         None
     };
-    let closed = r.chance(100).then(|| batch.add_days(-(30 + r.below(300) as i64)));
+    let closed = r
+        .chance(100)
+        .then(|| batch.add_days(-(30 + r.below(300) as i64)));
     let pf_seed = r.chance(500).then(|| 100 * (40 + r.below(11) as i64));
-    Benef { nir, key, rank: 1, sex, birth, ald, c2s, local, amc, closed, pf_seed }
+    Benef {
+        nir,
+        key,
+        rank: 1,
+        sex,
+        birth,
+        ald,
+        c2s,
+        local,
+        amc,
+        closed,
+        pf_seed,
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,8 +128,17 @@ pub enum Spec {
 }
 
 impl Spec {
-    pub const ALL: [Spec; 9] =
-        [Spec::Gp, Spec::Cardio, Spec::Ortho, Spec::Anesth, Spec::Radio, Spec::Ophtalmo, Spec::Gyneco, Spec::Dentist, Spec::Pediatre];
+    pub const ALL: [Spec; 9] = [
+        Spec::Gp,
+        Spec::Cardio,
+        Spec::Ortho,
+        Spec::Anesth,
+        Spec::Radio,
+        Spec::Ophtalmo,
+        Spec::Gyneco,
+        Spec::Dentist,
+        Spec::Pediatre,
+    ];
     /// Share of practitioners' claims (per 1000) [I: order of magnitude of DAMIR volumes by specialty].
     pub const WEIGHTS: [u32; 9] = [520, 50, 40, 20, 80, 60, 50, 150, 30];
     /// SNDS `IR_SPE_V` code.
@@ -127,7 +151,7 @@ impl Spec {
             Spec::Radio => 6,
             Spec::Ophtalmo => 15,
             Spec::Gyneco => 7,
-            Spec::Dentist => 19,
+            Spec::Dentist => 36,
             Spec::Pediatre => 12,
         }
     }
@@ -161,7 +185,11 @@ pub fn prac(seed: u64, j: u64, n: u64) -> Prac {
     } else {
         match spec {
             Spec::Gp | Spec::Dentist | Spec::Pediatre => {
-                if r.chance(9000) { (1, false) } else { (3, r.chance(5000)) }
+                if r.chance(9000) {
+                    (1, false)
+                } else {
+                    (3, r.chance(5000))
+                }
             }
             _ => match r.weighted(&[44, 28, 28]) {
                 0 => (1, false),
@@ -170,7 +198,12 @@ pub fn prac(seed: u64, j: u64, n: u64) -> Prac {
             },
         }
     };
-    Prac { number: 100_000_000 + j as u32, spec, sector, optam }
+    Prac {
+        number: 100_000_000 + j as u32,
+        spec,
+        sector,
+        optam,
+    }
 }
 
 /// First index of the practitioners of a specialty, and how many there are.

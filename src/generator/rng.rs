@@ -11,7 +11,9 @@ impl Rng {
 
     /// An independent stream for item `i` of stream `stream` (used per beneficiary, per block…).
     pub fn derive(seed: u64, stream: u64, i: u64) -> Rng {
-        let mut r = Rng(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ stream.rotate_left(32) ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut r = Rng(seed.wrapping_mul(0x2545_F491_4F6C_DD1D)
+            ^ stream.rotate_left(32)
+            ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         r.next();
         r
     }

@@ -27,21 +27,26 @@ pub const AMC_HEADER: &str = "amc\tcontract\tbeneficiary\tclaim\tline\tdate_of_c
 pub struct OutBufs {
     pub payments: Vec<u8>,
     pub rejections: Vec<u8>,
-    /// Per complementary insurer number, rows in claim order.
-    pub amc: Vec<([u8; 10], Vec<u8>)>,
+    /// Complementary-insurer rows, in claim order: (insurer, start, end) into `amc_bytes`.
+    pub amc_rows: Vec<([u8; 10], u32, u32)>,
+    pub amc_bytes: Vec<u8>,
     pub summary: Summary,
 }
 
 impl OutBufs {
-    fn amc_buf(&mut self, amc: [u8; 10]) -> &mut Vec<u8> {
-        let i = match self.amc.iter().position(|a| a.0 == amc) {
-            Some(i) => i,
-            None => {
-                self.amc.push((amc, Vec::new()));
-                self.amc.len() - 1
-            }
-        };
-        &mut self.amc[i].1
+    /// Appends one formatted complementary-insurer row.
+    pub fn push_amc_row(&mut self, amc: [u8; 10], row: &[u8]) {
+        let start = self.amc_bytes.len() as u32;
+        self.amc_bytes.extend_from_slice(row);
+        self.amc_rows
+            .push((amc, start, self.amc_bytes.len() as u32));
+    }
+
+    /// The rows of each insurer, in claim order (what the writer appends to `amc/<AMC>.tsv`).
+    pub fn amc_rows(&self) -> impl Iterator<Item = ([u8; 10], &[u8])> {
+        self.amc_rows
+            .iter()
+            .map(move |r| (r.0, &self.amc_bytes[r.1 as usize..r.2 as usize]))
     }
 }
 
@@ -74,7 +79,14 @@ fn payee(buf: &mut Vec<u8>, h: &ClaimHeader, p: PayeeKind) {
 
 /// Formats a paid claim: its payment rows and its complementary-insurer rows; adds to the totals.
 /// Allocation-free apart from buffer growth (the writers' hot path).
-pub fn paid(out: &mut OutBufs, pc: &ParsedClaim, h: &ClaimHeader, lines: &[ActLine], pos: &[crate::claims::Pos], p: &Paid) {
+pub fn paid(
+    out: &mut OutBufs,
+    pc: &ParsedClaim,
+    h: &ClaimHeader,
+    lines: &[ActLine],
+    pos: &[crate::claims::Pos],
+    p: &Paid,
+) {
     let s = &mut out.summary;
     s.claims_read += 1;
     s.claims_paid += 1;
@@ -111,7 +123,12 @@ pub fn paid(out: &mut OutBufs, pc: &ParsedClaim, h: &ClaimHeader, lines: &[ActLi
                 b.extend_from_slice(b"\t\t\t");
                 fmt::euros(b, *coef as Cents);
             }
-            Act::Ccam { code, activity, phase, .. } => {
+            Act::Ccam {
+                code,
+                activity,
+                phase,
+                ..
+            } => {
                 b.extend_from_slice(b"CCAM\t");
                 b.extend_from_slice(code);
                 fmt::tab(b);
@@ -185,7 +202,8 @@ pub fn paid(out: &mut OutBufs, pc: &ParsedClaim, h: &ClaimHeader, lines: &[ActLi
         b.push(b'\n');
         if let Some(a) = p.amc {
             if r.amc() != 0 || r.ticket != 0 || r.excess != 0 {
-                let b = out.amc_buf(a.amc);
+                let start = out.amc_bytes.len() as u32;
+                let b = &mut out.amc_bytes;
                 fmt::trimmed(b, &a.amc);
                 fmt::tab(b);
                 fmt::trimmed(b, &a.contract);
@@ -202,13 +220,23 @@ pub fn paid(out: &mut OutBufs, pc: &ParsedClaim, h: &ClaimHeader, lines: &[ActLi
                     Act::Ngap { letter, .. } => fmt::trimmed(b, letter),
                     Act::Ccam { code, .. } => b.extend_from_slice(code),
                 }
-                for v in [r.base, r.amo_paid, r.ticket, r.amc_ticket, r.excess, r.amc_excess, r.amc()] {
+                for v in [
+                    r.base,
+                    r.amo_paid,
+                    r.ticket,
+                    r.amc_ticket,
+                    r.excess,
+                    r.amc_excess,
+                    r.amc(),
+                ] {
                     fmt::tab(b);
                     fmt::euros(b, v);
                 }
                 fmt::tab(b);
                 b.extend_from_slice(a.payee.as_str().as_bytes());
                 b.push(b'\n');
+                let end = out.amc_bytes.len() as u32;
+                out.amc_rows.push((a.amc, start, end));
             }
         }
     }

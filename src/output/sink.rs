@@ -140,17 +140,15 @@ impl Writer {
     pub fn write(&mut self, b: &OutBufs) -> io::Result<()> {
         self.payments.write_all(&b.payments)?;
         self.rejections.write_all(&b.rejections)?;
-        for (amc, rows) in &b.amc {
-            if !self.amc.contains_key(amc) {
-                let mut f = BufWriter::with_capacity(
-                    1 << 16,
-                    create_private(&self.dir.join(AMC_DIR).join(amc_file_name(amc)))?,
-                );
+        for (amc, row) in b.amc_rows() {
+            if !self.amc.contains_key(&amc) {
+                let path = self.dir.join(AMC_DIR).join(amc_file_name(&amc));
+                let mut f = BufWriter::with_capacity(1 << 16, create_private(&path)?);
                 f.write_all(AMC_HEADER.as_bytes())?;
-                self.amc.insert(*amc, f);
+                self.amc.insert(amc, f);
             }
-            if let Some(f) = self.amc.get_mut(amc) {
-                f.write_all(rows)?;
+            if let Some(f) = self.amc.get_mut(&amc) {
+                f.write_all(row)?;
             }
         }
         self.summary.merge(&b.summary);

@@ -42,7 +42,8 @@ pub struct Beneficiaries {
     rows: Vec<BenefRow>,
     amcs: Vec<([u8; 10], [u8; 2])>,
     radix: Vec<u32>,
-    bits: u32,
+    /// Bucket of a key = (key − min) >> shift (a shift, not a division: this is on every claim's path).
+    shift: u32,
     min: u64,
     span: u64,
     ald: FxHashMap<u64, Vec<(Period, [u8; 2])>>,
@@ -109,7 +110,7 @@ impl Beneficiaries {
 
     #[inline]
     fn bucket(&self, key: u64) -> usize {
-        (((key - self.min) as u128 * (1u128 << self.bits)) / self.span as u128) as usize
+        ((key - self.min) >> self.shift) as usize
     }
 
     #[inline]
@@ -300,8 +301,10 @@ impl Beneficiaries {
         };
         self.min = min;
         self.span = max - min + 1;
-        self.bits = (usize::BITS - self.keys.len().leading_zeros()).clamp(4, MAX_RADIX_BITS);
-        let nb = 1usize << self.bits;
+        let bits = (usize::BITS - self.keys.len().leading_zeros()).clamp(4, MAX_RADIX_BITS);
+        let span_bits = u64::BITS - (self.span - 1).leading_zeros();
+        self.shift = span_bits.saturating_sub(bits);
+        let nb = (((self.span - 1) >> self.shift) + 1) as usize;
         let mut radix = vec![0u32; nb + 1];
         let mut b = 0usize;
         for (i, &k) in self.keys.iter().enumerate() {

@@ -9,7 +9,12 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
 /// Tables that describe parties, copied by `--from` (the CCAM part is rebuilt).
-pub const PARTY_TABLES: [&str; 4] = ["practitioners.tsv", "beneficiaries.tsv", "ald.tsv", "amc.tsv"];
+pub const PARTY_TABLES: [&str; 4] = [
+    "practitioners.tsv",
+    "beneficiaries.tsv",
+    "ald.tsv",
+    "amc.tsv",
+];
 pub const PARTY_HEADERS: [&str; 4] = [
     "billing_no\tvalid_from\tvalid_to\tspecialty\tsector\toptam\n",
     "nir\trank\tbirth_date\tvalid_from\tvalid_to\tregime\tfund\tlocal_regime\tc2s\tamc\tcontract\tpf_year\tpf_used\n",
@@ -33,7 +38,9 @@ pub enum BuildError {
 pub fn parse_ccam_arg(s: &str) -> Result<(PathBuf, Option<Date>), BuildError> {
     match s.rsplit_once('@') {
         Some((f, d)) if d.len() == 10 => {
-            let date = Date::parse_iso(d).ok_or_else(|| BuildError::Usage(format!("`{d}` is not a date YYYY-MM-DD in `{s}`")))?;
+            let date = Date::parse_iso(d).ok_or_else(|| {
+                BuildError::Usage(format!("`{d}` is not a date YYYY-MM-DD in `{s}`"))
+            })?;
             Ok((PathBuf::from(f), Some(date)))
         }
         _ => Ok((PathBuf::from(s), None)),
@@ -43,9 +50,16 @@ pub fn parse_ccam_arg(s: &str) -> Result<(PathBuf, Option<Date>), BuildError> {
 /// Builds a reference set in `out`: CCAM history from `ccam` files, our tables (from `tables` or the
 /// embedded copies), parties copied from `from` (or empty tables). The result is loaded back before
 /// returning, so a set that `build` writes always loads.
-pub fn build(ccam: &[(PathBuf, Option<Date>)], from: Option<&Path>, tables: Option<&Path>, out: &Path) -> Result<Vec<String>, BuildError> {
+pub fn build(
+    ccam: &[(PathBuf, Option<Date>)],
+    from: Option<&Path>,
+    tables: Option<&Path>,
+    out: &Path,
+) -> Result<Vec<String>, BuildError> {
     if ccam.is_empty() {
-        return Err(BuildError::Usage("at least one --ccam FILE is required".into()));
+        return Err(BuildError::Usage(
+            "at least one --ccam FILE is required".into(),
+        ));
     }
     let io = |p: &Path| {
         let p = p.to_path_buf();
@@ -55,8 +69,12 @@ pub fn build(ccam: &[(PathBuf, Option<Date>)], from: Option<&Path>, tables: Opti
     let mut warnings = Vec::new();
     for (path, date) in ccam {
         let bytes = std::fs::read(path).map_err(io(path))?;
-        let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        let mut v = crate::ccam_official::parse_official(&bytes, &name).map_err(|e| BuildError::Ccam(e.to_string()))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let mut v = crate::ccam_official::parse_official(&bytes, &name)
+            .map_err(|e| BuildError::Ccam(e.to_string()))?;
         if let Some(d) = date {
             v.applicable = d.0;
         }
@@ -65,12 +83,16 @@ pub fn build(ccam: &[(PathBuf, Option<Date>)], from: Option<&Path>, tables: Opti
     }
     let mut list: Vec<(u32, u32)> = versions.iter().map(|v| (v.version, v.applicable)).collect();
     list.sort_by_key(|v| v.1);
-    let hist = crate::ccam_official::build_history(versions).map_err(|e| BuildError::Ccam(e.to_string()))?;
+    let hist = crate::ccam_official::build_history(versions)
+        .map_err(|e| BuildError::Ccam(e.to_string()))?;
     std::fs::create_dir_all(out).map_err(io(out))?;
     crate::ccam_official::write_tsv(&hist, out).map_err(io(out))?;
     let mut vt = String::from("version\tvalid_from\tvalid_to\n");
     for (k, (v, d)) in list.iter().enumerate() {
-        let to = list.get(k + 1).map(|n| Date(n.1).to_string()).unwrap_or_default();
+        let to = list
+            .get(k + 1)
+            .map(|n| Date(n.1).to_string())
+            .unwrap_or_default();
         vt.push_str(&format!("{v}\t{}\t{to}\n", Date(*d)));
     }
     let p = out.join("ccam_versions.tsv");
@@ -103,17 +125,40 @@ pub fn version_on(dir: &Path, d: Date) -> Option<u32> {
     let t = super::tsv::Table::parse("ccam_versions.tsv", &text).ok()?;
     t.rows().find_map(|r| {
         let p = r.period().ok()?;
-        p.contains(d).then(|| r.uint("version").ok().map(|v| v as u32)).flatten()
+        p.contains(d)
+            .then(|| r.uint("version").ok().map(|v| v as u32))
+            .flatten()
     })
 }
 
 /// What the engine uses for `code` on `date`: JSON, or an error message for an unknown code or date.
-pub fn lookup(refs: &Refs, dir: &Path, code: &str, date: Date, activity: Option<u8>, phase: Option<u8>, grid: Option<u8>) -> Result<Value, String> {
-    let c: Code7 = code.as_bytes().try_into().map_err(|_| format!("`{code}` is not a 7-character CCAM code"))?;
-    let hist = refs.acts.get(&c).ok_or_else(|| format!("CCAM code {code} is unknown in this reference set"))?;
+pub fn lookup(
+    refs: &Refs,
+    dir: &Path,
+    code: &str,
+    date: Date,
+    activity: Option<u8>,
+    phase: Option<u8>,
+    grid: Option<u8>,
+) -> Result<Value, String> {
+    let c: Code7 = code
+        .as_bytes()
+        .try_into()
+        .map_err(|_| format!("`{code}` is not a 7-character CCAM code"))?;
+    let hist = refs
+        .acts
+        .get(&c)
+        .ok_or_else(|| format!("CCAM code {code} is unknown in this reference set"))?;
     let Some((p, act)) = hist.at(date) else {
-        let periods: Vec<String> = hist.rows().iter().map(|(p, _)| format!("{}..{}", p.from, p.to_opt_string())).collect();
-        return Err(format!("CCAM code {code} is not valid on {date} (valid: {})", periods.join(", ")));
+        let periods: Vec<String> = hist
+            .rows()
+            .iter()
+            .map(|(p, _)| format!("{}..{}", p.from, p.to_opt_string()))
+            .collect();
+        return Err(format!(
+            "CCAM code {code} is not valid on {date} (valid: {})",
+            periods.join(", ")
+        ));
     };
     let mut rows: Vec<Value> = Vec::new();
     let mut keys: Vec<_> = refs.tariffs.keys().filter(|k| k.0 == c).copied().collect();
@@ -122,15 +167,28 @@ pub fn lookup(refs: &Refs, dir: &Path, code: &str, date: Date, activity: Option<
         if activity.is_some_and(|a| a != k.1) || phase.is_some_and(|ph| ph != k.2) {
             continue;
         }
-        let Some((tp, t)) = refs.tariffs.get(&k).and_then(|h| h.at(date)) else { continue };
+        let Some((tp, t)) = refs.tariffs.get(&k).and_then(|h| h.at(date)) else {
+            continue;
+        };
         let mut tariffs = serde_json::Map::new();
         for g in [1u8, 2] {
             if grid.is_some_and(|x| x != g) {
                 continue;
             }
-            tariffs.insert(g.to_string(), t.for_grid(g).map(fmt_euros).map(Value::from).unwrap_or(Value::Null));
+            tariffs.insert(
+                g.to_string(),
+                t.for_grid(g)
+                    .map(fmt_euros)
+                    .map(Value::from)
+                    .unwrap_or(Value::Null),
+            );
         }
-        let mods = refs.allowed_mods.get(&(c, k.1)).and_then(|h| h.value_at(date)).map(|m| m.set.to_string()).unwrap_or_default();
+        let mods = refs
+            .allowed_mods
+            .get(&(c, k.1))
+            .and_then(|h| h.value_at(date))
+            .map(|m| m.set.to_string())
+            .unwrap_or_default();
         rows.push(json!({
             "activity": k.1,
             "phase": k.2,
@@ -142,13 +200,19 @@ pub fn lookup(refs: &Refs, dir: &Path, code: &str, date: Date, activity: Option<
         }));
     }
     if rows.is_empty() {
-        return Err(format!("CCAM code {code} has no activity/phase matching the filters on {date}"));
+        return Err(format!(
+            "CCAM code {code} has no activity/phase matching the filters on {date}"
+        ));
     }
     let companions: Vec<String> = refs
         .companions
         .get(&c)
         .and_then(|h| h.value_at(date))
-        .map(|v| v.iter().map(|x| String::from_utf8_lossy(x).to_string()).collect())
+        .map(|v| {
+            v.iter()
+                .map(|x| String::from_utf8_lossy(x).to_string())
+                .collect()
+        })
         .unwrap_or_default();
     Ok(json!({
         "code": code,

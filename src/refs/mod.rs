@@ -9,7 +9,7 @@
 //! read it, from any thread.
 
 pub mod beneficiaries;
-//TMP pub mod build;
+pub mod build;
 pub mod history;
 pub mod tsv;
 

@@ -5,15 +5,16 @@ use crate::codes::Reject;
 use crate::nir;
 use crate::refs::beneficiaries::BenefView;
 use crate::refs::{Param, Practitioner, Rights, Specialty, benef_key};
+use smallvec::SmallVec;
 
 /// The parties of a claim, resolved on each line's date of care.
 pub struct Parties<'r> {
     pub benef: BenefView<'r>,
     pub benef_key: u64,
     /// Rights in force on each line's date.
-    pub rights: Vec<Rights>,
+    pub rights: SmallVec<[Rights; 4]>,
     /// Practitioner status and specialty on each line's date.
-    pub prac: Vec<(Practitioner, Specialty)>,
+    pub prac: SmallVec<[(Practitioner, Specialty); 4]>,
 }
 
 /// Natures of insurance accepted in B2 type 2 CP 77 (RULES.md §5.3 [C: RSF-B2]).
@@ -84,8 +85,8 @@ pub fn check<'r>(ctx: &Ctx<'r>, c: &ClaimInput, tr: &mut Trace) -> Result<Partie
         .unwrap_or(2700)
         / 100;
     let oldest = ctx.batch_date.minus_months(months as u32);
-    let mut rights = Vec::with_capacity(c.lines.len());
-    let mut prac = Vec::with_capacity(c.lines.len());
+    let mut rights = SmallVec::new();
+    let mut prac = SmallVec::new();
     for (i, l) in c.lines.iter().enumerate() {
         if l.date > ctx.batch_date {
             return Err(Rej::line(

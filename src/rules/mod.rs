@@ -286,7 +286,19 @@ impl Rej {
 /// Liquidates one claim. `state` is the beneficiary's running state, updated only when the claim is paid
 /// (a rejected claim charges no participation and uses no daily slot).
 pub fn liquidate(ctx: &Ctx, c: &ClaimInput, state: &mut BenefState, tr: &mut Trace) -> Outcome {
-    match liquidate_inner(ctx, c, state, tr) {
+    liquidate_in(ctx, c, state, &mut BenefState::default(), tr)
+}
+
+/// [`liquidate`] with a caller-owned scratch state, reused across claims so that the tentative copy of
+/// the beneficiary's state allocates nothing on the hot path.
+pub fn liquidate_in(
+    ctx: &Ctx,
+    c: &ClaimInput,
+    state: &mut BenefState,
+    scratch: &mut BenefState,
+    tr: &mut Trace,
+) -> Outcome {
+    match liquidate_inner(ctx, c, state, scratch, tr) {
         Ok(p) => Outcome::Paid(p),
         Err(r) => {
             let (line_no, pos) = match r.line {
@@ -313,13 +325,14 @@ fn liquidate_inner(
     ctx: &Ctx,
     c: &ClaimInput,
     state: &mut BenefState,
+    st: &mut BenefState,
     tr: &mut Trace,
 ) -> Result<Paid, Rej> {
     let parties = controls::check(ctx, c, tr)?;
     let mut priced = pricing::price_lines(ctx, c, &parties, tr)?;
     // Work on a copy of the state: a claim rejected by a later rule must leave no trace in it.
-    let mut st = state.clone();
-    association::check_exclusive_modifiers(ctx, c, &priced, &mut st, tr)?;
+    st.clone_from(state);
+    association::check_exclusive_modifiers(ctx, c, &priced, st, tr)?;
     // Rules across lines need at least two lines (a fast path for the single-consultation majority).
     if c.lines.len() > 1 {
         association::check_consultation_with_act(ctx, c, &priced, tr)?;
@@ -330,9 +343,9 @@ fn liquidate_inner(
     }
     let mut lines = pricing::compute_bases(c, &priced, tr);
     rate::apply_rates(ctx, c, &parties, &priced, &mut lines, tr);
-    participation::apply_participation(ctx, c, &parties, &mut lines, &mut st, tr);
+    participation::apply_participation(ctx, c, &parties, &mut lines, st, tr);
     let paid = complementary::settle(ctx, c, &parties, &mut lines, tr);
-    *state = st;
+    std::mem::swap(state, st);
     Ok(paid)
 }
 

@@ -91,10 +91,11 @@ pub fn apply_participation(
             );
             continue;
         }
-        let pf = amount
-            .min((cap - used_before).max(0))
-            .min(r.amo_gross.max(0));
-        if pf < amount {
+        let left = (cap - used_before).max(0);
+        let pf = amount.min(left).min(r.amo_gross.max(0));
+        // W110 only when the yearly cap is what reduced it (a PF larger than the AMO amount of a small
+        // line is limited by that amount, not by the cap).
+        if left < amount && left < r.amo_gross {
             r.warn(Warn::PfYearCap);
         }
         if pf > 0 {

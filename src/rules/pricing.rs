@@ -7,6 +7,7 @@ use crate::claims::Act;
 use crate::codes::{Reject, Warn};
 use crate::money::{self, BP_100, Bp, Cents};
 use crate::refs::{Grid, ModKind, Practitioner};
+use smallvec::SmallVec;
 
 /// A line once priced, before association.
 #[derive(Clone, Debug)]
@@ -57,9 +58,9 @@ pub fn price_lines(
     c: &ClaimInput,
     parties: &Parties,
     tr: &mut Trace,
-) -> Result<Vec<Priced>, Rej> {
+) -> Result<SmallVec<[Priced; 4]>, Rej> {
     let refs = ctx.refs;
-    let mut out = Vec::with_capacity(c.lines.len());
+    let mut out = SmallVec::new();
     for (i, l) in c.lines.iter().enumerate() {
         let (prac, spec) = parties.prac[i];
         let grid = select_grid(&prac);
@@ -197,6 +198,9 @@ pub fn price_lines(
                 let allowed = refs
                     .allowed_mods
                     .get(&(code, activity))
+                    // The official export publishes one modifier list per act, under its first activity
+                    // row (formats/ccam-official.md): another activity without a list uses the act's list.
+                    .or_else(|| refs.allowed_mods.get(&(code, 1)))
                     .and_then(|h| h.value_at(l.date))
                     .map(|a| a.set);
                 let mut mod_values = [None; 4];

@@ -30,9 +30,7 @@ pub fn mini_refs_dir(tag: &str) -> PathBuf {
 /// The mini reference set, loaded once per test binary.
 pub fn mini_refs() -> &'static Refs {
     static R: std::sync::OnceLock<Refs> = std::sync::OnceLock::new();
-    R.get_or_init(|| {
-        Refs::load(&mini_src()).expect("mini refs load")
-    })
+    R.get_or_init(|| Refs::load(&mini_src()).expect("mini refs load"))
 }
 
 pub fn nir_key(nir: &[u8; 13]) -> [u8; 2] {
