@@ -1,0 +1,183 @@
+//! The command-line contract: commands, exit codes, `explain` output.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_liquidator"))
+}
+
+fn sample(p: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/sample")
+        .join(p)
+}
+
+fn tmp(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("liquidator-cli-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+#[test]
+fn run_exit_codes_success_existing_output_and_bad_refs() {
+    let out = tmp("run");
+    let st = bin()
+        .args(["run", "--claims"])
+        .arg(sample("claims.b2"))
+        .arg("--refs")
+        .arg(sample("refs"))
+        .arg("--out")
+        .arg(&out)
+        .arg("--quiet")
+        .status()
+        .unwrap();
+    assert_eq!(st.code(), Some(0));
+    let o = bin()
+        .args(["run", "--claims"])
+        .arg(sample("claims.b2"))
+        .arg("--refs")
+        .arg(sample("refs"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // invalid reference tables: exit 3, nothing written
+    let bad = tmp("badrefs");
+    std::fs::create_dir_all(&bad).unwrap();
+    for e in std::fs::read_dir(sample("refs")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, bad.join(p.file_name().unwrap())).unwrap();
+    }
+    let t = std::fs::read_to_string(bad.join("parameters.tsv"))
+        .unwrap()
+        .replace("pf_yearly_cap\t2005-01-01", "pf_yearly_cap\t2005-02-30");
+    std::fs::write(bad.join("parameters.tsv"), t).unwrap();
+    let out2 = tmp("run2");
+    let o = bin()
+        .args(["run", "--claims"])
+        .arg(sample("claims.b2"))
+        .arg("--refs")
+        .arg(&bad)
+        .arg("--out")
+        .arg(&out2)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("parameters.tsv:"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!out2.exists());
+    let _ = std::fs::remove_dir_all(&out);
+    let _ = std::fs::remove_dir_all(&bad);
+}
+
+#[test]
+fn refs_lookup_prints_json_and_refuses_unknown_codes() {
+    let o = bin()
+        .args(["refs", "lookup", "--refs"])
+        .arg(sample("refs"))
+        .args(["BGQP002", "--date", "2025-02-01"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["activities"][0]["tariffs"]["1"], "28.68");
+    let o = bin()
+        .args(["refs", "lookup", "--refs"])
+        .arg(sample("refs"))
+        .args(["ZZZZ999", "--date", "2025-02-01"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(8));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown"));
+    let o = bin()
+        .args(["refs", "lookup", "--refs"])
+        .arg(sample("refs"))
+        .args(["BGQP002", "--date", "2025-02-30"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn explain_shows_each_step_in_text_and_json() {
+    // 700000014: two acts, association codes 1 and 2
+    let o = bin()
+        .args(["explain", "--claims"])
+        .arg(sample("claims.b2"))
+        .arg("--refs")
+        .arg(sample("refs"))
+        .args(["--claim", "700000014"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let t = String::from_utf8_lossy(&o.stdout);
+    for step in [
+        "[rights]",
+        "[practitioner]",
+        "[grid]",
+        "[ccam_tariff]",
+        "[association]",
+        "[base]",
+        "[rate]",
+        "[participation]",
+        "[complementary]",
+        "[payee]",
+        "PAID",
+    ] {
+        assert!(t.contains(step), "missing {step} in:\n{t}");
+    }
+    assert!(t.contains("50 %"), "{t}");
+    let o = bin()
+        .args(["explain", "--json", "--claims"])
+        .arg(sample("claims.b2"))
+        .arg("--refs")
+        .arg(sample("refs"))
+        .args(["--claim", "700000017"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["outcome"]["lines"][0]["heavy_forfait"], "24.00");
+    assert!(
+        v[0]["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["rule"] == "heavy_act_forfait")
+    );
+    // a rejected claim explains its rule
+    let o = bin()
+        .args(["explain", "--claims"])
+        .arg(sample("claims.b2"))
+        .arg("--refs")
+        .arg(sample("refs"))
+        .args(["--claim", "700000063"])
+        .output()
+        .unwrap();
+    let t = String::from_utf8_lossy(&o.stdout);
+    assert!(t.contains("REJECTED"), "{t}");
+    // unknown claim → 8
+    let o = bin()
+        .args(["explain", "--claims"])
+        .arg(sample("claims.b2"))
+        .arg("--refs")
+        .arg(sample("refs"))
+        .args(["--claim", "555555555"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(8));
+}
