@@ -86,6 +86,15 @@ struct Mark {
 }
 
 impl ShardOut {
+    fn clear(&mut self) {
+        self.out.payments.clear();
+        self.out.rejections.clear();
+        self.out.amc_rows.clear();
+        self.out.amc_bytes.clear();
+        self.out.summary = Summary::default();
+        self.entries.clear();
+    }
+
     fn mark(&self) -> Mark {
         Mark {
             pay: self.out.payments.len() as u32,
@@ -231,6 +240,18 @@ pub fn process(
     let mut line = 2u64;
     let mut after_trailer = None;
     let mut claims_done = 0u64;
+    let mut chunk_pool: Vec<Chunk> = Vec::new();
+    let mut shard_pool: Vec<ShardOut> = (0..SHARDS).map(|_| ShardOut::default()).collect();
+    // Phase timings for profiling (`LIQUIDATOR_TIMING=1`): parse, sequential bookkeeping, shards, gather.
+    let timing = std::env::var_os("LIQUIDATOR_TIMING").is_some();
+    let mut t = [std::time::Duration::ZERO; 5];
+    let mut clock = std::time::Instant::now();
+    let mut lap = |i: usize, clock: &mut std::time::Instant| {
+        if timing {
+            t[i] += clock.elapsed();
+            *clock = std::time::Instant::now();
+        }
+    };
     while start < data.len() {
         let end = reader::next_claim_start(data, start + opts.window.max(1))
             .max(start + 1)
@@ -256,15 +277,18 @@ pub fn process(
             bases.push(line);
             line += c;
         }
-        let chunks: Vec<Chunk> = ranges
-            .par_iter()
+        // Buffers are reused from window to window: fresh large allocations cost page faults.
+        chunk_pool.resize_with(ranges.len().max(chunk_pool.len()), Chunk::default);
+        let chunks = &mut chunk_pool[..ranges.len()];
+        chunks
+            .par_iter_mut()
+            .zip(ranges.par_iter())
             .zip(bases.par_iter())
-            .map(|(&(a, b), &base)| {
-                let mut ch = Chunk::default();
+            .for_each(|((ch, &(a, b)), &base)| {
                 ch.parse(data, a, b, base);
-                ch
-            })
-            .collect();
+            });
+        let chunks = &*chunks;
+        lap(0, &mut clock);
         // 2. framing counts and duplicates, in file order.
         let mut items: Vec<(u32, u32)> = Vec::new();
         for (ci, ch) in chunks.iter().enumerate() {
@@ -310,14 +334,15 @@ pub fn process(
                 lists[sh].push(k as u32);
             }
         }
-        let shard_outs: Vec<ShardOut> = lists
-            .par_iter()
+        lap(1, &mut clock);
+        shard_pool
+            .par_iter_mut()
+            .zip(lists.par_iter())
             .zip(states.par_iter())
-            .map(|(list, st)| {
+            .for_each(|((so, list), st)| {
                 let mut st = st.lock().unwrap_or_else(|e| e.into_inner());
                 let mut scratch = BenefState::default();
-                let mut so = ShardOut::default();
-                so.entries.reserve(list.len());
+                so.clear();
                 for &k in list {
                     let (ci, cj) = items[k as usize];
                     let ch = &chunks[ci as usize];
@@ -367,11 +392,29 @@ pub fn process(
                     }
                     so.entries.push((start, so.mark()));
                 }
-                so
-            })
-            .collect();
+            });
+        let shard_outs = &shard_pool;
+        lap(2, &mut clock);
         // 4. gather in file order (claims rejected at read are formatted here).
         let mut ob = OutBufs::default();
+        ob.payments.reserve(
+            shard_outs
+                .iter()
+                .map(|s| s.out.payments.len())
+                .sum::<usize>(),
+        );
+        ob.amc_bytes.reserve(
+            shard_outs
+                .iter()
+                .map(|s| s.out.amc_bytes.len())
+                .sum::<usize>(),
+        );
+        ob.amc_rows.reserve(
+            shard_outs
+                .iter()
+                .map(|s| s.out.amc_rows.len())
+                .sum::<usize>(),
+        );
         for (k, &(ci, cj)) in items.iter().enumerate() {
             let (sh, e) = loc[k];
             if (sh as usize) < SHARDS {
@@ -417,13 +460,14 @@ pub fn process(
                 emit(std::mem::take(&mut ob));
             }
         }
-        for so in &shard_outs {
+        for so in shard_outs {
             ob.summary.merge(&so.out.summary);
         }
         emit(ob);
         claims_done += items.len() as u64;
+        lap(3, &mut clock);
         let mut ob = OutBufs::default();
-        for ch in &chunks {
+        for ch in chunks {
             for o in &ch.orphans {
                 output::orphan(&mut ob, o);
             }
@@ -435,6 +479,13 @@ pub fn process(
             p(end as u64, claims_done);
         }
         start = end;
+    }
+    drop(lap);
+    if timing {
+        eprintln!(
+            "timing: parse {:?}, bookkeeping {:?}, shards {:?}, gather+emit {:?}",
+            t[0], t[1], t[2], t[3]
+        );
     }
     check_batch(&info, after_trailer)?;
     Ok((info, traced.into_inner().unwrap_or_default()))

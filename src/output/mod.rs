@@ -102,6 +102,7 @@ pub fn paid(
             }
         }
         let b = &mut out.payments;
+        b.reserve(512);
         fmt::padded(b, h.claim_no as u64, 9);
         fmt::tab(b);
         fmt::u64_(b, r.line_no as u64);
