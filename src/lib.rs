@@ -57,5 +57,7 @@ pub mod generator;
 pub mod money;
 pub mod nir;
 pub mod output;
+pub mod parquet_out;
 pub mod refs;
+pub mod report;
 pub mod rules;
