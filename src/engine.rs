@@ -538,7 +538,7 @@ pub fn run(
     let stage = sink::Staging::create(out, force)?;
     let io = |e: std::io::Error| RunError::Io(format!("{}: {e}", stage.dir.display()));
     let mut writer = sink::Writer::new(&stage.dir).map_err(io)?;
-    let (tx, rx) = crossbeam_channel::bounded::<OutBufs>(64);
+    let (tx, rx) = crossbeam_channel::bounded::<OutBufs>(8);
     let (info, summary) = std::thread::scope(|s| {
         let w = s.spawn(move || -> std::io::Result<Summary> {
             for b in rx {
