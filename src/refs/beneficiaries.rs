@@ -46,7 +46,8 @@ pub struct Beneficiaries {
     shift: u32,
     min: u64,
     span: u64,
-    ald: FxHashMap<u64, Vec<(Period, [u8; 2])>>,
+    /// ALD periods sorted by beneficiary key (looked up only when an exemption is claimed).
+    ald: Vec<(u64, Period, [u8; 2])>,
 }
 
 /// One beneficiary as the rules see it.
@@ -85,12 +86,13 @@ impl<'a> BenefView<'a> {
     /// An ALD period covering `d`. Looked up only when a claim asks (an exemption is claimed), so the
     /// 80 % of claims without one pay no extra memory access.
     pub fn ald_at(&self, d: Date) -> Option<(Period, [u8; 2])> {
-        self.store
-            .ald
-            .get(&self.key)?
+        let ald = &self.store.ald;
+        let i = ald.partition_point(|a| a.0 < self.key);
+        ald[i..]
             .iter()
-            .find(|a| a.0.contains(d))
-            .copied()
+            .take_while(|a| a.0 == self.key)
+            .find(|a| a.1.contains(d))
+            .map(|a| (a.1, a.2))
     }
 
     /// Participations already charged in a year before this batch.
@@ -213,16 +215,29 @@ impl Beneficiaries {
         if *cuts.last().unwrap_or(&0) < body.len() {
             cuts.push(body.len());
         }
-        let first_line = |chunk_start: usize| {
-            header_lines + 1 + memchr::memchr_iter(b'\n', &body[..chunk_start]).count()
-        };
+        // Line number of each chunk's first line: newlines counted once, in parallel, then summed.
+        let counts: Vec<usize> = cuts
+            .par_windows(2)
+            .map(|w| memchr::memchr_iter(b'\n', &body[w[0]..w[1]]).count())
+            .collect();
+        let mut bases = Vec::with_capacity(counts.len());
+        let mut acc = header_lines + 1;
+        for c in &counts {
+            bases.push(acc);
+            acc += c;
+        }
+        let first_line = |k: usize| bases[k];
         let mut amcs: Vec<([u8; 10], [u8; 2])> = Vec::new();
+        let tp = std::time::Instant::now();
         let parts: Vec<
             Result<Vec<(u64, BenefRow, [u8; 10], [u8; 2], u32)>, (usize, usize, String)>,
         > = cuts
             .par_windows(2)
             .map(|w| parse_chunk(&body[w[0]..w[1]], &cols, amc_known))
             .collect();
+        if std::env::var_os("LIQUIDATOR_TIMING").is_some() {
+            eprintln!("timing: beneficiaries parse {:?}", tp.elapsed());
+        }
         let mut all = Vec::with_capacity(
             parts
                 .iter()
@@ -232,7 +247,7 @@ impl Beneficiaries {
         for (k, p) in parts.into_iter().enumerate() {
             match p {
                 Ok(v) => {
-                    let base = first_line(cuts[k]) as u32;
+                    let base = first_line(k) as u32;
                     all.extend(
                         v.into_iter()
                             .map(|(key, row, a, c, l)| (key, row, a, c, base + l)),
@@ -241,14 +256,19 @@ impl Beneficiaries {
                 Err((l, col, reason)) => {
                     return Err(LoadError {
                         file: file.into(),
-                        line: first_line(cuts[k]) + l,
+                        line: first_line(k) + l,
                         column: col,
                         reason,
                     });
                 }
             }
         }
+        let tm = std::env::var_os("LIQUIDATOR_TIMING").is_some();
+        let t0 = std::time::Instant::now();
         all.par_sort_unstable_by_key(|r| (r.0, r.1.period.from, r.4));
+        if tm {
+            eprintln!("timing: beneficiaries sort {:?}", t0.elapsed());
+        }
         let mut amc_index: FxHashMap<([u8; 10], [u8; 2]), u16> = FxHashMap::default();
         let mut keys = Vec::with_capacity(all.len());
         let mut rows = Vec::with_capacity(all.len());
@@ -296,7 +316,15 @@ impl Beneficiaries {
             ..Default::default()
         };
         b.build_radix();
+        let t1 = std::time::Instant::now();
         b.ald = load_ald(dir, &b)?;
+        if tm {
+            eprintln!(
+                "timing: beneficiaries after sort {:?}, ald {:?}",
+                t1 - t0,
+                t1.elapsed()
+            );
+        }
         Ok(b)
     }
 
@@ -555,37 +583,115 @@ fn show(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn load_ald(
-    dir: &Path,
-    bens: &Beneficiaries,
-) -> Result<FxHashMap<u64, Vec<(Period, [u8; 2])>>, LoadError> {
+/// `ald.tsv`: a dedicated splitter (millions of rows at national scale), same checks and positions as
+/// the generic loader: beneficiary known, real dates, `valid_to` after `valid_from`, no overlap.
+fn load_ald(dir: &Path, bens: &Beneficiaries) -> Result<Vec<(u64, Period, [u8; 2])>, LoadError> {
     let text = super::tsv::read_file(dir, "ald.tsv")?;
-    let t = super::tsv::Table::parse("ald.tsv", &text)?;
-    t.require(&["nir", "rank", "valid_from", "valid_to", "ald"])?;
-    let mut out: FxHashMap<u64, Vec<(Period, [u8; 2], usize)>> = FxHashMap::default();
-    for row in t.rows() {
-        let nir = row.nonempty("nir")?;
-        let key = benef_key(nir.as_bytes(), row.uint("rank")?.min(1000) as u16)
-            .ok_or_else(|| row.err("nir", "not a 13-character NIR with a 3-digit rank"))?;
+    let file = "ald.tsv";
+    let err = |line: usize, column: usize, reason: String| LoadError {
+        file: file.into(),
+        line,
+        column,
+        reason,
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let mut lines = text
+        .split('\n')
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)));
+    let header = loop {
+        match lines.next() {
+            None => return Err(err(1, 1, "no header row".into())),
+            Some((_, l)) if l.trim().is_empty() || l.starts_with('#') => continue,
+            Some((_, l)) => break l,
+        }
+    };
+    let names: Vec<&str> = header.split('\t').map(str::trim).collect();
+    let col = |n: &str| {
+        names
+            .iter()
+            .position(|c| *c == n)
+            .ok_or_else(|| err(1, 1, format!("missing column `{n}`")))
+    };
+    let (cn, cr, cf, ct, ca) = (
+        col("nir")?,
+        col("rank")?,
+        col("valid_from")?,
+        col("valid_to")?,
+        col("ald")?,
+    );
+    let mut out: Vec<(u64, Period, [u8; 2], usize)> = Vec::new();
+    let mut cells: Vec<(usize, &str)> = Vec::with_capacity(8);
+    for (ln, l) in lines {
+        if l.trim().is_empty() || l.starts_with('#') {
+            continue;
+        }
+        cells.clear();
+        let mut pos = 1;
+        for c in l.split('\t') {
+            cells.push((pos, c.trim()));
+            pos += c.len() + 1;
+        }
+        let cell = |i: usize| cells.get(i).copied().unwrap_or((l.len() + 1, ""));
+        let (pn, nir) = cell(cn);
+        let rank = parse_uint(cell(cr).1.as_bytes()).filter(|&r| r <= 999);
+        let key = rank
+            .and_then(|r| benef_key(nir.as_bytes(), r as u16))
+            .ok_or_else(|| {
+                err(
+                    ln,
+                    pn,
+                    "nir: not a 13-character NIR with a 3-digit rank".into(),
+                )
+            })?;
         if !bens.contains(key) {
-            return Err(row.err(
-                "nir",
-                "ALD period for a beneficiary not in beneficiaries.tsv",
+            return Err(err(
+                ln,
+                pn,
+                "nir: ALD period for a beneficiary not in beneficiaries.tsv".into(),
             ));
         }
-        let p = row.period()?;
-        let ald = row.fixed::<2>("ald")?;
-        let v = out.entry(key).or_default();
-        if let Some(o) = v.iter().find(|o| o.0.overlaps(&p)) {
-            return Err(row.err(
-                "valid_from",
-                format!("ALD period overlaps the one at line {}", o.2),
+        let date = |i: usize, name: &str| {
+            let (p, v) = cell(i);
+            Date::parse_iso(v).ok_or_else(|| {
+                err(
+                    ln,
+                    p,
+                    format!("{name}: bad date `{v}` (expected a real YYYY-MM-DD)"),
+                )
+            })
+        };
+        let from = date(cf, "valid_from")?;
+        let to = if cell(ct).1.is_empty() {
+            Date::MAX
+        } else {
+            date(ct, "valid_to")?
+        };
+        if to <= from {
+            return Err(err(
+                ln,
+                cell(ct).0,
+                format!("valid_to: valid_to {to} is not after valid_from {from}"),
             ));
         }
-        v.push((p, ald, row.line));
+        let (pa, a) = cell(ca);
+        if a.len() > 2 {
+            return Err(err(ln, pa, format!("ald: `{a}` longer than 2 characters")));
+        }
+        let mut ald = [b' '; 2];
+        ald[..a.len()].copy_from_slice(a.as_bytes());
+        out.push((key, Period { from, to }, ald, ln));
     }
-    Ok(out
-        .into_iter()
-        .map(|(k, v)| (k, v.into_iter().map(|(p, a, _)| (p, a)).collect()))
-        .collect())
+    out.sort_unstable_by_key(|a| (a.0, a.1.from, a.3));
+    for w in out.windows(2) {
+        if w[0].0 == w[1].0 && w[0].1.overlaps(&w[1].1) {
+            let (l, o) = (w[0].3.max(w[1].3), w[0].3.min(w[1].3));
+            return Err(err(
+                l,
+                1,
+                format!("valid_from: ALD period overlaps the one at line {o}"),
+            ));
+        }
+    }
+    Ok(out.into_iter().map(|(k, p, a, _)| (k, p, a)).collect())
 }

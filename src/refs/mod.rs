@@ -322,10 +322,20 @@ fn small(r: &Row, name: &str, max: u64) -> Result<u8, LoadError> {
 impl Refs {
     /// Loads every table of a reference directory. Any error stops the load (nothing is half-loaded).
     pub fn load(dir: &Path) -> Result<Refs, LoadError> {
+        let timing = std::env::var_os("LIQUIDATOR_TIMING").is_some();
+        let t0 = std::time::Instant::now();
         let mut r = Refs::default();
         r.load_ccam(dir)?;
+        let t1 = std::time::Instant::now();
         r.load_rules_tables(dir)?;
         r.load_parties(dir)?;
+        if timing {
+            eprintln!(
+                "timing: refs load ccam {:?}, rules+parties {:?}",
+                t1 - t0,
+                t1.elapsed()
+            );
+        }
         Ok(r)
     }
 
