@@ -24,6 +24,7 @@ use crate::codes::{Reject, Warn};
 use crate::date::Date;
 use crate::money::{Bp, Cents};
 use crate::refs::{Grid, Refs};
+use smallvec::SmallVec;
 
 /// What the rules need besides the claim.
 pub struct Ctx<'r> {
@@ -40,14 +41,16 @@ pub struct ClaimInput<'a> {
     pub pos: Pos,
 }
 
-/// Running state of one beneficiary across the batch (file order).
+/// Running state of one beneficiary across the batch (file order). Inline storage for the usual case
+/// (one year, one practitioner-day): millions of beneficiaries are seen in a national day, and a heap
+/// allocation each would dominate the engine's memory.
 #[derive(Clone, Debug, Default)]
 pub struct BenefState {
     /// Participations charged per calendar year of care (seeded from the beneficiaries table).
-    pub pf_by_year: Vec<(u32, Cents)>,
+    pub pf_by_year: SmallVec<[(u32, Cents); 1]>,
     pub seeded: bool,
     /// Per (practitioner, date): participations charged and exclusive modifiers billed.
-    pub daily: Vec<DailyCount>,
+    pub daily: SmallVec<[DailyCount; 1]>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
