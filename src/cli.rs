@@ -9,7 +9,8 @@
 //! * 5 — I/O error (unreadable input, output not writable);
 //! * 6 — output directory exists (use `--force`);
 //! * 7 — conservation check failed (a bug: the summary is written but the run is flagged);
-//! * 8 — not found (e.g. `refs lookup` of an unknown code, `explain` of an unknown claim).
+//! * 8 — not found (e.g. `refs lookup` of an unknown code, `explain` of an unknown claim);
+//! * 9 — `reprocess`: previous outputs refused (another batch, edited, or not matching the claims file).
 
 use crate::engine::{self, Options, RunError};
 use crate::money::fmt_euros;
@@ -49,6 +50,32 @@ pub enum Cmd {
         /// No progress bar and no end-of-run summary on stderr.
         #[arg(long)]
         quiet: bool,
+        /// Also write the liquidated lines as Parquet (`OUT/liquidated_lines.parquet`, formats/parquet.md).
+        #[arg(long)]
+        parquet: bool,
+    },
+    /// Re-liquidate a day with a corrected reference set and write the adjustments against a previous run.
+    Reprocess {
+        #[arg(long)]
+        claims: PathBuf,
+        /// The corrected reference set.
+        #[arg(long)]
+        refs: PathBuf,
+        /// Output directory of the previous run of the same claims file.
+        #[arg(long)]
+        previous: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        force: bool,
+    },
+    /// Write a self-contained HTML report of a run (with day-over-day deltas given --previous).
+    Report {
+        out_dir: PathBuf,
+        #[arg(long)]
+        previous: Option<PathBuf>,
+        #[arg(short = 'o', long = "output", default_value = "report.html")]
+        output: PathBuf,
     },
     /// Generate a realistic day: DIR/claims.b2 and DIR/refs/.
     Gen {
@@ -100,6 +127,15 @@ pub enum RefsCmd {
         tables: Option<PathBuf>,
         #[arg(long)]
         out: PathBuf,
+    },
+    /// What changed between two reference sets, and (with --claims) how many claims and how much money.
+    Diff {
+        old: PathBuf,
+        new: PathBuf,
+        #[arg(long)]
+        claims: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
     },
     /// Print as JSON what the engine uses for an act on a date.
     Lookup {
@@ -158,6 +194,7 @@ pub fn main() -> ExitCode {
             threads,
             force,
             quiet,
+            parquet,
         } => {
             pool(threads);
             let refs = match load_refs(&refs) {
@@ -168,6 +205,19 @@ pub fn main() -> ExitCode {
                 Ok(s) => {
                     if !quiet {
                         eprint!("{}", human_summary(&s));
+                    }
+                    if parquet {
+                        // Written after the run succeeded, under a temporary name renamed into place.
+                        let tmp = out.join(".liquidated_lines.parquet.tmp");
+                        let dest = out.join("liquidated_lines.parquet");
+                        let r = crate::parquet_out::write_parquet(&out, &tmp)
+                            .map_err(|e| e.to_string())
+                            .and_then(|_| std::fs::rename(&tmp, &dest).map_err(|e| e.to_string()));
+                        if let Err(e) = r {
+                            let _ = std::fs::remove_file(&tmp);
+                            eprintln!("liquidator: parquet: {e}");
+                            return ExitCode::from(5);
+                        }
                     }
                     let ok =
                         s.conservation.claims && s.conservation.billed && s.conservation.paid_split;
@@ -261,6 +311,89 @@ pub fn main() -> ExitCode {
                     })
                 }
             }
+        }
+        Cmd::Reprocess {
+            claims,
+            refs,
+            previous,
+            out,
+            force,
+        } => {
+            let refs = match load_refs(&refs) {
+                Ok(r) => r,
+                Err(c) => return c,
+            };
+            match crate::reprocess::run(&claims, &refs, &previous, &out, force) {
+                Ok(s) => {
+                    eprintln!(
+                        "reprocessed {} claims: {} changed ({} newly paid, {} newly rejected, {} amounts changed), AMO delta {} €, AMC delta {} €",
+                        s.claims_compared,
+                        s.claims_changed,
+                        s.newly_paid,
+                        s.newly_rejected,
+                        s.amount_changed,
+                        fmt_euros(s.amo_delta_cents),
+                        fmt_euros(s.amc_delta_cents)
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("liquidator: {e}");
+                    ExitCode::from(match &e {
+                        crate::reprocess::ReprocessError::Run(r) => exit_code(r),
+                        crate::reprocess::ReprocessError::Mismatch(_)
+                        | crate::reprocess::ReprocessError::Read(_) => 9,
+                        crate::reprocess::ReprocessError::Io(_) => 5,
+                    })
+                }
+            }
+        }
+        Cmd::Report {
+            out_dir,
+            previous,
+            output,
+        } => match crate::report::write_report(&out_dir, previous.as_deref(), &output) {
+            Ok(()) => {
+                eprintln!("report written to {}", output.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("liquidator: {e}");
+                ExitCode::from(5)
+            }
+        },
+        Cmd::Refs {
+            cmd:
+                RefsCmd::Diff {
+                    old,
+                    new,
+                    claims,
+                    json,
+                },
+        } => {
+            let (a, b) = match (load_refs(&old), load_refs(&new)) {
+                (Ok(a), Ok(b)) => (a, b),
+                (Err(c), _) | (_, Err(c)) => return c,
+            };
+            let mut report = crate::refs::diff::diff(&a, &b);
+            if let Some(c) = claims {
+                match crate::refs::diff::claims_impact(&a, &b, &c) {
+                    Ok(i) => report.claims = Some(i),
+                    Err(e) => {
+                        eprintln!("liquidator: {e}");
+                        return ExitCode::from(5);
+                    }
+                }
+            }
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).unwrap_or_default()
+                );
+            } else {
+                print!("{}", report.to_text());
+            }
+            ExitCode::SUCCESS
         }
         Cmd::Refs {
             cmd:

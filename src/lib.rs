@@ -60,4 +60,5 @@ pub mod output;
 pub mod parquet_out;
 pub mod refs;
 pub mod report;
+pub mod reprocess;
 pub mod rules;

@@ -10,6 +10,7 @@
 
 pub mod beneficiaries;
 pub mod build;
+pub mod diff;
 pub mod history;
 pub mod tsv;
 
@@ -118,7 +119,7 @@ pub struct NgapValue {
 
 /// Dated parameters (`parameters.tsv`). Values are fixed-point ×100: rates in basis points, amounts in
 /// cents, counts and ages ×100.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Param {
     RateDefault,
     RateExempt,

@@ -1,0 +1,283 @@
+//! Issue #6 fixture scenario on the real CCAM files: a day liquidated under v78, then v81's tariffs
+//! applied retroactively (v81 forced at v78's date 2025-02-01), reprocessed; the adjustments are checked
+//! against tariffs read directly from the official CSV text (independent of the loader).
+
+use liquidator::claims::write::BatchWriter;
+use liquidator::claims::{Act, ActLine, BatchHeader, ClaimHeader};
+use liquidator::date::Date;
+use liquidator::engine::{self, Options};
+use liquidator::generator::population::make_nir;
+use liquidator::money::{self, parse_euros};
+use liquidator::refs::Refs;
+use liquidator::refs::build::build;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn tmp(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("liquidator-reproc-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// Reference sets A (v67 + v78) and B (v67 + v81 forced at 2025-02-01), parties of the sample.
+fn sets() -> &'static (PathBuf, PathBuf, Refs, Refs) {
+    static S: OnceLock<(PathBuf, PathBuf, Refs, Refs)> = OnceLock::new();
+    S.get_or_init(|| {
+        let c = root().join("fixtures/ccam");
+        let parties = root().join("fixtures/sample/refs");
+        let a = tmp("refsA");
+        let b = tmp("refsB");
+        build(
+            &[
+                (c.join("ccam_v67_applicable_2021-04-26.csv"), None),
+                (c.join("ccam_v78_applicable_2025-02-01.csv"), None),
+            ],
+            Some(&parties),
+            None,
+            &a,
+        )
+        .unwrap();
+        build(
+            &[
+                (c.join("ccam_v67_applicable_2021-04-26.csv"), None),
+                (
+                    c.join("ccam_v81_applicable_2026-01-01.csv"),
+                    Some(Date(20250201)),
+                ),
+            ],
+            Some(&parties),
+            None,
+            &b,
+        )
+        .unwrap();
+        let (ra, rb) = (Refs::load(&a).unwrap(), Refs::load(&b).unwrap());
+        (a, b, ra, rb)
+    })
+}
+
+/// Tariff of `code` activity 1 phase 0 on `grid` read from the official CSV text.
+fn official(file: &str, code: &str, grid: usize) -> i64 {
+    let text = std::fs::read_to_string(root().join("fixtures/ccam").join(file)).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&format!("{code},")))
+        .unwrap();
+    // A minimal quoted-CSV split of the act's row (labels may hold commas inside quotes).
+    let mut cells = vec![String::new()];
+    let mut quoted = false;
+    for ch in line.chars() {
+        match ch {
+            '"' => quoted = !quoted,
+            ',' if !quoted => cells.push(String::new()),
+            c => cells.last_mut().unwrap().push(c),
+        }
+    }
+    let v: f64 = cells[4 + grid].parse().unwrap(); // test-only parse of the published cell
+    (v * 100.0).round() as i64
+}
+
+const ADULT_IDX: u64 = 90_000_001;
+
+fn header(claim: u32, prac: u32) -> ClaimHeader {
+    let (nir, key) = make_nir(ADULT_IDX, 1, Date(19800312));
+    ClaimHeader {
+        claim_no: claim,
+        practitioner: prac,
+        nir,
+        nir_key: key,
+        rank: 1,
+        birth: Date(19800312),
+        birth_rank: 1,
+        nature: 10,
+        exemption: b'0',
+        pathway: b'T',
+        tp_amo: true,
+        tp_amc: false,
+        amc: *b"0775671001",
+        contract: *b"02",
+        at_ref: [b' '; 9],
+    }
+}
+
+fn act(code: &str, date: u32, fee: i64) -> ActLine {
+    ActLine {
+        claim_no: 0,
+        line_no: 0,
+        date: Date(date),
+        act: Act::Ccam {
+            code: code.as_bytes().try_into().unwrap(),
+            extension: b' ',
+            activity: 1,
+            phase: 0,
+            modifiers: *b"    ",
+            assoc: b' ',
+            rc: b' ',
+        },
+        quantity: 1,
+        fee,
+        qualifier: *b"DE",
+        exemption: b' ',
+    }
+}
+
+/// (code, practitioner, grid): OPHTA 900000007 sector 1, GP 900000001 sector 1, CARDIO 900000002 grid 2,
+/// DENTIST 900000005 sector 1. BGQP002, QZJA002, DEQP003 rise in v81; EBQM001 falls; HBJD001 unchanged.
+const ACTS: [(&str, u32, usize); 5] = [
+    ("BGQP002", 900000007, 1),
+    ("QZJA002", 900000001, 1),
+    ("DEQP003", 900000001, 1),
+    ("EBQM001", 900000002, 2),
+    ("HBJD001", 900000005, 1),
+];
+
+fn claims_file(dir: &Path, batch: u32) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let p = dir.join("claims.b2");
+    let f = std::fs::File::create(&p).unwrap();
+    let mut w = BatchWriter::new(
+        f,
+        &BatchHeader {
+            sender: 1,
+            batch_no: batch,
+            date: Date(20260316),
+            version: 100,
+        },
+    )
+    .unwrap();
+    let mut n = 0;
+    for month in 3..=12u32 {
+        for (code, prac, _) in ACTS {
+            n += 1;
+            w.claim(
+                &header(800_000_000 + n, prac),
+                &[act(code, 20250000 + month * 100 + 10, 10000)],
+            )
+            .unwrap();
+        }
+    }
+    w.finish().unwrap();
+    p
+}
+
+#[test]
+fn v81_correction_of_the_v78_period_gives_the_independently_computed_adjustments() {
+    let (_, set_b, ra, rb) = sets();
+    let d = tmp("scenario");
+    let claims = claims_file(&d, 5);
+    let prev = d.join("prev");
+    engine::run(&claims, ra, &prev, false, &Options::default()).unwrap();
+    let out = d.join("adj");
+    let s = liquidator::reprocess::run(&claims, rb, &prev, &out, false).unwrap();
+    // Independent expectation: per claim, AMO delta = 70 % of the new tariff − 70 % of the old.
+    let mut expected_changed = 0;
+    let mut expected_amo = 0;
+    for (code, _, grid) in ACTS {
+        let old = official("ccam_v78_applicable_2025-02-01.csv", code, grid);
+        let new = official("ccam_v81_applicable_2026-01-01.csv", code, grid);
+        if old != new {
+            expected_changed += 10; // ten months of claims
+            expected_amo += 10 * (money::pct(new, 7000) - money::pct(old, 7000));
+        }
+    }
+    assert_eq!(s.claims_compared, 50);
+    assert_eq!(s.claims_changed, expected_changed);
+    assert_eq!(s.amo_delta_cents, expected_amo);
+    assert_eq!((s.newly_paid, s.newly_rejected), (0, 0));
+    // the adjustment file has one row per changed line, deltas summing to the summary
+    let adj = std::fs::read_to_string(out.join("adjustments.tsv")).unwrap();
+    let rows: Vec<Vec<&str>> = adj
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').collect())
+        .collect();
+    assert_eq!(rows.len() as u64, expected_changed);
+    assert_eq!(
+        rows.iter()
+            .map(|r| parse_euros(r[12]).unwrap())
+            .sum::<i64>(),
+        expected_amo
+    );
+    assert!(rows.iter().all(|r| r[3] == "AMOUNT_CHANGED"));
+    // complementary insurers whose share changed get an adjustment file
+    assert!(out.join("amc/0775671001.tsv").exists());
+    // refs diff --claims agrees
+    let impact = liquidator::refs::diff::claims_impact(ra, rb, &claims).unwrap();
+    assert_eq!(
+        (impact.claims_changed, impact.amo_delta_cents),
+        (s.claims_changed, s.amo_delta_cents)
+    );
+    let report = liquidator::refs::diff::diff(ra, rb);
+    assert!(
+        report
+            .changes
+            .iter()
+            .any(|c| c.table == "ccam_tariffs" && c.key == "BGQP002-1-0" && c.from == "2025-02-01")
+    );
+    let _ = set_b;
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn same_reference_set_gives_zero_adjustments_and_identical_bytes_twice() {
+    let (_, _, ra, _) = sets();
+    let d = tmp("same");
+    let claims = claims_file(&d, 6);
+    let prev = d.join("prev");
+    engine::run(&claims, ra, &prev, false, &Options::default()).unwrap();
+    let s = liquidator::reprocess::run(&claims, ra, &prev, &d.join("a1"), false).unwrap();
+    assert_eq!(
+        (s.claims_changed, s.amo_delta_cents, s.amc_delta_cents),
+        (0, 0, 0)
+    );
+    liquidator::reprocess::run(&claims, ra, &prev, &d.join("a2"), false).unwrap();
+    for f in [
+        "adjustments.tsv",
+        "summary.json",
+        "liquidation/payments.tsv",
+    ] {
+        assert_eq!(
+            std::fs::read(d.join("a1").join(f)).unwrap(),
+            std::fs::read(d.join("a2").join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn edited_or_foreign_previous_outputs_are_refused() {
+    let (_, _, ra, rb) = sets();
+    let d = tmp("refuse");
+    let claims = claims_file(&d, 7);
+    let prev = d.join("prev");
+    engine::run(&claims, ra, &prev, false, &Options::default()).unwrap();
+    // edited: one AMO amount changed in payments.tsv
+    let p = prev.join("payments.tsv");
+    let text = std::fs::read_to_string(&p).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let mut cells: Vec<String> = lines[1].split('\t').map(String::from).collect();
+    cells[27] = "999.99".into(); // amo_paid
+    lines[1] = cells.join("\t");
+    std::fs::write(&p, lines.join("\n") + "\n").unwrap();
+    let e = liquidator::reprocess::run(&claims, rb, &prev, &d.join("x"), false)
+        .err()
+        .expect("refused");
+    assert!(
+        e.to_string().contains("does not match its own files"),
+        "{e}"
+    );
+    assert!(!d.join("x").exists());
+    // foreign: outputs of another batch
+    let other = claims_file(&d.join("o"), 8);
+    let prev2 = d.join("prev2");
+    engine::run(&other, ra, &prev2, false, &Options::default()).unwrap();
+    let e = liquidator::reprocess::run(&claims, rb, &prev2, &d.join("y"), false)
+        .err()
+        .expect("refused");
+    assert!(e.to_string().contains("batch 8"), "{e}");
+    let _ = std::fs::remove_dir_all(&d);
+}
