@@ -201,7 +201,22 @@ pub fn main() -> ExitCode {
                 Ok(r) => r,
                 Err(c) => return c,
             };
-            match engine::run(&claims, &refs, &out, force, &Options::default()) {
+            let total = std::fs::metadata(&claims).map(|m| m.len()).unwrap_or(0);
+            let bar = crate::progress::progress_for(total, quiet);
+            let update = |b: u64, c: u64| {
+                if let Some(p) = &bar {
+                    p.update(b, c);
+                }
+            };
+            let opts = Options {
+                progress: Some(&update),
+                ..Options::default()
+            };
+            let result = engine::run(&claims, &refs, &out, force, &opts);
+            if let Some(p) = &bar {
+                p.finish();
+            }
+            match result {
                 Ok(s) => {
                     if !quiet {
                         eprint!("{}", human_summary(&s));

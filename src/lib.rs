@@ -58,6 +58,7 @@ pub mod money;
 pub mod nir;
 pub mod output;
 pub mod parquet_out;
+pub mod progress;
 pub mod refs;
 pub mod report;
 pub mod reprocess;
