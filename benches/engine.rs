@@ -4,7 +4,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use liquidator::claims::write::{self, BatchWriter};
-use liquidator::claims::{Act, ActLine, BatchHeader, Chunk, ClaimHeader, Pos};
+use liquidator::claims::{ActLine, BatchHeader, Chunk, ClaimHeader, Pos};
 use liquidator::date::Date;
 use liquidator::output::{self, OutBufs};
 use liquidator::refs::Refs;
@@ -27,40 +27,12 @@ fn header(claim_no: u32) -> ClaimHeader {
 }
 
 fn g(date: u32) -> ActLine {
-    ActLine {
-        claim_no: 0,
-        line_no: 1,
-        date: Date(date),
-        act: Act::Ngap {
-            letter: *b"G   ",
-            coef: 100,
-        },
-        quantity: 1,
-        fee: 3000,
-        qualifier: *b"  ",
-        exemption: b' ',
-    }
+    write::ngap_line("G", 100, Date(date), 3000)
 }
 
 fn ccam(code: &[u8; 7], mods: &[u8; 4], assoc: u8, fee: i64) -> ActLine {
-    ActLine {
-        claim_no: 0,
-        line_no: 1,
-        date: Date(20260104),
-        act: Act::Ccam {
-            code: *code,
-            extension: b' ',
-            activity: 1,
-            phase: 0,
-            modifiers: *mods,
-            assoc,
-            rc: b' ',
-        },
-        quantity: 1,
-        fee,
-        qualifier: *b"  ",
-        exemption: b' ',
-    }
+    let code = std::str::from_utf8(code).unwrap_or("");
+    write::ccam_line(code, 1, mods.trim_ascii_end(), assoc, Date(20260104), fee)
 }
 
 fn batch(n: u32) -> Vec<u8> {

@@ -187,6 +187,86 @@ pub fn tally(bytes: &[u8]) -> (u64, u64, i64) {
     (claims, lines, total)
 }
 
+/// An NGAP act line (claim and line numbers are stamped when the claim is written).
+pub fn ngap_line(letter: &str, coef: u32, date: Date, fee: i64) -> ActLine {
+    let mut l = [b' '; 4];
+    let n = letter.len().min(4);
+    l[..n].copy_from_slice(&letter.as_bytes()[..n]);
+    ActLine {
+        claim_no: 0,
+        line_no: 0,
+        date,
+        act: Act::Ngap { letter: l, coef },
+        quantity: 1,
+        fee,
+        qualifier: *b"  ",
+        exemption: b' ',
+    }
+}
+
+/// A CCAM act line, phase 0, up to 4 modifiers, association code (`b' '` for none).
+pub fn ccam_line(
+    code: &str,
+    activity: u8,
+    mods: &[u8],
+    assoc: u8,
+    date: Date,
+    fee: i64,
+) -> ActLine {
+    let mut c = [b' '; 7];
+    let n = code.len().min(7);
+    c[..n].copy_from_slice(&code.as_bytes()[..n]);
+    let mut m = [b' '; 4];
+    for (k, &x) in mods.iter().take(4).enumerate() {
+        m[k] = x;
+    }
+    ActLine {
+        claim_no: 0,
+        line_no: 0,
+        date,
+        act: Act::Ccam {
+            code: c,
+            extension: b' ',
+            activity,
+            phase: 0,
+            modifiers: m,
+            assoc,
+            rc: b' ',
+        },
+        quantity: 1,
+        fee,
+        qualifier: *b"  ",
+        exemption: b' ',
+    }
+}
+
+/// The records of a one-line claim whose end record announces `count` lines and `total` (for damaged
+/// fixtures); `edit` may alter the act record's bytes.
+pub fn one_line_claim(
+    h: &ClaimHeader,
+    l: &ActLine,
+    count: u16,
+    total: i64,
+    edit: impl FnOnce(&mut Vec<u8>),
+) -> Vec<Vec<u8>> {
+    let mut l = *l;
+    if l.claim_no == 0 {
+        l.claim_no = h.claim_no;
+    }
+    l.line_no = 1;
+    let mut rec = act_line(&l);
+    edit(&mut rec);
+    vec![
+        claim_header(h),
+        rec,
+        claim_end(&ClaimEnd {
+            claim_no: h.claim_no,
+            count,
+            total,
+        }),
+    ]
+}
+
 /// Accumulates a whole batch file: keeps the trailer's counts and totals consistent by construction.
 pub struct BatchWriter<W: std::io::Write> {
     out: W,

@@ -330,45 +330,11 @@ pub fn grid_of(p: &Prac) -> u8 {
 }
 
 fn ccam(code: &str, activity: u8, mods: &[u8], assoc: u8, date: Date, fee: Cents) -> ActLine {
-    let mut c = [b' '; 7];
-    c.copy_from_slice(&code.as_bytes()[..7]);
-    let mut m = [b' '; 4];
-    for (k, &x) in mods.iter().take(4).enumerate() {
-        m[k] = x;
-    }
-    ActLine {
-        claim_no: 0,
-        line_no: 0,
-        date,
-        act: Act::Ccam {
-            code: c,
-            extension: b' ',
-            activity,
-            phase: 0,
-            modifiers: m,
-            assoc,
-            rc: b' ',
-        },
-        quantity: 1,
-        fee,
-        qualifier: *b"  ",
-        exemption: b' ',
-    }
+    write::ccam_line(code, activity, mods, assoc, date, fee)
 }
 
 fn ngap(letter: &str, coef: u32, date: Date, fee: Cents) -> ActLine {
-    let mut l = [b' '; 4];
-    l[..letter.len()].copy_from_slice(letter.as_bytes());
-    ActLine {
-        claim_no: 0,
-        line_no: 0,
-        date,
-        act: Act::Ngap { letter: l, coef },
-        quantity: 1,
-        fee,
-        qualifier: *b"  ",
-        exemption: b' ',
-    }
+    write::ngap_line(letter, coef, date, fee)
 }
 
 /// Excess billed on a base: sector 2 non-OPTAM ~48 % on average [C: HCAAM 2025 average excess rate],

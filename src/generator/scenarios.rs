@@ -572,56 +572,28 @@ pub fn write<O: Write>(
     let h = s.header(B_ADULT, GP);
     let mut l2 = ngap("G", 100, day, gf);
     l2.claim_no = h.claim_no + 50;
-    l2.line_no = 1;
+    let recs = write::one_line_claim(&h, &l2, 1, gf, |_| {});
     s.raw(
         "act line whose claim number differs from its header",
         Err("R003"),
         h.claim_no,
-        vec![
-            write::claim_header(&h),
-            write::act_line(&l2),
-            write::claim_end(&crate::claims::record::ClaimEnd {
-                claim_no: h.claim_no,
-                count: 1,
-                total: gf,
-            }),
-        ],
+        recs,
     )?;
     let h = s.header(B_ADULT, GP);
-    let mut l = ngap("G", 100, day, gf);
-    l.claim_no = h.claim_no;
-    l.line_no = 1;
+    let recs = write::one_line_claim(&h, &ngap("G", 100, day, gf), 2, gf, |_| {});
     s.raw(
         "end record announces 2 lines, 1 read",
         Err("R004"),
         h.claim_no,
-        vec![
-            write::claim_header(&h),
-            write::act_line(&l),
-            write::claim_end(&crate::claims::record::ClaimEnd {
-                claim_no: h.claim_no,
-                count: 2,
-                total: gf,
-            }),
-        ],
+        recs,
     )?;
     let h = s.header(B_ADULT, GP);
-    let mut l = ngap("G", 100, day, gf);
-    l.claim_no = h.claim_no;
-    l.line_no = 1;
+    let recs = write::one_line_claim(&h, &ngap("G", 100, day, gf), 1, gf + 1, |_| {});
     s.raw(
         "end record total differs from the line",
         Err("R005"),
         h.claim_no,
-        vec![
-            write::claim_header(&h),
-            write::act_line(&l),
-            write::claim_end(&crate::claims::record::ClaimEnd {
-                claim_no: h.claim_no,
-                count: 1,
-                total: gf + 1,
-            }),
-        ],
+        recs,
     )?;
     let h = s.header(B_ADULT, GP);
     s.raw(

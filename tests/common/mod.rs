@@ -1,7 +1,7 @@
 //! Shared test helpers: the mini reference set of `fixtures/mini/refs/` and builders for claims.
 #![allow(dead_code)]
 
-use liquidator::claims::{Act, ActLine, ClaimHeader, Pos};
+use liquidator::claims::{ActLine, ClaimHeader, Pos};
 use liquidator::date::Date;
 use liquidator::refs::Refs;
 use liquidator::rules::{self, BenefState, ClaimInput, Ctx, Outcome, Trace};
@@ -71,41 +71,22 @@ pub const GP_NC: u32 = 100000004;
 pub const DENTIST: u32 = 100000005;
 
 pub fn ngap(letter: &str, coef: u32, date: u32, fee: i64) -> ActLine {
-    let mut l = [b' '; 4];
-    l[..letter.len()].copy_from_slice(letter.as_bytes());
-    ActLine {
-        claim_no: 1,
-        line_no: 1,
-        date: Date(date),
-        act: Act::Ngap { letter: l, coef },
-        quantity: 1,
-        fee,
-        qualifier: *b"  ",
-        exemption: b' ',
-    }
+    let mut l = liquidator::claims::write::ngap_line(letter, coef, Date(date), fee);
+    (l.claim_no, l.line_no) = (1, 1);
+    l
 }
 
 pub fn ccam(code: &str, activity: u8, mods: &str, assoc: u8, date: u32, fee: i64) -> ActLine {
-    let mut m = [b' '; 4];
-    m[..mods.len()].copy_from_slice(mods.as_bytes());
-    ActLine {
-        claim_no: 1,
-        line_no: 1,
-        date: Date(date),
-        act: Act::Ccam {
-            code: code.as_bytes().try_into().unwrap(),
-            extension: b' ',
-            activity,
-            phase: 0,
-            modifiers: m,
-            assoc,
-            rc: b' ',
-        },
-        quantity: 1,
+    let mut l = liquidator::claims::write::ccam_line(
+        code,
+        activity,
+        mods.as_bytes(),
+        assoc,
+        Date(date),
         fee,
-        qualifier: *b"  ",
-        exemption: b' ',
-    }
+    );
+    (l.claim_no, l.line_no) = (1, 1);
+    l
 }
 
 /// Liquidates one claim against `refs` with a fresh or given beneficiary state (batch date 2026-03-16).
