@@ -29,6 +29,10 @@
 //! - [`rules`]: the liquidation rules, one module per family, each citing RULES.md.
 //! - [`engine`]: windows, parallel parse, beneficiary shards, ordered output.
 //! - [`output`]: file layouts, summary, atomic staging directory.
+//! - [`reprocess`]: re-liquidation with a corrected reference set and adjustments against a previous run.
+//! - [`generator`]: the synthetic national day and the scenario claims of the sample fixture.
+//! - [`report`], [`parquet_out`]: the HTML run report and the Parquet export (read a run's outputs).
+//! - [`progress`]: the operator's progress bar.
 //! - [`cli`]: the command-line front end used by `main.rs` (thin).
 //!
 //! ## Invariants
