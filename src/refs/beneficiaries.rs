@@ -425,6 +425,8 @@ fn parse_chunk(
     amc_known: &(dyn Fn(&[u8; 10], &[u8; 2]) -> bool + Sync),
 ) -> Result<ChunkRows, (usize, usize, String)> {
     let mut out = Vec::with_capacity(chunk.len() / 70);
+    // Most rows name one of a few insurers: remember the last one checked (a hash probe per row saved).
+    let mut last_known: Option<([u8; 10], [u8; 2])> = None;
     let mut fields: [(usize, &[u8]); 32] = [(0, &[]); 32];
     for (li, raw) in chunk.split(|&b| b == b'\n').enumerate() {
         let l = trim_cr(raw);
@@ -522,12 +524,11 @@ fn parse_chunk(
         }
         amc[..a.len()].copy_from_slice(a);
         contract[..k.len()].copy_from_slice(k);
-        if !a.is_empty() && !amc_known(&amc, &contract) {
-            return err(
-                c.amc,
-                "amc",
-                "complementary insurer/contract not in amc.tsv".into(),
-            );
+        if !a.is_empty() && last_known != Some((amc, contract)) {
+            if !amc_known(&amc, &contract) {
+                return err(c.amc, "amc", "complementary insurer/contract not in amc.tsv".into());
+            }
+            last_known = Some((amc, contract));
         }
         let (pf_year, pf_used) = if f(c.pf_year).is_empty() {
             (0, 0)
