@@ -1,21 +1,82 @@
-//! Any bytes as a claims file: the engine must not panic, and an accepted batch must reconcile.
+//! Any bytes as a claims file, through the whole engine (`engine::process`) on the mini reference set.
+//! Asserts: no panic; when the batch is accepted, the conservation identities of `summary.json` and
+//! "nothing lost" (every claim header is one claim, the trailer reconciles with claims + orphans).
+//!
+//! Each input is run twice: as given, and with its trailer recomputed from the records (so that damaged
+//! claims inside an otherwise consistent batch reach the accepted path, where the identities are checked).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use liquidator::engine::{self, Options};
+use liquidator::claims::write;
+use liquidator::claims::{BatchTrailer, record};
+use liquidator::engine::{self, Options, RunError};
 use liquidator::output::{OutBufs, Summary};
 use liquidator::refs::Refs;
 use std::sync::OnceLock;
 
 fn refs() -> &'static Refs {
     static R: OnceLock<Refs> = OnceLock::new();
-    R.get_or_init(|| Refs::load(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/mini/refs")).expect("mini refs"))
+    R.get_or_init(|| {
+        let d = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/mini/refs");
+        Refs::load(&d).expect("mini refs")
+    })
+}
+
+fn check(data: &[u8]) {
+    let mut total = Summary::default();
+    let mut rows = 0u64;
+    let r = engine::process(data, refs(), &Options::default(), |b: OutBufs| {
+        total.merge(&b.summary);
+        rows += b.rejections.iter().filter(|&&c| c == b'\n').count() as u64;
+    });
+    match r {
+        Ok((info, _)) => {
+            let t = &total;
+            assert_eq!(t.claims_read, t.claims_paid + t.claims_rejected);
+            assert_eq!(t.lines_read, t.lines_paid + t.lines_rejected);
+            assert_eq!(t.billed_cents, t.paid_billed_cents + t.rejected_billed_cents);
+            assert_eq!(t.paid_billed_cents, t.amo_paid_cents + t.amc_cents + t.patient_cents);
+            assert_eq!(t.rejections_by_code.values().sum::<u64>(), t.claims_rejected);
+            // Nothing lost: one claim per header record, one rejection row per rejected claim or orphan.
+            assert_eq!(t.claims_read, info.header_records);
+            assert_eq!(rows, t.claims_rejected + t.orphan_records);
+            let trailer = info.trailer.expect("accepted without trailer");
+            assert_eq!(trailer.total, t.billed_cents + t.orphan_billed_cents);
+            assert!(t.lines_read <= info.act_records);
+        }
+        Err(RunError::Batch { .. }) => {}
+        Err(e) => panic!("not a batch error: {e}"),
+    }
+}
+
+/// The input with its last record replaced by a trailer consistent with the records before it.
+fn with_fixed_trailer(data: &[u8]) -> Option<Vec<u8>> {
+    let first = memchr_nl(data)? + 1;
+    let header = data[..first - 1].strip_suffix(b"\r").unwrap_or(&data[..first - 1]);
+    let batch_no = record::batch_header(header).ok()?.batch_no;
+    let mut body = data[first..].strip_suffix(b"\n").unwrap_or(&data[first..]);
+    if let Some(i) = body.iter().rposition(|&c| c == b'\n') {
+        if body[i + 1..].starts_with(b"99") {
+            body = &body[..=i];
+        }
+    }
+    let mut out = data[..first].to_vec();
+    out.extend_from_slice(body);
+    if !out.ends_with(b"\n") {
+        out.push(b'\n');
+    }
+    let (claims, lines, total) = write::tally(&out[first..]);
+    write::batch_trailer_into(&mut out, &BatchTrailer { batch_no, claims, lines, total });
+    out.push(b'\n');
+    Some(out)
+}
+
+fn memchr_nl(d: &[u8]) -> Option<usize> {
+    d.iter().position(|&c| c == b'\n')
 }
 
 fuzz_target!(|data: &[u8]| {
-    let mut total = Summary::default();
-    if engine::process(data, refs(), &Options::default(), |b: OutBufs| total.merge(&b.summary)).is_ok() {
-        assert_eq!(total.claims_read, total.claims_paid + total.claims_rejected);
-        assert_eq!(total.billed_cents, total.paid_billed_cents + total.rejected_billed_cents);
-        assert_eq!(total.paid_billed_cents, total.amo_paid_cents + total.amc_cents + total.patient_cents);
+    check(data);
+    if let Some(fixed) = with_fixed_trailer(data) {
+        check(&fixed);
     }
 });
