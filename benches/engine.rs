@@ -3,12 +3,12 @@
 //! the library's record writer. Whole-run figures are in `scripts/bench`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use liquidator::claims::write::{self, BatchWriter};
-use liquidator::claims::{ActLine, BatchHeader, Chunk, ClaimHeader, Pos};
-use liquidator::date::Date;
-use liquidator::output::{self, OutBufs};
-use liquidator::refs::Refs;
-use liquidator::rules::{self, BenefState, ClaimInput, Ctx, Outcome, Trace};
+use liquidator_core::claims::{ActLine, BatchHeader, Chunk, ClaimHeader, Pos};
+use liquidator_core::date::Date;
+use liquidator_core::output::{self, OutBufs};
+use liquidator_core::refs::Refs;
+use liquidator_core::rules::{self, BenefState, ClaimInput, Ctx, Outcome, Trace};
+use liquidator_testkit::write::{self, BatchWriter};
 use std::hint::black_box;
 use std::path::PathBuf;
 
@@ -73,7 +73,7 @@ fn bench_parser(c: &mut Criterion) {
         })
     });
     grp.bench_function("count_records", |b| {
-        b.iter(|| liquidator::claims::reader::count_records(black_box(&data)))
+        b.iter(|| liquidator_core::claims::reader::count_records(black_box(&data)))
     });
     grp.finish();
 }
@@ -116,7 +116,7 @@ fn bench_rules(c: &mut Criterion) {
 fn bench_refs(c: &mut Criterion) {
     let refs = refs();
     let key = (*b"BGQP002", 1u8, 0u8);
-    let bkey = liquidator::refs::benef_key(b"1850578006084", 1).unwrap();
+    let bkey = liquidator_core::refs::benef_key(b"1850578006084", 1).unwrap();
     let mut grp = c.benchmark_group("refs");
     grp.bench_function("tariff_at_date", |b| {
         b.iter(|| {

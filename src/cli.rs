@@ -12,11 +12,11 @@
 //! * 8 — not found (e.g. `refs lookup` of an unknown code, `explain` of an unknown claim);
 //! * 9 — `reprocess`: previous outputs refused (another batch, edited, or not matching the claims file).
 
-use crate::engine::{self, Options, RunError};
-use crate::money::fmt_euros;
-use crate::output::Summary;
-use crate::refs::Refs;
 use clap::{Parser, Subcommand};
+use liquidator_core::engine::{self, Options, RunError};
+use liquidator_core::money::fmt_euros;
+use liquidator_core::output::Summary;
+use liquidator_core::refs::Refs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -153,8 +153,8 @@ pub enum RefsCmd {
     },
 }
 
-fn date_arg(s: &str) -> Result<crate::date::Date, ExitCode> {
-    crate::date::Date::parse_iso(s).ok_or_else(|| {
+fn date_arg(s: &str) -> Result<liquidator_core::date::Date, ExitCode> {
+    liquidator_core::date::Date::parse_iso(s).ok_or_else(|| {
         eprintln!("liquidator: `{s}` is not a date YYYY-MM-DD");
         ExitCode::from(2)
     })
@@ -164,7 +164,7 @@ pub fn exit_code(e: &RunError) -> u8 {
     match e {
         RunError::Batch { .. } => 4,
         RunError::Io(_) => 5,
-        RunError::Stage(crate::output::sink::StageError::Exists(_)) => 6,
+        RunError::Stage(liquidator_core::output::sink::StageError::Exists(_)) => 6,
         RunError::Stage(_) => 5,
     }
 }
@@ -225,7 +225,7 @@ pub fn main() -> ExitCode {
                         // Written after the run succeeded, under a temporary name renamed into place.
                         let tmp = out.join(".liquidated_lines.parquet.tmp");
                         let dest = out.join("liquidated_lines.parquet");
-                        let r = crate::parquet_out::write_parquet(&out, &tmp)
+                        let r = liquidator_export::parquet::write_parquet(&out, &tmp)
                             .map_err(|e| e.to_string())
                             .and_then(|_| std::fs::rename(&tmp, &dest).map_err(|e| e.to_string()));
                         if let Err(e) = r {
@@ -260,7 +260,7 @@ pub fn main() -> ExitCode {
                 Ok(d) => d,
                 Err(c) => return c,
             };
-            let cfg = crate::generator::GenConfig {
+            let cfg = liquidator_testkit::generator::GenConfig {
                 claims,
                 beneficiaries,
                 seed,
@@ -269,7 +269,7 @@ pub fn main() -> ExitCode {
                 scenarios: sample,
                 ccam_subset: sample,
             };
-            match crate::generator::generate(&cfg) {
+            match liquidator_testkit::generator::generate(&cfg) {
                 Ok(s) => {
                     eprintln!(
                         "generated {} claims, {} act lines, {} bytes in {}",
@@ -297,7 +297,7 @@ pub fn main() -> ExitCode {
         } => {
             let mut files = Vec::new();
             for a in &ccam {
-                match crate::refs::build::parse_ccam_arg(a) {
+                match liquidator_ccam::build::parse_ccam_arg(a) {
                     Ok(f) => files.push(f),
                     Err(e) => {
                         eprintln!("liquidator: {e}");
@@ -305,7 +305,7 @@ pub fn main() -> ExitCode {
                     }
                 }
             }
-            match crate::refs::build::build(&files, from.as_deref(), tables.as_deref(), &out) {
+            match liquidator_ccam::build::build(&files, from.as_deref(), tables.as_deref(), &out) {
                 Ok(warnings) => {
                     for w in &warnings {
                         eprintln!("warning: {w}");
@@ -320,8 +320,8 @@ pub fn main() -> ExitCode {
                 Err(e) => {
                     eprintln!("liquidator: {e}");
                     ExitCode::from(match e {
-                        crate::refs::build::BuildError::Usage(_) => 2,
-                        crate::refs::build::BuildError::Io(..) => 5,
+                        liquidator_ccam::build::BuildError::Usage(_) => 2,
+                        liquidator_ccam::build::BuildError::Io(..) => 5,
                         _ => 3,
                     })
                 }
@@ -338,7 +338,7 @@ pub fn main() -> ExitCode {
                 Ok(r) => r,
                 Err(c) => return c,
             };
-            match crate::reprocess::run(&claims, &refs, &previous, &out, force) {
+            match liquidator_core::reprocess::run(&claims, &refs, &previous, &out, force) {
                 Ok(s) => {
                     eprintln!(
                         "reprocessed {} claims: {} changed ({} newly paid, {} newly rejected, {} amounts changed), AMO delta {} €, AMC delta {} €",
@@ -355,10 +355,10 @@ pub fn main() -> ExitCode {
                 Err(e) => {
                     eprintln!("liquidator: {e}");
                     ExitCode::from(match &e {
-                        crate::reprocess::ReprocessError::Run(r) => exit_code(r),
-                        crate::reprocess::ReprocessError::Mismatch(_)
-                        | crate::reprocess::ReprocessError::Read(_) => 9,
-                        crate::reprocess::ReprocessError::Io(_) => 5,
+                        liquidator_core::reprocess::ReprocessError::Run(r) => exit_code(r),
+                        liquidator_core::reprocess::ReprocessError::Mismatch(_)
+                        | liquidator_core::reprocess::ReprocessError::Read(_) => 9,
+                        liquidator_core::reprocess::ReprocessError::Io(_) => 5,
                     })
                 }
             }
@@ -367,16 +367,18 @@ pub fn main() -> ExitCode {
             out_dir,
             previous,
             output,
-        } => match crate::report::write_report(&out_dir, previous.as_deref(), &output) {
-            Ok(()) => {
-                eprintln!("report written to {}", output.display());
-                ExitCode::SUCCESS
+        } => {
+            match liquidator_export::report::write_report(&out_dir, previous.as_deref(), &output) {
+                Ok(()) => {
+                    eprintln!("report written to {}", output.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("liquidator: {e}");
+                    ExitCode::from(5)
+                }
             }
-            Err(e) => {
-                eprintln!("liquidator: {e}");
-                ExitCode::from(5)
-            }
-        },
+        }
         Cmd::Refs {
             cmd:
                 RefsCmd::Diff {
@@ -390,9 +392,9 @@ pub fn main() -> ExitCode {
                 (Ok(a), Ok(b)) => (a, b),
                 (Err(c), _) | (_, Err(c)) => return c,
             };
-            let mut report = crate::refs::diff::diff(&a, &b);
+            let mut report = liquidator_core::refdiff::diff(&a, &b);
             if let Some(c) = claims {
-                match crate::refs::diff::claims_impact(&a, &b, &c) {
+                match liquidator_core::refdiff::claims_impact(&a, &b, &c) {
                     Ok(i) => report.claims = Some(i),
                     Err(e) => {
                         eprintln!("liquidator: {e}");
@@ -425,14 +427,14 @@ pub fn main() -> ExitCode {
                 Ok(d) => d,
                 Err(c) => return c,
             };
-            let r = match crate::refs::Refs::load_regulatory(&refs) {
+            let r = match liquidator_core::refs::Refs::load_regulatory(&refs) {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("liquidator: invalid reference tables: {e}");
                     return ExitCode::from(3);
                 }
             };
-            match crate::refs::build::lookup(&r, &refs, &code, date, activity, phase, grid) {
+            match liquidator_ccam::build::lookup(&r, &refs, &code, date, activity, phase, grid) {
                 Ok(v) => {
                     println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
                     ExitCode::SUCCESS
@@ -482,7 +484,7 @@ pub fn human_summary(s: &Summary) -> String {
     if !top.is_empty() {
         o.push_str("top rejection reasons:");
         for (code, n) in top.iter().take(5) {
-            let slug = crate::codes::Reject::from_code(code)
+            let slug = liquidator_core::codes::Reject::from_code(code)
                 .map(|r| r.slug())
                 .unwrap_or("");
             o.push_str(&format!(" {code} {slug} ×{n};"));
@@ -530,11 +532,14 @@ pub fn explain(claims: &Path, refs: &Refs, claim: u32, json: bool) -> ExitCode {
         return ExitCode::from(8);
     }
     if json {
-        let v: Vec<_> = traced.iter().map(crate::rules::explain::to_json).collect();
+        let v: Vec<_> = traced
+            .iter()
+            .map(liquidator_core::explain::to_json)
+            .collect();
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     } else {
         for t in &traced {
-            print!("{}", crate::rules::explain::to_text(t));
+            print!("{}", liquidator_core::explain::to_text(t));
         }
     }
     ExitCode::SUCCESS

@@ -1,4 +1,7 @@
-//! Thin binary: everything lives in the library (see `src/lib.rs` for the architecture map).
+//! Thin binary: everything lives in the workspace crates (ARCHITECTURE.md has the map).
+mod cli;
+mod progress;
+
 fn main() -> std::process::ExitCode {
-    liquidator::cli::main()
+    cli::main()
 }

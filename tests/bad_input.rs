@@ -5,11 +5,11 @@
 
 mod common;
 use common::*;
-use liquidator::claims::write::{self, BatchWriter};
-use liquidator::claims::{BatchHeader, ClaimHeader};
-use liquidator::codes::BatchFail;
-use liquidator::date::Date;
-use liquidator::engine::{self, Options, RunError};
+use liquidator_core::claims::{BatchHeader, ClaimHeader};
+use liquidator_core::codes::BatchFail;
+use liquidator_core::date::Date;
+use liquidator_core::engine::{self, Options, RunError};
+use liquidator_testkit::write::{self, BatchWriter};
 use std::path::{Path, PathBuf};
 
 fn bad_dir() -> PathBuf {
@@ -52,7 +52,7 @@ fn claim2(edit: impl FnOnce(&mut Vec<Vec<u8>>)) -> Vec<Vec<u8>> {
     let mut recs = vec![
         write::claim_header(&hd),
         write::act_line(&l),
-        write::claim_end(&liquidator::claims::record::ClaimEnd {
+        write::claim_end(&liquidator_core::claims::record::ClaimEnd {
             claim_no: 2,
             count: 1,
             total: 3000,
@@ -114,7 +114,7 @@ fn cases() -> Vec<(&'static str, Vec<u8>)> {
     before.extend_from_slice(&write::act_line(&l));
     before.push(b'\n');
     before.extend_from_slice(&good[129..good.len() - 129]);
-    let mut t = write::batch_trailer(&liquidator::claims::BatchTrailer {
+    let mut t = write::batch_trailer(&liquidator_core::claims::BatchTrailer {
         batch_no: 77,
         claims: 4,
         lines: 5,
@@ -126,7 +126,7 @@ fn cases() -> Vec<(&'static str, Vec<u8>)> {
     v.push((
         "line_count_mismatch.b2",
         batch_with(&claim2(|r| {
-            r[2] = write::claim_end(&liquidator::claims::record::ClaimEnd {
+            r[2] = write::claim_end(&liquidator_core::claims::record::ClaimEnd {
                 claim_no: 2,
                 count: 2,
                 total: 3000,
@@ -140,7 +140,7 @@ fn cases() -> Vec<(&'static str, Vec<u8>)> {
         vec![
             write::claim_header(&h(1, ADULT)),
             write::act_line(&l),
-            write::claim_end(&liquidator::claims::record::ClaimEnd {
+            write::claim_end(&liquidator_core::claims::record::ClaimEnd {
                 claim_no: 1,
                 count: 1,
                 total: 3000,
@@ -190,7 +190,7 @@ fn corpus_files_are_the_documented_cases() {
 }
 
 struct Out {
-    summary: liquidator::output::Summary,
+    summary: liquidator_core::output::Summary,
     rejections: Vec<Vec<String>>,
 }
 

@@ -2,7 +2,7 @@
 
 mod common;
 use common::*;
-use liquidator::refs::Refs;
+use liquidator_core::refs::Refs;
 
 /// Loads the mini set with one table edited; returns the error text.
 fn refused(file: &str, edit: impl FnOnce(String) -> String) -> String {

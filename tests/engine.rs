@@ -3,10 +3,10 @@
 
 mod common;
 use common::*;
-use liquidator::claims::write::BatchWriter;
-use liquidator::claims::{ActLine, BatchHeader};
-use liquidator::date::Date;
-use liquidator::engine::{self, Options, RunError};
+use liquidator_core::claims::{ActLine, BatchHeader};
+use liquidator_core::date::Date;
+use liquidator_core::engine::{self, Options, RunError};
+use liquidator_testkit::write::BatchWriter;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -95,7 +95,7 @@ fn run_with(
     out: &Path,
     threads: usize,
     window: usize,
-) -> Result<liquidator::output::Summary, RunError> {
+) -> Result<liquidator_core::output::Summary, RunError> {
     let refs = mini_refs();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -195,7 +195,7 @@ fn trailer_mismatch_fails_the_batch_and_writes_nothing() {
         matches!(
             e,
             RunError::Batch {
-                code: liquidator::codes::BatchFail::CountMismatch,
+                code: liquidator_core::codes::BatchFail::CountMismatch,
                 ..
             }
         ),

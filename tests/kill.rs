@@ -3,9 +3,9 @@
 
 mod common;
 use common::*;
-use liquidator::claims::BatchHeader;
-use liquidator::claims::write::BatchWriter;
-use liquidator::date::Date;
+use liquidator_core::claims::BatchHeader;
+use liquidator_core::date::Date;
+use liquidator_testkit::write::BatchWriter;
 use std::process::Command;
 use std::time::{Duration, Instant};
 

@@ -3,8 +3,8 @@
 
 use arrow_array::{Array, Date32Array, Decimal128Array, Int64Array, RecordBatch, StringArray};
 use arrow_schema::DataType;
-use liquidator::output::Summary;
-use liquidator::parquet_out::{BATCH_ROWS, fnv1a64, write_parquet};
+use liquidator_core::output::Summary;
+use liquidator_export::parquet::{BATCH_ROWS, fnv1a64, write_parquet};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::path::{Path, PathBuf};
 

@@ -2,11 +2,11 @@
 
 mod common;
 use common::*;
-use liquidator::claims::BatchHeader;
-use liquidator::claims::write::BatchWriter;
-use liquidator::date::Date;
-use liquidator::engine::{self, Options, RunError};
-use liquidator::output::OutBufs;
+use liquidator_core::claims::BatchHeader;
+use liquidator_core::date::Date;
+use liquidator_core::engine::{self, Options, RunError};
+use liquidator_core::output::OutBufs;
+use liquidator_testkit::write::BatchWriter;
 use proptest::prelude::*;
 
 fn valid() -> Vec<u8> {
@@ -100,7 +100,7 @@ proptest! {
         for m in &ms {
             apply(&mut data, m);
         }
-        let mut total = liquidator::output::Summary::default();
+        let mut total = liquidator_core::output::Summary::default();
         let mut rows: Vec<String> = Vec::new();
         let r = engine::process(&data, mini_refs(), &Options::default(), |b: OutBufs| {
             total.merge(&b.summary);

@@ -2,9 +2,9 @@
 //! act and a date, exactly the tariff printed in the official file of the version in force; boundaries
 //! (2025-02-01, 2026-01-01) are inclusive for the new version.
 
-use liquidator::date::Date;
-use liquidator::refs::Refs;
-use liquidator::refs::build::{build, lookup};
+use liquidator_ccam::build::{build, lookup};
+use liquidator_core::date::Date;
+use liquidator_core::refs::Refs;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 

@@ -1,7 +1,7 @@
 //! `liquidator report`: the page is produced from an output directory, self-contained, French-formatted,
 //! and fails with a clear `file:line` error on a malformed directory.
 
-use liquidator::report::{ReportError, write_report};
+use liquidator_export::report::{ReportError, write_report};
 use std::path::{Path, PathBuf};
 
 fn data(name: &str) -> PathBuf {

@@ -2,14 +2,14 @@
 //! applied retroactively (v81 forced at v78's date 2025-02-01), reprocessed; the adjustments are checked
 //! against tariffs read directly from the official CSV text (independent of the loader).
 
-use liquidator::claims::write::BatchWriter;
-use liquidator::claims::{Act, ActLine, BatchHeader, ClaimHeader};
-use liquidator::date::Date;
-use liquidator::engine::{self, Options};
-use liquidator::generator::population::make_nir;
-use liquidator::money::{self, parse_euros};
-use liquidator::refs::Refs;
-use liquidator::refs::build::build;
+use liquidator_ccam::build::build;
+use liquidator_core::claims::{Act, ActLine, BatchHeader, ClaimHeader};
+use liquidator_core::date::Date;
+use liquidator_core::engine::{self, Options};
+use liquidator_core::money::{self, parse_euros};
+use liquidator_core::refs::Refs;
+use liquidator_testkit::generator::population::make_nir;
+use liquidator_testkit::write::BatchWriter;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -171,7 +171,7 @@ fn v81_correction_of_the_v78_period_gives_the_independently_computed_adjustments
     let prev = d.join("prev");
     engine::run(&claims, ra, &prev, false, &Options::default()).unwrap();
     let out = d.join("adj");
-    let s = liquidator::reprocess::run(&claims, rb, &prev, &out, false).unwrap();
+    let s = liquidator_core::reprocess::run(&claims, rb, &prev, &out, false).unwrap();
     // Independent expectation: per claim, AMO delta = 70 % of the new tariff − 70 % of the old.
     let mut expected_changed = 0;
     let mut expected_amo = 0;
@@ -205,12 +205,12 @@ fn v81_correction_of_the_v78_period_gives_the_independently_computed_adjustments
     // complementary insurers whose share changed get an adjustment file
     assert!(out.join("amc/0775671001.tsv").exists());
     // refs diff --claims agrees
-    let impact = liquidator::refs::diff::claims_impact(ra, rb, &claims).unwrap();
+    let impact = liquidator_core::refdiff::claims_impact(ra, rb, &claims).unwrap();
     assert_eq!(
         (impact.claims_changed, impact.amo_delta_cents),
         (s.claims_changed, s.amo_delta_cents)
     );
-    let report = liquidator::refs::diff::diff(ra, rb);
+    let report = liquidator_core::refdiff::diff(ra, rb);
     assert!(
         report
             .changes
@@ -228,12 +228,12 @@ fn same_reference_set_gives_zero_adjustments_and_identical_bytes_twice() {
     let claims = claims_file(&d, 6);
     let prev = d.join("prev");
     engine::run(&claims, ra, &prev, false, &Options::default()).unwrap();
-    let s = liquidator::reprocess::run(&claims, ra, &prev, &d.join("a1"), false).unwrap();
+    let s = liquidator_core::reprocess::run(&claims, ra, &prev, &d.join("a1"), false).unwrap();
     assert_eq!(
         (s.claims_changed, s.amo_delta_cents, s.amc_delta_cents),
         (0, 0, 0)
     );
-    liquidator::reprocess::run(&claims, ra, &prev, &d.join("a2"), false).unwrap();
+    liquidator_core::reprocess::run(&claims, ra, &prev, &d.join("a2"), false).unwrap();
     for f in [
         "adjustments.tsv",
         "summary.json",
@@ -263,7 +263,7 @@ fn edited_or_foreign_previous_outputs_are_refused() {
     cells[27] = "999.99".into(); // amo_paid
     lines[1] = cells.join("\t");
     std::fs::write(&p, lines.join("\n") + "\n").unwrap();
-    let e = liquidator::reprocess::run(&claims, rb, &prev, &d.join("x"), false)
+    let e = liquidator_core::reprocess::run(&claims, rb, &prev, &d.join("x"), false)
         .err()
         .expect("refused");
     assert!(
@@ -275,7 +275,7 @@ fn edited_or_foreign_previous_outputs_are_refused() {
     let other = claims_file(&d.join("o"), 8);
     let prev2 = d.join("prev2");
     engine::run(&other, ra, &prev2, false, &Options::default()).unwrap();
-    let e = liquidator::reprocess::run(&claims, rb, &prev2, &d.join("y"), false)
+    let e = liquidator_core::reprocess::run(&claims, rb, &prev2, &d.join("y"), false)
         .err()
         .expect("refused");
     assert!(e.to_string().contains("batch 8"), "{e}");

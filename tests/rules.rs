@@ -3,8 +3,8 @@
 
 mod common;
 use common::*;
-use liquidator::codes::Reject;
-use liquidator::rules::{BenefState, PayeeKind, RateReason};
+use liquidator_core::codes::Reject;
+use liquidator_core::rules::{BenefState, PayeeKind, RateReason};
 
 // ---- grid selection ----
 
@@ -469,7 +469,7 @@ fn no_participation_under_18_on_1_january() {
     let r = mini_refs();
     // born 2008-01-15: 17 on 2026-01-01 although 18 on the date of care → no PF
     let mut refs_h = header(ADULT, 19850512, GP);
-    refs_h.birth = liquidator::date::Date(19850512);
+    refs_h.birth = liquidator_core::date::Date(19850512);
     let p = paid(liquidate(&r, &refs_h, &[ngap("G", 100, 20260302, 3000)]));
     assert_eq!(p.lines[0].pf, 200);
     let h = header(CHILD_C2S, 20120512, GP);

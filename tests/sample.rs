@@ -3,9 +3,9 @@
 //! closed list is exercised; the generator reproduces the fixture. Regenerate after a deliberate change
 //! with `scripts/regen-sample` (and review the diff).
 
-use liquidator::codes::{Reject, Warn};
-use liquidator::engine::{self, Options};
-use liquidator::refs::Refs;
+use liquidator_core::codes::{Reject, Warn};
+use liquidator_core::engine::{self, Options};
+use liquidator_core::refs::Refs;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -42,7 +42,7 @@ fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     m
 }
 
-fn run(threads: usize, out: &Path) -> liquidator::output::Summary {
+fn run(threads: usize, out: &Path) -> liquidator_core::output::Summary {
     let refs = Refs::load(&sample().join("refs")).expect("sample refs load");
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -196,16 +196,16 @@ fn every_rejection_and_warning_code_is_exercised_by_the_sample() {
 #[test]
 fn generator_reproduces_the_sample_fixture() {
     let out = tmp("gen");
-    let cfg = liquidator::generator::GenConfig {
+    let cfg = liquidator_testkit::generator::GenConfig {
         claims: 240,
         beneficiaries: 400,
         seed: 7,
-        date: liquidator::date::Date(20260316),
+        date: liquidator_core::date::Date(20260316),
         out: out.clone(),
         scenarios: true,
         ccam_subset: true,
     };
-    liquidator::generator::generate(&cfg).unwrap();
+    liquidator_testkit::generator::generate(&cfg).unwrap();
     let mut want = tree(&sample());
     want.retain(|k, _| !k.starts_with("expected"));
     assert_eq!(

@@ -6,11 +6,11 @@
 //! claims inside an otherwise consistent batch reach the accepted path, where the identities are checked).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use liquidator::claims::write;
-use liquidator::claims::{BatchTrailer, record};
-use liquidator::engine::{self, Options, RunError};
-use liquidator::output::{OutBufs, Summary};
-use liquidator::refs::Refs;
+use liquidator_testkit::write;
+use liquidator_core::claims::{BatchTrailer, record};
+use liquidator_core::engine::{self, Options, RunError};
+use liquidator_core::output::{OutBufs, Summary};
+use liquidator_core::refs::Refs;
 use std::sync::OnceLock;
 
 fn refs() -> &'static Refs {

@@ -3,7 +3,7 @@
 //! file), never panic. The set lives on tmpfs (`/dev/shm`) when there is one.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use liquidator::refs::Refs;
+use liquidator_core::refs::Refs;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 

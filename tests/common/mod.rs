@@ -1,10 +1,10 @@
 //! Shared test helpers: the mini reference set of `fixtures/mini/refs/` and builders for claims.
 #![allow(dead_code)]
 
-use liquidator::claims::{ActLine, ClaimHeader, Pos};
-use liquidator::date::Date;
-use liquidator::refs::Refs;
-use liquidator::rules::{self, BenefState, ClaimInput, Ctx, Outcome, Trace};
+use liquidator_core::claims::{ActLine, ClaimHeader, Pos};
+use liquidator_core::date::Date;
+use liquidator_core::refs::Refs;
+use liquidator_core::rules::{self, BenefState, ClaimInput, Ctx, Outcome, Trace};
 use std::path::PathBuf;
 
 /// The mini reference set: `fixtures/mini/refs/` (real CCAM tariffs of a few acts, values of RULES.md).
@@ -34,7 +34,7 @@ pub fn mini_refs() -> &'static Refs {
 }
 
 pub fn nir_key(nir: &[u8; 13]) -> [u8; 2] {
-    let k = liquidator::nir::nir_key(nir).unwrap();
+    let k = liquidator_core::nir::nir_key(nir).unwrap();
     [b'0' + k / 10, b'0' + k % 10]
 }
 
@@ -71,13 +71,13 @@ pub const GP_NC: u32 = 100000004;
 pub const DENTIST: u32 = 100000005;
 
 pub fn ngap(letter: &str, coef: u32, date: u32, fee: i64) -> ActLine {
-    let mut l = liquidator::claims::write::ngap_line(letter, coef, Date(date), fee);
+    let mut l = liquidator_testkit::write::ngap_line(letter, coef, Date(date), fee);
     (l.claim_no, l.line_no) = (1, 1);
     l
 }
 
 pub fn ccam(code: &str, activity: u8, mods: &str, assoc: u8, date: u32, fee: i64) -> ActLine {
-    let mut l = liquidator::claims::write::ccam_line(
+    let mut l = liquidator_testkit::write::ccam_line(
         code,
         activity,
         mods.as_bytes(),
@@ -119,14 +119,14 @@ pub fn liquidate(refs: &Refs, h: &ClaimHeader, lines: &[ActLine]) -> Outcome {
     liquidate_with(refs, h, lines, &mut BenefState::default())
 }
 
-pub fn paid(o: Outcome) -> liquidator::rules::Paid {
+pub fn paid(o: Outcome) -> liquidator_core::rules::Paid {
     match o {
         Outcome::Paid(p) => p,
         Outcome::Rejected(r) => panic!("expected paid, got {} {}", r.code, r.detail),
     }
 }
 
-pub fn rejected(o: Outcome) -> liquidator::rules::Rejection {
+pub fn rejected(o: Outcome) -> liquidator_core::rules::Rejection {
     match o {
         Outcome::Rejected(r) => r,
         Outcome::Paid(p) => panic!("expected a rejection, got paid {:?}", p.lines),

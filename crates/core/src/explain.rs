@@ -1,0 +1,92 @@
+//! Rendering of a traced liquidation for `liquidator explain` (text and JSON).
+
+use crate::engine::Traced;
+use crate::money::{fmt_euros, fmt_pct};
+use crate::rules::Outcome;
+use serde_json::{Value, json};
+
+pub fn to_text(t: &Traced) -> String {
+    let mut o = format!(
+        "claim {:09} (practitioner {:09}, input line {})\n",
+        t.claim_no, t.practitioner, t.line
+    );
+    for s in &t.steps {
+        let line = s.line.map(|l| format!("line {l}: ")).unwrap_or_default();
+        o.push_str(&format!(
+            "  [{}] {}{}\n      source: {}\n",
+            s.rule, line, s.text, s.source
+        ));
+    }
+    match &t.outcome {
+        Outcome::Paid(p) => {
+            o.push_str(&format!("  => PAID, AMO to {}\n", p.payee.as_str()));
+            for l in &p.lines {
+                o.push_str(&format!(
+                    "     line {}: base {} × {} % = AMO {} − participation {} = {} paid; AMC {}; patient {}\n",
+                    l.line_no,
+                    fmt_euros(l.base),
+                    fmt_pct(l.rate),
+                    fmt_euros(l.amo_gross),
+                    fmt_euros(l.pf),
+                    fmt_euros(l.amo_paid),
+                    fmt_euros(l.amc()),
+                    fmt_euros(l.patient)
+                ));
+            }
+        }
+        Outcome::Rejected(r) => {
+            o.push_str(&format!(
+                "  => REJECTED {} {}: {}\n",
+                r.code.code(),
+                r.code.slug(),
+                r.detail
+            ));
+        }
+    }
+    o
+}
+
+pub fn to_json(t: &Traced) -> Value {
+    let outcome = match &t.outcome {
+        Outcome::Paid(p) => json!({
+            "status": "paid",
+            "payee": p.payee.as_str(),
+            "lines": p.lines.iter().map(|l| json!({
+                "line": l.line_no,
+                "date_of_care": l.date.to_string(),
+                "grid": l.grid,
+                "unit_price": fmt_euros(l.unit_price),
+                "mod_amounts": l.mod_amounts.iter().map(|&m| fmt_euros(m)).collect::<Vec<_>>(),
+                "assoc_code": (l.assoc_code as char).to_string().trim().to_string(),
+                "assoc_coef": fmt_pct(l.assoc_coef),
+                "base": fmt_euros(l.base),
+                "rate": fmt_pct(l.rate),
+                "rate_reason": l.rate_reason.map(|r| r.as_str()),
+                "amo_gross": fmt_euros(l.amo_gross),
+                "participation": fmt_euros(l.pf),
+                "heavy_forfait": fmt_euros(l.heavy_forfait),
+                "amo_paid": fmt_euros(l.amo_paid),
+                "excess": fmt_euros(l.excess),
+                "amc": fmt_euros(l.amc()),
+                "patient": fmt_euros(l.patient),
+                "warnings": l.warning_codes().map(|w| w.code()).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        }),
+        Outcome::Rejected(r) => json!({
+            "status": "rejected",
+            "code": r.code.code(),
+            "reason": r.code.slug(),
+            "line": r.line_no,
+            "input_line": r.pos.line,
+            "byte_offset": r.pos.offset,
+            "detail": r.detail,
+        }),
+    };
+    json!({
+        "claim": format!("{:09}", t.claim_no),
+        "practitioner": format!("{:09}", t.practitioner),
+        "input_line": t.line,
+        "steps": t.steps,
+        "outcome": outcome,
+    })
+}

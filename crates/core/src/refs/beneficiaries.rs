@@ -1,0 +1,703 @@
+//! The beneficiaries table: the largest reference table (a centre holds millions of beneficiaries), so
+//! it has its own compact store and a parallel loader.
+//!
+//! * Storage: one 32-byte [`BenefRow`] per (beneficiary, rights period), sorted by beneficiary key and
+//!   period start; complementary insurers are interned (`u16`). No per-beneficiary allocation.
+//! * Index: a radix table over the key range (about one bucket per row, at most 2^22): each bucket holds the first row whose key
+//!   falls in it, so a lookup is one table read plus a short scan (a few rows), without a hash map of
+//!   millions of entries to build.
+//! * Loading: the file is memory-mapped, cut at line boundaries and parsed in parallel by a dedicated
+//!   field splitter (no per-row allocation); rows are sorted in parallel; the checks (birth date
+//!   consistent, no overlapping periods, insurer known) report `file:line:column`.
+
+use super::tsv::LoadError;
+use super::{Rights, benef_key};
+use crate::date::{Date, Period};
+use crate::money::{self, Cents};
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+use std::path::Path;
+
+/// Largest radix table (4 M buckets); smaller tables get about one bucket per row.
+const MAX_RADIX_BITS: u32 = 22;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BenefRow {
+    pub period: Period,
+    pub birth: Date,
+    pub regime: u8,
+    pub local_regime: bool,
+    pub c2s: bool,
+    /// 0 = no complementary insurer, else 1 + index into `amcs`.
+    pub amc: u16,
+    /// Seeded participation counter: year (0 = none) and cents used.
+    pub pf_year: u16,
+    pub pf_used: i32,
+}
+
+/// Beneficiaries with their rights periods, ALD periods and participation seeds.
+#[derive(Default)]
+pub struct Beneficiaries {
+    keys: Vec<u64>,
+    rows: Vec<BenefRow>,
+    amcs: Vec<([u8; 10], [u8; 2])>,
+    radix: Vec<u32>,
+    /// Bucket of a key = (key − min) >> shift (a shift, not a division: this is on every claim's path).
+    shift: u32,
+    min: u64,
+    span: u64,
+    /// ALD periods sorted by beneficiary key (looked up only when an exemption is claimed).
+    ald: Vec<(u64, Period, [u8; 2])>,
+}
+
+/// One beneficiary as the rules see it.
+#[derive(Clone, Copy)]
+pub struct BenefView<'a> {
+    pub birth: Date,
+    key: u64,
+    rows: &'a [BenefRow],
+    store: &'a Beneficiaries,
+}
+
+impl<'a> BenefView<'a> {
+    /// AMO rights in force on `d`, with their period.
+    pub fn rights_at(&self, d: Date) -> Option<(Period, Rights)> {
+        let i = self.rows.partition_point(|r| r.period.from <= d);
+        let r = self.rows.get(i.checked_sub(1)?)?;
+        if !r.period.contains(d) {
+            return None;
+        }
+        let (amc, contract) = match r.amc {
+            0 => ([b' '; 10], [b' '; 2]),
+            k => self.store.amcs[k as usize - 1],
+        };
+        Some((
+            r.period,
+            Rights {
+                regime: r.regime,
+                local_regime: r.local_regime,
+                c2s: r.c2s,
+                amc,
+                contract,
+            },
+        ))
+    }
+
+    /// An ALD period covering `d`. Looked up only when a claim asks (an exemption is claimed), so the
+    /// 80 % of claims without one pay no extra memory access.
+    pub fn ald_at(&self, d: Date) -> Option<(Period, [u8; 2])> {
+        let ald = &self.store.ald;
+        let i = ald.partition_point(|a| a.0 < self.key);
+        ald[i..]
+            .iter()
+            .take_while(|a| a.0 == self.key)
+            .find(|a| a.1.contains(d))
+            .map(|a| (a.1, a.2))
+    }
+
+    /// Participations already charged in a year before this batch.
+    pub fn pf_seed(&self) -> Option<(u32, Cents)> {
+        self.rows
+            .iter()
+            .find(|r| r.pf_year != 0)
+            .map(|r| (r.pf_year as u32, r.pf_used as Cents))
+    }
+
+    pub fn rows(&self) -> &'a [BenefRow] {
+        self.rows
+    }
+}
+
+impl Beneficiaries {
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    #[inline]
+    fn bucket(&self, key: u64) -> usize {
+        ((key - self.min) >> self.shift) as usize
+    }
+
+    #[inline]
+    pub fn get(&self, key: u64) -> Option<BenefView<'_>> {
+        if self.keys.is_empty() || key < self.min || key - self.min >= self.span {
+            return None;
+        }
+        let b = self.bucket(key);
+        let (lo, hi) = (self.radix[b] as usize, self.radix[b + 1] as usize);
+        let slice = &self.keys[lo..hi];
+        let i = lo + slice.partition_point(|&k| k < key);
+        if self.keys.get(i) != Some(&key) {
+            return None;
+        }
+        let mut j = i + 1;
+        while j < self.keys.len() && self.keys[j] == key {
+            j += 1;
+        }
+        Some(BenefView {
+            birth: self.rows[i].birth,
+            key,
+            rows: &self.rows[i..j],
+            store: self,
+        })
+    }
+
+    pub fn contains(&self, key: u64) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Loads `beneficiaries.tsv` and `ald.tsv`; `amc_known` says whether an (insurer, contract) exists.
+    pub fn load(
+        dir: &Path,
+        amc_known: &(dyn Fn(&[u8; 10], &[u8; 2]) -> bool + Sync),
+    ) -> Result<Beneficiaries, LoadError> {
+        let file = "beneficiaries.tsv";
+        let path = dir.join(file);
+        let err0 = |reason: String| LoadError {
+            file: path.display().to_string(),
+            line: 0,
+            column: 0,
+            reason,
+        };
+        let f = std::fs::File::open(&path).map_err(|e| err0(format!("cannot read: {e}")))?;
+        let len = f
+            .metadata()
+            .map_err(|e| err0(format!("cannot read: {e}")))?
+            .len();
+        // SAFETY: reference files are not modified while loaded (read-only mapping, copied out at once).
+        #[allow(unsafe_code)] // see SAFETY above: mapping a file is unsafe by nature.
+        let map = if len == 0 {
+            None
+        } else {
+            Some(unsafe { memmap2::Mmap::map(&f) }.map_err(|e| err0(format!("cannot map: {e}")))?)
+        };
+        let data: &[u8] = map.as_deref().unwrap_or(&[]);
+        let data = data.strip_prefix("\u{feff}".as_bytes()).unwrap_or(data);
+        // Header: the first line that is neither blank nor a comment.
+        let mut off = 0;
+        let mut line = 0usize;
+        let header = loop {
+            if off >= data.len() {
+                return Err(LoadError {
+                    file: file.into(),
+                    line: 1,
+                    column: 1,
+                    reason: "no header row".into(),
+                });
+            }
+            let end = memchr::memchr(b'\n', &data[off..]).map_or(data.len(), |i| off + i);
+            line += 1;
+            let l = trim_cr(&data[off..end]);
+            off = (end + 1).min(data.len());
+            if !l.iter().all(u8::is_ascii_whitespace) && l.first() != Some(&b'#') {
+                break l;
+            }
+        };
+        let cols = Cols::new(file, header)?;
+        let header_lines = line;
+        // Cut the body into chunks at line starts; number lines lazily (only an error needs its line).
+        let body = &data[off..];
+        let n = rayon::current_num_threads().max(1) * 8;
+        let mut cuts = vec![0usize];
+        for k in 1..n {
+            let mut p = body.len() * k / n;
+            if let Some(i) = memchr::memchr(b'\n', &body[p.min(body.len())..]) {
+                p += i + 1;
+            } else {
+                p = body.len();
+            }
+            if p > *cuts.last().unwrap_or(&0) {
+                cuts.push(p);
+            }
+        }
+        if *cuts.last().unwrap_or(&0) < body.len() {
+            cuts.push(body.len());
+        }
+        // Line number of each chunk's first line: newlines counted once, in parallel, then summed.
+        let counts: Vec<usize> = cuts
+            .par_windows(2)
+            .map(|w| memchr::memchr_iter(b'\n', &body[w[0]..w[1]]).count())
+            .collect();
+        let mut bases = Vec::with_capacity(counts.len());
+        let mut acc = header_lines + 1;
+        for c in &counts {
+            bases.push(acc);
+            acc += c;
+        }
+        let first_line = |k: usize| bases[k];
+        let mut amcs: Vec<([u8; 10], [u8; 2])> = Vec::new();
+        let tp = std::time::Instant::now();
+        let parts: Vec<
+            Result<Vec<(u64, BenefRow, [u8; 10], [u8; 2], u32)>, (usize, usize, String)>,
+        > = cuts
+            .par_windows(2)
+            .map(|w| parse_chunk(&body[w[0]..w[1]], &cols, amc_known))
+            .collect();
+        if std::env::var_os("LIQUIDATOR_TIMING").is_some() {
+            eprintln!("timing: beneficiaries parse {:?}", tp.elapsed());
+        }
+        let mut all = Vec::with_capacity(
+            parts
+                .iter()
+                .map(|p| p.as_ref().map_or(0, |v| v.len()))
+                .sum(),
+        );
+        for (k, p) in parts.into_iter().enumerate() {
+            match p {
+                Ok(v) => {
+                    let base = first_line(k) as u32;
+                    all.extend(
+                        v.into_iter()
+                            .map(|(key, row, a, c, l)| (key, row, a, c, base + l)),
+                    );
+                }
+                Err((l, col, reason)) => {
+                    return Err(LoadError {
+                        file: file.into(),
+                        line: first_line(k) + l,
+                        column: col,
+                        reason,
+                    });
+                }
+            }
+        }
+        let tm = std::env::var_os("LIQUIDATOR_TIMING").is_some();
+        let t0 = std::time::Instant::now();
+        all.par_sort_unstable_by_key(|r| (r.0, r.1.period.from, r.4));
+        if tm {
+            eprintln!("timing: beneficiaries sort {:?}", t0.elapsed());
+        }
+        let mut amc_index: FxHashMap<([u8; 10], [u8; 2]), u16> = FxHashMap::default();
+        let mut keys = Vec::with_capacity(all.len());
+        let mut rows = Vec::with_capacity(all.len());
+        for (i, (key, mut row, a, c, line)) in all.iter().copied().enumerate() {
+            if i > 0 && all[i - 1].0 == key {
+                let prev = &all[i - 1];
+                if prev.1.birth != row.birth {
+                    return Err(LoadError {
+                        file: file.into(),
+                        line: line as usize,
+                        column: cols.pos(cols.birth),
+                        reason: format!(
+                            "birth_date differs from line {} of the same beneficiary",
+                            prev.4
+                        ),
+                    });
+                }
+                if prev.1.period.overlaps(&row.period) {
+                    return Err(LoadError {
+                        file: file.into(),
+                        line: line.max(prev.4) as usize,
+                        column: 1,
+                        reason: format!(
+                            "period overlaps the period of the same beneficiary at line {} (duplicate key or overlapping dates)",
+                            line.min(prev.4)
+                        ),
+                    });
+                }
+            }
+            if a != [b' '; 10] {
+                let next = amc_index.len() as u16 + 1;
+                row.amc = *amc_index.entry((a, c)).or_insert_with(|| {
+                    amcs.push((a, c));
+                    next
+                });
+            }
+            keys.push(key);
+            rows.push(row);
+        }
+        drop(all);
+        let mut b = Beneficiaries {
+            keys,
+            rows,
+            amcs,
+            ..Default::default()
+        };
+        b.build_radix();
+        let t1 = std::time::Instant::now();
+        b.ald = load_ald(dir, &b)?;
+        if tm {
+            eprintln!(
+                "timing: beneficiaries after sort {:?}, ald {:?}",
+                t1 - t0,
+                t1.elapsed()
+            );
+        }
+        Ok(b)
+    }
+
+    fn build_radix(&mut self) {
+        let (Some(&min), Some(&max)) = (self.keys.first(), self.keys.last()) else {
+            self.radix = vec![0, 0];
+            return;
+        };
+        self.min = min;
+        self.span = max - min + 1;
+        let bits = (usize::BITS - self.keys.len().leading_zeros()).clamp(4, MAX_RADIX_BITS);
+        let span_bits = u64::BITS - (self.span - 1).leading_zeros();
+        self.shift = span_bits.saturating_sub(bits);
+        let nb = (((self.span - 1) >> self.shift) + 1) as usize;
+        let mut radix = vec![0u32; nb + 1];
+        let mut b = 0usize;
+        for (i, &k) in self.keys.iter().enumerate() {
+            let kb = self.bucket(k);
+            while b <= kb {
+                radix[b] = i as u32;
+                b += 1;
+            }
+        }
+        while b <= nb {
+            radix[b] = self.keys.len() as u32;
+            b += 1;
+        }
+        self.radix = radix;
+    }
+}
+
+fn trim_cr(l: &[u8]) -> &[u8] {
+    l.strip_suffix(b"\r").unwrap_or(l)
+}
+
+/// Column positions of the beneficiaries table.
+struct Cols {
+    n: usize,
+    nir: usize,
+    rank: usize,
+    birth: usize,
+    from: usize,
+    to: usize,
+    regime: usize,
+    local: usize,
+    c2s: usize,
+    amc: usize,
+    contract: usize,
+    pf_year: usize,
+    pf_used: usize,
+}
+
+impl Cols {
+    fn new(file: &str, header: &[u8]) -> Result<Cols, LoadError> {
+        let names: Vec<&[u8]> = header
+            .split(|&b| b == b'\t')
+            .map(|c| c.trim_ascii())
+            .collect();
+        let find = |n: &str| {
+            names
+                .iter()
+                .position(|c| *c == n.as_bytes())
+                .ok_or_else(|| LoadError {
+                    file: file.into(),
+                    line: 1,
+                    column: 1,
+                    reason: format!("missing column `{n}`"),
+                })
+        };
+        Ok(Cols {
+            n: names.len(),
+            nir: find("nir")?,
+            rank: find("rank")?,
+            birth: find("birth_date")?,
+            from: find("valid_from")?,
+            to: find("valid_to")?,
+            regime: find("regime")?,
+            local: find("local_regime")?,
+            c2s: find("c2s")?,
+            amc: find("amc")?,
+            contract: find("contract")?,
+            pf_year: find("pf_year")?,
+            pf_used: find("pf_used")?,
+        })
+    }
+    /// A column number for messages (1-based field index; the exact byte column is computed on error).
+    fn pos(&self, i: usize) -> usize {
+        i + 1
+    }
+}
+
+type ChunkRows = Vec<(u64, BenefRow, [u8; 10], [u8; 2], u32)>;
+
+/// Parses a chunk of data lines; errors are (line within chunk, byte column, reason).
+fn parse_chunk(
+    chunk: &[u8],
+    c: &Cols,
+    amc_known: &(dyn Fn(&[u8; 10], &[u8; 2]) -> bool + Sync),
+) -> Result<ChunkRows, (usize, usize, String)> {
+    let mut out = Vec::with_capacity(chunk.len() / 70);
+    // Most rows name one of a few insurers: remember the last one checked (a hash probe per row saved).
+    let mut last_known: Option<([u8; 10], [u8; 2])> = None;
+    let mut fields: [(usize, &[u8]); 32] = [(0, &[]); 32];
+    for (li, raw) in chunk.split(|&b| b == b'\n').enumerate() {
+        let l = trim_cr(raw);
+        if l.is_empty() || l.first() == Some(&b'#') || l.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let mut nf = 0;
+        let mut start = 0;
+        for (k, part) in l.split(|&b| b == b'\t').enumerate() {
+            if k < fields.len() {
+                fields[k] = (start + 1, part.trim_ascii());
+                nf = k + 1;
+            }
+            start += part.len() + 1;
+        }
+        let f = |i: usize| if i < nf { fields[i].1 } else { &b""[..] };
+        let col = |i: usize| if i < nf { fields[i].0 } else { l.len() + 1 };
+        let err = |i: usize, name: &str, why: String| Err((li, col(i), format!("{name}: {why}")));
+        let _ = c.n;
+        let nir = f(c.nir);
+        let rank = match parse_uint(f(c.rank)) {
+            Some(r) if r <= 999 => r as u16,
+            _ => {
+                return err(
+                    c.rank,
+                    "rank",
+                    format!("`{}` is not a 3-digit rank", show(f(c.rank))),
+                );
+            }
+        };
+        let Some(key) = benef_key(nir, rank) else {
+            return err(
+                c.nir,
+                "nir",
+                format!("`{}` is not a 13-character NIR (digits, 2A/2B)", show(nir)),
+            );
+        };
+        let date = |i: usize, name: &str| -> Result<Date, (usize, usize, String)> {
+            std::str::from_utf8(f(i))
+                .ok()
+                .and_then(Date::parse_iso)
+                .ok_or((
+                    li,
+                    col(i),
+                    format!(
+                        "{name}: bad date `{}` (expected a real YYYY-MM-DD)",
+                        show(f(i))
+                    ),
+                ))
+        };
+        let birth = date(c.birth, "birth_date")?;
+        let from = date(c.from, "valid_from")?;
+        let to = if f(c.to).is_empty() {
+            Date::MAX
+        } else {
+            date(c.to, "valid_to")?
+        };
+        if to <= from {
+            return err(
+                c.to,
+                "valid_to",
+                format!("valid_to {to} is not after valid_from {from}"),
+            );
+        }
+        let flag = |i: usize, name: &str| -> Result<bool, (usize, usize, String)> {
+            match f(i) {
+                b"" | b"0" => Ok(false),
+                b"1" => Ok(true),
+                v => Err((
+                    li,
+                    col(i),
+                    format!("{name}: expected 0 or 1, got `{}`", show(v)),
+                )),
+            }
+        };
+        let regime = match parse_uint(f(c.regime)) {
+            Some(r) if r <= 99 => r as u8,
+            _ => {
+                return err(
+                    c.regime,
+                    "regime",
+                    format!("`{}` is not a 2-digit regime", show(f(c.regime))),
+                );
+            }
+        };
+        let mut amc = [b' '; 10];
+        let mut contract = [b' '; 2];
+        let (a, k) = (f(c.amc), f(c.contract));
+        if a.len() > 10 || k.len() > 2 {
+            return err(
+                c.amc,
+                "amc",
+                "insurer number over 10 or contract over 2 characters".into(),
+            );
+        }
+        amc[..a.len()].copy_from_slice(a);
+        contract[..k.len()].copy_from_slice(k);
+        if !a.is_empty() && last_known != Some((amc, contract)) {
+            if !amc_known(&amc, &contract) {
+                return err(
+                    c.amc,
+                    "amc",
+                    "complementary insurer/contract not in amc.tsv".into(),
+                );
+            }
+            last_known = Some((amc, contract));
+        }
+        let (pf_year, pf_used) = if f(c.pf_year).is_empty() {
+            (0, 0)
+        } else {
+            let y = match parse_uint(f(c.pf_year)) {
+                Some(y) if (1900..=9999).contains(&y) => y as u16,
+                _ => {
+                    return err(
+                        c.pf_year,
+                        "pf_year",
+                        format!("`{}` is not a year", show(f(c.pf_year))),
+                    );
+                }
+            };
+            let used = match std::str::from_utf8(f(c.pf_used))
+                .ok()
+                .and_then(money::parse_euros)
+            {
+                Some(v) if (0..=i32::MAX as i64).contains(&v) => v as i32,
+                _ => {
+                    return err(
+                        c.pf_used,
+                        "pf_used",
+                        format!("bad amount `{}`", show(f(c.pf_used))),
+                    );
+                }
+            };
+            (y, used)
+        };
+        let row = BenefRow {
+            period: Period { from, to },
+            birth,
+            regime,
+            local_regime: flag(c.local, "local_regime")?,
+            c2s: flag(c.c2s, "c2s")?,
+            amc: 0,
+            pf_year,
+            pf_used,
+        };
+        out.push((key, row, amc, contract, li as u32));
+    }
+    Ok(out)
+}
+
+fn parse_uint(b: &[u8]) -> Option<u64> {
+    if b.is_empty() || b.len() > 18 || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(b.iter().fold(0u64, |a, &c| a * 10 + (c - b'0') as u64))
+}
+
+fn show(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// `ald.tsv`: a dedicated splitter (millions of rows at national scale), same checks and positions as
+/// the generic loader: beneficiary known, real dates, `valid_to` after `valid_from`, no overlap.
+fn load_ald(dir: &Path, bens: &Beneficiaries) -> Result<Vec<(u64, Period, [u8; 2])>, LoadError> {
+    let text = super::tsv::read_file(dir, "ald.tsv")?;
+    let file = "ald.tsv";
+    let err = |line: usize, column: usize, reason: String| LoadError {
+        file: file.into(),
+        line,
+        column,
+        reason,
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let mut lines = text
+        .split('\n')
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)));
+    let header = loop {
+        match lines.next() {
+            None => return Err(err(1, 1, "no header row".into())),
+            Some((_, l)) if l.trim().is_empty() || l.starts_with('#') => continue,
+            Some((_, l)) => break l,
+        }
+    };
+    let names: Vec<&str> = header.split('\t').map(str::trim).collect();
+    let col = |n: &str| {
+        names
+            .iter()
+            .position(|c| *c == n)
+            .ok_or_else(|| err(1, 1, format!("missing column `{n}`")))
+    };
+    let (cn, cr, cf, ct, ca) = (
+        col("nir")?,
+        col("rank")?,
+        col("valid_from")?,
+        col("valid_to")?,
+        col("ald")?,
+    );
+    let mut out: Vec<(u64, Period, [u8; 2], usize)> = Vec::new();
+    let mut cells: Vec<(usize, &str)> = Vec::with_capacity(8);
+    for (ln, l) in lines {
+        if l.trim().is_empty() || l.starts_with('#') {
+            continue;
+        }
+        cells.clear();
+        let mut pos = 1;
+        for c in l.split('\t') {
+            cells.push((pos, c.trim()));
+            pos += c.len() + 1;
+        }
+        let cell = |i: usize| cells.get(i).copied().unwrap_or((l.len() + 1, ""));
+        let (pn, nir) = cell(cn);
+        let rank = parse_uint(cell(cr).1.as_bytes()).filter(|&r| r <= 999);
+        let key = rank
+            .and_then(|r| benef_key(nir.as_bytes(), r as u16))
+            .ok_or_else(|| {
+                err(
+                    ln,
+                    pn,
+                    "nir: not a 13-character NIR with a 3-digit rank".into(),
+                )
+            })?;
+        if !bens.contains(key) {
+            return Err(err(
+                ln,
+                pn,
+                "nir: ALD period for a beneficiary not in beneficiaries.tsv".into(),
+            ));
+        }
+        let date = |i: usize, name: &str| {
+            let (p, v) = cell(i);
+            Date::parse_iso(v).ok_or_else(|| {
+                err(
+                    ln,
+                    p,
+                    format!("{name}: bad date `{v}` (expected a real YYYY-MM-DD)"),
+                )
+            })
+        };
+        let from = date(cf, "valid_from")?;
+        let to = if cell(ct).1.is_empty() {
+            Date::MAX
+        } else {
+            date(ct, "valid_to")?
+        };
+        if to <= from {
+            return Err(err(
+                ln,
+                cell(ct).0,
+                format!("valid_to: valid_to {to} is not after valid_from {from}"),
+            ));
+        }
+        let (pa, a) = cell(ca);
+        if a.len() > 2 {
+            return Err(err(ln, pa, format!("ald: `{a}` longer than 2 characters")));
+        }
+        let mut ald = [b' '; 2];
+        ald[..a.len()].copy_from_slice(a.as_bytes());
+        out.push((key, Period { from, to }, ald, ln));
+    }
+    out.sort_unstable_by_key(|a| (a.0, a.1.from, a.3));
+    for w in out.windows(2) {
+        if w[0].0 == w[1].0 && w[0].1.overlaps(&w[1].1) {
+            let (l, o) = (w[0].3.max(w[1].3), w[0].3.min(w[1].3));
+            return Err(err(
+                l,
+                1,
+                format!("valid_from: ALD period overlaps the one at line {o}"),
+            ));
+        }
+    }
+    Ok(out.into_iter().map(|(k, p, a, _)| (k, p, a)).collect())
+}

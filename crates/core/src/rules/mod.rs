@@ -1,0 +1,369 @@
+//! The rules: a claim and the reference tables in, one outcome out (paid lines with every amount, or a
+//! coded rejection). Pure: no I/O, no global state, no panic on input. The only mutable input is the
+//! beneficiary's running state ([`BenefState`]: participation caps, per-day counters), which the engine
+//! hands to claims of one beneficiary in file order.
+//!
+//! Order of application (the first failing control rejects the claim; RULES.md §6.1 "recommended order"):
+//! 1. [`controls`]: nature of insurance, NIR key, beneficiary and rights, practitioner, dates and time limit;
+//! 2. [`pricing`]: grid, unit price (CCAM tariff or NGAP letter × coefficient), modifiers;
+//! 3. [`association`]: exclusive modifiers, consultation + act, incompatibilities, association codes;
+//! 4. [`rate`]: AMO rate of each line and the heavy-act forfait;
+//! 5. [`participation`]: participation forfaitaire with its daily and yearly caps;
+//! 6. [`complementary`]: excess fees, complementary share, payees.
+
+pub mod association;
+pub mod complementary;
+pub mod controls;
+pub mod participation;
+pub mod pricing;
+pub mod rate;
+
+use crate::claims::{Act, ActLine, ClaimHeader, Pos};
+use crate::codes::{Reject, Warn};
+use crate::date::Date;
+use crate::money::{Bp, Cents};
+use crate::refs::{Grid, Refs};
+use smallvec::SmallVec;
+
+/// What the rules need besides the claim.
+pub struct Ctx<'r> {
+    pub refs: &'r Refs,
+    /// Creation date of the batch: time limits are counted back from it.
+    pub batch_date: Date,
+}
+
+/// A claim as the rules see it: its header, its act lines and where each line was read.
+pub struct ClaimInput<'a> {
+    pub header: &'a ClaimHeader,
+    pub lines: &'a [ActLine],
+    pub line_pos: &'a [Pos],
+    pub pos: Pos,
+}
+
+/// Running state of one beneficiary across the batch (file order). Inline storage for the usual case
+/// (one year, one practitioner-day): millions of beneficiaries are seen in a national day, and a heap
+/// allocation each would dominate the engine's memory.
+#[derive(Clone, Debug, Default)]
+pub struct BenefState {
+    /// Participations charged per calendar year of care (seeded from the beneficiaries table).
+    pub pf_by_year: SmallVec<[(u32, Cents); 1]>,
+    pub seeded: bool,
+    /// Per (practitioner, date): participations charged and exclusive modifiers billed.
+    pub daily: SmallVec<[DailyCount; 1]>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DailyCount {
+    pub practitioner: u32,
+    pub date: Date,
+    pub pf: u8,
+    pub exclusive: u8,
+}
+
+impl BenefState {
+    pub fn pf_used(&self, year: u32) -> Cents {
+        self.pf_by_year
+            .iter()
+            .find(|y| y.0 == year)
+            .map_or(0, |y| y.1)
+    }
+    pub fn add_pf(&mut self, year: u32, v: Cents) {
+        match self.pf_by_year.iter_mut().find(|y| y.0 == year) {
+            Some(y) => y.1 += v,
+            None => self.pf_by_year.push((year, v)),
+        }
+    }
+    pub fn daily(&mut self, practitioner: u32, date: Date) -> &mut DailyCount {
+        let i = match self
+            .daily
+            .iter()
+            .position(|d| d.practitioner == practitioner && d.date == date)
+        {
+            Some(i) => i,
+            None => {
+                self.daily.push(DailyCount {
+                    practitioner,
+                    date,
+                    pf: 0,
+                    exclusive: 0,
+                });
+                self.daily.len() - 1
+            }
+        };
+        &mut self.daily[i]
+    }
+}
+
+/// Why a line has its AMO rate (RULES.md §5.3–5.4, §6.2, §6.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RateReason {
+    Default,
+    Ald,
+    Maternity,
+    WorkAccident,
+    LocalRegime,
+    OutOfPathway,
+    HeavyAct,
+}
+
+impl RateReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RateReason::Default => "DEFAULT",
+            RateReason::Ald => "ALD",
+            RateReason::Maternity => "MATERNITY",
+            RateReason::WorkAccident => "WORK_ACCIDENT",
+            RateReason::LocalRegime => "LOCAL_REGIME",
+            RateReason::OutOfPathway => "OUT_OF_PATHWAY",
+            RateReason::HeavyAct => "HEAVY_ACT",
+        }
+    }
+}
+
+/// Every amount of a liquidated line (modelled on SNDS `ER_PRS_F` + `ER_CAM_F`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LineResult {
+    pub line_no: u16,
+    pub date: Date,
+    pub grid: Grid,
+    /// Unit price before modifiers and association (`CAM_ACT_PRU` / `BSE_REM_PRU`).
+    pub unit_price: Cents,
+    pub quantity: u16,
+    /// Modifier codes as billed (spaces = empty slot).
+    pub modifiers: [u8; 4],
+    /// Majoration per modifier slot, before association (`CAM_MM1..4_MNT`).
+    pub mod_amounts: [Cents; 4],
+    /// Association reduction per modifier slot (`CAM_MI1..4_MNT`).
+    pub mod_assoc_red: [Cents; 4],
+    /// Association reduction on the unit price (`CAM_MPU_MNT`).
+    pub pu_assoc_red: Cents,
+    /// Association code applied (space when none) and its coefficient.
+    pub assoc_code: u8,
+    pub assoc_coef: Bp,
+    /// Base de remboursement (`CAM_REM_BSE` / `BSE_REM_BSE`).
+    pub base: Cents,
+    pub rate: Bp,
+    pub rate_reason: Option<RateReason>,
+    /// AMO amount before participations (`round(base × rate)`, less the heavy-act forfait).
+    pub amo_gross: Cents,
+    pub pf: Cents,
+    pub heavy_forfait: Cents,
+    pub amo_paid: Cents,
+    pub billed: Cents,
+    pub excess: Cents,
+    /// Ticket modérateur (base − AMO gross).
+    pub ticket: Cents,
+    /// Part of the ticket and of the excess paid by the complementary insurer.
+    pub amc_ticket: Cents,
+    pub amc_excess: Cents,
+    pub patient: Cents,
+    pub warnings: u32,
+    /// B2 prestation code (CCAM regroupement) or NGAP letter, for reports.
+    pub group: [u8; 4],
+    /// Whether the line is a physician's act (participation forfaitaire applies).
+    pub physician_act: bool,
+}
+
+impl LineResult {
+    pub fn amc(&self) -> Cents {
+        self.amc_ticket + self.amc_excess
+    }
+    pub fn warn(&mut self, w: Warn) {
+        self.warnings |= 1 << (w as u32);
+    }
+    pub fn warning_codes(&self) -> impl Iterator<Item = Warn> + '_ {
+        Warn::ALL
+            .iter()
+            .copied()
+            .filter(move |w| self.warnings & (1 << (*w as u32)) != 0)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PayeeKind {
+    /// Third-party payment: the practitioner is paid.
+    Practitioner,
+    Insured,
+}
+
+impl PayeeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PayeeKind::Practitioner => "PS",
+            PayeeKind::Insured => "ASSURE",
+        }
+    }
+}
+
+/// Where the complementary share goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AmcRoute {
+    /// Insurer number (`C2S       ` for the complémentaire santé solidaire).
+    pub amc: [u8; 10],
+    pub contract: [u8; 2],
+    pub payee: PayeeKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Paid {
+    pub lines: Vec<LineResult>,
+    pub payee: PayeeKind,
+    pub amc: Option<AmcRoute>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rejection {
+    pub code: Reject,
+    pub line_no: Option<u16>,
+    pub pos: Pos,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Paid(Paid),
+    Rejected(Rejection),
+}
+
+/// One step of a liquidation, for `liquidator explain`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Step {
+    pub rule: &'static str,
+    pub source: &'static str,
+    pub line: Option<u16>,
+    pub text: String,
+}
+
+/// Optional trace sink: costs nothing when `None` (the closure is never called).
+pub struct Trace<'a>(pub Option<&'a mut Vec<Step>>);
+
+impl Trace<'_> {
+    #[inline]
+    pub fn note(
+        &mut self,
+        rule: &'static str,
+        source: &'static str,
+        line: Option<u16>,
+        f: impl FnOnce() -> String,
+    ) {
+        if let Some(v) = self.0.as_mut() {
+            v.push(Step {
+                rule,
+                source,
+                line,
+                text: f(),
+            });
+        }
+    }
+    pub fn on(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
+/// A rejection raised by a rule: the code, the line concerned (if any) and a detail for the message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rej {
+    pub code: Reject,
+    pub line: Option<usize>,
+    pub detail: String,
+}
+
+impl Rej {
+    pub fn claim(code: Reject, detail: impl Into<String>) -> Rej {
+        Rej {
+            code,
+            line: None,
+            detail: detail.into(),
+        }
+    }
+    pub fn line(code: Reject, idx: usize, detail: impl Into<String>) -> Rej {
+        Rej {
+            code,
+            line: Some(idx),
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Liquidates one claim. `state` is the beneficiary's running state, updated only when the claim is paid
+/// (a rejected claim charges no participation and uses no daily slot).
+pub fn liquidate(ctx: &Ctx, c: &ClaimInput, state: &mut BenefState, tr: &mut Trace) -> Outcome {
+    liquidate_in(ctx, c, state, &mut BenefState::default(), tr)
+}
+
+/// [`liquidate`] with a caller-owned scratch state, reused across claims so that the tentative copy of
+/// the beneficiary's state allocates nothing on the hot path.
+pub fn liquidate_in(
+    ctx: &Ctx,
+    c: &ClaimInput,
+    state: &mut BenefState,
+    scratch: &mut BenefState,
+    tr: &mut Trace,
+) -> Outcome {
+    match liquidate_inner(ctx, c, state, scratch, tr) {
+        Ok(p) => Outcome::Paid(p),
+        Err(r) => {
+            let (line_no, pos) = match r.line {
+                Some(i) => (
+                    Some(c.lines[i].line_no),
+                    c.line_pos.get(i).copied().unwrap_or(c.pos),
+                ),
+                None => (None, c.pos),
+            };
+            tr.note("rejection", "formats/codes.md", line_no, || {
+                format!("{} {}: {}", r.code, r.code.slug(), r.detail)
+            });
+            Outcome::Rejected(Rejection {
+                code: r.code,
+                line_no,
+                pos,
+                detail: r.detail,
+            })
+        }
+    }
+}
+
+fn liquidate_inner(
+    ctx: &Ctx,
+    c: &ClaimInput,
+    state: &mut BenefState,
+    st: &mut BenefState,
+    tr: &mut Trace,
+) -> Result<Paid, Rej> {
+    let parties = controls::check(ctx, c, tr)?;
+    let mut priced = pricing::price_lines(ctx, c, &parties, tr)?;
+    // Work on a copy of the state: a claim rejected by a later rule must leave no trace in it.
+    st.clone_from(state);
+    association::check_exclusive_modifiers(ctx, c, &priced, st, tr)?;
+    // Rules across lines need at least two lines (a fast path for the single-consultation majority).
+    if c.lines.len() > 1 {
+        association::check_consultation_with_act(ctx, c, &priced, tr)?;
+        association::check_incompatibilities(ctx, c, &priced, tr)?;
+    }
+    if priced.iter().any(|p| p.ccam.is_some()) {
+        association::apply_association(ctx, c, &mut priced, tr)?;
+    }
+    let mut lines = pricing::compute_bases(c, &priced, tr);
+    rate::apply_rates(ctx, c, &parties, &priced, &mut lines, tr);
+    participation::apply_participation(ctx, c, &parties, &mut lines, st, tr);
+    let paid = complementary::settle(ctx, c, &parties, &mut lines, tr);
+    std::mem::swap(state, st);
+    Ok(paid)
+}
+
+/// The exemption that applies to a line: the line's own code when set, else the header's.
+pub fn line_exemption(h: &ClaimHeader, l: &ActLine) -> u8 {
+    if l.exemption != b' ' {
+        l.exemption
+    } else {
+        h.exemption
+    }
+}
+
+/// The letter or regroupement of a line for grouping in reports.
+pub fn line_group(act: &Act) -> [u8; 4] {
+    match act {
+        Act::Ngap { letter, .. } => *letter,
+        Act::Ccam { .. } => *b"    ",
+    }
+}

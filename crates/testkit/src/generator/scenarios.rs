@@ -1,0 +1,867 @@
+//! Hand-written claims, one or more per rule and per rejection code, with recognisable numbers
+//! (claim numbers 7000xxxxx, practitioners 9000000xx). They open the sample fixture; the golden test
+//! `tests/sample.rs` pins the outcome of each one (`SCENARIOS` is the list it checks).
+
+use super::population::{self, AMCS};
+use super::{Gen, ccam, grid_of, ngap};
+use crate::write::{self, BatchWriter};
+use liquidator_core::claims::record::{ActLine, ClaimHeader};
+use liquidator_core::date::Date;
+use liquidator_core::money::Cents;
+use std::fmt::Write as _;
+use std::io::Write;
+
+/// Practitioners of the scenarios: (number, specialty, sector, optam, valid_to).
+pub const PRACS: [(u32, u8, u8, u8, &str); 9] = [
+    (900_000_001, 1, 1, 0, ""),           // GP, sector 1
+    (900_000_002, 3, 3, 0, ""),           // cardiologist, sector 2 non-OPTAM → grid 2
+    (900_000_003, 41, 3, 1, ""),          // orthopaedic surgeon, sector 2 OPTAM → grid 1
+    (900_000_004, 6, 1, 0, ""),           // radiologist, sector 1
+    (900_000_005, 36, 1, 0, ""), // dentist (IR_SPE_V 36: this extract has no plain code 19)
+    (900_000_006, 1, 0, 0, ""),  // GP not under convention
+    (900_000_007, 15, 1, 0, ""), // ophthalmologist (direct access)
+    (900_000_008, 2, 1, 0, ""),  // anaesthetist
+    (900_000_009, 1, 1, 0, "2025-07-01"), // GP who stopped on 2025-06-30
+];
+
+pub fn extra_practitioners(s: &mut String) {
+    for (n, spec, sector, optam, to) in PRACS {
+        let _ = writeln!(s, "{n:09}\t2015-01-01\t{to}\t{spec:02}\t{sector}\t{optam}");
+    }
+}
+
+/// Scenario beneficiaries: index in the population numbering far above any generated one.
+#[derive(Clone, Copy)]
+pub struct SBen {
+    pub idx: u64,
+    pub sex: u8,
+    pub birth: u32,
+    /// amc index into AMCS and contract, or none.
+    pub amc: Option<(usize, u8)>,
+    pub c2s: bool,
+    pub local: bool,
+    pub ald: bool,
+    pub rights_to: &'static str,
+    pub pf_used: Option<&'static str>,
+    pub rank: u16,
+}
+
+const fn b(idx: u64, sex: u8, birth: u32) -> SBen {
+    SBen {
+        idx,
+        sex,
+        birth,
+        amc: Some((0, 2)),
+        c2s: false,
+        local: false,
+        ald: false,
+        rights_to: "",
+        pf_used: None,
+        rank: 1,
+    }
+}
+
+pub const B_ADULT: SBen = b(90_000_001, 1, 19_800_312);
+pub const B_ALD: SBen = SBen {
+    ald: true,
+    ..b(90_000_002, 2, 19_550_704)
+};
+pub const B_CHILD: SBen = b(90_000_003, 1, 20_150_210);
+pub const B_C2S: SBen = SBen {
+    c2s: true,
+    amc: None,
+    ..b(90_000_004, 2, 19_900_101)
+};
+pub const B_LOCAL: SBen = SBen {
+    local: true,
+    ..b(90_000_005, 1, 19_700_615)
+};
+pub const B_MOTHER: SBen = b(90_000_006, 2, 19_950_820);
+pub const B_CLOSED: SBen = SBen {
+    rights_to: "2026-01-01",
+    ..b(90_000_007, 1, 19_850_101)
+};
+pub const B_PF49: SBen = SBen {
+    pf_used: Some("49.00"),
+    ..b(90_000_008, 2, 19_600_101)
+};
+pub const B_CORSICA: SBen = b(90_000_015, 1, 19_750_505); // 90_000_015 mod 97 = 20 → department 2A
+pub const B_NOAMC: SBen = SBen {
+    amc: None,
+    ..b(90_000_010, 1, 19_880_909)
+};
+pub const B_ALD_NOPERIOD: SBen = b(90_000_011, 2, 19_660_606);
+pub const B_RANK2: SBen = SBen {
+    rank: 2,
+    ..b(90_000_001, 1, 19_800_312)
+};
+pub const B_CONTRACT3: SBen = SBen {
+    amc: Some((1, 3)),
+    ..b(90_000_012, 1, 19_770_707)
+};
+
+const BENS: [SBen; 13] = [
+    B_ADULT,
+    B_ALD,
+    B_CHILD,
+    B_C2S,
+    B_LOCAL,
+    B_MOTHER,
+    B_CLOSED,
+    B_PF49,
+    B_CORSICA,
+    B_NOAMC,
+    B_ALD_NOPERIOD,
+    B_RANK2,
+    B_CONTRACT3,
+];
+
+fn nir(sb: &SBen) -> ([u8; 13], [u8; 2]) {
+    // The rank-2 beneficiary shares the NIR of the adult (child on a parent's NIR): derive from the
+    // adult's birth date, not its own.
+    let birth = if sb.rank == 2 {
+        Date(B_ADULT.birth)
+    } else {
+        Date(sb.birth)
+    };
+    population::make_nir(sb.idx, sb.sex, birth)
+}
+
+pub fn extra_beneficiaries(cfg: &super::GenConfig) -> (String, String) {
+    let (mut s, mut a) = (String::new(), String::new());
+    for sb in BENS {
+        let (n, _) = nir(&sb);
+        let n = String::from_utf8_lossy(&n).to_string();
+        let (amc, contract) = match sb.amc {
+            Some((k, c)) => (AMCS[k].0.to_string(), format!("{c:02}")),
+            None => (String::new(), String::new()),
+        };
+        let (py, pu) = match sb.pf_used {
+            Some(v) => (cfg.date.year().to_string(), v.to_string()),
+            None => (String::new(), String::new()),
+        };
+        let _ = writeln!(
+            s,
+            "{n}\t{:03}\t{}\t2019-01-01\t{}\t01\t01C682674\t{}\t{}\t{amc}\t{contract}\t{py}\t{pu}",
+            sb.rank,
+            Date(sb.birth),
+            sb.rights_to,
+            sb.local as u8,
+            sb.c2s as u8
+        );
+        if sb.ald {
+            let _ = writeln!(a, "{n}\t{:03}\t2020-01-01\t\t8", sb.rank);
+        }
+    }
+    (s, a)
+}
+
+/// What each scenario claim must come to: `Ok(warning)` paid (with that warning code, or "" for none),
+/// `Err(code)` rejected with that code. Pinned by `tests/sample.rs`.
+pub type Expect = Result<&'static str, &'static str>;
+
+struct W<'a, 'g, O: Write> {
+    g: &'a Gen<'g>,
+    w: &'a mut BatchWriter<O>,
+    next: u32,
+    list: Vec<(u32, &'static str, Expect)>,
+}
+
+impl<O: Write> W<'_, '_, O> {
+    fn header(&mut self, sb: SBen, prac: u32) -> ClaimHeader {
+        self.next += 1;
+        let (nir, key) = nir(&sb);
+        let mut h = ClaimHeader {
+            claim_no: 700_000_000 + self.next,
+            practitioner: prac,
+            nir,
+            nir_key: key,
+            rank: sb.rank,
+            birth: Date(sb.birth),
+            birth_rank: 1,
+            nature: 10,
+            exemption: b'0',
+            pathway: b'T',
+            tp_amo: true,
+            tp_amc: false,
+            amc: [b' '; 10],
+            contract: *b"  ",
+            at_ref: [b' '; 9],
+        };
+        if let Some((k, c)) = sb.amc {
+            h.amc.copy_from_slice(AMCS[k].0.as_bytes());
+            h.contract = [b'0', b'0' + c];
+        }
+        h
+    }
+
+    fn claim(
+        &mut self,
+        what: &'static str,
+        expect: Expect,
+        h: &ClaimHeader,
+        lines: &[ActLine],
+    ) -> std::io::Result<()> {
+        self.list.push((h.claim_no, what, expect));
+        self.w.claim(h, lines)
+    }
+
+    fn raw(
+        &mut self,
+        what: &'static str,
+        expect: Expect,
+        claim_no: u32,
+        recs: Vec<Vec<u8>>,
+    ) -> std::io::Result<()> {
+        self.list.push((claim_no, what, expect));
+        self.w.raw_records(&recs)
+    }
+
+    fn g_fee(&self, d: Date) -> Cents {
+        self.g.ngap("G", d, 1).unwrap_or(3000)
+    }
+    fn price(&self, code: &str, act: u8, d: Date, grid: u8) -> Cents {
+        self.g.tariff(code, act, d, grid).unwrap_or(0)
+    }
+}
+
+fn d(v: u32) -> Date {
+    Date(v)
+}
+
+const GP: u32 = 900_000_001;
+const CARDIO: u32 = 900_000_002;
+const ORTHO: u32 = 900_000_003;
+const RADIO: u32 = 900_000_004;
+const DENTIST: u32 = 900_000_005;
+const GP_NC: u32 = 900_000_006;
+const OPHTA: u32 = 900_000_007;
+const ANESTH: u32 = 900_000_008;
+const GP_GONE: u32 = 900_000_009;
+
+/// Writes the scenario claims; returns their list (claim number, description, expected outcome).
+pub fn write<O: Write>(
+    g: &Gen,
+    w: &mut BatchWriter<O>,
+) -> std::io::Result<Vec<(u32, &'static str, Expect)>> {
+    let mut s = W {
+        g,
+        w,
+        next: 0,
+        list: Vec::new(),
+    };
+    let day = d(20260302); // a Monday, in the v81 period
+    let sunday = d(20260301);
+    let gf = s.g_fee(day);
+    let cs = |s: &W<O>, grid: u8, dd: Date| s.g.ngap("CS", dd, grid).unwrap_or(3000);
+    let apc = s.g.ngap("APC", day, 2).unwrap_or(5500);
+
+    // ---- paid claims, one per rule ----
+    let h = s.header(B_ADULT, GP);
+    s.claim(
+        "G consultation, sector 1, third-party payment, PF 2 €",
+        Ok(""),
+        &h,
+        &[ngap("G", 100, day, gf)],
+    )?;
+    let h = s.header(B_ADULT, CARDIO);
+    let cs2 = cs(&s, 2, day);
+    s.claim(
+        "CS by a sector-2 non-OPTAM cardiologist: grid 2, excess covered by contract 02",
+        Ok(""),
+        &h,
+        &[ngap("CS", 100, day, cs2 + 2000)],
+    )?;
+    let mut h = s.header(B_ALD, GP);
+    h.exemption = b'4';
+    s.claim(
+        "ALD exemption with an ALD period: 100 %",
+        Ok(""),
+        &h,
+        &[ngap("G", 100, day, gf)],
+    )?;
+    let h = s.header(B_CHILD, GP);
+    s.claim(
+        "child under 18 on 1 January: no PF",
+        Ok(""),
+        &h,
+        &[ngap("G", 100, day, gf)],
+    )?;
+    let h = s.header(B_C2S, GP);
+    s.claim(
+        "C2S: complementary part paid by C2S, no PF",
+        Ok(""),
+        &h,
+        &[ngap("G", 100, day, gf)],
+    )?;
+    let h = s.header(B_LOCAL, GP);
+    s.claim(
+        "Alsace-Moselle local regime: 90 %",
+        Ok(""),
+        &h,
+        &[ngap("G", 100, day, gf)],
+    )?;
+    let mut h = s.header(B_MOTHER, GP);
+    h.nature = 30;
+    s.claim(
+        "maternity (nature 30): 100 %, no PF",
+        Ok(""),
+        &h,
+        &[ngap("G", 100, day, gf)],
+    )?;
+    let mut h = s.header(B_ADULT, GP);
+    h.nature = 41;
+    h.at_ref[..8].copy_from_slice(b"20260225");
+    s.claim(
+        "work accident (nature 41) with accident date: 100 %",
+        Ok(""),
+        &h,
+        &[ngap("G", 100, day, gf)],
+    )?;
+    let mut h = s.header(B_ADULT, CARDIO);
+    h.pathway = b'H';
+    s.claim(
+        "out of the care pathway at a cardiologist: 30 %, AMC covers the ordinary ticket only",
+        Ok(""),
+        &h,
+        &[ngap("CS", 100, day, cs2)],
+    )?;
+    let mut h = s.header(B_ADULT, OPHTA);
+    h.pathway = b'H';
+    let cs1 = cs(&s, 1, day);
+    s.claim(
+        "ophthalmologist is direct access: no pathway penalty",
+        Ok(""),
+        &h,
+        &[ngap("CS", 100, day, cs1)],
+    )?;
+    let h = s.header(B_PF49, GP);
+    s.claim(
+        "PF yearly cap: 49 € already charged, 1 € left",
+        Ok("W110"),
+        &h,
+        &[ngap("G", 100, day, gf)],
+    )?;
+    let h = s.header(B_NOAMC, GP);
+    let five: Vec<ActLine> = (0..5).map(|_| ngap("G", 100, day, gf)).collect();
+    s.claim(
+        "five consultations the same day with the same GP: 5th PF waived",
+        Ok("W111"),
+        &h,
+        &five,
+    )?;
+    let h = s.header(B_ADULT, RADIO);
+    let pu = s.price("ZBQK002", 1, day, 1);
+    let z = s.g.modifier_value(b'Z', 1, day, pu);
+    s.claim(
+        "chest X-ray by a radiologist with modifier Z (percentage)",
+        Ok(""),
+        &h,
+        &[ccam("ZBQK002", 1, b"Z", b' ', day, pu + z)],
+    )?;
+    let h = s.header(B_ADULT, ORTHO);
+    let (p1, p2) = (s.price("QAGA004", 1, day, 1), s.price("QZFA036", 1, day, 1));
+    s.claim(
+        "two acts: association codes 1 and 2 (50 %)",
+        Ok(""),
+        &h,
+        &[
+            ccam("QAGA004", 1, b"", b'1', day, p1),
+            ccam(
+                "QZFA036",
+                1,
+                b"",
+                b'2',
+                day,
+                liquidator_core::money::pct(p2, 5000),
+            ),
+        ],
+    )?;
+    let h = s.header(B_ADULT, ORTHO);
+    let p3 = s.price("QZJA002", 1, day, 1);
+    s.claim(
+        "three acts, multiple traumatic lesions: codes 1, 3, 2 (100/75/50 %)",
+        Ok(""),
+        &h,
+        &[
+            ccam("QAGA004", 1, b"", b'1', d(20260303), p1),
+            ccam(
+                "QZFA036",
+                1,
+                b"",
+                b'3',
+                d(20260303),
+                liquidator_core::money::pct(p2, 7500),
+            ),
+            ccam(
+                "QZJA002",
+                1,
+                b"",
+                b'2',
+                d(20260303),
+                liquidator_core::money::pct(p3, 5000),
+            ),
+        ],
+    )?;
+    let h = s.header(B_ALD, DENTIST);
+    let (e1, e2) = (s.price("HBGD036", 1, day, 1), s.price("YYYY614", 1, day, 1));
+    s.claim(
+        "tooth extraction + supplement YYYY614 (listed companion): both at full rate, code 1",
+        Ok(""),
+        &h,
+        &[
+            ccam("HBGD036", 1, b"", b'1', day, e1),
+            ccam("YYYY614", 1, b"", b'1', day, e2),
+        ],
+    )?;
+    let h = s.header(B_NOAMC, ORTHO);
+    let m = s.price("NFFC004", 1, day, 1);
+    s.claim("heavy act (≥ 120 €): ticket replaced by the 24 € forfait, paid by a patient without complementary insurer", Ok(""), &h, &[ccam("NFFC004", 1, b"", b' ', day, m)])?;
+    let h = s.header(B_ADULT, ANESTH);
+    let a4 = s.price("NFFC004", 4, day, 1);
+    s.claim(
+        "anaesthesia (activity 4) of a meniscectomy",
+        Ok(""),
+        &h,
+        &[ccam("NFFC004", 4, b"", b' ', day, a4)],
+    )?;
+    let h = s.header(B_ADULT, GP);
+    let q = s.price("QZJA002", 1, sunday, 1);
+    let f = s.g.modifier_value(b'F', 1, sunday, q);
+    s.claim(
+        "suture on a Sunday with modifier F (fixed amount)",
+        Ok(""),
+        &h,
+        &[ccam("QZJA002", 1, b"F", b' ', sunday, q + f)],
+    )?;
+    let h = s.header(B_ADULT, GP);
+    s.claim(
+        "sector-1 excess without qualifier: warning",
+        Ok("W101"),
+        &h,
+        &[ngap("G", 100, day, gf + 500)],
+    )?;
+    let h = s.header(B_ADULT, GP);
+    let mut l = ngap("G", 100, day, gf + 500);
+    l.qualifier = *b"DE";
+    s.claim(
+        "sector-1 excess with qualifier DE (exigence particulière): allowed",
+        Ok(""),
+        &h,
+        &[l],
+    )?;
+    let h = s.header(B_ADULT, GP);
+    s.claim(
+        "fee below the tariff: base capped at the fee",
+        Ok("W102"),
+        &h,
+        &[ngap("G", 100, day, gf - 500)],
+    )?;
+    let h = s.header(B_C2S, CARDIO);
+    s.claim(
+        "C2S billed an excess: warning, excess not covered",
+        Ok("W103"),
+        &h,
+        &[ngap("CS", 100, day, cs2 + 1000)],
+    )?;
+    let mut h = s.header(B_CORSICA, GP);
+    h.amc.copy_from_slice(AMCS[3].0.as_bytes());
+    s.claim(
+        "claim names another complementary insurer than the table: warning",
+        Ok("W104"),
+        &h,
+        &[ngap("G", 100, day, gf)],
+    )?;
+    let h = s.header(B_ADULT, CARDIO);
+    let ecg = s.price("DEQP003", 1, day, 2);
+    s.claim(
+        "APC + ECG (DEQP003, documented exception to consultation + act)",
+        Ok(""),
+        &h,
+        &[
+            ngap("APC", 100, day, apc),
+            ccam("DEQP003", 1, b"", b' ', day, ecg),
+        ],
+    )?;
+    for dd in [20250131, 20250201, 20251231, 20260101] {
+        let h = s.header(B_ADULT, OPHTA);
+        let p = s.price("BGQP002", 1, d(dd), 1);
+        s.claim(
+            "BGQP002 across CCAM version boundaries (v67→v78 on 2025-02-01, v78→v81 on 2026-01-01)",
+            Ok(""),
+            &h,
+            &[ccam("BGQP002", 1, b"", b' ', d(dd), p)],
+        )?;
+    }
+    for dd in [20240514, 20240515] {
+        let h = s.header(B_NOAMC, GP);
+        let v = s.g_fee(d(dd));
+        s.claim(
+            "participation forfaitaire 1 € until 2024-05-14, 2 € from 2024-05-15",
+            Ok(""),
+            &h,
+            &[ngap("G", 100, d(dd), v)],
+        )?;
+    }
+    let h = s.header(B_NOAMC, GP);
+    let v = s.g_fee(d(20231216));
+    s.claim(
+        "care exactly 27 months before the batch date: accepted",
+        Ok(""),
+        &h,
+        &[ngap("G", 100, d(20231216), v)],
+    )?;
+    let h = s.header(B_CORSICA, GP);
+    s.claim(
+        "Corsican NIR (2A): key computed with 2A → 19",
+        Ok(""),
+        &h,
+        &[ngap("G", 100, day, gf)],
+    )?;
+    let mut h = s.header(B_CONTRACT3, CARDIO);
+    h.tp_amo = false;
+    h.tp_amc = true;
+    s.claim(
+        "insured paid by AMO, complementary part paid to the practitioner, contract 03",
+        Ok(""),
+        &h,
+        &[ngap("CS", 100, day, cs2 + 3000)],
+    )?;
+    let h = s.header(B_RANK2, GP);
+    s.claim(
+        "second beneficiary (rank 002) on a parent's NIR",
+        Ok(""),
+        &h,
+        &[ngap("G", 100, day, gf)],
+    )?;
+    let mut h = s.header(B_ALD_NOPERIOD, GP);
+    h.exemption = b'4';
+    s.claim(
+        "ALD exemption claimed without an ALD period: ordinary rate",
+        Ok(""),
+        &h,
+        &[ngap("G", 100, day, gf)],
+    )?;
+    let h = s.header(B_ADULT, RADIO);
+    let y6 = s.price("YYYY600", 1, d(20251231), 1);
+    let ct = s.price("ZCQK004", 1, d(20251231), 1);
+    let zz = s.g.modifier_value(b'Z', 1, d(20251231), ct);
+    s.claim(
+        "YYYY600 still valid on 2025-12-31 (removed in v81), as a supplement at full rate",
+        Ok(""),
+        &h,
+        &[
+            ccam("ZCQK004", 1, b"Z", b'1', d(20251231), ct + zz),
+            ccam("YYYY600", 1, b"", b'1', d(20251231), y6),
+        ],
+    )?;
+
+    // ---- rejections, one per code ----
+    let h = s.header(B_ADULT, GP);
+    let mut recs = vec![write::claim_header(&h)];
+    let mut l = ngap("G", 100, day, gf);
+    l.claim_no = h.claim_no;
+    l.line_no = 1;
+    let mut rec = write::act_line(&l);
+    rec[34] = b'X'; // a letter in the coefficient
+    recs.push(rec);
+    recs.push(write::claim_end(
+        &liquidator_core::claims::record::ClaimEnd {
+            claim_no: h.claim_no,
+            count: 1,
+            total: gf,
+        },
+    ));
+    s.raw(
+        "non-digit in a numeric field",
+        Err("R001"),
+        h.claim_no,
+        recs,
+    )?;
+    let h = s.header(B_ADULT, GP);
+    let mut l2 = ngap("G", 100, day, gf);
+    l2.claim_no = h.claim_no + 50;
+    let recs = write::one_line_claim(&h, &l2, 1, gf, |_| {});
+    s.raw(
+        "act line whose claim number differs from its header",
+        Err("R003"),
+        h.claim_no,
+        recs,
+    )?;
+    let h = s.header(B_ADULT, GP);
+    let recs = write::one_line_claim(&h, &ngap("G", 100, day, gf), 2, gf, |_| {});
+    s.raw(
+        "end record announces 2 lines, 1 read",
+        Err("R004"),
+        h.claim_no,
+        recs,
+    )?;
+    let h = s.header(B_ADULT, GP);
+    let recs = write::one_line_claim(&h, &ngap("G", 100, day, gf), 1, gf + 1, |_| {});
+    s.raw(
+        "end record total differs from the line",
+        Err("R005"),
+        h.claim_no,
+        recs,
+    )?;
+    let h = s.header(B_ADULT, GP);
+    s.raw(
+        "claim without act line",
+        Err("R006"),
+        h.claim_no,
+        vec![
+            write::claim_header(&h),
+            write::claim_end(&liquidator_core::claims::record::ClaimEnd {
+                claim_no: h.claim_no,
+                count: 0,
+                total: 0,
+            }),
+        ],
+    )?;
+    let h = s.header(B_ADULT, GP);
+    let mut l = ngap("G", 100, day, gf);
+    l.claim_no = h.claim_no;
+    l.line_no = 1;
+    let mut rec = write::act_line(&l);
+    rec[14..22].copy_from_slice(b"20250230");
+    s.raw(
+        "impossible date of care 2025-02-30",
+        Err("R010"),
+        h.claim_no,
+        vec![
+            write::claim_header(&h),
+            rec,
+            write::claim_end(&liquidator_core::claims::record::ClaimEnd {
+                claim_no: h.claim_no,
+                count: 1,
+                total: gf,
+            }),
+        ],
+    )?;
+    let h = s.header(B_ADULT, GP);
+    s.claim(
+        "care after the batch date",
+        Err("R011"),
+        &h,
+        &[ngap("G", 100, d(20260320), gf)],
+    )?;
+    let h = s.header(B_ADULT, GP);
+    s.claim(
+        "care one day older than 27 months",
+        Err("R012"),
+        &h,
+        &[ngap("G", 100, d(20231215), gf)],
+    )?;
+    let mut h = s.header(B_ADULT, GP);
+    h.nir_key = if h.nir_key == *b"01" { *b"02" } else { *b"01" };
+    s.claim("NIR key wrong", Err("R020"), &h, &[ngap("G", 100, day, gf)])?;
+    let mut h = s.header(B_ADULT, GP);
+    h.birth = Date(19800313);
+    s.claim(
+        "birth date differs from the table",
+        Err("R021"),
+        &h,
+        &[ngap("G", 100, day, gf)],
+    )?;
+    let mut h = s.header(B_ADULT, GP);
+    let (n, k) = population::make_nir(95_000_000, 1, Date(19800312));
+    h.nir = n;
+    h.nir_key = k;
+    s.claim(
+        "beneficiary unknown",
+        Err("R022"),
+        &h,
+        &[ngap("G", 100, day, gf)],
+    )?;
+    let h = s.header(B_CLOSED, GP);
+    s.claim(
+        "rights closed on 2025-12-31, care on 2026-03-02",
+        Err("R023"),
+        &h,
+        &[ngap("G", 100, day, gf)],
+    )?;
+    let h = s.header(B_ADULT, GP);
+    s.claim(
+        "original of a duplicated claim",
+        Ok(""),
+        &h,
+        &[ngap("G", 100, d(20260303), gf)],
+    )?;
+    s.next -= 1;
+    let h2 = s.header(B_ADULT, GP);
+    s.list.push((
+        h2.claim_no,
+        "second transmission of the same claim number for the same practitioner",
+        Err("R030"),
+    ));
+    s.w.claim(&h2, &[ngap("G", 100, d(20260303), gf)])?;
+    let h = s.header(B_ADULT, 888_888_888);
+    s.claim(
+        "practitioner unknown",
+        Err("R040"),
+        &h,
+        &[ngap("G", 100, day, gf)],
+    )?;
+    let h = s.header(B_ADULT, GP_GONE);
+    s.claim(
+        "practitioner no longer in activity on the date of care",
+        Err("R040"),
+        &h,
+        &[ngap("G", 100, day, gf)],
+    )?;
+    let h = s.header(B_ADULT, GP_NC);
+    s.claim(
+        "practitioner not under convention",
+        Err("R041"),
+        &h,
+        &[ngap("G", 100, day, gf)],
+    )?;
+    let mut h = s.header(B_ADULT, GP);
+    h.nature = 41;
+    s.claim(
+        "work accident without accident number",
+        Err("R052"),
+        &h,
+        &[ngap("G", 100, day, gf)],
+    )?;
+    let mut h = s.header(B_ADULT, GP);
+    h.nature = 20;
+    s.claim(
+        "nature of insurance 20 does not exist",
+        Err("R053"),
+        &h,
+        &[ngap("G", 100, day, gf)],
+    )?;
+    let h = s.header(B_ADULT, RADIO);
+    s.claim(
+        "YYYY600 removed in v81: not valid on 2026-01-02",
+        Err("R060"),
+        &h,
+        &[ccam("YYYY600", 1, b"", b' ', d(20260102), 75)],
+    )?;
+    let h = s.header(B_ADULT, ORTHO);
+    s.claim(
+        "AANB256 created in v81: not valid on 2025-12-31",
+        Err("R060"),
+        &h,
+        &[ccam("AANB256", 1, b"", b' ', d(20251231), 95701)],
+    )?;
+    let h = s.header(B_ADULT, GP);
+    s.claim(
+        "NGAP letter unknown",
+        Err("R061"),
+        &h,
+        &[ngap("XYZ", 100, day, gf)],
+    )?;
+    let h = s.header(B_ADULT, GP);
+    s.claim(
+        "DEQP003 has no activity 4",
+        Err("R062"),
+        &h,
+        &[ccam("DEQP003", 4, b"", b' ', day, 1477)],
+    )?;
+    let h = s.header(B_ADULT, GP);
+    let mut l = ngap("G", 100, day, gf);
+    l.quantity = 0;
+    s.claim("quantity 0", Err("R063"), &h, &[l])?;
+    let h = s.header(B_ADULT, GP);
+    s.claim(
+        "modifier Z not allowed on DEQP003",
+        Err("R070"),
+        &h,
+        &[ccam("DEQP003", 1, b"Z", b' ', day, 1477)],
+    )?;
+    let h = s.header(B_ADULT, GP);
+    let q = s.price("QZJA002", 1, sunday, 1);
+    s.claim(
+        "exclusive modifier F billed twice the same day",
+        Err("R071"),
+        &h,
+        &[
+            ccam("QZJA002", 1, b"F", b'1', sunday, q + 1906),
+            ccam("QZFA036", 1, b"F", b'2', sunday, 1440 + 1906),
+        ],
+    )?;
+    let h = s.header(B_ADULT, ORTHO);
+    s.claim(
+        "two acts both coded 1",
+        Err("R080"),
+        &h,
+        &[
+            ccam("QAGA004", 1, b"", b'1', day, p1),
+            ccam("QZFA036", 1, b"", b'1', day, p2),
+        ],
+    )?;
+    let h = s.header(B_ADULT, GP);
+    s.claim(
+        "consultation and a suture the same day",
+        Err("R081"),
+        &h,
+        &[
+            ngap("G", 100, day, gf),
+            ccam("QZJA002", 1, b"", b' ', day, q),
+        ],
+    )?;
+    if let Some((c1, c2)) = first_incompatible_pair(g, day) {
+        let h = s.header(B_ADULT, ORTHO);
+        let (c1s, c2s) = (
+            String::from_utf8_lossy(&c1).to_string(),
+            String::from_utf8_lossy(&c2).to_string(),
+        );
+        let grid = grid_of(&population::Prac {
+            number: ORTHO,
+            spec: population::Spec::Ortho,
+            sector: 3,
+            optam: true,
+        });
+        let (t1, t2) = (s.price(&c1s, 1, day, grid), s.price(&c2s, 1, day, grid));
+        s.claim(
+            "incompatible pair from incompatibilities.tsv",
+            Err("R090"),
+            &h,
+            &[
+                ccam(&c1s, 1, b"", b'1', day, t1),
+                ccam(
+                    &c2s,
+                    1,
+                    b"",
+                    b'2',
+                    day,
+                    liquidator_core::money::pct(t2, 5000),
+                ),
+            ],
+        )?;
+    }
+    // An act record after an end record belongs to no claim (R002, reported, not a claim).
+    let mut l = ngap("G", 100, day, gf);
+    l.claim_no = 700_000_999;
+    l.line_no = 1;
+    s.w.raw_records(&[write::act_line(&l)])?;
+    Ok(s.list)
+}
+
+/// The first pair of `incompatibilities.tsv` whose two acts both have an activity-1 tariff on `day`.
+fn first_incompatible_pair(g: &Gen, day: Date) -> Option<([u8; 7], [u8; 7])> {
+    let mut pairs: Vec<_> = g
+        .refs
+        .incompat
+        .keys()
+        .copied()
+        .filter(|(a, b)| a < b)
+        .collect();
+    pairs.sort();
+    pairs.into_iter().find(|(a, b)| {
+        g.refs
+            .incompat
+            .get(&(*a, *b))
+            .is_some_and(|h| h.at(day).is_some())
+            && [a, b].iter().all(|c| {
+                g.refs
+                    .tariffs
+                    .get(&(**c, 1, 0))
+                    .and_then(|h| h.value_at(day))
+                    .and_then(|t| t.g1)
+                    .is_some()
+            })
+    })
+}
