@@ -53,6 +53,10 @@ pub enum Cmd {
         /// Also write the liquidated lines as Parquet (`OUT/liquidated_lines.parquet`, formats/parquet.md).
         #[arg(long)]
         parquet: bool,
+        /// File holding the secret key of the beneficiary pseudonym in the Parquet export (else the
+        /// environment variable LIQUIDATOR_PSEUDONYM_KEY). Required with --parquet.
+        #[arg(long)]
+        pseudonym_key_file: Option<PathBuf>,
     },
     /// Re-liquidate a day with a corrected reference set and write the adjustments against a previous run.
     Reprocess {
@@ -160,12 +164,24 @@ fn date_arg(s: &str) -> Result<liquidator_core::date::Date, ExitCode> {
     })
 }
 
+/// Pretty JSON for stdout. Serialising our own types cannot fail short of a bug; if it ever does, the
+/// message says so on stderr and the process exits 5 rather than printing nothing with status 0.
+fn json_text<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_string_pretty(v) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("liquidator: cannot serialise the JSON output: {e}");
+            std::process::exit(5)
+        }
+    }
+}
+
 pub fn exit_code(e: &RunError) -> u8 {
     match e {
         RunError::Batch { .. } => 4,
         RunError::Io(_) => 5,
-        RunError::Stage(liquidator_core::output::sink::StageError::Exists(_)) => 6,
-        RunError::Stage(_) => 5,
+        RunError::Stage(liquidator_core::output::files::StageError::Exists(_)) => 6,
+        RunError::Stage(_) | RunError::Sink(_) => 5,
     }
 }
 
@@ -195,6 +211,7 @@ pub fn main() -> ExitCode {
             force,
             quiet,
             parquet,
+            pseudonym_key_file,
         } => {
             pool(threads);
             let refs = match load_refs(&refs) {
@@ -212,7 +229,19 @@ pub fn main() -> ExitCode {
                 progress: Some(&update),
                 ..Options::default()
             };
-            let result = engine::run(&claims, &refs, &out, force, &opts);
+            let key = if parquet {
+                match crate::parquet::pseudonym_key(pseudonym_key_file.as_deref()) {
+                    Ok(k) => Some(k),
+                    Err(c) => return c,
+                }
+            } else {
+                None
+            };
+            // The Parquet export is one more sink of the same pass, writing into the staging
+            // directory: committed with the other files, or not at all.
+            let result = engine::run_with(&claims, &refs, &out, force, &opts, |dir| {
+                crate::parquet::sinks(dir, key.as_ref())
+            });
             if let Some(p) = &bar {
                 p.finish();
             }
@@ -221,24 +250,11 @@ pub fn main() -> ExitCode {
                     if !quiet {
                         eprint!("{}", human_summary(&s));
                     }
-                    if parquet {
-                        // Written after the run succeeded, under a temporary name renamed into place.
-                        let tmp = out.join(".liquidated_lines.parquet.tmp");
-                        let dest = out.join("liquidated_lines.parquet");
-                        let r = liquidator_export::parquet::write_parquet(&out, &tmp)
-                            .map_err(|e| e.to_string())
-                            .and_then(|_| std::fs::rename(&tmp, &dest).map_err(|e| e.to_string()));
-                        if let Err(e) = r {
-                            let _ = std::fs::remove_file(&tmp);
-                            eprintln!("liquidator: parquet: {e}");
-                            return ExitCode::from(5);
-                        }
-                    }
-                    let ok =
-                        s.conservation.claims && s.conservation.billed && s.conservation.paid_split;
-                    if ok {
+                    // Exit 7 when any identity fails, not only some of them.
+                    if s.conserved() {
                         ExitCode::SUCCESS
                     } else {
+                        eprintln!("liquidator: conservation check failed (see summary.json)");
                         ExitCode::from(7)
                     }
                 }
@@ -403,10 +419,7 @@ pub fn main() -> ExitCode {
                 }
             }
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).unwrap_or_default()
-                );
+                println!("{}", json_text(&report));
             } else {
                 print!("{}", report.to_text());
             }
@@ -436,7 +449,7 @@ pub fn main() -> ExitCode {
             };
             match liquidator_ccam::build::lookup(&r, &refs, &code, date, activity, phase, grid) {
                 Ok(v) => {
-                    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                    println!("{}", json_text(&v));
                     ExitCode::SUCCESS
                 }
                 Err(m) => {
@@ -492,11 +505,12 @@ pub fn human_summary(s: &Summary) -> String {
         o.push('\n');
     }
     o.push_str(&format!(
-        "conservation: claims {} lines {} billed {} split {}\n",
+        "conservation: claims {} lines {} billed {} split {} rejections {}\n",
         ok(s.conservation.claims),
         ok(s.conservation.lines),
         ok(s.conservation.billed),
-        ok(s.conservation.paid_split)
+        ok(s.conservation.paid_split),
+        ok(s.conservation.rejections)
     ));
     o
 }
@@ -514,12 +528,8 @@ pub fn explain(claims: &Path, refs: &Refs, claim: u32, json: bool) -> ExitCode {
             return ExitCode::from(exit_code(&e));
         }
     };
-    let opts = Options {
-        trace_claim: Some(claim),
-        ..Default::default()
-    };
-    let traced = match engine::process(&data, refs, &opts, |_| {}) {
-        Ok((_, t)) => t,
+    let traced = match liquidator_core::explain::trace(&data, refs, claim) {
+        Ok(t) => t,
         Err(e) => {
             eprintln!("liquidator: {e}");
             return ExitCode::from(exit_code(&e));
@@ -536,7 +546,7 @@ pub fn explain(claims: &Path, refs: &Refs, claim: u32, json: bool) -> ExitCode {
             .iter()
             .map(liquidator_core::explain::to_json)
             .collect();
-        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        println!("{}", json_text(&v));
     } else {
         for t in &traced {
             print!("{}", liquidator_core::explain::to_text(t));

@@ -9,7 +9,9 @@ use libfuzzer_sys::fuzz_target;
 use liquidator_testkit::write;
 use liquidator_core::claims::{BatchTrailer, record};
 use liquidator_core::engine::{self, Options, RunError};
-use liquidator_core::output::{OutBufs, Summary};
+use liquidator_core::output::summary::SummarySink;
+use liquidator_core::rules::Outcome;
+use liquidator_core::sink::{Event, Sink, SinkError};
 use liquidator_core::refs::Refs;
 use std::sync::OnceLock;
 
@@ -22,14 +24,13 @@ fn refs() -> &'static Refs {
 }
 
 fn check(data: &[u8]) {
-    let mut total = Summary::default();
-    let mut rows = 0u64;
-    let r = engine::process(data, refs(), &Options::default(), |b: OutBufs| {
-        total.merge(&b.summary);
-        rows += b.rejections.iter().filter(|&&c| c == b'\n').count() as u64;
-    });
+    let mut totals = SummarySink::default();
+    let mut rows = RejectionRows(0);
+    let r = engine::process(data, refs(), &Options::default(), &mut [&mut totals, &mut rows]);
+    let rows = rows.0;
     match r {
-        Ok((info, _)) => {
+        Ok(info) => {
+            let total = totals.into_summary(&info);
             let t = &total;
             assert_eq!(t.claims_read, t.claims_paid + t.claims_rejected);
             assert_eq!(t.lines_read, t.lines_paid + t.lines_rejected);
@@ -45,6 +46,22 @@ fn check(data: &[u8]) {
         }
         Err(RunError::Batch { .. }) => {}
         Err(e) => panic!("not a batch error: {e}"),
+    }
+}
+
+/// Counts what would be rows of `rejections.tsv`: rejected claims and orphan records.
+struct RejectionRows(u64);
+
+impl Sink for RejectionRows {
+    fn window(&mut self, events: &[Event<'_>]) -> Result<(), SinkError> {
+        for e in events {
+            match e {
+                Event::Claim(c) if matches!(c.outcome, Outcome::Rejected(_)) => self.0 += 1,
+                Event::Orphan(_) => self.0 += 1,
+                Event::Claim(_) => {}
+            }
+        }
+        Ok(())
     }
 }
 

@@ -7,18 +7,24 @@
 //! 2. duplicate claim numbers per practitioner are marked, in file order;
 //! 3. claims are distributed to [`SHARDS`] shards by a hash of the beneficiary, each shard keeping the
 //!    running state of its beneficiaries across windows; shards run in parallel, each in file order;
-//! 4. outcomes are formatted in parallel into buffers, in file order, and sent through a
-//!    `crossbeam-channel` to the writer thread while the next window is processed.
+//! 4. the window's typed outcomes are gathered in file order — claims and records outside claims
+//!    interleaved by position — and handed to the [`Sink`]s ([`crate::sink`]); the TSV sink formats
+//!    them in parallel and sends the bytes through a `crossbeam-channel` to its writer thread while the
+//!    next window is processed.
 //!
 //! Architecture invariant: nothing in this pipeline depends on the number of threads — window size,
 //! sub-chunk count and shard count are constants — so the output is byte-identical for any `--threads`.
+//! Architecture invariant: sinks see events in file order; the window size changes only how events are
+//! grouped into calls, never their order.
 
 use crate::claims::reader::{self, Chunk, ClaimError};
 use crate::claims::record::{self, BatchHeader, BatchTrailer};
 use crate::codes::{BatchFail, Reject};
-use crate::output::{self, OutBufs, Summary, sink};
+use crate::output::files::{self as atomic, TsvSink};
+use crate::output::summary::{Summary, SummarySink};
 use crate::refs::{Refs, benef_key};
 use crate::rules::{self, BenefState, ClaimInput, Ctx, Outcome, Rejection, Step, Trace};
+use crate::sink::{ClaimEvent, Event, Sink, SinkError};
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::hash::{Hash, Hasher};
@@ -39,7 +45,9 @@ pub enum RunError {
     #[error("batch rejected: {} {}: {detail}", .code.code(), .code.slug())]
     Batch { code: BatchFail, detail: String },
     #[error(transparent)]
-    Stage(#[from] sink::StageError),
+    Stage(#[from] atomic::StageError),
+    #[error("output: {0}")]
+    Sink(#[from] SinkError),
 }
 
 /// What the batch framing said, checked once every window is read.
@@ -70,61 +78,10 @@ impl Default for Options<'_> {
     }
 }
 
-/// The formatted output of one shard for one window, with the byte ranges of each of its claims.
+/// The typed outcomes of one shard for one window, in the shard's (file) order.
 #[derive(Default)]
 struct ShardOut {
-    out: OutBufs,
-    /// Per claim (in shard order): buffer lengths before and after formatting it.
-    entries: Vec<(Mark, Mark)>,
-}
-
-#[derive(Clone, Copy, Default)]
-struct Mark {
-    pay: u32,
-    rej: u32,
-    amc: u32,
-}
-
-impl ShardOut {
-    fn clear(&mut self) {
-        self.out.payments.clear();
-        self.out.rejections.clear();
-        self.out.amc_rows.clear();
-        self.out.amc_bytes.clear();
-        self.out.summary = Summary::default();
-        self.entries.clear();
-    }
-
-    fn mark(&self) -> Mark {
-        Mark {
-            pay: self.out.payments.len() as u32,
-            rej: self.out.rejections.len() as u32,
-            amc: self.out.amc_rows.len() as u32,
-        }
-    }
-
-    /// Appends the output of entry `e` to `ob` (the window's buffers, in file order).
-    fn copy_entry(&self, e: usize, ob: &mut OutBufs) {
-        let (a, b) = self.entries[e];
-        ob.payments
-            .extend_from_slice(&self.out.payments[a.pay as usize..b.pay as usize]);
-        ob.rejections
-            .extend_from_slice(&self.out.rejections[a.rej as usize..b.rej as usize]);
-        for row in &self.out.amc_rows[a.amc as usize..b.amc as usize] {
-            let bytes = &self.out.amc_bytes[row.1 as usize..row.2 as usize];
-            ob.push_amc_row(row.0, bytes);
-        }
-    }
-}
-
-/// A traced claim: its outcome and the steps of its liquidation.
-#[derive(Clone, Debug)]
-pub struct Traced {
-    pub claim_no: u32,
-    pub practitioner: u32,
-    pub line: u64,
-    pub outcome: Outcome,
-    pub steps: Vec<Step>,
+    outcomes: Vec<(Outcome, Option<Vec<Step>>)>,
 }
 
 fn shard_of(key: u64) -> usize {
@@ -214,14 +171,14 @@ pub fn check_batch(info: &BatchInfo, after_trailer: Option<reader::Pos>) -> Resu
     Ok(())
 }
 
-/// Liquidates a whole claims file held in memory, calling `emit` with formatted buffers in file order.
-/// Returns the batch framing (to be checked by [`check_batch`]) and the traced claims, if asked.
+/// Liquidates a whole claims file held in memory, handing each window's typed outcomes to `sinks` in
+/// file order, then checking the batch framing and finishing the sinks. Returns the framing.
 pub fn process(
     data: &[u8],
     refs: &Refs,
     opts: &Options,
-    mut emit: impl FnMut(OutBufs),
-) -> Result<(BatchInfo, Vec<Traced>), RunError> {
+    sinks: &mut [&mut dyn Sink],
+) -> Result<BatchInfo, RunError> {
     let (header, mut start) = batch_header(data)?;
     let ctx = Ctx {
         refs,
@@ -236,13 +193,12 @@ pub fn process(
         .map(|_| Mutex::new(FxHashMap::default()))
         .collect();
     let mut seen: FxHashSet<u64> = FxHashSet::default();
-    let traced: Mutex<Vec<Traced>> = Mutex::new(Vec::new());
     let mut line = 2u64;
     let mut after_trailer = None;
     let mut claims_done = 0u64;
     let mut chunk_pool: Vec<Chunk> = Vec::new();
     let mut shard_pool: Vec<ShardOut> = (0..SHARDS).map(|_| ShardOut::default()).collect();
-    // Phase timings for profiling (`LIQUIDATOR_TIMING=1`): parse, sequential bookkeeping, shards, gather.
+    // Phase timings for profiling (`LIQUIDATOR_TIMING=1`): parse, sequential bookkeeping, shards, sinks.
     let timing = std::env::var_os("LIQUIDATOR_TIMING").is_some();
     let mut t = [std::time::Duration::ZERO; 5];
     let mut clock = std::time::Instant::now();
@@ -321,9 +277,9 @@ pub fn process(
                 dup[k] = !seen.insert(h.practitioner as u64 * 1_000_000_000 + h.claim_no as u64);
             }
         }
-        // 3. shards: liquidate and format each claim where its beneficiary's state lives.
+        // 3. shards: liquidate each claim where its beneficiary's state lives.
         let mut lists: Vec<Vec<u32>> = vec![Vec::new(); SHARDS];
-        // Where each claim's formatted output is: (shard, entry) — or SHARDS for claims rejected at read.
+        // Where each claim's outcome is: (shard, index) — or (SHARDS, index) for claims rejected at read.
         let mut loc: Vec<(u16, u32)> = vec![(SHARDS as u16, 0); items.len()];
         for (k, &(ci, cj)) in items.iter().enumerate() {
             let c = &chunks[ci as usize].claims[cj as usize];
@@ -342,27 +298,25 @@ pub fn process(
             .for_each(|((so, list), st)| {
                 let mut st = st.lock().unwrap_or_else(|e| e.into_inner());
                 let mut scratch = BenefState::default();
-                so.clear();
+                so.outcomes.clear();
                 for &k in list {
                     let (ci, cj) = items[k as usize];
                     let ch = &chunks[ci as usize];
                     let c = &ch.claims[cj as usize];
-                    let start = so.mark();
+                    // Only claims with a header are listed (see `loc` above).
                     let Some(h) = c.header.as_ref() else {
-                        so.entries.push((start, so.mark()));
                         continue;
                     };
                     let (a, b) = (c.lines.start as usize, c.lines.end as usize);
-                    let (lines, pos) = (&ch.lines[a..b], &ch.line_pos[a..b]);
                     let input = ClaimInput {
                         header: h,
-                        lines,
-                        line_pos: pos,
+                        lines: &ch.lines[a..b],
+                        line_pos: &ch.line_pos[a..b],
                         pos: c.pos,
                     };
                     let key = benef_key(&h.nir, h.rank).unwrap_or(0);
                     let bs = st.entry(key).or_default();
-                    let o = if opts.trace_claim == Some(h.claim_no) {
+                    if opts.trace_claim == Some(h.claim_no) {
                         let mut steps = Vec::new();
                         let o = rules::liquidate_in(
                             &ctx,
@@ -371,110 +325,61 @@ pub fn process(
                             &mut scratch,
                             &mut Trace(Some(&mut steps)),
                         );
-                        if let Ok(mut t) = traced.lock() {
-                            t.push(Traced {
-                                claim_no: h.claim_no,
-                                practitioner: h.practitioner,
-                                line: c.pos.line,
-                                outcome: o.clone(),
-                                steps,
-                            });
-                        }
-                        o
+                        so.outcomes.push((o, Some(steps)));
                     } else {
-                        rules::liquidate_in(&ctx, &input, bs, &mut scratch, &mut Trace(None))
-                    };
-                    match &o {
-                        Outcome::Paid(p) => output::paid(&mut so.out, c, h, lines, pos, p),
-                        Outcome::Rejected(r) => {
-                            output::rejected(&mut so.out, c, Some(h.practitioner), r)
-                        }
+                        let o =
+                            rules::liquidate_in(&ctx, &input, bs, &mut scratch, &mut Trace(None));
+                        so.outcomes.push((o, None));
                     }
-                    so.entries.push((start, so.mark()));
                 }
             });
         let shard_outs = &shard_pool;
         lap(2, &mut clock);
-        // 4. gather in file order (claims rejected at read are formatted here).
-        let mut ob = OutBufs::default();
-        ob.payments.reserve(
-            shard_outs
-                .iter()
-                .map(|s| s.out.payments.len())
-                .sum::<usize>(),
-        );
-        ob.amc_bytes.reserve(
-            shard_outs
-                .iter()
-                .map(|s| s.out.amc_bytes.len())
-                .sum::<usize>(),
-        );
-        ob.amc_rows.reserve(
-            shard_outs
-                .iter()
-                .map(|s| s.out.amc_rows.len())
-                .sum::<usize>(),
-        );
+        // 4. claims rejected at read (unreadable, duplicate): their outcome is decided here.
+        let mut read_rejected: Vec<Outcome> = Vec::new();
         for (k, &(ci, cj)) in items.iter().enumerate() {
-            let (sh, e) = loc[k];
-            if (sh as usize) < SHARDS {
-                shard_outs[sh as usize].copy_entry(e as usize, &mut ob);
+            if (loc[k].0 as usize) < SHARDS {
                 continue;
             }
             let c = &chunks[ci as usize].claims[cj as usize];
-            let prac = c.header.map(|h| h.practitioner);
-            let rejection = |code: Reject, e: Option<ClaimError>, detail: String| Rejection {
-                code,
-                line_no: e.and_then(|e| e.line_no),
-                pos: e.map(|e| e.pos).unwrap_or(c.pos),
-                detail,
-            };
-            if let Some(e) = c.error {
-                let detail = if e.column > 0 {
-                    format!("line {} column {}: {}", e.pos.line, e.column, e.field)
+            loc[k].1 = read_rejected.len() as u32;
+            read_rejected.push(Outcome::Rejected(read_rejection(c, dup[k])));
+        }
+        // 5. events in file order: each chunk's claims and orphans merged by position.
+        let mut events: Vec<Event> =
+            Vec::with_capacity(items.len() + chunks.iter().map(|c| c.orphans.len()).sum::<usize>());
+        let mut k = 0usize;
+        for ch in chunks {
+            let mut orphans = ch.orphans.iter().peekable();
+            for c in &ch.claims {
+                while let Some(o) = orphans.next_if(|o| o.pos.offset < c.pos.offset) {
+                    events.push(Event::Orphan(o));
+                }
+                let (sh, i) = loc[k];
+                let (outcome, steps) = if (sh as usize) < SHARDS {
+                    let (o, s) = &shard_outs[sh as usize].outcomes[i as usize];
+                    (o, s.as_deref())
                 } else {
-                    format!("line {}: {}", e.pos.line, e.field)
+                    (&read_rejected[i as usize], None)
                 };
-                output::rejected(&mut ob, c, prac, &rejection(e.code, Some(e), detail));
-            } else if dup[k] {
-                let detail = format!(
-                    "claim {:09} of practitioner {:09} already read",
-                    c.claim_no,
-                    prac.unwrap_or(0)
-                );
-                output::rejected(
-                    &mut ob,
-                    c,
-                    prac,
-                    &rejection(Reject::Duplicate, None, detail),
-                );
-            } else {
-                output::rejected(
-                    &mut ob,
-                    c,
-                    prac,
-                    &rejection(Reject::Syntax, None, "claim header unreadable".into()),
-                );
+                let (a, b) = (c.lines.start as usize, c.lines.end as usize);
+                events.push(Event::Claim(ClaimEvent {
+                    claim: c,
+                    header: c.header.as_ref(),
+                    lines: &ch.lines[a..b],
+                    line_pos: &ch.line_pos[a..b],
+                    outcome,
+                    steps,
+                }));
+                k += 1;
             }
-            if ob.payments.len() > 1 << 22 {
-                emit(std::mem::take(&mut ob));
-            }
+            events.extend(orphans.map(Event::Orphan));
         }
-        for so in shard_outs {
-            ob.summary.merge(&so.out.summary);
+        for s in sinks.iter_mut() {
+            s.window(&events)?;
         }
-        emit(ob);
         claims_done += items.len() as u64;
         lap(3, &mut clock);
-        let mut ob = OutBufs::default();
-        for ch in chunks {
-            for o in &ch.orphans {
-                output::orphan(&mut ob, o);
-            }
-        }
-        if ob.summary.orphan_records > 0 {
-            emit(ob);
-        }
         if let Some(p) = opts.progress {
             p(end as u64, claims_done);
         }
@@ -483,12 +388,44 @@ pub fn process(
     drop(lap);
     if timing {
         eprintln!(
-            "timing: parse {:?}, bookkeeping {:?}, shards {:?}, gather+emit {:?}",
+            "timing: parse {:?}, bookkeeping {:?}, shards {:?}, sinks {:?}",
             t[0], t[1], t[2], t[3]
         );
     }
     check_batch(&info, after_trailer)?;
-    Ok((info, traced.into_inner().unwrap_or_default()))
+    for s in sinks.iter_mut() {
+        s.finish(&info)?;
+    }
+    Ok(info)
+}
+
+/// The rejection of a claim that never reached the rules: unreadable record, duplicate transmission,
+/// or unreadable header.
+fn read_rejection(c: &reader::ParsedClaim, dup: bool) -> Rejection {
+    let prac = c.header.map(|h| h.practitioner);
+    let rejection = |code: Reject, e: Option<ClaimError>, detail: String| Rejection {
+        code,
+        line_no: e.and_then(|e| e.line_no),
+        pos: e.map(|e| e.pos).unwrap_or(c.pos),
+        detail,
+    };
+    if let Some(e) = c.error {
+        let detail = if e.column > 0 {
+            format!("line {} column {}: {}", e.pos.line, e.column, e.field)
+        } else {
+            format!("line {}: {}", e.pos.line, e.field)
+        };
+        rejection(e.code, Some(e), detail)
+    } else if dup {
+        let detail = format!(
+            "claim {:09} of practitioner {:09} already read",
+            c.claim_no,
+            prac.unwrap_or(0)
+        );
+        rejection(Reject::Duplicate, None, detail)
+    } else {
+        rejection(Reject::Syntax, None, "claim header unreadable".into())
+    }
 }
 
 /// Memory-maps a claims file (an empty file is read as empty, which the batch check refuses).
@@ -536,38 +473,34 @@ pub fn run(
     force: bool,
     opts: &Options,
 ) -> Result<Summary, RunError> {
+    run_with(claims, refs, out, force, opts, |_| Ok(Vec::new()))
+}
+
+/// [`run`] with more sinks, made by `extra` once the staging directory exists (their files go there
+/// and are committed with the others, or not at all).
+pub fn run_with<'s>(
+    claims: &Path,
+    refs: &Refs,
+    out: &Path,
+    force: bool,
+    opts: &Options,
+    extra: impl FnOnce(&Path) -> Result<Vec<Box<dyn Sink + 's>>, SinkError>,
+) -> Result<Summary, RunError> {
     let data = map_file(claims)?;
-    let stage = sink::Staging::create(out, force)?;
-    let io = |e: std::io::Error| RunError::Io(format!("{}: {e}", stage.dir.display()));
-    let mut writer = sink::Writer::new(&stage.dir).map_err(io)?;
-    let (tx, rx) = crossbeam_channel::bounded::<OutBufs>(8);
-    let (info, summary) = std::thread::scope(|s| {
-        let w = s.spawn(move || -> std::io::Result<Summary> {
-            for b in rx {
-                writer.write(&b)?;
-            }
-            writer.finish()
-        });
-        let r = process(&data, refs, opts, |b| {
-            let _ = tx.send(b);
-        });
-        drop(tx);
-        let summary = w
-            .join()
-            .unwrap_or_else(|_| Err(std::io::Error::other("writer thread panicked")));
-        (r, summary)
-    });
-    let (info, _) = info?;
-    let mut summary = summary.map_err(io)?;
-    if let Some(h) = info.header {
-        summary.batch_number = h.batch_no;
-        summary.batch_date = h.date.to_string();
-    }
+    let stage = atomic::Staging::create(out, force)?;
+    let mut tsv = TsvSink::create(&stage.dir)?;
+    let mut totals = SummarySink::default();
+    let mut more = extra(&stage.dir)?;
+    let info = {
+        let mut sinks: Vec<&mut dyn Sink> = vec![&mut tsv, &mut totals];
+        sinks.extend(more.iter_mut().map(|b| &mut **b as &mut dyn Sink));
+        process(&data, refs, opts, &mut sinks)?
+    };
+    drop(more);
+    let mut summary = totals.into_summary(&info);
+    summary.amc_files = tsv.amc_files();
     summary.check();
-    let json = serde_json::to_vec_pretty(&summary).map_err(|e| RunError::Io(e.to_string()))?;
-    let mut f = sink::create_private(&stage.dir.join(output::SUMMARY)).map_err(io)?;
-    std::io::Write::write_all(&mut f, &json).map_err(io)?;
-    std::io::Write::write_all(&mut f, b"\n").map_err(io)?;
+    atomic::write_json(&stage.dir.join(crate::output::SUMMARY), &summary)?;
     stage.commit()?;
     Ok(summary)
 }

@@ -1,9 +1,59 @@
-//! Rendering of a traced liquidation for `liquidator explain` (text and JSON).
+//! `liquidator explain`: the traced liquidation of one claim — collected by a sink from the engine's
+//! typed events ([`TraceSink`]) — rendered as text or JSON.
 
-use crate::engine::Traced;
+use crate::engine::{self, Options, RunError};
 use crate::money::{fmt_euros, fmt_pct};
-use crate::rules::Outcome;
+use crate::refs::Refs;
+use crate::rules::{Outcome, Step};
+use crate::sink::{Event, Sink, SinkError};
 use serde_json::{Value, json};
+
+/// A traced claim: its outcome and the steps of its liquidation.
+#[derive(Clone, Debug)]
+pub struct Traced {
+    pub claim_no: u32,
+    pub practitioner: u32,
+    pub line: u64,
+    pub outcome: Outcome,
+    pub steps: Vec<Step>,
+}
+
+/// Keeps the claims that carry a trace (those named by `Options::trace_claim`).
+#[derive(Default)]
+pub struct TraceSink {
+    pub traced: Vec<Traced>,
+}
+
+impl Sink for TraceSink {
+    fn window(&mut self, events: &[Event<'_>]) -> Result<(), SinkError> {
+        for e in events {
+            if let Event::Claim(c) = e
+                && let Some(steps) = c.steps
+            {
+                self.traced.push(Traced {
+                    claim_no: c.claim.claim_no,
+                    practitioner: c.practitioner().unwrap_or(0),
+                    line: c.claim.pos.line,
+                    outcome: c.outcome.clone(),
+                    steps: steps.to_vec(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Liquidates the whole batch (so that caps and daily counters are as in the run) with a trace of
+/// every claim numbered `claim` (one per practitioner who used that number).
+pub fn trace(data: &[u8], refs: &Refs, claim: u32) -> Result<Vec<Traced>, RunError> {
+    let opts = Options {
+        trace_claim: Some(claim),
+        ..Default::default()
+    };
+    let mut sink = TraceSink::default();
+    engine::process(data, refs, &opts, &mut [&mut sink])?;
+    Ok(sink.traced)
+}
 
 pub fn to_text(t: &Traced) -> String {
     let mut o = format!(

@@ -63,3 +63,4 @@ pub mod refdiff;
 pub mod refs;
 pub mod reprocess;
 pub mod rules;
+pub mod sink;

@@ -195,19 +195,19 @@ pub fn diff(old: &Refs, new: &Refs) -> DiffReport {
     r
 }
 
-/// Liquidates `claims` with both sets (in temporary directories) and compares the outcomes with the
-/// comparison `reprocess` uses.
+/// Liquidates `claims` with both sets, in memory (typed outcomes collected by a sink, no file
+/// written), and compares the outcomes with the comparison `reprocess` uses.
 pub fn claims_impact(old: &Refs, new: &Refs, claims: &Path) -> Result<ClaimsImpact, String> {
-    let tmp = std::env::temp_dir().join(format!("liquidator-refs-diff-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
+    let data = crate::engine::map_file(claims).map_err(|e| e.to_string())?;
     let opts = crate::engine::Options::default();
-    let (a, b) = (tmp.join("old"), tmp.join("new"));
-    let res = (|| {
-        crate::engine::run(claims, old, &a, true, &opts).map_err(|e| e.to_string())?;
-        crate::engine::run(claims, new, &b, true, &opts).map_err(|e| e.to_string())?;
-        crate::reprocess::compare::compare(&a, &b).map_err(|e| e.to_string())
-    })();
-    let _ = std::fs::remove_dir_all(&tmp);
+    let liquidate = |refs: &Refs| -> Result<_, String> {
+        let mut sink = crate::reprocess::compare::CollectSink::default();
+        crate::engine::process(&data, refs, &opts, &mut [&mut sink]).map_err(|e| e.to_string())?;
+        Ok(sink.claims)
+    };
+    let (a, b) = (liquidate(old)?, liquidate(new)?);
+    let res =
+        crate::reprocess::compare::compare(&a, &b, "old reference set").map_err(|e| e.to_string());
     let c = res?;
     Ok(ClaimsImpact {
         claims_compared: c.claims_compared,

@@ -206,7 +206,7 @@ fn write_to(
         msg: e.to_string(),
     };
     let file =
-        liquidator_core::output::sink::create_private(tmp).map_err(|source| ParquetError::Io {
+        liquidator_core::output::files::create_private(tmp).map_err(|source| ParquetError::Io {
             path: tmp.to_path_buf(),
             source,
         })?;
@@ -901,5 +901,47 @@ mod tests {
         let batch = b.finish(&schema());
         assert!(batch.is_ok(), "{batch:?}");
         assert_eq!(schema().fields().len(), COLUMNS.len());
+    }
+}
+
+// ---- Interface used by the binary (src/parquet.rs); being implemented as a streaming sink. ----
+
+/// The secret key of the beneficiary pseudonym.
+#[derive(Clone)]
+pub struct PseudonymKey([u8; 32]);
+
+impl PseudonymKey {
+    pub fn from_secret(secret: &[u8]) -> Result<PseudonymKey, String> {
+        if secret.len() < 16 {
+            return Err("the key must hold at least 16 bytes".into());
+        }
+        let mut k = [0u8; 32];
+        for (i, b) in secret.iter().enumerate() {
+            k[i % 32] ^= *b;
+        }
+        Ok(PseudonymKey(k))
+    }
+}
+
+/// The Parquet export as a sink of the run.
+pub struct ParquetSink;
+
+impl ParquetSink {
+    pub fn create(
+        _dir: &Path,
+        _key: PseudonymKey,
+    ) -> Result<ParquetSink, liquidator_core::sink::SinkError> {
+        Err(liquidator_core::sink::SinkError::Other(
+            "the streaming Parquet sink is not built yet".into(),
+        ))
+    }
+}
+
+impl liquidator_core::sink::Sink for ParquetSink {
+    fn window(
+        &mut self,
+        _events: &[liquidator_core::sink::Event<'_>],
+    ) -> Result<(), liquidator_core::sink::SinkError> {
+        Ok(())
     }
 }

@@ -1,14 +1,16 @@
-//! Writers: the payment file, the rejection file, one file per complementary insurer, `summary.json`.
-//! Layouts: `formats/outputs.md`. Formatting is pure (claim + outcome → bytes appended to buffers); the
-//! files are written by [`sink`], atomically.
+//! The run's files: the payment file, the rejection file, one file per complementary insurer,
+//! `summary.json`. Layouts: `formats/outputs.md`. Formatting is pure (typed event → bytes appended to
+//! buffers, [`format_events`]); [`files::TsvSink`] formats windows in parallel and writes them, in
+//! file order, into the staging directory that [`files::Staging`] commits atomically.
 
+pub mod files;
 pub mod fmt;
-pub mod sink;
 pub mod summary;
 
 use crate::claims::{Act, ActLine, ClaimHeader, ParsedClaim};
 use crate::money::{Cents, fmt_euros};
-use crate::rules::{LineResult, Paid, PayeeKind, Rejection};
+use crate::rules::{LineResult, Outcome, Paid, PayeeKind, Rejection};
+use crate::sink::Event;
 use std::io::Write;
 pub use summary::Summary;
 
@@ -30,7 +32,6 @@ pub struct OutBufs {
     /// Complementary-insurer rows, in claim order: (insurer, start, end) into `amc_bytes`.
     pub amc_rows: Vec<([u8; 10], u32, u32)>,
     pub amc_bytes: Vec<u8>,
-    pub summary: Summary,
 }
 
 impl OutBufs {
@@ -47,6 +48,20 @@ impl OutBufs {
         self.amc_rows
             .iter()
             .map(move |r| (r.0, &self.amc_bytes[r.1 as usize..r.2 as usize]))
+    }
+}
+
+/// Formats events, in order, into `out`.
+pub fn format_events(out: &mut OutBufs, events: &[Event<'_>]) {
+    for e in events {
+        match e {
+            Event::Claim(c) => match (c.outcome, c.header) {
+                (Outcome::Paid(p), Some(h)) => paid(out, h, c.lines, c.line_pos, p),
+                (Outcome::Paid(_), None) => {} // unreachable: a claim without header is never liquidated
+                (Outcome::Rejected(r), _) => rejected(out, c.claim, c.practitioner(), r),
+            },
+            Event::Orphan(o) => orphan(out, o),
+        }
     }
 }
 
@@ -77,30 +92,17 @@ fn payee(buf: &mut Vec<u8>, h: &ClaimHeader, p: PayeeKind) {
     }
 }
 
-/// Formats a paid claim: its payment rows and its complementary-insurer rows; adds to the totals.
+/// Formats a paid claim: its payment rows and its complementary-insurer rows.
 /// Allocation-free apart from buffer growth (the writers' hot path).
 pub fn paid(
     out: &mut OutBufs,
-    pc: &ParsedClaim,
     h: &ClaimHeader,
     lines: &[ActLine],
     pos: &[crate::claims::Pos],
     p: &Paid,
 ) {
-    let s = &mut out.summary;
-    s.claims_read += 1;
-    s.claims_paid += 1;
-    s.lines_read += pc.act_records as u64;
-    s.lines_paid += p.lines.len() as u64;
     for (k, r) in p.lines.iter().enumerate() {
         let l = &lines[k];
-        let s = &mut out.summary;
-        s.add_line(r, p.payee);
-        if r.warnings != 0 {
-            for w in r.warning_codes() {
-                *s.warnings_by_code.entry(w.code().to_string()).or_default() += 1;
-            }
-        }
         let b = &mut out.payments;
         b.reserve(512);
         fmt::padded(b, h.claim_no as u64, 9);
@@ -243,18 +245,8 @@ pub fn paid(
     }
 }
 
-/// Formats a rejected claim (one row, the first reason) and adds to the totals.
+/// Formats a rejected claim (one row, the first reason).
 pub fn rejected(out: &mut OutBufs, pc: &ParsedClaim, practitioner: Option<u32>, r: &Rejection) {
-    let s = &mut out.summary;
-    s.claims_read += 1;
-    s.claims_rejected += 1;
-    s.lines_read += pc.act_records as u64;
-    s.lines_rejected += pc.act_records as u64;
-    s.billed_cents += pc.billed;
-    s.rejected_billed_cents += pc.billed;
-    *s.rejections_by_code
-        .entry(r.code.code().to_string())
-        .or_default() += 1;
     let _ = writeln!(
         out.rejections,
         "{:09}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
@@ -272,8 +264,6 @@ pub fn rejected(out: &mut OutBufs, pc: &ParsedClaim, practitioner: Option<u32>, 
 
 /// Records outside claims (no claim to reject, but never silently dropped).
 pub fn orphan(out: &mut OutBufs, o: &crate::claims::reader::Orphan) {
-    out.summary.orphan_records += 1;
-    out.summary.orphan_billed_cents += o.fee;
     let _ = writeln!(
         out.rejections,
         "{:09}\t\t{}\t{}\t{}\t{}\t{}\t\t{}",

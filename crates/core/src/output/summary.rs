@@ -1,7 +1,9 @@
 //! `summary.json`: control totals of a run, and the proof that they reconcile.
 
+use crate::engine::BatchInfo;
 use crate::money::Cents;
-use crate::rules::{LineResult, PayeeKind};
+use crate::rules::{LineResult, Outcome, PayeeKind};
+use crate::sink::{Event, Sink, SinkError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -103,6 +105,45 @@ impl Summary {
         }
     }
 
+    /// Adds one event (a liquidated claim or a record outside claims) to the totals.
+    pub fn add_event(&mut self, e: &Event<'_>) {
+        match e {
+            Event::Claim(c) => {
+                self.claims_read += 1;
+                self.lines_read += c.claim.act_records as u64;
+                match c.outcome {
+                    Outcome::Paid(p) => {
+                        self.claims_paid += 1;
+                        self.lines_paid += p.lines.len() as u64;
+                        for r in &p.lines {
+                            self.add_line(r, p.payee);
+                            for w in r.warning_codes() {
+                                bump(&mut self.warnings_by_code, w.code());
+                            }
+                        }
+                    }
+                    Outcome::Rejected(r) => {
+                        self.claims_rejected += 1;
+                        self.lines_rejected += c.claim.act_records as u64;
+                        self.billed_cents += c.claim.billed;
+                        self.rejected_billed_cents += c.claim.billed;
+                        bump(&mut self.rejections_by_code, r.code.code());
+                    }
+                }
+            }
+            Event::Orphan(o) => {
+                self.orphan_records += 1;
+                self.orphan_billed_cents += o.fee;
+            }
+        }
+    }
+
+    /// Whether every conservation identity holds (as last computed by [`Summary::check`]).
+    pub fn conserved(&self) -> bool {
+        let c = &self.conservation;
+        c.claims && c.lines && c.billed && c.paid_split && c.rejections
+    }
+
     /// Computes the conservation checks.
     pub fn check(&mut self) -> bool {
         let c = Conservation {
@@ -116,5 +157,41 @@ impl Summary {
         let ok = c.claims && c.lines && c.billed && c.paid_split && c.rejections;
         self.conservation = c;
         ok
+    }
+}
+
+fn bump(m: &mut BTreeMap<String, u64>, code: &str) {
+    match m.get_mut(code) {
+        Some(v) => *v += 1,
+        None => {
+            m.insert(code.to_string(), 1);
+        }
+    }
+}
+
+/// The run's control totals, as a sink.
+#[derive(Default)]
+pub struct SummarySink {
+    summary: Summary,
+}
+
+impl Sink for SummarySink {
+    fn window(&mut self, events: &[Event<'_>]) -> Result<(), SinkError> {
+        for e in events {
+            self.summary.add_event(e);
+        }
+        Ok(())
+    }
+}
+
+impl SummarySink {
+    /// The totals, with the batch identity from the framing.
+    pub fn into_summary(self, info: &BatchInfo) -> Summary {
+        let mut s = self.summary;
+        if let Some(h) = info.header {
+            s.batch_number = h.batch_no;
+            s.batch_date = h.date.to_string();
+        }
+        s
     }
 }

@@ -1,7 +1,12 @@
-//! Reading a run's outputs back and comparing two runs claim by claim.
+//! Comparing two liquidations of the same claims, claim by claim. The new side is always typed: its
+//! claims are collected from the engine's events by [`CollectSink`]. The previous side is either typed
+//! too (`refs diff --claims` liquidates twice in memory) or read back from a previous run's directory
+//! ([`read`]), written by another process — the only place a run's TSV files are parsed.
 
 use crate::money::{Cents, fmt_euros, parse_euros};
-use crate::output::sink::create_private;
+use crate::output::files::create_private;
+use crate::rules::{Outcome, PayeeKind};
+use crate::sink::{ClaimEvent, Event, Sink, SinkError};
 use rustc_hash::FxHashMap;
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -40,6 +45,90 @@ pub struct ClaimOut {
     pub lines: Vec<(u16, LineAmounts)>,
     pub payee_kind: String,
     pub payee_id: String,
+}
+
+/// The comparison unit of one liquidated claim, from its typed outcome (what `payments.tsv` /
+/// `rejections.tsv` would say of it).
+pub fn snapshot(c: &ClaimEvent<'_>) -> (ClaimKey, ClaimOut) {
+    let practitioner = c.practitioner().unwrap_or(0);
+    match c.outcome {
+        Outcome::Paid(p) => {
+            let key = ClaimKey {
+                claim: c.claim.claim_no,
+                practitioner,
+                duplicate: false,
+            };
+            let amc_number = p
+                .amc
+                .map(|a| String::from_utf8_lossy(&a.amc).trim_end().to_string())
+                .unwrap_or_default();
+            let payee_id = match (p.payee, c.header) {
+                (PayeeKind::Practitioner, _) => format!("{practitioner:09}"),
+                (PayeeKind::Insured, Some(h)) => {
+                    format!("{}-{:03}", String::from_utf8_lossy(&h.nir), h.rank)
+                }
+                (PayeeKind::Insured, None) => String::new(),
+            };
+            let out = ClaimOut {
+                pos: c
+                    .line_pos
+                    .iter()
+                    .map(|p| p.line)
+                    .min()
+                    .unwrap_or(c.claim.pos.line),
+                rejected: None,
+                lines: p
+                    .lines
+                    .iter()
+                    .map(|r| {
+                        (
+                            r.line_no,
+                            LineAmounts {
+                                base: r.base,
+                                amo: r.amo_paid,
+                                amc: r.amc(),
+                                amc_number: amc_number.clone(),
+                            },
+                        )
+                    })
+                    .collect(),
+                payee_kind: p.payee.as_str().to_string(),
+                payee_id,
+            };
+            (key, out)
+        }
+        Outcome::Rejected(r) => {
+            let key = ClaimKey {
+                claim: c.claim.claim_no,
+                practitioner,
+                duplicate: r.code == crate::codes::Reject::Duplicate,
+            };
+            let out = ClaimOut {
+                pos: r.pos.line,
+                rejected: Some(r.code.code().to_string()),
+                ..Default::default()
+            };
+            (key, out)
+        }
+    }
+}
+
+/// Collects every claim's comparison unit, keyed, as the engine hands them over.
+#[derive(Default)]
+pub struct CollectSink {
+    pub claims: FxHashMap<ClaimKey, ClaimOut>,
+}
+
+impl Sink for CollectSink {
+    fn window(&mut self, events: &[Event<'_>]) -> Result<(), SinkError> {
+        for e in events {
+            if let Event::Claim(c) = e {
+                let (k, v) = snapshot(c);
+                self.claims.insert(k, v);
+            }
+        }
+        Ok(())
+    }
 }
 
 fn table(path: &Path) -> Result<(Vec<String>, Vec<(usize, Vec<String>)>), ReadError> {
@@ -207,13 +296,16 @@ pub struct Comparison {
     pub adjustments: Vec<Adjustment>,
 }
 
-/// Compares two runs of the same claims file: one adjustment per line of each claim whose outcome
-/// changed (status or any amount). Errors if the claims of the two runs differ.
-pub fn compare(old_dir: &Path, new_dir: &Path) -> Result<Comparison, ReadError> {
-    let old = read(old_dir)?;
-    let new = read(new_dir)?;
+/// Compares two liquidations of the same claims file: one adjustment per line of each claim whose
+/// outcome changed (status or any amount). Errors if the claims of the two differ; `origin` names the
+/// previous side in that error.
+pub fn compare(
+    old: &FxHashMap<ClaimKey, ClaimOut>,
+    new: &FxHashMap<ClaimKey, ClaimOut>,
+    origin: &str,
+) -> Result<Comparison, ReadError> {
     let mismatch = |reason: String| ReadError {
-        file: old_dir.display().to_string(),
+        file: origin.to_string(),
         line: 0,
         reason,
     };

@@ -2,17 +2,18 @@
 //! pay the difference or recover the overpayment — never a second payment.
 //!
 //! The new liquidation is a normal run (same engine, same caps in file order) written to
-//! `OUT/liquidation/`; it is then compared, claim by claim, with the previous run's files
-//! ([`compare`]), which gives `OUT/adjustments.tsv`, one adjustment file per complementary insurer whose
+//! `OUT/liquidation/`; in the same pass a [`compare::CollectSink`] keeps each claim's typed outcome,
+//! which is then compared, claim by claim, with the previous run's files ([`compare`]), giving `OUT/adjustments.tsv`, one adjustment file per complementary insurer whose
 //! share changed, and `OUT/summary.json`. `refs diff --claims` uses the same comparison, so the two
 //! commands agree on the number of changed claims. Layout: `formats/adjustments.md`.
 
 pub mod compare;
 
 use crate::engine::{self, Options, RunError};
-use crate::output::{Summary, sink};
+use crate::output::Summary;
+use crate::output::files::{self as atomic, write_json};
 use crate::refs::Refs;
-use compare::{Comparison, ReadError};
+use compare::{CollectSink, Comparison, ReadError};
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
@@ -106,11 +107,16 @@ pub fn run(
     out: &Path,
     force: bool,
 ) -> Result<ReprocessSummary, ReprocessError> {
-    let stage = sink::Staging::create(out, force).map_err(RunError::from)?;
+    let stage = atomic::Staging::create(out, force).map_err(RunError::from)?;
     let liq = stage.dir.join("liquidation");
-    let new = engine::run(claims, corrected, &liq, false, &Options::default())?;
+    let mut collected = CollectSink::default();
+    let new = engine::run_with(claims, corrected, &liq, false, &Options::default(), |_| {
+        Ok(vec![Box::new(&mut collected)])
+    })?;
     check_previous(previous, &new)?;
-    let cmp: Comparison = compare::compare(previous, &liq)?;
+    let old = compare::read(previous)?;
+    let cmp: Comparison =
+        compare::compare(&old, &collected.claims, &previous.display().to_string())?;
     let io = |e: std::io::Error| ReprocessError::Io(format!("{}: {e}", stage.dir.display()));
     cmp.write(&stage.dir).map_err(io)?;
     let s = ReprocessSummary {
@@ -123,10 +129,7 @@ pub fn run(
         amount_changed: cmp.amount_changed,
         liquidation: new,
     };
-    let json = serde_json::to_vec_pretty(&s).map_err(|e| ReprocessError::Io(e.to_string()))?;
-    let mut f = sink::create_private(&stage.dir.join("summary.json")).map_err(io)?;
-    std::io::Write::write_all(&mut f, &json).map_err(io)?;
-    std::io::Write::write_all(&mut f, b"\n").map_err(io)?;
+    write_json(&stage.dir.join("summary.json"), &s).map_err(RunError::from)?;
     stage.commit().map_err(RunError::from)?;
     Ok(s)
 }

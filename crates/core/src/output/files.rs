@@ -1,0 +1,291 @@
+//! Atomic output — the one way files are written: a run's files go to a private staging directory next
+//! to the final one, renamed into place only when the whole run succeeded ([`Staging`]); a single file
+//! (a report, an export) is written beside its final name and renamed ([`write_atomic`]). Also the TSV
+//! sink ([`TsvSink`]), which writes the payment, rejection and insurer files of a run.
+//!
+//! Architecture invariant: no file ever exists under a final output name unless its run succeeded. A
+//! failed run removes its staging directory; a killed run (SIGKILL) leaves only a hidden
+//! `.NAME.partial-PID` directory, never a final name. Files are created `0640`, directories `0750`:
+//! outputs carry NIRs and must not be world-readable.
+
+use super::{
+    AMC_DIR, AMC_HEADER, OutBufs, PAYMENTS, PAYMENTS_HEADER, REJECTIONS, REJECTIONS_HEADER,
+};
+use crate::engine::BatchInfo;
+use crate::sink::{Event, Sink, SinkError, segments};
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+pub struct Staging {
+    pub dir: PathBuf,
+    final_dir: PathBuf,
+    force: bool,
+    committed: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    #[error("output directory {0} already exists (use --force to replace it)")]
+    Exists(PathBuf),
+    #[error("{0}: {1}")]
+    Io(PathBuf, io::Error),
+}
+
+#[cfg(unix)]
+fn mkdir_private(p: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new().recursive(true).mode(0o750).create(p)
+}
+#[cfg(not(unix))]
+fn mkdir_private(p: &Path) -> io::Result<()> {
+    fs::create_dir_all(p)
+}
+
+/// Creates a file readable by owner and group only.
+pub fn create_private(p: &Path) -> io::Result<File> {
+    let mut o = OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o640);
+    }
+    o.open(p)
+}
+
+impl Staging {
+    pub fn create(out: &Path, force: bool) -> Result<Staging, StageError> {
+        if out.exists() && !force {
+            return Err(StageError::Exists(out.to_path_buf()));
+        }
+        let name = out
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| "out".into());
+        let parent = out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        mkdir_private(parent).map_err(|e| StageError::Io(parent.to_path_buf(), e))?;
+        let dir = parent.join(format!(".{name}.partial-{}", std::process::id()));
+        if dir.exists() {
+            fs::remove_dir_all(&dir).map_err(|e| StageError::Io(dir.clone(), e))?;
+        }
+        mkdir_private(&dir).map_err(|e| StageError::Io(dir.clone(), e))?;
+        Ok(Staging {
+            dir,
+            final_dir: out.to_path_buf(),
+            force,
+            committed: false,
+        })
+    }
+
+    /// Moves the staging directory to its final name (replacing an old one only with `--force`).
+    pub fn commit(mut self) -> Result<PathBuf, StageError> {
+        if self.final_dir.exists() {
+            if !self.force {
+                return Err(StageError::Exists(self.final_dir.clone()));
+            }
+            fs::remove_dir_all(&self.final_dir)
+                .map_err(|e| StageError::Io(self.final_dir.clone(), e))?;
+        }
+        fs::rename(&self.dir, &self.final_dir)
+            .map_err(|e| StageError::Io(self.final_dir.clone(), e))?;
+        self.committed = true;
+        Ok(self.final_dir.clone())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// Writes `bytes` to `dest` atomically: a private temporary file beside it, then a rename. A reader
+/// never sees a half-written file under the final name.
+pub fn write_atomic(dest: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = partial_name(dest);
+    let r = (|| {
+        let mut f = create_private(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, dest)
+    })();
+    if r.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    r
+}
+
+/// The hidden name a file is written under before its rename (`.NAME.partial-PID`).
+pub fn partial_name(dest: &Path) -> PathBuf {
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "out".into());
+    dest.with_file_name(format!(".{name}.partial-{}", std::process::id()))
+}
+
+/// Serialises `v` as pretty JSON (with a final newline) into `dest`, atomically. A serialisation
+/// failure is an error, never an empty or missing file.
+pub fn write_json<T: serde::Serialize>(dest: &Path, v: &T) -> Result<(), SinkError> {
+    let mut json = serde_json::to_vec_pretty(v)
+        .map_err(|e| SinkError::Other(format!("{}: {e}", dest.display())))?;
+    json.push(b'\n');
+    write_atomic(dest, &json).map_err(|e| SinkError::Io(dest.to_path_buf(), e))
+}
+
+/// The TSV sink: formats each window in parallel ([`segments`]) and hands the buffers, in order, to a
+/// writer thread through a bounded `crossbeam-channel` (at most a few windows in flight), so that
+/// writing overlaps the liquidation of the next window.
+pub struct TsvSink {
+    tx: Option<crossbeam_channel::Sender<Vec<OutBufs>>>,
+    writer: Option<std::thread::JoinHandle<io::Result<usize>>>,
+    dir: PathBuf,
+    amc_files: usize,
+}
+
+impl TsvSink {
+    pub fn create(dir: &Path) -> Result<TsvSink, SinkError> {
+        let mut w = Writer::new(dir).map_err(|e| SinkError::Io(dir.to_path_buf(), e))?;
+        let (tx, rx) = crossbeam_channel::bounded::<Vec<OutBufs>>(4);
+        let writer = std::thread::Builder::new()
+            .name("tsv-writer".into())
+            .spawn(move || -> io::Result<usize> {
+                for bufs in rx {
+                    for b in &bufs {
+                        w.write(b)?;
+                    }
+                }
+                w.finish()
+            })
+            .map_err(|e| SinkError::Io(dir.to_path_buf(), e))?;
+        Ok(TsvSink {
+            tx: Some(tx),
+            writer: Some(writer),
+            dir: dir.to_path_buf(),
+            amc_files: 0,
+        })
+    }
+
+    /// Number of complementary-insurer files written (known once finished).
+    pub fn amc_files(&self) -> u64 {
+        self.amc_files as u64
+    }
+
+    fn join(&mut self) -> Result<(), SinkError> {
+        self.tx = None;
+        if let Some(h) = self.writer.take() {
+            let n = h
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("writer thread panicked")))
+                .map_err(|e| SinkError::Io(self.dir.clone(), e))?;
+            self.amc_files = n;
+        }
+        Ok(())
+    }
+}
+
+impl Sink for TsvSink {
+    fn window(&mut self, events: &[Event<'_>]) -> Result<(), SinkError> {
+        let segs: Vec<&[Event]> = segments(events).collect();
+        let bufs: Vec<OutBufs> = segs
+            .par_iter()
+            .map(|seg| {
+                let mut b = OutBufs::default();
+                super::format_events(&mut b, seg);
+                b
+            })
+            .collect();
+        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(bufs).is_ok());
+        if !sent {
+            // The writer stopped: its error says why.
+            self.join()?;
+            return Err(SinkError::Io(
+                self.dir.clone(),
+                io::Error::other("TSV writer stopped"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, _batch: &BatchInfo) -> Result<(), SinkError> {
+        self.join()
+    }
+}
+
+impl Drop for TsvSink {
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(h) = self.writer.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Writes the formatted buffers of a run, in the order received.
+struct Writer {
+    dir: PathBuf,
+    payments: BufWriter<File>,
+    rejections: BufWriter<File>,
+    amc: BTreeMap<[u8; 10], BufWriter<File>>,
+}
+
+fn amc_file_name(amc: &[u8; 10]) -> String {
+    let s: String = String::from_utf8_lossy(amc)
+        .trim_end()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    format!("{s}.tsv")
+}
+
+impl Writer {
+    fn new(dir: &Path) -> io::Result<Writer> {
+        let mut payments = BufWriter::with_capacity(1 << 20, create_private(&dir.join(PAYMENTS))?);
+        payments.write_all(PAYMENTS_HEADER.as_bytes())?;
+        let mut rejections =
+            BufWriter::with_capacity(1 << 18, create_private(&dir.join(REJECTIONS))?);
+        rejections.write_all(REJECTIONS_HEADER.as_bytes())?;
+        mkdir_private(&dir.join(AMC_DIR))?;
+        Ok(Writer {
+            dir: dir.to_path_buf(),
+            payments,
+            rejections,
+            amc: BTreeMap::new(),
+        })
+    }
+
+    fn write(&mut self, b: &OutBufs) -> io::Result<()> {
+        self.payments.write_all(&b.payments)?;
+        self.rejections.write_all(&b.rejections)?;
+        for (amc, row) in b.amc_rows() {
+            if !self.amc.contains_key(&amc) {
+                let path = self.dir.join(AMC_DIR).join(amc_file_name(&amc));
+                let mut f = BufWriter::with_capacity(1 << 16, create_private(&path)?);
+                f.write_all(AMC_HEADER.as_bytes())?;
+                self.amc.insert(amc, f);
+            }
+            if let Some(f) = self.amc.get_mut(&amc) {
+                f.write_all(row)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Flushes every file; returns the number of insurer files.
+    fn finish(mut self) -> io::Result<usize> {
+        self.payments.flush()?;
+        self.rejections.flush()?;
+        for f in self.amc.values_mut() {
+            f.flush()?;
+        }
+        Ok(self.amc.len())
+    }
+}
