@@ -260,3 +260,51 @@ fn outputs_are_not_world_readable() {
     }
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Regression: records outside claims (R002) used to be written after all the claims of their window,
+/// so `rejections.tsv` was not in file order and changed with the window size. Every rejection row
+/// (orphans included) must come in input order, whatever the window.
+#[test]
+fn orphan_records_are_reported_in_file_order_for_any_window() {
+    let d = tmp("orphans");
+    let h = BatchHeader {
+        sender: 1,
+        batch_no: 43,
+        date: Date(20260316),
+        version: 100,
+    };
+    let mut w = BatchWriter::new(Vec::new(), &h).unwrap();
+    for i in 0..400u32 {
+        // Every 4th claim is rejected (closed rights) so that claims and orphans share the file.
+        let nir = if i % 4 == 0 { CLOSED } else { ADULT };
+        let mut hd = header(nir, 19850512, GP);
+        hd.claim_no = 5000 + i;
+        w.claim(&hd, &[ngap("G", 100, 20260302, 3000)]).unwrap();
+        if i % 10 == 3 {
+            // An act record after the claim's end record: outside any claim.
+            w.raw_records(&[liquidator_testkit::write::act_line(&ngap(
+                "G", 100, 20260302, 3000,
+            ))])
+            .unwrap();
+        }
+    }
+    let claims = d.join("claims.b2");
+    std::fs::write(&claims, w.finish().unwrap()).unwrap();
+    let big = run_with(&claims, &d.join("big"), 2, engine::WINDOW).unwrap();
+    run_with(&claims, &d.join("small"), 2, 4_000).unwrap();
+    assert_eq!(big.orphan_records, 40);
+    let rows = |dir: &str| std::fs::read_to_string(d.join(dir).join("rejections.tsv")).unwrap();
+    let (a, b) = (rows("big"), rows("small"));
+    assert_eq!(a, b, "rejections.tsv depends on the window size");
+    let input_lines: Vec<u64> = a
+        .lines()
+        .skip(1)
+        .map(|r| r.split('\t').nth(5).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(input_lines.len(), 100 + 40);
+    assert!(
+        input_lines.windows(2).all(|w| w[0] < w[1]),
+        "rejections not in file order: {input_lines:?}"
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}

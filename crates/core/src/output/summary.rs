@@ -195,3 +195,45 @@ impl SummarySink {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: exit code 7 used to look at 3 of the 5 identities (claims, billed, paid split), so a
+    /// run whose lines or rejection counts did not reconcile exited 0. Each identity alone must fail.
+    #[test]
+    fn every_conservation_identity_counts() {
+        let ok = Summary {
+            claims_read: 2,
+            claims_paid: 1,
+            claims_rejected: 1,
+            lines_read: 3,
+            lines_paid: 2,
+            lines_rejected: 1,
+            billed_cents: 500,
+            paid_billed_cents: 300,
+            rejected_billed_cents: 200,
+            amo_paid_cents: 200,
+            amc_cents: 60,
+            patient_cents: 40,
+            rejections_by_code: [("R020".to_string(), 1)].into(),
+            ..Default::default()
+        };
+        let mut s = ok.clone();
+        assert!(s.check() && s.conserved());
+        let breaks: [fn(&mut Summary); 5] = [
+            |s| s.claims_read += 1,
+            |s| s.lines_read += 1,
+            |s| s.billed_cents += 1,
+            |s| s.patient_cents += 1,
+            |s| *s.rejections_by_code.entry("R030".into()).or_default() += 1,
+        ];
+        for (i, b) in breaks.iter().enumerate() {
+            let mut s = ok.clone();
+            b(&mut s);
+            assert!(!s.check(), "identity {i} not checked");
+            assert!(!s.conserved(), "identity {i} ignored by conserved()");
+        }
+    }
+}
