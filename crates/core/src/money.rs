@@ -15,12 +15,40 @@ pub type Cents = i64;
 #[inline]
 pub fn mul_div_round(value: i64, num: i64, den: i64) -> i64 {
     debug_assert!(den > 0);
-    let p = value as i128 * num as i128;
-    let d = den as i128;
+    div_round(value as i128 * num as i128, den as i128) as i64
+}
+
+/// The rounding rule itself: `round_half_up(p / d)` in `i128`, `d > 0`, half away from zero.
+#[inline]
+fn div_round(p: i128, d: i128) -> i128 {
     let q = p / d;
     let r = p % d;
+    // `2 * |r|` cannot overflow: |r| < d ≤ i128::MAX / 2 for every caller (d ≤ 10^28 or an i64).
     let adj = if 2 * r.abs() >= d { p.signum() } else { 0 };
-    (q + adj) as i64
+    q + adj
+}
+
+/// An exact decimal `mantissa × 10^-scale` (as produced by an exact decimal parser, e.g. the official
+/// CCAM import's `rust_decimal` cells `33.439999999999998`, `0.49`) rounded to `places` decimals with
+/// **the** rule (half-up, away from zero), as an integer scaled by `10^places`: `places = 2` gives cents
+/// from euros, or basis points from a percentage. `None` when the result does not fit an `i64` or
+/// `scale`/`places` exceed 28 (the largest scale of a 96-bit decimal).
+pub fn round_decimal(mantissa: i128, scale: u32, places: u32) -> Option<i64> {
+    if scale > 28 || places > 28 {
+        return None;
+    }
+    let v = if scale <= places {
+        mantissa.checked_mul(10i128.checked_pow(places - scale)?)?
+    } else {
+        div_round(mantissa, 10i128.pow(scale - places))
+    };
+    i64::try_from(v).ok()
+}
+
+/// An exact decimal amount in euros (`mantissa × 10^-scale`) to cents, half-up: [`round_decimal`] with 2
+/// places.
+pub fn decimal_to_cents(mantissa: i128, scale: u32) -> Option<Cents> {
+    round_decimal(mantissa, scale, 2)
 }
 
 /// Percentages are held in hundredths of a percent (basis points): 70 % = 7000, 21.8 % = 2180.
@@ -34,7 +62,8 @@ pub fn pct(cents: Cents, bp: Bp) -> Cents {
 }
 
 /// Parses a decimal euro amount (`687.27`, `48`, `0.5`, `-3.10`) into cents. At most two decimals:
-/// more digits are an error here (the official CCAM loader rounds its own float-like cells).
+/// more digits are an error here (the official CCAM import parses its float-like cells exactly and rounds
+/// them with [`round_decimal`]).
 pub fn parse_euros(s: &str) -> Option<Cents> {
     parse_fixed(s, 2)
 }
@@ -118,6 +147,25 @@ mod tests {
         assert_eq!(mul_div_round(-1, 1, 2), -1);
         assert_eq!(mul_div_round(3, 1, 4), 1);
         assert_eq!(mul_div_round(1, 1, 4), 0);
+    }
+
+    #[test]
+    fn exact_decimals_round_half_up() {
+        // 33.439999999999998 → 33.44; 0.005 → 0.01; 2.675 → 2.68 (exact, no binary drift).
+        assert_eq!(decimal_to_cents(33_439_999_999_999_998, 15), Some(3344));
+        assert_eq!(decimal_to_cents(5, 3), Some(1));
+        assert_eq!(decimal_to_cents(49_999, 7), Some(0));
+        assert_eq!(decimal_to_cents(2675, 3), Some(268));
+        assert_eq!(decimal_to_cents(-5, 3), Some(-1), "symmetric");
+        assert_eq!(decimal_to_cents(48, 0), Some(4800));
+        assert_eq!(decimal_to_cents(1045, 1), Some(10450));
+        // 29.400000000000002 % → 2940 bp; the fraction 0.49 → 4900 bp (4 places).
+        assert_eq!(round_decimal(29_400_000_000_000_002, 15, 2), Some(2940));
+        assert_eq!(round_decimal(49, 2, 4), Some(4900));
+        assert_eq!(round_decimal(i128::MAX, 0, 2), None);
+        assert_eq!(round_decimal(i128::MAX, 28, 2), Some(1_701_411_834_605));
+        assert_eq!(round_decimal(1, 29, 2), None);
+        assert_eq!(decimal_to_cents(i64::MAX as i128, 0), None);
     }
 
     #[test]

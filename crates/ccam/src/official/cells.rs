@@ -1,12 +1,9 @@
 //! Readers of single cells of the official export: act codes, tariffs, modifier lists, chapter numbers,
-//! Exo TM repairs. Decimal text is parsed exactly by [`crate::decimal`]; nothing here rounds money.
-
-use std::str::FromStr;
-
-use rust_decimal::prelude::ToPrimitive;
-use rust_decimal::{Decimal, RoundingStrategy};
+//! Exo TM repairs. Decimal text is parsed exactly by [`super::decimal`], and rounded only by the core's
+//! `money::round_decimal`.
 
 use super::Code;
+use super::decimal::{parse_decimal, to_cents, to_hundredths};
 
 pub(crate) fn is_code(s: &str) -> bool {
     let b = s.as_bytes();
@@ -37,15 +34,6 @@ pub(crate) enum TariffCell {
     Cents(i64, bool),
 }
 
-/// Rounds a non-negative euro amount to the cent, half-up, and returns cents. The export stores the
-/// spreadsheet's binary floats as text (`33.439999999999998` is 33.44), so rounding is required, and it
-/// is done in decimal so that `x.xx5` really rounds up.
-pub(crate) fn euros_to_cents(d: Decimal) -> Option<i64> {
-    d.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
-        .checked_mul(Decimal::ONE_HUNDRED)?
-        .to_i64()
-}
-
 pub(crate) fn parse_tariff(raw: &str) -> Result<TariffCell, String> {
     let t = raw.trim();
     if t.is_empty() {
@@ -55,28 +43,8 @@ pub(crate) fn parse_tariff(raw: &str) -> Result<TariffCell, String> {
         return Ok(TariffCell::NotCovered);
     }
     // `226,88` and `248, 15` occur: a French decimal comma, sometimes followed by a space.
-    let mut s: String = t
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '\u{a0}' | '\u{202f}'))
-        .collect();
-    let mut repaired = s.len() != t.len();
-    if s.contains(',') {
-        if s.contains('.') || s.matches(',').count() > 1 {
-            return Err("ambiguous decimal separators".into());
-        }
-        s = s.replace(',', ".");
-        repaired = true;
-    }
-    let (int, frac) = s.split_once('.').unwrap_or((s.as_str(), ""));
-    let well_formed = !int.is_empty()
-        && int.bytes().all(|b| b.is_ascii_digit())
-        && frac.bytes().all(|b| b.is_ascii_digit())
-        && (s.len() == int.len() || !frac.is_empty());
-    if !well_formed {
-        return Err("not a decimal amount".into());
-    }
-    let d = Decimal::from_str(&s).map_err(|e| format!("not a decimal amount ({e})"))?;
-    let cents = euros_to_cents(d).ok_or("amount out of range")?;
+    let (d, repaired) = parse_decimal(t)?;
+    let cents = to_cents(d).ok_or("amount out of range")?;
     Ok(TariffCell::Cents(cents, repaired))
 }
 
@@ -107,7 +75,7 @@ pub(crate) fn parse_modifier_list(cell: &str) -> (String, Vec<String>) {
 /// Normalises a chapter number; `None` when the cell is not one. Published forms are `1`, `18` (top
 /// level, unpadded) and `01.01`, `18.02`, `19.02.03` (every level two digits). The v78 export wrote
 /// two-level numbers as floats (`18.010000000000002`, `1.01` for `01.01`): a two-level number is
-/// therefore read as a decimal rounded to two places (so `1.1` would be `01.10`), then every level is
+/// therefore read as a decimal rounded half-up to two places (so `1.1` would be `01.10`), then every level is
 /// zero-padded. The caller reports any difference from the published text.
 pub(crate) fn normalize_chapter(raw: &str) -> Option<String> {
     let t = raw.trim();
@@ -119,10 +87,8 @@ pub(crate) fn normalize_chapter(raw: &str) -> Option<String> {
         return None;
     }
     if parts.len() == 2 {
-        let d = Decimal::from_str(t)
-            .ok()?
-            .round_dp_with_strategy(2, RoundingStrategy::MidpointNearestEven);
-        parts = format!("{d:.2}").split('.').map(str::to_string).collect();
+        let n = parse_decimal(t).ok().and_then(|(d, _)| to_hundredths(d))?;
+        parts = vec![(n / 100).to_string(), format!("{:02}", n % 100)];
     }
     let mut nums = Vec::with_capacity(parts.len());
     for p in &parts {

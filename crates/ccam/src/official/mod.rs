@@ -8,8 +8,10 @@
 //! [`CcamHistory`], dated rows with `[valid_from, valid_to)` periods) → [`write_tsv`] (four TSV files).
 //!
 //! Design choices:
-//! - money never touches `f64`: the published cells (`33.439999999999998`, `48`, `226,88`) are read as
-//!   [`Decimal`] and rounded half-up to the cent, then kept as `i64` cents;
+//! - money never touches `f64`: the published cells (`33.439999999999998`, `48`, `226,88`) are read
+//!   exactly as `rust_decimal` decimals by `decimal::parse_decimal` (the one parser of decimal text) and
+//!   rounded half-up to the cent by the core's `money::round_decimal` (the one rounding rule), then
+//!   kept as `i64` cents;
 //! - the source is hand-edited and inconsistent, so anything that can be read unambiguously is read and
 //!   reported as a warning (`name:line: …`); only what would silently corrupt a table is an error
 //!   (unreadable version line or header, an unreadable tariff on an act's activity row, broken quoting);
@@ -17,6 +19,7 @@
 
 mod cells;
 mod csv;
+mod decimal;
 mod history;
 mod parser;
 #[cfg(test)]

@@ -271,7 +271,7 @@ fn rounding_and_tariff_cells() {
     ] {
         assert!(parse_tariff(bad).is_err(), "{bad}");
     }
-    assert_eq!(euros_to_cents(Decimal::MAX), None, "no overflow panic");
+    assert_eq!(super::decimal::to_cents(Decimal::MAX), None, "no overflow panic");
 }
 
 #[test]
