@@ -184,69 +184,85 @@ pub fn process(
         refs,
         batch_date: header.date,
     };
-    let mut info = BatchInfo {
-        header: Some(header),
-        records: 1,
-        ..Default::default()
+    let mut run = RunState {
+        info: BatchInfo {
+            header: Some(header),
+            records: 1,
+            ..Default::default()
+        },
+        states: (0..SHARDS)
+            .map(|_| Mutex::new(FxHashMap::default()))
+            .collect(),
+        seen: FxHashSet::default(),
+        line: 2,
+        after_trailer: None,
     };
-    let states: Vec<Mutex<FxHashMap<u64, BenefState>>> = (0..SHARDS)
-        .map(|_| Mutex::new(FxHashMap::default()))
-        .collect();
-    let mut seen: FxHashSet<u64> = FxHashSet::default();
-    let mut line = 2u64;
-    let mut after_trailer = None;
-    let mut claims_done = 0u64;
     let mut chunk_pool: Vec<Chunk> = Vec::new();
     let mut shard_pool: Vec<ShardOut> = (0..SHARDS).map(|_| ShardOut::default()).collect();
-    // Phase timings for profiling (`LIQUIDATOR_TIMING=1`): parse, sequential bookkeeping, shards, sinks.
-    let timing = std::env::var_os("LIQUIDATOR_TIMING").is_some();
-    let mut t = [std::time::Duration::ZERO; 5];
-    let mut clock = std::time::Instant::now();
-    let mut lap = |i: usize, clock: &mut std::time::Instant| {
-        if timing {
-            t[i] += clock.elapsed();
-            *clock = std::time::Instant::now();
-        }
-    };
+    let mut claims_done = 0u64;
+    // Phase timings for profiling (`LIQUIDATOR_TIMING=1`): parse, bookkeeping, shards, sinks.
+    let mut timer = Timer::new();
     while start < data.len() {
         let end = reader::next_claim_start(data, start + opts.window.max(1))
             .max(start + 1)
             .min(data.len());
-        // 1. cut, number, parse.
-        let mut cuts: Vec<usize> = (0..=SUBCHUNKS)
-            .map(|j| {
-                if j == 0 {
-                    start
-                } else {
-                    reader::next_claim_start(data, start + j * (end - start) / SUBCHUNKS).min(end)
-                }
-            })
-            .collect();
-        cuts.dedup();
-        let ranges: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
-        let counts: Vec<u64> = ranges
-            .par_iter()
-            .map(|&(a, b)| reader::count_records(&data[a..b]))
-            .collect();
-        let mut bases = Vec::with_capacity(ranges.len());
-        for c in &counts {
-            bases.push(line);
-            line += c;
+        let n = parse_window(data, start, end, &mut run.line, &mut chunk_pool);
+        let chunks = &chunk_pool[..n];
+        timer.lap(0);
+        let items = run.frame(chunks)?;
+        let dup = run.mark_duplicates(chunks, &items);
+        let (lists, mut loc) = route(chunks, &items, &dup);
+        timer.lap(1);
+        liquidate_shards(
+            &ctx,
+            opts,
+            chunks,
+            &items,
+            &lists,
+            &run.states,
+            &mut shard_pool,
+        );
+        timer.lap(2);
+        let read_rejected = reject_at_read(chunks, &items, &dup, &mut loc);
+        let events = gather(chunks, &loc, &shard_pool, &read_rejected);
+        for s in sinks.iter_mut() {
+            s.window(&events)?;
         }
-        // Buffers are reused from window to window: fresh large allocations cost page faults.
-        chunk_pool.resize_with(ranges.len().max(chunk_pool.len()), Chunk::default);
-        let chunks = &mut chunk_pool[..ranges.len()];
-        chunks
-            .par_iter_mut()
-            .zip(ranges.par_iter())
-            .zip(bases.par_iter())
-            .for_each(|((ch, &(a, b)), &base)| {
-                ch.parse(data, a, b, base);
-            });
-        let chunks = &*chunks;
-        lap(0, &mut clock);
-        // 2. framing counts and duplicates, in file order.
-        let mut items: Vec<(u32, u32)> = Vec::new();
+        claims_done += items.len() as u64;
+        timer.lap(3);
+        if let Some(p) = opts.progress {
+            p(end as u64, claims_done);
+        }
+        start = end;
+    }
+    timer.report();
+    check_batch(&run.info, run.after_trailer)?;
+    for s in sinks.iter_mut() {
+        s.finish(&run.info)?;
+    }
+    Ok(run.info)
+}
+
+/// What carries over from window to window.
+struct RunState {
+    info: BatchInfo,
+    /// Running state of each shard's beneficiaries (participation caps, daily counters).
+    states: Vec<Mutex<FxHashMap<u64, BenefState>>>,
+    /// (practitioner, claim number) already read: duplicate transmissions.
+    seen: FxHashSet<u64>,
+    /// Input line number of the next window's first record.
+    line: u64,
+    after_trailer: Option<reader::Pos>,
+}
+
+/// A claim of the window: (chunk, index in the chunk), in file order.
+type Item = (u32, u32);
+
+impl RunState {
+    /// Adds the window's framing counts and trailer; lists its claims in file order.
+    fn frame(&mut self, chunks: &[Chunk]) -> Result<Vec<Item>, RunError> {
+        let info = &mut self.info;
+        let mut items: Vec<Item> = Vec::new();
         for (ci, ch) in chunks.iter().enumerate() {
             info.records += ch.records;
             info.header_records += ch.header_records;
@@ -266,137 +282,223 @@ pub fn process(
                     }
                 }
             }
-            if after_trailer.is_none() {
-                after_trailer = ch.after_trailer;
+            if self.after_trailer.is_none() {
+                self.after_trailer = ch.after_trailer;
             }
             items.extend((0..ch.claims.len() as u32).map(|k| (ci as u32, k)));
         }
-        let mut dup = vec![false; items.len()];
-        for (k, &(ci, cj)) in items.iter().enumerate() {
-            if let Some(h) = chunks[ci as usize].claims[cj as usize].header {
-                dup[k] = !seen.insert(h.practitioner as u64 * 1_000_000_000 + h.claim_no as u64);
+        Ok(items)
+    }
+
+    /// Marks the claims whose (practitioner, number) was already read, in file order.
+    fn mark_duplicates(&mut self, chunks: &[Chunk], items: &[Item]) -> Vec<bool> {
+        items
+            .iter()
+            .map(
+                |&(ci, cj)| match chunks[ci as usize].claims[cj as usize].header {
+                    Some(h) => !self
+                        .seen
+                        .insert(h.practitioner as u64 * 1_000_000_000 + h.claim_no as u64),
+                    None => false,
+                },
+            )
+            .collect()
+    }
+}
+
+/// Cuts the window `[start, end)` into sub-chunks at claim boundaries, numbers their lines and parses
+/// them in parallel into the (reused) chunk pool. Returns the number of chunks used.
+fn parse_window(
+    data: &[u8],
+    start: usize,
+    end: usize,
+    line: &mut u64,
+    pool: &mut Vec<Chunk>,
+) -> usize {
+    let mut cuts: Vec<usize> = (0..=SUBCHUNKS)
+        .map(|j| {
+            if j == 0 {
+                start
+            } else {
+                reader::next_claim_start(data, start + j * (end - start) / SUBCHUNKS).min(end)
             }
+        })
+        .collect();
+    cuts.dedup();
+    let ranges: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
+    let counts: Vec<u64> = ranges
+        .par_iter()
+        .map(|&(a, b)| reader::count_records(&data[a..b]))
+        .collect();
+    let mut bases = Vec::with_capacity(ranges.len());
+    for c in &counts {
+        bases.push(*line);
+        *line += c;
+    }
+    // Buffers are reused from window to window: fresh large allocations cost page faults.
+    pool.resize_with(ranges.len().max(pool.len()), Chunk::default);
+    pool[..ranges.len()]
+        .par_iter_mut()
+        .zip(ranges.par_iter())
+        .zip(bases.par_iter())
+        .for_each(|((ch, &(a, b)), &base)| ch.parse(data, a, b, base));
+    ranges.len()
+}
+
+/// Where each claim's outcome will be: `(shard, index)`, or `(SHARDS, _)` for a claim rejected at
+/// read. Returns each shard's list of claims (indexes into `items`, in file order) and the locations.
+fn route(chunks: &[Chunk], items: &[Item], dup: &[bool]) -> (Vec<Vec<u32>>, Vec<(u16, u32)>) {
+    let mut lists: Vec<Vec<u32>> = vec![Vec::new(); SHARDS];
+    let mut loc: Vec<(u16, u32)> = vec![(SHARDS as u16, 0); items.len()];
+    for (k, &(ci, cj)) in items.iter().enumerate() {
+        let c = &chunks[ci as usize].claims[cj as usize];
+        if let (Some(h), None, false) = (c.header, c.error, dup[k]) {
+            let sh = shard_of(benef_key(&h.nir, h.rank).unwrap_or(0));
+            loc[k] = (sh as u16, lists[sh].len() as u32);
+            lists[sh].push(k as u32);
         }
-        // 3. shards: liquidate each claim where its beneficiary's state lives.
-        let mut lists: Vec<Vec<u32>> = vec![Vec::new(); SHARDS];
-        // Where each claim's outcome is: (shard, index) — or (SHARDS, index) for claims rejected at read.
-        let mut loc: Vec<(u16, u32)> = vec![(SHARDS as u16, 0); items.len()];
-        for (k, &(ci, cj)) in items.iter().enumerate() {
-            let c = &chunks[ci as usize].claims[cj as usize];
-            if let (Some(h), None, false) = (c.header, c.error, dup[k]) {
-                let key = benef_key(&h.nir, h.rank).unwrap_or(0);
-                let sh = shard_of(key);
-                loc[k] = (sh as u16, lists[sh].len() as u32);
-                lists[sh].push(k as u32);
-            }
-        }
-        lap(1, &mut clock);
-        shard_pool
-            .par_iter_mut()
-            .zip(lists.par_iter())
-            .zip(states.par_iter())
-            .for_each(|((so, list), st)| {
-                let mut st = st.lock().unwrap_or_else(|e| e.into_inner());
-                let mut scratch = BenefState::default();
-                so.outcomes.clear();
-                for &k in list {
-                    let (ci, cj) = items[k as usize];
-                    let ch = &chunks[ci as usize];
-                    let c = &ch.claims[cj as usize];
-                    // Only claims with a header are listed (see `loc` above).
-                    let Some(h) = c.header.as_ref() else {
-                        continue;
-                    };
-                    let (a, b) = (c.lines.start as usize, c.lines.end as usize);
-                    let input = ClaimInput {
-                        header: h,
-                        lines: &ch.lines[a..b],
-                        line_pos: &ch.line_pos[a..b],
-                        pos: c.pos,
-                    };
-                    let key = benef_key(&h.nir, h.rank).unwrap_or(0);
-                    let bs = st.entry(key).or_default();
-                    if opts.trace_claim == Some(h.claim_no) {
-                        let mut steps = Vec::new();
-                        let o = rules::liquidate_in(
-                            &ctx,
-                            &input,
-                            bs,
-                            &mut scratch,
-                            &mut Trace(Some(&mut steps)),
-                        );
-                        so.outcomes.push((o, Some(steps)));
-                    } else {
-                        let o =
-                            rules::liquidate_in(&ctx, &input, bs, &mut scratch, &mut Trace(None));
-                        so.outcomes.push((o, None));
-                    }
-                }
-            });
-        let shard_outs = &shard_pool;
-        lap(2, &mut clock);
-        // 4. claims rejected at read (unreadable, duplicate): their outcome is decided here.
-        let mut read_rejected: Vec<Outcome> = Vec::new();
-        for (k, &(ci, cj)) in items.iter().enumerate() {
-            if (loc[k].0 as usize) < SHARDS {
-                continue;
-            }
-            let c = &chunks[ci as usize].claims[cj as usize];
-            loc[k].1 = read_rejected.len() as u32;
-            read_rejected.push(Outcome::Rejected(read_rejection(c, dup[k])));
-        }
-        // 5. events in file order: each chunk's claims and orphans merged by position.
-        let mut events: Vec<Event> =
-            Vec::with_capacity(items.len() + chunks.iter().map(|c| c.orphans.len()).sum::<usize>());
-        let mut k = 0usize;
-        for ch in chunks {
-            let mut orphans = ch.orphans.iter().peekable();
-            for c in &ch.claims {
-                while let Some(o) = orphans.next_if(|o| o.pos.offset < c.pos.offset) {
-                    events.push(Event::Orphan(o));
-                }
-                let (sh, i) = loc[k];
-                let (outcome, steps) = if (sh as usize) < SHARDS {
-                    let (o, s) = &shard_outs[sh as usize].outcomes[i as usize];
-                    (o, s.as_deref())
-                } else {
-                    (&read_rejected[i as usize], None)
+    }
+    (lists, loc)
+}
+
+/// Liquidates every routed claim where its beneficiary's state lives; shards run in parallel, each in
+/// file order, and keep the typed outcomes (with the trace of the claim asked by `explain`).
+fn liquidate_shards(
+    ctx: &Ctx,
+    opts: &Options,
+    chunks: &[Chunk],
+    items: &[Item],
+    lists: &[Vec<u32>],
+    states: &[Mutex<FxHashMap<u64, BenefState>>],
+    pool: &mut [ShardOut],
+) {
+    pool.par_iter_mut()
+        .zip(lists.par_iter())
+        .zip(states.par_iter())
+        .for_each(|((so, list), st)| {
+            let mut st = st.lock().unwrap_or_else(|e| e.into_inner());
+            let mut scratch = BenefState::default();
+            so.outcomes.clear();
+            for &k in list {
+                let (ci, cj) = items[k as usize];
+                let ch = &chunks[ci as usize];
+                let c = &ch.claims[cj as usize];
+                // Only claims with a header are routed to shards (see `route`).
+                let Some(h) = c.header.as_ref() else {
+                    continue;
                 };
                 let (a, b) = (c.lines.start as usize, c.lines.end as usize);
-                events.push(Event::Claim(ClaimEvent {
-                    claim: c,
-                    header: c.header.as_ref(),
+                let input = ClaimInput {
+                    header: h,
                     lines: &ch.lines[a..b],
                     line_pos: &ch.line_pos[a..b],
-                    outcome,
-                    steps,
-                }));
-                k += 1;
+                    pos: c.pos,
+                };
+                let bs = st
+                    .entry(benef_key(&h.nir, h.rank).unwrap_or(0))
+                    .or_default();
+                if opts.trace_claim == Some(h.claim_no) {
+                    let mut steps = Vec::new();
+                    let mut tr = Trace(Some(&mut steps));
+                    let o = rules::liquidate_in(ctx, &input, bs, &mut scratch, &mut tr);
+                    so.outcomes.push((o, Some(steps)));
+                } else {
+                    let o = rules::liquidate_in(ctx, &input, bs, &mut scratch, &mut Trace(None));
+                    so.outcomes.push((o, None));
+                }
             }
-            events.extend(orphans.map(Event::Orphan));
+        });
+}
+
+/// Decides the claims that never reach the rules (unreadable, duplicate) and points `loc` at them.
+fn reject_at_read(
+    chunks: &[Chunk],
+    items: &[Item],
+    dup: &[bool],
+    loc: &mut [(u16, u32)],
+) -> Vec<Outcome> {
+    let mut out = Vec::new();
+    for (k, &(ci, cj)) in items.iter().enumerate() {
+        if (loc[k].0 as usize) < SHARDS {
+            continue;
         }
-        for s in sinks.iter_mut() {
-            s.window(&events)?;
+        let c = &chunks[ci as usize].claims[cj as usize];
+        loc[k].1 = out.len() as u32;
+        out.push(Outcome::Rejected(read_rejection(c, dup[k])));
+    }
+    out
+}
+
+/// The window's events in file order: each chunk's claims and records outside claims, merged by
+/// position (chunks are in file order, and so is each chunk's list of claims and of orphans).
+fn gather<'a>(
+    chunks: &'a [Chunk],
+    loc: &[(u16, u32)],
+    shard_outs: &'a [ShardOut],
+    read_rejected: &'a [Outcome],
+) -> Vec<Event<'a>> {
+    let n = loc.len() + chunks.iter().map(|c| c.orphans.len()).sum::<usize>();
+    let mut events: Vec<Event> = Vec::with_capacity(n);
+    let mut k = 0usize;
+    for ch in chunks {
+        let mut orphans = ch.orphans.iter().peekable();
+        for c in &ch.claims {
+            while let Some(o) = orphans.next_if(|o| o.pos.offset < c.pos.offset) {
+                events.push(Event::Orphan(o));
+            }
+            let (sh, i) = loc[k];
+            let (outcome, steps) = if (sh as usize) < SHARDS {
+                let (o, s) = &shard_outs[sh as usize].outcomes[i as usize];
+                (o, s.as_deref())
+            } else {
+                (&read_rejected[i as usize], None)
+            };
+            let (a, b) = (c.lines.start as usize, c.lines.end as usize);
+            events.push(Event::Claim(ClaimEvent {
+                claim: c,
+                header: c.header.as_ref(),
+                lines: &ch.lines[a..b],
+                line_pos: &ch.line_pos[a..b],
+                outcome,
+                steps,
+            }));
+            k += 1;
         }
-        claims_done += items.len() as u64;
-        lap(3, &mut clock);
-        if let Some(p) = opts.progress {
-            p(end as u64, claims_done);
+        events.extend(orphans.map(Event::Orphan));
+    }
+    events
+}
+
+/// Phase timings printed on stderr when `LIQUIDATOR_TIMING` is set.
+struct Timer {
+    on: bool,
+    t: [std::time::Duration; 4],
+    clock: std::time::Instant,
+}
+
+impl Timer {
+    fn new() -> Timer {
+        Timer {
+            on: std::env::var_os("LIQUIDATOR_TIMING").is_some(),
+            t: [std::time::Duration::ZERO; 4],
+            clock: std::time::Instant::now(),
         }
-        start = end;
     }
-    drop(lap);
-    if timing {
-        eprintln!(
-            "timing: parse {:?}, bookkeeping {:?}, shards {:?}, sinks {:?}",
-            t[0], t[1], t[2], t[3]
-        );
+    fn lap(&mut self, i: usize) {
+        if self.on {
+            self.t[i] += self.clock.elapsed();
+            self.clock = std::time::Instant::now();
+        }
     }
-    check_batch(&info, after_trailer)?;
-    for s in sinks.iter_mut() {
-        s.finish(&info)?;
+    fn report(&self) {
+        if self.on {
+            let t = &self.t;
+            eprintln!(
+                "timing: parse {:?}, bookkeeping {:?}, shards {:?}, sinks {:?}",
+                t[0], t[1], t[2], t[3]
+            );
+        }
     }
-    Ok(info)
 }
 
 /// The rejection of a claim that never reached the rules: unreadable record, duplicate transmission,
