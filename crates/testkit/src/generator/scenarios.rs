@@ -7,7 +7,7 @@ use super::{Gen, ccam, grid_of, ngap};
 use crate::write::{self, BatchWriter};
 use liquidator_core::claims::record::{ActLine, ClaimHeader};
 use liquidator_core::date::Date;
-use liquidator_core::money::Cents;
+use liquidator_core::money::{self, Cents};
 use std::fmt::Write as _;
 use std::io::Write;
 
@@ -239,7 +239,49 @@ const OPHTA: u32 = 900_000_007;
 const ANESTH: u32 = 900_000_008;
 const GP_GONE: u32 = 900_000_009;
 
+/// The usual date of care of the scenarios: a Monday, in the v81 period.
+const DAY: Date = Date(20260302);
+/// The Sunday before it (modifier F).
+const SUNDAY: Date = Date(20260301);
+
+type Res = std::io::Result<()>;
+
+impl<O: Write> W<'_, '_, O> {
+    /// Fee of a G consultation on `DAY`.
+    fn gf(&self) -> Cents {
+        self.g_fee(DAY)
+    }
+    /// Value of a CS consultation on grid `grid`.
+    fn cs(&self, grid: u8, dd: Date) -> Cents {
+        self.g.ngap("CS", dd, grid).unwrap_or(3000)
+    }
+    /// A one-G-consultation claim on `DAY` by `prac` for `sb`, with `edit` applied to the header.
+    fn g_claim(
+        &mut self,
+        what: &'static str,
+        expect: Expect,
+        sb: SBen,
+        prac: u32,
+        edit: impl FnOnce(&mut ClaimHeader),
+    ) -> Res {
+        let mut h = self.header(sb, prac);
+        edit(&mut h);
+        let gf = self.gf();
+        self.claim(what, expect, &h, &[ngap("G", 100, DAY, gf)])
+    }
+}
+
+/// An end-of-claim record.
+fn end(claim_no: u32, count: u16, total: Cents) -> Vec<u8> {
+    write::claim_end(&liquidator_core::claims::record::ClaimEnd {
+        claim_no,
+        count,
+        total,
+    })
+}
+
 /// Writes the scenario claims; returns their list (claim number, description, expected outcome).
+/// Claim numbers follow the call order: each function below adds the claims of one rule (or code).
 pub fn write<O: Write>(
     g: &Gen,
     w: &mut BatchWriter<O>,
@@ -250,199 +292,254 @@ pub fn write<O: Write>(
         next: 0,
         list: Vec::new(),
     };
-    let day = d(20260302); // a Monday, in the v81 period
-    let sunday = d(20260301);
-    let gf = s.g_fee(day);
-    let cs = |s: &W<O>, grid: u8, dd: Date| s.g.ngap("CS", dd, grid).unwrap_or(3000);
-    let apc = s.g.ngap("APC", day, 2).unwrap_or(5500);
-
     // ---- paid claims, one per rule ----
-    let h = s.header(B_ADULT, GP);
-    s.claim(
+    consultation_grids(&mut s)?; // 001–002
+    rates_by_situation(&mut s)?; // 003–008
+    care_pathway(&mut s)?; // 009–010
+    participation_caps(&mut s)?; // 011–012
+    modifier_percentage(&mut s)?; // 013
+    association_codes(&mut s)?; // 014–016
+    heavy_act_forfait(&mut s)?; // 017
+    anaesthesia(&mut s)?; // 018
+    modifier_fixed_amount(&mut s)?; // 019
+    excess_fees(&mut s)?; // 020–023
+    complementary_insurer_mismatch(&mut s)?; // 024
+    consultation_with_ecg(&mut s)?; // 025
+    ccam_version_boundaries(&mut s)?; // 026–029
+    participation_amount_by_date(&mut s)?; // 030–031
+    time_limit_boundary(&mut s)?; // 032
+    corsican_nir(&mut s)?; // 033
+    third_party_payment_split(&mut s)?; // 034
+    beneficiary_rank(&mut s)?; // 035
+    ald_without_period(&mut s)?; // 036
+    supplement_before_removal(&mut s)?; // 037
+    // ---- rejections, one per code ----
+    record_syntax_and_framing(&mut s)?; // 038–043: R001, R003, R004, R005, R006, R010
+    date_of_care_limits(&mut s)?; // 044–045: R011, R012
+    beneficiary_identity_and_rights(&mut s)?; // 046–049: R020–R023
+    duplicate_transmission(&mut s)?; // 050 twice: paid, then R030
+    practitioner_checks(&mut s)?; // 051–053: R040, R040, R041
+    nature_of_insurance(&mut s)?; // 054–055: R052, R053
+    nomenclature_validity(&mut s)?; // 056–060: R060, R060, R061, R062, R063
+    modifier_controls(&mut s)?; // 061–062: R070, R071
+    association_code_control(&mut s)?; // 063: R080
+    consultation_plus_act(&mut s)?; // 064: R081
+    incompatible_pair(&mut s, g)?; // 065: R090
+    orphan_record(&mut s)?; // 700000999: R002, not a claim
+    Ok(s.list)
+}
+
+/// Consultation grids: a G in sector 1 (PF 2 €), a CS on grid 2 with an excess covered by contract 02.
+fn consultation_grids<O: Write>(s: &mut W<O>) -> Res {
+    s.g_claim(
         "G consultation, sector 1, third-party payment, PF 2 €",
         Ok(""),
-        &h,
-        &[ngap("G", 100, day, gf)],
+        B_ADULT,
+        GP,
+        |_| {},
     )?;
     let h = s.header(B_ADULT, CARDIO);
-    let cs2 = cs(&s, 2, day);
+    let cs2 = s.cs(2, DAY);
     s.claim(
         "CS by a sector-2 non-OPTAM cardiologist: grid 2, excess covered by contract 02",
         Ok(""),
         &h,
-        &[ngap("CS", 100, day, cs2 + 2000)],
-    )?;
-    let mut h = s.header(B_ALD, GP);
-    h.exemption = b'4';
-    s.claim(
+        &[ngap("CS", 100, DAY, cs2 + 2000)],
+    )
+}
+
+/// AMO rate and PF by the beneficiary's situation: ALD, child, C2S, local regime, maternity, work accident.
+fn rates_by_situation<O: Write>(s: &mut W<O>) -> Res {
+    s.g_claim(
         "ALD exemption with an ALD period: 100 %",
         Ok(""),
-        &h,
-        &[ngap("G", 100, day, gf)],
+        B_ALD,
+        GP,
+        |h| h.exemption = b'4',
     )?;
-    let h = s.header(B_CHILD, GP);
-    s.claim(
+    s.g_claim(
         "child under 18 on 1 January: no PF",
         Ok(""),
-        &h,
-        &[ngap("G", 100, day, gf)],
+        B_CHILD,
+        GP,
+        |_| {},
     )?;
-    let h = s.header(B_C2S, GP);
-    s.claim(
+    s.g_claim(
         "C2S: complementary part paid by C2S, no PF",
         Ok(""),
-        &h,
-        &[ngap("G", 100, day, gf)],
+        B_C2S,
+        GP,
+        |_| {},
     )?;
-    let h = s.header(B_LOCAL, GP);
-    s.claim(
+    s.g_claim(
         "Alsace-Moselle local regime: 90 %",
         Ok(""),
-        &h,
-        &[ngap("G", 100, day, gf)],
+        B_LOCAL,
+        GP,
+        |_| {},
     )?;
-    let mut h = s.header(B_MOTHER, GP);
-    h.nature = 30;
-    s.claim(
+    s.g_claim(
         "maternity (nature 30): 100 %, no PF",
         Ok(""),
-        &h,
-        &[ngap("G", 100, day, gf)],
+        B_MOTHER,
+        GP,
+        |h| h.nature = 30,
     )?;
-    let mut h = s.header(B_ADULT, GP);
-    h.nature = 41;
-    h.at_ref[..8].copy_from_slice(b"20260225");
-    s.claim(
+    s.g_claim(
         "work accident (nature 41) with accident date: 100 %",
         Ok(""),
-        &h,
-        &[ngap("G", 100, day, gf)],
-    )?;
+        B_ADULT,
+        GP,
+        |h| {
+            h.nature = 41;
+            h.at_ref[..8].copy_from_slice(b"20260225");
+        },
+    )
+}
+
+/// Care pathway: out of the pathway at a cardiologist (30 %), direct access at an ophthalmologist.
+fn care_pathway<O: Write>(s: &mut W<O>) -> Res {
     let mut h = s.header(B_ADULT, CARDIO);
     h.pathway = b'H';
+    let cs2 = s.cs(2, DAY);
     s.claim(
         "out of the care pathway at a cardiologist: 30 %, AMC covers the ordinary ticket only",
         Ok(""),
         &h,
-        &[ngap("CS", 100, day, cs2)],
+        &[ngap("CS", 100, DAY, cs2)],
     )?;
     let mut h = s.header(B_ADULT, OPHTA);
     h.pathway = b'H';
-    let cs1 = cs(&s, 1, day);
+    let cs1 = s.cs(1, DAY);
     s.claim(
         "ophthalmologist is direct access: no pathway penalty",
         Ok(""),
         &h,
-        &[ngap("CS", 100, day, cs1)],
-    )?;
-    let h = s.header(B_PF49, GP);
-    s.claim(
+        &[ngap("CS", 100, DAY, cs1)],
+    )
+}
+
+/// Participation forfaitaire caps: the yearly cap (W110) and the daily cap per practitioner (W111).
+fn participation_caps<O: Write>(s: &mut W<O>) -> Res {
+    s.g_claim(
         "PF yearly cap: 49 € already charged, 1 € left",
         Ok("W110"),
-        &h,
-        &[ngap("G", 100, day, gf)],
+        B_PF49,
+        GP,
+        |_| {},
     )?;
     let h = s.header(B_NOAMC, GP);
-    let five: Vec<ActLine> = (0..5).map(|_| ngap("G", 100, day, gf)).collect();
+    let gf = s.gf();
+    let five: Vec<ActLine> = (0..5).map(|_| ngap("G", 100, DAY, gf)).collect();
     s.claim(
         "five consultations the same day with the same GP: 5th PF waived",
         Ok("W111"),
         &h,
         &five,
-    )?;
+    )
+}
+
+/// A percentage modifier (Z, radiologist).
+fn modifier_percentage<O: Write>(s: &mut W<O>) -> Res {
     let h = s.header(B_ADULT, RADIO);
-    let pu = s.price("ZBQK002", 1, day, 1);
-    let z = s.g.modifier_value(b'Z', 1, day, pu);
+    let pu = s.price("ZBQK002", 1, DAY, 1);
+    let z = s.g.modifier_value(b'Z', 1, DAY, pu);
     s.claim(
         "chest X-ray by a radiologist with modifier Z (percentage)",
         Ok(""),
         &h,
-        &[ccam("ZBQK002", 1, b"Z", b' ', day, pu + z)],
-    )?;
+        &[ccam("ZBQK002", 1, b"Z", b' ', DAY, pu + z)],
+    )
+}
+
+/// Association codes: 1 + 2 (50 %), the traumatic-lesions derogation 1/3/2, act + listed supplement.
+fn association_codes<O: Write>(s: &mut W<O>) -> Res {
     let h = s.header(B_ADULT, ORTHO);
-    let (p1, p2) = (s.price("QAGA004", 1, day, 1), s.price("QZFA036", 1, day, 1));
+    let (p1, p2) = (s.price("QAGA004", 1, DAY, 1), s.price("QZFA036", 1, DAY, 1));
     s.claim(
         "two acts: association codes 1 and 2 (50 %)",
         Ok(""),
         &h,
         &[
-            ccam("QAGA004", 1, b"", b'1', day, p1),
-            ccam(
-                "QZFA036",
-                1,
-                b"",
-                b'2',
-                day,
-                liquidator_core::money::pct(p2, 5000),
-            ),
+            ccam("QAGA004", 1, b"", b'1', DAY, p1),
+            ccam("QZFA036", 1, b"", b'2', DAY, money::pct(p2, 5000)),
         ],
     )?;
     let h = s.header(B_ADULT, ORTHO);
-    let p3 = s.price("QZJA002", 1, day, 1);
+    let p3 = s.price("QZJA002", 1, DAY, 1);
+    let day2 = d(20260303);
     s.claim(
         "three acts, multiple traumatic lesions: codes 1, 3, 2 (100/75/50 %)",
         Ok(""),
         &h,
         &[
-            ccam("QAGA004", 1, b"", b'1', d(20260303), p1),
-            ccam(
-                "QZFA036",
-                1,
-                b"",
-                b'3',
-                d(20260303),
-                liquidator_core::money::pct(p2, 7500),
-            ),
-            ccam(
-                "QZJA002",
-                1,
-                b"",
-                b'2',
-                d(20260303),
-                liquidator_core::money::pct(p3, 5000),
-            ),
+            ccam("QAGA004", 1, b"", b'1', day2, p1),
+            ccam("QZFA036", 1, b"", b'3', day2, money::pct(p2, 7500)),
+            ccam("QZJA002", 1, b"", b'2', day2, money::pct(p3, 5000)),
         ],
     )?;
     let h = s.header(B_ALD, DENTIST);
-    let (e1, e2) = (s.price("HBGD036", 1, day, 1), s.price("YYYY614", 1, day, 1));
+    let (e1, e2) = (s.price("HBGD036", 1, DAY, 1), s.price("YYYY614", 1, DAY, 1));
     s.claim(
         "tooth extraction + supplement YYYY614 (listed companion): both at full rate, code 1",
         Ok(""),
         &h,
         &[
-            ccam("HBGD036", 1, b"", b'1', day, e1),
-            ccam("YYYY614", 1, b"", b'1', day, e2),
+            ccam("HBGD036", 1, b"", b'1', DAY, e1),
+            ccam("YYYY614", 1, b"", b'1', DAY, e2),
         ],
-    )?;
+    )
+}
+
+/// Heavy act (tariff ≥ 120 €): the 24 € forfait replaces the ticket.
+fn heavy_act_forfait<O: Write>(s: &mut W<O>) -> Res {
     let h = s.header(B_NOAMC, ORTHO);
-    let m = s.price("NFFC004", 1, day, 1);
-    s.claim("heavy act (≥ 120 €): ticket replaced by the 24 € forfait, paid by a patient without complementary insurer", Ok(""), &h, &[ccam("NFFC004", 1, b"", b' ', day, m)])?;
+    let m = s.price("NFFC004", 1, DAY, 1);
+    s.claim(
+        "heavy act (≥ 120 €): ticket replaced by the 24 € forfait, paid by a patient without complementary insurer",
+        Ok(""),
+        &h,
+        &[ccam("NFFC004", 1, b"", b' ', DAY, m)],
+    )
+}
+
+/// Anaesthesia: activity 4 has its own tariff.
+fn anaesthesia<O: Write>(s: &mut W<O>) -> Res {
     let h = s.header(B_ADULT, ANESTH);
-    let a4 = s.price("NFFC004", 4, day, 1);
+    let a4 = s.price("NFFC004", 4, DAY, 1);
     s.claim(
         "anaesthesia (activity 4) of a meniscectomy",
         Ok(""),
         &h,
-        &[ccam("NFFC004", 4, b"", b' ', day, a4)],
-    )?;
+        &[ccam("NFFC004", 4, b"", b' ', DAY, a4)],
+    )
+}
+
+/// A fixed-amount modifier (F, Sunday).
+fn modifier_fixed_amount<O: Write>(s: &mut W<O>) -> Res {
     let h = s.header(B_ADULT, GP);
-    let q = s.price("QZJA002", 1, sunday, 1);
-    let f = s.g.modifier_value(b'F', 1, sunday, q);
+    let q = s.price("QZJA002", 1, SUNDAY, 1);
+    let f = s.g.modifier_value(b'F', 1, SUNDAY, q);
     s.claim(
         "suture on a Sunday with modifier F (fixed amount)",
         Ok(""),
         &h,
-        &[ccam("QZJA002", 1, b"F", b' ', sunday, q + f)],
-    )?;
+        &[ccam("QZJA002", 1, b"F", b' ', SUNDAY, q + f)],
+    )
+}
+
+/// Excess fees: sector 1 without qualifier (W101) or with DE, fee below the tariff (W102), C2S (W103).
+fn excess_fees<O: Write>(s: &mut W<O>) -> Res {
+    let gf = s.gf();
     let h = s.header(B_ADULT, GP);
     s.claim(
         "sector-1 excess without qualifier: warning",
         Ok("W101"),
         &h,
-        &[ngap("G", 100, day, gf + 500)],
+        &[ngap("G", 100, DAY, gf + 500)],
     )?;
     let h = s.header(B_ADULT, GP);
-    let mut l = ngap("G", 100, day, gf + 500);
+    let mut l = ngap("G", 100, DAY, gf + 500);
     l.qualifier = *b"DE";
     s.claim(
         "sector-1 excess with qualifier DE (exigence particulière): allowed",
@@ -455,34 +552,47 @@ pub fn write<O: Write>(
         "fee below the tariff: base capped at the fee",
         Ok("W102"),
         &h,
-        &[ngap("G", 100, day, gf - 500)],
+        &[ngap("G", 100, DAY, gf - 500)],
     )?;
     let h = s.header(B_C2S, CARDIO);
+    let cs2 = s.cs(2, DAY);
     s.claim(
         "C2S billed an excess: warning, excess not covered",
         Ok("W103"),
         &h,
-        &[ngap("CS", 100, day, cs2 + 1000)],
-    )?;
-    let mut h = s.header(B_CORSICA, GP);
-    h.amc.copy_from_slice(AMCS[3].0.as_bytes());
-    s.claim(
+        &[ngap("CS", 100, DAY, cs2 + 1000)],
+    )
+}
+
+/// The claim names another complementary insurer than the beneficiaries table (W104).
+fn complementary_insurer_mismatch<O: Write>(s: &mut W<O>) -> Res {
+    s.g_claim(
         "claim names another complementary insurer than the table: warning",
         Ok("W104"),
-        &h,
-        &[ngap("G", 100, day, gf)],
-    )?;
+        B_CORSICA,
+        GP,
+        |h| h.amc.copy_from_slice(AMCS[3].0.as_bytes()),
+    )
+}
+
+/// Consultation + ECG: the documented exception to "no technical act with a consultation".
+fn consultation_with_ecg<O: Write>(s: &mut W<O>) -> Res {
     let h = s.header(B_ADULT, CARDIO);
-    let ecg = s.price("DEQP003", 1, day, 2);
+    let apc = s.g.ngap("APC", DAY, 2).unwrap_or(5500);
+    let ecg = s.price("DEQP003", 1, DAY, 2);
     s.claim(
         "APC + ECG (DEQP003, documented exception to consultation + act)",
         Ok(""),
         &h,
         &[
-            ngap("APC", 100, day, apc),
-            ccam("DEQP003", 1, b"", b' ', day, ecg),
+            ngap("APC", 100, DAY, apc),
+            ccam("DEQP003", 1, b"", b' ', DAY, ecg),
         ],
-    )?;
+    )
+}
+
+/// Dated tariffs: the same act on each side of two CCAM version boundaries.
+fn ccam_version_boundaries<O: Write>(s: &mut W<O>) -> Res {
     for dd in [20250131, 20250201, 20251231, 20260101] {
         let h = s.header(B_ADULT, OPHTA);
         let p = s.price("BGQP002", 1, d(dd), 1);
@@ -493,6 +603,11 @@ pub fn write<O: Write>(
             &[ccam("BGQP002", 1, b"", b' ', d(dd), p)],
         )?;
     }
+    Ok(())
+}
+
+/// Dated parameters: the PF amount on each side of 2024-05-15.
+fn participation_amount_by_date<O: Write>(s: &mut W<O>) -> Res {
     for dd in [20240514, 20240515] {
         let h = s.header(B_NOAMC, GP);
         let v = s.g_fee(d(dd));
@@ -503,6 +618,11 @@ pub fn write<O: Write>(
             &[ngap("G", 100, d(dd), v)],
         )?;
     }
+    Ok(())
+}
+
+/// Time limit: care exactly 27 months old is still accepted (R012 has the day after).
+fn time_limit_boundary<O: Write>(s: &mut W<O>) -> Res {
     let h = s.header(B_NOAMC, GP);
     let v = s.g_fee(d(20231216));
     s.claim(
@@ -510,38 +630,58 @@ pub fn write<O: Write>(
         Ok(""),
         &h,
         &[ngap("G", 100, d(20231216), v)],
-    )?;
-    let h = s.header(B_CORSICA, GP);
-    s.claim(
+    )
+}
+
+/// NIR key with a Corsican department (2A → 19).
+fn corsican_nir<O: Write>(s: &mut W<O>) -> Res {
+    s.g_claim(
         "Corsican NIR (2A): key computed with 2A → 19",
         Ok(""),
-        &h,
-        &[ngap("G", 100, day, gf)],
-    )?;
+        B_CORSICA,
+        GP,
+        |_| {},
+    )
+}
+
+/// Payees: AMO paid to the insured, the complementary part to the practitioner (contract 03).
+fn third_party_payment_split<O: Write>(s: &mut W<O>) -> Res {
     let mut h = s.header(B_CONTRACT3, CARDIO);
     h.tp_amo = false;
     h.tp_amc = true;
+    let cs2 = s.cs(2, DAY);
     s.claim(
         "insured paid by AMO, complementary part paid to the practitioner, contract 03",
         Ok(""),
         &h,
-        &[ngap("CS", 100, day, cs2 + 3000)],
-    )?;
-    let h = s.header(B_RANK2, GP);
-    s.claim(
+        &[ngap("CS", 100, DAY, cs2 + 3000)],
+    )
+}
+
+/// Beneficiary key: rank 002 on a parent's NIR.
+fn beneficiary_rank<O: Write>(s: &mut W<O>) -> Res {
+    s.g_claim(
         "second beneficiary (rank 002) on a parent's NIR",
         Ok(""),
-        &h,
-        &[ngap("G", 100, day, gf)],
-    )?;
-    let mut h = s.header(B_ALD_NOPERIOD, GP);
-    h.exemption = b'4';
-    s.claim(
+        B_RANK2,
+        GP,
+        |_| {},
+    )
+}
+
+/// ALD exemption claimed without an ALD period: the ordinary rate.
+fn ald_without_period<O: Write>(s: &mut W<O>) -> Res {
+    s.g_claim(
         "ALD exemption claimed without an ALD period: ordinary rate",
         Ok(""),
-        &h,
-        &[ngap("G", 100, day, gf)],
-    )?;
+        B_ALD_NOPERIOD,
+        GP,
+        |h| h.exemption = b'4',
+    )
+}
+
+/// Act validity: a supplement removed in v81, billed the day before, with a CT scan (modifier Z).
+fn supplement_before_removal<O: Write>(s: &mut W<O>) -> Res {
     let h = s.header(B_ADULT, RADIO);
     let y6 = s.price("YYYY600", 1, d(20251231), 1);
     let ct = s.price("ZCQK004", 1, d(20251231), 1);
@@ -554,24 +694,19 @@ pub fn write<O: Write>(
             ccam("ZCQK004", 1, b"Z", b'1', d(20251231), ct + zz),
             ccam("YYYY600", 1, b"", b'1', d(20251231), y6),
         ],
-    )?;
+    )
+}
 
-    // ---- rejections, one per code ----
+/// Record syntax and claim framing: R001, R003, R004, R005, R006, R010.
+fn record_syntax_and_framing<O: Write>(s: &mut W<O>) -> Res {
+    let gf = s.gf();
     let h = s.header(B_ADULT, GP);
-    let mut recs = vec![write::claim_header(&h)];
-    let mut l = ngap("G", 100, day, gf);
+    let mut l = ngap("G", 100, DAY, gf);
     l.claim_no = h.claim_no;
     l.line_no = 1;
     let mut rec = write::act_line(&l);
     rec[34] = b'X'; // a letter in the coefficient
-    recs.push(rec);
-    recs.push(write::claim_end(
-        &liquidator_core::claims::record::ClaimEnd {
-            claim_no: h.claim_no,
-            count: 1,
-            total: gf,
-        },
-    ));
+    let recs = vec![write::claim_header(&h), rec, end(h.claim_no, 1, gf)];
     s.raw(
         "non-digit in a numeric field",
         Err("R001"),
@@ -579,7 +714,7 @@ pub fn write<O: Write>(
         recs,
     )?;
     let h = s.header(B_ADULT, GP);
-    let mut l2 = ngap("G", 100, day, gf);
+    let mut l2 = ngap("G", 100, DAY, gf);
     l2.claim_no = h.claim_no + 50;
     let recs = write::one_line_claim(&h, &l2, 1, gf, |_| {});
     s.raw(
@@ -589,7 +724,7 @@ pub fn write<O: Write>(
         recs,
     )?;
     let h = s.header(B_ADULT, GP);
-    let recs = write::one_line_claim(&h, &ngap("G", 100, day, gf), 2, gf, |_| {});
+    let recs = write::one_line_claim(&h, &ngap("G", 100, DAY, gf), 2, gf, |_| {});
     s.raw(
         "end record announces 2 lines, 1 read",
         Err("R004"),
@@ -597,7 +732,7 @@ pub fn write<O: Write>(
         recs,
     )?;
     let h = s.header(B_ADULT, GP);
-    let recs = write::one_line_claim(&h, &ngap("G", 100, day, gf), 1, gf + 1, |_| {});
+    let recs = write::one_line_claim(&h, &ngap("G", 100, DAY, gf), 1, gf + 1, |_| {});
     s.raw(
         "end record total differs from the line",
         Err("R005"),
@@ -609,17 +744,10 @@ pub fn write<O: Write>(
         "claim without act line",
         Err("R006"),
         h.claim_no,
-        vec![
-            write::claim_header(&h),
-            write::claim_end(&liquidator_core::claims::record::ClaimEnd {
-                claim_no: h.claim_no,
-                count: 0,
-                total: 0,
-            }),
-        ],
+        vec![write::claim_header(&h), end(h.claim_no, 0, 0)],
     )?;
     let h = s.header(B_ADULT, GP);
-    let mut l = ngap("G", 100, day, gf);
+    let mut l = ngap("G", 100, DAY, gf);
     l.claim_no = h.claim_no;
     l.line_no = 1;
     let mut rec = write::act_line(&l);
@@ -628,16 +756,13 @@ pub fn write<O: Write>(
         "impossible date of care 2025-02-30",
         Err("R010"),
         h.claim_no,
-        vec![
-            write::claim_header(&h),
-            rec,
-            write::claim_end(&liquidator_core::claims::record::ClaimEnd {
-                claim_no: h.claim_no,
-                count: 1,
-                total: gf,
-            }),
-        ],
-    )?;
+        vec![write::claim_header(&h), rec, end(h.claim_no, 1, gf)],
+    )
+}
+
+/// Date of care after the batch date (R011) or older than 27 months (R012).
+fn date_of_care_limits<O: Write>(s: &mut W<O>) -> Res {
+    let gf = s.gf();
     let h = s.header(B_ADULT, GP);
     s.claim(
         "care after the batch date",
@@ -651,35 +776,38 @@ pub fn write<O: Write>(
         Err("R012"),
         &h,
         &[ngap("G", 100, d(20231215), gf)],
-    )?;
-    let mut h = s.header(B_ADULT, GP);
-    h.nir_key = if h.nir_key == *b"01" { *b"02" } else { *b"01" };
-    s.claim("NIR key wrong", Err("R020"), &h, &[ngap("G", 100, day, gf)])?;
-    let mut h = s.header(B_ADULT, GP);
-    h.birth = Date(19800313);
-    s.claim(
+    )
+}
+
+/// Beneficiary identity and rights: NIR key (R020), birth date (R021), unknown (R022), closed (R023).
+fn beneficiary_identity_and_rights<O: Write>(s: &mut W<O>) -> Res {
+    s.g_claim("NIR key wrong", Err("R020"), B_ADULT, GP, |h| {
+        h.nir_key = if h.nir_key == *b"01" { *b"02" } else { *b"01" };
+    })?;
+    s.g_claim(
         "birth date differs from the table",
         Err("R021"),
-        &h,
-        &[ngap("G", 100, day, gf)],
+        B_ADULT,
+        GP,
+        |h| h.birth = Date(19800313),
     )?;
-    let mut h = s.header(B_ADULT, GP);
-    let (n, k) = population::make_nir(95_000_000, 1, Date(19800312));
-    h.nir = n;
-    h.nir_key = k;
-    s.claim(
-        "beneficiary unknown",
-        Err("R022"),
-        &h,
-        &[ngap("G", 100, day, gf)],
-    )?;
-    let h = s.header(B_CLOSED, GP);
-    s.claim(
+    s.g_claim("beneficiary unknown", Err("R022"), B_ADULT, GP, |h| {
+        let (n, k) = population::make_nir(95_000_000, 1, Date(19800312));
+        h.nir = n;
+        h.nir_key = k;
+    })?;
+    s.g_claim(
         "rights closed on 2025-12-31, care on 2026-03-02",
         Err("R023"),
-        &h,
-        &[ngap("G", 100, day, gf)],
-    )?;
+        B_CLOSED,
+        GP,
+        |_| {},
+    )
+}
+
+/// The same claim number sent twice by the same practitioner: the first is paid, the second R030.
+fn duplicate_transmission<O: Write>(s: &mut W<O>) -> Res {
+    let gf = s.gf();
     let h = s.header(B_ADULT, GP);
     s.claim(
         "original of a duplicated claim",
@@ -694,44 +822,56 @@ pub fn write<O: Write>(
         "second transmission of the same claim number for the same practitioner",
         Err("R030"),
     ));
-    s.w.claim(&h2, &[ngap("G", 100, d(20260303), gf)])?;
-    let h = s.header(B_ADULT, 888_888_888);
-    s.claim(
+    s.w.claim(&h2, &[ngap("G", 100, d(20260303), gf)])
+}
+
+/// Practitioner checks: unknown or no longer active (R040), not under convention (R041).
+fn practitioner_checks<O: Write>(s: &mut W<O>) -> Res {
+    s.g_claim(
         "practitioner unknown",
         Err("R040"),
-        &h,
-        &[ngap("G", 100, day, gf)],
+        B_ADULT,
+        888_888_888,
+        |_| {},
     )?;
-    let h = s.header(B_ADULT, GP_GONE);
-    s.claim(
+    s.g_claim(
         "practitioner no longer in activity on the date of care",
         Err("R040"),
-        &h,
-        &[ngap("G", 100, day, gf)],
+        B_ADULT,
+        GP_GONE,
+        |_| {},
     )?;
-    let h = s.header(B_ADULT, GP_NC);
-    s.claim(
+    s.g_claim(
         "practitioner not under convention",
         Err("R041"),
-        &h,
-        &[ngap("G", 100, day, gf)],
-    )?;
-    let mut h = s.header(B_ADULT, GP);
-    h.nature = 41;
-    s.claim(
+        B_ADULT,
+        GP_NC,
+        |_| {},
+    )
+}
+
+/// Nature of insurance: work accident without its number (R052), unknown nature (R053).
+fn nature_of_insurance<O: Write>(s: &mut W<O>) -> Res {
+    s.g_claim(
         "work accident without accident number",
         Err("R052"),
-        &h,
-        &[ngap("G", 100, day, gf)],
+        B_ADULT,
+        GP,
+        |h| h.nature = 41,
     )?;
-    let mut h = s.header(B_ADULT, GP);
-    h.nature = 20;
-    s.claim(
+    s.g_claim(
         "nature of insurance 20 does not exist",
         Err("R053"),
-        &h,
-        &[ngap("G", 100, day, gf)],
-    )?;
+        B_ADULT,
+        GP,
+        |h| h.nature = 20,
+    )
+}
+
+/// Nomenclature validity on the date of care: act (R060), NGAP letter (R061), activity (R062),
+/// quantity (R063).
+fn nomenclature_validity<O: Write>(s: &mut W<O>) -> Res {
+    let gf = s.gf();
     let h = s.header(B_ADULT, RADIO);
     s.claim(
         "YYYY600 removed in v81: not valid on 2026-01-02",
@@ -751,93 +891,108 @@ pub fn write<O: Write>(
         "NGAP letter unknown",
         Err("R061"),
         &h,
-        &[ngap("XYZ", 100, day, gf)],
+        &[ngap("XYZ", 100, DAY, gf)],
     )?;
     let h = s.header(B_ADULT, GP);
     s.claim(
         "DEQP003 has no activity 4",
         Err("R062"),
         &h,
-        &[ccam("DEQP003", 4, b"", b' ', day, 1477)],
+        &[ccam("DEQP003", 4, b"", b' ', DAY, 1477)],
     )?;
     let h = s.header(B_ADULT, GP);
-    let mut l = ngap("G", 100, day, gf);
+    let mut l = ngap("G", 100, DAY, gf);
     l.quantity = 0;
-    s.claim("quantity 0", Err("R063"), &h, &[l])?;
+    s.claim("quantity 0", Err("R063"), &h, &[l])
+}
+
+/// Modifier controls: not allowed for the act (R070), exclusive modifier twice (R071).
+fn modifier_controls<O: Write>(s: &mut W<O>) -> Res {
     let h = s.header(B_ADULT, GP);
     s.claim(
         "modifier Z not allowed on DEQP003",
         Err("R070"),
         &h,
-        &[ccam("DEQP003", 1, b"Z", b' ', day, 1477)],
+        &[ccam("DEQP003", 1, b"Z", b' ', DAY, 1477)],
     )?;
     let h = s.header(B_ADULT, GP);
-    let q = s.price("QZJA002", 1, sunday, 1);
+    let q = s.price("QZJA002", 1, SUNDAY, 1);
     s.claim(
         "exclusive modifier F billed twice the same day",
         Err("R071"),
         &h,
         &[
-            ccam("QZJA002", 1, b"F", b'1', sunday, q + 1906),
-            ccam("QZFA036", 1, b"F", b'2', sunday, 1440 + 1906),
+            ccam("QZJA002", 1, b"F", b'1', SUNDAY, q + 1906),
+            ccam("QZFA036", 1, b"F", b'2', SUNDAY, 1440 + 1906),
         ],
-    )?;
+    )
+}
+
+/// Association codes inconsistent: two acts both coded 1 (R080).
+fn association_code_control<O: Write>(s: &mut W<O>) -> Res {
     let h = s.header(B_ADULT, ORTHO);
+    let (p1, p2) = (s.price("QAGA004", 1, DAY, 1), s.price("QZFA036", 1, DAY, 1));
     s.claim(
         "two acts both coded 1",
         Err("R080"),
         &h,
         &[
-            ccam("QAGA004", 1, b"", b'1', day, p1),
-            ccam("QZFA036", 1, b"", b'1', day, p2),
+            ccam("QAGA004", 1, b"", b'1', DAY, p1),
+            ccam("QZFA036", 1, b"", b'1', DAY, p2),
         ],
-    )?;
+    )
+}
+
+/// A consultation and a technical act the same day (R081).
+fn consultation_plus_act<O: Write>(s: &mut W<O>) -> Res {
+    let gf = s.gf();
     let h = s.header(B_ADULT, GP);
+    let q = s.price("QZJA002", 1, SUNDAY, 1);
     s.claim(
         "consultation and a suture the same day",
         Err("R081"),
         &h,
         &[
-            ngap("G", 100, day, gf),
-            ccam("QZJA002", 1, b"", b' ', day, q),
+            ngap("G", 100, DAY, gf),
+            ccam("QZJA002", 1, b"", b' ', DAY, q),
         ],
-    )?;
-    if let Some((c1, c2)) = first_incompatible_pair(g, day) {
-        let h = s.header(B_ADULT, ORTHO);
-        let (c1s, c2s) = (
-            String::from_utf8_lossy(&c1).to_string(),
-            String::from_utf8_lossy(&c2).to_string(),
-        );
-        let grid = grid_of(&population::Prac {
-            number: ORTHO,
-            spec: population::Spec::Ortho,
-            sector: 3,
-            optam: true,
-        });
-        let (t1, t2) = (s.price(&c1s, 1, day, grid), s.price(&c2s, 1, day, grid));
-        s.claim(
-            "incompatible pair from incompatibilities.tsv",
-            Err("R090"),
-            &h,
-            &[
-                ccam(&c1s, 1, b"", b'1', day, t1),
-                ccam(
-                    &c2s,
-                    1,
-                    b"",
-                    b'2',
-                    day,
-                    liquidator_core::money::pct(t2, 5000),
-                ),
-            ],
-        )?;
-    }
-    // An act record after an end record belongs to no claim (R002, reported, not a claim).
-    let mut l = ngap("G", 100, day, gf);
+    )
+}
+
+/// Two acts of a pair listed in `incompatibilities.tsv` (R090).
+fn incompatible_pair<O: Write>(s: &mut W<O>, g: &Gen) -> Res {
+    let Some((c1, c2)) = first_incompatible_pair(g, DAY) else {
+        return Ok(());
+    };
+    let h = s.header(B_ADULT, ORTHO);
+    let (c1s, c2s) = (
+        String::from_utf8_lossy(&c1).to_string(),
+        String::from_utf8_lossy(&c2).to_string(),
+    );
+    let grid = grid_of(&population::Prac {
+        number: ORTHO,
+        spec: population::Spec::Ortho,
+        sector: 3,
+        optam: true,
+    });
+    let (t1, t2) = (s.price(&c1s, 1, DAY, grid), s.price(&c2s, 1, DAY, grid));
+    s.claim(
+        "incompatible pair from incompatibilities.tsv",
+        Err("R090"),
+        &h,
+        &[
+            ccam(&c1s, 1, b"", b'1', DAY, t1),
+            ccam(&c2s, 1, b"", b'2', DAY, money::pct(t2, 5000)),
+        ],
+    )
+}
+
+/// An act record after an end record belongs to no claim (R002, reported, not a claim).
+fn orphan_record<O: Write>(s: &mut W<O>) -> Res {
+    let mut l = ngap("G", 100, DAY, s.gf());
     l.claim_no = 700_000_999;
     l.line_no = 1;
-    s.w.raw_records(&[write::act_line(&l)])?;
-    Ok(s.list)
+    s.w.raw_records(&[write::act_line(&l)])
 }
 
 /// The first pair of `incompatibilities.tsv` whose two acts both have an activity-1 tariff on `day`.
