@@ -230,7 +230,7 @@ pub fn main() -> ExitCode {
                 ..Options::default()
             };
             let key = if parquet {
-                match crate::parquet::pseudonym_key(pseudonym_key_file.as_deref()) {
+                match crate::sinks::pseudonym_key(pseudonym_key_file.as_deref()) {
                     Ok(k) => Some(k),
                     Err(c) => return c,
                 }
@@ -239,8 +239,9 @@ pub fn main() -> ExitCode {
             };
             // The Parquet export is one more sink of the same pass, writing into the staging
             // directory: committed with the other files, or not at all.
+            let batch = crate::sinks::batch_header(&claims);
             let result = engine::run_with(&claims, &refs, &out, force, &opts, |dir| {
-                crate::parquet::sinks(dir, key.as_ref())
+                crate::sinks::sinks(dir, key.as_ref(), batch.as_ref())
             });
             if let Some(p) = &bar {
                 p.finish();

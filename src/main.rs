@@ -1,7 +1,7 @@
 //! Thin binary: everything lives in the workspace crates (ARCHITECTURE.md has the map).
 mod cli;
-mod parquet;
 mod progress;
+mod sinks;
 
 fn main() -> std::process::ExitCode {
     cli::main()

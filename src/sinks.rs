@@ -1,6 +1,8 @@
-//! `run --parquet`: the Parquet export as one more sink of the run (export crate, feature `parquet`),
-//! and the pseudonym key it needs, read at run time.
+//! The extra sinks of `run`, fed by the same pass as the TSV files: the report's aggregates
+//! (`report_data.json`, always) and, with `--parquet`, the Parquet export (export crate, feature
+//! `parquet`) with the pseudonym key it needs, read at run time.
 
+use liquidator_core::claims::BatchHeader;
 use liquidator_core::sink::{Sink, SinkError};
 use std::path::Path;
 use std::process::ExitCode;
@@ -58,21 +60,44 @@ fn make_key(_: &[u8]) -> Result<PseudonymKey, ExitCode> {
     Err(ExitCode::from(2))
 }
 
-/// The extra sinks of a run writing into the staging directory `dir`.
+/// The batch header of a claims file (`None` when unreadable: the run itself then refuses the batch).
+pub fn batch_header(claims: &Path) -> Option<BatchHeader> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(256);
+    std::fs::File::open(claims)
+        .ok()?
+        .take(4096)
+        .read_to_end(&mut head)
+        .ok()?;
+    liquidator_core::engine::batch_header(&head)
+        .ok()
+        .map(|(h, _)| h)
+}
+
+/// The extra sinks of a run writing into the staging directory `dir`: the Parquet export when a key
+/// is given (with the batch header of the claims file: its number and date are columns).
 #[cfg(feature = "parquet")]
 pub fn sinks<'s>(
     dir: &Path,
     key: Option<&PseudonymKey>,
+    batch: Option<&BatchHeader>,
 ) -> Result<Vec<Box<dyn Sink + 's>>, SinkError> {
-    match key {
-        Some(k) => Ok(vec![Box::new(
-            liquidator_export::parquet::ParquetSink::create(dir, k.clone())?,
-        )]),
-        None => Ok(Vec::new()),
+    let mut v: Vec<Box<dyn Sink + 's>> = Vec::new();
+    if let Some(k) = key {
+        let mut p = liquidator_export::parquet::ParquetSink::create(dir, k.clone())?;
+        if let Some(b) = batch {
+            p = p.with_batch(b);
+        }
+        v.push(Box::new(p));
     }
+    Ok(v)
 }
 
 #[cfg(not(feature = "parquet"))]
-pub fn sinks<'s>(_: &Path, _: Option<&PseudonymKey>) -> Result<Vec<Box<dyn Sink + 's>>, SinkError> {
+pub fn sinks<'s>(
+    _: &Path,
+    _: Option<&PseudonymKey>,
+    _: Option<&BatchHeader>,
+) -> Result<Vec<Box<dyn Sink + 's>>, SinkError> {
     Ok(Vec::new())
 }
