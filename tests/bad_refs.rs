@@ -54,7 +54,7 @@ fn unknown_grid_negative_tariff_duplicate_key_and_missing_column_are_refused() {
         e.starts_with("ccam_tariffs.tsv:2:") && e.contains("negative amount"),
         "{e}"
     );
-    let e = refused("specialties.tsv", |t| t + "01\t1\t1\tDUPLICATE\n");
+    let e = refused("specialties.tsv", |t| t + "01\t1\tphysician\t0\t\tDUPLICATE\n");
     assert!(
         e.contains("specialties.tsv:") && e.contains("duplicate specialty"),
         "{e}"
@@ -71,4 +71,57 @@ fn unknown_grid_negative_tariff_duplicate_key_and_missing_column_are_refused() {
         e.starts_with("beneficiaries.tsv:2:") && e.contains("not after"),
         "{e}"
     );
+}
+
+/// Issue "missing parameters": the rules have no fallback value, so the set must give every parameter
+/// (and every profession's default rate) on every date it can price an act — the mini set prices from
+/// 2021-04-26 (first CCAM tariff). The old loader only checked that each name appeared once somewhere:
+/// it loaded the second and third sets below and the rules fell back to hard-coded values.
+#[test]
+fn a_parameter_missing_on_some_date_is_refused_naming_the_file_and_the_key() {
+    // Absent altogether.
+    let e = refused("parameters.tsv", |t| {
+        t.lines()
+            .filter(|l| !l.starts_with("pf_yearly_cap\t"))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    });
+    assert!(
+        e.starts_with("parameters.tsv:1:1: parameter `pf_yearly_cap` missing"),
+        "{e}"
+    );
+    // Ends: no value after 2025-01-01 (the old rules then skipped the participation forfaitaire).
+    let e = refused("parameters.tsv", |t| {
+        t.replacen("pf_amount\t2024-05-15\t\t2", "pf_amount\t2024-05-15\t2025-01-01\t2", 1)
+    });
+    assert!(
+        e.starts_with("parameters.tsv:6:1: parameter `pf_amount` has no value from 2025-01-01"),
+        "{e}"
+    );
+    // Starts after the first priced date (the old rules then used a hard-coded 30 %).
+    let e = refused("parameters.tsv", |t| {
+        t.replacen("rate_out_of_pathway\t2019-01-01", "rate_out_of_pathway\t2022-01-01", 1)
+    });
+    assert!(
+        e.starts_with("parameters.tsv:")
+            && e.contains("parameter `rate_out_of_pathway` starts on 2022-01-01 but the set prices acts from 2021-04-26"),
+        "{e}"
+    );
+    // A profession of specialties.tsv without a default rate.
+    let e = refused("rates.tsv", |t| {
+        t.lines()
+            .filter(|l| !l.starts_with("nurse\t"))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    });
+    assert!(
+        e.starts_with("rates.tsv:1:1: the default rate of profession `nurse` missing"),
+        "{e}"
+    );
+    // No rates table at all.
+    let dir = mini_refs_dir("norates");
+    std::fs::remove_file(dir.join("rates.tsv")).unwrap();
+    let e = Refs::load(&dir).err().map(|e| e.to_string()).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(e.contains("rates.tsv:0:0: cannot read"), "{e}");
 }

@@ -387,12 +387,12 @@ fn out_of_pathway_30_percent_and_amc_covers_only_the_ordinary_ticket() {
         (l.rate, l.amo_gross, l.amc_ticket, l.pf, l.patient),
         (3000, 690, 690, 200, 2300 - 490 - 690)
     );
-    // a GP (direct access in our table) is not penalised
+    // a GP consulted out of the pathway is penalised like any physician (worked example below)
     let mut h = header(ADULT, 19850512, GP);
     h.pathway = b'H';
     assert_eq!(
         paid(liquidate(&r, &h, &[ngap("G", 100, 20260302, 3000)])).lines[0].rate,
-        7000
+        3000
     );
 }
 
@@ -617,4 +617,158 @@ fn rejected_claim_leaves_the_participation_counters_untouched() {
         &mut st,
     ));
     assert_eq!(p.lines[0].pf, 100);
+}
+
+// ---- default rate by profession, pathway, priority: worked examples (formats/rates.md) ----
+// Amounts computed by hand from the rule: AMO = round_half_up(base × rate), ticket = base − AMO, PF only
+// for physicians aged ≥ 18 on 1 January (2 € since 2024-05-15), AMO paid = AMO − PF.
+
+const NURSE: u32 = 100000006; // specialty 24, profession nurse (mini set)
+const PSYCHIATRIST: u32 = 100000007; // specialty 33, direct access up to age 25 (mini set)
+const YOUNG: &[u8; 13] = b"1050578006088"; // born 2005-05-12, no complementary insurer
+
+/// Liquidates with a batch date and returns the outcome and the `explain` trace text.
+fn liquidate_traced(
+    h: &liquidator_core::claims::ClaimHeader,
+    lines: &[liquidator_core::claims::ActLine],
+    batch: u32,
+) -> (liquidator_core::rules::Outcome, String) {
+    use liquidator_core::claims::Pos;
+    use liquidator_core::date::Date;
+    use liquidator_core::rules::{self, ClaimInput, Ctx, Trace};
+    let mut lines = lines.to_vec();
+    for (i, l) in lines.iter_mut().enumerate() {
+        l.line_no = i as u16 + 1;
+        l.claim_no = h.claim_no;
+    }
+    let pos = vec![Pos::default(); lines.len()];
+    let ctx = Ctx {
+        refs: mini_refs(),
+        batch_date: Date(batch),
+    };
+    let input = ClaimInput {
+        header: h,
+        lines: &lines,
+        line_pos: &pos,
+        pos: Pos::default(),
+    };
+    let mut steps = Vec::new();
+    let o = rules::liquidate(&ctx, &input, &mut BenefState::default(), &mut Trace(Some(&mut steps)));
+    let text = steps.iter().map(|s| format!("{}: {}\n", s.rule, s.text)).collect();
+    (o, text)
+}
+
+#[test]
+fn dental_care_70_percent_until_2023_10_14_and_60_percent_from_2023_10_15() {
+    // HBJD001 (détartrage) 28.92 € by a dentist (specialty 19, not a physician: no PF), batch 2024-01-31.
+    // 2023-10-14: 2892 × 70 % = 2024.4 → AMO 20.24 €, ticket 28.92 − 20.24 = 8.68 €.
+    // 2023-10-15: 2892 × 60 % = 1735.2 → AMO 17.35 €, ticket 28.92 − 17.35 = 11.57 €.
+    let h = header(ADULT, 19850512, DENTIST);
+    let mut got = Vec::new();
+    for d in [20231014, 20231015] {
+        let (o, trace) = liquidate_traced(&h, &[ccam("HBJD001", 1, "", b' ', d, 2892)], 20240131);
+        let l = paid(o).lines[0].clone();
+        got.push((l.rate, l.rate_reason, l.amo_gross, l.ticket, l.pf, l.amo_paid));
+        assert!(trace.contains("default rate of profession dentist"), "{trace}");
+    }
+    assert_eq!(
+        got,
+        vec![
+            (7000, Some(RateReason::Default), 2024, 868, 0, 2024),
+            (6000, Some(RateReason::Default), 1735, 1157, 0, 1735),
+        ]
+    );
+}
+
+#[test]
+fn nurse_act_60_percent_and_h_ignored_for_a_non_physician() {
+    // AMI 1 = 3.15 € on 2026-03-02: 315 × 60 % = 189 → AMO 1.89 €, ticket 1.26 €, no PF (not a physician).
+    let mut h = header(ADULT, 19850512, NURSE);
+    h.pathway = b'H';
+    let (o, trace) = liquidate_traced(&h, &[ngap("AMI", 100, 20260302, 315)], 20260316);
+    let l = &paid(o).lines[0];
+    assert_eq!(
+        (l.rate, l.rate_reason, l.amo_gross, l.ticket, l.pf, l.amo_paid),
+        (6000, Some(RateReason::Default), 189, 126, 0, 189)
+    );
+    assert!(
+        trace.contains("pathway indicator H ignored: the practitioner is not a physician (profession nurse)"),
+        "{trace}"
+    );
+}
+
+#[test]
+fn gp_out_of_pathway_is_penalised_and_amc_covers_the_ordinary_ticket_only() {
+    // G 30.00 € on 2026-03-02, H, adult of 40 seen by a GP who is not his médecin traitant:
+    // 3000 × 30 % = 900 → AMO 9.00 €, PF 2 € → AMO paid 7.00 €; ticket 30.00 − 9.00 = 21.00 €;
+    // the AMC covers the ordinary ticket only: 3000 − round(3000 × 70 %) = 3000 − 2100 = 9.00 €;
+    // patient 30.00 − 7.00 − 9.00 = 14.00 €.
+    let mut h = header(ADULT, 19850512, GP);
+    h.pathway = b'H';
+    let (o, trace) = liquidate_traced(&h, &[ngap("G", 100, 20260302, 3000)], 20260316);
+    let l = &paid(o).lines[0];
+    assert_eq!(
+        (l.rate, l.rate_reason, l.amo_gross, l.pf, l.amo_paid, l.ticket, l.amc_ticket, l.patient),
+        (3000, Some(RateReason::OutOfPathway), 900, 200, 700, 2100, 900, 1400)
+    );
+    assert!(trace.contains("rate 30 % (OUT_OF_PATHWAY"), "{trace}");
+}
+
+#[test]
+fn psychiatry_is_direct_access_from_16_to_25_only() {
+    // CS 30.00 € (grid 1, sector 1) by a psychiatrist on 2026-03-02, H.
+    // Patient aged 20 (born 2005-05-12): direct access, 3000 × 70 % = 2100, PF 2 € (18 on 1 Jan) → 19.00 €.
+    let mut h = header(YOUNG, 20050512, PSYCHIATRIST);
+    h.pathway = b'H';
+    let (o, trace) = liquidate_traced(&h, &[ngap("CS", 100, 20260302, 3000)], 20260316);
+    let l = &paid(o).lines[0];
+    assert_eq!(
+        (l.rate, l.rate_reason, l.amo_gross, l.pf, l.amo_paid),
+        (7000, Some(RateReason::Default), 2100, 200, 1900)
+    );
+    assert!(
+        trace.contains("H ignored: direct-access specialty up to age 25, patient aged 20"),
+        "{trace}"
+    );
+    // Patient aged 40: out of the pathway, 3000 × 30 % = 900, PF 2 € → 7.00 €.
+    let mut h = header(ADULT, 19850512, PSYCHIATRIST);
+    h.pathway = b'H';
+    let (o, _) = liquidate_traced(&h, &[ngap("CS", 100, 20260302, 3000)], 20260316);
+    let l = &paid(o).lines[0];
+    assert_eq!(
+        (l.rate, l.rate_reason, l.amo_gross, l.pf, l.amo_paid),
+        (3000, Some(RateReason::OutOfPathway), 900, 200, 700)
+    );
+}
+
+#[test]
+fn rate_priority_exemption_then_local_regime_then_pathway_then_profession() {
+    // CS 23.00 € (grid 2: cardiologist sector 2 non-OPTAM) on 2026-03-02, H, by a specialist.
+    // Local regime beneficiary: 90 % beats the pathway: 2300 × 90 % = 2070, PF 2 € → 18.70 €.
+    let mut h = header(LOCAL, 19850512, CARDIO_S2);
+    h.pathway = b'H';
+    let (o, trace) = liquidate_traced(&h, &[ngap("CS", 100, 20260302, 2300)], 20260316);
+    let l = &paid(o).lines[0];
+    assert_eq!(
+        (l.rate, l.rate_reason, l.amo_gross, l.pf, l.amo_paid),
+        (9000, Some(RateReason::LocalRegime), 2070, 200, 1870)
+    );
+    assert!(trace.contains("H ignored: LOCAL_REGIME takes priority"), "{trace}");
+    // Same beneficiary, ALD exemption claimed and an ALD period covering the date: 100 % > 90 %:
+    // AMO 23.00 €, PF 2 € → 21.00 €.
+    h.exemption = b'4';
+    let (o, _) = liquidate_traced(&h, &[ngap("CS", 100, 20260302, 2300)], 20260316);
+    let l = &paid(o).lines[0];
+    assert_eq!(
+        (l.rate, l.rate_reason, l.amo_gross, l.amo_paid),
+        (10000, Some(RateReason::Ald), 2300, 2100)
+    );
+    // A child of 13 (under pathway_min_age 16) seen out of the pathway by the cardiologist: 70 %,
+    // 2300 × 70 % = 1610; C2S: no PF.
+    let mut h = header(CHILD_C2S, 20120512, CARDIO_S2);
+    h.pathway = b'H';
+    let (o, trace) = liquidate_traced(&h, &[ngap("CS", 100, 20260302, 2300)], 20260316);
+    let l = &paid(o).lines[0];
+    assert_eq!((l.rate, l.amo_gross, l.pf), (7000, 1610, 0));
+    assert!(trace.contains("H ignored: patient aged 13, under pathway_min_age 16"), "{trace}");
 }

@@ -13,7 +13,7 @@ pub enum EmbedError {
 }
 
 /// Our regulatory tables, embedded so that the binary can build a reference set anywhere.
-pub const OWN_TABLES: [(&str, &str); 7] = [
+pub const OWN_TABLES: [(&str, &str); 8] = [
     (
         "modifiers.tsv",
         include_str!("../../../fixtures/tables/modifiers.tsv"),
@@ -37,6 +37,10 @@ pub const OWN_TABLES: [(&str, &str); 7] = [
     (
         "specialties.tsv",
         include_str!("../../../fixtures/tables/specialties.tsv"),
+    ),
+    (
+        "rates.tsv",
+        include_str!("../../../fixtures/tables/rates.tsv"),
     ),
     (
         "consultation_compatible.tsv",

@@ -54,6 +54,17 @@ impl<V> History<V> {
         if p.contains(d) { Some((p, v)) } else { None }
     }
 
+    /// The version in force on `d`, or the first version for a date before it. Only for tables the
+    /// loader has checked to cover every date from their first version on (parameters, rates): there
+    /// the result is `None` only for an empty history.
+    #[inline]
+    pub fn at_or_first(&self, d: Date) -> Option<(&Period, &V)> {
+        match self.rows.first() {
+            Some((p, v)) if d < p.from => Some((p, v)),
+            _ => self.at(d),
+        }
+    }
+
     #[inline]
     pub fn value_at(&self, d: Date) -> Option<&V> {
         self.at(d).map(|r| r.1)
@@ -92,6 +103,8 @@ mod tests {
         assert_eq!(h.value_at(Date(20250201)), Some(&"v78"));
         assert_eq!(h.value_at(Date(20251231)), Some(&"v78"));
         assert_eq!(h.value_at(Date(20260101)), Some(&"v81"));
+        assert_eq!(h.at_or_first(Date(20210425)).map(|r| *r.1), Some("v67"));
+        assert_eq!(h.at_or_first(Date(20250201)).map(|r| *r.1), Some("v78"));
     }
 
     #[test]

@@ -19,7 +19,9 @@ use rustc_hash::FxHashMap;
 use std::hash::Hash;
 use std::path::Path;
 pub use tsv::LoadError;
-use tsv::{Row, Table};
+use serde::Deserialize;
+use tsv::Code7 as Code7Cell;
+use tsv::{Amount, Day, Euros, Fixed, Flag, Pct, Row, Small, Table, Uint};
 
 pub type Code7 = [u8; 7];
 
@@ -119,7 +121,6 @@ pub struct NgapValue {
 /// cents, counts and ages ×100.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Param {
-    RateDefault,
     RateExempt,
     RateLocalRegime,
     RateOutOfPathway,
@@ -135,8 +136,7 @@ pub enum Param {
 }
 
 impl Param {
-    pub const ALL: [Param; 13] = [
-        Param::RateDefault,
+    pub const ALL: [Param; 12] = [
         Param::RateExempt,
         Param::RateLocalRegime,
         Param::RateOutOfPathway,
@@ -152,7 +152,6 @@ impl Param {
     ];
     pub fn name(self) -> &'static str {
         match self {
-            Param::RateDefault => "rate_default",
             Param::RateExempt => "rate_exempt",
             Param::RateLocalRegime => "rate_local_regime",
             Param::RateOutOfPathway => "rate_out_of_pathway",
@@ -169,10 +168,32 @@ impl Param {
     }
 }
 
+/// A specialty of `specialties.tsv` (SNDS `IR_SPE_V` codes).
 #[derive(Clone, Copy, Debug)]
 pub struct Specialty {
+    /// A physician's acts carry the participation forfaitaire and the out-of-pathway rule.
     pub physician: bool,
+    /// Consulted without referral with no out-of-pathway penalty (RULES.md §5.4) …
     pub direct_access: bool,
+    /// … up to this age included (psychiatry and neuropsychiatry: 16–25 year olds).
+    pub direct_access_max_age: Option<u8>,
+    /// Index of the profession name in [`Refs::professions`]: keys the default rate (`rates.tsv`).
+    pub profession: u8,
+}
+
+/// The profession of physicians in `specialties.tsv` (must agree with the `physician` flag).
+pub const PHYSICIAN: &str = "physician";
+/// The profession of the "not filled in" specialties (00, 99): no default rate; a practitioner with it
+/// is refused at load.
+pub const UNSPECIFIED: &str = "unspecified";
+
+/// Default AMO rate of a profession over a period (`rates.tsv`), with the row's confidence and source
+/// (quoted by `explain`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProfessionRate {
+    pub rate: Bp,
+    pub confidence: String,
+    pub source: String,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -248,6 +269,10 @@ pub struct Refs {
     pub ngap: FxHashMap<([u8; 4], Grid), History<NgapValue>>,
     pub params: FxHashMap<Param, History<i64>>,
     pub specialties: FxHashMap<u8, Specialty>,
+    /// Profession names of `specialties.tsv`, indexed by [`Specialty::profession`].
+    pub professions: Vec<String>,
+    /// Default AMO rate per profession (`rates.tsv`).
+    pub rates: FxHashMap<u8, History<ProfessionRate>>,
     pub practitioners: FxHashMap<u32, History<Practitioner>>,
     pub beneficiaries: beneficiaries::Beneficiaries,
     pub amc: FxHashMap<([u8; 10], [u8; 2]), History<AmcContract>>,
@@ -285,37 +310,12 @@ fn histories<K: Hash + Eq, V>(
     Ok(out)
 }
 
-fn code7(r: &Row, name: &str) -> Result<Code7, LoadError> {
-    let s = r.nonempty(name)?;
-    let b = s.as_bytes();
-    if b.len() != 7
-        || !b[..4].iter().all(u8::is_ascii_uppercase)
-        || !b[4..].iter().all(u8::is_ascii_digit)
-    {
-        return Err(r.err(
-            name,
-            format!("`{s}` is not a CCAM code [A-Z]{{4}}[0-9]{{3}}"),
-        ));
-    }
-    let mut c = [0u8; 7];
-    c.copy_from_slice(b);
-    Ok(c)
-}
-
 fn grid(r: &Row, name: &str) -> Result<Grid, LoadError> {
     match r.str(name)? {
         "1" => Ok(1),
         "2" => Ok(2),
         s => Err(r.err(name, format!("unknown grid `{s}` (expected 1 or 2)"))),
     }
-}
-
-fn small(r: &Row, name: &str, max: u64) -> Result<u8, LoadError> {
-    let v = r.uint(name)?;
-    if v > max {
-        return Err(r.err(name, format!("{v} out of range 0..={max}")));
-    }
-    Ok(v as u8)
 }
 
 impl Refs {
@@ -348,131 +348,118 @@ impl Refs {
     }
 
     fn load_ccam(&mut self, dir: &Path) -> Result<(), LoadError> {
+        #[derive(Deserialize)]
+        struct ActRow<'a> {
+            code: Code7Cell,
+            valid_from: Day,
+            valid_to: Option<Day>,
+            version: Uint,
+            exo_tm: &'a str,
+            regroupement: &'a str,
+            complement: Flag,
+            label: &'a str,
+            #[serde(borrow)]
+            rc: Option<&'a str>,
+            #[serde(borrow)]
+            ap: Option<&'a str>,
+        }
         let text = tsv::read_file(dir, "ccam_acts.tsv")?;
         let t = Table::parse("ccam_acts.tsv", &text)?;
-        t.require(&[
-            "code",
-            "valid_from",
-            "valid_to",
-            "version",
-            "exo_tm",
-            "regroupement",
-            "complement",
-            "label",
-        ])?;
         let mut rows = Vec::with_capacity(t.len());
-        for row in t.rows() {
-            let exo_raw = row.str("exo_tm")?.to_string();
-            let exo_tm = exo_raw
+        for (row, r) in t.records::<ActRow>(&["rc", "ap"])? {
+            let exo_tm = r
+                .exo_tm
                 .bytes()
                 .next()
                 .filter(u8::is_ascii_digit)
                 .map(|b| b - b'0')
                 .unwrap_or(0);
-            let reg = row.str("regroupement")?;
             let mut regroupement = [b' '; 3];
-            for (i, b) in reg.bytes().take(3).enumerate() {
+            for (i, b) in r.regroupement.bytes().take(3).enumerate() {
                 regroupement[i] = b;
             }
-            rows.push((
-                code7(&row, "code")?,
-                row.period()?,
-                ActInfo {
-                    version: row.uint("version")? as u32,
-                    exo_tm,
-                    exo_tm_raw: exo_raw,
-                    rc: if t.has("rc") {
-                        row.str("rc")?.to_string()
-                    } else {
-                        String::new()
-                    },
-                    ap: if t.has("ap") {
-                        row.str("ap")?.to_string()
-                    } else {
-                        String::new()
-                    },
-                    regroupement,
-                    complement: row.flag("complement")?,
-                    label: row.str("label")?.to_string(),
-                },
-                row.line,
-            ));
+            let info = ActInfo {
+                version: r.version.0 as u32,
+                exo_tm,
+                exo_tm_raw: r.exo_tm.to_string(),
+                rc: r.rc.unwrap_or("").to_string(),
+                ap: r.ap.unwrap_or("").to_string(),
+                regroupement,
+                complement: r.complement.0,
+                label: r.label.to_string(),
+            };
+            rows.push((r.code.0, period(&row, r.valid_from, r.valid_to)?, info, row.line));
         }
         self.acts = histories(&t, rows)?;
 
+        #[derive(Deserialize)]
+        struct TariffRow {
+            code: Code7Cell,
+            activity: Small<9>,
+            phase: Small<9>,
+            valid_from: Day,
+            valid_to: Option<Day>,
+            version: Uint,
+            tariff_g1: Option<Amount>,
+            tariff_g2: Option<Amount>,
+        }
         let text = tsv::read_file(dir, "ccam_tariffs.tsv")?;
         let t = Table::parse("ccam_tariffs.tsv", &text)?;
-        t.require(&[
-            "code",
-            "activity",
-            "phase",
-            "valid_from",
-            "valid_to",
-            "version",
-            "tariff_g1",
-            "tariff_g2",
-        ])?;
         let mut rows = Vec::with_capacity(t.len());
-        for row in t.rows() {
-            let key = (
-                code7(&row, "code")?,
-                small(&row, "activity", 9)?,
-                small(&row, "phase", 9)?,
-            );
+        for (row, r) in t.records::<TariffRow>(&[])? {
             let tariff = Tariff {
-                version: row.uint("version")? as u32,
-                g1: row.opt_amount("tariff_g1")?,
-                g2: row.opt_amount("tariff_g2")?,
+                version: r.version.0 as u32,
+                g1: r.tariff_g1.map(|a| a.0),
+                g2: r.tariff_g2.map(|a| a.0),
             };
-            rows.push((key, row.period()?, tariff, row.line));
+            let key = (r.code.0, r.activity.0, r.phase.0);
+            rows.push((key, period(&row, r.valid_from, r.valid_to)?, tariff, row.line));
         }
         self.tariffs = histories(&t, rows)?;
 
+        #[derive(Deserialize)]
+        struct AllowedRow<'a> {
+            code: Code7Cell,
+            activity: Small<9>,
+            valid_from: Day,
+            valid_to: Option<Day>,
+            version: Uint,
+            modifiers: &'a str,
+        }
         let text = tsv::read_file(dir, "ccam_modifiers_allowed.tsv")?;
         let t = Table::parse("ccam_modifiers_allowed.tsv", &text)?;
-        t.require(&[
-            "code",
-            "activity",
-            "valid_from",
-            "valid_to",
-            "version",
-            "modifiers",
-        ])?;
         let mut rows = Vec::with_capacity(t.len());
-        for row in t.rows() {
-            let s = row.str("modifiers")?;
-            let set = ModSet::parse(s)
-                .ok_or_else(|| row.err("modifiers", format!("bad modifier list `{s}`")))?;
-            let key = (code7(&row, "code")?, small(&row, "activity", 9)?);
-            rows.push((
-                key,
-                row.period()?,
-                AllowedMods {
-                    version: row.uint("version")? as u32,
-                    set,
-                },
-                row.line,
-            ));
+        for (row, r) in t.records::<AllowedRow>(&[])? {
+            let set = ModSet::parse(r.modifiers).ok_or_else(|| {
+                row.err("modifiers", format!("bad modifier list `{}`", r.modifiers))
+            })?;
+            let v = AllowedMods {
+                version: r.version.0 as u32,
+                set,
+            };
+            let key = (r.code.0, r.activity.0);
+            rows.push((key, period(&row, r.valid_from, r.valid_to)?, v, row.line));
         }
         self.allowed_mods = histories(&t, rows)?;
 
+        #[derive(Deserialize)]
+        struct CompanionRow<'a> {
+            code: Code7Cell,
+            valid_from: Day,
+            valid_to: Option<Day>,
+            companions: &'a str,
+        }
         let text = tsv::read_file(dir, "ccam_companions.tsv")?;
         let t = Table::parse("ccam_companions.tsv", &text)?;
-        t.require(&["code", "valid_from", "valid_to", "companions"])?;
         let mut rows = Vec::with_capacity(t.len());
-        for row in t.rows() {
-            let list = row
-                .str("companions")?
+        for (row, r) in t.records::<CompanionRow>(&[])? {
+            let list = r
+                .companions
                 .split(',')
                 .map(str::trim)
-                .filter(|s| s.len() == 7)
-                .map(|s| {
-                    let mut c = [0u8; 7];
-                    c.copy_from_slice(s.as_bytes());
-                    c
-                })
+                .filter_map(|s| <[u8; 7]>::try_from(s.as_bytes()).ok())
                 .collect();
-            rows.push((code7(&row, "code")?, row.period()?, list, row.line));
+            rows.push((r.code.0, period(&row, r.valid_from, r.valid_to)?, list, row.line));
         }
         self.companions = histories(&t, rows)?;
         Ok(())
@@ -514,27 +501,43 @@ impl Refs {
         }
         self.modifiers = histories(&t, rows)?;
 
+        self.load_own_tables(dir)
+    }
+
+    /// Association codes, incompatibilities, consultation exceptions, NGAP letters, parameters,
+    /// specialties and default rates (`formats/refs.md`).
+    fn load_own_tables(&mut self, dir: &Path) -> Result<(), LoadError> {
+        #[derive(Deserialize)]
+        struct AssocRow {
+            code: Small<9>,
+            valid_from: Day,
+            valid_to: Option<Day>,
+            coef: Pct,
+        }
         let text = tsv::read_file(dir, "association_codes.tsv")?;
         let t = Table::parse("association_codes.tsv", &text)?;
-        t.require(&["code", "valid_from", "valid_to", "coef"])?;
         let mut rows = Vec::new();
-        for row in t.rows() {
-            let c = small(&row, "code", 9)?;
-            let coef = row.pct("coef")?;
-            if !(0..=10_000).contains(&coef) {
+        for (row, r) in t.records::<AssocRow>(&[])? {
+            if !(0..=10_000).contains(&r.coef.0) {
                 return Err(row.err("coef", "coefficient outside 0..100 %"));
             }
-            rows.push((c, row.period()?, coef, row.line));
+            rows.push((r.code.0, period(&row, r.valid_from, r.valid_to)?, r.coef.0, row.line));
         }
         self.assoc = histories(&t, rows)?;
 
+        #[derive(Deserialize)]
+        struct PairRow {
+            code1: Code7Cell,
+            code2: Code7Cell,
+            valid_from: Day,
+            valid_to: Option<Day>,
+        }
         let text = tsv::read_file(dir, "incompatibilities.tsv")?;
         let t = Table::parse("incompatibilities.tsv", &text)?;
-        t.require(&["code1", "code2", "valid_from", "valid_to"])?;
         let mut rows = Vec::new();
-        for row in t.rows() {
-            let (a, b) = (code7(&row, "code1")?, code7(&row, "code2")?);
-            let p = row.period()?;
+        for (row, r) in t.records::<PairRow>(&[])? {
+            let (a, b) = (r.code1.0, r.code2.0);
+            let p = period(&row, r.valid_from, r.valid_to)?;
             rows.push(((a, b), p, (), row.line));
             if a != b {
                 rows.push(((b, a), p, (), row.line));
@@ -542,136 +545,239 @@ impl Refs {
         }
         self.incompat = histories(&t, rows)?;
 
+        #[derive(Deserialize)]
+        struct CodeRow {
+            code: Code7Cell,
+            valid_from: Day,
+            valid_to: Option<Day>,
+        }
         let text = tsv::read_file(dir, "consultation_compatible.tsv")?;
         let t = Table::parse("consultation_compatible.tsv", &text)?;
-        t.require(&["code", "valid_from", "valid_to"])?;
         let mut rows = Vec::new();
-        for row in t.rows() {
-            rows.push((code7(&row, "code")?, row.period()?, (), row.line));
+        for (row, r) in t.records::<CodeRow>(&[])? {
+            rows.push((r.code.0, period(&row, r.valid_from, r.valid_to)?, (), row.line));
         }
         self.consult_ok = histories(&t, rows)?;
 
+        #[derive(Deserialize)]
+        struct NgapRow<'a> {
+            letter: Fixed<4>,
+            grid: &'a str,
+            valid_from: Day,
+            valid_to: Option<Day>,
+            value: Amount,
+            physician: Flag,
+            consultation: Flag,
+        }
         let text = tsv::read_file(dir, "ngap_letters.tsv")?;
         let t = Table::parse("ngap_letters.tsv", &text)?;
-        t.require(&[
-            "letter",
-            "grid",
-            "valid_from",
-            "valid_to",
-            "value",
-            "physician",
-            "consultation",
-        ])?;
         let mut rows = Vec::new();
-        for row in t.rows() {
-            let letter = row.fixed::<4>("letter")?;
-            let g = match row.str("grid")? {
+        for (row, r) in t.records::<NgapRow>(&[])? {
+            let g = match r.grid {
                 "*" => 0,
                 _ => grid(&row, "grid")?,
             };
             let v = NgapValue {
-                value: row.amount("value")?,
-                physician: row.flag("physician")?,
-                consultation: row.flag("consultation")?,
+                value: r.value.0,
+                physician: r.physician.0,
+                consultation: r.consultation.0,
             };
-            rows.push(((letter, g), row.period()?, v, row.line));
+            rows.push(((r.letter.0, g), period(&row, r.valid_from, r.valid_to)?, v, row.line));
         }
         self.ngap = histories(&t, rows)?;
 
+        // Parameters and rates must be in force on every date the set can price an act: from the
+        // first CCAM tariff or NGAP value on, without a gap (the rules have no fallback value).
+        let first_tariff = self.tariffs.values().filter_map(|h| h.rows().first().map(|r| r.0.from)).min();
+        let first_ngap = self.ngap.values().filter_map(|h| h.rows().first().map(|r| r.0.from)).min();
+        let priced_from = first_tariff.into_iter().chain(first_ngap).min().unwrap_or(Date::MAX);
+
+        #[derive(Deserialize)]
+        struct ParamRow<'a> {
+            name: &'a str,
+            valid_from: Day,
+            valid_to: Option<Day>,
+            value: Euros,
+        }
         let text = tsv::read_file(dir, "parameters.tsv")?;
         let t = Table::parse("parameters.tsv", &text)?;
-        t.require(&["name", "valid_from", "valid_to", "value"])?;
         let mut rows = Vec::new();
-        for row in t.rows() {
-            let name = row.nonempty("name")?;
+        for (row, r) in t.records::<ParamRow>(&[])? {
             let p = Param::ALL
                 .into_iter()
-                .find(|p| p.name() == name)
-                .ok_or_else(|| row.err("name", format!("unknown parameter `{name}`")))?;
-            let v = row.euros("value")?; // fixed-point ×100
-            if v < 0 {
+                .find(|p| p.name() == r.name)
+                .ok_or_else(|| row.err("name", format!("unknown parameter `{}`", r.name)))?;
+            if r.value.0 < 0 {
                 return Err(row.err("value", "negative parameter"));
             }
-            rows.push((p, row.period()?, v, row.line));
+            // fixed-point ×100
+            rows.push((p, period(&row, r.valid_from, r.valid_to)?, r.value.0, row.line));
         }
+        covered(&t, &rows, Param::ALL.into_iter(), priced_from, |p| {
+            format!("parameter `{}`", p.name())
+        })?;
         self.params = histories(&t, rows)?;
-        for p in Param::ALL {
-            if !self.params.contains_key(&p) {
-                return Err(t.error(1, 1, format!("parameter `{}` missing", p.name())));
-            }
-        }
 
+        #[derive(Deserialize)]
+        struct SpecRow<'a> {
+            specialty: Small<99>,
+            physician: Flag,
+            profession: &'a str,
+            direct_access: Flag,
+            direct_access_max_age: Option<Small<120>>,
+        }
         let text = tsv::read_file(dir, "specialties.tsv")?;
         let t = Table::parse("specialties.tsv", &text)?;
-        t.require(&["specialty", "physician", "direct_access"])?;
-        for row in t.rows() {
-            let s = small(&row, "specialty", 99)?;
+        self.specialties.clear();
+        self.professions.clear();
+        for (row, r) in t.records::<SpecRow>(&[])? {
+            let s = r.specialty.0;
+            if r.profession.is_empty() || !r.profession.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+                return Err(row.err("profession", format!("`{}` is not a profession name [a-z_]+", r.profession)));
+            }
+            if r.physician.0 != (r.profession == PHYSICIAN) {
+                return Err(row.err("physician", format!("physician = {} but profession `{}`", r.physician.0 as u8, r.profession)));
+            }
+            let profession = match self.professions.iter().position(|p| p == r.profession) {
+                Some(i) => i as u8,
+                None => {
+                    self.professions.push(r.profession.to_string());
+                    (self.professions.len() - 1) as u8
+                }
+            };
+            if r.direct_access_max_age.is_some() && !r.direct_access.0 {
+                return Err(row.err("direct_access_max_age", "set without direct_access = 1"));
+            }
             let v = Specialty {
-                physician: row.flag("physician")?,
-                direct_access: row.flag("direct_access")?,
+                physician: r.physician.0,
+                direct_access: r.direct_access.0,
+                direct_access_max_age: r.direct_access_max_age.map(|a| a.0),
+                profession,
             };
             if self.specialties.insert(s, v).is_some() {
                 return Err(row.err("specialty", format!("duplicate specialty {s}")));
             }
         }
+
+        #[derive(Deserialize)]
+        struct RateRow<'a> {
+            profession: &'a str,
+            valid_from: Day,
+            valid_to: Option<Day>,
+            rate: Pct,
+            confidence: &'a str,
+            source: &'a str,
+        }
+        let text = tsv::read_file(dir, "rates.tsv")?;
+        let t = Table::parse("rates.tsv", &text)?;
+        let mut rows = Vec::new();
+        for (row, r) in t.records::<RateRow>(&[])? {
+            let prof = self
+                .professions
+                .iter()
+                .position(|p| p == r.profession)
+                .ok_or_else(|| {
+                    row.err("profession", format!("profession `{}` not in specialties.tsv", r.profession))
+                })? as u8;
+            if !(0..=10_000).contains(&r.rate.0) {
+                return Err(row.err("rate", "rate outside 0..100 %"));
+            }
+            if !["C", "S", "I"].contains(&r.confidence) {
+                return Err(row.err("confidence", format!("`{}` (expected C, S or I)", r.confidence)));
+            }
+            if r.source.is_empty() {
+                return Err(row.err("source", "empty value"));
+            }
+            let v = ProfessionRate {
+                rate: r.rate.0,
+                confidence: r.confidence.to_string(),
+                source: r.source.to_string(),
+            };
+            rows.push((prof, period(&row, r.valid_from, r.valid_to)?, v, row.line));
+        }
+        // Every profession but `unspecified` (specialties 00/99: no practitioner may carry them) needs
+        // a rate on every priced date.
+        let needed: Vec<u8> = (0..self.professions.len() as u8)
+            .filter(|&i| self.professions[i as usize] != UNSPECIFIED)
+            .collect();
+        let names = self.professions.clone();
+        covered(&t, &rows, needed.into_iter(), priced_from, |&p| {
+            format!("the default rate of profession `{}`", names[p as usize])
+        })?;
+        self.rates = histories(&t, rows)?;
         Ok(())
     }
 
     fn load_parties(&mut self, dir: &Path) -> Result<(), LoadError> {
+        #[derive(Deserialize)]
+        struct AmcRow<'a> {
+            amc: Fixed<10>,
+            contract: Fixed<2>,
+            valid_from: Day,
+            valid_to: Option<Day>,
+            excess_cover: Pct,
+            #[serde(borrow)]
+            name: Option<&'a str>,
+        }
         let text = tsv::read_file(dir, "amc.tsv")?;
         let t = Table::parse("amc.tsv", &text)?;
-        t.require(&["amc", "contract", "valid_from", "valid_to", "excess_cover"])?;
         let mut rows = Vec::new();
-        for row in t.rows() {
-            let key = (row.fixed::<10>("amc")?, row.fixed::<2>("contract")?);
-            let c = AmcContract {
-                excess_cover: row.pct("excess_cover")?,
-                name: if t.has("name") {
-                    row.str("name")?.to_string()
-                } else {
-                    String::new()
-                },
-            };
-            if c.excess_cover < 0 {
+        for (row, r) in t.records::<AmcRow>(&["name"])? {
+            if r.excess_cover.0 < 0 {
                 return Err(row.err("excess_cover", "negative cover"));
             }
-            rows.push((key, row.period()?, c, row.line));
+            let c = AmcContract {
+                excess_cover: r.excess_cover.0,
+                name: r.name.unwrap_or("").to_string(),
+            };
+            let key = (r.amc.0, r.contract.0);
+            rows.push((key, period(&row, r.valid_from, r.valid_to)?, c, row.line));
         }
         self.amc = histories(&t, rows)?;
 
+        #[derive(Deserialize)]
+        struct PracRow {
+            billing_no: Uint,
+            valid_from: Day,
+            valid_to: Option<Day>,
+            specialty: Small<99>,
+            sector: Small<9>,
+            optam: Flag,
+        }
         let text = tsv::read_file(dir, "practitioners.tsv")?;
         let t = Table::parse("practitioners.tsv", &text)?;
-        t.require(&[
-            "billing_no",
-            "valid_from",
-            "valid_to",
-            "specialty",
-            "sector",
-            "optam",
-        ])?;
         let mut rows = Vec::new();
-        for row in t.rows() {
-            let no = row.uint("billing_no")?;
+        for (row, r) in t.records::<PracRow>(&[])? {
+            let no = r.billing_no.0;
             if no > 999_999_999 {
                 return Err(row.err("billing_no", "more than 9 digits"));
             }
-            let specialty = small(&row, "specialty", 99)?;
-            if !self.specialties.contains_key(&specialty) {
+            let specialty = r.specialty.0;
+            let Some(spec) = self.specialties.get(&specialty) else {
                 return Err(row.err(
                     "specialty",
                     format!("specialty {specialty} not in specialties.tsv"),
                 ));
+            };
+            if !self.rates.contains_key(&spec.profession) {
+                return Err(row.err(
+                    "specialty",
+                    format!(
+                        "specialty {specialty:02}: profession `{}` has no default rate in rates.tsv",
+                        self.profession_name(spec.profession)
+                    ),
+                ));
             }
-            let sector = small(&row, "sector", 9)?;
+            let sector = r.sector.0;
             if ![0, 1, 2, 3, 9].contains(&sector) {
                 return Err(row.err("sector", format!("sector {sector} not in {{0,1,2,3,9}}")));
             }
             let p = Practitioner {
                 specialty,
                 sector,
-                optam: row.flag("optam")?,
+                optam: r.optam.0,
             };
-            rows.push((no as u32, row.period()?, p, row.line));
+            rows.push((no as u32, period(&row, r.valid_from, r.valid_to)?, p, row.line));
         }
         self.practitioners = histories(&t, rows)?;
 
@@ -685,10 +791,94 @@ impl Refs {
         Ok(())
     }
 
-    /// A dated parameter on the date of care. Parameters are required at load for some date, but a
-    /// date outside every period has no value: callers treat that as a reference gap.
+    /// A dated parameter on the date of care. The load guarantees that every parameter is in force,
+    /// without a gap, on every date from the first date the set prices an act (first CCAM tariff or NGAP
+    /// value): every line that reaches a rule reading a parameter has such a date. A date before that
+    /// (only the batch date of a batch whose care the set cannot price) reads the first version.
     #[inline]
-    pub fn param(&self, p: Param, d: Date) -> Option<i64> {
-        self.params.get(&p).and_then(|h| h.value_at(d)).copied()
+    pub fn param(&self, p: Param, d: Date) -> i64 {
+        self.params
+            .get(&p)
+            .and_then(|h| h.at_or_first(d))
+            .map_or(0, |v| *v.1)
     }
+
+    /// The default AMO rate of a profession on a date (`rates.tsv`), with its period and source; same
+    /// coverage guarantee as [`Refs::param`] for the professions of the practitioners.
+    #[inline]
+    pub fn profession_rate(&self, profession: u8, d: Date) -> Option<(&Period, &ProfessionRate)> {
+        self.rates.get(&profession).and_then(|h| h.at_or_first(d))
+    }
+
+    /// The name of a profession of `specialties.tsv`.
+    pub fn profession_name(&self, profession: u8) -> &str {
+        self.professions
+            .get(profession as usize)
+            .map_or("?", String::as_str)
+    }
+}
+
+/// The period of the `valid_from` / `valid_to` cells of a row; refuses `to <= from`.
+fn period(row: &Row, from: Day, to: Option<Day>) -> Result<Period, LoadError> {
+    row.check_period(from.0, to.map(|d| d.0))
+}
+
+/// Fails unless each of `keys` has, in `rows`, a value on every date from `from` on: its first period
+/// starts on or before `from`, each next one starts where the previous ends, the last one is open.
+/// The error names the table, the key and the first uncovered date, on the row that ends too early
+/// (or the header line when the key has no row at all).
+fn covered<K: Eq + Copy, V>(
+    t: &Table,
+    rows: &[(K, Period, V, usize)],
+    keys: impl Iterator<Item = K>,
+    from: Date,
+    what: impl Fn(&K) -> String,
+) -> Result<(), LoadError> {
+    for k in keys {
+        let mut ps: Vec<(Period, usize)> = rows
+            .iter()
+            .filter(|r| r.0 == k)
+            .map(|r| (r.1, r.3))
+            .collect();
+        ps.sort_by_key(|p| p.0.from);
+        let Some(&(first, first_line)) = ps.first() else {
+            return Err(t.error(
+                t.header_line,
+                1,
+                format!("{} missing (required on every date from {from})", what(&k)),
+            ));
+        };
+        if first.from > from && from != Date::MAX {
+            return Err(t.error(
+                first_line,
+                1,
+                format!(
+                    "{} starts on {} but the set prices acts from {from}: no value before {}",
+                    what(&k),
+                    first.from,
+                    first.from
+                ),
+            ));
+        }
+        let mut end = first.to;
+        let mut end_line = first_line;
+        for &(p, line) in &ps[1..] {
+            if p.from > end {
+                break;
+            }
+            end = end.max(p.to);
+            end_line = line;
+        }
+        if end != Date::MAX {
+            return Err(t.error(
+                end_line,
+                1,
+                format!(
+                    "{} has no value from {end} (required on every date from {from} on)",
+                    what(&k)
+                ),
+            ));
+        }
+    }
+    Ok(())
 }

@@ -4,7 +4,6 @@ use super::controls::Parties;
 use super::{AmcRoute, ClaimInput, Ctx, LineResult, Paid, PayeeKind, RateReason, Trace};
 use crate::codes::Warn;
 use crate::money;
-use crate::refs::Param;
 
 /// Pseudo-insurer number under which the C2S complementary part is routed.
 pub const C2S_AMC: [u8; 10] = *b"C2S       ";
@@ -69,7 +68,7 @@ pub fn settle(
         if let Some(route) = route {
             let mut covered_ticket = r.ticket;
             if r.rate_reason == Some(RateReason::OutOfPathway) {
-                let dflt = refs.param(Param::RateDefault, r.date).unwrap_or(7000);
+                let dflt = super::rate::default_rate(refs, &parties.prac[i].1, r.date);
                 covered_ticket = covered_ticket.min(r.base - money::pct(r.base, dflt));
             }
             r.amc_ticket = covered_ticket.max(0);
@@ -122,5 +121,6 @@ pub fn settle(
         lines: std::mem::take(lines),
         payee,
         amc: route,
+        rejected_lines: Vec::new(),
     }
 }

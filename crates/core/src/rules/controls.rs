@@ -80,10 +80,7 @@ pub fn check<'r>(ctx: &Ctx<'r>, c: &ClaimInput, tr: &mut Trace) -> Result<Partie
             format!("birth date {} differs from the table", h.birth),
         ));
     }
-    let months = refs
-        .param(Param::TimeLimitMonths, ctx.batch_date)
-        .unwrap_or(2700)
-        / 100;
+    let months = refs.param(Param::TimeLimitMonths, ctx.batch_date) / 100;
     let oldest = ctx.batch_date.minus_months(months as u32);
     let mut rights = SmallVec::new();
     let mut prac = SmallVec::new();

@@ -40,14 +40,12 @@ pub fn apply_participation(
             continue;
         }
         let d = r.date;
-        let (Some(amount), Some(daily_max), Some(cap), Some(min_age)) = (
+        let (amount, daily_max, cap, min_age) = (
             refs.param(Param::PfAmount, d),
             refs.param(Param::PfDailyMax, d),
             refs.param(Param::PfYearlyCap, d),
             refs.param(Param::PfMinAge, d),
-        ) else {
-            continue;
-        };
+        );
         let age_jan1 = parties.benef.birth.age_on(d.jan1());
         let why_not = if age_jan1 < (min_age / 100) as u32 {
             Some(format!(

@@ -3,50 +3,114 @@
 use super::controls::Parties;
 use super::pricing::Priced;
 use super::{ClaimInput, Ctx, LineResult, RateReason, Trace, line_exemption};
+use crate::date::Date;
 use crate::money::{self, BP_100, Bp};
-use crate::refs::Param;
+use crate::refs::{Param, Refs, Specialty};
 
-/// AMO rate (issue #4 rule 6; RULES.md §5.3, §5.4, §6.2), from `parameters.tsv` on the date of care:
-/// * maternity (nature 30) and work accident (nature 41) → `rate_exempt` (100 %) [C: ameli maternité;
-///   S: ameli AT];
-/// * ALD: exemption `4` claimed on the line or the header **and** an ALD period covering the date →
-///   `rate_exempt`; claimed without a period, the claim is liquidated at the ordinary rate;
-/// * out of the coordinated care pathway: indicator `H`, a physician whose specialty is not direct-access,
-///   beneficiary aged at least `pathway_min_age` (16) on the date of care → `rate_out_of_pathway` (30 %)
-///   [S: RULES.md §5.4];
-/// * Alsace-Moselle local regime → `rate_local_regime` (90 %) [S: RULES.md §5.3];
-/// * otherwise `rate_default` (70 %) [S: RULES.md §6.2].
+/// The order in which the situations decide a line's AMO rate (formats/rates.md), quoted by `explain`.
+pub const PRIORITY: &str = "maternity / work accident / ALD (rate_exempt, 100 %) > Alsace-Moselle local regime \
+     (rate_local_regime, 90 %) > out of the coordinated care pathway (rate_out_of_pathway, 30 %) > default \
+     rate of the practitioner's profession (rates.tsv)";
+
+/// Why a line has its AMO rate, and whether the pathway indicator `H` was ignored (and why).
+pub struct RateDecision {
+    pub rate: Bp,
+    pub reason: RateReason,
+    /// `Some(why)` when the claim says `H` (out of the pathway) and no penalty applies.
+    pub h_ignored: Option<String>,
+}
+
+/// The default rate of the practitioner's profession on `d` (`rates.tsv`). The load guarantees a rate on
+/// every priced date for the profession of every practitioner (formats/refs.md), so the `0` is never
+/// read for a liquidated line.
+pub fn default_rate(refs: &Refs, spec: &Specialty, d: Date) -> Bp {
+    refs.profession_rate(spec.profession, d)
+        .map_or(0, |r| r.1.rate)
+}
+
+/// AMO rate of a line (issue #4 rule 6; RULES.md §5.3, §5.4, §6.2), every value from the tables in force
+/// on the date of care, first matching situation in this order ([`PRIORITY`], formats/rates.md):
+/// 1. maternity (nature 30) and work accident (nature 41) → `rate_exempt` (100 %) [C: ameli maternité;
+///    S: ameli AT]; ALD: exemption `4` claimed on the line or the header **and** an ALD period covering the
+///    date → `rate_exempt`; claimed without a period, the claim is liquidated as if not claimed;
+/// 2. Alsace-Moselle local regime → `rate_local_regime` (90 %) [S: RULES.md §5.3];
+/// 3. out of the coordinated care pathway: indicator `H`, a physician (any: general practitioners
+///    included), whose specialty is not direct-access for the patient's age, patient aged at least
+///    `pathway_min_age` (16) on the date of care → `rate_out_of_pathway` (30 %) [S: RULES.md §5.4];
+///    otherwise `H` is ignored and the trace says why;
+/// 4. the default rate of the practitioner's profession (`rates.tsv`: physicians and midwives 70 %,
+///    dentists 70 % then 60 % from 2023-10-15, nurses, physiotherapists, speech therapists and
+///    orthoptists 60 % [S: RULES.md §6.2]).
 ///
-/// C2S does not change the AMO rate (the complementary part is paid by C2S, see `complementary`).
-pub fn line_rate(ctx: &Ctx, c: &ClaimInput, parties: &Parties, i: usize) -> (Bp, RateReason) {
+/// C2S does not change the AMO rate (the complementary part is paid by C2S, see `complementary`). The
+/// cap on the out-of-pathway reduction (SNDS `IR_FOR_V` forcing codes "modulation limitée au plafond")
+/// is not applied: its amount is not sourced (RULES.md §5.4, formats/rates.md).
+pub fn line_rate(ctx: &Ctx, c: &ClaimInput, parties: &Parties, i: usize) -> RateDecision {
     let refs = ctx.refs;
     let l = &c.lines[i];
     let h = c.header;
     let d = l.date;
-    let p = |k: Param, dflt: Bp| refs.param(k, d).unwrap_or(dflt);
     let (_, spec) = parties.prac[i];
     let rights = &parties.rights[i];
-    if h.nature == 30 {
-        return (p(Param::RateExempt, BP_100), RateReason::Maternity);
+    let exempt = if h.nature == 30 {
+        Some(RateReason::Maternity)
+    } else if h.nature == 41 {
+        Some(RateReason::WorkAccident)
+    } else if line_exemption(h, l) == b'4' && parties.benef.ald_at(d).is_some() {
+        Some(RateReason::Ald)
+    } else {
+        None
+    };
+    let higher = exempt
+        .map(|r| (refs.param(Param::RateExempt, d), r))
+        .or_else(|| {
+            rights
+                .local_regime
+                .then(|| (refs.param(Param::RateLocalRegime, d), RateReason::LocalRegime))
+        });
+    let mut h_ignored = None;
+    if h.pathway == b'H' {
+        let age = parties.benef.birth.age_on(d);
+        let min_age = (refs.param(Param::PathwayMinAge, d) / 100) as u32;
+        let why_not = if let Some((_, r)) = higher {
+            Some(format!(
+                "{} takes priority over the pathway ({PRIORITY})",
+                r.as_str()
+            ))
+        } else if !spec.physician {
+            Some(format!(
+                "the practitioner is not a physician (profession {}): the pathway concerns physicians only",
+                refs.profession_name(spec.profession)
+            ))
+        } else if age < min_age {
+            Some(format!("patient aged {age}, under pathway_min_age {min_age}"))
+        } else if spec.direct_access && spec.direct_access_max_age.is_none_or(|m| age <= m as u32) {
+            Some(match spec.direct_access_max_age {
+                None => "direct-access specialty (specialties.tsv, RULES.md §5.4)".to_string(),
+                Some(m) => format!(
+                    "direct-access specialty up to age {m}, patient aged {age} (specialties.tsv, RULES.md §5.4)"
+                ),
+            })
+        } else {
+            None
+        };
+        match why_not {
+            Some(w) => h_ignored = Some(w),
+            None => {
+                return RateDecision {
+                    rate: refs.param(Param::RateOutOfPathway, d),
+                    reason: RateReason::OutOfPathway,
+                    h_ignored: None,
+                };
+            }
+        }
     }
-    if h.nature == 41 {
-        return (p(Param::RateExempt, BP_100), RateReason::WorkAccident);
+    let (rate, reason) = higher.unwrap_or((default_rate(refs, &spec, d), RateReason::Default));
+    RateDecision {
+        rate,
+        reason,
+        h_ignored,
     }
-    if line_exemption(h, l) == b'4' && parties.benef.ald_at(d).is_some() {
-        return (p(Param::RateExempt, BP_100), RateReason::Ald);
-    }
-    let min_age = (p(Param::PathwayMinAge, 1600) / 100) as u32;
-    if h.pathway == b'H'
-        && spec.physician
-        && !spec.direct_access
-        && parties.benef.birth.age_on(d) >= min_age
-    {
-        return (p(Param::RateOutOfPathway, 3000), RateReason::OutOfPathway);
-    }
-    if rights.local_regime {
-        return (p(Param::RateLocalRegime, 9000), RateReason::LocalRegime);
-    }
-    (p(Param::RateDefault, 7000), RateReason::Default)
 }
 
 /// Applies the rates, then the heavy-act forfait (issue #4 rule 8; RULES.md §6.4 [C: ameli forfait-24-euros]):
@@ -67,19 +131,47 @@ pub fn apply_rates(
     tr: &mut Trace,
 ) {
     for i in 0..lines.len() {
-        let (rate, why) = line_rate(ctx, c, parties, i);
+        let dec = line_rate(ctx, c, parties, i);
+        let (rate, why) = (dec.rate, dec.reason);
         let r = &mut lines[i];
         r.rate = rate;
         r.rate_reason = Some(why);
         r.amo_gross = money::pct(r.base, rate);
         r.ticket = r.base - r.amo_gross;
+        if let Some(w) = &dec.h_ignored {
+            tr.note("pathway", "RULES.md §5.4; formats/rates.md", Some(r.line_no), || {
+                format!("pathway indicator H ignored: {w}")
+            });
+        }
+        let refs = ctx.refs;
+        let spec = parties.prac[i].1;
         tr.note(
             "rate",
-            "issue #4 rule 6; RULES.md §5.3–5.4, §6.2",
+            "issue #4 rule 6; RULES.md §5.3–5.4, §6.2; formats/rates.md",
             Some(r.line_no),
             || {
+                let from = match why {
+                    RateReason::Default => {
+                        let prof = refs.profession_name(spec.profession);
+                        match refs.profession_rate(spec.profession, r.date) {
+                            Some((p, pr)) => format!(
+                                "default rate of profession {prof} in force {}..{} (rates.tsv [{}]: {})",
+                                p.from,
+                                p.to_opt_string(),
+                                pr.confidence,
+                                pr.source
+                            ),
+                            None => format!("default rate of profession {prof}"),
+                        }
+                    }
+                    RateReason::OutOfPathway => {
+                        "out of the coordinated care pathway (H, physician, not direct access), parameter rate_out_of_pathway".to_string()
+                    }
+                    RateReason::LocalRegime => "Alsace-Moselle local regime, parameter rate_local_regime".to_string(),
+                    _ => "exemption, parameter rate_exempt".to_string(),
+                };
                 format!(
-                    "rate {} % ({}): AMO {} € on base {} €, ticket modérateur {} €",
+                    "rate {} % ({}: {from}; order {PRIORITY}): AMO {} € on base {} €, ticket modérateur {} €",
                     money::fmt_pct(rate),
                     why.as_str(),
                     money::fmt_euros(r.amo_gross),
@@ -93,9 +185,7 @@ pub fn apply_rates(
     // Fast path: no line can reach the heavy-act threshold (no CCAM act with an Exo TM, no NGAP coefficient).
     let may_qualify = |(p, l): (&Priced, &crate::claims::ActLine)| match p.ccam {
         Some(_) => p.exo_tm != 0,
-        None => refs
-            .param(Param::HeavyCoefThreshold, l.date)
-            .is_some_and(|t| p.ngap_coef as i64 >= t),
+        None => p.ngap_coef as i64 >= refs.param(Param::HeavyCoefThreshold, l.date),
     };
     if !priced.iter().zip(c.lines).any(may_qualify) {
         return;
@@ -104,13 +194,11 @@ pub fn apply_rates(
     dates.sort();
     dates.dedup();
     for d in dates {
-        let (Some(threshold), Some(coef_threshold), Some(forfait)) = (
+        let (threshold, coef_threshold, forfait) = (
             refs.param(Param::HeavyThreshold, d),
             refs.param(Param::HeavyCoefThreshold, d),
             refs.param(Param::HeavyForfait, d),
-        ) else {
-            continue;
-        };
+        );
         let eligible = |i: usize| {
             lines[i].date == d
                 && lines[i].rate_reason == Some(RateReason::Default)
