@@ -121,6 +121,5 @@ pub fn settle(
         lines: std::mem::take(lines),
         payee,
         amc: route,
-        rejected_lines: Vec::new(),
     }
 }
