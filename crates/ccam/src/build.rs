@@ -189,7 +189,46 @@ pub fn lookup(
             .and_then(|h| h.value_at(date))
             .map(|m| m.set.to_string())
             .unwrap_or_default();
+        // The value of each allowed modifier on the date, per grid: official values (chapter 19.03,
+        // `*` default, specialty lists, `?` unmapped) or ours.
+        let mut values = serde_json::Map::new();
+        for m in mods.bytes() {
+            let mut per_grid = serde_json::Map::new();
+            for g in [1u8, 2] {
+                if grid.is_some_and(|x| x != g) {
+                    continue;
+                }
+                let show = |k: &liquidator_core::refs::ModKind| match k {
+                    liquidator_core::refs::ModKind::Pct(bp) => {
+                        format!("+{} %", liquidator_core::money::fmt_pct(*bp))
+                    }
+                    liquidator_core::refs::ModKind::Fixed(c) => format!("{} €", fmt_euros(*c)),
+                };
+                let v = match refs.modifier_values.get(&(m, g)).and_then(|h| h.at(date)) {
+                    Some((_, off)) => Value::from(
+                        off.entries
+                            .iter()
+                            .map(|e| {
+                                let who = match e.applies {
+                                    liquidator_core::refs::ModApplies::Default => "*".to_string(),
+                                    liquidator_core::refs::ModApplies::Unmapped => "?".to_string(),
+                                    liquidator_core::refs::ModApplies::Specialties(s) => s.to_string(),
+                                };
+                                json!({"specialties": who, "value": show(&e.kind), "version": off.version})
+                            })
+                            .collect::<Vec<_>>(),
+                    ),
+                    None => refs
+                        .modifier_value(m, g, date, 0)
+                        .map(|r| json!([{"specialties": "*", "value": show(&r.kind), "source": "modifiers.tsv"}]))
+                        .unwrap_or(Value::Null),
+                };
+                per_grid.insert(g.to_string(), v);
+            }
+            values.insert((m as char).to_string(), Value::Object(per_grid));
+        }
         rows.push(json!({
+            "modifier_values": values,
             "activity": k.1,
             "phase": k.2,
             "version": t.version,

@@ -166,7 +166,7 @@ pub fn diff(old: &Refs, new: &Refs) -> DiffReport {
         &old.modifiers,
         &new.modifiers,
         |k| format!("{} grid {}", k.0 as char, k.1),
-        |m| format!("{:?}", m.kind),
+        |m| format!("{:?} {:?}", m.unit, m.value),
     );
     table_diff(
         &mut r,

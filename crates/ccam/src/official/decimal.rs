@@ -53,3 +53,9 @@ pub(crate) fn to_cents(d: Decimal) -> Option<i64> {
 pub(crate) fn to_hundredths(d: Decimal) -> Option<i64> {
     round_decimal(d.mantissa(), d.scale(), 2)
 }
+
+/// The value × 10 000, half-up (`money::round_decimal` with 4 places): basis points of a fraction
+/// (`0.49` → 4900, `0.29999999999999999` → 3000).
+pub(crate) fn fraction_to_bp(d: Decimal) -> Option<i64> {
+    round_decimal(d.mantissa(), d.scale(), 4)
+}

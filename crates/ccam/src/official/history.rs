@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::cells::{code_string, in_chapter};
 use super::tsv::fmt_date;
+use super::modifiers::{Applies, ModAmount};
 use super::{CcamError, Code, OfficialCcam};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,6 +53,19 @@ pub struct CompanionsRow {
     pub companions: String,
 }
 
+/// The values of one modifier on one grid in one period (chapter 19.03): the default first, then the
+/// conditional values in file order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModifierValuesRow {
+    pub modifier: u8,
+    pub grid: u8,
+    pub valid_from: u32,
+    pub valid_to: Option<u32>,
+    pub version: u32,
+    /// (whom it applies to, value, condition text on one line).
+    pub values: Vec<(Applies, ModAmount, String)>,
+}
+
 /// Dated tables, each sorted by key then `valid_from`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CcamHistory {
@@ -61,6 +75,8 @@ pub struct CcamHistory {
     pub tariffs: Vec<TariffRow>,
     pub modifiers_allowed: Vec<ModifiersRow>,
     pub companions: Vec<CompanionsRow>,
+    /// Modifier values (not filtered by `retain_codes`).
+    pub modifier_values: Vec<ModifierValuesRow>,
 }
 
 impl CcamHistory {
@@ -137,7 +153,24 @@ pub fn build_history(mut versions: Vec<OfficialCcam>) -> Result<CcamHistory, Cca
     let mut tariffs = Vec::with_capacity(versions.len());
     let mut mods = Vec::with_capacity(versions.len());
     let mut comps = Vec::with_capacity(versions.len());
+    let mut modvals = Vec::with_capacity(versions.len());
     for v in &versions {
+        // Modifier values: key (modifier, grid), value = every published value of that grid, in order.
+        // The condition text is part of the value: a reworded condition starts a new row.
+        let mut mv: BTreeMap<(u8, u8), Vec<(Applies, ModAmount, String)>> = BTreeMap::new();
+        for m in &v.modifiers {
+            for grid in [1u8, 2] {
+                let vals: Vec<_> = m
+                    .values
+                    .iter()
+                    .filter_map(|x| Some((x.applies.clone(), x.for_grid(grid)?, x.condition())))
+                    .collect();
+                if !vals.is_empty() {
+                    mv.insert((m.code, grid), vals);
+                }
+            }
+        }
+        modvals.push((v.version, v.applicable, mv));
         // `complement` is a property of the version: named in any act's companion list, or filed in
         // chapter 18.02 (gestes complémentaires) / 19.02 (suppléments).
         let mut complements: BTreeSet<Code> = BTreeSet::new();
@@ -235,6 +268,19 @@ pub fn build_history(mut versions: Vec<OfficialCcam>) -> Result<CcamHistory, Cca
                     valid_to,
                     version,
                     companions,
+                },
+            )
+            .collect(),
+        modifier_values: merge(&modvals)
+            .into_iter()
+            .map(
+                |((modifier, grid), valid_from, valid_to, version, values)| ModifierValuesRow {
+                    modifier,
+                    grid,
+                    valid_from,
+                    valid_to,
+                    version,
+                    values,
                 },
             )
             .collect(),

@@ -21,13 +21,16 @@ mod cells;
 mod csv;
 mod decimal;
 mod history;
+pub mod modifiers;
 mod parser;
 #[cfg(test)]
 mod tests;
 mod tsv;
 mod version;
 
-pub use history::{ActRow, CcamHistory, CompanionsRow, ModifiersRow, TariffRow, build_history};
+pub use history::{
+    ActRow, CcamHistory, CompanionsRow, ModifierValuesRow, ModifiersRow, TariffRow, build_history,
+};
 pub use parser::parse_official;
 pub use tsv::write_tsv;
 pub use version::version_line;
@@ -70,6 +73,8 @@ pub struct OfficialCcam {
     pub applicable: u32,
     /// Acts in file order.
     pub acts: Vec<OfficialAct>,
+    /// Chapter 19.03: the modifiers' values and conditions, in file order.
+    pub modifiers: Vec<modifiers::OfficialModifier>,
     /// Non-fatal findings, each `name:line: message`.
     pub warnings: Vec<String>,
 }

@@ -5,6 +5,9 @@ use std::collections::HashSet;
 use super::cells::*;
 use super::csv::CsvReader;
 use super::tsv::fmt_cents;
+use super::modifiers::{
+    Applies, ModAmount, ModifierValue, OfficialModifier, map_conditions, parse_value,
+};
 use super::version::version_line_named;
 use super::{CcamError, Code, OfficialAct, OfficialCcam, OfficialPhase};
 
@@ -40,6 +43,9 @@ pub(crate) struct Parser<'n> {
     open: Option<OpenAct>,
     /// (line, act, companion) for every companion read, to report those that are not acts of the file.
     companion_refs: Vec<(usize, Code, Code)>,
+    /// Chapter 19.03: the modifiers read so far, and the chapter in force when the last was read.
+    modifiers: Vec<OfficialModifier>,
+    modifier_chapter: String,
 }
 
 impl Parser<'_> {
@@ -299,6 +305,95 @@ impl Parser<'_> {
         }
     }
 
+    /// A row of chapter 19.03: a modifier row, a conditional value row or a note.
+    fn modifier_row(&mut self, f: &[&str; NCOLS], line: usize) {
+        let code = f[C_CODE];
+        let mut vals = [None, None];
+        for (k, col) in [C_G1, C_G2].into_iter().enumerate() {
+            match parse_value(f[col]) {
+                Ok(Some((v, fraction))) => {
+                    if fraction {
+                        let pct = match v {
+                            ModAmount::Pct(bp) => liquidator_core::money::fmt_pct(bp),
+                            ModAmount::Fixed(_) => String::new(),
+                        };
+                        self.warn(
+                            line,
+                            format!(
+                                "modifier value `{}` (grid {}) read as +{pct} % (a percentage saved as a fraction)",
+                                f[col],
+                                k + 1
+                            ),
+                        );
+                    }
+                    vals[k] = Some(v);
+                }
+                Ok(None) => {}
+                Err(e) => self.warn(
+                    line,
+                    format!("unreadable modifier value `{}` (grid {}): {e}; ignored", f[col], k + 1),
+                ),
+            }
+        }
+        let has_value = vals.iter().any(Option::is_some);
+        let value = |applies| ModifierValue {
+            applies,
+            g1: vals[0],
+            g2: vals[1],
+            text: f[C_TEXT].to_string(),
+            notes: Vec::new(),
+        };
+        let mut chars = code.chars();
+        match (chars.next(), chars.next()) {
+            (Some(c), None) if c.is_ascii_uppercase() || c.is_ascii_digit() => {
+                if !has_value {
+                    self.warn(line, format!("modifier {c} has no value; ignored"));
+                    return;
+                }
+                if let Some(prev) = self.modifiers.iter().find(|m| m.code == c as u8) {
+                    let msg = format!(
+                        "modifier {c} is defined twice (first at line {}); the first is kept",
+                        prev.line
+                    );
+                    self.warn(line, msg);
+                    return;
+                }
+                self.modifiers.push(OfficialModifier {
+                    code: c as u8,
+                    line,
+                    values: vec![value(Applies::Default)],
+                });
+                self.modifier_chapter = self.chapter.clone();
+            }
+            (None, _) => {
+                let current = self
+                    .modifiers
+                    .last_mut()
+                    .filter(|_| self.modifier_chapter == self.chapter);
+                match (current, has_value) {
+                    (Some(m), true) => m.values.push(value(Applies::Unmapped)),
+                    (Some(m), false) => {
+                        if let Some(v) = m.values.last_mut()
+                            && !f[C_TEXT].is_empty()
+                        {
+                            v.notes.push(f[C_TEXT].to_string());
+                        }
+                    }
+                    // Introductory text of a sub-chapter (before its first modifier).
+                    (None, false) => {}
+                    (None, true) => self.warn(
+                        line,
+                        format!("modifier value row outside any modifier (`{}`); ignored", short(f[C_TEXT])),
+                    ),
+                }
+            }
+            _ => self.warn(
+                line,
+                format!("unrecognised code cell `{}` in chapter 19.03; ignored", short(code)),
+            ),
+        }
+    }
+
     fn row(&mut self, rec: &[String], line: usize) -> Result<(), CcamError> {
         if rec.len() > NCOLS && rec[NCOLS..].iter().any(|c| !c.trim().is_empty()) {
             self.warn(
@@ -383,8 +478,9 @@ impl Parser<'_> {
         }
 
         // Chapter 19.03 defines the modifiers themselves (code column = the modifier, tariffs = `+20%` or
-        // an amount): not acts, outside this loader's tables.
+        // an amount): the modifier values (`modifiers.rs`).
         if self.open.is_none() && in_chapter(&self.chapter, "19.03") {
+            self.modifier_row(&f, line);
             return Ok(());
         }
 
@@ -467,6 +563,8 @@ pub fn parse_official(bytes: &[u8], name: &str) -> Result<OfficialCcam, CcamErro
         chapter: String::new(),
         open: None,
         companion_refs: Vec::new(),
+        modifiers: Vec::new(),
+        modifier_chapter: String::new(),
     };
     while let Some(line) = rd.read_record(&mut rec).map_err(csv_err)? {
         p.row(&rec, line)?;
@@ -492,10 +590,12 @@ pub fn parse_official(bytes: &[u8], name: &str) -> Result<OfficialCcam, CcamErro
             reason: "no act row found (not a CCAM export?)".into(),
         });
     }
+    map_conditions(&mut p.modifiers);
     Ok(OfficialCcam {
         version,
         applicable,
         acts: p.acts,
+        modifiers: p.modifiers,
         warnings: p.warnings,
     })
 }

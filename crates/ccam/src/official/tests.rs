@@ -725,6 +725,7 @@ fn tiny(version: u32, applicable: u32, acts: &[(&str, i64, &str)]) -> OfficialCc
                 ..OfficialAct::default()
             })
             .collect(),
+        modifiers: vec![],
         warnings: vec![],
     }
 }
@@ -810,3 +811,4 @@ fn money_and_date_formats() {
     assert_eq!(fmt_date(20260101), "2026-01-01");
     assert_eq!(fmt_opt_date(None), "");
 }
+

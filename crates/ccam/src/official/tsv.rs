@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::CcamHistory;
+use super::modifiers::ModAmount;
 use super::cells::code_string;
 
 pub(crate) fn fmt_date(d: u32) -> String {
@@ -30,7 +31,8 @@ pub(crate) fn cell(s: &str) -> String {
     s.replace(['\t', '\n', '\r'], " ")
 }
 
-/// Writes `ccam_acts.tsv`, `ccam_tariffs.tsv`, `ccam_modifiers_allowed.tsv` and `ccam_companions.tsv`
+/// Writes `ccam_acts.tsv`, `ccam_tariffs.tsv`, `ccam_modifiers_allowed.tsv`, `ccam_companions.tsv` and
+/// `ccam_modifier_values.tsv`
 /// into `dir` (created if needed). Output is deterministic byte for byte.
 pub fn write_tsv(history: &CcamHistory, dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
@@ -103,5 +105,29 @@ pub fn write_tsv(history: &CcamHistory, dir: &Path) -> std::io::Result<()> {
         );
     }
     std::fs::write(dir.join("ccam_companions.tsv"), s)?;
+
+    let mut s = String::from(
+        "modifier\tgrid\tvalid_from\tvalid_to\tversion\tspecialties\tkind\tvalue\tcondition\n",
+    );
+    for r in &history.modifier_values {
+        for (applies, amount, condition) in &r.values {
+            let (kind, value) = match amount {
+                ModAmount::Pct(bp) => ("pct", liquidator_core::money::fmt_pct(*bp)),
+                ModAmount::Fixed(c) => ("fixed", fmt_cents(*c)),
+            };
+            let _ = writeln!(
+                s,
+                "{}\t{}\t{}\t{}\t{}\t{}\t{kind}\t{value}\t{}",
+                r.modifier as char,
+                r.grid,
+                fmt_date(r.valid_from),
+                fmt_opt_date(r.valid_to),
+                r.version,
+                applies.to_cell(),
+                cell(condition)
+            );
+        }
+    }
+    std::fs::write(dir.join("ccam_modifier_values.tsv"), s)?;
     Ok(())
 }

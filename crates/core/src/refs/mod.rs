@@ -10,6 +10,7 @@
 
 pub mod beneficiaries;
 pub mod history;
+pub mod modifiers;
 pub mod tsv;
 
 use crate::date::{Date, Period};
@@ -104,11 +105,10 @@ pub enum ModKind {
     Fixed(Cents),
 }
 
-#[derive(Clone, Copy, Debug)]
-pub struct ModValue {
-    pub kind: ModKind,
-    pub exclusive: bool,
-}
+pub use modifiers::{
+    Applies as ModApplies, ModSource, ModUnit, ModValue, OfficialModEntry, OfficialModValues,
+    ResolvedMod, SpecSet,
+};
 
 #[derive(Clone, Copy, Debug)]
 pub struct NgapValue {
@@ -260,6 +260,8 @@ pub struct Refs {
     pub allowed_mods: FxHashMap<(Code7, u8), History<AllowedMods>>,
     pub companions: FxHashMap<Code7, History<Vec<Code7>>>,
     pub modifiers: FxHashMap<(u8, Grid), History<ModValue>>,
+    /// Official modifier values (chapter 19.03 of the CCAM exports): `modifiers::load`.
+    pub modifier_values: FxHashMap<(u8, Grid), History<OfficialModValues>>,
     pub assoc: FxHashMap<u8, History<Bp>>,
     /// Incompatible pairs, stored under both orders.
     pub incompat: FxHashMap<(Code7, Code7), History<()>>,
@@ -466,40 +468,7 @@ impl Refs {
     }
 
     fn load_rules_tables(&mut self, dir: &Path) -> Result<(), LoadError> {
-        let text = tsv::read_file(dir, "modifiers.tsv")?;
-        let t = Table::parse("modifiers.tsv", &text)?;
-        t.require(&[
-            "modifier",
-            "grid",
-            "valid_from",
-            "valid_to",
-            "kind",
-            "value",
-            "exclusive",
-        ])?;
-        let mut rows = Vec::new();
-        for row in t.rows() {
-            let m = row.nonempty("modifier")?;
-            if m.len() != 1 || ModSet::bit(m.as_bytes()[0]).is_none() {
-                return Err(row.err("modifier", format!("`{m}` is not a modifier code")));
-            }
-            let kind = match row.str("kind")? {
-                "pct" => ModKind::Pct(row.pct("value")?),
-                "fixed" => ModKind::Fixed(row.amount("value")?),
-                k => return Err(row.err("kind", format!("`{k}` (expected pct or fixed)"))),
-            };
-            let key = (m.as_bytes()[0], grid(&row, "grid")?);
-            rows.push((
-                key,
-                row.period()?,
-                ModValue {
-                    kind,
-                    exclusive: row.flag("exclusive")?,
-                },
-                row.line,
-            ));
-        }
-        self.modifiers = histories(&t, rows)?;
+        modifiers::load(self, dir)?;
 
         self.load_own_tables(dir)
     }

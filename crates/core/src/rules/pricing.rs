@@ -6,7 +6,7 @@ use super::{ClaimInput, Ctx, LineResult, Rej, Trace};
 use crate::claims::Act;
 use crate::codes::{Reject, Warn};
 use crate::money::{self, BP_100, Bp, Cents};
-use crate::refs::{Grid, ModKind, Practitioner};
+use crate::refs::{Grid, ModKind, ModSource, Practitioner};
 use smallvec::SmallVec;
 
 /// A line once priced, before association.
@@ -229,10 +229,8 @@ pub fn price_lines(
                             ),
                         ));
                     }
-                    let (mper, mv) = refs
-                        .modifiers
-                        .get(&(m, grid))
-                        .and_then(|h| h.at(l.date))
+                    let mv = refs
+                        .modifier_value(m, grid, l.date, prac.specialty)
                         .ok_or_else(|| {
                             Rej::line(
                                 Reject::ModifierNotAllowed,
@@ -243,15 +241,16 @@ pub fn price_lines(
                                 ),
                             )
                         })?;
+                    let mper = mv.period;
                     mod_values[s] = Some(mv.kind);
                     exclusive[s] = mv.exclusive;
                     tr.note(
                         "modifier",
-                        "RULES.md §2.1; modifiers.tsv",
+                        "RULES.md §2.1; ccam_modifier_values.tsv, modifiers.tsv",
                         Some(l.line_no),
                         || {
                             format!(
-                                "modifier {} (slot {}): {} (in force {}..{}){}",
+                                "modifier {} (slot {}): {} (in force {}..{}{}){}",
                                 m as char,
                                 s + 1,
                                 match mv.kind {
@@ -262,6 +261,15 @@ pub fn price_lines(
                                 },
                                 mper.from,
                                 mper.to_opt_string(),
+                                match mv.source {
+                                    ModSource::Official { version, by_specialty: true } => format!(
+                                        ", official CCAM v{version}, specialty {:02}",
+                                        prac.specialty
+                                    ),
+                                    ModSource::Official { version, .. } =>
+                                        format!(", official CCAM v{version}"),
+                                    ModSource::Table => ", modifiers.tsv".into(),
+                                },
                                 if mv.exclusive {
                                     ", exclusive family"
                                 } else {

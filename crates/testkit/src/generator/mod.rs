@@ -202,14 +202,9 @@ impl Gen<'_> {
         h.value_at(date).map(|v| v.value)
     }
 
+    /// The value of modifier `m` for a practitioner of no particular specialty (the default value).
     pub fn modifier_value(&self, m: u8, grid: u8, date: Date, pu: Cents) -> Cents {
-        match self
-            .refs
-            .modifiers
-            .get(&(m, grid))
-            .and_then(|h| h.value_at(date))
-            .map(|v| v.kind)
-        {
+        match self.refs.modifier_value(m, grid, date, 0).map(|v| v.kind) {
             Some(ModKind::Pct(bp)) => money::pct(pu, bp),
             Some(ModKind::Fixed(c)) => c,
             None => 0,
@@ -280,13 +275,7 @@ impl Gen<'_> {
             let pu = self.tariff(code, act, date, g)?;
             let mut base = money::pct(pu, coef);
             for &m in mods {
-                base += match self
-                    .refs
-                    .modifiers
-                    .get(&(m, g))
-                    .and_then(|h| h.value_at(date))
-                    .map(|v| v.kind)
-                {
+                base += match self.refs.modifier_value(m, g, date, p.spec.code()).map(|v| v.kind) {
                     Some(ModKind::Pct(bp)) => money::pct(money::pct(pu, bp), coef),
                     Some(ModKind::Fixed(c)) => c,
                     None => 0,
