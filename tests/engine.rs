@@ -142,10 +142,7 @@ fn summary_reconciles_and_counts_every_claim() {
     std::fs::write(&claims, batch(600)).unwrap();
     let s = run_with(&claims, &d.join("o"), 2, engine::WINDOW).unwrap();
     let c = &s.conservation;
-    assert!(
-        c.claims && c.lines && c.billed && c.paid_split && c.rejections,
-        "{c:?}"
-    );
+    assert!(s.conserved(), "{c:?}");
     assert_eq!(s.claims_read, 600 + 7); // 7 duplicates (i % 97 == 0 for i < 600)
     assert_eq!(s.rejections_by_code.get("R030"), Some(&7));
     let json: serde_json::Value =
@@ -168,11 +165,18 @@ fn summary_reconciles_and_counts_every_claim() {
         assert!(json[k].is_i64() || json[k].is_u64(), "{k}");
     }
     assert!(json["rejections_by_code"].is_object());
-    // one payment row per paid line, one rejection row per rejected claim
+    // one payment row per paid line, one rejection row per rejected claim or rejected line
     let pay = std::fs::read_to_string(d.join("o/payments.tsv")).unwrap();
     assert_eq!(pay.lines().count() as u64 - 1, s.lines_paid);
     let rej = std::fs::read_to_string(d.join("o/rejections.tsv")).unwrap();
-    assert_eq!(rej.lines().count() as u64 - 1, s.claims_rejected);
+    let scope = |sc: &str| rej.lines().filter(|l| l.ends_with(sc)).count() as u64;
+    assert_eq!(scope("\tCLAIM"), s.claims_rejected);
+    assert_eq!(scope("\tLINE"), s.line_rejections);
+    assert!(s.line_rejections > 0 && s.claims_partially_paid > 0);
+    assert_eq!(
+        rej.lines().count() as u64 - 1,
+        s.claims_rejected + s.line_rejections
+    );
     let _ = std::fs::remove_dir_all(&d);
 }
 

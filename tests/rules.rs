@@ -183,7 +183,11 @@ fn association_ranks_by_unit_price_excluding_modifiers() {
             ccam("QZFA036", 1, "", b'2', 20260302, 1440),
         ],
     );
-    let rej = rejected(o);
+    // Line scope: QZFA036, ranked first, should carry code 1; it is set aside and LAQK013 alone
+    // (code 1) is paid.
+    let p = paid(o);
+    assert_eq!(p.lines.iter().map(|l| l.line_no).collect::<Vec<_>>(), [1]);
+    let rej = &p.rejected_lines[0].rejection;
     assert_eq!((rej.code, rej.line_no), (Reject::AssocCode, Some(2)));
     paid(liquidate(
         &r,
@@ -207,7 +211,8 @@ fn inconsistent_association_codes_are_rejected_r080() {
                 ccam("QZJA002", 1, "", codes.1, 20260104, 1330),
             ],
         );
-        assert_eq!(rejected(o).code, Reject::AssocCode, "{codes:?}");
+        // Line scope: the line at fault is set aside, the other act is paid alone.
+        assert_eq!(first_rejection(o), (Reject::AssocCode, 1), "{codes:?}");
     }
     // a single act may not carry code 2
     let o = liquidate(
@@ -225,7 +230,7 @@ fn inconsistent_association_codes_are_rejected_r080() {
             ccam("YYYY614", 1, "", b'2', 20260302, 1000),
         ],
     );
-    assert_eq!(rejected(o).code, Reject::AssocCode);
+    assert_eq!(first_rejection(o), (Reject::AssocCode, 1));
     paid(liquidate(
         &r,
         &header(ADULT, 19850512, DENTIST),
@@ -247,7 +252,10 @@ fn consultation_with_technical_act_rejected_except_ecg_r081() {
             ccam("QZJA002", 1, "", b' ', 20260302, 2660),
         ],
     );
-    let rej = rejected(o);
+    // Line scope (formats/codes.md): the consultation is paid, the act line is rejected.
+    let p = paid(o);
+    assert_eq!(p.lines.iter().map(|l| l.line_no).collect::<Vec<_>>(), [1]);
+    let rej = &p.rejected_lines[0].rejection;
     assert_eq!((rej.code, rej.line_no), (Reject::ConsultAssoc, Some(2)));
     paid(liquidate(
         &r,
@@ -268,7 +276,10 @@ fn incompatible_pair_rejects_the_lower_priced_line_from_its_start_date_r090() {
         ccam("QZFA036", 1, "", b'1', 20260302, 2880),
         ccam("QZJA002", 1, "", b'2', 20260302, 1330),
     ];
-    let rej = rejected(liquidate(&r, &header(ADULT, 19850512, GP), &lines));
+    // Line scope: the lower-priced line is rejected, the other one is paid.
+    let p = paid(liquidate(&r, &header(ADULT, 19850512, GP), &lines));
+    assert_eq!(p.lines.iter().map(|l| l.line_no).collect::<Vec<_>>(), [1]);
+    let rej = &p.rejected_lines[0].rejection;
     assert_eq!((rej.code, rej.line_no), (Reject::Incompatible, Some(2)));
     // the pair is dated from 2026-02-01: on 2026-01-31 it is allowed
     let lines = [
@@ -599,17 +610,15 @@ fn rejected_claim_leaves_the_participation_counters_untouched() {
     let r = mini_refs();
     let h = header(PF49, 19850512, GP);
     let mut st = BenefState::default();
-    // G then a suture: consultation + act → rejected; the PF of the G must not be counted
+    // A G billed by an unknown practitioner → the claim is rejected (claim scope); its PF must not
+    // be counted.
     let o = liquidate_with(
         &r,
-        &h,
-        &[
-            ngap("G", 100, 20260302, 3000),
-            ccam("QZJA002", 1, "", b' ', 20260302, 2660),
-        ],
+        &header(PF49, 19850512, 999_999_999),
+        &[ngap("G", 100, 20260302, 3000)],
         &mut st,
     );
-    assert_eq!(rejected(o).code, Reject::ConsultAssoc);
+    assert_eq!(rejected(o).code, Reject::PracUnknown);
     let p = paid(liquidate_with(
         &r,
         &h,
@@ -653,8 +662,16 @@ fn liquidate_traced(
         pos: Pos::default(),
     };
     let mut steps = Vec::new();
-    let o = rules::liquidate(&ctx, &input, &mut BenefState::default(), &mut Trace(Some(&mut steps)));
-    let text = steps.iter().map(|s| format!("{}: {}\n", s.rule, s.text)).collect();
+    let o = rules::liquidate(
+        &ctx,
+        &input,
+        &mut BenefState::default(),
+        &mut Trace(Some(&mut steps)),
+    );
+    let text = steps
+        .iter()
+        .map(|s| format!("{}: {}\n", s.rule, s.text))
+        .collect();
     (o, text)
 }
 
@@ -668,8 +685,18 @@ fn dental_care_70_percent_until_2023_10_14_and_60_percent_from_2023_10_15() {
     for d in [20231014, 20231015] {
         let (o, trace) = liquidate_traced(&h, &[ccam("HBJD001", 1, "", b' ', d, 2892)], 20240131);
         let l = paid(o).lines[0].clone();
-        got.push((l.rate, l.rate_reason, l.amo_gross, l.ticket, l.pf, l.amo_paid));
-        assert!(trace.contains("default rate of profession dentist"), "{trace}");
+        got.push((
+            l.rate,
+            l.rate_reason,
+            l.amo_gross,
+            l.ticket,
+            l.pf,
+            l.amo_paid,
+        ));
+        assert!(
+            trace.contains("default rate of profession dentist"),
+            "{trace}"
+        );
     }
     assert_eq!(
         got,
@@ -688,11 +715,20 @@ fn nurse_act_60_percent_and_h_ignored_for_a_non_physician() {
     let (o, trace) = liquidate_traced(&h, &[ngap("AMI", 100, 20260302, 315)], 20260316);
     let l = &paid(o).lines[0];
     assert_eq!(
-        (l.rate, l.rate_reason, l.amo_gross, l.ticket, l.pf, l.amo_paid),
+        (
+            l.rate,
+            l.rate_reason,
+            l.amo_gross,
+            l.ticket,
+            l.pf,
+            l.amo_paid
+        ),
         (6000, Some(RateReason::Default), 189, 126, 0, 189)
     );
     assert!(
-        trace.contains("pathway indicator H ignored: the practitioner is not a physician (profession nurse)"),
+        trace.contains(
+            "pathway indicator H ignored: the practitioner is not a physician (profession nurse)"
+        ),
         "{trace}"
     );
 }
@@ -708,8 +744,26 @@ fn gp_out_of_pathway_is_penalised_and_amc_covers_the_ordinary_ticket_only() {
     let (o, trace) = liquidate_traced(&h, &[ngap("G", 100, 20260302, 3000)], 20260316);
     let l = &paid(o).lines[0];
     assert_eq!(
-        (l.rate, l.rate_reason, l.amo_gross, l.pf, l.amo_paid, l.ticket, l.amc_ticket, l.patient),
-        (3000, Some(RateReason::OutOfPathway), 900, 200, 700, 2100, 900, 1400)
+        (
+            l.rate,
+            l.rate_reason,
+            l.amo_gross,
+            l.pf,
+            l.amo_paid,
+            l.ticket,
+            l.amc_ticket,
+            l.patient
+        ),
+        (
+            3000,
+            Some(RateReason::OutOfPathway),
+            900,
+            200,
+            700,
+            2100,
+            900,
+            1400
+        )
     );
     assert!(trace.contains("rate 30 % (OUT_OF_PATHWAY"), "{trace}");
 }
@@ -753,7 +807,10 @@ fn rate_priority_exemption_then_local_regime_then_pathway_then_profession() {
         (l.rate, l.rate_reason, l.amo_gross, l.pf, l.amo_paid),
         (9000, Some(RateReason::LocalRegime), 2070, 200, 1870)
     );
-    assert!(trace.contains("H ignored: LOCAL_REGIME takes priority"), "{trace}");
+    assert!(
+        trace.contains("H ignored: LOCAL_REGIME takes priority"),
+        "{trace}"
+    );
     // Same beneficiary, ALD exemption claimed and an ALD period covering the date: 100 % > 90 %:
     // AMO 23.00 €, PF 2 € → 21.00 €.
     h.exemption = b'4';
@@ -770,5 +827,18 @@ fn rate_priority_exemption_then_local_regime_then_pathway_then_profession() {
     let (o, trace) = liquidate_traced(&h, &[ngap("CS", 100, 20260302, 2300)], 20260316);
     let l = &paid(o).lines[0];
     assert_eq!((l.rate, l.amo_gross, l.pf), (7000, 1610, 0));
-    assert!(trace.contains("H ignored: patient aged 13, under pathway_min_age 16"), "{trace}");
+    assert!(
+        trace.contains("H ignored: patient aged 13, under pathway_min_age 16"),
+        "{trace}"
+    );
+}
+
+/// The first rejection of an outcome and the number of lines paid (0 when the claim is rejected).
+fn first_rejection(o: liquidator_core::rules::Outcome) -> (Reject, usize) {
+    match o {
+        liquidator_core::rules::Outcome::Rejected(r) => (r.code, 0),
+        liquidator_core::rules::Outcome::Paid(p) => {
+            (p.rejected_lines[0].rejection.code, p.lines.len())
+        }
+    }
 }

@@ -55,6 +55,37 @@ codes!(Reject {
     Incompatible = "R090", "INCOMPATIBLE_ACTS", "incompatible acts billed together (the lower-priced line is rejected)";
 });
 
+/// What a rejection condemns (`formats/codes.md`, "Scope"): the whole claim, or only the line at
+/// fault — the rest of the claim is then liquidated without it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Scope {
+    Claim,
+    Line,
+}
+
+impl Reject {
+    /// The scope of a rejection code. Claim level: the record could not be read, the claim's parties
+    /// or rights fail, or the claim is a duplicate — nothing in it can be paid. Line level: the fault is
+    /// in one act (its date, code, activity, quantity, modifiers, association, or its compatibility
+    /// with the other acts of the session) and the other acts are payable.
+    pub fn scope(self) -> Scope {
+        match self {
+            Reject::FutureCare
+            | Reject::TimeLimit
+            | Reject::ActUnknown
+            | Reject::NgapUnknown
+            | Reject::ActivityPhase
+            | Reject::Quantity
+            | Reject::ModifierNotAllowed
+            | Reject::ModifierExclusive
+            | Reject::AssocCode
+            | Reject::ConsultAssoc
+            | Reject::Incompatible => Scope::Line,
+            _ => Scope::Claim,
+        }
+    }
+}
+
 codes!(Warn {
     ExcessSector1 = "W101", "EXCESS_WITHOUT_QUALIFIER", "excess fee by a sector-1 practitioner without a valid qualifier";
     FeeBelowBase = "W102", "FEE_BELOW_TARIFF", "fee billed below the tariff: base limited to the fee";

@@ -70,6 +70,16 @@ pub fn to_text(t: &Traced) -> String {
     match &t.outcome {
         Outcome::Paid(p) => {
             o.push_str(&format!("  => PAID, AMO to {}\n", p.payee.as_str()));
+            for lr in &p.rejected_lines {
+                let r = &lr.rejection;
+                o.push_str(&format!(
+                    "     line {}: REJECTED {} {}: {}\n",
+                    r.line_no.map(|l| l.to_string()).unwrap_or_default(),
+                    r.code.code(),
+                    r.code.slug(),
+                    r.detail
+                ));
+            }
             for l in &p.lines {
                 o.push_str(&format!(
                     "     line {}: base {} × {} % = AMO {} − participation {} = {} paid; AMC {}; patient {}\n",
@@ -101,6 +111,13 @@ pub fn to_json(t: &Traced) -> Value {
         Outcome::Paid(p) => json!({
             "status": "paid",
             "payee": p.payee.as_str(),
+            "rejected_lines": p.rejected_lines.iter().map(|lr| json!({
+                "line": lr.rejection.line_no,
+                "code": lr.rejection.code.code(),
+                "reason": lr.rejection.code.slug(),
+                "detail": lr.rejection.detail,
+                "input_line": lr.rejection.pos.line,
+            })).collect::<Vec<_>>(),
             "lines": p.lines.iter().map(|l| json!({
                 "line": l.line_no,
                 "date_of_care": l.date.to_string(),

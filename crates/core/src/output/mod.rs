@@ -21,7 +21,7 @@ pub const SUMMARY: &str = "summary.json";
 
 pub const PAYMENTS_HEADER: &str = "claim\tline\tinput_line\tbyte_offset\tbeneficiary\tpractitioner\tdate_of_care\ttype\tcode\tactivity\tphase\tcoefficient\tquantity\tgrid\tmodifiers\tmod_amounts\tmod_assoc_red\tassoc_code\tassoc_coef\tunit_price\tpu_assoc_red\tbase\trate\trate_reason\tamo_gross\tparticipation\theavy_forfait\tamo_paid\tbilled\texcess\tticket\tamc_ticket\tamc_excess\tamc\tpatient\tpayee_kind\tpayee_id\tamc_number\tamc_payee\twarnings\n";
 pub const REJECTIONS_HEADER: &str =
-    "claim\tline\tcode\treason\tmessage\tinput_line\tbyte_offset\tpractitioner\tbilled\n";
+    "claim\tline\tcode\treason\tmessage\tinput_line\tbyte_offset\tpractitioner\tbilled\tscope\n";
 pub const AMC_HEADER: &str = "amc\tcontract\tbeneficiary\tclaim\tline\tdate_of_care\tcode\tbase\tamo_paid\tticket\tamc_ticket\texcess\tamc_excess\tamc_total\tpayee\n";
 
 /// Buffers of formatted output for a run of consecutive claims (one unit of work for the writer).
@@ -56,7 +56,20 @@ pub fn format_events(out: &mut OutBufs, events: &[Event<'_>]) {
     for e in events {
         match e {
             Event::Claim(c) => match (c.outcome, c.header) {
-                (Outcome::Paid(p), Some(h)) => paid(out, h, c.lines, c.line_pos, p),
+                (Outcome::Paid(p), Some(h)) => {
+                    paid(out, h, c.lines, c.line_pos, p);
+                    for lr in &p.rejected_lines {
+                        let fee = c.lines.get(lr.index as usize).map_or(0, |l| l.fee);
+                        rejection_row(
+                            out,
+                            c.claim.claim_no,
+                            Some(h.practitioner),
+                            &lr.rejection,
+                            fee,
+                            "LINE",
+                        );
+                    }
+                }
                 (Outcome::Paid(_), None) => {} // unreachable: a claim without header is never liquidated
                 (Outcome::Rejected(r), _) => rejected(out, c.claim, c.practitioner(), r),
             },
@@ -101,7 +114,8 @@ pub fn paid(
     pos: &[crate::claims::Pos],
     p: &Paid,
 ) {
-    for (k, r) in p.lines.iter().enumerate() {
+    for r in &p.lines {
+        let k = r.index as usize;
         let l = &lines[k];
         let b = &mut out.payments;
         b.reserve(512);
@@ -247,10 +261,23 @@ pub fn paid(
 
 /// Formats a rejected claim (one row, the first reason).
 pub fn rejected(out: &mut OutBufs, pc: &ParsedClaim, practitioner: Option<u32>, r: &Rejection) {
+    rejection_row(out, pc.claim_no, practitioner, r, pc.billed, "CLAIM");
+}
+
+/// One row of `rejections.tsv`; `scope` says whether the claim (`CLAIM`) or only the line (`LINE`) is
+/// rejected, `billed` what the row leaves unpaid.
+fn rejection_row(
+    out: &mut OutBufs,
+    claim_no: u32,
+    practitioner: Option<u32>,
+    r: &Rejection,
+    billed: Cents,
+    scope: &str,
+) {
     let _ = writeln!(
         out.rejections,
-        "{:09}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
-        pc.claim_no,
+        "{:09}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+        claim_no,
         r.line_no.map(|n| n.to_string()).unwrap_or_default(),
         r.code.code(),
         r.code.slug(),
@@ -258,7 +285,8 @@ pub fn rejected(out: &mut OutBufs, pc: &ParsedClaim, practitioner: Option<u32>, 
         r.pos.line,
         r.pos.offset,
         practitioner.map(|p| format!("{p:09}")).unwrap_or_default(),
-        fmt_euros(pc.billed),
+        fmt_euros(billed),
+        scope,
     );
 }
 
@@ -266,7 +294,7 @@ pub fn rejected(out: &mut OutBufs, pc: &ParsedClaim, practitioner: Option<u32>, 
 pub fn orphan(out: &mut OutBufs, o: &crate::claims::reader::Orphan) {
     let _ = writeln!(
         out.rejections,
-        "{:09}\t\t{}\t{}\t{}\t{}\t{}\t\t{}",
+        "{:09}\t\t{}\t{}\t{}\t{}\t{}\t\t{}\tRECORD",
         o.claim_no,
         crate::codes::Reject::Orphan.code(),
         crate::codes::Reject::Orphan.slug(),

@@ -14,7 +14,9 @@ use std::collections::BTreeMap;
 /// * `lines_read = lines_paid + lines_rejected`;
 /// * `billed_cents = paid_billed_cents + rejected_billed_cents`;
 /// * for paid claims `paid_billed_cents = amo_paid_cents + amc_cents + patient_cents`;
-/// * `Σ rejections_by_code = claims_rejected`.
+/// * `Σ rejections_by_code = claims_rejected`;
+/// * `Σ line_rejections_by_code = line_rejections` (lines rejected on their own in paid claims, which
+///   `lines_rejected` and `rejected_billed_cents` include).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Summary {
     pub batch_number: u32,
@@ -42,6 +44,15 @@ pub struct Summary {
     pub orphan_records: u64,
     pub orphan_billed_cents: Cents,
     pub rejections_by_code: BTreeMap<String, u64>,
+    /// Paid claims with at least one line rejected on its own (`scope = LINE` rows).
+    #[serde(default)]
+    pub claims_partially_paid: u64,
+    /// Lines rejected on their own in paid claims (counted in `lines_rejected`, their fees in
+    /// `rejected_billed_cents`), by code.
+    #[serde(default)]
+    pub line_rejections: u64,
+    #[serde(default)]
+    pub line_rejections_by_code: BTreeMap<String, u64>,
     pub warnings_by_code: BTreeMap<String, u64>,
     pub amc_files: u64,
     pub conservation: Conservation,
@@ -54,6 +65,9 @@ pub struct Conservation {
     pub billed: bool,
     pub paid_split: bool,
     pub rejections: bool,
+    /// `Σ line_rejections_by_code = line_rejections`.
+    #[serde(default)]
+    pub line_rejections: bool,
 }
 
 impl Summary {
@@ -96,6 +110,11 @@ impl Summary {
         self.excess_cents += o.excess_cents;
         self.rejected_billed_cents += o.rejected_billed_cents;
         self.orphan_records += o.orphan_records;
+        self.claims_partially_paid += o.claims_partially_paid;
+        self.line_rejections += o.line_rejections;
+        for (k, v) in &o.line_rejections_by_code {
+            *self.line_rejections_by_code.entry(k.clone()).or_default() += v;
+        }
         self.orphan_billed_cents += o.orphan_billed_cents;
         for (k, v) in &o.rejections_by_code {
             *self.rejections_by_code.entry(k.clone()).or_default() += v;
@@ -115,6 +134,17 @@ impl Summary {
                     Outcome::Paid(p) => {
                         self.claims_paid += 1;
                         self.lines_paid += p.lines.len() as u64;
+                        if !p.rejected_lines.is_empty() {
+                            self.claims_partially_paid += 1;
+                        }
+                        for lr in &p.rejected_lines {
+                            let fee = c.lines.get(lr.index as usize).map_or(0, |l| l.fee);
+                            self.line_rejections += 1;
+                            self.lines_rejected += 1;
+                            self.billed_cents += fee;
+                            self.rejected_billed_cents += fee;
+                            bump(&mut self.line_rejections_by_code, lr.rejection.code.code());
+                        }
                         for r in &p.lines {
                             self.add_line(r, p.payee);
                             for w in r.warning_codes() {
@@ -141,7 +171,7 @@ impl Summary {
     /// Whether every conservation identity holds (as last computed by [`Summary::check`]).
     pub fn conserved(&self) -> bool {
         let c = &self.conservation;
-        c.claims && c.lines && c.billed && c.paid_split && c.rejections
+        c.claims && c.lines && c.billed && c.paid_split && c.rejections && c.line_rejections
     }
 
     /// Computes the conservation checks.
@@ -153,8 +183,11 @@ impl Summary {
             paid_split: self.paid_billed_cents
                 == self.amo_paid_cents + self.amc_cents + self.patient_cents,
             rejections: self.rejections_by_code.values().sum::<u64>() == self.claims_rejected,
+            line_rejections: self.line_rejections_by_code.values().sum::<u64>()
+                == self.line_rejections,
         };
-        let ok = c.claims && c.lines && c.billed && c.paid_split && c.rejections;
+        let ok =
+            c.claims && c.lines && c.billed && c.paid_split && c.rejections && c.line_rejections;
         self.conservation = c;
         ok
     }
@@ -222,12 +255,13 @@ mod tests {
         };
         let mut s = ok.clone();
         assert!(s.check() && s.conserved());
-        let breaks: [fn(&mut Summary); 5] = [
+        let breaks: [fn(&mut Summary); 6] = [
             |s| s.claims_read += 1,
             |s| s.lines_read += 1,
             |s| s.billed_cents += 1,
             |s| s.patient_cents += 1,
             |s| *s.rejections_by_code.entry("R030".into()).or_default() += 1,
+            |s| s.line_rejections += 1,
         ];
         for (i, b) in breaks.iter().enumerate() {
             let mut s = ok.clone();

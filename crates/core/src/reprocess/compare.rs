@@ -225,11 +225,17 @@ pub fn read(dir: &Path) -> Result<FxHashMap<ClaimKey, ClaimOut>, ReadError> {
         c("input_line")?,
         c("practitioner")?,
     );
+    // `scope` (LINE rows: a line rejected in a paid claim) is absent from runs before line-level
+    // rejections, where every row rejected its claim.
+    let cs = h.iter().position(|x| x == "scope");
     for (ln, r) in rows {
         let get = |i: usize| r.get(i).map(String::as_str).unwrap_or("");
         let code = get(ccode);
         if code == crate::codes::Reject::Orphan.code() {
             continue; // records outside claims are not claims
+        }
+        if cs.is_some_and(|i| get(i) == "LINE") {
+            continue; // the claim is paid; its rejected line is simply not among the paid lines
         }
         let bad = |what: &str| ReadError {
             file: p.display().to_string(),

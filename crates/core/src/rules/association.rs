@@ -1,5 +1,7 @@
-//! Rules across the lines of one session (same beneficiary, same practitioner — one claim — same date of
-//! care): exclusive modifiers, consultation + technical act, incompatible acts, association codes.
+//! Rules across the lines of one session (same beneficiary, same practitioner, same date of care):
+//! exclusive modifiers, consultation + technical act, incompatible acts, association codes — within a
+//! claim, and across the claims of the batch ([`check_across_claims`], [`record_session`]): splitting
+//! a session into several claims does not escape them.
 
 use super::pricing::{Priced, show};
 use super::{BenefState, ClaimInput, Ctx, Rej, Trace};
@@ -296,4 +298,135 @@ pub fn apply_association(
         }
     }
     Ok(())
+}
+
+/// Whether a CCAM act may be billed with a consultation on `date` (`consultation_compatible.tsv`).
+fn consult_compatible(ctx: &Ctx, code: &[u8; 7], date: crate::date::Date) -> bool {
+    ctx.refs
+        .consult_ok
+        .get(code)
+        .is_some_and(|h| h.at(date).is_some())
+}
+
+/// The session rules against what earlier claims of the same session paid (issue "same patient, same
+/// practitioner, same day across claims"; the decisions are in `formats/rules-decisions.md`):
+///
+/// * consultation + technical act (RULES.md §3.3): a CCAM act not compatible with a consultation is
+///   rejected when a consultation was already paid in the session, and a consultation is rejected when
+///   such an act was already paid — the line of the later claim is the one rejected (`R081`), since an
+///   earlier claim's payment is final;
+/// * incompatibilities (RULES.md §4): a CCAM act incompatible with an act already paid in the session is
+///   rejected (`R090`), whatever its price;
+/// * association (RULES.md §3.3): once a main act of the session was paid, the acts of a later claim
+///   are additional acts — a main act billed without code or with code 1 is rejected (`R080`), so a
+///   second act cannot be paid at 100 % by being sent in another claim.
+pub fn check_across_claims(
+    ctx: &Ctx,
+    c: &ClaimInput,
+    priced: &[Priced],
+    st: &BenefState,
+    tr: &mut Trace,
+) -> Result<(), Rej> {
+    for (i, (l, p)) in c.lines.iter().zip(priced).enumerate() {
+        let Some(s) = st.session(c.header.practitioner, l.date) else {
+            continue;
+        };
+        tr.note(
+            "session_across_claims",
+            "formats/rules-decisions.md",
+            Some(l.line_no),
+            || {
+                format!(
+                    "earlier claims of this session ({}): consultation paid {}, technical act paid {}, main acts {}, codes [{}]",
+                    l.date,
+                    s.consult,
+                    s.tech_act,
+                    s.main_acts,
+                    s.acts.iter().map(|a| show(a)).collect::<Vec<_>>().join(", ")
+                )
+            },
+        );
+        match p.ccam {
+            Some(code) => {
+                if s.consult && !consult_compatible(ctx, &code, l.date) {
+                    return Err(Rej::line(
+                        Reject::ConsultAssoc,
+                        i,
+                        format!(
+                            "CCAM {} billed on {} after a consultation paid in an earlier claim of the same session",
+                            show(&code),
+                            l.date
+                        ),
+                    ));
+                }
+                if let Some(other) = s.acts.iter().find(|o| {
+                    ctx.refs
+                        .incompat
+                        .get(&(**o, code))
+                        .or_else(|| ctx.refs.incompat.get(&(code, **o)))
+                        .is_some_and(|h| h.at(l.date).is_some())
+                }) {
+                    return Err(Rej::line(
+                        Reject::Incompatible,
+                        i,
+                        format!(
+                            "{} is incompatible with {} paid in an earlier claim of the same session ({})",
+                            show(&code),
+                            show(other),
+                            l.date
+                        ),
+                    ));
+                }
+                let main = !p.complement && p.activity != 4;
+                if main && s.main_acts >= 1 && matches!(p.assoc_code, b' ' | b'1') {
+                    return Err(Rej::line(
+                        Reject::AssocCode,
+                        i,
+                        format!(
+                            "the session of {} already has its first act (paid in an earlier claim): {} must carry an additional act's association code, got `{}`",
+                            l.date,
+                            show(&code),
+                            p.assoc_code as char
+                        ),
+                    ));
+                }
+            }
+            None if p.consultation && s.tech_act => {
+                return Err(Rej::line(
+                    Reject::ConsultAssoc,
+                    i,
+                    format!(
+                        "consultation billed on {} after a technical act paid in an earlier claim of the same session",
+                        l.date
+                    ),
+                ));
+            }
+            None => {}
+        }
+    }
+    Ok(())
+}
+
+/// Records what a paid claim adds to its sessions (called on the tentative state, committed with it).
+pub fn record_session(ctx: &Ctx, c: &ClaimInput, priced: &[Priced], st: &mut BenefState) {
+    for (l, p) in c.lines.iter().zip(priced) {
+        if !p.consultation && p.ccam.is_none() {
+            continue;
+        }
+        let d = st.daily(c.header.practitioner, l.date);
+        if p.consultation {
+            d.consult = true;
+        }
+        if let Some(code) = p.ccam {
+            if !consult_compatible(ctx, &code, l.date) {
+                d.tech_act = true;
+            }
+            if !p.complement && p.activity != 4 {
+                d.main_acts = d.main_acts.saturating_add(1);
+            }
+            if !d.acts.contains(&code) {
+                d.acts.push(code);
+            }
+        }
+    }
 }

@@ -121,5 +121,6 @@ pub fn settle(
         lines: std::mem::take(lines),
         payee,
         amc: route,
+        rejected_lines: Vec::new(),
     }
 }

@@ -19,7 +19,7 @@ pub mod pricing;
 pub mod rate;
 
 use crate::claims::{Act, ActLine, ClaimHeader, Pos};
-use crate::codes::{Reject, Warn};
+use crate::codes::{Reject, Scope, Warn};
 use crate::date::Date;
 use crate::money::{Bp, Cents};
 use crate::refs::{Grid, Refs};
@@ -52,12 +52,23 @@ pub struct BenefState {
     pub daily: SmallVec<[DailyCount; 1]>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What one practitioner billed one beneficiary on one date of care, across the claims of the batch
+/// (a session split over several claims is still one session: `association::check_across_claims`).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DailyCount {
     pub practitioner: u32,
     pub date: Date,
     pub pf: u8,
     pub exclusive: u8,
+    /// A consultation was paid.
+    pub consult: bool,
+    /// A CCAM act that may not go with a consultation was paid.
+    pub tech_act: bool,
+    /// CCAM main acts paid (not gestures/supplements, not anaesthesia): the session's first act is
+    /// taken when this is ≥ 1.
+    pub main_acts: u8,
+    /// CCAM codes paid (for incompatibilities).
+    pub acts: SmallVec<[[u8; 7]; 2]>,
 }
 
 impl BenefState {
@@ -86,11 +97,25 @@ impl BenefState {
                     date,
                     pf: 0,
                     exclusive: 0,
+                    consult: false,
+                    tech_act: false,
+                    main_acts: 0,
+                    acts: SmallVec::new(),
                 });
                 self.daily.len() - 1
             }
         };
         &mut self.daily[i]
+    }
+    /// The session of `practitioner` on `date` so far, if any claim of it was paid.
+    pub fn session(&self, practitioner: u32, date: Date) -> Option<&DailyCount> {
+        self.daily
+            .iter()
+            .find(|d| d.practitioner == practitioner && d.date == date)
+    }
+    /// Whether any earlier claim of this practitioner was paid for this beneficiary.
+    pub fn has_sessions_with(&self, practitioner: u32) -> bool {
+        self.daily.iter().any(|d| d.practitioner == practitioner)
     }
 }
 
@@ -124,6 +149,9 @@ impl RateReason {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LineResult {
     pub line_no: u16,
+    /// Index of the line in the claim's act lines as read (`ClaimEvent::lines`): with line-level
+    /// rejections the paid lines are a subset of them.
+    pub index: u16,
     pub date: Date,
     pub grid: Grid,
     /// Unit price before modifiers and association (`CAM_ACT_PRU` / `BSE_REM_PRU`).
@@ -206,9 +234,21 @@ pub struct AmcRoute {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Paid {
+    /// The paid lines, in line order.
     pub lines: Vec<LineResult>,
     pub payee: PayeeKind,
     pub amc: Option<AmcRoute>,
+    /// Lines rejected on their own (codes of [`Scope::Line`](crate::codes::Scope)), in the order the
+    /// rules found them; the claim is paid without them (a partially paid claim).
+    pub rejected_lines: Vec<LineRejection>,
+}
+
+/// A line rejected while the rest of its claim is paid.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineRejection {
+    /// Index of the line in the claim's act lines as read.
+    pub index: u16,
+    pub rejection: Rejection,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -293,6 +333,12 @@ pub fn liquidate(ctx: &Ctx, c: &ClaimInput, state: &mut BenefState, tr: &mut Tra
 
 /// [`liquidate`] with a caller-owned scratch state, reused across claims so that the tentative copy of
 /// the beneficiary's state allocates nothing on the hot path.
+///
+/// Line-level rejections (`formats/codes.md`, "Scope"): when a rule condemns one line with a code of
+/// line scope, that line is set aside and the claim is liquidated again without it — every rule
+/// (association ranking, incompatibilities, participation, heavy-act forfait) then sees only the acts
+/// that are paid. The claim is rejected whole only by a claim-scope code, or when no line is left
+/// (then with the first line's rejection).
 pub fn liquidate_in(
     ctx: &Ctx,
     c: &ClaimInput,
@@ -300,27 +346,100 @@ pub fn liquidate_in(
     scratch: &mut BenefState,
     tr: &mut Trace,
 ) -> Outcome {
-    match liquidate_inner(ctx, c, state, scratch, tr) {
-        Ok(p) => Outcome::Paid(p),
-        Err(r) => {
-            let (line_no, pos) = match r.line {
-                Some(i) => (
-                    Some(c.lines[i].line_no),
-                    c.line_pos.get(i).copied().unwrap_or(c.pos),
-                ),
-                None => (None, c.pos),
-            };
-            tr.note("rejection", "formats/codes.md", line_no, || {
-                format!("{} {}: {}", r.code, r.code.slug(), r.detail)
-            });
-            Outcome::Rejected(Rejection {
-                code: r.code,
-                line_no,
-                pos,
-                detail: r.detail,
-            })
+    let first = match liquidate_inner(ctx, c, state, scratch, tr) {
+        Ok(p) => return Outcome::Paid(p),
+        Err(r) => r,
+    };
+    // The rare path: set lines aside one at a time.
+    let mut keep: Vec<usize> = (0..c.lines.len()).collect();
+    let mut set_aside: Vec<LineRejection> = Vec::new();
+    let mut err = first;
+    loop {
+        let Some(i) = err.line.filter(|_| err.code.scope() == Scope::Line) else {
+            return Outcome::Rejected(claim_rejection(c, &keep, err, tr));
+        };
+        let orig = keep[i];
+        let rejection = to_rejection(c, Some(orig), err);
+        tr.note(
+            "line_rejection",
+            "formats/codes.md (Scope)",
+            rejection.line_no,
+            || {
+                format!(
+                    "line set aside: {} {}: {} — the claim is liquidated without it",
+                    rejection.code,
+                    rejection.code.slug(),
+                    rejection.detail
+                )
+            },
+        );
+        keep.remove(i);
+        set_aside.push(LineRejection {
+            index: orig as u16,
+            rejection,
+        });
+        if keep.is_empty() {
+            let first = set_aside.swap_remove(0).rejection;
+            tr.note(
+                "rejection",
+                "formats/codes.md (Scope)",
+                first.line_no,
+                || {
+                    "no line left: the claim is rejected with its first line's rejection"
+                        .to_string()
+                },
+            );
+            return Outcome::Rejected(first);
+        }
+        let lines: Vec<ActLine> = keep.iter().map(|&k| c.lines[k]).collect();
+        let line_pos: Vec<Pos> = keep
+            .iter()
+            .map(|&k| c.line_pos.get(k).copied().unwrap_or(c.pos))
+            .collect();
+        let sub = ClaimInput {
+            header: c.header,
+            lines: &lines,
+            line_pos: &line_pos,
+            pos: c.pos,
+        };
+        match liquidate_inner(ctx, &sub, state, scratch, tr) {
+            Ok(mut p) => {
+                for l in &mut p.lines {
+                    l.index = keep[l.index as usize] as u16;
+                }
+                p.rejected_lines = set_aside;
+                return Outcome::Paid(p);
+            }
+            Err(r) => err = r,
         }
     }
+}
+
+/// The rejection `r` raised on `c` (its `line`, if any, is an index into the original lines `orig`).
+fn to_rejection(c: &ClaimInput, orig: Option<usize>, r: Rej) -> Rejection {
+    let (line_no, pos) = match orig {
+        Some(i) => (
+            c.lines.get(i).map(|l| l.line_no),
+            c.line_pos.get(i).copied().unwrap_or(c.pos),
+        ),
+        None => (None, c.pos),
+    };
+    Rejection {
+        code: r.code,
+        line_no,
+        pos,
+        detail: r.detail,
+    }
+}
+
+/// A claim-scope rejection raised while liquidating the lines `keep` of `c`.
+fn claim_rejection(c: &ClaimInput, keep: &[usize], r: Rej, tr: &mut Trace) -> Rejection {
+    let orig = r.line.and_then(|i| keep.get(i).copied());
+    let r = to_rejection(c, orig, r);
+    tr.note("rejection", "formats/codes.md", r.line_no, || {
+        format!("{} {}: {}", r.code, r.code.slug(), r.detail)
+    });
+    r
 }
 
 fn liquidate_inner(
@@ -340,13 +459,21 @@ fn liquidate_inner(
         association::check_consultation_with_act(ctx, c, &priced, tr)?;
         association::check_incompatibilities(ctx, c, &priced, tr)?;
     }
+    // The same rules across the claims of one session (same beneficiary, practitioner and date).
+    if st.has_sessions_with(c.header.practitioner) {
+        association::check_across_claims(ctx, c, &priced, st, tr)?;
+    }
     if priced.iter().any(|p| p.ccam.is_some()) {
         association::apply_association(ctx, c, &mut priced, tr)?;
     }
     let mut lines = pricing::compute_bases(c, &priced, tr);
+    for (k, l) in lines.iter_mut().enumerate() {
+        l.index = k as u16;
+    }
     rate::apply_rates(ctx, c, &parties, &priced, &mut lines, tr);
     participation::apply_participation(ctx, c, &parties, &mut lines, st, tr);
     let paid = complementary::settle(ctx, c, &parties, &mut lines, tr);
+    association::record_session(ctx, c, &priced, st);
     std::mem::swap(state, st);
     Ok(paid)
 }
