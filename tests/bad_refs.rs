@@ -54,7 +54,9 @@ fn unknown_grid_negative_tariff_duplicate_key_and_missing_column_are_refused() {
         e.starts_with("ccam_tariffs.tsv:2:") && e.contains("negative amount"),
         "{e}"
     );
-    let e = refused("specialties.tsv", |t| t + "01\t1\tphysician\t0\t\tDUPLICATE\n");
+    let e = refused("specialties.tsv", |t| {
+        t + "01\t1\tphysician\t0\t\tDUPLICATE\n"
+    });
     assert!(
         e.contains("specialties.tsv:") && e.contains("duplicate specialty"),
         "{e}"
@@ -92,7 +94,11 @@ fn a_parameter_missing_on_some_date_is_refused_naming_the_file_and_the_key() {
     );
     // Ends: no value after 2025-01-01 (the old rules then skipped the participation forfaitaire).
     let e = refused("parameters.tsv", |t| {
-        t.replacen("pf_amount\t2024-05-15\t\t2", "pf_amount\t2024-05-15\t2025-01-01\t2", 1)
+        t.replacen(
+            "pf_amount\t2024-05-15\t\t2",
+            "pf_amount\t2024-05-15\t2025-01-01\t2",
+            1,
+        )
     });
     assert!(
         e.starts_with("parameters.tsv:6:1: parameter `pf_amount` has no value from 2025-01-01"),
@@ -100,7 +106,11 @@ fn a_parameter_missing_on_some_date_is_refused_naming_the_file_and_the_key() {
     );
     // Starts after the first priced date (the old rules then used a hard-coded 30 %).
     let e = refused("parameters.tsv", |t| {
-        t.replacen("rate_out_of_pathway\t2019-01-01", "rate_out_of_pathway\t2022-01-01", 1)
+        t.replacen(
+            "rate_out_of_pathway\t2019-01-01",
+            "rate_out_of_pathway\t2022-01-01",
+            1,
+        )
     });
     assert!(
         e.starts_with("parameters.tsv:")
@@ -121,7 +131,10 @@ fn a_parameter_missing_on_some_date_is_refused_naming_the_file_and_the_key() {
     // No rates table at all.
     let dir = mini_refs_dir("norates");
     std::fs::remove_file(dir.join("rates.tsv")).unwrap();
-    let e = Refs::load(&dir).err().map(|e| e.to_string()).unwrap_or_default();
+    let e = Refs::load(&dir)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     let _ = std::fs::remove_dir_all(&dir);
     assert!(e.contains("rates.tsv:0:0: cannot read"), "{e}");
 }

@@ -3,8 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::cells::{code_string, in_chapter};
-use super::tsv::fmt_date;
 use super::modifiers::{Applies, ModAmount};
+use super::tsv::fmt_date;
 use super::{CcamError, Code, OfficialCcam};
 
 #[derive(Clone, Debug, PartialEq, Eq)]

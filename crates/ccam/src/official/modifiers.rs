@@ -124,7 +124,10 @@ pub const PROFESSIONS: &[(&str, Option<&[u8]>)] = &[
 /// The professions named by `text`: `Some(codes)` (sorted, deduplicated, possibly empty when none is
 /// named) or `None` when one of them has no code.
 pub fn professions(text: &str) -> Option<Vec<u8>> {
-    let mut t = text.to_lowercase().replace("- ", "-").replace(['’', '\''], " ");
+    let mut t = text
+        .to_lowercase()
+        .replace("- ", "-")
+        .replace(['’', '\''], " ");
     let mut codes = Vec::new();
     for (word, c) in PROFESSIONS {
         let mut found = false;

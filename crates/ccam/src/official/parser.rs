@@ -4,10 +4,10 @@ use std::collections::HashSet;
 
 use super::cells::*;
 use super::csv::CsvReader;
-use super::tsv::fmt_cents;
 use super::modifiers::{
     Applies, ModAmount, ModifierValue, OfficialModifier, map_conditions, parse_value,
 };
+use super::tsv::fmt_cents;
 use super::version::version_line_named;
 use super::{CcamError, Code, OfficialAct, OfficialCcam, OfficialPhase};
 
@@ -331,7 +331,11 @@ impl Parser<'_> {
                 Ok(None) => {}
                 Err(e) => self.warn(
                     line,
-                    format!("unreadable modifier value `{}` (grid {}): {e}; ignored", f[col], k + 1),
+                    format!(
+                        "unreadable modifier value `{}` (grid {}): {e}; ignored",
+                        f[col],
+                        k + 1
+                    ),
                 ),
             }
         }
@@ -383,13 +387,19 @@ impl Parser<'_> {
                     (None, false) => {}
                     (None, true) => self.warn(
                         line,
-                        format!("modifier value row outside any modifier (`{}`); ignored", short(f[C_TEXT])),
+                        format!(
+                            "modifier value row outside any modifier (`{}`); ignored",
+                            short(f[C_TEXT])
+                        ),
                     ),
                 }
             }
             _ => self.warn(
                 line,
-                format!("unrecognised code cell `{}` in chapter 19.03; ignored", short(code)),
+                format!(
+                    "unrecognised code cell `{}` in chapter 19.03; ignored",
+                    short(code)
+                ),
             ),
         }
     }

@@ -271,7 +271,11 @@ fn rounding_and_tariff_cells() {
     ] {
         assert!(parse_tariff(bad).is_err(), "{bad}");
     }
-    assert_eq!(super::decimal::to_cents(Decimal::MAX), None, "no overflow panic");
+    assert_eq!(
+        super::decimal::to_cents(Decimal::MAX),
+        None,
+        "no overflow panic"
+    );
 }
 
 #[test]
@@ -811,4 +815,3 @@ fn money_and_date_formats() {
     assert_eq!(fmt_date(20260101), "2026-01-01");
     assert_eq!(fmt_opt_date(None), "");
 }
-

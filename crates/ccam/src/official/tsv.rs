@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::CcamHistory;
-use super::modifiers::ModAmount;
 use super::cells::code_string;
+use super::modifiers::ModAmount;
 
 pub(crate) fn fmt_date(d: u32) -> String {
     format!("{:04}-{:02}-{:02}", d / 10000, d / 100 % 100, d % 100)

@@ -17,11 +17,11 @@ use crate::date::{Date, Period};
 use crate::money::{Bp, Cents};
 pub use history::History;
 use rustc_hash::FxHashMap;
+use serde::Deserialize;
 use std::hash::Hash;
 use std::path::Path;
-pub use tsv::LoadError;
-use serde::Deserialize;
 use tsv::Code7 as Code7Cell;
+pub use tsv::LoadError;
 use tsv::{Amount, Day, Euros, Fixed, Flag, Pct, Row, Small, Table, Uint};
 
 pub type Code7 = [u8; 7];
@@ -390,7 +390,12 @@ impl Refs {
                 complement: r.complement.0,
                 label: r.label.to_string(),
             };
-            rows.push((r.code.0, period(&row, r.valid_from, r.valid_to)?, info, row.line));
+            rows.push((
+                r.code.0,
+                period(&row, r.valid_from, r.valid_to)?,
+                info,
+                row.line,
+            ));
         }
         self.acts = histories(&t, rows)?;
 
@@ -415,7 +420,12 @@ impl Refs {
                 g2: r.tariff_g2.map(|a| a.0),
             };
             let key = (r.code.0, r.activity.0, r.phase.0);
-            rows.push((key, period(&row, r.valid_from, r.valid_to)?, tariff, row.line));
+            rows.push((
+                key,
+                period(&row, r.valid_from, r.valid_to)?,
+                tariff,
+                row.line,
+            ));
         }
         self.tariffs = histories(&t, rows)?;
 
@@ -461,7 +471,12 @@ impl Refs {
                 .map(str::trim)
                 .filter_map(|s| <[u8; 7]>::try_from(s.as_bytes()).ok())
                 .collect();
-            rows.push((r.code.0, period(&row, r.valid_from, r.valid_to)?, list, row.line));
+            rows.push((
+                r.code.0,
+                period(&row, r.valid_from, r.valid_to)?,
+                list,
+                row.line,
+            ));
         }
         self.companions = histories(&t, rows)?;
         Ok(())
@@ -490,7 +505,12 @@ impl Refs {
             if !(0..=10_000).contains(&r.coef.0) {
                 return Err(row.err("coef", "coefficient outside 0..100 %"));
             }
-            rows.push((r.code.0, period(&row, r.valid_from, r.valid_to)?, r.coef.0, row.line));
+            rows.push((
+                r.code.0,
+                period(&row, r.valid_from, r.valid_to)?,
+                r.coef.0,
+                row.line,
+            ));
         }
         self.assoc = histories(&t, rows)?;
 
@@ -524,7 +544,12 @@ impl Refs {
         let t = Table::parse("consultation_compatible.tsv", &text)?;
         let mut rows = Vec::new();
         for (row, r) in t.records::<CodeRow>(&[])? {
-            rows.push((r.code.0, period(&row, r.valid_from, r.valid_to)?, (), row.line));
+            rows.push((
+                r.code.0,
+                period(&row, r.valid_from, r.valid_to)?,
+                (),
+                row.line,
+            ));
         }
         self.consult_ok = histories(&t, rows)?;
 
@@ -551,15 +576,32 @@ impl Refs {
                 physician: r.physician.0,
                 consultation: r.consultation.0,
             };
-            rows.push(((r.letter.0, g), period(&row, r.valid_from, r.valid_to)?, v, row.line));
+            rows.push((
+                (r.letter.0, g),
+                period(&row, r.valid_from, r.valid_to)?,
+                v,
+                row.line,
+            ));
         }
         self.ngap = histories(&t, rows)?;
 
         // Parameters and rates must be in force on every date the set can price an act: from the
         // first CCAM tariff or NGAP value on, without a gap (the rules have no fallback value).
-        let first_tariff = self.tariffs.values().filter_map(|h| h.rows().first().map(|r| r.0.from)).min();
-        let first_ngap = self.ngap.values().filter_map(|h| h.rows().first().map(|r| r.0.from)).min();
-        let priced_from = first_tariff.into_iter().chain(first_ngap).min().unwrap_or(Date::MAX);
+        let first_tariff = self
+            .tariffs
+            .values()
+            .filter_map(|h| h.rows().first().map(|r| r.0.from))
+            .min();
+        let first_ngap = self
+            .ngap
+            .values()
+            .filter_map(|h| h.rows().first().map(|r| r.0.from))
+            .min();
+        let priced_from = first_tariff
+            .into_iter()
+            .chain(first_ngap)
+            .min()
+            .unwrap_or(Date::MAX);
 
         #[derive(Deserialize)]
         struct ParamRow<'a> {
@@ -580,7 +622,12 @@ impl Refs {
                 return Err(row.err("value", "negative parameter"));
             }
             // fixed-point ×100
-            rows.push((p, period(&row, r.valid_from, r.valid_to)?, r.value.0, row.line));
+            rows.push((
+                p,
+                period(&row, r.valid_from, r.valid_to)?,
+                r.value.0,
+                row.line,
+            ));
         }
         covered(&t, &rows, Param::ALL.into_iter(), priced_from, |p| {
             format!("parameter `{}`", p.name())
@@ -601,11 +648,25 @@ impl Refs {
         self.professions.clear();
         for (row, r) in t.records::<SpecRow>(&[])? {
             let s = r.specialty.0;
-            if r.profession.is_empty() || !r.profession.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
-                return Err(row.err("profession", format!("`{}` is not a profession name [a-z_]+", r.profession)));
+            if r.profession.is_empty()
+                || !r
+                    .profession
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_')
+            {
+                return Err(row.err(
+                    "profession",
+                    format!("`{}` is not a profession name [a-z_]+", r.profession),
+                ));
             }
             if r.physician.0 != (r.profession == PHYSICIAN) {
-                return Err(row.err("physician", format!("physician = {} but profession `{}`", r.physician.0 as u8, r.profession)));
+                return Err(row.err(
+                    "physician",
+                    format!(
+                        "physician = {} but profession `{}`",
+                        r.physician.0 as u8, r.profession
+                    ),
+                ));
             }
             let profession = match self.professions.iter().position(|p| p == r.profession) {
                 Some(i) => i as u8,
@@ -646,13 +707,19 @@ impl Refs {
                 .iter()
                 .position(|p| p == r.profession)
                 .ok_or_else(|| {
-                    row.err("profession", format!("profession `{}` not in specialties.tsv", r.profession))
+                    row.err(
+                        "profession",
+                        format!("profession `{}` not in specialties.tsv", r.profession),
+                    )
                 })? as u8;
             if !(0..=10_000).contains(&r.rate.0) {
                 return Err(row.err("rate", "rate outside 0..100 %"));
             }
             if !["C", "S", "I"].contains(&r.confidence) {
-                return Err(row.err("confidence", format!("`{}` (expected C, S or I)", r.confidence)));
+                return Err(row.err(
+                    "confidence",
+                    format!("`{}` (expected C, S or I)", r.confidence),
+                ));
             }
             if r.source.is_empty() {
                 return Err(row.err("source", "empty value"));
@@ -746,7 +813,12 @@ impl Refs {
                 sector,
                 optam: r.optam.0,
             };
-            rows.push((no as u32, period(&row, r.valid_from, r.valid_to)?, p, row.line));
+            rows.push((
+                no as u32,
+                period(&row, r.valid_from, r.valid_to)?,
+                p,
+                row.line,
+            ));
         }
         self.practitioners = histories(&t, rows)?;
 

@@ -95,11 +95,7 @@ impl OfficialModValues {
         self.entries
             .iter()
             .find(|e| matches!(e.applies, Applies::Specialties(s) if s.contains(specialty)))
-            .or_else(|| {
-                self.entries
-                    .iter()
-                    .find(|e| e.applies == Applies::Default)
-            })
+            .or_else(|| self.entries.iter().find(|e| e.applies == Applies::Default))
     }
 }
 
@@ -134,7 +130,10 @@ impl Refs {
     ) -> Option<ResolvedMod> {
         let ours = self.modifiers.get(&(m, grid)).and_then(|h| h.at(date));
         let exclusive = ours.is_some_and(|(_, v)| v.exclusive);
-        if let Some((p, off)) = self.modifier_values.get(&(m, grid)).and_then(|h| h.at(date))
+        if let Some((p, off)) = self
+            .modifier_values
+            .get(&(m, grid))
+            .and_then(|h| h.at(date))
             && let Some(e) = off.for_specialty(specialty)
         {
             return Some(ResolvedMod {

@@ -262,7 +262,10 @@ pub fn price_lines(
                                 mper.from,
                                 mper.to_opt_string(),
                                 match mv.source {
-                                    ModSource::Official { version, by_specialty: true } => format!(
+                                    ModSource::Official {
+                                        version,
+                                        by_specialty: true,
+                                    } => format!(
                                         ", official CCAM v{version}, specialty {:02}",
                                         prac.specialty
                                     ),

@@ -64,9 +64,12 @@ pub fn line_rate(ctx: &Ctx, c: &ClaimInput, parties: &Parties, i: usize) -> Rate
     let higher = exempt
         .map(|r| (refs.param(Param::RateExempt, d), r))
         .or_else(|| {
-            rights
-                .local_regime
-                .then(|| (refs.param(Param::RateLocalRegime, d), RateReason::LocalRegime))
+            rights.local_regime.then(|| {
+                (
+                    refs.param(Param::RateLocalRegime, d),
+                    RateReason::LocalRegime,
+                )
+            })
         });
     let mut h_ignored = None;
     if h.pathway == b'H' {
@@ -83,7 +86,9 @@ pub fn line_rate(ctx: &Ctx, c: &ClaimInput, parties: &Parties, i: usize) -> Rate
                 refs.profession_name(spec.profession)
             ))
         } else if age < min_age {
-            Some(format!("patient aged {age}, under pathway_min_age {min_age}"))
+            Some(format!(
+                "patient aged {age}, under pathway_min_age {min_age}"
+            ))
         } else if spec.direct_access && spec.direct_access_max_age.is_none_or(|m| age <= m as u32) {
             Some(match spec.direct_access_max_age {
                 None => "direct-access specialty (specialties.tsv, RULES.md §5.4)".to_string(),
@@ -139,9 +144,12 @@ pub fn apply_rates(
         r.amo_gross = money::pct(r.base, rate);
         r.ticket = r.base - r.amo_gross;
         if let Some(w) = &dec.h_ignored {
-            tr.note("pathway", "RULES.md §5.4; formats/rates.md", Some(r.line_no), || {
-                format!("pathway indicator H ignored: {w}")
-            });
+            tr.note(
+                "pathway",
+                "RULES.md §5.4; formats/rates.md",
+                Some(r.line_no),
+                || format!("pathway indicator H ignored: {w}"),
+            );
         }
         let refs = ctx.refs;
         let spec = parties.prac[i].1;

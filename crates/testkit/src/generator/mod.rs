@@ -275,7 +275,11 @@ impl Gen<'_> {
             let pu = self.tariff(code, act, date, g)?;
             let mut base = money::pct(pu, coef);
             for &m in mods {
-                base += match self.refs.modifier_value(m, g, date, p.spec.code()).map(|v| v.kind) {
+                base += match self
+                    .refs
+                    .modifier_value(m, g, date, p.spec.code())
+                    .map(|v| v.kind)
+                {
                     Some(ModKind::Pct(bp)) => money::pct(money::pct(pu, bp), coef),
                     Some(ModKind::Fixed(c)) => c,
                     None => 0,
