@@ -10,7 +10,8 @@
 //! * 6 — output directory exists (use `--force`);
 //! * 7 — conservation check failed (a bug: the summary is written but the run is flagged);
 //! * 8 — not found (e.g. `refs lookup` of an unknown code, `explain` of an unknown claim);
-//! * 9 — `reprocess`: previous outputs refused (another batch, edited, or not matching the claims file).
+//! * 9 — outputs of a run refused: `reprocess`'s previous outputs (another batch, edited, or not matching
+//!   the claims file), `report` on a directory without a readable `report_data.json` (an older run).
 
 use clap::{Parser, Subcommand};
 use liquidator_core::engine::{self, Options, RunError};
@@ -392,7 +393,7 @@ pub fn main() -> ExitCode {
                 }
                 Err(e) => {
                     eprintln!("liquidator: {e}");
-                    ExitCode::from(5)
+                    ExitCode::from(e.exit_code())
                 }
             }
         }

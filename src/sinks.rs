@@ -4,6 +4,7 @@
 
 use liquidator_core::claims::BatchHeader;
 use liquidator_core::sink::{Sink, SinkError};
+use liquidator_export::report::data::AggregatesSink;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -74,15 +75,15 @@ pub fn batch_header(claims: &Path) -> Option<BatchHeader> {
         .map(|(h, _)| h)
 }
 
-/// The extra sinks of a run writing into the staging directory `dir`: the Parquet export when a key
-/// is given (with the batch header of the claims file: its number and date are columns).
+/// The extra sinks of a run writing into the staging directory `dir`: the report's aggregates
+/// (`report_data.json`), and the Parquet export when a key is given (with the batch header of the claims file: its number and date are columns).
 #[cfg(feature = "parquet")]
 pub fn sinks<'s>(
     dir: &Path,
     key: Option<&PseudonymKey>,
     batch: Option<&BatchHeader>,
 ) -> Result<Vec<Box<dyn Sink + 's>>, SinkError> {
-    let mut v: Vec<Box<dyn Sink + 's>> = Vec::new();
+    let mut v: Vec<Box<dyn Sink + 's>> = vec![Box::new(AggregatesSink::new(dir))];
     if let Some(k) = key {
         let mut p = liquidator_export::parquet::ParquetSink::create(dir, k.clone())?;
         if let Some(b) = batch {
@@ -95,9 +96,9 @@ pub fn sinks<'s>(
 
 #[cfg(not(feature = "parquet"))]
 pub fn sinks<'s>(
-    _: &Path,
+    dir: &Path,
     _: Option<&PseudonymKey>,
     _: Option<&BatchHeader>,
 ) -> Result<Vec<Box<dyn Sink + 's>>, SinkError> {
-    Ok(Vec::new())
+    Ok(vec![Box::new(AggregatesSink::new(dir))])
 }

@@ -1,39 +1,62 @@
-//! `liquidator report`: the page is produced from an output directory, self-contained, French-formatted,
-//! and fails with a clear `file:line` error on a malformed directory.
+//! `liquidator report` on real engine output: `liquidator run` on the sample day (the binary), then the
+//! report from its `summary.json` and `report_data.json`: every section, the totals, self-contained,
+//! escaped, red checks on a mismatch, and a clear refusal (exit 9) of a directory without aggregates.
 
-use liquidator_export::report::{ReportError, write_report};
+use liquidator_core::output::Summary;
+use liquidator_export::report::data::{REPORT_DATA, ReportData};
+use liquidator_export::report::fmt::{euros, int};
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
-fn data(name: &str) -> PathBuf {
+fn sample(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name)
+        .join("fixtures/sample")
+        .join(p)
 }
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("liquidator-report-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_liquidator"));
+    c.env("LIQUIDATOR_PSEUDONYM_KEY", "report test secret, sample day");
+    c
 }
 
-fn render(out: &Path, prev: Option<&Path>, tag: &str) -> String {
-    let dest = tmp(tag).join("report.html");
-    write_report(out, prev, &dest).unwrap();
+/// `liquidator run` of the sample day into `tmp/name`.
+fn run(tmp: &Path, name: &str) -> PathBuf {
+    let out = tmp.join(name);
+    let o = bin()
+        .args(["run", "--quiet", "--claims"])
+        .arg(sample("claims.b2"))
+        .arg("--refs")
+        .arg(sample("refs"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    out
+}
+
+fn report(out: &Path, prev: Option<&Path>, dest: &Path) -> Output {
+    let mut c = bin();
+    c.arg("report").arg(out).arg("-o").arg(dest);
+    if let Some(p) = prev {
+        c.arg("--previous").arg(p);
+    }
+    c.output().unwrap()
+}
+
+fn render(out: &Path, prev: Option<&Path>) -> String {
+    let dest = out.parent().unwrap().join(format!(
+        "report-{}.html",
+        out.file_name().unwrap().to_string_lossy()
+    ));
+    let o = report(out, prev, &dest);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     std::fs::read_to_string(&dest).unwrap()
 }
 
-/// Copies an output directory (flat files and `amc/`) so a test can damage the copy.
-fn copy_out(src: &Path, dst: &Path) {
-    std::fs::create_dir_all(dst.join("amc")).unwrap();
-    for sub in ["", "amc"] {
-        for e in std::fs::read_dir(src.join(sub)).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_file() {
-                std::fs::copy(&p, dst.join(sub).join(p.file_name().unwrap())).unwrap();
-            }
-        }
-    }
+fn summary(out: &Path) -> Summary {
+    serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap()
 }
 
 fn assert_self_contained(html: &str) {
@@ -45,8 +68,12 @@ fn assert_self_contained(html: &str) {
 }
 
 #[test]
-fn report_has_every_section_and_french_figures() {
-    let html = render(&data("report_out"), None, "basic");
+fn report_of_a_real_run_has_every_section_and_the_totals() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(tmp.path(), "day");
+    let s = summary(&out);
+    let html = render(&out, None);
+    assert_self_contained(&html);
     for id in [
         "key-figures",
         "checks",
@@ -57,213 +84,125 @@ fn report_has_every_section_and_french_figures() {
         "top-acts",
         "warnings",
     ] {
+        assert!(html.contains(&format!("id=\"{id}\"")), "section {id}");
+    }
+    assert!(!html.contains("id=\"day-over-day\""));
+    for cents in [
+        s.billed_cents,
+        s.amo_paid_cents,
+        s.amc_cents,
+        s.patient_cents,
+        s.rejected_billed_cents,
+    ] {
         assert!(
-            html.contains(&format!("<section id=\"{id}\">")),
-            "section {id} missing"
+            html.contains(&euros(cents as i128)),
+            "{}",
+            euros(cents as i128)
         );
     }
+    assert!(html.contains(&int(s.claims_read as i128)));
     assert!(
-        !html.contains("id=\"day-over-day\""),
-        "no comparison without --previous"
+        html.contains("conservation checks pass"),
+        "a real run reconciles"
     );
-    assert_self_contained(&html);
-    // 1 962,61 € billed in all: narrow no-break space for thousands, no-break space before €.
+    assert!(!html.contains("FAILED"));
+
+    // CCAM lines are grouped by their regroupement (LineResult.group), not by a code prefix.
+    let d: ReportData =
+        serde_json::from_str(&std::fs::read_to_string(out.join(REPORT_DATA)).unwrap()).unwrap();
+    assert!(!d.ccam_groups.is_empty());
     assert!(
-        html.contains("1\u{202F}962,61\u{A0}€"),
-        "French amount formatting"
+        d.ccam_groups.keys().all(|k| k.len() == 3),
+        "{:?}",
+        d.ccam_groups.keys()
     );
-    assert!(html.contains("1\u{202F}239,61\u{A0}€"), "excess fees");
-    assert!(html.contains("\u{202F}%"), "French percent formatting");
-    assert!(
-        !html.contains("1962.61"),
-        "no English decimal point for amounts"
-    );
-    // The rejection codes, their mnemonics, and the orphan record.
-    for s in ["R020", "NIR_KEY", "R060", "ACT_UNKNOWN", "R002"] {
-        assert!(html.contains(s), "{s} missing");
+    assert_eq!(d.paid.lines, s.lines_paid);
+    assert_eq!(d.paid.amo_paid, s.amo_paid_cents);
+    for k in d.ccam_groups.keys() {
+        assert!(html.contains(&format!("CCAM {k}")) || d.ccam_groups.len() > 15);
     }
-    // Charts are inline SVG and populated.
-    assert!(html.matches("<svg").count() >= 6);
-    assert!(html.contains("CCAM NFKA") && html.contains("NGAP G"));
-    for insurer in ["1234567890", "9876543210", "C2S"] {
-        assert!(html.contains(insurer));
+
+    // No NIR in the aggregates or the page.
+    let pay = std::fs::read_to_string(out.join("payments.tsv")).unwrap();
+    let json = std::fs::read_to_string(out.join(REPORT_DATA)).unwrap();
+    for l in pay.lines().skip(1) {
+        let nir = l.split('\t').nth(4).unwrap().split('-').next().unwrap();
+        assert!(!html.contains(nir) && !json.contains(nir));
     }
-    // Every check passes on a consistent directory, and none is red.
-    assert!(
-        html.contains("All 14 conservation checks pass"),
-        "{}",
-        &html[..2000.min(html.len())]
+}
+
+#[test]
+fn previous_run_gives_day_over_day_and_pages_are_deterministic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = run(tmp.path(), "a");
+    let b = run(tmp.path(), "b");
+    let html = render(&a, Some(&b));
+    assert!(html.contains("id=\"day-over-day\""));
+    assert!(html.contains("Compared with batch"));
+    // Two runs of the same day: the same page (no timestamp, no thread-dependent order).
+    let pa = render(&a, None);
+    let pb = render(&b, None);
+    assert_eq!(
+        pa.replace("<code>a</code>", ""),
+        pb.replace("<code>b</code>", "")
     );
-    assert!(!html.contains("✗ FAILED"));
-    // NIRs never reach the page.
-    assert!(!html.contains("1850578006084"));
 }
 
 #[test]
-fn report_with_previous_shows_day_over_day() {
-    let html = render(&data("report_out"), Some(&data("report_prev")), "prev");
-    assert!(html.contains("<section id=\"day-over-day\">"));
-    // Claims read 5 → 6: +1, +20,0 % (highlighted).
-    assert!(html.contains("<td class=\"n\">+1</td><td class=\"n\">+20,0\u{202F}%</td>"));
-    // Billed 1 700,00 € → 1 962,61 €.
-    assert!(html.contains("+262,61\u{A0}€"));
-    // R060 absent the day before.
-    assert!(html.contains("R060 ACT_UNKNOWN"));
-    assert_self_contained(&html);
+fn text_from_the_files_is_escaped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(tmp.path(), "day");
+    let p = out.join(REPORT_DATA);
+    let mut d: ReportData = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    let (k, a) = d.ccam_groups.pop_first().unwrap();
+    d.ccam_groups.insert("<b>A&B</b>".into(), a);
+    if let Some(r) = d.rejections.by_code.values_mut().next() {
+        r.mnemonic = "<script>x</script>".into();
+    }
+    std::fs::write(&p, serde_json::to_string(&d).unwrap()).unwrap();
+    let html = render(&out, None);
+    assert!(html.contains("&lt;b&gt;A&amp;B&lt;/b&gt;"), "{k}");
+    assert!(!html.contains("<b>A&B</b>"));
+    assert!(!html.contains("<script>"));
+    assert!(html.contains("&lt;script&gt;x&lt;/script&gt;"));
 }
 
 #[test]
-fn report_is_deterministic() {
-    let a = render(&data("report_out"), None, "det-a");
-    let b = render(&data("report_out"), None, "det-b");
-    assert_eq!(a, b);
-}
-
-#[test]
-fn inconsistent_files_give_red_checks_not_an_error() {
-    let dir = tmp("red");
-    let out = dir.join("out");
-    copy_out(&data("report_out"), &out);
-    // Drop the last payment row: the file no longer agrees with summary.json.
-    let p = std::fs::read_to_string(out.join("payments.tsv")).unwrap();
-    let mut lines: Vec<&str> = p.lines().collect();
-    lines.pop();
-    std::fs::write(out.join("payments.tsv"), lines.join("\n") + "\n").unwrap();
-    let html = render(&out, None, "red-html");
+fn aggregates_that_disagree_with_the_summary_give_red_checks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(tmp.path(), "day");
+    let p = out.join("summary.json");
+    let mut s = summary(&out);
+    s.amo_paid_cents += 1;
+    std::fs::write(&p, serde_json::to_string(&s).unwrap()).unwrap();
+    let html = render(&out, None);
     assert!(html.contains("✗ FAILED"));
     assert!(html.contains("conservation checks FAILED"));
 }
 
 #[test]
-fn text_from_the_files_is_escaped() {
-    let dir = tmp("esc");
-    let out = dir.join("out");
-    copy_out(&data("report_out"), &out);
-    let r = std::fs::read_to_string(out.join("rejections.tsv")).unwrap();
-    std::fs::write(
-        out.join("rejections.tsv"),
-        r.replace("NIR_KEY", "<b>NIR&KEY</b>"),
-    )
-    .unwrap();
-    let html = render(&out, None, "esc-html");
-    assert!(html.contains("&lt;b&gt;NIR&amp;KEY&lt;/b&gt;"));
-    assert!(!html.contains("<b>NIR&KEY</b>"));
-}
+fn a_directory_without_aggregates_is_refused_with_exit_9() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run(tmp.path(), "day");
+    let dest = tmp.path().join("r.html");
 
-fn error_of(out: &Path) -> String {
-    let dest = out.join("report.html");
-    match write_report(out, None, &dest) {
-        Ok(()) => panic!("expected an error"),
-        Err(e) => {
-            assert!(!dest.exists(), "no page on error");
-            e.to_string()
-        }
-    }
-}
+    std::fs::write(out.join(REPORT_DATA), "{\n  \"layout\": 3\n}\n").unwrap();
+    let o = report(&out, None, &dest);
+    assert_eq!(o.status.code(), Some(9));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("report_data.json:2"), "{e}");
+    assert!(!dest.exists(), "no page on error");
 
-#[test]
-fn malformed_directories_name_the_file_and_line() {
-    // A bad amount on the 3rd line of payments.tsv.
-    let out = tmp("bad-amount").join("out");
-    copy_out(&data("report_out"), &out);
-    let p = std::fs::read_to_string(out.join("payments.tsv")).unwrap();
-    std::fs::write(
-        out.join("payments.tsv"),
-        p.replacen("\t0.00\t14.52\t70\t", "\t0.00\t14,52\t70\t", 1),
-    )
-    .unwrap();
-    let e = error_of(&out);
+    std::fs::remove_file(out.join(REPORT_DATA)).unwrap();
+    let o = report(&out, None, &dest);
+    assert_eq!(o.status.code(), Some(9));
+    let e = String::from_utf8_lossy(&o.stderr);
     assert!(
-        e.contains("payments.tsv:3:") && e.contains("column `base`") && e.contains("14,52"),
+        e.contains("no report_data.json") && e.contains("older"),
         "{e}"
     );
+    assert!(!dest.exists());
 
-    // A short row in rejections.tsv.
-    let out = tmp("short-row").join("out");
-    copy_out(&data("report_out"), &out);
-    let r = std::fs::read_to_string(out.join("rejections.tsv")).unwrap();
-    std::fs::write(out.join("rejections.tsv"), r + "000000108\tR020\n").unwrap();
-    let e = error_of(&out);
-    assert!(
-        e.contains("rejections.tsv:5:") && e.contains("fields"),
-        "{e}"
-    );
-
-    // A missing column.
-    let out = tmp("no-col").join("out");
-    copy_out(&data("report_out"), &out);
-    let r = std::fs::read_to_string(out.join("rejections.tsv")).unwrap();
-    std::fs::write(out.join("rejections.tsv"), r.replacen("billed", "fee", 1)).unwrap();
-    let e = error_of(&out);
-    assert!(
-        e.contains("rejections.tsv:1:") && e.contains("`billed`"),
-        "{e}"
-    );
-
-    // Broken JSON.
-    let out = tmp("bad-json").join("out");
-    copy_out(&data("report_out"), &out);
-    std::fs::write(
-        out.join("summary.json"),
-        "{\n  \"batch_number\": \"x\"\n}\n",
-    )
-    .unwrap();
-    let e = error_of(&out);
-    assert!(e.contains("summary.json:2:"), "{e}");
-
-    // Not UTF-8.
-    let out = tmp("latin1").join("out");
-    copy_out(&data("report_out"), &out);
-    let mut b = std::fs::read(out.join("rejections.tsv")).unwrap();
-    b.extend_from_slice(b"000000109\t\tR020\tNIR_KEY\tcl\xe9\t1\t1\t\t1.00\n");
-    std::fs::write(out.join("rejections.tsv"), b).unwrap();
-    let e = error_of(&out);
-    assert!(
-        e.contains("rejections.tsv:5:") && e.contains("UTF-8"),
-        "{e}"
-    );
-
-    // Not a directory at all, and a missing file.
-    let e = write_report(
-        Path::new("/nonexistent/out"),
-        None,
-        &tmp("none").join("r.html"),
-    )
-    .unwrap_err();
-    assert!(matches!(e, ReportError::NotADir(_)));
-    let out = tmp("no-pay").join("out");
-    copy_out(&data("report_out"), &out);
-    std::fs::remove_file(out.join("payments.tsv")).unwrap();
-    assert!(error_of(&out).contains("payments.tsv"));
-}
-
-#[test]
-fn garbage_never_panics() {
-    // Random damage to every file: the report either renders or returns an error, never panics.
-    let base = tmp("fuzz");
-    let files = [
-        "payments.tsv",
-        "rejections.tsv",
-        "summary.json",
-        "amc/C2S.tsv",
-    ];
-    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
-    for round in 0..60 {
-        let out = base.join(format!("o{round}"));
-        copy_out(&data("report_out"), &out);
-        let f = out.join(files[round % files.len()]);
-        let mut b = std::fs::read(&f).unwrap();
-        for _ in 0..1 + round % 5 {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            let i = (seed as usize) % b.len().max(1);
-            let choices = [b'\t', b'\n', b'-', b'9', b'.', 0xff, b'x'];
-            if !b.is_empty() {
-                b[i] = choices[(seed >> 32) as usize % choices.len()];
-            }
-        }
-        std::fs::write(&f, &b).unwrap();
-        let _ = write_report(&out, None, &out.join("r.html"));
-    }
+    let o = report(&tmp.path().join("missing"), None, &dest);
+    assert_eq!(o.status.code(), Some(9));
 }

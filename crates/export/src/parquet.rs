@@ -322,7 +322,16 @@ pub const COLUMNS: &[Col] = &[
         "beneficiary_nir_masked",
         true,
         "",
-        Utf8(|_, r, b| paid(r, |p| put(b, &liquidator_core::nir::mask(&p.h.nir))).unwrap_or(false)),
+        Utf8(
+            |_, r, b| // As `liquidator_core::nir::mask`, without its allocation: 3 characters, then `*`.
+                paid(r, |p| {
+                    for (i, &c) in p.h.nir.iter().enumerate() {
+                        b.push(if i < 3 && c.is_ascii_graphic() { c } else { b'*' });
+                    }
+                    true
+                })
+                .unwrap_or(false),
+        ),
     ),
     col(
         "beneficiary_rank",
