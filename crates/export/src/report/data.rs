@@ -1,0 +1,412 @@
+//! The report's aggregates, computed **during `run`** from the typed outcomes ([`AggregatesSink`]) and
+//! written as `OUT/report_data.json` ([`REPORT_DATA`]) beside `summary.json`; `liquidator report` reads
+//! them back ([`read_data`]) instead of re-parsing the TSV files.
+//!
+//! Memory is bounded by the number of distinct letters, regroupements, CCAM codes, insurers and
+//! rejection codes, not by rows. A window is aggregated in parallel, one partial per
+//! [`liquidator_core::sink::segments`] segment, and the partials are merged in order (sums are exact
+//! integers, so the result does not depend on the grain).
+//!
+//! The JSON layout is a contract between `run` and `report` of the same version (`layout`): amounts
+//! are integer cents, maps are sorted by key (deterministic bytes).
+
+use super::ReportError;
+use liquidator_core::claims::{Act, ClaimHeader};
+use liquidator_core::codes::Reject;
+use liquidator_core::engine::BatchInfo;
+use liquidator_core::rules::{LineResult, Outcome, Paid, PayeeKind};
+use liquidator_core::sink::{Event, Sink, SinkError, segments};
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// File name in the output directory.
+pub const REPORT_DATA: &str = "report_data.json";
+/// Layout of [`ReportData`], checked by the reader.
+pub const LAYOUT: &str = "report_data/1";
+
+/// Counts and amounts (cents) of a group of paid lines.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agg {
+    pub lines: u64,
+    pub billed: i64,
+    pub base: i64,
+    pub amo_paid: i64,
+    pub amc: i64,
+}
+
+impl Agg {
+    fn add_line(&mut self, r: &LineResult) {
+        self.lines += 1;
+        self.billed += r.billed;
+        self.base += r.base;
+        self.amo_paid += r.amo_paid;
+        self.amc += r.amc();
+    }
+    pub fn merge(&mut self, o: &Agg) {
+        self.lines += o.lines;
+        self.billed += o.billed;
+        self.base += o.base;
+        self.amo_paid += o.amo_paid;
+        self.amc += o.amc;
+    }
+}
+
+/// Where a line first failed to split exactly (a bug in the rules if it ever happens).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineRef {
+    pub claim: u32,
+    pub line: u16,
+    pub input_line: u64,
+}
+
+/// Totals of the paid lines, added up independently of `summary.json` (the report compares them).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaidTotals {
+    pub claims: u64,
+    pub lines: u64,
+    pub billed: i64,
+    pub base: i64,
+    pub amo_gross: i64,
+    pub amo_paid: i64,
+    pub amc: i64,
+    pub patient: i64,
+    pub participation: i64,
+    pub heavy_forfait: i64,
+    pub excess: i64,
+    /// Lines breaking `billed = amo_paid + amc + patient`, `base = amo_gross + ticket` or
+    /// `amo_gross = amo_paid + participation`, and the first of them in file order.
+    pub split_errors: u64,
+    pub first_split_error: Option<LineRef>,
+}
+
+impl PaidTotals {
+    fn merge(&mut self, o: &PaidTotals) {
+        self.claims += o.claims;
+        self.lines += o.lines;
+        self.billed += o.billed;
+        self.base += o.base;
+        self.amo_gross += o.amo_gross;
+        self.amo_paid += o.amo_paid;
+        self.amc += o.amc;
+        self.patient += o.patient;
+        self.participation += o.participation;
+        self.heavy_forfait += o.heavy_forfait;
+        self.excess += o.excess;
+        self.split_errors += o.split_errors;
+        if self.first_split_error.is_none() {
+            self.first_split_error = o.first_split_error;
+        }
+    }
+}
+
+/// One rejection reason.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reason {
+    pub mnemonic: String,
+    pub count: u64,
+    pub billed: i64,
+}
+
+/// Rejected claims by reason; records outside claims (`R002`) are not claims: kept apart.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejections {
+    pub by_code: BTreeMap<String, Reason>,
+    pub claims: u64,
+    pub billed: i64,
+    pub orphans: u64,
+    pub orphan_billed: i64,
+}
+
+/// What the run wrote to one `amc/<AMC>.tsv` file (rows and the sum of `amc_total`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AmcFile {
+    pub rows: u64,
+    pub amc_total: i64,
+}
+
+/// Everything the report shows besides `summary.json`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportData {
+    pub layout: String,
+    pub paid: PaidTotals,
+    /// NGAP lines by letter.
+    pub ngap_letters: BTreeMap<String, Agg>,
+    /// CCAM lines by regroupement (`LineResult.group`: the B2 prestation code, e.g. `ADC`, `ATM`).
+    pub ccam_groups: BTreeMap<String, Agg>,
+    /// CCAM lines by code.
+    pub ccam_acts: BTreeMap<String, Agg>,
+    /// By payee kind of the AMO payment (`PS`, `ASSURE`).
+    pub by_payee: BTreeMap<String, Agg>,
+    /// By complementary insurer number (`""` when the claim has none).
+    pub by_amc: BTreeMap<String, Agg>,
+    /// By insurer file name (`C2S.tsv`), as the TSV sink writes them.
+    pub amc_files: BTreeMap<String, AmcFile>,
+    pub rejections: Rejections,
+}
+
+/// Reads `report_data.json` of an output directory. A directory written by an older `liquidator run`
+/// has none: [`ReportError::NoData`].
+pub fn read_data(dir: &Path) -> Result<ReportData, ReportError> {
+    let path = dir.join(REPORT_DATA);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ReportError::NoData(dir.to_path_buf()));
+        }
+        Err(source) => return Err(ReportError::Io { path, source }),
+    };
+    let d: ReportData = serde_json::from_str(&text).map_err(|e| ReportError::Json {
+        line: e.line(),
+        path: path.clone(),
+        msg: e.to_string(),
+    })?;
+    if d.layout != LAYOUT {
+        return Err(ReportError::Json {
+            line: 1,
+            path,
+            msg: format!("layout `{}`, this version reads `{LAYOUT}`", d.layout),
+        });
+    }
+    Ok(d)
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).trim_end().to_string()
+}
+
+/// The file name the TSV sink gives an insurer's file: trailing spaces dropped, non-alphanumerics → `_`.
+pub fn amc_file_name(amc: &str) -> String {
+    let s: String = amc
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    format!("{s}.tsv")
+}
+
+/// A partial aggregate over consecutive events, keyed by the raw bytes (cheap to hash); turned into
+/// [`ReportData`] once, at the end.
+#[derive(Default)]
+struct Acc {
+    paid: PaidTotals,
+    ngap: FxHashMap<[u8; 4], Agg>,
+    groups: FxHashMap<[u8; 4], Agg>,
+    acts: FxHashMap<[u8; 7], Agg>,
+    payee: [Agg; 2],
+    amc: FxHashMap<Option<[u8; 10]>, Agg>,
+    amc_files: FxHashMap<[u8; 10], AmcFile>,
+    rejected: FxHashMap<Reject, (u64, i64)>,
+    orphans: u64,
+    orphan_billed: i64,
+}
+
+impl Acc {
+    fn add(&mut self, events: &[Event<'_>]) {
+        for e in events {
+            match e {
+                Event::Claim(c) => match (c.outcome, c.header) {
+                    (Outcome::Paid(p), Some(h)) => self.paid_claim(h, c.lines, c.line_pos, p),
+                    (Outcome::Paid(_), None) => {}
+                    (Outcome::Rejected(r), _) => {
+                        let x = self.rejected.entry(r.code).or_default();
+                        x.0 += 1;
+                        x.1 += c.claim.billed;
+                    }
+                },
+                Event::Orphan(o) => {
+                    self.orphans += 1;
+                    self.orphan_billed += o.fee;
+                }
+            }
+        }
+    }
+
+    fn paid_claim(
+        &mut self,
+        h: &ClaimHeader,
+        lines: &[liquidator_core::claims::ActLine],
+        pos: &[liquidator_core::claims::Pos],
+        p: &Paid,
+    ) {
+        let t = &mut self.paid;
+        t.claims += 1;
+        for (k, r) in p.lines.iter().enumerate() {
+            t.lines += 1;
+            t.billed += r.billed;
+            t.base += r.base;
+            t.amo_gross += r.amo_gross;
+            t.amo_paid += r.amo_paid;
+            t.amc += r.amc();
+            t.patient += r.patient;
+            t.participation += r.pf;
+            t.heavy_forfait += r.heavy_forfait;
+            t.excess += r.excess;
+            // i128: an absurd amount must give a red check, not an overflow.
+            let w = |v: i64| v as i128;
+            if w(r.billed) != w(r.amo_paid) + w(r.amc()) + w(r.patient)
+                || w(r.base) != w(r.amo_gross) + w(r.ticket)
+                || w(r.amo_gross) != w(r.amo_paid) + w(r.pf)
+            {
+                t.split_errors += 1;
+                t.first_split_error.get_or_insert(LineRef {
+                    claim: h.claim_no,
+                    line: r.line_no,
+                    input_line: pos.get(k).map_or(0, |p| p.line),
+                });
+            }
+            match lines.get(k).map(|l| &l.act) {
+                Some(Act::Ngap { letter, .. }) => self.ngap.entry(*letter).or_default().add_line(r),
+                Some(Act::Ccam { code, .. }) => {
+                    self.groups.entry(r.group).or_default().add_line(r);
+                    self.acts.entry(*code).or_default().add_line(r);
+                }
+                None => {}
+            }
+            let i = match p.payee {
+                PayeeKind::Practitioner => 0,
+                PayeeKind::Insured => 1,
+            };
+            self.payee[i].add_line(r);
+            self.amc
+                .entry(p.amc.map(|a| a.amc))
+                .or_default()
+                .add_line(r);
+            // The same condition as the TSV sink's insurer rows (`output::paid`).
+            if let Some(a) = p.amc
+                && (r.amc() != 0 || r.ticket != 0 || r.excess != 0)
+            {
+                let f = self.amc_files.entry(a.amc).or_default();
+                f.rows += 1;
+                f.amc_total += r.amc();
+            }
+        }
+    }
+
+    fn merge(&mut self, o: Acc) {
+        fn m<K: std::hash::Hash + Eq>(a: &mut FxHashMap<K, Agg>, b: FxHashMap<K, Agg>) {
+            for (k, v) in b {
+                a.entry(k).or_default().merge(&v);
+            }
+        }
+        self.paid.merge(&o.paid);
+        m(&mut self.ngap, o.ngap);
+        m(&mut self.groups, o.groups);
+        m(&mut self.acts, o.acts);
+        m(&mut self.amc, o.amc);
+        for (a, b) in self.payee.iter_mut().zip(o.payee.iter()) {
+            a.merge(b);
+        }
+        for (k, v) in o.amc_files {
+            let f = self.amc_files.entry(k).or_default();
+            f.rows += v.rows;
+            f.amc_total += v.amc_total;
+        }
+        for (k, v) in o.rejected {
+            let x = self.rejected.entry(k).or_default();
+            x.0 += v.0;
+            x.1 += v.1;
+        }
+        self.orphans += o.orphans;
+        self.orphan_billed += o.orphan_billed;
+    }
+
+    fn into_data(self) -> ReportData {
+        fn keyed<K>(m: FxHashMap<K, Agg>, name: impl Fn(&K) -> String) -> BTreeMap<String, Agg> {
+            let mut out: BTreeMap<String, Agg> = BTreeMap::new();
+            for (k, v) in m {
+                out.entry(name(&k)).or_default().merge(&v);
+            }
+            out
+        }
+        let mut by_payee = BTreeMap::new();
+        for (name, a) in [PayeeKind::Practitioner, PayeeKind::Insured]
+            .iter()
+            .zip(self.payee)
+        {
+            if a.lines > 0 {
+                by_payee.insert(name.as_str().to_string(), a);
+            }
+        }
+        let mut amc_files: BTreeMap<String, AmcFile> = BTreeMap::new();
+        for (k, v) in self.amc_files {
+            let f = amc_files.entry(amc_file_name(&text(&k))).or_default();
+            f.rows += v.rows;
+            f.amc_total += v.amc_total;
+        }
+        let mut rej = Rejections {
+            orphans: self.orphans,
+            orphan_billed: self.orphan_billed,
+            ..Default::default()
+        };
+        for (code, (n, billed)) in self.rejected {
+            rej.claims += n;
+            rej.billed += billed;
+            rej.by_code.insert(
+                code.code().to_string(),
+                Reason {
+                    mnemonic: code.slug().to_string(),
+                    count: n,
+                    billed,
+                },
+            );
+        }
+        ReportData {
+            layout: LAYOUT.to_string(),
+            paid: self.paid,
+            ngap_letters: keyed(self.ngap, |k| text(k)),
+            ccam_groups: keyed(self.groups, |k| text(k)),
+            ccam_acts: keyed(self.acts, |k| text(k)),
+            by_payee,
+            by_amc: keyed(self.amc, |k| k.map(|a| text(&a)).unwrap_or_default()),
+            amc_files,
+            rejections: rej,
+        }
+    }
+}
+
+/// Computes the report's aggregates during the run and writes `dir/report_data.json` (atomically) when
+/// the batch is finished. `dir` is the run's staging directory.
+pub struct AggregatesSink {
+    dir: PathBuf,
+    acc: Acc,
+}
+
+impl AggregatesSink {
+    pub fn new(dir: &Path) -> AggregatesSink {
+        AggregatesSink {
+            dir: dir.to_path_buf(),
+            acc: Acc::default(),
+        }
+    }
+
+    /// The aggregates so far.
+    pub fn data(self) -> ReportData {
+        self.acc.into_data()
+    }
+}
+
+impl Sink for AggregatesSink {
+    fn window(&mut self, events: &[Event<'_>]) -> Result<(), SinkError> {
+        let segs: Vec<&[Event]> = segments(events).collect();
+        let parts: Vec<Acc> = segs
+            .par_iter()
+            .map(|seg| {
+                let mut a = Acc::default();
+                a.add(seg);
+                a
+            })
+            .collect();
+        // In order: the first split error stays the first in file order.
+        for p in parts {
+            self.acc.merge(p);
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, _batch: &BatchInfo) -> Result<(), SinkError> {
+        let data = std::mem::take(&mut self.acc).into_data();
+        liquidator_core::output::files::write_json(&self.dir.join(REPORT_DATA), &data)
+    }
+}
