@@ -1,75 +1,139 @@
-//! Issue #7: a run killed with SIGKILL mid-way leaves no file under the final output name; messages never
-//! print a full NIR.
+//! Issue #7: a run killed with SIGKILL (early, mid-way, late) leaves no final output directory — at most
+//! its hidden staging directory; messages never print a full NIR.
 
 mod common;
 use common::*;
 use liquidator_core::claims::BatchHeader;
 use liquidator_core::date::Date;
 use liquidator_testkit::write::BatchWriter;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
+
+fn liquidator() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_liquidator"))
+}
+
+fn run_cmd(claims: &Path, refs: &Path, out: &Path) -> Command {
+    let mut c = liquidator();
+    c.args(["run", "--quiet", "--threads", "2", "--claims"])
+        .arg(claims)
+        .arg("--refs")
+        .arg(refs)
+        .arg("--out")
+        .arg(out);
+    c
+}
+
+/// Size of the `payments.tsv` being written in the hidden staging directory under `parent`, if any.
+fn staged_payments(parent: &Path) -> Option<u64> {
+    std::fs::read_dir(parent)
+        .ok()?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .find_map(|e| Some(std::fs::metadata(e.path().join("payments.tsv")).ok()?.len()))
+}
+
+/// Whether a hidden staging directory exists under `parent`.
+fn staging_exists(parent: &Path) -> bool {
+    std::fs::read_dir(parent).is_ok_and(|mut d| {
+        d.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with('.')))
+    })
+}
+
+/// Waits until `ready` (polling every millisecond), failing if the child exits first or `limit` passes.
+fn wait_until(child: &mut Child, limit: Duration, what: &str, mut ready: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            panic!("the run ended ({st}) before the kill point ({what}): make the batch larger");
+        }
+        if ready() {
+            return;
+        }
+        assert!(
+            t0.elapsed() < limit,
+            "kill point ({what}) not reached in {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
 
 #[cfg(unix)]
 #[test]
-fn sigkill_mid_run_leaves_no_final_output() {
-    let dir = std::env::temp_dir().join(format!("liquidator-kill-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let refs = mini_refs_dir("kill");
-    // A batch large enough to take a few seconds in a debug build.
-    let claims = dir.join("claims.b2");
-    let mut w = BatchWriter::new(
-        std::io::BufWriter::new(std::fs::File::create(&claims).unwrap()),
-        &BatchHeader {
-            sender: 1,
-            batch_no: 1,
-            date: Date(20260316),
-            version: 100,
-        },
-    )
+fn sigkill_early_mid_and_late_leaves_no_final_output() {
+    use std::os::unix::process::ExitStatusExt;
+    // A synthetic day from the test kit, large enough for a debug build to take seconds.
+    let input = tempfile::tempdir().unwrap();
+    let gen_dir = input.path().join("day");
+    liquidator_testkit::generator::generate(&liquidator_testkit::generator::GenConfig {
+        claims: 200_000,
+        beneficiaries: 40_000,
+        seed: 11,
+        date: Date(20260316),
+        out: gen_dir.clone(),
+        scenarios: false,
+        ccam_subset: true,
+    })
     .unwrap();
-    for i in 0..400_000u32 {
-        let mut h = header(ADULT, 19850512, GP);
-        h.claim_no = i + 1;
-        w.claim(&h, &[ngap("G", 100, 20260301 + i % 14, 3000)])
-            .unwrap();
-    }
-    w.finish().unwrap();
-    let out = dir.join("out");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_liquidator"))
-        .args(["run", "--quiet", "--claims"])
-        .arg(&claims)
-        .arg("--refs")
-        .arg(&refs)
-        .arg("--out")
-        .arg(&out)
-        .spawn()
-        .unwrap();
-    let staging = dir.join(format!(".out.partial-{}", child.id()));
+    let (claims, refs) = (gen_dir.join("claims.b2"), gen_dir.join("refs"));
+
+    // A complete run: how long it takes and how large payments.tsv ends up (the kill points).
+    let full = tempfile::tempdir().unwrap();
     let t0 = Instant::now();
-    while !staging.join("payments.tsv").exists() && t0.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    std::thread::sleep(Duration::from_millis(50));
-    let finished_early = child.try_wait().unwrap().is_some();
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    if !finished_early {
+    let st = run_cmd(&claims, &refs, &full.path().join("out"))
+        .status()
+        .unwrap();
+    let took = t0.elapsed();
+    assert!(st.success(), "reference run failed: {st}");
+    let final_len = std::fs::metadata(full.path().join("out/payments.tsv"))
+        .unwrap()
+        .len();
+    drop(full);
+
+    for (what, fraction) in [("early", 0.0), ("middle", 0.5), ("late", 0.9)] {
+        let parent = tempfile::tempdir().unwrap();
+        let out: PathBuf = parent.path().join("out");
+        let mut child = run_cmd(&claims, &refs, &out).spawn().unwrap();
+        let target = (final_len as f64 * fraction) as u64;
+        let limit = took * 3 + Duration::from_secs(10);
+        if fraction == 0.0 {
+            // as soon as the staging directory exists
+            wait_until(&mut child, limit, what, || staging_exists(parent.path()));
+        } else {
+            wait_until(&mut child, limit, what, || {
+                staged_payments(parent.path()).is_some_and(|n| n >= target)
+            });
+        }
+        child.kill().unwrap(); // SIGKILL
+        let st = child.wait().unwrap();
+        assert_eq!(
+            st.signal(),
+            Some(9),
+            "{what}: the run was not killed by SIGKILL ({st}): it ended before the kill"
+        );
         assert!(
             !out.exists(),
-            "a killed run left its final output directory"
+            "{what}: a killed run left its final output directory"
+        );
+        let left: Vec<String> = std::fs::read_dir(parent.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            left.len() <= 1
+                && left
+                    .iter()
+                    .all(|n| n.starts_with('.') && n.contains("partial")),
+            "{what}: a killed run left {left:?} (at most its hidden .partial staging directory)"
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
-    let _ = std::fs::remove_dir_all(&refs);
 }
 
 #[test]
 fn messages_never_print_a_full_nir() {
-    let dir = std::env::temp_dir().join(format!("liquidator-nir-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let claims = dir.join("claims.b2");
+    let dir = tempfile::tempdir().unwrap();
+    let claims = dir.path().join("claims.b2");
     let mut w = BatchWriter::new(
         std::fs::File::create(&claims).unwrap(),
         &BatchHeader {
@@ -87,8 +151,8 @@ fn messages_never_print_a_full_nir() {
     h.claim_no = 2;
     w.claim(&h, &[ngap("G", 100, 20260302, 3000)]).unwrap();
     w.finish().unwrap();
-    let out = dir.join("out");
-    let o = Command::new(env!("CARGO_BIN_EXE_liquidator"))
+    let out = dir.path().join("out");
+    let o = liquidator()
         .args(["run", "--claims"])
         .arg(&claims)
         .arg("--refs")
@@ -105,5 +169,4 @@ fn messages_never_print_a_full_nir() {
             "full NIR in: {text}"
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

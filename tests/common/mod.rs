@@ -12,19 +12,23 @@ pub fn mini_src() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/mini/refs")
 }
 
-/// Writes the mini reference set into a fresh directory and returns it.
-pub fn mini_refs_dir(tag: &str) -> PathBuf {
-    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let dir =
-        std::env::temp_dir().join(format!("liquidator-test-{tag}-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+/// A copy of the mini reference set in a fresh temporary directory, deleted when dropped.
+pub fn mini_refs_tempdir(tag: &str) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("liquidator-test-{tag}-"))
+        .tempdir()
+        .expect("temporary directory");
     for e in std::fs::read_dir(mini_src()).unwrap() {
         let p = e.unwrap().path();
-        std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
+        std::fs::copy(&p, dir.path().join(p.file_name().unwrap())).unwrap();
     }
     dir
+}
+
+/// Writes the mini reference set into a fresh directory and returns it (the caller removes it; prefer
+/// [`mini_refs_tempdir`], which removes itself).
+pub fn mini_refs_dir(tag: &str) -> PathBuf {
+    mini_refs_tempdir(tag).keep()
 }
 
 /// The mini reference set, loaded once per test binary.
