@@ -115,6 +115,49 @@ pub struct NgapValue {
     pub value: Cents,
     pub physician: bool,
     pub consultation: bool,
+    pub family: NgapFamily,
+}
+
+/// What an NGAP letter is (`ngap_letters.tsv`, column `family`): the rate and participation rules and
+/// the majoration check (`formats/rules-decisions.md`, "NGAP majorations") key on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NgapFamily {
+    /// A consultation or visit (G, CS, APC, TCG, VG…).
+    Consultation,
+    /// A majoration billed as its own line next to a consultation or act of the same date (MCS, MEG,
+    /// MN, F, CRN, MAU…).
+    Majoration,
+    /// A travel fee (MD, MDN, IK, IFI…); IK's coefficient is the number of km.
+    Travel,
+    /// A coefficient act (AMI, AIS, AMK, AMO, SF…).
+    Act,
+}
+
+impl NgapFamily {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NgapFamily::Consultation => "consultation",
+            NgapFamily::Majoration => "majoration",
+            NgapFamily::Travel => "travel",
+            NgapFamily::Act => "act",
+        }
+    }
+    /// A consultation or act: what a majoration or travel fee goes with.
+    pub fn is_base(self) -> bool {
+        matches!(self, NgapFamily::Consultation | NgapFamily::Act)
+    }
+}
+
+/// A profession name of `specialties.tsv` as a fixed key (space-padded) for
+/// [`Refs::ngap_profession`]; `None` when longer than 16 bytes (no such profession).
+pub fn ngap_profession_key(name: &str) -> Option<[u8; 16]> {
+    let b = name.as_bytes();
+    if b.len() > 16 {
+        return None;
+    }
+    let mut k = [b' '; 16];
+    k[..b.len()].copy_from_slice(b);
+    Some(k)
 }
 
 /// Dated parameters (`parameters.tsv`). Values are fixed-point ×100: rates in basis points, amounts in
@@ -267,8 +310,11 @@ pub struct Refs {
     pub incompat: FxHashMap<(Code7, Code7), History<()>>,
     /// CCAM acts that may be billed with a consultation the same day (RULES.md §3.3 exceptions).
     pub consult_ok: FxHashMap<Code7, History<()>>,
-    /// NGAP letters; grid 0 = value for every grid.
+    /// NGAP letters whose value is the same for every profession; grid 0 = value for every grid.
     pub ngap: FxHashMap<([u8; 4], Grid), History<NgapValue>>,
+    /// NGAP letters whose value depends on the practitioner's profession (e.g. IK), keyed by the
+    /// profession name ([`ngap_profession_key`]); looked up before [`Refs::ngap`] ([`Refs::ngap_at`]).
+    pub ngap_profession: FxHashMap<([u8; 4], Grid, [u8; 16]), History<NgapValue>>,
     pub params: FxHashMap<Param, History<i64>>,
     pub specialties: FxHashMap<u8, Specialty>,
     /// Profession names of `specialties.tsv`, indexed by [`Specialty::profession`].
@@ -562,28 +608,68 @@ impl Refs {
             value: Amount,
             physician: Flag,
             consultation: Flag,
+            // Optional (older sets lack them): `*` / absent = every profession; absent family =
+            // `consultation` when the consultation flag is set, else `act`.
+            profession: Option<&'a str>,
+            family: Option<&'a str>,
         }
         let text = tsv::read_file(dir, "ngap_letters.tsv")?;
         let t = Table::parse("ngap_letters.tsv", &text)?;
         let mut rows = Vec::new();
-        for (row, r) in t.records::<NgapRow>(&[])? {
+        let mut prof_rows = Vec::new();
+        for (row, r) in t.records::<NgapRow>(&["profession", "family"])? {
             let g = match r.grid {
                 "*" => 0,
                 _ => grid(&row, "grid")?,
             };
+            let family = match r.family.map(str::trim) {
+                None | Some("") if r.consultation.0 => NgapFamily::Consultation,
+                None | Some("") => NgapFamily::Act,
+                Some("consultation") => NgapFamily::Consultation,
+                Some("majoration") => NgapFamily::Majoration,
+                Some("travel") => NgapFamily::Travel,
+                Some("act") => NgapFamily::Act,
+                Some(f) => {
+                    return Err(row.err(
+                        "family",
+                        format!("`{f}` (expected consultation, majoration, travel or act)"),
+                    ));
+                }
+            };
+            if r.consultation.0 != (family == NgapFamily::Consultation) {
+                return Err(row.err(
+                    "consultation",
+                    format!(
+                        "consultation = {} but family `{}`",
+                        r.consultation.0 as u8,
+                        family.as_str()
+                    ),
+                ));
+            }
             let v = NgapValue {
                 value: r.value.0,
                 physician: r.physician.0,
                 consultation: r.consultation.0,
+                family,
             };
-            rows.push((
-                (r.letter.0, g),
-                period(&row, r.valid_from, r.valid_to)?,
-                v,
-                row.line,
-            ));
+            let per = period(&row, r.valid_from, r.valid_to)?;
+            match r.profession.map(str::trim) {
+                None | Some("") | Some("*") => rows.push(((r.letter.0, g), per, v, row.line)),
+                Some(p) => {
+                    let key = ngap_profession_key(p)
+                        .filter(|_| p.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+                        .ok_or_else(|| {
+                            row.err(
+                                "profession",
+                                format!("`{p}` is not a profession name [a-z_]{{1,16}}"),
+                            )
+                        })?;
+                    prof_rows.push(((r.letter.0, g, key), per, v, row.line));
+                }
+            }
         }
         self.ngap = histories(&t, rows)?;
+        self.ngap_profession = histories(&t, prof_rows)?;
 
         // Parameters and rates must be in force on every date the set can price an act: from the
         // first CCAM tariff or NGAP value on, without a gap (the rules have no fallback value).
@@ -852,6 +938,38 @@ impl Refs {
     }
 
     /// The name of a profession of `specialties.tsv`.
+    /// The value of NGAP `letter` on `grid` and date `d` for a practitioner of `profession`: a row for
+    /// that profession first (its grid, then every grid), else a row for every profession (its grid,
+    /// then every grid).
+    pub fn ngap_at(
+        &self,
+        letter: [u8; 4],
+        grid: Grid,
+        profession: u8,
+        d: Date,
+    ) -> Option<(&Period, &NgapValue)> {
+        let by_prof = if self.ngap_profession.is_empty() {
+            None
+        } else {
+            ngap_profession_key(self.profession_name(profession)).and_then(|p| {
+                self.ngap_profession
+                    .get(&(letter, grid, p))
+                    .and_then(|h| h.at(d))
+                    .or_else(|| {
+                        self.ngap_profession
+                            .get(&(letter, 0, p))
+                            .and_then(|h| h.at(d))
+                    })
+            })
+        };
+        by_prof.or_else(|| {
+            self.ngap
+                .get(&(letter, grid))
+                .and_then(|h| h.at(d))
+                .or_else(|| self.ngap.get(&(letter, 0)).and_then(|h| h.at(d)))
+        })
+    }
+
     pub fn profession_name(&self, profession: u8) -> &str {
         self.professions
             .get(profession as usize)

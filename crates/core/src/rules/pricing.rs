@@ -6,7 +6,7 @@ use super::{ClaimInput, Ctx, LineResult, Rej, Trace};
 use crate::claims::Act;
 use crate::codes::{Reject, Warn};
 use crate::money::{self, BP_100, Bp, Cents};
-use crate::refs::{Grid, ModKind, ModSource, Practitioner};
+use crate::refs::{Grid, ModKind, ModSource, NgapFamily, Practitioner};
 use smallvec::SmallVec;
 
 /// A line once priced, before association.
@@ -25,8 +25,11 @@ pub struct Priced {
     pub exo_tm: u8,
     pub consultation: bool,
     pub physician_act: bool,
-    /// NGAP coefficient in hundredths (for the coefficient-60 heavy-act threshold); 0 for CCAM.
+    /// NGAP coefficient in hundredths (for the coefficient-60 heavy-act threshold); 0 for CCAM and for
+    /// NGAP majorations and travel fees (IK's coefficient counts km, not the act's weight).
     pub ngap_coef: u32,
+    /// NGAP family of the letter (consultation, majoration, travel fee, act); `None` for CCAM.
+    pub ngap_family: Option<NgapFamily>,
     pub group: [u8; 4],
     /// Association code billed and its coefficient (set by `association::apply_association`).
     pub assoc_code: u8,
@@ -49,7 +52,9 @@ pub fn select_grid(p: &Practitioner) -> Grid {
 /// * CCAM: the act must exist on the date of care, the (activity, phase) must have a tariff on the grid
 ///   (RULES.md §1.2 [C: R_PU_BASE per code+activity+phase+grid+date]);
 /// * NGAP: letter value on the date of care × coefficient (issue #4 rule 5; value per grid when the table
-///   distinguishes grids, e.g. CS);
+///   distinguishes grids, per profession when it distinguishes professions, e.g. IK: [`crate::refs::Refs::ngap_at`]);
+///   a majoration or travel fee needs a consultation or act of the same date in the claim (`R061`
+///   otherwise: [`check_ngap_majorations`], `formats/rules-decisions.md` "NGAP majorations");
 /// * modifiers (RULES.md §2.1): each must be in the act's allowed list for that activity on that date
 ///   [S: MS-API R_ACTIVITE_MODIFICATEUR] and have a value on the grid and date [S: MS-API R_TB11]; a code
 ///   may not be repeated. At most 4 is enforced by the record layout (4 slots, B2 4M CP 59–62).
@@ -90,15 +95,17 @@ pub fn price_lines(
                     return Err(Rej::line(Reject::Quantity, i, "coefficient 0"));
                 }
                 let (per, v) = refs
-                    .ngap
-                    .get(&(letter, grid))
-                    .and_then(|h| h.at(l.date))
-                    .or_else(|| refs.ngap.get(&(letter, 0)).and_then(|h| h.at(l.date)))
+                    .ngap_at(letter, grid, spec.profession, l.date)
                     .ok_or_else(|| {
                         Rej::line(
                             Reject::NgapUnknown,
                             i,
-                            format!("NGAP letter `{}` has no value on {}", show(&letter), l.date),
+                            format!(
+                                "NGAP letter `{}` has no value on {} (grid {grid}, profession {})",
+                                show(&letter),
+                                l.date,
+                                refs.profession_name(spec.profession)
+                            ),
                         )
                     })?;
                 let pu = money::mul_div_round(v.value, coef as i64, 100);
@@ -108,8 +115,9 @@ pub fn price_lines(
                     Some(l.line_no),
                     || {
                         format!(
-                            "{} value {} € (in force {}..{}) × coefficient {} = unit price {} €",
+                            "{} ({}) value {} € (in force {}..{}) × coefficient {} = unit price {} €",
                             show(&letter),
+                            v.family.as_str(),
                             money::fmt_euros(v.value),
                             per.from,
                             per.to_opt_string(),
@@ -130,7 +138,8 @@ pub fn price_lines(
                     exo_tm: 0,
                     consultation: v.consultation,
                     physician_act: v.physician && spec.physician,
-                    ngap_coef: coef,
+                    ngap_coef: if v.family.is_base() { coef } else { 0 },
+                    ngap_family: Some(v.family),
                     group: letter,
                     assoc_code: b' ',
                     assoc_coef: BP_100,
@@ -297,6 +306,7 @@ pub fn price_lines(
                     consultation: false,
                     physician_act: spec.physician,
                     ngap_coef: 0,
+                    ngap_family: None,
                     group,
                     assoc_code: assoc,
                     assoc_coef: BP_100,
@@ -305,7 +315,67 @@ pub fn price_lines(
         };
         out.push(p);
     }
+    check_ngap_majorations(c, &out, tr)?;
     Ok(out)
+}
+
+/// NGAP majorations and travel fees (`formats/rules-decisions.md`, "NGAP majorations"): each is billed
+/// as its own line (letter, coefficient 1; IK: coefficient = km) and priced like any letter, but it
+/// only exists next to what it majorates. A majoration (MCS, MEG, MN, F, CRN, MAU…) needs an NGAP
+/// consultation or act of the same date of care in the claim; a travel fee (MD, IK, IFI…) needs a
+/// consultation or act of the same date, NGAP or CCAM. Otherwise the line is rejected `R061` (line
+/// scope: set aside, the rest of the claim is paid). Across claims the base is not looked for (a
+/// documented limit).
+pub fn check_ngap_majorations(
+    c: &ClaimInput,
+    priced: &[Priced],
+    tr: &mut Trace,
+) -> Result<(), Rej> {
+    for (i, p) in priced.iter().enumerate() {
+        let family = match p.ngap_family {
+            Some(f @ (NgapFamily::Majoration | NgapFamily::Travel)) => f,
+            _ => continue,
+        };
+        let date = c.lines[i].date;
+        let base = priced.iter().zip(c.lines).any(|(q, l)| {
+            l.date == date
+                && match q.ngap_family {
+                    Some(f) => f.is_base(),
+                    None => family == NgapFamily::Travel,
+                }
+        });
+        if !base {
+            return Err(Rej::line(
+                Reject::NgapUnknown,
+                i,
+                format!(
+                    "NGAP {} `{}` without {} of the same date ({}) in the claim",
+                    family.as_str(),
+                    show(&p.group),
+                    if family == NgapFamily::Travel {
+                        "a consultation or act"
+                    } else {
+                        "an NGAP consultation or act"
+                    },
+                    date
+                ),
+            ));
+        }
+        tr.note(
+            "ngap_majoration",
+            "formats/rules-decisions.md (NGAP majorations)",
+            Some(c.lines[i].line_no),
+            || {
+                format!(
+                    "{} `{}` goes with a consultation or act of {} in the claim",
+                    family.as_str(),
+                    show(&p.group),
+                    date
+                )
+            },
+        );
+    }
+    Ok(())
 }
 
 /// Base of each line (RULES.md §6.1 step 4, §2.1 [C: JO-2005 art. III-3 B]; rounding §6.6):
