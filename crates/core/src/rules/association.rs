@@ -180,10 +180,20 @@ pub fn apply_association(
     ctx: &Ctx,
     c: &ClaimInput,
     priced: &mut [Priced],
+    st: &BenefState,
     tr: &mut Trace,
 ) -> Result<(), Rej> {
     for g in sessions(c) {
         for anaesthesia in [false, true] {
+            // Main acts of this session paid by earlier claims rank first (their payment is final):
+            // their codes open the pattern (formats/rules-decisions.md §2).
+            let prior: &[u8] = match (
+                anaesthesia,
+                st.session(c.header.practitioner, c.lines[g[0]].date),
+            ) {
+                (false, Some(s)) => &s.main_codes,
+                _ => &[],
+            };
             let members: Vec<usize> = g
                 .iter()
                 .copied()
@@ -215,7 +225,11 @@ pub fn apply_association(
                     ));
                 }
             }
-            let codes: Vec<u8> = main.iter().map(|&i| priced[i].assoc_code).collect();
+            let codes: Vec<u8> = prior
+                .iter()
+                .copied()
+                .chain(main.iter().map(|&i| priced[i].assoc_code))
+                .collect();
             let all4 = codes.iter().all(|&k| k == b'4');
             let bad = match codes.len() {
                 0 => None,
@@ -238,7 +252,10 @@ pub fn apply_association(
                     }
                 }
             };
-            if let Some(k) = bad {
+            if let Some(k) = bad
+                && !main.is_empty()
+            {
+                let k = (k as usize).saturating_sub(prior.len()).min(main.len() - 1);
                 let i = main[k];
                 return Err(Rej::line(
                     Reject::AssocCode,
@@ -246,7 +263,7 @@ pub fn apply_association(
                     format!(
                         "association code `{}` on the act ranked {} of {} by unit price excluding modifiers ({} €) is inconsistent",
                         priced[i].assoc_code as char,
-                        k + 1,
+                        prior.len() + k + 1,
                         codes.len(),
                         money::fmt_euros(priced[i].unit_price)
                     ),
@@ -341,7 +358,7 @@ pub fn check_across_claims(
                     l.date,
                     s.consult,
                     s.tech_act,
-                    s.main_acts,
+                    s.main_codes.len(),
                     s.acts.iter().map(|a| show(a)).collect::<Vec<_>>().join(", ")
                 )
             },
@@ -378,7 +395,7 @@ pub fn check_across_claims(
                     ));
                 }
                 let main = !p.complement && p.activity != 4;
-                if main && s.main_acts >= 1 && matches!(p.assoc_code, b' ' | b'1') {
+                if main && !s.main_codes.is_empty() && matches!(p.assoc_code, b' ' | b'1') {
                     return Err(Rej::line(
                         Reject::AssocCode,
                         i,
@@ -422,7 +439,7 @@ pub fn record_session(ctx: &Ctx, c: &ClaimInput, priced: &[Priced], st: &mut Ben
                 d.tech_act = true;
             }
             if !p.complement && p.activity != 4 {
-                d.main_acts = d.main_acts.saturating_add(1);
+                d.main_codes.push(p.assoc_code);
             }
             if !d.acts.contains(&code) {
                 d.acts.push(code);
