@@ -982,6 +982,21 @@ mod tests {
         );
         assert!(PseudonymKey::from_secret(b"short").is_err());
         assert!(!format!("{k:?}").contains("secret"));
+        let v = [
+            k.pseudonym(b"1850578006084-001"),
+            k.pseudonym(b"1850578006084-002"),
+            other.pseudonym(b"1850578006084-001"),
+        ];
+        assert_eq!(
+            v,
+            [
+                -979667825081999233,
+                -1533890771867653055,
+                -3020143415807203282
+            ]
+        );
+        assert_eq!(k.id(), "169442afe1b99174");
+        assert_eq!(other.id(), "331173953acd1851");
     }
 
     #[test]
