@@ -64,9 +64,9 @@ pub struct DailyCount {
     pub consult: bool,
     /// A CCAM act that may not go with a consultation was paid.
     pub tech_act: bool,
-    /// CCAM main acts paid (not gestures/supplements, not anaesthesia): the session's first act is
-    /// taken when this is ≥ 1.
-    pub main_acts: u8,
+    /// Association codes of the CCAM main acts paid (not gestures/supplements, not anaesthesia), in
+    /// the order paid: the session's first act is taken when this is not empty.
+    pub main_codes: SmallVec<[u8; 2]>,
     /// CCAM codes paid (for incompatibilities).
     pub acts: SmallVec<[[u8; 7]; 2]>,
 }
@@ -99,7 +99,7 @@ impl BenefState {
                     exclusive: 0,
                     consult: false,
                     tech_act: false,
-                    main_acts: 0,
+                    main_codes: SmallVec::new(),
                     acts: SmallVec::new(),
                 });
                 self.daily.len() - 1
@@ -464,7 +464,7 @@ fn liquidate_inner(
         association::check_across_claims(ctx, c, &priced, st, tr)?;
     }
     if priced.iter().any(|p| p.ccam.is_some()) {
-        association::apply_association(ctx, c, &mut priced, tr)?;
+        association::apply_association(ctx, c, &mut priced, st, tr)?;
     }
     let mut lines = pricing::compute_bases(c, &priced, tr);
     for (k, l) in lines.iter_mut().enumerate() {
