@@ -13,15 +13,20 @@ fn sample(p: &str) -> PathBuf {
         .join(p)
 }
 
-fn tmp(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("liquidator-cli-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
+/// A path that does not exist yet inside a fresh temporary directory (removed when the guard drops):
+/// the commands under test create it themselves.
+fn tmp(tag: &str) -> (tempfile::TempDir, PathBuf) {
+    let guard = tempfile::Builder::new()
+        .prefix(&format!("liquidator-cli-{tag}-"))
+        .tempdir()
+        .unwrap();
+    let path = guard.path().join(tag);
+    (guard, path)
 }
 
 #[test]
 fn run_exit_codes_success_existing_output_and_bad_refs() {
-    let out = tmp("run");
+    let (out_dir, out) = tmp("run");
     let st = bin()
         .args(["run", "--claims"])
         .arg(sample("claims.b2"))
@@ -49,7 +54,7 @@ fn run_exit_codes_success_existing_output_and_bad_refs() {
         String::from_utf8_lossy(&o.stderr)
     );
     // invalid reference tables: exit 3, nothing written
-    let bad = tmp("badrefs");
+    let (bad_dir, bad) = tmp("badrefs");
     std::fs::create_dir_all(&bad).unwrap();
     for e in std::fs::read_dir(sample("refs")).unwrap() {
         let p = e.unwrap().path();
@@ -59,7 +64,7 @@ fn run_exit_codes_success_existing_output_and_bad_refs() {
         .unwrap()
         .replace("pf_yearly_cap\t2005-01-01", "pf_yearly_cap\t2005-02-30");
     std::fs::write(bad.join("parameters.tsv"), t).unwrap();
-    let out2 = tmp("run2");
+    let (out2_dir, out2) = tmp("run2");
     let o = bin()
         .args(["run", "--claims"])
         .arg(sample("claims.b2"))
@@ -76,8 +81,6 @@ fn run_exit_codes_success_existing_output_and_bad_refs() {
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(!out2.exists());
-    let _ = std::fs::remove_dir_all(&out);
-    let _ = std::fs::remove_dir_all(&bad);
 }
 
 #[test]

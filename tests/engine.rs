@@ -10,16 +10,12 @@ use liquidator_testkit::write::BatchWriter;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-fn tmp(tag: &str) -> PathBuf {
-    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let d = std::env::temp_dir().join(format!(
-        "liquidator-engine-{tag}-{}-{n}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A fresh temporary directory, removed when dropped.
+fn tmp(tag: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("liquidator-engine-{tag}-"))
+        .tempdir()
+        .unwrap()
 }
 
 /// A batch of `n` claims over the mini set's beneficiaries and practitioners, mixing paid and rejected
@@ -117,7 +113,8 @@ fn run_with(
 
 #[test]
 fn output_is_byte_identical_for_1_and_4_threads_and_any_window() {
-    let d = tmp("det");
+    let d_dir = tmp("det");
+    let d = d_dir.path();
     let claims = d.join("claims.b2");
     std::fs::write(&claims, batch(3000)).unwrap();
     let s1 = run_with(&claims, &d.join("o1"), 1, engine::WINDOW).unwrap();
@@ -132,12 +129,12 @@ fn output_is_byte_identical_for_1_and_4_threads_and_any_window() {
     assert_eq!(a, b);
     assert_eq!(a, c);
     assert!(s1.claims_paid > 0 && s1.claims_rejected > 0);
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 #[test]
 fn summary_reconciles_and_counts_every_claim() {
-    let d = tmp("sum");
+    let d_dir = tmp("sum");
+    let d = d_dir.path();
     let claims = d.join("claims.b2");
     std::fs::write(&claims, batch(600)).unwrap();
     let s = run_with(&claims, &d.join("o"), 2, engine::WINDOW).unwrap();
@@ -177,12 +174,12 @@ fn summary_reconciles_and_counts_every_claim() {
         rej.lines().count() as u64 - 1,
         s.claims_rejected + s.line_rejections
     );
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 #[test]
 fn trailer_mismatch_fails_the_batch_and_writes_nothing() {
-    let d = tmp("trailer");
+    let d_dir = tmp("trailer");
+    let d = d_dir.path();
     let claims = d.join("claims.b2");
     let mut bytes = batch(10);
     let n = bytes.len();
@@ -211,12 +208,12 @@ fn trailer_mismatch_fails_the_batch_and_writes_nothing() {
         1,
         "no staging directory left behind"
     );
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 #[test]
 fn existing_output_directory_is_not_overwritten_without_force() {
-    let d = tmp("force");
+    let d_dir = tmp("force");
+    let d = d_dir.path();
     let claims = d.join("claims.b2");
     std::fs::write(&claims, batch(5)).unwrap();
     std::fs::create_dir_all(d.join("o")).unwrap();
@@ -240,14 +237,14 @@ fn existing_output_directory_is_not_overwritten_without_force() {
     )
     .unwrap();
     assert!(!d.join("o/keep").exists() && d.join("o/summary.json").exists());
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 #[cfg(unix)]
 #[test]
 fn outputs_are_not_world_readable() {
     use std::os::unix::fs::PermissionsExt;
-    let d = tmp("mode");
+    let d_dir = tmp("mode");
+    let d = d_dir.path();
     let claims = d.join("claims.b2");
     std::fs::write(&claims, batch(5)).unwrap();
     engine::run(
@@ -262,7 +259,6 @@ fn outputs_are_not_world_readable() {
         let mode = std::fs::metadata(&f).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode & 0o007, 0, "{} is {:o}", f.display(), mode);
     }
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 /// Regression: records outside claims (R002) used to be written after all the claims of their window,
@@ -270,7 +266,8 @@ fn outputs_are_not_world_readable() {
 /// (orphans included) must come in input order, whatever the window.
 #[test]
 fn orphan_records_are_reported_in_file_order_for_any_window() {
-    let d = tmp("orphans");
+    let d_dir = tmp("orphans");
+    let d = d_dir.path();
     let h = BatchHeader {
         sender: 1,
         batch_no: 43,
@@ -310,5 +307,4 @@ fn orphan_records_are_reported_in_file_order_for_any_window() {
         input_lines.windows(2).all(|w| w[0] < w[1]),
         "rejections not in file order: {input_lines:?}"
     );
-    let _ = std::fs::remove_dir_all(&d);
 }

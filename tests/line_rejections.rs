@@ -97,7 +97,8 @@ fn partially_paid_claim_is_accounted_line_by_line_in_the_outputs() {
     use liquidator_core::date::Date;
     use liquidator_core::engine::{self, Options};
     use liquidator_testkit::write::BatchWriter;
-    let d = tempdir_for("partial");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
     let h = BatchHeader {
         sender: 1,
         batch_no: 44,
@@ -137,12 +138,4 @@ fn partially_paid_claim_is_accounted_line_by_line_in_the_outputs() {
     );
     let pay = std::fs::read_to_string(out.join("payments.tsv")).unwrap();
     assert_eq!(pay.lines().count(), 2, "header + the G line");
-    let _ = std::fs::remove_dir_all(&d);
-}
-
-fn tempdir_for(tag: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("liquidator-linerej-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }

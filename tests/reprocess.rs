@@ -17,10 +17,15 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn tmp(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("liquidator-reproc-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
+/// A path that does not exist yet inside a fresh temporary directory (removed when the guard drops):
+/// the commands under test create it themselves.
+fn tmp(tag: &str) -> (tempfile::TempDir, PathBuf) {
+    let guard = tempfile::Builder::new()
+        .prefix(&format!("liquidator-reproc-{tag}-"))
+        .tempdir()
+        .unwrap();
+    let path = guard.path().join(tag);
+    (guard, path)
 }
 
 /// Reference sets A (v67 + v78) and B (v67 + v81 forced at 2025-02-01), parties of the sample.
@@ -29,8 +34,10 @@ fn sets() -> &'static (PathBuf, PathBuf, Refs, Refs) {
     S.get_or_init(|| {
         let c = root().join("fixtures/ccam");
         let parties = root().join("fixtures/sample/refs");
-        let a = tmp("refsA");
-        let b = tmp("refsB");
+        // Kept for the whole test process: the sets are shared by every test (OnceLock).
+        let (a_dir, a) = tmp("refsA");
+        let (b_dir, b) = tmp("refsB");
+        std::mem::forget((a_dir, b_dir));
         build(
             &[
                 (c.join("ccam_v67_applicable_2021-04-26.csv"), None),
@@ -150,11 +157,13 @@ fn claims_file(dir: &Path, batch: u32) -> PathBuf {
     .unwrap();
     let mut n = 0;
     for month in 3..=12u32 {
-        for (code, prac, _) in ACTS {
+        for (k, (code, prac, _)) in ACTS.into_iter().enumerate() {
             n += 1;
+            // One act a day: acts of one practitioner on one day would be one session, where
+            // association codes apply across claims (formats/rules-decisions.md §2).
             w.claim(
                 &header(800_000_000 + n, prac),
-                &[act(code, 20250000 + month * 100 + 10, 10000)],
+                &[act(code, 20250000 + month * 100 + 10 + k as u32, 10000)],
             )
             .unwrap();
         }
@@ -166,7 +175,7 @@ fn claims_file(dir: &Path, batch: u32) -> PathBuf {
 #[test]
 fn v81_correction_of_the_v78_period_gives_the_independently_computed_adjustments() {
     let (_, set_b, ra, rb) = sets();
-    let d = tmp("scenario");
+    let (d_dir, d) = tmp("scenario");
     let claims = claims_file(&d, 5);
     let prev = d.join("prev");
     engine::run(&claims, ra, &prev, false, &Options::default()).unwrap();
@@ -218,13 +227,12 @@ fn v81_correction_of_the_v78_period_gives_the_independently_computed_adjustments
             .any(|c| c.table == "ccam_tariffs" && c.key == "BGQP002-1-0" && c.from == "2025-02-01")
     );
     let _ = set_b;
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 #[test]
 fn same_reference_set_gives_zero_adjustments_and_identical_bytes_twice() {
     let (_, _, ra, _) = sets();
-    let d = tmp("same");
+    let (d_dir, d) = tmp("same");
     let claims = claims_file(&d, 6);
     let prev = d.join("prev");
     engine::run(&claims, ra, &prev, false, &Options::default()).unwrap();
@@ -245,13 +253,12 @@ fn same_reference_set_gives_zero_adjustments_and_identical_bytes_twice() {
             "{f}"
         );
     }
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 #[test]
 fn edited_or_foreign_previous_outputs_are_refused() {
     let (_, _, ra, rb) = sets();
-    let d = tmp("refuse");
+    let (d_dir, d) = tmp("refuse");
     let claims = claims_file(&d, 7);
     let prev = d.join("prev");
     engine::run(&claims, ra, &prev, false, &Options::default()).unwrap();
@@ -259,8 +266,9 @@ fn edited_or_foreign_previous_outputs_are_refused() {
     let p = prev.join("payments.tsv");
     let text = std::fs::read_to_string(&p).unwrap();
     let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let amo = lines[0].split('\t').position(|c| c == "amo_paid").unwrap();
     let mut cells: Vec<String> = lines[1].split('\t').map(String::from).collect();
-    cells[27] = "999.99".into(); // amo_paid
+    cells[amo] = "999.99".into();
     lines[1] = cells.join("\t");
     std::fs::write(&p, lines.join("\n") + "\n").unwrap();
     let e = liquidator_core::reprocess::run(&claims, rb, &prev, &d.join("x"), false)
@@ -279,5 +287,4 @@ fn edited_or_foreign_previous_outputs_are_refused() {
         .err()
         .expect("refused");
     assert!(e.to_string().contains("batch 8"), "{e}");
-    let _ = std::fs::remove_dir_all(&d);
 }
