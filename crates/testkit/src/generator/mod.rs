@@ -172,11 +172,16 @@ pub struct Gen<'r> {
     pub cfg: GenConfig,
     pub refs: &'r Refs,
     pub pracs: Vec<Prac>,
+    /// Index range of each specialty in `pracs` ([`population::ranges`]).
+    pub ranges: [(u64, u64); 23],
+    /// The CCAM catalogue and its frequencies.
+    pub mix: Mix,
 }
 
 impl Gen<'_> {
     fn prac_of(&self, r: &mut Rng, spec: Spec) -> Prac {
-        let (first, n) = population::prac_range(spec, self.pracs.len() as u64);
+        let k = Spec::ALL.iter().position(|&s| s == spec).unwrap_or(0);
+        let (first, n) = self.ranges[k];
         self.pracs[(first + r.below(n)).min(self.pracs.len() as u64 - 1) as usize]
     }
 
@@ -243,8 +248,16 @@ fn ngap(letter: &str, coef: u32, date: Date, fee: Cents) -> ActLine {
 
 /// Excess billed on a base: sector 2 non-OPTAM ~48 % on average [C: HCAAM 2025 average excess rate],
 /// OPTAM ~20 % [I], sector 1 none (0.5 % of S1 lines carry an excess, half without qualifier → W101).
+/// Only physicians bill excess this way (paramedical professions never do; dentists only on prosthetics,
+/// see [`Gen::dental`]).
 fn with_excess(r: &mut Rng, p: &Prac, mut l: ActLine, base: Cents) -> ActLine {
-    let excess = if p.sector == 3 && !p.optam {
+    let physician = !matches!(
+        p.spec,
+        Spec::Nurse | Spec::Physio | Spec::Speech | Spec::Orthoptist | Spec::Midwife
+    ) && !matches!(p.spec, Spec::Dentist | Spec::DentistOdf);
+    let excess = if !physician {
+        0
+    } else if p.sector == 3 && !p.optam {
         money::pct(base, 2000 + r.below(6000) as i64)
     } else if p.sector == 3 {
         money::pct(base, r.below(3500) as i64)
@@ -260,118 +273,842 @@ fn with_excess(r: &mut Rng, p: &Prac, mut l: ActLine, base: Cents) -> ActLine {
     l
 }
 
-impl Gen<'_> {
-    /// The act lines of a claim by practitioner `p` on `date` (None when the catalogue has no act valid
-    /// on that date for that specialty: the caller falls back to a consultation).
-    fn acts(&self, r: &mut Rng, p: &Prac, date: Date) -> Option<Vec<ActLine>> {
-        let g = grid_of(p);
-        let one = |r: &mut Rng,
-                   code: &str,
-                   act: u8,
-                   mods: &[u8],
-                   assoc: u8,
-                   coef: i64|
-         -> Option<ActLine> {
-            let pu = self.tariff(code, act, date, g)?;
-            let mut base = money::pct(pu, coef);
-            for &m in mods {
-                base += match self
-                    .refs
-                    .modifier_value(m, g, date, p.spec.code())
-                    .map(|v| v.kind)
-                {
-                    Some(ModKind::Pct(bp)) => money::pct(money::pct(pu, bp), coef),
-                    Some(ModKind::Fixed(c)) => c,
-                    None => 0,
-                };
+/// CCAM families (B2 regroupement) drawn for medical acts, with their January 2025 Open DAMIR volumes
+/// (`fixtures/damir/merged_prs_nat_202501.csv`, `flt_act_qte` of the prestation nature whose B2 code is
+/// the regroupement, `fixtures/nomenclatures/IR_NAT_V.csv`), in thousands: 1352 ATM, 1351 ADI, 1324 ADE,
+/// 1321 ADC, 1323 ADA (activity 4 of any act), 1322 ACO.
+pub const MEDICAL_FAMILIES: [(&str, u32); 6] = [
+    ("ATM", 9721),
+    ("ADI", 7456),
+    ("ADE", 3572),
+    ("ADC", 801),
+    ("ADA", 789),
+    ("ACO", 10),
+];
+
+/// Dental CCAM families and their January 2025 Open DAMIR volumes (thousands; same mapping).
+pub const DENTAL_FAMILIES: [(&str, u32); 26] = [
+    ("AXI", 3518),
+    ("SDE", 2192),
+    ("END", 415),
+    ("CT0", 265),
+    ("IC0", 167),
+    ("PF0", 151),
+    ("CZ0", 100),
+    ("TDS", 92),
+    ("PFC", 89),
+    ("IMP", 74),
+    ("PA1", 73),
+    ("PT0", 69),
+    ("IN1", 68),
+    ("PDT", 65),
+    ("CT1", 60),
+    ("RA0", 53),
+    ("CM0", 50),
+    ("ICO", 45),
+    ("INO", 45),
+    ("PF1", 40),
+    ("IC1", 40),
+    ("PA0", 26),
+    ("RS0", 23),
+    ("RE1", 18),
+    ("RPN", 5),
+    ("SU1", 1),
+];
+
+/// Zipf exponent of the frequency of codes within a family (rank 1 = cheapest act) [I].
+pub const ZIPF_S: f64 = 1.0;
+
+/// The codes of one family, ranked, with the cumulative Zipf weights used to draw them.
+pub struct Family {
+    pub name: [u8; 3],
+    pub activity: u8,
+    pub codes: Vec<[u8; 7]>,
+    /// The act may be billed with a quantity above 1 (label "séance", "supplémentaire", "au-delà",
+    /// "par segment"…).
+    pub qty: Vec<bool>,
+    pub cum: Vec<f64>,
+}
+
+impl Family {
+    fn draw(&self, r: &mut Rng) -> usize {
+        let total = *self.cum.last().unwrap_or(&0.0);
+        let x = (r.next() >> 11) as f64 / (1u64 << 53) as f64 * total;
+        self.cum
+            .partition_point(|&c| c <= x)
+            .min(self.codes.len() - 1)
+    }
+}
+
+/// The CCAM catalogue of a generated day: every act with a positive tariff valid on the batch date or
+/// 13 months before it (so that dates of care before a version change find their own acts), grouped by
+/// family, ranked by ascending sector-1 tariff — the documented proxy for frequency: the cheap acts
+/// (ECG, plain X-rays, ultrasounds, scaling, fillings) are the everyday ones, surgery is rare.
+pub struct Mix {
+    pub medical: Vec<Family>,
+    pub medical_w: Vec<u32>,
+    pub dental: Vec<Family>,
+    pub dental_w: Vec<u32>,
+}
+
+impl Mix {
+    pub fn build(refs: &Refs, date: Date) -> Mix {
+        let snaps = [date, date.minus_months(13)];
+        let mut by: std::collections::BTreeMap<([u8; 3], u8), Vec<(Cents, [u8; 7], bool)>> =
+            Default::default();
+        let mut codes: Vec<&[u8; 7]> = refs.acts.keys().collect();
+        codes.sort();
+        for code in codes {
+            let h = &refs.acts[code];
+            let Some(info) = snaps.iter().find_map(|&d| h.value_at(d)) else {
+                continue;
+            };
+            if info.complement {
+                continue; // drawn as companions of their main act
             }
-            Some(with_excess(
-                r,
-                p,
-                ccam(code, act, mods, assoc, date, 0),
-                base,
-            ))
+            let l = info.label.to_lowercase();
+            let qty = [
+                "séance",
+                "supplémentaire",
+                "au-delà",
+                "par segment",
+                "par séance",
+            ]
+            .iter()
+            .any(|k| l.contains(k));
+            for activity in [1u8, 4] {
+                let Some(t) = refs.tariffs.get(&(*code, activity, 0)) else {
+                    continue;
+                };
+                let Some(pu) = snaps
+                    .iter()
+                    .find_map(|&d| t.value_at(d).and_then(|v| v.g1))
+                    .filter(|&p| p > 0)
+                else {
+                    continue;
+                };
+                let fam = if activity == 4 {
+                    *b"ADA"
+                } else {
+                    info.regroupement
+                };
+                by.entry((fam, activity))
+                    .or_default()
+                    .push((pu, *code, qty));
+            }
+        }
+        let mk = |name: &str| -> Option<Family> {
+            let n: [u8; 3] = name.as_bytes().try_into().ok()?;
+            let act = if name == "ADA" { 4 } else { 1 };
+            let mut v = by.get(&(n, act))?.clone();
+            v.sort();
+            let mut acc = 0.0;
+            let cum = (0..v.len())
+                .map(|k| {
+                    acc += 1.0 / ((k + 1) as f64).powf(ZIPF_S);
+                    acc
+                })
+                .collect();
+            Some(Family {
+                name: n,
+                activity: act,
+                codes: v.iter().map(|x| x.1).collect(),
+                qty: v.iter().map(|x| x.2).collect(),
+                cum,
+            })
         };
-        let cons = |r: &mut Rng, letter: &str| -> Option<ActLine> {
-            let v = self.ngap(letter, date, g)?;
-            Some(with_excess(r, p, ngap(letter, 100, date, 0), v))
-        };
-        // Sunday / night urgency modifiers on a few acts [I].
-        let urg: &[u8] = if r.chance(200) { b"F" } else { b"" };
-        let v = match p.spec {
-            Spec::Gp => match r.weighted(&[880, 50, 40, 30]) {
-                0 => vec![cons(r, "G")?],
-                1 => vec![cons(r, "G")?, one(r, "DEQP003", 1, b"", b' ', 10000)?],
-                2 => vec![one(r, "QZJA002", 1, urg, b' ', 10000)?],
-                _ => vec![one(r, "JKHD001", 1, b"", b' ', 10000)?],
-            },
-            Spec::Pediatre => vec![cons(r, "CS")?],
-            Spec::Cardio => match r.weighted(&[40, 40, 20]) {
-                0 => vec![cons(r, "APC")?, one(r, "DEQP003", 1, b"", b' ', 10000)?],
-                1 => vec![
-                    one(r, "EBQM001", 1, b"", b'1', 10000)?,
-                    one(r, "DEQP003", 1, b"", b'2', 5000)?,
-                ],
-                _ => vec![cons(r, "CS")?],
-            },
-            Spec::Ortho => match r.weighted(&[40, 30, 10, 20]) {
-                0 => vec![cons(r, "CS")?],
-                1 => vec![one(r, "NFFC004", 1, b"", b' ', 10000)?],
-                2 => vec![one(r, "NFKA007", 1, b"", b' ', 10000)?],
-                _ => vec![
-                    one(r, "QAGA004", 1, urg, b'1', 10000)?,
-                    one(r, "QZFA036", 1, b"", b'2', 5000)?,
-                ],
-            },
-            Spec::Anesth => match r.weighted(&[60, 40]) {
-                0 => vec![one(r, "NFFC004", 4, b"", b' ', 10000)?],
-                _ => vec![one(r, "NFKA007", 4, b"", b' ', 10000)?],
-            },
-            Spec::Radio => match r.weighted(&[50, 25, 15, 10]) {
-                0 => vec![one(r, "ZBQK002", 1, b"Z", b' ', 10000)?],
-                1 => vec![one(r, "LAQK013", 1, b"Z", b' ', 10000)?],
-                2 => vec![one(r, "ZCQK004", 1, b"Z", b' ', 10000)?],
-                _ => vec![
-                    one(r, "ZCQK004", 1, b"Z", b'1', 10000)?,
-                    one(r, "ZBQK002", 1, b"Z", b'2', 5000)?,
-                ],
-            },
-            Spec::Ophtalmo => match r.weighted(&[60, 40]) {
-                0 => vec![cons(r, "CS")?],
-                _ => vec![one(r, "BGQP002", 1, b"", b' ', 10000)?],
-            },
-            Spec::Gyneco => match r.weighted(&[60, 20, 20]) {
-                0 => vec![cons(r, "CS")?],
-                1 => vec![one(r, "JKHD001", 1, b"", b' ', 10000)?],
-                _ => vec![one(r, "JQQJ037", 1, b"", b' ', 10000)?],
-            },
-            Spec::Dentist => match r.weighted(&[45, 40, 15]) {
-                0 => vec![one(r, "HBJD001", 1, b"", b' ', 10000)?],
-                1 => vec![one(r, "HBGD036", 1, urg, b' ', 10000)?],
-                _ => vec![
-                    one(r, "HBGD036", 1, b"", b'1', 10000)?,
-                    one(r, "YYYY614", 1, b"", b'1', 10000)?,
-                ],
-            },
-        };
-        Some(v)
+        let (mut medical, mut medical_w, mut dental, mut dental_w) =
+            (vec![], vec![], vec![], vec![]);
+        for (f, w) in MEDICAL_FAMILIES {
+            if let Some(fam) = mk(f) {
+                medical.push(fam);
+                medical_w.push(w);
+            }
+        }
+        for (f, w) in DENTAL_FAMILIES {
+            if let Some(fam) = mk(f) {
+                dental.push(fam);
+                dental_w.push(w);
+            }
+        }
+        Mix {
+            medical,
+            medical_w,
+            dental,
+            dental_w,
+        }
     }
 
+    /// Number of distinct CCAM codes the mix can draw.
+    pub fn codes(&self) -> usize {
+        self.medical
+            .iter()
+            .chain(&self.dental)
+            .map(|f| f.codes.len())
+            .sum()
+    }
+}
+
+/// Who performs a medical CCAM act: by family, then by the first letters of the code (the CCAM's
+/// anatomical chapters: B eye, C ear, D heart, E vessels, G respiratory/ENT, H digestive, J urinary and
+/// genital, L–N–P musculoskeletal, Q skin and breast) [I]; a quarter of the common office acts
+/// (ECG, skin, smears) go to GPs [I].
+fn spec_for(r: &mut Rng, fam: &[u8; 3], code: &[u8; 7]) -> Spec {
+    let (c0, c1) = (code[0], code[1]);
+    let surgery = fam == b"ADC";
+    let s = match fam {
+        b"ADA" => return Spec::Anesth,
+        b"ACO" => return Spec::Gyneco,
+        b"ADI" => return Spec::Radio,
+        b"ADE" => match c0 {
+            b'D' | b'E' => Spec::Cardio,
+            b'J' if c1 >= b'J' => Spec::Gyneco,
+            _ => Spec::Radio,
+        },
+        _ => match c0 {
+            b'A' => Spec::Rhumato,
+            b'B' => Spec::Ophtalmo,
+            b'C' => Spec::Orl,
+            b'D' | b'E' => {
+                if surgery {
+                    Spec::Visceral
+                } else {
+                    Spec::Cardio
+                }
+            }
+            b'G' if matches!(c1, b'A' | b'B' | b'C' | b'D' | b'E') => Spec::Orl,
+            b'G' => Spec::Pneumo,
+            b'H' if c1 == b'B' => Spec::Dentist,
+            b'H' => {
+                if surgery {
+                    Spec::Visceral
+                } else {
+                    Spec::Gastro
+                }
+            }
+            b'J' if c1 >= b'J' => Spec::Gyneco,
+            b'J' => Spec::Uro,
+            b'L' | b'M' | b'N' | b'P' => {
+                if surgery {
+                    Spec::Ortho
+                } else {
+                    Spec::Rhumato
+                }
+            }
+            b'Q' => Spec::Dermato,
+            _ => {
+                if surgery {
+                    Spec::Visceral
+                } else {
+                    Spec::Gp
+                }
+            }
+        },
+    };
+    if !surgery && matches!(s, Spec::Cardio | Spec::Dermato | Spec::Gyneco) && r.chance(2500) {
+        Spec::Gp
+    } else {
+        s
+    }
+}
+
+/// The kinds of claims of a day and their weights per 10 000 claims. Derived from Open DAMIR January 2025
+/// volumes (`fixtures/damir/merged_prs_nat_202501.csv`, millions of units): GP consultations G/GS/C
+/// 22.5, GP visits VG + long visits 1.14, teleconsultations TCG/TC 1.30, specialist consultations
+/// CS/APC/CNP 8.5, medical CCAM acts 22.35 at ~1.2 acts per claim [I], dental acts 7.74 at ~1.4 per claim
+/// [I] + dental consultations 1.23, nurses: one claim per visit, visits ≈ nurses' travel fees 23.9 / 0.8
+/// [I: 80 % at home], physiotherapy ~27 sessions at ~3 per claim [I], speech therapy 2.37, orthoptics
+/// 1.38, midwives 0.70. Pharmacy, biology, transport and hospital natures are not modelled.
+pub const KINDS: [(Kind, u32); 11] = [
+    (Kind::GpConsult, 2200),
+    (Kind::GpVisit, 111),
+    (Kind::Tele, 127),
+    (Kind::SpecConsult, 831),
+    (Kind::Ccam, 1818),
+    (Kind::Dental, 665),
+    (Kind::Nurse, 2933),
+    (Kind::Physio, 880),
+    (Kind::Speech, 232),
+    (Kind::Orthoptist, 135),
+    (Kind::Midwife, 68),
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    GpConsult,
+    GpVisit,
+    Tele,
+    SpecConsult,
+    Ccam,
+    Dental,
+    Nurse,
+    Physio,
+    Speech,
+    Orthoptist,
+    Midwife,
+}
+
+/// Specialties seen in specialist consultations, with weights [I].
+const CONSULT_SPECS: [(Spec, u32); 14] = [
+    (Spec::Cardio, 12),
+    (Spec::Ophtalmo, 14),
+    (Spec::Gyneco, 12),
+    (Spec::Pediatre, 10),
+    (Spec::Psy, 10),
+    (Spec::Dermato, 8),
+    (Spec::Rhumato, 6),
+    (Spec::Orl, 6),
+    (Spec::Gastro, 5),
+    (Spec::Pneumo, 4),
+    (Spec::Ortho, 5),
+    (Spec::Uro, 3),
+    (Spec::Visceral, 2),
+    (Spec::Anesth, 3),
+];
+
+impl Gen<'_> {
+    /// Value of an NGAP letter for a practitioner's grid on a date; `None` when the letter is not in
+    /// the reference set on that date (the generator then leaves it out: no line unknown by construction).
+    pub fn ngap_value(&self, letter: &str, date: Date, grid: u8) -> Option<Cents> {
+        self.ngap(letter, date, grid)
+    }
+
+    /// An NGAP line (coefficient ×100, quantity) with its fee at the tariff, or None when the letter is
+    /// absent on that date.
+    fn nl(
+        &self,
+        letter: &str,
+        coef: u32,
+        qty: u16,
+        date: Date,
+        grid: u8,
+    ) -> Option<(ActLine, Cents)> {
+        let v = self.ngap_value(letter, date, grid)?;
+        let base = money::mul_div_round(v, coef as i64, 100) * qty as i64;
+        let mut l = ngap(letter, coef, date, base);
+        l.quantity = qty;
+        Some((l, base))
+    }
+
+    /// The first of `letters` present on that date.
+    fn first_nl(
+        &self,
+        letters: &[&str],
+        coef: u32,
+        date: Date,
+        grid: u8,
+    ) -> Option<(ActLine, Cents)> {
+        letters.iter().find_map(|l| self.nl(l, coef, 1, date, grid))
+    }
+
+    /// Modifiers for a CCAM line: only those allowed for the act and activity on that date
+    /// (`ccam_modifiers_allowed.tsv`) and valued for the grid and specialty; at most one of the exclusive
+    /// family (F/U/P/S), on the claim's first line only [I: proportions].
+    #[allow(clippy::too_many_arguments)]
+    fn modifiers(
+        &self,
+        r: &mut Rng,
+        code: &[u8; 7],
+        activity: u8,
+        date: Date,
+        grid: u8,
+        p: &Prac,
+        age: u32,
+        first: bool,
+    ) -> ([u8; 4], usize) {
+        let mut out = [b' '; 4];
+        let mut n = 0;
+        let Some(allowed) = self
+            .refs
+            .allowed_mods
+            .get(&(*code, activity))
+            .or_else(|| self.refs.allowed_mods.get(&(*code, 1)))
+            .and_then(|h| h.value_at(date))
+            .map(|a| a.set)
+        else {
+            return (out, 0);
+        };
+        if allowed.0 == 0 {
+            return (out, 0);
+        }
+        let spec = p.spec.code();
+        let push = |m: u8, out: &mut [u8; 4], n: &mut usize, excl_ok: bool| {
+            if *n >= 4 || out.contains(&m) || !allowed.contains(m) {
+                return;
+            }
+            match self.refs.modifier_value(m, grid, date, spec) {
+                Some(v) if !v.exclusive || excl_ok => {
+                    out[*n] = m;
+                    *n += 1;
+                }
+                _ => {}
+            }
+        };
+        let surgeon = matches!(
+            p.spec,
+            Spec::Ortho | Spec::Visceral | Spec::Uro | Spec::Orl | Spec::Gyneco | Spec::Anesth
+        );
+        if p.spec == Spec::Radio && r.chance(9000) {
+            push(b'Z', &mut out, &mut n, false);
+        }
+        if (age < 4 || age >= 80) && r.chance(9000) {
+            push(b'A', &mut out, &mut n, false);
+        }
+        if surgeon && grid == 1 && r.chance(7000) {
+            push(b'K', &mut out, &mut n, false);
+        }
+        if activity == 4 && r.chance(5000) {
+            push(b'7', &mut out, &mut n, false);
+        }
+        if r.chance(1500) {
+            push(b'J', &mut out, &mut n, false);
+        }
+        // Night / Sunday / emergency: one exclusive modifier, first line only.
+        if first && r.chance(150) {
+            let m = [b'F', b'U', b'P', b'S'][r.below(4) as usize];
+            push(m, &mut out, &mut n, true);
+        }
+        // Any other allowed modifier now and then (so that every modifier in use appears).
+        if r.chance(400) {
+            let letters: Vec<u8> = (b'0'..=b'9')
+                .chain(b'A'..=b'Z')
+                .filter(|&c| allowed.contains(c))
+                .collect();
+            if !letters.is_empty() {
+                let m = letters[r.below(letters.len() as u64) as usize];
+                push(m, &mut out, &mut n, false);
+            }
+        }
+        (out, n)
+    }
+
+    /// A priced CCAM line: unit price on the grid, association coefficient, modifiers, quantity — the
+    /// engine's base computation (pricing.rs `compute_bases`) — and the excess.
+    #[allow(clippy::too_many_arguments)]
+    fn ccam_priced(
+        &self,
+        r: &mut Rng,
+        p: &Prac,
+        code: &[u8; 7],
+        activity: u8,
+        mods: [u8; 4],
+        assoc: u8,
+        qty: u16,
+        date: Date,
+    ) -> Option<ActLine> {
+        let g = grid_of(p);
+        let pu = self
+            .refs
+            .tariffs
+            .get(&(*code, activity, 0))?
+            .value_at(date)?
+            .for_grid(g)?;
+        let coef = if assoc == b' ' {
+            money::BP_100
+        } else {
+            *self
+                .refs
+                .assoc
+                .get(&assoc.wrapping_sub(b'0'))?
+                .value_at(date)?
+        };
+        let mut unit = money::pct(pu, coef);
+        for &m in mods.iter().filter(|&&m| m != b' ') {
+            unit += match self
+                .refs
+                .modifier_value(m, g, date, p.spec.code())
+                .map(|v| v.kind)
+            {
+                Some(ModKind::Pct(bp)) => money::pct(money::pct(pu, bp), coef),
+                Some(ModKind::Fixed(c)) => c,
+                None => 0,
+            };
+        }
+        let base = unit * qty as i64;
+        let code_s = std::str::from_utf8(code).ok()?;
+        let mut l = ccam(code_s, activity, b"", assoc, date, 0);
+        if let Act::Ccam { modifiers, .. } = &mut l.act {
+            *modifiers = mods;
+        }
+        l.quantity = qty;
+        Some(with_excess(r, p, l, base))
+    }
+
+    fn valid(&self, code: &[u8; 7], activity: u8, date: Date, grid: u8) -> Option<Cents> {
+        let t = self
+            .refs
+            .tariffs
+            .get(&(*code, activity, 0))?
+            .value_at(date)?;
+        self.refs.acts.get(code)?.value_at(date)?;
+        t.for_grid(grid)
+    }
+
+    /// A CCAM claim (medical or dental): 1–4 acts of one family by one practitioner, association codes
+    /// consistent with their ranking by unit price, sometimes a complementary gesture or supplement from the
+    /// act's own list, modifiers, quantities. None when nothing valid was found on that date.
+    fn ccam_claim(
+        &self,
+        r: &mut Rng,
+        dental: bool,
+        date: Date,
+        age: u32,
+        c2s: bool,
+    ) -> Option<(Prac, Vec<ActLine>)> {
+        let (fams, w) = if dental {
+            (&self.mix.dental, &self.mix.dental_w)
+        } else {
+            (&self.mix.medical, &self.mix.medical_w)
+        };
+        if fams.is_empty() {
+            return None;
+        }
+        let fam = &fams[r.weighted(w)];
+        // First act: a few draws until one is valid on the date of care.
+        let mut first = None;
+        let mut p = None;
+        for _ in 0..4 {
+            let k = fam.draw(r);
+            let spec = if dental {
+                if fam.name == *b"TOR" {
+                    Spec::DentistOdf
+                } else {
+                    Spec::Dentist
+                }
+            } else {
+                spec_for(r, &fam.name, &fam.codes[k])
+            };
+            let pr = self.prac_of(r, spec);
+            if self
+                .valid(&fam.codes[k], fam.activity, date, grid_of(&pr))
+                .is_some()
+            {
+                first = Some(k);
+                p = Some(pr);
+                break;
+            }
+        }
+        let (k0, p) = (first?, p?);
+        let g = grid_of(&p);
+        // Number of main acts [I: RULES.md §10 "CCAM multi-act claims are a minority"].
+        let n = [1, 2, 3, 4][r.weighted(if dental {
+            &[55, 30, 10, 5]
+        } else {
+            &[80, 15, 4, 1]
+        })];
+        let mut acts: Vec<(usize, Cents)> =
+            vec![(k0, self.valid(&fam.codes[k0], fam.activity, date, g)?)];
+        for _ in 1..n {
+            let k = fam.draw(r);
+            if acts.iter().any(|a| a.0 == k) {
+                continue;
+            }
+            let Some(pu) = self.valid(&fam.codes[k], fam.activity, date, g) else {
+                continue;
+            };
+            let c = fam.codes[k];
+            let clash = acts.iter().any(|a| {
+                self.refs
+                    .incompat
+                    .get(&(fam.codes[a.0], c))
+                    .is_some_and(|h| h.at(date).is_some())
+            });
+            if !clash {
+                acts.push((k, pu));
+            }
+        }
+        // Rank by unit price descending (line order = rank: ties are broken by line order).
+        acts.sort_by(|a, b| b.1.cmp(&a.1));
+        let m = acts.len();
+        let codes: Vec<u8> = match m {
+            1 => vec![if r.chance(3000) { b'1' } else { b' ' }],
+            2 => match r.weighted(if dental {
+                &[40, 0, 0, 60]
+            } else {
+                &[75, 10, 10, 5]
+            }) {
+                0 => vec![b'1', b'2'],
+                1 => vec![b'1', b'3'],
+                2 => vec![b'1', b'5'],
+                _ => vec![b'4', b'4'],
+            },
+            3 => match r.weighted(if dental { &[30, 10, 60] } else { &[50, 30, 20] }) {
+                0 => vec![b'1', b'2', b'2'],
+                1 => vec![b'1', b'3', b'2'],
+                _ => vec![b'4'; 3],
+            },
+            _ => vec![b'4'; m],
+        };
+        let mut lines = Vec::with_capacity(m + 1);
+        for (i, &(k, _)) in acts.iter().enumerate() {
+            let code = fam.codes[k];
+            let (mods, _) = self.modifiers(r, &code, fam.activity, date, g, &p, age, i == 0);
+            let qty = if fam.qty[k] && r.chance(3000) {
+                2 + r.below(3) as u16
+            } else {
+                1
+            };
+            let mut l = self.ccam_priced(r, &p, &code, fam.activity, mods, codes[i], qty, date)?;
+            if dental {
+                l = dental_excess(r, &fam.name, l, c2s);
+            }
+            lines.push(l);
+        }
+        // A complementary gesture or supplement of the first act (its published list), at full rate.
+        if fam.activity == 1 && r.chance(1500) {
+            let main = fam.codes[acts[0].0];
+            if let Some(list) = self
+                .refs
+                .companions
+                .get(&main)
+                .and_then(|h| h.value_at(date))
+            {
+                if !list.is_empty() {
+                    let c = list[r.below(list.len() as u64) as usize];
+                    let ok = self
+                        .refs
+                        .acts
+                        .get(&c)
+                        .and_then(|h| h.value_at(date))
+                        .is_some_and(|a| a.complement)
+                        && self.valid(&c, 1, date, g).is_some();
+                    if ok {
+                        let (mods, _) = self.modifiers(r, &c, 1, date, g, &p, age, false);
+                        if let Some(l) = self.ccam_priced(r, &p, &c, 1, mods, b'1', 1, date) {
+                            lines.push(l);
+                        }
+                    }
+                }
+            }
+        }
+        Some((p, lines))
+    }
+
+    /// NGAP consultations, visits and paramedical sessions. None when a base letter is absent from the
+    /// reference set on that date (the caller falls back to a GP consultation).
+    fn ngap_claim(
+        &self,
+        r: &mut Rng,
+        kind: Kind,
+        date: Date,
+        age: u32,
+    ) -> Option<(Prac, Vec<ActLine>)> {
+        let mut lines = Vec::with_capacity(4);
+        let p;
+        match kind {
+            Kind::GpConsult | Kind::GpVisit | Kind::Tele => {
+                p = self.prac_of(r, Spec::Gp);
+                let g = grid_of(&p);
+                let alt: &[&str] = match kind {
+                    Kind::GpConsult => &["G"],
+                    Kind::GpVisit => &["VG", "V"],
+                    _ => &["TCG"],
+                };
+                let (l, b) = self.first_nl(alt, 100, date, g)?;
+                lines.push(with_excess(r, &p, l, b));
+                if kind != Kind::Tele {
+                    // MEG: children under 6 [C: DAMIR 1.53 M MEG for 20.6 M G ≈ 7 %];
+                    // MCG 2 % [C: 0.40 M]; night/Sunday/holiday 3 % [C: 0.69 M regulated and
+                    // non-regulated majorations for ~23 M consultations and visits].
+                    if age < 6 {
+                        lines.extend(self.nl("MEG", 100, 1, date, g).map(|x| x.0));
+                    } else if r.chance(200) {
+                        lines.extend(self.nl("MCG", 100, 1, date, g).map(|x| x.0));
+                    }
+                    if r.chance(300) {
+                        let m = ["F", "MN", "MM", "CRN", "CRD", "CRS", "CRM"]
+                            [r.weighted(&[30, 10, 5, 20, 15, 10, 10])];
+                        lines.extend(self.nl(m, 100, 1, date, g).map(|x| x.0));
+                    }
+                }
+                if kind == Kind::GpVisit {
+                    // MD on visits [C: 1.07 M MD for 0.88 M VG], IK for a third of them [I].
+                    let md = ["MD", "MDN", "MDI", "MDD"][r.weighted(&[85, 5, 5, 5])];
+                    lines.extend(self.nl(md, 100, 1, date, g).map(|x| x.0));
+                    if r.chance(3000) {
+                        let km = 2 + r.below(14) as u32;
+                        lines.extend(self.nl("IK", km * 100, 1, date, g).map(|x| x.0));
+                    }
+                }
+                // An ECG with the consultation (the one documented exception) [I].
+                if kind == Kind::GpConsult && r.chance(100) {
+                    if let Some(l) = self.ccam_priced(r, &p, b"DEQP003", 1, *b"    ", b' ', 1, date)
+                    {
+                        lines.push(l);
+                    }
+                }
+            }
+            Kind::SpecConsult => {
+                let w: Vec<u32> = CONSULT_SPECS.iter().map(|x| x.1).collect();
+                let sp = CONSULT_SPECS[r.weighted(&w)].0;
+                p = self.prac_of(r, sp);
+                let g = grid_of(&p);
+                // CS 4.13 M, APC 3.16 M, TC 0.19 M [C: DAMIR]; MCS with 80 % of CS [C: 3.89 M MCS].
+                let letter = match r.weighted(&[4130, 3160, 190]) {
+                    0 => "CS",
+                    1 => "APC",
+                    _ => "TC",
+                };
+                let (l, b) = self
+                    .nl(letter, 100, 1, date, g)
+                    .or_else(|| self.nl("CS", 100, 1, date, g))?;
+                let cs = matches!(l.act, Act::Ngap { letter, .. } if &letter == b"CS  ");
+                lines.push(with_excess(r, &p, l, b));
+                if cs && r.chance(8000) {
+                    lines.extend(self.nl("MCS", 100, 1, date, g).map(|x| x.0));
+                }
+                if p.spec == Spec::Pediatre && age < 6 {
+                    lines.extend(self.nl("MEG", 100, 1, date, g).map(|x| x.0));
+                }
+                if p.spec == Spec::Cardio && r.chance(3000) {
+                    if let Some(l) = self.ccam_priced(r, &p, b"DEQP003", 1, *b"    ", b' ', 1, date)
+                    {
+                        lines.push(l);
+                    }
+                }
+            }
+            Kind::Nurse => {
+                p = self.prac_of(r, Spec::Nurse);
+                let g = grid_of(&p);
+                // One visit: AMI (coefficients 1–4) or AIS 3, a second act 30 % [I]; MAU on a single act
+                // ≤ 1.5 [C: 19.5 M MAU for 59 M AMI]; MCI 6.6 % [C: 3.9 M]; at home 80 % with the travel
+                // fee IFD [C: 23.9 M nurse travel fees] and IK for a quarter of them [I]; night/Sunday 2 % [I].
+                let coef = [100, 150, 200, 300, 400, 500][r.weighted(&[35, 15, 20, 15, 10, 5])];
+                let ais = r.chance(800);
+                let (l, _) = if ais {
+                    self.nl("AIS", 300, 1, date, g)?
+                } else {
+                    self.nl("AMI", coef, 1, date, g)?
+                };
+                lines.push(l);
+                let second = r.chance(3000);
+                if second {
+                    let c2 = [100, 150, 200][r.below(3) as usize];
+                    lines.extend(self.nl("AMI", c2, 1, date, g).map(|x| x.0));
+                } else if !ais && coef <= 150 && r.chance(8000) {
+                    lines.extend(self.nl("MAU", 100, 1, date, g).map(|x| x.0));
+                }
+                if r.chance(660) {
+                    lines.extend(self.nl("MCI", 100, 1, date, g).map(|x| x.0));
+                }
+                if r.chance(8000) {
+                    lines.extend(self.first_nl(&["IFD", "IFI"], 100, date, g).map(|x| x.0));
+                    if r.chance(2500) {
+                        let km = 1 + r.below(15) as u32;
+                        lines.extend(self.nl("IK", km * 100, 1, date, g).map(|x| x.0));
+                    }
+                }
+                if r.chance(200) {
+                    let m = ["F", "MN", "MM"][r.below(3) as usize];
+                    lines.extend(self.nl(m, 100, 1, date, g).map(|x| x.0));
+                }
+            }
+            Kind::Physio | Kind::Speech | Kind::Orthoptist | Kind::Midwife => {
+                let (spec, letters, coefs, sessions): (Spec, &[&str], &[u32], &[u32]) = match kind {
+                    // AMK/AMS sessions (coefficients 7.5–10.7 [I]), ~3 sessions per claim [I].
+                    Kind::Physio => (
+                        Spec::Physio,
+                        &["AMK", "AMS"],
+                        &[750, 800, 850, 950, 1000, 1070],
+                        &[40, 15, 15, 10, 10, 10],
+                    ),
+                    Kind::Speech => (
+                        Spec::Speech,
+                        &["AMO"],
+                        &[1000, 1200, 1350, 1560],
+                        &[70, 20, 10],
+                    ),
+                    Kind::Orthoptist => {
+                        (Spec::Orthoptist, &["AMY"], &[400, 500, 1000], &[80, 15, 5])
+                    }
+                    _ => (Spec::Midwife, &["SF", "C"], &[700, 1200, 1500], &[90, 10]),
+                };
+                p = self.prac_of(r, spec);
+                let g = grid_of(&p);
+                let letter = letters[r.below(letters.len() as u64) as usize];
+                let coef = coefs[r.below(coefs.len() as u64) as usize];
+                let n = 1 + r.weighted(sessions);
+                for k in 0..n {
+                    let d = date.add_days(-(2 * k as i64));
+                    let (l, _) = self
+                        .nl(letter, coef, 1, d, g)
+                        .or_else(|| self.first_nl(letters, coef, d, g))?;
+                    lines.push(l);
+                }
+            }
+            Kind::Ccam | Kind::Dental => return None,
+        }
+        Some((p, lines))
+    }
+
+    /// The practitioner and act lines of a claim of kind `kind` (None: fall back to a GP consultation).
+    fn draw_claim(
+        &self,
+        r: &mut Rng,
+        kind: Kind,
+        date: Date,
+        be: &Benef,
+    ) -> Option<(Prac, Vec<ActLine>)> {
+        let age = be.birth.age_on(date);
+        let out = match kind {
+            Kind::Ccam => self.ccam_claim(r, false, date, age, be.c2s),
+            Kind::Dental => {
+                // Dental consultations 1.23 M for 7.74 M dental acts [C: DAMIR 1454].
+                if r.chance(1800) {
+                    let p = self.prac_of(r, Spec::Dentist);
+                    self.nl("C", 100, 1, date, grid_of(&p))
+                        .map(|(l, _)| (p, vec![l]))
+                } else {
+                    self.ccam_claim(r, true, date, age, be.c2s)
+                }
+            }
+            k => self.ngap_claim(r, k, date, age),
+        };
+        out.filter(|(_, l)| !l.is_empty())
+    }
+}
+
+/// Dental prosthetics (the "tarif libre" families and those with a capped excess) carry an excess under
+/// entente directe (`ED`), none for C2S beneficiaries (RAC 0 baskets and C2S forbid it) [I: amounts].
+fn dental_excess(r: &mut Rng, fam: &[u8; 3], mut l: ActLine, c2s: bool) -> ActLine {
+    let prosthetic = matches!(
+        fam,
+        b"PFC"
+            | b"PFM"
+            | b"INO"
+            | b"ICO"
+            | b"IMP"
+            | b"PF1"
+            | b"PA1"
+            | b"IN1"
+            | b"IC1"
+            | b"CT1"
+            | b"TOR"
+    );
+    if prosthetic && !c2s && r.chance(8000) {
+        l.qualifier = *b"ED";
+        l.fee += money::pct(l.fee, 5000 + r.below(25000) as i64);
+    }
+    l
+}
+
+impl Gen<'_> {
     /// Generates claim number `j` into `buf`: header, lines, end record. Returns (claims, lines, total).
     pub fn claim(&self, j: u64, buf: &mut Vec<u8>) -> (u64, u64, i64) {
         let cfg = &self.cfg;
         let mut r = Rng::derive(cfg.seed, 3, j);
-        let spec = Spec::ALL[r.weighted(&Spec::WEIGHTS)];
-        let p = self.prac_of(&mut r, spec);
+        let kinds: [u32; 11] = KINDS.map(|k| k.1);
+        let kind = KINDS[r.weighted(&kinds)].0;
         let bi = r.below(cfg.beneficiaries.max(1));
         let be = population::benef(cfg.seed, bi, cfg.date);
         let date = care_date(&mut r, cfg.date);
-        let mut lines = match self.acts(&mut r, &p, date) {
-            Some(l) => l,
-            None => match self.ngap("G", date, 1) {
-                Some(v) => vec![ngap("G", 100, date, v)],
-                None => vec![ngap("G", 100, date, 2500)],
-            },
+        let (p, mut lines) = match self.draw_claim(&mut r, kind, date, &be) {
+            Some(x) => x,
+            None => {
+                let p = self.prac_of(&mut r, Spec::Gp);
+                let v = self.ngap("G", date, grid_of(&p)).unwrap_or(2500);
+                (p, vec![ngap("G", 100, date, v)])
+            }
         };
         let woman_of_age = be.sex == 2 && (18..=45).contains(&be.birth.age_on(date));
         let nature = match r.weighted(&[960, 20, 20]) {
@@ -506,12 +1243,9 @@ impl Gen<'_> {
 /// Generates a day: `out/claims.b2` and `out/refs/`.
 pub fn generate(cfg: &GenConfig) -> Result<GenStats, GenError> {
     let refs_dir = cfg.out.join("refs");
-    let subset: Option<&[&str]> = if cfg.ccam_subset {
-        Some(&CATALOGUE_CODES)
-    } else {
-        None
-    };
-    liquidator_ccam::embedded::write_regulatory_refs(&refs_dir, subset)
+    // The whole CCAM first; with `ccam_subset` it is cut down, once the claims are written, to the
+    // codes they use and the scenarios' catalogue.
+    liquidator_ccam::embedded::write_regulatory_refs(&refs_dir, None)
         .map_err(|e| GenError::Ccam(e.to_string()))?;
     let n_prac = practitioners_for(cfg.claims);
     write_population(&refs_dir, cfg, n_prac)?;
@@ -522,6 +1256,8 @@ pub fn generate(cfg: &GenConfig) -> Result<GenStats, GenError> {
         pracs: (0..n_prac)
             .map(|j| population::prac(cfg.seed, j, n_prac))
             .collect(),
+        ranges: population::ranges(n_prac),
+        mix: Mix::build(&refs, cfg.date),
     };
     let path = cfg.out.join("claims.b2");
     let file = std::fs::File::create(&path).map_err(io(&path))?;
@@ -573,5 +1309,19 @@ pub fn generate(cfg: &GenConfig) -> Result<GenStats, GenError> {
         }
     }
     w.finish().map_err(io(&path))?;
+    if cfg.ccam_subset {
+        let text = std::fs::read(&path).map_err(io(&path))?;
+        let mut used: Vec<String> = CATALOGUE_CODES.iter().map(|c| c.to_string()).collect();
+        for rec in text.split(|&b| b == b'\n') {
+            if rec.starts_with(b"4M") && rec.len() >= 29 {
+                used.push(String::from_utf8_lossy(&rec[22..29]).into_owned());
+            }
+        }
+        used.sort();
+        used.dedup();
+        let keep: Vec<&str> = used.iter().map(String::as_str).collect();
+        liquidator_ccam::embedded::write_regulatory_refs(&refs_dir, Some(&keep))
+            .map_err(|e| GenError::Ccam(e.to_string()))?;
+    }
     Ok(stats)
 }

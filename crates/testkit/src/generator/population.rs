@@ -125,10 +125,24 @@ pub enum Spec {
     Gyneco,
     Dentist,
     Pediatre,
+    Dermato,
+    Gastro,
+    Orl,
+    Pneumo,
+    Rhumato,
+    Uro,
+    Psy,
+    Visceral,
+    DentistOdf,
+    Nurse,
+    Physio,
+    Speech,
+    Orthoptist,
+    Midwife,
 }
 
 impl Spec {
-    pub const ALL: [Spec; 9] = [
+    pub const ALL: [Spec; 23] = [
         Spec::Gp,
         Spec::Cardio,
         Spec::Ortho,
@@ -138,10 +152,31 @@ impl Spec {
         Spec::Gyneco,
         Spec::Dentist,
         Spec::Pediatre,
+        Spec::Dermato,
+        Spec::Gastro,
+        Spec::Orl,
+        Spec::Pneumo,
+        Spec::Rhumato,
+        Spec::Uro,
+        Spec::Psy,
+        Spec::Visceral,
+        Spec::DentistOdf,
+        Spec::Nurse,
+        Spec::Physio,
+        Spec::Speech,
+        Spec::Orthoptist,
+        Spec::Midwife,
     ];
-    /// Share of practitioners' claims (per 1000) [I: order of magnitude of DAMIR volumes by specialty].
-    pub const WEIGHTS: [u32; 9] = [520, 50, 40, 20, 80, 60, 50, 150, 30];
-    /// SNDS `IR_SPE_V` code.
+    /// Liberal practitioners of each specialty, in hundreds [I: order of magnitude of the DREES
+    /// demography of health professions, 2022–2023: ~60 k liberal GPs, ~100 k nurses, ~75 k
+    /// physiotherapists, ~37 k dentists, ~21 k speech therapists, ~8 k midwives, ~5 k orthoptists,
+    /// specialists by specialty]. The population is split in contiguous index ranges in these
+    /// proportions (every specialty gets at least one practitioner).
+    pub const WEIGHTS: [u32; 23] = [
+        600, 45, 30, 35, 65, 45, 45, 350, 28, 30, 20, 20, 15, 17, 12, 60, 20, 20, 1000, 750, 210,
+        50, 80,
+    ];
+    /// SNDS `IR_SPE_V` code (`specialties.tsv`).
     pub fn code(self) -> u8 {
         match self {
             Spec::Gp => 1,
@@ -151,9 +186,38 @@ impl Spec {
             Spec::Radio => 6,
             Spec::Ophtalmo => 15,
             Spec::Gyneco => 7,
-            Spec::Dentist => 36,
+            Spec::Dentist => 19,
             Spec::Pediatre => 12,
+            Spec::Dermato => 5,
+            Spec::Gastro => 8,
+            Spec::Orl => 11,
+            Spec::Pneumo => 13,
+            Spec::Rhumato => 14,
+            Spec::Uro => 16,
+            Spec::Psy => 33,
+            Spec::Visceral => 49,
+            Spec::DentistOdf => 36,
+            Spec::Nurse => 24,
+            Spec::Physio => 26,
+            Spec::Speech => 28,
+            Spec::Orthoptist => 29,
+            Spec::Midwife => 21,
         }
+    }
+    /// A physician specialist (sector 2 / OPTAM possible, excess fees).
+    pub fn specialist(self) -> bool {
+        !matches!(
+            self,
+            Spec::Gp
+                | Spec::Pediatre
+                | Spec::Dentist
+                | Spec::DentistOdf
+                | Spec::Nurse
+                | Spec::Physio
+                | Spec::Speech
+                | Spec::Orthoptist
+                | Spec::Midwife
+        )
     }
 }
 
@@ -165,38 +229,54 @@ pub struct Prac {
     pub optam: bool,
 }
 
-/// Practitioner `j` of a population of `n`: specialties in proportion to their claim volumes.
+/// The contiguous index range `(first, count)` of each specialty in a population of `n` (in the order
+/// of [`Spec::ALL`]): proportional to [`Spec::WEIGHTS`], at least one each, GPs take the remainder.
+pub fn ranges(n: u64) -> [(u64, u64); 23] {
+    let total: u64 = Spec::WEIGHTS.iter().map(|&w| w as u64).sum();
+    let mut counts = [0u64; 23];
+    for (k, &w) in Spec::WEIGHTS.iter().enumerate().skip(1) {
+        counts[k] = (w as u64 * n / total).max(1);
+    }
+    let others: u64 = counts.iter().sum();
+    counts[0] = n.saturating_sub(others).max(1);
+    let mut out = [(0, 0); 23];
+    let mut first = 0;
+    for k in 0..23 {
+        out[k] = (first, counts[k]);
+        first += counts[k];
+    }
+    out
+}
+
+/// Practitioner `j` of a population of `n`: specialty by contiguous index ranges ([`ranges`]) so that
+/// picking a practitioner of a given specialty is cheap.
 pub fn prac(seed: u64, j: u64, n: u64) -> Prac {
     let mut r = Rng::derive(seed, STREAM_PRAC, j);
-    // Specialty by contiguous index ranges so that picking a practitioner of a given specialty is cheap.
-    let total: u32 = Spec::WEIGHTS.iter().sum();
-    let pos = (j * total as u64 / n.max(1)) as u32;
-    let mut acc = 0;
-    let mut spec = Spec::Gp;
-    for (k, &w) in Spec::WEIGHTS.iter().enumerate() {
-        acc += w;
-        if pos < acc {
-            spec = Spec::ALL[k];
-            break;
-        }
-    }
+    let rg = ranges(n);
+    let k = rg
+        .iter()
+        .position(|&(f, c)| j >= f && j < f + c)
+        .unwrap_or(0);
+    let spec = Spec::ALL[k];
+    // Sectors: 56 % of specialists in sector 2 (HCAAM 2025), about half of them in OPTAM [I]; GPs and
+    // paediatricians ~90 % sector 1 [I]; dentists, midwives and paramedical professions have no sector 2
+    // (sector 1; dentists bill prosthetic excess under entente directe) [I].
     let (sector, optam) = if r.chance(30) {
         (0, false) // non conventionné: their claims are rejected (R041)
-    } else {
-        match spec {
-            Spec::Gp | Spec::Dentist | Spec::Pediatre => {
-                if r.chance(9000) {
-                    (1, false)
-                } else {
-                    (3, r.chance(5000))
-                }
-            }
-            _ => match r.weighted(&[44, 28, 28]) {
-                0 => (1, false),
-                1 => (3, true),
-                _ => (3, false),
-            },
+    } else if spec.specialist() {
+        match r.weighted(&[44, 28, 28]) {
+            0 => (1, false),
+            1 => (3, true),
+            _ => (3, false),
         }
+    } else if matches!(spec, Spec::Gp | Spec::Pediatre) {
+        if r.chance(9000) {
+            (1, false)
+        } else {
+            (3, r.chance(5000))
+        }
+    } else {
+        (1, false)
     };
     Prac {
         number: 100_000_000 + j as u32,
@@ -208,16 +288,6 @@ pub fn prac(seed: u64, j: u64, n: u64) -> Prac {
 
 /// First index of the practitioners of a specialty, and how many there are.
 pub fn prac_range(spec: Spec, n: u64) -> (u64, u64) {
-    let total: u64 = Spec::WEIGHTS.iter().map(|&w| w as u64).sum();
-    let mut acc = 0u64;
-    for (k, &w) in Spec::WEIGHTS.iter().enumerate() {
-        // index j has pos = j*total/n; first j with pos >= acc is ceil(acc*n/total)
-        let first = (acc * n).div_ceil(total);
-        acc += w as u64;
-        let end = (acc * n).div_ceil(total);
-        if Spec::ALL[k] == spec {
-            return (first, end.saturating_sub(first).max(1));
-        }
-    }
-    (0, n)
+    let k = Spec::ALL.iter().position(|&s| s == spec).unwrap_or(0);
+    ranges(n)[k]
 }
