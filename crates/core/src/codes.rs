@@ -93,6 +93,10 @@ codes!(Warn {
     AmcMismatch = "W104", "AMC_MISMATCH", "complementary insurer on the claim differs from the beneficiary table";
     PfYearCap = "W110", "PF_YEAR_CAP", "participation forfaitaire reduced or waived: yearly cap reached";
     PfDayCap = "W111", "PF_DAY_CAP", "participation forfaitaire waived: 4 per day with this practitioner already charged";
+    FranchiseYearCap = "W112", "FRANCHISE_YEAR_CAP", "franchise médicale reduced or waived: yearly cap reached";
+    FranchiseDayCap = "W113", "FRANCHISE_DAY_CAP", "franchise médicale reduced or waived: daily cap on paramedical acts reached";
+    PriorAgreement = "W120", "PRIOR_AGREEMENT_NOT_CHECKED", "CCAM act subject to prior agreement (AP): paid, agreement not verifiable from the claim";
+    RcConditionNotStated = "W121", "RC_CONDITION_NOT_STATED", "CCAM act reimbursable under conditions (RC) billed without a condition code";
 });
 
 // Batch-level failures: the batch is untrustworthy, no payment file is written.

@@ -37,6 +37,9 @@ pub struct Summary {
     pub amc_cents: Cents,
     pub patient_cents: Cents,
     pub participations_cents: Cents,
+    /// Franchises médicales deducted (paramedical acts), like the participations already net of
+    /// `amo_paid_cents`.
+    pub franchises_cents: Cents,
     pub heavy_forfait_cents: Cents,
     pub excess_cents: Cents,
     pub rejected_billed_cents: Cents,
@@ -84,6 +87,7 @@ impl Summary {
         self.amc_cents += r.amc();
         self.patient_cents += r.patient;
         self.participations_cents += r.pf;
+        self.franchises_cents += r.franchise;
         self.heavy_forfait_cents += r.heavy_forfait;
         self.excess_cents += r.excess;
     }
@@ -106,6 +110,7 @@ impl Summary {
         self.amc_cents += o.amc_cents;
         self.patient_cents += o.patient_cents;
         self.participations_cents += o.participations_cents;
+        self.franchises_cents += o.franchises_cents;
         self.heavy_forfait_cents += o.heavy_forfait_cents;
         self.excess_cents += o.excess_cents;
         self.rejected_billed_cents += o.rejected_billed_cents;

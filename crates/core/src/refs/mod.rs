@@ -176,10 +176,14 @@ pub enum Param {
     HeavyCoefThreshold,
     TimeLimitMonths,
     PathwayMinAge,
+    FranchiseParamedical,
+    FranchiseParamedicalDailyCap,
+    FranchiseYearlyCap,
+    FranchiseMinAge,
 }
 
 impl Param {
-    pub const ALL: [Param; 12] = [
+    pub const ALL: [Param; 16] = [
         Param::RateExempt,
         Param::RateLocalRegime,
         Param::RateOutOfPathway,
@@ -192,6 +196,10 @@ impl Param {
         Param::HeavyCoefThreshold,
         Param::TimeLimitMonths,
         Param::PathwayMinAge,
+        Param::FranchiseParamedical,
+        Param::FranchiseParamedicalDailyCap,
+        Param::FranchiseYearlyCap,
+        Param::FranchiseMinAge,
     ];
     pub fn name(self) -> &'static str {
         match self {
@@ -207,7 +215,23 @@ impl Param {
             Param::HeavyCoefThreshold => "heavy_coef_threshold",
             Param::TimeLimitMonths => "time_limit_months",
             Param::PathwayMinAge => "pathway_min_age",
+            Param::FranchiseParamedical => "franchise_paramedical",
+            Param::FranchiseParamedicalDailyCap => "franchise_paramedical_daily_cap",
+            Param::FranchiseYearlyCap => "franchise_yearly_cap",
+            Param::FranchiseMinAge => "franchise_min_age",
         }
+    }
+    /// The franchise parameters (rules::participation) are required as a group: a set with any of
+    /// them must have all, gap-free like the others; a set with none (built before franchises were
+    /// modelled) loads and charges no franchise, which `explain` says. formats/rules-decisions.md.
+    pub fn optional(self) -> bool {
+        matches!(
+            self,
+            Param::FranchiseParamedical
+                | Param::FranchiseParamedicalDailyCap
+                | Param::FranchiseYearlyCap
+                | Param::FranchiseMinAge
+        )
     }
 }
 
@@ -715,7 +739,11 @@ impl Refs {
                 row.line,
             ));
         }
-        covered(&t, &rows, Param::ALL.into_iter(), priced_from, |p| {
+        let any_optional = rows.iter().any(|r| r.0.optional());
+        let required = Param::ALL
+            .into_iter()
+            .filter(|p| !p.optional() || any_optional);
+        covered(&t, &rows, required, priced_from, |p| {
             format!("parameter `{}`", p.name())
         })?;
         self.params = histories(&t, rows)?;

@@ -22,7 +22,15 @@ const S1_QUALIFIERS: [&[u8; 2]; 7] = [b"DE", b"ED", b"E ", b"D ", b"DA", b"AE", 
 /// * C2S: the complementary part is paid by C2S (routed to the `C2S` insurer file), excess not covered;
 /// * without a complementary insurer the patient pays the ticket and the excess;
 /// * payee of the AMO part: the practitioner under third-party payment (header flag), else the insured;
-///   full third-party payment (AMC flag) marks the complementary part as paid to the practitioner.
+///   full third-party payment (AMC flag) marks the complementary part as paid to the practitioner;
+/// * C2S: full third-party payment by law ("tiers payant intégral", RULES.md §5.3 [C:
+///   complementaire-sante-solidaire.gouv.fr]) whatever the claim's flags: the practitioner is paid both
+///   parts (the trace says when the flags said otherwise);
+/// * the franchise médicale, like the participation, is never covered by the complementary insurer
+///   [S: quechoisir "les complémentaires santé … ne peuvent rien prendre en charge"]: it is the patient's;
+/// * CCAM acts flagged `AP` (accord préalable) get warning `W120` (no agreement reference in the claim:
+///   paid, not verified), acts flagged `RC` (remboursable sous conditions) billed with a blank
+///   reimbursement-under-condition code get `W121` (formats/rules-decisions.md, "Prior agreement").
 pub fn settle(
     ctx: &Ctx,
     c: &ClaimInput,
@@ -33,7 +41,7 @@ pub fn settle(
     let h = c.header;
     let refs = ctx.refs;
     let rights = parties.rights[0];
-    let amc_payee = if h.tp_amc {
+    let amc_payee = if h.tp_amc || rights.c2s {
         PayeeKind::Practitioner
     } else {
         PayeeKind::Insured
@@ -64,6 +72,23 @@ pub fn settle(
         let q = c.lines[i].qualifier;
         if r.excess > 0 && prac.sector == 1 && !S1_QUALIFIERS.contains(&&q) {
             r.warn(Warn::ExcessSector1);
+        }
+        if let crate::claims::Act::Ccam { code, rc, .. } = c.lines[i].act {
+            if let Some((_, act)) = refs.acts.get(&code).and_then(|hh| hh.at(r.date)) {
+                let flagged = |f: &str| !f.trim().is_empty();
+                if flagged(&act.ap) {
+                    r.warn(Warn::PriorAgreement);
+                    tr.note("prior_agreement", "RULES.md §1; formats/rules-decisions.md (Prior agreement)", Some(r.line_no), || {
+                        format!("act {} requires prior agreement (CCAM AP `{}`): the claim carries no agreement reference, paid with W120", String::from_utf8_lossy(&code), act.ap.trim())
+                    });
+                }
+                if flagged(&act.rc) && rc == b' ' {
+                    r.warn(Warn::RcConditionNotStated);
+                    tr.note("reimbursement_conditions", "formats/claims-b2.md 4M/CP64; formats/rules-decisions.md (Prior agreement)", Some(r.line_no), || {
+                        format!("act {} is reimbursable under conditions (CCAM RC `{}`) and the line states no condition code: paid with W121", String::from_utf8_lossy(&code), act.rc.trim())
+                    });
+                }
+            }
         }
         if let Some(route) = route {
             let mut covered_ticket = r.ticket;
@@ -102,15 +127,22 @@ pub fn settle(
             )
         });
     }
-    let payee = if h.tp_amo {
+    let tp = h.tp_amo || rights.c2s;
+    let payee = if tp {
         PayeeKind::Practitioner
     } else {
         PayeeKind::Insured
     };
-    tr.note("payee", "issue #4 rule 10; RULES.md §7", None, || {
+    tr.note("payee", "issue #4 rule 10; RULES.md §5.3, §7", None, || {
         format!(
             "AMO part paid to {}",
-            if h.tp_amo {
+            if rights.c2s {
+                if h.tp_amo && h.tp_amc {
+                    "the practitioner (C2S: full third-party payment by law)"
+                } else {
+                    "the practitioner (C2S: full third-party payment by law, whatever the claim's third-party flags say)"
+                }
+            } else if h.tp_amo {
                 "the practitioner (third-party payment)"
             } else {
                 "the insured"

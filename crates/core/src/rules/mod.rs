@@ -8,7 +8,8 @@
 //! 2. [`pricing`]: grid, unit price (CCAM tariff or NGAP letter × coefficient), modifiers;
 //! 3. [`association`]: exclusive modifiers, consultation + act, incompatibilities, association codes;
 //! 4. [`rate`]: AMO rate of each line and the heavy-act forfait;
-//! 5. [`participation`]: participation forfaitaire with its daily and yearly caps;
+//! 5. [`participation`]: participation forfaitaire with its daily and yearly caps, and the franchise
+//!    médicale on paramedical acts with its own daily and yearly caps;
 //! 6. [`complementary`]: excess fees, complementary share, payees.
 
 pub mod association;
@@ -50,6 +51,12 @@ pub struct BenefState {
     pub seeded: bool,
     /// Per (practitioner, date): participations charged and exclusive modifiers billed.
     pub daily: SmallVec<[DailyCount; 1]>,
+    /// Franchises médicales charged per calendar year of care (own yearly cap, separate from the
+    /// participation's: `participation::apply_participation`). Not seeded: the beneficiaries table has
+    /// no franchise counter (formats/rules-decisions.md, "Franchises").
+    pub fr_by_year: SmallVec<[(u32, Cents); 1]>,
+    /// Franchises on paramedical acts charged per date of care (the daily cap).
+    pub fr_by_day: SmallVec<[(Date, Cents); 1]>,
 }
 
 /// What one practitioner billed one beneficiary on one date of care, across the claims of the batch
@@ -82,6 +89,29 @@ impl BenefState {
         match self.pf_by_year.iter_mut().find(|y| y.0 == year) {
             Some(y) => y.1 += v,
             None => self.pf_by_year.push((year, v)),
+        }
+    }
+    pub fn franchise_used(&self, year: u32) -> Cents {
+        self.fr_by_year
+            .iter()
+            .find(|y| y.0 == year)
+            .map_or(0, |y| y.1)
+    }
+    pub fn franchise_on(&self, date: Date) -> Cents {
+        self.fr_by_day
+            .iter()
+            .find(|y| y.0 == date)
+            .map_or(0, |y| y.1)
+    }
+    pub fn add_franchise(&mut self, date: Date, v: Cents) {
+        let year = date.year();
+        match self.fr_by_year.iter_mut().find(|y| y.0 == year) {
+            Some(y) => y.1 += v,
+            None => self.fr_by_year.push((year, v)),
+        }
+        match self.fr_by_day.iter_mut().find(|y| y.0 == date) {
+            Some(y) => y.1 += v,
+            None => self.fr_by_day.push((date, v)),
         }
     }
     pub fn daily(&mut self, practitioner: u32, date: Date) -> &mut DailyCount {
@@ -129,6 +159,12 @@ pub enum RateReason {
     LocalRegime,
     OutOfPathway,
     HeavyAct,
+    /// Nature 13: care of a military invalidity pensioner under art. 115 (L212-1 CPMIVG).
+    WarPension,
+    /// Nature 90: prevention.
+    Prevention,
+    /// Exemption `3` (nature de prestation, SNDS `IR_EXO_V` 30) claimed on the line or the header.
+    ExemptAct,
 }
 
 impl RateReason {
@@ -141,6 +177,9 @@ impl RateReason {
             RateReason::LocalRegime => "LOCAL_REGIME",
             RateReason::OutOfPathway => "OUT_OF_PATHWAY",
             RateReason::HeavyAct => "HEAVY_ACT",
+            RateReason::WarPension => "WAR_PENSION",
+            RateReason::Prevention => "PREVENTION",
+            RateReason::ExemptAct => "EXEMPT_ACT",
         }
     }
 }
@@ -175,6 +214,8 @@ pub struct LineResult {
     /// AMO amount before participations (`round(base × rate)`, less the heavy-act forfait).
     pub amo_gross: Cents,
     pub pf: Cents,
+    /// Franchise médicale deducted from the AMO payment (paramedical acts: `participation`).
+    pub franchise: Cents,
     pub heavy_forfait: Cents,
     pub amo_paid: Cents,
     pub billed: Cents,
@@ -190,6 +231,9 @@ pub struct LineResult {
     pub group: [u8; 4],
     /// Whether the line is a physician's act (participation forfaitaire applies).
     pub physician_act: bool,
+    /// Whether the line is an act of an auxiliaire médical (franchise médicale applies): set by
+    /// `participation::apply_participation` from the practitioner's profession.
+    pub paramedical_act: bool,
 }
 
 impl LineResult {
@@ -472,6 +516,7 @@ fn liquidate_inner(
     }
     rate::apply_rates(ctx, c, &parties, &priced, &mut lines, tr);
     participation::apply_participation(ctx, c, &parties, &mut lines, st, tr);
+    participation::apply_franchise(ctx, c, &parties, &mut lines, st, tr);
     let paid = complementary::settle(ctx, c, &parties, &mut lines, tr);
     association::record_session(ctx, c, &priced, st);
     std::mem::swap(state, st);

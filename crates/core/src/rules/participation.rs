@@ -1,16 +1,32 @@
-//! Participation forfaitaire (PF), with its daily and yearly caps.
+//! Participation forfaitaire (PF), with its daily and yearly caps, and the franchise médicale on the acts
+//! of auxiliaires médicaux, with its own daily and yearly caps.
 
 use super::controls::Parties;
 use super::{BenefState, ClaimInput, Ctx, LineResult, Trace};
 use crate::codes::Warn;
 use crate::money;
-use crate::refs::Param;
+use crate::refs::{Param, Refs};
+
+/// Professions of `specialties.tsv` that are auxiliaires médicaux (CSP livre III, 4th part): their acts
+/// bear the franchise médicale (CSS L160-13 III 2°, ex L322-2 III) [S: RULES.md §6.3]. Midwives and
+/// dentists are medical professions (no franchise); physicians bear the participation instead.
+pub const PARAMEDICAL_PROFESSIONS: [&str; 5] = [
+    "nurse",
+    "physiotherapist",
+    "speech_therapist",
+    "orthoptist",
+    "podiatrist",
+];
+
+const FRANCHISE_SRC: &str = "RULES.md §6.3; CSS L160-13 III, D160-9 (ex D322-5…D322-8, décret 2007-1937) as amended by décret 2024-114; formats/rules-decisions.md";
 
 /// Participation forfaitaire (issue #4 rule 7; RULES.md §6.3):
 /// * amount in force on the date of care (`pf_amount`: 1 €, 2 € from 2024-05-15 [S: décret 2024-113]),
 ///   charged per consultation or act of a physician;
 /// * not charged to beneficiaries under `pf_min_age` (18) on 1 January of the year of care [C: ameli 2016],
-///   in maternity (nature 30), work accident (nature 41) [S: bonne-assurance], nor under C2S [C];
+///   in maternity (nature 30), work accident (nature 41) [S: bonne-assurance], nor under C2S [C]; nor for
+///   care under art. 115 (nature 13: the pensioner's care related to the pension is exempt of the PF
+///   [S: cnmss.fr]) nor prevention (nature 90) [I: formats/rules-decisions.md];
 /// * at most `pf_daily_max` (4) per day with the same practitioner [S: bonne-assurance, ucr.fr], counted
 ///   across the batch for the beneficiary (warning `W111` when waived);
 /// * yearly cap `pf_yearly_cap` (50 €) per beneficiary and calendar year of care, carried across the claims of
@@ -18,6 +34,8 @@ use crate::refs::Param;
 ///   when reduced or waived). [I] The cap is counted by year of the date of care; D322-6 counts franchises
 ///   on the reimbursement date — for a batch this differs only for care of the previous year.
 /// * deducted from the AMO payment, never below zero.
+///
+/// Then the franchise médicale ([`apply_franchise`]) on the acts of auxiliaires médicaux.
 pub fn apply_participation(
     ctx: &Ctx,
     c: &ClaimInput,
@@ -36,6 +54,8 @@ pub fn apply_participation(
     }
     for (i, r) in lines.iter_mut().enumerate() {
         r.amo_paid = r.amo_gross;
+        let prof = refs.profession_name(parties.prac[i].1.profession);
+        r.paramedical_act = !r.physician_act && PARAMEDICAL_PROFESSIONS.contains(&prof);
         if !r.physician_act {
             continue;
         }
@@ -59,6 +79,10 @@ pub fn apply_participation(
             Some("work accident".into())
         } else if parties.rights[i].c2s {
             Some("C2S".into())
+        } else if h.nature == 13 {
+            Some("art. 115 war pension care (nature 13) [S: cnmss.fr]".into())
+        } else if h.nature == 90 {
+            Some("prevention (nature 90) [I: formats/rules-decisions.md]".into())
         } else {
             None
         };
@@ -110,6 +134,131 @@ pub fn apply_participation(
                 money::fmt_euros(cap),
                 money::fmt_euros(used_before),
                 money::fmt_euros(used_before + pf)
+            )
+        });
+    }
+}
+
+/// Why a beneficiary does not bear the franchise on line `i`, if any (RULES.md §6.3; sources in
+/// formats/rules-decisions.md, "Franchises"):
+/// * under `franchise_min_age` (18) on 1 January of the year of care (D322-8 [S: lexbase copy of décret
+///   2007-1937]; DSS circular [S: ash.tm.fr]);
+/// * maternity (nature 30), C2S [S: lemediasocial, quechoisir, lequotidiendumedecin, ash.tm.fr];
+/// * art. 115 care (nature 13): the pensioner's care related to the pension [S: cnmss.fr, ash.tm.fr];
+/// * prevention (nature 90) [I].
+///
+/// Not exempt: ALD ("même pour les personnes couvertes à 100 % … ALD" [S: quechoisir]), work accidents
+/// (nature 41: no exemption in any list; an amendment to exempt AT/MP victims was debated in 2007 [S:
+/// nosdeputes.fr], so the law as voted does not [I]), exemption `3`.
+fn franchise_exempt(
+    refs: &Refs,
+    c: &ClaimInput,
+    parties: &Parties,
+    i: usize,
+    d: crate::date::Date,
+) -> Option<String> {
+    let h = c.header;
+    let min_age = refs.param(Param::FranchiseMinAge, d) / 100;
+    let age_jan1 = parties.benef.birth.age_on(d.jan1());
+    if age_jan1 < min_age as u32 {
+        Some(format!("under {min_age} on 1 January ({age_jan1} years)"))
+    } else if h.nature == 30 {
+        Some("maternity".into())
+    } else if parties.rights[i].c2s {
+        Some("C2S".into())
+    } else if h.nature == 13 {
+        Some("art. 115 war pension care (nature 13)".into())
+    } else if h.nature == 90 {
+        Some("prevention (nature 90) [I]".into())
+    } else {
+        None
+    }
+}
+
+/// Franchise médicale on the acts of auxiliaires médicaux (nurses, physiotherapists, speech therapists,
+/// orthoptists, podiatrists: [`PARAMEDICAL_PROFESSIONS`]), after the participation (issue "Right money on
+/// every line"; RULES.md §6.3):
+/// * `franchise_paramedical` per act line: 0.50 €, 1 € for care from 2024-03-31 (décret 2024-114 of 16 Feb
+///   2024, JO of 17 Feb) [S: klesia, lemediasocial, latribune, quechoisir]; franchises existed from
+///   2008-01-01 (décret 2007-1937) [S: ash.tm.fr];
+/// * `franchise_paramedical_daily_cap` per beneficiary and date of care, all auxiliaires together: 2 €,
+///   4 € from 2024-03-31 [same sources]; D322-7 caps the franchise "journalier" on these acts without
+///   naming the professional [S: lexbase]: counted per beneficiary and day here [I];
+/// * `franchise_yearly_cap` 50 € per beneficiary and calendar year of care, **separate** from the
+///   participation's cap [S: latribune, lequotidiendumedecin "les deux plafonds annuels"]; D322-6 counts it
+///   on the date of reimbursement, here the year of the date of care (as the participation) [I];
+/// * never more than the AMO amount of the line (BR − ticket modérateur, D322-5 [S: lexbase]);
+/// * exemptions: [`franchise_exempt`]; deducted from the AMO payment like the participation (warnings
+///   `W112` yearly cap, `W113` daily cap when they reduce it).
+///
+/// A reference set without the franchise parameters (built before they existed) charges none and the
+/// trace says so (formats/rules-decisions.md).
+///
+/// Each paramedical line is one act: NGAP majorations and travel fees billed as their own lines by a
+/// paramedical practitioner bear a franchise too until the NGAP letter's family (being added to
+/// `ngap_letters.tsv`) reaches `LineResult` [I: known limit, formats/rules-decisions.md].
+pub fn apply_franchise(
+    ctx: &Ctx,
+    c: &ClaimInput,
+    parties: &Parties,
+    lines: &mut [LineResult],
+    st: &mut BenefState,
+    tr: &mut Trace,
+) {
+    let refs = ctx.refs;
+    if !lines.iter().any(|r| r.paramedical_act) {
+        return;
+    }
+    let modelled = refs.params.contains_key(&Param::FranchiseParamedical);
+    for (i, r) in lines.iter_mut().enumerate() {
+        if !r.paramedical_act {
+            continue;
+        }
+        if !modelled {
+            tr.note("franchise", FRANCHISE_SRC, Some(r.line_no), || {
+                "no franchise: the reference set has no franchise parameters (built before they were modelled)".to_string()
+            });
+            continue;
+        }
+        let d = r.date;
+        if let Some(w) = franchise_exempt(refs, c, parties, i, d) {
+            tr.note("franchise", FRANCHISE_SRC, Some(r.line_no), || {
+                format!("no franchise médicale: {w}")
+            });
+            continue;
+        }
+        let (amount, day_cap, year_cap) = (
+            refs.param(Param::FranchiseParamedical, d),
+            refs.param(Param::FranchiseParamedicalDailyCap, d),
+            refs.param(Param::FranchiseYearlyCap, d),
+        );
+        let (used_day, used_year) = (st.franchise_on(d), st.franchise_used(d.year()));
+        let day_left = (day_cap - used_day).max(0);
+        let year_left = (year_cap - used_year).max(0);
+        let amo_left = (r.amo_gross - r.pf).max(0);
+        let f = amount.min(day_left).min(year_left).min(amo_left);
+        // A warning only when a cap is what reduced it (not the AMO amount of a small line).
+        if day_left < amount && day_left < amo_left && day_left <= year_left {
+            r.warn(Warn::FranchiseDayCap);
+        } else if year_left < amount && year_left < amo_left {
+            r.warn(Warn::FranchiseYearCap);
+        }
+        if f > 0 {
+            st.add_franchise(d, f);
+        }
+        r.franchise = f;
+        r.amo_paid = r.amo_gross - r.pf - f;
+        tr.note("franchise", FRANCHISE_SRC, Some(r.line_no), || {
+            format!(
+                "franchise médicale {} € on a paramedical act (amount {} €; daily cap {} €: {} € charged on {d} before; yearly cap {} €: used {} € before, {} € after; not more than the AMO amount {} €)",
+                money::fmt_euros(f),
+                money::fmt_euros(amount),
+                money::fmt_euros(day_cap),
+                money::fmt_euros(used_day),
+                money::fmt_euros(year_cap),
+                money::fmt_euros(used_year),
+                money::fmt_euros(used_year + f),
+                money::fmt_euros(amo_left)
             )
         });
     }

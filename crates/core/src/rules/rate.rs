@@ -8,7 +8,8 @@ use crate::money::{self, BP_100, Bp};
 use crate::refs::{Param, Refs, Specialty};
 
 /// The order in which the situations decide a line's AMO rate (formats/rates.md), quoted by `explain`.
-pub const PRIORITY: &str = "maternity / work accident / ALD (rate_exempt, 100 %) > Alsace-Moselle local regime \
+pub const PRIORITY: &str = "maternity / work accident / art. 115 war pension / prevention / ALD / exemption 3 \
+     (rate_exempt, 100 %) > Alsace-Moselle local regime \
      (rate_local_regime, 90 %) > out of the coordinated care pathway (rate_out_of_pathway, 30 %) > default \
      rate of the practitioner's profession (rates.tsv)";
 
@@ -31,8 +32,14 @@ pub fn default_rate(refs: &Refs, spec: &Specialty, d: Date) -> Bp {
 /// AMO rate of a line (issue #4 rule 6; RULES.md §5.3, §5.4, §6.2), every value from the tables in force
 /// on the date of care, first matching situation in this order ([`PRIORITY`], formats/rates.md):
 /// 1. maternity (nature 30) and work accident (nature 41) → `rate_exempt` (100 %) [C: ameli maternité;
-///    S: ameli AT]; ALD: exemption `4` claimed on the line or the header **and** an ALD period covering the
-///    date → `rate_exempt`; claimed without a period, the claim is liquidated as if not claimed;
+///    S: ameli AT]; nature 13 (art. 115, care of a military invalidity pensioner related to the pension,
+///    paid in full by the State: "exonéré du ticket modérateur" [S: cnmss.fr; B2 value I: RULES.md §5.3])
+///    and nature 90 (prevention, SNDS `IR_EXO_V` 81 "PREVENTION" is a ticket-modérateur exemption
+///    reason [C: IR_EXO_V]; 100 % [I]) → `rate_exempt`; ALD: exemption `4` claimed on the line or the
+///    header **and** an ALD period covering the date → `rate_exempt`; claimed without a period, the
+///    claim is liquidated as if not claimed; exemption `3` (nature de prestation, `IR_EXO_V` 30, an
+///    exemption of the ticket modérateur by the nature of the act [C: IR_EXO_V label]) → `rate_exempt`
+///    (no period to check: the exemption follows the act) [I: formats/rules-decisions.md];
 /// 2. Alsace-Moselle local regime → `rate_local_regime` (90 %) [S: RULES.md §5.3];
 /// 3. out of the coordinated care pathway: indicator `H`, a physician (any: general practitioners
 ///    included), whose specialty is not direct-access for the patient's age, patient aged at least
@@ -56,8 +63,14 @@ pub fn line_rate(ctx: &Ctx, c: &ClaimInput, parties: &Parties, i: usize) -> Rate
         Some(RateReason::Maternity)
     } else if h.nature == 41 {
         Some(RateReason::WorkAccident)
+    } else if h.nature == 13 {
+        Some(RateReason::WarPension)
+    } else if h.nature == 90 {
+        Some(RateReason::Prevention)
     } else if line_exemption(h, l) == b'4' && parties.benef.ald_at(d).is_some() {
         Some(RateReason::Ald)
+    } else if line_exemption(h, l) == b'3' {
+        Some(RateReason::ExemptAct)
     } else {
         None
     };
@@ -123,10 +136,18 @@ pub fn line_rate(ctx: &Ctx, c: &ClaimInput, parties: &Parties, i: usize) -> Rate
 /// compared alone, NGAP acts by coefficient; when the base reaches `heavy_threshold` (120 €) or an NGAP
 /// coefficient reaches `heavy_coef_threshold` (60), the ticket modérateur of the qualifying lines is replaced
 /// by `heavy_forfait` (18 €, 24 € from 2019-01-01): those lines are taken at 100 % and the forfait is
-/// charged once, on the qualifying line with the highest base. Not applied when the line's rate is not the
-/// ordinary one (ALD, maternity, work accident, local regime, out of the pathway) nor for C2S beneficiaries
-/// (exemptions of §6.4 [S: snmr]), nor to imaging acts (regroupement ADI: "radiodiagnostic et IRM exclus"
-/// [S: ag2r]).
+/// charged once, on the qualifying line with the highest base. Not applied when the line's rate is an
+/// exemption (ALD, maternity, work accident, art. 115, prevention, exemption 3) or out of the pathway
+/// (exemptions of §6.4 [S: snmr]; art. 115 pensioners [S: cnmss.fr]), nor to imaging acts (regroupement
+/// ADI: "radiodiagnostic et IRM exclus" [S: ag2r]).
+///
+/// C2S and Alsace-Moselle beneficiaries are "exempt" of the forfait in the sense that they do not pay it
+/// (RULES.md §5.3, §6.4 [S: snmr]): the forfait is **paid for them**, not waived
+/// (formats/rules-decisions.md, "Heavy-act forfait"). C2S: the qualifying lines are taken at 100 % and the
+/// forfait is charged like anyone's; the complementary part (C2S) pays it as the ticket. Alsace-Moselle:
+/// the qualifying lines (at the local 90 %) are taken at 100 % and the local regime, part of the
+/// mandatory insurance paid here, pays the forfait: AMO pays the whole base, `heavy_forfait` is 0 and
+/// the trace says the local regime paid it.
 pub fn apply_rates(
     ctx: &Ctx,
     c: &ClaimInput,
@@ -176,6 +197,9 @@ pub fn apply_rates(
                         "out of the coordinated care pathway (H, physician, not direct access), parameter rate_out_of_pathway".to_string()
                     }
                     RateReason::LocalRegime => "Alsace-Moselle local regime, parameter rate_local_regime".to_string(),
+                    RateReason::WarPension => "nature 13: art. 115 war pension (L212-1 CPMIVG), care paid in full [S: cnmss.fr], parameter rate_exempt".to_string(),
+                    RateReason::Prevention => "nature 90: prevention (IR_EXO_V 81) [I: 100 %], parameter rate_exempt".to_string(),
+                    RateReason::ExemptAct => "exemption 3: nature de prestation (IR_EXO_V 30) [I], parameter rate_exempt".to_string(),
                     _ => "exemption, parameter rate_exempt".to_string(),
                 };
                 format!(
@@ -209,8 +233,10 @@ pub fn apply_rates(
         );
         let eligible = |i: usize| {
             lines[i].date == d
-                && lines[i].rate_reason == Some(RateReason::Default)
-                && !parties.rights[i].c2s
+                && matches!(
+                    lines[i].rate_reason,
+                    Some(RateReason::Default) | Some(RateReason::LocalRegime)
+                )
                 && &priced[i].group[..3] != b"ADI"
         };
         let summed: i64 = (0..lines.len())
@@ -240,17 +266,33 @@ pub fn apply_rates(
             r.amo_gross = r.base;
             r.ticket = 0;
         }
+        let local = parties.rights[top].local_regime;
+        let c2s = parties.rights[top].c2s;
         let r = &mut lines[top];
+        if local {
+            // The local regime pays the forfait: AMO (general + local regime) pays the whole base.
+            tr.note("heavy_act_forfait", "issue #4 rule 8; RULES.md §5.3, §6.4 [S: snmr]; formats/rules-decisions.md", Some(r.line_no), || {
+                format!(
+                    "heavy act on {d} (threshold {} €, coefficient {}): {} line(s) at 100 %; forfait {} € paid by the Alsace-Moselle local regime (not charged to the patient)",
+                    money::fmt_euros(threshold),
+                    coef_threshold / 100,
+                    q.len(),
+                    money::fmt_euros(forfait.min(r.base))
+                )
+            });
+            continue;
+        }
         r.heavy_forfait = forfait.min(r.base);
         r.amo_gross = r.base - r.heavy_forfait;
         r.ticket = r.heavy_forfait;
         tr.note("heavy_act_forfait", "issue #4 rule 8; RULES.md §6.4 [C: ameli forfait-24-euros]", Some(r.line_no), || {
             format!(
-                "heavy act on {d} (threshold {} €, coefficient {}): {} line(s) at 100 %, forfait {} € charged on this line instead of the ticket modérateur",
+                "heavy act on {d} (threshold {} €, coefficient {}): {} line(s) at 100 %, forfait {} € charged on this line instead of the ticket modérateur{}",
                 money::fmt_euros(threshold),
                 coef_threshold / 100,
                 q.len(),
-                money::fmt_euros(r.heavy_forfait)
+                money::fmt_euros(r.heavy_forfait),
+                if c2s { "; paid by the C2S complementary part (RULES.md §5.3, §6.4 [S: snmr])" } else { "" }
             )
         });
     }
