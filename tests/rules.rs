@@ -709,7 +709,8 @@ fn dental_care_70_percent_until_2023_10_14_and_60_percent_from_2023_10_15() {
 
 #[test]
 fn nurse_act_60_percent_and_h_ignored_for_a_non_physician() {
-    // AMI 1 = 3.15 € on 2026-03-02: 315 × 60 % = 189 → AMO 1.89 €, ticket 1.26 €, no PF (not a physician).
+    // AMI 1 = 3.15 € on 2026-03-02: 315 × 60 % = 189 → AMO 1.89 €, ticket 1.26 €, no PF (not a physician);
+    // the franchise médicale on a paramedical act (1 € since 2024-03-31) is deducted: paid 0.89 €.
     let mut h = header(ADULT, 19850512, NURSE);
     h.pathway = b'H';
     let (o, trace) = liquidate_traced(&h, &[ngap("AMI", 100, 20260302, 315)], 20260316);
@@ -721,9 +722,10 @@ fn nurse_act_60_percent_and_h_ignored_for_a_non_physician() {
             l.amo_gross,
             l.ticket,
             l.pf,
+            l.franchise,
             l.amo_paid
         ),
-        (6000, Some(RateReason::Default), 189, 126, 0, 189)
+        (6000, Some(RateReason::Default), 189, 126, 0, 100, 89)
     );
     assert!(
         trace.contains(
