@@ -304,7 +304,11 @@ pub fn price_lines(
                     complement: act.complement,
                     exo_tm: act.exo_tm,
                     consultation: false,
-                    physician_act: spec.physician,
+                    // The participation forfaitaire is due per consultation or act by a physician
+                    // (RULES.md §6.3); a complementary gesture or supplement (`complement` in
+                    // ccam_acts.tsv) is not an act of its own and bears none
+                    // (formats/rules-decisions.md §1b).
+                    physician_act: spec.physician && !act.complement,
                     ngap_coef: 0,
                     ngap_family: None,
                     group,
