@@ -82,12 +82,13 @@ pub fn to_text(t: &Traced) -> String {
             }
             for l in &p.lines {
                 o.push_str(&format!(
-                    "     line {}: base {} × {} % = AMO {} − participation {} = {} paid; AMC {}; patient {}\n",
+                    "     line {}: base {} × {} % = AMO {} − participation {} − franchise {} = {} paid; AMC {}; patient {}\n",
                     l.line_no,
                     fmt_euros(l.base),
                     fmt_pct(l.rate),
                     fmt_euros(l.amo_gross),
                     fmt_euros(l.pf),
+                    fmt_euros(l.franchise),
                     fmt_euros(l.amo_paid),
                     fmt_euros(l.amc()),
                     fmt_euros(l.patient)
@@ -131,6 +132,7 @@ pub fn to_json(t: &Traced) -> Value {
                 "rate_reason": l.rate_reason.map(|r| r.as_str()),
                 "amo_gross": fmt_euros(l.amo_gross),
                 "participation": fmt_euros(l.pf),
+                "franchise": fmt_euros(l.franchise),
                 "heavy_forfait": fmt_euros(l.heavy_forfait),
                 "amo_paid": fmt_euros(l.amo_paid),
                 "excess": fmt_euros(l.excess),
