@@ -754,27 +754,39 @@ fn rows_of<'a>(events: &'a [Event<'a>], key: &PseudonymKey, out: &mut Vec<Row<'a
     }
 }
 
-/// One record batch from a run of events (`None` when they make no row).
-fn record_batch(
+/// The record batches of a window of events, in order: the rows are gathered per segment in parallel
+/// (with the pseudonyms), then cut into blocks of [`BLOCK_ROWS`] rows turned into batches in parallel.
+fn record_batches(
     schema: &SchemaRef,
     batch: &Batch,
     key: &PseudonymKey,
     events: &[Event<'_>],
-) -> Result<Option<RecordBatch>, String> {
-    let mut rows = Vec::with_capacity(events.len() * 2);
-    rows_of(events, key, &mut rows);
-    if rows.is_empty() {
-        return Ok(None);
-    }
-    let mut buf = Vec::with_capacity(64);
-    let cols = COLUMNS
-        .iter()
-        .map(|c| column(c, batch, &rows, &mut buf))
-        .collect::<Result<Vec<_>, _>>()?;
-    RecordBatch::try_new(schema.clone(), cols)
-        .map(Some)
-        .map_err(|e| e.to_string())
+) -> Result<Vec<RecordBatch>, String> {
+    let segs: Vec<&[Event]> = segments(events).collect();
+    let parts: Vec<Vec<Row>> = segs
+        .par_iter()
+        .map(|seg| {
+            let mut rows = Vec::with_capacity(seg.len() * 2);
+            rows_of(seg, key, &mut rows);
+            rows
+        })
+        .collect();
+    let rows: Vec<Row> = parts.concat();
+    rows.par_chunks(BLOCK_ROWS)
+        .map(|rows| {
+            let mut buf = Vec::with_capacity(64);
+            let cols = COLUMNS
+                .iter()
+                .map(|c| column(c, batch, rows, &mut buf))
+                .collect::<Result<Vec<_>, _>>()?;
+            RecordBatch::try_new(schema.clone(), cols).map_err(|e| e.to_string())
+        })
+        .collect()
 }
+
+/// Rows per record batch: a block's rows stay in cache while its columns are built one after the
+/// other, and the writer's per-batch overhead stays small.
+const BLOCK_ROWS: usize = 8192;
 
 // ---------------------------------------------------------------------------------------------------
 // The sink.
@@ -902,18 +914,11 @@ impl Sink for ParquetSink {
         let Some(batch) = self.batch else {
             return Err(self.err("the batch header was not given (ParquetSink::with_batch)"));
         };
-        let segs: Vec<&[Event]> = segments(events).collect();
-        let (schema, key) = (&self.schema, &self.key);
-        let batches = segs
-            .par_iter()
-            .map(|seg| record_batch(schema, &batch, key, seg))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.err(e))?;
-        let batches: Vec<RecordBatch> = batches.into_iter().flatten().collect();
-        if batches.is_empty() {
-            return Ok(());
+        match record_batches(&self.schema, &batch, &self.key, events) {
+            Ok(b) if b.is_empty() => Ok(()),
+            Ok(b) => self.send(Msg::Batches(b)),
+            Err(e) => Err(self.err(e)),
         }
-        self.send(Msg::Batches(batches))
     }
 
     fn finish(&mut self, info: &BatchInfo) -> Result<(), SinkError> {
