@@ -142,6 +142,9 @@ pub enum RefsCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Compile DIR's beneficiaries and ALD tables into DIR/refs.snapshot, which every later load of DIR
+    /// (run, explain, reprocess, refs diff) maps instead of parsing them; refused when stale or corrupt.
+    Compile { dir: PathBuf },
     /// Print as JSON what the engine uses for an act on a date.
     Lookup {
         #[arg(long)]
@@ -426,6 +429,32 @@ pub fn main() -> ExitCode {
                 print!("{}", report.to_text());
             }
             ExitCode::SUCCESS
+        }
+        Cmd::Refs {
+            cmd: RefsCmd::Compile { dir },
+        } => {
+            let t0 = std::time::Instant::now();
+            match liquidator_core::refs::snapshot::compile(&dir) {
+                Ok(c) => {
+                    eprintln!(
+                        "snapshot written to {} ({} beneficiary rows, {} ALD periods, {:.1} MiB) in {:.2} s",
+                        c.path.display(),
+                        c.rows,
+                        c.ald,
+                        c.bytes as f64 / (1 << 20) as f64,
+                        t0.elapsed().as_secs_f64()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(liquidator_core::refs::snapshot::CompileError::Load(e)) => {
+                    eprintln!("liquidator: invalid reference tables: {e}");
+                    ExitCode::from(3)
+                }
+                Err(e) => {
+                    eprintln!("liquidator: {e}");
+                    ExitCode::from(5)
+                }
+            }
         }
         Cmd::Refs {
             cmd:

@@ -1,8 +1,10 @@
 //! The beneficiaries table: the largest reference table (a centre holds millions of beneficiaries), so
 //! it has its own compact store and a parallel loader.
 //!
-//! * Storage: one 32-byte [`BenefRow`] per (beneficiary, rights period), sorted by beneficiary key and
-//!   period start; complementary insurers are interned (`u16`). No per-beneficiary allocation.
+//! * Storage: one 24-byte [`BenefRow`] per (beneficiary, rights period), sorted by beneficiary key and
+//!   period start; complementary insurers are interned (`u16`). No per-beneficiary allocation. Every
+//!   array is of plain-old-data rows (`bytemuck::Pod`), so that the same store is either built in memory
+//!   from the TSV files or used in place from a mapped compiled snapshot (`refs::snapshot`).
 //! * Index: a radix table over the key range (about one bucket per row, at most 2^22): each bucket holds the first row whose key
 //!   falls in it, so a lookup is one table read plus a short scan (a few rows), without a hash map of
 //!   millions of entries to build.
@@ -14,20 +16,30 @@ use super::tsv::LoadError;
 use super::{Rights, benef_key};
 use crate::date::{Date, Period};
 use crate::money::{self, Cents};
+use bytemuck::{Pod, Zeroable};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
+use std::ops::Range;
 use std::path::Path;
 
 /// Largest radix table (4 M buckets); smaller tables get about one bucket per row.
 const MAX_RADIX_BITS: u32 = 22;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// One rights period of a beneficiary: plain old data (no padding, no `bool`), the layout of the
+/// snapshot's `rows` section (`formats/refs.md`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
 pub struct BenefRow {
-    pub period: Period,
-    pub birth: Date,
+    /// Rights period `[from, to)` (`YYYYMMDD`).
+    pub from: u32,
+    pub to: u32,
+    pub birth: u32,
     pub regime: u8,
-    pub local_regime: bool,
-    pub c2s: bool,
+    /// `0`/`1` (see [`BenefRow::local_regime`]).
+    pub local_regime: u8,
+    /// `0`/`1` (see [`BenefRow::c2s`]).
+    pub c2s: u8,
+    pub _pad: u8,
     /// 0 = no complementary insurer, else 1 + index into `amcs`.
     pub amc: u16,
     /// Seeded participation counter: year (0 = none) and cents used.
@@ -35,19 +47,121 @@ pub struct BenefRow {
     pub pf_used: i32,
 }
 
+impl BenefRow {
+    #[inline]
+    pub fn period(&self) -> Period {
+        Period {
+            from: Date(self.from),
+            to: Date(self.to),
+        }
+    }
+    #[inline]
+    pub fn birth(&self) -> Date {
+        Date(self.birth)
+    }
+    #[inline]
+    pub fn local_regime(&self) -> bool {
+        self.local_regime != 0
+    }
+    #[inline]
+    pub fn c2s(&self) -> bool {
+        self.c2s != 0
+    }
+}
+
+/// One ALD period (the snapshot's `ald` section).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct AldRow {
+    pub key: u64,
+    pub from: u32,
+    pub to: u32,
+    pub ald: [u8; 2],
+    pub _pad: [u8; 6],
+}
+
+impl AldRow {
+    #[inline]
+    pub fn period(&self) -> Period {
+        Period {
+            from: Date(self.from),
+            to: Date(self.to),
+        }
+    }
+}
+
+/// One interned complementary insurer and contract (the snapshot's `amcs` section).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+pub struct AmcRow {
+    pub amc: [u8; 10],
+    pub contract: [u8; 2],
+}
+
+/// An array of the store: owned (loaded from the TSV files) or a byte range of the mapped snapshot.
+enum Arr<T> {
+    Own(Vec<T>),
+    Map(Range<usize>),
+}
+
+impl<T> Default for Arr<T> {
+    fn default() -> Self {
+        Arr::Own(Vec::new())
+    }
+}
+
+impl<T: Pod> Arr<T> {
+    #[inline]
+    fn get<'a>(&'a self, map: Option<&'a [u8]>) -> &'a [T] {
+        match (self, map) {
+            (Arr::Own(v), _) => v,
+            // Ranges, alignment and lengths are checked when the snapshot is opened
+            // (`refs::snapshot::open`), so the cast does not fail; an empty slice if it ever did.
+            (Arr::Map(r), Some(m)) => m
+                .get(r.clone())
+                .and_then(|b| bytemuck::try_cast_slice(b).ok())
+                .unwrap_or(&[]),
+            (Arr::Map(_), None) => &[],
+        }
+    }
+}
+
 /// Beneficiaries with their rights periods, ALD periods and participation seeds.
 #[derive(Default)]
 pub struct Beneficiaries {
-    keys: Vec<u64>,
-    rows: Vec<BenefRow>,
-    amcs: Vec<([u8; 10], [u8; 2])>,
-    radix: Vec<u32>,
+    /// The compiled snapshot the arrays live in, when opened from one (`refs::snapshot`).
+    map: Option<memmap2::Mmap>,
+    keys: Arr<u64>,
+    rows: Arr<BenefRow>,
+    amcs: Arr<AmcRow>,
+    radix: Arr<u32>,
     /// Bucket of a key = (key − min) >> shift (a shift, not a division: this is on every claim's path).
     shift: u32,
     min: u64,
     span: u64,
     /// ALD periods sorted by beneficiary key (looked up only when an exemption is claimed).
-    ald: Vec<(u64, Period, [u8; 2])>,
+    ald: Arr<AldRow>,
+}
+
+/// The arrays and scalars of a store, borrowed: what a snapshot writes and what it checks at open.
+pub(crate) struct Parts<'a> {
+    pub keys: &'a [u64],
+    pub rows: &'a [BenefRow],
+    pub amcs: &'a [AmcRow],
+    pub radix: &'a [u32],
+    pub ald: &'a [AldRow],
+    pub shift: u32,
+    pub min: u64,
+    pub span: u64,
+}
+
+/// Byte ranges of the arrays in a mapped snapshot (checked by the caller).
+pub(crate) struct MapRanges {
+    pub keys: Range<usize>,
+    pub rows: Range<usize>,
+    pub amcs: Range<usize>,
+    pub radix: Range<usize>,
+    pub ald: Range<usize>,
 }
 
 /// One beneficiary as the rules see it.
@@ -62,21 +176,26 @@ pub struct BenefView<'a> {
 impl<'a> BenefView<'a> {
     /// AMO rights in force on `d`, with their period.
     pub fn rights_at(&self, d: Date) -> Option<(Period, Rights)> {
-        let i = self.rows.partition_point(|r| r.period.from <= d);
+        let i = self.rows.partition_point(|r| Date(r.from) <= d);
         let r = self.rows.get(i.checked_sub(1)?)?;
-        if !r.period.contains(d) {
+        let period = r.period();
+        if !period.contains(d) {
             return None;
         }
         let (amc, contract) = match r.amc {
             0 => ([b' '; 10], [b' '; 2]),
-            k => self.store.amcs[k as usize - 1],
+            // Indices are checked at load and at snapshot open.
+            k => {
+                let a = self.store.amcs().get(k as usize - 1)?;
+                (a.amc, a.contract)
+            }
         };
         Some((
-            r.period,
+            period,
             Rights {
                 regime: r.regime,
-                local_regime: r.local_regime,
-                c2s: r.c2s,
+                local_regime: r.local_regime(),
+                c2s: r.c2s(),
                 amc,
                 contract,
             },
@@ -86,13 +205,13 @@ impl<'a> BenefView<'a> {
     /// An ALD period covering `d`. Looked up only when a claim asks (an exemption is claimed), so the
     /// 80 % of claims without one pay no extra memory access.
     pub fn ald_at(&self, d: Date) -> Option<(Period, [u8; 2])> {
-        let ald = &self.store.ald;
-        let i = ald.partition_point(|a| a.0 < self.key);
+        let ald = self.store.ald();
+        let i = ald.partition_point(|a| a.key < self.key);
         ald[i..]
             .iter()
-            .take_while(|a| a.0 == self.key)
-            .find(|a| a.1.contains(d))
-            .map(|a| (a.1, a.2))
+            .take_while(|a| a.key == self.key)
+            .find(|a| a.period().contains(d))
+            .map(|a| (a.period(), a.ald))
     }
 
     /// Participations already charged in a year before this batch.
@@ -110,10 +229,76 @@ impl<'a> BenefView<'a> {
 
 impl Beneficiaries {
     pub fn len(&self) -> usize {
-        self.rows.len()
+        self.rows().len()
     }
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.rows().is_empty()
+    }
+
+    #[inline]
+    fn keys(&self) -> &[u64] {
+        self.keys.get(self.map.as_deref())
+    }
+    #[inline]
+    fn rows(&self) -> &[BenefRow] {
+        self.rows.get(self.map.as_deref())
+    }
+    #[inline]
+    fn amcs(&self) -> &[AmcRow] {
+        self.amcs.get(self.map.as_deref())
+    }
+    #[inline]
+    fn radix(&self) -> &[u32] {
+        self.radix.get(self.map.as_deref())
+    }
+    #[inline]
+    fn ald(&self) -> &[AldRow] {
+        self.ald.get(self.map.as_deref())
+    }
+
+    /// Whether the arrays are used in place from a mapped snapshot (file-backed memory).
+    pub fn is_mapped(&self) -> bool {
+        self.map.is_some()
+    }
+
+    /// Number of ALD periods.
+    pub fn ald_len(&self) -> usize {
+        self.ald().len()
+    }
+
+    pub(crate) fn parts(&self) -> Parts<'_> {
+        Parts {
+            keys: self.keys(),
+            rows: self.rows(),
+            amcs: self.amcs(),
+            radix: self.radix(),
+            ald: self.ald(),
+            shift: self.shift,
+            min: self.min,
+            span: self.span,
+        }
+    }
+
+    /// A store over the arrays of a mapped snapshot. The caller (`refs::snapshot::open`) has checked the
+    /// ranges, alignments, checksums and the consistency of the arrays ([`Parts::check`]).
+    pub(crate) fn from_map(
+        map: memmap2::Mmap,
+        r: MapRanges,
+        shift: u32,
+        min: u64,
+        span: u64,
+    ) -> Beneficiaries {
+        Beneficiaries {
+            map: Some(map),
+            keys: Arr::Map(r.keys),
+            rows: Arr::Map(r.rows),
+            amcs: Arr::Map(r.amcs),
+            radix: Arr::Map(r.radix),
+            ald: Arr::Map(r.ald),
+            shift,
+            min,
+            span,
+        }
     }
 
     #[inline]
@@ -123,24 +308,27 @@ impl Beneficiaries {
 
     #[inline]
     pub fn get(&self, key: u64) -> Option<BenefView<'_>> {
-        if self.keys.is_empty() || key < self.min || key - self.min >= self.span {
+        let keys = self.keys();
+        if keys.is_empty() || key < self.min || key - self.min >= self.span {
             return None;
         }
         let b = self.bucket(key);
-        let (lo, hi) = (self.radix[b] as usize, self.radix[b + 1] as usize);
-        let slice = &self.keys[lo..hi];
+        let radix = self.radix();
+        let (lo, hi) = (*radix.get(b)? as usize, *radix.get(b + 1)? as usize);
+        let slice = keys.get(lo..hi)?;
         let i = lo + slice.partition_point(|&k| k < key);
-        if self.keys.get(i) != Some(&key) {
+        if keys.get(i) != Some(&key) {
             return None;
         }
         let mut j = i + 1;
-        while j < self.keys.len() && self.keys[j] == key {
+        while j < keys.len() && keys[j] == key {
             j += 1;
         }
+        let rows = self.rows().get(i..j)?;
         Some(BenefView {
-            birth: self.rows[i].birth,
+            birth: rows.first()?.birth(),
             key,
-            rows: &self.rows[i..j],
+            rows,
             store: self,
         })
     }
@@ -228,11 +416,8 @@ impl Beneficiaries {
             acc += c;
         }
         let first_line = |k: usize| bases[k];
-        let mut amcs: Vec<([u8; 10], [u8; 2])> = Vec::new();
         let tp = std::time::Instant::now();
-        let parts: Vec<
-            Result<Vec<(u64, BenefRow, [u8; 10], [u8; 2], u32)>, (usize, usize, String)>,
-        > = cuts
+        let parts: Vec<Result<ChunkRows, (usize, usize, String)>> = cuts
             .par_windows(2)
             .map(|w| parse_chunk(&body[w[0]..w[1]], &cols, amc_known))
             .collect();
@@ -266,11 +451,12 @@ impl Beneficiaries {
         }
         let tm = std::env::var_os("LIQUIDATOR_TIMING").is_some();
         let t0 = std::time::Instant::now();
-        all.par_sort_unstable_by_key(|r| (r.0, r.1.period.from, r.4));
+        all.par_sort_unstable_by_key(|r| (r.0, r.1.from, r.4));
         if tm {
             eprintln!("timing: beneficiaries sort {:?}", t0.elapsed());
         }
         let mut amc_index: FxHashMap<([u8; 10], [u8; 2]), u16> = FxHashMap::default();
+        let mut amcs: Vec<AmcRow> = Vec::new();
         let mut keys = Vec::with_capacity(all.len());
         let mut rows = Vec::with_capacity(all.len());
         for (i, (key, mut row, a, c, line)) in all.iter().copied().enumerate() {
@@ -287,7 +473,7 @@ impl Beneficiaries {
                         ),
                     });
                 }
-                if prev.1.period.overlaps(&row.period) {
+                if prev.1.period().overlaps(&row.period()) {
                     return Err(LoadError {
                         file: file.into(),
                         line: line.max(prev.4) as usize,
@@ -302,7 +488,10 @@ impl Beneficiaries {
             if a != [b' '; 10] {
                 let next = amc_index.len() as u16 + 1;
                 row.amc = *amc_index.entry((a, c)).or_insert_with(|| {
-                    amcs.push((a, c));
+                    amcs.push(AmcRow {
+                        amc: a,
+                        contract: c,
+                    });
                     next
                 });
             }
@@ -311,14 +500,14 @@ impl Beneficiaries {
         }
         drop(all);
         let mut b = Beneficiaries {
-            keys,
-            rows,
-            amcs,
+            keys: Arr::Own(keys),
+            rows: Arr::Own(rows),
+            amcs: Arr::Own(amcs),
             ..Default::default()
         };
         b.build_radix();
         let t1 = std::time::Instant::now();
-        b.ald = load_ald(dir, &b)?;
+        b.ald = Arr::Own(load_ald(dir, &b)?);
         if tm {
             eprintln!(
                 "timing: beneficiaries after sort {:?}, ald {:?}",
@@ -330,30 +519,104 @@ impl Beneficiaries {
     }
 
     fn build_radix(&mut self) {
-        let (Some(&min), Some(&max)) = (self.keys.first(), self.keys.last()) else {
-            self.radix = vec![0, 0];
+        let keys = self.keys();
+        let (Some(&min), Some(&max)) = (keys.first(), keys.last()) else {
+            self.radix = Arr::Own(vec![0, 0]);
             return;
         };
-        self.min = min;
-        self.span = max - min + 1;
-        let bits = (usize::BITS - self.keys.len().leading_zeros()).clamp(4, MAX_RADIX_BITS);
-        let span_bits = u64::BITS - (self.span - 1).leading_zeros();
-        self.shift = span_bits.saturating_sub(bits);
-        let nb = (((self.span - 1) >> self.shift) + 1) as usize;
+        let n = keys.len();
+        let span = max - min + 1;
+        let bits = (usize::BITS - n.leading_zeros()).clamp(4, MAX_RADIX_BITS);
+        let span_bits = u64::BITS - (span - 1).leading_zeros();
+        let shift = span_bits.saturating_sub(bits);
+        let nb = radix_buckets(span, shift);
         let mut radix = vec![0u32; nb + 1];
         let mut b = 0usize;
-        for (i, &k) in self.keys.iter().enumerate() {
-            let kb = self.bucket(k);
+        for (i, &k) in keys.iter().enumerate() {
+            let kb = ((k - min) >> shift) as usize;
             while b <= kb {
                 radix[b] = i as u32;
                 b += 1;
             }
         }
         while b <= nb {
-            radix[b] = self.keys.len() as u32;
+            radix[b] = n as u32;
             b += 1;
         }
-        self.radix = radix;
+        self.min = min;
+        self.span = span;
+        self.shift = shift;
+        self.radix = Arr::Own(radix);
+    }
+}
+
+/// Number of radix buckets for a key span and shift (the radix table has one more entry).
+fn radix_buckets(span: u64, shift: u32) -> usize {
+    (((span.max(1) - 1) >> shift.min(63)) + 1) as usize
+}
+
+impl Parts<'_> {
+    /// The invariants the lookups rely on, checked on a snapshot's arrays after their checksums (a
+    /// corrupt file must not make a lookup read out of bounds or answer wrongly): as many keys as rows,
+    /// keys sorted, a radix table of the right size, non-decreasing, whose every bucket starts at the
+    /// first key of the bucket, insurer indices in range, ALD periods sorted. `Err` says what is wrong.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let n = self.keys.len();
+        if self.rows.len() != n {
+            return Err(format!("{} keys but {} rows", n, self.rows.len()));
+        }
+        if n as u64 > u32::MAX as u64 {
+            return Err("more rows than the radix table can index".into());
+        }
+        if n == 0 {
+            return if self.radix.len() == 2 {
+                Ok(())
+            } else {
+                Err("empty store with a radix table".into())
+            };
+        }
+        if self.keys.first() != Some(&self.min)
+            || self.keys.last().map(|&k| k - self.min + 1) != Some(self.span)
+        {
+            return Err("key range does not match the header".into());
+        }
+        if self.shift >= 64 || self.radix.len() != radix_buckets(self.span, self.shift) + 1 {
+            return Err("radix table size does not match the key range".into());
+        }
+        let (min, shift) = (self.min, self.shift);
+        let chunk = 1 << 16;
+        let keys_ok = self.keys.par_chunks(chunk).enumerate().all(|(c, ks)| {
+            let start = c * chunk;
+            ks.windows(2).all(|w| w[0] <= w[1])
+                && (start == 0 || self.keys[start - 1] <= ks[0])
+        });
+        if !keys_ok {
+            return Err("keys not sorted".into());
+        }
+        let nb = self.radix.len() - 1;
+        let radix_ok = self.radix.last() == Some(&(n as u32))
+            && self.radix.par_chunks(chunk).enumerate().all(|(c, rs)| {
+                rs.iter().enumerate().all(|(j, &r)| {
+                    let b = c * chunk + j;
+                    let r = r as usize;
+                    // radix[b] = first row whose bucket is ≥ b.
+                    r <= n
+                        && (b == nb
+                            || ((r == n || ((self.keys[r] - min) >> shift) as usize >= b)
+                                && (r == 0 || (((self.keys[r - 1] - min) >> shift) as usize) < b)))
+                })
+            });
+        if !radix_ok {
+            return Err("radix index inconsistent with the keys".into());
+        }
+        let na = self.amcs.len();
+        if self.rows.par_iter().any(|r| r.amc as usize > na) {
+            return Err("a row names an insurer index out of range".into());
+        }
+        if self.ald.windows(2).any(|w| w[0].key > w[1].key) {
+            return Err("ALD periods not sorted".into());
+        }
+        Ok(())
     }
 }
 
@@ -564,11 +827,13 @@ fn parse_chunk(
             (y, used)
         };
         let row = BenefRow {
-            period: Period { from, to },
-            birth,
+            from: from.0,
+            to: to.0,
+            birth: birth.0,
             regime,
-            local_regime: flag(c.local, "local_regime")?,
-            c2s: flag(c.c2s, "c2s")?,
+            local_regime: flag(c.local, "local_regime")? as u8,
+            c2s: flag(c.c2s, "c2s")? as u8,
+            _pad: 0,
             amc: 0,
             pf_year,
             pf_used,
@@ -591,7 +856,7 @@ fn show(b: &[u8]) -> String {
 
 /// `ald.tsv`: a dedicated splitter (millions of rows at national scale), same checks and positions as
 /// the generic loader: beneficiary known, real dates, `valid_to` after `valid_from`, no overlap.
-fn load_ald(dir: &Path, bens: &Beneficiaries) -> Result<Vec<(u64, Period, [u8; 2])>, LoadError> {
+fn load_ald(dir: &Path, bens: &Beneficiaries) -> Result<Vec<AldRow>, LoadError> {
     let text = super::tsv::read_file(dir, "ald.tsv")?;
     let file = "ald.tsv";
     let err = |line: usize, column: usize, reason: String| LoadError {
@@ -699,5 +964,14 @@ fn load_ald(dir: &Path, bens: &Beneficiaries) -> Result<Vec<(u64, Period, [u8; 2
             ));
         }
     }
-    Ok(out.into_iter().map(|(k, p, a, _)| (k, p, a)).collect())
+    Ok(out
+        .into_iter()
+        .map(|(key, p, ald, _)| AldRow {
+            key,
+            from: p.from.0,
+            to: p.to.0,
+            ald,
+            _pad: [0; 6],
+        })
+        .collect())
 }

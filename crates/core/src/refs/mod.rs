@@ -11,6 +11,7 @@
 pub mod beneficiaries;
 pub mod history;
 pub mod modifiers;
+pub mod snapshot;
 pub mod tsv;
 
 use crate::date::{Date, Period};
@@ -941,8 +942,12 @@ impl Refs {
 
     fn load_beneficiaries(&mut self, dir: &Path) -> Result<(), LoadError> {
         let amc = &self.amc;
-        self.beneficiaries =
-            beneficiaries::Beneficiaries::load(dir, &|a, c| amc.contains_key(&(*a, *c)))?;
+        let known = |a: &[u8; 10], c: &[u8; 2]| amc.contains_key(&(*a, *c));
+        // A compiled snapshot beside the tables is mapped instead of parsing them (refs::snapshot).
+        self.beneficiaries = match snapshot::beside(dir) {
+            Some(path) => snapshot::open(dir, &path, &known)?,
+            None => beneficiaries::Beneficiaries::load(dir, &known)?,
+        };
         Ok(())
     }
 
