@@ -569,8 +569,14 @@ const CONSULT_SPECS: [(Spec, u32); 14] = [
 impl Gen<'_> {
     /// Value of an NGAP letter for a practitioner's grid on a date; `None` when the letter is not in
     /// the reference set on that date (the generator then leaves it out: no line unknown by construction).
-    pub fn ngap_value(&self, letter: &str, date: Date, grid: u8) -> Option<Cents> {
-        self.ngap(letter, date, grid)
+    pub fn ngap_value(&self, letter: &str, date: Date, p: &Prac) -> Option<Cents> {
+        let mut l = [b' '; 4];
+        let n = letter.len().min(4);
+        l[..n].copy_from_slice(&letter.as_bytes()[..n]);
+        let prof = self.refs.specialties.get(&p.spec.code())?.profession;
+        self.refs
+            .ngap_at(l, grid_of(p), prof, date)
+            .map(|(_, v)| v.value)
     }
 
     /// An NGAP line (coefficient ×100, quantity) with its fee at the tariff, or None when the letter is
@@ -581,9 +587,9 @@ impl Gen<'_> {
         coef: u32,
         qty: u16,
         date: Date,
-        grid: u8,
+        p: &Prac,
     ) -> Option<(ActLine, Cents)> {
-        let v = self.ngap_value(letter, date, grid)?;
+        let v = self.ngap_value(letter, date, p)?;
         let base = money::mul_div_round(v, coef as i64, 100) * qty as i64;
         let mut l = ngap(letter, coef, date, base);
         l.quantity = qty;
@@ -596,9 +602,9 @@ impl Gen<'_> {
         letters: &[&str],
         coef: u32,
         date: Date,
-        grid: u8,
+        p: &Prac,
     ) -> Option<(ActLine, Cents)> {
-        letters.iter().find_map(|l| self.nl(l, coef, 1, date, grid))
+        letters.iter().find_map(|l| self.nl(l, coef, 1, date, p))
     }
 
     /// Modifiers for a CCAM line: only those allowed for the act and activity on that date
@@ -898,36 +904,35 @@ impl Gen<'_> {
         match kind {
             Kind::GpConsult | Kind::GpVisit | Kind::Tele => {
                 p = self.prac_of(r, Spec::Gp);
-                let g = grid_of(&p);
                 let alt: &[&str] = match kind {
                     Kind::GpConsult => &["G"],
                     Kind::GpVisit => &["VG", "V"],
                     _ => &["TCG"],
                 };
-                let (l, b) = self.first_nl(alt, 100, date, g)?;
+                let (l, b) = self.first_nl(alt, 100, date, &p)?;
                 lines.push(with_excess(r, &p, l, b));
                 if kind != Kind::Tele {
                     // MEG: children under 6 [C: DAMIR 1.53 M MEG for 20.6 M G ≈ 7 %];
                     // MCG 2 % [C: 0.40 M]; night/Sunday/holiday 3 % [C: 0.69 M regulated and
                     // non-regulated majorations for ~23 M consultations and visits].
                     if age < 6 {
-                        lines.extend(self.nl("MEG", 100, 1, date, g).map(|x| x.0));
+                        lines.extend(self.nl("MEG", 100, 1, date, &p).map(|x| x.0));
                     } else if r.chance(200) {
-                        lines.extend(self.nl("MCG", 100, 1, date, g).map(|x| x.0));
+                        lines.extend(self.nl("MCG", 100, 1, date, &p).map(|x| x.0));
                     }
                     if r.chance(300) {
                         let m = ["F", "MN", "MM", "CRN", "CRD", "CRS", "CRM"]
                             [r.weighted(&[30, 10, 5, 20, 15, 10, 10])];
-                        lines.extend(self.nl(m, 100, 1, date, g).map(|x| x.0));
+                        lines.extend(self.nl(m, 100, 1, date, &p).map(|x| x.0));
                     }
                 }
                 if kind == Kind::GpVisit {
                     // MD on visits [C: 1.07 M MD for 0.88 M VG], IK for a third of them [I].
                     let md = ["MD", "MDN", "MDI", "MDD"][r.weighted(&[85, 5, 5, 5])];
-                    lines.extend(self.nl(md, 100, 1, date, g).map(|x| x.0));
+                    lines.extend(self.nl(md, 100, 1, date, &p).map(|x| x.0));
                     if r.chance(3000) {
                         let km = 2 + r.below(14) as u32;
-                        lines.extend(self.nl("IK", km * 100, 1, date, g).map(|x| x.0));
+                        lines.extend(self.nl("IK", km * 100, 1, date, &p).map(|x| x.0));
                     }
                 }
                 // An ECG with the consultation (the one documented exception) [I].
@@ -942,7 +947,6 @@ impl Gen<'_> {
                 let w: Vec<u32> = CONSULT_SPECS.iter().map(|x| x.1).collect();
                 let sp = CONSULT_SPECS[r.weighted(&w)].0;
                 p = self.prac_of(r, sp);
-                let g = grid_of(&p);
                 // CS 4.13 M, APC 3.16 M, TC 0.19 M [C: DAMIR]; MCS with 80 % of CS [C: 3.89 M MCS].
                 let letter = match r.weighted(&[4130, 3160, 190]) {
                     0 => "CS",
@@ -950,15 +954,15 @@ impl Gen<'_> {
                     _ => "TC",
                 };
                 let (l, b) = self
-                    .nl(letter, 100, 1, date, g)
-                    .or_else(|| self.nl("CS", 100, 1, date, g))?;
+                    .nl(letter, 100, 1, date, &p)
+                    .or_else(|| self.nl("CS", 100, 1, date, &p))?;
                 let cs = matches!(l.act, Act::Ngap { letter, .. } if &letter == b"CS  ");
                 lines.push(with_excess(r, &p, l, b));
                 if cs && r.chance(8000) {
-                    lines.extend(self.nl("MCS", 100, 1, date, g).map(|x| x.0));
+                    lines.extend(self.nl("MCS", 100, 1, date, &p).map(|x| x.0));
                 }
                 if p.spec == Spec::Pediatre && age < 6 {
-                    lines.extend(self.nl("MEG", 100, 1, date, g).map(|x| x.0));
+                    lines.extend(self.nl("MEG", 100, 1, date, &p).map(|x| x.0));
                 }
                 if p.spec == Spec::Cardio && r.chance(3000) {
                     if let Some(l) = self.ccam_priced(r, &p, b"DEQP003", 1, *b"    ", b' ', 1, date)
@@ -969,38 +973,37 @@ impl Gen<'_> {
             }
             Kind::Nurse => {
                 p = self.prac_of(r, Spec::Nurse);
-                let g = grid_of(&p);
                 // One visit: AMI (coefficients 1–4) or AIS 3, a second act 30 % [I]; MAU on a single act
                 // ≤ 1.5 [C: 19.5 M MAU for 59 M AMI]; MCI 6.6 % [C: 3.9 M]; at home 80 % with the travel
                 // fee IFD [C: 23.9 M nurse travel fees] and IK for a quarter of them [I]; night/Sunday 2 % [I].
                 let coef = [100, 150, 200, 300, 400, 500][r.weighted(&[35, 15, 20, 15, 10, 5])];
                 let ais = r.chance(800);
                 let (l, _) = if ais {
-                    self.nl("AIS", 300, 1, date, g)?
+                    self.nl("AIS", 300, 1, date, &p)?
                 } else {
-                    self.nl("AMI", coef, 1, date, g)?
+                    self.nl("AMI", coef, 1, date, &p)?
                 };
                 lines.push(l);
                 let second = r.chance(3000);
                 if second {
                     let c2 = [100, 150, 200][r.below(3) as usize];
-                    lines.extend(self.nl("AMI", c2, 1, date, g).map(|x| x.0));
+                    lines.extend(self.nl("AMI", c2, 1, date, &p).map(|x| x.0));
                 } else if !ais && coef <= 150 && r.chance(8000) {
-                    lines.extend(self.nl("MAU", 100, 1, date, g).map(|x| x.0));
+                    lines.extend(self.nl("MAU", 100, 1, date, &p).map(|x| x.0));
                 }
                 if r.chance(660) {
-                    lines.extend(self.nl("MCI", 100, 1, date, g).map(|x| x.0));
+                    lines.extend(self.nl("MCI", 100, 1, date, &p).map(|x| x.0));
                 }
                 if r.chance(8000) {
-                    lines.extend(self.first_nl(&["IFD", "IFI"], 100, date, g).map(|x| x.0));
+                    lines.extend(self.first_nl(&["IFD", "IFI"], 100, date, &p).map(|x| x.0));
                     if r.chance(2500) {
                         let km = 1 + r.below(15) as u32;
-                        lines.extend(self.nl("IK", km * 100, 1, date, g).map(|x| x.0));
+                        lines.extend(self.nl("IK", km * 100, 1, date, &p).map(|x| x.0));
                     }
                 }
                 if r.chance(200) {
                     let m = ["F", "MN", "MM"][r.below(3) as usize];
-                    lines.extend(self.nl(m, 100, 1, date, g).map(|x| x.0));
+                    lines.extend(self.nl(m, 100, 1, date, &p).map(|x| x.0));
                 }
             }
             Kind::Physio | Kind::Speech | Kind::Orthoptist | Kind::Midwife => {
@@ -1024,15 +1027,14 @@ impl Gen<'_> {
                     _ => (Spec::Midwife, &["SF", "C"], &[700, 1200, 1500], &[90, 10]),
                 };
                 p = self.prac_of(r, spec);
-                let g = grid_of(&p);
                 let letter = letters[r.below(letters.len() as u64) as usize];
                 let coef = coefs[r.below(coefs.len() as u64) as usize];
                 let n = 1 + r.weighted(sessions);
                 for k in 0..n {
                     let d = date.add_days(-(2 * k as i64));
                     let (l, _) = self
-                        .nl(letter, coef, 1, d, g)
-                        .or_else(|| self.first_nl(letters, coef, d, g))?;
+                        .nl(letter, coef, 1, d, &p)
+                        .or_else(|| self.first_nl(letters, coef, d, &p))?;
                     lines.push(l);
                 }
             }
@@ -1056,8 +1058,7 @@ impl Gen<'_> {
                 // Dental consultations 1.23 M for 7.74 M dental acts [C: DAMIR 1454].
                 if r.chance(1800) {
                     let p = self.prac_of(r, Spec::Dentist);
-                    self.nl("C", 100, 1, date, grid_of(&p))
-                        .map(|(l, _)| (p, vec![l]))
+                    self.nl("C", 100, 1, date, &p).map(|(l, _)| (p, vec![l]))
                 } else {
                     self.ccam_claim(r, true, date, age, be.c2s)
                 }
