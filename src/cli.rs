@@ -4,7 +4,8 @@
 //! Exit codes (documented in the README):
 //! * 0 — success (a processed batch with rejected claims is a success);
 //! * 2 — usage error (bad arguments);
-//! * 3 — invalid reference tables (`file:line:column: reason`), nothing written;
+//! * 3 — invalid reference tables (`file:line:column: reason`), or a compiled snapshot `DIR/refs.snapshot`
+//!   refused (stale or corrupt, `refs::snapshot`), nothing written;
 //! * 4 — batch rejected (trailer mismatch, missing header/trailer…): no output written;
 //! * 5 — I/O error (unreadable input, output not writable);
 //! * 6 — output directory exists (use `--force`);

@@ -449,6 +449,18 @@ pub fn open(
             }
         }
     }
+    // Padding between the header and the sections must be zero: with the checksums, any change of any
+    // byte of the file is refused.
+    let mut at = HEADER_LEN;
+    for (i, r) in ranges.iter().enumerate() {
+        if r.start < at || map[at..r.start].iter().any(|&b| b != 0) {
+            return Err(refuse(format!(
+                "corrupt: bytes before section `{}`",
+                SECTION_NAMES[i]
+            )));
+        }
+        at = r.end;
+    }
     let t1 = std::time::Instant::now();
     let data: Vec<&[u8]> = ranges.iter().map(|r| &map[r.clone()]).collect();
     let sums = checksums(&data);
