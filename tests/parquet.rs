@@ -137,10 +137,11 @@ fn rows_reconcile_with_summary_json() {
     let count = |st: &str| status.iter().filter(|s| s.as_deref() == Some(st)).count() as u64;
     assert_eq!(
         status.len() as u64,
-        s.lines_paid + s.claims_rejected + s.orphan_records
+        s.lines_paid + s.claims_rejected + s.line_rejections + s.orphan_records
     );
     assert_eq!(count("PAID"), s.lines_paid);
     assert_eq!(count("REJECTED"), s.claims_rejected);
+    assert_eq!(count("REJECTED_LINE"), s.line_rejections);
     assert_eq!(count("ORPHAN"), s.orphan_records);
     assert!(
         s.lines_paid > 0 && s.claims_rejected > 0,
@@ -148,20 +149,21 @@ fn rows_reconcile_with_summary_json() {
     );
 
     let c = |v: i64| v as i128;
-    let paid = &["PAID"];
-    assert_eq!(sum(&batches, "billed", paid), c(s.paid_billed_cents));
+    let rejected = &["REJECTED", "REJECTED_LINE"];
+    assert_eq!(sum(&batches, "billed", &["PAID"]), c(s.paid_billed_cents));
     assert_eq!(
-        sum(&batches, "billed", &["REJECTED"]),
+        sum(&batches, "billed", rejected),
         c(s.rejected_billed_cents)
     );
     assert_eq!(
-        sum(&batches, "billed", &["PAID", "REJECTED"]),
+        sum(&batches, "billed", &["PAID", "REJECTED", "REJECTED_LINE"]),
         c(s.billed_cents)
     );
     assert_eq!(
         sum(&batches, "billed", &["ORPHAN"]),
         c(s.orphan_billed_cents)
     );
+    let all = &["PAID", "REJECTED", "REJECTED_LINE", "ORPHAN"];
     for (column, total) in [
         ("base", s.base_cents),
         ("amo_gross", s.amo_gross_cents),
@@ -169,15 +171,12 @@ fn rows_reconcile_with_summary_json() {
         ("amc", s.amc_cents),
         ("patient", s.patient_cents),
         ("participation", s.participations_cents),
+        ("franchise", s.franchises_cents),
         ("heavy_forfait", s.heavy_forfait_cents),
         ("excess", s.excess_cents),
     ] {
-        // Over all rows: the liquidated amounts of rejected and orphan rows are null, not 0.
-        assert_eq!(
-            sum(&batches, column, &["PAID", "REJECTED", "ORPHAN"]),
-            c(total),
-            "{column}"
-        );
+        // Over all rows: the liquidated amounts of the other rows are null, not 0.
+        assert_eq!(sum(&batches, column, all), c(total), "{column}");
     }
 
     // Rejected rows carry the billed fee and a code; their liquidated amounts are null.

@@ -118,8 +118,21 @@ fn report_of_a_real_run_has_every_section_and_the_totals() {
     );
     assert_eq!(d.paid.lines, s.lines_paid);
     assert_eq!(d.paid.amo_paid, s.amo_paid_cents);
-    for k in d.ccam_groups.keys() {
-        assert!(html.contains(&format!("CCAM {k}")) || d.ccam_groups.len() > 15);
+    // The groups of the chart: the 15 with the most AMO, CCAM regroupements and NGAP letters mixed.
+    let mut groups: Vec<(String, i64)> = d
+        .ccam_groups
+        .iter()
+        .map(|(k, a)| (format!("CCAM {k}"), a.amo_paid))
+        .chain(
+            d.ngap_letters
+                .iter()
+                .map(|(k, a)| (format!("NGAP {k}"), a.amo_paid)),
+        )
+        .collect();
+    groups.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    assert!(groups.iter().take(15).any(|g| g.0.starts_with("CCAM ")));
+    for (g, _) in groups.iter().take(15) {
+        assert!(html.contains(g.as_str()), "{g}");
     }
 
     // No NIR in the aggregates or the page.

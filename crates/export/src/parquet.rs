@@ -30,7 +30,7 @@ use liquidator_core::codes::Reject;
 use liquidator_core::date::Date;
 use liquidator_core::engine::BatchInfo;
 use liquidator_core::output::fmt;
-use liquidator_core::rules::{LineResult, Outcome, Paid, Rejection};
+use liquidator_core::rules::{LineRejection, LineResult, Outcome, Paid, Rejection};
 use liquidator_core::sink::{Event, Sink, SinkError, segments};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
@@ -162,10 +162,18 @@ struct PaidRow<'a> {
 #[derive(Clone, Copy)]
 enum Row<'a> {
     Paid(PaidRow<'a>),
+    /// A rejected claim (`REJECTED`).
     Rejected {
         claim: &'a ParsedClaim,
         practitioner: Option<u32>,
         rej: &'a Rejection,
+    },
+    /// A line rejected on its own in a paid claim (`REJECTED_LINE`): `billed` is its fee.
+    RejectedLine {
+        claim: &'a ParsedClaim,
+        practitioner: u32,
+        rej: &'a Rejection,
+        fee: i64,
     },
     Orphan(&'a Orphan),
 }
@@ -258,6 +266,7 @@ pub const COLUMNS: &[Col] = &[
                 match r {
                     Row::Paid(_) => "PAID",
                     Row::Rejected { .. } => "REJECTED",
+                    Row::RejectedLine { .. } => "REJECTED_LINE",
                     Row::Orphan(_) => "ORPHAN",
                 },
             )
@@ -277,7 +286,7 @@ pub const COLUMNS: &[Col] = &[
         Utf8(|_, r, b| {
             let n = match r {
                 Row::Paid(p) => p.h.claim_no,
-                Row::Rejected { claim, .. } => claim.claim_no,
+                Row::Rejected { claim, .. } | Row::RejectedLine { claim, .. } => claim.claim_no,
                 Row::Orphan(o) => o.claim_no,
             };
             fmt::padded(b, n as u64, 9);
@@ -290,7 +299,9 @@ pub const COLUMNS: &[Col] = &[
         "PRS_ORD_NUM",
         Int32(|_, r| match r {
             Row::Paid(p) => Some(p.r.line_no as i32),
-            Row::Rejected { rej, .. } => rej.line_no.map(|n| n as i32),
+            Row::Rejected { rej, .. } | Row::RejectedLine { rej, .. } => {
+                rej.line_no.map(|n| n as i32)
+            }
             Row::Orphan(_) => None,
         }),
     ),
@@ -301,7 +312,7 @@ pub const COLUMNS: &[Col] = &[
         Int64(|_, r| {
             Some(match r {
                 Row::Paid(p) => p.pos.line as i64,
-                Row::Rejected { rej, .. } => rej.pos.line as i64,
+                Row::Rejected { rej, .. } | Row::RejectedLine { rej, .. } => rej.pos.line as i64,
                 Row::Orphan(o) => o.pos.line as i64,
             })
         }),
@@ -313,7 +324,7 @@ pub const COLUMNS: &[Col] = &[
         Int64(|_, r| {
             Some(match r {
                 Row::Paid(p) => p.pos.offset as i64,
-                Row::Rejected { rej, .. } => rej.pos.offset as i64,
+                Row::Rejected { rej, .. } | Row::RejectedLine { rej, .. } => rej.pos.offset as i64,
                 Row::Orphan(o) => o.pos.offset as i64,
             })
         }),
@@ -353,6 +364,7 @@ pub const COLUMNS: &[Col] = &[
             let n = match r {
                 Row::Paid(p) => Some(p.h.practitioner),
                 Row::Rejected { practitioner, .. } => *practitioner,
+                Row::RejectedLine { practitioner, .. } => Some(*practitioner),
                 Row::Orphan(_) => None,
             };
             n.map(|n| fmt::padded(b, n as u64, 9)).is_some()
@@ -533,6 +545,12 @@ pub const COLUMNS: &[Col] = &[
         Amount(|_, r| paid_amount(r, |l| l.pf)),
     ),
     col(
+        "franchise",
+        true,
+        "",
+        Amount(|_, r| paid_amount(r, |l| l.franchise)),
+    ),
+    col(
         "heavy_forfait",
         true,
         "",
@@ -552,6 +570,7 @@ pub const COLUMNS: &[Col] = &[
             Some(match r {
                 Row::Paid(p) => p.r.billed,
                 Row::Rejected { claim, .. } => claim.billed,
+                Row::RejectedLine { fee, .. } => *fee,
                 Row::Orphan(o) => o.fee,
             })
         }),
@@ -632,7 +651,7 @@ pub const COLUMNS: &[Col] = &[
         "",
         Utf8(|_, r, b| match r {
             Row::Paid(_) => false,
-            Row::Rejected { rej, .. } => put(b, rej.code.code()),
+            Row::Rejected { rej, .. } | Row::RejectedLine { rej, .. } => put(b, rej.code.code()),
             Row::Orphan(_) => put(b, Reject::Orphan.code()),
         }),
     ),
@@ -642,7 +661,7 @@ pub const COLUMNS: &[Col] = &[
         "",
         Utf8(|_, r, b| match r {
             Row::Paid(_) => false,
-            Row::Rejected { rej, .. } => put(b, rej.code.slug()),
+            Row::Rejected { rej, .. } | Row::RejectedLine { rej, .. } => put(b, rej.code.slug()),
             Row::Orphan(_) => put(b, Reject::Orphan.slug()),
         }),
     ),
@@ -731,16 +750,39 @@ fn rows_of<'a>(events: &'a [Event<'a>], key: &PseudonymKey, out: &mut Vec<Row<'a
             Event::Claim(c) => match (c.outcome, c.header) {
                 (Outcome::Paid(p), Some(h)) => {
                     let pseudonym = key.of(h);
-                    for (k, r) in p.lines.iter().enumerate() {
+                    // Paid lines and lines rejected on their own, merged by their index in the
+                    // claim: the order of the claims file.
+                    let mut rejected: Vec<&LineRejection> = p.rejected_lines.iter().collect();
+                    rejected.sort_by_key(|lr| lr.index);
+                    let mut rejected = rejected.into_iter().peekable();
+                    let mut rejected_before = |out: &mut Vec<Row<'a>>, index: Option<u16>| {
+                        while let Some(lr) =
+                            rejected.next_if(|lr| index.is_none_or(|i| lr.index < i))
+                        {
+                            out.push(Row::RejectedLine {
+                                claim: c.claim,
+                                practitioner: h.practitioner,
+                                rej: &lr.rejection,
+                                fee: c.lines.get(lr.index as usize).map_or(0, |l| l.fee),
+                            });
+                        }
+                    };
+                    for r in &p.lines {
+                        let k = r.index as usize;
+                        rejected_before(out, Some(r.index));
+                        let (Some(l), Some(pos)) = (c.lines.get(k), c.line_pos.get(k)) else {
+                            continue; // never: a paid line is one of the claim's lines
+                        };
                         out.push(Row::Paid(PaidRow {
                             h,
-                            l: &c.lines[k],
-                            pos: c.line_pos[k],
+                            l,
+                            pos: *pos,
                             r,
                             p,
                             pseudonym,
                         }));
                     }
+                    rejected_before(out, None);
                 }
                 (Outcome::Paid(_), None) => {} // never: a claim without header is not liquidated
                 (Outcome::Rejected(rej), _) => out.push(Row::Rejected {

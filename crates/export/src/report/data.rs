@@ -74,10 +74,12 @@ pub struct PaidTotals {
     pub amc: i64,
     pub patient: i64,
     pub participation: i64,
+    /// Franchises médicales deducted.
+    pub franchise: i64,
     pub heavy_forfait: i64,
     pub excess: i64,
     /// Lines breaking `billed = amo_paid + amc + patient`, `base = amo_gross + ticket` or
-    /// `amo_gross = amo_paid + participation`, and the first of them in file order.
+    /// `amo_gross = amo_paid + participation + franchise`, and the first of them in file order.
     pub split_errors: u64,
     pub first_split_error: Option<LineRef>,
 }
@@ -93,6 +95,7 @@ impl PaidTotals {
         self.amc += o.amc;
         self.patient += o.patient;
         self.participation += o.participation;
+        self.franchise += o.franchise;
         self.heavy_forfait += o.heavy_forfait;
         self.excess += o.excess;
         self.split_errors += o.split_errors;
@@ -110,12 +113,16 @@ pub struct Reason {
     pub billed: i64,
 }
 
-/// Rejected claims by reason; records outside claims (`R002`) are not claims: kept apart.
+/// Rejected claims by reason, and lines rejected on their own in paid claims; records outside claims
+/// (`R002`) are not claims: kept apart.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rejections {
     pub by_code: BTreeMap<String, Reason>,
     pub claims: u64,
     pub billed: i64,
+    pub lines_by_code: BTreeMap<String, Reason>,
+    pub lines: u64,
+    pub lines_billed: i64,
     pub orphans: u64,
     pub orphan_billed: i64,
 }
@@ -198,6 +205,7 @@ struct Acc {
     amc: FxHashMap<Option<[u8; 10]>, Agg>,
     amc_files: FxHashMap<[u8; 10], AmcFile>,
     rejected: FxHashMap<Reject, (u64, i64)>,
+    rejected_lines: FxHashMap<Reject, (u64, i64)>,
     orphans: u64,
     orphan_billed: i64,
 }
@@ -207,7 +215,14 @@ impl Acc {
         for e in events {
             match e {
                 Event::Claim(c) => match (c.outcome, c.header) {
-                    (Outcome::Paid(p), Some(h)) => self.paid_claim(h, c.lines, c.line_pos, p),
+                    (Outcome::Paid(p), Some(h)) => {
+                        self.paid_claim(h, c.lines, c.line_pos, p);
+                        for lr in &p.rejected_lines {
+                            let x = self.rejected_lines.entry(lr.rejection.code).or_default();
+                            x.0 += 1;
+                            x.1 += c.lines.get(lr.index as usize).map_or(0, |l| l.fee);
+                        }
+                    }
                     (Outcome::Paid(_), None) => {}
                     (Outcome::Rejected(r), _) => {
                         let x = self.rejected.entry(r.code).or_default();
@@ -232,7 +247,8 @@ impl Acc {
     ) {
         let t = &mut self.paid;
         t.claims += 1;
-        for (k, r) in p.lines.iter().enumerate() {
+        for r in &p.lines {
+            let k = r.index as usize;
             t.lines += 1;
             t.billed += r.billed;
             t.base += r.base;
@@ -241,13 +257,14 @@ impl Acc {
             t.amc += r.amc();
             t.patient += r.patient;
             t.participation += r.pf;
+            t.franchise += r.franchise;
             t.heavy_forfait += r.heavy_forfait;
             t.excess += r.excess;
             // i128: an absurd amount must give a red check, not an overflow.
             let w = |v: i64| v as i128;
             if w(r.billed) != w(r.amo_paid) + w(r.amc()) + w(r.patient)
                 || w(r.base) != w(r.amo_gross) + w(r.ticket)
-                || w(r.amo_gross) != w(r.amo_paid) + w(r.pf)
+                || w(r.amo_gross) != w(r.amo_paid) + w(r.pf) + w(r.franchise)
             {
                 t.split_errors += 1;
                 t.first_split_error.get_or_insert(LineRef {
@@ -308,6 +325,11 @@ impl Acc {
             x.0 += v.0;
             x.1 += v.1;
         }
+        for (k, v) in o.rejected_lines {
+            let x = self.rejected_lines.entry(k).or_default();
+            x.0 += v.0;
+            x.1 += v.1;
+        }
         self.orphans += o.orphans;
         self.orphan_billed += o.orphan_billed;
     }
@@ -344,6 +366,18 @@ impl Acc {
             rej.claims += n;
             rej.billed += billed;
             rej.by_code.insert(
+                code.code().to_string(),
+                Reason {
+                    mnemonic: code.slug().to_string(),
+                    count: n,
+                    billed,
+                },
+            );
+        }
+        for (code, (n, billed)) in self.rejected_lines {
+            rej.lines += n;
+            rej.lines_billed += billed;
+            rej.lines_by_code.insert(
                 code.code().to_string(),
                 Reason {
                     mnemonic: code.slug().to_string(),

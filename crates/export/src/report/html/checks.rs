@@ -143,6 +143,7 @@ pub fn checks(d: &RunData) -> Vec<Check> {
         ("AMC", p.amc, s.amc_cents),
         ("patient", p.patient, s.patient_cents),
         ("participations", p.participation, s.participations_cents),
+        ("franchises", p.franchise, s.franchises_cents),
         ("heavy forfaits", p.heavy_forfait, s.heavy_forfait_cents),
         ("excess", p.excess, s.excess_cents),
     ];
@@ -164,7 +165,7 @@ pub fn checks(d: &RunData) -> Vec<Check> {
         "Every paid line splits exactly",
         p.split_errors == 0,
         match p.first_split_error {
-            None => "billed = AMO paid + AMC + patient, base = AMO gross + ticket, AMO gross = AMO paid + participation on every line".into(),
+            None => "billed = AMO paid + AMC + patient, base = AMO gross + ticket, AMO gross = AMO paid + participation + franchise on every line".into(),
             Some(l) => format!(
                 "{} lines do not split, first: claim {:09} line {} (claims file line {})",
                 int(i(p.split_errors)),
@@ -277,12 +278,43 @@ pub fn checks(d: &RunData) -> Vec<Check> {
             code_diffs.join("; ")
         },
     );
+    let mut line_diffs = Vec::new();
+    let codes: std::collections::BTreeSet<&String> = r
+        .lines_by_code
+        .keys()
+        .chain(s.line_rejections_by_code.keys())
+        .collect();
+    for code in codes {
+        let a = r.lines_by_code.get(code).map(|x| x.count).unwrap_or(0);
+        let b = s.line_rejections_by_code.get(code).copied().unwrap_or(0);
+        if a != b {
+            line_diffs.push(format!(
+                "{code}: {} aggregated, {} in summary.json",
+                int(i(a)),
+                int(i(b))
+            ));
+        }
+    }
     push(
-        "Billed on rejected claims agrees with summary.json",
-        r.billed == s.rejected_billed_cents,
+        "Lines rejected on their own, by reason, agree with summary.json",
+        r.lines == s.line_rejections && line_diffs.is_empty(),
+        if line_diffs.is_empty() {
+            eq_detail(
+                "aggregated vs summary.json",
+                i(r.lines),
+                i(s.line_rejections),
+                false,
+            )
+        } else {
+            line_diffs.join("; ")
+        },
+    );
+    push(
+        "Billed on rejected claims and lines agrees with summary.json",
+        c(r.billed) + c(r.lines_billed) == c(s.rejected_billed_cents),
         eq_detail(
-            "aggregated vs summary.json",
-            c(r.billed),
+            "aggregated (claims + lines) vs summary.json",
+            c(r.billed) + c(r.lines_billed),
             c(s.rejected_billed_cents),
             true,
         ),

@@ -59,6 +59,30 @@ pub(super) fn section(d: &RunData) -> Markup {
                     }
                 }
             }
+            @if r.lines > 0 {
+                h3 { "Lines rejected on their own (claims paid without them)" }
+                table {
+                    thead { tr {
+                        th { "Code" } th { "Mnemonic" } th { "Meaning" } th.n { "Lines" } th.n { "Billed" }
+                    } }
+                    tbody {
+                        @for (code, x) in &r.lines_by_code {
+                            tr {
+                                td.code { (code) }
+                                td.code { (x.mnemonic) }
+                                td { (Reject::from_code(code).map(|c| c.text()).unwrap_or("(code not in formats/codes.md)")) }
+                                td.n { (int(n(x.count))) }
+                                td.n { (euros(x.billed as i128)) }
+                            }
+                        }
+                        tr.total {
+                            td colspan="3" { "Total" }
+                            td.n { (int(n(r.lines))) }
+                            td.n { (euros(r.lines_billed as i128)) }
+                        }
+                    }
+                }
+            }
             @if r.orphans > 0 {
                 p.note {
                     "Also "
