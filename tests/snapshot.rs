@@ -90,10 +90,7 @@ fn assert_round_trip(claims: &Path, refs: &Path, work: &Path) {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let (ta, tb) = (tree(&a), tree(&b));
     assert!(ta.contains_key("payments.tsv"));
-    assert_eq!(
-        ta.keys().collect::<Vec<_>>(),
-        tb.keys().collect::<Vec<_>>()
-    );
+    assert_eq!(ta.keys().collect::<Vec<_>>(), tb.keys().collect::<Vec<_>>());
     for (k, v) in &ta {
         assert!(tb[k] == *v, "{k} differs with the snapshot");
     }
@@ -156,8 +153,7 @@ fn generated_day_outputs_identical_with_and_without_the_snapshot() {
     let date = liquidator_core::date::Date(20260101);
     for l in text.lines().skip(1).step_by(7) {
         let c: Vec<&str> = l.split('\t').collect();
-        let key =
-            liquidator_core::refs::benef_key(c[0].as_bytes(), c[1].parse().unwrap()).unwrap();
+        let key = liquidator_core::refs::benef_key(c[0].as_bytes(), c[1].parse().unwrap()).unwrap();
         let (a, b) = (
             mapped.beneficiaries.get(key).unwrap(),
             parsed.beneficiaries.get(key).unwrap(),
@@ -171,8 +167,20 @@ fn generated_day_outputs_identical_with_and_without_the_snapshot() {
         if let (Some(ra), Some(rb)) = (ra, rb) {
             assert_eq!(ra.0, rb.0);
             assert_eq!(
-                (ra.1.regime, ra.1.local_regime, ra.1.c2s, ra.1.amc, ra.1.contract),
-                (rb.1.regime, rb.1.local_regime, rb.1.c2s, rb.1.amc, rb.1.contract)
+                (
+                    ra.1.regime,
+                    ra.1.local_regime,
+                    ra.1.c2s,
+                    ra.1.amc,
+                    ra.1.contract
+                ),
+                (
+                    rb.1.regime,
+                    rb.1.local_regime,
+                    rb.1.c2s,
+                    rb.1.amc,
+                    rb.1.contract
+                )
             );
         }
     }
@@ -187,7 +195,10 @@ fn assert_refused(refs: &Path, work: &Path, want: &[&str]) {
     assert_eq!(o.status.code(), Some(3), "{e}");
     assert!(!out.exists(), "nothing written");
     assert!(e.contains("reference snapshot refused"), "{e}");
-    assert!(e.contains("refs compile"), "the message says what to do: {e}");
+    assert!(
+        e.contains("refs compile"),
+        "the message says what to do: {e}"
+    );
     for w in want {
         assert!(e.contains(w), "`{w}` not in: {e}");
     }
@@ -213,9 +224,16 @@ fn a_stale_snapshot_is_refused_naming_the_changed_file() {
 
     // touched: same bytes, newer modification time
     set_mtime(&benef, mtime + std::time::Duration::from_secs(5));
-    assert_refused(&refs, td.path(), &["stale", "beneficiaries.tsv", "modification time"]);
+    assert_refused(
+        &refs,
+        td.path(),
+        &["stale", "beneficiaries.tsv", "modification time"],
+    );
     set_mtime(&benef, mtime);
-    assert!(Refs::load(&refs).unwrap().beneficiaries.is_mapped(), "back to its compiled identity");
+    assert!(
+        Refs::load(&refs).unwrap().beneficiaries.is_mapped(),
+        "back to its compiled identity"
+    );
 
     // edited in place with the same size and modification time: the content fingerprint
     let original = std::fs::read(&benef).unwrap();
@@ -224,7 +242,11 @@ fn a_stale_snapshot_is_refused_naming_the_changed_file() {
     edited[at] = if edited[at] == b'0' { b'1' } else { b'0' };
     std::fs::write(&benef, &edited).unwrap();
     set_mtime(&benef, mtime);
-    assert_refused(&refs, td.path(), &["stale", "beneficiaries.tsv", "content differs"]);
+    assert_refused(
+        &refs,
+        td.path(),
+        &["stale", "beneficiaries.tsv", "content differs"],
+    );
     std::fs::write(&benef, &original).unwrap();
     set_mtime(&benef, mtime);
 
@@ -302,7 +324,10 @@ fn a_corrupt_snapshot_is_refused() {
             accepted.push(i);
         }
     }
-    assert!(accepted.is_empty(), "bytes whose change went unnoticed: {accepted:?}");
+    assert!(
+        accepted.is_empty(),
+        "bytes whose change went unnoticed: {accepted:?}"
+    );
 }
 
 #[test]

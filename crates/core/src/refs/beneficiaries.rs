@@ -587,8 +587,7 @@ impl Parts<'_> {
         let chunk = 1 << 16;
         let keys_ok = self.keys.par_chunks(chunk).enumerate().all(|(c, ks)| {
             let start = c * chunk;
-            ks.windows(2).all(|w| w[0] <= w[1])
-                && (start == 0 || self.keys[start - 1] <= ks[0])
+            ks.windows(2).all(|w| w[0] <= w[1]) && (start == 0 || self.keys[start - 1] <= ks[0])
         });
         if !keys_ok {
             return Err("keys not sorted".into());

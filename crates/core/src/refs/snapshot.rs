@@ -299,7 +299,10 @@ fn identity(path: &Path, name: &str) -> std::io::Result<Source> {
     let size = meta.len();
     let (mtime_s, mtime_ns) = match meta.modified()?.duration_since(std::time::UNIX_EPOCH) {
         Ok(d) => (d.as_secs() as i64, d.subsec_nanos()),
-        Err(e) => (-(e.duration().as_secs() as i64), e.duration().subsec_nanos()),
+        Err(e) => (
+            -(e.duration().as_secs() as i64),
+            e.duration().subsec_nanos(),
+        ),
     };
     let mut buf = Vec::new();
     if size <= SAMPLES * SAMPLE {
@@ -377,7 +380,9 @@ pub fn open(
     let h: Header = bytemuck::try_pod_read_unaligned(&map[..HEADER_LEN])
         .map_err(|e| refuse(format!("corrupt header: {e}")))?;
     if h.magic != MAGIC {
-        return Err(refuse("not a liquidator reference snapshot (bad magic)".into()));
+        return Err(refuse(
+            "not a liquidator reference snapshot (bad magic)".into(),
+        ));
     }
     if h.byte_order != BYTE_ORDER {
         return Err(refuse("written on a machine of another byte order".into()));
@@ -493,9 +498,7 @@ pub fn open(
         h.span,
     );
     let parts = b.parts();
-    parts
-        .check()
-        .map_err(|e| refuse(format!("corrupt: {e}")))?;
+    parts.check().map_err(|e| refuse(format!("corrupt: {e}")))?;
     for a in parts.amcs {
         if !amc_known(&a.amc, &a.contract) {
             return Err(LoadError {
