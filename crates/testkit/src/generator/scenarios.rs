@@ -5,14 +5,14 @@
 use super::population::{self, AMCS};
 use super::{Gen, ccam, grid_of, ngap};
 use crate::write::{self, BatchWriter};
-use liquidator_core::claims::record::{ActLine, ClaimHeader};
+use liquidator_core::claims::record::{Act, ActLine, ClaimHeader};
 use liquidator_core::date::Date;
 use liquidator_core::money::{self, Cents};
 use std::fmt::Write as _;
 use std::io::Write;
 
 /// Practitioners of the scenarios: (number, specialty, sector, optam, valid_to).
-pub const PRACS: [(u32, u8, u8, u8, &str); 9] = [
+pub const PRACS: [(u32, u8, u8, u8, &str); 10] = [
     (900_000_001, 1, 1, 0, ""),           // GP, sector 1
     (900_000_002, 3, 3, 0, ""),           // cardiologist, sector 2 non-OPTAM → grid 2
     (900_000_003, 41, 3, 1, ""),          // orthopaedic surgeon, sector 2 OPTAM → grid 1
@@ -22,6 +22,7 @@ pub const PRACS: [(u32, u8, u8, u8, &str); 9] = [
     (900_000_007, 15, 1, 0, ""), // ophthalmologist (direct access)
     (900_000_008, 2, 1, 0, ""),  // anaesthetist
     (900_000_009, 1, 1, 0, "2025-07-01"), // GP who stopped on 2025-06-30
+    (900_000_010, 24, 1, 0, ""),          // nurse (auxiliaire médical: 60 %, franchise médicale)
 ];
 
 pub fn extra_practitioners(s: &mut String) {
@@ -100,7 +101,18 @@ pub const B_CONTRACT3: SBen = SBen {
     ..b(90_000_012, 1, 19_770_707)
 };
 
-const BENS: [SBen; 13] = [
+/// Beneficiaries of the scenarios added with the line-level and session rules (066 on): each family of
+/// rules has its own, so that the participation and franchise counters of one do not reach another.
+pub const B_LINES: SBen = b(90_000_020, 2, 19_820_404);
+pub const B_SESSION: SBen = b(90_000_021, 1, 19_760_212);
+pub const B_NGAP: SBen = b(90_000_022, 2, 19_840_918);
+pub const B_NURSE: SBen = b(90_000_023, 1, 19_580_130);
+pub const B_FR_DAY: SBen = b(90_000_024, 2, 19_490_611);
+pub const B_FR_YEAR: SBen = b(90_000_025, 1, 19_520_827);
+pub const B_SITUATIONS: SBen = b(90_000_026, 1, 19_690_303);
+pub const B_FLAGS: SBen = b(90_000_027, 2, 19_730_808);
+
+const BENS: [SBen; 21] = [
     B_ADULT,
     B_ALD,
     B_CHILD,
@@ -114,6 +126,14 @@ const BENS: [SBen; 13] = [
     B_ALD_NOPERIOD,
     B_RANK2,
     B_CONTRACT3,
+    B_LINES,
+    B_SESSION,
+    B_NGAP,
+    B_NURSE,
+    B_FR_DAY,
+    B_FR_YEAR,
+    B_SITUATIONS,
+    B_FLAGS,
 ];
 
 fn nir(sb: &SBen) -> ([u8; 13], [u8; 2]) {
@@ -229,6 +249,15 @@ fn d(v: u32) -> Date {
     Date(v)
 }
 
+/// A CCAM line with its reimbursement-under-condition code filled in (the practitioner attests the
+/// conditions of an `RC` act: paid without W121, formats/rules-decisions.md §7).
+fn rc(mut l: ActLine) -> ActLine {
+    if let Act::Ccam { rc, .. } = &mut l.act {
+        *rc = b'1';
+    }
+    l
+}
+
 const GP: u32 = 900_000_001;
 const CARDIO: u32 = 900_000_002;
 const ORTHO: u32 = 900_000_003;
@@ -238,6 +267,7 @@ const GP_NC: u32 = 900_000_006;
 const OPHTA: u32 = 900_000_007;
 const ANESTH: u32 = 900_000_008;
 const GP_GONE: u32 = 900_000_009;
+const NURSE: u32 = 900_000_010;
 
 /// The usual date of care of the scenarios: a Monday, in the v81 period.
 const DAY: Date = Date(20260302);
@@ -325,6 +355,17 @@ pub fn write<O: Write>(
     association_code_control(&mut s)?; // 063: R080
     consultation_plus_act(&mut s)?; // 064: R081
     incompatible_pair(&mut s, g)?; // 065: R090
+    // ---- line-level rejections, sessions across claims, NGAP 2024, franchises, exemptions, flags ----
+    partially_paid_claim(&mut s)?; // 066: G paid, unknown act R060 (line)
+    incompatible_cheaper_line(&mut s, g)?; // 067: R090 on the cheaper line only
+    session_association_across_claims(&mut s)?; // 068–069: R080 on the second claim's code 1
+    session_consultation_across_claims(&mut s)?; // 070–071: R081 across claims
+    ngap_majorations(&mut s)?; // 072–076: CS + MCS, MN, VG + MD + IK, TCG, R061 (line)
+    paramedical_franchise(&mut s)?; // 077–079: AMI + IFI, W113, W112
+    rates_by_profession_and_pathway(&mut s)?; // 080–081: dentist 60 %, GP out of pathway 30 %
+    exempt_natures(&mut s)?; // 082–084: nature 13, nature 90, exemption 3
+    c2s_and_local_regime(&mut s)?; // 085–087: C2S 0/0 flags, heavy-act forfait C2S / Alsace-Moselle
+    ccam_ap_rc_flags(&mut s)?; // 088–089: W120, W121
     orphan_record(&mut s)?; // 700000999: R002, not a claim
     Ok(s.list)
 }
@@ -462,7 +503,7 @@ fn association_codes<O: Write>(s: &mut W<O>) -> Res {
         &h,
         &[
             ccam("QAGA004", 1, b"", b'1', DAY, p1),
-            ccam("QZFA036", 1, b"", b'2', DAY, money::pct(p2, 5000)),
+            rc(ccam("QZFA036", 1, b"", b'2', DAY, money::pct(p2, 5000))),
         ],
     )?;
     let h = s.header(B_ADULT, ORTHO);
@@ -474,7 +515,7 @@ fn association_codes<O: Write>(s: &mut W<O>) -> Res {
         &h,
         &[
             ccam("QAGA004", 1, b"", b'1', day2, p1),
-            ccam("QZFA036", 1, b"", b'3', day2, money::pct(p2, 7500)),
+            rc(ccam("QZFA036", 1, b"", b'3', day2, money::pct(p2, 7500))),
             ccam("QZJA002", 1, b"", b'2', day2, money::pct(p3, 5000)),
         ],
     )?;
@@ -984,6 +1025,325 @@ fn incompatible_pair<O: Write>(s: &mut W<O>, g: &Gen) -> Res {
             ccam(&c1s, 1, b"", b'1', DAY, t1),
             ccam(&c2s, 1, b"", b'2', DAY, money::pct(t2, 5000)),
         ],
+    )
+}
+
+// ---- line-level rejections, sessions across claims, NGAP 2024, franchises, exemptions, flags ----
+
+impl<O: Write> W<'_, '_, O> {
+    /// Fee of NGAP `letter` × `coef` (hundredths) on `dd` for practitioner `prac` of specialty `spec`
+    /// (the value of the practitioner's profession when the letter has one, e.g. IK).
+    fn nf(&self, letter: &str, coef: u32, dd: Date, prac: u32, spec: population::Spec) -> Cents {
+        let p = population::Prac {
+            number: prac,
+            spec,
+            sector: 1,
+            optam: false,
+        };
+        let v = self.g.ngap_value(letter, dd, &p).unwrap_or(0);
+        money::mul_div_round(v, coef as i64, 100)
+    }
+}
+
+/// A partially paid claim (formats/codes.md, "Scope"): a G consultation and an unknown CCAM code; the
+/// code's line is rejected on its own (R060, scope LINE) and the consultation is paid.
+fn partially_paid_claim<O: Write>(s: &mut W<O>) -> Res {
+    let dd = d(20260304);
+    let h = s.header(B_LINES, GP);
+    let gf = s.g_fee(dd);
+    s.claim(
+        "partially paid: G paid, unknown CCAM code ZZZZ999 rejected on its own (R060, line 2)",
+        Ok(""),
+        &h,
+        &[
+            ngap("G", 100, dd, gf),
+            ccam("ZZZZ999", 1, b"", b' ', dd, 4000),
+        ],
+    )
+}
+
+/// Incompatible pair billed correctly coded (dearer act code 1, the other code 2): R090 rejects the
+/// lower-priced line only; the dearer act is then the session's only act, paid at 100 % (code 1).
+fn incompatible_cheaper_line<O: Write>(s: &mut W<O>, g: &Gen) -> Res {
+    let dd = d(20260304);
+    let Some((c1, c2)) = first_incompatible_pair(g, dd) else {
+        return Ok(());
+    };
+    let (c1s, c2s) = (
+        String::from_utf8_lossy(&c1).to_string(),
+        String::from_utf8_lossy(&c2).to_string(),
+    );
+    let (t1, t2) = (s.price(&c1s, 1, dd, 1), s.price(&c2s, 1, dd, 1));
+    let ((hi, th), (lo, tl)) = if t1 >= t2 {
+        ((c1s, t1), (c2s, t2))
+    } else {
+        ((c2s, t2), (c1s, t1))
+    };
+    let h = s.header(B_LINES, ORTHO);
+    s.claim(
+        "incompatible pair, dearer act coded 1: R090 rejects only the cheaper line (line 2), the other is paid at 100 %",
+        Ok(""),
+        &h,
+        &[
+            ccam(&hi, 1, b"", b'1', dd, th),
+            ccam(&lo, 1, b"", b'2', dd, money::pct(tl, 5000)),
+        ],
+    )
+}
+
+/// One session sent as two claims (formats/rules-decisions.md §2): the second claim's act billed with
+/// code 1 is rejected (R080, line), its act coded 2 is paid at 50 % as the session's second act.
+fn session_association_across_claims<O: Write>(s: &mut W<O>) -> Res {
+    let dd = d(20260305);
+    let (p1, p2, p3) = (
+        s.price("QAGA004", 1, dd, 1),
+        s.price("QZJA002", 1, dd, 1),
+        s.price("QZFA036", 1, dd, 1),
+    );
+    let h = s.header(B_SESSION, ORTHO);
+    s.claim(
+        "session split over two claims, first claim: QAGA004 code 1 paid",
+        Ok(""),
+        &h,
+        &[ccam("QAGA004", 1, b"", b'1', dd, p1)],
+    )?;
+    let h = s.header(B_SESSION, ORTHO);
+    s.claim(
+        "session split over two claims, second claim: QZJA002 billed code 1 rejected (R080, line 1), QZFA036 code 2 paid at 50 %",
+        Ok(""),
+        &h,
+        &[
+            ccam("QZJA002", 1, b"", b'1', dd, p2),
+            rc(ccam("QZFA036", 1, b"", b'2', dd, money::pct(p3, 5000))),
+        ],
+    )
+}
+
+/// Consultation in one claim, technical act in a later claim of the same session: the act is rejected
+/// (R081, line); the ECG of the same claim (consultation-compatible) is paid.
+fn session_consultation_across_claims<O: Write>(s: &mut W<O>) -> Res {
+    let dd = d(20260306);
+    let gf = s.g_fee(dd);
+    let h = s.header(B_SESSION, GP);
+    s.claim(
+        "consultation + act split over two claims, first claim: G paid",
+        Ok(""),
+        &h,
+        &[ngap("G", 100, dd, gf)],
+    )?;
+    let (q, ecg) = (s.price("QZJA002", 1, dd, 1), s.price("DEQP003", 1, dd, 1));
+    let h = s.header(B_SESSION, GP);
+    s.claim(
+        "consultation + act split over two claims, second claim: suture rejected (R081 across claims, line 1), ECG paid",
+        Ok(""),
+        &h,
+        &[
+            ccam("QZJA002", 1, b"", b' ', dd, q),
+            ccam("DEQP003", 1, b"", b' ', dd, ecg),
+        ],
+    )
+}
+
+/// NGAP 2024 (ngap_letters.tsv, formats/rules-decisions.md §4): CS 26.50 + MCS after 2024-12-22, a night
+/// majoration, a home visit with MD + IK, a GP teleconsultation, a majoration without its base (R061).
+fn ngap_majorations<O: Write>(s: &mut W<O>) -> Res {
+    use population::Spec;
+    let dd = d(20260305);
+    let h = s.header(B_NGAP, OPHTA);
+    let (cs, mcs) = (
+        s.nf("CS", 100, dd, OPHTA, Spec::Ophtalmo),
+        s.nf("MCS", 100, dd, OPHTA, Spec::Ophtalmo),
+    );
+    s.claim(
+        "CS 26.50 + MCS 5.00 (own line) after 2024-12-22, sector 1 specialist",
+        Ok(""),
+        &h,
+        &[ngap("CS", 100, dd, cs), ngap("MCS", 100, dd, mcs)],
+    )?;
+    let dd = d(20260306);
+    let h = s.header(B_NGAP, GP);
+    let (g, mn) = (
+        s.nf("G", 100, dd, GP, Spec::Gp),
+        s.nf("MN", 100, dd, GP, Spec::Gp),
+    );
+    s.claim(
+        "G + night majoration MN 35.00 (own line, no PF)",
+        Ok(""),
+        &h,
+        &[ngap("G", 100, dd, g), ngap("MN", 100, dd, mn)],
+    )?;
+    let dd = d(20260309);
+    let h = s.header(B_NGAP, GP);
+    let (vg, md, ik) = (
+        s.nf("VG", 100, dd, GP, Spec::Gp),
+        s.nf("MD", 100, dd, GP, Spec::Gp),
+        s.nf("IK", 800, dd, GP, Spec::Gp),
+    );
+    s.claim(
+        "home visit VG + MD + IK 8 km (physician's IK 0.61 €/km)",
+        Ok(""),
+        &h,
+        &[
+            ngap("VG", 100, dd, vg),
+            ngap("MD", 100, dd, md),
+            ngap("IK", 800, dd, ik),
+        ],
+    )?;
+    let dd = d(20260310);
+    let h = s.header(B_NGAP, GP);
+    let tcg = s.nf("TCG", 100, dd, GP, Spec::Gp);
+    s.claim(
+        "GP teleconsultation TCG 25.00",
+        Ok(""),
+        &h,
+        &[ngap("TCG", 100, dd, tcg)],
+    )?;
+    let dd = d(20260311);
+    let h = s.header(B_NGAP, GP);
+    let (q, mn) = (s.price("QZJA002", 1, dd, 1), s.nf("MN", 100, dd, GP, Spec::Gp));
+    s.claim(
+        "majoration MN without an NGAP consultation or act of the date (a CCAM act is no base): R061 on line 2, suture paid",
+        Ok(""),
+        &h,
+        &[
+            ccam("QZJA002", 1, b"", b' ', dd, q),
+            ngap("MN", 100, dd, mn),
+        ],
+    )
+}
+
+/// Franchise médicale on a nurse's acts (formats/rules-decisions.md §4): AMI + travel fee at 60 %, the
+/// daily cap (W113), the yearly cap (W112, 50 € reached within the batch: the counter is not seeded).
+fn paramedical_franchise<O: Write>(s: &mut W<O>) -> Res {
+    use population::Spec;
+    let dd = d(20260305);
+    let (ami, ifi) = (
+        s.nf("AMI", 100, dd, NURSE, Spec::Nurse),
+        s.nf("IFI", 100, dd, NURSE, Spec::Nurse),
+    );
+    let h = s.header(B_NURSE, NURSE);
+    s.claim(
+        "nurse AMI 1 + travel fee IFI: 60 %, franchise médicale 1 € on the act",
+        Ok(""),
+        &h,
+        &[ngap("AMI", 100, dd, ami), ngap("IFI", 100, dd, ifi)],
+    )?;
+    let h = s.header(B_FR_DAY, NURSE);
+    let five: Vec<ActLine> = (0..5).map(|_| ngap("AMI", 100, dd, ami)).collect();
+    s.claim(
+        "five AMI the same day: franchise daily cap 4 € reached, the 5th waived",
+        Ok("W113"),
+        &h,
+        &five,
+    )?;
+    // 13 days of 4 AMI (the daily cap) from 2026-01-05, the 13th with 3: 50 € reached on line 50.
+    let h = s.header(B_FR_YEAR, NURSE);
+    let mut lines = Vec::new();
+    for k in 0..13u32 {
+        let day = d(20260105 + k);
+        let v = s.nf("AMI", 100, day, NURSE, Spec::Nurse);
+        for _ in 0..if k < 12 { 4 } else { 3 } {
+            lines.push(ngap("AMI", 100, day, v));
+        }
+    }
+    s.claim(
+        "51 AMI over 13 days: franchise yearly cap 50 € reached, the 51st waived",
+        Ok("W112"),
+        &h,
+        &lines,
+    )
+}
+
+/// AMO rate by profession and pathway (formats/rates.md): a dentist's consultation at 60 %, a GP
+/// consulted out of the care pathway at 30 %.
+fn rates_by_profession_and_pathway<O: Write>(s: &mut W<O>) -> Res {
+    use population::Spec;
+    let dd = d(20260304);
+    let h = s.header(B_SITUATIONS, DENTIST);
+    let c = s.nf("C", 100, dd, DENTIST, Spec::Dentist);
+    s.claim(
+        "dentist's consultation C: 60 % from 2023-10-15, no PF",
+        Ok(""),
+        &h,
+        &[ngap("C", 100, dd, c)],
+    )?;
+    let mut h = s.header(B_SITUATIONS, GP);
+    h.pathway = b'H';
+    let gf = s.g_fee(dd);
+    s.claim(
+        "GP consulted out of the care pathway: 30 %, AMC covers the ordinary ticket only",
+        Ok(""),
+        &h,
+        &[ngap("G", 100, dd, gf)],
+    )
+}
+
+/// Natures 13 and 90 and exemption 3 (formats/rules-decisions.md §5): 100 %; no PF for 13 and 90.
+fn exempt_natures<O: Write>(s: &mut W<O>) -> Res {
+    for (dd, nature, exo, what) in [
+        (20260305, 13, b'0', "nature 13 (art. 115 war pension care): 100 %, no PF"),
+        (20260306, 90, b'0', "nature 90 (prevention): 100 %, no PF"),
+        (20260309, 10, b'3', "exemption 3 (nature de prestation): 100 %, PF charged"),
+    ] {
+        let mut h = s.header(B_SITUATIONS, GP);
+        h.nature = nature;
+        h.exemption = exo;
+        let gf = s.g_fee(d(dd));
+        s.claim(what, Ok(""), &h, &[ngap("G", 100, d(dd), gf)])?;
+    }
+    Ok(())
+}
+
+/// C2S in full third-party payment whatever the flags; the heavy-act forfait paid by C2S, or by the
+/// Alsace-Moselle local regime (formats/rules-decisions.md §5).
+fn c2s_and_local_regime<O: Write>(s: &mut W<O>) -> Res {
+    let dd = d(20260305);
+    let mut h = s.header(B_C2S, GP);
+    h.tp_amo = false;
+    h.tp_amc = false;
+    let gf = s.g_fee(dd);
+    s.claim(
+        "C2S with third-party flags 0/0: both parts paid to the practitioner",
+        Ok(""),
+        &h,
+        &[ngap("G", 100, dd, gf)],
+    )?;
+    let m = s.price("NFFC004", 1, dd, 1);
+    let h = s.header(B_C2S, ORTHO);
+    s.claim(
+        "C2S heavy act: the 24 € forfait paid by C2S, nothing left to the patient",
+        Ok(""),
+        &h,
+        &[ccam("NFFC004", 1, b"", b' ', dd, m)],
+    )?;
+    let h = s.header(B_LOCAL, ORTHO);
+    s.claim(
+        "Alsace-Moselle heavy act: the local regime pays the forfait, AMO pays the base (PF charged)",
+        Ok(""),
+        &h,
+        &[ccam("NFFC004", 1, b"", b' ', dd, m)],
+    )
+}
+
+/// CCAM flags (formats/rules-decisions.md §7): an act under prior agreement (AP) paid with W120; an act
+/// reimbursable under conditions (RC) billed without its condition code paid with W121.
+fn ccam_ap_rc_flags<O: Write>(s: &mut W<O>) -> Res {
+    let dd = d(20260310);
+    let p = s.price("QZRP003", 1, dd, 1);
+    let h = s.header(B_FLAGS, GP);
+    s.claim(
+        "QZRP003 (phototherapy session, AP): paid, prior agreement not verifiable",
+        Ok("W120"),
+        &h,
+        &[ccam("QZRP003", 1, b"", b' ', dd, p)],
+    )?;
+    let p = s.price("QZFA036", 1, dd, 1);
+    let h = s.header(B_FLAGS, ORTHO);
+    s.claim(
+        "QZFA036 (RC) billed without a condition code: paid with a warning",
+        Ok("W121"),
+        &h,
+        &[ccam("QZFA036", 1, b"", b' ', dd, p)],
     )
 }
 
