@@ -353,8 +353,8 @@ pub fn write<O: Write>(
     nomenclature_validity(&mut s)?; // 056–060: R060, R060, R061, R062, R063
     modifier_controls(&mut s)?; // 061–062: R070, R071
     association_code_control(&mut s)?; // 063: R080
-    consultation_plus_act(&mut s)?; // 064: R081
-    incompatible_pair(&mut s, g)?; // 065: R090
+    consultation_plus_act(&mut s)?; // 064: R081 (line)
+    incompatible_pair(&mut s, g)?; // 065: R090 (line)
     // ---- line-level rejections, sessions across claims, NGAP 2024, franchises, exemptions, flags ----
     partially_paid_claim(&mut s)?; // 066: G paid, unknown act R060 (line)
     incompatible_cheaper_line(&mut s, g)?; // 067: R090 on the cheaper line only
@@ -990,8 +990,8 @@ fn consultation_plus_act<O: Write>(s: &mut W<O>) -> Res {
     let h = s.header(B_ADULT, GP);
     let q = s.price("QZJA002", 1, SUNDAY, 1);
     s.claim(
-        "consultation and a suture the same day",
-        Err("R081"),
+        "consultation and a suture the same day: partially paid, the suture line rejected (R081, line 2), the G paid as the adult's 5th consultation with this GP that day (PF waived)",
+        Ok("W111"),
         &h,
         &[
             ngap("G", 100, DAY, gf),
@@ -1018,8 +1018,8 @@ fn incompatible_pair<O: Write>(s: &mut W<O>, g: &Gen) -> Res {
     });
     let (t1, t2) = (s.price(&c1s, 1, DAY, grid), s.price(&c2s, 1, DAY, grid));
     s.claim(
-        "incompatible pair from incompatibilities.tsv",
-        Err("R090"),
+        "incompatible pair from incompatibilities.tsv: partially paid, the lower-priced line 1 rejected (R090), line 2 paid as the session's third act (after 014)",
+        Ok(""),
         &h,
         &[
             ccam(&c1s, 1, b"", b'1', DAY, t1),
