@@ -22,7 +22,7 @@ pub const PRACS: [(u32, u8, u8, u8, &str); 10] = [
     (900_000_007, 15, 1, 0, ""), // ophthalmologist (direct access)
     (900_000_008, 2, 1, 0, ""),  // anaesthetist
     (900_000_009, 1, 1, 0, "2025-07-01"), // GP who stopped on 2025-06-30
-    (900_000_010, 24, 1, 0, ""),          // nurse (auxiliaire médical: 60 %, franchise médicale)
+    (900_000_010, 24, 1, 0, ""), // nurse (auxiliaire médical: 60 %, franchise médicale)
 ];
 
 pub fn extra_practitioners(s: &mut String) {
@@ -1200,7 +1200,10 @@ fn ngap_majorations<O: Write>(s: &mut W<O>) -> Res {
     )?;
     let dd = d(20260311);
     let h = s.header(B_NGAP, GP);
-    let (q, mn) = (s.price("QZJA002", 1, dd, 1), s.nf("MN", 100, dd, GP, Spec::Gp));
+    let (q, mn) = (
+        s.price("QZJA002", 1, dd, 1),
+        s.nf("MN", 100, dd, GP, Spec::Gp),
+    );
     s.claim(
         "majoration MN without an NGAP consultation or act of the date (a CCAM act is no base): R061 on line 2, suture paid",
         Ok(""),
@@ -1281,9 +1284,19 @@ fn rates_by_profession_and_pathway<O: Write>(s: &mut W<O>) -> Res {
 /// Natures 13 and 90 and exemption 3 (formats/rules-decisions.md §5): 100 %; no PF for 13 and 90.
 fn exempt_natures<O: Write>(s: &mut W<O>) -> Res {
     for (dd, nature, exo, what) in [
-        (20260305, 13, b'0', "nature 13 (art. 115 war pension care): 100 %, no PF"),
+        (
+            20260305,
+            13,
+            b'0',
+            "nature 13 (art. 115 war pension care): 100 %, no PF",
+        ),
         (20260306, 90, b'0', "nature 90 (prevention): 100 %, no PF"),
-        (20260309, 10, b'3', "exemption 3 (nature de prestation): 100 %, PF charged"),
+        (
+            20260309,
+            10,
+            b'3',
+            "exemption 3 (nature de prestation): 100 %, PF charged",
+        ),
     ] {
         let mut h = s.header(B_SITUATIONS, GP);
         h.nature = nature;
