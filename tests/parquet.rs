@@ -318,3 +318,32 @@ fn parquet_without_a_key_is_refused_and_writes_nothing() {
     assert_eq!(o.status.code(), Some(2));
     assert!(!out.exists());
 }
+
+#[test]
+fn key_file_and_environment_give_the_same_pseudonyms() {
+    let tmp = tempfile::tempdir().unwrap();
+    let env = run_ok(tmp.path(), "env", KEY);
+    let key_file = tmp.path().join("key");
+    std::fs::write(&key_file, format!("{KEY}\n")).unwrap();
+    let out = tmp.path().join("file");
+    let o = Command::new(env!("CARGO_BIN_EXE_liquidator"))
+        .args(["run", "--quiet", "--parquet", "--claims"])
+        .arg(sample("claims.b2"))
+        .arg("--refs")
+        .arg(sample("refs"))
+        .arg("--out")
+        .arg(&out)
+        .arg("--pseudonym-key-file")
+        .arg(&key_file)
+        .env("LIQUIDATOR_PSEUDONYM_KEY", OTHER_KEY) // the file wins
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let h = |out: &Path| {
+        ints(
+            &read_all(&out.join("liquidated_lines.parquet")).0,
+            "beneficiary_hash",
+        )
+    };
+    assert_eq!(h(&env), h(&out));
+}

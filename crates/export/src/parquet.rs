@@ -1047,6 +1047,18 @@ mod tests {
     }
 
     #[test]
+    fn a_sink_without_its_batch_fails_rather_than_writing_a_file() {
+        let dir = std::env::temp_dir().join(format!("liquidator-pq-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = PseudonymKey::from_secret(b"unit test secret, 16+ bytes").unwrap();
+        let mut s = ParquetSink::create(&dir, key).unwrap();
+        let e = s.window(&[]).unwrap_err().to_string();
+        assert!(e.contains("batch header"), "{e}");
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
     fn schema_matches_the_builders() {
         let b = Batch {
             number: 1,

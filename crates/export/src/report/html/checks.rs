@@ -186,7 +186,7 @@ pub fn checks(d: &RunData) -> Vec<Check> {
                 .for_each(|x| a.merge(x));
             a
         }),
-        ("CCAM regroupements vs CCAM acts", {
+        ("CCAM acts + NGAP letters", {
             let mut a = crate::report::data::Agg::default();
             d.data.ccam_acts.values().for_each(|x| a.merge(x));
             d.data.ngap_letters.values().for_each(|x| a.merge(x));

@@ -48,6 +48,7 @@ fn figures(s: &Summary) -> Vec<Figure> {
             c(s.participations_cents),
             Money,
         ),
+        f("Franchises médicales", c(s.franchises_cents), Money),
         f("Heavy-act forfaits", c(s.heavy_forfait_cents), Money),
         f("Excess fees (dépassements)", c(s.excess_cents), Money),
         f("Rejected billed", c(s.rejected_billed_cents), Money),

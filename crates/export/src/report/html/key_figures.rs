@@ -90,7 +90,10 @@ pub(super) fn section(s: &Summary) -> Markup {
         (
             "Participations forfaitaires",
             euros(c(s.participations_cents)),
-            "deducted from AMO".into(),
+            format!(
+                "deducted from AMO · franchises médicales {}",
+                euros(c(s.franchises_cents))
+            ),
         ),
         (
             "Heavy-act forfaits",
