@@ -222,18 +222,6 @@ impl Param {
             Param::FranchiseMinAge => "franchise_min_age",
         }
     }
-    /// The franchise parameters (rules::participation) are required as a group: a set with any of
-    /// them must have all, gap-free like the others; a set with none (built before franchises were
-    /// modelled) loads and charges no franchise, which `explain` says. formats/rules-decisions.md.
-    pub fn optional(self) -> bool {
-        matches!(
-            self,
-            Param::FranchiseParamedical
-                | Param::FranchiseParamedicalDailyCap
-                | Param::FranchiseYearlyCap
-                | Param::FranchiseMinAge
-        )
-    }
 }
 
 /// A specialty of `specialties.tsv` (SNDS `IR_SPE_V` codes).
@@ -740,11 +728,7 @@ impl Refs {
                 row.line,
             ));
         }
-        let any_optional = rows.iter().any(|r| r.0.optional());
-        let required = Param::ALL
-            .into_iter()
-            .filter(|p| !p.optional() || any_optional);
-        covered(&t, &rows, required, priced_from, |p| {
+        covered(&t, &rows, Param::ALL.into_iter(), priced_from, |p| {
             format!("parameter `{}`", p.name())
         })?;
         self.params = histories(&t, rows)?;

@@ -231,8 +231,11 @@ pub struct LineResult {
     pub group: [u8; 4],
     /// Whether the line is a physician's act (participation forfaitaire applies).
     pub physician_act: bool,
+    /// Whether the line is an act of its own — not an NGAP majoration or travel fee, not a CCAM
+    /// supplement: the franchise médicale is due per act (RULES.md §6.3).
+    pub own_act: bool,
     /// Whether the line is an act of an auxiliaire médical (franchise médicale applies): set by
-    /// `participation::apply_participation` from the practitioner's profession.
+    /// `participation::apply_participation` from the practitioner's profession and `own_act`.
     pub paramedical_act: bool,
 }
 

@@ -55,7 +55,10 @@ pub fn apply_participation(
     for (i, r) in lines.iter_mut().enumerate() {
         r.amo_paid = r.amo_gross;
         let prof = refs.profession_name(parties.prac[i].1.profession);
-        r.paramedical_act = !r.physician_act && PARAMEDICAL_PROFESSIONS.contains(&prof);
+        // Per act (RULES.md §6.3, D322-5): a travel fee or majoration billed on its own line is
+        // not an act and bears no franchise (formats/rules-decisions.md, "Franchises").
+        r.paramedical_act =
+            !r.physician_act && r.own_act && PARAMEDICAL_PROFESSIONS.contains(&prof);
         if !r.physician_act {
             continue;
         }
@@ -209,15 +212,8 @@ pub fn apply_franchise(
     if !lines.iter().any(|r| r.paramedical_act) {
         return;
     }
-    let modelled = refs.params.contains_key(&Param::FranchiseParamedical);
     for (i, r) in lines.iter_mut().enumerate() {
         if !r.paramedical_act {
-            continue;
-        }
-        if !modelled {
-            tr.note("franchise", FRANCHISE_SRC, Some(r.line_no), || {
-                "no franchise: the reference set has no franchise parameters (built before they were modelled)".to_string()
-            });
             continue;
         }
         let d = r.date;

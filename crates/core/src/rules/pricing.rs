@@ -409,6 +409,10 @@ pub fn compute_bases(c: &ClaimInput, priced: &[Priced], tr: &mut Trace) -> Vec<L
             billed: l.fee,
             group: p.group,
             physician_act: p.physician_act,
+            own_act: match p.ngap_family {
+                Some(f) => f.is_base(),
+                None => !p.complement,
+            },
             ..Default::default()
         };
         let mut unit = pu_after;
