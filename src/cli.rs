@@ -343,7 +343,8 @@ pub fn main() -> ExitCode {
                     eprintln!("liquidator: {e}");
                     ExitCode::from(match e {
                         liquidator_ccam::build::BuildError::Usage(_) => 2,
-                        liquidator_ccam::build::BuildError::Io(..) => 5,
+                        liquidator_ccam::build::BuildError::Io(..)
+                        | liquidator_ccam::build::BuildError::Stage(_) => 5,
                         _ => 3,
                     })
                 }

@@ -32,6 +32,8 @@ pub enum BuildError {
     Io(PathBuf, std::io::Error),
     #[error("the reference set written does not load: {0}")]
     Check(#[from] liquidator_core::refs::LoadError),
+    #[error(transparent)]
+    Stage(#[from] liquidator_core::output::files::StageError),
 }
 
 /// `FILE` or `FILE@YYYY-MM-DD`.
@@ -85,7 +87,12 @@ pub fn build(
     list.sort_by_key(|v| v.1);
     let hist =
         crate::official::build_history(versions).map_err(|e| BuildError::Ccam(e.to_string()))?;
-    std::fs::create_dir_all(out).map_err(io(out))?;
+    // Written in a staging directory beside `out`, loaded back, then renamed into place: a set that
+    // `build` leaves under `out` is always complete and loads (the one atomic-write protocol,
+    // `liquidator_core::output::files`). An existing `out` is replaced whole.
+    let final_out = out;
+    let stage = liquidator_core::output::files::Staging::create(final_out, true)?;
+    let out = stage.dir.as_path();
     crate::official::write_tsv(&hist, out).map_err(io(out))?;
     let mut vt = String::from("version\tvalid_from\tvalid_to\n");
     for (k, (v, d)) in list.iter().enumerate() {
@@ -116,6 +123,7 @@ pub fn build(
         }
     }
     Refs::load(out)?;
+    stage.commit()?;
     Ok(warnings)
 }
 
