@@ -225,9 +225,11 @@ pub fn apply_association(
                     ));
                 }
             }
+            // An earlier claim's lone act was validly paid without a code: it is the session's first
+            // act, at full rate, i.e. code 1 for the pattern.
             let codes: Vec<u8> = prior
                 .iter()
-                .copied()
+                .map(|&k| if k == b' ' { b'1' } else { k })
                 .chain(main.iter().map(|&i| priced[i].assoc_code))
                 .collect();
             let all4 = codes.iter().all(|&k| k == b'4');
