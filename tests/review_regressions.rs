@@ -38,3 +38,57 @@ fn later_claim_code_2_after_a_first_act_paid_without_code_is_paid() {
         (5000, 1330, 931, 200, 731)
     );
 }
+
+/// formats/outputs.md: rejections.tsv rows are in input order (claims, then lines). A claim whose
+/// lines are set aside in an order other than the file's (line 3 by pricing, then line 2 by the
+/// consultation + act rule) must still list its `LINE` rows by line number.
+#[test]
+fn line_rejection_rows_are_in_line_order_whatever_the_order_found() {
+    use liquidator_core::claims::BatchHeader;
+    use liquidator_core::date::Date;
+    use liquidator_core::engine::{self, Options};
+    use liquidator_testkit::write::BatchWriter;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let h = BatchHeader {
+        sender: 1,
+        batch_no: 45,
+        date: Date(20260316),
+        version: 100,
+    };
+    let mut w = BatchWriter::new(Vec::new(), &h).unwrap();
+    let mut hd = header(ADULT, 19850512, GP);
+    hd.claim_no = 778;
+    w.claim(
+        &hd,
+        &[
+            ngap("G", 100, 20260302, 3000),
+            ccam("QZFA036", 1, "", b' ', 20260302, 2880),
+            ccam("ZZZZ999", 1, "", b' ', 20260302, 4500),
+        ],
+    )
+    .unwrap();
+    let claims = d.join("claims.b2");
+    std::fs::write(&claims, w.finish().unwrap()).unwrap();
+    let out = d.join("out");
+    let s = engine::run(&claims, mini_refs(), &out, true, &Options::default()).unwrap();
+    assert!(s.conserved(), "{:?}", s.conservation);
+    assert_eq!((s.claims_paid, s.line_rejections), (1, 2));
+    let rej = std::fs::read_to_string(out.join("rejections.tsv")).unwrap();
+    let rows: Vec<(String, String, u64)> = rej
+        .lines()
+        .skip(1)
+        .map(|r| {
+            let c: Vec<&str> = r.split('\t').collect();
+            (c[1].to_string(), c[2].to_string(), c[6].parse().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        rows.iter()
+            .map(|r| (r.0.as_str(), r.1.as_str()))
+            .collect::<Vec<_>>(),
+        vec![("2", "R081"), ("3", "R060")],
+        "{rej}"
+    );
+    assert!(rows[0].2 < rows[1].2, "byte offsets increase: {rej}");
+}

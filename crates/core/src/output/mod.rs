@@ -58,7 +58,12 @@ pub fn format_events(out: &mut OutBufs, events: &[Event<'_>]) {
             Event::Claim(c) => match (c.outcome, c.header) {
                 (Outcome::Paid(p), Some(h)) => {
                     paid(out, h, c.lines, c.line_pos, p);
-                    for lr in &p.rejected_lines {
+                    // `rejected_lines` is in the order the rules found them; the file is in line
+                    // order (formats/outputs.md), as the Parquet sink's rows.
+                    let mut rejected: Vec<&crate::rules::LineRejection> =
+                        p.rejected_lines.iter().collect();
+                    rejected.sort_by_key(|lr| lr.index);
+                    for lr in rejected {
                         let fee = c.lines.get(lr.index as usize).map_or(0, |l| l.fee);
                         rejection_row(
                             out,
