@@ -92,3 +92,23 @@ fn line_rejection_rows_are_in_line_order_whatever_the_order_found() {
     );
     assert!(rows[0].2 < rows[1].2, "byte offsets increase: {rej}");
 }
+
+/// formats/codes.md decision 2: when every line is rejected, the claim is rejected with the **first**
+/// line's rejection (its code and line) — line 1 here, even though pricing set line 2 aside before the
+/// association rule condemned line 1.
+#[test]
+fn no_line_left_rejects_with_the_first_line_not_the_first_found() {
+    use liquidator_core::codes::Reject;
+    let r = mini_refs();
+    let rej = rejected(liquidate(
+        r,
+        &header(ADULT, 19850512, GP),
+        &[
+            // A lone act billed with code 2: R080 (found after pricing).
+            ccam("QZFA036", 1, "", b'2', 20260302, 2880),
+            // Unknown act: R060 (found by pricing, first).
+            ccam("ZZZZ999", 1, "", b' ', 20260302, 5000),
+        ],
+    ));
+    assert_eq!((rej.code, rej.line_no), (Reject::AssocCode, Some(1)));
+}

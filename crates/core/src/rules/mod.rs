@@ -426,7 +426,11 @@ pub fn liquidate_in(
             rejection,
         });
         if keep.is_empty() {
-            let first = set_aside.swap_remove(0).rejection;
+            // The first line's rejection (formats/codes.md decision 2), not the first one found.
+            let k = (0..set_aside.len())
+                .min_by_key(|&k| set_aside[k].index)
+                .unwrap_or(0);
+            let first = set_aside.swap_remove(k).rejection;
             tr.note(
                 "rejection",
                 "formats/codes.md (Scope)",
