@@ -69,25 +69,10 @@ pub fn apply_participation(
             refs.param(Param::PfYearlyCap, d),
             refs.param(Param::PfMinAge, d),
         );
-        let age_jan1 = parties.benef.birth.age_on(d.jan1());
-        let why_not = if age_jan1 < (min_age / 100) as u32 {
-            Some(format!(
-                "under {} on 1 January ({} years)",
-                min_age / 100,
-                age_jan1
-            ))
-        } else if h.nature == 30 {
-            Some("maternity".into())
-        } else if h.nature == 41 {
+        let why_not = if h.nature == 41 {
             Some("work accident".into())
-        } else if parties.rights[i].c2s {
-            Some("C2S".into())
-        } else if h.nature == 13 {
-            Some("art. 115 war pension care (nature 13) [S: cnmss.fr]".into())
-        } else if h.nature == 90 {
-            Some("prevention (nature 90) [I: formats/rules-decisions.md]".into())
         } else {
-            None
+            common_exemption(c, parties, i, d, min_age)
         };
         if let Some(w) = why_not {
             tr.note(
@@ -160,8 +145,20 @@ fn franchise_exempt(
     i: usize,
     d: crate::date::Date,
 ) -> Option<String> {
-    let h = c.header;
-    let min_age = refs.param(Param::FranchiseMinAge, d) / 100;
+    common_exemption(c, parties, i, d, refs.param(Param::FranchiseMinAge, d))
+}
+
+/// The exemptions the participation forfaitaire and the franchise share (RULES.md §6.3): under the
+/// minimum age (`min_age`, a parameter in hundredths) on 1 January, maternity (nature 30), C2S, art. 115
+/// care (nature 13) [S: cnmss.fr, ash.tm.fr], prevention (nature 90) [I: formats/rules-decisions.md].
+fn common_exemption(
+    c: &ClaimInput,
+    parties: &Parties,
+    i: usize,
+    d: crate::date::Date,
+    min_age: i64,
+) -> Option<String> {
+    let (h, min_age) = (c.header, min_age / 100);
     let age_jan1 = parties.benef.birth.age_on(d.jan1());
     if age_jan1 < min_age as u32 {
         Some(format!("under {min_age} on 1 January ({age_jan1} years)"))
@@ -170,9 +167,9 @@ fn franchise_exempt(
     } else if parties.rights[i].c2s {
         Some("C2S".into())
     } else if h.nature == 13 {
-        Some("art. 115 war pension care (nature 13)".into())
+        Some("art. 115 war pension care (nature 13) [S: cnmss.fr]".into())
     } else if h.nature == 90 {
-        Some("prevention (nature 90) [I]".into())
+        Some("prevention (nature 90) [I: formats/rules-decisions.md]".into())
     } else {
         None
     }
