@@ -138,3 +138,18 @@ fn a_parameter_missing_on_some_date_is_refused_naming_the_file_and_the_key() {
     let _ = std::fs::remove_dir_all(&dir);
     assert!(e.contains("rates.tsv:0:0: cannot read"), "{e}");
 }
+
+/// An insurer number names its output file (`amc/<AMC>.tsv`): one with other characters than letters
+/// and digits could share a file with another insurer (`AB-1` and `AB_1`), and `C2S` is the C2S file.
+#[test]
+fn insurer_numbers_that_could_share_an_output_file_are_refused() {
+    for bad in ["AB-1      ", "C2S       "] {
+        let e = refused("amc.tsv", |t| {
+            t + &format!("{bad}\t01\t2020-01-01\t\t100\tbad\n")
+        });
+        assert!(
+            e.starts_with("amc.tsv:") && e.contains("insurer number must be letters and digits"),
+            "{bad}: {e}"
+        );
+    }
+}

@@ -486,6 +486,19 @@ impl Beneficiaries {
                 }
             }
             if a != [b' '; 10] {
+                // Interned as u16 (0 = none): more distinct pairs than that is a load error, never a
+                // wrap to "no insurer".
+                if amc_index.len() >= u16::MAX as usize - 1 && !amc_index.contains_key(&(a, c)) {
+                    return Err(LoadError {
+                        file: file.into(),
+                        line: line as usize,
+                        column: 1,
+                        reason: format!(
+                            "more than {} distinct (insurer, contract) pairs",
+                            u16::MAX - 1
+                        ),
+                    });
+                }
                 let next = amc_index.len() as u16 + 1;
                 row.amc = *amc_index.entry((a, c)).or_insert_with(|| {
                     amcs.push(AmcRow {

@@ -861,6 +861,16 @@ impl Refs {
             if r.excess_cover.0 < 0 {
                 return Err(row.err("excess_cover", "negative cover"));
             }
+            // The number names the insurer's output file (`amc/<AMC>.tsv`): letters and digits only,
+            // so that two insurers can never share a file name; `C2S` is the complémentaire santé
+            // solidaire's own file.
+            let num = r.amc.0.trim_ascii_end();
+            if num.is_empty() || !num.iter().all(u8::is_ascii_alphanumeric) || num == b"C2S" {
+                return Err(row.err(
+                    "amc",
+                    "insurer number must be letters and digits (and not the reserved C2S)",
+                ));
+            }
             let c = AmcContract {
                 excess_cover: r.excess_cover.0,
                 name: r.name.unwrap_or("").to_string(),
