@@ -26,7 +26,7 @@ fn tmp(tag: &str) -> (tempfile::TempDir, PathBuf) {
 
 #[test]
 fn run_exit_codes_success_existing_output_and_bad_refs() {
-    let (out_dir, out) = tmp("run");
+    let (_out_dir, out) = tmp("run");
     let st = bin()
         .args(["run", "--claims"])
         .arg(sample("claims.b2"))
@@ -54,7 +54,7 @@ fn run_exit_codes_success_existing_output_and_bad_refs() {
         String::from_utf8_lossy(&o.stderr)
     );
     // invalid reference tables: exit 3, nothing written
-    let (bad_dir, bad) = tmp("badrefs");
+    let (_bad_dir, bad) = tmp("badrefs");
     std::fs::create_dir_all(&bad).unwrap();
     for e in std::fs::read_dir(sample("refs")).unwrap() {
         let p = e.unwrap().path();
@@ -64,7 +64,7 @@ fn run_exit_codes_success_existing_output_and_bad_refs() {
         .unwrap()
         .replace("pf_yearly_cap\t2005-01-01", "pf_yearly_cap\t2005-02-30");
     std::fs::write(bad.join("parameters.tsv"), t).unwrap();
-    let (out2_dir, out2) = tmp("run2");
+    let (_out2_dir, out2) = tmp("run2");
     let o = bin()
         .args(["run", "--claims"])
         .arg(sample("claims.b2"))

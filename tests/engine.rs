@@ -204,7 +204,7 @@ fn trailer_mismatch_fails_the_batch_and_writes_nothing() {
     );
     assert!(!d.join("o").exists());
     assert_eq!(
-        std::fs::read_dir(&d).unwrap().count(),
+        std::fs::read_dir(d).unwrap().count(),
         1,
         "no staging directory left behind"
     );

@@ -23,7 +23,7 @@ fn franchise_per_paramedical_act_doubles_on_2024_03_31() {
     let h = header(ADULT, 19850512, NURSE);
     // AMI 1 = 3.15 €; nurse rate 60 %: AMO 1.89, ticket 1.26 (covered by the AMC).
     // 2024-03-30: franchise 0.50 → AMO paid 1.39; patient 3.15 − 1.39 − 1.26 = 0.50.
-    let l = &paid(liquidate(&r, &h, &[ami(20240330)])).lines[0];
+    let l = &paid(liquidate(r, &h, &[ami(20240330)])).lines[0];
     assert_eq!(
         (
             l.amo_gross,
@@ -37,7 +37,7 @@ fn franchise_per_paramedical_act_doubles_on_2024_03_31() {
     );
     assert!(l.paramedical_act && !l.physician_act);
     // 2024-03-31: franchise 1.00 → AMO paid 0.89; patient 1.00.
-    let l = &paid(liquidate(&r, &h, &[ami(20240331)])).lines[0];
+    let l = &paid(liquidate(r, &h, &[ami(20240331)])).lines[0];
     assert_eq!((l.franchise, l.amo_paid, l.patient), (100, 89, 100));
 }
 
@@ -46,7 +46,7 @@ fn physicians_bear_the_participation_not_the_franchise() {
     let r = mini_refs();
     // G 30 € on 2026-03-02: AMO 21, PF 2 → 19; no franchise.
     let l = &paid(liquidate(
-        &r,
+        r,
         &header(ADULT, 19850512, GP),
         &[ngap("G", 100, 20260302, 3000)],
     ))
@@ -61,7 +61,7 @@ fn daily_cap_on_paramedical_acts_before_and_from_2024_03_31() {
     let r = mini_refs();
     let h = header(ADULT, 19850512, NURSE);
     // 2024-03-30: 5 AMI → 0.50 × 4 = 2.00 (cap 2 €), the 5th bears none (W113).
-    let p = paid(liquidate(&r, &h, &[ami(20240330); 5]));
+    let p = paid(liquidate(r, &h, &[ami(20240330); 5]));
     let f: Vec<i64> = p.lines.iter().map(|l| l.franchise).collect();
     assert_eq!(f, [50, 50, 50, 50, 0]);
     assert!(
@@ -70,7 +70,7 @@ fn daily_cap_on_paramedical_acts_before_and_from_2024_03_31() {
             .any(|w| w == Warn::FranchiseDayCap)
     );
     // 2024-03-31: 5 AMI → 1 × 4 = 4.00 (cap 4 €), the 5th bears none.
-    let p = paid(liquidate(&r, &h, &[ami(20240331); 5]));
+    let p = paid(liquidate(r, &h, &[ami(20240331); 5]));
     let f: Vec<i64> = p.lines.iter().map(|l| l.franchise).collect();
     assert_eq!(f, [100, 100, 100, 100, 0]);
     assert_eq!(p.lines[4].amo_paid, 189);
@@ -82,7 +82,7 @@ fn daily_cap_is_carried_across_claims_in_file_order_and_a_rejected_claim_leaves_
     let mut st = BenefState::default();
     let h = header(ADULT, 19850512, NURSE);
     // Claim 1: 3 AMI on 2026-03-02 → 3.00 charged.
-    paid(liquidate_with(&r, &h, &[ami(20260302); 3], &mut st));
+    paid(liquidate_with(r, &h, &[ami(20260302); 3], &mut st));
     assert_eq!(
         (
             st.franchise_on(liquidator_core::date::Date(20260302)),
@@ -92,15 +92,15 @@ fn daily_cap_is_carried_across_claims_in_file_order_and_a_rejected_claim_leaves_
     );
     // A rejected claim (care after the batch date 2026-03-16) changes nothing.
     let before = (st.fr_by_day.clone(), st.fr_by_year.clone());
-    let o = liquidate_with(&r, &h, &[ami(20260320)], &mut st);
+    let o = liquidate_with(r, &h, &[ami(20260320)], &mut st);
     assert_eq!(rejected(o).code, Reject::FutureCare);
     assert_eq!((st.fr_by_day.clone(), st.fr_by_year.clone()), before);
     // Claim 2: 2 AMI the same day → 1.00 left under the 4 € cap, then 0 (W113).
-    let p = paid(liquidate_with(&r, &h, &[ami(20260302); 2], &mut st));
+    let p = paid(liquidate_with(r, &h, &[ami(20260302); 2], &mut st));
     let f: Vec<i64> = p.lines.iter().map(|l| l.franchise).collect();
     assert_eq!(f, [100, 0]);
     // Another day: a fresh daily cap.
-    let p = paid(liquidate_with(&r, &h, &[ami(20260303)], &mut st));
+    let p = paid(liquidate_with(r, &h, &[ami(20260303)], &mut st));
     assert_eq!(p.lines[0].franchise, 100);
     // Year: 3.00 + 1.00 + 1.00 = 5.00.
     assert_eq!(st.franchise_used(2026), 500);
@@ -113,7 +113,7 @@ fn yearly_cap_is_its_own_not_the_participations() {
     let r = mini_refs();
     // PF49 has 49 € of participations in 2026 (beneficiaries table): the franchise is still 1 €.
     let l = &paid(liquidate(
-        &r,
+        r,
         &header(PF49, 19850512, NURSE),
         &[ami(20260302)],
     ))
@@ -124,7 +124,7 @@ fn yearly_cap_is_its_own_not_the_participations() {
     st.fr_by_year.push((2026, 4950));
     let h = header(ADULT, 19850512, NURSE);
     let p = paid(liquidate_with(
-        &r,
+        r,
         &h,
         &[ami(20260302), ami(20260302)],
         &mut st,
@@ -143,7 +143,7 @@ fn franchise_never_exceeds_the_amo_amount() {
     let r = mini_refs();
     // AMI 0.10 coefficient → base 0.32 (3.15 × 0.10 = 0.315 → 0.32), AMO 60 % = 0.19: franchise 0.19.
     let l = &paid(liquidate(
-        &r,
+        r,
         &header(ADULT, 19850512, NURSE),
         &[ngap("AMI", 10, 20260302, 32)],
     ))
@@ -163,17 +163,17 @@ fn franchise_exemptions_minor_maternity_c2s_art115_prevention_not_work_accident(
     // Born 2005-05-12: 17 on 1 Jan 2023 → exempt; 18 on 1 Jan 2024 → charged (0.50 on 2024-03-02).
     let h = header(YOUNG, 20050512, NURSE);
     assert_eq!(
-        paid(liquidate(&r, &h, &[ami(20231228)])).lines[0].franchise,
+        paid(liquidate(r, &h, &[ami(20231228)])).lines[0].franchise,
         0
     );
     assert_eq!(
-        paid(liquidate(&r, &h, &[ami(20240302)])).lines[0].franchise,
+        paid(liquidate(r, &h, &[ami(20240302)])).lines[0].franchise,
         50
     );
     // C2S (and a minor): none.
     assert_eq!(
         paid(liquidate(
-            &r,
+            r,
             &header(CHILD_C2S, 20120512, NURSE),
             &[ami(20260302)]
         ))
@@ -192,7 +192,7 @@ fn franchise_exemptions_minor_maternity_c2s_art115_prevention_not_work_accident(
         if nature == 41 {
             h.at_ref = *b"20260301 ";
         }
-        let l = &paid(liquidate(&r, &h, &[ami(20260302)])).lines[0];
+        let l = &paid(liquidate(r, &h, &[ami(20260302)])).lines[0];
         assert_eq!(
             (l.rate, l.franchise, l.amo_paid),
             (10000, franchise, amo_paid),
@@ -214,7 +214,7 @@ fn nature_13_and_90_at_100_percent_without_participation_exemption_3_with_it() {
     ] {
         let mut h = header(ADULT, 19850512, GP);
         (h.nature, h.exemption) = (nature, exemption);
-        let l = &paid(liquidate(&r, &h, &[ngap("G", 100, 20260302, 3000)])).lines[0];
+        let l = &paid(liquidate(r, &h, &[ngap("G", 100, 20260302, 3000)])).lines[0];
         assert_eq!(
             (l.rate_reason, l.pf, l.amo_paid),
             (Some(reason), pf, amo_paid),
@@ -231,14 +231,14 @@ fn c2s_is_paid_to_the_practitioner_whatever_the_flags() {
     let r = mini_refs();
     let mut h = header(CHILD_C2S, 20120512, GP);
     (h.tp_amo, h.tp_amc) = (false, false);
-    let p = paid(liquidate(&r, &h, &[ngap("G", 100, 20260302, 3000)]));
+    let p = paid(liquidate(r, &h, &[ngap("G", 100, 20260302, 3000)]));
     assert_eq!(p.payee, PayeeKind::Practitioner);
     assert_eq!(p.amc.map(|a| a.payee), Some(PayeeKind::Practitioner));
     // A non-C2S beneficiary with flags 0/0 is paid himself.
     let mut h = header(ADULT, 19850512, GP);
     (h.tp_amo, h.tp_amc) = (false, false);
     assert_eq!(
-        paid(liquidate(&r, &h, &[ngap("G", 100, 20260302, 3000)])).payee,
+        paid(liquidate(r, &h, &[ngap("G", 100, 20260302, 3000)])).payee,
         PayeeKind::Insured
     );
 }
@@ -250,13 +250,13 @@ fn heavy_act_forfait_paid_by_c2s_and_by_the_local_regime() {
     let r = mini_refs();
     let act = ccam("AANB256", 1, "", b' ', 20260302, 95701);
     // Ordinary: 957.01 at 100 % less 24 € forfait → AMO 933.01, AMC pays the 24 € ticket.
-    let l = &paid(liquidate(&r, &header(ADULT, 19850512, GP), &[act])).lines[0];
+    let l = &paid(liquidate(r, &header(ADULT, 19850512, GP), &[act])).lines[0];
     assert_eq!(
         (l.rate_reason, l.heavy_forfait, l.amo_gross),
         (Some(RateReason::HeavyAct), 2400, 93301)
     );
     // C2S: same forfait, paid by the C2S complementary part (amc_ticket 24 €), patient 0.
-    let l = &paid(liquidate(&r, &header(CHILD_C2S, 20120512, GP), &[act])).lines[0];
+    let l = &paid(liquidate(r, &header(CHILD_C2S, 20120512, GP), &[act])).lines[0];
     assert_eq!(
         (
             l.rate_reason,
@@ -269,7 +269,7 @@ fn heavy_act_forfait_paid_by_c2s_and_by_the_local_regime() {
     );
     // Alsace-Moselle: the local regime pays the forfait: AMO gross 957.01 (100 %), forfait 0, ticket 0;
     // the participation forfaitaire 2 € still applies: AMO paid 955.01, patient 2.00.
-    let l = &paid(liquidate(&r, &header(LOCAL, 19850512, GP), &[act])).lines[0];
+    let l = &paid(liquidate(r, &header(LOCAL, 19850512, GP), &[act])).lines[0];
     assert_eq!(
         (
             l.rate_reason,
@@ -290,7 +290,7 @@ fn heavy_act_forfait_paid_by_c2s_and_by_the_local_regime() {
 fn non_conventioned_practitioner_still_rejected_r041() {
     let r = mini_refs();
     let o = liquidate(
-        &r,
+        r,
         &header(ADULT, 19850512, GP_NC),
         &[ngap("G", 100, 20260302, 5000)],
     );

@@ -12,7 +12,7 @@ use liquidator_core::rules::Outcome;
 fn incompatible_pair_pays_the_higher_priced_act_and_rejects_the_other_line() {
     let r = mini_refs();
     let o = liquidate(
-        &r,
+        r,
         &header(ADULT, 19850512, GP),
         &[
             ccam("QZFA036", 1, "", b'1', 20260302, 2880),
@@ -41,7 +41,7 @@ fn incompatible_pair_pays_the_higher_priced_act_and_rejects_the_other_line() {
 fn unknown_act_line_is_rejected_and_the_consultation_paid() {
     let r = mini_refs();
     let p = paid(liquidate(
-        &r,
+        r,
         &header(ADULT, 19850512, GP),
         &[
             ccam("ZZZZ999", 1, "", b' ', 20260302, 5000),
@@ -67,7 +67,7 @@ fn unknown_act_line_is_rejected_and_the_consultation_paid() {
 fn no_line_left_rejects_the_claim_with_the_first_line_rejection() {
     let r = mini_refs();
     let rej = rejected(liquidate(
-        &r,
+        r,
         &header(ADULT, 19850512, GP),
         &[
             ccam("ZZZZ998", 1, "", b' ', 20260302, 5000),
@@ -81,7 +81,7 @@ fn no_line_left_rejects_the_claim_with_the_first_line_rejection() {
 fn claim_scope_code_rejects_the_whole_claim_even_with_a_bad_line() {
     let r = mini_refs();
     let o = liquidate(
-        &r,
+        r,
         &header(ADULT, 19850512, 999_999_999),
         &[
             ccam("ZZZZ999", 1, "", b' ', 20260302, 5000),

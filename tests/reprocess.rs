@@ -175,7 +175,7 @@ fn claims_file(dir: &Path, batch: u32) -> PathBuf {
 #[test]
 fn v81_correction_of_the_v78_period_gives_the_independently_computed_adjustments() {
     let (_, set_b, ra, rb) = sets();
-    let (d_dir, d) = tmp("scenario");
+    let (_d_dir, d) = tmp("scenario");
     let claims = claims_file(&d, 5);
     let prev = d.join("prev");
     engine::run(&claims, ra, &prev, false, &Options::default()).unwrap();
@@ -232,7 +232,7 @@ fn v81_correction_of_the_v78_period_gives_the_independently_computed_adjustments
 #[test]
 fn same_reference_set_gives_zero_adjustments_and_identical_bytes_twice() {
     let (_, _, ra, _) = sets();
-    let (d_dir, d) = tmp("same");
+    let (_d_dir, d) = tmp("same");
     let claims = claims_file(&d, 6);
     let prev = d.join("prev");
     engine::run(&claims, ra, &prev, false, &Options::default()).unwrap();
@@ -258,7 +258,7 @@ fn same_reference_set_gives_zero_adjustments_and_identical_bytes_twice() {
 #[test]
 fn edited_or_foreign_previous_outputs_are_refused() {
     let (_, _, ra, rb) = sets();
-    let (d_dir, d) = tmp("refuse");
+    let (_d_dir, d) = tmp("refuse");
     let claims = claims_file(&d, 7);
     let prev = d.join("prev");
     engine::run(&claims, ra, &prev, false, &Options::default()).unwrap();

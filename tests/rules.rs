@@ -12,19 +12,19 @@ use liquidator_core::rules::{BenefState, PayeeKind, RateReason};
 fn grid_1_for_sector_1_and_optam_grid_2_for_sector_2_non_optam() {
     let r = mini_refs();
     let p = paid(liquidate(
-        &r,
+        r,
         &header(ADULT, 19850512, GP),
         &[ccam("QZJA002", 1, "", b' ', 20260302, 2660)],
     ));
     assert_eq!((p.lines[0].grid, p.lines[0].unit_price), (1, 2660));
     let p = paid(liquidate(
-        &r,
+        r,
         &header(ADULT, 19850512, ORTHO_OPTAM),
         &[ccam("QZJA002", 1, "", b' ', 20260302, 2660)],
     ));
     assert_eq!((p.lines[0].grid, p.lines[0].unit_price), (1, 2660));
     let p = paid(liquidate(
-        &r,
+        r,
         &header(ADULT, 19850512, CARDIO_S2),
         &[ngap("CS", 100, 20260302, 2300)],
     ));
@@ -41,7 +41,7 @@ fn tariff_is_the_one_in_force_on_the_date_of_care_boundaries_inclusive() {
         (20260101, 2907),
     ] {
         let p = paid(liquidate(
-            &r,
+            r,
             &header(ADULT, 19850512, GP),
             &[ccam("BGQP002", 1, "", b' ', date, pu)],
         ));
@@ -53,19 +53,19 @@ fn tariff_is_the_one_in_force_on_the_date_of_care_boundaries_inclusive() {
 fn acts_removed_or_not_yet_created_are_rejected_r060() {
     let r = mini_refs();
     let o = liquidate(
-        &r,
+        r,
         &header(ADULT, 19850512, GP),
         &[ccam("YYYY600", 1, "", b' ', 20260101, 75)],
     );
     assert_eq!(rejected(o).code, Reject::ActUnknown);
     let o = liquidate(
-        &r,
+        r,
         &header(ADULT, 19850512, GP),
         &[ccam("AANB256", 1, "", b' ', 20251231, 95701)],
     );
     assert_eq!(rejected(o).code, Reject::ActUnknown);
     paid(liquidate(
-        &r,
+        r,
         &header(ADULT, 19850512, GP),
         &[ccam("AANB256", 1, "", b' ', 20260101, 95701)],
     ));
@@ -78,7 +78,7 @@ fn percentage_modifier_z_on_laqk013_gives_snds_example_30_78() {
     // RULES.md §6.6 [C: SNDS-DOC]: LAQK013 PU 25.27 with Z (+21.8 %) → BR 30.78.
     let r = mini_refs();
     let p = paid(liquidate(
-        &r,
+        r,
         &header(ADULT, 19850512, GP),
         &[ccam("LAQK013", 1, "Z", b' ', 20260302, 3078)],
     ));
@@ -91,7 +91,7 @@ fn fixed_modifier_is_added_and_not_reduced_by_association() {
     // QZJA002 26.60 at 50 % (code 2) with F 19.06: 13.30 + 19.06 = 32.36; QZFA036 28.80 code 1.
     let r = mini_refs();
     let p = paid(liquidate(
-        &r,
+        r,
         &header(ADULT, 19850512, GP),
         &[
             ccam("QZFA036", 1, "", b'1', 20260104, 2880),
@@ -109,7 +109,7 @@ fn fixed_modifier_is_added_and_not_reduced_by_association() {
 fn modifier_not_allowed_or_repeated_is_rejected_r070() {
     let r = mini_refs();
     let o = liquidate(
-        &r,
+        r,
         &header(ADULT, 19850512, GP),
         &[ccam("DEQP003", 1, "Z", b' ', 20260302, 1477)],
     );
@@ -119,7 +119,7 @@ fn modifier_not_allowed_or_repeated_is_rejected_r070() {
         (Reject::ModifierNotAllowed, Some(1))
     );
     let o = liquidate(
-        &r,
+        r,
         &header(ADULT, 19850512, GP),
         &[ccam("LAQK013", 1, "ZZ", b' ', 20260302, 3078)],
     );
@@ -132,13 +132,13 @@ fn exclusive_modifier_once_per_practitioner_and_day_across_claims_r071() {
     let mut st = BenefState::default();
     let h = header(ADULT, 19850512, GP);
     paid(liquidate_with(
-        &r,
+        r,
         &h,
         &[ccam("QZJA002", 1, "F", b' ', 20260301, 4566)],
         &mut st,
     ));
     let o = liquidate_with(
-        &r,
+        r,
         &h,
         &[ccam("QZFA036", 1, "F", b' ', 20260301, 4786)],
         &mut st,
@@ -146,7 +146,7 @@ fn exclusive_modifier_once_per_practitioner_and_day_across_claims_r071() {
     assert_eq!(rejected(o).code, Reject::ModifierExclusive);
     // another day is fine
     paid(liquidate_with(
-        &r,
+        r,
         &h,
         &[ccam("QZFA036", 1, "F", b' ', 20260302, 4786)],
         &mut st,
@@ -160,7 +160,7 @@ fn association_code_2_halves_the_second_act_snds_example_14_46() {
     // RULES.md §6.6: 28.92 × 50 % = 14.46 (HBJD001 as second act).
     let r = mini_refs();
     let p = paid(liquidate(
-        &r,
+        r,
         &header(ADULT, 19850512, DENTIST),
         &[
             ccam("BGQP002", 1, "", b'1', 20260302, 2907),
@@ -176,7 +176,7 @@ fn association_ranks_by_unit_price_excluding_modifiers() {
     // LAQK013 25.27 + Z would be 30.78 > QZFA036 28.80, but ranking excludes modifiers: QZFA036 is first.
     let r = mini_refs();
     let o = liquidate(
-        &r,
+        r,
         &header(ADULT, 19850512, GP),
         &[
             ccam("LAQK013", 1, "Z", b'1', 20260302, 3078),
@@ -190,7 +190,7 @@ fn association_ranks_by_unit_price_excluding_modifiers() {
     let rej = &p.rejected_lines[0].rejection;
     assert_eq!((rej.code, rej.line_no), (Reject::AssocCode, Some(2)));
     paid(liquidate(
-        &r,
+        r,
         &header(ADULT, 19850512, GP),
         &[
             ccam("LAQK013", 1, "Z", b'2', 20260302, 1539),
@@ -204,7 +204,7 @@ fn inconsistent_association_codes_are_rejected_r080() {
     let r = mini_refs();
     for codes in [(b'1', b'1'), (b' ', b' '), (b'2', b'1')] {
         let o = liquidate(
-            &r,
+            r,
             &header(ADULT, 19850512, GP),
             &[
                 ccam("QZFA036", 1, "", codes.0, 20260104, 2880),
@@ -216,14 +216,14 @@ fn inconsistent_association_codes_are_rejected_r080() {
     }
     // a single act may not carry code 2
     let o = liquidate(
-        &r,
+        r,
         &header(ADULT, 19850512, GP),
         &[ccam("QZFA036", 1, "", b'2', 20260302, 1440)],
     );
     assert_eq!(rejected(o).code, Reject::AssocCode);
     // supplements are at full rate with code 1
     let o = liquidate(
-        &r,
+        r,
         &header(ADULT, 19850512, DENTIST),
         &[
             ccam("QZFA036", 1, "", b'1', 20260302, 2880),
@@ -232,7 +232,7 @@ fn inconsistent_association_codes_are_rejected_r080() {
     );
     assert_eq!(first_rejection(o), (Reject::AssocCode, 1));
     paid(liquidate(
-        &r,
+        r,
         &header(ADULT, 19850512, DENTIST),
         &[
             ccam("QZFA036", 1, "", b'1', 20260302, 2880),
@@ -245,7 +245,7 @@ fn inconsistent_association_codes_are_rejected_r080() {
 fn consultation_with_technical_act_rejected_except_ecg_r081() {
     let r = mini_refs();
     let o = liquidate(
-        &r,
+        r,
         &header(ADULT, 19850512, GP),
         &[
             ngap("G", 100, 20260302, 3000),
@@ -258,7 +258,7 @@ fn consultation_with_technical_act_rejected_except_ecg_r081() {
     let rej = &p.rejected_lines[0].rejection;
     assert_eq!((rej.code, rej.line_no), (Reject::ConsultAssoc, Some(2)));
     paid(liquidate(
-        &r,
+        r,
         &header(ADULT, 19850512, GP),
         &[
             ngap("G", 100, 20260302, 3000),
@@ -277,7 +277,7 @@ fn incompatible_pair_rejects_the_lower_priced_line_from_its_start_date_r090() {
         ccam("QZJA002", 1, "", b'2', 20260302, 1330),
     ];
     // Line scope: the lower-priced line is rejected, the other one is paid.
-    let p = paid(liquidate(&r, &header(ADULT, 19850512, GP), &lines));
+    let p = paid(liquidate(r, &header(ADULT, 19850512, GP), &lines));
     assert_eq!(p.lines.iter().map(|l| l.line_no).collect::<Vec<_>>(), [1]);
     let rej = &p.rejected_lines[0].rejection;
     assert_eq!((rej.code, rej.line_no), (Reject::Incompatible, Some(2)));
@@ -286,7 +286,7 @@ fn incompatible_pair_rejects_the_lower_priced_line_from_its_start_date_r090() {
         ccam("QZFA036", 1, "", b'1', 20260131, 2880),
         ccam("QZJA002", 1, "", b'2', 20260131, 1330),
     ];
-    paid(liquidate(&r, &header(ADULT, 19850512, GP), &lines));
+    paid(liquidate(r, &header(ADULT, 19850512, GP), &lines));
 }
 
 // ---- NGAP ----
@@ -295,23 +295,23 @@ fn incompatible_pair_rejects_the_lower_priced_line_from_its_start_date_r090() {
 fn ngap_is_letter_value_on_the_date_times_coefficient_times_quantity() {
     let r = mini_refs();
     let p = paid(liquidate(
-        &r,
+        r,
         &header(ADULT, 19850512, GP),
         &[ngap("G", 100, 20241221, 2650)],
     ));
     assert_eq!(p.lines[0].base, 2650);
     let p = paid(liquidate(
-        &r,
+        r,
         &header(ADULT, 19850512, GP),
         &[ngap("G", 100, 20241222, 3000)],
     ));
     assert_eq!(p.lines[0].base, 3000);
     let mut l = ngap("AMI", 150, 20260302, 945);
     l.quantity = 2;
-    let p = paid(liquidate(&r, &header(ADULT, 19850512, GP), &[l]));
+    let p = paid(liquidate(r, &header(ADULT, 19850512, GP), &[l]));
     assert_eq!((p.lines[0].unit_price, p.lines[0].base), (473, 946 - 1)); // 3.15 × 1.5 = 4.725 → 4.73; × 2 = 9.46 > fee 9.45
     let o = liquidate(
-        &r,
+        r,
         &header(ADULT, 19850512, GP),
         &[ngap("XYZ", 100, 20260302, 3000)],
     );
@@ -324,7 +324,7 @@ fn ngap_is_letter_value_on_the_date_times_coefficient_times_quantity() {
 fn default_rate_70_with_participation_2_euros() {
     let r = mini_refs();
     let p = paid(liquidate(
-        &r,
+        r,
         &header(ADULT, 19850512, GP),
         &[ngap("G", 100, 20260302, 3000)],
     ));
@@ -349,17 +349,17 @@ fn ald_100_only_with_a_period_and_local_regime_90() {
     let r = mini_refs();
     let mut h = header(LOCAL, 19850512, GP);
     h.exemption = b'4';
-    let p = paid(liquidate(&r, &h, &[ngap("G", 100, 20260302, 3000)]));
+    let p = paid(liquidate(r, &h, &[ngap("G", 100, 20260302, 3000)]));
     assert_eq!(
         (p.lines[0].rate, p.lines[0].rate_reason),
         (10000, Some(RateReason::Ald))
     );
     let h = header(LOCAL, 19850512, GP);
-    let p = paid(liquidate(&r, &h, &[ngap("G", 100, 20260302, 3000)]));
+    let p = paid(liquidate(r, &h, &[ngap("G", 100, 20260302, 3000)]));
     assert_eq!((p.lines[0].rate, p.lines[0].amo_gross), (9000, 2700));
     let mut h = header(ADULT, 19850512, GP);
     h.exemption = b'4'; // claimed, but no ALD period for this beneficiary
-    let p = paid(liquidate(&r, &h, &[ngap("G", 100, 20260302, 3000)]));
+    let p = paid(liquidate(r, &h, &[ngap("G", 100, 20260302, 3000)]));
     assert_eq!(p.lines[0].rate, 7000);
 }
 
@@ -368,18 +368,18 @@ fn maternity_and_work_accident_100_without_participation() {
     let r = mini_refs();
     let mut h = header(ADULT, 19850512, GP);
     h.nature = 30;
-    let p = paid(liquidate(&r, &h, &[ngap("G", 100, 20260302, 3000)]));
+    let p = paid(liquidate(r, &h, &[ngap("G", 100, 20260302, 3000)]));
     assert_eq!(
         (p.lines[0].rate, p.lines[0].pf, p.lines[0].amo_paid),
         (10000, 0, 3000)
     );
     h.nature = 41;
     assert_eq!(
-        rejected(liquidate(&r, &h, &[ngap("G", 100, 20260302, 3000)])).code,
+        rejected(liquidate(r, &h, &[ngap("G", 100, 20260302, 3000)])).code,
         Reject::AtMissing
     );
     h.at_ref = *b"20260301 ";
-    let p = paid(liquidate(&r, &h, &[ngap("G", 100, 20260302, 3000)]));
+    let p = paid(liquidate(r, &h, &[ngap("G", 100, 20260302, 3000)]));
     assert_eq!(
         (p.lines[0].rate_reason, p.lines[0].pf),
         (Some(RateReason::WorkAccident), 0)
@@ -391,7 +391,7 @@ fn out_of_pathway_30_percent_and_amc_covers_only_the_ordinary_ticket() {
     let r = mini_refs();
     let mut h = header(ADULT, 19850512, CARDIO_S2);
     h.pathway = b'H';
-    let p = paid(liquidate(&r, &h, &[ngap("CS", 100, 20260302, 2300)]));
+    let p = paid(liquidate(r, &h, &[ngap("CS", 100, 20260302, 2300)]));
     let l = &p.lines[0];
     // base 23.00 at 30 % = 6.90; ordinary ticket 30 % = 6.90 covered; penalty 9.20 and PF 2 for the patient
     assert_eq!(
@@ -402,7 +402,7 @@ fn out_of_pathway_30_percent_and_amc_covers_only_the_ordinary_ticket() {
     let mut h = header(ADULT, 19850512, GP);
     h.pathway = b'H';
     assert_eq!(
-        paid(liquidate(&r, &h, &[ngap("G", 100, 20260302, 3000)])).lines[0].rate,
+        paid(liquidate(r, &h, &[ngap("G", 100, 20260302, 3000)])).lines[0].rate,
         3000
     );
 }
@@ -411,7 +411,7 @@ fn out_of_pathway_30_percent_and_amc_covers_only_the_ordinary_ticket() {
 fn c2s_complementary_part_routed_to_c2s_and_no_participation() {
     let r = mini_refs();
     let h = header(CHILD_C2S, 20120512, GP);
-    let p = paid(liquidate(&r, &h, &[ngap("G", 100, 20260302, 3000)]));
+    let p = paid(liquidate(r, &h, &[ngap("G", 100, 20260302, 3000)]));
     assert_eq!(&p.amc.unwrap().amc, b"C2S       ");
     assert_eq!(
         (p.lines[0].pf, p.lines[0].amc(), p.lines[0].patient),
@@ -426,11 +426,11 @@ fn participation_1_euro_before_2024_05_15_and_2_from_it() {
     let r = mini_refs();
     let h = header(ADULT, 19850512, GP);
     assert_eq!(
-        paid(liquidate(&r, &h, &[ngap("G", 100, 20240514, 2650)])).lines[0].pf,
+        paid(liquidate(r, &h, &[ngap("G", 100, 20240514, 2650)])).lines[0].pf,
         100
     );
     assert_eq!(
-        paid(liquidate(&r, &h, &[ngap("G", 100, 20240515, 2650)])).lines[0].pf,
+        paid(liquidate(r, &h, &[ngap("G", 100, 20240515, 2650)])).lines[0].pf,
         200
     );
 }
@@ -441,7 +441,7 @@ fn participation_yearly_cap_seeded_and_carried_across_claims() {
     let h = header(PF49, 19850512, GP);
     let mut st = BenefState::default();
     let p = paid(liquidate_with(
-        &r,
+        r,
         &h,
         &[ngap("G", 100, 20260302, 3000)],
         &mut st,
@@ -449,7 +449,7 @@ fn participation_yearly_cap_seeded_and_carried_across_claims() {
     assert_eq!(p.lines[0].pf, 100);
     assert!(p.lines[0].warning_codes().any(|w| w.code() == "W110"));
     let p = paid(liquidate_with(
-        &r,
+        r,
         &h,
         &[ngap("G", 100, 20260303, 3000)],
         &mut st,
@@ -457,7 +457,7 @@ fn participation_yearly_cap_seeded_and_carried_across_claims() {
     assert_eq!(p.lines[0].pf, 0);
     // a new year starts from zero
     let p = paid(liquidate_with(
-        &r,
+        r,
         &h,
         &[ngap("G", 100, 20251230, 3000)],
         &mut st,
@@ -470,7 +470,7 @@ fn participation_at_most_4_per_day_with_the_same_practitioner() {
     let r = mini_refs();
     let h = header(ADULT, 19850512, GP);
     let lines: Vec<_> = (0..5).map(|_| ngap("G", 100, 20260302, 3000)).collect();
-    let p = paid(liquidate(&r, &h, &lines));
+    let p = paid(liquidate(r, &h, &lines));
     let pfs: Vec<i64> = p.lines.iter().map(|l| l.pf).collect();
     assert_eq!(pfs, vec![200, 200, 200, 200, 0]);
 }
@@ -481,11 +481,11 @@ fn no_participation_under_18_on_1_january() {
     // born 2008-01-15: 17 on 2026-01-01 although 18 on the date of care → no PF
     let mut refs_h = header(ADULT, 19850512, GP);
     refs_h.birth = liquidator_core::date::Date(19850512);
-    let p = paid(liquidate(&r, &refs_h, &[ngap("G", 100, 20260302, 3000)]));
+    let p = paid(liquidate(r, &refs_h, &[ngap("G", 100, 20260302, 3000)]));
     assert_eq!(p.lines[0].pf, 200);
     let h = header(CHILD_C2S, 20120512, GP);
     assert_eq!(
-        paid(liquidate(&r, &h, &[ngap("G", 100, 20260302, 3000)])).lines[0].pf,
+        paid(liquidate(r, &h, &[ngap("G", 100, 20260302, 3000)])).lines[0].pf,
         0
     );
 }
@@ -497,7 +497,7 @@ fn heavy_act_replaces_the_ticket_by_the_24_euro_forfait() {
     let r = mini_refs();
     let h = header(ADULT, 19850512, ORTHO_OPTAM);
     let p = paid(liquidate(
-        &r,
+        r,
         &h,
         &[ccam("NFFC004", 1, "", b' ', 20260302, 19953)],
     ));
@@ -510,7 +510,7 @@ fn heavy_act_replaces_the_ticket_by_the_24_euro_forfait() {
     let mut h = header(LOCAL, 19850512, ORTHO_OPTAM);
     h.exemption = b'4';
     let p = paid(liquidate(
-        &r,
+        r,
         &h,
         &[ccam("NFFC004", 1, "", b' ', 20260302, 19953)],
     ));
@@ -523,7 +523,7 @@ fn heavy_act_replaces_the_ticket_by_the_24_euro_forfait() {
 fn excess_goes_to_the_amc_up_to_its_contract_then_to_the_patient() {
     let r = mini_refs();
     let h = header(ADULT, 19850512, CARDIO_S2); // contract 02 covers excess up to 100 % of the base
-    let p = paid(liquidate(&r, &h, &[ngap("CS", 100, 20260302, 5000)]));
+    let p = paid(liquidate(r, &h, &[ngap("CS", 100, 20260302, 5000)]));
     let l = &p.lines[0];
     assert_eq!(
         (l.base, l.excess, l.amc_excess, l.amc_ticket),
@@ -531,7 +531,7 @@ fn excess_goes_to_the_amc_up_to_its_contract_then_to_the_patient() {
     );
     assert_eq!(l.patient, 5000 - l.amo_paid - l.amc());
     let h = header(LOCAL, 19850512, CARDIO_S2); // contract 01: no excess cover
-    let p = paid(liquidate(&r, &h, &[ngap("CS", 100, 20260302, 5000)]));
+    let p = paid(liquidate(r, &h, &[ngap("CS", 100, 20260302, 5000)]));
     assert_eq!(p.lines[0].amc_excess, 0);
 }
 
@@ -539,11 +539,11 @@ fn excess_goes_to_the_amc_up_to_its_contract_then_to_the_patient() {
 fn sector_1_excess_needs_a_qualifier_else_warning_w101() {
     let r = mini_refs();
     let h = header(ADULT, 19850512, GP);
-    let p = paid(liquidate(&r, &h, &[ngap("G", 100, 20260302, 3500)]));
+    let p = paid(liquidate(r, &h, &[ngap("G", 100, 20260302, 3500)]));
     assert!(p.lines[0].warning_codes().any(|w| w.code() == "W101"));
     let mut l = ngap("G", 100, 20260302, 3500);
     l.qualifier = *b"DE";
-    let p = paid(liquidate(&r, &h, &[l]));
+    let p = paid(liquidate(r, &h, &[l]));
     assert_eq!(p.lines[0].warnings, 0);
 }
 
@@ -553,7 +553,7 @@ fn payee_follows_the_third_party_flags() {
     let mut h = header(ADULT, 19850512, GP);
     h.tp_amo = false;
     h.tp_amc = true;
-    let p = paid(liquidate(&r, &h, &[ngap("G", 100, 20260302, 3000)]));
+    let p = paid(liquidate(r, &h, &[ngap("G", 100, 20260302, 3000)]));
     assert_eq!(
         (p.payee, p.amc.unwrap().payee),
         (PayeeKind::Insured, PayeeKind::Practitioner)
@@ -568,24 +568,21 @@ fn controls_reject_with_their_codes() {
     let g = [ngap("G", 100, 20260302, 3000)];
     let mut h = header(ADULT, 19850512, GP);
     h.nir_key = *b"00";
-    assert_eq!(rejected(liquidate(&r, &h, &g)).code, Reject::NirKey);
+    assert_eq!(rejected(liquidate(r, &h, &g)).code, Reject::NirKey);
     let h = header(b"1850578006099", 19850512, GP);
-    assert_eq!(rejected(liquidate(&r, &h, &g)).code, Reject::BenefUnknown);
+    assert_eq!(rejected(liquidate(r, &h, &g)).code, Reject::BenefUnknown);
     let h = header(ADULT, 19850513, GP);
-    assert_eq!(rejected(liquidate(&r, &h, &g)).code, Reject::BirthDate);
+    assert_eq!(rejected(liquidate(r, &h, &g)).code, Reject::BirthDate);
     let h = header(CLOSED, 19850512, GP);
-    assert_eq!(rejected(liquidate(&r, &h, &g)).code, Reject::RightsClosed);
-    paid(liquidate(&r, &h, &[ngap("G", 100, 20251231, 3000)]));
+    assert_eq!(rejected(liquidate(r, &h, &g)).code, Reject::RightsClosed);
+    paid(liquidate(r, &h, &[ngap("G", 100, 20251231, 3000)]));
     let h = header(ADULT, 19850512, 999999999);
-    assert_eq!(rejected(liquidate(&r, &h, &g)).code, Reject::PracUnknown);
+    assert_eq!(rejected(liquidate(r, &h, &g)).code, Reject::PracUnknown);
     let h = header(ADULT, 19850512, GP_NC);
-    assert_eq!(
-        rejected(liquidate(&r, &h, &g)).code,
-        Reject::NotConventioned
-    );
+    assert_eq!(rejected(liquidate(r, &h, &g)).code, Reject::NotConventioned);
     let mut h = header(ADULT, 19850512, GP);
     h.nature = 20;
-    assert_eq!(rejected(liquidate(&r, &h, &g)).code, Reject::BadNature);
+    assert_eq!(rejected(liquidate(r, &h, &g)).code, Reject::BadNature);
 }
 
 #[test]
@@ -593,16 +590,16 @@ fn time_limit_27_months_boundary_and_future_care() {
     let r = mini_refs();
     let h = header(ADULT, 19850512, GP);
     // batch 2026-03-16: 27 months earlier is 2023-12-16 (accepted); 2023-12-15 is too old.
-    paid(liquidate(&r, &h, &[ngap("G", 100, 20231216, 2650)]));
+    paid(liquidate(r, &h, &[ngap("G", 100, 20231216, 2650)]));
     assert_eq!(
-        rejected(liquidate(&r, &h, &[ngap("G", 100, 20231215, 2650)])).code,
+        rejected(liquidate(r, &h, &[ngap("G", 100, 20231215, 2650)])).code,
         Reject::TimeLimit
     );
     assert_eq!(
-        rejected(liquidate(&r, &h, &[ngap("G", 100, 20260317, 3000)])).code,
+        rejected(liquidate(r, &h, &[ngap("G", 100, 20260317, 3000)])).code,
         Reject::FutureCare
     );
-    paid(liquidate(&r, &h, &[ngap("G", 100, 20260316, 3000)]));
+    paid(liquidate(r, &h, &[ngap("G", 100, 20260316, 3000)]));
 }
 
 #[test]
@@ -613,14 +610,14 @@ fn rejected_claim_leaves_the_participation_counters_untouched() {
     // A G billed by an unknown practitioner → the claim is rejected (claim scope); its PF must not
     // be counted.
     let o = liquidate_with(
-        &r,
+        r,
         &header(PF49, 19850512, 999_999_999),
         &[ngap("G", 100, 20260302, 3000)],
         &mut st,
     );
     assert_eq!(rejected(o).code, Reject::PracUnknown);
     let p = paid(liquidate_with(
-        &r,
+        r,
         &h,
         &[ngap("G", 100, 20260303, 3000)],
         &mut st,

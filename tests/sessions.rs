@@ -17,7 +17,7 @@ fn second_claim_of_a_session_cannot_bill_its_act_as_the_first_one_r080() {
     let mut a = header(ADULT, 19850512, GP);
     a.claim_no = 1;
     paid(liquidate_with(
-        &r,
+        r,
         &a,
         &[ccam("QZFA036", 1, "", b'1', 20260115, 2880)],
         &mut st,
@@ -26,7 +26,7 @@ fn second_claim_of_a_session_cannot_bill_its_act_as_the_first_one_r080() {
     b.claim_no = 2;
     // Code 1 on the session's second act: rejected, and with no line left the claim is rejected.
     let rej = rejected(liquidate_with(
-        &r,
+        r,
         &b,
         &[ccam("QZJA002", 1, "", b'1', 20260115, 2660)],
         &mut st,
@@ -34,7 +34,7 @@ fn second_claim_of_a_session_cannot_bill_its_act_as_the_first_one_r080() {
     assert_eq!((rej.code, rej.line_no), (Reject::AssocCode, Some(1)));
     // Code 2: paid as the second act, 26.60 × 50 % = 13.30; AMO 70 % = 9.31; PF 2.00 → 7.31.
     let p = paid(liquidate_with(
-        &r,
+        r,
         &b,
         &[ccam("QZJA002", 1, "", b'2', 20260115, 1330)],
         &mut st,
@@ -52,7 +52,7 @@ fn act_incompatible_with_one_paid_in_an_earlier_claim_is_rejected_r090() {
     let mut st = BenefState::default();
     let a = header(ADULT, 19850512, GP);
     paid(liquidate_with(
-        &r,
+        r,
         &a,
         &[ccam("QZFA036", 1, "", b'1', 20260302, 2880)],
         &mut st,
@@ -60,7 +60,7 @@ fn act_incompatible_with_one_paid_in_an_earlier_claim_is_rejected_r090() {
     let mut b = header(ADULT, 19850512, GP);
     b.claim_no += 1;
     let rej = rejected(liquidate_with(
-        &r,
+        r,
         &b,
         &[ccam("QZJA002", 1, "", b'2', 20260302, 1330)],
         &mut st,
@@ -74,7 +74,7 @@ fn consultation_and_act_in_two_claims_reject_the_later_line_r081() {
     // Consultation first, then the act.
     let mut st = BenefState::default();
     paid(liquidate_with(
-        &r,
+        r,
         &header(ADULT, 19850512, GP),
         &[ngap("G", 100, 20260302, 3000)],
         &mut st,
@@ -82,7 +82,7 @@ fn consultation_and_act_in_two_claims_reject_the_later_line_r081() {
     let mut b = header(ADULT, 19850512, GP);
     b.claim_no += 1;
     let rej = rejected(liquidate_with(
-        &r,
+        r,
         &b,
         &[ccam("QZJA002", 1, "", b' ', 20260302, 2660)],
         &mut st,
@@ -91,13 +91,13 @@ fn consultation_and_act_in_two_claims_reject_the_later_line_r081() {
     // The act first, then the consultation.
     let mut st = BenefState::default();
     paid(liquidate_with(
-        &r,
+        r,
         &header(ADULT, 19850512, GP),
         &[ccam("QZJA002", 1, "", b' ', 20260302, 2660)],
         &mut st,
     ));
     let rej = rejected(liquidate_with(
-        &r,
+        r,
         &b,
         &[ngap("G", 100, 20260302, 3000)],
         &mut st,
@@ -106,13 +106,13 @@ fn consultation_and_act_in_two_claims_reject_the_later_line_r081() {
     // The ECG (DEQP003) may go with a consultation, also across claims.
     let mut st = BenefState::default();
     paid(liquidate_with(
-        &r,
+        r,
         &header(ADULT, 19850512, GP),
         &[ngap("G", 100, 20260302, 3000)],
         &mut st,
     ));
     paid(liquidate_with(
-        &r,
+        r,
         &b,
         &[ccam("DEQP003", 1, "", b' ', 20260302, 1477)],
         &mut st,
@@ -124,7 +124,7 @@ fn another_practitioner_or_another_day_is_another_session() {
     let r = mini_refs();
     let mut st = BenefState::default();
     paid(liquidate_with(
-        &r,
+        r,
         &header(ADULT, 19850512, GP),
         &[ngap("G", 100, 20260302, 3000)],
         &mut st,
@@ -132,7 +132,7 @@ fn another_practitioner_or_another_day_is_another_session() {
     let mut other = header(ADULT, 19850512, ORTHO_OPTAM);
     other.claim_no += 1;
     paid(liquidate_with(
-        &r,
+        r,
         &other,
         &[ccam("QZJA002", 1, "", b' ', 20260302, 2660)],
         &mut st,
@@ -140,7 +140,7 @@ fn another_practitioner_or_another_day_is_another_session() {
     let mut next_day = header(ADULT, 19850512, GP);
     next_day.claim_no += 2;
     paid(liquidate_with(
-        &r,
+        r,
         &next_day,
         &[ccam("QZJA002", 1, "", b' ', 20260303, 2660)],
         &mut st,

@@ -223,44 +223,44 @@ pub fn paid(
             b.extend_from_slice(w.code().as_bytes());
         }
         b.push(b'\n');
-        if let Some(a) = p.amc {
-            if r.amc() != 0 || r.ticket != 0 || r.excess != 0 {
-                let start = out.amc_bytes.len() as u32;
-                let b = &mut out.amc_bytes;
-                fmt::trimmed(b, &a.amc);
-                fmt::tab(b);
-                fmt::trimmed(b, &a.contract);
-                fmt::tab(b);
-                ben(b, h);
-                fmt::tab(b);
-                fmt::padded(b, h.claim_no as u64, 9);
-                fmt::tab(b);
-                fmt::u64_(b, r.line_no as u64);
-                fmt::tab(b);
-                fmt::date(b, r.date);
-                fmt::tab(b);
-                match &l.act {
-                    Act::Ngap { letter, .. } => fmt::trimmed(b, letter),
-                    Act::Ccam { code, .. } => b.extend_from_slice(code),
-                }
-                for v in [
-                    r.base,
-                    r.amo_paid,
-                    r.ticket,
-                    r.amc_ticket,
-                    r.excess,
-                    r.amc_excess,
-                    r.amc(),
-                ] {
-                    fmt::tab(b);
-                    fmt::euros(b, v);
-                }
-                fmt::tab(b);
-                b.extend_from_slice(a.payee.as_str().as_bytes());
-                b.push(b'\n');
-                let end = out.amc_bytes.len() as u32;
-                out.amc_rows.push((a.amc, start, end));
+        if let Some(a) = p.amc
+            && (r.amc() != 0 || r.ticket != 0 || r.excess != 0)
+        {
+            let start = out.amc_bytes.len() as u32;
+            let b = &mut out.amc_bytes;
+            fmt::trimmed(b, &a.amc);
+            fmt::tab(b);
+            fmt::trimmed(b, &a.contract);
+            fmt::tab(b);
+            ben(b, h);
+            fmt::tab(b);
+            fmt::padded(b, h.claim_no as u64, 9);
+            fmt::tab(b);
+            fmt::u64_(b, r.line_no as u64);
+            fmt::tab(b);
+            fmt::date(b, r.date);
+            fmt::tab(b);
+            match &l.act {
+                Act::Ngap { letter, .. } => fmt::trimmed(b, letter),
+                Act::Ccam { code, .. } => b.extend_from_slice(code),
             }
+            for v in [
+                r.base,
+                r.amo_paid,
+                r.ticket,
+                r.amc_ticket,
+                r.excess,
+                r.amc_excess,
+                r.amc(),
+            ] {
+                fmt::tab(b);
+                fmt::euros(b, v);
+            }
+            fmt::tab(b);
+            b.extend_from_slice(a.payee.as_str().as_bytes());
+            b.push(b'\n');
+            let end = out.amc_bytes.len() as u32;
+            out.amc_rows.push((a.amc, start, end));
         }
     }
 }

@@ -61,10 +61,12 @@ pub fn settle(
     } else {
         None
     };
-    if h.amc != [b' '; 10] && !rights.c2s && h.amc != rights.amc {
-        if let Some(r) = lines.first_mut() {
-            r.warn(Warn::AmcMismatch);
-        }
+    if h.amc != [b' '; 10]
+        && !rights.c2s
+        && h.amc != rights.amc
+        && let Some(r) = lines.first_mut()
+    {
+        r.warn(Warn::AmcMismatch);
     }
     for (i, r) in lines.iter_mut().enumerate() {
         let (prac, _) = parties.prac[i];
@@ -73,21 +75,21 @@ pub fn settle(
         if r.excess > 0 && prac.sector == 1 && !S1_QUALIFIERS.contains(&&q) {
             r.warn(Warn::ExcessSector1);
         }
-        if let crate::claims::Act::Ccam { code, rc, .. } = c.lines[i].act {
-            if let Some((_, act)) = refs.acts.get(&code).and_then(|hh| hh.at(r.date)) {
-                let flagged = |f: &str| !f.trim().is_empty();
-                if flagged(&act.ap) {
-                    r.warn(Warn::PriorAgreement);
-                    tr.note("prior_agreement", "RULES.md §1; formats/rules-decisions.md (Prior agreement)", Some(r.line_no), || {
+        if let crate::claims::Act::Ccam { code, rc, .. } = c.lines[i].act
+            && let Some((_, act)) = refs.acts.get(&code).and_then(|hh| hh.at(r.date))
+        {
+            let flagged = |f: &str| !f.trim().is_empty();
+            if flagged(&act.ap) {
+                r.warn(Warn::PriorAgreement);
+                tr.note("prior_agreement", "RULES.md §1; formats/rules-decisions.md (Prior agreement)", Some(r.line_no), || {
                         format!("act {} requires prior agreement (CCAM AP `{}`): the claim carries no agreement reference, paid with W120", String::from_utf8_lossy(&code), act.ap.trim())
                     });
-                }
-                if flagged(&act.rc) && rc == b' ' {
-                    r.warn(Warn::RcConditionNotStated);
-                    tr.note("reimbursement_conditions", "formats/claims-b2.md 4M/CP64; formats/rules-decisions.md (Prior agreement)", Some(r.line_no), || {
+            }
+            if flagged(&act.rc) && rc == b' ' {
+                r.warn(Warn::RcConditionNotStated);
+                tr.note("reimbursement_conditions", "formats/claims-b2.md 4M/CP64; formats/rules-decisions.md (Prior agreement)", Some(r.line_no), || {
                         format!("act {} is reimbursable under conditions (CCAM RC `{}`) and the line states no condition code: paid with W121", String::from_utf8_lossy(&code), act.rc.trim())
                     });
-                }
             }
         }
         if let Some(route) = route {

@@ -657,7 +657,7 @@ impl Gen<'_> {
         if p.spec == Spec::Radio && r.chance(9000) {
             push(b'Z', &mut out, &mut n, false);
         }
-        if (age < 4 || age >= 80) && r.chance(9000) {
+        if !(4..80).contains(&age) && r.chance(9000) {
             push(b'A', &mut out, &mut n, false);
         }
         if surgeon && grid == 1 && r.chance(7000) {
@@ -868,21 +868,20 @@ impl Gen<'_> {
                 .companions
                 .get(&main)
                 .and_then(|h| h.value_at(date))
+                && !list.is_empty()
             {
-                if !list.is_empty() {
-                    let c = list[r.below(list.len() as u64) as usize];
-                    let ok = self
-                        .refs
-                        .acts
-                        .get(&c)
-                        .and_then(|h| h.value_at(date))
-                        .is_some_and(|a| a.complement)
-                        && self.valid(&c, 1, date, g).is_some();
-                    if ok {
-                        let (mods, _) = self.modifiers(r, &c, 1, date, g, &p, age, false);
-                        if let Some(l) = self.ccam_priced(r, &p, &c, 1, mods, b'1', 1, date) {
-                            lines.push(l);
-                        }
+                let c = list[r.below(list.len() as u64) as usize];
+                let ok = self
+                    .refs
+                    .acts
+                    .get(&c)
+                    .and_then(|h| h.value_at(date))
+                    .is_some_and(|a| a.complement)
+                    && self.valid(&c, 1, date, g).is_some();
+                if ok {
+                    let (mods, _) = self.modifiers(r, &c, 1, date, g, &p, age, false);
+                    if let Some(l) = self.ccam_priced(r, &p, &c, 1, mods, b'1', 1, date) {
+                        lines.push(l);
                     }
                 }
             }
@@ -936,11 +935,11 @@ impl Gen<'_> {
                     }
                 }
                 // An ECG with the consultation (the one documented exception) [I].
-                if kind == Kind::GpConsult && r.chance(100) {
-                    if let Some(l) = self.ccam_priced(r, &p, b"DEQP003", 1, *b"    ", b' ', 1, date)
-                    {
-                        lines.push(l);
-                    }
+                if kind == Kind::GpConsult
+                    && r.chance(100)
+                    && let Some(l) = self.ccam_priced(r, &p, b"DEQP003", 1, *b"    ", b' ', 1, date)
+                {
+                    lines.push(l);
                 }
             }
             Kind::SpecConsult => {
@@ -964,11 +963,11 @@ impl Gen<'_> {
                 if p.spec == Spec::Pediatre && age < 6 {
                     lines.extend(self.nl("MEG", 100, 1, date, &p).map(|x| x.0));
                 }
-                if p.spec == Spec::Cardio && r.chance(3000) {
-                    if let Some(l) = self.ccam_priced(r, &p, b"DEQP003", 1, *b"    ", b' ', 1, date)
-                    {
-                        lines.push(l);
-                    }
+                if p.spec == Spec::Cardio
+                    && r.chance(3000)
+                    && let Some(l) = self.ccam_priced(r, &p, b"DEQP003", 1, *b"    ", b' ', 1, date)
+                {
+                    lines.push(l);
                 }
             }
             Kind::Nurse => {
@@ -1194,10 +1193,10 @@ impl Gen<'_> {
                     }
                 }
                 8 => {
-                    if lines.len() == 2 {
-                        if let Act::Ccam { assoc, .. } = &mut lines[1].act {
-                            *assoc = b'1';
-                        }
+                    if lines.len() == 2
+                        && let Act::Ccam { assoc, .. } = &mut lines[1].act
+                    {
+                        *assoc = b'1';
                     }
                 }
                 9 => {
