@@ -93,33 +93,15 @@ fn claim_scope_code_rejects_the_whole_claim_even_with_a_bad_line() {
 
 #[test]
 fn partially_paid_claim_is_accounted_line_by_line_in_the_outputs() {
-    use liquidator_core::claims::BatchHeader;
-    use liquidator_core::date::Date;
-    use liquidator_core::engine::{self, Options};
-    use liquidator_testkit::write::BatchWriter;
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let h = BatchHeader {
-        sender: 1,
-        batch_no: 44,
-        date: Date(20260316),
-        version: 100,
-    };
-    let mut w = BatchWriter::new(Vec::new(), &h).unwrap();
     let mut hd = header(ADULT, 19850512, GP);
     hd.claim_no = 777;
-    w.claim(
-        &hd,
-        &[
+    let (_dir, out, s) = run_claims(&[(
+        hd,
+        vec![
             ngap("G", 100, 20260302, 3000),
             ccam("ZZZZ999", 1, "", b' ', 20260302, 4500),
         ],
-    )
-    .unwrap();
-    let claims = d.join("claims.b2");
-    std::fs::write(&claims, w.finish().unwrap()).unwrap();
-    let out = d.join("out");
-    let s = engine::run(&claims, mini_refs(), &out, true, &Options::default()).unwrap();
+    )]);
     assert!(s.conserved(), "{:?}", s.conservation);
     assert_eq!((s.claims_read, s.claims_paid, s.claims_rejected), (1, 1, 0));
     assert_eq!((s.claims_partially_paid, s.line_rejections), (1, 1));

@@ -44,34 +44,16 @@ fn later_claim_code_2_after_a_first_act_paid_without_code_is_paid() {
 /// consultation + act rule) must still list its `LINE` rows by line number.
 #[test]
 fn line_rejection_rows_are_in_line_order_whatever_the_order_found() {
-    use liquidator_core::claims::BatchHeader;
-    use liquidator_core::date::Date;
-    use liquidator_core::engine::{self, Options};
-    use liquidator_testkit::write::BatchWriter;
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let h = BatchHeader {
-        sender: 1,
-        batch_no: 45,
-        date: Date(20260316),
-        version: 100,
-    };
-    let mut w = BatchWriter::new(Vec::new(), &h).unwrap();
     let mut hd = header(ADULT, 19850512, GP);
     hd.claim_no = 778;
-    w.claim(
-        &hd,
-        &[
+    let (_dir, out, s) = run_claims(&[(
+        hd,
+        vec![
             ngap("G", 100, 20260302, 3000),
             ccam("QZFA036", 1, "", b' ', 20260302, 2880),
             ccam("ZZZZ999", 1, "", b' ', 20260302, 4500),
         ],
-    )
-    .unwrap();
-    let claims = d.join("claims.b2");
-    std::fs::write(&claims, w.finish().unwrap()).unwrap();
-    let out = d.join("out");
-    let s = engine::run(&claims, mini_refs(), &out, true, &Options::default()).unwrap();
+    )]);
     assert!(s.conserved(), "{:?}", s.conservation);
     assert_eq!((s.claims_paid, s.line_rejections), (1, 2));
     let rej = std::fs::read_to_string(out.join("rejections.tsv")).unwrap();

@@ -413,7 +413,7 @@ fn scenario_amounts_match_the_hand_computation() {
 /// fixtures/sample_expected_amounts.tsv says why).
 #[test]
 // No row is marked today (the supplement PF and the travel-fee franchise were fixed): the test runs. When
-// a new disagreement is found and marked, put `#[ignore = "…"]` back with its description.
+// a new disagreement is found and marked, mark the test ignored again with the description.
 fn known_engine_disagreements_are_fixed() {
     let run = fresh_run();
     let failures: Vec<String> = hand_rows()

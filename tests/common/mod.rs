@@ -136,3 +136,34 @@ pub fn rejected(o: Outcome) -> liquidator_core::rules::Rejection {
         Outcome::Paid(p) => panic!("expected a rejection, got paid {:?}", p.lines),
     }
 }
+
+/// Writes one batch (number 44, dated 2026-03-16) of the given claims and runs the engine on the mini
+/// set into a fresh temporary directory; returns the directory guard, the output directory and the
+/// summary.
+#[allow(dead_code)]
+pub fn run_claims(
+    claims: &[(ClaimHeader, Vec<ActLine>)],
+) -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    liquidator_core::output::Summary,
+) {
+    use liquidator_core::claims::BatchHeader;
+    use liquidator_core::engine::{self, Options};
+    let dir = tempfile::tempdir().unwrap();
+    let h = BatchHeader {
+        sender: 1,
+        batch_no: 44,
+        date: Date(20260316),
+        version: 100,
+    };
+    let mut w = liquidator_testkit::write::BatchWriter::new(Vec::new(), &h).unwrap();
+    for (hd, lines) in claims {
+        w.claim(hd, lines).unwrap();
+    }
+    let file = dir.path().join("claims.b2");
+    std::fs::write(&file, w.finish().unwrap()).unwrap();
+    let out = dir.path().join("out");
+    let s = engine::run(&file, mini_refs(), &out, true, &Options::default()).unwrap();
+    (dir, out, s)
+}
