@@ -302,9 +302,14 @@ pub fn apply_association(
                             "{}: association code `{}` → {} %",
                             match rank {
                                 Some(r) => format!(
-                                    "act ranked {} of {} by unit price excluding modifiers",
-                                    r + 1,
-                                    main.len()
+                                    "act ranked {} of {} by unit price excluding modifiers{}",
+                                    prior.len() + r + 1,
+                                    prior.len() + main.len(),
+                                    if prior.is_empty() {
+                                        ""
+                                    } else {
+                                        " (the session's earlier claims paid the first acts)"
+                                    }
                                 ),
                                 None => "complementary gesture / supplement".to_string(),
                             },
