@@ -92,43 +92,6 @@ impl Summary {
         self.excess_cents += r.excess;
     }
 
-    /// Adds another partial summary (counters and maps; batch identity untouched).
-    pub fn merge(&mut self, o: &Summary) {
-        self.claims_read += o.claims_read;
-        self.claims_paid += o.claims_paid;
-        self.claims_rejected += o.claims_rejected;
-        self.lines_read += o.lines_read;
-        self.lines_paid += o.lines_paid;
-        self.lines_rejected += o.lines_rejected;
-        self.billed_cents += o.billed_cents;
-        self.paid_billed_cents += o.paid_billed_cents;
-        self.base_cents += o.base_cents;
-        self.amo_gross_cents += o.amo_gross_cents;
-        self.amo_paid_cents += o.amo_paid_cents;
-        self.amo_to_practitioners_cents += o.amo_to_practitioners_cents;
-        self.amo_to_insured_cents += o.amo_to_insured_cents;
-        self.amc_cents += o.amc_cents;
-        self.patient_cents += o.patient_cents;
-        self.participations_cents += o.participations_cents;
-        self.franchises_cents += o.franchises_cents;
-        self.heavy_forfait_cents += o.heavy_forfait_cents;
-        self.excess_cents += o.excess_cents;
-        self.rejected_billed_cents += o.rejected_billed_cents;
-        self.orphan_records += o.orphan_records;
-        self.claims_partially_paid += o.claims_partially_paid;
-        self.line_rejections += o.line_rejections;
-        for (k, v) in &o.line_rejections_by_code {
-            *self.line_rejections_by_code.entry(k.clone()).or_default() += v;
-        }
-        self.orphan_billed_cents += o.orphan_billed_cents;
-        for (k, v) in &o.rejections_by_code {
-            *self.rejections_by_code.entry(k.clone()).or_default() += v;
-        }
-        for (k, v) in &o.warnings_by_code {
-            *self.warnings_by_code.entry(k.clone()).or_default() += v;
-        }
-    }
-
     /// Adds one event (a liquidated claim or a record outside claims) to the totals.
     pub fn add_event(&mut self, e: &Event<'_>) {
         match e {
