@@ -200,25 +200,6 @@ fn layout(recs: &[Rec]) -> Layout {
     Layout { claims, orphans }
 }
 
-fn tsv(path: &Path) -> Vec<BTreeMap<String, String>> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    let head: Vec<String> = lines
-        .next()
-        .unwrap()
-        .split('\t')
-        .map(String::from)
-        .collect();
-    lines
-        .map(|l| {
-            head.iter()
-                .cloned()
-                .zip(l.split('\t').map(String::from))
-                .collect()
-        })
-        .collect()
-}
-
 /// Checks an accepted run's outputs against its input.
 fn check_accepted(input: &[u8], body: &[u8], out: &Path) -> Result<(), TestCaseError> {
     let s: serde_json::Value =
@@ -256,8 +237,8 @@ fn check_accepted(input: &[u8], body: &[u8], out: &Path) -> Result<(), TestCaseE
     // every act record accounted for exactly once
     let recs = records(input);
     let lay = layout(&recs);
-    let pay = tsv(&out.join("payments.tsv"));
-    let rej = tsv(&out.join("rejections.tsv"));
+    let pay = tsv_rows(&out.join("payments.tsv"));
+    let rej = tsv_rows(&out.join("rejections.tsv"));
     prop_assert_eq!(pay.len() as i64, n("lines_paid"));
     let offset_of: BTreeMap<u64, u64> = recs.iter().map(|r| (r.line, r.offset)).collect();
     let mut paid: BTreeSet<u64> = BTreeSet::new();
@@ -399,6 +380,6 @@ fn the_unmutated_batch_is_accepted_and_reconciles() {
     let out = dir.path().join("out");
     engine::run(&claims, mini_refs(), &out, false, &Options::default()).expect("valid batch");
     check_accepted(&input, &body, &out).unwrap();
-    let pay = tsv(&out.join("payments.tsv"));
+    let pay = tsv_rows(&out.join("payments.tsv"));
     assert!(!pay.is_empty(), "the valid batch pays nothing");
 }

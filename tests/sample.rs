@@ -3,6 +3,8 @@
 //! closed list is exercised; the generator reproduces the fixture. Regenerate after a deliberate change
 //! with `scripts/regen-sample` (and review the diff).
 
+mod common;
+use common::tsv_rows;
 use liquidator_core::codes::{Reject, Warn};
 use liquidator_core::engine::{self, Options};
 use liquidator_core::refs::Refs;
@@ -97,32 +99,13 @@ fn sample_run_reproduces_expected_with_1_and_4_threads() {
     }
 }
 
-fn rows(path: &Path) -> Vec<BTreeMap<String, String>> {
-    let text = std::fs::read_to_string(path).unwrap();
-    let mut lines = text.lines();
-    let head: Vec<String> = lines
-        .next()
-        .unwrap()
-        .split('\t')
-        .map(String::from)
-        .collect();
-    lines
-        .map(|l| {
-            head.iter()
-                .cloned()
-                .zip(l.split('\t').map(String::from))
-                .collect()
-        })
-        .collect()
-}
-
 #[test]
 fn every_scenario_claim_ends_as_documented() {
     let exp = sample().join("expected");
-    let pay = rows(&exp.join("payments.tsv"));
-    let rej = rows(&exp.join("rejections.tsv"));
+    let pay = tsv_rows(&exp.join("payments.tsv"));
+    let rej = tsv_rows(&exp.join("rejections.tsv"));
     let mut n = 0;
-    for s in rows(&sample().join("scenarios.tsv")) {
+    for s in tsv_rows(&sample().join("scenarios.tsv")) {
         let claim = &s["claim"];
         let want = &s["expected"];
         let paid: Vec<_> = pay.iter().filter(|r| &r["claim"] == claim).collect();
@@ -165,7 +148,7 @@ fn every_scenario_claim_ends_as_documented() {
 #[test]
 fn every_rejection_and_warning_code_is_exercised_by_the_sample() {
     let exp = sample().join("expected");
-    let rej: BTreeSet<String> = rows(&exp.join("rejections.tsv"))
+    let rej: BTreeSet<String> = tsv_rows(&exp.join("rejections.tsv"))
         .into_iter()
         .map(|r| r["code"].clone())
         .collect();
@@ -177,7 +160,7 @@ fn every_rejection_and_warning_code_is_exercised_by_the_sample() {
             r.slug()
         );
     }
-    let warn: BTreeSet<String> = rows(&exp.join("payments.tsv"))
+    let warn: BTreeSet<String> = tsv_rows(&exp.join("payments.tsv"))
         .into_iter()
         .flat_map(|r| {
             r["warnings"]
@@ -274,8 +257,8 @@ fn fresh_run() -> Run {
     let out = dir.path().join("out");
     run(1, &out);
     Run {
-        pay: rows(&out.join("payments.tsv")),
-        rej: rows(&out.join("rejections.tsv")),
+        pay: tsv_rows(&out.join("payments.tsv")),
+        rej: tsv_rows(&out.join("rejections.tsv")),
         _dir: dir,
     }
 }
@@ -348,7 +331,7 @@ fn scenario_amounts_match_the_hand_computation() {
     let is_scenario = |c: &str| c.starts_with("7000000") || c == "700000999";
     // coverage both ways
     let hand_claims: BTreeSet<&str> = hand.iter().map(|e| e["claim"].as_str()).collect();
-    for s in rows(&sample().join("scenarios.tsv")) {
+    for s in tsv_rows(&sample().join("scenarios.tsv")) {
         assert!(
             hand_claims.contains(s["claim"].as_str()),
             "scenario {} ({}) has no hand-computed expectation",

@@ -167,3 +167,23 @@ pub fn run_claims(
     let s = engine::run(&file, mini_refs(), &out, true, &Options::default()).unwrap();
     (dir, out, s)
 }
+
+/// A TSV output file as rows of (column name → cell), header first line.
+pub fn tsv_rows(path: &std::path::Path) -> Vec<std::collections::BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    let head: Vec<String> = lines
+        .next()
+        .unwrap()
+        .split('\t')
+        .map(String::from)
+        .collect();
+    lines
+        .map(|l| {
+            head.iter()
+                .cloned()
+                .zip(l.split('\t').map(String::from))
+                .collect()
+        })
+        .collect()
+}

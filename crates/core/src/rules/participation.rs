@@ -194,9 +194,8 @@ fn common_exemption(
 /// A reference set without the franchise parameters (built before they existed) charges none and the
 /// trace says so (formats/rules-decisions.md).
 ///
-/// Each paramedical line is one act: NGAP majorations and travel fees billed as their own lines by a
-/// paramedical practitioner bear a franchise too until the NGAP letter's family (being added to
-/// `ngap_letters.tsv`) reaches `LineResult` [I: known limit, formats/rules-decisions.md].
+/// Per act: NGAP majorations, travel fees and CCAM supplements billed as their own lines are not acts
+/// and bear none (`LineResult::own_act`, formats/rules-decisions.md "Franchises").
 pub fn apply_franchise(
     ctx: &Ctx,
     c: &ClaimInput,
