@@ -22,8 +22,11 @@ fn franchise_per_paramedical_act_doubles_on_2024_03_31() {
     let r = mini_refs();
     let h = header(ADULT, 19850512, NURSE);
     // AMI 1 = 3.15 €; nurse rate 60 %: AMO 1.89, ticket 1.26 (covered by the AMC).
+    // Paid to the insured (no third-party payment): the franchise is deducted.
     // 2024-03-30: franchise 0.50 → AMO paid 1.39; patient 3.15 − 1.39 − 1.26 = 0.50.
-    let l = &paid(liquidate(r, &h, &[ami(20240330)])).lines[0];
+    let mut insured = h;
+    insured.tp_amo = false;
+    let l = &paid(liquidate(r, &insured, &[ami(20240330)])).lines[0];
     assert_eq!(
         (
             l.amo_gross,
@@ -31,27 +34,36 @@ fn franchise_per_paramedical_act_doubles_on_2024_03_31() {
             l.amo_paid,
             l.amc(),
             l.patient,
-            l.pf
+            l.pf,
+            l.debt
         ),
-        (189, 50, 139, 126, 50, 0)
+        (189, 50, 139, 126, 50, 0, 0)
     );
     assert!(l.paramedical_act && !l.physician_act);
     // 2024-03-31: franchise 1.00 → AMO paid 0.89; patient 1.00.
-    let l = &paid(liquidate(r, &h, &[ami(20240331)])).lines[0];
+    let l = &paid(liquidate(r, &insured, &[ami(20240331)])).lines[0];
     assert_eq!((l.franchise, l.amo_paid, l.patient), (100, 89, 100));
+    // Third-party payment: the nurse is paid the full AMO 1.89; the franchise 1.00 is charged (caps)
+    // but becomes a debt of the insured; patient 3.15 − 1.89 − 1.26 = 0.
+    let l = &paid(liquidate(r, &h, &[ami(20240331)])).lines[0];
+    assert_eq!(
+        (l.franchise, l.debt, l.amo_paid, l.patient),
+        (100, 100, 189, 0)
+    );
 }
 
 #[test]
 fn physicians_bear_the_participation_not_the_franchise() {
     let r = mini_refs();
-    // G 30 € on 2026-03-02: AMO 21, PF 2 → 19; no franchise.
+    // G 30 € on 2026-03-02: AMO 21, PF 2; no franchise. Third-party payment: the GP is paid 21 and
+    // the PF 2 is a debt of the insured.
     let l = &paid(liquidate(
         r,
         &header(ADULT, 19850512, GP),
         &[ngap("G", 100, 20260302, 3000)],
     ))
     .lines[0];
-    assert_eq!((l.pf, l.franchise, l.amo_paid), (200, 0, 1900));
+    assert_eq!((l.pf, l.franchise, l.debt, l.amo_paid), (200, 0, 200, 2100));
 }
 
 // ---- daily cap: 2 € → 4 € on 2024-03-31, per beneficiary and date ----
@@ -111,14 +123,15 @@ fn daily_cap_is_carried_across_claims_in_file_order_and_a_rejected_claim_leaves_
 #[test]
 fn yearly_cap_is_its_own_not_the_participations() {
     let r = mini_refs();
-    // PF49 has 49 € of participations in 2026 (beneficiaries table): the franchise is still 1 €.
+    // PF49 has 49 € of participations in 2026 (beneficiaries table): the franchise is still 1 €
+    // (third-party payment: a debt of 1 €, the nurse paid the full 1.89).
     let l = &paid(liquidate(
         r,
         &header(PF49, 19850512, NURSE),
         &[ami(20260302)],
     ))
     .lines[0];
-    assert_eq!((l.franchise, l.amo_paid), (100, 89));
+    assert_eq!((l.franchise, l.debt, l.amo_paid), (100, 100, 189));
     // 49.50 € of franchises already in 2026: 0.50 € left → 0.50 (W112), then nothing; 2027 starts again.
     let mut st = BenefState::default();
     st.fr_by_year.push((2026, 4950));
@@ -141,7 +154,8 @@ fn yearly_cap_is_its_own_not_the_participations() {
 #[test]
 fn franchise_never_exceeds_the_amo_amount() {
     let r = mini_refs();
-    // AMI 0.10 coefficient → base 0.32 (3.15 × 0.10 = 0.315 → 0.32), AMO 60 % = 0.19: franchise 0.19.
+    // AMI 0.10 coefficient → base 0.32 (3.15 × 0.10 = 0.315 → 0.32), AMO 60 % = 0.19: franchise 0.19
+    // (third-party payment: debt 0.19, the nurse paid the AMO 0.19).
     let l = &paid(liquidate(
         r,
         &header(ADULT, 19850512, NURSE),
@@ -149,8 +163,8 @@ fn franchise_never_exceeds_the_amo_amount() {
     ))
     .lines[0];
     assert_eq!(
-        (l.base, l.amo_gross, l.franchise, l.amo_paid),
-        (32, 19, 19, 0)
+        (l.base, l.amo_gross, l.franchise, l.debt, l.amo_paid),
+        (32, 19, 19, 19, 19)
     );
     assert_eq!(l.warning_codes().count(), 0);
 }
@@ -185,7 +199,7 @@ fn franchise_exemptions_minor_maternity_c2s_art115_prevention_not_work_accident(
         (30, 0, 315),   // maternity: 100 %, no franchise
         (13, 0, 315),   // art. 115: 100 %, no franchise
         (90, 0, 315),   // prevention: 100 %, no franchise [I]
-        (41, 100, 215), // work accident: 100 % = 3.15, franchise 1 → 2.15
+        (41, 100, 315), // work accident: 100 % = 3.15, franchise 1 (a debt: third-party payment)
     ] {
         let mut h = header(ADULT, 19850512, NURSE);
         h.nature = nature;
@@ -209,8 +223,9 @@ fn nature_13_and_90_at_100_percent_without_participation_exemption_3_with_it() {
     for (nature, exemption, reason, pf, amo_paid) in [
         (13, b'0', RateReason::WarPension, 0, 3000), // G 30 € at 100 %, no PF
         (90, b'0', RateReason::Prevention, 0, 3000), // at 100 %, no PF [I]
-        (10, b'3', RateReason::ExemptAct, 200, 2800), // at 100 %, PF 2 € → 28
-        (10, b'0', RateReason::Default, 200, 1900),  // 70 % = 21, PF 2 → 19
+        // Third-party payment: the PF is charged but not deducted (a debt of the insured).
+        (10, b'3', RateReason::ExemptAct, 200, 3000), // at 100 %, PF 2 € (debt) → 30
+        (10, b'0', RateReason::Default, 200, 2100),  // 70 % = 21, PF 2 (debt) → 21
     ] {
         let mut h = header(ADULT, 19850512, GP);
         (h.nature, h.exemption) = (nature, exemption);
@@ -268,7 +283,8 @@ fn heavy_act_forfait_paid_by_c2s_and_by_the_local_regime() {
         (Some(RateReason::HeavyAct), 2400, 93301, 2400, 0)
     );
     // Alsace-Moselle: the local regime pays the forfait: AMO gross 957.01 (100 %), forfait 0, ticket 0;
-    // the participation forfaitaire 2 € still applies: AMO paid 955.01, patient 2.00.
+    // the participation forfaitaire 2 € still applies — under third-party payment as a debt of the
+    // insured: AMO paid 957.01 to the practitioner, patient 0.
     let l = &paid(liquidate(r, &header(LOCAL, 19850512, GP), &[act])).lines[0];
     assert_eq!(
         (
@@ -280,7 +296,7 @@ fn heavy_act_forfait_paid_by_c2s_and_by_the_local_regime() {
             l.ticket,
             l.patient
         ),
-        (Some(RateReason::HeavyAct), 10000, 0, 95701, 95501, 0, 200)
+        (Some(RateReason::HeavyAct), 10000, 0, 95701, 95701, 0, 0)
     );
 }
 

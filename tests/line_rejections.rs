@@ -22,11 +22,12 @@ fn incompatible_pair_pays_the_higher_priced_act_and_rejects_the_other_line() {
     let p = paid(o);
     assert_eq!(p.lines.len(), 1);
     let l = &p.lines[0];
-    // QZFA036 alone: association code 1 = 100 %, base 28.80; AMO 70 % = 20.16; PF 2.00 → 18.16.
+    // QZFA036 alone: association code 1 = 100 %, base 28.80; AMO 70 % = 20.16; PF 2.00 charged as a
+    // debt of the insured (third-party payment): the practitioner is paid 20.16.
     assert_eq!((l.line_no, l.index), (1, 0));
     assert_eq!(
         (l.base, l.amo_gross, l.pf, l.amo_paid),
-        (2880, 2016, 200, 1816)
+        (2880, 2016, 200, 2016)
     );
     assert_eq!(p.rejected_lines.len(), 1);
     let lr = &p.rejected_lines[0];
@@ -48,13 +49,14 @@ fn unknown_act_line_is_rejected_and_the_consultation_paid() {
             ngap("G", 100, 20260302, 3000),
         ],
     ));
-    // G: 30.00 × 70 % = 21.00 − PF 2.00 = 19.00, reported as line 2 (index 1 in the claim).
+    // G: 30.00 × 70 % = 21.00 paid (third-party payment: PF 2.00 a debt of the insured), reported as
+    // line 2 (index 1 in the claim).
     assert_eq!(p.lines.len(), 1);
     let l = &p.lines[0];
     assert_eq!((l.line_no, l.index), (2, 1));
     assert_eq!(
         (l.base, l.amo_gross, l.pf, l.amo_paid),
-        (3000, 2100, 200, 1900)
+        (3000, 2100, 200, 2100)
     );
     let lr = &p.rejected_lines[0];
     assert_eq!(

@@ -25,7 +25,8 @@ fn later_claim_code_2_after_a_first_act_paid_without_code_is_paid() {
     ));
     let mut b = header(ADULT, 19850512, GP);
     b.claim_no = 2;
-    // Code 2: the session's second act, 26.60 × 50 % = 13.30; AMO 70 % = 9.31; PF 2.00 → 7.31.
+    // Code 2: the session's second act, 26.60 × 50 % = 13.30; AMO 70 % = 9.31 paid (PF 2.00: a debt,
+    // third-party payment).
     let p = paid(liquidate_with(
         r,
         &b,
@@ -35,7 +36,7 @@ fn later_claim_code_2_after_a_first_act_paid_without_code_is_paid() {
     let l = &p.lines[0];
     assert_eq!(
         (l.assoc_coef, l.base, l.amo_gross, l.pf, l.amo_paid),
-        (5000, 1330, 931, 200, 731)
+        (5000, 1330, 931, 200, 931)
     );
 }
 

@@ -339,9 +339,19 @@ fn default_rate_70_with_participation_2_euros() {
             l.amc(),
             l.patient
         ),
-        (7000, 2100, 200, 1900, 900, 900, 200)
+        (7000, 2100, 200, 2100, 900, 900, 0)
     );
-    assert_eq!(p.payee, PayeeKind::Practitioner);
+    // Third-party payment: the GP is paid the full AMO 21.00; the PF 2.00 is a debt of the insured.
+    assert_eq!((p.payee, l.debt), (PayeeKind::Practitioner, 200));
+    // Paid to the insured: the PF is deducted, 21.00 − 2.00 = 19.00; patient 30 − 19 − 9 = 2.00.
+    let mut h = header(ADULT, 19850512, GP);
+    h.tp_amo = false;
+    let p = paid(liquidate(r, &h, &[ngap("G", 100, 20260302, 3000)]));
+    let l = &p.lines[0];
+    assert_eq!(
+        (p.payee, l.pf, l.debt, l.amo_paid, l.patient),
+        (PayeeKind::Insured, 200, 0, 1900, 200)
+    );
 }
 
 #[test]
@@ -393,10 +403,11 @@ fn out_of_pathway_30_percent_and_amc_covers_only_the_ordinary_ticket() {
     h.pathway = b'H';
     let p = paid(liquidate(r, &h, &[ngap("CS", 100, 20260302, 2300)]));
     let l = &p.lines[0];
-    // base 23.00 at 30 % = 6.90; ordinary ticket 30 % = 6.90 covered; penalty 9.20 and PF 2 for the patient
+    // base 23.00 at 30 % = 6.90; ordinary ticket 30 % = 6.90 covered; penalty 9.20 for the patient; the
+    // PF 2 is a debt of the insured (third-party payment), not in the patient's share at the practitioner
     assert_eq!(
-        (l.rate, l.amo_gross, l.amc_ticket, l.pf, l.patient),
-        (3000, 690, 690, 200, 2300 - 490 - 690)
+        (l.rate, l.amo_gross, l.amc_ticket, l.pf, l.debt, l.patient),
+        (3000, 690, 690, 200, 200, 2300 - 690 - 690)
     );
     // a GP consulted out of the pathway is penalised like any physician (worked example below)
     let mut h = header(ADULT, 19850512, GP);
@@ -707,7 +718,8 @@ fn dental_care_70_percent_until_2023_10_14_and_60_percent_from_2023_10_15() {
 #[test]
 fn nurse_act_60_percent_and_h_ignored_for_a_non_physician() {
     // AMI 1 = 3.15 € on 2026-03-02: 315 × 60 % = 189 → AMO 1.89 €, ticket 1.26 €, no PF (not a physician);
-    // the franchise médicale on a paramedical act (1 € since 2024-03-31) is deducted: paid 0.89 €.
+    // the franchise médicale on a paramedical act (1 € since 2024-03-31) is charged; under third-party
+    // payment it is a debt of the insured and the nurse is paid 1.89 €.
     let mut h = header(ADULT, 19850512, NURSE);
     h.pathway = b'H';
     let (o, trace) = liquidate_traced(&h, &[ngap("AMI", 100, 20260302, 315)], 20260316);
@@ -722,7 +734,7 @@ fn nurse_act_60_percent_and_h_ignored_for_a_non_physician() {
             l.franchise,
             l.amo_paid
         ),
-        (6000, Some(RateReason::Default), 189, 126, 0, 100, 89)
+        (6000, Some(RateReason::Default), 189, 126, 0, 100, 189)
     );
     assert!(
         trace.contains(
@@ -735,9 +747,10 @@ fn nurse_act_60_percent_and_h_ignored_for_a_non_physician() {
 #[test]
 fn gp_out_of_pathway_is_penalised_and_amc_covers_the_ordinary_ticket_only() {
     // G 30.00 € on 2026-03-02, H, adult of 40 seen by a GP who is not his médecin traitant:
-    // 3000 × 30 % = 900 → AMO 9.00 €, PF 2 € → AMO paid 7.00 €; ticket 30.00 − 9.00 = 21.00 €;
+    // 3000 × 30 % = 900 → AMO 9.00 €, paid in full to the GP (third-party payment: PF 2 € a debt of
+    // the insured); ticket 30.00 − 9.00 = 21.00 €;
     // the AMC covers the ordinary ticket only: 3000 − round(3000 × 70 %) = 3000 − 2100 = 9.00 €;
-    // patient 30.00 − 7.00 − 9.00 = 14.00 €.
+    // patient 30.00 − 9.00 − 9.00 = 12.00 €.
     let mut h = header(ADULT, 19850512, GP);
     h.pathway = b'H';
     let (o, trace) = liquidate_traced(&h, &[ngap("G", 100, 20260302, 3000)], 20260316);
@@ -758,10 +771,10 @@ fn gp_out_of_pathway_is_penalised_and_amc_covers_the_ordinary_ticket_only() {
             Some(RateReason::OutOfPathway),
             900,
             200,
-            700,
+            900,
             2100,
             900,
-            1400
+            1200
         )
     );
     assert!(trace.contains("rate 30 % (OUT_OF_PATHWAY"), "{trace}");
@@ -770,54 +783,55 @@ fn gp_out_of_pathway_is_penalised_and_amc_covers_the_ordinary_ticket_only() {
 #[test]
 fn psychiatry_is_direct_access_from_16_to_25_only() {
     // CS 30.00 € (grid 1, sector 1) by a psychiatrist on 2026-03-02, H.
-    // Patient aged 20 (born 2005-05-12): direct access, 3000 × 70 % = 2100, PF 2 € (18 on 1 Jan) → 19.00 €.
+    // Patient aged 20 (born 2005-05-12): direct access, 3000 × 70 % = 2100 paid (third-party payment:
+    // PF 2 € (18 on 1 Jan) a debt of the insured).
     let mut h = header(YOUNG, 20050512, PSYCHIATRIST);
     h.pathway = b'H';
     let (o, trace) = liquidate_traced(&h, &[ngap("CS", 100, 20260302, 3000)], 20260316);
     let l = &paid(o).lines[0];
     assert_eq!(
         (l.rate, l.rate_reason, l.amo_gross, l.pf, l.amo_paid),
-        (7000, Some(RateReason::Default), 2100, 200, 1900)
+        (7000, Some(RateReason::Default), 2100, 200, 2100)
     );
     assert!(
         trace.contains("H ignored: direct-access specialty up to age 25, patient aged 20"),
         "{trace}"
     );
-    // Patient aged 40: out of the pathway, 3000 × 30 % = 900, PF 2 € → 7.00 €.
+    // Patient aged 40: out of the pathway, 3000 × 30 % = 900 paid (PF 2 € a debt).
     let mut h = header(ADULT, 19850512, PSYCHIATRIST);
     h.pathway = b'H';
     let (o, _) = liquidate_traced(&h, &[ngap("CS", 100, 20260302, 3000)], 20260316);
     let l = &paid(o).lines[0];
     assert_eq!(
         (l.rate, l.rate_reason, l.amo_gross, l.pf, l.amo_paid),
-        (3000, Some(RateReason::OutOfPathway), 900, 200, 700)
+        (3000, Some(RateReason::OutOfPathway), 900, 200, 900)
     );
 }
 
 #[test]
 fn rate_priority_exemption_then_local_regime_then_pathway_then_profession() {
     // CS 23.00 € (grid 2: cardiologist sector 2 non-OPTAM) on 2026-03-02, H, by a specialist.
-    // Local regime beneficiary: 90 % beats the pathway: 2300 × 90 % = 2070, PF 2 € → 18.70 €.
+    // Local regime beneficiary: 90 % beats the pathway: 2300 × 90 % = 2070 paid (PF 2 € a debt).
     let mut h = header(LOCAL, 19850512, CARDIO_S2);
     h.pathway = b'H';
     let (o, trace) = liquidate_traced(&h, &[ngap("CS", 100, 20260302, 2300)], 20260316);
     let l = &paid(o).lines[0];
     assert_eq!(
         (l.rate, l.rate_reason, l.amo_gross, l.pf, l.amo_paid),
-        (9000, Some(RateReason::LocalRegime), 2070, 200, 1870)
+        (9000, Some(RateReason::LocalRegime), 2070, 200, 2070)
     );
     assert!(
         trace.contains("H ignored: LOCAL_REGIME takes priority"),
         "{trace}"
     );
     // Same beneficiary, ALD exemption claimed and an ALD period covering the date: 100 % > 90 %:
-    // AMO 23.00 €, PF 2 € → 21.00 €.
+    // AMO 23.00 € paid (third-party payment: PF 2 € a debt of the insured).
     h.exemption = b'4';
     let (o, _) = liquidate_traced(&h, &[ngap("CS", 100, 20260302, 2300)], 20260316);
     let l = &paid(o).lines[0];
     assert_eq!(
         (l.rate, l.rate_reason, l.amo_gross, l.amo_paid),
-        (10000, Some(RateReason::Ald), 2300, 2100)
+        (10000, Some(RateReason::Ald), 2300, 2300)
     );
     // A child of 13 (under pathway_min_age 16) seen out of the pathway by the cardiologist: 70 %,
     // 2300 × 70 % = 1610; C2S: no PF.

@@ -32,7 +32,8 @@ fn second_claim_of_a_session_cannot_bill_its_act_as_the_first_one_r080() {
         &mut st,
     ));
     assert_eq!((rej.code, rej.line_no), (Reject::AssocCode, Some(1)));
-    // Code 2: paid as the second act, 26.60 × 50 % = 13.30; AMO 70 % = 9.31; PF 2.00 → 7.31.
+    // Code 2: paid as the second act, 26.60 × 50 % = 13.30; AMO 70 % = 9.31 paid (third-party
+    // payment: PF 2.00 a debt of the insured).
     let p = paid(liquidate_with(
         r,
         &b,
@@ -42,7 +43,7 @@ fn second_claim_of_a_session_cannot_bill_its_act_as_the_first_one_r080() {
     let l = &p.lines[0];
     assert_eq!(
         (l.base, l.amo_gross, l.pf, l.amo_paid),
-        (1330, 931, 200, 731)
+        (1330, 931, 200, 931)
     );
 }
 

@@ -59,6 +59,12 @@ pub struct BatchInfo {
     pub act_records: u64,
     pub fee_total: i64,
     pub records: u64,
+    /// Debts of the insured still open once the whole batch is liquidated (`rules::debt`), with their
+    /// beneficiary key, by beneficiary key then oldest first: what `debts.tsv` lists.
+    pub open_debts: Vec<(u64, crate::rules::debt::Debt)>,
+    /// Debts open before the first claim (carried from earlier nights into the beneficiaries' states;
+    /// 0 when every state starts empty).
+    pub debts_opening_cents: i64,
 }
 
 pub struct Options<'a> {
@@ -237,10 +243,28 @@ pub fn process(
     }
     timer.report();
     check_batch(&run.info, run.after_trailer)?;
+    run.info.open_debts = open_debts(&run.states);
     for s in sinks.iter_mut() {
         s.finish(&run.info)?;
     }
     Ok(run.info)
+}
+
+/// Every open debt of the beneficiaries' final states, by beneficiary key then oldest first (a
+/// deterministic order: it does not depend on the shards' hash maps).
+fn open_debts(
+    states: &[Mutex<FxHashMap<u64, BenefState>>],
+) -> Vec<(u64, crate::rules::debt::Debt)> {
+    let mut v: Vec<(u64, crate::rules::debt::Debt)> = Vec::new();
+    for shard in states {
+        let st = shard.lock().unwrap_or_else(|e| e.into_inner());
+        for (k, b) in st.iter() {
+            v.extend(b.open_debts().iter().map(|d| (*k, *d)));
+        }
+    }
+    // Stable: the debts of one beneficiary keep their order (oldest first).
+    v.sort_by_key(|e| e.0);
+    v
 }
 
 /// What carries over from window to window.
@@ -591,10 +615,11 @@ pub fn run_with<'s>(
     let data = map_file(claims)?;
     let stage = atomic::Staging::create(out, force)?;
     let mut tsv = TsvSink::create(&stage.dir)?;
+    let mut debts = crate::output::debts::DebtSink::create(&stage.dir)?;
     let mut totals = SummarySink::default();
     let mut more = extra(&stage.dir)?;
     let info = {
-        let mut sinks: Vec<&mut dyn Sink> = vec![&mut tsv, &mut totals];
+        let mut sinks: Vec<&mut dyn Sink> = vec![&mut tsv, &mut debts, &mut totals];
         sinks.extend(more.iter_mut().map(|b| &mut **b as &mut dyn Sink));
         process(&data, refs, opts, &mut sinks)?
     };

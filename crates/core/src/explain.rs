@@ -82,14 +82,16 @@ pub fn to_text(t: &Traced) -> String {
             }
             for l in &p.lines {
                 o.push_str(&format!(
-                    "     line {}: base {} × {} % = AMO {} − participation {} − franchise {} = {} paid; AMC {}; patient {}\n",
+                    "     line {}: base {} × {} % = AMO {} − participation {} − franchise {} + debt {} = {} paid (recovered {}); AMC {}; patient {}\n",
                     l.line_no,
                     fmt_euros(l.base),
                     fmt_pct(l.rate),
                     fmt_euros(l.amo_gross),
                     fmt_euros(l.pf),
                     fmt_euros(l.franchise),
+                    fmt_euros(l.debt),
                     fmt_euros(l.amo_paid),
+                    fmt_euros(l.recovered),
                     fmt_euros(l.amc()),
                     fmt_euros(l.patient)
                 ));
@@ -119,6 +121,18 @@ pub fn to_json(t: &Traced) -> Value {
                 "detail": lr.rejection.detail,
                 "input_line": lr.rejection.pos.line,
             })).collect::<Vec<_>>(),
+            "recoveries": p.recoveries.iter().map(|r| json!({
+                "line": p.lines.get(r.line as usize).map(|l| l.line_no),
+                "amount": fmt_euros(r.amount),
+                "debt_kind": r.debt.kind.as_str(),
+                "debt_claim": format!("{:09}", r.debt.claim),
+                "debt_line": r.debt.line,
+                "debt_practitioner": format!("{:09}", r.debt.practitioner),
+                "debt_date_of_care": r.debt.date_of_care.to_string(),
+                "debt_created": r.debt.created.to_string(),
+                "debt_amount": fmt_euros(r.debt_amount),
+                "debt_open_after": fmt_euros(r.open_after),
+            })).collect::<Vec<_>>(),
             "lines": p.lines.iter().map(|l| json!({
                 "line": l.line_no,
                 "date_of_care": l.date.to_string(),
@@ -134,7 +148,9 @@ pub fn to_json(t: &Traced) -> Value {
                 "participation": fmt_euros(l.pf),
                 "franchise": fmt_euros(l.franchise),
                 "heavy_forfait": fmt_euros(l.heavy_forfait),
+                "debt": fmt_euros(l.debt),
                 "amo_paid": fmt_euros(l.amo_paid),
+                "recovered": fmt_euros(l.recovered),
                 "excess": fmt_euros(l.excess),
                 "amc": fmt_euros(l.amc()),
                 "patient": fmt_euros(l.patient),

@@ -3,6 +3,7 @@
 //! buffers, [`format_events`]); [`files::TsvSink`] formats windows in parallel and writes them, in
 //! file order, into the staging directory that [`files::Staging`] commits atomically.
 
+pub mod debts;
 pub mod files;
 pub mod fmt;
 pub mod summary;
@@ -19,7 +20,7 @@ pub const REJECTIONS: &str = "rejections.tsv";
 pub const AMC_DIR: &str = "amc";
 pub const SUMMARY: &str = "summary.json";
 
-pub const PAYMENTS_HEADER: &str = "claim\tline\tinput_line\tbyte_offset\tbeneficiary\tpractitioner\tdate_of_care\ttype\tcode\tactivity\tphase\tcoefficient\tquantity\tgrid\tmodifiers\tmod_amounts\tmod_assoc_red\tassoc_code\tassoc_coef\tunit_price\tpu_assoc_red\tbase\trate\trate_reason\tamo_gross\tparticipation\tfranchise\theavy_forfait\tamo_paid\tbilled\texcess\tticket\tamc_ticket\tamc_excess\tamc\tpatient\tpayee_kind\tpayee_id\tamc_number\tamc_payee\twarnings\n";
+pub const PAYMENTS_HEADER: &str = "claim\tline\tinput_line\tbyte_offset\tbeneficiary\tpractitioner\tdate_of_care\ttype\tcode\tactivity\tphase\tcoefficient\tquantity\tgrid\tmodifiers\tmod_amounts\tmod_assoc_red\tassoc_code\tassoc_coef\tunit_price\tpu_assoc_red\tbase\trate\trate_reason\tamo_gross\tparticipation\tfranchise\theavy_forfait\tdebt\tamo_paid\trecovered\tbilled\texcess\tticket\tamc_ticket\tamc_excess\tamc\tpatient\tpayee_kind\tpayee_id\tamc_number\tamc_payee\twarnings\n";
 pub const REJECTIONS_HEADER: &str =
     "claim\tline\tcode\treason\tmessage\tinput_line\tbyte_offset\tpractitioner\tbilled\tscope\n";
 pub const AMC_HEADER: &str = "amc\tcontract\tbeneficiary\tclaim\tline\tdate_of_care\tcode\tbase\tamo_paid\tticket\tamc_ticket\texcess\tamc_excess\tamc_total\tpayee\n";
@@ -189,7 +190,9 @@ pub fn paid(
             r.pf,
             r.franchise,
             r.heavy_forfait,
+            r.debt,
             r.amo_paid,
+            r.recovered,
             r.billed,
             r.excess,
             r.ticket,

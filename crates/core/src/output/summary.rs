@@ -16,7 +16,10 @@ use std::collections::BTreeMap;
 /// * for paid claims `paid_billed_cents = amo_paid_cents + amc_cents + patient_cents`;
 /// * `Σ rejections_by_code = claims_rejected`;
 /// * `Σ line_rejections_by_code = line_rejections` (lines rejected on their own in paid claims, which
-///   `lines_rejected` and `rejected_billed_cents` include).
+///   `lines_rejected` and `rejected_billed_cents` include);
+/// * debts of the insured (`rules::debt`): `debts_opening_cents + debts_created_cents =
+///   recovered_cents + debts_open_cents`, the open total read from the beneficiaries' final states,
+///   the others from the claims' outcomes.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Summary {
     pub batch_number: u32,
@@ -58,6 +61,26 @@ pub struct Summary {
     pub line_rejections_by_code: BTreeMap<String, u64>,
     pub warnings_by_code: BTreeMap<String, u64>,
     pub amc_files: u64,
+    /// Debts of the insured booked tonight (third-party participations / franchises not deducted):
+    /// number and total.
+    #[serde(default)]
+    pub debts_created: u64,
+    #[serde(default)]
+    pub debts_created_cents: Cents,
+    /// Recoveries tonight (one per line × debt, `recoveries.tsv`) and their total, kept from
+    /// `amo_to_insured_cents`.
+    #[serde(default)]
+    pub recoveries: u64,
+    #[serde(default)]
+    pub recovered_cents: Cents,
+    /// Debts open before the first claim (carried from earlier nights).
+    #[serde(default)]
+    pub debts_opening_cents: Cents,
+    /// Debts open at the end of the night (`debts.tsv`): number and total.
+    #[serde(default)]
+    pub debts_open: u64,
+    #[serde(default)]
+    pub debts_open_cents: Cents,
     pub conservation: Conservation,
 }
 
@@ -71,6 +94,9 @@ pub struct Conservation {
     /// `Σ line_rejections_by_code = line_rejections`.
     #[serde(default)]
     pub line_rejections: bool,
+    /// `debts_opening_cents + debts_created_cents = recovered_cents + debts_open_cents`.
+    #[serde(default)]
+    pub debts: bool,
 }
 
 impl Summary {
@@ -90,6 +116,11 @@ impl Summary {
         self.franchises_cents += r.franchise;
         self.heavy_forfait_cents += r.heavy_forfait;
         self.excess_cents += r.excess;
+        if r.debt > 0 {
+            self.debts_created += 1;
+            self.debts_created_cents += r.debt;
+        }
+        self.recovered_cents += r.recovered;
     }
 
     /// Adds one event (a liquidated claim or a record outside claims) to the totals.
@@ -102,6 +133,7 @@ impl Summary {
                     Outcome::Paid(p) => {
                         self.claims_paid += 1;
                         self.lines_paid += p.lines.len() as u64;
+                        self.recoveries += p.recoveries.len() as u64;
                         if !p.rejected_lines.is_empty() {
                             self.claims_partially_paid += 1;
                         }
@@ -139,7 +171,13 @@ impl Summary {
     /// Whether every conservation identity holds (as last computed by [`Summary::check`]).
     pub fn conserved(&self) -> bool {
         let c = &self.conservation;
-        c.claims && c.lines && c.billed && c.paid_split && c.rejections && c.line_rejections
+        c.claims
+            && c.lines
+            && c.billed
+            && c.paid_split
+            && c.rejections
+            && c.line_rejections
+            && c.debts
     }
 
     /// Computes the conservation checks.
@@ -153,11 +191,11 @@ impl Summary {
             rejections: self.rejections_by_code.values().sum::<u64>() == self.claims_rejected,
             line_rejections: self.line_rejections_by_code.values().sum::<u64>()
                 == self.line_rejections,
+            debts: self.debts_opening_cents + self.debts_created_cents
+                == self.recovered_cents + self.debts_open_cents,
         };
-        let ok =
-            c.claims && c.lines && c.billed && c.paid_split && c.rejections && c.line_rejections;
         self.conservation = c;
-        ok
+        self.conserved()
     }
 }
 
@@ -193,6 +231,9 @@ impl SummarySink {
             s.batch_number = h.batch_no;
             s.batch_date = h.date.to_string();
         }
+        s.debts_opening_cents = info.debts_opening_cents;
+        s.debts_open = info.open_debts.len() as u64;
+        s.debts_open_cents = info.open_debts.iter().map(|d| d.1.open).sum();
         s
     }
 }
@@ -223,13 +264,14 @@ mod tests {
         };
         let mut s = ok.clone();
         assert!(s.check() && s.conserved());
-        let breaks: [fn(&mut Summary); 6] = [
+        let breaks: [fn(&mut Summary); 7] = [
             |s| s.claims_read += 1,
             |s| s.lines_read += 1,
             |s| s.billed_cents += 1,
             |s| s.patient_cents += 1,
             |s| *s.rejections_by_code.entry("R030".into()).or_default() += 1,
             |s| s.line_rejections += 1,
+            |s| s.debts_created_cents += 1,
         ];
         for (i, b) in breaks.iter().enumerate() {
             let mut s = ok.clone();

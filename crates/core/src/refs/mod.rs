@@ -308,6 +308,17 @@ pub fn benef_key(nir: &[u8], rank: u16) -> Option<u64> {
     Some((n << 12) | (corsica << 10) | rank as u64)
 }
 
+/// The `NIR-rank` text of a beneficiary key ([`benef_key`]'s inverse), e.g. `1850578006084-001`.
+pub fn benef_text(key: u64) -> String {
+    let rank = key & 0x3ff;
+    let corsica = (key >> 10) & 3;
+    let mut nir = format!("{:013}", key >> 12).into_bytes();
+    if corsica != 0 && nir.len() == 13 {
+        nir[6] = if corsica == 1 { b'A' } else { b'B' };
+    }
+    format!("{}-{rank:03}", String::from_utf8_lossy(&nir))
+}
+
 /// The whole reference set.
 #[derive(Default)]
 pub struct Refs {

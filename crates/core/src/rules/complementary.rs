@@ -13,6 +13,13 @@ pub const C2S_AMC: [u8; 10] = *b"C2S       ";
 /// combinations). DP (permanent right) is the S1-DP sector's own.
 const S1_QUALIFIERS: [&[u8; 2]; 7] = [b"DE", b"ED", b"E ", b"D ", b"DA", b"AE", b"ME"];
 
+/// Whether the AMO share is paid to the practitioner (third-party payment): the claim's AMO flag, or
+/// C2S (full third-party payment by law, RULES.md §5.3). The participation and franchises of such a
+/// claim are not deducted but become debts of the insured (`super::debt`).
+pub fn third_party(h: &crate::claims::ClaimHeader, parties: &Parties) -> bool {
+    h.tp_amo || parties.rights.first().is_some_and(|r| r.c2s)
+}
+
 /// Settles each line (issue #4 rules 9 and 10; RULES.md §6.1 step 7, §6.5, §7):
 /// * excess = fee billed − base, never paid by AMO; a sector-1 practitioner without a valid qualifier gets
 ///   warning `W101`; a C2S beneficiary billed an excess gets `W103` (C2S forbids excess fees [C]);
@@ -129,7 +136,7 @@ pub fn settle(
             )
         });
     }
-    let tp = h.tp_amo || rights.c2s;
+    let tp = third_party(h, parties);
     let payee = if tp {
         PayeeKind::Practitioner
     } else {
@@ -156,5 +163,6 @@ pub fn settle(
         payee,
         amc: route,
         rejected_lines: Vec::new(),
+        recoveries: Vec::new(),
     }
 }

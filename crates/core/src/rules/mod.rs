@@ -10,11 +10,14 @@
 //! 4. [`rate`]: AMO rate of each line and the heavy-act forfait;
 //! 5. [`participation`]: participation forfaitaire with its daily and yearly caps, and the franchise
 //!    médicale on paramedical acts with its own daily and yearly caps;
-//! 6. [`complementary`]: excess fees, complementary share, payees.
+//! 6. [`complementary`]: excess fees, complementary share, payees;
+//! 7. [`debt`]: under third-party payment the participation / franchise becomes a debt of the insured
+//!    (booked in the beneficiary's state); a claim paid to the insured settles open debts first.
 
 pub mod association;
 pub mod complementary;
 pub mod controls;
+pub mod debt;
 pub mod participation;
 pub mod pricing;
 pub mod rate;
@@ -57,6 +60,9 @@ pub struct BenefState {
     pub fr_by_year: SmallVec<[(u32, Cents); 1]>,
     /// Franchises on paramedical acts charged per date of care (the daily cap).
     pub fr_by_day: SmallVec<[(Date, Cents); 1]>,
+    /// Open debts of the insured (participations / franchises not deducted under third-party
+    /// payment), oldest first: [`debt`]. An empty `Vec` does not allocate.
+    pub(crate) debts: Vec<debt::Debt>,
 }
 
 /// What one practitioner billed one beneficiary on one date of care, across the claims of the batch
@@ -217,6 +223,13 @@ pub struct LineResult {
     /// Franchise médicale deducted from the AMO payment (paramedical acts: `participation`).
     pub franchise: Cents,
     pub heavy_forfait: Cents,
+    /// Under third-party payment: the participation + franchise of the line not deducted from
+    /// `amo_paid` (the practitioner is paid the full AMO share) and booked as a debt of the insured
+    /// ([`debt`]). `amo_paid = amo_gross − pf − franchise + debt`.
+    pub debt: Cents,
+    /// Paid to the insured: the part of `amo_paid` kept to settle earlier debts ([`debt::recover`]);
+    /// the insured receives `amo_paid − recovered`.
+    pub recovered: Cents,
     pub amo_paid: Cents,
     pub billed: Cents,
     pub excess: Cents,
@@ -288,6 +301,9 @@ pub struct Paid {
     /// Lines rejected on their own (codes of [`Scope::Line`](crate::codes::Scope)), in the order the
     /// rules found them; the claim is paid without them (a partially paid claim).
     pub rejected_lines: Vec<LineRejection>,
+    /// Debts recovered from this claim's lines (paid to the insured), in line order then oldest debt
+    /// first ([`debt::recover`]).
+    pub recoveries: Vec<debt::Recovery>,
 }
 
 /// A line rejected while the rest of its claim is paid.
@@ -524,7 +540,9 @@ fn liquidate_inner(
     rate::apply_rates(ctx, c, &parties, &priced, &mut lines, tr);
     participation::apply_participation(ctx, c, &parties, &mut lines, st, tr);
     participation::apply_franchise(ctx, c, &parties, &mut lines, st, tr);
-    let paid = complementary::settle(ctx, c, &parties, &mut lines, tr);
+    let mut paid = complementary::settle(ctx, c, &parties, &mut lines, tr);
+    debt::recover(ctx, &mut paid, st, tr);
+    debt::book(ctx, c, &paid, st, tr);
     association::record_session(ctx, c, &priced, st);
     std::mem::swap(state, st);
     Ok(paid)

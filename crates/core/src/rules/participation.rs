@@ -33,7 +33,10 @@ const FRANCHISE_SRC: &str = "RULES.md §6.3; CSS L160-13 III, D160-9 (ex D322-5�
 ///   the batch in file order and seeded by `pf_year`/`pf_used` of the beneficiaries table (warning `W110`
 ///   when reduced or waived). [I] The cap is counted by year of the date of care; D322-6 counts franchises
 ///   on the reimbursement date — for a batch this differs only for care of the previous year.
-/// * deducted from the AMO payment, never below zero.
+/// * deducted from the AMO payment, never below zero — except under third-party payment
+///   ([`super::complementary::third_party`]): the practitioner is paid the full AMO share and the
+///   participation becomes a debt of the insured (`LineResult::debt`, booked by [`super::debt::book`];
+///   RULES.md §6.3 "under tiers payant it is recovered from later payments" [C: ameli]).
 ///
 /// Then the franchise médicale ([`apply_franchise`]) on the acts of auxiliaires médicaux.
 pub fn apply_participation(
@@ -46,6 +49,7 @@ pub fn apply_participation(
 ) {
     let refs = ctx.refs;
     let h = c.header;
+    let tp = super::complementary::third_party(h, parties);
     if !st.seeded {
         st.seeded = true;
         if let Some((y, used)) = parties.benef.pf_seed() {
@@ -113,7 +117,11 @@ pub fn apply_participation(
             st.add_pf(year, pf);
         }
         r.pf = pf;
-        r.amo_paid = r.amo_gross - pf;
+        if tp {
+            r.debt = pf;
+        } else {
+            r.amo_paid = r.amo_gross - pf;
+        }
         tr.note("participation", "issue #4 rule 7; RULES.md §6.3", Some(r.line_no), || {
             format!(
                 "participation {} € (amount {} €; yearly cap {} €: used {} € before, {} € after)",
@@ -189,7 +197,8 @@ fn common_exemption(
 ///   on the date of reimbursement, here the year of the date of care (as the participation) [I];
 /// * never more than the AMO amount of the line (BR − ticket modérateur, D322-5 [S: lexbase]);
 /// * exemptions: [`franchise_exempt`]; deducted from the AMO payment like the participation (warnings
-///   `W112` yearly cap, `W113` daily cap when they reduce it).
+///   `W112` yearly cap, `W113` daily cap when they reduce it); under third-party payment not deducted
+///   but booked as a debt of the insured, like the participation.
 ///
 /// A reference set without the franchise parameters (built before they existed) charges none and the
 /// trace says so (formats/rules-decisions.md).
@@ -208,6 +217,7 @@ pub fn apply_franchise(
     if !lines.iter().any(|r| r.paramedical_act) {
         return;
     }
+    let tp = super::complementary::third_party(c.header, parties);
     for (i, r) in lines.iter_mut().enumerate() {
         if !r.paramedical_act {
             continue;
@@ -239,7 +249,12 @@ pub fn apply_franchise(
             st.add_franchise(d, f);
         }
         r.franchise = f;
-        r.amo_paid = r.amo_gross - r.pf - f;
+        if tp {
+            r.debt = r.pf + f;
+            r.amo_paid = r.amo_gross;
+        } else {
+            r.amo_paid = r.amo_gross - r.pf - f;
+        }
         tr.note("franchise", FRANCHISE_SRC, Some(r.line_no), || {
             format!(
                 "franchise médicale {} € on a paramedical act (amount {} €; daily cap {} €: {} € charged on {d} before; yearly cap {} €: used {} € before, {} € after; not more than the AMO amount {} €)",

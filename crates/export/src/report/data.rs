@@ -79,7 +79,7 @@ pub struct PaidTotals {
     pub heavy_forfait: i64,
     pub excess: i64,
     /// Lines breaking `billed = amo_paid + amc + patient`, `base = amo_gross + ticket` or
-    /// `amo_gross = amo_paid + participation + franchise`, and the first of them in file order.
+    /// `amo_gross + debt = amo_paid + participation + franchise`, and the first of them in file order.
     pub split_errors: u64,
     pub first_split_error: Option<LineRef>,
 }
@@ -264,7 +264,7 @@ impl Acc {
             let w = |v: i64| v as i128;
             if w(r.billed) != w(r.amo_paid) + w(r.amc()) + w(r.patient)
                 || w(r.base) != w(r.amo_gross) + w(r.ticket)
-                || w(r.amo_gross) != w(r.amo_paid) + w(r.pf) + w(r.franchise)
+                || w(r.amo_gross) + w(r.debt) != w(r.amo_paid) + w(r.pf) + w(r.franchise)
             {
                 t.split_errors += 1;
                 t.first_split_error.get_or_insert(LineRef {

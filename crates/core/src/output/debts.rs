@@ -1,0 +1,122 @@
+//! `recoveries.tsv` (one row per debt recovery, in file order) and `debts.tsv` (the debts of the
+//! insured still open at the end of the night, with their age): the visible side of `rules::debt`.
+//! Layouts: formats/outputs.md. A sequential sink: recoveries are rare (a claim paid to the insured
+//! whose beneficiary owes an earlier third-party participation).
+
+use super::files::create_private;
+use crate::engine::BatchInfo;
+use crate::money::fmt_euros;
+use crate::refs::benef_text;
+use crate::rules::Outcome;
+use crate::sink::{Event, Sink, SinkError};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+pub const RECOVERIES: &str = "recoveries.tsv";
+pub const DEBTS: &str = "debts.tsv";
+
+pub const RECOVERIES_HEADER: &str = "claim\tline\tinput_line\tbyte_offset\tbeneficiary\tpractitioner\tdate_of_care\tamount\tdebt_kind\tdebt_claim\tdebt_line\tdebt_practitioner\tdebt_date_of_care\tdebt_created\tdebt_age_days\tdebt_amount\tdebt_open_after\n";
+pub const DEBTS_HEADER: &str = "beneficiary\tkind\tclaim\tline\tpractitioner\tdate_of_care\tcreated\tage_days\tamount\trecovered\topen\n";
+
+/// Writes `recoveries.tsv` as the windows come and `debts.tsv` at the end.
+pub struct DebtSink {
+    dir: PathBuf,
+    recoveries: BufWriter<std::fs::File>,
+}
+
+impl DebtSink {
+    pub fn create(dir: &Path) -> Result<DebtSink, SinkError> {
+        let path = dir.join(RECOVERIES);
+        let f = create_private(&path).map_err(|e| SinkError::Io(path.clone(), e))?;
+        let mut recoveries = BufWriter::new(f);
+        recoveries
+            .write_all(RECOVERIES_HEADER.as_bytes())
+            .map_err(|e| SinkError::Io(path, e))?;
+        Ok(DebtSink {
+            dir: dir.to_path_buf(),
+            recoveries,
+        })
+    }
+}
+
+/// The rows of `recoveries.tsv` for `events`, appended to `out`.
+pub fn format_recoveries(out: &mut Vec<u8>, events: &[Event<'_>]) {
+    for e in events {
+        let Event::Claim(c) = e else { continue };
+        let (Outcome::Paid(p), Some(h)) = (c.outcome, c.header) else {
+            continue;
+        };
+        for r in &p.recoveries {
+            let Some(l) = p.lines.get(r.line as usize) else {
+                continue;
+            };
+            let pos = c.line_pos.get(l.index as usize).copied().unwrap_or(c.claim.pos);
+            let _ = writeln!(
+                out,
+                "{:09}\t{}\t{}\t{}\t{}-{:03}\t{:09}\t{}\t{}\t{}\t{:09}\t{}\t{:09}\t{}\t{}\t{}\t{}\t{}",
+                h.claim_no,
+                l.line_no,
+                pos.line,
+                pos.offset,
+                String::from_utf8_lossy(&h.nir),
+                h.rank,
+                h.practitioner,
+                l.date,
+                fmt_euros(r.amount),
+                r.debt.kind.as_str(),
+                r.debt.claim,
+                r.debt.line,
+                r.debt.practitioner,
+                r.debt.date_of_care,
+                r.debt.created,
+                r.age_days,
+                fmt_euros(r.debt_amount),
+                fmt_euros(r.open_after),
+            );
+        }
+    }
+}
+
+/// The rows of `debts.tsv`: the open debts of the batch's end, aged on its batch date.
+pub fn format_open_debts(out: &mut Vec<u8>, batch: &BatchInfo) {
+    let on = batch.header.map(|h| h.date).unwrap_or_default();
+    for (key, d) in &batch.open_debts {
+        let o = &d.origin;
+        let _ = writeln!(
+            out,
+            "{}\t{}\t{:09}\t{}\t{:09}\t{}\t{}\t{}\t{}\t{}\t{}",
+            benef_text(*key),
+            o.kind.as_str(),
+            o.claim,
+            o.line,
+            o.practitioner,
+            o.date_of_care,
+            o.created,
+            d.age_days(on),
+            fmt_euros(d.amount),
+            fmt_euros(d.amount - d.open),
+            fmt_euros(d.open),
+        );
+    }
+}
+
+impl Sink for DebtSink {
+    fn window(&mut self, events: &[Event<'_>]) -> Result<(), SinkError> {
+        let mut b = Vec::new();
+        format_recoveries(&mut b, events);
+        self.recoveries
+            .write_all(&b)
+            .map_err(|e| SinkError::Io(self.dir.join(RECOVERIES), e))
+    }
+
+    fn finish(&mut self, batch: &BatchInfo) -> Result<(), SinkError> {
+        self.recoveries
+            .flush()
+            .map_err(|e| SinkError::Io(self.dir.join(RECOVERIES), e))?;
+        let mut b = Vec::from(DEBTS_HEADER.as_bytes());
+        format_open_debts(&mut b, batch);
+        let path = self.dir.join(DEBTS);
+        let mut f = create_private(&path).map_err(|e| SinkError::Io(path.clone(), e))?;
+        f.write_all(&b).map_err(|e| SinkError::Io(path, e))
+    }
+}

@@ -1,0 +1,171 @@
+//! Debts of the insured (issue #14 part B, `rules::debt`): under third-party payment the participation
+//! forfaitaire / franchise is not deducted from the practitioner's payment but becomes a debt of the
+//! insured, recovered oldest first from the AMO amounts later paid to the insured. Mini reference set;
+//! amounts by hand in the comments (G 30.00 € at 70 % = 21.00, PF 2.00; AMI 3.15 € at 60 % = 1.89,
+//! franchise 1.00; batch date 2026-03-16).
+
+mod common;
+use common::*;
+use liquidator_core::codes::Reject;
+use liquidator_core::date::Date;
+use liquidator_core::rules::debt::{Debt, DebtKind, DebtOrigin};
+use liquidator_core::rules::{BenefState, PayeeKind};
+
+const NURSE: u32 = 100000006;
+
+fn insured(mut h: liquidator_core::claims::ClaimHeader, claim_no: u32) -> liquidator_core::claims::ClaimHeader {
+    h.tp_amo = false;
+    h.claim_no = claim_no;
+    h
+}
+
+#[test]
+fn third_party_participation_becomes_a_debt_recovered_from_the_next_claim_paid_to_the_insured() {
+    let r = mini_refs();
+    let mut st = BenefState::default();
+    // Claim 1, third-party payment: the GP is paid 21.00, the PF 2.00 is booked as a debt.
+    let mut h = header(ADULT, 19850512, GP);
+    h.claim_no = 11;
+    let p = paid(liquidate_with(r, &h, &[ngap("G", 100, 20260302, 3000)], &mut st));
+    let l = &p.lines[0];
+    assert_eq!(
+        (p.payee, l.pf, l.debt, l.amo_paid, l.recovered, l.patient),
+        (PayeeKind::Practitioner, 200, 200, 2100, 0, 0)
+    );
+    assert!(p.recoveries.is_empty());
+    let d = st.open_debts();
+    assert_eq!(d.len(), 1);
+    assert_eq!(
+        (d[0].origin.claim, d[0].origin.line, d[0].origin.kind, d[0].amount, d[0].open),
+        (11, 1, DebtKind::Participation, 200, 200)
+    );
+    assert_eq!(d[0].origin.created, Date(20260316));
+    // Claim 2 the next day, paid to the insured: 21.00 − PF 2.00 = 19.00 owed, 2.00 of it kept for the
+    // debt → the insured receives 17.00.
+    let p = paid(liquidate_with(
+        r,
+        &insured(h, 12),
+        &[ngap("G", 100, 20260303, 3000)],
+        &mut st,
+    ));
+    let l = &p.lines[0];
+    assert_eq!(
+        (p.payee, l.pf, l.debt, l.amo_paid, l.recovered, l.patient),
+        (PayeeKind::Insured, 200, 0, 1900, 200, 200)
+    );
+    assert_eq!(p.recoveries.len(), 1);
+    let rc = &p.recoveries[0];
+    assert_eq!(
+        (rc.line, rc.debt.claim, rc.debt.line, rc.amount, rc.open_after, rc.age_days),
+        (0, 11, 1, 200, 0, 0)
+    );
+    assert!(st.open_debts().is_empty());
+}
+
+#[test]
+fn recovery_takes_the_oldest_debt_first_and_leaves_the_rest_open() {
+    let r = mini_refs();
+    let mut st = BenefState::default();
+    // Three third-party nurse claims (one AMI each, different days): three franchise debts of 1.00.
+    for (k, day) in [(21, 20260302), (22, 20260303), (23, 20260304)] {
+        let mut h = header(ADULT, 19850512, NURSE);
+        h.claim_no = k;
+        let p = paid(liquidate_with(r, &h, &[ngap("AMI", 100, day, 315)], &mut st));
+        assert_eq!((p.lines[0].debt, p.lines[0].amo_paid), (100, 189));
+    }
+    assert_eq!(st.open_debt_cents(), 300);
+    // An AMI paid to the insured: 1.89 − franchise 1.00 = 0.89, all kept for the oldest debt (claim 21):
+    // 0.11 stays open on it; the insured receives 0.
+    let p = paid(liquidate_with(
+        r,
+        &insured(header(ADULT, 19850512, NURSE), 24),
+        &[ngap("AMI", 100, 20260305, 315)],
+        &mut st,
+    ));
+    assert_eq!((p.lines[0].amo_paid, p.lines[0].recovered), (89, 89));
+    assert_eq!(p.recoveries.len(), 1);
+    assert_eq!(
+        (p.recoveries[0].debt.claim, p.recoveries[0].amount, p.recoveries[0].open_after),
+        (21, 89, 11)
+    );
+    assert_eq!(st.open_debt_cents(), 211);
+    // A G paid to the insured: 19.00 owed; settles 0.11 (claim 21), 1.00 (22), 1.00 (23) in that order;
+    // the insured receives 19.00 − 2.11 = 16.89.
+    let p = paid(liquidate_with(
+        r,
+        &insured(header(ADULT, 19850512, GP), 25),
+        &[ngap("G", 100, 20260306, 3000)],
+        &mut st,
+    ));
+    let got: Vec<(u32, i64, i64)> = p
+        .recoveries
+        .iter()
+        .map(|x| (x.debt.claim, x.amount, x.open_after))
+        .collect();
+    assert_eq!(got, [(21, 11, 0), (22, 100, 0), (23, 100, 0)]);
+    assert_eq!((p.lines[0].amo_paid, p.lines[0].recovered), (1900, 211));
+    assert_eq!(st.open_debt_cents(), 0);
+}
+
+#[test]
+fn a_rejected_claim_neither_books_nor_recovers_and_a_practitioner_payment_recovers_nothing() {
+    let r = mini_refs();
+    let mut st = BenefState::default();
+    let h = header(ADULT, 19850512, GP);
+    paid(liquidate_with(r, &h, &[ngap("G", 100, 20260302, 3000)], &mut st));
+    assert_eq!(st.open_debt_cents(), 200);
+    // Care after the batch date: rejected, the debt untouched.
+    let o = liquidate_with(r, &insured(h, 2), &[ngap("G", 100, 20260320, 3000)], &mut st);
+    assert_eq!(rejected(o).code, Reject::FutureCare);
+    assert_eq!(st.open_debt_cents(), 200);
+    // Another third-party claim: nothing is recovered from the practitioner's payment; a second debt.
+    let p = paid(liquidate_with(r, &h, &[ngap("G", 100, 20260303, 3000)], &mut st));
+    assert!(p.recoveries.is_empty());
+    assert_eq!((p.lines[0].amo_paid, st.open_debts().len()), (2100, 2));
+}
+
+#[test]
+fn a_debt_carried_from_an_earlier_night_is_recovered_first_with_its_age() {
+    let r = mini_refs();
+    let mut st = BenefState::default();
+    // What the ledger hands over: a PF debt booked on the night of 2026-02-14, 1.50 of 2.00 still open.
+    st.push_debt(Debt {
+        origin: DebtOrigin {
+            created: Date(20260214),
+            practitioner: GP,
+            claim: 7,
+            line: 1,
+            date_of_care: Date(20260213),
+            kind: DebtKind::Participation,
+        },
+        amount: 200,
+        open: 150,
+    });
+    // A fully settled debt is not carried.
+    st.push_debt(Debt {
+        origin: DebtOrigin {
+            created: Date(20260215),
+            practitioner: GP,
+            claim: 8,
+            line: 1,
+            date_of_care: Date(20260215),
+            kind: DebtKind::Participation,
+        },
+        amount: 200,
+        open: 0,
+    });
+    assert_eq!(st.open_debts().len(), 1);
+    // Batch date 2026-03-16: 30 days after 2026-02-14.
+    let p = paid(liquidate_with(
+        r,
+        &insured(header(ADULT, 19850512, GP), 3),
+        &[ngap("G", 100, 20260302, 3000)],
+        &mut st,
+    ));
+    let rc = &p.recoveries[0];
+    assert_eq!(
+        (rc.debt.claim, rc.amount, rc.open_after, rc.age_days, rc.debt_amount),
+        (7, 150, 0, 30, 200)
+    );
+    assert_eq!(p.lines[0].recovered, 150);
+}
