@@ -13,7 +13,10 @@ use liquidator_core::rules::{BenefState, PayeeKind};
 
 const NURSE: u32 = 100000006;
 
-fn insured(mut h: liquidator_core::claims::ClaimHeader, claim_no: u32) -> liquidator_core::claims::ClaimHeader {
+fn insured(
+    mut h: liquidator_core::claims::ClaimHeader,
+    claim_no: u32,
+) -> liquidator_core::claims::ClaimHeader {
     h.tp_amo = false;
     h.claim_no = claim_no;
     h
@@ -26,7 +29,12 @@ fn third_party_participation_becomes_a_debt_recovered_from_the_next_claim_paid_t
     // Claim 1, third-party payment: the GP is paid 21.00, the PF 2.00 is booked as a debt.
     let mut h = header(ADULT, 19850512, GP);
     h.claim_no = 11;
-    let p = paid(liquidate_with(r, &h, &[ngap("G", 100, 20260302, 3000)], &mut st));
+    let p = paid(liquidate_with(
+        r,
+        &h,
+        &[ngap("G", 100, 20260302, 3000)],
+        &mut st,
+    ));
     let l = &p.lines[0];
     assert_eq!(
         (p.payee, l.pf, l.debt, l.amo_paid, l.recovered, l.patient),
@@ -36,7 +44,13 @@ fn third_party_participation_becomes_a_debt_recovered_from_the_next_claim_paid_t
     let d = st.open_debts();
     assert_eq!(d.len(), 1);
     assert_eq!(
-        (d[0].origin.claim, d[0].origin.line, d[0].origin.kind, d[0].amount, d[0].open),
+        (
+            d[0].origin.claim,
+            d[0].origin.line,
+            d[0].origin.kind,
+            d[0].amount,
+            d[0].open
+        ),
         (11, 1, DebtKind::Participation, 200, 200)
     );
     assert_eq!(d[0].origin.created, Date(20260316));
@@ -56,7 +70,14 @@ fn third_party_participation_becomes_a_debt_recovered_from_the_next_claim_paid_t
     assert_eq!(p.recoveries.len(), 1);
     let rc = &p.recoveries[0];
     assert_eq!(
-        (rc.line, rc.debt.claim, rc.debt.line, rc.amount, rc.open_after, rc.age_days),
+        (
+            rc.line,
+            rc.debt.claim,
+            rc.debt.line,
+            rc.amount,
+            rc.open_after,
+            rc.age_days
+        ),
         (0, 11, 1, 200, 0, 0)
     );
     assert!(st.open_debts().is_empty());
@@ -70,7 +91,12 @@ fn recovery_takes_the_oldest_debt_first_and_leaves_the_rest_open() {
     for (k, day) in [(21, 20260302), (22, 20260303), (23, 20260304)] {
         let mut h = header(ADULT, 19850512, NURSE);
         h.claim_no = k;
-        let p = paid(liquidate_with(r, &h, &[ngap("AMI", 100, day, 315)], &mut st));
+        let p = paid(liquidate_with(
+            r,
+            &h,
+            &[ngap("AMI", 100, day, 315)],
+            &mut st,
+        ));
         assert_eq!((p.lines[0].debt, p.lines[0].amo_paid), (100, 189));
     }
     assert_eq!(st.open_debt_cents(), 300);
@@ -85,7 +111,11 @@ fn recovery_takes_the_oldest_debt_first_and_leaves_the_rest_open() {
     assert_eq!((p.lines[0].amo_paid, p.lines[0].recovered), (89, 89));
     assert_eq!(p.recoveries.len(), 1);
     assert_eq!(
-        (p.recoveries[0].debt.claim, p.recoveries[0].amount, p.recoveries[0].open_after),
+        (
+            p.recoveries[0].debt.claim,
+            p.recoveries[0].amount,
+            p.recoveries[0].open_after
+        ),
         (21, 89, 11)
     );
     assert_eq!(st.open_debt_cents(), 211);
@@ -112,14 +142,29 @@ fn a_rejected_claim_neither_books_nor_recovers_and_a_practitioner_payment_recove
     let r = mini_refs();
     let mut st = BenefState::default();
     let h = header(ADULT, 19850512, GP);
-    paid(liquidate_with(r, &h, &[ngap("G", 100, 20260302, 3000)], &mut st));
+    paid(liquidate_with(
+        r,
+        &h,
+        &[ngap("G", 100, 20260302, 3000)],
+        &mut st,
+    ));
     assert_eq!(st.open_debt_cents(), 200);
     // Care after the batch date: rejected, the debt untouched.
-    let o = liquidate_with(r, &insured(h, 2), &[ngap("G", 100, 20260320, 3000)], &mut st);
+    let o = liquidate_with(
+        r,
+        &insured(h, 2),
+        &[ngap("G", 100, 20260320, 3000)],
+        &mut st,
+    );
     assert_eq!(rejected(o).code, Reject::FutureCare);
     assert_eq!(st.open_debt_cents(), 200);
     // Another third-party claim: nothing is recovered from the practitioner's payment; a second debt.
-    let p = paid(liquidate_with(r, &h, &[ngap("G", 100, 20260303, 3000)], &mut st));
+    let p = paid(liquidate_with(
+        r,
+        &h,
+        &[ngap("G", 100, 20260303, 3000)],
+        &mut st,
+    ));
     assert!(p.recoveries.is_empty());
     assert_eq!((p.lines[0].amo_paid, st.open_debts().len()), (2100, 2));
 }
@@ -164,7 +209,13 @@ fn a_debt_carried_from_an_earlier_night_is_recovered_first_with_its_age() {
     ));
     let rc = &p.recoveries[0];
     assert_eq!(
-        (rc.debt.claim, rc.amount, rc.open_after, rc.age_days, rc.debt_amount),
+        (
+            rc.debt.claim,
+            rc.amount,
+            rc.open_after,
+            rc.age_days,
+            rc.debt_amount
+        ),
         (7, 150, 0, 30, 200)
     );
     assert_eq!(p.lines[0].recovered, 150);

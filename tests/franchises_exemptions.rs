@@ -225,7 +225,7 @@ fn nature_13_and_90_at_100_percent_without_participation_exemption_3_with_it() {
         (90, b'0', RateReason::Prevention, 0, 3000), // at 100 %, no PF [I]
         // Third-party payment: the PF is charged but not deducted (a debt of the insured).
         (10, b'3', RateReason::ExemptAct, 200, 3000), // at 100 %, PF 2 € (debt) → 30
-        (10, b'0', RateReason::Default, 200, 2100),  // 70 % = 21, PF 2 (debt) → 21
+        (10, b'0', RateReason::Default, 200, 2100),   // 70 % = 21, PF 2 (debt) → 21
     ] {
         let mut h = header(ADULT, 19850512, GP);
         (h.nature, h.exemption) = (nature, exemption);

@@ -303,6 +303,9 @@ fn diff_row(e: &BTreeMap<String, String>, r: &Run) -> Vec<String> {
         ("base", &p["base"]),
         ("amo_paid", &p["amo_paid"]),
         ("participation", &p["participation"]),
+        ("franchise", &p["franchise"]),
+        ("debt", &p["debt"]),
+        ("recovered", &p["recovered"]),
         ("amc", &p["amc"]),
         ("patient", &p["patient"]),
     ];

@@ -50,7 +50,11 @@ pub fn format_recoveries(out: &mut Vec<u8>, events: &[Event<'_>]) {
             let Some(l) = p.lines.get(r.line as usize) else {
                 continue;
             };
-            let pos = c.line_pos.get(l.index as usize).copied().unwrap_or(c.claim.pos);
+            let pos = c
+                .line_pos
+                .get(l.index as usize)
+                .copied()
+                .unwrap_or(c.claim.pos);
             let _ = writeln!(
                 out,
                 "{:09}\t{}\t{}\t{}\t{}-{:03}\t{:09}\t{}\t{}\t{}\t{:09}\t{}\t{:09}\t{}\t{}\t{}\t{}\t{}",

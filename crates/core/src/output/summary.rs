@@ -40,8 +40,8 @@ pub struct Summary {
     pub amc_cents: Cents,
     pub patient_cents: Cents,
     pub participations_cents: Cents,
-    /// Franchises médicales deducted (paramedical acts), like the participations already net of
-    /// `amo_paid_cents`.
+    /// Franchises médicales charged (paramedical acts), like the participations: deducted from
+    /// `amo_paid_cents` when paid to the insured, debts of the insured under third-party payment.
     pub franchises_cents: Cents,
     pub heavy_forfait_cents: Cents,
     pub excess_cents: Cents,

@@ -111,8 +111,9 @@ pub const B_FR_DAY: SBen = b(90_000_024, 2, 19_490_611);
 pub const B_FR_YEAR: SBen = b(90_000_025, 1, 19_520_827);
 pub const B_SITUATIONS: SBen = b(90_000_026, 1, 19_690_303);
 pub const B_FLAGS: SBen = b(90_000_027, 2, 19_730_808);
+pub const B_DEBTS: SBen = b(90_000_028, 1, 19_700_101);
 
-const BENS: [SBen; 21] = [
+const BENS: [SBen; 22] = [
     B_ADULT,
     B_ALD,
     B_CHILD,
@@ -134,6 +135,7 @@ const BENS: [SBen; 21] = [
     B_FR_YEAR,
     B_SITUATIONS,
     B_FLAGS,
+    B_DEBTS,
 ];
 
 fn nir(sb: &SBen) -> ([u8; 13], [u8; 2]) {
@@ -366,6 +368,7 @@ pub fn write<O: Write>(
     exempt_natures(&mut s)?; // 082–084: nature 13, nature 90, exemption 3
     c2s_and_local_regime(&mut s)?; // 085–087: C2S 0/0 flags, heavy-act forfait C2S / Alsace-Moselle
     ccam_ap_rc_flags(&mut s)?; // 088–089: W120, W121
+    debts_and_recoveries(&mut s)?; // 090–094: third-party PF/franchise debts, recoveries, one left open
     orphan_record(&mut s)?; // 700000999: R002, not a claim
     Ok(s.list)
 }
@@ -1357,6 +1360,51 @@ fn ccam_ap_rc_flags<O: Write>(s: &mut W<O>) -> Res {
         Ok("W121"),
         &h,
         &[ccam("QZFA036", 1, b"", b' ', dd, p)],
+    )
+}
+
+/// Debts of the insured (issue #14, `rules::debt`): two third-party claims book a PF debt (2.00) and a
+/// franchise debt (1.00); two claims paid to the insured recover them oldest first (0.89, then 1.11 +
+/// 1.00); a last third-party PF debt stays open at the end of the night (`debts.tsv`).
+fn debts_and_recoveries<O: Write>(s: &mut W<O>) -> Res {
+    let h = s.header(B_DEBTS, GP);
+    let gf = s.g_fee(d(20260309));
+    s.claim(
+        "third-party G: PF 2.00 not deducted, a debt of the insured",
+        Ok(""),
+        &h,
+        &[ngap("G", 100, d(20260309), gf)],
+    )?;
+    let h = s.header(B_DEBTS, NURSE);
+    let ami = s.g.ngap("AMI", d(20260309), 1).unwrap_or(315);
+    s.claim(
+        "third-party AMI: franchise 1.00 not deducted, a debt of the insured",
+        Ok(""),
+        &h,
+        &[ngap("AMI", 100, d(20260309), ami)],
+    )?;
+    let mut h = s.header(B_DEBTS, NURSE);
+    h.tp_amo = false;
+    s.claim(
+        "AMI paid to the insured: its 0.89 all recovered for the oldest debt (the PF)",
+        Ok(""),
+        &h,
+        &[ngap("AMI", 100, d(20260310), ami)],
+    )?;
+    let mut h = s.header(B_DEBTS, GP);
+    h.tp_amo = false;
+    s.claim(
+        "G paid to the insured: 19.00, of which 1.11 (PF) + 1.00 (franchise) recovered",
+        Ok(""),
+        &h,
+        &[ngap("G", 100, d(20260311), gf)],
+    )?;
+    let h = s.header(B_DEBTS, GP);
+    s.claim(
+        "third-party G: a PF debt left open at the end of the night",
+        Ok(""),
+        &h,
+        &[ngap("G", 100, d(20260312), gf)],
     )
 }
 
