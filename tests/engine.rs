@@ -308,3 +308,53 @@ fn orphan_records_are_reported_in_file_order_for_any_window() {
         "rejections not in file order: {input_lines:?}"
     );
 }
+
+/// The seam for a ledger (`states`): a yearly participation counter seeded before the run is carried
+/// into it and the state is read back after it. ADULT has 49 € of participations charged in 2026; the
+/// yearly cap is 50 € and the participation 2 € (mini `parameters.tsv`), so the G of 2026-03-02 is
+/// charged 1 €, and the counter reads 50 € after the run. Without the seed, the full 2 € and 2 € used.
+#[test]
+fn seeded_state_carries_into_the_run_and_is_read_back() {
+    use liquidator_core::refs::benef_key;
+    use liquidator_core::rules::BenefState;
+    use liquidator_core::states::States;
+    let h = BatchHeader {
+        sender: 1,
+        batch_no: 7,
+        date: Date(20260316),
+        version: 100,
+    };
+    let mut w = BatchWriter::new(Vec::new(), &h).unwrap();
+    w.claim(
+        &header(ADULT, 19850512, GP),
+        &[ngap("G", 100, 20260302, 3000)],
+    )
+    .unwrap();
+    let data = w.finish().unwrap();
+    let key = benef_key(ADULT, 1).unwrap();
+    let run = |states: &mut States| {
+        let mut totals = liquidator_core::output::summary::SummarySink::default();
+        let info = engine::process_in(
+            &data,
+            mini_refs(),
+            &Options::default(),
+            &mut [&mut totals],
+            states,
+        )
+        .unwrap();
+        totals.into_summary(&info).participations_cents
+    };
+
+    let mut seeded = States::new();
+    let mut st = BenefState::default();
+    st.seeded = true;
+    st.add_pf(2026, 4900);
+    seeded.seed(key, st);
+    assert_eq!(run(&mut seeded), 100);
+    assert_eq!(seeded.get(key).map(|s| s.pf_used(2026)), Some(5000));
+
+    let mut fresh = States::new();
+    assert_eq!(run(&mut fresh), 200);
+    assert_eq!(fresh.get(key).map(|s| s.pf_used(2026)), Some(200));
+    assert_eq!(fresh.into_sorted().len(), 1);
+}

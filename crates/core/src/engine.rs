@@ -6,11 +6,15 @@
 //!    parallel to number lines, and each sub-chunk is parsed in parallel ([`crate::claims::reader`]);
 //! 2. duplicate claim numbers per practitioner are marked, in file order;
 //! 3. claims are distributed to [`SHARDS`] shards by a hash of the beneficiary, each shard keeping the
-//!    running state of its beneficiaries across windows; shards run in parallel, each in file order;
+//!    running state of its beneficiaries across windows ([`crate::states::States`]); shards run in
+//!    parallel, each in file order;
 //! 4. the window's typed outcomes are gathered in file order — claims and records outside claims
 //!    interleaved by position — and handed to the [`Sink`]s ([`crate::sink`]); the TSV sink formats
 //!    them in parallel and sends the bytes through a `crossbeam-channel` to its writer thread while the
 //!    next window is processed.
+//!
+//! Stages of consecutive windows overlap: the sinks receive window k−1 while window k is parsed and
+//! liquidated (two window buffers alternate, [`process_in`]), so no core waits on a serial stage.
 //!
 //! Architecture invariant: nothing in this pipeline depends on the number of threads — window size,
 //! sub-chunk count and shard count are constants — so the output is byte-identical for any `--threads`.
@@ -25,14 +29,12 @@ use crate::output::summary::{Summary, SummarySink};
 use crate::refs::{Refs, benef_key};
 use crate::rules::{self, BenefState, ClaimInput, Ctx, Outcome, Rejection, Step, Trace};
 use crate::sink::{ClaimEvent, Event, Sink, SinkError};
+use crate::states::{States, shard_of};
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
-use std::hash::{Hash, Hasher};
 use std::path::Path;
-use std::sync::Mutex;
 
-/// Number of beneficiary shards (a constant: the result must not depend on the thread count).
-pub const SHARDS: usize = 256;
+pub use crate::states::SHARDS;
 /// Sub-chunks a window is cut into for parsing.
 const SUBCHUNKS: usize = 32;
 /// Default window size in bytes.
@@ -88,12 +90,6 @@ impl Default for Options<'_> {
 #[derive(Default)]
 struct ShardOut {
     outcomes: Vec<(Outcome, Option<Vec<Step>>)>,
-}
-
-fn shard_of(key: u64) -> usize {
-    let mut h = rustc_hash::FxHasher::default();
-    key.hash(&mut h);
-    (h.finish() >> 32) as usize % SHARDS
 }
 
 /// Reads and checks the batch header (first record). Its date is the batch date used by the rules.
@@ -185,6 +181,23 @@ pub fn process(
     opts: &Options,
     sinks: &mut [&mut dyn Sink],
 ) -> Result<BatchInfo, RunError> {
+    process_in(data, refs, opts, sinks, &mut States::new())
+}
+
+/// [`process`] with the beneficiaries' running state in `states`: seeded by the caller before the run
+/// (or empty), holding every beneficiary's state after it ([`States`]).
+///
+/// The stages of consecutive windows overlap: while the sinks receive window k−1's events, window k
+/// is parsed and liquidated (`rayon::join`, on the same pool: `--threads` bounds the whole). Two window
+/// buffers alternate; events still reach the sinks one window after the other, in file order, and each
+/// shard liquidates its claims in file order, so the output does not change.
+pub fn process_in(
+    data: &[u8],
+    refs: &Refs,
+    opts: &Options,
+    sinks: &mut [&mut dyn Sink],
+    states: &mut States,
+) -> Result<BatchInfo, RunError> {
     let (header, mut start) = batch_header(data)?;
     let ctx = Ctx {
         refs,
@@ -194,84 +207,183 @@ pub fn process(
         info: BatchInfo {
             header: Some(header),
             records: 1,
+            debts_opening_cents: states.open_debt_cents(),
             ..Default::default()
         },
-        states: (0..SHARDS)
-            .map(|_| Mutex::new(FxHashMap::default()))
-            .collect(),
         seen: FxHashSet::default(),
         line: 2,
         after_trailer: None,
     };
-    let mut chunk_pool: Vec<Chunk> = Vec::new();
-    let mut shard_pool: Vec<ShardOut> = (0..SHARDS).map(|_| ShardOut::default()).collect();
+    let mut bufs: [WindowBuf; 2] = Default::default();
+    // The buffer whose window is liquidated and waits for the sinks.
+    let mut pending: Option<usize> = None;
+    let mut cur = 0usize;
     let mut claims_done = 0u64;
-    // Phase timings for profiling (`LIQUIDATOR_TIMING=1`): parse, bookkeeping, shards, sinks.
+    // Stage timings for profiling (`LIQUIDATOR_TIMING=1`): parse, bookkeeping, shards, sinks.
     let mut timer = Timer::new();
-    while start < data.len() {
-        let end = reader::next_claim_start(data, start + opts.window.max(1))
-            .max(start + 1)
-            .min(data.len());
-        let n = parse_window(data, start, end, &mut run.line, &mut chunk_pool);
-        let chunks = &chunk_pool[..n];
-        timer.lap(0);
-        let items = run.frame(chunks)?;
-        let dup = run.mark_duplicates(chunks, &items);
-        let (lists, mut loc) = route(chunks, &items, &dup);
-        timer.lap(1);
-        liquidate_shards(
-            &ctx,
-            opts,
-            chunks,
-            &items,
-            &lists,
-            &run.states,
-            &mut shard_pool,
+    loop {
+        let more = start < data.len();
+        let end = if more {
+            window_end(data, start, opts.window)
+        } else {
+            start
+        };
+        if pending.is_none() {
+            // The first window: nothing to hand to the sinks yet.
+            if !more {
+                break;
+            }
+            let t = prepare(
+                &ctx,
+                opts,
+                data,
+                (start, end),
+                &mut run,
+                states,
+                &mut bufs[cur],
+                timer.on,
+            )?;
+            timer.add(t);
+            pending = Some(cur);
+            cur = 1 - cur;
+            start = end;
+            continue;
+        }
+        let [b0, b1] = &mut bufs;
+        let (next, ready) = if cur == 0 { (b0, &*b1) } else { (b1, &*b0) };
+        let on = timer.on;
+        let sinks_ref = &mut *sinks;
+        let (emitted, prepared) = rayon::join(
+            || emit(ready, sinks_ref, on),
+            || {
+                if more {
+                    prepare(&ctx, opts, data, (start, end), &mut run, states, next, on).map(Some)
+                } else {
+                    Ok(None)
+                }
+            },
         );
-        timer.lap(2);
-        let read_rejected = reject_at_read(chunks, &items, &dup, &mut loc);
-        let events = gather(chunks, &loc, &shard_pool, &read_rejected);
-        for s in sinks.iter_mut() {
-            s.window(&events)?;
-        }
-        claims_done += items.len() as u64;
-        timer.lap(3);
+        timer.t[3] += emitted?;
+        claims_done += ready.items.len() as u64;
         if let Some(p) = opts.progress {
-            p(end as u64, claims_done);
+            p(ready.end as u64, claims_done);
         }
-        start = end;
+        match prepared? {
+            Some(t) => {
+                timer.add(t);
+                pending = Some(cur);
+                cur = 1 - cur;
+                start = end;
+            }
+            None => pending = None,
+        }
     }
     timer.report();
     check_batch(&run.info, run.after_trailer)?;
-    run.info.open_debts = open_debts(&run.states);
+    run.info.open_debts = states.open_debts();
     for s in sinks.iter_mut() {
         s.finish(&run.info)?;
     }
     Ok(run.info)
 }
 
-/// Every open debt of the beneficiaries' final states, by beneficiary key then oldest first (a
-/// deterministic order: it does not depend on the shards' hash maps).
-fn open_debts(
-    states: &[Mutex<FxHashMap<u64, BenefState>>],
-) -> Vec<(u64, crate::rules::debt::Debt)> {
-    let mut v: Vec<(u64, crate::rules::debt::Debt)> = Vec::new();
-    for shard in states {
-        let st = shard.lock().unwrap_or_else(|e| e.into_inner());
-        for (k, b) in st.iter() {
-            v.extend(b.open_debts().iter().map(|d| (*k, *d)));
+/// End of the window starting at `start`: the first claim header after `start + window`.
+fn window_end(data: &[u8], start: usize, window: usize) -> usize {
+    reader::next_claim_start(data, start + window.max(1))
+        .max(start + 1)
+        .min(data.len())
+}
+
+/// One window between its parse and its sinks: the parsed chunks and what was decided. Two of them
+/// alternate so that the next window is liquidated while the sinks receive this one; buffers are
+/// reused from window to window (fresh large allocations cost page faults).
+struct WindowBuf {
+    chunks: Vec<Chunk>,
+    /// Chunks of `chunks` used by this window.
+    n: usize,
+    items: Vec<Item>,
+    dup: Vec<bool>,
+    loc: Vec<(u16, u32)>,
+    shard_outs: Vec<ShardOut>,
+    read_rejected: Vec<Outcome>,
+    /// Byte offset of the window's end (for the progress callback).
+    end: usize,
+}
+
+impl Default for WindowBuf {
+    fn default() -> Self {
+        WindowBuf {
+            chunks: Vec::new(),
+            n: 0,
+            items: Vec::new(),
+            dup: Vec::new(),
+            loc: Vec::new(),
+            shard_outs: (0..SHARDS).map(|_| ShardOut::default()).collect(),
+            read_rejected: Vec::new(),
+            end: 0,
         }
     }
-    // Stable: the debts of one beneficiary keep their order (oldest first).
-    v.sort_by_key(|e| e.0);
-    v
+}
+
+/// Parses, frames and liquidates the window `[start, end)` into `w`. Returns the stage times (parse,
+/// bookkeeping, shards) when `timing` is on.
+#[allow(clippy::too_many_arguments)]
+fn prepare(
+    ctx: &Ctx,
+    opts: &Options,
+    data: &[u8],
+    (start, end): (usize, usize),
+    run: &mut RunState,
+    states: &mut States,
+    w: &mut WindowBuf,
+    timing: bool,
+) -> Result<[std::time::Duration; 3], RunError> {
+    let mut sw = Stopwatch::new(timing);
+    let mut t = [std::time::Duration::ZERO; 3];
+    w.n = parse_window(data, start, end, &mut run.line, &mut w.chunks);
+    w.end = end;
+    let chunks = &w.chunks[..w.n];
+    sw.lap(&mut t[0]);
+    w.items = run.frame(chunks)?;
+    w.dup = run.mark_duplicates(chunks, &w.items);
+    let (lists, loc) = route(chunks, &w.items, &w.dup);
+    w.loc = loc;
+    sw.lap(&mut t[1]);
+    liquidate_shards(
+        ctx,
+        opts,
+        chunks,
+        &w.items,
+        &lists,
+        states.shards_mut(),
+        &mut w.shard_outs,
+    );
+    sw.lap(&mut t[2]);
+    w.read_rejected = reject_at_read(chunks, &w.items, &w.dup, &mut w.loc);
+    sw.lap(&mut t[1]);
+    Ok(t)
+}
+
+/// Hands the window in `w` to the sinks, its events in file order. Returns the time it took when
+/// `timing` is on.
+fn emit(
+    w: &WindowBuf,
+    sinks: &mut [&mut dyn Sink],
+    timing: bool,
+) -> Result<std::time::Duration, RunError> {
+    let mut sw = Stopwatch::new(timing);
+    let events = gather(&w.chunks[..w.n], &w.loc, &w.shard_outs, &w.read_rejected);
+    for s in sinks.iter_mut() {
+        s.window(&events)?;
+    }
+    let mut t = std::time::Duration::ZERO;
+    sw.lap(&mut t);
+    Ok(t)
 }
 
 /// What carries over from window to window.
 struct RunState {
     info: BatchInfo,
-    /// Running state of each shard's beneficiaries (participation caps, daily counters).
-    states: Vec<Mutex<FxHashMap<u64, BenefState>>>,
     /// (practitioner, claim number) already read: duplicate transmissions.
     seen: FxHashSet<u64>,
     /// Input line number of the next window's first record.
@@ -393,14 +505,13 @@ fn liquidate_shards(
     chunks: &[Chunk],
     items: &[Item],
     lists: &[Vec<u32>],
-    states: &[Mutex<FxHashMap<u64, BenefState>>],
+    states: &mut [FxHashMap<u64, BenefState>],
     pool: &mut [ShardOut],
 ) {
     pool.par_iter_mut()
         .zip(lists.par_iter())
-        .zip(states.par_iter())
+        .zip(states.par_iter_mut())
         .for_each(|((so, list), st)| {
-            let mut st = st.lock().unwrap_or_else(|e| e.into_inner());
             let mut scratch = BenefState::default();
             so.outcomes.clear();
             for &k in list {
@@ -493,7 +604,25 @@ fn gather<'a>(
     events
 }
 
-/// Phase timings printed on stderr when `LIQUIDATOR_TIMING` is set.
+/// Measures consecutive laps when timing is on (costs nothing otherwise).
+struct Stopwatch(Option<std::time::Instant>);
+
+impl Stopwatch {
+    fn new(on: bool) -> Stopwatch {
+        Stopwatch(on.then(std::time::Instant::now))
+    }
+    /// Adds the time since the last lap to `slot`.
+    fn lap(&mut self, slot: &mut std::time::Duration) {
+        if let Some(c) = self.0.as_mut() {
+            let now = std::time::Instant::now();
+            *slot += now - *c;
+            *c = now;
+        }
+    }
+}
+
+/// Stage timings printed on stderr when `LIQUIDATOR_TIMING` is set. Stages of consecutive windows
+/// overlap, so their sum exceeds the wall time; `wall` is the whole of [`process_in`].
 struct Timer {
     on: bool,
     t: [std::time::Duration; 4],
@@ -508,18 +637,21 @@ impl Timer {
             clock: std::time::Instant::now(),
         }
     }
-    fn lap(&mut self, i: usize) {
-        if self.on {
-            self.t[i] += self.clock.elapsed();
-            self.clock = std::time::Instant::now();
+    fn add(&mut self, t: [std::time::Duration; 3]) {
+        for (a, b) in self.t.iter_mut().zip(t) {
+            *a += b;
         }
     }
     fn report(&self) {
         if self.on {
             let t = &self.t;
             eprintln!(
-                "timing: parse {:?}, bookkeeping {:?}, shards {:?}, sinks {:?}",
-                t[0], t[1], t[2], t[3]
+                "timing: parse {:?}, bookkeeping {:?}, shards {:?}, sinks {:?} (overlapped), wall {:?}",
+                t[0],
+                t[1],
+                t[2],
+                t[3],
+                self.clock.elapsed()
             );
         }
     }

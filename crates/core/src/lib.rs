@@ -27,3 +27,4 @@ pub mod refs;
 pub mod reprocess;
 pub mod rules;
 pub mod sink;
+pub mod states;

@@ -69,8 +69,9 @@ pub enum SinkError {
     Other(String),
 }
 
-/// A consumer of liquidated claims.
-pub trait Sink {
+/// A consumer of liquidated claims. `Send`: the engine hands window k−1 to the sinks on one worker
+/// while another liquidates window k.
+pub trait Sink: Send {
     /// A window of consecutive events in file order.
     fn window(&mut self, events: &[Event<'_>]) -> Result<(), SinkError>;
     /// The whole batch has been read and its framing checked (not called when the batch is refused).
