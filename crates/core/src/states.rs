@@ -1,6 +1,6 @@
 //! The running state of every beneficiary across a run ([`BenefState`]: participation and franchise
-//! counters per year, per-day sessions, open debts of the insured), kept by the engine in [`SHARDS`] shards so that the shards
-//! liquidate in parallel, each owning its beneficiaries.
+//! counters per year, per-day sessions, open debts of the insured), kept by the engine in [`SHARDS`]
+//! shards so that the shards liquidate in parallel, each owning its beneficiaries.
 //!
 //! This is the seam for state that outlives a run (a ledger of yearly counters): seed each
 //! beneficiary's state before the run with [`States::seed`], hand the store to
