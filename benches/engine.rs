@@ -83,6 +83,7 @@ fn liq(refs: &Refs, h: &ClaimHeader, lines: &[ActLine]) -> Outcome {
     let ctx = Ctx {
         refs,
         batch_date: Date(20260316),
+        carry: None,
     };
     let input = ClaimInput {
         header: h,

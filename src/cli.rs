@@ -12,7 +12,9 @@
 //! * 7 — conservation check failed (a bug: the summary is written but the run is flagged);
 //! * 8 — not found (e.g. `refs lookup` of an unknown code, `explain` of an unknown claim);
 //! * 9 — outputs of a run refused: `reprocess`'s previous outputs (another batch, edited, or not matching
-//!   the claims file), `report` on a directory without a readable `report_data.json` (an older run).
+//!   the claims file), `report` on a directory without a readable `report_data.json` (an older run);
+//! * 10 — `run --ledger`: the batch (sender, number) was already committed in the ledger;
+//! * 11 — the ledger cannot be used (corrupt, another layout, held by another run).
 
 use clap::{Parser, Subcommand};
 use liquidator_core::engine::{self, Options, RunError};
@@ -59,6 +61,10 @@ pub enum Cmd {
         /// environment variable LIQUIDATOR_PSEUDONYM_KEY). Required with --parquet.
         #[arg(long)]
         pseudonym_key_file: Option<PathBuf>,
+        /// The ledger: start from the state of the last committed night and commit this one with the
+        /// outputs, all or nothing (formats/ledger.md). A batch already committed is refused (exit 10).
+        #[arg(long)]
+        ledger: Option<PathBuf>,
     },
     /// Re-liquidate a day with a corrected reference set and write the adjustments against a previous run.
     Reprocess {
@@ -116,6 +122,31 @@ pub enum Cmd {
         claim: u32,
         #[arg(long)]
         json: bool,
+        /// Liquidate against the ledger's last committed night (read only).
+        #[arg(long)]
+        ledger: Option<PathBuf>,
+    },
+    /// The ledger carried between nights: a beneficiary's state, or the ledger's figures.
+    Ledger {
+        #[command(subcommand)]
+        cmd: LedgerCmd,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum LedgerCmd {
+    /// A beneficiary's counters and recent sessions as of the last committed night (JSON).
+    Show {
+        #[arg(long)]
+        ledger: PathBuf,
+        /// NIR (13 characters) and rank: `1850375123456-001`.
+        #[arg(long)]
+        beneficiary: String,
+    },
+    /// Nights committed, entry counts and size on disk (JSON).
+    Stats {
+        #[arg(long)]
+        ledger: PathBuf,
     },
 }
 
@@ -171,7 +202,7 @@ fn date_arg(s: &str) -> Result<liquidator_core::date::Date, ExitCode> {
 
 /// Pretty JSON for stdout. Serialising our own types cannot fail short of a bug; if it ever does, the
 /// message says so on stderr and the process exits 5 rather than printing nothing with status 0.
-fn json_text<T: serde::Serialize>(v: &T) -> String {
+pub fn json_text<T: serde::Serialize>(v: &T) -> String {
     match serde_json::to_string_pretty(v) {
         Ok(s) => s,
         Err(e) => {
@@ -217,6 +248,7 @@ pub fn main() -> ExitCode {
             quiet,
             parquet,
             pseudonym_key_file,
+            ledger,
         } => {
             pool(threads);
             let refs = match load_refs(&refs) {
@@ -245,9 +277,25 @@ pub fn main() -> ExitCode {
             // The Parquet export is one more sink of the same pass, writing into the staging
             // directory: committed with the other files, or not at all.
             let batch = crate::sinks::batch_header(&claims);
-            let result = engine::run_with(&claims, &refs, &out, force, &opts, |dir| {
-                crate::sinks::sinks(dir, key.as_ref(), batch.as_ref())
-            });
+            let result = match &ledger {
+                None => engine::run_with(&claims, &refs, &out, force, &opts, |dir| {
+                    crate::sinks::sinks(dir, key.as_ref(), batch.as_ref())
+                }),
+                Some(l) => {
+                    let r = crate::nightly::run(&claims, &refs, &out, force, &opts, l, |dir| {
+                        crate::sinks::sinks(dir, key.as_ref(), batch.as_ref())
+                    });
+                    match r {
+                        Ok(s) => Ok(s),
+                        Err(code) => {
+                            if let Some(p) = &bar {
+                                p.finish();
+                            }
+                            return code;
+                        }
+                    }
+                }
+            };
             if let Some(p) = &bar {
                 p.finish();
             }
@@ -496,13 +544,39 @@ pub fn main() -> ExitCode {
             refs,
             claim,
             json,
+            ledger,
         } => {
             let refs = match load_refs(&refs) {
                 Ok(r) => r,
                 Err(c) => return c,
             };
-            crate::cli::explain(&claims, &refs, claim, json)
+            match ledger {
+                None => crate::cli::explain(&claims, &refs, claim, json, None),
+                Some(dir) => {
+                    let l = match crate::nightly::open(&dir) {
+                        Ok(l) => l,
+                        Err(c) => return c,
+                    };
+                    let reader = match l.reader(None) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            eprintln!("liquidator: {e}");
+                            return ExitCode::from(crate::nightly::EXIT_LEDGER);
+                        }
+                    };
+                    crate::cli::explain(&claims, &refs, claim, json, Some(&reader))
+                }
+            }
         }
+        Cmd::Ledger {
+            cmd: LedgerCmd::Show {
+                ledger,
+                beneficiary,
+            },
+        } => crate::nightly::show(&ledger, &beneficiary),
+        Cmd::Ledger {
+            cmd: LedgerCmd::Stats { ledger },
+        } => crate::nightly::stats(&ledger),
     }
 }
 
@@ -553,7 +627,13 @@ fn ok(b: bool) -> &'static str {
 }
 
 /// `liquidator explain`: liquidates the batch (so caps are as in the run) and prints the steps of one claim.
-pub fn explain(claims: &Path, refs: &Refs, claim: u32, json: bool) -> ExitCode {
+pub fn explain(
+    claims: &Path,
+    refs: &Refs,
+    claim: u32,
+    json: bool,
+    carry: Option<&dyn liquidator_core::carry::Carry>,
+) -> ExitCode {
     let data = match engine::map_file(claims) {
         Ok(d) => d,
         Err(e) => {
@@ -561,7 +641,7 @@ pub fn explain(claims: &Path, refs: &Refs, claim: u32, json: bool) -> ExitCode {
             return ExitCode::from(exit_code(&e));
         }
     };
-    let traced = match liquidator_core::explain::trace(&data, refs, claim) {
+    let traced = match liquidator_core::explain::trace_with(&data, refs, claim, carry) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("liquidator: {e}");

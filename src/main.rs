@@ -1,5 +1,6 @@
 //! Thin binary: everything lives in the workspace crates (ARCHITECTURE.md has the map).
 mod cli;
+mod nightly;
 mod progress;
 mod sinks;
 

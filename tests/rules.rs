@@ -662,6 +662,7 @@ fn liquidate_traced(
     let ctx = Ctx {
         refs: mini_refs(),
         batch_date: Date(batch),
+        carry: None,
     };
     let input = ClaimInput {
         header: h,

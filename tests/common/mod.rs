@@ -109,6 +109,7 @@ pub fn liquidate_with(
     let ctx = Ctx {
         refs,
         batch_date: Date(20260316),
+        carry: None,
     };
     let input = ClaimInput {
         header: h,

@@ -40,6 +40,9 @@ codes!(Reject {
     BenefUnknown = "R022", "BENEFICIARY_UNKNOWN", "beneficiary (NIR, rank) unknown";
     RightsClosed = "R023", "RIGHTS_CLOSED", "no open AMO rights on the date of care";
     Duplicate = "R030", "DUPLICATE_CLAIM", "claim number already seen for this practitioner in the batch";
+    ClaimPaidEarlier = "R031", "CLAIM_PAID_EARLIER", "claim number already paid for this practitioner by an earlier batch (ledger)";
+    ClaimReadEarlier = "R032", "CLAIM_READ_EARLIER", "claim number already read and rejected for this practitioner in an earlier batch (ledger)";
+    ActPaidEarlier = "R033", "ACT_PAID_EARLIER", "act (beneficiary, practitioner, date of care, code, activity, phase) already paid by an earlier batch (ledger)";
     PracUnknown = "R040", "PRACTITIONER_UNKNOWN", "practitioner unknown or not in activity on the date of care";
     NotConventioned = "R041", "NOT_CONVENTIONED", "practitioner not under convention on the date of care";
     AtMissing = "R052", "AT_NUMBER_MISSING", "work accident (nature 41) without accident number or date";
@@ -80,7 +83,8 @@ impl Reject {
             | Reject::ModifierExclusive
             | Reject::AssocCode
             | Reject::ConsultAssoc
-            | Reject::Incompatible => Scope::Line,
+            | Reject::Incompatible
+            | Reject::ActPaidEarlier => Scope::Line,
             _ => Scope::Claim,
         }
     }

@@ -21,6 +21,7 @@
 //! Architecture invariant: sinks see events in file order; the window size changes only how events are
 //! grouped into calls, never their order.
 
+use crate::carry::{Carry, EarlierClaim, claim_key};
 use crate::claims::reader::{self, Chunk, ClaimError};
 use crate::claims::record::{self, BatchHeader, BatchTrailer};
 use crate::codes::{BatchFail, Reject};
@@ -74,6 +75,9 @@ pub struct Options<'a> {
     /// Liquidate with a trace for this claim number (for `explain`).
     pub trace_claim: Option<u32>,
     pub progress: Option<&'a (dyn Fn(u64, u64) + Sync)>,
+    /// The state as of the last committed night (a ledger, `crate::carry`), or `None`: start from
+    /// nothing. A beneficiary's state is taken from it the first time one of its claims is liquidated.
+    pub carry: Option<&'a dyn Carry>,
 }
 
 impl Default for Options<'_> {
@@ -82,6 +86,7 @@ impl Default for Options<'_> {
             window: WINDOW,
             trace_claim: None,
             progress: None,
+            carry: None,
         }
     }
 }
@@ -90,6 +95,9 @@ impl Default for Options<'_> {
 #[derive(Default)]
 struct ShardOut {
     outcomes: Vec<(Outcome, Option<Vec<Step>>)>,
+    /// Debts still open in the states this shard took from an earlier night (`Options::carry`) in
+    /// this window: they are part of the night's opening debts.
+    opening_debts: i64,
 }
 
 /// Reads and checks the batch header (first record). Its date is the batch date used by the rules.
@@ -202,6 +210,7 @@ pub fn process_in(
     let ctx = Ctx {
         refs,
         batch_date: header.date,
+        carry: opts.carry,
     };
     let mut run = RunState {
         info: BatchInfo {
@@ -302,7 +311,7 @@ struct WindowBuf {
     /// Chunks of `chunks` used by this window.
     n: usize,
     items: Vec<Item>,
-    dup: Vec<bool>,
+    dup: Vec<Dup>,
     loc: Vec<(u16, u32)>,
     shard_outs: Vec<ShardOut>,
     read_rejected: Vec<Outcome>,
@@ -345,7 +354,7 @@ fn prepare(
     let chunks = &w.chunks[..w.n];
     sw.lap(&mut t[0]);
     w.items = run.frame(chunks)?;
-    w.dup = run.mark_duplicates(chunks, &w.items);
+    w.dup = run.mark_duplicates(chunks, &w.items, opts.carry);
     let (lists, loc) = route(chunks, &w.items, &w.dup);
     w.loc = loc;
     sw.lap(&mut t[1]);
@@ -358,6 +367,7 @@ fn prepare(
         states.shards_mut(),
         &mut w.shard_outs,
     );
+    run.info.debts_opening_cents += w.shard_outs.iter().map(|s| s.opening_debts).sum::<i64>();
     sw.lap(&mut t[2]);
     w.read_rejected = reject_at_read(chunks, &w.items, &w.dup, &mut w.loc);
     sw.lap(&mut t[1]);
@@ -426,20 +436,48 @@ impl RunState {
         Ok(items)
     }
 
-    /// Marks the claims whose (practitioner, number) was already read, in file order.
-    fn mark_duplicates(&mut self, chunks: &[Chunk], items: &[Item]) -> Vec<bool> {
-        items
+    /// Marks the claims whose (practitioner, number) was already read, in file order: earlier in
+    /// this batch first, then by an earlier night (a ledger).
+    fn mark_duplicates(
+        &mut self,
+        chunks: &[Chunk],
+        items: &[Item],
+        carry: Option<&dyn Carry>,
+    ) -> Vec<Dup> {
+        let mut dup: Vec<Dup> = items
             .iter()
             .map(
                 |&(ci, cj)| match chunks[ci as usize].claims[cj as usize].header {
-                    Some(h) => !self
-                        .seen
-                        .insert(h.practitioner as u64 * 1_000_000_000 + h.claim_no as u64),
-                    None => false,
+                    Some(h) if !self.seen.insert(claim_key(h.practitioner, h.claim_no)) => {
+                        Dup::InBatch
+                    }
+                    _ => Dup::No,
                 },
             )
-            .collect()
+            .collect();
+        if let Some(carry) = carry {
+            dup.par_iter_mut()
+                .zip(items.par_iter())
+                .for_each(|(d, &(ci, cj))| {
+                    if let (Dup::No, Some(h)) = (*d, chunks[ci as usize].claims[cj as usize].header)
+                        && let Some(e) = carry.claim(h.practitioner, h.claim_no)
+                    {
+                        *d = Dup::Earlier(e);
+                    }
+                });
+        }
+        dup
     }
+}
+
+/// Why a claim is a duplicate transmission, if it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dup {
+    No,
+    /// Its number was read earlier in this batch (`R030`).
+    InBatch,
+    /// Its number was read by an earlier night (`R031` paid there, `R032` rejected there).
+    Earlier(EarlierClaim),
 }
 
 /// Cuts the window `[start, end)` into sub-chunks at claim boundaries, numbers their lines and parses
@@ -483,12 +521,12 @@ fn parse_window(
 
 /// Where each claim's outcome will be: `(shard, index)`, or `(SHARDS, _)` for a claim rejected at
 /// read. Returns each shard's list of claims (indexes into `items`, in file order) and the locations.
-fn route(chunks: &[Chunk], items: &[Item], dup: &[bool]) -> (Vec<Vec<u32>>, Vec<(u16, u32)>) {
+fn route(chunks: &[Chunk], items: &[Item], dup: &[Dup]) -> (Vec<Vec<u32>>, Vec<(u16, u32)>) {
     let mut lists: Vec<Vec<u32>> = vec![Vec::new(); SHARDS];
     let mut loc: Vec<(u16, u32)> = vec![(SHARDS as u16, 0); items.len()];
     for (k, &(ci, cj)) in items.iter().enumerate() {
         let c = &chunks[ci as usize].claims[cj as usize];
-        if let (Some(h), None, false) = (c.header, c.error, dup[k]) {
+        if let (Some(h), None, Dup::No) = (c.header, c.error, dup[k]) {
             let sh = shard_of(benef_key(&h.nir, h.rank).unwrap_or(0));
             loc[k] = (sh as u16, lists[sh].len() as u32);
             lists[sh].push(k as u32);
@@ -514,6 +552,7 @@ fn liquidate_shards(
         .for_each(|((so, list), st)| {
             let mut scratch = BenefState::default();
             so.outcomes.clear();
+            so.opening_debts = 0;
             for &k in list {
                 let (ci, cj) = items[k as usize];
                 let ch = &chunks[ci as usize];
@@ -529,9 +568,15 @@ fn liquidate_shards(
                     line_pos: &ch.line_pos[a..b],
                     pos: c.pos,
                 };
-                let bs = st
-                    .entry(benef_key(&h.nir, h.rank).unwrap_or(0))
-                    .or_default();
+                let key = benef_key(&h.nir, h.rank).unwrap_or(0);
+                let bs = st.entry(key).or_insert_with(|| {
+                    let s = ctx
+                        .carry
+                        .and_then(|c| c.state(key))
+                        .unwrap_or_default();
+                    so.opening_debts += s.open_debt_cents();
+                    s
+                });
                 if opts.trace_claim == Some(h.claim_no) {
                     let mut steps = Vec::new();
                     let mut tr = Trace(Some(&mut steps));
@@ -549,7 +594,7 @@ fn liquidate_shards(
 fn reject_at_read(
     chunks: &[Chunk],
     items: &[Item],
-    dup: &[bool],
+    dup: &[Dup],
     loc: &mut [(u16, u32)],
 ) -> Vec<Outcome> {
     let mut out = Vec::new();
@@ -659,7 +704,7 @@ impl Timer {
 
 /// The rejection of a claim that never reached the rules: unreadable record, duplicate transmission,
 /// or unreadable header.
-fn read_rejection(c: &reader::ParsedClaim, dup: bool) -> Rejection {
+fn read_rejection(c: &reader::ParsedClaim, dup: Dup) -> Rejection {
     let prac = c.header.map(|h| h.practitioner);
     let rejection = |code: Reject, e: Option<ClaimError>, detail: String| Rejection {
         code,
@@ -674,13 +719,27 @@ fn read_rejection(c: &reader::ParsedClaim, dup: bool) -> Rejection {
             format!("line {}: {}", e.pos.line, e.field)
         };
         rejection(e.code, Some(e), detail)
-    } else if dup {
+    } else if dup == Dup::InBatch {
         let detail = format!(
             "claim {:09} of practitioner {:09} already read",
             c.claim_no,
             prac.unwrap_or(0)
         );
         rejection(Reject::Duplicate, None, detail)
+    } else if let Dup::Earlier(e) = dup {
+        let (code, what) = if e.paid {
+            (Reject::ClaimPaidEarlier, "paid")
+        } else {
+            (Reject::ClaimReadEarlier, "read and rejected")
+        };
+        let detail = format!(
+            "claim {:09} of practitioner {:09} already {what} by batch {} of sender {:09}",
+            c.claim_no,
+            prac.unwrap_or(0),
+            e.batch.batch_no,
+            e.batch.sender
+        );
+        rejection(code, None, detail)
     } else {
         rejection(Reject::Syntax, None, "claim header unreadable".into())
     }
@@ -745,21 +804,56 @@ pub fn run_with<'s>(
     extra: impl FnOnce(&Path) -> Result<Vec<Box<dyn Sink + 's>>, SinkError>,
 ) -> Result<Summary, RunError> {
     let data = map_file(claims)?;
+    let staged = stage_run(&data, refs, out, force, opts, extra)?;
+    staged.stage.commit()?;
+    Ok(staged.summary)
+}
+
+/// A run whose outputs are complete in their staging directory but not yet renamed into place: a
+/// ledger commits the night between the two (formats/ledger.md, "All or nothing").
+pub struct Staged {
+    pub summary: Summary,
+    /// The batch framing as read.
+    pub info: BatchInfo,
+    pub stage: atomic::Staging,
+    /// Every beneficiary's running state at the end of the night, by ascending key (with
+    /// `opts.carry` only: what a ledger commits; empty otherwise).
+    pub states: Vec<(u64, BenefState)>,
+}
+
+/// [`run_with`] on a claims file already in memory, stopping before the rename.
+pub fn stage_run<'s>(
+    data: &[u8],
+    refs: &Refs,
+    out: &Path,
+    force: bool,
+    opts: &Options,
+    extra: impl FnOnce(&Path) -> Result<Vec<Box<dyn Sink + 's>>, SinkError>,
+) -> Result<Staged, RunError> {
     let stage = atomic::Staging::create(out, force)?;
     let mut tsv = TsvSink::create(&stage.dir)?;
     let mut debts = crate::output::debts::DebtSink::create(&stage.dir)?;
     let mut totals = SummarySink::default();
     let mut more = extra(&stage.dir)?;
+    let mut states = States::new();
     let info = {
         let mut sinks: Vec<&mut dyn Sink> = vec![&mut tsv, &mut debts, &mut totals];
         sinks.extend(more.iter_mut().map(|b| &mut **b as &mut dyn Sink));
-        process(&data, refs, opts, &mut sinks)?
+        process_in(data, refs, opts, &mut sinks, &mut states)?
     };
     drop(more);
     let mut summary = totals.into_summary(&info);
     summary.amc_files = tsv.amc_files();
     summary.check();
     atomic::write_json(&stage.dir.join(crate::output::SUMMARY), &summary)?;
-    stage.commit()?;
-    Ok(summary)
+    Ok(Staged {
+        summary,
+        info,
+        stage,
+        states: if opts.carry.is_some() {
+            states.into_sorted()
+        } else {
+            Vec::new()
+        },
+    })
 }

@@ -46,8 +46,19 @@ impl Sink for TraceSink {
 /// Liquidates the whole batch (so that caps and daily counters are as in the run) with a trace of
 /// every claim numbered `claim` (one per practitioner who used that number).
 pub fn trace(data: &[u8], refs: &Refs, claim: u32) -> Result<Vec<Traced>, RunError> {
+    trace_with(data, refs, claim, None)
+}
+
+/// [`trace`] against the state an earlier night left (a ledger), when given.
+pub fn trace_with(
+    data: &[u8],
+    refs: &Refs,
+    claim: u32,
+    carry: Option<&dyn crate::carry::Carry>,
+) -> Result<Vec<Traced>, RunError> {
     let opts = Options {
         trace_claim: Some(claim),
+        carry,
         ..Default::default()
     };
     let mut sink = TraceSink::default();

@@ -14,6 +14,7 @@
 //! generator; the core does no I/O outside `engine::run`, `output::files`, `reprocess` and the
 //! reference loaders, and does not panic on input (clippy lints in `Cargo.toml`).
 
+pub mod carry;
 pub mod claims;
 pub mod codes;
 pub mod date;

@@ -190,3 +190,39 @@ pub fn check<'r>(ctx: &Ctx<'r>, c: &ClaimInput, tr: &mut Trace) -> Result<Partie
         prac,
     })
 }
+
+/// The oldest date of care a batch dated `batch_date` still pays (the time limit, RULES.md §9:
+/// inclusive — care on exactly this date is paid, the day before is rejected `R012`). The ledger
+/// purges what is older than this: nothing that old can be paid again.
+pub fn oldest_payable(refs: &crate::refs::Refs, batch_date: crate::date::Date) -> crate::date::Date {
+    let months = refs.param(Param::TimeLimitMonths, batch_date) / 100;
+    batch_date.minus_months(months as u32)
+}
+
+/// CCAM acts already paid by an earlier night (a ledger): each such line is rejected `R033` (line scope:
+/// the rest of the claim is liquidated without it), with the earlier batch in the detail.
+pub fn check_paid_earlier(
+    carry: &dyn crate::carry::Carry,
+    c: &ClaimInput,
+    tr: &mut Trace,
+) -> Result<(), Rej> {
+    let Some(benef) = benef_key(&c.header.nir, c.header.rank) else {
+        return Ok(());
+    };
+    for (i, l) in c.lines.iter().enumerate() {
+        let Some(key) = crate::carry::paid_act_key(benef, c.header.practitioner, l) else {
+            continue;
+        };
+        if let Some(b) = carry.act(&key) {
+            let detail = format!(
+                "act of {} already paid by batch {} of sender {:09}",
+                l.date, b.batch_no, b.sender
+            );
+            tr.note("ledger", "formats/ledger.md (Acts)", Some(l.line_no), || {
+                detail.clone()
+            });
+            return Err(Rej::line(Reject::ActPaidEarlier, i, detail));
+        }
+    }
+    Ok(())
+}

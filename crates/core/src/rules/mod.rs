@@ -34,6 +34,8 @@ pub struct Ctx<'r> {
     pub refs: &'r Refs,
     /// Creation date of the batch: time limits are counted back from it.
     pub batch_date: Date,
+    /// What earlier nights paid (a ledger), or `None`: acts already paid are rejected `R033`.
+    pub carry: Option<&'r dyn crate::carry::Carry>,
 }
 
 /// A claim as the rules see it: its header, its act lines and where each line was read.
@@ -517,6 +519,9 @@ fn liquidate_inner(
     tr: &mut Trace,
 ) -> Result<Paid, Rej> {
     let parties = controls::check(ctx, c, tr)?;
+    if let Some(carry) = ctx.carry {
+        controls::check_paid_earlier(carry, c, tr)?;
+    }
     let mut priced = pricing::price_lines(ctx, c, &parties, tr)?;
     // Work on a copy of the state: a claim rejected by a later rule must leave no trace in it.
     st.clone_from(state);

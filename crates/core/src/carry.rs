@@ -1,0 +1,137 @@
+//! What earlier nights left, as the engine sees it: the seam between the engine and a ledger.
+//!
+//! The core defines this trait and never stores anything: the `liquidator-ledger` crate implements it
+//! on its embedded store (`formats/ledger.md`). Without a ledger (`Options::carry` = `None`) a run
+//! starts from nothing, as it always did.
+//!
+//! Architecture invariant: a run through a ledger differs from a run without one only by what the
+//! ledger answers here — the running state a beneficiary starts the night with, and whether a claim
+//! number or an act was already read or paid by an earlier night.
+
+use crate::claims::{Act, ActLine};
+use crate::rules::BenefState;
+
+/// A batch committed by an earlier night: who sent it and its number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BatchRef {
+    pub sender: u32,
+    pub batch_no: u32,
+}
+
+/// What an earlier night did with a claim number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EarlierClaim {
+    pub batch: BatchRef,
+    /// Paid (wholly or partly) rather than rejected.
+    pub paid: bool,
+}
+
+/// The state as of the last committed night. Lookups never fail from the engine's point of view: an
+/// implementation that hits an I/O error records it and answers `None`, and its owner fails the run
+/// before anything is committed.
+pub trait Carry: Sync {
+    /// The running state of a beneficiary (`refs::benef_key`) at the end of the last night, if any.
+    fn state(&self, benef: u64) -> Option<BenefState>;
+    /// Whether this practitioner's claim number was read by an earlier night.
+    fn claim(&self, practitioner: u32, claim_no: u32) -> Option<EarlierClaim>;
+    /// Whether this act was paid by an earlier night.
+    fn act(&self, key: &ActKey) -> Option<BatchRef>;
+}
+
+/// The identity of a claim: (practitioner, claim number), as the duplicate check within a run uses it.
+pub fn claim_key(practitioner: u32, claim_no: u32) -> u64 {
+    practitioner as u64 * 1_000_000_000 + claim_no as u64
+}
+
+/// The identity of an act, compact: a 64-bit hash of (beneficiary, practitioner, date of care, act)
+/// to look it up, and a second, independent 64-bit hash to verify a hit (two different acts with the
+/// same first hash are never taken for each other).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ActKey {
+    pub hash: u64,
+    pub check: u64,
+}
+
+/// The identity under which an earlier night's act is looked up, for the acts that have one: CCAM
+/// acts only. An NGAP act (a nurse's `AMI 1`, a physiotherapist's session…) may legitimately be
+/// performed twice the same day for the same patient, and a B2 line carries no time of day: a
+/// second visit billed on a later night cannot be told from a repeat, so NGAP repeats are caught
+/// only through their claim number (`R031`/`R032`, formats/ledger.md, "Acts").
+pub fn paid_act_key(benef: u64, practitioner: u32, l: &ActLine) -> Option<ActKey> {
+    matches!(l.act, Act::Ccam { .. }).then(|| act_key(benef, practitioner, l))
+}
+
+/// An act's identity: the beneficiary, the practitioner, the date of care and the act itself — CCAM
+/// code, extension, activity and phase, or NGAP letter and coefficient (formats/ledger.md, "Acts").
+/// Modifiers, quantity and fee are not part of it: an act billed again with other modifiers or
+/// another fee is still the same act.
+pub fn act_key(benef: u64, practitioner: u32, l: &ActLine) -> ActKey {
+    let mut b = [0u8; 32];
+    b[..8].copy_from_slice(&benef.to_le_bytes());
+    b[8..12].copy_from_slice(&practitioner.to_le_bytes());
+    b[12..16].copy_from_slice(&l.date.0.to_le_bytes());
+    match l.act {
+        Act::Ngap { letter, coef } => {
+            b[16] = b'N';
+            b[17..21].copy_from_slice(&letter);
+            b[21..25].copy_from_slice(&coef.to_le_bytes());
+        }
+        Act::Ccam {
+            code,
+            extension,
+            activity,
+            phase,
+            ..
+        } => {
+            b[16] = b'C';
+            b[17..24].copy_from_slice(&code);
+            b[24] = extension;
+            b[25] = activity;
+            b[26] = phase;
+        }
+    }
+    ActKey {
+        hash: xxhash_rust::xxh3::xxh3_64_with_seed(&b, 0),
+        check: xxhash_rust::xxh3::xxh3_64_with_seed(&b, 0x6c65_6467_6572),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::date::Date;
+
+    fn ccam(code: &[u8; 7], date: u32, activity: u8, modifiers: [u8; 4]) -> ActLine {
+        ActLine {
+            claim_no: 1,
+            line_no: 1,
+            date: Date(date),
+            act: Act::Ccam {
+                code: *code,
+                extension: b' ',
+                activity,
+                phase: b'0',
+                modifiers,
+                assoc: b' ',
+                rc: b' ',
+            },
+            quantity: 1,
+            fee: 100,
+            qualifier: *b"  ",
+            exemption: b' ',
+        }
+    }
+
+    #[test]
+    fn act_key_ignores_modifiers_and_claim_but_not_date_activity_or_parties() {
+        let a = ccam(b"BGQP002", 20260301, b'1', *b"    ");
+        let mut b = ccam(b"BGQP002", 20260301, b'1', *b"F   ");
+        b.claim_no = 2;
+        b.line_no = 3;
+        assert_eq!(act_key(7, 9, &a), act_key(7, 9, &b));
+        assert_ne!(act_key(7, 9, &a), act_key(7, 9, &ccam(b"BGQP002", 20260302, b'1', *b"    ")));
+        assert_ne!(act_key(7, 9, &a), act_key(7, 9, &ccam(b"BGQP002", 20260301, b'4', *b"    ")));
+        assert_ne!(act_key(7, 9, &a), act_key(8, 9, &a));
+        assert_ne!(act_key(7, 9, &a), act_key(7, 10, &a));
+    }
+}

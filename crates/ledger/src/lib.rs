@@ -1,0 +1,576 @@
+//! # liquidator-ledger — the state carried from night to night
+//!
+//! One embedded transactional store (redb: one file `DIR/ledger.redb`, ACID, pure Rust) holds what a
+//! night leaves for the next ones (formats/ledger.md):
+//! * `benefs`: each beneficiary's running state ([`liquidator_core::rules::BenefState`]: yearly
+//!   participation and franchise counters, per practitioner-day sessions and daily counters), pruned
+//!   of what the time limit makes useless;
+//! * `claims`: every (practitioner, claim number) read, paid or rejected, with the batch and the
+//!   latest date of care; `acts`: every act paid (a 64-bit hash + a 64-bit check), with the batch and
+//!   the date of care;
+//! * `batches`: the nights committed (sender, batch number, checksum of the file);
+//! * `undo`: for the last [`UNDO_NIGHTS`] nights, each touched beneficiary's state before the night
+//!   (what `reprocess` re-liquidates a past night against);
+//! * `meta`: the layout version, the pending marker of the all-or-nothing protocol, the last purge.
+//!
+//! The engine reads it through [`liquidator_core::carry::Carry`] ([`Reader`]); a night is committed
+//! by [`Ledger::commit_night`] between the outputs' staging and their rename, then
+//! [`Ledger::finish`]ed (the protocol: formats/ledger.md, "All or nothing").
+//!
+//! Architecture invariant: the ledger changes only by a whole night — a killed run leaves it as of the
+//! previous night (a pending night is rolled back to its savepoint unless its outputs were renamed).
+
+pub mod codec;
+pub mod night;
+
+use liquidator_core::carry::{ActKey, BatchRef, Carry, EarlierClaim};
+use liquidator_core::date::Date;
+use liquidator_core::rules::BenefState;
+use redb::{
+    Database, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable,
+    ReadableTableMetadata, TableDefinition,
+};
+use rustc_hash::FxHashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// The store's file in the ledger directory.
+pub const FILE: &str = "ledger.redb";
+/// Nights whose before-images are kept for `reprocess`.
+pub const UNDO_NIGHTS: u32 = 31;
+/// Layout version written in `meta`.
+const SCHEMA: &[u8] = b"liquidator-ledger/1";
+
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// seq → [`BatchRecord`] (fixed layout).
+const BATCHES: TableDefinition<u32, &[u8]> = TableDefinition::new("batches");
+/// beneficiary key → encoded state (`codec`).
+const BENEFS: TableDefinition<u64, &[u8]> = TableDefinition::new("benefs");
+/// (seq, beneficiary) → state before night `seq` (empty: none).
+const UNDO: TableDefinition<(u32, u64), &[u8]> = TableDefinition::new("undo");
+/// claim key → (seq, latest date of care, paid).
+const CLAIMS: TableDefinition<u64, (u32, u32, bool)> = TableDefinition::new("claims");
+/// act hash → (check, seq, date of care).
+const ACTS: TableDefinition<u64, (u64, u32, u32)> = TableDefinition::new("acts");
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("ledger store: {0}")]
+    Store(#[from] redb::Error),
+    #[error("ledger {0}: {1}")]
+    Io(PathBuf, std::io::Error),
+    #[error("ledger corrupt: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    Usage(String),
+}
+
+fn st<E: Into<redb::Error>>(e: E) -> LedgerError {
+    LedgerError::Store(e.into())
+}
+
+/// A night committed.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct BatchRecord {
+    pub seq: u32,
+    pub sender: u32,
+    pub batch_no: u32,
+    pub batch_date: String,
+    /// xxh3-64 of the claims file, hexadecimal.
+    pub checksum: String,
+    pub claims_read: u64,
+    pub claims_paid: u64,
+    pub acts_paid: u64,
+    /// Times this night was replaced by `reprocess`.
+    pub reprocessed: u32,
+}
+
+impl BatchRecord {
+    pub fn batch_ref(&self) -> BatchRef {
+        BatchRef {
+            sender: self.sender,
+            batch_no: self.batch_no,
+        }
+    }
+    fn encode(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(56);
+        b.extend_from_slice(&self.sender.to_le_bytes());
+        b.extend_from_slice(&self.batch_no.to_le_bytes());
+        b.extend_from_slice(&Date::parse_iso(&self.batch_date).unwrap_or_default().0.to_le_bytes());
+        b.extend_from_slice(&u64::from_str_radix(&self.checksum, 16).unwrap_or(0).to_le_bytes());
+        b.extend_from_slice(&self.claims_read.to_le_bytes());
+        b.extend_from_slice(&self.claims_paid.to_le_bytes());
+        b.extend_from_slice(&self.acts_paid.to_le_bytes());
+        b.extend_from_slice(&self.reprocessed.to_le_bytes());
+        b
+    }
+    fn decode(seq: u32, b: &[u8]) -> Result<BatchRecord, LedgerError> {
+        if b.len() != 48 {
+            return Err(LedgerError::Corrupt(format!("batch record {seq}: {} bytes", b.len())));
+        }
+        let u32a = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let u64a = |i: usize| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(&b[i..i + 8]);
+            u64::from_le_bytes(a)
+        };
+        Ok(BatchRecord {
+            seq,
+            sender: u32a(0),
+            batch_no: u32a(4),
+            batch_date: Date(u32a(8)).to_string(),
+            checksum: format!("{:016x}", u64a(12)),
+            claims_read: u64a(20),
+            claims_paid: u64a(28),
+            acts_paid: u64a(36),
+            reprocessed: u32a(44),
+        })
+    }
+}
+
+/// The checksum a batch is recorded with: xxh3-64 of the whole file.
+pub fn checksum(data: &[u8]) -> String {
+    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(data))
+}
+
+/// The marker of a night committed to the store whose outputs are not yet known to be renamed.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Pending {
+    /// The persistent savepoint taken just before the night: the ledger as of the previous night.
+    pub savepoint: u64,
+    pub seq: u32,
+    /// The staging directory holding the night's complete outputs, and their final name.
+    pub staging: PathBuf,
+    pub out: PathBuf,
+}
+
+/// How a pending night found at open was resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Resolved {
+    /// Its outputs were not renamed: the ledger is back as of the previous night, staging removed.
+    RolledBack(Pending),
+    /// Its outputs were renamed: the night stands.
+    Completed(Pending),
+}
+
+/// What a night brings to [`Ledger::commit_night`].
+pub struct NightCommit<'a> {
+    pub sender: u32,
+    pub batch_no: u32,
+    pub batch_date: Date,
+    pub checksum: String,
+    /// The oldest date of care this batch pays (`rules::controls::oldest_payable`): older entries are
+    /// of no use to this night or any later one, and are purged.
+    pub oldest: Date,
+    pub states: &'a [(u64, BenefState)],
+    pub night: &'a night::NightSink,
+    pub staging: &'a Path,
+    pub out: &'a Path,
+    /// `reprocess` of night `seq`: its entries are replaced, not added to.
+    pub replaces: Option<u32>,
+}
+
+pub struct Ledger {
+    db: Database,
+    dir: PathBuf,
+    batches: Vec<BatchRecord>,
+}
+
+impl Ledger {
+    /// Opens (creating it if needed) the ledger in `dir`, and resolves a night left pending by a run
+    /// that was killed between its commit and its end.
+    pub fn open(dir: &Path) -> Result<(Ledger, Option<Resolved>), LedgerError> {
+        std::fs::create_dir_all(dir).map_err(|e| LedgerError::Io(dir.to_path_buf(), e))?;
+        let path = dir.join(FILE);
+        let db = Database::create(&path).map_err(st)?;
+        let txn = db.begin_write().map_err(st)?;
+        {
+            let mut meta = txn.open_table(META).map_err(st)?;
+            let schema = meta.get("schema").map_err(st)?.map(|g| g.value().to_vec());
+            match schema {
+                None => {
+                    meta.insert("schema", SCHEMA).map_err(st)?;
+                }
+                Some(s) if s == SCHEMA => {}
+                Some(s) => {
+                    return Err(LedgerError::Corrupt(format!(
+                        "{}: layout {:?}, expected {:?}",
+                        path.display(),
+                        String::from_utf8_lossy(&s),
+                        String::from_utf8_lossy(SCHEMA)
+                    )));
+                }
+            }
+            txn.open_table(BATCHES).map_err(st)?;
+            txn.open_table(BENEFS).map_err(st)?;
+            txn.open_table(UNDO).map_err(st)?;
+            txn.open_table(CLAIMS).map_err(st)?;
+            txn.open_table(ACTS).map_err(st)?;
+        }
+        txn.commit().map_err(st)?;
+        let mut l = Ledger {
+            db,
+            dir: dir.to_path_buf(),
+            batches: Vec::new(),
+        };
+        let resolved = l.resolve()?;
+        l.load_batches()?;
+        Ok((l, resolved))
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn load_batches(&mut self) -> Result<(), LedgerError> {
+        let r = self.db.begin_read().map_err(st)?;
+        let t = r.open_table(BATCHES).map_err(st)?;
+        self.batches.clear();
+        for e in t.iter().map_err(st)? {
+            let (k, v) = e.map_err(st)?;
+            self.batches.push(BatchRecord::decode(k.value(), v.value())?);
+        }
+        Ok(())
+    }
+
+    fn pending(&self) -> Result<Option<Pending>, LedgerError> {
+        let r = self.db.begin_read().map_err(st)?;
+        let t = r.open_table(META).map_err(st)?;
+        let Some(g) = t.get("pending").map_err(st)? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(g.value())
+            .map(Some)
+            .map_err(|e| LedgerError::Corrupt(format!("pending marker: {e}")))
+    }
+
+    /// The protocol's recovery: a pending night whose staging directory still exists, or whose
+    /// outputs are nowhere, is rolled back to its savepoint (the ledger as of the previous night) and
+    /// its staging directory removed; one whose outputs were renamed is completed.
+    fn resolve(&mut self) -> Result<Option<Resolved>, LedgerError> {
+        let Some(p) = self.pending()? else {
+            return Ok(None);
+        };
+        if p.staging.exists() || !p.out.exists() {
+            let mut txn = self.db.begin_write().map_err(st)?;
+            let sp = txn.get_persistent_savepoint(p.savepoint).map_err(st)?;
+            txn.restore_savepoint(&sp).map_err(st)?;
+            drop(sp);
+            txn.delete_persistent_savepoint(p.savepoint).map_err(st)?;
+            txn.commit().map_err(st)?;
+            if p.staging.exists() {
+                std::fs::remove_dir_all(&p.staging)
+                    .map_err(|e| LedgerError::Io(p.staging.clone(), e))?;
+            }
+            Ok(Some(Resolved::RolledBack(p)))
+        } else {
+            self.finish(&p)?;
+            Ok(Some(Resolved::Completed(p)))
+        }
+    }
+
+    /// The nights committed, in order.
+    pub fn batches(&self) -> &[BatchRecord] {
+        &self.batches
+    }
+
+    /// The night that committed this batch, if any.
+    pub fn committed(&self, sender: u32, batch_no: u32) -> Option<&BatchRecord> {
+        self.batches
+            .iter()
+            .find(|b| b.sender == sender && b.batch_no == batch_no)
+    }
+
+    /// A reader of the ledger as of the last committed night (`before` = `None`), or as it was before
+    /// night `before` (for `reprocess`: states from that night's before-images, claims and acts of
+    /// earlier nights only).
+    pub fn reader(&self, before: Option<u32>) -> Result<Reader, LedgerError> {
+        let txn = self.db.begin_read().map_err(st)?;
+        let undo = match before {
+            Some(seq) => {
+                let keep_from = self.batches.last().map_or(0, |b| b.seq.saturating_sub(UNDO_NIGHTS - 1));
+                if seq < keep_from.max(1) {
+                    return Err(LedgerError::Usage(format!(
+                        "night {seq} is older than the last {UNDO_NIGHTS} nights: its before-images were purged"
+                    )));
+                }
+                Some(txn.open_table(UNDO).map_err(st)?)
+            }
+            None => None,
+        };
+        Ok(Reader {
+            benefs: txn.open_table(BENEFS).map_err(st)?,
+            claims: txn.open_table(CLAIMS).map_err(st)?,
+            acts: txn.open_table(ACTS).map_err(st)?,
+            undo,
+            before: before.unwrap_or(u32::MAX),
+            batches: self.batches.iter().map(|b| (b.seq, b.batch_ref())).collect(),
+            error: Mutex::new(None),
+            _txn: txn,
+        })
+    }
+
+    /// Step 1 of the protocol: writes the night — states (with their before-images), claims, acts,
+    /// the batch record, the purge — and the pending marker, in one durable transaction that starts
+    /// with a persistent savepoint. Returns the marker for [`Ledger::finish`] once the outputs are
+    /// renamed.
+    pub fn commit_night(&mut self, n: &NightCommit) -> Result<Pending, LedgerError> {
+        kill_point("before-ledger-commit");
+        let txn = self.db.begin_write().map_err(st)?;
+        let savepoint = txn.persistent_savepoint().map_err(st)?;
+        let seq = match n.replaces {
+            Some(s) => s,
+            None => self.batches.last().map_or(1, |b| b.seq + 1),
+        };
+        let mut record = BatchRecord {
+            seq,
+            sender: n.sender,
+            batch_no: n.batch_no,
+            batch_date: n.batch_date.to_string(),
+            checksum: n.checksum.clone(),
+            claims_read: n.night.claims.len() as u64,
+            claims_paid: n.night.claims.iter().filter(|c| c.paid).count() as u64,
+            acts_paid: n.night.acts.len() as u64,
+            reprocessed: 0,
+        };
+        {
+            let mut benefs = txn.open_table(BENEFS).map_err(st)?;
+            let mut undo = txn.open_table(UNDO).map_err(st)?;
+            let mut claims = txn.open_table(CLAIMS).map_err(st)?;
+            let mut acts = txn.open_table(ACTS).map_err(st)?;
+            let mut batches = txn.open_table(BATCHES).map_err(st)?;
+            if let Some(s) = n.replaces {
+                let old = batches
+                    .get(s)
+                    .map_err(st)?
+                    .map(|g| BatchRecord::decode(s, g.value()))
+                    .transpose()?;
+                record.reprocessed = old.map_or(0, |o| o.reprocessed + 1);
+                // The night's own claims and acts go; its new ones come in below.
+                claims.retain(|_, v| v.0 != s).map_err(st)?;
+                acts.retain(|_, v| v.1 != s).map_err(st)?;
+            }
+            let mut buf = Vec::with_capacity(256);
+            for (key, state) in n.states {
+                if n.replaces.is_none() {
+                    let before = benefs.get(*key).map_err(st)?.map(|g| g.value().to_vec());
+                    undo.insert((seq, *key), before.as_deref().unwrap_or(&[]))
+                        .map_err(st)?;
+                }
+                let mut s = state.clone();
+                codec::prune(&mut s, n.oldest);
+                codec::encode(&s, &mut buf);
+                benefs.insert(*key, buf.as_slice()).map_err(st)?;
+            }
+            // Sorted keys: the B-tree is written page after page rather than at random.
+            let mut cl: Vec<_> = n.night.claims.iter().map(|c| (c.key, c.date, c.paid)).collect();
+            cl.sort_unstable_by_key(|c| c.0);
+            for (k, d, p) in cl {
+                if claims.get(k).map_err(st)?.is_none() {
+                    claims.insert(k, (seq, d, p)).map_err(st)?;
+                }
+            }
+            let mut ac: Vec<_> = n.night.acts.iter().map(|a| (a.key, a.date)).collect();
+            ac.sort_unstable_by_key(|a| a.0.hash);
+            for (k, d) in ac {
+                if acts.get(k.hash).map_err(st)?.is_none() {
+                    acts.insert(k.hash, (k.check, seq, d)).map_err(st)?;
+                }
+            }
+            batches.insert(seq, record.encode().as_slice()).map_err(st)?;
+            // Purge: before-images past the reprocess window; claims and acts past the time limit
+            // (scanned once per month of the limit: formats/ledger.md, "Purge").
+            if seq > UNDO_NIGHTS {
+                let limit = seq - UNDO_NIGHTS;
+                undo.retain_in((0u32, 0u64)..=(limit, u64::MAX), |_, _| false)
+                    .map_err(st)?;
+            }
+            let mut meta = txn.open_table(META).map_err(st)?;
+            let month = n.oldest.0 / 100;
+            let last = meta
+                .get("purged_month")
+                .map_err(st)?
+                .map(|g| String::from_utf8_lossy(g.value()).parse::<u32>().unwrap_or(0))
+                .unwrap_or(0);
+            if month != last {
+                let oldest = n.oldest.0;
+                claims.retain(|_, v| v.1 >= oldest).map_err(st)?;
+                acts.retain(|_, v| v.2 >= oldest).map_err(st)?;
+                meta.insert("purged_month", month.to_string().as_bytes())
+                    .map_err(st)?;
+            }
+            let p = Pending {
+                savepoint,
+                seq,
+                staging: n.staging.to_path_buf(),
+                out: n.out.to_path_buf(),
+            };
+            let json = serde_json::to_vec(&p)
+                .map_err(|e| LedgerError::Corrupt(format!("pending marker: {e}")))?;
+            meta.insert("pending", json.as_slice()).map_err(st)?;
+        }
+        txn.commit().map_err(st)?;
+        kill_point("after-ledger-commit");
+        self.load_batches()?;
+        self.pending()?
+            .ok_or_else(|| LedgerError::Corrupt("pending marker lost".into()))
+    }
+
+    /// Step 3 of the protocol, once the outputs are renamed: the pending marker and its savepoint go.
+    pub fn finish(&mut self, p: &Pending) -> Result<(), LedgerError> {
+        kill_point("before-ledger-finish");
+        let txn = self.db.begin_write().map_err(st)?;
+        {
+            let mut meta = txn.open_table(META).map_err(st)?;
+            meta.remove("pending").map_err(st)?;
+        }
+        txn.delete_persistent_savepoint(p.savepoint).map_err(st)?;
+        txn.commit().map_err(st)?;
+        Ok(())
+    }
+
+    /// Entry counts, size on disk and the nights committed (`ledger stats`).
+    pub fn stats(&self) -> Result<Stats, LedgerError> {
+        let r = self.db.begin_read().map_err(st)?;
+        let count = |n: u64| n;
+        let bytes = std::fs::metadata(self.dir.join(FILE))
+            .map_err(|e| LedgerError::Io(self.dir.join(FILE), e))?
+            .len();
+        Ok(Stats {
+            file_bytes: bytes,
+            beneficiaries: count(r.open_table(BENEFS).map_err(st)?.len().map_err(st)?),
+            claims: count(r.open_table(CLAIMS).map_err(st)?.len().map_err(st)?),
+            acts: count(r.open_table(ACTS).map_err(st)?.len().map_err(st)?),
+            undo_images: count(r.open_table(UNDO).map_err(st)?.len().map_err(st)?),
+            nights: self.batches.clone(),
+        })
+    }
+
+    /// A beneficiary's stored state (`ledger show`), if any.
+    pub fn state(&self, benef: u64) -> Result<Option<BenefState>, LedgerError> {
+        let r = self.db.begin_read().map_err(st)?;
+        let t = r.open_table(BENEFS).map_err(st)?;
+        let Some(g) = t.get(benef).map_err(st)? else {
+            return Ok(None);
+        };
+        codec::decode(g.value())
+            .map(Some)
+            .map_err(|e| LedgerError::Corrupt(e.to_string()))
+    }
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Stats {
+    pub file_bytes: u64,
+    pub beneficiaries: u64,
+    pub claims: u64,
+    pub acts: u64,
+    pub undo_images: u64,
+    pub nights: Vec<BatchRecord>,
+}
+
+/// The test hook of the kill tests: with `LIQUIDATOR_LEDGER_KILL=POINT`, the process sends itself
+/// SIGKILL at that point of the protocol (no destructor, no flush: what a crash leaves).
+pub fn kill_point(point: &str) {
+    if std::env::var("LIQUIDATOR_LEDGER_KILL").is_ok_and(|p| p == point) {
+        let pid = std::process::id().to_string();
+        let _ = std::process::Command::new("kill").args(["-KILL", &pid]).status();
+        std::thread::sleep(std::time::Duration::from_secs(60));
+    }
+}
+
+/// The ledger as the engine reads it ([`Carry`]): one read transaction, a snapshot of the last
+/// committed night, shared by the engine's threads.
+pub struct Reader {
+    benefs: ReadOnlyTable<u64, &'static [u8]>,
+    claims: ReadOnlyTable<u64, (u32, u32, bool)>,
+    acts: ReadOnlyTable<u64, (u64, u32, u32)>,
+    undo: Option<ReadOnlyTable<(u32, u64), &'static [u8]>>,
+    /// Only nights before this one count (`reprocess`); `u32::MAX` otherwise.
+    before: u32,
+    batches: FxHashMap<u32, BatchRef>,
+    error: Mutex<Option<String>>,
+    _txn: ReadTransaction,
+}
+
+impl Reader {
+    /// The first error a lookup met (the run must then fail: its answers may be incomplete).
+    pub fn error(&self) -> Option<String> {
+        self.error.lock().ok().and_then(|e| e.clone())
+    }
+    fn fail(&self, e: impl std::fmt::Display) {
+        if let Ok(mut g) = self.error.lock()
+            && g.is_none()
+        {
+            *g = Some(e.to_string());
+        }
+    }
+    fn batch(&self, seq: u32) -> Option<BatchRef> {
+        self.batches.get(&seq).copied()
+    }
+}
+
+impl Carry for Reader {
+    fn state(&self, benef: u64) -> Option<BenefState> {
+        let bytes = match &self.undo {
+            // Reprocess of night `before`: the state before it, if that night touched the beneficiary
+            // (it touched every beneficiary of its file); none otherwise.
+            Some(u) => match u.get((self.before, benef)) {
+                Ok(Some(g)) if g.value().is_empty() => return None,
+                Ok(Some(g)) => g.value().to_vec(),
+                Ok(None) => return None,
+                Err(e) => {
+                    self.fail(e);
+                    return None;
+                }
+            },
+            None => match self.benefs.get(benef) {
+                Ok(Some(g)) => g.value().to_vec(),
+                Ok(None) => return None,
+                Err(e) => {
+                    self.fail(e);
+                    return None;
+                }
+            },
+        };
+        match codec::decode(&bytes) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                self.fail(e);
+                None
+            }
+        }
+    }
+    fn claim(&self, practitioner: u32, claim_no: u32) -> Option<EarlierClaim> {
+        let key = liquidator_core::carry::claim_key(practitioner, claim_no);
+        match self.claims.get(key) {
+            Ok(Some(g)) => {
+                let (seq, _, paid) = g.value();
+                (seq < self.before)
+                    .then(|| self.batch(seq))
+                    .flatten()
+                    .map(|batch| EarlierClaim { batch, paid })
+            }
+            Ok(None) => None,
+            Err(e) => {
+                self.fail(e);
+                None
+            }
+        }
+    }
+    fn act(&self, key: &ActKey) -> Option<BatchRef> {
+        match self.acts.get(key.hash) {
+            Ok(Some(g)) => {
+                let (check, seq, _) = g.value();
+                (check == key.check && seq < self.before)
+                    .then(|| self.batch(seq))
+                    .flatten()
+            }
+            Ok(None) => None,
+            Err(e) => {
+                self.fail(e);
+                None
+            }
+        }
+    }
+}

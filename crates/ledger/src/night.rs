@@ -1,0 +1,87 @@
+//! What a night adds to the ledger, collected from the engine's typed events like any other output
+//! (a [`Sink`]): every claim number read (paid or rejected) and every act paid.
+
+use liquidator_core::carry::{ActKey, claim_key, paid_act_key};
+use liquidator_core::codes::Reject;
+use liquidator_core::engine::BatchInfo;
+use liquidator_core::refs::benef_key;
+use liquidator_core::rules::Outcome;
+use liquidator_core::sink::{Event, Sink, SinkError};
+
+/// A claim number the night read: its key, the latest date of care of its lines (the batch date when
+/// it has none readable) and whether it was paid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClaimSeen {
+    pub key: u64,
+    pub date: u32,
+    pub paid: bool,
+}
+
+/// A CCAM act the night paid and its date of care.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ActPaid {
+    pub key: ActKey,
+    pub date: u32,
+}
+
+/// Collects the night's claims and acts, in file order.
+#[derive(Default)]
+pub struct NightSink {
+    pub batch_date: u32,
+    pub claims: Vec<ClaimSeen>,
+    pub acts: Vec<ActPaid>,
+}
+
+impl NightSink {
+    pub fn new(batch_date: u32) -> NightSink {
+        NightSink {
+            batch_date,
+            ..Default::default()
+        }
+    }
+}
+
+impl Sink for NightSink {
+    fn window(&mut self, events: &[Event<'_>]) -> Result<(), SinkError> {
+        for e in events {
+            let Event::Claim(c) = e else { continue };
+            let Some(h) = c.header else { continue };
+            // A duplicate transmission does not replace the claim it repeats.
+            if let Outcome::Rejected(r) = c.outcome
+                && matches!(
+                    r.code,
+                    Reject::Duplicate | Reject::ClaimPaidEarlier | Reject::ClaimReadEarlier
+                )
+            {
+                continue;
+            }
+            let date = c
+                .lines
+                .iter()
+                .map(|l| l.date.0)
+                .max()
+                .unwrap_or(self.batch_date);
+            self.claims.push(ClaimSeen {
+                key: claim_key(h.practitioner, h.claim_no),
+                date,
+                paid: matches!(c.outcome, Outcome::Paid(_)),
+            });
+            if let (Outcome::Paid(p), Some(b)) = (c.outcome, benef_key(&h.nir, h.rank)) {
+                for l in &p.lines {
+                    if let Some(a) = c.lines.get(l.index as usize)
+                        && let Some(key) = paid_act_key(b, h.practitioner, a)
+                    {
+                        self.acts.push(ActPaid {
+                            key,
+                            date: a.date.0,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+    fn finish(&mut self, _batch: &BatchInfo) -> Result<(), SinkError> {
+        Ok(())
+    }
+}

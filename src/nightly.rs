@@ -1,0 +1,200 @@
+//! `run --ledger` and `ledger show|stats`: the night carried by the ledger (formats/ledger.md).
+//!
+//! The protocol that makes the ledger commit and the outputs' rename one step:
+//! 1. open the ledger (resolving a night a killed run left pending), refuse a batch already committed;
+//! 2. liquidate against the ledger's last night into the staging directory (nothing under a final name);
+//! 3. commit the night to the ledger with a pending marker naming the staging directory, in one
+//!    transaction that starts with a savepoint (the previous night);
+//! 4. rename the staging directory into place;
+//! 5. clear the marker and the savepoint.
+//!
+//! Killed before 3: the ledger never saw the night. Between 3 and 4: the next open finds the staging
+//! directory and restores the savepoint. After 4: the next open finds the outputs and completes 5.
+
+use crate::cli::exit_code;
+use liquidator_core::engine::{self, Options};
+use liquidator_core::output::Summary;
+use liquidator_core::refs::Refs;
+use liquidator_core::rules::controls::oldest_payable;
+use liquidator_core::sink::{Sink, SinkError};
+use liquidator_ledger::night::NightSink;
+use liquidator_ledger::{Ledger, LedgerError, NightCommit, Resolved};
+use std::path::Path;
+use std::process::ExitCode;
+
+/// Exit code: the batch was already committed in the ledger.
+pub const EXIT_ALREADY_COMMITTED: u8 = 10;
+/// Exit code: the ledger cannot be used (corrupt, another layout, held by another run).
+pub const EXIT_LEDGER: u8 = 11;
+
+fn ledger_error(e: LedgerError) -> ExitCode {
+    eprintln!("liquidator: {e}");
+    ExitCode::from(match e {
+        LedgerError::Io(..) => 5,
+        LedgerError::Usage(_) => 2,
+        _ => EXIT_LEDGER,
+    })
+}
+
+/// Opens the ledger, telling the operator what happened to a night left pending.
+pub fn open(dir: &Path) -> Result<Ledger, ExitCode> {
+    let (l, resolved) = Ledger::open(dir).map_err(ledger_error)?;
+    match resolved {
+        Some(Resolved::RolledBack(p)) => eprintln!(
+            "liquidator: ledger: the night of a killed run (outputs {}) was rolled back; the ledger is as of the night before",
+            p.out.display()
+        ),
+        Some(Resolved::Completed(p)) => eprintln!(
+            "liquidator: ledger: the night of a killed run (outputs {}) was completed",
+            p.out.display()
+        ),
+        None => {}
+    }
+    Ok(l)
+}
+
+/// `run … --ledger DIR`: the run of `cli`, against and into the ledger, all or nothing.
+pub fn run<'s>(
+    claims: &Path,
+    refs: &Refs,
+    out: &Path,
+    force: bool,
+    opts: &Options,
+    dir: &Path,
+    extra: impl FnOnce(&Path) -> Result<Vec<Box<dyn Sink + 's>>, SinkError>,
+) -> Result<Summary, ExitCode> {
+    let mut ledger = open(dir)?;
+    let fail = |e: engine::RunError| {
+        eprintln!("liquidator: {e}");
+        ExitCode::from(exit_code(&e))
+    };
+    let data = engine::map_file(claims).map_err(fail)?;
+    let (header, _) = engine::batch_header(&data).map_err(fail)?;
+    let checksum = liquidator_ledger::checksum(&data);
+    if let Some(b) = ledger.committed(header.sender, header.batch_no) {
+        let same = if b.checksum == checksum {
+            "the same file"
+        } else {
+            "a different file under the same number"
+        };
+        eprintln!(
+            "liquidator: batch {} of sender {:09} was already committed by night {} ({}, {same}); replay it with `reprocess --ledger`",
+            header.batch_no, header.sender, b.seq, b.batch_date
+        );
+        return Err(ExitCode::from(EXIT_ALREADY_COMMITTED));
+    }
+    let reader = ledger.reader(None).map_err(ledger_error)?;
+    let mut night = NightSink::new(header.date.0);
+    let staged = {
+        let opts = Options {
+            carry: Some(&reader),
+            trace_claim: opts.trace_claim,
+            progress: opts.progress,
+            window: opts.window,
+        };
+        let night = &mut night;
+        engine::stage_run(&data, refs, out, force, &opts, |d| {
+            let mut v = extra(d)?;
+            v.push(Box::new(night));
+            Ok(v)
+        })
+        .map_err(fail)?
+    };
+    if let Some(e) = reader.error() {
+        eprintln!("liquidator: ledger read failed: {e}");
+        return Err(ExitCode::from(EXIT_LEDGER));
+    }
+    drop(reader);
+    let pending = ledger
+        .commit_night(&NightCommit {
+            sender: header.sender,
+            batch_no: header.batch_no,
+            batch_date: header.date,
+            checksum,
+            oldest: oldest_payable(refs, header.date),
+            states: &staged.states,
+            night: &night,
+            staging: &staged.stage.dir,
+            out,
+            replaces: None,
+        })
+        .map_err(ledger_error)?;
+    liquidator_ledger::kill_point("before-rename");
+    let summary = staged.summary;
+    if let Err(e) = staged.stage.commit() {
+        eprintln!("liquidator: {e}");
+        // The outputs are not in place: the night must not stand (reopening rolls it back).
+        drop(ledger);
+        let _ = Ledger::open(dir);
+        return Err(ExitCode::from(5));
+    }
+    liquidator_ledger::kill_point("after-rename");
+    ledger.finish(&pending).map_err(ledger_error)?;
+    Ok(summary)
+}
+
+/// `NIR-RANK` (`1850375123456-001`) → the beneficiary key.
+fn parse_beneficiary(s: &str) -> Option<u64> {
+    let (nir, rank) = s.split_once('-')?;
+    liquidator_core::refs::benef_key(nir.as_bytes(), rank.parse().ok()?)
+}
+
+/// `ledger show --beneficiary NIR-RANK`: counters and recent sessions, as JSON on stdout.
+pub fn show(dir: &Path, beneficiary: &str) -> ExitCode {
+    let Some(key) = parse_beneficiary(beneficiary) else {
+        eprintln!("liquidator: `{beneficiary}` is not NIR-RANK (13 characters, a dash, a rank)");
+        return ExitCode::from(2);
+    };
+    let ledger = match open(dir) {
+        Ok(l) => l,
+        Err(c) => return c,
+    };
+    let state = match ledger.state(key) {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            eprintln!("liquidator: beneficiary not in the ledger");
+            return ExitCode::from(8);
+        }
+        Err(e) => return ledger_error(e),
+    };
+    let eur = liquidator_core::money::fmt_euros;
+    let years = |v: &[(u32, i64)]| -> Vec<serde_json::Value> {
+        v.iter()
+            .map(|(y, c)| serde_json::json!({"year": y, "amount": eur(*c)}))
+            .collect()
+    };
+    let mut sessions: Vec<_> = state.daily.iter().collect();
+    sessions.sort_by(|a, b| b.date.cmp(&a.date).then(a.practitioner.cmp(&b.practitioner)));
+    let v = serde_json::json!({
+        "beneficiary": beneficiary,
+        "seeded_from_table": state.seeded,
+        "participations_by_year": years(&state.pf_by_year),
+        "franchises_by_year": years(&state.fr_by_year),
+        "franchises_by_day": state.fr_by_day.iter().map(|(d, c)| serde_json::json!({"date": d.to_string(), "amount": eur(*c)})).collect::<Vec<_>>(),
+        "sessions": sessions.iter().map(|d| serde_json::json!({
+            "date": d.date.to_string(),
+            "practitioner": format!("{:09}", d.practitioner),
+            "participations": d.pf,
+            "exclusive_modifiers": d.exclusive,
+            "consultation": d.consult,
+            "ccam_acts": d.acts.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    });
+    println!("{}", crate::cli::json_text(&v));
+    ExitCode::SUCCESS
+}
+
+/// `ledger stats`: nights committed, entry counts, size on disk, as JSON on stdout.
+pub fn stats(dir: &Path) -> ExitCode {
+    let ledger = match open(dir) {
+        Ok(l) => l,
+        Err(c) => return c,
+    };
+    match ledger.stats() {
+        Ok(s) => {
+            println!("{}", crate::cli::json_text(&s));
+            ExitCode::SUCCESS
+        }
+        Err(e) => ledger_error(e),
+    }
+}
