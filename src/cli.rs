@@ -105,6 +105,13 @@ pub enum Cmd {
         /// Prepend the scenario claims (one per rule and rejection code) and keep a CCAM subset: the sample fixture.
         #[arg(long)]
         sample: bool,
+        /// Night K of consecutive nights (0: the first): dated --date + K days, batch number seed + K,
+        /// the same beneficiaries and reference set every night, re-sends of night K−1's claims.
+        #[arg(long, default_value_t = 0)]
+        night: u32,
+        /// Re-sent claims of the previous night, per 10 000 claims (nights ≥ 1).
+        #[arg(long, default_value_t = 50)]
+        resend_per_10k: u64,
     },
     /// Reference sets: build from official files, look up an act.
     Refs {
@@ -325,6 +332,8 @@ pub fn main() -> ExitCode {
             date,
             out,
             sample,
+            night,
+            resend_per_10k,
         } => {
             let date = match date_arg(&date) {
                 Ok(d) => d,
@@ -339,7 +348,11 @@ pub fn main() -> ExitCode {
                 scenarios: sample,
                 ccam_subset: sample,
             };
-            match liquidator_testkit::generator::generate(&cfg) {
+            let n = liquidator_testkit::generator::Night {
+                index: night,
+                resend_per_10k,
+            };
+            match liquidator_testkit::generator::generate_night(&cfg, &n) {
                 Ok(s) => {
                     eprintln!(
                         "generated {} claims, {} act lines, {} bytes in {}",

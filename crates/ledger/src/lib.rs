@@ -78,9 +78,10 @@ pub struct BatchRecord {
     pub batch_date: String,
     /// xxh3-64 of the claims file, hexadecimal.
     pub checksum: String,
-    pub claims_read: u64,
+    /// Claim numbers the night recorded (read, not duplicates), of which paid; CCAM acts paid.
+    pub claim_numbers: u64,
     pub claims_paid: u64,
-    pub acts_paid: u64,
+    pub ccam_acts: u64,
     /// Times this night was replaced by `reprocess`.
     pub reprocessed: u32,
 }
@@ -98,9 +99,9 @@ impl BatchRecord {
         b.extend_from_slice(&self.batch_no.to_le_bytes());
         b.extend_from_slice(&Date::parse_iso(&self.batch_date).unwrap_or_default().0.to_le_bytes());
         b.extend_from_slice(&u64::from_str_radix(&self.checksum, 16).unwrap_or(0).to_le_bytes());
-        b.extend_from_slice(&self.claims_read.to_le_bytes());
+        b.extend_from_slice(&self.claim_numbers.to_le_bytes());
         b.extend_from_slice(&self.claims_paid.to_le_bytes());
-        b.extend_from_slice(&self.acts_paid.to_le_bytes());
+        b.extend_from_slice(&self.ccam_acts.to_le_bytes());
         b.extend_from_slice(&self.reprocessed.to_le_bytes());
         b
     }
@@ -120,9 +121,9 @@ impl BatchRecord {
             batch_no: u32a(4),
             batch_date: Date(u32a(8)).to_string(),
             checksum: format!("{:016x}", u64a(12)),
-            claims_read: u64a(20),
+            claim_numbers: u64a(20),
             claims_paid: u64a(28),
-            acts_paid: u64a(36),
+            ccam_acts: u64a(36),
             reprocessed: u32a(44),
         })
     }
@@ -328,9 +329,9 @@ impl Ledger {
             batch_no: n.batch_no,
             batch_date: n.batch_date.to_string(),
             checksum: n.checksum.clone(),
-            claims_read: n.night.claims.len() as u64,
+            claim_numbers: n.night.claims.len() as u64,
             claims_paid: n.night.claims.iter().filter(|c| c.paid).count() as u64,
-            acts_paid: n.night.acts.len() as u64,
+            ccam_acts: n.night.acts.len() as u64,
             reprocessed: 0,
         };
         {

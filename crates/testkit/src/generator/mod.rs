@@ -162,6 +162,9 @@ pub fn benef_rows(be: &Benef, year: u32, s: &mut String, ald: &mut String) {
     }
 }
 
+/// Random stream of the re-send draws (`Night::resend_per_10k`).
+const STREAM_RESEND: u64 = 7;
+
 /// Practitioners for a day of `claims` claims (about 40 claims each, at least 60).
 pub fn practitioners_for(claims: u64) -> u64 {
     (claims / 40).clamp(60, 250_000)
@@ -176,6 +179,9 @@ pub struct Gen<'r> {
     pub ranges: [(u64, u64); 23],
     /// The CCAM catalogue and its frequencies.
     pub mix: Mix,
+    /// The date the population (ages, birth dates) is drawn for: the first night's batch date, so
+    /// that the beneficiaries of consecutive nights are the same people (`generate_night`).
+    pub pop_date: Date,
 }
 
 impl Gen<'_> {
@@ -1100,7 +1106,7 @@ impl Gen<'_> {
         let kinds: [u32; 11] = KINDS.map(|k| k.1);
         let kind = KINDS[r.weighted(&kinds)].0;
         let bi = r.below(cfg.beneficiaries.max(1));
-        let be = population::benef(cfg.seed, bi, cfg.date);
+        let be = population::benef(cfg.seed, bi, self.pop_date);
         let date = care_date(&mut r, cfg.date);
         let (p, mut lines) = match self.draw_claim(&mut r, kind, date, &be) {
             Some(x) => x,
@@ -1166,7 +1172,7 @@ impl Gen<'_> {
                     let other = population::benef(
                         cfg.seed,
                         cfg.beneficiaries + 1 + r.below(1000),
-                        cfg.date,
+                        self.pop_date,
                     );
                     h.nir = other.nir;
                     h.nir_key = other.key;
@@ -1242,6 +1248,26 @@ impl Gen<'_> {
 
 /// Generates a day: `out/claims.b2` and `out/refs/`.
 pub fn generate(cfg: &GenConfig) -> Result<GenStats, GenError> {
+    generate_night(cfg, &Night::default())
+}
+
+/// Which night of a run of consecutive generated nights (formats/generator.md, "Nights").
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Night {
+    /// 0: the first night (`generate`); night `k` is dated `cfg.date` + `k` days, numbered batch
+    /// `seed % 1 000 000 + k`, and its claims are indexes `k·N … (k+1)·N − 1` of one stream (claim
+    /// numbers never repeat across nights, except re-sends).
+    pub index: u32,
+    /// Re-sends per 10 000 claims: a claim of the previous night sent again, identical (same
+    /// practitioner and claim number), in place of a new claim. [I] no published figure: a generator
+    /// parameter, 50 (0.5 %) by default on the command line.
+    pub resend_per_10k: u64,
+}
+
+/// A night of a run of consecutive nights: the same population (drawn for `cfg.date`, the first
+/// night) and the same reference set every night, so beneficiaries recur and their counters carry;
+/// writes `cfg.out/claims.b2` and `cfg.out/refs/` (identical for every night of the run).
+pub fn generate_night(cfg: &GenConfig, night: &Night) -> Result<GenStats, GenError> {
     let refs_dir = cfg.out.join("refs");
     // The whole CCAM first; with `ccam_subset` it is cut down, once the claims are written, to the
     // codes they use and the scenarios' catalogue.
@@ -1250,21 +1276,32 @@ pub fn generate(cfg: &GenConfig) -> Result<GenStats, GenError> {
     let n_prac = practitioners_for(cfg.claims);
     write_population(&refs_dir, cfg, n_prac)?;
     let refs = Refs::load_regulatory(&refs_dir)?;
-    let g = Gen {
-        cfg: cfg.clone(),
-        refs: &refs,
-        pracs: (0..n_prac)
-            .map(|j| population::prac(cfg.seed, j, n_prac))
-            .collect(),
-        ranges: population::ranges(n_prac),
-        mix: Mix::build(&refs, cfg.date),
+    let k = night.index as u64;
+    let night_gen = |index: u64| {
+        let date = cfg.date.add_days(index as i64);
+        Gen {
+            cfg: GenConfig {
+                date,
+                ..cfg.clone()
+            },
+            refs: &refs,
+            pracs: (0..n_prac)
+                .map(|j| population::prac(cfg.seed, j, n_prac))
+                .collect(),
+            ranges: population::ranges(n_prac),
+            mix: Mix::build(&refs, date),
+            pop_date: cfg.date,
+        }
     };
+    let g = night_gen(k);
+    // The previous night, for re-sends.
+    let prev = (k > 0 && night.resend_per_10k > 0).then(|| night_gen(k - 1));
     let path = cfg.out.join("claims.b2");
     let file = std::fs::File::create(&path).map_err(io(&path))?;
     let header = BatchHeader {
         sender: 123456789,
-        batch_no: (cfg.seed % 1_000_000) as u32,
-        date: cfg.date,
+        batch_no: (cfg.seed % 1_000_000) as u32 + night.index,
+        date: g.cfg.date,
         version: 100,
     };
     let mut w = BatchWriter::new(std::io::BufWriter::with_capacity(1 << 22, file), &header)
@@ -1293,7 +1330,14 @@ pub fn generate(cfg: &GenConfig) -> Result<GenStats, GenError> {
                 let mut buf = Vec::with_capacity(BLOCK as usize * 400);
                 let (mut c, mut l, mut t) = (0, 0, 0);
                 for j in b * BLOCK..((b + 1) * BLOCK).min(cfg.claims) {
-                    let (c1, l1, t1) = g.claim(j, &mut buf);
+                    let j = k * cfg.claims + j;
+                    let resend = prev.as_ref().filter(|_| {
+                        Rng::derive(cfg.seed, STREAM_RESEND, j).chance(night.resend_per_10k)
+                    });
+                    let (c1, l1, t1) = match resend {
+                        Some(p) => p.claim(j - cfg.claims, &mut buf),
+                        None => g.claim(j, &mut buf),
+                    };
                     c += c1;
                     l += l1;
                     t += t1;

@@ -1,0 +1,379 @@
+//! Issue #14, the ledger: consecutive nights through `run --ledger` give what one run over the nights
+//! concatenated gives; a claim re-sent on a later night is rejected with a reference to its batch;
+//! the same batch twice is refused (exit 10); a run killed at any point of the commit protocol leaves
+//! the ledger as of the previous night and no final outputs, and running the night again gives
+//! byte-identical outputs.
+
+mod common;
+use liquidator_core::claims::record::{self, BatchHeader, BatchTrailer};
+use liquidator_core::date::Date;
+use liquidator_testkit::generator::{GenConfig, Night, generate_night};
+use liquidator_testkit::write::BatchWriter;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const NIGHTS: u32 = 3;
+const CLAIMS: u64 = 2_500;
+
+fn liquidator() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_liquidator"))
+}
+
+fn run(claims: &Path, refs: &Path, out: &Path, ledger: Option<&Path>) -> Output {
+    let mut c = liquidator();
+    c.args(["run", "--quiet", "--threads", "2", "--claims"])
+        .arg(claims)
+        .arg("--refs")
+        .arg(refs)
+        .arg("--out")
+        .arg(out);
+    if let Some(l) = ledger {
+        c.arg("--ledger").arg(l);
+    }
+    c.output().unwrap()
+}
+
+/// Three generated nights (few beneficiaries, so that they recur; 2 % re-sends), generated once per
+/// test binary under the target's temporary directory.
+fn nights(_: &Path) -> Vec<PathBuf> {
+    static N: std::sync::OnceLock<Vec<PathBuf>> = std::sync::OnceLock::new();
+    N.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ledger-nights");
+        let _ = std::fs::remove_dir_all(&dir);
+        generate_nights(&dir)
+    })
+    .clone()
+}
+
+fn generate_nights(dir: &Path) -> Vec<PathBuf> {
+    (0..NIGHTS)
+        .map(|k| {
+            let out = dir.join(format!("n{k}"));
+            let cfg = GenConfig {
+                claims: CLAIMS,
+                beneficiaries: 600,
+                seed: 21,
+                date: Date(20260316),
+                out: out.clone(),
+                scenarios: false,
+                ccam_subset: false,
+            };
+            generate_night(
+                &cfg,
+                &Night {
+                    index: k,
+                    resend_per_10k: 200,
+                },
+            )
+            .unwrap();
+            out
+        })
+        .collect()
+}
+
+/// One batch holding the nights' claims in order, under the last night's header (its date: every
+/// date of care of the nights is on or before it).
+fn concatenate(nights: &[PathBuf], dest: &Path) {
+    let files: Vec<Vec<u8>> = nights
+        .iter()
+        .map(|n| std::fs::read(n.join("claims.b2")).unwrap())
+        .collect();
+    let last = files.last().unwrap();
+    let header = record::batch_header(last.split(|&b| b == b'\n').next().unwrap()).unwrap();
+    let header = BatchHeader {
+        batch_no: 999_999,
+        ..header
+    };
+    let mut w = BatchWriter::new(std::fs::File::create(dest).unwrap(), &header).unwrap();
+    for f in &files {
+        let recs: Vec<&[u8]> = f
+            .split(|&b| b == b'\n')
+            .filter(|r| !r.is_empty())
+            .collect();
+        let t: BatchTrailer = record::batch_trailer(recs[recs.len() - 1]).unwrap();
+        let mut body = Vec::new();
+        for r in &recs[1..recs.len() - 1] {
+            body.extend_from_slice(r);
+            body.push(b'\n');
+        }
+        w.counted(&body, t.claims, t.lines, t.total).unwrap();
+    }
+    w.finish().unwrap();
+}
+
+/// A TSV file's rows without the columns that depend on where a record sits in its file.
+fn rows(path: &Path) -> Vec<BTreeMap<String, String>> {
+    common::tsv_rows(path)
+        .into_iter()
+        .map(|mut r| {
+            r.remove("input_line");
+            r.remove("byte_offset");
+            r
+        })
+        .collect()
+}
+
+/// Rejections as one run would write them: a re-send found by the ledger (`R031`/`R032`, an earlier
+/// batch) is what one run calls `R030` (earlier in the batch); the messages name different batches,
+/// and those of `R011`/`R012` name the batch date.
+fn as_one_run(mut r: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    // Read errors name input lines; R011/R012 name the batch date.
+    let m = without_input_lines(&r["message"]);
+    r.insert("message".into(), m);
+    if matches!(r["code"].as_str(), "R011" | "R012") {
+        r.insert("message".into(), String::new());
+    }
+    if matches!(r["code"].as_str(), "R031" | "R032") {
+        r.insert("code".into(), "R030".into());
+        r.insert("reason".into(), "DUPLICATE_CLAIM".into());
+        r.insert("message".into(), String::new());
+    } else if r["code"] == "R030" {
+        r.insert("message".into(), String::new());
+    }
+    r
+}
+
+/// `… line 1442 column 15 …` → `… line _ column 15 …`: where a record sits in its file.
+fn without_input_lines(m: &str) -> String {
+    let mut out = String::new();
+    let mut rest = m;
+    while let Some(i) = rest.find("line ") {
+        out.push_str(&rest[..i + 5]);
+        rest = &rest[i + 5..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0 {
+            out.push('_');
+            rest = &rest[digits..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn amc_rows(out: &Path) -> BTreeMap<String, Vec<BTreeMap<String, String>>> {
+    let mut m = BTreeMap::new();
+    if let Ok(d) = std::fs::read_dir(out.join("amc")) {
+        for e in d {
+            let p = e.unwrap().path();
+            m.insert(
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                rows(&p),
+            );
+        }
+    }
+    m
+}
+
+/// Claims whose decision depends on the batch date: a line rejected for the time limit (`R012`) on
+/// either side (one run dates every claim with the last night).
+fn batch_date_dependent(
+    a: &[BTreeMap<String, String>],
+    b: &[BTreeMap<String, String>],
+) -> std::collections::BTreeSet<(String, String)> {
+    a.iter()
+        .chain(b)
+        .filter(|r| r["code"] == "R012")
+        .map(|r| (r["practitioner"].clone(), r["claim"].clone()))
+        .collect()
+}
+
+#[test]
+fn three_nights_through_the_ledger_give_what_one_run_over_the_three_files_gives() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ns = nights(tmp.path());
+    let refs = ns[0].join("refs");
+    let ledger = tmp.path().join("ledger");
+    let (mut pay, mut rej) = (Vec::new(), Vec::new());
+    let mut amc: BTreeMap<String, Vec<_>> = BTreeMap::new();
+    for (k, n) in ns.iter().enumerate() {
+        let out = tmp.path().join(format!("out{k}"));
+        let o = run(&n.join("claims.b2"), &refs, &out, Some(&ledger));
+        assert!(o.status.success(), "night {k}: {o:?}");
+        pay.extend(rows(&out.join("payments.tsv")));
+        rej.extend(rows(&out.join("rejections.tsv")));
+        for (f, r) in amc_rows(&out) {
+            amc.entry(f).or_default().extend(r);
+        }
+    }
+    let all = tmp.path().join("all.b2");
+    concatenate(&ns, &all);
+    let one = tmp.path().join("one");
+    let o = run(&all, &refs, &one, None);
+    assert!(o.status.success(), "{o:?}");
+    let (pay1, rej1) = (
+        rows(&one.join("payments.tsv")),
+        rows(&one.join("rejections.tsv")),
+    );
+
+    let rej: Vec<_> = rej.into_iter().map(as_one_run).collect();
+    let rej1: Vec<_> = rej1.into_iter().map(as_one_run).collect();
+    let skip = batch_date_dependent(&rej, &rej1);
+    let keep = |r: &BTreeMap<String, String>| {
+        !skip.contains(&(r["practitioner"].clone(), r["claim"].clone()))
+    };
+    let keep_pay = |r: &BTreeMap<String, String>| {
+        let prac = r["payee_kind"] == "PS";
+        !(prac && skip.contains(&(r["payee_id"].clone(), r["claim"].clone())))
+    };
+    // The generated nights do hold re-sends, recurring beneficiaries and capped participations.
+    let resent = rej.iter().filter(|r| r["code"] == "R030").count();
+    assert!(resent > 50, "only {resent} re-sends across the nights");
+    assert!(
+        skip.len() < 100,
+        "{} claims depend on the batch date",
+        skip.len()
+    );
+    let a: Vec<_> = rej.iter().filter(|r| keep(r)).collect();
+    let b: Vec<_> = rej1.iter().filter(|r| keep(r)).collect();
+    assert_eq!(a.len(), b.len(), "rejection rows");
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x, y);
+    }
+    let a: Vec<_> = pay.iter().filter(|r| keep_pay(r)).collect();
+    let b: Vec<_> = pay1.iter().filter(|r| keep_pay(r)).collect();
+    assert_eq!(a.len(), b.len(), "payment rows");
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x, y);
+    }
+    // Counters that carry: some lines of later nights had their participation waived or capped.
+    assert!(
+        pay.iter()
+            .skip(pay.len() / 3)
+            .any(|r| r["warnings"].contains("W110") || r["warnings"].contains("W111")),
+        "no capped participation on later nights"
+    );
+    if skip.is_empty() {
+        assert_eq!(amc, amc_rows(&one), "insurer files");
+    }
+}
+
+#[test]
+fn a_claim_resent_on_night_3_is_rejected_with_night_1s_batch_and_the_same_night_twice_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ns = nights(tmp.path());
+    let refs = ns[0].join("refs");
+    let ledger = tmp.path().join("ledger");
+    for (k, n) in ns.iter().take(2).enumerate() {
+        let o = run(
+            &n.join("claims.b2"),
+            &refs,
+            &tmp.path().join(format!("out{k}")),
+            Some(&ledger),
+        );
+        assert!(o.status.success(), "{o:?}");
+    }
+    // Night 3 = night 1 sent again under a new batch number: every claim is a re-send.
+    let n1 = std::fs::read(ns[0].join("claims.b2")).unwrap();
+    let first_end = n1.iter().position(|&b| b == b'\n').unwrap();
+    let mut h = record::batch_header(&n1[..first_end]).unwrap();
+    h.batch_no += 77;
+    h.date = h.date.add_days(2);
+    let mut night3 = liquidator_testkit::write::batch_header(&h);
+    night3.push(b'\n');
+    let body = &n1[first_end + 1..];
+    let last_start = body[..body.len() - 1]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .unwrap()
+        + 1;
+    night3.extend_from_slice(&body[..last_start]);
+    let mut t = record::batch_trailer(body[last_start..].strip_suffix(b"\n").unwrap()).unwrap();
+    t.batch_no = h.batch_no;
+    night3.extend_from_slice(&liquidator_testkit::write::batch_trailer(&t));
+    night3.push(b'\n');
+    let f3 = tmp.path().join("night3.b2");
+    std::fs::write(&f3, &night3).unwrap();
+    let out3 = tmp.path().join("out3");
+    let o = run(&f3, &refs, &out3, Some(&ledger));
+    assert!(o.status.success(), "{o:?}");
+    let pay1 = rows(&tmp.path().join("out0/payments.tsv"));
+    let rej3 = rows(&out3.join("rejections.tsv"));
+    assert!(
+        rows(&out3.join("payments.tsv")).is_empty(),
+        "a claim of night 1 was paid again"
+    );
+    let paid_claims: std::collections::BTreeSet<_> =
+        pay1.iter().map(|r| r["claim"].clone()).collect();
+    let r031: Vec<_> = rej3.iter().filter(|r| r["code"] == "R031").collect();
+    assert_eq!(r031.len(), paid_claims.len(), "one R031 per claim paid on night 1");
+    let batch1 = format!("batch {} of sender 123456789", h.batch_no - 77);
+    assert!(r031.iter().all(|r| r["message"].contains(&batch1)), "{:?}", r031[0]);
+    // Everything else of night 3 was rejected at read on night 1 too (never recorded: no number).
+    let rej1 = rows(&tmp.path().join("out0/rejections.tsv"));
+    for r in rej3.iter().filter(|r| !matches!(r["code"].as_str(), "R031" | "R032")) {
+        assert!(
+            rej1.iter()
+                .any(|x| x["claim"] == r["claim"] && x["code"] == r["code"]),
+            "{r:?}"
+        );
+    }
+    assert!(rej3.iter().filter(|r| r["code"] == "R032").count() > 10);
+
+    // The same night again (night 2's file): refused, nothing written, the ledger unchanged.
+    let again = tmp.path().join("again");
+    let o = run(&ns[1].join("claims.b2"), &refs, &again, Some(&ledger));
+    assert_eq!(o.status.code(), Some(10), "{o:?}");
+    assert!(!again.exists());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already committed by night 2"));
+}
+
+#[test]
+fn ledger_show_and_stats_report_the_counters_and_the_nights() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ns = nights(tmp.path());
+    let refs = ns[0].join("refs");
+    let ledger = tmp.path().join("ledger");
+    let out = tmp.path().join("out0");
+    assert!(run(&ns[0].join("claims.b2"), &refs, &out, Some(&ledger)).status.success());
+    let stats = liquidator()
+        .args(["ledger", "stats", "--ledger"])
+        .arg(&ledger)
+        .output()
+        .unwrap();
+    assert!(stats.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(v["nights"].as_array().unwrap().len(), 1);
+    assert_eq!(v["nights"][0]["claims_paid"], summary["claims_paid"]);
+    // A beneficiary charged a participation tonight has it in the ledger, to the cent.
+    let pay = common::tsv_rows(&out.join("payments.tsv"));
+    let r = pay
+        .iter()
+        .find(|r| r["participation"] != "0.00" && r["date_of_care"].starts_with("2026"))
+        .unwrap();
+    let benef = r["beneficiary"].clone();
+    let charged: i64 = pay
+        .iter()
+        .filter(|p| p["beneficiary"] == benef && p["date_of_care"].starts_with("2026"))
+        .map(|p| cents(&p["participation"]))
+        .sum();
+    let show = liquidator()
+        .args(["ledger", "show", "--ledger"])
+        .arg(&ledger)
+        .args(["--beneficiary", &benef])
+        .output()
+        .unwrap();
+    assert!(show.status.success(), "{show:?}");
+    let s: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    let y2026 = s["participations_by_year"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|y| y["year"] == 2026)
+        .unwrap();
+    // Seeded once from the table's pf_year/pf_used, then the night's charges on top.
+    let (nir, rank) = benef.split_once('-').unwrap();
+    let seed: i64 = common::tsv_rows(&refs.join("beneficiaries.tsv"))
+        .iter()
+        .find(|b| b["nir"] == nir && b["rank"] == rank && b["pf_year"] == "2026")
+        .map_or(0, |b| cents(&b["pf_used"]));
+    assert_eq!(cents(y2026["amount"].as_str().unwrap()), seed + charged);
+    assert!(!s["sessions"].as_array().unwrap().is_empty());
+}
+
+fn cents(s: &str) -> i64 {
+    let (e, c) = s.split_once('.').unwrap();
+    e.parse::<i64>().unwrap() * 100 + c.parse::<i64>().unwrap()
+}
