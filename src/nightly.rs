@@ -83,6 +83,7 @@ pub fn run<'s>(
         );
         return Err(ExitCode::from(EXIT_ALREADY_COMMITTED));
     }
+    remove_stale_staging(out);
     let reader = ledger.reader(None).map_err(ledger_error)?;
     let mut night = NightSink::new(header.date.0);
     let staged = {
@@ -131,6 +132,30 @@ pub fn run<'s>(
     liquidator_ledger::kill_point("after-rename");
     ledger.finish(&pending).map_err(ledger_error)?;
     Ok(summary)
+}
+
+/// Removes the staging directories (`.NAME.partial-PID`) that runs killed before their ledger commit
+/// left beside `out`. Safe under the ledger: it is held by one run at a time (the store's lock), and a
+/// night's outputs are staged only by the run that holds it.
+fn remove_stale_staging(out: &Path) {
+    let (Some(parent), Some(name)) = (out.parent(), out.file_name()) else {
+        return;
+    };
+    let parent = if parent.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        parent
+    };
+    let prefix = format!(".{}.partial-", name.to_string_lossy());
+    let own = format!("{prefix}{}", std::process::id());
+    if let Ok(d) = std::fs::read_dir(parent) {
+        for e in d.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n.starts_with(&prefix) && n != own && e.path().is_dir() {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
 }
 
 /// `NIR-RANK` (`1850375123456-001`) → the beneficiary key.

@@ -575,3 +575,103 @@ impl Carry for Reader {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::night::{ActPaid, ClaimSeen, NightSink};
+    use super::*;
+
+    fn commit(l: &mut Ledger, batch_no: u32, oldest: Date, night: &NightSink) -> u32 {
+        let dir = l.dir().to_path_buf();
+        let p = l
+            .commit_night(&NightCommit {
+                sender: 1,
+                batch_no,
+                batch_date: Date(20260316),
+                checksum: format!("{batch_no:016x}"),
+                oldest,
+                states: &[],
+                night,
+                staging: &dir.join("staging"),
+                out: &dir.join("out"),
+                replaces: None,
+            })
+            .unwrap();
+        l.finish(&p).unwrap();
+        p.seq
+    }
+
+    fn key(n: u64) -> ActKey {
+        ActKey { hash: n, check: n * 3 }
+    }
+
+    #[test]
+    fn purge_keeps_entries_dated_on_the_oldest_payable_day_and_drops_the_day_before() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut l, _) = Ledger::open(tmp.path()).unwrap();
+        let oldest = Date(20231216); // 2026-03-16 − 27 months
+        let night = NightSink {
+            batch_date: 20260316,
+            claims: vec![
+                ClaimSeen { key: 10, date: 20231215, paid: true },
+                ClaimSeen { key: 11, date: 20231216, paid: true },
+            ],
+            acts: vec![
+                ActPaid { key: key(20), date: 20231215 },
+                ActPaid { key: key(21), date: 20231216 },
+            ],
+        };
+        commit(&mut l, 1, oldest, &night);
+        let r = l.reader(None).unwrap();
+        assert_eq!(r.claim(0, 10), None, "care the day before the limit is purged");
+        assert_eq!(
+            r.claim(0, 11),
+            Some(EarlierClaim { batch: BatchRef { sender: 1, batch_no: 1 }, paid: true })
+        );
+        assert_eq!(r.act(&key(20)), None);
+        assert_eq!(r.act(&key(21)), Some(BatchRef { sender: 1, batch_no: 1 }));
+        // A hash hit whose check differs is another act: not a duplicate.
+        assert_eq!(r.act(&ActKey { hash: 21, check: 0 }), None);
+    }
+
+    #[test]
+    fn a_reprocess_reader_sees_only_the_nights_before_and_a_pending_night_rolls_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut l, _) = Ledger::open(tmp.path()).unwrap();
+        let one = |k: u64| NightSink {
+            batch_date: 20260316,
+            claims: vec![ClaimSeen { key: k, date: 20260301, paid: false }],
+            acts: vec![],
+        };
+        commit(&mut l, 1, Date(20231216), &one(1));
+        commit(&mut l, 2, Date(20231216), &one(2));
+        let r = l.reader(Some(2)).unwrap();
+        assert!(r.claim(0, 1).is_some_and(|c| !c.paid));
+        assert_eq!(r.claim(0, 2), None, "night 2's own claims are not 'earlier' for night 2");
+        drop(r);
+        // Night 3 committed, its staging directory still there (outputs not renamed): reopening
+        // restores the ledger as of night 2.
+        std::fs::create_dir_all(tmp.path().join("staging")).unwrap();
+        let p = l
+            .commit_night(&NightCommit {
+                sender: 1,
+                batch_no: 3,
+                batch_date: Date(20260317),
+                checksum: "03".into(),
+                oldest: Date(20231217),
+                states: &[],
+                night: &one(3),
+                staging: &tmp.path().join("staging"),
+                out: &tmp.path().join("out"),
+                replaces: None,
+            })
+            .unwrap();
+        assert_eq!(p.seq, 3);
+        drop(l);
+        let (l, resolved) = Ledger::open(tmp.path()).unwrap();
+        assert!(matches!(resolved, Some(Resolved::RolledBack(_))));
+        assert_eq!(l.batches().len(), 2);
+        assert!(l.reader(None).unwrap().claim(0, 3).is_none());
+        assert!(!tmp.path().join("staging").exists());
+    }
+}

@@ -1,0 +1,159 @@
+//! Issue #14, all or nothing: a `run --ledger` killed with SIGKILL at each point of the commit
+//! protocol (formats/ledger.md) leaves, once the ledger is next opened, either the ledger as of the
+//! previous night and no final outputs (killed before the rename: running the night again then gives
+//! byte-identical outputs and the same ledger), or the whole night (killed after the rename).
+
+use liquidator_core::date::Date;
+use liquidator_testkit::generator::{GenConfig, Night, generate_night};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn liquidator() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_liquidator"))
+}
+
+fn run(claims: &Path, refs: &Path, out: &Path, ledger: &Path, kill: Option<&str>) -> Output {
+    let mut c = liquidator();
+    c.args(["run", "--quiet", "--threads", "2", "--claims"])
+        .arg(claims)
+        .arg("--refs")
+        .arg(refs)
+        .arg("--out")
+        .arg(out)
+        .arg("--ledger")
+        .arg(ledger);
+    match kill {
+        Some(k) => c.env("LIQUIDATOR_LEDGER_KILL", k),
+        None => c.env_remove("LIQUIDATOR_LEDGER_KILL"),
+    };
+    c.output().unwrap()
+}
+
+/// `ledger stats` (which resolves a pending night first): its JSON without the file size, and stderr.
+fn stats(ledger: &Path) -> (serde_json::Value, String) {
+    let o = liquidator()
+        .args(["ledger", "stats", "--ledger"])
+        .arg(ledger)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    v.as_object_mut().unwrap().remove("file_bytes");
+    (v, String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+/// Every file under `dir`, by relative path, with its bytes.
+fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut m = BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                m.insert(
+                    p.strip_prefix(dir).unwrap().to_path_buf(),
+                    std::fs::read(&p).unwrap(),
+                );
+            }
+        }
+    }
+    m
+}
+
+fn copy_ledger(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn sigkill_at_every_point_of_the_commit_protocol_leaves_the_previous_night_or_the_whole_night() {
+    use std::os::unix::process::ExitStatusExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let ns: Vec<PathBuf> = (0..2)
+        .map(|k| {
+            let out = tmp.path().join(format!("n{k}"));
+            let cfg = GenConfig {
+                claims: 1_500,
+                beneficiaries: 400,
+                seed: 31,
+                date: Date(20260316),
+                out: out.clone(),
+                scenarios: false,
+                ccam_subset: false,
+            };
+            generate_night(
+                &cfg,
+                &Night {
+                    index: k,
+                    resend_per_10k: 200,
+                },
+            )
+            .unwrap();
+            out
+        })
+        .collect();
+    let refs = ns[0].join("refs");
+    let night2 = ns[1].join("claims.b2");
+    // The ledger as of night 1, and a clean night 2 on a copy of it: the reference.
+    let l1 = tmp.path().join("l1");
+    let o = run(&ns[0].join("claims.b2"), &refs, &tmp.path().join("o1"), &l1, None);
+    assert!(o.status.success(), "{o:?}");
+    let (after1, _) = stats(&l1);
+    let lref = tmp.path().join("lref");
+    copy_ledger(&l1, &lref);
+    let oref = tmp.path().join("oref");
+    assert!(run(&night2, &refs, &oref, &lref, None).status.success());
+    let (after2, _) = stats(&lref);
+    let reference = files(&oref);
+    assert_eq!(after2["nights"].as_array().unwrap().len(), 2);
+
+    for (point, completed) in [
+        ("before-ledger-commit", false),
+        ("after-ledger-commit", false),
+        ("before-rename", false),
+        ("after-rename", true),
+        ("before-ledger-finish", true),
+    ] {
+        let parent = tmp.path().join(point);
+        let (ledger, out) = (parent.join("ledger"), parent.join("out"));
+        copy_ledger(&l1, &ledger);
+        let o = run(&night2, &refs, &out, &ledger, Some(point));
+        assert_eq!(o.status.signal(), Some(9), "{point}: not killed: {o:?}");
+        let (now, said) = stats(&ledger);
+        let hidden = || -> Vec<_> {
+            std::fs::read_dir(&parent)
+                .unwrap()
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+                .collect()
+        };
+        if point != "before-ledger-commit" {
+            // The ledger knew the staging directory: opening it resolved both.
+            assert!(hidden().is_empty(), "{point}: staging left: {:?}", hidden());
+        }
+        if completed {
+            assert!(said.contains("completed"), "{point}: {said}");
+            assert_eq!(now, after2, "{point}: the night should stand");
+            assert_eq!(files(&out), reference, "{point}: outputs");
+        } else {
+            if point != "before-ledger-commit" {
+                assert!(said.contains("rolled back"), "{point}: {said}");
+            }
+            assert_eq!(now, after1, "{point}: the ledger should be as of night 1");
+            assert!(!out.exists(), "{point}: final outputs left");
+            let o = run(&night2, &refs, &out, &ledger, None);
+            assert!(o.status.success(), "{point}: rerun: {o:?}");
+            assert_eq!(files(&out), reference, "{point}: rerun outputs differ");
+            // A run through the ledger removes what killed runs left beside its output.
+            assert!(hidden().is_empty(), "{point}: staging left: {:?}", hidden());
+            assert_eq!(stats(&ledger).0, after2, "{point}: rerun ledger differs");
+        }
+    }
+}
