@@ -80,6 +80,10 @@ pub enum Cmd {
         out: PathBuf,
         #[arg(long)]
         force: bool,
+        /// Re-liquidate against the ledger's state before this night and commit the corrected night
+        /// (formats/ledger.md, "reprocess").
+        #[arg(long)]
+        ledger: Option<PathBuf>,
     },
     /// Write a self-contained HTML report of a run (with day-over-day deltas given --previous).
     Report {
@@ -417,12 +421,21 @@ pub fn main() -> ExitCode {
             previous,
             out,
             force,
+            ledger,
         } => {
             let refs = match load_refs(&refs) {
                 Ok(r) => r,
                 Err(c) => return c,
             };
-            match liquidator_core::reprocess::run(&claims, &refs, &previous, &out, force) {
+            let result = match &ledger {
+                None => liquidator_core::reprocess::run(&claims, &refs, &previous, &out, force),
+                Some(l) => match crate::nightly::reprocess(&claims, &refs, &previous, &out, force, l)
+                {
+                    Ok(s) => Ok(s),
+                    Err(code) => return code,
+                },
+            };
+            match result {
                 Ok(s) => {
                     eprintln!(
                         "reprocessed {} claims: {} changed ({} newly paid, {} newly rejected, {} amounts changed), AMO delta {} €, AMC delta {} €",

@@ -223,3 +223,115 @@ pub fn stats(dir: &Path) -> ExitCode {
         Err(e) => ledger_error(e),
     }
 }
+
+/// `reprocess … --ledger DIR`: re-liquidates a committed night against the state before it, writes the
+/// adjustments (`adjustments.tsv`…) and the counters that change (`ledger_counters.tsv`), and commits
+/// the corrected night to the ledger with the same all-or-nothing protocol as `run`.
+pub fn reprocess(
+    claims: &Path,
+    refs: &Refs,
+    previous: &Path,
+    out: &Path,
+    force: bool,
+    dir: &Path,
+) -> Result<liquidator_core::reprocess::ReprocessSummary, ExitCode> {
+    use liquidator_core::reprocess::{self, ReprocessError};
+    let mut ledger = open(dir)?;
+    let fail = |e: engine::RunError| {
+        eprintln!("liquidator: {e}");
+        ExitCode::from(exit_code(&e))
+    };
+    let data = engine::map_file(claims).map_err(fail)?;
+    let (header, _) = engine::batch_header(&data).map_err(fail)?;
+    let checksum = liquidator_ledger::checksum(&data);
+    drop(data);
+    let Some(seq) = ledger
+        .committed(header.sender, header.batch_no)
+        .map(|b| b.seq)
+    else {
+        eprintln!(
+            "liquidator: batch {} of sender {:09} is not in the ledger: nothing to reprocess",
+            header.batch_no, header.sender
+        );
+        return Err(ExitCode::from(8));
+    };
+    remove_stale_staging(out);
+    let reader = ledger.reader(Some(seq)).map_err(ledger_error)?;
+    let mut night = NightSink::new(header.date.0);
+    night.keep_names = true;
+    let staged = {
+        let opts = Options {
+            carry: Some(&reader),
+            ..Options::default()
+        };
+        reprocess::stage(claims, refs, previous, out, force, &opts, Some(&mut night)).map_err(
+            |e| {
+                eprintln!("liquidator: {e}");
+                ExitCode::from(match &e {
+                    ReprocessError::Run(r) => exit_code(r),
+                    ReprocessError::Mismatch(_) | ReprocessError::Read(_) => 9,
+                    ReprocessError::Io(_) => 5,
+                })
+            },
+        )?
+    };
+    if let Some(e) = reader.error() {
+        eprintln!("liquidator: ledger read failed: {e}");
+        return Err(ExitCode::from(EXIT_LEDGER));
+    }
+    drop(reader);
+    // The counters the correction changes, against what the night had left.
+    let mut tsv = String::from("beneficiary\tcounter\tperiod\tbefore\tafter\tdelta\n");
+    for (key, new) in &staged.states {
+        let old = ledger
+            .state_after(seq, *key)
+            .map_err(ledger_error)?
+            .unwrap_or_default();
+        let name = night.names.get(key).map_or("?", String::as_str);
+        for (c, a, b) in liquidator_ledger::counters::changes(&old, new) {
+            let v = |x: i64| {
+                if c.is_amount() {
+                    liquidator_core::money::fmt_euros(x)
+                } else {
+                    x.to_string()
+                }
+            };
+            tsv.push_str(&format!(
+                "{name}\t{}\t{}\t{}\t{}\t{}\n",
+                c.name(),
+                c.period(),
+                v(a),
+                v(b),
+                v(b - a)
+            ));
+        }
+    }
+    let path = staged.stage.dir.join("ledger_counters.tsv");
+    if let Err(e) = liquidator_core::output::files::write_atomic(&path, tsv.as_bytes()) {
+        eprintln!("liquidator: {}: {e}", path.display());
+        return Err(ExitCode::from(5));
+    }
+    let pending = ledger
+        .commit_night(&NightCommit {
+            sender: header.sender,
+            batch_no: header.batch_no,
+            batch_date: header.date,
+            checksum,
+            oldest: oldest_payable(refs, header.date),
+            states: &staged.states,
+            night: &night,
+            staging: &staged.stage.dir,
+            out,
+            replaces: Some(seq),
+        })
+        .map_err(ledger_error)?;
+    let summary = staged.summary;
+    if let Err(e) = staged.stage.commit() {
+        eprintln!("liquidator: {e}");
+        drop(ledger);
+        let _ = Ledger::open(dir);
+        return Err(ExitCode::from(5));
+    }
+    ledger.finish(&pending).map_err(ledger_error)?;
+    Ok(summary)
+}

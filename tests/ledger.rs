@@ -377,3 +377,168 @@ fn cents(s: &str) -> i64 {
     let (e, c) = s.split_once('.').unwrap();
     e.parse::<i64>().unwrap() * 100 + c.parse::<i64>().unwrap()
 }
+
+/// A batch of `claims` on the mini reference set, dated `date`, numbered `batch_no`.
+fn mini_batch(
+    path: &Path,
+    batch_no: u32,
+    date: u32,
+    claims: &[(liquidator_core::claims::ClaimHeader, Vec<liquidator_core::claims::ActLine>)],
+) {
+    let h = BatchHeader {
+        sender: 1,
+        batch_no,
+        date: Date(date),
+        version: 100,
+    };
+    let mut w = BatchWriter::new(Vec::new(), &h).unwrap();
+    for (hd, lines) in claims {
+        w.claim(hd, lines).unwrap();
+    }
+    std::fs::write(path, w.finish().unwrap()).unwrap();
+}
+
+#[test]
+fn a_ccam_act_paid_on_an_earlier_night_is_rejected_r033_under_a_new_claim_number_and_the_rest_is_paid()
+{
+    use common::*;
+    let tmp = tempfile::tempdir().unwrap();
+    let refs = mini_src();
+    let ledger = tmp.path().join("ledger");
+    let ecg = |claim: u32| {
+        let mut l = ccam("DEQP003", 1, "", b' ', 20260302, 1500);
+        l.claim_no = claim;
+        l
+    };
+    let mut h1 = header(ADULT, 19850512, GP);
+    h1.claim_no = 1;
+    let n1 = tmp.path().join("n1.b2");
+    mini_batch(&n1, 1, 20260316, &[(h1, vec![ecg(1)])]);
+    let o = run(&n1, &refs, &tmp.path().join("o1"), Some(&ledger));
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(rows(&tmp.path().join("o1/payments.tsv")).len(), 1);
+
+    // Night 2: the same ECG (same beneficiary, practitioner, date, code, activity, phase) under claim 2
+    // with another act on another day, and alone under claim 3.
+    let (mut h2, mut h3) = (h1, h1);
+    h2.claim_no = 2;
+    h3.claim_no = 3;
+    let mut other = ccam("QZJA002", 1, "", b' ', 20260305, 2660);
+    other.claim_no = 2;
+    let n2 = tmp.path().join("n2.b2");
+    mini_batch(&n2, 2, 20260317, &[(h2, vec![ecg(2), other]), (h3, vec![ecg(3)])]);
+    let o = run(&n2, &refs, &tmp.path().join("o2"), Some(&ledger));
+    assert!(o.status.success(), "{o:?}");
+    let pay = rows(&tmp.path().join("o2/payments.tsv"));
+    let rej = rows(&tmp.path().join("o2/rejections.tsv"));
+    assert_eq!(pay.len(), 1, "{pay:?}");
+    assert_eq!((pay[0]["claim"].as_str(), pay[0]["code"].as_str()), ("000000002", "QZJA002"));
+    let r: Vec<_> = rej
+        .iter()
+        .map(|r| (r["claim"].as_str(), r["line"].as_str(), r["code"].as_str(), r["scope"].as_str()))
+        .collect();
+    assert_eq!(
+        r,
+        [("000000002", "1", "R033", "LINE"), ("000000003", "1", "R033", "CLAIM")]
+    );
+    assert!(rej[0]["message"].contains("already paid by batch 1 of sender 000000001"));
+    // The same night without the ledger pays claim 2's ECG again: the rejection is the ledger's.
+    let o = run(&n2, &refs, &tmp.path().join("o2-alone"), None);
+    assert!(o.status.success());
+    assert!(
+        rows(&tmp.path().join("o2-alone/payments.tsv"))
+            .iter()
+            .any(|r| r["claim"] == "000000002" && r["code"] == "DEQP003")
+    );
+}
+
+#[test]
+fn reprocess_with_the_ledger_liquidates_a_past_night_against_the_state_before_it_and_carries_the_counter_change()
+{
+    use common::*;
+    let tmp = tempfile::tempdir().unwrap();
+    let refs = mini_src();
+    let ledger = tmp.path().join("ledger");
+    let g = |claim: u32, date: u32| {
+        let mut l = ngap("G", 100, date, 3000);
+        l.claim_no = claim;
+        l
+    };
+    // Night 1: a G by a practitioner not under convention (R041), and a G by the GP (2 € charged).
+    let mut nc = header(ADULT, 19850512, GP_NC);
+    nc.claim_no = 1;
+    let mut gp = header(ADULT, 19850512, GP);
+    gp.claim_no = 2;
+    let n1 = tmp.path().join("n1.b2");
+    mini_batch(&n1, 1, 20260316, &[(nc, vec![g(1, 20260302)]), (gp, vec![g(2, 20260303)])]);
+    assert!(run(&n1, &refs, &tmp.path().join("o1"), Some(&ledger)).status.success());
+    // Night 2: another G by the GP (2 € more).
+    let mut gp3 = gp;
+    gp3.claim_no = 3;
+    let n2 = tmp.path().join("n2.b2");
+    mini_batch(&n2, 2, 20260317, &[(gp3, vec![g(3, 20260310)])]);
+    assert!(run(&n2, &refs, &tmp.path().join("o2"), Some(&ledger)).status.success());
+    let show = || -> i64 {
+        let o = liquidator()
+            .args(["ledger", "show", "--ledger"])
+            .arg(&ledger)
+            .args(["--beneficiary", "1850578006084-001"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{o:?}");
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let y = v["participations_by_year"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|y| y["year"] == 2026)
+            .unwrap()
+            .clone();
+        cents(y["amount"].as_str().unwrap())
+    };
+    assert_eq!(show(), 400, "2 € on night 1 + 2 € on night 2");
+
+    // The correction: the practitioner was under convention (sector 1) all along.
+    let fixed = tmp.path().join("refs-fixed");
+    std::fs::create_dir_all(&fixed).unwrap();
+    for e in std::fs::read_dir(&refs).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, fixed.join(p.file_name().unwrap())).unwrap();
+    }
+    let pr = std::fs::read_to_string(fixed.join("practitioners.tsv")).unwrap();
+    std::fs::write(
+        fixed.join("practitioners.tsv"),
+        pr.replace("100000004\t2015-01-01\t\t01\t0\t0", "100000004\t2015-01-01\t\t01\t1\t0"),
+    )
+    .unwrap();
+    let out = tmp.path().join("fix1");
+    let o = liquidator()
+        .args(["reprocess", "--claims"])
+        .arg(&n1)
+        .arg("--refs")
+        .arg(&fixed)
+        .arg("--previous")
+        .arg(tmp.path().join("o1"))
+        .arg("--out")
+        .arg(&out)
+        .arg("--ledger")
+        .arg(&ledger)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    // Against the state before night 1, claim 1 now charges 2 € and claim 2 2 € more: 4 € where
+    // night 1 had left 2 €; the counter change is listed, and carried into the later state.
+    let c = rows(&out.join("ledger_counters.tsv"));
+    let y: Vec<_> = c
+        .iter()
+        .filter(|r| r["counter"] == "participation_year")
+        .map(|r| (r["beneficiary"].as_str(), r["period"].as_str(), r["before"].as_str(), r["after"].as_str(), r["delta"].as_str()))
+        .collect();
+    assert_eq!(y, [("1850578006084-001", "2026", "2.00", "4.00", "2.00")]);
+    assert_eq!(show(), 600, "night 2's 2 € stay, night 1 now charges 4 €");
+    let adj = rows(&out.join("adjustments.tsv"));
+    assert!(adj.iter().any(|r| r["claim"] == "000000001"), "{adj:?}");
+    // The night is still committed once; replaying it with plain `run` is still refused.
+    let o = run(&n1, &refs, &tmp.path().join("again"), Some(&ledger));
+    assert_eq!(o.status.code(), Some(10));
+}

@@ -611,6 +611,11 @@ fn time_limit_27_months_boundary_and_future_care() {
         Reject::FutureCare
     );
     paid(liquidate(r, &h, &[ngap("G", 100, 20260316, 3000)]));
+    // The ledger purges what is older than this same boundary (formats/ledger.md, "Purge").
+    assert_eq!(
+        liquidator_core::rules::controls::oldest_payable(r, liquidator_core::date::Date(20260316)),
+        liquidator_core::date::Date(20231216)
+    );
 }
 
 #[test]

@@ -21,6 +21,7 @@
 //! previous night (a pending night is rolled back to its savepoint unless its outputs were renamed).
 
 pub mod codec;
+pub mod counters;
 pub mod night;
 
 use liquidator_core::carry::{ActKey, BatchRef, Carry, EarlierClaim};
@@ -352,13 +353,50 @@ impl Ledger {
                 acts.retain(|_, v| v.1 != s).map_err(st)?;
             }
             let mut buf = Vec::with_capacity(256);
+            let last = self.batches.last().map_or(0, |b| b.seq);
             for (key, state) in n.states {
-                if n.replaces.is_none() {
-                    let before = benefs.get(*key).map_err(st)?.map(|g| g.value().to_vec());
-                    undo.insert((seq, *key), before.as_deref().unwrap_or(&[]))
-                        .map_err(st)?;
-                }
                 let mut s = state.clone();
+                match n.replaces {
+                    None => {
+                        let before = benefs.get(*key).map_err(st)?.map(|g| g.value().to_vec());
+                        undo.insert((seq, *key), before.as_deref().unwrap_or(&[]))
+                            .map_err(st)?;
+                    }
+                    // Reprocess of the last night: its states are replaced.
+                    Some(r) if r == last => {}
+                    // Reprocess of an earlier night: its counter changes are carried into the
+                    // later nights' before-images and the current state (formats/ledger.md).
+                    Some(r) => {
+                        let mut later: Vec<(u32, Vec<u8>)> = Vec::new();
+                        for m in r + 1..=last {
+                            if let Some(v) = undo.get((m, *key)).map_err(st)?
+                                && !v.value().is_empty()
+                            {
+                                later.push((m, v.value().to_vec()));
+                            }
+                        }
+                        let dec = |b: &[u8]| {
+                            codec::decode(b).map_err(|e| LedgerError::Corrupt(e.to_string()))
+                        };
+                        let current = match benefs.get(*key).map_err(st)? {
+                            Some(g) => dec(g.value())?,
+                            None => BenefState::default(),
+                        };
+                        let old_after = match later.first() {
+                            Some((_, b)) => dec(b)?,
+                            None => current.clone(),
+                        };
+                        let ch = counters::changes(&old_after, state);
+                        for (m, b) in &later {
+                            let mut u = dec(b)?;
+                            counters::apply(&mut u, &ch);
+                            codec::encode(&u, &mut buf);
+                            undo.insert((*m, *key), buf.as_slice()).map_err(st)?;
+                        }
+                        s = current;
+                        counters::apply(&mut s, &ch);
+                    }
+                }
                 codec::prune(&mut s, n.oldest);
                 codec::encode(&s, &mut buf);
                 benefs.insert(*key, buf.as_slice()).map_err(st)?;
@@ -445,6 +483,27 @@ impl Ledger {
             undo_images: count(r.open_table(UNDO).map_err(st)?.len().map_err(st)?),
             nights: self.batches.clone(),
         })
+    }
+
+    /// A beneficiary's state as night `seq` left it: the before-image of the first later night that
+    /// touched it, else its current state.
+    pub fn state_after(&self, seq: u32, benef: u64) -> Result<Option<BenefState>, LedgerError> {
+        let r = self.db.begin_read().map_err(st)?;
+        let undo = r.open_table(UNDO).map_err(st)?;
+        let last = self.batches.last().map_or(0, |b| b.seq);
+        for m in seq + 1..=last {
+            if let Some(v) = undo.get((m, benef)).map_err(st)? {
+                if v.value().is_empty() {
+                    return Ok(None);
+                }
+                return codec::decode(v.value())
+                    .map(Some)
+                    .map_err(|e| LedgerError::Corrupt(e.to_string()));
+            }
+        }
+        drop(undo);
+        drop(r);
+        self.state(benef)
     }
 
     /// A beneficiary's stored state (`ledger show`), if any.
@@ -611,6 +670,8 @@ mod tests {
         let (mut l, _) = Ledger::open(tmp.path()).unwrap();
         let oldest = Date(20231216); // 2026-03-16 − 27 months
         let night = NightSink {
+            keep_names: false,
+            names: Default::default(),
             batch_date: 20260316,
             claims: vec![
                 ClaimSeen { key: 10, date: 20231215, paid: true },
@@ -639,6 +700,8 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let (mut l, _) = Ledger::open(tmp.path()).unwrap();
         let one = |k: u64| NightSink {
+            keep_names: false,
+            names: Default::default(),
             batch_date: 20260316,
             claims: vec![ClaimSeen { key: k, date: 20260301, paid: false }],
             acts: vec![],

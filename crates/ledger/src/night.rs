@@ -30,6 +30,10 @@ pub struct NightSink {
     pub batch_date: u32,
     pub claims: Vec<ClaimSeen>,
     pub acts: Vec<ActPaid>,
+    /// With `keep_names`: each beneficiary key's `NIR-rank`, for files that name beneficiaries
+    /// (`reprocess --ledger`'s `ledger_counters.tsv`).
+    pub keep_names: bool,
+    pub names: rustc_hash::FxHashMap<u64, String>,
 }
 
 impl NightSink {
@@ -66,6 +70,13 @@ impl Sink for NightSink {
                 date,
                 paid: matches!(c.outcome, Outcome::Paid(_)),
             });
+            if self.keep_names
+                && let Some(b) = benef_key(&h.nir, h.rank)
+            {
+                self.names.entry(b).or_insert_with(|| {
+                    format!("{}-{:03}", String::from_utf8_lossy(&h.nir), h.rank)
+                });
+            }
             if let (Outcome::Paid(p), Some(b)) = (c.outcome, benef_key(&h.nir, h.rank)) {
                 for l in &p.lines {
                     if let Some(a) = c.lines.get(l.index as usize)

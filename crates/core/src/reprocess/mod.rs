@@ -107,12 +107,44 @@ pub fn run(
     out: &Path,
     force: bool,
 ) -> Result<ReprocessSummary, ReprocessError> {
+    let staged = stage(claims, corrected, previous, out, force, &Options::default(), None)?;
+    staged.stage.commit().map_err(RunError::from)?;
+    Ok(staged.summary)
+}
+
+/// A reprocessing complete in its staging directory, not yet renamed (a ledger commits between).
+pub struct Staged {
+    pub summary: ReprocessSummary,
+    pub stage: atomic::Staging,
+    /// The beneficiaries' states at the end of the re-liquidated night (with `opts.carry` only).
+    pub states: engine::States,
+}
+
+/// [`run`] up to the rename, liquidating with `opts` (a ledger's state before the night, for
+/// `reprocess --ledger`) and feeding `extra` too.
+pub fn stage(
+    claims: &Path,
+    corrected: &Refs,
+    previous: &Path,
+    out: &Path,
+    force: bool,
+    opts: &Options,
+    extra: Option<&mut dyn crate::sink::Sink>,
+) -> Result<Staged, ReprocessError> {
     let stage = atomic::Staging::create(out, force).map_err(RunError::from)?;
     let liq = stage.dir.join("liquidation");
     let mut collected = CollectSink::default();
-    let new = engine::run_with(claims, corrected, &liq, false, &Options::default(), |_| {
-        Ok(vec![Box::new(&mut collected)])
+    let data = engine::map_file(claims)?;
+    let inner = engine::stage_run(&data, corrected, &liq, false, opts, |_| {
+        let mut v: Vec<Box<dyn crate::sink::Sink + '_>> = vec![Box::new(&mut collected)];
+        if let Some(e) = extra {
+            v.push(Box::new(e));
+        }
+        Ok(v)
     })?;
+    let states = inner.states;
+    let new = inner.summary;
+    inner.stage.commit().map_err(RunError::from)?;
     check_previous(previous, &new)?;
     let old = compare::read(previous)?;
     let cmp: Comparison =
@@ -130,6 +162,9 @@ pub fn run(
         liquidation: new,
     };
     write_json(&stage.dir.join("summary.json"), &s).map_err(RunError::from)?;
-    stage.commit().map_err(RunError::from)?;
-    Ok(s)
+    Ok(Staged {
+        summary: s,
+        stage,
+        states,
+    })
 }
