@@ -63,7 +63,9 @@ pub fn run<'s>(
     dir: &Path,
     extra: impl FnOnce(&Path) -> Result<Vec<Box<dyn Sink + 's>>, SinkError>,
 ) -> Result<Summary, ExitCode> {
+    let mut timer = Timer::new();
     let mut ledger = open(dir)?;
+    timer.lap("open");
     let fail = |e: engine::RunError| {
         eprintln!("liquidator: {e}");
         ExitCode::from(exit_code(&e))
@@ -71,6 +73,7 @@ pub fn run<'s>(
     let data = engine::map_file(claims).map_err(fail)?;
     let (header, _) = engine::batch_header(&data).map_err(fail)?;
     let checksum = liquidator_ledger::checksum(&data);
+    timer.lap("checksum");
     if let Some(b) = ledger.committed(header.sender, header.batch_no) {
         let same = if b.checksum == checksum {
             "the same file"
@@ -86,6 +89,7 @@ pub fn run<'s>(
     remove_stale_staging(out);
     let reader = ledger.reader(None).map_err(ledger_error)?;
     let mut night = NightSink::new(header.date.0);
+    timer.lap("reader");
     let staged = {
         let opts = Options {
             carry: Some(&reader),
@@ -106,6 +110,7 @@ pub fn run<'s>(
         return Err(ExitCode::from(EXIT_LEDGER));
     }
     drop(reader);
+    timer.lap("liquidation (with ledger lookups)");
     let pending = ledger
         .commit_night(&NightCommit {
             sender: header.sender,
@@ -120,6 +125,12 @@ pub fn run<'s>(
             replaces: None,
         })
         .map_err(ledger_error)?;
+    timer.lap(&format!(
+        "commit ({} states, {} claim numbers, {} CCAM acts)",
+        staged.states.len(),
+        night.claims.len(),
+        night.acts.len()
+    ));
     liquidator_ledger::kill_point("before-rename");
     let summary = staged.summary;
     if let Err(e) = staged.stage.commit() {
@@ -131,7 +142,38 @@ pub fn run<'s>(
     }
     liquidator_ledger::kill_point("after-rename");
     ledger.finish(&pending).map_err(ledger_error)?;
+    timer.lap("rename + finish");
+    timer.report();
     Ok(summary)
+}
+
+/// Timings of the ledger's steps on stderr when `LIQUIDATOR_TIMING` is set (scripts/bench --nights).
+struct Timer {
+    on: bool,
+    clock: std::time::Instant,
+    laps: Vec<String>,
+}
+
+impl Timer {
+    fn new() -> Timer {
+        Timer {
+            on: std::env::var_os("LIQUIDATOR_TIMING").is_some(),
+            clock: std::time::Instant::now(),
+            laps: Vec::new(),
+        }
+    }
+    fn lap(&mut self, what: &str) {
+        if self.on {
+            self.laps
+                .push(format!("{what} {:.3} s", self.clock.elapsed().as_secs_f64()));
+            self.clock = std::time::Instant::now();
+        }
+    }
+    fn report(&self) {
+        if self.on {
+            eprintln!("ledger timing: {}", self.laps.join(", "));
+        }
+    }
 }
 
 /// Removes the staging directories (`.NAME.partial-PID`) that runs killed before their ledger commit
