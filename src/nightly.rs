@@ -230,6 +230,29 @@ pub fn show(dir: &Path, beneficiary: &str) -> ExitCode {
             .map(|(y, c)| serde_json::json!({"year": y, "amount": eur(*c)}))
             .collect()
     };
+    // Debts with their age on the last committed night's batch date.
+    let last = ledger
+        .batches()
+        .last()
+        .and_then(|b| liquidator_core::date::Date::parse_iso(&b.batch_date))
+        .unwrap_or_default();
+    let debts: Vec<_> = state
+        .open_debts()
+        .iter()
+        .map(|d| {
+            serde_json::json!({
+                "kind": d.origin.kind.as_str(),
+                "amount": eur(d.amount),
+                "open": eur(d.open),
+                "created": d.origin.created.to_string(),
+                "age_days": d.age_days(last),
+                "claim": format!("{:09}", d.origin.claim),
+                "line": d.origin.line,
+                "practitioner": format!("{:09}", d.origin.practitioner),
+                "date_of_care": d.origin.date_of_care.to_string(),
+            })
+        })
+        .collect();
     let mut sessions: Vec<_> = state.daily.iter().collect();
     sessions.sort_by(|a, b| b.date.cmp(&a.date).then(a.practitioner.cmp(&b.practitioner)));
     let v = serde_json::json!({
@@ -237,6 +260,8 @@ pub fn show(dir: &Path, beneficiary: &str) -> ExitCode {
         "seeded_from_table": state.seeded,
         "participations_by_year": years(&state.pf_by_year),
         "franchises_by_year": years(&state.fr_by_year),
+        "open_debts": debts,
+        "open_debts_amount": eur(state.open_debt_cents()),
         "franchises_by_day": state.fr_by_day.iter().map(|(d, c)| serde_json::json!({"date": d.to_string(), "amount": eur(*c)})).collect::<Vec<_>>(),
         "sessions": sessions.iter().map(|d| serde_json::json!({
             "date": d.date.to_string(),

@@ -3,6 +3,7 @@
 //! that the core's state type needs no serialisation traits and the layout is documented byte by byte.
 
 use liquidator_core::date::Date;
+use liquidator_core::rules::debt::{Debt, DebtKind, DebtOrigin};
 use liquidator_core::rules::{BenefState, DailyCount};
 use smallvec::SmallVec;
 
@@ -48,6 +49,22 @@ pub fn encode(s: &BenefState, out: &mut Vec<u8>) {
         for a in d.acts.iter().take(255) {
             out.extend_from_slice(a);
         }
+    }
+    let debts = s.open_debts();
+    out.extend_from_slice(&(debts.len() as u32).to_le_bytes());
+    for d in debts {
+        let o = &d.origin;
+        out.extend_from_slice(&o.created.0.to_le_bytes());
+        out.extend_from_slice(&o.practitioner.to_le_bytes());
+        out.extend_from_slice(&o.claim.to_le_bytes());
+        out.extend_from_slice(&o.line.to_le_bytes());
+        out.extend_from_slice(&o.date_of_care.0.to_le_bytes());
+        out.push(match o.kind {
+            DebtKind::Participation => 0,
+            DebtKind::Franchise => 1,
+        });
+        out.extend_from_slice(&d.amount.to_le_bytes());
+        out.extend_from_slice(&d.open.to_le_bytes());
     }
 }
 
@@ -127,6 +144,29 @@ pub fn decode(b: &[u8]) -> Result<BenefState, DecodeError> {
             acts,
         });
     }
+    for _ in 0..r.u32()? {
+        let origin = DebtOrigin {
+            created: Date(r.u32()?),
+            practitioner: r.u32()?,
+            claim: r.u32()?,
+            line: r.u16()?,
+            date_of_care: Date(r.u32()?),
+            kind: match r.u8()? {
+                0 => DebtKind::Participation,
+                1 => DebtKind::Franchise,
+                _ => return Err(DecodeError("unknown debt kind")),
+            },
+        };
+        let (amount, open) = (r.i64()?, r.i64()?);
+        if open <= 0 || open > amount {
+            return Err(DecodeError("debt open amount out of range"));
+        }
+        s.push_debt(Debt {
+            origin,
+            amount,
+            open,
+        });
+    }
     if !r.0.is_empty() {
         return Err(DecodeError("trailing bytes"));
     }
@@ -150,6 +190,20 @@ mod tests {
         d.main_codes.push(b'1');
         d.acts.push(*b"BGQP002");
         s.daily(42, Date(20240102)).exclusive = 1;
+        for (k, open) in [(DebtKind::Participation, 200), (DebtKind::Franchise, 50)] {
+            s.push_debt(Debt {
+                origin: DebtOrigin {
+                    created: Date(20260310),
+                    practitioner: 123456789,
+                    claim: 42,
+                    line: 2,
+                    date_of_care: Date(20260302),
+                    kind: k,
+                },
+                amount: 200,
+                open,
+            });
+        }
         s
     }
 

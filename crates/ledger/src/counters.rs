@@ -18,6 +18,9 @@ pub enum Counter {
     FranchiseDay(Date),
     /// Participations charged by a practitioner on a date of care (a count).
     ParticipationsPracDay(u32, Date),
+    /// Debts of the insured still open (cents): listed, not carried into later nights (their
+    /// recoveries were decided against the debts of the time — formats/ledger.md, "reprocess").
+    OpenDebts,
 }
 
 impl Counter {
@@ -27,6 +30,7 @@ impl Counter {
             Counter::FranchiseYear(_) => "franchise_year",
             Counter::FranchiseDay(_) => "franchise_day",
             Counter::ParticipationsPracDay(..) => "participations_practitioner_day",
+            Counter::OpenDebts => "open_debts",
         }
     }
     /// The period: `2026`, `2026-03-02`, or `123456789 2026-03-02`.
@@ -35,6 +39,7 @@ impl Counter {
             Counter::ParticipationYear(y) | Counter::FranchiseYear(y) => y.to_string(),
             Counter::FranchiseDay(d) => d.to_string(),
             Counter::ParticipationsPracDay(p, d) => format!("{p:09} {d}"),
+            Counter::OpenDebts => String::new(),
         }
     }
     /// Whether the value is an amount in cents (else a count).
@@ -57,6 +62,7 @@ fn values(s: &BenefState) -> BTreeMap<Counter, i64> {
     for d in &s.daily {
         m.insert(Counter::ParticipationsPracDay(d.practitioner, d.date), d.pf as i64);
     }
+    m.insert(Counter::OpenDebts, s.open_debt_cents());
     m
 }
 
@@ -92,6 +98,7 @@ pub fn apply(s: &mut BenefState, changes: &[(Counter, i64, i64)]) {
                 let c = s.daily(p, day);
                 c.pf = (c.pf as i64 + d).clamp(0, u8::MAX as i64) as u8;
             }
+            Counter::OpenDebts => {}
         }
     }
 }

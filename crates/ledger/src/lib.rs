@@ -475,7 +475,17 @@ impl Ledger {
         let bytes = std::fs::metadata(self.dir.join(FILE))
             .map_err(|e| LedgerError::Io(self.dir.join(FILE), e))?
             .len();
+        // Open debts: a scan of every state (the one figure `stats` pays a full read for).
+        let (mut open_debts, mut open_debts_cents) = (0u64, 0i64);
+        for e in r.open_table(BENEFS).map_err(st)?.iter().map_err(st)? {
+            let (_, v) = e.map_err(st)?;
+            let s = codec::decode(v.value()).map_err(|e| LedgerError::Corrupt(e.to_string()))?;
+            open_debts += s.open_debts().len() as u64;
+            open_debts_cents += s.open_debt_cents();
+        }
         Ok(Stats {
+            open_debts,
+            open_debts_amount: liquidator_core::money::fmt_euros(open_debts_cents),
             file_bytes: bytes,
             beneficiaries: count(r.open_table(BENEFS).map_err(st)?.len().map_err(st)?),
             claims: count(r.open_table(CLAIMS).map_err(st)?.len().map_err(st)?),
@@ -521,6 +531,9 @@ impl Ledger {
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Stats {
+    /// Debts of the insured still open across all beneficiaries, and their total (euros).
+    pub open_debts: u64,
+    pub open_debts_amount: String,
     pub file_bytes: u64,
     pub beneficiaries: u64,
     pub claims: u64,

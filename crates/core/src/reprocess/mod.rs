@@ -117,7 +117,7 @@ pub struct Staged {
     pub summary: ReprocessSummary,
     pub stage: atomic::Staging,
     /// The beneficiaries' states at the end of the re-liquidated night (with `opts.carry` only).
-    pub states: engine::States,
+    pub states: Vec<(u64, crate::rules::BenefState)>,
 }
 
 /// [`run`] up to the rename, liquidating with `opts` (a ledger's state before the night, for
