@@ -583,7 +583,13 @@ pub fn main() -> ExitCode {
                         Ok(l) => l,
                         Err(c) => return c,
                     };
-                    let reader = match l.reader(None) {
+                    // A night already committed is explained against the state before it (as
+                    // it was liquidated); a new night against the last committed one.
+                    let before = engine::map_file(&claims)
+                        .ok()
+                        .and_then(|d| engine::batch_header(&d).ok().map(|h| h.0))
+                        .and_then(|h| l.committed(h.sender, h.batch_no).map(|b| b.seq));
+                    let reader = match l.reader(before) {
                         Ok(r) => r,
                         Err(e) => {
                             eprintln!("liquidator: {e}");

@@ -509,6 +509,19 @@ fn a_ccam_act_paid_on_an_earlier_night_is_rejected_r033_under_a_new_claim_number
         [("000000002", "1", "R033", "LINE"), ("000000003", "1", "R033", "CLAIM")]
     );
     assert!(rej[0]["message"].contains("already paid by batch 1 of sender 000000001"));
+    // `explain --ledger` liquidates against the same ledger (read only) and says why.
+    let e = liquidator()
+        .args(["explain", "--claims"])
+        .arg(&n2)
+        .arg("--refs")
+        .arg(&refs)
+        .args(["--claim", "2", "--ledger"])
+        .arg(&ledger)
+        .output()
+        .unwrap();
+    assert!(e.status.success(), "{e:?}");
+    let text = String::from_utf8_lossy(&e.stdout);
+    assert!(text.contains("[ledger]") && text.contains("already paid by batch 1"), "{text}");
     // The same night without the ledger pays claim 2's ECG again: the rejection is the ledger's.
     let o = run(&n2, &refs, &tmp.path().join("o2-alone"), None);
     assert!(o.status.success());
