@@ -48,6 +48,10 @@ pub enum Cmd {
         /// Worker threads (default: all cores). The output does not depend on it.
         #[arg(long)]
         threads: Option<usize>,
+        /// Size of the engine's read window in KiB (default 32768). The output does not depend on it
+        /// (architecture invariant): a tuning knob, and what lets the kill tests stop a small day mid-way.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(64..=1_048_576))]
+        window_kib: Option<u32>,
         /// Replace an existing output directory.
         #[arg(long)]
         force: bool,
@@ -255,6 +259,7 @@ pub fn main() -> ExitCode {
             refs,
             out,
             threads,
+            window_kib,
             force,
             quiet,
             parquet,
@@ -275,6 +280,7 @@ pub fn main() -> ExitCode {
             };
             let opts = Options {
                 progress: Some(&update),
+                window: window_kib.map_or(engine::WINDOW, |k| k as usize * 1024),
                 ..Options::default()
             };
             let key = if parquet {

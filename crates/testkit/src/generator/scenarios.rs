@@ -1,6 +1,6 @@
 //! Hand-written claims, one or more per rule and per rejection code, with recognisable numbers
 //! (claim numbers 7000xxxxx, practitioners 9000000xx). They open the sample fixture; the golden test
-//! `tests/sample.rs` pins the outcome of each one (`SCENARIOS` is the list it checks).
+//! `tests/it/sample.rs` pins the outcome of each one (`SCENARIOS` is the list it checks).
 
 use super::population::{self, AMCS};
 use super::{Gen, ccam, grid_of, ngap};
@@ -179,7 +179,7 @@ pub fn extra_beneficiaries(cfg: &super::GenConfig) -> (String, String) {
 }
 
 /// What each scenario claim must come to: `Ok(warning)` paid (with that warning code, or "" for none),
-/// `Err(code)` rejected with that code. Pinned by `tests/sample.rs`.
+/// `Err(code)` rejected with that code. Pinned by `tests/it/sample.rs`.
 pub type Expect = Result<&'static str, &'static str>;
 
 struct W<'a, 'g, O: Write> {

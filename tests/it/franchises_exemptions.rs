@@ -3,7 +3,7 @@
 //! money on every line"), on the mini reference set. Amounts by hand in the comments; every dated
 //! amount is tested on both sides of its boundary.
 
-mod common;
+use crate::common;
 use common::*;
 use liquidator_core::codes::{Reject, Warn};
 use liquidator_core::rules::{BenefState, PayeeKind, RateReason};

@@ -1,7 +1,7 @@
 //! Whole-pipeline tests on the mini reference set: determinism across thread counts and window sizes,
 //! conservation, batch failures and atomic outputs.
 
-mod common;
+use crate::common;
 use common::*;
 use liquidator_core::claims::{ActLine, BatchHeader};
 use liquidator_core::date::Date;

@@ -4,7 +4,7 @@
 //! reference set: QZJA002 = 26.60 € and QZFA036 = 28.80 € on grid 1 in 2026, association code 2 = 50 %,
 //! rate 70 %, participation forfaitaire 2 €.
 
-mod common;
+use crate::common;
 use common::*;
 use liquidator_core::codes::Reject;
 use liquidator_core::rules::BenefState;

@@ -5,7 +5,7 @@
 //! checked: the conservation identities of `summary.json`, and every act record of the input accounted
 //! for exactly once — paid (`payments.tsv`), in a rejected claim, or reported outside any claim (`R002`).
 
-mod common;
+use crate::common;
 use common::*;
 use liquidator_core::claims::record::{self, Kind};
 use liquidator_core::claims::{BatchHeader, BatchTrailer};

@@ -2,7 +2,7 @@
 //! QZJA002 = 26.60 €, QZFA036 = 28.80 € (grid 1, 2026), association code 2 = 50 %, rate 70 %,
 //! participation forfaitaire 2 €, G = 30.00 €.
 
-mod common;
+use crate::common;
 use common::*;
 use liquidator_core::rules::BenefState;
 

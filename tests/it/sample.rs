@@ -3,7 +3,7 @@
 //! closed list is exercised; the generator reproduces the fixture. Regenerate after a deliberate change
 //! with `scripts/regen-sample` (and review the diff).
 
-mod common;
+use crate::common;
 use common::tsv_rows;
 use liquidator_core::codes::{Reject, Warn};
 use liquidator_core::engine::{self, Options};

@@ -3,7 +3,7 @@
 //! the rest is processed; only damage that makes the batch untrustworthy fails the batch (no output).
 //! The corpus is regenerated from the builders below with `LIQUIDATOR_REGEN_BAD=1 cargo test --test bad_input`.
 
-mod common;
+use crate::common;
 use common::*;
 use liquidator_core::claims::{BatchHeader, ClaimHeader};
 use liquidator_core::codes::BatchFail;

@@ -4,7 +4,7 @@
 //! rounded half-up to the cent; base = unit price × quantity (fee billed = base, no excess).
 //! The rate of a line is another rule's job: AMO amounts are asserted only on physician lines (70 %).
 
-mod common;
+use crate::common;
 use common::*;
 use liquidator_core::codes::Reject;
 use liquidator_core::refs::Refs;

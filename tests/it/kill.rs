@@ -1,7 +1,7 @@
 //! Issue #7: a run killed with SIGKILL (early, mid-way, late) leaves no final output directory — at most
 //! its hidden staging directory; messages never print a full NIR.
 
-mod common;
+use crate::common;
 use common::*;
 use liquidator_core::claims::BatchHeader;
 use liquidator_core::date::Date;
@@ -16,7 +16,9 @@ fn liquidator() -> Command {
 
 fn run_cmd(claims: &Path, refs: &Path, out: &Path) -> Command {
     let mut c = liquidator();
-    c.args(["run", "--quiet", "--threads", "2", "--claims"])
+    // Small windows (256 KiB) give a small day many windows, so the staged payments.tsv grows step by
+    // step and each kill point is reached with a day that a debug build liquidates in about a second.
+    c.args(["run", "--quiet", "--threads", "2", "--window-kib", "256", "--claims"])
         .arg(claims)
         .arg("--refs")
         .arg(refs)
@@ -63,12 +65,12 @@ fn wait_until(child: &mut Child, limit: Duration, what: &str, mut ready: impl Fn
 #[test]
 fn sigkill_early_mid_and_late_leaves_no_final_output() {
     use std::os::unix::process::ExitStatusExt;
-    // A synthetic day from the test kit, large enough for a debug build to take seconds.
+    // A synthetic day from the test kit, cut into ~60 windows by `--window-kib 256` (run_cmd).
     let input = tempfile::tempdir().unwrap();
     let gen_dir = input.path().join("day");
     liquidator_testkit::generator::generate(&liquidator_testkit::generator::GenConfig {
-        claims: 200_000,
-        beneficiaries: 40_000,
+        claims: 40_000,
+        beneficiaries: 8_000,
         seed: 11,
         date: Date(20260316),
         out: gen_dir.clone(),

@@ -1,7 +1,7 @@
 //! Worked examples, one group per rule of issue #4, on the mini reference set (tests/common).
 //! Each test is named after what it pins.
 
-mod common;
+use crate::common;
 use common::*;
 use liquidator_core::codes::Reject;
 use liquidator_core::rules::{BenefState, PayeeKind, RateReason};

@@ -184,3 +184,42 @@ fn explain_shows_each_step_in_text_and_json() {
         .unwrap();
     assert_eq!(o.status.code(), Some(8));
 }
+
+/// `run --window-kib` changes how the file is cut, never what is written (engine architecture invariant):
+/// the sample with the smallest window gives the same bytes as the bundled expected outputs' run.
+#[test]
+fn window_kib_does_not_change_the_output() {
+    let (_d1, default) = tmp("win-default");
+    let (_d2, small) = tmp("win-small");
+    for (out, extra) in [(&default, None), (&small, Some("64"))] {
+        let mut c = bin();
+        c.args(["run", "--quiet", "--claims"])
+            .arg(sample("claims.b2"))
+            .arg("--refs")
+            .arg(sample("refs"))
+            .arg("--out")
+            .arg(out);
+        if let Some(k) = extra {
+            c.args(["--window-kib", k]);
+        }
+        assert_eq!(c.status().unwrap().code(), Some(0));
+    }
+    for f in ["payments.tsv", "rejections.tsv", "summary.json"] {
+        assert_eq!(
+            std::fs::read(default.join(f)).unwrap(),
+            std::fs::read(small.join(f)).unwrap(),
+            "{f} depends on --window-kib"
+        );
+    }
+    // Below 64 KiB is refused by the command line (exit 2), not silently rounded.
+    let st = bin()
+        .args(["run", "--window-kib", "1", "--claims"])
+        .arg(sample("claims.b2"))
+        .arg("--refs")
+        .arg(sample("refs"))
+        .arg("--out")
+        .arg(tmp("win-bad").1)
+        .output()
+        .unwrap();
+    assert_eq!(st.status.code(), Some(2));
+}

@@ -3,7 +3,7 @@
 //! are computed by hand from the mini reference set (fixtures/mini/refs): G = 30.00 € from 2024-12-22,
 //! QZFA036 = 28.80 € (grid 1), default rate 70 %, participation forfaitaire 2 € from 2024-05-15.
 
-mod common;
+use crate::common;
 use common::*;
 use liquidator_core::codes::Reject;
 use liquidator_core::rules::Outcome;

@@ -1,6 +1,6 @@
 //! Issue #7: reference tables with errors are refused at load with `file:line:column` and the reason.
 
-mod common;
+use crate::common;
 use common::*;
 use liquidator_core::refs::Refs;
 
