@@ -5,6 +5,7 @@ mod common;
 mod bad_input;
 mod bad_refs;
 mod cli;
+mod debts;
 mod engine;
 mod franchises_exemptions;
 mod kill;

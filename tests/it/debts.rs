@@ -4,7 +4,7 @@
 //! amounts by hand in the comments (G 30.00 € at 70 % = 21.00, PF 2.00; AMI 3.15 € at 60 % = 1.89,
 //! franchise 1.00; batch date 2026-03-16).
 
-mod common;
+use crate::common;
 use common::*;
 use liquidator_core::codes::Reject;
 use liquidator_core::date::Date;
