@@ -9,6 +9,8 @@ mod debts;
 mod engine;
 mod franchises_exemptions;
 mod kill;
+mod ledger;
+mod ledger_kill;
 mod line_rejections;
 mod ngap;
 mod parquet;

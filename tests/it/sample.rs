@@ -152,7 +152,7 @@ fn every_rejection_and_warning_code_is_exercised_by_the_sample() {
         .into_iter()
         .map(|r| r["code"].clone())
         .collect();
-    // The ledger's codes need an earlier night: tests/ledger.rs exercises them (R031 and R032:
+    // The ledger's codes need an earlier night: tests/it/ledger.rs exercises them (R031 and R032:
     // `a_claim_resent_on_night_3_…`, R033: `a_ccam_act_paid_on_an_earlier_night_…`).
     let ledger_only = [
         Reject::ClaimPaidEarlier,

@@ -4,7 +4,7 @@
 //! the ledger as of the previous night and no final outputs, and running the night again gives
 //! byte-identical outputs.
 
-mod common;
+use crate::common;
 use liquidator_core::claims::record::{self, BatchHeader, BatchTrailer};
 use liquidator_core::date::Date;
 use liquidator_testkit::generator::{GenConfig, Night, generate_night};
