@@ -833,16 +833,18 @@ pub fn stage_run<'s>(
     let stage = atomic::Staging::create(out, force)?;
     let mut tsv = TsvSink::create(&stage.dir)?;
     let mut debts = crate::output::debts::DebtSink::create(&stage.dir)?;
+    let mut orders = crate::output::sepa::PaymentOrderSink::new(&stage.dir, refs);
     let mut totals = SummarySink::default();
     let mut more = extra(&stage.dir)?;
     let mut states = States::new();
     let info = {
-        let mut sinks: Vec<&mut dyn Sink> = vec![&mut tsv, &mut debts, &mut totals];
+        let mut sinks: Vec<&mut dyn Sink> = vec![&mut tsv, &mut debts, &mut orders, &mut totals];
         sinks.extend(more.iter_mut().map(|b| &mut **b as &mut dyn Sink));
         process_in(data, refs, opts, &mut sinks, &mut states)?
     };
     drop(more);
     let mut summary = totals.into_summary(&info);
+    summary.set_payment_orders(&orders.totals());
     summary.amc_files = tsv.amc_files();
     summary.check();
     atomic::write_json(&stage.dir.join(crate::output::SUMMARY), &summary)?;

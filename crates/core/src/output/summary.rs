@@ -19,7 +19,9 @@ use std::collections::BTreeMap;
 ///   `lines_rejected` and `rejected_billed_cents` include);
 /// * debts of the insured (`rules::debt`): `debts_opening_cents + debts_created_cents =
 ///   recovered_cents + debts_open_cents`, the open total read from the beneficiaries' final states,
-///   the others from the claims' outcomes.
+///   the others from the claims' outcomes;
+/// * payment orders (`output::sepa`): `amo_paid_cents − recovered_cents = payment_orders_cents +
+///   payments_held_cents` — every euro owed to a payee is transferred or held, none lost.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Summary {
     pub batch_number: u32,
@@ -81,6 +83,19 @@ pub struct Summary {
     pub debts_open: u64,
     #[serde(default)]
     pub debts_open_cents: Cents,
+    /// Credit transfers of `payment_orders.xml` (its `NbOfTxs`) and their sum (its `CtrlSum`).
+    #[serde(default)]
+    pub payment_orders: u64,
+    #[serde(default)]
+    pub payment_orders_cents: Cents,
+    /// Payees whose transfer is held (`held_payments.tsv`) and the amounts kept.
+    #[serde(default)]
+    pub payments_held: u64,
+    #[serde(default)]
+    pub payments_held_cents: Cents,
+    /// Payees whose whole due went to recover their debts (no transfer).
+    #[serde(default)]
+    pub payees_nothing_due: u64,
     pub conservation: Conservation,
 }
 
@@ -97,6 +112,9 @@ pub struct Conservation {
     /// `debts_opening_cents + debts_created_cents = recovered_cents + debts_open_cents`.
     #[serde(default)]
     pub debts: bool,
+    /// `amo_paid_cents − recovered_cents = payment_orders_cents + payments_held_cents`.
+    #[serde(default)]
+    pub payment_orders: bool,
 }
 
 impl Summary {
@@ -178,6 +196,16 @@ impl Summary {
             && c.rejections
             && c.line_rejections
             && c.debts
+            && c.payment_orders
+    }
+
+    /// The payment orders' totals (`output::sepa`), checked by [`Summary::check`].
+    pub fn set_payment_orders(&mut self, t: &super::sepa::OrderTotals) {
+        self.payment_orders = t.transfers;
+        self.payment_orders_cents = t.transfers_cents;
+        self.payments_held = t.held;
+        self.payments_held_cents = t.held_cents;
+        self.payees_nothing_due = t.nothing_due;
     }
 
     /// Computes the conservation checks.
@@ -193,6 +221,8 @@ impl Summary {
                 == self.line_rejections,
             debts: self.debts_opening_cents + self.debts_created_cents
                 == self.recovered_cents + self.debts_open_cents,
+            payment_orders: self.amo_paid_cents - self.recovered_cents
+                == self.payment_orders_cents + self.payments_held_cents,
         };
         self.conservation = c;
         self.conserved()
@@ -257,6 +287,8 @@ mod tests {
             paid_billed_cents: 300,
             rejected_billed_cents: 200,
             amo_paid_cents: 200,
+            payment_orders_cents: 150,
+            payments_held_cents: 50,
             amc_cents: 60,
             patient_cents: 40,
             rejections_by_code: [("R020".to_string(), 1)].into(),
@@ -264,7 +296,7 @@ mod tests {
         };
         let mut s = ok.clone();
         assert!(s.check() && s.conserved());
-        let breaks: [fn(&mut Summary); 7] = [
+        let breaks: [fn(&mut Summary); 8] = [
             |s| s.claims_read += 1,
             |s| s.lines_read += 1,
             |s| s.billed_cents += 1,
@@ -272,6 +304,7 @@ mod tests {
             |s| *s.rejections_by_code.entry("R030".into()).or_default() += 1,
             |s| s.line_rejections += 1,
             |s| s.debts_created_cents += 1,
+            |s| s.payments_held_cents += 1,
         ];
         for (i, b) in breaks.iter().enumerate() {
             let mut s = ok.clone();

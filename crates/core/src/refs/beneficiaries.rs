@@ -98,6 +98,15 @@ pub struct AmcRow {
     pub contract: [u8; 2],
 }
 
+/// The bank details of one beneficiary (optional columns `iban`, `bic` of `beneficiaries.tsv`; the
+/// snapshot's `banks` section), sorted by key; only beneficiaries with bank columns filled have one.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct BankRow {
+    pub key: u64,
+    pub account: super::bank::BankAccount,
+}
+
 /// An array of the store: owned (loaded from the TSV files) or a byte range of the mapped snapshot.
 enum Arr<T> {
     Own(Vec<T>),
@@ -141,6 +150,8 @@ pub struct Beneficiaries {
     span: u64,
     /// ALD periods sorted by beneficiary key (looked up only when an exemption is claimed).
     ald: Arr<AldRow>,
+    /// Bank details by beneficiary key (looked up once per payee by the payment orders).
+    banks: Arr<BankRow>,
 }
 
 /// The arrays and scalars of a store, borrowed: what a snapshot writes and what it checks at open.
@@ -150,6 +161,7 @@ pub(crate) struct Parts<'a> {
     pub amcs: &'a [AmcRow],
     pub radix: &'a [u32],
     pub ald: &'a [AldRow],
+    pub banks: &'a [BankRow],
     pub shift: u32,
     pub min: u64,
     pub span: u64,
@@ -162,6 +174,7 @@ pub(crate) struct MapRanges {
     pub amcs: Range<usize>,
     pub radix: Range<usize>,
     pub ald: Range<usize>,
+    pub banks: Range<usize>,
 }
 
 /// One beneficiary as the rules see it.
@@ -255,6 +268,17 @@ impl Beneficiaries {
     fn ald(&self) -> &[AldRow] {
         self.ald.get(self.map.as_deref())
     }
+    #[inline]
+    fn banks(&self) -> &[BankRow] {
+        self.banks.get(self.map.as_deref())
+    }
+
+    /// The bank details of a beneficiary, if the table gives any.
+    pub fn bank(&self, key: u64) -> Option<super::bank::BankAccount> {
+        let b = self.banks();
+        let i = b.partition_point(|r| r.key < key);
+        b.get(i).filter(|r| r.key == key).map(|r| r.account)
+    }
 
     /// Whether the arrays are used in place from a mapped snapshot (file-backed memory).
     pub fn is_mapped(&self) -> bool {
@@ -273,6 +297,7 @@ impl Beneficiaries {
             amcs: self.amcs(),
             radix: self.radix(),
             ald: self.ald(),
+            banks: self.banks(),
             shift: self.shift,
             min: self.min,
             span: self.span,
@@ -295,6 +320,7 @@ impl Beneficiaries {
             amcs: Arr::Map(r.amcs),
             radix: Arr::Map(r.radix),
             ald: Arr::Map(r.ald),
+            banks: Arr::Map(r.banks),
             shift,
             min,
             span,
@@ -519,6 +545,7 @@ impl Beneficiaries {
             ..Default::default()
         };
         b.build_radix();
+        b.banks = Arr::Own(load_banks(body, &cuts, &cols));
         let t1 = std::time::Instant::now();
         b.ald = Arr::Own(load_ald(dir, &b)?);
         if tm {
@@ -575,6 +602,10 @@ impl Parts<'_> {
     /// first key of the bucket, insurer indices in range, ALD periods sorted. `Err` says what is wrong.
     pub(crate) fn check(&self) -> Result<(), String> {
         let n = self.keys.len();
+        // Bank rows: strictly sorted keys (one per beneficiary), for the binary search of `bank`.
+        if self.banks.windows(2).any(|w| w[0].key >= w[1].key) {
+            return Err("bank rows not sorted by beneficiary".into());
+        }
         if self.rows.len() != n {
             return Err(format!("{} keys but {} rows", n, self.rows.len()));
         }
@@ -639,6 +670,9 @@ fn trim_cr(l: &[u8]) -> &[u8] {
 /// Column positions of the beneficiaries table.
 struct Cols {
     n: usize,
+    /// Optional bank columns (a table written before them still loads).
+    iban: Option<usize>,
+    bic: Option<usize>,
     nir: usize,
     rank: usize,
     birth: usize,
@@ -670,8 +704,11 @@ impl Cols {
                     reason: format!("missing column `{n}`"),
                 })
         };
+        let opt = |n: &str| names.iter().position(|c| *c == n.as_bytes());
         Ok(Cols {
             n: names.len(),
+            iban: opt("iban"),
+            bic: opt("bic"),
             nir: find("nir")?,
             rank: find("rank")?,
             birth: find("birth_date")?,
@@ -690,6 +727,57 @@ impl Cols {
     fn pos(&self, i: usize) -> usize {
         i + 1
     }
+}
+
+/// The bank columns of every row that has them, by key (a second pass over the chunks, only when the
+/// table has an `iban` column; the rows were checked by the first). For a beneficiary with several
+/// rows the last row in file order that has bank details wins. Values are kept as read: they are
+/// validated when a transfer is ordered (an invalid IBAN holds it, formats/payment-orders.md).
+fn load_banks(body: &[u8], cuts: &[usize], c: &Cols) -> Vec<BankRow> {
+    let Some(ib) = c.iban else {
+        return Vec::new();
+    };
+    let parts: Vec<Vec<(u64, usize, BankRow)>> = cuts
+        .par_windows(2)
+        .enumerate()
+        .map(|(k, w)| {
+            let mut out = Vec::new();
+            for (li, raw) in body[w[0]..w[1]].split(|&b| b == b'\n').enumerate() {
+                let l = trim_cr(raw);
+                if l.is_empty() || l.first() == Some(&b'#') {
+                    continue;
+                }
+                let f: Vec<&[u8]> = l.split(|&b| b == b'\t').map(|x| x.trim_ascii()).collect();
+                let get = |i: usize| f.get(i).copied().unwrap_or(&[]);
+                let (iban, bic) = (get(ib), c.bic.map_or(&[][..], get));
+                if iban.is_empty() && bic.is_empty() {
+                    continue;
+                }
+                let rank = parse_uint(get(c.rank)).unwrap_or(0) as u16;
+                let (Some(key), Ok(iban), Ok(bic)) = (
+                    benef_key(get(c.nir), rank),
+                    std::str::from_utf8(iban),
+                    std::str::from_utf8(bic),
+                ) else {
+                    continue;
+                };
+                if let Some(account) = super::bank::BankAccount::from_text(iban, bic) {
+                    out.push((key, (k << 32) | li, BankRow { key, account }));
+                }
+            }
+            out
+        })
+        .collect();
+    let mut all: Vec<(u64, usize, BankRow)> = parts.into_iter().flatten().collect();
+    all.sort_unstable_by_key(|r| (r.0, r.1));
+    let mut out: Vec<BankRow> = Vec::with_capacity(all.len());
+    for (key, _, row) in all {
+        match out.last_mut() {
+            Some(last) if last.key == key => *last = row,
+            _ => out.push(row),
+        }
+    }
+    out
 }
 
 type ChunkRows = Vec<(u64, BenefRow, [u8; 10], [u8; 2], u32)>;

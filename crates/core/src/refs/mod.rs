@@ -8,6 +8,7 @@
 //! Architecture invariant: nothing in `refs` is mutated after [`Refs::load`] returns; the rules only
 //! read it, from any thread.
 
+pub mod bank;
 pub mod beneficiaries;
 pub mod history;
 pub mod modifiers;
@@ -346,8 +347,21 @@ pub struct Refs {
     /// Default AMO rate per profession (`rates.tsv`).
     pub rates: FxHashMap<u8, History<ProfessionRate>>,
     pub practitioners: FxHashMap<u32, History<Practitioner>>,
+    /// Bank details of the practitioners (optional columns `iban`, `bic` of `practitioners.tsv`), by
+    /// the same periods; a row without them has none (formats/payment-orders.md).
+    pub practitioner_banks: FxHashMap<u32, History<bank::BankAccount>>,
+    /// The paying centre's account (`payer.tsv`, optional): without it no transfer can be ordered and
+    /// every payee is held.
+    pub payer: Option<Payer>,
     pub beneficiaries: beneficiaries::Beneficiaries,
     pub amc: FxHashMap<([u8; 10], [u8; 2]), History<AmcContract>>,
+}
+
+/// The paying centre (debtor of the credit transfers): `payer.tsv`.
+#[derive(Clone, Debug)]
+pub struct Payer {
+    pub name: String,
+    pub account: bank::BankAccount,
 }
 
 /// Groups `(key, period, value, line)` rows into sealed histories, reporting overlaps at the later row.
@@ -380,6 +394,43 @@ fn histories<K: Hash + Eq, V>(
         out.insert(k, h);
     }
     Ok(out)
+}
+
+/// `payer.tsv` (optional): one row `name`, `iban`, `bic` — the centre's account the transfers are
+/// ordered from. Its IBAN must be valid (a load error otherwise: every transfer would be refused).
+fn load_payer(dir: &Path) -> Result<Option<Payer>, LoadError> {
+    let file = "payer.tsv";
+    if !dir.join(file).exists() {
+        return Ok(None);
+    }
+    #[derive(Deserialize)]
+    struct PayerRow<'a> {
+        name: &'a str,
+        iban: &'a str,
+        bic: Option<&'a str>,
+    }
+    let text = tsv::read_file(dir, file)?;
+    let t = Table::parse(file, &text)?;
+    let mut payer = None;
+    for (row, r) in t.records::<PayerRow>(&["bic"])? {
+        if payer.is_some() {
+            return Err(row.err("name", "more than one payer row"));
+        }
+        let account = bank::BankAccount::from_text(r.iban, r.bic.unwrap_or(""))
+            .unwrap_or_default();
+        if let Err(p) = account.check() {
+            return Err(row.err("iban", format!("the payer's account is not usable: {p:?}")));
+        }
+        let name = r.name.trim();
+        if name.is_empty() || name.len() > 70 || !name.is_ascii() {
+            return Err(row.err("name", "1 to 70 ASCII characters"));
+        }
+        payer = Some(Payer {
+            name: name.to_string(),
+            account,
+        });
+    }
+    Ok(payer)
 }
 
 fn grid(r: &Row, name: &str) -> Result<Grid, LoadError> {
@@ -892,18 +943,22 @@ impl Refs {
         self.amc = histories(&t, rows)?;
 
         #[derive(Deserialize)]
-        struct PracRow {
+        struct PracRow<'a> {
             billing_no: Uint,
             valid_from: Day,
             valid_to: Option<Day>,
             specialty: Small<99>,
             sector: Small<9>,
             optam: Flag,
+            /// Optional bank columns (tables written before them still load).
+            iban: Option<&'a str>,
+            bic: Option<&'a str>,
         }
         let text = tsv::read_file(dir, "practitioners.tsv")?;
         let t = Table::parse("practitioners.tsv", &text)?;
         let mut rows = Vec::new();
-        for (row, r) in t.records::<PracRow>(&[])? {
+        let mut banks = Vec::new();
+        for (row, r) in t.records::<PracRow>(&["iban", "bic"])? {
             let no = r.billing_no.0;
             if no > 999_999_999 {
                 return Err(row.err("billing_no", "more than 9 digits"));
@@ -933,6 +988,16 @@ impl Refs {
                 sector,
                 optam: r.optam.0,
             };
+            if let Some(a) =
+                bank::BankAccount::from_text(r.iban.unwrap_or(""), r.bic.unwrap_or(""))
+            {
+                banks.push((
+                    no as u32,
+                    period(&row, r.valid_from, r.valid_to)?,
+                    a,
+                    row.line,
+                ));
+            }
             rows.push((
                 no as u32,
                 period(&row, r.valid_from, r.valid_to)?,
@@ -941,6 +1006,8 @@ impl Refs {
             ));
         }
         self.practitioners = histories(&t, rows)?;
+        self.practitioner_banks = histories(&t, banks)?;
+        self.payer = load_payer(dir)?;
 
         self.load_beneficiaries(dir)
     }

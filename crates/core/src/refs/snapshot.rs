@@ -18,7 +18,7 @@
 //!   open, in parallel blocks.
 
 use super::Refs;
-use super::beneficiaries::{AldRow, AmcRow, BenefRow, Beneficiaries, MapRanges};
+use super::beneficiaries::{AldRow, AmcRow, BankRow, BenefRow, Beneficiaries, MapRanges};
 use super::tsv::LoadError;
 use bytemuck::{Pod, Zeroable};
 use rayon::prelude::*;
@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 /// File name of the snapshot in a reference directory.
 pub const FILE: &str = "refs.snapshot";
 /// Version of the layout below; bumped on any change of the header or of a row type.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 const MAGIC: [u8; 8] = *b"LIQSNAP\0";
 /// Written as a native `u32`: reads back differently on a machine of the other byte order.
 const BYTE_ORDER: u32 = 0x0102_0304;
@@ -45,13 +45,14 @@ const SOURCES: [&str; 2] = ["beneficiaries.tsv", "ald.tsv"];
 const SAMPLES: u64 = 64;
 const SAMPLE: u64 = 4096;
 
-const SECTION_NAMES: [&str; 5] = ["keys", "rows", "amcs", "radix", "ald"];
-const SECTION_ELEM: [usize; 5] = [
+const SECTION_NAMES: [&str; 6] = ["keys", "rows", "amcs", "radix", "ald", "banks"];
+const SECTION_ELEM: [usize; 6] = [
     std::mem::size_of::<u64>(),
     std::mem::size_of::<BenefRow>(),
     std::mem::size_of::<AmcRow>(),
     std::mem::size_of::<u32>(),
     std::mem::size_of::<AldRow>(),
+    std::mem::size_of::<BankRow>(),
 ];
 
 /// Identity of one source file at compile time.
@@ -100,7 +101,7 @@ struct Header {
     n_sections: u32,
     _pad: u32,
     sources: [Source; 2],
-    sections: [Section; 5],
+    sections: [Section; 6],
     /// xxh3 of the header with this field zero.
     header_checksum: u64,
 }
@@ -216,15 +217,16 @@ fn header_checksum(h: &Header) -> u64 {
 
 fn write(dest: &Path, b: &Beneficiaries, sources: &[Source; 2]) -> std::io::Result<u64> {
     let p = b.parts();
-    let data: [&[u8]; 5] = [
+    let data: [&[u8]; 6] = [
         bytemuck::cast_slice(p.keys),
         bytemuck::cast_slice(p.rows),
         bytemuck::cast_slice(p.amcs),
         bytemuck::cast_slice(p.radix),
         bytemuck::cast_slice(p.ald),
+        bytemuck::cast_slice(p.banks),
     ];
     let sums = checksums(&data);
-    let mut sections = [Section::zeroed(); 5];
+    let mut sections = [Section::zeroed(); 6];
     let mut off = align_up(HEADER_LEN as u64);
     let mut end = off;
     for (i, s) in sections.iter_mut().enumerate() {
@@ -433,7 +435,7 @@ pub fn open(
         }
     }
     // Section table: in bounds, aligned, whole elements.
-    let mut ranges = Vec::with_capacity(5);
+    let mut ranges = Vec::with_capacity(6);
     for (i, s) in h.sections.iter().enumerate() {
         let end = s.offset.checked_add(s.len).filter(|&e| e <= len);
         let elem = SECTION_ELEM[i];
@@ -479,8 +481,8 @@ pub fn open(
     }
     let t2 = std::time::Instant::now();
     let mut r = ranges.into_iter();
-    let (Some(keys), Some(rows), Some(amcs), Some(radix), Some(ald)) =
-        (r.next(), r.next(), r.next(), r.next(), r.next())
+    let (Some(keys), Some(rows), Some(amcs), Some(radix), Some(ald), Some(banks)) =
+        (r.next(), r.next(), r.next(), r.next(), r.next(), r.next())
     else {
         return Err(refuse("corrupt: section table".into()));
     };
@@ -492,6 +494,7 @@ pub fn open(
             amcs,
             radix,
             ald,
+            banks,
         },
         h.shift,
         h.min,

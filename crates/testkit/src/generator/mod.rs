@@ -62,8 +62,49 @@ pub const CATALOGUE_CODES: [&str; 24] = [
     "YYYY614", "HBJD001", "ZZLP025", "NFFA001", "MZMP002", "HBGD043", "YYYY600", "AANB256",
 ];
 
-/// Writes the population tables (practitioners, beneficiaries, ALD periods, insurers) into `dir`.
+/// A French IBAN (27 characters, valid check digits) for a synthetic account: bank code `bank`, branch
+/// `00001`, the 11-digit account number `account`, its RIB key (97 − (89 × bank + 15 × branch + 3 ×
+/// account) mod 97), then the IBAN check digits ([`liquidator_core::refs::bank::make_iban`]).
+pub fn synthetic_iban(bank: u32, account: u64) -> String {
+    let (b, g, c) = (bank as u64 % 100_000, 1u64, account % 100_000_000_000);
+    let rib = 97 - (89 * b + 15 * g + 3 * (c % 97)) % 97;
+    let bban = format!("{b:05}{g:05}{c:011}{rib:02}");
+    liquidator_core::refs::bank::make_iban("FR", &bban)
+}
+
+/// Synthetic BICs (format-valid, no real bank): practitioners', the insured's, the paying centre's.
+pub const BIC_PS: &str = "LIQPFRP1";
+pub const BIC_INSURED: &str = "LIQAFRP1";
+pub const BIC_PAYER: &str = "LIQCFRP1";
+
+/// Bank columns of a generated beneficiary: most have a valid account; about 1 in 50 has none and 1
+/// in 1000 an IBAN with wrong check digits (their transfers are held: formats/payment-orders.md).
+fn benef_bank(be: &Benef) -> (String, &'static str) {
+    let n = be.nir.iter().fold(be.rank as u64, |a, &d| a * 10 + (d % 10) as u64);
+    let h = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40;
+    match h % 1000 {
+        0..=19 => (String::new(), ""),
+        20 => {
+            let mut iban = synthetic_iban(20041, n);
+            // Break the check digits (02 ↔ 97 …): never valid.
+            let k = (iban.as_bytes()[3] - b'0' + 1) % 10;
+            iban.replace_range(3..4, &k.to_string());
+            (iban, BIC_INSURED)
+        }
+        _ => (synthetic_iban(20041, n), BIC_INSURED),
+    }
+}
+
+/// Writes the population tables (practitioners, beneficiaries, ALD periods, insurers) and the paying
+/// centre's account (`payer.tsv`) into `dir`.
 pub fn write_population(dir: &Path, cfg: &GenConfig, n_prac: u64) -> Result<(), GenError> {
+    let p = dir.join("payer.tsv");
+    let s = format!(
+        "name\tiban\tbic\nCPAM LIQUIDATOR DEMO\t{}\t{BIC_PAYER}\n",
+        synthetic_iban(30001, 1)
+    );
+    std::fs::write(&p, s).map_err(io(&p))?;
+
     let p = dir.join("amc.tsv");
     let mut s = String::from("amc\tcontract\tvalid_from\tvalid_to\texcess_cover\tname\n");
     for (num, name, _) in AMCS {
@@ -77,15 +118,17 @@ pub fn write_population(dir: &Path, cfg: &GenConfig, n_prac: u64) -> Result<(), 
     std::fs::write(&p, s).map_err(io(&p))?;
 
     let p = dir.join("practitioners.tsv");
-    let mut s = String::from("billing_no\tvalid_from\tvalid_to\tspecialty\tsector\toptam\n");
+    let mut s =
+        String::from("billing_no\tvalid_from\tvalid_to\tspecialty\tsector\toptam\tiban\tbic\n");
     for j in 0..n_prac {
         let pr = population::prac(cfg.seed, j, n_prac);
         s.push_str(&format!(
-            "{:09}\t2015-01-01\t\t{:02}\t{}\t{}\n",
+            "{:09}\t2015-01-01\t\t{:02}\t{}\t{}\t{}\t{BIC_PS}\n",
             pr.number,
             pr.spec.code(),
             pr.sector,
-            pr.optam as u8
+            pr.optam as u8,
+            synthetic_iban(10278, pr.number as u64)
         ));
     }
     scenarios::extra_practitioners(&mut s);
@@ -95,7 +138,7 @@ pub fn write_population(dir: &Path, cfg: &GenConfig, n_prac: u64) -> Result<(), 
     let p = dir.join("beneficiaries.tsv");
     let mut f =
         std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&p).map_err(io(&p))?);
-    f.write_all(b"nir\trank\tbirth_date\tvalid_from\tvalid_to\tregime\tfund\tlocal_regime\tc2s\tamc\tcontract\tpf_year\tpf_used\n")
+    f.write_all(b"nir\trank\tbirth_date\tvalid_from\tvalid_to\tregime\tfund\tlocal_regime\tc2s\tamc\tcontract\tpf_year\tpf_used\tiban\tbic\n")
         .map_err(io(&p))?;
     let mut ald = String::from("nir\trank\tvalid_from\tvalid_to\tald\n");
     const BLOCK: u64 = 1 << 16;
@@ -143,9 +186,10 @@ pub fn benef_rows(be: &Benef, year: u32, s: &mut String, ald: &mut String) {
         Some(c) => (year.to_string(), money::fmt_euros(c)),
         None => (String::new(), String::new()),
     };
+    let (iban, bic) = benef_bank(be);
     let _ = writeln!(
         s,
-        "{nir}\t{:03}\t{}\t2019-01-01\t{to}\t01\t01C{:06}\t{}\t{}\t{amc}\t{contract}\t{py}\t{pu}",
+        "{nir}\t{:03}\t{}\t2019-01-01\t{to}\t01\t01C{:06}\t{}\t{}\t{amc}\t{contract}\t{py}\t{pu}\t{iban}\t{bic}",
         be.rank,
         be.birth,
         (be.nir[12] as u32 * 7919) % 1_000_000,

@@ -27,7 +27,16 @@ pub const PRACS: [(u32, u8, u8, u8, &str); 10] = [
 
 pub fn extra_practitioners(s: &mut String) {
     for (n, spec, sector, optam, to) in PRACS {
-        let _ = writeln!(s, "{n:09}\t2015-01-01\t{to}\t{spec:02}\t{sector}\t{optam}");
+        // The ophthalmologist gives no bank details: his transfers are held (P001).
+        let (iban, bic) = if n == 900_000_007 {
+            (String::new(), "")
+        } else {
+            (super::synthetic_iban(10278, n as u64), super::BIC_PS)
+        };
+        let _ = writeln!(
+            s,
+            "{n:09}\t2015-01-01\t{to}\t{spec:02}\t{sector}\t{optam}\t{iban}\t{bic}"
+        );
     }
 }
 
@@ -162,14 +171,23 @@ pub fn extra_beneficiaries(cfg: &super::GenConfig) -> (String, String) {
             Some(v) => (cfg.date.year().to_string(), v.to_string()),
             None => (String::new(), String::new()),
         };
+        // Every scenario beneficiary has a valid account, except the one of the plain
+        // paid-to-the-insured scenario (034), whose IBAN has wrong check digits: held (P002).
+        let iban = super::synthetic_iban(20041, sb.idx * 1000 + sb.rank as u64);
+        let iban = if sb.idx == B_CONTRACT3.idx {
+            format!("FR00{}", &iban[4..])
+        } else {
+            iban
+        };
         let _ = writeln!(
             s,
-            "{n}\t{:03}\t{}\t2019-01-01\t{}\t01\t01C682674\t{}\t{}\t{amc}\t{contract}\t{py}\t{pu}",
+            "{n}\t{:03}\t{}\t2019-01-01\t{}\t01\t01C682674\t{}\t{}\t{amc}\t{contract}\t{py}\t{pu}\t{iban}\t{}",
             sb.rank,
             Date(sb.birth),
             sb.rights_to,
             sb.local as u8,
-            sb.c2s as u8
+            sb.c2s as u8,
+            super::BIC_INSURED
         );
         if sb.ald {
             let _ = writeln!(a, "{n}\t{:03}\t2020-01-01\t\t8", sb.rank);

@@ -1,0 +1,190 @@
+//! Bank details of the payees (columns `iban`, `bic` of `practitioners.tsv` and `beneficiaries.tsv`, and
+//! the paying centre's account in `payer.tsv`): stored as read, validated when a payment order is made —
+//! a missing or invalid IBAN holds that payee's transfer, it never fails the load nor the night
+//! (formats/payment-orders.md).
+//!
+//! IBAN check (ISO 13616, as the EPC rulebook requires): 2 letters (country), 2 check digits, an
+//! alphanumeric BBAN, 15 to 34 characters in all, and the number formed by moving the first four
+//! characters to the end and replacing letters by 10…35 is ≡ 1 (mod 97). France (`FR`): 27 characters.
+
+use bytemuck::{Pod, Zeroable};
+
+/// An IBAN and a BIC as read (upper-cased, spaces removed), space-padded: bytes `0..34` the IBAN,
+/// `34..45` the BIC (one plain array: the row of the snapshot's `banks` section).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct BankAccount {
+    pub bytes: [u8; 48],
+}
+
+const IBAN: std::ops::Range<usize> = 0..34;
+const BIC: std::ops::Range<usize> = 34..45;
+
+impl Default for BankAccount {
+    fn default() -> Self {
+        BankAccount { bytes: [b' '; 48] }
+    }
+}
+
+/// Why a transfer cannot be made to the account given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BankProblem {
+    /// No IBAN in the reference table.
+    Missing,
+    /// An IBAN that fails the format or the mod-97 check.
+    InvalidIban,
+    /// A BIC given but malformed (a missing BIC is allowed: SEPA transfers are IBAN-only).
+    InvalidBic,
+}
+
+fn packed<const N: usize>(s: &str) -> Option<[u8; N]> {
+    let mut out = [b' '; N];
+    let mut n = 0;
+    for c in s.bytes().filter(|c| *c != b' ') {
+        if n == N {
+            return None;
+        }
+        out[n] = c.to_ascii_uppercase();
+        n += 1;
+    }
+    Some(out)
+}
+
+impl BankAccount {
+    /// From the two columns (either may be empty). `None` when both are empty; an over-long value is
+    /// kept truncated-marked as invalid (an IBAN of 35+ characters becomes `?`, which fails the check).
+    pub fn from_text(iban: &str, bic: &str) -> Option<BankAccount> {
+        if iban.trim().is_empty() && bic.trim().is_empty() {
+            return None;
+        }
+        let mut a = BankAccount::default();
+        match packed::<34>(iban) {
+            Some(v) => a.bytes[IBAN].copy_from_slice(&v),
+            None => a.bytes[IBAN.start] = b'?',
+        }
+        match packed::<11>(bic) {
+            Some(v) => a.bytes[BIC].copy_from_slice(&v),
+            None => a.bytes[BIC.start] = b'?',
+        }
+        Some(a)
+    }
+    pub fn iban(&self) -> &str {
+        trimmed(&self.bytes[IBAN])
+    }
+    pub fn bic(&self) -> &str {
+        trimmed(&self.bytes[BIC])
+    }
+    /// `Ok` when a transfer can be made to this account.
+    pub fn check(&self) -> Result<(), BankProblem> {
+        if self.iban().is_empty() {
+            return Err(BankProblem::Missing);
+        }
+        if !iban_valid(self.iban()) {
+            return Err(BankProblem::InvalidIban);
+        }
+        if !self.bic().is_empty() && !bic_valid(self.bic()) {
+            return Err(BankProblem::InvalidBic);
+        }
+        Ok(())
+    }
+}
+
+fn trimmed(b: &[u8]) -> &str {
+    let n = b.iter().rposition(|&c| c != b' ').map_or(0, |i| i + 1);
+    std::str::from_utf8(&b[..n]).unwrap_or("?")
+}
+
+/// mod 97 of the IBAN's digits after rotation (letters A=10 … Z=35); `None` on a character that is
+/// neither a digit nor an upper-case letter.
+fn mod97(rotated: impl Iterator<Item = u8>) -> Option<u32> {
+    let mut m: u32 = 0;
+    for c in rotated {
+        match c {
+            b'0'..=b'9' => m = (m * 10 + (c - b'0') as u32) % 97,
+            b'A'..=b'Z' => m = (m * 100 + (c - b'A' + 10) as u32) % 97,
+            _ => return None,
+        }
+    }
+    Some(m)
+}
+
+/// Whether `s` is a well-formed IBAN with correct check digits.
+pub fn iban_valid(s: &str) -> bool {
+    let b = s.as_bytes();
+    if !(15..=34).contains(&b.len())
+        || !b[..2].iter().all(u8::is_ascii_uppercase)
+        || !b[2..4].iter().all(u8::is_ascii_digit)
+        || !b[4..]
+            .iter()
+            .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+        || (b.starts_with(b"FR") && b.len() != 27)
+    {
+        return false;
+    }
+    mod97(b[4..].iter().chain(&b[..4]).copied()) == Some(1)
+}
+
+/// The IBAN of `country` (2 upper-case letters) and `bban` (digits and upper-case letters), with its
+/// check digits: 98 − (BBAN + country + "00") mod 97.
+pub fn make_iban(country: &str, bban: &str) -> String {
+    let r = mod97(bban.bytes().chain(country.bytes()).chain(*b"00")).unwrap_or(0);
+    format!("{country}{:02}{bban}", 98 - r)
+}
+
+/// Whether `s` is a well-formed BIC (ISO 9362, the schema's `BICIdentifier` pattern
+/// `[A-Z]{6}[A-Z2-9][A-NP-Z0-9]([A-Z0-9]{3})?`).
+pub fn bic_valid(s: &str) -> bool {
+    let b = s.as_bytes();
+    (b.len() == 8 || b.len() == 11)
+        && b[..6].iter().all(u8::is_ascii_uppercase)
+        && (b[6].is_ascii_uppercase() || (b'2'..=b'9').contains(&b[6]))
+        && ((b[7].is_ascii_uppercase() && b[7] != b'O') || b[7].is_ascii_digit())
+        && b[8..]
+            .iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Published example IBANs (ISO 13616 / EPC examples) and their check digits.
+    #[test]
+    fn iban_check_digits_of_published_examples() {
+        assert!(iban_valid("FR1420041010050500013M02606"));
+        assert!(iban_valid("DE89370400440532013000"));
+        assert!(iban_valid("GB82WEST12345698765432"));
+        assert!(!iban_valid("FR1520041010050500013M02606")); // check digits off by one
+        assert!(!iban_valid("FR142004101005050001302606")); // FR must be 27 characters
+        assert!(!iban_valid("fr1420041010050500013M02606")); // lower case
+        assert_eq!(
+            make_iban("FR", "20041010050500013M02606"),
+            "FR1420041010050500013M02606"
+        );
+        assert_eq!(make_iban("DE", "370400440532013000"), "DE89370400440532013000");
+    }
+
+    #[test]
+    fn bic_format() {
+        assert!(bic_valid("BNPAFRPP"));
+        assert!(bic_valid("BNPAFRPPXXX"));
+        assert!(!bic_valid("BNPAFRP"));
+        assert!(!bic_valid("BNPAFR1P")); // digit 1 not allowed in the 7th position
+        assert!(!bic_valid("BNPAFRPO")); // O not allowed in the 8th position
+    }
+
+    #[test]
+    fn missing_invalid_and_valid_accounts() {
+        assert_eq!(BankAccount::from_text("", ""), None);
+        let a = BankAccount::from_text("FR14 2004 1010 0505 0001 3M02 606", "bnpafrpp").unwrap();
+        assert_eq!((a.iban(), a.bic(), a.check()), ("FR1420041010050500013M02606", "BNPAFRPP", Ok(())));
+        let a = BankAccount::from_text("", "BNPAFRPP").unwrap();
+        assert_eq!(a.check(), Err(BankProblem::Missing));
+        let a = BankAccount::from_text("FR1520041010050500013M02606", "").unwrap();
+        assert_eq!(a.check(), Err(BankProblem::InvalidIban));
+        let a = BankAccount::from_text("FR1420041010050500013M02606", "BNP").unwrap();
+        assert_eq!(a.check(), Err(BankProblem::InvalidBic));
+        let a = BankAccount::from_text(&"1".repeat(40), "").unwrap();
+        assert_eq!(a.check(), Err(BankProblem::InvalidIban));
+    }
+}
