@@ -134,7 +134,9 @@ fn sample_payment_orders_validate_against_the_pain_001_001_03_schema() {
 fn schema_check_refuses_a_broken_document() {
     let (_d, out, _) = run_sample(1);
     let xml = std::fs::read_to_string(out.join("payment_orders.xml")).unwrap();
-    let no_amount = xml.replacen("<Amt>", "<Amt_>", 1).replacen("</Amt>", "</Amt_>", 1);
+    let no_amount = xml
+        .replacen("<Amt>", "<Amt_>", 1)
+        .replacen("</Amt>", "</Amt_>", 1);
     assert!(xsd::validate(&schema(), no_amount.as_bytes()).is_err());
     let a = xml.find("<IBAN>").unwrap() + 6;
     let bad_iban = format!("{}fr{}", &xml[..a], &xml[a + 2..]);
@@ -146,13 +148,24 @@ fn control_sums_equal_the_summary_and_every_euro_is_transferred_or_held() {
     let (_d, out, s) = run_sample(2);
     let xml = std::fs::read_to_string(out.join("payment_orders.xml")).unwrap();
     assert_eq!(tag(&xml, "NbOfTxs"), s.payment_orders.to_string());
-    let ctrl = tag(&xml, "CtrlSum").replace('.', "").parse::<i64>().unwrap();
+    let ctrl = tag(&xml, "CtrlSum")
+        .replace('.', "")
+        .parse::<i64>()
+        .unwrap();
     assert_eq!(ctrl, s.payment_orders_cents);
-    assert_eq!(xml.matches("<CdtTrfTxInf>").count() as u64, s.payment_orders);
+    assert_eq!(
+        xml.matches("<CdtTrfTxInf>").count() as u64,
+        s.payment_orders
+    );
     let sum: i64 = xml
         .split("<InstdAmt Ccy=\"EUR\">")
         .skip(1)
-        .map(|p| p[..p.find('<').unwrap()].replace('.', "").parse::<i64>().unwrap())
+        .map(|p| {
+            p[..p.find('<').unwrap()]
+                .replace('.', "")
+                .parse::<i64>()
+                .unwrap()
+        })
         .sum();
     assert_eq!(sum, s.payment_orders_cents);
     assert!(s.conservation.payment_orders && s.conserved());
@@ -196,8 +209,14 @@ fn debts_are_netted_and_bad_accounts_are_held_with_their_code() {
     );
     let xml = std::fs::read_to_string(out.join("payment_orders.xml")).unwrap();
     let e2e = &d["end_to_end_id"];
-    let tx = xml.split("<CdtTrfTxInf>").find(|t| t.contains(e2e.as_str())).unwrap();
-    assert!(tx.contains("<InstdAmt Ccy=\"EUR\">16.89</InstdAmt>"), "{tx}");
+    let tx = xml
+        .split("<CdtTrfTxInf>")
+        .find(|t| t.contains(e2e.as_str()))
+        .unwrap();
+    assert!(
+        tx.contains("<InstdAmt Ccy=\"EUR\">16.89</InstdAmt>"),
+        "{tx}"
+    );
     assert!(tx.contains(&format!("<IBAN>{}</IBAN>", d["iban"])), "{tx}");
     let held = rows(&out.join("held_payments.tsv"));
     let h = held
@@ -205,7 +224,11 @@ fn debts_are_netted_and_bad_accounts_are_held_with_their_code() {
         .find(|r| r["payee_id"] == "1770717927835-001")
         .unwrap();
     assert_eq!(
-        (h["code"].as_str(), h["reason"].as_str(), h["amount"].as_str()),
+        (
+            h["code"].as_str(),
+            h["reason"].as_str(),
+            h["amount"].as_str()
+        ),
         ("P002", "INVALID_IBAN", "16.55")
     );
     if let Some(h) = held.iter().find(|r| r["payee_id"] == "900000007") {
@@ -217,7 +240,11 @@ fn debts_are_netted_and_bad_accounts_are_held_with_their_code() {
 fn payment_orders_are_the_same_bytes_for_any_thread_count() {
     let (_a, o1, _) = run_sample(1);
     let (_b, o4, _) = run_sample(4);
-    for f in ["payment_orders.xml", "payment_orders.tsv", "held_payments.tsv"] {
+    for f in [
+        "payment_orders.xml",
+        "payment_orders.tsv",
+        "held_payments.tsv",
+    ] {
         assert_eq!(
             std::fs::read(o1.join(f)).unwrap(),
             std::fs::read(o4.join(f)).unwrap(),

@@ -82,10 +82,26 @@ fn report_of_a_real_run_has_every_section_and_the_totals() {
         "by-payee",
         "by-insurer",
         "top-acts",
+        "debts-payments",
         "warnings",
     ] {
         assert!(html.contains(&format!("id=\"{id}\"")), "section {id}");
     }
+    // The night's debts, recoveries, transfers and held payments (issue #14), NIRs masked.
+    for cents in [
+        s.debts_created_cents,
+        s.recovered_cents,
+        s.debts_open_cents,
+        s.payment_orders_cents,
+        s.payments_held_cents,
+    ] {
+        assert!(
+            html.contains(&euros(cents as i128)),
+            "{}",
+            euros(cents as i128)
+        );
+    }
+    assert!(s.payments_held > 0 && html.contains("P002") && html.contains("177**********-001"));
     assert!(!html.contains("id=\"day-over-day\""));
     for cents in [
         s.billed_cents,

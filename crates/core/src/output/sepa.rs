@@ -27,9 +27,9 @@ pub const XML: &str = "payment_orders.xml";
 pub const ORDERS: &str = "payment_orders.tsv";
 pub const HELD: &str = "held_payments.tsv";
 
-pub const ORDERS_HEADER: &str =
-    "end_to_end_id\tpayee_kind\tpayee_id\tlines\towed\trecovered\tamount\tstatus\tiban\tbic\tcode\n";
-pub const HELD_HEADER: &str = "payee_kind\tpayee_id\tlines\towed\trecovered\tamount\tcode\treason\n";
+pub const ORDERS_HEADER: &str = "end_to_end_id\tpayee_kind\tpayee_id\tlines\towed\trecovered\tamount\tstatus\tiban\tbic\tcode\n";
+pub const HELD_HEADER: &str =
+    "payee_kind\tpayee_id\tlines\towed\trecovered\tamount\tcode\treason\n";
 
 /// Why a payee's transfer is held (formats/payment-orders.md, formats/codes.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -168,7 +168,9 @@ pub fn account(refs: &Refs, payee: Payee, on: crate::date::Date) -> Option<BankA
     match payee {
         Payee::Practitioner(n) => {
             let h = refs.practitioner_banks.get(&n)?;
-            h.value_at(on).or_else(|| h.rows().last().map(|r| &r.1)).copied()
+            h.value_at(on)
+                .or_else(|| h.rows().last().map(|r| &r.1))
+                .copied()
         }
         Payee::Insured(k) => refs.beneficiaries.bank(k),
     }
@@ -318,7 +320,8 @@ pub fn pain001(
         out: String::with_capacity(2048 + decisions.len() * 700),
         depth: 0,
     };
-    x.out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    x.out
+        .push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     x.out.push_str("<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pain.001.001.03\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\">\n");
     x.depth = 1;
     x.open("CstmrCdtTrfInitn");
@@ -389,7 +392,10 @@ pub fn pain001(
         x.close("Cdtr");
         x.iban("CdtrAcct", a.iban());
         x.open("RmtInf");
-        x.leaf("Ustrd", &format!("AMO LOT {} DU {date} REF {e2e}", h.batch_no));
+        x.leaf(
+            "Ustrd",
+            &format!("AMO LOT {} DU {date} REF {e2e}", h.batch_no),
+        );
         x.close("RmtInf");
         x.close("CdtTrfTxInf");
     }

@@ -161,7 +161,10 @@ mod tests {
             make_iban("FR", "20041010050500013M02606"),
             "FR1420041010050500013M02606"
         );
-        assert_eq!(make_iban("DE", "370400440532013000"), "DE89370400440532013000");
+        assert_eq!(
+            make_iban("DE", "370400440532013000"),
+            "DE89370400440532013000"
+        );
     }
 
     #[test]
@@ -177,7 +180,10 @@ mod tests {
     fn missing_invalid_and_valid_accounts() {
         assert_eq!(BankAccount::from_text("", ""), None);
         let a = BankAccount::from_text("FR14 2004 1010 0505 0001 3M02 606", "bnpafrpp").unwrap();
-        assert_eq!((a.iban(), a.bic(), a.check()), ("FR1420041010050500013M02606", "BNPAFRPP", Ok(())));
+        assert_eq!(
+            (a.iban(), a.bic(), a.check()),
+            ("FR1420041010050500013M02606", "BNPAFRPP", Ok(()))
+        );
         let a = BankAccount::from_text("", "BNPAFRPP").unwrap();
         assert_eq!(a.check(), Err(BankProblem::Missing));
         let a = BankAccount::from_text("FR1520041010050500013M02606", "").unwrap();

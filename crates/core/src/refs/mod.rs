@@ -416,8 +416,7 @@ fn load_payer(dir: &Path) -> Result<Option<Payer>, LoadError> {
         if payer.is_some() {
             return Err(row.err("name", "more than one payer row"));
         }
-        let account = bank::BankAccount::from_text(r.iban, r.bic.unwrap_or(""))
-            .unwrap_or_default();
+        let account = bank::BankAccount::from_text(r.iban, r.bic.unwrap_or("")).unwrap_or_default();
         if let Err(p) = account.check() {
             return Err(row.err("iban", format!("the payer's account is not usable: {p:?}")));
         }
@@ -988,8 +987,7 @@ impl Refs {
                 sector,
                 optam: r.optam.0,
             };
-            if let Some(a) =
-                bank::BankAccount::from_text(r.iban.unwrap_or(""), r.bic.unwrap_or(""))
+            if let Some(a) = bank::BankAccount::from_text(r.iban.unwrap_or(""), r.bic.unwrap_or(""))
             {
                 banks.push((
                     no as u32,

@@ -76,6 +76,8 @@ pub struct RunData {
     pub dir: PathBuf,
     pub summary: Summary,
     pub data: data::ReportData,
+    /// Rows of `held_payments.tsv` (header first), when the run wrote one.
+    pub held: Vec<Vec<String>>,
 }
 
 /// Reads `summary.json` and `report_data.json` of `dir`.
@@ -87,6 +89,14 @@ pub fn read_run(dir: &Path) -> Result<RunData, ReportError> {
         dir: dir.to_path_buf(),
         summary: read_summary(dir)?,
         data: data::read_data(dir)?,
+        // Written by the run (`output::sepa`); absent in runs made before payment orders existed.
+        held: std::fs::read_to_string(dir.join("held_payments.tsv"))
+            .map(|t| {
+                t.lines()
+                    .map(|l| l.split('\t').map(str::to_string).collect())
+                    .collect()
+            })
+            .unwrap_or_default(),
     })
 }
 

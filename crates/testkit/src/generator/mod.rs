@@ -80,7 +80,10 @@ pub const BIC_PAYER: &str = "LIQCFRP1";
 /// Bank columns of a generated beneficiary: most have a valid account; about 1 in 50 has none and 1
 /// in 1000 an IBAN with wrong check digits (their transfers are held: formats/payment-orders.md).
 fn benef_bank(be: &Benef) -> (String, &'static str) {
-    let n = be.nir.iter().fold(be.rank as u64, |a, &d| a * 10 + (d % 10) as u64);
+    let n = be
+        .nir
+        .iter()
+        .fold(be.rank as u64, |a, &d| a * 10 + (d % 10) as u64);
     let h = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40;
     match h % 1000 {
         0..=19 => (String::new(), ""),

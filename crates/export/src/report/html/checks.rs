@@ -339,6 +339,34 @@ pub fn checks(d: &RunData) -> Vec<Check> {
             eq_detail("Σ amc_total vs AMC", total, c(s.amc_cents), true)
         ),
     );
+    let ok = c(s.debts_opening_cents) + c(s.debts_created_cents)
+        == c(s.recovered_cents) + c(s.debts_open_cents);
+    push(
+        "Debts: opening + created = recovered + open",
+        ok && s.conservation.debts,
+        format!(
+            "{} + {} = {} + {}{}",
+            euros(c(s.debts_opening_cents)),
+            euros(c(s.debts_created_cents)),
+            euros(c(s.recovered_cents)),
+            euros(c(s.debts_open_cents)),
+            flag(s.conservation.debts)
+        ),
+    );
+    let ok = c(s.amo_paid_cents) - c(s.recovered_cents)
+        == c(s.payment_orders_cents) + c(s.payments_held_cents);
+    push(
+        "AMO owed − recovered = transferred + held",
+        ok && s.conservation.payment_orders,
+        format!(
+            "{} − {} = {} + {}{}",
+            euros(c(s.amo_paid_cents)),
+            euros(c(s.recovered_cents)),
+            euros(c(s.payment_orders_cents)),
+            euros(c(s.payments_held_cents)),
+            flag(s.conservation.payment_orders)
+        ),
+    );
     v
 }
 

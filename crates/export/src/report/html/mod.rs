@@ -7,6 +7,7 @@
 
 mod checks;
 mod day_over_day;
+mod debts_payments;
 mod groups;
 mod key_figures;
 mod payees;
@@ -127,6 +128,7 @@ pub fn render(d: &RunData, prev: Option<(&str, &Summary)>) -> String {
                 (payees::by_payee(d))
                 (payees::by_insurer(d))
                 (groups::top_acts(d))
+                (debts_payments::section(d))
                 (warnings::section(s))
                 footer {
                     "Produced by " code { "liquidator report" } " from " code { (dir_name) }
