@@ -3,7 +3,7 @@
 //! libxml2 (Debian `libxml2-dev`, present on the project's machines; `.ci/run` installs it if not),
 //! control sums equal to `summary.json`'s, held payees listed with their code, nothing lost.
 
-mod common;
+use crate::common;
 use common::*;
 use liquidator_core::engine::{self, Options};
 use liquidator_core::refs::Refs;
