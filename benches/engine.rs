@@ -1,10 +1,13 @@
-//! Criterion benches of the hot pieces: the claims parser, the rules on one claim, reference lookups
-//! and the output formatting. Data: the mini reference set (`fixtures/mini/refs`) and claims built with
-//! the library's record writer. Whole-run figures are in `scripts/bench`.
+//! Criterion benches of the hot pieces: the claims parser, the rules on one claim, reference lookups,
+//! the output formatting, and the whole pipeline on a batch in memory. Data: the mini reference set
+//! (`fixtures/mini/refs`) and claims built with the library's record writer. Whole-run figures are in
+//! `scripts/bench`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use liquidator_core::claims::{ActLine, BatchHeader, Chunk, ClaimHeader, Pos};
 use liquidator_core::date::Date;
+use liquidator_core::engine;
+use liquidator_core::output::summary::SummarySink;
 use liquidator_core::output::{self, OutBufs};
 use liquidator_core::refs::Refs;
 use liquidator_core::rules::{self, BenefState, ClaimInput, Ctx, Outcome, Trace};
@@ -165,11 +168,38 @@ fn bench_writers(c: &mut Criterion) {
     grp.finish();
 }
 
+/// The whole pipeline on one batch in memory (parse, duplicates, shards, events to a sink), with the
+/// summary sink only: the engine's own cost per claim, without files. Stage by stage on a national
+/// day: `LIQUIDATOR_TIMING=1` in `scripts/bench`.
+fn bench_pipeline(c: &mut Criterion) {
+    let refs = refs();
+    let n = 20_000;
+    let data = batch(n);
+    let mut grp = c.benchmark_group("pipeline");
+    grp.throughput(Throughput::Elements(n as u64));
+    grp.sample_size(10);
+    grp.bench_function("process_20k_claims_summary_sink", |b| {
+        b.iter(|| {
+            let mut totals = SummarySink::default();
+            let info = engine::process(
+                black_box(&data),
+                &refs,
+                &engine::Options::default(),
+                &mut [&mut totals],
+            )
+            .expect("batch");
+            black_box(totals.into_summary(&info).claims_paid)
+        })
+    });
+    grp.finish();
+}
+
 criterion_group!(
     benches,
     bench_parser,
     bench_rules,
     bench_refs,
-    bench_writers
+    bench_writers,
+    bench_pipeline
 );
 criterion_main!(benches);
