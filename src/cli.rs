@@ -163,6 +163,11 @@ pub enum LedgerCmd {
         #[arg(long)]
         ledger: PathBuf,
     },
+    /// Rewrite the store without its free pages (between nights; prints the size before and after).
+    Compact {
+        #[arg(long)]
+        ledger: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -615,6 +620,9 @@ pub fn main() -> ExitCode {
         Cmd::Ledger {
             cmd: LedgerCmd::Stats { ledger },
         } => crate::nightly::stats(&ledger),
+        Cmd::Ledger {
+            cmd: LedgerCmd::Compact { ledger },
+        } => crate::nightly::compact(&ledger),
     }
 }
 

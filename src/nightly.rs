@@ -402,3 +402,22 @@ pub fn reprocess(
     ledger.finish(&pending).map_err(ledger_error)?;
     Ok(summary)
 }
+
+/// `ledger compact`: the store rewritten without its free pages.
+pub fn compact(dir: &Path) -> ExitCode {
+    let mut ledger = match open(dir) {
+        Ok(l) => l,
+        Err(c) => return c,
+    };
+    match ledger.compact() {
+        Ok((a, b)) => {
+            eprintln!(
+                "ledger compacted: {:.1} MiB -> {:.1} MiB",
+                a as f64 / 1048576.0,
+                b as f64 / 1048576.0
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => ledger_error(e),
+    }
+}
