@@ -440,11 +440,12 @@ pub fn main() -> ExitCode {
             };
             let result = match &ledger {
                 None => liquidator_core::reprocess::run(&claims, &refs, &previous, &out, force),
-                Some(l) => match crate::nightly::reprocess(&claims, &refs, &previous, &out, force, l)
-                {
-                    Ok(s) => Ok(s),
-                    Err(code) => return code,
-                },
+                Some(l) => {
+                    match crate::nightly::reprocess(&claims, &refs, &previous, &out, force, l) {
+                        Ok(s) => Ok(s),
+                        Err(code) => return code,
+                    }
+                }
             };
             match result {
                 Ok(s) => {
@@ -612,10 +613,11 @@ pub fn main() -> ExitCode {
             }
         }
         Cmd::Ledger {
-            cmd: LedgerCmd::Show {
-                ledger,
-                beneficiary,
-            },
+            cmd:
+                LedgerCmd::Show {
+                    ledger,
+                    beneficiary,
+                },
         } => crate::nightly::show(&ledger, &beneficiary),
         Cmd::Ledger {
             cmd: LedgerCmd::Stats { ledger },

@@ -164,8 +164,10 @@ impl Timer {
     }
     fn lap(&mut self, what: &str) {
         if self.on {
-            self.laps
-                .push(format!("{what} {:.3} s", self.clock.elapsed().as_secs_f64()));
+            self.laps.push(format!(
+                "{what} {:.3} s",
+                self.clock.elapsed().as_secs_f64()
+            ));
             self.clock = std::time::Instant::now();
         }
     }
@@ -254,7 +256,11 @@ pub fn show(dir: &Path, beneficiary: &str) -> ExitCode {
         })
         .collect();
     let mut sessions: Vec<_> = state.daily.iter().collect();
-    sessions.sort_by(|a, b| b.date.cmp(&a.date).then(a.practitioner.cmp(&b.practitioner)));
+    sessions.sort_by(|a, b| {
+        b.date
+            .cmp(&a.date)
+            .then(a.practitioner.cmp(&b.practitioner))
+    });
     let v = serde_json::json!({
         "beneficiary": beneficiary,
         "seeded_from_table": state.seeded,

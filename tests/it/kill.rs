@@ -18,12 +18,20 @@ fn run_cmd(claims: &Path, refs: &Path, out: &Path) -> Command {
     let mut c = liquidator();
     // Small windows (256 KiB) give a small day many windows, so the staged payments.tsv grows step by
     // step and each kill point is reached with a day that a debug build liquidates in about a second.
-    c.args(["run", "--quiet", "--threads", "2", "--window-kib", "256", "--claims"])
-        .arg(claims)
-        .arg("--refs")
-        .arg(refs)
-        .arg("--out")
-        .arg(out);
+    c.args([
+        "run",
+        "--quiet",
+        "--threads",
+        "2",
+        "--window-kib",
+        "256",
+        "--claims",
+    ])
+    .arg(claims)
+    .arg("--refs")
+    .arg(refs)
+    .arg("--out")
+    .arg(out);
     c
 }
 

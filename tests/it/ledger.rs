@@ -87,10 +87,7 @@ fn concatenate(nights: &[PathBuf], dest: &Path) {
     };
     let mut w = BatchWriter::new(std::fs::File::create(dest).unwrap(), &header).unwrap();
     for f in &files {
-        let recs: Vec<&[u8]> = f
-            .split(|&b| b == b'\n')
-            .filter(|r| !r.is_empty())
-            .collect();
+        let recs: Vec<&[u8]> = f.split(|&b| b == b'\n').filter(|r| !r.is_empty()).collect();
         let t: BatchTrailer = record::batch_trailer(recs[recs.len() - 1]).unwrap();
         let mut body = Vec::new();
         for r in &recs[1..recs.len() - 1] {
@@ -258,7 +255,14 @@ fn three_nights_through_the_ledger_give_what_one_run_over_the_three_files_gives(
     let skipped: std::collections::BTreeSet<&String> = skip.iter().map(|k| &k.1).collect();
     let amc_kept = |m: BTreeMap<String, Vec<BTreeMap<String, String>>>| {
         m.into_iter()
-            .map(|(f, v)| (f, v.into_iter().filter(|r| !skipped.contains(&r["claim"])).collect()))
+            .map(|(f, v)| {
+                (
+                    f,
+                    v.into_iter()
+                        .filter(|r| !skipped.contains(&r["claim"]))
+                        .collect(),
+                )
+            })
             .collect::<BTreeMap<_, Vec<_>>>()
     };
     assert_eq!(amc_kept(amc), amc_kept(amc_rows(&one)), "insurer files");
@@ -275,28 +279,32 @@ fn three_nights_through_the_ledger_give_what_one_run_over_the_three_files_gives(
         r.remove("debt_age_days");
         r
     };
-    let later = rec
-        .iter()
-        .filter(|r| r["debt_age_days"] != "0")
-        .count();
-    assert!(later > 0, "no debt carried to a later night and recovered there");
+    let later = rec.iter().filter(|r| r["debt_age_days"] != "0").count();
+    assert!(
+        later > 0,
+        "no debt carried to a later night and recovered there"
+    );
     let rec1: Vec<_> = rows(&one.join("recoveries.tsv"))
         .into_iter()
         .map(no_dates)
-        .filter(|r| keep_pay(&BTreeMap::from([
-            ("payee_kind".to_string(), "PS".to_string()),
-            ("payee_id".to_string(), r["practitioner"].clone()),
-            ("claim".to_string(), r["claim"].clone()),
-        ])))
+        .filter(|r| {
+            keep_pay(&BTreeMap::from([
+                ("payee_kind".to_string(), "PS".to_string()),
+                ("payee_id".to_string(), r["practitioner"].clone()),
+                ("claim".to_string(), r["claim"].clone()),
+            ]))
+        })
         .collect();
     let rec: Vec<_> = rec
         .into_iter()
         .map(no_dates)
-        .filter(|r| keep_pay(&BTreeMap::from([
-            ("payee_kind".to_string(), "PS".to_string()),
-            ("payee_id".to_string(), r["practitioner"].clone()),
-            ("claim".to_string(), r["claim"].clone()),
-        ])))
+        .filter(|r| {
+            keep_pay(&BTreeMap::from([
+                ("payee_kind".to_string(), "PS".to_string()),
+                ("payee_id".to_string(), r["practitioner"].clone()),
+                ("claim".to_string(), r["claim"].clone()),
+            ]))
+        })
         .collect();
     assert_eq!(rec, rec1, "recoveries");
     // What stays open: the ledger's debts after the three nights are one run's open debts.
@@ -363,12 +371,23 @@ fn a_claim_resent_on_night_3_is_rejected_with_night_1s_batch_and_the_same_night_
     let paid_claims: std::collections::BTreeSet<_> =
         pay1.iter().map(|r| r["claim"].clone()).collect();
     let r031: Vec<_> = rej3.iter().filter(|r| r["code"] == "R031").collect();
-    assert_eq!(r031.len(), paid_claims.len(), "one R031 per claim paid on night 1");
+    assert_eq!(
+        r031.len(),
+        paid_claims.len(),
+        "one R031 per claim paid on night 1"
+    );
     let batch1 = format!("batch {} of sender 123456789", h.batch_no - 77);
-    assert!(r031.iter().all(|r| r["message"].contains(&batch1)), "{:?}", r031[0]);
+    assert!(
+        r031.iter().all(|r| r["message"].contains(&batch1)),
+        "{:?}",
+        r031[0]
+    );
     // Everything else of night 3 was rejected at read on night 1 too (never recorded: no number).
     let rej1 = rows(&tmp.path().join("out0/rejections.tsv"));
-    for r in rej3.iter().filter(|r| !matches!(r["code"].as_str(), "R031" | "R032")) {
+    for r in rej3
+        .iter()
+        .filter(|r| !matches!(r["code"].as_str(), "R031" | "R032"))
+    {
         assert!(
             rej1.iter()
                 .any(|x| x["claim"] == r["claim"] && x["code"] == r["code"]),
@@ -392,7 +411,11 @@ fn ledger_show_and_stats_report_the_counters_and_the_nights() {
     let refs = ns[0].join("refs");
     let ledger = tmp.path().join("ledger");
     let out = tmp.path().join("out0");
-    assert!(run(&ns[0].join("claims.b2"), &refs, &out, Some(&ledger)).status.success());
+    assert!(
+        run(&ns[0].join("claims.b2"), &refs, &out, Some(&ledger))
+            .status
+            .success()
+    );
     let stats = liquidator()
         .args(["ledger", "stats", "--ledger"])
         .arg(&ledger)
@@ -450,7 +473,10 @@ fn mini_batch(
     path: &Path,
     batch_no: u32,
     date: u32,
-    claims: &[(liquidator_core::claims::ClaimHeader, Vec<liquidator_core::claims::ActLine>)],
+    claims: &[(
+        liquidator_core::claims::ClaimHeader,
+        Vec<liquidator_core::claims::ActLine>,
+    )],
 ) {
     let h = BatchHeader {
         sender: 1,
@@ -467,7 +493,7 @@ fn mini_batch(
 
 #[test]
 fn a_ccam_act_paid_on_an_earlier_night_is_rejected_r033_under_a_new_claim_number_and_the_rest_is_paid()
-{
+ {
     use common::*;
     let tmp = tempfile::tempdir().unwrap();
     let refs = mini_src();
@@ -493,20 +519,38 @@ fn a_ccam_act_paid_on_an_earlier_night_is_rejected_r033_under_a_new_claim_number
     let mut other = ccam("QZJA002", 1, "", b' ', 20260305, 2660);
     other.claim_no = 2;
     let n2 = tmp.path().join("n2.b2");
-    mini_batch(&n2, 2, 20260317, &[(h2, vec![ecg(2), other]), (h3, vec![ecg(3)])]);
+    mini_batch(
+        &n2,
+        2,
+        20260317,
+        &[(h2, vec![ecg(2), other]), (h3, vec![ecg(3)])],
+    );
     let o = run(&n2, &refs, &tmp.path().join("o2"), Some(&ledger));
     assert!(o.status.success(), "{o:?}");
     let pay = rows(&tmp.path().join("o2/payments.tsv"));
     let rej = rows(&tmp.path().join("o2/rejections.tsv"));
     assert_eq!(pay.len(), 1, "{pay:?}");
-    assert_eq!((pay[0]["claim"].as_str(), pay[0]["code"].as_str()), ("000000002", "QZJA002"));
+    assert_eq!(
+        (pay[0]["claim"].as_str(), pay[0]["code"].as_str()),
+        ("000000002", "QZJA002")
+    );
     let r: Vec<_> = rej
         .iter()
-        .map(|r| (r["claim"].as_str(), r["line"].as_str(), r["code"].as_str(), r["scope"].as_str()))
+        .map(|r| {
+            (
+                r["claim"].as_str(),
+                r["line"].as_str(),
+                r["code"].as_str(),
+                r["scope"].as_str(),
+            )
+        })
         .collect();
     assert_eq!(
         r,
-        [("000000002", "1", "R033", "LINE"), ("000000003", "1", "R033", "CLAIM")]
+        [
+            ("000000002", "1", "R033", "LINE"),
+            ("000000003", "1", "R033", "CLAIM")
+        ]
     );
     assert!(rej[0]["message"].contains("already paid by batch 1 of sender 000000001"));
     // `explain --ledger` liquidates against the same ledger (read only) and says why.
@@ -521,7 +565,10 @@ fn a_ccam_act_paid_on_an_earlier_night_is_rejected_r033_under_a_new_claim_number
         .unwrap();
     assert!(e.status.success(), "{e:?}");
     let text = String::from_utf8_lossy(&e.stdout);
-    assert!(text.contains("[ledger]") && text.contains("already paid by batch 1"), "{text}");
+    assert!(
+        text.contains("[ledger]") && text.contains("already paid by batch 1"),
+        "{text}"
+    );
     // The same night without the ledger pays claim 2's ECG again: the rejection is the ledger's.
     let o = run(&n2, &refs, &tmp.path().join("o2-alone"), None);
     assert!(o.status.success());
@@ -534,7 +581,7 @@ fn a_ccam_act_paid_on_an_earlier_night_is_rejected_r033_under_a_new_claim_number
 
 #[test]
 fn reprocess_with_the_ledger_liquidates_a_past_night_against_the_state_before_it_and_carries_the_counter_change()
-{
+ {
     use common::*;
     let tmp = tempfile::tempdir().unwrap();
     let refs = mini_src();
@@ -550,14 +597,27 @@ fn reprocess_with_the_ledger_liquidates_a_past_night_against_the_state_before_it
     let mut gp = header(ADULT, 19850512, GP);
     gp.claim_no = 2;
     let n1 = tmp.path().join("n1.b2");
-    mini_batch(&n1, 1, 20260316, &[(nc, vec![g(1, 20260302)]), (gp, vec![g(2, 20260303)])]);
-    assert!(run(&n1, &refs, &tmp.path().join("o1"), Some(&ledger)).status.success());
+    mini_batch(
+        &n1,
+        1,
+        20260316,
+        &[(nc, vec![g(1, 20260302)]), (gp, vec![g(2, 20260303)])],
+    );
+    assert!(
+        run(&n1, &refs, &tmp.path().join("o1"), Some(&ledger))
+            .status
+            .success()
+    );
     // Night 2: another G by the GP (2 € more).
     let mut gp3 = gp;
     gp3.claim_no = 3;
     let n2 = tmp.path().join("n2.b2");
     mini_batch(&n2, 2, 20260317, &[(gp3, vec![g(3, 20260310)])]);
-    assert!(run(&n2, &refs, &tmp.path().join("o2"), Some(&ledger)).status.success());
+    assert!(
+        run(&n2, &refs, &tmp.path().join("o2"), Some(&ledger))
+            .status
+            .success()
+    );
     let show = || -> i64 {
         let o = liquidator()
             .args(["ledger", "show", "--ledger"])
@@ -588,7 +648,10 @@ fn reprocess_with_the_ledger_liquidates_a_past_night_against_the_state_before_it
     let pr = std::fs::read_to_string(fixed.join("practitioners.tsv")).unwrap();
     std::fs::write(
         fixed.join("practitioners.tsv"),
-        pr.replace("100000004\t2015-01-01\t\t01\t0\t0", "100000004\t2015-01-01\t\t01\t1\t0"),
+        pr.replace(
+            "100000004\t2015-01-01\t\t01\t0\t0",
+            "100000004\t2015-01-01\t\t01\t1\t0",
+        ),
     )
     .unwrap();
     let out = tmp.path().join("fix1");
@@ -612,7 +675,15 @@ fn reprocess_with_the_ledger_liquidates_a_past_night_against_the_state_before_it
     let y: Vec<_> = c
         .iter()
         .filter(|r| r["counter"] == "participation_year")
-        .map(|r| (r["beneficiary"].as_str(), r["period"].as_str(), r["before"].as_str(), r["after"].as_str(), r["delta"].as_str()))
+        .map(|r| {
+            (
+                r["beneficiary"].as_str(),
+                r["period"].as_str(),
+                r["before"].as_str(),
+                r["after"].as_str(),
+                r["delta"].as_str(),
+            )
+        })
         .collect();
     assert_eq!(y, [("1850578006084-001", "2026", "2.00", "4.00", "2.00")]);
     assert_eq!(show(), 600, "night 2's 2 € stay, night 1 now charges 4 €");

@@ -103,7 +103,13 @@ fn sigkill_at_every_point_of_the_commit_protocol_leaves_the_previous_night_or_th
     let night2 = ns[1].join("claims.b2");
     // The ledger as of night 1, and a clean night 2 on a copy of it: the reference.
     let l1 = tmp.path().join("l1");
-    let o = run(&ns[0].join("claims.b2"), &refs, &tmp.path().join("o1"), &l1, None);
+    let o = run(
+        &ns[0].join("claims.b2"),
+        &refs,
+        &tmp.path().join("o1"),
+        &l1,
+        None,
+    );
     assert!(o.status.success(), "{o:?}");
     let (after1, _) = stats(&l1);
     let lref = tmp.path().join("lref");

@@ -1,10 +1,10 @@
 //! The integration tests, one binary: every module below used to be its own test binary, each linking the
 //! whole workspace (19 links). One binary links once; `cargo test --test it <module>` runs one module.
 
-mod common;
 mod bad_input;
 mod bad_refs;
 mod cli;
+mod common;
 mod debts;
 mod engine;
 mod franchises_exemptions;

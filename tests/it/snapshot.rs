@@ -162,6 +162,21 @@ fn generated_day_outputs_identical_with_and_without_the_snapshot() {
         assert_eq!(a.birth, b.birth);
         assert_eq!(a.ald_at(date), b.ald_at(date));
         assert_eq!(a.pf_seed(), b.pf_seed());
+        // Bank details (snapshot section `banks`, format 2) answer the same and as written.
+        assert_eq!(
+            mapped.beneficiaries.bank(key),
+            parsed.beneficiaries.bank(key)
+        );
+        if let Some(iban) = c.get(13).filter(|v| !v.is_empty()) {
+            assert_eq!(
+                mapped
+                    .beneficiaries
+                    .bank(key)
+                    .map(|b| b.iban().to_string())
+                    .as_deref(),
+                Some(*iban)
+            );
+        }
         let (ra, rb) = (a.rights_at(date), b.rights_at(date));
         assert_eq!(ra.is_some(), rb.is_some());
         if let (Some(ra), Some(rb)) = (ra, rb) {

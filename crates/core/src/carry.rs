@@ -129,8 +129,14 @@ mod tests {
         b.claim_no = 2;
         b.line_no = 3;
         assert_eq!(act_key(7, 9, &a), act_key(7, 9, &b));
-        assert_ne!(act_key(7, 9, &a), act_key(7, 9, &ccam(b"BGQP002", 20260302, b'1', *b"    ")));
-        assert_ne!(act_key(7, 9, &a), act_key(7, 9, &ccam(b"BGQP002", 20260301, b'4', *b"    ")));
+        assert_ne!(
+            act_key(7, 9, &a),
+            act_key(7, 9, &ccam(b"BGQP002", 20260302, b'1', *b"    "))
+        );
+        assert_ne!(
+            act_key(7, 9, &a),
+            act_key(7, 9, &ccam(b"BGQP002", 20260301, b'4', *b"    "))
+        );
         assert_ne!(act_key(7, 9, &a), act_key(8, 9, &a));
         assert_ne!(act_key(7, 9, &a), act_key(7, 10, &a));
     }

@@ -570,10 +570,7 @@ fn liquidate_shards(
                 };
                 let key = benef_key(&h.nir, h.rank).unwrap_or(0);
                 let bs = st.entry(key).or_insert_with(|| {
-                    let s = ctx
-                        .carry
-                        .and_then(|c| c.state(key))
-                        .unwrap_or_default();
+                    let s = ctx.carry.and_then(|c| c.state(key)).unwrap_or_default();
                     so.opening_debts += s.open_debt_cents();
                     s
                 });

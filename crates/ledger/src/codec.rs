@@ -232,7 +232,12 @@ mod tests {
         // 2024-01-01 goes; the 2025 and 2026 yearly counters stay, as does 2024's franchise year.
         prune(&mut s, Date(20240102));
         assert_eq!(s.daily.len(), 2);
-        assert_eq!(s.fr_by_day, [(Date(20260310), 200)].into_iter().collect::<SmallVec<[_; 1]>>());
+        assert_eq!(
+            s.fr_by_day,
+            [(Date(20260310), 200)]
+                .into_iter()
+                .collect::<SmallVec<[_; 1]>>()
+        );
         assert_eq!(s.pf_used(2025), 4_800);
         assert_eq!(s.franchise_used(2024), 100);
         prune(&mut s, Date(20250101));

@@ -60,7 +60,10 @@ fn values(s: &BenefState) -> BTreeMap<Counter, i64> {
         m.insert(Counter::FranchiseDay(*d), *v);
     }
     for d in &s.daily {
-        m.insert(Counter::ParticipationsPracDay(d.practitioner, d.date), d.pf as i64);
+        m.insert(
+            Counter::ParticipationsPracDay(d.practitioner, d.date),
+            d.pf as i64,
+        );
     }
     m.insert(Counter::OpenDebts, s.open_debt_cents());
     m
@@ -74,7 +77,10 @@ pub fn changes(old: &BenefState, new: &BenefState) -> Vec<(Counter, i64, i64)> {
     keys.dedup();
     keys.into_iter()
         .filter_map(|k| {
-            let (x, y) = (a.get(&k).copied().unwrap_or(0), b.get(&k).copied().unwrap_or(0));
+            let (x, y) = (
+                a.get(&k).copied().unwrap_or(0),
+                b.get(&k).copied().unwrap_or(0),
+            );
             (x != y).then_some((k, x, y))
         })
         .collect()

@@ -98,8 +98,17 @@ impl BatchRecord {
         let mut b = Vec::with_capacity(56);
         b.extend_from_slice(&self.sender.to_le_bytes());
         b.extend_from_slice(&self.batch_no.to_le_bytes());
-        b.extend_from_slice(&Date::parse_iso(&self.batch_date).unwrap_or_default().0.to_le_bytes());
-        b.extend_from_slice(&u64::from_str_radix(&self.checksum, 16).unwrap_or(0).to_le_bytes());
+        b.extend_from_slice(
+            &Date::parse_iso(&self.batch_date)
+                .unwrap_or_default()
+                .0
+                .to_le_bytes(),
+        );
+        b.extend_from_slice(
+            &u64::from_str_radix(&self.checksum, 16)
+                .unwrap_or(0)
+                .to_le_bytes(),
+        );
         b.extend_from_slice(&self.claim_numbers.to_le_bytes());
         b.extend_from_slice(&self.claims_paid.to_le_bytes());
         b.extend_from_slice(&self.ccam_acts.to_le_bytes());
@@ -108,7 +117,10 @@ impl BatchRecord {
     }
     fn decode(seq: u32, b: &[u8]) -> Result<BatchRecord, LedgerError> {
         if b.len() != 48 {
-            return Err(LedgerError::Corrupt(format!("batch record {seq}: {} bytes", b.len())));
+            return Err(LedgerError::Corrupt(format!(
+                "batch record {seq}: {} bytes",
+                b.len()
+            )));
         }
         let u32a = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
         let u64a = |i: usize| {
@@ -230,7 +242,8 @@ impl Ledger {
         self.batches.clear();
         for e in t.iter().map_err(st)? {
             let (k, v) = e.map_err(st)?;
-            self.batches.push(BatchRecord::decode(k.value(), v.value())?);
+            self.batches
+                .push(BatchRecord::decode(k.value(), v.value())?);
         }
         Ok(())
     }
@@ -290,7 +303,10 @@ impl Ledger {
         let txn = self.db.begin_read().map_err(st)?;
         let undo = match before {
             Some(seq) => {
-                let keep_from = self.batches.last().map_or(0, |b| b.seq.saturating_sub(UNDO_NIGHTS - 1));
+                let keep_from = self
+                    .batches
+                    .last()
+                    .map_or(0, |b| b.seq.saturating_sub(UNDO_NIGHTS - 1));
                 if seq < keep_from.max(1) {
                     return Err(LedgerError::Usage(format!(
                         "night {seq} is older than the last {UNDO_NIGHTS} nights: its before-images were purged"
@@ -306,7 +322,11 @@ impl Ledger {
             acts: txn.open_table(ACTS).map_err(st)?,
             undo,
             before: before.unwrap_or(u32::MAX),
-            batches: self.batches.iter().map(|b| (b.seq, b.batch_ref())).collect(),
+            batches: self
+                .batches
+                .iter()
+                .map(|b| (b.seq, b.batch_ref()))
+                .collect(),
             error: Mutex::new(None),
             _txn: txn,
         })
@@ -402,7 +422,12 @@ impl Ledger {
                 benefs.insert(*key, buf.as_slice()).map_err(st)?;
             }
             // Sorted keys: the B-tree is written page after page rather than at random.
-            let mut cl: Vec<_> = n.night.claims.iter().map(|c| (c.key, c.date, c.paid)).collect();
+            let mut cl: Vec<_> = n
+                .night
+                .claims
+                .iter()
+                .map(|c| (c.key, c.date, c.paid))
+                .collect();
             cl.sort_unstable_by_key(|c| c.0);
             for (k, d, p) in cl {
                 if claims.get(k).map_err(st)?.is_none() {
@@ -416,7 +441,9 @@ impl Ledger {
                     acts.insert(k.hash, (k.check, seq, d)).map_err(st)?;
                 }
             }
-            batches.insert(seq, record.encode().as_slice()).map_err(st)?;
+            batches
+                .insert(seq, record.encode().as_slice())
+                .map_err(st)?;
             // Purge: before-images past the reprocess window; claims and acts past the time limit
             // (scanned once per month of the limit: formats/ledger.md, "Purge").
             if seq > UNDO_NIGHTS {
@@ -429,7 +456,11 @@ impl Ledger {
             let last = meta
                 .get("purged_month")
                 .map_err(st)?
-                .map(|g| String::from_utf8_lossy(g.value()).parse::<u32>().unwrap_or(0))
+                .map(|g| {
+                    String::from_utf8_lossy(g.value())
+                        .parse::<u32>()
+                        .unwrap_or(0)
+                })
                 .unwrap_or(0);
             if month != last {
                 let oldest = n.oldest.0;
@@ -562,7 +593,9 @@ pub struct Stats {
 pub fn kill_point(point: &str) {
     if std::env::var("LIQUIDATOR_LEDGER_KILL").is_ok_and(|p| p == point) {
         let pid = std::process::id().to_string();
-        let _ = std::process::Command::new("kill").args(["-KILL", &pid]).status();
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &pid])
+            .status();
         std::thread::sleep(std::time::Duration::from_secs(60));
     }
 }
@@ -689,7 +722,10 @@ mod tests {
     }
 
     fn key(n: u64) -> ActKey {
-        ActKey { hash: n, check: n * 3 }
+        ActKey {
+            hash: n,
+            check: n * 3,
+        }
     }
 
     #[test]
@@ -702,20 +738,44 @@ mod tests {
             names: Default::default(),
             batch_date: 20260316,
             claims: vec![
-                ClaimSeen { key: 10, date: 20231215, paid: true },
-                ClaimSeen { key: 11, date: 20231216, paid: true },
+                ClaimSeen {
+                    key: 10,
+                    date: 20231215,
+                    paid: true,
+                },
+                ClaimSeen {
+                    key: 11,
+                    date: 20231216,
+                    paid: true,
+                },
             ],
             acts: vec![
-                ActPaid { key: key(20), date: 20231215 },
-                ActPaid { key: key(21), date: 20231216 },
+                ActPaid {
+                    key: key(20),
+                    date: 20231215,
+                },
+                ActPaid {
+                    key: key(21),
+                    date: 20231216,
+                },
             ],
         };
         commit(&mut l, 1, oldest, &night);
         let r = l.reader(None).unwrap();
-        assert_eq!(r.claim(0, 10), None, "care the day before the limit is purged");
+        assert_eq!(
+            r.claim(0, 10),
+            None,
+            "care the day before the limit is purged"
+        );
         assert_eq!(
             r.claim(0, 11),
-            Some(EarlierClaim { batch: BatchRef { sender: 1, batch_no: 1 }, paid: true })
+            Some(EarlierClaim {
+                batch: BatchRef {
+                    sender: 1,
+                    batch_no: 1
+                },
+                paid: true
+            })
         );
         drop(r);
         // Compaction rewrites the store: the same answers after it.
@@ -724,7 +784,13 @@ mod tests {
         assert_eq!(r.claim(0, 10), None);
         assert!(r.claim(0, 11).is_some());
         assert_eq!(r.act(&key(20)), None);
-        assert_eq!(r.act(&key(21)), Some(BatchRef { sender: 1, batch_no: 1 }));
+        assert_eq!(
+            r.act(&key(21)),
+            Some(BatchRef {
+                sender: 1,
+                batch_no: 1
+            })
+        );
         // A hash hit whose check differs is another act: not a duplicate.
         assert_eq!(r.act(&ActKey { hash: 21, check: 0 }), None);
     }
@@ -737,14 +803,22 @@ mod tests {
             keep_names: false,
             names: Default::default(),
             batch_date: 20260316,
-            claims: vec![ClaimSeen { key: k, date: 20260301, paid: false }],
+            claims: vec![ClaimSeen {
+                key: k,
+                date: 20260301,
+                paid: false,
+            }],
             acts: vec![],
         };
         commit(&mut l, 1, Date(20231216), &one(1));
         commit(&mut l, 2, Date(20231216), &one(2));
         let r = l.reader(Some(2)).unwrap();
         assert!(r.claim(0, 1).is_some_and(|c| !c.paid));
-        assert_eq!(r.claim(0, 2), None, "night 2's own claims are not 'earlier' for night 2");
+        assert_eq!(
+            r.claim(0, 2),
+            None,
+            "night 2's own claims are not 'earlier' for night 2"
+        );
         drop(r);
         // Night 3 committed, its staging directory still there (outputs not renamed): reopening
         // restores the ledger as of night 2.

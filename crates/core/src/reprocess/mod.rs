@@ -107,7 +107,15 @@ pub fn run(
     out: &Path,
     force: bool,
 ) -> Result<ReprocessSummary, ReprocessError> {
-    let staged = stage(claims, corrected, previous, out, force, &Options::default(), None)?;
+    let staged = stage(
+        claims,
+        corrected,
+        previous,
+        out,
+        force,
+        &Options::default(),
+        None,
+    )?;
     staged.stage.commit().map_err(RunError::from)?;
     Ok(staged.summary)
 }

@@ -194,7 +194,10 @@ pub fn check<'r>(ctx: &Ctx<'r>, c: &ClaimInput, tr: &mut Trace) -> Result<Partie
 /// The oldest date of care a batch dated `batch_date` still pays (the time limit, RULES.md §9:
 /// inclusive — care on exactly this date is paid, the day before is rejected `R012`). The ledger
 /// purges what is older than this: nothing that old can be paid again.
-pub fn oldest_payable(refs: &crate::refs::Refs, batch_date: crate::date::Date) -> crate::date::Date {
+pub fn oldest_payable(
+    refs: &crate::refs::Refs,
+    batch_date: crate::date::Date,
+) -> crate::date::Date {
     let months = refs.param(Param::TimeLimitMonths, batch_date) / 100;
     batch_date.minus_months(months as u32)
 }
@@ -218,9 +221,12 @@ pub fn check_paid_earlier(
                 "act of {} already paid by batch {} of sender {:09}",
                 l.date, b.batch_no, b.sender
             );
-            tr.note("ledger", "formats/ledger.md (Acts)", Some(l.line_no), || {
-                detail.clone()
-            });
+            tr.note(
+                "ledger",
+                "formats/ledger.md (Acts)",
+                Some(l.line_no),
+                || detail.clone(),
+            );
             return Err(Rej::line(Reject::ActPaidEarlier, i, detail));
         }
     }
