@@ -737,47 +737,68 @@ fn load_banks(body: &[u8], cuts: &[usize], c: &Cols) -> Vec<BankRow> {
     let Some(ib) = c.iban else {
         return Vec::new();
     };
-    let parts: Vec<Vec<(u64, usize, BankRow)>> = cuts
+    let wanted = [c.nir, c.rank, ib, c.bic.unwrap_or(usize::MAX)];
+    let last = wanted
+        .iter()
+        .copied()
+        .filter(|&i| i != usize::MAX)
+        .max()
+        .unwrap_or(0);
+    // Per chunk, rows in file order (no per-line allocation: the four fields are picked in one split).
+    let parts: Vec<Vec<BankRow>> = cuts
         .par_windows(2)
-        .enumerate()
-        .map(|(k, w)| {
+        .map(|w| {
             let mut out = Vec::new();
-            for (li, raw) in body[w[0]..w[1]].split(|&b| b == b'\n').enumerate() {
+            for raw in body[w[0]..w[1]].split(|&b| b == b'\n') {
                 let l = trim_cr(raw);
                 if l.is_empty() || l.first() == Some(&b'#') {
                     continue;
                 }
-                let f: Vec<&[u8]> = l.split(|&b| b == b'\t').map(|x| x.trim_ascii()).collect();
-                let get = |i: usize| f.get(i).copied().unwrap_or(&[]);
-                let (iban, bic) = (get(ib), c.bic.map_or(&[][..], get));
+                let mut f: [&[u8]; 4] = [&[]; 4];
+                for (i, part) in l.split(|&b| b == b'\t').enumerate().take(last + 1) {
+                    for (k, &want) in wanted.iter().enumerate() {
+                        if want == i {
+                            f[k] = part.trim_ascii();
+                        }
+                    }
+                }
+                let [nir, rank, iban, bic] = f;
                 if iban.is_empty() && bic.is_empty() {
                     continue;
                 }
-                let rank = parse_uint(get(c.rank)).unwrap_or(0) as u16;
+                let rank = parse_uint(rank).unwrap_or(0) as u16;
                 let (Some(key), Ok(iban), Ok(bic)) = (
-                    benef_key(get(c.nir), rank),
+                    benef_key(nir, rank),
                     std::str::from_utf8(iban),
                     std::str::from_utf8(bic),
                 ) else {
                     continue;
                 };
                 if let Some(account) = super::bank::BankAccount::from_text(iban, bic) {
-                    out.push((key, (k << 32) | li, BankRow { key, account }));
+                    out.push(BankRow { key, account });
                 }
             }
             out
         })
         .collect();
-    let mut all: Vec<(u64, usize, BankRow)> = parts.into_iter().flatten().collect();
-    all.sort_unstable_by_key(|r| (r.0, r.1));
-    let mut out: Vec<BankRow> = Vec::with_capacity(all.len());
-    for (key, _, row) in all {
-        match out.last_mut() {
-            Some(last) if last.key == key => *last = row,
-            _ => out.push(row),
+    let mut all: Vec<BankRow> = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+    for p in parts {
+        all.extend(p);
+    }
+    // Stable sort: the rows of one beneficiary stay in file order; the last one wins.
+    all.par_sort_by_key(|r| r.key);
+    let mut n = 0usize;
+    for i in 0..all.len() {
+        if n > 0 && all[n - 1].key == all[i].key {
+            all[n - 1] = all[i];
+        } else {
+            all[n] = all[i];
+            n += 1;
         }
     }
-    out
+    all.truncate(n);
+    all.shrink_to_fit();
+    all
 }
 
 type ChunkRows = Vec<(u64, BenefRow, [u8; 10], [u8; 2], u32)>;
