@@ -126,6 +126,21 @@ pub enum Cmd {
         #[command(subcommand)]
         cmd: RefsCmd,
     },
+    /// Write a claims file as Parquet in the claims layout (formats/claims-arrow.md), one file per
+    /// bucket of beneficiaries (DIR/bucket=NNN/claims.parquet), for the Spark job (spark/liquidate.py).
+    #[cfg(feature = "parquet")]
+    Convert {
+        #[arg(long)]
+        claims: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Number of beneficiary buckets (files).
+        #[arg(long, default_value_t = liquidator_columnar::convert::DEFAULT_BUCKETS)]
+        buckets: u32,
+        /// Replace an existing output directory.
+        #[arg(long)]
+        force: bool,
+    },
     /// Show every step of one claim's liquidation.
     Explain {
         #[arg(long)]
@@ -577,6 +592,34 @@ pub fn main() -> ExitCode {
                 }
             }
         }
+        #[cfg(feature = "parquet")]
+        Cmd::Convert {
+            claims,
+            out,
+            buckets,
+            force,
+        } => match liquidator_columnar::convert::convert(&claims, &out, buckets, force) {
+            Ok(m) => {
+                eprintln!(
+                    "converted batch {} ({} claims, {} act records) into {} rows in {} files under {}",
+                    m.batch_number,
+                    m.claims,
+                    m.act_records,
+                    m.rows,
+                    m.files.len(),
+                    out.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(liquidator_columnar::convert::ConvertError::Run(e)) => {
+                eprintln!("liquidator: {e}");
+                ExitCode::from(exit_code(&e))
+            }
+            Err(e) => {
+                eprintln!("liquidator: {e}");
+                ExitCode::from(5)
+            }
+        },
         Cmd::Explain {
             claims,
             refs,

@@ -93,8 +93,8 @@ impl Default for Options<'_> {
 
 /// The typed outcomes of one shard for one window, in the shard's (file) order.
 #[derive(Default)]
-struct ShardOut {
-    outcomes: Vec<(Outcome, Option<Vec<Step>>)>,
+pub(crate) struct ShardOut {
+    pub(crate) outcomes: Vec<(Outcome, Option<Vec<Step>>)>,
     /// Debts still open in the states this shard took from an earlier night (`Options::carry`) in
     /// this window: they are part of the night's opening debts.
     opening_debts: i64,
@@ -212,17 +212,7 @@ pub fn process_in(
         batch_date: header.date,
         carry: opts.carry,
     };
-    let mut run = RunState {
-        info: BatchInfo {
-            header: Some(header),
-            records: 1,
-            debts_opening_cents: states.open_debt_cents(),
-            ..Default::default()
-        },
-        seen: FxHashSet::default(),
-        line: 2,
-        after_trailer: None,
-    };
+    let mut run = RunState::new(header, states.open_debt_cents());
     let mut bufs: [WindowBuf; 2] = Default::default();
     // The buffer whose window is liquidated and waits for the sinks.
     let mut pending: Option<usize> = None;
@@ -297,7 +287,7 @@ pub fn process_in(
 }
 
 /// End of the window starting at `start`: the first claim header after `start + window`.
-fn window_end(data: &[u8], start: usize, window: usize) -> usize {
+pub(crate) fn window_end(data: &[u8], start: usize, window: usize) -> usize {
     reader::next_claim_start(data, start + window.max(1))
         .max(start + 1)
         .min(data.len())
@@ -392,21 +382,36 @@ fn emit(
 }
 
 /// What carries over from window to window.
-struct RunState {
-    info: BatchInfo,
+pub(crate) struct RunState {
+    pub(crate) info: BatchInfo,
     /// (practitioner, claim number) already read: duplicate transmissions.
     seen: FxHashSet<u64>,
     /// Input line number of the next window's first record.
-    line: u64,
-    after_trailer: Option<reader::Pos>,
+    pub(crate) line: u64,
+    pub(crate) after_trailer: Option<reader::Pos>,
 }
 
 /// A claim of the window: (chunk, index in the chunk), in file order.
-type Item = (u32, u32);
+pub(crate) type Item = (u32, u32);
 
 impl RunState {
+    /// The state before the first window: the batch header read (line 1), the debts carried in.
+    pub(crate) fn new(header: BatchHeader, debts_opening_cents: i64) -> RunState {
+        RunState {
+            info: BatchInfo {
+                header: Some(header),
+                records: 1,
+                debts_opening_cents,
+                ..Default::default()
+            },
+            seen: FxHashSet::default(),
+            line: 2,
+            after_trailer: None,
+        }
+    }
+
     /// Adds the window's framing counts and trailer; lists its claims in file order.
-    fn frame(&mut self, chunks: &[Chunk]) -> Result<Vec<Item>, RunError> {
+    pub(crate) fn frame(&mut self, chunks: &[Chunk]) -> Result<Vec<Item>, RunError> {
         let info = &mut self.info;
         let mut items: Vec<Item> = Vec::new();
         for (ci, ch) in chunks.iter().enumerate() {
@@ -438,7 +443,7 @@ impl RunState {
 
     /// Marks the claims whose (practitioner, number) was already read, in file order: earlier in
     /// this batch first, then by an earlier night (a ledger).
-    fn mark_duplicates(
+    pub(crate) fn mark_duplicates(
         &mut self,
         chunks: &[Chunk],
         items: &[Item],
@@ -472,7 +477,7 @@ impl RunState {
 
 /// Why a claim is a duplicate transmission, if it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Dup {
+pub(crate) enum Dup {
     No,
     /// Its number was read earlier in this batch (`R030`).
     InBatch,
@@ -482,7 +487,7 @@ enum Dup {
 
 /// Cuts the window `[start, end)` into sub-chunks at claim boundaries, numbers their lines and parses
 /// them in parallel into the (reused) chunk pool. Returns the number of chunks used.
-fn parse_window(
+pub(crate) fn parse_window(
     data: &[u8],
     start: usize,
     end: usize,
@@ -588,7 +593,7 @@ fn liquidate_shards(
 }
 
 /// Decides the claims that never reach the rules (unreadable, duplicate) and points `loc` at them.
-fn reject_at_read(
+pub(crate) fn reject_at_read(
     chunks: &[Chunk],
     items: &[Item],
     dup: &[Dup],
@@ -608,7 +613,7 @@ fn reject_at_read(
 
 /// The window's events in file order: each chunk's claims and records outside claims, merged by
 /// position (chunks are in file order, and so is each chunk's list of claims and of orphans).
-fn gather<'a>(
+pub(crate) fn gather<'a>(
     chunks: &'a [Chunk],
     loc: &[(u16, u32)],
     shard_outs: &'a [ShardOut],
@@ -701,7 +706,7 @@ impl Timer {
 
 /// The rejection of a claim that never reached the rules: unreadable record, duplicate transmission,
 /// or unreadable header.
-fn read_rejection(c: &reader::ParsedClaim, dup: Dup) -> Rejection {
+pub(crate) fn read_rejection(c: &reader::ParsedClaim, dup: Dup) -> Rejection {
     let prac = c.header.map(|h| h.practitioner);
     let rejection = |code: Reject, e: Option<ClaimError>, detail: String| Rejection {
         code,

@@ -27,5 +27,6 @@ pub mod refdiff;
 pub mod refs;
 pub mod reprocess;
 pub mod rules;
+pub mod session;
 pub mod sink;
 pub mod states;

@@ -991,6 +991,21 @@ fn record_batches(
         .collect()
 }
 
+/// The record batches of a run of events (in order, with this file's schema and rows) for a caller
+/// that does not write this file: the columnar entry point (`liquidator-columnar`, the Spark job)
+/// returns them as its result. Errors as for the sink (a value that does not fit its type).
+pub fn record_batches_of(
+    header: &liquidator_core::claims::record::BatchHeader,
+    key: &PseudonymKey,
+    events: &[Event<'_>],
+) -> Result<Vec<RecordBatch>, String> {
+    let batch = Batch {
+        number: header.batch_no as i32,
+        date: header.date,
+    };
+    record_batches(&schema(), &batch, key, events)
+}
+
 /// Rows per record batch: a block's rows stay in cache while its columns are built one after the
 /// other, and the writer's per-batch overhead stays small.
 const BLOCK_ROWS: usize = 8192;

@@ -256,7 +256,15 @@ impl Sink for SummarySink {
 impl SummarySink {
     /// The totals, with the batch identity from the framing.
     pub fn into_summary(self, info: &BatchInfo) -> Summary {
-        let mut s = self.summary;
+        self.summary.with_batch(info)
+    }
+}
+
+impl Summary {
+    /// These totals with what the batch framing and the final states say: batch identity, debts
+    /// carried in and still open (`SummarySink::into_summary`; the columnar path's totals too).
+    pub fn with_batch(self, info: &BatchInfo) -> Summary {
+        let mut s = self;
         if let Some(h) = info.header {
             s.batch_number = h.batch_no;
             s.batch_date = h.date.to_string();

@@ -1,0 +1,216 @@
+//! The typed entry point: liquidate claims that were **already read** — decoded from a columnar
+//! batch (`liquidator-columnar`, a Spark task) rather than from a B2 file — with the engine's rules,
+//! its per-beneficiary state and its outcomes, handed to the same [`Sink`]s.
+//!
+//! The engine ([`crate::engine::process`]) reads a whole file; a [`Session`] receives the parsed
+//! claims of one batch a slice at a time, in file order, and keeps the running state of every
+//! beneficiary it has seen between calls (participation and franchise caps, daily counters, sessions
+//! across claims) exactly as an engine shard does. Claims of different beneficiaries never share
+//! state, so any split of a batch **by beneficiary** into sessions, each fed in file order, gives the
+//! same outcome for every claim as one run over the file (`formats/claims-arrow.md`, "Order").
+//!
+//! One fact is not per beneficiary: a duplicate transmission (`R030`, same practitioner and claim
+//! number read earlier in the batch, whatever the beneficiary). It is decided by whoever reads the
+//! whole batch — [`read_file`], with the engine's own bookkeeping — and given to
+//! [`Session::liquidate`] as a flag per claim.
+//!
+//! Architecture invariant: no rule is re-implemented here: claims go through `rules::liquidate_in`
+//! and, when they never reach the rules, through the engine's `read_rejection`; events are gathered
+//! by the engine's `gather`.
+
+use crate::claims::reader::{Chunk, Pos};
+use crate::claims::record::BatchHeader;
+use crate::engine::{self, BatchInfo, Dup, RunError, RunState, SHARDS, ShardOut};
+use crate::refs::benef_key;
+use crate::rules::{self, BenefState, ClaimInput, Ctx, Trace};
+use crate::sink::{Sink, SinkError};
+use crate::states::{States, shard_of};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The claims are not in file order (or repeat a position already liquidated).
+    #[error("claims not in file order: byte {offset} (line {line}) comes after byte {after}")]
+    Order { offset: u64, line: u64, after: u64 },
+    /// The chunk does not hold together (a claim's lines outside the chunk, flags missing).
+    #[error("inconsistent claims: {0}")]
+    Shape(String),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+}
+
+/// The running state of the beneficiaries of one batch seen so far (see the module documentation).
+#[derive(Default)]
+pub struct Session {
+    states: States,
+    /// Debts of the insured carried in by seeded states ([`Session::with_states`]).
+    opening_debts: i64,
+    scratch: BenefState,
+    /// Byte offset of the last claim or orphan record liquidated: positions must increase.
+    last: Option<u64>,
+}
+
+impl Session {
+    pub fn new() -> Session {
+        Session::default()
+    }
+
+    /// A session whose beneficiaries start from `states` (as [`engine::process_in`]).
+    pub fn with_states(states: States) -> Session {
+        Session {
+            opening_debts: states.open_debt_cents(),
+            states,
+            ..Session::default()
+        }
+    }
+
+    /// Beneficiaries whose state this session holds.
+    pub fn beneficiaries(&self) -> usize {
+        self.states.len()
+    }
+
+    /// What `engine::process_in` reports of a batch's state once it is liquidated (the debts open at
+    /// the end, the debts carried in), for the batch `header`: the `BatchInfo` that
+    /// `Summary::with_batch` reads. The framing counts are not known here (0).
+    pub fn batch_info(&self, header: BatchHeader) -> BatchInfo {
+        BatchInfo {
+            header: Some(header),
+            open_debts: self.states.open_debts(),
+            debts_opening_cents: self.opening_debts,
+            ..BatchInfo::default()
+        }
+    }
+
+    /// The beneficiaries' states (to carry them to another run, as `engine::process_in` allows).
+    pub fn into_states(self) -> States {
+        self.states
+    }
+
+    /// Liquidates the claims of `chunk` (and reports its records outside claims) in file order,
+    /// handing the events to `sink` in one [`Sink::window`] call. `duplicate[k]` says whether claim
+    /// `k` repeats a (practitioner, claim number) read earlier in the batch (the engine's `R030`).
+    ///
+    /// `ctx` must be the same batch (batch date) for every call on a session. Claims and orphan
+    /// records must come in increasing byte offset, across calls too: a claim of a beneficiary
+    /// liquidated before an earlier one of the same beneficiary would see the wrong caps.
+    pub fn liquidate(
+        &mut self,
+        ctx: &Ctx,
+        chunk: &Chunk,
+        duplicate: &[bool],
+        sink: &mut dyn Sink,
+    ) -> Result<(), SessionError> {
+        let n = chunk.claims.len();
+        if duplicate.len() != n {
+            return Err(SessionError::Shape(format!(
+                "{} duplicate flags for {n} claims",
+                duplicate.len()
+            )));
+        }
+        self.check_order(chunk)?;
+        let mut out = ShardOut::default();
+        let mut loc: Vec<(u16, u32)> = vec![(SHARDS as u16, 0); n];
+        for (k, c) in chunk.claims.iter().enumerate() {
+            let (a, b) = (c.lines.start as usize, c.lines.end as usize);
+            let (Some(lines), Some(line_pos)) = (chunk.lines.get(a..b), chunk.line_pos.get(a..b))
+            else {
+                return Err(SessionError::Shape(format!(
+                    "claim at byte {}: lines {a}..{b} outside the chunk",
+                    c.pos.offset
+                )));
+            };
+            // The engine's routing (`engine::route`): a readable, error-free, first transmission
+            // goes to the rules with its beneficiary's state; anything else is rejected at read.
+            if let (Some(h), None, false) = (c.header.as_ref(), c.error, duplicate[k]) {
+                let input = ClaimInput {
+                    header: h,
+                    lines,
+                    line_pos,
+                    pos: c.pos,
+                };
+                let key = benef_key(&h.nir, h.rank).unwrap_or(0);
+                let Some(shard) = self.states.shards_mut().get_mut(shard_of(key)) else {
+                    return Err(SessionError::Shape(format!("no shard for key {key}")));
+                };
+                // As `engine::liquidate_shards`: a first claim takes its state from an earlier
+                // night when the context carries one (a ledger), else starts empty.
+                let opening = &mut self.opening_debts;
+                let state = shard.entry(key).or_insert_with(|| {
+                    let s = ctx.carry.and_then(|c| c.state(key)).unwrap_or_default();
+                    *opening += s.open_debt_cents();
+                    s
+                });
+                let o =
+                    rules::liquidate_in(ctx, &input, state, &mut self.scratch, &mut Trace(None));
+                loc[k] = (0, out.outcomes.len() as u32);
+                out.outcomes.push((o, None));
+            }
+        }
+        let chunks = std::slice::from_ref(chunk);
+        let items: Vec<engine::Item> = (0..n as u32).map(|k| (0, k)).collect();
+        let dup: Vec<Dup> = duplicate
+            .iter()
+            .map(|&d| if d { Dup::InBatch } else { Dup::No })
+            .collect();
+        let read_rejected = engine::reject_at_read(chunks, &items, &dup, &mut loc);
+        let events = engine::gather(chunks, &loc, std::slice::from_ref(&out), &read_rejected);
+        sink.window(&events)?;
+        Ok(())
+    }
+
+    /// Claims in increasing offset, each after the previous call's; orphans likewise among themselves
+    /// (`gather` merges the two lists by position).
+    fn check_order(&mut self, chunk: &Chunk) -> Result<(), SessionError> {
+        let after = self.last;
+        let check = |p: Pos, prev: &mut Option<u64>| match *prev {
+            Some(a) if p.offset <= a => Err(SessionError::Order {
+                offset: p.offset,
+                line: p.line,
+                after: a,
+            }),
+            _ => {
+                *prev = Some(p.offset);
+                Ok(())
+            }
+        };
+        let (mut claims, mut orphans) = (after, after);
+        for c in &chunk.claims {
+            check(c.pos, &mut claims)?;
+        }
+        for o in &chunk.orphans {
+            check(o.pos, &mut orphans)?;
+        }
+        self.last = claims.max(orphans);
+        Ok(())
+    }
+}
+
+/// Reads a whole claims file into parsed claims without liquidating them: the engine's windows,
+/// parser, framing and duplicate bookkeeping, then its batch checks. `each` receives every window's
+/// chunks (in file order) with one duplicate flag per claim (chunk after chunk). Needs no reference
+/// set. A batch the engine would refuse is refused the same way (`RunError::Batch`, exit 4), after
+/// `each` has seen its windows: callers write into a staging area they discard on error.
+pub fn read_file(
+    data: &[u8],
+    window: usize,
+    mut each: impl FnMut(&[Chunk], &[bool]) -> Result<(), SinkError>,
+) -> Result<BatchInfo, RunError> {
+    let (header, mut start) = engine::batch_header(data)?;
+    let mut run = RunState::new(header, 0);
+    let mut pool: Vec<Chunk> = Vec::new();
+    while start < data.len() {
+        let end = engine::window_end(data, start, window);
+        let n = engine::parse_window(data, start, end, &mut run.line, &mut pool);
+        let chunks = &pool[..n];
+        let items = run.frame(chunks)?;
+        // No ledger here: a duplicate is one of this batch (`R030`), as in `liquidator run`.
+        let dup: Vec<bool> = run
+            .mark_duplicates(chunks, &items, None)
+            .iter()
+            .map(|d| *d != Dup::No)
+            .collect();
+        each(chunks, &dup)?;
+        start = end;
+    }
+    engine::check_batch(&run.info, run.after_trailer)?;
+    Ok(run.info)
+}
