@@ -255,6 +255,9 @@ def main(argv=None):
     p.add_argument("--batch-rows", type=int, default=10000, help="rows per Arrow batch handed to a task")
     a = p.parse_args(argv)
 
+    # Workers run the driver's interpreter (the venv with pyarrow and the extension) unless told
+    # otherwise; on a cluster, PYSPARK_PYTHON names the executors' environment.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
 
     key = read_key(a.pseudonym_key_file)

@@ -242,73 +242,73 @@ impl ClaimsBuilder {
             return;
         };
         let mut r = Row::default();
-        Self::batch_cells(&s, &mut r, batch);
-        r.set_i64(&s, "beneficiary_key", beneficiary_key(c.header.as_ref()));
-        r.set_i32(&s, "claim_no", Some(c.claim_no as i32));
-        r.set_i64(&s, "claim_offset", Some(c.pos.offset as i64));
-        r.set_i64(&s, "claim_input_line", Some(c.pos.line as i64));
-        r.set_i32(&s, "claim_act_records", Some(c.act_records as i32));
-        r.set_i64(&s, "claim_billed_cents", Some(c.billed));
-        r.set_bool(&s, "duplicate", Some(duplicate));
+        Self::batch_cells(s, &mut r, batch);
+        r.set_i64(s, "beneficiary_key", beneficiary_key(c.header.as_ref()));
+        r.set_i32(s, "claim_no", Some(c.claim_no as i32));
+        r.set_i64(s, "claim_offset", Some(c.pos.offset as i64));
+        r.set_i64(s, "claim_input_line", Some(c.pos.line as i64));
+        r.set_i32(s, "claim_act_records", Some(c.act_records as i32));
+        r.set_i64(s, "claim_billed_cents", Some(c.billed));
+        r.set_bool(s, "duplicate", Some(duplicate));
         if let Some(e) = &c.error {
-            r.set_str(&s, "read_error", Some(e.code.code()));
-            r.set_i64(&s, "read_error_offset", Some(e.pos.offset as i64));
-            r.set_i64(&s, "read_error_input_line", Some(e.pos.line as i64));
-            r.set_i32(&s, "read_error_line_no", e.line_no.map(i32::from));
-            r.set_str(&s, "read_error_field", Some(e.field));
-            r.set_i32(&s, "read_error_column", Some(e.column as i32));
+            r.set_str(s, "read_error", Some(e.code.code()));
+            r.set_i64(s, "read_error_offset", Some(e.pos.offset as i64));
+            r.set_i64(s, "read_error_input_line", Some(e.pos.line as i64));
+            r.set_i32(s, "read_error_line_no", e.line_no.map(i32::from));
+            r.set_str(s, "read_error_field", Some(e.field));
+            r.set_i32(s, "read_error_column", Some(e.column as i32));
         }
         if let Some(h) = &c.header {
-            r.set_i32(&s, "practitioner", Some(h.practitioner as i32));
-            r.set_str(&s, "nir", Some(text(&h.nir)));
-            r.set_str(&s, "nir_key", Some(text(&h.nir_key)));
-            r.set_i32(&s, "rank", Some(h.rank as i32));
-            r.set_date(&s, "birth_date", Some(date32(h.birth)));
-            r.set_i32(&s, "birth_rank", Some(h.birth_rank as i32));
-            r.set_i32(&s, "nature", Some(h.nature as i32));
+            r.set_i32(s, "practitioner", Some(h.practitioner as i32));
+            r.set_str(s, "nir", Some(text(&h.nir)));
+            r.set_str(s, "nir_key", Some(text(&h.nir_key)));
+            r.set_i32(s, "rank", Some(h.rank as i32));
+            r.set_date(s, "birth_date", Some(date32(h.birth)));
+            r.set_i32(s, "birth_rank", Some(h.birth_rank as i32));
+            r.set_i32(s, "nature", Some(h.nature as i32));
             r.set_str(
-                &s,
+                s,
                 "exemption",
                 Some(text(std::slice::from_ref(&h.exemption))),
             );
-            r.set_str(&s, "pathway", Some(text(std::slice::from_ref(&h.pathway))));
-            r.set_bool(&s, "tp_amo", Some(h.tp_amo));
-            r.set_bool(&s, "tp_amc", Some(h.tp_amc));
-            r.set_str(&s, "amc_number", Some(text(&h.amc)));
-            r.set_str(&s, "contract", Some(text(&h.contract)));
-            r.set_str(&s, "at_ref", Some(text(&h.at_ref)));
+            r.set_str(s, "pathway", Some(text(std::slice::from_ref(&h.pathway))));
+            r.set_bool(s, "tp_amo", Some(h.tp_amo));
+            r.set_bool(s, "tp_amc", Some(h.tp_amc));
+            r.set_str(s, "amc_number", Some(text(&h.amc)));
+            r.set_str(s, "contract", Some(text(&h.contract)));
+            r.set_str(s, "at_ref", Some(text(&h.at_ref)));
         }
         let (a, b) = (c.lines.start as usize, c.lines.end as usize);
         let lines = chunk.lines.get(a..b).unwrap_or(&[]);
         let pos = chunk.line_pos.get(a..b).unwrap_or(&[]);
         if lines.is_empty() {
-            r.set_str(&s, "row_kind", Some(CLAIM));
-            r.set_i64(&s, "offset", Some(c.pos.offset as i64));
-            r.set_i64(&s, "input_line", Some(c.pos.line as i64));
+            r.set_str(s, "row_kind", Some(CLAIM));
+            r.set_i64(s, "offset", Some(c.pos.offset as i64));
+            r.set_i64(s, "input_line", Some(c.pos.line as i64));
             self.push(&r);
             return;
         }
-        r.set_str(&s, "row_kind", Some(LINE));
+        r.set_str(s, "row_kind", Some(LINE));
         for (l, p) in lines.iter().zip(pos) {
-            r.set_i64(&s, "offset", Some(p.offset as i64));
-            r.set_i64(&s, "input_line", Some(p.line as i64));
-            r.set_i32(&s, "line_claim_no", Some(l.claim_no as i32));
-            r.set_i32(&s, "line_no", Some(l.line_no as i32));
-            r.set_date(&s, "date_of_care", Some(date32(l.date)));
-            r.set_i32(&s, "quantity", Some(l.quantity as i32));
-            r.set_i64(&s, "fee_cents", Some(l.fee));
-            r.set_str(&s, "qualifier", Some(text(&l.qualifier)));
+            r.set_i64(s, "offset", Some(p.offset as i64));
+            r.set_i64(s, "input_line", Some(p.line as i64));
+            r.set_i32(s, "line_claim_no", Some(l.claim_no as i32));
+            r.set_i32(s, "line_no", Some(l.line_no as i32));
+            r.set_date(s, "date_of_care", Some(date32(l.date)));
+            r.set_i32(s, "quantity", Some(l.quantity as i32));
+            r.set_i64(s, "fee_cents", Some(l.fee));
+            r.set_str(s, "qualifier", Some(text(&l.qualifier)));
             r.set_str(
-                &s,
+                s,
                 "line_exemption",
                 Some(text(std::slice::from_ref(&l.exemption))),
             );
             let mut line = r;
             match &l.act {
                 Act::Ngap { letter, coef } => {
-                    line.set_str(&s, "act_type", Some("NGAP"));
-                    line.set_str(&s, "ngap_letter", Some(text(letter)));
-                    line.set_i32(&s, "coefficient", Some(*coef as i32));
+                    line.set_str(s, "act_type", Some("NGAP"));
+                    line.set_str(s, "ngap_letter", Some(text(letter)));
+                    line.set_i32(s, "coefficient", Some(*coef as i32));
                 }
                 Act::Ccam {
                     code,
@@ -319,14 +319,14 @@ impl ClaimsBuilder {
                     assoc,
                     rc,
                 } => {
-                    line.set_str(&s, "act_type", Some("CCAM"));
-                    line.set_str(&s, "ccam_code", Some(text(code)));
-                    line.set_str(&s, "extension", Some(text(std::slice::from_ref(extension))));
-                    line.set_i32(&s, "activity", Some(*activity as i32));
-                    line.set_i32(&s, "phase", Some(*phase as i32));
-                    line.set_str(&s, "modifiers", Some(text(modifiers)));
-                    line.set_str(&s, "assoc", Some(text(std::slice::from_ref(assoc))));
-                    line.set_str(&s, "rc", Some(text(std::slice::from_ref(rc))));
+                    line.set_str(s, "act_type", Some("CCAM"));
+                    line.set_str(s, "ccam_code", Some(text(code)));
+                    line.set_str(s, "extension", Some(text(std::slice::from_ref(extension))));
+                    line.set_i32(s, "activity", Some(*activity as i32));
+                    line.set_i32(s, "phase", Some(*phase as i32));
+                    line.set_str(s, "modifiers", Some(text(modifiers)));
+                    line.set_str(s, "assoc", Some(text(std::slice::from_ref(assoc))));
+                    line.set_str(s, "rc", Some(text(std::slice::from_ref(rc))));
                 }
             }
             self.push(&line);
@@ -337,13 +337,13 @@ impl ClaimsBuilder {
     pub fn push_orphan(&mut self, batch: &BatchHeader, o: &Orphan) {
         let s = slots();
         let mut r = Row::default();
-        Self::batch_cells(&s, &mut r, batch);
-        r.set_str(&s, "row_kind", Some(ORPHAN));
-        r.set_i64(&s, "offset", Some(o.pos.offset as i64));
-        r.set_i64(&s, "input_line", Some(o.pos.line as i64));
-        r.set_i32(&s, "claim_no", Some(o.claim_no as i32));
-        r.set_i64(&s, "fee_cents", Some(o.fee));
-        r.set_bool(&s, "orphan_is_act", Some(o.is_act));
+        Self::batch_cells(s, &mut r, batch);
+        r.set_str(s, "row_kind", Some(ORPHAN));
+        r.set_i64(s, "offset", Some(o.pos.offset as i64));
+        r.set_i64(s, "input_line", Some(o.pos.line as i64));
+        r.set_i32(s, "claim_no", Some(o.claim_no as i32));
+        r.set_i64(s, "fee_cents", Some(o.fee));
+        r.set_bool(s, "orphan_is_act", Some(o.is_act));
         self.push(&r);
     }
 
