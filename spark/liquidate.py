@@ -154,7 +154,7 @@ def check_duplicates(df):
     )
     w = Window.partitionBy("batch_number", "practitioner", "claim_no").orderBy("claim_offset")
     expected = F.when(F.col("practitioner").isNull(), F.lit(False)).otherwise(F.row_number().over(w) > 1)
-    return claims.where(expected != F.col("duplicate")).count()
+    return claims.withColumn("expected", expected).where(F.col("expected") != F.col("duplicate")).count()
 
 
 def reconcile(spark, claims_dir, lines_dir, summary, manifest):
