@@ -128,7 +128,9 @@ impl Liquidator {
     }
 
     /// The totals of each batch seen (the fields of `summary.json`, computed by its own sink), for
-    /// the claims liquidated so far. `amc_files` is 0: this path writes no per-insurer files.
+    /// the claims liquidated so far. `amc_files` and the payment-order fields are 0: this path writes
+    /// no per-insurer files and no payment orders (per-payee aggregations over the whole batch), so
+    /// the `payment_orders` identity does not hold here (formats/claims-arrow.md, "Not produced").
     pub fn summaries(&self) -> Vec<Summary> {
         self.open
             .values()
