@@ -347,3 +347,110 @@ fn key_file_and_environment_give_the_same_pseudonyms() {
     };
     assert_eq!(h(&env), h(&out));
 }
+
+/// The row of `claim` (and `line`, or the claim-level row when `None`), as (batch, index).
+fn find(batches: &[RecordBatch], claim: &str, line: Option<i32>) -> (usize, usize) {
+    let mut found = None;
+    for (bi, b) in batches.iter().enumerate() {
+        let c = col::<StringArray>(b, "claim");
+        let l = col::<arrow_array::Int32Array>(b, "line");
+        for i in 0..b.num_rows() {
+            let li = (!l.is_null(i)).then(|| l.value(i));
+            if c.value(i) == claim && li == line {
+                assert!(found.is_none(), "one row for {claim} {line:?}");
+                found = Some((bi, i));
+            }
+        }
+    }
+    found.unwrap_or_else(|| panic!("no row for {claim} line {line:?}"))
+}
+
+/// A decimal cell in cents (`None` when null).
+fn cents(b: &RecordBatch, name: &str, i: usize) -> Option<i128> {
+    let a = col::<Decimal128Array>(b, name);
+    (!a.is_null(i)).then(|| a.value(i))
+}
+
+fn text(b: &RecordBatch, name: &str, i: usize) -> Option<String> {
+    let a = col::<StringArray>(b, name);
+    (!a.is_null(i)).then(|| a.value(i).to_string())
+}
+
+/// Values of a few scenario rows read back with the parquet crate's reader, against the amounts
+/// computed by hand in `fixtures/sample_expected_amounts.tsv` (not an engine run): a paid NGAP line, an
+/// associated CCAM line and a rejected claim.
+#[test]
+fn scenario_rows_read_back_with_their_hand_computed_values() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run_ok(tmp.path(), "out", KEY);
+    let (batches, _) = read_all(&out.join("liquidated_lines.parquet"));
+
+    // 700000001 line 1: G 30.00 at 70 % = 21.00 − PF 2.00 = 19.00; ticket 9.00 to the AMC; patient 2.00.
+    let (bi, i) = find(&batches, "700000001", Some(1));
+    let b = &batches[bi];
+    assert_eq!(text(b, "status", i).as_deref(), Some("PAID"));
+    assert_eq!(text(b, "type", i).as_deref(), Some("NGAP"));
+    assert_eq!(text(b, "code", i).as_deref(), Some("G"));
+    assert_eq!(text(b, "practitioner", i).as_deref(), Some("900000001"));
+    assert_eq!(text(b, "payee_kind", i).as_deref(), Some("PS"));
+    assert_eq!(text(b, "rate_reason", i).as_deref(), Some("DEFAULT"));
+    assert_eq!(
+        text(b, "activity", i),
+        None,
+        "no CCAM activity on an NGAP line"
+    );
+    for (name, v) in [
+        ("billed", 3000),
+        ("base", 3000),
+        ("rate", 7000),
+        ("amo_gross", 2100),
+        ("participation", 200),
+        ("amo_paid", 1900),
+        ("amc", 900),
+        ("patient", 200),
+    ] {
+        assert_eq!(cents(b, name, i), Some(v), "700000001/1 {name}");
+    }
+
+    // 700000014 line 2: QZFA036 28.80 with association code 2 (50 %) = 14.40; × 70 % = 10.08 − PF 2.00
+    // = 8.08; ticket 4.32.
+    let (bi, i) = find(&batches, "700000014", Some(2));
+    let b = &batches[bi];
+    assert_eq!(text(b, "type", i).as_deref(), Some("CCAM"));
+    assert_eq!(text(b, "code", i).as_deref(), Some("QZFA036"));
+    assert_eq!(text(b, "assoc_code", i).as_deref(), Some("2"));
+    assert_eq!(text(b, "practitioner", i).as_deref(), Some("900000003"));
+    assert_eq!(
+        cents(b, "coefficient", i),
+        None,
+        "no NGAP coefficient on a CCAM line"
+    );
+    for (name, v) in [
+        ("assoc_coef", 5000),
+        ("unit_price", 2880),
+        ("pu_assoc_red", 1440),
+        ("base", 1440),
+        ("billed", 1440),
+        ("rate", 7000),
+        ("participation", 200),
+        ("amo_paid", 808),
+        ("amc", 432),
+        ("patient", 200),
+    ] {
+        assert_eq!(cents(b, name, i), Some(v), "700000014/2 {name}");
+    }
+
+    // 700000041: end record total 30.01 vs a line of 30.00 → R005 on the whole claim; its readable fees
+    // are billed, nothing is liquidated.
+    let (bi, i) = find(&batches, "700000041", None);
+    let b = &batches[bi];
+    assert_eq!(text(b, "status", i).as_deref(), Some("REJECTED"));
+    assert_eq!(text(b, "rejection_code", i).as_deref(), Some("R005"));
+    assert_eq!(
+        text(b, "rejection_reason", i).as_deref(),
+        Some("CLAIM_TOTAL")
+    );
+    assert_eq!(cents(b, "billed", i), Some(3000));
+    assert_eq!(cents(b, "amo_paid", i), None);
+    assert_eq!(text(b, "beneficiary_nir_masked", i), None);
+}

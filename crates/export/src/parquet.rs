@@ -33,7 +33,7 @@ use liquidator_core::output::fmt;
 use liquidator_core::rules::{LineRejection, LineResult, Outcome, Paid, Rejection};
 use liquidator_core::sink::{Event, Sink, SinkError, segments};
 use parquet::arrow::ArrowWriter;
-use parquet::basic::Compression;
+use parquet::basic::{Compression, Encoding};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
@@ -200,8 +200,6 @@ struct StrCol {
     values: Vec<u8>,
     offsets: OffsetBufferBuilder<i32>,
     nulls: NullBufferBuilder,
-    /// The cell being written (cleared before each cell: the extractors test `is_empty`).
-    cell: Vec<u8>,
 }
 
 impl StrCol {
@@ -210,19 +208,21 @@ impl StrCol {
             values: Vec::with_capacity(n * 8),
             offsets: OffsetBufferBuilder::new(n),
             nulls: NullBufferBuilder::new(n),
-            cell: Vec::with_capacity(64),
         }
     }
 
+    /// Appends a cell per row. The extractor writes the cell's bytes straight after the previous
+    /// cells (no per-cell buffer to copy) and says whether the cell is valid; a null cell's bytes, if
+    /// any, are dropped.
     #[inline(always)]
     fn fill<'a>(&mut self, rows: &[Row<'a>], mut f: impl FnMut(&Row<'a>, &mut Vec<u8>) -> bool) {
         for r in rows {
-            self.cell.clear();
-            if f(r, &mut self.cell) {
-                self.values.extend_from_slice(&self.cell);
-                self.offsets.push_length(self.cell.len());
+            let start = self.values.len();
+            if f(r, &mut self.values) {
+                self.offsets.push_length(self.values.len() - start);
                 self.nulls.append_non_null();
             } else {
+                self.values.truncate(start);
                 self.offsets.push_length(0);
                 self.nulls.append_null();
             }
@@ -377,8 +377,9 @@ fn put(b: &mut Vec<u8>, s: &str) -> bool {
 
 /// Appends the bytes without their trailing spaces; null when nothing is left.
 fn put_trimmed(b: &mut Vec<u8>, s: &[u8]) -> bool {
+    let start = b.len();
     fmt::trimmed(b, s);
-    !b.is_empty()
+    b.len() > start
 }
 
 fn paid<T>(r: &Row, f: impl FnOnce(&PaidRow) -> T) -> Option<T> {
@@ -480,9 +481,9 @@ pub const COLUMNS: &[Col] = &[
         utf8!(
             |_, r, b| // As `liquidator_core::nir::mask`, without its allocation: 3 characters, then `*`.
                 paid(r, |p| {
-                    for (i, &c) in p.h.nir.iter().enumerate() {
-                        b.push(if i < 3 && c.is_ascii_graphic() { c } else { b'*' });
-                    }
+                    b.extend(p.h.nir.iter().enumerate().map(|(i, &c)| {
+                        if i < 3 && c.is_ascii_graphic() { c } else { b'*' }
+                    }));
                     true
                 })
                 .unwrap_or(false),
@@ -618,8 +619,9 @@ pub const COLUMNS: &[Col] = &[
         "CAM_MOD_COD",
         utf8!(|_, r, b| {
             paid(r, |p| {
+                let start = b.len();
                 b.extend(p.r.modifiers.iter().filter(|&&m| m != b' '));
-                !b.is_empty()
+                b.len() > start
             })
             .unwrap_or(false)
         }),
@@ -630,10 +632,10 @@ pub const COLUMNS: &[Col] = &[
         "CAM_ASS_COD",
         utf8!(|_, r, b| {
             paid(r, |p| {
-                if p.r.assoc_code != b' ' {
+                p.r.assoc_code != b' ' && {
                     b.push(p.r.assoc_code);
+                    true
                 }
-                !b.is_empty()
             })
             .unwrap_or(false)
         }),
@@ -778,13 +780,14 @@ pub const COLUMNS: &[Col] = &[
         "",
         utf8!(|_, r, b| {
             paid(r, |p| {
+                let start = b.len();
                 for w in p.r.warning_codes() {
-                    if !b.is_empty() {
+                    if b.len() > start {
                         b.push(b',');
                     }
                     b.extend_from_slice(w.code().as_bytes());
                 }
-                !b.is_empty()
+                b.len() > start
             })
             .unwrap_or(false)
         }),
@@ -814,9 +817,53 @@ pub const COLUMNS: &[Col] = &[
 /// Nearly unique per row: a dictionary costs time and makes the file larger than plain encoding.
 const NO_DICTIONARY: &[&str] = &["claim", "input_line", "byte_offset", "beneficiary_hash"];
 
-/// The only text column with min/max statistics (per page and row group): claim numbers grow with the
-/// file, so they locate a claim.
-const TEXT_STATISTICS: &[&str] = &["claim"];
+/// Positions, increasing from row to row: `DELTA_BINARY_PACKED` stores them in a few bits a row, where
+/// plain 8-byte values then Snappy kept half their size.
+const DELTA: &[&str] = &["input_line", "byte_offset"];
+
+/// The only columns compressed (Snappy): plain-encoded and repetitive (claim numbers share their
+/// leading digits, the lines of a claim share its pseudonym). The others are dictionary indices or
+/// deltas that Snappy shrank by about a tenth for a tenth of the export's CPU.
+const COMPRESSED: &[&str] = &["claim", "beneficiary_hash"];
+
+/// The columns with min/max statistics (per page and row group): those that locate rows — the batch,
+/// the claim, the line and its position, the date of care. Not on amounts, rates and labels: nobody
+/// prunes a scan by them, and comparing every cell cost a few per cent of the export.
+const STATISTICS: &[&str] = &[
+    "batch_date",
+    "claim",
+    "line",
+    "input_line",
+    "byte_offset",
+    "date_of_care",
+];
+
+/// How the file is encoded (formats/parquet.md): dictionaries but on [`NO_DICTIONARY`], deltas on
+/// [`DELTA`], Snappy on [`COMPRESSED`] only, statistics on [`STATISTICS`] only, row groups of
+/// [`BATCH_ROWS`] rows. Each choice was measured (instruction counts and size, README "Performance").
+fn writer_properties() -> parquet::file::properties::WriterPropertiesBuilder {
+    let mut props = WriterProperties::builder()
+        .set_compression(Compression::UNCOMPRESSED)
+        .set_max_row_group_row_count(Some(BATCH_ROWS))
+        // Values handed to the encoders 8 192 at a time (default 1 024): fewer page-size checks.
+        .set_write_batch_size(BLOCK_ROWS);
+    for c in COLUMNS {
+        let path = || ColumnPath::from(c.name);
+        if NO_DICTIONARY.contains(&c.name) {
+            props = props.set_column_dictionary_enabled(path(), false);
+        }
+        if DELTA.contains(&c.name) {
+            props = props.set_column_encoding(path(), Encoding::DELTA_BINARY_PACKED);
+        }
+        if COMPRESSED.contains(&c.name) {
+            props = props.set_column_compression(path(), Compression::SNAPPY);
+        }
+        if !STATISTICS.contains(&c.name) {
+            props = props.set_column_statistics_enabled(path(), EnabledStatistics::None);
+        }
+    }
+    props
+}
 
 /// The Arrow schema of the file (also what a reader gets back), from [`COLUMNS`].
 pub fn schema() -> SchemaRef {
@@ -1008,7 +1055,7 @@ pub fn record_batches_of(
 
 /// Rows per record batch: a block's rows stay in cache while its columns are built one after the
 /// other, and the writer's per-batch overhead stays small.
-const BLOCK_ROWS: usize = 8192;
+pub const BLOCK_ROWS: usize = 8192;
 
 // ---------------------------------------------------------------------------------------------------
 // The sink.
@@ -1040,23 +1087,7 @@ impl ParquetSink {
         let path = dir.join(PARQUET_FILE);
         let file = liquidator_core::output::files::create_private(&path)
             .map_err(|e| SinkError::Io(path.clone(), e))?;
-        let mut props = WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
-            .set_max_row_group_row_count(Some(BATCH_ROWS));
-        for c in NO_DICTIONARY {
-            props = props.set_column_dictionary_enabled(ColumnPath::from(*c), false);
-        }
-        // Min/max statistics compare every text cell byte-wise (a tenth of the export's CPU): kept on
-        // numbers, dates and `claim`, dropped on the other text columns, whose dictionary page is the
-        // better filter.
-        for c in COLUMNS {
-            if matches!(c.get, Get::Utf8(_)) && !TEXT_STATISTICS.contains(&c.name) {
-                props = props.set_column_statistics_enabled(
-                    ColumnPath::from(c.name),
-                    EnabledStatistics::None,
-                );
-            }
-        }
+        let props = writer_properties();
         let kv = |k: &str, v: String| KeyValue::new(k.to_string(), v);
         let props = props
             .set_key_value_metadata(Some(vec![
