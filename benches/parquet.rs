@@ -12,8 +12,15 @@ use liquidator_core::sink::{Event, Sink, SinkError};
 use liquidator_export::parquet::{ParquetSink, PseudonymKey, record_batches_of};
 use liquidator_testkit::generator::{GenConfig, generate};
 
-/// Claims of the generated day: enough for a few engine windows and row groups.
-const CLAIMS: u64 = 20_000;
+/// Claims of the generated day under `cargo bench`: enough for a few engine windows and row groups.
+/// `cargo test --all-targets` runs each bench once (`scripts/test`): a small day keeps that quick.
+fn claims() -> u64 {
+    if std::env::args().any(|a| a == "--bench") {
+        20_000
+    } else {
+        1_000
+    }
+}
 
 /// Builds the record batches of each window and drops them (the export without its encoder).
 struct BatchesOnly<'k> {
@@ -31,11 +38,12 @@ impl Sink for BatchesOnly<'_> {
 }
 
 fn bench_export(c: &mut Criterion) {
+    let claims = claims();
     let tmp = tempfile::tempdir().expect("tempdir");
     let day = tmp.path().join("day");
     generate(&GenConfig {
-        claims: CLAIMS,
-        beneficiaries: 2 * CLAIMS,
+        claims,
+        beneficiaries: 2 * claims,
         seed: 42,
         date: Date(20260316),
         out: day.clone(),
@@ -53,7 +61,7 @@ fn bench_export(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("parquet_export");
     g.sample_size(10);
-    g.throughput(Throughput::Elements(CLAIMS));
+    g.throughput(Throughput::Elements(claims));
     g.bench_function("engine_no_sink", |b| {
         b.iter(|| engine::process(&data, &refs, &opts, &mut []).expect("run"))
     });
