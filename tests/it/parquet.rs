@@ -385,7 +385,8 @@ fn scenario_rows_read_back_with_their_hand_computed_values() {
     let out = run_ok(tmp.path(), "out", KEY);
     let (batches, _) = read_all(&out.join("liquidated_lines.parquet"));
 
-    // 700000001 line 1: G 30.00 at 70 % = 21.00 − PF 2.00 = 19.00; ticket 9.00 to the AMC; patient 2.00.
+    // 700000001 line 1: G 30.00 at 70 % = 21.00; under third-party payment the PF 2.00 is a debt of
+    // the insured, not deducted (rules-decisions §8): amo_paid 21.00; ticket 9.00 to the AMC; patient 0.
     let (bi, i) = find(&batches, "700000001", Some(1));
     let b = &batches[bi];
     assert_eq!(text(b, "status", i).as_deref(), Some("PAID"));
@@ -405,15 +406,15 @@ fn scenario_rows_read_back_with_their_hand_computed_values() {
         ("rate", 7000),
         ("amo_gross", 2100),
         ("participation", 200),
-        ("amo_paid", 1900),
+        ("amo_paid", 2100),
         ("amc", 900),
-        ("patient", 200),
+        ("patient", 0),
     ] {
         assert_eq!(cents(b, name, i), Some(v), "700000001/1 {name}");
     }
 
-    // 700000014 line 2: QZFA036 28.80 with association code 2 (50 %) = 14.40; × 70 % = 10.08 − PF 2.00
-    // = 8.08; ticket 4.32.
+    // 700000014 line 2: QZFA036 28.80 with association code 2 (50 %) = 14.40; × 70 % = 10.08 (the PF
+    // 2.00 a debt of the insured under third-party payment, not deducted); ticket 4.32; patient 0.
     let (bi, i) = find(&batches, "700000014", Some(2));
     let b = &batches[bi];
     assert_eq!(text(b, "type", i).as_deref(), Some("CCAM"));
@@ -433,9 +434,9 @@ fn scenario_rows_read_back_with_their_hand_computed_values() {
         ("billed", 1440),
         ("rate", 7000),
         ("participation", 200),
-        ("amo_paid", 808),
+        ("amo_paid", 1008),
         ("amc", 432),
-        ("patient", 200),
+        ("patient", 0),
     ] {
         assert_eq!(cents(b, name, i), Some(v), "700000014/2 {name}");
     }
