@@ -32,7 +32,7 @@ use crate::rules::{self, BenefState, ClaimInput, Ctx, Outcome, Rejection, Step, 
 use crate::sink::{ClaimEvent, Event, Sink, SinkError};
 use crate::states::{States, shard_of};
 use rayon::prelude::*;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashSet;
 use std::path::Path;
 
 pub use crate::states::SHARDS;
@@ -278,6 +278,18 @@ pub fn process_in(
         }
     }
     timer.report();
+    if timer.on {
+        // Where the memory that grows with the file goes (issue #13): the beneficiaries' states and
+        // the duplicate-detection set, as allocated (hash-table buckets, not entries).
+        eprintln!(
+            "memory: states {} beneficiaries, {} MiB allocated ({} B a state); duplicate set {} claims, {} MiB allocated",
+            states.len(),
+            states.table_bytes() >> 20,
+            std::mem::size_of::<BenefState>(),
+            run.seen.len(),
+            table_bytes(run.seen.capacity(), std::mem::size_of::<u64>()) >> 20
+        );
+    }
     check_batch(&run.info, run.after_trailer)?;
     run.info.open_debts = states.open_debts();
     for s in sinks.iter_mut() {
@@ -548,7 +560,7 @@ fn liquidate_shards(
     chunks: &[Chunk],
     items: &[Item],
     lists: &[Vec<u32>],
-    states: &mut [FxHashMap<u64, BenefState>],
+    states: &mut [crate::states::Shard],
     pool: &mut [ShardOut],
 ) {
     pool.par_iter_mut()
@@ -574,7 +586,7 @@ fn liquidate_shards(
                     pos: c.pos,
                 };
                 let key = benef_key(&h.nir, h.rank).unwrap_or(0);
-                let bs = st.entry(key).or_insert_with(|| {
+                let bs = st.get_or_insert_with(key, || {
                     let s = ctx.carry.and_then(|c| c.state(key)).unwrap_or_default();
                     so.opening_debts += s.open_debt_cents();
                     s
@@ -649,6 +661,20 @@ pub(crate) fn gather<'a>(
         events.extend(orphans.map(Event::Orphan));
     }
     events
+}
+
+/// Bytes allocated by a hashbrown table of `capacity` (as `capacity()` reports it) holding entries of
+/// `entry` bytes: buckets (a power of two, 7/8 of them usable) times the entry plus its control byte.
+pub(crate) fn table_bytes(capacity: usize, entry: usize) -> usize {
+    if capacity == 0 {
+        return 0;
+    }
+    let buckets = if capacity < 8 {
+        (capacity + 1).next_power_of_two()
+    } else {
+        (capacity * 8 / 7).next_power_of_two()
+    };
+    buckets * (entry + 1)
 }
 
 /// Measures consecutive laps when timing is on (costs nothing otherwise).

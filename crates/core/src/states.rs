@@ -25,15 +25,78 @@ pub fn shard_of(key: u64) -> usize {
     (h.finish() >> 32) as usize % SHARDS
 }
 
+/// States per slab block of a shard: a block is allocated whole, so a shard wastes at most one
+/// partly filled block (256 shards × 256 states × ~150 B ≈ 10 MB at worst).
+const BLOCK: usize = 256;
+
+/// The beneficiaries of one shard: their states in fixed-size blocks (a slab, in the order they were
+/// first seen) and a hash index from key to slot. The index holds 16-byte entries, so the slack of a
+/// hash table that doubles (up to half its buckets empty) costs 16 bytes a slot, not a whole state;
+/// a block never moves, so growing never copies states nor holds two tables of them (issue #13).
+#[derive(Default)]
+pub struct Shard {
+    index: FxHashMap<u64, u32>,
+    blocks: Vec<Vec<(u64, BenefState)>>,
+}
+
+impl Shard {
+    /// The state of `key`, made by `new` if the shard has none yet.
+    pub(crate) fn get_or_insert_with(
+        &mut self,
+        key: u64,
+        new: impl FnOnce() -> BenefState,
+    ) -> &mut BenefState {
+        let n = self.index.len();
+        let i = *self.index.entry(key).or_insert(n as u32) as usize;
+        if i == n {
+            self.push(key, new());
+        }
+        &mut self.blocks[i / BLOCK][i % BLOCK].1
+    }
+
+    fn push(&mut self, key: u64, st: BenefState) {
+        if self.blocks.last().is_none_or(|b| b.len() == BLOCK) {
+            self.blocks.push(Vec::with_capacity(BLOCK));
+        }
+        if let Some(b) = self.blocks.last_mut() {
+            b.push((key, st));
+        }
+    }
+
+    fn get(&self, key: u64) -> Option<&BenefState> {
+        let i = *self.index.get(&key)? as usize;
+        Some(&self.blocks.get(i / BLOCK)?.get(i % BLOCK)?.1)
+    }
+
+    fn set(&mut self, key: u64, st: BenefState) {
+        *self.get_or_insert_with(key, BenefState::default) = st;
+    }
+
+    fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &(u64, BenefState)> {
+        self.blocks.iter().flatten()
+    }
+
+    /// Bytes allocated: the index's buckets and the blocks' slots.
+    fn bytes(&self) -> usize {
+        crate::engine::table_bytes(self.index.capacity(), std::mem::size_of::<(u64, u32)>())
+            + self.blocks.iter().map(|b| b.capacity()).sum::<usize>()
+                * std::mem::size_of::<(u64, BenefState)>()
+    }
+}
+
 /// Every beneficiary's running state, by beneficiary key, split into [`SHARDS`] shards.
 pub struct States {
-    shards: Vec<FxHashMap<u64, BenefState>>,
+    shards: Vec<Shard>,
 }
 
 impl Default for States {
     fn default() -> Self {
         States {
-            shards: (0..SHARDS).map(|_| FxHashMap::default()).collect(),
+            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
         }
     }
 }
@@ -48,13 +111,13 @@ impl States {
     /// `pf_year`/`pf_used` is added on the first participation (`participation::apply_participation`).
     pub fn seed(&mut self, key: u64, state: BenefState) {
         if let Some(m) = self.shards.get_mut(shard_of(key)) {
-            m.insert(key, state);
+            m.set(key, state);
         }
     }
 
     /// The state of beneficiary `key`, if it was seeded or one of its claims reached the rules.
     pub fn get(&self, key: u64) -> Option<&BenefState> {
-        self.shards.get(shard_of(key))?.get(&key)
+        self.shards.get(shard_of(key))?.get(key)
     }
 
     /// Number of beneficiaries with a state.
@@ -62,13 +125,21 @@ impl States {
         self.shards.iter().map(|m| m.len()).sum()
     }
 
+    /// Bytes allocated by the shards (index and inline states; heap spills of a state not counted).
+    pub fn table_bytes(&self) -> usize {
+        self.shards.iter().map(Shard::bytes).sum()
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.shards.iter().all(|m| m.is_empty())
+        self.shards.iter().all(|m| m.len() == 0)
     }
 
     /// Every state, by ascending beneficiary key.
     pub fn into_sorted(self) -> Vec<(u64, BenefState)> {
-        let mut v: Vec<(u64, BenefState)> = self.shards.into_iter().flatten().collect();
+        let mut v: Vec<(u64, BenefState)> = Vec::with_capacity(self.len());
+        for sh in self.shards {
+            v.extend(sh.blocks.into_iter().flatten());
+        }
         v.sort_unstable_by_key(|e| e.0);
         v
     }
@@ -77,7 +148,7 @@ impl States {
     /// deterministic order: it does not depend on the shards' hash maps).
     pub fn open_debts(&self) -> Vec<(u64, crate::rules::debt::Debt)> {
         let mut v: Vec<(u64, crate::rules::debt::Debt)> = Vec::new();
-        for (k, b) in self.shards.iter().flatten() {
+        for (k, b) in self.shards.iter().flat_map(Shard::iter) {
             v.extend(b.open_debts().iter().map(|d| (*k, *d)));
         }
         // Stable: the debts of one beneficiary keep their order (oldest first).
@@ -89,14 +160,14 @@ impl States {
     pub fn open_debt_cents(&self) -> crate::money::Cents {
         self.shards
             .iter()
-            .flatten()
+            .flat_map(Shard::iter)
             .map(|(_, b)| b.open_debt_cents())
             .sum()
     }
 
     /// The shards, for the engine's parallel liquidation (shard `i` owns the keys with
     /// `shard_of(key) == i`).
-    pub(crate) fn shards_mut(&mut self) -> &mut [FxHashMap<u64, BenefState>] {
+    pub(crate) fn shards_mut(&mut self) -> &mut [Shard] {
         &mut self.shards
     }
 }
