@@ -278,6 +278,10 @@ pub fn process_in(
         }
     }
     timer.report();
+    // Every window is read: its buffers and the duplicate set are freed before the sinks finish, which
+    // build their end-of-run files (debts, payment orders) in memory — the run's peak (issue #13).
+    drop(bufs);
+    let seen = std::mem::take(&mut run.seen);
     if timer.on {
         // Where the memory that grows with the file goes (issue #13): the beneficiaries' states and
         // the duplicate-detection set, as allocated (hash-table buckets, not entries).
@@ -286,10 +290,11 @@ pub fn process_in(
             states.len(),
             states.table_bytes() >> 20,
             std::mem::size_of::<BenefState>(),
-            run.seen.len(),
-            table_bytes(run.seen.capacity(), std::mem::size_of::<u64>()) >> 20
+            seen.len(),
+            table_bytes(seen.capacity(), std::mem::size_of::<u64>()) >> 20
         );
     }
+    drop(seen);
     check_batch(&run.info, run.after_trailer)?;
     run.info.open_debts = states.open_debts();
     for s in sinks.iter_mut() {

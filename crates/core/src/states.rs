@@ -147,7 +147,14 @@ impl States {
     /// Every open debt of the insured (`rules::debt`), by beneficiary key then oldest first (a
     /// deterministic order: it does not depend on the shards' hash maps).
     pub fn open_debts(&self) -> Vec<(u64, crate::rules::debt::Debt)> {
-        let mut v: Vec<(u64, crate::rules::debt::Debt)> = Vec::new();
+        // Sized exactly: this list is built at the end of the run, at its memory peak.
+        let n = self
+            .shards
+            .iter()
+            .flat_map(Shard::iter)
+            .map(|(_, b)| b.open_debts().len())
+            .sum();
+        let mut v: Vec<(u64, crate::rules::debt::Debt)> = Vec::with_capacity(n);
         for (k, b) in self.shards.iter().flat_map(Shard::iter) {
             v.extend(b.open_debts().iter().map(|d| (*k, *d)));
         }

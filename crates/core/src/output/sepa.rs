@@ -459,10 +459,15 @@ impl Sink for PaymentOrderSink<'_> {
         let on = batch.header.map(|h| h.date).unwrap_or_default();
         let (decisions, totals) = decide(self.refs, &self.due, on);
         self.totals = totals;
+        // The end-of-run files are built in memory one after the other, each freed once written, and
+        // the amounts due once decided: the run's memory peaks here (issue #13).
+        self.due = BTreeMap::new();
         let batch_no = batch.header.map_or(0, |h| h.batch_no);
-        let (orders, held) = tables(batch_no, &decisions);
-        write_file(&self.dir, ORDERS, &orders)?;
-        write_file(&self.dir, HELD, &held)?;
+        {
+            let (orders, held) = tables(batch_no, &decisions);
+            write_file(&self.dir, ORDERS, &orders)?;
+            write_file(&self.dir, HELD, &held)?;
+        }
         if let Some(x) = pain001(self.refs, batch, &decisions, &totals) {
             write_file(&self.dir, XML, &x)?;
         }
