@@ -134,7 +134,7 @@ impl Session {
                 // As `engine::liquidate_shards`: a first claim takes its state from an earlier
                 // night when the context carries one (a ledger), else starts empty.
                 let opening = &mut self.opening_debts;
-                let state = shard.entry(key).or_insert_with(|| {
+                let state = shard.get_or_insert_with(key, || {
                     let s = ctx.carry.and_then(|c| c.state(key)).unwrap_or_default();
                     *opening += s.open_debt_cents();
                     s
