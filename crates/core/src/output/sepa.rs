@@ -252,13 +252,26 @@ fn esc(s: &str) -> String {
     o
 }
 
-/// A tiny indented XML writer: one element per line, two spaces per level.
-struct Xml {
+/// A tiny indented XML writer: one element per line, two spaces per level. With a `spill` writer the
+/// text is handed to it by pieces of about 1 MiB ([`Xml::spill`]), so that a national night's document
+/// is never whole in memory (issue #13); what is left in `out` at the end is the caller's to write.
+struct Xml<'w> {
     out: String,
     depth: usize,
+    spill: Option<&'w mut dyn Write>,
 }
 
-impl Xml {
+impl Xml<'_> {
+    /// Hands `out` to the spill writer once it holds 1 MiB or more.
+    fn spill(&mut self) -> std::io::Result<()> {
+        if let Some(w) = self.spill.as_mut()
+            && self.out.len() >= 1 << 20
+        {
+            w.write_all(self.out.as_bytes())?;
+            self.out.clear();
+        }
+        Ok(())
+    }
     fn open(&mut self, tag: &str) {
         let _ = writeln!(self.out, "{:w$}<{tag}>", "", w = 2 * self.depth);
         self.depth += 1;
@@ -307,18 +320,39 @@ pub fn pain001(
     decisions: &[Decision],
     t: &OrderTotals,
 ) -> Option<String> {
-    let payer = refs.payer.as_ref()?;
+    pain001_into(refs, batch, decisions, t, None).ok().flatten()
+}
+
+/// [`pain001`], the document's text handed to `spill` as it is built (nothing when there is no
+/// document); returns the text not yet handed over, to be written after it.
+fn pain001_into(
+    refs: &Refs,
+    batch: &BatchInfo,
+    decisions: &[Decision],
+    t: &OrderTotals,
+    spill: Option<&mut dyn Write>,
+) -> std::io::Result<Option<String>> {
+    let Some(payer) = refs.payer.as_ref() else {
+        return Ok(None);
+    };
     if t.transfers == 0 {
-        return None;
+        return Ok(None);
     }
-    let h = batch.header?;
+    let Some(h) = batch.header else {
+        return Ok(None);
+    };
     let msg_id = format!("LIQ-{}-{}-{}", h.sender, h.batch_no, h.date.0);
     let date = h.date.to_string();
     let ctrl = fmt_euros(t.transfers_cents);
     let n = t.transfers.to_string();
     let mut x = Xml {
-        out: String::with_capacity(2048 + decisions.len() * 700),
+        out: String::with_capacity(if spill.is_some() {
+            2 << 20
+        } else {
+            2048 + decisions.len() * 700
+        }),
         depth: 0,
+        spill,
     };
     x.out
         .push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -398,11 +432,31 @@ pub fn pain001(
         );
         x.close("RmtInf");
         x.close("CdtTrfTxInf");
+        x.spill()?;
     }
     x.close("PmtInf");
     x.close("CstmrCdtTrfInitn");
     x.out.push_str("</Document>\n");
-    Some(x.out)
+    Ok(Some(x.out))
+}
+
+/// A file created on its first write: `payment_orders.xml` exists only when there is a document.
+struct LazyFile {
+    path: std::path::PathBuf,
+    f: Option<std::fs::File>,
+}
+
+impl Write for LazyFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let f = match self.f.as_mut() {
+            Some(f) => f,
+            None => self.f.insert(create_private(&self.path)?),
+        };
+        f.write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.f.as_mut().map_or(Ok(()), |f| f.flush())
+    }
 }
 
 /// `payment_orders.tsv` and `held_payments.tsv`.
@@ -468,8 +522,16 @@ impl Sink for PaymentOrderSink<'_> {
             write_file(&self.dir, ORDERS, &orders)?;
             write_file(&self.dir, HELD, &held)?;
         }
-        if let Some(x) = pain001(self.refs, batch, &decisions, &totals) {
-            write_file(&self.dir, XML, &x)?;
+        let path = self.dir.join(XML);
+        let mut file = LazyFile {
+            path: path.clone(),
+            f: None,
+        };
+        let rest = pain001_into(self.refs, batch, &decisions, &totals, Some(&mut file))
+            .map_err(|e| SinkError::Io(path.clone(), e))?;
+        if let Some(x) = rest {
+            file.write_all(x.as_bytes())
+                .map_err(|e| SinkError::Io(path, e))?;
         }
         Ok(())
     }
