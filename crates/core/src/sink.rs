@@ -75,6 +75,8 @@ pub trait Sink: Send {
     /// A window of consecutive events in file order.
     fn window(&mut self, events: &[Event<'_>]) -> Result<(), SinkError>;
     /// The whole batch has been read and its framing checked (not called when the batch is refused).
+    /// The sinks of a run finish side by side (`engine::process_in`): a sink's end-of-run work may not
+    /// depend on another sink's.
     fn finish(&mut self, _batch: &BatchInfo) -> Result<(), SinkError> {
         Ok(())
     }
