@@ -260,10 +260,12 @@ pub fn exit_code(e: &RunError) -> u8 {
 /// allocations one by one at exit cost a fifth of an empty run's wall (perf, national reference set);
 /// the operating system takes the memory back at once.
 pub fn load_refs(dir: &Path) -> Result<&'static Refs, ExitCode> {
-    Refs::load(dir).map(|r| &*Box::leak(Box::new(r))).map_err(|e| {
-        eprintln!("liquidator: invalid reference tables: {e}");
-        ExitCode::from(3)
-    })
+    Refs::load(dir)
+        .map(|r| &*Box::leak(Box::new(r)))
+        .map_err(|e| {
+            eprintln!("liquidator: invalid reference tables: {e}");
+            ExitCode::from(3)
+        })
 }
 
 fn pool(threads: Option<usize>) {
