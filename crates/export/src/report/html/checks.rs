@@ -247,23 +247,7 @@ pub fn checks(d: &RunData) -> Vec<Check> {
         ),
     );
 
-    let mut code_diffs = Vec::new();
-    let codes: std::collections::BTreeSet<&String> = r
-        .by_code
-        .keys()
-        .chain(s.rejections_by_code.keys())
-        .collect();
-    for code in codes {
-        let a = r.by_code.get(code).map(|x| x.count).unwrap_or(0);
-        let b = s.rejections_by_code.get(code).copied().unwrap_or(0);
-        if a != b {
-            code_diffs.push(format!(
-                "{code}: {} aggregated, {} in summary.json",
-                int(i(a)),
-                int(i(b))
-            ));
-        }
-    }
+    let code_diffs = by_code_diffs(&r.by_code, &s.rejections_by_code);
     push(
         "Rejected claims by reason agree with summary.json",
         r.claims == s.claims_rejected && code_diffs.is_empty(),
@@ -278,23 +262,7 @@ pub fn checks(d: &RunData) -> Vec<Check> {
             code_diffs.join("; ")
         },
     );
-    let mut line_diffs = Vec::new();
-    let codes: std::collections::BTreeSet<&String> = r
-        .lines_by_code
-        .keys()
-        .chain(s.line_rejections_by_code.keys())
-        .collect();
-    for code in codes {
-        let a = r.lines_by_code.get(code).map(|x| x.count).unwrap_or(0);
-        let b = s.line_rejections_by_code.get(code).copied().unwrap_or(0);
-        if a != b {
-            line_diffs.push(format!(
-                "{code}: {} aggregated, {} in summary.json",
-                int(i(a)),
-                int(i(b))
-            ));
-        }
-    }
+    let line_diffs = by_code_diffs(&r.lines_by_code, &s.line_rejections_by_code);
     push(
         "Lines rejected on their own, by reason, agree with summary.json",
         r.lines == s.line_rejections && line_diffs.is_empty(),
@@ -394,4 +362,27 @@ pub(super) fn section(checks: &[Check]) -> Markup {
             }
         }
     }
+}
+
+/// The codes whose count differs between the report's aggregates and `summary.json`, in code order.
+fn by_code_diffs(
+    aggregated: &std::collections::BTreeMap<String, crate::report::data::Reason>,
+    summary: &std::collections::BTreeMap<String, u64>,
+) -> Vec<String> {
+    let codes: std::collections::BTreeSet<&String> =
+        aggregated.keys().chain(summary.keys()).collect();
+    codes
+        .into_iter()
+        .filter_map(|code| {
+            let a = aggregated.get(code).map(|x| x.count).unwrap_or(0);
+            let b = summary.get(code).copied().unwrap_or(0);
+            (a != b).then(|| {
+                format!(
+                    "{code}: {} aggregated, {} in summary.json",
+                    int(i128::from(a)),
+                    int(i128::from(b))
+                )
+            })
+        })
+        .collect()
 }
