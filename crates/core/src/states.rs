@@ -11,6 +11,7 @@
 //! never of the thread count; a shard's states are touched by one task at a time, in file order.
 
 use crate::rules::BenefState;
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use std::hash::{Hash, Hasher};
 
@@ -147,19 +148,20 @@ impl States {
     /// Every open debt of the insured (`rules::debt`), by beneficiary key then oldest first (a
     /// deterministic order: it does not depend on the shards' hash maps).
     pub fn open_debts(&self) -> Vec<(u64, crate::rules::debt::Debt)> {
-        // Sized exactly: this list is built at the end of the run, at its memory peak.
+        // Sized exactly: this list is built at the end of the run, at its memory peak. Gathered and
+        // sorted on the run's pool (a national night has millions: issue #13).
         let n = self
             .shards
-            .iter()
-            .flat_map(Shard::iter)
-            .map(|(_, b)| b.open_debts().len())
+            .par_iter()
+            .map(|sh| sh.iter().map(|(_, b)| b.open_debts().len()).sum::<usize>())
             .sum();
         let mut v: Vec<(u64, crate::rules::debt::Debt)> = Vec::with_capacity(n);
-        for (k, b) in self.shards.iter().flat_map(Shard::iter) {
-            v.extend(b.open_debts().iter().map(|d| (*k, *d)));
-        }
+        v.par_extend(self.shards.par_iter().flat_map_iter(|sh| {
+            sh.iter()
+                .flat_map(|(k, b)| b.open_debts().iter().map(move |d| (*k, *d)))
+        }));
         // Stable: the debts of one beneficiary keep their order (oldest first).
-        v.sort_by_key(|e| e.0);
+        v.par_sort_by_key(|e| e.0);
         v
     }
 

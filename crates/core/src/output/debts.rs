@@ -4,9 +4,10 @@
 //! whose beneficiary owes an earlier third-party participation).
 
 use super::files::create_private;
+use super::fmt::{self, Out};
+use super::pieces::write_in_pieces;
 use crate::engine::BatchInfo;
 use crate::money::fmt_euros;
-use crate::refs::benef_text;
 use crate::rules::Outcome;
 use crate::sink::{Event, Sink, SinkError};
 use std::io::{BufWriter, Write};
@@ -84,23 +85,37 @@ pub fn format_recoveries(out: &mut Vec<u8>, events: &[Event<'_>]) {
 /// The rows of `debts.tsv`: the open debts of the batch's end, aged on its batch date.
 pub fn format_open_debts(out: &mut Vec<u8>, batch: &BatchInfo) {
     let on = batch.header.map(|h| h.date).unwrap_or_default();
-    for (key, d) in &batch.open_debts {
+    debt_rows(out, &batch.open_debts, on);
+}
+
+/// The rows of `debts.tsv` for `debts`, aged on `on` (formatted without `core::fmt`: a national night
+/// has millions of them).
+fn debt_rows(out: &mut Vec<u8>, debts: &[(u64, crate::rules::debt::Debt)], on: crate::date::Date) {
+    out.reserve(debts.len() * 112);
+    for (key, d) in debts {
         let o = &d.origin;
-        let _ = writeln!(
-            out,
-            "{}\t{}\t{:09}\t{}\t{:09}\t{}\t{}\t{}\t{}\t{}\t{}",
-            benef_text(*key),
-            o.kind.as_str(),
-            o.claim,
-            o.line,
-            o.practitioner,
-            o.date_of_care,
-            o.created,
-            d.age_days(on),
-            fmt_euros(d.amount),
-            fmt_euros(d.amount - d.open),
-            fmt_euros(d.open),
-        );
+        fmt::benef(out, *key);
+        fmt::tab(out);
+        out.put(o.kind.as_str().as_bytes());
+        fmt::tab(out);
+        fmt::at_least(out, o.claim as u64, 9);
+        fmt::tab(out);
+        fmt::u64_(out, o.line as u64);
+        fmt::tab(out);
+        fmt::at_least(out, o.practitioner as u64, 9);
+        fmt::tab(out);
+        fmt::date(out, o.date_of_care);
+        fmt::tab(out);
+        fmt::date(out, o.created);
+        fmt::tab(out);
+        fmt::i64_(out, d.age_days(on));
+        fmt::tab(out);
+        fmt::euros(out, d.amount);
+        fmt::tab(out);
+        fmt::euros(out, d.amount - d.open);
+        fmt::tab(out);
+        fmt::euros(out, d.open);
+        out.push(b'\n');
     }
 }
 
@@ -117,10 +132,17 @@ impl Sink for DebtSink {
         self.recoveries
             .flush()
             .map_err(|e| SinkError::Io(self.dir.join(RECOVERIES), e))?;
-        let mut b = Vec::from(DEBTS_HEADER.as_bytes());
-        format_open_debts(&mut b, batch);
+        // Formatted in parallel by pieces and written as they come (`output::pieces`).
+        let on = batch.header.map(|h| h.date).unwrap_or_default();
         let path = self.dir.join(DEBTS);
-        let mut f = create_private(&path).map_err(|e| SinkError::Io(path.clone(), e))?;
-        f.write_all(&b).map_err(|e| SinkError::Io(path, e))
+        let f = create_private(&path).map_err(|e| SinkError::Io(path.clone(), e))?;
+        let mut w = BufWriter::with_capacity(1 << 20, f);
+        w.write_all(DEBTS_HEADER.as_bytes())
+            .map_err(|e| SinkError::Io(path.clone(), e))?;
+        write_in_pieces(&mut [&mut w], &batch.open_debts, |b, _, piece| {
+            debt_rows(&mut b[0], piece, on)
+        })
+        .map_err(|(_, e)| SinkError::Io(path.clone(), e))?;
+        w.flush().map_err(|e| SinkError::Io(path, e))
     }
 }

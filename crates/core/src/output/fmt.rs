@@ -120,6 +120,54 @@ pub fn date<O: Out + ?Sized>(buf: &mut O, d: Date) {
     buf.push(PAIRS[dd + 1]);
 }
 
+/// Zero-padded to at least `width` digits, never truncated: the text of `format!("{v:0width$}")`.
+#[inline]
+pub fn at_least<O: Out + ?Sized>(buf: &mut O, v: u64, width: usize) {
+    let mut digits = 1;
+    let mut x = v;
+    while x >= 10 {
+        x /= 10;
+        digits += 1;
+    }
+    for _ in digits..width {
+        buf.push(b'0');
+    }
+    u64_(buf, v);
+}
+
+/// A signed integer (`-3`, `12`).
+#[inline]
+pub fn i64_<O: Out + ?Sized>(buf: &mut O, v: i64) {
+    if v < 0 {
+        buf.push(b'-');
+    }
+    u64_(buf, v.unsigned_abs());
+}
+
+/// A beneficiary key as text (`NIR-rank`): the same text as `refs::benef_text`.
+#[inline]
+pub fn benef<O: Out + ?Sized>(buf: &mut O, key: u64) {
+    let rank = key & 0x3ff;
+    let corsica = (key >> 10) & 3;
+    let n = key >> 12;
+    if n < 10_000_000_000_000 {
+        let mut nir = [b'0'; 13];
+        let mut v = n;
+        for c in nir.iter_mut().rev() {
+            *c = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        if corsica != 0 {
+            nir[6] = if corsica == 1 { b'A' } else { b'B' };
+        }
+        buf.put(&nir);
+    } else {
+        u64_(buf, n);
+    }
+    buf.push(b'-');
+    at_least(buf, rank, 3);
+}
+
 /// ASCII bytes with trailing spaces trimmed.
 #[inline]
 pub fn trimmed<O: Out + ?Sized>(buf: &mut O, b: &[u8]) {
@@ -177,5 +225,40 @@ mod tests {
                 crate::money::fmt_pct(i64::MIN + 1)
             )
         );
+    }
+
+    /// The fast key, padding and signed formatters give `format!`'s text.
+    #[test]
+    fn keys_and_padding_match_the_std_formatters() {
+        let keys = [
+            0u64,
+            1,
+            (1_000_010_000_185u64 << 12) | 1,
+            (1_000_010_000_185u64 << 12) | (1 << 10) | 7,
+            (2_000_000_000_001u64 << 12) | (2 << 10) | 1023,
+            (99_999_999_999_999u64 << 12) | (1 << 10) | 999,
+            u64::MAX,
+        ];
+        for k in keys {
+            let mut b = Vec::new();
+            benef(&mut b, k);
+            assert_eq!(String::from_utf8(b).unwrap(), crate::refs::benef_text(k));
+        }
+        for (v, w) in [
+            (0u64, 9usize),
+            (5, 9),
+            (123_456_789, 9),
+            (1_234_567_890, 9),
+            (7, 0),
+        ] {
+            let mut b = Vec::new();
+            at_least(&mut b, v, w);
+            assert_eq!(String::from_utf8(b).unwrap(), format!("{v:0w$}"));
+        }
+        for v in [0i64, -1, 42, i64::MIN, i64::MAX] {
+            let mut b = Vec::new();
+            i64_(&mut b, v);
+            assert_eq!(String::from_utf8(b).unwrap(), v.to_string());
+        }
     }
 }

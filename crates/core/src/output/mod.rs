@@ -6,6 +6,7 @@
 pub mod debts;
 pub mod files;
 pub mod fmt;
+pub mod pieces;
 pub mod sepa;
 pub mod summary;
 

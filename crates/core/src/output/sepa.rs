@@ -12,14 +12,16 @@
 //! `summary.json`'s `payment_orders` / `payment_orders_cents`.
 
 use super::files::create_private;
+use super::fmt::{self, Out};
+use super::pieces::{PIECE, write_in_pieces};
 use crate::engine::BatchInfo;
 use crate::money::{Cents, fmt_euros};
 use crate::refs::bank::{BankAccount, BankProblem};
 use crate::refs::{Refs, benef_key, benef_text};
 use crate::rules::{Outcome, PayeeKind};
 use crate::sink::{Event, Sink, SinkError};
+use rayon::prelude::*;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -232,63 +234,52 @@ pub fn decide(
     (out, t)
 }
 
-fn end_to_end(batch_no: u32, seq: u64) -> String {
-    format!("LIQ{batch_no}-{seq:07}")
-}
-
-/// XML text escaping (names come from a table).
-fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&apos;"),
-            c => o.push(c),
-        }
-    }
-    o
-}
-
-/// A tiny indented XML writer: one element per line, two spaces per level. With a `spill` writer the
-/// text is handed to it by pieces of about 1 MiB ([`Xml::spill`]), so that a national night's document
-/// is never whole in memory (issue #13); what is left in `out` at the end is the caller's to write.
-struct Xml<'w> {
-    out: String,
+/// A tiny indented XML writer: one element per line, two spaces per level, bytes pushed without
+/// `core::fmt` (a national night has millions of transfers).
+struct Xml {
+    out: Vec<u8>,
     depth: usize,
-    spill: Option<&'w mut dyn Write>,
 }
 
-impl Xml<'_> {
-    /// Hands `out` to the spill writer once it holds 1 MiB or more.
-    fn spill(&mut self) -> std::io::Result<()> {
-        if let Some(w) = self.spill.as_mut()
-            && self.out.len() >= 1 << 20
-        {
-            w.write_all(self.out.as_bytes())?;
-            self.out.clear();
+const SPACES: &[u8] = b"                                ";
+
+impl Xml {
+    fn indent(&mut self) {
+        let mut n = 2 * self.depth;
+        while n > 0 {
+            let k = n.min(SPACES.len());
+            self.out.extend_from_slice(&SPACES[..k]);
+            n -= k;
         }
-        Ok(())
     }
     fn open(&mut self, tag: &str) {
-        let _ = writeln!(self.out, "{:w$}<{tag}>", "", w = 2 * self.depth);
+        self.indent();
+        self.out.push(b'<');
+        self.out.extend_from_slice(tag.as_bytes());
+        self.out.extend_from_slice(b">\n");
         self.depth += 1;
     }
     fn close(&mut self, tag: &str) {
         self.depth = self.depth.saturating_sub(1);
-        let _ = writeln!(self.out, "{:w$}</{tag}>", "", w = 2 * self.depth);
+        self.indent();
+        self.out.extend_from_slice(b"</");
+        self.out.extend_from_slice(tag.as_bytes());
+        self.out.extend_from_slice(b">\n");
     }
     /// `<tag>text</tag>`, the text escaped.
     fn leaf(&mut self, tag: &str, text: &str) {
-        let _ = writeln!(
-            self.out,
-            "{:w$}<{tag}>{}</{tag}>",
-            "",
-            esc(text),
-            w = 2 * self.depth
-        );
+        self.leaf_with(tag, |o| esc_into(o, text));
+    }
+    /// `<tag>…</tag>`, the content written by `text` (already escaped).
+    fn leaf_with(&mut self, tag: &str, text: impl FnOnce(&mut Vec<u8>)) {
+        self.indent();
+        self.out.push(b'<');
+        self.out.extend_from_slice(tag.as_bytes());
+        self.out.push(b'>');
+        text(&mut self.out);
+        self.out.extend_from_slice(b"</");
+        self.out.extend_from_slice(tag.as_bytes());
+        self.out.extend_from_slice(b">\n");
     }
     /// `<FinInstnId>` with the BIC, or `Othr/Id NOTPROVIDED` when there is none (EPC usage).
     fn agent(&mut self, bic: &str) {
@@ -311,6 +302,158 @@ impl Xml<'_> {
     }
 }
 
+/// XML text escaping, appended to `o` (the five special characters are ASCII: escaping byte by byte
+/// is escaping character by character).
+fn esc_into(o: &mut Vec<u8>, s: &str) {
+    for &c in s.as_bytes() {
+        match c {
+            b'&' => o.extend_from_slice(b"&amp;"),
+            b'<' => o.extend_from_slice(b"&lt;"),
+            b'>' => o.extend_from_slice(b"&gt;"),
+            b'"' => o.extend_from_slice(b"&quot;"),
+            b'\'' => o.extend_from_slice(b"&apos;"),
+            c => o.push(c),
+        }
+    }
+}
+
+/// What the document's text needs from the batch: its header, the payer, and the totals.
+struct Doc<'a> {
+    payer: &'a crate::refs::Payer,
+    batch_no: u32,
+    msg_id: String,
+    /// The batch date, `YYYY-MM-DD`.
+    date: String,
+}
+
+impl<'a> Doc<'a> {
+    /// `None` when there is no document: no transfer (the schema requires at least one), no payer
+    /// account, or no batch header.
+    fn of(refs: &'a Refs, batch: &BatchInfo, t: &OrderTotals) -> Option<Doc<'a>> {
+        let payer = refs.payer.as_ref()?;
+        if t.transfers == 0 {
+            return None;
+        }
+        let h = batch.header?;
+        Some(Doc {
+            payer,
+            batch_no: h.batch_no,
+            msg_id: format!("LIQ-{}-{}-{}", h.sender, h.batch_no, h.date.0),
+            date: h.date.to_string(),
+        })
+    }
+
+    /// The document up to the first transfer: one payment information block (one debit of the
+    /// centre's account).
+    fn head(&self, t: &OrderTotals) -> Vec<u8> {
+        let (msg_id, date, payer) = (&self.msg_id, &self.date, self.payer);
+        let ctrl = fmt_euros(t.transfers_cents);
+        let n = t.transfers.to_string();
+        let mut x = Xml {
+            out: Vec::with_capacity(4096),
+            depth: 0,
+        };
+        x.out
+            .extend_from_slice(b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        x.out.extend_from_slice(b"<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pain.001.001.03\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\">\n");
+        x.depth = 1;
+        x.open("CstmrCdtTrfInitn");
+        x.open("GrpHdr");
+        x.leaf("MsgId", msg_id);
+        // The batch date, not the wall clock: the same night gives the same bytes.
+        x.leaf("CreDtTm", &format!("{date}T00:00:00"));
+        x.leaf("NbOfTxs", &n);
+        x.leaf("CtrlSum", &ctrl);
+        x.open("InitgPty");
+        x.leaf("Nm", &payer.name);
+        x.close("InitgPty");
+        x.close("GrpHdr");
+        x.open("PmtInf");
+        x.leaf("PmtInfId", &format!("{msg_id}-1"));
+        x.leaf("PmtMtd", "TRF");
+        x.leaf("BtchBookg", "false");
+        x.leaf("NbOfTxs", &n);
+        x.leaf("CtrlSum", &ctrl);
+        x.open("PmtTpInf");
+        x.open("SvcLvl");
+        x.leaf("Cd", "SEPA");
+        x.close("SvcLvl");
+        x.close("PmtTpInf");
+        x.leaf("ReqdExctnDt", date);
+        x.open("Dbtr");
+        x.leaf("Nm", &payer.name);
+        x.close("Dbtr");
+        x.iban("DbtrAcct", payer.account.iban());
+        x.open("DbtrAgt");
+        x.agent(payer.account.bic());
+        x.close("DbtrAgt");
+        x.leaf("ChrgBr", "SLEV");
+        x.out
+    }
+
+    /// One `CdtTrfTxInf`, appended to `out` (inside `PmtInf`: depth 3).
+    fn transfer(&self, out: &mut Vec<u8>, payee: Payee, amount: Cents, seq: u64, a: &BankAccount) {
+        let mut x = Xml {
+            out: std::mem::take(out),
+            depth: 3,
+        };
+        let e2e = |o: &mut Vec<u8>| end_to_end_into(o, self.batch_no, seq);
+        x.open("CdtTrfTxInf");
+        x.open("PmtId");
+        x.leaf_with("InstrId", e2e);
+        x.leaf_with("EndToEndId", e2e);
+        x.close("PmtId");
+        x.open("Amt");
+        x.indent();
+        x.out.extend_from_slice(b"<InstdAmt Ccy=\"EUR\">");
+        fmt::euros(&mut x.out, amount);
+        x.out.extend_from_slice(b"</InstdAmt>\n");
+        x.close("Amt");
+        if !a.bic().is_empty() {
+            x.open("CdtrAgt");
+            x.agent(a.bic());
+            x.close("CdtrAgt");
+        }
+        x.open("Cdtr");
+        x.leaf_with("Nm", |o| match payee {
+            Payee::Practitioner(n) => {
+                o.extend_from_slice(b"PS ");
+                fmt::at_least(o, n as u64, 9);
+            }
+            // The bank needs no NIR: the insured is named by the transfer's reference, which
+            // payment_orders.tsv maps back to the beneficiary.
+            Payee::Insured(_) => o.extend_from_slice(b"ASSURE"),
+        });
+        x.close("Cdtr");
+        x.iban("CdtrAcct", a.iban());
+        x.open("RmtInf");
+        x.leaf_with("Ustrd", |o| {
+            o.extend_from_slice(b"AMO LOT ");
+            fmt::u64_(o, self.batch_no as u64);
+            o.extend_from_slice(b" DU ");
+            o.extend_from_slice(self.date.as_bytes());
+            o.extend_from_slice(b" REF ");
+            end_to_end_into(o, self.batch_no, seq);
+        });
+        x.close("RmtInf");
+        x.close("CdtTrfTxInf");
+        *out = x.out;
+    }
+
+    /// The document after the last transfer.
+    fn tail() -> &'static [u8] {
+        b"    </PmtInf>\n  </CstmrCdtTrfInitn>\n</Document>\n"
+    }
+}
+
+/// The text of [`end_to_end`], appended to `o`.
+fn end_to_end_into(o: &mut Vec<u8>, batch_no: u32, seq: u64) {
+    o.extend_from_slice(b"LIQ");
+    fmt::u64_(o, batch_no as u64);
+    o.push(b'-');
+    fmt::at_least(o, seq, 7);
+}
+
 /// The `pain.001.001.03` document of the decided transfers (`None` when there is none: the schema
 /// requires at least one transaction, or no payer account). One payment information block (one debit
 /// of the centre's account), then one `CdtTrfTxInf` per transfer in payee order.
@@ -320,187 +463,139 @@ pub fn pain001(
     decisions: &[Decision],
     t: &OrderTotals,
 ) -> Option<String> {
-    pain001_into(refs, batch, decisions, t, None).ok().flatten()
-}
-
-/// [`pain001`], the document's text handed to `spill` as it is built (nothing when there is no
-/// document); returns the text not yet handed over, to be written after it.
-fn pain001_into(
-    refs: &Refs,
-    batch: &BatchInfo,
-    decisions: &[Decision],
-    t: &OrderTotals,
-    spill: Option<&mut dyn Write>,
-) -> std::io::Result<Option<String>> {
-    let Some(payer) = refs.payer.as_ref() else {
-        return Ok(None);
-    };
-    if t.transfers == 0 {
-        return Ok(None);
-    }
-    let Some(h) = batch.header else {
-        return Ok(None);
-    };
-    let msg_id = format!("LIQ-{}-{}-{}", h.sender, h.batch_no, h.date.0);
-    let date = h.date.to_string();
-    let ctrl = fmt_euros(t.transfers_cents);
-    let n = t.transfers.to_string();
-    let mut x = Xml {
-        out: String::with_capacity(if spill.is_some() {
-            2 << 20
-        } else {
-            2048 + decisions.len() * 700
-        }),
-        depth: 0,
-        spill,
-    };
-    x.out
-        .push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    x.out.push_str("<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pain.001.001.03\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\">\n");
-    x.depth = 1;
-    x.open("CstmrCdtTrfInitn");
-    x.open("GrpHdr");
-    x.leaf("MsgId", &msg_id);
-    // The batch date, not the wall clock: the same night gives the same bytes.
-    x.leaf("CreDtTm", &format!("{date}T00:00:00"));
-    x.leaf("NbOfTxs", &n);
-    x.leaf("CtrlSum", &ctrl);
-    x.open("InitgPty");
-    x.leaf("Nm", &payer.name);
-    x.close("InitgPty");
-    x.close("GrpHdr");
-    x.open("PmtInf");
-    x.leaf("PmtInfId", &format!("{msg_id}-1"));
-    x.leaf("PmtMtd", "TRF");
-    x.leaf("BtchBookg", "false");
-    x.leaf("NbOfTxs", &n);
-    x.leaf("CtrlSum", &ctrl);
-    x.open("PmtTpInf");
-    x.open("SvcLvl");
-    x.leaf("Cd", "SEPA");
-    x.close("SvcLvl");
-    x.close("PmtTpInf");
-    x.leaf("ReqdExctnDt", &date);
-    x.open("Dbtr");
-    x.leaf("Nm", &payer.name);
-    x.close("Dbtr");
-    x.iban("DbtrAcct", payer.account.iban());
-    x.open("DbtrAgt");
-    x.agent(payer.account.bic());
-    x.close("DbtrAgt");
-    x.leaf("ChrgBr", "SLEV");
+    let doc = Doc::of(refs, batch, t)?;
+    let mut out = doc.head(t);
     for d in decisions {
-        let (Ok(Some(seq)), Some(a)) = (d.outcome, d.account) else {
-            continue;
-        };
-        let e2e = end_to_end(h.batch_no, seq);
-        x.open("CdtTrfTxInf");
-        x.open("PmtId");
-        x.leaf("InstrId", &e2e);
-        x.leaf("EndToEndId", &e2e);
-        x.close("PmtId");
-        x.open("Amt");
-        let _ = writeln!(
-            x.out,
-            "{:w$}<InstdAmt Ccy=\"EUR\">{}</InstdAmt>",
-            "",
-            fmt_euros(d.due.amount()),
-            w = 2 * x.depth
-        );
-        x.close("Amt");
-        if !a.bic().is_empty() {
-            x.open("CdtrAgt");
-            x.agent(a.bic());
-            x.close("CdtrAgt");
+        if let (Ok(Some(seq)), Some(a)) = (d.outcome, d.account.as_ref()) {
+            doc.transfer(&mut out, d.payee, d.due.amount(), seq, a);
         }
-        x.open("Cdtr");
-        x.leaf(
-            "Nm",
-            &match d.payee {
-                Payee::Practitioner(n) => format!("PS {n:09}"),
-                // The bank needs no NIR: the insured is named by the transfer's reference, which
-                // payment_orders.tsv maps back to the beneficiary.
-                Payee::Insured(_) => "ASSURE".to_string(),
-            },
-        );
-        x.close("Cdtr");
-        x.iban("CdtrAcct", a.iban());
-        x.open("RmtInf");
-        x.leaf(
-            "Ustrd",
-            &format!("AMO LOT {} DU {date} REF {e2e}", h.batch_no),
-        );
-        x.close("RmtInf");
-        x.close("CdtTrfTxInf");
-        x.spill()?;
     }
-    x.close("PmtInf");
-    x.close("CstmrCdtTrfInitn");
-    x.out.push_str("</Document>\n");
-    Ok(Some(x.out))
-}
-
-/// A file created on its first write: `payment_orders.xml` exists only when there is a document.
-struct LazyFile {
-    path: std::path::PathBuf,
-    f: Option<std::fs::File>,
-}
-
-impl Write for LazyFile {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let f = match self.f.as_mut() {
-            Some(f) => f,
-            None => self.f.insert(create_private(&self.path)?),
-        };
-        f.write(buf)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.f.as_mut().map_or(Ok(()), |f| f.flush())
-    }
+    out.extend_from_slice(Doc::tail());
+    String::from_utf8(out).ok()
 }
 
 /// `payment_orders.tsv` and `held_payments.tsv`.
 pub fn tables(batch_no: u32, decisions: &[Decision]) -> (String, String) {
-    let (mut o, mut h) = (String::from(ORDERS_HEADER), String::from(HELD_HEADER));
+    let (mut o, mut h) = (Vec::from(ORDERS_HEADER), Vec::from(HELD_HEADER));
     for d in decisions {
-        let (kind, id) = (d.payee.kind().as_str(), d.payee.id());
-        let (iban, bic) = d.account.map_or((String::new(), String::new()), |a| {
-            (a.iban().to_string(), a.bic().to_string())
-        });
-        let (e2e, status, code) = match d.outcome {
-            Ok(Some(seq)) => (end_to_end(batch_no, seq), "TRANSFER", ""),
-            Ok(None) => (String::new(), "NOTHING_DUE", ""),
-            Err(c) => (String::new(), "HELD", c.code()),
-        };
-        let _ = writeln!(
-            o,
-            "{e2e}\t{kind}\t{id}\t{}\t{}\t{}\t{}\t{status}\t{iban}\t{bic}\t{code}",
-            d.due.lines,
-            fmt_euros(d.due.owed),
-            fmt_euros(d.due.recovered),
-            fmt_euros(d.due.amount()),
+        table_rows(
+            &mut o,
+            &mut h,
+            batch_no,
+            d.payee,
+            &d.due,
+            d.account.as_ref(),
+            d.outcome,
         );
-        if let Err(c) = d.outcome {
-            let _ = writeln!(
-                h,
-                "{kind}\t{id}\t{}\t{}\t{}\t{}\t{}\t{}",
-                d.due.lines,
-                fmt_euros(d.due.owed),
-                fmt_euros(d.due.recovered),
-                fmt_euros(d.due.amount()),
-                c.code(),
-                c.slug()
-            );
-        }
     }
-    (o, h)
+    (
+        String::from_utf8_lossy(&o).into_owned(),
+        String::from_utf8_lossy(&h).into_owned(),
+    )
 }
 
-fn write_file(dir: &Path, name: &str, text: &str) -> Result<(), SinkError> {
-    let path = dir.join(name);
-    let mut f = create_private(&path).map_err(|e| SinkError::Io(path.clone(), e))?;
-    f.write_all(text.as_bytes())
-        .map_err(|e| SinkError::Io(path, e))
+/// A payee's id as text: the practitioner's number on 9 digits, the beneficiary's key.
+fn payee_id(o: &mut Vec<u8>, p: Payee) {
+    match p {
+        Payee::Practitioner(n) => fmt::at_least(o, n as u64, 9),
+        Payee::Insured(k) => fmt::benef(o, k),
+    }
+}
+
+/// The payee's row of `payment_orders.tsv`, and of `held_payments.tsv` when its transfer is held.
+fn table_rows(
+    o: &mut Vec<u8>,
+    h: &mut Vec<u8>,
+    batch_no: u32,
+    payee: Payee,
+    due: &Due,
+    account: Option<&BankAccount>,
+    outcome: Result<Option<u64>, Hold>,
+) {
+    let kind = payee.kind().as_str().as_bytes();
+    let amounts = |o: &mut Vec<u8>| {
+        fmt::u64_(o, due.lines);
+        fmt::tab(o);
+        fmt::euros(o, due.owed);
+        fmt::tab(o);
+        fmt::euros(o, due.recovered);
+        fmt::tab(o);
+        fmt::euros(o, due.amount());
+        fmt::tab(o);
+    };
+    let status: &[u8] = match outcome {
+        Ok(Some(seq)) => {
+            end_to_end_into(o, batch_no, seq);
+            b"TRANSFER"
+        }
+        Ok(None) => b"NOTHING_DUE",
+        Err(_) => b"HELD",
+    };
+    fmt::tab(o);
+    o.put(kind);
+    fmt::tab(o);
+    payee_id(o, payee);
+    fmt::tab(o);
+    amounts(o);
+    o.put(status);
+    fmt::tab(o);
+    if let Some(a) = account {
+        o.put(a.iban().as_bytes());
+        fmt::tab(o);
+        o.put(a.bic().as_bytes());
+    } else {
+        fmt::tab(o);
+    }
+    fmt::tab(o);
+    if let Err(c) = outcome {
+        o.put(c.code().as_bytes());
+        h.put(kind);
+        fmt::tab(h);
+        payee_id(h, payee);
+        fmt::tab(h);
+        amounts(h);
+        h.put(c.code().as_bytes());
+        fmt::tab(h);
+        h.put(c.slug().as_bytes());
+        h.push(b'\n');
+    }
+    o.push(b'\n');
+}
+
+/// Finds the payees' accounts for payees taken in ascending order (one cursor per piece of the
+/// sorted list: the beneficiaries' bank rows are read in one forward sweep, `Beneficiaries::bank_from`).
+#[derive(Default)]
+struct Accounts {
+    from: usize,
+}
+
+impl Accounts {
+    fn get(&mut self, refs: &Refs, payee: Payee, on: crate::date::Date) -> Option<BankAccount> {
+        match payee {
+            Payee::Practitioner(_) => account(refs, payee, on),
+            Payee::Insured(k) => {
+                let (a, next) = refs.beneficiaries.bank_from(k, self.from);
+                self.from = next;
+                a
+            }
+        }
+    }
+}
+
+/// The decision for one payee (`Ok(true)` a transfer, `Ok(false)` nothing due, `Err` held): the rule
+/// of [`decide`].
+fn decide_one(payer: bool, d: &Due, account: Option<&BankAccount>) -> Result<bool, Hold> {
+    if d.amount() <= 0 {
+        return Ok(false);
+    }
+    // No payer account holds everyone (the root cause), before the payee's own account.
+    if !payer {
+        return Err(Hold::NoPayer);
+    }
+    match account {
+        None => Err(Hold::NoAccount),
+        Some(a) => a.check().map(|()| true).map_err(Hold::of),
+    }
 }
 
 impl Sink for PaymentOrderSink<'_> {
@@ -509,29 +604,107 @@ impl Sink for PaymentOrderSink<'_> {
         Ok(())
     }
 
+    /// Decides and writes by pieces of the payee list, in parallel (`output::pieces`): a first pass
+    /// counts each piece's transfers (the document's head carries the totals, and each transfer's
+    /// sequence number is the count before it), the second formats the three files' rows.
     fn finish(&mut self, batch: &BatchInfo) -> Result<(), SinkError> {
         let on = batch.header.map(|h| h.date).unwrap_or_default();
-        let (decisions, totals) = decide(self.refs, &self.due, on);
-        self.totals = totals;
-        // The end-of-run files are built in memory one after the other, each freed once written, and
-        // the amounts due once decided: the run's memory peaks here (issue #13).
-        self.due = BTreeMap::new();
         let batch_no = batch.header.map_or(0, |h| h.batch_no);
-        {
-            let (orders, held) = tables(batch_no, &decisions);
-            write_file(&self.dir, ORDERS, &orders)?;
-            write_file(&self.dir, HELD, &held)?;
+        // In payee order; the map's nodes are freed as they are read.
+        let due: Vec<(Payee, Due)> = std::mem::take(&mut self.due).into_iter().collect();
+        let refs = self.refs;
+        let payer = refs.payer.is_some();
+        let counts: Vec<OrderTotals> = due
+            .par_chunks(PIECE)
+            .map(|piece| {
+                let mut t = OrderTotals::default();
+                let mut acc = Accounts::default();
+                for (p, d) in piece {
+                    let a = acc.get(refs, *p, on);
+                    match decide_one(payer, d, a.as_ref()) {
+                        Ok(true) => {
+                            t.transfers += 1;
+                            t.transfers_cents += d.amount();
+                        }
+                        Ok(false) => t.nothing_due += 1,
+                        Err(_) => {
+                            t.held += 1;
+                            t.held_cents += d.amount();
+                        }
+                    }
+                }
+                t
+            })
+            .collect();
+        let mut totals = OrderTotals::default();
+        // Transfers before each piece: its first sequence number is one more.
+        let mut before = Vec::with_capacity(counts.len());
+        for c in &counts {
+            before.push(totals.transfers);
+            totals.transfers += c.transfers;
+            totals.transfers_cents += c.transfers_cents;
+            totals.held += c.held;
+            totals.held_cents += c.held_cents;
+            totals.nothing_due += c.nothing_due;
         }
-        let path = self.dir.join(XML);
-        let mut file = LazyFile {
-            path: path.clone(),
-            f: None,
+        self.totals = totals;
+        let doc = Doc::of(refs, batch, &totals);
+        let paths = [ORDERS, HELD, XML].map(|n| self.dir.join(n));
+        let paths = &paths;
+        let io_err = |i: usize| move |e: std::io::Error| SinkError::Io(paths[i].clone(), e);
+        let create = |i: usize| -> Result<std::io::BufWriter<std::fs::File>, SinkError> {
+            let f = create_private(&paths[i]).map_err(io_err(i))?;
+            Ok(std::io::BufWriter::with_capacity(1 << 20, f))
         };
-        let rest = pain001_into(self.refs, batch, &decisions, &totals, Some(&mut file))
-            .map_err(|e| SinkError::Io(path.clone(), e))?;
-        if let Some(x) = rest {
-            file.write_all(x.as_bytes())
-                .map_err(|e| SinkError::Io(path, e))?;
+        let mut orders = create(0)?;
+        orders
+            .write_all(ORDERS_HEADER.as_bytes())
+            .map_err(io_err(0))?;
+        let mut held = create(1)?;
+        held.write_all(HELD_HEADER.as_bytes()).map_err(io_err(1))?;
+        // `payment_orders.xml` exists only when there is a document.
+        let mut xml = match &doc {
+            Some(d) => {
+                let mut w = create(2)?;
+                w.write_all(&d.head(&totals)).map_err(io_err(2))?;
+                Some(w)
+            }
+            None => None,
+        };
+        let mut no_xml = std::io::sink();
+        let xml_w: &mut dyn Write = match xml.as_mut() {
+            Some(w) => w,
+            None => &mut no_xml,
+        };
+        write_in_pieces(
+            &mut [&mut orders, &mut held, xml_w],
+            &due,
+            |[o, h, x], first, piece| {
+                let mut seq = before.get(first / PIECE).copied().unwrap_or(0);
+                let mut acc = Accounts::default();
+                for (p, d) in piece {
+                    let a = acc.get(refs, *p, on);
+                    let outcome = decide_one(payer, d, a.as_ref()).map(|t| {
+                        t.then(|| {
+                            seq += 1;
+                            seq
+                        })
+                    });
+                    table_rows(o, h, batch_no, *p, d, a.as_ref(), outcome);
+                    if let (Some(doc), Ok(Some(seq)), Some(a)) = (&doc, outcome, a.as_ref()) {
+                        doc.transfer(x, *p, d.amount(), seq, a);
+                    }
+                }
+            },
+        )
+        .map_err(|(i, e)| io_err(i)(e))?;
+        drop(due);
+        orders.flush().map_err(io_err(0))?;
+        held.flush().map_err(io_err(1))?;
+        if let Some(mut w) = xml {
+            w.write_all(Doc::tail())
+                .and_then(|()| w.flush())
+                .map_err(io_err(2))?;
         }
         Ok(())
     }

@@ -280,6 +280,23 @@ impl Beneficiaries {
         b.get(i).filter(|r| r.key == key).map(|r| r.account)
     }
 
+    /// [`Self::bank`] for keys asked in ascending order (the payment orders' payees): `from` is the
+    /// position the previous search returned (0 for the first key). The search gallops forward from
+    /// it, so a sorted list of keys reads the bank rows in one forward sweep instead of a binary
+    /// search from the top for each (cache misses on 10 M rows). Returns the next `from`.
+    pub fn bank_from(&self, key: u64, from: usize) -> (Option<super::bank::BankAccount>, usize) {
+        let b = self.banks();
+        let mut lo = from.min(b.len());
+        let mut step = 1;
+        while lo + step < b.len() && b[lo + step].key < key {
+            lo += step;
+            step *= 2;
+        }
+        let hi = (lo + step + 1).min(b.len());
+        let i = lo + b[lo..hi].partition_point(|r| r.key < key);
+        (b.get(i).filter(|r| r.key == key).map(|r| r.account), i)
+    }
+
     /// Whether the arrays are used in place from a mapped snapshot (file-backed memory).
     pub fn is_mapped(&self) -> bool {
         self.map.is_some()
