@@ -182,6 +182,8 @@ pub(crate) struct MapRanges {
 pub struct BenefView<'a> {
     pub birth: Date,
     key: u64,
+    /// Index of the beneficiary's first row in the store (where its ALD periods are looked for).
+    index: usize,
     rows: &'a [BenefRow],
     store: &'a Beneficiaries,
 }
@@ -219,8 +221,14 @@ impl<'a> BenefView<'a> {
     /// 80 % of claims without one pay no extra memory access.
     pub fn ald_at(&self, d: Date) -> Option<(Period, [u8; 2])> {
         let ald = self.store.ald();
-        let i = ald.partition_point(|a| a.key < self.key);
-        ald[i..]
+        // ALD keys are a subset of the beneficiaries' keys, sorted the same way: the beneficiary's
+        // relative position in the store is a close guess of its position in the ALD list, and the
+        // search gallops from there (a few neighbouring pages instead of a binary search over the
+        // whole list: cache and TLB misses, issue #13). The result is the same lower bound.
+        let n = self.store.keys().len().max(1);
+        let guess = (self.index as u128 * ald.len() as u128 / n as u128) as usize;
+        let i = lower_bound_near(ald, self.key, guess);
+        ald.get(i..)?
             .iter()
             .take_while(|a| a.key == self.key)
             .find(|a| a.period().contains(d))
@@ -371,6 +379,7 @@ impl Beneficiaries {
         Some(BenefView {
             birth: rows.first()?.birth(),
             key,
+            index: i,
             rows,
             store: self,
         })
@@ -604,6 +613,31 @@ impl Beneficiaries {
         self.span = span;
         self.shift = shift;
         self.radix = Arr::Own(radix);
+    }
+}
+
+/// The first index of `v` (sorted by key) whose key is not below `key`, searched by galloping from
+/// `guess` in the direction of the answer: the same result as a binary search over the whole slice.
+fn lower_bound_near(v: &[AldRow], key: u64, guess: usize) -> usize {
+    let g = guess.min(v.len());
+    if v.get(g).is_some_and(|a| a.key < key) {
+        // Every row up to `lo` is below `key`.
+        let (mut lo, mut step) = (g, 1);
+        while v.get(lo + step).is_some_and(|a| a.key < key) {
+            lo += step;
+            step *= 2;
+        }
+        let hi = (lo + step + 1).min(v.len());
+        lo + v[lo..hi].partition_point(|a| a.key < key)
+    } else {
+        // Every row from `hi` on is at or above `key`.
+        let (mut hi, mut step) = (g, 1);
+        while hi >= step && v[hi - step].key >= key {
+            hi -= step;
+            step *= 2;
+        }
+        let lo = hi.saturating_sub(step);
+        lo + v[lo..hi].partition_point(|a| a.key < key)
     }
 }
 
@@ -1112,4 +1146,35 @@ fn load_ald(dir: &Path, bens: &Beneficiaries) -> Result<Vec<AldRow>, LoadError> 
             _pad: [0; 6],
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The galloping search gives the binary search's lower bound from any guess, for keys present,
+    /// absent, below and above every row, repeated keys and the empty list.
+    #[test]
+    fn lower_bound_near_is_the_lower_bound_from_any_guess() {
+        let keys = [3u64, 3, 5, 8, 8, 8, 9, 20, 21, 40];
+        for len in 0..=keys.len() {
+            let v: Vec<AldRow> = keys[..len]
+                .iter()
+                .map(|&key| AldRow {
+                    key,
+                    ..Default::default()
+                })
+                .collect();
+            for key in 0..45 {
+                let want = v.partition_point(|a| a.key < key);
+                for guess in 0..len + 3 {
+                    assert_eq!(
+                        lower_bound_near(&v, key, guess),
+                        want,
+                        "{len} {key} {guess}"
+                    );
+                }
+            }
+        }
+    }
 }
