@@ -23,6 +23,7 @@
 pub mod codec;
 pub mod counters;
 pub mod night;
+pub mod segments;
 
 use liquidator_core::carry::{ActKey, BatchRef, Carry, EarlierClaim};
 use liquidator_core::date::Date;
@@ -32,15 +33,18 @@ use redb::{
     ReadableTableMetadata, TableDefinition,
 };
 use rustc_hash::FxHashMap;
+use segments::{Index, Kind, Rec};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// The store's file in the ledger directory.
 pub const FILE: &str = "ledger.redb";
 /// Nights whose before-images are kept for `reprocess`.
 pub const UNDO_NIGHTS: u32 = 31;
 /// Layout version written in `meta`.
-const SCHEMA: &[u8] = b"liquidator-ledger/1";
+/// Layout version written in `meta`. 2: claims and acts as per-night sorted segments
+/// (`segments`), states written only when they change; a ledger of layout 1 is refused (exit 11).
+const SCHEMA: &[u8] = b"liquidator-ledger/2";
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// seq → [`BatchRecord`] (fixed layout).
@@ -49,10 +53,21 @@ const BATCHES: TableDefinition<u32, &[u8]> = TableDefinition::new("batches");
 const BENEFS: TableDefinition<u64, &[u8]> = TableDefinition::new("benefs");
 /// (seq, beneficiary) → state before night `seq` (empty: none).
 const UNDO: TableDefinition<(u32, u64), &[u8]> = TableDefinition::new("undo");
-/// claim key → (seq, latest date of care, paid).
-const CLAIMS: TableDefinition<u64, (u32, u32, bool)> = TableDefinition::new("claims");
-/// act hash → (check, seq, date of care).
-const ACTS: TableDefinition<u64, (u64, u32, u32)> = TableDefinition::new("acts");
+/// (seq, chunk) → sorted claim records of night `seq` (`segments`, [`Kind::Claims`]).
+const CLAIM_SEGS: TableDefinition<(u32, u32), &[u8]> = TableDefinition::new("claim_segments");
+/// (seq, chunk) → sorted act records of night `seq` (`segments`, [`Kind::Acts`]).
+const ACT_SEGS: TableDefinition<(u32, u32), &[u8]> = TableDefinition::new("act_segments");
+/// (kind, seq, chunk) → (oldest date, latest date, records) of each stored chunk: what the purge
+/// reads to drop or rewrite chunks without reading them.
+const SEG_DIR: TableDefinition<(u8, u32, u32), (u32, u32, u32)> =
+    TableDefinition::new("segment_directory");
+
+fn seg_table(kind: Kind) -> TableDefinition<'static, (u32, u32), &'static [u8]> {
+    match kind {
+        Kind::Claims => CLAIM_SEGS,
+        Kind::Acts => ACT_SEGS,
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
@@ -185,7 +200,7 @@ pub struct NightCommit<'a> {
 }
 
 pub struct Ledger {
-    db: Database,
+    db: Arc<Database>,
     dir: PathBuf,
     batches: Vec<BatchRecord>,
 }
@@ -208,7 +223,8 @@ impl Ledger {
                 Some(s) if s == SCHEMA => {}
                 Some(s) => {
                     return Err(LedgerError::Corrupt(format!(
-                        "{}: layout {:?}, expected {:?}",
+                        "{}: layout {:?}, this liquidator reads {:?} only (formats/ledger.md, \"Layout versions\"): \
+                         keep the ledger with the liquidator that wrote it, or start a new ledger directory",
                         path.display(),
                         String::from_utf8_lossy(&s),
                         String::from_utf8_lossy(SCHEMA)
@@ -218,12 +234,13 @@ impl Ledger {
             txn.open_table(BATCHES).map_err(st)?;
             txn.open_table(BENEFS).map_err(st)?;
             txn.open_table(UNDO).map_err(st)?;
-            txn.open_table(CLAIMS).map_err(st)?;
-            txn.open_table(ACTS).map_err(st)?;
+            txn.open_table(CLAIM_SEGS).map_err(st)?;
+            txn.open_table(ACT_SEGS).map_err(st)?;
+            txn.open_table(SEG_DIR).map_err(st)?;
         }
         txn.commit().map_err(st)?;
         let mut l = Ledger {
-            db,
+            db: Arc::new(db),
             dir: dir.to_path_buf(),
             batches: Vec::new(),
         };
@@ -301,12 +318,10 @@ impl Ledger {
     /// earlier nights only).
     pub fn reader(&self, before: Option<u32>) -> Result<Reader, LedgerError> {
         let txn = self.db.begin_read().map_err(st)?;
+        let last = self.batches.last().map_or(0, |b| b.seq);
         let undo = match before {
             Some(seq) => {
-                let keep_from = self
-                    .batches
-                    .last()
-                    .map_or(0, |b| b.seq.saturating_sub(UNDO_NIGHTS - 1));
+                let keep_from = last.saturating_sub(UNDO_NIGHTS - 1);
                 if seq < keep_from.max(1) {
                     return Err(LedgerError::Usage(format!(
                         "night {seq} is older than the last {UNDO_NIGHTS} nights: its before-images were purged"
@@ -318,10 +333,11 @@ impl Ledger {
         };
         Ok(Reader {
             benefs: txn.open_table(BENEFS).map_err(st)?,
-            claims: txn.open_table(CLAIMS).map_err(st)?,
-            acts: txn.open_table(ACTS).map_err(st)?,
+            claims: Lazy::spawn(self.db.clone(), Kind::Claims),
+            acts: Lazy::spawn(self.db.clone(), Kind::Acts),
             undo,
             before: before.unwrap_or(u32::MAX),
+            last,
             batches: self
                 .batches
                 .iter()
@@ -338,6 +354,37 @@ impl Ledger {
     /// renamed.
     pub fn commit_night(&mut self, n: &NightCommit) -> Result<Pending, LedgerError> {
         kill_point("before-ledger-commit");
+        // The night's keys, sorted and encoded outside the transaction, side by side.
+        let (claim_recs, act_recs) = rayon::join(
+            || {
+                segments::sort_night(
+                    n.night
+                        .claims
+                        .iter()
+                        .map(|c| Rec {
+                            key: segments::mix(c.key),
+                            check: 0,
+                            date: c.date,
+                            paid: c.paid,
+                        })
+                        .collect(),
+                )
+            },
+            || {
+                segments::sort_night(
+                    n.night
+                        .acts
+                        .iter()
+                        .map(|a| Rec {
+                            key: a.key.hash,
+                            check: a.key.check,
+                            date: a.date,
+                            paid: true,
+                        })
+                        .collect(),
+                )
+            },
+        );
         let txn = self.db.begin_write().map_err(st)?;
         let savepoint = txn.persistent_savepoint().map_err(st)?;
         let seq = match n.replaces {
@@ -356,10 +403,6 @@ impl Ledger {
             reprocessed: 0,
         };
         {
-            let mut benefs = txn.open_table(BENEFS).map_err(st)?;
-            let mut undo = txn.open_table(UNDO).map_err(st)?;
-            let mut claims = txn.open_table(CLAIMS).map_err(st)?;
-            let mut acts = txn.open_table(ACTS).map_err(st)?;
             let mut batches = txn.open_table(BATCHES).map_err(st)?;
             if let Some(s) = n.replaces {
                 let old = batches
@@ -369,106 +412,43 @@ impl Ledger {
                     .transpose()?;
                 record.reprocessed = old.map_or(0, |o| o.reprocessed + 1);
                 // The night's own claims and acts go; its new ones come in below.
-                claims.retain(|_, v| v.0 != s).map_err(st)?;
-                acts.retain(|_, v| v.1 != s).map_err(st)?;
+                drop_night_segments(&txn, s)?;
             }
-            let mut buf = Vec::with_capacity(256);
-            let last = self.batches.last().map_or(0, |b| b.seq);
-            for (key, state) in n.states {
-                let mut s = state.clone();
-                match n.replaces {
-                    None => {
-                        let before = benefs.get(*key).map_err(st)?.map(|g| g.value().to_vec());
-                        undo.insert((seq, *key), before.as_deref().unwrap_or(&[]))
-                            .map_err(st)?;
-                    }
-                    // Reprocess of the last night: its states are replaced.
-                    Some(r) if r == last => {}
-                    // Reprocess of an earlier night: its counter changes are carried into the
-                    // later nights' before-images and the current state (formats/ledger.md).
-                    Some(r) => {
-                        let mut later: Vec<(u32, Vec<u8>)> = Vec::new();
-                        for m in r + 1..=last {
-                            if let Some(v) = undo.get((m, *key)).map_err(st)?
-                                && !v.value().is_empty()
-                            {
-                                later.push((m, v.value().to_vec()));
-                            }
-                        }
-                        let dec = |b: &[u8]| {
-                            codec::decode(b).map_err(|e| LedgerError::Corrupt(e.to_string()))
-                        };
-                        let current = match benefs.get(*key).map_err(st)? {
-                            Some(g) => dec(g.value())?,
-                            None => BenefState::default(),
-                        };
-                        let old_after = match later.first() {
-                            Some((_, b)) => dec(b)?,
-                            None => current.clone(),
-                        };
-                        let ch = counters::changes(&old_after, state);
-                        for (m, b) in &later {
-                            let mut u = dec(b)?;
-                            counters::apply(&mut u, &ch);
-                            codec::encode(&u, &mut buf);
-                            undo.insert((*m, *key), buf.as_slice()).map_err(st)?;
-                        }
-                        s = current;
-                        counters::apply(&mut s, &ch);
-                    }
-                }
-                codec::prune(&mut s, n.oldest);
-                codec::encode(&s, &mut buf);
-                benefs.insert(*key, buf.as_slice()).map_err(st)?;
+            self.write_states(&txn, n, seq)?;
+            // Purge (formats/ledger.md, "Purge"): once per month of the limit, every record of the
+            // nights so far dated before the oldest payable day is dead; chunks with nothing else go.
+            let mut meta = txn.open_table(META).map_err(st)?;
+            let month = n.oldest.0 / 100;
+            let last_month = meta
+                .get("purged_month")
+                .map_err(st)?
+                .and_then(|g| String::from_utf8_lossy(g.value()).parse::<u32>().ok())
+                .unwrap_or(0);
+            let purge = month != last_month;
+            let (mut dead_seq, mut dead_before) = purged(&meta)?;
+            if purge {
+                dead_seq = dead_seq.max(seq);
+                dead_before = dead_before.max(n.oldest.0);
+                meta.insert("purged_month", month.to_string().as_bytes())
+                    .map_err(st)?;
+                meta.insert("purged", format!("{dead_seq} {dead_before}").as_bytes())
+                    .map_err(st)?;
             }
-            // Sorted keys: the B-tree is written page after page rather than at random.
-            let mut cl: Vec<_> = n
-                .night
-                .claims
-                .iter()
-                .map(|c| (c.key, c.date, c.paid))
-                .collect();
-            cl.sort_unstable_by_key(|c| c.0);
-            for (k, d, p) in cl {
-                if claims.get(k).map_err(st)?.is_none() {
-                    claims.insert(k, (seq, d, p)).map_err(st)?;
-                }
+            let live = |r: &Rec| !(seq <= dead_seq && r.date < dead_before);
+            write_segments(&txn, Kind::Claims, seq, &claim_recs, live)?;
+            write_segments(&txn, Kind::Acts, seq, &act_recs, live)?;
+            if purge {
+                drop_dead_chunks(&txn, dead_seq, dead_before)?;
             }
-            let mut ac: Vec<_> = n.night.acts.iter().map(|a| (a.key, a.date)).collect();
-            ac.sort_unstable_by_key(|a| a.0.hash);
-            for (k, d) in ac {
-                if acts.get(k.hash).map_err(st)?.is_none() {
-                    acts.insert(k.hash, (k.check, seq, d)).map_err(st)?;
-                }
+            if seq > UNDO_NIGHTS {
+                let limit = seq - UNDO_NIGHTS;
+                let mut undo = txn.open_table(UNDO).map_err(st)?;
+                undo.retain_in((0u32, 0u64)..=(limit, u64::MAX), |_, _| false)
+                    .map_err(st)?;
             }
             batches
                 .insert(seq, record.encode().as_slice())
                 .map_err(st)?;
-            // Purge: before-images past the reprocess window; claims and acts past the time limit
-            // (scanned once per month of the limit: formats/ledger.md, "Purge").
-            if seq > UNDO_NIGHTS {
-                let limit = seq - UNDO_NIGHTS;
-                undo.retain_in((0u32, 0u64)..=(limit, u64::MAX), |_, _| false)
-                    .map_err(st)?;
-            }
-            let mut meta = txn.open_table(META).map_err(st)?;
-            let month = n.oldest.0 / 100;
-            let last = meta
-                .get("purged_month")
-                .map_err(st)?
-                .map(|g| {
-                    String::from_utf8_lossy(g.value())
-                        .parse::<u32>()
-                        .unwrap_or(0)
-                })
-                .unwrap_or(0);
-            if month != last {
-                let oldest = n.oldest.0;
-                claims.retain(|_, v| v.1 >= oldest).map_err(st)?;
-                acts.retain(|_, v| v.2 >= oldest).map_err(st)?;
-                meta.insert("purged_month", month.to_string().as_bytes())
-                    .map_err(st)?;
-            }
             let p = Pending {
                 savepoint,
                 seq,
@@ -484,6 +464,87 @@ impl Ledger {
         self.load_batches()?;
         self.pending()?
             .ok_or_else(|| LedgerError::Corrupt("pending marker lost".into()))
+    }
+
+    /// The night's beneficiary states: each one that changed is written with its before-image
+    /// (empty: it had none); a state the night left as it was is not written at all.
+    fn write_states(
+        &self,
+        txn: &redb::WriteTransaction,
+        n: &NightCommit,
+        seq: u32,
+    ) -> Result<(), LedgerError> {
+        let mut benefs = txn.open_table(BENEFS).map_err(st)?;
+        let mut undo = txn.open_table(UNDO).map_err(st)?;
+        let last = self.batches.last().map_or(0, |b| b.seq);
+        // Pruned and encoded in parallel, written in key order.
+        let encoded: Vec<Vec<u8>> = {
+            use rayon::prelude::*;
+            n.states
+                .par_iter()
+                .map(|(_, state)| {
+                    let mut s = state.clone();
+                    codec::prune(&mut s, n.oldest);
+                    let mut b = Vec::with_capacity(64);
+                    codec::encode(&s, &mut b);
+                    b
+                })
+                .collect()
+        };
+        let mut buf = Vec::with_capacity(256);
+        for ((key, state), enc) in n.states.iter().zip(&encoded) {
+            match n.replaces {
+                None => {
+                    let before = benefs.get(*key).map_err(st)?.map(|g| g.value().to_vec());
+                    if before.as_deref() == Some(enc.as_slice()) {
+                        continue;
+                    }
+                    undo.insert((seq, *key), before.as_deref().unwrap_or(&[]))
+                        .map_err(st)?;
+                    benefs.insert(*key, enc.as_slice()).map_err(st)?;
+                }
+                // Reprocess of the last night: its states are replaced.
+                Some(r) if r == last => {
+                    benefs.insert(*key, enc.as_slice()).map_err(st)?;
+                }
+                // Reprocess of an earlier night: its counter changes are carried into the later
+                // nights' before-images and the current state (formats/ledger.md).
+                Some(r) => {
+                    let mut later: Vec<(u32, Vec<u8>)> = Vec::new();
+                    for m in r + 1..=last {
+                        if let Some(v) = undo.get((m, *key)).map_err(st)?
+                            && !v.value().is_empty()
+                        {
+                            later.push((m, v.value().to_vec()));
+                        }
+                    }
+                    let dec = |b: &[u8]| {
+                        codec::decode(b).map_err(|e| LedgerError::Corrupt(e.to_string()))
+                    };
+                    let current = match benefs.get(*key).map_err(st)? {
+                        Some(g) => dec(g.value())?,
+                        None => BenefState::default(),
+                    };
+                    let old_after = match later.first() {
+                        Some((_, b)) => dec(b)?,
+                        None => current.clone(),
+                    };
+                    let ch = counters::changes(&old_after, state);
+                    for (m, b) in &later {
+                        let mut u = dec(b)?;
+                        counters::apply(&mut u, &ch);
+                        codec::encode(&u, &mut buf);
+                        undo.insert((*m, *key), buf.as_slice()).map_err(st)?;
+                    }
+                    let mut s = current;
+                    counters::apply(&mut s, &ch);
+                    codec::prune(&mut s, n.oldest);
+                    codec::encode(&s, &mut buf);
+                    benefs.insert(*key, buf.as_slice()).map_err(st)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Step 3 of the protocol, once the outputs are renamed: the pending marker and its savepoint go.
@@ -510,7 +571,10 @@ impl Ledger {
                 .map_err(|e| LedgerError::Io(p.to_path_buf(), e))
         };
         let before = size(&path)?;
-        self.db.compact().map_err(st)?;
+        Arc::get_mut(&mut self.db)
+            .ok_or_else(|| LedgerError::Usage("ledger compact: the ledger is being read".into()))?
+            .compact()
+            .map_err(st)?;
         Ok((before, size(&path)?))
     }
 
@@ -529,13 +593,20 @@ impl Ledger {
             open_debts += s.open_debts().len() as u64;
             open_debts_cents += s.open_debt_cents();
         }
+        // Records stored per kind, from the segment directory (dead records of a chunk that still
+        // holds live ones count until the chunk goes).
+        let mut records = [0u64; 2];
+        for e in r.open_table(SEG_DIR).map_err(st)?.iter().map_err(st)? {
+            let (k, v) = e.map_err(st)?;
+            records[(k.value().0 as usize).min(1)] += v.value().2 as u64;
+        }
         Ok(Stats {
             open_debts,
             open_debts_amount: liquidator_core::money::fmt_euros(open_debts_cents),
             file_bytes: bytes,
             beneficiaries: count(r.open_table(BENEFS).map_err(st)?.len().map_err(st)?),
-            claims: count(r.open_table(CLAIMS).map_err(st)?.len().map_err(st)?),
-            acts: count(r.open_table(ACTS).map_err(st)?.len().map_err(st)?),
+            claims: records[0],
+            acts: records[1],
             undo_images: count(r.open_table(UNDO).map_err(st)?.len().map_err(st)?),
             nights: self.batches.clone(),
         })
@@ -600,15 +671,154 @@ pub fn kill_point(point: &str) {
     }
 }
 
+/// The last purge: the records of nights up to `.0` dated before `.1` are dead (`meta.purged`).
+fn purged(t: &impl ReadableTable<&'static str, &'static [u8]>) -> Result<(u32, u32), LedgerError> {
+    let Some(g) = t.get("purged").map_err(st)? else {
+        return Ok((0, 0));
+    };
+    let v = String::from_utf8_lossy(g.value()).into_owned();
+    v.split_once(' ')
+        .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
+        .ok_or_else(|| LedgerError::Corrupt(format!("meta.purged: {v:?}")))
+}
+
+/// Writes night `seq`'s sorted records (the live ones) as chunks of [`segments::CHUNK`].
+fn write_segments(
+    txn: &redb::WriteTransaction,
+    kind: Kind,
+    seq: u32,
+    recs: &[Rec],
+    live: impl Fn(&Rec) -> bool,
+) -> Result<(), LedgerError> {
+    let mut segs = txn.open_table(seg_table(kind)).map_err(st)?;
+    let mut dir = txn.open_table(SEG_DIR).map_err(st)?;
+    let recs: Vec<Rec> = recs.iter().filter(|r| live(r)).copied().collect();
+    let mut buf = Vec::new();
+    for (i, c) in recs.chunks(segments::CHUNK).enumerate() {
+        segments::encode(kind, c, &mut buf);
+        segs.insert((seq, i as u32), buf.as_slice()).map_err(st)?;
+        let lo = c.iter().map(|r| r.date).min().unwrap_or(0);
+        let hi = c.iter().map(|r| r.date).max().unwrap_or(0);
+        dir.insert((kind as u8, seq, i as u32), (lo, hi, c.len() as u32))
+            .map_err(st)?;
+    }
+    Ok(())
+}
+
+/// Removes every chunk of night `seq` (its replacement by `reprocess`).
+fn drop_night_segments(txn: &redb::WriteTransaction, seq: u32) -> Result<(), LedgerError> {
+    for kind in [Kind::Claims, Kind::Acts] {
+        let mut segs = txn.open_table(seg_table(kind)).map_err(st)?;
+        segs.retain_in((seq, 0)..=(seq, u32::MAX), |_, _| false)
+            .map_err(st)?;
+        let mut dir = txn.open_table(SEG_DIR).map_err(st)?;
+        dir.retain_in(
+            (kind as u8, seq, 0)..=(kind as u8, seq, u32::MAX),
+            |_, _| false,
+        )
+        .map_err(st)?;
+    }
+    Ok(())
+}
+
+/// Removes the chunks whose every record is dead (night up to `dead_seq`, latest date before
+/// `dead_before`), reading only the directory.
+fn drop_dead_chunks(
+    txn: &redb::WriteTransaction,
+    dead_seq: u32,
+    dead_before: u32,
+) -> Result<(), LedgerError> {
+    let mut dir = txn.open_table(SEG_DIR).map_err(st)?;
+    let mut gone = Vec::new();
+    for e in dir.iter().map_err(st)? {
+        let (k, v) = e.map_err(st)?;
+        let (kind, seq, chunk) = k.value();
+        if seq <= dead_seq && v.value().1 < dead_before {
+            gone.push((kind, seq, chunk));
+        }
+    }
+    for (kind, seq, chunk) in gone {
+        dir.remove((kind, seq, chunk)).map_err(st)?;
+        let kind = if kind == Kind::Claims as u8 {
+            Kind::Claims
+        } else {
+            Kind::Acts
+        };
+        txn.open_table(seg_table(kind))
+            .map_err(st)?
+            .remove((seq, chunk))
+            .map_err(st)?;
+    }
+    Ok(())
+}
+
+/// Reads every live record of one kind into an [`Index`].
+fn load_index(db: &Database, kind: Kind) -> Result<Index, LedgerError> {
+    let r = db.begin_read().map_err(st)?;
+    let (dead_seq, dead_before) = purged(&r.open_table(META).map_err(st)?)?;
+    let t = r.open_table(seg_table(kind)).map_err(st)?;
+    let mut all: Vec<(u32, Rec)> = Vec::new();
+    for e in t.iter().map_err(st)? {
+        let (k, v) = e.map_err(st)?;
+        let seq = k.value().0;
+        all.reserve(v.value().len() / kind.rec());
+        all.extend(
+            segments::decode(kind, v.value())?
+                .filter(|r| !(seq <= dead_seq && r.date < dead_before))
+                .map(|r| (seq, r)),
+        );
+    }
+    Ok(Index::build(kind, all))
+}
+
+/// An index loaded in a background thread from the moment the reader is made (while the claims file
+/// is parsed); the first lookup waits for it.
+struct Lazy {
+    cell: OnceLock<Result<Index, String>>,
+    job: Mutex<Option<std::thread::JoinHandle<Result<Index, LedgerError>>>>,
+}
+
+impl Drop for Lazy {
+    fn drop(&mut self) {
+        if let Some(j) = self.job.get_mut().ok().and_then(Option::take) {
+            let _ = j.join();
+        }
+    }
+}
+
+impl Lazy {
+    fn spawn(db: Arc<Database>, kind: Kind) -> Lazy {
+        Lazy {
+            cell: OnceLock::new(),
+            job: Mutex::new(Some(std::thread::spawn(move || load_index(&db, kind)))),
+        }
+    }
+    fn get(&self) -> Result<&Index, &str> {
+        self.cell
+            .get_or_init(|| {
+                let job = self.job.lock().ok().and_then(|mut j| j.take());
+                match job.map(|j| j.join()) {
+                    Some(Ok(Ok(ix))) => Ok(ix),
+                    Some(Ok(Err(e))) => Err(e.to_string()),
+                    _ => Err("ledger index: the loading thread failed".into()),
+                }
+            })
+            .as_ref()
+            .map_err(String::as_str)
+    }
+}
+
 /// The ledger as the engine reads it ([`Carry`]): one read transaction, a snapshot of the last
-/// committed night, shared by the engine's threads.
+/// committed night, shared by the engine's threads; claims and acts from in-memory indexes.
 pub struct Reader {
     benefs: ReadOnlyTable<u64, &'static [u8]>,
-    claims: ReadOnlyTable<u64, (u32, u32, bool)>,
-    acts: ReadOnlyTable<u64, (u64, u32, u32)>,
+    claims: Lazy,
+    acts: Lazy,
     undo: Option<ReadOnlyTable<(u32, u64), &'static [u8]>>,
     /// Only nights before this one count (`reprocess`); `u32::MAX` otherwise.
     before: u32,
+    /// The last committed night.
+    last: u32,
     batches: FxHashMap<u32, BatchRef>,
     error: Mutex<Option<String>>,
     _txn: ReadTransaction,
@@ -629,30 +839,48 @@ impl Reader {
     fn batch(&self, seq: u32) -> Option<BatchRef> {
         self.batches.get(&seq).copied()
     }
+    fn index<'a>(&self, l: &'a Lazy) -> Option<&'a Index> {
+        match l.get() {
+            Ok(ix) => Some(ix),
+            Err(e) => {
+                self.fail(e);
+                None
+            }
+        }
+    }
+    /// The stored bytes of a beneficiary's state before night `before` (reprocess): the before-image
+    /// of the first night from `before` on that changed it (empty: it had none), else its current
+    /// state (no night since changed it).
+    fn bytes_before(
+        &self,
+        undo: &ReadOnlyTable<(u32, u64), &'static [u8]>,
+        benef: u64,
+    ) -> Result<Option<Vec<u8>>, redb::StorageError> {
+        for m in self.before..=self.last {
+            if let Some(g) = undo.get((m, benef))? {
+                return Ok((!g.value().is_empty()).then(|| g.value().to_vec()));
+            }
+        }
+        Ok(self.benefs.get(benef)?.map(|g| g.value().to_vec()))
+    }
 }
 
 impl Carry for Reader {
     fn state(&self, benef: u64) -> Option<BenefState> {
         let bytes = match &self.undo {
-            // Reprocess of night `before`: the state before it, if that night touched the beneficiary
-            // (it touched every beneficiary of its file); none otherwise.
-            Some(u) => match u.get((self.before, benef)) {
-                Ok(Some(g)) if g.value().is_empty() => return None,
-                Ok(Some(g)) => g.value().to_vec(),
-                Ok(None) => return None,
-                Err(e) => {
-                    self.fail(e);
-                    return None;
-                }
-            },
-            None => match self.benefs.get(benef) {
-                Ok(Some(g)) => g.value().to_vec(),
-                Ok(None) => return None,
-                Err(e) => {
-                    self.fail(e);
-                    return None;
-                }
-            },
+            Some(u) => self.bytes_before(u, benef),
+            None => self
+                .benefs
+                .get(benef)
+                .map(|g| g.map(|g| g.value().to_vec())),
+        };
+        let bytes = match bytes {
+            Ok(Some(b)) => b,
+            Ok(None) => return None,
+            Err(e) => {
+                self.fail(e);
+                return None;
+            }
         };
         match codec::decode(&bytes) {
             Ok(s) => Some(s),
@@ -663,36 +891,21 @@ impl Carry for Reader {
         }
     }
     fn claim(&self, practitioner: u32, claim_no: u32) -> Option<EarlierClaim> {
-        let key = liquidator_core::carry::claim_key(practitioner, claim_no);
-        match self.claims.get(key) {
-            Ok(Some(g)) => {
-                let (seq, _, paid) = g.value();
-                (seq < self.before)
-                    .then(|| self.batch(seq))
-                    .flatten()
-                    .map(|batch| EarlierClaim { batch, paid })
-            }
-            Ok(None) => None,
-            Err(e) => {
-                self.fail(e);
-                None
-            }
-        }
+        let key = segments::mix(liquidator_core::carry::claim_key(practitioner, claim_no));
+        let h = self.index(&self.claims)?.get(key)?;
+        (h.seq < self.before)
+            .then(|| self.batch(h.seq))
+            .flatten()
+            .map(|batch| EarlierClaim {
+                batch,
+                paid: h.paid,
+            })
     }
     fn act(&self, key: &ActKey) -> Option<BatchRef> {
-        match self.acts.get(key.hash) {
-            Ok(Some(g)) => {
-                let (check, seq, _) = g.value();
-                (check == key.check && seq < self.before)
-                    .then(|| self.batch(seq))
-                    .flatten()
-            }
-            Ok(None) => None,
-            Err(e) => {
-                self.fail(e);
-                None
-            }
-        }
+        let h = self.index(&self.acts)?.get(key.hash)?;
+        (h.check == key.check && h.seq < self.before)
+            .then(|| self.batch(h.seq))
+            .flatten()
     }
 }
 
@@ -844,5 +1057,123 @@ mod tests {
         assert_eq!(l.batches().len(), 2);
         assert!(l.reader(None).unwrap().claim(0, 3).is_none());
         assert!(!tmp.path().join("staging").exists());
+    }
+
+    #[test]
+    fn a_ledger_of_layout_1_is_refused_with_a_message_naming_both_layouts() {
+        let tmp = tempfile::tempdir().unwrap();
+        {
+            let db = Database::create(tmp.path().join(FILE)).unwrap();
+            let txn = db.begin_write().unwrap();
+            txn.open_table(META)
+                .unwrap()
+                .insert("schema", b"liquidator-ledger/1".as_slice())
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        let Err(e) = Ledger::open(tmp.path()) else {
+            panic!("a layout-1 ledger was opened")
+        };
+        let msg = e.to_string();
+        assert!(matches!(e, LedgerError::Corrupt(_)), "{msg}");
+        assert!(
+            msg.contains("liquidator-ledger/1") && msg.contains("liquidator-ledger/2"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn after_a_purge_a_later_nights_old_record_lives_until_the_next_months_purge() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut l, _) = Ledger::open(tmp.path()).unwrap();
+        let one = |k: u64, date: u32| NightSink {
+            keep_names: false,
+            names: Default::default(),
+            batch_date: 20260316,
+            claims: vec![ClaimSeen {
+                key: k,
+                date,
+                paid: false,
+            }],
+            acts: vec![ActPaid { key: key(k), date }],
+        };
+        // Night 1 purges (first night of the month of its limit): its own record of 2023-12-15 is
+        // dead at once, as before.
+        commit(&mut l, 1, Date(20231216), &one(1, 20231215));
+        // Night 2, same month of the limit: no purge; its record of 2023-12-15 (a claim rejected
+        // R012, still read) stays until the next month's purge, like night 1's of 2023-12-16.
+        commit(&mut l, 2, Date(20231217), &one(2, 20231215));
+        commit(&mut l, 3, Date(20231218), &one(3, 20231216));
+        let r = l.reader(None).unwrap();
+        assert!(r.claim(0, 1).is_none());
+        assert!(r.claim(0, 2).is_some() && r.act(&key(2)).is_some());
+        assert!(r.claim(0, 3).is_some());
+        drop(r);
+        assert_eq!(
+            l.stats().unwrap().claims,
+            2,
+            "night 1's only chunk went whole"
+        );
+        // Night 4, first of the next month of the limit: everything dated before 2024-01-16 goes.
+        commit(&mut l, 4, Date(20240116), &one(4, 20240116));
+        let r = l.reader(None).unwrap();
+        assert!(r.claim(0, 2).is_none() && r.act(&key(2)).is_none());
+        assert!(r.claim(0, 3).is_none());
+        assert_eq!(
+            r.claim(0, 4).map(|c| c.batch.batch_no),
+            Some(4),
+            "the night's own record dated on the oldest payable day stays"
+        );
+        drop(r);
+        let st = l.stats().unwrap();
+        assert_eq!((st.claims, st.acts), (1, 1));
+    }
+
+    #[test]
+    fn a_state_the_night_leaves_unchanged_is_not_rewritten_and_reprocess_still_finds_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut l, _) = Ledger::open(tmp.path()).unwrap();
+        let mut s = BenefState::default();
+        s.add_pf(2026, 200);
+        let night = NightSink::default();
+        let dir = tmp.path().to_path_buf();
+        let mut commit_states = |l: &mut Ledger, batch_no: u32, states: &[(u64, BenefState)]| {
+            let p = l
+                .commit_night(&NightCommit {
+                    sender: 1,
+                    batch_no,
+                    batch_date: Date(20260316),
+                    checksum: format!("{batch_no:016x}"),
+                    oldest: Date(20231216),
+                    states,
+                    night: &night,
+                    staging: &dir.join("staging"),
+                    out: &dir.join("out"),
+                    replaces: None,
+                })
+                .unwrap();
+            l.finish(&p).unwrap();
+        };
+        commit_states(&mut l, 1, &[(7, s.clone())]);
+        commit_states(&mut l, 2, &[(7, s.clone())]);
+        assert_eq!(l.stats().unwrap().undo_images, 1, "night 2 changed nothing");
+        let mut s3 = s.clone();
+        s3.add_pf(2026, 100);
+        commit_states(&mut l, 3, &[(7, s3)]);
+        assert_eq!(l.stats().unwrap().undo_images, 2);
+        // Before night 2 (unchanged by it): the state night 1 left, found through night 3's image.
+        let r = l.reader(Some(2)).unwrap();
+        assert_eq!(r.state(7).map(|s| s.pf_used(2026)), Some(200));
+        drop(r);
+        // Before night 1: none.
+        assert!(l.reader(Some(1)).unwrap().state(7).is_none());
+        assert_eq!(
+            l.reader(None).unwrap().state(7).map(|s| s.pf_used(2026)),
+            Some(300)
+        );
+        assert_eq!(
+            l.state_after(2, 7).unwrap().map(|s| s.pf_used(2026)),
+            Some(200)
+        );
     }
 }

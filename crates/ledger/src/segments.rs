@@ -1,0 +1,280 @@
+//! Claim numbers and acts of each night, stored as sorted segments and read back into one in-memory
+//! index (formats/ledger.md, "claims and acts: segments").
+//!
+//! Why not one B-tree entry per key: a national night reads ≈ 5.6 M claim numbers and ≈ 10 M lines,
+//! almost all of them new. One point lookup per key and one B-tree insert per key was ≈ 25 s of
+//! the night (issue #14). A night's keys are instead sorted once and written as a few large values
+//! (chunks of [`CHUNK`] fixed-size records); a run loads every live segment into one sorted array
+//! with a radix table on the keys' top bits, built in a background thread while the claims file is
+//! parsed, and the engine's lookups are then two cache misses each, with no store access.
+//!
+//! Architecture invariant: a segment holds the keys of exactly one night (its `seq`); the purge
+//! drops whole chunks, or rewrites a chunk without its dead records, never edits a record.
+
+use crate::LedgerError;
+use rayon::prelude::*;
+
+/// Records per stored chunk (one redb value): ≈ 3 MiB of claims, 5 MiB of acts.
+pub const CHUNK: usize = 1 << 18;
+
+/// Bytes of one record of each kind.
+pub const CLAIM_REC: usize = 12;
+pub const ACT_REC: usize = 20;
+
+/// What a segment holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// (mixed claim key u64, date of care u32 with bit 31 = paid)
+    Claims = 0,
+    /// (act hash u64, act check u64, date of care u32)
+    Acts = 1,
+}
+
+impl Kind {
+    pub fn rec(self) -> usize {
+        match self {
+            Kind::Claims => CLAIM_REC,
+            Kind::Acts => ACT_REC,
+        }
+    }
+}
+
+/// The claim key as stored and indexed: `carry::claim_key` through a bijective 64-bit mixer (the
+/// finaliser of splitmix64), so that keys spread evenly over the radix table. Bijective: two claims
+/// never share a mixed key.
+pub fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// One record, decoded: key, check (acts; 0 for claims), date of care, paid (claims).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rec {
+    pub key: u64,
+    pub check: u64,
+    pub date: u32,
+    pub paid: bool,
+}
+
+fn u32_at(b: &[u8], i: usize) -> u32 {
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&b[i..i + 4]);
+    u32::from_le_bytes(a)
+}
+fn u64_at(b: &[u8], i: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[i..i + 8]);
+    u64::from_le_bytes(a)
+}
+
+pub fn encode(kind: Kind, recs: &[Rec], out: &mut Vec<u8>) {
+    out.clear();
+    out.reserve(recs.len() * kind.rec());
+    for r in recs {
+        out.extend_from_slice(&r.key.to_le_bytes());
+        match kind {
+            Kind::Claims => {
+                out.extend_from_slice(&(r.date | (r.paid as u32) << 31).to_le_bytes());
+            }
+            Kind::Acts => {
+                out.extend_from_slice(&r.check.to_le_bytes());
+                out.extend_from_slice(&r.date.to_le_bytes());
+            }
+        }
+    }
+}
+
+pub fn decode(kind: Kind, b: &[u8]) -> Result<impl Iterator<Item = Rec> + '_, LedgerError> {
+    let n = kind.rec();
+    if b.len() % n != 0 {
+        return Err(LedgerError::Corrupt(format!(
+            "{kind:?} segment of {} bytes: not whole records",
+            b.len()
+        )));
+    }
+    Ok(b.chunks_exact(n).map(move |r| match kind {
+        Kind::Claims => {
+            let d = u32_at(r, 8);
+            Rec {
+                key: u64_at(r, 0),
+                check: 0,
+                date: d & 0x7fff_ffff,
+                paid: d >> 31 != 0,
+            }
+        }
+        Kind::Acts => Rec {
+            key: u64_at(r, 0),
+            check: u64_at(r, 8),
+            date: u32_at(r, 16),
+            paid: true,
+        },
+    }))
+}
+
+/// A night's records, sorted by key, one per key (the first one in file order is kept: a repeated
+/// key within one night carries the same identity and date).
+pub fn sort_night(mut recs: Vec<Rec>) -> Vec<Rec> {
+    // Stable: the first record of a key in file order comes first and is the one kept.
+    recs.par_sort_by_key(|r| r.key);
+    recs.dedup_by_key(|r| r.key);
+    recs
+}
+
+/// Every live key of the ledger's nights, sorted, with the night that recorded it first.
+#[derive(Default)]
+pub struct Index {
+    keys: Vec<u64>,
+    /// Acts: the second hash of each key (empty for claims).
+    checks: Vec<u64>,
+    /// Night `seq` << 1 | paid.
+    tags: Vec<u32>,
+    /// `radix[p]..radix[p + 1]`: the keys whose top `bits` bits are `p`.
+    radix: Vec<u32>,
+    bits: u32,
+}
+
+/// A found key: the night that recorded it, the check hash (acts), paid (claims).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hit {
+    pub seq: u32,
+    pub check: u64,
+    pub paid: bool,
+}
+
+impl Index {
+    /// Builds the index from (seq, record) of every live segment, in any order; a key recorded by
+    /// several nights answers with the earliest.
+    pub fn build(kind: Kind, mut all: Vec<(u32, Rec)>) -> Index {
+        all.par_sort_unstable_by_key(|(s, r)| (r.key, *s));
+        all.dedup_by_key(|(_, r)| r.key);
+        let n = all.len();
+        let bits = (usize::BITS - n.leading_zeros()).clamp(8, 24);
+        let keys: Vec<u64> = all.par_iter().map(|(_, r)| r.key).collect();
+        let checks = match kind {
+            Kind::Claims => Vec::new(),
+            Kind::Acts => all.par_iter().map(|(_, r)| r.check).collect(),
+        };
+        let tags = all
+            .par_iter()
+            .map(|(s, r)| s << 1 | r.paid as u32)
+            .collect();
+        let mut radix = vec![0u32; (1usize << bits) + 1];
+        for k in &keys {
+            radix[(k >> (64 - bits)) as usize + 1] += 1;
+        }
+        for i in 1..radix.len() {
+            radix[i] += radix[i - 1];
+        }
+        Index {
+            keys,
+            checks,
+            tags,
+            radix,
+            bits,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    pub fn get(&self, key: u64) -> Option<Hit> {
+        if self.keys.is_empty() {
+            return None;
+        }
+        let p = (key >> (64 - self.bits)) as usize;
+        let (a, b) = (self.radix[p] as usize, self.radix[p + 1] as usize);
+        let i = a + self.keys[a..b].binary_search(&key).ok()?;
+        let t = self.tags[i];
+        Some(Hit {
+            seq: t >> 1,
+            check: self.checks.get(i).copied().unwrap_or(0),
+            paid: t & 1 != 0,
+        })
+    }
+
+    /// Heap bytes held.
+    pub fn bytes(&self) -> usize {
+        self.keys.len() * 8 + self.checks.len() * 8 + self.tags.len() * 4 + self.radix.len() * 4
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(key: u64, date: u32, paid: bool) -> Rec {
+        Rec {
+            key,
+            check: key ^ 0xff,
+            date,
+            paid,
+        }
+    }
+
+    #[test]
+    fn records_round_trip_and_a_torn_segment_is_refused() {
+        for kind in [Kind::Claims, Kind::Acts] {
+            let recs = vec![rec(1, 20260301, true), rec(u64::MAX, 20231216, false)];
+            let mut b = Vec::new();
+            encode(kind, &recs, &mut b);
+            assert_eq!(b.len(), 2 * kind.rec());
+            let back: Vec<Rec> = decode(kind, &b).unwrap().collect();
+            match kind {
+                Kind::Claims => {
+                    assert_eq!(back[0].paid, true);
+                    assert_eq!(back[1].paid, false);
+                    assert_eq!(back[1].date, 20231216);
+                    assert_eq!(back[1].key, u64::MAX);
+                }
+                Kind::Acts => {
+                    assert_eq!(back[0].check, 1 ^ 0xff);
+                    assert_eq!(back[1].date, 20231216);
+                }
+            }
+            assert!(decode(kind, &b[..b.len() - 1]).is_err());
+        }
+    }
+
+    #[test]
+    fn the_index_finds_every_key_once_with_its_earliest_night_and_nothing_else() {
+        let mut all = Vec::new();
+        for k in 0..10_000u64 {
+            all.push((3, rec(mix(k * 2), 20260301, k % 3 == 0)));
+        }
+        // The same key recorded again by a later night, and by an earlier one.
+        all.push((5, rec(mix(0), 20260302, false)));
+        all.push((2, rec(mix(2), 20260302, false)));
+        let ix = Index::build(Kind::Claims, all);
+        assert_eq!(ix.len(), 10_000);
+        assert_eq!(
+            ix.get(mix(0)),
+            Some(Hit {
+                seq: 3,
+                check: 0,
+                paid: true
+            })
+        );
+        assert_eq!(ix.get(mix(2)).map(|h| (h.seq, h.paid)), Some((2, false)));
+        for k in 2..10_000u64 {
+            assert_eq!(ix.get(mix(k * 2 + 1)), None);
+            assert!(ix.get(mix(k * 2)).is_some_and(|h| h.paid == (k % 3 == 0)));
+        }
+        assert_eq!(Index::build(Kind::Acts, Vec::new()).get(5), None);
+    }
+
+    #[test]
+    fn a_night_keeps_one_record_per_key_the_first_in_file_order() {
+        let recs = vec![rec(9, 1, true), rec(4, 2, true), rec(9, 3, false)];
+        let s = sort_night(recs);
+        assert_eq!(
+            s.iter().map(|r| (r.key, r.date)).collect::<Vec<_>>(),
+            [(4, 2), (9, 1)]
+        );
+    }
+}
