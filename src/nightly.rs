@@ -72,10 +72,8 @@ pub fn run<'s>(
     };
     let data = engine::map_file(claims).map_err(fail)?;
     let (header, _) = engine::batch_header(&data).map_err(fail)?;
-    let checksum = liquidator_ledger::checksum(&data);
-    timer.lap("checksum");
     if let Some(b) = ledger.committed(header.sender, header.batch_no) {
-        let same = if b.checksum == checksum {
+        let same = if b.checksum == liquidator_ledger::checksum(&data) {
             "the same file"
         } else {
             "a different file under the same number"
@@ -90,27 +88,34 @@ pub fn run<'s>(
     let reader = ledger.reader(None).map_err(ledger_error)?;
     let mut night = NightSink::new(header.date.0);
     timer.lap("reader");
-    let staged = {
-        let opts = Options {
-            carry: Some(&reader),
-            trace_claim: opts.trace_claim,
-            progress: opts.progress,
-            window: opts.window,
+    // The file's checksum (recorded with the batch) is computed beside the liquidation: one more
+    // pass over the mapped file, off the critical path.
+    let (staged, checksum) = std::thread::scope(|sc| {
+        let sum = sc.spawn(|| liquidator_ledger::checksum(&data));
+        let staged = {
+            let opts = Options {
+                carry: Some(&reader),
+                trace_claim: opts.trace_claim,
+                progress: opts.progress,
+                window: opts.window,
+            };
+            let night = &mut night;
+            engine::stage_run(&data, refs, out, force, &opts, |d| {
+                let mut v = extra(d)?;
+                v.push(Box::new(night));
+                Ok(v)
+            })
+            .map_err(fail)
         };
-        let night = &mut night;
-        engine::stage_run(&data, refs, out, force, &opts, |d| {
-            let mut v = extra(d)?;
-            v.push(Box::new(night));
-            Ok(v)
-        })
-        .map_err(fail)?
-    };
+        let checksum = sum.join().unwrap_or_default();
+        staged.map(|s| (s, checksum))
+    })?;
     if let Some(e) = reader.error() {
         eprintln!("liquidator: ledger read failed: {e}");
         return Err(ExitCode::from(EXIT_LEDGER));
     }
     drop(reader);
-    timer.lap("liquidation (with ledger lookups)");
+    timer.lap("liquidation (with ledger lookups, checksum beside)");
     let pending = ledger
         .commit_night(&NightCommit {
             sender: header.sender,
@@ -355,11 +360,9 @@ pub fn reprocess(
     drop(reader);
     // The counters the correction changes, against what the night had left.
     let mut tsv = String::from("beneficiary\tcounter\tperiod\tbefore\tafter\tdelta\n");
+    let after = ledger.states_after(seq).map_err(ledger_error)?;
     for (key, new) in &staged.states {
-        let old = ledger
-            .state_after(seq, *key)
-            .map_err(ledger_error)?
-            .unwrap_or_default();
+        let old = after.state(*key).map_err(ledger_error)?.unwrap_or_default();
         let name = night.names.get(key).map_or("?", String::as_str);
         for (c, a, b) in liquidator_ledger::counters::changes(&old, new) {
             let v = |x: i64| {
@@ -384,6 +387,7 @@ pub fn reprocess(
         eprintln!("liquidator: {}: {e}", path.display());
         return Err(ExitCode::from(5));
     }
+    drop(after);
     let pending = ledger
         .commit_night(&NightCommit {
             sender: header.sender,

@@ -22,18 +22,19 @@
 
 pub mod codec;
 pub mod counters;
+pub mod images;
 pub mod night;
 pub mod segments;
 
+use images::Images;
 use liquidator_core::carry::{ActKey, BatchRef, Carry, EarlierClaim};
 use liquidator_core::date::Date;
 use liquidator_core::rules::BenefState;
-use redb::{
-    Database, ReadOnlyTable, ReadTransaction, ReadableDatabase, ReadableTable,
-    ReadableTableMetadata, TableDefinition,
-};
+use rayon::prelude::*;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use rustc_hash::FxHashMap;
-use segments::{Index, Kind, Rec};
+use segments::{Index, Kind, Rec, mix};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -49,10 +50,13 @@ const SCHEMA: &[u8] = b"liquidator-ledger/2";
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// seq → [`BatchRecord`] (fixed layout).
 const BATCHES: TableDefinition<u32, &[u8]> = TableDefinition::new("batches");
-/// beneficiary key → encoded state (`codec`).
-const BENEFS: TableDefinition<u64, &[u8]> = TableDefinition::new("benefs");
-/// (seq, beneficiary) → state before night `seq` (empty: none).
-const UNDO: TableDefinition<(u32, u64), &[u8]> = TableDefinition::new("undo");
+/// bucket → the sorted state records of its beneficiaries (`images`).
+const BENEFS: TableDefinition<u32, &[u8]> = TableDefinition::new("benefs");
+/// (seq, chunk) → the sorted before-image records of the states night `seq` changed (`images`;
+/// empty bytes: none before).
+const UNDO: TableDefinition<(u32, u32), &[u8]> = TableDefinition::new("undo");
+/// Bytes of before-image records per stored chunk.
+const UNDO_CHUNK: usize = 4 << 20;
 /// (seq, chunk) → sorted claim records of night `seq` (`segments`, [`Kind::Claims`]).
 const CLAIM_SEGS: TableDefinition<(u32, u32), &[u8]> = TableDefinition::new("claim_segments");
 /// (seq, chunk) → sorted act records of night `seq` (`segments`, [`Kind::Acts`]).
@@ -317,35 +321,42 @@ impl Ledger {
     /// night `before` (for `reprocess`: states from that night's before-images, claims and acts of
     /// earlier nights only).
     pub fn reader(&self, before: Option<u32>) -> Result<Reader, LedgerError> {
-        let txn = self.db.begin_read().map_err(st)?;
         let last = self.batches.last().map_or(0, |b| b.seq);
-        let undo = match before {
-            Some(seq) => {
-                let keep_from = last.saturating_sub(UNDO_NIGHTS - 1);
-                if seq < keep_from.max(1) {
-                    return Err(LedgerError::Usage(format!(
-                        "night {seq} is older than the last {UNDO_NIGHTS} nights: its before-images were purged"
-                    )));
-                }
-                Some(txn.open_table(UNDO).map_err(st)?)
+        if let Some(seq) = before {
+            let keep_from = last.saturating_sub(UNDO_NIGHTS - 1);
+            if seq < keep_from.max(1) {
+                return Err(LedgerError::Usage(format!(
+                    "night {seq} is older than the last {UNDO_NIGHTS} nights: its before-images were purged"
+                )));
             }
-            None => None,
-        };
+        }
+        let db = self.db.clone();
+        let from = before.unwrap_or(last + 1);
         Ok(Reader {
-            benefs: txn.open_table(BENEFS).map_err(st)?,
-            claims: Lazy::spawn(self.db.clone(), Kind::Claims),
-            acts: Lazy::spawn(self.db.clone(), Kind::Acts),
-            undo,
+            states: Lazy::spawn(move || StateView::load(&db, from, last)),
+            claims: {
+                let db = self.db.clone();
+                Lazy::spawn(move || load_index(&db, Kind::Claims))
+            },
+            acts: {
+                let db = self.db.clone();
+                Lazy::spawn(move || load_index(&db, Kind::Acts))
+            },
             before: before.unwrap_or(u32::MAX),
-            last,
             batches: self
                 .batches
                 .iter()
                 .map(|b| (b.seq, b.batch_ref()))
                 .collect(),
             error: Mutex::new(None),
-            _txn: txn,
         })
+    }
+
+    /// The states as night `seq` left them (`reprocess`'s counter changes): the before-images of
+    /// the later nights over the current states.
+    pub fn states_after(&self, seq: u32) -> Result<StateView, LedgerError> {
+        let last = self.batches.last().map_or(0, |b| b.seq);
+        StateView::load(&self.db, seq + 1, last)
     }
 
     /// Step 1 of the protocol: writes the night — states (with their before-images), claims, acts,
@@ -443,7 +454,7 @@ impl Ledger {
             if seq > UNDO_NIGHTS {
                 let limit = seq - UNDO_NIGHTS;
                 let mut undo = txn.open_table(UNDO).map_err(st)?;
-                undo.retain_in((0u32, 0u64)..=(limit, u64::MAX), |_, _| false)
+                undo.retain_in((0u32, 0u32)..=(limit, u32::MAX), |_, _| false)
                     .map_err(st)?;
             }
             batches
@@ -466,81 +477,104 @@ impl Ledger {
             .ok_or_else(|| LedgerError::Corrupt("pending marker lost".into()))
     }
 
-    /// The night's beneficiary states: each one that changed is written with its before-image
-    /// (empty: it had none); a state the night left as it was is not written at all.
+    /// The night's beneficiary states: each bucket the night touched is merged and rewritten; a state
+    /// that changed gets its before-image (empty: it had none) in the night's undo segment, a state
+    /// the night left as it was is not written at all.
     fn write_states(
         &self,
         txn: &redb::WriteTransaction,
         n: &NightCommit,
         seq: u32,
     ) -> Result<(), LedgerError> {
-        let mut benefs = txn.open_table(BENEFS).map_err(st)?;
-        let mut undo = txn.open_table(UNDO).map_err(st)?;
         let last = self.batches.last().map_or(0, |b| b.seq);
-        // Pruned and encoded in parallel, written in key order.
-        let encoded: Vec<Vec<u8>> = {
-            use rayon::prelude::*;
-            n.states
-                .par_iter()
-                .map(|(_, state)| {
-                    let mut s = state.clone();
-                    codec::prune(&mut s, n.oldest);
-                    let mut b = Vec::with_capacity(64);
-                    codec::encode(&s, &mut b);
-                    b
-                })
-                .collect()
+        let encode = |(key, state): &(u64, BenefState)| {
+            let mut s = state.clone();
+            codec::prune(&mut s, n.oldest);
+            let mut b = Vec::with_capacity(64);
+            codec::encode(&s, &mut b);
+            (mix(*key), b)
         };
-        let mut buf = Vec::with_capacity(256);
-        for ((key, state), enc) in n.states.iter().zip(&encoded) {
-            match n.replaces {
-                None => {
-                    let before = benefs.get(*key).map_err(st)?.map(|g| g.value().to_vec());
-                    if before.as_deref() == Some(enc.as_slice()) {
-                        continue;
-                    }
-                    undo.insert((seq, *key), before.as_deref().unwrap_or(&[]))
-                        .map_err(st)?;
-                    benefs.insert(*key, enc.as_slice()).map_err(st)?;
+        match n.replaces {
+            None => {
+                let mut enc: Vec<(u64, Vec<u8>)> = n.states.par_iter().map(encode).collect();
+                enc.par_sort_unstable_by_key(|e| e.0);
+                let before = write_buckets(txn, &enc)?;
+                write_undo(txn, seq, before.iter().map(|(k, b)| (*k, b.as_slice())))?;
+            }
+            // Reprocess of the last night: its states are replaced; a state the night had left
+            // unchanged (no before-image) gets the one it had: the current state.
+            Some(r) if r == last => {
+                let mut enc: Vec<(u64, Vec<u8>)> = n.states.par_iter().map(encode).collect();
+                enc.par_sort_unstable_by_key(|e| e.0);
+                let mut undo = read_undo(txn, r)?;
+                for (k, b) in write_buckets(txn, &enc)? {
+                    undo.entry(k).or_insert(b);
                 }
-                // Reprocess of the last night: its states are replaced.
-                Some(r) if r == last => {
-                    benefs.insert(*key, enc.as_slice()).map_err(st)?;
-                }
-                // Reprocess of an earlier night: its counter changes are carried into the later
-                // nights' before-images and the current state (formats/ledger.md).
-                Some(r) => {
-                    let mut later: Vec<(u32, Vec<u8>)> = Vec::new();
-                    for m in r + 1..=last {
-                        if let Some(v) = undo.get((m, *key)).map_err(st)?
-                            && !v.value().is_empty()
-                        {
-                            later.push((m, v.value().to_vec()));
-                        }
+                write_undo(txn, r, undo.iter().map(|(k, b)| (*k, b.as_slice())))?;
+            }
+            // Reprocess of an earlier night: its counter changes are carried into the later
+            // nights' before-images and the current state (formats/ledger.md).
+            Some(r) => {
+                let dec =
+                    |b: &[u8]| codec::decode(b).map_err(|e| LedgerError::Corrupt(e.to_string()));
+                let current = {
+                    let t = txn.open_table(BENEFS).map_err(st)?;
+                    let mut im = Images::default();
+                    for e in t.iter().map_err(st)? {
+                        im.add(e.map_err(st)?.1.value())?;
                     }
-                    let dec = |b: &[u8]| {
-                        codec::decode(b).map_err(|e| LedgerError::Corrupt(e.to_string()))
+                    im.seal()
+                };
+                let mut undo: Vec<BTreeMap<u64, Vec<u8>>> = Vec::new();
+                for m in r..=last {
+                    undo.push(read_undo(txn, m)?);
+                }
+                let mut new_current = Vec::with_capacity(n.states.len());
+                for (key, state) in n.states {
+                    let k = mix(*key);
+                    let cur = current.get(k);
+                    // A state night r left unchanged gets its before-image of r first: the image
+                    // of the first later night that changed it, else the current state.
+                    if !undo[0].contains_key(&k) {
+                        let image = undo[1..]
+                            .iter()
+                            .find_map(|u| u.get(&k).cloned())
+                            .unwrap_or_else(|| cur.map(<[u8]>::to_vec).unwrap_or_default());
+                        undo[0].insert(k, image);
+                    }
+                    let current_state = match cur {
+                        Some(b) if !b.is_empty() => dec(b)?,
+                        _ => BenefState::default(),
                     };
-                    let current = match benefs.get(*key).map_err(st)? {
-                        Some(g) => dec(g.value())?,
-                        None => BenefState::default(),
-                    };
-                    let old_after = match later.first() {
-                        Some((_, b)) => dec(b)?,
-                        None => current.clone(),
+                    let old_after = match undo[1..]
+                        .iter()
+                        .find_map(|u| u.get(&k).filter(|b| !b.is_empty()))
+                    {
+                        Some(b) => dec(b)?,
+                        None => current_state.clone(),
                     };
                     let ch = counters::changes(&old_after, state);
-                    for (m, b) in &later {
-                        let mut u = dec(b)?;
-                        counters::apply(&mut u, &ch);
-                        codec::encode(&u, &mut buf);
-                        undo.insert((*m, *key), buf.as_slice()).map_err(st)?;
+                    let mut buf = Vec::new();
+                    for u in undo[1..].iter_mut() {
+                        if let Some(b) = u.get_mut(&k)
+                            && !b.is_empty()
+                        {
+                            let mut s = dec(b)?;
+                            counters::apply(&mut s, &ch);
+                            codec::encode(&s, &mut buf);
+                            *b = buf.clone();
+                        }
                     }
-                    let mut s = current;
+                    let mut s = current_state;
                     counters::apply(&mut s, &ch);
                     codec::prune(&mut s, n.oldest);
                     codec::encode(&s, &mut buf);
-                    benefs.insert(*key, buf.as_slice()).map_err(st)?;
+                    new_current.push((k, buf));
+                }
+                new_current.sort_unstable_by_key(|e| e.0);
+                write_buckets(txn, &new_current)?;
+                for (i, u) in undo.iter().enumerate() {
+                    write_undo(txn, r + i as u32, u.iter().map(|(k, b)| (*k, b.as_slice())))?;
                 }
             }
         }
@@ -581,17 +615,25 @@ impl Ledger {
     /// Entry counts, size on disk and the nights committed (`ledger stats`).
     pub fn stats(&self) -> Result<Stats, LedgerError> {
         let r = self.db.begin_read().map_err(st)?;
-        let count = |n: u64| n;
         let bytes = std::fs::metadata(self.dir.join(FILE))
             .map_err(|e| LedgerError::Io(self.dir.join(FILE), e))?
             .len();
         // Open debts: a scan of every state (the one figure `stats` pays a full read for).
-        let (mut open_debts, mut open_debts_cents) = (0u64, 0i64);
+        let (mut open_debts, mut open_debts_cents, mut beneficiaries) = (0u64, 0i64, 0u64);
         for e in r.open_table(BENEFS).map_err(st)?.iter().map_err(st)? {
             let (_, v) = e.map_err(st)?;
-            let s = codec::decode(v.value()).map_err(|e| LedgerError::Corrupt(e.to_string()))?;
-            open_debts += s.open_debts().len() as u64;
-            open_debts_cents += s.open_debt_cents();
+            let v = v.value();
+            for (_, off, len) in images::parse(v)? {
+                let s = codec::decode(&v[off..off + len])
+                    .map_err(|e| LedgerError::Corrupt(e.to_string()))?;
+                open_debts += s.open_debts().len() as u64;
+                open_debts_cents += s.open_debt_cents();
+                beneficiaries += 1;
+            }
+        }
+        let mut undo_images = 0u64;
+        for e in r.open_table(UNDO).map_err(st)?.iter().map_err(st)? {
+            undo_images += images::parse(e.map_err(st)?.1.value())?.len() as u64;
         }
         // Records stored per kind, from the segment directory (dead records of a chunk that still
         // holds live ones count until the chunk goes).
@@ -604,43 +646,27 @@ impl Ledger {
             open_debts,
             open_debts_amount: liquidator_core::money::fmt_euros(open_debts_cents),
             file_bytes: bytes,
-            beneficiaries: count(r.open_table(BENEFS).map_err(st)?.len().map_err(st)?),
+            beneficiaries,
             claims: records[0],
             acts: records[1],
-            undo_images: count(r.open_table(UNDO).map_err(st)?.len().map_err(st)?),
+            undo_images,
             nights: self.batches.clone(),
         })
-    }
-
-    /// A beneficiary's state as night `seq` left it: the before-image of the first later night that
-    /// touched it, else its current state.
-    pub fn state_after(&self, seq: u32, benef: u64) -> Result<Option<BenefState>, LedgerError> {
-        let r = self.db.begin_read().map_err(st)?;
-        let undo = r.open_table(UNDO).map_err(st)?;
-        let last = self.batches.last().map_or(0, |b| b.seq);
-        for m in seq + 1..=last {
-            if let Some(v) = undo.get((m, benef)).map_err(st)? {
-                if v.value().is_empty() {
-                    return Ok(None);
-                }
-                return codec::decode(v.value())
-                    .map(Some)
-                    .map_err(|e| LedgerError::Corrupt(e.to_string()));
-            }
-        }
-        drop(undo);
-        drop(r);
-        self.state(benef)
     }
 
     /// A beneficiary's stored state (`ledger show`), if any.
     pub fn state(&self, benef: u64) -> Result<Option<BenefState>, LedgerError> {
         let r = self.db.begin_read().map_err(st)?;
         let t = r.open_table(BENEFS).map_err(st)?;
-        let Some(g) = t.get(benef).map_err(st)? else {
+        let k = mix(benef);
+        let Some(g) = t.get(images::bucket(k)).map_err(st)? else {
             return Ok(None);
         };
-        codec::decode(g.value())
+        let v = g.value();
+        let Some((_, off, len)) = images::parse(v)?.into_iter().find(|r| r.0 == k) else {
+            return Ok(None);
+        };
+        codec::decode(&v[off..off + len])
             .map(Some)
             .map_err(|e| LedgerError::Corrupt(e.to_string()))
     }
@@ -668,6 +694,140 @@ pub fn kill_point(point: &str) {
             .args(["-KILL", &pid])
             .status();
         std::thread::sleep(std::time::Duration::from_secs(60));
+    }
+}
+
+/// Merges the night's states (sorted by mixed key, one per key) into their buckets, bucket by
+/// bucket in batches (read, merge in parallel, write); returns the before-image of each state that
+/// changed, in key order.
+fn write_buckets(
+    txn: &redb::WriteTransaction,
+    new: &[(u64, Vec<u8>)],
+) -> Result<Vec<(u64, Vec<u8>)>, LedgerError> {
+    let mut t = txn.open_table(BENEFS).map_err(st)?;
+    // The night's states cut by bucket.
+    let mut groups: Vec<(u32, &[(u64, Vec<u8>)])> = Vec::new();
+    let mut i = 0;
+    while i < new.len() {
+        let b = images::bucket(new[i].0);
+        let j = i + new[i..].partition_point(|e| images::bucket(e.0) == b);
+        groups.push((b, &new[i..j]));
+        i = j;
+    }
+    let mut before = Vec::new();
+    for batch in groups.chunks(1024) {
+        let mut old = Vec::with_capacity(batch.len());
+        for (b, _) in batch {
+            old.push(
+                t.get(*b)
+                    .map_err(st)?
+                    .map(|g| g.value().to_vec())
+                    .unwrap_or_default(),
+            );
+        }
+        let merged: Vec<images::Merged> = batch
+            .par_iter()
+            .zip(old.par_iter())
+            .map(|((_, g), o)| images::merge(o, g))
+            .collect::<Result<_, _>>()?;
+        for ((b, _), m) in batch.iter().zip(merged) {
+            if let Some(v) = m.value {
+                t.insert(*b, v.as_slice()).map_err(st)?;
+            }
+            before.extend(m.before);
+        }
+    }
+    Ok(before)
+}
+
+/// Replaces night `seq`'s before-images by these records (in key order), in chunks of
+/// [`UNDO_CHUNK`] bytes.
+fn write_undo<'a>(
+    txn: &redb::WriteTransaction,
+    seq: u32,
+    recs: impl Iterator<Item = (u64, &'a [u8])>,
+) -> Result<(), LedgerError> {
+    let mut t = txn.open_table(UNDO).map_err(st)?;
+    t.retain_in((seq, 0)..=(seq, u32::MAX), |_, _| false)
+        .map_err(st)?;
+    let mut buf = Vec::new();
+    let mut chunk = 0u32;
+    for (k, b) in recs {
+        images::push(&mut buf, k, b);
+        if buf.len() >= UNDO_CHUNK {
+            t.insert((seq, chunk), buf.as_slice()).map_err(st)?;
+            buf.clear();
+            chunk += 1;
+        }
+    }
+    if !buf.is_empty() {
+        t.insert((seq, chunk), buf.as_slice()).map_err(st)?;
+    }
+    Ok(())
+}
+
+/// Night `seq`'s before-images, to edit (`reprocess`).
+fn read_undo(
+    txn: &redb::WriteTransaction,
+    seq: u32,
+) -> Result<BTreeMap<u64, Vec<u8>>, LedgerError> {
+    let t = txn.open_table(UNDO).map_err(st)?;
+    let mut m = BTreeMap::new();
+    for e in t.range((seq, 0)..=(seq, u32::MAX)).map_err(st)? {
+        let (_, v) = e.map_err(st)?;
+        let v = v.value();
+        for (k, off, len) in images::parse(v)? {
+            m.insert(k, v[off..off + len].to_vec());
+        }
+    }
+    Ok(m)
+}
+
+/// The beneficiaries' states as they were before night `from`: the before-images of nights
+/// `from..=last` (the first that has a beneficiary wins: it is the state before the first night
+/// from `from` on that changed it), over the current states.
+pub struct StateView {
+    undo: Vec<Images>,
+    current: Images,
+}
+
+impl StateView {
+    fn load(db: &Database, from: u32, last: u32) -> Result<StateView, LedgerError> {
+        let r = db.begin_read().map_err(st)?;
+        let mut current = Images::default();
+        for e in r.open_table(BENEFS).map_err(st)?.iter().map_err(st)? {
+            current.add(e.map_err(st)?.1.value())?;
+        }
+        let t = r.open_table(UNDO).map_err(st)?;
+        let mut undo = Vec::new();
+        for m in from..=last {
+            let mut im = Images::default();
+            for e in t.range((m, 0)..=(m, u32::MAX)).map_err(st)? {
+                im.add(e.map_err(st)?.1.value())?;
+            }
+            undo.push(im.seal());
+        }
+        Ok(StateView {
+            undo,
+            current: current.seal(),
+        })
+    }
+
+    /// The stored bytes of a beneficiary's state (`refs::benef_key`), if it had one.
+    fn bytes(&self, benef: u64) -> Option<&[u8]> {
+        let k = mix(benef);
+        let b = match self.undo.iter().find_map(|u| u.get(k)) {
+            Some(b) => b,
+            None => self.current.get(k)?,
+        };
+        (!b.is_empty()).then_some(b)
+    }
+
+    /// A beneficiary's state, if it had one.
+    pub fn state(&self, benef: u64) -> Result<Option<BenefState>, LedgerError> {
+        self.bytes(benef)
+            .map(|b| codec::decode(b).map_err(|e| LedgerError::Corrupt(e.to_string())))
+            .transpose()
     }
 }
 
@@ -771,14 +931,14 @@ fn load_index(db: &Database, kind: Kind) -> Result<Index, LedgerError> {
     Ok(Index::build(kind, all))
 }
 
-/// An index loaded in a background thread from the moment the reader is made (while the claims file
-/// is parsed); the first lookup waits for it.
-struct Lazy {
-    cell: OnceLock<Result<Index, String>>,
-    job: Mutex<Option<std::thread::JoinHandle<Result<Index, LedgerError>>>>,
+/// What a reader loads in a background thread from the moment it is made (while the claims file is
+/// parsed); the first lookup waits for it.
+struct Lazy<T> {
+    cell: OnceLock<Result<T, String>>,
+    job: Mutex<Option<std::thread::JoinHandle<Result<T, LedgerError>>>>,
 }
 
-impl Drop for Lazy {
+impl<T> Drop for Lazy<T> {
     fn drop(&mut self) {
         if let Some(j) = self.job.get_mut().ok().and_then(Option::take) {
             let _ = j.join();
@@ -786,21 +946,21 @@ impl Drop for Lazy {
     }
 }
 
-impl Lazy {
-    fn spawn(db: Arc<Database>, kind: Kind) -> Lazy {
+impl<T: Send + 'static> Lazy<T> {
+    fn spawn(f: impl FnOnce() -> Result<T, LedgerError> + Send + 'static) -> Lazy<T> {
         Lazy {
             cell: OnceLock::new(),
-            job: Mutex::new(Some(std::thread::spawn(move || load_index(&db, kind)))),
+            job: Mutex::new(Some(std::thread::spawn(f))),
         }
     }
-    fn get(&self) -> Result<&Index, &str> {
+    fn get(&self) -> Result<&T, &str> {
         self.cell
             .get_or_init(|| {
                 let job = self.job.lock().ok().and_then(|mut j| j.take());
                 match job.map(|j| j.join()) {
                     Some(Ok(Ok(ix))) => Ok(ix),
                     Some(Ok(Err(e))) => Err(e.to_string()),
-                    _ => Err("ledger index: the loading thread failed".into()),
+                    _ => Err("ledger: a loading thread failed".into()),
                 }
             })
             .as_ref()
@@ -808,20 +968,17 @@ impl Lazy {
     }
 }
 
-/// The ledger as the engine reads it ([`Carry`]): one read transaction, a snapshot of the last
-/// committed night, shared by the engine's threads; claims and acts from in-memory indexes.
+/// The ledger as the engine reads it ([`Carry`]): a snapshot of the last committed night (or of the
+/// night before `before`), shared by the engine's threads — states, claims and acts loaded into
+/// memory in background threads, no store access per lookup.
 pub struct Reader {
-    benefs: ReadOnlyTable<u64, &'static [u8]>,
-    claims: Lazy,
-    acts: Lazy,
-    undo: Option<ReadOnlyTable<(u32, u64), &'static [u8]>>,
+    states: Lazy<StateView>,
+    claims: Lazy<Index>,
+    acts: Lazy<Index>,
     /// Only nights before this one count (`reprocess`); `u32::MAX` otherwise.
     before: u32,
-    /// The last committed night.
-    last: u32,
     batches: FxHashMap<u32, BatchRef>,
     error: Mutex<Option<String>>,
-    _txn: ReadTransaction,
 }
 
 impl Reader {
@@ -839,7 +996,7 @@ impl Reader {
     fn batch(&self, seq: u32) -> Option<BatchRef> {
         self.batches.get(&seq).copied()
     }
-    fn index<'a>(&self, l: &'a Lazy) -> Option<&'a Index> {
+    fn loaded<'a, T: Send + 'static>(&self, l: &'a Lazy<T>) -> Option<&'a T> {
         match l.get() {
             Ok(ix) => Some(ix),
             Err(e) => {
@@ -848,42 +1005,12 @@ impl Reader {
             }
         }
     }
-    /// The stored bytes of a beneficiary's state before night `before` (reprocess): the before-image
-    /// of the first night from `before` on that changed it (empty: it had none), else its current
-    /// state (no night since changed it).
-    fn bytes_before(
-        &self,
-        undo: &ReadOnlyTable<(u32, u64), &'static [u8]>,
-        benef: u64,
-    ) -> Result<Option<Vec<u8>>, redb::StorageError> {
-        for m in self.before..=self.last {
-            if let Some(g) = undo.get((m, benef))? {
-                return Ok((!g.value().is_empty()).then(|| g.value().to_vec()));
-            }
-        }
-        Ok(self.benefs.get(benef)?.map(|g| g.value().to_vec()))
-    }
 }
 
 impl Carry for Reader {
     fn state(&self, benef: u64) -> Option<BenefState> {
-        let bytes = match &self.undo {
-            Some(u) => self.bytes_before(u, benef),
-            None => self
-                .benefs
-                .get(benef)
-                .map(|g| g.map(|g| g.value().to_vec())),
-        };
-        let bytes = match bytes {
-            Ok(Some(b)) => b,
-            Ok(None) => return None,
-            Err(e) => {
-                self.fail(e);
-                return None;
-            }
-        };
-        match codec::decode(&bytes) {
-            Ok(s) => Some(s),
+        match self.loaded(&self.states)?.state(benef) {
+            Ok(s) => s,
             Err(e) => {
                 self.fail(e);
                 None
@@ -892,7 +1019,7 @@ impl Carry for Reader {
     }
     fn claim(&self, practitioner: u32, claim_no: u32) -> Option<EarlierClaim> {
         let key = segments::mix(liquidator_core::carry::claim_key(practitioner, claim_no));
-        let h = self.index(&self.claims)?.get(key)?;
+        let h = self.loaded(&self.claims)?.get(key)?;
         (h.seq < self.before)
             .then(|| self.batch(h.seq))
             .flatten()
@@ -902,7 +1029,7 @@ impl Carry for Reader {
             })
     }
     fn act(&self, key: &ActKey) -> Option<BatchRef> {
-        let h = self.index(&self.acts)?.get(key.hash)?;
+        let h = self.loaded(&self.acts)?.get(key.hash)?;
         (h.check == key.check && h.seq < self.before)
             .then(|| self.batch(h.seq))
             .flatten()
@@ -1159,7 +1286,7 @@ mod tests {
         assert_eq!(l.stats().unwrap().undo_images, 1, "night 2 changed nothing");
         let mut s3 = s.clone();
         s3.add_pf(2026, 100);
-        commit_states(&mut l, 3, &[(7, s3)]);
+        commit_states(&mut l, 3, &[(7, s3.clone())]);
         assert_eq!(l.stats().unwrap().undo_images, 2);
         // Before night 2 (unchanged by it): the state night 1 left, found through night 3's image.
         let r = l.reader(Some(2)).unwrap();
@@ -1172,8 +1299,40 @@ mod tests {
             Some(300)
         );
         assert_eq!(
-            l.state_after(2, 7).unwrap().map(|s| s.pf_used(2026)),
+            l.states_after(2)
+                .unwrap()
+                .state(7)
+                .unwrap()
+                .map(|s| s.pf_used(2026)),
             Some(200)
+        );
+        // Night 4 leaves it unchanged, then is reprocessed with a correction: before night 4 is
+        // still what night 3 left, not the correction.
+        commit_states(&mut l, 4, &[(7, s3.clone())]);
+        let mut s4 = s3.clone();
+        s4.add_pf(2026, 50);
+        let p = l
+            .commit_night(&NightCommit {
+                sender: 1,
+                batch_no: 4,
+                batch_date: Date(20260316),
+                checksum: "04".into(),
+                oldest: Date(20231216),
+                states: &[(7, s4)],
+                night: &night,
+                staging: &dir.join("staging"),
+                out: &dir.join("out"),
+                replaces: Some(4),
+            })
+            .unwrap();
+        l.finish(&p).unwrap();
+        assert_eq!(
+            l.reader(Some(4)).unwrap().state(7).map(|s| s.pf_used(2026)),
+            Some(300)
+        );
+        assert_eq!(
+            l.reader(None).unwrap().state(7).map(|s| s.pf_used(2026)),
+            Some(350)
         );
     }
 }

@@ -145,20 +145,21 @@ pub struct Hit {
 impl Index {
     /// Builds the index from (seq, record) of every live segment, in any order; a key recorded by
     /// several nights answers with the earliest.
+    ///
+    /// Sequential on purpose: it runs in a thread of its own while the engine's pool works, and the
+    /// pool's workers may be waiting for it (a rayon call from here could wait for them in turn).
+    /// The input is one sorted run per night: the stable sort merges runs, it does not re-sort.
     pub fn build(kind: Kind, mut all: Vec<(u32, Rec)>) -> Index {
-        all.par_sort_unstable_by_key(|(s, r)| (r.key, *s));
+        all.sort_by_key(|(s, r)| (r.key, *s));
         all.dedup_by_key(|(_, r)| r.key);
         let n = all.len();
         let bits = (usize::BITS - n.leading_zeros()).clamp(8, 24);
-        let keys: Vec<u64> = all.par_iter().map(|(_, r)| r.key).collect();
+        let keys: Vec<u64> = all.iter().map(|(_, r)| r.key).collect();
         let checks = match kind {
             Kind::Claims => Vec::new(),
-            Kind::Acts => all.par_iter().map(|(_, r)| r.check).collect(),
+            Kind::Acts => all.iter().map(|(_, r)| r.check).collect(),
         };
-        let tags = all
-            .par_iter()
-            .map(|(s, r)| s << 1 | r.paid as u32)
-            .collect();
+        let tags = all.iter().map(|(s, r)| s << 1 | r.paid as u32).collect();
         let mut radix = vec![0u32; (1usize << bits) + 1];
         for k in &keys {
             radix[(k >> (64 - bits)) as usize + 1] += 1;
