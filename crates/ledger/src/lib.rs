@@ -1,17 +1,21 @@
 //! # liquidator-ledger — the state carried from night to night
 //!
 //! One embedded transactional store (redb: one file `DIR/ledger.redb`, ACID, pure Rust) holds what a
-//! night leaves for the next ones (formats/ledger.md):
+//! night leaves for the next ones (formats/ledger.md), in a few large sorted values rather than one
+//! entry per key (a national night reads and writes millions of keys):
 //! * `benefs`: each beneficiary's running state ([`liquidator_core::rules::BenefState`]: yearly
-//!   participation and franchise counters, per practitioner-day sessions and daily counters), pruned
-//!   of what the time limit makes useless;
-//! * `claims`: every (practitioner, claim number) read, paid or rejected, with the batch and the
-//!   latest date of care; `acts`: every act paid (a 64-bit hash + a 64-bit check), with the batch and
-//!   the date of care;
+//!   participation and franchise counters, per practitioner-day sessions and daily counters, open
+//!   debts), pruned of what the time limit makes useless, by bucket of sorted records ([`images`]);
+//! * `claim_segments`, `act_segments`: per night, every (practitioner, claim number) read, paid or
+//!   rejected, with the latest date of care, and every CCAM act paid (a 64-bit hash + a 64-bit
+//!   check) with its date of care, as sorted chunks ([`segments`]);
 //! * `batches`: the nights committed (sender, batch number, checksum of the file);
-//! * `undo`: for the last [`UNDO_NIGHTS`] nights, each touched beneficiary's state before the night
-//!   (what `reprocess` re-liquidates a past night against);
+//! * `undo`: for the last [`UNDO_NIGHTS`] nights, the state before the night of each beneficiary the
+//!   night changed, one sorted segment per night (what `reprocess` re-liquidates against);
 //! * `meta`: the layout version, the pending marker of the all-or-nothing protocol, the last purge.
+//!
+//! A run reads states, claims and acts into memory in background threads while the claims file is
+//! parsed; a lookup from the engine costs no store access.
 //!
 //! The engine reads it through [`liquidator_core::carry::Carry`] ([`Reader`]); a night is committed
 //! by [`Ledger::commit_night`] between the outputs' staging and their rename, then
