@@ -114,8 +114,11 @@ pub fn run<'s>(
         eprintln!("liquidator: ledger read failed: {e}");
         return Err(ExitCode::from(EXIT_LEDGER));
     }
+    let loads = reader.timing();
     drop(reader);
-    timer.lap("liquidation (with ledger lookups, checksum beside)");
+    timer.lap(&format!(
+        "liquidation (with ledger lookups, checksum beside; loaded beside the parse: {loads})"
+    ));
     let pending = ledger
         .commit_night(&NightCommit {
             sender: header.sender,

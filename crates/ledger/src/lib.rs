@@ -940,6 +940,9 @@ fn load_index(db: &Database, kind: Kind) -> Result<Index, LedgerError> {
 struct Lazy<T> {
     cell: OnceLock<Result<T, String>>,
     job: Mutex<Option<std::thread::JoinHandle<Result<T, LedgerError>>>>,
+    /// Seconds the load took, and seconds the first lookup waited for it (`Reader::timing`).
+    took: Arc<Mutex<f64>>,
+    waited: Mutex<f64>,
 }
 
 impl<T> Drop for Lazy<T> {
@@ -952,16 +955,36 @@ impl<T> Drop for Lazy<T> {
 
 impl<T: Send + 'static> Lazy<T> {
     fn spawn(f: impl FnOnce() -> Result<T, LedgerError> + Send + 'static) -> Lazy<T> {
+        let took = Arc::new(Mutex::new(0.0));
+        let t = took.clone();
         Lazy {
             cell: OnceLock::new(),
-            job: Mutex::new(Some(std::thread::spawn(f))),
+            job: Mutex::new(Some(std::thread::spawn(move || {
+                let clock = std::time::Instant::now();
+                let r = f();
+                if let Ok(mut t) = t.lock() {
+                    *t = clock.elapsed().as_secs_f64();
+                }
+                r
+            }))),
+            took,
+            waited: Mutex::new(0.0),
         }
+    }
+    fn timing(&self) -> (f64, f64) {
+        let took = self.took.lock().map_or(0.0, |t| *t);
+        (took, self.waited.lock().map_or(0.0, |t| *t))
     }
     fn get(&self) -> Result<&T, &str> {
         self.cell
             .get_or_init(|| {
                 let job = self.job.lock().ok().and_then(|mut j| j.take());
-                match job.map(|j| j.join()) {
+                let clock = std::time::Instant::now();
+                let r = job.map(|j| j.join());
+                if let Ok(mut w) = self.waited.lock() {
+                    *w = clock.elapsed().as_secs_f64();
+                }
+                match r {
                     Some(Ok(Ok(ix))) => Ok(ix),
                     Some(Ok(Err(e))) => Err(e.to_string()),
                     _ => Err("ledger: a loading thread failed".into()),
@@ -999,6 +1022,17 @@ impl Reader {
     }
     fn batch(&self, seq: u32) -> Option<BatchRef> {
         self.batches.get(&seq).copied()
+    }
+    /// How long loading states, claims and acts took in the background, and how long the engine's
+    /// first lookup of each waited for it (`LIQUIDATOR_TIMING`).
+    pub fn timing(&self) -> String {
+        let f = |(a, b): (f64, f64)| format!("{a:.3} s (waited {b:.3} s)");
+        format!(
+            "states {}, claims {}, acts {}",
+            f(self.states.timing()),
+            f(self.claims.timing()),
+            f(self.acts.timing())
+        )
     }
     fn loaded<'a, T: Send + 'static>(&self, l: &'a Lazy<T>) -> Option<&'a T> {
         match l.get() {
@@ -1268,7 +1302,7 @@ mod tests {
         s.add_pf(2026, 200);
         let night = NightSink::default();
         let dir = tmp.path().to_path_buf();
-        let mut commit_states = |l: &mut Ledger, batch_no: u32, states: &[(u64, BenefState)]| {
+        let commit_states = |l: &mut Ledger, batch_no: u32, states: &[(u64, BenefState)]| {
             let p = l
                 .commit_night(&NightCommit {
                     sender: 1,
