@@ -19,6 +19,7 @@
 //! bounded channel to a writer thread that encodes and compresses them into row groups of
 //! [`BATCH_ROWS`] rows. Memory is bounded by a few windows, not by the day.
 
+use arrow_array::Array;
 use arrow_array::builder::{NullBufferBuilder, OffsetBufferBuilder, StringBuilder};
 use arrow_array::{
     ArrayRef, Date32Array, Decimal128Array, Int32Array, Int64Array, RecordBatch, StringArray,
@@ -33,13 +34,18 @@ use liquidator_core::output::fmt;
 use liquidator_core::rules::{LineRejection, LineResult, Outcome, Paid, Rejection};
 use liquidator_core::sink::{Event, Sink, SinkError, segments};
 use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, Encoding};
+use parquet::arrow::arrow_writer::{
+    ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves,
+};
+use parquet::basic::{Compression, Encoding, Type as PhysicalType};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+mod dict;
 
 /// Rows per Parquet row group: large enough for good compression and fast scans, small enough to keep
 /// the writer's memory at a few tens of MB.
@@ -353,7 +359,14 @@ pub struct Col {
     /// SNDS analogue (`ER_PRS_F` / `ER_CAM_F` variable), also in the field metadata `snds`.
     pub snds: &'static str,
     get: Get,
+    /// The cell's dictionary key for the sink's own dictionary encoder ([`dict`]): equal keys are
+    /// equal cells, `None` is a null cell. Without a key, the column goes through parquet-rs's Arrow
+    /// column writer (statistics, deltas, plain + Snappy: [`STATISTICS`], [`NO_DICTIONARY`]).
+    key: Option<Key>,
 }
+
+/// See [`Col::key`].
+type Key = fn(&Batch, &Row) -> Option<u128>;
 
 impl Col {
     pub fn data_type(&self) -> DataType {
@@ -367,6 +380,44 @@ const fn col(name: &'static str, nullable: bool, snds: &'static str, get: Get) -
         nullable,
         snds,
         get,
+        key: None,
+    }
+}
+
+impl Col {
+    /// The column with its dictionary key (see [`Col::key`]).
+    const fn keyed(self, key: Key) -> Col {
+        Col {
+            key: Some(key),
+            ..self
+        }
+    }
+}
+
+/// Up to 15 bytes and their length, as a key (injective).
+fn pack(b: &[u8]) -> u128 {
+    b.iter()
+        .take(15)
+        .enumerate()
+        .fold(b.len() as u128, |k, (i, &c)| {
+            k | (c as u128) << (8 * (i + 1))
+        })
+}
+
+/// The key of a cell written with [`put_trimmed`]: null when only spaces are left.
+fn trimmed_key(b: &[u8]) -> Option<u128> {
+    b.iter().any(|&c| c != b' ').then(|| pack(b))
+}
+
+/// The key of an amount, rate or integer cell: the value itself.
+fn num(v: i64) -> u128 {
+    v as u64 as u128
+}
+
+fn paid_key(r: &Row, f: impl FnOnce(&PaidRow) -> Option<u128>) -> Option<u128> {
+    match r {
+        Row::Paid(p) => f(p),
+        _ => None,
     }
 }
 
@@ -411,13 +462,22 @@ pub const COLUMNS: &[Col] = &[
                 },
             )
         }),
-    ),
+    )
+    .keyed(|_, r| {
+        Some(match r {
+            Row::Paid(_) => 0,
+            Row::Rejected { .. } => 1,
+            Row::RejectedLine { .. } => 2,
+            Row::Orphan(_) => 3,
+        })
+    }),
     col(
         "batch_number",
         false,
         "FLX_EMT_ORD",
         int32!(|c, _| Some(c.number)),
-    ),
+    )
+    .keyed(|c, _| Some(num(c.number as i64))),
     col(
         "batch_date",
         true,
@@ -488,13 +548,15 @@ pub const COLUMNS: &[Col] = &[
                 })
                 .unwrap_or(false),
         ),
-    ),
+    )
+    .keyed(|_, r| paid_key(r, |p| Some(pack(&p.h.nir[..3])))),
     col(
         "beneficiary_rank",
         true,
         "BEN_RNG_GEM",
         int32!(|_, r| paid(r, |p| p.h.rank as i32)),
-    ),
+    )
+    .keyed(|_, r| paid_key(r, |p| Some(num(p.h.rank as i64)))),
     col(
         "beneficiary_hash",
         true,
@@ -514,7 +576,13 @@ pub const COLUMNS: &[Col] = &[
             };
             n.map(|n| fmt::padded(b, n as u64, 9)).is_some()
         }),
-    ),
+    )
+    .keyed(|_, r| match r {
+        Row::Paid(p) => Some(num(p.h.practitioner as i64)),
+        Row::Rejected { practitioner, .. } => practitioner.map(|n| num(n as i64)),
+        Row::RejectedLine { practitioner, .. } => Some(num(*practitioner as i64)),
+        Row::Orphan(_) => None,
+    }),
     col(
         "date_of_care",
         true,
@@ -537,7 +605,8 @@ pub const COLUMNS: &[Col] = &[
             })
             .unwrap_or(false)
         }),
-    ),
+    )
+    .keyed(|_, r| paid_key(r, |p| Some(matches!(p.l.act, Act::Ccam { .. }) as u128))),
     col(
         "code",
         true,
@@ -549,13 +618,20 @@ pub const COLUMNS: &[Col] = &[
             })
             .unwrap_or(false)
         }),
-    ),
+    )
+    .keyed(|_, r| {
+        paid_key(r, |p| match &p.l.act {
+            Act::Ngap { letter, .. } => trimmed_key(letter),
+            Act::Ccam { code, .. } => trimmed_key(code),
+        })
+    }),
     col(
         "act_group",
         true,
         "PRS_NAT (B2 prestation code) / CAM_REG_COD (CCAM regroupement)",
         utf8!(|_, r, b| paid(r, |p| put_trimmed(b, &p.r.group)).unwrap_or(false)),
-    ),
+    )
+    .keyed(|_, r| paid_key(r, |p| trimmed_key(&p.r.group))),
     col(
         "activity",
         true,
@@ -570,7 +646,13 @@ pub const COLUMNS: &[Col] = &[
             })
             .unwrap_or(false)
         }),
-    ),
+    )
+    .keyed(|_, r| {
+        paid_key(r, |p| match p.l.act {
+            Act::Ccam { activity, .. } => Some(num(activity as i64)),
+            Act::Ngap { .. } => None,
+        })
+    }),
     col(
         "phase",
         true,
@@ -582,7 +664,13 @@ pub const COLUMNS: &[Col] = &[
             })
             .flatten()
         }),
-    ),
+    )
+    .keyed(|_, r| {
+        paid_key(r, |p| match p.l.act {
+            Act::Ccam { phase, .. } => Some(num(phase as i64)),
+            Act::Ngap { .. } => None,
+        })
+    }),
     col(
         "coefficient",
         true,
@@ -594,13 +682,20 @@ pub const COLUMNS: &[Col] = &[
             })
             .flatten()
         }),
-    ),
+    )
+    .keyed(|_, r| {
+        paid_key(r, |p| match p.l.act {
+            Act::Ngap { coef, .. } => Some(num(coef as i64)),
+            Act::Ccam { .. } => None,
+        })
+    }),
     col(
         "quantity",
         true,
         "PRS_ACT_QTE",
         int32!(|_, r| paid(r, |p| p.r.quantity as i32)),
-    ),
+    )
+    .keyed(|_, r| paid_key(r, |p| Some(num(p.r.quantity as i64)))),
     col(
         "grid",
         true,
@@ -612,7 +707,8 @@ pub const COLUMNS: &[Col] = &[
             })
             .unwrap_or(false)
         }),
-    ),
+    )
+    .keyed(|_, r| paid_key(r, |p| Some(num(p.r.grid as i64)))),
     col(
         "modifiers",
         true,
@@ -625,7 +721,8 @@ pub const COLUMNS: &[Col] = &[
             })
             .unwrap_or(false)
         }),
-    ),
+    )
+    .keyed(|_, r| paid_key(r, |p| trimmed_key(&p.r.modifiers))),
     col(
         "assoc_code",
         true,
@@ -639,37 +736,47 @@ pub const COLUMNS: &[Col] = &[
             })
             .unwrap_or(false)
         }),
-    ),
+    )
+    .keyed(|_, r| {
+        paid_key(r, |p| {
+            (p.r.assoc_code != b' ').then(|| num(p.r.assoc_code as i64))
+        })
+    }),
     col(
         "assoc_coef",
         true,
         "",
         rate!(|_, r| paid_amount(r, |l| l.assoc_coef)),
-    ),
+    )
+    .keyed(|_, r| paid_key(r, |p| Some(num(p.r.assoc_coef)))),
     col(
         "unit_price",
         true,
         "CAM_ACT_PRU / BSE_REM_PRU",
         amount!(|_, r| paid_amount(r, |l| l.unit_price)),
-    ),
+    )
+    .keyed(|_, r| paid_key(r, |p| Some(num(p.r.unit_price)))),
     col(
         "pu_assoc_red",
         true,
         "CAM_MPU_MNT",
         amount!(|_, r| paid_amount(r, |l| l.pu_assoc_red)),
-    ),
+    )
+    .keyed(|_, r| paid_key(r, |p| Some(num(p.r.pu_assoc_red)))),
     col(
         "base",
         true,
         "BSE_REM_BSE / CAM_REM_BSE",
         amount!(|_, r| paid_amount(r, |l| l.base)),
-    ),
+    )
+    .keyed(|_, r| paid_key(r, |p| Some(num(p.r.base)))),
     col(
         "rate",
         true,
         "RGO_REM_TAU",
         rate!(|_, r| paid_amount(r, |l| l.rate)),
-    ),
+    )
+    .keyed(|_, r| paid_key(r, |p| Some(num(p.r.rate)))),
     col(
         "rate_reason",
         true,
@@ -677,37 +784,43 @@ pub const COLUMNS: &[Col] = &[
         utf8!(|_, r, b| {
             paid(r, |p| p.r.rate_reason.is_some_and(|x| put(b, x.as_str()))).unwrap_or(false)
         }),
-    ),
+    )
+    .keyed(|_, r| paid_key(r, |p| p.r.rate_reason.map(|x| x as u128))),
     col(
         "amo_gross",
         true,
         "",
         amount!(|_, r| paid_amount(r, |l| l.amo_gross)),
-    ),
+    )
+    .keyed(|_, r| paid_key(r, |p| Some(num(p.r.amo_gross)))),
     col(
         "participation",
         true,
         "PRS_PPF_COD (amount)",
         amount!(|_, r| paid_amount(r, |l| l.pf)),
-    ),
+    )
+    .keyed(|_, r| paid_key(r, |p| Some(num(p.r.pf)))),
     col(
         "franchise",
         true,
         "",
         amount!(|_, r| paid_amount(r, |l| l.franchise)),
-    ),
+    )
+    .keyed(|_, r| paid_key(r, |p| Some(num(p.r.franchise)))),
     col(
         "heavy_forfait",
         true,
         "",
         amount!(|_, r| paid_amount(r, |l| l.heavy_forfait)),
-    ),
+    )
+    .keyed(|_, r| paid_key(r, |p| Some(num(p.r.heavy_forfait)))),
     col(
         "amo_paid",
         true,
         "BSE_REM_MNT",
         amount!(|_, r| paid_amount(r, |l| l.amo_paid)),
-    ),
+    )
+    .keyed(|_, r| paid_key(r, |p| Some(num(p.r.amo_paid)))),
     col(
         "billed",
         false,
@@ -720,44 +833,59 @@ pub const COLUMNS: &[Col] = &[
                 Row::Orphan(o) => o.fee,
             })
         }),
-    ),
+    )
+    .keyed(|_, r| {
+        Some(num(match r {
+            Row::Paid(p) => p.r.billed,
+            Row::Rejected { claim, .. } => claim.billed,
+            Row::RejectedLine { fee, .. } => *fee,
+            Row::Orphan(o) => o.fee,
+        }))
+    }),
     col(
         "excess",
         true,
         "PRS_DEP_MNT",
         amount!(|_, r| paid_amount(r, |l| l.excess)),
-    ),
+    )
+    .keyed(|_, r| paid_key(r, |p| Some(num(p.r.excess)))),
     col(
         "ticket",
         true,
         "",
         amount!(|_, r| paid_amount(r, |l| l.ticket)),
-    ),
+    )
+    .keyed(|_, r| paid_key(r, |p| Some(num(p.r.ticket)))),
     col(
         "amc_ticket",
         true,
         "",
         amount!(|_, r| paid_amount(r, |l| l.amc_ticket)),
-    ),
+    )
+    .keyed(|_, r| paid_key(r, |p| Some(num(p.r.amc_ticket)))),
     col(
         "amc_excess",
         true,
         "",
         amount!(|_, r| paid_amount(r, |l| l.amc_excess)),
-    ),
-    col("amc", true, "", amount!(|_, r| paid_amount(r, |l| l.amc()))),
+    )
+    .keyed(|_, r| paid_key(r, |p| Some(num(p.r.amc_excess)))),
+    col("amc", true, "", amount!(|_, r| paid_amount(r, |l| l.amc())))
+        .keyed(|_, r| paid_key(r, |p| Some(num(p.r.amc())))),
     col(
         "patient",
         true,
         "",
         amount!(|_, r| paid_amount(r, |l| l.patient)),
-    ),
+    )
+    .keyed(|_, r| paid_key(r, |p| Some(num(p.r.patient)))),
     col(
         "payee_kind",
         true,
         "DRG_NAT",
         utf8!(|_, r, b| paid(r, |p| put(b, p.p.payee.as_str())).unwrap_or(false)),
-    ),
+    )
+    .keyed(|_, r| paid_key(r, |p| Some(p.p.payee as u128))),
     col(
         "amc_number",
         true,
@@ -765,7 +893,8 @@ pub const COLUMNS: &[Col] = &[
         utf8!(|_, r, b| {
             paid(r, |p| p.p.amc.is_some_and(|a| put_trimmed(b, &a.amc))).unwrap_or(false)
         }),
-    ),
+    )
+    .keyed(|_, r| paid_key(r, |p| p.p.amc.and_then(|a| trimmed_key(&a.amc)))),
     col(
         "amc_payee",
         true,
@@ -773,7 +902,8 @@ pub const COLUMNS: &[Col] = &[
         utf8!(|_, r, b| {
             paid(r, |p| p.p.amc.is_some_and(|a| put(b, a.payee.as_str()))).unwrap_or(false)
         }),
-    ),
+    )
+    .keyed(|_, r| paid_key(r, |p| p.p.amc.map(|a| a.payee as u128))),
     col(
         "warnings",
         true,
@@ -791,7 +921,12 @@ pub const COLUMNS: &[Col] = &[
             })
             .unwrap_or(false)
         }),
-    ),
+    )
+    .keyed(|_, r| {
+        paid_key(r, |p| {
+            (p.r.warning_codes().next().is_some()).then_some(p.r.warnings as u128)
+        })
+    }),
     col(
         "rejection_code",
         true,
@@ -801,7 +936,12 @@ pub const COLUMNS: &[Col] = &[
             Row::Rejected { rej, .. } | Row::RejectedLine { rej, .. } => put(b, rej.code.code()),
             Row::Orphan(_) => put(b, Reject::Orphan.code()),
         }),
-    ),
+    )
+    .keyed(|_, r| match r {
+        Row::Paid(_) => None,
+        Row::Rejected { rej, .. } | Row::RejectedLine { rej, .. } => Some(rej.code as u128),
+        Row::Orphan(_) => Some(Reject::Orphan as u128),
+    }),
     col(
         "rejection_reason",
         true,
@@ -811,7 +951,12 @@ pub const COLUMNS: &[Col] = &[
             Row::Rejected { rej, .. } | Row::RejectedLine { rej, .. } => put(b, rej.code.slug()),
             Row::Orphan(_) => put(b, Reject::Orphan.slug()),
         }),
-    ),
+    )
+    .keyed(|_, r| match r {
+        Row::Paid(_) => None,
+        Row::Rejected { rej, .. } | Row::RejectedLine { rej, .. } => Some(rej.code as u128),
+        Row::Orphan(_) => Some(Reject::Orphan as u128),
+    }),
 ];
 
 /// Nearly unique per row: a dictionary costs time and makes the file larger than plain encoding.
@@ -1015,14 +1160,8 @@ fn rows_of<'a>(events: &'a [Event<'a>], key: &PseudonymKey, out: &mut Vec<Row<'a
     }
 }
 
-/// The record batches of a window of events, in order: the rows are gathered per segment in parallel
-/// (with the pseudonyms), then cut into blocks of [`BLOCK_ROWS`] rows turned into batches in parallel.
-fn record_batches(
-    schema: &SchemaRef,
-    batch: &Batch,
-    key: &PseudonymKey,
-    events: &[Event<'_>],
-) -> Result<Vec<RecordBatch>, String> {
+/// The rows of a window of events, in order: gathered per segment in parallel (with the pseudonyms).
+fn rows_in<'a>(events: &'a [Event<'a>], key: &PseudonymKey) -> Vec<Row<'a>> {
     let segs: Vec<&[Event]> = segments(events).collect();
     let parts: Vec<Vec<Row>> = segs
         .par_iter()
@@ -1032,7 +1171,18 @@ fn record_batches(
             rows
         })
         .collect();
-    let rows: Vec<Row> = parts.concat();
+    parts.concat()
+}
+
+/// The record batches of a window of events, in order: the rows are gathered per segment in parallel
+/// (with the pseudonyms), then cut into blocks of [`BLOCK_ROWS`] rows turned into batches in parallel.
+fn record_batches(
+    schema: &SchemaRef,
+    batch: &Batch,
+    key: &PseudonymKey,
+    events: &[Event<'_>],
+) -> Result<Vec<RecordBatch>, String> {
+    let rows = rows_in(events, key);
     rows.par_chunks(BLOCK_ROWS)
         .map(|rows| record_batch(schema, batch, rows))
         .collect()
@@ -1060,22 +1210,47 @@ pub const BLOCK_ROWS: usize = 8192;
 // ---------------------------------------------------------------------------------------------------
 // The sink.
 
+/// How the sink encodes one column.
+enum Enc {
+    /// parquet-rs's Arrow column writer, from a column array per block of rows (the columns with
+    /// statistics, deltas or plain + Snappy). `None` between row groups.
+    Arrow(Option<ArrowColumnWriter>),
+    /// The sink's own dictionary chunk, from the cells' keys ([`dict`]).
+    Dict(dict::DictChunk),
+}
+
+/// A finished column chunk of a row group.
+enum Out {
+    Arrow(ArrowColumnChunk),
+    Dict(dict::Chunk),
+}
+
 enum Msg {
-    Batches(Vec<RecordBatch>),
+    /// The column chunks of one row group, in column order.
+    RowGroup(Vec<Out>),
     /// Key-value metadata known at the end (the checked batch framing).
     Meta(Vec<KeyValue>),
 }
 
 /// The Parquet export as a sink of the run: writes `dir/liquidated_lines.parquet` (mode 0640).
 ///
-/// `dir` is the run's staging directory: the file is committed with the other outputs, or not at all.
-/// Any failure (a value that does not fit, an encoding or I/O error, the writer thread gone) is
-/// returned by [`Sink::window`] or [`Sink::finish`], which fails the run.
+/// Each window's rows are encoded column by column in parallel on the run's pool (blocks of
+/// [`BLOCK_ROWS`] rows, every column of a block at once), into row groups of [`BATCH_ROWS`] rows; a
+/// finished row group's chunks go through a bounded channel to a writer thread that only writes
+/// bytes. `dir` is the run's staging directory: the file is committed with the other outputs, or not
+/// at all. Any failure (a value that does not fit, an encoding or I/O error, the writer thread gone)
+/// is returned by [`Sink::window`] or [`Sink::finish`], which fails the run.
 pub struct ParquetSink {
     path: PathBuf,
     key: PseudonymKey,
     schema: SchemaRef,
     batch: Option<Batch>,
+    /// One encoder per column of [`COLUMNS`].
+    encs: Vec<Enc>,
+    factory: ArrowRowGroupWriterFactory,
+    /// Rows in the current row group, and its index.
+    rg_rows: usize,
+    rg_index: usize,
     tx: Option<crossbeam_channel::Sender<Msg>>,
     writer: Option<std::thread::JoinHandle<Result<u64, String>>>,
 }
@@ -1103,27 +1278,47 @@ impl ParquetSink {
             ]))
             .build();
         let schema = schema();
-        let mut w = ArrowWriter::try_new(file, schema.clone(), Some(props))
-            .map_err(|e| SinkError::Other(format!("{}: {e}", path.display())))?;
+        let fail =
+            |e: parquet::errors::ParquetError| SinkError::Other(format!("{}: {e}", path.display()));
+        // The Arrow writer converts the schema and stores it (`ARROW:schema`) as usual; its file
+        // writer and column writer factory are then driven column by column.
+        let (mut w, factory) = ArrowWriter::try_new(file, schema.clone(), Some(props))
+            .and_then(|w| w.into_serialized_writer())
+            .map_err(fail)?;
+        let leaves = w.schema_descr().columns().to_vec();
+        let encs = COLUMNS
+            .iter()
+            .zip(leaves)
+            .map(|(c, d)| match c.key {
+                Some(_) => Enc::Dict(dict::DictChunk::new(d)),
+                None => Enc::Arrow(None),
+            })
+            .collect();
         let (tx, rx) = crossbeam_channel::bounded::<Msg>(4);
         let writer = std::thread::Builder::new()
             .name("parquet-writer".into())
             .spawn(move || -> Result<u64, String> {
+                let e = |e: parquet::errors::ParquetError| e.to_string();
                 let mut rows = 0u64;
                 for m in rx {
                     match m {
-                        Msg::Batches(bs) => {
-                            for b in &bs {
-                                w.write(b).map_err(|e| e.to_string())?;
-                                rows += b.num_rows() as u64;
+                        Msg::RowGroup(chunks) => {
+                            let mut rg = w.next_row_group().map_err(e)?;
+                            for ch in chunks {
+                                match ch {
+                                    Out::Arrow(c) => c.append_to_row_group(&mut rg),
+                                    Out::Dict((bytes, close)) => rg.append_column(&bytes, close),
+                                }
+                                .map_err(e)?;
                             }
+                            rows += rg.close().map_err(e)?.num_rows() as u64;
                         }
                         Msg::Meta(kvs) => kvs
                             .into_iter()
                             .for_each(|kv| w.append_key_value_metadata(kv)),
                     }
                 }
-                let file = w.into_inner().map_err(|e| e.to_string())?;
+                let file = w.into_inner().map_err(e)?;
                 file.sync_all().map_err(|e| e.to_string())?;
                 Ok(rows)
             })
@@ -1133,6 +1328,10 @@ impl ParquetSink {
             key,
             schema,
             batch: None,
+            encs,
+            factory,
+            rg_rows: 0,
+            rg_index: 0,
             tx: Some(tx),
             writer: Some(writer),
         })
@@ -1171,6 +1370,145 @@ impl ParquetSink {
             None => Err(self.err("already finished")),
         }
     }
+
+    /// Encodes `rows` (all in the current row group): every column of a block in parallel.
+    fn encode(&mut self, batch: &Batch, rows: &[Row]) -> Result<(), String> {
+        if self.rg_rows == 0 {
+            let mut fresh = self
+                .factory
+                .create_column_writers(self.rg_index)
+                .map_err(|e| e.to_string())?
+                .into_iter();
+            for e in &mut self.encs {
+                let w = fresh.next();
+                if let Enc::Arrow(slot) = e {
+                    *slot = w;
+                }
+            }
+        }
+        let fields = self.schema.fields();
+        for block in rows.chunks(BLOCK_ROWS) {
+            self.encs
+                .par_iter_mut()
+                .zip(COLUMNS.par_iter().zip(fields.par_iter()))
+                .try_for_each(|(e, (c, f))| encode_block(e, c, f, batch, block))?;
+        }
+        self.rg_rows += rows.len();
+        Ok(())
+    }
+
+    /// Closes the current row group's chunks (in parallel) and sends them to the writer.
+    fn flush_row_group(&mut self) -> Result<(), SinkError> {
+        let chunks = self
+            .encs
+            .par_iter_mut()
+            .map(|e| match e {
+                Enc::Arrow(w) => match w.take() {
+                    Some(w) => w.close().map(Out::Arrow),
+                    None => Err(parquet::errors::ParquetError::General(
+                        "no column writer".into(),
+                    )),
+                },
+                Enc::Dict(d) => d.close().map(Out::Dict),
+            })
+            .collect::<Result<Vec<Out>, _>>()
+            .map_err(|e| self.err(e))?;
+        self.rg_rows = 0;
+        self.rg_index += 1;
+        self.send(Msg::RowGroup(chunks))
+    }
+}
+
+/// Encodes one column of a block of rows.
+fn encode_block(
+    e: &mut Enc,
+    c: &Col,
+    field: &Field,
+    batch: &Batch,
+    rows: &[Row],
+) -> Result<(), String> {
+    match (e, c.key) {
+        (Enc::Dict(d), Some(key)) => {
+            let phys = d.physical_type();
+            for r in rows {
+                d.push(key(batch, r), |out| plain_value(c, phys, batch, r, out))?;
+            }
+            Ok(())
+        }
+        (Enc::Arrow(Some(w)), _) => {
+            let mut b = ColBuf::new(c, rows.len());
+            b.fill(c, batch, rows);
+            let array = b.finish(c)?;
+            let leaves = compute_leaves(field, &array).map_err(|e| e.to_string())?;
+            for leaf in &leaves {
+                w.write(leaf).map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        }
+        _ => Err(format!("column {}: no encoder", c.name)),
+    }
+}
+
+/// Appends the PLAIN encoding of the cell of `row` in column `c` (a dictionary value): the same
+/// extractor, checks and conversions as the Arrow column ([`ColBuf`]), for one row.
+fn plain_value(
+    c: &Col,
+    phys: PhysicalType,
+    batch: &Batch,
+    row: &Row,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    let mut b = ColBuf::new(c, 1);
+    b.fill(c, batch, std::slice::from_ref(row));
+    let array = b.finish(c)?;
+    if !array.is_valid(0) {
+        return Err(format!("column {}: a keyed cell is null", c.name));
+    }
+    match phys {
+        PhysicalType::BYTE_ARRAY => {
+            let a = array
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .ok_or_else(|| format!("column {}: not text", c.name))?;
+            let v = a.value(0).as_bytes();
+            out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+            out.extend_from_slice(v);
+        }
+        PhysicalType::INT32 => {
+            let v = match c.get {
+                Get::Amount(_) | Get::Rate(_) => array
+                    .as_any()
+                    .downcast_ref::<Decimal128Array>()
+                    .map(|a| a.value(0) as i32),
+                Get::Date32(_) => array
+                    .as_any()
+                    .downcast_ref::<Date32Array>()
+                    .map(|a| a.value(0)),
+                _ => array
+                    .as_any()
+                    .downcast_ref::<Int32Array>()
+                    .map(|a| a.value(0)),
+            };
+            let v = v.ok_or_else(|| format!("column {}: not a 32-bit value", c.name))?;
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        PhysicalType::INT64 => {
+            let v = match c.get {
+                Get::Amount(_) | Get::Rate(_) => array
+                    .as_any()
+                    .downcast_ref::<Decimal128Array>()
+                    .map(|a| a.value(0) as i64),
+                _ => array
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .map(|a| a.value(0)),
+            };
+            let v = v.ok_or_else(|| format!("column {}: not a 64-bit value", c.name))?;
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        t => return Err(format!("column {}: physical type {t}", c.name)),
+    }
+    Ok(())
 }
 
 impl Sink for ParquetSink {
@@ -1178,11 +1516,17 @@ impl Sink for ParquetSink {
         let Some(batch) = self.batch else {
             return Err(self.err("the batch header was not given (ParquetSink::with_batch)"));
         };
-        match record_batches(&self.schema, &batch, &self.key, events) {
-            Ok(b) if b.is_empty() => Ok(()),
-            Ok(b) => self.send(Msg::Batches(b)),
-            Err(e) => Err(self.err(e)),
+        let rows = rows_in(events, &self.key);
+        let mut rest = &rows[..];
+        while !rest.is_empty() {
+            let (now, later) = rest.split_at(rest.len().min(BATCH_ROWS - self.rg_rows));
+            self.encode(&batch, now).map_err(|e| self.err(e))?;
+            if self.rg_rows == BATCH_ROWS {
+                self.flush_row_group()?;
+            }
+            rest = later;
         }
+        Ok(())
     }
 
     fn finish(&mut self, info: &BatchInfo) -> Result<(), SinkError> {
@@ -1193,6 +1537,9 @@ impl Sink for ParquetSink {
                 "rows written for batch {}, the run read batch {}",
                 b.number, h.batch_no
             )));
+        }
+        if self.rg_rows > 0 {
+            self.flush_row_group()?;
         }
         let mut kv = Vec::new();
         if let Some(h) = &info.header {

@@ -1,0 +1,291 @@
+//! Dictionary column chunks written straight from the cells' keys, without parquet-rs's encoder.
+//!
+//! Why: parquet-rs's dictionary encoder hashes every value's bytes and computes definition levels
+//! from Arrow null buffers: two thirds of the export's instructions (README "Performance"). Most
+//! columns of the file come from a small set of values that the row already identifies — a status,
+//! an enum, a digit, a code of a few bytes, an amount in cents — so each cell is reduced to a
+//! **key** (`u128`, `None` for null) by the column's key function ([`super::Col`]), interned in a small
+//! `FxHashMap` (with a fast path for a repeat of the previous key), and the cell's value is built
+//! only the first time its key is seen in the row group. At the row group's end the chunk is written
+//! as parquet-rs would write it with `RLE_DICTIONARY` and no compression: one PLAIN dictionary page,
+//! then one data page (v1) holding the definition levels and the indices in the RLE/bit-packed hybrid
+//! encoding, plus the chunk's metadata and offset index. Readers see the same values.
+//!
+//! Invariant: equal keys (in one column and row group) are equal values; null ⇔ `None`.
+
+use bytes::Bytes;
+use parquet::basic::{Compression, Encoding, EncodingMask};
+use parquet::column::page::{CompressedPage, Page, PageWriter};
+use parquet::column::writer::ColumnCloseResult;
+use parquet::file::metadata::{ColumnChunkMetaData, OffsetIndexBuilder};
+use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
+use parquet::schema::types::ColumnDescPtr;
+use rustc_hash::FxHashMap;
+
+/// One column's chunk of the current row group, being built.
+pub(super) struct DictChunk {
+    descr: ColumnDescPtr,
+    /// Key → index in the dictionary.
+    map: FxHashMap<u128, u32>,
+    /// The previous non-null key and its index (runs of equal cells are the common case).
+    last: Option<(u128, u32)>,
+    /// The dictionary values, PLAIN-encoded, end to end.
+    dict: Vec<u8>,
+    entries: u32,
+    /// Per row: its definition level (1: a value, 0: null).
+    levels: Vec<u8>,
+    /// Per non-null cell: its index in the dictionary.
+    indices: Vec<u32>,
+}
+
+/// A finished column chunk: its bytes and what the row group writer needs to splice them in.
+pub(super) type Chunk = (Bytes, ColumnCloseResult);
+
+impl DictChunk {
+    pub(super) fn new(descr: ColumnDescPtr) -> DictChunk {
+        DictChunk {
+            descr,
+            map: FxHashMap::default(),
+            last: None,
+            dict: Vec::new(),
+            entries: 0,
+            levels: Vec::new(),
+            indices: Vec::new(),
+        }
+    }
+
+    /// The physical type of the column's values.
+    pub(super) fn physical_type(&self) -> parquet::basic::Type {
+        self.descr.physical_type()
+    }
+
+    /// Appends a cell: `key` as above; `value` appends the PLAIN encoding of the cell's value to the
+    /// dictionary and is called once per distinct key of the row group.
+    #[inline]
+    pub(super) fn push(
+        &mut self,
+        key: Option<u128>,
+        value: impl FnOnce(&mut Vec<u8>) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let Some(k) = key else {
+            self.levels.push(0);
+            return Ok(());
+        };
+        self.levels.push(1);
+        if let Some((lk, li)) = self.last
+            && lk == k
+        {
+            self.indices.push(li);
+            return Ok(());
+        }
+        let i = match self.map.get(&k) {
+            Some(&i) => i,
+            None => {
+                value(&mut self.dict)?;
+                let i = self.entries;
+                self.entries += 1;
+                self.map.insert(k, i);
+                i
+            }
+        };
+        self.last = Some((k, i));
+        self.indices.push(i);
+        Ok(())
+    }
+
+    /// Writes the chunk of the rows pushed since the last call and starts the next one.
+    pub(super) fn close(&mut self) -> parquet::errors::Result<Chunk> {
+        let rows = self.levels.len();
+        let nullable = self.descr.max_def_level() > 0;
+        let width = bit_width(self.entries.saturating_sub(1));
+        let mut data =
+            Vec::with_capacity(rows / 8 + self.indices.len() * usize::from(width) / 8 + 64);
+        if nullable {
+            // Definition levels (max 1): 4-byte length, then the hybrid encoding at 1 bit.
+            data.extend_from_slice(&[0; 4]);
+            hybrid(&self.levels, 1, &mut data);
+            let len = (data.len() - 4) as u32;
+            data[..4].copy_from_slice(&len.to_le_bytes());
+        }
+        // Indices of the non-null cells: bit width, then the hybrid encoding.
+        data.push(width);
+        hybrid(&self.indices, width, &mut data);
+
+        let dict = std::mem::take(&mut self.dict);
+        let (dict_len, data_len) = (dict.len(), data.len());
+        let mut out = TrackedWrite::new(Vec::with_capacity(dict_len + data_len + 64));
+        let mut pages = SerializedPageWriter::new(&mut out);
+        let dict_spec = pages.write_page(CompressedPage::new(
+            Page::DictionaryPage {
+                buf: Bytes::from(dict),
+                num_values: self.entries,
+                encoding: Encoding::PLAIN,
+                is_sorted: false,
+            },
+            dict_len,
+        ))?;
+        let data_spec = pages.write_page(CompressedPage::new(
+            Page::DataPage {
+                buf: Bytes::from(data),
+                num_values: rows as u32,
+                encoding: Encoding::RLE_DICTIONARY,
+                def_level_encoding: Encoding::RLE,
+                rep_level_encoding: Encoding::RLE,
+                statistics: None,
+            },
+            data_len,
+        ))?;
+        pages.close()?;
+        drop(pages);
+        let bytes = Bytes::from(out.into_inner()?);
+
+        let size = (dict_spec.compressed_size + data_spec.compressed_size) as i64;
+        let uncompressed = (dict_spec.uncompressed_size + data_spec.uncompressed_size) as i64;
+        let metadata = ColumnChunkMetaData::builder(self.descr.clone())
+            .set_compression(Compression::UNCOMPRESSED)
+            .set_encodings_mask(EncodingMask::new_from_encodings(
+                [Encoding::PLAIN, Encoding::RLE, Encoding::RLE_DICTIONARY].iter(),
+            ))
+            .set_total_compressed_size(size)
+            .set_total_uncompressed_size(uncompressed)
+            .set_num_values(rows as i64)
+            .set_data_page_offset(data_spec.offset as i64)
+            .set_dictionary_page_offset(Some(dict_spec.offset as i64))
+            .build()?;
+        let mut offsets = OffsetIndexBuilder::new();
+        offsets.append_row_count(rows as i64);
+        offsets.append_offset_and_size(data_spec.offset as i64, data_spec.compressed_size as i32);
+
+        self.map.clear();
+        self.last = None;
+        self.entries = 0;
+        self.levels.clear();
+        self.indices.clear();
+        Ok((
+            bytes,
+            ColumnCloseResult {
+                bytes_written: size as u64,
+                rows_written: rows as u64,
+                metadata,
+                bloom_filter: None,
+                column_index: None,
+                offset_index: Some(offsets.build()),
+            },
+        ))
+    }
+}
+
+/// Bits needed for values up to `max`.
+fn bit_width(max: u32) -> u8 {
+    (32 - max.leading_zeros()) as u8
+}
+
+/// Appends `values` in Parquet's RLE/bit-packed hybrid encoding at `width` bits: a run of equal
+/// values long enough to stay 8 or more once the pending bit-packed values are completed to a group
+/// of 8 is one RLE run; the others are bit-packed by groups of 8 (the last group padded with zeros:
+/// readers stop at the number of values the page holds).
+fn hybrid<T: Copy + Eq + Into<u32>>(values: &[T], width: u8, out: &mut Vec<u8>) {
+    let n = values.len();
+    // values[lit..i] wait to be bit-packed.
+    let (mut lit, mut i) = (0, 0);
+    while i < n {
+        let v = values[i];
+        let mut j = i + 1;
+        while j < n && values[j] == v {
+            j += 1;
+        }
+        let fill = (8 - (i - lit) % 8) % 8;
+        if j - i >= fill + 8 {
+            let cut = i + fill;
+            bit_pack(&values[lit..cut], width, out);
+            varint(out, ((j - cut) as u64) << 1);
+            let bytes = usize::from(width).div_ceil(8);
+            out.extend_from_slice(&v.into().to_le_bytes()[..bytes]);
+            lit = j;
+        }
+        i = j;
+    }
+    bit_pack(&values[lit..], width, out);
+}
+
+/// One bit-packed run of `values` (padded with zeros to a whole group of 8), LSB first.
+fn bit_pack<T: Copy + Into<u32>>(values: &[T], width: u8, out: &mut Vec<u8>) {
+    if values.is_empty() {
+        return;
+    }
+    varint(out, ((values.len().div_ceil(8) as u64) << 1) | 1);
+    let w = usize::from(width);
+    for group in values.chunks(8) {
+        let mut g = [0u32; 8];
+        for (d, s) in g.iter_mut().zip(group) {
+            *d = (*s).into();
+        }
+        // 8 values of w bits are w bytes.
+        if w <= 16 {
+            let acc = g
+                .iter()
+                .enumerate()
+                .fold(0u128, |a, (k, &v)| a | (v as u128) << (k * w));
+            out.extend_from_slice(&acc.to_le_bytes()[..w]);
+        } else {
+            let (mut acc, mut bits) = (0u64, 0);
+            for v in g {
+                acc |= u64::from(v) << bits;
+                bits += w;
+                while bits >= 8 {
+                    out.push(acc as u8);
+                    acc >>= 8;
+                    bits -= 8;
+                }
+            }
+        }
+    }
+}
+
+fn varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc(values: &[u32], width: u8) -> Vec<u8> {
+        let mut out = Vec::new();
+        hybrid(values, width, &mut out);
+        out
+    }
+
+    #[test]
+    fn hybrid_encoding_of_runs_and_groups_follows_the_parquet_spec() {
+        // 10 × 3 at 2 bits: one RLE run, header 10 << 1, value on 1 byte.
+        assert_eq!(enc(&[3; 10], 2), vec![20, 3]);
+        // 0..8 at 3 bits: one bit-packed group, header 1 << 1 | 1, values LSB first (spec example).
+        assert_eq!(enc(&[0, 1, 2, 3, 4, 5, 6, 7], 3), vec![3, 0x88, 0xC6, 0xFA]);
+        // 3 values then a run of 13 ones at 1 bit: the group is completed with 5 ones, 8 remain RLE.
+        assert_eq!(
+            enc(&[0, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1], 1),
+            vec![3, 0b1111_1010, 16, 1]
+        );
+        // A short tail is padded with zeros to a whole group.
+        assert_eq!(enc(&[1, 1, 1], 1), vec![3, 0b0000_0111]);
+        // Width 0 (a one-value dictionary): runs with a zero-byte value.
+        assert_eq!(enc(&[0; 5], 0), vec![3]);
+        assert_eq!(enc(&[0; 9], 0), vec![18]);
+        // A run longer than 127 takes a two-byte varint header.
+        assert_eq!(enc(&[2; 200], 2), vec![0x90, 0x03, 2]);
+        assert_eq!(enc(&[], 4), Vec::<u8>::new());
+        // Wide values (17 bits): the byte-by-byte path.
+        let wide = enc(&[0x1_0001, 1, 0, 0, 0, 0, 0, 0], 17);
+        assert_eq!(wide.len(), 1 + 17);
+        assert_eq!(&wide[..5], &[3, 0x01, 0x00, 0x03, 0x00]);
+        assert_eq!(bit_width(0), 0);
+        assert_eq!(bit_width(1), 1);
+        assert_eq!(bit_width(255), 8);
+        assert_eq!(bit_width(256), 9);
+    }
+}
