@@ -1389,9 +1389,10 @@ impl ParquetSink {
         let fields = self.schema.fields();
         for block in rows.chunks(BLOCK_ROWS) {
             self.encs
-                .par_iter_mut()
-                .zip(COLUMNS.par_iter().zip(fields.par_iter()))
-                .try_for_each(|(e, (c, f))| encode_block(e, c, f, batch, block))?;
+                .par_chunks_mut(GROUP_COLUMNS)
+                .zip(COLUMNS.par_chunks(GROUP_COLUMNS))
+                .zip(fields.par_chunks(GROUP_COLUMNS))
+                .try_for_each(|((e, c), f)| encode_group(e, c, f, batch, block))?;
         }
         self.rg_rows += rows.len();
         Ok(())
@@ -1419,34 +1420,51 @@ impl ParquetSink {
     }
 }
 
-/// Encodes one column of a block of rows.
-fn encode_block(
-    e: &mut Enc,
-    c: &Col,
-    field: &Field,
+/// Columns encoded by one task: the tasks of a block run in parallel, and each walks the block by
+/// slices of [`CACHE_ROWS`] rows, all its columns per slice, so that the rows' data read by one
+/// column is still in cache for the next (one task per column read the whole block from memory
+/// once per column: more time lost in cache misses than the instructions saved).
+const GROUP_COLUMNS: usize = 6;
+
+/// Encodes the columns `cols` (with their encoders and fields) of a block of rows.
+fn encode_group(
+    encs: &mut [Enc],
+    cols: &[Col],
+    fields: &[arrow_schema::FieldRef],
     batch: &Batch,
     rows: &[Row],
 ) -> Result<(), String> {
-    match (e, c.key) {
-        (Enc::Dict(d), Some(key)) => {
-            let phys = d.physical_type();
-            for r in rows {
-                d.push(key(batch, r), |out| plain_value(c, phys, batch, r, out))?;
+    let mut bufs: Vec<Option<ColBuf>> = encs
+        .iter()
+        .zip(cols)
+        .map(|(e, c)| matches!(e, Enc::Arrow(_)).then(|| ColBuf::new(c, rows.len())))
+        .collect();
+    for part in rows.chunks(CACHE_ROWS) {
+        for ((e, c), b) in encs.iter_mut().zip(cols).zip(&mut bufs) {
+            match (e, c.key, b) {
+                (Enc::Dict(d), Some(key), _) => {
+                    let phys = d.physical_type();
+                    for r in part {
+                        d.push(key(batch, r), |out| plain_value(c, phys, batch, r, out))?;
+                    }
+                }
+                (Enc::Arrow(_), _, Some(b)) => b.fill(c, batch, part),
+                _ => return Err(format!("column {}: no encoder", c.name)),
             }
-            Ok(())
         }
-        (Enc::Arrow(Some(w)), _) => {
-            let mut b = ColBuf::new(c, rows.len());
-            b.fill(c, batch, rows);
-            let array = b.finish(c)?;
-            let leaves = compute_leaves(field, &array).map_err(|e| e.to_string())?;
-            for leaf in &leaves {
-                w.write(leaf).map_err(|e| e.to_string())?;
-            }
-            Ok(())
-        }
-        _ => Err(format!("column {}: no encoder", c.name)),
     }
+    for ((e, c), (b, f)) in encs.iter_mut().zip(cols).zip(bufs.into_iter().zip(fields)) {
+        if let (Enc::Arrow(w), Some(b)) = (e, b) {
+            let w = w
+                .as_mut()
+                .ok_or_else(|| format!("column {}: no column writer", c.name))?;
+            let array = b.finish(c)?;
+            for leaf in compute_leaves(f, &array).map_err(|e| e.to_string())? {
+                w.write(&leaf).map_err(|e| e.to_string())?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Appends the PLAIN encoding of the cell of `row` in column `c` (a dictionary value): the same
