@@ -905,6 +905,11 @@ pub fn stage_run<'s>(
         states: if opts.carry.is_some() {
             states.into_sorted()
         } else {
+            let t = std::time::Instant::now();
+            states.free();
+            if std::env::var_os("LIQUIDATOR_TIMING").is_some() {
+                eprintln!("timing: states freed {:?}", t.elapsed());
+            }
             Vec::new()
         },
     })

@@ -145,6 +145,14 @@ impl States {
         v
     }
 
+    /// Frees every state side by side on the run's pool: a national night holds millions of states,
+    /// each with its heap spills (debts, sessions), and dropping them one after the other is a
+    /// single-threaded step at the very end of the run (issue #13: 0.10 → 0.08 s on a 1 M-claim day,
+    /// 2 threads, under load).
+    pub fn free(self) {
+        self.shards.into_par_iter().for_each(drop);
+    }
+
     /// Every open debt of the insured (`rules::debt`), by beneficiary key then oldest first (a
     /// deterministic order: it does not depend on the shards' hash maps).
     pub fn open_debts(&self) -> Vec<(u64, crate::rules::debt::Debt)> {

@@ -11,8 +11,9 @@ use std::io::{self, Write};
 
 /// Rows formatted by one task.
 pub const PIECE: usize = 4096;
-/// Pieces formatted side by side, then written, before the next ones are formatted.
-pub const BATCH: usize = 32;
+/// Pieces formatted side by side, then written, before the next ones are formatted (enough to keep a
+/// few cores busy; a piece of payment orders is ≈ 3 MiB of text with its XML).
+pub const BATCH: usize = 8;
 
 /// Formats `items` by pieces of [`PIECE`] rows in parallel into `N` texts (`fmt` appends a piece's
 /// rows to each of its `N` buffers; it is given the index of the piece's first row) and writes each
