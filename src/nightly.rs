@@ -134,10 +134,11 @@ pub fn run<'s>(
         })
         .map_err(ledger_error)?;
     timer.lap(&format!(
-        "commit ({} states, {} claim numbers, {} CCAM acts)",
+        "commit ({} states, {} claim numbers, {} CCAM acts: {})",
         staged.states.len(),
         night.claims.len(),
-        night.acts.len()
+        night.acts.len(),
+        ledger.commit_timing()
     ));
     liquidator_ledger::kill_point("before-rename");
     let summary = staged.summary;

@@ -27,17 +27,26 @@ pub fn prune(s: &mut BenefState, oldest: Date) {
 
 pub fn encode(s: &BenefState, out: &mut Vec<u8>) {
     out.clear();
+    encode_pruned(s, Date(0), out);
+}
+
+/// Appends to `out` what [`prune`] then [`encode`] would give, without copying the state.
+pub fn encode_pruned(s: &BenefState, oldest: Date, out: &mut Vec<u8>) {
+    let year = oldest.year();
+    let keep_year = |y: &&(u32, i64)| y.0 >= year;
     out.push(VERSION);
     out.push(s.seeded as u8);
-    years(out, &s.pf_by_year);
-    years(out, &s.fr_by_year);
-    out.push(s.fr_by_day.len().min(255) as u8);
-    for (d, v) in s.fr_by_day.iter().take(255) {
+    years(out, s.pf_by_year.iter().filter(keep_year));
+    years(out, s.fr_by_year.iter().filter(keep_year));
+    let fr_days = || s.fr_by_day.iter().filter(|d| d.0 >= oldest);
+    out.push(fr_days().count().min(255) as u8);
+    for (d, v) in fr_days().take(255) {
         out.extend_from_slice(&d.0.to_le_bytes());
         out.extend_from_slice(&v.to_le_bytes());
     }
-    out.extend_from_slice(&(s.daily.len().min(u16::MAX as usize) as u16).to_le_bytes());
-    for d in s.daily.iter().take(u16::MAX as usize) {
+    let daily = || s.daily.iter().filter(|d| d.date >= oldest);
+    out.extend_from_slice(&(daily().count().min(u16::MAX as usize) as u16).to_le_bytes());
+    for d in daily().take(u16::MAX as usize) {
         out.extend_from_slice(&d.practitioner.to_le_bytes());
         out.extend_from_slice(&d.date.0.to_le_bytes());
         out.push(d.pf);
@@ -68,9 +77,9 @@ pub fn encode(s: &BenefState, out: &mut Vec<u8>) {
     }
 }
 
-fn years(out: &mut Vec<u8>, v: &[(u32, i64)]) {
-    out.push(v.len().min(255) as u8);
-    for (y, c) in v.iter().take(255) {
+fn years<'a>(out: &mut Vec<u8>, v: impl Iterator<Item = &'a (u32, i64)> + Clone) {
+    out.push(v.clone().count().min(255) as u8);
+    for (y, c) in v.take(255) {
         out.extend_from_slice(&(*y as u16).to_le_bytes());
         out.extend_from_slice(&c.to_le_bytes());
     }
@@ -223,6 +232,19 @@ mod tests {
         assert!(decode(&b[..b.len() - 1]).is_err());
         b[0] = 9;
         assert!(decode(&b).is_err());
+    }
+
+    #[test]
+    fn encode_pruned_gives_the_bytes_of_prune_then_encode() {
+        for oldest in [20200101, 20240101, 20240102, 20250101, 20260310, 20270101] {
+            let mut pruned = sample();
+            prune(&mut pruned, Date(oldest));
+            let mut a = Vec::new();
+            encode(&pruned, &mut a);
+            let mut b = vec![7u8];
+            encode_pruned(&sample(), Date(oldest), &mut b);
+            assert_eq!(&b[1..], a.as_slice(), "oldest {oldest}");
+        }
     }
 
     #[test]

@@ -133,13 +133,13 @@ impl Images {
 pub struct Merged {
     /// The bucket's new value, if any record changed.
     pub value: Option<Vec<u8>>,
-    /// (key, bytes before) of each state that changed (empty: it had none).
-    pub before: Vec<(u64, Vec<u8>)>,
+    /// The records (key, bytes before — empty: none) of each state that changed, in key order.
+    pub before: Vec<u8>,
 }
 
 /// Merges a bucket's stored records with the night's new states of that bucket (sorted, one per
 /// key): a state whose bytes equal the stored ones is no change.
-pub fn merge(old: &[u8], new: &[(u64, Vec<u8>)]) -> Result<Merged, LedgerError> {
+pub fn merge(old: &[u8], new: &[(u64, &[u8])]) -> Result<Merged, LedgerError> {
     let recs = parse(old)?;
     let mut out = Vec::with_capacity(old.len() + new.iter().map(|n| n.1.len() + 12).sum::<usize>());
     let mut before = Vec::new();
@@ -151,10 +151,10 @@ pub fn merge(old: &[u8], new: &[(u64, Vec<u8>)]) -> Result<Merged, LedgerError> 
             (Some(a), Some(b)) if a == b => {
                 let (_, off, len) = recs[i];
                 let was = &old[off..off + len];
-                if was != new[j].1.as_slice() {
-                    before.push((a, was.to_vec()));
+                if was != new[j].1 {
+                    push(&mut before, a, was);
                 }
-                push(&mut out, a, &new[j].1);
+                push(&mut out, a, new[j].1);
                 i += 1;
                 j += 1;
             }
@@ -164,8 +164,8 @@ pub fn merge(old: &[u8], new: &[(u64, Vec<u8>)]) -> Result<Merged, LedgerError> 
                 i += 1;
             }
             (_, Some(b)) => {
-                before.push((b, Vec::new()));
-                push(&mut out, b, &new[j].1);
+                push(&mut before, b, &[]);
+                push(&mut out, b, new[j].1);
                 j += 1;
             }
             _ => break,
@@ -192,19 +192,15 @@ mod tests {
     #[test]
     fn a_merge_writes_new_and_changed_states_keeps_the_rest_and_lists_what_changed() {
         let old = value(&[(1, b"a"), (5, b"bb"), (9, b"c")]);
-        let new = vec![
-            (3, b"new".to_vec()),
-            (5, b"bb".to_vec()),
-            (9, b"C".to_vec()),
-        ];
+        let new: Vec<(u64, &[u8])> = vec![(3, b"new"), (5, b"bb"), (9, b"C")];
         let m = merge(&old, &new).unwrap();
         assert_eq!(
             m.value.unwrap(),
             value(&[(1, b"a"), (3, b"new"), (5, b"bb"), (9, b"C")])
         );
-        assert_eq!(m.before, vec![(3, Vec::new()), (9, b"c".to_vec())]);
+        assert_eq!(m.before, value(&[(3, b""), (9, b"c")]));
         // Nothing changed: nothing to write.
-        let m = merge(&old, &[(5, b"bb".to_vec())]).unwrap();
+        let m = merge(&old, &[(5, b"bb".as_slice())]).unwrap();
         assert!(m.value.is_none() && m.before.is_empty());
     }
 

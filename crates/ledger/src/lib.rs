@@ -44,6 +44,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 /// The store's file in the ledger directory.
 pub const FILE: &str = "ledger.redb";
+/// redb's page cache.
+const CACHE_BYTES: usize = 64 << 20;
 /// Nights whose before-images are kept for `reprocess`.
 pub const UNDO_NIGHTS: u32 = 31;
 /// Layout version written in `meta`.
@@ -211,6 +213,8 @@ pub struct Ledger {
     db: Arc<Database>,
     dir: PathBuf,
     batches: Vec<BatchRecord>,
+    /// The steps of the last commit and their seconds (`LIQUIDATOR_TIMING`).
+    commit_laps: Vec<(&'static str, f64)>,
 }
 
 impl Ledger {
@@ -219,7 +223,12 @@ impl Ledger {
     pub fn open(dir: &Path) -> Result<(Ledger, Option<Resolved>), LedgerError> {
         std::fs::create_dir_all(dir).map_err(|e| LedgerError::Io(dir.to_path_buf(), e))?;
         let path = dir.join(FILE);
-        let db = Database::create(&path).map_err(st)?;
+        // A small page cache: a night reads each stored value once (into memory, `Reader`) and
+        // writes each once; redb's default 1 GiB cache only added to the run's resident memory.
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path)
+            .map_err(st)?;
         let txn = db.begin_write().map_err(st)?;
         {
             let mut meta = txn.open_table(META).map_err(st)?;
@@ -251,10 +260,20 @@ impl Ledger {
             db: Arc::new(db),
             dir: dir.to_path_buf(),
             batches: Vec::new(),
+            commit_laps: Vec::new(),
         };
         let resolved = l.resolve()?;
         l.load_batches()?;
         Ok((l, resolved))
+    }
+
+    /// The steps of the last commit: "step 0.123 s, …".
+    pub fn commit_timing(&self) -> String {
+        self.commit_laps
+            .iter()
+            .map(|(w, t)| format!("{w} {t:.3} s"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     pub fn dir(&self) -> &Path {
@@ -369,6 +388,12 @@ impl Ledger {
     /// renamed.
     pub fn commit_night(&mut self, n: &NightCommit) -> Result<Pending, LedgerError> {
         kill_point("before-ledger-commit");
+        let mut clock = std::time::Instant::now();
+        let mut laps = Vec::new();
+        let mut lap = |what: &'static str| {
+            laps.push((what, clock.elapsed().as_secs_f64()));
+            clock = std::time::Instant::now();
+        };
         // The night's keys, sorted and encoded outside the transaction, side by side.
         let (claim_recs, act_recs) = rayon::join(
             || {
@@ -400,8 +425,10 @@ impl Ledger {
                 )
             },
         );
+        lap("keys sorted");
         let txn = self.db.begin_write().map_err(st)?;
         let savepoint = txn.persistent_savepoint().map_err(st)?;
+        lap("savepoint");
         let seq = match n.replaces {
             Some(s) => s,
             None => self.batches.last().map_or(1, |b| b.seq + 1),
@@ -430,6 +457,7 @@ impl Ledger {
                 drop_night_segments(&txn, s)?;
             }
             self.write_states(&txn, n, seq)?;
+            lap("states and before-images");
             // Purge (formats/ledger.md, "Purge"): once per month of the limit, every record of the
             // nights so far dated before the oldest payable day is dead; chunks with nothing else go.
             let mut meta = txn.open_table(META).map_err(st)?;
@@ -455,6 +483,7 @@ impl Ledger {
             if purge {
                 drop_dead_chunks(&txn, dead_seq, dead_before)?;
             }
+            lap("claim and act segments");
             if seq > UNDO_NIGHTS {
                 let limit = seq - UNDO_NIGHTS;
                 let mut undo = txn.open_table(UNDO).map_err(st)?;
@@ -474,7 +503,10 @@ impl Ledger {
                 .map_err(|e| LedgerError::Corrupt(format!("pending marker: {e}")))?;
             meta.insert("pending", json.as_slice()).map_err(st)?;
         }
+        lap("undo purge, batch, marker");
         txn.commit().map_err(st)?;
+        lap("durable commit");
+        self.commit_laps = laps;
         kill_point("after-ledger-commit");
         self.load_batches()?;
         self.pending()?
@@ -491,30 +523,26 @@ impl Ledger {
         seq: u32,
     ) -> Result<(), LedgerError> {
         let last = self.batches.last().map_or(0, |b| b.seq);
-        let encode = |(key, state): &(u64, BenefState)| {
-            let mut s = state.clone();
-            codec::prune(&mut s, n.oldest);
-            let mut b = Vec::with_capacity(64);
-            codec::encode(&s, &mut b);
-            (mix(*key), b)
-        };
+        // The night's states by mixed key (encoded in `write_buckets`, bucket by bucket).
+        let mut keyed: Vec<(u64, &BenefState)> =
+            n.states.par_iter().map(|(k, s)| (mix(*k), s)).collect();
+        keyed.par_sort_unstable_by_key(|e| e.0);
+        let encode = |s: &&BenefState, out: &mut Vec<u8>| codec::encode_pruned(s, n.oldest, out);
         match n.replaces {
             None => {
-                let mut enc: Vec<(u64, Vec<u8>)> = n.states.par_iter().map(encode).collect();
-                enc.par_sort_unstable_by_key(|e| e.0);
-                let before = write_buckets(txn, &enc)?;
-                write_undo(txn, seq, before.iter().map(|(k, b)| (*k, b.as_slice())))?;
+                let before = write_buckets(txn, &keyed, encode)?;
+                write_undo(txn, seq, &before)?;
             }
             // Reprocess of the last night: its states are replaced; a state the night had left
             // unchanged (no before-image) gets the one it had: the current state.
             Some(r) if r == last => {
-                let mut enc: Vec<(u64, Vec<u8>)> = n.states.par_iter().map(encode).collect();
-                enc.par_sort_unstable_by_key(|e| e.0);
                 let mut undo = read_undo(txn, r)?;
-                for (k, b) in write_buckets(txn, &enc)? {
-                    undo.entry(k).or_insert(b);
+                let before = write_buckets(txn, &keyed, encode)?;
+                for (k, off, len) in images::parse(&before)? {
+                    undo.entry(k)
+                        .or_insert_with(|| before[off..off + len].to_vec());
                 }
-                write_undo(txn, r, undo.iter().map(|(k, b)| (*k, b.as_slice())))?;
+                write_undo(txn, r, &records(&undo))?;
             }
             // Reprocess of an earlier night: its counter changes are carried into the later
             // nights' before-images and the current state (formats/ledger.md).
@@ -576,9 +604,11 @@ impl Ledger {
                     new_current.push((k, buf));
                 }
                 new_current.sort_unstable_by_key(|e| e.0);
-                write_buckets(txn, &new_current)?;
+                write_buckets(txn, &new_current, |b: &Vec<u8>, out: &mut Vec<u8>| {
+                    out.extend_from_slice(b)
+                })?;
                 for (i, u) in undo.iter().enumerate() {
-                    write_undo(txn, r + i as u32, u.iter().map(|(k, b)| (*k, b.as_slice())))?;
+                    write_undo(txn, r + i as u32, &records(u))?;
                 }
             }
         }
@@ -701,16 +731,17 @@ pub fn kill_point(point: &str) {
     }
 }
 
-/// Merges the night's states (sorted by mixed key, one per key) into their buckets, bucket by
-/// bucket in batches (read, merge in parallel, write); returns the before-image of each state that
-/// changed, in key order.
-fn write_buckets(
+/// Merges the night's states (sorted by mixed key, one per key; `encode` appends a state's stored
+/// bytes) into their buckets, in batches of buckets: read, encode and merge in parallel, write.
+/// Returns the before-image records (`images`) of the states that changed, in key order.
+fn write_buckets<T: Sync>(
     txn: &redb::WriteTransaction,
-    new: &[(u64, Vec<u8>)],
-) -> Result<Vec<(u64, Vec<u8>)>, LedgerError> {
+    new: &[(u64, T)],
+    encode: impl Fn(&T, &mut Vec<u8>) + Sync,
+) -> Result<Vec<u8>, LedgerError> {
     let mut t = txn.open_table(BENEFS).map_err(st)?;
     // The night's states cut by bucket.
-    let mut groups: Vec<(u32, &[(u64, Vec<u8>)])> = Vec::new();
+    let mut groups: Vec<(u32, &[(u64, T)])> = Vec::new();
     let mut i = 0;
     while i < new.len() {
         let b = images::bucket(new[i].0);
@@ -732,42 +763,65 @@ fn write_buckets(
         let merged: Vec<images::Merged> = batch
             .par_iter()
             .zip(old.par_iter())
-            .map(|((_, g), o)| images::merge(o, g))
+            .map(|((_, g), o)| {
+                let mut arena = Vec::with_capacity(g.len() * 96);
+                let mut ends = Vec::with_capacity(g.len());
+                for (_, s) in g.iter() {
+                    encode(s, &mut arena);
+                    ends.push(arena.len());
+                }
+                let mut start = 0;
+                let new: Vec<(u64, &[u8])> = g
+                    .iter()
+                    .zip(&ends)
+                    .map(|((k, _), &end)| {
+                        let r = (*k, &arena[start..end]);
+                        start = end;
+                        r
+                    })
+                    .collect();
+                images::merge(o, &new)
+            })
             .collect::<Result<_, _>>()?;
         for ((b, _), m) in batch.iter().zip(merged) {
             if let Some(v) = m.value {
                 t.insert(*b, v.as_slice()).map_err(st)?;
             }
-            before.extend(m.before);
+            before.extend_from_slice(&m.before);
         }
     }
     Ok(before)
 }
 
-/// Replaces night `seq`'s before-images by these records (in key order), in chunks of
-/// [`UNDO_CHUNK`] bytes.
-fn write_undo<'a>(
-    txn: &redb::WriteTransaction,
-    seq: u32,
-    recs: impl Iterator<Item = (u64, &'a [u8])>,
-) -> Result<(), LedgerError> {
+/// Replaces night `seq`'s before-images by these records (`images`, in key order), in chunks of
+/// about [`UNDO_CHUNK`] bytes cut at record boundaries.
+fn write_undo(txn: &redb::WriteTransaction, seq: u32, recs: &[u8]) -> Result<(), LedgerError> {
     let mut t = txn.open_table(UNDO).map_err(st)?;
     t.retain_in((seq, 0)..=(seq, u32::MAX), |_, _| false)
         .map_err(st)?;
-    let mut buf = Vec::new();
     let mut chunk = 0u32;
-    for (k, b) in recs {
-        images::push(&mut buf, k, b);
-        if buf.len() >= UNDO_CHUNK {
-            t.insert((seq, chunk), buf.as_slice()).map_err(st)?;
-            buf.clear();
+    let mut start = 0;
+    for (_, off, len) in images::parse(recs)? {
+        let end = off + len;
+        if end - start >= UNDO_CHUNK {
+            t.insert((seq, chunk), &recs[start..end]).map_err(st)?;
             chunk += 1;
+            start = end;
         }
     }
-    if !buf.is_empty() {
-        t.insert((seq, chunk), buf.as_slice()).map_err(st)?;
+    if start < recs.len() {
+        t.insert((seq, chunk), &recs[start..]).map_err(st)?;
     }
     Ok(())
+}
+
+/// Records (`images`) from a map, in key order.
+fn records(m: &BTreeMap<u64, Vec<u8>>) -> Vec<u8> {
+    let mut v = Vec::new();
+    for (k, b) in m {
+        images::push(&mut v, *k, b);
+    }
+    v
 }
 
 /// Night `seq`'s before-images, to edit (`reprocess`).
