@@ -87,7 +87,7 @@ pub fn encode(kind: Kind, recs: &[Rec], out: &mut Vec<u8>) {
 
 pub fn decode(kind: Kind, b: &[u8]) -> Result<impl Iterator<Item = Rec> + '_, LedgerError> {
     let n = kind.rec();
-    if b.len() % n != 0 {
+    if !b.len().is_multiple_of(n) {
         return Err(LedgerError::Corrupt(format!(
             "{kind:?} segment of {} bytes: not whole records",
             b.len()
@@ -228,8 +228,8 @@ mod tests {
             let back: Vec<Rec> = decode(kind, &b).unwrap().collect();
             match kind {
                 Kind::Claims => {
-                    assert_eq!(back[0].paid, true);
-                    assert_eq!(back[1].paid, false);
+                    assert!(back[0].paid);
+                    assert!(!back[1].paid);
                     assert_eq!(back[1].date, 20231216);
                     assert_eq!(back[1].key, u64::MAX);
                 }
