@@ -365,8 +365,24 @@ pub struct Col {
     key: Option<Key>,
 }
 
-/// See [`Col::key`].
-type Key = fn(&Batch, &Row) -> Option<u128>;
+/// Pushes the cells of a block of rows into the column's dictionary chunk: a loop with the column's
+/// key function inlined, written with [`key!`] (see [`Col::key`]).
+type Key = fn(&Col, &Batch, &[Row], &mut dict::DictChunk) -> Result<(), String>;
+
+/// The [`Key`] of a column from its per-cell key function `|batch, row| -> Option<u128>`; a key seen
+/// for the first time in the row group has its value built by the column's extractor ([`plain_value`]).
+macro_rules! key {
+    (|$c:pat_param, $r:pat_param| $body:expr $(,)?) => {
+        |col: &Col, batch: &Batch, rows: &[Row], d: &mut dict::DictChunk| {
+            let f = |$c: &Batch, $r: &Row| -> Option<u128> { $body };
+            let phys = d.physical_type();
+            for r in rows {
+                d.push(f(batch, r), |out| plain_value(col, phys, batch, r, out))?;
+            }
+            Ok(())
+        }
+    };
+}
 
 impl Col {
     pub fn data_type(&self) -> DataType {
@@ -463,21 +479,21 @@ pub const COLUMNS: &[Col] = &[
             )
         }),
     )
-    .keyed(|_, r| {
+    .keyed(key!(|_, r| {
         Some(match r {
             Row::Paid(_) => 0,
             Row::Rejected { .. } => 1,
             Row::RejectedLine { .. } => 2,
             Row::Orphan(_) => 3,
         })
-    }),
+    })),
     col(
         "batch_number",
         false,
         "FLX_EMT_ORD",
         int32!(|c, _| Some(c.number)),
     )
-    .keyed(|c, _| Some(num(c.number as i64))),
+    .keyed(key!(|c, _| Some(num(c.number as i64)))),
     col(
         "batch_date",
         true,
@@ -549,14 +565,14 @@ pub const COLUMNS: &[Col] = &[
                 .unwrap_or(false),
         ),
     )
-    .keyed(|_, r| paid_key(r, |p| Some(pack(&p.h.nir[..3])))),
+    .keyed(key!(|_, r| paid_key(r, |p| Some(pack(&p.h.nir[..3]))))),
     col(
         "beneficiary_rank",
         true,
         "BEN_RNG_GEM",
         int32!(|_, r| paid(r, |p| p.h.rank as i32)),
     )
-    .keyed(|_, r| paid_key(r, |p| Some(num(p.h.rank as i64)))),
+    .keyed(key!(|_, r| paid_key(r, |p| Some(num(p.h.rank as i64))))),
     col(
         "beneficiary_hash",
         true,
@@ -577,12 +593,12 @@ pub const COLUMNS: &[Col] = &[
             n.map(|n| fmt::padded(b, n as u64, 9)).is_some()
         }),
     )
-    .keyed(|_, r| match r {
+    .keyed(key!(|_, r| match r {
         Row::Paid(p) => Some(num(p.h.practitioner as i64)),
         Row::Rejected { practitioner, .. } => practitioner.map(|n| num(n as i64)),
         Row::RejectedLine { practitioner, .. } => Some(num(*practitioner as i64)),
         Row::Orphan(_) => None,
-    }),
+    })),
     col(
         "date_of_care",
         true,
@@ -606,7 +622,9 @@ pub const COLUMNS: &[Col] = &[
             .unwrap_or(false)
         }),
     )
-    .keyed(|_, r| paid_key(r, |p| Some(matches!(p.l.act, Act::Ccam { .. }) as u128))),
+    .keyed(key!(|_, r| paid_key(r, |p| Some(
+        matches!(p.l.act, Act::Ccam { .. }) as u128
+    )))),
     col(
         "code",
         true,
@@ -619,19 +637,19 @@ pub const COLUMNS: &[Col] = &[
             .unwrap_or(false)
         }),
     )
-    .keyed(|_, r| {
+    .keyed(key!(|_, r| {
         paid_key(r, |p| match &p.l.act {
             Act::Ngap { letter, .. } => trimmed_key(letter),
             Act::Ccam { code, .. } => trimmed_key(code),
         })
-    }),
+    })),
     col(
         "act_group",
         true,
         "PRS_NAT (B2 prestation code) / CAM_REG_COD (CCAM regroupement)",
         utf8!(|_, r, b| paid(r, |p| put_trimmed(b, &p.r.group)).unwrap_or(false)),
     )
-    .keyed(|_, r| paid_key(r, |p| trimmed_key(&p.r.group))),
+    .keyed(key!(|_, r| paid_key(r, |p| trimmed_key(&p.r.group)))),
     col(
         "activity",
         true,
@@ -647,12 +665,12 @@ pub const COLUMNS: &[Col] = &[
             .unwrap_or(false)
         }),
     )
-    .keyed(|_, r| {
+    .keyed(key!(|_, r| {
         paid_key(r, |p| match p.l.act {
             Act::Ccam { activity, .. } => Some(num(activity as i64)),
             Act::Ngap { .. } => None,
         })
-    }),
+    })),
     col(
         "phase",
         true,
@@ -665,12 +683,12 @@ pub const COLUMNS: &[Col] = &[
             .flatten()
         }),
     )
-    .keyed(|_, r| {
+    .keyed(key!(|_, r| {
         paid_key(r, |p| match p.l.act {
             Act::Ccam { phase, .. } => Some(num(phase as i64)),
             Act::Ngap { .. } => None,
         })
-    }),
+    })),
     col(
         "coefficient",
         true,
@@ -683,19 +701,19 @@ pub const COLUMNS: &[Col] = &[
             .flatten()
         }),
     )
-    .keyed(|_, r| {
+    .keyed(key!(|_, r| {
         paid_key(r, |p| match p.l.act {
             Act::Ngap { coef, .. } => Some(num(coef as i64)),
             Act::Ccam { .. } => None,
         })
-    }),
+    })),
     col(
         "quantity",
         true,
         "PRS_ACT_QTE",
         int32!(|_, r| paid(r, |p| p.r.quantity as i32)),
     )
-    .keyed(|_, r| paid_key(r, |p| Some(num(p.r.quantity as i64)))),
+    .keyed(key!(|_, r| paid_key(r, |p| Some(num(p.r.quantity as i64))))),
     col(
         "grid",
         true,
@@ -708,7 +726,7 @@ pub const COLUMNS: &[Col] = &[
             .unwrap_or(false)
         }),
     )
-    .keyed(|_, r| paid_key(r, |p| Some(num(p.r.grid as i64)))),
+    .keyed(key!(|_, r| paid_key(r, |p| Some(num(p.r.grid as i64))))),
     col(
         "modifiers",
         true,
@@ -722,7 +740,7 @@ pub const COLUMNS: &[Col] = &[
             .unwrap_or(false)
         }),
     )
-    .keyed(|_, r| paid_key(r, |p| trimmed_key(&p.r.modifiers))),
+    .keyed(key!(|_, r| paid_key(r, |p| trimmed_key(&p.r.modifiers)))),
     col(
         "assoc_code",
         true,
@@ -737,46 +755,46 @@ pub const COLUMNS: &[Col] = &[
             .unwrap_or(false)
         }),
     )
-    .keyed(|_, r| {
+    .keyed(key!(|_, r| {
         paid_key(r, |p| {
             (p.r.assoc_code != b' ').then(|| num(p.r.assoc_code as i64))
         })
-    }),
+    })),
     col(
         "assoc_coef",
         true,
         "",
         rate!(|_, r| paid_amount(r, |l| l.assoc_coef)),
     )
-    .keyed(|_, r| paid_key(r, |p| Some(num(p.r.assoc_coef)))),
+    .keyed(key!(|_, r| paid_key(r, |p| Some(num(p.r.assoc_coef))))),
     col(
         "unit_price",
         true,
         "CAM_ACT_PRU / BSE_REM_PRU",
         amount!(|_, r| paid_amount(r, |l| l.unit_price)),
     )
-    .keyed(|_, r| paid_key(r, |p| Some(num(p.r.unit_price)))),
+    .keyed(key!(|_, r| paid_key(r, |p| Some(num(p.r.unit_price))))),
     col(
         "pu_assoc_red",
         true,
         "CAM_MPU_MNT",
         amount!(|_, r| paid_amount(r, |l| l.pu_assoc_red)),
     )
-    .keyed(|_, r| paid_key(r, |p| Some(num(p.r.pu_assoc_red)))),
+    .keyed(key!(|_, r| paid_key(r, |p| Some(num(p.r.pu_assoc_red))))),
     col(
         "base",
         true,
         "BSE_REM_BSE / CAM_REM_BSE",
         amount!(|_, r| paid_amount(r, |l| l.base)),
     )
-    .keyed(|_, r| paid_key(r, |p| Some(num(p.r.base)))),
+    .keyed(key!(|_, r| paid_key(r, |p| Some(num(p.r.base))))),
     col(
         "rate",
         true,
         "RGO_REM_TAU",
         rate!(|_, r| paid_amount(r, |l| l.rate)),
     )
-    .keyed(|_, r| paid_key(r, |p| Some(num(p.r.rate)))),
+    .keyed(key!(|_, r| paid_key(r, |p| Some(num(p.r.rate))))),
     col(
         "rate_reason",
         true,
@@ -785,42 +803,45 @@ pub const COLUMNS: &[Col] = &[
             paid(r, |p| p.r.rate_reason.is_some_and(|x| put(b, x.as_str()))).unwrap_or(false)
         }),
     )
-    .keyed(|_, r| paid_key(r, |p| p.r.rate_reason.map(|x| x as u128))),
+    .keyed(key!(|_, r| paid_key(r, |p| p
+        .r
+        .rate_reason
+        .map(|x| x as u128)))),
     col(
         "amo_gross",
         true,
         "",
         amount!(|_, r| paid_amount(r, |l| l.amo_gross)),
     )
-    .keyed(|_, r| paid_key(r, |p| Some(num(p.r.amo_gross)))),
+    .keyed(key!(|_, r| paid_key(r, |p| Some(num(p.r.amo_gross))))),
     col(
         "participation",
         true,
         "PRS_PPF_COD (amount)",
         amount!(|_, r| paid_amount(r, |l| l.pf)),
     )
-    .keyed(|_, r| paid_key(r, |p| Some(num(p.r.pf)))),
+    .keyed(key!(|_, r| paid_key(r, |p| Some(num(p.r.pf))))),
     col(
         "franchise",
         true,
         "",
         amount!(|_, r| paid_amount(r, |l| l.franchise)),
     )
-    .keyed(|_, r| paid_key(r, |p| Some(num(p.r.franchise)))),
+    .keyed(key!(|_, r| paid_key(r, |p| Some(num(p.r.franchise))))),
     col(
         "heavy_forfait",
         true,
         "",
         amount!(|_, r| paid_amount(r, |l| l.heavy_forfait)),
     )
-    .keyed(|_, r| paid_key(r, |p| Some(num(p.r.heavy_forfait)))),
+    .keyed(key!(|_, r| paid_key(r, |p| Some(num(p.r.heavy_forfait))))),
     col(
         "amo_paid",
         true,
         "BSE_REM_MNT",
         amount!(|_, r| paid_amount(r, |l| l.amo_paid)),
     )
-    .keyed(|_, r| paid_key(r, |p| Some(num(p.r.amo_paid)))),
+    .keyed(key!(|_, r| paid_key(r, |p| Some(num(p.r.amo_paid))))),
     col(
         "billed",
         false,
@@ -834,58 +855,58 @@ pub const COLUMNS: &[Col] = &[
             })
         }),
     )
-    .keyed(|_, r| {
+    .keyed(key!(|_, r| {
         Some(num(match r {
             Row::Paid(p) => p.r.billed,
             Row::Rejected { claim, .. } => claim.billed,
             Row::RejectedLine { fee, .. } => *fee,
             Row::Orphan(o) => o.fee,
         }))
-    }),
+    })),
     col(
         "excess",
         true,
         "PRS_DEP_MNT",
         amount!(|_, r| paid_amount(r, |l| l.excess)),
     )
-    .keyed(|_, r| paid_key(r, |p| Some(num(p.r.excess)))),
+    .keyed(key!(|_, r| paid_key(r, |p| Some(num(p.r.excess))))),
     col(
         "ticket",
         true,
         "",
         amount!(|_, r| paid_amount(r, |l| l.ticket)),
     )
-    .keyed(|_, r| paid_key(r, |p| Some(num(p.r.ticket)))),
+    .keyed(key!(|_, r| paid_key(r, |p| Some(num(p.r.ticket))))),
     col(
         "amc_ticket",
         true,
         "",
         amount!(|_, r| paid_amount(r, |l| l.amc_ticket)),
     )
-    .keyed(|_, r| paid_key(r, |p| Some(num(p.r.amc_ticket)))),
+    .keyed(key!(|_, r| paid_key(r, |p| Some(num(p.r.amc_ticket))))),
     col(
         "amc_excess",
         true,
         "",
         amount!(|_, r| paid_amount(r, |l| l.amc_excess)),
     )
-    .keyed(|_, r| paid_key(r, |p| Some(num(p.r.amc_excess)))),
+    .keyed(key!(|_, r| paid_key(r, |p| Some(num(p.r.amc_excess))))),
     col("amc", true, "", amount!(|_, r| paid_amount(r, |l| l.amc())))
-        .keyed(|_, r| paid_key(r, |p| Some(num(p.r.amc())))),
+        .keyed(key!(|_, r| paid_key(r, |p| Some(num(p.r.amc()))))),
     col(
         "patient",
         true,
         "",
         amount!(|_, r| paid_amount(r, |l| l.patient)),
     )
-    .keyed(|_, r| paid_key(r, |p| Some(num(p.r.patient)))),
+    .keyed(key!(|_, r| paid_key(r, |p| Some(num(p.r.patient))))),
     col(
         "payee_kind",
         true,
         "DRG_NAT",
         utf8!(|_, r, b| paid(r, |p| put(b, p.p.payee.as_str())).unwrap_or(false)),
     )
-    .keyed(|_, r| paid_key(r, |p| Some(p.p.payee as u128))),
+    .keyed(key!(|_, r| paid_key(r, |p| Some(p.p.payee as u128)))),
     col(
         "amc_number",
         true,
@@ -894,7 +915,10 @@ pub const COLUMNS: &[Col] = &[
             paid(r, |p| p.p.amc.is_some_and(|a| put_trimmed(b, &a.amc))).unwrap_or(false)
         }),
     )
-    .keyed(|_, r| paid_key(r, |p| p.p.amc.and_then(|a| trimmed_key(&a.amc)))),
+    .keyed(key!(|_, r| paid_key(r, |p| p
+        .p
+        .amc
+        .and_then(|a| trimmed_key(&a.amc))))),
     col(
         "amc_payee",
         true,
@@ -903,7 +927,10 @@ pub const COLUMNS: &[Col] = &[
             paid(r, |p| p.p.amc.is_some_and(|a| put(b, a.payee.as_str()))).unwrap_or(false)
         }),
     )
-    .keyed(|_, r| paid_key(r, |p| p.p.amc.map(|a| a.payee as u128))),
+    .keyed(key!(|_, r| paid_key(r, |p| p
+        .p
+        .amc
+        .map(|a| a.payee as u128)))),
     col(
         "warnings",
         true,
@@ -922,11 +949,11 @@ pub const COLUMNS: &[Col] = &[
             .unwrap_or(false)
         }),
     )
-    .keyed(|_, r| {
+    .keyed(key!(|_, r| {
         paid_key(r, |p| {
             (p.r.warning_codes().next().is_some()).then_some(p.r.warnings as u128)
         })
-    }),
+    })),
     col(
         "rejection_code",
         true,
@@ -937,11 +964,11 @@ pub const COLUMNS: &[Col] = &[
             Row::Orphan(_) => put(b, Reject::Orphan.code()),
         }),
     )
-    .keyed(|_, r| match r {
+    .keyed(key!(|_, r| match r {
         Row::Paid(_) => None,
         Row::Rejected { rej, .. } | Row::RejectedLine { rej, .. } => Some(rej.code as u128),
         Row::Orphan(_) => Some(Reject::Orphan as u128),
-    }),
+    })),
     col(
         "rejection_reason",
         true,
@@ -952,11 +979,11 @@ pub const COLUMNS: &[Col] = &[
             Row::Orphan(_) => put(b, Reject::Orphan.slug()),
         }),
     )
-    .keyed(|_, r| match r {
+    .keyed(key!(|_, r| match r {
         Row::Paid(_) => None,
         Row::Rejected { rej, .. } | Row::RejectedLine { rej, .. } => Some(rej.code as u128),
         Row::Orphan(_) => Some(Reject::Orphan as u128),
-    }),
+    })),
 ];
 
 /// Nearly unique per row: a dictionary costs time and makes the file larger than plain encoding.
@@ -1442,12 +1469,7 @@ fn encode_group(
     for part in rows.chunks(CACHE_ROWS) {
         for ((e, c), b) in encs.iter_mut().zip(cols).zip(&mut bufs) {
             match (e, c.key, b) {
-                (Enc::Dict(d), Some(key), _) => {
-                    let phys = d.physical_type();
-                    for r in part {
-                        d.push(key(batch, r), |out| plain_value(c, phys, batch, r, out))?;
-                    }
-                }
+                (Enc::Dict(d), Some(key), _) => key(c, batch, part, d)?,
                 (Enc::Arrow(_), _, Some(b)) => b.fill(c, batch, part),
                 _ => return Err(format!("column {}: no encoder", c.name)),
             }
