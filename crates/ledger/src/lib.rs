@@ -429,6 +429,7 @@ impl Ledger {
         let txn = self.db.begin_write().map_err(st)?;
         let savepoint = txn.persistent_savepoint().map_err(st)?;
         lap("savepoint");
+        let split;
         let seq = match n.replaces {
             Some(s) => s,
             None => self.batches.last().map_or(1, |b| b.seq + 1),
@@ -456,7 +457,7 @@ impl Ledger {
                 // The night's own claims and acts go; its new ones come in below.
                 drop_night_segments(&txn, s)?;
             }
-            self.write_states(&txn, n, seq)?;
+            split = self.write_states(&txn, n, seq)?;
             lap("states and before-images");
             // Purge (formats/ledger.md, "Purge"): once per month of the limit, every record of the
             // nights so far dated before the oldest payable day is dead; chunks with nothing else go.
@@ -506,6 +507,15 @@ impl Ledger {
         lap("undo purge, batch, marker");
         txn.commit().map_err(st)?;
         lap("durable commit");
+        let at = laps.len().min(3);
+        laps.splice(
+            at..at,
+            [
+                ("(of which buckets read", split[0]),
+                ("encoded and merged", split[1]),
+                ("written)", split[2]),
+            ],
+        );
         self.commit_laps = laps;
         kill_point("after-ledger-commit");
         self.load_batches()?;
@@ -521,7 +531,8 @@ impl Ledger {
         txn: &redb::WriteTransaction,
         n: &NightCommit,
         seq: u32,
-    ) -> Result<(), LedgerError> {
+    ) -> Result<[f64; 3], LedgerError> {
+        let mut secs = [0.0; 3];
         let last = self.batches.last().map_or(0, |b| b.seq);
         // The night's states by mixed key (encoded in `write_buckets`, bucket by bucket).
         let mut keyed: Vec<(u64, &BenefState)> =
@@ -530,14 +541,15 @@ impl Ledger {
         let encode = |s: &&BenefState, out: &mut Vec<u8>| codec::encode_pruned(s, n.oldest, out);
         match n.replaces {
             None => {
-                let before = write_buckets(txn, &keyed, encode)?;
+                let before;
+                (before, secs) = write_buckets(txn, &keyed, encode)?;
                 write_undo(txn, seq, &before)?;
             }
             // Reprocess of the last night: its states are replaced; a state the night had left
             // unchanged (no before-image) gets the one it had: the current state.
             Some(r) if r == last => {
                 let mut undo = read_undo(txn, r)?;
-                let before = write_buckets(txn, &keyed, encode)?;
+                let (before, _) = write_buckets(txn, &keyed, encode)?;
                 for (k, off, len) in images::parse(&before)? {
                     undo.entry(k)
                         .or_insert_with(|| before[off..off + len].to_vec());
@@ -612,7 +624,7 @@ impl Ledger {
                 }
             }
         }
-        Ok(())
+        Ok(secs)
     }
 
     /// Step 3 of the protocol, once the outputs are renamed: the pending marker and its savepoint go.
@@ -733,12 +745,19 @@ pub fn kill_point(point: &str) {
 
 /// Merges the night's states (sorted by mixed key, one per key; `encode` appends a state's stored
 /// bytes) into their buckets, in batches of buckets: read, encode and merge in parallel, write.
-/// Returns the before-image records (`images`) of the states that changed, in key order.
+/// Returns the before-image records (`images`) of the states that changed, in key order, and the
+/// seconds spent reading, encoding and merging, writing.
 fn write_buckets<T: Sync>(
     txn: &redb::WriteTransaction,
     new: &[(u64, T)],
     encode: impl Fn(&T, &mut Vec<u8>) + Sync,
-) -> Result<Vec<u8>, LedgerError> {
+) -> Result<(Vec<u8>, [f64; 3]), LedgerError> {
+    let mut secs = [0.0; 3];
+    let mut clock = std::time::Instant::now();
+    let mut lap = |i: usize| {
+        secs[i] += clock.elapsed().as_secs_f64();
+        clock = std::time::Instant::now();
+    };
     let mut t = txn.open_table(BENEFS).map_err(st)?;
     // The night's states cut by bucket.
     let mut groups: Vec<(u32, &[(u64, T)])> = Vec::new();
@@ -760,6 +779,7 @@ fn write_buckets<T: Sync>(
                     .unwrap_or_default(),
             );
         }
+        lap(0);
         let merged: Vec<images::Merged> = batch
             .par_iter()
             .zip(old.par_iter())
@@ -783,14 +803,16 @@ fn write_buckets<T: Sync>(
                 images::merge(o, &new)
             })
             .collect::<Result<_, _>>()?;
+        lap(1);
         for ((b, _), m) in batch.iter().zip(merged) {
             if let Some(v) = m.value {
                 t.insert(*b, v.as_slice()).map_err(st)?;
             }
             before.extend_from_slice(&m.before);
         }
+        lap(2);
     }
-    Ok(before)
+    Ok((before, secs))
 }
 
 /// Replaces night `seq`'s before-images by these records (`images`, in key order), in chunks of
