@@ -39,13 +39,9 @@ pub enum BankProblem {
 
 fn packed<const N: usize>(s: &str) -> Option<[u8; N]> {
     let mut out = [b' '; N];
-    let mut n = 0;
-    for c in s.bytes().filter(|c| *c != b' ') {
-        if n == N {
-            return None;
-        }
-        out[n] = c.to_ascii_uppercase();
-        n += 1;
+    for (n, c) in s.bytes().filter(|c| *c != b' ').enumerate() {
+        // More than N characters: no slot left.
+        *out.get_mut(n)? = c.to_ascii_uppercase();
     }
     Some(out)
 }

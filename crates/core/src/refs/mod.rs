@@ -84,12 +84,18 @@ impl ModSet {
     pub fn contains(&self, c: u8) -> bool {
         ModSet::bit(c).is_some_and(|b| self.0 & b != 0)
     }
-    pub fn to_string(self) -> String {
-        (b'A'..=b'Z')
+}
+
+/// The modifier letters and digits in table order, without separators (`ModSet::parse` reads it back).
+impl std::fmt::Display for ModSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for c in (b'A'..=b'Z')
             .chain(b'0'..=b'9')
             .filter(|&c| self.contains(c))
-            .map(|c| c as char)
-            .collect()
+        {
+            write!(f, "{}", c as char)?;
+        }
+        Ok(())
     }
 }
 

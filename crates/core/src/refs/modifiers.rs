@@ -56,12 +56,17 @@ impl SpecSet {
         }
         Some(SpecSet(m))
     }
-    pub fn to_string(self) -> String {
-        (0u8..100)
-            .filter(|&c| self.contains(c))
-            .map(|c| format!("{c:02}"))
-            .collect::<Vec<_>>()
-            .join(",")
+}
+
+/// The specialty codes as the `specialties` column writes them: two digits each, comma-separated.
+impl std::fmt::Display for SpecSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut sep = "";
+        for c in (0u8..100).filter(|&c| self.contains(c)) {
+            write!(f, "{sep}{c:02}")?;
+            sep = ",";
+        }
+        Ok(())
     }
 }
 

@@ -131,7 +131,11 @@ impl Sink for CollectSink {
     }
 }
 
-fn table(path: &Path) -> Result<(Vec<String>, Vec<(usize, Vec<String>)>), ReadError> {
+/// The rows of a TSV file below its header: (line number, cells).
+type Rows = Vec<(usize, Vec<String>)>;
+
+/// A TSV file as its header and [`Rows`].
+fn table(path: &Path) -> Result<(Vec<String>, Rows), ReadError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| ReadError {
         file: file.clone(),

@@ -156,10 +156,9 @@ pub fn apply_rates(
     lines: &mut [LineResult],
     tr: &mut Trace,
 ) {
-    for i in 0..lines.len() {
+    for (i, r) in lines.iter_mut().enumerate() {
         let dec = line_rate(ctx, c, parties, i);
         let (rate, why) = (dec.rate, dec.reason);
-        let r = &mut lines[i];
         r.rate = rate;
         r.rate_reason = Some(why);
         r.amo_gross = money::pct(r.base, rate);
