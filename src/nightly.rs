@@ -12,9 +12,12 @@
 //! directory and restores the savepoint. After 4: the next open finds the outputs and completes 5.
 
 use crate::cli::exit_code;
+use liquidator_core::claims::BatchHeader;
 use liquidator_core::engine::{self, Options};
 use liquidator_core::output::Summary;
+use liquidator_core::output::files::Staging;
 use liquidator_core::refs::Refs;
+use liquidator_core::rules::BenefState;
 use liquidator_core::rules::controls::oldest_payable;
 use liquidator_core::sink::{Sink, SinkError};
 use liquidator_ledger::night::NightSink;
@@ -120,18 +123,16 @@ pub fn run<'s>(
         "liquidation (with ledger lookups, checksum beside; loaded beside the parse: {loads})"
     ));
     let pending = ledger
-        .commit_night(&NightCommit {
-            sender: header.sender,
-            batch_no: header.batch_no,
-            batch_date: header.date,
+        .commit_night(&night_commit(
+            &header,
             checksum,
-            oldest: oldest_payable(refs, header.date),
-            states: &staged.states,
-            night: &night,
-            staging: &staged.stage.dir,
+            refs,
+            &staged.states,
+            &staged.stage,
+            &night,
             out,
-            replaces: None,
-        })
+            None,
+        ))
         .map_err(ledger_error)?;
     timer.lap(&format!(
         "commit ({} states, {} claim numbers, {} CCAM acts: {})",
@@ -154,6 +155,32 @@ pub fn run<'s>(
     timer.lap("rename + finish");
     timer.report();
     Ok(summary)
+}
+
+/// What `run` (`replaces: None`) and `reprocess` (`Some(seq)`) commit to the ledger: the night staged
+/// for the batch `header`, whose file has `checksum`.
+fn night_commit<'a>(
+    header: &BatchHeader,
+    checksum: String,
+    refs: &Refs,
+    states: &'a [(u64, BenefState)],
+    stage: &'a Staging,
+    night: &'a NightSink,
+    out: &'a Path,
+    replaces: Option<u32>,
+) -> NightCommit<'a> {
+    NightCommit {
+        sender: header.sender,
+        batch_no: header.batch_no,
+        batch_date: header.date,
+        checksum,
+        oldest: oldest_payable(refs, header.date),
+        states,
+        night,
+        staging: &stage.dir,
+        out,
+        replaces,
+    }
 }
 
 /// Timings of the ledger's steps on stderr when `LIQUIDATOR_TIMING` is set (scripts/bench --nights).
@@ -393,18 +420,16 @@ pub fn reprocess(
     }
     drop(after);
     let pending = ledger
-        .commit_night(&NightCommit {
-            sender: header.sender,
-            batch_no: header.batch_no,
-            batch_date: header.date,
+        .commit_night(&night_commit(
+            &header,
             checksum,
-            oldest: oldest_payable(refs, header.date),
-            states: &staged.states,
-            night: &night,
-            staging: &staged.stage.dir,
+            refs,
+            &staged.states,
+            &staged.stage,
+            &night,
             out,
-            replaces: Some(seq),
-        })
+            Some(seq),
+        ))
         .map_err(ledger_error)?;
     let summary = staged.summary;
     if let Err(e) = staged.stage.commit() {
