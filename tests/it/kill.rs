@@ -17,7 +17,8 @@ fn liquidator() -> Command {
 fn run_cmd(claims: &Path, refs: &Path, out: &Path) -> Command {
     let mut c = liquidator();
     // Small windows (256 KiB) give a small day many windows, so the staged payments.tsv grows step by
-    // step and each kill point is reached with a day that a debug build liquidates in about a second.
+    // step and the 1 ms polling of `wait_until` reaches each kill point, also with the release binary
+    // that `scripts/test` runs (20 runs of 20 passed on the shared machine, load 11).
     c.args([
         "run",
         "--quiet",
