@@ -317,13 +317,10 @@ pub fn benef_key(nir: &[u8], rank: u16) -> Option<u64> {
 
 /// The `NIR-rank` text of a beneficiary key ([`benef_key`]'s inverse), e.g. `1850578006084-001`.
 pub fn benef_text(key: u64) -> String {
-    let rank = key & 0x3ff;
-    let corsica = (key >> 10) & 3;
-    let mut nir = format!("{:013}", key >> 12).into_bytes();
-    if corsica != 0 && nir.len() == 13 {
-        nir[6] = if corsica == 1 { b'A' } else { b'B' };
-    }
-    format!("{}-{rank:03}", String::from_utf8_lossy(&nir))
+    // One text for a key, written by the writers' byte formatter (the end-of-run files use it directly).
+    let mut b = Vec::with_capacity(20);
+    crate::output::fmt::benef(&mut b, key);
+    String::from_utf8_lossy(&b).into_owned()
 }
 
 /// The whole reference set.
