@@ -6,16 +6,15 @@ use liquidator_core::refs::Refs;
 
 /// Loads the mini set with one table edited; returns the error text.
 fn refused(file: &str, edit: impl FnOnce(String) -> String) -> String {
-    let dir = mini_refs_dir("badrefs");
+    let guard = mini_refs_tempdir("badrefs");
+    let dir = guard.path();
     let p = dir.join(file);
     let text = std::fs::read_to_string(&p).unwrap();
     std::fs::write(&p, edit(text)).unwrap();
-    let e = Refs::load(&dir)
+    Refs::load(dir)
         .err()
         .map(|e| e.to_string())
-        .unwrap_or_default();
-    let _ = std::fs::remove_dir_all(&dir);
-    e
+        .unwrap_or_default()
 }
 
 #[test]
@@ -129,13 +128,12 @@ fn a_parameter_missing_on_some_date_is_refused_naming_the_file_and_the_key() {
         "{e}"
     );
     // No rates table at all.
-    let dir = mini_refs_dir("norates");
-    std::fs::remove_file(dir.join("rates.tsv")).unwrap();
-    let e = Refs::load(&dir)
+    let guard = mini_refs_tempdir("norates");
+    std::fs::remove_file(guard.path().join("rates.tsv")).unwrap();
+    let e = Refs::load(guard.path())
         .err()
         .map(|e| e.to_string())
         .unwrap_or_default();
-    let _ = std::fs::remove_dir_all(&dir);
     assert!(e.contains("rates.tsv:0:0: cannot read"), "{e}");
 }
 

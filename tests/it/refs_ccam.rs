@@ -12,8 +12,7 @@ fn full_set() -> &'static (PathBuf, Refs) {
     static S: OnceLock<(PathBuf, Refs)> = OnceLock::new();
     S.get_or_init(|| {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/ccam");
-        let out = std::env::temp_dir().join(format!("liquidator-fullrefs-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&out);
+        let out = crate::common::process_scratch("fullrefs").join("refs");
         let files: Vec<(PathBuf, Option<Date>)> = [
             "ccam_v67_applicable_2021-04-26.csv",
             "ccam_v78_applicable_2025-02-01.csv",

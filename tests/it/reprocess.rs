@@ -35,9 +35,8 @@ fn sets() -> &'static (PathBuf, PathBuf, Refs, Refs) {
         let c = root().join("fixtures/ccam");
         let parties = root().join("fixtures/sample/refs");
         // Kept for the whole test process: the sets are shared by every test (OnceLock).
-        let (a_dir, a) = tmp("refsA");
-        let (b_dir, b) = tmp("refsB");
-        std::mem::forget((a_dir, b_dir));
+        let scratch = crate::common::process_scratch("reprocess-refs");
+        let (a, b) = (scratch.join("refsA"), scratch.join("refsB"));
         build(
             &[
                 (c.join("ccam_v67_applicable_2021-04-26.csv"), None),

@@ -5,7 +5,7 @@ use liquidator_core::claims::{ActLine, ClaimHeader, Pos};
 use liquidator_core::date::Date;
 use liquidator_core::refs::Refs;
 use liquidator_core::rules::{self, BenefState, ClaimInput, Ctx, Outcome, Trace};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The mini reference set: `fixtures/mini/refs/` (real CCAM tariffs of a few acts, values of RULES.md).
 pub fn mini_src() -> PathBuf {
@@ -25,10 +25,29 @@ pub fn mini_refs_tempdir(tag: &str) -> tempfile::TempDir {
     dir
 }
 
-/// Writes the mini reference set into a fresh directory and returns it (the caller removes it; prefer
-/// [`mini_refs_tempdir`], which removes itself).
-pub fn mini_refs_dir(tag: &str) -> PathBuf {
-    mini_refs_tempdir(tag).keep()
+/// A fresh directory for a fixture that the tests of this process share through a `OnceLock`. A static is
+/// never dropped, so a `TempDir` kept there would leave one directory in the system's temporary directory
+/// per test run. This one lives under Cargo's `target/tmp` (`CARGO_TARGET_TMPDIR`), named `<tag>-<pid>`;
+/// making it removes the directories of the same tag whose process is gone (Linux: `/proc/<pid>`), so runs
+/// do not pile up, and two test processes running at once never share or remove each other's.
+pub fn process_scratch(tag: &str) -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let prefix = format!("{tag}-");
+    if Path::new("/proc/self").exists() {
+        for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+            let name = entry.file_name();
+            let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else {
+                continue;
+            };
+            if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    let dir = root.join(format!("{prefix}{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    dir
 }
 
 /// The mini reference set, loaded once per test binary.
