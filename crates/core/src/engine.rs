@@ -218,6 +218,7 @@ pub fn process_in(
     let mut pending: Option<usize> = None;
     let mut cur = 0usize;
     let mut claims_done = 0u64;
+    let mut spare_events: Vec<Event<'static>> = Vec::new();
     // Stage timings for profiling (`LIQUIDATOR_TIMING=1`): parse, bookkeeping, shards, sinks.
     let mut timer = Timer::new();
     loop {
@@ -252,8 +253,11 @@ pub fn process_in(
         let (next, ready) = if cur == 0 { (b0, &*b1) } else { (b1, &*b0) };
         let on = timer.on;
         let sinks_ref = &mut *sinks;
+        let spare = &mut spare_events;
+        let mut each = vec![std::time::Duration::ZERO; sinks_ref.len()];
+        let each_ref = &mut each;
         let (emitted, prepared) = rayon::join(
-            || emit(ready, sinks_ref, on),
+            || emit(ready, sinks_ref, spare, each_ref, on),
             || {
                 if more {
                     prepare(&ctx, opts, data, (start, end), &mut run, states, next, on).map(Some)
@@ -263,6 +267,7 @@ pub fn process_in(
             },
         );
         timer.t[3] += emitted?;
+        timer.add_sinks(&each);
         claims_done += ready.items.len() as u64;
         if let Some(p) = opts.progress {
             p(ready.end as u64, claims_done);
@@ -281,6 +286,7 @@ pub fn process_in(
     // Every window is read: its buffers and the duplicate set are freed before the sinks finish, which
     // build their end-of-run files (debts, payment orders) in memory — the run's peak (issue #13).
     drop(bufs);
+    drop(spare_events);
     let seen = std::mem::take(&mut run.seen);
     if timer.on {
         // Where the memory that grows with the file goes (issue #13): the beneficiaries' states and
@@ -337,6 +343,8 @@ struct WindowBuf {
     items: Vec<Item>,
     dup: Vec<Dup>,
     loc: Vec<(u16, u32)>,
+    /// Each shard's claims (indexes into `items`, in file order).
+    lists: Vec<Vec<u32>>,
     shard_outs: Vec<ShardOut>,
     read_rejected: Vec<Outcome>,
     /// Byte offset of the window's end (for the progress callback).
@@ -351,6 +359,7 @@ impl Default for WindowBuf {
             items: Vec::new(),
             dup: Vec::new(),
             loc: Vec::new(),
+            lists: Vec::new(),
             shard_outs: (0..SHARDS).map(|_| ShardOut::default()).collect(),
             read_rejected: Vec::new(),
             end: 0,
@@ -377,17 +386,16 @@ fn prepare(
     w.end = end;
     let chunks = &w.chunks[..w.n];
     sw.lap(&mut t[0]);
-    w.items = run.frame(chunks)?;
-    w.dup = run.mark_duplicates(chunks, &w.items, opts.carry);
-    let (lists, loc) = route(chunks, &w.items, &w.dup);
-    w.loc = loc;
+    run.frame_into(chunks, &mut w.items)?;
+    run.mark_duplicates_into(chunks, &w.items, opts.carry, &mut w.dup);
+    route(chunks, &w.items, &w.dup, &mut w.lists, &mut w.loc);
     sw.lap(&mut t[1]);
     liquidate_shards(
         ctx,
         opts,
         chunks,
         &w.items,
-        &lists,
+        &w.lists,
         states.shards_mut(),
         &mut w.shard_outs,
     );
@@ -400,19 +408,51 @@ fn prepare(
 
 /// Hands the window in `w` to the sinks, its events in file order. Returns the time it took when
 /// `timing` is on.
+///
+/// `spare` is the events list of the previous window, kept empty between windows so that its memory
+/// is reused (a fresh list each window costs page faults: issue #13).
 fn emit(
     w: &WindowBuf,
     sinks: &mut [&mut dyn Sink],
+    spare: &mut Vec<Event<'static>>,
+    each: &mut [std::time::Duration],
     timing: bool,
 ) -> Result<std::time::Duration, RunError> {
     let mut sw = Stopwatch::new(timing);
-    let events = gather(&w.chunks[..w.n], &w.loc, &w.shard_outs, &w.read_rejected);
-    for s in sinks.iter_mut() {
-        s.window(&events)?;
-    }
     let mut t = std::time::Duration::ZERO;
-    sw.lap(&mut t);
+    let events = gather_into(
+        relabel(std::mem::take(spare)),
+        &w.chunks[..w.n],
+        &w.loc,
+        &w.shard_outs,
+        &w.read_rejected,
+    );
+    let mut gathered = std::time::Duration::ZERO;
+    sw.lap(&mut gathered);
+    t += gathered;
+    let mut r = Ok(());
+    for (k, s) in sinks.iter_mut().enumerate() {
+        r = s.window(&events);
+        if let Some(slot) = each.get_mut(k) {
+            sw.lap(slot);
+        }
+        if r.is_err() {
+            break;
+        }
+    }
+    *spare = relabel(events);
+    r?;
+    t += each.iter().sum::<std::time::Duration>();
     Ok(t)
+}
+
+/// An empty events list with another lifetime, in the same allocation (the standard library collects
+/// a `filter_map` of a vector's own iterator in place when the item layouts are equal).
+// `filter_map` (not `filter`) because the item type changes: that is the point.
+#[allow(clippy::unnecessary_filter_map)]
+fn relabel<'b>(mut v: Vec<Event<'_>>) -> Vec<Event<'b>> {
+    v.clear();
+    v.into_iter().filter_map(|_| None).collect()
 }
 
 /// What carries over from window to window.
@@ -446,8 +486,19 @@ impl RunState {
 
     /// Adds the window's framing counts and trailer; lists its claims in file order.
     pub(crate) fn frame(&mut self, chunks: &[Chunk]) -> Result<Vec<Item>, RunError> {
+        let mut items = Vec::new();
+        self.frame_into(chunks, &mut items)?;
+        Ok(items)
+    }
+
+    /// [`RunState::frame`] into `items` (emptied first; its memory is reused from window to window).
+    pub(crate) fn frame_into(
+        &mut self,
+        chunks: &[Chunk],
+        items: &mut Vec<Item>,
+    ) -> Result<(), RunError> {
         let info = &mut self.info;
-        let mut items: Vec<Item> = Vec::new();
+        items.clear();
         for (ci, ch) in chunks.iter().enumerate() {
             info.records += ch.records;
             info.header_records += ch.header_records;
@@ -472,7 +523,7 @@ impl RunState {
             }
             items.extend((0..ch.claims.len() as u32).map(|k| (ci as u32, k)));
         }
-        Ok(items)
+        Ok(())
     }
 
     /// Marks the claims whose (practitioner, number) was already read, in file order: earlier in
@@ -483,17 +534,26 @@ impl RunState {
         items: &[Item],
         carry: Option<&dyn Carry>,
     ) -> Vec<Dup> {
-        let mut dup: Vec<Dup> = items
-            .iter()
-            .map(
-                |&(ci, cj)| match chunks[ci as usize].claims[cj as usize].header {
-                    Some(h) if !self.seen.insert(claim_key(h.practitioner, h.claim_no)) => {
-                        Dup::InBatch
-                    }
-                    _ => Dup::No,
-                },
-            )
-            .collect();
+        let mut dup = Vec::new();
+        self.mark_duplicates_into(chunks, items, carry, &mut dup);
+        dup
+    }
+
+    /// [`RunState::mark_duplicates`] into `dup` (emptied first; its memory is reused).
+    pub(crate) fn mark_duplicates_into(
+        &mut self,
+        chunks: &[Chunk],
+        items: &[Item],
+        carry: Option<&dyn Carry>,
+        dup: &mut Vec<Dup>,
+    ) {
+        dup.clear();
+        dup.extend(items.iter().map(
+            |&(ci, cj)| match chunks[ci as usize].claims[cj as usize].header {
+                Some(h) if !self.seen.insert(claim_key(h.practitioner, h.claim_no)) => Dup::InBatch,
+                _ => Dup::No,
+            },
+        ));
         if let Some(carry) = carry {
             dup.par_iter_mut()
                 .zip(items.par_iter())
@@ -505,7 +565,6 @@ impl RunState {
                     }
                 });
         }
-        dup
     }
 }
 
@@ -560,9 +619,18 @@ pub(crate) fn parse_window(
 
 /// Where each claim's outcome will be: `(shard, index)`, or `(SHARDS, _)` for a claim rejected at
 /// read. Returns each shard's list of claims (indexes into `items`, in file order) and the locations.
-fn route(chunks: &[Chunk], items: &[Item], dup: &[Dup]) -> (Vec<Vec<u32>>, Vec<(u16, u32)>) {
-    let mut lists: Vec<Vec<u32>> = vec![Vec::new(); SHARDS];
-    let mut loc: Vec<(u16, u32)> = vec![(SHARDS as u16, 0); items.len()];
+/// `lists` and `loc` are emptied first; their memory is reused from window to window.
+fn route(
+    chunks: &[Chunk],
+    items: &[Item],
+    dup: &[Dup],
+    lists: &mut Vec<Vec<u32>>,
+    loc: &mut Vec<(u16, u32)>,
+) {
+    lists.resize_with(SHARDS, Vec::new);
+    lists.iter_mut().for_each(Vec::clear);
+    loc.clear();
+    loc.resize(items.len(), (SHARDS as u16, 0));
     for (k, &(ci, cj)) in items.iter().enumerate() {
         let c = &chunks[ci as usize].claims[cj as usize];
         if let (Some(h), None, Dup::No) = (c.header, c.error, dup[k]) {
@@ -571,7 +639,6 @@ fn route(chunks: &[Chunk], items: &[Item], dup: &[Dup]) -> (Vec<Vec<u32>>, Vec<(
             lists[sh].push(k as u32);
         }
     }
-    (lists, loc)
 }
 
 /// Liquidates every routed claim where its beneficiary's state lives; shards run in parallel, each in
@@ -653,8 +720,20 @@ pub(crate) fn gather<'a>(
     shard_outs: &'a [ShardOut],
     read_rejected: &'a [Outcome],
 ) -> Vec<Event<'a>> {
+    gather_into(Vec::new(), chunks, loc, shard_outs, read_rejected)
+}
+
+/// [`gather`] into `events` (emptied first; its memory is reused).
+pub(crate) fn gather_into<'a>(
+    mut events: Vec<Event<'a>>,
+    chunks: &'a [Chunk],
+    loc: &[(u16, u32)],
+    shard_outs: &'a [ShardOut],
+    read_rejected: &'a [Outcome],
+) -> Vec<Event<'a>> {
     let n = loc.len() + chunks.iter().map(|c| c.orphans.len()).sum::<usize>();
-    let mut events: Vec<Event> = Vec::with_capacity(n);
+    events.clear();
+    events.reserve(n);
     let mut k = 0usize;
     for ch in chunks {
         let mut orphans = ch.orphans.iter().peekable();
@@ -721,6 +800,8 @@ impl Stopwatch {
 struct Timer {
     on: bool,
     t: [std::time::Duration; 4],
+    /// Each sink's share of the sinks' stage, in the sinks' order (and the events' gathering).
+    sinks: Vec<std::time::Duration>,
     clock: std::time::Instant,
 }
 
@@ -729,12 +810,21 @@ impl Timer {
         Timer {
             on: std::env::var_os("LIQUIDATOR_TIMING").is_some(),
             t: [std::time::Duration::ZERO; 4],
+            sinks: Vec::new(),
             clock: std::time::Instant::now(),
         }
     }
     fn add(&mut self, t: [std::time::Duration; 3]) {
         for (a, b) in self.t.iter_mut().zip(t) {
             *a += b;
+        }
+    }
+    fn add_sinks(&mut self, each: &[std::time::Duration]) {
+        if self.sinks.len() < each.len() {
+            self.sinks.resize(each.len(), std::time::Duration::ZERO);
+        }
+        for (a, b) in self.sinks.iter_mut().zip(each) {
+            *a += *b;
         }
     }
     fn report(&self) {
@@ -748,6 +838,13 @@ impl Timer {
                 t[3],
                 self.clock.elapsed()
             );
+            // In the order of `stage_run`'s list: TSV, debts, payment orders, summary, extras.
+            let each: Vec<String> = self
+                .sinks
+                .iter()
+                .map(|d| format!("{:.3}", d.as_secs_f64()))
+                .collect();
+            eprintln!("timing: sinks' windows, each (s) {}", each.join(" "));
         }
     }
 }

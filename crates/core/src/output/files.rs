@@ -146,6 +146,9 @@ pub fn write_json<T: serde::Serialize>(dest: &Path, v: &T) -> Result<(), SinkErr
 /// writing overlaps the liquidation of the next window.
 pub struct TsvSink {
     tx: Option<crossbeam_channel::Sender<Vec<OutBufs>>>,
+    /// Buffers the writer is done with, cleared (capacity kept), for the next windows: fresh large
+    /// buffers each window cost page faults and the kernel's zeroing of new pages (issue #13).
+    spare: crossbeam_channel::Receiver<Vec<OutBufs>>,
     writer: Option<std::thread::JoinHandle<io::Result<usize>>>,
     dir: PathBuf,
     amc_files: usize,
@@ -155,19 +158,25 @@ impl TsvSink {
     pub fn create(dir: &Path) -> Result<TsvSink, SinkError> {
         let mut w = Writer::new(dir).map_err(|e| SinkError::Io(dir.to_path_buf(), e))?;
         let (tx, rx) = crossbeam_channel::bounded::<Vec<OutBufs>>(4);
+        // The way back: at most as many sets of buffers as can be in flight, plus the one being
+        // written and the one being formatted. A full return channel drops the buffers instead.
+        let (back, spare) = crossbeam_channel::bounded::<Vec<OutBufs>>(6);
         let writer = std::thread::Builder::new()
             .name("tsv-writer".into())
             .spawn(move || -> io::Result<usize> {
-                for bufs in rx {
+                for mut bufs in rx {
                     for b in &bufs {
                         w.write(b)?;
                     }
+                    bufs.iter_mut().for_each(OutBufs::clear);
+                    let _ = back.try_send(bufs);
                 }
                 w.finish()
             })
             .map_err(|e| SinkError::Io(dir.to_path_buf(), e))?;
         Ok(TsvSink {
             tx: Some(tx),
+            spare,
             writer: Some(writer),
             dir: dir.to_path_buf(),
             amc_files: 0,
@@ -195,14 +204,16 @@ impl TsvSink {
 impl Sink for TsvSink {
     fn window(&mut self, events: &[Event<'_>]) -> Result<(), SinkError> {
         let segs: Vec<&[Event]> = segments(events).collect();
-        let bufs: Vec<OutBufs> = segs
-            .par_iter()
-            .map(|seg| {
-                let mut b = OutBufs::default();
-                super::format_events(&mut b, seg);
-                b
-            })
-            .collect();
+        // Buffers written out earlier, if the writer handed them back (their content is cleared: the
+        // bytes are the same whichever buffer a segment is formatted into).
+        let mut bufs = self.spare.try_recv().unwrap_or_default();
+        bufs.resize_with(segs.len(), OutBufs::default);
+        bufs.par_iter_mut()
+            .zip(segs.par_iter())
+            .for_each(|(b, seg)| {
+                b.clear();
+                super::format_events(b, seg);
+            });
         let sent = self.tx.as_ref().is_some_and(|tx| tx.send(bufs).is_ok());
         if !sent {
             // The writer stopped: its error says why.
@@ -216,7 +227,10 @@ impl Sink for TsvSink {
     }
 
     fn finish(&mut self, _batch: &BatchInfo) -> Result<(), SinkError> {
-        self.join()
+        let r = self.join();
+        // The spare buffers are not kept through the other sinks' end-of-run work (the run's peak).
+        while self.spare.try_recv().is_ok() {}
+        r
     }
 }
 

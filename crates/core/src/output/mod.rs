@@ -38,6 +38,14 @@ pub struct OutBufs {
 }
 
 impl OutBufs {
+    /// Empties the buffers, keeping their memory for the next rows.
+    pub fn clear(&mut self) {
+        self.payments.clear();
+        self.rejections.clear();
+        self.amc_rows.clear();
+        self.amc_bytes.clear();
+    }
+
     /// Appends one formatted complementary-insurer row.
     pub fn push_amc_row(&mut self, amc: [u8; 10], row: &[u8]) {
         let start = self.amc_bytes.len() as u32;
