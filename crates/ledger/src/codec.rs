@@ -1,14 +1,17 @@
 //! The stored form of a beneficiary's running state ([`BenefState`]): a version byte, then each field
-//! in a fixed little-endian layout (formats/ledger.md, "benefs"). Hand-written rather than derived so
-//! that the core's state type needs no serialisation traits and the layout is documented byte by byte.
+//! in a compact layout — LEB128 varints for counts, years and amounts (zigzag for signed cents),
+//! dates as 2-byte day numbers, practitioners as fixed u32 (formats/ledger.md, "benefs"). Hand-written
+//! rather than derived so that the core's state type needs no serialisation traits and the layout is
+//! documented byte by byte. Compact because every stored byte is read, merged and written again by
+//! each night that touches the state's bucket (issue #14: a national ledger holds ≈ 10 M states).
 
 use liquidator_core::date::Date;
 use liquidator_core::rules::debt::{Debt, DebtKind, DebtOrigin};
 use liquidator_core::rules::{BenefState, DailyCount};
 use smallvec::SmallVec;
 
-/// Layout version of an encoded state.
-const VERSION: u8 = 1;
+/// Layout version of an encoded state (1: fixed-width fields, ledger layout 2).
+const VERSION: u8 = 2;
 
 #[derive(Debug, thiserror::Error)]
 #[error("stored beneficiary state unreadable: {0}")]
@@ -30,6 +33,40 @@ pub fn encode(s: &BenefState, out: &mut Vec<u8>) {
     encode_pruned(s, Date(0), out);
 }
 
+/// Appends an unsigned LEB128 varint: 7 bits a byte, low bits first, high bit = more bytes follow.
+pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Cents as a zigzag varint (0, -1, 1, -2… → 0, 1, 2, 3…): counters and debts are positive, but
+/// a corrected counter (`reprocess`) may go below zero and must come back as it was.
+fn put_cents(out: &mut Vec<u8>, c: i64) {
+    put_varint(out, ((c << 1) ^ (c >> 63)) as u64);
+}
+
+/// Day 0 of the 2-byte day numbers: 2000-01-01.
+fn epoch() -> i64 {
+    Date(20000101).to_days()
+}
+
+/// Escape of the 2-byte day number: a raw `YYYYMMDD` u32 follows (a date before 2000, after 2179,
+/// or one that does not round-trip through day numbers).
+const RAW_DATE: u16 = u16::MAX;
+
+fn put_date(out: &mut Vec<u8>, d: Date) {
+    let n = d.to_days() - epoch();
+    if (0..RAW_DATE as i64).contains(&n) && Date::from_days(n + epoch()) == d {
+        out.extend_from_slice(&(n as u16).to_le_bytes());
+    } else {
+        out.extend_from_slice(&RAW_DATE.to_le_bytes());
+        out.extend_from_slice(&d.0.to_le_bytes());
+    }
+}
+
 /// Appends to `out` what [`prune`] then [`encode`] would give, without copying the state.
 pub fn encode_pruned(s: &BenefState, oldest: Date, out: &mut Vec<u8>) {
     let year = oldest.year();
@@ -39,49 +76,57 @@ pub fn encode_pruned(s: &BenefState, oldest: Date, out: &mut Vec<u8>) {
     years(out, s.pf_by_year.iter().filter(keep_year));
     years(out, s.fr_by_year.iter().filter(keep_year));
     let fr_days = || s.fr_by_day.iter().filter(|d| d.0 >= oldest);
-    out.push(fr_days().count().min(255) as u8);
-    for (d, v) in fr_days().take(255) {
-        out.extend_from_slice(&d.0.to_le_bytes());
-        out.extend_from_slice(&v.to_le_bytes());
+    put_varint(out, fr_days().count() as u64);
+    for (d, v) in fr_days() {
+        put_date(out, *d);
+        put_cents(out, *v);
     }
     let daily = || s.daily.iter().filter(|d| d.date >= oldest);
-    out.extend_from_slice(&(daily().count().min(u16::MAX as usize) as u16).to_le_bytes());
-    for d in daily().take(u16::MAX as usize) {
+    put_varint(out, daily().count() as u64);
+    for d in daily() {
         out.extend_from_slice(&d.practitioner.to_le_bytes());
-        out.extend_from_slice(&d.date.0.to_le_bytes());
+        put_date(out, d.date);
         out.push(d.pf);
         out.push(d.exclusive);
-        out.push(d.consult as u8 | (d.tech_act as u8) << 1);
-        out.push(d.main_codes.len().min(255) as u8);
-        out.extend(d.main_codes.iter().take(255));
-        out.push(d.acts.len().min(255) as u8);
-        for a in d.acts.iter().take(255) {
+        // flags in the low 2 bits, the count of association codes above them
+        put_varint(
+            out,
+            (d.main_codes.len() as u64) << 2 | d.consult as u64 | (d.tech_act as u64) << 1,
+        );
+        out.extend(d.main_codes.iter());
+        put_varint(out, d.acts.len() as u64);
+        for a in d.acts.iter() {
             out.extend_from_slice(a);
         }
     }
     let debts = s.open_debts();
-    out.extend_from_slice(&(debts.len() as u32).to_le_bytes());
+    put_varint(out, debts.len() as u64);
     for d in debts {
         let o = &d.origin;
-        out.extend_from_slice(&o.created.0.to_le_bytes());
+        put_date(out, o.created);
         out.extend_from_slice(&o.practitioner.to_le_bytes());
-        out.extend_from_slice(&o.claim.to_le_bytes());
-        out.extend_from_slice(&o.line.to_le_bytes());
-        out.extend_from_slice(&o.date_of_care.0.to_le_bytes());
-        out.push(match o.kind {
-            DebtKind::Participation => 0,
-            DebtKind::Franchise => 1,
-        });
-        out.extend_from_slice(&d.amount.to_le_bytes());
-        out.extend_from_slice(&d.open.to_le_bytes());
+        put_varint(out, o.claim as u64);
+        // the kind in the low bit, the line above it
+        put_varint(
+            out,
+            (o.line as u64) << 1
+                | match o.kind {
+                    DebtKind::Participation => 0,
+                    DebtKind::Franchise => 1,
+                },
+        );
+        put_date(out, o.date_of_care);
+        put_cents(out, d.amount);
+        // what was recovered already (0 for most: one byte)
+        put_cents(out, d.amount - d.open);
     }
 }
 
 fn years<'a>(out: &mut Vec<u8>, v: impl Iterator<Item = &'a (u32, i64)> + Clone) {
-    out.push(v.clone().count().min(255) as u8);
-    for (y, c) in v.take(255) {
-        out.extend_from_slice(&(*y as u16).to_le_bytes());
-        out.extend_from_slice(&c.to_le_bytes());
+    put_varint(out, v.clone().count() as u64);
+    for (y, c) in v {
+        put_varint(out, *y as u64);
+        put_cents(out, *c);
     }
 }
 
@@ -101,14 +146,43 @@ impl Rd<'_> {
     fn u8(&mut self) -> Result<u8, DecodeError> {
         Ok(self.take::<1>()?[0])
     }
-    fn u16(&mut self) -> Result<u16, DecodeError> {
-        Ok(u16::from_le_bytes(self.take()?))
-    }
     fn u32(&mut self) -> Result<u32, DecodeError> {
         Ok(u32::from_le_bytes(self.take()?))
     }
-    fn i64(&mut self) -> Result<i64, DecodeError> {
-        Ok(i64::from_le_bytes(self.take()?))
+    fn varint(&mut self) -> Result<u64, DecodeError> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.u8()?;
+            v |= ((b & 0x7f) as u64) << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(DecodeError("varint too long"))
+    }
+    fn small<T: TryFrom<u64>>(&mut self) -> Result<T, DecodeError> {
+        T::try_from(self.varint()?).map_err(|_| DecodeError("value out of range"))
+    }
+    fn cents(&mut self) -> Result<i64, DecodeError> {
+        let z = self.varint()?;
+        Ok((z >> 1) as i64 ^ -((z & 1) as i64))
+    }
+    fn date(&mut self) -> Result<Date, DecodeError> {
+        let n = u16::from_le_bytes(self.take()?);
+        if n == RAW_DATE {
+            Ok(Date(self.u32()?))
+        } else {
+            Ok(Date::from_days(n as i64 + epoch()))
+        }
+    }
+    /// A count of items of at least `min` bytes each: never more than the bytes left could hold
+    /// (a corrupt count must not make the decoder reserve gigabytes).
+    fn count(&mut self, min: usize) -> Result<usize, DecodeError> {
+        let n = self.small::<usize>()?;
+        if n > self.0.len() / min.max(1) {
+            return Err(DecodeError("count beyond the record"));
+        }
+        Ok(n)
     }
 }
 
@@ -119,27 +193,31 @@ pub fn decode(b: &[u8]) -> Result<BenefState, DecodeError> {
     }
     let mut s = BenefState::default();
     s.seeded = r.u8()? != 0;
-    for _ in 0..r.u8()? {
-        s.pf_by_year.push((r.u16()? as u32, r.i64()?));
+    for _ in 0..r.count(2)? {
+        s.pf_by_year.push((r.small()?, r.cents()?));
     }
-    for _ in 0..r.u8()? {
-        s.fr_by_year.push((r.u16()? as u32, r.i64()?));
+    for _ in 0..r.count(2)? {
+        s.fr_by_year.push((r.small()?, r.cents()?));
     }
-    for _ in 0..r.u8()? {
-        s.fr_by_day.push((Date(r.u32()?), r.i64()?));
+    for _ in 0..r.count(3)? {
+        s.fr_by_day.push((r.date()?, r.cents()?));
     }
-    for _ in 0..r.u16()? {
+    for _ in 0..r.count(10)? {
         let practitioner = r.u32()?;
-        let date = Date(r.u32()?);
+        let date = r.date()?;
         let pf = r.u8()?;
         let exclusive = r.u8()?;
-        let flags = r.u8()?;
+        let flags = r.varint()?;
+        let n = usize::try_from(flags >> 2).map_err(|_| DecodeError("count beyond the record"))?;
+        if n > r.0.len() {
+            return Err(DecodeError("count beyond the record"));
+        }
         let mut main_codes = SmallVec::new();
-        for _ in 0..r.u8()? {
+        for _ in 0..n {
             main_codes.push(r.u8()?);
         }
         let mut acts = SmallVec::new();
-        for _ in 0..r.u8()? {
+        for _ in 0..r.count(7)? {
             acts.push(r.take::<7>()?);
         }
         s.daily.push(DailyCount {
@@ -153,20 +231,28 @@ pub fn decode(b: &[u8]) -> Result<BenefState, DecodeError> {
             acts,
         });
     }
-    for _ in 0..r.u32()? {
+    for _ in 0..r.count(11)? {
+        let created = r.date()?;
+        let practitioner = r.u32()?;
+        let claim = r.small()?;
+        let line_kind = r.varint()?;
         let origin = DebtOrigin {
-            created: Date(r.u32()?),
-            practitioner: r.u32()?,
-            claim: r.u32()?,
-            line: r.u16()?,
-            date_of_care: Date(r.u32()?),
-            kind: match r.u8()? {
-                0 => DebtKind::Participation,
-                1 => DebtKind::Franchise,
-                _ => return Err(DecodeError("unknown debt kind")),
+            created,
+            practitioner,
+            claim,
+            line: u16::try_from(line_kind >> 1)
+                .map_err(|_| DecodeError("debt line out of range"))?,
+            date_of_care: r.date()?,
+            kind: if line_kind & 1 == 0 {
+                DebtKind::Participation
+            } else {
+                DebtKind::Franchise
             },
         };
-        let (amount, open) = (r.i64()?, r.i64()?);
+        let amount = r.cents()?;
+        let open = amount
+            .checked_sub(r.cents()?)
+            .ok_or(DecodeError("debt open amount out of range"))?;
         if open <= 0 || open > amount {
             return Err(DecodeError("debt open amount out of range"));
         }
@@ -223,6 +309,63 @@ mod tests {
         encode(&s, &mut b);
         let d = decode(&b).unwrap();
         assert_eq!(format!("{s:?}"), format!("{d:?}"));
+    }
+
+    #[test]
+    fn edge_values_round_trip_exactly_negative_cents_odd_dates_and_long_lists() {
+        let mut s = sample();
+        // a counter corrected below zero, a date before day 0 and one that is no calendar date
+        // (both stored raw), 300 franchise days and 300 sessions (more than a 1-byte count)
+        s.add_pf(2027, -150);
+        s.add_franchise(Date(19991231), 7);
+        s.add_franchise(Date(20260231), 9);
+        for i in 0..300 {
+            s.add_franchise(Date::from_days(Date(20240101).to_days() + i), 1 + i);
+            s.daily(1_000 + i as u32, Date(20250101)).pf = (i % 5) as u8;
+        }
+        s.daily(u32::MAX, Date(21991231)).main_codes.push(b'4');
+        let mut b = Vec::new();
+        encode(&s, &mut b);
+        assert_eq!(format!("{s:?}"), format!("{:?}", decode(&b).unwrap()));
+        assert_eq!(decode(&b).unwrap().daily.len(), 303);
+    }
+
+    #[test]
+    fn a_typical_state_takes_42_bytes_against_76_in_the_fixed_width_encoding() {
+        // seeded, one participation year, one session with one CCAM act, one open debt: 76 bytes in
+        // layout 2's fixed-width encoding (1+1 + 1+10 + 1 + 1 + 2 + 4+4+1+1+1+1+1+7 + 4 + 35)
+        let mut s = BenefState::default();
+        s.seeded = true;
+        s.add_pf(2026, 400);
+        let d = s.daily(123456789, Date(20260310));
+        d.pf = 1;
+        d.acts.push(*b"BGQP002");
+        s.push_debt(Debt {
+            origin: DebtOrigin {
+                created: Date(20260316),
+                practitioner: 123456789,
+                claim: 4242,
+                line: 1,
+                date_of_care: Date(20260310),
+                kind: DebtKind::Participation,
+            },
+            amount: 200,
+            open: 200,
+        });
+        let mut b = Vec::new();
+        encode(&s, &mut b);
+        // version, seeded 2; years 1 + 2026 (2) + 400 zigzag (2); franchise years 1, days 1;
+        // sessions 1 + practitioner 4, day 2, pf 1, exclusive 1, flags 1, acts 1 + 7; debts 1 +
+        // created 2, practitioner 4, claim 2, line and kind 1, date of care 2, amount 2, recovered 1
+        assert_eq!(b.len(), 2 + 5 + 1 + 1 + 1 + 17 + 1 + 14);
+        assert_eq!(format!("{s:?}"), format!("{:?}", decode(&b).unwrap()));
+    }
+
+    #[test]
+    fn a_corrupt_count_is_an_error_not_an_allocation() {
+        let mut b = vec![VERSION, 0];
+        put_varint(&mut b, u64::MAX >> 1);
+        assert!(decode(&b).is_err());
     }
 
     #[test]

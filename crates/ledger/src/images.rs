@@ -8,8 +8,9 @@
 //! every bucket into one in-memory [`Images`] (in a background thread, while the file is parsed), and
 //! the commit rewrites the buckets its night touched, merging old and new records in one pass.
 //!
-//! Record layout (little-endian): mixed beneficiary key u64, length u32, the encoded state (`codec`;
-//! empty in a before-image: the beneficiary had no state before that night).
+//! Record layout: mixed beneficiary key u64 (little-endian), length (LEB128 varint: one byte for
+//! almost every state), the encoded state (`codec`; empty in a before-image: the beneficiary had no
+//! state before that night).
 
 use crate::LedgerError;
 
@@ -23,25 +24,39 @@ pub fn bucket(mixed: u64) -> u32 {
 
 pub fn push(out: &mut Vec<u8>, key: u64, bytes: &[u8]) {
     out.extend_from_slice(&key.to_le_bytes());
-    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    crate::codec::put_varint(out, bytes.len() as u64);
     out.extend_from_slice(bytes);
 }
 
 /// The records of a stored value, in order: (key, offset of the bytes in `b`, length).
 pub fn parse(b: &[u8]) -> Result<Vec<(u64, usize, usize)>, LedgerError> {
-    let mut v = Vec::new();
+    let mut v = Vec::with_capacity(b.len() / 48);
     let mut i = 0;
     let torn = || LedgerError::Corrupt("state records: torn value".into());
     while i < b.len() {
-        if b.len() - i < 12 {
-            return Err(torn());
-        }
         let mut k = [0u8; 8];
-        k.copy_from_slice(&b[i..i + 8]);
-        let mut n = [0u8; 4];
-        n.copy_from_slice(&b[i + 8..i + 12]);
-        let (key, len) = (u64::from_le_bytes(k), u32::from_le_bytes(n) as usize);
-        if b.len() - i - 12 < len {
+        k.copy_from_slice(b.get(i..i + 8).ok_or_else(torn)?);
+        i += 8;
+        let mut len = 0usize;
+        let mut shift = 0;
+        loop {
+            let byte = *b.get(i).ok_or_else(torn)?;
+            i += 1;
+            len |= ((byte & 0x7f) as usize) << shift;
+            if byte & 0x80 == 0 {
+                // the shortest encoding only: a last byte of 0 after others is not written
+                if byte == 0 && shift > 0 {
+                    return Err(torn());
+                }
+                break;
+            }
+            shift += 7;
+            if shift > 28 {
+                return Err(torn());
+            }
+        }
+        let key = u64::from_le_bytes(k);
+        if b.len() - i < len {
             return Err(torn());
         }
         if v.last().is_some_and(|&(p, _, _)| p >= key) {
@@ -49,18 +64,25 @@ pub fn parse(b: &[u8]) -> Result<Vec<(u64, usize, usize)>, LedgerError> {
                 "state records: keys out of order".into(),
             ));
         }
-        v.push((key, i + 12, len));
-        i += 12 + len;
+        v.push((key, i, len));
+        i += len;
     }
     Ok(v)
 }
 
+/// Bytes of `len` as a varint (`parse` accepts the shortest encoding only, so this is where a
+/// record's bytes start after its length).
+fn varint_len(len: usize) -> usize {
+    1 + (usize::BITS - len.leading_zeros()).saturating_sub(1) as usize / 7
+}
+
 /// Records from many stored values, in key order, in memory: one arena holding the values as
-/// read, sorted keys and a radix table on their top bits.
+/// read, sorted keys, the offset of each record's length in the arena (8 bytes a record: the length
+/// is read back from the arena) and a radix table on the keys' top bits.
 #[derive(Default)]
 pub struct Images {
     keys: Vec<u64>,
-    spans: Vec<(u64, u32)>,
+    offsets: Vec<u64>,
     arena: Vec<u8>,
     radix: Vec<u32>,
     bits: u32,
@@ -77,11 +99,14 @@ impl Images {
                 "state records: values out of order".into(),
             ));
         }
-        let base = self.arena.len() as u64;
+        let base = self.arena.len();
         self.arena.extend_from_slice(b);
+        self.keys.reserve(recs.len());
+        self.offsets.reserve(recs.len());
         for (k, off, len) in recs {
             self.keys.push(k);
-            self.spans.push((base + off as u64, len as u32));
+            // `off` is where the bytes start; the record's length sits between the key and them
+            self.offsets.push((base + off - varint_len(len)) as u64);
         }
         Ok(())
     }
@@ -108,8 +133,24 @@ impl Images {
         let p = (key >> (64 - self.bits)) as usize;
         let (a, b) = (self.radix[p] as usize, self.radix[p + 1] as usize);
         let i = a + self.keys[a..b].binary_search(&key).ok()?;
-        let (off, len) = self.spans[i];
-        self.arena.get(off as usize..off as usize + len as usize)
+        self.record(i)
+    }
+
+    /// The bytes of record `i` (its length read back from the arena, where `add` checked it).
+    fn record(&self, i: usize) -> Option<&[u8]> {
+        let mut at = *self.offsets.get(i)? as usize;
+        let mut len = 0usize;
+        let mut shift = 0;
+        loop {
+            let byte = *self.arena.get(at)?;
+            at += 1;
+            len |= ((byte & 0x7f) as usize) << shift;
+            if byte & 0x80 == 0 {
+                break;
+            }
+            shift += 7;
+        }
+        self.arena.get(at..at + len)
     }
 
     pub fn len(&self) -> usize {
@@ -124,8 +165,8 @@ impl Images {
     pub fn iter(&self) -> impl Iterator<Item = (u64, &[u8])> {
         self.keys
             .iter()
-            .zip(&self.spans)
-            .map(|(k, &(off, len))| (*k, &self.arena[off as usize..off as usize + len as usize]))
+            .enumerate()
+            .map(|(i, k)| (*k, self.record(i).unwrap_or_default()))
     }
 }
 
@@ -202,6 +243,24 @@ mod tests {
         // Nothing changed: nothing to write.
         let m = merge(&old, &[(5, b"bb".as_slice())]).unwrap();
         assert!(m.value.is_none() && m.before.is_empty());
+    }
+
+    #[test]
+    fn long_records_keep_their_varint_length_and_a_padded_length_is_refused() {
+        let big = vec![7u8; 200];
+        let huge = vec![9u8; 20_000];
+        let v = value(&[(1, b""), (2, &big), (3, &huge), (4, b"x")]);
+        let mut im = Images::default();
+        im.add(&v).unwrap();
+        let im = im.seal();
+        assert_eq!(im.get(2), Some(&big[..]));
+        assert_eq!(im.get(3), Some(&huge[..]));
+        assert_eq!(im.get(4), Some(&b"x"[..]));
+        assert_eq!(im.get(1), Some(&b""[..]));
+        // key 5, length 1 written in two bytes (0x81 0x00), one byte of state
+        let mut padded = 5u64.to_le_bytes().to_vec();
+        padded.extend_from_slice(&[0x81, 0x00, b'y']);
+        assert!(parse(&padded).is_err());
     }
 
     #[test]

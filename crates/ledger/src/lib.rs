@@ -48,10 +48,10 @@ pub const FILE: &str = "ledger.redb";
 const CACHE_BYTES: usize = 64 << 20;
 /// Nights whose before-images are kept for `reprocess`.
 pub const UNDO_NIGHTS: u32 = 31;
-/// Layout version written in `meta`.
 /// Layout version written in `meta`. 2: claims and acts as per-night sorted segments
-/// (`segments`), states written only when they change; a ledger of layout 1 is refused (exit 11).
-const SCHEMA: &[u8] = b"liquidator-ledger/2";
+/// (`segments`), states written only when they change. 3: states in the compact encoding (`codec`
+/// varints and day numbers, record lengths as varints). A ledger of another layout is refused (exit 11).
+const SCHEMA: &[u8] = b"liquidator-ledger/3";
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// seq → [`BatchRecord`] (fixed layout).
@@ -666,6 +666,7 @@ impl Ledger {
             .len();
         // Open debts: a scan of every state (the one figure `stats` pays a full read for).
         let (mut open_debts, mut open_debts_cents, mut beneficiaries) = (0u64, 0i64, 0u64);
+        let (mut sizes, mut sessions) = (Vec::new(), 0u64);
         for e in r.open_table(BENEFS).map_err(st)?.iter().map_err(st)? {
             let (_, v) = e.map_err(st)?;
             let v = v.value();
@@ -674,9 +675,21 @@ impl Ledger {
                     .map_err(|e| LedgerError::Corrupt(e.to_string()))?;
                 open_debts += s.open_debts().len() as u64;
                 open_debts_cents += s.open_debt_cents();
+                sessions += s.daily.len() as u64;
+                sizes.push(len as u32);
                 beneficiaries += 1;
             }
         }
+        sizes.sort_unstable();
+        let pct = |p: usize| sizes.get((sizes.len() * p / 100).min(sizes.len().saturating_sub(1)));
+        let state_bytes = StateBytes {
+            total: sizes.iter().map(|&b| b as u64).sum(),
+            p50: pct(50).copied().unwrap_or(0),
+            p90: pct(90).copied().unwrap_or(0),
+            p99: pct(99).copied().unwrap_or(0),
+            max: sizes.last().copied().unwrap_or(0),
+            sessions,
+        };
         let mut undo_images = 0u64;
         for e in r.open_table(UNDO).map_err(st)?.iter().map_err(st)? {
             undo_images += images::parse(e.map_err(st)?.1.value())?.len() as u64;
@@ -696,6 +709,7 @@ impl Ledger {
             claims: records[0],
             acts: records[1],
             undo_images,
+            state_bytes,
             nights: self.batches.clone(),
         })
     }
@@ -728,7 +742,21 @@ pub struct Stats {
     pub claims: u64,
     pub acts: u64,
     pub undo_images: u64,
+    /// The size of the stored states (`codec`), to follow their growth from night to night.
+    pub state_bytes: StateBytes,
     pub nights: Vec<BatchRecord>,
+}
+
+/// Encoded state sizes across the beneficiaries (`ledger stats`): total, percentiles, largest, and
+/// the practitioner-day sessions they hold.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct StateBytes {
+    pub total: u64,
+    pub p50: u32,
+    pub p90: u32,
+    pub p99: u32,
+    pub max: u32,
+    pub sessions: u64,
 }
 
 /// The test hook of the kill tests: with `LIQUIDATOR_LEDGER_KILL=POINT`, the process sends itself
@@ -1301,26 +1329,28 @@ mod tests {
     }
 
     #[test]
-    fn a_ledger_of_layout_1_is_refused_with_a_message_naming_both_layouts() {
-        let tmp = tempfile::tempdir().unwrap();
-        {
-            let db = Database::create(tmp.path().join(FILE)).unwrap();
-            let txn = db.begin_write().unwrap();
-            txn.open_table(META)
-                .unwrap()
-                .insert("schema", b"liquidator-ledger/1".as_slice())
-                .unwrap();
-            txn.commit().unwrap();
+    fn a_ledger_of_an_older_layout_is_refused_with_a_message_naming_both_layouts() {
+        for old in ["liquidator-ledger/1", "liquidator-ledger/2"] {
+            let tmp = tempfile::tempdir().unwrap();
+            {
+                let db = Database::create(tmp.path().join(FILE)).unwrap();
+                let txn = db.begin_write().unwrap();
+                txn.open_table(META)
+                    .unwrap()
+                    .insert("schema", old.as_bytes())
+                    .unwrap();
+                txn.commit().unwrap();
+            }
+            let Err(e) = Ledger::open(tmp.path()) else {
+                panic!("a ledger of layout {old} was opened")
+            };
+            let msg = e.to_string();
+            assert!(matches!(e, LedgerError::Corrupt(_)), "{msg}");
+            assert!(
+                msg.contains(old) && msg.contains("liquidator-ledger/3"),
+                "{msg}"
+            );
         }
-        let Err(e) = Ledger::open(tmp.path()) else {
-            panic!("a layout-1 ledger was opened")
-        };
-        let msg = e.to_string();
-        assert!(matches!(e, LedgerError::Corrupt(_)), "{msg}");
-        assert!(
-            msg.contains("liquidator-ledger/1") && msg.contains("liquidator-ledger/2"),
-            "{msg}"
-        );
     }
 
     #[test]
