@@ -122,12 +122,14 @@ pub fn run<'s>(
     timer.lap(&format!(
         "liquidation (with ledger lookups, checksum beside; loaded beside the parse: {loads})"
     ));
+    // The night's states by key, as references: the ledger encodes them where they lie.
+    let states = staged.states.sorted();
     let pending = ledger
         .commit_night(&night_commit(
             &header,
             checksum,
             refs,
-            &staged.states,
+            &states,
             &staged.stage,
             &night,
             out,
@@ -136,11 +138,14 @@ pub fn run<'s>(
         .map_err(ledger_error)?;
     timer.lap(&format!(
         "commit ({} states, {} claim numbers, {} CCAM acts: {})",
-        staged.states.len(),
+        states.len(),
         night.claims.len(),
         night.acts.len(),
         ledger.commit_timing()
     ));
+    drop(states);
+    // Millions of states at national size: freed on the pool rather than one by one at the end.
+    staged.states.free();
     liquidator_ledger::kill_point("before-rename");
     let summary = staged.summary;
     if let Err(e) = staged.stage.commit() {
@@ -163,7 +168,7 @@ fn night_commit<'a>(
     header: &BatchHeader,
     checksum: String,
     refs: &Refs,
-    states: &'a [(u64, BenefState)],
+    states: &'a [(u64, &'a BenefState)],
     stage: &'a Staging,
     night: &'a NightSink,
     out: &'a Path,
@@ -392,7 +397,8 @@ pub fn reprocess(
     // The counters the correction changes, against what the night had left.
     let mut tsv = String::from("beneficiary\tcounter\tperiod\tbefore\tafter\tdelta\n");
     let after = ledger.states_after(seq).map_err(ledger_error)?;
-    for (key, new) in &staged.states {
+    let states = staged.states.sorted();
+    for (key, new) in &states {
         let old = after.state(*key).map_err(ledger_error)?.unwrap_or_default();
         let name = night.names.get(key).map_or("?", String::as_str);
         for (c, a, b) in liquidator_ledger::counters::changes(&old, new) {
@@ -424,7 +430,7 @@ pub fn reprocess(
             &header,
             checksum,
             refs,
-            &staged.states,
+            &states,
             &staged.stage,
             &night,
             out,

@@ -963,9 +963,9 @@ pub struct Staged {
     /// The batch framing as read.
     pub info: BatchInfo,
     pub stage: atomic::Staging,
-    /// Every beneficiary's running state at the end of the night, by ascending key (with
-    /// `opts.carry` only: what a ledger commits; empty otherwise).
-    pub states: Vec<(u64, BenefState)>,
+    /// Every beneficiary's running state at the end of the night (with `opts.carry` only: what a
+    /// ledger commits, read in key order through [`States::sorted`]; empty otherwise).
+    pub states: States,
 }
 
 /// [`run_with`] on a claims file already in memory, stopping before the rename.
@@ -1000,14 +1000,14 @@ pub fn stage_run<'s>(
         info,
         stage,
         states: if opts.carry.is_some() {
-            states.into_sorted()
+            states
         } else {
             let t = std::time::Instant::now();
             states.free();
             if std::env::var_os("LIQUIDATOR_TIMING").is_some() {
                 eprintln!("timing: states freed {:?}", t.elapsed());
             }
-            Vec::new()
+            States::new()
         },
     })
 }

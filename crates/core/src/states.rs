@@ -145,6 +145,21 @@ impl States {
         v
     }
 
+    /// Every state by reference, by ascending beneficiary key: what a ledger commits. A national
+    /// night has millions of states of ≈ 180 bytes: sorting references (16 bytes) on the run's pool
+    /// instead of moving the states into one sorted vector (issue #14: ≈ 2.5 s for 4.3 M states on
+    /// the loaded machine, and as many fresh pages as the states take).
+    pub fn sorted(&self) -> Vec<(u64, &BenefState)> {
+        let mut v: Vec<(u64, &BenefState)> = Vec::with_capacity(self.len());
+        v.par_extend(
+            self.shards
+                .par_iter()
+                .flat_map_iter(|sh| sh.iter().map(|(k, s)| (*k, s))),
+        );
+        v.par_sort_unstable_by_key(|e| e.0);
+        v
+    }
+
     /// Frees every state side by side on the run's pool: a national night holds millions of states,
     /// each with its heap spills (debts, sessions), and dropping them one after the other is a
     /// single-threaded step at the very end of the run (issue #13: 0.10 → 0.08 s on a 1 M-claim day,
@@ -204,6 +219,12 @@ mod tests {
         assert_eq!(s.len(), 3);
         assert_eq!(s.get(7).map(|st| st.pf_used(2026)), Some(7));
         assert!(s.get(8).is_none());
+        let by_ref: Vec<(u64, i64)> = s
+            .sorted()
+            .iter()
+            .map(|e| (e.0, e.1.pf_used(2026)))
+            .collect();
+        assert_eq!(by_ref, vec![(7, 7), (42, 42), (1_000_000_007, 7)]);
         let keys: Vec<u64> = s.into_sorted().into_iter().map(|e| e.0).collect();
         assert_eq!(keys, vec![7, 42, 1_000_000_007]);
     }

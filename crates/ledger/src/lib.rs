@@ -201,7 +201,7 @@ pub struct NightCommit<'a> {
     /// The oldest date of care this batch pays (`rules::controls::oldest_payable`): older entries are
     /// of no use to this night or any later one, and are purged.
     pub oldest: Date,
-    pub states: &'a [(u64, BenefState)],
+    pub states: &'a [(u64, &'a BenefState)],
     pub night: &'a night::NightSink,
     pub staging: &'a Path,
     pub out: &'a Path,
@@ -536,7 +536,7 @@ impl Ledger {
         let last = self.batches.last().map_or(0, |b| b.seq);
         // The night's states by mixed key (encoded in `write_buckets`, bucket by bucket).
         let mut keyed: Vec<(u64, &BenefState)> =
-            n.states.par_iter().map(|(k, s)| (mix(*k), s)).collect();
+            n.states.par_iter().map(|(k, s)| (mix(*k), *s)).collect();
         keyed.par_sort_unstable_by_key(|e| e.0);
         let encode = |s: &&BenefState, out: &mut Vec<u8>| codec::encode_pruned(s, n.oldest, out);
         match n.replaces {
@@ -1408,7 +1408,7 @@ mod tests {
         s.add_pf(2026, 200);
         let night = NightSink::default();
         let dir = tmp.path().to_path_buf();
-        let commit_states = |l: &mut Ledger, batch_no: u32, states: &[(u64, BenefState)]| {
+        let commit_states = |l: &mut Ledger, batch_no: u32, states: &[(u64, &BenefState)]| {
             let p = l
                 .commit_night(&NightCommit {
                     sender: 1,
@@ -1425,12 +1425,12 @@ mod tests {
                 .unwrap();
             l.finish(&p).unwrap();
         };
-        commit_states(&mut l, 1, &[(7, s.clone())]);
-        commit_states(&mut l, 2, &[(7, s.clone())]);
+        commit_states(&mut l, 1, &[(7, &s)]);
+        commit_states(&mut l, 2, &[(7, &s)]);
         assert_eq!(l.stats().unwrap().undo_images, 1, "night 2 changed nothing");
         let mut s3 = s.clone();
         s3.add_pf(2026, 100);
-        commit_states(&mut l, 3, &[(7, s3.clone())]);
+        commit_states(&mut l, 3, &[(7, &s3)]);
         assert_eq!(l.stats().unwrap().undo_images, 2);
         // Before night 2 (unchanged by it): the state night 1 left, found through night 3's image.
         let r = l.reader(Some(2)).unwrap();
@@ -1452,7 +1452,7 @@ mod tests {
         );
         // Night 4 leaves it unchanged, then is reprocessed with a correction: before night 4 is
         // still what night 3 left, not the correction.
-        commit_states(&mut l, 4, &[(7, s3.clone())]);
+        commit_states(&mut l, 4, &[(7, &s3)]);
         let mut s4 = s3.clone();
         s4.add_pf(2026, 50);
         let p = l
@@ -1462,7 +1462,7 @@ mod tests {
                 batch_date: Date(20260316),
                 checksum: "04".into(),
                 oldest: Date(20231216),
-                states: &[(7, s4)],
+                states: &[(7, &s4)],
                 night: &night,
                 staging: &dir.join("staging"),
                 out: &dir.join("out"),

@@ -125,7 +125,7 @@ pub struct Staged {
     pub summary: ReprocessSummary,
     pub stage: atomic::Staging,
     /// The beneficiaries' states at the end of the re-liquidated night (with `opts.carry` only).
-    pub states: Vec<(u64, crate::rules::BenefState)>,
+    pub states: crate::states::States,
 }
 
 /// [`run`] up to the rename, liquidating with `opts` (a ledger's state before the night, for
