@@ -48,19 +48,19 @@ fn put_cents(out: &mut Vec<u8>, c: i64) {
     put_varint(out, ((c << 1) ^ (c >> 63)) as u64);
 }
 
-/// Day 0 of the 2-byte day numbers: 2000-01-01.
-fn epoch() -> i64 {
-    Date(20000101).to_days()
-}
+/// Day 0 of the 2-byte day numbers: 2000-01-01 (`Date::to_days`; pinned by a test).
+const EPOCH: i64 = 730_425;
 
-/// Escape of the 2-byte day number: a raw `YYYYMMDD` u32 follows (a date before 2000, after 2179,
-/// or one that does not round-trip through day numbers).
+/// Escape of the 2-byte day number: a raw `YYYYMMDD` u32 follows (a date before 2000, from 2179 on,
+/// or not a calendar date).
 const RAW_DATE: u16 = u16::MAX;
 
 fn put_date(out: &mut Vec<u8>, d: Date) {
-    let n = d.to_days() - epoch();
-    if (0..RAW_DATE as i64).contains(&n) && Date::from_days(n + epoch()) == d {
-        out.extend_from_slice(&(n as u16).to_le_bytes());
+    // A calendar date in [2000-01-01, 2179-01-01) has a day number below `RAW_DATE` and comes back
+    // exactly through `Date::from_days`; the check costs no division (this runs for every date of
+    // every state a night writes).
+    if (20000101..21790101).contains(&d.0) && Date::from_u32(d.0).is_some() {
+        out.extend_from_slice(&((d.to_days() - EPOCH) as u16).to_le_bytes());
     } else {
         out.extend_from_slice(&RAW_DATE.to_le_bytes());
         out.extend_from_slice(&d.0.to_le_bytes());
@@ -172,7 +172,7 @@ impl Rd<'_> {
         if n == RAW_DATE {
             Ok(Date(self.u32()?))
         } else {
-            Ok(Date::from_days(n as i64 + epoch()))
+            Ok(Date::from_days(n as i64 + EPOCH))
         }
     }
     /// A count of items of at least `min` bytes each: never more than the bytes left could hold
@@ -359,6 +359,24 @@ mod tests {
         // created 2, practitioner 4, claim 2, line and kind 1, date of care 2, amount 2, recovered 1
         assert_eq!(b.len(), 2 + 5 + 1 + 1 + 1 + 17 + 1 + 14);
         assert_eq!(format!("{s:?}"), format!("{:?}", decode(&b).unwrap()));
+    }
+
+    #[test]
+    fn day_numbers_start_on_2000_01_01_and_end_before_2179() {
+        assert_eq!(Date(20000101).to_days(), EPOCH);
+        assert!(Date(21790101).to_days() - EPOCH < RAW_DATE as i64);
+        for d in [20000101, 20240229, 20261231, 21781231] {
+            let mut b = Vec::new();
+            put_date(&mut b, Date(d));
+            assert_eq!(b.len(), 2, "{d}");
+            assert_eq!(Rd(&b).date().unwrap(), Date(d));
+        }
+        for d in [19991231, 21790101, 20250229, 20261301, 0] {
+            let mut b = Vec::new();
+            put_date(&mut b, Date(d));
+            assert_eq!(b.len(), 6, "{d}");
+            assert_eq!(Rd(&b).date().unwrap(), Date(d));
+        }
     }
 
     #[test]
