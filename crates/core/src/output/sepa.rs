@@ -21,7 +21,6 @@ use crate::refs::{Refs, benef_key, benef_text};
 use crate::rules::{Outcome, PayeeKind};
 use crate::sink::{Event, Sink, SinkError};
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -109,6 +108,13 @@ impl Due {
     pub fn amount(&self) -> Cents {
         self.owed - self.recovered
     }
+
+    /// Adds another part of the same payee's due.
+    pub fn add(&mut self, o: &Due) {
+        self.lines += o.lines;
+        self.owed += o.owed;
+        self.recovered += o.recovered;
+    }
 }
 
 /// The night's totals of the payment orders (the summary's keys).
@@ -146,42 +152,86 @@ impl<'r> PaymentOrderSink<'r> {
     }
 }
 
-/// What the night owes each payee, in the order payees were first paid: the dues in a vector and a
-/// hash index from payee to slot. Adding a claim is a hash lookup (a B-tree insert was ≈ 3 % of a
-/// run: issue #13); [`DueByPayee::into_sorted`] drops the index before sorting the vector in place, so
-/// the end of the run never holds a map and a sorted copy of it at once.
+/// What the night owes each payee: a vector sorted by payee with one entry per payee (`base`) and
+/// the dues added since, unsorted (`log`). When the log reaches half the base (at least
+/// [`LOG_MIN`]), it is sorted and merged into the base, summing the entries of one payee. Adding a
+/// claim is an append: no lookup in a structure of millions of payees (a national night pays ≈ 4 M),
+/// whose cache misses made the B-tree insert, then a hash index, the costliest step of the payment
+/// orders' sink (issue #13); sorting and merging read and write memory in order.
+/// Sums of integers do not depend on the order they are added in: the result is the same for any
+/// thread count and window size.
 #[derive(Default)]
 pub struct DueByPayee {
-    dues: Vec<(Payee, Due)>,
-    index: FxHashMap<Payee, u32>,
+    base: Vec<(Payee, Due)>,
+    log: Vec<(Payee, Due)>,
 }
 
+/// The smallest log merged into the base (entries of 40 bytes: 40 MiB).
+pub const LOG_MIN: usize = 1 << 20;
+
 impl DueByPayee {
-    /// The due of `payee`, zero the first time.
-    pub fn entry(&mut self, payee: Payee) -> &mut Due {
-        let n = self.dues.len();
-        let i = *self.index.entry(payee).or_insert(n as u32) as usize;
-        if i == n {
-            self.dues.push((payee, Due::default()));
+    /// Adds `d` to what is due to `payee`.
+    pub fn add(&mut self, payee: Payee, d: Due) {
+        self.log.push((payee, d));
+        if self.log.len() >= LOG_MIN.max(self.base.len() / 2) {
+            self.compact();
         }
-        &mut self.dues[i].1
     }
 
-    pub fn len(&self) -> usize {
-        self.dues.len()
+    /// Sorts the log and merges it into the base (one entry per payee); the log keeps its memory.
+    fn compact(&mut self) {
+        if self.log.is_empty() {
+            return;
+        }
+        self.log.par_sort_unstable_by_key(|e| e.0);
+        let (base, log) = (&self.base, &self.log);
+        // Sized exactly: a first pass counts the payees of the merge.
+        let mut n = 0usize;
+        merge_sum(base, log, |_| n += 1);
+        let mut out: Vec<(Payee, Due)> = Vec::with_capacity(n);
+        merge_sum(base, log, |e| out.push(e));
+        self.base = out;
+        self.log.clear();
+    }
+
+    /// Payees with a due.
+    pub fn len(&mut self) -> usize {
+        self.compact();
+        self.base.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.dues.is_empty()
+        self.base.is_empty() && self.log.is_empty()
     }
 
-    /// Every payee's due, by payee. Payees are unique, so the unstable sort's order is the same for
-    /// any thread count.
-    pub fn into_sorted(self) -> Vec<(Payee, Due)> {
-        let DueByPayee { mut dues, index } = self;
-        drop(index);
-        dues.par_sort_unstable_by_key(|e| e.0);
-        dues
+    /// Every payee's due, by payee, one entry each.
+    pub fn into_sorted(mut self) -> Vec<(Payee, Due)> {
+        self.compact();
+        self.base
+    }
+}
+
+/// Merges `base` (sorted, one entry per payee) and `log` (sorted), summing the entries of one payee,
+/// and hands each payee's total to `out` in payee order.
+fn merge_sum(base: &[(Payee, Due)], log: &[(Payee, Due)], mut out: impl FnMut((Payee, Due))) {
+    let (mut i, mut j) = (0, 0);
+    while i < base.len() || j < log.len() {
+        let p = match (base.get(i), log.get(j)) {
+            (Some(a), Some(b)) => a.0.min(b.0),
+            (Some(a), None) => a.0,
+            (None, Some(b)) => b.0,
+            (None, None) => break,
+        };
+        let mut d = Due::default();
+        while let Some(e) = base.get(i).filter(|e| e.0 == p) {
+            d.add(&e.1);
+            i += 1;
+        }
+        while let Some(e) = log.get(j).filter(|e| e.0 == p) {
+            d.add(&e.1);
+            j += 1;
+        }
+        out((p, d));
     }
 }
 
@@ -196,12 +246,13 @@ pub fn add_due(due: &mut DueByPayee, events: &[Event<'_>]) {
             PayeeKind::Practitioner => Payee::Practitioner(h.practitioner),
             PayeeKind::Insured => Payee::Insured(benef_key(&h.nir, h.rank).unwrap_or(0)),
         };
-        let d = due.entry(payee);
+        let mut d = Due::default();
         for l in &p.lines {
             d.lines += 1;
             d.owed += l.amo_paid;
             d.recovered += l.recovered;
         }
+        due.add(payee, d);
     }
 }
 
@@ -757,31 +808,28 @@ mod tests {
 
     #[test]
     fn dues_by_payee_add_up_per_payee_and_come_out_in_payee_order() {
-        let mut d = DueByPayee::default();
-        // First paid in this order: an insured, a practitioner, the insured again, another practitioner.
-        for (p, owed, recovered) in [
-            (Payee::Insured(900), 1_000, 300),
-            (Payee::Practitioner(42), 2_500, 0),
-            (Payee::Insured(900), 700, 0),
-            (Payee::Practitioner(7), 100, 0),
-        ] {
-            let e = d.entry(p);
-            e.lines += 1;
-            e.owed += owed;
-            e.recovered += recovered;
-        }
-        assert_eq!(d.len(), 3);
         let due = |lines, owed, recovered| Due {
             lines,
             owed,
             recovered,
         };
+        let mut d = DueByPayee::default();
+        // Paid in this order: an insured, a practitioner, the insured again, another practitioner.
+        d.add(Payee::Insured(900), due(1, 1_000, 300));
+        d.add(Payee::Practitioner(42), due(1, 2_500, 0));
+        d.add(Payee::Insured(900), due(1, 700, 0));
+        d.add(Payee::Practitioner(7), due(1, 100, 0));
+        assert_eq!(d.len(), 3);
+        // Added after a merge of the log into the base (`len` merges): summed with the base's entry.
+        d.add(Payee::Practitioner(42), due(2, 50, 0));
+        d.add(Payee::Insured(3), due(1, 10, 0));
         // Practitioners before the insured, each by number (the `Payee` order of the files).
         assert_eq!(
             d.into_sorted(),
             vec![
                 (Payee::Practitioner(7), due(1, 100, 0)),
-                (Payee::Practitioner(42), due(1, 2_500, 0)),
+                (Payee::Practitioner(42), due(3, 2_550, 0)),
+                (Payee::Insured(3), due(1, 10, 0)),
                 (Payee::Insured(900), due(2, 1_700, 300)),
             ]
         );
