@@ -19,7 +19,6 @@
 //! bounded channel to a writer thread that encodes and compresses them into row groups of
 //! [`BATCH_ROWS`] rows. Memory is bounded by a few windows, not by the day.
 
-use arrow_array::Array;
 use arrow_array::builder::{NullBufferBuilder, OffsetBufferBuilder, StringBuilder};
 use arrow_array::{
     ArrayRef, Date32Array, Decimal128Array, Int32Array, Int64Array, RecordBatch, StringArray,
@@ -292,51 +291,75 @@ impl<T: Copy + Default> PrimCol<T> {
     }
 }
 
-/// The column's block builder from a per-cell extractor `|batch, row, buf| -> bool` (text).
+/// The column's block builder and cell reader from a per-cell extractor `|batch, row, buf| -> bool`
+/// (text).
 macro_rules! utf8 {
     (|$c:pat_param, $r:pat_param, $b:pat_param| $body:expr $(,)?) => {
-        Get::Utf8(|batch, rows, out| {
-            let f = |$c: &Batch, $r: &Row, $b: &mut Vec<u8>| -> bool { $body };
-            out.fill(rows, |r, b| f(batch, r, b))
-        })
+        (
+            Get::Utf8(|batch, rows, out| {
+                let f = |$c: &Batch, $r: &Row, $b: &mut Vec<u8>| -> bool { $body };
+                out.fill(rows, |r, b| f(batch, r, b))
+            }),
+            Cell::Text(|$c: &Batch, $r: &Row, $b: &mut Vec<u8>| -> bool { $body }),
+        )
     };
 }
 
 /// The same for the fixed-width variants (`|batch, row| -> Option<…>`).
 macro_rules! prim {
-    ($v:ident, $t:ty, |$c:pat_param, $r:pat_param| $body:expr $(,)?) => {
-        Get::$v(|batch, rows, out| {
-            let f = |$c: &Batch, $r: &Row| -> Option<$t> { $body };
-            out.fill(rows, |r| f(batch, r))
-        })
+    ($v:ident, $cell:ident, $t:ty, |$c:pat_param, $r:pat_param| $body:expr $(,)?) => {
+        (
+            Get::$v(|batch, rows, out| {
+                let f = |$c: &Batch, $r: &Row| -> Option<$t> { $body };
+                out.fill(rows, |r| f(batch, r))
+            }),
+            Cell::$cell(|$c: &Batch, $r: &Row| -> Option<$t> { $body }),
+        )
     };
 }
 macro_rules! int32 {
-    ($($t:tt)*) => { prim!(Int32, i32, $($t)*) };
+    ($($t:tt)*) => { prim!(Int32, I32, i32, $($t)*) };
 }
 macro_rules! int64 {
-    ($($t:tt)*) => { prim!(Int64, i64, $($t)*) };
+    ($($t:tt)*) => { prim!(Int64, I64, i64, $($t)*) };
 }
 macro_rules! date32 {
     (|$c:pat_param, $r:pat_param| $body:expr $(,)?) => {
-        Get::Date32(|batch, rows, out| {
-            let f = |$c: &Batch, $r: &Row| -> Option<Date> { $body };
-            let mut last: (u32, Option<i32>) = (u32::MAX, None);
-            out.fill(rows, |r| {
-                let d = f(batch, r)?;
-                if d.0 != last.0 {
-                    last = (d.0, date32(d));
-                }
-                last.1
-            })
-        })
+        (
+            Get::Date32(|batch, rows, out| {
+                let f = |$c: &Batch, $r: &Row| -> Option<Date> { $body };
+                let mut last: (u32, Option<i32>) = (u32::MAX, None);
+                out.fill(rows, |r| {
+                    let d = f(batch, r)?;
+                    if d.0 != last.0 {
+                        last = (d.0, date32(d));
+                    }
+                    last.1
+                })
+            }),
+            Cell::Date(|$c: &Batch, $r: &Row| -> Option<Date> { $body }),
+        )
     };
 }
 macro_rules! amount {
-    ($($t:tt)*) => { prim!(Amount, i64, $($t)*) };
+    ($($t:tt)*) => { prim!(Amount, I64, i64, $($t)*) };
 }
 macro_rules! rate {
-    ($($t:tt)*) => { prim!(Rate, i64, $($t)*) };
+    ($($t:tt)*) => { prim!(Rate, I64, i64, $($t)*) };
+}
+
+/// The cell of one row, read without building a column: the same extractor as [`Get`]'s (written
+/// once in the macros), for the writers that take cells one by one (a dictionary value, the columns
+/// encoded by the sink itself). `None` / `false` is null.
+#[derive(Clone, Copy)]
+enum Cell {
+    /// Text, appended to the buffer.
+    Text(fn(&Batch, &Row, &mut Vec<u8>) -> bool),
+    I32(fn(&Batch, &Row) -> Option<i32>),
+    /// Int64, amounts and rates (before their range check).
+    I64(fn(&Batch, &Row) -> Option<i64>),
+    /// A date (converted to `Date32` by [`date32`]; an invalid date is null).
+    Date(fn(&Batch, &Row) -> Option<Date>),
 }
 
 impl Get {
@@ -359,6 +382,7 @@ pub struct Col {
     /// SNDS analogue (`ER_PRS_F` / `ER_CAM_F` variable), also in the field metadata `snds`.
     pub snds: &'static str,
     get: Get,
+    cell: Cell,
     /// The cell's dictionary key for the sink's own dictionary encoder ([`dict`]): equal keys are
     /// equal cells, `None` is a null cell. Without a key, the column goes through parquet-rs's Arrow
     /// column writer (statistics, deltas, plain + Snappy: [`STATISTICS`], [`NO_DICTIONARY`]).
@@ -390,12 +414,13 @@ impl Col {
     }
 }
 
-const fn col(name: &'static str, nullable: bool, snds: &'static str, get: Get) -> Col {
+const fn col(name: &'static str, nullable: bool, snds: &'static str, gc: (Get, Cell)) -> Col {
     Col {
         name,
         nullable,
         snds,
-        get,
+        get: gc.0,
+        cell: gc.1,
         key: None,
     }
 }
@@ -1490,7 +1515,8 @@ fn encode_group(
 }
 
 /// Appends the PLAIN encoding of the cell of `row` in column `c` (a dictionary value): the same
-/// extractor, checks and conversions as the Arrow column ([`ColBuf`]), for one row.
+/// extractor, checks and conversions as the Arrow column ([`ColBuf`]), for one row, without building
+/// an array.
 fn plain_value(
     c: &Col,
     phys: PhysicalType,
@@ -1498,57 +1524,65 @@ fn plain_value(
     row: &Row,
     out: &mut Vec<u8>,
 ) -> Result<(), String> {
-    let mut b = ColBuf::new(c, 1);
-    b.fill(c, batch, std::slice::from_ref(row));
-    let array = b.finish(c)?;
-    if !array.is_valid(0) {
-        return Err(format!("column {}: a keyed cell is null", c.name));
-    }
-    match phys {
-        PhysicalType::BYTE_ARRAY => {
-            let a = array
-                .as_any()
-                .downcast_ref::<StringArray>()
-                .ok_or_else(|| format!("column {}: not text", c.name))?;
-            let v = a.value(0).as_bytes();
-            out.extend_from_slice(&(v.len() as u32).to_le_bytes());
-            out.extend_from_slice(v);
+    let null = || format!("column {}: a keyed cell is null", c.name);
+    match (c.cell, phys) {
+        (Cell::Text(f), PhysicalType::BYTE_ARRAY) => {
+            let start = out.len();
+            out.extend_from_slice(&[0; 4]);
+            if !f(batch, row, out) {
+                out.truncate(start);
+                return Err(null());
+            }
+            utf8_lossy_tail(out, start + 4);
+            let len = (out.len() - start - 4) as u32;
+            out[start..start + 4].copy_from_slice(&len.to_le_bytes());
         }
-        PhysicalType::INT32 => {
-            let v = match c.get {
-                Get::Amount(_) | Get::Rate(_) => array
-                    .as_any()
-                    .downcast_ref::<Decimal128Array>()
-                    .map(|a| a.value(0) as i32),
-                Get::Date32(_) => array
-                    .as_any()
-                    .downcast_ref::<Date32Array>()
-                    .map(|a| a.value(0)),
-                _ => array
-                    .as_any()
-                    .downcast_ref::<Int32Array>()
-                    .map(|a| a.value(0)),
-            };
-            let v = v.ok_or_else(|| format!("column {}: not a 32-bit value", c.name))?;
-            out.extend_from_slice(&v.to_le_bytes());
+        (Cell::I32(f), PhysicalType::INT32) => {
+            out.extend_from_slice(&f(batch, row).ok_or_else(null)?.to_le_bytes())
         }
-        PhysicalType::INT64 => {
-            let v = match c.get {
-                Get::Amount(_) | Get::Rate(_) => array
-                    .as_any()
-                    .downcast_ref::<Decimal128Array>()
-                    .map(|a| a.value(0) as i64),
-                _ => array
-                    .as_any()
-                    .downcast_ref::<Int64Array>()
-                    .map(|a| a.value(0)),
-            };
-            let v = v.ok_or_else(|| format!("column {}: not a 64-bit value", c.name))?;
-            out.extend_from_slice(&v.to_le_bytes());
+        (Cell::Date(f), PhysicalType::INT32) => {
+            let d = f(batch, row).and_then(date32).ok_or_else(null)?;
+            out.extend_from_slice(&d.to_le_bytes())
         }
-        t => return Err(format!("column {}: physical type {t}", c.name)),
+        (Cell::I64(f), _) => {
+            let v = f(batch, row).ok_or_else(null)?;
+            let v = checked(c, v)?;
+            match phys {
+                PhysicalType::INT32 => out.extend_from_slice(&(v as i32).to_le_bytes()),
+                PhysicalType::INT64 => out.extend_from_slice(&v.to_le_bytes()),
+                t => return Err(format!("column {}: physical type {t}", c.name)),
+            }
+        }
+        (_, t) => return Err(format!("column {}: physical type {t}", c.name)),
     }
     Ok(())
+}
+
+/// The range check of an amount or rate cell (an Int64 cell passes as is).
+fn checked(c: &Col, v: i64) -> Result<i64, String> {
+    let limit = match c.get {
+        Get::Amount(_) => AMOUNT_LIMIT,
+        Get::Rate(_) => RATE_LIMIT,
+        _ => return Ok(v),
+    };
+    if v.abs() >= limit {
+        return Err(format!(
+            "column {}: {v} does not fit {}",
+            c.name,
+            c.data_type()
+        ));
+    }
+    Ok(v)
+}
+
+/// Replaces `out[start..]` by its lossy UTF-8 conversion when it is not valid UTF-8 (as a `String`
+/// cell of the Arrow column would be).
+fn utf8_lossy_tail(out: &mut Vec<u8>, start: usize) {
+    if std::str::from_utf8(&out[start..]).is_err() {
+        let fixed = String::from_utf8_lossy(&out[start..]).into_owned();
+        out.truncate(start);
+        out.extend_from_slice(fixed.as_bytes());
+    }
 }
 
 impl Sink for ParquetSink {
