@@ -408,6 +408,31 @@ macro_rules! key {
     };
 }
 
+/// The [`Key`] of a date column from its per-cell date `|batch, row| -> Option<Date>`: the `Date32`
+/// value, null for an invalid date (as the Arrow column), converted once per run of equal dates.
+macro_rules! date_key {
+    (|$c:pat_param, $r:pat_param| $body:expr $(,)?) => {
+        |col: &Col, batch: &Batch, rows: &[Row], d: &mut dict::DictChunk| {
+            let f = |$c: &Batch, $r: &Row| -> Option<Date> { $body };
+            let phys = d.physical_type();
+            let mut last: (u32, Option<u128>) = (u32::MAX, None);
+            for r in rows {
+                let key = match f(batch, r) {
+                    Some(v) => {
+                        if v.0 != last.0 {
+                            last = (v.0, date32(v).map(|d| num(d as i64)));
+                        }
+                        last.1
+                    }
+                    None => None,
+                };
+                d.push(key, |out| plain_value(col, phys, batch, r, out))?;
+            }
+            Ok(())
+        }
+    };
+}
+
 impl Col {
     pub fn data_type(&self) -> DataType {
         self.get.data_type()
@@ -524,7 +549,8 @@ pub const COLUMNS: &[Col] = &[
         true,
         "FLX_TRT_DTD",
         date32!(|c, _| Some(c.date)),
-    ),
+    )
+    .keyed(date_key!(|c, _| Some(c.date))),
     col(
         "claim",
         false,
@@ -550,7 +576,14 @@ pub const COLUMNS: &[Col] = &[
             }
             Row::Orphan(_) => None,
         }),
-    ),
+    )
+    .keyed(key!(|_, r| match r {
+        Row::Paid(p) => Some(num(p.r.line_no as i64)),
+        Row::Rejected { rej, .. } | Row::RejectedLine { rej, .. } => {
+            rej.line_no.map(|n| num(n as i32 as i64))
+        }
+        Row::Orphan(_) => None,
+    })),
     col(
         "input_line",
         false,
@@ -629,7 +662,8 @@ pub const COLUMNS: &[Col] = &[
         true,
         "EXE_SOI_DTD",
         date32!(|_, r| paid(r, |p| p.r.date)),
-    ),
+    )
+    .keyed(date_key!(|_, r| paid(r, |p| p.r.date))),
     col(
         "type",
         true,
@@ -1341,11 +1375,14 @@ impl ParquetSink {
         let encs = COLUMNS
             .iter()
             .zip(leaves)
-            .map(|(c, d)| match c.key {
-                Some(_) => Enc::Dict(dict::DictChunk::new(d)),
-                None => Enc::Arrow(None),
+            .map(|(c, d)| {
+                Ok(match c.key {
+                    Some(_) => Enc::Dict(dict::DictChunk::new(d, STATISTICS.contains(&c.name))?),
+                    None => Enc::Arrow(None),
+                })
             })
-            .collect();
+            .collect::<Result<_, String>>()
+            .map_err(|e| SinkError::Other(format!("{}: {e}", path.display())))?;
         let (tx, rx) = crossbeam_channel::bounded::<Msg>(4);
         let writer = std::thread::Builder::new()
             .name("parquet-writer".into())

@@ -14,10 +14,15 @@
 //! Invariant: equal keys (in one column and row group) are equal values; null ⇔ `None`.
 
 use bytes::Bytes;
+use parquet::basic::BoundaryOrder;
 use parquet::basic::{Compression, Encoding, EncodingMask};
 use parquet::column::page::{CompressedPage, Page, PageWriter};
 use parquet::column::writer::ColumnCloseResult;
-use parquet::file::metadata::{ColumnChunkMetaData, OffsetIndexBuilder};
+use parquet::file::metadata::{
+    ColumnChunkMetaData, ColumnIndexBuilder, LevelHistogram, OffsetIndexBuilder,
+};
+use parquet::file::page_index::column_index::ColumnIndexMetaData;
+use parquet::file::statistics::{Statistics, ValueStatistics};
 use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::ColumnDescPtr;
 use rustc_hash::FxHashMap;
@@ -36,14 +41,33 @@ pub(super) struct DictChunk {
     levels: Vec<u8>,
     /// Per non-null cell: its index in the dictionary.
     indices: Vec<u32>,
+    /// With min/max statistics (INT32 columns only): the chunk is cut into data pages of
+    /// [`PAGE_ROWS`] rows, with statistics per chunk and per page (column index) and definition level
+    /// histograms, as parquet-rs's column writer gives them.
+    stats: bool,
+    /// With statistics: each dictionary entry's value.
+    vals: Vec<i32>,
 }
+
+/// Rows per data page of a chunk with statistics: parquet-rs's writer, fed blocks of 8 192 rows,
+/// closes a page after the block that reaches its 20 000-row limit, so its pages hold 24 576 rows.
+/// The same cut keeps the column index (min/max per page) as fine as before.
+pub(super) const PAGE_ROWS: usize = 3 * 8192;
 
 /// A finished column chunk: its bytes and what the row group writer needs to splice them in.
 pub(super) type Chunk = (Bytes, ColumnCloseResult);
 
 impl DictChunk {
-    pub(super) fn new(descr: ColumnDescPtr) -> DictChunk {
-        DictChunk {
+    /// A chunk of the column `descr`, with min/max statistics if `stats` (an INT32 column).
+    pub(super) fn new(descr: ColumnDescPtr, stats: bool) -> Result<DictChunk, String> {
+        if stats && descr.physical_type() != parquet::basic::Type::INT32 {
+            return Err(format!(
+                "column {}: statistics on a dictionary column of type {}",
+                descr.name(),
+                descr.physical_type()
+            ));
+        }
+        Ok(DictChunk {
             descr,
             map: FxHashMap::default(),
             last: None,
@@ -51,7 +75,9 @@ impl DictChunk {
             entries: 0,
             levels: Vec::new(),
             indices: Vec::new(),
-        }
+            stats,
+            vals: Vec::new(),
+        })
     }
 
     /// The physical type of the column's values.
@@ -81,7 +107,15 @@ impl DictChunk {
         let i = match self.map.get(&k) {
             Some(&i) => i,
             None => {
+                let start = self.dict.len();
                 value(&mut self.dict)?;
+                if self.stats {
+                    let b = self
+                        .dict
+                        .get(start..start + 4)
+                        .ok_or("a short INT32 value")?;
+                    self.vals.push(i32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                }
                 let i = self.entries;
                 self.entries += 1;
                 self.map.insert(k, i);
@@ -98,22 +132,13 @@ impl DictChunk {
         let rows = self.levels.len();
         let nullable = self.descr.max_def_level() > 0;
         let width = bit_width(self.entries.saturating_sub(1));
-        let mut data =
-            Vec::with_capacity(rows / 8 + self.indices.len() * usize::from(width) / 8 + 64);
-        if nullable {
-            // Definition levels (max 1): 4-byte length, then the hybrid encoding at 1 bit.
-            data.extend_from_slice(&[0; 4]);
-            hybrid(&self.levels, 1, &mut data);
-            let len = (data.len() - 4) as u32;
-            data[..4].copy_from_slice(&len.to_le_bytes());
-        }
-        // Indices of the non-null cells: bit width, then the hybrid encoding.
-        data.push(width);
-        hybrid(&self.indices, width, &mut data);
+        let page_rows = if self.stats { PAGE_ROWS } else { rows.max(1) };
 
         let dict = std::mem::take(&mut self.dict);
-        let (dict_len, data_len) = (dict.len(), data.len());
-        let mut out = TrackedWrite::new(Vec::with_capacity(dict_len + data_len + 64));
+        let dict_len = dict.len();
+        let mut out = TrackedWrite::new(Vec::with_capacity(
+            dict_len + rows / 8 + self.indices.len() * usize::from(width) / 8 + 256,
+        ));
         let mut pages = SerializedPageWriter::new(&mut out);
         let dict_spec = pages.write_page(CompressedPage::new(
             Page::DictionaryPage {
@@ -124,43 +149,92 @@ impl DictChunk {
             },
             dict_len,
         ))?;
-        let data_spec = pages.write_page(CompressedPage::new(
-            Page::DataPage {
-                buf: Bytes::from(data),
-                num_values: rows as u32,
-                encoding: Encoding::RLE_DICTIONARY,
-                def_level_encoding: Encoding::RLE,
-                rep_level_encoding: Encoding::RLE,
-                statistics: None,
-            },
-            data_len,
-        ))?;
+        let (mut size, mut uncompressed) = (dict_spec.compressed_size, dict_spec.uncompressed_size);
+        let mut first_data = None;
+        let mut offsets = OffsetIndexBuilder::new();
+        let mut stats = self.stats.then(|| PageStats::new(nullable));
+        let mut next = 0; // first index of the page's non-null cells
+        for levels in self.levels.chunks(page_rows) {
+            let values = if levels.len() == rows {
+                self.indices.len()
+            } else if nullable {
+                levels.iter().filter(|&&l| l != 0).count()
+            } else {
+                levels.len()
+            };
+            let indices = &self.indices[next..next + values];
+            next += values;
+            let mut data =
+                Vec::with_capacity(levels.len() / 8 + values * usize::from(width) / 8 + 64);
+            if nullable {
+                // Definition levels (max 1): 4-byte length, then the hybrid encoding at 1 bit.
+                data.extend_from_slice(&[0; 4]);
+                hybrid(levels, 1, &mut data);
+                let len = (data.len() - 4) as u32;
+                data[..4].copy_from_slice(&len.to_le_bytes());
+            }
+            // Indices of the non-null cells: bit width, then the hybrid encoding.
+            data.push(width);
+            hybrid(indices, width, &mut data);
+            let data_len = data.len();
+            let spec = pages.write_page(CompressedPage::new(
+                Page::DataPage {
+                    buf: Bytes::from(data),
+                    num_values: levels.len() as u32,
+                    encoding: Encoding::RLE_DICTIONARY,
+                    def_level_encoding: Encoding::RLE,
+                    rep_level_encoding: Encoding::RLE,
+                    statistics: None,
+                },
+                data_len,
+            ))?;
+            first_data.get_or_insert(spec.offset);
+            size += spec.compressed_size;
+            uncompressed += spec.uncompressed_size;
+            offsets.append_row_count(levels.len() as i64);
+            offsets.append_offset_and_size(spec.offset as i64, spec.compressed_size as i32);
+            if let Some(s) = &mut stats {
+                let (min, max) = indices.iter().fold((i32::MAX, i32::MIN), |(lo, hi), &i| {
+                    let v = self.vals[i as usize];
+                    (lo.min(v), hi.max(v))
+                });
+                s.page(
+                    levels.len() - values,
+                    values,
+                    (values > 0).then_some((min, max)),
+                );
+            }
+        }
         pages.close()?;
         drop(pages);
         let bytes = Bytes::from(out.into_inner()?);
 
-        let size = (dict_spec.compressed_size + data_spec.compressed_size) as i64;
-        let uncompressed = (dict_spec.uncompressed_size + data_spec.uncompressed_size) as i64;
-        let metadata = ColumnChunkMetaData::builder(self.descr.clone())
+        let mut metadata = ColumnChunkMetaData::builder(self.descr.clone())
             .set_compression(Compression::UNCOMPRESSED)
             .set_encodings_mask(EncodingMask::new_from_encodings(
                 [Encoding::PLAIN, Encoding::RLE, Encoding::RLE_DICTIONARY].iter(),
             ))
-            .set_total_compressed_size(size)
-            .set_total_uncompressed_size(uncompressed)
+            .set_total_compressed_size(size as i64)
+            .set_total_uncompressed_size(uncompressed as i64)
             .set_num_values(rows as i64)
-            .set_data_page_offset(data_spec.offset as i64)
-            .set_dictionary_page_offset(Some(dict_spec.offset as i64))
-            .build()?;
-        let mut offsets = OffsetIndexBuilder::new();
-        offsets.append_row_count(rows as i64);
-        offsets.append_offset_and_size(data_spec.offset as i64, data_spec.compressed_size as i32);
+            .set_data_page_offset(first_data.unwrap_or(dict_spec.offset) as i64)
+            .set_dictionary_page_offset(Some(dict_spec.offset as i64));
+        let mut column_index = None;
+        if let Some(s) = stats {
+            let (chunk_stats, histogram, index) = s.finish()?;
+            metadata = metadata
+                .set_statistics(chunk_stats)
+                .set_definition_level_histogram(histogram);
+            column_index = Some(index);
+        }
+        let metadata = metadata.build()?;
 
         self.map.clear();
         self.last = None;
         self.entries = 0;
         self.levels.clear();
         self.indices.clear();
+        self.vals.clear();
         Ok((
             bytes,
             ColumnCloseResult {
@@ -168,10 +242,99 @@ impl DictChunk {
                 rows_written: rows as u64,
                 metadata,
                 bloom_filter: None,
-                column_index: None,
+                column_index,
                 offset_index: Some(offsets.build()),
             },
         ))
+    }
+}
+
+/// The statistics of an INT32 chunk, page after page, as parquet-rs's column writer makes them:
+/// min/max and null count per chunk, a column index (per page: null page, min, max, null count,
+/// definition level histogram; the boundary order of the pages' min/max), and the chunk's definition
+/// level histogram (nullable columns).
+struct PageStats {
+    nullable: bool,
+    index: ColumnIndexBuilder,
+    nulls: i64,
+    values: i64,
+    min_max: Option<(i32, i32)>,
+    /// The previous non-null page's min/max, and whether the pages are still ascending, descending.
+    last: Option<(i32, i32)>,
+    ascending: bool,
+    descending: bool,
+}
+
+impl PageStats {
+    fn new(nullable: bool) -> PageStats {
+        PageStats {
+            nullable,
+            index: ColumnIndexBuilder::new(parquet::basic::Type::INT32),
+            nulls: 0,
+            values: 0,
+            min_max: None,
+            last: None,
+            ascending: true,
+            descending: true,
+        }
+    }
+
+    /// A page of `nulls` null cells and `values` values, and the min/max of its values (`None`: no
+    /// value).
+    fn page(&mut self, nulls: usize, values: usize, min_max: Option<(i32, i32)>) {
+        let (nulls, values) = (nulls as i64, values as i64);
+        self.nulls += nulls;
+        self.values += values;
+        match min_max {
+            None => self.index.append(true, vec![], vec![], nulls, None),
+            Some((lo, hi)) => {
+                if let Some((last_lo, last_hi)) = self.last {
+                    self.ascending &= !(last_lo > lo || last_hi > hi);
+                    self.descending &= !(lo > last_lo || hi > last_hi);
+                }
+                self.last = Some((lo, hi));
+                self.min_max = Some(match self.min_max {
+                    None => (lo, hi),
+                    Some((a, b)) => (a.min(lo), b.max(hi)),
+                });
+                self.index.append(
+                    false,
+                    lo.to_le_bytes().to_vec(),
+                    hi.to_le_bytes().to_vec(),
+                    nulls,
+                    None,
+                );
+            }
+        }
+        if self.nullable {
+            self.index
+                .append_histograms(&None, &Some(LevelHistogram::from(vec![nulls, values])));
+        }
+    }
+
+    fn finish(
+        mut self,
+    ) -> parquet::errors::Result<(Statistics, Option<LevelHistogram>, ColumnIndexMetaData)> {
+        self.index
+            .set_boundary_order(match (self.ascending, self.descending) {
+                (true, _) => BoundaryOrder::ASCENDING,
+                (false, true) => BoundaryOrder::DESCENDING,
+                (false, false) => BoundaryOrder::UNORDERED,
+            });
+        let stats = Statistics::Int32(
+            ValueStatistics::new(
+                self.min_max.map(|m| m.0),
+                self.min_max.map(|m| m.1),
+                None,
+                Some(self.nulls as u64),
+                false,
+            )
+            .with_backwards_compatible_min_max(true),
+        );
+        let histogram = self
+            .nullable
+            .then(|| LevelHistogram::from(vec![self.nulls, self.values]));
+        Ok((stats, histogram, self.index.build()?))
     }
 }
 
@@ -215,28 +378,48 @@ fn bit_pack<T: Copy + Into<u32>>(values: &[T], width: u8, out: &mut Vec<u8>) {
     }
     varint(out, ((values.len().div_ceil(8) as u64) << 1) | 1);
     let w = usize::from(width);
-    for group in values.chunks(8) {
+    out.reserve(values.len().div_ceil(8) * w + 16);
+    let mut groups = values.chunks_exact(8);
+    for g in &mut groups {
+        pack_group(g, w, out);
+    }
+    let rest = groups.remainder();
+    if !rest.is_empty() {
         let mut g = [0u32; 8];
-        for (d, s) in g.iter_mut().zip(group) {
+        for (d, s) in g.iter_mut().zip(rest) {
             *d = (*s).into();
         }
-        // 8 values of w bits are w bytes.
-        if w <= 16 {
-            let acc = g
-                .iter()
-                .enumerate()
-                .fold(0u128, |a, (k, &v)| a | (v as u128) << (k * w));
-            out.extend_from_slice(&acc.to_le_bytes()[..w]);
-        } else {
-            let (mut acc, mut bits) = (0u64, 0);
-            for v in g {
-                acc |= u64::from(v) << bits;
-                bits += w;
-                while bits >= 8 {
-                    out.push(acc as u8);
-                    acc >>= 8;
-                    bits -= 8;
-                }
+        pack_group(&g, w, out);
+    }
+}
+
+/// Appends 8 values of `w` bits (`w` bytes). Up to 16 bits, the group is assembled in one integer
+/// and its bytes appended at once (a fixed-size copy, then the extra bytes dropped).
+#[inline(always)]
+fn pack_group<T: Copy + Into<u32>>(g: &[T], w: usize, out: &mut Vec<u8>) {
+    if w <= 8 {
+        let mut acc = 0u64;
+        for (k, &v) in g.iter().take(8).enumerate() {
+            acc |= u64::from(v.into()) << (k * w);
+        }
+        out.extend_from_slice(&acc.to_le_bytes());
+        out.truncate(out.len() - 8 + w);
+    } else if w <= 16 {
+        let mut acc = 0u128;
+        for (k, &v) in g.iter().take(8).enumerate() {
+            acc |= u128::from(v.into()) << (k * w);
+        }
+        out.extend_from_slice(&acc.to_le_bytes());
+        out.truncate(out.len() - 16 + w);
+    } else {
+        let (mut acc, mut bits) = (0u64, 0);
+        for &v in g.iter().take(8) {
+            acc |= u64::from(v.into()) << bits;
+            bits += w;
+            while bits >= 8 {
+                out.push(acc as u8);
+                acc >>= 8;
+                bits -= 8;
             }
         }
     }
