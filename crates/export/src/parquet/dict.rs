@@ -343,30 +343,34 @@ fn bit_width(max: u32) -> u8 {
     (32 - max.leading_zeros()) as u8
 }
 
-/// Appends `values` in Parquet's RLE/bit-packed hybrid encoding at `width` bits: a run of equal
-/// values long enough to stay 8 or more once the pending bit-packed values are completed to a group
-/// of 8 is one RLE run; the others are bit-packed by groups of 8 (the last group padded with zeros:
-/// readers stop at the number of values the page holds).
-fn hybrid<T: Copy + Eq + Into<u32>>(values: &[T], width: u8, out: &mut Vec<u8>) {
+/// Appends `values` in Parquet's RLE/bit-packed hybrid encoding at `width` bits: values are taken
+/// by groups of 8 from the end of the last run; a group of 8 equal values starts an RLE run, which
+/// extends as far as the value repeats; the groups between runs are bit-packed (the last group padded
+/// with zeros: readers stop at the number of values the page holds). A run of 8 or more equal values
+/// is thus one RLE run from the first group boundary it covers entirely. Looking at whole groups
+/// costs one comparison for most groups of distinct values, where a run-by-run scan paid for every
+/// value.
+pub(super) fn hybrid<T: Copy + Eq + Into<u32>>(values: &[T], width: u8, out: &mut Vec<u8>) {
     let n = values.len();
-    // values[lit..i] wait to be bit-packed.
-    let (mut lit, mut i) = (0, 0);
-    while i < n {
-        let v = values[i];
-        let mut j = i + 1;
+    // values[lit..g] wait to be bit-packed; g is the next group boundary.
+    let (mut lit, mut g) = (0, 0);
+    while g + 8 <= n {
+        let v = values[g];
+        let group = &values[g..g + 8];
+        if group[1] != v || group.iter().any(|&x| x != v) {
+            g += 8;
+            continue;
+        }
+        let mut j = g + 8;
         while j < n && values[j] == v {
             j += 1;
         }
-        let fill = (8 - (i - lit) % 8) % 8;
-        if j - i >= fill + 8 {
-            let cut = i + fill;
-            bit_pack(&values[lit..cut], width, out);
-            varint(out, ((j - cut) as u64) << 1);
-            let bytes = usize::from(width).div_ceil(8);
-            out.extend_from_slice(&v.into().to_le_bytes()[..bytes]);
-            lit = j;
-        }
-        i = j;
+        bit_pack(&values[lit..g], width, out);
+        varint(out, ((j - g) as u64) << 1);
+        let bytes = usize::from(width).div_ceil(8);
+        out.extend_from_slice(&v.into().to_le_bytes()[..bytes]);
+        lit = j;
+        g = j;
     }
     bit_pack(&values[lit..], width, out);
 }
@@ -453,6 +457,16 @@ mod tests {
         assert_eq!(
             enc(&[0, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1], 1),
             vec![3, 0b1111_1010, 16, 1]
+        );
+        // 8 equal values straddling a group boundary stay bit-packed (two groups at 2 bits).
+        assert_eq!(
+            enc(&[1, 2, 2, 2, 2, 2, 2, 2, 2, 3], 2),
+            vec![5, 0xA9, 0xAA, 0x0E, 0x00]
+        );
+        // After a run, groups restart at its end: 9 × 1, then 8 × 0 (a run), then 1 value.
+        assert_eq!(
+            enc(&[1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2], 2),
+            vec![18, 1, 16, 0, 3, 2]
         );
         // A short tail is padded with zeros to a whole group.
         assert_eq!(enc(&[1, 1, 1], 1), vec![3, 0b0000_0111]);
