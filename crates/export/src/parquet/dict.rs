@@ -466,7 +466,7 @@ mod tests {
         // After a run, groups restart at its end: 9 × 1, then 8 × 0 (a run), then 1 value.
         assert_eq!(
             enc(&[1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2], 2),
-            vec![18, 1, 16, 0, 3, 2]
+            vec![18, 1, 16, 0, 3, 2, 0]
         );
         // A short tail is padded with zeros to a whole group.
         assert_eq!(enc(&[1, 1, 1], 1), vec![3, 0b0000_0111]);
