@@ -361,7 +361,11 @@ pub(super) fn hybrid<T: Copy + Eq + Into<u32>>(values: &[T], width: u8, out: &mu
             g += 8;
             continue;
         }
+        // Long runs (a column null for most rows, a constant) are extended 8 values at a time.
         let mut j = g + 8;
+        while j + 8 <= n && values[j..j + 8].iter().all(|&x| x == v) {
+            j += 8;
+        }
         while j < n && values[j] == v {
             j += 1;
         }
