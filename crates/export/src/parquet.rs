@@ -385,7 +385,7 @@ pub struct Col {
     cell: Cell,
     /// The cell's dictionary key for the sink's own dictionary encoder ([`dict`]): equal keys are
     /// equal cells, `None` is a null cell. Without a key, the column goes through parquet-rs's Arrow
-    /// column writer (statistics, deltas, plain + Snappy: [`STATISTICS`], [`NO_DICTIONARY`]).
+    /// column writer: the plain columns ([`NO_DICTIONARY`]: deltas, plain + Snappy).
     key: Option<Key>,
 }
 
@@ -1059,7 +1059,8 @@ const COMPRESSED: &[&str] = &["claim", "beneficiary_hash"];
 
 /// The columns with min/max statistics (per page and row group): those that locate rows — the batch,
 /// the claim, the line and its position, the date of care. Not on amounts, rates and labels: nobody
-/// prunes a scan by them, and comparing every cell cost a few per cent of the export.
+/// prunes a scan by them, and comparing every cell cost a few per cent of the export. The dictionary
+/// columns among them get theirs from [`dict`] (INT32 only), the others from parquet-rs.
 const STATISTICS: &[&str] = &[
     "batch_date",
     "claim",
@@ -1298,8 +1299,8 @@ pub const BLOCK_ROWS: usize = 8192;
 
 /// How the sink encodes one column.
 enum Enc {
-    /// parquet-rs's Arrow column writer, from a column array per block of rows (the columns with
-    /// statistics, deltas or plain + Snappy). `None` between row groups.
+    /// parquet-rs's Arrow column writer, from a column array per block of rows (the plain columns:
+    /// deltas or plain + Snappy). `None` between row groups.
     Arrow(Option<ArrowColumnWriter>),
     /// The sink's own dictionary chunk, from the cells' keys ([`dict`]).
     Dict(dict::DictChunk),

@@ -8,8 +8,10 @@
 //! `FxHashMap` (with a fast path for a repeat of the previous key), and the cell's value is built
 //! only the first time its key is seen in the row group. At the row group's end the chunk is written
 //! as parquet-rs would write it with `RLE_DICTIONARY` and no compression: one PLAIN dictionary page,
-//! then one data page (v1) holding the definition levels and the indices in the RLE/bit-packed hybrid
-//! encoding, plus the chunk's metadata and offset index. Readers see the same values.
+//! then data pages (v1) holding the definition levels and the indices in the RLE/bit-packed hybrid
+//! encoding — one page, or pages of [`PAGE_ROWS`] rows with the statistics, column index and level
+//! histograms parquet-rs gives a column with statistics — plus the chunk's metadata and offset index.
+//! Readers see the same values and statistics.
 //!
 //! Invariant: equal keys (in one column and row group) are equal values; null ⇔ `None`.
 
