@@ -1184,6 +1184,17 @@ mod tests {
     use super::*;
 
     fn commit(l: &mut Ledger, batch_no: u32, oldest: Date, night: &NightSink) -> u32 {
+        commit_with_states(l, batch_no, oldest, night, &[])
+    }
+
+    /// Commits a night of batch `batch_no` with these states, then finishes it; returns its sequence.
+    fn commit_with_states(
+        l: &mut Ledger,
+        batch_no: u32,
+        oldest: Date,
+        night: &NightSink,
+        states: &[(u64, &BenefState)],
+    ) -> u32 {
         let dir = l.dir().to_path_buf();
         let p = l
             .commit_night(&NightCommit {
@@ -1192,7 +1203,7 @@ mod tests {
                 batch_date: Date(20260316),
                 checksum: format!("{batch_no:016x}"),
                 oldest,
-                states: &[],
+                states,
                 night,
                 staging: &dir.join("staging"),
                 out: &dir.join("out"),
@@ -1407,23 +1418,8 @@ mod tests {
         let mut s = BenefState::default();
         s.add_pf(2026, 200);
         let night = NightSink::default();
-        let dir = tmp.path().to_path_buf();
         let commit_states = |l: &mut Ledger, batch_no: u32, states: &[(u64, &BenefState)]| {
-            let p = l
-                .commit_night(&NightCommit {
-                    sender: 1,
-                    batch_no,
-                    batch_date: Date(20260316),
-                    checksum: format!("{batch_no:016x}"),
-                    oldest: Date(20231216),
-                    states,
-                    night: &night,
-                    staging: &dir.join("staging"),
-                    out: &dir.join("out"),
-                    replaces: None,
-                })
-                .unwrap();
-            l.finish(&p).unwrap();
+            commit_with_states(l, batch_no, Date(20231216), &night, states);
         };
         commit_states(&mut l, 1, &[(7, &s)]);
         commit_states(&mut l, 2, &[(7, &s)]);
@@ -1464,8 +1460,8 @@ mod tests {
                 oldest: Date(20231216),
                 states: &[(7, &s4)],
                 night: &night,
-                staging: &dir.join("staging"),
-                out: &dir.join("out"),
+                staging: &tmp.path().join("staging"),
+                out: &tmp.path().join("out"),
                 replaces: Some(4),
             })
             .unwrap();
