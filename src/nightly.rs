@@ -89,6 +89,8 @@ pub fn run<'s>(
     }
     remove_stale_staging(out);
     let reader = ledger.reader(None).map_err(ledger_error)?;
+    // The night's final states are encoded for the commit while the sinks finish (`Carry::night_states`).
+    reader.encode_at_end(oldest_payable(refs, header.date));
     let mut night = NightSink::new(header.date.0);
     timer.lap("reader");
     // The file's checksum (recorded with the batch) is computed beside the liquidation: one more
@@ -118,32 +120,40 @@ pub fn run<'s>(
         return Err(ExitCode::from(EXIT_LEDGER));
     }
     let loads = reader.timing();
+    let encoded = reader.take_encoded();
     drop(reader);
     timer.lap(&format!(
-        "liquidation (with ledger lookups, checksum beside; loaded beside the parse: {loads})"
+        "liquidation (with ledger lookups, checksum beside; loaded beside the parse: {loads}; states encoded beside the sinks' finish: {:.3} s)",
+        encoded.as_ref().map_or(0.0, |e| e.1)
     ));
-    // The night's states by key, as references: the ledger encodes them where they lie.
-    let states = staged.states.sorted();
-    let pending = ledger
-        .commit_night(&night_commit(
-            &header,
-            checksum,
-            refs,
-            &states,
-            &staged.stage,
-            &night,
-            out,
-            None,
-        ))
-        .map_err(ledger_error)?;
+    // The night's states, encoded while the sinks finished (by key, as references otherwise: the
+    // ledger then encodes them itself).
+    let states = match &encoded {
+        Some(_) => Vec::new(),
+        None => staged.states.sorted(),
+    };
+    let mut commit = night_commit(
+        &header,
+        checksum,
+        refs,
+        &states,
+        &staged.stage,
+        &night,
+        out,
+        None,
+    );
+    commit.encoded = encoded.as_ref().map(|e| &e.0);
+    let pending = ledger.commit_night(&commit).map_err(ledger_error)?;
     timer.lap(&format!(
         "commit ({} states, {} claim numbers, {} CCAM acts: {})",
-        states.len(),
+        encoded.as_ref().map_or(states.len(), |e| e.0.len()),
         night.claims.len(),
         night.acts.len(),
         ledger.commit_timing()
     ));
+    drop(commit);
     drop(states);
+    drop(encoded);
     // Millions of states at national size: freed on the pool rather than one by one at the end.
     staged.states.free();
     liquidator_ledger::kill_point("before-rename");
@@ -181,6 +191,7 @@ fn night_commit<'a>(
         checksum,
         oldest: oldest_payable(refs, header.date),
         states,
+        encoded: None,
         night,
         staging: &stage.dir,
         out,

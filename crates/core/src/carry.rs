@@ -36,6 +36,11 @@ pub trait Carry: Sync {
     fn claim(&self, practitioner: u32, claim_no: u32) -> Option<EarlierClaim>;
     /// Whether this act was paid by an earlier night.
     fn act(&self, key: &ActKey) -> Option<BatchRef>;
+    /// The night's final states, once every window is liquidated, handed over while the sinks finish
+    /// their end-of-run files (payment orders, debts) on the run's pool: a ledger may encode them for
+    /// its commit here, off the critical path, instead of after the run (issue #14). Read only; the
+    /// default does nothing.
+    fn night_states(&self, _states: &crate::states::States) {}
 }
 
 /// The identity of a claim: (practitioner, claim number), as the duplicate check within a run uses it.

@@ -307,14 +307,24 @@ pub fn process_in(
     // last window. Sinks own separate files and share nothing, so they finish side by side on the run's
     // pool; the first error in list order is the one reported, whatever the thread count.
     let info = &run.info;
-    let finished: Vec<(Result<(), SinkError>, f64)> = sinks
-        .par_iter_mut()
-        .map(|s| {
-            let t = std::time::Instant::now();
-            let r = s.finish(info);
-            (r, t.elapsed().as_secs_f64())
-        })
-        .collect();
+    let mut finish = || -> Vec<(Result<(), SinkError>, f64)> {
+        sinks
+            .par_iter_mut()
+            .map(|s| {
+                let t = std::time::Instant::now();
+                let r = s.finish(info);
+                (r, t.elapsed().as_secs_f64())
+            })
+            .collect()
+    };
+    // A ledger prepares its commit from the final states beside the sinks' finish (`Carry::night_states`).
+    let finished = match opts.carry {
+        Some(c) => {
+            let states: &States = states;
+            rayon::join(finish, || c.night_states(states)).0
+        }
+        None => finish(),
+    };
     if timer.on {
         // In the order of `stage_run`'s list: TSV, debts, payment orders, summary, then the extras.
         let each: Vec<String> = finished.iter().map(|(_, t)| format!("{t:.3}")).collect();

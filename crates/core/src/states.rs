@@ -145,6 +145,17 @@ impl States {
         v
     }
 
+    /// Every state by reference, block by block as they lie in memory (shard by shard, in the order
+    /// first seen: the same for any `--threads`). What a ledger encodes at the end of a night
+    /// (`carry::Carry::night_states`): reading the states where they lie, in parallel over blocks,
+    /// instead of chasing references sorted by key (issue #14).
+    pub fn blocks(&self) -> Vec<&[(u64, BenefState)]> {
+        self.shards
+            .iter()
+            .flat_map(|sh| sh.blocks.iter().map(Vec::as_slice))
+            .collect()
+    }
+
     /// Every state by reference, by ascending beneficiary key: what a ledger commits. A national
     /// night has millions of states of ≈ 180 bytes: sorting references (16 bytes) on the run's pool
     /// instead of moving the states into one sorted vector (issue #14: ≈ 2.5 s for 4.3 M states on

@@ -26,10 +26,12 @@
 
 pub mod codec;
 pub mod counters;
+pub mod encoded;
 pub mod images;
 pub mod night;
 pub mod segments;
 
+use encoded::Encoded;
 use images::Images;
 use liquidator_core::carry::{ActKey, BatchRef, Carry, EarlierClaim};
 use liquidator_core::date::Date;
@@ -202,6 +204,9 @@ pub struct NightCommit<'a> {
     /// of no use to this night or any later one, and are purged.
     pub oldest: Date,
     pub states: &'a [(u64, &'a BenefState)],
+    /// The same states already encoded (`Reader::encode_at_end`: while the sinks finished); `run`
+    /// only. `None`: `states` are encoded by the commit.
+    pub encoded: Option<&'a Encoded>,
     pub night: &'a night::NightSink,
     pub staging: &'a Path,
     pub out: &'a Path,
@@ -366,6 +371,8 @@ impl Ledger {
                 Lazy::spawn(move || load_index(&db, Kind::Acts))
             },
             before: before.unwrap_or(u32::MAX),
+            encode_for: Mutex::new(None),
+            encoded: Mutex::new(None),
             batches: self
                 .batches
                 .iter()
@@ -394,37 +401,16 @@ impl Ledger {
             laps.push((what, clock.elapsed().as_secs_f64()));
             clock = std::time::Instant::now();
         };
-        // The night's keys, sorted and encoded outside the transaction, side by side.
-        let (claim_recs, act_recs) = rayon::join(
-            || {
-                segments::sort_night(
-                    n.night
-                        .claims
-                        .iter()
-                        .map(|c| Rec {
-                            key: segments::mix(c.key),
-                            check: 0,
-                            date: c.date,
-                            paid: c.paid,
-                        })
-                        .collect(),
-                )
-            },
-            || {
-                segments::sort_night(
-                    n.night
-                        .acts
-                        .iter()
-                        .map(|a| Rec {
-                            key: a.key.hash,
-                            check: a.key.check,
-                            date: a.date,
-                            paid: true,
-                        })
-                        .collect(),
-                )
-            },
-        );
+        // The night's keys, sorted outside the transaction: by the night's sink as it finished
+        // (beside the other sinks), else here.
+        let mine;
+        let (claim_recs, act_recs) = match &n.night.sorted {
+            Some((c, a)) => (c, a),
+            None => {
+                mine = n.night.records();
+                (&mine.0, &mine.1)
+            }
+        };
         lap("keys sorted");
         let txn = self.db.begin_write().map_err(st)?;
         let savepoint = txn.persistent_savepoint().map_err(st)?;
@@ -479,8 +465,8 @@ impl Ledger {
                     .map_err(st)?;
             }
             let live = |r: &Rec| !(seq <= dead_seq && r.date < dead_before);
-            write_segments(&txn, Kind::Claims, seq, &claim_recs, live)?;
-            write_segments(&txn, Kind::Acts, seq, &act_recs, live)?;
+            write_segments(&txn, Kind::Claims, seq, claim_recs, live)?;
+            write_segments(&txn, Kind::Acts, seq, act_recs, live)?;
             if purge {
                 drop_dead_chunks(&txn, dead_seq, dead_before)?;
             }
@@ -512,7 +498,7 @@ impl Ledger {
             at..at,
             [
                 ("(of which buckets read", split[0]),
-                ("encoded and merged", split[1]),
+                ("merged", split[1]),
                 ("written)", split[2]),
             ],
         );
@@ -534,22 +520,27 @@ impl Ledger {
     ) -> Result<[f64; 3], LedgerError> {
         let mut secs = [0.0; 3];
         let last = self.batches.last().map_or(0, |b| b.seq);
-        // The night's states by mixed key (encoded in `write_buckets`, bucket by bucket).
-        let mut keyed: Vec<(u64, &BenefState)> =
-            n.states.par_iter().map(|(k, s)| (mix(*k), *s)).collect();
-        keyed.par_sort_unstable_by_key(|e| e.0);
-        let encode = |s: &&BenefState, out: &mut Vec<u8>| codec::encode_pruned(s, n.oldest, out);
+        // The night's states encoded, by mixed key: done while the sinks finished (`run`), else here.
+        let mine;
+        let enc = match (n.encoded, n.replaces) {
+            (Some(e), None) => e,
+            _ => {
+                mine = Encoded::from_states(n.states, n.oldest);
+                &mine
+            }
+        };
+        let at = |i: usize| enc.get(i);
         match n.replaces {
             None => {
                 let before;
-                (before, secs) = write_buckets(txn, &keyed, encode)?;
+                (before, secs) = write_buckets(txn, enc.len(), at)?;
                 write_undo(txn, seq, &before)?;
             }
             // Reprocess of the last night: its states are replaced; a state the night had left
             // unchanged (no before-image) gets the one it had: the current state.
             Some(r) if r == last => {
                 let mut undo = read_undo(txn, r)?;
-                let (before, _) = write_buckets(txn, &keyed, encode)?;
+                let (before, _) = write_buckets(txn, enc.len(), at)?;
                 for (k, off, len) in images::parse(&before)? {
                     undo.entry(k)
                         .or_insert_with(|| before[off..off + len].to_vec());
@@ -616,8 +607,8 @@ impl Ledger {
                     new_current.push((k, buf));
                 }
                 new_current.sort_unstable_by_key(|e| e.0);
-                write_buckets(txn, &new_current, |b: &Vec<u8>, out: &mut Vec<u8>| {
-                    out.extend_from_slice(b)
+                write_buckets(txn, new_current.len(), |i| {
+                    (new_current[i].0, new_current[i].1.as_slice())
                 })?;
                 for (i, u) in undo.iter().enumerate() {
                     write_undo(txn, r + i as u32, &records(u))?;
@@ -771,14 +762,14 @@ pub fn kill_point(point: &str) {
     }
 }
 
-/// Merges the night's states (sorted by mixed key, one per key; `encode` appends a state's stored
-/// bytes) into their buckets, in batches of buckets: read, encode and merge in parallel, write.
-/// Returns the before-image records (`images`) of the states that changed, in key order, and the
-/// seconds spent reading, encoding and merging, writing.
-fn write_buckets<T: Sync>(
+/// Merges the night's `n` states (`at(i)`: the `i`-th by mixed key, one per key, and its stored
+/// bytes) into their buckets, in batches of buckets: read, merge in parallel, write. Returns the
+/// before-image records (`images`) of the states that changed, in key order, and the seconds spent
+/// reading, merging, writing.
+fn write_buckets<'a>(
     txn: &redb::WriteTransaction,
-    new: &[(u64, T)],
-    encode: impl Fn(&T, &mut Vec<u8>) + Sync,
+    n: usize,
+    at: impl Fn(usize) -> (u64, &'a [u8]) + Sync,
 ) -> Result<(Vec<u8>, [f64; 3]), LedgerError> {
     let mut secs = [0.0; 3];
     let mut clock = std::time::Instant::now();
@@ -787,14 +778,22 @@ fn write_buckets<T: Sync>(
         clock = std::time::Instant::now();
     };
     let mut t = txn.open_table(BENEFS).map_err(st)?;
-    // The night's states cut by bucket.
-    let mut groups: Vec<(u32, &[(u64, T)])> = Vec::new();
+    // The night's states cut by bucket: (bucket, range of states).
+    let mut groups: Vec<(u32, std::ops::Range<usize>)> = Vec::new();
     let mut i = 0;
-    while i < new.len() {
-        let b = images::bucket(new[i].0);
-        let j = i + new[i..].partition_point(|e| images::bucket(e.0) == b);
-        groups.push((b, &new[i..j]));
-        i = j;
+    while i < n {
+        let b = images::bucket(at(i).0);
+        let (mut lo, mut hi) = (i + 1, n);
+        while lo < hi {
+            let m = lo + (hi - lo) / 2;
+            if images::bucket(at(m).0) == b {
+                lo = m + 1;
+            } else {
+                hi = m;
+            }
+        }
+        groups.push((b, i..lo));
+        i = lo;
     }
     let mut before = Vec::new();
     for batch in groups.chunks(1024) {
@@ -812,22 +811,7 @@ fn write_buckets<T: Sync>(
             .par_iter()
             .zip(old.par_iter())
             .map(|((_, g), o)| {
-                let mut arena = Vec::with_capacity(g.len() * 96);
-                let mut ends = Vec::with_capacity(g.len());
-                for (_, s) in g.iter() {
-                    encode(s, &mut arena);
-                    ends.push(arena.len());
-                }
-                let mut start = 0;
-                let new: Vec<(u64, &[u8])> = g
-                    .iter()
-                    .zip(&ends)
-                    .map(|((k, _), &end)| {
-                        let r = (*k, &arena[start..end]);
-                        start = end;
-                        r
-                    })
-                    .collect();
+                let new: Vec<(u64, &[u8])> = g.clone().map(&at).collect();
                 images::merge(o, &new)
             })
             .collect::<Result<_, _>>()?;
@@ -1110,9 +1094,24 @@ pub struct Reader {
     before: u32,
     batches: FxHashMap<u32, BatchRef>,
     error: Mutex<Option<String>>,
+    /// `encode_at_end`'s oldest payable day, and what `Carry::night_states` encoded with it.
+    encode_for: Mutex<Option<Date>>,
+    encoded: Mutex<Option<(Encoded, f64)>>,
 }
 
 impl Reader {
+    /// Asks the reader to encode the night's final states for the commit while the sinks finish
+    /// (`Carry::night_states`), pruned for a night whose oldest payable day is `oldest`; the commit
+    /// then takes them through [`Reader::take_encoded`]. `run` only: `explain` commits nothing.
+    pub fn encode_at_end(&self, oldest: Date) {
+        if let Ok(mut g) = self.encode_for.lock() {
+            *g = Some(oldest);
+        }
+    }
+    /// The states `Carry::night_states` encoded, and the seconds it took, if it ran.
+    pub fn take_encoded(&self) -> Option<(Encoded, f64)> {
+        self.encoded.lock().ok().and_then(|mut g| g.take())
+    }
     /// The first error a lookup met (the run must then fail: its answers may be incomplete).
     pub fn error(&self) -> Option<String> {
         self.error.lock().ok().and_then(|e| e.clone())
@@ -1176,6 +1175,16 @@ impl Carry for Reader {
             .then(|| self.batch(h.seq))
             .flatten()
     }
+    fn night_states(&self, states: &liquidator_core::states::States) {
+        let Some(oldest) = self.encode_for.lock().ok().and_then(|g| *g) else {
+            return;
+        };
+        let clock = std::time::Instant::now();
+        let e = Encoded::from_blocks(&states.blocks(), oldest);
+        if let Ok(mut g) = self.encoded.lock() {
+            *g = Some((e, clock.elapsed().as_secs_f64()));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -1204,6 +1213,7 @@ mod tests {
                 checksum: format!("{batch_no:016x}"),
                 oldest,
                 states,
+                encoded: None,
                 night,
                 staging: &dir.join("staging"),
                 out: &dir.join("out"),
@@ -1229,6 +1239,7 @@ mod tests {
         let night = NightSink {
             keep_names: false,
             names: Default::default(),
+            sorted: None,
             batch_date: 20260316,
             claims: vec![
                 ClaimSeen {
@@ -1295,6 +1306,7 @@ mod tests {
         let one = |k: u64| NightSink {
             keep_names: false,
             names: Default::default(),
+            sorted: None,
             batch_date: 20260316,
             claims: vec![ClaimSeen {
                 key: k,
@@ -1324,6 +1336,7 @@ mod tests {
                 checksum: "03".into(),
                 oldest: Date(20231217),
                 states: &[],
+                encoded: None,
                 night: &one(3),
                 staging: &tmp.path().join("staging"),
                 out: &tmp.path().join("out"),
@@ -1371,6 +1384,7 @@ mod tests {
         let one = |k: u64, date: u32| NightSink {
             keep_names: false,
             names: Default::default(),
+            sorted: None,
             batch_date: 20260316,
             claims: vec![ClaimSeen {
                 key: k,
@@ -1459,6 +1473,7 @@ mod tests {
                 checksum: "04".into(),
                 oldest: Date(20231216),
                 states: &[(7, &s4)],
+                encoded: None,
                 night: &night,
                 staging: &tmp.path().join("staging"),
                 out: &tmp.path().join("out"),

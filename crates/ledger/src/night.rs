@@ -1,6 +1,7 @@
 //! What a night adds to the ledger, collected from the engine's typed events like any other output
 //! (a [`Sink`]): every claim number read (paid or rejected) and every act paid.
 
+use crate::segments::{self, Rec};
 use liquidator_core::carry::{ActKey, claim_key, paid_act_key};
 use liquidator_core::codes::Reject;
 use liquidator_core::engine::BatchInfo;
@@ -34,6 +35,9 @@ pub struct NightSink {
     /// (`reprocess --ledger`'s `ledger_counters.tsv`).
     pub keep_names: bool,
     pub names: rustc_hash::FxHashMap<u64, String>,
+    /// The night's claim and act records as the ledger stores them, sorted ([`NightSink::records`]),
+    /// made by `finish` beside the other sinks' end-of-run work rather than by the commit.
+    pub sorted: Option<(Vec<Rec>, Vec<Rec>)>,
 }
 
 impl NightSink {
@@ -42,6 +46,39 @@ impl NightSink {
             batch_date,
             ..Default::default()
         }
+    }
+
+    /// The night's claim records (mixed key, latest date, paid) and act records (hash, check,
+    /// date), each sorted by key, one per key (`segments::sort_night`).
+    pub fn records(&self) -> (Vec<Rec>, Vec<Rec>) {
+        rayon::join(
+            || {
+                segments::sort_night(
+                    self.claims
+                        .iter()
+                        .map(|c| Rec {
+                            key: segments::mix(c.key),
+                            check: 0,
+                            date: c.date,
+                            paid: c.paid,
+                        })
+                        .collect(),
+                )
+            },
+            || {
+                segments::sort_night(
+                    self.acts
+                        .iter()
+                        .map(|a| Rec {
+                            key: a.key.hash,
+                            check: a.key.check,
+                            date: a.date,
+                            paid: true,
+                        })
+                        .collect(),
+                )
+            },
+        )
     }
 }
 
@@ -93,6 +130,7 @@ impl Sink for NightSink {
         Ok(())
     }
     fn finish(&mut self, _batch: &BatchInfo) -> Result<(), SinkError> {
+        self.sorted = Some(self.records());
         Ok(())
     }
 }

@@ -1,0 +1,145 @@
+//! The night's states in their stored form, sorted by mixed key: what the commit merges into the
+//! buckets (formats/ledger.md, "States: buckets").
+//!
+//! Why encode apart from the merge: a national night ends with ≈ 4.3 M states of ≈ 180 bytes each,
+//! plus their heap spills (debts, sessions), scattered over the engine's shards. Encoding them in
+//! key order — the order the merge needs — read each state at a random place (several cache misses
+//! a state: 1.86 s of a national commit with the merge, issue #14). Here they are encoded where they
+//! lie, block after block in parallel, into a few arenas, and only 16-byte entries (key, arena,
+//! offset) are sorted. A run encodes them while the sinks finish their end-of-run files
+//! (`Carry::night_states`), so that the commit itself only merges and writes.
+
+use liquidator_core::date::Date;
+use liquidator_core::rules::BenefState;
+use rayon::prelude::*;
+
+/// States per encoding task (one arena each).
+const TASK: usize = 16 * 1024;
+
+/// Encoded states: `entries` (mixed key, arena, offset of the record's varint length) sorted by key;
+/// each arena holds records `length varint, bytes` (`codec::encode_pruned`).
+#[derive(Default)]
+pub struct Encoded {
+    arenas: Vec<Vec<u8>>,
+    entries: Vec<(u64, u32, u32)>,
+}
+
+impl Encoded {
+    /// Encodes the states (beneficiary key, state), pruned for a night whose oldest payable day is
+    /// `oldest`, in parallel over groups of `TASK` states taken in the order given.
+    pub fn new<'a>(
+        groups: impl IndexedParallelIterator<Item = Vec<(u64, &'a BenefState)>>,
+        oldest: Date,
+    ) -> Encoded {
+        let parts: Vec<(Vec<u8>, Vec<(u64, u32, u32)>)> = groups
+            .enumerate()
+            .map(|(g, states)| {
+                let mut arena = Vec::with_capacity(states.len() * 48);
+                let mut entries = Vec::with_capacity(states.len());
+                let mut bytes = Vec::with_capacity(256);
+                for (k, s) in states {
+                    bytes.clear();
+                    crate::codec::encode_pruned(s, oldest, &mut bytes);
+                    entries.push((crate::segments::mix(k), g as u32, arena.len() as u32));
+                    crate::codec::put_varint(&mut arena, bytes.len() as u64);
+                    arena.extend_from_slice(&bytes);
+                }
+                (arena, entries)
+            })
+            .collect();
+        let mut e = Encoded {
+            arenas: Vec::with_capacity(parts.len()),
+            entries: Vec::with_capacity(parts.iter().map(|p| p.1.len()).sum()),
+        };
+        for (a, en) in parts {
+            e.arenas.push(a);
+            e.entries.extend(en);
+        }
+        // Keys are unique (one state per beneficiary, `mix` is a bijection).
+        e.entries.par_sort_unstable_by_key(|x| x.0);
+        e
+    }
+
+    /// Encodes states given as a slice (beneficiary key, state), in any order.
+    pub fn from_states(states: &[(u64, &BenefState)], oldest: Date) -> Encoded {
+        Encoded::new(states.par_chunks(TASK).map(<[_]>::to_vec), oldest)
+    }
+
+    /// Encodes states given as blocks of (beneficiary key, state) as they lie in memory
+    /// (`States::blocks`), a few blocks a task.
+    pub fn from_blocks(blocks: &[&[(u64, BenefState)]], oldest: Date) -> Encoded {
+        let per = blocks.first().map_or(1, |b| (TASK / b.len().max(1)).max(1));
+        Encoded::new(
+            blocks.par_chunks(per).map(|bs| {
+                bs.iter()
+                    .flat_map(|b| b.iter().map(|(k, s)| (*k, s)))
+                    .collect()
+            }),
+            oldest,
+        )
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The `i`-th state in key order: (mixed key, encoded bytes).
+    pub fn get(&self, i: usize) -> (u64, &[u8]) {
+        let Some(&(k, a, off)) = self.entries.get(i) else {
+            return (0, &[]);
+        };
+        let arena = self.arenas.get(a as usize).map_or(&[][..], Vec::as_slice);
+        let mut at = off as usize;
+        let (mut len, mut shift) = (0usize, 0);
+        while let Some(&b) = arena.get(at) {
+            at += 1;
+            len |= ((b & 0x7f) as usize) << shift;
+            if b & 0x80 == 0 {
+                break;
+            }
+            shift += 7;
+        }
+        (k, arena.get(at..at + len).unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_come_out_in_mixed_key_order_with_their_encoding_whatever_the_grouping() {
+        let mut states = Vec::new();
+        for k in 0..40_000u64 {
+            let mut s = BenefState::default();
+            s.seeded = k % 2 == 0;
+            s.pf_by_year.push((2026, k as i64));
+            states.push((k * 7 + 1, s));
+        }
+        let refs: Vec<(u64, &BenefState)> = states.iter().map(|(k, s)| (*k, s)).collect();
+        let oldest = Date(20231216);
+        let a = Encoded::from_states(&refs, oldest);
+        let blocks: Vec<&[(u64, BenefState)]> = states.chunks(256).collect();
+        let b = Encoded::from_blocks(&blocks, oldest);
+        assert_eq!(a.len(), 40_000);
+        assert_eq!(b.len(), 40_000);
+        let mut want: Vec<(u64, Vec<u8>)> = refs
+            .iter()
+            .map(|(k, s)| {
+                let mut v = Vec::new();
+                crate::codec::encode_pruned(s, oldest, &mut v);
+                (crate::segments::mix(*k), v)
+            })
+            .collect();
+        want.sort();
+        for (i, (k, v)) in want.iter().enumerate() {
+            assert_eq!(a.get(i), (*k, v.as_slice()));
+            assert_eq!(b.get(i), (*k, v.as_slice()));
+        }
+        assert_eq!(a.get(40_000), (0, &[][..]));
+    }
+}
