@@ -77,22 +77,32 @@ fn varint_len(len: usize) -> usize {
 }
 
 /// Records from many stored values, in key order, in memory: one arena holding the values as
-/// read, sorted keys, the offset of each record's length in the arena (8 bytes a record: the length
-/// is read back from the arena) and a radix table on the keys' top bits.
+/// read, each record's (key, offset of its length in the arena) side by side — one cache line for
+/// both on a lookup (the length is read back from the arena) — and a radix table on the keys' top
+/// bits.
 #[derive(Default)]
 pub struct Images {
-    keys: Vec<u64>,
-    offsets: Vec<u64>,
+    keys: Vec<(u64, u64)>,
     arena: Vec<u8>,
     radix: Vec<u32>,
     bits: u32,
 }
 
 impl Images {
+    /// Room for `records` records of `bytes` in all (the sizes the commit recorded): filled without
+    /// growing, so without copying the arena nor faulting in twice its memory.
+    pub fn with_capacity(records: usize, bytes: usize) -> Images {
+        Images {
+            keys: Vec::with_capacity(records),
+            arena: Vec::with_capacity(bytes),
+            ..Default::default()
+        }
+    }
+
     /// Appends a stored value; values must come in key order.
     pub fn add(&mut self, b: &[u8]) -> Result<(), LedgerError> {
         let recs = parse(b)?;
-        if let (Some(&last), Some(&(first, _, _))) = (self.keys.last(), recs.first())
+        if let (Some(&(last, _)), Some(&(first, _, _))) = (self.keys.last(), recs.first())
             && first <= last
         {
             return Err(LedgerError::Corrupt(
@@ -102,11 +112,9 @@ impl Images {
         let base = self.arena.len();
         self.arena.extend_from_slice(b);
         self.keys.reserve(recs.len());
-        self.offsets.reserve(recs.len());
         for (k, off, len) in recs {
-            self.keys.push(k);
             // `off` is where the bytes start; the record's length sits between the key and them
-            self.offsets.push((base + off - varint_len(len)) as u64);
+            self.keys.push((k, (base + off - varint_len(len)) as u64));
         }
         Ok(())
     }
@@ -116,7 +124,7 @@ impl Images {
         let n = self.keys.len();
         self.bits = (usize::BITS - n.leading_zeros()).clamp(8, 24);
         let mut radix = vec![0u32; (1usize << self.bits) + 1];
-        for k in &self.keys {
+        for (k, _) in &self.keys {
             radix[(k >> (64 - self.bits)) as usize + 1] += 1;
         }
         for i in 1..radix.len() {
@@ -132,13 +140,13 @@ impl Images {
         }
         let p = (key >> (64 - self.bits)) as usize;
         let (a, b) = (self.radix[p] as usize, self.radix[p + 1] as usize);
-        let i = a + self.keys[a..b].binary_search(&key).ok()?;
+        let i = a + self.keys[a..b].binary_search_by_key(&key, |e| e.0).ok()?;
         self.record(i)
     }
 
     /// The bytes of record `i` (its length read back from the arena, where `add` checked it).
     fn record(&self, i: usize) -> Option<&[u8]> {
-        let mut at = *self.offsets.get(i)? as usize;
+        let mut at = self.keys.get(i)?.1 as usize;
         let mut len = 0usize;
         let mut shift = 0;
         loop {
@@ -166,7 +174,7 @@ impl Images {
         self.keys
             .iter()
             .enumerate()
-            .map(|(i, k)| (*k, self.record(i).unwrap_or_default()))
+            .map(|(i, k)| (k.0, self.record(i).unwrap_or_default()))
     }
 }
 
@@ -176,6 +184,8 @@ pub struct Merged {
     pub value: Option<Vec<u8>>,
     /// The records (key, bytes before — empty: none) of each state that changed, in key order.
     pub before: Vec<u8>,
+    /// Records the value gained (states new to the ledger).
+    pub added: usize,
 }
 
 /// Merges a bucket's stored records with the night's new states of that bucket (sorted, one per
@@ -184,6 +194,7 @@ pub fn merge(old: &[u8], new: &[(u64, &[u8])]) -> Result<Merged, LedgerError> {
     let recs = parse(old)?;
     let mut out = Vec::with_capacity(old.len() + new.iter().map(|n| n.1.len() + 12).sum::<usize>());
     let mut before = Vec::new();
+    let mut added = 0;
     let (mut i, mut j) = (0, 0);
     while i < recs.len() || j < new.len() {
         let ok = recs.get(i).map(|r| r.0);
@@ -205,6 +216,7 @@ pub fn merge(old: &[u8], new: &[(u64, &[u8])]) -> Result<Merged, LedgerError> {
                 i += 1;
             }
             (_, Some(b)) => {
+                added += 1;
                 push(&mut before, b, &[]);
                 push(&mut out, b, new[j].1);
                 j += 1;
@@ -215,6 +227,7 @@ pub fn merge(old: &[u8], new: &[(u64, &[u8])]) -> Result<Merged, LedgerError> {
     Ok(Merged {
         value: (!before.is_empty()).then_some(out),
         before,
+        added,
     })
 }
 

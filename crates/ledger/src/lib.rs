@@ -532,15 +532,17 @@ impl Ledger {
         let at = |i: usize| enc.get(i);
         match n.replaces {
             None => {
-                let before;
-                (before, secs) = write_buckets(txn, enc.len(), at)?;
+                let (before, size);
+                (before, secs, size) = write_buckets(txn, enc.len(), at)?;
+                add_states_size(txn, size, self.batches.is_empty())?;
                 write_undo(txn, seq, &before)?;
             }
             // Reprocess of the last night: its states are replaced; a state the night had left
             // unchanged (no before-image) gets the one it had: the current state.
             Some(r) if r == last => {
                 let mut undo = read_undo(txn, r)?;
-                let (before, _) = write_buckets(txn, enc.len(), at)?;
+                let (before, _, size) = write_buckets(txn, enc.len(), at)?;
+                add_states_size(txn, size, false)?;
                 for (k, off, len) in images::parse(&before)? {
                     undo.entry(k)
                         .or_insert_with(|| before[off..off + len].to_vec());
@@ -607,9 +609,10 @@ impl Ledger {
                     new_current.push((k, buf));
                 }
                 new_current.sort_unstable_by_key(|e| e.0);
-                write_buckets(txn, new_current.len(), |i| {
+                let (_, _, size) = write_buckets(txn, new_current.len(), |i| {
                     (new_current[i].0, new_current[i].1.as_slice())
                 })?;
+                add_states_size(txn, size, false)?;
                 for (i, u) in undo.iter().enumerate() {
                     write_undo(txn, r + i as u32, &records(u))?;
                 }
@@ -770,7 +773,7 @@ fn write_buckets<'a>(
     txn: &redb::WriteTransaction,
     n: usize,
     at: impl Fn(usize) -> (u64, &'a [u8]) + Sync,
-) -> Result<(Vec<u8>, [f64; 3]), LedgerError> {
+) -> Result<(Vec<u8>, [f64; 3], (i64, i64)), LedgerError> {
     let mut secs = [0.0; 3];
     let mut clock = std::time::Instant::now();
     let mut lap = |i: usize| {
@@ -796,6 +799,8 @@ fn write_buckets<'a>(
         i = lo;
     }
     let mut before = Vec::new();
+    // What the table gains (records, bytes: a pruned state may shrink).
+    let mut size = (0i64, 0i64);
     for batch in groups.chunks(1024) {
         let mut old = Vec::with_capacity(batch.len());
         for (b, _) in batch {
@@ -816,15 +821,63 @@ fn write_buckets<'a>(
             })
             .collect::<Result<_, _>>()?;
         lap(1);
-        for ((b, _), m) in batch.iter().zip(merged) {
+        for (((b, _), m), o) in batch.iter().zip(merged).zip(&old) {
             if let Some(v) = m.value {
                 t.insert(*b, v.as_slice()).map_err(st)?;
+                size.0 += m.added as i64;
+                size.1 += v.len() as i64 - o.len() as i64;
             }
             before.extend_from_slice(&m.before);
         }
         lap(2);
     }
-    Ok((before, secs))
+    Ok((before, secs, size))
+}
+
+/// What the `benefs` table holds: records and bytes of its values (`meta.states_size`, "RECORDS
+/// BYTES"), so that a run reads it into memory sized once (`StateView::load`). Kept from the first
+/// night on; a ledger begun without it (an earlier build of layout 3) goes on without it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct StatesSize {
+    records: u64,
+    bytes: u64,
+}
+
+fn states_size(
+    t: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> Result<Option<StatesSize>, LedgerError> {
+    let Some(g) = t.get("states_size").map_err(st)? else {
+        return Ok(None);
+    };
+    let v = String::from_utf8_lossy(g.value()).into_owned();
+    v.split_once(' ')
+        .and_then(|(a, b)| {
+            Some(StatesSize {
+                records: a.parse().ok()?,
+                bytes: b.parse().ok()?,
+            })
+        })
+        .map(Some)
+        .ok_or_else(|| LedgerError::Corrupt(format!("meta.states_size: {v:?}")))
+}
+
+/// Adds what a merge changed to `meta.states_size` (`first`: the ledger's first night, which starts
+/// it from nothing).
+fn add_states_size(
+    txn: &redb::WriteTransaction,
+    d: (i64, i64),
+    first: bool,
+) -> Result<(), LedgerError> {
+    let mut meta = txn.open_table(META).map_err(st)?;
+    let now = match states_size(&meta)? {
+        Some(s) => s,
+        None if first => StatesSize::default(),
+        None => return Ok(()),
+    };
+    let add = |a: u64, b: i64| a.saturating_add_signed(b);
+    let v = format!("{} {}", add(now.records, d.0), add(now.bytes, d.1));
+    meta.insert("states_size", v.as_bytes()).map_err(st)?;
+    Ok(())
 }
 
 /// Replaces night `seq`'s before-images by these records (`images`, in key order), in chunks of
@@ -886,7 +939,10 @@ pub struct StateView {
 impl StateView {
     fn load(db: &Database, from: u32, last: u32) -> Result<StateView, LedgerError> {
         let r = db.begin_read().map_err(st)?;
-        let mut current = Images::default();
+        let mut current = match states_size(&r.open_table(META).map_err(st)?)? {
+            Some(s) => Images::with_capacity(s.records as usize, s.bytes as usize),
+            None => Images::default(),
+        };
         for e in r.open_table(BENEFS).map_err(st)?.iter().map_err(st)? {
             current.add(e.map_err(st)?.1.value())?;
         }
@@ -1008,19 +1064,29 @@ fn drop_dead_chunks(
 fn load_index(db: &Database, kind: Kind) -> Result<Index, LedgerError> {
     let r = db.begin_read().map_err(st)?;
     let (dead_seq, dead_before) = purged(&r.open_table(META).map_err(st)?)?;
+    // Sized once from the directory's record counts: growing by doubling faulted in twice the
+    // memory (≈ 11 M claim numbers at national size).
+    let mut stored = 0usize;
+    for e in r
+        .open_table(SEG_DIR)
+        .map_err(st)?
+        .range((kind as u8, 0, 0)..=(kind as u8, u32::MAX, u32::MAX))
+        .map_err(st)?
+    {
+        stored += e.map_err(st)?.1.value().2 as usize;
+    }
     let t = r.open_table(seg_table(kind)).map_err(st)?;
-    let mut all: Vec<(u32, Rec)> = Vec::new();
+    let mut cols = segments::Columns::with_capacity(kind, stored);
     for e in t.iter().map_err(st)? {
         let (k, v) = e.map_err(st)?;
         let seq = k.value().0;
-        all.reserve(v.value().len() / kind.rec());
-        all.extend(
-            segments::decode(kind, v.value())?
-                .filter(|r| !(seq <= dead_seq && r.date < dead_before))
-                .map(|r| (seq, r)),
-        );
+        for r in segments::decode(kind, v.value())? {
+            if !(seq <= dead_seq && r.date < dead_before) {
+                cols.push(kind, seq, &r);
+            }
+        }
     }
-    Ok(Index::build(kind, all))
+    Ok(Index::from_columns(kind, cols))
 }
 
 /// What a reader loads in a background thread from the moment it is made (while the claims file is
@@ -1489,5 +1555,70 @@ mod tests {
             l.reader(None).unwrap().state(7).map(|s| s.pf_used(2026)),
             Some(350)
         );
+    }
+
+    #[test]
+    fn the_recorded_size_of_the_state_table_stays_exact_through_new_pruned_and_reprocessed_states()
+    {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut l, _) = Ledger::open(tmp.path()).unwrap();
+        let night = NightSink::default();
+        let exact = |l: &Ledger| {
+            let r = l.db.begin_read().unwrap();
+            let (mut records, mut bytes) = (0u64, 0u64);
+            for e in r.open_table(BENEFS).unwrap().iter().unwrap() {
+                let v = e.unwrap().1;
+                bytes += v.value().len() as u64;
+                records += images::parse(v.value()).unwrap().len() as u64;
+            }
+            let hint = states_size(&r.open_table(META).unwrap()).unwrap();
+            assert_eq!(hint, Some(StatesSize { records, bytes }));
+            records
+        };
+        let state = |years: &[(u32, i64)]| {
+            let mut s = BenefState::default();
+            for &(y, c) in years {
+                s.add_pf(y, c);
+            }
+            s
+        };
+        let (a, b, c) = (
+            state(&[(2023, 100), (2026, 50)]),
+            state(&[(2026, 10)]),
+            state(&[(2025, 7)]),
+        );
+        commit_with_states(&mut l, 1, Date(20231216), &night, &[(1, &a), (2, &b)]);
+        assert_eq!(exact(&l), 2);
+        // A new state, and `a` pruned of 2023 by a later oldest payable day: the table shrinks there.
+        commit_with_states(&mut l, 2, Date(20240101), &night, &[(1, &a), (3, &c)]);
+        assert_eq!(exact(&l), 3);
+        // The last night reprocessed, then an earlier one.
+        let reprocess = |l: &mut Ledger, seq: u32, states: &[(u64, &BenefState)]| {
+            let p = l
+                .commit_night(&NightCommit {
+                    sender: 1,
+                    batch_no: seq,
+                    batch_date: Date(20260316),
+                    checksum: format!("{seq:016x}"),
+                    oldest: Date(20240101),
+                    states,
+                    encoded: None,
+                    night: &night,
+                    staging: &tmp.path().join("staging"),
+                    out: &tmp.path().join("out"),
+                    replaces: Some(seq),
+                })
+                .unwrap();
+            l.finish(&p).unwrap();
+        };
+        let b2 = state(&[(2026, 999_999), (2027, 1)]);
+        reprocess(&mut l, 2, &[(1, &a), (3, &c), (2, &b2)]);
+        assert_eq!(exact(&l), 3);
+        commit_with_states(&mut l, 3, Date(20240101), &night, &[(4, &b)]);
+        reprocess(&mut l, 2, &[(1, &b), (5, &c)]);
+        assert_eq!(exact(&l), 5);
+        // A run reads the table back whole (sized from the hint).
+        let r = l.reader(None).unwrap();
+        assert_eq!(r.state(4).map(|s| s.pf_used(2026)), Some(10));
     }
 }
