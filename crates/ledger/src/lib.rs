@@ -497,7 +497,7 @@ impl Ledger {
         laps.splice(
             at..at,
             [
-                ("(of which buckets read", split[0]),
+                ("(side by side: buckets read", split[0]),
                 ("merged", split[1]),
                 ("written)", split[2]),
             ],
@@ -775,11 +775,6 @@ fn write_buckets<'a>(
     at: impl Fn(usize) -> (u64, &'a [u8]) + Sync,
 ) -> Result<(Vec<u8>, [f64; 3], (i64, i64)), LedgerError> {
     let mut secs = [0.0; 3];
-    let mut clock = std::time::Instant::now();
-    let mut lap = |i: usize| {
-        secs[i] += clock.elapsed().as_secs_f64();
-        clock = std::time::Instant::now();
-    };
     let mut t = txn.open_table(BENEFS).map_err(st)?;
     // The night's states cut by bucket: (bucket, range of states).
     let mut groups: Vec<(u32, std::ops::Range<usize>)> = Vec::new();
@@ -801,7 +796,12 @@ fn write_buckets<'a>(
     let mut before = Vec::new();
     // What the table gains (records, bytes: a pruned state may shrink).
     let mut size = (0i64, 0i64);
-    for batch in groups.chunks(1024) {
+    // A pipeline over batches of 1 024 buckets: batch k is merged on the pool while this thread
+    // (the one holding the transaction) writes batch k − 1 and reads batch k + 1.
+    let batches: Vec<&[(u32, std::ops::Range<usize>)]> = groups.chunks(1024).collect();
+    let read = |t: &redb::Table<u32, &[u8]>,
+                batch: &[(u32, std::ops::Range<usize>)]|
+     -> Result<Vec<Vec<u8>>, LedgerError> {
         let mut old = Vec::with_capacity(batch.len());
         for (b, _) in batch {
             old.push(
@@ -811,25 +811,71 @@ fn write_buckets<'a>(
                     .unwrap_or_default(),
             );
         }
-        lap(0);
-        let merged: Vec<images::Merged> = batch
-            .par_iter()
-            .zip(old.par_iter())
-            .map(|((_, g), o)| {
-                let new: Vec<(u64, &[u8])> = g.clone().map(&at).collect();
-                images::merge(o, &new)
-            })
-            .collect::<Result<_, _>>()?;
-        lap(1);
-        for (((b, _), m), o) in batch.iter().zip(merged).zip(&old) {
-            if let Some(v) = m.value {
-                t.insert(*b, v.as_slice()).map_err(st)?;
-                size.0 += m.added as i64;
-                size.1 += v.len() as i64 - o.len() as i64;
-            }
-            before.extend_from_slice(&m.before);
+        Ok(old)
+    };
+    let clock = std::time::Instant::now();
+    let mut old = match batches.first() {
+        Some(b) => read(&t, b)?,
+        None => Vec::new(),
+    };
+    secs[0] += clock.elapsed().as_secs_f64();
+    let mut done: Option<(usize, Vec<Vec<u8>>, Vec<images::Merged>)> = None;
+    for k in 0..=batches.len() {
+        let (merged, next) = std::thread::scope(|sc| {
+            let job = batches.get(k).map(|batch| {
+                let (old, at) = (&old, &at);
+                sc.spawn(move || {
+                    let clock = std::time::Instant::now();
+                    let m = batch
+                        .par_iter()
+                        .zip(old.par_iter())
+                        .map(|((_, g), o)| {
+                            let new: Vec<(u64, &[u8])> = g.clone().map(at).collect();
+                            images::merge(o, &new)
+                        })
+                        .collect::<Result<Vec<images::Merged>, _>>();
+                    (m, clock.elapsed().as_secs_f64())
+                })
+            });
+            let mut io = || -> Result<Vec<Vec<u8>>, LedgerError> {
+                if let Some((j, o, m)) = done.take() {
+                    let clock = std::time::Instant::now();
+                    for (((b, _), m), o) in batches[j].iter().zip(m).zip(&o) {
+                        if let Some(v) = m.value {
+                            t.insert(*b, v.as_slice()).map_err(st)?;
+                            size.0 += m.added as i64;
+                            size.1 += v.len() as i64 - o.len() as i64;
+                        }
+                        before.extend_from_slice(&m.before);
+                    }
+                    secs[2] += clock.elapsed().as_secs_f64();
+                }
+                let clock = std::time::Instant::now();
+                let next = match batches.get(k + 1) {
+                    Some(b) => read(&t, b)?,
+                    None => Vec::new(),
+                };
+                secs[0] += clock.elapsed().as_secs_f64();
+                Ok(next)
+            };
+            let next = io();
+            let merged = job.map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    (
+                        Err(LedgerError::Corrupt(
+                            "ledger: a merging thread failed".into(),
+                        )),
+                        0.0,
+                    )
+                })
+            });
+            (merged, next)
+        });
+        let next = next?;
+        if let Some((m, t)) = merged {
+            secs[1] += t;
+            done = Some((k, std::mem::replace(&mut old, next), m?));
         }
-        lap(2);
     }
     Ok((before, secs, size))
 }

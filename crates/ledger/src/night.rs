@@ -3,6 +3,7 @@
 
 use crate::segments::{self, Rec};
 use liquidator_core::carry::{ActKey, claim_key, paid_act_key};
+use liquidator_core::claims::Act;
 use liquidator_core::codes::Reject;
 use liquidator_core::engine::BatchInfo;
 use liquidator_core::refs::benef_key;
@@ -114,16 +115,31 @@ impl Sink for NightSink {
                     format!("{}-{:03}", String::from_utf8_lossy(&h.nir), h.rank)
                 });
             }
-            if let (Outcome::Paid(p), Some(b)) = (c.outcome, benef_key(&h.nir, h.rank)) {
-                for l in &p.lines {
-                    if let Some(a) = c.lines.get(l.index as usize)
-                        && let Some(key) = paid_act_key(b, h.practitioner, a)
-                    {
-                        self.acts.push(ActPaid {
-                            key,
-                            date: a.date.0,
-                        });
-                    }
+            // The beneficiary's key (a NIR parsed) only for a claim with a CCAM act paid: most
+            // claims have none.
+            let Outcome::Paid(p) = c.outcome else {
+                continue;
+            };
+            let mut benef = None;
+            for l in &p.lines {
+                let Some(a) = c.lines.get(l.index as usize) else {
+                    continue;
+                };
+                if !matches!(a.act, Act::Ccam { .. }) {
+                    continue;
+                }
+                let b = match benef {
+                    Some(b) => b,
+                    None => match benef_key(&h.nir, h.rank) {
+                        Some(b) => *benef.insert(b),
+                        None => break,
+                    },
+                };
+                if let Some(key) = paid_act_key(b, h.practitioner, a) {
+                    self.acts.push(ActPaid {
+                        key,
+                        date: a.date.0,
+                    });
                 }
             }
         }
