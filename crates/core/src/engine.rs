@@ -62,9 +62,11 @@ pub struct BatchInfo {
     pub act_records: u64,
     pub fee_total: i64,
     pub records: u64,
-    /// Debts of the insured still open once the whole batch is liquidated (`rules::debt`), with their
-    /// beneficiary key, by beneficiary key then oldest first: what `debts.tsv` lists.
-    pub open_debts: Vec<(u64, crate::rules::debt::Debt)>,
+    /// Debts of the insured still open once the whole batch is liquidated (`rules::debt`): how many,
+    /// and their open amount. `debts.tsv` lists them from the beneficiaries' final states
+    /// ([`crate::sink::Sink::finish_with`], `States::with_debts`), not from a copy held here.
+    pub open_debts: u64,
+    pub open_debts_cents: crate::money::Cents,
     /// Debts open before the first claim (carried from earlier nights into the beneficiaries' states;
     /// 0 when every state starts empty).
     pub debts_opening_cents: i64,
@@ -302,27 +304,25 @@ pub fn process_in(
     }
     drop(seen);
     check_batch(&run.info, run.after_trailer)?;
-    run.info.open_debts = states.open_debts();
+    (run.info.open_debts, run.info.open_debts_cents) = states.open_debt_totals();
     // The sinks' end-of-run work (open debts, payment orders, the writers' last flush…) runs after the
     // last window. Sinks own separate files and share nothing, so they finish side by side on the run's
     // pool; the first error in list order is the one reported, whatever the thread count.
     let info = &run.info;
+    let states: &States = states;
     let mut finish = || -> Vec<(Result<(), SinkError>, f64)> {
         sinks
             .par_iter_mut()
             .map(|s| {
                 let t = std::time::Instant::now();
-                let r = s.finish(info);
+                let r = s.finish_with(info, states);
                 (r, t.elapsed().as_secs_f64())
             })
             .collect()
     };
     // A ledger prepares its commit from the final states beside the sinks' finish (`Carry::night_states`).
     let finished = match opts.carry {
-        Some(c) => {
-            let states: &States = states;
-            rayon::join(finish, || c.night_states(states)).0
-        }
+        Some(c) => rayon::join(finish, || c.night_states(states)).0,
         None => finish(),
     };
     if timer.on {

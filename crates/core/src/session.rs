@@ -72,9 +72,11 @@ impl Session {
     /// the end, the debts carried in), for the batch `header`: the `BatchInfo` that
     /// `Summary::with_batch` reads. The framing counts are not known here (0).
     pub fn batch_info(&self, header: BatchHeader) -> BatchInfo {
+        let (open_debts, open_debts_cents) = self.states.open_debt_totals();
         BatchInfo {
             header: Some(header),
-            open_debts: self.states.open_debts(),
+            open_debts,
+            open_debts_cents,
             debts_opening_cents: self.opening_debts,
             ..BatchInfo::default()
         }

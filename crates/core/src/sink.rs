@@ -19,6 +19,7 @@ use crate::claims::reader::Orphan;
 use crate::claims::{ActLine, ClaimHeader, ParsedClaim, Pos};
 use crate::engine::BatchInfo;
 use crate::rules::{Outcome, Step};
+use crate::states::States;
 use std::path::PathBuf;
 
 /// One claim as liquidated: what was read and what the rules decided.
@@ -80,6 +81,12 @@ pub trait Sink: Send {
     fn finish(&mut self, _batch: &BatchInfo) -> Result<(), SinkError> {
         Ok(())
     }
+    /// [`Sink::finish`] with the beneficiaries' final states, read-only: what the engine calls, for
+    /// a sink that lists from them (the open debts, `output::debts`) without a copy of the list in
+    /// memory (issue #13). By default, [`Sink::finish`].
+    fn finish_with(&mut self, batch: &BatchInfo, _states: &States) -> Result<(), SinkError> {
+        self.finish(batch)
+    }
 }
 
 /// Number of segments a sink cuts a window into for parallel work. A constant, and concatenating the
@@ -98,5 +105,8 @@ impl<S: Sink + ?Sized> Sink for &mut S {
     }
     fn finish(&mut self, batch: &BatchInfo) -> Result<(), SinkError> {
         (**self).finish(batch)
+    }
+    fn finish_with(&mut self, batch: &BatchInfo, states: &States) -> Result<(), SinkError> {
+        (**self).finish_with(batch, states)
     }
 }

@@ -161,12 +161,40 @@ impl States {
     /// instead of moving the states into one sorted vector (issue #14: ≈ 2.5 s for 4.3 M states on
     /// the loaded machine, and as many fresh pages as the states take).
     pub fn sorted(&self) -> Vec<(u64, &BenefState)> {
-        let mut v: Vec<(u64, &BenefState)> = Vec::with_capacity(self.len());
-        v.par_extend(
-            self.shards
-                .par_iter()
-                .flat_map_iter(|sh| sh.iter().map(|(k, s)| (*k, s))),
-        );
+        self.refs_where(|_| true)
+    }
+
+    /// References to the states that satisfy `keep`, by ascending key. Counted per shard first, then
+    /// each shard fills its own part of one vector of the exact size, on the run's pool: no
+    /// intermediate lists (a parallel `extend` of an unsized iterator gathers per-task vectors, then
+    /// copies them — ≈ 200 MiB more at the end of a national night, issue #13).
+    fn refs_where(&self, keep: impl Fn(&BenefState) -> bool + Sync) -> Vec<(u64, &BenefState)> {
+        let counts: Vec<usize> = self
+            .shards
+            .par_iter()
+            .map(|sh| sh.iter().filter(|e| keep(&e.1)).count())
+            .collect();
+        let Some(first) = self
+            .shards
+            .iter()
+            .flat_map(Shard::iter)
+            .find(|e| keep(&e.1))
+        else {
+            return Vec::new();
+        };
+        let mut v: Vec<(u64, &BenefState)> = vec![(first.0, &first.1); counts.iter().sum()];
+        let mut parts: Vec<&mut [(u64, &BenefState)]> = Vec::with_capacity(counts.len());
+        let mut rest = &mut v[..];
+        for &c in &counts {
+            let (part, r) = rest.split_at_mut(c);
+            parts.push(part);
+            rest = r;
+        }
+        self.shards.par_iter().zip(parts).for_each(|(sh, part)| {
+            for (slot, e) in part.iter_mut().zip(sh.iter().filter(|e| keep(&e.1))) {
+                *slot = (e.0, &e.1);
+            }
+        });
         v.par_sort_unstable_by_key(|e| e.0);
         v
     }
@@ -179,24 +207,26 @@ impl States {
         self.shards.into_par_iter().for_each(drop);
     }
 
-    /// Every open debt of the insured (`rules::debt`), by beneficiary key then oldest first (a
-    /// deterministic order: it does not depend on the shards' hash maps).
-    pub fn open_debts(&self) -> Vec<(u64, crate::rules::debt::Debt)> {
-        // Sized exactly: this list is built at the end of the run, at its memory peak. Gathered and
-        // sorted on the run's pool (a national night has millions: issue #13).
-        let n = self
-            .shards
+    /// The beneficiaries with open debts of the insured (`rules::debt`), by ascending key: what
+    /// `debts.tsv` lists, each beneficiary's debts oldest first. References (16 bytes a beneficiary),
+    /// not a copy of the debts: this list is made at the end of the run, at its memory peak (issue
+    /// #13: a copy of 3 M debts was ≈ 140 MiB on a national night). Gathered and sorted on the run's
+    /// pool (`refs_where`); the order does not depend on the shards' hash maps.
+    pub fn with_debts(&self) -> Vec<(u64, &BenefState)> {
+        self.refs_where(|b| !b.open_debts().is_empty())
+    }
+
+    /// How many debts of the insured are open, and their open amount (`summary.json`'s
+    /// `debts_open`, `debts_open_cents`).
+    pub fn open_debt_totals(&self) -> (u64, crate::money::Cents) {
+        self.shards
             .par_iter()
-            .map(|sh| sh.iter().map(|(_, b)| b.open_debts().len()).sum::<usize>())
-            .sum();
-        let mut v: Vec<(u64, crate::rules::debt::Debt)> = Vec::with_capacity(n);
-        v.par_extend(self.shards.par_iter().flat_map_iter(|sh| {
-            sh.iter()
-                .flat_map(|(k, b)| b.open_debts().iter().map(move |d| (*k, *d)))
-        }));
-        // Stable: the debts of one beneficiary keep their order (oldest first).
-        v.par_sort_by_key(|e| e.0);
-        v
+            .map(|sh| {
+                sh.iter().fold((0u64, 0i64), |(n, c), (_, b)| {
+                    (n + b.open_debts().len() as u64, c + b.open_debt_cents())
+                })
+            })
+            .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
     }
 
     /// Total of the debts still open (before a run: the debts carried from earlier nights).

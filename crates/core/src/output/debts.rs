@@ -8,8 +8,9 @@ use super::fmt::{self, Out};
 use super::pieces::write_in_pieces;
 use crate::engine::BatchInfo;
 use crate::money::fmt_euros;
-use crate::rules::Outcome;
+use crate::rules::{BenefState, Outcome};
 use crate::sink::{Event, Sink, SinkError};
+use crate::states::States;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -82,40 +83,36 @@ pub fn format_recoveries(out: &mut Vec<u8>, events: &[Event<'_>]) {
     }
 }
 
-/// The rows of `debts.tsv`: the open debts of the batch's end, aged on its batch date.
-pub fn format_open_debts(out: &mut Vec<u8>, batch: &BatchInfo) {
-    let on = batch.header.map(|h| h.date).unwrap_or_default();
-    debt_rows(out, &batch.open_debts, on);
-}
-
-/// The rows of `debts.tsv` for `debts`, aged on `on` (formatted without `core::fmt`: a national night
+/// The rows of `debts.tsv` for the beneficiaries `with_debts` (by ascending key, each one's debts
+/// oldest first: `States::with_debts`), aged on `on` (formatted without `core::fmt`: a national night
 /// has millions of them).
-fn debt_rows(out: &mut Vec<u8>, debts: &[(u64, crate::rules::debt::Debt)], on: crate::date::Date) {
-    out.reserve(debts.len() * 112);
-    for (key, d) in debts {
-        let o = &d.origin;
-        fmt::benef(out, *key);
-        fmt::tab(out);
-        out.put(o.kind.as_str().as_bytes());
-        fmt::tab(out);
-        fmt::at_least(out, o.claim as u64, 9);
-        fmt::tab(out);
-        fmt::u64_(out, o.line as u64);
-        fmt::tab(out);
-        fmt::at_least(out, o.practitioner as u64, 9);
-        fmt::tab(out);
-        fmt::date(out, o.date_of_care);
-        fmt::tab(out);
-        fmt::date(out, o.created);
-        fmt::tab(out);
-        fmt::i64_(out, d.age_days(on));
-        fmt::tab(out);
-        fmt::euros(out, d.amount);
-        fmt::tab(out);
-        fmt::euros(out, d.amount - d.open);
-        fmt::tab(out);
-        fmt::euros(out, d.open);
-        out.push(b'\n');
+fn debt_rows(out: &mut Vec<u8>, with_debts: &[(u64, &BenefState)], on: crate::date::Date) {
+    for (key, b) in with_debts {
+        for d in b.open_debts() {
+            let o = &d.origin;
+            fmt::benef(out, *key);
+            fmt::tab(out);
+            out.put(o.kind.as_str().as_bytes());
+            fmt::tab(out);
+            fmt::at_least(out, o.claim as u64, 9);
+            fmt::tab(out);
+            fmt::u64_(out, o.line as u64);
+            fmt::tab(out);
+            fmt::at_least(out, o.practitioner as u64, 9);
+            fmt::tab(out);
+            fmt::date(out, o.date_of_care);
+            fmt::tab(out);
+            fmt::date(out, o.created);
+            fmt::tab(out);
+            fmt::i64_(out, d.age_days(on));
+            fmt::tab(out);
+            fmt::euros(out, d.amount);
+            fmt::tab(out);
+            fmt::euros(out, d.amount - d.open);
+            fmt::tab(out);
+            fmt::euros(out, d.open);
+            out.push(b'\n');
+        }
     }
 }
 
@@ -128,18 +125,25 @@ impl Sink for DebtSink {
             .map_err(|e| SinkError::Io(self.dir.join(RECOVERIES), e))
     }
 
+    /// Without the states: no open debt is known, `debts.tsv` has its header only.
     fn finish(&mut self, batch: &BatchInfo) -> Result<(), SinkError> {
+        self.finish_with(batch, &States::new())
+    }
+
+    fn finish_with(&mut self, batch: &BatchInfo, states: &States) -> Result<(), SinkError> {
         self.recoveries
             .flush()
             .map_err(|e| SinkError::Io(self.dir.join(RECOVERIES), e))?;
-        // Formatted in parallel by pieces and written as they come (`output::pieces`).
+        // Read from the final states by beneficiary (no copy of the debts), formatted in parallel by
+        // pieces of beneficiaries and written as they come (`output::pieces`).
         let on = batch.header.map(|h| h.date).unwrap_or_default();
+        let with_debts = states.with_debts();
         let path = self.dir.join(DEBTS);
         let f = create_private(&path).map_err(|e| SinkError::Io(path.clone(), e))?;
         let mut w = BufWriter::with_capacity(1 << 20, f);
         w.write_all(DEBTS_HEADER.as_bytes())
             .map_err(|e| SinkError::Io(path.clone(), e))?;
-        write_in_pieces(&mut [&mut w], &batch.open_debts, |b, _, piece| {
+        write_in_pieces(&mut [&mut w], &with_debts, |b, _, piece| {
             debt_rows(&mut b[0], piece, on)
         })
         .map_err(|(_, e)| SinkError::Io(path.clone(), e))?;

@@ -23,13 +23,24 @@ pub fn write_in_pieces<T: Sync, const N: usize>(
     items: &[T],
     fmt: impl Fn(&mut [Vec<u8>; N], usize, &[T]) + Sync,
 ) -> Result<(), (usize, io::Error)> {
-    for (k, block) in items.chunks(PIECE * BATCH).enumerate() {
-        let texts: Vec<[Vec<u8>; N]> = block
-            .par_chunks(PIECE)
+    let pieces: Vec<&[T]> = items.chunks(PIECE).collect();
+    write_pieces(out, &pieces, |b, k, piece| fmt(b, k * PIECE, piece))
+}
+
+/// [`write_in_pieces`] on rows already cut into pieces (`fmt` is given the piece's index): for rows
+/// held in blocks rather than one vector (`output::sepa::DueByPayee`).
+pub fn write_pieces<T: Sync, const N: usize>(
+    out: &mut [&mut dyn Write; N],
+    pieces: &[&[T]],
+    fmt: impl Fn(&mut [Vec<u8>; N], usize, &[T]) + Sync,
+) -> Result<(), (usize, io::Error)> {
+    for (k, batch) in pieces.chunks(BATCH).enumerate() {
+        let texts: Vec<[Vec<u8>; N]> = batch
+            .par_iter()
             .enumerate()
             .map(|(j, piece)| {
                 let mut b: [Vec<u8>; N] = std::array::from_fn(|_| Vec::new());
-                fmt(&mut b, (k * BATCH + j) * PIECE, piece);
+                fmt(&mut b, k * BATCH + j, piece);
                 b
             })
             .collect();

@@ -13,7 +13,7 @@
 
 use super::files::create_private;
 use super::fmt::{self, Out};
-use super::pieces::{PIECE, write_in_pieces};
+use super::pieces::{PIECE, write_pieces};
 use crate::engine::BatchInfo;
 use crate::money::{Cents, fmt_euros};
 use crate::refs::bank::{BankAccount, BankProblem};
@@ -152,30 +152,63 @@ impl<'r> PaymentOrderSink<'r> {
     }
 }
 
-/// What the night owes each payee: a vector sorted by payee with one entry per payee (`base`) and
-/// the dues added since, unsorted (`log`). When the log reaches half the base (at least
-/// [`LOG_MIN`]), it is sorted and merged into the base, summing the entries of one payee. Adding a
-/// claim is an append: no lookup in a structure of millions of payees (a national night pays ≈ 4 M),
+/// What the night owes each payee: entries sorted by payee with one entry per payee (`base`, in
+/// fixed blocks of [`BLOCK`] entries) and the dues added since, unsorted (`log`). When the log reaches
+/// a quarter of the base (at least [`LOG_MIN`]), it is sorted and merged into the base, summing the
+/// entries of one payee. Adding a claim is an append: no lookup in a structure of millions of payees,
 /// whose cache misses made the B-tree insert, then a hash index, the costliest step of the payment
 /// orders' sink (issue #13); sorting and merging read and write memory in order.
+///
+/// Memory (issue #13): an entry is 32 bytes (the payee packed in a `u64`, [`payee_key`]), and the
+/// merge reads the old blocks and writes new ones front to back, each old block freed as soon as it
+/// is read: a merge holds the base, the log and one block, never a second copy of the base.
 /// Sums of integers do not depend on the order they are added in: the result is the same for any
 /// thread count and window size.
 #[derive(Default)]
 pub struct DueByPayee {
-    base: Vec<(Payee, Due)>,
-    log: Vec<(Payee, Due)>,
+    base: Vec<Vec<(u64, Due)>>,
+    log: Vec<(u64, Due)>,
 }
 
-/// The smallest log merged into the base (entries of 40 bytes: 40 MiB).
-pub const LOG_MIN: usize = 1 << 20;
+/// The smallest log merged into the base (entries of 32 bytes: 16 MiB).
+pub const LOG_MIN: usize = 1 << 19;
+/// Entries in a block of the base (2 MiB): a whole number of end-of-run pieces ([`PIECE`]), so
+/// that no piece straddles two blocks.
+pub const BLOCK: usize = 16 * PIECE;
+
+/// The bit that puts the insured after every practitioner in [`payee_key`] (beneficiary keys are
+/// below 2^56, `refs::benef_key`).
+const INSURED: u64 = 1 << 63;
+
+/// A payee as one `u64` that sorts in [`Payee`]'s order: practitioners by number, then the insured
+/// by beneficiary key.
+pub fn payee_key(p: Payee) -> u64 {
+    match p {
+        Payee::Practitioner(n) => n as u64,
+        Payee::Insured(k) => INSURED | k,
+    }
+}
+
+/// [`payee_key`]'s inverse.
+pub fn payee_of(key: u64) -> Payee {
+    if key & INSURED != 0 {
+        Payee::Insured(key & !INSURED)
+    } else {
+        Payee::Practitioner(key as u32)
+    }
+}
 
 impl DueByPayee {
     /// Adds `d` to what is due to `payee`.
     pub fn add(&mut self, payee: Payee, d: Due) {
-        self.log.push((payee, d));
-        if self.log.len() >= LOG_MIN.max(self.base.len() / 2) {
+        self.log.push((payee_key(payee), d));
+        if self.log.len() >= LOG_MIN.max(self.base_len() / 4) {
             self.compact();
         }
+    }
+
+    fn base_len(&self) -> usize {
+        self.base.iter().map(Vec::len).sum()
     }
 
     /// Sorts the log and merges it into the base (one entry per payee); the log keeps its memory.
@@ -184,12 +217,36 @@ impl DueByPayee {
             return;
         }
         self.log.par_sort_unstable_by_key(|e| e.0);
-        let (base, log) = (&self.base, &self.log);
-        // Sized exactly: a first pass counts the payees of the merge.
-        let mut n = 0usize;
-        merge_sum(base, log, |_| n += 1);
-        let mut out: Vec<(Payee, Due)> = Vec::with_capacity(n);
-        merge_sum(base, log, |e| out.push(e));
+        // Each old block is dropped by the flattening iterator once it is read.
+        let mut base = std::mem::take(&mut self.base)
+            .into_iter()
+            .flatten()
+            .peekable();
+        let mut log = self.log.iter().copied().peekable();
+        let mut out: Vec<Vec<(u64, Due)>> = Vec::new();
+        loop {
+            let k = match (base.peek(), log.peek()) {
+                (Some(a), Some(b)) => a.0.min(b.0),
+                (Some(a), None) => a.0,
+                (None, Some(b)) => b.0,
+                (None, None) => break,
+            };
+            let mut d = Due::default();
+            while let Some(e) = base.next_if(|e| e.0 == k) {
+                d.add(&e.1);
+            }
+            while let Some(e) = log.next_if(|e| e.0 == k) {
+                d.add(&e.1);
+            }
+            match out.last_mut() {
+                Some(b) if b.len() < BLOCK => b.push((k, d)),
+                _ => {
+                    let mut b = Vec::with_capacity(BLOCK);
+                    b.push((k, d));
+                    out.push(b);
+                }
+            }
+        }
         self.base = out;
         self.log.clear();
     }
@@ -197,41 +254,28 @@ impl DueByPayee {
     /// Payees with a due.
     pub fn len(&mut self) -> usize {
         self.compact();
-        self.base.len()
+        self.base_len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.base.is_empty() && self.log.is_empty()
     }
 
-    /// Every payee's due, by payee, one entry each.
-    pub fn into_sorted(mut self) -> Vec<(Payee, Due)> {
+    /// Every payee's due, by payee, one entry each, in blocks: every block but the last holds
+    /// [`BLOCK`] entries.
+    fn into_blocks(mut self) -> Vec<Vec<(u64, Due)>> {
         self.compact();
+        self.log = Vec::new();
         self.base
     }
-}
 
-/// Merges `base` (sorted, one entry per payee) and `log` (sorted), summing the entries of one payee,
-/// and hands each payee's total to `out` in payee order.
-fn merge_sum(base: &[(Payee, Due)], log: &[(Payee, Due)], mut out: impl FnMut((Payee, Due))) {
-    let (mut i, mut j) = (0, 0);
-    while i < base.len() || j < log.len() {
-        let p = match (base.get(i), log.get(j)) {
-            (Some(a), Some(b)) => a.0.min(b.0),
-            (Some(a), None) => a.0,
-            (None, Some(b)) => b.0,
-            (None, None) => break,
-        };
-        let mut d = Due::default();
-        while let Some(e) = base.get(i).filter(|e| e.0 == p) {
-            d.add(&e.1);
-            i += 1;
-        }
-        while let Some(e) = log.get(j).filter(|e| e.0 == p) {
-            d.add(&e.1);
-            j += 1;
-        }
-        out((p, d));
+    /// Every payee's due, by payee, one entry each.
+    pub fn into_sorted(self) -> Vec<(Payee, Due)> {
+        self.into_blocks()
+            .into_iter()
+            .flatten()
+            .map(|(k, d)| (payee_of(k), d))
+            .collect()
     }
 }
 
@@ -702,17 +746,18 @@ impl Sink for PaymentOrderSink<'_> {
     fn finish(&mut self, batch: &BatchInfo) -> Result<(), SinkError> {
         let on = batch.header.map(|h| h.date).unwrap_or_default();
         let batch_no = batch.header.map_or(0, |h| h.batch_no);
-        // In payee order.
-        let due: Vec<(Payee, Due)> = std::mem::take(&mut self.due).into_sorted();
+        // In payee order, in blocks of whole pieces.
+        let blocks = std::mem::take(&mut self.due).into_blocks();
+        let pieces: Vec<&[(u64, Due)]> = blocks.iter().flat_map(|b| b.chunks(PIECE)).collect();
         let refs = self.refs;
         let payer = refs.payer.is_some();
-        let counts: Vec<OrderTotals> = due
-            .par_chunks(PIECE)
+        let counts: Vec<OrderTotals> = pieces
+            .par_iter()
             .map(|piece| {
                 let mut t = OrderTotals::default();
                 let mut acc = Accounts::default();
-                for (p, d) in piece {
-                    let a = acc.get(refs, *p, on);
+                for (k, d) in *piece {
+                    let a = acc.get(refs, payee_of(*k), on);
                     match decide_one(payer, d, a.as_ref()) {
                         Ok(true) => {
                             t.transfers += 1;
@@ -768,29 +813,31 @@ impl Sink for PaymentOrderSink<'_> {
             Some(w) => w,
             None => &mut no_xml,
         };
-        write_in_pieces(
+        write_pieces(
             &mut [&mut orders, &mut held, xml_w],
-            &due,
-            |[o, h, x], first, piece| {
-                let mut seq = before.get(first / PIECE).copied().unwrap_or(0);
+            &pieces,
+            |[o, h, x], k, piece| {
+                let mut seq = before.get(k).copied().unwrap_or(0);
                 let mut acc = Accounts::default();
-                for (p, d) in piece {
-                    let a = acc.get(refs, *p, on);
+                for (key, d) in piece {
+                    let p = payee_of(*key);
+                    let a = acc.get(refs, p, on);
                     let outcome = decide_one(payer, d, a.as_ref()).map(|t| {
                         t.then(|| {
                             seq += 1;
                             seq
                         })
                     });
-                    table_rows(o, h, batch_no, *p, d, a.as_ref(), outcome);
+                    table_rows(o, h, batch_no, p, d, a.as_ref(), outcome);
                     if let (Some(doc), Ok(Some(seq)), Some(a)) = (&doc, outcome, a.as_ref()) {
-                        doc.transfer(x, *p, d.amount(), seq, a);
+                        doc.transfer(x, p, d.amount(), seq, a);
                     }
                 }
             },
         )
         .map_err(|(i, e)| io_err(i)(e))?;
-        drop(due);
+        drop(pieces);
+        drop(blocks);
         orders.flush().map_err(io_err(0))?;
         held.flush().map_err(io_err(1))?;
         if let Some(mut w) = xml {

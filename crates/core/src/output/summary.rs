@@ -270,8 +270,8 @@ impl Summary {
             s.batch_date = h.date.to_string();
         }
         s.debts_opening_cents = info.debts_opening_cents;
-        s.debts_open = info.open_debts.len() as u64;
-        s.debts_open_cents = info.open_debts.iter().map(|d| d.1.open).sum();
+        s.debts_open = info.open_debts;
+        s.debts_open_cents = info.open_debts_cents;
         s
     }
 }

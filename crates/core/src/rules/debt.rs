@@ -106,6 +106,12 @@ impl BenefState {
     /// push them in the order they were booked). A debt with nothing open is ignored.
     pub fn push_debt(&mut self, d: Debt) {
         if d.open > 0 {
+            // Grown from one slot, doubling, instead of `Vec`'s first four: most beneficiaries owe one
+            // debt, and a national night holds millions of these lists (issue #13: 160 → 40 bytes
+            // for a single debt).
+            if self.debts.len() == self.debts.capacity() {
+                self.debts.reserve_exact(self.debts.len().max(1));
+            }
             self.debts.push(d);
         }
     }
@@ -194,6 +200,8 @@ pub fn recover(ctx: &Ctx, paid: &mut Paid, st: &mut BenefState, tr: &mut Trace) 
             paid.recoveries.push(rec);
         }
         if st.debts.is_empty() {
+            // Settled: the list's memory is given back (an empty `Vec` holds none).
+            st.debts = Vec::new();
             break;
         }
     }
