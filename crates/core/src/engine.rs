@@ -25,6 +25,7 @@ use crate::carry::{Carry, EarlierClaim, claim_key};
 use crate::claims::reader::{self, Chunk, ClaimError};
 use crate::claims::record::{self, BatchHeader, BatchTrailer};
 use crate::codes::{BatchFail, Reject};
+use crate::duplicates::ClaimsSeen;
 use crate::output::files::{self as atomic, TsvSink};
 use crate::output::summary::{Summary, SummarySink};
 use crate::refs::{Refs, benef_key};
@@ -32,7 +33,6 @@ use crate::rules::{self, BenefState, ClaimInput, Ctx, Outcome, Rejection, Step, 
 use crate::sink::{ClaimEvent, Event, Sink, SinkError};
 use crate::states::{States, shard_of};
 use rayon::prelude::*;
-use rustc_hash::FxHashSet;
 use std::path::Path;
 
 pub use crate::states::SHARDS;
@@ -215,6 +215,8 @@ pub fn process_in(
         carry: opts.carry,
     };
     let mut run = RunState::new(header, states.open_debt_cents());
+    // Room for the duplicate check's keys: a claim is at least one record of 129 bytes.
+    run.seen.reserve(data.len() / 129);
     let mut bufs: [WindowBuf; 2] = Default::default();
     // The buffer whose window is liquidated and waits for the sinks.
     let mut pending: Option<usize> = None;
@@ -299,7 +301,7 @@ pub fn process_in(
             states.table_bytes() >> 20,
             std::mem::size_of::<BenefState>(),
             seen.len(),
-            table_bytes(seen.capacity(), std::mem::size_of::<u64>()) >> 20
+            seen.bytes() >> 20
         );
     }
     drop(seen);
@@ -468,8 +470,9 @@ fn relabel<'b>(mut v: Vec<Event<'_>>) -> Vec<Event<'b>> {
 /// What carries over from window to window.
 pub(crate) struct RunState {
     pub(crate) info: BatchInfo,
-    /// (practitioner, claim number) already read: duplicate transmissions.
-    seen: FxHashSet<u64>,
+    /// (practitioner, claim number) already read: duplicate transmissions (sorted runs, not a hash
+    /// set: `duplicates`).
+    seen: ClaimsSeen,
     /// Input line number of the next window's first record.
     pub(crate) line: u64,
     pub(crate) after_trailer: Option<reader::Pos>,
@@ -488,7 +491,7 @@ impl RunState {
                 debts_opening_cents,
                 ..Default::default()
             },
-            seen: FxHashSet::default(),
+            seen: ClaimsSeen::default(),
             line: 2,
             after_trailer: None,
         }
@@ -558,12 +561,19 @@ impl RunState {
         dup: &mut Vec<Dup>,
     ) {
         dup.clear();
-        dup.extend(items.iter().map(
-            |&(ci, cj)| match chunks[ci as usize].claims[cj as usize].header {
-                Some(h) if !self.seen.insert(claim_key(h.practitioner, h.claim_no)) => Dup::InBatch,
-                _ => Dup::No,
+        dup.resize(items.len(), Dup::No);
+        self.seen.check_window(
+            items.iter().map(|&(ci, cj)| {
+                chunks[ci as usize].claims[cj as usize]
+                    .header
+                    .map(|h| claim_key(h.practitioner, h.claim_no))
+            }),
+            |i| {
+                if let Some(d) = dup.get_mut(i) {
+                    *d = Dup::InBatch;
+                }
             },
-        ));
+        );
         if let Some(carry) = carry {
             dup.par_iter_mut()
                 .zip(items.par_iter())

@@ -18,6 +18,7 @@ pub mod carry;
 pub mod claims;
 pub mod codes;
 pub mod date;
+mod duplicates;
 pub mod engine;
 pub mod explain;
 pub mod money;
