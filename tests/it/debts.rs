@@ -220,3 +220,65 @@ fn a_debt_carried_from_an_earlier_night_is_recovered_first_with_its_age() {
     );
     assert_eq!(p.lines[0].recovered, 150);
 }
+
+/// `debts.tsv` is read from the beneficiaries' final states at the end of the run (`Sink::finish_with`,
+/// no copy of the debts in `BatchInfo`, issue #13): by beneficiary key, each one's debts oldest first,
+/// aged on the batch date (2026-03-16 − 2026-03-10 = 6 days), a beneficiary without debt absent. Rows
+/// written by hand from formats/outputs.md's layout.
+#[test]
+fn debts_tsv_lists_the_final_states_by_beneficiary_key_then_oldest_first() {
+    use liquidator_core::claims::record::BatchHeader;
+    use liquidator_core::engine::BatchInfo;
+    use liquidator_core::output::debts::{DEBTS, DEBTS_HEADER, DebtSink};
+    use liquidator_core::refs::benef_key;
+    use liquidator_core::sink::Sink;
+    use liquidator_core::states::States;
+    let debt = |kind, claim, line, care, amount, open| Debt {
+        origin: DebtOrigin {
+            created: Date(20260310),
+            practitioner: NURSE,
+            claim,
+            line,
+            date_of_care: Date(care),
+            kind,
+        },
+        amount,
+        open,
+    };
+    let (low, high, none) = (
+        benef_key(b"1850578006084", 1).unwrap(),
+        benef_key(b"2900175123456", 2).unwrap(),
+        benef_key(b"1700175000001", 1).unwrap(),
+    );
+    let mut states = States::new();
+    // Seeded in another order than the keys'.
+    let mut st = BenefState::default();
+    st.push_debt(debt(DebtKind::Participation, 7, 1, 20260305, 200, 200));
+    states.seed(high, st);
+    states.seed(none, BenefState::default());
+    let mut st = BenefState::default();
+    st.push_debt(debt(DebtKind::Franchise, 3, 2, 20260302, 100, 40));
+    st.push_debt(debt(DebtKind::Participation, 4, 1, 20260304, 200, 200));
+    states.seed(low, st);
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = DebtSink::create(dir.path()).unwrap();
+    let info = BatchInfo {
+        header: Some(BatchHeader {
+            sender: 1,
+            batch_no: 1,
+            date: Date(20260316),
+            version: 1,
+        }),
+        ..BatchInfo::default()
+    };
+    sink.finish_with(&info, &states).unwrap();
+    let text = std::fs::read_to_string(dir.path().join(DEBTS)).unwrap();
+    let want = format!(
+        "{DEBTS_HEADER}\
+         1850578006084-001\tFRANCHISE\t000000003\t2\t100000006\t2026-03-02\t2026-03-10\t6\t1.00\t0.60\t0.40\n\
+         1850578006084-001\tPF\t000000004\t1\t100000006\t2026-03-04\t2026-03-10\t6\t2.00\t0.00\t2.00\n\
+         2900175123456-002\tPF\t000000007\t1\t100000006\t2026-03-05\t2026-03-10\t6\t2.00\t0.00\t2.00\n"
+    );
+    assert_eq!(text, want);
+    assert_eq!(states.open_debt_totals(), (3, 440));
+}

@@ -11,8 +11,8 @@
 //! never of the thread count; a shard's states are touched by one task at a time, in file order.
 
 use crate::rules::BenefState;
-use rayon::prelude::*;
 use hashbrown::HashTable;
+use rayon::prelude::*;
 use std::hash::{BuildHasher, Hash, Hasher};
 
 /// Number of beneficiary shards (a constant: the result must not depend on the thread count).

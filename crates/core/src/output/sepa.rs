@@ -881,4 +881,46 @@ mod tests {
             ]
         );
     }
+
+    /// Enough payees for several blocks and merges: each payee's due is the sum of its parts, every
+    /// payee once, practitioners before the insured, and every block but the last full (the pieces
+    /// of the end-of-run files never straddle two blocks).
+    #[test]
+    fn dues_merged_across_blocks_sum_each_payee_once_in_payee_order() {
+        let mut d = DueByPayee::default();
+        let n = (BLOCK + BLOCK / 2) as u64;
+        // Three passes over the payees, each one's parts 1, 10 and 100 cents: 111 cents, 3 lines.
+        for owed in [1, 10, 100] {
+            for i in (0..n).rev() {
+                let p = if i % 2 == 0 {
+                    Payee::Insured(i)
+                } else {
+                    Payee::Practitioner(i as u32)
+                };
+                d.add(
+                    p,
+                    Due {
+                        lines: 1,
+                        owed,
+                        recovered: 0,
+                    },
+                );
+            }
+            // Merged into the blocks after each pass (`len` merges the log).
+            assert_eq!(d.len() as u64, n);
+        }
+        let blocks = d.into_blocks();
+        assert_eq!(blocks.len(), 2);
+        assert_eq!(blocks[0].len(), BLOCK);
+        let all: Vec<(Payee, Due)> = blocks
+            .into_iter()
+            .flatten()
+            .map(|(k, d)| (payee_of(k), d))
+            .collect();
+        assert_eq!(all.len() as u64, n);
+        assert!(all.windows(2).all(|w| w[0].0 < w[1].0));
+        assert_eq!(all[0].0, Payee::Practitioner(1));
+        assert_eq!(all[(n / 2) as usize].0, Payee::Insured(0));
+        assert!(all.iter().all(|(_, d)| (d.lines, d.owed) == (3, 111)));
+    }
 }
