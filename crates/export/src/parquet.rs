@@ -404,10 +404,11 @@ macro_rules! key {
         |col: &Col, batch: &Batch, rows: &[Row], d: &mut dict::DictChunk| {
             let f = |$c: &Batch, $r: &Row| -> Option<u128> { $body };
             let phys = d.physical_type();
-            for r in rows {
-                d.push(f(batch, r), |out| plain_value(col, phys, batch, r, out))?;
-            }
-            Ok(())
+            d.push_all(
+                rows,
+                |r| f(batch, r),
+                |r, out| plain_value(col, phys, batch, r, out),
+            )
         }
     };
 }
@@ -420,19 +421,17 @@ macro_rules! date_key {
             let f = |$c: &Batch, $r: &Row| -> Option<Date> { $body };
             let phys = d.physical_type();
             let mut last: (u32, Option<u128>) = (u32::MAX, None);
-            for r in rows {
-                let key = match f(batch, r) {
-                    Some(v) => {
-                        if v.0 != last.0 {
-                            last = (v.0, date32(v).map(|d| num(d as i64)));
-                        }
-                        last.1
+            d.push_all(
+                rows,
+                |r| {
+                    let v = f(batch, r)?;
+                    if v.0 != last.0 {
+                        last = (v.0, date32(v).map(|d| num(d as i64)));
                     }
-                    None => None,
-                };
-                d.push(key, |out| plain_value(col, phys, batch, r, out))?;
-            }
-            Ok(())
+                    last.1
+                },
+                |r, out| plain_value(col, phys, batch, r, out),
+            )
         }
     };
 }

@@ -38,10 +38,15 @@ pub(super) struct DictChunk {
     /// The dictionary values, PLAIN-encoded, end to end.
     dict: Vec<u8>,
     entries: u32,
-    /// Per row: its definition level (1: a value, 0: null).
+    /// Per row: its definition level (1: a value, 0: null); `levels[..rows]` are this chunk's.
     levels: Vec<u8>,
-    /// Per non-null cell: its index in the dictionary.
+    /// Per non-null cell: its index in the dictionary; `indices[..values]` are this chunk's.
     indices: Vec<u32>,
+    /// Rows and non-null cells pushed in the chunk. The two buffers are not cleared between chunks:
+    /// they keep the length of the largest chunk so far, and [`DictChunk::push_all`] writes into
+    /// them by position (a `Vec::push` per cell reloaded and stored the vector's length each time).
+    rows: usize,
+    values: usize,
     /// With min/max statistics (INT32 columns only): the chunk is cut into data pages of
     /// [`PAGE_ROWS`] rows, with statistics per chunk and per page (column index) and definition level
     /// histograms, as parquet-rs's column writer gives them.
@@ -76,6 +81,8 @@ impl DictChunk {
             entries: 0,
             levels: Vec::new(),
             indices: Vec::new(),
+            rows: 0,
+            values: 0,
             stats,
             vals: Vec::new(),
         })
@@ -86,51 +93,86 @@ impl DictChunk {
         self.descr.physical_type()
     }
 
-    /// Appends a cell: `key` as above; `value` appends the PLAIN encoding of the cell's value to the
-    /// dictionary and is called once per distinct key of the row group.
-    #[inline]
-    pub(super) fn push(
+    /// Appends a cell per row of `rows`: `key` gives the cell's key (`None`: null), `value` appends
+    /// the PLAIN encoding of the row's value to the dictionary and is called once per distinct key of
+    /// the row group. One loop per slice of rows with the chunk's state in locals; a repeat of the
+    /// previous key (two cells out of three) costs a comparison and two stores.
+    #[inline(always)]
+    pub(super) fn push_all<R>(
         &mut self,
-        key: Option<u128>,
-        value: impl FnOnce(&mut Vec<u8>) -> Result<(), String>,
+        rows: &[R],
+        mut key: impl FnMut(&R) -> Option<u128>,
+        mut value: impl FnMut(&R, &mut Vec<u8>) -> Result<(), String>,
     ) -> Result<(), String> {
-        let Some(k) = key else {
-            self.levels.push(0);
-            return Ok(());
-        };
-        self.levels.push(1);
-        if let Some((lk, li)) = self.last
-            && lk == k
-        {
-            self.indices.push(li);
-            return Ok(());
+        let start = self.rows;
+        let end = start + rows.len();
+        if self.levels.len() < end {
+            // The first row group (amortised growth); later ones reuse the length.
+            self.levels.resize(end, 0);
+            self.indices.resize(end, 0);
         }
-        let i = match self.map.find(k) {
-            Ok(i) => i,
-            Err(slot) => {
-                let start = self.dict.len();
-                value(&mut self.dict)?;
-                if self.stats {
-                    let b = self
-                        .dict
-                        .get(start..start + 4)
-                        .ok_or("a short INT32 value")?;
-                    self.vals.push(i32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-                }
-                let i = self.entries;
-                self.entries += 1;
-                self.map.insert_at(slot, k, i);
-                i
-            }
+        let DictChunk {
+            map,
+            last,
+            dict,
+            entries,
+            levels,
+            indices,
+            values,
+            stats,
+            vals,
+            ..
+        } = self;
+        let Some(levels) = levels.get_mut(start..end) else {
+            return Err("definition levels past the chunk's rows".into());
         };
-        self.last = Some((k, i));
-        self.indices.push(i);
+        let mut v = *values;
+        let mut prev = *last;
+        for (r, level) in rows.iter().zip(levels) {
+            let Some(k) = key(r) else {
+                *level = 0;
+                continue;
+            };
+            *level = 1;
+            let i = match prev {
+                Some((lk, li)) if lk == k => li,
+                _ => {
+                    let i = match map.find(k) {
+                        Ok(i) => i,
+                        Err(slot) => {
+                            let at = dict.len();
+                            value(r, dict)?;
+                            if *stats {
+                                let b = dict.get(at..at + 4).ok_or("a short INT32 value")?;
+                                vals.push(i32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                            }
+                            let i = *entries;
+                            *entries += 1;
+                            map.insert_at(slot, k, i);
+                            i
+                        }
+                    };
+                    prev = Some((k, i));
+                    i
+                }
+            };
+            match indices.get_mut(v) {
+                Some(slot) => *slot = i,
+                None => return Err("dictionary indices past the chunk's rows".into()),
+            }
+            v += 1;
+        }
+        *values = v;
+        *last = prev;
+        self.rows = end;
         Ok(())
     }
 
     /// Writes the chunk of the rows pushed since the last call and starts the next one.
     pub(super) fn close(&mut self) -> parquet::errors::Result<Chunk> {
-        let rows = self.levels.len();
+        let rows = self.rows;
+        let all_levels = &self.levels[..rows];
+        let all_indices = &self.indices[..self.values];
         let nullable = self.descr.max_def_level() > 0;
         let width = bit_width(self.entries.saturating_sub(1));
         let page_rows = if self.stats { PAGE_ROWS } else { rows.max(1) };
@@ -138,7 +180,7 @@ impl DictChunk {
         let dict = std::mem::take(&mut self.dict);
         let dict_len = dict.len();
         let mut out = TrackedWrite::new(Vec::with_capacity(
-            dict_len + rows / 8 + self.indices.len() * usize::from(width) / 8 + 256,
+            dict_len + rows / 8 + all_indices.len() * usize::from(width) / 8 + 256,
         ));
         let mut pages = SerializedPageWriter::new(&mut out);
         let dict_spec = pages.write_page(CompressedPage::new(
@@ -155,15 +197,15 @@ impl DictChunk {
         let mut offsets = OffsetIndexBuilder::new();
         let mut stats = self.stats.then(|| PageStats::new(nullable));
         let mut next = 0; // first index of the page's non-null cells
-        for levels in self.levels.chunks(page_rows) {
+        for levels in all_levels.chunks(page_rows) {
             let values = if levels.len() == rows {
-                self.indices.len()
+                all_indices.len()
             } else if nullable {
                 levels.iter().filter(|&&l| l != 0).count()
             } else {
                 levels.len()
             };
-            let indices = &self.indices[next..next + values];
+            let indices = &all_indices[next..next + values];
             next += values;
             let mut data =
                 Vec::with_capacity(levels.len() / 8 + values * usize::from(width) / 8 + 64);
@@ -233,8 +275,8 @@ impl DictChunk {
         self.map.clear();
         self.last = None;
         self.entries = 0;
-        self.levels.clear();
-        self.indices.clear();
+        self.rows = 0;
+        self.values = 0;
         self.vals.clear();
         Ok((
             bytes,
