@@ -8,7 +8,8 @@ use super::fmt::{self, Out};
 use super::pieces::write_in_pieces;
 use crate::engine::BatchInfo;
 use crate::money::fmt_euros;
-use crate::rules::{BenefState, Outcome};
+use crate::rules::Outcome;
+use crate::rules::debt::Debt;
 use crate::sink::{Event, Sink, SinkError};
 use crate::states::States;
 use std::io::{BufWriter, Write};
@@ -83,12 +84,12 @@ pub fn format_recoveries(out: &mut Vec<u8>, events: &[Event<'_>]) {
     }
 }
 
-/// The rows of `debts.tsv` for the beneficiaries `with_debts` (by ascending key, each one's debts
-/// oldest first: `States::with_debts`), aged on `on` (formatted without `core::fmt`: a national night
-/// has millions of them).
-fn debt_rows(out: &mut Vec<u8>, with_debts: &[(u64, &BenefState)], on: crate::date::Date) {
-    for (key, b) in with_debts {
-        for d in b.open_debts() {
+/// The rows of `debts.tsv` for the beneficiaries' debt lists `with_debts` (by ascending key, each
+/// one's debts oldest first: `States::with_debts`), aged on `on` (formatted without `core::fmt`: a
+/// national night has millions of them).
+fn debt_rows(out: &mut Vec<u8>, with_debts: &[(u64, &[Debt])], on: crate::date::Date) {
+    for (key, debts) in with_debts {
+        for d in *debts {
             let o = &d.origin;
             fmt::benef(out, *key);
             fmt::tab(out);
@@ -144,7 +145,17 @@ impl Sink for DebtSink {
         w.write_all(DEBTS_HEADER.as_bytes())
             .map_err(|e| SinkError::Io(path.clone(), e))?;
         write_in_pieces(&mut [&mut w], &with_debts, |b, _, piece| {
-            debt_rows(&mut b[0], piece, on)
+            // Sorted by key, the states and their debt lists lie at random places: their addresses
+            // are read first in a short loop, then each list's first debt, so that a piece's cache
+            // misses overlap instead of stalling one after the other inside the formatting
+            // (`debt_rows` was ≈ 11× its cost when it read the states directly, issue #13).
+            let lists: Vec<(u64, &[Debt])> =
+                piece.iter().map(|(k, s)| (*k, s.open_debts())).collect();
+            let touched = lists
+                .iter()
+                .fold(0i64, |a, (_, d)| a ^ d.first().map_or(0, |d| d.open));
+            std::hint::black_box(touched);
+            debt_rows(&mut b[0], &lists, on)
         })
         .map_err(|(_, e)| SinkError::Io(path.clone(), e))?;
         w.flush().map_err(|e| SinkError::Io(path, e))
