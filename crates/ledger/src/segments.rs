@@ -12,7 +12,6 @@
 //! drops whole chunks, or rewrites a chunk without its dead records, never edits a record.
 
 use crate::LedgerError;
-use rayon::prelude::*;
 
 /// Records per stored chunk (one redb value): ≈ 3 MiB of claims, 5 MiB of acts.
 pub const CHUNK: usize = 1 << 18;
@@ -114,11 +113,49 @@ pub fn decode(kind: Kind, b: &[u8]) -> Result<impl Iterator<Item = Rec> + '_, Le
 
 /// A night's records, sorted by key, one per key (the first one in file order is kept: a repeated
 /// key within one night carries the same identity and date).
-pub fn sort_night(mut recs: Vec<Rec>) -> Vec<Rec> {
-    // Stable: the first record of a key in file order comes first and is the one kept.
-    recs.par_sort_by_key(|r| r.key);
-    recs.dedup_by_key(|r| r.key);
-    recs
+///
+/// A counting sort on the keys' top bits (the keys are uniform: mixed claim keys, act hashes), which
+/// keeps file order within a slot, then a stable insertion sort of each slot (a handful of records):
+/// linear, where a comparison sort of a national night's 5.6 M claim records took ≈ 0.7 s.
+pub fn sort_night(recs: Vec<Rec>) -> Vec<Rec> {
+    let n = recs.len();
+    let bits = (usize::BITS - n.leading_zeros()).clamp(4, 24);
+    let shift = 64 - bits;
+    let mut next = vec![0usize; (1usize << bits) + 1];
+    for r in &recs {
+        next[(r.key >> shift) as usize + 1] += 1;
+    }
+    for i in 1..next.len() {
+        next[i] += next[i - 1];
+    }
+    let starts = next.clone();
+    let mut out = vec![
+        Rec {
+            key: 0,
+            check: 0,
+            date: 0,
+            paid: false,
+        };
+        n
+    ];
+    for r in recs {
+        let p = &mut next[(r.key >> shift) as usize];
+        out[*p] = r;
+        *p += 1;
+    }
+    for w in starts.windows(2) {
+        let (a, e) = (w[0], w[1]);
+        for i in a + 1..e {
+            let mut j = i;
+            // strictly greater: equal keys keep their file order
+            while j > a && out[j - 1].key > out[j].key {
+                out.swap(j - 1, j);
+                j -= 1;
+            }
+        }
+    }
+    out.dedup_by_key(|r| r.key);
+    out
 }
 
 /// Every live key of the ledger's nights, sorted, with the night that recorded it first.
@@ -383,6 +420,27 @@ mod tests {
             );
         }
         assert_eq!(ix.get(300), None);
+    }
+
+    #[test]
+    fn a_night_sorted_by_its_keys_top_bits_equals_a_stable_comparison_sort() {
+        // Keys crowded into a few slots, repeated, with the top bits set and not: the counting sort
+        // must give what a stable sort then dedup gives (the first record of a key in file order).
+        let mut recs = Vec::new();
+        for i in 0..5_000u64 {
+            let key = match i % 4 {
+                0 => mix(i % 700),
+                1 => i % 50,
+                2 => u64::MAX - i % 30,
+                _ => mix(i),
+            };
+            recs.push(rec(key, i as u32, i % 3 == 0));
+        }
+        let mut want = recs.clone();
+        want.sort_by_key(|r| r.key);
+        want.dedup_by_key(|r| r.key);
+        assert_eq!(sort_night(recs), want);
+        assert!(sort_night(Vec::new()).is_empty());
     }
 
     #[test]
