@@ -9,6 +9,57 @@ mod sinks;
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's option `purge_delay` (`mi_option_purge_delay` of mimalloc v3's `include/mimalloc.h`, the
+/// version libmimalloc-sys builds by default: the 16th of `enum mi_option_e`, counted from 0). The sys
+/// crate names no constant for it; the test below pins the index to the option's documented default.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// How long (ms) mimalloc keeps freed memory before returning it to the system (its default: 1 000).
+/// Memory returned and allocated again is faulted in and zeroed again by the kernel: with the default,
+/// the per-window buffers freed and reallocated one window later were purged and refaulted (issue #13,
+/// README Performance "purge delay"). 10 s is longer than a window cycle and than the whole run of a
+/// 1 M-claim day, so nothing is purged mid-run there; memory idle for longer is still returned.
+const PURGE_DELAY_MS: std::ffi::c_long = 10_000;
+
 fn main() -> std::process::ExitCode {
+    set_allocator_options();
     cli::main()
+}
+
+/// Sets mimalloc's purge delay, unless the operator set `MIMALLOC_PURGE_DELAY` (mimalloc's own variable,
+/// read at its start: that stays the knob for measurements).
+fn set_allocator_options() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: `mi_option_set` writes one of mimalloc's option globals and is not thread safe; this
+        // is the first statement of `main`, before any other thread of ours exists. The option is an
+        // integer read on each purge, so changing it after mimalloc's start is supported (mimalloc's
+        // documentation: options may be set at run time).
+        #[allow(unsafe_code)]
+        unsafe {
+            libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS)
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The option index used by `set_allocator_options` is mimalloc's purge delay: its default there is
+    /// 1 000 ms (mimalloc v3 `src/options.c`), and what is set is what mimalloc reads back.
+    #[test]
+    fn purge_delay_option_index_is_mimallocs_purge_delay() {
+        // SAFETY: reads an option global; set below only in this test (no other test touches it).
+        #[allow(unsafe_code)]
+        let (default, set) = unsafe {
+            let d = libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY);
+            libmimalloc_sys::mi_option_set(super::MI_OPTION_PURGE_DELAY, super::PURGE_DELAY_MS);
+            (
+                d,
+                libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY),
+            )
+        };
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+            assert_eq!(default, 1_000);
+        }
+        assert_eq!(set, super::PURGE_DELAY_MS);
+    }
 }
