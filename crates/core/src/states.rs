@@ -101,6 +101,14 @@ impl Shard {
         Some(&self.blocks.get(i / BLOCK)?.get(i % BLOCK)?.1)
     }
 
+    /// Reads the index entry and the state of `key` (if any) and returns a value made from them, for the
+    /// caller to discard: a read-ahead before the claim is liquidated (`engine::liquidate_shards`).
+    #[inline]
+    pub(crate) fn touch(&self, key: u64) -> usize {
+        self.get(key)
+            .map_or(0, |s| s.pf_by_year.len() + s.daily.len())
+    }
+
     fn set(&mut self, key: u64, st: BenefState) {
         *self.get_or_insert_with(key, BenefState::default) = st;
     }

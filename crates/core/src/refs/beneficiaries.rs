@@ -385,6 +385,14 @@ impl Beneficiaries {
         })
     }
 
+    /// Reads what [`Self::get`] reads for `key` (the radix bucket, the keys, the first row) and returns
+    /// a value made from it, for the caller to discard: a read-ahead, so that the lookup that follows
+    /// finds the lines in the cache (`engine::liquidate_shards`).
+    #[inline]
+    pub fn touch(&self, key: u64) -> u32 {
+        self.get(key).map_or(0, |v| v.birth.0)
+    }
+
     pub fn contains(&self, key: u64) -> bool {
         self.get(key).is_some()
     }
