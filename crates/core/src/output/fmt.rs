@@ -26,66 +26,6 @@ impl Out for Vec<u8> {
     }
 }
 
-/// Longest row [`Row`] holds: a payment row is about 200 bytes with real amounts.
-const ROW: usize = 1024;
-
-/// One output row being formatted: a fixed buffer on the stack and a cursor. Pushing a byte is one
-/// store and a bound check, with no capacity check nor length kept in memory as for a `Vec`; the row
-/// is then appended to its file buffer in one copy ([`Row::append_to`]).
-pub struct Row {
-    buf: [u8; ROW],
-    /// Bytes written, or that would have been written: more than `ROW` means the row did not fit.
-    n: usize,
-}
-
-impl Default for Row {
-    fn default() -> Self {
-        Row::new()
-    }
-}
-
-impl Row {
-    pub fn new() -> Row {
-        Row {
-            buf: [0; ROW],
-            n: 0,
-        }
-    }
-
-    pub fn clear(&mut self) {
-        self.n = 0;
-    }
-
-    /// Appends the row to `out`; false (and nothing appended) if it did not fit in the buffer, for
-    /// the caller to format it again straight into `out`.
-    #[inline]
-    pub fn append_to(&self, out: &mut Vec<u8>) -> bool {
-        match self.buf.get(..self.n) {
-            Some(b) => {
-                out.extend_from_slice(b);
-                true
-            }
-            None => false,
-        }
-    }
-}
-
-impl Out for Row {
-    #[inline]
-    fn push(&mut self, c: u8) {
-        if let Some(s) = self.buf.get_mut(self.n) {
-            *s = c;
-        }
-        self.n += 1;
-    }
-    #[inline]
-    fn put(&mut self, s: &[u8]) {
-        for &c in s {
-            self.push(c);
-        }
-    }
-}
-
 /// Pairs of decimal digits `00`..`99`: two digits per division.
 const PAIRS: &[u8; 200] = b"\
 0001020304050607080910111213141516171819\

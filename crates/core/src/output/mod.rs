@@ -95,13 +95,13 @@ pub fn format_events(out: &mut OutBufs, events: &[Event<'_>]) {
 }
 
 /// `NIR-rank` of the beneficiary (`1850578006084-001`).
-fn ben<O: fmt::Out + ?Sized>(buf: &mut O, h: &ClaimHeader) {
-    buf.put(&h.nir);
+fn ben(buf: &mut Vec<u8>, h: &ClaimHeader) {
+    buf.extend_from_slice(&h.nir);
     buf.push(b'-');
     fmt::padded(buf, h.rank as u64, 3);
 }
 
-fn slots<O: fmt::Out + ?Sized>(buf: &mut O, r: &LineResult, v: &[Cents; 4]) {
+fn slots(buf: &mut Vec<u8>, r: &LineResult, v: &[Cents; 4]) {
     let mut first = true;
     for (k, &m) in r.modifiers.iter().enumerate() {
         if m != b' ' {
@@ -114,7 +114,7 @@ fn slots<O: fmt::Out + ?Sized>(buf: &mut O, r: &LineResult, v: &[Cents; 4]) {
     }
 }
 
-fn payee<O: fmt::Out + ?Sized>(buf: &mut O, h: &ClaimHeader, p: PayeeKind) {
+fn payee(buf: &mut Vec<u8>, h: &ClaimHeader, p: PayeeKind) {
     match p {
         PayeeKind::Practitioner => fmt::padded(buf, h.practitioner as u64, 9),
         PayeeKind::Insured => ben(buf, h),
@@ -122,11 +122,7 @@ fn payee<O: fmt::Out + ?Sized>(buf: &mut O, h: &ClaimHeader, p: PayeeKind) {
 }
 
 /// Formats a paid claim: its payment rows and its complementary-insurer rows.
-/// Allocation-free apart from buffer growth (the writers' hot path). Each row is formatted into a
-/// stack buffer ([`fmt::Row`]) and appended in one copy: pushing byte by byte into the growing file
-/// buffer checked its capacity and stored its length at every byte (issue #13: the payment rows were
-/// a quarter of a run's instructions). A row longer than the stack buffer (never with real amounts)
-/// is formatted again straight into the file buffer: same bytes.
+/// Allocation-free apart from buffer growth (the writers' hot path).
 pub fn paid(
     out: &mut OutBufs,
     h: &ClaimHeader,
@@ -134,183 +130,152 @@ pub fn paid(
     pos: &[crate::claims::Pos],
     p: &Paid,
 ) {
-    let mut row = fmt::Row::new();
     for r in &p.lines {
         let k = r.index as usize;
-        let (l, at) = (&lines[k], &pos[k]);
-        row.clear();
-        payment_row(&mut row, h, l, at, p, r);
-        if !row.append_to(&mut out.payments) {
-            payment_row(&mut out.payments, h, l, at, p, r);
+        let l = &lines[k];
+        let b = &mut out.payments;
+        b.reserve(512);
+        fmt::padded(b, h.claim_no as u64, 9);
+        fmt::tab(b);
+        fmt::u64_(b, r.line_no as u64);
+        fmt::tab(b);
+        fmt::u64_(b, pos[k].line);
+        fmt::tab(b);
+        fmt::u64_(b, pos[k].offset);
+        fmt::tab(b);
+        ben(b, h);
+        fmt::tab(b);
+        fmt::padded(b, h.practitioner as u64, 9);
+        fmt::tab(b);
+        fmt::date(b, r.date);
+        fmt::tab(b);
+        match &l.act {
+            Act::Ngap { letter, coef } => {
+                b.extend_from_slice(b"NGAP\t");
+                fmt::trimmed(b, letter);
+                b.extend_from_slice(b"\t\t\t");
+                fmt::euros(b, *coef as Cents);
+            }
+            Act::Ccam {
+                code,
+                activity,
+                phase,
+                ..
+            } => {
+                b.extend_from_slice(b"CCAM\t");
+                b.extend_from_slice(code);
+                fmt::tab(b);
+                fmt::u64_(b, *activity as u64);
+                fmt::tab(b);
+                fmt::u64_(b, *phase as u64);
+                fmt::tab(b);
+            }
         }
+        fmt::tab(b);
+        fmt::u64_(b, r.quantity as u64);
+        fmt::tab(b);
+        fmt::u64_(b, r.grid as u64);
+        fmt::tab(b);
+        b.extend(r.modifiers.iter().filter(|&&m| m != b' '));
+        fmt::tab(b);
+        slots(b, r, &r.mod_amounts);
+        fmt::tab(b);
+        slots(b, r, &r.mod_assoc_red);
+        fmt::tab(b);
+        if r.assoc_code != b' ' {
+            b.push(r.assoc_code);
+        }
+        fmt::tab(b);
+        fmt::pct(b, r.assoc_coef);
+        for v in [r.unit_price, r.pu_assoc_red, r.base] {
+            fmt::tab(b);
+            fmt::euros(b, v);
+        }
+        fmt::tab(b);
+        fmt::pct(b, r.rate);
+        fmt::tab(b);
+        b.extend_from_slice(r.rate_reason.map(|x| x.as_str()).unwrap_or("").as_bytes());
+        for v in [
+            r.amo_gross,
+            r.pf,
+            r.franchise,
+            r.heavy_forfait,
+            r.debt,
+            r.amo_paid,
+            r.recovered,
+            r.billed,
+            r.excess,
+            r.ticket,
+            r.amc_ticket,
+            r.amc_excess,
+            r.amc(),
+            r.patient,
+        ] {
+            fmt::tab(b);
+            fmt::euros(b, v);
+        }
+        fmt::tab(b);
+        b.extend_from_slice(p.payee.as_str().as_bytes());
+        fmt::tab(b);
+        payee(b, h, p.payee);
+        fmt::tab(b);
+        if let Some(a) = p.amc {
+            fmt::trimmed(b, &a.amc);
+            fmt::tab(b);
+            b.extend_from_slice(a.payee.as_str().as_bytes());
+        } else {
+            fmt::tab(b);
+        }
+        fmt::tab(b);
+        let mut first = true;
+        for w in r.warning_codes() {
+            if !first {
+                b.push(b',');
+            }
+            first = false;
+            b.extend_from_slice(w.code().as_bytes());
+        }
+        b.push(b'\n');
         if let Some(a) = p.amc
             && (r.amc() != 0 || r.ticket != 0 || r.excess != 0)
         {
             let start = out.amc_bytes.len() as u32;
-            row.clear();
-            amc_row(&mut row, h, l, &a, r);
-            if !row.append_to(&mut out.amc_bytes) {
-                amc_row(&mut out.amc_bytes, h, l, &a, r);
+            let b = &mut out.amc_bytes;
+            fmt::trimmed(b, &a.amc);
+            fmt::tab(b);
+            fmt::trimmed(b, &a.contract);
+            fmt::tab(b);
+            ben(b, h);
+            fmt::tab(b);
+            fmt::padded(b, h.claim_no as u64, 9);
+            fmt::tab(b);
+            fmt::u64_(b, r.line_no as u64);
+            fmt::tab(b);
+            fmt::date(b, r.date);
+            fmt::tab(b);
+            match &l.act {
+                Act::Ngap { letter, .. } => fmt::trimmed(b, letter),
+                Act::Ccam { code, .. } => b.extend_from_slice(code),
             }
+            for v in [
+                r.base,
+                r.amo_paid,
+                r.ticket,
+                r.amc_ticket,
+                r.excess,
+                r.amc_excess,
+                r.amc(),
+            ] {
+                fmt::tab(b);
+                fmt::euros(b, v);
+            }
+            fmt::tab(b);
+            b.extend_from_slice(a.payee.as_str().as_bytes());
+            b.push(b'\n');
             let end = out.amc_bytes.len() as u32;
             out.amc_rows.push((a.amc, start, end));
         }
     }
-}
-
-/// One row of `payments.tsv` (formats/outputs.md), newline included.
-fn payment_row<O: fmt::Out + ?Sized>(
-    b: &mut O,
-    h: &ClaimHeader,
-    l: &ActLine,
-    at: &crate::claims::Pos,
-    p: &Paid,
-    r: &LineResult,
-) {
-    fmt::padded(b, h.claim_no as u64, 9);
-    fmt::tab(b);
-    fmt::u64_(b, r.line_no as u64);
-    fmt::tab(b);
-    fmt::u64_(b, at.line);
-    fmt::tab(b);
-    fmt::u64_(b, at.offset);
-    fmt::tab(b);
-    ben(b, h);
-    fmt::tab(b);
-    fmt::padded(b, h.practitioner as u64, 9);
-    fmt::tab(b);
-    fmt::date(b, r.date);
-    fmt::tab(b);
-    match &l.act {
-        Act::Ngap { letter, coef } => {
-            b.put(b"NGAP\t");
-            fmt::trimmed(b, letter);
-            b.put(b"\t\t\t");
-            fmt::euros(b, *coef as Cents);
-        }
-        Act::Ccam {
-            code,
-            activity,
-            phase,
-            ..
-        } => {
-            b.put(b"CCAM\t");
-            b.put(code);
-            fmt::tab(b);
-            fmt::u64_(b, *activity as u64);
-            fmt::tab(b);
-            fmt::u64_(b, *phase as u64);
-            fmt::tab(b);
-        }
-    }
-    fmt::tab(b);
-    fmt::u64_(b, r.quantity as u64);
-    fmt::tab(b);
-    fmt::u64_(b, r.grid as u64);
-    fmt::tab(b);
-    for &m in r.modifiers.iter().filter(|&&m| m != b' ') {
-        b.push(m);
-    }
-    fmt::tab(b);
-    slots(b, r, &r.mod_amounts);
-    fmt::tab(b);
-    slots(b, r, &r.mod_assoc_red);
-    fmt::tab(b);
-    if r.assoc_code != b' ' {
-        b.push(r.assoc_code);
-    }
-    fmt::tab(b);
-    fmt::pct(b, r.assoc_coef);
-    for v in [r.unit_price, r.pu_assoc_red, r.base] {
-        fmt::tab(b);
-        fmt::euros(b, v);
-    }
-    fmt::tab(b);
-    fmt::pct(b, r.rate);
-    fmt::tab(b);
-    b.put(r.rate_reason.map(|x| x.as_str()).unwrap_or("").as_bytes());
-    for v in [
-        r.amo_gross,
-        r.pf,
-        r.franchise,
-        r.heavy_forfait,
-        r.debt,
-        r.amo_paid,
-        r.recovered,
-        r.billed,
-        r.excess,
-        r.ticket,
-        r.amc_ticket,
-        r.amc_excess,
-        r.amc(),
-        r.patient,
-    ] {
-        fmt::tab(b);
-        fmt::euros(b, v);
-    }
-    fmt::tab(b);
-    b.put(p.payee.as_str().as_bytes());
-    fmt::tab(b);
-    payee(b, h, p.payee);
-    fmt::tab(b);
-    if let Some(a) = p.amc {
-        fmt::trimmed(b, &a.amc);
-        fmt::tab(b);
-        b.put(a.payee.as_str().as_bytes());
-    } else {
-        fmt::tab(b);
-    }
-    fmt::tab(b);
-    let mut first = true;
-    for w in r.warning_codes() {
-        if !first {
-            b.push(b',');
-        }
-        first = false;
-        b.put(w.code().as_bytes());
-    }
-    b.push(b'\n');
-}
-
-/// One row of `amc/<AMC>.tsv` (formats/outputs.md), newline included.
-fn amc_row<O: fmt::Out + ?Sized>(
-    b: &mut O,
-    h: &ClaimHeader,
-    l: &ActLine,
-    a: &crate::rules::AmcRoute,
-    r: &LineResult,
-) {
-    fmt::trimmed(b, &a.amc);
-    fmt::tab(b);
-    fmt::trimmed(b, &a.contract);
-    fmt::tab(b);
-    ben(b, h);
-    fmt::tab(b);
-    fmt::padded(b, h.claim_no as u64, 9);
-    fmt::tab(b);
-    fmt::u64_(b, r.line_no as u64);
-    fmt::tab(b);
-    fmt::date(b, r.date);
-    fmt::tab(b);
-    match &l.act {
-        Act::Ngap { letter, .. } => fmt::trimmed(b, letter),
-        Act::Ccam { code, .. } => b.put(code),
-    }
-    for v in [
-        r.base,
-        r.amo_paid,
-        r.ticket,
-        r.amc_ticket,
-        r.excess,
-        r.amc_excess,
-        r.amc(),
-    ] {
-        fmt::tab(b);
-        fmt::euros(b, v);
-    }
-    fmt::tab(b);
-    b.put(a.payee.as_str().as_bytes());
-    b.push(b'\n');
 }
 
 /// Formats a rejected claim (one row, the first reason).
