@@ -36,6 +36,18 @@ const PAIRS: &[u8; 200] = b"\
 
 #[inline]
 pub fn u64_<O: Out + ?Sized>(buf: &mut O, v: u64) {
+    // One and two digits without the scratch array: most of a payment row's numbers (line numbers,
+    // quantities, grids, the euros of the many zero amounts) are that short (issue #13).
+    if v < 10 {
+        buf.push(b'0' + v as u8);
+        return;
+    }
+    if v < 100 {
+        let r = v as usize * 2;
+        buf.push(PAIRS[r]);
+        buf.push(PAIRS[r + 1]);
+        return;
+    }
     let mut tmp = [0u8; 20];
     let mut i = tmp.len();
     let mut x = v;
