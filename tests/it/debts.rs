@@ -282,3 +282,27 @@ fn debts_tsv_lists_the_final_states_by_beneficiary_key_then_oldest_first() {
     assert_eq!(text, want);
     assert_eq!(states.open_debt_totals(), (3, 440));
 }
+
+/// `DebtSink::finish` without the final states cannot list the open debts: with debts open it is an
+/// error naming `debts.tsv`, never a file with the header alone that disagrees with the summary's
+/// `open_debts` (review of the memory pass); with none open it writes the header.
+#[test]
+fn debts_sink_finished_without_the_states_refuses_rather_than_listing_no_debt() {
+    use liquidator_core::engine::BatchInfo;
+    use liquidator_core::output::debts::{DEBTS, DEBTS_HEADER, DebtSink};
+    use liquidator_core::sink::Sink;
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = DebtSink::create(dir.path()).unwrap();
+    let info = BatchInfo {
+        open_debts: 2,
+        open_debts_cents: 300,
+        ..BatchInfo::default()
+    };
+    let err = sink.finish(&info).unwrap_err().to_string();
+    assert!(err.contains(DEBTS), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = DebtSink::create(dir.path()).unwrap();
+    sink.finish(&BatchInfo::default()).unwrap();
+    let text = std::fs::read_to_string(dir.path().join(DEBTS)).unwrap();
+    assert_eq!(text, DEBTS_HEADER);
+}

@@ -7,23 +7,33 @@
 //! capacity is reserved once from the file's size (a claim is at least one 129-byte record), and the
 //! pages never written are not memory. What is read is compared in order: no random probe per claim.
 //!
-//! Two levels: `recent` takes each window's new keys (a merge from the back, in place), and is merged
-//! into `all` when it reaches an eighth of it (at least [`RECENT_MIN`]); each key is moved a bounded
-//! number of times on average, and a window's check reads both runs forward, galloping.
+//! Runs of geometric sizes: each window's new keys become a run; the newest run is merged (in
+//! place, from the back) into the one below while that one is not [`GROWTH`] times larger. Runs
+//! therefore shrink by that factor from the oldest (which holds the big reservation) to the newest:
+//! at most log₈ n + 1 runs, each key moved O(log n) times whatever the window size (a design with
+//! one run for new keys made a window of a few claims move that whole run: quadratic at
+//! `--window-kib 64`), the runs above the oldest at most a seventh of it. A window's check walks
+//! its sorted keys forward through every run, galloping.
 //!
 //! Architecture invariant: the first claim of a key in file order is not a duplicate, every later
 //! one is — the same answer as a set filled in file order, for any window size and thread count.
 
 use rayon::prelude::*;
 
-/// The smallest `recent` run merged into `all`.
-const RECENT_MIN: usize = 1 << 16;
+/// How much larger a run is than the next newer one (below it, the newer run is merged into it).
+const GROWTH: usize = 8;
 
 /// Sorted keys of the claims read so far, one entry each.
 #[derive(Default)]
 pub(crate) struct ClaimsSeen {
-    all: Vec<u64>,
-    recent: Vec<u64>,
+    /// Sorted runs, oldest (largest) first; no key in two runs.
+    runs: Vec<Vec<u64>>,
+    /// Room reserved for the oldest run before the first key arrives ([`ClaimsSeen::reserve`]).
+    reserved: Vec<u64>,
+    /// Emptied runs, reused as the next windows' runs.
+    spare: Vec<Vec<u64>>,
+    /// Each run's galloping position during a window's check.
+    pos: Vec<usize>,
     /// The window's (key, position in the window), sorted; reused from window to window.
     window: Vec<(u64, u32)>,
     /// The window's keys not seen before, sorted, one each.
@@ -31,20 +41,26 @@ pub(crate) struct ClaimsSeen {
 }
 
 impl ClaimsSeen {
-    /// Reserves room for `n` keys in the big run (address space: a page holds memory only once
-    /// written).
+    /// Reserves room for `n` keys in the oldest run (address space: a page holds memory only once
+    /// written). Best effort: when the room cannot be had, runs grow as keys come.
     pub(crate) fn reserve(&mut self, n: usize) {
-        self.all.reserve_exact(n.saturating_sub(self.all.len()));
+        let target = if self.runs.is_empty() {
+            &mut self.reserved
+        } else {
+            &mut self.runs[0]
+        };
+        let _ = target.try_reserve_exact(n.saturating_sub(target.len()));
     }
 
     /// Keys held.
     pub(crate) fn len(&self) -> usize {
-        self.all.len() + self.recent.len()
+        self.runs.iter().map(Vec::len).sum()
     }
 
-    /// Bytes written (the runs' entries; the big run's reserved tail is not counted).
+    /// Bytes written (the runs' entries; the oldest run's reserved tail is not counted).
     pub(crate) fn bytes(&self) -> usize {
         self.len() * std::mem::size_of::<u64>()
+            + self.spare.iter().map(Vec::capacity).sum::<usize>() * std::mem::size_of::<u64>()
             + self.window.capacity() * std::mem::size_of::<(u64, u32)>()
             + self.fresh.capacity() * std::mem::size_of::<u64>()
     }
@@ -65,10 +81,15 @@ impl ClaimsSeen {
         // (key, position) pairs are distinct: the order is total, the result deterministic.
         self.window.par_sort_unstable();
         self.fresh.clear();
-        let (mut a, mut r) = (0usize, 0usize);
+        self.pos.clear();
+        self.pos.resize(self.runs.len(), 0);
         let mut k = 0;
         while let Some(&(key, _)) = self.window.get(k) {
-            let known = gallop(&self.all, &mut a, key) || gallop(&self.recent, &mut r, key);
+            let known = self
+                .runs
+                .iter()
+                .zip(self.pos.iter_mut())
+                .any(|(run, p)| gallop(run, p, key));
             // Within a key, positions ascend: the first is the earliest in file order.
             let mut first = !known;
             while let Some(&(_, i)) = self.window.get(k).filter(|e| e.0 == key) {
@@ -82,10 +103,28 @@ impl ClaimsSeen {
                 self.fresh.push(key);
             }
         }
-        merge_into(&mut self.recent, &self.fresh);
-        if self.recent.len() >= RECENT_MIN.max(self.all.len() / 8) {
-            merge_into(&mut self.all, &self.recent);
-            self.recent.clear();
+        if self.fresh.is_empty() {
+            return;
+        }
+        let mut run = if self.runs.is_empty() {
+            std::mem::take(&mut self.reserved)
+        } else {
+            self.spare.pop().unwrap_or_default()
+        };
+        run.extend_from_slice(&self.fresh);
+        self.runs.push(run);
+        while let [.., below, top] = self.runs.as_slice() {
+            if below.len() / GROWTH >= top.len() {
+                break;
+            }
+            let Some(mut top) = self.runs.pop() else {
+                break;
+            };
+            if let Some(below) = self.runs.last_mut() {
+                merge_into(below, &top);
+            }
+            top.clear();
+            self.spare.push(top);
         }
     }
 }
@@ -158,24 +197,58 @@ mod tests {
         assert_eq!(s.len(), 3);
     }
 
+    /// The keys of every run, each run checked sorted.
+    fn keys_held(s: &ClaimsSeen) -> Vec<u64> {
+        for run in &s.runs {
+            assert!(run.windows(2).all(|p| p[0] < p[1]));
+        }
+        let mut all: Vec<u64> = s.runs.iter().flatten().copied().collect();
+        all.sort();
+        all
+    }
+
     #[test]
     fn runs_merged_across_levels_keep_every_key_once_and_sorted() {
         let mut s = ClaimsSeen::default();
-        // Enough windows of interleaved keys to merge `recent` into `all` several times.
-        let n = (RECENT_MIN * 3) as u64;
+        s.reserve(1000);
+        // Windows of interleaved keys, so that runs are merged into each other many times.
+        let n = 3 * (1 << 16) as u64;
         for w in 0..6u64 {
             let keys: Vec<Option<u64>> = (0..n / 6).map(|i| Some(i * 6 + w)).collect();
             assert!(window(&mut s, &keys).is_empty());
         }
         assert_eq!(s.len() as u64, n);
-        let mut all: Vec<u64> = s.all.iter().chain(&s.recent).copied().collect();
-        assert!(s.all.windows(2).all(|p| p[0] < p[1]));
-        assert!(s.recent.windows(2).all(|p| p[0] < p[1]));
-        all.sort();
-        assert_eq!(all, (0..n).collect::<Vec<u64>>());
+        assert_eq!(keys_held(&s), (0..n).collect::<Vec<u64>>());
         // Every key again: all duplicates, whichever run holds them.
         let again: Vec<Option<u64>> = (0..n).rev().map(Some).collect();
         assert_eq!(window(&mut s, &again).len() as u64, n);
+    }
+
+    #[test]
+    fn windows_of_a_few_claims_keep_few_runs_each_eight_times_the_next() {
+        // 20 000 windows of 3 claims (one repeated from the window before): the runs stay
+        // logarithmic in number and geometric in size, so a tiny window never moves every key.
+        let mut s = ClaimsSeen::default();
+        let mut dups = 0;
+        for w in 0..20_000u64 {
+            let keys = [
+                Some(w * 7919 % 100_003),
+                Some(w * 7919 % 100_003 + 200_000),
+                None,
+            ];
+            let again = (w > 0).then(|| Some((w - 1) * 7919 % 100_003));
+            let mut v = keys.to_vec();
+            v.extend(again);
+            dups += window(&mut s, &v).len();
+            assert!(s.runs.len() <= 7, "{} runs after window {w}", s.runs.len());
+            for pair in s.runs.windows(2) {
+                assert!(pair[0].len() / GROWTH >= pair[1].len());
+            }
+        }
+        // Each window from the second repeats the first key of the window before.
+        assert_eq!(dups, 19_999);
+        assert_eq!(s.len(), 40_000);
+        assert_eq!(keys_held(&s).len(), 40_000);
     }
 
     #[test]

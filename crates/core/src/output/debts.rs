@@ -127,8 +127,16 @@ impl Sink for DebtSink {
     }
 
     /// Without the states: no open debt is known, `debts.tsv` has its header only.
+    /// The open debts are read from the final states, which only [`Sink::finish_with`] is given:
+    /// finishing without them would write a `debts.tsv` that disagrees with the summary's
+    /// `open_debts`, so it is an error, never an empty list.
     fn finish(&mut self, batch: &BatchInfo) -> Result<(), SinkError> {
-        self.finish_with(batch, &States::new())
+        if batch.open_debts == 0 {
+            return self.finish_with(batch, &States::new());
+        }
+        Err(SinkError::Other(format!(
+            "{DEBTS}: the open debts are listed from the final states (Sink::finish_with), not given to finish"
+        )))
     }
 
     fn finish_with(&mut self, batch: &BatchInfo, states: &States) -> Result<(), SinkError> {

@@ -2,9 +2,10 @@
 //! order (issue #13: they were built whole in memory on one core after the last window — 2.4 s and
 //! 4.5 s of a national night, and ≈ 300 MiB of its peak).
 //!
-//! Architecture invariant: a piece is a fixed number of rows ([`PIECE`]) and pieces are written in
-//! their order, so the bytes do not depend on the thread count; at most [`BATCH`] pieces are held in
-//! memory at once, whatever the length of the list.
+//! Architecture invariant: a piece is cut independently of the thread count — a fixed number of
+//! items ([`PIECE`]: payment orders' payees; `debts.tsv`'s beneficiaries, each with its own number of
+//! debt rows) — and pieces are written in their order, so the bytes do not depend on the thread
+//! count; at most [`BATCH`] pieces are held in memory at once, whatever the length of the list.
 
 use rayon::prelude::*;
 use std::io::{self, Write};
