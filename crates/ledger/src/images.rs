@@ -18,6 +18,9 @@ use crate::LedgerError;
 pub const BUCKET_BITS: u32 = 14;
 pub const BUCKETS: u32 = 1 << BUCKET_BITS;
 
+/// Fewest bytes of a record: the key and a one-byte length (an empty before-image).
+pub const MIN_REC: usize = 9;
+
 pub fn bucket(mixed: u64) -> u32 {
     (mixed >> (64 - BUCKET_BITS)) as u32
 }
@@ -90,13 +93,13 @@ pub struct Images {
 
 impl Images {
     /// Room for `records` records of `bytes` in all (the sizes the commit recorded): filled without
-    /// growing, so without copying the arena nor faulting in twice its memory.
-    pub fn with_capacity(records: usize, bytes: usize) -> Images {
-        Images {
-            keys: Vec::with_capacity(records),
-            arena: Vec::with_capacity(bytes),
-            ..Default::default()
-        }
+    /// growing, so without copying the arena nor faulting in twice its memory. `None` if the
+    /// allocator refuses it (the sizes are a hint read from the ledger, never a reason to abort).
+    pub fn try_with_capacity(records: usize, bytes: usize) -> Option<Images> {
+        let mut im = Images::default();
+        im.keys.try_reserve_exact(records).ok()?;
+        im.arena.try_reserve_exact(bytes).ok()?;
+        Some(im)
     }
 
     /// Appends a stored value; values must come in key order.

@@ -360,15 +360,16 @@ impl Ledger {
         }
         let db = self.db.clone();
         let from = before.unwrap_or(last + 1);
+        let file = self.file_len()?;
         Ok(Reader {
-            states: Lazy::spawn(move || StateView::load(&db, from, last)),
+            states: Lazy::spawn(move || StateView::load(&db, from, last, file)),
             claims: {
                 let db = self.db.clone();
-                Lazy::spawn(move || load_index(&db, Kind::Claims))
+                Lazy::spawn(move || load_index(&db, Kind::Claims, file))
             },
             acts: {
                 let db = self.db.clone();
-                Lazy::spawn(move || load_index(&db, Kind::Acts))
+                Lazy::spawn(move || load_index(&db, Kind::Acts, file))
             },
             before: before.unwrap_or(u32::MAX),
             encode_for: Mutex::new(None),
@@ -386,7 +387,16 @@ impl Ledger {
     /// the later nights over the current states.
     pub fn states_after(&self, seq: u32) -> Result<StateView, LedgerError> {
         let last = self.batches.last().map_or(0, |b| b.seq);
-        StateView::load(&self.db, seq + 1, last)
+        StateView::load(&self.db, seq + 1, last, self.file_len()?)
+    }
+
+    /// Bytes of the ledger file: the bound of every size hint read from it (`StateView::load`,
+    /// `load_index`), so that a corrupt hint is refused instead of sizing an allocation.
+    fn file_len(&self) -> Result<u64, LedgerError> {
+        let path = self.dir.join(FILE);
+        std::fs::metadata(&path)
+            .map(|m| m.len())
+            .map_err(|e| LedgerError::Io(path, e))
     }
 
     /// Step 1 of the protocol: writes the night — states (with their before-images), claims, acts,
@@ -404,7 +414,7 @@ impl Ledger {
         // The night's keys, sorted outside the transaction: by the night's sink as it finished
         // (beside the other sinks), else here.
         let mine;
-        let (claim_recs, act_recs) = match &n.night.sorted {
+        let (claim_recs, act_recs) = match n.night.sorted() {
             Some((c, a)) => (c, a),
             None => {
                 mine = n.night.records();
@@ -520,11 +530,28 @@ impl Ledger {
     ) -> Result<[f64; 3], LedgerError> {
         let mut secs = [0.0; 3];
         let last = self.batches.last().map_or(0, |b| b.seq);
-        // The night's states encoded, by mixed key: done while the sinks finished (`run`), else here.
+        // The night's states encoded, by mixed key: done while the sinks finished (`run`), else here
+        // (not for the reprocess of an earlier night, which carries counter changes instead).
         let mine;
         let enc = match (n.encoded, n.replaces) {
+            (Some(_), Some(_)) => {
+                return Err(LedgerError::Usage(
+                    "ledger commit: states encoded during a run given to a reprocess".into(),
+                ));
+            }
+            (Some(e), None) if e.oldest() != Some(n.oldest) => {
+                return Err(LedgerError::Usage(format!(
+                    "ledger commit: states encoded for the oldest payable day {:?}, the night's is {}",
+                    e.oldest(),
+                    n.oldest
+                )));
+            }
             (Some(e), None) => e,
-            _ => {
+            (None, Some(r)) if r != last => {
+                mine = Encoded::default();
+                &mine
+            }
+            (None, _) => {
                 mine = Encoded::from_states(n.states, n.oldest);
                 &mine
             }
@@ -889,6 +916,20 @@ struct StatesSize {
     bytes: u64,
 }
 
+impl StatesSize {
+    /// Refuses a size the ledger file cannot hold (`file` bytes; a record is at least a key and a
+    /// one-byte length): a corrupt hint, which would otherwise size the run's allocation.
+    fn check(self, file: u64) -> Result<(), LedgerError> {
+        if self.bytes > file || self.records > self.bytes / images::MIN_REC as u64 {
+            return Err(LedgerError::Corrupt(format!(
+                "meta.states_size: {} records of {} bytes, more than the ledger file's {file} bytes can hold",
+                self.records, self.bytes
+            )));
+        }
+        Ok(())
+    }
+}
+
 fn states_size(
     t: &impl ReadableTable<&'static str, &'static [u8]>,
 ) -> Result<Option<StatesSize>, LedgerError> {
@@ -983,10 +1024,15 @@ pub struct StateView {
 }
 
 impl StateView {
-    fn load(db: &Database, from: u32, last: u32) -> Result<StateView, LedgerError> {
+    /// `file`: bytes of the ledger file, which bound the recorded size of the states.
+    fn load(db: &Database, from: u32, last: u32, file: u64) -> Result<StateView, LedgerError> {
         let r = db.begin_read().map_err(st)?;
         let mut current = match states_size(&r.open_table(META).map_err(st)?)? {
-            Some(s) => Images::with_capacity(s.records as usize, s.bytes as usize),
+            Some(s) => {
+                s.check(file)?;
+                // Only a hint: memory refused leaves the table to grow as it is read.
+                Images::try_with_capacity(s.records as usize, s.bytes as usize).unwrap_or_default()
+            }
             None => Images::default(),
         };
         for e in r.open_table(BENEFS).map_err(st)?.iter().map_err(st)? {
@@ -1107,22 +1153,30 @@ fn drop_dead_chunks(
 }
 
 /// Reads every live record of one kind into an [`Index`].
-fn load_index(db: &Database, kind: Kind) -> Result<Index, LedgerError> {
+/// `file`: bytes of the ledger file, which bound the directory's record counts.
+fn load_index(db: &Database, kind: Kind, file: u64) -> Result<Index, LedgerError> {
     let r = db.begin_read().map_err(st)?;
     let (dead_seq, dead_before) = purged(&r.open_table(META).map_err(st)?)?;
     // Sized once from the directory's record counts: growing by doubling faulted in twice the
     // memory (≈ 11 M claim numbers at national size).
-    let mut stored = 0usize;
+    let mut stored = 0u64;
     for e in r
         .open_table(SEG_DIR)
         .map_err(st)?
         .range((kind as u8, 0, 0)..=(kind as u8, u32::MAX, u32::MAX))
         .map_err(st)?
     {
-        stored += e.map_err(st)?.1.value().2 as usize;
+        stored = stored.saturating_add(e.map_err(st)?.1.value().2 as u64);
+    }
+    // The records are in the file: counts it cannot hold are corrupt, not a size to allocate.
+    if stored > file / kind.rec() as u64 {
+        return Err(LedgerError::Corrupt(format!(
+            "{kind:?} segment directory: {stored} records, more than the ledger file's {file} bytes can hold"
+        )));
     }
     let t = r.open_table(seg_table(kind)).map_err(st)?;
-    let mut cols = segments::Columns::with_capacity(kind, stored);
+    // Only a hint: memory refused leaves the columns to grow as they are read.
+    let mut cols = segments::Columns::try_with_capacity(kind, stored as usize).unwrap_or_default();
     for e in t.iter().map_err(st)? {
         let (k, v) = e.map_err(st)?;
         let seq = k.value().0;
@@ -1462,6 +1516,267 @@ mod tests {
         assert_eq!(l.batches().len(), 2);
         assert!(l.reader(None).unwrap().claim(0, 3).is_none());
         assert!(!tmp.path().join("staging").exists());
+    }
+
+    /// A ledger with one state and one claim, then `corrupt` applied to its store.
+    fn ledger_corrupted_by(
+        tmp: &std::path::Path,
+        corrupt: impl FnOnce(&redb::WriteTransaction),
+    ) -> Ledger {
+        let (mut l, _) = Ledger::open(tmp).unwrap();
+        let mut night = NightSink::new(20260316);
+        night.claims.push(ClaimSeen {
+            key: 10,
+            date: 20260301,
+            paid: true,
+        });
+        let mut s = BenefState::default();
+        s.add_pf(2026, 50);
+        commit_with_states(&mut l, 1, Date(20231216), &night, &[(7, &s)]);
+        let txn = l.db.begin_write().unwrap();
+        corrupt(&txn);
+        txn.commit().unwrap();
+        l
+    }
+
+    #[test]
+    fn a_states_size_hint_beyond_the_ledger_file_is_refused_as_corrupt_not_allocated() {
+        for hint in [
+            format!("{} {}", u64::MAX, u64::MAX),
+            // within the bytes a huge file could hold, far beyond this one's
+            "1000000000000 40000000000000".to_string(),
+            // bytes within the file, records more than they can hold
+            "1000 9".to_string(),
+        ] {
+            let tmp = tempfile::tempdir().unwrap();
+            let l = ledger_corrupted_by(tmp.path(), |txn| {
+                txn.open_table(META)
+                    .unwrap()
+                    .insert("states_size", hint.as_bytes())
+                    .unwrap();
+            });
+            // `run`: the reader's background load fails; the lookup answers nothing and the
+            // reader holds the error (the run then exits 11).
+            let r = l.reader(None).unwrap();
+            assert!(r.state(7).is_none());
+            let e = r.error().unwrap();
+            assert!(
+                e.contains("meta.states_size") && e.contains("can hold"),
+                "{e}"
+            );
+            // `reprocess`: the states after a night, on the main thread.
+            let Err(LedgerError::Corrupt(e)) = l.states_after(0) else {
+                panic!("hint {hint}: not refused");
+            };
+            assert!(e.contains("meta.states_size"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_segment_directory_counting_more_records_than_the_file_holds_is_refused_as_corrupt() {
+        let tmp = tempfile::tempdir().unwrap();
+        let l = ledger_corrupted_by(tmp.path(), |txn| {
+            let mut dir = txn.open_table(SEG_DIR).unwrap();
+            // four chunks of u32::MAX claim records: 16 G records, far beyond the file
+            for chunk in 0..4 {
+                dir.insert((Kind::Claims as u8, 1, chunk), (0, u32::MAX, u32::MAX))
+                    .unwrap();
+            }
+        });
+        let r = l.reader(None).unwrap();
+        assert!(r.claim(0, 10).is_none());
+        let e = r.error().unwrap();
+        assert!(
+            e.contains("Claims segment directory") && e.contains("can hold"),
+            "{e}"
+        );
+    }
+
+    /// Every stored value of the states and before-images, and the recorded size: what two ledgers
+    /// must agree on.
+    fn stored_states(l: &Ledger) -> (Vec<(u32, Vec<u8>)>, Vec<((u32, u32), Vec<u8>)>, String) {
+        let r = l.db.begin_read().unwrap();
+        let benefs = r
+            .open_table(BENEFS)
+            .unwrap()
+            .iter()
+            .unwrap()
+            .map(|e| {
+                let (k, v) = e.unwrap();
+                (k.value(), v.value().to_vec())
+            })
+            .collect();
+        let undo = r
+            .open_table(UNDO)
+            .unwrap()
+            .iter()
+            .unwrap()
+            .map(|e| {
+                let (k, v) = e.unwrap();
+                (k.value(), v.value().to_vec())
+            })
+            .collect();
+        let size = r
+            .open_table(META)
+            .unwrap()
+            .get("states_size")
+            .unwrap()
+            .map(|g| String::from_utf8_lossy(g.value()).into_owned())
+            .unwrap_or_default();
+        (benefs, undo, size)
+    }
+
+    /// `n` states of beneficiaries `from..from + n`, with a 2023 amount the oldest payable day
+    /// 2024-01-01 prunes and a 2026 one it keeps.
+    fn many_states(from: u64, n: u64, pf: i64) -> Vec<(u64, BenefState)> {
+        (from..from + n)
+            .map(|k| {
+                let mut s = BenefState::default();
+                s.add_pf(2023, 1);
+                s.add_pf(2026, pf + k as i64);
+                (k, s)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_night_touching_several_batches_of_buckets_stores_every_state_and_before_image() {
+        // 5 000 beneficiaries spread over ≈ 4 300 of the 16 384 buckets: ≥ 4 batches of 1 024
+        // buckets in `write_buckets`' pipeline (read, merge, write side by side).
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut l, _) = Ledger::open(tmp.path()).unwrap();
+        let night = NightSink::default();
+        let first = many_states(0, 5_000, 100);
+        let mut buckets: Vec<u32> = first.iter().map(|(k, _)| images::bucket(mix(*k))).collect();
+        buckets.sort_unstable();
+        buckets.dedup();
+        assert!(buckets.len() > 2 * 1024, "{} buckets", buckets.len());
+        let refs: Vec<(u64, &BenefState)> = first.iter().map(|(k, s)| (*k, s)).collect();
+        commit_with_states(&mut l, 1, Date(20231216), &night, &refs);
+        // Night 2: the second half changed, 2 000 new beneficiaries.
+        let second = many_states(2_500, 4_500, 1_000);
+        let refs: Vec<(u64, &BenefState)> = second.iter().map(|(k, s)| (*k, s)).collect();
+        commit_with_states(&mut l, 2, Date(20231216), &night, &refs);
+        let r = l.reader(None).unwrap();
+        for k in 0..7_000u64 {
+            let want = if k < 2_500 { 100 + k } else { 1_000 + k } as i64;
+            assert_eq!(r.state(k).map(|s| s.pf_used(2026)), Some(want), "{k}");
+        }
+        assert!(r.state(7_000).is_none());
+        assert!(r.error().is_none());
+        // Before night 2: night 2's before-images over the current states.
+        let before = l.states_after(1).unwrap();
+        for k in 0..7_000u64 {
+            let want = (k < 5_000).then_some(100 + k as i64);
+            let got = before.state(k).unwrap().map(|s| s.pf_used(2026));
+            assert_eq!(got, want, "{k}");
+        }
+        let (benefs, _, size) = stored_states(&l);
+        assert_eq!(
+            size,
+            format!("7000 {}", benefs.iter().map(|b| b.1.len()).sum::<usize>())
+        );
+    }
+
+    #[test]
+    fn states_encoded_during_the_run_and_by_the_commit_give_the_same_ledger() {
+        let night = NightSink::default();
+        let nights = [
+            (Date(20231216), many_states(0, 3_000, 100)),
+            // a later oldest payable day: the 2023 amounts pruned
+            (Date(20240101), many_states(1_500, 3_000, 5_000)),
+        ];
+        let ledger = |during_run: bool| {
+            let tmp = tempfile::tempdir().unwrap();
+            let (mut l, _) = Ledger::open(tmp.path()).unwrap();
+            for (i, (oldest, states)) in nights.iter().enumerate() {
+                let refs: Vec<(u64, &BenefState)> = states.iter().map(|(k, s)| (*k, s)).collect();
+                // The run encodes the states as they lie in the engine's blocks.
+                let blocks: Vec<&[(u64, BenefState)]> = states.chunks(100).collect();
+                let enc = Encoded::from_blocks(&blocks, *oldest);
+                let p = l
+                    .commit_night(&NightCommit {
+                        sender: 1,
+                        batch_no: i as u32 + 1,
+                        batch_date: Date(20260316),
+                        checksum: format!("{i:016x}"),
+                        oldest: *oldest,
+                        states: &refs,
+                        encoded: during_run.then_some(&enc),
+                        night: &night,
+                        staging: &tmp.path().join("staging"),
+                        out: &tmp.path().join("out"),
+                        replaces: None,
+                    })
+                    .unwrap();
+                l.finish(&p).unwrap();
+            }
+            stored_states(&l)
+        };
+        let (run, commit) = (ledger(true), ledger(false));
+        assert!(!run.0.is_empty() && !run.1.is_empty());
+        assert_eq!(run, commit);
+    }
+
+    #[test]
+    fn encoded_states_that_disagree_with_the_commit_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut l, _) = Ledger::open(tmp.path()).unwrap();
+        let night = NightSink::default();
+        let states = many_states(0, 10, 100);
+        let refs: Vec<(u64, &BenefState)> = states.iter().map(|(k, s)| (*k, s)).collect();
+        commit_with_states(&mut l, 1, Date(20231216), &night, &refs);
+        let enc = Encoded::from_states(&refs, Date(20231216));
+        let commit = |l: &mut Ledger, oldest: Date, replaces: Option<u32>| {
+            l.commit_night(&NightCommit {
+                sender: 1,
+                batch_no: 2,
+                batch_date: Date(20260316),
+                checksum: "02".into(),
+                oldest,
+                states: &refs,
+                encoded: Some(&enc),
+                night: &night,
+                staging: &tmp.path().join("staging"),
+                out: &tmp.path().join("out"),
+                replaces,
+            })
+        };
+        // pruned for another oldest payable day than the night's
+        let Err(LedgerError::Usage(e)) = commit(&mut l, Date(20240101), None) else {
+            panic!("other oldest day accepted");
+        };
+        assert!(e.contains("oldest payable day"), "{e}");
+        // given to a reprocess, which encodes its own
+        let Err(LedgerError::Usage(e)) = commit(&mut l, Date(20231216), Some(1)) else {
+            panic!("encoded states accepted by a reprocess");
+        };
+        assert!(e.contains("reprocess"), "{e}");
+        assert_eq!(l.batches().len(), 1);
+    }
+
+    #[test]
+    fn claims_added_to_the_night_after_its_sort_are_still_committed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut l, _) = Ledger::open(tmp.path()).unwrap();
+        let mut night = NightSink::new(20260316);
+        let claim = |key: u64| ClaimSeen {
+            key,
+            date: 20260301,
+            paid: true,
+        };
+        night
+            .claims
+            .push(claim(liquidator_core::carry::claim_key(0, 1)));
+        liquidator_core::sink::Sink::finish(&mut night, &Default::default()).unwrap();
+        // after `finish` sorted the night's records: they no longer describe the night
+        night
+            .claims
+            .push(claim(liquidator_core::carry::claim_key(0, 2)));
+        commit(&mut l, 1, Date(20231216), &night);
+        let r = l.reader(None).unwrap();
+        assert!(r.claim(0, 1).is_some());
+        assert!(r.claim(0, 2).is_some());
     }
 
     #[test]

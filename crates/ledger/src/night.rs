@@ -37,8 +37,17 @@ pub struct NightSink {
     pub keep_names: bool,
     pub names: rustc_hash::FxHashMap<u64, String>,
     /// The night's claim and act records as the ledger stores them, sorted ([`NightSink::records`]),
-    /// made by `finish` beside the other sinks' end-of-run work rather than by the commit.
-    pub sorted: Option<(Vec<Rec>, Vec<Rec>)>,
+    /// made by `finish` beside the other sinks' end-of-run work rather than by the commit; with the
+    /// numbers of claims and acts they were made from. Not public: only `finish` makes them, and
+    /// [`NightSink::sorted`] gives them only while `claims` and `acts` are still what they were made
+    /// from, so that the commit cannot store records that disagree with the night.
+    pub(crate) sorted: Option<Sorted>,
+}
+
+/// [`NightSink::records`] as `finish` made them, from `from` (claims, acts).
+pub(crate) struct Sorted {
+    records: (Vec<Rec>, Vec<Rec>),
+    from: (usize, usize),
 }
 
 impl NightSink {
@@ -47,6 +56,14 @@ impl NightSink {
             batch_date,
             ..Default::default()
         }
+    }
+
+    /// The records `finish` sorted, if the night's claims and acts are still those it sorted.
+    pub(crate) fn sorted(&self) -> Option<&(Vec<Rec>, Vec<Rec>)> {
+        self.sorted
+            .as_ref()
+            .filter(|s| s.from == (self.claims.len(), self.acts.len()))
+            .map(|s| &s.records)
     }
 
     /// The night's claim records (mixed key, latest date, paid) and act records (hash, check,
@@ -146,7 +163,10 @@ impl Sink for NightSink {
         Ok(())
     }
     fn finish(&mut self, _batch: &BatchInfo) -> Result<(), SinkError> {
-        self.sorted = Some(self.records());
+        self.sorted = Some(Sorted {
+            records: self.records(),
+            from: (self.claims.len(), self.acts.len()),
+        });
         Ok(())
     }
 }
