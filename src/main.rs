@@ -26,10 +26,21 @@ fn main() -> std::process::ExitCode {
     cli::main()
 }
 
-/// Sets mimalloc's purge delay, unless the operator set `MIMALLOC_PURGE_DELAY` (mimalloc's own variable,
-/// read at its start: that stays the knob for measurements).
+/// Whether the operator set mimalloc's purge delay in the environment: mimalloc reads
+/// `MIMALLOC_PURGE_DELAY` or its older name `MIMALLOC_RESET_DELAY`, whatever their case, at its start.
+fn purge_delay_in_environment() -> bool {
+    std::env::vars_os().any(|(k, _)| {
+        k.to_str().is_some_and(|k| {
+            k.eq_ignore_ascii_case("MIMALLOC_PURGE_DELAY")
+                || k.eq_ignore_ascii_case("MIMALLOC_RESET_DELAY")
+        })
+    })
+}
+
+/// Sets mimalloc's purge delay, unless the operator set it in the environment
+/// ([`purge_delay_in_environment`]: that stays the knob for measurements).
 fn set_allocator_options() {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+    if !purge_delay_in_environment() {
         // SAFETY: `mi_option_set` writes one of mimalloc's option globals and is not thread safe; this
         // is the first statement of `main`, before any other thread of ours exists. The option is an
         // integer read on each purge, so changing it after mimalloc's start is supported (mimalloc's
@@ -43,21 +54,27 @@ fn set_allocator_options() {
 
 #[cfg(test)]
 mod tests {
-    /// The option index used by `set_allocator_options` is mimalloc's purge delay: its default there is
-    /// 1 000 ms (mimalloc v3 `src/options.c`), and what is set is what mimalloc reads back.
+    /// The option index used by `set_allocator_options` is mimalloc's purge delay: the library is a
+    /// mimalloc 3.x (whose `enum mi_option_e` the index was counted in: a major version that could
+    /// reorder it fails here), its default there is 1 000 ms (mimalloc v3 `src/options.c`; the
+    /// neighbouring options default to other values), and what is set is what mimalloc reads back.
     #[test]
     fn purge_delay_option_index_is_mimallocs_purge_delay() {
-        // SAFETY: reads an option global; set below only in this test (no other test touches it).
+        // SAFETY: reads an option global; set below only in this test (no other test sets it; other
+        // test threads may read it while purging: a plain `long`, read whole on this target).
         #[allow(unsafe_code)]
-        let (default, set) = unsafe {
+        let (version, default, set) = unsafe {
+            let v = libmimalloc_sys::mi_version();
             let d = libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY);
             libmimalloc_sys::mi_option_set(super::MI_OPTION_PURGE_DELAY, super::PURGE_DELAY_MS);
             (
+                v,
                 d,
                 libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY),
             )
         };
-        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        assert!((300..400).contains(&version), "mimalloc {version}");
+        if !super::purge_delay_in_environment() {
             assert_eq!(default, 1_000);
         }
         assert_eq!(set, super::PURGE_DELAY_MS);

@@ -358,3 +358,37 @@ pub fn orphan(out: &mut OutBufs, o: &crate::claims::reader::Orphan) {
 fn sanitize(s: &str) -> String {
     s.replace(['\t', '\n', '\r'], " ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::claims::reader::Pos;
+    use crate::codes::Reject;
+
+    /// A rejection row written by the byte formatters: zero-padded claim and practitioner, the line,
+    /// the code's columns, tabs and line breaks of the free text as spaces (one row, ten columns
+    /// whatever the detail holds), euros with two decimals (review of the fifth speed pass: the old
+    /// `format!` path's escaping, pinned by hand).
+    #[test]
+    fn a_rejection_row_escapes_tabs_and_line_breaks_of_its_detail() {
+        let mut out = OutBufs::default();
+        let r = Rejection {
+            code: Reject::ActUnknown,
+            line_no: Some(3),
+            pos: Pos {
+                line: 7,
+                offset: 1234,
+            },
+            detail: "code\tHBGD999\r\nnot in force".to_string(),
+        };
+        rejection_row(&mut out, 42, Some(100_000_006), &r, 2550, "LINE");
+        let want = format!(
+            "000000042\t3\t{}\t{}\t{}: code HBGD999  not in force\t7\t1234\t100000006\t25.50\tLINE\n",
+            Reject::ActUnknown.code(),
+            Reject::ActUnknown.slug(),
+            Reject::ActUnknown.text()
+        );
+        assert_eq!(String::from_utf8(out.rejections).unwrap(), want);
+        assert_eq!(want.matches('\t').count(), 9);
+    }
+}

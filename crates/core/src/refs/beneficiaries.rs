@@ -389,7 +389,7 @@ impl Beneficiaries {
     /// a value made from it, for the caller to discard: a read-ahead, so that the lookup that follows
     /// finds the lines in the cache (`engine::liquidate_shards`).
     #[inline]
-    pub fn touch(&self, key: u64) -> u32 {
+    pub(crate) fn touch(&self, key: u64) -> u32 {
         self.get(key).map_or(0, |v| v.birth.0)
     }
 
