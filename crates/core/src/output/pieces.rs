@@ -30,22 +30,29 @@ pub fn write_in_pieces<T: Sync, const N: usize>(
 
 /// [`write_in_pieces`] on rows already cut into pieces (`fmt` is given the piece's index): for rows
 /// held in blocks rather than one vector (`output::sepa::DueByPayee`).
+///
+/// The [`BATCH`] sets of buffers are kept from one batch to the next (cleared, not freed): a piece's
+/// text is megabytes, and fresh buffers grew by doubling (copying the text each time) into fresh
+/// pages (zeroed by the kernel, then unmapped when freed) for every piece (issue #13).
 pub fn write_pieces<T: Sync, const N: usize>(
     out: &mut [&mut dyn Write; N],
     pieces: &[&[T]],
     fmt: impl Fn(&mut [Vec<u8>; N], usize, &[T]) + Sync,
 ) -> Result<(), (usize, io::Error)> {
+    let mut texts: Vec<[Vec<u8>; N]> = Vec::new();
     for (k, batch) in pieces.chunks(BATCH).enumerate() {
-        let texts: Vec<[Vec<u8>; N]> = batch
-            .par_iter()
+        if texts.len() < batch.len() {
+            texts.resize_with(batch.len(), || std::array::from_fn(|_| Vec::new()));
+        }
+        texts
+            .par_iter_mut()
+            .zip(batch.par_iter())
             .enumerate()
-            .map(|(j, piece)| {
-                let mut b: [Vec<u8>; N] = std::array::from_fn(|_| Vec::new());
-                fmt(&mut b, k * BATCH + j, piece);
-                b
-            })
-            .collect();
-        for t in &texts {
+            .for_each(|(j, (b, piece))| {
+                b.iter_mut().for_each(Vec::clear);
+                fmt(b, k * BATCH + j, piece);
+            });
+        for t in &texts[..batch.len()] {
             for (i, (w, b)) in out.iter_mut().zip(t).enumerate() {
                 w.write_all(b).map_err(|e| (i, e))?;
             }

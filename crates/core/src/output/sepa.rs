@@ -709,18 +709,51 @@ struct Accounts {
     from: usize,
 }
 
+/// Where a payee's account was found by the first pass of the finish, for the second ([`Accounts::at`]):
+/// the position of an insured's bank row, or one of these two marks.
+type Found = u32;
+/// An insured without a bank row.
+const NO_ROW: Found = u32::MAX;
+/// A practitioner (or a row position too large for a `u32`): looked up again.
+const LOOK_UP: Found = u32::MAX - 1;
+
 impl Accounts {
-    fn get(&mut self, refs: &Refs, payee: Payee, on: crate::date::Date) -> Option<BankAccount> {
+    /// The payee's account, and where it was found.
+    fn get(
+        &mut self,
+        refs: &Refs,
+        payee: Payee,
+        on: crate::date::Date,
+    ) -> (Option<BankAccount>, Found) {
         match payee {
-            Payee::Practitioner(_) => account(refs, payee, on),
+            Payee::Practitioner(_) => (account(refs, payee, on), LOOK_UP),
             Payee::Insured(k) => {
                 let (a, next) = refs.beneficiaries.bank_from(k, self.from);
                 self.from = next;
-                a
+                let found = match a {
+                    None => NO_ROW,
+                    Some(_) => Found::try_from(next)
+                        .ok()
+                        .filter(|&i| i < LOOK_UP)
+                        .unwrap_or(LOOK_UP),
+                };
+                (a, found)
             }
         }
     }
+
+    /// The payee's account from where the first pass found it: no second search.
+    fn at(refs: &Refs, payee: Payee, on: crate::date::Date, found: Found) -> Option<BankAccount> {
+        match found {
+            NO_ROW => None,
+            LOOK_UP => account(refs, payee, on),
+            i => refs.beneficiaries.bank_at(i as usize),
+        }
+    }
 }
+
+/// [`decide_one`]'s answer, kept by the first pass of the finish for the second.
+type Decided = Result<bool, Hold>;
 
 /// The decision for one payee (`Ok(true)` a transfer, `Ok(false)` nothing due, `Err` held): the rule
 /// of [`decide`].
@@ -755,14 +788,20 @@ impl Sink for PaymentOrderSink<'_> {
         let pieces: Vec<&[(u64, Due)]> = blocks.iter().flat_map(|b| b.chunks(PIECE)).collect();
         let refs = self.refs;
         let payer = refs.payer.is_some();
-        let counts: Vec<OrderTotals> = pieces
+        // The first pass also keeps, per payee, where its account is and the decision (8 bytes a
+        // payee, freed with the pass): the second reads the rows directly, without searching again
+        // nor checking the IBAN twice.
+        let (counts, found): (Vec<OrderTotals>, Vec<Vec<(Found, Decided)>>) = pieces
             .par_iter()
             .map(|piece| {
                 let mut t = OrderTotals::default();
                 let mut acc = Accounts::default();
+                let mut found = Vec::with_capacity(piece.len());
                 for (k, d) in *piece {
-                    let a = acc.get(refs, payee_of(*k), on);
-                    match decide_one(payer, d, a.as_ref()) {
+                    let (a, f) = acc.get(refs, payee_of(*k), on);
+                    let decided = decide_one(payer, d, a.as_ref());
+                    found.push((f, decided));
+                    match decided {
                         Ok(true) => {
                             t.transfers += 1;
                             t.transfers_cents += d.amount();
@@ -774,9 +813,9 @@ impl Sink for PaymentOrderSink<'_> {
                         }
                     }
                 }
-                t
+                (t, found)
             })
-            .collect();
+            .unzip();
         let mut totals = OrderTotals::default();
         // Transfers before each piece: its first sequence number is one more.
         let mut before = Vec::with_capacity(counts.len());
@@ -822,11 +861,14 @@ impl Sink for PaymentOrderSink<'_> {
             &pieces,
             |[o, h, x], k, piece| {
                 let mut seq = before.get(k).copied().unwrap_or(0);
-                let mut acc = Accounts::default();
-                for (key, d) in piece {
+                let found = found.get(k).map_or(&[][..], Vec::as_slice);
+                // The piece's bank rows read side by side first: their cache misses overlap.
+                refs.beneficiaries
+                    .read_ahead_banks(found.iter().filter(|f| f.0 < LOOK_UP).map(|f| f.0 as usize));
+                for ((key, d), &(f, decided)) in piece.iter().zip(found) {
                     let p = payee_of(*key);
-                    let a = acc.get(refs, p, on);
-                    let outcome = decide_one(payer, d, a.as_ref()).map(|t| {
+                    let a = Accounts::at(refs, p, on, f);
+                    let outcome = decided.map(|t| {
                         t.then(|| {
                             seq += 1;
                             seq

@@ -305,6 +305,27 @@ impl Beneficiaries {
         (b.get(i).filter(|r| r.key == key).map(|r| r.account), i)
     }
 
+    /// The bank details of the bank row at position `i` (the position [`Self::bank_from`] returned for
+    /// a key it found), `None` past the end.
+    pub fn bank_at(&self, i: usize) -> Option<super::bank::BankAccount> {
+        self.banks().get(i).map(|r| r.account)
+    }
+
+    /// Reads the bank rows at `positions` (both cache lines of each row) in a tight loop with no
+    /// dependence between the reads, so that their cache misses overlap before the rows are used one
+    /// by one (the payment orders' pieces, issue #13). Returns a value made of the bytes read, so the
+    /// reads are not optimised away.
+    pub fn read_ahead_banks(&self, positions: impl Iterator<Item = usize>) -> u64 {
+        let b = self.banks();
+        let mut x = 0u64;
+        for i in positions {
+            if let Some(r) = b.get(i) {
+                x = x.wrapping_add(r.key ^ r.account.bytes[47] as u64);
+            }
+        }
+        std::hint::black_box(x)
+    }
+
     /// Whether the arrays are used in place from a mapped snapshot (file-backed memory).
     pub fn is_mapped(&self) -> bool {
         self.map.is_some()
