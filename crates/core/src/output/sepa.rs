@@ -531,8 +531,62 @@ impl<'a> Doc<'a> {
         x.out
     }
 
-    /// One `CdtTrfTxInf`, appended to `out` (inside `PmtInf`: depth 3).
+    /// One `CdtTrfTxInf`, appended to `out` (inside `PmtInf`: depth 3, the indentation of [`Xml`]).
+    /// Written as the element's fixed text with the payee's values in between, rather than element by
+    /// element: one per payee, millions per night, it was half of the finish's instructions (issue #13).
+    /// The `Xml` writer's layout is pinned against this text by the test
+    /// `transfer_text_is_the_xml_writers_layout`.
     fn transfer(&self, out: &mut Vec<u8>, payee: Payee, amount: Cents, seq: u64, a: &BankAccount) {
+        out.extend_from_slice(b"      <CdtTrfTxInf>\n        <PmtId>\n          <InstrId>");
+        let e2e = out.len();
+        end_to_end_into(out, self.batch_no, seq);
+        let e2e = e2e..out.len();
+        out.extend_from_slice(b"</InstrId>\n          <EndToEndId>");
+        out.extend_from_within(e2e.clone());
+        out.extend_from_slice(
+            b"</EndToEndId>\n        </PmtId>\n        <Amt>\n          <InstdAmt Ccy=\"EUR\">",
+        );
+        fmt::euros(out, amount);
+        out.extend_from_slice(b"</InstdAmt>\n        </Amt>\n");
+        if !a.bic().is_empty() {
+            out.extend_from_slice(b"        <CdtrAgt>\n          <FinInstnId>\n            <BIC>");
+            esc_into(out, a.bic());
+            out.extend_from_slice(b"</BIC>\n          </FinInstnId>\n        </CdtrAgt>\n");
+        }
+        out.extend_from_slice(b"        <Cdtr>\n          <Nm>");
+        match payee {
+            Payee::Practitioner(n) => {
+                out.extend_from_slice(b"PS ");
+                fmt::at_least(out, n as u64, 9);
+            }
+            // The bank needs no NIR: the insured is named by the transfer's reference, which
+            // payment_orders.tsv maps back to the beneficiary.
+            Payee::Insured(_) => out.extend_from_slice(b"ASSURE"),
+        }
+        out.extend_from_slice(
+            b"</Nm>\n        </Cdtr>\n        <CdtrAcct>\n          <Id>\n            <IBAN>",
+        );
+        esc_into(out, a.iban());
+        out.extend_from_slice(b"</IBAN>\n          </Id>\n        </CdtrAcct>\n        <RmtInf>\n          <Ustrd>AMO LOT ");
+        fmt::u64_(out, self.batch_no as u64);
+        out.extend_from_slice(b" DU ");
+        out.extend_from_slice(self.date.as_bytes());
+        out.extend_from_slice(b" REF ");
+        out.extend_from_within(e2e);
+        out.extend_from_slice(b"</Ustrd>\n        </RmtInf>\n      </CdtTrfTxInf>\n");
+    }
+
+    /// [`Self::transfer`] element by element with the [`Xml`] writer (the layout of the rest of the
+    /// document): the test's reference.
+    #[cfg(test)]
+    fn transfer_by_elements(
+        &self,
+        out: &mut Vec<u8>,
+        payee: Payee,
+        amount: Cents,
+        seq: u64,
+        a: &BankAccount,
+    ) {
         let mut x = Xml {
             out: std::mem::take(out),
             depth: 3,
@@ -560,8 +614,6 @@ impl<'a> Doc<'a> {
                 o.extend_from_slice(b"PS ");
                 fmt::at_least(o, n as u64, 9);
             }
-            // The bank needs no NIR: the insured is named by the transfer's reference, which
-            // payment_orders.tsv maps back to the beneficiary.
             Payee::Insured(_) => o.extend_from_slice(b"ASSURE"),
         });
         x.close("Cdtr");
@@ -898,6 +950,53 @@ impl Sink for PaymentOrderSink<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The transfer written as fixed text equals the same transfer written element by element by the
+    /// document's XML writer: with and without a BIC, a practitioner and an insured, sequence numbers
+    /// of 7 and 8 digits, amounts under one euro and in thousands.
+    #[test]
+    fn transfer_text_is_the_xml_writers_layout() {
+        let payer = crate::refs::Payer {
+            name: "CPAM TEST".into(),
+            account: BankAccount::from_text("FR1420041010050500013M02606", "BNPAFRPP").unwrap(),
+        };
+        let doc = Doc {
+            payer: &payer,
+            batch_no: 42,
+            msg_id: "LIQ-X-42-0".into(),
+            date: "2026-03-16".into(),
+        };
+        let with_bic =
+            BankAccount::from_text("FR1420041010050500013M02606", "BNPAFRPPXXX").unwrap();
+        let no_bic = BankAccount::from_text("DE89370400440532013000", "").unwrap();
+        let cases = [
+            (Payee::Practitioner(7), 5, 1, with_bic),
+            (Payee::Insured(123_456), 123_456, 12_345_678, no_bic),
+            (Payee::Insured(9), 100_000, 9_999_999, with_bic),
+        ];
+        for (payee, amount, seq, a) in cases {
+            let (mut fast, mut slow) = (b"before".to_vec(), b"before".to_vec());
+            doc.transfer(&mut fast, payee, amount, seq, &a);
+            doc.transfer_by_elements(&mut slow, payee, amount, seq, &a);
+            assert_eq!(
+                String::from_utf8(fast).unwrap(),
+                String::from_utf8(slow).unwrap()
+            );
+        }
+        // And the text itself, by hand, for the insured without a BIC.
+        let mut t = Vec::new();
+        doc.transfer(&mut t, Payee::Insured(1), 5, 1, &no_bic);
+        assert_eq!(
+            String::from_utf8(t).unwrap(),
+            "      <CdtTrfTxInf>\n        <PmtId>\n          <InstrId>LIQ42-0000001</InstrId>\n          \
+             <EndToEndId>LIQ42-0000001</EndToEndId>\n        </PmtId>\n        <Amt>\n          \
+             <InstdAmt Ccy=\"EUR\">0.05</InstdAmt>\n        </Amt>\n        <Cdtr>\n          \
+             <Nm>ASSURE</Nm>\n        </Cdtr>\n        <CdtrAcct>\n          <Id>\n            \
+             <IBAN>DE89370400440532013000</IBAN>\n          </Id>\n        </CdtrAcct>\n        \
+             <RmtInf>\n          <Ustrd>AMO LOT 42 DU 2026-03-16 REF LIQ42-0000001</Ustrd>\n        \
+             </RmtInf>\n      </CdtTrfTxInf>\n"
+        );
+    }
 
     #[test]
     fn dues_by_payee_add_up_per_payee_and_come_out_in_payee_order() {
