@@ -693,3 +693,56 @@ fn reprocess_with_the_ledger_liquidates_a_past_night_against_the_state_before_it
     let o = run(&n1, &refs, &tmp.path().join("again"), Some(&ledger));
     assert_eq!(o.status.code(), Some(10));
 }
+
+/// The bundled sample's claims and references (no generation: these tests are about opening the
+/// ledger, not about what a night holds).
+fn sample() -> (PathBuf, PathBuf) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sample");
+    (root.join("claims.b2"), root.join("refs"))
+}
+
+#[test]
+fn a_ledger_file_that_is_not_a_ledger_exits_11_writes_nothing_and_is_left_as_it_was() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (claims, refs) = sample();
+    let dir = tmp.path().join("ledger");
+    std::fs::create_dir(&dir).unwrap();
+    let file = dir.join(liquidator_ledger::FILE);
+    let junk: Vec<u8> = (0..8192u32).map(|i| (i * 31 % 251) as u8).collect();
+    std::fs::write(&file, &junk).unwrap();
+    let out = tmp.path().join("out");
+    let o = run(&claims, &refs, &out, Some(&dir));
+    assert_eq!(o.status.code(), Some(11), "{o:?}");
+    assert!(!out.exists(), "nothing written");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&file.display().to_string()) && err.contains("cannot be opened"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        junk,
+        "the file is not touched"
+    );
+}
+
+#[test]
+fn a_ledger_held_by_another_process_exits_11_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (claims, refs) = sample();
+    let dir = tmp.path().join("ledger");
+    // This test process holds the ledger open (redb locks its file), as a run still going would.
+    let (held, _) = liquidator_ledger::Ledger::open(&dir).unwrap();
+    let out = tmp.path().join("out");
+    let o = run(&claims, &refs, &out, Some(&dir));
+    assert_eq!(o.status.code(), Some(11), "{o:?}");
+    assert!(!out.exists(), "nothing written");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("cannot be opened"),
+        "{o:?}"
+    );
+    drop(held);
+    // Released, the same night goes through.
+    let o = run(&claims, &refs, &out, Some(&dir));
+    assert!(o.status.success(), "{o:?}");
+}

@@ -89,6 +89,10 @@ pub enum LedgerError {
     Io(PathBuf, std::io::Error),
     #[error("ledger corrupt: {0}")]
     Corrupt(String),
+    /// The ledger file could not be opened: not a ledger (another file under its name, a damaged
+    /// header) or held by another run (redb locks its file).
+    #[error("ledger {0}: cannot be opened: {1}")]
+    Open(PathBuf, redb::Error),
     #[error("{0}")]
     Usage(String),
 }
@@ -233,7 +237,7 @@ impl Ledger {
         let db = Database::builder()
             .set_cache_size(CACHE_BYTES)
             .create(&path)
-            .map_err(st)?;
+            .map_err(|e| LedgerError::Open(path.clone(), e.into()))?;
         let txn = db.begin_write().map_err(st)?;
         {
             let mut meta = txn.open_table(META).map_err(st)?;
