@@ -9,6 +9,167 @@ pub trait Out {
     fn push(&mut self, c: u8);
     /// Appends a short byte string.
     fn put(&mut self, s: &[u8]);
+    /// Appends the decimal digits of `v` (at least 100: the shorter ones are pushed by [`u64_`]).
+    #[inline]
+    fn digits(&mut self, v: u64) {
+        let mut tmp = [0u8; 20];
+        let i = tmp.len() - digit_count(v);
+        write_digits(&mut tmp[i..], v);
+        self.put(&tmp[i..]);
+    }
+    /// [`euros`]' text (the default writes it byte by byte; [`Row`] writes the field at once).
+    #[inline]
+    fn euros(&mut self, c: Cents) {
+        euros_bytes(self, c);
+    }
+    /// [`padded`]'s text.
+    #[inline]
+    fn padded(&mut self, v: u64, width: usize) {
+        padded_bytes(self, v, width);
+    }
+    /// [`date`]'s text.
+    #[inline]
+    fn date(&mut self, d: Date) {
+        date_bytes(self, d);
+    }
+}
+
+/// Number of decimal digits of `v` (1 for 0).
+#[inline(always)]
+pub fn digit_count(v: u64) -> usize {
+    v.checked_ilog10().unwrap_or(0) as usize + 1
+}
+
+/// Writes `v`'s last `d.len()` decimal digits into `d`, two at a time from the end.
+#[inline(always)]
+fn write_digits(d: &mut [u8], mut v: u64) {
+    let mut i = d.len();
+    while i >= 2 {
+        let r = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        d[i] = PAIRS[r];
+        d[i + 1] = PAIRS[r + 1];
+    }
+    if i == 1 {
+        d[0] = b'0' + (v % 10) as u8;
+    }
+}
+
+/// Size of a [`Row`]: a payment row is ≈ 200 bytes; a longer one is written by the caller straight
+/// into its buffer instead (`Row::bytes` is `None`), with the same text.
+pub const ROW_CAP: usize = 1024;
+
+/// One output row being formatted: a fixed array and a cursor, copied into the output buffer once
+/// the row is complete (issue #13). A `Vec` pushed byte by byte checks its capacity and stores its
+/// length at every byte (≈ 20 instructions a byte for a payment row); here a byte is a bounds check
+/// and a store. Bytes past the end are not written but still counted, so that an overlong row is
+/// detected (`bytes` is `None`) rather than cut: never a panic, never a truncated row.
+pub struct Row<const N: usize = ROW_CAP> {
+    buf: [u8; N],
+    n: usize,
+}
+
+impl<const N: usize> Default for Row<N> {
+    fn default() -> Self {
+        Row { buf: [0; N], n: 0 }
+    }
+}
+
+impl<const N: usize> Row<N> {
+    /// Empties the row (its array is reused).
+    #[inline]
+    pub fn clear(&mut self) {
+        self.n = 0;
+    }
+
+    /// The row written, or `None` if it did not fit.
+    #[inline]
+    pub fn bytes(&self) -> Option<&[u8]> {
+        self.buf.get(..self.n)
+    }
+}
+
+impl<const N: usize> Out for Row<N> {
+    #[inline(always)]
+    fn push(&mut self, c: u8) {
+        if let Some(s) = self.buf.get_mut(self.n) {
+            *s = c;
+        }
+        self.n += 1;
+    }
+    #[inline(always)]
+    fn put(&mut self, s: &[u8]) {
+        if let Some(d) = self.buf.get_mut(self.n..self.n + s.len()) {
+            d.copy_from_slice(s);
+        }
+        self.n += s.len();
+    }
+    #[inline(always)]
+    fn digits(&mut self, v: u64) {
+        let len = digit_count(v);
+        if let Some(d) = self.buf.get_mut(self.n..self.n + len) {
+            write_digits(d, v);
+        }
+        self.n += len;
+    }
+    // The fields below are written with one bounds check and one cursor update each: the digits go
+    // straight to their place (`write_digits` fills a slice from its end, leading zeros included).
+    #[inline(always)]
+    fn euros(&mut self, c: Cents) {
+        if c == 0 {
+            // Most amounts of a row are nil (debt, recovered, excess, forfaits…).
+            if let Some(d) = self.buf.get_mut(self.n..self.n + 4) {
+                d.copy_from_slice(b"0.00");
+            }
+            self.n += 4;
+            return;
+        }
+        let a = c.unsigned_abs();
+        let neg = (c < 0) as usize;
+        let int = a / 100;
+        let len = neg + digit_count(int) + 3;
+        if let Some(d) = self.buf.get_mut(self.n..self.n + len) {
+            let r = (a % 100) as usize * 2;
+            if let [sign_and_int @ .., dot, d1, d2] = d {
+                *dot = b'.';
+                *d1 = PAIRS[r];
+                *d2 = PAIRS[r + 1];
+                if let Some((first, int_digits)) = sign_and_int.split_first_mut() {
+                    if neg == 1 {
+                        *first = b'-';
+                        write_digits(int_digits, int);
+                    } else {
+                        write_digits(sign_and_int, int);
+                    }
+                }
+            }
+        }
+        self.n += len;
+    }
+    #[inline(always)]
+    fn padded(&mut self, v: u64, width: usize) {
+        let w = width.min(20);
+        if let Some(d) = self.buf.get_mut(self.n..self.n + w) {
+            write_digits(d, v);
+        }
+        self.n += w;
+    }
+    #[inline(always)]
+    fn date(&mut self, dt: Date) {
+        if let Some(d) = self.buf.get_mut(self.n..self.n + 10) {
+            write_digits(&mut d[..4], dt.year() as u64);
+            let m = (dt.month() as usize % 100) * 2;
+            let dd = (dt.day() as usize % 100) * 2;
+            d[4] = b'-';
+            d[5] = PAIRS[m];
+            d[6] = PAIRS[m + 1];
+            d[7] = b'-';
+            d[8] = PAIRS[dd];
+            d[9] = PAIRS[dd + 1];
+        }
+        self.n += 10;
+    }
 }
 
 impl Out for Vec<u8> {
@@ -34,7 +195,7 @@ const PAIRS: &[u8; 200] = b"\
 6061626364656667686970717273747576777879\
 8081828384858687888990919293949596979899";
 
-#[inline]
+#[inline(always)]
 pub fn u64_<O: Out + ?Sized>(buf: &mut O, v: u64) {
     // One and two digits without the scratch array: most of a payment row's numbers (line numbers,
     // quantities, grids, the euros of the many zero amounts) are that short (issue #13).
@@ -48,43 +209,37 @@ pub fn u64_<O: Out + ?Sized>(buf: &mut O, v: u64) {
         buf.push(PAIRS[r + 1]);
         return;
     }
-    let mut tmp = [0u8; 20];
-    let mut i = tmp.len();
-    let mut x = v;
-    while x >= 100 {
-        let r = (x % 100) as usize * 2;
-        x /= 100;
-        i -= 2;
-        tmp[i] = PAIRS[r];
-        tmp[i + 1] = PAIRS[r + 1];
-    }
-    if x >= 10 {
-        let r = x as usize * 2;
-        i -= 2;
-        tmp[i] = PAIRS[r];
-        tmp[i + 1] = PAIRS[r + 1];
-    } else {
-        i -= 1;
-        tmp[i] = b'0' + x as u8;
-    }
-    buf.put(&tmp[i..]);
+    buf.digits(v);
 }
 
 /// Zero-padded to `width` digits.
-#[inline]
-pub fn padded<O: Out + ?Sized>(buf: &mut O, mut v: u64, width: usize) {
-    let mut tmp = [b'0'; 20];
+#[inline(always)]
+pub fn padded<O: Out + ?Sized>(buf: &mut O, v: u64, width: usize) {
+    buf.padded(v, width);
+}
+
+fn padded_bytes<O: Out + ?Sized>(buf: &mut O, v: u64, width: usize) {
     let w = width.min(20);
-    for i in (0..w).rev() {
-        tmp[i] = b'0' + (v % 10) as u8;
-        v /= 10;
+    // The last `w` digits of `v`, as the digit-by-digit loop this replaces wrote them.
+    let v = match 10u64.checked_pow(w as u32) {
+        Some(p) => v % p,
+        None => v,
+    };
+    for _ in digit_count(v)..w {
+        buf.push(b'0');
     }
-    buf.put(&tmp[..w]);
+    if w > 0 {
+        u64_(buf, v);
+    }
 }
 
 /// Euros with two decimals (`687.27`, `-0.05`): the same text as `money::fmt_euros`.
-#[inline]
+#[inline(always)]
 pub fn euros<O: Out + ?Sized>(buf: &mut O, c: Cents) {
+    buf.euros(c);
+}
+
+fn euros_bytes<O: Out + ?Sized>(buf: &mut O, c: Cents) {
     if c < 0 {
         buf.push(b'-');
     }
@@ -119,9 +274,13 @@ pub fn pct<O: Out + ?Sized>(buf: &mut O, bp: i64) {
     }
 }
 
-#[inline]
+#[inline(always)]
 pub fn date<O: Out + ?Sized>(buf: &mut O, d: Date) {
-    padded(buf, d.year() as u64, 4);
+    buf.date(d);
+}
+
+fn date_bytes<O: Out + ?Sized>(buf: &mut O, d: Date) {
+    padded_bytes(buf, d.year() as u64, 4);
     buf.push(b'-');
     let m = (d.month() as usize % 100) * 2;
     buf.push(PAIRS[m]);
@@ -135,13 +294,7 @@ pub fn date<O: Out + ?Sized>(buf: &mut O, d: Date) {
 /// Zero-padded to at least `width` digits, never truncated: the text of `format!("{v:0width$}")`.
 #[inline]
 pub fn at_least<O: Out + ?Sized>(buf: &mut O, v: u64, width: usize) {
-    let mut digits = 1;
-    let mut x = v;
-    while x >= 10 {
-        x /= 10;
-        digits += 1;
-    }
-    for _ in digits..width {
+    for _ in digit_count(v)..width {
         buf.push(b'0');
     }
     u64_(buf, v);
@@ -187,7 +340,7 @@ pub fn trimmed<O: Out + ?Sized>(buf: &mut O, b: &[u8]) {
     buf.put(&b[..n]);
 }
 
-#[inline]
+#[inline(always)]
 pub fn tab<O: Out + ?Sized>(buf: &mut O) {
     buf.push(b'\t');
 }
@@ -284,5 +437,73 @@ mod tests {
             i64_(&mut b, v);
             assert_eq!(String::from_utf8(b).unwrap(), v.to_string());
         }
+    }
+
+    /// A row array writes the same text as a `Vec` for every field formatter, at every digit count,
+    /// sign and padding width (the payment rows are written through the array, issue #13).
+    #[test]
+    fn a_row_array_writes_the_same_text_as_a_vec() {
+        let mut vals: Vec<i64> = vec![0, i64::MIN, i64::MIN + 1, i64::MAX];
+        let mut p = 1i64;
+        for _ in 0..19 {
+            for d in [-1, 0, 1] {
+                vals.push(p + d);
+                vals.push(-(p + d));
+            }
+            p = p.saturating_mul(10);
+        }
+        for &c in &vals {
+            let mut v = Vec::new();
+            let mut r: Row = Row::default();
+            euros_bytes(&mut v, c);
+            euros(&mut r, c);
+            pct(&mut v, c);
+            pct(&mut r, c);
+            i64_(&mut v, c);
+            i64_(&mut r, c);
+            for w in [0, 1, 3, 4, 9, 20, 25] {
+                padded_bytes(&mut v, c.unsigned_abs(), w);
+                padded(&mut r, c.unsigned_abs(), w);
+                tab(&mut v);
+                tab(&mut r);
+            }
+            assert_eq!(r.bytes(), Some(&v[..]), "{c}");
+        }
+        for d in [
+            Date(20260302),
+            Date(19991231),
+            Date(99991231),
+            Date(0),
+            Date(u32::MAX),
+        ] {
+            let mut v = Vec::new();
+            let mut r: Row = Row::default();
+            date_bytes(&mut v, d);
+            date(&mut r, d);
+            assert_eq!(r.bytes(), Some(&v[..]));
+        }
+        // Zero-padded to 9 digits by hand, and cut to the last 9 as before.
+        let mut r: Row = Row::default();
+        padded(&mut r, 42, 9);
+        padded(&mut r, 1_234_567_890, 9);
+        assert_eq!(r.bytes(), Some(&b"000000042234567890"[..]));
+    }
+
+    /// A row longer than its array is not cut: `bytes` says it did not fit (the caller then writes it
+    /// into its buffer), and writing past the end never panics.
+    #[test]
+    fn a_row_too_long_for_its_array_is_reported_not_cut() {
+        let mut r = Row::<8>::default();
+        euros(&mut r, 123_456);
+        assert_eq!(r.bytes(), Some(&b"1234.56"[..]));
+        euros(&mut r, -5);
+        u64_(&mut r, u64::MAX);
+        date(&mut r, Date(20260302));
+        padded(&mut r, 7, 20);
+        r.put(b"more");
+        assert_eq!(r.bytes(), None);
+        r.clear();
+        r.put(b"ok");
+        assert_eq!(r.bytes(), Some(&b"ok"[..]));
     }
 }

@@ -64,11 +64,12 @@ impl OutBufs {
 
 /// Formats events, in order, into `out`.
 pub fn format_events(out: &mut OutBufs, events: &[Event<'_>]) {
+    let mut row: fmt::Row = fmt::Row::default();
     for e in events {
         match e {
             Event::Claim(c) => match (c.outcome, c.header) {
                 (Outcome::Paid(p), Some(h)) => {
-                    paid(out, h, c.lines, c.line_pos, p);
+                    paid_with(out, &mut row, h, c.lines, c.line_pos, p);
                     // `rejected_lines` is in the order the rules found them; the file is in line
                     // order (formats/outputs.md), as the Parquet sink's rows.
                     let mut rejected: Vec<&crate::rules::LineRejection> =
@@ -95,13 +96,15 @@ pub fn format_events(out: &mut OutBufs, events: &[Event<'_>]) {
 }
 
 /// `NIR-rank` of the beneficiary (`1850578006084-001`).
-fn ben(buf: &mut Vec<u8>, h: &ClaimHeader) {
-    buf.extend_from_slice(&h.nir);
+#[inline]
+fn ben<O: fmt::Out + ?Sized>(buf: &mut O, h: &ClaimHeader) {
+    buf.put(&h.nir);
     buf.push(b'-');
     fmt::padded(buf, h.rank as u64, 3);
 }
 
-fn slots(buf: &mut Vec<u8>, r: &LineResult, v: &[Cents; 4]) {
+#[inline]
+fn slots<O: fmt::Out + ?Sized>(buf: &mut O, r: &LineResult, v: &[Cents; 4]) {
     let mut first = true;
     for (k, &m) in r.modifiers.iter().enumerate() {
         if m != b' ' {
@@ -114,7 +117,8 @@ fn slots(buf: &mut Vec<u8>, r: &LineResult, v: &[Cents; 4]) {
     }
 }
 
-fn payee(buf: &mut Vec<u8>, h: &ClaimHeader, p: PayeeKind) {
+#[inline]
+fn payee<O: fmt::Out + ?Sized>(buf: &mut O, h: &ClaimHeader, p: PayeeKind) {
     match p {
         PayeeKind::Practitioner => fmt::padded(buf, h.practitioner as u64, 9),
         PayeeKind::Insured => ben(buf, h),
@@ -130,152 +134,205 @@ pub fn paid(
     pos: &[crate::claims::Pos],
     p: &Paid,
 ) {
+    let mut row: fmt::Row = fmt::Row::default();
+    paid_with(out, &mut row, h, lines, pos, p);
+}
+
+/// [`paid`] with the caller's row array (one per window segment, not one per claim). Each row is
+/// written into the fixed array and copied into the buffer whole; a row longer than the array is
+/// written again straight into the buffer by the same generic writer, so the bytes never depend on
+/// the array's size (test `a_row_too_long_for_the_array_is_written_with_the_same_bytes`).
+pub fn paid_with<const N: usize>(
+    out: &mut OutBufs,
+    row: &mut fmt::Row<N>,
+    h: &ClaimHeader,
+    lines: &[ActLine],
+    pos: &[crate::claims::Pos],
+    p: &Paid,
+) {
     for r in &p.lines {
         let k = r.index as usize;
         let l = &lines[k];
-        let b = &mut out.payments;
-        b.reserve(512);
-        fmt::padded(b, h.claim_no as u64, 9);
-        fmt::tab(b);
-        fmt::u64_(b, r.line_no as u64);
-        fmt::tab(b);
-        fmt::u64_(b, pos[k].line);
-        fmt::tab(b);
-        fmt::u64_(b, pos[k].offset);
-        fmt::tab(b);
-        ben(b, h);
-        fmt::tab(b);
-        fmt::padded(b, h.practitioner as u64, 9);
-        fmt::tab(b);
-        fmt::date(b, r.date);
-        fmt::tab(b);
-        match &l.act {
-            Act::Ngap { letter, coef } => {
-                b.extend_from_slice(b"NGAP\t");
-                fmt::trimmed(b, letter);
-                b.extend_from_slice(b"\t\t\t");
-                fmt::euros(b, *coef as Cents);
-            }
-            Act::Ccam {
-                code,
-                activity,
-                phase,
-                ..
-            } => {
-                b.extend_from_slice(b"CCAM\t");
-                b.extend_from_slice(code);
-                fmt::tab(b);
-                fmt::u64_(b, *activity as u64);
-                fmt::tab(b);
-                fmt::u64_(b, *phase as u64);
-                fmt::tab(b);
-            }
+        let at = &pos[k];
+        row.clear();
+        payment_row(row, h, l, at, r, p);
+        match row.bytes() {
+            Some(b) => out.payments.extend_from_slice(b),
+            None => payment_row(&mut out.payments, h, l, at, r, p),
         }
-        fmt::tab(b);
-        fmt::u64_(b, r.quantity as u64);
-        fmt::tab(b);
-        fmt::u64_(b, r.grid as u64);
-        fmt::tab(b);
-        b.extend(r.modifiers.iter().filter(|&&m| m != b' '));
-        fmt::tab(b);
-        slots(b, r, &r.mod_amounts);
-        fmt::tab(b);
-        slots(b, r, &r.mod_assoc_red);
-        fmt::tab(b);
-        if r.assoc_code != b' ' {
-            b.push(r.assoc_code);
-        }
-        fmt::tab(b);
-        fmt::pct(b, r.assoc_coef);
-        for v in [r.unit_price, r.pu_assoc_red, r.base] {
-            fmt::tab(b);
-            fmt::euros(b, v);
-        }
-        fmt::tab(b);
-        fmt::pct(b, r.rate);
-        fmt::tab(b);
-        b.extend_from_slice(r.rate_reason.map(|x| x.as_str()).unwrap_or("").as_bytes());
-        for v in [
-            r.amo_gross,
-            r.pf,
-            r.franchise,
-            r.heavy_forfait,
-            r.debt,
-            r.amo_paid,
-            r.recovered,
-            r.billed,
-            r.excess,
-            r.ticket,
-            r.amc_ticket,
-            r.amc_excess,
-            r.amc(),
-            r.patient,
-        ] {
-            fmt::tab(b);
-            fmt::euros(b, v);
-        }
-        fmt::tab(b);
-        b.extend_from_slice(p.payee.as_str().as_bytes());
-        fmt::tab(b);
-        payee(b, h, p.payee);
-        fmt::tab(b);
-        if let Some(a) = p.amc {
-            fmt::trimmed(b, &a.amc);
-            fmt::tab(b);
-            b.extend_from_slice(a.payee.as_str().as_bytes());
-        } else {
-            fmt::tab(b);
-        }
-        fmt::tab(b);
-        let mut first = true;
-        for w in r.warning_codes() {
-            if !first {
-                b.push(b',');
-            }
-            first = false;
-            b.extend_from_slice(w.code().as_bytes());
-        }
-        b.push(b'\n');
-        if let Some(a) = p.amc
+        if let Some(a) = &p.amc
             && (r.amc() != 0 || r.ticket != 0 || r.excess != 0)
         {
             let start = out.amc_bytes.len() as u32;
-            let b = &mut out.amc_bytes;
-            fmt::trimmed(b, &a.amc);
-            fmt::tab(b);
-            fmt::trimmed(b, &a.contract);
-            fmt::tab(b);
-            ben(b, h);
-            fmt::tab(b);
-            fmt::padded(b, h.claim_no as u64, 9);
-            fmt::tab(b);
-            fmt::u64_(b, r.line_no as u64);
-            fmt::tab(b);
-            fmt::date(b, r.date);
-            fmt::tab(b);
-            match &l.act {
-                Act::Ngap { letter, .. } => fmt::trimmed(b, letter),
-                Act::Ccam { code, .. } => b.extend_from_slice(code),
+            row.clear();
+            amc_row(row, h, l, r, a);
+            match row.bytes() {
+                Some(b) => out.amc_bytes.extend_from_slice(b),
+                None => amc_row(&mut out.amc_bytes, h, l, r, a),
             }
-            for v in [
-                r.base,
-                r.amo_paid,
-                r.ticket,
-                r.amc_ticket,
-                r.excess,
-                r.amc_excess,
-                r.amc(),
-            ] {
-                fmt::tab(b);
-                fmt::euros(b, v);
-            }
-            fmt::tab(b);
-            b.extend_from_slice(a.payee.as_str().as_bytes());
-            b.push(b'\n');
             let end = out.amc_bytes.len() as u32;
             out.amc_rows.push((a.amc, start, end));
         }
     }
+}
+
+/// One row of `payments.tsv` (formats/outputs.md), its line break included.
+#[inline]
+fn payment_row<O: fmt::Out + ?Sized>(
+    b: &mut O,
+    h: &ClaimHeader,
+    l: &ActLine,
+    at: &crate::claims::Pos,
+    r: &LineResult,
+    p: &Paid,
+) {
+    fmt::padded(b, h.claim_no as u64, 9);
+    fmt::tab(b);
+    fmt::u64_(b, r.line_no as u64);
+    fmt::tab(b);
+    fmt::u64_(b, at.line);
+    fmt::tab(b);
+    fmt::u64_(b, at.offset);
+    fmt::tab(b);
+    ben(b, h);
+    fmt::tab(b);
+    fmt::padded(b, h.practitioner as u64, 9);
+    fmt::tab(b);
+    fmt::date(b, r.date);
+    fmt::tab(b);
+    match &l.act {
+        Act::Ngap { letter, coef } => {
+            b.put(b"NGAP\t");
+            fmt::trimmed(b, letter);
+            b.put(b"\t\t\t");
+            fmt::euros(b, *coef as Cents);
+        }
+        Act::Ccam {
+            code,
+            activity,
+            phase,
+            ..
+        } => {
+            b.put(b"CCAM\t");
+            b.put(code);
+            fmt::tab(b);
+            fmt::u64_(b, *activity as u64);
+            fmt::tab(b);
+            fmt::u64_(b, *phase as u64);
+            fmt::tab(b);
+        }
+    }
+    fmt::tab(b);
+    fmt::u64_(b, r.quantity as u64);
+    fmt::tab(b);
+    fmt::u64_(b, r.grid as u64);
+    fmt::tab(b);
+    for &m in &r.modifiers {
+        if m != b' ' {
+            b.push(m);
+        }
+    }
+    fmt::tab(b);
+    slots(b, r, &r.mod_amounts);
+    fmt::tab(b);
+    slots(b, r, &r.mod_assoc_red);
+    fmt::tab(b);
+    if r.assoc_code != b' ' {
+        b.push(r.assoc_code);
+    }
+    fmt::tab(b);
+    fmt::pct(b, r.assoc_coef);
+    for v in [r.unit_price, r.pu_assoc_red, r.base] {
+        fmt::tab(b);
+        fmt::euros(b, v);
+    }
+    fmt::tab(b);
+    fmt::pct(b, r.rate);
+    fmt::tab(b);
+    b.put(r.rate_reason.map(|x| x.as_str()).unwrap_or("").as_bytes());
+    for v in [
+        r.amo_gross,
+        r.pf,
+        r.franchise,
+        r.heavy_forfait,
+        r.debt,
+        r.amo_paid,
+        r.recovered,
+        r.billed,
+        r.excess,
+        r.ticket,
+        r.amc_ticket,
+        r.amc_excess,
+        r.amc(),
+        r.patient,
+    ] {
+        fmt::tab(b);
+        fmt::euros(b, v);
+    }
+    fmt::tab(b);
+    b.put(p.payee.as_str().as_bytes());
+    fmt::tab(b);
+    payee(b, h, p.payee);
+    fmt::tab(b);
+    if let Some(a) = &p.amc {
+        fmt::trimmed(b, &a.amc);
+        fmt::tab(b);
+        b.put(a.payee.as_str().as_bytes());
+    } else {
+        fmt::tab(b);
+    }
+    fmt::tab(b);
+    let mut first = true;
+    for w in r.warning_codes() {
+        if !first {
+            b.push(b',');
+        }
+        first = false;
+        b.put(w.code().as_bytes());
+    }
+    b.push(b'\n');
+}
+
+/// One row of an insurer's file `amc/<AMC>.tsv`, its line break included.
+#[inline]
+fn amc_row<O: fmt::Out + ?Sized>(
+    b: &mut O,
+    h: &ClaimHeader,
+    l: &ActLine,
+    r: &LineResult,
+    a: &crate::rules::AmcRoute,
+) {
+    fmt::trimmed(b, &a.amc);
+    fmt::tab(b);
+    fmt::trimmed(b, &a.contract);
+    fmt::tab(b);
+    ben(b, h);
+    fmt::tab(b);
+    fmt::padded(b, h.claim_no as u64, 9);
+    fmt::tab(b);
+    fmt::u64_(b, r.line_no as u64);
+    fmt::tab(b);
+    fmt::date(b, r.date);
+    fmt::tab(b);
+    match &l.act {
+        Act::Ngap { letter, .. } => fmt::trimmed(b, letter),
+        Act::Ccam { code, .. } => b.put(code),
+    }
+    for v in [
+        r.base,
+        r.amo_paid,
+        r.ticket,
+        r.amc_ticket,
+        r.excess,
+        r.amc_excess,
+        r.amc(),
+    ] {
+        fmt::tab(b);
+        fmt::euros(b, v);
+    }
+    fmt::tab(b);
+    b.put(a.payee.as_str().as_bytes());
+    b.push(b'\n');
 }
 
 /// Formats a rejected claim (one row, the first reason).
@@ -390,5 +447,99 @@ mod tests {
         );
         assert_eq!(String::from_utf8(out.rejections).unwrap(), want);
         assert_eq!(want.matches('\t').count(), 9);
+    }
+
+    /// A paid claim formatted through a row array too small for its rows gives the same bytes, in
+    /// the same files, as through the normal array: an overlong row is written again into the buffer
+    /// by the same writer, never cut (issue #13's row array). Also pins one payment row by hand.
+    #[test]
+    fn a_row_too_long_for_the_array_is_written_with_the_same_bytes() {
+        use crate::claims::reader::Pos;
+        use crate::date::Date;
+        let h = ClaimHeader {
+            claim_no: 42,
+            practitioner: 100_000_006,
+            nir: *b"1850578006084",
+            nir_key: *b"12",
+            rank: 1,
+            birth: Date(19850501),
+            birth_rank: 1,
+            nature: b'1',
+            exemption: b'0',
+            pathway: b'0',
+            tp_amo: true,
+            tp_amc: true,
+            amc: *b"C2S       ",
+            contract: *b"01",
+            at_ref: *b"         ",
+        };
+        let line = ActLine {
+            claim_no: 42,
+            line_no: 1,
+            date: Date(20260302),
+            act: Act::Ngap {
+                letter: *b"G   ",
+                coef: 100,
+            },
+            quantity: 1,
+            fee: 3000,
+            qualifier: *b"  ",
+            exemption: b'0',
+        };
+        let r = LineResult {
+            line_no: 1,
+            index: 0,
+            date: Date(20260302),
+            unit_price: 3000,
+            quantity: 1,
+            modifiers: *b"    ",
+            assoc_code: b' ',
+            assoc_coef: 10000,
+            base: 3000,
+            rate: 7000,
+            amo_gross: 2100,
+            pf: 200,
+            amo_paid: 1900,
+            billed: 3000,
+            ticket: 900,
+            amc_ticket: 900,
+            patient: -123_456,
+            ..LineResult::default()
+        };
+        let p = Paid {
+            lines: vec![r],
+            payee: PayeeKind::Practitioner,
+            amc: Some(crate::rules::AmcRoute {
+                amc: *b"C2S       ",
+                contract: *b"01",
+                payee: PayeeKind::Practitioner,
+            }),
+            rejected_lines: vec![],
+            recoveries: vec![],
+        };
+        let pos = [Pos {
+            line: 3,
+            offset: 250,
+        }];
+        let mut normal = OutBufs::default();
+        paid(&mut normal, &h, &[line], &pos, &p);
+        let mut small = OutBufs::default();
+        let mut row = fmt::Row::<16>::default();
+        paid_with(&mut small, &mut row, &h, &[line], &pos, &p);
+        assert_eq!(normal.payments, small.payments);
+        assert_eq!(normal.amc_bytes, small.amc_bytes);
+        assert_eq!(normal.amc_rows, small.amc_rows);
+        let row = String::from_utf8(normal.payments).unwrap();
+        assert!(
+            row.starts_with(
+                "000000042\t1\t3\t250\t1850578006084-001\t100000006\t2026-03-02\tNGAP\tG\t\t\t1.00\t1\t"
+            ),
+            "{row}"
+        );
+        assert!(
+            row.ends_with("\t-1234.56\tPS\t100000006\tC2S\tPS\t\n"),
+            "{row}"
+        );
+        assert_eq!(row.matches('\t').count(), 42);
     }
 }
