@@ -31,10 +31,13 @@ use parquet::schema::types::ColumnDescPtr;
 /// One column's chunk of the current row group, being built.
 pub(super) struct DictChunk {
     descr: ColumnDescPtr,
-    /// Key → index in the dictionary.
-    map: Interner,
+    /// Key → index in the dictionary: `u64` keys (every column but one), or `u128` keys (a text of
+    /// up to 15 bytes); a column uses one of the two ([`DictKey`]).
+    map: Interner<u64>,
+    map_wide: Interner<u128>,
     /// The previous non-null key and its index (runs of equal cells are the common case).
-    last: Option<(u128, u32)>,
+    last: Option<(u64, u32)>,
+    last_wide: Option<(u128, u32)>,
     /// The dictionary values, PLAIN-encoded, end to end.
     dict: Vec<u8>,
     entries: u32,
@@ -76,7 +79,9 @@ impl DictChunk {
         Ok(DictChunk {
             descr,
             map: Interner::new(),
+            map_wide: Interner::new(),
             last: None,
+            last_wide: None,
             dict: Vec::new(),
             entries: 0,
             levels: Vec::new(),
@@ -98,10 +103,10 @@ impl DictChunk {
     /// the row group. One loop per slice of rows with the chunk's state in locals; a repeat of the
     /// previous key (two cells out of three) costs a comparison and two stores.
     #[inline(always)]
-    pub(super) fn push_all<R>(
+    pub(super) fn push_all<R, K: DictKey>(
         &mut self,
         rows: &[R],
-        mut key: impl FnMut(&R) -> Option<u128>,
+        mut key: impl FnMut(&R) -> Option<K>,
         mut value: impl FnMut(&R, &mut Vec<u8>) -> Result<(), String>,
     ) -> Result<(), String> {
         let start = self.rows;
@@ -113,7 +118,9 @@ impl DictChunk {
         }
         let DictChunk {
             map,
+            map_wide,
             last,
+            last_wide,
             dict,
             entries,
             levels,
@@ -123,6 +130,7 @@ impl DictChunk {
             vals,
             ..
         } = self;
+        let (map, last) = K::state(map, map_wide, last, last_wide);
         let Some(levels) = levels.get_mut(start..end) else {
             return Err("definition levels past the chunk's rows".into());
         };
@@ -279,7 +287,9 @@ impl DictChunk {
         let metadata = metadata.build()?;
 
         self.map.clear();
+        self.map_wide.clear();
         self.last = None;
+        self.last_wide = None;
         self.entries = 0;
         self.rows = 0;
         self.values = 0;
@@ -298,57 +308,108 @@ impl DictChunk {
     }
 }
 
+/// A cell's key: `u64` (amounts, integers, enums, dates, texts of up to 7 bytes) or `u128` (texts of
+/// up to 15 bytes). The narrow key compares in one instruction and its table slot is 16 bytes
+/// instead of 32 (README "Performance", fifth pass).
+pub(super) trait DictKey: Copy + Eq + Default {
+    /// The table's home slot of the key (the top `64 − shift` bits of a multiplicative hash).
+    fn home(self, shift: u32) -> usize;
+    /// The chunk's table and previous key for this key type.
+    fn state<'a>(
+        narrow: &'a mut Interner<u64>,
+        wide: &'a mut Interner<u128>,
+        last: &'a mut Option<(u64, u32)>,
+        last_wide: &'a mut Option<(u128, u32)>,
+    ) -> (&'a mut Interner<Self>, &'a mut Option<(Self, u32)>);
+}
+
+/// The hash of a key's two halves: each multiplied by its own odd constant before they meet (a
+/// fold of the halves alone let crafted keys — AMC numbers whose bytes 3..6 and 7..10 cancel —
+/// share one home and made a chunk's lookups quadratic: review of the fourth Parquet pass). A `u64`
+/// key is a `u128` key with a zero high half: the same hash, without its second product.
+#[inline(always)]
+fn mix(lo: u64, hi: u64, shift: u32) -> usize {
+    let x = lo.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ hi.wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    (x.rotate_left(29).wrapping_mul(0x1656_67B1_9E37_79F9) >> shift) as usize
+}
+
+impl DictKey for u64 {
+    #[inline(always)]
+    fn home(self, shift: u32) -> usize {
+        mix(self, 0, shift)
+    }
+    #[inline(always)]
+    fn state<'a>(
+        narrow: &'a mut Interner<u64>,
+        _: &'a mut Interner<u128>,
+        last: &'a mut Option<(u64, u32)>,
+        _: &'a mut Option<(u128, u32)>,
+    ) -> (&'a mut Interner<u64>, &'a mut Option<(u64, u32)>) {
+        (narrow, last)
+    }
+}
+
+impl DictKey for u128 {
+    #[inline(always)]
+    fn home(self, shift: u32) -> usize {
+        mix(self as u64, (self >> 64) as u64, shift)
+    }
+    #[inline(always)]
+    fn state<'a>(
+        _: &'a mut Interner<u64>,
+        wide: &'a mut Interner<u128>,
+        _: &'a mut Option<(u64, u32)>,
+        last_wide: &'a mut Option<(u128, u32)>,
+    ) -> (&'a mut Interner<u128>, &'a mut Option<(u128, u32)>) {
+        (wide, last_wide)
+    }
+}
+
 /// Key → dictionary index of one chunk: open addressing with linear probing in a power-of-two
 /// table at most half full, a multiplicative hash of the key. A third of the cells miss the
 /// repeat-of-the-previous-key fast path (2.5 M lookups on a 100 k-claim day: amounts, codes, lines,
 /// dates); against `FxHashMap<u128, u32>` this table saved 20 M instructions there (about 8 a
 /// lookup), the file unchanged byte for byte (README "Performance").
-struct Interner {
-    slots: Vec<Slot>,
+pub(super) struct Interner<K> {
+    slots: Vec<Slot<K>>,
     /// 64 − log2(slots): the hash's top bits index the table.
     shift: u32,
     len: usize,
 }
 
 #[derive(Clone, Copy)]
-struct Slot {
-    key: u128,
+struct Slot<K> {
+    key: K,
     /// [`EMPTY`] for a free slot.
     index: u32,
 }
 
 const EMPTY: u32 = u32::MAX;
-const FREE: Slot = Slot {
-    key: 0,
-    index: EMPTY,
-};
 
-impl Interner {
+impl<K: DictKey> Interner<K> {
     const MIN_BITS: u32 = 6;
 
-    fn new() -> Interner {
+    /// A free slot.
+    fn free() -> Slot<K> {
+        Slot {
+            key: K::default(),
+            index: EMPTY,
+        }
+    }
+
+    fn new() -> Interner<K> {
         Interner {
-            slots: vec![FREE; 1 << Self::MIN_BITS],
+            slots: vec![Self::free(); 1 << Self::MIN_BITS],
             shift: 64 - Self::MIN_BITS,
             len: 0,
         }
     }
 
-    #[inline(always)]
-    fn home(&self, k: u128) -> usize {
-        // Both halves multiplied by their own odd constant before they meet: a fold of the halves
-        // alone let crafted keys (AMC numbers whose bytes 3..6 and 7..10 cancel) share one home and
-        // made a chunk's lookups quadratic (review of the fourth Parquet pass).
-        let x = (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            ^ ((k >> 64) as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
-        (x.rotate_left(29).wrapping_mul(0x1656_67B1_9E37_79F9) >> self.shift) as usize
-    }
-
     /// The key's index (`Ok`), or the free slot where it goes (`Err`, for [`Interner::insert_at`]).
     #[inline(always)]
-    fn find(&self, k: u128) -> Result<u32, usize> {
+    fn find(&self, k: K) -> Result<u32, usize> {
         let mask = self.slots.len() - 1;
-        let mut i = self.home(k);
+        let mut i = k.home(self.shift);
         loop {
             match self.slots.get(i) {
                 Some(s) if s.index == EMPTY => return Err(i),
@@ -361,13 +422,13 @@ impl Interner {
 
     /// Inserts a key not in the table at the slot [`Interner::find`] gave; grows the table when it is
     /// half full.
-    fn insert_at(&mut self, slot: usize, k: u128, index: u32) {
+    fn insert_at(&mut self, slot: usize, k: K, index: u32) {
         if let Some(s) = self.slots.get_mut(slot) {
             *s = Slot { key: k, index };
         }
         self.len += 1;
         if self.len * 2 > self.slots.len() {
-            let bigger = vec![FREE; self.slots.len() * 2];
+            let bigger = vec![Self::free(); self.slots.len() * 2];
             let old = std::mem::replace(&mut self.slots, bigger);
             self.shift -= 1;
             for s in old.into_iter().filter(|s| s.index != EMPTY) {
@@ -382,7 +443,7 @@ impl Interner {
 
     /// Empties the table (its size is kept for the next chunk).
     fn clear(&mut self) {
-        self.slots.fill(FREE);
+        self.slots.fill(Self::free());
         self.len = 0;
     }
 }
@@ -523,44 +584,64 @@ fn bit_pack<T: Copy + Into<u32>>(values: &[T], width: u8, out: &mut Vec<u8>) {
         return;
     }
     varint(out, ((values.len().div_ceil(8) as u64) << 1) | 1);
-    let w = usize::from(width);
-    out.reserve(values.len().div_ceil(8) * w + 16);
-    let mut groups = values.chunks_exact(8);
-    for g in &mut groups {
-        pack_group(g, w, out);
+    // One loop per width, the width a constant in it: the shifts of a group are then constants (a
+    // `u128` shifted by a variable amount costs a branch and a few instructions per value). Indices
+    // of a row group of at most 65 536 rows take at most 16 bits; wider falls to the generic loop.
+    macro_rules! widths {
+        ($($w:literal)*) => {
+            match width {
+                $($w => pack_run::<T, $w>(values, out),)*
+                w => pack_run_wide(values, usize::from(w), out),
+            }
+        };
     }
-    let rest = groups.remainder();
+    widths!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16);
+}
+
+/// Bit-packs `values` at `W` bits (≤ 16): each group of 8 values assembled in one integer whose
+/// first `W` bytes are the group (a copy of a constant length).
+#[inline(always)]
+fn pack_run<T: Copy + Into<u32>, const W: usize>(values: &[T], out: &mut Vec<u8>) {
+    out.reserve(values.len().div_ceil(8) * W);
+    let mut chunks = values.chunks_exact(8);
+    for g in &mut chunks {
+        out.extend_from_slice(&group::<T, W>(g).to_le_bytes()[..W]);
+    }
+    let rest = chunks.remainder();
     if !rest.is_empty() {
         let mut g = [0u32; 8];
         for (d, s) in g.iter_mut().zip(rest) {
             *d = (*s).into();
         }
-        pack_group(&g, w, out);
+        out.extend_from_slice(&group::<u32, W>(&g).to_le_bytes()[..W]);
     }
 }
 
-/// Appends 8 values of `w` bits (`w` bytes). Up to 16 bits, the group is assembled in one integer
-/// and its bytes appended at once (a fixed-size copy, then the extra bytes dropped).
+/// 8 values of `W` bits, LSB first, in the low `8 × W` bits (a `u64` up to 8 bits: cheaper shifts).
 #[inline(always)]
-fn pack_group<T: Copy + Into<u32>>(g: &[T], w: usize, out: &mut Vec<u8>) {
-    if w <= 8 {
+fn group<T: Copy + Into<u32>, const W: usize>(g: &[T]) -> u128 {
+    if W <= 8 {
         let mut acc = 0u64;
         for (k, &v) in g.iter().take(8).enumerate() {
-            acc |= u64::from(v.into()) << (k * w);
+            acc |= u64::from(v.into()) << (k * W);
         }
-        out.extend_from_slice(&acc.to_le_bytes());
-        out.truncate(out.len() - 8 + w);
-    } else if w <= 16 {
+        u128::from(acc)
+    } else {
         let mut acc = 0u128;
         for (k, &v) in g.iter().take(8).enumerate() {
-            acc |= u128::from(v.into()) << (k * w);
+            acc |= u128::from(v.into()) << (k * W);
         }
-        out.extend_from_slice(&acc.to_le_bytes());
-        out.truncate(out.len() - 16 + w);
-    } else {
+        acc
+    }
+}
+
+/// Bit-packs `values` at `w` bits, byte by byte (widths above 16: never for a row group's indices).
+fn pack_run_wide<T: Copy + Into<u32>>(values: &[T], w: usize, out: &mut Vec<u8>) {
+    let mut chunks = values.chunks_exact(8);
+    let mut pack = |g: &mut dyn Iterator<Item = u32>| {
         let (mut acc, mut bits) = (0u64, 0);
-        for &v in g.iter().take(8) {
-            acc |= u64::from(v.into()) << bits;
+        for v in g.take(8) {
+            acc |= u64::from(v) << bits;
             bits += w;
             while bits >= 8 {
                 out.push(acc as u8);
@@ -568,6 +649,13 @@ fn pack_group<T: Copy + Into<u32>>(g: &[T], w: usize, out: &mut Vec<u8>) {
                 bits -= 8;
             }
         }
+    };
+    for g in &mut chunks {
+        pack(&mut g.iter().map(|&v| v.into()));
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        pack(&mut rest.iter().map(|&v| v.into()).chain(std::iter::repeat(0)));
     }
 }
 
@@ -587,6 +675,47 @@ mod tests {
         let mut out = Vec::new();
         hybrid(values, width, &mut out);
         out
+    }
+
+    /// The bit-packing of the spec written bit by bit: value `i`'s bit `b` is bit `i × w + b` of the
+    /// run, LSB first, the last group padded with zeros.
+    fn packed_bit_by_bit(values: &[u32], w: usize) -> Vec<u8> {
+        let groups = values.len().div_ceil(8);
+        let mut out = vec![0u8; groups * w];
+        for (i, &v) in values.iter().enumerate() {
+            for b in 0..w {
+                if v >> b & 1 == 1 {
+                    let bit = i * w + b;
+                    out[bit / 8] |= 1 << (bit % 8);
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn bit_packing_at_every_width_is_the_specs_bit_order() {
+        for w in 0..=20usize {
+            let max = if w == 0 { 0 } else { (1u64 << w) - 1 } as u32;
+            for n in [1usize, 7, 8, 9, 16, 23] {
+                // Values that fill every bit of the width, and others that do not.
+                let values: Vec<u32> = (0..n as u32)
+                    .map(|i| {
+                        if i % 3 == 0 {
+                            max
+                        } else {
+                            i.wrapping_mul(2_654_435_761) & max
+                        }
+                    })
+                    .collect();
+                let mut out = Vec::new();
+                bit_pack(&values, w as u8, &mut out);
+                let mut want = Vec::new();
+                varint(&mut want, ((n.div_ceil(8) as u64) << 1) | 1);
+                want.extend(packed_bit_by_bit(&values, w));
+                assert_eq!(out, want, "width {w}, {n} values");
+            }
+        }
     }
 
     #[test]
