@@ -325,3 +325,72 @@ fn generated_tables_carry_valid_ibans() {
         b["iban"]
     );
 }
+
+/// The end of the run writes batch k of pieces while batch k + 1 is formatted (`output::pieces`):
+/// `run --threads 1` finishes on a generated day whose payment orders and open debts span several
+/// batches of pieces (a first try of that overlap hung there, the pool's one worker waiting on a
+/// channel), with the same end-of-run files as 2 threads, and the XML still valid.
+#[test]
+fn run_with_one_thread_finishes_a_day_whose_payment_orders_span_several_batches() {
+    use std::process::Command;
+    use std::time::{Duration, Instant};
+    let td = tempfile::tempdir().unwrap();
+    let day = td.path().join("day");
+    liquidator_testkit::generator::generate(&liquidator_testkit::generator::GenConfig {
+        claims: 100_000,
+        beneficiaries: 200_000,
+        seed: 7,
+        date: liquidator_core::date::Date(20260316),
+        out: day.clone(),
+        scenarios: false,
+        ccam_subset: true,
+    })
+    .unwrap();
+    let run = |threads: &str| {
+        let out = td.path().join(format!("out{threads}"));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_liquidator"))
+            .args(["run", "--quiet", "--threads", threads, "--claims"])
+            .arg(day.join("claims.b2"))
+            .arg("--refs")
+            .arg(day.join("refs"))
+            .arg("--out")
+            .arg(&out)
+            .spawn()
+            .unwrap();
+        let t0 = Instant::now();
+        let status = loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                break st;
+            }
+            if t0.elapsed() > Duration::from_secs(300) {
+                child.kill().unwrap();
+                panic!("run --threads {threads} did not finish in 300 s (hung?)");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(status.success(), "run --threads {threads}: {status}");
+        out
+    };
+    let (one, two) = (run("1"), run("2"));
+    // 4 096 payees a piece, 4 pieces a batch: more than one batch, so a write overlapped a format.
+    let payees =
+        rows(&one.join("payment_orders.tsv")).len() + rows(&one.join("held_payments.tsv")).len();
+    assert!(payees > 4 * 4096, "{payees} payees: one batch only");
+    for f in [
+        "payment_orders.tsv",
+        "held_payments.tsv",
+        "payment_orders.xml",
+        "debts.tsv",
+    ] {
+        let (a, b) = (
+            std::fs::read(one.join(f)).unwrap(),
+            std::fs::read(two.join(f)).unwrap(),
+        );
+        assert!(a == b, "{f} differs between 1 and 2 threads");
+    }
+    xsd::validate(
+        &schema(),
+        &std::fs::read(one.join("payment_orders.xml")).unwrap(),
+    )
+    .unwrap();
+}

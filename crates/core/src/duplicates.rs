@@ -1,19 +1,22 @@
 //! The claims already read in a batch, to flag duplicate transmissions (`R030`): the keys of
-//! (practitioner, claim number) ([`crate::carry::claim_key`]) as sorted vectors, checked a window at a
-//! time by sorting the window's keys and walking them against the sorted runs (issue #13).
+//! (practitioner, claim number) ([`crate::carry::claim_key`]) as sorted, compressed runs, checked a
+//! window at a time by sorting the window's keys and walking them against the runs (issue #13).
 //!
 //! Why not a hash set: a set of 5.6 M keys (a national night) took 72 MiB (8 M buckets of 9 bytes)
-//! and, while it doubled, the old and new tables at once. Sorted, a key costs 8 bytes; the big run's
-//! capacity is reserved once from the file's size (a claim is at least one 129-byte record), and the
-//! pages never written are not memory. What is read is compared in order: no random probe per claim.
+//! and, while it doubled, the old and new tables at once. Sorted, neighbouring keys are close: a
+//! run keeps its keys by groups of [`GROUP`], the group's first key in a directory (with where the
+//! group's bytes start) and the others as the difference to the key before, in LEB128 bytes — on
+//! the generated days ≈ 2.5 bytes a key plus 0.5 of directory, against 8 for a plain `u64`
+//! (`formats/outputs.md`, "Duplicate transmissions"). The bytes are held in chunks of [`CHUNK`]
+//! bytes, so that a merge reads the old runs' chunks front to back and frees each once read: it
+//! never holds two copies of the keys. What is read is compared in order: no random probe per claim.
 //!
-//! Runs of geometric sizes: each window's new keys become a run; the newest run is merged (in
-//! place, from the back) into the one below while that one is not [`GROWTH`] times larger. Runs
-//! therefore shrink by that factor from the oldest (which holds the big reservation) to the newest:
-//! at most log₈ n + 1 runs, each key moved O(log n) times whatever the window size (a design with
-//! one run for new keys made a window of a few claims move that whole run: quadratic at
-//! `--window-kib 64`), the runs above the oldest at most a seventh of it. A window's check walks
-//! its sorted keys forward through every run, galloping.
+//! Runs of geometric sizes: each window's new keys become a run; the newest run is merged into the
+//! one below while that one is not [`GROWTH`] times larger. Runs therefore shrink by that factor
+//! from the oldest to the newest: at most log₈ n + 1 runs, each key moved O(log n) times whatever
+//! the window size (a design with one run for new keys made a window of a few claims move that
+//! whole run: quadratic at `--window-kib 64`). A window's check walks its sorted keys forward
+//! through every run's directory, galloping, then reads the one group that may hold the key.
 //!
 //! Architecture invariant: the first claim of a key in file order is not a duplicate, every later
 //! one is — the same answer as a set filled in file order, for any window size and thread count.
@@ -22,17 +25,20 @@ use rayon::prelude::*;
 
 /// How much larger a run is than the next newer one (below it, the newer run is merged into it).
 const GROWTH: usize = 8;
+/// Keys of a group: the first in the run's directory, the others as differences. A lookup reads
+/// half a group on average; the directory costs 16 bytes a group (0.5 byte a key).
+const GROUP: usize = 32;
+/// Bytes of a chunk of groups (a group never straddles two chunks).
+const CHUNK: usize = 64 << 10;
+/// The most bytes a group's differences take (10 LEB128 bytes for a `u64`).
+const GROUP_MAX_BYTES: usize = (GROUP - 1) * 10;
 
 /// Sorted keys of the claims read so far, one entry each.
 #[derive(Default)]
 pub(crate) struct ClaimsSeen {
     /// Sorted runs, oldest (largest) first; no key in two runs.
-    runs: Vec<Vec<u64>>,
-    /// Room reserved for the oldest run before the first key arrives ([`ClaimsSeen::reserve`]).
-    reserved: Vec<u64>,
-    /// Emptied runs, reused as the next windows' runs.
-    spare: Vec<Vec<u64>>,
-    /// Each run's galloping position during a window's check.
+    runs: Vec<Run>,
+    /// Each run's galloping position (a group) during a window's check.
     pos: Vec<usize>,
     /// The window's (key, position in the window), sorted; reused from window to window.
     window: Vec<(u64, u32)>,
@@ -40,27 +46,199 @@ pub(crate) struct ClaimsSeen {
     fresh: Vec<u64>,
 }
 
-impl ClaimsSeen {
-    /// Reserves room for `n` keys in the oldest run (address space: a page holds memory only once
-    /// written). Best effort: when the room cannot be had, runs grow as keys come.
-    pub(crate) fn reserve(&mut self, n: usize) {
-        let target = if self.runs.is_empty() {
-            &mut self.reserved
-        } else {
-            &mut self.runs[0]
-        };
-        let _ = target.try_reserve_exact(n.saturating_sub(target.len()));
+/// A sorted run of distinct keys, compressed (see the module documentation).
+#[derive(Default)]
+struct Run {
+    /// Keys held.
+    len: usize,
+    /// The first key of each group.
+    firsts: Vec<u64>,
+    /// Where each group's differences start: its chunk's index (high 32 bits) and the offset in it.
+    starts: Vec<u64>,
+    /// The groups' differences, LEB128; a merge empties the chunks it has read.
+    chunks: Vec<Vec<u8>>,
+    /// The last key added (the next one is written as the difference to it).
+    last: u64,
+}
+
+impl Run {
+    /// An empty run for about `n` keys (the first chunk sized for them, up to [`CHUNK`]).
+    fn for_keys(n: usize) -> Run {
+        Run {
+            chunks: vec![Vec::with_capacity((n * 3 + GROUP_MAX_BYTES).min(CHUNK))],
+            ..Run::default()
+        }
     }
 
+    /// Appends `key`, larger than every key held.
+    fn push(&mut self, key: u64) {
+        if self.len % GROUP == 0 {
+            if self
+                .chunks
+                .last()
+                .is_none_or(|c| c.len() + GROUP_MAX_BYTES > CHUNK)
+            {
+                self.chunks.push(Vec::with_capacity(CHUNK));
+            }
+            let c = self.chunks.len() - 1;
+            let off = self.chunks.last().map_or(0, Vec::len);
+            self.firsts.push(key);
+            self.starts.push((c as u64) << 32 | off as u64);
+        } else if let Some(chunk) = self.chunks.last_mut() {
+            let mut d = key.wrapping_sub(self.last);
+            while d >= 0x80 {
+                chunk.push(d as u8 | 0x80);
+                d >>= 7;
+            }
+            chunk.push(d as u8);
+        }
+        self.last = key;
+        self.len += 1;
+    }
+
+    /// Bytes allocated.
+    fn bytes(&self) -> usize {
+        self.chunks.iter().map(Vec::capacity).sum::<usize>()
+            + (self.firsts.capacity() + self.starts.capacity()) * std::mem::size_of::<u64>()
+    }
+
+    /// Group `g`'s first key, key count and bytes (from its start to its chunk's end).
+    fn group(&self, g: usize) -> (u64, usize, &[u8]) {
+        let first = self.firsts.get(g).copied().unwrap_or(0);
+        let start = self.starts.get(g).copied().unwrap_or(0);
+        let bytes = self
+            .chunks
+            .get((start >> 32) as usize)
+            .and_then(|c| c.get((start & 0xffff_ffff) as usize..))
+            .unwrap_or(&[]);
+        (first, self.len.saturating_sub(g * GROUP).min(GROUP), bytes)
+    }
+
+    /// Whether `key` is held, searching the directory forward from group `*pos`; `*pos` is left at
+    /// the group where the next, larger key's search starts.
+    fn contains(&self, pos: &mut usize, key: u64) -> bool {
+        // The first group whose first key is above `key`; the key can only be in the one before.
+        let above = gallop(&self.firsts, *pos, |first| first <= key);
+        let Some(g) = above.checked_sub(1) else {
+            return false;
+        };
+        *pos = g;
+        let (mut k, count, bytes) = self.group(g);
+        let mut at = 0;
+        for _ in 1..count {
+            if k >= key {
+                break;
+            }
+            k = k.wrapping_add(leb128(bytes, &mut at));
+        }
+        k == key
+    }
+}
+
+/// Reads the LEB128 number at `*at` in `bytes` and moves past it (0 past the end: never for the
+/// bytes a [`Run`] wrote).
+fn leb128(bytes: &[u8], at: &mut usize) -> u64 {
+    let mut d = 0u64;
+    let mut shift = 0;
+    while let Some(&b) = bytes.get(*at) {
+        *at += 1;
+        d |= ((b & 0x7f) as u64) << (shift & 63);
+        if b < 0x80 {
+            break;
+        }
+        shift += 7;
+    }
+    d
+}
+
+/// A run's keys in order, consumed: each chunk is freed once its groups are read (a merge's input).
+struct Keys {
+    run: Run,
+    /// Index of the next key.
+    next: usize,
+    /// The chunk being read, and the position in it.
+    chunk: usize,
+    at: usize,
+    key: u64,
+}
+
+impl Keys {
+    fn new(run: Run) -> Keys {
+        Keys {
+            run,
+            next: 0,
+            chunk: 0,
+            at: 0,
+            key: 0,
+        }
+    }
+}
+
+impl Iterator for Keys {
+    type Item = u64;
+    fn next(&mut self) -> Option<u64> {
+        if self.next >= self.run.len {
+            self.run.chunks = Vec::new();
+            return None;
+        }
+        let g = self.next / GROUP;
+        if self.next % GROUP == 0 {
+            let start = self.run.starts.get(g).copied().unwrap_or(0);
+            let c = (start >> 32) as usize;
+            // The chunks before this group's are read: their memory goes back now.
+            for old in self.run.chunks.get_mut(self.chunk..c).into_iter().flatten() {
+                *old = Vec::new();
+            }
+            self.chunk = c;
+            self.at = (start & 0xffff_ffff) as usize;
+            self.key = self.run.firsts.get(g).copied().unwrap_or(0);
+        } else {
+            let bytes = self
+                .run
+                .chunks
+                .get(self.chunk)
+                .map_or(&[][..], Vec::as_slice);
+            self.key = self.key.wrapping_add(leb128(bytes, &mut self.at));
+        }
+        self.next += 1;
+        Some(self.key)
+    }
+}
+
+/// The sorted keys of `older` and `newer` (no key in both) as one run, reading each input's chunks
+/// front to back and freeing them as it goes.
+fn merge(older: Run, newer: Run) -> Run {
+    let mut out = Run::for_keys(older.len + newer.len);
+    let (mut a, mut b) = (Keys::new(older), Keys::new(newer));
+    let (mut x, mut y) = (a.next(), b.next());
+    loop {
+        match (x, y) {
+            (Some(p), Some(q)) if p < q => {
+                out.push(p);
+                x = a.next();
+            }
+            (_, Some(q)) => {
+                out.push(q);
+                y = b.next();
+            }
+            (Some(p), None) => {
+                out.push(p);
+                x = a.next();
+            }
+            (None, None) => return out,
+        }
+    }
+}
+
+impl ClaimsSeen {
     /// Keys held.
     pub(crate) fn len(&self) -> usize {
-        self.runs.iter().map(Vec::len).sum()
+        self.runs.iter().map(|r| r.len).sum()
     }
 
-    /// Bytes written (the runs' entries; the oldest run's reserved tail is not counted).
+    /// Bytes allocated (the runs, and the window's lists reused from window to window).
     pub(crate) fn bytes(&self) -> usize {
-        self.len() * std::mem::size_of::<u64>()
-            + self.spare.iter().map(Vec::capacity).sum::<usize>() * std::mem::size_of::<u64>()
+        self.runs.iter().map(Run::bytes).sum::<usize>()
             + self.window.capacity() * std::mem::size_of::<(u64, u32)>()
             + self.fresh.capacity() * std::mem::size_of::<u64>()
     }
@@ -89,7 +267,7 @@ impl ClaimsSeen {
                 .runs
                 .iter()
                 .zip(self.pos.iter_mut())
-                .any(|(run, p)| gallop(run, p, key));
+                .any(|(run, p)| run.contains(p, key));
             // Within a key, positions ascend: the first is the earliest in file order.
             let mut first = !known;
             while let Some(&(_, i)) = self.window.get(k).filter(|e| e.0 == key) {
@@ -106,67 +284,35 @@ impl ClaimsSeen {
         if self.fresh.is_empty() {
             return;
         }
-        let mut run = if self.runs.is_empty() {
-            std::mem::take(&mut self.reserved)
-        } else {
-            self.spare.pop().unwrap_or_default()
-        };
-        run.extend_from_slice(&self.fresh);
+        let mut run = Run::for_keys(self.fresh.len());
+        self.fresh.iter().for_each(|&k| run.push(k));
         self.runs.push(run);
         while let [.., below, top] = self.runs.as_slice() {
-            if below.len() / GROWTH >= top.len() {
+            if below.len / GROWTH >= top.len {
                 break;
             }
-            let Some(mut top) = self.runs.pop() else {
+            let (Some(top), Some(below)) = (self.runs.pop(), self.runs.pop()) else {
                 break;
             };
-            if let Some(below) = self.runs.last_mut() {
-                merge_into(below, &top);
-            }
-            top.clear();
-            self.spare.push(top);
+            self.runs.push(merge(below, top));
         }
     }
 }
 
-/// Whether `key` is in the sorted `v`, searching forward from `*pos` (exponential steps, then a
-/// binary search); `*pos` is left at the first entry not below `key`, where the next, larger key's
-/// search starts.
-fn gallop(v: &[u64], pos: &mut usize, key: u64) -> bool {
-    let mut lo = *pos;
+/// The first index from `start` where `pred` is false (`pred` true then false along `v`):
+/// exponential steps, then a binary search. A search for ascending keys starts where the last one
+/// ended.
+fn gallop(v: &[u64], start: usize, pred: impl Fn(u64) -> bool) -> usize {
+    let mut lo = start;
     let mut hi = lo;
     let mut step = 1;
-    while v.get(hi).is_some_and(|&x| x < key) {
+    while v.get(hi).is_some_and(|&x| pred(x)) {
         lo = hi + 1;
         hi += step;
         step *= 2;
     }
     let hi = hi.min(v.len());
-    let i = lo + v.get(lo..hi).map_or(0, |s| s.partition_point(|&x| x < key));
-    *pos = i;
-    v.get(i) == Some(&key)
-}
-
-/// Merges the sorted `src` into the sorted `dst` in place, from the back (no key of `src` is in
-/// `dst`): `dst` grows by `src.len()` and no entry is written before it is read.
-fn merge_into(dst: &mut Vec<u64>, src: &[u64]) {
-    let mut i = dst.len();
-    dst.resize(i + src.len(), 0);
-    let mut w = dst.len();
-    let mut j = src.len();
-    while let Some(&s) = j.checked_sub(1).and_then(|j| src.get(j)) {
-        w -= 1;
-        match i.checked_sub(1).and_then(|i| dst.get(i)).copied() {
-            Some(d) if d > s => {
-                dst[w] = d;
-                i -= 1;
-            }
-            _ => {
-                dst[w] = s;
-                j -= 1;
-            }
-        }
-    }
+    lo + v.get(lo..hi).map_or(0, |s| s.partition_point(|&x| pred(x)))
 }
 
 #[cfg(test)]
@@ -197,12 +343,31 @@ mod tests {
         assert_eq!(s.len(), 3);
     }
 
+    /// The keys of a run, decoded (the run is left as it was).
+    fn decoded(run: &Run) -> Vec<u64> {
+        (0..run.len.div_ceil(GROUP))
+            .flat_map(|g| {
+                let (mut k, count, bytes) = run.group(g);
+                let mut at = 0;
+                (0..count).map(move |i| {
+                    if i > 0 {
+                        k += leb128(bytes, &mut at);
+                    }
+                    k
+                })
+            })
+            .collect()
+    }
+
     /// The keys of every run, each run checked sorted.
     fn keys_held(s: &ClaimsSeen) -> Vec<u64> {
+        let mut all = Vec::new();
         for run in &s.runs {
-            assert!(run.windows(2).all(|p| p[0] < p[1]));
+            let keys = decoded(run);
+            assert_eq!(keys.len(), run.len);
+            assert!(keys.windows(2).all(|p| p[0] < p[1]));
+            all.extend(keys);
         }
-        let mut all: Vec<u64> = s.runs.iter().flatten().copied().collect();
         all.sort();
         all
     }
@@ -210,7 +375,6 @@ mod tests {
     #[test]
     fn runs_merged_across_levels_keep_every_key_once_and_sorted() {
         let mut s = ClaimsSeen::default();
-        s.reserve(1000);
         // Windows of interleaved keys, so that runs are merged into each other many times.
         let n = 3 * (1 << 16) as u64;
         for w in 0..6u64 {
@@ -242,7 +406,7 @@ mod tests {
             dups += window(&mut s, &v).len();
             assert!(s.runs.len() <= 7, "{} runs after window {w}", s.runs.len());
             for pair in s.runs.windows(2) {
-                assert!(pair[0].len() / GROWTH >= pair[1].len());
+                assert!(pair[0].len / GROWTH >= pair[1].len);
             }
         }
         // Each window from the second repeats the first key of the window before.
@@ -252,15 +416,49 @@ mod tests {
     }
 
     #[test]
-    fn gallop_finds_keys_in_ascending_order_from_the_last_position() {
+    fn gallop_finds_the_end_of_a_predicate_from_the_last_position() {
         let v = [2u64, 4, 6, 8, 10, 12, 14];
+        assert_eq!(gallop(&v, 0, |x| x <= 1), 0);
+        assert_eq!(gallop(&v, 0, |x| x <= 2), 1);
+        assert_eq!(gallop(&v, 1, |x| x <= 9), 4);
+        assert_eq!(gallop(&v, 4, |x| x <= 14), 7);
+        assert_eq!(gallop(&v, 7, |x| x <= 15), 7);
+    }
+
+    /// Differences of every width (1 to 10 LEB128 bytes), group and chunk boundaries: a run holds
+    /// exactly the keys pushed, finds each and none of their neighbours, and a merge of two runs
+    /// holds both.
+    #[test]
+    fn a_compressed_run_finds_its_keys_across_widths_groups_and_chunks() {
+        let mut keys = Vec::new();
+        let mut k = 5u64;
+        for i in 0..100_000u64 {
+            keys.push(k);
+            // Mostly small steps, sometimes a step of each width up to 2^56 (the last key, u64::MAX,
+            // takes the 10 bytes of the widest).
+            k += if i % 97 == 0 {
+                1 << (i / 97 % 57)
+            } else {
+                1 + i % 300
+            };
+        }
+        keys.push(u64::MAX);
+        let mut run = Run::for_keys(keys.len());
+        keys.iter().for_each(|&k| run.push(k));
+        assert!(run.chunks.len() > 1, "the test crosses chunks");
+        assert_eq!(decoded(&run), keys);
         let mut p = 0;
-        assert!(!gallop(&v, &mut p, 1));
-        assert!(gallop(&v, &mut p, 2));
-        assert!(!gallop(&v, &mut p, 9));
-        assert_eq!(p, 4);
-        assert!(gallop(&v, &mut p, 14));
-        assert!(!gallop(&v, &mut p, 15));
-        assert_eq!(p, 7);
+        for &k in &keys {
+            assert!(!run.contains(&mut p, k - 1) || keys.binary_search(&(k - 1)).is_ok());
+            assert!(run.contains(&mut p, k), "{k}");
+        }
+        // Two interleaved halves merged give the whole, sorted.
+        let (mut a, mut b) = (Run::for_keys(0), Run::for_keys(0));
+        for (i, &k) in keys.iter().enumerate() {
+            if i % 3 == 0 { b.push(k) } else { a.push(k) }
+        }
+        let m = merge(a, b);
+        assert_eq!(m.len, keys.len());
+        assert_eq!(decoded(&m), keys);
     }
 }

@@ -218,8 +218,6 @@ pub fn process_in(
         carry: opts.carry,
     };
     let mut run = RunState::new(header, states.open_debt_cents());
-    // Room for the duplicate check's keys: a claim is at least one record of 129 bytes.
-    run.seen.reserve(data.len() / 129);
     let mut bufs: [WindowBuf; 2] = Default::default();
     // The buffer whose window is liquidated and waits for the sinks.
     let mut pending: Option<usize> = None;
@@ -297,14 +295,15 @@ pub fn process_in(
     let seen = std::mem::take(&mut run.seen);
     if timer.on {
         // Where the memory that grows with the file goes (issue #13): the beneficiaries' states and
-        // the duplicate-detection set, as allocated (hash-table buckets, not entries).
+        // the duplicate-detection set, as allocated.
         eprintln!(
-            "memory: states {} beneficiaries, {} MiB allocated ({} B a state); duplicate set {} claims, {} MiB allocated",
+            "memory: states {} beneficiaries, {} MiB allocated ({} B a state); duplicate set {} claims, {} MiB allocated ({:.2} B a claim)",
             states.len(),
             states.table_bytes() >> 20,
             std::mem::size_of::<BenefState>(),
             seen.len(),
-            seen.bytes() >> 20
+            seen.bytes() >> 20,
+            seen.bytes() as f64 / seen.len().max(1) as f64
         );
     }
     drop(seen);

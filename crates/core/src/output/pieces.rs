@@ -12,15 +12,16 @@ use std::io::{self, Write};
 
 /// Rows formatted by one task.
 pub const PIECE: usize = 4096;
-/// Pieces formatted side by side, then written, before the next ones are formatted (enough to keep a
-/// few cores busy; a piece of payment orders is ≈ 3 MiB of text with its XML).
-pub const BATCH: usize = 8;
+/// Pieces formatted side by side in one batch (enough to keep a few cores busy; a piece of payment
+/// orders is ≈ 3 MiB of text with its XML). Two batches are in memory at once: the one being
+/// written and the next, being formatted.
+pub const BATCH: usize = 4;
 
 /// Formats `items` by pieces of [`PIECE`] rows in parallel into `N` texts (`fmt` appends a piece's
 /// rows to each of its `N` buffers; it is given the index of the piece's first row) and writes each
 /// text to its writer, in order. An error names the writer it came from.
 pub fn write_in_pieces<T: Sync, const N: usize>(
-    out: &mut [&mut dyn Write; N],
+    out: &mut [&mut (dyn Write + Send); N],
     items: &[T],
     fmt: impl Fn(&mut [Vec<u8>; N], usize, &[T]) + Sync,
 ) -> Result<(), (usize, io::Error)> {
@@ -28,19 +29,32 @@ pub fn write_in_pieces<T: Sync, const N: usize>(
     write_pieces(out, &pieces, |b, k, piece| fmt(b, k * PIECE, piece))
 }
 
+/// The texts of one batch of pieces: `N` buffers a piece.
+type Texts<const N: usize> = Vec<[Vec<u8>; N]>;
+
 /// [`write_in_pieces`] on rows already cut into pieces (`fmt` is given the piece's index): for rows
 /// held in blocks rather than one vector (`output::sepa::DueByPayee`).
 ///
-/// The [`BATCH`] sets of buffers are kept from one batch to the next (cleared, not freed): a piece's
-/// text is megabytes, and fresh buffers grew by doubling (copying the text each time) into fresh
-/// pages (zeroed by the kernel, then unmapped when freed) for every piece (issue #13).
+/// Batch k is written while batch k + 1 is formatted (`rayon::join`: the calling thread writes,
+/// the formatting is a task any worker of the pool takes, the caller included once its writes are
+/// done) — the kernel's copy of a batch into the page cache costs about as much as its formatting
+/// (issue #13). Nothing waits for the pool from outside a task: with one thread, the join runs the
+/// writes, then the formatting, on that thread (a design with a channel between a formatting task
+/// and the writing thread hung at `--threads 1`, the pool's one worker blocked on the channel).
+///
+/// The two sets of [`BATCH`] buffers are kept from one batch to the next (cleared, not freed): a
+/// piece's text is megabytes, and fresh buffers grew by doubling (copying the text each time) into
+/// fresh pages (zeroed by the kernel, then unmapped when freed) for every piece (issue #13).
 pub fn write_pieces<T: Sync, const N: usize>(
-    out: &mut [&mut dyn Write; N],
+    out: &mut [&mut (dyn Write + Send); N],
     pieces: &[&[T]],
     fmt: impl Fn(&mut [Vec<u8>; N], usize, &[T]) + Sync,
 ) -> Result<(), (usize, io::Error)> {
-    let mut texts: Vec<[Vec<u8>; N]> = Vec::new();
-    for (k, batch) in pieces.chunks(BATCH).enumerate() {
+    let batches: Vec<&[&[T]]> = pieces.chunks(BATCH).collect();
+    let format = |texts: &mut Texts<N>, k: usize| {
+        let Some(batch) = batches.get(k) else {
+            return;
+        };
         if texts.len() < batch.len() {
             texts.resize_with(batch.len(), || std::array::from_fn(|_| Vec::new()));
         }
@@ -52,11 +66,23 @@ pub fn write_pieces<T: Sync, const N: usize>(
                 b.iter_mut().for_each(Vec::clear);
                 fmt(b, k * BATCH + j, piece);
             });
-        for t in &texts[..batch.len()] {
+    };
+    let write = |out: &mut [&mut (dyn Write + Send); N], texts: &Texts<N>, k: usize| {
+        let n = batches.get(k).map_or(0, |b| b.len());
+        for t in texts.iter().take(n) {
             for (i, (w, b)) in out.iter_mut().zip(t).enumerate() {
                 w.write_all(b).map_err(|e| (i, e))?;
             }
         }
+        Ok(())
+    };
+    let (mut ready, mut next): (Texts<N>, Texts<N>) = (Vec::new(), Vec::new());
+    format(&mut ready, 0);
+    for k in 0..batches.len() {
+        let (written, ()) =
+            rayon::join(|| write(&mut *out, &ready, k), || format(&mut next, k + 1));
+        written?;
+        std::mem::swap(&mut ready, &mut next);
     }
     Ok(())
 }
@@ -88,5 +114,60 @@ mod tests {
             .map(|r| format!("{r}\n"))
             .collect();
         assert_eq!(String::from_utf8(b).unwrap(), want);
+    }
+
+    /// The writes of one batch overlap the formatting of the next without waiting on the pool from
+    /// inside it: inside a pool of 1 thread (where a channel-based overlap hung) and of 2, many
+    /// batches come out whole and in order.
+    #[test]
+    fn pieces_written_while_the_next_batch_is_formatted_finish_on_one_and_two_threads() {
+        let rows: Vec<u32> = (0..(PIECE * BATCH * 5 + 3) as u32).collect();
+        let want: String = rows.iter().map(|r| format!("{r}\n")).collect();
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let mut a = Vec::new();
+            pool.install(|| {
+                write_in_pieces(&mut [&mut a], &rows, |t, _, piece| {
+                    for r in piece {
+                        t[0].extend_from_slice(format!("{r}\n").as_bytes());
+                    }
+                })
+            })
+            .unwrap();
+            assert_eq!(String::from_utf8(a).unwrap(), want, "{threads} threads");
+        }
+    }
+
+    /// A write error stops the writing and names its writer; the batches after it are not written.
+    #[test]
+    fn a_write_error_names_its_writer() {
+        struct Full(usize);
+        impl Write for Full {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                if self.0 < b.len() {
+                    return Err(io::Error::other("disk full"));
+                }
+                self.0 -= b.len();
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let rows: Vec<u32> = (0..(PIECE * BATCH * 3) as u32).collect();
+        let (mut ok, mut full) = (Vec::new(), Full(1000));
+        let e = write_in_pieces(&mut [&mut ok, &mut full], &rows, |t, _, piece| {
+            for r in piece {
+                t[0].extend_from_slice(b"x");
+                t[1].extend_from_slice(format!("{r}\n").as_bytes());
+            }
+        })
+        .unwrap_err();
+        assert_eq!(e.0, 1);
+        // The first piece's first text was written, then the second writer failed.
+        assert_eq!(ok.len(), PIECE);
     }
 }

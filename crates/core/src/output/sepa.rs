@@ -904,7 +904,7 @@ impl Sink for PaymentOrderSink<'_> {
             None => None,
         };
         let mut no_xml = std::io::sink();
-        let xml_w: &mut dyn Write = match xml.as_mut() {
+        let xml_w: &mut (dyn Write + Send) = match xml.as_mut() {
             Some(w) => w,
             None => &mut no_xml,
         };
