@@ -6,10 +6,11 @@
 //! and, while it doubled, the old and new tables at once. Sorted, neighbouring keys are close: a
 //! run keeps its keys by groups of [`GROUP`], the group's first key in a directory (with where the
 //! group's bytes start) and the others as the difference to the key before, in LEB128 bytes — on
-//! the generated days ≈ 2.5 bytes a key plus 0.5 of directory, against 8 for a plain `u64`
-//! (`formats/outputs.md`, "Duplicate transmissions"). The bytes are held in chunks of [`CHUNK`]
-//! bytes, so that a merge reads the old runs' chunks front to back and frees each once read: it
-//! never holds two copies of the keys. What is read is compared in order: no random probe per claim.
+//! the generated days ≈ 2.5 bytes a key plus 0.5 of directory, against 8 for a plain `u64` (what
+//! a duplicate is: `formats/claims-b2.md`, the claim number, `R030`). The bytes are held in chunks
+//! of [`CHUNK`] bytes, so that a merge reads the old runs' chunks front to back and frees each once
+//! read: it never holds two copies of the keys (only of their directories, 0.5 byte a key). What
+//! is read is compared in order: no random probe per claim.
 //!
 //! Runs of geometric sizes: each window's new keys become a run; the newest run is merged into the
 //! one below while that one is not [`GROWTH`] times larger. Runs therefore shrink by that factor

@@ -7,6 +7,7 @@
 //! debt rows) — and pieces are written in their order, so the bytes do not depend on the thread
 //! count; at most [`BATCH`] pieces are held in memory at once, whatever the length of the list.
 
+use super::files::write_all_vectored;
 use rayon::prelude::*;
 use std::io::{self, Write};
 
@@ -35,7 +36,8 @@ type Texts<const N: usize> = Vec<[Vec<u8>; N]>;
 /// [`write_in_pieces`] on rows already cut into pieces (`fmt` is given the piece's index): for rows
 /// held in blocks rather than one vector (`output::sepa::DueByPayee`).
 ///
-/// Batch k is written while batch k + 1 is formatted (`rayon::join`: the calling thread writes,
+/// A batch's texts go to each writer in one vectored write ([`write_all_vectored`]: no copy into
+/// the writer's buffer when they are larger than it). Batch k is written while batch k + 1 is formatted (`rayon::join`: the calling thread writes,
 /// the formatting is a task any worker of the pool takes, the caller included once its writes are
 /// done) — the kernel's copy of a batch into the page cache costs about as much as its formatting
 /// (issue #13). Nothing waits for the pool from outside a task: with one thread, the join runs the
@@ -69,10 +71,9 @@ pub fn write_pieces<T: Sync, const N: usize>(
     };
     let write = |out: &mut [&mut (dyn Write + Send); N], texts: &Texts<N>, k: usize| {
         let n = batches.get(k).map_or(0, |b| b.len());
-        for t in texts.iter().take(n) {
-            for (i, (w, b)) in out.iter_mut().zip(t).enumerate() {
-                w.write_all(b).map_err(|e| (i, e))?;
-            }
+        for (i, w) in out.iter_mut().enumerate() {
+            let parts = texts.iter().take(n).filter_map(|t| t.get(i));
+            write_all_vectored(&mut **w, parts.map(Vec::as_slice)).map_err(|e| (i, e))?;
         }
         Ok(())
     };
@@ -167,7 +168,7 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(e.0, 1);
-        // The first piece's first text was written, then the second writer failed.
-        assert_eq!(ok.len(), PIECE);
+        // The first batch's texts of the first writer were written, then the second writer failed.
+        assert_eq!(ok.len(), PIECE * BATCH);
     }
 }
