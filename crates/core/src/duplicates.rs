@@ -73,7 +73,7 @@ impl Run {
 
     /// Appends `key`, larger than every key held.
     fn push(&mut self, key: u64) {
-        if self.len % GROUP == 0 {
+        if self.len.is_multiple_of(GROUP) {
             if self
                 .chunks
                 .last()
@@ -183,7 +183,7 @@ impl Iterator for Keys {
             return None;
         }
         let g = self.next / GROUP;
-        if self.next % GROUP == 0 {
+        if self.next.is_multiple_of(GROUP) {
             let start = self.run.starts.get(g).copied().unwrap_or(0);
             let c = (start >> 32) as usize;
             // The chunks before this group's are read: their memory goes back now.
