@@ -6,10 +6,10 @@
 //! and, while it doubled, the old and new tables at once. Sorted, neighbouring keys are close: a
 //! run keeps its keys by groups of [`GROUP`], the group's first key in a directory (with where the
 //! group's bytes start) and the others as the difference to the key before, in LEB128 bytes — on
-//! the generated days ≈ 2.5 bytes a key plus 0.5 of directory, against 8 for a plain `u64` (what
+//! the generated days ≈ 2.5 bytes a key plus 1 of directory, against 8 for a plain `u64` (what
 //! a duplicate is: `formats/claims-b2.md`, the claim number, `R030`). The bytes are held in chunks
 //! of [`CHUNK`] bytes, so that a merge reads the old runs' chunks front to back and frees each once
-//! read: it never holds two copies of the keys (only of their directories, 0.5 byte a key). What
+//! read: it never holds two copies of the keys (only of their directories, 1 byte a key). What
 //! is read is compared in order: no random probe per claim.
 //!
 //! Runs of geometric sizes: each window's new keys become a run; the newest run is merged into the
@@ -17,7 +17,8 @@
 //! from the oldest to the newest: at most log₈ n + 1 runs, each key moved O(log n) times whatever
 //! the window size (a design with one run for new keys made a window of a few claims move that
 //! whole run: quadratic at `--window-kib 64`). A window's check walks its sorted keys forward
-//! through every run's directory, galloping, then reads the one group that may hold the key.
+//! through every run's directory, galloping, then reads on in the one group that may hold the key
+//! (a run's differences are read at most once a window).
 //!
 //! Architecture invariant: the first claim of a key in file order is not a duplicate, every later
 //! one is — the same answer as a set filled in file order, for any window size and thread count.
@@ -26,9 +27,10 @@ use rayon::prelude::*;
 
 /// How much larger a run is than the next newer one (below it, the newer run is merged into it).
 const GROWTH: usize = 8;
-/// Keys of a group: the first in the run's directory, the others as differences. A lookup reads
-/// half a group on average; the directory costs 16 bytes a group (0.5 byte a key).
-const GROUP: usize = 32;
+/// Keys of a group: the first in the run's directory, the others as differences. A lookup in a
+/// group not read yet in the window reads half of it on average; the directory costs 16 bytes a
+/// group (1 byte a key).
+const GROUP: usize = 16;
 /// Bytes of a chunk of groups (a group never straddles two chunks).
 const CHUNK: usize = 64 << 10;
 /// The most bytes a group's differences take (10 LEB128 bytes for a `u64`).
@@ -39,8 +41,8 @@ const GROUP_MAX_BYTES: usize = (GROUP - 1) * 10;
 pub(crate) struct ClaimsSeen {
     /// Sorted runs, oldest (largest) first; no key in two runs.
     runs: Vec<Run>,
-    /// Each run's galloping position (a group) during a window's check.
-    pos: Vec<usize>,
+    /// Each run's reading position during a window's check.
+    pos: Vec<Cursor>,
     /// The window's (key, position in the window), sorted; reused from window to window.
     window: Vec<(u64, u32)>,
     /// The window's keys not seen before, sorted, one each.
@@ -63,10 +65,14 @@ struct Run {
 }
 
 impl Run {
-    /// An empty run for about `n` keys (the first chunk sized for them, up to [`CHUNK`]).
+    /// An empty run for `n` keys: its directory sized exactly, its first chunk for about `n` keys
+    /// (up to [`CHUNK`]).
     fn for_keys(n: usize) -> Run {
+        let groups = n.div_ceil(GROUP);
         Run {
             chunks: vec![Vec::with_capacity((n * 3 + GROUP_MAX_BYTES).min(CHUNK))],
+            firsts: Vec::with_capacity(groups),
+            starts: Vec::with_capacity(groups),
             ..Run::default()
         }
     }
@@ -103,37 +109,53 @@ impl Run {
             + (self.firsts.capacity() + self.starts.capacity()) * std::mem::size_of::<u64>()
     }
 
-    /// Group `g`'s first key, key count and bytes (from its start to its chunk's end).
-    fn group(&self, g: usize) -> (u64, usize, &[u8]) {
+    /// Group `g`'s first key, key count, chunk and where its differences start in it.
+    fn group(&self, g: usize) -> (u64, usize, &[u8], usize) {
         let first = self.firsts.get(g).copied().unwrap_or(0);
         let start = self.starts.get(g).copied().unwrap_or(0);
-        let bytes = self
+        let chunk = self
             .chunks
             .get((start >> 32) as usize)
-            .and_then(|c| c.get((start & 0xffff_ffff) as usize..))
-            .unwrap_or(&[]);
-        (first, self.len.saturating_sub(g * GROUP).min(GROUP), bytes)
+            .map_or(&[][..], Vec::as_slice);
+        let count = self.len.saturating_sub(g * GROUP).min(GROUP);
+        (first, count, chunk, (start & 0xffff_ffff) as usize)
     }
 
-    /// Whether `key` is held, searching the directory forward from group `*pos`; `*pos` is left at
-    /// the group where the next, larger key's search starts.
-    fn contains(&self, pos: &mut usize, key: u64) -> bool {
+    /// Whether `key` is held. `c` is where the search of the window's previous, smaller key left
+    /// off: the directory is searched forward from its group, and within the same group the
+    /// differences are read on from where it stopped — a window's keys read each difference of a
+    /// run at most once.
+    fn contains(&self, c: &mut Cursor, key: u64) -> bool {
         // The first group whose first key is above `key`; the key can only be in the one before.
-        let above = gallop(&self.firsts, *pos, |first| first <= key);
+        let above = gallop(&self.firsts, c.group, |first| first <= key);
         let Some(g) = above.checked_sub(1) else {
             return false;
         };
-        *pos = g;
-        let (mut k, count, bytes) = self.group(g);
-        let mut at = 0;
-        for _ in 1..count {
-            if k >= key {
-                break;
-            }
-            k = k.wrapping_add(leb128(bytes, &mut at));
+        let (first, count, chunk, start) = self.group(g);
+        if g != c.group || c.read == 0 {
+            *c = Cursor {
+                group: g,
+                read: 1,
+                key: first,
+                at: start,
+            };
         }
-        k == key
+        while c.key < key && c.read < count {
+            c.key = c.key.wrapping_add(leb128(chunk, &mut c.at));
+            c.read += 1;
+        }
+        c.key == key
     }
+}
+
+/// Where a window's check is in a run: the group, how many of its keys are read, the last key read
+/// and where the next difference starts in the group's chunk.
+#[derive(Clone, Copy, Default)]
+struct Cursor {
+    group: usize,
+    read: usize,
+    key: u64,
+    at: usize,
 }
 
 /// Reads the LEB128 number at `*at` in `bytes` and moves past it (0 past the end: never for the
@@ -237,10 +259,15 @@ impl ClaimsSeen {
         self.runs.iter().map(|r| r.len).sum()
     }
 
-    /// Bytes allocated (the runs, and the window's lists reused from window to window).
+    /// Bytes allocated by the runs (what grows with the file).
     pub(crate) fn bytes(&self) -> usize {
         self.runs.iter().map(Run::bytes).sum::<usize>()
-            + self.window.capacity() * std::mem::size_of::<(u64, u32)>()
+    }
+
+    /// Bytes allocated by the lists of one window's check, reused from window to window (they
+    /// grow with the window, not the file).
+    pub(crate) fn window_bytes(&self) -> usize {
+        self.window.capacity() * std::mem::size_of::<(u64, u32)>()
             + self.fresh.capacity() * std::mem::size_of::<u64>()
     }
 
@@ -261,7 +288,7 @@ impl ClaimsSeen {
         self.window.par_sort_unstable();
         self.fresh.clear();
         self.pos.clear();
-        self.pos.resize(self.runs.len(), 0);
+        self.pos.resize(self.runs.len(), Cursor::default());
         let mut k = 0;
         while let Some(&(key, _)) = self.window.get(k) {
             let known = self
@@ -348,11 +375,10 @@ mod tests {
     fn decoded(run: &Run) -> Vec<u64> {
         (0..run.len.div_ceil(GROUP))
             .flat_map(|g| {
-                let (mut k, count, bytes) = run.group(g);
-                let mut at = 0;
+                let (mut k, count, chunk, mut at) = run.group(g);
                 (0..count).map(move |i| {
                     if i > 0 {
-                        k += leb128(bytes, &mut at);
+                        k += leb128(chunk, &mut at);
                     }
                     k
                 })
@@ -448,10 +474,16 @@ mod tests {
         keys.iter().for_each(|&k| run.push(k));
         assert!(run.chunks.len() > 1, "the test crosses chunks");
         assert_eq!(decoded(&run), keys);
-        let mut p = 0;
+        let mut p = Cursor::default();
         for &k in &keys {
             assert!(!run.contains(&mut p, k - 1) || keys.binary_search(&(k - 1)).is_ok());
             assert!(run.contains(&mut p, k), "{k}");
+        }
+        // Sparse lookups (groups skipped, a key absent between two held ones).
+        let mut p = Cursor::default();
+        for w in keys.windows(2).step_by(37) {
+            assert!(run.contains(&mut p, w[0]));
+            assert_eq!(run.contains(&mut p, w[0] + 1), w[0] + 1 == w[1]);
         }
         // Two interleaved halves merged give the whole, sorted.
         let (mut a, mut b) = (Run::for_keys(0), Run::for_keys(0));

@@ -297,13 +297,14 @@ pub fn process_in(
         // Where the memory that grows with the file goes (issue #13): the beneficiaries' states and
         // the duplicate-detection set, as allocated.
         eprintln!(
-            "memory: states {} beneficiaries, {} MiB allocated ({} B a state); duplicate set {} claims, {} MiB allocated ({:.2} B a claim)",
+            "memory: states {} beneficiaries, {} MiB allocated ({} B a state); duplicate set {} claims, {:.1} MiB allocated ({:.2} B a claim) + {:.1} MiB for a window's check",
             states.len(),
             states.table_bytes() >> 20,
             std::mem::size_of::<BenefState>(),
             seen.len(),
-            seen.bytes() >> 20,
-            seen.bytes() as f64 / seen.len().max(1) as f64
+            seen.bytes() as f64 / (1 << 20) as f64,
+            seen.bytes() as f64 / seen.len().max(1) as f64,
+            seen.window_bytes() as f64 / (1 << 20) as f64
         );
     }
     drop(seen);
