@@ -126,12 +126,13 @@ pub fn run<'s>(
         "liquidation (with ledger lookups, checksum beside; loaded beside the parse: {loads}; states encoded beside the sinks' finish: {:.3} s)",
         encoded.as_ref().map_or(0.0, |e| e.1)
     ));
-    // The night's states, encoded while the sinks finished (by key, as references otherwise: the
-    // ledger then encodes them itself).
-    let states = match &encoded {
+    // The night's states, encoded while the sinks finished (by key, decoded otherwise: the ledger
+    // then encodes them itself).
+    let decoded = match &encoded {
         Some(_) => Vec::new(),
         None => staged.states.sorted(),
     };
+    let states: Vec<(u64, &BenefState)> = decoded.iter().map(|(k, s)| (*k, s)).collect();
     let mut commit = night_commit(
         &header,
         checksum,
@@ -436,12 +437,13 @@ pub fn reprocess(
         return Err(ExitCode::from(5));
     }
     drop(after);
+    let state_refs: Vec<(u64, &BenefState)> = states.iter().map(|(k, s)| (*k, s)).collect();
     let pending = ledger
         .commit_night(&night_commit(
             &header,
             checksum,
             refs,
-            &states,
+            &state_refs,
             &staged.stage,
             &night,
             out,

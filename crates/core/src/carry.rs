@@ -32,6 +32,18 @@ pub struct EarlierClaim {
 pub trait Carry: Sync {
     /// The running state of a beneficiary (`refs::benef_key`) at the end of the last night, if any.
     fn state(&self, benef: u64) -> Option<BenefState>;
+    /// [`Carry::state`] packed (`states::packed`) into `out` (emptied first); `false` if none. What
+    /// the engine asks: a shard holds states packed, so a ledger that stores them packed hands its
+    /// bytes over as they are (checked with `packed::validate`), without building a state.
+    fn state_packed(&self, benef: u64, out: &mut Vec<u8>) -> bool {
+        match self.state(benef) {
+            Some(s) => {
+                crate::states::packed::encode(&s, out);
+                true
+            }
+            None => false,
+        }
+    }
     /// Whether this practitioner's claim number was read by an earlier night.
     fn claim(&self, practitioner: u32, claim_no: u32) -> Option<EarlierClaim>;
     /// Whether this act was paid by an earlier night.

@@ -297,10 +297,10 @@ pub fn process_in(
         // Where the memory that grows with the file goes (issue #13): the beneficiaries' states and
         // the duplicate-detection set, as allocated.
         eprintln!(
-            "memory: states {} beneficiaries, {} MiB allocated ({} B a state); duplicate set {} claims, {:.1} MiB allocated ({:.2} B a claim) + {:.1} MiB for a window's check",
+            "memory: states {} beneficiaries, {} MiB allocated (packed: bytes → count {}); duplicate set {} claims, {:.1} MiB allocated ({:.2} B a claim) + {:.1} MiB for a window's check",
             states.len(),
             states.table_bytes() >> 20,
-            std::mem::size_of::<BenefState>(),
+            crate::states::histogram_text(&states.size_histogram()),
             seen.len(),
             seen.bytes() as f64 / (1 << 20) as f64,
             seen.bytes() as f64 / seen.len().max(1) as f64,
@@ -713,20 +713,26 @@ fn liquidate_shards(
                     pos: c.pos,
                 };
                 let key = benef_key(&h.nir, h.rank).unwrap_or(0);
-                let bs = st.get_or_insert_with(key, || {
-                    let s = ctx.carry.and_then(|c| c.state(key)).unwrap_or_default();
-                    so.opening_debts += s.open_debt_cents();
-                    s
+                // The state is decoded from its packed form for the claim and packed back after
+                // it (`states::Shard::with_state`, issue #13).
+                let opening = &mut so.opening_debts;
+                let traced = opts.trace_claim == Some(h.claim_no);
+                let (o, steps) = st.with_state(key, ctx.carry, |bs, new| {
+                    if new {
+                        *opening += bs.open_debt_cents();
+                    }
+                    if traced {
+                        let mut steps = Vec::new();
+                        let mut tr = Trace(Some(&mut steps));
+                        let o = rules::liquidate_in(ctx, &input, bs, &mut scratch, &mut tr);
+                        (o, Some(steps))
+                    } else {
+                        let o =
+                            rules::liquidate_in(ctx, &input, bs, &mut scratch, &mut Trace(None));
+                        (o, None)
+                    }
                 });
-                if opts.trace_claim == Some(h.claim_no) {
-                    let mut steps = Vec::new();
-                    let mut tr = Trace(Some(&mut steps));
-                    let o = rules::liquidate_in(ctx, &input, bs, &mut scratch, &mut tr);
-                    so.outcomes.push((o, Some(steps)));
-                } else {
-                    let o = rules::liquidate_in(ctx, &input, bs, &mut scratch, &mut Trace(None));
-                    so.outcomes.push((o, None));
-                }
+                so.outcomes.push((o, steps));
             }
         });
 }

@@ -136,13 +136,13 @@ impl Session {
                 // As `engine::liquidate_shards`: a first claim takes its state from an earlier
                 // night when the context carries one (a ledger), else starts empty.
                 let opening = &mut self.opening_debts;
-                let state = shard.get_or_insert_with(key, || {
-                    let s = ctx.carry.and_then(|c| c.state(key)).unwrap_or_default();
-                    *opening += s.open_debt_cents();
-                    s
+                let scratch = &mut self.scratch;
+                let o = shard.with_state(key, ctx.carry, |state, new| {
+                    if new {
+                        *opening += state.open_debt_cents();
+                    }
+                    rules::liquidate_in(ctx, &input, state, scratch, &mut Trace(None))
                 });
-                let o =
-                    rules::liquidate_in(ctx, &input, state, &mut self.scratch, &mut Trace(None));
                 loc[k] = (0, out.outcomes.len() as u32);
                 out.outcomes.push((o, None));
             }

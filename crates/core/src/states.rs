@@ -10,6 +10,8 @@
 //! Architecture invariant: the shard of a beneficiary is a function of its key only ([`shard_of`]),
 //! never of the thread count; a shard's states are touched by one task at a time, in file order.
 
+pub mod packed;
+
 use crate::rules::BenefState;
 use hashbrown::HashTable;
 use rayon::prelude::*;
@@ -26,20 +28,78 @@ pub fn shard_of(key: u64) -> usize {
     (h.finish() >> 32) as usize % SHARDS
 }
 
-/// States per slab block of a shard: a block is allocated whole, so a shard wastes at most one
-/// partly filled block (256 shards × 256 states × ~150 B ≈ 10 MB at worst).
+/// Slots per slab block of a shard: a block is allocated whole, so a shard wastes at most one
+/// partly filled block (256 shards × 256 slots × 48 B = 3 MiB at worst).
 const BLOCK: usize = 256;
 
-/// The beneficiaries of one shard: their states in fixed-size blocks (a slab, in the order they were
-/// first seen) and a hash index from key to slot. The index holds 4-byte slot numbers only — the key
-/// is read from the slot, whose state is about to be read anyway — so the slack of a hash table that
-/// doubles (up to half its buckets empty) costs 5 bytes a bucket, not 17 with the key (issue #13:
-/// ≈ 138 → ≈ 40 MiB for 4.3 M beneficiaries); a block never moves, so growing never copies states
-/// nor holds two tables of them.
+/// Bytes of a packed state held in its slot. A national day's states (issue #13, measured on the
+/// 1 M-claim day: see `States::size_histogram`) mostly pack into 20–40 bytes: one year of
+/// participation, one session, no debt. Longer ones (several sessions, debts) spill.
+const INLINE: usize = 39;
+
+/// `Slot::len` of a state whose bytes are in the shard's spill arena; the slot's bytes then hold
+/// the record's offset, length and room there (three u64, little-endian).
+const SPILLED: u8 = u8::MAX;
+
+/// One beneficiary in a shard: its key and its packed state (`packed`), inline up to [`INLINE`]
+/// bytes — 48 bytes a beneficiary, against ≈ 176 for a `BenefState` and its heap spills.
+#[derive(Clone, Copy)]
+struct Slot {
+    key: u64,
+    len: u8,
+    bytes: [u8; INLINE],
+}
+
+impl Slot {
+    /// (offset, length, room) of a spilled record.
+    fn spill(&self) -> (usize, usize, usize) {
+        let w = |i: usize| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(&self.bytes[i * 8..i * 8 + 8]);
+            u64::from_le_bytes(a) as usize
+        };
+        (w(0), w(1), w(2))
+    }
+    fn set_spill(&mut self, off: usize, len: usize, room: usize) {
+        for (i, v) in [off, len, room].into_iter().enumerate() {
+            self.bytes[i * 8..i * 8 + 8].copy_from_slice(&(v as u64).to_le_bytes());
+        }
+        self.len = SPILLED;
+    }
+    /// The packed state, read from `spill` if it is there.
+    fn packed<'a>(&'a self, spill: &'a [u8]) -> &'a [u8] {
+        if self.len == SPILLED {
+            let (off, len, _) = self.spill();
+            spill.get(off..off + len).unwrap_or_default()
+        } else {
+            &self.bytes[..(self.len as usize).min(INLINE)]
+        }
+    }
+}
+
+/// The beneficiaries of one shard: their packed states in fixed-size blocks of slots (a slab, in
+/// the order they were first seen), the states longer than a slot in one spill arena, and a hash
+/// index from key to slot. The index holds 4-byte slot numbers only — the key is read from the
+/// slot, whose state is about to be read anyway — so the slack of a hash table that doubles costs
+/// 5 bytes a bucket (issue #13); a block never moves, so growing never copies the slots.
+///
+/// Why a hash index and not a slab indexed by the reference snapshot's beneficiary row: the two
+/// cost the same at national size (≈ 40 MiB: 10 M rows × 4 bytes, against ≈ 8 M buckets × 5 bytes
+/// for the 4.3 M beneficiaries a day touches), and a ledger seeds states by key, for beneficiaries
+/// that may have no row in tonight's table.
+///
+/// The rules work on a decoded copy ([`Shard::with_state`]): decoded before the claim, packed back
+/// after it — one `BenefState` a shard, not one a beneficiary.
 #[derive(Default)]
 pub struct Shard {
     index: HashTable<u32>,
-    blocks: Vec<Vec<(u64, BenefState)>>,
+    blocks: Vec<Vec<Slot>>,
+    spill: Vec<u8>,
+    /// Bytes of `spill` no slot points at any more (a record moved or went back inline).
+    garbage: usize,
+    /// The working copy of the state being liquidated, and the buffer it is packed into.
+    work: BenefState,
+    buf: Vec<u8>,
 }
 
 /// The hash of a beneficiary key in a shard's index.
@@ -50,12 +110,12 @@ fn hash(key: u64) -> u64 {
 
 /// The key held in slot `i` (0 for a slot that does not exist: never asked).
 #[inline]
-fn key_at(blocks: &[Vec<(u64, BenefState)>], i: u32) -> u64 {
+fn key_at(blocks: &[Vec<Slot>], i: u32) -> u64 {
     let i = i as usize;
     blocks
         .get(i / BLOCK)
         .and_then(|b| b.get(i % BLOCK))
-        .map_or(0, |e| e.0)
+        .map_or(0, |e| e.key)
 }
 
 impl Shard {
@@ -68,65 +128,181 @@ impl Shard {
             .map(|&i| i as usize)
     }
 
-    /// The state of `key`, made by `new` if the shard has none yet.
-    pub(crate) fn get_or_insert_with(
-        &mut self,
-        key: u64,
-        new: impl FnOnce() -> BenefState,
-    ) -> &mut BenefState {
-        let i = match self.slot(key) {
-            Some(i) => i,
-            None => {
-                let n = self.index.len();
-                self.push(key, new());
-                let Shard { index, blocks } = self;
-                index.insert_unique(hash(key), n as u32, |&i| hash(key_at(blocks, i)));
-                n
-            }
-        };
-        &mut self.blocks[i / BLOCK][i % BLOCK].1
+    fn at(&self, i: usize) -> Option<&Slot> {
+        self.blocks.get(i / BLOCK)?.get(i % BLOCK)
     }
 
-    fn push(&mut self, key: u64, st: BenefState) {
+    /// The packed state of `key`, if it has one.
+    fn packed(&self, key: u64) -> Option<&[u8]> {
+        Some(self.at(self.slot(key)?)?.packed(&self.spill))
+    }
+
+    /// A new slot for `key` holding `bytes`; its number.
+    fn insert(&mut self, key: u64, bytes: &[u8]) -> usize {
+        let n = self.index.len();
         if self.blocks.last().is_none_or(|b| b.len() == BLOCK) {
             self.blocks.push(Vec::with_capacity(BLOCK));
         }
         if let Some(b) = self.blocks.last_mut() {
-            b.push((key, st));
+            b.push(Slot {
+                key,
+                len: 0,
+                bytes: [0; INLINE],
+            });
+        }
+        let Shard { index, blocks, .. } = self;
+        index.insert_unique(hash(key), n as u32, |&i| hash(key_at(blocks, i)));
+        self.store(n, bytes);
+        n
+    }
+
+    /// Puts `bytes` in slot `i`: inline if they fit, else in the spill arena — in place if the
+    /// record's room there holds them, else at the arena's end with a quarter more room (a state
+    /// that outgrew its slot tends to grow again: more sessions, more debts).
+    fn store(&mut self, i: usize, bytes: &[u8]) {
+        let Shard {
+            blocks,
+            spill,
+            garbage,
+            ..
+        } = self;
+        let Some(slot) = blocks.get_mut(i / BLOCK).and_then(|b| b.get_mut(i % BLOCK)) else {
+            return;
+        };
+        if slot.len == SPILLED {
+            let (off, _, room) = slot.spill();
+            if bytes.len() > INLINE
+                && bytes.len() <= room
+                && let Some(dst) = spill.get_mut(off..off + bytes.len())
+            {
+                dst.copy_from_slice(bytes);
+                slot.set_spill(off, bytes.len(), room);
+                return;
+            }
+            *garbage += room;
+        }
+        if bytes.len() <= INLINE {
+            slot.bytes[..bytes.len()].copy_from_slice(bytes);
+            slot.len = bytes.len() as u8;
+        } else {
+            let off = spill.len();
+            let room = bytes.len() + bytes.len() / 4;
+            spill.extend_from_slice(bytes);
+            spill.resize(off + room, 0);
+            slot.set_spill(off, bytes.len(), room);
+        }
+        if *garbage > 1 << 16 && *garbage * 2 > spill.len() {
+            self.compact();
         }
     }
 
-    fn get(&self, key: u64) -> Option<&BenefState> {
-        let i = self.slot(key)?;
-        Some(&self.blocks.get(i / BLOCK)?.get(i % BLOCK)?.1)
+    /// Rewrites the spill arena with the live records only, in slot order.
+    fn compact(&mut self) {
+        let live = self.spill.len() - self.garbage.min(self.spill.len());
+        let mut fresh = Vec::with_capacity(live);
+        for slot in self.blocks.iter_mut().flatten() {
+            if slot.len == SPILLED {
+                let (off, len, room) = slot.spill();
+                let at = fresh.len();
+                fresh.extend_from_slice(self.spill.get(off..off + room).unwrap_or_default());
+                slot.set_spill(at, len, room);
+            }
+        }
+        self.spill = fresh;
+        self.garbage = 0;
     }
 
-    /// Reads the index entry and the state of `key` (if any) and returns a value made from them, for the
-    /// caller to discard: a read-ahead before the claim is liquidated (`engine::liquidate_shards`).
+    /// Runs `f` on the state of beneficiary `key` and packs back what it leaves. The state is
+    /// decoded into the shard's working copy; the first time a beneficiary is seen it is the one
+    /// `carry` gives (an earlier night's, `Carry::state_packed`), or an empty one. `f` is told
+    /// whether the state is new to the shard (`engine::liquidate_shards` counts the debts a
+    /// beneficiary brings from an earlier night).
+    ///
+    /// A packed state that does not decode — never one this shard packed, and a ledger checks what
+    /// it hands over (`Carry::state_packed`) — is taken as empty.
+    pub(crate) fn with_state<R>(
+        &mut self,
+        key: u64,
+        carry: Option<&dyn crate::carry::Carry>,
+        f: impl FnOnce(&mut BenefState, bool) -> R,
+    ) -> R {
+        let mut buf = std::mem::take(&mut self.buf);
+        let (i, new) = match self.slot(key) {
+            Some(i) => (i, false),
+            None => {
+                buf.clear();
+                if !carry.is_some_and(|c| c.state_packed(key, &mut buf)) {
+                    packed::encode(&BenefState::default(), &mut buf);
+                }
+                (self.insert(key, &buf), true)
+            }
+        };
+        let mut work = std::mem::take(&mut self.work);
+        let read = self
+            .at(i)
+            .map(|s| packed::decode_into(s.packed(&self.spill), &mut work));
+        if !matches!(read, Some(Ok(()))) {
+            work = BenefState::default();
+        }
+        let r = f(&mut work, new);
+        packed::encode(&work, &mut buf);
+        self.store(i, &buf);
+        self.work = work;
+        self.buf = buf;
+        r
+    }
+
+    /// Reads the index entry and the slot of `key` (if any) and returns a value made from them, for
+    /// the caller to discard: a read-ahead before the claim is liquidated (`engine::liquidate_shards`).
     #[inline]
     pub(crate) fn touch(&self, key: u64) -> usize {
-        self.get(key)
-            .map_or(0, |s| s.pf_by_year.len() + s.daily.len())
+        self.packed(key).map_or(0, |b| b.len())
     }
 
-    fn set(&mut self, key: u64, st: BenefState) {
-        *self.get_or_insert_with(key, BenefState::default) = st;
+    fn set(&mut self, key: u64, bytes: &[u8]) {
+        match self.slot(key) {
+            Some(i) => self.store(i, bytes),
+            None => {
+                self.insert(key, bytes);
+            }
+        }
     }
 
-    fn len(&self) -> usize {
+    /// Number of beneficiaries with a state.
+    pub fn len(&self) -> usize {
         self.index.len()
     }
 
-    fn iter(&self) -> impl Iterator<Item = &(u64, BenefState)> {
-        self.blocks.iter().flatten()
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
     }
 
-    /// Bytes allocated: the index's buckets and the blocks' slots.
+    /// Every (key, packed state), in slot order (the order first seen: the same for any
+    /// `--threads`).
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &[u8])> {
+        self.blocks
+            .iter()
+            .flatten()
+            .map(|s| (s.key, s.packed(&self.spill)))
+    }
+
+    /// Bytes allocated: the index's buckets, the blocks' slots and the spill arena.
     fn bytes(&self) -> usize {
         crate::engine::table_bytes(self.index.capacity(), std::mem::size_of::<u32>())
-            + self.blocks.iter().map(|b| b.capacity()).sum::<usize>()
-                * std::mem::size_of::<(u64, BenefState)>()
+            + self.blocks.iter().map(|b| b.capacity()).sum::<usize>() * std::mem::size_of::<Slot>()
+            + self.spill.capacity()
     }
+}
+
+/// A [`States::size_histogram`] as text: `length:count` for the lengths that occur.
+pub fn histogram_text(h: &[u64; 64]) -> String {
+    let v: Vec<String> = h
+        .iter()
+        .enumerate()
+        .filter(|e| *e.1 > 0)
+        .map(|(n, c)| format!("{n}{}:{c}", if n == 63 { "+" } else { "" }))
+        .collect();
+    v.join(" ")
 }
 
 /// Every beneficiary's running state, by beneficiary key, split into [`SHARDS`] shards.
@@ -151,14 +327,27 @@ impl States {
     /// `pf_by_year` entry should come with `seeded = true`, or the beneficiaries table's own
     /// `pf_year`/`pf_used` is added on the first participation (`participation::apply_participation`).
     pub fn seed(&mut self, key: u64, state: BenefState) {
+        let mut b = Vec::new();
+        packed::encode(&state, &mut b);
+        self.seed_packed(key, &b);
+    }
+
+    /// [`States::seed`] with a state already packed ([`packed`]; checked by the caller).
+    pub fn seed_packed(&mut self, key: u64, bytes: &[u8]) {
         if let Some(m) = self.shards.get_mut(shard_of(key)) {
-            m.set(key, state);
+            m.set(key, bytes);
         }
     }
 
-    /// The state of beneficiary `key`, if it was seeded or one of its claims reached the rules.
-    pub fn get(&self, key: u64) -> Option<&BenefState> {
-        self.shards.get(shard_of(key))?.get(key)
+    /// The state of beneficiary `key` (decoded: a copy), if it was seeded or one of its claims
+    /// reached the rules.
+    pub fn get(&self, key: u64) -> Option<BenefState> {
+        packed::decode(self.packed(key)?).ok()
+    }
+
+    /// The packed state of beneficiary `key`, if it has one.
+    pub fn packed(&self, key: u64) -> Option<&[u8]> {
+        self.shards.get(shard_of(key))?.packed(key)
     }
 
     /// Number of beneficiaries with a state.
@@ -166,7 +355,7 @@ impl States {
         self.shards.iter().map(|m| m.len()).sum()
     }
 
-    /// Bytes allocated by the shards (index and inline states; heap spills of a state not counted).
+    /// Bytes allocated by the shards (index, slots and spill arenas: everything the states hold).
     pub fn table_bytes(&self) -> usize {
         self.shards.iter().map(Shard::bytes).sum()
     }
@@ -175,55 +364,65 @@ impl States {
         self.shards.iter().all(|m| m.len() == 0)
     }
 
-    /// Every state, by ascending beneficiary key.
-    pub fn into_sorted(self) -> Vec<(u64, BenefState)> {
-        let mut v: Vec<(u64, BenefState)> = Vec::with_capacity(self.len());
-        for sh in self.shards {
-            v.extend(sh.blocks.into_iter().flatten());
-        }
-        v.sort_unstable_by_key(|e| e.0);
-        v
+    /// How many packed states have each length: `[n]` for `n` bytes, the last entry for `≥ 63`
+    /// (`LIQUIDATOR_TIMING=1` prints it: what [`INLINE`] was chosen from).
+    pub fn size_histogram(&self) -> [u64; 64] {
+        self.shards
+            .par_iter()
+            .map(|sh| {
+                let mut h = [0u64; 64];
+                for (_, b) in sh.iter() {
+                    h[b.len().min(63)] += 1;
+                }
+                h
+            })
+            .reduce(
+                || [0u64; 64],
+                |mut a, b| {
+                    for (x, y) in a.iter_mut().zip(b) {
+                        *x += y;
+                    }
+                    a
+                },
+            )
     }
 
-    /// Every state by reference, block by block as they lie in memory (shard by shard, in the order
-    /// first seen: the same for any `--threads`). What a ledger encodes at the end of a night
-    /// (`carry::Carry::night_states`): reading the states where they lie, in parallel over blocks,
-    /// instead of chasing references sorted by key (issue #14).
-    pub fn blocks(&self) -> Vec<&[(u64, BenefState)]> {
-        self.shards
-            .iter()
-            .flat_map(|sh| sh.blocks.iter().map(Vec::as_slice))
+    /// Every state (decoded), by ascending beneficiary key.
+    pub fn into_sorted(self) -> Vec<(u64, BenefState)> {
+        self.sorted()
+    }
+
+    /// The shards, each with its (key, packed state) in slot order: what a ledger encodes at the
+    /// end of a night (`carry::Carry::night_states`), reading the states where they lie, in
+    /// parallel over shards, instead of in key order (issue #14).
+    pub fn shards(&self) -> &[Shard] {
+        &self.shards
+    }
+
+    /// Every state (decoded: a copy), by ascending beneficiary key: what `reprocess` compares.
+    pub fn sorted(&self) -> Vec<(u64, BenefState)> {
+        self.refs_where(|_| true)
+            .into_iter()
+            .map(|(k, b)| (k, packed::decode(b).unwrap_or_default()))
             .collect()
     }
 
-    /// Every state by reference, by ascending beneficiary key: what a ledger commits. A national
-    /// night has millions of states of ≈ 180 bytes: sorting references (16 bytes) on the run's pool
-    /// instead of moving the states into one sorted vector (issue #14: ≈ 2.5 s for 4.3 M states on
-    /// the loaded machine, and as many fresh pages as the states take).
-    pub fn sorted(&self) -> Vec<(u64, &BenefState)> {
+    /// Every packed state, by ascending beneficiary key.
+    pub fn sorted_packed(&self) -> Vec<(u64, &[u8])> {
         self.refs_where(|_| true)
     }
 
-    /// References to the states that satisfy `keep`, by ascending key. Counted per shard first, then
-    /// each shard fills its own part of one vector of the exact size, on the run's pool: no
-    /// intermediate lists (a parallel `extend` of an unsized iterator gathers per-task vectors, then
-    /// copies them — ≈ 200 MiB more at the end of a national night, issue #13).
-    fn refs_where(&self, keep: impl Fn(&BenefState) -> bool + Sync) -> Vec<(u64, &BenefState)> {
+    /// References to the packed states that satisfy `keep`, by ascending key. Counted per shard
+    /// first, then each shard fills its own part of one vector of the exact size, on the run's pool:
+    /// no intermediate lists (issue #13).
+    fn refs_where(&self, keep: impl Fn(&[u8]) -> bool + Sync) -> Vec<(u64, &[u8])> {
         let counts: Vec<usize> = self
             .shards
             .par_iter()
-            .map(|sh| sh.iter().filter(|e| keep(&e.1)).count())
+            .map(|sh| sh.iter().filter(|e| keep(e.1)).count())
             .collect();
-        let Some(first) = self
-            .shards
-            .iter()
-            .flat_map(Shard::iter)
-            .find(|e| keep(&e.1))
-        else {
-            return Vec::new();
-        };
-        let mut v: Vec<(u64, &BenefState)> = vec![(first.0, &first.1); counts.iter().sum()];
-        let mut parts: Vec<&mut [(u64, &BenefState)]> = Vec::with_capacity(counts.len());
+        let mut v: Vec<(u64, &[u8])> = vec![(0, &[][..]); counts.iter().sum()];
+        let mut parts: Vec<&mut [(u64, &[u8])]> = Vec::with_capacity(counts.len());
         let mut rest = &mut v[..];
         for &c in &counts {
             let (part, r) = rest.split_at_mut(c);
@@ -231,29 +430,26 @@ impl States {
             rest = r;
         }
         self.shards.par_iter().zip(parts).for_each(|(sh, part)| {
-            for (slot, e) in part.iter_mut().zip(sh.iter().filter(|e| keep(&e.1))) {
-                *slot = (e.0, &e.1);
+            for (slot, e) in part.iter_mut().zip(sh.iter().filter(|e| keep(e.1))) {
+                *slot = e;
             }
         });
         v.par_sort_unstable_by_key(|e| e.0);
         v
     }
 
-    /// Frees every state side by side on the run's pool: a national night holds millions of states,
-    /// each with its heap spills (debts, sessions), and dropping them one after the other is a
-    /// single-threaded step at the very end of the run (issue #13: 0.10 → 0.08 s on a 1 M-claim day,
-    /// 2 threads, under load).
+    /// Frees the shards side by side on the run's pool (a national night's slots, spill arenas and
+    /// indexes: a few hundred MiB).
     pub fn free(self) {
         self.shards.into_par_iter().for_each(drop);
     }
 
-    /// The beneficiaries with open debts of the insured (`rules::debt`), by ascending key: what
-    /// `debts.tsv` lists, each beneficiary's debts oldest first. References (16 bytes a beneficiary),
-    /// not a copy of the debts: this list is made at the end of the run, at its memory peak (issue
-    /// #13: a copy of 3 M debts was ≈ 140 MiB on a national night). Gathered and sorted on the run's
-    /// pool (`refs_where`); the order does not depend on the shards' hash maps.
-    pub fn with_debts(&self) -> Vec<(u64, &BenefState)> {
-        self.refs_where(|b| !b.open_debts().is_empty())
+    /// The beneficiaries with open debts of the insured (`rules::debt`), by ascending key, each
+    /// with its packed state (`packed::open_debts` reads its debts, oldest first): what `debts.tsv`
+    /// lists. References (24 bytes a beneficiary), not a copy of the debts: this list is made at
+    /// the end of the run, at its memory peak (issue #13). The order does not depend on the shards.
+    pub fn with_debts(&self) -> Vec<(u64, &[u8])> {
+        self.refs_where(packed::has_debts)
     }
 
     /// How many debts of the insured are open, and their open amount (`summary.json`'s
@@ -263,7 +459,8 @@ impl States {
             .par_iter()
             .map(|sh| {
                 sh.iter().fold((0u64, 0i64), |(n, c), (_, b)| {
-                    (n + b.open_debts().len() as u64, c + b.open_debt_cents())
+                    let (dn, dc) = packed::debt_totals(b).unwrap_or_default();
+                    (n + dn, c + dc)
                 })
             })
             .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
@@ -271,11 +468,7 @@ impl States {
 
     /// Total of the debts still open (before a run: the debts carried from earlier nights).
     pub fn open_debt_cents(&self) -> crate::money::Cents {
-        self.shards
-            .iter()
-            .flat_map(Shard::iter)
-            .map(|(_, b)| b.open_debt_cents())
-            .sum()
+        self.open_debt_totals().1
     }
 
     /// The shards, for the engine's parallel liquidation (shard `i` owns the keys with

@@ -11,6 +11,7 @@
 
 use liquidator_core::date::Date;
 use liquidator_core::rules::BenefState;
+use liquidator_core::states::{Shard, packed};
 use rayon::prelude::*;
 
 /// States per encoding task (one arena each).
@@ -79,21 +80,48 @@ impl Encoded {
         )
     }
 
-    /// Encodes states given as blocks of (beneficiary key, state) as they lie in memory
-    /// (`States::blocks`), a few blocks a task.
-    pub fn from_blocks(blocks: &[&[(u64, BenefState)]], oldest: Date) -> Encoded {
-        let per = blocks.first().map_or(1, |b| (TASK / b.len().max(1)).max(1));
-        let sizes: Vec<usize> = blocks
-            .chunks(per)
-            .map(|bs| bs.iter().map(|b| b.len()).sum())
+    /// Encodes the packed states of the engine's shards (`States::shards`) where they lie, one
+    /// task a shard: each state's bytes are copied, or pruned when it holds days or years before
+    /// `oldest` (`packed::append_pruned`). A state that does not read is stored as it is (the
+    /// engine packed it; the next night's reader checks it).
+    pub fn from_shards(shards: &[Shard], oldest: Date) -> Encoded {
+        let sizes: Vec<usize> = shards.iter().map(Shard::len).collect();
+        let mut entries = vec![(0u64, 0u32, 0u32); sizes.iter().sum()];
+        let mut slices = Vec::with_capacity(sizes.len());
+        let mut rest = entries.as_mut_slice();
+        for &n in &sizes {
+            let (mine, r) = rest.split_at_mut(n);
+            slices.push(mine);
+            rest = r;
+        }
+        let arenas: Vec<Vec<u8>> = shards
+            .par_iter()
+            .zip(slices)
+            .enumerate()
+            .map(|(g, (sh, slots))| {
+                let mut arena = Vec::with_capacity(slots.len() * 40);
+                let mut bytes = Vec::with_capacity(256);
+                let mut work = BenefState::default();
+                for ((k, b), slot) in sh.iter().zip(slots.iter_mut()) {
+                    bytes.clear();
+                    if packed::append_pruned(b, oldest, &mut work, &mut bytes).is_err() {
+                        bytes.clear();
+                        bytes.extend_from_slice(b);
+                    }
+                    *slot = (crate::segments::mix(k), g as u32, arena.len() as u32);
+                    crate::codec::put_varint(&mut arena, bytes.len() as u64);
+                    arena.extend_from_slice(&bytes);
+                }
+                arena
+            })
             .collect();
-        Encoded::new(
-            blocks
-                .par_chunks(per)
-                .map(|bs| bs.iter().flat_map(|b| b.iter().map(|(k, s)| (*k, s)))),
-            &sizes,
-            oldest,
-        )
+        // Keys are unique (one state per beneficiary, `mix` is a bijection).
+        entries.par_sort_unstable_by_key(|x| x.0);
+        Encoded {
+            arenas,
+            entries,
+            oldest: Some(oldest),
+        }
     }
 
     /// The oldest payable day the states were pruned for (`None`: encoded nothing).

@@ -1058,7 +1058,7 @@ impl StateView {
     }
 
     /// The stored bytes of a beneficiary's state (`refs::benef_key`), if it had one.
-    fn bytes(&self, benef: u64) -> Option<&[u8]> {
+    pub fn bytes(&self, benef: u64) -> Option<&[u8]> {
         let k = mix(benef);
         let b = match self.undo.iter().find_map(|u| u.get(k)) {
             Some(b) => b,
@@ -1328,6 +1328,24 @@ impl Carry for Reader {
             }
         }
     }
+    /// The stored bytes as they are: they are the engine's packed form (`codec`), checked here
+    /// without being decoded.
+    fn state_packed(&self, benef: u64, out: &mut Vec<u8>) -> bool {
+        let Some(b) = self.loaded(&self.states).and_then(|v| v.bytes(benef)) else {
+            return false;
+        };
+        match codec::validate(b) {
+            Ok(()) => {
+                out.clear();
+                out.extend_from_slice(b);
+                true
+            }
+            Err(e) => {
+                self.fail(LedgerError::Corrupt(e.to_string()));
+                false
+            }
+        }
+    }
     fn claim(&self, practitioner: u32, claim_no: u32) -> Option<EarlierClaim> {
         let key = segments::mix(liquidator_core::carry::claim_key(practitioner, claim_no));
         let h = self.loaded(&self.claims)?.get(key)?;
@@ -1350,7 +1368,7 @@ impl Carry for Reader {
             return;
         };
         let clock = std::time::Instant::now();
-        let e = Encoded::from_blocks(&states.blocks(), oldest);
+        let e = Encoded::from_shards(states.shards(), oldest);
         if let Ok(mut g) = self.encoded.lock() {
             *g = Some((e, clock.elapsed().as_secs_f64()));
         }

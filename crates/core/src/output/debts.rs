@@ -157,12 +157,23 @@ impl Sink for DebtSink {
             // are read first in a short loop, then each list's first debt, so that a piece's cache
             // misses overlap instead of stalling one after the other inside the formatting
             // (`debt_rows` was ≈ 11× its cost when it read the states directly, issue #13).
-            let lists: Vec<(u64, &[Debt])> =
-                piece.iter().map(|(k, s)| (*k, s.open_debts())).collect();
-            let touched = lists
+            // Each state's debts are read from its packed form (`states::packed`), the piece's
+            // into one vector.
+            let mut debts: Vec<Debt> = Vec::new();
+            let mut ends: Vec<(u64, usize)> = Vec::with_capacity(piece.len());
+            for (k, s) in piece {
+                let _ = crate::states::packed::open_debts(s, &mut debts);
+                ends.push((*k, debts.len()));
+            }
+            let mut from = 0;
+            let lists: Vec<(u64, &[Debt])> = ends
                 .iter()
-                .fold(0i64, |a, (_, d)| a ^ d.first().map_or(0, |d| d.open));
-            std::hint::black_box(touched);
+                .map(|&(k, to)| {
+                    let d = debts.get(from..to).unwrap_or_default();
+                    from = to;
+                    (k, d)
+                })
+                .collect();
             debt_rows(&mut b[0], &lists, on)
         })
         .map_err(|(_, e)| SinkError::Io(path.clone(), e))?;

@@ -1,0 +1,592 @@
+//! The packed form of a beneficiary's running state ([`BenefState`]), the one form a state has at
+//! rest: in the engine's shards between two claims (`states`: issue #13) and in a ledger between two
+//! nights (issue #14) — a ledger's stored bytes are copied into a shard as they are, and a shard's
+//! bytes are what the ledger commits. A version byte, then each field
+//! in a compact layout — LEB128 varints for counts, years and amounts (zigzag for signed cents),
+//! dates as 2-byte day numbers, practitioners as fixed u32 (formats/ledger.md, "benefs"). Hand-written
+//! rather than derived so that the core's state type needs no serialisation traits and the layout is
+//! documented byte by byte. Compact because every stored byte is read, merged and written again by
+//! each night that touches the state's bucket (issue #14: a national ledger holds ≈ 10 M states).
+
+use crate::date::Date;
+use crate::money::Cents;
+use crate::rules::debt::{Debt, DebtKind, DebtOrigin};
+use crate::rules::{BenefState, DailyCount};
+use smallvec::SmallVec;
+
+/// Layout version of an encoded state (1: fixed-width fields, ledger layout 2).
+pub const VERSION: u8 = 2;
+
+#[derive(Debug, thiserror::Error)]
+#[error("stored beneficiary state unreadable: {0}")]
+pub struct DecodeError(pub &'static str);
+
+/// Keeps only what a batch dated on or after the one that set `oldest` can still use: daily entries
+/// whose date of care is on or after `oldest`, yearly counters of `oldest`'s year and later. Anything
+/// older could only matter to care that the time limit rejects (`R012`) before it reaches the state.
+pub fn prune(s: &mut BenefState, oldest: Date) {
+    let year = oldest.year();
+    s.daily.retain(|d| d.date >= oldest);
+    s.fr_by_day.retain(|d| d.0 >= oldest);
+    s.pf_by_year.retain(|y| y.0 >= year);
+    s.fr_by_year.retain(|y| y.0 >= year);
+}
+
+pub fn encode(s: &BenefState, out: &mut Vec<u8>) {
+    out.clear();
+    encode_pruned(s, Date(0), out);
+}
+
+/// Appends an unsigned LEB128 varint: 7 bits a byte, low bits first, high bit = more bytes follow.
+pub fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// Cents as a zigzag varint (0, -1, 1, -2… → 0, 1, 2, 3…): counters and debts are positive, but
+/// a corrected counter (`reprocess`) may go below zero and must come back as it was.
+fn put_cents(out: &mut Vec<u8>, c: i64) {
+    put_varint(out, ((c << 1) ^ (c >> 63)) as u64);
+}
+
+/// Day 0 of the 2-byte day numbers: 2000-01-01 (`Date::to_days`; pinned by a test).
+const EPOCH: i64 = 730_425;
+
+/// Escape of the 2-byte day number: a raw `YYYYMMDD` u32 follows (a date before 2000, from 2179 on,
+/// or not a calendar date).
+const RAW_DATE: u16 = u16::MAX;
+
+fn put_date(out: &mut Vec<u8>, d: Date) {
+    // A calendar date in [2000-01-01, 2179-01-01) has a day number below `RAW_DATE` and comes back
+    // exactly through `Date::from_days`; the check costs no division (this runs for every date of
+    // every state a night writes).
+    if (20000101..21790101).contains(&d.0) && Date::from_u32(d.0).is_some() {
+        out.extend_from_slice(&((d.to_days() - EPOCH) as u16).to_le_bytes());
+    } else {
+        out.extend_from_slice(&RAW_DATE.to_le_bytes());
+        out.extend_from_slice(&d.0.to_le_bytes());
+    }
+}
+
+/// Appends to `out` what [`prune`] then [`encode`] would give, without copying the state.
+pub fn encode_pruned(s: &BenefState, oldest: Date, out: &mut Vec<u8>) {
+    let year = oldest.year();
+    let keep_year = |y: &&(u32, i64)| y.0 >= year;
+    out.push(VERSION);
+    out.push(s.seeded as u8);
+    years(out, s.pf_by_year.iter().filter(keep_year));
+    years(out, s.fr_by_year.iter().filter(keep_year));
+    let fr_days = || s.fr_by_day.iter().filter(|d| d.0 >= oldest);
+    put_varint(out, fr_days().count() as u64);
+    for (d, v) in fr_days() {
+        put_date(out, *d);
+        put_cents(out, *v);
+    }
+    let daily = || s.daily.iter().filter(|d| d.date >= oldest);
+    put_varint(out, daily().count() as u64);
+    for d in daily() {
+        out.extend_from_slice(&d.practitioner.to_le_bytes());
+        put_date(out, d.date);
+        out.push(d.pf);
+        out.push(d.exclusive);
+        // flags in the low 2 bits, the count of association codes above them
+        put_varint(
+            out,
+            (d.main_codes.len() as u64) << 2 | d.consult as u64 | (d.tech_act as u64) << 1,
+        );
+        out.extend(d.main_codes.iter());
+        put_varint(out, d.acts.len() as u64);
+        for a in d.acts.iter() {
+            out.extend_from_slice(a);
+        }
+    }
+    let debts = s.open_debts();
+    put_varint(out, debts.len() as u64);
+    for d in debts {
+        let o = &d.origin;
+        put_date(out, o.created);
+        out.extend_from_slice(&o.practitioner.to_le_bytes());
+        put_varint(out, o.claim as u64);
+        // the kind in the low bit, the line above it
+        put_varint(
+            out,
+            (o.line as u64) << 1
+                | match o.kind {
+                    DebtKind::Participation => 0,
+                    DebtKind::Franchise => 1,
+                },
+        );
+        put_date(out, o.date_of_care);
+        put_cents(out, d.amount);
+        // what was recovered already (0 for most: one byte)
+        put_cents(out, d.amount - d.open);
+    }
+}
+
+fn years<'a>(out: &mut Vec<u8>, v: impl Iterator<Item = &'a (u32, i64)> + Clone) {
+    put_varint(out, v.clone().count() as u64);
+    for (y, c) in v {
+        put_varint(out, *y as u64);
+        put_cents(out, *c);
+    }
+}
+
+struct Rd<'a>(&'a [u8]);
+
+impl Rd<'_> {
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+        if self.0.len() < N {
+            return Err(DecodeError("truncated"));
+        }
+        let (a, b) = self.0.split_at(N);
+        self.0 = b;
+        let mut r = [0u8; N];
+        r.copy_from_slice(a);
+        Ok(r)
+    }
+    fn u8(&mut self) -> Result<u8, DecodeError> {
+        Ok(self.take::<1>()?[0])
+    }
+    fn u32(&mut self) -> Result<u32, DecodeError> {
+        Ok(u32::from_le_bytes(self.take()?))
+    }
+    fn varint(&mut self) -> Result<u64, DecodeError> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.u8()?;
+            v |= ((b & 0x7f) as u64) << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(DecodeError("varint too long"))
+    }
+    fn small<T: TryFrom<u64>>(&mut self) -> Result<T, DecodeError> {
+        T::try_from(self.varint()?).map_err(|_| DecodeError("value out of range"))
+    }
+    fn cents(&mut self) -> Result<i64, DecodeError> {
+        let z = self.varint()?;
+        Ok((z >> 1) as i64 ^ -((z & 1) as i64))
+    }
+    fn date(&mut self) -> Result<Date, DecodeError> {
+        let n = u16::from_le_bytes(self.take()?);
+        if n == RAW_DATE {
+            Ok(Date(self.u32()?))
+        } else {
+            Ok(Date::from_days(n as i64 + EPOCH))
+        }
+    }
+    fn skip(&mut self, n: usize) -> Result<(), DecodeError> {
+        if self.0.len() < n {
+            return Err(DecodeError("truncated"));
+        }
+        self.0 = &self.0[n..];
+        Ok(())
+    }
+    fn skip_date(&mut self) -> Result<(), DecodeError> {
+        if u16::from_le_bytes(self.take()?) == RAW_DATE {
+            self.skip(4)?;
+        }
+        Ok(())
+    }
+    fn debt(&mut self) -> Result<Debt, DecodeError> {
+        let created = self.date()?;
+        let practitioner = self.u32()?;
+        let claim = self.small()?;
+        let line_kind = self.varint()?;
+        let origin = DebtOrigin {
+            created,
+            practitioner,
+            claim,
+            line: u16::try_from(line_kind >> 1)
+                .map_err(|_| DecodeError("debt line out of range"))?,
+            date_of_care: self.date()?,
+            kind: if line_kind & 1 == 0 {
+                DebtKind::Participation
+            } else {
+                DebtKind::Franchise
+            },
+        };
+        let amount = self.cents()?;
+        let open = amount
+            .checked_sub(self.cents()?)
+            .ok_or(DecodeError("debt open amount out of range"))?;
+        if open <= 0 || open > amount {
+            return Err(DecodeError("debt open amount out of range"));
+        }
+        Ok(Debt {
+            origin,
+            amount,
+            open,
+        })
+    }
+    /// A count of items of at least `min` bytes each: never more than the bytes left could hold
+    /// (a corrupt count must not make the decoder reserve gigabytes).
+    fn count(&mut self, min: usize) -> Result<usize, DecodeError> {
+        let n = self.small::<usize>()?;
+        if n > self.0.len() / min.max(1) {
+            return Err(DecodeError("count beyond the record"));
+        }
+        Ok(n)
+    }
+}
+
+/// Decodes a packed state.
+pub fn decode(b: &[u8]) -> Result<BenefState, DecodeError> {
+    let mut s = BenefState::default();
+    decode_into(b, &mut s)?;
+    Ok(s)
+}
+
+/// Decodes a packed state into `s`, replacing what it held and reusing its memory: the engine's
+/// working copy of the state of the claim being liquidated (`states::Shard::liquidate`). On an
+/// error `s` holds part of the record: the caller must not use it.
+pub fn decode_into(b: &[u8], s: &mut BenefState) -> Result<(), DecodeError> {
+    let mut r = Rd(b);
+    if r.u8()? != VERSION {
+        return Err(DecodeError("unknown layout version"));
+    }
+    s.pf_by_year.clear();
+    s.fr_by_year.clear();
+    s.fr_by_day.clear();
+    s.daily.clear();
+    s.debts.clear();
+    s.seeded = r.u8()? != 0;
+    for _ in 0..r.count(2)? {
+        s.pf_by_year.push((r.small()?, r.cents()?));
+    }
+    for _ in 0..r.count(2)? {
+        s.fr_by_year.push((r.small()?, r.cents()?));
+    }
+    for _ in 0..r.count(3)? {
+        s.fr_by_day.push((r.date()?, r.cents()?));
+    }
+    for _ in 0..r.count(10)? {
+        let practitioner = r.u32()?;
+        let date = r.date()?;
+        let pf = r.u8()?;
+        let exclusive = r.u8()?;
+        let flags = r.varint()?;
+        let n = usize::try_from(flags >> 2).map_err(|_| DecodeError("count beyond the record"))?;
+        if n > r.0.len() {
+            return Err(DecodeError("count beyond the record"));
+        }
+        let mut main_codes = SmallVec::new();
+        for _ in 0..n {
+            main_codes.push(r.u8()?);
+        }
+        let mut acts = SmallVec::new();
+        for _ in 0..r.count(7)? {
+            acts.push(r.take::<7>()?);
+        }
+        s.daily.push(DailyCount {
+            practitioner,
+            date,
+            pf,
+            exclusive,
+            consult: flags & 1 != 0,
+            tech_act: flags & 2 != 0,
+            main_codes,
+            acts,
+        });
+    }
+    for _ in 0..r.count(11)? {
+        s.push_debt(r.debt()?);
+    }
+    if !r.0.is_empty() {
+        return Err(DecodeError("trailing bytes"));
+    }
+    Ok(())
+}
+
+/// The reader positioned on the debts' count, every field before it skipped, not decoded: the
+/// end-of-run readers of the debts (`debts.tsv`, the summary's totals) go through millions of
+/// packed states, most without debts.
+fn at_debts(b: &[u8]) -> Result<Rd<'_>, DecodeError> {
+    let mut r = Rd(b);
+    if r.u8()? != VERSION {
+        return Err(DecodeError("unknown layout version"));
+    }
+    r.skip(1)?;
+    for _ in 0..2 {
+        for _ in 0..r.count(2)? {
+            r.varint()?;
+            r.varint()?;
+        }
+    }
+    for _ in 0..r.count(3)? {
+        r.skip_date()?;
+        r.varint()?;
+    }
+    for _ in 0..r.count(10)? {
+        r.skip(4)?;
+        r.skip_date()?;
+        r.skip(2)?;
+        let n = usize::try_from(r.varint()? >> 2)
+            .map_err(|_| DecodeError("count beyond the record"))?;
+        r.skip(n)?;
+        let acts = r.count(7)?;
+        r.skip(acts * 7)?;
+    }
+    Ok(r)
+}
+
+/// Whether [`prune`] for `oldest` would drop anything from a packed state (`Err` if it does not
+/// read).
+fn prunable(b: &[u8], oldest: Date) -> Result<bool, DecodeError> {
+    let year = oldest.year() as u64;
+    let mut r = Rd(b);
+    if r.u8()? != VERSION {
+        return Err(DecodeError("unknown layout version"));
+    }
+    r.skip(1)?;
+    let mut old = false;
+    for _ in 0..2 {
+        for _ in 0..r.count(2)? {
+            old |= r.varint()? < year;
+            r.varint()?;
+        }
+    }
+    for _ in 0..r.count(3)? {
+        old |= r.date()? < oldest;
+        r.varint()?;
+    }
+    for _ in 0..r.count(10)? {
+        r.skip(4)?;
+        old |= r.date()? < oldest;
+        r.skip(2)?;
+        let n = usize::try_from(r.varint()? >> 2)
+            .map_err(|_| DecodeError("count beyond the record"))?;
+        r.skip(n)?;
+        let acts = r.count(7)?;
+        r.skip(acts * 7)?;
+    }
+    Ok(old)
+}
+
+/// Appends to `out` the packed state `b` pruned for `oldest` ([`encode_pruned`] of its decoded
+/// form): a copy of its bytes when there is nothing to prune (most states: a packed state is
+/// canonical, pinned by a test), else decoded into `work` and packed again.
+pub fn append_pruned(
+    b: &[u8],
+    oldest: Date,
+    work: &mut BenefState,
+    out: &mut Vec<u8>,
+) -> Result<(), DecodeError> {
+    if !prunable(b, oldest)? {
+        out.extend_from_slice(b);
+        return Ok(());
+    }
+    decode_into(b, work)?;
+    encode_pruned(work, oldest, out);
+    Ok(())
+}
+
+/// Appends the open debts of a packed state to `out`, oldest first ([`BenefState::open_debts`]).
+pub fn open_debts(b: &[u8], out: &mut Vec<Debt>) -> Result<(), DecodeError> {
+    let mut r = at_debts(b)?;
+    for _ in 0..r.count(11)? {
+        let d = r.debt()?;
+        if d.open > 0 {
+            out.push(d);
+        }
+    }
+    Ok(())
+}
+
+/// How many debts a packed state has open, and their open amount.
+pub fn debt_totals(b: &[u8]) -> Result<(u64, Cents), DecodeError> {
+    let mut r = at_debts(b)?;
+    let (mut n, mut c) = (0u64, 0);
+    for _ in 0..r.count(11)? {
+        let d = r.debt()?;
+        if d.open > 0 {
+            n += 1;
+            c += d.open;
+        }
+    }
+    Ok((n, c))
+}
+
+/// Whether a packed state has open debts (a record that does not read has none).
+pub fn has_debts(b: &[u8]) -> bool {
+    at_debts(b).is_ok_and(|mut r| r.varint().is_ok_and(|n| n > 0))
+}
+
+/// Checks that a packed state reads back whole, without building it: what comes from outside the
+/// process (a ledger's stored bytes) is checked before it enters a shard.
+pub fn validate(b: &[u8]) -> Result<(), DecodeError> {
+    let mut r = at_debts(b)?;
+    for _ in 0..r.count(11)? {
+        r.debt()?;
+    }
+    if !r.0.is_empty() {
+        return Err(DecodeError("trailing bytes"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> BenefState {
+        let mut s = BenefState::default();
+        s.seeded = true;
+        s.add_pf(2025, 4_800);
+        s.add_pf(2026, 300);
+        s.add_franchise(Date(20260310), 200);
+        s.add_franchise(Date(20240101), 100);
+        let d = s.daily(123456789, Date(20260310));
+        d.pf = 2;
+        d.consult = true;
+        d.main_codes.push(b'1');
+        d.acts.push(*b"BGQP002");
+        s.daily(42, Date(20240102)).exclusive = 1;
+        for (k, open) in [(DebtKind::Participation, 200), (DebtKind::Franchise, 50)] {
+            s.push_debt(Debt {
+                origin: DebtOrigin {
+                    created: Date(20260310),
+                    practitioner: 123456789,
+                    claim: 42,
+                    line: 2,
+                    date_of_care: Date(20260302),
+                    kind: k,
+                },
+                amount: 200,
+                open,
+            });
+        }
+        s
+    }
+
+    #[test]
+    fn state_round_trips_field_for_field() {
+        let s = sample();
+        let mut b = Vec::new();
+        encode(&s, &mut b);
+        let d = decode(&b).unwrap();
+        assert_eq!(format!("{s:?}"), format!("{d:?}"));
+    }
+
+    #[test]
+    fn edge_values_round_trip_exactly_negative_cents_odd_dates_and_long_lists() {
+        let mut s = sample();
+        // a counter corrected below zero, a date before day 0 and one that is no calendar date
+        // (both stored raw), 300 franchise days and 300 sessions (more than a 1-byte count)
+        s.add_pf(2027, -150);
+        s.add_franchise(Date(19991231), 7);
+        s.add_franchise(Date(20260231), 9);
+        for i in 0..300 {
+            s.add_franchise(Date::from_days(Date(20240101).to_days() + i), 1 + i);
+            s.daily(1_000 + i as u32, Date(20250101)).pf = (i % 5) as u8;
+        }
+        s.daily(u32::MAX, Date(21991231)).main_codes.push(b'4');
+        let mut b = Vec::new();
+        encode(&s, &mut b);
+        assert_eq!(format!("{s:?}"), format!("{:?}", decode(&b).unwrap()));
+        assert_eq!(decode(&b).unwrap().daily.len(), 303);
+    }
+
+    #[test]
+    fn a_typical_state_takes_42_bytes_against_76_in_the_fixed_width_encoding() {
+        // seeded, one participation year, one session with one CCAM act, one open debt: 76 bytes in
+        // layout 2's fixed-width encoding (1+1 + 1+10 + 1 + 1 + 2 + 4+4+1+1+1+1+1+7 + 4 + 35)
+        let mut s = BenefState::default();
+        s.seeded = true;
+        s.add_pf(2026, 400);
+        let d = s.daily(123456789, Date(20260310));
+        d.pf = 1;
+        d.acts.push(*b"BGQP002");
+        s.push_debt(Debt {
+            origin: DebtOrigin {
+                created: Date(20260316),
+                practitioner: 123456789,
+                claim: 4242,
+                line: 1,
+                date_of_care: Date(20260310),
+                kind: DebtKind::Participation,
+            },
+            amount: 200,
+            open: 200,
+        });
+        let mut b = Vec::new();
+        encode(&s, &mut b);
+        // version, seeded 2; years 1 + 2026 (2) + 400 zigzag (2); franchise years 1, days 1;
+        // sessions 1 + practitioner 4, day 2, pf 1, exclusive 1, flags 1, acts 1 + 7; debts 1 +
+        // created 2, practitioner 4, claim 2, line and kind 1, date of care 2, amount 2, recovered 1
+        assert_eq!(b.len(), 2 + 5 + 1 + 1 + 1 + 17 + 1 + 14);
+        assert_eq!(format!("{s:?}"), format!("{:?}", decode(&b).unwrap()));
+    }
+
+    #[test]
+    fn day_numbers_start_on_2000_01_01_and_end_before_2179() {
+        assert_eq!(Date(20000101).to_days(), EPOCH);
+        assert!(Date(21790101).to_days() - EPOCH < RAW_DATE as i64);
+        for d in [20000101, 20240229, 20261231, 21781231] {
+            let mut b = Vec::new();
+            put_date(&mut b, Date(d));
+            assert_eq!(b.len(), 2, "{d}");
+            assert_eq!(Rd(&b).date().unwrap(), Date(d));
+        }
+        for d in [19991231, 21790101, 20250229, 20261301, 0] {
+            let mut b = Vec::new();
+            put_date(&mut b, Date(d));
+            assert_eq!(b.len(), 6, "{d}");
+            assert_eq!(Rd(&b).date().unwrap(), Date(d));
+        }
+    }
+
+    #[test]
+    fn a_corrupt_count_is_an_error_not_an_allocation() {
+        let mut b = vec![VERSION, 0];
+        put_varint(&mut b, u64::MAX >> 1);
+        assert!(decode(&b).is_err());
+    }
+
+    #[test]
+    fn truncated_or_unknown_version_is_an_error_not_a_default() {
+        let mut b = Vec::new();
+        encode(&sample(), &mut b);
+        assert!(decode(&b[..b.len() - 1]).is_err());
+        b[0] = 9;
+        assert!(decode(&b).is_err());
+    }
+
+    #[test]
+    fn encode_pruned_gives_the_bytes_of_prune_then_encode() {
+        for oldest in [20200101, 20240101, 20240102, 20250101, 20260310, 20270101] {
+            let mut pruned = sample();
+            prune(&mut pruned, Date(oldest));
+            let mut a = Vec::new();
+            encode(&pruned, &mut a);
+            let mut b = vec![7u8];
+            encode_pruned(&sample(), Date(oldest), &mut b);
+            assert_eq!(&b[1..], a.as_slice(), "oldest {oldest}");
+        }
+    }
+
+    #[test]
+    fn prune_keeps_the_oldest_payable_day_and_drops_the_day_before() {
+        let mut s = sample();
+        // oldest payable care on 2024-01-02: the session of 2024-01-02 stays, the franchise of
+        // 2024-01-01 goes; the 2025 and 2026 yearly counters stay, as does 2024's franchise year.
+        prune(&mut s, Date(20240102));
+        assert_eq!(s.daily.len(), 2);
+        assert_eq!(
+            s.fr_by_day,
+            [(Date(20260310), 200)]
+                .into_iter()
+                .collect::<SmallVec<[_; 1]>>()
+        );
+        assert_eq!(s.pf_used(2025), 4_800);
+        assert_eq!(s.franchise_used(2024), 100);
+        prune(&mut s, Date(20250101));
+        assert_eq!(s.daily.len(), 1);
+        assert_eq!(s.franchise_used(2024), 0);
+        assert_eq!(s.pf_used(2025), 4_800);
+    }
+}
