@@ -482,6 +482,170 @@ impl States {
 mod tests {
     use super::*;
 
+    use crate::date::Date;
+    use crate::rules::debt::{Debt, DebtKind, DebtOrigin};
+
+    fn packed_len(s: &BenefState) -> usize {
+        let mut b = Vec::new();
+        packed::encode(s, &mut b);
+        b.len()
+    }
+
+    fn debt(claim: u32, open: i64) -> Debt {
+        Debt {
+            origin: DebtOrigin {
+                created: Date(20260316),
+                practitioner: 123456789,
+                claim,
+                line: 1,
+                date_of_care: Date(20260310),
+                kind: DebtKind::Participation,
+            },
+            amount: 200,
+            open,
+        }
+    }
+
+    /// States of every length from the empty one (7 bytes) to well past a slot, one franchise day
+    /// (3 bytes) at a time, the first of 1, 2 or 3 bytes, amounts chosen so that every length around [`INLINE`] occurs.
+    fn growing() -> Vec<BenefState> {
+        let mut v = Vec::new();
+        for first in [1, 100, 10_000] {
+            let mut s = BenefState::default();
+            for i in 0..20 {
+                v.push(s.clone());
+                let cents = if i == 0 { first } else { 1 };
+                s.add_franchise(Date::from_days(Date(20260101).to_days() + i), cents);
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn states_of_every_length_around_a_slot_round_trip_inline_or_spilled() {
+        let all = growing();
+        let lens: Vec<usize> = all.iter().map(packed_len).collect();
+        for n in [INLINE - 1, INLINE, INLINE + 1] {
+            assert!(lens.contains(&n), "no state of {n} bytes in {lens:?}");
+        }
+        let mut st = States::new();
+        for (k, s) in all.iter().enumerate() {
+            st.seed(k as u64, s.clone());
+        }
+        for (k, s) in all.iter().enumerate() {
+            assert_eq!(format!("{:?}", st.get(k as u64)), format!("{:?}", Some(s)));
+        }
+        // a state of exactly INLINE bytes stays in its slot, one byte more spills
+        for (k, &l) in lens.iter().enumerate() {
+            let key = k as u64;
+            let sh = &st.shards[shard_of(key)];
+            let slot = sh.slot(key).and_then(|i| sh.at(i)).map(|s| s.len);
+            assert_eq!(slot == Some(SPILLED), l > INLINE, "{l} bytes");
+        }
+    }
+
+    #[test]
+    fn each_overflow_kind_round_trips_several_years_many_sessions_and_debts() {
+        let mut years = BenefState::default();
+        years.seeded = true;
+        for y in 2020..2027 {
+            years.add_pf(y, 4_800);
+            years.add_franchise(Date(y * 10000 + 315), 200);
+        }
+        let mut sessions = BenefState::default();
+        for p in 0..40u32 {
+            let d = sessions.daily(100_000_000 + p, Date(20260301 + p % 28));
+            d.pf = 1;
+            d.consult = p % 2 == 0;
+            d.main_codes.push(b'1');
+            d.acts.push(*b"BGQP002");
+            d.acts.push(*b"YYYY010");
+            d.acts.push(*b"ZZQK002");
+        }
+        let mut debts = BenefState::default();
+        for c in 0..50 {
+            debts.push_debt(debt(c, 200 - c as i64));
+        }
+        let mut st = States::new();
+        for (k, s) in [&years, &sessions, &debts].into_iter().enumerate() {
+            assert!(packed_len(s) > INLINE);
+            st.seed(k as u64, s.clone());
+        }
+        assert_eq!(format!("{:?}", st.get(0)), format!("{:?}", Some(&years)));
+        assert_eq!(format!("{:?}", st.get(1)), format!("{:?}", Some(&sessions)));
+        assert_eq!(format!("{:?}", st.get(2)), format!("{:?}", Some(&debts)));
+        // the debts read from the packed bytes without decoding the state
+        let open: i64 = (0..50).map(|c| 200 - c).sum();
+        assert_eq!(st.open_debt_totals(), (50, open));
+        let with: Vec<u64> = st.with_debts().iter().map(|e| e.0).collect();
+        assert_eq!(with, vec![2]);
+        let mut read = Vec::new();
+        packed::open_debts(st.packed(2).unwrap_or_default(), &mut read).unwrap();
+        assert_eq!(read.as_slice(), debts.open_debts());
+    }
+
+    #[test]
+    fn a_state_that_grows_out_of_its_slot_and_shrinks_back_keeps_every_other_state() {
+        let mut st = States::new();
+        let sh = &mut st.shards[0];
+        for k in 0..1000u64 {
+            sh.set(k, &{
+                let mut b = Vec::new();
+                let mut s = BenefState::default();
+                s.add_pf(2026, k as i64);
+                packed::encode(&s, &mut b);
+                b
+            });
+        }
+        // key 7 grows one debt at a time past its slot, moves in the spill arena as it outgrows
+        // its room there, then is settled back inline; every round trip of `with_state` packs it
+        for round in 0..3 {
+            for c in 0..200u32 {
+                sh.with_state(7, None, |s, new| {
+                    assert!(!new);
+                    s.push_debt(debt(c, 5));
+                });
+            }
+            let s = packed::decode(sh.packed(7).unwrap_or_default()).unwrap();
+            assert_eq!(s.open_debts().len(), 200, "round {round}");
+            sh.with_state(7, None, |s, _| s.debts.clear());
+            assert!(sh.packed(7).unwrap_or_default().len() <= INLINE);
+        }
+        // a beneficiary seen for the first time starts empty
+        assert!(sh.with_state(5000, None, |s, new| new && s.pf_used(2026) == 0));
+        for k in 0..1000u64 {
+            let s = packed::decode(sh.packed(k).unwrap_or_default()).unwrap();
+            assert_eq!(s.pf_used(2026), k as i64, "key {k}");
+        }
+        // the moves left garbage that compaction reclaimed: the arena holds at most the live
+        // records' room plus what piled up since the last compaction
+        assert!(
+            sh.spill.len() <= sh.garbage + (1 << 17),
+            "{} {}",
+            sh.spill.len(),
+            sh.garbage
+        );
+    }
+
+    #[test]
+    fn a_packed_state_is_canonical_so_an_unpruned_state_is_copied_as_is() {
+        for s in growing() {
+            let mut b = Vec::new();
+            packed::encode(&s, &mut b);
+            let mut again = Vec::new();
+            packed::encode(&packed::decode(&b).unwrap(), &mut again);
+            assert_eq!(b, again);
+            for oldest in [Date(20250101), Date(20260105), Date(20270101)] {
+                let (mut copied, mut pruned) = (Vec::new(), Vec::new());
+                packed::append_pruned(&b, oldest, &mut BenefState::default(), &mut copied).unwrap();
+                packed::encode_pruned(&s, oldest, &mut pruned);
+                assert_eq!(copied, pruned, "oldest {oldest}");
+            }
+            assert!(packed::validate(&b).is_ok());
+            assert!(packed::validate(&b[..b.len() - 1]).is_err());
+        }
+    }
+
     #[test]
     fn seeded_states_read_back_by_key_in_ascending_order() {
         let mut s = States::new();
