@@ -173,8 +173,12 @@ mod tests {
         let refs: Vec<(u64, &BenefState)> = states.iter().map(|(k, s)| (*k, s)).collect();
         let oldest = Date(20231216);
         let a = Encoded::from_states(&refs, oldest);
-        let blocks: Vec<&[(u64, BenefState)]> = states.chunks(256).collect();
-        let b = Encoded::from_blocks(&blocks, oldest);
+        // as the engine's shards hold them: packed, grouped by shard
+        let mut shards = liquidator_core::states::States::new();
+        for (k, s) in &states {
+            shards.seed(*k, s.clone());
+        }
+        let b = Encoded::from_shards(shards.shards(), oldest);
         assert_eq!(a.len(), 40_000);
         assert_eq!(b.len(), 40_000);
         let mut want: Vec<(u64, Vec<u8>)> = refs

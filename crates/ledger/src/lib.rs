@@ -1713,9 +1713,12 @@ mod tests {
             let (mut l, _) = Ledger::open(tmp.path()).unwrap();
             for (i, (oldest, states)) in nights.iter().enumerate() {
                 let refs: Vec<(u64, &BenefState)> = states.iter().map(|(k, s)| (*k, s)).collect();
-                // The run encodes the states as they lie in the engine's blocks.
-                let blocks: Vec<&[(u64, BenefState)]> = states.chunks(100).collect();
-                let enc = Encoded::from_blocks(&blocks, *oldest);
+                // The run encodes the states as they lie, packed, in the engine's shards.
+                let mut shards = liquidator_core::states::States::new();
+                for (k, s) in states {
+                    shards.seed(*k, s.clone());
+                }
+                let enc = Encoded::from_shards(shards.shards(), *oldest);
                 let p = l
                     .commit_night(&NightCommit {
                         sender: 1,
