@@ -37,9 +37,14 @@ const BLOCK: usize = 256;
 /// participation, one session, no debt. Longer ones (several sessions, debts) spill.
 const INLINE: usize = 39;
 
-/// `Slot::len` of a state whose bytes are in the shard's spill arena; the slot's bytes then hold
-/// the record's offset, length and room there (three u64, little-endian).
-const SPILLED: u8 = u8::MAX;
+/// `Slot::len & LEN` of a state whose bytes are in the shard's spill arena; the slot's bytes then
+/// hold the record's offset, length and room there (three u64, little-endian).
+const SPILLED: u8 = 0x3F;
+/// The length bits of `Slot::len` (an inline length, at most [`INLINE`], or [`SPILLED`]).
+const LEN: u8 = 0x3F;
+/// The bit of `Slot::len` set when the state has open debts: the end-of-run readers of the debts
+/// (`States::with_debts`, `open_debt_totals`) read only those states.
+const DEBTS: u8 = 0x80;
 
 /// One beneficiary in a shard: its key and its packed state (`packed`), inline up to [`INLINE`]
 /// bytes — 48 bytes a beneficiary, against ≈ 176 for a `BenefState` and its heap spills.
@@ -64,15 +69,21 @@ impl Slot {
         for (i, v) in [off, len, room].into_iter().enumerate() {
             self.bytes[i * 8..i * 8 + 8].copy_from_slice(&(v as u64).to_le_bytes());
         }
-        self.len = SPILLED;
+        self.len = SPILLED | (self.len & DEBTS);
+    }
+    fn spilled(&self) -> bool {
+        self.len & LEN == SPILLED
+    }
+    fn has_debts(&self) -> bool {
+        self.len & DEBTS != 0
     }
     /// The packed state, read from `spill` if it is there.
     fn packed<'a>(&'a self, spill: &'a [u8]) -> &'a [u8] {
-        if self.len == SPILLED {
+        if self.spilled() {
             let (off, len, _) = self.spill();
             spill.get(off..off + len).unwrap_or_default()
         } else {
-            &self.bytes[..(self.len as usize).min(INLINE)]
+            &self.bytes[..((self.len & LEN) as usize).min(INLINE)]
         }
     }
 }
@@ -152,14 +163,14 @@ impl Shard {
         }
         let Shard { index, blocks, .. } = self;
         index.insert_unique(hash(key), n as u32, |&i| hash(key_at(blocks, i)));
-        self.store(n, bytes);
+        self.store(n, bytes, packed::has_debts(bytes));
         n
     }
 
-    /// Puts `bytes` in slot `i`: inline if they fit, else in the spill arena — in place if the
+    /// Puts `bytes` (a state with open debts or not) in slot `i`: inline if they fit, else in the spill arena — in place if the
     /// record's room there holds them, else at the arena's end with a quarter more room (a state
     /// that outgrew its slot tends to grow again: more sessions, more debts).
-    fn store(&mut self, i: usize, bytes: &[u8]) {
+    fn store(&mut self, i: usize, bytes: &[u8], debts: bool) {
         let Shard {
             blocks,
             spill,
@@ -169,7 +180,8 @@ impl Shard {
         let Some(slot) = blocks.get_mut(i / BLOCK).and_then(|b| b.get_mut(i % BLOCK)) else {
             return;
         };
-        if slot.len == SPILLED {
+        slot.len = (slot.len & LEN) | if debts { DEBTS } else { 0 };
+        if slot.spilled() {
             let (off, _, room) = slot.spill();
             if bytes.len() > INLINE
                 && bytes.len() <= room
@@ -183,7 +195,7 @@ impl Shard {
         }
         if bytes.len() <= INLINE {
             slot.bytes[..bytes.len()].copy_from_slice(bytes);
-            slot.len = bytes.len() as u8;
+            slot.len = bytes.len() as u8 | if debts { DEBTS } else { 0 };
         } else {
             let off = spill.len();
             let room = bytes.len() + bytes.len() / 4;
@@ -201,7 +213,7 @@ impl Shard {
         let live = self.spill.len() - self.garbage.min(self.spill.len());
         let mut fresh = Vec::with_capacity(live);
         for slot in self.blocks.iter_mut().flatten() {
-            if slot.len == SPILLED {
+            if slot.spilled() {
                 let (off, len, room) = slot.spill();
                 let at = fresh.len();
                 fresh.extend_from_slice(self.spill.get(off..off + room).unwrap_or_default());
@@ -246,7 +258,7 @@ impl Shard {
         }
         let r = f(&mut work, new);
         packed::encode(&work, &mut buf);
-        self.store(i, &buf);
+        self.store(i, &buf, !work.open_debts().is_empty());
         self.work = work;
         self.buf = buf;
         r
@@ -261,7 +273,7 @@ impl Shard {
 
     fn set(&mut self, key: u64, bytes: &[u8]) {
         match self.slot(key) {
-            Some(i) => self.store(i, bytes),
+            Some(i) => self.store(i, bytes, packed::has_debts(bytes)),
             None => {
                 self.insert(key, bytes);
             }
@@ -283,6 +295,15 @@ impl Shard {
         self.blocks
             .iter()
             .flatten()
+            .map(|s| (s.key, s.packed(&self.spill)))
+    }
+
+    /// (key, packed state) of the states with open debts, in slot order.
+    fn with_debts(&self) -> impl Iterator<Item = (u64, &[u8])> {
+        self.blocks
+            .iter()
+            .flatten()
+            .filter(|s| s.has_debts())
             .map(|s| (s.key, s.packed(&self.spill)))
     }
 
@@ -401,7 +422,7 @@ impl States {
 
     /// Every state (decoded: a copy), by ascending beneficiary key: what `reprocess` compares.
     pub fn sorted(&self) -> Vec<(u64, BenefState)> {
-        self.refs_where(|_| true)
+        self.refs_where(false)
             .into_iter()
             .map(|(k, b)| (k, packed::decode(b).unwrap_or_default()))
             .collect()
@@ -409,18 +430,21 @@ impl States {
 
     /// Every packed state, by ascending beneficiary key.
     pub fn sorted_packed(&self) -> Vec<(u64, &[u8])> {
-        self.refs_where(|_| true)
+        self.refs_where(false)
     }
 
-    /// References to the packed states that satisfy `keep`, by ascending key. Counted per shard
-    /// first, then each shard fills its own part of one vector of the exact size, on the run's pool:
-    /// no intermediate lists (issue #13).
-    fn refs_where(&self, keep: impl Fn(&[u8]) -> bool + Sync) -> Vec<(u64, &[u8])> {
-        let counts: Vec<usize> = self
-            .shards
-            .par_iter()
-            .map(|sh| sh.iter().filter(|e| keep(e.1)).count())
-            .collect();
+    /// References to the packed states (`debts`: only those with open debts), by ascending key.
+    /// Counted per shard first, then each shard fills its own part of one vector of the exact size,
+    /// on the run's pool: no intermediate lists (issue #13).
+    fn refs_where(&self, debts: bool) -> Vec<(u64, &[u8])> {
+        let count = |sh: &Shard| {
+            if debts {
+                sh.with_debts().count()
+            } else {
+                sh.len()
+            }
+        };
+        let counts: Vec<usize> = self.shards.par_iter().map(count).collect();
         let mut v: Vec<(u64, &[u8])> = vec![(0, &[][..]); counts.iter().sum()];
         let mut parts: Vec<&mut [(u64, &[u8])]> = Vec::with_capacity(counts.len());
         let mut rest = &mut v[..];
@@ -430,8 +454,14 @@ impl States {
             rest = r;
         }
         self.shards.par_iter().zip(parts).for_each(|(sh, part)| {
-            for (slot, e) in part.iter_mut().zip(sh.iter().filter(|e| keep(e.1))) {
-                *slot = e;
+            if debts {
+                for (slot, e) in part.iter_mut().zip(sh.with_debts()) {
+                    *slot = e;
+                }
+            } else {
+                for (slot, e) in part.iter_mut().zip(sh.iter()) {
+                    *slot = e;
+                }
             }
         });
         v.par_sort_unstable_by_key(|e| e.0);
@@ -449,7 +479,7 @@ impl States {
     /// lists. References (24 bytes a beneficiary), not a copy of the debts: this list is made at
     /// the end of the run, at its memory peak (issue #13). The order does not depend on the shards.
     pub fn with_debts(&self) -> Vec<(u64, &[u8])> {
-        self.refs_where(packed::has_debts)
+        self.refs_where(true)
     }
 
     /// How many debts of the insured are open, and their open amount (`summary.json`'s
@@ -458,7 +488,7 @@ impl States {
         self.shards
             .par_iter()
             .map(|sh| {
-                sh.iter().fold((0u64, 0i64), |(n, c), (_, b)| {
+                sh.with_debts().fold((0u64, 0i64), |(n, c), (_, b)| {
                     let (dn, dc) = packed::debt_totals(b).unwrap_or_default();
                     (n + dn, c + dc)
                 })
@@ -539,8 +569,8 @@ mod tests {
         for (k, &l) in lens.iter().enumerate() {
             let key = k as u64;
             let sh = &st.shards[shard_of(key)];
-            let slot = sh.slot(key).and_then(|i| sh.at(i)).map(|s| s.len);
-            assert_eq!(slot == Some(SPILLED), l > INLINE, "{l} bytes");
+            let slot = sh.slot(key).and_then(|i| sh.at(i)).map(Slot::spilled);
+            assert_eq!(slot, Some(l > INLINE), "{l} bytes");
         }
     }
 

@@ -137,6 +137,7 @@ fn years<'a>(out: &mut Vec<u8>, v: impl Iterator<Item = &'a (u32, i64)> + Clone)
 struct Rd<'a>(&'a [u8]);
 
 impl Rd<'_> {
+    #[inline]
     fn take<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
         if self.0.len() < N {
             return Err(DecodeError("truncated"));
@@ -147,12 +148,15 @@ impl Rd<'_> {
         r.copy_from_slice(a);
         Ok(r)
     }
+    #[inline]
     fn u8(&mut self) -> Result<u8, DecodeError> {
         Ok(self.take::<1>()?[0])
     }
+    #[inline]
     fn u32(&mut self) -> Result<u32, DecodeError> {
         Ok(u32::from_le_bytes(self.take()?))
     }
+    #[inline]
     fn varint(&mut self) -> Result<u64, DecodeError> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
@@ -164,13 +168,16 @@ impl Rd<'_> {
         }
         Err(DecodeError("varint too long"))
     }
+    #[inline]
     fn small<T: TryFrom<u64>>(&mut self) -> Result<T, DecodeError> {
         T::try_from(self.varint()?).map_err(|_| DecodeError("value out of range"))
     }
+    #[inline]
     fn cents(&mut self) -> Result<i64, DecodeError> {
         let z = self.varint()?;
         Ok((z >> 1) as i64 ^ -((z & 1) as i64))
     }
+    #[inline]
     fn date(&mut self) -> Result<Date, DecodeError> {
         let n = u16::from_le_bytes(self.take()?);
         if n == RAW_DATE {
@@ -179,6 +186,7 @@ impl Rd<'_> {
             Ok(Date::from_days(n as i64 + EPOCH))
         }
     }
+    #[inline]
     fn skip(&mut self, n: usize) -> Result<(), DecodeError> {
         if self.0.len() < n {
             return Err(DecodeError("truncated"));
@@ -186,6 +194,7 @@ impl Rd<'_> {
         self.0 = &self.0[n..];
         Ok(())
     }
+    #[inline]
     fn skip_date(&mut self) -> Result<(), DecodeError> {
         if u16::from_le_bytes(self.take()?) == RAW_DATE {
             self.skip(4)?;
@@ -225,9 +234,10 @@ impl Rd<'_> {
     }
     /// A count of items of at least `min` bytes each: never more than the bytes left could hold
     /// (a corrupt count must not make the decoder reserve gigabytes).
+    #[inline]
     fn count(&mut self, min: usize) -> Result<usize, DecodeError> {
         let n = self.small::<usize>()?;
-        if n > self.0.len() / min.max(1) {
+        if n.saturating_mul(min.max(1)) > self.0.len() {
             return Err(DecodeError("count beyond the record"));
         }
         Ok(n)
