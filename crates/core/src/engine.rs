@@ -721,7 +721,7 @@ fn liquidate_shards(
                     if new {
                         *opening += bs.open_debt_cents();
                     }
-                    if traced {
+                    let (o, steps) = if traced {
                         let mut steps = Vec::new();
                         let mut tr = Trace(Some(&mut steps));
                         let o = rules::liquidate_in(ctx, &input, bs, &mut scratch, &mut tr);
@@ -730,7 +730,10 @@ fn liquidate_shards(
                         let o =
                             rules::liquidate_in(ctx, &input, bs, &mut scratch, &mut Trace(None));
                         (o, None)
-                    }
+                    };
+                    // A rejected claim leaves the state as it was (`rules::liquidate`).
+                    let paid = matches!(o, Outcome::Paid(_));
+                    ((o, steps), paid)
                 });
                 so.outcomes.push((o, steps));
             }

@@ -141,7 +141,10 @@ impl Session {
                     if new {
                         *opening += state.open_debt_cents();
                     }
-                    rules::liquidate_in(ctx, &input, state, scratch, &mut Trace(None))
+                    let o = rules::liquidate_in(ctx, &input, state, scratch, &mut Trace(None));
+                    // A rejected claim leaves the state as it was (`rules::liquidate`).
+                    let paid = matches!(o, rules::Outcome::Paid(_));
+                    (o, paid)
                 });
                 loc[k] = (0, out.outcomes.len() as u32);
                 out.outcomes.push((o, None));

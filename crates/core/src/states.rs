@@ -199,16 +199,22 @@ impl Shard {
         } else {
             let off = spill.len();
             let room = bytes.len() + bytes.len() / 4;
+            if spill.capacity() - off < room {
+                // grown by a quarter, not doubled: a doubling arena is up to half empty (issue
+                // #13: the arenas are a third of the states' memory at national size)
+                spill.reserve_exact(room.max(off / 4).max(4096));
+            }
             spill.extend_from_slice(bytes);
             spill.resize(off + room, 0);
             slot.set_spill(off, bytes.len(), room);
         }
-        if *garbage > 1 << 16 && *garbage * 2 > spill.len() {
+        if *garbage > 1 << 14 && *garbage * 4 > spill.len() {
             self.compact();
         }
     }
 
-    /// Rewrites the spill arena with the live records only, in slot order.
+    /// Rewrites the spill arena with the live records only, in slot order (when a quarter of it is
+    /// garbage: the copies stay within a few times the live bytes over a run).
     fn compact(&mut self) {
         let live = self.spill.len() - self.garbage.min(self.spill.len());
         let mut fresh = Vec::with_capacity(live);
@@ -224,7 +230,9 @@ impl Shard {
         self.garbage = 0;
     }
 
-    /// Runs `f` on the state of beneficiary `key` and packs back what it leaves. The state is
+    /// Runs `f` on the state of beneficiary `key` and packs back what it leaves if `f` says it may
+    /// have changed it (`f` returns its result and that flag: a rejected claim leaves the state as
+    /// it was, `rules::liquidate`). The state is
     /// decoded into the shard's working copy; the first time a beneficiary is seen it is the one
     /// `carry` gives (an earlier night's, `Carry::state_packed`), or an empty one. `f` is told
     /// whether the state is new to the shard (`engine::liquidate_shards` counts the debts a
@@ -236,7 +244,7 @@ impl Shard {
         &mut self,
         key: u64,
         carry: Option<&dyn crate::carry::Carry>,
-        f: impl FnOnce(&mut BenefState, bool) -> R,
+        f: impl FnOnce(&mut BenefState, bool) -> (R, bool),
     ) -> R {
         let mut buf = std::mem::take(&mut self.buf);
         let (i, new) = match self.slot(key) {
@@ -256,9 +264,11 @@ impl Shard {
         if !matches!(read, Some(Ok(()))) {
             work = BenefState::default();
         }
-        let r = f(&mut work, new);
-        packed::encode(&work, &mut buf);
-        self.store(i, &buf, !work.open_debts().is_empty());
+        let (r, changed) = f(&mut work, new);
+        if changed {
+            packed::encode(&work, &mut buf);
+            self.store(i, &buf, !work.open_debts().is_empty());
+        }
         self.work = work;
         self.buf = buf;
         r
@@ -634,15 +644,25 @@ mod tests {
                 sh.with_state(7, None, |s, new| {
                     assert!(!new);
                     s.push_debt(debt(c, 5));
+                    ((), true)
                 });
             }
             let s = packed::decode(sh.packed(7).unwrap_or_default()).unwrap();
             assert_eq!(s.open_debts().len(), 200, "round {round}");
-            sh.with_state(7, None, |s, _| s.debts.clear());
+            sh.with_state(7, None, |s, _| {
+                s.debts.clear();
+                ((), true)
+            });
+            // a state said unchanged is not packed again
+            sh.with_state(7, None, |s, _| {
+                s.push_debt(debt(1, 5));
+                ((), false)
+            });
+            assert!(!packed::has_debts(sh.packed(7).unwrap_or_default()));
             assert!(sh.packed(7).unwrap_or_default().len() <= INLINE);
         }
         // a beneficiary seen for the first time starts empty
-        assert!(sh.with_state(5000, None, |s, new| new && s.pf_used(2026) == 0));
+        assert!(sh.with_state(5000, None, |s, new| (new && s.pf_used(2026) == 0, false)));
         for k in 0..1000u64 {
             let s = packed::decode(sh.packed(k).unwrap_or_default()).unwrap();
             assert_eq!(s.pf_used(2026), k as i64, "key {k}");

@@ -412,10 +412,19 @@ pub fn debt_totals(b: &[u8]) -> Result<(u64, Cents), DecodeError> {
     let mut r = at_debts(b)?;
     let (mut n, mut c) = (0u64, 0);
     for _ in 0..r.count(11)? {
-        let d = r.debt()?;
-        if d.open > 0 {
+        // created, practitioner, claim, line and kind, date of care: skipped, not decoded
+        r.skip_date()?;
+        r.skip(4)?;
+        r.varint()?;
+        r.varint()?;
+        r.skip_date()?;
+        let amount = r.cents()?;
+        let open = amount
+            .checked_sub(r.cents()?)
+            .ok_or(DecodeError("debt open amount out of range"))?;
+        if open > 0 {
             n += 1;
-            c += d.open;
+            c += open;
         }
     }
     Ok((n, c))
