@@ -144,6 +144,8 @@ pub fn run<'s>(
         None,
     );
     commit.encoded = encoded.as_ref().map(|e| &e.0);
+    durable(&staged.stage)?;
+    timer.lap("outputs made durable (fsync)");
     let pending = ledger.commit_night(&commit).map_err(ledger_error)?;
     timer.lap(&format!(
         "commit ({} states, {} claim numbers, {} CCAM acts: {})",
@@ -171,6 +173,16 @@ pub fn run<'s>(
     timer.lap("rename + finish");
     timer.report();
     Ok(summary)
+}
+
+/// The night's outputs made durable before the ledger commits the night: a power loss after the
+/// commit must not leave a committed night whose files the disk lost (formats/ledger.md, "All or
+/// nothing"). An error is an I/O error (exit 5); the ledger has not seen the night.
+fn durable(stage: &Staging) -> Result<(), ExitCode> {
+    stage.sync().map_err(|e| {
+        eprintln!("liquidator: {e}");
+        ExitCode::from(5)
+    })
 }
 
 /// What `run` (`replaces: None`) and `reprocess` (`Some(seq)`) commit to the ledger: the night staged
@@ -438,6 +450,7 @@ pub fn reprocess(
     }
     drop(after);
     let state_refs: Vec<(u64, &BenefState)> = states.iter().map(|(k, s)| (*k, s)).collect();
+    durable(&staged.stage)?;
     let pending = ledger
         .commit_night(&night_commit(
             &header,

@@ -83,8 +83,41 @@ impl Staging {
         })
     }
 
-    /// Moves the staging directory to its final name (replacing an old one only with `--force`).
+    /// Makes every file of the staging directory durable: each file's data, then each directory's
+    /// entries, flushed to the disk (`fsync`), the files in parallel. A power loss after this leaves
+    /// the files whole; [`Staging::commit`] calls it before its rename, and `run --ledger` before the
+    /// ledger's commit (formats/ledger.md, "All or nothing"), so that no final name and no committed
+    /// night ever points at a file the disk lost. Once done, a second call only finds clean pages.
+    pub fn sync(&self) -> Result<(), StageError> {
+        let mut files = Vec::new();
+        let mut dirs = vec![self.dir.clone()];
+        let mut k = 0;
+        while let Some(d) = dirs.get(k).cloned() {
+            k += 1;
+            for e in fs::read_dir(&d).map_err(|e| StageError::Io(d.clone(), e))? {
+                let e = e.map_err(|e| StageError::Io(d.clone(), e))?;
+                let t = e.file_type().map_err(|x| StageError::Io(e.path(), x))?;
+                if t.is_dir() {
+                    dirs.push(e.path());
+                } else if t.is_file() {
+                    files.push(e.path());
+                }
+            }
+        }
+        files.sort();
+        files
+            .par_iter()
+            .try_for_each(|f| sync_path(f).map_err(|e| StageError::Io(f.clone(), e)))?;
+        // The directories after their files: an entry made durable names data already on the disk.
+        dirs.iter()
+            .rev()
+            .try_for_each(|d| sync_path(d).map_err(|e| StageError::Io(d.clone(), e)))
+    }
+
+    /// Moves the staging directory to its final name (replacing an old one only with `--force`),
+    /// its files made durable first ([`Staging::sync`]) and the rename itself after.
     pub fn commit(mut self) -> Result<PathBuf, StageError> {
+        self.sync()?;
         if self.final_dir.exists() {
             if !self.force {
                 return Err(StageError::Exists(self.final_dir.clone()));
@@ -95,6 +128,13 @@ impl Staging {
         fs::rename(&self.dir, &self.final_dir)
             .map_err(|e| StageError::Io(self.final_dir.clone(), e))?;
         self.committed = true;
+        // The rename is an entry of the parent directory: durable once the parent is.
+        let parent = self
+            .final_dir
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        sync_path(parent).map_err(|e| StageError::Io(parent.to_path_buf(), e))?;
         Ok(self.final_dir.clone())
     }
 }
@@ -107,6 +147,11 @@ impl Drop for Staging {
     }
 }
 
+/// `fsync` of a file or a directory opened read-only (Linux flushes the inode's data either way).
+fn sync_path(p: &Path) -> io::Result<()> {
+    File::open(p)?.sync_all()
+}
+
 /// Writes `bytes` to `dest` atomically: a private temporary file beside it, then a rename. A reader
 /// never sees a half-written file under the final name.
 pub fn write_atomic(dest: &Path, bytes: &[u8]) -> io::Result<()> {
@@ -115,7 +160,12 @@ pub fn write_atomic(dest: &Path, bytes: &[u8]) -> io::Result<()> {
         let mut f = create_private(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
-        fs::rename(&tmp, dest)
+        fs::rename(&tmp, dest)?;
+        // The rename is an entry of the directory: durable once the directory is.
+        match dest.parent().filter(|p| !p.as_os_str().is_empty()) {
+            Some(d) => sync_path(d),
+            None => sync_path(Path::new(".")),
+        }
     })();
     if r.is_err() {
         let _ = fs::remove_file(&tmp);
@@ -149,21 +199,21 @@ pub struct TsvSink {
     /// Buffers the writer is done with, cleared (capacity kept), for the next windows: fresh large
     /// buffers each window cost page faults and the kernel's zeroing of new pages (issue #13).
     spare: crossbeam_channel::Receiver<Vec<OutBufs>>,
-    writer: Option<std::thread::JoinHandle<io::Result<usize>>>,
+    writer: Option<std::thread::JoinHandle<Result<usize, SinkError>>>,
     dir: PathBuf,
     amc_files: usize,
 }
 
 impl TsvSink {
     pub fn create(dir: &Path) -> Result<TsvSink, SinkError> {
-        let mut w = Writer::new(dir).map_err(|e| SinkError::Io(dir.to_path_buf(), e))?;
+        let mut w = Writer::new(dir)?;
         let (tx, rx) = crossbeam_channel::bounded::<Vec<OutBufs>>(4);
         // The way back: at most as many sets of buffers as can be in flight, plus the one being
         // written and the one being formatted. A full return channel drops the buffers instead.
         let (back, spare) = crossbeam_channel::bounded::<Vec<OutBufs>>(6);
         let writer = std::thread::Builder::new()
             .name("tsv-writer".into())
-            .spawn(move || -> io::Result<usize> {
+            .spawn(move || -> Result<usize, SinkError> {
                 for mut bufs in rx {
                     w.write(&bufs)?;
                     bufs.iter_mut().for_each(OutBufs::clear);
@@ -189,10 +239,12 @@ impl TsvSink {
     fn join(&mut self) -> Result<(), SinkError> {
         self.tx = None;
         if let Some(h) = self.writer.take() {
-            let n = h
-                .join()
-                .unwrap_or_else(|_| Err(io::Error::other("writer thread panicked")))
-                .map_err(|e| SinkError::Io(self.dir.clone(), e))?;
+            let n = h.join().unwrap_or_else(|_| {
+                Err(SinkError::Io(
+                    self.dir.clone(),
+                    io::Error::other("TSV writer thread panicked"),
+                ))
+            })?;
             self.amc_files = n;
         }
         Ok(())
@@ -263,13 +315,24 @@ fn amc_file_name(amc: &[u8; 10]) -> String {
     format!("{s}.tsv")
 }
 
+/// An I/O error on `path`: the message names the file, not the staging directory.
+fn at(path: PathBuf) -> impl FnOnce(io::Error) -> SinkError {
+    move |e| SinkError::Io(path, e)
+}
+
 impl Writer {
-    fn new(dir: &Path) -> io::Result<Writer> {
-        let mut payments = create_private(&dir.join(PAYMENTS))?;
-        payments.write_all(PAYMENTS_HEADER.as_bytes())?;
-        let mut rejections = create_private(&dir.join(REJECTIONS))?;
-        rejections.write_all(REJECTIONS_HEADER.as_bytes())?;
-        mkdir_private(&dir.join(AMC_DIR))?;
+    fn new(dir: &Path) -> Result<Writer, SinkError> {
+        let (p, r) = (dir.join(PAYMENTS), dir.join(REJECTIONS));
+        let mut payments = create_private(&p).map_err(at(p.clone()))?;
+        payments
+            .write_all(PAYMENTS_HEADER.as_bytes())
+            .map_err(at(p))?;
+        let mut rejections = create_private(&r).map_err(at(r.clone()))?;
+        rejections
+            .write_all(REJECTIONS_HEADER.as_bytes())
+            .map_err(at(r))?;
+        let a = dir.join(AMC_DIR);
+        mkdir_private(&a).map_err(at(a))?;
         Ok(Writer {
             dir: dir.to_path_buf(),
             payments,
@@ -279,27 +342,39 @@ impl Writer {
     }
 
     /// A window's buffers (its segments', in order).
-    fn write(&mut self, bufs: &[OutBufs]) -> io::Result<()> {
-        write_all_vectored(&mut self.payments, bufs.iter().map(|b| &b.payments[..]))?;
-        write_all_vectored(&mut self.rejections, bufs.iter().map(|b| &b.rejections[..]))?;
+    fn write(&mut self, bufs: &[OutBufs]) -> Result<(), SinkError> {
+        write_all_vectored(&mut self.payments, bufs.iter().map(|b| &b.payments[..]))
+            .map_err(at(self.dir.join(PAYMENTS)))?;
+        write_all_vectored(&mut self.rejections, bufs.iter().map(|b| &b.rejections[..]))
+            .map_err(at(self.dir.join(REJECTIONS)))?;
         for (amc, row) in bufs.iter().flat_map(OutBufs::amc_rows) {
             if !self.amc.contains_key(&amc) {
-                let path = self.dir.join(AMC_DIR).join(amc_file_name(&amc));
-                let mut f = BufWriter::with_capacity(1 << 16, create_private(&path)?);
-                f.write_all(AMC_HEADER.as_bytes())?;
+                let path = self.amc_path(&amc);
+                let mut f = BufWriter::with_capacity(
+                    1 << 16,
+                    create_private(&path).map_err(at(path.clone()))?,
+                );
+                f.write_all(AMC_HEADER.as_bytes()).map_err(at(path))?;
                 self.amc.insert(amc, f);
             }
             if let Some(f) = self.amc.get_mut(&amc) {
-                f.write_all(row)?;
+                if let Err(e) = f.write_all(row) {
+                    return Err(SinkError::Io(self.amc_path(&amc), e));
+                }
             }
         }
         Ok(())
     }
 
+    fn amc_path(&self, amc: &[u8; 10]) -> PathBuf {
+        self.dir.join(AMC_DIR).join(amc_file_name(amc))
+    }
+
     /// Flushes every file; returns the number of insurer files.
-    fn finish(mut self) -> io::Result<usize> {
-        for f in self.amc.values_mut() {
-            f.flush()?;
+    fn finish(mut self) -> Result<usize, SinkError> {
+        for (amc, f) in &mut self.amc {
+            f.flush()
+                .map_err(|e| SinkError::Io(self.dir.join(AMC_DIR).join(amc_file_name(amc)), e))?;
         }
         Ok(self.amc.len())
     }
@@ -381,5 +456,55 @@ mod tests {
         let mut f = Vec::new();
         write_all_vectored(&mut f, parts.iter().map(Vec::as_slice)).unwrap();
         assert_eq!(f, want);
+    }
+
+    /// A fresh directory under the system's temporary directory, removed when dropped.
+    struct TmpDir(PathBuf);
+    impl TmpDir {
+        fn new(name: &str) -> TmpDir {
+            let p = std::env::temp_dir().join(format!("liq-files-{name}-{}", std::process::id()));
+            let _ = fs::remove_dir_all(&p);
+            fs::create_dir_all(&p).unwrap();
+            TmpDir(p)
+        }
+        fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+    impl Drop for TmpDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// A full disk on `payments.tsv` (a link to `/dev/full`, which fails every write with ENOSPC):
+    /// the error names the file, not the staging directory (review of the vectored writer).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_write_error_of_the_tsv_sink_names_the_file_that_failed() {
+        let tmp = TmpDir::new("full");
+        std::os::unix::fs::symlink("/dev/full", tmp.path().join(PAYMENTS)).unwrap();
+        let e = TsvSink::create(tmp.path())
+            .err()
+            .expect("the header's write fails");
+        assert!(
+            matches!(&e, SinkError::Io(p, _) if p == &tmp.path().join(PAYMENTS)),
+            "{e}"
+        );
+    }
+
+    /// Staging: files of nested directories made durable, then renamed; a second sync is harmless.
+    #[test]
+    fn a_staging_directory_is_synced_with_its_subdirectories_and_renamed() {
+        let tmp = TmpDir::new("stage");
+        let out = tmp.path().join("night");
+        let st = Staging::create(&out, false).unwrap();
+        fs::create_dir(st.dir.join("amc")).unwrap();
+        fs::write(st.dir.join("amc/x.tsv"), b"a\n").unwrap();
+        fs::write(st.dir.join("payments.tsv"), b"b\n").unwrap();
+        st.sync().unwrap();
+        st.commit().unwrap();
+        assert_eq!(fs::read(out.join("amc/x.tsv")).unwrap(), b"a\n");
+        assert_eq!(fs::read(out.join("payments.tsv")).unwrap(), b"b\n");
     }
 }

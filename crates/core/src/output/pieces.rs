@@ -5,7 +5,8 @@
 //! Architecture invariant: a piece is cut independently of the thread count — a fixed number of
 //! items ([`PIECE`]: payment orders' payees; `debts.tsv`'s beneficiaries, each with its own number of
 //! debt rows) — and pieces are written in their order, so the bytes do not depend on the thread
-//! count; at most [`BATCH`] pieces are held in memory at once, whatever the length of the list.
+//! count; at most two batches of [`BATCH`] pieces are held in memory at once (the one being written
+//! and the next, being formatted), whatever the length of the list.
 
 use super::files::write_all_vectored;
 use rayon::prelude::*;
@@ -37,9 +38,9 @@ type Texts<const N: usize> = Vec<[Vec<u8>; N]>;
 /// held in blocks rather than one vector (`output::sepa::DueByPayee`).
 ///
 /// A batch's texts go to each writer in one vectored write ([`write_all_vectored`]: no copy into
-/// the writer's buffer when they are larger than it). Batch k is written while batch k + 1 is formatted (`rayon::join`: the calling thread writes,
-/// the formatting is a task any worker of the pool takes, the caller included once its writes are
-/// done) — the kernel's copy of a batch into the page cache costs about as much as its formatting
+/// the writer's buffer when they are larger than it). Batch k is written while batch k + 1 is
+/// formatted (`rayon::join`: the calling thread writes, the formatting is a task any worker of the
+/// pool takes, the caller included once its writes are done) — the kernel's copy of a batch into the page cache costs about as much as its formatting
 /// (issue #13). Nothing waits for the pool from outside a task: with one thread, the join runs the
 /// writes, then the formatting, on that thread (a design with a channel between a formatting task
 /// and the writing thread hung at `--threads 1`, the pool's one worker blocked on the channel).
