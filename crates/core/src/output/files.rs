@@ -357,10 +357,10 @@ impl Writer {
                 f.write_all(AMC_HEADER.as_bytes()).map_err(at(path))?;
                 self.amc.insert(amc, f);
             }
-            if let Some(f) = self.amc.get_mut(&amc) {
-                if let Err(e) = f.write_all(row) {
-                    return Err(SinkError::Io(self.amc_path(&amc), e));
-                }
+            if let Some(f) = self.amc.get_mut(&amc)
+                && let Err(e) = f.write_all(row)
+            {
+                return Err(SinkError::Io(self.amc_path(&amc), e));
             }
         }
         Ok(())
