@@ -7,14 +7,23 @@ use super::pricing::{Priced, show};
 use super::{BenefState, ClaimInput, Ctx, Rej, Trace};
 use crate::codes::Reject;
 use crate::money::{self, BP_100};
+use smallvec::SmallVec;
 
-/// Indices of the lines sharing each date of care, in line order.
-fn sessions(c: &ClaimInput) -> Vec<Vec<usize>> {
-    let mut out: Vec<Vec<usize>> = Vec::new();
+/// The line indices of one session (inline up to 8 lines: no allocation for a usual claim).
+type Session = SmallVec<[usize; 8]>;
+
+/// Indices of the lines sharing each date of care, in line order. Called three times a claim: inline
+/// vectors, not a heap allocation per session (issue #13).
+fn sessions(c: &ClaimInput) -> SmallVec<[Session; 2]> {
+    let mut out: SmallVec<[Session; 2]> = SmallVec::new();
     for (i, l) in c.lines.iter().enumerate() {
         match out.iter_mut().find(|g| c.lines[g[0]].date == l.date) {
             Some(g) => g.push(i),
-            None => out.push(vec![i]),
+            None => {
+                let mut g = Session::new();
+                g.push(i);
+                out.push(g);
+            }
         }
     }
     out
@@ -194,7 +203,7 @@ pub fn apply_association(
                 (false, Some(s)) => &s.main_codes,
                 _ => &[],
             };
-            let members: Vec<usize> = g
+            let members: Session = g
                 .iter()
                 .copied()
                 .filter(|&i| priced[i].ccam.is_some() && (priced[i].activity == 4) == anaesthesia)
@@ -202,7 +211,7 @@ pub fn apply_association(
             if members.is_empty() {
                 continue;
             }
-            let mut main: Vec<usize> = members
+            let mut main: Session = members
                 .iter()
                 .copied()
                 .filter(|&i| !priced[i].complement)
@@ -227,7 +236,7 @@ pub fn apply_association(
             }
             // An earlier claim's lone act was validly paid without a code: it is the session's first
             // act, at full rate, i.e. code 1 for the pattern.
-            let codes: Vec<u8> = prior
+            let codes: SmallVec<[u8; 8]> = prior
                 .iter()
                 .map(|&k| if k == b' ' { b'1' } else { k })
                 .chain(main.iter().map(|&i| priced[i].assoc_code))
