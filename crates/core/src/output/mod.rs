@@ -64,19 +64,6 @@ impl OutBufs {
 
 /// Formats events, in order, into `out`.
 pub fn format_events(out: &mut OutBufs, events: &[Event<'_>]) {
-    // Room for the segment's payment rows at once (≈ 200 bytes a row): a buffer grown by doubling
-    // copies itself each time, and fresh buffers are common at the start of a run (issue #13).
-    let paid_lines: usize = events
-        .iter()
-        .map(|e| match e {
-            Event::Claim(c) => match c.outcome {
-                Outcome::Paid(p) => p.lines.len(),
-                Outcome::Rejected(_) => 0,
-            },
-            Event::Orphan(_) => 0,
-        })
-        .sum();
-    out.payments.reserve(paid_lines * 256);
     let mut row: fmt::Row = fmt::Row::default();
     for e in events {
         match e {
