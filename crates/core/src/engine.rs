@@ -999,7 +999,14 @@ pub fn run_with<'s>(
 ) -> Result<Summary, RunError> {
     let data = map_file(claims)?;
     let staged = stage_run(&data, refs, out, force, opts, extra)?;
+    let t = std::time::Instant::now();
     staged.stage.commit()?;
+    if std::env::var_os("LIQUIDATOR_TIMING").is_some() {
+        eprintln!(
+            "timing: outputs made durable (fsync) and renamed {:?}",
+            t.elapsed()
+        );
+    }
     Ok(staged.summary)
 }
 
