@@ -358,3 +358,90 @@ fn seeded_state_carries_into_the_run_and_is_read_back() {
     assert_eq!(fresh.get(key).map(|s| s.pf_used(2026)), Some(200));
     assert_eq!(fresh.into_sorted().len(), 1);
 }
+
+/// A carried state that does not decode (the review's ledger record: a participation year of 2^32
+/// before an open debt of 2.00 €, which `packed::validate` let through while `decode` refused it)
+/// stops the run with `RunError::State` naming the claim's input line (exit 11), nothing written —
+/// before, the beneficiary was liquidated as new, against empty caps, and its debt vanished.
+#[test]
+fn a_carried_state_that_does_not_decode_stops_the_run_and_writes_nothing() {
+    use liquidator_core::carry::{ActKey, BatchRef, Carry, EarlierClaim};
+    use liquidator_core::refs::benef_key;
+    use liquidator_core::rules::BenefState;
+    use liquidator_core::rules::debt::{Debt, DebtKind, DebtOrigin};
+    use liquidator_core::states::packed;
+    struct Unchecked {
+        key: u64,
+        bytes: Vec<u8>,
+    }
+    impl Carry for Unchecked {
+        fn state(&self, _: u64) -> Option<BenefState> {
+            None
+        }
+        fn state_packed(&self, benef: u64, out: &mut Vec<u8>) -> bool {
+            out.clear();
+            out.extend_from_slice(&self.bytes);
+            benef == self.key
+        }
+        fn claim(&self, _: u32, _: u32) -> Option<EarlierClaim> {
+            None
+        }
+        fn act(&self, _: &ActKey) -> Option<BatchRef> {
+            None
+        }
+    }
+    let mut s = BenefState::default();
+    s.push_debt(Debt {
+        origin: DebtOrigin {
+            created: Date(20260310),
+            practitioner: GP,
+            claim: 1,
+            line: 1,
+            date_of_care: Date(20260302),
+            kind: DebtKind::Participation,
+        },
+        amount: 200,
+        open: 200,
+    });
+    let mut enc = Vec::new();
+    packed::encode(&s, &mut enc);
+    let mut bytes = vec![packed::VERSION, 1, 1];
+    packed::put_varint(&mut bytes, 1 << 32);
+    bytes.push(0);
+    bytes.extend_from_slice(&enc[3..]);
+    let carry = Unchecked {
+        key: benef_key(ADULT, 1).unwrap(),
+        bytes,
+    };
+    let h = BatchHeader {
+        sender: 1,
+        batch_no: 7,
+        date: Date(20260316),
+        version: 100,
+    };
+    // line 1 the batch header; LOCAL's claim lines 2-4 (header, act, end); ADULT's header line 5
+    let mut w = BatchWriter::new(Vec::new(), &h).unwrap();
+    w.claim(
+        &header(LOCAL, 19850512, GP),
+        &[ngap("G", 100, 20260302, 3000)],
+    )
+    .unwrap();
+    let mut adult = header(ADULT, 19850512, GP);
+    adult.claim_no += 1;
+    w.claim(&adult, &[ngap("G", 100, 20260303, 3000)]).unwrap();
+    let td = tmp("corrupt-state");
+    let file = td.path().join("claims.b2");
+    std::fs::write(&file, w.finish().unwrap()).unwrap();
+    let out = td.path().join("out");
+    let opts = Options {
+        carry: Some(&carry),
+        ..Options::default()
+    };
+    let e = engine::run(&file, mini_refs(), &out, false, &opts).unwrap_err();
+    assert!(
+        matches!(e, RunError::State { line: 5, .. }),
+        "{e:?}: not the state error of line 5"
+    );
+    assert!(e.to_string().contains("ledger corrupt"), "{e}");
+    assert!(!out.exists(), "outputs written");
+}

@@ -54,6 +54,14 @@ pub enum RunError {
     Stage(#[from] atomic::StageError),
     #[error("output: {0}")]
     Sink(#[from] SinkError),
+    /// The packed state of the beneficiary of the claim at input line `line` does not read: a
+    /// corrupt ledger record (formats/ledger.md, "What is refused as corrupt"). The run stops
+    /// (exit 11) rather than liquidate the claim against an empty state.
+    #[error("ledger corrupt: the state of the beneficiary of the claim at line {line}: {error}")]
+    State {
+        line: u64,
+        error: crate::states::packed::DecodeError,
+    },
 }
 
 /// What the batch framing said, checked once every window is read.
@@ -103,6 +111,9 @@ pub(crate) struct ShardOut {
     /// Debts still open in the states this shard took from an earlier night (`Options::carry`) in
     /// this window: they are part of the night's opening debts.
     opening_debts: i64,
+    /// The first state of this shard that did not read in this window (the claim's input line):
+    /// the shard stops there and the run fails (`RunError::State`).
+    corrupt: Option<(u64, crate::states::packed::DecodeError)>,
 }
 
 /// Reads and checks the batch header (first record). Its date is the batch date used by the rules.
@@ -414,6 +425,16 @@ fn prepare(
         states.shards_mut(),
         &mut w.shard_outs,
     );
+    // A state that did not read ends the run: the first in input order (the same for any
+    // `--threads`: each shard stops at its first, in file order).
+    if let Some((line, error)) = w
+        .shard_outs
+        .iter_mut()
+        .filter_map(|s| s.corrupt.take())
+        .min_by_key(|c| c.0)
+    {
+        return Err(RunError::State { line, error });
+    }
     run.info.debts_opening_cents += w.shard_outs.iter().map(|s| s.opening_debts).sum::<i64>();
     sw.lap(&mut t[2]);
     w.read_rejected = reject_at_read(chunks, &w.items, &w.dup, &mut w.loc);
@@ -682,6 +703,7 @@ fn liquidate_shards(
             let mut scratch = BenefState::default();
             so.outcomes.clear();
             so.opening_debts = 0;
+            so.corrupt = None;
             for (n, &k) in list.iter().enumerate() {
                 if n % LOOKAHEAD == 0 {
                     // Claims of a shard name unrelated beneficiaries: each one's rows in the store and
@@ -717,7 +739,7 @@ fn liquidate_shards(
                 // it (`states::Shard::with_state`, issue #13).
                 let opening = &mut so.opening_debts;
                 let traced = opts.trace_claim == Some(h.claim_no);
-                let (o, steps) = st.with_state(key, ctx.carry, |bs, new| {
+                let read = st.with_state(key, ctx.carry, |bs, new| {
                     if new {
                         *opening += bs.open_debt_cents();
                     }
@@ -735,7 +757,13 @@ fn liquidate_shards(
                     let paid = matches!(o, Outcome::Paid(_));
                     ((o, steps), paid)
                 });
-                so.outcomes.push((o, steps));
+                match read {
+                    Ok(o) => so.outcomes.push(o),
+                    Err(e) => {
+                        so.corrupt = Some((c.pos.line, e));
+                        break;
+                    }
+                }
             }
         });
 }

@@ -36,6 +36,13 @@ pub enum SessionError {
     Shape(String),
     #[error(transparent)]
     Sink(#[from] SinkError),
+    /// A beneficiary's state (seeded, or given by the context's `Carry`) does not read: as the
+    /// engine's `RunError::State`, the batch stops rather than start that beneficiary empty.
+    #[error("ledger corrupt: the state of the beneficiary of the claim at line {line}: {error}")]
+    State {
+        line: u64,
+        error: crate::states::packed::DecodeError,
+    },
 }
 
 /// The running state of the beneficiaries of one batch seen so far (see the module documentation).
@@ -137,15 +144,20 @@ impl Session {
                 // night when the context carries one (a ledger), else starts empty.
                 let opening = &mut self.opening_debts;
                 let scratch = &mut self.scratch;
-                let o = shard.with_state(key, ctx.carry, |state, new| {
-                    if new {
-                        *opening += state.open_debt_cents();
-                    }
-                    let o = rules::liquidate_in(ctx, &input, state, scratch, &mut Trace(None));
-                    // A rejected claim leaves the state as it was (`rules::liquidate`).
-                    let paid = matches!(o, rules::Outcome::Paid(_));
-                    (o, paid)
-                });
+                let o = shard
+                    .with_state(key, ctx.carry, |state, new| {
+                        if new {
+                            *opening += state.open_debt_cents();
+                        }
+                        let o = rules::liquidate_in(ctx, &input, state, scratch, &mut Trace(None));
+                        // A rejected claim leaves the state as it was (`rules::liquidate`).
+                        let paid = matches!(o, rules::Outcome::Paid(_));
+                        (o, paid)
+                    })
+                    .map_err(|error| SessionError::State {
+                        line: c.pos.line,
+                        error,
+                    })?;
                 loc[k] = (0, out.outcomes.len() as u32);
                 out.outcomes.push((o, None));
             }

@@ -239,13 +239,15 @@ impl Shard {
     /// beneficiary brings from an earlier night).
     ///
     /// A packed state that does not decode — never one this shard packed, and a ledger checks what
-    /// it hands over (`Carry::state_packed`) — is taken as empty.
+    /// it hands over (`Carry::state_packed`, `packed::validate`) — is an error: `f` is not run and
+    /// the stored bytes stay as they were. Taking it as empty would liquidate the claim against
+    /// empty caps and drop the beneficiary's open debts (the caller ends the run: exit 11).
     pub(crate) fn with_state<R>(
         &mut self,
         key: u64,
         carry: Option<&dyn crate::carry::Carry>,
         f: impl FnOnce(&mut BenefState, bool) -> (R, bool),
-    ) -> R {
+    ) -> Result<R, packed::DecodeError> {
         let mut buf = std::mem::take(&mut self.buf);
         let (i, new) = match self.slot(key) {
             Some(i) => (i, false),
@@ -258,11 +260,14 @@ impl Shard {
             }
         };
         let mut work = std::mem::take(&mut self.work);
-        let read = self
-            .at(i)
-            .map(|s| packed::decode_into(s.packed(&self.spill), &mut work));
-        if !matches!(read, Some(Ok(()))) {
-            work = BenefState::default();
+        let read = match self.at(i) {
+            Some(s) => packed::decode_into(s.packed(&self.spill), &mut work),
+            None => Err(packed::DecodeError("no slot")),
+        };
+        if let Err(e) = read {
+            self.work = BenefState::default();
+            self.buf = buf;
+            return Err(e);
         }
         let (r, changed) = f(&mut work, new);
         if changed {
@@ -271,7 +276,7 @@ impl Shard {
         }
         self.work = work;
         self.buf = buf;
-        r
+        Ok(r)
     }
 
     /// Reads the index entry and the slot of `key` (if any) and returns a value made from them, for
@@ -645,24 +650,30 @@ mod tests {
                     assert!(!new);
                     s.push_debt(debt(c, 5));
                     ((), true)
-                });
+                })
+                .unwrap();
             }
             let s = packed::decode(sh.packed(7).unwrap_or_default()).unwrap();
             assert_eq!(s.open_debts().len(), 200, "round {round}");
             sh.with_state(7, None, |s, _| {
                 s.debts.clear();
                 ((), true)
-            });
+            })
+            .unwrap();
             // a state said unchanged is not packed again
             sh.with_state(7, None, |s, _| {
                 s.push_debt(debt(1, 5));
                 ((), false)
-            });
+            })
+            .unwrap();
             assert!(!packed::has_debts(sh.packed(7).unwrap_or_default()));
             assert!(sh.packed(7).unwrap_or_default().len() <= INLINE);
         }
         // a beneficiary seen for the first time starts empty
-        assert!(sh.with_state(5000, None, |s, new| (new && s.pf_used(2026) == 0, false)));
+        assert!(
+            sh.with_state(5000, None, |s, new| (new && s.pf_used(2026) == 0, false))
+                .unwrap()
+        );
         for k in 0..1000u64 {
             let s = packed::decode(sh.packed(k).unwrap_or_default()).unwrap();
             assert_eq!(s.pf_used(2026), k as i64, "key {k}");
@@ -674,6 +685,61 @@ mod tests {
             "{} {}",
             sh.spill.len(),
             sh.garbage
+        );
+    }
+
+    /// A carry that hands its bytes over unchecked (as a ledger did when `validate` let a year
+    /// beyond u32 through).
+    struct Unchecked(Vec<u8>);
+    impl crate::carry::Carry for Unchecked {
+        fn state(&self, _: u64) -> Option<BenefState> {
+            None
+        }
+        fn state_packed(&self, _: u64, out: &mut Vec<u8>) -> bool {
+            out.clear();
+            out.extend_from_slice(&self.0);
+            true
+        }
+        fn claim(&self, _: u32, _: u32) -> Option<crate::carry::EarlierClaim> {
+            None
+        }
+        fn act(&self, _: &crate::carry::ActKey) -> Option<crate::carry::BatchRef> {
+            None
+        }
+    }
+
+    #[test]
+    fn a_stored_state_that_does_not_decode_is_an_error_in_with_state_never_an_empty_state() {
+        let bad = packed::tests::year_beyond_u32();
+        let mut st = States::new();
+        let sh = &mut st.shards[0];
+        sh.set(7, &bad);
+        // before: the state was taken as empty (0 open debts) and packed back over the stored one
+        let r = sh.with_state(7, None, |s, _| (s.open_debt_cents(), true));
+        assert!(r.is_err());
+        assert_eq!(
+            sh.packed(7),
+            Some(&bad[..]),
+            "the stored bytes were overwritten"
+        );
+        // the same bytes handed by a carry for a beneficiary new to the shard
+        let carry = Unchecked(bad.clone());
+        let mut ran = false;
+        let r = sh.with_state(8, Some(&carry), |_, _| {
+            ran = true;
+            ((), true)
+        });
+        assert!(r.is_err() && !ran);
+        // the shard still works for the others
+        let mut good = BenefState::default();
+        good.push_debt(debt(1, 200));
+        let mut b = Vec::new();
+        packed::encode(&good, &mut b);
+        sh.set(9, &b);
+        assert_eq!(
+            sh.with_state(9, None, |s, _| (s.open_debt_cents(), false))
+                .unwrap(),
+            200
         );
     }
 

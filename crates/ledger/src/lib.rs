@@ -1594,6 +1594,50 @@ mod tests {
         }
     }
 
+    /// The review's record (a participation year of 2^32 before one open debt of 2.00 €) stored
+    /// for beneficiary 7: `validate` passed it, so `state_packed` handed it to a shard, which could
+    /// not decode it and liquidated the beneficiary as new, its debt gone. It must be refused here,
+    /// the reader holding the error (the run then exits 11, nothing committed).
+    #[test]
+    fn a_stored_state_with_a_year_beyond_u32_is_refused_as_corrupt_not_handed_to_the_engine() {
+        use liquidator_core::rules::debt::{Debt, DebtKind, DebtOrigin};
+        let mut s = BenefState::default();
+        s.push_debt(Debt {
+            origin: DebtOrigin {
+                created: Date(20260316),
+                practitioner: 123456789,
+                claim: 4242,
+                line: 1,
+                date_of_care: Date(20260310),
+                kind: DebtKind::Participation,
+            },
+            amount: 200,
+            open: 200,
+        });
+        let mut enc = Vec::new();
+        codec::encode(&s, &mut enc);
+        let mut bad = vec![codec::VERSION, 1, 1];
+        codec::put_varint(&mut bad, 1 << 32);
+        bad.push(0);
+        bad.extend_from_slice(&enc[3..]);
+        let tmp = tempfile::tempdir().unwrap();
+        let l = ledger_corrupted_by(tmp.path(), |txn| {
+            let k = segments::mix(7);
+            let mut v = Vec::new();
+            images::push(&mut v, k, &bad);
+            txn.open_table(BENEFS)
+                .unwrap()
+                .insert(images::bucket(k), v.as_slice())
+                .unwrap();
+        });
+        let r = l.reader(None).unwrap();
+        let mut out = Vec::new();
+        assert!(!r.state_packed(7, &mut out));
+        let e = r.error().unwrap();
+        assert!(e.contains("corrupt") && e.contains("out of range"), "{e}");
+        assert!(r.state(7).is_none());
+    }
+
     #[test]
     fn a_segment_directory_counting_more_records_than_the_file_holds_is_refused_as_corrupt() {
         let tmp = tempfile::tempdir().unwrap();

@@ -323,7 +323,9 @@ fn at_debts(b: &[u8]) -> Result<Rd<'_>, DecodeError> {
     r.skip(1)?;
     for _ in 0..2 {
         for _ in 0..r.count(2)? {
-            r.varint()?;
+            // a year is read as `decode_into` reads it: one above u32::MAX is refused, so that a
+            // record `validate` passes always decodes
+            r.small::<u32>()?;
             r.varint()?;
         }
     }
@@ -347,7 +349,7 @@ fn at_debts(b: &[u8]) -> Result<Rd<'_>, DecodeError> {
 /// Whether [`prune`] for `oldest` would drop anything from a packed state (`Err` if it does not
 /// read).
 fn prunable(b: &[u8], oldest: Date) -> Result<bool, DecodeError> {
-    let year = oldest.year() as u64;
+    let year = oldest.year();
     let mut r = Rd(b);
     if r.u8()? != VERSION {
         return Err(DecodeError("unknown layout version"));
@@ -356,7 +358,7 @@ fn prunable(b: &[u8], oldest: Date) -> Result<bool, DecodeError> {
     let mut old = false;
     for _ in 0..2 {
         for _ in 0..r.count(2)? {
-            old |= r.varint()? < year;
+            old |= r.small::<u32>()? < year;
             r.varint()?;
         }
     }
@@ -449,7 +451,7 @@ pub fn validate(b: &[u8]) -> Result<(), DecodeError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn sample() -> BenefState {
@@ -557,6 +559,143 @@ mod tests {
             assert_eq!(b.len(), 6, "{d}");
             assert_eq!(Rd(&b).date().unwrap(), Date(d));
         }
+    }
+
+    fn one_debt(open: i64) -> Debt {
+        Debt {
+            origin: DebtOrigin {
+                created: Date(20260316),
+                practitioner: 123456789,
+                claim: 4242,
+                line: 1,
+                date_of_care: Date(20260310),
+                kind: DebtKind::Participation,
+            },
+            amount: open,
+            open,
+        }
+    }
+
+    /// The review's record: a participation year of 2^32 (a varint beyond u32) before one open
+    /// debt of 2.00 €. `validate` passed it (so a ledger handed it to a shard) while `decode`
+    /// refused it (so the shard took the state as empty and the debt vanished).
+    pub(crate) fn year_beyond_u32() -> Vec<u8> {
+        let mut s = BenefState::default();
+        s.push_debt(one_debt(200));
+        let mut enc = Vec::new();
+        encode(&s, &mut enc);
+        // version, seeded, no participation year: replaced by one year of 2^32 and 0 cents
+        assert_eq!(enc[..3], [VERSION, 0, 0]);
+        let mut b = vec![VERSION, 1, 1];
+        put_varint(&mut b, 1 << 32);
+        b.push(0);
+        b.extend_from_slice(&enc[3..]);
+        b
+    }
+
+    #[test]
+    fn a_year_beyond_u32_is_refused_by_validate_and_every_reader_as_by_decode() {
+        let b = year_beyond_u32();
+        assert!(decode(&b).is_err());
+        assert!(validate(&b).is_err());
+        assert!(debt_totals(&b).is_err());
+        assert!(open_debts(&b, &mut Vec::new()).is_err());
+        assert!(
+            append_pruned(
+                &b,
+                Date(20250101),
+                &mut BenefState::default(),
+                &mut Vec::new()
+            )
+            .is_err()
+        );
+        // the largest year that reads is u32::MAX, through every reader alike
+        let mut ok = vec![VERSION, 1, 1];
+        put_varint(&mut ok, u32::MAX as u64);
+        ok.push(0);
+        ok.extend_from_slice(&b[3 + 5 + 1..]);
+        assert_eq!(decode(&ok).unwrap().pf_used(u32::MAX), 0);
+        assert!(validate(&ok).is_ok());
+        assert_eq!(debt_totals(&ok).unwrap(), (1, 200));
+    }
+
+    /// A small deterministic generator (splitmix64): the tests need no `rand`.
+    pub(crate) struct Mix(pub u64);
+    impl Mix {
+        pub(crate) fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        }
+        pub(crate) fn below(&mut self, n: u64) -> u64 {
+            self.next() % n.max(1)
+        }
+    }
+
+    #[test]
+    fn validate_accepts_exactly_the_records_decode_accepts_over_20000_mutated_records() {
+        let mut with_debts = sample();
+        with_debts.push_debt(one_debt(1));
+        // the last year that reads (a 5-byte varint whose last byte a mutation easily raises)
+        let mut edge_year = BenefState::default();
+        edge_year.add_pf(u32::MAX, 7);
+        edge_year.push_debt(one_debt(200));
+        let mut bases = Vec::new();
+        for s in [sample(), with_debts, edge_year, BenefState::default()] {
+            let mut b = Vec::new();
+            encode(&s, &mut b);
+            bases.push(b);
+        }
+        let mut rng = Mix(0x5eed_0001);
+        let (mut accepted, mut refused) = (0, 0);
+        for i in 0..20_000 {
+            let mut b = bases[i % bases.len()].clone();
+            for _ in 0..1 + rng.below(3) {
+                let at = rng.below(b.len() as u64 + 1) as usize;
+                let byte = match rng.below(4) {
+                    // a value that makes a varint long, a count large, a date raw
+                    0 => 0xff,
+                    1 => 0x80,
+                    _ => rng.next() as u8,
+                };
+                match rng.below(3) {
+                    0 if at < b.len() => b[at] = byte,
+                    1 if at < b.len() => {
+                        b.remove(at);
+                    }
+                    _ => b.insert(at, byte),
+                }
+            }
+            let decoded = decode(&b);
+            assert_eq!(validate(&b).is_ok(), decoded.is_ok(), "record {i}: {b:?}");
+            match decoded {
+                Ok(s) => {
+                    accepted += 1;
+                    // what the end-of-run readers see agrees with the decoded state
+                    let open = s.open_debts();
+                    let sum = open.iter().try_fold(0i64, |a, d| a.checked_add(d.open));
+                    if let Some(sum) = sum {
+                        assert_eq!(debt_totals(&b).unwrap(), (open.len() as u64, sum));
+                    }
+                    assert_eq!(has_debts(&b), !open.is_empty(), "record {i}");
+                    let mut read = Vec::new();
+                    open_debts(&b, &mut read).unwrap();
+                    assert_eq!(read.as_slice(), open, "record {i}");
+                    append_pruned(
+                        &b,
+                        Date(20250101),
+                        &mut BenefState::default(),
+                        &mut Vec::new(),
+                    )
+                    .unwrap();
+                }
+                Err(_) => refused += 1,
+            }
+        }
+        // both sides exercised
+        assert!(accepted > 1_000 && refused > 1_000, "{accepted} {refused}");
     }
 
     #[test]
