@@ -254,7 +254,7 @@ pub fn exit_code(e: &RunError) -> u8 {
         RunError::Stage(liquidator_core::output::files::StageError::Exists(_)) => 6,
         RunError::Stage(_) | RunError::Sink(_) => 5,
         // a stored state that does not read: the ledger is corrupt
-        RunError::State { .. } => crate::nightly::EXIT_LEDGER,
+        RunError::State { .. } | RunError::States(_) => crate::nightly::EXIT_LEDGER,
     }
 }
 

@@ -39,6 +39,12 @@ fn ledger_error(e: LedgerError) -> ExitCode {
     })
 }
 
+/// A night's final state that does not read (never one the engine packed: the ledger's stored
+/// bytes are checked before they enter it): the ledger is corrupt, nothing is committed.
+fn corrupt_state(e: liquidator_core::states::packed::DecodeError) -> ExitCode {
+    ledger_error(LedgerError::Corrupt(e.to_string()))
+}
+
 /// Opens the ledger, telling the operator what happened to a night left pending.
 pub fn open(dir: &Path) -> Result<Ledger, ExitCode> {
     let (l, resolved) = Ledger::open(dir).map_err(ledger_error)?;
@@ -130,7 +136,7 @@ pub fn run<'s>(
     // then encodes them itself).
     let decoded = match &encoded {
         Some(_) => Vec::new(),
-        None => staged.states.sorted(),
+        None => staged.states.sorted().map_err(corrupt_state)?,
     };
     let states: Vec<(u64, &BenefState)> = decoded.iter().map(|(k, s)| (*k, s)).collect();
     let mut commit = night_commit(
@@ -421,7 +427,7 @@ pub fn reprocess(
     // The counters the correction changes, against what the night had left.
     let mut tsv = String::from("beneficiary\tcounter\tperiod\tbefore\tafter\tdelta\n");
     let after = ledger.states_after(seq).map_err(ledger_error)?;
-    let states = staged.states.sorted();
+    let states = staged.states.sorted().map_err(corrupt_state)?;
     for (key, new) in &states {
         let old = after.state(*key).map_err(ledger_error)?.unwrap_or_default();
         let name = night.names.get(key).map_or("?", String::as_str);

@@ -280,7 +280,7 @@ fn debts_tsv_lists_the_final_states_by_beneficiary_key_then_oldest_first() {
          2900175123456-002\tPF\t000000007\t1\t100000006\t2026-03-05\t2026-03-10\t6\t2.00\t0.00\t2.00\n"
     );
     assert_eq!(text, want);
-    assert_eq!(states.open_debt_totals(), (3, 440));
+    assert_eq!(states.open_debt_totals().unwrap(), (3, 440));
 }
 
 /// `DebtSink::finish` without the final states cannot list the open debts: with debts open it is an
@@ -305,4 +305,41 @@ fn debts_sink_finished_without_the_states_refuses_rather_than_listing_no_debt() 
     sink.finish(&BatchInfo::default()).unwrap();
     let text = std::fs::read_to_string(dir.path().join(DEBTS)).unwrap();
     assert_eq!(text, DEBTS_HEADER);
+}
+
+/// A final state whose debts do not read (open 2.01 € of a 2.00 € debt) makes `debts.tsv` fail,
+/// naming the file and the corrupt ledger, instead of listing that beneficiary with no debt (the
+/// reader's error was discarded).
+#[test]
+fn debts_tsv_refuses_a_state_whose_debts_do_not_read_rather_than_skip_it() {
+    use liquidator_core::engine::BatchInfo;
+    use liquidator_core::output::debts::{DEBTS, DebtSink};
+    use liquidator_core::sink::Sink;
+    use liquidator_core::states::{States, packed};
+    let mut st = BenefState::default();
+    st.push_debt(Debt {
+        origin: DebtOrigin {
+            created: Date(20260310),
+            practitioner: NURSE,
+            claim: 7,
+            line: 1,
+            date_of_care: Date(20260305),
+            kind: DebtKind::Participation,
+        },
+        amount: 200,
+        open: 200,
+    });
+    let mut b = Vec::new();
+    packed::encode(&st, &mut b);
+    // the recovered amount, zigzag 0 → 1: −0.01 € recovered, open 2.01 € > amount
+    *b.last_mut().unwrap() = 1;
+    let mut states = States::new();
+    states.seed_packed(7, &b);
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = DebtSink::create(dir.path()).unwrap();
+    let e = sink
+        .finish_with(&BatchInfo::default(), &states)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(DEBTS) && e.contains("ledger corrupt"), "{e}");
 }

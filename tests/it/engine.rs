@@ -356,7 +356,7 @@ fn seeded_state_carries_into_the_run_and_is_read_back() {
     let mut fresh = States::new();
     assert_eq!(run(&mut fresh), 200);
     assert_eq!(fresh.get(key).map(|s| s.pf_used(2026)), Some(200));
-    assert_eq!(fresh.into_sorted().len(), 1);
+    assert_eq!(fresh.into_sorted().unwrap().len(), 1);
 }
 
 /// A carried state that does not decode (the review's ledger record: a participation year of 2^32

@@ -131,16 +131,18 @@ impl Liquidator {
     /// the claims liquidated so far. `amc_files` and the payment-order fields are 0: this path writes
     /// no per-insurer files and no payment orders (per-payee aggregations over the whole batch), so
     /// the `payment_orders` identity does not hold here (formats/claims-arrow.md, "Not produced").
-    pub fn summaries(&self) -> Vec<Summary> {
+    /// A batch whose debts do not total (a state that does not read: a corrupt ledger) is an error.
+    pub fn summaries(&self) -> Result<Vec<Summary>, Error> {
         self.open
-            .values()
-            .map(|o| {
-                let mut s = o
-                    .summary
-                    .clone()
-                    .with_batch(&o.session.batch_info(o.header));
+            .iter()
+            .map(|(&batch, o)| {
+                let info = o
+                    .session
+                    .batch_info(o.header)
+                    .map_err(|source| Error::Session { batch, source })?;
+                let mut s = o.summary.clone().with_batch(&info);
                 s.check();
-                s
+                Ok(s)
             })
             .collect()
     }

@@ -97,7 +97,7 @@ fn liquidate(refs: &Arc<Refs>, streams: &[Vec<RecordBatch>]) -> (Vec<RecordBatch
             out.extend(l.push(b).unwrap());
         }
         out.extend(l.finish().unwrap());
-        for p in l.summaries() {
+        for p in l.summaries().unwrap() {
             add(&mut total, &p);
         }
     }

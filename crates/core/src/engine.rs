@@ -62,6 +62,11 @@ pub enum RunError {
         line: u64,
         error: crate::states::packed::DecodeError,
     },
+    /// A beneficiary's state that does not read, found outside a claim (the debts carried in or
+    /// left open, read from every state at the start and the end of the run), or open debts
+    /// beyond what an `i64` of cents holds: a corrupt ledger as well (exit 11).
+    #[error("ledger corrupt: {0}")]
+    States(crate::states::packed::DecodeError),
 }
 
 /// What the batch framing said, checked once every window is read.
@@ -110,7 +115,9 @@ pub(crate) struct ShardOut {
     pub(crate) outcomes: Vec<(Outcome, Option<Vec<Step>>)>,
     /// Debts still open in the states this shard took from an earlier night (`Options::carry`) in
     /// this window: they are part of the night's opening debts.
-    opening_debts: i64,
+    /// Summed wide: each state's is at most `packed::MAX_CENTS`, and a corrupt ledger could hold
+    /// enough of them to overflow an `i64` (checked when added to the run's).
+    opening_debts: i128,
     /// The first state of this shard that did not read in this window (the claim's input line):
     /// the shard stops there and the run fails (`RunError::State`).
     corrupt: Option<(u64, crate::states::packed::DecodeError)>,
@@ -228,7 +235,7 @@ pub fn process_in(
         batch_date: header.date,
         carry: opts.carry,
     };
-    let mut run = RunState::new(header, states.open_debt_cents());
+    let mut run = RunState::new(header, states.open_debt_cents().map_err(RunError::States)?);
     let mut bufs: [WindowBuf; 2] = Default::default();
     // The buffer whose window is liquidated and waits for the sinks.
     let mut pending: Option<usize> = None;
@@ -320,7 +327,8 @@ pub fn process_in(
     }
     drop(seen);
     check_batch(&run.info, run.after_trailer)?;
-    (run.info.open_debts, run.info.open_debts_cents) = states.open_debt_totals();
+    (run.info.open_debts, run.info.open_debts_cents) =
+        states.open_debt_totals().map_err(RunError::States)?;
     // The sinks' end-of-run work (open debts, payment orders, the writers' last flush…) runs after the
     // last window. Sinks own separate files and share nothing, so they finish side by side on the run's
     // pool; the first error in list order is the one reported, whatever the thread count.
@@ -435,7 +443,13 @@ fn prepare(
     {
         return Err(RunError::State { line, error });
     }
-    run.info.debts_opening_cents += w.shard_outs.iter().map(|s| s.opening_debts).sum::<i64>();
+    let opening = w.shard_outs.iter().map(|s| s.opening_debts).sum::<i128>()
+        + run.info.debts_opening_cents as i128;
+    run.info.debts_opening_cents = i64::try_from(opening).map_err(|_| {
+        RunError::States(crate::states::packed::DecodeError(
+            "opening debts total beyond i64",
+        ))
+    })?;
     sw.lap(&mut t[2]);
     w.read_rejected = reject_at_read(chunks, &w.items, &w.dup, &mut w.loc);
     sw.lap(&mut t[1]);
@@ -741,7 +755,7 @@ fn liquidate_shards(
                 let traced = opts.trace_claim == Some(h.claim_no);
                 let read = st.with_state(key, ctx.carry, |bs, new| {
                     if new {
-                        *opening += bs.open_debt_cents();
+                        *opening += bs.open_debt_cents() as i128;
                     }
                     let (o, steps) = if traced {
                         let mut steps = Vec::new();

@@ -43,14 +43,18 @@ pub enum SessionError {
         line: u64,
         error: crate::states::packed::DecodeError,
     },
+    /// A state that does not read when the debts are totalled (as the engine's `RunError::States`).
+    #[error("ledger corrupt: {0}")]
+    States(crate::states::packed::DecodeError),
 }
 
 /// The running state of the beneficiaries of one batch seen so far (see the module documentation).
 #[derive(Default)]
 pub struct Session {
     states: States,
-    /// Debts of the insured carried in by seeded states ([`Session::with_states`]).
-    opening_debts: i64,
+    /// Debts of the insured carried in by seeded states ([`Session::with_states`]), summed wide
+    /// as the engine's (`ShardOut::opening_debts`).
+    opening_debts: i128,
     scratch: BenefState,
     /// Byte offset of the last claim or orphan record liquidated: positions must increase.
     last: Option<u64>,
@@ -62,12 +66,12 @@ impl Session {
     }
 
     /// A session whose beneficiaries start from `states` (as [`engine::process_in`]).
-    pub fn with_states(states: States) -> Session {
-        Session {
-            opening_debts: states.open_debt_cents(),
+    pub fn with_states(states: States) -> Result<Session, SessionError> {
+        Ok(Session {
+            opening_debts: states.open_debt_cents().map_err(SessionError::States)? as i128,
             states,
             ..Session::default()
-        }
+        })
     }
 
     /// Beneficiaries whose state this session holds.
@@ -78,15 +82,23 @@ impl Session {
     /// What `engine::process_in` reports of a batch's state once it is liquidated (the debts open at
     /// the end, the debts carried in), for the batch `header`: the `BatchInfo` that
     /// `Summary::with_batch` reads. The framing counts are not known here (0).
-    pub fn batch_info(&self, header: BatchHeader) -> BatchInfo {
-        let (open_debts, open_debts_cents) = self.states.open_debt_totals();
-        BatchInfo {
+    pub fn batch_info(&self, header: BatchHeader) -> Result<BatchInfo, SessionError> {
+        let (open_debts, open_debts_cents) = self
+            .states
+            .open_debt_totals()
+            .map_err(SessionError::States)?;
+        let debts_opening_cents = i64::try_from(self.opening_debts).map_err(|_| {
+            SessionError::States(crate::states::packed::DecodeError(
+                "opening debts total beyond i64",
+            ))
+        })?;
+        Ok(BatchInfo {
             header: Some(header),
             open_debts,
             open_debts_cents,
-            debts_opening_cents: self.opening_debts,
+            debts_opening_cents,
             ..BatchInfo::default()
-        }
+        })
     }
 
     /// The beneficiaries' states (to carry them to another run, as `engine::process_in` allows).
@@ -147,7 +159,7 @@ impl Session {
                 let o = shard
                     .with_state(key, ctx.carry, |state, new| {
                         if new {
-                            *opening += state.open_debt_cents();
+                            *opening += state.open_debt_cents() as i128;
                         }
                         let o = rules::liquidate_in(ctx, &input, state, scratch, &mut Trace(None));
                         // A rejected claim leaves the state as it was (`rules::liquidate`).

@@ -423,8 +423,8 @@ impl States {
             )
     }
 
-    /// Every state (decoded), by ascending beneficiary key.
-    pub fn into_sorted(self) -> Vec<(u64, BenefState)> {
+    /// Every state (decoded), by ascending beneficiary key (an error if one does not read).
+    pub fn into_sorted(self) -> Result<Vec<(u64, BenefState)>, packed::DecodeError> {
         self.sorted()
     }
 
@@ -435,11 +435,12 @@ impl States {
         &self.shards
     }
 
-    /// Every state (decoded: a copy), by ascending beneficiary key: what `reprocess` compares.
-    pub fn sorted(&self) -> Vec<(u64, BenefState)> {
+    /// Every state (decoded: a copy), by ascending beneficiary key: what `reprocess` compares. A
+    /// state that does not read is an error, never an empty state.
+    pub fn sorted(&self) -> Result<Vec<(u64, BenefState)>, packed::DecodeError> {
         self.refs_where(false)
             .into_iter()
-            .map(|(k, b)| (k, packed::decode(b).unwrap_or_default()))
+            .map(|(k, b)| Ok((k, packed::decode(b)?)))
             .collect()
     }
 
@@ -498,22 +499,26 @@ impl States {
     }
 
     /// How many debts of the insured are open, and their open amount (`summary.json`'s
-    /// `debts_open`, `debts_open_cents`).
-    pub fn open_debt_totals(&self) -> (u64, crate::money::Cents) {
+    /// `debts_open`, `debts_open_cents`). A state that does not read, or a total beyond `i64`
+    /// (each state's is at most `packed::MAX_CENTS`), is an error, never a default.
+    pub fn open_debt_totals(&self) -> Result<(u64, crate::money::Cents), packed::DecodeError> {
+        let add = |a: (u64, i64), b: (u64, i64)| match (a.0.checked_add(b.0), a.1.checked_add(b.1))
+        {
+            (Some(n), Some(c)) => Ok((n, c)),
+            _ => Err(packed::DecodeError("open debts total beyond i64")),
+        };
         self.shards
             .par_iter()
             .map(|sh| {
-                sh.with_debts().fold((0u64, 0i64), |(n, c), (_, b)| {
-                    let (dn, dc) = packed::debt_totals(b).unwrap_or_default();
-                    (n + dn, c + dc)
-                })
+                sh.with_debts()
+                    .try_fold((0u64, 0i64), |t, (_, b)| add(t, packed::debt_totals(b)?))
             })
-            .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+            .try_reduce(|| (0, 0), add)
     }
 
     /// Total of the debts still open (before a run: the debts carried from earlier nights).
-    pub fn open_debt_cents(&self) -> crate::money::Cents {
-        self.open_debt_totals().1
+    pub fn open_debt_cents(&self) -> Result<crate::money::Cents, packed::DecodeError> {
+        Ok(self.open_debt_totals()?.1)
     }
 
     /// The shards, for the engine's parallel liquidation (shard `i` owns the keys with
@@ -621,7 +626,7 @@ mod tests {
         assert_eq!(format!("{:?}", st.get(2)), format!("{:?}", Some(&debts)));
         // the debts read from the packed bytes without decoding the state
         let open: i64 = (0..50).map(|c| 200 - c).sum();
-        assert_eq!(st.open_debt_totals(), (50, open));
+        assert_eq!(st.open_debt_totals().unwrap(), (50, open));
         let with: Vec<u64> = st.with_debts().iter().map(|e| e.0).collect();
         assert_eq!(with, vec![2]);
         let mut read = Vec::new();
@@ -744,6 +749,22 @@ mod tests {
     }
 
     #[test]
+    fn the_debt_totals_and_sorted_states_refuse_a_state_that_does_not_read_instead_of_a_default() {
+        let mut st = States::new();
+        let mut good = BenefState::default();
+        good.push_debt(debt(1, 150));
+        st.seed(1, good);
+        assert_eq!(st.open_debt_totals().unwrap(), (1, 150));
+        assert_eq!(st.sorted().unwrap().len(), 1);
+        // before: counted as (0, 0) and sorted as an empty state
+        st.seed_packed(2, &packed::tests::debt_open_beyond_amount());
+        assert!(st.open_debt_totals().is_err());
+        assert!(st.open_debt_cents().is_err());
+        assert!(st.sorted().is_err());
+        assert!(st.into_sorted().is_err());
+    }
+
+    #[test]
     fn a_packed_state_is_canonical_so_an_unpruned_state_is_copied_as_is() {
         for s in growing() {
             let mut b = Vec::new();
@@ -775,11 +796,12 @@ mod tests {
         assert!(s.get(8).is_none());
         let by_ref: Vec<(u64, i64)> = s
             .sorted()
+            .unwrap()
             .iter()
             .map(|e| (e.0, e.1.pf_used(2026)))
             .collect();
         assert_eq!(by_ref, vec![(7, 7), (42, 42), (1_000_000_007, 7)]);
-        let keys: Vec<u64> = s.into_sorted().into_iter().map(|e| e.0).collect();
+        let keys: Vec<u64> = s.into_sorted().unwrap().into_iter().map(|e| e.0).collect();
         assert_eq!(keys, vec![7, 42, 1_000_000_007]);
     }
 }

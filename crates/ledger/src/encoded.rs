@@ -82,9 +82,9 @@ impl Encoded {
 
     /// Encodes the packed states of the engine's shards (`States::shards`) where they lie, one
     /// task a shard: each state's bytes are copied, or pruned when it holds days or years before
-    /// `oldest` (`packed::append_pruned`). A state that does not read is stored as it is (the
-    /// engine packed it; the next night's reader checks it).
-    pub fn from_shards(shards: &[Shard], oldest: Date) -> Encoded {
+    /// `oldest` (`packed::append_pruned`). A state that does not read is an error (never
+    /// committed as it is: the run fails, formats/ledger.md "What is refused as corrupt").
+    pub fn from_shards(shards: &[Shard], oldest: Date) -> Result<Encoded, packed::DecodeError> {
         let sizes: Vec<usize> = shards.iter().map(Shard::len).collect();
         let mut entries = vec![(0u64, 0u32, 0u32); sizes.iter().sum()];
         let mut slices = Vec::with_capacity(sizes.len());
@@ -104,24 +104,21 @@ impl Encoded {
                 let mut work = BenefState::default();
                 for ((k, b), slot) in sh.iter().zip(slots.iter_mut()) {
                     bytes.clear();
-                    if packed::append_pruned(b, oldest, &mut work, &mut bytes).is_err() {
-                        bytes.clear();
-                        bytes.extend_from_slice(b);
-                    }
+                    packed::append_pruned(b, oldest, &mut work, &mut bytes)?;
                     *slot = (crate::segments::mix(k), g as u32, arena.len() as u32);
                     crate::codec::put_varint(&mut arena, bytes.len() as u64);
                     arena.extend_from_slice(&bytes);
                 }
-                arena
+                Ok(arena)
             })
-            .collect();
+            .collect::<Result<_, packed::DecodeError>>()?;
         // Keys are unique (one state per beneficiary, `mix` is a bijection).
         entries.par_sort_unstable_by_key(|x| x.0);
-        Encoded {
+        Ok(Encoded {
             arenas,
             entries,
             oldest: Some(oldest),
-        }
+        })
     }
 
     /// The oldest payable day the states were pruned for (`None`: encoded nothing).
@@ -178,7 +175,7 @@ mod tests {
         for (k, s) in &states {
             shards.seed(*k, s.clone());
         }
-        let b = Encoded::from_shards(shards.shards(), oldest);
+        let b = Encoded::from_shards(shards.shards(), oldest).unwrap();
         assert_eq!(a.len(), 40_000);
         assert_eq!(b.len(), 40_000);
         let mut want: Vec<(u64, Vec<u8>)> = refs
@@ -195,5 +192,36 @@ mod tests {
             assert_eq!(b.get(i), (*k, v.as_slice()));
         }
         assert_eq!(a.get(40_000), (0, &[][..]));
+    }
+
+    /// A state in a shard that does not read is an error of the encoding, never committed as it
+    /// is (before: its bytes were stored unchanged for the next night to trip on).
+    #[test]
+    fn a_shard_state_that_does_not_read_is_an_error_not_committed_as_it_is() {
+        use liquidator_core::rules::debt::{Debt, DebtKind, DebtOrigin};
+        let mut s = BenefState::default();
+        s.push_debt(Debt {
+            origin: DebtOrigin {
+                created: Date(20260316),
+                practitioner: 123456789,
+                claim: 4242,
+                line: 1,
+                date_of_care: Date(20260310),
+                kind: DebtKind::Participation,
+            },
+            amount: 200,
+            open: 200,
+        });
+        let mut b = Vec::new();
+        crate::codec::encode(&s, &mut b);
+        let mut shards = liquidator_core::states::States::new();
+        shards.seed_packed(1, &b);
+        assert!(Encoded::from_shards(shards.shards(), Date(20231216)).is_ok());
+        // the recovered amount read as −0.01 €: open 2.01 € > amount
+        if let Some(l) = b.last_mut() {
+            *l = 1;
+        }
+        shards.seed_packed(2, &b);
+        assert!(Encoded::from_shards(shards.shards(), Date(20231216)).is_err());
     }
 }

@@ -1368,9 +1368,14 @@ impl Carry for Reader {
             return;
         };
         let clock = std::time::Instant::now();
-        let e = Encoded::from_shards(states.shards(), oldest);
-        if let Ok(mut g) = self.encoded.lock() {
-            *g = Some((e, clock.elapsed().as_secs_f64()));
+        match Encoded::from_shards(states.shards(), oldest) {
+            Ok(e) => {
+                if let Ok(mut g) = self.encoded.lock() {
+                    *g = Some((e, clock.elapsed().as_secs_f64()));
+                }
+            }
+            // a state that does not read is never committed: the run fails (exit 11)
+            Err(e) => self.fail(LedgerError::Corrupt(e.to_string())),
         }
     }
 }
@@ -1762,7 +1767,7 @@ mod tests {
                 for (k, s) in states {
                     shards.seed(*k, s.clone());
                 }
-                let enc = Encoded::from_shards(shards.shards(), *oldest);
+                let enc = Encoded::from_shards(shards.shards(), *oldest).unwrap();
                 let p = l
                     .commit_night(&NightCommit {
                         sender: 1,

@@ -129,7 +129,7 @@ impl Liquidator {
 
     /// The totals of each batch liquidated by this stream (`summary.json`'s fields), as JSON.
     fn summaries_json(&self) -> PyResult<String> {
-        serde_json::to_string(&self.inner.summaries()).map_err(err)
+        serde_json::to_string(&self.inner.summaries().map_err(err)?).map_err(err)
     }
 }
 

@@ -21,6 +21,15 @@ pub const VERSION: u8 = 2;
 #[error("stored beneficiary state unreadable: {0}")]
 pub struct DecodeError(pub &'static str);
 
+/// The largest amount a state holds, in cents, either sign: each counter, franchise day, debt
+/// amount and recovered amount, and the sum of a state's open debts (formats/ledger.md, "What is
+/// refused as corrupt"). 999 999 999 999 is the largest billed total a B2 batch trailer can state
+/// (12 digits): no counter or debt, fed by the capped participations and franchises of the claims,
+/// comes near it, and a state beyond it is refused as corrupt. Bounded so that nothing that sums a
+/// state's amounts (`BenefState::open_debt_cents`, the rules adding a night's amounts to a counter)
+/// can overflow on a stored state: the core never panics on input, a corrupt ledger included.
+pub const MAX_CENTS: i64 = 999_999_999_999;
+
 /// Keeps only what a batch dated on or after the one that set `oldest` can still use: daily entries
 /// whose date of care is on or after `oldest`, yearly counters of `oldest`'s year and later. Anything
 /// older could only matter to care that the time limit rejects (`R012`) before it reaches the state.
@@ -175,7 +184,11 @@ impl Rd<'_> {
     #[inline]
     fn cents(&mut self) -> Result<i64, DecodeError> {
         let z = self.varint()?;
-        Ok((z >> 1) as i64 ^ -((z & 1) as i64))
+        let c = (z >> 1) as i64 ^ -((z & 1) as i64);
+        if !(-MAX_CENTS..=MAX_CENTS).contains(&c) {
+            return Err(DecodeError("amount beyond the maximum"));
+        }
+        Ok(c)
     }
     #[inline]
     fn date(&mut self) -> Result<Date, DecodeError> {
@@ -219,18 +232,58 @@ impl Rd<'_> {
                 DebtKind::Franchise
             },
         };
-        let amount = self.cents()?;
-        let open = amount
-            .checked_sub(self.cents()?)
-            .ok_or(DecodeError("debt open amount out of range"))?;
-        if open <= 0 || open > amount {
-            return Err(DecodeError("debt open amount out of range"));
-        }
+        let (amount, open) = self.debt_amounts()?;
         Ok(Debt {
             origin,
             amount,
             open,
         })
+    }
+    /// A debt's amount and open amount (`0 < open ≤ amount`, else an error).
+    #[inline]
+    fn debt_amounts(&mut self) -> Result<(Cents, Cents), DecodeError> {
+        let amount = self.cents()?;
+        // both within ±MAX_CENTS: the difference cannot overflow
+        let open = amount - self.cents()?;
+        if open <= 0 || open > amount {
+            return Err(DecodeError("debt open amount out of range"));
+        }
+        Ok((amount, open))
+    }
+    /// A debt's open amount, every field checked as [`Rd::debt`] checks it, its dates skipped
+    /// rather than decoded (the end-of-run totals read millions of debts).
+    #[inline]
+    fn debt_open(&mut self) -> Result<Cents, DecodeError> {
+        self.skip_date()?;
+        self.skip(4)?;
+        self.small::<u32>()?;
+        if self.varint()? >> 1 > u16::MAX as u64 {
+            return Err(DecodeError("debt line out of range"));
+        }
+        self.skip_date()?;
+        Ok(self.debt_amounts()?.1)
+    }
+    /// The open debts that follow the reader's position to the record's end: their count and open
+    /// total (at most [`MAX_CENTS`]), each pushed to `out` if given. Checks what `decode` checks.
+    fn debts(&mut self, mut out: Option<&mut Vec<Debt>>) -> Result<(u64, Cents), DecodeError> {
+        let n = self.count(11)?;
+        let mut total: Cents = 0;
+        for _ in 0..n {
+            let open = match out.as_deref_mut() {
+                Some(v) => {
+                    let d = self.debt()?;
+                    let open = d.open;
+                    v.push(d);
+                    open
+                }
+                None => self.debt_open()?,
+            };
+            total = open_total(total, open)?;
+        }
+        if !self.0.is_empty() {
+            return Err(DecodeError("trailing bytes"));
+        }
+        Ok((n as u64, total))
     }
     /// A count of items of at least `min` bytes each: never more than the bytes left could hold
     /// (a corrupt count must not make the decoder reserve gigabytes).
@@ -242,6 +295,17 @@ impl Rd<'_> {
         }
         Ok(n)
     }
+}
+
+/// `total + open`, refused beyond [`MAX_CENTS`]: a state's open debts total at most that.
+#[inline]
+fn open_total(total: Cents, open: Cents) -> Result<Cents, DecodeError> {
+    // both within MAX_CENTS (≈ 2^40): the sum cannot overflow
+    let t = total + open;
+    if t > MAX_CENTS {
+        return Err(DecodeError("open debts beyond the maximum"));
+    }
+    Ok(t)
 }
 
 /// Decodes a packed state.
@@ -303,8 +367,11 @@ pub fn decode_into(b: &[u8], s: &mut BenefState) -> Result<(), DecodeError> {
             acts,
         });
     }
+    let mut total = 0;
     for _ in 0..r.count(11)? {
-        s.push_debt(r.debt()?);
+        let d = r.debt()?;
+        total = open_total(total, d.open)?;
+        s.push_debt(d);
     }
     if !r.0.is_empty() {
         return Err(DecodeError("trailing bytes"));
@@ -326,12 +393,12 @@ fn at_debts(b: &[u8]) -> Result<Rd<'_>, DecodeError> {
             // a year is read as `decode_into` reads it: one above u32::MAX is refused, so that a
             // record `validate` passes always decodes
             r.small::<u32>()?;
-            r.varint()?;
+            r.cents()?;
         }
     }
     for _ in 0..r.count(3)? {
         r.skip_date()?;
-        r.varint()?;
+        r.cents()?;
     }
     for _ in 0..r.count(10)? {
         r.skip(4)?;
@@ -347,7 +414,7 @@ fn at_debts(b: &[u8]) -> Result<Rd<'_>, DecodeError> {
 }
 
 /// Whether [`prune`] for `oldest` would drop anything from a packed state (`Err` if it does not
-/// read).
+/// read: every field checked as [`validate`] checks it).
 fn prunable(b: &[u8], oldest: Date) -> Result<bool, DecodeError> {
     let year = oldest.year();
     let mut r = Rd(b);
@@ -359,12 +426,12 @@ fn prunable(b: &[u8], oldest: Date) -> Result<bool, DecodeError> {
     for _ in 0..2 {
         for _ in 0..r.count(2)? {
             old |= r.small::<u32>()? < year;
-            r.varint()?;
+            r.cents()?;
         }
     }
     for _ in 0..r.count(3)? {
         old |= r.date()? < oldest;
-        r.varint()?;
+        r.cents()?;
     }
     for _ in 0..r.count(10)? {
         r.skip(4)?;
@@ -376,6 +443,8 @@ fn prunable(b: &[u8], oldest: Date) -> Result<bool, DecodeError> {
         let acts = r.count(7)?;
         r.skip(acts * 7)?;
     }
+    // the debts checked too: a state copied as it is must read (`validate`)
+    r.debts(None)?;
     Ok(old)
 }
 
@@ -397,57 +466,29 @@ pub fn append_pruned(
     Ok(())
 }
 
-/// Appends the open debts of a packed state to `out`, oldest first ([`BenefState::open_debts`]).
+/// Appends the open debts of a packed state to `out`, oldest first ([`BenefState::open_debts`]);
+/// a record that does not read is an error (`out` may then hold part of its debts).
 pub fn open_debts(b: &[u8], out: &mut Vec<Debt>) -> Result<(), DecodeError> {
-    let mut r = at_debts(b)?;
-    for _ in 0..r.count(11)? {
-        let d = r.debt()?;
-        if d.open > 0 {
-            out.push(d);
-        }
-    }
-    Ok(())
+    at_debts(b)?.debts(Some(out)).map(|_| ())
 }
 
-/// How many debts a packed state has open, and their open amount.
+/// How many debts a packed state has open, and their open amount (every field checked as
+/// [`decode`] checks it, the debts' dates skipped rather than decoded).
 pub fn debt_totals(b: &[u8]) -> Result<(u64, Cents), DecodeError> {
-    let mut r = at_debts(b)?;
-    let (mut n, mut c) = (0u64, 0);
-    for _ in 0..r.count(11)? {
-        // created, practitioner, claim, line and kind, date of care: skipped, not decoded
-        r.skip_date()?;
-        r.skip(4)?;
-        r.varint()?;
-        r.varint()?;
-        r.skip_date()?;
-        let amount = r.cents()?;
-        let open = amount
-            .checked_sub(r.cents()?)
-            .ok_or(DecodeError("debt open amount out of range"))?;
-        if open > 0 {
-            n += 1;
-            c += open;
-        }
-    }
-    Ok((n, c))
+    at_debts(b)?.debts(None)
 }
 
-/// Whether a packed state has open debts (a record that does not read has none).
+/// Whether a packed state has open debts (a record that does not read has none: called on records
+/// already checked — a shard's own, or a ledger's after [`validate`]).
 pub fn has_debts(b: &[u8]) -> bool {
     at_debts(b).is_ok_and(|mut r| r.varint().is_ok_and(|n| n > 0))
 }
 
 /// Checks that a packed state reads back whole, without building it: what comes from outside the
-/// process (a ledger's stored bytes) is checked before it enters a shard.
+/// process (a ledger's stored bytes) is checked before it enters a shard. Accepts exactly the
+/// records [`decode`] accepts (pinned by a test over mutated records).
 pub fn validate(b: &[u8]) -> Result<(), DecodeError> {
-    let mut r = at_debts(b)?;
-    for _ in 0..r.count(11)? {
-        r.debt()?;
-    }
-    if !r.0.is_empty() {
-        return Err(DecodeError("trailing bytes"));
-    }
-    Ok(())
+    debt_totals(b).map(|_| ())
 }
 
 #[cfg(test)]
@@ -617,6 +658,86 @@ pub(crate) mod tests {
         assert_eq!(decode(&ok).unwrap().pf_used(u32::MAX), 0);
         assert!(validate(&ok).is_ok());
         assert_eq!(debt_totals(&ok).unwrap(), (1, 200));
+    }
+
+    /// A state with one open debt of 2.00 € whose recovered amount reads −0.01 €: open 2.01 € >
+    /// amount, so it does not read — but its debts count says it has some (`has_debts`).
+    pub(crate) fn debt_open_beyond_amount() -> Vec<u8> {
+        let mut s = BenefState::default();
+        s.push_debt(one_debt(200));
+        let mut b = Vec::new();
+        encode(&s, &mut b);
+        // the last field: the recovered amount, zigzag 0 → 1 (−1 cent)
+        assert_eq!(b.last(), Some(&0));
+        if let Some(l) = b.last_mut() {
+            *l = 1;
+        }
+        assert!(has_debts(&b));
+        b
+    }
+
+    #[test]
+    fn amounts_beyond_max_cents_are_refused_as_corrupt_never_an_overflow() {
+        // the largest amounts, either sign, round trip
+        let mut s = BenefState::default();
+        s.add_pf(2026, MAX_CENTS);
+        s.add_pf(2027, -MAX_CENTS);
+        s.add_franchise(Date(20260310), MAX_CENTS);
+        s.push_debt(one_debt(MAX_CENTS));
+        let mut b = Vec::new();
+        encode(&s, &mut b);
+        assert_eq!(format!("{s:?}"), format!("{:?}", decode(&b).unwrap()));
+        assert_eq!(debt_totals(&b).unwrap(), (1, MAX_CENTS));
+        // one cent more, in any amount, is refused by every reader
+        let beyond = |f: &dyn Fn(&mut BenefState)| {
+            let mut s = BenefState::default();
+            f(&mut s);
+            let mut b = Vec::new();
+            encode(&s, &mut b);
+            b
+        };
+        for b in [
+            beyond(&|s| s.add_pf(2026, MAX_CENTS + 1)),
+            beyond(&|s| s.add_pf(2026, -MAX_CENTS - 1)),
+            beyond(&|s| s.add_franchise(Date(20260310), i64::MIN)),
+            beyond(&|s| s.push_debt(one_debt(MAX_CENTS + 1))),
+            // two open debts within the maximum each, beyond it together
+            beyond(&|s| {
+                s.push_debt(one_debt(MAX_CENTS / 2 + 1));
+                s.push_debt(one_debt(MAX_CENTS / 2 + 1));
+            }),
+            // the review's case: two open debts near i64::MAX overflowed `c += d.open` (a panic)
+            beyond(&|s| {
+                s.push_debt(one_debt(i64::MAX - 1));
+                s.push_debt(one_debt(i64::MAX - 1));
+            }),
+        ] {
+            assert!(decode(&b).is_err(), "{b:?}");
+            assert!(validate(&b).is_err(), "{b:?}");
+            assert!(debt_totals(&b).is_err(), "{b:?}");
+            assert!(open_debts(&b, &mut Vec::new()).is_err(), "{b:?}");
+            assert!(
+                append_pruned(
+                    &b,
+                    Date(20200101),
+                    &mut BenefState::default(),
+                    &mut Vec::new()
+                )
+                .is_err()
+            );
+        }
+        let b = debt_open_beyond_amount();
+        assert!(decode(&b).is_err() && validate(&b).is_err() && debt_totals(&b).is_err());
+        // copied as it is (nothing to prune) only if it reads
+        assert!(
+            append_pruned(
+                &b,
+                Date(20200101),
+                &mut BenefState::default(),
+                &mut Vec::new()
+            )
+            .is_err()
+        );
     }
 
     /// A small deterministic generator (splitmix64): the tests need no `rand`.
