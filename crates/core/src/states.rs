@@ -111,6 +111,9 @@ pub struct Shard {
     /// The working copy of the state being liquidated, and the buffer it is packed into.
     work: BenefState,
     buf: Vec<u8>,
+    /// How many times the spill arena was compacted (the tests check that compaction ran).
+    #[cfg(test)]
+    compactions: usize,
 }
 
 /// The hash of a beneficiary key in a shard's index.
@@ -228,6 +231,10 @@ impl Shard {
         }
         self.spill = fresh;
         self.garbage = 0;
+        #[cfg(test)]
+        {
+            self.compactions += 1;
+        }
     }
 
     /// Runs `f` on the state of beneficiary `key` and packs back what it leaves if `f` says it may
@@ -762,6 +769,194 @@ mod tests {
         assert!(st.open_debt_cents().is_err());
         assert!(st.sorted().is_err());
         assert!(st.into_sorted().is_err());
+    }
+
+    /// A state of `days` franchise days (3 bytes each: 2000 keys of 40 days spill ≈ 125 bytes each).
+    fn with_days(key: u64, days: i64) -> BenefState {
+        let mut s = BenefState::default();
+        s.add_pf(2026, key as i64);
+        for d in 0..days {
+            s.add_franchise(Date::from_days(Date(20260101).to_days() + d), 1 + d);
+        }
+        s
+    }
+
+    #[test]
+    fn compaction_of_the_spill_arena_keeps_every_state_and_frees_the_garbage() {
+        let mut sh = Shard::default();
+        let mut b = Vec::new();
+        // 2000 states spilled, ≈ 125 bytes each (with a quarter more room: ≈ 310 KB of arena)
+        for k in 0..2000u64 {
+            packed::encode(&with_days(k, 40), &mut b);
+            assert!(b.len() > INLINE);
+            sh.set(k, &b);
+        }
+        assert_eq!(sh.compactions, 0);
+        let before = sh.spill.len();
+        // every even key settles back inline: half the arena becomes garbage, past a quarter
+        for k in (0..2000u64).step_by(2) {
+            sh.with_state(k, None, |s, _| {
+                s.fr_by_day.clear();
+                ((), true)
+            })
+            .unwrap();
+        }
+        assert!(sh.compactions >= 1, "no compaction");
+        assert!(
+            sh.spill.len() < before * 3 / 4,
+            "arena {} of {before} after compaction",
+            sh.spill.len()
+        );
+        // every state survives it, the spilled ones moved, the inline ones untouched
+        for k in 0..2000u64 {
+            let mut want = with_days(k, 40);
+            if k % 2 == 0 {
+                want.fr_by_day.clear();
+            }
+            packed::encode(&want, &mut b);
+            assert_eq!(sh.packed(k), Some(&b[..]), "key {k}");
+            let spilled = sh.slot(k).and_then(|i| sh.at(i)).map(Slot::spilled);
+            assert_eq!(spilled, Some(k % 2 == 1), "key {k}");
+        }
+        // and grow again after it: a moved record is found where the compaction put it
+        for k in (1..2000u64).step_by(2) {
+            sh.with_state(k, None, |s, _| {
+                s.add_franchise(Date(20270101), 5);
+                ((), true)
+            })
+            .unwrap();
+            let s = packed::decode(sh.packed(k).unwrap_or_default()).unwrap();
+            assert_eq!((s.fr_by_day.len(), s.pf_used(2026)), (41, k as i64));
+        }
+    }
+
+    /// One random change to a state, the same on the shard's copy and on the model's.
+    fn step(s: &mut BenefState, op: u64, arg: u64) {
+        let small = (arg >> 20) as i64 % 5_000;
+        match op {
+            0 => s.add_pf(2020 + (arg % 8) as u32, small),
+            1 | 2 => s.add_franchise(
+                Date::from_days(Date(20250101).to_days() + (arg % 400) as i64),
+                1 + small % 300,
+            ),
+            3 => {
+                let d = s.daily(
+                    100_000_000 + (arg % 50) as u32,
+                    Date(20260301 + (arg % 28) as u32),
+                );
+                d.pf = d.pf.wrapping_add(1);
+                d.consult = arg & 1 == 1;
+                d.main_codes.push(b'1' + (arg % 4) as u8);
+                d.acts.push(*b"BGQP002");
+            }
+            4 | 5 => s.push_debt(Debt {
+                origin: DebtOrigin {
+                    created: Date(20260316),
+                    practitioner: (arg >> 8) as u32,
+                    claim: (arg >> 16) as u32,
+                    line: (arg >> 40) as u16,
+                    date_of_care: Date(20260301 + (arg % 28) as u32),
+                    kind: if arg & 2 == 0 {
+                        DebtKind::Participation
+                    } else {
+                        DebtKind::Franchise
+                    },
+                },
+                amount: 1 + small,
+                open: 1 + small,
+            }),
+            // a recovery as `rules::debt::recover` makes it: oldest first, a settled debt removed
+            6 => {
+                let mut avail = 1 + small % 700;
+                while avail > 0 {
+                    let Some(d) = s.debts.first_mut() else { break };
+                    let x = avail.min(d.open);
+                    d.open -= x;
+                    avail -= x;
+                    if d.open == 0 {
+                        s.debts.remove(0);
+                    }
+                }
+            }
+            // shrinks: the sessions and franchise days pruned, every debt settled
+            7 => {
+                s.daily.clear();
+                s.fr_by_day.clear();
+            }
+            _ => s.debts.clear(),
+        }
+    }
+
+    #[test]
+    fn a_shard_through_50000_random_steps_agrees_with_a_hash_map_model() {
+        use std::collections::HashMap;
+        let mut rng = packed::tests::Mix(0x5eed_0002);
+        let mut sh = Shard::default();
+        let mut model: HashMap<u64, BenefState> = HashMap::new();
+        let (mut spills, mut back_inline, mut unchanged) = (0, 0, 0);
+        let mut b = Vec::new();
+        let check = |sh: &Shard, key: u64, m: &BenefState, b: &mut Vec<u8>, at: u32| {
+            packed::encode(m, b);
+            assert_eq!(sh.packed(key), Some(&b[..]), "key {key} step {at}");
+            let slot = sh.slot(key).and_then(|i| sh.at(i)).copied();
+            let slot = slot.unwrap_or_else(|| panic!("key {key} has no slot"));
+            assert_eq!(
+                slot.has_debts(),
+                !m.open_debts().is_empty(),
+                "key {key} step {at}"
+            );
+            assert_eq!(slot.spilled(), b.len() > INLINE, "key {key} step {at}");
+        };
+        for at in 0..50_000u32 {
+            // ≈ 1 000 keys, spread over the hash
+            let key = rng.below(1_000).wrapping_mul(0x9e37_79b9) + 1;
+            // growth more often than shrinks, so that states spill, then come back inline
+            let op = match rng.below(20) {
+                n @ 0..=5 => n,
+                6..=11 => 1,
+                12..=13 => 3,
+                14..=15 => 6,
+                16 => 7,
+                17 => 8,
+                _ => 9,
+            };
+            let arg = rng.next();
+            // op 9: a change the closure says it did not make (a rejected claim): not packed
+            let changed = op != 9;
+            let was = sh.slot(key).and_then(|i| sh.at(i)).map(Slot::spilled);
+            let new = sh
+                .with_state(key, None, |s, new| {
+                    step(s, if changed { op } else { 4 }, arg);
+                    (new, changed)
+                })
+                .unwrap();
+            assert_eq!(new, !model.contains_key(&key), "step {at}");
+            let m = model.entry(key).or_default();
+            if changed {
+                step(m, op, arg);
+            } else {
+                unchanged += 1;
+            }
+            check(&sh, key, m, &mut b, at);
+            let now = sh.slot(key).and_then(|i| sh.at(i)).map(Slot::spilled);
+            match (was, now) {
+                (Some(false), Some(true)) => spills += 1,
+                (Some(true), Some(false)) => back_inline += 1,
+                _ => {}
+            }
+            if at % 10_000 == 9_999 {
+                for (k, m) in &model {
+                    check(&sh, *k, m, &mut b, at);
+                }
+            }
+        }
+        assert_eq!(sh.len(), model.len());
+        // every path exercised: spills, moves back inline, compactions, unchanged states
+        assert!(
+            spills > 100 && back_inline > 100 && sh.compactions > 0 && unchanged > 100,
+            "spills {spills}, back inline {back_inline}, compactions {}, unchanged {unchanged}",
+            sh.compactions
+        );
     }
 
     #[test]

@@ -755,6 +755,154 @@ pub(crate) mod tests {
         }
     }
 
+    /// A random state over the edges of every field: amounts ±MAX_CENTS, years 0 and u32::MAX,
+    /// dates before 2000, from 2179 on, not calendar dates or 0, practitioners and claim numbers
+    /// u32::MAX, debt lines u16::MAX, sessions with hundreds of association codes and CCAM acts.
+    fn random_state(rng: &mut Mix) -> BenefState {
+        const DATES: [u32; 9] = [
+            0,
+            19991231,
+            20000101,
+            20240229,
+            20250229,
+            21781231,
+            21790101,
+            20261301,
+            u32::MAX,
+        ];
+        let date = |rng: &mut Mix| {
+            if rng.below(2) == 0 {
+                DATES[rng.below(DATES.len() as u64) as usize]
+            } else {
+                // any calendar date stored as a day number
+                Date::from_days(Date(20000101).to_days() + rng.below(65_000) as i64).0
+            }
+        };
+        let cents = |rng: &mut Mix| match rng.below(5) {
+            0 => MAX_CENTS,
+            1 => -MAX_CENTS,
+            2 => 0,
+            _ => rng.below(2 * MAX_CENTS as u64 + 1) as i64 - MAX_CENTS,
+        };
+        let mut s = BenefState::default();
+        s.seeded = rng.below(2) == 0;
+        let year = |rng: &mut Mix| match rng.below(4) {
+            0 => 0,
+            1 => u32::MAX,
+            _ => 2000 + rng.below(200) as u32,
+        };
+        for _ in 0..rng.below(4) {
+            s.pf_by_year.push((year(rng), cents(rng)));
+        }
+        for _ in 0..rng.below(4) {
+            s.fr_by_year.push((year(rng), cents(rng)));
+        }
+        for _ in 0..rng.below(6) {
+            s.fr_by_day.push((Date(date(rng)), cents(rng)));
+        }
+        for _ in 0..rng.below(4) {
+            let long = rng.below(8) == 0;
+            let mut d = DailyCount {
+                practitioner: if rng.below(3) == 0 {
+                    u32::MAX
+                } else {
+                    rng.next() as u32
+                },
+                date: Date(date(rng)),
+                pf: rng.next() as u8,
+                exclusive: rng.next() as u8,
+                consult: rng.below(2) == 0,
+                tech_act: rng.below(2) == 0,
+                main_codes: SmallVec::new(),
+                acts: SmallVec::new(),
+            };
+            for _ in 0..if long { 300 } else { rng.below(3) } {
+                d.main_codes.push(rng.next() as u8);
+            }
+            for _ in 0..if long { 300 } else { rng.below(3) } {
+                d.acts.push(
+                    (rng.next() as u64).to_le_bytes()[..7]
+                        .try_into()
+                        .unwrap_or_default(),
+                );
+            }
+            s.daily.push(d);
+        }
+        // open debts totalling at most MAX_CENTS
+        let mut left = MAX_CENTS;
+        for _ in 0..rng.below(4) {
+            if left == 0 {
+                break;
+            }
+            let amount = 1 + rng.below(left as u64) as i64;
+            let open = 1 + rng.below(amount as u64) as i64;
+            left -= open;
+            s.push_debt(Debt {
+                origin: DebtOrigin {
+                    created: Date(date(rng)),
+                    practitioner: if rng.below(3) == 0 {
+                        u32::MAX
+                    } else {
+                        rng.next() as u32
+                    },
+                    claim: if rng.below(3) == 0 {
+                        u32::MAX
+                    } else {
+                        rng.next() as u32
+                    },
+                    line: if rng.below(3) == 0 {
+                        u16::MAX
+                    } else {
+                        rng.next() as u16
+                    },
+                    date_of_care: Date(date(rng)),
+                    kind: if rng.below(2) == 0 {
+                        DebtKind::Participation
+                    } else {
+                        DebtKind::Franchise
+                    },
+                },
+                amount,
+                open,
+            });
+        }
+        s
+    }
+
+    #[test]
+    fn random_states_over_every_fields_edges_round_trip_through_every_reader() {
+        let mut rng = Mix(0x5eed_0003);
+        let mut b = Vec::new();
+        let mut again = Vec::new();
+        for i in 0..3_000 {
+            let s = random_state(&mut rng);
+            encode(&s, &mut b);
+            let d = decode(&b).unwrap_or_else(|e| panic!("state {i}: {e}: {s:?}"));
+            assert_eq!(format!("{s:?}"), format!("{d:?}"), "state {i}");
+            // canonical: packed again, the same bytes
+            encode(&d, &mut again);
+            assert_eq!(b, again, "state {i}");
+            assert!(validate(&b).is_ok(), "state {i}");
+            let open = s.open_debts();
+            let total: i64 = open.iter().map(|d| d.open).sum();
+            assert_eq!(
+                debt_totals(&b).unwrap(),
+                (open.len() as u64, total),
+                "state {i}"
+            );
+            assert_eq!(has_debts(&b), !open.is_empty(), "state {i}");
+            let mut read = Vec::new();
+            open_debts(&b, &mut read).unwrap();
+            assert_eq!(read.as_slice(), open, "state {i}");
+            // pruned from the bytes as from the state
+            let oldest = Date(20000101 + 10_000 * rng.below(30) as u32);
+            let (mut copied, mut pruned) = (Vec::new(), Vec::new());
+            append_pruned(&b, oldest, &mut BenefState::default(), &mut copied).unwrap();
+            encode_pruned(&s, oldest, &mut pruned);
+            assert_eq!(copied, pruned, "state {i}, oldest {oldest}");
+        }
+    }
+
     #[test]
     fn validate_accepts_exactly_the_records_decode_accepts_over_20000_mutated_records() {
         let mut with_debts = sample();
