@@ -155,7 +155,26 @@ impl Encoded {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
+    /// A state holding one open participation debt of 2 € (the ledger tests' corrupt-record cases).
+    pub(crate) fn one_open_debt() -> BenefState {
+        use liquidator_core::rules::debt::{Debt, DebtKind, DebtOrigin};
+        let mut s = BenefState::default();
+        s.push_debt(Debt {
+            origin: DebtOrigin {
+                created: Date(20260316),
+                practitioner: 123456789,
+                claim: 4242,
+                line: 1,
+                date_of_care: Date(20260310),
+                kind: DebtKind::Participation,
+            },
+            amount: 200,
+            open: 200,
+        });
+        s
+    }
+
     use super::*;
 
     #[test]
@@ -198,20 +217,7 @@ mod tests {
     /// is (before: its bytes were stored unchanged for the next night to trip on).
     #[test]
     fn a_shard_state_that_does_not_read_is_an_error_not_committed_as_it_is() {
-        use liquidator_core::rules::debt::{Debt, DebtKind, DebtOrigin};
-        let mut s = BenefState::default();
-        s.push_debt(Debt {
-            origin: DebtOrigin {
-                created: Date(20260316),
-                practitioner: 123456789,
-                claim: 4242,
-                line: 1,
-                date_of_care: Date(20260310),
-                kind: DebtKind::Participation,
-            },
-            amount: 200,
-            open: 200,
-        });
+        let s = one_open_debt();
         let mut b = Vec::new();
         crate::codec::encode(&s, &mut b);
         let mut shards = liquidator_core::states::States::new();

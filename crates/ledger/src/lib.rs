@@ -1605,20 +1605,7 @@ mod tests {
     /// the reader holding the error (the run then exits 11, nothing committed).
     #[test]
     fn a_stored_state_with_a_year_beyond_u32_is_refused_as_corrupt_not_handed_to_the_engine() {
-        use liquidator_core::rules::debt::{Debt, DebtKind, DebtOrigin};
-        let mut s = BenefState::default();
-        s.push_debt(Debt {
-            origin: DebtOrigin {
-                created: Date(20260316),
-                practitioner: 123456789,
-                claim: 4242,
-                line: 1,
-                date_of_care: Date(20260310),
-                kind: DebtKind::Participation,
-            },
-            amount: 200,
-            open: 200,
-        });
+        let s = crate::encoded::tests::one_open_debt();
         let mut enc = Vec::new();
         codec::encode(&s, &mut enc);
         let mut bad = vec![codec::VERSION, 1, 1];
