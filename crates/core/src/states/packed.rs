@@ -634,22 +634,20 @@ pub(crate) mod tests {
         b
     }
 
+    /// `b` is refused by decode, validate, the debt readers and the pruning copy alike.
+    fn every_reader_refuses(b: &[u8], oldest: Date) {
+        assert!(decode(b).is_err(), "{b:?}");
+        assert!(validate(b).is_err(), "{b:?}");
+        assert!(debt_totals(b).is_err(), "{b:?}");
+        assert!(open_debts(b, &mut Vec::new()).is_err(), "{b:?}");
+        let pruned = append_pruned(b, oldest, &mut BenefState::default(), &mut Vec::new());
+        assert!(pruned.is_err(), "{b:?}");
+    }
+
     #[test]
     fn a_year_beyond_u32_is_refused_by_validate_and_every_reader_as_by_decode() {
         let b = year_beyond_u32();
-        assert!(decode(&b).is_err());
-        assert!(validate(&b).is_err());
-        assert!(debt_totals(&b).is_err());
-        assert!(open_debts(&b, &mut Vec::new()).is_err());
-        assert!(
-            append_pruned(
-                &b,
-                Date(20250101),
-                &mut BenefState::default(),
-                &mut Vec::new()
-            )
-            .is_err()
-        );
+        every_reader_refuses(&b, Date(20250101));
         // the largest year that reads is u32::MAX, through every reader alike
         let mut ok = vec![VERSION, 1, 1];
         put_varint(&mut ok, u32::MAX as u64);
@@ -712,19 +710,7 @@ pub(crate) mod tests {
                 s.push_debt(one_debt(i64::MAX - 1));
             }),
         ] {
-            assert!(decode(&b).is_err(), "{b:?}");
-            assert!(validate(&b).is_err(), "{b:?}");
-            assert!(debt_totals(&b).is_err(), "{b:?}");
-            assert!(open_debts(&b, &mut Vec::new()).is_err(), "{b:?}");
-            assert!(
-                append_pruned(
-                    &b,
-                    Date(20200101),
-                    &mut BenefState::default(),
-                    &mut Vec::new()
-                )
-                .is_err()
-            );
+            every_reader_refuses(&b, Date(20200101));
         }
         let b = debt_open_beyond_amount();
         assert!(decode(&b).is_err() && validate(&b).is_err() && debt_totals(&b).is_err());
