@@ -96,14 +96,14 @@ pub fn format_events(out: &mut OutBufs, events: &[Event<'_>]) {
 }
 
 /// `NIR-rank` of the beneficiary (`1850578006084-001`).
-#[inline]
+#[inline(always)]
 fn ben<O: fmt::Out + ?Sized>(buf: &mut O, h: &ClaimHeader) {
     buf.put(&h.nir);
     buf.push(b'-');
     fmt::padded(buf, h.rank as u64, 3);
 }
 
-#[inline]
+#[inline(always)]
 fn slots<O: fmt::Out + ?Sized>(buf: &mut O, r: &LineResult, v: &[Cents; 4]) {
     let mut first = true;
     for (k, &m) in r.modifiers.iter().enumerate() {
@@ -117,7 +117,7 @@ fn slots<O: fmt::Out + ?Sized>(buf: &mut O, r: &LineResult, v: &[Cents; 4]) {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn payee<O: fmt::Out + ?Sized>(buf: &mut O, h: &ClaimHeader, p: PayeeKind) {
     match p {
         PayeeKind::Practitioner => fmt::padded(buf, h.practitioner as u64, 9),
@@ -154,9 +154,10 @@ pub fn paid_with<const N: usize>(
         let k = r.index as usize;
         let l = &lines[k];
         let at = &pos[k];
-        row.clear();
-        payment_row(row, h, l, at, r, p);
-        match row.bytes() {
+        // One cursor per row, a local: see `fmt::Cursor`.
+        let mut w = row.cursor();
+        payment_row(&mut w, h, l, at, r, p);
+        match w.bytes() {
             Some(b) => out.payments.extend_from_slice(b),
             None => payment_row(&mut out.payments, h, l, at, r, p),
         }
@@ -164,9 +165,9 @@ pub fn paid_with<const N: usize>(
             && (r.amc() != 0 || r.ticket != 0 || r.excess != 0)
         {
             let start = out.amc_bytes.len() as u32;
-            row.clear();
-            amc_row(row, h, l, r, a);
-            match row.bytes() {
+            let mut w = row.cursor();
+            amc_row(&mut w, h, l, r, a);
+            match w.bytes() {
                 Some(b) => out.amc_bytes.extend_from_slice(b),
                 None => amc_row(&mut out.amc_bytes, h, l, r, a),
             }
@@ -177,7 +178,7 @@ pub fn paid_with<const N: usize>(
 }
 
 /// One row of `payments.tsv` (formats/outputs.md), its line break included.
-#[inline]
+#[inline(always)]
 fn payment_row<O: fmt::Out + ?Sized>(
     b: &mut O,
     h: &ClaimHeader,
@@ -294,7 +295,7 @@ fn payment_row<O: fmt::Out + ?Sized>(
 }
 
 /// One row of an insurer's file `amc/<AMC>.tsv`, its line break included.
-#[inline]
+#[inline(always)]
 fn amc_row<O: fmt::Out + ?Sized>(
     b: &mut O,
     h: &ClaimHeader,

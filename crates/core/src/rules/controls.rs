@@ -84,6 +84,11 @@ pub fn check<'r>(ctx: &Ctx<'r>, c: &ClaimInput, tr: &mut Trace) -> Result<Partie
     let oldest = ctx.batch_date.minus_months(months as u32);
     let mut rights = SmallVec::new();
     let mut prac = SmallVec::new();
+    // One practitioner a claim: its history is looked up once, dated per line; its specialty is
+    // looked up again only when a line's period names another one (issue #13: these probes were
+    // most of the controls' cost).
+    let history = refs.practitioners.get(&h.practitioner);
+    let mut last_spec: Option<(u8, Specialty)> = None;
     for (i, l) in c.lines.iter().enumerate() {
         if l.date > ctx.batch_date {
             return Err(Rej::line(
@@ -134,20 +139,16 @@ pub fn check<'r>(ctx: &Ctx<'r>, c: &ClaimInput, tr: &mut Trace) -> Result<Partie
             )
         });
         rights.push(r);
-        let (pp, ps) = refs
-            .practitioners
-            .get(&h.practitioner)
-            .and_then(|hist| hist.at(l.date))
-            .ok_or_else(|| {
-                Rej::line(
-                    Reject::PracUnknown,
-                    i,
-                    format!(
-                        "practitioner {:09} not in activity on {}",
-                        h.practitioner, l.date
-                    ),
-                )
-            })?;
+        let (pp, ps) = history.and_then(|hist| hist.at(l.date)).ok_or_else(|| {
+            Rej::line(
+                Reject::PracUnknown,
+                i,
+                format!(
+                    "practitioner {:09} not in activity on {}",
+                    h.practitioner, l.date
+                ),
+            )
+        })?;
         if ps.sector == 0 {
             return Err(Rej::line(
                 Reject::NotConventioned,
@@ -158,17 +159,17 @@ pub fn check<'r>(ctx: &Ctx<'r>, c: &ClaimInput, tr: &mut Trace) -> Result<Partie
                 ),
             ));
         }
-        let spec = refs
-            .specialties
-            .get(&ps.specialty)
-            .copied()
-            .ok_or_else(|| {
-                Rej::line(
-                    Reject::PracUnknown,
-                    i,
-                    format!("specialty {:02} unknown", ps.specialty),
-                )
-            })?;
+        let spec = match last_spec {
+            Some((code, spec)) if code == ps.specialty => Some(spec),
+            _ => refs.specialties.get(&ps.specialty).copied(),
+        }
+        .ok_or_else(|| {
+            Rej::line(
+                Reject::PracUnknown,
+                i,
+                format!("specialty {:02} unknown", ps.specialty),
+            )
+        })?;
         tr.note("practitioner", "formats/refs.md practitioners", Some(l.line_no), || {
             format!(
                 "practitioner {:09} on {}: specialty {:02}, sector {}, OPTAM {} (period {}..{})",
@@ -181,6 +182,7 @@ pub fn check<'r>(ctx: &Ctx<'r>, c: &ClaimInput, tr: &mut Trace) -> Result<Partie
                 pp.to_opt_string()
             )
         });
+        last_spec = Some((ps.specialty, spec));
         prac.push((*ps, spec));
     }
     Ok(Parties {
