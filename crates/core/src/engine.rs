@@ -377,8 +377,9 @@ struct WindowBuf {
     items: Vec<Item>,
     dup: Vec<Dup>,
     loc: Vec<(u16, u32)>,
-    /// Each shard's claims (indexes into `items`, in file order).
-    lists: Vec<Vec<u32>>,
+    /// Each shard's claims (indexes into `items`, in file order), each with its beneficiary key
+    /// (computed once, in `route`).
+    lists: Vec<Vec<(u32, u64)>>,
     shard_outs: Vec<ShardOut>,
     read_rejected: Vec<Outcome>,
     /// Byte offset of the window's end (for the progress callback).
@@ -682,7 +683,7 @@ fn route(
     chunks: &[Chunk],
     items: &[Item],
     dup: &[Dup],
-    lists: &mut Vec<Vec<u32>>,
+    lists: &mut Vec<Vec<(u32, u64)>>,
     loc: &mut Vec<(u16, u32)>,
 ) {
     lists.resize_with(SHARDS, Vec::new);
@@ -692,9 +693,12 @@ fn route(
     for (k, &(ci, cj)) in items.iter().enumerate() {
         let c = &chunks[ci as usize].claims[cj as usize];
         if let (Some(h), None, Dup::No) = (c.header, c.error, dup[k]) {
-            let sh = shard_of(benef_key(&h.nir, h.rank).unwrap_or(0));
+            // The key is carried with the claim to its shard: the read-ahead and the state
+            // lookup do not compute it again (issue #13).
+            let key = benef_key(&h.nir, h.rank).unwrap_or(0);
+            let sh = shard_of(key);
             loc[k] = (sh as u16, lists[sh].len() as u32);
-            lists[sh].push(k as u32);
+            lists[sh].push((k as u32, key));
         }
     }
 }
@@ -706,7 +710,7 @@ fn liquidate_shards(
     opts: &Options,
     chunks: &[Chunk],
     items: &[Item],
-    lists: &[Vec<u32>],
+    lists: &[Vec<(u32, u64)>],
     states: &mut [crate::states::Shard],
     pool: &mut [ShardOut],
 ) {
@@ -718,20 +722,16 @@ fn liquidate_shards(
             so.outcomes.clear();
             so.opening_debts = 0;
             so.corrupt = None;
-            for (n, &k) in list.iter().enumerate() {
+            for (n, &(k, key)) in list.iter().enumerate() {
                 if n % LOOKAHEAD == 0 {
                     // Claims of a shard name unrelated beneficiaries: each one's rows in the store and
                     // its state are cache misses. Read them for the next LOOKAHEAD claims in a tight
                     // loop of independent lookups first, so that their misses overlap instead of
                     // coming one after the other inside the rules (issue #13).
                     let next = list.get(n..).unwrap_or(&[]).iter().take(LOOKAHEAD);
-                    for &k in next {
-                        let (ci, cj) = items[k as usize];
-                        if let Some(h) = chunks[ci as usize].claims[cj as usize].header.as_ref() {
-                            let key = benef_key(&h.nir, h.rank).unwrap_or(0);
-                            std::hint::black_box(ctx.refs.beneficiaries.touch(key));
-                            std::hint::black_box(st.touch(key));
-                        }
+                    for &(_, key) in next {
+                        std::hint::black_box(ctx.refs.beneficiaries.touch(key));
+                        std::hint::black_box(st.touch(key));
                     }
                 }
                 let (ci, cj) = items[k as usize];
@@ -748,7 +748,6 @@ fn liquidate_shards(
                     line_pos: &ch.line_pos[a..b],
                     pos: c.pos,
                 };
-                let key = benef_key(&h.nir, h.rank).unwrap_or(0);
                 // The state is decoded from its packed form for the claim and packed back after
                 // it (`states::Shard::with_state`, issue #13).
                 let opening = &mut so.opening_debts;

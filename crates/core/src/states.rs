@@ -261,7 +261,22 @@ impl Shard {
             None => {
                 buf.clear();
                 if !carry.is_some_and(|c| c.state_packed(key, &mut buf)) {
-                    packed::encode(&BenefState::default(), &mut buf);
+                    // A beneficiary first seen tonight (most of them): the rules start from the
+                    // empty state itself, not from its encoding decoded, and the slot is created
+                    // with the state they leave — one encoding instead of three steps (encode the
+                    // empty state, decode it, encode the result). The same bytes in the same slot.
+                    let mut work = std::mem::take(&mut self.work);
+                    clear_state(&mut work);
+                    let (r, changed) = f(&mut work, true);
+                    if changed {
+                        packed::encode(&work, &mut buf);
+                    } else {
+                        packed::encode(&BenefState::default(), &mut buf);
+                    }
+                    self.insert(key, &buf);
+                    self.work = work;
+                    self.buf = buf;
+                    return Ok(r);
                 }
                 (self.insert(key, &buf), true)
             }
@@ -533,6 +548,25 @@ impl States {
     pub(crate) fn shards_mut(&mut self) -> &mut [Shard] {
         &mut self.shards
     }
+}
+
+/// Empties a working state in place, keeping its heap memory: what [`packed::decode_into`] leaves
+/// for the empty state's bytes. Every field named, so that a new field cannot be forgotten here.
+fn clear_state(s: &mut BenefState) {
+    let BenefState {
+        pf_by_year,
+        seeded,
+        daily,
+        fr_by_year,
+        fr_by_day,
+        debts,
+    } = s;
+    pf_by_year.clear();
+    *seeded = false;
+    daily.clear();
+    fr_by_year.clear();
+    fr_by_day.clear();
+    debts.clear();
 }
 
 #[cfg(test)]

@@ -7,7 +7,6 @@ use super::files::create_private;
 use super::fmt::{self, Out};
 use super::pieces::write_in_pieces;
 use crate::engine::BatchInfo;
-use crate::money::fmt_euros;
 use crate::rules::Outcome;
 use crate::rules::debt::Debt;
 use crate::sink::{Event, Sink, SinkError};
@@ -58,30 +57,56 @@ pub fn format_recoveries(out: &mut Vec<u8>, events: &[Event<'_>]) {
                 .get(l.index as usize)
                 .copied()
                 .unwrap_or(c.claim.pos);
-            let _ = writeln!(
-                out,
-                "{:09}\t{}\t{}\t{}\t{}-{:03}\t{:09}\t{}\t{}\t{}\t{:09}\t{}\t{:09}\t{}\t{}\t{}\t{}\t{}",
-                h.claim_no,
-                l.line_no,
-                pos.line,
-                pos.offset,
-                String::from_utf8_lossy(&h.nir),
-                h.rank,
-                h.practitioner,
-                l.date,
-                fmt_euros(r.amount),
-                r.debt.kind.as_str(),
-                r.debt.claim,
-                r.debt.line,
-                r.debt.practitioner,
-                r.debt.date_of_care,
-                r.debt.created,
-                r.age_days,
-                fmt_euros(r.debt_amount),
-                fmt_euros(r.open_after),
-            );
+            // The text of the `writeln!` this replaces (`{:09}`, `{}-{:03}`, dates `{:04}-{:02}-{:02}`),
+            // written by the byte formatters: ≈ 10 000 instructions a row through `core::fmt`
+            // (issue #13).
+            fmt::at_least(out, h.claim_no as u64, 9);
+            fmt::tab(out);
+            fmt::u64_(out, l.line_no as u64);
+            fmt::tab(out);
+            fmt::u64_(out, pos.line);
+            fmt::tab(out);
+            fmt::u64_(out, pos.offset);
+            fmt::tab(out);
+            out.extend_from_slice(String::from_utf8_lossy(&h.nir).as_bytes());
+            out.push(b'-');
+            fmt::at_least(out, h.rank as u64, 3);
+            fmt::tab(out);
+            fmt::at_least(out, h.practitioner as u64, 9);
+            fmt::tab(out);
+            date_text(out, l.date);
+            fmt::tab(out);
+            fmt::euros(out, r.amount);
+            fmt::tab(out);
+            out.put(r.debt.kind.as_str().as_bytes());
+            fmt::tab(out);
+            fmt::at_least(out, r.debt.claim as u64, 9);
+            fmt::tab(out);
+            fmt::u64_(out, r.debt.line as u64);
+            fmt::tab(out);
+            fmt::at_least(out, r.debt.practitioner as u64, 9);
+            fmt::tab(out);
+            date_text(out, r.debt.date_of_care);
+            fmt::tab(out);
+            date_text(out, r.debt.created);
+            fmt::tab(out);
+            fmt::i64_(out, r.age_days);
+            fmt::tab(out);
+            fmt::euros(out, r.debt_amount);
+            fmt::tab(out);
+            fmt::euros(out, r.open_after);
+            out.push(b'\n');
         }
     }
+}
+
+/// A date as its `Display` text (`{:04}-{:02}-{:02}`: a year is never cut).
+fn date_text(out: &mut Vec<u8>, d: crate::date::Date) {
+    fmt::at_least(out, d.year() as u64, 4);
+    out.push(b'-');
+    fmt::at_least(out, d.month() as u64, 2);
+    out.push(b'-');
+    fmt::at_least(out, d.day() as u64, 2);
 }
 
 /// The rows of `debts.tsv` for the beneficiaries' debt lists `with_debts` (by ascending key, each

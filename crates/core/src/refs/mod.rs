@@ -311,7 +311,7 @@ pub fn benef_key(nir: &[u8], rank: u16) -> Option<u64> {
 /// the bytes is not a digit. SWAR: every byte checked at once, then digits combined in pairs, fours,
 /// eights by three multiplications.
 #[inline]
-fn eight_digits(b: &[u8]) -> Option<u64> {
+pub(crate) fn eight_digits(b: &[u8]) -> Option<u64> {
     let v = u64::from_le_bytes(b.try_into().ok()?);
     // A byte c is a digit iff its high nibble is 3 and c + 6 keeps it (c ≤ 0x39). A carry out of an
     // invalid byte can only spoil a byte of an input already refused by the first test.
