@@ -20,6 +20,7 @@ use liquidator_core::refs::Refs;
 use liquidator_core::rules::BenefState;
 use liquidator_core::rules::controls::oldest_payable;
 use liquidator_core::sink::{Sink, SinkError};
+use liquidator_ledger::encoded::Encoded;
 use liquidator_ledger::night::NightSink;
 use liquidator_ledger::{Ledger, LedgerError, NightCommit, Resolved};
 use std::path::Path;
@@ -95,8 +96,6 @@ pub fn run<'s>(
     }
     remove_stale_staging(out);
     let reader = ledger.reader(None).map_err(ledger_error)?;
-    // The night's final states are encoded for the commit while the sinks finish (`Carry::night_states`).
-    reader.encode_at_end(oldest_payable(refs, header.date));
     let mut night = NightSink::new(header.date.0);
     timer.lap("reader");
     // The file's checksum (recorded with the batch) is computed beside the liquidation: one more
@@ -126,45 +125,52 @@ pub fn run<'s>(
         return Err(ExitCode::from(EXIT_LEDGER));
     }
     let loads = reader.timing();
-    let encoded = reader.take_encoded();
+    // The ledger's states and indexes go before the night's states are encoded: they are never
+    // held together (issue #14: ≈ 0.5 GiB at national size).
     drop(reader);
     timer.lap(&format!(
-        "liquidation (with ledger lookups, checksum beside; loaded beside the parse: {loads}; states encoded beside the sinks' finish: {:.3} s)",
-        encoded.as_ref().map_or(0.0, |e| e.1)
+        "liquidation (with ledger lookups, checksum beside; loaded beside the parse: {loads}; the engine's states {} MiB)",
+        liquidator_ledger::mib(staged.states.table_bytes()),
     ));
-    // The night's states, encoded while the sinks finished (by key, decoded otherwise: the ledger
-    // then encodes them itself).
-    let decoded = match &encoded {
-        Some(_) => Vec::new(),
-        None => staged.states.sorted().map_err(corrupt_state)?,
-    };
-    let states: Vec<(u64, &BenefState)> = decoded.iter().map(|(k, s)| (*k, s)).collect();
+    // The night's states encoded for the commit (in parallel, shard by shard where they lie) while
+    // the outputs are flushed to the disk: the fsync waits on the disk, the encoding on the CPU.
+    let oldest = oldest_payable(refs, header.date);
+    let (synced, encoded, encoding) = std::thread::scope(|sc| {
+        let sync = sc.spawn(|| durable(&staged.stage));
+        let clock = std::time::Instant::now();
+        let enc = Encoded::from_shards(staged.states.shards(), oldest);
+        let encoding = clock.elapsed().as_secs_f64();
+        (sync.join().unwrap_or(Err(ExitCode::from(5))), enc, encoding)
+    });
+    let encoded = encoded.map_err(corrupt_state)?;
+    synced?;
+    // The engine's states are all in `encoded` now: freed before the commit (on the pool).
+    staged.states.free();
+    timer.lap(&format!(
+        "outputs made durable (fsync), beside: states encoded {encoding:.3} s ({} MiB)",
+        liquidator_ledger::mib(encoded.heap_bytes())
+    ));
     let mut commit = night_commit(
         &header,
         checksum,
         refs,
-        &states,
+        &[],
         &staged.stage,
         &night,
         out,
         None,
     );
-    commit.encoded = encoded.as_ref().map(|e| &e.0);
-    durable(&staged.stage)?;
-    timer.lap("outputs made durable (fsync)");
+    commit.encoded = Some(&encoded);
     let pending = ledger.commit_night(&commit).map_err(ledger_error)?;
     timer.lap(&format!(
         "commit ({} states, {} claim numbers, {} CCAM acts: {})",
-        encoded.as_ref().map_or(states.len(), |e| e.0.len()),
-        night.claims.len(),
-        night.acts.len(),
+        encoded.len(),
+        night.claim_numbers(),
+        night.ccam_acts(),
         ledger.commit_timing()
     ));
     drop(commit);
-    drop(states);
     drop(encoded);
-    // Millions of states at national size: freed on the pool rather than one by one at the end.
-    staged.states.free();
     liquidator_ledger::kill_point("before-rename");
     let summary = staged.summary;
     if let Err(e) = staged.stage.commit() {
@@ -218,25 +224,82 @@ fn night_commit<'a>(
     }
 }
 
-/// Timings of the ledger's steps on stderr when `LIQUIDATOR_TIMING` is set (scripts/bench --nights).
+/// Timings of the ledger's steps on stderr when `LIQUIDATOR_TIMING` is set (scripts/bench --nights),
+/// each with the peak of the process's anonymous resident memory during the step and what it holds at
+/// its end (`RssAnon`, sampled every 5 ms by a thread of its own: where the ledger's memory goes, #14).
 struct Timer {
     on: bool,
     clock: std::time::Instant,
     laps: Vec<String>,
+    rss: Option<RssSampler>,
+}
+
+/// Samples `RssAnon` of `/proc/self/status` (KiB) and keeps the highest since the last `take`.
+struct RssSampler {
+    peak: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+fn rss_anon_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("RssAnon:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+impl RssSampler {
+    fn start() -> RssSampler {
+        use std::sync::atomic::Ordering;
+        let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(rss_anon_kib()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (p, s) = (peak.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                p.fetch_max(rss_anon_kib(), Ordering::Relaxed);
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        });
+        RssSampler { peak, stop }
+    }
+    /// (peak since the last call, now), in MiB.
+    fn take(&self) -> (u64, u64) {
+        let now = rss_anon_kib();
+        let peak = self
+            .peak
+            .swap(now, std::sync::atomic::Ordering::Relaxed)
+            .max(now);
+        (peak >> 10, now >> 10)
+    }
+}
+
+impl Drop for RssSampler {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl Timer {
     fn new() -> Timer {
+        let on = std::env::var_os("LIQUIDATOR_TIMING").is_some();
         Timer {
-            on: std::env::var_os("LIQUIDATOR_TIMING").is_some(),
+            on,
             clock: std::time::Instant::now(),
             laps: Vec::new(),
+            rss: on.then(RssSampler::start),
         }
     }
     fn lap(&mut self, what: &str) {
         if self.on {
+            let mem = self.rss.as_ref().map_or(String::new(), |r| {
+                let (peak, now) = r.take();
+                format!(" [RssAnon peak {peak} MiB, at its end {now} MiB]")
+            });
             self.laps.push(format!(
-                "{what} {:.3} s",
+                "{what} {:.3} s{mem}",
                 self.clock.elapsed().as_secs_f64()
             ));
             self.clock = std::time::Instant::now();

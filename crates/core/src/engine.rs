@@ -344,11 +344,7 @@ pub fn process_in(
             })
             .collect()
     };
-    // A ledger prepares its commit from the final states beside the sinks' finish (`Carry::night_states`).
-    let finished = match opts.carry {
-        Some(c) => rayon::join(finish, || c.night_states(states)).0,
-        None => finish(),
-    };
+    let finished = finish();
     if timer.on {
         // In the order of `stage_run`'s list: TSV, debts, payment orders, summary, then the extras.
         let each: Vec<String> = finished.iter().map(|(_, t)| format!("{t:.3}")).collect();
@@ -614,15 +610,25 @@ impl RunState {
             },
         );
         if let Some(carry) = carry {
-            dup.par_iter_mut()
-                .zip(items.par_iter())
-                .for_each(|(d, &(ci, cj))| {
-                    if let (Dup::No, Some(h)) = (*d, chunks[ci as usize].claims[cj as usize].header)
-                        && let Some(e) = carry.claim(h.practitioner, h.claim_no)
-                    {
-                        *d = Dup::Earlier(e);
-                    }
-                });
+            // The window's claims not already duplicates within the batch, asked at once
+            // (`Carry::claims`: a ledger answers them in its own key order).
+            let (mut ask, mut at) = (
+                Vec::with_capacity(items.len()),
+                Vec::with_capacity(items.len()),
+            );
+            for (i, (d, &(ci, cj))) in dup.iter().zip(items).enumerate() {
+                if let (Dup::No, Some(h)) = (*d, chunks[ci as usize].claims[cj as usize].header) {
+                    ask.push((h.practitioner, h.claim_no));
+                    at.push(i);
+                }
+            }
+            let mut earlier = vec![None; ask.len()];
+            carry.claims(&ask, &mut earlier);
+            for (i, e) in at.into_iter().zip(earlier) {
+                if let (Some(e), Some(d)) = (e, dup.get_mut(i)) {
+                    *d = Dup::Earlier(e);
+                }
+            }
         }
     }
 }

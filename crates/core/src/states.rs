@@ -451,7 +451,7 @@ impl States {
     }
 
     /// The shards, each with its (key, packed state) in slot order: what a ledger encodes at the
-    /// end of a night (`carry::Carry::night_states`), reading the states where they lie, in
+    /// end of a night (`liquidator_ledger::encoded`), reading the states where they lie, in
     /// parallel over shards, instead of in key order (issue #14).
     pub fn shards(&self) -> &[Shard] {
         &self.shards

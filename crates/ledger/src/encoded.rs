@@ -130,6 +130,12 @@ impl Encoded {
         self.entries.len()
     }
 
+    /// Heap bytes held (arenas and sorted entries): `LIQUIDATOR_TIMING`'s memory figures.
+    pub fn heap_bytes(&self) -> usize {
+        self.arenas.iter().map(Vec::capacity).sum::<usize>()
+            + self.entries.capacity() * std::mem::size_of::<(u64, u32, u32)>()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

@@ -168,6 +168,11 @@ impl Images {
         self.keys.len()
     }
 
+    /// Heap bytes held (arena, key/offset pairs, radix table): `LIQUIDATOR_TIMING`'s memory figures.
+    pub fn heap_bytes(&self) -> usize {
+        self.arena.capacity() + self.keys.capacity() * 16 + self.radix.capacity() * 4
+    }
+
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }

@@ -97,6 +97,11 @@ pub enum LedgerError {
     Usage(String),
 }
 
+/// Bytes in MiB, for the `LIQUIDATOR_TIMING` memory figures.
+pub fn mib(bytes: usize) -> String {
+    format!("{:.0}", bytes as f64 / (1 << 20) as f64)
+}
+
 fn st<E: Into<redb::Error>>(e: E) -> LedgerError {
     LedgerError::Store(e.into())
 }
@@ -208,8 +213,8 @@ pub struct NightCommit<'a> {
     /// of no use to this night or any later one, and are purged.
     pub oldest: Date,
     pub states: &'a [(u64, &'a BenefState)],
-    /// The same states already encoded (`Reader::encode_at_end`: while the sinks finished); `run`
-    /// only. `None`: `states` are encoded by the commit.
+    /// The same states already encoded (`Encoded::from_shards`: `run` encodes the engine's shards
+    /// while the outputs are made durable). `None`: `states` are encoded by the commit.
     pub encoded: Option<&'a Encoded>,
     pub night: &'a night::NightSink,
     pub staging: &'a Path,
@@ -224,6 +229,8 @@ pub struct Ledger {
     batches: Vec<BatchRecord>,
     /// The steps of the last commit and their seconds (`LIQUIDATOR_TIMING`).
     commit_laps: Vec<(&'static str, f64)>,
+    /// What the last commit held in memory (`LIQUIDATOR_TIMING`).
+    commit_memory: String,
 }
 
 impl Ledger {
@@ -270,6 +277,7 @@ impl Ledger {
             dir: dir.to_path_buf(),
             batches: Vec::new(),
             commit_laps: Vec::new(),
+            commit_memory: String::new(),
         };
         let resolved = l.resolve()?;
         l.load_batches()?;
@@ -278,11 +286,15 @@ impl Ledger {
 
     /// The steps of the last commit: "step 0.123 s, …".
     pub fn commit_timing(&self) -> String {
-        self.commit_laps
+        let mut v: Vec<String> = self
+            .commit_laps
             .iter()
             .map(|(w, t)| format!("{w} {t:.3} s"))
-            .collect::<Vec<_>>()
-            .join(", ")
+            .collect();
+        if !self.commit_memory.is_empty() {
+            v.push(self.commit_memory.clone());
+        }
+        v.join(", ")
     }
 
     pub fn dir(&self) -> &Path {
@@ -376,8 +388,6 @@ impl Ledger {
                 Lazy::spawn(move || load_index(&db, Kind::Acts, file))
             },
             before: before.unwrap_or(u32::MAX),
-            encode_for: Mutex::new(None),
-            encoded: Mutex::new(None),
             batches: self
                 .batches
                 .iter()
@@ -429,7 +439,7 @@ impl Ledger {
         let txn = self.db.begin_write().map_err(st)?;
         let savepoint = txn.persistent_savepoint().map_err(st)?;
         lap("savepoint");
-        let split;
+        let (split, before_bytes);
         let seq = match n.replaces {
             Some(s) => s,
             None => self.batches.last().map_or(1, |b| b.seq + 1),
@@ -440,9 +450,9 @@ impl Ledger {
             batch_no: n.batch_no,
             batch_date: n.batch_date.to_string(),
             checksum: n.checksum.clone(),
-            claim_numbers: n.night.claims.len() as u64,
-            claims_paid: n.night.claims.iter().filter(|c| c.paid).count() as u64,
-            ccam_acts: n.night.acts.len() as u64,
+            claim_numbers: n.night.claim_numbers() as u64,
+            claims_paid: n.night.claims_paid() as u64,
+            ccam_acts: n.night.ccam_acts() as u64,
             reprocessed: 0,
         };
         {
@@ -457,7 +467,7 @@ impl Ledger {
                 // The night's own claims and acts go; its new ones come in below.
                 drop_night_segments(&txn, s)?;
             }
-            split = self.write_states(&txn, n, seq)?;
+            (split, before_bytes) = self.write_states(&txn, n, seq)?;
             lap("states and before-images");
             // Purge (formats/ledger.md, "Purge"): once per month of the limit, every record of the
             // nights so far dated before the oldest payable day is dead; chunks with nothing else go.
@@ -517,6 +527,11 @@ impl Ledger {
             ],
         );
         self.commit_laps = laps;
+        self.commit_memory = format!(
+            "before-images held {} MiB, night's keys {} MiB",
+            mib(before_bytes),
+            mib(n.night.heap_bytes())
+        );
         kill_point("after-ledger-commit");
         self.load_batches()?;
         self.pending()?
@@ -531,8 +546,9 @@ impl Ledger {
         txn: &redb::WriteTransaction,
         n: &NightCommit,
         seq: u32,
-    ) -> Result<[f64; 3], LedgerError> {
+    ) -> Result<([f64; 3], usize), LedgerError> {
         let mut secs = [0.0; 3];
+        let mut held = 0;
         let last = self.batches.last().map_or(0, |b| b.seq);
         // The night's states encoded, by mixed key: done while the sinks finished (`run`), else here
         // (not for the reprocess of an earlier night, which carries counter changes instead).
@@ -562,17 +578,25 @@ impl Ledger {
         };
         let at = |i: usize| enc.get(i);
         match n.replaces {
+            // The before-images go to the undo segment as the buckets are merged, a chunk at a
+            // time: never all held (≈ the whole state table at national size, issue #14).
             None => {
-                let (before, size);
-                (before, secs, size) = write_buckets(txn, enc.len(), at)?;
+                let mut undo = UndoWriter::new(txn, seq)?;
+                let size;
+                (secs, size) = write_buckets(txn, enc.len(), at, |b| undo.push(b))?;
+                held = undo.held;
+                undo.finish()?;
                 add_states_size(txn, size, self.batches.is_empty())?;
-                write_undo(txn, seq, &before)?;
             }
             // Reprocess of the last night: its states are replaced; a state the night had left
             // unchanged (no before-image) gets the one it had: the current state.
             Some(r) if r == last => {
                 let mut undo = read_undo(txn, r)?;
-                let (before, _, size) = write_buckets(txn, enc.len(), at)?;
+                let mut before = Vec::new();
+                let (_, size) = write_buckets(txn, enc.len(), at, |b| {
+                    before.extend_from_slice(b);
+                    Ok(())
+                })?;
                 add_states_size(txn, size, false)?;
                 for (k, off, len) in images::parse(&before)? {
                     undo.entry(k)
@@ -640,16 +664,19 @@ impl Ledger {
                     new_current.push((k, buf));
                 }
                 new_current.sort_unstable_by_key(|e| e.0);
-                let (_, _, size) = write_buckets(txn, new_current.len(), |i| {
-                    (new_current[i].0, new_current[i].1.as_slice())
-                })?;
+                let (_, size) = write_buckets(
+                    txn,
+                    new_current.len(),
+                    |i| (new_current[i].0, new_current[i].1.as_slice()),
+                    |_| Ok(()),
+                )?;
                 add_states_size(txn, size, false)?;
                 for (i, u) in undo.iter().enumerate() {
                     write_undo(txn, r + i as u32, &records(u))?;
                 }
             }
         }
-        Ok(secs)
+        Ok((secs, held))
     }
 
     /// Step 3 of the protocol, once the outputs are renamed: the pending marker and its savepoint go.
@@ -804,7 +831,8 @@ fn write_buckets<'a>(
     txn: &redb::WriteTransaction,
     n: usize,
     at: impl Fn(usize) -> (u64, &'a [u8]) + Sync,
-) -> Result<(Vec<u8>, [f64; 3], (i64, i64)), LedgerError> {
+    mut before: impl FnMut(&[u8]) -> Result<(), LedgerError>,
+) -> Result<([f64; 3], (i64, i64)), LedgerError> {
     let mut secs = [0.0; 3];
     let mut t = txn.open_table(BENEFS).map_err(st)?;
     // The night's states cut by bucket: (bucket, range of states).
@@ -824,7 +852,6 @@ fn write_buckets<'a>(
         groups.push((b, i..lo));
         i = lo;
     }
-    let mut before = Vec::new();
     // What the table gains (records, bytes: a pruned state may shrink).
     let mut size = (0i64, 0i64);
     // A pipeline over batches of 1 024 buckets: batch k is merged on the pool while this thread
@@ -877,7 +904,7 @@ fn write_buckets<'a>(
                             size.0 += m.added as i64;
                             size.1 += v.len() as i64 - o.len() as i64;
                         }
-                        before.extend_from_slice(&m.before);
+                        before(&m.before)?;
                     }
                     secs[2] += clock.elapsed().as_secs_f64();
                 }
@@ -908,7 +935,7 @@ fn write_buckets<'a>(
             done = Some((k, std::mem::replace(&mut old, next), m?));
         }
     }
-    Ok((before, secs, size))
+    Ok((secs, size))
 }
 
 /// What the `benefs` table holds: records and bytes of its values (`meta.states_size`, "RECORDS
@@ -993,6 +1020,59 @@ fn write_undo(txn: &redb::WriteTransaction, seq: u32, recs: &[u8]) -> Result<(),
     Ok(())
 }
 
+/// Night `seq`'s undo segment written as its before-images come, in key order (whole records,
+/// `images`): a chunk is stored once it holds [`UNDO_CHUNK`] bytes, so that the commit never holds
+/// them all.
+struct UndoWriter<'t> {
+    t: redb::Table<'t, (u32, u32), &'static [u8]>,
+    seq: u32,
+    chunk: u32,
+    buf: Vec<u8>,
+    /// The most bytes held at once (`LIQUIDATOR_TIMING`).
+    held: usize,
+}
+
+impl<'t> UndoWriter<'t> {
+    /// Replaces night `seq`'s segment: what it held goes.
+    fn new(txn: &'t redb::WriteTransaction, seq: u32) -> Result<UndoWriter<'t>, LedgerError> {
+        let mut t = txn.open_table(UNDO).map_err(st)?;
+        t.retain_in((seq, 0)..=(seq, u32::MAX), |_, _| false)
+            .map_err(st)?;
+        Ok(UndoWriter {
+            t,
+            seq,
+            chunk: 0,
+            buf: Vec::new(),
+            held: 0,
+        })
+    }
+
+    /// Appends whole records, keys above those already pushed.
+    fn push(&mut self, recs: &[u8]) -> Result<(), LedgerError> {
+        self.buf.extend_from_slice(recs);
+        self.held = self.held.max(self.buf.capacity());
+        if self.buf.len() >= UNDO_CHUNK {
+            self.store()?;
+        }
+        Ok(())
+    }
+
+    fn store(&mut self) -> Result<(), LedgerError> {
+        if !self.buf.is_empty() {
+            self.t
+                .insert((self.seq, self.chunk), self.buf.as_slice())
+                .map_err(st)?;
+            self.chunk += 1;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<(), LedgerError> {
+        self.store()
+    }
+}
+
 /// Records (`images`) from a map, in key order.
 fn records(m: &BTreeMap<u64, Vec<u8>>) -> Vec<u8> {
     let mut v = Vec::new();
@@ -1055,6 +1135,11 @@ impl StateView {
             undo,
             current: current.seal(),
         })
+    }
+
+    /// Heap bytes held: `LIQUIDATOR_TIMING`'s memory figures.
+    pub fn heap_bytes(&self) -> usize {
+        self.current.heap_bytes() + self.undo.iter().map(Images::heap_bytes).sum::<usize>()
     }
 
     /// The stored bytes of a beneficiary's state (`refs::benef_key`), if it had one.
@@ -1233,6 +1318,10 @@ impl<T: Send + 'static> Lazy<T> {
         let took = self.took.lock().map_or(0.0, |t| *t);
         (took, self.waited.lock().map_or(0.0, |t| *t))
     }
+    /// The value, if loaded and asked for already (never waits).
+    fn peek(&self) -> Option<&T> {
+        self.cell.get().and_then(|r| r.as_ref().ok())
+    }
     fn get(&self) -> Result<&T, &str> {
         self.cell
             .get_or_init(|| {
@@ -1264,24 +1353,9 @@ pub struct Reader {
     before: u32,
     batches: FxHashMap<u32, BatchRef>,
     error: Mutex<Option<String>>,
-    /// `encode_at_end`'s oldest payable day, and what `Carry::night_states` encoded with it.
-    encode_for: Mutex<Option<Date>>,
-    encoded: Mutex<Option<(Encoded, f64)>>,
 }
 
 impl Reader {
-    /// Asks the reader to encode the night's final states for the commit while the sinks finish
-    /// (`Carry::night_states`), pruned for a night whose oldest payable day is `oldest`; the commit
-    /// then takes them through [`Reader::take_encoded`]. `run` only: `explain` commits nothing.
-    pub fn encode_at_end(&self, oldest: Date) {
-        if let Ok(mut g) = self.encode_for.lock() {
-            *g = Some(oldest);
-        }
-    }
-    /// The states `Carry::night_states` encoded, and the seconds it took, if it ran.
-    pub fn take_encoded(&self) -> Option<(Encoded, f64)> {
-        self.encoded.lock().ok().and_then(|mut g| g.take())
-    }
     /// The first error a lookup met (the run must then fail: its answers may be incomplete).
     pub fn error(&self) -> Option<String> {
         self.error.lock().ok().and_then(|e| e.clone())
@@ -1300,11 +1374,15 @@ impl Reader {
     /// first lookup of each waited for it (`LIQUIDATOR_TIMING`).
     pub fn timing(&self) -> String {
         let f = |(a, b): (f64, f64)| format!("{a:.3} s (waited {b:.3} s)");
+        let m = |b: Option<usize>| b.map_or("-".into(), mib);
         format!(
-            "states {}, claims {}, acts {}",
+            "states {}, claims {}, acts {}; held in memory: states {} MiB, claims {} MiB, acts {} MiB",
             f(self.states.timing()),
             f(self.claims.timing()),
-            f(self.acts.timing())
+            f(self.acts.timing()),
+            m(self.states.peek().map(StateView::heap_bytes)),
+            m(self.claims.peek().map(Index::heap_bytes)),
+            m(self.acts.peek().map(Index::heap_bytes)),
         )
     }
     fn loaded<'a, T: Send + 'static>(&self, l: &'a Lazy<T>) -> Option<&'a T> {
@@ -1357,26 +1435,46 @@ impl Carry for Reader {
                 paid: h.paid,
             })
     }
+    /// The window's claims sorted by their mixed key, then looked up in that order: the index's
+    /// radix table and keys are walked front to back (cache lines and pages in order) instead of
+    /// two random misses per claim.
+    fn claims(&self, claims: &[(u32, u32)], out: &mut [Option<EarlierClaim>]) {
+        let Some(ix) = self.loaded(&self.claims) else {
+            return;
+        };
+        let mut q: Vec<(u64, u32)> = claims
+            .par_iter()
+            .enumerate()
+            .map(|(i, &(p, n))| {
+                let k = segments::mix(liquidator_core::carry::claim_key(p, n));
+                (k, i as u32)
+            })
+            .collect();
+        q.par_sort_unstable_by_key(|e| e.0);
+        let hits: Vec<Option<EarlierClaim>> = q
+            .par_iter()
+            .map(|&(k, _)| {
+                let h = ix.get(k)?;
+                (h.seq < self.before)
+                    .then(|| self.batch(h.seq))
+                    .flatten()
+                    .map(|batch| EarlierClaim {
+                        batch,
+                        paid: h.paid,
+                    })
+            })
+            .collect();
+        for ((_, i), h) in q.into_iter().zip(hits) {
+            if let Some(o) = out.get_mut(i as usize) {
+                *o = h;
+            }
+        }
+    }
     fn act(&self, key: &ActKey) -> Option<BatchRef> {
         let h = self.loaded(&self.acts)?.get(key.hash)?;
         (h.check == key.check && h.seq < self.before)
             .then(|| self.batch(h.seq))
             .flatten()
-    }
-    fn night_states(&self, states: &liquidator_core::states::States) {
-        let Some(oldest) = self.encode_for.lock().ok().and_then(|g| *g) else {
-            return;
-        };
-        let clock = std::time::Instant::now();
-        match Encoded::from_shards(states.shards(), oldest) {
-            Ok(e) => {
-                if let Ok(mut g) = self.encoded.lock() {
-                    *g = Some((e, clock.elapsed().as_secs_f64()));
-                }
-            }
-            // a state that does not read is never committed: the run fails (exit 11)
-            Err(e) => self.fail(LedgerError::Corrupt(e.to_string())),
-        }
     }
 }
 
@@ -1734,6 +1832,90 @@ mod tests {
             size,
             format!("7000 {}", benefs.iter().map(|b| b.1.len()).sum::<usize>())
         );
+    }
+
+    /// The before-images are written as the buckets are merged, a chunk at a time (never all held):
+    /// a night whose before-images span several chunks gets every one back, in key order, and its
+    /// chunks hold whole records.
+    #[test]
+    fn before_images_written_chunk_by_chunk_give_every_state_before_the_night_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut l, _) = Ledger::open(tmp.path()).unwrap();
+        let night = NightSink::default();
+        const N: u64 = 300_000;
+        let first = many_states(0, N, 100);
+        let refs: Vec<(u64, &BenefState)> = first.iter().map(|(k, s)| (*k, s)).collect();
+        commit_with_states(&mut l, 1, Date(20231216), &night, &refs);
+        // Night 2 changes every state but the first 1 000 and adds 1 000.
+        let second = many_states(1_000, N, 7_000_000);
+        let refs: Vec<(u64, &BenefState)> = second.iter().map(|(k, s)| (*k, s)).collect();
+        commit_with_states(&mut l, 2, Date(20231216), &night, &refs);
+        let (_, undo, _) = stored_states(&l);
+        let night2: Vec<&Vec<u8>> = undo
+            .iter()
+            .filter(|((seq, _), _)| *seq == 2)
+            .map(|(_, v)| v)
+            .collect();
+        assert!(night2.len() >= 2, "{} chunks", night2.len());
+        let mut last = None;
+        let mut records = 0;
+        for v in &night2 {
+            assert!(v.len() < 2 * UNDO_CHUNK);
+            for (k, _, _) in images::parse(v).unwrap() {
+                assert!(last < Some(k), "key order across chunks");
+                last = Some(k);
+                records += 1;
+            }
+        }
+        assert_eq!(records, N as usize);
+        let before = l.states_after(1).unwrap();
+        let r = l.reader(None).unwrap();
+        for k in (0..N + 1_000).step_by(7).chain([N - 1, N, N + 999]) {
+            let was = (k < N).then_some(100 + k as i64);
+            assert_eq!(
+                before.state(k).unwrap().map(|s| s.pf_used(2026)),
+                was,
+                "{k}"
+            );
+            let now = if k < 1_000 { 100 } else { 7_000_000 } + k as i64;
+            assert_eq!(r.state(k).map(|s| s.pf_used(2026)), Some(now), "{k}");
+        }
+    }
+
+    /// A window's claims asked at once (`Carry::claims`: sorted, then looked up in key order) get
+    /// what asking them one by one gets, in the order asked, repeats and unknown numbers included,
+    /// and a reprocess reader still sees only the nights before.
+    #[test]
+    fn claims_asked_at_once_answer_as_claims_asked_one_by_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut l, _) = Ledger::open(tmp.path()).unwrap();
+        for night in 1..=2u32 {
+            let mut n = NightSink::new(20260316);
+            for c in (night..6_000).step_by(3) {
+                n.claims.push(ClaimSeen {
+                    key: liquidator_core::carry::claim_key(c % 7, c),
+                    date: 20260301,
+                    paid: c % 2 == 0,
+                });
+            }
+            commit(&mut l, night, Date(20231216), &n);
+        }
+        // file order: scrambled, with repeats and numbers never read
+        let ask: Vec<(u32, u32)> = (0..9_000u32)
+            .map(|i| {
+                let c = (i * 7_919) % 6_500;
+                (c % 7, c)
+            })
+            .collect();
+        for before in [None, Some(2)] {
+            let r = l.reader(before).unwrap();
+            let mut out = vec![None; ask.len()];
+            r.claims(&ask, &mut out);
+            let one: Vec<_> = ask.iter().map(|&(p, c)| r.claim(p, c)).collect();
+            assert_eq!(out, one);
+            assert!(one.iter().filter(|h| h.is_some()).count() > 1_000);
+            assert!(one.iter().filter(|h| h.is_none()).count() > 1_000);
+        }
     }
 
     #[test]

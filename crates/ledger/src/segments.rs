@@ -281,6 +281,14 @@ impl Index {
         self.keys.len()
     }
 
+    /// Heap bytes held: `LIQUIDATOR_TIMING`'s memory figures.
+    pub fn heap_bytes(&self) -> usize {
+        self.keys.capacity() * 8
+            + self.checks.capacity() * 8
+            + self.tags.capacity() * 4
+            + self.radix.capacity() * 4
+    }
+
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
