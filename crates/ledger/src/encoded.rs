@@ -6,8 +6,8 @@
 //! key order — the order the merge needs — read each state at a random place (several cache misses
 //! a state: 1.86 s of a national commit with the merge, issue #14). Here they are encoded where they
 //! lie, block after block in parallel, into a few arenas, and only 16-byte entries (key, arena,
-//! offset) are sorted. A run encodes them while the sinks finish their end-of-run files
-//! (`Carry::night_states`), so that the commit itself only merges and writes.
+//! offset) are sorted. A run encodes them once the ledger's reader is freed, while its outputs are
+//! flushed to the disk (`src/nightly.rs`), so that the commit itself only merges and writes.
 
 use liquidator_core::date::Date;
 use liquidator_core::rules::BenefState;
