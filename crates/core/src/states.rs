@@ -153,6 +153,12 @@ impl Shard {
 
     /// A new slot for `key` holding `bytes`; its number.
     fn insert(&mut self, key: u64, bytes: &[u8]) -> usize {
+        self.insert_with(key, bytes, packed::has_debts(bytes))
+    }
+
+    /// [`Self::insert`] when the caller knows whether `bytes` hold open debts (it encoded them):
+    /// `packed::has_debts` reads a record through to its debts.
+    fn insert_with(&mut self, key: u64, bytes: &[u8], debts: bool) -> usize {
         let n = self.index.len();
         if self.blocks.last().is_none_or(|b| b.len() == BLOCK) {
             self.blocks.push(Vec::with_capacity(BLOCK));
@@ -166,7 +172,7 @@ impl Shard {
         }
         let Shard { index, blocks, .. } = self;
         index.insert_unique(hash(key), n as u32, |&i| hash(key_at(blocks, i)));
-        self.store(n, bytes, packed::has_debts(bytes));
+        self.store(n, bytes, debts);
         n
     }
 
@@ -268,12 +274,13 @@ impl Shard {
                     let mut work = std::mem::take(&mut self.work);
                     clear_state(&mut work);
                     let (r, changed) = f(&mut work, true);
+                    let debts = changed && !work.open_debts().is_empty();
                     if changed {
                         packed::encode(&work, &mut buf);
                     } else {
                         packed::encode(&BenefState::default(), &mut buf);
                     }
-                    self.insert(key, &buf);
+                    self.insert_with(key, &buf, debts);
                     self.work = work;
                     self.buf = buf;
                     return Ok(r);
@@ -865,6 +872,34 @@ mod tests {
     }
 
     /// One random change to a state, the same on the shard's copy and on the model's.
+    /// `BenefState::clone_from` (field by field, reusing the scratch state's room) and `clone` give
+    /// the source's bytes, whatever the scratch held before: states grown by random steps, each
+    /// copied over the previous one.
+    #[test]
+    fn a_state_cloned_over_another_has_the_source_bytes() {
+        let mut rng = packed::tests::Mix(0x5eed_0003);
+        let mut states: Vec<BenefState> = vec![BenefState::default()];
+        for _ in 0..2_000 {
+            let mut s = states[rng.below(states.len() as u64) as usize].clone();
+            for _ in 0..rng.below(6) {
+                let (op, arg) = (rng.below(9), rng.next());
+                step(&mut s, op, arg);
+            }
+            states.push(s);
+        }
+        let (mut want, mut got) = (Vec::new(), Vec::new());
+        let mut scratch = BenefState::default();
+        for _ in 0..10_000 {
+            let src = &states[rng.below(states.len() as u64) as usize];
+            scratch.clone_from(src);
+            packed::encode(src, &mut want);
+            packed::encode(&scratch, &mut got);
+            assert_eq!(got, want);
+            packed::encode(&src.clone(), &mut got);
+            assert_eq!(got, want);
+        }
+    }
+
     fn step(s: &mut BenefState, op: u64, arg: u64) {
         let small = (arg >> 20) as i64 % 5_000;
         match op {

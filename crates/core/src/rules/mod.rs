@@ -49,7 +49,7 @@ pub struct ClaimInput<'a> {
 /// Running state of one beneficiary across the batch (file order). Inline storage for the usual case
 /// (one year, one practitioner-day): millions of beneficiaries are seen in a national day, and a heap
 /// allocation each would dominate the engine's memory.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct BenefState {
     /// Participations charged per calendar year of care (seeded from the beneficiaries table).
     pub pf_by_year: SmallVec<[(u32, Cents); 1]>,
@@ -65,6 +65,47 @@ pub struct BenefState {
     /// Open debts of the insured (participations / franchises not deducted under third-party
     /// payment), oldest first: [`debt`]. An empty `Vec` does not allocate.
     pub(crate) debts: Vec<debt::Debt>,
+}
+
+// `clone_from` field by field (the derive would build a whole new state and drop the old one):
+// the rules copy the working state once a claim (`liquidate_inner`), into the same scratch state,
+// whose vectors keep their room (issue #13).
+impl Clone for BenefState {
+    fn clone(&self) -> Self {
+        let BenefState {
+            pf_by_year,
+            seeded,
+            daily,
+            fr_by_year,
+            fr_by_day,
+            debts,
+        } = self;
+        BenefState {
+            pf_by_year: pf_by_year.clone(),
+            seeded: *seeded,
+            daily: daily.clone(),
+            fr_by_year: fr_by_year.clone(),
+            fr_by_day: fr_by_day.clone(),
+            debts: debts.clone(),
+        }
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        let BenefState {
+            pf_by_year,
+            seeded,
+            daily,
+            fr_by_year,
+            fr_by_day,
+            debts,
+        } = source;
+        self.pf_by_year.clone_from(pf_by_year);
+        self.seeded = *seeded;
+        self.daily.clone_from(daily);
+        self.fr_by_year.clone_from(fr_by_year);
+        self.fr_by_day.clone_from(fr_by_day);
+        self.debts.clone_from(debts);
+    }
 }
 
 /// What one practitioner billed one beneficiary on one date of care, across the claims of the batch
