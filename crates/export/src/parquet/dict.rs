@@ -176,6 +176,108 @@ impl DictChunk {
         Ok(())
     }
 
+    /// Appends the cells of a slice of `rows` rows of a column whose cells are the slice's **paid
+    /// rows**, never null there, and null on the other rows: `paid` are those rows, `mask` the
+    /// slice's definition levels (1 on a paid row), copied at once. `key` is called on the paid rows
+    /// only (no per-cell test of the row's kind, no level stored per cell, the indices written
+    /// through a slice cut once); `value(j, dict)` appends the PLAIN value of `paid[j]` the first
+    /// time its key is seen in the row group. The hot loop holds the key, the repeat check and the
+    /// index's store; a key not equal to the previous one is looked up in the table, and a key new
+    /// to the row group goes to [`DictChunk::insert`], out of line.
+    #[inline(always)]
+    pub(super) fn push_paid<R, K: DictKey>(
+        &mut self,
+        paid: &[R],
+        mask: &[u8],
+        mut key: impl FnMut(&R) -> K,
+        mut value: impl FnMut(usize, &mut Vec<u8>) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let start = self.rows;
+        let end = start + mask.len();
+        if self.levels.len() < end {
+            self.levels.resize(end, 0);
+            self.indices.resize(end, 0);
+        }
+        let v0 = self.values;
+        // The two buffers are taken out of the chunk while the loop writes them, so that the
+        // table can be borrowed from it on a lookup.
+        let mut indices = std::mem::take(&mut self.indices);
+        let mut levels = std::mem::take(&mut self.levels);
+        let r = self.push_paid_in(
+            levels.get_mut(start..end),
+            indices.get_mut(v0..v0 + paid.len()),
+            paid,
+            mask,
+            &mut key,
+            &mut value,
+        );
+        self.indices = indices;
+        self.levels = levels;
+        r?;
+        self.values = v0 + paid.len();
+        self.rows = end;
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn push_paid_in<R, K: DictKey>(
+        &mut self,
+        levels: Option<&mut [u8]>,
+        out: Option<&mut [u32]>,
+        paid: &[R],
+        mask: &[u8],
+        key: &mut impl FnMut(&R) -> K,
+        value: &mut dyn FnMut(usize, &mut Vec<u8>) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let (Some(levels), Some(out)) = (levels, out) else {
+            return Err("cells past the chunk's rows".into());
+        };
+        levels.copy_from_slice(mask);
+        let (mut have, (mut pk, mut pi)) = match *K::last(self) {
+            Some(p) => (true, p),
+            None => (false, (K::default(), 0)),
+        };
+        let mut j = 0;
+        for (r, slot) in paid.iter().zip(out.iter_mut()) {
+            let k = key(r);
+            if !(have && k == pk) {
+                pi = match K::map(self).find(k) {
+                    Ok(i) => i,
+                    Err(at) => self.insert(k, at, j, value)?,
+                };
+                pk = k;
+                have = true;
+            }
+            *slot = pi;
+            j += 1;
+        }
+        *K::last(self) = have.then_some((pk, pi));
+        Ok(())
+    }
+
+    /// Adds key `k`, not in the table, at its free `slot`: its value appended by `value(j, dict)`,
+    /// the next index. Out of line: the slow path of [`DictChunk::push_paid`] (once per distinct
+    /// key of the row group).
+    #[inline(never)]
+    fn insert<K: DictKey>(
+        &mut self,
+        k: K,
+        slot: usize,
+        j: usize,
+        value: &mut dyn FnMut(usize, &mut Vec<u8>) -> Result<(), String>,
+    ) -> Result<u32, String> {
+        let at = self.dict.len();
+        value(j, &mut self.dict)?;
+        if self.stats {
+            let b = self.dict.get(at..at + 4).ok_or("a short INT32 value")?;
+            self.vals.push(i32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        }
+        let i = self.entries;
+        self.entries += 1;
+        K::map(self).insert_at(slot, k, i);
+        Ok(i)
+    }
+
     /// Writes the chunk of the rows pushed since the last call and starts the next one.
     pub(super) fn close(&mut self) -> parquet::errors::Result<Chunk> {
         let rows = self.rows;
@@ -321,6 +423,10 @@ pub(super) trait DictKey: Copy + Eq + Default {
         last: &'a mut Option<(u64, u32)>,
         last_wide: &'a mut Option<(u128, u32)>,
     ) -> (&'a mut Interner<Self>, &'a mut Option<(Self, u32)>);
+    /// The chunk's previous key of this type.
+    fn last(c: &mut DictChunk) -> &mut Option<(Self, u32)>;
+    /// The chunk's table for this key type.
+    fn map(c: &mut DictChunk) -> &mut Interner<Self>;
 }
 
 /// The hash of a key's two halves: each multiplied by its own odd constant before they meet (a
@@ -347,6 +453,14 @@ impl DictKey for u64 {
     ) -> (&'a mut Interner<u64>, &'a mut Option<(u64, u32)>) {
         (narrow, last)
     }
+    #[inline(always)]
+    fn last(c: &mut DictChunk) -> &mut Option<(u64, u32)> {
+        &mut c.last
+    }
+    #[inline(always)]
+    fn map(c: &mut DictChunk) -> &mut Interner<u64> {
+        &mut c.map
+    }
 }
 
 impl DictKey for u128 {
@@ -362,6 +476,14 @@ impl DictKey for u128 {
         last_wide: &'a mut Option<(u128, u32)>,
     ) -> (&'a mut Interner<u128>, &'a mut Option<(u128, u32)>) {
         (wide, last_wide)
+    }
+    #[inline(always)]
+    fn last(c: &mut DictChunk) -> &mut Option<(u128, u32)> {
+        &mut c.last_wide
+    }
+    #[inline(always)]
+    fn map(c: &mut DictChunk) -> &mut Interner<u128> {
+        &mut c.map_wide
     }
 }
 
