@@ -14,6 +14,7 @@ mod ledger_kill;
 mod line_rejections;
 mod ngap;
 mod parquet;
+mod parquet_dict;
 mod payment_orders;
 mod proptest_claims;
 mod refs_ccam;

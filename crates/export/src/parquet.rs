@@ -399,7 +399,7 @@ pub struct Col {
 type Key = for<'r, 'a> fn(&Col, &Batch, &Part<'r, 'a>, &mut dict::DictChunk) -> Result<(), String>;
 
 /// A slice of at most [`CACHE_ROWS`] rows as the key functions read it: the rows, and its paid rows
-/// apart, gathered once per block for all the columns ([`PaidRows`]). 23 of the 38 dictionary
+/// apart, gathered once per block for all the columns ([`PaidRows`]). 22 of the 42 dictionary
 /// columns hold a value on every paid row and nothing on the others (amounts, rates, the
 /// beneficiary, the payee): their loops run over the paid rows alone ([`dict::DictChunk::push_paid`]),
 /// without testing each row's kind, and copy the slice's definition levels (`mask`) at once instead

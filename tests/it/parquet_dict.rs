@@ -1,0 +1,167 @@
+//! The Parquet export's own dictionary encoder (`crates/export/src/parquet/dict.rs`) keys each cell
+//! (a `u64` or `u128` per column) instead of hashing its value: the file is right only if, per
+//! dictionary column and row group, **equal keys ⇒ equal cells** and **different cells ⇒ different
+//! keys**. Checked on real engine output, a generated day with the hand-written scenario claims (every
+//! rule and rejection code) and thousands of distinct amounts, codes, dates and practitioners over
+//! two row groups, from both sides:
+//! * every cell read back from the file (dictionary index → dictionary value) equals the cell the
+//!   export's Arrow extractors build for the same row (`record_batches_of`, a path without keys): a
+//!   key shared by two different cells would give the second one the first one's value;
+//! * every dictionary page holds pairwise different values: two keys for one cell would add the value
+//!   twice.
+//!
+//! With distinct dictionary values and right cells, two cells of a chunk have the same index exactly
+//! when they are equal — what a reader comparing dictionary indices relies on.
+
+use arrow_array::{Array, RecordBatch};
+use liquidator_core::date::Date;
+use liquidator_core::engine::{self, Options};
+use liquidator_core::refs::Refs;
+use liquidator_core::sink::{Event, Sink, SinkError};
+use liquidator_export::parquet::{PARQUET_FILE, ParquetSink, PseudonymKey, record_batches_of};
+use liquidator_testkit::generator::{GenConfig, generate};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::Type as PhysicalType;
+use parquet::column::page::Page;
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use std::collections::HashSet;
+
+const KEY: &[u8] = b"dictionary test secret, not for production";
+
+/// The record batches of the run, built by the export's Arrow extractors (no dictionary keys).
+struct Batches<'o> {
+    key: &'o PseudonymKey,
+    header: liquidator_core::claims::record::BatchHeader,
+    out: &'o mut Vec<RecordBatch>,
+}
+
+impl Sink for Batches<'_> {
+    fn window(&mut self, events: &[Event<'_>]) -> Result<(), SinkError> {
+        let b = record_batches_of(&self.header, self.key, events).map_err(SinkError::Other)?;
+        self.out.extend(b);
+        Ok(())
+    }
+}
+
+#[test]
+fn every_dictionary_column_has_equal_indices_exactly_for_equal_cells() {
+    let tmp = tempfile::tempdir().unwrap();
+    let day = tmp.path().join("day");
+    // 40 000 claims: about 70 000 rows, two row groups of the export (65 536 rows each), so that the
+    // dictionaries restart once.
+    generate(&GenConfig {
+        claims: 40_000,
+        beneficiaries: 80_000,
+        seed: 11,
+        date: Date(20260316),
+        out: day.clone(),
+        scenarios: true,
+        ccam_subset: true,
+    })
+    .unwrap();
+    let refs = Refs::load(&day.join("refs")).unwrap();
+    let claims = day.join("claims.b2");
+    let (header, _) = engine::batch_header(&std::fs::read(&claims).unwrap()).unwrap();
+    let key = PseudonymKey::from_secret(KEY).unwrap();
+    let out = tmp.path().join("out");
+    let mut expected = Vec::new();
+    engine::run_with(&claims, &refs, &out, true, &Options::default(), |dir| {
+        Ok(vec![
+            Box::new(ParquetSink::create(dir, key.clone())?.with_batch(&header)) as Box<dyn Sink>,
+            Box::new(Batches {
+                key: &key,
+                header,
+                out: &mut expected,
+            }),
+        ])
+    })
+    .unwrap();
+    let path = out.join(PARQUET_FILE);
+
+    // The cells read back equal the cells built without keys, column by column.
+    let f = std::fs::File::open(&path).unwrap();
+    let read: Vec<RecordBatch> = ParquetRecordBatchReaderBuilder::try_new(f)
+        .unwrap()
+        .with_batch_size(1 << 20)
+        .build()
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(read.len(), 1, "all rows in one batch");
+    let read = &read[0];
+    let rows: usize = expected.iter().map(|b| b.num_rows()).sum();
+    assert_eq!(read.num_rows(), rows);
+    assert!(rows > 65_536, "two row groups: {rows} rows");
+    let mut at = 0;
+    for b in &expected {
+        for (i, field) in b.schema().fields().iter().enumerate() {
+            let got = read.column(i).slice(at, b.num_rows());
+            assert_eq!(
+                got.to_data(),
+                b.column(i).to_data(),
+                "column {} in rows {at}..{}",
+                field.name(),
+                at + b.num_rows()
+            );
+        }
+        at += b.num_rows();
+    }
+
+    // Every dictionary page holds distinct values; every column but the 4 plain ones has one.
+    let file = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
+    let meta = file.metadata();
+    assert_eq!(meta.num_row_groups(), 2);
+    let mut checked = 0;
+    for g in 0..meta.num_row_groups() {
+        let rg = file.get_row_group(g).unwrap();
+        for c in 0..meta.row_group(g).num_columns() {
+            let descr = meta.row_group(g).column(c).column_descr_ptr();
+            let mut dictionary = None;
+            for page in rg.get_column_page_reader(c).unwrap() {
+                if let Page::DictionaryPage {
+                    buf, num_values, ..
+                } = page.unwrap()
+                {
+                    dictionary = Some((buf, num_values));
+                }
+            }
+            let name = descr.name();
+            let Some((buf, n)) = dictionary else {
+                assert!(
+                    ["claim", "input_line", "byte_offset", "beneficiary_hash"].contains(&name),
+                    "column {name} without a dictionary"
+                );
+                continue;
+            };
+            let values = plain_values(&buf, descr.physical_type());
+            assert_eq!(values.len(), n as usize, "column {name}: dictionary size");
+            let distinct: HashSet<&[u8]> = values.iter().copied().collect();
+            assert_eq!(
+                distinct.len(),
+                values.len(),
+                "column {name}, row group {g}: a value twice in the dictionary"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 2 * 42, "42 dictionary columns in each row group");
+}
+
+/// The values of a PLAIN-encoded dictionary page, as bytes.
+fn plain_values(buf: &[u8], t: PhysicalType) -> Vec<&[u8]> {
+    match t {
+        PhysicalType::INT32 => buf.chunks(4).collect(),
+        PhysicalType::INT64 => buf.chunks(8).collect(),
+        PhysicalType::BYTE_ARRAY => {
+            let mut v = Vec::new();
+            let mut rest = buf;
+            while !rest.is_empty() {
+                let n = u32::from_le_bytes(rest[..4].try_into().unwrap()) as usize;
+                v.push(&rest[4..4 + n]);
+                rest = &rest[4 + n..];
+            }
+            v
+        }
+        t => panic!("physical type {t}"),
+    }
+}
