@@ -11,6 +11,23 @@ pub fn nir_key(nir: &[u8]) -> Option<u8> {
     if nir.len() != 13 {
         return None;
     }
+    // Thirteen digits (all but the Corsican NIRs) read eight at a time, as `refs::benef_key` does:
+    // the key is checked for every claim (issue #13). Anything else takes the loop below.
+    if let (Some(hi), Some(lo)) = (
+        nir.get(..8).and_then(crate::refs::eight_digits),
+        nir.get(5..13).and_then(crate::refs::eight_digits),
+    ) {
+        let n = hi * 100_000 + lo % 100_000;
+        return Some((97 - (n % 97)) as u8);
+    }
+    nir_key_bytes(nir)
+}
+
+/// [`nir_key`] character by character (any NIR, the Corsican `2A`/`2B` included).
+fn nir_key_bytes(nir: &[u8]) -> Option<u8> {
+    if nir.len() != 13 {
+        return None;
+    }
     let mut n: u64 = 0;
     for (i, &c) in nir.iter().enumerate() {
         let d = match (i, c) {
@@ -30,7 +47,7 @@ fn corsica(nir: &[u8], letter: u8) -> Option<u8> {
     norm.copy_from_slice(nir);
     norm[5] = b'1';
     norm[6] = if letter == b'A' { b'9' } else { b'8' };
-    nir_key(&norm)
+    nir_key_bytes(&norm)
 }
 
 /// True when `key` (2 ASCII digits) is the key of `nir`.
@@ -67,6 +84,37 @@ mod tests {
         assert!(check(b"1850578006084", b"91"));
         assert!(!check(b"1850578006084", b"92"));
         assert!(!check(b"1850578006084", b"9x"));
+    }
+
+    /// The key read eight digits at a time is the character loop's, and both refuse the same
+    /// NIRs: pseudo-random NIRs, some with a non-digit at any position (Corsican departments too).
+    #[test]
+    fn nir_key_eight_digits_at_a_time_matches_the_character_loop() {
+        let mut seed = 0x1234_5678_9abc_def1u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..300_000 {
+            let mut nir = [0u8; 13];
+            for c in nir.iter_mut() {
+                *c = b'0' + (next() % 10) as u8;
+            }
+            match next() % 8 {
+                0 => {
+                    nir[(next() % 13) as usize] =
+                        [b'A', b'B', b' ', b':', b'/', 0xB1][(next() % 6) as usize]
+                }
+                1 => {
+                    nir[5] = b'2';
+                    nir[6] = if next() % 2 == 0 { b'A' } else { b'B' };
+                }
+                _ => {}
+            }
+            assert_eq!(nir_key(&nir), nir_key_bytes(&nir), "{nir:?}");
+        }
     }
 
     #[test]
