@@ -489,8 +489,8 @@ macro_rules! key {
 /// The [`Key`] of a column whose cells are null outside the paid rows, from the key of a paid row:
 /// `paid_key!(|p| …)` a `u64` never null on a paid row (the loop over the slice's paid rows alone,
 /// [`Part`]); `paid_key!(opt, |p| …)` an `Option<u64>`, `paid_key!(wide, |p| …)` an `Option<u128>` (a
-/// text of up to 15 bytes, [`pack_wide`]) and `paid_key!(date, |p| …)` a [`Date`] (keyed by its
-/// `Date32` value, null when invalid, converted once per run of equal dates) are read from every
+/// text of up to 15 bytes, [`pack_wide`]) and `paid_key!(date, |p| …)` a [`Date`] (keyed as in
+/// [`date_key!`]) are read from every
 /// row: for a column with null cells on paid rows, a loop over the paid rows that stored a level per
 /// cell was slower than the loop over all rows (README "Performance", sixth pass).
 macro_rules! paid_key {
@@ -523,7 +523,7 @@ macro_rules! paid_key {
                     let Row::Paid(p) = r else { return None };
                     let v = f(p);
                     if v.0 != last.0 {
-                        last = (v.0, date32(v).map(|d| num(d as i64)));
+                        last = (v.0, Date::from_u32(v.0).map(|d| u64::from(d.0)));
                     }
                     last.1
                 },
@@ -565,8 +565,11 @@ fn paid_value(
 }
 
 /// The [`Key`] of a date column read from every row, from its per-cell date
-/// `|batch, row| -> Option<Date>`: the `Date32` value, null for an invalid date (as the Arrow
-/// column), converted once per run of equal dates.
+/// `|batch, row| -> Option<Date>`: the date's `YYYYMMDD` integer, null for an invalid date (as the
+/// Arrow column), validated once per run of equal dates. A valid `YYYYMMDD` names one day, hence one
+/// `Date32` value: the same classes of equal cells as keying by the `Date32` value, without its
+/// conversion per change of date (108 000 on a 100 k-claim day); the value itself is converted once
+/// per dictionary entry ([`plain_value`]).
 macro_rules! date_key {
     (|$c:pat_param, $r:pat_param| $body:expr $(,)?) => {
         |col: &Col, batch: &Batch, part: &Part, d: &mut dict::DictChunk| {
@@ -578,7 +581,7 @@ macro_rules! date_key {
                 |r| {
                     let v = f(batch, r)?;
                     if v.0 != last.0 {
-                        last = (v.0, date32(v).map(|d| num(d as i64)));
+                        last = (v.0, Date::from_u32(v.0).map(|d| u64::from(d.0)));
                     }
                     last.1
                 },
