@@ -99,7 +99,12 @@ impl Encoded {
             .zip(slices)
             .enumerate()
             .map(|(g, (sh, slots))| {
-                let mut arena = Vec::with_capacity(slots.len() * 40);
+                // Sized once: a state pruned is no longer than packed, and its length varint
+                // takes at most 2 bytes below 16 KiB (a larger one only grows the arena). Sized
+                // by a guess, the arenas grew by copying (≈ 390 MiB of capacity at national size
+                // for ≈ 250 MiB of records).
+                let cap = sh.iter().map(|(_, b)| b.len() + 2).sum();
+                let mut arena = Vec::with_capacity(cap);
                 let mut bytes = Vec::with_capacity(256);
                 let mut work = BenefState::default();
                 for ((k, b), slot) in sh.iter().zip(slots.iter_mut()) {
