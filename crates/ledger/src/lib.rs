@@ -428,13 +428,14 @@ impl Ledger {
         // The night's keys, sorted outside the transaction: by the night's sink as it finished
         // (beside the other sinks), else here.
         let mine;
-        let (claim_recs, act_recs) = match n.night.sorted() {
-            Some((c, a)) => (c, a),
-            None => {
-                mine = n.night.records();
-                (&mine.0, &mine.1)
-            }
-        };
+        let (claim_recs, act_recs): (Box<dyn Iterator<Item = Rec> + '_>, &[Rec]) =
+            match n.night.sorted() {
+                Some((c, a)) => (Box::new(c.iter().map(night::ClaimSeen::rec)), a),
+                None => {
+                    mine = n.night.records();
+                    (Box::new(mine.0.iter().copied()), &mine.1)
+                }
+            };
         lap("keys sorted");
         let txn = self.db.begin_write().map_err(st)?;
         let savepoint = txn.persistent_savepoint().map_err(st)?;
@@ -490,7 +491,7 @@ impl Ledger {
             }
             let live = |r: &Rec| !(seq <= dead_seq && r.date < dead_before);
             write_segments(&txn, Kind::Claims, seq, claim_recs, live)?;
-            write_segments(&txn, Kind::Acts, seq, act_recs, live)?;
+            write_segments(&txn, Kind::Acts, seq, act_recs.iter().copied(), live)?;
             if purge {
                 drop_dead_chunks(&txn, dead_seq, dead_before)?;
             }
@@ -1171,25 +1172,31 @@ fn purged(t: &impl ReadableTable<&'static str, &'static [u8]>) -> Result<(u32, u
         .ok_or_else(|| LedgerError::Corrupt(format!("meta.purged: {v:?}")))
 }
 
-/// Writes night `seq`'s sorted records (the live ones) as chunks of [`segments::CHUNK`].
+/// Writes night `seq`'s sorted records (the live ones) as chunks of [`segments::CHUNK`], a chunk
+/// at a time (the night's records are not copied whole).
 fn write_segments(
     txn: &redb::WriteTransaction,
     kind: Kind,
     seq: u32,
-    recs: &[Rec],
+    recs: impl Iterator<Item = Rec>,
     live: impl Fn(&Rec) -> bool,
 ) -> Result<(), LedgerError> {
     let mut segs = txn.open_table(seg_table(kind)).map_err(st)?;
     let mut dir = txn.open_table(SEG_DIR).map_err(st)?;
-    let recs: Vec<Rec> = recs.iter().filter(|r| live(r)).copied().collect();
     let mut buf = Vec::new();
-    for (i, c) in recs.chunks(segments::CHUNK).enumerate() {
-        segments::encode(kind, c, &mut buf);
-        segs.insert((seq, i as u32), buf.as_slice()).map_err(st)?;
+    let mut c = Vec::with_capacity(segments::CHUNK);
+    let mut i = 0u32;
+    let mut recs = recs.filter(|r| live(r)).peekable();
+    while recs.peek().is_some() {
+        c.clear();
+        c.extend(recs.by_ref().take(segments::CHUNK));
+        segments::encode(kind, &c, &mut buf);
+        segs.insert((seq, i), buf.as_slice()).map_err(st)?;
         let lo = c.iter().map(|r| r.date).min().unwrap_or(0);
         let hi = c.iter().map(|r| r.date).max().unwrap_or(0);
-        dir.insert((kind as u8, seq, i as u32), (lo, hi, c.len() as u32))
+        dir.insert((kind as u8, seq, i), (lo, hi, c.len() as u32))
             .map_err(st)?;
+        i += 1;
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ use liquidator_core::engine::BatchInfo;
 use liquidator_core::refs::benef_key;
 use liquidator_core::rules::Outcome;
 use liquidator_core::sink::{Event, Sink, SinkError};
+use rayon::prelude::*;
 
 /// A claim number the night read: its key, the latest date of care of its lines (the batch date when
 /// it has none readable) and whether it was paid.
@@ -46,11 +47,26 @@ pub struct NightSink {
     pub(crate) sorted: Option<Sorted>,
 }
 
-/// [`NightSink::records`] as `finish` made them, from `from` claims (`paid` of them paid) and acts.
+/// [`NightSink::records`] as `finish` made them, from `from` claims (`paid` of them paid) and acts:
+/// the claims sorted in place (by mixed key, one per key, [`ClaimSeen::rec`] gives their records:
+/// 16 bytes a claim rather than a second copy of 24 and a sort buffer, issue #14), the acts' records.
 pub(crate) struct Sorted {
-    records: (Vec<Rec>, Vec<Rec>),
+    claims: Vec<ClaimSeen>,
+    acts: Vec<Rec>,
     from: (usize, usize),
     paid: usize,
+}
+
+impl ClaimSeen {
+    /// The record the ledger stores for this claim (`segments`).
+    pub fn rec(&self) -> Rec {
+        Rec {
+            key: segments::mix(self.key),
+            check: 0,
+            date: self.date,
+            paid: self.paid,
+        }
+    }
 }
 
 impl NightSink {
@@ -68,16 +84,16 @@ impl NightSink {
         self.claims.capacity() * std::mem::size_of::<ClaimSeen>()
             + self.acts.capacity() * std::mem::size_of::<ActPaid>()
             + self.sorted.as_ref().map_or(0, |s| {
-                (s.records.0.capacity() + s.records.1.capacity()) * rec
+                s.claims.capacity() * std::mem::size_of::<ClaimSeen>() + s.acts.capacity() * rec
             })
     }
 
     /// The records `finish` sorted, if nothing was added to the night's claims and acts since.
-    pub(crate) fn sorted(&self) -> Option<&(Vec<Rec>, Vec<Rec>)> {
+    pub(crate) fn sorted(&self) -> Option<(&[ClaimSeen], &[Rec])> {
         self.sorted
             .as_ref()
             .filter(|_| self.claims.is_empty() && self.acts.is_empty())
-            .map(|s| &s.records)
+            .map(|s| (s.claims.as_slice(), s.acts.as_slice()))
     }
 
     /// Claim numbers the night read (those `finish` sorted and any added since).
@@ -100,33 +116,12 @@ impl NightSink {
     /// first, then any added since (in file order after them: the first of a key is kept).
     pub fn records(&self) -> (Vec<Rec>, Vec<Rec>) {
         let (c0, a0) = match &self.sorted {
-            Some(s) => (s.records.0.as_slice(), s.records.1.as_slice()),
+            Some(s) => (s.claims.as_slice(), s.acts.as_slice()),
             None => (&[][..], &[][..]),
         };
-        Self::sort(c0, &self.claims, a0, &self.acts)
-    }
-
-    /// Sorted records from records already made (`c0`, `a0`) followed by claims and acts.
-    fn sort(
-        c0: &[Rec],
-        claims: &[ClaimSeen],
-        a0: &[Rec],
-        acts: &[ActPaid],
-    ) -> (Vec<Rec>, Vec<Rec>) {
+        let (claims, acts) = (&self.claims, &self.acts);
         rayon::join(
-            || {
-                segments::sort_night(
-                    c0.iter()
-                        .copied()
-                        .chain(claims.iter().map(|c| Rec {
-                            key: segments::mix(c.key),
-                            check: 0,
-                            date: c.date,
-                            paid: c.paid,
-                        }))
-                        .collect(),
-                )
-            },
+            || segments::sort_night(c0.iter().chain(claims.iter()).map(ClaimSeen::rec).collect()),
             || {
                 segments::sort_night(
                     a0.iter()
@@ -207,17 +202,75 @@ impl Sink for NightSink {
         Ok(())
     }
     fn finish(&mut self, _batch: &BatchInfo) -> Result<(), SinkError> {
-        let records = self.records();
         let from = (self.claim_numbers(), self.ccam_acts());
         let paid = self.claims_paid();
-        // what they were made from goes: the records say it all
-        self.claims = Vec::new();
-        self.acts = Vec::new();
+        // As `records` would sort them (stable: the first of a key in file order is kept, as
+        // `segments::sort_night` keeps it), the claims in place; the acts into their records.
+        let mut claims = std::mem::take(&mut self.claims);
+        let acts = std::mem::take(&mut self.acts);
+        let acts = rayon::join(
+            || {
+                claims.par_sort_by_key(|c| segments::mix(c.key));
+                claims.dedup_by_key(|c| c.key);
+            },
+            || {
+                segments::sort_night(
+                    acts.iter()
+                        .map(|a| Rec {
+                            key: a.key.hash,
+                            check: a.key.check,
+                            date: a.date,
+                            paid: true,
+                        })
+                        .collect(),
+                )
+            },
+        )
+        .1;
         self.sorted = Some(Sorted {
-            records,
+            claims,
+            acts,
             from,
             paid,
         });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `finish` sorts the claims in place and keeps their records' view: what it gives the commit
+    /// is what `records` gives, repeated keys included (the first in file order is kept).
+    #[test]
+    fn the_records_finish_keeps_are_those_records_sorts() {
+        let mut n = NightSink::new(20260316);
+        for i in 0..50_000u64 {
+            let k = (i * 7_919) % 20_000;
+            n.claims.push(ClaimSeen {
+                key: k,
+                date: 20260000 + (i % 28) as u32,
+                paid: i % 3 == 0,
+            });
+            if i % 4 == 0 {
+                n.acts.push(ActPaid {
+                    key: ActKey {
+                        hash: k % 5_000,
+                        check: i,
+                    },
+                    date: 20260301,
+                });
+            }
+        }
+        let want = n.records();
+        let counts = (n.claim_numbers(), n.claims_paid(), n.ccam_acts());
+        n.finish(&BatchInfo::default()).unwrap();
+        let (c, a) = n.sorted().unwrap();
+        assert_eq!(c.iter().map(ClaimSeen::rec).collect::<Vec<_>>(), want.0);
+        assert_eq!(a, want.1.as_slice());
+        assert_eq!(want.0.len(), 20_000);
+        assert_eq!(n.records(), want);
+        assert_eq!((n.claim_numbers(), n.claims_paid(), n.ccam_acts()), counts);
     }
 }
