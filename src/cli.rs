@@ -48,7 +48,7 @@ pub enum Cmd {
         /// Worker threads (default: all cores). The output does not depend on it.
         #[arg(long)]
         threads: Option<usize>,
-        /// Size of the engine's read window in KiB (default 32768). The output does not depend on it
+        /// Size of the engine's read window in KiB (default 8192). The output does not depend on it
         /// (architecture invariant): a tuning knob, and what lets the kill tests stop a small day mid-way.
         #[arg(long, value_parser = clap::value_parser!(u32).range(64..=1_048_576))]
         window_kib: Option<u32>,

@@ -41,8 +41,12 @@ const SUBCHUNKS: usize = 32;
 /// Claims of a shard whose beneficiary rows and states are read ahead, together, before they are
 /// liquidated (`liquidate_shards`). Does not change any output.
 const LOOKAHEAD: usize = 16;
-/// Default window size in bytes.
-pub const WINDOW: usize = 32 << 20;
+/// Default window size in bytes. Two windows are in flight (one liquidated while the sinks receive
+/// the other) and the TSV sink holds a few windows' text, so the window sets the memory that does not
+/// depend on the reference set: at 8 MiB, ≈ 36 MiB for both windows' parsed claims and outcomes and
+/// ≈ 14 MiB of TSV buffers on the 1 M-claim day, against 142 + 45 MiB at 32 MiB (peak RssAnon 280
+/// against 460 MiB), for the same CPU (issue #13; `LIQUIDATOR_TIMING=1` prints the breakdown).
+pub const WINDOW: usize = 8 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -267,6 +271,7 @@ pub fn process_in(
                 timer.on,
             )?;
             timer.add(t);
+            timer.windows(&bufs, cap(&spare_events));
             pending = Some(cur);
             cur = 1 - cur;
             start = end;
@@ -298,6 +303,7 @@ pub fn process_in(
         match prepared? {
             Some(t) => {
                 timer.add(t);
+                timer.windows(&bufs, cap(&spare_events));
                 pending = Some(cur);
                 cur = 1 - cur;
                 start = end;
@@ -306,6 +312,9 @@ pub fn process_in(
         }
     }
     timer.report();
+    if timer.on {
+        timer.report_memory(sinks);
+    }
     // Every window is read: its buffers and the duplicate set are freed before the sinks finish, which
     // build their end-of-run files (debts, payment orders) in memory — the run's peak (issue #13).
     drop(bufs);
@@ -395,6 +404,60 @@ impl Default for WindowBuf {
             read_rejected: Vec::new(),
             end: 0,
         }
+    }
+}
+
+/// Bytes a vector holds, as allocated (its capacity, not its length).
+fn cap<T>(v: &Vec<T>) -> usize {
+    v.capacity() * std::mem::size_of::<T>()
+}
+
+/// Heap bytes of one outcome beyond its own slot: its lines, line rejections, recoveries, details.
+fn outcome_bytes(o: &Outcome) -> usize {
+    match o {
+        Outcome::Paid(p) => {
+            cap(&p.lines)
+                + cap(&p.rejected_lines)
+                + p.rejected_lines
+                    .iter()
+                    .map(|r| r.rejection.detail.capacity())
+                    .sum::<usize>()
+                + cap(&p.recoveries)
+        }
+        Outcome::Rejected(r) => r.detail.capacity(),
+    }
+}
+
+impl WindowBuf {
+    /// What this buffer holds, as allocated, in bytes: (parsed chunks, outcomes, the lists between
+    /// stages). For `LIQUIDATOR_TIMING=1`'s memory line (issue #13).
+    fn bytes(&self) -> [usize; 3] {
+        let parsed = cap(&self.chunks)
+            + self
+                .chunks
+                .iter()
+                .map(|c| cap(&c.claims) + cap(&c.lines) + cap(&c.line_pos) + cap(&c.orphans))
+                .sum::<usize>();
+        let outcomes = self
+            .shard_outs
+            .iter()
+            .map(|s| {
+                cap(&s.outcomes)
+                    + s.outcomes
+                        .iter()
+                        .map(|(o, steps)| outcome_bytes(o) + steps.as_ref().map_or(0, cap))
+                        .sum::<usize>()
+            })
+            .sum::<usize>()
+            + cap(&self.read_rejected)
+            + self.read_rejected.iter().map(outcome_bytes).sum::<usize>();
+        let lists = cap(&self.items)
+            + cap(&self.dup)
+            + cap(&self.loc)
+            + cap(&self.lists)
+            + self.lists.iter().map(cap).sum::<usize>()
+            + cap(&self.shard_outs);
+        [parsed, outcomes, lists]
     }
 }
 
@@ -897,6 +960,10 @@ struct Timer {
     /// Each sink's share of the sinks' stage, in the sinks' order (and the events' gathering).
     sinks: Vec<std::time::Duration>,
     clock: std::time::Instant,
+    /// The most the two window buffers held together after a window was prepared (both full: the
+    /// one waiting for the sinks and the one just liquidated), by part, in bytes; and the events list.
+    windows_peak: [usize; 3],
+    events_peak: usize,
 }
 
 impl Timer {
@@ -906,7 +973,36 @@ impl Timer {
             t: [std::time::Duration::ZERO; 4],
             sinks: Vec::new(),
             clock: std::time::Instant::now(),
+            windows_peak: [0; 3],
+            events_peak: 0,
         }
+    }
+    /// Notes what the window buffers hold (only when timing is on: it walks every outcome).
+    fn windows(&mut self, bufs: &[WindowBuf; 2], events: usize) {
+        if !self.on {
+            return;
+        }
+        let [a, b] = [bufs[0].bytes(), bufs[1].bytes()];
+        let now = [a[0] + b[0], a[1] + b[1], a[2] + b[2]];
+        if now.iter().sum::<usize>() > self.windows_peak.iter().sum::<usize>() {
+            self.windows_peak = now;
+        }
+        self.events_peak = self.events_peak.max(events);
+    }
+    /// The memory line of the windows in flight and the sinks' buffers (issue #13).
+    fn report_memory(&self, sinks: &[&mut dyn Sink]) {
+        let mib = |b: usize| format!("{:.1}", b as f64 / (1 << 20) as f64);
+        let w = &self.windows_peak;
+        let held: Vec<String> = sinks.iter().map(|s| mib(s.held_bytes())).collect();
+        eprintln!(
+            "memory: windows in flight 2, peak {} MiB together (parsed {}, outcomes {}, lists {}), events list {} MiB; sinks' buffers at most (MiB) {}",
+            mib(w.iter().sum()),
+            mib(w[0]),
+            mib(w[1]),
+            mib(w[2]),
+            mib(self.events_peak),
+            held.join(" ")
+        );
     }
     fn add(&mut self, t: [std::time::Duration; 3]) {
         for (a, b) in self.t.iter_mut().zip(t) {
@@ -1093,7 +1189,7 @@ pub fn stage_run<'s>(
     drop(more);
     let mut summary = totals.into_summary(&info);
     summary.set_payment_orders(&orders.totals());
-    summary.amc_files = tsv.amc_files();
+    summary.amc_files = tsv.close()?;
     summary.check();
     atomic::write_json(&stage.dir.join(crate::output::SUMMARY), &summary)?;
     Ok(Staged {

@@ -87,6 +87,12 @@ pub trait Sink: Send {
     fn finish_with(&mut self, batch: &BatchInfo, _states: &States) -> Result<(), SinkError> {
         self.finish(batch)
     }
+    /// The most memory this sink has held between two windows so far, in bytes, as allocated
+    /// (buffers in flight to a writer, buffers kept for reuse): what `LIQUIDATOR_TIMING=1` prints
+    /// on its memory line (issue #13). 0 when the sink does not count.
+    fn held_bytes(&self) -> usize {
+        0
+    }
 }
 
 /// Number of segments a sink cuts a window into for parallel work. A constant, and concatenating the
@@ -108,5 +114,8 @@ impl<S: Sink + ?Sized> Sink for &mut S {
     }
     fn finish_with(&mut self, batch: &BatchInfo, states: &States) -> Result<(), SinkError> {
         (**self).finish_with(batch, states)
+    }
+    fn held_bytes(&self) -> usize {
+        (**self).held_bytes()
     }
 }

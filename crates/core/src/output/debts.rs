@@ -165,8 +165,11 @@ impl Sink for DebtSink {
     }
 
     fn finish_with(&mut self, batch: &BatchInfo, states: &States) -> Result<(), SinkError> {
+        // Each file made durable as soon as it is whole, here, beside the other sinks' end-of-run
+        // work rather than after it (`Staging::sync` then finds clean pages; issue #13).
         self.recoveries
             .flush()
+            .and_then(|()| self.recoveries.get_ref().sync_all())
             .map_err(|e| SinkError::Io(self.dir.join(RECOVERIES), e))?;
         // Read from the final states by beneficiary (no copy of the debts), formatted in parallel by
         // pieces of beneficiaries and written as they come (`output::pieces`).
@@ -212,6 +215,8 @@ impl Sink for DebtSink {
                 "{DEBTS}: ledger corrupt: a beneficiary state does not read: {e}"
             )));
         }
-        w.flush().map_err(|e| SinkError::Io(path, e))
+        w.flush()
+            .and_then(|()| w.get_ref().sync_all())
+            .map_err(|e| SinkError::Io(path, e))
     }
 }

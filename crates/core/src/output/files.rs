@@ -202,22 +202,43 @@ pub struct TsvSink {
     writer: Option<std::thread::JoinHandle<Result<usize, SinkError>>>,
     dir: PathBuf,
     amc_files: usize,
+    /// Bytes of every set of buffers alive (being formatted, in flight, being written or kept
+    /// for reuse), as allocated; the writer subtracts the sets it drops. And the most seen.
+    live: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    peak: usize,
+}
+
+/// Windows' formatted text queued for the TSV writer at most.
+const QUEUED: usize = 2;
+
+/// Bytes a window's set of buffers holds, as allocated.
+fn set_bytes(bufs: &Vec<OutBufs>) -> usize {
+    bufs.capacity() * std::mem::size_of::<OutBufs>()
+        + bufs.iter().map(OutBufs::bytes).sum::<usize>()
 }
 
 impl TsvSink {
     pub fn create(dir: &Path) -> Result<TsvSink, SinkError> {
         let mut w = Writer::new(dir)?;
-        let (tx, rx) = crossbeam_channel::bounded::<Vec<OutBufs>>(4);
+        // Two windows' text queued at most: the writer copies a window into the page cache in a
+        // fraction of the time the next one takes to liquidate, and a writer held up by the disk
+        // then holds up the run instead of piling windows up in memory (issue #13).
+        let (tx, rx) = crossbeam_channel::bounded::<Vec<OutBufs>>(QUEUED);
         // The way back: at most as many sets of buffers as can be in flight, plus the one being
         // written and the one being formatted. A full return channel drops the buffers instead.
-        let (back, spare) = crossbeam_channel::bounded::<Vec<OutBufs>>(6);
+        let (back, spare) = crossbeam_channel::bounded::<Vec<OutBufs>>(QUEUED + 2);
+        let live = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let dropped = live.clone();
         let writer = std::thread::Builder::new()
             .name("tsv-writer".into())
             .spawn(move || -> Result<usize, SinkError> {
                 for mut bufs in rx {
                     w.write(&bufs)?;
                     bufs.iter_mut().for_each(OutBufs::clear);
-                    let _ = back.try_send(bufs);
+                    if let Err(e) = back.try_send(bufs) {
+                        let n = set_bytes(&e.into_inner());
+                        dropped.fetch_sub(n, std::sync::atomic::Ordering::Relaxed);
+                    }
                 }
                 w.finish()
             })
@@ -228,12 +249,18 @@ impl TsvSink {
             writer: Some(writer),
             dir: dir.to_path_buf(),
             amc_files: 0,
+            live,
+            peak: 0,
         })
     }
 
-    /// Number of complementary-insurer files written (known once finished).
-    pub fn amc_files(&self) -> u64 {
-        self.amc_files as u64
+    /// Waits for the writer, which flushes and makes durable every file once the last window is
+    /// written (after [`Sink::finish`], which only tells it so: its `fsync`s run on its own thread
+    /// beside the other sinks' end-of-run work, not on one of the run's workers). Returns the number
+    /// of complementary-insurer files, or the writer's error.
+    pub fn close(&mut self) -> Result<u64, SinkError> {
+        self.join()?;
+        Ok(self.amc_files as u64)
     }
 
     fn join(&mut self) -> Result<(), SinkError> {
@@ -257,6 +284,7 @@ impl Sink for TsvSink {
         // Buffers written out earlier, if the writer handed them back (their content is cleared: the
         // bytes are the same whichever buffer a segment is formatted into).
         let mut bufs = self.spare.try_recv().unwrap_or_default();
+        let before = set_bytes(&bufs);
         bufs.resize_with(segs.len(), OutBufs::default);
         bufs.par_iter_mut()
             .zip(segs.par_iter())
@@ -264,6 +292,12 @@ impl Sink for TsvSink {
                 b.clear();
                 super::format_events(b, seg);
             });
+        let grown = set_bytes(&bufs).saturating_sub(before);
+        let live = self
+            .live
+            .fetch_add(grown, std::sync::atomic::Ordering::Relaxed)
+            + grown;
+        self.peak = self.peak.max(live);
         let sent = self.tx.as_ref().is_some_and(|tx| tx.send(bufs).is_ok());
         if !sent {
             // The writer stopped: its error says why.
@@ -276,11 +310,16 @@ impl Sink for TsvSink {
         Ok(())
     }
 
+    /// Tells the writer that the last window is sent; [`TsvSink::close`] waits for it.
     fn finish(&mut self, _batch: &BatchInfo) -> Result<(), SinkError> {
-        let r = self.join();
+        self.tx = None;
         // The spare buffers are not kept through the other sinks' end-of-run work (the run's peak).
         while self.spare.try_recv().is_ok() {}
-        r
+        Ok(())
+    }
+
+    fn held_bytes(&self) -> usize {
+        self.peak
     }
 }
 
@@ -370,12 +409,20 @@ impl Writer {
         self.dir.join(AMC_DIR).join(amc_file_name(amc))
     }
 
-    /// Flushes every file; returns the number of insurer files.
+    /// Flushes every file and makes it durable (`fsync`: the staging directory's own sync then
+    /// finds clean pages); returns the number of insurer files.
     fn finish(mut self) -> Result<usize, SinkError> {
         for (amc, f) in &mut self.amc {
             f.flush()
+                .and_then(|()| f.get_ref().sync_all())
                 .map_err(|e| SinkError::Io(self.dir.join(AMC_DIR).join(amc_file_name(amc)), e))?;
         }
+        self.payments
+            .sync_all()
+            .map_err(at(self.dir.join(PAYMENTS)))?;
+        self.rejections
+            .sync_all()
+            .map_err(at(self.dir.join(REJECTIONS)))?;
         Ok(self.amc.len())
     }
 }

@@ -46,6 +46,14 @@ impl OutBufs {
         self.amc_bytes.clear();
     }
 
+    /// What the buffers hold, as allocated, in bytes.
+    pub fn bytes(&self) -> usize {
+        self.payments.capacity()
+            + self.rejections.capacity()
+            + self.amc_rows.capacity() * std::mem::size_of::<([u8; 10], u32, u32)>()
+            + self.amc_bytes.capacity()
+    }
+
     /// Appends one formatted complementary-insurer row.
     pub fn push_amc_row(&mut self, amc: [u8; 10], row: &[u8]) {
         let start = self.amc_bytes.len() as u32;

@@ -199,6 +199,17 @@ pub fn payee_of(key: u64) -> Payee {
 }
 
 impl DueByPayee {
+    /// What the base and the log hold, as allocated, in bytes (they only grow until the end of
+    /// the run, so this is also the most they held).
+    pub fn bytes(&self) -> usize {
+        let entry = std::mem::size_of::<(u64, Due)>();
+        self.base
+            .iter()
+            .map(|b| b.capacity() * entry)
+            .sum::<usize>()
+            + self.log.capacity() * entry
+    }
+
     /// Adds `d` to what is due to `payee`.
     pub fn add(&mut self, payee: Payee, d: Due) {
         self.log.push((payee_key(payee), d));
@@ -824,6 +835,10 @@ fn decide_one(payer: bool, d: &Due, account: Option<&BankAccount>) -> Result<boo
 }
 
 impl Sink for PaymentOrderSink<'_> {
+    fn held_bytes(&self) -> usize {
+        self.due.bytes()
+    }
+
     fn window(&mut self, events: &[Event<'_>]) -> Result<(), SinkError> {
         add_due(&mut self.due, events);
         Ok(())
@@ -936,11 +951,19 @@ impl Sink for PaymentOrderSink<'_> {
         .map_err(|(i, e)| io_err(i)(e))?;
         drop(pieces);
         drop(blocks);
-        orders.flush().map_err(io_err(0))?;
-        held.flush().map_err(io_err(1))?;
+        // Each file made durable as soon as it is whole, here, beside the other sinks' end-of-run
+        // work rather than after it (`Staging::sync` then finds clean pages; issue #13).
+        orders
+            .flush()
+            .and_then(|()| orders.get_ref().sync_all())
+            .map_err(io_err(0))?;
+        held.flush()
+            .and_then(|()| held.get_ref().sync_all())
+            .map_err(io_err(1))?;
         if let Some(mut w) = xml {
             w.write_all(Doc::tail())
                 .and_then(|()| w.flush())
+                .and_then(|()| w.get_ref().sync_all())
                 .map_err(io_err(2))?;
         }
         Ok(())
