@@ -287,3 +287,76 @@ fn edited_or_foreign_previous_outputs_are_refused() {
         .expect("refused");
     assert!(e.to_string().contains("batch 8"), "{e}");
 }
+
+/// The same claim number and practitioner sent five times: twice with a wrong line count in its end
+/// record, then three times well formed; plus one other claim. The first transmission takes the number
+/// (R004 all the same), the second is R004 too (its framing error wins over the duplicate), the three
+/// others are R030. Before the occurrence in `ClaimKey`, the two R004 and the three R030 collapsed into
+/// one claim each when the previous outputs were read back, and `reprocess` refused its own build's
+/// outputs ("does not match its own files") — on every generated day.
+#[test]
+fn a_claim_number_sent_several_times_is_compared_transmission_by_transmission() {
+    use liquidator_core::claims::record::ClaimEnd;
+    use liquidator_testkit::write::{act_line, claim_end, claim_header};
+    let (_, _, ra, rb) = sets();
+    let (_d_dir, d) = tmp("repeat");
+    std::fs::create_dir_all(&d).unwrap();
+    let claims = d.join("claims.b2");
+    let mut w = BatchWriter::new(
+        std::fs::File::create(&claims).unwrap(),
+        &BatchHeader {
+            sender: 1,
+            batch_no: 9,
+            date: Date(20260316),
+            version: 100,
+        },
+    )
+    .unwrap();
+    let (n, prac) = (800_100_000, 900000001);
+    let h = header(n, prac);
+    let mut line = act("QZJA002", 20250310, 10000);
+    line.claim_no = n;
+    line.line_no = 1;
+    for _ in 0..2 {
+        let end = ClaimEnd {
+            claim_no: n,
+            count: 2, // one act line follows the header
+            total: 10000,
+        };
+        w.raw_records(&[claim_header(&h), act_line(&line), claim_end(&end)])
+            .unwrap();
+    }
+    for _ in 0..3 {
+        w.claim(&h, &[act("QZJA002", 20250310, 10000)]).unwrap();
+    }
+    w.claim(&header(n + 1, prac), &[act("QZJA002", 20250311, 10000)])
+        .unwrap();
+    w.finish().unwrap();
+
+    let prev = d.join("prev");
+    let s = engine::run(&claims, ra, &prev, false, &Options::default()).unwrap();
+    let rejected = std::fs::read_to_string(prev.join("rejections.tsv")).unwrap();
+    let codes: Vec<&str> = rejected
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').nth(2).unwrap())
+        .collect();
+    assert_eq!(codes, ["R004", "R004", "R030", "R030", "R030"]);
+    assert_eq!((s.claims_paid, s.claims_rejected), (1, 5));
+
+    // Same reference set: every transmission is found again, nothing changed.
+    let same = liquidator_core::reprocess::run(&claims, ra, &prev, &d.join("same"), false).unwrap();
+    assert_eq!((same.claims_compared, same.claims_changed), (6, 0));
+
+    // v81: QZJA002's tariff changes on the paid claim, the five rejections stay as they were.
+    let old = official("ccam_v78_applicable_2025-02-01.csv", "QZJA002", 1);
+    let new = official("ccam_v81_applicable_2026-01-01.csv", "QZJA002", 1);
+    assert_ne!(old, new);
+    let v81 = liquidator_core::reprocess::run(&claims, rb, &prev, &d.join("v81"), false).unwrap();
+    assert_eq!((v81.claims_compared, v81.claims_changed), (6, 1));
+    assert_eq!(
+        v81.amo_delta_cents,
+        money::pct(new, 7000) - money::pct(old, 7000)
+    );
+    assert_eq!((v81.newly_paid, v81.newly_rejected), (0, 0));
+}

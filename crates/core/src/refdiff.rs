@@ -203,7 +203,7 @@ pub fn claims_impact(old: &Refs, new: &Refs, claims: &Path) -> Result<ClaimsImpa
     let liquidate = |refs: &Refs| -> Result<_, String> {
         let mut sink = crate::reprocess::compare::CollectSink::default();
         crate::engine::process(&data, refs, &opts, &mut [&mut sink]).map_err(|e| e.to_string())?;
-        Ok(sink.claims)
+        Ok(sink.claims())
     };
     let (a, b) = (liquidate(old)?, liquidate(new)?);
     let res =

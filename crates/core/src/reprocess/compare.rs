@@ -20,12 +20,34 @@ pub struct ReadError {
 }
 
 /// A claim is identified by its number and practitioner; a duplicate transmission (R030) is a separate
-/// identity (it is rejected as a duplicate whatever the reference set).
+/// identity (it is rejected as a duplicate whatever the reference set). The same number, practitioner
+/// and flag can still come back: claims rejected for their framing (R001, R004…) never reach the
+/// duplicate check, and every transmission after the second is R030 too. `occurrence` numbers them
+/// in file order (from 0), the same way on both sides of a comparison since both liquidate the same
+/// claims file and framing does not depend on the reference set.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
 pub struct ClaimKey {
     pub claim: u32,
     pub practitioner: u32,
     pub duplicate: bool,
+    pub occurrence: u32,
+}
+
+/// Claims keyed with their [`ClaimKey::occurrence`]: the n-th claim (by input position, ties in the
+/// order given) with the same number, practitioner and duplicate flag gets `occurrence = n`. Positions
+/// of two claims never interleave in the file, so any position inside each claim orders them.
+fn numbered(mut claims: Vec<(ClaimKey, ClaimOut)>) -> FxHashMap<ClaimKey, ClaimOut> {
+    claims.sort_by_key(|(k, c)| (*k, c.pos)); // stable: ties keep the order given
+    let mut m = FxHashMap::with_capacity_and_hasher(claims.len(), Default::default());
+    let mut last: Option<ClaimKey> = None;
+    let mut n = 0;
+    for (mut k, c) in claims {
+        n = if last == Some(k) { n + 1 } else { 0 };
+        last = Some(k);
+        k.occurrence = n;
+        m.insert(k, c);
+    }
+    m
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -57,6 +79,7 @@ pub fn snapshot(c: &ClaimEvent<'_>) -> (ClaimKey, ClaimOut) {
                 claim: c.claim.claim_no,
                 practitioner,
                 duplicate: false,
+                occurrence: 0,
             };
             let amc_number = p
                 .amc
@@ -102,6 +125,7 @@ pub fn snapshot(c: &ClaimEvent<'_>) -> (ClaimKey, ClaimOut) {
                 claim: c.claim.claim_no,
                 practitioner,
                 duplicate: r.code == crate::codes::Reject::Duplicate,
+                occurrence: 0,
             };
             let out = ClaimOut {
                 pos: r.pos.line,
@@ -113,18 +137,25 @@ pub fn snapshot(c: &ClaimEvent<'_>) -> (ClaimKey, ClaimOut) {
     }
 }
 
-/// Collects every claim's comparison unit, keyed, as the engine hands them over.
+/// Collects every claim's comparison unit as the engine hands them over (in file order); [`Self::claims`]
+/// keys them.
 #[derive(Default)]
 pub struct CollectSink {
-    pub claims: FxHashMap<ClaimKey, ClaimOut>,
+    seen: Vec<(ClaimKey, ClaimOut)>,
+}
+
+impl CollectSink {
+    /// The claims collected, keyed with their occurrence (see [`ClaimKey`]).
+    pub fn claims(self) -> FxHashMap<ClaimKey, ClaimOut> {
+        numbered(self.seen)
+    }
 }
 
 impl Sink for CollectSink {
     fn window(&mut self, events: &[Event<'_>]) -> Result<(), SinkError> {
         for e in events {
             if let Event::Claim(c) = e {
-                let (k, v) = snapshot(c);
-                self.claims.insert(k, v);
+                self.seen.push(snapshot(c));
             }
         }
         Ok(())
@@ -173,7 +204,10 @@ fn col(head: &[String], name: &str, file: &Path) -> Result<usize, ReadError> {
 
 /// Reads `payments.tsv` and `rejections.tsv` of an output directory into claims.
 pub fn read(dir: &Path) -> Result<FxHashMap<ClaimKey, ClaimOut>, ReadError> {
-    let mut m: FxHashMap<ClaimKey, ClaimOut> = FxHashMap::default();
+    // One entry per claim, in the order read: a paid claim's rows are contiguous in `payments.tsv`
+    // with rising line numbers, a claim-scope rejection is one row of `rejections.tsv`.
+    let mut claims: Vec<(ClaimKey, ClaimOut)> = Vec::new();
+    let mut last_line = 0u64;
     let p = dir.join(crate::output::PAYMENTS);
     let (h, rows) = table(&p)?;
     let c = |n| col(&h, n, &p);
@@ -202,16 +236,28 @@ pub fn read(dir: &Path) -> Result<FxHashMap<ClaimKey, ClaimOut>, ReadError> {
             claim: num(cc, "claim")? as u32,
             practitioner: num(cp, "practitioner")? as u32,
             duplicate: false,
+            occurrence: 0,
         };
-        let e = m.entry(key).or_insert_with(|| ClaimOut {
-            pos: u64::MAX,
-            ..Default::default()
-        });
+        let line = num(cl, "line")?;
+        let same_claim = claims.last().is_some_and(|(k, _)| *k == key) && line > last_line;
+        last_line = line;
+        if !same_claim {
+            claims.push((
+                key,
+                ClaimOut {
+                    pos: u64::MAX,
+                    ..Default::default()
+                },
+            ));
+        }
+        let Some((_, e)) = claims.last_mut() else {
+            continue; // unreachable: pushed above when absent
+        };
         e.pos = e.pos.min(num(ci, "input_line")?);
         e.payee_kind = get(ck).to_string();
         e.payee_id = get(cid).to_string();
         e.lines.push((
-            num(cl, "line")? as u16,
+            line as u16,
             LineAmounts {
                 base: money(cb, "base")?,
                 amo: money(ca, "amo_paid")?,
@@ -250,16 +296,19 @@ pub fn read(dir: &Path) -> Result<FxHashMap<ClaimKey, ClaimOut>, ReadError> {
             claim: get(cc).parse().map_err(|_| bad("claim"))?,
             practitioner: get(cp).parse().unwrap_or(0),
             duplicate: code == crate::codes::Reject::Duplicate.code(),
+            occurrence: 0,
         };
         let pos = get(ci).parse().map_err(|_| bad("input_line"))?;
-        let e = m.entry(key).or_insert_with(|| ClaimOut {
-            pos: u64::MAX,
-            ..Default::default()
-        });
-        e.pos = e.pos.min(pos);
-        e.rejected = Some(code.to_string());
+        claims.push((
+            key,
+            ClaimOut {
+                pos,
+                rejected: Some(code.to_string()),
+                ..Default::default()
+            },
+        ));
     }
-    Ok(m)
+    Ok(numbered(claims))
 }
 
 /// (claims paid, lines paid, AMO paid, AMC, claims rejected) recomputed from an output directory's files.

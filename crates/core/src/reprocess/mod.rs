@@ -156,7 +156,7 @@ pub fn stage(
     check_previous(previous, &new)?;
     let old = compare::read(previous)?;
     let cmp: Comparison =
-        compare::compare(&old, &collected.claims, &previous.display().to_string())?;
+        compare::compare(&old, &collected.claims(), &previous.display().to_string())?;
     let io = |e: std::io::Error| ReprocessError::Io(format!("{}: {e}", stage.dir.display()));
     cmp.write(&stage.dir).map_err(io)?;
     let s = ReprocessSummary {
