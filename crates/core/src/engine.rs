@@ -340,7 +340,8 @@ pub fn process_in(
         states.open_debt_totals().map_err(RunError::States)?;
     // The sinks' end-of-run work (open debts, payment orders, the writers' last flush…) runs after the
     // last window. Sinks own separate files and share nothing, so they finish side by side on the run's
-    // pool; the first error in list order is the one reported, whatever the thread count.
+    // pool; the first error in list order is the one reported, whatever the thread count. The TSV
+    // writer's own I/O errors come after these: its thread reports them when `stage_run` closes it.
     let info = &run.info;
     let states: &States = states;
     let mut finish = || -> Vec<(Result<(), SinkError>, f64)> {

@@ -8,7 +8,7 @@
 /// Amount in euro cents.
 pub type Cents = i64;
 
-/// `round_half_up(value * num / den)` computed exactly in `i128`.
+/// `round_half_up(value * num / den)` computed exactly: in `i64` when the product fits, else in `i128`.
 ///
 /// Half-up means away from zero for negative values too (−0.5 → −1), which keeps `round(−x) = −round(x)`
 /// so that reversing a payment reverses it to the cent. `den` must be positive.

@@ -871,7 +871,6 @@ mod tests {
         }
     }
 
-    /// One random change to a state, the same on the shard's copy and on the model's.
     /// `BenefState::clone_from` (field by field, reusing the scratch state's room) and `clone` give
     /// the source's bytes, whatever the scratch held before: states grown by random steps, each
     /// copied over the previous one.
@@ -900,6 +899,7 @@ mod tests {
         }
     }
 
+    /// One random change to a state, the same on the shard's copy and on the model's.
     fn step(s: &mut BenefState, op: u64, arg: u64) {
         let small = (arg >> 20) as i64 % 5_000;
         match op {

@@ -551,7 +551,8 @@ impl Ledger {
         let mut secs = [0.0; 3];
         let mut held = 0;
         let last = self.batches.last().map_or(0, |b| b.seq);
-        // The night's states encoded, by mixed key: done while the sinks finished (`run`), else here
+        // The night's states encoded, by mixed key: done while the outputs were made durable (`run`,
+        // beside the fsync), else here
         // (not for the reprocess of an earlier night, which carries counter changes instead).
         let mine;
         let enc = match (n.encoded, n.replaces) {
@@ -825,9 +826,10 @@ pub fn kill_point(point: &str) {
 }
 
 /// Merges the night's `n` states (`at(i)`: the `i`-th by mixed key, one per key, and its stored
-/// bytes) into their buckets, in batches of buckets: read, merge in parallel, write. Returns the
-/// before-image records (`images`) of the states that changed, in key order, and the seconds spent
-/// reading, merging, writing.
+/// bytes) into their buckets, in batches of buckets: read, merge in parallel, write. Hands the
+/// before-image records (`images`) of the states that changed to `before`, in key order, as each
+/// batch is merged (the undo segment is written from them a chunk at a time); returns the seconds
+/// spent reading, merging, writing.
 fn write_buckets<'a>(
     txn: &redb::WriteTransaction,
     n: usize,

@@ -201,7 +201,14 @@ impl Sink for NightSink {
         }
         Ok(())
     }
+    /// Called once, after the last window (the engine's contract): a second call would find the
+    /// lists already moved into `sorted`, and is refused.
     fn finish(&mut self, _batch: &BatchInfo) -> Result<(), SinkError> {
+        if self.sorted.is_some() {
+            return Err(SinkError::Other(
+                "ledger night sink: finish called twice".into(),
+            ));
+        }
         let from = (self.claim_numbers(), self.ccam_acts());
         let paid = self.claims_paid();
         // As `records` would sort them (stable: the first of a key in file order is kept, as
@@ -270,6 +277,10 @@ mod tests {
         assert_eq!(c.iter().map(ClaimSeen::rec).collect::<Vec<_>>(), want.0);
         assert_eq!(a, want.1.as_slice());
         assert_eq!(want.0.len(), 20_000);
+        assert_eq!(n.records(), want);
+        assert_eq!((n.claim_numbers(), n.claims_paid(), n.ccam_acts()), counts);
+        // A second `finish` would find the lists moved into `sorted`: refused, nothing changed.
+        assert!(n.finish(&BatchInfo::default()).is_err());
         assert_eq!(n.records(), want);
         assert_eq!((n.claim_numbers(), n.claims_paid(), n.ccam_acts()), counts);
     }

@@ -206,6 +206,9 @@ pub struct TsvSink {
     /// for reuse), as allocated; the writer subtracts the sets it drops. And the most seen.
     live: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     peak: usize,
+    /// Set by [`Sink::finish`]: the writer makes the files durable only after a run's last window,
+    /// not when a failed run drops the sink (its staging directory is about to be deleted).
+    ended: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Windows' formatted text queued for the TSV writer at most.
@@ -229,6 +232,8 @@ impl TsvSink {
         let (back, spare) = crossbeam_channel::bounded::<Vec<OutBufs>>(QUEUED + 2);
         let live = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let dropped = live.clone();
+        let ended = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let last_window_sent = ended.clone();
         let writer = std::thread::Builder::new()
             .name("tsv-writer".into())
             .spawn(move || -> Result<usize, SinkError> {
@@ -240,7 +245,12 @@ impl TsvSink {
                         dropped.fetch_sub(n, std::sync::atomic::Ordering::Relaxed);
                     }
                 }
-                w.finish()
+                // The channel is closed: by `finish` after the last window, or by a drop.
+                if last_window_sent.load(std::sync::atomic::Ordering::SeqCst) {
+                    w.finish()
+                } else {
+                    Ok(w.amc.len())
+                }
             })
             .map_err(|e| SinkError::Io(dir.to_path_buf(), e))?;
         Ok(TsvSink {
@@ -251,6 +261,7 @@ impl TsvSink {
             amc_files: 0,
             live,
             peak: 0,
+            ended,
         })
     }
 
@@ -312,6 +323,7 @@ impl Sink for TsvSink {
 
     /// Tells the writer that the last window is sent; [`TsvSink::close`] waits for it.
     fn finish(&mut self, _batch: &BatchInfo) -> Result<(), SinkError> {
+        self.ended.store(true, std::sync::atomic::Ordering::SeqCst);
         self.tx = None;
         // The spare buffers are not kept through the other sinks' end-of-run work (the run's peak).
         while self.spare.try_recv().is_ok() {}
