@@ -1376,6 +1376,17 @@ impl Reader {
             *g = Some(e.to_string());
         }
     }
+    /// A claim found in the index, if a night before the one read recorded it: its batch, and
+    /// whether it was paid.
+    fn earlier_claim(&self, h: segments::Hit) -> Option<EarlierClaim> {
+        (h.seq < self.before)
+            .then(|| self.batch(h.seq))
+            .flatten()
+            .map(|batch| EarlierClaim {
+                batch,
+                paid: h.paid,
+            })
+    }
     fn batch(&self, seq: u32) -> Option<BatchRef> {
         self.batches.get(&seq).copied()
     }
@@ -1435,14 +1446,7 @@ impl Carry for Reader {
     }
     fn claim(&self, practitioner: u32, claim_no: u32) -> Option<EarlierClaim> {
         let key = segments::mix(liquidator_core::carry::claim_key(practitioner, claim_no));
-        let h = self.loaded(&self.claims)?.get(key)?;
-        (h.seq < self.before)
-            .then(|| self.batch(h.seq))
-            .flatten()
-            .map(|batch| EarlierClaim {
-                batch,
-                paid: h.paid,
-            })
+        self.earlier_claim(self.loaded(&self.claims)?.get(key)?)
     }
     /// The window's claims sorted by their mixed key, then looked up in that order: the index's
     /// radix table and keys are walked front to back (cache lines and pages in order) instead of
@@ -1462,16 +1466,7 @@ impl Carry for Reader {
         q.par_sort_unstable_by_key(|e| e.0);
         let hits: Vec<Option<EarlierClaim>> = q
             .par_iter()
-            .map(|&(k, _)| {
-                let h = ix.get(k)?;
-                (h.seq < self.before)
-                    .then(|| self.batch(h.seq))
-                    .flatten()
-                    .map(|batch| EarlierClaim {
-                        batch,
-                        paid: h.paid,
-                    })
-            })
+            .map(|&(k, _)| self.earlier_claim(ix.get(k)?))
             .collect();
         for ((_, i), h) in q.into_iter().zip(hits) {
             if let Some(o) = out.get_mut(i as usize) {
