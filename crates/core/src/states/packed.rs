@@ -563,18 +563,7 @@ pub(crate) mod tests {
         let d = s.daily(123456789, Date(20260310));
         d.pf = 1;
         d.acts.push(*b"BGQP002");
-        s.push_debt(Debt {
-            origin: DebtOrigin {
-                created: Date(20260316),
-                practitioner: 123456789,
-                claim: 4242,
-                line: 1,
-                date_of_care: Date(20260310),
-                kind: DebtKind::Participation,
-            },
-            amount: 200,
-            open: 200,
-        });
+        s.push_debt(one_debt(200));
         let mut b = Vec::new();
         encode(&s, &mut b);
         // version, seeded 2; years 1 + 2026 (2) + 400 zigzag (2); franchise years 1, days 1;

@@ -148,14 +148,7 @@ impl DictChunk {
                     let i = match map.find(k) {
                         Ok(i) => i,
                         Err(slot) => {
-                            let at = dict.len();
-                            value(r, dict)?;
-                            if *stats {
-                                let b = dict.get(at..at + 4).ok_or("a short INT32 value")?;
-                                vals.push(i32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-                            }
-                            let i = *entries;
-                            *entries += 1;
+                            let i = new_entry(dict, *stats, vals, entries, |d| value(r, d))?;
                             map.insert_at(slot, k, i);
                             i
                         }
@@ -266,14 +259,13 @@ impl DictChunk {
         j: usize,
         value: &mut dyn FnMut(usize, &mut Vec<u8>) -> Result<(), String>,
     ) -> Result<u32, String> {
-        let at = self.dict.len();
-        value(j, &mut self.dict)?;
-        if self.stats {
-            let b = self.dict.get(at..at + 4).ok_or("a short INT32 value")?;
-            self.vals.push(i32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-        }
-        let i = self.entries;
-        self.entries += 1;
+        let i = new_entry(
+            &mut self.dict,
+            self.stats,
+            &mut self.vals,
+            &mut self.entries,
+            |d| value(j, d),
+        )?;
         K::map(self).insert_at(slot, k, i);
         Ok(i)
     }
@@ -408,6 +400,28 @@ impl DictChunk {
             },
         ))
     }
+}
+
+/// A key new to the chunk's dictionary: its PLAIN value appended to `dict` by `value`, its INT32
+/// statistic kept when `stats`, and the next index, which it returns. The one slow path of
+/// [`DictChunk::push_all`] and [`DictChunk::push_paid`].
+#[inline(always)]
+fn new_entry(
+    dict: &mut Vec<u8>,
+    stats: bool,
+    vals: &mut Vec<i32>,
+    entries: &mut u32,
+    value: impl FnOnce(&mut Vec<u8>) -> Result<(), String>,
+) -> Result<u32, String> {
+    let at = dict.len();
+    value(dict)?;
+    if stats {
+        let b = dict.get(at..at + 4).ok_or("a short INT32 value")?;
+        vals.push(i32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    }
+    let i = *entries;
+    *entries += 1;
+    Ok(i)
 }
 
 /// A cell's key: `u64` (amounts, integers, enums, dates, texts of up to 7 bytes) or `u128` (texts of
