@@ -801,7 +801,13 @@ fn liquidate_shards(
                     let next = list.get(n..).unwrap_or(&[]).iter().take(LOOKAHEAD);
                     for &(_, key) in next {
                         std::hint::black_box(ctx.refs.beneficiaries.touch(key));
-                        std::hint::black_box(st.touch(key));
+                        // A beneficiary the shard does not hold yet takes its state from the
+                        // ledger, if any: read that ahead too (`Carry::touch_state`, issue #14).
+                        if st.touch(key) == 0
+                            && let Some(c) = ctx.carry
+                        {
+                            std::hint::black_box(c.touch_state(key));
+                        }
                     }
                 }
                 let (ci, cj) = items[k as usize];

@@ -147,6 +147,23 @@ impl Images {
         self.record(i)
     }
 
+    /// Reads what [`Images::get`] would read for `key` — its radix slot, its line of (key, offset)
+    /// pairs and the first byte of its record — without a search: a value for the caller to
+    /// discard (the engine's read-ahead, `Carry::touch_state`). The misses of several keys touched
+    /// in a row overlap; `get` then finds their lines in the cache.
+    #[inline]
+    pub fn touch(&self, key: u64) -> usize {
+        if self.radix.is_empty() {
+            return 0;
+        }
+        let p = (key >> (64 - self.bits)) as usize;
+        let a = self.radix.get(p).map_or(0, |&a| a as usize);
+        self.keys
+            .get(a)
+            .and_then(|e| self.arena.get(e.1 as usize))
+            .map_or(0, |&b| b as usize)
+    }
+
     /// The bytes of record `i` (its length read back from the arena, where `add` checked it).
     fn record(&self, i: usize) -> Option<&[u8]> {
         let mut at = self.keys.get(i)?.1 as usize;
@@ -282,6 +299,27 @@ mod tests {
         let mut padded = 5u64.to_le_bytes().to_vec();
         padded.extend_from_slice(&[0x81, 0x00, b'y']);
         assert!(parse(&padded).is_err());
+    }
+
+    #[test]
+    fn a_touch_reads_the_first_byte_of_the_record_get_finds_and_answers_nothing_else() {
+        assert_eq!(Images::default().seal().touch(1), 0);
+        assert_eq!(Images::default().touch(1), 0);
+        let mut im = Images::default();
+        im.add(&value(&[(1, b"a"), (u64::MAX / 2, b""), (u64::MAX, b"zz")]))
+            .unwrap();
+        let im = im.seal();
+        // The record's first byte is its length (a varint): 1 for "a", 2 for "zz", 0 for "".
+        assert_eq!(im.touch(1), 1);
+        assert_eq!(im.touch(u64::MAX / 2), 0);
+        assert_eq!(im.touch(u64::MAX), 2);
+        // An absent key reads whatever its radix slot points at, and the answers stay the same.
+        for k in [0, 2, u64::MAX - 1] {
+            im.touch(k);
+        }
+        assert_eq!(im.get(1), Some(&b"a"[..]));
+        assert_eq!(im.get(u64::MAX), Some(&b"zz"[..]));
+        assert_eq!(im.get(2), None);
     }
 
     #[test]

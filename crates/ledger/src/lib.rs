@@ -1155,6 +1155,12 @@ impl StateView {
         (!b.is_empty()).then_some(b)
     }
 
+    /// Reads ahead what [`StateView::bytes`] will read (`Images::touch`): a value to discard.
+    fn touch(&self, benef: u64) -> usize {
+        let k = mix(benef);
+        self.undo.iter().map(|u| u.touch(k)).sum::<usize>() + self.current.touch(k)
+    }
+
     /// A beneficiary's state, if it had one.
     pub fn state(&self, benef: u64) -> Result<Option<BenefState>, LedgerError> {
         self.bytes(benef)
@@ -1443,6 +1449,10 @@ impl Carry for Reader {
                 false
             }
         }
+    }
+    /// Only once the states are loaded and asked for (never waits: a read-ahead).
+    fn touch_state(&self, benef: u64) -> usize {
+        self.states.peek().map_or(0, |v| v.touch(benef))
     }
     fn claim(&self, practitioner: u32, claim_no: u32) -> Option<EarlierClaim> {
         let key = segments::mix(liquidator_core::carry::claim_key(practitioner, claim_no));
