@@ -33,13 +33,11 @@ use liquidator_core::output::fmt;
 use liquidator_core::rules::{LineRejection, LineResult, Outcome, Paid, Rejection};
 use liquidator_core::sink::{Event, Sink, SinkError, segments};
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_writer::{
-    ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves,
-};
+use parquet::arrow::arrow_writer::{ArrowRowGroupWriterFactory, compute_leaves};
 use parquet::basic::{Compression, Encoding, Type as PhysicalType};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
-use parquet::schema::types::ColumnPath;
+use parquet::schema::types::{ColumnDescPtr, ColumnPath};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -1479,47 +1477,113 @@ pub const BLOCK_ROWS: usize = 8192;
 // ---------------------------------------------------------------------------------------------------
 // The sink.
 
-/// How the sink encodes one column.
+/// How the sink encodes one column of the current row group.
 enum Enc {
-    /// parquet-rs's Arrow column writer, from a column array per block of rows (the plain columns:
-    /// deltas or plain + Snappy). `None` between row groups.
-    Arrow(Option<ArrowColumnWriter>),
-    /// The sink's own dictionary chunk, from the cells' keys ([`dict`]).
+    /// The plain columns (deltas or plain + Snappy): an Arrow array per block of rows, handed with
+    /// the row group to the writer thread, which encodes them with parquet-rs's Arrow column writer.
+    Arrow(Vec<ArrayRef>),
+    /// The sink's own dictionary chunk, from the cells' keys ([`dict`]), closed by the writer thread.
     Dict(dict::DictChunk),
 }
 
-/// A finished column chunk of a row group.
-enum Out {
-    Arrow(ArrowColumnChunk),
-    Dict(dict::Chunk),
+/// The encoders of every column of [`COLUMNS`], empty (the first row group, or a set back from the
+/// writer thread is not there yet).
+fn fresh_encoders(leaves: &[ColumnDescPtr]) -> Result<Vec<Enc>, String> {
+    COLUMNS
+        .iter()
+        .zip(leaves)
+        .map(|(c, d)| {
+            Ok(match c.key {
+                Some(_) => Enc::Dict(dict::DictChunk::new(d.clone(), STATISTICS.contains(&c.name))?),
+                None => Enc::Arrow(Vec::new()),
+            })
+        })
+        .collect()
 }
 
 enum Msg {
-    /// The column chunks of one row group, in column order.
-    RowGroup(Vec<Out>),
+    /// A full row group: the encoders of its columns, in column order, to be closed into column
+    /// chunks and written by the writer thread.
+    RowGroup(Vec<Enc>),
     /// Key-value metadata known at the end (the checked batch framing).
     Meta(Vec<KeyValue>),
 }
 
+/// Row groups in flight between the sink and its writer thread (each holds its encoders' levels,
+/// indices and arrays, ≈ 17 MB for 65 536 rows): the writer closes a row group in ≈ 10 ms where the
+/// run takes ≈ 100 ms to fill the next, so the channel is nearly always empty.
+const IN_FLIGHT: usize = 2;
+
+/// The writer thread: closes each row group's chunks (the dictionary pages and data pages of
+/// [`dict`], parquet-rs's Arrow column writer for the plain columns), writes them in column order,
+/// and hands the emptied encoders back for the next row group (their buffers are reused).
+fn write_row_groups(
+    mut w: parquet::file::writer::SerializedFileWriter<std::fs::File>,
+    factory: ArrowRowGroupWriterFactory,
+    schema: SchemaRef,
+    rx: crossbeam_channel::Receiver<Msg>,
+    back: crossbeam_channel::Sender<Vec<Enc>>,
+) -> Result<u64, String> {
+    let e = |e: parquet::errors::ParquetError| e.to_string();
+    let mut rows = 0u64;
+    let mut rg_index = 0;
+    for m in rx {
+        match m {
+            Msg::RowGroup(mut encs) => {
+                let writers = factory.create_column_writers(rg_index).map_err(e)?;
+                rg_index += 1;
+                let mut rg = w.next_row_group().map_err(e)?;
+                for ((enc, mut wr), field) in encs.iter_mut().zip(writers).zip(schema.fields()) {
+                    match enc {
+                        Enc::Arrow(arrays) => {
+                            for a in arrays.drain(..) {
+                                for leaf in compute_leaves(field, &a).map_err(e)? {
+                                    wr.write(&leaf).map_err(e)?;
+                                }
+                            }
+                            wr.close().map_err(e)?.append_to_row_group(&mut rg)
+                        }
+                        Enc::Dict(d) => {
+                            let (bytes, close) = d.close().map_err(e)?;
+                            rg.append_column(&bytes, close)
+                        }
+                    }
+                    .map_err(e)?;
+                }
+                rows += rg.close().map_err(e)?.num_rows() as u64;
+                // The sink may be gone (a failed run): the encoders are then dropped here.
+                let _ = back.send(encs);
+            }
+            Msg::Meta(kvs) => kvs
+                .into_iter()
+                .for_each(|kv| w.append_key_value_metadata(kv)),
+        }
+    }
+    let file = w.into_inner().map_err(e)?;
+    file.sync_all().map_err(|e| e.to_string())?;
+    Ok(rows)
+}
+
 /// The Parquet export as a sink of the run: writes `dir/liquidated_lines.parquet` (mode 0640).
 ///
-/// Each window's rows are encoded column by column in parallel on the run's pool (blocks of
+/// Each window's rows are keyed column by column in parallel on the run's pool (blocks of
 /// [`BLOCK_ROWS`] rows, every column of a block at once), into row groups of [`BATCH_ROWS`] rows; a
-/// finished row group's chunks go through a bounded channel to a writer thread that only writes
-/// bytes. `dir` is the run's staging directory: the file is committed with the other outputs, or not
+/// full row group's encoders go through a bounded channel to a writer thread that closes them into
+/// column chunks (pages, bit-packing, parquet-rs for the plain columns) and writes them: that work
+/// needs nothing from the window, so it runs beside the run instead of within its windows. `dir` is the run's staging directory: the file is committed with the other outputs, or not
 /// at all. Any failure (a value that does not fit, an encoding or I/O error, the writer thread gone)
 /// is returned by [`Sink::window`] or [`Sink::finish`], which fails the run.
 pub struct ParquetSink {
     path: PathBuf,
     key: PseudonymKey,
-    schema: SchemaRef,
     batch: Option<Batch>,
     /// One encoder per column of [`COLUMNS`].
     encs: Vec<Enc>,
-    factory: ArrowRowGroupWriterFactory,
-    /// Rows in the current row group, and its index.
+    /// The columns' descriptors (to make a set of encoders) and the sets the writer has emptied.
+    leaves: Vec<ColumnDescPtr>,
+    recycled: crossbeam_channel::Receiver<Vec<Enc>>,
+    /// Rows in the current row group.
     rg_rows: usize,
-    rg_index: usize,
     tx: Option<crossbeam_channel::Sender<Msg>>,
     writer: Option<std::thread::JoinHandle<Result<u64, String>>>,
 }
@@ -1551,59 +1615,26 @@ impl ParquetSink {
             |e: parquet::errors::ParquetError| SinkError::Other(format!("{}: {e}", path.display()));
         // The Arrow writer converts the schema and stores it (`ARROW:schema`) as usual; its file
         // writer and column writer factory are then driven column by column.
-        let (mut w, factory) = ArrowWriter::try_new(file, schema.clone(), Some(props))
+        let (w, factory) = ArrowWriter::try_new(file, schema.clone(), Some(props))
             .and_then(|w| w.into_serialized_writer())
             .map_err(fail)?;
         let leaves = w.schema_descr().columns().to_vec();
-        let encs = COLUMNS
-            .iter()
-            .zip(leaves)
-            .map(|(c, d)| {
-                Ok(match c.key {
-                    Some(_) => Enc::Dict(dict::DictChunk::new(d, STATISTICS.contains(&c.name))?),
-                    None => Enc::Arrow(None),
-                })
-            })
-            .collect::<Result<_, String>>()
+        let encs = fresh_encoders(&leaves)
             .map_err(|e| SinkError::Other(format!("{}: {e}", path.display())))?;
-        let (tx, rx) = crossbeam_channel::bounded::<Msg>(4);
+        let (tx, rx) = crossbeam_channel::bounded::<Msg>(IN_FLIGHT);
+        let (back, recycled) = crossbeam_channel::unbounded::<Vec<Enc>>();
         let writer = std::thread::Builder::new()
             .name("parquet-writer".into())
-            .spawn(move || -> Result<u64, String> {
-                let e = |e: parquet::errors::ParquetError| e.to_string();
-                let mut rows = 0u64;
-                for m in rx {
-                    match m {
-                        Msg::RowGroup(chunks) => {
-                            let mut rg = w.next_row_group().map_err(e)?;
-                            for ch in chunks {
-                                match ch {
-                                    Out::Arrow(c) => c.append_to_row_group(&mut rg),
-                                    Out::Dict((bytes, close)) => rg.append_column(&bytes, close),
-                                }
-                                .map_err(e)?;
-                            }
-                            rows += rg.close().map_err(e)?.num_rows() as u64;
-                        }
-                        Msg::Meta(kvs) => kvs
-                            .into_iter()
-                            .for_each(|kv| w.append_key_value_metadata(kv)),
-                    }
-                }
-                let file = w.into_inner().map_err(e)?;
-                file.sync_all().map_err(|e| e.to_string())?;
-                Ok(rows)
-            })
+            .spawn(move || write_row_groups(w, factory, schema, rx, back))
             .map_err(|e| SinkError::Io(path.clone(), e))?;
         Ok(ParquetSink {
             path,
             key,
-            schema,
             batch: None,
             encs,
-            factory,
+            leaves,
+            recycled,
             rg_rows: 0,
-            rg_index: 0,
             tx: Some(tx),
             writer: Some(writer),
         })
@@ -1645,20 +1676,6 @@ impl ParquetSink {
 
     /// Encodes `rows` (all in the current row group): every column of a block in parallel.
     fn encode(&mut self, batch: &Batch, rows: &[Row]) -> Result<(), String> {
-        if self.rg_rows == 0 {
-            let mut fresh = self
-                .factory
-                .create_column_writers(self.rg_index)
-                .map_err(|e| e.to_string())?
-                .into_iter();
-            for e in &mut self.encs {
-                let w = fresh.next();
-                if let Enc::Arrow(slot) = e {
-                    *slot = w;
-                }
-            }
-        }
-        let fields = self.schema.fields();
         let mut paid = PaidRows::default();
         for block in rows.chunks(BLOCK_ROWS) {
             paid.gather(block);
@@ -1666,32 +1683,22 @@ impl ParquetSink {
             self.encs
                 .par_chunks_mut(GROUP_COLUMNS)
                 .zip(COLUMNS.par_chunks(GROUP_COLUMNS))
-                .zip(fields.par_chunks(GROUP_COLUMNS))
-                .try_for_each(|((e, c), f)| encode_group(e, c, f, batch, block, paid))?;
+                .try_for_each(|(e, c)| encode_group(e, c, batch, block, paid))?;
         }
         self.rg_rows += rows.len();
         Ok(())
     }
 
-    /// Closes the current row group's chunks (in parallel) and sends them to the writer.
+    /// Hands the current row group to the writer thread, and takes an empty set of encoders for the
+    /// next one (one the writer gave back, or a new one).
     fn flush_row_group(&mut self) -> Result<(), SinkError> {
-        let chunks = self
-            .encs
-            .par_iter_mut()
-            .map(|e| match e {
-                Enc::Arrow(w) => match w.take() {
-                    Some(w) => w.close().map(Out::Arrow),
-                    None => Err(parquet::errors::ParquetError::General(
-                        "no column writer".into(),
-                    )),
-                },
-                Enc::Dict(d) => d.close().map(Out::Dict),
-            })
-            .collect::<Result<Vec<Out>, _>>()
-            .map_err(|e| self.err(e))?;
+        let next = match self.recycled.try_recv() {
+            Ok(encs) => encs,
+            Err(_) => fresh_encoders(&self.leaves).map_err(|e| self.err(e))?,
+        };
+        let full = std::mem::replace(&mut self.encs, next);
         self.rg_rows = 0;
-        self.rg_index += 1;
-        self.send(Msg::RowGroup(chunks))
+        self.send(Msg::RowGroup(full))
     }
 }
 
@@ -1701,11 +1708,11 @@ impl ParquetSink {
 /// once per column: more time lost in cache misses than the instructions saved).
 const GROUP_COLUMNS: usize = 6;
 
-/// Encodes the columns `cols` (with their encoders and fields) of a block of rows.
+/// Encodes the columns `cols` (with their encoders) of a block of rows: the dictionary columns'
+/// keys, and the plain columns' Arrow arrays (encoded by the writer thread).
 fn encode_group(
     encs: &mut [Enc],
     cols: &[Col],
-    fields: &[arrow_schema::FieldRef],
     batch: &Batch,
     rows: &[Row],
     paid: &PaidRows,
@@ -1725,15 +1732,9 @@ fn encode_group(
             }
         }
     }
-    for ((e, c), (b, f)) in encs.iter_mut().zip(cols).zip(bufs.into_iter().zip(fields)) {
-        if let (Enc::Arrow(w), Some(b)) = (e, b) {
-            let w = w
-                .as_mut()
-                .ok_or_else(|| format!("column {}: no column writer", c.name))?;
-            let array = b.finish(c)?;
-            for leaf in compute_leaves(f, &array).map_err(|e| e.to_string())? {
-                w.write(&leaf).map_err(|e| e.to_string())?;
-            }
+    for ((e, c), b) in encs.iter_mut().zip(cols).zip(bufs) {
+        if let (Enc::Arrow(arrays), Some(b)) = (e, b) {
+            arrays.push(b.finish(c)?);
         }
     }
     Ok(())

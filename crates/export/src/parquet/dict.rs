@@ -279,8 +279,10 @@ impl DictChunk {
         let width = bit_width(self.entries.saturating_sub(1));
         let page_rows = if self.stats { PAGE_ROWS } else { rows.max(1) };
 
-        let dict = std::mem::take(&mut self.dict);
-        let dict_len = dict.len();
+        // The next chunk's dictionary starts at this one's size: no regrowth by copies (one
+        // allocation a row group instead of about ten for an amount column's 100 KB).
+        let dict_len = self.dict.len();
+        let dict = std::mem::replace(&mut self.dict, Vec::with_capacity(dict_len));
         let mut out = TrackedWrite::new(Vec::with_capacity(
             dict_len + rows / 8 + all_indices.len() * usize::from(width) / 8 + 256,
         ));
