@@ -1494,7 +1494,10 @@ fn fresh_encoders(leaves: &[ColumnDescPtr]) -> Result<Vec<Enc>, String> {
         .zip(leaves)
         .map(|(c, d)| {
             Ok(match c.key {
-                Some(_) => Enc::Dict(dict::DictChunk::new(d.clone(), STATISTICS.contains(&c.name))?),
+                Some(_) => Enc::Dict(dict::DictChunk::new(
+                    d.clone(),
+                    STATISTICS.contains(&c.name),
+                )?),
                 None => Enc::Arrow(Vec::new()),
             })
         })
