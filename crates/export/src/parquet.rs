@@ -1497,6 +1497,7 @@ fn fresh_encoders(leaves: &[ColumnDescPtr]) -> Result<Vec<Enc>, String> {
                 Some(_) => Enc::Dict(dict::DictChunk::new(
                     d.clone(),
                     STATISTICS.contains(&c.name),
+                    BATCH_ROWS,
                 )?),
                 None => Enc::Arrow(Vec::new()),
             })

@@ -67,8 +67,10 @@ pub(super) const PAGE_ROWS: usize = 3 * 8192;
 pub(super) type Chunk = (Bytes, ColumnCloseResult);
 
 impl DictChunk {
-    /// A chunk of the column `descr`, with min/max statistics if `stats` (an INT32 column).
-    pub(super) fn new(descr: ColumnDescPtr, stats: bool) -> Result<DictChunk, String> {
+    /// A chunk of the column `descr`, with min/max statistics if `stats` (an INT32 column), its
+    /// buffers reserved for `rows` rows (a row group: they then never regrow by copies; pages are
+    /// touched only as rows fill them).
+    pub(super) fn new(descr: ColumnDescPtr, stats: bool, rows: usize) -> Result<DictChunk, String> {
         if stats && descr.physical_type() != parquet::basic::Type::INT32 {
             return Err(format!(
                 "column {}: statistics on a dictionary column of type {}",
@@ -84,8 +86,8 @@ impl DictChunk {
             last_wide: None,
             dict: Vec::new(),
             entries: 0,
-            levels: Vec::new(),
-            indices: Vec::new(),
+            levels: Vec::with_capacity(rows),
+            indices: Vec::with_capacity(rows),
             rows: 0,
             values: 0,
             stats,
