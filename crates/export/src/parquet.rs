@@ -14,10 +14,11 @@
 //! The NIR never appears in clear: the file keeps the masked NIR (as in logs), the rank and a **keyed**
 //! pseudonym of `NIR-rank` (BLAKE3 keyed hash under a secret given at run time, [`PseudonymKey`]).
 //!
-//! Streaming: each window is turned into Arrow record batches in parallel (one per
-//! [`liquidator_core::sink::segments`] segment, column by column), and the batches are sent through a
-//! bounded channel to a writer thread that encodes and compresses them into row groups of
-//! [`BATCH_ROWS`] rows. Memory is bounded by a few windows, not by the day.
+//! Streaming: each window's rows are gathered in parallel (per [`liquidator_core::sink::segments`]
+//! segment) and keyed column by column in parallel into the current row group's encoders; a full row
+//! group of [`BATCH_ROWS`] rows goes through a bounded channel to a writer thread that closes it into
+//! column chunks (pages, parquet-rs for the plain columns, Snappy) and writes them, beside the run's
+//! next windows. Memory is bounded by a few row groups, not by the day.
 
 use arrow_array::builder::{NullBufferBuilder, OffsetBufferBuilder, StringBuilder};
 use arrow_array::{
