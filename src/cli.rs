@@ -294,6 +294,15 @@ pub fn main() -> ExitCode {
             ledger,
         } => {
             pool(threads);
+            // With a ledger: opened, the batch checked, and its states and indexes loading in the
+            // background while the refs load (`nightly::prepare`).
+            let mut prepared = match &ledger {
+                Some(l) => match crate::nightly::prepare(&claims, &out, l) {
+                    Ok(p) => Some(p),
+                    Err(c) => return c,
+                },
+                None => None,
+            };
             let refs = match load_refs(&refs) {
                 Ok(r) => r,
                 Err(c) => return c,
@@ -321,12 +330,12 @@ pub fn main() -> ExitCode {
             // The Parquet export is one more sink of the same pass, writing into the staging
             // directory: committed with the other files, or not at all.
             let batch = crate::sinks::batch_header(&claims);
-            let result = match &ledger {
+            let result = match prepared.take() {
                 None => engine::run_with(&claims, &refs, &out, force, &opts, |dir| {
                     crate::sinks::sinks(dir, key.as_ref(), batch.as_ref())
                 }),
-                Some(l) => {
-                    let r = crate::nightly::run(&claims, &refs, &out, force, &opts, l, |dir| {
+                Some(p) => {
+                    let r = crate::nightly::run(p, &refs, &out, force, &opts, |dir| {
                         crate::sinks::sinks(dir, key.as_ref(), batch.as_ref())
                     });
                     match r {
