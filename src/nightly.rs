@@ -155,9 +155,12 @@ pub fn run<'s>(
             })
             .map_err(fail)
         };
+        let clock = std::time::Instant::now();
         let checksum = sum.join().unwrap_or_default();
-        staged.map(|s| (s, checksum))
+        let waited = clock.elapsed().as_secs_f64();
+        staged.map(|s| (s, (checksum, waited)))
     })?;
+    let (checksum, checksum_waited) = checksum;
     if let Some(e) = reader.error() {
         eprintln!("liquidator: ledger read failed: {e}");
         return Err(ExitCode::from(EXIT_LEDGER));
@@ -165,10 +168,12 @@ pub fn run<'s>(
     let loads = reader.timing();
     // The ledger's states and indexes go before the night's states are encoded: they are never
     // held together (issue #14: ≈ 0.5 GiB at national size).
+    let clock = std::time::Instant::now();
     drop(reader);
     timer.lap(&format!(
-        "liquidation (with ledger lookups, checksum beside; loaded beside the parse: {loads}; the engine's states {} MiB)",
+        "liquidation (with ledger lookups, checksum beside (waited {checksum_waited:.3} s); loaded beside the parse: {loads}; the engine's states {} MiB; the reader freed {:.3} s)",
         liquidator_ledger::mib(staged.states.table_bytes()),
+        clock.elapsed().as_secs_f64(),
     ));
     // The night's states encoded for the commit (in parallel, shard by shard where they lie) while
     // the outputs are flushed to the disk: the fsync waits on the disk, the encoding on the CPU.

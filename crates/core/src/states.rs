@@ -266,7 +266,8 @@ impl Shard {
             Some(i) => (i, false),
             None => {
                 buf.clear();
-                if !carry.is_some_and(|c| c.state_packed(key, &mut buf)) {
+                let carried = carry.and_then(|c| c.state_packed_debts(key, &mut buf));
+                let Some(debts) = carried else {
                     // A beneficiary first seen tonight (most of them): the rules start from the
                     // empty state itself, not from its encoding decoded, and the slot is created
                     // with the state they leave — one encoding instead of three steps (encode the
@@ -284,8 +285,8 @@ impl Shard {
                     self.work = work;
                     self.buf = buf;
                     return Ok(r);
-                }
-                (self.insert(key, &buf), true)
+                };
+                (self.insert_with(key, &buf, debts), true)
             }
         };
         let mut work = std::mem::take(&mut self.work);
