@@ -44,15 +44,6 @@ pub trait Carry: Sync {
             None => false,
         }
     }
-    /// [`Carry::state_packed`], and whether the state has open debts: `Some(debts)` if there is
-    /// one. What the engine asks when a beneficiary is first seen: a ledger that checked the
-    /// record (`packed::validate` reads it through its debts) knows it already, where the shard
-    /// would read the record through a second time (`packed::has_debts`, issue #14). By default,
-    /// read from the packed bytes.
-    fn state_packed_debts(&self, benef: u64, out: &mut Vec<u8>) -> Option<bool> {
-        self.state_packed(benef, out)
-            .then(|| crate::states::packed::has_debts(out))
-    }
     /// Reads what [`Carry::state_packed`] is about to read for this beneficiary and returns a value
     /// made from it, for the caller to discard: the engine's read-ahead (`engine::liquidate_shards`)
     /// calls it for the next claims of a shard whose beneficiaries the shard does not hold yet, so

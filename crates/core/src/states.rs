@@ -266,8 +266,7 @@ impl Shard {
             Some(i) => (i, false),
             None => {
                 buf.clear();
-                let carried = carry.and_then(|c| c.state_packed_debts(key, &mut buf));
-                let Some(debts) = carried else {
+                if !carry.is_some_and(|c| c.state_packed(key, &mut buf)) {
                     // A beneficiary first seen tonight (most of them): the rules start from the
                     // empty state itself, not from its encoding decoded, and the slot is created
                     // with the state they leave — one encoding instead of three steps (encode the
@@ -285,8 +284,8 @@ impl Shard {
                     self.work = work;
                     self.buf = buf;
                     return Ok(r);
-                };
-                (self.insert_with(key, &buf, debts), true)
+                }
+                (self.insert(key, &buf), true)
             }
         };
         let mut work = std::mem::take(&mut self.work);

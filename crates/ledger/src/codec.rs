@@ -5,5 +5,5 @@
 //! millions of heap-allocated states at the start of a night).
 
 pub use liquidator_core::states::packed::{
-    DecodeError, VERSION, debt_totals, decode, encode, encode_pruned, prune, put_varint, validate,
+    DecodeError, VERSION, decode, encode, encode_pruned, prune, put_varint, validate,
 };

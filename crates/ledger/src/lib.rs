@@ -1435,20 +1435,18 @@ impl Carry for Reader {
     /// The stored bytes as they are: they are the engine's packed form (`codec`), checked here
     /// without being decoded.
     fn state_packed(&self, benef: u64, out: &mut Vec<u8>) -> bool {
-        self.state_packed_debts(benef, out).is_some()
-    }
-    /// The check reads the record through its debts: their count comes with it.
-    fn state_packed_debts(&self, benef: u64, out: &mut Vec<u8>) -> Option<bool> {
-        let b = self.loaded(&self.states).and_then(|v| v.bytes(benef))?;
-        match codec::debt_totals(b) {
-            Ok((debts, _)) => {
+        let Some(b) = self.loaded(&self.states).and_then(|v| v.bytes(benef)) else {
+            return false;
+        };
+        match codec::validate(b) {
+            Ok(()) => {
                 out.clear();
                 out.extend_from_slice(b);
-                Some(debts > 0)
+                true
             }
             Err(e) => {
                 self.fail(LedgerError::Corrupt(e.to_string()));
-                None
+                false
             }
         }
     }
@@ -1742,40 +1740,6 @@ mod tests {
         let e = r.error().unwrap();
         assert!(e.contains("corrupt") && e.contains("out of range"), "{e}");
         assert!(r.state(7).is_none());
-    }
-
-    /// A carried state comes with whether it has open debts, read by the ledger's check: the
-    /// flag the shard would read from the bytes itself (`packed::has_debts`), for states with and
-    /// without debts, and none for a beneficiary the ledger does not hold.
-    #[test]
-    fn a_carried_state_comes_with_the_debts_flag_the_shard_would_read_from_its_bytes() {
-        let tmp = tempfile::tempdir().unwrap();
-        let (mut l, _) = Ledger::open(tmp.path()).unwrap();
-        let debtor = crate::encoded::tests::one_open_debt();
-        let mut clear = BenefState::default();
-        clear.add_pf(2026, 300);
-        commit_with_states(
-            &mut l,
-            1,
-            Date(20231216),
-            &NightSink::new(20260316),
-            &[(7, &debtor), (8, &clear)],
-        );
-        let r = l.reader(None).unwrap();
-        let mut out = Vec::new();
-        for (k, debts) in [(7, true), (8, false)] {
-            assert_eq!(
-                r.state_packed_debts(k, &mut out),
-                Some(debts),
-                "beneficiary {k}"
-            );
-            assert_eq!(liquidator_core::states::packed::has_debts(&out), debts);
-            let mut again = Vec::new();
-            assert!(r.state_packed(k, &mut again));
-            assert_eq!(again, out);
-        }
-        assert_eq!(r.state_packed_debts(9, &mut out), None);
-        assert!(r.error().is_none());
     }
 
     #[test]
