@@ -4,7 +4,7 @@
 //! Why not one B-tree entry per key: a national night reads ≈ 5.6 M claim numbers and ≈ 10 M lines,
 //! almost all of them new. One point lookup per key and one B-tree insert per key was ≈ 25 s of
 //! the night (issue #14). A night's keys are instead sorted once and written as a few large values
-//! (chunks of [`CHUNK`] fixed-size records); a run loads every live segment into one sorted array
+//! (chunks of at most [`CHUNK_BYTES`] of fixed-size records); a run loads every live segment into one sorted array
 //! with a radix table on the keys' top bits, built in a background thread while the claims file is
 //! parsed, and the engine's lookups are then two cache misses each, with no store access.
 //!
@@ -14,8 +14,13 @@
 use crate::LedgerError;
 use rayon::prelude::*;
 
-/// Records per stored chunk (one redb value): ≈ 3 MiB of claims, 5 MiB of acts.
-pub const CHUNK: usize = 1 << 18;
+/// Most bytes of one stored chunk (one redb value: a chunk of segment records, or of before-images).
+/// redb gives a value's leaf a page of a power-of-two number of 4 KiB pages (a buddy allocator)
+/// and writes the page whole: chunks of 2^18 records (3 MiB of claims, 5 MiB of acts) and
+/// before-image chunks cut just past 4 MiB took 4, 8 and 8 MiB pages — a third to a half of what
+/// a night wrote was padding (issue #14). Kept 4 KiB under 4 MiB for the leaf's header, key and
+/// lengths, so that a chunk fills a 4 MiB page.
+pub const CHUNK_BYTES: usize = (4 << 20) - (4 << 10);
 
 /// Bytes of one record of each kind.
 pub const CLAIM_REC: usize = 12;
@@ -36,6 +41,11 @@ impl Kind {
             Kind::Claims => CLAIM_REC,
             Kind::Acts => ACT_REC,
         }
+    }
+    /// Records per stored chunk: as many as [`CHUNK_BYTES`] hold (349 184 claim numbers, 209 510
+    /// acts).
+    pub fn chunk(self) -> usize {
+        CHUNK_BYTES / self.rec()
     }
 }
 
