@@ -11,7 +11,9 @@
 //!   twice.
 //!
 //! With distinct dictionary values and right cells, two cells of a chunk have the same index exactly
-//! when they are equal — what a reader comparing dictionary indices relies on.
+//! when they are equal — what a reader comparing dictionary indices relies on. The comparison covers
+//! the 4 plain columns too, among them `beneficiary_hash`, which the sink's writer thread hashes from
+//! each row's `NIR-rank` while `record_batches_of` hashes it per claim in its rows.
 
 use arrow_array::{Array, RecordBatch};
 use liquidator_core::date::Date;
