@@ -1429,6 +1429,16 @@ fn rows_of<'a>(events: &'a [Event<'a>], key: Option<&PseudonymKey>, out: &mut Ve
     }
 }
 
+/// An empty rows buffer with another lifetime, in the same allocation (the standard library collects
+/// a `filter_map` of a vector's own iterator in place when the item layouts are equal), as the
+/// engine's events list.
+// `filter_map` (not `filter`) because the item type changes: that is the point.
+#[allow(clippy::unnecessary_filter_map)]
+fn relabel<'b>(mut v: Vec<Row<'_>>) -> Vec<Row<'b>> {
+    v.clear();
+    v.into_iter().filter_map(|_| None).collect()
+}
+
 /// The rows of a window of events, in order: gathered per segment in parallel (with the pseudonyms
 /// under `key`, as [`rows_of`]).
 fn rows_in<'a>(events: &'a [Event<'a>], key: Option<&PseudonymKey>) -> Vec<Row<'a>> {
@@ -1647,6 +1657,8 @@ fn write_row_groups(
 pub struct ParquetSink {
     path: PathBuf,
     batch: Option<Batch>,
+    /// The window's rows, kept empty between windows so that their memory is reused ([`relabel`]).
+    rows: Vec<Row<'static>>,
     /// One encoder per column of [`COLUMNS`].
     encs: Vec<Enc>,
     /// The columns' descriptors (to make a set of encoders) and the sets the writer has emptied.
@@ -1700,6 +1712,7 @@ impl ParquetSink {
         Ok(ParquetSink {
             path,
             batch: None,
+            rows: Vec::new(),
             encs,
             leaves,
             recycled,
@@ -1891,8 +1904,12 @@ impl Sink for ParquetSink {
         let Some(batch) = self.batch else {
             return Err(self.err("the batch header was not given (ParquetSink::with_batch)"));
         };
-        // Without pseudonyms: the writer thread hashes them (`Pseudonyms`).
-        let rows = rows_in(events, None);
+        // Without pseudonyms (the writer thread hashes them: `Pseudonyms`), the rows are cheap
+        // enough to gather on this thread, into the buffer of the previous window: gathering them
+        // per segment in parallel then joining the parts copied them once more (11 M instructions
+        // of `memcpy` on a 100 k-claim day against 9 M for the gathering).
+        let mut rows = relabel(std::mem::take(&mut self.rows));
+        rows_of(events, None, &mut rows);
         let mut rest = &rows[..];
         while !rest.is_empty() {
             let (now, later) = rest.split_at(rest.len().min(BATCH_ROWS - self.rg_rows));
@@ -1902,6 +1919,7 @@ impl Sink for ParquetSink {
             }
             rest = later;
         }
+        self.rows = relabel(rows);
         Ok(())
     }
 
@@ -1953,6 +1971,16 @@ mod tests {
         assert_eq!(date32(Date(20000301)), Some(11017));
         assert_eq!(date32(Date(19691231)), Some(-1));
         assert_eq!(date32(Date(20261399)), None);
+    }
+
+    #[test]
+    fn relabel_keeps_the_rows_buffer_allocation() {
+        let v: Vec<Row> = Vec::with_capacity(1000);
+        let p = v.as_ptr() as usize;
+        let w: Vec<Row<'static>> = relabel(v);
+        assert!(w.is_empty());
+        assert!(w.capacity() >= 1000, "capacity {}", w.capacity());
+        assert_eq!(w.as_ptr() as usize, p, "the same allocation");
     }
 
     #[test]
