@@ -25,6 +25,11 @@ pub struct Overlap {
 }
 
 impl<V> History<V> {
+    /// A history of rows already sorted by start and checked not to overlap (`refs::histories`).
+    pub(crate) fn from_sorted(rows: Vec<(Period, V)>) -> History<V> {
+        History { rows }
+    }
+
     pub fn push(&mut self, p: Period, v: V) {
         self.rows.push((p, v));
     }
