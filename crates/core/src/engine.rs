@@ -324,9 +324,10 @@ pub fn process_in(
         // Where the memory that grows with the file goes (issue #13): the beneficiaries' states and
         // the duplicate-detection set, as allocated.
         eprintln!(
-            "memory: states {} beneficiaries, {} MiB allocated (packed: bytes → count {}); duplicate set {} claims, {:.1} MiB allocated ({:.2} B a claim) + {:.1} MiB for a window's check",
+            "memory: states {} beneficiaries, {} MiB held, {} MiB of it in the scratch file (packed: bytes → count {}); duplicate set {} claims, {:.1} MiB allocated ({:.2} B a claim) + {:.1} MiB for a window's check",
             states.len(),
             states.table_bytes() >> 20,
+            states.file_bytes() >> 20,
             crate::states::histogram_text(&states.size_histogram()),
             seen.len(),
             seen.bytes() as f64 / (1 << 20) as f64,
@@ -1187,7 +1188,9 @@ pub fn stage_run<'s>(
     let mut orders = crate::output::sepa::PaymentOrderSink::new(&stage.dir, refs);
     let mut totals = SummarySink::default();
     let mut more = extra(&stage.dir)?;
-    let mut states = States::new();
+    // The states' slots and spill arenas in a scratch file of the staging directory: file-backed
+    // pages, not anonymous memory (issue #13); unlinked at once, gone with the states.
+    let mut states = States::in_dir(&stage.dir);
     let info = {
         let mut sinks: Vec<&mut dyn Sink> = vec![&mut tsv, &mut debts, &mut orders, &mut totals];
         sinks.extend(more.iter_mut().map(|b| &mut **b as &mut dyn Sink));

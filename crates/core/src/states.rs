@@ -11,10 +11,12 @@
 //! never of the thread count; a shard's states are touched by one task at a time, in file order.
 
 pub mod packed;
+mod scratch;
 
 use crate::rules::BenefState;
 use hashbrown::HashTable;
 use rayon::prelude::*;
+use scratch::Store;
 use std::hash::{BuildHasher, Hash, Hasher};
 
 /// Number of beneficiary shards (a constant: the result must not depend on the thread count).
@@ -28,9 +30,10 @@ pub fn shard_of(key: u64) -> usize {
     (h.finish() >> 32) as usize % SHARDS
 }
 
-/// Slots per slab block of a shard: a block is allocated whole, so a shard wastes at most one
-/// partly filled block (256 shards × 256 slots × 48 B = 3 MiB at worst).
+/// Slots a shard's slab grows by at least, on the heap (in the scratch file it grows by pages).
 const BLOCK: usize = 256;
+/// Bytes a spill arena grows by at least, on the heap.
+const SPILL_STEP: usize = 4096;
 
 /// Bytes of a packed state held in its slot. A national day's states (issue #13, measured on the
 /// 1 M-claim day: see `States::size_histogram`) mostly pack into 20–40 bytes: one year of
@@ -47,35 +50,54 @@ const LEN: u8 = 0x3F;
 const DEBTS: u8 = 0x80;
 
 /// One beneficiary in a shard: its key and its packed state (`packed`), inline up to [`INLINE`]
-/// bytes — 48 bytes a beneficiary, against ≈ 176 for a `BenefState` and its heap spills.
-#[derive(Clone, Copy)]
+/// bytes — 48 bytes a beneficiary, against ≈ 176 for a `BenefState` and its heap spills. The
+/// length byte and the inline bytes are the 40 bytes of `rest` (`u64`s only, so that the slot is
+/// plain old data whatever the arrays `bytemuck` knows: it lies in the scratch file's pages).
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct Slot {
     key: u64,
-    len: u8,
-    bytes: [u8; INLINE],
+    rest: [u64; 5],
 }
 
 impl Slot {
+    fn new(key: u64) -> Slot {
+        Slot { key, rest: [0; 5] }
+    }
+    /// The length byte: an inline length or [`SPILLED`], and the [`DEBTS`] bit.
+    fn len(&self) -> u8 {
+        bytemuck::bytes_of(&self.rest)[0]
+    }
+    fn set_len(&mut self, v: u8) {
+        bytemuck::bytes_of_mut(&mut self.rest)[0] = v;
+    }
+    /// The [`INLINE`] bytes after the length byte.
+    fn bytes(&self) -> &[u8] {
+        &bytemuck::bytes_of(&self.rest)[1..]
+    }
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut bytemuck::bytes_of_mut(&mut self.rest)[1..]
+    }
     /// (offset, length, room) of a spilled record.
     fn spill(&self) -> (usize, usize, usize) {
         let w = |i: usize| {
             let mut a = [0u8; 8];
-            a.copy_from_slice(&self.bytes[i * 8..i * 8 + 8]);
+            a.copy_from_slice(&self.bytes()[i * 8..i * 8 + 8]);
             u64::from_le_bytes(a) as usize
         };
         (w(0), w(1), w(2))
     }
     fn set_spill(&mut self, off: usize, len: usize, room: usize) {
         for (i, v) in [off, len, room].into_iter().enumerate() {
-            self.bytes[i * 8..i * 8 + 8].copy_from_slice(&(v as u64).to_le_bytes());
+            self.bytes_mut()[i * 8..i * 8 + 8].copy_from_slice(&(v as u64).to_le_bytes());
         }
-        self.len = SPILLED | (self.len & DEBTS);
+        self.set_len(SPILLED | (self.len() & DEBTS));
     }
     fn spilled(&self) -> bool {
-        self.len & LEN == SPILLED
+        self.len() & LEN == SPILLED
     }
     fn has_debts(&self) -> bool {
-        self.len & DEBTS != 0
+        self.len() & DEBTS != 0
     }
     /// The packed state, read from `spill` if it is there.
     fn packed<'a>(&'a self, spill: &'a [u8]) -> &'a [u8] {
@@ -83,16 +105,18 @@ impl Slot {
             let (off, len, _) = self.spill();
             spill.get(off..off + len).unwrap_or_default()
         } else {
-            &self.bytes[..((self.len & LEN) as usize).min(INLINE)]
+            &self.bytes()[..((self.len() & LEN) as usize).min(INLINE)]
         }
     }
 }
 
-/// The beneficiaries of one shard: their packed states in fixed-size blocks of slots (a slab, in
-/// the order they were first seen), the states longer than a slot in one spill arena, and a hash
-/// index from key to slot. The index holds 4-byte slot numbers only — the key is read from the
-/// slot, whose state is about to be read anyway — so the slack of a hash table that doubles costs
-/// 5 bytes a bucket (issue #13); a block never moves, so growing never copies the slots.
+/// The beneficiaries of one shard: their packed states in an array of slots (a slab, in the order
+/// they were first seen), the states longer than a slot in one spill arena, and a hash index from
+/// key to slot. The index holds 4-byte slot numbers only — the key is read from the slot, whose
+/// state is about to be read anyway — so the slack of a hash table that doubles costs 5 bytes a
+/// bucket (issue #13). The slots and the arena are [`scratch::Store`]s: in a run, regions of a
+/// scratch file in the staging directory that grow in place (file-backed pages, not anonymous
+/// memory: [`States::in_dir`]); on the heap otherwise, grown by a quarter.
 ///
 /// Why a hash index and not a slab indexed by the reference snapshot's beneficiary row: the two
 /// cost the same at national size (≈ 40 MiB: 10 M rows × 4 bytes, against ≈ 8 M buckets × 5 bytes
@@ -104,8 +128,8 @@ impl Slot {
 #[derive(Default)]
 pub struct Shard {
     index: HashTable<u32>,
-    blocks: Vec<Vec<Slot>>,
-    spill: Vec<u8>,
+    slots: Store<Slot>,
+    spill: Store<u8>,
     /// Bytes of `spill` no slot points at any more (a record moved or went back inline).
     garbage: usize,
     /// The working copy of the state being liquidated, and the buffer it is packed into.
@@ -124,31 +148,27 @@ fn hash(key: u64) -> u64 {
 
 /// The key held in slot `i` (0 for a slot that does not exist: never asked).
 #[inline]
-fn key_at(blocks: &[Vec<Slot>], i: u32) -> u64 {
-    let i = i as usize;
-    blocks
-        .get(i / BLOCK)
-        .and_then(|b| b.get(i % BLOCK))
-        .map_or(0, |e| e.key)
+fn key_at(slots: &[Slot], i: u32) -> u64 {
+    slots.get(i as usize).map_or(0, |e| e.key)
 }
 
 impl Shard {
     /// The slot of `key`, if it has one.
     #[inline]
     fn slot(&self, key: u64) -> Option<usize> {
-        let blocks = &self.blocks;
+        let slots = self.slots.as_slice();
         self.index
-            .find(hash(key), |&i| key_at(blocks, i) == key)
+            .find(hash(key), |&i| key_at(slots, i) == key)
             .map(|&i| i as usize)
     }
 
     fn at(&self, i: usize) -> Option<&Slot> {
-        self.blocks.get(i / BLOCK)?.get(i % BLOCK)
+        self.slots.as_slice().get(i)
     }
 
     /// The packed state of `key`, if it has one.
     fn packed(&self, key: u64) -> Option<&[u8]> {
-        Some(self.at(self.slot(key)?)?.packed(&self.spill))
+        Some(self.at(self.slot(key)?)?.packed(self.spill.as_slice()))
     }
 
     /// A new slot for `key` holding `bytes`; its number.
@@ -160,18 +180,10 @@ impl Shard {
     /// `packed::has_debts` reads a record through to its debts.
     fn insert_with(&mut self, key: u64, bytes: &[u8], debts: bool) -> usize {
         let n = self.index.len();
-        if self.blocks.last().is_none_or(|b| b.len() == BLOCK) {
-            self.blocks.push(Vec::with_capacity(BLOCK));
-        }
-        if let Some(b) = self.blocks.last_mut() {
-            b.push(Slot {
-                key,
-                len: 0,
-                bytes: [0; INLINE],
-            });
-        }
-        let Shard { index, blocks, .. } = self;
-        index.insert_unique(hash(key), n as u32, |&i| hash(key_at(blocks, i)));
+        self.slots.push(Slot::new(key), BLOCK);
+        let Shard { index, slots, .. } = self;
+        let slots = slots.as_slice();
+        index.insert_unique(hash(key), n as u32, |&i| hash(key_at(slots, i)));
         self.store(n, bytes, debts);
         n
     }
@@ -181,20 +193,20 @@ impl Shard {
     /// that outgrew its slot tends to grow again: more sessions, more debts).
     fn store(&mut self, i: usize, bytes: &[u8], debts: bool) {
         let Shard {
-            blocks,
+            slots,
             spill,
             garbage,
             ..
         } = self;
-        let Some(slot) = blocks.get_mut(i / BLOCK).and_then(|b| b.get_mut(i % BLOCK)) else {
+        let Some(slot) = slots.as_mut_slice().get_mut(i) else {
             return;
         };
-        slot.len = (slot.len & LEN) | if debts { DEBTS } else { 0 };
+        slot.set_len((slot.len() & LEN) | if debts { DEBTS } else { 0 });
         if slot.spilled() {
             let (off, _, room) = slot.spill();
             if bytes.len() > INLINE
                 && bytes.len() <= room
-                && let Some(dst) = spill.get_mut(off..off + bytes.len())
+                && let Some(dst) = spill.as_mut_slice().get_mut(off..off + bytes.len())
             {
                 dst.copy_from_slice(bytes);
                 slot.set_spill(off, bytes.len(), room);
@@ -203,18 +215,16 @@ impl Shard {
             *garbage += room;
         }
         if bytes.len() <= INLINE {
-            slot.bytes[..bytes.len()].copy_from_slice(bytes);
-            slot.len = bytes.len() as u8 | if debts { DEBTS } else { 0 };
+            slot.bytes_mut()[..bytes.len()].copy_from_slice(bytes);
+            slot.set_len(bytes.len() as u8 | if debts { DEBTS } else { 0 });
         } else {
             let off = spill.len();
             let room = bytes.len() + bytes.len() / 4;
-            if spill.capacity() - off < room {
-                // grown by a quarter, not doubled: a doubling arena is up to half empty (issue
-                // #13: the arenas are a third of the states' memory at national size)
-                spill.reserve_exact(room.max(off / 4).max(4096));
-            }
-            spill.extend_from_slice(bytes);
-            spill.resize(off + room, 0);
+            // on the heap grown by a quarter, not doubled: a doubling arena is up to half empty
+            // (issue #13: the arenas are a third of the states' memory at national size)
+            spill.reserve(room, SPILL_STEP);
+            spill.extend_from_slice(bytes, SPILL_STEP);
+            spill.resize_zeroed(off + room, SPILL_STEP);
             slot.set_spill(off, bytes.len(), room);
         }
         if *garbage > 1 << 14 && *garbage * 4 > spill.len() {
@@ -227,15 +237,18 @@ impl Shard {
     fn compact(&mut self) {
         let live = self.spill.len() - self.garbage.min(self.spill.len());
         let mut fresh = Vec::with_capacity(live);
-        for slot in self.blocks.iter_mut().flatten() {
+        let spill = self.spill.as_slice();
+        for slot in self.slots.as_mut_slice() {
             if slot.spilled() {
                 let (off, len, room) = slot.spill();
                 let at = fresh.len();
-                fresh.extend_from_slice(self.spill.get(off..off + room).unwrap_or_default());
+                fresh.extend_from_slice(spill.get(off..off + room).unwrap_or_default());
                 slot.set_spill(at, len, room);
             }
         }
-        self.spill = fresh;
+        // in the scratch file, copied back to the region's start (the pages beyond stay for the
+        // arena to grow into again)
+        self.spill.replace(fresh, SPILL_STEP);
         self.garbage = 0;
         #[cfg(test)]
         {
@@ -290,7 +303,7 @@ impl Shard {
         };
         let mut work = std::mem::take(&mut self.work);
         let read = match self.at(i) {
-            Some(s) => packed::decode_into(s.packed(&self.spill), &mut work),
+            Some(s) => packed::decode_into(s.packed(self.spill.as_slice()), &mut work),
             None => Err(packed::DecodeError("no slot")),
         };
         if let Err(e) = read {
@@ -336,26 +349,32 @@ impl Shard {
     /// Every (key, packed state), in slot order (the order first seen: the same for any
     /// `--threads`).
     pub fn iter(&self) -> impl Iterator<Item = (u64, &[u8])> {
-        self.blocks
+        let spill = self.spill.as_slice();
+        self.slots
+            .as_slice()
             .iter()
-            .flatten()
-            .map(|s| (s.key, s.packed(&self.spill)))
+            .map(move |s| (s.key, s.packed(spill)))
     }
 
     /// (key, packed state) of the states with open debts, in slot order.
     fn with_debts(&self) -> impl Iterator<Item = (u64, &[u8])> {
-        self.blocks
+        let spill = self.spill.as_slice();
+        self.slots
+            .as_slice()
             .iter()
-            .flatten()
             .filter(|s| s.has_debts())
-            .map(|s| (s.key, s.packed(&self.spill)))
+            .map(move |s| (s.key, s.packed(spill)))
     }
 
-    /// Bytes allocated: the index's buckets, the blocks' slots and the spill arena.
-    fn bytes(&self) -> usize {
-        crate::engine::table_bytes(self.index.capacity(), std::mem::size_of::<u32>())
-            + self.blocks.iter().map(|b| b.capacity()).sum::<usize>() * std::mem::size_of::<Slot>()
-            + self.spill.capacity()
+    /// Bytes held: (on the heap: the index's buckets and any slots or arena there; in the scratch
+    /// file: the slots' and the arena's populated pages).
+    fn bytes(&self) -> (usize, usize) {
+        let (sh, sf) = self.slots.bytes();
+        let (ah, af) = self.spill.bytes();
+        (
+            crate::engine::table_bytes(self.index.capacity(), std::mem::size_of::<u32>()) + sh + ah,
+            sf + af,
+        )
     }
 }
 
@@ -384,8 +403,30 @@ impl Default for States {
 }
 
 impl States {
+    /// States on the heap.
     pub fn new() -> States {
         States::default()
+    }
+
+    /// States whose slots and spill arenas live in a scratch file created in `dir` (the run's
+    /// staging directory) and unlinked at once: file-backed pages that the kernel may write back
+    /// and evict, instead of ≈ 85 bytes of anonymous memory a beneficiary (issue #13,
+    /// [`scratch`]). Only the hash indexes stay on the heap. If the file cannot be made or mapped,
+    /// the states are on the heap ([`Self::file_bytes`] is then 0: `LIQUIDATOR_TIMING` shows it).
+    pub fn in_dir(dir: &std::path::Path) -> States {
+        match scratch::regions(dir, SHARDS) {
+            Ok(regions) => States {
+                shards: regions
+                    .into_iter()
+                    .map(|(slots, spill)| Shard {
+                        slots: Store::File(slots),
+                        spill: Store::File(spill),
+                        ..Shard::default()
+                    })
+                    .collect(),
+            },
+            Err(_) => States::new(),
+        }
     }
 
     /// Sets the state of beneficiary `key` before a run (replacing any state it had). A seeded
@@ -420,9 +461,15 @@ impl States {
         self.shards.iter().map(|m| m.len()).sum()
     }
 
-    /// Bytes allocated by the shards (index, slots and spill arenas: everything the states hold).
+    /// Bytes held by the shards (index, slots and spill arenas: everything the states hold), on the
+    /// heap and in the scratch file together.
     pub fn table_bytes(&self) -> usize {
-        self.shards.iter().map(Shard::bytes).sum()
+        self.shards.iter().map(|s| s.bytes().0 + s.bytes().1).sum()
+    }
+
+    /// Of [`Self::table_bytes`], the bytes in the scratch file (file-backed pages: [`Self::in_dir`]).
+    pub fn file_bytes(&self) -> usize {
+        self.shards.iter().map(|s| s.bytes().1).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -958,9 +1005,92 @@ mod tests {
 
     #[test]
     fn a_shard_through_50000_random_steps_agrees_with_a_hash_map_model() {
+        random_steps(Shard::default());
+    }
+
+    /// A directory of its own under the system's temporary directory, removed when dropped.
+    struct TempDir(std::path::PathBuf);
+    impl TempDir {
+        fn new(tag: &str) -> TempDir {
+            let p = std::env::temp_dir().join(format!(
+                "liquidator-states-{tag}-{}-{:?}",
+                std::process::id(),
+                std::thread::current().id()
+            ));
+            let _ = std::fs::remove_dir_all(&p);
+            std::fs::create_dir_all(&p).unwrap();
+            TempDir(p)
+        }
+    }
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// A shard on regions of a scratch file in `dir` of these sizes.
+    fn file_shard(dir: &std::path::Path, slots: usize, spill: usize) -> Shard {
+        let (a, b) = scratch::regions_sized(dir, 1, slots, spill)
+            .unwrap()
+            .pop()
+            .unwrap();
+        Shard {
+            slots: Store::File(a),
+            spill: Store::File(b),
+            ..Shard::default()
+        }
+    }
+
+    #[test]
+    fn a_shard_in_the_scratch_file_through_50000_random_steps_agrees_with_a_hash_map_model() {
+        let dir = TempDir::new("steps");
+        let sh = random_steps(file_shard(&dir.0, 1 << 20, 1 << 20));
+        // the regions were large enough: the shard never left the file, whose name is already gone
+        assert!(
+            sh.slots.in_file() && sh.spill.in_file(),
+            "slots {} spill {} in file {} {}",
+            sh.slots.len(),
+            sh.spill.len(),
+            sh.slots.in_file(),
+            sh.spill.in_file()
+        );
+        assert!(sh.bytes().1 > 0);
+        assert_eq!(std::fs::read_dir(&dir.0).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_shard_whose_scratch_regions_fill_up_moves_to_the_heap_and_keeps_every_state() {
+        let dir = TempDir::new("full");
+        // 16 KiB of slots (341 of the ≈ 1 000 keys) and 64 KiB of arena: both overflow mid-way
+        let sh = random_steps(file_shard(&dir.0, 16 << 10, 64 << 10));
+        assert!(!sh.slots.in_file() && !sh.spill.in_file());
+        assert_eq!(sh.bytes().1, 0);
+    }
+
+    #[test]
+    fn states_in_a_scratch_file_read_back_as_the_same_bytes_as_states_on_the_heap() {
+        let dir = TempDir::new("states");
+        let (mut heap, mut file) = (States::new(), States::in_dir(&dir.0));
+        assert_eq!(
+            std::fs::read_dir(&dir.0).unwrap().count(),
+            0,
+            "file unlinked"
+        );
+        for (k, s) in growing().iter().enumerate().cycle().take(600).enumerate() {
+            let key = (k as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            heap.seed(key, s.1.clone());
+            file.seed(key, s.1.clone());
+        }
+        assert!(file.file_bytes() > 0);
+        assert_eq!(heap.file_bytes(), 0);
+        assert_eq!(heap.sorted_packed(), file.sorted_packed());
+    }
+
+    /// 50 000 random changes of ≈ 1 000 states through `with_state`, checked against a model; the
+    /// shard is returned for the caller's checks.
+    fn random_steps(mut sh: Shard) -> Shard {
         use std::collections::HashMap;
         let mut rng = packed::tests::Mix(0x5eed_0002);
-        let mut sh = Shard::default();
         let mut model: HashMap<u64, BenefState> = HashMap::new();
         let (mut spills, mut back_inline, mut unchanged) = (0, 0, 0);
         let mut b = Vec::new();
@@ -1026,6 +1156,7 @@ mod tests {
             "spills {spills}, back inline {back_inline}, compactions {}, unchanged {unchanged}",
             sh.compactions
         );
+        sh
     }
 
     #[test]

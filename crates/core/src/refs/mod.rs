@@ -420,7 +420,7 @@ fn histories_of<K: Ord + Hash + Eq + Copy, V>(
     file: &str,
     mut rows: Vec<(K, Period, V, usize)>,
 ) -> Result<FxHashMap<K, History<V>>, LoadError> {
-    rows.sort_unstable_by(|a, b| (a.0, a.1.from, a.3).cmp(&(b.0, b.1.from, b.3)));
+    rows.sort_unstable_by_key(|r| (r.0, r.1.from, r.3));
     let mut keys = 0;
     for (i, r) in rows.iter().enumerate() {
         let Some(prev) = i.checked_sub(1).and_then(|j| rows.get(j)) else {
