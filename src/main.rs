@@ -23,7 +23,10 @@ const PURGE_DELAY_MS: std::ffi::c_long = 10_000;
 
 fn main() -> std::process::ExitCode {
     set_allocator_options();
-    cli::main()
+    let t = std::time::Instant::now();
+    let code = cli::main();
+    liquidator_core::engine::tail_step("main returns (since its start)", t);
+    code
 }
 
 /// Whether the operator set mimalloc's purge delay in the environment: mimalloc reads

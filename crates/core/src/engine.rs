@@ -337,8 +337,10 @@ pub fn process_in(
     }
     drop(seen);
     check_batch(&run.info, run.after_trailer)?;
+    let t = std::time::Instant::now();
     (run.info.open_debts, run.info.open_debts_cents) =
         states.open_debt_totals().map_err(RunError::States)?;
+    tail_step("open debts totalled", t);
     // The sinks' end-of-run work (open debts, payment orders, the writers' last flush…) runs after the
     // last window. Sinks own separate files and share nothing, so they finish side by side on the run's
     // pool; the first error in list order is the one reported, whatever the thread count. The TSV
@@ -943,6 +945,20 @@ pub(crate) fn table_bytes(capacity: usize, entry: usize) -> usize {
     buckets * (entry + 1)
 }
 
+/// Whether `LIQUIDATOR_TIMING` is set (read once).
+pub fn timing_on() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("LIQUIDATOR_TIMING").is_some())
+}
+
+/// With `LIQUIDATOR_TIMING` set, prints how long `what` took since `since` (the steps of the end of
+/// a run, issue #13).
+pub fn tail_step(what: &str, since: std::time::Instant) {
+    if timing_on() {
+        eprintln!("timing: tail: {what} {:.3} s", since.elapsed().as_secs_f64());
+    }
+}
+
 /// Measures consecutive laps when timing is on (costs nothing otherwise).
 struct Stopwatch(Option<std::time::Instant>);
 
@@ -1196,12 +1212,18 @@ pub fn stage_run<'s>(
         sinks.extend(more.iter_mut().map(|b| &mut **b as &mut dyn Sink));
         process_in(data, refs, opts, &mut sinks, &mut states)?
     };
+    let t = std::time::Instant::now();
     drop(more);
+    tail_step("extra sinks dropped", t);
+    let t = std::time::Instant::now();
     let mut summary = totals.into_summary(&info);
     summary.set_payment_orders(&orders.totals());
     summary.amc_files = tsv.close()?;
+    tail_step("TSV writer joined", t);
+    let t = std::time::Instant::now();
     summary.check();
     atomic::write_json(&stage.dir.join(crate::output::SUMMARY), &summary)?;
+    tail_step("summary written", t);
     Ok(Staged {
         summary,
         info,

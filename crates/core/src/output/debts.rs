@@ -111,35 +111,49 @@ fn date_text(out: &mut Vec<u8>, d: crate::date::Date) {
 
 /// The rows of `debts.tsv` for the beneficiaries' debt lists `with_debts` (by ascending key, each
 /// one's debts oldest first: `States::with_debts`), aged on `on` (formatted without `core::fmt`: a
-/// national night has millions of them).
+/// national night has millions of them). Each row is written into a fixed array through one cursor
+/// and copied whole (`fmt::Row`, as the payment rows); a row too long for it is written again
+/// straight into `out` by the same writer, so the bytes never depend on the array.
 fn debt_rows(out: &mut Vec<u8>, with_debts: &[(u64, &[Debt])], on: crate::date::Date) {
+    let mut row: fmt::Row<256> = fmt::Row::default();
     for (key, debts) in with_debts {
         for d in *debts {
-            let o = &d.origin;
-            fmt::benef(out, *key);
-            fmt::tab(out);
-            out.put(o.kind.as_str().as_bytes());
-            fmt::tab(out);
-            fmt::at_least(out, o.claim as u64, 9);
-            fmt::tab(out);
-            fmt::u64_(out, o.line as u64);
-            fmt::tab(out);
-            fmt::at_least(out, o.practitioner as u64, 9);
-            fmt::tab(out);
-            fmt::date(out, o.date_of_care);
-            fmt::tab(out);
-            fmt::date(out, o.created);
-            fmt::tab(out);
-            fmt::i64_(out, d.age_days(on));
-            fmt::tab(out);
-            fmt::euros(out, d.amount);
-            fmt::tab(out);
-            fmt::euros(out, d.amount - d.open);
-            fmt::tab(out);
-            fmt::euros(out, d.open);
-            out.push(b'\n');
+            let mut w = row.cursor();
+            debt_row(&mut w, *key, d, on);
+            match w.bytes() {
+                Some(b) => out.extend_from_slice(b),
+                None => debt_row(out, *key, d, on),
+            }
         }
     }
+}
+
+/// One row of `debts.tsv`, its line break included.
+#[inline(always)]
+fn debt_row<O: fmt::Out + ?Sized>(out: &mut O, key: u64, d: &Debt, on: crate::date::Date) {
+    let o = &d.origin;
+    fmt::benef(out, key);
+    fmt::tab(out);
+    out.put(o.kind.as_str().as_bytes());
+    fmt::tab(out);
+    fmt::at_least(out, o.claim as u64, 9);
+    fmt::tab(out);
+    fmt::u64_(out, o.line as u64);
+    fmt::tab(out);
+    fmt::at_least(out, o.practitioner as u64, 9);
+    fmt::tab(out);
+    fmt::date(out, o.date_of_care);
+    fmt::tab(out);
+    fmt::date(out, o.created);
+    fmt::tab(out);
+    fmt::i64_(out, d.age_days(on));
+    fmt::tab(out);
+    fmt::euros(out, d.amount);
+    fmt::tab(out);
+    fmt::euros(out, d.amount - d.open);
+    fmt::tab(out);
+    fmt::euros(out, d.open);
+    out.push(b'\n');
 }
 
 impl Sink for DebtSink {
@@ -174,7 +188,10 @@ impl Sink for DebtSink {
         // Read from the final states by beneficiary (no copy of the debts), formatted in parallel by
         // pieces of beneficiaries and written as they come (`output::pieces`).
         let on = batch.header.map(|h| h.date).unwrap_or_default();
+        let t = std::time::Instant::now();
         let with_debts = states.with_debts();
+        crate::engine::tail_step("debts: states with debts listed", t);
+        let t = std::time::Instant::now();
         let path = self.dir.join(DEBTS);
         let f = create_private(&path).map_err(|e| SinkError::Io(path.clone(), e))?;
         let mut w = BufWriter::with_capacity(1 << 20, f);
@@ -210,6 +227,7 @@ impl Sink for DebtSink {
             debt_rows(&mut b[0], &lists, on)
         })
         .map_err(|(_, e)| SinkError::Io(path.clone(), e))?;
+        crate::engine::tail_step("debts: formatted and written", t);
         if let Some(e) = unreadable.get() {
             return Err(SinkError::Other(format!(
                 "{DEBTS}: ledger corrupt: a beneficiary state does not read: {e}"

@@ -456,7 +456,20 @@ impl Xml {
 /// XML text escaping, appended to `o` (the five special characters are ASCII: escaping byte by byte
 /// is escaping character by character).
 fn esc_into(o: &mut Vec<u8>, s: &str) {
-    for &c in s.as_bytes() {
+    esc_bytes(o, s.as_bytes())
+}
+
+/// [`esc_into`] on the text's bytes.
+fn esc_bytes(o: &mut Vec<u8>, s: &[u8]) {
+    // Accounts and names rarely hold one of the five: copied whole then (an IBAN a transfer).
+    if !s
+        .iter()
+        .any(|c| matches!(c, b'&' | b'<' | b'>' | b'"' | b'\''))
+    {
+        o.extend_from_slice(s);
+        return;
+    }
+    for &c in s {
         match c {
             b'&' => o.extend_from_slice(b"&amp;"),
             b'<' => o.extend_from_slice(b"&lt;"),
@@ -559,9 +572,10 @@ impl<'a> Doc<'a> {
         );
         fmt::euros(out, amount);
         out.extend_from_slice(b"</InstdAmt>\n        </Amt>\n");
-        if !a.bic().is_empty() {
+        let bic = a.bic_bytes();
+        if !bic.is_empty() {
             out.extend_from_slice(b"        <CdtrAgt>\n          <FinInstnId>\n            <BIC>");
-            esc_into(out, a.bic());
+            esc_bytes(out, bic);
             out.extend_from_slice(b"</BIC>\n          </FinInstnId>\n        </CdtrAgt>\n");
         }
         out.extend_from_slice(b"        <Cdtr>\n          <Nm>");
@@ -577,7 +591,7 @@ impl<'a> Doc<'a> {
         out.extend_from_slice(
             b"</Nm>\n        </Cdtr>\n        <CdtrAcct>\n          <Id>\n            <IBAN>",
         );
-        esc_into(out, a.iban());
+        esc_bytes(out, a.iban_bytes());
         out.extend_from_slice(b"</IBAN>\n          </Id>\n        </CdtrAcct>\n        <RmtInf>\n          <Ustrd>AMO LOT ");
         fmt::u64_(out, self.batch_no as u64);
         out.extend_from_slice(b" DU ");
@@ -650,8 +664,8 @@ impl<'a> Doc<'a> {
 }
 
 /// The text of [`end_to_end`], appended to `o`.
-fn end_to_end_into(o: &mut Vec<u8>, batch_no: u32, seq: u64) {
-    o.extend_from_slice(b"LIQ");
+fn end_to_end_into<O: Out + ?Sized>(o: &mut O, batch_no: u32, seq: u64) {
+    o.put(b"LIQ");
     fmt::u64_(o, batch_no as u64);
     o.push(b'-');
     fmt::at_least(o, seq, 7);
@@ -680,10 +694,12 @@ pub fn pain001(
 /// `payment_orders.tsv` and `held_payments.tsv`.
 pub fn tables(batch_no: u32, decisions: &[Decision]) -> (String, String) {
     let (mut o, mut h) = (Vec::from(ORDERS_HEADER), Vec::from(HELD_HEADER));
+    let mut row: fmt::Row<256> = fmt::Row::default();
     for d in decisions {
         table_rows(
             &mut o,
             &mut h,
+            &mut row,
             batch_no,
             d.payee,
             &d.due,
@@ -698,7 +714,7 @@ pub fn tables(batch_no: u32, decisions: &[Decision]) -> (String, String) {
 }
 
 /// A payee's id as text: the practitioner's number on 9 digits, the beneficiary's key.
-fn payee_id(o: &mut Vec<u8>, p: Payee) {
+fn payee_id<O: Out + ?Sized>(o: &mut O, p: Payee) {
     match p {
         Payee::Practitioner(n) => fmt::at_least(o, n as u64, 9),
         Payee::Insured(k) => fmt::benef(o, k),
@@ -706,26 +722,62 @@ fn payee_id(o: &mut Vec<u8>, p: Payee) {
 }
 
 /// The payee's row of `payment_orders.tsv`, and of `held_payments.tsv` when its transfer is held.
-fn table_rows(
+/// The orders row is written into `row` through one cursor and copied whole (`fmt::Row`, as the
+/// payment rows: one a payee, millions a night, issue #13); a row too long for it is written again
+/// straight into `o` by the same writer, so the bytes never depend on the array.
+#[allow(clippy::too_many_arguments)]
+fn table_rows<const N: usize>(
     o: &mut Vec<u8>,
     h: &mut Vec<u8>,
+    row: &mut fmt::Row<N>,
     batch_no: u32,
     payee: Payee,
     due: &Due,
     account: Option<&BankAccount>,
     outcome: Result<Option<u64>, Hold>,
 ) {
-    let kind = payee.kind().as_str().as_bytes();
-    let amounts = |o: &mut Vec<u8>| {
-        fmt::u64_(o, due.lines);
-        fmt::tab(o);
-        fmt::euros(o, due.owed);
-        fmt::tab(o);
-        fmt::euros(o, due.recovered);
-        fmt::tab(o);
-        fmt::euros(o, due.amount());
-        fmt::tab(o);
-    };
+    let mut w = row.cursor();
+    order_row(&mut w, batch_no, payee, due, account, outcome);
+    match w.bytes() {
+        Some(b) => o.extend_from_slice(b),
+        None => order_row(o, batch_no, payee, due, account, outcome),
+    }
+    if let Err(c) = outcome {
+        h.put(payee.kind().as_str().as_bytes());
+        fmt::tab(h);
+        payee_id(h, payee);
+        fmt::tab(h);
+        amounts(h, due);
+        h.put(c.code().as_bytes());
+        fmt::tab(h);
+        h.put(c.slug().as_bytes());
+        h.push(b'\n');
+    }
+}
+
+/// A payee's lines, owed, recovered and amount, each followed by a tab.
+#[inline(always)]
+fn amounts<O: Out + ?Sized>(o: &mut O, due: &Due) {
+    fmt::u64_(o, due.lines);
+    fmt::tab(o);
+    fmt::euros(o, due.owed);
+    fmt::tab(o);
+    fmt::euros(o, due.recovered);
+    fmt::tab(o);
+    fmt::euros(o, due.amount());
+    fmt::tab(o);
+}
+
+/// One row of `payment_orders.tsv`, its line break included.
+#[inline(always)]
+fn order_row<O: Out + ?Sized>(
+    o: &mut O,
+    batch_no: u32,
+    payee: Payee,
+    due: &Due,
+    account: Option<&BankAccount>,
+    outcome: Result<Option<u64>, Hold>,
+) {
     let status: &[u8] = match outcome {
         Ok(Some(seq)) => {
             end_to_end_into(o, batch_no, seq);
@@ -735,32 +787,23 @@ fn table_rows(
         Err(_) => b"HELD",
     };
     fmt::tab(o);
-    o.put(kind);
+    o.put(payee.kind().as_str().as_bytes());
     fmt::tab(o);
     payee_id(o, payee);
     fmt::tab(o);
-    amounts(o);
+    amounts(o, due);
     o.put(status);
     fmt::tab(o);
     if let Some(a) = account {
-        o.put(a.iban().as_bytes());
+        o.put(a.iban_bytes());
         fmt::tab(o);
-        o.put(a.bic().as_bytes());
+        o.put(a.bic_bytes());
     } else {
         fmt::tab(o);
     }
     fmt::tab(o);
     if let Err(c) = outcome {
         o.put(c.code().as_bytes());
-        h.put(kind);
-        fmt::tab(h);
-        payee_id(h, payee);
-        fmt::tab(h);
-        amounts(h);
-        h.put(c.code().as_bytes());
-        fmt::tab(h);
-        h.put(c.slug().as_bytes());
-        h.push(b'\n');
     }
     o.push(b'\n');
 }
@@ -851,7 +894,10 @@ impl Sink for PaymentOrderSink<'_> {
         let on = batch.header.map(|h| h.date).unwrap_or_default();
         let batch_no = batch.header.map_or(0, |h| h.batch_no);
         // In payee order, in blocks of whole pieces.
+        let t = std::time::Instant::now();
         let blocks = std::mem::take(&mut self.due).into_blocks();
+        crate::engine::tail_step("payment orders: dues merged", t);
+        let t = std::time::Instant::now();
         let pieces: Vec<&[(u64, Due)]> = blocks.iter().flat_map(|b| b.chunks(PIECE)).collect();
         let refs = self.refs;
         let payer = refs.payer.is_some();
@@ -895,6 +941,8 @@ impl Sink for PaymentOrderSink<'_> {
             totals.nothing_due += c.nothing_due;
         }
         self.totals = totals;
+        crate::engine::tail_step("payment orders: first pass", t);
+        let t = std::time::Instant::now();
         let doc = Doc::of(refs, batch, &totals);
         let paths = [ORDERS, HELD, XML].map(|n| self.dir.join(n));
         let paths = &paths;
@@ -932,6 +980,7 @@ impl Sink for PaymentOrderSink<'_> {
                 // The piece's bank rows read side by side first: their cache misses overlap.
                 refs.beneficiaries
                     .read_ahead_banks(found.iter().filter(|f| f.0 < LOOK_UP).map(|f| f.0 as usize));
+                let mut row: fmt::Row<256> = fmt::Row::default();
                 for ((key, d), &(f, decided)) in piece.iter().zip(found) {
                     let p = payee_of(*key);
                     let a = Accounts::at(refs, p, on, f);
@@ -941,7 +990,7 @@ impl Sink for PaymentOrderSink<'_> {
                             seq
                         })
                     });
-                    table_rows(o, h, batch_no, p, d, a.as_ref(), outcome);
+                    table_rows(o, h, &mut row, batch_no, p, d, a.as_ref(), outcome);
                     if let (Some(doc), Ok(Some(seq)), Some(a)) = (&doc, outcome, a.as_ref()) {
                         doc.transfer(x, p, d.amount(), seq, a);
                     }
@@ -951,6 +1000,8 @@ impl Sink for PaymentOrderSink<'_> {
         .map_err(|(i, e)| io_err(i)(e))?;
         drop(pieces);
         drop(blocks);
+        crate::engine::tail_step("payment orders: formatted and written", t);
+        let t = std::time::Instant::now();
         // Each file made durable as soon as it is whole, here, beside the other sinks' end-of-run
         // work rather than after it (`Staging::sync` then finds clean pages; issue #13).
         orders
@@ -966,6 +1017,7 @@ impl Sink for PaymentOrderSink<'_> {
                 .and_then(|()| w.get_ref().sync_all())
                 .map_err(io_err(2))?;
         }
+        crate::engine::tail_step("payment orders: synced", t);
         Ok(())
     }
 }

@@ -3,7 +3,9 @@
 use crate::engine::BatchInfo;
 use crate::money::Cents;
 use crate::rules::{LineResult, Outcome, PayeeKind};
-use crate::sink::{Event, Sink, SinkError};
+use crate::codes::{Reject, Warn};
+use crate::sink::{Event, Sink, SinkError, segments};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -143,6 +145,14 @@ impl Summary {
 
     /// Adds one event (a liquidated claim or a record outside claims) to the totals.
     pub fn add_event(&mut self, e: &Event<'_>) {
+        let mut codes = CodeCounts::default();
+        self.count_event(e, &mut codes);
+        self.add_codes(&codes);
+    }
+
+    /// The totals of one event, its codes counted in `codes` (turned into the maps by
+    /// [`Summary::add_codes`]).
+    fn count_event(&mut self, e: &Event<'_>, codes: &mut CodeCounts) {
         match e {
             Event::Claim(c) => {
                 self.claims_read += 1;
@@ -161,13 +171,11 @@ impl Summary {
                             self.lines_rejected += 1;
                             self.billed_cents += fee;
                             self.rejected_billed_cents += fee;
-                            bump(&mut self.line_rejections_by_code, lr.rejection.code.code());
+                            codes.line_rejection(lr.rejection.code);
                         }
                         for r in &p.lines {
                             self.add_line(r, p.payee);
-                            for w in r.warning_codes() {
-                                bump(&mut self.warnings_by_code, w.code());
-                            }
+                            codes.warnings(r.warnings);
                         }
                     }
                     Outcome::Rejected(r) => {
@@ -175,13 +183,71 @@ impl Summary {
                         self.lines_rejected += c.claim.act_records as u64;
                         self.billed_cents += c.claim.billed;
                         self.rejected_billed_cents += c.claim.billed;
-                        bump(&mut self.rejections_by_code, r.code.code());
+                        codes.rejection(r.code);
                     }
                 }
             }
             Event::Orphan(o) => {
                 self.orphan_records += 1;
                 self.orphan_billed_cents += o.fee;
+            }
+        }
+    }
+
+    /// Adds the counts by code to the maps (codes counted 0 times get no key).
+    fn add_codes(&mut self, codes: &CodeCounts) {
+        for (&n, &code) in codes.rejections.iter().zip(Reject::ALL) {
+            bump_by(&mut self.rejections_by_code, code.code(), n);
+        }
+        for (&n, &code) in codes.line_rejections.iter().zip(Reject::ALL) {
+            bump_by(&mut self.line_rejections_by_code, code.code(), n);
+        }
+        // A warning's bit in `LineResult::warnings` is its place in the list
+        // (`LineResult::warning_codes`).
+        for &w in Warn::ALL {
+            let n = codes.warnings.get(w as usize).copied().unwrap_or(0);
+            bump_by(&mut self.warnings_by_code, w.code(), n);
+        }
+    }
+
+    /// Adds the totals that events make (what [`Summary::count_event`] counts) of `o`, a part of the
+    /// same run: the sum does not depend on how the events were cut into parts.
+    fn absorb(&mut self, o: &Summary) {
+        self.claims_read += o.claims_read;
+        self.claims_paid += o.claims_paid;
+        self.claims_rejected += o.claims_rejected;
+        self.lines_read += o.lines_read;
+        self.lines_paid += o.lines_paid;
+        self.lines_rejected += o.lines_rejected;
+        self.billed_cents += o.billed_cents;
+        self.paid_billed_cents += o.paid_billed_cents;
+        self.base_cents += o.base_cents;
+        self.amo_gross_cents += o.amo_gross_cents;
+        self.amo_paid_cents += o.amo_paid_cents;
+        self.amo_to_practitioners_cents += o.amo_to_practitioners_cents;
+        self.amo_to_insured_cents += o.amo_to_insured_cents;
+        self.amc_cents += o.amc_cents;
+        self.patient_cents += o.patient_cents;
+        self.participations_cents += o.participations_cents;
+        self.franchises_cents += o.franchises_cents;
+        self.heavy_forfait_cents += o.heavy_forfait_cents;
+        self.excess_cents += o.excess_cents;
+        self.rejected_billed_cents += o.rejected_billed_cents;
+        self.orphan_records += o.orphan_records;
+        self.orphan_billed_cents += o.orphan_billed_cents;
+        self.claims_partially_paid += o.claims_partially_paid;
+        self.line_rejections += o.line_rejections;
+        self.debts_created += o.debts_created;
+        self.debts_created_cents += o.debts_created_cents;
+        self.recoveries += o.recoveries;
+        self.recovered_cents += o.recovered_cents;
+        for (m, om) in [
+            (&mut self.rejections_by_code, &o.rejections_by_code),
+            (&mut self.line_rejections_by_code, &o.line_rejections_by_code),
+            (&mut self.warnings_by_code, &o.warnings_by_code),
+        ] {
+            for (k, &n) in om {
+                bump_by(m, k, n);
             }
         }
     }
@@ -229,11 +295,58 @@ impl Summary {
     }
 }
 
-fn bump(m: &mut BTreeMap<String, u64>, code: &str) {
+/// Adds `n` to the count of `code` (no key for a count of 0).
+fn bump_by(m: &mut BTreeMap<String, u64>, code: &str, n: u64) {
+    if n == 0 {
+        return;
+    }
     match m.get_mut(code) {
-        Some(v) => *v += 1,
+        Some(v) => *v += n,
         None => {
-            m.insert(code.to_string(), 1);
+            m.insert(code.to_string(), n);
+        }
+    }
+}
+
+/// The codes of some events, counted by their place in the closed lists (`codes`): an array
+/// increment an event instead of a string-keyed map lookup (the warnings' were ≈ 360 instructions a
+/// claim, issue #13), turned into the summary's maps once per window ([`Summary::add_codes`]).
+struct CodeCounts {
+    rejections: Vec<u64>,
+    line_rejections: Vec<u64>,
+    /// By bit of `LineResult::warnings`.
+    warnings: [u64; 32],
+}
+
+impl Default for CodeCounts {
+    fn default() -> Self {
+        CodeCounts {
+            rejections: vec![0; Reject::ALL.len()],
+            line_rejections: vec![0; Reject::ALL.len()],
+            warnings: [0; 32],
+        }
+    }
+}
+
+impl CodeCounts {
+    fn rejection(&mut self, r: Reject) {
+        if let Some(n) = self.rejections.get_mut(r as usize) {
+            *n += 1;
+        }
+    }
+    fn line_rejection(&mut self, r: Reject) {
+        if let Some(n) = self.line_rejections.get_mut(r as usize) {
+            *n += 1;
+        }
+    }
+    /// One line's warnings: one count per bit set.
+    fn warnings(&mut self, mut mask: u32) {
+        while mask != 0 {
+            let bit = mask.trailing_zeros() as usize;
+            if let Some(n) = self.warnings.get_mut(bit) {
+                *n += 1;
+            }
+            mask &= mask - 1;
         }
     }
 }
@@ -245,9 +358,23 @@ pub struct SummarySink {
 }
 
 impl Sink for SummarySink {
+    /// The window's segments counted side by side on the run's pool, each into its own totals,
+    /// then added in order (sums of integers and counts: the same for any cut, issue #13).
     fn window(&mut self, events: &[Event<'_>]) -> Result<(), SinkError> {
-        for e in events {
-            self.summary.add_event(e);
+        let segs: Vec<&[Event]> = segments(events).collect();
+        let parts: Vec<(Summary, CodeCounts)> = segs
+            .par_iter()
+            .map(|seg| {
+                let (mut s, mut codes) = (Summary::default(), CodeCounts::default());
+                for e in *seg {
+                    s.count_event(e, &mut codes);
+                }
+                (s, codes)
+            })
+            .collect();
+        for (s, codes) in &parts {
+            self.summary.absorb(s);
+            self.summary.add_codes(codes);
         }
         Ok(())
     }
