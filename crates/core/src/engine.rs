@@ -955,7 +955,10 @@ pub fn timing_on() -> bool {
 /// a run, issue #13).
 pub fn tail_step(what: &str, since: std::time::Instant) {
     if timing_on() {
-        eprintln!("timing: tail: {what} {:.3} s", since.elapsed().as_secs_f64());
+        eprintln!(
+            "timing: tail: {what} {:.3} s",
+            since.elapsed().as_secs_f64()
+        );
     }
 }
 

@@ -1,9 +1,9 @@
 //! `summary.json`: control totals of a run, and the proof that they reconcile.
 
+use crate::codes::{Reject, Warn};
 use crate::engine::BatchInfo;
 use crate::money::Cents;
 use crate::rules::{LineResult, Outcome, PayeeKind};
-use crate::codes::{Reject, Warn};
 use crate::sink::{Event, Sink, SinkError, segments};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -243,7 +243,10 @@ impl Summary {
         self.recovered_cents += o.recovered_cents;
         for (m, om) in [
             (&mut self.rejections_by_code, &o.rejections_by_code),
-            (&mut self.line_rejections_by_code, &o.line_rejections_by_code),
+            (
+                &mut self.line_rejections_by_code,
+                &o.line_rejections_by_code,
+            ),
             (&mut self.warnings_by_code, &o.warnings_by_code),
         ] {
             for (k, &n) in om {
