@@ -30,6 +30,9 @@ pub const ORDERS: &str = "payment_orders.tsv";
 pub const HELD: &str = "held_payments.tsv";
 
 pub const ORDERS_HEADER: &str = "end_to_end_id\tpayee_kind\tpayee_id\tlines\towed\trecovered\tamount\tstatus\tiban\tbic\tcode\n";
+/// Bytes of the array a transfer is written into (one is ≈ 700 bytes with a BIC).
+const TRANSFER_CAP: usize = 1024;
+
 pub const HELD_HEADER: &str =
     "payee_kind\tpayee_id\tlines\towed\trecovered\tamount\tcode\treason\n";
 
@@ -456,26 +459,25 @@ impl Xml {
 /// XML text escaping, appended to `o` (the five special characters are ASCII: escaping byte by byte
 /// is escaping character by character).
 fn esc_into(o: &mut Vec<u8>, s: &str) {
-    esc_bytes(o, s.as_bytes())
+    esc_out(o, s.as_bytes())
 }
 
-/// [`esc_into`] on the text's bytes.
-fn esc_bytes(o: &mut Vec<u8>, s: &[u8]) {
-    // Accounts and names rarely hold one of the five: copied whole then (an IBAN a transfer).
+/// [`esc_into`] on the text's bytes, into any writer of the formatters (`fmt::Out`).
+fn esc_out<O: Out + ?Sized>(o: &mut O, s: &[u8]) {
     if !s
         .iter()
         .any(|c| matches!(c, b'&' | b'<' | b'>' | b'"' | b'\''))
     {
-        o.extend_from_slice(s);
+        o.put(s);
         return;
     }
     for &c in s {
         match c {
-            b'&' => o.extend_from_slice(b"&amp;"),
-            b'<' => o.extend_from_slice(b"&lt;"),
-            b'>' => o.extend_from_slice(b"&gt;"),
-            b'"' => o.extend_from_slice(b"&quot;"),
-            b'\'' => o.extend_from_slice(b"&apos;"),
+            b'&' => o.put(b"&amp;"),
+            b'<' => o.put(b"&lt;"),
+            b'>' => o.put(b"&gt;"),
+            b'"' => o.put(b"&quot;"),
+            b'\'' => o.put(b"&apos;"),
             c => o.push(c),
         }
     }
@@ -561,44 +563,89 @@ impl<'a> Doc<'a> {
     /// The `Xml` writer's layout is pinned against this text by the test
     /// `transfer_text_is_the_xml_writers_layout`.
     fn transfer(&self, out: &mut Vec<u8>, payee: Payee, amount: Cents, seq: u64, a: &BankAccount) {
-        out.extend_from_slice(b"      <CdtTrfTxInf>\n        <PmtId>\n          <InstrId>");
-        let e2e = out.len();
-        end_to_end_into(out, self.batch_no, seq);
-        let e2e = e2e..out.len();
-        out.extend_from_slice(b"</InstrId>\n          <EndToEndId>");
-        out.extend_from_within(e2e.clone());
-        out.extend_from_slice(
+        let mut row: fmt::Row<TRANSFER_CAP> = fmt::Row::default();
+        self.transfer_with(out, &mut row, payee, amount, seq, a);
+    }
+
+    /// [`Self::transfer`] with the caller's row array (one a piece of payees): the element is
+    /// written into the array through one cursor and copied whole (`fmt::Row`, as the payment
+    /// rows: a `Vec` checks its capacity at every field, issue #13); one too long for it is written
+    /// again straight into `out` by the same writer, so the bytes never depend on the array.
+    fn transfer_with<const N: usize>(
+        &self,
+        out: &mut Vec<u8>,
+        row: &mut fmt::Row<N>,
+        payee: Payee,
+        amount: Cents,
+        seq: u64,
+        a: &BankAccount,
+    ) {
+        let mut w = row.cursor();
+        self.transfer_text(&mut w, payee, amount, seq, a);
+        match w.bytes() {
+            Some(b) => out.extend_from_slice(b),
+            None => self.transfer_text(out, payee, amount, seq, a),
+        }
+    }
+
+    /// The text of [`Self::transfer`].
+    #[inline(always)]
+    fn transfer_text<O: Out + ?Sized>(
+        &self,
+        out: &mut O,
+        payee: Payee,
+        amount: Cents,
+        seq: u64,
+        a: &BankAccount,
+    ) {
+        // The reference, written once and copied to its three places.
+        let mut e2e_row: fmt::Row<48> = fmt::Row::default();
+        let mut c = e2e_row.cursor();
+        end_to_end_into(&mut c, self.batch_no, seq);
+        let long;
+        let e2e: &[u8] = match c.bytes() {
+            Some(b) => b,
+            None => {
+                let mut v = Vec::new();
+                end_to_end_into(&mut v, self.batch_no, seq);
+                long = v;
+                &long
+            }
+        };
+        out.put(b"      <CdtTrfTxInf>\n        <PmtId>\n          <InstrId>");
+        out.put(e2e);
+        out.put(b"</InstrId>\n          <EndToEndId>");
+        out.put(e2e);
+        out.put(
             b"</EndToEndId>\n        </PmtId>\n        <Amt>\n          <InstdAmt Ccy=\"EUR\">",
         );
         fmt::euros(out, amount);
-        out.extend_from_slice(b"</InstdAmt>\n        </Amt>\n");
+        out.put(b"</InstdAmt>\n        </Amt>\n");
         let bic = a.bic_bytes();
         if !bic.is_empty() {
-            out.extend_from_slice(b"        <CdtrAgt>\n          <FinInstnId>\n            <BIC>");
-            esc_bytes(out, bic);
-            out.extend_from_slice(b"</BIC>\n          </FinInstnId>\n        </CdtrAgt>\n");
+            out.put(b"        <CdtrAgt>\n          <FinInstnId>\n            <BIC>");
+            esc_out(out, bic);
+            out.put(b"</BIC>\n          </FinInstnId>\n        </CdtrAgt>\n");
         }
-        out.extend_from_slice(b"        <Cdtr>\n          <Nm>");
+        out.put(b"        <Cdtr>\n          <Nm>");
         match payee {
             Payee::Practitioner(n) => {
-                out.extend_from_slice(b"PS ");
+                out.put(b"PS ");
                 fmt::at_least(out, n as u64, 9);
             }
             // The bank needs no NIR: the insured is named by the transfer's reference, which
             // payment_orders.tsv maps back to the beneficiary.
-            Payee::Insured(_) => out.extend_from_slice(b"ASSURE"),
+            Payee::Insured(_) => out.put(b"ASSURE"),
         }
-        out.extend_from_slice(
-            b"</Nm>\n        </Cdtr>\n        <CdtrAcct>\n          <Id>\n            <IBAN>",
-        );
-        esc_bytes(out, a.iban_bytes());
-        out.extend_from_slice(b"</IBAN>\n          </Id>\n        </CdtrAcct>\n        <RmtInf>\n          <Ustrd>AMO LOT ");
+        out.put(b"</Nm>\n        </Cdtr>\n        <CdtrAcct>\n          <Id>\n            <IBAN>");
+        esc_out(out, a.iban_bytes());
+        out.put(b"</IBAN>\n          </Id>\n        </CdtrAcct>\n        <RmtInf>\n          <Ustrd>AMO LOT ");
         fmt::u64_(out, self.batch_no as u64);
-        out.extend_from_slice(b" DU ");
-        out.extend_from_slice(self.date.as_bytes());
-        out.extend_from_slice(b" REF ");
-        out.extend_from_within(e2e);
-        out.extend_from_slice(b"</Ustrd>\n        </RmtInf>\n      </CdtTrfTxInf>\n");
+        out.put(b" DU ");
+        out.put(self.date.as_bytes());
+        out.put(b" REF ");
+        out.put(e2e);
+        out.put(b"</Ustrd>\n        </RmtInf>\n      </CdtTrfTxInf>\n");
     }
 
     /// [`Self::transfer`] element by element with the [`Xml`] writer (the layout of the rest of the
@@ -981,6 +1028,7 @@ impl Sink for PaymentOrderSink<'_> {
                 refs.beneficiaries
                     .read_ahead_banks(found.iter().filter(|f| f.0 < LOOK_UP).map(|f| f.0 as usize));
                 let mut row: fmt::Row<256> = fmt::Row::default();
+                let mut transfer: fmt::Row<TRANSFER_CAP> = fmt::Row::default();
                 for ((key, d), &(f, decided)) in piece.iter().zip(found) {
                     let p = payee_of(*key);
                     let a = Accounts::at(refs, p, on, f);
@@ -992,7 +1040,7 @@ impl Sink for PaymentOrderSink<'_> {
                     });
                     table_rows(o, h, &mut row, batch_no, p, d, a.as_ref(), outcome);
                     if let (Some(doc), Ok(Some(seq)), Some(a)) = (&doc, outcome, a.as_ref()) {
-                        doc.transfer(x, p, d.amount(), seq, a);
+                        doc.transfer_with(x, &mut transfer, p, d.amount(), seq, a);
                     }
                 }
             },
@@ -1057,6 +1105,15 @@ mod tests {
                 String::from_utf8(fast).unwrap(),
                 String::from_utf8(slow).unwrap()
             );
+        }
+        // An array too short for the element: written again straight into the buffer, the same
+        // bytes.
+        for (payee, amount, seq, a) in cases {
+            let (mut short, mut long) = (b"x".to_vec(), b"x".to_vec());
+            let mut row: fmt::Row<16> = fmt::Row::default();
+            doc.transfer_with(&mut short, &mut row, payee, amount, seq, &a);
+            doc.transfer(&mut long, payee, amount, seq, &a);
+            assert_eq!(short, long);
         }
         // And the text itself, by hand, for the insured without a BIC.
         let mut t = Vec::new();
