@@ -93,6 +93,7 @@ fn liq(refs: &Refs, h: &ClaimHeader, lines: &[ActLine]) -> Outcome {
         lines,
         line_pos: &pos[..lines.len()],
         pos: Pos::default(),
+        benef_at: None,
     };
     rules::liquidate(&ctx, &input, &mut BenefState::default(), &mut Trace(None))
 }

@@ -674,6 +674,7 @@ fn liquidate_traced(
         lines: &lines,
         line_pos: &pos,
         pos: Pos::default(),
+        benef_at: None,
     };
     let mut steps = Vec::new();
     let o = rules::liquidate(
@@ -860,4 +861,46 @@ fn first_rejection(o: liquidator_core::rules::Outcome) -> (Reject, usize) {
             (p.rejected_lines[0].rejection.code, p.lines.len())
         }
     }
+}
+
+/// The controls take the beneficiary found by the engine's read-ahead (`Beneficiaries::get_at` with
+/// the position of its first row): the same view as a search, and a position that is not the key's
+/// first row (the next one, the one before, the first of the store, past the end) is searched again,
+/// never trusted.
+#[test]
+fn a_beneficiary_taken_at_a_found_position_is_the_one_searched() {
+    use liquidator_core::date::Date;
+    let store = &crate::common::mini_refs().beneficiaries;
+    let text =
+        std::fs::read_to_string(crate::common::mini_src().join("beneficiaries.tsv")).unwrap();
+    let mut seen = 0;
+    for row in text.lines().skip(1) {
+        let cols: Vec<&str> = row.split('\t').collect();
+        let key =
+            liquidator_core::refs::benef_key(cols[0].as_bytes(), cols[1].parse().unwrap()).unwrap();
+        let i = store.find(key).expect("a beneficiary of the table");
+        let seen_by = |v: Option<liquidator_core::refs::beneficiaries::BenefView<'_>>| {
+            v.map(|v| (v.birth, v.rights_at(Date(20260316)).map(|r| r.0)))
+        };
+        let searched = seen_by(store.get(key));
+        assert!(searched.is_some());
+        for at in [
+            Some(i),
+            None,
+            Some(i + 1),
+            i.checked_sub(1),
+            Some(0),
+            Some(usize::MAX),
+        ] {
+            assert_eq!(
+                seen_by(store.get_at(key, at)),
+                searched,
+                "key {key} at {at:?}"
+            );
+        }
+        seen += 1;
+    }
+    assert!(seen > 3);
+    // A key not in the store, whatever the position given.
+    assert!(store.get_at(7, Some(0)).is_none());
 }

@@ -792,6 +792,8 @@ fn liquidate_shards(
         .zip(states.par_iter_mut())
         .for_each(|((so, list), st)| {
             let mut scratch = BenefState::default();
+            // Where the read-ahead found each of the next claims' beneficiary rows.
+            let mut found: [Option<usize>; LOOKAHEAD] = [None; LOOKAHEAD];
             so.outcomes.clear();
             so.opening_debts = 0;
             so.corrupt = None;
@@ -801,9 +803,12 @@ fn liquidate_shards(
                     // its state are cache misses. Read them for the next LOOKAHEAD claims in a tight
                     // loop of independent lookups first, so that their misses overlap instead of
                     // coming one after the other inside the rules (issue #13).
+                    // The rows found are kept and handed to the rules with each claim: the controls
+                    // do not search the store again (`Beneficiaries::get_at`).
                     let next = list.get(n..).unwrap_or(&[]).iter().take(LOOKAHEAD);
-                    for &(_, key) in next {
-                        std::hint::black_box(ctx.refs.beneficiaries.touch(key));
+                    found = [None; LOOKAHEAD];
+                    for (slot, &(_, key)) in found.iter_mut().zip(next) {
+                        *slot = ctx.refs.beneficiaries.touch_find(key);
                         // A beneficiary the shard does not hold yet takes its state from the
                         // ledger, if any: read that ahead too (`Carry::touch_state`, issue #14).
                         if st.touch(key) == 0
@@ -826,6 +831,7 @@ fn liquidate_shards(
                     lines: &ch.lines[a..b],
                     line_pos: &ch.line_pos[a..b],
                     pos: c.pos,
+                    benef_at: found.get(n % LOOKAHEAD).copied().flatten(),
                 };
                 // The state is decoded from its packed form for the claim and packed back after
                 // it (`states::Shard::with_state`, issue #13).

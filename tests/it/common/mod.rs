@@ -135,6 +135,7 @@ pub fn liquidate_with(
         lines: &lines,
         line_pos: &pos,
         pos: Pos::default(),
+        benef_at: None,
     };
     rules::liquidate(&ctx, &input, st, &mut Trace(None))
 }

@@ -144,15 +144,22 @@ impl Summary {
     }
 
     /// Adds one event (a liquidated claim or a record outside claims) to the totals.
+    /// Its codes go straight into the maps (one event: no arrays to fill and walk); the sink counts
+    /// a window's by index instead ([`CodeCounts`]).
     pub fn add_event(&mut self, e: &Event<'_>) {
-        let mut codes = CodeCounts::default();
+        let mut codes = MapCodes {
+            rejections: std::mem::take(&mut self.rejections_by_code),
+            line_rejections: std::mem::take(&mut self.line_rejections_by_code),
+            warnings: std::mem::take(&mut self.warnings_by_code),
+        };
         self.count_event(e, &mut codes);
-        self.add_codes(&codes);
+        self.rejections_by_code = codes.rejections;
+        self.line_rejections_by_code = codes.line_rejections;
+        self.warnings_by_code = codes.warnings;
     }
 
-    /// The totals of one event, its codes counted in `codes` (turned into the maps by
-    /// [`Summary::add_codes`]).
-    fn count_event(&mut self, e: &Event<'_>, codes: &mut CodeCounts) {
+    /// The totals of one event, its codes counted in `codes`.
+    fn count_event(&mut self, e: &Event<'_>, codes: &mut impl Codes) {
         match e {
             Event::Claim(c) => {
                 self.claims_read += 1;
@@ -331,7 +338,40 @@ impl Default for CodeCounts {
     }
 }
 
-impl CodeCounts {
+/// Where [`Summary::count_event`] counts an event's codes.
+trait Codes {
+    fn rejection(&mut self, r: Reject);
+    fn line_rejection(&mut self, r: Reject);
+    /// One line's warnings (`LineResult::warnings`: a bit each).
+    fn warnings(&mut self, mask: u32);
+}
+
+/// The summary's own maps, for one event at a time ([`Summary::add_event`]).
+struct MapCodes {
+    rejections: BTreeMap<String, u64>,
+    line_rejections: BTreeMap<String, u64>,
+    warnings: BTreeMap<String, u64>,
+}
+
+impl Codes for MapCodes {
+    fn rejection(&mut self, r: Reject) {
+        bump_by(&mut self.rejections, r.code(), 1);
+    }
+    fn line_rejection(&mut self, r: Reject) {
+        bump_by(&mut self.line_rejections, r.code(), 1);
+    }
+    fn warnings(&mut self, mut mask: u32) {
+        // A warning's bit is its place in the list (`LineResult::warning_codes`).
+        while mask != 0 {
+            if let Some(w) = Warn::ALL.get(mask.trailing_zeros() as usize) {
+                bump_by(&mut self.warnings, w.code(), 1);
+            }
+            mask &= mask - 1;
+        }
+    }
+}
+
+impl Codes for CodeCounts {
     fn rejection(&mut self, r: Reject) {
         if let Some(n) = self.rejections.get_mut(r as usize) {
             *n += 1;

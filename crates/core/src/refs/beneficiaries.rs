@@ -380,6 +380,12 @@ impl Beneficiaries {
 
     #[inline]
     pub fn get(&self, key: u64) -> Option<BenefView<'_>> {
+        self.view_from(key, self.find(key)?)
+    }
+
+    /// The position of `key`'s first row in the store, if it has one.
+    #[inline]
+    pub fn find(&self, key: u64) -> Option<usize> {
         let keys = self.keys();
         if keys.is_empty() || key < self.min || key - self.min >= self.span {
             return None;
@@ -389,9 +395,27 @@ impl Beneficiaries {
         let (lo, hi) = (*radix.get(b)? as usize, *radix.get(b + 1)? as usize);
         let slice = keys.get(lo..hi)?;
         let i = lo + slice.partition_point(|&k| k < key);
-        if keys.get(i) != Some(&key) {
-            return None;
+        (keys.get(i) == Some(&key)).then_some(i)
+    }
+
+    /// [`Self::get`] when `key`'s first row was found at `at` already ([`Self::find`], by the
+    /// engine's read-ahead): no second search (issue #13). A position that is not `key`'s first row
+    /// is not trusted: the key is searched.
+    #[inline]
+    pub fn get_at(&self, key: u64, at: Option<usize>) -> Option<BenefView<'_>> {
+        let keys = self.keys();
+        match at {
+            Some(i) if keys.get(i) == Some(&key) && (i == 0 || keys.get(i - 1) != Some(&key)) => {
+                self.view_from(key, i)
+            }
+            _ => self.get(key),
         }
+    }
+
+    /// The view of `key`, whose first row is at `i`.
+    #[inline]
+    fn view_from(&self, key: u64, i: usize) -> Option<BenefView<'_>> {
+        let keys = self.keys();
         let mut j = i + 1;
         while j < keys.len() && keys[j] == key {
             j += 1;
@@ -409,9 +433,15 @@ impl Beneficiaries {
     /// Reads what [`Self::get`] reads for `key` (the radix bucket, the keys, the first row) and returns
     /// a value made from it, for the caller to discard: a read-ahead, so that the lookup that follows
     /// finds the lines in the cache (`engine::liquidate_shards`).
+    /// It returns what it found, the position of `key`'s first row, handed to the rules with the
+    /// claim (`rules::ClaimInput::benef_at`) so that the controls do not search again.
     #[inline]
-    pub(crate) fn touch(&self, key: u64) -> u32 {
-        self.get(key).map_or(0, |v| v.birth.0)
+    pub(crate) fn touch_find(&self, key: u64) -> Option<usize> {
+        let at = self.find(key);
+        if let Some(i) = at {
+            std::hint::black_box(self.rows().get(i).map(|r| r.birth));
+        }
+        at
     }
 
     pub fn contains(&self, key: u64) -> bool {

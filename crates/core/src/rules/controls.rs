@@ -64,7 +64,7 @@ pub fn check<'r>(ctx: &Ctx<'r>, c: &ClaimInput, tr: &mut Trace) -> Result<Partie
     });
     let key = benef_key(&h.nir, h.rank)
         .ok_or_else(|| Rej::claim(Reject::NirKey, "NIR not 13 characters"))?;
-    let benef = refs.beneficiaries.get(key).ok_or_else(|| {
+    let benef = refs.beneficiaries.get_at(key, c.benef_at).ok_or_else(|| {
         Rej::claim(
             Reject::BenefUnknown,
             format!(

@@ -44,6 +44,10 @@ pub struct ClaimInput<'a> {
     pub lines: &'a [ActLine],
     pub line_pos: &'a [Pos],
     pub pos: Pos,
+    /// Where the beneficiary's first row is in the store, when the caller found it already (the
+    /// engine's read-ahead, `Beneficiaries::touch_find`): the controls then do not search again
+    /// (`Beneficiaries::get_at`, which checks it). `None`: searched.
+    pub benef_at: Option<usize>,
 }
 
 /// Running state of one beneficiary across the batch (file order). Inline storage for the usual case
@@ -511,6 +515,7 @@ pub fn liquidate_in(
             lines: &lines,
             line_pos: &line_pos,
             pos: c.pos,
+            benef_at: c.benef_at,
         };
         match liquidate_inner(ctx, &sub, state, scratch, tr) {
             Ok(mut p) => {
