@@ -937,20 +937,6 @@ pub(crate) fn gather_into<'a>(
     events
 }
 
-/// Bytes allocated by a hashbrown table of `capacity` (as `capacity()` reports it) holding entries of
-/// `entry` bytes: buckets (a power of two, 7/8 of them usable) times the entry plus its control byte.
-pub(crate) fn table_bytes(capacity: usize, entry: usize) -> usize {
-    if capacity == 0 {
-        return 0;
-    }
-    let buckets = if capacity < 8 {
-        (capacity + 1).next_power_of_two()
-    } else {
-        (capacity * 8 / 7).next_power_of_two()
-    };
-    buckets * (entry + 1)
-}
-
 /// Whether `LIQUIDATOR_TIMING` is set (read once).
 pub fn timing_on() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();

@@ -11,10 +11,9 @@
 //! never of the thread count; a shard's states are touched by one task at a time, in file order.
 
 pub mod packed;
-mod scratch;
+pub(crate) mod scratch;
 
 use crate::rules::BenefState;
-use hashbrown::HashTable;
 use rayon::prelude::*;
 use scratch::Store;
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -34,6 +33,11 @@ pub fn shard_of(key: u64) -> usize {
 const BLOCK: usize = 256;
 /// Bytes a spill arena grows by at least, on the heap.
 const SPILL_STEP: usize = 4096;
+/// Buckets of a shard's index when its first key arrives.
+const INDEX_MIN: usize = 1024;
+/// The bits of an index entry that hold the upper half of its key's hash (the lower half holds
+/// the slot number + 1; 0 is an empty bucket).
+const TAG: u64 = 0xFFFF_FFFF_0000_0000;
 
 /// Bytes of a packed state held in its slot. A national day's states (issue #13, measured on the
 /// 1 M-claim day: see `States::size_histogram`) mostly pack into 20–40 bytes: one year of
@@ -112,11 +116,13 @@ impl Slot {
 
 /// The beneficiaries of one shard: their packed states in an array of slots (a slab, in the order
 /// they were first seen), the states longer than a slot in one spill arena, and a hash index from
-/// key to slot. The index holds 4-byte slot numbers only — the key is read from the slot, whose
-/// state is about to be read anyway — so the slack of a hash table that doubles costs 5 bytes a
-/// bucket (issue #13). The slots and the arena are [`scratch::Store`]s: in a run, regions of a
-/// scratch file in the staging directory that grow in place (file-backed pages, not anonymous
-/// memory: [`States::in_dir`]); on the heap otherwise, grown by a quarter.
+/// key to slot. The index is an open-addressing table of 8-byte entries, linear probing, at most
+/// three quarters full: an entry holds the slot number and the upper half of the key's hash, so a
+/// probe reads the slot (for its key) only when the hashes agree. It is never resized by copying:
+/// a full index is rebuilt twice as large from the slots themselves (slots are never removed).
+/// The slots, the arena and the index are [`scratch::Store`]s: in a run, regions of a scratch file
+/// in the staging directory that grow in place (file-backed pages, not anonymous memory:
+/// [`States::in_dir`]); on the heap otherwise, grown by a quarter.
 ///
 /// Why a hash index and not a slab indexed by the reference snapshot's beneficiary row: the two
 /// cost the same at national size (≈ 40 MiB: 10 M rows × 4 bytes, against ≈ 8 M buckets × 5 bytes
@@ -127,7 +133,7 @@ impl Slot {
 /// after it — one `BenefState` a shard, not one a beneficiary.
 #[derive(Default)]
 pub struct Shard {
-    index: HashTable<u32>,
+    index: Store<u64>,
     slots: Store<Slot>,
     spill: Store<u8>,
     /// Bytes of `spill` no slot points at any more (a record moved or went back inline).
@@ -156,10 +162,49 @@ impl Shard {
     /// The slot of `key`, if it has one.
     #[inline]
     fn slot(&self, key: u64) -> Option<usize> {
+        let t = self.index.as_slice();
+        // a power of two (`rebuild`), or empty
+        let mask = t.len().checked_sub(1)?;
         let slots = self.slots.as_slice();
-        self.index
-            .find(hash(key), |&i| key_at(slots, i) == key)
-            .map(|&i| i as usize)
+        let h = hash(key);
+        let mut b = h as usize & mask;
+        // at most three quarters full: the probe ends on an empty bucket
+        loop {
+            let e = *t.get(b)?;
+            if e == 0 {
+                return None;
+            }
+            let i = (e as u32).wrapping_sub(1);
+            if e & TAG == h & TAG && key_at(slots, i) == key {
+                return Some(i as usize);
+            }
+            b = (b + 1) & mask;
+        }
+    }
+
+    /// Enters slot `i` (its key not in the index yet) in the index `t` (a power of two, not full).
+    fn place(t: &mut [u64], slots: &[Slot], i: usize) {
+        let Some(mask) = t.len().checked_sub(1) else {
+            return;
+        };
+        let h = hash(key_at(slots, i as u32));
+        let mut b = h as usize & mask;
+        while t.get(b).is_some_and(|&e| e != 0) {
+            b = (b + 1) & mask;
+        }
+        if let Some(e) = t.get_mut(b) {
+            *e = (h & TAG) | (i as u64 + 1);
+        }
+    }
+
+    /// Makes the index `buckets` entries (a power of two) and enters every slot in it.
+    fn rebuild(&mut self, buckets: usize) {
+        self.index.reset_zeroed(buckets);
+        let t = self.index.as_mut_slice();
+        let slots = self.slots.as_slice();
+        for i in 0..slots.len() {
+            Self::place(t, slots, i);
+        }
     }
 
     fn at(&self, i: usize) -> Option<&Slot> {
@@ -179,11 +224,14 @@ impl Shard {
     /// [`Self::insert`] when the caller knows whether `bytes` hold open debts (it encoded them):
     /// `packed::has_debts` reads a record through to its debts.
     fn insert_with(&mut self, key: u64, bytes: &[u8], debts: bool) -> usize {
-        let n = self.index.len();
+        let n = self.slots.len();
         self.slots.push(Slot::new(key), BLOCK);
-        let Shard { index, slots, .. } = self;
-        let slots = slots.as_slice();
-        index.insert_unique(hash(key), n as u32, |&i| hash(key_at(slots, i)));
+        let buckets = self.index.len();
+        if (n + 1) * 4 > buckets * 3 {
+            self.rebuild((buckets * 2).max(INDEX_MIN));
+        } else {
+            Self::place(self.index.as_mut_slice(), self.slots.as_slice(), n);
+        }
         self.store(n, bytes, debts);
         n
     }
@@ -339,11 +387,11 @@ impl Shard {
 
     /// Number of beneficiaries with a state.
     pub fn len(&self) -> usize {
-        self.index.len()
+        self.slots.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.index.is_empty()
+        self.slots.len() == 0
     }
 
     /// Every (key, packed state), in slot order (the order first seen: the same for any
@@ -371,10 +419,8 @@ impl Shard {
     fn bytes(&self) -> (usize, usize) {
         let (sh, sf) = self.slots.bytes();
         let (ah, af) = self.spill.bytes();
-        (
-            crate::engine::table_bytes(self.index.capacity(), std::mem::size_of::<u32>()) + sh + ah,
-            sf + af,
-        )
+        let (ih, if_) = self.index.bytes();
+        (ih + sh + ah, if_ + sf + af)
     }
 }
 
@@ -411,14 +457,15 @@ impl States {
     /// States whose slots and spill arenas live in a scratch file created in `dir` (the run's
     /// staging directory) and unlinked at once: file-backed pages that the kernel may write back
     /// and evict, instead of ≈ 85 bytes of anonymous memory a beneficiary (issue #13,
-    /// [`scratch`]). Only the hash indexes stay on the heap. If the file cannot be made or mapped,
+    /// [`scratch`]). If the file cannot be made or mapped,
     /// the states are on the heap ([`Self::file_bytes`] is then 0: `LIQUIDATOR_TIMING` shows it).
     pub fn in_dir(dir: &std::path::Path) -> States {
-        match scratch::regions(dir, SHARDS) {
+        match scratch::regions(dir, scratch::STATES, SHARDS, scratch::STATE_REGIONS) {
             Ok(regions) => States {
                 shards: regions
                     .into_iter()
-                    .map(|(slots, spill)| Shard {
+                    .map(|[index, slots, spill]| Shard {
+                        index: Store::File(index),
                         slots: Store::File(slots),
                         spill: Store::File(spill),
                         ..Shard::default()
@@ -1029,12 +1076,13 @@ mod tests {
     }
 
     /// A shard on regions of a scratch file in `dir` of these sizes.
-    fn file_shard(dir: &std::path::Path, slots: usize, spill: usize) -> Shard {
-        let (a, b) = scratch::regions_sized(dir, 1, slots, spill)
+    fn file_shard(dir: &std::path::Path, sizes: [usize; 3]) -> Shard {
+        let [i, a, b] = scratch::regions(dir, scratch::STATES, 1, sizes)
             .unwrap()
             .pop()
             .unwrap();
         Shard {
+            index: Store::File(i),
             slots: Store::File(a),
             spill: Store::File(b),
             ..Shard::default()
@@ -1044,10 +1092,10 @@ mod tests {
     #[test]
     fn a_shard_in_the_scratch_file_through_50000_random_steps_agrees_with_a_hash_map_model() {
         let dir = TempDir::new("steps");
-        let sh = random_steps(file_shard(&dir.0, 1 << 20, 1 << 20));
+        let sh = random_steps(file_shard(&dir.0, [1 << 20; 3]));
         // the regions were large enough: the shard never left the file, whose name is already gone
         assert!(
-            sh.slots.in_file() && sh.spill.in_file(),
+            sh.index.in_file() && sh.slots.in_file() && sh.spill.in_file(),
             "slots {} spill {} in file {} {}",
             sh.slots.len(),
             sh.spill.len(),
@@ -1061,9 +1109,10 @@ mod tests {
     #[test]
     fn a_shard_whose_scratch_regions_fill_up_moves_to_the_heap_and_keeps_every_state() {
         let dir = TempDir::new("full");
-        // 16 KiB of slots (341 of the ≈ 1 000 keys) and 64 KiB of arena: both overflow mid-way
-        let sh = random_steps(file_shard(&dir.0, 16 << 10, 64 << 10));
-        assert!(!sh.slots.in_file() && !sh.spill.in_file());
+        // 8 KiB of index (1 024 buckets, 768 keys), 16 KiB of slots (341 of the ≈ 1 000 keys) and
+        // 64 KiB of arena: all three overflow mid-way
+        let sh = random_steps(file_shard(&dir.0, [8 << 10, 16 << 10, 64 << 10]));
+        assert!(!sh.index.in_file() && !sh.slots.in_file() && !sh.spill.in_file());
         assert_eq!(sh.bytes().1, 0);
     }
 

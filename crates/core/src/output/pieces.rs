@@ -34,8 +34,7 @@ pub fn write_in_pieces<T: Sync, const N: usize>(
 /// The texts of one batch of pieces: `N` buffers a piece.
 type Texts<const N: usize> = Vec<[Vec<u8>; N]>;
 
-/// [`write_in_pieces`] on rows already cut into pieces (`fmt` is given the piece's index): for rows
-/// held in blocks rather than one vector (`output::sepa::DueByPayee`).
+/// [`write_in_pieces`] on rows already cut into pieces (`fmt` is given the piece's index).
 ///
 /// A batch's texts go to each writer in one vectored write ([`write_all_vectored`]: no copy into
 /// the writer's buffer when they are larger than it). Batch k is written while batch k + 1 is

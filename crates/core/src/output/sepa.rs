@@ -20,6 +20,7 @@ use crate::refs::bank::{BankAccount, BankProblem};
 use crate::refs::{Refs, benef_key, benef_text};
 use crate::rules::{Outcome, PayeeKind};
 use crate::sink::{Event, Sink, SinkError};
+use crate::states::scratch::{self, Store};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -97,8 +98,9 @@ impl Payee {
     }
 }
 
-/// What the night owes one payee.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// What the night owes one payee (plain old data: [`DueByPayee`] may hold it in a scratch file).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct Due {
     pub lines: u64,
     /// Σ `amo_paid` of the payee's lines.
@@ -146,7 +148,7 @@ impl<'r> PaymentOrderSink<'r> {
         PaymentOrderSink {
             refs,
             dir: dir.to_path_buf(),
-            due: DueByPayee::default(),
+            due: DueByPayee::in_dir(dir),
             totals: OrderTotals::default(),
         }
     }
@@ -155,29 +157,41 @@ impl<'r> PaymentOrderSink<'r> {
     }
 }
 
-/// What the night owes each payee: entries sorted by payee with one entry per payee (`base`, in
-/// fixed blocks of [`BLOCK`] entries) and the dues added since, unsorted (`log`). When the log reaches
-/// a quarter of the base (at least [`LOG_MIN`]), it is sorted and merged into the base, summing the
-/// entries of one payee. Adding a claim is an append: no lookup in a structure of millions of payees,
-/// whose cache misses made the B-tree insert, then a hash index, the costliest step of the payment
+/// What the night owes each payee: entries sorted by payee with one entry per payee (`base`) and the
+/// dues added since, unsorted (`log`). When the log reaches a quarter of the base (at least
+/// [`LOG_MIN`]), it is sorted, its entries of one payee summed, and merged into the base in place,
+/// from the back (the base grows by the log's new payees first, so no entry is overwritten before
+/// it is read). Adding a claim is an append: no lookup in a structure of millions of payees, whose
+/// cache misses made the B-tree insert, then a hash index, the costliest step of the payment
 /// orders' sink (issue #13); sorting and merging read and write memory in order.
 ///
-/// Memory (issue #13): an entry is 32 bytes (the payee packed in a `u64`, [`payee_key`]), and the
-/// merge reads the old blocks and writes new ones front to back, each old block freed as soon as it
-/// is read: a merge holds the base, the log and one block, never a second copy of the base.
-/// Sums of integers do not depend on the order they are added in: the result is the same for any
-/// thread count and window size.
+/// Memory (issue #13): an entry is 32 bytes (the payee packed in a `u64`, [`payee_key`]). In a run
+/// the base and the log are two regions of a scratch file of the staging directory
+/// ([`DueByPayee::in_dir`], `states::scratch`: file-backed pages, not anonymous memory — 54 MiB on a
+/// national night); on the heap otherwise (and if a region fills up). The merge never holds a second
+/// copy of the base. Sums of integers do not depend on the order they are added in: the result is the
+/// same for any thread count and window size.
 #[derive(Default)]
 pub struct DueByPayee {
-    base: Vec<Vec<(u64, Due)>>,
-    log: Vec<(u64, Due)>,
+    base: Store<DueEntry>,
+    log: Store<DueEntry>,
+}
+
+/// One payee's due in [`DueByPayee`]: the payee as [`payee_key`] gives it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct DueEntry {
+    pub key: u64,
+    pub due: Due,
 }
 
 /// The smallest log merged into the base (entries of 32 bytes: 16 MiB).
 pub const LOG_MIN: usize = 1 << 19;
-/// Entries in a block of the base (2 MiB): a whole number of end-of-run pieces ([`PIECE`]), so
-/// that no piece straddles two blocks.
-pub const BLOCK: usize = 16 * PIECE;
+/// Name of the dues' scratch file in the staging directory (unlinked as soon as it is created).
+const SCRATCH: &str = ".dues.scratch";
+/// Bytes of the scratch file mapped for the base (64 M payees) and the log (address space only:
+/// the file is sparse, only what is used is populated).
+const REGIONS: [usize; 2] = [2 << 30, 1 << 30];
 
 /// The bit that puts the insured after every practitioner in [`payee_key`] (beneficiary keys are
 /// below 2^56, `refs::benef_key`).
@@ -202,97 +216,120 @@ pub fn payee_of(key: u64) -> Payee {
 }
 
 impl DueByPayee {
-    /// What the base and the log hold, as allocated, in bytes (they only grow until the end of
-    /// the run, so this is also the most they held).
+    /// Dues whose base and log are regions of a scratch file created in `dir` (the run's staging
+    /// directory) and unlinked at once; on the heap if it cannot be made.
+    pub fn in_dir(dir: &Path) -> DueByPayee {
+        match scratch::regions(dir, SCRATCH, 1, REGIONS).map(|mut v| v.pop()) {
+            Ok(Some([base, log])) => DueByPayee {
+                base: Store::File(base),
+                log: Store::File(log),
+            },
+            _ => DueByPayee::default(),
+        }
+    }
+
+    /// What the base and the log hold, in bytes, on the heap and in the scratch file together
+    /// (they only grow until the end of the run, so this is also the most they held).
     pub fn bytes(&self) -> usize {
-        let entry = std::mem::size_of::<(u64, Due)>();
-        self.base
-            .iter()
-            .map(|b| b.capacity() * entry)
-            .sum::<usize>()
-            + self.log.capacity() * entry
+        let (a, b) = self.base.bytes();
+        let (c, d) = self.log.bytes();
+        a + b + c + d
     }
 
     /// Adds `d` to what is due to `payee`.
     pub fn add(&mut self, payee: Payee, d: Due) {
-        self.log.push((payee_key(payee), d));
-        if self.log.len() >= LOG_MIN.max(self.base_len() / 4) {
+        self.log.push(
+            DueEntry {
+                key: payee_key(payee),
+                due: d,
+            },
+            LOG_MIN,
+        );
+        if self.log.len() >= LOG_MIN.max(self.base.len() / 4) {
             self.compact();
         }
     }
 
-    /// Entries in the base, without walking its blocks (`add` asks on every claim): every block
-    /// but the last is full.
-    fn base_len(&self) -> usize {
-        self.base
-            .last()
-            .map_or(0, |last| (self.base.len() - 1) * BLOCK + last.len())
-    }
-
-    /// Sorts the log and merges it into the base (one entry per payee); the log keeps its memory.
+    /// Sorts the log, sums its entries of one payee and merges it into the base (one entry per
+    /// payee); the log keeps its memory.
     fn compact(&mut self) {
-        if self.log.is_empty() {
+        if self.log.len() == 0 {
             return;
         }
-        self.log.par_sort_unstable_by_key(|e| e.0);
-        // Each old block is dropped by the flattening iterator once it is read.
-        let mut base = std::mem::take(&mut self.base)
-            .into_iter()
-            .flatten()
-            .peekable();
-        let mut log = self.log.iter().copied().peekable();
-        let mut out: Vec<Vec<(u64, Due)>> = Vec::new();
-        loop {
-            let k = match (base.peek(), log.peek()) {
-                (Some(a), Some(b)) => a.0.min(b.0),
-                (Some(a), None) => a.0,
-                (None, Some(b)) => b.0,
-                (None, None) => break,
-            };
-            let mut d = Due::default();
-            while let Some(e) = base.next_if(|e| e.0 == k) {
-                d.add(&e.1);
-            }
-            while let Some(e) = log.next_if(|e| e.0 == k) {
-                d.add(&e.1);
-            }
-            match out.last_mut() {
-                Some(b) if b.len() < BLOCK => b.push((k, d)),
-                _ => {
-                    let mut b = Vec::with_capacity(BLOCK);
-                    b.push((k, d));
-                    out.push(b);
-                }
+        let log = self.log.as_mut_slice();
+        log.par_sort_unstable_by_key(|e| e.key);
+        // One entry per payee in the log, in place.
+        let mut m = 0;
+        for i in 0..log.len() {
+            let e = log[i];
+            if m > 0 && log[m - 1].key == e.key {
+                log[m - 1].due.add(&e.due);
+            } else {
+                log[m] = e;
+                m += 1;
             }
         }
-        self.base = out;
+        let log = &log[..m];
+        // The log's payees not in the base yet: the base grows by as many entries.
+        let n = self.base.len();
+        let fresh = {
+            let base = self.base.as_slice();
+            let (mut i, mut fresh) = (0, 0);
+            for e in log {
+                while base.get(i).is_some_and(|b| b.key < e.key) {
+                    i += 1;
+                }
+                if base.get(i).is_none_or(|b| b.key != e.key) {
+                    fresh += 1;
+                }
+            }
+            fresh
+        };
+        self.base.resize_zeroed(n + fresh, LOG_MIN);
+        // From the back: the write position is never below the next base entry to read.
+        let base = self.base.as_mut_slice();
+        let (mut i, mut w) = (n, n + fresh);
+        for e in log.iter().rev() {
+            while i > 0 && base[i - 1].key > e.key {
+                w -= 1;
+                i -= 1;
+                base[w] = base[i];
+            }
+            w -= 1;
+            if i > 0 && base[i - 1].key == e.key {
+                i -= 1;
+                let mut d = base[i].due;
+                d.add(&e.due);
+                base[w] = DueEntry { key: e.key, due: d };
+            } else {
+                base[w] = *e;
+            }
+        }
         self.log.clear();
     }
 
     /// Payees with a due.
     pub fn len(&mut self) -> usize {
         self.compact();
-        self.base_len()
+        self.base.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.base.is_empty() && self.log.is_empty()
+        self.base.len() == 0 && self.log.len() == 0
     }
 
-    /// Every payee's due, by payee, one entry each, in blocks: every block but the last holds
-    /// [`BLOCK`] entries.
-    fn into_blocks(mut self) -> Vec<Vec<(u64, Due)>> {
+    /// Every payee's due, by payee, one entry each (the log's memory freed).
+    fn into_base(mut self) -> Store<DueEntry> {
         self.compact();
-        self.log = Vec::new();
         self.base
     }
 
     /// Every payee's due, by payee, one entry each.
     pub fn into_sorted(self) -> Vec<(Payee, Due)> {
-        self.into_blocks()
-            .into_iter()
-            .flatten()
-            .map(|(k, d)| (payee_of(k), d))
+        self.into_base()
+            .as_slice()
+            .iter()
+            .map(|e| (payee_of(e.key), e.due))
             .collect()
     }
 }
@@ -940,12 +977,12 @@ impl Sink for PaymentOrderSink<'_> {
     fn finish(&mut self, batch: &BatchInfo) -> Result<(), SinkError> {
         let on = batch.header.map(|h| h.date).unwrap_or_default();
         let batch_no = batch.header.map_or(0, |h| h.batch_no);
-        // In payee order, in blocks of whole pieces.
+        // In payee order, cut into pieces.
         let t = std::time::Instant::now();
-        let blocks = std::mem::take(&mut self.due).into_blocks();
+        let base = std::mem::take(&mut self.due).into_base();
         crate::engine::tail_step("payment orders: dues merged", t);
         let t = std::time::Instant::now();
-        let pieces: Vec<&[(u64, Due)]> = blocks.iter().flat_map(|b| b.chunks(PIECE)).collect();
+        let pieces: Vec<&[DueEntry]> = base.as_slice().chunks(PIECE).collect();
         let refs = self.refs;
         let payer = refs.payer.is_some();
         // The first pass also keeps, per payee, where its account is and the decision (8 bytes a
@@ -957,7 +994,7 @@ impl Sink for PaymentOrderSink<'_> {
                 let mut t = OrderTotals::default();
                 let mut acc = Accounts::default();
                 let mut found = Vec::with_capacity(piece.len());
-                for (k, d) in *piece {
+                for DueEntry { key: k, due: d } in *piece {
                     let (a, f) = acc.get(refs, payee_of(*k), on);
                     let decided = decide_one(payer, d, a.as_ref());
                     found.push((f, decided));
@@ -1029,7 +1066,7 @@ impl Sink for PaymentOrderSink<'_> {
                     .read_ahead_banks(found.iter().filter(|f| f.0 < LOOK_UP).map(|f| f.0 as usize));
                 let mut row: fmt::Row<256> = fmt::Row::default();
                 let mut transfer: fmt::Row<TRANSFER_CAP> = fmt::Row::default();
-                for ((key, d), &(f, decided)) in piece.iter().zip(found) {
+                for (DueEntry { key, due: d }, &(f, decided)) in piece.iter().zip(found) {
                     let p = payee_of(*key);
                     let a = Accounts::at(refs, p, on, f);
                     let outcome = decided.map(|t| {
@@ -1047,7 +1084,7 @@ impl Sink for PaymentOrderSink<'_> {
         )
         .map_err(|(i, e)| io_err(i)(e))?;
         drop(pieces);
-        drop(blocks);
+        drop(base);
         crate::engine::tail_step("payment orders: formatted and written", t);
         let t = std::time::Instant::now();
         // Each file made durable as soon as it is whole, here, beside the other sinks' end-of-run
@@ -1159,13 +1196,22 @@ mod tests {
         );
     }
 
-    /// Enough payees for several blocks and merges: each payee's due is the sum of its parts, every
-    /// payee once, practitioners before the insured, and every block but the last full (the pieces
-    /// of the end-of-run files never straddle two blocks).
+    /// Enough payees for several merges: each payee's due is the sum of its parts, every payee
+    /// once, practitioners before the insured — on the heap and in a scratch file.
     #[test]
-    fn dues_merged_across_blocks_sum_each_payee_once_in_payee_order() {
-        let mut d = DueByPayee::default();
-        let n = (BLOCK + BLOCK / 2) as u64;
+    fn dues_merged_in_place_sum_each_payee_once_in_payee_order() {
+        let dir = std::env::temp_dir().join(format!("liquidator-dues-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dues_merged(DueByPayee::default());
+        let d = DueByPayee::in_dir(&dir);
+        assert!(matches!(d.base, Store::File(_)), "in the scratch file");
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "file unlinked");
+        dues_merged(d);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn dues_merged(mut d: DueByPayee) {
+        let n = (3 * PIECE * 16 / 2) as u64;
         // Three passes over the payees, each one's parts 1, 10 and 100 cents: 111 cents, 3 lines.
         for owed in [1, 10, 100] {
             for i in (0..n).rev() {
@@ -1186,14 +1232,7 @@ mod tests {
             // Merged into the blocks after each pass (`len` merges the log).
             assert_eq!(d.len() as u64, n);
         }
-        let blocks = d.into_blocks();
-        assert_eq!(blocks.len(), 2);
-        assert_eq!(blocks[0].len(), BLOCK);
-        let all: Vec<(Payee, Due)> = blocks
-            .into_iter()
-            .flatten()
-            .map(|(k, d)| (payee_of(k), d))
-            .collect();
+        let all = d.into_sorted();
         assert_eq!(all.len() as u64, n);
         assert!(all.windows(2).all(|w| w[0].0 < w[1].0));
         assert_eq!(all[0].0, Payee::Practitioner(1));

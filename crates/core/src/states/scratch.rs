@@ -20,16 +20,15 @@
 use bytemuck::Pod;
 use std::path::Path;
 
-/// Bytes of the scratch file mapped for one shard's slots: 5.6 M slots of 48 bytes, 1.4 G for the
-/// 256 shards — far more beneficiaries than any centre has. Address space only: the file is
-/// sparse and only populated pages cost memory or disk.
-pub(crate) const SLOTS_REGION: usize = 256 << 20;
-/// Bytes of the scratch file mapped for one shard's spill arena.
-pub(crate) const SPILL_REGION: usize = 256 << 20;
+/// Bytes of the states' scratch file mapped for one shard's index, slots and spill arena: 128 MiB
+/// of slots is 2.8 M slots of 48 bytes, 715 M for the 256 shards (and the index's 16 M buckets
+/// hold 12 M keys a shard) — far more beneficiaries than any centre has. Address space only
+/// (128 GiB in all): the file is sparse and only populated pages cost memory or disk.
+pub(crate) const STATE_REGIONS: [usize; 3] = [128 << 20, 128 << 20, 256 << 20];
+/// Name of the states' scratch file in the staging directory (unlinked as soon as it is created).
+pub(crate) const STATES: &str = ".states.scratch";
 /// A region's populated part grows by this much at a time.
 const STEP: usize = 256 << 10;
-/// Name of the scratch file in the staging directory (unlinked as soon as it is created).
-const NAME: &str = ".states.scratch";
 
 /// A growable array of plain-old-data values, on the heap or in a mapped region of the scratch file.
 pub(crate) enum Store<T> {
@@ -162,6 +161,26 @@ impl<T: Pod> Store<T> {
         }
     }
 
+    /// Makes the contents `n` zeroes, the old ones dropped (a rebuilt index): a fresh vector on the
+    /// heap (not a reallocation that would copy the old one), the region's start in the file.
+    pub(crate) fn reset_zeroed(&mut self, n: usize) {
+        match self {
+            Store::Heap(v) => *v = vec![T::zeroed(); n],
+            Store::File(r) => {
+                r.len = 0;
+                self.resize_zeroed(n, n);
+            }
+        }
+    }
+
+    /// Empties the store, keeping its memory.
+    pub(crate) fn clear(&mut self) {
+        match self {
+            Store::Heap(v) => v.clear(),
+            Store::File(r) => r.len = 0,
+        }
+    }
+
     /// Replaces the contents with `v` (a compacted arena): in place in the file, `v` itself on the heap.
     pub(crate) fn replace(&mut self, v: Vec<T>, min: usize) {
         match self {
@@ -188,20 +207,16 @@ impl<T: Pod> Store<T> {
     }
 }
 
-/// The regions of a new scratch file in `dir`: `(slots, spill)` for each of `n` shards. The file is
-/// unlinked before this returns; its regions are its only handles.
-pub(crate) fn regions(dir: &Path, n: usize) -> std::io::Result<Vec<(FileRegion, FileRegion)>> {
-    regions_sized(dir, n, SLOTS_REGION, SPILL_REGION)
-}
-
-/// [`regions`] of the given sizes (multiples of the page size; the tests fill small ones).
-pub(crate) fn regions_sized(
+/// The regions of a new scratch file `name` in `dir`: `K` regions of the given sizes (multiples of
+/// the page size) for each of `n` owners (the states' shards: index, slots, spill arena). The file
+/// is unlinked before this returns; its regions are its only handles.
+pub(crate) fn regions<const K: usize>(
     dir: &Path,
+    name: &str,
     n: usize,
-    slots_region: usize,
-    spill_region: usize,
-) -> std::io::Result<Vec<(FileRegion, FileRegion)>> {
-    let path = dir.join(NAME);
+    sizes: [usize; K],
+) -> std::io::Result<Vec<[FileRegion; K]>> {
+    let path = dir.join(name);
     let file = {
         let mut o = std::fs::OpenOptions::new();
         o.read(true).write(true).create_new(true);
@@ -210,7 +225,7 @@ pub(crate) fn regions_sized(
         o.open(&path)?
     };
     std::fs::remove_file(&path)?;
-    let per = (slots_region + spill_region) as u64;
+    let per = sizes.iter().sum::<usize>() as u64;
     file.set_len(per * n as u64)?;
     let map = |offset: u64, len: usize| -> std::io::Result<FileRegion> {
         // SAFETY: the file was created by this process (create_new) and unlinked at once: no other
@@ -230,12 +245,18 @@ pub(crate) fn regions_sized(
             populated: 0,
         })
     };
-    (0..n as u64)
-        .map(|i| {
-            Ok((
-                map(i * per, slots_region)?,
-                map(i * per + slots_region as u64, spill_region)?,
-            ))
-        })
-        .collect()
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n as u64 {
+        let mut at = i * per;
+        let mut v = Vec::with_capacity(K);
+        for &size in &sizes {
+            v.push(map(at, size)?);
+            at += size as u64;
+        }
+        match v.try_into() {
+            Ok(a) => out.push(a),
+            Err(_) => return Err(std::io::Error::other("scratch regions")),
+        }
+    }
+    Ok(out)
 }
