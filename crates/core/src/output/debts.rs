@@ -189,7 +189,8 @@ impl Sink for DebtSink {
         // pieces of beneficiaries and written as they come (`output::pieces`).
         let on = batch.header.map(|h| h.date).unwrap_or_default();
         let t = std::time::Instant::now();
-        let with_debts = states.with_debts();
+        // The debtors as places in the shards (8 bytes each, `States::debtors`), not references.
+        let debtors = states.debtors();
         crate::engine::tail_step("debts: states with debts listed", t);
         let t = std::time::Instant::now();
         let path = self.dir.join(DEBTS);
@@ -198,7 +199,7 @@ impl Sink for DebtSink {
         w.write_all(DEBTS_HEADER.as_bytes())
             .map_err(|e| SinkError::Io(path.clone(), e))?;
         let unreadable = std::sync::OnceLock::new();
-        write_in_pieces(&mut [&mut w], &with_debts, |b, _, piece| {
+        write_in_pieces(&mut [&mut w], debtors.places(), |b, _, piece| {
             // Sorted by key, the states and their debt lists lie at random places: their addresses
             // are read first in a short loop, then each list's first debt, so that a piece's cache
             // misses overlap instead of stalling one after the other inside the formatting
@@ -207,13 +208,14 @@ impl Sink for DebtSink {
             // into one vector.
             let mut debts: Vec<Debt> = Vec::new();
             let mut ends: Vec<(u64, usize)> = Vec::with_capacity(piece.len());
-            for (k, s) in piece {
+            for &place in piece {
+                let (k, s) = debtors.at(place);
                 if let Err(e) = crate::states::packed::open_debts(s, &mut debts) {
                     // never listed as having no debt: the sink fails (the engine's totals read
                     // every state with debts before the sinks finish, so this is not reached)
                     let _ = unreadable.set(e.0);
                 }
-                ends.push((*k, debts.len()));
+                ends.push((k, debts.len()));
             }
             let mut from = 0;
             let lists: Vec<(u64, &[Debt])> = ends
