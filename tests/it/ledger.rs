@@ -820,3 +820,97 @@ fn a_ledger_held_by_another_process_exits_11_and_writes_nothing() {
     let o = run(&claims, &refs, &out, Some(&dir));
     assert!(o.status.success(), "{o:?}");
 }
+
+/// With `--ledger`, the ledger is opened and its loads started before the reference set is loaded
+/// (`nightly::prepare`). A reference set that then fails to load ends the run with exit 3, writes
+/// nothing, leaves no staging directory and commits nothing; the same night, with sound references,
+/// then commits and gives the outputs of a run that never failed (review of stop 23).
+#[test]
+fn a_refs_load_failing_after_the_ledger_opened_exits_3_and_commits_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ns = nights(tmp.path());
+    let refs = ns[0].join("refs");
+    let dir = tmp.path().join("ledger");
+    let o = run(
+        &ns[0].join("claims.b2"),
+        &refs,
+        &tmp.path().join("out0"),
+        Some(&dir),
+    );
+    assert!(o.status.success(), "{o:?}");
+    // The same ledger, copied: the night that never fails runs on it.
+    let clean = tmp.path().join("ledger-clean");
+    std::fs::create_dir(&clean).unwrap();
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), clean.join(e.file_name())).unwrap();
+    }
+    let stats = |l: &Path| {
+        let o = liquidator()
+            .args(["ledger", "stats", "--ledger"])
+            .arg(l)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{o:?}");
+        // The content, not the file's size: opening the ledger writes a small transaction of its
+        // own (the pending marker resolved), which may grow the file.
+        let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v.as_object_mut().unwrap().remove("file_bytes").unwrap();
+        v
+    };
+    let before = stats(&dir);
+    // The references with one row whose date does not parse (and no compiled snapshot).
+    let bad = tmp.path().join("bad-refs");
+    std::fs::create_dir(&bad).unwrap();
+    for e in std::fs::read_dir(&refs).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name();
+        if name.to_string_lossy().ends_with(".tsv") {
+            std::fs::copy(e.path(), bad.join(&name)).unwrap();
+        }
+    }
+    let mut rates = std::fs::read_to_string(bad.join("rates.tsv")).unwrap();
+    rates.push_str("physician\t2025-13-45\t\t70\tS\ta date that does not exist\n");
+    std::fs::write(bad.join("rates.tsv"), rates).unwrap();
+    let out = tmp.path().join("out1");
+    let o = run(&ns[1].join("claims.b2"), &bad, &out, Some(&dir));
+    assert_eq!(o.status.code(), Some(3), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("rates.tsv"),
+        "{o:?}"
+    );
+    assert!(!out.exists(), "nothing written");
+    let left: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".partial-"))
+        .collect();
+    assert!(left.is_empty(), "staging left behind: {left:?}");
+    assert_eq!(stats(&dir), before, "nothing committed");
+    // The same night with sound references commits, and gives what the night that never failed gives.
+    let o = run(&ns[1].join("claims.b2"), &refs, &out, Some(&dir));
+    assert!(o.status.success(), "{o:?}");
+    let never_failed = tmp.path().join("out1-clean");
+    let o = run(&ns[1].join("claims.b2"), &refs, &never_failed, Some(&clean));
+    assert!(o.status.success(), "{o:?}");
+    fn files(root: &Path, at: &Path, all: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        for e in std::fs::read_dir(at).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                files(root, &p, all);
+            } else {
+                let rel = p.strip_prefix(root).unwrap().to_path_buf();
+                all.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    let (mut a, mut b) = (BTreeMap::new(), BTreeMap::new());
+    files(&out, &out, &mut a);
+    files(&never_failed, &never_failed, &mut b);
+    assert!(a.len() >= 5, "{:?}", a.keys());
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for (k, v) in &a {
+        assert!(*v == b[k], "{k:?} differs");
+    }
+    assert_eq!(stats(&dir), stats(&clean));
+}

@@ -14,8 +14,8 @@
 //! The NIR never appears in clear: the file keeps the masked NIR (as in logs), the rank and a **keyed**
 //! pseudonym of `NIR-rank` (BLAKE3 keyed hash under a secret given at run time, [`PseudonymKey`]).
 //!
-//! Streaming: each window's rows are gathered in parallel (per [`liquidator_core::sink::segments`]
-//! segment) and keyed column by column in parallel into the current row group's encoders; a full row
+//! Streaming: each window's rows are gathered in order on the emit thread (into the previous window's
+//! rows buffer, kept for its allocation) and keyed column by column in parallel into the current row group's encoders; a full row
 //! group of [`BATCH_ROWS`] rows goes through a bounded channel to a writer thread that closes it into
 //! column chunks (pages, parquet-rs for the plain columns, Snappy) and writes them, beside the run's
 //! next windows. Memory is bounded by a few row groups, not by the day.
@@ -1973,6 +1973,9 @@ mod tests {
         assert_eq!(date32(Date(20261399)), None);
     }
 
+    // Pins a speed property, not a result: `relabel` relies on `Vec`'s in-place collect, which the
+    // standard library does not guarantee. If a toolchain ever drops it, only an allocation a window
+    // is lost; this test turns red to say so, and may then be relaxed to emptiness and capacity.
     #[test]
     fn relabel_keeps_the_rows_buffer_allocation() {
         let v: Vec<Row> = Vec::with_capacity(1000);
