@@ -21,8 +21,9 @@ use bytemuck::Pod;
 use std::path::Path;
 
 /// Bytes of the states' scratch file mapped for one shard's index, slots and spill arena: 128 MiB
-/// of slots is 2.8 M slots of 48 bytes, 715 M for the 256 shards (and the index's 16 M buckets
-/// hold 12 M keys a shard) — far more beneficiaries than any centre has. Address space only
+/// of slots is 2.8 M slots of 48 bytes (and the index's 16 M buckets hold 12 M keys a shard). As
+/// `shard_of` stands, real keys fill 4 shards (ARCHITECTURE, "Known limits"): 11 M beneficiaries
+/// in all, a shard that outgrows its region moving to the heap (correct, anonymous). Address space only
 /// (128 GiB in all): the file is sparse and only populated pages cost memory or disk.
 pub(crate) const STATE_REGIONS: [usize; 3] = [128 << 20, 128 << 20, 256 << 20];
 /// Name of the states' scratch file in the staging directory (unlinked as soon as it is created).
