@@ -14,11 +14,27 @@
 //! A region's pages are populated ahead of use, [`STEP`] bytes at a time, with
 //! `MADV_POPULATE_WRITE`: the filesystem allocates their blocks then, so that a full disk is an
 //! error here — the buffer moves to the heap — never a `SIGBUS` on a later write into the mapping.
+//! That holds on filesystems that keep a block once allocated ([`KEEPS_BLOCKS`]): elsewhere the
+//! stores stay on the heap. A file's pages take at most a share of the free space ([`FREE_SHARE`]).
 //! A region that is full moves to the heap the same way. The heap is also where the states live
 //! without a staging directory (`States::new`: tests, the columnar session, reprocess).
 
 use bytemuck::Pod;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Filesystems that keep a block once `MADV_POPULATE_WRITE` allocated it, however often its page is
+/// written back and dirtied again: ext2/3/4, xfs, tmpfs (`statfs` magic numbers). Elsewhere — a
+/// copy-on-write filesystem (btrfs, ZFS, bcachefs) or NFS — rewriting a page written back may need
+/// new space, and a full disk at that moment is a `SIGBUS`, not an error: the scratch files are not
+/// used there, the stores stay on the heap (review of stop 23).
+const KEEPS_BLOCKS: [u64; 3] = [0xEF53, 0x5846_5342, 0x0102_1994];
+/// A scratch file's populated pages may take at most this fraction (1/`FREE_SHARE`) of the space free
+/// on the staging directory's filesystem when the file is created: the outputs written beside keep
+/// the rest (a run that fitted on its disk before the scratch files must still fit; review of stop
+/// 23). The two scratch files of a run (states, dues) thus take at most half of it together.
+const FREE_SHARE: u64 = 4;
 
 /// Bytes of the states' scratch file mapped for one shard's index, slots and spill arena: 128 MiB
 /// of slots is 2.8 M slots of 48 bytes (and the index's 16 M buckets hold 12 M keys a shard). As
@@ -44,6 +60,36 @@ pub(crate) struct FileRegion {
     len: usize,
     /// Bytes populated from the start of the region (a multiple of [`STEP`], at most the region).
     populated: usize,
+    /// The file (shared by its regions) and where this region starts in it: the blocks of a region
+    /// moved to the heap are given back to the filesystem (a hole punched over them).
+    file: Arc<std::fs::File>,
+    offset: u64,
+    /// Bytes the file's regions may still populate, shared by them ([`FREE_SHARE`]).
+    allowance: Arc<AtomicU64>,
+}
+
+impl FileRegion {
+    /// Takes `n` bytes of the file's allowance, if that many are left.
+    fn take(&self, n: usize) -> bool {
+        self.allowance
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |a| {
+                a.checked_sub(n as u64)
+            })
+            .is_ok()
+    }
+
+    /// Gives the populated blocks back to the filesystem (the region's values are elsewhere now).
+    /// A filesystem that cannot punch holes keeps them until the run ends; nothing else depends on it.
+    fn release(&self) {
+        let _ = rustix::fs::fallocate(
+            &*self.file,
+            rustix::fs::FallocateFlags::PUNCH_HOLE | rustix::fs::FallocateFlags::KEEP_SIZE,
+            self.offset,
+            self.populated as u64,
+        );
+        self.allowance
+            .fetch_add(self.populated as u64, Ordering::Relaxed);
+    }
 }
 
 impl<T> Default for Store<T> {
@@ -105,19 +151,25 @@ impl<T: Pod> Store<T> {
                     return;
                 }
                 let upto = need.div_ceil(STEP).saturating_mul(STEP).min(r.map.len());
-                let ok = need <= upto
-                    && r.map
-                        .advise_range(
-                            memmap2::Advice::PopulateWrite,
-                            r.populated,
-                            upto - r.populated,
-                        )
+                let grow = upto.saturating_sub(r.populated);
+                let ok = need <= upto && r.take(grow) && {
+                    let done = r
+                        .map
+                        .advise_range(memmap2::Advice::PopulateWrite, r.populated, grow)
                         .is_ok();
+                    if !done {
+                        r.allowance.fetch_add(grow as u64, Ordering::Relaxed);
+                    }
+                    done
+                };
                 if ok {
                     r.populated = upto;
                 } else {
                     let mut v = Vec::with_capacity(self.len() + extra.max(self.len() / 4).max(min));
                     v.extend_from_slice(self.as_slice());
+                    if let Store::File(r) = self {
+                        r.release();
+                    }
                     *self = Store::Heap(v);
                 }
             }
@@ -217,14 +269,47 @@ pub(crate) fn regions<const K: usize>(
     n: usize,
     sizes: [usize; K],
 ) -> std::io::Result<Vec<[FileRegion; K]>> {
+    let fs = rustix::fs::statfs(dir)?;
+    if !keeps(&fs) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "scratch files kept on the heap: this filesystem may need new blocks to rewrite a page",
+        ));
+    }
+    #[allow(clippy::unnecessary_cast)] // the fields' types depend on the target
+    let free = (fs.f_bavail as u64).saturating_mul(fs.f_bsize as u64);
+    regions_within(dir, name, n, sizes, free / FREE_SHARE)
+}
+
+/// Whether the filesystem of `dir` is one where the scratch files are used ([`KEEPS_BLOCKS`]).
+#[cfg(test)]
+pub(crate) fn keeps_blocks(dir: &Path) -> bool {
+    rustix::fs::statfs(dir).is_ok_and(|fs| keeps(&fs))
+}
+
+fn keeps(fs: &rustix::fs::StatFs) -> bool {
+    #[allow(clippy::unnecessary_cast)] // the field's type depends on the target
+    KEEPS_BLOCKS.contains(&(fs.f_type as u64))
+}
+
+/// [`regions`] on any filesystem, its populated pages within `allowance` bytes (tests: the mapping
+/// itself, wherever the test's temporary directory is).
+pub(crate) fn regions_within<const K: usize>(
+    dir: &Path,
+    name: &str,
+    n: usize,
+    sizes: [usize; K],
+    allowance: u64,
+) -> std::io::Result<Vec<[FileRegion; K]>> {
     let path = dir.join(name);
     let file = {
         let mut o = std::fs::OpenOptions::new();
         o.read(true).write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-        o.open(&path)?
+        Arc::new(o.open(&path)?)
     };
+    let allowance = Arc::new(AtomicU64::new(allowance));
     std::fs::remove_file(&path)?;
     let per = sizes.iter().sum::<usize>() as u64;
     file.set_len(per * n as u64)?;
@@ -244,6 +329,9 @@ pub(crate) fn regions<const K: usize>(
             map,
             len: 0,
             populated: 0,
+            file: Arc::clone(&file),
+            offset,
+            allowance: Arc::clone(&allowance),
         })
     };
     let mut out = Vec::with_capacity(n);
@@ -260,4 +348,40 @@ pub(crate) fn regions<const K: usize>(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A region whose file's allowance is spent moves to the heap with every value, as on a full
+    /// disk, and gives its blocks back to the filesystem (review of stop 23: the scratch files must
+    /// not take the room the outputs need).
+    #[test]
+    fn a_region_past_its_files_allowance_moves_to_the_heap_and_gives_its_blocks_back() {
+        let dir = std::env::temp_dir().join(format!("liquidator-allowance-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // Two steps of 256 KiB allowed, a region of 4 MiB.
+        let [r] = regions_within(&dir, "t", 1, [4 << 20], 2 * STEP as u64)
+            .unwrap()
+            .pop()
+            .unwrap();
+        let file = Arc::clone(&r.file);
+        let blocks = || std::os::unix::fs::MetadataExt::blocks(&file.metadata().unwrap()) * 512;
+        let mut s: Store<u64> = Store::File(r);
+        let per_step = (STEP / 8) as u64;
+        for i in 0..2 * per_step {
+            s.push(i, 1);
+        }
+        assert!(matches!(s, Store::File(_)), "within the allowance");
+        assert!(blocks() >= 2 * STEP as u64, "populated: {} bytes", blocks());
+        s.push(2 * per_step, 1);
+        assert!(matches!(s, Store::Heap(_)), "past the allowance");
+        assert!(s.as_slice().iter().copied().eq(0..=2 * per_step));
+        if keeps_blocks(&dir) {
+            // ext4, xfs and tmpfs punch holes
+            assert_eq!(blocks(), 0, "blocks given back");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
