@@ -893,24 +893,11 @@ fn a_refs_load_failing_after_the_ledger_opened_exits_3_and_commits_nothing() {
     let never_failed = tmp.path().join("out1-clean");
     let o = run(&ns[1].join("claims.b2"), &refs, &never_failed, Some(&clean));
     assert!(o.status.success(), "{o:?}");
-    fn files(root: &Path, at: &Path, all: &mut BTreeMap<PathBuf, Vec<u8>>) {
-        for e in std::fs::read_dir(at).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                files(root, &p, all);
-            } else {
-                let rel = p.strip_prefix(root).unwrap().to_path_buf();
-                all.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    let (mut a, mut b) = (BTreeMap::new(), BTreeMap::new());
-    files(&out, &out, &mut a);
-    files(&never_failed, &never_failed, &mut b);
+    let (a, b) = (common::tree(&out), common::tree(&never_failed));
     assert!(a.len() >= 5, "{:?}", a.keys());
     assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
     for (k, v) in &a {
-        assert!(*v == b[k], "{k:?} differs");
+        assert!(*v == b[k], "{k} differs");
     }
     assert_eq!(stats(&dir), stats(&clean));
 }

@@ -27,25 +27,6 @@ fn tmp() -> tempfile::TempDir {
         .expect("temporary directory")
 }
 
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(base: &Path, d: &Path, m: &mut BTreeMap<String, Vec<u8>>) {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(base, &p, m);
-            } else {
-                m.insert(
-                    p.strip_prefix(base).unwrap().display().to_string(),
-                    std::fs::read(&p).unwrap(),
-                );
-            }
-        }
-    }
-    let mut m = BTreeMap::new();
-    walk(dir, dir, &mut m);
-    m
-}
-
 fn run(threads: usize, out: &Path) -> liquidator_core::output::Summary {
     let refs = Refs::load(&sample().join("refs")).expect("sample refs load");
     let pool = rayon::ThreadPoolBuilder::new()
@@ -65,7 +46,7 @@ fn run(threads: usize, out: &Path) -> liquidator_core::output::Summary {
 }
 
 fn assert_same_tree(got: &Path, want: &Path) {
-    let (g, w) = (tree(got), tree(want));
+    let (g, w) = (common::tree(got), common::tree(want));
     assert_eq!(
         g.keys().collect::<Vec<_>>(),
         w.keys().collect::<Vec<_>>(),
@@ -199,10 +180,10 @@ fn generator_reproduces_the_sample_fixture() {
         ccam_subset: true,
     };
     liquidator_testkit::generator::generate(&cfg).unwrap();
-    let mut want = tree(&sample());
+    let mut want = common::tree(&sample());
     want.retain(|k, _| !k.starts_with("expected"));
     assert_eq!(
-        tree(&out),
+        common::tree(&out),
         want,
         "fixtures/sample is out of date: run scripts/regen-sample"
     );

@@ -3,8 +3,8 @@
 //! touched, resized or edited in place) and a corrupt one (any byte flipped, truncated, not a snapshot)
 //! refused with a clear message and exit 3, never used.
 
+use crate::common;
 use liquidator_core::refs::{Refs, snapshot};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -52,23 +52,6 @@ fn run(claims: &Path, refs: &Path, out: &Path) -> Output {
         .unwrap()
 }
 
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(base: &Path, d: &Path, m: &mut BTreeMap<String, Vec<u8>>) {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(base, &p, m);
-            } else {
-                let k = p.strip_prefix(base).unwrap().to_string_lossy().to_string();
-                m.insert(k, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    let mut m = BTreeMap::new();
-    walk(dir, dir, &mut m);
-    m
-}
-
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
@@ -88,7 +71,7 @@ fn assert_round_trip(claims: &Path, refs: &Path, work: &Path) {
     let b = work.join("out-snapshot");
     let o = run(claims, refs, &b);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let (ta, tb) = (tree(&a), tree(&b));
+    let (ta, tb) = (common::tree(&a), common::tree(&b));
     assert!(ta.contains_key("payments.tsv"));
     assert_eq!(ta.keys().collect::<Vec<_>>(), tb.keys().collect::<Vec<_>>());
     for (k, v) in &ta {

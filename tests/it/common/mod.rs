@@ -208,3 +208,22 @@ pub fn tsv_rows(path: &std::path::Path) -> Vec<std::collections::BTreeMap<String
         })
         .collect()
 }
+
+/// Every file under `dir`, by its path relative to `dir`, with its bytes (output trees compared
+/// byte for byte).
+pub fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    fn walk(base: &Path, d: &Path, m: &mut std::collections::BTreeMap<String, Vec<u8>>) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(base, &p, m);
+            } else {
+                let k = p.strip_prefix(base).unwrap().to_string_lossy().to_string();
+                m.insert(k, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    let mut m = std::collections::BTreeMap::new();
+    walk(dir, dir, &mut m);
+    m
+}

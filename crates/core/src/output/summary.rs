@@ -220,41 +220,85 @@ impl Summary {
     /// Adds the totals that events make (what [`Summary::count_event`] counts) of `o`, a part of the
     /// same run: the sum does not depend on how the events were cut into parts.
     fn absorb(&mut self, o: &Summary) {
-        self.claims_read += o.claims_read;
-        self.claims_paid += o.claims_paid;
-        self.claims_rejected += o.claims_rejected;
-        self.lines_read += o.lines_read;
-        self.lines_paid += o.lines_paid;
-        self.lines_rejected += o.lines_rejected;
-        self.billed_cents += o.billed_cents;
-        self.paid_billed_cents += o.paid_billed_cents;
-        self.base_cents += o.base_cents;
-        self.amo_gross_cents += o.amo_gross_cents;
-        self.amo_paid_cents += o.amo_paid_cents;
-        self.amo_to_practitioners_cents += o.amo_to_practitioners_cents;
-        self.amo_to_insured_cents += o.amo_to_insured_cents;
-        self.amc_cents += o.amc_cents;
-        self.patient_cents += o.patient_cents;
-        self.participations_cents += o.participations_cents;
-        self.franchises_cents += o.franchises_cents;
-        self.heavy_forfait_cents += o.heavy_forfait_cents;
-        self.excess_cents += o.excess_cents;
-        self.rejected_billed_cents += o.rejected_billed_cents;
-        self.orphan_records += o.orphan_records;
-        self.orphan_billed_cents += o.orphan_billed_cents;
-        self.claims_partially_paid += o.claims_partially_paid;
-        self.line_rejections += o.line_rejections;
-        self.debts_created += o.debts_created;
-        self.debts_created_cents += o.debts_created_cents;
-        self.recoveries += o.recoveries;
-        self.recovered_cents += o.recovered_cents;
+        // Every field named (no `..`): a counter added to `Summary` must be placed here, summed or
+        // ignored, or this does not compile (review of stop 23).
+        let Summary {
+            claims_read,
+            claims_paid,
+            claims_rejected,
+            lines_read,
+            lines_paid,
+            lines_rejected,
+            billed_cents,
+            paid_billed_cents,
+            base_cents,
+            amo_gross_cents,
+            amo_paid_cents,
+            amo_to_practitioners_cents,
+            amo_to_insured_cents,
+            amc_cents,
+            patient_cents,
+            participations_cents,
+            franchises_cents,
+            heavy_forfait_cents,
+            excess_cents,
+            rejected_billed_cents,
+            orphan_records,
+            orphan_billed_cents,
+            claims_partially_paid,
+            line_rejections,
+            debts_created,
+            debts_created_cents,
+            recoveries,
+            recovered_cents,
+            rejections_by_code,
+            line_rejections_by_code,
+            warnings_by_code,
+            batch_number: _,
+            batch_date: _,
+            amc_files: _,
+            debts_opening_cents: _,
+            debts_open: _,
+            debts_open_cents: _,
+            payment_orders: _,
+            payment_orders_cents: _,
+            payments_held: _,
+            payments_held_cents: _,
+            payees_nothing_due: _,
+            conservation: _,
+        } = o;
+        self.claims_read += *claims_read;
+        self.claims_paid += *claims_paid;
+        self.claims_rejected += *claims_rejected;
+        self.lines_read += *lines_read;
+        self.lines_paid += *lines_paid;
+        self.lines_rejected += *lines_rejected;
+        self.billed_cents += *billed_cents;
+        self.paid_billed_cents += *paid_billed_cents;
+        self.base_cents += *base_cents;
+        self.amo_gross_cents += *amo_gross_cents;
+        self.amo_paid_cents += *amo_paid_cents;
+        self.amo_to_practitioners_cents += *amo_to_practitioners_cents;
+        self.amo_to_insured_cents += *amo_to_insured_cents;
+        self.amc_cents += *amc_cents;
+        self.patient_cents += *patient_cents;
+        self.participations_cents += *participations_cents;
+        self.franchises_cents += *franchises_cents;
+        self.heavy_forfait_cents += *heavy_forfait_cents;
+        self.excess_cents += *excess_cents;
+        self.rejected_billed_cents += *rejected_billed_cents;
+        self.orphan_records += *orphan_records;
+        self.orphan_billed_cents += *orphan_billed_cents;
+        self.claims_partially_paid += *claims_partially_paid;
+        self.line_rejections += *line_rejections;
+        self.debts_created += *debts_created;
+        self.debts_created_cents += *debts_created_cents;
+        self.recoveries += *recoveries;
+        self.recovered_cents += *recovered_cents;
         for (m, om) in [
-            (&mut self.rejections_by_code, &o.rejections_by_code),
-            (
-                &mut self.line_rejections_by_code,
-                &o.line_rejections_by_code,
-            ),
-            (&mut self.warnings_by_code, &o.warnings_by_code),
+            (&mut self.rejections_by_code, rejections_by_code),
+            (&mut self.line_rejections_by_code, line_rejections_by_code),
+            (&mut self.warnings_by_code, warnings_by_code),
         ] {
             for (k, &n) in om {
                 bump_by(m, k, n);
