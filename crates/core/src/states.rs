@@ -1196,6 +1196,54 @@ mod tests {
         assert_eq!(sh.bytes().1, 0);
     }
 
+    /// Review of stop 23 (L2): 200 000 keys in one shard — the index rebuilt eight times, the
+    /// slots and spill arena grown many times — on the heap and in a scratch file, against a
+    /// `HashMap` model, every key read back after every rebuild, and keys never set answered
+    /// `None`.
+    #[test]
+    fn an_index_rebuilt_many_times_finds_every_key_a_hash_map_finds() {
+        use std::collections::HashMap;
+        let dir = TempDir::new("index");
+        let states: Vec<Vec<u8>> = growing()
+            .iter()
+            .map(|s| {
+                let mut b = Vec::new();
+                packed::encode(s, &mut b);
+                b
+            })
+            .collect();
+        for mut sh in [Shard::default(), file_shard(&dir.0, scratch::STATE_REGIONS)] {
+            let mut model: HashMap<u64, usize> = HashMap::new();
+            let mut buckets = sh.index.len();
+            let mut rebuilds = 0;
+            for i in 0..200_000u64 {
+                // keys with the shape of `benef_key` (NIR number << 12 | rank), scrambled
+                let key = ((i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 20) << 12) | (i % 3 + 1);
+                let which = (i as usize) % states.len();
+                sh.set(key, &states[which]);
+                model.insert(key, which);
+                if sh.index.len() != buckets {
+                    buckets = sh.index.len();
+                    rebuilds += 1;
+                    for (&k, &w) in &model {
+                        assert_eq!(
+                            sh.packed(k),
+                            Some(&states[w][..]),
+                            "key {k} after rebuild {rebuilds}"
+                        );
+                    }
+                }
+            }
+            assert!(rebuilds >= 8, "{rebuilds} rebuilds");
+            for (&k, &w) in &model {
+                assert_eq!(sh.packed(k), Some(&states[w][..]));
+                // a key never set: another rank of the same NIR
+                assert_eq!(sh.packed(k ^ 0x800), None);
+            }
+            assert_eq!(sh.len(), model.len());
+        }
+    }
+
     #[test]
     fn states_in_a_scratch_file_read_back_as_the_same_bytes_as_states_on_the_heap() {
         let dir = TempDir::new("states");

@@ -1214,6 +1214,57 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// Review of stop 23 (L2): payees in random order over many merges, new ones landing between
+    /// those already merged into the base, and more than [`LOG_MIN`] adds, so that the log also
+    /// merges on its own: the same dues as a model map, on the heap and in a scratch file.
+    #[test]
+    fn dues_added_in_random_order_merge_into_what_a_model_map_holds() {
+        let dir = std::env::temp_dir().join(format!("liquidator-dues-rnd-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for mut d in [DueByPayee::default(), DueByPayee::in_dir(&dir)] {
+            let mut model: std::collections::BTreeMap<Payee, (u64, Cents)> = Default::default();
+            let mut x: u64 = 0x5eed_0023;
+            let adds = LOG_MIN as u64 * 3 / 2;
+            for step in 0..adds {
+                x = x
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                // the key space grows with the steps: later payees fall between earlier ones
+                let k = (x >> 33) % (1_000 + step / 2);
+                let p = if k % 3 == 0 {
+                    Payee::Practitioner((k / 3) as u32)
+                } else {
+                    Payee::Insured(k)
+                };
+                let owed = ((x >> 20) % 10_000) as Cents - 100;
+                d.add(
+                    p,
+                    Due {
+                        lines: 1,
+                        owed,
+                        recovered: 0,
+                    },
+                );
+                let m = model.entry(p).or_default();
+                m.0 += 1;
+                m.1 += owed;
+                if step % 65_537 == 0 {
+                    // `len` merges the log into the base
+                    assert_eq!(d.len(), model.len(), "step {step}");
+                }
+            }
+            let all = d.into_sorted();
+            assert_eq!(all.len(), model.len());
+            for ((p, due), (mp, (lines, owed))) in all.iter().zip(&model) {
+                assert_eq!(
+                    (p, due.lines, due.owed, due.recovered),
+                    (mp, *lines, *owed, 0)
+                );
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     fn dues_merged(mut d: DueByPayee) {
         let n = (3 * PIECE * 16 / 2) as u64;
         // Three passes over the payees, each one's parts 1, 10 and 100 cents: 111 cents, 3 lines.
