@@ -355,7 +355,7 @@ impl Drop for RssSampler {
 
 impl Timer {
     fn new() -> Timer {
-        let on = std::env::var_os("LIQUIDATOR_TIMING").is_some();
+        let on = liquidator_core::timing_on();
         Timer {
             on,
             clock: std::time::Instant::now(),

@@ -32,6 +32,7 @@ use crate::refs::{Refs, benef_key};
 use crate::rules::{self, BenefState, ClaimInput, Ctx, Outcome, Rejection, Step, Trace};
 use crate::sink::{ClaimEvent, Event, Sink, SinkError};
 use crate::states::{States, shard_of};
+use crate::timing_on;
 use rayon::prelude::*;
 use std::path::Path;
 
@@ -937,12 +938,6 @@ pub(crate) fn gather_into<'a>(
     events
 }
 
-/// Whether `LIQUIDATOR_TIMING` is set (read once).
-pub fn timing_on() -> bool {
-    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ON.get_or_init(|| std::env::var_os("LIQUIDATOR_TIMING").is_some())
-}
-
 /// With `LIQUIDATOR_TIMING` set, prints how long `what` took since `since` (the steps of the end of
 /// a run, issue #13).
 pub fn tail_step(what: &str, since: std::time::Instant) {
@@ -988,7 +983,7 @@ struct Timer {
 impl Timer {
     fn new() -> Timer {
         Timer {
-            on: std::env::var_os("LIQUIDATOR_TIMING").is_some(),
+            on: timing_on(),
             t: [std::time::Duration::ZERO; 4],
             sinks: Vec::new(),
             clock: std::time::Instant::now(),
@@ -1163,7 +1158,7 @@ pub fn run_with<'s>(
     let staged = stage_run(&data, refs, out, force, opts, extra)?;
     let t = std::time::Instant::now();
     staged.stage.commit()?;
-    if std::env::var_os("LIQUIDATOR_TIMING").is_some() {
+    if timing_on() {
         eprintln!(
             "timing: outputs made durable (fsync) and renamed {:?}",
             t.elapsed()
@@ -1228,7 +1223,7 @@ pub fn stage_run<'s>(
         } else {
             let t = std::time::Instant::now();
             states.free();
-            if std::env::var_os("LIQUIDATOR_TIMING").is_some() {
+            if timing_on() {
                 eprintln!("timing: states freed {:?}", t.elapsed());
             }
             States::new()

@@ -31,3 +31,11 @@ pub mod rules;
 pub mod session;
 pub mod sink;
 pub mod states;
+
+/// Whether `LIQUIDATOR_TIMING` is set (read once): the stage, tail, memory and load timings every
+/// layer prints on standard error (issue #13). At the crate root so that `refs` and `engine` share it
+/// without depending on each other.
+pub fn timing_on() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("LIQUIDATOR_TIMING").is_some())
+}

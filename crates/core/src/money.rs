@@ -188,12 +188,10 @@ mod tests {
             i64::MAX / 2 + 1,
             i64::MAX,
         ];
-        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut rng = crate::states::packed::tests::Mix(0x9E37_79B9_7F4A_7C15);
         let mut rnd = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed as i64 >> (seed % 50)
+            let x = rng.next();
+            x as i64 >> (x % 50)
         };
         let mut cases: Vec<(i64, i64, i64)> = Vec::new();
         for &v in &vals {

@@ -90,13 +90,8 @@ mod tests {
     /// NIRs: pseudo-random NIRs, some with a non-digit at any position (Corsican departments too).
     #[test]
     fn nir_key_eight_digits_at_a_time_matches_the_character_loop() {
-        let mut seed = 0x1234_5678_9abc_def1u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::states::packed::tests::Mix(0x1234_5678_9abc_def1u64);
+        let mut next = || rng.next();
         for _ in 0..300_000 {
             let mut nir = [0u8; 13];
             for c in nir.iter_mut() {

@@ -502,13 +502,8 @@ mod tests {
     /// outside `0`..`9`, and pseudo-random fields.
     #[test]
     fn digit_fields_read_eight_at_a_time_match_the_digit_loop() {
-        let mut seed = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::states::packed::tests::Mix(0x2545_F491_4F6C_DD1Du64);
+        let mut next = || rng.next();
         for len in 0..=19usize {
             let mut cases: Vec<Vec<u8>> = vec![vec![b'0'; len], vec![b'9'; len]];
             for pos in 0..len {

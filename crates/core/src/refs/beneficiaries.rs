@@ -532,7 +532,7 @@ impl Beneficiaries {
             .par_windows(2)
             .map(|w| parse_chunk(&body[w[0]..w[1]], &cols, amc_known))
             .collect();
-        if std::env::var_os("LIQUIDATOR_TIMING").is_some() {
+        if crate::timing_on() {
             eprintln!("timing: beneficiaries parse {:?}", tp.elapsed());
         }
         let mut all = Vec::with_capacity(
@@ -560,7 +560,7 @@ impl Beneficiaries {
                 }
             }
         }
-        let tm = std::env::var_os("LIQUIDATOR_TIMING").is_some();
+        let tm = crate::timing_on();
         let t0 = std::time::Instant::now();
         all.par_sort_unstable_by_key(|r| (r.0, r.1.from, r.4));
         if tm {

@@ -506,7 +506,7 @@ fn grid(r: &Row, name: &str) -> Result<Grid, LoadError> {
 impl Refs {
     /// Loads every table of a reference directory. Any error stops the load (nothing is half-loaded).
     pub fn load(dir: &Path) -> Result<Refs, LoadError> {
-        let timing = std::env::var_os("LIQUIDATOR_TIMING").is_some();
+        let timing = crate::timing_on();
         let t0 = std::time::Instant::now();
         let mut r = Refs::default();
         r.load_ccam(dir)?;

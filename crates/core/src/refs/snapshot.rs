@@ -516,7 +516,7 @@ pub fn open(
             });
         }
     }
-    if std::env::var_os("LIQUIDATOR_TIMING").is_some() {
+    if crate::timing_on() {
         eprintln!(
             "timing: beneficiaries snapshot open {:?} (header+sources {:?}, checksums {:?}, checks {:?})",
             t0.elapsed(),
