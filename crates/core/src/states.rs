@@ -16,23 +16,22 @@ pub(crate) mod scratch;
 use crate::rules::BenefState;
 use rayon::prelude::*;
 use scratch::Store;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 
 /// Number of beneficiary shards (a constant: the result must not depend on the thread count).
 pub const SHARDS: usize = 256;
 
-/// The shard that owns the beneficiary `key` ([`crate::refs::benef_key`]).
+/// The shard that owns the beneficiary `key` ([`crate::refs::benef_key`]): the top 8 bits of a
+/// Fibonacci hash of the whole key (`key × 2⁶⁴/φ`), so that the 256 shards share the night evenly.
 ///
-/// Known limit (review of stop 23): bits 32..39 of FxHash are bits 6..13 of `key × K`, which depend
-/// on the key's 14 low bits only (the rank and two NIR bits), so real keys fill 4 of the 256 shards.
-/// Outputs do not depend on it (every output is in file or key order); a spread over all 256 was
-/// measured slower with the states' scratch file (ARCHITECTURE, "Known limits") and is left for the
-/// two to be fixed together.
+/// Review of stop 23: the FxHash bits taken before (32..39) were bits 6..13 of `key × K`, which
+/// depend on the key's 14 low bits only — the rank (`001` for nearly everyone) and two NIR bits —
+/// so real keys filled 4 of the 256 shards. The top bits of a product depend on every bit of the
+/// key (`beneficiaries_of_one_rank_spread_over_every_shard`). Outputs do not depend on the shard
+/// (every output is in file or key order).
 #[inline]
 pub fn shard_of(key: u64) -> usize {
-    let mut h = rustc_hash::FxHasher::default();
-    key.hash(&mut h);
-    (h.finish() >> 32) as usize % SHARDS
+    (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize % SHARDS
 }
 
 /// Slots a shard's slab grows by at least, on the heap (in the scratch file it grows by pages).
@@ -1376,6 +1375,35 @@ mod tests {
             assert!(packed::validate(&b).is_ok());
             assert!(packed::validate(&b[..b.len() - 1]).is_err());
         }
+    }
+
+    /// Review of stop 23 (M3): beneficiaries of rank 1 with NIRs of the real shape (sex, year,
+    /// month, department, commune, order) fill every shard, none more than twice its share. The
+    /// FxHash bits used before depended on the key's 14 low bits only: 4 shards held everyone.
+    #[test]
+    fn beneficiaries_of_one_rank_spread_over_every_shard() {
+        let mut count = vec![0usize; SHARDS];
+        let mut n = 0;
+        for i in 0..100_000u64 {
+            let nir = format!(
+                "{}{:02}{:02}{:02}{:03}{:03}",
+                1 + i % 2,
+                (i / 2) % 100,
+                1 + (i / 200) % 12,
+                1 + (i / 2_400) % 95,
+                1 + (i * 7) % 990,
+                1 + (i * 13) % 999
+            );
+            let key = crate::refs::benef_key(nir.as_bytes(), 1).unwrap();
+            count[shard_of(key)] += 1;
+            n += 1;
+        }
+        let share = n / SHARDS;
+        let (lo, hi) = (count.iter().min().unwrap(), count.iter().max().unwrap());
+        assert!(
+            *lo > share / 2 && *hi < share * 2,
+            "shards hold {lo}..{hi} beneficiaries, a fair share is {share}"
+        );
     }
 
     #[test]
