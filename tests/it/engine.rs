@@ -445,3 +445,84 @@ fn a_carried_state_that_does_not_decode_stops_the_run_and_writes_nothing() {
     assert!(e.to_string().contains("ledger corrupt"), "{e}");
     assert!(!out.exists(), "outputs written");
 }
+
+/// A sink that records the input line of every event it receives, window by window, and fails from
+/// its `fail_at`-th window on (0: never) with its own name.
+struct Recording {
+    name: &'static str,
+    fail_at: usize,
+    windows: Vec<Vec<u64>>,
+}
+
+impl liquidator_core::sink::Sink for Recording {
+    fn window(
+        &mut self,
+        events: &[liquidator_core::sink::Event<'_>],
+    ) -> Result<(), liquidator_core::sink::SinkError> {
+        use liquidator_core::sink::Event;
+        self.windows.push(
+            events
+                .iter()
+                .map(|e| match e {
+                    Event::Claim(c) => c.claim.pos.line,
+                    Event::Orphan(o) => o.pos.line,
+                })
+                .collect(),
+        );
+        if self.fail_at > 0 && self.windows.len() >= self.fail_at {
+            return Err(liquidator_core::sink::SinkError::Other(self.name.into()));
+        }
+        Ok(())
+    }
+}
+
+/// `engine::emit` hands a window to its sinks side by side on the run's pool: each sink still gets
+/// every event in file order, every sink gets the window even when another fails on it, and the
+/// error reported is the first failing sink's in list order, whatever the thread count.
+#[test]
+fn sinks_side_by_side_each_get_every_window_in_order_and_the_first_error_in_list_order_wins() {
+    let data = batch(3000);
+    let refs = mini_refs();
+    let rec = |name, fail_at| Recording {
+        name,
+        fail_at,
+        windows: Vec::new(),
+    };
+    let opts = Options {
+        window: 20_000,
+        ..Default::default()
+    };
+    // Alone, on one thread: the reference order.
+    let mut alone = rec("alone", 0);
+    let pool1 = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    pool1
+        .install(|| engine::process(&data, refs, &opts, &mut [&mut alone]))
+        .unwrap();
+    let all: Vec<u64> = alone.windows.concat();
+    assert!(alone.windows.len() >= 3, "{} windows", alone.windows.len());
+    assert!(all.windows(2).all(|w| w[0] < w[1]), "file order");
+    for threads in [1, 2, 4] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let (mut a, mut b, mut c) = (rec("a", 0), rec("b", 0), rec("c", 0));
+        pool.install(|| engine::process(&data, refs, &opts, &mut [&mut a, &mut b, &mut c]))
+            .unwrap();
+        for s in [&a, &b, &c] {
+            assert_eq!(s.windows, alone.windows, "{} at {threads} threads", s.name);
+        }
+        // The second and third sinks fail on the second window, the third one first in time
+        // perhaps: the second's error is the one returned, and the first sink got that window too.
+        let (mut a, mut b, mut c) = (rec("a", 0), rec("b", 2), rec("c", 2));
+        let e = pool
+            .install(|| engine::process(&data, refs, &opts, &mut [&mut a, &mut b, &mut c]))
+            .unwrap_err();
+        assert_eq!(e.to_string(), "output: b", "at {threads} threads");
+        assert_eq!(a.windows, alone.windows[..2], "at {threads} threads");
+        assert_eq!(c.windows, alone.windows[..2], "at {threads} threads");
+    }
+}

@@ -73,7 +73,8 @@ pub enum SinkError {
 /// A consumer of liquidated claims. `Send`: the engine hands window k−1 to the sinks on one worker
 /// while another liquidates window k.
 pub trait Sink: Send {
-    /// A window of consecutive events in file order.
+    /// A window of consecutive events in file order. The sinks of a run receive each window side by
+    /// side (`engine::emit`): a sink's window work may not depend on another sink's.
     fn window(&mut self, events: &[Event<'_>]) -> Result<(), SinkError>;
     /// The whole batch has been read and its framing checked (not called when the batch is refused).
     /// The sinks of a run finish side by side (`engine::process_in`): a sink's end-of-run work may not
