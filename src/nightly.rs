@@ -20,6 +20,7 @@ use liquidator_core::refs::Refs;
 use liquidator_core::rules::BenefState;
 use liquidator_core::rules::controls::oldest_payable;
 use liquidator_core::sink::{Sink, SinkError};
+use liquidator_ledger::NotCommitted;
 use liquidator_ledger::encoded::Encoded;
 use liquidator_ledger::night::NightSink;
 use liquidator_ledger::{Ledger, LedgerError, NightCommit, Resolved};
@@ -135,7 +136,7 @@ pub fn run<'s>(
         eprintln!("liquidator: {e}");
         ExitCode::from(exit_code(&e))
     };
-    let mut night = NightSink::new(header.date.0);
+    let mut night = NightSink::for_file(header.date.0, data.len());
     // The file's checksum (recorded with the batch) is computed beside the liquidation: one more
     // pass over the mapped file, off the critical path.
     let (staged, checksum) = std::thread::scope(|sc| {
@@ -175,51 +176,60 @@ pub fn run<'s>(
         liquidator_ledger::mib(staged.states.table_bytes()),
         clock.elapsed().as_secs_f64(),
     ));
-    // The night's states encoded for the commit (in parallel, shard by shard where they lie) while
-    // the outputs are flushed to the disk: the fsync waits on the disk, the encoding on the CPU.
+    // The outputs are flushed to the disk by a thread of their own while the night's states are
+    // encoded for the commit (in parallel, shard by shard where they lie) and the commit writes
+    // them, the before-images and the segments into the store: the flush waits on the disk, the
+    // rest on the CPU. The commit waits for the flush just before its transaction is made durable
+    // (`commit_night_when`): the protocol's order (outputs on the disk, then the ledger) holds.
     let oldest = oldest_payable(refs, header.date);
-    let (synced, encoded, encoding) = std::thread::scope(|sc| {
-        let sync = sc.spawn(|| durable(&staged.stage));
+    let stage = &staged.stage;
+    let states = staged.states;
+    let pending = std::thread::scope(|sc| {
+        let sync = sc.spawn(|| durable(stage));
+        let mut waited = 0.0;
+        let wait = |waited: &mut f64| {
+            let clock = std::time::Instant::now();
+            let r = sync.join().unwrap_or_else(|_| {
+                eprintln!(
+                    "liquidator: the thread making the outputs durable panicked; nothing committed"
+                );
+                Err(ExitCode::from(5))
+            });
+            *waited = clock.elapsed().as_secs_f64();
+            r
+        };
         let clock = std::time::Instant::now();
-        let enc = Encoded::from_shards(staged.states.shards(), oldest);
+        let encoded = match Encoded::from_shards(states.shards(), oldest) {
+            Ok(e) => e,
+            Err(e) => {
+                let _ = wait(&mut waited);
+                return Err(corrupt_state(e));
+            }
+        };
         let encoding = clock.elapsed().as_secs_f64();
-        let synced = sync.join().unwrap_or_else(|_| {
-            eprintln!(
-                "liquidator: the thread making the outputs durable panicked; nothing committed"
-            );
-            Err(ExitCode::from(5))
-        });
-        (synced, enc, encoding)
-    });
-    let encoded = encoded.map_err(corrupt_state)?;
-    synced?;
-    // The engine's states are all in `encoded` now: freed before the commit (on the pool).
-    staged.states.free();
-    timer.lap(&format!(
-        "outputs made durable (fsync), beside: states encoded {encoding:.3} s ({} MiB)",
-        liquidator_ledger::mib(encoded.heap_bytes())
-    ));
-    let mut commit = night_commit(
-        &header,
-        checksum,
-        refs,
-        &[],
-        &staged.stage,
-        &night,
-        out,
-        None,
-    );
-    commit.encoded = Some(&encoded);
-    let pending = ledger.commit_night(&commit).map_err(ledger_error)?;
-    timer.lap(&format!(
-        "commit ({} states, {} claim numbers, {} CCAM acts: {})",
-        encoded.len(),
-        night.claim_numbers(),
-        night.ccam_acts(),
-        ledger.commit_timing()
-    ));
-    drop(commit);
-    drop(encoded);
+        // The engine's states are all in `encoded` now: freed before the commit (on the pool).
+        states.free();
+        timer.lap(&format!(
+            "states encoded {encoding:.3} s ({} MiB) while the outputs are flushed",
+            liquidator_ledger::mib(encoded.heap_bytes())
+        ));
+        let mut commit = night_commit(&header, checksum, refs, &[], stage, &night, out, None);
+        commit.encoded = Some(&encoded);
+        let pending = ledger
+            .commit_night_when(&commit, || wait(&mut waited))
+            .map_err(|e| match e {
+                NotCommitted::Ledger(e) => ledger_error(e),
+                NotCommitted::NotReady(code) => code,
+            })?;
+        timer.lap(&format!(
+            "commit, the outputs' flush beside (waited for {waited:.3} s) ({} states, {} claim numbers, {} CCAM acts: {})",
+            encoded.len(),
+            night.claim_numbers(),
+            night.ccam_acts(),
+            ledger.commit_timing()
+        ));
+        Ok(pending)
+    })?;
     liquidator_ledger::kill_point("before-rename");
     let summary = staged.summary;
     if let Err(e) = staged.stage.commit() {
@@ -524,6 +534,7 @@ pub fn reprocess(
     let data = engine::map_file(claims).map_err(fail)?;
     let (header, _) = engine::batch_header(&data).map_err(fail)?;
     let checksum = liquidator_ledger::checksum(&data);
+    let file_bytes = data.len();
     drop(data);
     let Some(seq) = ledger
         .committed(header.sender, header.batch_no)
@@ -537,7 +548,7 @@ pub fn reprocess(
     };
     remove_stale_staging(out);
     let reader = ledger.reader(Some(seq)).map_err(ledger_error)?;
-    let mut night = NightSink::new(header.date.0);
+    let mut night = NightSink::for_file(header.date.0, file_bytes);
     night.keep_names = true;
     let staged = {
         let opts = Options {

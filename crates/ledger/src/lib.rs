@@ -183,6 +183,19 @@ pub fn checksum(data: &[u8]) -> String {
     format!("{:016x}", xxhash_rust::xxh3::xxh3_64(data))
 }
 
+/// Why [`Ledger::commit_night_when`] committed nothing: the ledger failed, or its `ready` did.
+#[derive(Debug)]
+pub enum NotCommitted<E> {
+    Ledger(LedgerError),
+    NotReady(E),
+}
+
+impl<E> From<LedgerError> for NotCommitted<E> {
+    fn from(e: LedgerError) -> NotCommitted<E> {
+        NotCommitted::Ledger(e)
+    }
+}
+
 /// The marker of a night committed to the store whose outputs are not yet known to be renamed.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Pending {
@@ -418,6 +431,25 @@ impl Ledger {
     /// with a persistent savepoint. Returns the marker for [`Ledger::finish`] once the outputs are
     /// renamed.
     pub fn commit_night(&mut self, n: &NightCommit) -> Result<Pending, LedgerError> {
+        match self.commit_night_when(n, || Ok::<(), std::convert::Infallible>(())) {
+            Ok(p) => Ok(p),
+            Err(NotCommitted::Ledger(e)) => Err(e),
+            Err(NotCommitted::NotReady(never)) => match never {},
+        }
+    }
+
+    /// [`Ledger::commit_night`], whose transaction is made durable only once `ready` answers
+    /// `Ok`: `run` writes the night into the store (states, before-images, segments: CPU and page
+    /// cache) while its outputs are still being flushed to the disk, and `ready` waits for that
+    /// flush. The protocol's order holds — the night is durable in the ledger only after its
+    /// outputs are on the disk (formats/ledger.md, "All or nothing") — and the flush's wait on the
+    /// disk overlaps the commit's work (issue #14). `ready` failing aborts the transaction: nothing
+    /// is committed, and its error comes back as [`NotCommitted::NotReady`].
+    pub fn commit_night_when<E>(
+        &mut self,
+        n: &NightCommit,
+        ready: impl FnOnce() -> Result<(), E>,
+    ) -> Result<Pending, NotCommitted<E>> {
         kill_point("before-ledger-commit");
         let mut clock = std::time::Instant::now();
         let mut laps = Vec::new();
@@ -430,7 +462,7 @@ impl Ledger {
         let mine;
         let (claim_recs, act_recs): (Box<dyn Iterator<Item = Rec> + '_>, &[Rec]) =
             match n.night.sorted() {
-                Some((c, a)) => (Box::new(c.iter().map(night::ClaimSeen::rec)), a),
+                Some((c, a)) => (Box::new(c.iter().map(night::ClaimSeen::mixed_rec)), a),
                 None => {
                     mine = n.night.records();
                     (Box::new(mine.0.iter().copied()), &mine.1)
@@ -516,6 +548,11 @@ impl Ledger {
             meta.insert("pending", json.as_slice()).map_err(st)?;
         }
         lap("undo purge, batch, marker");
+        if let Err(e) = ready() {
+            txn.abort().map_err(st)?;
+            return Err(NotCommitted::NotReady(e));
+        }
+        lap("outputs' flush waited for");
         txn.commit().map_err(st)?;
         lap("durable commit");
         let at = laps.len().min(3);
@@ -535,8 +572,9 @@ impl Ledger {
         );
         kill_point("after-ledger-commit");
         self.load_batches()?;
-        self.pending()?
-            .ok_or_else(|| LedgerError::Corrupt("pending marker lost".into()))
+        Ok(self
+            .pending()?
+            .ok_or_else(|| LedgerError::Corrupt("pending marker lost".into()))?)
     }
 
     /// The night's beneficiary states: each bucket the night touched is merged and rewritten; a state

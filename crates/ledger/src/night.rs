@@ -48,8 +48,9 @@ pub struct NightSink {
 }
 
 /// [`NightSink::records`] as `finish` made them, from `from` claims (`paid` of them paid) and acts:
-/// the claims sorted in place (by mixed key, one per key, [`ClaimSeen::rec`] gives their records:
-/// 16 bytes a claim rather than a second copy of 24 and a sort buffer, issue #14), the acts' records.
+/// the claims sorted in place, **their keys mixed** (`segments::mix`, done in place before the sort,
+/// one per key, [`ClaimSeen::mixed_rec`] gives their records: 16 bytes a claim rather than a second
+/// copy of 24 and a sort buffer, issue #14), the acts' records.
 pub(crate) struct Sorted {
     claims: Vec<ClaimSeen>,
     acts: Vec<Rec>,
@@ -67,6 +68,16 @@ impl ClaimSeen {
             paid: self.paid,
         }
     }
+
+    /// [`ClaimSeen::rec`] of a claim whose `key` is already mixed (those of [`NightSink::sorted`]).
+    pub(crate) fn mixed_rec(&self) -> Rec {
+        Rec {
+            key: self.key,
+            check: 0,
+            date: self.date,
+            paid: self.paid,
+        }
+    }
 }
 
 impl NightSink {
@@ -75,6 +86,23 @@ impl NightSink {
             batch_date,
             ..Default::default()
         }
+    }
+
+    /// [`NightSink::new`] for a batch file of `file_bytes`, its lists sized once. A claim takes
+    /// at least three 129-byte records (header, a line, trailer: formats/claims-b2.md), so
+    /// `file_bytes / 387` bounds a well-formed file's claims from above; a list that needs more
+    /// grows as before. Grown by doubling, the 5.6 M claims of a national night (90 MiB) were
+    /// copied and faulted in again at each step (issue #14: ≈ 0.3 s of CPU in `window`, most of it
+    /// the kernel zeroing pages); reserved, each page is touched once, and the pages of the bound
+    /// not used are never touched (address space only). The acts (a CCAM act paid in ≈ 3 claims
+    /// of 10 at national size) get a third of that.
+    pub fn for_file(batch_date: u32, file_bytes: usize) -> NightSink {
+        let claims = file_bytes / (3 * 129);
+        let mut n = NightSink::new(batch_date);
+        // A hint: refused memory leaves the lists to grow.
+        let _ = n.claims.try_reserve_exact(claims);
+        let _ = n.acts.try_reserve_exact(claims / 3);
+        n
     }
 
     /// Heap bytes held (claims and acts in file order, their sorted records): `LIQUIDATOR_TIMING`'s
@@ -88,7 +116,8 @@ impl NightSink {
             })
     }
 
-    /// The records `finish` sorted, if nothing was added to the night's claims and acts since.
+    /// The records `finish` sorted, if nothing was added to the night's claims and acts since (the
+    /// claims' keys mixed: [`ClaimSeen::mixed_rec`]).
     pub(crate) fn sorted(&self) -> Option<(&[ClaimSeen], &[Rec])> {
         self.sorted
             .as_ref()
@@ -121,7 +150,14 @@ impl NightSink {
         };
         let (claims, acts) = (&self.claims, &self.acts);
         rayon::join(
-            || segments::sort_night(c0.iter().chain(claims.iter()).map(ClaimSeen::rec).collect()),
+            || {
+                segments::sort_night(
+                    c0.iter()
+                        .map(ClaimSeen::mixed_rec)
+                        .chain(claims.iter().map(ClaimSeen::rec))
+                        .collect(),
+                )
+            },
             || {
                 segments::sort_night(
                     a0.iter()
@@ -212,12 +248,18 @@ impl Sink for NightSink {
         let from = (self.claim_numbers(), self.ccam_acts());
         let paid = self.claims_paid();
         // As `records` would sort them (stable: the first of a key in file order is kept, as
-        // `segments::sort_night` keeps it), the claims in place; the acts into their records.
+        // `segments::sort_night` keeps it), the claims in place; the acts into their records. The
+        // claims' keys are mixed in place first (a bijection: equal keys stay equal), so that
+        // the sort compares a field: mixing two keys in every comparison of the merge sort was
+        // most of its time (issue #14, `perf` of national night 2: ≈ 0.8 s of CPU).
         let mut claims = std::mem::take(&mut self.claims);
         let acts = std::mem::take(&mut self.acts);
         let acts = rayon::join(
             || {
-                claims.par_sort_by_key(|c| segments::mix(c.key));
+                claims
+                    .par_iter_mut()
+                    .for_each(|c| c.key = segments::mix(c.key));
+                claims.par_sort_by_key(|c| c.key);
                 claims.dedup_by_key(|c| c.key);
             },
             || {
@@ -274,7 +316,10 @@ mod tests {
         let counts = (n.claim_numbers(), n.claims_paid(), n.ccam_acts());
         n.finish(&BatchInfo::default()).unwrap();
         let (c, a) = n.sorted().unwrap();
-        assert_eq!(c.iter().map(ClaimSeen::rec).collect::<Vec<_>>(), want.0);
+        assert_eq!(
+            c.iter().map(ClaimSeen::mixed_rec).collect::<Vec<_>>(),
+            want.0
+        );
         assert_eq!(a, want.1.as_slice());
         assert_eq!(want.0.len(), 20_000);
         assert_eq!(n.records(), want);
