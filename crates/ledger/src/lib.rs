@@ -2323,4 +2323,74 @@ mod tests {
         let r = l.reader(None).unwrap();
         assert_eq!(r.state(4).map(|s| s.pf_used(2026)), Some(10));
     }
+
+    /// `run` writes the night into the store while its outputs are flushed, and the commit waits
+    /// for the flush just before the transaction is made durable (`commit_night_when`): a flush
+    /// that fails leaves the ledger as of the previous night, with nothing pending, and the same
+    /// night then commits as it would have.
+    #[test]
+    fn a_commit_whose_outputs_do_not_flush_commits_nothing_and_the_night_commits_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut l, _) = Ledger::open(tmp.path()).unwrap();
+        let night = |c: u32| {
+            let mut n = NightSink::new(20260316);
+            n.claims.push(ClaimSeen {
+                key: liquidator_core::carry::claim_key(1, c),
+                date: 20260301,
+                paid: true,
+            });
+            n.acts.push(ActPaid {
+                key: key(c as u64),
+                date: 20260301,
+            });
+            n
+        };
+        let first = many_states(1, 300, 10);
+        let refs: Vec<(u64, &BenefState)> = first.iter().map(|(k, s)| (*k, s)).collect();
+        commit_with_states(&mut l, 1, Date(20240101), &night(1), &refs);
+        let before = stored_states(&l);
+        let second = many_states(200, 300, 20);
+        let refs: Vec<(u64, &BenefState)> = second.iter().map(|(k, s)| (*k, s)).collect();
+        let n2 = night(2);
+        let dir = l.dir().to_path_buf();
+        let (staging, out) = (dir.join("staging"), dir.join("out"));
+        let commit = NightCommit {
+            sender: 1,
+            batch_no: 2,
+            batch_date: Date(20260316),
+            checksum: format!("{:016x}", 2),
+            oldest: Date(20240101),
+            states: &refs,
+            encoded: None,
+            night: &n2,
+            staging: &staging,
+            out: &out,
+            replaces: None,
+        };
+        let mut asked = 0;
+        let r = l.commit_night_when(&commit, || {
+            asked += 1;
+            Err("disk full")
+        });
+        assert!(matches!(r, Err(NotCommitted::NotReady("disk full"))));
+        assert_eq!(asked, 1);
+        assert_eq!(stored_states(&l), before);
+        assert_eq!(l.batches().len(), 1);
+        assert!(l.pending().unwrap().is_none());
+        let rd = l.reader(None).unwrap();
+        assert!(rd.claim(1, 1).is_some() && rd.claim(1, 2).is_none());
+        assert!(rd.act(&key(1)).is_some() && rd.act(&key(2)).is_none());
+        drop(rd);
+        // Reopened: nothing to resolve; then the night commits.
+        drop(l);
+        let (mut l, resolved) = Ledger::open(tmp.path()).unwrap();
+        assert!(resolved.is_none());
+        let p = l.commit_night_when(&commit, || Ok::<(), ()>(())).unwrap();
+        l.finish(&p).unwrap();
+        assert_eq!(p.seq, 2);
+        let rd = l.reader(None).unwrap();
+        assert!(rd.claim(1, 2).is_some() && rd.act(&key(2)).is_some());
+        assert_eq!(rd.state(250).map(|s| s.pf_used(2026)), Some(270));
+        assert_eq!(rd.state(100).map(|s| s.pf_used(2026)), Some(110));
+    }
 }
