@@ -69,6 +69,11 @@ pub enum Cmd {
         /// outputs, all or nothing (formats/ledger.md). A batch already committed is refused (exit 10).
         #[arg(long)]
         ledger: Option<PathBuf>,
+        /// Directory for the run's scratch files (the beneficiaries' states and the payment orders'
+        /// dues: file-backed memory, unlinked at once, never left behind). Default: the staging
+        /// directory beside OUT, whose disk must then hold them too. It must exist.
+        #[arg(long)]
+        scratch_dir: Option<PathBuf>,
     },
     /// Re-liquidate a day with a corrected reference set and write the adjustments against a previous run.
     Reprocess {
@@ -292,7 +297,14 @@ pub fn main() -> ExitCode {
             parquet,
             pseudonym_key_file,
             ledger,
+            scratch_dir,
         } => {
+            if let Some(d) = &scratch_dir
+                && !d.is_dir()
+            {
+                eprintln!("liquidator: --scratch-dir {}: not a directory", d.display());
+                return ExitCode::from(2);
+            }
             pool(threads);
             // With a ledger: opened, the batch checked, and its states and indexes loading in the
             // background while the refs load (`nightly::prepare`).
@@ -317,6 +329,7 @@ pub fn main() -> ExitCode {
             let opts = Options {
                 progress: Some(&update),
                 window: window_kib.map_or(engine::WINDOW, |k| k as usize * 1024),
+                scratch_dir: scratch_dir.as_deref(),
                 ..Options::default()
             };
             let key = if parquet {

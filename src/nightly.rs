@@ -147,6 +147,7 @@ pub fn run<'s>(
                 trace_claim: opts.trace_claim,
                 progress: opts.progress,
                 window: opts.window,
+                scratch_dir: opts.scratch_dir,
             };
             let night = &mut night;
             engine::stage_run(&data, refs, out, force, &opts, |d| {

@@ -223,3 +223,25 @@ fn window_kib_does_not_change_the_output() {
         .unwrap();
     assert_eq!(st.status.code(), Some(2));
 }
+
+/// `run --scratch-dir` must name an existing directory: anything else is a usage error (exit 2),
+/// reported before any work and with nothing written.
+#[test]
+fn run_with_a_scratch_dir_that_is_not_a_directory_is_a_usage_error() {
+    let (_out_dir, out) = tmp("scratch");
+    let o = bin()
+        .args(["run", "--claims"])
+        .arg(sample("claims.b2"))
+        .arg("--refs")
+        .arg(sample("refs"))
+        .arg("--out")
+        .arg(&out)
+        .arg("--scratch-dir")
+        .arg(out.with_file_name("missing"))
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--scratch-dir"));
+    assert!(!out.exists());
+}

@@ -526,3 +526,75 @@ fn sinks_side_by_side_each_get_every_window_in_order_and_the_first_error_in_list
         assert_eq!(c.windows, alone.windows[..2], "at {threads} threads");
     }
 }
+
+/// The run's scratch files mapped by this process while the windows are liquidated
+/// (`/proc/self/maps`, read at each window: their names, unlinked, end in " (deleted)"), as the
+/// paths of the mappings under the directory `.1` (other tests of this binary run beside).
+struct ScratchMaps(std::sync::Arc<std::sync::Mutex<Vec<String>>>, String);
+
+impl liquidator_core::sink::Sink for ScratchMaps {
+    fn window(
+        &mut self,
+        _: &[liquidator_core::sink::Event<'_>],
+    ) -> Result<(), liquidator_core::sink::SinkError> {
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+        let mut v = self.0.lock().unwrap();
+        v.extend(
+            maps.lines()
+                .filter(|l| l.contains(".scratch (deleted)"))
+                .filter_map(|l| l.find('/').map(|i| l[i..].to_string()))
+                .filter(|p| p.starts_with(&self.1)),
+        );
+        v.sort();
+        v.dedup();
+        Ok(())
+    }
+}
+
+/// Review of stop 23 (M1): `Options::scratch_dir` (`run --scratch-dir`) puts the states' and the
+/// dues' scratch files in a directory of their own, off the output's disk — none in the staging
+/// directory — with the same output bytes, and nothing left behind. Without it they are in the
+/// staging directory (where the filesystem allows scratch files at all: else on the heap, and
+/// neither run maps one).
+#[cfg(target_os = "linux")]
+#[test]
+fn scratch_files_go_to_the_scratch_dir_when_one_is_given_with_the_same_outputs() {
+    let d_dir = tmp("scratch");
+    let d = d_dir.path();
+    let claims = d.join("claims.b2");
+    std::fs::write(&claims, batch(2000)).unwrap();
+    let scratch = d.join("scratch");
+    std::fs::create_dir(&scratch).unwrap();
+    let run = |out: &Path, dir: Option<&Path>| -> Vec<String> {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = ScratchMaps(seen.clone(), format!("{}/", d.display()));
+        let opts = Options {
+            scratch_dir: dir,
+            ..Default::default()
+        };
+        engine::run_with(&claims, mini_refs(), out, true, &opts, move |_| {
+            Ok(vec![Box::new(sink) as Box<dyn liquidator_core::sink::Sink>])
+        })
+        .unwrap();
+        let v = seen.lock().unwrap().clone();
+        v
+    };
+    let staged = run(&d.join("o-staged"), None);
+    let own = run(&d.join("o-own"), Some(&scratch));
+    // the states' file and the dues' file, or neither (a filesystem without scratch files)
+    assert!(staged.is_empty() || staged.len() == 2, "{staged:?}");
+    assert_eq!(own.len(), staged.len(), "{own:?}");
+    let staging = format!("{}/.o-staged.partial-", d.display());
+    for m in &staged {
+        assert!(m.starts_with(&staging), "{m} not in the staging directory");
+    }
+    for m in &own {
+        assert!(
+            m.starts_with(&format!("{}/.", scratch.display())),
+            "{m} not in {}",
+            scratch.display()
+        );
+    }
+    assert_eq!(read_tree(&d.join("o-staged")), read_tree(&d.join("o-own")));
+    assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0);
+}

@@ -101,6 +101,10 @@ pub struct Options<'a> {
     /// The state as of the last committed night (a ledger, `crate::carry`), or `None`: start from
     /// nothing. A beneficiary's state is taken from it the first time one of its claims is liquidated.
     pub carry: Option<&'a dyn Carry>,
+    /// Where the run's scratch files (the states', the payment orders' dues) are made: `None`, the
+    /// staging directory beside the outputs. Another filesystem keeps them off the output disk
+    /// (`run --scratch-dir`; ARCHITECTURE, "Known limits").
+    pub scratch_dir: Option<&'a Path>,
 }
 
 impl Default for Options<'_> {
@@ -110,6 +114,7 @@ impl Default for Options<'_> {
             trace_claim: None,
             progress: None,
             carry: None,
+            scratch_dir: None,
         }
     }
 }
@@ -1205,12 +1210,14 @@ pub fn stage_run<'s>(
     let stage = atomic::Staging::create(out, force)?;
     let mut tsv = TsvSink::create(&stage.dir)?;
     let mut debts = crate::output::debts::DebtSink::create(&stage.dir)?;
-    let mut orders = crate::output::sepa::PaymentOrderSink::new(&stage.dir, refs);
+    // The scratch files: in the staging directory unless the operator chose a directory of their own.
+    let scratch = opts.scratch_dir.unwrap_or(&stage.dir);
+    let mut orders = crate::output::sepa::PaymentOrderSink::new(&stage.dir, scratch, refs);
     let mut totals = SummarySink::default();
     let mut more = extra(&stage.dir)?;
-    // The states' slots and spill arenas in a scratch file of the staging directory: file-backed
-    // pages, not anonymous memory (issue #13); unlinked at once, gone with the states.
-    let mut states = States::in_dir(&stage.dir);
+    // The states' slots and spill arenas in a scratch file (of the staging directory by default):
+    // file-backed pages, not anonymous memory (issue #13); unlinked at once, gone with the states.
+    let mut states = States::in_dir(scratch);
     let info = {
         let mut sinks: Vec<&mut dyn Sink> = vec![&mut tsv, &mut debts, &mut orders, &mut totals];
         sinks.extend(more.iter_mut().map(|b| &mut **b as &mut dyn Sink));

@@ -144,11 +144,13 @@ pub struct PaymentOrderSink<'r> {
 }
 
 impl<'r> PaymentOrderSink<'r> {
-    pub fn new(dir: &Path, refs: &'r Refs) -> PaymentOrderSink<'r> {
+    /// The sink writing its files into `dir`, its dues in a scratch file of `scratch` (the staging
+    /// directory, or the run's `--scratch-dir`).
+    pub fn new(dir: &Path, scratch: &Path, refs: &'r Refs) -> PaymentOrderSink<'r> {
         PaymentOrderSink {
             refs,
             dir: dir.to_path_buf(),
-            due: DueByPayee::in_dir(dir),
+            due: DueByPayee::in_dir(scratch),
             totals: OrderTotals::default(),
         }
     }
