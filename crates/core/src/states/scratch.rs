@@ -171,10 +171,20 @@ impl<T: Pod> Store<T> {
                         .find(|&g| r.take(g))
                 };
                 let ok = grow.is_some_and(|grow| {
+                    // No read-ahead while populating: a page populated here is a hole of the
+                    // sparse file, which the kernel "reads" as zeroes — and fault read-ahead zeroed
+                    // up to a few hundred KiB of page cache around it, mostly the next shards'
+                    // regions, never used by them: with 256 shards (768 regions) ≈ 30 % of a 1 M
+                    // day's CPU in `memset` (perf, issue #13). `MADV_RANDOM` only for the populate:
+                    // the kernel ignores the accesses through a random-read mapping when it picks
+                    // pages to reclaim (`vma_has_recency`, Linux ≥ 6.3), so the states would be
+                    // the first pages evicted and read back (national day, under memory pressure).
+                    let _ = r.map.advise(memmap2::Advice::Random);
                     let done = r
                         .map
                         .advise_range(memmap2::Advice::PopulateWrite, r.populated, grow)
                         .is_ok();
+                    let _ = r.map.advise(memmap2::Advice::Normal);
                     if !done {
                         r.allowance.fetch_add(grow as u64, Ordering::Relaxed);
                     }
@@ -343,12 +353,6 @@ pub(crate) fn regions_within<const K: usize>(
                 .len(len)
                 .map_mut(&file)
         }?;
-        // No read-ahead on faults: a page populated here is a hole of the sparse file, which the
-        // kernel "reads" as zeroes — and its fault read-ahead zeroed up to a few hundred KiB of the
-        // file's page cache around it, mostly the next shards' regions, never used by them. With 256
-        // shards (768 regions) that was ≈ 30 % of a 1 M-claim day's CPU in `memset` (perf, issue
-        // #13). Only the step asked for is populated now.
-        let _ = map.advise(memmap2::Advice::Random);
         Ok(FileRegion {
             map,
             len: 0,
