@@ -208,7 +208,13 @@ impl Index {
     /// where a `(seq, Rec)` takes 32 — at national size ≈ 11 M claim numbers, read every night).
     pub fn from_columns(kind: Kind, c: Columns) -> Index {
         let n = c.keys.len();
-        let bits = (usize::BITS - n.leading_zeros()).clamp(8, 24);
+        // About 4 keys a radix slot (2^bits ≥ n / 4): the lookups either come sorted (a window's
+        // claims, `Carry::claims`) or mostly miss (acts: a slot's keys, 8 bytes each, share a
+        // cache line), so a slot of a handful of keys costs no extra miss, while one slot a key
+        // (the table as long as the keys) was 32 MiB of a national night's 96 MiB claim index.
+        let bits = (usize::BITS - n.leading_zeros())
+            .saturating_sub(2)
+            .clamp(8, 24);
         let shift = 64 - bits;
         let mut radix = vec![0u32; (1usize << bits) + 1];
         for k in &c.keys {
