@@ -28,7 +28,8 @@ use crate::codes::{BatchFail, Reject};
 use crate::duplicates::ClaimsSeen;
 use crate::output::files::{self as atomic, TsvSink};
 use crate::output::summary::{Summary, SummarySink};
-use crate::refs::{Refs, benef_key};
+use crate::refs::history::History;
+use crate::refs::{Practitioner, Refs, benef_key};
 use crate::rules::{self, BenefState, ClaimInput, Ctx, Outcome, Rejection, Step, Trace};
 use crate::sink::{ClaimEvent, Event, Sink, SinkError};
 use crate::states::{States, shard_of};
@@ -821,10 +822,41 @@ fn liquidate_shards(
                     // coming one after the other inside the rules (issue #13).
                     // The rows found are kept and handed to the rules with each claim: the controls
                     // do not search the store again (`Beneficiaries::get_at`).
-                    let next = list.get(n..).unwrap_or(&[]).iter().take(LOOKAHEAD);
+                    // The lookups go in stages (`Beneficiaries::read_ahead`): each stage's misses
+                    // overlap, where one lookup after the other chained them.
+                    let next = list.get(n..).unwrap_or(&[]);
+                    let next = next.get(..LOOKAHEAD).unwrap_or(next);
+                    let mut keys = [0u64; LOOKAHEAD];
+                    let mut ald = [false; LOOKAHEAD];
+                    let mut pracs: [Option<&History<Practitioner>>; LOOKAHEAD] = [None; LOOKAHEAD];
+                    for (j, &(k, key)) in next.iter().enumerate() {
+                        keys[j] = key;
+                        // The claim (window data, in the cache): whether a line may look for an ALD
+                        // period (`rules::rate::line_rate`), and its practitioner's history.
+                        if let Some(&(ci, cj)) = items.get(k as usize)
+                            && let Some(ch) = chunks.get(ci as usize)
+                            && let Some(c) = ch.claims.get(cj as usize)
+                            && let Some(h) = c.header.as_ref()
+                        {
+                            let lines = ch
+                                .lines
+                                .get(c.lines.start as usize..c.lines.end as usize)
+                                .unwrap_or(&[]);
+                            ald[j] = lines.iter().any(|l| rules::line_exemption(h, l) == b'4');
+                            pracs[j] = ctx.refs.practitioners.get(&h.practitioner);
+                        }
+                    }
+                    let m = next.len();
                     found = [None; LOOKAHEAD];
-                    for (slot, &(_, key)) in found.iter_mut().zip(next) {
-                        *slot = ctx.refs.beneficiaries.touch_find(key);
+                    ctx.refs
+                        .beneficiaries
+                        .read_ahead(&keys[..m], &ald[..m], &mut found[..m]);
+                    let mut acc = 0u32;
+                    for p in pracs.iter().flatten() {
+                        acc ^= p.rows().first().map_or(0, |r| r.0.from.0);
+                    }
+                    std::hint::black_box(acc);
+                    for &(_, key) in next {
                         // A beneficiary the shard does not hold yet takes its state from the
                         // ledger, if any: read that ahead too (`Carry::touch_state`, issue #14).
                         if st.touch(key) == 0

@@ -430,18 +430,49 @@ impl Beneficiaries {
         })
     }
 
-    /// Reads what [`Self::get`] reads for `key` (the radix bucket, the keys, the first row) and returns
-    /// a value made from it, for the caller to discard: a read-ahead, so that the lookup that follows
-    /// finds the lines in the cache (`engine::liquidate_shards`).
-    /// It returns what it found, the position of `key`'s first row, handed to the rules with the
-    /// claim (`rules::ClaimInput::benef_at`) so that the controls do not search again.
-    #[inline]
-    pub(crate) fn touch_find(&self, key: u64) -> Option<usize> {
-        let at = self.find(key);
-        if let Some(i) = at {
-            std::hint::black_box(self.rows().get(i).map(|r| r.birth));
+    /// Reads what [`Self::get`] reads for each of `keys` (the radix bucket, the keys, the first row),
+    /// a read-ahead so that the lookups that follow find the lines in the cache
+    /// (`engine::liquidate_shards`). It goes in stages: the radix entries of every key first,
+    /// then the first key of every bucket, then the searches (now in the cache) and the first rows,
+    /// then the ALD rows of the keys marked in `ald` (where [`BenefView::ald_at`] starts looking).
+    /// Each stage's loads do not depend on one another, so their cache misses overlap; one search
+    /// after the other would chain radix → keys → row, three misses in a row, per key (issue #13).
+    /// `found[j]` is set to the position of `keys[j]`'s first row ([`Self::find`]), handed to the
+    /// rules with the claim (`rules::ClaimInput::benef_at`) so that the controls do not search again.
+    pub(crate) fn read_ahead(&self, keys: &[u64], ald: &[bool], found: &mut [Option<usize>]) {
+        let radix = self.radix();
+        let ks = self.keys();
+        let rows = self.rows();
+        let in_range = |key: u64| key >= self.min && key - self.min < self.span;
+        // The loaded values are folded into one, handed to `black_box`: the loads are kept.
+        let mut acc = 0u64;
+        for &key in keys {
+            if in_range(key) {
+                acc ^= radix.get(self.bucket(key)).copied().unwrap_or(0) as u64;
+            }
         }
-        at
+        for &key in keys {
+            if in_range(key)
+                && let Some(&lo) = radix.get(self.bucket(key))
+            {
+                acc ^= ks.get(lo as usize).copied().unwrap_or(0);
+            }
+        }
+        for (slot, &key) in found.iter_mut().zip(keys) {
+            *slot = self.find(key);
+            if let Some(i) = *slot {
+                acc ^= rows.get(i).map_or(0, |r| r.birth as u64);
+            }
+        }
+        let al = self.ald();
+        let n = ks.len().max(1);
+        for (slot, _) in found.iter().zip(ald).filter(|(_, a)| **a) {
+            if let Some(i) = *slot {
+                let guess = (i as u128 * al.len() as u128 / n as u128) as usize;
+                acc ^= al.get(guess).map_or(0, |a| a.key);
+            }
+        }
+        std::hint::black_box(acc);
     }
 
     pub fn contains(&self, key: u64) -> bool {

@@ -45,7 +45,7 @@ pub struct ClaimInput<'a> {
     pub line_pos: &'a [Pos],
     pub pos: Pos,
     /// Where the beneficiary's first row is in the store, when the caller found it already (the
-    /// engine's read-ahead, `Beneficiaries::touch_find`): the controls then do not search again
+    /// engine's read-ahead, `Beneficiaries::read_ahead`): the controls then do not search again
     /// (`Beneficiaries::get_at`, which checks it). `None`: searched.
     pub benef_at: Option<usize>,
 }
