@@ -37,22 +37,31 @@ pub trait Out {
 /// Number of decimal digits of `v` (1 for 0).
 #[inline(always)]
 pub fn digit_count(v: u64) -> usize {
-    v.checked_ilog10().unwrap_or(0) as usize + 1
+    // Most numbers of a row (line numbers, euros of an amount, quantities) are below 100 000: four
+    // comparisons, no branch; `ilog10` for the rest (it was ≈ 12 % of a payment row's instructions).
+    if v < 100_000 {
+        1 + (v >= 10) as usize
+            + (v >= 100) as usize
+            + (v >= 1_000) as usize
+            + (v >= 10_000) as usize
+    } else {
+        v.ilog10() as usize + 1
+    }
 }
 
 /// Writes `v`'s last `d.len()` decimal digits into `d`, two at a time from the end.
 #[inline(always)]
 fn write_digits(d: &mut [u8], mut v: u64) {
-    let mut i = d.len();
-    while i >= 2 {
+    // Pairs of exactly two bytes from the end: no bounds check per digit.
+    let mut pairs = d.rchunks_exact_mut(2);
+    for pair in &mut pairs {
         let r = (v % 100) as usize * 2;
         v /= 100;
-        i -= 2;
-        d[i] = PAIRS[r];
-        d[i + 1] = PAIRS[r + 1];
+        pair[0] = PAIRS[r];
+        pair[1] = PAIRS[r + 1];
     }
-    if i == 1 {
-        d[0] = b'0' + (v % 10) as u8;
+    if let [first] = pairs.into_remainder() {
+        *first = b'0' + (v % 10) as u8;
     }
 }
 
