@@ -277,7 +277,9 @@ pub fn process_in(
                 &mut bufs[cur],
                 timer.on,
             )?;
-            timer.add(t);
+            timer.add(t.t);
+            // Nothing else runs beside the first window's bookkeeping.
+            timer.alone(&t.serial, Some(timer.clock));
             timer.windows(&bufs, cap(&spare_events));
             pending = Some(cur);
             cur = 1 - cur;
@@ -292,7 +294,10 @@ pub fn process_in(
         let mut each = vec![std::time::Duration::ZERO; sinks_ref.len()];
         let each_ref = &mut each;
         let (emitted, prepared) = rayon::join(
-            || emit(ready, sinks_ref, spare, each_ref, on),
+            || {
+                let r = emit(ready, sinks_ref, spare, each_ref, on);
+                (r, on.then(std::time::Instant::now))
+            },
             || {
                 if more {
                     prepare(&ctx, opts, data, (start, end), &mut run, states, next, on).map(Some)
@@ -301,6 +306,7 @@ pub fn process_in(
                 }
             },
         );
+        let (emitted, emit_done) = emitted;
         timer.t[3] += emitted?;
         timer.add_sinks(&each);
         claims_done += ready.items.len() as u64;
@@ -309,7 +315,8 @@ pub fn process_in(
         }
         match prepared? {
             Some(t) => {
-                timer.add(t);
+                timer.add(t.t);
+                timer.alone(&t.serial, emit_done);
                 timer.windows(&bufs, cap(&spare_events));
                 pending = Some(cur);
                 cur = 1 - cur;
@@ -484,17 +491,20 @@ fn prepare(
     states: &mut States,
     w: &mut WindowBuf,
     timing: bool,
-) -> Result<[std::time::Duration; 3], RunError> {
+) -> Result<Prepared, RunError> {
     let mut sw = Stopwatch::new(timing);
     let mut t = [std::time::Duration::ZERO; 3];
+    let now = || timing.then(std::time::Instant::now);
     w.n = parse_window(data, start, end, &mut run.line, &mut w.chunks);
     w.end = end;
     let chunks = &w.chunks[..w.n];
     sw.lap(&mut t[0]);
+    let parsed = now();
     run.frame_into(chunks, &mut w.items)?;
     run.mark_duplicates_into(chunks, &w.items, opts.carry, &mut w.dup);
     route(chunks, &w.items, &w.dup, &mut w.lists, &mut w.loc);
     sw.lap(&mut t[1]);
+    let routed = now();
     liquidate_shards(
         ctx,
         opts,
@@ -522,9 +532,21 @@ fn prepare(
         ))
     })?;
     sw.lap(&mut t[2]);
+    let liquidated = now();
     w.read_rejected = reject_at_read(chunks, &w.items, &w.dup, &mut w.loc);
     sw.lap(&mut t[1]);
-    Ok(t)
+    let serial = match (parsed, routed, liquidated, now()) {
+        (Some(a), Some(b), Some(c), Some(d)) => vec![(a, b), (c, d)],
+        _ => Vec::new(),
+    };
+    Ok(Prepared { t, serial })
+}
+
+/// What [`prepare`] measured when timing is on: the stage times (parse, bookkeeping, shards) and
+/// when its serial bookkeeping ran (framing, duplicates and routing; the read rejections).
+struct Prepared {
+    t: [std::time::Duration; 3],
+    serial: Vec<(std::time::Instant, std::time::Instant)>,
 }
 
 /// Hands the window in `w` to the sinks, its events in file order. Returns the time it took when
@@ -1026,9 +1048,24 @@ struct Timer {
     /// one waiting for the sinks and the one just liquidated), by part, in bytes; and the events list.
     windows_peak: [usize; 3],
     events_peak: usize,
+    /// The serial bookkeeping's time after the sinks of the previous window were done, summed over
+    /// the windows: time when it ran alone, on one core, the critical path (issue #13).
+    book_alone: std::time::Duration,
 }
 
 impl Timer {
+    /// Adds the part of the serial intervals `serial` that came after `emit_done`.
+    fn alone(
+        &mut self,
+        serial: &[(std::time::Instant, std::time::Instant)],
+        emit_done: Option<std::time::Instant>,
+    ) {
+        if let Some(e) = emit_done {
+            for &(a, b) in serial {
+                self.book_alone += b.saturating_duration_since(a.max(e));
+            }
+        }
+    }
     fn new() -> Timer {
         Timer {
             on: timing_on(),
@@ -1037,6 +1074,7 @@ impl Timer {
             clock: std::time::Instant::now(),
             windows_peak: [0; 3],
             events_peak: 0,
+            book_alone: std::time::Duration::ZERO,
         }
     }
     /// Notes what the window buffers hold (only when timing is on: it walks every outcome).
@@ -1099,6 +1137,11 @@ impl Timer {
             eprintln!(
                 "timing: sinks' windows, each, side by side (s) {}",
                 each.join(" ")
+            );
+            eprintln!(
+                "timing: bookkeeping alone (serial, after the previous window's sinks were done) {:.3} s of {:.3} s",
+                self.book_alone.as_secs_f64(),
+                t[1].as_secs_f64()
             );
         }
     }
