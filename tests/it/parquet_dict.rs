@@ -167,3 +167,62 @@ fn plain_values(buf: &[u8], t: PhysicalType) -> Vec<&[u8]> {
         t => panic!("physical type {t}"),
     }
 }
+
+/// The file's bytes do not depend on the window size (architecture invariant) nor on the thread
+/// count: the plain columns' Arrow arrays, hence parquet-rs's pages, are cut at the row group's
+/// blocks of `BLOCK_ROWS` rows, not where a window ends (they were: a 64 KiB window gave other pages
+/// to `claim`, `input_line`, `byte_offset` and `beneficiary_hash`, the same cells in other bytes).
+#[test]
+fn the_parquet_file_is_byte_identical_for_any_window_size_and_thread_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let day = tmp.path().join("day");
+    // About 26 000 rows: more than the 20 000 rows after which parquet-rs closes a page (at the end
+    // of the array that reaches them), in one window of the default size and in about 70 of 64 KiB.
+    generate(&GenConfig {
+        claims: 15_000,
+        beneficiaries: 30_000,
+        seed: 5,
+        date: Date(20260316),
+        out: day.clone(),
+        scenarios: false,
+        ccam_subset: true,
+    })
+    .unwrap();
+    let refs = Refs::load(&day.join("refs")).unwrap();
+    let claims = day.join("claims.b2");
+    let (header, _) = engine::batch_header(&std::fs::read(&claims).unwrap()).unwrap();
+    let key = PseudonymKey::from_secret(KEY).unwrap();
+    let file = |name: &str, threads: usize, window: usize| {
+        let out = tmp.path().join(name);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            engine::run_with(
+                &claims,
+                &refs,
+                &out,
+                true,
+                &Options {
+                    window,
+                    ..Default::default()
+                },
+                |dir| {
+                    Ok(vec![
+                        Box::new(ParquetSink::create(dir, key.clone())?.with_batch(&header))
+                            as Box<dyn Sink>,
+                    ])
+                },
+            )
+        })
+        .unwrap();
+        std::fs::read(out.join(PARQUET_FILE)).unwrap()
+    };
+    let whole = file("whole", 1, engine::WINDOW);
+    let small = file("small", 2, 64 * 1024);
+    let odd = file("odd", 2, 100_000);
+    assert!(whole.len() > 1_000_000, "{} bytes", whole.len());
+    assert!(whole == small, "64 KiB windows changed the file");
+    assert!(whole == odd, "100 000-byte windows changed the file");
+}

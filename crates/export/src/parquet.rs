@@ -489,7 +489,7 @@ macro_rules! key {
 /// `paid_key!(|p| …)` a `u64` never null on a paid row (the loop over the slice's paid rows alone,
 /// [`Part`]); `paid_key!(opt, |p| …)` an `Option<u64>`, `paid_key!(wide, |p| …)` an `Option<u128>` (a
 /// text of up to 15 bytes, [`pack_wide`]) and `paid_key!(date, |p| …)` a [`Date`] (keyed as in
-/// [`date_key!`]) are read from every
+/// [`date_key!`], validated by [`valid_date`]) are read from every
 /// row: for a column with null cells on paid rows, a loop over the paid rows that stored a level per
 /// cell was slower than the loop over all rows (README "Performance", sixth pass).
 macro_rules! paid_key {
@@ -515,17 +515,13 @@ macro_rules! paid_key {
         |col: &Col, batch: &Batch, part: &Part, d: &mut dict::DictChunk| {
             let f = |$p: &PaidRow| -> Date { $body };
             let phys = d.physical_type();
-            let mut last: (u32, Option<u64>) = (u32::MAX, None);
-            d.push_all(
+            d.push_all_checked(
                 part.rows,
-                |r| {
-                    let Row::Paid(p) = r else { return None };
-                    let v = f(p);
-                    if v.0 != last.0 {
-                        last = (v.0, Date::from_u32(v.0).map(|d| u64::from(d.0)));
-                    }
-                    last.1
+                |r| match r {
+                    Row::Paid(p) => Some(u64::from(f(p).0)),
+                    _ => None,
                 },
+                valid_date,
                 |r, out| plain_value(col, phys, batch, r, out),
             )
         }
@@ -563,27 +559,28 @@ fn paid_value(
     plain_value(c, phys, batch, row, out)
 }
 
+/// Whether a date key (a `YYYYMMDD` integer) is a date: asked by the dictionary once per key new to
+/// the row group ([`dict::DictChunk::push_all_checked`]), not per change of date (109 000 calls of
+/// `Date::from_u32` on a 100 k-claim day, a few hundred now).
+fn valid_date(k: u64) -> bool {
+    u32::try_from(k).ok().and_then(Date::from_u32).is_some()
+}
+
 /// The [`Key`] of a date column read from every row, from its per-cell date
 /// `|batch, row| -> Option<Date>`: the date's `YYYYMMDD` integer, null for an invalid date (as the
-/// Arrow column), validated once per run of equal dates. A valid `YYYYMMDD` names one day, hence one
-/// `Date32` value: the same classes of equal cells as keying by the `Date32` value, without its
-/// conversion per change of date (108 000 on a 100 k-claim day); the value itself is converted once
-/// per dictionary entry ([`plain_value`]).
+/// Arrow column), validated once per key new to the row group ([`valid_date`]). A valid `YYYYMMDD`
+/// names one day, hence one `Date32` value: the same classes of equal cells as keying by the `Date32`
+/// value, without its conversion per change of date (108 000 on a 100 k-claim day); the value itself
+/// is converted once per dictionary entry ([`plain_value`]).
 macro_rules! date_key {
     (|$c:pat_param, $r:pat_param| $body:expr $(,)?) => {
         |col: &Col, batch: &Batch, part: &Part, d: &mut dict::DictChunk| {
             let f = |$c: &Batch, $r: &Row| -> Option<Date> { $body };
             let phys = d.physical_type();
-            let mut last: (u32, Option<u64>) = (u32::MAX, None);
-            d.push_all(
+            d.push_all_checked(
                 part.rows,
-                |r| {
-                    let v = f(batch, r)?;
-                    if v.0 != last.0 {
-                        last = (v.0, Date::from_u32(v.0).map(|d| u64::from(d.0)));
-                    }
-                    last.1
-                },
+                |r| f(batch, r).map(|v| u64::from(v.0)),
+                valid_date,
                 |r, out| plain_value(col, phys, batch, r, out),
             )
         }
@@ -1492,9 +1489,13 @@ pub const BLOCK_ROWS: usize = 8192;
 
 /// How the sink encodes one column of the current row group.
 enum Enc {
-    /// The plain columns (deltas or plain + Snappy): an Arrow array per block of rows, handed with
-    /// the row group to the writer thread, which encodes them with parquet-rs's Arrow column writer.
-    Arrow(Vec<ArrayRef>),
+    /// The plain columns (deltas or plain + Snappy): an Arrow array per block of [`BLOCK_ROWS`] rows
+    /// of the row group, handed with the row group to the writer thread, which encodes them with
+    /// parquet-rs's Arrow column writer; `open` is the block being filled, across windows.
+    Arrow {
+        arrays: Vec<ArrayRef>,
+        open: Option<ColBuf>,
+    },
     /// The sink's own dictionary chunk, from the cells' keys ([`dict`]), closed by the writer thread.
     Dict(dict::DictChunk),
     /// `beneficiary_hash`: each row's `NIR-rank`, hashed by the writer thread.
@@ -1505,7 +1506,8 @@ enum Enc {
 const PSEUDONYM_COLUMN: &str = "beneficiary_hash";
 
 /// The `beneficiary_hash` cells of a row group before their keyed hash: per row its `NIR-rank`
-/// (`None` off the paid rows: a null cell), and the row count of each block. The writer thread turns
+/// (`None` off the paid rows: a null cell), and the row count of each block of the row group
+/// ([`BLOCK_ROWS`] but the last). The writer thread turns
 /// each block into the Int64 array the column's extractor would have built (one keyed BLAKE3 per run
 /// of rows of the same beneficiary, i.e. per paid claim, as [`rows_of`] hashed them): 11 % of the
 /// export's instructions taken out of the run's windows.
@@ -1573,7 +1575,10 @@ fn fresh_encoders(leaves: &[ColumnDescPtr]) -> Result<Vec<Enc>, String> {
                     BATCH_ROWS,
                 )?),
                 None if c.name == PSEUDONYM_COLUMN => Enc::Pseudonym(Pseudonyms::default()),
-                None => Enc::Arrow(Vec::new()),
+                None => Enc::Arrow {
+                    arrays: Vec::new(),
+                    open: None,
+                },
             })
         })
         .collect()
@@ -1619,7 +1624,7 @@ fn write_row_groups(
                             rg.append_column(&bytes, close).map_err(e)?;
                             continue;
                         }
-                        Enc::Arrow(arrays) => std::mem::take(arrays),
+                        Enc::Arrow { arrays, .. } => std::mem::take(arrays),
                         Enc::Pseudonym(ps) => ps.arrays(&key),
                     };
                     for a in arrays {
@@ -1756,18 +1761,28 @@ impl ParquetSink {
         }
     }
 
-    /// Encodes `rows` (all in the current row group): every column of a block in parallel.
+    /// Encodes `rows` (all in the current row group): every column of a block in parallel. The
+    /// blocks are the row group's: rows `[k × BLOCK_ROWS, (k + 1) × BLOCK_ROWS)` of the row group,
+    /// whatever the windows that bring them (a block is filled across windows), so that the plain
+    /// columns' arrays, and so parquet-rs's pages, are cut at the same rows for any `--window-kib`.
     fn encode(&mut self, batch: &Batch, rows: &[Row]) -> Result<(), String> {
         let mut paid = PaidRows::default();
-        for block in rows.chunks(BLOCK_ROWS) {
+        let mut rest = rows;
+        while !rest.is_empty() {
+            let room = BLOCK_ROWS - self.rg_rows % BLOCK_ROWS;
+            let (block, later) = rest.split_at(rest.len().min(room));
             paid.gather(block);
             let paid = &paid;
             self.encs
                 .par_chunks_mut(GROUP_COLUMNS)
                 .zip(COLUMNS.par_chunks(GROUP_COLUMNS))
                 .try_for_each(|(e, c)| encode_group(e, c, batch, block, paid))?;
+            self.rg_rows += block.len();
+            if self.rg_rows % BLOCK_ROWS == 0 {
+                close_blocks(&mut self.encs)?;
+            }
+            rest = later;
         }
-        self.rg_rows += rows.len();
         Ok(())
     }
 
@@ -1778,6 +1793,10 @@ impl ParquetSink {
             Ok(encs) => encs,
             Err(_) => fresh_encoders(&self.leaves).map_err(|e| self.err(e))?,
         };
+        if self.rg_rows % BLOCK_ROWS != 0 {
+            // The row group's last block, shorter.
+            close_blocks(&mut self.encs).map_err(|e| self.err(e))?;
+        }
         let full = std::mem::replace(&mut self.encs, next);
         self.rg_rows = 0;
         self.send(Msg::RowGroup(full))
@@ -1790,8 +1809,9 @@ impl ParquetSink {
 /// once per column: more time lost in cache misses than the instructions saved).
 const GROUP_COLUMNS: usize = 6;
 
-/// Encodes the columns `cols` (with their encoders) of a block of rows: the dictionary columns'
-/// keys, and the plain columns' Arrow arrays (encoded by the writer thread).
+/// Encodes the columns `cols` (with their encoders) of rows of one block of the row group: the
+/// dictionary columns' keys, and the plain columns' cells into the block's Arrow builders (closed by
+/// [`close_blocks`], encoded by the writer thread).
 fn encode_group(
     encs: &mut [Enc],
     cols: &[Col],
@@ -1799,30 +1819,39 @@ fn encode_group(
     rows: &[Row],
     paid: &PaidRows,
 ) -> Result<(), String> {
-    let mut bufs: Vec<Option<ColBuf>> = encs
-        .iter()
-        .zip(cols)
-        .map(|(e, c)| matches!(e, Enc::Arrow(_)).then(|| ColBuf::new(c, rows.len())))
-        .collect();
     for (s, part) in rows.chunks(CACHE_ROWS).enumerate() {
         let part = paid.part(s, part)?;
-        for ((e, c), b) in encs.iter_mut().zip(cols).zip(&mut bufs) {
-            match (e, c.key, b) {
-                (Enc::Dict(d), Some(key), _) => key(c, batch, &part, d)?,
-                (Enc::Arrow(_), _, Some(b)) => b.fill(c, batch, part.rows),
-                (Enc::Pseudonym(ps), _, _) => ps.push(part.rows),
+        for (e, c) in encs.iter_mut().zip(cols) {
+            match (e, c.key) {
+                (Enc::Dict(d), Some(key)) => key(c, batch, &part, d)?,
+                (Enc::Arrow { open, .. }, _) => open
+                    .get_or_insert_with(|| ColBuf::new(c, BLOCK_ROWS))
+                    .fill(c, batch, part.rows),
+                (Enc::Pseudonym(ps), _) => ps.push(part.rows),
                 _ => return Err(format!("column {}: no encoder", c.name)),
             }
         }
     }
-    for e in encs.iter_mut() {
-        if let Enc::Pseudonym(ps) = e {
-            ps.blocks.push(rows.len());
-        }
-    }
-    for ((e, c), b) in encs.iter_mut().zip(cols).zip(bufs) {
-        if let (Enc::Arrow(arrays), Some(b)) = (e, b) {
-            arrays.push(b.finish(c)?);
+    Ok(())
+}
+
+/// Closes the row group's current block: each plain column's builder into its Arrow array, and the
+/// pseudonyms' block length.
+fn close_blocks(encs: &mut [Enc]) -> Result<(), String> {
+    for (e, c) in encs.iter_mut().zip(COLUMNS) {
+        match e {
+            Enc::Arrow { arrays, open } => {
+                if let Some(b) = open.take() {
+                    arrays.push(b.finish(c)?);
+                }
+            }
+            Enc::Pseudonym(ps) => {
+                let done: usize = ps.blocks.iter().sum();
+                if ps.cells.len() > done {
+                    ps.blocks.push(ps.cells.len() - done);
+                }
+            }
+            Enc::Dict(_) => {}
         }
     }
     Ok(())

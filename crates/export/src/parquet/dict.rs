@@ -108,7 +108,22 @@ impl DictChunk {
     pub(super) fn push_all<R, K: DictKey>(
         &mut self,
         rows: &[R],
+        key: impl FnMut(&R) -> Option<K>,
+        value: impl FnMut(&R, &mut Vec<u8>) -> Result<(), String>,
+    ) -> Result<(), String> {
+        self.push_all_checked(rows, key, |_| true, value)
+    }
+
+    /// [`DictChunk::push_all`] for keys that name a value only when `valid` (a `YYYYMMDD` date, which
+    /// is null when it is not a date): `valid` is asked once per key new to the row group instead of
+    /// once per cell or per change of value (a key found in the table was valid when it was added; an
+    /// invalid key is never added, so it is asked again each time it comes back, and its cell is null).
+    #[inline(always)]
+    pub(super) fn push_all_checked<R, K: DictKey>(
+        &mut self,
+        rows: &[R],
         mut key: impl FnMut(&R) -> Option<K>,
+        mut valid: impl FnMut(K) -> bool,
         mut value: impl FnMut(&R, &mut Vec<u8>) -> Result<(), String>,
     ) -> Result<(), String> {
         let start = self.rows;
@@ -149,6 +164,10 @@ impl DictChunk {
                 _ => {
                     let i = match map.find(k) {
                         Ok(i) => i,
+                        Err(_) if !valid(k) => {
+                            *level = 0;
+                            continue;
+                        }
                         Err(slot) => {
                             let i = new_entry(dict, *stats, vals, entries, |d| value(r, d))?;
                             map.insert_at(slot, k, i);
@@ -454,7 +473,11 @@ pub(super) trait DictKey: Copy + Eq + Default {
 #[inline(always)]
 fn mix(lo: u64, hi: u64, shift: u32) -> usize {
     let x = lo.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ hi.wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
-    (x.rotate_left(29).wrapping_mul(0x1656_67B1_9E37_79F9) >> shift) as usize
+    // `wrapping_shr`: the shift is below 64 by construction (`Interner::shift`), and the release
+    // profile's overflow checks would otherwise test it on every lookup.
+    x.rotate_left(29)
+        .wrapping_mul(0x1656_67B1_9E37_79F9)
+        .wrapping_shr(shift) as usize
 }
 
 impl DictKey for u64 {
@@ -548,13 +571,15 @@ impl<K: DictKey> Interner<K> {
     /// The key's index (`Ok`), or the free slot where it goes (`Err`, for [`Interner::insert_at`]).
     #[inline(always)]
     fn find(&self, k: K) -> Result<u32, usize> {
-        let mask = self.slots.len() - 1;
+        // Wrapping: the table is never empty (`Interner::new`), and the release profile's overflow
+        // checks would otherwise test it on every lookup.
+        let mask = self.slots.len().wrapping_sub(1);
         let mut i = k.home(self.shift);
         loop {
             match self.slots.get(i) {
                 Some(s) if s.index == EMPTY => return Err(i),
                 Some(s) if s.key == k => return Ok(s.index),
-                Some(_) => i = (i + 1) & mask,
+                Some(_) => i = i.wrapping_add(1) & mask,
                 None => return Err(i), // never: `home` is below the table's size
             }
         }
