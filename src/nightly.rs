@@ -186,11 +186,16 @@ pub fn run<'s>(
     let stage = &staged.stage;
     let states = staged.states;
     let pending = std::thread::scope(|sc| {
-        let sync = sc.spawn(|| durable_aside(stage));
+        // Joined exactly once, on every path (a scoped thread left unjoined that panicked would
+        // make the scope itself panic): by the commit just before its durable step, else below.
+        let sync = std::cell::Cell::new(Some(sc.spawn(|| durable_aside(stage))));
         let mut waited = 0.0;
         let wait = |waited: &mut f64| {
+            let Some(handle) = sync.take() else {
+                return Ok(());
+            };
             let clock = std::time::Instant::now();
-            let r = sync.join().unwrap_or_else(|_| {
+            let r = handle.join().unwrap_or_else(|_| {
                 eprintln!(
                     "liquidator: the thread making the outputs durable panicked; nothing committed"
                 );
@@ -219,7 +224,12 @@ pub fn run<'s>(
         let pending = ledger
             .commit_night_when(&commit, || wait(&mut waited))
             .map_err(|e| match e {
-                NotCommitted::Ledger(e) => ledger_error(e),
+                // The ledger failed before it waited for the flush: a failed flush is reported
+                // first (exit 5), as when the flush came before the commit (README "Exit codes").
+                NotCommitted::Ledger(e) => match wait(&mut waited) {
+                    Err(code) => code,
+                    Ok(()) => ledger_error(e),
+                },
                 NotCommitted::NotReady(code) => code,
             })?;
         timer.lap(&format!(
@@ -251,6 +261,10 @@ pub fn run<'s>(
 /// commit must not leave a committed night whose files the disk lost (formats/ledger.md, "All or
 /// nothing"). An error is an I/O error (exit 5); the ledger has not seen the night.
 fn durable(stage: &Staging) -> Result<(), ExitCode> {
+    if liquidator_ledger::fail_point("outputs-flush") {
+        eprintln!("liquidator: the outputs' flush failed (test hook LIQUIDATOR_LEDGER_FAIL)");
+        return Err(ExitCode::from(5));
+    }
     stage.sync().map_err(|e| {
         eprintln!("liquidator: {e}");
         ExitCode::from(5)

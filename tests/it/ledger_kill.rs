@@ -23,9 +23,12 @@ fn run(claims: &Path, refs: &Path, out: &Path, ledger: &Path, kill: Option<&str>
         .arg(out)
         .arg("--ledger")
         .arg(ledger);
-    match kill {
-        Some(k) => c.env("LIQUIDATOR_LEDGER_KILL", k),
-        None => c.env_remove("LIQUIDATOR_LEDGER_KILL"),
+    c.env_remove("LIQUIDATOR_LEDGER_KILL")
+        .env_remove("LIQUIDATOR_LEDGER_FAIL");
+    match kill.map(|k| (k, k.strip_prefix("fail:"))) {
+        Some((_, Some(f))) => c.env("LIQUIDATOR_LEDGER_FAIL", f),
+        Some((k, None)) => c.env("LIQUIDATOR_LEDGER_KILL", k),
+        None => &mut c,
     };
     c.output().unwrap()
 }
@@ -120,8 +123,12 @@ fn sigkill_at_every_point_of_the_commit_protocol_leaves_the_previous_night_or_th
     let reference = files(&oref);
     assert_eq!(after2["nights"].as_array().unwrap().len(), 2);
 
+    // Before the marker is durable the ledger never knew the staging directory: the next run
+    // through it removes the directory; after, the ledger's open resolves both.
+    let unmarked = ["before-ledger-commit", "before-ledger-durable"];
     for (point, completed) in [
         ("before-ledger-commit", false),
+        ("before-ledger-durable", false),
         ("after-ledger-commit", false),
         ("before-rename", false),
         ("after-rename", true),
@@ -140,7 +147,7 @@ fn sigkill_at_every_point_of_the_commit_protocol_leaves_the_previous_night_or_th
                 .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
                 .collect()
         };
-        if point != "before-ledger-commit" {
+        if !unmarked.contains(&point) {
             // The ledger knew the staging directory: opening it resolved both.
             assert!(hidden().is_empty(), "{point}: staging left: {:?}", hidden());
         }
@@ -149,7 +156,7 @@ fn sigkill_at_every_point_of_the_commit_protocol_leaves_the_previous_night_or_th
             assert_eq!(now, after2, "{point}: the night should stand");
             assert_eq!(files(&out), reference, "{point}: outputs");
         } else {
-            if point != "before-ledger-commit" {
+            if !unmarked.contains(&point) {
                 assert!(said.contains("rolled back"), "{point}: {said}");
             }
             assert_eq!(now, after1, "{point}: the ledger should be as of night 1");
@@ -162,4 +169,29 @@ fn sigkill_at_every_point_of_the_commit_protocol_leaves_the_previous_night_or_th
             assert_eq!(stats(&ledger).0, after2, "{point}: rerun ledger differs");
         }
     }
+
+    // The outputs' flush fails while the commit writes the night beside it (review of stop 24):
+    // exit 5, the transaction aborted, nothing left beside the output, the ledger as of night 1;
+    // the night then runs again to the same outputs and ledger.
+    let parent = tmp.path().join("flush-fails");
+    let (ledger, out) = (parent.join("ledger"), parent.join("out"));
+    copy_ledger(&l1, &ledger);
+    let o = run(&night2, &refs, &out, &ledger, Some("fail:outputs-flush"));
+    assert_eq!(o.status.code(), Some(5), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("flush failed"),
+        "{o:?}"
+    );
+    assert!(!out.exists(), "final outputs left");
+    let left: Vec<_> = std::fs::read_dir(&parent)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "staging left: {left:?}");
+    let (now, said) = stats(&ledger);
+    assert_eq!(now, after1, "the ledger should be as of night 1: {said}");
+    assert!(run(&night2, &refs, &out, &ledger, None).status.success());
+    assert_eq!(files(&out), reference, "rerun outputs differ");
+    assert_eq!(stats(&ledger).0, after2, "rerun ledger differs");
 }

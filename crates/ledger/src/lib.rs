@@ -548,6 +548,9 @@ impl Ledger {
             meta.insert("pending", json.as_slice()).map_err(st)?;
         }
         lap("undo purge, batch, marker");
+        // The night is written but not durable, and the outputs' flush may still be running: a crash
+        // here must leave the previous night (the kill tests stop the process at this point).
+        kill_point("before-ledger-durable");
         if let Err(e) = ready() {
             txn.abort().map_err(st)?;
             return Err(NotCommitted::NotReady(e));
@@ -849,6 +852,14 @@ pub struct StateBytes {
     pub p99: u32,
     pub max: u32,
     pub sessions: u64,
+}
+
+/// The test hook of the failure tests: with `LIQUIDATOR_LEDGER_FAIL=POINT`, the step named `POINT`
+/// reports an I/O error instead of doing its work (`outputs-flush`: the outputs' flush before the
+/// commit is made durable, so that the path "the disk refused the outputs, nothing committed" is
+/// tested through the binary, not only through `commit_night_when`'s closure).
+pub fn fail_point(point: &str) -> bool {
+    std::env::var("LIQUIDATOR_LEDGER_FAIL").is_ok_and(|p| p == point)
 }
 
 /// The test hook of the kill tests: with `LIQUIDATOR_LEDGER_KILL=POINT`, the process sends itself
