@@ -222,9 +222,6 @@ impl Chunk {
     fn add_line(&mut self, c: &mut ParsedClaim, rec: &[u8], pos: Pos, fee: Cents) {
         c.act_records += 1;
         c.billed += fee;
-        let line_no = rec
-            .get(11..14)
-            .and_then(|f| std::str::from_utf8(f).ok()?.parse().ok());
         match record::act_line(rec) {
             Ok(l) => {
                 if c.header.is_some_and(|h| h.claim_no != l.claim_no) {
@@ -241,7 +238,14 @@ impl Chunk {
                 self.line_pos.push(pos);
                 c.lines.end = self.lines.len() as u32;
             }
-            Err(e) => set_err(c, e.code, pos, line_no, e.field, e.column),
+            Err(e) => {
+                // The line number as far as it reads, for the rejection only (read here, not on
+                // every line: issue #13).
+                let line_no = rec
+                    .get(11..14)
+                    .and_then(|f| std::str::from_utf8(f).ok()?.parse().ok());
+                set_err(c, e.code, pos, line_no, e.field, e.column)
+            }
         }
     }
 
