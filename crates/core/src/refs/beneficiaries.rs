@@ -1242,6 +1242,72 @@ fn load_ald(dir: &Path, bens: &Beneficiaries) -> Result<Vec<AldRow>, LoadError> 
 mod tests {
     use super::*;
 
+    /// The staged read-ahead finds, for every key of a batch, the position `find` finds: keys with
+    /// one and several rows, keys absent between, below and above the store's keys, repeated keys in
+    /// one batch, batches of every length up to 16, with and without ALD rows asked; and an empty
+    /// store finds nothing.
+    #[test]
+    fn a_staged_read_ahead_finds_what_find_finds_for_every_key_of_a_batch() {
+        let stored = [3u64, 3, 5, 8, 8, 8, 9, 20, 21, 40, 1 << 20, (1 << 20) + 1];
+        let mut b = Beneficiaries {
+            keys: Arr::Own(stored.to_vec()),
+            rows: Arr::Own(
+                (0..stored.len() as u32)
+                    .map(|i| BenefRow {
+                        birth: 19600101 + i,
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+            ald: Arr::Own(
+                [5u64, 8, 40]
+                    .iter()
+                    .map(|&key| AldRow {
+                        key,
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+            ..Default::default()
+        };
+        b.build_radix();
+        let asked: Vec<u64> = vec![
+            0,
+            3,
+            4,
+            8,
+            8,
+            9,
+            40,
+            41,
+            1 << 20,
+            (1 << 20) + 1,
+            (1 << 20) + 2,
+            20,
+            21,
+            2,
+            5,
+            u64::MAX,
+            7,
+            3,
+        ];
+        for len in 0..=16 {
+            for start in 0..asked.len() - len.min(asked.len()) {
+                let keys = &asked[start..start + len];
+                let ald: Vec<bool> = keys.iter().map(|k| k % 2 == 0).collect();
+                let mut found = vec![Some(usize::MAX); len];
+                b.read_ahead(keys, &ald, &mut found);
+                let want: Vec<Option<usize>> = keys.iter().map(|&k| b.find(k)).collect();
+                assert_eq!(found, want, "{keys:?}");
+            }
+        }
+        assert_eq!(b.find(8), Some(3));
+        let empty = Beneficiaries::default();
+        let mut found = [Some(0); 3];
+        empty.read_ahead(&[0, 3, 8], &[true; 3], &mut found);
+        assert_eq!(found, [None; 3]);
+    }
+
     /// The galloping search gives the binary search's lower bound from any guess, for keys present,
     /// absent, below and above every row, repeated keys and the empty list.
     #[test]
