@@ -299,11 +299,17 @@ pub fn main() -> ExitCode {
             ledger,
             scratch_dir,
         } => {
-            if let Some(d) = &scratch_dir
-                && !d.is_dir()
-            {
-                eprintln!("liquidator: --scratch-dir {}: not a directory", d.display());
-                return ExitCode::from(2);
+            if let Some(d) = &scratch_dir {
+                if !d.is_dir() {
+                    eprintln!("liquidator: --scratch-dir {}: not a directory", d.display());
+                    return ExitCode::from(2);
+                }
+                // Named on purpose: a directory the scratch files cannot use is refused, not left
+                // for the states to fall back to the heap without a word (review of stop 24).
+                if let Err(e) = liquidator_core::states::check_scratch_dir(d) {
+                    eprintln!("liquidator: --scratch-dir {}: {e}", d.display());
+                    return ExitCode::from(2);
+                }
             }
             pool(threads);
             // With a ledger: opened, the batch checked, and its states and indexes loading in the

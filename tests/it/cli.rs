@@ -245,3 +245,29 @@ fn run_with_a_scratch_dir_that_is_not_a_directory_is_a_usage_error() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("--scratch-dir"));
     assert!(!out.exists());
 }
+
+/// A `--scratch-dir` the scratch files cannot use (here `/proc`, a filesystem that is none of
+/// ext2/3/4, xfs, tmpfs, where no file can be made) is refused up front (exit 2), not left for the
+/// states and dues to fall back to the heap without a word (review of stop 24).
+#[cfg(target_os = "linux")]
+#[test]
+fn run_with_a_scratch_dir_the_scratch_files_cannot_use_is_a_usage_error() {
+    let (_out_dir, out) = tmp("scratch-proc");
+    let o = bin()
+        .args(["run", "--claims"])
+        .arg(sample("claims.b2"))
+        .arg("--refs")
+        .arg(sample("refs"))
+        .arg("--out")
+        .arg(&out)
+        .args(["--scratch-dir", "/proc", "--quiet"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--scratch-dir /proc: filesystem type"),
+        "{err}"
+    );
+    assert!(!out.exists());
+}

@@ -12,6 +12,7 @@
 
 pub mod packed;
 pub(crate) mod scratch;
+pub use scratch::check_dir as check_scratch_dir;
 
 use crate::rules::BenefState;
 use rayon::prelude::*;
