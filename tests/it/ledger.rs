@@ -840,24 +840,8 @@ fn a_refs_load_failing_after_the_ledger_opened_exits_3_and_commits_nothing() {
     assert!(o.status.success(), "{o:?}");
     // The same ledger, copied: the night that never fails runs on it.
     let clean = tmp.path().join("ledger-clean");
-    std::fs::create_dir(&clean).unwrap();
-    for e in std::fs::read_dir(&dir).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), clean.join(e.file_name())).unwrap();
-    }
-    let stats = |l: &Path| {
-        let o = liquidator()
-            .args(["ledger", "stats", "--ledger"])
-            .arg(l)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{o:?}");
-        // The content, not the file's size: opening the ledger writes a small transaction of its
-        // own (the pending marker resolved), which may grow the file.
-        let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        v.as_object_mut().unwrap().remove("file_bytes").unwrap();
-        v
-    };
+    common::copy_ledger(&dir, &clean);
+    let stats = |l: &Path| common::ledger_stats(l).0;
     let before = stats(&dir);
     // The references with one row whose date does not parse (and no compiled snapshot).
     let bad = tmp.path().join("bad-refs");

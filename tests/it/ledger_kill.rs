@@ -3,9 +3,9 @@
 //! previous night and no final outputs (killed before the rename: running the night again then gives
 //! byte-identical outputs and the same ledger), or the whole night (killed after the rename).
 
+use super::common::{copy_ledger, ledger_stats, tree};
 use liquidator_core::date::Date;
 use liquidator_testkit::generator::{GenConfig, Night, generate_night};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -31,47 +31,6 @@ fn run(claims: &Path, refs: &Path, out: &Path, ledger: &Path, kill: Option<&str>
         None => &mut c,
     };
     c.output().unwrap()
-}
-
-/// `ledger stats` (which resolves a pending night first): its JSON without the file size, and stderr.
-fn stats(ledger: &Path) -> (serde_json::Value, String) {
-    let o = liquidator()
-        .args(["ledger", "stats", "--ledger"])
-        .arg(ledger)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{o:?}");
-    let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    v.as_object_mut().unwrap().remove("file_bytes");
-    (v, String::from_utf8_lossy(&o.stderr).into_owned())
-}
-
-/// Every file under `dir`, by relative path, with its bytes.
-fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut m = BTreeMap::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                todo.push(p);
-            } else {
-                m.insert(
-                    p.strip_prefix(dir).unwrap().to_path_buf(),
-                    std::fs::read(&p).unwrap(),
-                );
-            }
-        }
-    }
-    m
-}
-
-fn copy_ledger(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        std::fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
-    }
 }
 
 #[cfg(unix)]
@@ -114,13 +73,13 @@ fn sigkill_at_every_point_of_the_commit_protocol_leaves_the_previous_night_or_th
         None,
     );
     assert!(o.status.success(), "{o:?}");
-    let (after1, _) = stats(&l1);
+    let (after1, _) = ledger_stats(&l1);
     let lref = tmp.path().join("lref");
     copy_ledger(&l1, &lref);
     let oref = tmp.path().join("oref");
     assert!(run(&night2, &refs, &oref, &lref, None).status.success());
-    let (after2, _) = stats(&lref);
-    let reference = files(&oref);
+    let (after2, _) = ledger_stats(&lref);
+    let reference = tree(&oref);
     assert_eq!(after2["nights"].as_array().unwrap().len(), 2);
 
     // Before the marker is durable the ledger never knew the staging directory: the next run
@@ -139,7 +98,7 @@ fn sigkill_at_every_point_of_the_commit_protocol_leaves_the_previous_night_or_th
         copy_ledger(&l1, &ledger);
         let o = run(&night2, &refs, &out, &ledger, Some(point));
         assert_eq!(o.status.signal(), Some(9), "{point}: not killed: {o:?}");
-        let (now, said) = stats(&ledger);
+        let (now, said) = ledger_stats(&ledger);
         let hidden = || -> Vec<_> {
             std::fs::read_dir(&parent)
                 .unwrap()
@@ -154,7 +113,7 @@ fn sigkill_at_every_point_of_the_commit_protocol_leaves_the_previous_night_or_th
         if completed {
             assert!(said.contains("completed"), "{point}: {said}");
             assert_eq!(now, after2, "{point}: the night should stand");
-            assert_eq!(files(&out), reference, "{point}: outputs");
+            assert_eq!(tree(&out), reference, "{point}: outputs");
         } else {
             if !unmarked.contains(&point) {
                 assert!(said.contains("rolled back"), "{point}: {said}");
@@ -163,10 +122,14 @@ fn sigkill_at_every_point_of_the_commit_protocol_leaves_the_previous_night_or_th
             assert!(!out.exists(), "{point}: final outputs left");
             let o = run(&night2, &refs, &out, &ledger, None);
             assert!(o.status.success(), "{point}: rerun: {o:?}");
-            assert_eq!(files(&out), reference, "{point}: rerun outputs differ");
+            assert_eq!(tree(&out), reference, "{point}: rerun outputs differ");
             // A run through the ledger removes what killed runs left beside its output.
             assert!(hidden().is_empty(), "{point}: staging left: {:?}", hidden());
-            assert_eq!(stats(&ledger).0, after2, "{point}: rerun ledger differs");
+            assert_eq!(
+                ledger_stats(&ledger).0,
+                after2,
+                "{point}: rerun ledger differs"
+            );
         }
     }
 
@@ -189,9 +152,9 @@ fn sigkill_at_every_point_of_the_commit_protocol_leaves_the_previous_night_or_th
         .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
         .collect();
     assert!(left.is_empty(), "staging left: {left:?}");
-    let (now, said) = stats(&ledger);
+    let (now, said) = ledger_stats(&ledger);
     assert_eq!(now, after1, "the ledger should be as of night 1: {said}");
     assert!(run(&night2, &refs, &out, &ledger, None).status.success());
-    assert_eq!(files(&out), reference, "rerun outputs differ");
-    assert_eq!(stats(&ledger).0, after2, "rerun ledger differs");
+    assert_eq!(tree(&out), reference, "rerun outputs differ");
+    assert_eq!(ledger_stats(&ledger).0, after2, "rerun ledger differs");
 }

@@ -227,3 +227,30 @@ pub fn tree(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     walk(dir, dir, &mut m);
     m
 }
+
+/// `ledger stats` of `ledger` (which resolves a pending night first): its JSON without the file's
+/// size — opening the ledger writes a small transaction of its own, which may grow the file — and
+/// its stderr.
+pub fn ledger_stats(ledger: &Path) -> (serde_json::Value, String) {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_liquidator"))
+        .args(["ledger", "stats", "--ledger"])
+        .arg(ledger)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    v.as_object_mut()
+        .unwrap()
+        .remove("file_bytes")
+        .expect("ledger stats gives file_bytes");
+    (v, String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+/// A copy of the ledger directory `from` at `to` (a night tried on a copy, the original kept).
+pub fn copy_ledger(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
+    }
+}
