@@ -17,6 +17,7 @@
 
 use arrow_array::{Array, RecordBatch};
 use liquidator_core::date::Date;
+use liquidator_core::engine::BatchInfo;
 use liquidator_core::engine::{self, Options};
 use liquidator_core::refs::Refs;
 use liquidator_core::sink::{Event, Sink, SinkError};
@@ -225,4 +226,61 @@ fn the_parquet_file_is_byte_identical_for_any_window_size_and_thread_count() {
     assert!(whole.len() > 1_000_000, "{} bytes", whole.len());
     assert!(whole == small, "64 KiB windows changed the file");
     assert!(whole == odd, "100 000-byte windows changed the file");
+}
+
+/// A sink that lends its windows to a Parquet sink and keeps what it reports as held.
+struct Held<'h> {
+    inner: ParquetSink,
+    held: &'h mut usize,
+}
+
+impl Sink for Held<'_> {
+    fn window(&mut self, events: &[Event<'_>]) -> Result<(), SinkError> {
+        self.inner.window(events)
+    }
+    fn finish(&mut self, batch: &BatchInfo) -> Result<(), SinkError> {
+        *self.held = self.inner.held_bytes();
+        self.inner.finish(batch)
+    }
+}
+
+/// `ParquetSink::held_bytes` counts its row group's encoders: for two row groups, at least the
+/// definition levels (1 byte) and dictionary indices (4 bytes) of a full row group of the 42
+/// dictionary columns, and not more than a few sets of them.
+#[test]
+fn the_parquet_sink_reports_the_encoders_it_holds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let day = tmp.path().join("day");
+    generate(&GenConfig {
+        claims: 40_000,
+        beneficiaries: 80_000,
+        seed: 3,
+        date: Date(20260316),
+        out: day.clone(),
+        scenarios: false,
+        ccam_subset: true,
+    })
+    .unwrap();
+    let refs = Refs::load(&day.join("refs")).unwrap();
+    let claims = day.join("claims.b2");
+    let (header, _) = engine::batch_header(&std::fs::read(&claims).unwrap()).unwrap();
+    let key = PseudonymKey::from_secret(KEY).unwrap();
+    let mut held = 0;
+    engine::run_with(
+        &claims,
+        &refs,
+        &tmp.path().join("out"),
+        true,
+        &Options::default(),
+        |dir| {
+            Ok(vec![Box::new(Held {
+                inner: ParquetSink::create(dir, key.clone())?.with_batch(&header),
+                held: &mut held,
+            }) as Box<dyn Sink>])
+        },
+    )
+    .unwrap();
+    let row_group = 42 * 65_536 * 5;
+    assert!(held >= row_group, "{held} bytes");
+    assert!(held <= 8 * row_group, "{held} bytes");
 }

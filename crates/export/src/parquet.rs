@@ -43,6 +43,7 @@ use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod delta;
 mod dict;
 
 /// Rows per Parquet row group: large enough for good compression and fast scans, small enough to keep
@@ -1304,6 +1305,16 @@ impl ColBuf {
         }
     }
 
+    /// Bytes allocated by the builder.
+    fn held_bytes(&self) -> usize {
+        match self {
+            // The offsets were reserved for a block's rows.
+            ColBuf::Str(b) => b.values.capacity() + (BLOCK_ROWS + 1) * 4 + b.nulls.allocated_size(),
+            ColBuf::I32(b) => b.values.capacity() * 4 + b.nulls.allocated_size(),
+            ColBuf::I64(b) => b.values.capacity() * 8 + b.nulls.allocated_size(),
+        }
+    }
+
     /// Appends the cells of `rows`.
     fn fill(&mut self, c: &Col, batch: &Batch, rows: &[Row]) {
         match (c.get, self) {
@@ -1498,6 +1509,9 @@ enum Enc {
     },
     /// The sink's own dictionary chunk, from the cells' keys ([`dict`]), closed by the writer thread.
     Dict(dict::DictChunk),
+    /// The positions ([`DELTA`]): the row group's values, written as deltas by the writer thread
+    /// ([`delta`]).
+    Delta(delta::DeltaChunk),
     /// `beneficiary_hash`: each row's `NIR-rank`, hashed by the writer thread.
     Pseudonym(Pseudonyms),
 }
@@ -1575,6 +1589,9 @@ fn fresh_encoders(leaves: &[ColumnDescPtr]) -> Result<Vec<Enc>, String> {
                     BATCH_ROWS,
                 )?),
                 None if c.name == PSEUDONYM_COLUMN => Enc::Pseudonym(Pseudonyms::default()),
+                None if DELTA.contains(&c.name) => {
+                    Enc::Delta(delta::DeltaChunk::new(d.clone(), BATCH_ROWS)?)
+                }
                 None => Enc::Arrow {
                     arrays: Vec::new(),
                     open: None,
@@ -1582,6 +1599,27 @@ fn fresh_encoders(leaves: &[ColumnDescPtr]) -> Result<Vec<Enc>, String> {
             })
         })
         .collect()
+}
+
+/// Bytes allocated by a set of encoders (their buffers' capacities).
+fn encoders_bytes(encs: &[Enc]) -> usize {
+    encs.iter()
+        .map(|e| match e {
+            Enc::Dict(d) => d.held_bytes(),
+            Enc::Delta(d) => d.held_bytes(),
+            Enc::Pseudonym(ps) => {
+                ps.cells.capacity() * std::mem::size_of::<Option<[u8; 17]>>()
+                    + ps.blocks.capacity() * std::mem::size_of::<usize>()
+            }
+            Enc::Arrow { arrays, open } => {
+                arrays
+                    .iter()
+                    .map(|a| a.get_array_memory_size())
+                    .sum::<usize>()
+                    + open.as_ref().map_or(0, ColBuf::held_bytes)
+            }
+        })
+        .sum()
 }
 
 enum Msg {
@@ -1620,6 +1658,11 @@ fn write_row_groups(
                 for ((enc, mut wr), field) in encs.iter_mut().zip(writers).zip(schema.fields()) {
                     let arrays = match enc {
                         Enc::Dict(d) => {
+                            let (bytes, close) = d.close().map_err(e)?;
+                            rg.append_column(&bytes, close).map_err(e)?;
+                            continue;
+                        }
+                        Enc::Delta(d) => {
                             let (bytes, close) = d.close().map_err(e)?;
                             rg.append_column(&bytes, close).map_err(e)?;
                             continue;
@@ -1671,6 +1714,11 @@ pub struct ParquetSink {
     recycled: crossbeam_channel::Receiver<Vec<Enc>>,
     /// Rows in the current row group.
     rg_rows: usize,
+    /// Sets of encoders made (the current one, those in flight to the writer or back), the most
+    /// bytes one held when handed over, and the peak of [`Sink::held_bytes`].
+    sets: usize,
+    set_bytes: usize,
+    held_peak: usize,
     tx: Option<crossbeam_channel::Sender<Msg>>,
     writer: Option<std::thread::JoinHandle<Result<u64, String>>>,
 }
@@ -1722,6 +1770,9 @@ impl ParquetSink {
             leaves,
             recycled,
             rg_rows: 0,
+            sets: 1,
+            set_bytes: 0,
+            held_peak: 0,
             tx: Some(tx),
             writer: Some(writer),
         })
@@ -1791,12 +1842,16 @@ impl ParquetSink {
     fn flush_row_group(&mut self) -> Result<(), SinkError> {
         let next = match self.recycled.try_recv() {
             Ok(encs) => encs,
-            Err(_) => fresh_encoders(&self.leaves).map_err(|e| self.err(e))?,
+            Err(_) => {
+                self.sets += 1;
+                fresh_encoders(&self.leaves).map_err(|e| self.err(e))?
+            }
         };
         if self.rg_rows % BLOCK_ROWS != 0 {
             // The row group's last block, shorter.
             close_blocks(&mut self.encs).map_err(|e| self.err(e))?;
         }
+        self.set_bytes = self.set_bytes.max(encoders_bytes(&self.encs));
         let full = std::mem::replace(&mut self.encs, next);
         self.rg_rows = 0;
         self.send(Msg::RowGroup(full))
@@ -1828,6 +1883,21 @@ fn encode_group(
                     .get_or_insert_with(|| ColBuf::new(c, BLOCK_ROWS))
                     .fill(c, batch, part.rows),
                 (Enc::Pseudonym(ps), _) => ps.push(part.rows),
+                (Enc::Delta(d), _) => {
+                    let Cell::I64(f) = c.cell else {
+                        return Err(format!("column {}: deltas of a non-Int64 column", c.name));
+                    };
+                    let mut null = false;
+                    d.push(part.rows.iter().map(|r| {
+                        f(batch, r).unwrap_or_else(|| {
+                            null = true;
+                            0
+                        })
+                    }));
+                    if null {
+                        return Err(format!("column {}: a null cell", c.name));
+                    }
+                }
                 _ => return Err(format!("column {}: no encoder", c.name)),
             }
         }
@@ -1851,7 +1921,7 @@ fn close_blocks(encs: &mut [Enc]) -> Result<(), String> {
                     ps.blocks.push(ps.cells.len() - done);
                 }
             }
-            Enc::Dict(_) => {}
+            Enc::Dict(_) | Enc::Delta(_) => {}
         }
     }
     Ok(())
@@ -1949,6 +2019,12 @@ impl Sink for ParquetSink {
             rest = later;
         }
         self.rows = relabel(rows);
+        // Every set of encoders counted at the largest size one reached (they keep their buffers
+        // from row group to row group), the one being filled at its size now, and the rows buffer.
+        let now = (self.sets - 1) * self.set_bytes
+            + encoders_bytes(&self.encs).max(self.set_bytes)
+            + self.rows.capacity() * std::mem::size_of::<Row>();
+        self.held_peak = self.held_peak.max(now);
         Ok(())
     }
 
@@ -1977,6 +2053,14 @@ impl Sink for ParquetSink {
         }
         self.send(Msg::Meta(kv))?;
         self.join().map(|_| ())
+    }
+
+    /// An upper bound of the bytes the sink held between two windows: its sets of encoders (the
+    /// one being filled, row groups in flight to the writer thread and sets handed back, each
+    /// counted at the largest size a set reached) and its rows buffer. Not counted: the writer
+    /// thread's pages of the row group it is closing (a few MB), parquet-rs's column writers.
+    fn held_bytes(&self) -> usize {
+        self.held_peak
     }
 }
 

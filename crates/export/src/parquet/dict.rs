@@ -95,6 +95,16 @@ impl DictChunk {
         })
     }
 
+    /// Bytes allocated by the chunk's buffers and tables.
+    pub(super) fn held_bytes(&self) -> usize {
+        self.levels.capacity()
+            + self.indices.capacity() * 4
+            + self.dict.capacity()
+            + self.vals.capacity() * 4
+            + self.map.held_bytes()
+            + self.map_wide.held_bytes()
+    }
+
     /// The physical type of the column's values.
     pub(super) fn physical_type(&self) -> parquet::basic::Type {
         self.descr.physical_type()
@@ -606,6 +616,10 @@ impl<K: DictKey> Interner<K> {
         }
     }
 
+    fn held_bytes(&self) -> usize {
+        self.slots.capacity() * std::mem::size_of::<Slot<K>>()
+    }
+
     /// Empties the table (its size is kept for the next chunk).
     fn clear(&mut self) {
         self.slots.fill(Self::free());
@@ -749,6 +763,13 @@ fn bit_pack<T: Copy + Into<u32>>(values: &[T], width: u8, out: &mut Vec<u8>) {
         return;
     }
     varint(out, ((values.len().div_ceil(8) as u64) << 1) | 1);
+    pack_values(values, width, out);
+}
+
+/// `values` at `width` bits, LSB first, without a header, padded with zeros to a whole group of 8:
+/// `width` bytes a group (also the miniblocks of [`super::delta`]).
+#[inline(always)]
+pub(super) fn pack_values<T: Copy + Into<u32>>(values: &[T], width: u8, out: &mut Vec<u8>) {
     // One loop per width, the width a constant in it: the shifts of a group are then constants (a
     // `u128` shifted by a variable amount costs a branch and a few instructions per value). Indices
     // of a row group of at most 65 536 rows take at most 16 bits; wider falls to the generic loop.
