@@ -7,6 +7,7 @@ pub mod debts;
 pub mod files;
 pub mod fmt;
 pub mod pieces;
+pub mod rows;
 pub mod sepa;
 pub mod summary;
 
@@ -72,7 +73,7 @@ impl OutBufs {
 
 /// Formats events, in order, into `out`.
 pub fn format_events(out: &mut OutBufs, events: &[Event<'_>]) {
-    let mut row: fmt::Row = fmt::Row::default();
+    let mut row: rows::Rows = rows::Rows::default();
     for e in events {
         match e {
             Event::Claim(c) => match (c.outcome, c.header) {
@@ -105,7 +106,7 @@ pub fn format_events(out: &mut OutBufs, events: &[Event<'_>]) {
 
 /// `NIR-rank` of the beneficiary (`1850578006084-001`).
 #[inline(always)]
-fn ben<O: fmt::Out + ?Sized>(buf: &mut O, h: &ClaimHeader) {
+pub(crate) fn ben<O: fmt::Out + ?Sized>(buf: &mut O, h: &ClaimHeader) {
     buf.put(&h.nir);
     buf.push(b'-');
     fmt::padded(buf, h.rank as u64, 3);
@@ -126,7 +127,7 @@ fn slots<O: fmt::Out + ?Sized>(buf: &mut O, r: &LineResult, v: &[Cents; 4]) {
 }
 
 #[inline(always)]
-fn payee<O: fmt::Out + ?Sized>(buf: &mut O, h: &ClaimHeader, p: PayeeKind) {
+pub(crate) fn payee<O: fmt::Out + ?Sized>(buf: &mut O, h: &ClaimHeader, p: PayeeKind) {
     match p {
         PayeeKind::Practitioner => fmt::padded(buf, h.practitioner as u64, 9),
         PayeeKind::Insured => ben(buf, h),
@@ -142,52 +143,28 @@ pub fn paid(
     pos: &[crate::claims::Pos],
     p: &Paid,
 ) {
-    let mut row: fmt::Row = fmt::Row::default();
+    let mut row: rows::Rows = rows::Rows::default();
     paid_with(out, &mut row, h, lines, pos, p);
 }
 
-/// [`paid`] with the caller's row array (one per window segment, not one per claim). Each row is
-/// written into the fixed array and copied into the buffer whole; a row longer than the array is
-/// written again straight into the buffer by the same generic writer, so the bytes never depend on
-/// the array's size (test `a_row_too_long_for_the_array_is_written_with_the_same_bytes`).
+/// [`paid`] with the caller's row writer (one per window segment, not one per claim): the rows
+/// are written by [`rows::Rows`] (fixed-width stores, the claim's common pieces formatted once); a
+/// row that does not fit its array is written by the field-by-field writers below, which define the
+/// text (tests `a_row_too_long_for_the_array_is_written_with_the_same_bytes` and `rows::tests`).
 pub fn paid_with<const N: usize>(
     out: &mut OutBufs,
-    row: &mut fmt::Row<N>,
+    row: &mut rows::Rows<N>,
     h: &ClaimHeader,
     lines: &[ActLine],
     pos: &[crate::claims::Pos],
     p: &Paid,
 ) {
-    for r in &p.lines {
-        let k = r.index as usize;
-        let l = &lines[k];
-        let at = &pos[k];
-        // One cursor per row, a local: see `fmt::Cursor`.
-        let mut w = row.cursor();
-        payment_row(&mut w, h, l, at, r, p);
-        match w.bytes() {
-            Some(b) => out.payments.extend_from_slice(b),
-            None => payment_row(&mut out.payments, h, l, at, r, p),
-        }
-        if let Some(a) = &p.amc
-            && (r.amc() != 0 || r.ticket != 0 || r.excess != 0)
-        {
-            let start = out.amc_bytes.len() as u32;
-            let mut w = row.cursor();
-            amc_row(&mut w, h, l, r, a);
-            match w.bytes() {
-                Some(b) => out.amc_bytes.extend_from_slice(b),
-                None => amc_row(&mut out.amc_bytes, h, l, r, a),
-            }
-            let end = out.amc_bytes.len() as u32;
-            out.amc_rows.push((a.amc, start, end));
-        }
-    }
+    row.paid(out, h, lines, pos, p);
 }
 
-/// One row of `payments.tsv` (formats/outputs.md), its line break included.
-#[inline(always)]
-fn payment_row<O: fmt::Out + ?Sized>(
+/// One row of `payments.tsv` (formats/outputs.md), its line break included: the reference text
+/// ([`rows`] writes the same bytes faster).
+pub(crate) fn payment_row<O: fmt::Out + ?Sized>(
     b: &mut O,
     h: &ClaimHeader,
     l: &ActLine,
@@ -302,9 +279,9 @@ fn payment_row<O: fmt::Out + ?Sized>(
     b.push(b'\n');
 }
 
-/// One row of an insurer's file `amc/<AMC>.tsv`, its line break included.
-#[inline(always)]
-fn amc_row<O: fmt::Out + ?Sized>(
+/// One row of an insurer's file `amc/<AMC>.tsv`, its line break included: the reference text
+/// ([`rows`] writes the same bytes faster).
+pub(crate) fn amc_row<O: fmt::Out + ?Sized>(
     b: &mut O,
     h: &ClaimHeader,
     l: &ActLine,
@@ -533,7 +510,7 @@ mod tests {
         let mut normal = OutBufs::default();
         paid(&mut normal, &h, &[line], &pos, &p);
         let mut small = OutBufs::default();
-        let mut row = fmt::Row::<16>::default();
+        let mut row = rows::Rows::<16>::default();
         paid_with(&mut small, &mut row, &h, &[line], &pos, &p);
         assert_eq!(normal.payments, small.payments);
         assert_eq!(normal.amc_bytes, small.amc_bytes);
