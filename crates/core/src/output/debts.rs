@@ -6,6 +6,7 @@
 use super::files::create_private;
 use super::fmt::{self, Out};
 use super::pieces::write_in_pieces;
+use super::writeback::WriteBack;
 use crate::engine::BatchInfo;
 use crate::rules::Outcome;
 use crate::rules::debt::Debt;
@@ -23,14 +24,14 @@ pub const DEBTS_HEADER: &str = "beneficiary\tkind\tclaim\tline\tpractitioner\tda
 /// Writes `recoveries.tsv` as the windows come and `debts.tsv` at the end.
 pub struct DebtSink {
     dir: PathBuf,
-    recoveries: BufWriter<std::fs::File>,
+    recoveries: BufWriter<WriteBack>,
 }
 
 impl DebtSink {
     pub fn create(dir: &Path) -> Result<DebtSink, SinkError> {
         let path = dir.join(RECOVERIES);
         let f = create_private(&path).map_err(|e| SinkError::Io(path.clone(), e))?;
-        let mut recoveries = BufWriter::new(f);
+        let mut recoveries = BufWriter::new(WriteBack::new(f));
         recoveries
             .write_all(RECOVERIES_HEADER.as_bytes())
             .map_err(|e| SinkError::Io(path, e))?;
@@ -195,7 +196,7 @@ impl Sink for DebtSink {
         let t = std::time::Instant::now();
         let path = self.dir.join(DEBTS);
         let f = create_private(&path).map_err(|e| SinkError::Io(path.clone(), e))?;
-        let mut w = BufWriter::with_capacity(1 << 20, f);
+        let mut w = BufWriter::with_capacity(1 << 20, WriteBack::new(f));
         w.write_all(DEBTS_HEADER.as_bytes())
             .map_err(|e| SinkError::Io(path.clone(), e))?;
         let unreadable = std::sync::OnceLock::new();

@@ -8,6 +8,7 @@
 //! `.NAME.partial-PID` directory, never a final name. Files are created `0640`, directories `0750`:
 //! outputs carry NIRs and must not be world-readable.
 
+use super::writeback::WriteBack;
 use super::{
     AMC_DIR, AMC_HEADER, OutBufs, PAYMENTS, PAYMENTS_HEADER, REJECTIONS, REJECTIONS_HEADER,
 };
@@ -350,11 +351,14 @@ impl Drop for TsvSink {
 /// segments' buffers ([`write_all_vectored`]): a segment's text (≈ 0.5 MiB of payments) is smaller
 /// than a 1 MiB `BufWriter`, which copied every byte once more into its own buffer before the
 /// kernel copied it again (issue #13: ≈ 1.3 GB of copies on a national night).
+///
+/// Every file hands its bytes to the disk as they come (`output::writeback`), so that its `fsync`
+/// at the end finds little left to write.
 struct Writer {
     dir: PathBuf,
-    payments: File,
-    rejections: File,
-    amc: BTreeMap<[u8; 10], BufWriter<File>>,
+    payments: WriteBack,
+    rejections: WriteBack,
+    amc: BTreeMap<[u8; 10], BufWriter<WriteBack>>,
 }
 
 fn amc_file_name(amc: &[u8; 10]) -> String {
@@ -374,11 +378,11 @@ fn at(path: PathBuf) -> impl FnOnce(io::Error) -> SinkError {
 impl Writer {
     fn new(dir: &Path) -> Result<Writer, SinkError> {
         let (p, r) = (dir.join(PAYMENTS), dir.join(REJECTIONS));
-        let mut payments = create_private(&p).map_err(at(p.clone()))?;
+        let mut payments = WriteBack::new(create_private(&p).map_err(at(p.clone()))?);
         payments
             .write_all(PAYMENTS_HEADER.as_bytes())
             .map_err(at(p))?;
-        let mut rejections = create_private(&r).map_err(at(r.clone()))?;
+        let mut rejections = WriteBack::new(create_private(&r).map_err(at(r.clone()))?);
         rejections
             .write_all(REJECTIONS_HEADER.as_bytes())
             .map_err(at(r))?;
@@ -407,7 +411,7 @@ impl Writer {
                     let path = self.amc_path(&amc);
                     let mut f = BufWriter::with_capacity(
                         1 << 16,
-                        create_private(&path).map_err(at(path.clone()))?,
+                        WriteBack::new(create_private(&path).map_err(at(path.clone()))?),
                     );
                     f.write_all(AMC_HEADER.as_bytes()).map_err(at(path))?;
                     let w = f.write_all(row);

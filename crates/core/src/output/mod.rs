@@ -10,6 +10,7 @@ pub mod pieces;
 pub mod rows;
 pub mod sepa;
 pub mod summary;
+pub mod writeback;
 
 use crate::claims::{Act, ActLine, ClaimHeader, ParsedClaim};
 use crate::money::{Cents, fmt_euros};

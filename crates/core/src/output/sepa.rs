@@ -14,6 +14,7 @@
 use super::files::create_private;
 use super::fmt::{self, Out};
 use super::pieces::{PIECE, write_pieces};
+use super::writeback::WriteBack;
 use crate::engine::BatchInfo;
 use crate::money::{Cents, fmt_euros};
 use crate::refs::bank::{BankAccount, BankProblem};
@@ -1033,9 +1034,14 @@ impl Sink for PaymentOrderSink<'_> {
         let paths = [ORDERS, HELD, XML].map(|n| self.dir.join(n));
         let paths = &paths;
         let io_err = |i: usize| move |e: std::io::Error| SinkError::Io(paths[i].clone(), e);
-        let create = |i: usize| -> Result<std::io::BufWriter<std::fs::File>, SinkError> {
+        // Each file hands its bytes to the disk as they come (`output::writeback`): the `fsync`s
+        // below find little left to write.
+        let create = |i: usize| -> Result<std::io::BufWriter<WriteBack>, SinkError> {
             let f = create_private(&paths[i]).map_err(io_err(i))?;
-            Ok(std::io::BufWriter::with_capacity(1 << 20, f))
+            Ok(std::io::BufWriter::with_capacity(
+                1 << 20,
+                WriteBack::new(f),
+            ))
         };
         let mut orders = create(0)?;
         orders
