@@ -88,7 +88,7 @@ pub fn prepare(claims: &Path, out: &Path, dir: &Path) -> Result<Prepared, ExitCo
         ExitCode::from(exit_code(&e))
     };
     let data = engine::map_file(claims).map_err(fail)?;
-    let (header, _) = engine::batch_header(&data).map_err(fail)?;
+    let (header, first_window) = engine::batch_header(&data).map_err(fail)?;
     if let Some(b) = ledger.committed(header.sender, header.batch_no) {
         let same = if b.checksum == liquidator_ledger::checksum(&data) {
             "the same file"
@@ -102,7 +102,10 @@ pub fn prepare(claims: &Path, out: &Path, dir: &Path) -> Result<Prepared, ExitCo
         return Err(ExitCode::from(EXIT_ALREADY_COMMITTED));
     }
     remove_stale_staging(out);
-    let reader = ledger.reader(None).map_err(ledger_error)?;
+    let mut reader = ledger.reader(None).map_err(ledger_error)?;
+    // The file's checksum (recorded with the batch) is built from the windows as the engine parses
+    // them (`filesum`), from the header's bytes on.
+    reader.sum_windows(data.get(..first_window).unwrap_or_default());
     timer.lap("reader");
     Ok(Prepared {
         timer,
@@ -137,32 +140,31 @@ pub fn run<'s>(
         ExitCode::from(exit_code(&e))
     };
     let mut night = NightSink::for_file(header.date.0, data.len());
-    // The file's checksum (recorded with the batch) is computed beside the liquidation: one more
-    // pass over the mapped file, off the critical path.
-    let (staged, checksum) = std::thread::scope(|sc| {
-        let sum = sc.spawn(|| liquidator_ledger::checksum(&data));
-        let staged = {
-            let opts = Options {
-                carry: Some(&reader),
-                trace_claim: opts.trace_claim,
-                progress: opts.progress,
-                window: opts.window,
-                scratch_dir: opts.scratch_dir,
-            };
-            let night = &mut night;
-            engine::stage_run(&data, refs, out, force, &opts, |d| {
-                let mut v = extra(d)?;
-                v.push(Box::new(night));
-                Ok(v)
-            })
-            .map_err(fail)
+    let staged = {
+        let opts = Options {
+            carry: Some(&reader),
+            trace_claim: opts.trace_claim,
+            progress: opts.progress,
+            window: opts.window,
+            scratch_dir: opts.scratch_dir,
         };
-        let clock = std::time::Instant::now();
-        let checksum = sum.join().unwrap_or_default();
-        let waited = clock.elapsed().as_secs_f64();
-        staged.map(|s| (s, (checksum, waited)))
-    })?;
-    let (checksum, checksum_waited) = checksum;
+        let night = &mut night;
+        engine::stage_run(&data, refs, out, force, &opts, |d| {
+            let mut v = extra(d)?;
+            v.push(Box::new(night));
+            Ok(v)
+        })
+        .map_err(fail)?
+    };
+    // Built from the windows the engine read (`Carry::window_read`); hashed whole only if they were
+    // not exactly the file's bytes.
+    let clock = std::time::Instant::now();
+    let (checksum, from_windows) = reader.checksum(&data);
+    let checksum_how = if from_windows {
+        "from the windows read".to_string()
+    } else {
+        format!("hashed whole, {:.3} s", clock.elapsed().as_secs_f64())
+    };
     if let Some(e) = reader.error() {
         eprintln!("liquidator: ledger read failed: {e}");
         return Err(ExitCode::from(EXIT_LEDGER));
@@ -173,7 +175,7 @@ pub fn run<'s>(
     let clock = std::time::Instant::now();
     drop(reader);
     timer.lap(&format!(
-        "liquidation (with ledger lookups, checksum beside (waited {checksum_waited:.3} s); loaded beside the parse: {loads}; the engine's states {} MiB; the reader freed {:.3} s)",
+        "liquidation (with ledger lookups, the file's checksum {checksum_how}; loaded beside the parse: {loads}; the engine's states {} MiB; the reader freed {:.3} s)",
         liquidator_ledger::mib(staged.states.table_bytes()),
         clock.elapsed().as_secs_f64(),
     ));

@@ -495,7 +495,17 @@ fn prepare(
     let mut sw = Stopwatch::new(timing);
     let mut t = [std::time::Duration::ZERO; 3];
     let now = || timing.then(std::time::Instant::now);
-    w.n = parse_window(data, start, end, &mut run.line, &mut w.chunks);
+    w.n = match opts.carry {
+        // A ledger hashes the window beside its parse (`Carry::window_read`), from the cache.
+        Some(c) => {
+            rayon::join(
+                || parse_window(data, start, end, &mut run.line, &mut w.chunks),
+                || c.window_read(start, &data[start..end]),
+            )
+            .0
+        }
+        None => parse_window(data, start, end, &mut run.line, &mut w.chunks),
+    };
     w.end = end;
     let chunks = &w.chunks[..w.n];
     sw.lap(&mut t[0]);

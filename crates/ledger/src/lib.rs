@@ -27,9 +27,11 @@
 pub mod codec;
 pub mod counters;
 pub mod encoded;
+pub mod filesum;
 pub mod images;
 pub mod night;
 pub mod segments;
+pub mod writeback;
 
 use encoded::Encoded;
 use images::Images;
@@ -407,6 +409,7 @@ impl Ledger {
                 .map(|b| (b.seq, b.batch_ref()))
                 .collect(),
             error: Mutex::new(None),
+            sum: None,
         })
     }
 
@@ -470,6 +473,9 @@ impl Ledger {
             };
         lap("keys sorted");
         let txn = self.db.begin_write().map_err(st)?;
+        // The night's pages go to the disk while it is written (`writeback`), stopped once the
+        // commit is durable (or failed: dropped on every path).
+        let writeback = writeback::Writeback::start(&self.dir.join(FILE));
         let savepoint = txn.persistent_savepoint().map_err(st)?;
         lap("savepoint");
         let (split, before_bytes);
@@ -557,6 +563,7 @@ impl Ledger {
         }
         lap("outputs' flush waited for");
         txn.commit().map_err(st)?;
+        drop(writeback);
         lap("durable commit");
         let at = laps.len().min(3);
         laps.splice(
@@ -1429,9 +1436,27 @@ pub struct Reader {
     before: u32,
     batches: FxHashMap<u32, BatchRef>,
     error: Mutex<Option<String>>,
+    /// The batch file's checksum built from the windows the engine reads (`Carry::window_read`),
+    /// once [`Reader::sum_windows`] asked for it (`run`; not `explain`).
+    sum: Option<filesum::FileSum>,
 }
 
 impl Reader {
+    /// Builds the batch file's checksum from the windows the engine reads, from the file's
+    /// `header` bytes on (those before the first window: `engine::batch_header`).
+    pub fn sum_windows(&mut self, header: &[u8]) {
+        let s = filesum::FileSum::default();
+        s.add(0, header);
+        self.sum = Some(s);
+    }
+    /// The checksum of `data` ([`checksum`]): from the windows read if they were exactly its bytes
+    /// (`true`), else hashed whole now (`false`).
+    pub fn checksum(&self, data: &[u8]) -> (String, bool) {
+        match &self.sum {
+            Some(s) => s.checksum(data),
+            None => (checksum(data), false),
+        }
+    }
     /// The first error a lookup met (the run must then fail: its answers may be incomplete).
     pub fn error(&self) -> Option<String> {
         self.error.lock().ok().and_then(|e| e.clone())
@@ -1543,6 +1568,11 @@ impl Carry for Reader {
             if let Some(o) = out.get_mut(i as usize) {
                 *o = h;
             }
+        }
+    }
+    fn window_read(&self, at: usize, bytes: &[u8]) {
+        if let Some(s) = &self.sum {
+            s.add(at, bytes);
         }
     }
     fn act(&self, key: &ActKey) -> Option<BatchRef> {
