@@ -313,6 +313,12 @@ pub fn batch_header(rec: &[u8]) -> Result<BatchHeader, RecordError> {
 }
 
 pub fn claim_header(rec: &[u8]) -> Result<ClaimHeader, RecordError> {
+    claim_header_fast(rec).map_or_else(|| claim_header_fields(rec), Ok)
+}
+
+/// [`claim_header`] field by field through the grammar: the reference, and what names the field of
+/// an error.
+fn claim_header_fields(rec: &[u8]) -> Result<ClaimHeader, RecordError> {
     record(
         rec,
         (
@@ -409,6 +415,12 @@ fn ngap_act(i: &[u8]) -> Res<'_, Act> {
 
 /// An act record (`04` or `4M`).
 pub fn act_line(rec: &[u8]) -> Result<ActLine, RecordError> {
+    act_line_fast(rec).map_or_else(|| act_line_fields(rec), Ok)
+}
+
+/// [`act_line`] field by field through the grammar: the reference, and what names the field of an
+/// error.
+fn act_line_fields(rec: &[u8]) -> Result<ActLine, RecordError> {
     let act = if kind(rec) == Kind::Ccam {
         ccam_act
     } else {
@@ -460,6 +472,11 @@ pub fn claim_no(rec: &[u8]) -> Option<u32> {
 }
 
 pub fn claim_end(rec: &[u8]) -> Result<ClaimEnd, RecordError> {
+    claim_end_fast(rec).map_or_else(|| claim_end_fields(rec), Ok)
+}
+
+/// [`claim_end`] field by field through the grammar.
+fn claim_end_fields(rec: &[u8]) -> Result<ClaimEnd, RecordError> {
     record(
         rec,
         (
@@ -491,6 +508,132 @@ pub fn batch_trailer(rec: &[u8]) -> Result<BatchTrailer, RecordError> {
                 total: total as Cents,
             }),
     )
+}
+
+// The records of a claim read at once (issue #13): the grammar above returns a `Result` per field
+// and checks the printable bytes of each text field one at a time. A record is almost always valid,
+// so it is first read on the fast path below — every text byte checked printable in one pass over
+// the record's fixed range (a loop the compiler vectorises), the numeric fields by
+// [`digits_value`], one `Option` for the whole record — and only a record that fails there is read
+// again by the grammar, which finds the first field in error, its column and its code. The fast
+// path returns a value only where the grammar returns the same one (tests
+// `records_read_at_once_are_what_the_grammar_reads`).
+
+/// Whether every byte of `b` is printable ASCII (what [`raw`] accepts): one pass, no early exit.
+#[inline(always)]
+fn printable(b: &[u8]) -> bool {
+    b.iter()
+        .fold(0u8, |a, &c| a | (c.wrapping_sub(b' ') > b'~' - b' ') as u8)
+        == 0
+}
+
+/// The value of `r[a..b]`, all decimal digits.
+#[inline(always)]
+fn digits_at(r: &[u8; RECORD_LEN], a: usize, b: usize) -> Option<u64> {
+    digits_value(r.get(a..b)?)
+}
+
+/// `r[a..a + N]` as an array.
+#[inline(always)]
+fn bytes_at<const N: usize>(r: &[u8; RECORD_LEN], a: usize) -> Option<[u8; N]> {
+    r.get(a..)?.first_chunk::<N>().copied()
+}
+
+/// A one-digit flag `0`/`1` ([`flag`]).
+#[inline(always)]
+fn flag_byte(c: u8) -> Option<bool> {
+    match c {
+        b'0' => Some(false),
+        b'1' => Some(true),
+        _ => None,
+    }
+}
+
+/// [`claim_header`] when every field is valid, else `None`.
+#[inline(always)]
+fn claim_header_fast(rec: &[u8]) -> Option<ClaimHeader> {
+    let r: &[u8; RECORD_LEN] = rec.try_into().ok()?;
+    // Columns 3–74: the fields, from the claim number to the work-accident reference.
+    if !printable(r.get(2..74)?) {
+        return None;
+    }
+    Some(ClaimHeader {
+        claim_no: digits_at(r, 2, 11)? as u32,
+        practitioner: digits_at(r, 11, 20)? as u32,
+        nir: bytes_at(r, 20)?,
+        nir_key: bytes_at(r, 33)?,
+        rank: digits_at(r, 35, 38)? as u16,
+        birth: Date::from_u32(digits_at(r, 38, 46)? as u32)?,
+        birth_rank: digits_at(r, 46, 47)? as u8,
+        nature: digits_at(r, 47, 49)? as u8,
+        exemption: r[49],
+        pathway: r[50],
+        tp_amo: flag_byte(r[51])?,
+        tp_amc: flag_byte(r[52])?,
+        amc: bytes_at(r, 53)?,
+        contract: bytes_at(r, 63)?,
+        at_ref: bytes_at(r, 65)?,
+    })
+}
+
+/// [`act_line`] when every field is valid, else `None`.
+#[inline(always)]
+fn act_line_fast(rec: &[u8]) -> Option<ActLine> {
+    let r: &[u8; RECORD_LEN] = rec.try_into().ok()?;
+    // After the act's own fields: quantity, fee, qualifier and exemption.
+    let (act, tail) = if kind(rec) == Kind::Ccam {
+        // Columns 3–29 (claim, line, date, code) and 36–58 (after the 6 reserved bytes, not read).
+        if !printable(r.get(2..29)?) || !printable(r.get(35..58)?) {
+            return None;
+        }
+        let code: [u8; 7] = bytes_at(r, 22)?;
+        if !(code[..4].iter().all(u8::is_ascii_uppercase)
+            && code[4..].iter().all(u8::is_ascii_digit))
+        {
+            return None;
+        }
+        let act = Act::Ccam {
+            code,
+            extension: r[35],
+            activity: digits_at(r, 36, 37)? as u8,
+            phase: digits_at(r, 37, 38)? as u8,
+            modifiers: bytes_at(r, 38)?,
+            assoc: r[42],
+            rc: r[43],
+        };
+        (act, 44)
+    } else {
+        // Columns 3–46.
+        if !printable(r.get(2..46)?) {
+            return None;
+        }
+        let act = Act::Ngap {
+            letter: bytes_at(r, 22)?,
+            coef: digits_at(r, 26, 32)? as u32,
+        };
+        (act, 32)
+    };
+    Some(ActLine {
+        claim_no: digits_at(r, 2, 11)? as u32,
+        line_no: digits_at(r, 11, 14)? as u16,
+        date: Date::from_u32(digits_at(r, 14, 22)? as u32)?,
+        act,
+        quantity: digits_at(r, tail, tail + 3)? as u16,
+        fee: digits_at(r, tail + 3, tail + 11)? as Cents,
+        qualifier: bytes_at(r, tail + 11)?,
+        exemption: *r.get(tail + 13)?,
+    })
+}
+
+/// [`claim_end`] when every field is valid, else `None`.
+#[inline(always)]
+fn claim_end_fast(rec: &[u8]) -> Option<ClaimEnd> {
+    let r: &[u8; RECORD_LEN] = rec.try_into().ok()?;
+    Some(ClaimEnd {
+        claim_no: digits_at(r, 2, 11)? as u32,
+        count: digits_at(r, 11, 14)? as u16,
+        total: digits_at(r, 14, 24)? as Cents,
+    })
 }
 
 #[cfg(test)]
@@ -583,5 +726,178 @@ mod tests {
         short.pop();
         let e = claim_header(&short).unwrap_err();
         assert_eq!((e.code, e.column), (Reject::Syntax, 0));
+    }
+
+    /// The records read at once (the fast path) are what the grammar reads: on valid claim
+    /// headers, NGAP and CCAM act lines and end records, and on each with every byte replaced by
+    /// bytes at the edges of what the fields accept (digits, letters, space, `~`, control and
+    /// non-ASCII bytes, a line break), and on pseudo-random multi-byte damage: wherever the fast path
+    /// gives a value, the grammar gives the same; every valid record is read by the fast path.
+    #[test]
+    fn records_read_at_once_are_what_the_grammar_reads() {
+        let pad = |s: String| -> Vec<u8> {
+            let mut r = s.into_bytes();
+            r.resize(RECORD_LEN, b' ');
+            r
+        };
+        let valid = [
+            header("000000123", "987654321", "1850578006084"),
+            pad([
+                "02",
+                "000000042",
+                "100000006",
+                "185057A006084",
+                "12",
+                "001",
+                "19850507",
+                "1",
+                "10",
+                "3",
+                "1",
+                "1",
+                "1",
+                "C2S       ",
+                "01",
+                "AT1234567",
+            ]
+            .concat()),
+            pad([
+                "04",
+                "000000123",
+                "001",
+                "20260302",
+                "G   ",
+                "000150",
+                "001",
+                "00002500",
+                "  ",
+                "3",
+            ]
+            .concat()),
+            pad([
+                "4M",
+                "000000123",
+                "002",
+                "20260302",
+                "HBQK002",
+                "      ",
+                "A",
+                "1",
+                "0",
+                "FU  ",
+                "1",
+                "C",
+                "001",
+                "00012345",
+                "  ",
+                "0",
+            ]
+            .concat()),
+            // Reserved bytes are not read: not even checked printable.
+            pad([
+                "4M",
+                "000000123",
+                "003",
+                "20260302",
+                "ZZQX999",
+                "\0\0\0\0\0\0",
+                " ",
+                "9",
+                "9",
+                "    ",
+                "9",
+                " ",
+                "001",
+                "00000000",
+                "  ",
+                "3",
+            ]
+            .concat()),
+            pad(["05", "000000123", "003", "0000012345"].concat()),
+        ];
+        let mut checked = [0usize; 2];
+        let mut check = |r: &[u8]| match kind(r) {
+            Kind::ClaimHeader => {
+                if let Some(v) = claim_header_fast(r) {
+                    assert_eq!(
+                        claim_header_fields(r),
+                        Ok(v),
+                        "{:?}",
+                        String::from_utf8_lossy(r)
+                    );
+                    checked[0] += 1;
+                } else {
+                    checked[1] += 1;
+                }
+            }
+            Kind::Ngap | Kind::Ccam => {
+                if let Some(v) = act_line_fast(r) {
+                    assert_eq!(
+                        act_line_fields(r),
+                        Ok(v),
+                        "{:?}",
+                        String::from_utf8_lossy(r)
+                    );
+                    checked[0] += 1;
+                } else {
+                    checked[1] += 1;
+                }
+            }
+            Kind::ClaimEnd => {
+                if let Some(v) = claim_end_fast(r) {
+                    assert_eq!(
+                        claim_end_fields(r),
+                        Ok(v),
+                        "{:?}",
+                        String::from_utf8_lossy(r)
+                    );
+                    checked[0] += 1;
+                } else {
+                    checked[1] += 1;
+                }
+            }
+            _ => {}
+        };
+        for r in &valid {
+            assert_eq!(r.len(), RECORD_LEN);
+            assert!(
+                claim_header_fast(r).is_some()
+                    || act_line_fast(r).is_some()
+                    || claim_end_fast(r).is_some(),
+                "{:?}",
+                String::from_utf8_lossy(r)
+            );
+        }
+        let edges = [
+            b'0', b'1', b'9', b'/', b':', b'A', b'Z', b'a', b' ', b'~', 0x7f, 0x1f, 0x00, 0x80,
+            0xff, b'\t', b'\n', b'\r', b'2',
+        ];
+        for base in &valid {
+            check(base);
+            for i in 0..RECORD_LEN {
+                for c in edges {
+                    let mut r = base.clone();
+                    r[i] = c;
+                    check(&r);
+                }
+            }
+            for cut in [0, 1, 2, 60, RECORD_LEN - 1] {
+                check(&base[..cut]);
+            }
+            let mut longer = base.clone();
+            longer.push(b' ');
+            check(&longer);
+        }
+        let mut rng = crate::states::packed::tests::Mix(0x9E37_79B9_7F4A_7C15);
+        for _ in 0..200_000 {
+            let mut r = valid[(rng.next() % valid.len() as u64) as usize].clone();
+            for _ in 0..1 + rng.next() % 4 {
+                let i = (rng.next() % RECORD_LEN as u64) as usize;
+                r[i] = edges[(rng.next() % edges.len() as u64) as usize];
+            }
+            check(&r);
+        }
+        // Both paths were taken many times.
+        assert!(checked[0] > 10_000 && checked[1] > 10_000, "{checked:?}");
     }
 }

@@ -98,6 +98,13 @@ impl<const N: usize> Row<N> {
         self.buf.get(..self.n)
     }
 
+    /// The whole array and the row's length (at most `N`: a row that did not fit is not in it;
+    /// [`Row::bytes`] says whether it fit).
+    #[inline(always)]
+    pub fn array(&self) -> (&[u8; N], usize) {
+        (&self.buf, self.n.min(N))
+    }
+
     /// An empty cursor over the array, to write a whole row through (the row's own length is not
     /// changed).
     #[inline(always)]

@@ -30,37 +30,21 @@ pub const WIN: usize = 64;
 /// amount at 20 digits), written by the reference writer instead.
 pub const ROW: usize = 1024;
 
-/// A claim's fixed text, padded to [`WIN`] bytes so that it is copied by one constant-size store.
-#[derive(Clone, Copy)]
+/// A claim's fixed text in an array of [`WIN`] bytes, so that it is copied by one constant-size
+/// store (the bytes past its length are scratch).
+#[derive(Default)]
 pub struct Piece {
-    b: [u8; WIN],
-    len: usize,
-}
-
-impl Default for Piece {
-    fn default() -> Self {
-        Piece {
-            b: [0; WIN],
-            len: 0,
-        }
-    }
+    r: fmt::Row<WIN>,
 }
 
 impl Piece {
     /// The piece written by `f` through the reference formatters; `false` if it is longer than
     /// [`WIN`] (the claim is then written by the reference writer).
+    #[inline(always)]
     fn set(&mut self, f: impl FnOnce(&mut fmt::Row<WIN>)) -> bool {
-        let mut r = fmt::Row::<WIN>::default();
-        f(&mut r);
-        match r.bytes() {
-            Some(s) => {
-                self.b = [0; WIN];
-                self.b[..s.len()].copy_from_slice(s);
-                self.len = s.len();
-                true
-            }
-            None => false,
-        }
+        self.r.clear();
+        f(&mut self.r);
+        self.r.bytes().is_some()
     }
 }
 
@@ -123,8 +107,9 @@ impl W<'_> {
     #[inline(always)]
     fn piece(&mut self, p: &Piece) {
         if let Some(d) = self.win() {
-            *d = p.b;
-            self.n += p.len;
+            let (text, len) = p.r.array();
+            *d = *text;
+            self.n += len;
         }
     }
 
@@ -249,6 +234,24 @@ fn put_u64(d: &mut [u8; WIN], at: usize, v: u64) -> usize {
     if v < 10 {
         d[at] = b'0' + v as u8;
         return 1;
+    }
+    // Most numbers of a row (euros of an amount, quantities, line numbers) have 2 to 4 digits: one
+    // or two pairs of the table.
+    if v < 100 {
+        let r = v as usize * 2;
+        d[at] = PAIRS[r];
+        d[at + 1] = PAIRS[r + 1];
+        return 2;
+    }
+    if v < 10_000 {
+        let (hi, lo) = ((v / 100) as usize * 2, (v % 100) as usize * 2);
+        let four = u32::from_le_bytes([PAIRS[hi], PAIRS[hi + 1], PAIRS[lo], PAIRS[lo + 1]]);
+        // Three digits: the leading zero shifted out.
+        let lz = (v < 1_000) as usize;
+        if let Some(s) = d.get_mut(at..at + 4) {
+            s.copy_from_slice(&(four >> (8 * lz)).to_le_bytes());
+        }
+        return 4 - lz;
     }
     if v < 100_000_000 {
         let z = swar8(v);
@@ -479,24 +482,21 @@ fn payment_row(b: &mut W<'_>, p: &Pieces, l: &ActLine, at: &Pos, r: &LineResult)
     if let Some(x) = r.rate_reason {
         b.bytes(x.as_str().as_bytes());
     }
-    for v in [
-        r.amo_gross,
-        r.pf,
-        r.franchise,
-        r.heavy_forfait,
-        r.debt,
-        r.amo_paid,
-        r.recovered,
-        r.billed,
-        r.excess,
-        r.ticket,
-        r.amc_ticket,
-        r.amc_excess,
-        r.amc(),
-        r.patient,
-    ] {
-        b.tab_euros(v);
-    }
+    // The fourteen amounts one after the other (not a loop over an array: each is a few stores).
+    b.tab_euros(r.amo_gross);
+    b.tab_euros(r.pf);
+    b.tab_euros(r.franchise);
+    b.tab_euros(r.heavy_forfait);
+    b.tab_euros(r.debt);
+    b.tab_euros(r.amo_paid);
+    b.tab_euros(r.recovered);
+    b.tab_euros(r.billed);
+    b.tab_euros(r.excess);
+    b.tab_euros(r.ticket);
+    b.tab_euros(r.amc_ticket);
+    b.tab_euros(r.amc_excess);
+    b.tab_euros(r.amc());
+    b.tab_euros(r.patient);
     b.piece(&p.payee);
     if r.warnings != 0 {
         let mut first = true;
@@ -531,17 +531,13 @@ fn amc_row(b: &mut W<'_>, p: &Pieces, l: &ActLine, r: &LineResult) {
             b.bytes(code);
         }
     }
-    for v in [
-        r.base,
-        r.amo_paid,
-        r.ticket,
-        r.amc_ticket,
-        r.excess,
-        r.amc_excess,
-        r.amc(),
-    ] {
-        b.tab_euros(v);
-    }
+    b.tab_euros(r.base);
+    b.tab_euros(r.amo_paid);
+    b.tab_euros(r.ticket);
+    b.tab_euros(r.amc_ticket);
+    b.tab_euros(r.excess);
+    b.tab_euros(r.amc_excess);
+    b.tab_euros(r.amc());
     b.piece(&p.amc_tail);
 }
 
