@@ -103,18 +103,38 @@ impl Clone for BenefState {
             fr_by_day,
             debts,
         } = source;
-        self.pf_by_year.clone_from(pf_by_year);
+        // Plain copies for the lists of `Copy` items (SmallVec's `clone_from` clones item by item
+        // through a generic `extend`: ≈ 480 instructions a claim for a state of a few entries).
+        copy_into(&mut self.pf_by_year, pf_by_year);
         self.seeded = *seeded;
-        self.daily.clone_from(daily);
-        self.fr_by_year.clone_from(fr_by_year);
-        self.fr_by_day.clone_from(fr_by_day);
-        self.debts.clone_from(debts);
+        self.daily.truncate(daily.len());
+        let kept = self.daily.len();
+        for (d, s) in self.daily.iter_mut().zip(daily) {
+            d.clone_from(s);
+        }
+        self.daily.extend(daily[kept..].iter().cloned());
+        copy_into(&mut self.fr_by_year, fr_by_year);
+        copy_into(&mut self.fr_by_day, fr_by_day);
+        self.debts.clear();
+        self.debts.extend_from_slice(debts);
+    }
+}
+
+/// `dst` made a copy of `src`, its room kept.
+#[inline(always)]
+fn copy_into<A: smallvec::Array>(dst: &mut SmallVec<A>, src: &SmallVec<A>)
+where
+    A::Item: Copy,
+{
+    dst.clear();
+    if !src.is_empty() {
+        dst.extend_from_slice(src);
     }
 }
 
 /// What one practitioner billed one beneficiary on one date of care, across the claims of the batch
 /// (a session split over several claims is still one session: `association::check_across_claims`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct DailyCount {
     pub practitioner: u32,
     pub date: Date,
@@ -129,6 +149,46 @@ pub struct DailyCount {
     pub main_codes: SmallVec<[u8; 2]>,
     /// CCAM codes paid (for incompatibilities).
     pub acts: SmallVec<[[u8; 7]; 2]>,
+}
+
+// `clone_from` field by field, as `BenefState`'s (the state copy of every claim).
+impl Clone for DailyCount {
+    fn clone(&self) -> Self {
+        let mut d = DailyCount {
+            practitioner: self.practitioner,
+            date: self.date,
+            pf: self.pf,
+            exclusive: self.exclusive,
+            consult: self.consult,
+            tech_act: self.tech_act,
+            main_codes: SmallVec::new(),
+            acts: SmallVec::new(),
+        };
+        copy_into(&mut d.main_codes, &self.main_codes);
+        copy_into(&mut d.acts, &self.acts);
+        d
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        let DailyCount {
+            practitioner,
+            date,
+            pf,
+            exclusive,
+            consult,
+            tech_act,
+            main_codes,
+            acts,
+        } = source;
+        self.practitioner = *practitioner;
+        self.date = *date;
+        self.pf = *pf;
+        self.exclusive = *exclusive;
+        self.consult = *consult;
+        self.tech_act = *tech_act;
+        copy_into(&mut self.main_codes, main_codes);
+        copy_into(&mut self.acts, acts);
+    }
 }
 
 impl BenefState {
@@ -613,5 +673,71 @@ pub fn line_group(act: &Act) -> [u8; 4] {
     match act {
         Act::Ngap { letter, .. } => *letter,
         Act::Ccam { .. } => *b"    ",
+    }
+}
+
+#[cfg(test)]
+mod state_copy_tests {
+    use super::*;
+
+    /// A state with `n[k]` entries in each list (sessions with `n[5]` association codes and
+    /// `n[6]` CCAM acts: past their two inline slots from 3 on), its values drawn from `seed`.
+    fn state(n: [usize; 7], seed: u32) -> BenefState {
+        let v = |i: usize| seed.wrapping_mul(2_654_435_761).wrapping_add(i as u32 * 97);
+        BenefState {
+            pf_by_year: (0..n[0]).map(|i| (v(i), v(i) as Cents)).collect(),
+            seeded: seed % 2 == 1,
+            daily: (0..n[1])
+                .map(|i| DailyCount {
+                    practitioner: v(i),
+                    date: Date(20260101 + i as u32),
+                    pf: v(i) as u8,
+                    exclusive: i as u8,
+                    consult: i % 2 == 0,
+                    tech_act: seed % 3 == 0,
+                    main_codes: (0..n[5]).map(|k| v(k) as u8).collect(),
+                    acts: (0..n[6]).map(|k| [v(k) as u8; 7]).collect(),
+                })
+                .collect(),
+            fr_by_year: (0..n[2]).map(|i| (v(i), -(v(i) as Cents))).collect(),
+            fr_by_day: (0..n[3]).map(|i| (Date(v(i)), v(i) as Cents)).collect(),
+            debts: (0..n[4])
+                .map(|i| debt::Debt {
+                    origin: debt::DebtOrigin {
+                        created: Date(v(i)),
+                        practitioner: v(i),
+                        claim: v(i + 1),
+                        line: i as u16,
+                        date_of_care: Date(v(i + 2)),
+                        kind: debt::DebtKind::Participation,
+                    },
+                    amount: v(i) as Cents,
+                    open: 1,
+                })
+                .collect(),
+        }
+    }
+
+    /// The state copy of each claim (`clone_from` into the reused scratch state, field by field)
+    /// gives the source's state whatever the scratch held before — longer or shorter lists, inline
+    /// or spilled to the heap — and `clone` the same.
+    #[test]
+    fn a_state_copied_into_a_used_scratch_state_is_the_source() {
+        let shapes = [
+            [0, 0, 0, 0, 0, 0, 0],
+            [1, 1, 1, 1, 1, 1, 1],
+            [3, 2, 2, 3, 4, 3, 5],
+            [1, 4, 0, 2, 0, 0, 2],
+            [0, 1, 3, 0, 1, 5, 0],
+        ];
+        for (i, a) in shapes.iter().enumerate() {
+            for (j, b) in shapes.iter().enumerate() {
+                let src = state(*b, j as u32 + 7);
+                let mut dst = state(*a, i as u32 + 100);
+                dst.clone_from(&src);
+                assert_eq!(format!("{dst:?}"), format!("{src:?}"), "{a:?} <- {b:?}");
+                assert_eq!(format!("{:?}", src.clone()), format!("{src:?}"));
+            }
+        }
     }
 }
