@@ -21,7 +21,7 @@ use super::fmt::{self, Out};
 use crate::claims::{Act, ActLine, ClaimHeader, Pos};
 use crate::date::Date;
 use crate::money::Cents;
-use crate::rules::{LineResult, Paid};
+use crate::rules::{LineResult, Paid, PayeeKind};
 
 /// Bytes a field may write at the cursor (its longest text is a piece of the claim, ≤ 64).
 pub const WIN: usize = 64;
@@ -289,26 +289,47 @@ fn put_u64(d: &mut [u8; WIN], at: usize, v: u64) -> usize {
     len
 }
 
+/// The last 9 decimal digits of `v`, leading zeros included: `fmt::padded(_, v, 9)`'s text.
+#[inline(always)]
+fn nine(v: u32) -> [u8; 9] {
+    let v = v as u64 % 1_000_000_000;
+    let mut t = [b'0'; 9];
+    t[0] += (v / 100_000_000) as u8;
+    t[1..].copy_from_slice(&(swar8(v % 100_000_000) | 0x3030_3030_3030_3030).to_le_bytes());
+    t
+}
+
 impl Pieces {
     /// Formats the claim's pieces; `false` if one does not fit (the claim then goes through the
     /// reference writer).
     fn claim_pieces(&mut self, h: &ClaimHeader, p: &Paid) -> bool {
+        // The claim's numbers formatted once, then put into each piece (the text of
+        // `fmt::padded(_, 9)` and `super::ben`).
+        let claim = nine(h.claim_no);
+        let practitioner = nine(h.practitioner);
+        let mut ben = [b'-'; 17];
+        ben[..13].copy_from_slice(&h.nir);
+        let rank = nine(h.rank as u32);
+        ben[14..].copy_from_slice(&rank[6..]);
         let mut ok = self.claim.set(|b| {
-            fmt::padded(b, h.claim_no as u64, 9);
+            b.put(&claim);
             fmt::tab(b);
         });
         ok &= self.who.set(|b| {
             fmt::tab(b);
-            super::ben(b, h);
+            b.put(&ben);
             fmt::tab(b);
-            fmt::padded(b, h.practitioner as u64, 9);
+            b.put(&practitioner);
             fmt::tab(b);
         });
         ok &= self.payee.set(|b| {
             fmt::tab(b);
             b.put(p.payee.as_str().as_bytes());
             fmt::tab(b);
-            super::payee(b, h, p.payee);
+            match p.payee {
+                PayeeKind::Practitioner => b.put(&practitioner),
+                PayeeKind::Insured => b.put(&ben),
+            }
             fmt::tab(b);
             if let Some(a) = &p.amc {
                 fmt::trimmed(b, &a.amc);
@@ -325,9 +346,9 @@ impl Pieces {
                 fmt::tab(b);
                 fmt::trimmed(b, &a.contract);
                 fmt::tab(b);
-                super::ben(b, h);
+                b.put(&ben);
                 fmt::tab(b);
-                fmt::padded(b, h.claim_no as u64, 9);
+                b.put(&claim);
                 fmt::tab(b);
             });
             ok &= self.amc_tail.set(|b| {
