@@ -34,7 +34,6 @@ use liquidator_core::output::fmt;
 use liquidator_core::rules::{LineRejection, LineResult, Outcome, Paid, Rejection};
 use liquidator_core::sink::{Event, Sink, SinkError, segments};
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_writer::{ArrowRowGroupWriterFactory, compute_leaves};
 use parquet::basic::{Compression, Encoding, Type as PhysicalType};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -45,6 +44,7 @@ use std::sync::Arc;
 
 mod delta;
 mod dict;
+mod plain;
 
 /// Rows per Parquet row group: large enough for good compression and fast scans, small enough to keep
 /// the writer's memory at a few tens of MB.
@@ -1305,16 +1305,6 @@ impl ColBuf {
         }
     }
 
-    /// Bytes allocated by the builder.
-    fn held_bytes(&self) -> usize {
-        match self {
-            // The offsets were reserved for a block's rows.
-            ColBuf::Str(b) => b.values.capacity() + (BLOCK_ROWS + 1) * 4 + b.nulls.allocated_size(),
-            ColBuf::I32(b) => b.values.capacity() * 4 + b.nulls.allocated_size(),
-            ColBuf::I64(b) => b.values.capacity() * 8 + b.nulls.allocated_size(),
-        }
-    }
-
     /// Appends the cells of `rows`.
     fn fill(&mut self, c: &Col, batch: &Batch, rows: &[Row]) {
         match (c.get, self) {
@@ -1498,20 +1488,15 @@ pub const BLOCK_ROWS: usize = 8192;
 // ---------------------------------------------------------------------------------------------------
 // The sink.
 
-/// How the sink encodes one column of the current row group.
+/// How the sink encodes one column of the current row group. Every chunk is written by the sink's
+/// own encoders (`dict`, `delta`, `plain`), closed by the writer thread.
 enum Enc {
-    /// The plain columns (deltas or plain + Snappy): an Arrow array per block of [`BLOCK_ROWS`] rows
-    /// of the row group, handed with the row group to the writer thread, which encodes them with
-    /// parquet-rs's Arrow column writer; `open` is the block being filled, across windows.
-    Arrow {
-        arrays: Vec<ArrayRef>,
-        open: Option<ColBuf>,
-    },
-    /// The sink's own dictionary chunk, from the cells' keys ([`dict`]), closed by the writer thread.
+    /// The dictionary columns: the cells' keys ([`dict`]).
     Dict(dict::DictChunk),
-    /// The positions ([`DELTA`]): the row group's values, written as deltas by the writer thread
-    /// ([`delta`]).
+    /// The positions ([`DELTA`]): the row group's values, written as deltas ([`delta`]).
     Delta(delta::DeltaChunk),
+    /// `claim`: the cells' text, PLAIN ([`plain`]).
+    Text(plain::TextChunk),
     /// `beneficiary_hash`: each row's `NIR-rank`, hashed by the writer thread.
     Pseudonym(Pseudonyms),
 }
@@ -1520,15 +1505,13 @@ enum Enc {
 const PSEUDONYM_COLUMN: &str = "beneficiary_hash";
 
 /// The `beneficiary_hash` cells of a row group before their keyed hash: per row its `NIR-rank`
-/// (`None` off the paid rows: a null cell), and the row count of each block of the row group
-/// ([`BLOCK_ROWS`] but the last). The writer thread turns
-/// each block into the Int64 array the column's extractor would have built (one keyed BLAKE3 per run
-/// of rows of the same beneficiary, i.e. per paid claim, as [`rows_of`] hashed them): 11 % of the
+/// (`None` off the paid rows: a null cell). The writer thread turns them into the column's chunk
+/// ([`plain::Int64Chunk`]) with the values the column's extractor would give (one keyed BLAKE3 per
+/// run of rows of the same beneficiary, i.e. per paid claim, as [`rows_of`] hashed them): 11 % of the
 /// export's instructions taken out of the run's windows.
-#[derive(Default)]
 struct Pseudonyms {
     cells: Vec<Option<[u8; 17]>>,
-    blocks: Vec<usize>,
+    chunk: plain::Int64Chunk,
 }
 
 impl Pseudonyms {
@@ -1539,39 +1522,20 @@ impl Pseudonyms {
         }));
     }
 
-    /// The blocks' arrays, in order (the buffers are emptied for the next row group).
-    fn arrays(&mut self, key: &PseudonymKey) -> Vec<ArrayRef> {
+    /// The row group's chunk (the buffers are emptied for the next row group).
+    fn close(&mut self, key: &PseudonymKey) -> parquet::errors::Result<dict::Chunk> {
         let mut last: Option<([u8; 17], i64)> = None;
-        let mut cells = self.cells.drain(..);
-        let arrays = self
-            .blocks
-            .drain(..)
-            .map(|n| {
-                let mut col = PrimCol::<i64>::new(n);
-                for c in cells.by_ref().take(n) {
-                    let v = c.map(|nr| match last {
-                        Some((l, h)) if l == nr => h,
-                        _ => {
-                            let h = key.pseudonym(&nr);
-                            last = Some((nr, h));
-                            h
-                        }
-                    });
-                    match v {
-                        Some(v) => {
-                            col.values.push(v);
-                            col.nulls.append_non_null();
-                        }
-                        None => {
-                            col.values.push(0);
-                            col.nulls.append_null();
-                        }
-                    }
+        for c in self.cells.drain(..) {
+            self.chunk.push(c.map(|nr| match last {
+                Some((l, h)) if l == nr => h,
+                _ => {
+                    let h = key.pseudonym(&nr);
+                    last = Some((nr, h));
+                    h
                 }
-                Arc::new(Int64Array::new(col.values.into(), col.nulls.finish())) as ArrayRef
-            })
-            .collect();
-        arrays
+            }));
+        }
+        self.chunk.close()
     }
 }
 
@@ -1588,14 +1552,23 @@ fn fresh_encoders(leaves: &[ColumnDescPtr]) -> Result<Vec<Enc>, String> {
                     STATISTICS.contains(&c.name),
                     BATCH_ROWS,
                 )?),
-                None if c.name == PSEUDONYM_COLUMN => Enc::Pseudonym(Pseudonyms::default()),
+                None if c.name == PSEUDONYM_COLUMN => Enc::Pseudonym(Pseudonyms {
+                    cells: Vec::with_capacity(BATCH_ROWS),
+                    chunk: plain::Int64Chunk::new(
+                        d.clone(),
+                        COMPRESSED.contains(&c.name),
+                        BATCH_ROWS,
+                    )?,
+                }),
                 None if DELTA.contains(&c.name) => {
                     Enc::Delta(delta::DeltaChunk::new(d.clone(), BATCH_ROWS)?)
                 }
-                None => Enc::Arrow {
-                    arrays: Vec::new(),
-                    open: None,
-                },
+                None => Enc::Text(plain::TextChunk::new(
+                    d.clone(),
+                    STATISTICS.contains(&c.name),
+                    COMPRESSED.contains(&c.name),
+                    BATCH_ROWS,
+                )?),
             })
         })
         .collect()
@@ -1607,16 +1580,10 @@ fn encoders_bytes(encs: &[Enc]) -> usize {
         .map(|e| match e {
             Enc::Dict(d) => d.held_bytes(),
             Enc::Delta(d) => d.held_bytes(),
+            Enc::Text(t) => t.held_bytes(),
             Enc::Pseudonym(ps) => {
                 ps.cells.capacity() * std::mem::size_of::<Option<[u8; 17]>>()
-                    + ps.blocks.capacity() * std::mem::size_of::<usize>()
-            }
-            Enc::Arrow { arrays, open } => {
-                arrays
-                    .iter()
-                    .map(|a| a.get_array_memory_size())
-                    .sum::<usize>()
-                    + open.as_ref().map_or(0, ColBuf::held_bytes)
+                    + ps.chunk.held_bytes()
             }
         })
         .sum()
@@ -1640,44 +1607,25 @@ const IN_FLIGHT: usize = 2;
 /// and hands the emptied encoders back for the next row group (their buffers are reused).
 fn write_row_groups(
     mut w: parquet::file::writer::SerializedFileWriter<std::fs::File>,
-    factory: ArrowRowGroupWriterFactory,
-    schema: SchemaRef,
     key: PseudonymKey,
     rx: crossbeam_channel::Receiver<Msg>,
     back: crossbeam_channel::Sender<Vec<Enc>>,
 ) -> Result<u64, String> {
     let e = |e: parquet::errors::ParquetError| e.to_string();
     let mut rows = 0u64;
-    let mut rg_index = 0;
     for m in rx {
         match m {
             Msg::RowGroup(mut encs) => {
-                let writers = factory.create_column_writers(rg_index).map_err(e)?;
-                rg_index += 1;
                 let mut rg = w.next_row_group().map_err(e)?;
-                for ((enc, mut wr), field) in encs.iter_mut().zip(writers).zip(schema.fields()) {
-                    let arrays = match enc {
-                        Enc::Dict(d) => {
-                            let (bytes, close) = d.close().map_err(e)?;
-                            rg.append_column(&bytes, close).map_err(e)?;
-                            continue;
-                        }
-                        Enc::Delta(d) => {
-                            let (bytes, close) = d.close().map_err(e)?;
-                            rg.append_column(&bytes, close).map_err(e)?;
-                            continue;
-                        }
-                        Enc::Arrow { arrays, .. } => std::mem::take(arrays),
-                        Enc::Pseudonym(ps) => ps.arrays(&key),
-                    };
-                    for a in arrays {
-                        for leaf in compute_leaves(field, &a).map_err(e)? {
-                            wr.write(&leaf).map_err(e)?;
-                        }
+                for enc in encs.iter_mut() {
+                    let (bytes, close) = match enc {
+                        Enc::Dict(d) => d.close(),
+                        Enc::Delta(d) => d.close(),
+                        Enc::Text(t) => t.close(),
+                        Enc::Pseudonym(ps) => ps.close(&key),
                     }
-                    wr.close()
-                        .and_then(|c| c.append_to_row_group(&mut rg))
-                        .map_err(e)?;
+                    .map_err(e)?;
+                    rg.append_column(&bytes, close).map_err(e)?;
                 }
                 rows += rg.close().map_err(e)?.num_rows() as u64;
                 // The sink may be gone (a failed run): the encoders are then dropped here.
@@ -1749,8 +1697,8 @@ impl ParquetSink {
         let fail =
             |e: parquet::errors::ParquetError| SinkError::Other(format!("{}: {e}", path.display()));
         // The Arrow writer converts the schema and stores it (`ARROW:schema`) as usual; its file
-        // writer and column writer factory are then driven column by column.
-        let (w, factory) = ArrowWriter::try_new(file, schema.clone(), Some(props))
+        // writer then takes the column chunks the sink writes itself.
+        let (w, _) = ArrowWriter::try_new(file, schema, Some(props))
             .and_then(|w| w.into_serialized_writer())
             .map_err(fail)?;
         let leaves = w.schema_descr().columns().to_vec();
@@ -1760,7 +1708,7 @@ impl ParquetSink {
         let (back, recycled) = crossbeam_channel::unbounded::<Vec<Enc>>();
         let writer = std::thread::Builder::new()
             .name("parquet-writer".into())
-            .spawn(move || write_row_groups(w, factory, schema, key, rx, back))
+            .spawn(move || write_row_groups(w, key, rx, back))
             .map_err(|e| SinkError::Io(path.clone(), e))?;
         Ok(ParquetSink {
             path,
@@ -1814,8 +1762,8 @@ impl ParquetSink {
 
     /// Encodes `rows` (all in the current row group): every column of a block in parallel. The
     /// blocks are the row group's: rows `[k × BLOCK_ROWS, (k + 1) × BLOCK_ROWS)` of the row group,
-    /// whatever the windows that bring them (a block is filled across windows), so that the plain
-    /// columns' arrays, and so parquet-rs's pages, are cut at the same rows for any `--window-kib`.
+    /// whatever the windows that bring them (the chunks' pages are cut at rows of the row group,
+    /// so the file is the same for any `--window-kib`).
     fn encode(&mut self, batch: &Batch, rows: &[Row]) -> Result<(), String> {
         let mut paid = PaidRows::default();
         let mut rest = rows;
@@ -1829,9 +1777,6 @@ impl ParquetSink {
                 .zip(COLUMNS.par_chunks(GROUP_COLUMNS))
                 .try_for_each(|(e, c)| encode_group(e, c, batch, block, paid))?;
             self.rg_rows += block.len();
-            if self.rg_rows % BLOCK_ROWS == 0 {
-                close_blocks(&mut self.encs)?;
-            }
             rest = later;
         }
         Ok(())
@@ -1847,10 +1792,6 @@ impl ParquetSink {
                 fresh_encoders(&self.leaves).map_err(|e| self.err(e))?
             }
         };
-        if self.rg_rows % BLOCK_ROWS != 0 {
-            // The row group's last block, shorter.
-            close_blocks(&mut self.encs).map_err(|e| self.err(e))?;
-        }
         self.set_bytes = self.set_bytes.max(encoders_bytes(&self.encs));
         let full = std::mem::replace(&mut self.encs, next);
         self.rg_rows = 0;
@@ -1865,8 +1806,7 @@ impl ParquetSink {
 const GROUP_COLUMNS: usize = 6;
 
 /// Encodes the columns `cols` (with their encoders) of rows of one block of the row group: the
-/// dictionary columns' keys, and the plain columns' cells into the block's Arrow builders (closed by
-/// [`close_blocks`], encoded by the writer thread).
+/// dictionary columns' keys, the plain columns' cells (encoded by the writer thread).
 fn encode_group(
     encs: &mut [Enc],
     cols: &[Col],
@@ -1879,9 +1819,14 @@ fn encode_group(
         for (e, c) in encs.iter_mut().zip(cols) {
             match (e, c.key) {
                 (Enc::Dict(d), Some(key)) => key(c, batch, &part, d)?,
-                (Enc::Arrow { open, .. }, _) => open
-                    .get_or_insert_with(|| ColBuf::new(c, BLOCK_ROWS))
-                    .fill(c, batch, part.rows),
+                (Enc::Text(t), _) => {
+                    let Cell::Text(f) = c.cell else {
+                        return Err(format!("column {}: text of a non-text column", c.name));
+                    };
+                    for r in part.rows {
+                        t.push(|b| f(batch, r, b))?;
+                    }
+                }
                 (Enc::Pseudonym(ps), _) => ps.push(part.rows),
                 (Enc::Delta(d), _) => {
                     let Cell::I64(f) = c.cell else {
@@ -1900,28 +1845,6 @@ fn encode_group(
                 }
                 _ => return Err(format!("column {}: no encoder", c.name)),
             }
-        }
-    }
-    Ok(())
-}
-
-/// Closes the row group's current block: each plain column's builder into its Arrow array, and the
-/// pseudonyms' block length.
-fn close_blocks(encs: &mut [Enc]) -> Result<(), String> {
-    for (e, c) in encs.iter_mut().zip(COLUMNS) {
-        match e {
-            Enc::Arrow { arrays, open } => {
-                if let Some(b) = open.take() {
-                    arrays.push(b.finish(c)?);
-                }
-            }
-            Enc::Pseudonym(ps) => {
-                let done: usize = ps.blocks.iter().sum();
-                if ps.cells.len() > done {
-                    ps.blocks.push(ps.cells.len() - done);
-                }
-            }
-            Enc::Dict(_) | Enc::Delta(_) => {}
         }
     }
     Ok(())

@@ -1,0 +1,439 @@
+//! The two PLAIN column chunks (`claim`: text, non-nullable, with min/max statistics;
+//! `beneficiary_hash`: INT64, nullable, without statistics; both Snappy-compressed) written straight
+//! from the row group's cells, without parquet-rs's column writer.
+//!
+//! Why: through parquet-rs's Arrow writer these two columns cost ≈ 75 M instructions of the writer
+//! thread on a 100 k-claim day, besides Snappy (an Arrow array per block, then the generic byte-array
+//! encoder gathering each value through its index, statistics comparing every value's bytes,
+//! levels through trait objects), for what is, per page, a copy of the cells with their lengths and
+//! a compression (README "Performance", ninth pass).
+//!
+//! Each chunk is the one parquet-rs 60 writes for these columns with `write_batch_size` 8 192 and its
+//! 20 000-row page limit, byte for byte (`cmp` of the whole file): data pages (v1) of
+//! [`PAGE_ROWS`] rows, each the definition levels (nullable columns: a 4-byte length, then the
+//! RLE/bit-packed hybrid at 1 bit, as [`super::dict`]) then the non-null values PLAIN (a text as its
+//! 4-byte length and bytes, an INT64 as 8 bytes), the whole page compressed by the same `snap` raw
+//! encoder parquet-rs calls; with statistics, the page and chunk min/max (text: unsigned byte order,
+//! as parquet-rs orders UTF-8), the column index and its boundary order, and the text's unencoded
+//! byte counts per page (offset index) and per chunk; the encodings {RLE, PLAIN} and the pages'
+//! encoding statistics.
+
+use super::dict::{Chunk, PAGE_ROWS, hybrid};
+use bytes::Bytes;
+use parquet::basic::{BoundaryOrder, Compression, Encoding, EncodingMask, PageType};
+use parquet::column::page::{CompressedPage, Page, PageWriter};
+use parquet::column::writer::ColumnCloseResult;
+use parquet::data_type::ByteArray;
+use parquet::file::metadata::{
+    ColumnChunkMetaData, ColumnIndexBuilder, OffsetIndexBuilder, PageEncodingStats,
+};
+use parquet::file::statistics::{Statistics, ValueStatistics};
+use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
+use parquet::schema::types::ColumnDescPtr;
+
+/// A text column's chunk (non-nullable): the cells' bytes end to end and where each ends.
+pub(super) struct TextChunk {
+    descr: ColumnDescPtr,
+    stats: bool,
+    snappy: Snappy,
+    bytes: Vec<u8>,
+    ends: Vec<u32>,
+}
+
+/// An INT64 column's chunk (nullable, without statistics): a definition level per row, the non-null
+/// values.
+pub(super) struct Int64Chunk {
+    descr: ColumnDescPtr,
+    snappy: Snappy,
+    levels: Vec<u8>,
+    values: Vec<i64>,
+}
+
+/// The page compression: Snappy through `snap`'s raw encoder as parquet-rs's codec calls it, or none.
+struct Snappy {
+    encoder: Option<snap::raw::Encoder>,
+    /// Compressed pages are written here (kept at the largest size needed: no zeroing per page).
+    scratch: Vec<u8>,
+}
+
+impl Snappy {
+    fn new(on: bool) -> Snappy {
+        Snappy {
+            encoder: on.then(snap::raw::Encoder::new),
+            scratch: Vec::new(),
+        }
+    }
+
+    fn codec(&self) -> Compression {
+        match self.encoder {
+            Some(_) => Compression::SNAPPY,
+            None => Compression::UNCOMPRESSED,
+        }
+    }
+
+    /// The page's bytes as written: `page` compressed, or as is.
+    fn page(&mut self, page: Vec<u8>) -> parquet::errors::Result<Vec<u8>> {
+        let Some(e) = &mut self.encoder else {
+            return Ok(page);
+        };
+        let need = snap::raw::max_compress_len(page.len());
+        if self.scratch.len() < need {
+            self.scratch.resize(need, 0);
+        }
+        let n = e
+            .compress(&page, &mut self.scratch)
+            .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))?;
+        Ok(self.scratch.get(..n).unwrap_or_default().to_vec())
+    }
+}
+
+/// The pages of one chunk as they are written, and what the chunk's metadata needs of them.
+struct Pages<'w> {
+    w: SerializedPageWriter<'w, Vec<u8>>,
+    size: u64,
+    uncompressed: u64,
+    first: Option<u64>,
+    count: i32,
+    offsets: OffsetIndexBuilder,
+}
+
+impl<'w> Pages<'w> {
+    fn new(out: &'w mut TrackedWrite<Vec<u8>>) -> Pages<'w> {
+        Pages {
+            w: SerializedPageWriter::new(out),
+            size: 0,
+            uncompressed: 0,
+            first: None,
+            count: 0,
+            offsets: OffsetIndexBuilder::new(),
+        }
+    }
+
+    /// Writes a data page of `rows` rows (levels), given its bytes as stored and its uncompressed
+    /// size.
+    fn write(
+        &mut self,
+        buf: Vec<u8>,
+        uncompressed: usize,
+        rows: usize,
+    ) -> parquet::errors::Result<()> {
+        let spec = self.w.write_page(CompressedPage::new(
+            Page::DataPage {
+                buf: Bytes::from(buf),
+                num_values: rows as u32,
+                encoding: Encoding::PLAIN,
+                def_level_encoding: Encoding::RLE,
+                rep_level_encoding: Encoding::RLE,
+                statistics: None,
+            },
+            uncompressed,
+        ))?;
+        self.count += 1;
+        self.first.get_or_insert(spec.offset);
+        self.size += spec.compressed_size as u64;
+        self.uncompressed += spec.uncompressed_size as u64;
+        self.offsets
+            .append_offset_and_size(spec.offset as i64, spec.compressed_size as i32);
+        self.offsets.append_row_count(rows as i64);
+        Ok(())
+    }
+
+    /// The chunk's metadata builder (sizes, offsets, encodings) and its offset index.
+    fn finish(
+        mut self,
+        descr: &ColumnDescPtr,
+        codec: Compression,
+        rows: usize,
+    ) -> parquet::errors::Result<(
+        parquet::file::metadata::ColumnChunkMetaDataBuilder,
+        OffsetIndexBuilder,
+    )> {
+        self.w.close()?;
+        let b = ColumnChunkMetaData::builder(descr.clone())
+            .set_compression(codec)
+            .set_encodings_mask(EncodingMask::new_from_encodings(
+                [Encoding::RLE, Encoding::PLAIN].iter(),
+            ))
+            .set_page_encoding_stats(vec![PageEncodingStats {
+                page_type: PageType::DATA_PAGE,
+                encoding: Encoding::PLAIN,
+                count: self.count,
+            }])
+            .set_total_compressed_size(self.size as i64)
+            .set_total_uncompressed_size(self.uncompressed as i64)
+            .set_num_values(rows as i64)
+            .set_data_page_offset(self.first.unwrap_or(0) as i64);
+        Ok((b, self.offsets))
+    }
+}
+
+/// The chunk's close result from its bytes, metadata and indexes.
+fn result(
+    out: TrackedWrite<Vec<u8>>,
+    metadata: ColumnChunkMetaData,
+    rows: usize,
+    column_index: Option<parquet::file::page_index::column_index::ColumnIndexMetaData>,
+    offsets: OffsetIndexBuilder,
+) -> parquet::errors::Result<Chunk> {
+    let bytes = Bytes::from(out.into_inner()?);
+    Ok((
+        bytes,
+        ColumnCloseResult {
+            bytes_written: metadata.compressed_size() as u64,
+            rows_written: rows as u64,
+            metadata,
+            bloom_filter: None,
+            column_index,
+            offset_index: Some(offsets.build()),
+        },
+    ))
+}
+
+/// A text's position in unsigned byte order, for texts of up to 15 bytes: the bytes from the top,
+/// padded with zeros, the length in the low byte (a prefix sorts first, as in byte order).
+fn order_key(b: &[u8]) -> Option<u128> {
+    if b.len() > 15 {
+        return None;
+    }
+    let mut a = [0u8; 16];
+    a.get_mut(..b.len())?.copy_from_slice(b);
+    a[15] = b.len() as u8;
+    Some(u128::from_be_bytes(a))
+}
+
+impl TextChunk {
+    /// A chunk of the text column `descr` (non-nullable), with min/max statistics if `stats`,
+    /// Snappy-compressed if `snappy`; its buffers reserved for `rows` rows.
+    pub(super) fn new(
+        descr: ColumnDescPtr,
+        stats: bool,
+        snappy: bool,
+        rows: usize,
+    ) -> Result<TextChunk, String> {
+        if descr.physical_type() != parquet::basic::Type::BYTE_ARRAY || descr.max_def_level() > 0 {
+            return Err(format!(
+                "column {}: plain text is written for non-nullable text columns only",
+                descr.name()
+            ));
+        }
+        Ok(TextChunk {
+            descr,
+            stats,
+            snappy: Snappy::new(snappy),
+            bytes: Vec::with_capacity(rows * 10),
+            ends: Vec::with_capacity(rows),
+        })
+    }
+
+    /// Appends a cell: `cell` writes its bytes after the previous cells' and says whether it is
+    /// valid (a null cell is an error: the column is not nullable).
+    #[inline(always)]
+    pub(super) fn push(&mut self, cell: impl FnOnce(&mut Vec<u8>) -> bool) -> Result<(), String> {
+        if !cell(&mut self.bytes) {
+            return Err(format!("column {}: a null cell", self.descr.name()));
+        }
+        self.ends.push(self.bytes.len() as u32);
+        Ok(())
+    }
+
+    pub(super) fn held_bytes(&self) -> usize {
+        self.bytes.capacity() + self.ends.capacity() * 4 + self.snappy.scratch.capacity()
+    }
+
+    /// Writes the chunk of the rows pushed since the last call and starts the next one.
+    pub(super) fn close(&mut self) -> parquet::errors::Result<Chunk> {
+        let rows = self.ends.len();
+        let mut out = TrackedWrite::new(Vec::with_capacity(self.bytes.len() + 256));
+        let mut pages = Pages::new(&mut out);
+        let mut index = ColumnIndexBuilder::new(parquet::basic::Type::BYTE_ARRAY);
+        let mut min_max: Option<(Vec<u8>, Vec<u8>)> = None;
+        let mut last: Option<(Vec<u8>, Vec<u8>)> = None;
+        let (mut ascending, mut descending) = (true, true);
+        let mut unencoded = 0i64;
+        let mut start = 0usize;
+        for ends in self.ends.chunks(PAGE_ROWS) {
+            let end = ends.last().map_or(start, |&e| e as usize);
+            let cells = self.bytes.get(start..end).unwrap_or_default();
+            // Cells that are not UTF-8 become their lossy conversion, as a `String` cell would be.
+            let fixed: Option<(Vec<u8>, Vec<u32>)> =
+                std::str::from_utf8(cells).is_err().then(|| {
+                    let (mut b, mut e) = (Vec::new(), Vec::new());
+                    let mut s = start;
+                    for &x in ends {
+                        let cell = self.bytes.get(s..x as usize).unwrap_or_default();
+                        b.extend_from_slice(String::from_utf8_lossy(cell).as_bytes());
+                        e.push(b.len() as u32);
+                        s = x as usize;
+                    }
+                    (b, e)
+                });
+            let (cells, ends, base) = match &fixed {
+                Some((b, e)) => (&b[..], &e[..], 0usize),
+                None => (cells, ends, start),
+            };
+            let mut page = Vec::with_capacity(cells.len() + 4 * ends.len());
+            let mut s = base;
+            let mut lo_hi: Option<(u128, u128, usize, usize)> = None;
+            let mut keyed = true;
+            for (i, &x) in ends.iter().enumerate() {
+                let cell = cells.get(s - base..x as usize - base).unwrap_or_default();
+                page.extend_from_slice(&(cell.len() as u32).to_le_bytes());
+                page.extend_from_slice(cell);
+                if self.stats && keyed {
+                    match order_key(cell) {
+                        Some(k) => {
+                            lo_hi = Some(match lo_hi {
+                                None => (k, k, i, i),
+                                Some((l, h, li, hi)) => {
+                                    let (l, li) = if k < l { (k, i) } else { (l, li) };
+                                    let (h, hi) = if k > h { (k, i) } else { (h, hi) };
+                                    (l, h, li, hi)
+                                }
+                            })
+                        }
+                        None => keyed = false,
+                    }
+                }
+                s = x as usize;
+            }
+            let page_bytes = cells.len() as i64;
+            unencoded += page_bytes;
+            let cell_at = |i: usize| -> Vec<u8> {
+                let a = if i == 0 { base } else { ends[i - 1] as usize };
+                cells
+                    .get(a - base..ends[i] as usize - base)
+                    .unwrap_or_default()
+                    .to_vec()
+            };
+            if self.stats && !ends.is_empty() {
+                let (lo, hi) = match (keyed, lo_hi) {
+                    (true, Some((_, _, li, hi))) => (cell_at(li), cell_at(hi)),
+                    _ => {
+                        // A cell longer than 15 bytes: every cell compared by its bytes.
+                        let mut lo = cell_at(0);
+                        let mut hi = lo.clone();
+                        for i in 1..ends.len() {
+                            let c = cell_at(i);
+                            if c < lo {
+                                lo = c.clone();
+                            }
+                            if c > hi {
+                                hi = c;
+                            }
+                        }
+                        (lo, hi)
+                    }
+                };
+                if let Some((l, h)) = &last {
+                    ascending &= !(*l > lo || *h > hi);
+                    descending &= !(lo > *l || hi > *h);
+                }
+                index.append(false, lo.clone(), hi.clone(), 0, None);
+                min_max = Some(match min_max {
+                    None => (lo.clone(), hi.clone()),
+                    Some((a, b)) => (a.min(lo.clone()), b.max(hi.clone())),
+                });
+                last = Some((lo, hi));
+            }
+            let uncompressed = page.len();
+            let buf = self.snappy.page(page)?;
+            pages.write(buf, uncompressed, ends.len())?;
+            pages
+                .offsets
+                .append_unencoded_byte_array_data_bytes(Some(page_bytes));
+            start = end;
+        }
+        let (mut b, offsets) = pages.finish(&self.descr, self.snappy.codec(), rows)?;
+        let mut column_index = None;
+        if self.stats {
+            index.set_boundary_order(match (ascending, descending) {
+                (true, _) => BoundaryOrder::ASCENDING,
+                (false, true) => BoundaryOrder::DESCENDING,
+                (false, false) => BoundaryOrder::UNORDERED,
+            });
+            let (lo, hi) = match min_max {
+                Some((l, h)) => (Some(ByteArray::from(l)), Some(ByteArray::from(h))),
+                None => (None, None),
+            };
+            b = b
+                .set_statistics(Statistics::ByteArray(
+                    ValueStatistics::new(lo, hi, None, Some(0), false)
+                        .with_max_is_exact(true)
+                        .with_min_is_exact(true),
+                ))
+                .set_unencoded_byte_array_data_bytes(Some(unencoded));
+            column_index = Some(index.build()?);
+        }
+        let metadata = b.build()?;
+        self.bytes.clear();
+        self.ends.clear();
+        result(out, metadata, rows, column_index, offsets)
+    }
+}
+
+impl Int64Chunk {
+    /// A chunk of the nullable INT64 column `descr` without statistics, Snappy-compressed if
+    /// `snappy`; its buffers reserved for `rows` rows.
+    pub(super) fn new(
+        descr: ColumnDescPtr,
+        snappy: bool,
+        rows: usize,
+    ) -> Result<Int64Chunk, String> {
+        if descr.physical_type() != parquet::basic::Type::INT64 || descr.max_def_level() != 1 {
+            return Err(format!(
+                "column {}: plain INT64 is written for nullable INT64 columns only",
+                descr.name()
+            ));
+        }
+        Ok(Int64Chunk {
+            descr,
+            snappy: Snappy::new(snappy),
+            levels: Vec::with_capacity(rows),
+            values: Vec::with_capacity(rows),
+        })
+    }
+
+    /// Appends a cell (`None`: null).
+    #[inline(always)]
+    pub(super) fn push(&mut self, v: Option<i64>) {
+        self.levels.push(u8::from(v.is_some()));
+        if let Some(v) = v {
+            self.values.push(v);
+        }
+    }
+
+    pub(super) fn held_bytes(&self) -> usize {
+        self.levels.capacity() + self.values.capacity() * 8 + self.snappy.scratch.capacity()
+    }
+
+    /// Writes the chunk of the rows pushed since the last call and starts the next one.
+    pub(super) fn close(&mut self) -> parquet::errors::Result<Chunk> {
+        let rows = self.levels.len();
+        let mut out = TrackedWrite::new(Vec::with_capacity(self.values.len() * 8 + 256));
+        let mut pages = Pages::new(&mut out);
+        let mut next = 0;
+        for levels in self.levels.chunks(PAGE_ROWS) {
+            let n = levels.iter().filter(|&&l| l != 0).count();
+            let values = self.values.get(next..next + n).ok_or_else(|| {
+                parquet::errors::ParquetError::General("fewer values than levels".into())
+            })?;
+            next += n;
+            let mut page = Vec::with_capacity(levels.len() / 8 + 8 * n + 16);
+            page.extend_from_slice(&[0; 4]);
+            hybrid(levels, 1, &mut page);
+            let len = (page.len() - 4) as u32;
+            page[..4].copy_from_slice(&len.to_le_bytes());
+            for v in values {
+                page.extend_from_slice(&v.to_le_bytes());
+            }
+            let uncompressed = page.len();
+            let buf = self.snappy.page(page)?;
+            pages.write(buf, uncompressed, levels.len())?;
+        }
+        let (b, offsets) = pages.finish(&self.descr, self.snappy.codec(), rows)?;
+        let metadata = b.build()?;
+        self.levels.clear();
+        self.values.clear();
+        result(out, metadata, rows, None, offsets)
+    }
+}
