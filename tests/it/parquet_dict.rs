@@ -170,9 +170,9 @@ fn plain_values(buf: &[u8], t: PhysicalType) -> Vec<&[u8]> {
 }
 
 /// The file's bytes do not depend on the window size (architecture invariant) nor on the thread
-/// count: the plain columns' Arrow arrays, hence parquet-rs's pages, are cut at the row group's
-/// blocks of `BLOCK_ROWS` rows, not where a window ends (they were: a 64 KiB window gave other pages
-/// to `claim`, `input_line`, `byte_offset` and `beneficiary_hash`, the same cells in other bytes).
+/// count: every chunk's pages are cut at rows of the row group, not where a window ends (until
+/// PARQUET8 a 64 KiB window gave other pages to `claim`, `input_line`, `byte_offset` and
+/// `beneficiary_hash`, then written by parquet-rs from arrays cut at the windows' ends).
 #[test]
 fn the_parquet_file_is_byte_identical_for_any_window_size_and_thread_count() {
     let tmp = tempfile::tempdir().unwrap();

@@ -17,8 +17,8 @@
 //! Streaming: each window's rows are gathered in order on the emit thread (into the previous window's
 //! rows buffer, kept for its allocation) and keyed column by column in parallel into the current row group's encoders; a full row
 //! group of [`BATCH_ROWS`] rows goes through a bounded channel to a writer thread that closes it into
-//! column chunks (pages, parquet-rs for the plain columns, Snappy) and writes them, beside the run's
-//! next windows. Memory is bounded by a few row groups, not by the day.
+//! column chunks (the sink's own encoders: [`dict`], [`delta`], [`plain`]; parquet-rs's file writer
+//! assembles them) and writes them, beside the run's next windows. Memory is bounded by a few row groups, not by the day.
 
 use arrow_array::builder::{NullBufferBuilder, OffsetBufferBuilder, StringBuilder};
 use arrow_array::{
@@ -1246,6 +1246,9 @@ const STATISTICS: &[&str] = &[
 /// How the file is encoded (formats/parquet.md): dictionaries but on [`NO_DICTIONARY`], deltas on
 /// [`DELTA`], Snappy on [`COMPRESSED`] only, statistics on [`STATISTICS`] only, row groups of
 /// [`BATCH_ROWS`] rows. Each choice was measured (instruction counts and size, README "Performance").
+/// The sink's encoders read these lists themselves; the properties say the same for parquet-rs's
+/// file writer (and for a reader of the code: the file is what parquet-rs writes with them, byte
+/// for byte, but for the dictionary columns' metadata, formats/parquet.md).
 fn writer_properties() -> parquet::file::properties::WriterPropertiesBuilder {
     let mut props = WriterProperties::builder()
         .set_compression(Compression::UNCOMPRESSED)

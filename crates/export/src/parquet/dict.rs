@@ -729,6 +729,18 @@ fn bit_width(max: u32) -> u8 {
 /// costs one comparison for most groups of distinct values, where a run-by-run scan paid for every
 /// value.
 pub(super) fn hybrid<T: Copy + Eq + Into<u32>>(values: &[T], width: u8, out: &mut Vec<u8>) {
+    hybrid_with(values, width, false, out)
+}
+
+/// [`hybrid`], and with `rle_tail` the last values as parquet-rs's level encoder writes them: when
+/// they follow a run (or start the stream), are fewer than 8 and all equal, an RLE run rather than
+/// a bit-packed group (the levels of [`super::plain`]'s nullable column, parquet-rs's bytes).
+pub(super) fn hybrid_with<T: Copy + Eq + Into<u32>>(
+    values: &[T],
+    width: u8,
+    rle_tail: bool,
+    out: &mut Vec<u8>,
+) {
     let n = values.len();
     // values[lit..g] wait to be bit-packed; g is the next group boundary.
     let (mut lit, mut g) = (0, 0);
@@ -754,7 +766,15 @@ pub(super) fn hybrid<T: Copy + Eq + Into<u32>>(values: &[T], width: u8, out: &mu
         lit = j;
         g = j;
     }
-    bit_pack(&values[lit..], width, out);
+    let tail = &values[lit..];
+    match tail.first() {
+        Some(&v) if rle_tail && lit == g && tail.iter().all(|&x| x == v) => {
+            varint(out, (tail.len() as u64) << 1);
+            let bytes = usize::from(width).div_ceil(8);
+            out.extend_from_slice(&v.into().to_le_bytes()[..bytes]);
+        }
+        _ => bit_pack(tail, width, out),
+    }
 }
 
 /// One bit-packed run of `values` (padded with zeros to a whole group of 8), LSB first.
