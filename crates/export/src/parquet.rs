@@ -1616,13 +1616,15 @@ fn write_row_groups(
 ) -> Result<u64, String> {
     let e = |e: parquet::errors::ParquetError| e.to_string();
     let mut rows = 0u64;
+    let mut levels = dict::LevelsCache::default();
     for m in rx {
         match m {
             Msg::RowGroup(mut encs) => {
+                levels.clear();
                 let mut rg = w.next_row_group().map_err(e)?;
                 for enc in encs.iter_mut() {
                     let (bytes, close) = match enc {
-                        Enc::Dict(d) => d.close(),
+                        Enc::Dict(d) => d.close(&mut levels),
                         Enc::Delta(d) => d.close(),
                         Enc::Text(t) => t.close(),
                         Enc::Pseudonym(ps) => ps.close(&key),

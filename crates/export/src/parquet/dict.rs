@@ -302,7 +302,7 @@ impl DictChunk {
     }
 
     /// Writes the chunk of the rows pushed since the last call and starts the next one.
-    pub(super) fn close(&mut self) -> parquet::errors::Result<Chunk> {
+    pub(super) fn close(&mut self, cache: &mut LevelsCache) -> parquet::errors::Result<Chunk> {
         let rows = self.rows;
         let all_levels = &self.levels[..rows];
         let all_indices = &self.indices[..self.values];
@@ -352,10 +352,7 @@ impl DictChunk {
                 Vec::with_capacity(levels.len() / 8 + values * usize::from(width) / 8 + 64);
             if nullable {
                 // Definition levels (max 1): 4-byte length, then the hybrid encoding at 1 bit.
-                data.extend_from_slice(&[0; 4]);
-                hybrid(levels, 1, &mut data);
-                let len = (data.len() - 4) as u32;
-                data[..4].copy_from_slice(&len.to_le_bytes());
+                cache.encode(levels, &mut data);
             }
             // Indices of the non-null cells: bit width, then the hybrid encoding.
             data.push(width);
@@ -432,6 +429,44 @@ impl DictChunk {
                 offset_index: Some(offsets.build()),
             },
         ))
+    }
+}
+
+/// The definition levels of the data pages already encoded in a row group, and their encoding:
+/// the 22 columns with a value on every paid line and none elsewhere have the same levels (the
+/// paid rows), encoded once per row group and copied for the others (a comparison of the levels
+/// costs a few instructions per 32 rows, their encoding about 5 a row: README "Performance", ninth
+/// pass). Cleared per row group.
+#[derive(Default)]
+pub(super) struct LevelsCache {
+    /// (levels, their encoding: 4-byte length then the hybrid at 1 bit).
+    pages: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl LevelsCache {
+    /// Entries kept: the distinct level vectors of a row group's pages are few (the paid rows, a
+    /// few optional cells' patterns); past this many, a page is encoded without being kept.
+    const ENTRIES: usize = 16;
+
+    /// Appends the encoding of a page's definition levels.
+    fn encode(&mut self, levels: &[u8], out: &mut Vec<u8>) {
+        if let Some((_, enc)) = self.pages.iter().find(|(l, _)| l[..] == *levels) {
+            out.extend_from_slice(enc);
+            return;
+        }
+        let start = out.len();
+        out.extend_from_slice(&[0; 4]);
+        hybrid(levels, 1, out);
+        let len = (out.len() - start - 4) as u32;
+        out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+        if self.pages.len() < Self::ENTRIES {
+            self.pages.push((levels.to_vec(), out[start..].to_vec()));
+        }
+    }
+
+    /// Forgets the row group's pages.
+    pub(super) fn clear(&mut self) {
+        self.pages.clear();
     }
 }
 
