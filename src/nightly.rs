@@ -170,6 +170,7 @@ pub fn run<'s>(
         return Err(ExitCode::from(EXIT_LEDGER));
     }
     let loads = reader.timing();
+    let carried = reader.carried_bytes();
     // The ledger's states and indexes go before the night's states are encoded: they are never
     // held together (issue #14: ≈ 0.5 GiB at national size).
     let clock = std::time::Instant::now();
@@ -223,6 +224,7 @@ pub fn run<'s>(
         ));
         let mut commit = night_commit(&header, checksum, refs, &[], stage, &night, out, None);
         commit.encoded = Some(&encoded);
+        commit.carried = Some(carried);
         let pending = ledger
             .commit_night_when(&commit, || wait(&mut waited))
             .map_err(|e| match e {
@@ -313,6 +315,7 @@ fn night_commit<'a>(
         staging: &stage.dir,
         out,
         replaces,
+        carried: None,
     }
 }
 

@@ -135,6 +135,12 @@ impl Encoded {
         self.entries.len()
     }
 
+    /// Bytes of the states as stored records (key, length, bytes): what they add to a table at
+    /// most (the bucket count, `images::bucket_count`).
+    pub fn bytes(&self) -> usize {
+        self.arenas.iter().map(Vec::len).sum::<usize>() + 8 * self.entries.len()
+    }
+
     /// Heap bytes held (arenas and sorted entries): `LIQUIDATOR_TIMING`'s memory figures.
     pub fn heap_bytes(&self) -> usize {
         self.arenas.iter().map(Vec::capacity).sum::<usize>()

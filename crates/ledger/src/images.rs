@@ -3,8 +3,8 @@
 //!
 //! A national night touches ≈ 4.3 M of 10 M beneficiaries: one B-tree entry per state (and one per
 //! before-image) cost one random lookup per beneficiary during the run and two inserts per
-//! beneficiary at the commit. States are instead grouped into [`BUCKETS`] buckets by the top bits of
-//! their mixed key (`segments::mix`), each bucket one stored value of sorted records; a run reads
+//! beneficiary at the commit. States are instead grouped into buckets, contiguous ranges of their
+//! mixed key (`segments::mix`, [`bucket`]), each bucket one stored value of sorted records; a run reads
 //! every bucket into one in-memory [`Images`] (in a background thread, while the file is parsed), and
 //! the commit rewrites the buckets its night touched, merging old and new records in one pass.
 //!
@@ -14,16 +14,77 @@
 
 use crate::LedgerError;
 
-/// Bits of the mixed key that choose a bucket.
-pub const BUCKET_BITS: u32 = 14;
-pub const BUCKETS: u32 = 1 << BUCKET_BITS;
+/// The bucket count of a layout-3 ledger (the top 14 bits of the mixed key chose the bucket): what
+/// [`bucket`] gives for it is that layout's bucket, so a layout-3 ledger is read as it is.
+pub const LAYOUT3_BUCKETS: u32 = 1 << 14;
+/// Most buckets `meta.buckets` may name (more is corrupt).
+pub const MAX_BUCKETS: u32 = 1 << 24;
+/// The page a bucket is made to fill. redb gives a value a power-of-two number of 4 KiB pages and
+/// writes them whole: 16 384 buckets of ≈ 20 KiB (national night 2) took 32 KiB pages each, ≈ 40 %
+/// padding, and a 5 % centre's ≈ 1 KiB buckets took 4 KiB pages (formats/ledger.md, "Buckets").
+pub const PAGE: u64 = 32 << 10;
+
+/// The bucket of a mixed key among `count`: `count` contiguous key ranges of (almost) equal width,
+/// in key order (multiply-shift on the key's top 32 bits). With `count` = 2^b it is the key's top
+/// `b` bits.
+pub fn bucket(mixed: u64, count: u32) -> u32 {
+    (((mixed >> 32) * count as u64) >> 32) as u32
+}
+
+/// The bucket count for a table of `bytes` of records stored in `count` buckets, buckets meant to
+/// fill pages of `page` bytes: `count` is kept while a bucket averages 70–87.5 % of a page (at
+/// 87.5 % the spread of ≈ 600 states a bucket, a few per cent, still stays below the page);
+/// otherwise the count that makes them average 80 % of it. A change rewrites every bucket
+/// (`rebucket`) — what a night that touches most buckets does anyway; the band keeps a small
+/// night, which moves the average little, from rewriting a large table.
+pub fn bucket_count(bytes: u64, count: u32, page: u64) -> u32 {
+    let count = count.max(1);
+    let avg = bytes / count as u64;
+    let want = bytes
+        .saturating_mul(5)
+        .div_ceil(page * 4)
+        .clamp(1, MAX_BUCKETS as u64) as u32;
+    if want == count || (avg.saturating_mul(10) >= page * 7 && avg.saturating_mul(8) <= page * 7) {
+        count
+    } else {
+        want
+    }
+}
+
+/// The first mixed key of bucket `b` among `count` (`2^64` for `b = count`): bucket `b` holds the
+/// keys in `[first_key(b), first_key(b + 1))`.
+pub fn first_key(b: u32, count: u32) -> u128 {
+    (((b as u128) << 32).div_ceil(count.max(1) as u128)) << 32
+}
+
+/// The key of the record starting at `at` in a stored value and where it ends.
+pub fn record_at(b: &[u8], at: usize) -> Result<(u64, usize), LedgerError> {
+    let torn = || LedgerError::Corrupt("state records: torn value".into());
+    let mut k = [0u8; 8];
+    k.copy_from_slice(b.get(at..at + 8).ok_or_else(torn)?);
+    let mut i = at + 8;
+    let (mut len, mut shift) = (0usize, 0);
+    loop {
+        let byte = *b.get(i).ok_or_else(torn)?;
+        i += 1;
+        len |= ((byte & 0x7f) as usize) << shift;
+        if byte & 0x80 == 0 {
+            break;
+        }
+        shift += 7;
+        if shift > 28 {
+            return Err(torn());
+        }
+    }
+    let end = i
+        .checked_add(len)
+        .filter(|&e| e <= b.len())
+        .ok_or_else(torn)?;
+    Ok((u64::from_le_bytes(k), end))
+}
 
 /// Fewest bytes of a record: the key and a one-byte length (an empty before-image).
 pub const MIN_REC: usize = 9;
-
-pub fn bucket(mixed: u64) -> u32 {
-    (mixed >> (64 - BUCKET_BITS)) as u32
-}
 
 pub fn push(out: &mut Vec<u8>, key: u64, bytes: &[u8]) {
     out.extend_from_slice(&key.to_le_bytes());
@@ -75,7 +136,7 @@ pub fn parse(b: &[u8]) -> Result<Vec<(u64, usize, usize)>, LedgerError> {
 
 /// Bytes of `len` as a varint (`parse` accepts the shortest encoding only, so this is where a
 /// record's bytes start after its length).
-fn varint_len(len: usize) -> usize {
+pub fn varint_len(len: usize) -> usize {
     1 + (usize::BITS - len.leading_zeros()).saturating_sub(1) as usize / 7
 }
 
@@ -281,6 +342,85 @@ mod tests {
         // Nothing changed: nothing to write.
         let m = merge(&old, &[(5, b"bb".as_slice())]).unwrap();
         assert!(m.value.is_none() && m.before.is_empty());
+    }
+
+    #[test]
+    fn buckets_are_key_ranges_in_order_and_16384_of_them_are_layout_3s_top_14_bits() {
+        for k in [
+            0u64,
+            1,
+            1 << 50,
+            (1 << 50) - 1,
+            u64::MAX / 3,
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
+            assert_eq!(bucket(k, LAYOUT3_BUCKETS), (k >> 50) as u32, "{k:x}");
+            assert_eq!(bucket(k, 1), 0);
+            assert!(bucket(k, 10_000) < 10_000);
+        }
+        assert_eq!(bucket(u64::MAX, 10_000), 9_999);
+        // monotone in the key: buckets are contiguous key ranges, read in key order
+        let mut last = 0;
+        for i in 0..100_000u64 {
+            let b = bucket(i.wrapping_mul(184_467_440_737_095), 7_777);
+            let b2 = bucket(i * (u64::MAX / 100_000), 7_777);
+            assert!(b2 >= last);
+            last = b2;
+            assert!(b < 7_777);
+        }
+        assert_eq!(last, 7_776);
+    }
+
+    #[test]
+    fn first_key_is_where_each_bucket_begins() {
+        for count in [1u32, 3, 7_777, LAYOUT3_BUCKETS, 12_089] {
+            assert_eq!(first_key(0, count), 0);
+            assert_eq!(first_key(count, count), 1u128 << 64);
+            for b in (1..count).step_by((count as usize / 50).max(1)) {
+                let k = first_key(b, count) as u64;
+                assert_eq!(bucket(k, count), b, "{b} of {count}");
+                assert_eq!(bucket(k - 1, count), b - 1, "{b} of {count}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_bucket_count_is_kept_while_buckets_fill_70_to_87_and_a_half_per_cent_of_a_page() {
+        let p = PAGE;
+        // 16 384 buckets of 20 KiB (national night 2 in layout 3): 61 % of a page, changed to
+        // buckets of 80 %.
+        let n = bucket_count(16_384 * 20 * 1024, LAYOUT3_BUCKETS, p);
+        assert_eq!(n, (16_384u64 * 20 * 1024 * 5).div_ceil(p * 4) as u32);
+        assert_eq!(n, 12_800);
+        // kept at both ends of the band, changed just outside it
+        assert_eq!(bucket_count(1000 * p * 71 / 100, 1000, p), 1000);
+        assert_eq!(bucket_count(1000 * p * 87 / 100, 1000, p), 1000);
+        assert_eq!(bucket_count(1000 * p * 69 / 100, 1000, p), 863);
+        assert_eq!(bucket_count(1000 * p * 88 / 100, 1000, p), 1100);
+        // a small table: one bucket, kept; an empty one too; never beyond the most
+        assert_eq!(bucket_count(5_000, 1, p), 1);
+        assert_eq!(bucket_count(0, 1, p), 1);
+        assert_eq!(bucket_count(0, 0, p), 1);
+        assert_eq!(bucket_count(u64::MAX / 8, 1, p), MAX_BUCKETS);
+        // a 5 % centre's table in layout 3 (1 KiB buckets): a few hundred buckets
+        assert_eq!(bucket_count(16_384 * 1024, LAYOUT3_BUCKETS, p), 640);
+    }
+
+    #[test]
+    fn record_at_reads_each_record_of_a_value_and_refuses_a_torn_one() {
+        let v = value(&[(1, b"a"), (9, &[5u8; 300]), (12, b"")]);
+        let mut at = 0;
+        let mut keys = Vec::new();
+        while at < v.len() {
+            let (k, end) = record_at(&v, at).unwrap();
+            keys.push(k);
+            at = end;
+        }
+        assert_eq!(keys, [1, 9, 12]);
+        assert!(record_at(&v[..v.len() - 1], 320).is_err());
+        assert!(record_at(&v[..v.len() - 1], 10).is_ok());
+        assert!(record_at(&v, v.len()).is_err());
     }
 
     #[test]

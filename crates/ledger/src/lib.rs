@@ -54,8 +54,12 @@ const CACHE_BYTES: usize = 64 << 20;
 pub const UNDO_NIGHTS: u32 = 31;
 /// Layout version written in `meta`. 2: claims and acts as per-night sorted segments
 /// (`segments`), states written only when they change. 3: states in the compact encoding (`codec`
-/// varints and day numbers, record lengths as varints). A ledger of another layout is refused (exit 11).
-const SCHEMA: &[u8] = b"liquidator-ledger/3";
+/// varints and day numbers, record lengths as varints). 4: the states' bucket count chosen from the
+/// table's size (`meta.buckets`, `images::bucket_count`) instead of 16 384. A layout-3 ledger is
+/// upgraded when opened (it is layout 4 with 16 384 buckets); a ledger of another layout is refused
+/// (exit 11).
+const SCHEMA: &[u8] = b"liquidator-ledger/4";
+const SCHEMA3: &[u8] = b"liquidator-ledger/3";
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// seq → [`BatchRecord`] (fixed layout).
@@ -236,6 +240,10 @@ pub struct NightCommit<'a> {
     pub out: &'a Path,
     /// `reprocess` of night `seq`: its entries are replaced, not added to.
     pub replaces: Option<u32>,
+    /// Bytes of the stored records the night's states were taken from (`Reader::carried_bytes`):
+    /// with `meta.states_size`, the table's exact size once the night is written, which chooses its
+    /// bucket count (`images::bucket_count`). `None`: estimated.
+    pub carried: Option<u64>,
 }
 
 pub struct Ledger {
@@ -246,6 +254,9 @@ pub struct Ledger {
     commit_laps: Vec<(&'static str, f64)>,
     /// What the last commit held in memory (`LIQUIDATOR_TIMING`).
     commit_memory: String,
+    /// The page the state buckets are made to fill (`images::PAGE`; the tests' is a few bytes, to
+    /// make thousands of buckets of a few thousand states).
+    bucket_page: u64,
 }
 
 impl Ledger {
@@ -267,15 +278,24 @@ impl Ledger {
             match schema {
                 None => {
                     meta.insert("schema", SCHEMA).map_err(st)?;
+                    meta.insert("buckets", b"1 0".as_slice()).map_err(st)?;
                 }
                 Some(s) if s == SCHEMA => {}
+                // Layout 3 is layout 4 with 16 384 buckets (`images::bucket`): upgraded in place,
+                // in this transaction; a liquidator of layout 3 then refuses it (exit 11).
+                Some(s) if s == SCHEMA3 => {
+                    meta.insert("schema", SCHEMA).map_err(st)?;
+                    let n = format!("{} 0", images::LAYOUT3_BUCKETS);
+                    meta.insert("buckets", n.as_bytes()).map_err(st)?;
+                }
                 Some(s) => {
                     return Err(LedgerError::Corrupt(format!(
-                        "{}: layout {:?}, this liquidator reads {:?} only (formats/ledger.md, \"Layout versions\"): \
+                        "{}: layout {:?}, this liquidator reads {:?} (and {:?}, upgraded when opened) only (formats/ledger.md, \"Layout versions\"): \
                          keep the ledger with the liquidator that wrote it, or start a new ledger directory",
                         path.display(),
                         String::from_utf8_lossy(&s),
-                        String::from_utf8_lossy(SCHEMA)
+                        String::from_utf8_lossy(SCHEMA),
+                        String::from_utf8_lossy(SCHEMA3)
                     )));
                 }
             }
@@ -293,6 +313,7 @@ impl Ledger {
             batches: Vec::new(),
             commit_laps: Vec::new(),
             commit_memory: String::new(),
+            bucket_page: images::PAGE,
         };
         let resolved = l.resolve()?;
         l.load_batches()?;
@@ -410,6 +431,7 @@ impl Ledger {
                 .collect(),
             error: Mutex::new(None),
             sum: None,
+            carried: (0..65).map(|_| Slot::default()).collect(),
         })
     }
 
@@ -627,13 +649,41 @@ impl Ledger {
             }
         };
         let at = |i: usize| enc.get(i);
+        let count = bucket_count(&txn.open_table(META).map_err(st)?)?;
         match n.replaces {
             // The before-images go to the undo segment as the buckets are merged, a chunk at a
             // time: never all held (≈ the whole state table at national size, issue #14).
             None => {
+                // The bucket count for the table as the night leaves it (at least the night's
+                // states, at least what is stored): changed only when buckets would fill their
+                // pages badly (`images::bucket_count`).
+                let stored = states_size(&txn.open_table(META).map_err(st)?)?;
+                let night = enc.bytes() as u64;
+                let new = match (stored, n.carried) {
+                    (Some(s), Some(c)) => {
+                        let bytes = s.bytes.saturating_sub(c).saturating_add(night);
+                        images::bucket_count(bytes, count.count, self.bucket_page)
+                    }
+                    (Some(s), None) => {
+                        images::bucket_count(s.bytes.max(night), count.count, self.bucket_page)
+                    }
+                    (None, _) if self.batches.is_empty() => {
+                        images::bucket_count(night, count.count, self.bucket_page)
+                    }
+                    // A ledger begun without the size hint: nothing to size buckets by.
+                    (None, _) => count.count,
+                };
                 let mut undo = UndoWriter::new(txn, seq)?;
                 let size;
-                (secs, size) = write_buckets(txn, enc.len(), at, |b| undo.push(b))?;
+                let now;
+                (secs, size, now) =
+                    write_buckets(txn, (count, new), enc.len(), at, |b| undo.push(b))?;
+                if now != count {
+                    txn.open_table(META)
+                        .map_err(st)?
+                        .insert("buckets", now.text().as_bytes())
+                        .map_err(st)?;
+                }
                 held = undo.held;
                 undo.finish()?;
                 add_states_size(txn, size, self.batches.is_empty())?;
@@ -643,7 +693,7 @@ impl Ledger {
             Some(r) if r == last => {
                 let mut undo = read_undo(txn, r)?;
                 let mut before = Vec::new();
-                let (_, size) = write_buckets(txn, enc.len(), at, |b| {
+                let (_, size, _) = write_buckets(txn, (count, count.count), enc.len(), at, |b| {
                     before.extend_from_slice(b);
                     Ok(())
                 })?;
@@ -714,8 +764,9 @@ impl Ledger {
                     new_current.push((k, buf));
                 }
                 new_current.sort_unstable_by_key(|e| e.0);
-                let (_, size) = write_buckets(
+                let (_, size, _) = write_buckets(
                     txn,
+                    (count, count.count),
                     new_current.len(),
                     |i| (new_current[i].0, new_current[i].1.as_slice()),
                     |_| Ok(()),
@@ -803,7 +854,9 @@ impl Ledger {
             let (k, v) = e.map_err(st)?;
             records[(k.value().0 as usize).min(1)] += v.value().2 as u64;
         }
+        let state_buckets = bucket_count(&r.open_table(META).map_err(st)?)?.count;
         Ok(Stats {
+            state_buckets,
             open_debts,
             open_debts_amount: liquidator_core::money::fmt_euros(open_debts_cents),
             file_bytes: bytes,
@@ -819,9 +872,10 @@ impl Ledger {
     /// A beneficiary's stored state (`ledger show`), if any.
     pub fn state(&self, benef: u64) -> Result<Option<BenefState>, LedgerError> {
         let r = self.db.begin_read().map_err(st)?;
+        let count = bucket_count(&r.open_table(META).map_err(st)?)?;
         let t = r.open_table(BENEFS).map_err(st)?;
         let k = mix(benef);
-        let Some(g) = t.get(images::bucket(k)).map_err(st)? else {
+        let Some(g) = t.get(count.key(k)).map_err(st)? else {
             return Ok(None);
         };
         let v = g.value();
@@ -836,6 +890,8 @@ impl Ledger {
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Stats {
+    /// The buckets the states are stored in (`meta.buckets`, formats/ledger.md "Buckets").
+    pub state_buckets: u32,
     /// Debts of the insured still open across all beneficiaries, and their total (euros).
     pub open_debts: u64,
     pub open_debts_amount: String,
@@ -886,23 +942,43 @@ pub fn kill_point(point: &str) {
 /// before-image records (`images`) of the states that changed to `before`, in key order, as each
 /// batch is merged (the undo segment is written from them a chunk at a time); returns the seconds
 /// spent reading, merging, writing.
+///
+/// `counts`: the table's buckets and the count it is to have. When they differ every stored
+/// record moves into the new buckets (`rebucket`). Returns the buckets the table then has.
 fn write_buckets<'a>(
     txn: &redb::WriteTransaction,
+    counts: (Buckets, u32),
     n: usize,
     at: impl Fn(usize) -> (u64, &'a [u8]) + Sync,
     mut before: impl FnMut(&[u8]) -> Result<(), LedgerError>,
-) -> Result<([f64; 3], (i64, i64)), LedgerError> {
+) -> Result<([f64; 3], (i64, i64), Buckets), LedgerError> {
     let mut secs = [0.0; 3];
     let mut t = txn.open_table(BENEFS).map_err(st)?;
+    if counts.0.count != counts.1 {
+        let mut size = (0i64, 0i64);
+        let to = rebucket(
+            &mut t,
+            counts.0,
+            counts.1,
+            n,
+            &at,
+            &mut before,
+            &mut size,
+            &mut secs,
+        )?;
+        return Ok((secs, size, to));
+    }
+    let buckets = counts.0;
+    let count = buckets.count;
     // The night's states cut by bucket: (bucket, range of states).
     let mut groups: Vec<(u32, std::ops::Range<usize>)> = Vec::new();
     let mut i = 0;
     while i < n {
-        let b = images::bucket(at(i).0);
+        let b = images::bucket(at(i).0, count);
         let (mut lo, mut hi) = (i + 1, n);
         while lo < hi {
             let m = lo + (hi - lo) / 2;
-            if images::bucket(at(m).0) == b {
+            if images::bucket(at(m).0, count) == b {
                 lo = m + 1;
             } else {
                 hi = m;
@@ -922,7 +998,7 @@ fn write_buckets<'a>(
         let mut old = Vec::with_capacity(batch.len());
         for (b, _) in batch {
             old.push(
-                t.get(*b)
+                t.get(buckets.base + *b)
                     .map_err(st)?
                     .map(|g| g.value().to_vec())
                     .unwrap_or_default(),
@@ -959,7 +1035,7 @@ fn write_buckets<'a>(
                     let clock = std::time::Instant::now();
                     for (((b, _), m), o) in batches[j].iter().zip(m).zip(&o) {
                         if let Some(v) = m.value {
-                            t.insert(*b, v.as_slice()).map_err(st)?;
+                            t.insert(buckets.base + *b, v.as_slice()).map_err(st)?;
                             size.0 += m.added as i64;
                             size.1 += v.len() as i64 - o.len() as i64;
                         }
@@ -994,7 +1070,160 @@ fn write_buckets<'a>(
             done = Some((k, std::mem::replace(&mut old, next), m?));
         }
     }
-    Ok((secs, size))
+    Ok((secs, size, buckets))
+}
+
+/// [`write_buckets`] into `count` buckets other than the table's (`from`: its count and the key of
+/// its bucket 0), streaming: the new buckets, stored under the other half of the key space
+/// (`base`: 0 or 2^31, so that no new bucket overwrites an old one not yet read), are made 1 024
+/// at a time — for each batch the old buckets its key range overlaps are read, their records in
+/// that range cut by new bucket and merged in parallel with the night's states — then the old ones
+/// are deleted. Memory: a batch's old buckets and merges, never the table (formats/ledger.md,
+/// "Buckets").
+#[allow(clippy::too_many_arguments)]
+fn rebucket<'a>(
+    t: &mut redb::Table<u32, &[u8]>,
+    from: Buckets,
+    count: u32,
+    n: usize,
+    at: &(impl Fn(usize) -> (u64, &'a [u8]) + Sync),
+    before: &mut impl FnMut(&[u8]) -> Result<(), LedgerError>,
+    size: &mut (i64, i64),
+    secs: &mut [f64; 3],
+) -> Result<Buckets, LedgerError> {
+    let to = Buckets {
+        count,
+        base: if from.base == 0 { REBUCKETED } else { 0 },
+    };
+    // The night's first state at or after a key (`2^64`: none).
+    let night_from = |k: u128| {
+        let (mut lo, mut hi) = (0, n);
+        while lo < hi {
+            let m = lo + (hi - lo) / 2;
+            if (at(m).0 as u128) < k {
+                lo = m + 1;
+            } else {
+                hi = m;
+            }
+        }
+        lo
+    };
+    let mut b0 = 0u32;
+    while b0 < count {
+        let b1 = b0.saturating_add(1024).min(count);
+        let (lo, hi) = (images::first_key(b0, count), images::first_key(b1, count));
+        let clock = std::time::Instant::now();
+        // The old buckets overlapping [lo, hi): their records in that range, in key order.
+        let mut old = Vec::new();
+        let j0 = images::bucket(lo as u64, from.count);
+        let j1 = images::bucket((hi - 1) as u64, from.count);
+        for j in j0..=j1 {
+            if let Some(g) = t.get(from.base + j).map_err(st)? {
+                let v = g.value();
+                let mut o = 0;
+                while o < v.len() {
+                    let (k, end) = images::record_at(v, o)?;
+                    if (lo..hi).contains(&(k as u128)) {
+                        old.extend_from_slice(&v[o..end]);
+                    }
+                    o = end;
+                }
+            }
+        }
+        // Cut by new bucket: (bucket, its old records' bytes in `old`, its night's states).
+        let mut jobs: Vec<(u32, std::ops::Range<usize>, std::ops::Range<usize>)> = Vec::new();
+        let (mut o, mut i) = (0usize, night_from(lo));
+        let i_end = night_from(hi);
+        let mut next = if old.is_empty() {
+            None
+        } else {
+            Some(images::record_at(&old, 0)?)
+        };
+        loop {
+            let k = match (next, (i < i_end).then(|| at(i).0)) {
+                (Some((a, _)), Some(b)) => a.min(b),
+                (Some((a, _)), None) => a,
+                (None, Some(b)) => b,
+                (None, None) => break,
+            };
+            let b = images::bucket(k, count);
+            let (o0, i0) = (o, i);
+            while let Some((_, end)) = next.filter(|&(key, _)| images::bucket(key, count) == b) {
+                o = end;
+                next = if o < old.len() {
+                    Some(images::record_at(&old, o)?)
+                } else {
+                    None
+                };
+            }
+            while i < i_end && images::bucket(at(i).0, count) == b {
+                i += 1;
+            }
+            jobs.push((b, o0..o, i0..i));
+        }
+        secs[0] += clock.elapsed().as_secs_f64();
+        let clock = std::time::Instant::now();
+        let merged = jobs
+            .par_iter()
+            .map(|(_, or, ir)| {
+                let new: Vec<(u64, &[u8])> = ir.clone().map(at).collect();
+                images::merge(&old[or.clone()], &new)
+            })
+            .collect::<Result<Vec<images::Merged>, _>>()?;
+        secs[1] += clock.elapsed().as_secs_f64();
+        let clock = std::time::Instant::now();
+        for ((b, or, _), m) in jobs.iter().zip(merged) {
+            let was = &old[or.clone()];
+            let v = m.value.as_deref().unwrap_or(was);
+            t.insert(to.base + b, v).map_err(st)?;
+            size.0 += m.added as i64;
+            size.1 += v.len() as i64 - was.len() as i64;
+            before(&m.before)?;
+        }
+        secs[2] += clock.elapsed().as_secs_f64();
+        b0 = b1;
+    }
+    let last = from.base.saturating_add(from.count.saturating_sub(1));
+    t.retain_in(from.base..=last, |_, _| false).map_err(st)?;
+    Ok(to)
+}
+
+/// Where bucket 0 of a table rebucketed from the lower half of the key space goes.
+const REBUCKETED: u32 = 1 << 31;
+
+/// The states' buckets (`meta.buckets` = "COUNT BASE", layout 4): `count` buckets stored under the
+/// keys `base..base + count`, `base` 0 or 2^31 (`rebucket` alternates halves).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Buckets {
+    count: u32,
+    base: u32,
+}
+
+impl Buckets {
+    /// The stored key of the bucket of a mixed key.
+    fn key(self, mixed: u64) -> u32 {
+        self.base + images::bucket(mixed, self.count)
+    }
+    fn text(self) -> String {
+        format!("{} {}", self.count, self.base)
+    }
+}
+
+/// The states' buckets (`meta.buckets`): a count of 1 to `images::MAX_BUCKETS` and a base of 0 or
+/// 2^31, else corrupt.
+fn bucket_count(
+    t: &impl ReadableTable<&'static str, &'static [u8]>,
+) -> Result<Buckets, LedgerError> {
+    let v = t
+        .get("buckets")
+        .map_err(st)?
+        .map(|g| String::from_utf8_lossy(g.value()).into_owned());
+    v.as_deref()
+        .and_then(|v| v.split_once(' '))
+        .and_then(|(c, b)| Some((c.parse::<u32>().ok()?, b.parse::<u32>().ok()?)))
+        .filter(|&(c, b)| (1..=images::MAX_BUCKETS).contains(&c) && (b == 0 || b == REBUCKETED))
+        .map(|(count, base)| Buckets { count, base })
+        .ok_or_else(|| LedgerError::Corrupt(format!("meta.buckets: {v:?}")))
 }
 
 /// What the `benefs` table holds: records and bytes of its values (`meta.states_size`, "RECORDS
@@ -1439,7 +1668,15 @@ pub struct Reader {
     /// The batch file's checksum built from the windows the engine reads (`Carry::window_read`),
     /// once [`Reader::sum_windows`] asked for it (`run`; not `explain`).
     sum: Option<filesum::FileSum>,
+    /// Bytes of the stored records handed to the engine (`state_packed`), one counter a pool
+    /// thread, each on its own cache line (`carried_bytes`).
+    carried: Vec<Slot>,
 }
+
+/// A counter alone on its cache line(s): threads adding to their own never share a line.
+#[repr(align(128))]
+#[derive(Default)]
+struct Slot(std::sync::atomic::AtomicU64);
 
 impl Reader {
     /// Builds the batch file's checksum from the windows the engine reads, from the file's
@@ -1456,6 +1693,14 @@ impl Reader {
             Some(s) => s.checksum(data),
             None => (checksum(data), false),
         }
+    }
+    /// Bytes, as stored records (key, length, bytes), of the states handed to the engine: what the
+    /// night's states replace in the table (`NightCommit::carried`).
+    pub fn carried_bytes(&self) -> u64 {
+        self.carried
+            .iter()
+            .map(|s| s.0.load(std::sync::atomic::Ordering::Relaxed))
+            .sum()
     }
     /// The first error a lookup met (the run must then fail: its answers may be incomplete).
     pub fn error(&self) -> Option<String> {
@@ -1528,6 +1773,11 @@ impl Carry for Reader {
             Ok(()) => {
                 out.clear();
                 out.extend_from_slice(b);
+                let slot = rayon::current_thread_index().map_or(64, |i| i % 64);
+                if let Some(s) = self.carried.get(slot) {
+                    let rec = 8 + images::varint_len(b.len()) + b.len();
+                    s.0.fetch_add(rec as u64, std::sync::atomic::Ordering::Relaxed);
+                }
                 true
             }
             Err(e) => {
@@ -1614,6 +1864,7 @@ mod tests {
                 staging: &dir.join("staging"),
                 out: &dir.join("out"),
                 replaces: None,
+                carried: None,
             })
             .unwrap();
         l.finish(&p).unwrap();
@@ -1737,6 +1988,7 @@ mod tests {
                 staging: &tmp.path().join("staging"),
                 out: &tmp.path().join("out"),
                 replaces: None,
+                carried: None,
             })
             .unwrap();
         assert_eq!(p.seq, 3);
@@ -1822,7 +2074,10 @@ mod tests {
             images::push(&mut v, k, &bad);
             txn.open_table(BENEFS)
                 .unwrap()
-                .insert(images::bucket(k), v.as_slice())
+                .insert(
+                    bucket_count(&txn.open_table(META).unwrap()).unwrap().key(k),
+                    v.as_slice(),
+                )
                 .unwrap();
         });
         let r = l.reader(None).unwrap();
@@ -1936,22 +2191,35 @@ mod tests {
 
     #[test]
     fn a_night_touching_several_batches_of_buckets_stores_every_state_and_before_image() {
-        // 5 000 beneficiaries spread over ≈ 4 300 of the 16 384 buckets: ≥ 4 batches of 1 024
-        // buckets in `write_buckets`' pipeline (read, merge, write side by side).
+        // Buckets made to fill 16-byte pages: 5 000 beneficiaries spread over thousands of them,
+        // ≥ 2 batches of 1 024 buckets in `write_buckets`' pipeline (read, merge, write side by
+        // side) on night 2. Night 1 chose the count (a new ledger has one bucket: `rebucket`).
         let tmp = tempfile::tempdir().unwrap();
         let (mut l, _) = Ledger::open(tmp.path()).unwrap();
+        l.bucket_page = 16;
+        let count = |l: &Ledger| {
+            bucket_count(&l.db.begin_read().unwrap().open_table(META).unwrap())
+                .unwrap()
+                .count
+        };
+        assert_eq!(count(&l), 1);
         let night = NightSink::default();
         let first = many_states(0, 5_000, 100);
-        let mut buckets: Vec<u32> = first.iter().map(|(k, _)| images::bucket(mix(*k))).collect();
+        let refs: Vec<(u64, &BenefState)> = first.iter().map(|(k, s)| (*k, s)).collect();
+        commit_with_states(&mut l, 1, Date(20231216), &night, &refs);
+        let n1 = count(&l);
+        let mut buckets: Vec<u32> = first
+            .iter()
+            .map(|(k, _)| images::bucket(mix(*k), n1))
+            .collect();
         buckets.sort_unstable();
         buckets.dedup();
         assert!(buckets.len() > 2 * 1024, "{} buckets", buckets.len());
-        let refs: Vec<(u64, &BenefState)> = first.iter().map(|(k, s)| (*k, s)).collect();
-        commit_with_states(&mut l, 1, Date(20231216), &night, &refs);
-        // Night 2: the second half changed, 2 000 new beneficiaries.
+        // Night 2: the second half changed, 2 000 new beneficiaries; the count is kept.
         let second = many_states(2_500, 4_500, 1_000);
         let refs: Vec<(u64, &BenefState)> = second.iter().map(|(k, s)| (*k, s)).collect();
         commit_with_states(&mut l, 2, Date(20231216), &night, &refs);
+        assert_eq!(count(&l), n1);
         let r = l.reader(None).unwrap();
         for k in 0..7_000u64 {
             let want = if k < 2_500 { 100 + k } else { 1_000 + k } as i64;
@@ -1959,6 +2227,7 @@ mod tests {
         }
         assert!(r.state(7_000).is_none());
         assert!(r.error().is_none());
+        drop(r);
         // Before night 2: night 2's before-images over the current states.
         let before = l.states_after(1).unwrap();
         for k in 0..7_000u64 {
@@ -1967,6 +2236,45 @@ mod tests {
             assert_eq!(got, want, "{k}");
         }
         let (benefs, _, size) = stored_states(&l);
+        assert_eq!(
+            size,
+            format!("7000 {}", benefs.iter().map(|b| b.1.len()).sum::<usize>())
+        );
+        // Night 3 into buckets four times larger: the count changes, every stored record moves
+        // into the new buckets (`rebucket`); the first 1 000 states change, the rest are carried.
+        l.bucket_page = 64;
+        let third = many_states(0, 1_000, 5_000);
+        let refs: Vec<(u64, &BenefState)> = third.iter().map(|(k, s)| (*k, s)).collect();
+        commit_with_states(&mut l, 3, Date(20231216), &night, &refs);
+        let n3 = count(&l);
+        assert!(n3 < n1 / 2 && n3 > 1, "{n1} → {n3}");
+        let r = l.reader(None).unwrap();
+        for k in 0..7_000u64 {
+            let want = match k {
+                ..1_000 => 5_000 + k,
+                ..2_500 => 100 + k,
+                _ => 1_000 + k,
+            } as i64;
+            assert_eq!(r.state(k).map(|s| s.pf_used(2026)), Some(want), "{k}");
+            // `ledger show` finds it in its new bucket
+            assert_eq!(
+                l.state(k).unwrap().map(|s| s.pf_used(2026)),
+                Some(want),
+                "{k}"
+            );
+        }
+        assert!(r.state(7_000).is_none());
+        assert!(r.error().is_none());
+        drop(r);
+        // Before night 3: night 3's before-images (the 1 000 it changed) over the current states.
+        let before = l.states_after(2).unwrap();
+        for k in 0..7_000u64 {
+            let want = if k < 2_500 { 100 + k } else { 1_000 + k } as i64;
+            let got = before.state(k).unwrap().map(|s| s.pf_used(2026));
+            assert_eq!(got, Some(want), "{k}");
+        }
+        let (benefs, _, size) = stored_states(&l);
+        assert_eq!(benefs.len() as u32, n3.min(benefs.len() as u32));
         assert_eq!(
             size,
             format!("7000 {}", benefs.iter().map(|b| b.1.len()).sum::<usize>())
@@ -2089,6 +2397,7 @@ mod tests {
                         staging: &tmp.path().join("staging"),
                         out: &tmp.path().join("out"),
                         replaces: None,
+                        carried: None,
                     })
                     .unwrap();
                 l.finish(&p).unwrap();
@@ -2122,6 +2431,7 @@ mod tests {
                 staging: &tmp.path().join("staging"),
                 out: &tmp.path().join("out"),
                 replaces,
+                carried: None,
             })
         };
         // pruned for another oldest payable day than the night's
@@ -2163,7 +2473,11 @@ mod tests {
 
     #[test]
     fn a_ledger_of_an_older_layout_is_refused_with_a_message_naming_both_layouts() {
-        for old in ["liquidator-ledger/1", "liquidator-ledger/2"] {
+        for old in [
+            "liquidator-ledger/1",
+            "liquidator-ledger/2",
+            "liquidator-ledger/5",
+        ] {
             let tmp = tempfile::tempdir().unwrap();
             {
                 let db = Database::create(tmp.path().join(FILE)).unwrap();
@@ -2180,9 +2494,150 @@ mod tests {
             let msg = e.to_string();
             assert!(matches!(e, LedgerError::Corrupt(_)), "{msg}");
             assert!(
-                msg.contains(old) && msg.contains("liquidator-ledger/3"),
+                msg.contains(old) && msg.contains("liquidator-ledger/4"),
                 "{msg}"
             );
+        }
+    }
+
+    /// What a run hands the engine from the store is counted as the records it replaces: with
+    /// `meta.states_size`, the table's size after the night, which sizes its buckets.
+    #[test]
+    fn the_bytes_carried_are_the_stored_records_of_the_states_handed_over() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut l, _) = Ledger::open(tmp.path()).unwrap();
+        let states = many_states(0, 200, 100);
+        let refs: Vec<(u64, &BenefState)> = states.iter().map(|(k, s)| (*k, s)).collect();
+        commit_with_states(&mut l, 1, Date(20231216), &NightSink::default(), &refs);
+        let r = l.reader(None).unwrap();
+        let mut out = Vec::new();
+        let mut want = 0;
+        for k in [0u64, 7, 199, 500] {
+            if r.state_packed(k, &mut out) {
+                want += 8 + 1 + out.len() as u64;
+            }
+        }
+        assert!(want > 3 * 9);
+        assert_eq!(r.carried_bytes(), want);
+        // from a pool's threads too (one counter each)
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap()
+            .install(|| {
+                (10..110u64).into_par_iter().for_each(|k| {
+                    let mut out = Vec::new();
+                    assert!(r.state_packed(k, &mut out));
+                });
+            });
+        let (benefs, _, _) = stored_states(&l);
+        let mut all = 0u64;
+        for (_, v) in &benefs {
+            for (k, off, len) in images::parse(v).unwrap() {
+                let _ = (k, off);
+                all += 8 + 1 + len as u64;
+            }
+        }
+        // 4 + 100 of the 200 states handed over; each record's length fits one byte
+        assert!(r.carried_bytes() > want && r.carried_bytes() < all);
+        assert_eq!(r.carried_bytes() - want, all * 100 / 200);
+    }
+
+    /// Layout 3 stored the states in 16 384 buckets chosen by the top 14 bits of the mixed key:
+    /// layout 4 with `meta.buckets` = 16 384. Opened, it is upgraded in place and read as it is;
+    /// its next night moves the states into the buckets its size calls for.
+    #[test]
+    fn a_layout_3_ledger_is_upgraded_when_opened_and_its_next_night_rebuckets_its_states() {
+        let tmp = tempfile::tempdir().unwrap();
+        let states = many_states(0, 3_000, 100);
+        {
+            // A layout-3 ledger as that layout wrote it: night 1's states in their 14-bit buckets.
+            let (mut l, _) = Ledger::open(tmp.path()).unwrap();
+            let refs: Vec<(u64, &BenefState)> = states.iter().map(|(k, s)| (*k, s)).collect();
+            commit_with_states(&mut l, 1, Date(20231216), &NightSink::default(), &refs);
+            let txn = l.db.begin_write().unwrap();
+            {
+                let mut t = txn.open_table(BENEFS).unwrap();
+                t.retain(|_, _| false).unwrap();
+                let mut by_bucket: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
+                let mut sorted: Vec<(u64, Vec<u8>)> = states
+                    .iter()
+                    .map(|(k, s)| {
+                        let mut b = Vec::new();
+                        codec::encode(s, &mut b);
+                        (mix(*k), b)
+                    })
+                    .collect();
+                sorted.sort();
+                for (k, b) in &sorted {
+                    images::push(by_bucket.entry((k >> 50) as u32).or_default(), *k, b);
+                }
+                for (b, v) in &by_bucket {
+                    t.insert(*b, v.as_slice()).unwrap();
+                }
+                let mut meta = txn.open_table(META).unwrap();
+                meta.insert("schema", SCHEMA3).unwrap();
+                meta.remove("buckets").unwrap();
+            }
+            txn.commit().unwrap();
+        }
+        let (mut l, _) = Ledger::open(tmp.path()).unwrap();
+        let meta = |l: &Ledger, k: &str| {
+            let r = l.db.begin_read().unwrap();
+            let t = r.open_table(META).unwrap();
+            t.get(k).unwrap().map(|g| g.value().to_vec())
+        };
+        assert_eq!(meta(&l, "schema").as_deref(), Some(SCHEMA));
+        assert_eq!(meta(&l, "buckets").as_deref(), Some(b"16384 0".as_slice()));
+        for k in [0u64, 1_500, 2_999] {
+            assert_eq!(
+                l.state(k).unwrap().map(|s| s.pf_used(2026)),
+                Some(100 + k as i64)
+            );
+        }
+        // Night 2 changes a tenth of the states: the table (≈ 60 KB) now goes into 3 buckets.
+        let changed = many_states(0, 300, 7_000);
+        let refs: Vec<(u64, &BenefState)> = changed.iter().map(|(k, s)| (*k, s)).collect();
+        commit_with_states(&mut l, 2, Date(20231216), &NightSink::default(), &refs);
+        let n = String::from_utf8(meta(&l, "buckets").unwrap()).unwrap();
+        // moved to the upper half of the key space (the old buckets deleted)
+        let n: u32 = n.strip_suffix(" 2147483648").unwrap().parse().unwrap();
+        let (benefs, _, _) = stored_states(&l);
+        assert!(
+            (1..16).contains(&n) && benefs.len() as u32 <= n,
+            "{n} {}",
+            benefs.len()
+        );
+        let r = l.reader(None).unwrap();
+        for k in 0..3_000u64 {
+            let want = if k < 300 { 7_000 + k } else { 100 + k } as i64;
+            assert_eq!(r.state(k).map(|s| s.pf_used(2026)), Some(want), "{k}");
+            assert_eq!(
+                l.state(k).unwrap().map(|s| s.pf_used(2026)),
+                Some(want),
+                "{k}"
+            );
+        }
+        drop(r);
+        let before = l.states_after(1).unwrap();
+        for k in 0..3_000u64 {
+            let got = before.state(k).unwrap().map(|s| s.pf_used(2026));
+            assert_eq!(got, Some(100 + k as i64), "{k}");
+        }
+    }
+
+    #[test]
+    fn a_bucket_count_out_of_range_is_refused_as_corrupt() {
+        for bad in ["0 0", "16777217 0", "5 7", "5", "x", ""] {
+            let tmp = tempfile::tempdir().unwrap();
+            let l = ledger_corrupted_by(tmp.path(), |txn| {
+                txn.open_table(META)
+                    .unwrap()
+                    .insert("buckets", bad.as_bytes())
+                    .unwrap();
+            });
+            let e = l.state(7).unwrap_err();
+            assert!(e.to_string().contains("meta.buckets"), "{bad}: {e}");
         }
     }
 
@@ -2287,6 +2742,7 @@ mod tests {
                 staging: &tmp.path().join("staging"),
                 out: &tmp.path().join("out"),
                 replaces: Some(4),
+                carried: None,
             })
             .unwrap();
         l.finish(&p).unwrap();
@@ -2350,6 +2806,7 @@ mod tests {
                     staging: &tmp.path().join("staging"),
                     out: &tmp.path().join("out"),
                     replaces: Some(seq),
+                    carried: None,
                 })
                 .unwrap();
             l.finish(&p).unwrap();
@@ -2407,6 +2864,7 @@ mod tests {
             staging: &staging,
             out: &out,
             replaces: None,
+            carried: None,
         };
         let mut asked = 0;
         let r = l.commit_night_when(&commit, || {
