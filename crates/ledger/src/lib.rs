@@ -1156,9 +1156,9 @@ fn rebucket<'a>(
                     None
                 };
             }
-            while i < i_end && images::bucket(at(i).0, count) == b {
-                i += 1;
-            }
+            // The night's states of bucket `b` end where the next bucket's keys begin: a binary
+            // search (one key read per step), not a read of every state's entry and bytes.
+            i = night_from(images::first_key(b + 1, count)).clamp(i, i_end);
             jobs.push((b, o0..o, i0..i));
         }
         secs[0] += clock.elapsed().as_secs_f64();
