@@ -23,6 +23,7 @@ const PURGE_DELAY_MS: std::ffi::c_long = 10_000;
 
 fn main() -> std::process::ExitCode {
     set_allocator_options();
+    liquidator_core::engine::on_windows_done(release_freed_memory);
     let t = std::time::Instant::now();
     let code = cli::main();
     liquidator_core::engine::tail_step("main returns (since its start)", t);
@@ -53,6 +54,25 @@ fn set_allocator_options() {
             libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS)
         };
     }
+}
+
+/// Called by the engine once the windows are freed, before the end-of-run work, where the peak of
+/// anonymous memory is (issue #13; README Performance, "RssAnon"):
+/// - returns to the system the memory mimalloc holds freed (`mi_collect(true)`: every range waiting
+///   for its purge delay is purged now): the purge delay ([`PURGE_DELAY_MS`]) kept the windows'
+///   pages resident while the end-of-run lists took fresh ones;
+/// - turns transparent huge pages off for the rest of the process (`PR_SET_THP_DISABLE`): the
+///   end-of-run lists and buffers are touched once, and a huge page faulted in for a few KiB of
+///   them counted 2 MiB. Off for the whole run it cost CPU in the windows (README); here only new
+///   faults of the end of the run are 4 KiB pages. Advice: its error is ignored.
+fn release_freed_memory() {
+    let _ = rustix::thread::disable_transparent_huge_pages(true);
+    // SAFETY: `mi_collect` is thread safe (it collects the calling thread's heap and purges the
+    // arenas under their own locks); it frees nothing still allocated.
+    #[allow(unsafe_code)]
+    unsafe {
+        libmimalloc_sys::mi_collect(true)
+    };
 }
 
 #[cfg(test)]

@@ -350,6 +350,9 @@ pub fn process_in(
         );
     }
     drop(seen);
+    if let Some(f) = WINDOWS_DONE.get() {
+        f();
+    }
     check_batch(&run.info, run.after_trailer)?;
     let t = std::time::Instant::now();
     (run.info.open_debts, run.info.open_debts_cents) =
@@ -1015,6 +1018,19 @@ pub(crate) fn gather_into<'a>(
         events.extend(orphans.map(Event::Orphan));
     }
     events
+}
+
+/// The function given to [`on_windows_done`], if any.
+static WINDOWS_DONE: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Gives the engine a function it calls once every window of a run is liquidated and its buffers
+/// (windows, events, the duplicate set) are freed, before the end-of-run work of the sinks (open
+/// debts, payment orders): the binary returns the allocator's freed memory to the system there, so
+/// that the end of the run, where the peak of anonymous memory is, does not count the windows'
+/// pages the allocator keeps for reuse (issue #13; README Performance, "RssAnon"). Set once per
+/// process (later calls are ignored); the library itself never sets it.
+pub fn on_windows_done(f: fn()) {
+    let _ = WINDOWS_DONE.set(f);
 }
 
 /// With `LIQUIDATOR_TIMING` set, prints how long `what` took since `since` (the steps of the end of
