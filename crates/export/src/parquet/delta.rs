@@ -121,7 +121,6 @@ impl DeltaChunk {
             );
         }
         pages.close()?;
-        drop(pages);
         let bytes = Bytes::from(out.into_inner()?);
         index.set_boundary_order(match (ascending, descending) {
             (true, _) => BoundaryOrder::ASCENDING,

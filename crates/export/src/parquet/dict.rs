@@ -387,7 +387,6 @@ impl DictChunk {
             }
         }
         pages.close()?;
-        drop(pages);
         let bytes = Bytes::from(out.into_inner()?);
 
         let mut metadata = ColumnChunkMetaData::builder(self.descr.clone())
