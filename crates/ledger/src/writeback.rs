@@ -11,16 +11,26 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Pause between two syncs that found nothing (or little) to write: the thread costs no CPU while
-/// the commit is busy elsewhere.
+/// Pause after a sync that had pages to write (it took at least [`QUICK`]): the next dirty pages
+/// are written soon, while the commit is busy elsewhere on the CPU.
 const PAUSE: Duration = Duration::from_millis(20);
+
+/// A sync shorter than this found (almost) nothing to write: the pause then doubles, up to
+/// [`LONGEST_PAUSE`], so that a transaction busy on the CPU (merging, encoding) is not met by a
+/// journal commit of the file every 20 ms for nothing (REVIEW-A9 L2).
+const QUICK: Duration = Duration::from_millis(1);
+
+/// The longest pause between two syncs.
+const LONGEST_PAUSE: Duration = Duration::from_millis(320);
 
 /// The syncing thread; stopped and joined when dropped.
 pub struct Writeback {
     stop: Arc<AtomicBool>,
+    /// Syncs made so far (read by the tests).
+    syncs: Arc<AtomicU64>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -31,20 +41,44 @@ impl Writeback {
         let file = std::fs::File::open(path).ok()?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
+        let syncs = Arc::new(AtomicU64::new(0));
+        let made = syncs.clone();
         let thread = std::thread::Builder::new()
             .name("ledger-writeback".into())
             .spawn(move || {
+                let mut pause = PAUSE;
                 while !flag.load(Ordering::Acquire) {
+                    let t = std::time::Instant::now();
                     // An error here is the commit's to meet and report at its own `fsync`.
                     let _ = file.sync_data();
-                    std::thread::park_timeout(PAUSE);
+                    made.fetch_add(1, Ordering::Relaxed);
+                    pause = next_pause(pause, t.elapsed());
+                    std::thread::park_timeout(pause);
                 }
             })
             .ok()?;
         Some(Writeback {
             stop,
+            syncs,
             thread: Some(thread),
         })
+    }
+}
+
+impl Writeback {
+    /// Syncs made so far.
+    pub fn syncs(&self) -> u64 {
+        self.syncs.load(Ordering::Relaxed)
+    }
+}
+
+/// The pause after a sync that took `took`: [`PAUSE`] if it had pages to write, else twice the last
+/// pause, at most [`LONGEST_PAUSE`].
+fn next_pause(last: Duration, took: Duration) -> Duration {
+    if took < QUICK {
+        (last * 2).min(LONGEST_PAUSE)
+    } else {
+        PAUSE
     }
 }
 
@@ -70,11 +104,31 @@ mod tests {
         let mut f = std::fs::File::create(&path).unwrap();
         let w = Writeback::start(&path).unwrap();
         f.write_all(&[7u8; 1 << 16]).unwrap();
-        std::thread::sleep(PAUSE * 2);
+        // It syncs again and again while running (the first sync comes at once, the next after a
+        // pause of at most LONGEST_PAUSE).
+        let start = std::time::Instant::now();
+        while w.syncs() < 2 && start.elapsed() < std::time::Duration::from_secs(10) {
+            std::thread::sleep(PAUSE);
+        }
+        assert!(w.syncs() >= 2, "{} syncs in 10 s", w.syncs());
         drop(w);
         // The file is whole and the thread gone (dropping joined it).
         assert_eq!(std::fs::read(&path).unwrap(), vec![7u8; 1 << 16]);
         // A file that cannot be opened: no thread, nothing else changes.
         assert!(Writeback::start(&dir.path().join("missing")).is_none());
+    }
+
+    #[test]
+    fn a_sync_that_finds_nothing_doubles_the_pause_up_to_its_longest_one_that_writes_resets_it() {
+        let quick = Duration::from_micros(100);
+        let mut p = PAUSE;
+        let mut seen = vec![];
+        for _ in 0..6 {
+            p = next_pause(p, quick);
+            seen.push(p.as_millis());
+        }
+        assert_eq!(seen, [40, 80, 160, 320, 320, 320]);
+        assert_eq!(next_pause(LONGEST_PAUSE, Duration::from_millis(5)), PAUSE);
+        assert_eq!(next_pause(PAUSE, QUICK), PAUSE);
     }
 }
