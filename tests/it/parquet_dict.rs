@@ -46,26 +46,42 @@ impl Sink for Batches<'_> {
     }
 }
 
-#[test]
-fn every_dictionary_column_has_equal_indices_exactly_for_equal_cells() {
-    let tmp = tempfile::tempdir().unwrap();
-    let day = tmp.path().join("day");
-    // 40 000 claims: about 70 000 rows, two row groups of the export (65 536 rows each), so that the
-    // dictionaries restart once.
+/// A generated day of `claims` claims (twice as many beneficiaries) in `tmp/day`: its claims file,
+/// its reference set, its batch header and the test's pseudonym key — the three tests' set-up.
+fn day(
+    tmp: &std::path::Path,
+    claims: u64,
+    seed: u64,
+    scenarios: bool,
+) -> (
+    std::path::PathBuf,
+    Refs,
+    liquidator_core::claims::record::BatchHeader,
+    PseudonymKey,
+) {
+    let day = tmp.join("day");
     generate(&GenConfig {
-        claims: 40_000,
-        beneficiaries: 80_000,
-        seed: 11,
+        claims,
+        beneficiaries: 2 * claims,
+        seed,
         date: Date(20260316),
         out: day.clone(),
-        scenarios: true,
+        scenarios,
         ccam_subset: true,
     })
     .unwrap();
     let refs = Refs::load(&day.join("refs")).unwrap();
-    let claims = day.join("claims.b2");
-    let (header, _) = engine::batch_header(&std::fs::read(&claims).unwrap()).unwrap();
-    let key = PseudonymKey::from_secret(KEY).unwrap();
+    let file = day.join("claims.b2");
+    let (header, _) = engine::batch_header(&std::fs::read(&file).unwrap()).unwrap();
+    (file, refs, header, PseudonymKey::from_secret(KEY).unwrap())
+}
+
+#[test]
+fn every_dictionary_column_has_equal_indices_exactly_for_equal_cells() {
+    let tmp = tempfile::tempdir().unwrap();
+    // 40 000 claims: about 70 000 rows, two row groups of the export (65 536 rows each), so that the
+    // dictionaries restart once.
+    let (claims, refs, header, key) = day(tmp.path(), 40_000, 11, true);
     let out = tmp.path().join("out");
     let mut expected = Vec::new();
     engine::run_with(&claims, &refs, &out, true, &Options::default(), |dir| {
@@ -176,23 +192,9 @@ fn plain_values(buf: &[u8], t: PhysicalType) -> Vec<&[u8]> {
 #[test]
 fn the_parquet_file_is_byte_identical_for_any_window_size_and_thread_count() {
     let tmp = tempfile::tempdir().unwrap();
-    let day = tmp.path().join("day");
     // About 26 000 rows: more than the 20 000 rows after which parquet-rs closes a page (at the end
     // of the array that reaches them), in one window of the default size and in about 70 of 64 KiB.
-    generate(&GenConfig {
-        claims: 15_000,
-        beneficiaries: 30_000,
-        seed: 5,
-        date: Date(20260316),
-        out: day.clone(),
-        scenarios: false,
-        ccam_subset: true,
-    })
-    .unwrap();
-    let refs = Refs::load(&day.join("refs")).unwrap();
-    let claims = day.join("claims.b2");
-    let (header, _) = engine::batch_header(&std::fs::read(&claims).unwrap()).unwrap();
-    let key = PseudonymKey::from_secret(KEY).unwrap();
+    let (claims, refs, header, key) = day(tmp.path(), 15_000, 5, false);
     let file = |name: &str, threads: usize, window: usize| {
         let out = tmp.path().join(name);
         let pool = rayon::ThreadPoolBuilder::new()
@@ -250,21 +252,7 @@ impl Sink for Held<'_> {
 #[test]
 fn the_parquet_sink_reports_the_encoders_it_holds() {
     let tmp = tempfile::tempdir().unwrap();
-    let day = tmp.path().join("day");
-    generate(&GenConfig {
-        claims: 40_000,
-        beneficiaries: 80_000,
-        seed: 3,
-        date: Date(20260316),
-        out: day.clone(),
-        scenarios: false,
-        ccam_subset: true,
-    })
-    .unwrap();
-    let refs = Refs::load(&day.join("refs")).unwrap();
-    let claims = day.join("claims.b2");
-    let (header, _) = engine::batch_header(&std::fs::read(&claims).unwrap()).unwrap();
-    let key = PseudonymKey::from_secret(KEY).unwrap();
+    let (claims, refs, header, key) = day(tmp.path(), 40_000, 3, false);
     let mut held = 0;
     engine::run_with(
         &claims,

@@ -17,7 +17,7 @@
 //! statistics per page (column index, with its boundary order) and per chunk; an offset index; the
 //! encodings {RLE, DELTA_BINARY_PACKED} and the pages' encoding statistics.
 
-use super::dict::{Chunk, PAGE_ROWS, pack_values};
+use super::dict::{Chunk, PAGE_ROWS, pack_values, varint};
 use bytes::Bytes;
 use parquet::basic::{BoundaryOrder, Compression, Encoding, EncodingMask, PageType};
 use parquet::column::page::{CompressedPage, Page, PageWriter};
@@ -246,14 +246,6 @@ fn pack(values: &[u64], w: usize, out: &mut Vec<u8>) {
 
 fn zigzag(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)) as u64
-}
-
-fn varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
 }
 
 #[cfg(test)]

@@ -899,7 +899,9 @@ fn pack_run_wide<T: Copy + Into<u32>>(values: &[T], w: usize, out: &mut Vec<u8>)
     }
 }
 
-fn varint(out: &mut Vec<u8>, mut v: u64) {
+/// An unsigned LEB128 varint (the RLE/bit-packed hybrid's run headers, the delta encoding's block
+/// headers: `parquet/delta.rs` uses it too).
+pub(super) fn varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
