@@ -272,6 +272,11 @@ impl Ledger {
             .create(&path)
             .map_err(|e| LedgerError::Open(path.clone(), e.into()))?;
         let txn = db.begin_write().map_err(st)?;
+        // Layout 3 is layout 4 with 16 384 buckets (`images::bucket`): upgraded in place — but only
+        // after a night left pending is resolved (below): its savepoint, taken by a liquidator of
+        // layout 3, holds the layout-3 meta, and rolling back to it after the upgrade undid the
+        // upgrade and left a sound ledger without `meta.buckets`, refused as corrupt (REVIEW-B9 M).
+        let mut layout3 = false;
         {
             let mut meta = txn.open_table(META).map_err(st)?;
             let schema = meta.get("schema").map_err(st)?.map(|g| g.value().to_vec());
@@ -281,13 +286,7 @@ impl Ledger {
                     meta.insert("buckets", b"1 0".as_slice()).map_err(st)?;
                 }
                 Some(s) if s == SCHEMA => {}
-                // Layout 3 is layout 4 with 16 384 buckets (`images::bucket`): upgraded in place,
-                // in this transaction; a liquidator of layout 3 then refuses it (exit 11).
-                Some(s) if s == SCHEMA3 => {
-                    meta.insert("schema", SCHEMA).map_err(st)?;
-                    let n = format!("{} 0", images::LAYOUT3_BUCKETS);
-                    meta.insert("buckets", n.as_bytes()).map_err(st)?;
-                }
+                Some(s) if s == SCHEMA3 => layout3 = true,
                 Some(s) => {
                     return Err(LedgerError::Corrupt(format!(
                         "{}: layout {:?}, this liquidator reads {:?} (and {:?}, upgraded when opened) only (formats/ledger.md, \"Layout versions\"): \
@@ -316,8 +315,24 @@ impl Ledger {
             bucket_page: images::PAGE,
         };
         let resolved = l.resolve()?;
+        if layout3 {
+            l.upgrade_layout3()?;
+        }
         l.load_batches()?;
         Ok((l, resolved))
+    }
+
+    /// A layout-3 ledger made layout 4 with [`images::LAYOUT3_BUCKETS`] buckets, in a transaction of
+    /// its own (the stored states do not move); a liquidator of layout 3 then refuses it (exit 11).
+    fn upgrade_layout3(&mut self) -> Result<(), LedgerError> {
+        let txn = self.db.begin_write().map_err(st)?;
+        {
+            let mut meta = txn.open_table(META).map_err(st)?;
+            meta.insert("schema", SCHEMA).map_err(st)?;
+            let n = format!("{} 0", images::LAYOUT3_BUCKETS);
+            meta.insert("buckets", n.as_bytes()).map_err(st)?;
+        }
+        txn.commit().map_err(st)
     }
 
     /// The steps of the last commit: "step 0.123 s, …".
@@ -2541,6 +2556,72 @@ mod tests {
         // 4 + 100 of the 200 states handed over; each record's length fits one byte
         assert!(r.carried_bytes() > want && r.carried_bytes() < all);
         assert_eq!(r.carried_bytes() - want, all * 100 / 200);
+    }
+
+    /// A layout-3 ledger left with a night pending by a liquidator of layout 3 (killed before its
+    /// outputs were renamed): opened, the night is rolled back to its savepoint — the layout-3 meta —
+    /// and only then upgraded, so the ledger reads as layout 4 with 16 384 buckets and takes its next
+    /// night. Upgraded first, the rollback restored the layout-3 meta without `meta.buckets` and the
+    /// sound ledger was refused as corrupt (exit 11; REVIEW-B9 M).
+    #[test]
+    fn a_layout_3_ledger_with_a_night_pending_is_rolled_back_then_upgraded() {
+        let tmp = tempfile::tempdir().unwrap();
+        let states = many_states(0, 500, 100);
+        {
+            let (mut l, _) = Ledger::open(tmp.path()).unwrap();
+            // night 1, then the ledger as a liquidator of layout 3 keeps it
+            commit_with_states(&mut l, 1, Date(20231216), &NightSink::default(), &[]);
+            let txn = l.db.begin_write().unwrap();
+            {
+                let mut meta = txn.open_table(META).unwrap();
+                meta.insert("schema", SCHEMA3).unwrap();
+                meta.remove("buckets").unwrap();
+            }
+            txn.commit().unwrap();
+            // Night 2 as a layout-3 liquidator leaves it when killed before the rename: the
+            // savepoint of the layout-3 ledger and the marker (the night's own writes do not matter
+            // here), its staging directory still there.
+            let txn = l.db.begin_write().unwrap();
+            let savepoint = txn.persistent_savepoint().unwrap();
+            {
+                let mut meta = txn.open_table(META).unwrap();
+                let p = Pending {
+                    savepoint,
+                    seq: 2,
+                    staging: tmp.path().join("staging"),
+                    out: tmp.path().join("out"),
+                };
+                meta.insert("pending", serde_json::to_vec(&p).unwrap().as_slice())
+                    .unwrap();
+            }
+            txn.commit().unwrap();
+            std::fs::create_dir_all(tmp.path().join("staging")).unwrap();
+        }
+        let (mut l, resolved) = Ledger::open(tmp.path()).unwrap();
+        assert!(matches!(resolved, Some(Resolved::RolledBack(_))));
+        let meta = |l: &Ledger, k: &str| {
+            let r = l.db.begin_read().unwrap();
+            let t = r.open_table(META).unwrap();
+            t.get(k).unwrap().map(|g| g.value().to_vec())
+        };
+        assert_eq!(meta(&l, "schema").as_deref(), Some(SCHEMA));
+        assert_eq!(meta(&l, "buckets").as_deref(), Some(b"16384 0".as_slice()));
+        assert_eq!(meta(&l, "pending"), None);
+        assert_eq!(l.batches().len(), 1);
+        // and it takes its next night
+        let refs: Vec<(u64, &BenefState)> = states.iter().map(|(k, s)| (*k, s)).collect();
+        commit_with_states(&mut l, 2, Date(20231216), &NightSink::default(), &refs);
+        for k in [0u64, 250, 499] {
+            assert_eq!(
+                l.state(k).unwrap().map(|s| s.pf_used(2026)),
+                Some(100 + k as i64)
+            );
+        }
+        drop(l);
+        // opened again: nothing pending, still layout 4
+        let (l, resolved) = Ledger::open(tmp.path()).unwrap();
+        assert_eq!(resolved, None);
+        assert_eq!(meta(&l, "schema").as_deref(), Some(SCHEMA));
     }
 
     /// Layout 3 stored the states in 16 384 buckets chosen by the top 14 bits of the mixed key:
