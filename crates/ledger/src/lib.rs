@@ -665,6 +665,7 @@ impl Ledger {
         };
         let at = |i: usize| enc.get(i);
         let count = bucket_count(&txn.open_table(META).map_err(st)?)?;
+        check_buckets(&txn.open_table(BENEFS).map_err(st)?, count)?;
         match n.replaces {
             // The before-images go to the undo segment as the buckets are merged, a chunk at a
             // time: never all held (≈ the whole state table at national size, issue #14).
@@ -889,6 +890,7 @@ impl Ledger {
         let r = self.db.begin_read().map_err(st)?;
         let count = bucket_count(&r.open_table(META).map_err(st)?)?;
         let t = r.open_table(BENEFS).map_err(st)?;
+        check_buckets(&t, count)?;
         let k = mix(benef);
         let Some(g) = t.get(count.key(k)).map_err(st)? else {
             return Ok(None);
@@ -1239,6 +1241,28 @@ fn bucket_count(
         .filter(|&(c, b)| (1..=images::MAX_BUCKETS).contains(&c) && (b == 0 || b == REBUCKETED))
         .map(|(count, base)| Buckets { count, base })
         .ok_or_else(|| LedgerError::Corrupt(format!("meta.buckets: {v:?}")))
+}
+
+/// The stored buckets' keys, first and last, within `[base, base + count)` of `meta.buckets`: a count
+/// or base that does not cover them (in range, but not the ledger's) is corrupt — used, a night would
+/// look states up in the wrong buckets and leave the old ones beside the new (REVIEW-B9 L).
+fn check_buckets(
+    t: &impl ReadableTable<u32, &'static [u8]>,
+    b: Buckets,
+) -> Result<(), LedgerError> {
+    for e in [t.first().map_err(st)?, t.last().map_err(st)?]
+        .into_iter()
+        .flatten()
+    {
+        let k = e.0.value();
+        if k < b.base || k - b.base >= b.count {
+            return Err(LedgerError::Corrupt(format!(
+                "meta.buckets: \"{} {}\" does not cover the stored bucket {k}",
+                b.count, b.base
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// What the `benefs` table holds: records and bytes of its values (`meta.states_size`, "RECORDS
@@ -2709,7 +2733,8 @@ mod tests {
 
     #[test]
     fn a_bucket_count_out_of_range_is_refused_as_corrupt() {
-        for bad in ["0 0", "16777217 0", "5 7", "5", "x", ""] {
+        // the last: in range, but its buckets (from 2^31) do not cover the stored bucket 0
+        for bad in ["0 0", "16777217 0", "5 7", "5", "x", "", "1 2147483648"] {
             let tmp = tempfile::tempdir().unwrap();
             let l = ledger_corrupted_by(tmp.path(), |txn| {
                 txn.open_table(META)
