@@ -2582,6 +2582,13 @@ mod tests {
         assert_eq!(r.carried_bytes() - want, all * 100 / 200);
     }
 
+    /// The ledger's `meta` value of `k`, if any (the layout tests).
+    fn meta(l: &Ledger, k: &str) -> Option<Vec<u8>> {
+        let r = l.db.begin_read().unwrap();
+        let t = r.open_table(META).unwrap();
+        t.get(k).unwrap().map(|g| g.value().to_vec())
+    }
+
     /// A layout-3 ledger left with a night pending by a liquidator of layout 3 (killed before its
     /// outputs were renamed): opened, the night is rolled back to its savepoint — the layout-3 meta —
     /// and only then upgraded, so the ledger reads as layout 4 with 16 384 buckets and takes its next
@@ -2623,11 +2630,6 @@ mod tests {
         }
         let (mut l, resolved) = Ledger::open(tmp.path()).unwrap();
         assert!(matches!(resolved, Some(Resolved::RolledBack(_))));
-        let meta = |l: &Ledger, k: &str| {
-            let r = l.db.begin_read().unwrap();
-            let t = r.open_table(META).unwrap();
-            t.get(k).unwrap().map(|g| g.value().to_vec())
-        };
         assert_eq!(meta(&l, "schema").as_deref(), Some(SCHEMA));
         assert_eq!(meta(&l, "buckets").as_deref(), Some(b"16384 0".as_slice()));
         assert_eq!(meta(&l, "pending"), None);
@@ -2687,11 +2689,6 @@ mod tests {
             txn.commit().unwrap();
         }
         let (mut l, _) = Ledger::open(tmp.path()).unwrap();
-        let meta = |l: &Ledger, k: &str| {
-            let r = l.db.begin_read().unwrap();
-            let t = r.open_table(META).unwrap();
-            t.get(k).unwrap().map(|g| g.value().to_vec())
-        };
         assert_eq!(meta(&l, "schema").as_deref(), Some(SCHEMA));
         assert_eq!(meta(&l, "buckets").as_deref(), Some(b"16384 0".as_slice()));
         for k in [0u64, 1_500, 2_999] {
