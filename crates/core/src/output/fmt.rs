@@ -269,8 +269,8 @@ impl Out for Vec<u8> {
     }
 }
 
-/// Pairs of decimal digits `00`..`99`: two digits per division.
-const PAIRS: &[u8; 200] = b"\
+/// Pairs of decimal digits `00`..`99`: two digits per division (`output::rows` reads it too).
+pub(super) const PAIRS: &[u8; 200] = b"\
 0001020304050607080910111213141516171819\
 2021222324252627282930313233343536373839\
 4041424344454647484950515253545556575859\

@@ -17,7 +17,7 @@
 //! array, or a claim whose pieces do not fit theirs, is written by them instead, and tests compare the
 //! two writers on random rows (`rows::tests`).
 
-use super::fmt::{self, Out};
+use super::fmt::{self, Out, PAIRS};
 use crate::claims::{Act, ActLine, ClaimHeader, Pos};
 use crate::date::Date;
 use crate::money::Cents;
@@ -203,14 +203,6 @@ impl W<'_> {
         }
     }
 }
-
-/// Pairs of decimal digits `00`..`99`.
-const PAIRS: &[u8; 200] = b"\
-0001020304050607080910111213141516171819\
-2021222324252627282930313233343536373839\
-4041424344454647484950515253545556575859\
-6061626364656667686970717273747576777879\
-8081828384858687888990919293949596979899";
 
 /// The 8 decimal digits of `v < 10⁸` (leading zeros included), as the bytes of a little-endian
 /// `u64` read in memory order (most significant digit first), without the `'0'` offset.
