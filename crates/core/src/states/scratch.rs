@@ -12,8 +12,8 @@
 //! it disappears when the last region is unmapped (`States` dropped, before the outputs' rename).
 //!
 //! A region's pages are populated ahead of use, by steps of a quarter of what it holds (between
-//! [`MIN_STEP`] and [`STEP`] bytes), with
-//! `MADV_POPULATE_WRITE`: the filesystem allocates their blocks then, so that a full disk is an
+//! [`MIN_STEP`] and [`STEP`] bytes): written (zeroes) through the file, then mapped with
+//! `MADV_POPULATE_WRITE`. The filesystem allocates their blocks then, so that a full disk is an
 //! error here — the buffer moves to the heap — never a `SIGBUS` on a later write into the mapping.
 //! That holds on filesystems that keep a block once allocated ([`KEEPS_BLOCKS`]): elsewhere the
 //! stores stay on the heap. A file's pages take at most a share of the free space ([`FREE_SHARE`]).
@@ -25,7 +25,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Filesystems that keep a block once `MADV_POPULATE_WRITE` allocated it, however often its page is
+/// Filesystems that keep a block once a populating write allocated it, however often its page is
 /// written back and dirtied again: ext2/3/4, xfs, tmpfs (`statfs` magic numbers). Elsewhere — a
 /// copy-on-write filesystem (btrfs, ZFS, bcachefs) or NFS — rewriting a page written back may need
 /// new space, and a full disk at that moment is a `SIGBUS`, not an error: the scratch files are not
@@ -182,20 +182,22 @@ impl<T: Pod> Store<T> {
                         .find(|&g| r.take(g))
                 };
                 let ok = grow.is_some_and(|grow| {
-                    // No read-ahead while populating: a page populated here is a hole of the
-                    // sparse file, which the kernel "reads" as zeroes — and fault read-ahead zeroed
-                    // up to a few hundred KiB of page cache around it, mostly the next shards'
-                    // regions, never used by them: with 256 shards (768 regions) ≈ 30 % of a 1 M
-                    // day's CPU in `memset` (perf, issue #13). `MADV_RANDOM` only for the populate:
-                    // the kernel ignores the accesses through a random-read mapping when it picks
-                    // pages to reclaim (`vma_has_recency`, Linux ≥ 6.3), so the states would be
-                    // the first pages evicted and read back (national day, under memory pressure).
-                    let _ = r.map.advise(memmap2::Advice::Random);
-                    let done = r
-                        .map
-                        .advise_range(memmap2::Advice::PopulateWrite, r.populated, grow)
-                        .is_ok();
-                    let _ = r.map.advise(memmap2::Advice::Normal);
+                    // The step's pages are first written (zeroes, over a hole of the sparse file)
+                    // through the file, then mapped by `MADV_POPULATE_WRITE`, which finds them in
+                    // the page cache. Why written first: populating a hole faults it in, and fault
+                    // read-around then zeroed up to 8 MiB of page cache around it, mostly the next
+                    // shards' regions, never used by them (≈ 30 % of a 1 M day's CPU in `memset`,
+                    // perf, issue #13); a write allocates its pages without read-around. It used to
+                    // be avoided by `MADV_RANDOM` around the populate, then `MADV_NORMAL` (so that
+                    // reclaim still sees the accesses): those two take the process's memory-map
+                    // lock for writing, a step at a time, and blocked every other thread's page
+                    // faults meanwhile (`perf sched`, 1 M day at 2 threads: ≈ 0.5 s of each
+                    // worker off the CPU waiting for it; issue #13).
+                    let at = r.offset + r.populated as u64;
+                    let done = write_zeroes(&r.file, at, grow).is_ok()
+                        && r.map
+                            .advise_range(memmap2::Advice::PopulateWrite, r.populated, grow)
+                            .is_ok();
                     if !done {
                         r.punch(r.populated, grow);
                         r.allowance.fetch_add(grow as u64, Ordering::Relaxed);
@@ -298,6 +300,21 @@ impl<T: Pod> Store<T> {
             Store::File(r) => (0, r.populated),
         }
     }
+}
+
+/// Writes `len` zero bytes into `file` from `at` (a never populated range of a region: a hole, zero
+/// already). The filesystem reserves their blocks now, so that a full disk is an error here
+/// (`ENOSPC`), not a `SIGBUS` on a later store through the mapping.
+fn write_zeroes(file: &std::fs::File, at: u64, len: usize) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    static ZEROES: [u8; 4 * MIN_STEP] = [0; 4 * MIN_STEP];
+    let mut done = 0;
+    while done < len {
+        let n = (len - done).min(ZEROES.len());
+        file.write_all_at(&ZEROES[..n], at + done as u64)?;
+        done += n;
+    }
+    Ok(())
 }
 
 /// The regions of a new scratch file `name` in `dir`: `K` regions of the given sizes (multiples of
@@ -420,6 +437,43 @@ pub(crate) fn regions_within<const K: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A region grown step by step holds what was pushed, reads zeroes over the rest of what it
+    /// populated (the zeroes written before the populate), and populates its own range only: the
+    /// file's blocks are the populated bytes, none of its neighbour's (still a hole).
+    #[test]
+    fn a_region_populates_its_own_steps_with_zeroes_and_no_block_of_its_neighbour() {
+        let dir = std::env::temp_dir().join(format!("liquidator-populate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let [a, b] = regions_within(&dir, "t", 1, [4 << 20, 4 << 20], u64::MAX)
+            .unwrap()
+            .pop()
+            .unwrap();
+        let file = Arc::clone(&a.file);
+        let blocks = || std::os::unix::fs::MetadataExt::blocks(&file.metadata().unwrap()) * 512;
+        let (mut s, neighbour): (Store<u64>, Store<u64>) = (Store::File(a), Store::File(b));
+        let n = 3 * STEP as u64 / 8 + 12_345;
+        for i in 0..n {
+            s.push(i ^ 0x5555, 1);
+        }
+        assert!(s.in_file() && neighbour.in_file());
+        assert!(s.as_slice().iter().copied().eq((0..n).map(|i| i ^ 0x5555)));
+        let (_, populated) = s.bytes();
+        assert!(populated >= n as usize * 8 && populated % MIN_STEP == 0);
+        if let Store::File(r) = &s {
+            assert!(r.map[n as usize * 8..populated].iter().all(|&x| x == 0));
+        }
+        if keeps_blocks(&dir) {
+            // ext4, xfs and tmpfs count a page's blocks once it is written
+            assert_eq!(
+                blocks(),
+                populated as u64,
+                "blocks of the populated range only"
+            );
+        }
+        assert_eq!(neighbour.bytes(), (0, 0));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     /// A region whose file's allowance is spent moves to the heap with every value, as on a full
     /// disk, and gives its blocks back to the filesystem (review of stop 23: the scratch files must
