@@ -53,6 +53,12 @@ pub trait Carry: Sync {
     fn touch_state(&self, _benef: u64) -> usize {
         0
     }
+    /// [`Carry::touch_state`] of several beneficiaries at once (the engine's read-ahead of a
+    /// shard's next claims), so that a ledger can read them in stages whose misses overlap
+    /// (issue #14). The default touches them one by one.
+    fn touch_states(&self, benefs: &[u64]) -> usize {
+        benefs.iter().map(|&b| self.touch_state(b)).sum()
+    }
     /// The engine has read the batch file's bytes `[at, at + bytes.len())`: a window, handed over as
     /// it is parsed (beside the parse, on the run's pool), windows in file order. A ledger that
     /// records the file's checksum hashes them here, while they are in the cache, instead of

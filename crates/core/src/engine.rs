@@ -891,14 +891,23 @@ fn liquidate_shards(
                         acc ^= p.rows().first().map_or(0, |r| r.0.from.0);
                     }
                     std::hint::black_box(acc);
+                    // A beneficiary the shard does not hold yet takes its state from the
+                    // ledger, if any: read those ahead too, all at once (`Carry::touch_states`,
+                    // issue #14).
+                    let mut ask = [0u64; LOOKAHEAD];
+                    let mut asked = 0;
                     for &(_, key) in next {
-                        // A beneficiary the shard does not hold yet takes its state from the
-                        // ledger, if any: read that ahead too (`Carry::touch_state`, issue #14).
                         if st.touch(key) == 0
-                            && let Some(c) = ctx.carry
+                            && let Some(a) = ask.get_mut(asked)
                         {
-                            std::hint::black_box(c.touch_state(key));
+                            *a = key;
+                            asked += 1;
                         }
+                    }
+                    if asked > 0
+                        && let Some(c) = ctx.carry
+                    {
+                        std::hint::black_box(c.touch_states(&ask[..asked]));
                     }
                 }
                 let (ci, cj) = items[k as usize];

@@ -1497,6 +1497,21 @@ impl StateView {
         self.undo.iter().map(|u| u.touch(k)).sum::<usize>() + self.current.touch(k)
     }
 
+    /// [`StateView::touch`] of at most [`segments::GROUP`] beneficiaries, in stages
+    /// (`Images::touch_group`).
+    fn touch_group(&self, benefs: &[u64]) -> usize {
+        let mut keys = [0u64; segments::GROUP];
+        let n = benefs.len().min(segments::GROUP);
+        for (k, &b) in keys.iter_mut().zip(&benefs[..n]) {
+            *k = mix(b);
+        }
+        self.undo
+            .iter()
+            .map(|u| u.touch_group(&keys[..n]))
+            .sum::<usize>()
+            + self.current.touch_group(&keys[..n])
+    }
+
     /// A beneficiary's state, if it had one.
     pub fn state(&self, benef: u64) -> Result<Option<BenefState>, LedgerError> {
         self.bytes(benef)
@@ -1829,6 +1844,15 @@ impl Carry for Reader {
     fn touch_state(&self, benef: u64) -> usize {
         self.states.peek().map_or(0, |v| v.touch(benef))
     }
+    /// [`Carry::touch_state`] of each, in stages (`Images::touch_group`).
+    fn touch_states(&self, benefs: &[u64]) -> usize {
+        self.states.peek().map_or(0, |v| {
+            benefs
+                .chunks(segments::GROUP)
+                .map(|g| v.touch_group(g))
+                .sum()
+        })
+    }
     fn claim(&self, practitioner: u32, claim_no: u32) -> Option<EarlierClaim> {
         let key = segments::mix(liquidator_core::carry::claim_key(practitioner, claim_no));
         self.earlier_claim(self.loaded(&self.claims)?.get(key)?)
@@ -1849,10 +1873,22 @@ impl Carry for Reader {
             })
             .collect();
         q.par_sort_unstable_by_key(|e| e.0);
-        let hits: Vec<Option<EarlierClaim>> = q
-            .par_iter()
-            .map(|&(k, _)| self.earlier_claim(ix.get(k)?))
-            .collect();
+        // In groups (`Index::get_group`): the misses of a group's lookups overlap.
+        let mut hits: Vec<Option<EarlierClaim>> = vec![None; q.len()];
+        hits.par_chunks_mut(segments::GROUP)
+            .zip(q.par_chunks(segments::GROUP))
+            .for_each(|(h, q)| {
+                let mut keys = [0u64; segments::GROUP];
+                let mut found = [None; segments::GROUP];
+                for (k, e) in keys.iter_mut().zip(q) {
+                    *k = e.0;
+                }
+                let n = q.len();
+                ix.get_group(&keys[..n], &mut found[..n]);
+                for (o, f) in h.iter_mut().zip(found) {
+                    *o = f.and_then(|f| self.earlier_claim(f));
+                }
+            });
         for ((_, i), h) in q.into_iter().zip(hits) {
             if let Some(o) = out.get_mut(i as usize) {
                 *o = h;
