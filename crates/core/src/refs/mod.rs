@@ -10,6 +10,7 @@
 
 pub mod bank;
 pub mod beneficiaries;
+pub mod compiled;
 pub mod history;
 pub mod modifiers;
 pub mod snapshot;
@@ -394,6 +395,9 @@ pub struct Refs {
     pub payer: Option<Payer>,
     pub beneficiaries: beneficiaries::Beneficiaries,
     pub amc: FxHashMap<([u8; 10], [u8; 2]), History<AmcContract>>,
+    /// The per-line lookups of the rules resolved from the tables above when they are loaded
+    /// (`compiled`): built by the load, so the tables must not be changed afterwards.
+    pub compiled: compiled::Compiled,
 }
 
 /// The paying centre (debtor of the credit transfers): `payer.tsv`.
@@ -964,6 +968,8 @@ impl Refs {
             format!("the default rate of profession `{}`", names[p as usize])
         })?;
         self.rates = histories(&t, rows)?;
+        self.compiled =
+            compiled::Compiled::build(self, &crate::rules::participation::PARAMEDICAL_PROFESSIONS);
         Ok(())
     }
 
@@ -1096,6 +1102,15 @@ impl Refs {
     /// (only the batch date of a batch whose care the set cannot price) reads the first version.
     #[inline]
     pub fn param(&self, p: Param, d: Date) -> i64 {
+        match self.compiled.params_on(d) {
+            Some(v) => v[p as usize],
+            None => self.param_in_tables(p, d),
+        }
+    }
+
+    /// [`Refs::param`] read from `parameters.tsv`'s histories: the reference the compiled
+    /// parameters are built from and tested against (`compiled`).
+    pub fn param_in_tables(&self, p: Param, d: Date) -> i64 {
         self.params
             .get(&p)
             .and_then(|h| h.at_or_first(d))
@@ -1113,7 +1128,23 @@ impl Refs {
     /// The value of NGAP `letter` on `grid` and date `d` for a practitioner of `profession`: a row for
     /// that profession first (its grid, then every grid), else a row for every profession (its grid,
     /// then every grid).
+    #[inline]
     pub fn ngap_at(
+        &self,
+        letter: [u8; 4],
+        grid: Grid,
+        profession: u8,
+        d: Date,
+    ) -> Option<(&Period, &NgapValue)> {
+        match self.compiled.ngap_at(letter, grid, profession, d) {
+            Some(found) => found,
+            None => self.ngap_in_tables(letter, grid, profession, d),
+        }
+    }
+
+    /// [`Refs::ngap_at`] read from `ngap_letters.tsv`'s histories: the reference the compiled
+    /// lookup is built from and tested against (`compiled`).
+    pub fn ngap_in_tables(
         &self,
         letter: [u8; 4],
         grid: Grid,

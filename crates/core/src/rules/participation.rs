@@ -58,11 +58,15 @@ pub fn apply_participation(
     }
     for (i, r) in lines.iter_mut().enumerate() {
         r.amo_paid = r.amo_gross;
-        let prof = refs.profession_name(parties.prac[i].1.profession);
+        let profession = parties.prac[i].1.profession;
+        // One flag per profession compiled at load (`refs::compiled`), the names compared only for
+        // a profession outside the set's.
+        let paramedical = refs.compiled.paramedical(profession).unwrap_or_else(|| {
+            PARAMEDICAL_PROFESSIONS.contains(&refs.profession_name(profession))
+        });
         // Per act (RULES.md §6.3, D322-5): a travel fee or majoration billed on its own line is
         // not an act and bears no franchise (formats/rules-decisions.md, "Franchises").
-        r.paramedical_act =
-            !r.physician_act && r.own_act && PARAMEDICAL_PROFESSIONS.contains(&prof);
+        r.paramedical_act = !r.physician_act && r.own_act && paramedical;
         if !r.physician_act {
             continue;
         }

@@ -1,0 +1,336 @@
+//! Lookups the rules make on every line, resolved once when the reference set is loaded (issue #13).
+//!
+//! The dated tables stay the reference: each compiled form is built by asking the table's own lookup
+//! (`Refs::param_in_tables`, `Refs::ngap_in_tables`) at the start of every interval between two
+//! consecutive validity boundaries, and answers with what it was told. A history's answer can only
+//! change at one of its rows' `from` or `to` dates (`History::at` compares the date with nothing
+//! else), so between two consecutive boundaries of all the histories involved every lookup gives the
+//! same answer as at the interval's start: the compiled form is the reference's answer for every
+//! date, not an approximation (tests: `compiled_*_are_the_tables_answer_*`).
+//!
+//! * parameters: one row of all 16 values per interval, so a line reads one binary search over a
+//!   few starts instead of a hash probe and a history search per parameter;
+//! * NGAP letters: the value of (letter, grid, profession) with its four-step fallback (profession
+//!   and grid, profession and every grid, grid, every grid) resolved into one list of spans, one
+//!   hash probe a line instead of up to four, and no profession name copied into a key;
+//! * the paramedical professions (`rules::participation::PARAMEDICAL_PROFESSIONS`) as one flag per
+//!   profession, instead of comparing the profession's name with five names on every line.
+
+use super::{Grid, NgapValue, Param, Refs};
+use crate::date::{Date, Period};
+use rustc_hash::FxHashMap;
+
+/// The compiled lookups of a [`Refs`] (built by [`Compiled::build`] once its tables are loaded).
+#[derive(Default, Debug)]
+pub struct Compiled {
+    /// Start of each interval, ascending; the first is `Date(0)` (every date is in one interval).
+    param_starts: Vec<Date>,
+    /// The value of every parameter ([`Param::ALL`] order) in the interval of the same index.
+    param_values: Vec<[i64; Param::ALL.len()]>,
+    /// (letter, grid, profession) → spans `[from, to)` ascending, each with the version of the table
+    /// in force there (its own period and value, as `Refs::ngap_in_tables` returns them). Dates
+    /// outside every span have no value.
+    ngap: FxHashMap<([u8; 4], Grid, u8), Vec<NgapSpan>>,
+    /// Per profession index: whether it is a paramedical profession.
+    paramedical: Vec<bool>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct NgapSpan {
+    from: Date,
+    to: Date,
+    period: Period,
+    value: NgapValue,
+}
+
+/// The grids a practitioner is priced on (`rules::pricing::select_grid`).
+const GRIDS: [Grid; 2] = [1, 2];
+
+/// Sorted, deduplicated boundaries of `periods`.
+fn boundaries<'a>(periods: impl Iterator<Item = &'a Period>) -> Vec<Date> {
+    let mut b: Vec<Date> = periods.flat_map(|p| [p.from, p.to]).collect();
+    b.sort_unstable();
+    b.dedup();
+    b
+}
+
+impl Compiled {
+    pub(super) fn build(refs: &Refs, paramedical_names: &[&str]) -> Compiled {
+        // Parameters: the first interval starts at Date(0), before any boundary (`at_or_first` gives
+        // the first version there).
+        let mut param_starts = vec![Date(0)];
+        param_starts.extend(
+            boundaries(refs.params.values().flat_map(|h| h.rows().iter().map(|r| &r.0)))
+                .into_iter()
+                .filter(|&d| d > Date(0)),
+        );
+        let param_values = param_starts
+            .iter()
+            .map(|&d| Param::ALL.map(|p| refs.param_in_tables(p, d)))
+            .collect();
+
+        // NGAP: every letter of either table, on each grid, for each profession.
+        let mut letters: Vec<[u8; 4]> = refs
+            .ngap
+            .keys()
+            .map(|k| k.0)
+            .chain(refs.ngap_profession.keys().map(|k| k.0))
+            .collect();
+        letters.sort_unstable();
+        letters.dedup();
+        let mut ngap = FxHashMap::default();
+        for &letter in &letters {
+            for grid in GRIDS {
+                for prof in 0..refs.professions.len().min(u8::MAX as usize + 1) {
+                    let prof = prof as u8;
+                    let key = super::ngap_profession_key(refs.profession_name(prof));
+                    let hists = [
+                        key.and_then(|k| refs.ngap_profession.get(&(letter, grid, k))),
+                        key.and_then(|k| refs.ngap_profession.get(&(letter, 0, k))),
+                        refs.ngap.get(&(letter, grid)),
+                        refs.ngap.get(&(letter, 0)),
+                    ];
+                    let bounds = boundaries(
+                        hists
+                            .iter()
+                            .flatten()
+                            .flat_map(|h| h.rows().iter().map(|r| &r.0)),
+                    );
+                    let spans: Vec<NgapSpan> = bounds
+                        .windows(2)
+                        .filter_map(|w| {
+                            refs.ngap_in_tables(letter, grid, prof, w[0])
+                                .map(|(p, v)| NgapSpan {
+                                    from: w[0],
+                                    to: w[1],
+                                    period: *p,
+                                    value: *v,
+                                })
+                        })
+                        .collect();
+                    if !spans.is_empty() {
+                        ngap.insert((letter, grid, prof), spans);
+                    }
+                }
+            }
+        }
+        let paramedical = refs
+            .professions
+            .iter()
+            .map(|p| paramedical_names.contains(&p.as_str()))
+            .collect();
+        Compiled {
+            param_starts,
+            param_values,
+            ngap,
+            paramedical,
+        }
+    }
+
+    /// Every parameter's value on `d`, in [`Param::ALL`] order (index with `Param as usize`).
+    #[inline]
+    pub fn params_on(&self, d: Date) -> Option<&[i64; Param::ALL.len()]> {
+        let i = self.param_starts.partition_point(|&s| s <= d);
+        self.param_values.get(i.checked_sub(1)?)
+    }
+
+    /// The NGAP value of `letter` on `grid` and `d` for `profession`, when this (letter, grid,
+    /// profession) was compiled: `Some(answer)`; `None` when it was not (another grid, an unknown
+    /// profession), for the caller to ask the tables.
+    #[inline]
+    pub fn ngap_at(
+        &self,
+        letter: [u8; 4],
+        grid: Grid,
+        profession: u8,
+        d: Date,
+    ) -> Option<Option<(&Period, &NgapValue)>> {
+        if !GRIDS.contains(&grid) || profession as usize >= self.paramedical.len() {
+            return None;
+        }
+        let Some(spans) = self.ngap.get(&(letter, grid, profession)) else {
+            // Compiled, and no value on any date.
+            return Some(None);
+        };
+        let i = spans.partition_point(|s| s.from <= d);
+        Some(
+            i.checked_sub(1)
+                .and_then(|i| spans.get(i))
+                .filter(|s| d < s.to)
+                .map(|s| (&s.period, &s.value)),
+        )
+    }
+
+    /// Whether `profession` is paramedical; `None` for an index outside the professions.
+    #[inline]
+    pub fn paramedical(&self, profession: u8) -> Option<bool> {
+        self.paramedical.get(profession as usize).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::refs::history::History;
+    use crate::refs::{NgapFamily, ngap_profession_key};
+    use std::path::Path;
+
+    fn sample() -> Refs {
+        Refs::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/sample/refs"))
+            .expect("the sample reference set")
+    }
+
+    fn p(from: u32, to: u32) -> Period {
+        Period {
+            from: Date(from),
+            to: Date(to),
+        }
+    }
+
+    /// Every boundary of `periods`, the day before and the day after, and `n` dates drawn from 1990 to
+    /// 2035, plus the ends of the calendar.
+    fn dates<'a>(periods: impl Iterator<Item = &'a Period>, n: usize) -> Vec<Date> {
+        let mut out = vec![Date(0), Date(10101), Date::MAX];
+        for b in boundaries(periods) {
+            out.push(b);
+            if b > Date(10101) && b < Date::MAX {
+                out.push(b.add_days(-1));
+                out.push(b.add_days(1));
+            }
+        }
+        let (lo, hi) = (Date(19900101).to_days(), Date(20351231).to_days());
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..n {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            out.push(Date::from_days(lo + (x % (hi - lo) as u64) as i64));
+        }
+        out
+    }
+
+    fn check_params(refs: &Refs) {
+        let d = dates(
+            refs.params.values().flat_map(|h| h.rows().iter().map(|r| &r.0)),
+            5_000,
+        );
+        for p in Param::ALL {
+            for &d in &d {
+                assert_eq!(refs.param(p, d), refs.param_in_tables(p, d), "{} on {d}", p.name());
+            }
+        }
+    }
+
+    #[test]
+    fn params_are_indexed_in_all_order() {
+        for (i, p) in Param::ALL.into_iter().enumerate() {
+            assert_eq!(p as usize, i, "{}", p.name());
+        }
+    }
+
+    /// The compiled parameters give what `parameters.tsv`'s histories give, on every boundary, the
+    /// days around it and random dates: for the sample set, and for histories with a gap, a late
+    /// first version and a missing parameter.
+    #[test]
+    fn compiled_parameters_are_the_tables_answer_on_every_date() {
+        let mut refs = sample();
+        assert!(refs.compiled.params_on(Date(20250101)).is_some());
+        check_params(&refs);
+        let mut gap = History::default();
+        gap.push(p(20100101, 20150301), 7);
+        gap.push(p(20160229, 20200101), 9);
+        gap.push(p(20221231, Date::MAX.0), 11);
+        refs.params.insert(Param::PfAmount, gap);
+        let mut late = History::default();
+        late.push(p(20240515, Date::MAX.0), 300);
+        refs.params.insert(Param::HeavyForfait, late);
+        refs.params.remove(&Param::PathwayMinAge);
+        refs.compiled = Compiled::build(&refs, &crate::rules::participation::PARAMEDICAL_PROFESSIONS);
+        check_params(&refs);
+        // An empty set (no table loaded) asks the tables.
+        let empty = Refs::default();
+        assert_eq!(empty.param(Param::PfAmount, Date(20250101)), 0);
+    }
+
+    fn check_ngap(refs: &Refs) {
+        let mut letters: Vec<[u8; 4]> = refs.ngap.keys().map(|k| k.0).collect();
+        letters.extend(refs.ngap_profession.keys().map(|k| k.0));
+        letters.push(*b"ZZZ ");
+        letters.sort_unstable();
+        letters.dedup();
+        let periods: Vec<Period> = refs
+            .ngap
+            .values()
+            .flat_map(|h| h.rows().iter().map(|r| r.0))
+            .chain(refs.ngap_profession.values().flat_map(|h| h.rows().iter().map(|r| r.0)))
+            .collect();
+        let d = dates(periods.iter(), 300);
+        let show = |r: Option<(&Period, &NgapValue)>| format!("{r:?}");
+        let mut found = 0;
+        for &letter in &letters {
+            for grid in 0..=3 {
+                for prof in 0..=refs.professions.len() as u8 {
+                    for &d in &d {
+                        let fast = refs.ngap_at(letter, grid, prof, d);
+                        found += fast.is_some() as usize;
+                        assert_eq!(
+                            show(fast),
+                            show(refs.ngap_in_tables(letter, grid, prof, d)),
+                            "{:?} grid {grid} profession {prof} on {d}",
+                            std::str::from_utf8(&letter)
+                        );
+                    }
+                }
+            }
+        }
+        assert!(found > 0);
+    }
+
+    /// The compiled NGAP values give what `ngap_letters.tsv`'s histories give (the same period and
+    /// value), for every letter, grid, profession (and one beyond), on every boundary, the days
+    /// around it and random dates: for the sample set (IK by profession), and with rows by
+    /// profession and grid that leave gaps filled by the other steps of the fallback.
+    #[test]
+    fn compiled_ngap_values_are_the_tables_answer_on_every_date() {
+        let mut refs = sample();
+        assert!(!refs.ngap_profession.is_empty());
+        check_ngap(&refs);
+        let v = |value| NgapValue {
+            value,
+            physician: false,
+            consultation: false,
+            family: NgapFamily::Act,
+        };
+        let nurse = ngap_profession_key("nurse").unwrap();
+        let mut h = History::default();
+        h.push(p(20180101, 20200101), v(101));
+        h.push(p(20210101, 20230101), v(102));
+        refs.ngap_profession.insert((*b"AMI ", 2, nurse), h);
+        let mut h = History::default();
+        h.push(p(20190601, 20220101), v(201));
+        refs.ngap_profession.insert((*b"AMI ", 0, nurse), h);
+        let mut h = History::default();
+        h.push(p(20150101, 20190101), v(301));
+        h.push(p(20250101, Date::MAX.0), v(302));
+        refs.ngap.insert((*b"AMI ", 1), h);
+        let mut h = History::default();
+        h.push(p(20230101, 20240101), v(401));
+        refs.ngap.insert((*b"NEW ", 2), h);
+        refs.compiled = Compiled::build(&refs, &crate::rules::participation::PARAMEDICAL_PROFESSIONS);
+        check_ngap(&refs);
+    }
+
+    #[test]
+    fn paramedical_flags_are_the_names_of_the_list() {
+        let refs = sample();
+        for (i, name) in refs.professions.iter().enumerate() {
+            assert_eq!(
+                refs.compiled.paramedical(i as u8),
+                Some(crate::rules::participation::PARAMEDICAL_PROFESSIONS.contains(&name.as_str())),
+                "{name}"
+            );
+        }
+        assert!(refs.compiled.paramedical.iter().any(|&b| b));
+        assert_eq!(refs.compiled.paramedical(refs.professions.len() as u8), None);
+    }
+}
