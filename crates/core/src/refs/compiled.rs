@@ -130,6 +130,12 @@ impl Compiled {
     /// Every parameter's value on `d`, in [`Param::ALL`] order (index with `Param as usize`).
     #[inline]
     pub fn params_on(&self, d: Date) -> Option<&[i64; Param::ALL.len()]> {
+        // Most care is dated after the last change of any parameter: one comparison then.
+        if let (Some(&last), Some(v)) = (self.param_starts.last(), self.param_values.last())
+            && last <= d
+        {
+            return Some(v);
+        }
         let i = self.param_starts.partition_point(|&s| s <= d);
         self.param_values.get(i.checked_sub(1)?)
     }
@@ -218,6 +224,13 @@ mod tests {
             for &d in &d {
                 assert_eq!(refs.param(p, d), refs.param_in_tables(p, d), "{} on {d}", p.name());
             }
+        }
+        for &d in &d {
+            assert_eq!(
+                refs.params(Param::ALL, d),
+                Param::ALL.map(|p| refs.param_in_tables(p, d)),
+                "{d}"
+            );
         }
     }
 

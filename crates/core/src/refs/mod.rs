@@ -1100,6 +1100,15 @@ impl Refs {
     /// without a gap, on every date from the first date the set prices an act (first CCAM tariff or NGAP
     /// value): every line that reaches a rule reading a parameter has such a date. A date before that
     /// (only the batch date of a batch whose care the set cannot price) reads the first version.
+    /// The values of the parameters `ps` on `d`, with one lookup ([`Refs::param`] each).
+    #[inline]
+    pub fn params<const N: usize>(&self, ps: [Param; N], d: Date) -> [i64; N] {
+        match self.compiled.params_on(d) {
+            Some(v) => ps.map(|p| v[p as usize]),
+            None => ps.map(|p| self.param_in_tables(p, d)),
+        }
+    }
+
     #[inline]
     pub fn param(&self, p: Param, d: Date) -> i64 {
         match self.compiled.params_on(d) {

@@ -82,6 +82,11 @@ pub fn check_consultation_with_act(
     priced: &[Priced],
     tr: &mut Trace,
 ) -> Result<(), Rej> {
+    // Nothing to check (and nothing traced) without both a consultation and a CCAM act in the
+    // claim: most claims of several lines are NGAP only, and need not be cut into sessions.
+    if !priced.iter().any(|p| p.consultation) || !priced.iter().any(|p| p.ccam.is_some()) {
+        return Ok(());
+    }
     for g in sessions(c) {
         let Some(&cons) = g.iter().find(|&&i| priced[i].consultation) else {
             continue;
@@ -132,7 +137,9 @@ pub fn check_incompatibilities(
     priced: &[Priced],
     _tr: &mut Trace,
 ) -> Result<(), Rej> {
-    if ctx.refs.incompat.is_empty() {
+    // A pair needs two CCAM acts in the claim (nothing is traced here).
+    if ctx.refs.incompat.is_empty() || priced.iter().filter(|p| p.ccam.is_some()).nth(1).is_none()
+    {
         return Ok(());
     }
     for g in sessions(c) {

@@ -71,14 +71,17 @@ pub fn apply_participation(
             continue;
         }
         let d = r.date;
-        let (amount, daily_max, cap, min_age) = (
-            refs.param(Param::PfAmount, d),
-            refs.param(Param::PfDailyMax, d),
-            refs.param(Param::PfYearlyCap, d),
-            refs.param(Param::PfMinAge, d),
+        let [amount, daily_max, cap, min_age] = refs.params(
+            [
+                Param::PfAmount,
+                Param::PfDailyMax,
+                Param::PfYearlyCap,
+                Param::PfMinAge,
+            ],
+            d,
         );
         let why_not = if h.nature == 41 {
-            Some("work accident".into())
+            Some(Exemption::WorkAccident)
         } else {
             common_exemption(c, parties, i, d, min_age)
         };
@@ -156,8 +159,41 @@ fn franchise_exempt(
     parties: &Parties,
     i: usize,
     d: crate::date::Date,
-) -> Option<String> {
+) -> Option<Exemption> {
     common_exemption(c, parties, i, d, refs.param(Param::FranchiseMinAge, d))
+}
+
+/// Why a line bears no participation or franchise. A value, not its text: the text is written only
+/// when a trace asks for it (a `String` formatted for every exempt line cost ≈ 300 instructions a
+/// claim on a generated day, issue #13); `Display` gives the words the trace has always shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Exemption {
+    /// Under `min_age` (whole years) on 1 January of the year of care, aged `age` then.
+    UnderAge { min_age: i64, age: u32 },
+    Maternity,
+    C2s,
+    WarPension,
+    Prevention,
+    WorkAccident,
+}
+
+impl std::fmt::Display for Exemption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Exemption::UnderAge { min_age, age } => {
+                write!(f, "under {min_age} on 1 January ({age} years)")
+            }
+            Exemption::Maternity => f.write_str("maternity"),
+            Exemption::C2s => f.write_str("C2S"),
+            Exemption::WarPension => {
+                f.write_str("art. 115 war pension care (nature 13) [S: cnmss.fr]")
+            }
+            Exemption::Prevention => {
+                f.write_str("prevention (nature 90) [I: formats/rules-decisions.md]")
+            }
+            Exemption::WorkAccident => f.write_str("work accident"),
+        }
+    }
 }
 
 /// The exemptions the participation forfaitaire and the franchise share (RULES.md §6.3): under the
@@ -169,19 +205,22 @@ fn common_exemption(
     i: usize,
     d: crate::date::Date,
     min_age: i64,
-) -> Option<String> {
+) -> Option<Exemption> {
     let (h, min_age) = (c.header, min_age / 100);
     let age_jan1 = parties.benef.birth.age_on(d.jan1());
     if age_jan1 < min_age as u32 {
-        Some(format!("under {min_age} on 1 January ({age_jan1} years)"))
+        Some(Exemption::UnderAge {
+            min_age,
+            age: age_jan1,
+        })
     } else if h.nature == 30 {
-        Some("maternity".into())
+        Some(Exemption::Maternity)
     } else if parties.rights[i].c2s {
-        Some("C2S".into())
+        Some(Exemption::C2s)
     } else if h.nature == 13 {
-        Some("art. 115 war pension care (nature 13) [S: cnmss.fr]".into())
+        Some(Exemption::WarPension)
     } else if h.nature == 90 {
-        Some("prevention (nature 90) [I: formats/rules-decisions.md]".into())
+        Some(Exemption::Prevention)
     } else {
         None
     }
@@ -233,10 +272,13 @@ pub fn apply_franchise(
             });
             continue;
         }
-        let (amount, day_cap, year_cap) = (
-            refs.param(Param::FranchiseParamedical, d),
-            refs.param(Param::FranchiseParamedicalDailyCap, d),
-            refs.param(Param::FranchiseYearlyCap, d),
+        let [amount, day_cap, year_cap] = refs.params(
+            [
+                Param::FranchiseParamedical,
+                Param::FranchiseParamedicalDailyCap,
+                Param::FranchiseYearlyCap,
+            ],
+            d,
         );
         let (used_day, used_year) = (st.franchise_on(d), st.franchise_used(d.year()));
         let day_left = (day_cap - used_day).max(0);
@@ -272,5 +314,37 @@ pub fn apply_franchise(
                 money::fmt_euros(amo_left)
             )
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Exemption;
+
+    /// The words of each exemption, as the trace wrote them when they were formatted on every line.
+    #[test]
+    fn exemptions_read_as_the_trace_wrote_them() {
+        for (e, text) in [
+            (
+                Exemption::UnderAge {
+                    min_age: 18,
+                    age: 7,
+                },
+                "under 18 on 1 January (7 years)",
+            ),
+            (Exemption::Maternity, "maternity"),
+            (Exemption::C2s, "C2S"),
+            (
+                Exemption::WarPension,
+                "art. 115 war pension care (nature 13) [S: cnmss.fr]",
+            ),
+            (
+                Exemption::Prevention,
+                "prevention (nature 90) [I: formats/rules-decisions.md]",
+            ),
+            (Exemption::WorkAccident, "work accident"),
+        ] {
+            assert_eq!(e.to_string(), text);
+        }
     }
 }

@@ -225,10 +225,13 @@ pub fn apply_rates(
     dates.sort();
     dates.dedup();
     for d in dates {
-        let (threshold, coef_threshold, forfait) = (
-            refs.param(Param::HeavyThreshold, d),
-            refs.param(Param::HeavyCoefThreshold, d),
-            refs.param(Param::HeavyForfait, d),
+        let [threshold, coef_threshold, forfait] = refs.params(
+            [
+                Param::HeavyThreshold,
+                Param::HeavyCoefThreshold,
+                Param::HeavyForfait,
+            ],
+            d,
         );
         let eligible = |i: usize| {
             lines[i].date == d
