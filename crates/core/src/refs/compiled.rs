@@ -17,22 +17,65 @@
 //!   profession, instead of comparing the profession's name with five names on every line.
 
 use super::{Grid, NgapValue, Param, Refs};
+use crate::money::Bp;
 use crate::date::{Date, Period};
 use rustc_hash::FxHashMap;
 
 /// The compiled lookups of a [`Refs`] (built by [`Compiled::build`] once its tables are loaded).
 #[derive(Default, Debug)]
 pub struct Compiled {
-    /// Start of each interval, ascending; the first is `Date(0)` (every date is in one interval).
-    param_starts: Vec<Date>,
-    /// The value of every parameter ([`Param::ALL`] order) in the interval of the same index.
-    param_values: Vec<[i64; Param::ALL.len()]>,
+    /// The value of every parameter ([`Param::ALL`] order) by date.
+    params: Steps<[i64; Param::ALL.len()]>,
+    /// Per profession index: its default AMO rate by date (`rules::rate::default_rate`).
+    rates: Vec<Steps<Bp>>,
     /// (letter, grid, profession) → spans `[from, to)` ascending, each with the version of the table
     /// in force there (its own period and value, as `Refs::ngap_in_tables` returns them). Dates
     /// outside every span have no value.
     ngap: FxHashMap<([u8; 4], Grid, u8), Vec<NgapSpan>>,
     /// Per profession index: whether it is a paramedical profession.
     paramedical: Vec<bool>,
+}
+
+/// Values by date: `values[i]` is in force on `[starts[i], starts[i + 1])`, the last one from its
+/// start on; `starts[0]` is `Date(0)`, so every date has one.
+#[derive(Debug)]
+struct Steps<T> {
+    starts: Vec<Date>,
+    values: Vec<T>,
+}
+
+impl<T> Default for Steps<T> {
+    fn default() -> Self {
+        Steps {
+            starts: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+}
+
+impl<T> Steps<T> {
+    /// The steps cut at `bounds` (sorted), each valued at its start by `value_at`.
+    fn build(bounds: Vec<Date>, value_at: impl FnMut(&Date) -> T) -> Steps<T> {
+        let mut starts = vec![Date(0)];
+        starts.extend(bounds.into_iter().filter(|&d| d > Date(0)));
+        let values = starts.iter().map(value_at).collect();
+        Steps { starts, values }
+    }
+
+    #[inline]
+    fn at(&self, d: Date) -> Option<&T> {
+        // Most care falls in the interval that ends at the open end (`Date::MAX`, where every open
+        // period stops): two comparisons then, no search.
+        let n = self.starts.len();
+        if let [.., a, b] = self.starts[..]
+            && a <= d
+            && d < b
+        {
+            return self.values.get(n - 2);
+        }
+        let i = self.starts.partition_point(|&s| s <= d);
+        self.values.get(i.checked_sub(1)?)
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -56,17 +99,20 @@ fn boundaries<'a>(periods: impl Iterator<Item = &'a Period>) -> Vec<Date> {
 
 impl Compiled {
     pub(super) fn build(refs: &Refs, paramedical_names: &[&str]) -> Compiled {
-        // Parameters: the first interval starts at Date(0), before any boundary (`at_or_first` gives
-        // the first version there).
-        let mut param_starts = vec![Date(0)];
-        param_starts.extend(
-            boundaries(refs.params.values().flat_map(|h| h.rows().iter().map(|r| &r.0)))
-                .into_iter()
-                .filter(|&d| d > Date(0)),
+        // Parameters and rates: the first interval starts at Date(0), before any boundary
+        // (`at_or_first` gives the first version there).
+        let params = Steps::build(
+            boundaries(refs.params.values().flat_map(|h| h.rows().iter().map(|r| &r.0))),
+            |&d| Param::ALL.map(|p| refs.param_in_tables(p, d)),
         );
-        let param_values = param_starts
-            .iter()
-            .map(|&d| Param::ALL.map(|p| refs.param_in_tables(p, d)))
+        let rates = (0..refs.professions.len().min(u8::MAX as usize + 1))
+            .map(|prof| {
+                let prof = prof as u8;
+                let rows = refs.rates.get(&prof).map_or(&[][..], |h| h.rows());
+                Steps::build(boundaries(rows.iter().map(|r| &r.0)), |&d| {
+                    refs.default_rate_in_tables(prof, d)
+                })
+            })
             .collect();
 
         // NGAP: every letter of either table, on each grid, for each profession.
@@ -120,8 +166,8 @@ impl Compiled {
             .map(|p| paramedical_names.contains(&p.as_str()))
             .collect();
         Compiled {
-            param_starts,
-            param_values,
+            params,
+            rates,
             ngap,
             paramedical,
         }
@@ -130,14 +176,13 @@ impl Compiled {
     /// Every parameter's value on `d`, in [`Param::ALL`] order (index with `Param as usize`).
     #[inline]
     pub fn params_on(&self, d: Date) -> Option<&[i64; Param::ALL.len()]> {
-        // Most care is dated after the last change of any parameter: one comparison then.
-        if let (Some(&last), Some(v)) = (self.param_starts.last(), self.param_values.last())
-            && last <= d
-        {
-            return Some(v);
-        }
-        let i = self.param_starts.partition_point(|&s| s <= d);
-        self.param_values.get(i.checked_sub(1)?)
+        self.params.at(d)
+    }
+
+    /// The default AMO rate of `profession` on `d`; `None` for an index outside the professions.
+    #[inline]
+    pub fn default_rate(&self, profession: u8, d: Date) -> Option<Bp> {
+        self.rates.get(profession as usize)?.at(d).copied()
     }
 
     /// The NGAP value of `letter` on `grid` and `d` for `profession`, when this (letter, grid,
@@ -248,6 +293,10 @@ mod tests {
     fn compiled_parameters_are_the_tables_answer_on_every_date() {
         let mut refs = sample();
         assert!(refs.compiled.params_on(Date(20250101)).is_some());
+        // The usual date takes the short way (the interval before the open end).
+        let n = refs.compiled.params.starts.len();
+        assert!(n >= 3 && refs.compiled.params.starts[n - 1] == Date::MAX);
+        assert!(refs.compiled.params.starts[n - 2] <= Date(20260316));
         check_params(&refs);
         let mut gap = History::default();
         gap.push(p(20100101, 20150301), 7);
@@ -331,6 +380,43 @@ mod tests {
         refs.ngap.insert((*b"NEW ", 2), h);
         refs.compiled = Compiled::build(&refs, &crate::rules::participation::PARAMEDICAL_PROFESSIONS);
         check_ngap(&refs);
+    }
+
+    /// The compiled default rates give what `rates.tsv`'s histories give, for every profession (and
+    /// one beyond), on every boundary, the days around it and random dates; and with a history
+    /// that has a gap and starts late.
+    #[test]
+    fn compiled_default_rates_are_the_tables_answer_on_every_date() {
+        let mut refs = sample();
+        let check = |refs: &Refs| {
+            let d = dates(
+                refs.rates.values().flat_map(|h| h.rows().iter().map(|r| &r.0)),
+                2_000,
+            );
+            for prof in 0..=refs.professions.len() as u8 {
+                for &d in &d {
+                    assert_eq!(
+                        refs.default_rate(prof, d),
+                        refs.default_rate_in_tables(prof, d),
+                        "profession {prof} on {d}"
+                    );
+                }
+            }
+        };
+        check(&refs);
+        let rate = |rate| crate::refs::ProfessionRate {
+            rate,
+            confidence: "I".into(),
+            source: "test".into(),
+        };
+        let mut h = History::default();
+        h.push(p(20120101, 20160101), rate(6_000));
+        h.push(p(20170101, 20231015), rate(7_000));
+        h.push(p(20231015, Date::MAX.0), rate(6_500));
+        refs.rates.insert(0, h);
+        refs.rates.remove(&1);
+        refs.compiled = Compiled::build(&refs, &crate::rules::participation::PARAMEDICAL_PROFESSIONS);
+        check(&refs);
     }
 
     #[test]

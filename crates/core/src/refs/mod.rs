@@ -1133,6 +1133,22 @@ impl Refs {
         self.rates.get(&profession).and_then(|h| h.at_or_first(d))
     }
 
+    /// The default AMO rate of a profession on a date ([`Refs::profession_rate`]'s rate, `0` when it
+    /// has none), compiled at load (`compiled`).
+    #[inline]
+    pub fn default_rate(&self, profession: u8, d: Date) -> Bp {
+        match self.compiled.default_rate(profession, d) {
+            Some(r) => r,
+            None => self.default_rate_in_tables(profession, d),
+        }
+    }
+
+    /// [`Refs::default_rate`] read from `rates.tsv`'s histories: the reference the compiled rates
+    /// are built from and tested against (`compiled`).
+    pub fn default_rate_in_tables(&self, profession: u8, d: Date) -> Bp {
+        self.profession_rate(profession, d).map_or(0, |r| r.1.rate)
+    }
+
     /// The name of a profession of `specialties.tsv`.
     /// The value of NGAP `letter` on `grid` and date `d` for a practitioner of `profession`: a row for
     /// that profession first (its grid, then every grid), else a row for every profession (its grid,

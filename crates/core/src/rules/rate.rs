@@ -25,8 +25,7 @@ pub struct RateDecision {
 /// every priced date for the profession of every practitioner (formats/refs.md), so the `0` is never
 /// read for a liquidated line.
 pub fn default_rate(refs: &Refs, spec: &Specialty, d: Date) -> Bp {
-    refs.profession_rate(spec.profession, d)
-        .map_or(0, |r| r.1.rate)
+    refs.default_rate(spec.profession, d)
 }
 
 /// AMO rate of a line (issue #4 rule 6; RULES.md §5.3, §5.4, §6.2), every value from the tables in force
