@@ -94,6 +94,7 @@ fn liq(refs: &Refs, h: &ClaimHeader, lines: &[ActLine]) -> Outcome {
         line_pos: &pos[..lines.len()],
         pos: Pos::default(),
         benef_at: None,
+        benef_key: None,
     };
     rules::liquidate(&ctx, &input, &mut BenefState::default(), &mut Trace(None))
 }

@@ -675,6 +675,7 @@ fn liquidate_traced(
         line_pos: &pos,
         pos: Pos::default(),
         benef_at: None,
+        benef_key: None,
     };
     let mut steps = Vec::new();
     let o = rules::liquidate(
@@ -903,4 +904,52 @@ fn a_beneficiary_taken_at_a_found_position_is_the_one_searched() {
     assert!(seen > 3);
     // A key not in the store, whatever the position given.
     assert!(store.get_at(7, Some(0)).is_none());
+}
+
+/// The controls take the beneficiary key the engine computed when it routed the claim
+/// (`ClaimInput::benef_key`): the outcome and the trace are those of the key computed from the
+/// header, for a known beneficiary, another one, an unknown rank and a NIR that is not one.
+#[test]
+fn a_claim_given_its_beneficiary_key_liquidates_as_one_whose_key_is_computed() {
+    use liquidator_core::claims::Pos;
+    use liquidator_core::date::Date;
+    use liquidator_core::refs::benef_key;
+    use liquidator_core::rules::{self, ClaimInput, Ctx, Trace};
+    let ctx = Ctx {
+        refs: mini_refs(),
+        batch_date: Date(20260316),
+        carry: None,
+    };
+    let mut unknown = header(ADULT, 19850512, GP);
+    unknown.rank = 7;
+    let mut bad = header(ADULT, 19850512, GP);
+    bad.nir[3] = b'X';
+    let lines = [ngap("G", 100, 20260302, 3000)];
+    let pos = [Pos::default()];
+    for h in [
+        header(ADULT, 19850512, GP),
+        header(YOUNG, 20050512, PSYCHIATRIST),
+        unknown,
+        bad,
+    ] {
+        let run = |key: Option<u64>| {
+            let input = ClaimInput {
+                header: &h,
+                lines: &lines,
+                line_pos: &pos,
+                pos: Pos::default(),
+                benef_at: None,
+                benef_key: key,
+            };
+            let mut steps = Vec::new();
+            let o = rules::liquidate(
+                &ctx,
+                &input,
+                &mut BenefState::default(),
+                &mut Trace(Some(&mut steps)),
+            );
+            format!("{o:?} {steps:?}")
+        };
+        assert_eq!(run(benef_key(&h.nir, h.rank)), run(None));
+    }
 }

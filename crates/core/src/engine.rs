@@ -924,6 +924,9 @@ fn liquidate_shards(
                     line_pos: &ch.line_pos[a..b],
                     pos: c.pos,
                     benef_at: found.get(n % LOOKAHEAD).copied().flatten(),
+                    // The routing key (`route`): 0 stands for a NIR without a key as well, so
+                    // the controls compute that one again (and reject it).
+                    benef_key: (key != 0).then_some(key),
                 };
                 // The state is decoded from its packed form for the claim and packed back after
                 // it (`states::Shard::with_state`, issue #13).

@@ -148,6 +148,7 @@ impl Session {
                     line_pos,
                     pos: c.pos,
                     benef_at: None,
+                    benef_key: None,
                 };
                 let key = benef_key(&h.nir, h.rank).unwrap_or(0);
                 let Some(shard) = self.states.shards_mut().get_mut(shard_of(key)) else {

@@ -136,6 +136,7 @@ pub fn liquidate_with(
         line_pos: &pos,
         pos: Pos::default(),
         benef_at: None,
+        benef_key: None,
     };
     rules::liquidate(&ctx, &input, st, &mut Trace(None))
 }

@@ -62,8 +62,11 @@ pub fn check<'r>(ctx: &Ctx<'r>, c: &ClaimInput, tr: &mut Trace) -> Result<Partie
             String::from_utf8_lossy(&h.nir_key)
         )
     });
-    let key = benef_key(&h.nir, h.rank)
-        .ok_or_else(|| Rej::claim(Reject::NirKey, "NIR not 13 characters"))?;
+    let key = match c.benef_key {
+        Some(k) => k,
+        None => benef_key(&h.nir, h.rank)
+            .ok_or_else(|| Rej::claim(Reject::NirKey, "NIR not 13 characters"))?,
+    };
     let benef = refs.beneficiaries.get_at(key, c.benef_at).ok_or_else(|| {
         Rej::claim(
             Reject::BenefUnknown,
@@ -211,7 +214,10 @@ pub fn check_paid_earlier(
     c: &ClaimInput,
     tr: &mut Trace,
 ) -> Result<(), Rej> {
-    let Some(benef) = benef_key(&c.header.nir, c.header.rank) else {
+    let Some(benef) = c
+        .benef_key
+        .or_else(|| benef_key(&c.header.nir, c.header.rank))
+    else {
         return Ok(());
     };
     for (i, l) in c.lines.iter().enumerate() {

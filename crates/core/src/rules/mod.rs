@@ -48,6 +48,10 @@ pub struct ClaimInput<'a> {
     /// engine's read-ahead, `Beneficiaries::read_ahead`): the controls then do not search again
     /// (`Beneficiaries::get_at`, which checks it). `None`: searched.
     pub benef_at: Option<usize>,
+    /// The beneficiary's key (`refs::benef_key` of the header's NIR and rank), when the caller
+    /// computed it already (the engine routes each claim by it): the controls then do not compute
+    /// it again. `None`: computed.
+    pub benef_key: Option<u64>,
 }
 
 /// Running state of one beneficiary across the batch (file order). Inline storage for the usual case
@@ -576,6 +580,7 @@ pub fn liquidate_in(
             line_pos: &line_pos,
             pos: c.pos,
             benef_at: c.benef_at,
+            benef_key: c.benef_key,
         };
         match liquidate_inner(ctx, &sub, state, scratch, tr) {
             Ok(mut p) => {
