@@ -655,6 +655,17 @@ fn liquidate_traced(
     lines: &[liquidator_core::claims::ActLine],
     batch: u32,
 ) -> (liquidator_core::rules::Outcome, String) {
+    liquidate_traced_keyed(h, lines, batch, None)
+}
+
+/// [`liquidate_traced`] with the beneficiary key given to the rules as the engine gives it
+/// (`ClaimInput::benef_key`; `None`: the controls compute it).
+fn liquidate_traced_keyed(
+    h: &liquidator_core::claims::ClaimHeader,
+    lines: &[liquidator_core::claims::ActLine],
+    batch: u32,
+    benef_key: Option<u64>,
+) -> (liquidator_core::rules::Outcome, String) {
     use liquidator_core::claims::Pos;
     use liquidator_core::date::Date;
     use liquidator_core::rules::{self, ClaimInput, Ctx, Trace};
@@ -675,7 +686,7 @@ fn liquidate_traced(
         line_pos: &pos,
         pos: Pos::default(),
         benef_at: None,
-        benef_key: None,
+        benef_key,
     };
     let mut steps = Vec::new();
     let o = rules::liquidate(
@@ -911,45 +922,20 @@ fn a_beneficiary_taken_at_a_found_position_is_the_one_searched() {
 /// header, for a known beneficiary, another one, an unknown rank and a NIR that is not one.
 #[test]
 fn a_claim_given_its_beneficiary_key_liquidates_as_one_whose_key_is_computed() {
-    use liquidator_core::claims::Pos;
-    use liquidator_core::date::Date;
     use liquidator_core::refs::benef_key;
-    use liquidator_core::rules::{self, ClaimInput, Ctx, Trace};
-    let ctx = Ctx {
-        refs: mini_refs(),
-        batch_date: Date(20260316),
-        carry: None,
-    };
     let mut unknown = header(ADULT, 19850512, GP);
     unknown.rank = 7;
     let mut bad = header(ADULT, 19850512, GP);
     bad.nir[3] = b'X';
     let lines = [ngap("G", 100, 20260302, 3000)];
-    let pos = [Pos::default()];
     for h in [
         header(ADULT, 19850512, GP),
         header(YOUNG, 20050512, PSYCHIATRIST),
         unknown,
         bad,
     ] {
-        let run = |key: Option<u64>| {
-            let input = ClaimInput {
-                header: &h,
-                lines: &lines,
-                line_pos: &pos,
-                pos: Pos::default(),
-                benef_at: None,
-                benef_key: key,
-            };
-            let mut steps = Vec::new();
-            let o = rules::liquidate(
-                &ctx,
-                &input,
-                &mut BenefState::default(),
-                &mut Trace(Some(&mut steps)),
-            );
-            format!("{o:?} {steps:?}")
-        };
-        assert_eq!(run(benef_key(&h.nir, h.rank)), run(None));
+        let given = liquidate_traced_keyed(&h, &lines, 20260316, benef_key(&h.nir, h.rank));
+        let computed = liquidate_traced_keyed(&h, &lines, 20260316, None);
+        assert_eq!(format!("{given:?}"), format!("{computed:?}"));
     }
 }

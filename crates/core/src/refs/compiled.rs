@@ -17,8 +17,8 @@
 //!   profession, instead of comparing the profession's name with five names on every line.
 
 use super::{Grid, NgapValue, Param, Refs};
-use crate::money::Bp;
 use crate::date::{Date, Period};
+use crate::money::Bp;
 use rustc_hash::FxHashMap;
 
 /// The compiled lookups of a [`Refs`] (built by [`Compiled::build`] once its tables are loaded).
@@ -102,7 +102,11 @@ impl Compiled {
         // Parameters and rates: the first interval starts at Date(0), before any boundary
         // (`at_or_first` gives the first version there).
         let params = Steps::build(
-            boundaries(refs.params.values().flat_map(|h| h.rows().iter().map(|r| &r.0))),
+            boundaries(
+                refs.params
+                    .values()
+                    .flat_map(|h| h.rows().iter().map(|r| &r.0)),
+            ),
             |&d| Param::ALL.map(|p| refs.param_in_tables(p, d)),
         );
         let rates = (0..refs.professions.len().min(u8::MAX as usize + 1))
@@ -262,12 +266,19 @@ mod tests {
 
     fn check_params(refs: &Refs) {
         let d = dates(
-            refs.params.values().flat_map(|h| h.rows().iter().map(|r| &r.0)),
+            refs.params
+                .values()
+                .flat_map(|h| h.rows().iter().map(|r| &r.0)),
             5_000,
         );
         for p in Param::ALL {
             for &d in &d {
-                assert_eq!(refs.param(p, d), refs.param_in_tables(p, d), "{} on {d}", p.name());
+                assert_eq!(
+                    refs.param(p, d),
+                    refs.param_in_tables(p, d),
+                    "{} on {d}",
+                    p.name()
+                );
             }
         }
         for &d in &d {
@@ -307,7 +318,8 @@ mod tests {
         late.push(p(20240515, Date::MAX.0), 300);
         refs.params.insert(Param::HeavyForfait, late);
         refs.params.remove(&Param::PathwayMinAge);
-        refs.compiled = Compiled::build(&refs, &crate::rules::participation::PARAMEDICAL_PROFESSIONS);
+        refs.compiled =
+            Compiled::build(&refs, &crate::rules::participation::PARAMEDICAL_PROFESSIONS);
         check_params(&refs);
         // An empty set (no table loaded) asks the tables.
         let empty = Refs::default();
@@ -324,7 +336,11 @@ mod tests {
             .ngap
             .values()
             .flat_map(|h| h.rows().iter().map(|r| r.0))
-            .chain(refs.ngap_profession.values().flat_map(|h| h.rows().iter().map(|r| r.0)))
+            .chain(
+                refs.ngap_profession
+                    .values()
+                    .flat_map(|h| h.rows().iter().map(|r| r.0)),
+            )
             .collect();
         let d = dates(periods.iter(), 300);
         let show = |r: Option<(&Period, &NgapValue)>| format!("{r:?}");
@@ -378,7 +394,8 @@ mod tests {
         let mut h = History::default();
         h.push(p(20230101, 20240101), v(401));
         refs.ngap.insert((*b"NEW ", 2), h);
-        refs.compiled = Compiled::build(&refs, &crate::rules::participation::PARAMEDICAL_PROFESSIONS);
+        refs.compiled =
+            Compiled::build(&refs, &crate::rules::participation::PARAMEDICAL_PROFESSIONS);
         check_ngap(&refs);
     }
 
@@ -390,7 +407,9 @@ mod tests {
         let mut refs = sample();
         let check = |refs: &Refs| {
             let d = dates(
-                refs.rates.values().flat_map(|h| h.rows().iter().map(|r| &r.0)),
+                refs.rates
+                    .values()
+                    .flat_map(|h| h.rows().iter().map(|r| &r.0)),
                 2_000,
             );
             for prof in 0..=refs.professions.len() as u8 {
@@ -415,7 +434,8 @@ mod tests {
         h.push(p(20231015, Date::MAX.0), rate(6_500));
         refs.rates.insert(0, h);
         refs.rates.remove(&1);
-        refs.compiled = Compiled::build(&refs, &crate::rules::participation::PARAMEDICAL_PROFESSIONS);
+        refs.compiled =
+            Compiled::build(&refs, &crate::rules::participation::PARAMEDICAL_PROFESSIONS);
         check(&refs);
     }
 
@@ -430,6 +450,9 @@ mod tests {
             );
         }
         assert!(refs.compiled.paramedical.iter().any(|&b| b));
-        assert_eq!(refs.compiled.paramedical(refs.professions.len() as u8), None);
+        assert_eq!(
+            refs.compiled.paramedical(refs.professions.len() as u8),
+            None
+        );
     }
 }

@@ -138,8 +138,7 @@ pub fn check_incompatibilities(
     _tr: &mut Trace,
 ) -> Result<(), Rej> {
     // A pair needs two CCAM acts in the claim (nothing is traced here).
-    if ctx.refs.incompat.is_empty() || priced.iter().filter(|p| p.ccam.is_some()).nth(1).is_none()
-    {
+    if ctx.refs.incompat.is_empty() || priced.iter().filter(|p| p.ccam.is_some()).nth(1).is_none() {
         return Ok(());
     }
     for g in sessions(c) {

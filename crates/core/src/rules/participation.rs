@@ -61,9 +61,10 @@ pub fn apply_participation(
         let profession = parties.prac[i].1.profession;
         // One flag per profession compiled at load (`refs::compiled`), the names compared only for
         // a profession outside the set's.
-        let paramedical = refs.compiled.paramedical(profession).unwrap_or_else(|| {
-            PARAMEDICAL_PROFESSIONS.contains(&refs.profession_name(profession))
-        });
+        let paramedical = refs
+            .compiled
+            .paramedical(profession)
+            .unwrap_or_else(|| PARAMEDICAL_PROFESSIONS.contains(&refs.profession_name(profession)));
         // Per act (RULES.md §6.3, D322-5): a travel fee or majoration billed on its own line is
         // not an act and bears no franchise (formats/rules-decisions.md, "Franchises").
         r.paramedical_act = !r.physician_act && r.own_act && paramedical;
@@ -169,7 +170,10 @@ fn franchise_exempt(
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Exemption {
     /// Under `min_age` (whole years) on 1 January of the year of care, aged `age` then.
-    UnderAge { min_age: i64, age: u32 },
+    UnderAge {
+        min_age: i64,
+        age: u32,
+    },
     Maternity,
     C2s,
     WarPension,
