@@ -240,7 +240,10 @@ impl Images {
         let shift = 64 - self.bits;
         let mut at = [0usize; crate::segments::GROUP];
         for (a, &k) in at.iter_mut().zip(&keys[..n]) {
-            *a = self.radix.get((k >> shift) as usize).map_or(0, |&a| a as usize);
+            *a = self
+                .radix
+                .get((k >> shift) as usize)
+                .map_or(0, |&a| a as usize);
         }
         for a in &mut at[..n] {
             *a = self.keys.get(*a).map_or(usize::MAX, |e| e.1 as usize);
@@ -518,7 +521,9 @@ mod tests {
             .collect();
         let mut at = 0;
         for n in (1..=crate::segments::GROUP).cycle() {
-            let Some(g) = asked.get(at..at + n) else { break };
+            let Some(g) = asked.get(at..at + n) else {
+                break;
+            };
             assert_eq!(
                 im.touch_group(g),
                 g.iter().map(|&k| im.touch(k)).sum::<usize>()

@@ -332,17 +332,30 @@ impl Index {
         })
     }
 
-    /// [`Index::get`] of each of `keys` (at most [`GROUP`]) into `out[i]`, in stages: every key's
-    /// radix slot first, then the first key of every slot, then the searches. At national size the
-    /// index (≈ 11 M claim keys, 88 MiB, and its radix table) is far larger than the cache and a
-    /// window's claims, even sorted, fall ≈ 5 KiB apart in it: each lookup took two misses, radix
-    /// then keys, one after the other, and one lookup after the other (issue #14: `Index::get`
-    /// 2.5 % of a national night 2's CPU with the ledger). In stages the misses of a group overlap;
-    /// the searches then find their lines in the cache. The same answers as `get` (test
-    /// `lookups_in_groups_answer_as_lookups_one_by_one`).
+    /// [`Index::get`] of each of `keys` into `out[i]` (`None` in `out` past the keys), [`GROUP`]
+    /// keys at a time, each group in stages: every key's radix slot first, then the first key of
+    /// every slot, then the searches. At national size the index (≈ 11 M claim keys, 88 MiB, and
+    /// its radix table) is far larger than the cache and a window's claims, even sorted, fall ≈ 5
+    /// KiB apart in it: each lookup took two misses, radix then keys, one after the other, and one
+    /// lookup after the other (issue #14: `Index::get` 2.5 % of a national night 2's CPU with the
+    /// ledger). In stages the misses of a group overlap; the searches then find their lines in the
+    /// cache. The same answers as `get`, for any number of keys (tests
+    /// `lookups_in_groups_answer_as_lookups_one_by_one`,
+    /// `more_keys_than_a_group_are_all_answered_as_one_by_one`: until review A10 the keys past the
+    /// first [`GROUP`] were left unanswered, their `out` untouched).
     pub fn get_group(&self, keys: &[u64], out: &mut [Option<Hit>]) {
+        let n = keys.len().min(out.len());
+        let (out, past) = out.split_at_mut(n);
+        past.fill(None);
+        for (k, o) in keys[..n].chunks(GROUP).zip(out.chunks_mut(GROUP)) {
+            self.one_group(k, o);
+        }
+    }
+
+    /// [`Index::get_group`] of at most [`GROUP`] keys, `out` as long as `keys`.
+    fn one_group(&self, keys: &[u64], out: &mut [Option<Hit>]) {
         if self.keys.is_empty() || self.radix.is_empty() {
-            out.iter_mut().for_each(|o| *o = None);
+            out.fill(None);
             return;
         }
         let n = keys.len().min(out.len()).min(GROUP);
@@ -522,7 +535,9 @@ mod tests {
                 .collect();
             let mut at = 0;
             for n in (1..=GROUP).cycle() {
-                let Some(g) = asked.get(at..at + n) else { break };
+                let Some(g) = asked.get(at..at + n) else {
+                    break;
+                };
                 let mut out = [None; GROUP];
                 ix.get_group(g, &mut out[..n]);
                 let want: Vec<Option<Hit>> = g.iter().map(|&k| ix.get(k)).collect();
@@ -531,5 +546,37 @@ mod tests {
             }
             assert!(asked.iter().filter(|&&k| ix.get(k).is_some()).count() > 10_000);
         }
+    }
+
+    /// `get_group` of more keys than a group (and of fewer keys than `out` holds) answers every
+    /// key as `get` does and clears the rest of `out`: no key past the first group is left with
+    /// whatever `out` held before (review A10).
+    #[test]
+    fn more_keys_than_a_group_are_all_answered_as_one_by_one() {
+        let all: Vec<(u32, Rec)> = (0..3_000u64)
+            .map(|i| ((i % 3) as u32 + 1, rec(mix(i), 20260301, i % 2 == 0)))
+            .collect();
+        let ix = Index::build(Kind::Claims, all);
+        let stale = Some(Hit {
+            seq: 99,
+            check: 7,
+            paid: true,
+        });
+        // stored keys (even i) and absent ones (odd i past the stored), a repeat within a group
+        let asked: Vec<u64> = (0..3 * GROUP as u64 + 5)
+            .map(|i| if i % 2 == 0 { mix(i) } else { mix(10_000 + i) })
+            .chain([mix(4), mix(4)])
+            .collect();
+        let mut out = vec![stale; asked.len() + 3];
+        ix.get_group(&asked, &mut out);
+        let want: Vec<Option<Hit>> = asked.iter().map(|&k| ix.get(k)).collect();
+        assert_eq!(out[..asked.len()], want[..]);
+        assert_eq!(out[asked.len()..], [None; 3]);
+        assert!(want.iter().filter(|h| h.is_some()).count() > GROUP);
+        assert!(want.iter().filter(|h| h.is_none()).count() > GROUP);
+        // an empty index clears every answer too
+        let mut out = vec![stale; 2 * GROUP + 1];
+        Index::build(Kind::Claims, Vec::new()).get_group(&asked, &mut out);
+        assert!(out.iter().all(|h| h.is_none()));
     }
 }
