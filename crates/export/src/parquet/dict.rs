@@ -39,13 +39,8 @@ pub(super) type Index = u16;
 /// One column's chunk of the current row group, being built.
 pub(super) struct DictChunk {
     descr: ColumnDescPtr,
-    /// Key → index in the dictionary: `u64` keys (every column but one), or `u128` keys (a text of
-    /// up to 15 bytes); a column uses one of the two ([`DictKey`]).
-    map: Interner<u64>,
-    map_wide: Interner<u128>,
-    /// The previous non-null key and its index (runs of equal cells are the common case).
-    last: Option<(u64, Index)>,
-    last_wide: Option<(u128, Index)>,
+    /// Key → index in the dictionary, and the previous key.
+    tables: Tables,
     /// The dictionary values, PLAIN-encoded, end to end.
     dict: Vec<u8>,
     entries: u32,
@@ -88,10 +83,7 @@ impl DictChunk {
         }
         Ok(DictChunk {
             descr,
-            map: Interner::new(),
-            map_wide: Interner::new(),
-            last: None,
-            last_wide: None,
+            tables: Tables::new(),
             dict: Vec::new(),
             entries: 0,
             levels: Vec::with_capacity(rows),
@@ -109,8 +101,7 @@ impl DictChunk {
             + self.indices.capacity() * std::mem::size_of::<Index>()
             + self.dict.capacity()
             + self.vals.capacity() * 4
-            + self.map.held_bytes()
-            + self.map_wide.held_bytes()
+            + self.tables.held_bytes()
     }
 
     /// The physical type of the column's values.
@@ -152,10 +143,7 @@ impl DictChunk {
             self.indices.resize(end, 0);
         }
         let DictChunk {
-            map,
-            map_wide,
-            last,
-            last_wide,
+            tables,
             dict,
             entries,
             levels,
@@ -165,7 +153,7 @@ impl DictChunk {
             vals,
             ..
         } = self;
-        let (map, last) = K::state(map, map_wide, last, last_wide);
+        let (map, last) = K::state(tables);
         let Some(levels) = levels.get_mut(start..end) else {
             return Err("definition levels past the chunk's rows".into());
         };
@@ -417,10 +405,7 @@ impl DictChunk {
         }
         let metadata = metadata.build()?;
 
-        self.map.clear();
-        self.map_wide.clear();
-        self.last = None;
-        self.last_wide = None;
+        self.tables.clear();
         self.entries = 0;
         self.rows = 0;
         self.values = 0;
@@ -504,23 +489,65 @@ fn new_entry(
     Ok(i)
 }
 
-/// A cell's key: `u64` (amounts, integers, enums, dates, texts of up to 7 bytes) or `u128` (texts of
-/// up to 15 bytes). The narrow key compares in one instruction and its table slot is 16 bytes
-/// instead of 32 (README "Performance", fifth pass).
+/// A chunk's key → index tables, one per key type, and the previous key of each type: a column
+/// uses one of them ([`DictKey`]).
+pub(super) struct Tables {
+    small: Interner<u32>,
+    narrow: Interner<u64>,
+    wide: Interner<u128>,
+    last_small: Option<(u32, Index)>,
+    last: Option<(u64, Index)>,
+    last_wide: Option<(u128, Index)>,
+}
+
+impl Tables {
+    fn new() -> Tables {
+        Tables {
+            small: Interner::new(),
+            narrow: Interner::new(),
+            wide: Interner::new(),
+            last_small: None,
+            last: None,
+            last_wide: None,
+        }
+    }
+
+    fn held_bytes(&self) -> usize {
+        self.small.held_bytes() + self.narrow.held_bytes() + self.wide.held_bytes()
+    }
+
+    fn clear(&mut self) {
+        self.small.clear();
+        self.narrow.clear();
+        self.wide.clear();
+        self.last_small = None;
+        self.last = None;
+        self.last_wide = None;
+    }
+}
+
+/// A cell's key: `u32` (numbers that fit 32 bits and take many values: the practitioner), `u64`
+/// (amounts, integers, enums, dates, texts of up to 7 bytes) or `u128` (texts of up to 15 bytes).
+/// The narrow key compares in one instruction and its table slot is 16 bytes instead of 32 (README
+/// "Performance", fifth pass); the small key's slot is 8 bytes: `practitioner` looks up about one
+/// key a claim among up to 25 000 practitioners, in a table of up to 65 536 slots that took 1 MiB —
+/// the core's whole L2 cache — with `u64` keys, 512 KiB with `u32` keys (README "Performance", tenth
+/// pass).
 pub(super) trait DictKey: Copy + Eq + Default {
     /// The table's home slot of the key (the top `64 − shift` bits of a multiplicative hash).
     fn home(self, shift: u32) -> usize;
     /// The chunk's table and previous key for this key type.
-    fn state<'a>(
-        narrow: &'a mut Interner<u64>,
-        wide: &'a mut Interner<u128>,
-        last: &'a mut Option<(u64, Index)>,
-        last_wide: &'a mut Option<(u128, Index)>,
-    ) -> (&'a mut Interner<Self>, &'a mut Option<(Self, Index)>);
+    fn state(t: &mut Tables) -> (&mut Interner<Self>, &mut Option<(Self, Index)>);
     /// The chunk's previous key of this type.
-    fn last(c: &mut DictChunk) -> &mut Option<(Self, Index)>;
+    #[inline(always)]
+    fn last(c: &mut DictChunk) -> &mut Option<(Self, Index)> {
+        Self::state(&mut c.tables).1
+    }
     /// The chunk's table for this key type.
-    fn map(c: &mut DictChunk) -> &mut Interner<Self>;
+    #[inline(always)]
+    fn map(c: &mut DictChunk) -> &mut Interner<Self> {
+        Self::state(&mut c.tables).0
+    }
 }
 
 /// The hash of a key's two halves: each multiplied by its own odd constant before they meet (a
@@ -537,27 +564,25 @@ fn mix(lo: u64, hi: u64, shift: u32) -> usize {
         .wrapping_shr(shift) as usize
 }
 
+impl DictKey for u32 {
+    #[inline(always)]
+    fn home(self, shift: u32) -> usize {
+        mix(u64::from(self), 0, shift)
+    }
+    #[inline(always)]
+    fn state(t: &mut Tables) -> (&mut Interner<u32>, &mut Option<(u32, Index)>) {
+        (&mut t.small, &mut t.last_small)
+    }
+}
+
 impl DictKey for u64 {
     #[inline(always)]
     fn home(self, shift: u32) -> usize {
         mix(self, 0, shift)
     }
     #[inline(always)]
-    fn state<'a>(
-        narrow: &'a mut Interner<u64>,
-        _: &'a mut Interner<u128>,
-        last: &'a mut Option<(u64, Index)>,
-        _: &'a mut Option<(u128, Index)>,
-    ) -> (&'a mut Interner<u64>, &'a mut Option<(u64, Index)>) {
-        (narrow, last)
-    }
-    #[inline(always)]
-    fn last(c: &mut DictChunk) -> &mut Option<(u64, Index)> {
-        &mut c.last
-    }
-    #[inline(always)]
-    fn map(c: &mut DictChunk) -> &mut Interner<u64> {
-        &mut c.map
+    fn state(t: &mut Tables) -> (&mut Interner<u64>, &mut Option<(u64, Index)>) {
+        (&mut t.narrow, &mut t.last)
     }
 }
 
@@ -567,21 +592,8 @@ impl DictKey for u128 {
         mix(self as u64, (self >> 64) as u64, shift)
     }
     #[inline(always)]
-    fn state<'a>(
-        _: &'a mut Interner<u64>,
-        wide: &'a mut Interner<u128>,
-        _: &'a mut Option<(u64, Index)>,
-        last_wide: &'a mut Option<(u128, Index)>,
-    ) -> (&'a mut Interner<u128>, &'a mut Option<(u128, Index)>) {
-        (wide, last_wide)
-    }
-    #[inline(always)]
-    fn last(c: &mut DictChunk) -> &mut Option<(u128, Index)> {
-        &mut c.last_wide
-    }
-    #[inline(always)]
-    fn map(c: &mut DictChunk) -> &mut Interner<u128> {
-        &mut c.map_wide
+    fn state(t: &mut Tables) -> (&mut Interner<u128>, &mut Option<(u128, Index)>) {
+        (&mut t.wide, &mut t.last_wide)
     }
 }
 
@@ -1003,6 +1015,20 @@ mod tests {
         t.clear();
         assert!(keys.iter().all(|&k| t.find(k).is_err()));
         assert_eq!(t.len, 0);
+        // `u32` keys, the small key type.
+        let mut t = Interner::new();
+        let keys: Vec<u32> = (0..5000u32)
+            .map(|i| i.wrapping_mul(2_654_435_761) | u32::from(i % 2 == 0) << 31)
+            .collect();
+        for (n, &k) in keys.iter().enumerate() {
+            match t.find(k) {
+                Err(slot) => t.insert_at(slot, k, n as Index),
+                Ok(i) => panic!("key {k} found ({i}) before its insertion"),
+            }
+        }
+        for (n, &k) in keys.iter().enumerate() {
+            assert_eq!(t.find(k), Ok(n as Index));
+        }
     }
 
     #[test]
@@ -1069,6 +1095,36 @@ mod tests {
         assert!(e.contains("more than 65536 distinct values"), "{e}");
         // A repeat of a known value still takes its index.
         d.push_all(&keys[..1], |&k| Some(k), put).unwrap();
+    }
+
+    #[test]
+    fn a_column_keyed_on_32_bits_writes_the_chunk_it_writes_keyed_on_64() {
+        // Practitioner-like numbers: runs (the lines of a claim), nulls, repeats far apart, the
+        // extremes of `u32`, over several slices; the same cells keyed as `u32` and as `u64`.
+        let cells: Vec<Option<u32>> = (0..5000u32)
+            .map(|i| match i % 13 {
+                0 => None,
+                1 => Some(u32::MAX),
+                2 => Some(0),
+                _ => Some((i / 3).wrapping_mul(2_654_435_761) % 7919),
+            })
+            .collect();
+        let value = |c: &Option<u32>, out: &mut Vec<u8>| {
+            out.extend_from_slice(&i64::from(c.unwrap()).to_le_bytes());
+            Ok(())
+        };
+        let mut small = DictChunk::new(int64_descr(), false, cells.len()).unwrap();
+        let mut wide = DictChunk::new(int64_descr(), false, cells.len()).unwrap();
+        for part in cells.chunks(64) {
+            small.push_all(part, |c| *c, value).unwrap();
+            wide.push_all(part, |c| c.map(u64::from), value).unwrap();
+        }
+        let (a, _) = small.close(&mut LevelsCache::default()).unwrap();
+        let (b, _) = wide.close(&mut LevelsCache::default()).unwrap();
+        assert!(a == b, "the same dictionary, indices and levels");
+        // The point of the small key: its table's slots take half the bytes.
+        assert_eq!(std::mem::size_of::<Slot<u32>>(), 8);
+        assert_eq!(std::mem::size_of::<Slot<u64>>(), 16);
     }
 
     /// The descriptor of a nullable INT64 column.
