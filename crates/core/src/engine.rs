@@ -21,7 +21,7 @@
 //! Architecture invariant: sinks see events in file order; the window size changes only how events are
 //! grouped into calls, never their order.
 
-use crate::carry::{Carry, EarlierClaim, claim_key};
+use crate::carry::{Carry, EarlierClaim, claim_key, paid_act_hash};
 use crate::claims::reader::{self, Chunk, ClaimError};
 use crate::claims::record::{self, BatchHeader, BatchTrailer};
 use crate::codes::{BatchFail, Reject};
@@ -864,6 +864,10 @@ fn liquidate_shards(
                     let mut keys = [0u64; LOOKAHEAD];
                     let mut ald = [false; LOOKAHEAD];
                     let mut pracs: [Option<&History<Practitioner>>; LOOKAHEAD] = [None; LOOKAHEAD];
+                    // With a ledger: the CCAM lines' act hashes, whose earlier payment the rules
+                    // look up (`Carry::touch_acts`, issue #14).
+                    let mut acts = [0u64; 4 * LOOKAHEAD];
+                    let mut nacts = 0;
                     for (j, &(k, key)) in next.iter().enumerate() {
                         keys[j] = key;
                         // The claim (window data, in the cache): whether a line may look for an ALD
@@ -879,6 +883,16 @@ fn liquidate_shards(
                                 .unwrap_or(&[]);
                             ald[j] = lines.iter().any(|l| rules::line_exemption(h, l) == b'4');
                             pracs[j] = ctx.refs.practitioners.get(&h.practitioner);
+                            if ctx.carry.is_some() {
+                                for l in lines {
+                                    if let Some(a) = paid_act_hash(key, h.practitioner, l)
+                                        && let Some(s) = acts.get_mut(nacts)
+                                    {
+                                        *s = a;
+                                        nacts += 1;
+                                    }
+                                }
+                            }
                         }
                     }
                     let m = next.len();
@@ -904,10 +918,13 @@ fn liquidate_shards(
                             asked += 1;
                         }
                     }
-                    if asked > 0
-                        && let Some(c) = ctx.carry
-                    {
-                        std::hint::black_box(c.touch_states(&ask[..asked]));
+                    if let Some(c) = ctx.carry {
+                        if asked > 0 {
+                            std::hint::black_box(c.touch_states(&ask[..asked]));
+                        }
+                        if nacts > 0 {
+                            std::hint::black_box(c.touch_acts(&acts[..nacts]));
+                        }
                     }
                 }
                 let (ci, cj) = items[k as usize];

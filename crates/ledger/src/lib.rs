@@ -1844,6 +1844,15 @@ impl Carry for Reader {
     fn touch_state(&self, benef: u64) -> usize {
         self.states.peek().map_or(0, |v| v.touch(benef))
     }
+    /// Only once the acts are loaded and asked for (never waits: a read-ahead).
+    fn touch_acts(&self, hashes: &[u64]) -> usize {
+        self.acts.peek().map_or(0, |ix| {
+            hashes
+                .chunks(segments::GROUP)
+                .map(|g| ix.touch_group(g))
+                .fold(0usize, usize::wrapping_add)
+        })
+    }
     /// [`Carry::touch_state`] of each, in stages (`Images::touch_group`).
     fn touch_states(&self, benefs: &[u64]) -> usize {
         self.states.peek().map_or(0, |v| {
