@@ -210,6 +210,9 @@ pub struct TsvSink {
     /// Set by [`Sink::finish`]: the writer makes the files durable only after a run's last window,
     /// not when a failed run drops the sink (its staging directory is about to be deleted).
     ended: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Time the windows waited to hand their text to a full queue: the writer holding up the
+    /// run's pool (`LIQUIDATOR_TIMING`, issue #13).
+    waited: std::time::Duration,
 }
 
 /// Windows' formatted text queued for the TSV writer at most.
@@ -238,8 +241,15 @@ impl TsvSink {
         let writer = std::thread::Builder::new()
             .name("tsv-writer".into())
             .spawn(move || -> Result<usize, SinkError> {
+                // The writer's own time (`LIQUIDATOR_TIMING`): writing, and waiting for windows.
+                let (mut busy, mut idle) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
+                let mut at = std::time::Instant::now();
                 for mut bufs in rx {
+                    let got = std::time::Instant::now();
+                    idle += got - at;
                     w.write(&bufs)?;
+                    at = std::time::Instant::now();
+                    busy += at - got;
                     bufs.iter_mut().for_each(OutBufs::clear);
                     if let Err(e) = back.try_send(bufs) {
                         let n = set_bytes(&e.into_inner());
@@ -247,6 +257,13 @@ impl TsvSink {
                     }
                 }
                 // The channel is closed: by `finish` after the last window, or by a drop.
+                if crate::timing_on() {
+                    eprintln!(
+                        "timing: TSV writer: windows written {:.3} s, waiting for windows {:.3} s",
+                        busy.as_secs_f64(),
+                        idle.as_secs_f64()
+                    );
+                }
                 if last_window_sent.load(std::sync::atomic::Ordering::SeqCst) {
                     w.finish()
                 } else {
@@ -263,6 +280,7 @@ impl TsvSink {
             live,
             peak: 0,
             ended,
+            waited: std::time::Duration::ZERO,
         })
     }
 
@@ -310,7 +328,9 @@ impl Sink for TsvSink {
             .fetch_add(grown, std::sync::atomic::Ordering::Relaxed)
             + grown;
         self.peak = self.peak.max(live);
+        let t = std::time::Instant::now();
         let sent = self.tx.as_ref().is_some_and(|tx| tx.send(bufs).is_ok());
+        self.waited += t.elapsed();
         if !sent {
             // The writer stopped: its error says why.
             self.join()?;
@@ -325,6 +345,12 @@ impl Sink for TsvSink {
     /// Tells the writer that the last window is sent; [`TsvSink::close`] waits for it.
     fn finish(&mut self, _batch: &BatchInfo) -> Result<(), SinkError> {
         self.ended.store(true, std::sync::atomic::Ordering::SeqCst);
+        if crate::timing_on() {
+            eprintln!(
+                "timing: TSV sink: windows waited {:.3} s for room in the writer's queue",
+                self.waited.as_secs_f64()
+            );
+        }
         self.tx = None;
         // The spare buffers are not kept through the other sinks' end-of-run work (the run's peak).
         while self.spare.try_recv().is_ok() {}
