@@ -1825,12 +1825,15 @@ impl ParquetSink {
 /// slices of [`CACHE_ROWS`] rows, all its columns per slice, so that the rows' data read by one
 /// column is still in cache for the next (one task per column read the whole block from memory
 /// once per column: more time lost in cache misses than the instructions saved). Each task reads
-/// every row's outcome once: 21 columns (2 tasks a block, one per core of the machine) read them
-/// 2 times instead of 7 with tasks of 6. Callgrind's cache simulation, 100 k-claim day, 1 thread,
-/// `ParquetSink::window`: tasks of 6 / 14 / 21 / 42 columns, D1 read misses 5.99 / 5.08 / **4.80** /
-/// 4.79 M, instruction-cache misses 0.03 / 0.07 / 0.46 / 1.66 M (the loops of a task's columns,
-/// inlined, outgrow the cache), instructions 281.0 / 285.7 / 280.0 / 279.8 M.
-const GROUP_COLUMNS: usize = 21;
+/// every row's outcome once: half the 46 columns, 23, make 2 tasks a block (one per core of the
+/// machine), which read them 2 times instead of 8 with tasks of 6. Callgrind's cache simulation,
+/// 100 k-claim day, 1 thread, `ParquetSink::window`: tasks of 6 / 14 / 21 / 42 columns (8 / 4 / 3 /
+/// 2 tasks), D1 read misses 5.99 / 5.08 / 4.80 / 4.79 M, instruction-cache misses 0.03 / 0.07 /
+/// 0.46 / 1.66 M (the loops of a task's columns, inlined, outgrow the cache), instructions 281.0 /
+/// 285.7 / 280.0 / 279.8 M; then 21 → 23 (its third task, of 4 columns, read every row once more):
+/// D1 read misses 4.85 → 4.78 M, instruction-cache misses 0.70 → 0.73 M, instructions 280.6 →
+/// 280.4 M (README "Performance", tenth pass).
+const GROUP_COLUMNS: usize = COLUMNS.len().div_ceil(2);
 
 /// Encodes the columns `cols` (with their encoders) of rows of one block of the row group: the
 /// dictionary columns' keys, the plain columns' cells (encoded by the writer thread).
