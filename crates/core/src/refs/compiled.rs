@@ -349,6 +349,14 @@ mod tests {
             for grid in 0..=3 {
                 for prof in 0..=refs.professions.len() as u8 {
                     for &d in &d {
+                        // The compiled form answers every grid and profession it was built for
+                        // (the comparison below would hold as well if it always deferred to the
+                        // tables).
+                        assert_eq!(
+                            refs.compiled.ngap_at(letter, grid, prof, d).is_some(),
+                            GRIDS.contains(&grid) && (prof as usize) < refs.professions.len(),
+                            "compiled for grid {grid} profession {prof}"
+                        );
                         let fast = refs.ngap_at(letter, grid, prof, d);
                         found += fast.is_some() as usize;
                         assert_eq!(
@@ -414,6 +422,11 @@ mod tests {
             );
             for prof in 0..=refs.professions.len() as u8 {
                 for &d in &d {
+                    assert_eq!(
+                        refs.compiled.default_rate(prof, d).is_some(),
+                        (prof as usize) < refs.professions.len(),
+                        "compiled for profession {prof}"
+                    );
                     assert_eq!(
                         refs.default_rate(prof, d),
                         refs.default_rate_in_tables(prof, d),

@@ -1096,10 +1096,6 @@ impl Refs {
         Ok(())
     }
 
-    /// A dated parameter on the date of care. The load guarantees that every parameter is in force,
-    /// without a gap, on every date from the first date the set prices an act (first CCAM tariff or NGAP
-    /// value): every line that reaches a rule reading a parameter has such a date. A date before that
-    /// (only the batch date of a batch whose care the set cannot price) reads the first version.
     /// The values of the parameters `ps` on `d`, with one lookup ([`Refs::param`] each).
     #[inline]
     pub fn params<const N: usize>(&self, ps: [Param; N], d: Date) -> [i64; N] {
@@ -1109,6 +1105,10 @@ impl Refs {
         }
     }
 
+    /// A dated parameter on the date of care. The load guarantees that every parameter is in force,
+    /// without a gap, on every date from the first date the set prices an act (first CCAM tariff or NGAP
+    /// value): every line that reaches a rule reading a parameter has such a date. A date before that
+    /// (only the batch date of a batch whose care the set cannot price) reads the first version.
     #[inline]
     pub fn param(&self, p: Param, d: Date) -> i64 {
         match self.compiled.params_on(d) {
@@ -1149,7 +1149,6 @@ impl Refs {
         self.profession_rate(profession, d).map_or(0, |r| r.1.rate)
     }
 
-    /// The name of a profession of `specialties.tsv`.
     /// The value of NGAP `letter` on `grid` and date `d` for a practitioner of `profession`: a row for
     /// that profession first (its grid, then every grid), else a row for every profession (its grid,
     /// then every grid).
@@ -1198,6 +1197,7 @@ impl Refs {
         })
     }
 
+    /// The name of a profession of `specialties.tsv` (`?` for an index outside them).
     pub fn profession_name(&self, profession: u8) -> &str {
         self.professions
             .get(profession as usize)
