@@ -14,11 +14,17 @@
 //!   and grid, profession and every grid, grid, every grid) resolved into one list of spans, one
 //!   hash probe a line instead of up to four, and no profession name copied into a key;
 //! * the paramedical professions (`rules::participation::PARAMEDICAL_PROFESSIONS`) as one flag per
-//!   profession, instead of comparing the profession's name with five names on every line.
+//!   profession, instead of comparing the profession's name with five names on every line;
+//! * CCAM pricing: for each (code, activity, phase) of `ccam_tariffs.tsv`, what pricing and the
+//!   complementary rules read of the act, its tariff and its allowed modifiers on a date
+//!   ([`CcamPricing`], from `Refs::ccam_pricing_in_tables`), by spans, the latest one held in the
+//!   hash entry itself: one probe a CCAM line, its answer in the entry for the usual date, instead of
+//!   three probes (acts, tariffs, allowed modifiers), each followed to its history's rows, and a
+//!   fourth into the acts for the complementary's flags — dependent cache misses on a national day.
 
-use super::{Grid, NgapValue, Param, Refs};
+use super::{Code7, Grid, ModSet, NgapValue, Param, Refs};
 use crate::date::{Date, Period};
-use crate::money::Bp;
+use crate::money::{Bp, Cents};
 use rustc_hash::FxHashMap;
 
 /// The compiled lookups of a [`Refs`] (built by [`Compiled::build`] once its tables are loaded).
@@ -34,6 +40,56 @@ pub struct Compiled {
     ngap: FxHashMap<([u8; 4], Grid, u8), Vec<NgapSpan>>,
     /// Per profession index: whether it is a paramedical profession.
     paramedical: Vec<bool>,
+    /// (code, activity, phase) → its pricing by date: the latest span in the entry, the earlier ones
+    /// in `ccam_earlier`. Keys of `ccam_tariffs.tsv` whose act and tariff are never both in force
+    /// are left out (the tables answer `None` for them, as for a key of no table).
+    ccam: CcamMap,
+    ccam_earlier: Vec<CcamSpan>,
+}
+
+/// What the rules read of a CCAM act line's (code, activity, phase) on a date, when the act is
+/// valid and the (activity, phase) has a tariff then (`Refs::ccam_pricing_in_tables`: the act's
+/// version, the tariff's version and the allowed modifiers each as in force on that date).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CcamPricing {
+    /// The tariff on grid 1 and grid 2 (`Tariff::for_grid`).
+    pub g1: Option<Cents>,
+    pub g2: Option<Cents>,
+    /// The allowed modifiers: the list of the act's activity, else of activity 1 (the official export
+    /// publishes one list per act, under its first activity row); `None` when neither has one.
+    pub allowed: Option<ModSet>,
+    pub regroupement: [u8; 3],
+    pub complement: bool,
+    pub exo_tm: u8,
+    /// The act's AP cell is not blank (prior agreement: `W120`).
+    pub prior_agreement: bool,
+    /// The act's RC cell is not blank (reimbursable under conditions: `W121`).
+    pub rc_conditions: bool,
+}
+
+impl CcamPricing {
+    #[inline]
+    pub fn for_grid(&self, g: Grid) -> Option<Cents> {
+        if g == 1 { self.g1 } else { self.g2 }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct CcamSpan {
+    from: Date,
+    to: Date,
+    value: CcamPricing,
+}
+
+/// (code, activity, phase) → [`CcamEntry`].
+type CcamMap = FxHashMap<(Code7, u8, u8), CcamEntry>;
+
+#[derive(Clone, Copy, Debug)]
+struct CcamEntry {
+    /// The span of the latest dates, where most care falls: answered from the entry.
+    latest: CcamSpan,
+    /// `ccam_earlier[earlier.0..earlier.1]`: the key's earlier spans, ascending.
+    earlier: (u32, u32),
 }
 
 /// Values by date: `values[i]` is in force on `[starts[i], starts[i + 1])`, the last one from its
@@ -169,12 +225,44 @@ impl Compiled {
             .iter()
             .map(|p| paramedical_names.contains(&p.as_str()))
             .collect();
+        let (ccam, ccam_earlier) = build_ccam(refs);
         Compiled {
             params,
             rates,
             ngap,
             paramedical,
+            ccam,
+            ccam_earlier,
         }
+    }
+
+    /// The pricing of a CCAM (code, activity, phase) on `d`, when this key was compiled:
+    /// `Some(answer)`; `None` when it was not (no tariff row, or no date with both the act and a
+    /// tariff — the tables answer `None` there too — or a set built without compiling), for the
+    /// caller to ask the tables.
+    #[inline]
+    pub fn ccam_pricing(
+        &self,
+        code: Code7,
+        activity: u8,
+        phase: u8,
+        d: Date,
+    ) -> Option<Option<&CcamPricing>> {
+        let e = self.ccam.get(&(code, activity, phase))?;
+        if e.latest.from <= d && d < e.latest.to {
+            return Some(Some(&e.latest.value));
+        }
+        let spans = self
+            .ccam_earlier
+            .get(e.earlier.0 as usize..e.earlier.1 as usize)
+            .unwrap_or_default();
+        let i = spans.partition_point(|s| s.from <= d);
+        Some(
+            i.checked_sub(1)
+                .and_then(|i| spans.get(i))
+                .filter(|s| d < s.to)
+                .map(|s| &s.value),
+        )
     }
 
     /// Every parameter's value on `d`, in [`Param::ALL`] order (index with `Param as usize`).
@@ -221,6 +309,62 @@ impl Compiled {
     pub fn paramedical(&self, profession: u8) -> Option<bool> {
         self.paramedical.get(profession as usize).copied()
     }
+}
+
+/// The periods of a history's rows (none for a key without one).
+fn periods<V>(h: Option<&super::History<V>>) -> impl Iterator<Item = &Period> {
+    h.map_or(&[][..], |h| h.rows()).iter().map(|r| &r.0)
+}
+
+/// The CCAM pricing of every key of `ccam_tariffs.tsv`: cut at every boundary of the act's, the
+/// tariff's and the allowed modifiers' histories, each interval valued by the tables at its start;
+/// neighbouring intervals with the same answer are merged (a new act version that changes nothing
+/// pricing reads does not cut the latest span).
+fn build_ccam(refs: &Refs) -> (CcamMap, Vec<CcamSpan>) {
+    let mut keys: Vec<(Code7, u8, u8)> = refs.tariffs.keys().copied().collect();
+    keys.sort_unstable();
+    let mut map = FxHashMap::default();
+    map.reserve(keys.len());
+    let mut earlier = Vec::new();
+    let mut spans: Vec<CcamSpan> = Vec::new();
+    for (code, activity, phase) in keys {
+        let allowed = refs
+            .allowed_mods
+            .get(&(code, activity))
+            .or_else(|| refs.allowed_mods.get(&(code, 1)));
+        let bounds = boundaries(
+            periods(refs.acts.get(&code))
+                .chain(periods(refs.tariffs.get(&(code, activity, phase))))
+                .chain(periods(allowed)),
+        );
+        spans.clear();
+        for w in bounds.windows(2) {
+            let Some(value) = refs.ccam_pricing_in_tables(code, activity, phase, w[0]) else {
+                continue;
+            };
+            match spans.last_mut() {
+                Some(last) if last.to == w[0] && last.value == value => last.to = w[1],
+                _ => spans.push(CcamSpan {
+                    from: w[0],
+                    to: w[1],
+                    value,
+                }),
+            }
+        }
+        let Some((&latest, rest)) = spans.split_last() else {
+            continue;
+        };
+        let start = earlier.len() as u32;
+        earlier.extend_from_slice(rest);
+        map.insert(
+            (code, activity, phase),
+            CcamEntry {
+                latest,
+                earlier: (start, earlier.len() as u32),
+            },
+        );
+    }
+    (map, earlier)
 }
 
 #[cfg(test)]
@@ -450,6 +594,116 @@ mod tests {
         refs.compiled =
             Compiled::build(&refs, &crate::rules::participation::PARAMEDICAL_PROFESSIONS);
         check(&refs);
+    }
+
+    fn check_ccam(refs: &Refs) {
+        let mut keys: Vec<(Code7, u8, u8)> = refs.tariffs.keys().copied().collect();
+        keys.sort_unstable();
+        // Another activity (with or without its own modifier list), another phase, an unknown code.
+        for &(c, a, p) in keys.clone().iter().take(50) {
+            keys.extend([(c, a + 1, p), (c, a, p + 1), (c, 9, p)]);
+        }
+        keys.push((*b"ZZZZ999", 1, 0));
+        keys.sort_unstable();
+        keys.dedup();
+        let mut found = 0;
+        for (code, a, ph) in keys {
+            let allowed = refs
+                .allowed_mods
+                .get(&(code, a))
+                .or_else(|| refs.allowed_mods.get(&(code, 1)));
+            let ps: Vec<Period> = periods(refs.acts.get(&code))
+                .chain(periods(refs.tariffs.get(&(code, a, ph))))
+                .chain(periods(allowed))
+                .copied()
+                .collect();
+            for d in dates(ps.iter(), 20) {
+                let fast = refs.ccam_pricing(code, a, ph, d);
+                found += fast.is_some() as usize;
+                assert_eq!(
+                    fast,
+                    refs.ccam_pricing_in_tables(code, a, ph, d),
+                    "{} activity {a} phase {ph} on {d}",
+                    String::from_utf8_lossy(&code)
+                );
+            }
+        }
+        assert!(found > 0);
+    }
+
+    /// The compiled CCAM pricing gives what the acts', tariffs' and allowed modifiers' histories
+    /// give, for every (code, activity, phase) of the tariffs and keys beside them, on every
+    /// boundary, the days around it and random dates: for the sample set, and for an act whose
+    /// versions, tariffs (with a gap, one grid missing) and modifier lists (another activity falling
+    /// back to activity 1's) change on different dates, and an act that ends before its tariff.
+    #[test]
+    fn compiled_ccam_pricing_is_the_tables_answer_on_every_date() {
+        use crate::refs::{ActInfo, AllowedMods, ModSet, Tariff};
+        let mut refs = sample();
+        assert!(!refs.compiled.ccam.is_empty());
+        check_ccam(&refs);
+        let act = |version, ap: &str, complement, label: &str| ActInfo {
+            version,
+            exo_tm: 1,
+            exo_tm_raw: "1".into(),
+            rc: String::new(),
+            ap: ap.into(),
+            regroupement: *b"ADC",
+            complement,
+            label: label.into(),
+        };
+        let tariff = |version, g1, g2| Tariff { version, g1, g2 };
+        let code = *b"TEST001";
+        let mut h = History::default();
+        h.push(p(20150101, 20200101), act(1, "", false, "a"));
+        h.push(p(20200101, 20230101), act(2, "X", false, "a"));
+        h.push(
+            p(20230101, Date::MAX.0),
+            act(3, "X", false, "a, relabelled"),
+        );
+        refs.acts.insert(code, h);
+        let mut h = History::default();
+        h.push(p(20160101, 20180101), tariff(1, Some(10_000), Some(9_000)));
+        h.push(p(20190101, Date::MAX.0), tariff(2, Some(12_000), None));
+        refs.tariffs.insert((code, 1, 0), h);
+        let mut h = History::default();
+        h.push(
+            p(20160101, Date::MAX.0),
+            tariff(1, Some(5_000), Some(5_000)),
+        );
+        refs.tariffs.insert((code, 2, 0), h);
+        let mut h = History::default();
+        h.push(
+            p(20170601, 20220101),
+            AllowedMods {
+                version: 1,
+                set: ModSet::parse("AF").unwrap(),
+            },
+        );
+        refs.allowed_mods.insert((code, 1), h);
+        let ended = *b"TEST002";
+        let mut h = History::default();
+        h.push(p(20100101, 20210101), act(1, "", true, "b"));
+        refs.acts.insert(ended, h);
+        let mut h = History::default();
+        h.push(p(20100101, Date::MAX.0), tariff(1, Some(700), Some(700)));
+        refs.tariffs.insert((ended, 1, 0), h);
+        refs.compiled =
+            Compiled::build(&refs, &crate::rules::participation::PARAMEDICAL_PROFESSIONS);
+        check_ccam(&refs);
+        // The relabelled version (2023) changes nothing pricing reads: the latest span starts at
+        // the last change that does (the end of the modifier list, 2022); activity 2 takes
+        // activity 1's list.
+        let e = &refs.compiled.ccam[&(code, 1, 0)];
+        assert_eq!((e.latest.from, e.latest.to), (Date(20220101), Date::MAX));
+        let on = |a, d| refs.ccam_pricing(code, a, 0, Date(d));
+        assert_eq!(on(2, 20200615).and_then(|c| c.allowed), ModSet::parse("AF"));
+        assert_eq!(on(1, 20181231), None);
+        assert_eq!(
+            on(1, 20250101).map(|c| (c.g1, c.g2)),
+            Some((Some(12_000), None))
+        );
+        assert_eq!(refs.ccam_pricing(ended, 1, 0, Date(20210101)), None);
     }
 
     #[test]

@@ -1166,6 +1166,57 @@ impl Refs {
         }
     }
 
+    /// What the rules read of a CCAM act line's (code, activity, phase) on the date of care
+    /// ([`compiled::CcamPricing`]); `None` when the act is not valid on `d` or the (activity, phase)
+    /// has no tariff then (`rules::pricing` asks the tables which, for the rejection's code and
+    /// text). Compiled at load (`compiled`).
+    #[inline]
+    pub fn ccam_pricing(
+        &self,
+        code: Code7,
+        activity: u8,
+        phase: u8,
+        d: Date,
+    ) -> Option<compiled::CcamPricing> {
+        match self.compiled.ccam_pricing(code, activity, phase, d) {
+            Some(found) => found.copied(),
+            None => self.ccam_pricing_in_tables(code, activity, phase, d),
+        }
+    }
+
+    /// [`Refs::ccam_pricing`] read from the histories of `ccam_acts.tsv`, `ccam_tariffs.tsv` and
+    /// `ccam_modifiers_allowed.tsv`: the reference the compiled lookup is built from and tested
+    /// against (`compiled`).
+    pub fn ccam_pricing_in_tables(
+        &self,
+        code: Code7,
+        activity: u8,
+        phase: u8,
+        d: Date,
+    ) -> Option<compiled::CcamPricing> {
+        let (_, act) = self.acts.get(&code)?.at(d)?;
+        let (_, tariff) = self.tariffs.get(&(code, activity, phase))?.at(d)?;
+        let allowed = self
+            .allowed_mods
+            .get(&(code, activity))
+            // The official export publishes one modifier list per act, under its first activity
+            // row (formats/ccam-official.md): another activity without a list uses the act's list.
+            .or_else(|| self.allowed_mods.get(&(code, 1)))
+            .and_then(|h| h.value_at(d))
+            .map(|a| a.set);
+        let flagged = |f: &str| !f.trim().is_empty();
+        Some(compiled::CcamPricing {
+            g1: tariff.g1,
+            g2: tariff.g2,
+            allowed,
+            regroupement: act.regroupement,
+            complement: act.complement,
+            exo_tm: act.exo_tm,
+            prior_agreement: flagged(&act.ap),
+            rc_conditions: flagged(&act.rc),
+        })
+    }
+
     /// [`Refs::ngap_at`] read from `ngap_letters.tsv`'s histories: the reference the compiled
     /// lookup is built from and tested against (`compiled`).
     pub fn ngap_in_tables(

@@ -42,6 +42,7 @@ pub fn settle(
     ctx: &Ctx,
     c: &ClaimInput,
     parties: &Parties,
+    priced: &[super::pricing::Priced],
     lines: &mut Vec<LineResult>,
     tr: &mut Trace,
 ) -> Paid {
@@ -82,20 +83,28 @@ pub fn settle(
         if r.excess > 0 && prac.sector == 1 && !S1_QUALIFIERS.contains(&&q) {
             r.warn(Warn::ExcessSector1);
         }
+        // The act's flags on the date of care were read with its tariff (`Priced`, from
+        // `Refs::ccam_pricing`); its AP and RC cells are looked up again only for a trace.
         if let crate::claims::Act::Ccam { code, rc, .. } = c.lines[i].act
-            && let Some((_, act)) = refs.acts.get(&code).and_then(|hh| hh.at(r.date))
+            && let Some(p) = priced.get(i)
         {
-            let flagged = |f: &str| !f.trim().is_empty();
-            if flagged(&act.ap) {
+            let date = r.date;
+            let act = || {
+                refs.acts
+                    .get(&code)
+                    .and_then(|hh| hh.at(date))
+                    .map(|(_, a)| a)
+            };
+            if p.prior_agreement {
                 r.warn(Warn::PriorAgreement);
                 tr.note("prior_agreement", "RULES.md §1; formats/rules-decisions.md (Prior agreement)", Some(r.line_no), || {
-                        format!("act {} requires prior agreement (CCAM AP `{}`): the claim carries no agreement reference, paid with W120", String::from_utf8_lossy(&code), act.ap.trim())
+                        format!("act {} requires prior agreement (CCAM AP `{}`): the claim carries no agreement reference, paid with W120", String::from_utf8_lossy(&code), act().map_or("", |a| a.ap.trim()))
                     });
             }
-            if flagged(&act.rc) && rc == b' ' {
+            if p.rc_conditions && rc == b' ' {
                 r.warn(Warn::RcConditionNotStated);
                 tr.note("reimbursement_conditions", "formats/claims-b2.md 4M/CP64; formats/rules-decisions.md (Prior agreement)", Some(r.line_no), || {
-                        format!("act {} is reimbursable under conditions (CCAM RC `{}`) and the line states no condition code: paid with W121", String::from_utf8_lossy(&code), act.rc.trim())
+                        format!("act {} is reimbursable under conditions (CCAM RC `{}`) and the line states no condition code: paid with W121", String::from_utf8_lossy(&code), act().map_or("", |a| a.rc.trim()))
                     });
             }
         }

@@ -656,7 +656,7 @@ fn liquidate_inner(
     rate::apply_rates(ctx, c, &parties, &priced, &mut lines, tr);
     participation::apply_participation(ctx, c, &parties, &mut lines, st, tr);
     participation::apply_franchise(ctx, c, &parties, &mut lines, st, tr);
-    let mut paid = complementary::settle(ctx, c, &parties, &mut lines, tr);
+    let mut paid = complementary::settle(ctx, c, &parties, &priced, &mut lines, tr);
     debt::recover(ctx, &mut paid, st, tr);
     debt::book(ctx, c, &paid, st, tr);
     association::record_session(ctx, c, &priced, st);

@@ -23,6 +23,10 @@ pub struct Priced {
     pub complement: bool,
     /// First digit of the act's Exo TM (1: added up against the heavy-act threshold, 2: alone).
     pub exo_tm: u8,
+    /// CCAM: the act needs prior agreement / is reimbursable under conditions on the date of care
+    /// (read here for `complementary::settle`'s warnings `W120`, `W121`).
+    pub prior_agreement: bool,
+    pub rc_conditions: bool,
     pub consultation: bool,
     pub physician_act: bool,
     /// NGAP coefficient in hundredths (for the coefficient-60 heavy-act threshold); 0 for CCAM and for
@@ -136,6 +140,8 @@ pub fn price_lines(
                     activity: 0,
                     complement: false,
                     exo_tm: 0,
+                    prior_agreement: false,
+                    rc_conditions: false,
                     consultation: v.consultation,
                     physician_act: v.physician && spec.physician,
                     ngap_coef: if v.family.is_base() { coef } else { 0 },
@@ -153,33 +159,10 @@ pub fn price_lines(
                 assoc,
                 ..
             } => {
-                let (aper, act) =
-                    refs.acts
-                        .get(&code)
-                        .and_then(|h| h.at(l.date))
-                        .ok_or_else(|| {
-                            Rej::line(
-                                Reject::ActUnknown,
-                                i,
-                                format!("CCAM {} not valid on {}", show(&code), l.date),
-                            )
-                        })?;
-                let (tper, tariff) = refs
-                    .tariffs
-                    .get(&(code, activity, phase))
-                    .and_then(|h| h.at(l.date))
-                    .ok_or_else(|| {
-                        Rej::line(
-                            Reject::ActivityPhase,
-                            i,
-                            format!(
-                                "CCAM {} activity {activity} phase {phase} does not exist on {}",
-                                show(&code),
-                                l.date
-                            ),
-                        )
-                    })?;
-                let pu = tariff.for_grid(grid).ok_or_else(|| {
+                let Some(cp) = refs.ccam_pricing(code, activity, phase, l.date) else {
+                    return Err(ccam_unpriced(ctx, i, code, activity, phase, l.date));
+                };
+                let pu = cp.for_grid(grid).ok_or_else(|| {
                     Rej::line(
                         Reject::ActivityPhase,
                         i,
@@ -190,6 +173,12 @@ pub fn price_lines(
                     )
                 })?;
                 tr.note("ccam_tariff", "RULES.md §1.2; ccam_tariffs.tsv", Some(l.line_no), || {
+                    // The versions, periods and label are read from the tables: only a trace shows them.
+                    let act = refs.acts.get(&code).and_then(|h| h.at(l.date));
+                    let tariff = refs.tariffs.get(&(code, activity, phase)).and_then(|h| h.at(l.date));
+                    let (Some((aper, act)), Some((tper, tariff))) = (act, tariff) else {
+                        return String::new();
+                    };
                     format!(
                         "CCAM {}-{activity}-{phase} «{}»: version {} (act valid {}..{}), tariff grid {grid} = {} € (in force {}..{}), Exo TM {}, regroupement {}",
                         show(&code),
@@ -204,14 +193,7 @@ pub fn price_lines(
                         show(&act.regroupement)
                     )
                 });
-                let allowed = refs
-                    .allowed_mods
-                    .get(&(code, activity))
-                    // The official export publishes one modifier list per act, under its first activity
-                    // row (formats/ccam-official.md): another activity without a list uses the act's list.
-                    .or_else(|| refs.allowed_mods.get(&(code, 1)))
-                    .and_then(|h| h.value_at(l.date))
-                    .map(|a| a.set);
+                let allowed = cp.allowed;
                 let mut mod_values = [None; 4];
                 let mut exclusive = [false; 4];
                 for (s, &m) in modifiers.iter().enumerate() {
@@ -292,7 +274,7 @@ pub fn price_lines(
                     );
                 }
                 let mut group = [b' '; 4];
-                group[..3].copy_from_slice(&act.regroupement);
+                group[..3].copy_from_slice(&cp.regroupement);
                 Priced {
                     grid,
                     unit_price: pu,
@@ -301,14 +283,16 @@ pub fn price_lines(
                     exclusive,
                     ccam: Some(code),
                     activity,
-                    complement: act.complement,
-                    exo_tm: act.exo_tm,
+                    complement: cp.complement,
+                    exo_tm: cp.exo_tm,
+                    prior_agreement: cp.prior_agreement,
+                    rc_conditions: cp.rc_conditions,
                     consultation: false,
                     // The participation forfaitaire is due per consultation or act by a physician
                     // (RULES.md §6.3); a complementary gesture or supplement (`complement` in
                     // ccam_acts.tsv) is not an act of its own and bears none
                     // (formats/rules-decisions.md §1b).
-                    physician_act: spec.physician && !act.complement,
+                    physician_act: spec.physician && !cp.complement,
                     ngap_coef: 0,
                     ngap_family: None,
                     group,
@@ -321,6 +305,36 @@ pub fn price_lines(
     }
     check_ngap_majorations(c, &out, tr)?;
     Ok(out)
+}
+
+/// The rejection of a CCAM line [`crate::refs::Refs::ccam_pricing`] has no answer for: the act is
+/// not valid on the date of care (`R` ActUnknown), else its (activity, phase) has no tariff then
+/// (ActivityPhase) — asked of the tables, in that order, as the lookups were made before.
+fn ccam_unpriced(
+    ctx: &Ctx,
+    i: usize,
+    code: crate::refs::Code7,
+    activity: u8,
+    phase: u8,
+    d: crate::date::Date,
+) -> Rej {
+    if ctx.refs.acts.get(&code).and_then(|h| h.at(d)).is_none() {
+        Rej::line(
+            Reject::ActUnknown,
+            i,
+            format!("CCAM {} not valid on {}", show(&code), d),
+        )
+    } else {
+        Rej::line(
+            Reject::ActivityPhase,
+            i,
+            format!(
+                "CCAM {} activity {activity} phase {phase} does not exist on {}",
+                show(&code),
+                d
+            ),
+        )
+    }
 }
 
 /// NGAP majorations and travel fees (`formats/rules-decisions.md`, "NGAP majorations"): each is billed
