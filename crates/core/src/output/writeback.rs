@@ -281,6 +281,26 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// Writes `total` bytes through `w` in pieces of every size, single writes and vectored ones
+    /// in turn; returns the bytes written.
+    fn write_pieces(w: &mut WriteBack, total: usize) -> Vec<u8> {
+        let mut want = Vec::new();
+        let mut k = 0u32;
+        while want.len() < total {
+            let n = ((k % 7919) * 97 + 1).min((total - want.len()) as u32);
+            let piece: Vec<u8> = (0..n).map(|i| (i ^ k) as u8).collect();
+            if k.is_multiple_of(2) {
+                w.write_all(&piece).unwrap();
+            } else {
+                let (a, b) = piece.split_at(piece.len() / 3);
+                crate::output::files::write_all_vectored(w, [a, b].into_iter()).unwrap();
+            }
+            want.extend_from_slice(&piece);
+            k += 1;
+        }
+        want
+    }
+
     /// A direct file written in pieces of every size (single and vectored writes, across many
     /// buffers) holds exactly the bytes written once finished; it refuses a plain `sync_all` while
     /// bytes are gathered. On a filesystem without `O_DIRECT` the same holds through the page cache.
@@ -291,20 +311,7 @@ mod tests {
         for total in [0, 1, 4096, DIRECT_BYTES, 3 * DIRECT_BYTES + 12_345] {
             let path = dir.join(format!("out-{total}"));
             let mut w = WriteBack::direct(File::create(&path).unwrap());
-            let mut want = Vec::new();
-            let mut k = 0u32;
-            while want.len() < total {
-                let n = ((k % 7919) * 97 + 1).min((total - want.len()) as u32);
-                let piece: Vec<u8> = (0..n).map(|i| (i ^ k) as u8).collect();
-                if k.is_multiple_of(2) {
-                    w.write_all(&piece).unwrap();
-                } else {
-                    let (a, b) = piece.split_at(piece.len() / 3);
-                    crate::output::files::write_all_vectored(&mut w, [a, b].into_iter()).unwrap();
-                }
-                want.extend_from_slice(&piece);
-                k += 1;
-            }
+            let want = write_pieces(&mut w, total);
             w.flush().unwrap();
             if w.is_direct() && total % DIRECT_BYTES != 0 {
                 assert!(w.sync_all().is_err(), "bytes still gathered");
@@ -330,19 +337,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("out");
         let mut w = WriteBack::new(File::create(&path).unwrap());
-        let mut want = Vec::new();
-        let mut k = 0u32;
-        while (want.len() as u64) < 3 * STEP + 12_345 {
-            let piece: Vec<u8> = (0..(k % 7919) * 97 + 1).map(|i| (i ^ k) as u8).collect();
-            if k.is_multiple_of(2) {
-                w.write_all(&piece).unwrap();
-            } else {
-                let (a, b) = piece.split_at(piece.len() / 3);
-                crate::output::files::write_all_vectored(&mut w, [a, b].into_iter()).unwrap();
-            }
-            want.extend_from_slice(&piece);
-            k += 1;
-        }
+        let want = write_pieces(&mut w, 3 * STEP as usize + 12_345);
         w.flush().unwrap();
         w.sync_all().unwrap();
         assert_eq!(w.written, want.len() as u64);
