@@ -75,7 +75,10 @@ impl OutBufs {
 /// Formats events, in order, into `out`.
 pub fn format_events(out: &mut OutBufs, events: &[Event<'_>]) {
     let mut row: rows::Rows = rows::Rows::default();
-    for e in events {
+    for (i, e) in events.iter().enumerate() {
+        if i % crate::sink::READ_AHEAD == 0 {
+            crate::sink::read_ahead(events, i);
+        }
         match e {
             Event::Claim(c) => match (c.outcome, c.header) {
                 (Outcome::Paid(p), Some(h)) => {

@@ -453,7 +453,10 @@ impl Sink for SummarySink {
             .par_iter()
             .map(|seg| {
                 let (mut s, mut codes) = (Summary::default(), CodeCounts::default());
-                for e in *seg {
+                for (i, e) in seg.iter().enumerate() {
+                    if i % crate::sink::READ_AHEAD == 0 {
+                        crate::sink::read_ahead(seg, i);
+                    }
                     s.count_event(e, &mut codes);
                 }
                 (s, codes)
