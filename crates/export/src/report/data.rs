@@ -212,7 +212,12 @@ struct Acc {
 
 impl Acc {
     fn add(&mut self, events: &[Event<'_>]) {
-        for e in events {
+        for (i, e) in events.iter().enumerate() {
+            // The outcomes and paid lines of the events ahead loaded together: in file order each
+            // was a cache miss of its own (`sink::read_ahead`, issue #13).
+            if i % liquidator_core::sink::READ_AHEAD == 0 {
+                liquidator_core::sink::read_ahead(events, i);
+            }
             match e {
                 Event::Claim(c) => match (c.outcome, c.header) {
                     (Outcome::Paid(p), Some(h)) => {
