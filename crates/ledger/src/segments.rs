@@ -209,8 +209,31 @@ impl Index {
 
     /// [`Index::build`] from the records as columns ([`Columns`]: 12 bytes a claim, 20 an act,
     /// where a `(seq, Rec)` takes 32 — at national size ≈ 11 M claim numbers, read every night).
+    ///
+    /// The columns become the index's own arrays: the records are moved to their radix slots in
+    /// place (a cycle of swaps per misplaced record, each record moved once, as an American flag
+    /// sort does), not scattered into a second set of arrays. Those were fresh memory, ≈ 100 MiB
+    /// on national night 2 (claims 12 bytes and acts 20 bytes a record) faulted in and zeroed by
+    /// the kernel while the engine waited for the load (issue #14: `perf` of the night,
+    /// `Index::from_columns`' page faults). The moves are not stable, and need not be: each slot is
+    /// then sorted by (key, night, paid, check), a total order on a valid ledger's records (one
+    /// record per key and night, `sort_night`), so the index is the one the stable scatter made
+    /// (test `the_index_built_in_place_is_the_one_a_scatter_into_new_arrays_builds`).
     pub fn from_columns(kind: Kind, c: Columns) -> Index {
-        let n = c.keys.len();
+        let Columns {
+            mut keys,
+            mut tags,
+            mut checks,
+        } = c;
+        let n = keys.len();
+        let acts = kind == Kind::Acts;
+        // Columns are pushed together; a shorter one (built by hand) reads as zeroes, as before.
+        tags.resize(n, 0);
+        if acts {
+            checks.resize(n, 0);
+        } else {
+            checks = Vec::new();
+        }
         // About 4 keys a radix slot (2^bits ≥ n / 4): the lookups either come sorted (a window's
         // claims, `Carry::claims`) or mostly miss (acts: a slot's keys, 8 bytes each, share a
         // cache line), so a slot of a handful of keys costs no extra miss, while one slot a key
@@ -220,39 +243,51 @@ impl Index {
             .clamp(8, 24);
         let shift = 64 - bits;
         let mut radix = vec![0u32; (1usize << bits) + 1];
-        for k in &c.keys {
+        for k in &keys {
             radix[(k >> shift) as usize + 1] += 1;
         }
         for i in 1..radix.len() {
             radix[i] += radix[i - 1];
         }
-        let acts = kind == Kind::Acts;
-        let mut keys = vec![0u64; n];
-        let mut tags = vec![0u32; n];
-        let mut checks = if acts { vec![0u64; n] } else { Vec::new() };
-        // `radix[p]` is slot p's cursor while scattering (then the start of slot p + 1)…
-        for (j, &k) in c.keys.iter().enumerate() {
-            let p = &mut radix[(k >> shift) as usize];
-            let i = *p as usize;
-            *p += 1;
-            keys[i] = k;
-            tags[i] = c.tags[j];
-            if acts {
-                checks[i] = c.checks.get(j).copied().unwrap_or(0);
+        // `next[p]`: the first position of slot p not yet holding one of its records.
+        let mut next = radix.clone();
+        for p in 0..radix.len() - 1 {
+            let end = radix[p + 1] as usize;
+            while (next[p] as usize) < end {
+                let i = next[p] as usize;
+                let (mut k, mut t) = (keys[i], tags[i]);
+                let mut ch = if acts { checks[i] } else { 0 };
+                // Carry the record to its slot, taking the one there, until one belongs here.
+                let mut q = (k >> shift) as usize;
+                while q != p {
+                    let j = next[q] as usize;
+                    next[q] += 1;
+                    std::mem::swap(&mut k, &mut keys[j]);
+                    std::mem::swap(&mut t, &mut tags[j]);
+                    if acts {
+                        std::mem::swap(&mut ch, &mut checks[j]);
+                    }
+                    q = (k >> shift) as usize;
+                }
+                keys[i] = k;
+                tags[i] = t;
+                if acts {
+                    checks[i] = ch;
+                }
+                next[p] += 1;
             }
         }
-        drop(c);
-        // … so one shift gives the slots' starts back (no second table of 2^bits cursors).
-        for i in (1..radix.len()).rev() {
-            radix[i] = radix[i - 1];
-        }
-        radix[0] = 0;
-        // Each slot by (key, night).
+        drop(next);
+        // Each slot by (key, night, paid, check): the earliest night of a key first.
+        let order = |keys: &[u64], tags: &[u32], checks: &[u64], i: usize| {
+            (keys[i], tags[i], checks.get(i).copied().unwrap_or(0))
+        };
         for w in radix.windows(2) {
             let (a, e) = (w[0] as usize, w[1] as usize);
             for i in a + 1..e {
                 let mut j = i;
-                while j > a && (keys[j - 1], tags[j - 1] >> 1) > (keys[j], tags[j] >> 1) {
+                while j > a && order(&keys, &tags, &checks, j - 1) > order(&keys, &tags, &checks, j)
+                {
                     keys.swap(j - 1, j);
                     tags.swap(j - 1, j);
                     if acts {
@@ -494,6 +529,102 @@ mod tests {
             );
         }
         assert_eq!(ix.get(300), None);
+    }
+
+    /// The index as it was built before the records were moved in place: scattered by radix slot
+    /// into new arrays in load order (stable), each slot then sorted by (key, night).
+    fn scattered(kind: Kind, all: &[(u32, Rec)]) -> (Vec<u64>, Vec<u32>, Vec<u64>, Vec<u32>) {
+        let n = all.len();
+        let bits = (usize::BITS - n.leading_zeros())
+            .saturating_sub(2)
+            .clamp(8, 24);
+        let shift = 64 - bits;
+        let mut radix = vec![0u32; (1usize << bits) + 1];
+        for (_, r) in all {
+            radix[(r.key >> shift) as usize + 1] += 1;
+        }
+        for i in 1..radix.len() {
+            radix[i] += radix[i - 1];
+        }
+        let mut slots: Vec<Vec<(u64, u32, u64)>> = vec![Vec::new(); radix.len() - 1];
+        for (s, r) in all {
+            let check = if kind == Kind::Acts { r.check } else { 0 };
+            slots[(r.key >> shift) as usize].push((r.key, s << 1 | r.paid as u32, check));
+        }
+        let (mut keys, mut tags, mut checks) = (vec![], vec![], vec![]);
+        for mut slot in slots {
+            slot.sort_by_key(|e| (e.0, e.1 >> 1));
+            slot.dedup_by_key(|e| e.0);
+            for (k, t, c) in slot {
+                keys.push(k);
+                tags.push(t);
+                checks.push(c);
+            }
+        }
+        let mut radix = vec![0u32; (1usize << bits) + 1];
+        for k in &keys {
+            radix[(k >> shift) as usize + 1] += 1;
+        }
+        for i in 1..radix.len() {
+            radix[i] += radix[i - 1];
+        }
+        if kind == Kind::Claims {
+            checks.clear();
+        }
+        (keys, tags, checks, radix)
+    }
+
+    #[test]
+    fn the_index_built_in_place_is_the_one_a_scatter_into_new_arrays_builds() {
+        // Nights of sorted, deduplicated records (as `sort_night` leaves them), keys repeated
+        // across nights, some crowded into a few radix slots, loaded in (night, key) order as
+        // `load_index` reads them — and, for a second build, in a shuffled order.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for kind in [Kind::Claims, Kind::Acts] {
+            for nights in [1u32, 3, 40] {
+                let mut all = Vec::new();
+                for seq in 1..=nights {
+                    let mut night = Vec::new();
+                    for _ in 0..(20_000 / nights) {
+                        let r = next();
+                        // A third of the keys from a small set (repeated across nights), a few
+                        // crowded under one top byte, the rest uniform.
+                        let key = match r % 3 {
+                            0 => mix(r % 500),
+                            1 if r % 7 == 0 => 0xAB00_0000_0000_0000 | ((r >> 20) % 4_000),
+                            _ => r,
+                        };
+                        night.push(Rec {
+                            key,
+                            check: next(),
+                            date: 20260301,
+                            paid: r % 5 != 0,
+                        });
+                    }
+                    for r in sort_night(night) {
+                        all.push((seq, r));
+                    }
+                }
+                let want = scattered(kind, &all);
+                let check = |ix: &Index| {
+                    assert_eq!(ix.keys, want.0, "{kind:?}, {nights} nights");
+                    assert_eq!(ix.tags, want.1);
+                    assert_eq!(ix.checks, want.2);
+                    assert_eq!(ix.radix, want.3);
+                };
+                check(&Index::build(kind, all.clone()));
+                for i in (1..all.len()).rev() {
+                    all.swap(i, next() as usize % (i + 1));
+                }
+                check(&Index::build(kind, all));
+            }
+        }
     }
 
     #[test]
