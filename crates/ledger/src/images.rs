@@ -141,24 +141,62 @@ pub fn varint_len(len: usize) -> usize {
 }
 
 /// Records from many stored values, in key order, in memory: one arena holding the values as
-/// read, each record's (key, offset of its length in the arena) side by side — one cache line for
-/// both on a lookup (the length is read back from the arena) — and a radix table on the keys' top
-/// bits.
+/// read (records key, length, bytes, in key order) and a radix table on the keys' top bits that
+/// gives, for each slot, where its first record starts in the arena (about 4 records a slot). A
+/// lookup reads its slot's bounds, then the slot's records from the first, in order — one
+/// cache line or two, read one after the other, not searched.
+///
+/// Why no table of (key, offset) pairs, one a record, as before: at national size it was 68 MiB
+/// (4.25 M states, 16 bytes each) beside the arena's ≈ 180 MiB, and its radix table of one slot a
+/// record 32 MiB more — fresh memory, faulted in and zeroed by the kernel while the engine waited
+/// for the load (issue #14: `Images::add`'s page faults were most of the states' load in `perf`
+/// of national night 2) — and a lookup went radix → pair → record, three misses in a row where
+/// radix → record is two.
 #[derive(Default)]
 pub struct Images {
-    keys: Vec<(u64, u64)>,
     arena: Vec<u8>,
-    radix: Vec<u32>,
+    /// `radix[p]`: the offset in the arena of the first record whose key's top `bits` bits are
+    /// `p` or more (`arena.len()` if none): slot p's records are `radix[p]..radix[p + 1]`. Empty
+    /// until [`Images::seal`].
+    radix: Vec<u64>,
     bits: u32,
+    /// Records held.
+    len: usize,
+    /// The last key added (values must come in key order).
+    last: Option<u64>,
+}
+
+/// The record starting at `at` of an arena whose records were checked when added (`parse`): its
+/// key, where its bytes start, where they end. `None` past the end (never within a checked arena).
+#[inline]
+fn arena_record(arena: &[u8], at: usize) -> Option<(u64, usize, usize)> {
+    let mut k = [0u8; 8];
+    k.copy_from_slice(arena.get(at..at + 8)?);
+    let mut i = at + 8;
+    let mut len = 0usize;
+    let mut shift = 0;
+    loop {
+        let byte = *arena.get(i)?;
+        i += 1;
+        len |= ((byte & 0x7f) as usize) << shift;
+        if byte & 0x80 == 0 {
+            break;
+        }
+        shift += 7;
+        if shift > 28 {
+            return None;
+        }
+    }
+    let end = i.checked_add(len).filter(|&e| e <= arena.len())?;
+    Some((u64::from_le_bytes(k), i, end))
 }
 
 impl Images {
-    /// Room for `records` records of `bytes` in all (the sizes the commit recorded): filled without
-    /// growing, so without copying the arena nor faulting in twice its memory. `None` if the
-    /// allocator refuses it (the sizes are a hint read from the ledger, never a reason to abort).
-    pub fn try_with_capacity(records: usize, bytes: usize) -> Option<Images> {
+    /// Room for records of `bytes` in all (the size the commit recorded): filled without growing,
+    /// so without copying the arena nor faulting in twice its memory. `None` if the allocator
+    /// refuses it (the size is a hint read from the ledger, never a reason to abort).
+    pub fn try_with_capacity(bytes: usize) -> Option<Images> {
         let mut im = Images::default();
-        im.keys.try_reserve_exact(records).ok()?;
         im.arena.try_reserve_exact(bytes).ok()?;
         Some(im)
     }
@@ -166,72 +204,100 @@ impl Images {
     /// Appends a stored value; values must come in key order.
     pub fn add(&mut self, b: &[u8]) -> Result<(), LedgerError> {
         let recs = parse(b)?;
-        if let (Some(&(last, _)), Some(&(first, _, _))) = (self.keys.last(), recs.first())
+        if let (Some(last), Some(&(first, _, _))) = (self.last, recs.first())
             && first <= last
         {
             return Err(LedgerError::Corrupt(
                 "state records: values out of order".into(),
             ));
         }
-        let base = self.arena.len();
-        self.arena.extend_from_slice(b);
-        self.keys.reserve(recs.len());
-        for (k, off, len) in recs {
-            // `off` is where the bytes start; the record's length sits between the key and them
-            self.keys.push((k, (base + off - varint_len(len)) as u64));
+        if let Some(&(k, _, _)) = recs.last() {
+            self.last = Some(k);
         }
+        self.arena.extend_from_slice(b);
+        self.len += recs.len();
         Ok(())
     }
 
-    /// Done adding: builds the radix table.
+    /// Done adding: builds the radix table, in one pass over the arena.
     pub fn seal(mut self) -> Images {
-        let n = self.keys.len();
-        self.bits = (usize::BITS - n.leading_zeros()).clamp(8, 24);
-        let mut radix = vec![0u32; (1usize << self.bits) + 1];
-        for (k, _) in &self.keys {
-            radix[(k >> (64 - self.bits)) as usize + 1] += 1;
+        // About 4 records a slot (2^bits ≥ n / 4): a slot's records are read in order, ≈ 40 bytes
+        // each at national size, so a lookup reads one or two cache lines of them.
+        self.bits = (usize::BITS - self.len.leading_zeros())
+            .saturating_sub(2)
+            .clamp(8, 24);
+        let shift = 64 - self.bits;
+        let slots = 1usize << self.bits;
+        let mut radix = vec![0u64; slots + 1];
+        // `next`: the first slot whose start is not set yet.
+        let (mut at, mut next) = (0usize, 0usize);
+        while let Some((k, _, end)) = arena_record(&self.arena, at) {
+            let p = (k >> shift) as usize;
+            while next <= p {
+                radix[next] = at as u64;
+                next += 1;
+            }
+            at = end;
         }
-        for i in 1..radix.len() {
-            radix[i] += radix[i - 1];
+        for r in &mut radix[next..] {
+            *r = self.arena.len() as u64;
         }
         self.radix = radix;
         self
     }
 
-    pub fn get(&self, key: u64) -> Option<&[u8]> {
-        if self.keys.is_empty() || self.radix.is_empty() {
+    /// Where the records of `key`'s slot start and end in the arena (`None` before `seal`, whose
+    /// `bits` is not set yet).
+    #[inline]
+    fn slot(&self, key: u64) -> Option<(usize, usize)> {
+        if self.radix.is_empty() {
             return None;
         }
         let p = (key >> (64 - self.bits)) as usize;
-        let (a, b) = (self.radix[p] as usize, self.radix[p + 1] as usize);
-        let i = a + self.keys[a..b].binary_search_by_key(&key, |e| e.0).ok()?;
-        self.record(i)
+        Some((
+            *self.radix.get(p)? as usize,
+            *self.radix.get(p + 1)? as usize,
+        ))
     }
 
-    /// Reads what [`Images::get`] would read for `key` — its radix slot, its line of (key, offset)
-    /// pairs and the first byte of its record — without a search: a value for the caller to
-    /// discard (the engine's read-ahead, `Carry::touch_state`). The misses of several keys touched
-    /// in a row overlap; `get` then finds their lines in the cache.
+    pub fn get(&self, key: u64) -> Option<&[u8]> {
+        let (mut at, end) = self.slot(key)?;
+        while at < end {
+            let (k, from, to) = arena_record(&self.arena, at)?;
+            if k == key {
+                return self.arena.get(from..to);
+            }
+            if k > key {
+                return None;
+            }
+            at = to;
+        }
+        None
+    }
+
+    /// Reads what [`Images::get`] reads first for `key` — its radix slot, then the length of the
+    /// slot's first record (the line where the slot's records start) — without a search: a value
+    /// for the caller to discard (the engine's read-ahead, `Carry::touch_state`). The misses of
+    /// several keys touched in a row overlap; `get` then finds their lines in the cache.
     #[inline]
     pub fn touch(&self, key: u64) -> usize {
         if self.radix.is_empty() {
             return 0;
         }
         let p = (key >> (64 - self.bits)) as usize;
-        let a = self.radix.get(p).map_or(0, |&a| a as usize);
-        self.keys
-            .get(a)
-            .and_then(|e| self.arena.get(e.1 as usize))
+        self.radix
+            .get(p)
+            .and_then(|&a| self.arena.get((a as usize).checked_add(8)?))
             .map_or(0, |&b| b as usize)
     }
 
     /// [`Images::touch`] of each of `keys` (at most `segments::GROUP`), in stages: every key's
-    /// radix slot, then every slot's (key, offset) line, then every record's first byte. One key
-    /// after the other, each touch was a chain of three dependent misses into a table far larger
-    /// than the cache (a national night's ≈ 4.3 M stored states, 270 MiB with their radix table
-    /// and keys), and the chains of the engine's 16 keys read ahead barely overlapped (issue #14:
-    /// `touch_state` 2.9 % of national night 2's CPU); in stages, each stage's misses overlap.
-    /// Reads what `touch` reads for each key (test `a_group_touch_reads_what_each_touch_reads`).
+    /// radix slot, then every slot's first record. One key after the other, each touch was a
+    /// chain of dependent misses into a table far larger than the cache (a national night's ≈ 4.3
+    /// M stored states, ≈ 200 MiB with their radix table), and the chains of the engine's 16 keys
+    /// read ahead barely overlapped (issue #14: `touch_state` 2.9 % of national night 2's CPU); in
+    /// stages, each stage's misses overlap. Reads what `touch` reads for each key (test
+    /// `a_group_touch_reads_what_each_touch_reads`).
     pub fn touch_group(&self, keys: &[u64]) -> usize {
         if self.radix.is_empty() {
             return 0;
@@ -243,53 +309,39 @@ impl Images {
             *a = self
                 .radix
                 .get((k >> shift) as usize)
-                .map_or(0, |&a| a as usize);
-        }
-        for a in &mut at[..n] {
-            *a = self.keys.get(*a).map_or(usize::MAX, |e| e.1 as usize);
+                .map_or(usize::MAX, |&a| a as usize);
         }
         at[..n]
             .iter()
-            .map(|&o| self.arena.get(o).map_or(0, |&b| b as usize))
+            .map(|&o| {
+                o.checked_add(8)
+                    .and_then(|i| self.arena.get(i))
+                    .map_or(0, |&b| b as usize)
+            })
             .sum()
     }
 
-    /// The bytes of record `i` (its length read back from the arena, where `add` checked it).
-    fn record(&self, i: usize) -> Option<&[u8]> {
-        let mut at = self.keys.get(i)?.1 as usize;
-        let mut len = 0usize;
-        let mut shift = 0;
-        loop {
-            let byte = *self.arena.get(at)?;
-            at += 1;
-            len |= ((byte & 0x7f) as usize) << shift;
-            if byte & 0x80 == 0 {
-                break;
-            }
-            shift += 7;
-        }
-        self.arena.get(at..at + len)
-    }
-
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.len
     }
 
-    /// Heap bytes held (arena, key/offset pairs, radix table): `LIQUIDATOR_TIMING`'s memory figures.
+    /// Heap bytes held (arena, radix table): `LIQUIDATOR_TIMING`'s memory figures.
     pub fn heap_bytes(&self) -> usize {
-        self.arena.capacity() + self.keys.capacity() * 16 + self.radix.capacity() * 4
+        self.arena.capacity() + self.radix.capacity() * 8
     }
 
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.len == 0
     }
 
     /// Every record, in key order.
     pub fn iter(&self) -> impl Iterator<Item = (u64, &[u8])> {
-        self.keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| (k.0, self.record(i).unwrap_or_default()))
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            let (k, from, to) = arena_record(&self.arena, at)?;
+            at = to;
+            Some((k, self.arena.get(from..to).unwrap_or_default()))
+        })
     }
 }
 
@@ -471,14 +523,15 @@ mod tests {
     }
 
     #[test]
-    fn a_touch_reads_the_first_byte_of_the_record_get_finds_and_answers_nothing_else() {
+    fn a_touch_reads_the_length_of_its_slots_first_record_and_answers_nothing_else() {
         assert_eq!(Images::default().seal().touch(1), 0);
         assert_eq!(Images::default().touch(1), 0);
         let mut im = Images::default();
         im.add(&value(&[(1, b"a"), (u64::MAX / 2, b""), (u64::MAX, b"zz")]))
             .unwrap();
         let im = im.seal();
-        // The record's first byte is its length (a varint): 1 for "a", 2 for "zz", 0 for "".
+        // Each key is alone in its slot, so the slot's first record is its own; the byte after
+        // the key is its length (a varint): 1 for "a", 2 for "zz", 0 for "".
         assert_eq!(im.touch(1), 1);
         assert_eq!(im.touch(u64::MAX / 2), 0);
         assert_eq!(im.touch(u64::MAX), 2);
@@ -530,6 +583,60 @@ mod tests {
             );
             at += n;
         }
+    }
+
+    #[test]
+    fn every_record_is_found_by_reading_its_slot_and_absent_keys_are_not_in_crowded_or_empty_slots()
+    {
+        // Keys uniform, crowded under a few top bits (many records a slot), and at both ends;
+        // records of 0 to 300 bytes (one- and two-byte lengths), added as values of 1 to 500.
+        let mut keys: Vec<u64> = (0..20_000u64)
+            .map(crate::segments::mix)
+            .chain((0..3_000u64).map(|i| 0x7700_0000_0000_0000 | (i * 977)))
+            .chain(0..50)
+            .chain(u64::MAX - 50..=u64::MAX)
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let payloads: Vec<Vec<u8>> = (0..keys.len())
+            .map(|i| vec![(i % 251) as u8; (i * 7) % 301])
+            .collect();
+        let want: std::collections::BTreeMap<u64, &[u8]> = keys
+            .iter()
+            .zip(&payloads)
+            .map(|(&k, p)| (k, p.as_slice()))
+            .collect();
+        let recs: Vec<(u64, &[u8])> = want.iter().map(|(&k, &v)| (k, v)).collect();
+        let mut im = Images::default();
+        let mut at = 0;
+        for n in (1..=500).cycle() {
+            let Some(part) = recs
+                .get(at..(at + n).min(recs.len()))
+                .filter(|p| !p.is_empty())
+            else {
+                break;
+            };
+            im.add(&value(part)).unwrap();
+            at += part.len();
+        }
+        // Not sealed: nothing found.
+        assert_eq!(im.get(keys[0]), None);
+        let im = im.seal();
+        assert_eq!(im.len(), want.len());
+        for (&k, &v) in &want {
+            assert_eq!(im.get(k), Some(v), "{k:x}");
+            for absent in [k.wrapping_add(1), k.wrapping_sub(1), k ^ (1 << 40)] {
+                assert_eq!(im.get(absent), want.get(&absent).copied(), "{absent:x}");
+            }
+        }
+        assert!(im.iter().eq(want.iter().map(|(&k, &v)| (k, v))));
+        // Empty, sealed: nothing found, nothing read.
+        let empty = Images::default().seal();
+        assert_eq!(
+            (empty.get(0), empty.get(u64::MAX), empty.len()),
+            (None, None, 0)
+        );
+        assert_eq!(empty.iter().count(), 0);
     }
 
     #[test]

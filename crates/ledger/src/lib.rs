@@ -1454,7 +1454,7 @@ impl StateView {
             Some(s) => {
                 s.check(file)?;
                 // Only a hint: memory refused leaves the table to grow as it is read.
-                Images::try_with_capacity(s.records as usize, s.bytes as usize).unwrap_or_default()
+                Images::try_with_capacity(s.bytes as usize).unwrap_or_default()
             }
             None => Images::default(),
         };
