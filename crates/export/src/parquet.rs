@@ -31,6 +31,7 @@ use liquidator_core::codes::Reject;
 use liquidator_core::date::Date;
 use liquidator_core::engine::BatchInfo;
 use liquidator_core::output::fmt;
+use liquidator_core::output::writeback::WriteBack;
 use liquidator_core::rules::{LineRejection, LineResult, Outcome, Paid, Rejection};
 use liquidator_core::sink::{Event, Sink, SinkError, segments};
 use parquet::arrow::ArrowWriter;
@@ -45,6 +46,7 @@ use std::sync::Arc;
 mod delta;
 mod dict;
 mod plain;
+mod pool;
 
 /// Rows per Parquet row group: large enough for good compression and fast scans, small enough to keep
 /// the writer's memory at a few tens of MB.
@@ -1626,7 +1628,7 @@ const IN_FLIGHT: usize = 2;
 /// [`dict`], parquet-rs's Arrow column writer for the plain columns), writes them in column order,
 /// and hands the emptied encoders back for the next row group (their buffers are reused).
 fn write_row_groups(
-    mut w: parquet::file::writer::SerializedFileWriter<std::fs::File>,
+    mut w: parquet::file::writer::SerializedFileWriter<WriteBack>,
     key: PseudonymKey,
     rx: crossbeam_channel::Receiver<Msg>,
     back: crossbeam_channel::Sender<Vec<Enc>>,
@@ -1658,8 +1660,9 @@ fn write_row_groups(
                 .for_each(|kv| w.append_key_value_metadata(kv)),
         }
     }
-    let file = w.into_inner().map_err(e)?;
-    file.sync_all().map_err(|e| e.to_string())?;
+    let mut file = w.into_inner().map_err(e)?;
+    // The direct buffer's last bytes written (through the page cache), then `fsync`.
+    file.finish().map_err(|e| e.to_string())?;
     Ok(rows)
 }
 
@@ -1698,8 +1701,13 @@ impl ParquetSink {
     /// [`ParquetSink::with_batch`] before the first window (its number and date are columns).
     pub fn create(dir: &Path, key: PseudonymKey) -> Result<ParquetSink, SinkError> {
         let path = dir.join(PARQUET_FILE);
-        let file = liquidator_core::output::files::create_private(&path)
-            .map_err(|e| SinkError::Io(path.clone(), e))?;
+        // `O_DIRECT` (`WriteBack::direct`): the file is written by a thread of its own, as the TSV
+        // writer's files, so that the kernel's buffered path (copies into page-cache pages, delayed
+        // allocation, write-back) is not CPU taken from the run's workers (output::writeback).
+        let file = WriteBack::direct(
+            liquidator_core::output::files::create_private(&path)
+                .map_err(|e| SinkError::Io(path.clone(), e))?,
+        );
         let props = writer_properties();
         let kv = |k: &str, v: String| KeyValue::new(k.to_string(), v);
         let props = props

@@ -18,7 +18,7 @@
 //! encodings {RLE, DELTA_BINARY_PACKED} and the pages' encoding statistics.
 
 use super::dict::{Chunk, PAGE_ROWS, pack_values, varint};
-use bytes::Bytes;
+use super::pool;
 use parquet::basic::{BoundaryOrder, Compression, Encoding, EncodingMask, PageType};
 use parquet::column::page::{CompressedPage, Page, PageWriter};
 use parquet::column::writer::ColumnCloseResult;
@@ -69,7 +69,7 @@ impl DeltaChunk {
     /// Writes the chunk of the rows pushed since the last call and starts the next one.
     pub(super) fn close(&mut self) -> parquet::errors::Result<Chunk> {
         let rows = self.values.len();
-        let mut out = TrackedWrite::new(Vec::with_capacity(rows * 2 + 256));
+        let mut out = TrackedWrite::new(pool::buffer(rows * 2 + 256));
         let mut pages = SerializedPageWriter::new(&mut out);
         let (mut size, mut uncompressed) = (0u64, 0u64);
         let mut first_data = None;
@@ -81,12 +81,12 @@ impl DeltaChunk {
         let mut count = 0;
         let mut deltas = [0u64; BLOCK];
         for page in self.values.chunks(PAGE_ROWS) {
-            let mut data = Vec::with_capacity(page.len() * 2 + 64);
+            let mut data = pool::buffer(page.len() * 2 + 64);
             let (lo, hi) = encode_page(page, &mut deltas, &mut data);
             let data_len = data.len();
             let spec = pages.write_page(CompressedPage::new(
                 Page::DataPage {
-                    buf: Bytes::from(data),
+                    buf: pool::bytes(data),
                     num_values: page.len() as u32,
                     encoding: Encoding::DELTA_BINARY_PACKED,
                     def_level_encoding: Encoding::RLE,
@@ -121,7 +121,7 @@ impl DeltaChunk {
             );
         }
         pages.close()?;
-        let bytes = Bytes::from(out.into_inner()?);
+        let bytes = pool::bytes(out.into_inner()?);
         index.set_boundary_order(match (ascending, descending) {
             (true, _) => BoundaryOrder::ASCENDING,
             (false, true) => BoundaryOrder::DESCENDING,

@@ -15,6 +15,7 @@
 //!
 //! Invariant: equal keys (in one column and row group) are equal values; null ⇔ `None`.
 
+use super::pool;
 use bytes::Bytes;
 use parquet::basic::BoundaryOrder;
 use parquet::basic::{Compression, Encoding, EncodingMask};
@@ -308,15 +309,16 @@ impl DictChunk {
 
         // The next chunk's dictionary starts at this one's size: no regrowth by copies (one
         // allocation a row group instead of about ten for an amount column's 100 KB).
+        // All from the writer thread's pool (`pool`): the previous row group's buffers.
         let dict_len = self.dict.len();
-        let dict = std::mem::replace(&mut self.dict, Vec::with_capacity(dict_len));
-        let mut out = TrackedWrite::new(Vec::with_capacity(
+        let dict = std::mem::replace(&mut self.dict, pool::buffer(dict_len));
+        let mut out = TrackedWrite::new(pool::buffer(
             dict_len + rows / 8 + all_indices.len() * usize::from(width) / 8 + 256,
         ));
         let mut pages = SerializedPageWriter::new(&mut out);
         let dict_spec = pages.write_page(CompressedPage::new(
             Page::DictionaryPage {
-                buf: Bytes::from(dict),
+                buf: pool::bytes(dict),
                 num_values: self.entries,
                 encoding: Encoding::PLAIN,
                 is_sorted: false,
@@ -344,8 +346,7 @@ impl DictChunk {
                 )
             })?;
             next += values;
-            let mut data =
-                Vec::with_capacity(levels.len() / 8 + values * usize::from(width) / 8 + 64);
+            let mut data = pool::buffer(levels.len() / 8 + values * usize::from(width) / 8 + 64);
             if nullable {
                 // Definition levels (max 1): 4-byte length, then the hybrid encoding at 1 bit.
                 cache.encode(levels, &mut data);
@@ -356,7 +357,7 @@ impl DictChunk {
             let data_len = data.len();
             let spec = pages.write_page(CompressedPage::new(
                 Page::DataPage {
-                    buf: Bytes::from(data),
+                    buf: pool::bytes(data),
                     num_values: levels.len() as u32,
                     encoding: Encoding::RLE_DICTIONARY,
                     def_level_encoding: Encoding::RLE,
@@ -383,7 +384,7 @@ impl DictChunk {
             }
         }
         pages.close()?;
-        let bytes = Bytes::from(out.into_inner()?);
+        let bytes = pool::bytes(out.into_inner()?);
 
         let mut metadata = ColumnChunkMetaData::builder(self.descr.clone())
             .set_compression(Compression::UNCOMPRESSED)
@@ -431,8 +432,11 @@ impl DictChunk {
 /// pass). Cleared per row group.
 #[derive(Default)]
 pub(super) struct LevelsCache {
-    /// (levels, their encoding: 4-byte length then the hybrid at 1 bit).
+    /// (levels, their encoding: 4-byte length then the hybrid at 1 bit); `pages[..used]` are the
+    /// row group's, the others are buffers kept for the next row groups (a page's levels are
+    /// 24 576 or 65 536 bytes: allocated afresh per row group, they were fresh pages to the kernel).
     pages: Vec<(Vec<u8>, Vec<u8>)>,
+    used: usize,
 }
 
 impl LevelsCache {
@@ -442,7 +446,8 @@ impl LevelsCache {
 
     /// Appends the encoding of a page's definition levels.
     fn encode(&mut self, levels: &[u8], out: &mut Vec<u8>) {
-        if let Some((_, enc)) = self.pages.iter().find(|(l, _)| l[..] == *levels) {
+        let pages = self.pages.get(..self.used).unwrap_or_default();
+        if let Some((_, enc)) = pages.iter().find(|(l, _)| l[..] == *levels) {
             out.extend_from_slice(enc);
             return;
         }
@@ -451,14 +456,23 @@ impl LevelsCache {
         hybrid(levels, 1, out);
         let len = (out.len() - start - 4) as u32;
         out[start..start + 4].copy_from_slice(&len.to_le_bytes());
-        if self.pages.len() < Self::ENTRIES {
-            self.pages.push((levels.to_vec(), out[start..].to_vec()));
+        if self.used < Self::ENTRIES {
+            if self.pages.len() == self.used {
+                self.pages.push((Vec::new(), Vec::new()));
+            }
+            if let Some((l, enc)) = self.pages.get_mut(self.used) {
+                l.clear();
+                l.extend_from_slice(levels);
+                enc.clear();
+                enc.extend_from_slice(&out[start..]);
+                self.used += 1;
+            }
         }
     }
 
-    /// Forgets the row group's pages.
+    /// Forgets the row group's pages (their buffers are kept).
     pub(super) fn clear(&mut self) {
-        self.pages.clear();
+        self.used = 0;
     }
 }
 

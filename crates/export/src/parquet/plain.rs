@@ -20,7 +20,7 @@
 //! encoding statistics.
 
 use super::dict::{Chunk, PAGE_ROWS, hybrid_with};
-use bytes::Bytes;
+use super::pool;
 use parquet::basic::{BoundaryOrder, Compression, Encoding, EncodingMask, PageType};
 use parquet::column::page::{CompressedPage, Page, PageWriter};
 use parquet::column::writer::ColumnCloseResult;
@@ -84,7 +84,10 @@ impl Snappy {
         let n = e
             .compress(&page, &mut self.scratch)
             .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))?;
-        Ok(self.scratch.get(..n).unwrap_or_default().to_vec())
+        pool::give(page);
+        let mut out = pool::buffer(n);
+        out.extend_from_slice(self.scratch.get(..n).unwrap_or_default());
+        Ok(out)
     }
 }
 
@@ -120,7 +123,7 @@ impl<'w> Pages<'w> {
     ) -> parquet::errors::Result<()> {
         let spec = self.w.write_page(CompressedPage::new(
             Page::DataPage {
-                buf: Bytes::from(buf),
+                buf: pool::bytes(buf),
                 num_values: rows as u32,
                 encoding: Encoding::PLAIN,
                 def_level_encoding: Encoding::RLE,
@@ -176,7 +179,7 @@ fn result(
     column_index: Option<parquet::file::page_index::column_index::ColumnIndexMetaData>,
     offsets: OffsetIndexBuilder,
 ) -> parquet::errors::Result<Chunk> {
-    let bytes = Bytes::from(out.into_inner()?);
+    let bytes = pool::bytes(out.into_inner()?);
     Ok((
         bytes,
         ColumnCloseResult {
@@ -244,7 +247,7 @@ impl TextChunk {
     /// Writes the chunk of the rows pushed since the last call and starts the next one.
     pub(super) fn close(&mut self) -> parquet::errors::Result<Chunk> {
         let rows = self.ends.len();
-        let mut out = TrackedWrite::new(Vec::with_capacity(self.bytes.len() + 256));
+        let mut out = TrackedWrite::new(pool::buffer(self.bytes.len() + 256));
         let mut pages = Pages::new(&mut out);
         let mut index = ColumnIndexBuilder::new(parquet::basic::Type::BYTE_ARRAY);
         let mut min_max: Option<(Vec<u8>, Vec<u8>)> = None;
@@ -272,7 +275,7 @@ impl TextChunk {
                 Some((b, e)) => (&b[..], &e[..], 0usize),
                 None => (cells, ends, start),
             };
-            let mut page = Vec::with_capacity(cells.len() + 4 * ends.len());
+            let mut page = pool::buffer(cells.len() + 4 * ends.len());
             let mut s = base;
             let mut lo_hi: Option<(u128, u128, usize, usize)> = None;
             let mut keyed = true;
@@ -410,7 +413,7 @@ impl Int64Chunk {
     /// Writes the chunk of the rows pushed since the last call and starts the next one.
     pub(super) fn close(&mut self) -> parquet::errors::Result<Chunk> {
         let rows = self.levels.len();
-        let mut out = TrackedWrite::new(Vec::with_capacity(self.values.len() * 8 + 256));
+        let mut out = TrackedWrite::new(pool::buffer(self.values.len() * 8 + 256));
         let mut pages = Pages::new(&mut out);
         let mut next = 0;
         for levels in self.levels.chunks(PAGE_ROWS) {
@@ -419,7 +422,7 @@ impl Int64Chunk {
                 parquet::errors::ParquetError::General("fewer values than levels".into())
             })?;
             next += n;
-            let mut page = Vec::with_capacity(levels.len() / 8 + 8 * n + 16);
+            let mut page = pool::buffer(levels.len() / 8 + 8 * n + 16);
             page.extend_from_slice(&[0; 4]);
             hybrid_with(levels, 1, true, &mut page);
             let len = (page.len() - 4) as u32;
