@@ -154,8 +154,9 @@ pub fn read_ahead(events: &[Event<'_>], i: usize) {
 /// One field of a paid line in each 64-byte stretch of it, so that loading them brings every cache
 /// line the line spans (test `touched_fields_cover_every_cache_line_of_a_paid_line`: the compiler
 /// chooses the layout).
+/// Also the Parquet export's read-ahead of its rows (`liquidator_export::parquet`).
 #[inline(always)]
-fn touch_line(r: &LineResult) -> u64 {
+pub fn touch_line(r: &LineResult) -> u64 {
     (r.mod_amounts[0] ^ r.unit_price ^ r.heavy_forfait ^ r.amc_excess) as u64
         ^ r.rate_reason.map_or(0, |x| x as u64)
 }

@@ -1853,6 +1853,8 @@ fn encode_group(
     paid: &PaidRows,
 ) -> Result<(), String> {
     for (s, part) in rows.chunks(CACHE_ROWS).enumerate() {
+        let next = rows.get((s + 1) * CACHE_ROWS..).unwrap_or(&[]);
+        read_ahead(next.get(..CACHE_ROWS).unwrap_or(next));
         let part = paid.part(s, part)?;
         for (e, c) in encs.iter_mut().zip(cols) {
             match (e, c.key) {
@@ -1886,6 +1888,34 @@ fn encode_group(
         }
     }
     Ok(())
+}
+
+/// Loads what the columns read of `rows` — a paid row's outcome line (every cache line of it),
+/// header, act line and payee; a rejection's claim and code; an orphan — in a tight loop of
+/// independent loads, so that their cache misses overlap instead of each stalling the first column
+/// of the task to read the row (`line`, `practitioner`: README "Performance", tenth pass). Why they
+/// miss: the outcomes were written by the shards a window earlier and are scattered in file order
+/// (`liquidator_core::sink::read_ahead`, the TSV and summary sinks' read-ahead). Each task calls it
+/// on the next slice before it encodes the current one. Only loads: the file does not depend on it.
+#[inline(always)]
+fn read_ahead(rows: &[Row]) {
+    let mut acc = 0u64;
+    for r in rows {
+        acc ^= match r {
+            Row::Paid(p) => {
+                liquidator_core::sink::touch_line(p.r)
+                    ^ u64::from(p.h.claim_no)
+                    ^ u64::from(p.h.rank)
+                    ^ u64::from(p.l.line_no)
+                    ^ p.p.payee as u64
+            }
+            Row::Rejected { claim, rej, .. } | Row::RejectedLine { claim, rej, .. } => {
+                u64::from(claim.claim_no) ^ rej.code as u64
+            }
+            Row::Orphan(o) => u64::from(o.claim_no),
+        };
+    }
+    std::hint::black_box(acc);
 }
 
 /// Appends the PLAIN encoding of the cell of `row` in column `c` (a dictionary value): the same
