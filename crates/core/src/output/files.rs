@@ -227,9 +227,10 @@ fn set_bytes(bufs: &Vec<OutBufs>) -> usize {
 impl TsvSink {
     pub fn create(dir: &Path) -> Result<TsvSink, SinkError> {
         let mut w = Writer::new(dir)?;
-        // Two windows' text queued at most: the writer copies a window into the page cache in a
-        // fraction of the time the next one takes to liquidate, and a writer held up by the disk
-        // then holds up the run instead of piling windows up in memory (issue #13).
+        // Two windows' text queued at most: the writer writes a window out (`O_DIRECT`,
+        // `output::writeback`) in a fraction of the time the next one takes to liquidate, and a
+        // writer held up by the disk then holds up the run instead of piling windows up in memory
+        // (issue #13).
         let (tx, rx) = crossbeam_channel::bounded::<Vec<OutBufs>>(QUEUED);
         // The way back: at most as many sets of buffers as can be in flight, plus the one being
         // written and the one being formatted. A full return channel drops the buffers instead.
