@@ -196,7 +196,9 @@ impl Sink for DebtSink {
         let t = std::time::Instant::now();
         let path = self.dir.join(DEBTS);
         let f = create_private(&path).map_err(|e| SinkError::Io(path.clone(), e))?;
-        let mut w = BufWriter::with_capacity(1 << 20, WriteBack::new(f));
+        // O_DIRECT: written by a thread of its own (`output::pieces`), which waits for the disk
+        // while the workers format; made durable by `WriteBack::finish`.
+        let mut w = WriteBack::direct(f);
         w.write_all(DEBTS_HEADER.as_bytes())
             .map_err(|e| SinkError::Io(path.clone(), e))?;
         let unreadable = std::sync::OnceLock::new();
@@ -236,8 +238,6 @@ impl Sink for DebtSink {
                 "{DEBTS}: ledger corrupt: a beneficiary state does not read: {e}"
             )));
         }
-        w.flush()
-            .and_then(|()| w.get_ref().sync_all())
-            .map_err(|e| SinkError::Io(path, e))
+        w.finish().map_err(|e| SinkError::Io(path, e))
     }
 }

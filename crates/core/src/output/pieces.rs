@@ -11,6 +11,7 @@
 use super::files::write_all_vectored;
 use rayon::prelude::*;
 use std::io::{self, Write};
+use std::sync::mpsc;
 
 /// Rows formatted by one task.
 pub const PIECE: usize = 4096;
@@ -38,25 +39,25 @@ type Texts<const N: usize> = Vec<[Vec<u8>; N]>;
 ///
 /// A batch's texts go to each writer in one vectored write ([`write_all_vectored`]: no copy into
 /// the writer's buffer when they are larger than it). Batch k is written while batch k + 1 is
-/// formatted (`rayon::join`: the calling thread writes, the formatting is a task any worker of the
-/// pool takes, the caller included once its writes are done) — the kernel's copy of a batch into the page cache costs about as much as its formatting
-/// (issue #13). Nothing waits for the pool from outside a task: with one thread, the join runs the
-/// writes, then the formatting, on that thread (a design with a channel between a formatting task
-/// and the writing thread hung at `--threads 1`, the pool's one worker blocked on the channel).
+/// formatted: the writes run on a thread of their own (scoped to the call), the formatting on the
+/// calling thread's pool, so that a write that waits for the disk (the end-of-run files are
+/// `O_DIRECT`, `WriteBack::direct`) holds no worker, and the workers format while it waits (issue
+/// #13: at 2 threads the writes used to run on the calling worker, one side of a `rayon::join`,
+/// and the tail's formatting waited for them). The writer thread never waits for the pool, so
+/// nothing can hang at `--threads 1` (a channel between a formatting task and a writing *worker*
+/// did: the pool's one worker blocked on the channel).
 ///
-/// The two sets of [`BATCH`] buffers are kept from one batch to the next (cleared, not freed): a
-/// piece's text is megabytes, and fresh buffers grew by doubling (copying the text each time) into
-/// fresh pages (zeroed by the kernel, then unmapped when freed) for every piece (issue #13).
+/// The two sets of [`BATCH`] buffers go back and forth between the two sides (cleared, not freed):
+/// a piece's text is megabytes, and fresh buffers grew by doubling (copying the text each time)
+/// into fresh pages (zeroed by the kernel, then unmapped when freed) for every piece (issue #13).
+/// The thread's spawn failing is an error of the first writer.
 pub fn write_pieces<T: Sync, const N: usize>(
     out: &mut [&mut (dyn Write + Send); N],
     pieces: &[&[T]],
     fmt: impl Fn(&mut [Vec<u8>; N], usize, &[T]) + Sync,
 ) -> Result<(), (usize, io::Error)> {
     let batches: Vec<&[&[T]]> = pieces.chunks(BATCH).collect();
-    let format = |texts: &mut Texts<N>, k: usize| {
-        let Some(batch) = batches.get(k) else {
-            return;
-        };
+    let format = |texts: &mut Texts<N>, k: usize, batch: &[&[T]]| {
         if texts.len() < batch.len() {
             texts.resize_with(batch.len(), || std::array::from_fn(|_| Vec::new()));
         }
@@ -69,23 +70,41 @@ pub fn write_pieces<T: Sync, const N: usize>(
                 fmt(b, k * BATCH + j, piece);
             });
     };
-    let write = |out: &mut [&mut (dyn Write + Send); N], texts: &Texts<N>, k: usize| {
-        let n = batches.get(k).map_or(0, |b| b.len());
-        for (i, w) in out.iter_mut().enumerate() {
-            let parts = texts.iter().take(n).filter_map(|t| t.get(i));
-            write_all_vectored(&mut **w, parts.map(Vec::as_slice)).map_err(|e| (i, e))?;
+    std::thread::scope(|s| {
+        // A rendezvous: a batch is handed over when the writer is done with the one before.
+        let (to_writer, queued) = mpsc::sync_channel::<(Texts<N>, usize)>(0);
+        let (back, spare) = mpsc::channel::<Texts<N>>();
+        let writer = std::thread::Builder::new()
+            .name("pieces-writer".into())
+            .spawn_scoped(s, move || -> Result<(), (usize, io::Error)> {
+                for (texts, n) in queued {
+                    for (i, w) in out.iter_mut().enumerate() {
+                        let parts = texts.iter().take(n).filter_map(|t| t.get(i));
+                        write_all_vectored(&mut **w, parts.map(Vec::as_slice))
+                            .map_err(|e| (i, e))?;
+                    }
+                    // The formatting side may be gone (it stops when a send fails).
+                    let _ = back.send(texts);
+                }
+                Ok(())
+            })
+            .map_err(|e| (0, e))?;
+        let mut sets: Vec<Texts<N>> = vec![Vec::new(), Vec::new()];
+        for (k, batch) in batches.iter().enumerate() {
+            let Some(mut texts) = sets.pop().or_else(|| spare.recv().ok()) else {
+                break; // the writer stopped on an error: joined below
+            };
+            format(&mut texts, k, batch);
+            if to_writer.send((texts, batch.len())).is_err() {
+                break;
+            }
         }
-        Ok(())
-    };
-    let (mut ready, mut next): (Texts<N>, Texts<N>) = (Vec::new(), Vec::new());
-    format(&mut ready, 0);
-    for k in 0..batches.len() {
-        let (written, ()) =
-            rayon::join(|| write(&mut *out, &ready, k), || format(&mut next, k + 1));
-        written?;
-        std::mem::swap(&mut ready, &mut next);
-    }
-    Ok(())
+        drop(to_writer);
+        match writer.join() {
+            Ok(r) => r,
+            Err(p) => std::panic::resume_unwind(p),
+        }
+    })
 }
 
 #[cfg(test)]
@@ -139,6 +158,44 @@ mod tests {
             })
             .unwrap();
             assert_eq!(String::from_utf8(a).unwrap(), want, "{threads} threads");
+        }
+    }
+
+    /// The writes run on a thread that is none of the pool's workers (a write waiting for the disk
+    /// holds no worker), at 1 and 2 threads, and the texts still come out whole and in order.
+    #[test]
+    fn pieces_are_written_off_the_pools_workers() {
+        struct OffPool(Vec<u8>, usize);
+        impl Write for OffPool {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                if rayon::current_thread_index().is_some() {
+                    self.1 += 1;
+                }
+                self.0.extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let rows: Vec<u32> = (0..(PIECE * BATCH * 3 + 5) as u32).collect();
+        let want: String = rows.iter().map(|r| format!("{r}\n")).collect();
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let mut w = OffPool(Vec::new(), 0);
+            pool.install(|| {
+                write_in_pieces(&mut [&mut w], &rows, |t, _, piece| {
+                    for r in piece {
+                        t[0].extend_from_slice(format!("{r}\n").as_bytes());
+                    }
+                })
+            })
+            .unwrap();
+            assert_eq!(w.1, 0, "{threads} threads: a write ran on a worker");
+            assert_eq!(String::from_utf8(w.0).unwrap(), want, "{threads} threads");
         }
     }
 

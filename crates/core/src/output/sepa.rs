@@ -1034,14 +1034,12 @@ impl Sink for PaymentOrderSink<'_> {
         let paths = [ORDERS, HELD, XML].map(|n| self.dir.join(n));
         let paths = &paths;
         let io_err = |i: usize| move |e: std::io::Error| SinkError::Io(paths[i].clone(), e);
-        // Each file hands its bytes to the disk as they come (`output::writeback`): the `fsync`s
-        // below find little left to write.
-        let create = |i: usize| -> Result<std::io::BufWriter<WriteBack>, SinkError> {
+        // Each file is written with O_DIRECT by a thread of its own (`output::pieces`), which waits
+        // for the disk while the workers format (`output::writeback`); made durable by
+        // `WriteBack::finish`.
+        let create = |i: usize| -> Result<WriteBack, SinkError> {
             let f = create_private(&paths[i]).map_err(io_err(i))?;
-            Ok(std::io::BufWriter::with_capacity(
-                1 << 20,
-                WriteBack::new(f),
-            ))
+            Ok(WriteBack::direct(f))
         };
         let mut orders = create(0)?;
         orders
@@ -1097,17 +1095,11 @@ impl Sink for PaymentOrderSink<'_> {
         let t = std::time::Instant::now();
         // Each file made durable as soon as it is whole, here, beside the other sinks' end-of-run
         // work rather than after it (`Staging::sync` then finds clean pages; issue #13).
-        orders
-            .flush()
-            .and_then(|()| orders.get_ref().sync_all())
-            .map_err(io_err(0))?;
-        held.flush()
-            .and_then(|()| held.get_ref().sync_all())
-            .map_err(io_err(1))?;
+        orders.finish().map_err(io_err(0))?;
+        held.finish().map_err(io_err(1))?;
         if let Some(mut w) = xml {
             w.write_all(Doc::tail())
-                .and_then(|()| w.flush())
-                .and_then(|()| w.get_ref().sync_all())
+                .and_then(|()| w.finish())
                 .map_err(io_err(2))?;
         }
         crate::engine::tail_step("payment orders: synced", t);

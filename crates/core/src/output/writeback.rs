@@ -28,7 +28,8 @@
 //! write whole); only when they reach the disk does.
 //!
 //! [`WriteBack::direct`] files (the TSV writer's: `payments.tsv`, `rejections.tsv`, the insurers'
-//! files — 2.9 GB a national night) bypass the page cache instead: `O_DIRECT`, whole buffers of
+//! files — 2.9 GB a national night; the end-of-run files, `debts.tsv` and the payment orders — 1.1
+//! GB) bypass the page cache instead: `O_DIRECT`, whole buffers of
 //! [`DIRECT_BYTES`] copied from the writes and written from 4 KiB-aligned memory at aligned
 //! offsets, the last partial buffer written through the page cache by [`WriteBack::finish`]
 //! before its `fsync`. Why: the kernel's buffered path (copy into page-cache pages, delayed
@@ -36,9 +37,10 @@
 //! competes with the workers for the 2 cores (at 1 thread it ran beside them for free: issue #13's
 //! 1 → 2); a direct write costs the thread a copy into its buffer and a wait for the disk (`dd
 //! oflag=direct` of 2 GiB: 1.0–1.9 s here, under load), not the CPU. Alternated runs at 2 threads:
-//! the national day's system time 2.5–3.2 → 1.6–2.1 s. Only for a thread of its own: on the run's workers (the end-of-run files) the
-//! wait would be CPU lost. A filesystem that refuses `O_DIRECT` (at `fcntl`, or at any write:
-//! `EINVAL`) gets the same bytes through the page cache from there on, as above.
+//! the national day's system time 2.5–3.2 → 1.6–2.1 s. Only for a thread of its own (the TSV
+//! writer, `output::pieces`'s writer thread): on the run's workers the wait would be CPU lost. A
+//! filesystem that refuses `O_DIRECT` (at `fcntl`, or at any write: `EINVAL`) gets the same bytes
+//! through the page cache from there on, as above.
 
 use std::fs::File;
 use std::io::{self, IoSlice, Write};
