@@ -326,6 +326,9 @@ pub fn process_in(
         }
     }
     timer.report();
+    if let Some(s) = &timer.sched {
+        eprintln!("timing: windows, {}", s.since());
+    }
     if timer.on {
         timer.report_memory(sinks);
     }
@@ -374,11 +377,15 @@ pub fn process_in(
             })
             .collect()
     };
+    let sched = timer.on.then(WorkersSched::now);
     let finished = finish();
     if timer.on {
         // In the order of `stage_run`'s list: TSV, debts, payment orders, summary, then the extras.
         let each: Vec<String> = finished.iter().map(|(_, t)| format!("{t:.3}")).collect();
         eprintln!("timing: sinks' finish, side by side (s) {}", each.join(" "));
+    }
+    if let Some(s) = sched {
+        eprintln!("timing: tail: sinks' finish, {}", s.since());
     }
     for (r, _) in finished {
         r?;
@@ -1073,6 +1080,48 @@ pub fn tail_step(what: &str, since: std::time::Instant) {
     }
 }
 
+/// The run's pool's workers' time on a CPU and waiting for one since a moment, from the
+/// scheduler's own counts (`/proc/thread-self/schedstat`, read on each worker by
+/// `rayon::broadcast`; zero where it cannot be read): with the wall, how long the workers slept —
+/// a core idle for want of work, which other load on the machine does not blur as it blurs the
+/// wall (it shows as waiting for a CPU instead). Issue #13: the tail's and the windows' idle cores.
+struct WorkersSched {
+    at: std::time::Instant,
+    /// On a CPU, waiting for one: nanoseconds, summed over the workers.
+    run: u64,
+    wait: u64,
+    workers: usize,
+}
+
+impl WorkersSched {
+    fn now() -> WorkersSched {
+        let each = rayon::broadcast(|_| {
+            let s = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+            let mut v = s.split_whitespace().map(|x| x.parse::<u64>().unwrap_or(0));
+            (v.next().unwrap_or(0), v.next().unwrap_or(0))
+        });
+        WorkersSched {
+            at: std::time::Instant::now(),
+            run: each.iter().map(|e| e.0).sum(),
+            wait: each.iter().map(|e| e.1).sum(),
+            workers: each.len(),
+        }
+    }
+
+    /// What the workers did since `self`, as text.
+    fn since(&self) -> String {
+        let now = WorkersSched::now();
+        let wall = now.at.duration_since(self.at).as_secs_f64();
+        let run = now.run.saturating_sub(self.run) as f64 / 1e9;
+        let wait = now.wait.saturating_sub(self.wait) as f64 / 1e9;
+        format!(
+            "{} workers over {wall:.3} s: on a CPU {run:.3} s, waiting for one {wait:.3} s, asleep {:.3} s",
+            self.workers,
+            (self.workers as f64 * wall - run - wait).max(0.0)
+        )
+    }
+}
+
 /// Measures consecutive laps when timing is on (costs nothing otherwise).
 struct Stopwatch(Option<std::time::Instant>);
 
@@ -1106,6 +1155,8 @@ struct Timer {
     /// The serial bookkeeping's time after the sinks of the previous window were done, summed over
     /// the windows: time when it ran alone, on one core, the critical path (issue #13).
     book_alone: std::time::Duration,
+    /// The workers' scheduler counts at the start (timing on only).
+    sched: Option<WorkersSched>,
 }
 
 impl Timer {
@@ -1130,6 +1181,7 @@ impl Timer {
             windows_peak: [0; 3],
             events_peak: 0,
             book_alone: std::time::Duration::ZERO,
+            sched: timing_on().then(WorkersSched::now),
         }
     }
     /// Notes what the window buffers hold (only when timing is on: it walks every outcome).
