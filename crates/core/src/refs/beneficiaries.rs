@@ -152,7 +152,20 @@ pub struct Beneficiaries {
     ald: Arr<AldRow>,
     /// Bank details by beneficiary key (looked up once per payee by the payment orders).
     banks: Arr<BankRow>,
+    /// Where each block of [`ALD_BLOCK`] rows of the store starts in `ald`: entry `b` is the lower
+    /// bound in `ald` of the key at row `b × ALD_BLOCK`, plus a last entry `ald.len()`. A
+    /// beneficiary's ALD periods lie between its block's entry and the next one, a few rows
+    /// ([`BenefView::ald_at`]). Built at load from the arrays (`build_ald_index`), not stored in the
+    /// snapshot; empty when not built (or the ALD list does not fit `u32` positions): the lookup
+    /// then gallops from an estimate.
+    ald_index: Vec<u32>,
 }
+
+/// Rows of the store per entry of [`Beneficiaries::ald_index`] (a power of two). 64 rows: on the
+/// generated national day about 10 ALD rows (4 cache lines) a block, and 0.6 MiB of index for 10 M
+/// rows.
+const ALD_BLOCK_SHIFT: u32 = 6;
+const ALD_BLOCK: usize = 1 << ALD_BLOCK_SHIFT;
 
 /// The arrays and scalars of a store, borrowed: what a snapshot writes and what it checks at open.
 pub(crate) struct Parts<'a> {
@@ -221,13 +234,7 @@ impl<'a> BenefView<'a> {
     /// 80 % of claims without one pay no extra memory access.
     pub fn ald_at(&self, d: Date) -> Option<(Period, [u8; 2])> {
         let ald = self.store.ald();
-        // ALD keys are a subset of the beneficiaries' keys, sorted the same way: the beneficiary's
-        // relative position in the store is a close guess of its position in the ALD list, and the
-        // search gallops from there (a few neighbouring pages instead of a binary search over the
-        // whole list: cache and TLB misses, issue #13). The result is the same lower bound.
-        let n = self.store.keys().len().max(1);
-        let guess = (self.index as u128 * ald.len() as u128 / n as u128) as usize;
-        let i = lower_bound_near(ald, self.key, guess);
+        let i = self.store.ald_lower_bound(self.key, self.index);
         ald.get(i..)?
             .iter()
             .take_while(|a| a.key == self.key)
@@ -336,6 +343,75 @@ impl Beneficiaries {
         self.ald().len()
     }
 
+    /// Fills [`Self::ald_index`] from the keys and the ALD list (both sorted by key): one forward
+    /// gallop over the ALD list per block of rows. Called once the arrays are loaded (and, from a
+    /// snapshot, checked). Left empty if the ALD list's positions do not fit a `u32`.
+    pub(crate) fn build_ald_index(&mut self) {
+        let keys = self.keys();
+        let ald = self.ald();
+        let Ok(last) = u32::try_from(ald.len()) else {
+            self.ald_index = Vec::new();
+            return;
+        };
+        let blocks = keys.len().div_ceil(ALD_BLOCK);
+        let mut index = vec![last; blocks + 1];
+        // In parallel by runs of blocks (a national day's 10 M rows: 156 k blocks): each run binary
+        // searches its first bound, then gallops forward from one bound to the next (keys ascend).
+        const RUN: usize = 4096;
+        index[..blocks]
+            .par_chunks_mut(RUN)
+            .enumerate()
+            .for_each(|(r, out)| {
+                let mut j: Option<usize> = None;
+                for (o, &k) in out
+                    .iter_mut()
+                    .zip(keys.iter().skip(r * RUN * ALD_BLOCK).step_by(ALD_BLOCK))
+                {
+                    let at = match j {
+                        None => ald.partition_point(|a| a.key < k),
+                        Some(mut j) => {
+                            let mut step = 1;
+                            while ald.get(j + step - 1).is_some_and(|a| a.key < k) {
+                                j += step;
+                                step *= 2;
+                            }
+                            let hi = (j + step).min(ald.len());
+                            j + ald
+                                .get(j..hi)
+                                .map_or(0, |v| v.partition_point(|a| a.key < k))
+                        }
+                    };
+                    *o = at as u32;
+                    j = Some(at);
+                }
+            });
+        self.ald_index = index;
+    }
+
+    /// The first position in the ALD list whose key is not below `key`, whose first row in the store
+    /// is at `at` (a [`BenefView`]'s index). The beneficiary's block of rows bounds it
+    /// ([`Self::ald_index`]): the search is over that block's few ALD rows, which the engine's
+    /// read-ahead has read ([`Self::read_ahead`]) — where a gallop from the beneficiary's relative
+    /// position in the store met a chain of cache misses over neighbouring pages (issue #13). The
+    /// result is the same lower bound (test `ald_lower_bound_is_the_whole_lists_lower_bound_…`).
+    #[inline]
+    fn ald_lower_bound(&self, key: u64, at: usize) -> usize {
+        let ald = self.ald();
+        let b = at >> ALD_BLOCK_SHIFT;
+        if let (Some(&lo), Some(&hi)) = (self.ald_index.get(b), self.ald_index.get(b + 1))
+            && let Some(v) = ald.get(lo as usize..hi as usize)
+        {
+            // keys[b × ALD_BLOCK] ≤ key ≤ keys[(b + 1) × ALD_BLOCK] (when there is such a row),
+            // so key's lower bound lies in lo..=hi.
+            return lo as usize + v.partition_point(|a| a.key < key);
+        }
+        // No index: ALD keys are a subset of the beneficiaries' keys, sorted the same way, so the
+        // beneficiary's relative position in the store is a close guess, galloped from.
+        let n = self.keys().len().max(1);
+        let guess = (at as u128 * ald.len() as u128 / n as u128) as usize;
+        lower_bound_near(ald, key, guess)
+    }
+
     pub(crate) fn parts(&self) -> Parts<'_> {
         Parts {
             keys: self.keys(),
@@ -367,6 +443,7 @@ impl Beneficiaries {
             radix: Arr::Map(r.radix),
             ald: Arr::Map(r.ald),
             banks: Arr::Map(r.banks),
+            ald_index: Vec::new(),
             shift,
             min,
             span,
@@ -434,7 +511,8 @@ impl Beneficiaries {
     /// a read-ahead so that the lookups that follow find the lines in the cache
     /// (`engine::liquidate_shards`). It goes in stages: the radix entries of every key first,
     /// then the first key of every bucket, then the searches (now in the cache) and the first rows,
-    /// then the ALD rows of the keys marked in `ald` (where [`BenefView::ald_at`] starts looking).
+    /// then the ALD rows of the keys marked in `ald` (the rows of their blocks, where
+    /// [`BenefView::ald_at`] searches, [`Self::ald_index`]).
     /// Each stage's loads do not depend on one another, so their cache misses overlap; one search
     /// after the other would chain radix → keys → row, three misses in a row, per key (issue #13).
     /// `found[j]` is set to the position of `keys[j]`'s first row ([`Self::find`]), handed to the
@@ -464,12 +542,33 @@ impl Beneficiaries {
                 acc ^= rows.get(i).map_or(0, |r| r.birth as u64);
             }
         }
+        // The ALD rows of the marked keys' blocks (`ald_index`: its entries first, then every cache
+        // line of the rows between them), where `ald_at` searches.
         let al = self.ald();
-        let n = ks.len().max(1);
-        for (slot, _) in found.iter().zip(ald).filter(|(_, a)| **a) {
+        let ix = &self.ald_index;
+        let mut spans = [(0u32, 0u32); 16];
+        for ((slot, _), span) in found
+            .iter()
+            .zip(ald)
+            .filter(|(_, a)| **a)
+            .zip(spans.iter_mut())
+        {
             if let Some(i) = *slot {
-                let guess = (i as u128 * al.len() as u128 / n as u128) as usize;
-                acc ^= al.get(guess).map_or(0, |a| a.key);
+                let b = i >> ALD_BLOCK_SHIFT;
+                if let (Some(&lo), Some(&hi)) = (ix.get(b), ix.get(b + 1)) {
+                    *span = (lo, hi);
+                }
+            }
+        }
+        for &(lo, hi) in &spans {
+            // 24-byte rows: every other row reaches each 64-byte line (a block's span is a few rows;
+            // a longer one is read up to 16 rows).
+            let hi = hi.min(lo.saturating_add(16));
+            for j in (lo..hi).step_by(2) {
+                acc ^= al.get(j as usize).map_or(0, |a| a.key);
+            }
+            if hi > lo {
+                acc ^= al.get(hi as usize - 1).map_or(0, |a| a.key);
             }
         }
         std::hint::black_box(acc);
@@ -664,6 +763,7 @@ impl Beneficiaries {
         b.banks = Arr::Own(load_banks(body, &cuts, &cols));
         let t1 = std::time::Instant::now();
         b.ald = Arr::Own(load_ald(dir, &b)?);
+        b.build_ald_index();
         if tm {
             eprintln!(
                 "timing: beneficiaries after sort {:?}, ald {:?}",
@@ -1271,6 +1371,7 @@ mod tests {
             ..Default::default()
         };
         b.build_radix();
+        b.build_ald_index();
         let asked: Vec<u64> = vec![
             0,
             3,
@@ -1306,6 +1407,93 @@ mod tests {
         let mut found = [Some(0); 3];
         empty.read_ahead(&[0, 3, 8], &[true; 3], &mut found);
         assert_eq!(found, [None; 3]);
+    }
+
+    /// The ALD search bounded by the beneficiary's block of rows (`ald_index`) finds the lower bound a
+    /// search of the whole ALD list finds, and `ald_at` the period a scan of the whole list finds, for
+    /// every beneficiary: one or several rows, rows running across a block's boundary, several ALD
+    /// periods, none, ALD rows only at the start or the end of the list; with the index built, not
+    /// built (the gallop) and for an ALD list empty.
+    #[test]
+    fn ald_lower_bound_is_the_whole_lists_lower_bound_for_every_beneficiary() {
+        // 400 beneficiaries, key 10 + 7k, with 1 to 3 rows (so that some run across a multiple of
+        // ALD_BLOCK rows), and ALD periods for every third one (1 or 2 periods) plus the first and
+        // the last.
+        let mut keys = Vec::new();
+        let mut ald_rows = Vec::new();
+        for k in 0..400u64 {
+            let key = 10 + 7 * k;
+            for _ in 0..1 + (k * 5 % 3) {
+                keys.push(key);
+            }
+            if k % 3 == 1 || k == 0 || k == 399 {
+                ald_rows.push(AldRow {
+                    key,
+                    from: 20200101,
+                    to: 20210101,
+                    ald: *b"07",
+                    _pad: [0; 6],
+                });
+                if k % 2 == 0 {
+                    ald_rows.push(AldRow {
+                        key,
+                        from: 20220101,
+                        to: 20230101,
+                        ald: *b"HL",
+                        _pad: [0; 6],
+                    });
+                }
+            }
+        }
+        assert!(keys.len() > 4 * ALD_BLOCK);
+        let store = |ald: Vec<AldRow>, index: bool| {
+            let mut b = Beneficiaries {
+                keys: Arr::Own(keys.clone()),
+                rows: Arr::Own(vec![BenefRow::default(); keys.len()]),
+                ald: Arr::Own(ald),
+                ..Default::default()
+            };
+            b.build_radix();
+            if index {
+                b.build_ald_index();
+                assert_eq!(b.ald_index.len(), keys.len().div_ceil(ALD_BLOCK) + 1);
+            }
+            b
+        };
+        let dates = [20191231, 20200101, 20200615, 20210101, 20220301, 20240101].map(Date);
+        for (ald, index) in [
+            (ald_rows.clone(), true),
+            (ald_rows.clone(), false),
+            (Vec::new(), true),
+            (ald_rows[..3].to_vec(), true),
+            (ald_rows[ald_rows.len() - 3..].to_vec(), true),
+        ] {
+            let b = store(ald.clone(), index);
+            let mut seen = 0;
+            for (i, &key) in keys.iter().enumerate() {
+                if i > 0 && keys[i - 1] == key {
+                    continue;
+                }
+                seen += 1;
+                let want = ald.partition_point(|a| a.key < key);
+                assert_eq!(b.ald_lower_bound(key, i), want, "key {key} at {i}");
+                let v = b.get(key).expect("stored key");
+                for d in dates {
+                    let scan = ald
+                        .iter()
+                        .find(|a| a.key == key && a.period().contains(d))
+                        .map(|a| (a.period(), a.ald));
+                    assert_eq!(v.ald_at(d), scan, "key {key} on {d}");
+                }
+            }
+            assert_eq!(seen, 400);
+            // The read-ahead over the blocks' ALD rows finds the same positions.
+            let asked: Vec<u64> = keys.iter().step_by(37).copied().take(16).collect();
+            let mut found = vec![None; asked.len()];
+            b.read_ahead(&asked, &vec![true; asked.len()], &mut found);
+            let want: Vec<Option<usize>> = asked.iter().map(|&k| b.find(k)).collect();
+            assert_eq!(found, want);
+        }
     }
 
     /// The galloping search gives the binary search's lower bound from any guess, for keys present,

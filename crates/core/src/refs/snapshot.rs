@@ -486,7 +486,7 @@ pub fn open(
     else {
         return Err(refuse("corrupt: section table".into()));
     };
-    let b = Beneficiaries::from_map(
+    let mut b = Beneficiaries::from_map(
         map,
         MapRanges {
             keys,
@@ -516,13 +516,17 @@ pub fn open(
             });
         }
     }
+    // The ALD index is built from the arrays once they are checked (sorted keys and ALD rows).
+    let t3 = std::time::Instant::now();
+    b.build_ald_index();
     if crate::timing_on() {
         eprintln!(
-            "timing: beneficiaries snapshot open {:?} (header+sources {:?}, checksums {:?}, checks {:?})",
+            "timing: beneficiaries snapshot open {:?} (header+sources {:?}, checksums {:?}, checks {:?}, ALD index {:?})",
             t0.elapsed(),
             t1 - t0,
             t2 - t1,
-            t2.elapsed()
+            t3 - t2,
+            t3.elapsed()
         );
     }
     Ok(b)
