@@ -57,30 +57,41 @@ pub fn first_key(b: u32, count: u32) -> u128 {
     (((b as u128) << 32).div_ceil(count.max(1) as u128)) << 32
 }
 
-/// The key of the record starting at `at` in a stored value and where it ends.
-pub fn record_at(b: &[u8], at: usize) -> Result<(u64, usize), LedgerError> {
-    let torn = || LedgerError::Corrupt("state records: torn value".into());
+/// The record starting at `at` of `b`: its key, where its bytes start, where they end; `None` when
+/// it is torn (cut short, a length past the end or over 2^35, or a length not in its shortest
+/// encoding — `push` writes the shortest only). The one decoder of a record: `record_at` and
+/// `parse` read stored values with it, `Images` its arena.
+#[inline]
+fn decode(b: &[u8], at: usize) -> Option<(u64, usize, usize)> {
     let mut k = [0u8; 8];
-    k.copy_from_slice(b.get(at..at + 8).ok_or_else(torn)?);
+    k.copy_from_slice(b.get(at..at.checked_add(8)?)?);
     let mut i = at + 8;
     let (mut len, mut shift) = (0usize, 0);
     loop {
-        let byte = *b.get(i).ok_or_else(torn)?;
+        let byte = *b.get(i)?;
         i += 1;
         len |= ((byte & 0x7f) as usize) << shift;
         if byte & 0x80 == 0 {
+            // the shortest encoding only: a last byte of 0 after others is not written
+            if byte == 0 && shift > 0 {
+                return None;
+            }
             break;
         }
         shift += 7;
         if shift > 28 {
-            return Err(torn());
+            return None;
         }
     }
-    let end = i
-        .checked_add(len)
-        .filter(|&e| e <= b.len())
-        .ok_or_else(torn)?;
-    Ok((u64::from_le_bytes(k), end))
+    let end = i.checked_add(len).filter(|&e| e <= b.len())?;
+    Some((u64::from_le_bytes(k), i, end))
+}
+
+/// The key of the record starting at `at` in a stored value and where it ends.
+pub fn record_at(b: &[u8], at: usize) -> Result<(u64, usize), LedgerError> {
+    let (key, _, end) =
+        decode(b, at).ok_or_else(|| LedgerError::Corrupt("state records: torn value".into()))?;
+    Ok((key, end))
 }
 
 /// Fewest bytes of a record: the key and a one-byte length (an empty before-image).
@@ -96,40 +107,16 @@ pub fn push(out: &mut Vec<u8>, key: u64, bytes: &[u8]) {
 pub fn parse(b: &[u8]) -> Result<Vec<(u64, usize, usize)>, LedgerError> {
     let mut v = Vec::with_capacity(b.len() / 48);
     let mut i = 0;
-    let torn = || LedgerError::Corrupt("state records: torn value".into());
     while i < b.len() {
-        let mut k = [0u8; 8];
-        k.copy_from_slice(b.get(i..i + 8).ok_or_else(torn)?);
-        i += 8;
-        let mut len = 0usize;
-        let mut shift = 0;
-        loop {
-            let byte = *b.get(i).ok_or_else(torn)?;
-            i += 1;
-            len |= ((byte & 0x7f) as usize) << shift;
-            if byte & 0x80 == 0 {
-                // the shortest encoding only: a last byte of 0 after others is not written
-                if byte == 0 && shift > 0 {
-                    return Err(torn());
-                }
-                break;
-            }
-            shift += 7;
-            if shift > 28 {
-                return Err(torn());
-            }
-        }
-        let key = u64::from_le_bytes(k);
-        if b.len() - i < len {
-            return Err(torn());
-        }
+        let (key, from, end) =
+            decode(b, i).ok_or_else(|| LedgerError::Corrupt("state records: torn value".into()))?;
         if v.last().is_some_and(|&(p, _, _)| p >= key) {
             return Err(LedgerError::Corrupt(
                 "state records: keys out of order".into(),
             ));
         }
-        v.push((key, i, len));
-        i += len;
+        v.push((key, from, end - from));
+        i = end;
     }
     Ok(v)
 }
@@ -170,25 +157,7 @@ pub struct Images {
 /// key, where its bytes start, where they end. `None` past the end (never within a checked arena).
 #[inline]
 fn arena_record(arena: &[u8], at: usize) -> Option<(u64, usize, usize)> {
-    let mut k = [0u8; 8];
-    k.copy_from_slice(arena.get(at..at + 8)?);
-    let mut i = at + 8;
-    let mut len = 0usize;
-    let mut shift = 0;
-    loop {
-        let byte = *arena.get(i)?;
-        i += 1;
-        len |= ((byte & 0x7f) as usize) << shift;
-        if byte & 0x80 == 0 {
-            break;
-        }
-        shift += 7;
-        if shift > 28 {
-            return None;
-        }
-    }
-    let end = i.checked_add(len).filter(|&e| e <= arena.len())?;
-    Some((u64::from_le_bytes(k), i, end))
+    decode(arena, at)
 }
 
 impl Images {
@@ -486,6 +455,27 @@ mod tests {
         assert_eq!(bucket_count(u64::MAX / 8, 1, p), MAX_BUCKETS);
         // a 5 % centre's table in layout 3 (1 KiB buckets): a few hundred buckets
         assert_eq!(bucket_count(16_384 * 1024, LAYOUT3_BUCKETS, p), 640);
+    }
+
+    /// `record_at`, `parse` and the arena's reader are one decoder: a record whose length is not in
+    /// its shortest encoding (written by no `push`) is torn for each of them, not only for `parse`
+    /// (`record_at` read it before), and each reads the same keys and bounds of a good value.
+    #[test]
+    fn every_reader_of_records_refuses_a_length_not_in_its_shortest_encoding() {
+        let good = value(&[(1, b"a"), (9, &[5u8; 300])]);
+        let recs = parse(&good).unwrap();
+        let mut at = 0;
+        for &(k, from, len) in &recs {
+            assert_eq!(record_at(&good, at).unwrap(), (k, from + len));
+            assert_eq!(arena_record(&good, at), Some((k, from, from + len)));
+            at = from + len;
+        }
+        // key 7, length 1 written on two bytes (0x81 0x00), then its byte
+        let mut long = 7u64.to_le_bytes().to_vec();
+        long.extend_from_slice(&[0x81, 0x00, b'x']);
+        assert!(parse(&long).is_err());
+        assert!(record_at(&long, 0).is_err());
+        assert_eq!(arena_record(&long, 0), None);
     }
 
     #[test]
