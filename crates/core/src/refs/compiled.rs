@@ -328,10 +328,7 @@ fn build_ccam(refs: &Refs) -> (CcamMap, Vec<CcamSpan>) {
     let mut earlier = Vec::new();
     let mut spans: Vec<CcamSpan> = Vec::new();
     for (code, activity, phase) in keys {
-        let allowed = refs
-            .allowed_mods
-            .get(&(code, activity))
-            .or_else(|| refs.allowed_mods.get(&(code, 1)));
+        let allowed = refs.allowed_mods_of(code, activity);
         let bounds = boundaries(
             periods(refs.acts.get(&code))
                 .chain(periods(refs.tariffs.get(&(code, activity, phase))))
@@ -608,10 +605,7 @@ mod tests {
         keys.dedup();
         let mut found = 0;
         for (code, a, ph) in keys {
-            let allowed = refs
-                .allowed_mods
-                .get(&(code, a))
-                .or_else(|| refs.allowed_mods.get(&(code, 1)));
+            let allowed = refs.allowed_mods_of(code, a);
             let ps: Vec<Period> = periods(refs.acts.get(&code))
                 .chain(periods(refs.tariffs.get(&(code, a, ph))))
                 .chain(periods(allowed))

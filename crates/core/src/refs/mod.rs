@@ -1184,6 +1184,16 @@ impl Refs {
         }
     }
 
+    /// The allowed-modifier history that applies to a CCAM (code, activity): the official export
+    /// publishes one modifier list per act, under its first activity row (formats/ccam-official.md),
+    /// so another activity without a list of its own uses activity 1's. The one place this rule is
+    /// written: the tables' answer, the compiled record and its test read it here.
+    pub fn allowed_mods_of(&self, code: Code7, activity: u8) -> Option<&History<AllowedMods>> {
+        self.allowed_mods
+            .get(&(code, activity))
+            .or_else(|| self.allowed_mods.get(&(code, 1)))
+    }
+
     /// [`Refs::ccam_pricing`] read from the histories of `ccam_acts.tsv`, `ccam_tariffs.tsv` and
     /// `ccam_modifiers_allowed.tsv`: the reference the compiled lookup is built from and tested
     /// against (`compiled`).
@@ -1197,11 +1207,7 @@ impl Refs {
         let (_, act) = self.acts.get(&code)?.at(d)?;
         let (_, tariff) = self.tariffs.get(&(code, activity, phase))?.at(d)?;
         let allowed = self
-            .allowed_mods
-            .get(&(code, activity))
-            // The official export publishes one modifier list per act, under its first activity
-            // row (formats/ccam-official.md): another activity without a list uses the act's list.
-            .or_else(|| self.allowed_mods.get(&(code, 1)))
+            .allowed_mods_of(code, activity)
             .and_then(|h| h.value_at(d))
             .map(|a| a.set);
         let flagged = |f: &str| !f.trim().is_empty();
