@@ -193,21 +193,69 @@ pub fn amc_file_name(amc: &str) -> String {
     format!("{s}.tsv")
 }
 
-/// A partial aggregate over consecutive events, keyed by the raw bytes (cheap to hash); turned into
-/// [`ReportData`] once, at the end.
+/// A partial aggregate over consecutive events, keyed by the raw bytes packed into an integer (one
+/// multiply to hash, one compare to find: hashing the byte arrays themselves was most of the sink's
+/// instructions, issue #13); turned into [`ReportData`] once, at the end. The packings are injective
+/// ([`key4`], [`key7`], [`key_amc`]), so the groups are those of the bytes.
 #[derive(Default)]
 struct Acc {
     paid: PaidTotals,
-    ngap: FxHashMap<[u8; 4], Agg>,
-    groups: FxHashMap<[u8; 4], Agg>,
-    acts: FxHashMap<[u8; 7], Agg>,
+    ngap: FxHashMap<u32, Agg>,
+    groups: FxHashMap<u32, Agg>,
+    acts: FxHashMap<u64, Agg>,
     payee: [Agg; 2],
-    amc: FxHashMap<Option<[u8; 10]>, Agg>,
-    amc_files: FxHashMap<[u8; 10], AmcFile>,
+    amc: FxHashMap<u128, Agg>,
+    amc_files: FxHashMap<u128, AmcFile>,
     rejected: FxHashMap<Reject, (u64, i64)>,
     rejected_lines: FxHashMap<Reject, (u64, i64)>,
     orphans: u64,
     orphan_billed: i64,
+}
+
+/// An NGAP letter or a CCAM regroupement as a map key.
+fn key4(b: [u8; 4]) -> u32 {
+    u32::from_le_bytes(b)
+}
+
+fn bytes4(k: u32) -> [u8; 4] {
+    k.to_le_bytes()
+}
+
+/// A CCAM code as a map key (its 7 bytes in the low 56 bits).
+fn key7(b: [u8; 7]) -> u64 {
+    let mut a = [0u8; 8];
+    a[..7].copy_from_slice(&b);
+    u64::from_le_bytes(a)
+}
+
+fn bytes7(k: u64) -> [u8; 7] {
+    let a = k.to_le_bytes();
+    [a[0], a[1], a[2], a[3], a[4], a[5], a[6]]
+}
+
+/// No complementary insurer: a key no insurer number gives (those fill the low 80 bits only).
+const NO_AMC: u128 = 1 << 80;
+
+/// A complementary insurer number (or none, [`NO_AMC`]) as a map key.
+fn key_amc(amc: Option<[u8; 10]>) -> u128 {
+    match amc {
+        Some(b) => {
+            let mut a = [0u8; 16];
+            a[..10].copy_from_slice(&b);
+            u128::from_le_bytes(a)
+        }
+        None => NO_AMC,
+    }
+}
+
+fn amc_of(k: u128) -> Option<[u8; 10]> {
+    if k == NO_AMC {
+        return None;
+    }
+    let a = k.to_le_bytes();
+    let mut b = [0u8; 10];
+    b.copy_from_slice(&a[..10]);
+    Some(b)
 }
 
 impl Acc {
@@ -252,6 +300,10 @@ impl Acc {
     ) {
         let t = &mut self.paid;
         t.claims += 1;
+        // The payee kind and the insurer are the claim's: its lines are added up here and the
+        // sums added once to those groups (the same sums as line by line: integers).
+        let mut claim = Agg::default();
+        let mut file = AmcFile::default();
         for r in &p.lines {
             let k = r.index as usize;
             t.lines += 1;
@@ -279,30 +331,41 @@ impl Acc {
                 });
             }
             match lines.get(k).map(|l| &l.act) {
-                Some(Act::Ngap { letter, .. }) => self.ngap.entry(*letter).or_default().add_line(r),
+                Some(Act::Ngap { letter, .. }) => {
+                    self.ngap.entry(key4(*letter)).or_default().add_line(r)
+                }
                 Some(Act::Ccam { code, .. }) => {
-                    self.groups.entry(r.group).or_default().add_line(r);
-                    self.acts.entry(*code).or_default().add_line(r);
+                    self.groups.entry(key4(r.group)).or_default().add_line(r);
+                    self.acts.entry(key7(*code)).or_default().add_line(r);
                 }
                 None => {}
             }
-            let i = match p.payee {
-                PayeeKind::Practitioner => 0,
-                PayeeKind::Insured => 1,
-            };
-            self.payee[i].add_line(r);
-            self.amc
-                .entry(p.amc.map(|a| a.amc))
-                .or_default()
-                .add_line(r);
+            claim.add_line(r);
             // The same condition as the TSV sink's insurer rows (`output::paid`).
-            if let Some(a) = p.amc
-                && (r.amc() != 0 || r.ticket != 0 || r.excess != 0)
-            {
-                let f = self.amc_files.entry(a.amc).or_default();
-                f.rows += 1;
-                f.amc_total += r.amc();
+            if p.amc.is_some() && (r.amc() != 0 || r.ticket != 0 || r.excess != 0) {
+                file.rows += 1;
+                file.amc_total += r.amc();
             }
+        }
+        // A group exists once a line is added to it: a claim without paid lines adds none.
+        if claim.lines == 0 {
+            return;
+        }
+        let i = match p.payee {
+            PayeeKind::Practitioner => 0,
+            PayeeKind::Insured => 1,
+        };
+        self.payee[i].merge(&claim);
+        self.amc
+            .entry(key_amc(p.amc.map(|a| a.amc)))
+            .or_default()
+            .merge(&claim);
+        if let Some(a) = p.amc
+            && file.rows > 0
+        {
+            let f = self.amc_files.entry(key_amc(Some(a.amc))).or_default();
+            f.rows += file.rows;
+            f.amc_total += file.amc_total;
         }
     }
 
@@ -358,7 +421,8 @@ impl Acc {
         }
         let mut amc_files: BTreeMap<String, AmcFile> = BTreeMap::new();
         for (k, v) in self.amc_files {
-            let f = amc_files.entry(amc_file_name(&text(&k))).or_default();
+            let Some(a) = amc_of(k) else { continue };
+            let f = amc_files.entry(amc_file_name(&text(&a))).or_default();
             f.rows += v.rows;
             f.amc_total += v.amc_total;
         }
@@ -394,11 +458,13 @@ impl Acc {
         ReportData {
             layout: LAYOUT.to_string(),
             paid: self.paid,
-            ngap_letters: keyed(self.ngap, |k| text(k)),
-            ccam_groups: keyed(self.groups, |k| text(k)),
-            ccam_acts: keyed(self.acts, |k| text(k)),
+            ngap_letters: keyed(self.ngap, |k| text(&bytes4(*k))),
+            ccam_groups: keyed(self.groups, |k| text(&bytes4(*k))),
+            ccam_acts: keyed(self.acts, |k| text(&bytes7(*k))),
             by_payee,
-            by_amc: keyed(self.amc, |k| k.map(|a| text(&a)).unwrap_or_default()),
+            by_amc: keyed(self.amc, |k| {
+                amc_of(*k).map(|a| text(&a)).unwrap_or_default()
+            }),
             amc_files,
             rejections: rej,
         }
@@ -447,5 +513,31 @@ impl Sink for AggregatesSink {
     fn finish(&mut self, _batch: &BatchInfo) -> Result<(), SinkError> {
         let data = std::mem::take(&mut self.acc).into_data();
         liquidator_core::output::files::write_json(&self.dir.join(REPORT_DATA), &data)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The integer keys of the aggregate maps give back the bytes they were made of, so that the
+    /// groups of `report_data.json` are the groups of the bytes; an insurer number of any bytes (all
+    /// zero, all 0xFF) never takes the key of "no insurer".
+    #[test]
+    fn map_keys_give_back_their_bytes_and_no_insurer_is_its_own_key() {
+        for b in [*b"C   ", *b"AMI ", [0; 4], [0xFF; 4]] {
+            assert_eq!(bytes4(key4(b)), b);
+        }
+        for b in [*b"HBLD045", [0; 7], [0xFF; 7]] {
+            assert_eq!(bytes7(key7(b)), b);
+        }
+        for b in [*b"0123456789", *b"C2S       ", [0; 10], [0xFF; 10]] {
+            assert_eq!(amc_of(key_amc(Some(b))), Some(b));
+            assert_ne!(key_amc(Some(b)), key_amc(None));
+        }
+        assert_eq!(amc_of(key_amc(None)), None);
+        // Two codes differing in their last byte stay apart (no byte dropped by the packing).
+        assert_ne!(key7(*b"HBLD045"), key7(*b"HBLD046"));
+        assert_ne!(key_amc(Some(*b"000000000A")), key_amc(Some(*b"000000000B")));
     }
 }
