@@ -730,9 +730,24 @@ fn a_ledger_file_that_is_not_a_ledger_exits_11_writes_nothing_and_is_left_as_it_
     );
 }
 
-/// Every stored state's version byte overwritten (a ledger damaged on the disk, its redb pages
-/// intact): the next night, which carries some of those beneficiaries, stops with exit 11 before
-/// writing anything, and the ledger is left as it was — the corrupt states are not committed over.
+/// The ledger's current states: `meta.states` and the image file's records.
+fn stored_image(dir: &Path) -> (String, Vec<(u64, Vec<u8>)>) {
+    use redb::ReadableDatabase;
+    let meta: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("meta");
+    let db = redb::Database::open(dir.join(liquidator_ledger::FILE)).unwrap();
+    let r = db.begin_read().unwrap();
+    let v = r.open_table(meta).unwrap().get("states").unwrap().unwrap();
+    let image = liquidator_ledger::images::ImageRef::parse(v.value()).unwrap();
+    let im = liquidator_ledger::images::Images::map(&dir.join(image.file_name()), image).unwrap();
+    let states = im.iter().map(|(k, v)| (k, v.to_vec())).collect();
+    (image.text(), states)
+}
+
+/// Every stored state's version byte overwritten (a ledger damaged by a faulty writer, its image
+/// file whole and checksummed): the next night, which carries some of those beneficiaries, stops
+/// with exit 11 before writing anything, and the ledger is left as it was — the corrupt states are
+/// not committed over. A byte of the image file changed on the disk (its checksum no longer
+/// matches) is refused the same way.
 #[test]
 fn a_ledger_whose_stored_states_are_corrupt_makes_run_exit_11_write_nothing_and_commit_nothing() {
     let tmp = tempfile::tempdir().unwrap();
@@ -746,38 +761,33 @@ fn a_ledger_whose_stored_states_are_corrupt_makes_run_exit_11_write_nothing_and_
         Some(&dir),
     );
     assert!(o.status.success(), "{o:?}");
-    let benefs: redb::TableDefinition<u32, &[u8]> = redb::TableDefinition::new("benefs");
-    let stored = |db: &redb::Database| -> Vec<(u32, Vec<u8>)> {
-        use redb::{ReadableDatabase, ReadableTable};
-        let r = db.begin_read().unwrap();
-        let t = r.open_table(benefs).unwrap();
-        t.iter()
-            .unwrap()
-            .map(|e| {
-                let (k, v) = e.unwrap();
-                (k.value(), v.value().to_vec())
-            })
-            .collect()
-    };
     let corrupt = {
-        let db = redb::Database::open(dir.join(liquidator_ledger::FILE)).unwrap();
-        let mut states = 0;
-        let txn = db.begin_write().unwrap();
-        {
-            let mut t = txn.open_table(benefs).unwrap();
-            for (bucket, mut v) in stored(&db) {
-                for (_, off, len) in liquidator_ledger::images::parse(&v).unwrap() {
-                    assert!(len > 0, "a stored state is never empty");
-                    // the layout's version byte (formats/ledger.md): another one is refused
-                    v[off] = 0xEE;
-                    states += 1;
-                }
-                t.insert(bucket, v.as_slice()).unwrap();
-            }
+        let (_, states) = stored_image(&dir);
+        assert!(states.len() > 100, "night 1 stored {} states", states.len());
+        let mut w = liquidator_ledger::images::ImageWriter::create(
+            &dir.join(liquidator_ledger::images::file_name(7)),
+            states.len(),
+        )
+        .unwrap();
+        for (k, mut v) in states {
+            assert!(!v.is_empty(), "a stored state is never empty");
+            // the layout's version byte (formats/ledger.md): another one is refused
+            v[0] = 0xEE;
+            let mut rec = Vec::new();
+            liquidator_ledger::images::push(&mut rec, k, &v);
+            w.push(&rec).unwrap();
         }
+        let image = w.finish(7).unwrap();
+        let meta: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("meta");
+        let db = redb::Database::open(dir.join(liquidator_ledger::FILE)).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(meta)
+            .unwrap()
+            .insert("states", image.text().as_bytes())
+            .unwrap();
         txn.commit().unwrap();
-        assert!(states > 100, "night 1 stored {states} states");
-        stored(&db)
+        drop(db);
+        stored_image(&dir)
     };
     let out = tmp.path().join("out1");
     let o = run(&ns[1].join("claims.b2"), &refs, &out, Some(&dir));
@@ -785,8 +795,11 @@ fn a_ledger_whose_stored_states_are_corrupt_makes_run_exit_11_write_nothing_and_
     assert!(!out.exists(), "nothing written");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("ledger") && err.contains("corrupt"), "{err}");
+    assert!(
+        stored_image(&dir) == corrupt,
+        "the states are left as they were"
+    );
     let db = redb::Database::open(dir.join(liquidator_ledger::FILE)).unwrap();
-    assert!(stored(&db) == corrupt, "the states are left as they were");
     {
         use redb::{ReadableDatabase, ReadableTableMetadata};
         let batches: redb::TableDefinition<u32, &[u8]> = redb::TableDefinition::new("batches");
@@ -802,6 +815,17 @@ fn a_ledger_whose_stored_states_are_corrupt_makes_run_exit_11_write_nothing_and_
         .output()
         .unwrap();
     assert_eq!(stats.status.code(), Some(11), "{stats:?}");
+    // A byte of the image file changed on the disk: its checksum is refused, exit 11, nothing
+    // written.
+    let path = dir.join(liquidator_ledger::images::file_name(7));
+    let mut b = std::fs::read(&path).unwrap();
+    b[20] ^= 1;
+    std::fs::write(&path, b).unwrap();
+    let o = run(&ns[1].join("claims.b2"), &refs, &out, Some(&dir));
+    assert_eq!(o.status.code(), Some(11), "{o:?}");
+    assert!(!out.exists(), "nothing written");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("checksum mismatch"), "{err}");
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! The night's states in their stored form, sorted by mixed key: what the commit merges into the
-//! buckets (formats/ledger.md, "States: buckets").
+//! next image file (formats/ledger.md, "States: one image file per generation").
 //!
 //! Why encode apart from the merge: a national night ends with ≈ 4.3 M states of ≈ 180 bytes each,
 //! plus their heap spills (debts, sessions), scattered over the engine's shards. Encoding them in
@@ -136,7 +136,7 @@ impl Encoded {
     }
 
     /// Bytes of the states as stored records (key, length, bytes): what they add to a table at
-    /// most (the bucket count, `images::bucket_count`).
+    /// most.
     pub fn bytes(&self) -> usize {
         self.arenas.iter().map(Vec::len).sum::<usize>() + 8 * self.entries.len()
     }

@@ -1,61 +1,18 @@
-//! Beneficiary states stored by bucket, and each night's before-images as one sorted segment
-//! (formats/ledger.md, "States: buckets").
+//! Beneficiary states as one image file per generation, and each night's before-images as one
+//! sorted segment (formats/ledger.md, "States: one image file per generation").
 //!
-//! A national night touches ≈ 4.3 M of 10 M beneficiaries: one B-tree entry per state (and one per
-//! before-image) cost one random lookup per beneficiary during the run and two inserts per
-//! beneficiary at the commit. States are instead grouped into buckets, contiguous ranges of their
-//! mixed key (`segments::mix`, [`bucket`]), each bucket one stored value of sorted records; a run reads
-//! every bucket into one in-memory [`Images`] (in a background thread, while the file is parsed), and
-//! the commit rewrites the buckets its night touched, merging old and new records in one pass.
+//! A national night touches ≈ 4.3 M of 10 M beneficiaries. Layouts 2 to 4 grouped the states into
+//! buckets stored in redb: every night rewrote almost every bucket through redb's pages, and a run
+//! copied the whole table into fresh memory. Layout 5 writes the current states as one file of
+//! sorted records with its radix table ([`ImageWriter`]: sequentially, once a night) which the next
+//! run maps read-only ([`Images::map`]: read in place, no copy); the commit merges old and new
+//! records in one pass, by parts of the key space in parallel.
 //!
 //! Record layout: mixed beneficiary key u64 (little-endian), length (LEB128 varint: one byte for
 //! almost every state), the encoded state (`codec`; empty in a before-image: the beneficiary had no
 //! state before that night).
 
 use crate::LedgerError;
-
-/// The bucket count of a layout-3 ledger (the top 14 bits of the mixed key chose the bucket): what
-/// [`bucket`] gives for it is that layout's bucket, so a layout-3 ledger is read as it is.
-pub const LAYOUT3_BUCKETS: u32 = 1 << 14;
-/// Most buckets `meta.buckets` may name (more is corrupt).
-pub const MAX_BUCKETS: u32 = 1 << 24;
-/// The page a bucket is made to fill. redb gives a value a power-of-two number of 4 KiB pages and
-/// writes them whole: 16 384 buckets of ≈ 20 KiB (national night 2) took 32 KiB pages each, ≈ 40 %
-/// padding, and a 5 % centre's ≈ 1 KiB buckets took 4 KiB pages (formats/ledger.md, "Buckets").
-pub const PAGE: u64 = 32 << 10;
-
-/// The bucket of a mixed key among `count`: `count` contiguous key ranges of (almost) equal width,
-/// in key order (multiply-shift on the key's top 32 bits). With `count` = 2^b it is the key's top
-/// `b` bits.
-pub fn bucket(mixed: u64, count: u32) -> u32 {
-    (((mixed >> 32) * count as u64) >> 32) as u32
-}
-
-/// The bucket count for a table of `bytes` of records stored in `count` buckets, buckets meant to
-/// fill pages of `page` bytes: `count` is kept while a bucket averages 70–87.5 % of a page (at
-/// 87.5 % the spread of ≈ 600 states a bucket, a few per cent, still stays below the page);
-/// otherwise the count that makes them average 80 % of it. A change rewrites every bucket
-/// (`rebucket`) — what a night that touches most buckets does anyway; the band keeps a small
-/// night, which moves the average little, from rewriting a large table.
-pub fn bucket_count(bytes: u64, count: u32, page: u64) -> u32 {
-    let count = count.max(1);
-    let avg = bytes / count as u64;
-    let want = bytes
-        .saturating_mul(5)
-        .div_ceil(page * 4)
-        .clamp(1, MAX_BUCKETS as u64) as u32;
-    if want == count || (avg.saturating_mul(10) >= page * 7 && avg.saturating_mul(8) <= page * 7) {
-        count
-    } else {
-        want
-    }
-}
-
-/// The first mixed key of bucket `b` among `count` (`2^64` for `b = count`): bucket `b` holds the
-/// keys in `[first_key(b), first_key(b + 1))`.
-pub fn first_key(b: u32, count: u32) -> u128 {
-    (((b as u128) << 32).div_ceil(count.max(1) as u128)) << 32
-}
 
 /// The record starting at `at` of `b`: its key, where its bytes start, where they end; `None` when
 /// it is torn (cut short, a length past the end or over 2^35, or a length not in its shortest
@@ -146,11 +103,23 @@ pub struct Images {
     /// `p` or more (`arena.len()` if none): slot p's records are `radix[p]..radix[p + 1]`. Empty
     /// until [`Images::seal`].
     radix: Vec<u64>,
+    /// A state image file mapped read-only ([`Images::map`]): its records and radix table are
+    /// read in place, `arena` and `radix` stay empty.
+    map: Option<Mapped>,
     bits: u32,
     /// Records held.
     len: usize,
     /// The last key added (values must come in key order).
     last: Option<u64>,
+}
+
+/// A state image file as [`Images`] reads it: records `..records`, then the radix table (`slots`
+/// little-endian u64 from `radix`).
+struct Mapped {
+    map: memmap2::Mmap,
+    records: usize,
+    radix: usize,
+    slots: usize,
 }
 
 /// The record starting at `at` of an arena whose records were checked when added (`parse`): its
@@ -161,6 +130,37 @@ fn arena_record(arena: &[u8], at: usize) -> Option<(u64, usize, usize)> {
 }
 
 impl Images {
+    /// The records, in key order (the heap arena, or the mapped image's records).
+    #[inline]
+    fn arena(&self) -> &[u8] {
+        match &self.map {
+            Some(m) => m.map.get(..m.records).unwrap_or_default(),
+            None => &self.arena,
+        }
+    }
+
+    /// Entry `p` of the radix table (`None` past its end, or before [`Images::seal`]).
+    #[inline]
+    fn radix_at(&self, p: usize) -> Option<u64> {
+        match &self.map {
+            Some(m) => {
+                if p >= m.slots {
+                    return None;
+                }
+                let at = m.radix + 8 * p;
+                let b: [u8; 8] = m.map.get(at..at + 8)?.try_into().ok()?;
+                Some(u64::from_le_bytes(b))
+            }
+            None => self.radix.get(p).copied(),
+        }
+    }
+
+    /// Whether the radix table is there ([`Images::seal`]ed, or mapped).
+    #[inline]
+    fn sealed(&self) -> bool {
+        self.map.is_some() || !self.radix.is_empty()
+    }
+
     /// Room for records of `bytes` in all (the size the commit recorded): filled without growing,
     /// so without copying the arena nor faulting in twice its memory. `None` if the allocator
     /// refuses it (the size is a hint read from the ledger, never a reason to abort).
@@ -219,22 +219,20 @@ impl Images {
     /// `bits` is not set yet).
     #[inline]
     fn slot(&self, key: u64) -> Option<(usize, usize)> {
-        if self.radix.is_empty() {
+        if !self.sealed() {
             return None;
         }
         let p = (key >> (64 - self.bits)) as usize;
-        Some((
-            *self.radix.get(p)? as usize,
-            *self.radix.get(p + 1)? as usize,
-        ))
+        Some((self.radix_at(p)? as usize, self.radix_at(p + 1)? as usize))
     }
 
     pub fn get(&self, key: u64) -> Option<&[u8]> {
         let (mut at, end) = self.slot(key)?;
+        let arena = self.arena();
         while at < end {
-            let (k, from, to) = arena_record(&self.arena, at)?;
+            let (k, from, to) = arena_record(arena, at)?;
             if k == key {
-                return self.arena.get(from..to);
+                return arena.get(from..to);
             }
             if k > key {
                 return None;
@@ -250,13 +248,12 @@ impl Images {
     /// several keys touched in a row overlap; `get` then finds their lines in the cache.
     #[inline]
     pub fn touch(&self, key: u64) -> usize {
-        if self.radix.is_empty() {
+        if !self.sealed() {
             return 0;
         }
         let p = (key >> (64 - self.bits)) as usize;
-        self.radix
-            .get(p)
-            .and_then(|&a| self.arena.get((a as usize).checked_add(8)?))
+        self.radix_at(p)
+            .and_then(|a| self.arena().get((a as usize).checked_add(8)?))
             .map_or(0, |&b| b as usize)
     }
 
@@ -268,7 +265,7 @@ impl Images {
     /// stages, each stage's misses overlap. Reads what `touch` reads for each key (test
     /// `a_group_touch_reads_what_each_touch_reads`).
     pub fn touch_group(&self, keys: &[u64]) -> usize {
-        if self.radix.is_empty() {
+        if !self.sealed() {
             return 0;
         }
         let n = keys.len().min(crate::segments::GROUP);
@@ -276,15 +273,15 @@ impl Images {
         let mut at = [0usize; crate::segments::GROUP];
         for (a, &k) in at.iter_mut().zip(&keys[..n]) {
             *a = self
-                .radix
-                .get((k >> shift) as usize)
-                .map_or(usize::MAX, |&a| a as usize);
+                .radix_at((k >> shift) as usize)
+                .map_or(usize::MAX, |a| a as usize);
         }
+        let arena = self.arena();
         at[..n]
             .iter()
             .map(|&o| {
                 o.checked_add(8)
-                    .and_then(|i| self.arena.get(i))
+                    .and_then(|i| arena.get(i))
                     .map_or(0, |&b| b as usize)
             })
             .sum()
@@ -305,18 +302,320 @@ impl Images {
 
     /// Every record, in key order.
     pub fn iter(&self) -> impl Iterator<Item = (u64, &[u8])> {
+        let arena = self.arena();
         let mut at = 0;
         std::iter::from_fn(move || {
-            let (k, from, to) = arena_record(&self.arena, at)?;
+            let (k, from, to) = arena_record(arena, at)?;
             at = to;
-            Some((k, self.arena.get(from..to).unwrap_or_default()))
+            Some((k, arena.get(from..to).unwrap_or_default()))
+        })
+    }
+
+    /// Bytes of a mapped image file (0 on the heap): `LIQUIDATOR_TIMING`'s memory figures.
+    pub fn mapped_bytes(&self) -> usize {
+        self.map.as_ref().map_or(0, |m| m.map.len())
+    }
+
+    /// Where the first record whose key is `key` or more starts (`key` ≥ 2^64: the end).
+    pub fn lower_bound(&self, key: u128) -> usize {
+        let arena = self.arena();
+        if key > u64::MAX as u128 {
+            return arena.len();
+        }
+        let key = key as u64;
+        let Some((mut at, _)) = self.slot(key) else {
+            return 0;
+        };
+        while let Some((k, _, end)) = arena_record(arena, at) {
+            if k >= key {
+                break;
+            }
+            at = end;
+        }
+        at.min(arena.len())
+    }
+
+    /// The records from `from` to `to` (offsets of [`Images::lower_bound`]), as stored.
+    pub fn bytes(&self, from: usize, to: usize) -> &[u8] {
+        self.arena().get(from..to).unwrap_or_default()
+    }
+}
+
+/// The current states' image file: generation `generation` (`states.GEN.img` in the ledger directory),
+/// its length and the xxh3-64 of its bytes — `meta.states` = "`GEN LEN XXH3`" (layout 5,
+/// formats/ledger.md "States: one image file per generation"). A file of another length or
+/// checksum is stale or corrupt: refused (exit 11).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImageRef {
+    pub generation: u64,
+    pub len: u64,
+    pub sum: u64,
+}
+
+impl ImageRef {
+    pub fn text(self) -> String {
+        format!("{} {} {:016x}", self.generation, self.len, self.sum)
+    }
+
+    pub fn parse(v: &[u8]) -> Result<ImageRef, LedgerError> {
+        let t = String::from_utf8_lossy(v);
+        let mut f = t.split(' ');
+        let r = (|| {
+            let generation = f.next()?.parse().ok()?;
+            let len = f.next()?.parse().ok()?;
+            let sum = u64::from_str_radix(f.next()?, 16).ok()?;
+            f.next().is_none().then_some(ImageRef {
+                generation,
+                len,
+                sum,
+            })
+        })();
+        r.ok_or_else(|| LedgerError::Corrupt(format!("meta.states: {t:?}")))
+    }
+
+    /// The file's name in the ledger directory.
+    pub fn file_name(self) -> String {
+        file_name(self.generation)
+    }
+}
+
+/// The name of generation `generation`'s image file.
+pub fn file_name(generation: u64) -> String {
+    format!("states.{generation}.img")
+}
+
+/// The generation an image file's name gives, if it is one (`states.GEN.img`).
+pub fn file_gen(name: &str) -> Option<u64> {
+    name.strip_prefix("states.")?
+        .strip_suffix(".img")?
+        .parse()
+        .ok()
+}
+
+/// The image file's last bytes: magic, generation, records, bytes of records, radix bits.
+const TRAILER: usize = 40;
+const IMAGE_MAGIC: &[u8; 8] = b"LIQSTAT5";
+
+/// Radix bits for `n` records: about 4 records a slot, 2^8 to 2^24 slots (as [`Images::seal`]).
+fn radix_bits(n: usize) -> u32 {
+    (usize::BITS - n.leading_zeros())
+        .saturating_sub(2)
+        .clamp(8, 24)
+}
+
+/// Writes a state image file from its records in key order: sequentially (`O_DIRECT` where the
+/// filesystem takes it, `liquidator_core::output::writeback::WriteBack::direct`: the next night
+/// reads it from the disk anyway, and the copies into the page cache were the commit's CPU), the
+/// radix table built as the records pass, then the trailer; made durable by [`ImageWriter::finish`].
+pub struct ImageWriter {
+    path: std::path::PathBuf,
+    out: liquidator_core::output::writeback::WriteBack,
+    hash: xxhash_rust::xxh3::Xxh3,
+    bits: u32,
+    radix: Vec<u64>,
+    /// The first radix slot whose start is not set yet.
+    next: usize,
+    written: u64,
+    records: u64,
+    last: Option<u64>,
+}
+
+impl ImageWriter {
+    /// A new image file at `path` (replacing whatever is there: a file left by a commit that did
+    /// not complete), for at most about `bound` records (sizes the radix table).
+    pub fn create(path: &std::path::Path, bound: usize) -> Result<ImageWriter, LedgerError> {
+        let io = |e| LedgerError::Io(path.to_path_buf(), e);
+        let f = std::fs::File::create(path).map_err(io)?;
+        let bits = radix_bits(bound);
+        Ok(ImageWriter {
+            path: path.to_path_buf(),
+            out: liquidator_core::output::writeback::WriteBack::direct(f),
+            hash: xxhash_rust::xxh3::Xxh3::new(),
+            bits,
+            radix: vec![0; (1usize << bits) + 1],
+            next: 0,
+            written: 0,
+            records: 0,
+            last: None,
+        })
+    }
+
+    fn write(&mut self, b: &[u8]) -> Result<(), LedgerError> {
+        use std::io::Write;
+        self.hash.update(b);
+        self.out
+            .write_all(b)
+            .map_err(|e| LedgerError::Io(self.path.clone(), e))
+    }
+
+    /// Appends whole records (`push`'s layout), keys above every key before.
+    pub fn push(&mut self, recs: &[u8]) -> Result<(), LedgerError> {
+        let shift = 64 - self.bits;
+        let mut at = 0;
+        while at < recs.len() {
+            let (k, _, end) = decode(recs, at)
+                .ok_or_else(|| LedgerError::Corrupt("state records: torn value".into()))?;
+            if self.last.is_some_and(|l| l >= k) {
+                return Err(LedgerError::Corrupt(
+                    "state records: keys out of order".into(),
+                ));
+            }
+            self.last = Some(k);
+            let p = (k >> shift) as usize;
+            while self.next <= p {
+                if let Some(r) = self.radix.get_mut(self.next) {
+                    *r = self.written + at as u64;
+                }
+                self.next += 1;
+            }
+            self.records += 1;
+            at = end;
+        }
+        self.write(recs)?;
+        self.written += recs.len() as u64;
+        Ok(())
+    }
+
+    /// Writes the radix table and the trailer, then `fsync`s the file and its directory: durable
+    /// once it returns, to be named by `meta.states`.
+    pub fn finish(mut self, generation: u64) -> Result<ImageRef, LedgerError> {
+        let end = self.written;
+        for r in self.radix.iter_mut().skip(self.next) {
+            *r = end;
+        }
+        let pad = (8 - (end % 8) as usize) % 8;
+        self.write(&[0u8; 8][..pad])?;
+        let radix = std::mem::take(&mut self.radix);
+        let mut buf = Vec::with_capacity(1 << 16);
+        for chunk in radix.chunks(8192) {
+            buf.clear();
+            for r in chunk {
+                buf.extend_from_slice(&r.to_le_bytes());
+            }
+            self.write(&buf)?;
+        }
+        let mut t = Vec::with_capacity(TRAILER);
+        t.extend_from_slice(IMAGE_MAGIC);
+        t.extend_from_slice(&generation.to_le_bytes());
+        t.extend_from_slice(&self.records.to_le_bytes());
+        t.extend_from_slice(&end.to_le_bytes());
+        t.extend_from_slice(&self.bits.to_le_bytes());
+        t.extend_from_slice(&0u32.to_le_bytes());
+        self.write(&t)?;
+        let io = |e| LedgerError::Io(self.path.clone(), e);
+        self.out.finish().map_err(io)?;
+        let len = end + pad as u64 + radix.len() as u64 * 8 + TRAILER as u64;
+        if let Some(dir) = self.path.parent() {
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| LedgerError::Io(dir.to_path_buf(), e))?;
+        }
+        Ok(ImageRef {
+            generation,
+            len,
+            sum: self.hash.digest(),
         })
     }
 }
 
-/// What merging a bucket with the night's states gives.
+impl Images {
+    /// The image file `r` names, mapped read-only and checked: its length and xxh3 those `meta.states`
+    /// recorded (else stale or corrupt), its trailer, its radix table (ascending, within the
+    /// records) and its records (whole, keys ascending). Nothing is copied: the records and the
+    /// radix table are read in place.
+    pub fn map(path: &std::path::Path, r: ImageRef) -> Result<Images, LedgerError> {
+        let bad = |what: String| {
+            LedgerError::Corrupt(format!(
+                "state image {}: {what} (formats/ledger.md, \"States: one image file per generation\")",
+                path.display()
+            ))
+        };
+        let f = std::fs::File::open(path).map_err(|e| LedgerError::Io(path.to_path_buf(), e))?;
+        let len = f
+            .metadata()
+            .map_err(|e| LedgerError::Io(path.to_path_buf(), e))?
+            .len();
+        if len != r.len {
+            return Err(bad(format!(
+                "{len} bytes, the ledger's current generation {} has {}: stale or truncated",
+                r.generation, r.len
+            )));
+        }
+        // SAFETY: an image file is written once under a name of its own (its generation), made
+        // durable before `meta.states` names it, and never modified in place; only the run that
+        // holds the ledger (redb's lock) removes it, once a later generation is current.
+        #[allow(unsafe_code)] // see SAFETY above: mapping a file is unsafe by nature.
+        let map = unsafe { memmap2::Mmap::map(&f) }
+            .map_err(|e| LedgerError::Io(path.to_path_buf(), e))?;
+        let _ = map.advise(memmap2::Advice::WillNeed);
+        if xxhash_rust::xxh3::xxh3_64(&map) != r.sum {
+            return Err(bad("checksum mismatch".into()));
+        }
+        let n = map.len();
+        let t = map
+            .get(n.saturating_sub(TRAILER)..)
+            .filter(|t| t.len() == TRAILER)
+            .ok_or_else(|| bad("shorter than its trailer".into()))?;
+        let u64at = |i: usize| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(&t[i..i + 8]);
+            u64::from_le_bytes(a)
+        };
+        let bits = u32::from_le_bytes([t[32], t[33], t[34], t[35]]);
+        let (generation, records, bytes) = (u64at(8), u64at(16), u64at(24));
+        if &t[..8] != IMAGE_MAGIC || generation != r.generation || !(8..=24).contains(&bits) {
+            return Err(bad("not the image of its generation".into()));
+        }
+        let slots = (1usize << bits) + 1;
+        let radix = usize::try_from(bytes.div_ceil(8) * 8).unwrap_or(usize::MAX);
+        if radix.checked_add(slots * 8 + TRAILER) != Some(n) {
+            return Err(bad("sizes that do not add up".into()));
+        }
+        let mut im = Images {
+            map: Some(Mapped {
+                map,
+                records: bytes as usize,
+                radix,
+                slots,
+            }),
+            bits,
+            ..Images::default()
+        };
+        // Checked once, here (in the reader's background thread): every lookup then trusts it.
+        let mut prev = 0;
+        for p in 0..slots {
+            let a = im.radix_at(p).unwrap_or(u64::MAX);
+            if a < prev || a > bytes {
+                return Err(bad("radix table out of order".into()));
+            }
+            prev = a;
+        }
+        if prev != bytes {
+            return Err(bad("radix table short of the records".into()));
+        }
+        let (mut at, mut count, mut last) = (0usize, 0u64, None);
+        let arena = im.arena();
+        while at < arena.len() {
+            let (k, _, end) = decode(arena, at).ok_or_else(|| bad("torn record".into()))?;
+            if last.is_some_and(|l| l >= k) {
+                return Err(bad("keys out of order".into()));
+            }
+            last = Some(k);
+            count += 1;
+            at = end;
+        }
+        if count != records {
+            return Err(bad(format!("{count} records, its trailer says {records}")));
+        }
+        im.len = count as usize;
+        im.last = last;
+        Ok(im)
+    }
+}
+
+/// What merging a part of the stored states with the night's states gives.
 pub struct Merged {
-    /// The bucket's new value, if any record changed.
+    /// The part's new records, if any record changed.
     pub value: Option<Vec<u8>>,
     /// The records (key, bytes before — empty: none) of each state that changed, in key order.
     pub before: Vec<u8>,
@@ -324,7 +623,7 @@ pub struct Merged {
     pub added: usize,
 }
 
-/// Merges a bucket's stored records with the night's new states of that bucket (sorted, one per
+/// Merges a part's stored records with the night's new states of that part (sorted, one per
 /// key): a state whose bytes equal the stored ones is no change.
 pub fn merge(old: &[u8], new: &[(u64, &[u8])]) -> Result<Merged, LedgerError> {
     let recs = parse(old)?;
@@ -392,69 +691,6 @@ mod tests {
         // Nothing changed: nothing to write.
         let m = merge(&old, &[(5, b"bb".as_slice())]).unwrap();
         assert!(m.value.is_none() && m.before.is_empty());
-    }
-
-    #[test]
-    fn buckets_are_key_ranges_in_order_and_16384_of_them_are_layout_3s_top_14_bits() {
-        for k in [
-            0u64,
-            1,
-            1 << 50,
-            (1 << 50) - 1,
-            u64::MAX / 3,
-            u64::MAX - 1,
-            u64::MAX,
-        ] {
-            assert_eq!(bucket(k, LAYOUT3_BUCKETS), (k >> 50) as u32, "{k:x}");
-            assert_eq!(bucket(k, 1), 0);
-            assert!(bucket(k, 10_000) < 10_000);
-        }
-        assert_eq!(bucket(u64::MAX, 10_000), 9_999);
-        // monotone in the key: buckets are contiguous key ranges, read in key order
-        let mut last = 0;
-        for i in 0..100_000u64 {
-            let b = bucket(i.wrapping_mul(184_467_440_737_095), 7_777);
-            let b2 = bucket(i * (u64::MAX / 100_000), 7_777);
-            assert!(b2 >= last);
-            last = b2;
-            assert!(b < 7_777);
-        }
-        assert_eq!(last, 7_776);
-    }
-
-    #[test]
-    fn first_key_is_where_each_bucket_begins() {
-        for count in [1u32, 3, 7_777, LAYOUT3_BUCKETS, 12_089] {
-            assert_eq!(first_key(0, count), 0);
-            assert_eq!(first_key(count, count), 1u128 << 64);
-            for b in (1..count).step_by((count as usize / 50).max(1)) {
-                let k = first_key(b, count) as u64;
-                assert_eq!(bucket(k, count), b, "{b} of {count}");
-                assert_eq!(bucket(k - 1, count), b - 1, "{b} of {count}");
-            }
-        }
-    }
-
-    #[test]
-    fn the_bucket_count_is_kept_while_buckets_fill_70_to_87_and_a_half_per_cent_of_a_page() {
-        let p = PAGE;
-        // 16 384 buckets of 20 KiB (national night 2 in layout 3): 61 % of a page, changed to
-        // buckets of 80 %.
-        let n = bucket_count(16_384 * 20 * 1024, LAYOUT3_BUCKETS, p);
-        assert_eq!(n, (16_384u64 * 20 * 1024 * 5).div_ceil(p * 4) as u32);
-        assert_eq!(n, 12_800);
-        // kept at both ends of the band, changed just outside it
-        assert_eq!(bucket_count(1000 * p * 71 / 100, 1000, p), 1000);
-        assert_eq!(bucket_count(1000 * p * 87 / 100, 1000, p), 1000);
-        assert_eq!(bucket_count(1000 * p * 69 / 100, 1000, p), 863);
-        assert_eq!(bucket_count(1000 * p * 88 / 100, 1000, p), 1100);
-        // a small table: one bucket, kept; an empty one too; never beyond the most
-        assert_eq!(bucket_count(5_000, 1, p), 1);
-        assert_eq!(bucket_count(0, 1, p), 1);
-        assert_eq!(bucket_count(0, 0, p), 1);
-        assert_eq!(bucket_count(u64::MAX / 8, 1, p), MAX_BUCKETS);
-        // a 5 % centre's table in layout 3 (1 KiB buckets): a few hundred buckets
-        assert_eq!(bucket_count(16_384 * 1024, LAYOUT3_BUCKETS, p), 640);
     }
 
     /// `record_at`, `parse` and the arena's reader are one decoder: a record whose length is not in
@@ -540,7 +776,7 @@ mod tests {
         // Records of lengths 0..=200 (their first byte is their length, one or two varint bytes)
         // under keys spread over the range, crowded in a few slots, and at both ends.
         let mut keys: Vec<u64> = (0..3_000u64)
-            .map(|i| crate::segments::mix(i))
+            .map(crate::segments::mix)
             .chain(0..40)
             .chain(u64::MAX - 40..=u64::MAX)
             .collect();

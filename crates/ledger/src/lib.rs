@@ -3,9 +3,11 @@
 //! One embedded transactional store (redb: one file `DIR/ledger.redb`, ACID, pure Rust) holds what a
 //! night leaves for the next ones (formats/ledger.md), in a few large sorted values rather than one
 //! entry per key (a national night reads and writes millions of keys):
-//! * `benefs`: each beneficiary's running state ([`liquidator_core::rules::BenefState`]: yearly
-//!   participation and franchise counters, per practitioner-day sessions and daily counters, open
-//!   debts), pruned of what the time limit makes useless, by bucket of sorted records ([`images`]);
+//! * the states image (`states.GEN.img`, a file beside the store, named by `meta.states`): each
+//!   beneficiary's running state ([`liquidator_core::rules::BenefState`]: yearly participation and
+//!   franchise counters, per practitioner-day sessions and daily counters, open debts), pruned of what
+//!   the time limit makes useless, as sorted records with their radix table, written whole by each
+//!   night and mapped read-only by the next ([`images`]);
 //! * `claim_segments`, `act_segments`: per night, every (practitioner, claim number) read, paid or
 //!   rejected, with the latest date of care, and every CCAM act paid (a 64-bit hash + a 64-bit
 //!   check) with its date of care, as sorted chunks ([`segments`]);
@@ -57,14 +59,18 @@ pub const UNDO_NIGHTS: u32 = 31;
 /// varints and day numbers, record lengths as varints). 4: the states' bucket count chosen from the
 /// table's size (`meta.buckets`, `images::bucket_count`) instead of 16 384. A layout-3 ledger is
 /// upgraded when opened (it is layout 4 with 16 384 buckets); a ledger of another layout is refused
-/// (exit 11).
-const SCHEMA: &[u8] = b"liquidator-ledger/4";
+/// (exit 11). 5: the current states in an image file per generation (`images::ImageWriter`,
+/// `meta.states`) instead of the `benefs` buckets; a ledger of layout 3 or 4 is upgraded when opened
+/// (its buckets, in key order, written as the first image file).
+const SCHEMA: &[u8] = b"liquidator-ledger/5";
+const SCHEMA4: &[u8] = b"liquidator-ledger/4";
 const SCHEMA3: &[u8] = b"liquidator-ledger/3";
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// seq → [`BatchRecord`] (fixed layout).
 const BATCHES: TableDefinition<u32, &[u8]> = TableDefinition::new("batches");
-/// bucket → the sorted state records of its beneficiaries (`images`).
+/// bucket → the sorted state records of its beneficiaries (`images`): layouts 3 and 4 only, read
+/// once by the upgrade to layout 5 (`Ledger::upgrade_to_image`), then deleted.
 const BENEFS: TableDefinition<u32, &[u8]> = TableDefinition::new("benefs");
 /// (seq, chunk) → the sorted before-image records of the states night `seq` changed (`images`;
 /// empty bytes: none before).
@@ -240,9 +246,9 @@ pub struct NightCommit<'a> {
     pub out: &'a Path,
     /// `reprocess` of night `seq`: its entries are replaced, not added to.
     pub replaces: Option<u32>,
-    /// Bytes of the stored records the night's states were taken from (`Reader::carried_bytes`):
-    /// with `meta.states_size`, the table's exact size once the night is written, which chooses its
-    /// bucket count (`images::bucket_count`). `None`: estimated.
+    /// Bytes of the stored records the night's states were taken from (`Reader::carried_bytes`).
+    /// Layout 4 sized its buckets with it; layout 5 writes the whole image and does not need it
+    /// (kept for the callers' figures).
     pub carried: Option<u64>,
 }
 
@@ -254,9 +260,9 @@ pub struct Ledger {
     commit_laps: Vec<(&'static str, f64)>,
     /// What the last commit held in memory (`LIQUIDATOR_TIMING`).
     commit_memory: String,
-    /// The page the state buckets are made to fill (`images::PAGE`; the tests' is a few bytes, to
-    /// make thousands of buckets of a few thousand states).
-    bucket_page: u64,
+    /// Records a part of the key space holds, about, when the states are merged ([`PART_RECORDS`];
+    /// the tests' is a few, to make thousands of parts of a few thousand states).
+    part_records: usize,
 }
 
 impl Ledger {
@@ -272,34 +278,33 @@ impl Ledger {
             .create(&path)
             .map_err(|e| LedgerError::Open(path.clone(), e.into()))?;
         let txn = db.begin_write().map_err(st)?;
-        // Layout 3 is layout 4 with 16 384 buckets (`images::bucket`): upgraded in place — but only
+        // Layouts 3 and 4 (the states in `benefs` buckets) are upgraded to layout 5 — but only
         // after a night left pending is resolved (below): its savepoint, taken by a liquidator of
-        // layout 3, holds the layout-3 meta, and rolling back to it after the upgrade undid the
-        // upgrade and left a sound ledger without `meta.buckets`, refused as corrupt (REVIEW-B9 M).
-        let mut layout3 = false;
+        // the older layout, holds the older meta and buckets, and rolling back to it after the
+        // upgrade would undo the upgrade (REVIEW-B9 M, met with layout 3's upgrade to 4).
+        let mut older = false;
         {
             let mut meta = txn.open_table(META).map_err(st)?;
             let schema = meta.get("schema").map_err(st)?.map(|g| g.value().to_vec());
             match schema {
                 None => {
                     meta.insert("schema", SCHEMA).map_err(st)?;
-                    meta.insert("buckets", b"1 0".as_slice()).map_err(st)?;
                 }
                 Some(s) if s == SCHEMA => {}
-                Some(s) if s == SCHEMA3 => layout3 = true,
+                Some(s) if s == SCHEMA4 || s == SCHEMA3 => older = true,
                 Some(s) => {
                     return Err(LedgerError::Corrupt(format!(
-                        "{}: layout {:?}, this liquidator reads {:?} (and {:?}, upgraded when opened) only (formats/ledger.md, \"Layout versions\"): \
+                        "{}: layout {:?}, this liquidator reads {:?} (and {:?}, {:?}, upgraded when opened) only (formats/ledger.md, \"Layout versions\"): \
                          keep the ledger with the liquidator that wrote it, or start a new ledger directory",
                         path.display(),
                         String::from_utf8_lossy(&s),
                         String::from_utf8_lossy(SCHEMA),
+                        String::from_utf8_lossy(SCHEMA4),
                         String::from_utf8_lossy(SCHEMA3)
                     )));
                 }
             }
             txn.open_table(BATCHES).map_err(st)?;
-            txn.open_table(BENEFS).map_err(st)?;
             txn.open_table(UNDO).map_err(st)?;
             txn.open_table(CLAIM_SEGS).map_err(st)?;
             txn.open_table(ACT_SEGS).map_err(st)?;
@@ -312,26 +317,88 @@ impl Ledger {
             batches: Vec::new(),
             commit_laps: Vec::new(),
             commit_memory: String::new(),
-            bucket_page: images::PAGE,
+            part_records: PART_RECORDS,
         };
         let resolved = l.resolve()?;
-        if layout3 {
-            l.upgrade_layout3()?;
+        // Image files no generation needs: those of commits that did not complete, and the
+        // generation a completed night replaced if the run ended before removing it.
+        l.remove_stale_images()?;
+        if older {
+            l.upgrade_to_image()?;
         }
         l.load_batches()?;
         Ok((l, resolved))
     }
 
-    /// A layout-3 ledger made layout 4 with [`images::LAYOUT3_BUCKETS`] buckets, in a transaction of
-    /// its own (the stored states do not move); a liquidator of layout 3 then refuses it (exit 11).
-    fn upgrade_layout3(&mut self) -> Result<(), LedgerError> {
+    /// The current states' image file, as `meta.states` names it (`None`: no states yet).
+    fn image_ref(
+        t: &impl ReadableTable<&'static str, &'static [u8]>,
+    ) -> Result<Option<images::ImageRef>, LedgerError> {
+        t.get("states")
+            .map_err(st)?
+            .map(|g| images::ImageRef::parse(g.value()))
+            .transpose()
+    }
+
+    /// The current states, their image file mapped (empty: none yet).
+    fn current_images(&self, r: Option<images::ImageRef>) -> Result<Images, LedgerError> {
+        match r {
+            Some(r) => Images::map(&self.dir.join(r.file_name()), r),
+            None => Ok(Images::default().seal()),
+        }
+    }
+
+    /// Removes every image file but the current generation's (`meta.states`). Only the run holding
+    /// the ledger calls it, with no night pending: no other generation can be needed — a rollback
+    /// to a savepoint needs the generation before the night, removed only once the night is
+    /// finished.
+    fn remove_stale_images(&self) -> Result<(), LedgerError> {
+        let current = {
+            let r = self.db.begin_read().map_err(st)?;
+            Self::image_ref(&r.open_table(META).map_err(st)?)?.map(|r| r.generation)
+        };
+        let io = |e| LedgerError::Io(self.dir.clone(), e);
+        for e in std::fs::read_dir(&self.dir).map_err(io)? {
+            let e = e.map_err(io)?;
+            let name = e.file_name();
+            if let Some(g) = name.to_str().and_then(images::file_gen)
+                && Some(g) != current
+            {
+                std::fs::remove_file(e.path()).map_err(|er| LedgerError::Io(e.path(), er))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A ledger of layout 3 or 4 made layout 5: its `benefs` buckets, read in key order (the order
+    /// of their stored keys in both layouts), written as image generation 1, then, in one
+    /// transaction, `meta.states` set, the buckets and their meta deleted, the layout written. A
+    /// run killed before that transaction leaves the older layout (and an image file the next
+    /// open removes). A liquidator of layout 4 then refuses the ledger (exit 11).
+    fn upgrade_to_image(&mut self) -> Result<(), LedgerError> {
+        let r = self.db.begin_read().map_err(st)?;
+        let t = r.open_table(BENEFS).map_err(st)?;
+        let mut n = 0usize;
+        for e in t.iter().map_err(st)? {
+            n += images::parse(e.map_err(st)?.1.value())?.len();
+        }
+        let generation = 1;
+        let mut w = images::ImageWriter::create(&self.dir.join(images::file_name(generation)), n)?;
+        for e in t.iter().map_err(st)? {
+            w.push(e.map_err(st)?.1.value())?;
+        }
+        let image = w.finish(generation)?;
+        drop(t);
+        drop(r);
         let txn = self.db.begin_write().map_err(st)?;
         {
             let mut meta = txn.open_table(META).map_err(st)?;
+            meta.insert("states", image.text().as_bytes()).map_err(st)?;
+            meta.remove("buckets").map_err(st)?;
+            meta.remove("states_size").map_err(st)?;
             meta.insert("schema", SCHEMA).map_err(st)?;
-            let n = format!("{} 0", images::LAYOUT3_BUCKETS);
-            meta.insert("buckets", n.as_bytes()).map_err(st)?;
         }
+        txn.delete_table(BENEFS).map_err(st)?;
         txn.commit().map_err(st)
     }
 
@@ -429,7 +496,10 @@ impl Ledger {
         let from = before.unwrap_or(last + 1);
         let file = self.file_len()?;
         Ok(Reader {
-            states: Lazy::spawn(move || StateView::load(&db, from, last, file)),
+            states: {
+                let dir = self.dir.clone();
+                Lazy::spawn(move || StateView::load(&db, &dir, from, last))
+            },
             claims: {
                 let db = self.db.clone();
                 Lazy::spawn(move || load_index(&db, Kind::Claims, file))
@@ -454,11 +524,10 @@ impl Ledger {
     /// the later nights over the current states.
     pub fn states_after(&self, seq: u32) -> Result<StateView, LedgerError> {
         let last = self.batches.last().map_or(0, |b| b.seq);
-        StateView::load(&self.db, seq + 1, last, self.file_len()?)
+        StateView::load(&self.db, &self.dir, seq + 1, last)
     }
 
-    /// Bytes of the ledger file: the bound of every size hint read from it (`StateView::load`,
-    /// `load_index`), so that a corrupt hint is refused instead of sizing an allocation.
+    /// Bytes of the ledger file: the bound of every size hint read from it (`load_index`), so that a corrupt hint is refused instead of sizing an allocation.
     fn file_len(&self) -> Result<u64, LedgerError> {
         let path = self.dir.join(FILE);
         std::fs::metadata(&path)
@@ -606,9 +675,9 @@ impl Ledger {
         laps.splice(
             at..at,
             [
-                ("(side by side: buckets read", split[0]),
+                ("(side by side: merges waited for", split[0]),
                 ("merged", split[1]),
-                ("written)", split[2]),
+                ("image and before-images written)", split[2]),
             ],
         );
         self.commit_laps = laps;
@@ -624,9 +693,9 @@ impl Ledger {
             .ok_or_else(|| LedgerError::Corrupt("pending marker lost".into()))?)
     }
 
-    /// The night's beneficiary states: each bucket the night touched is merged and rewritten; a state
+    /// The night's beneficiary states: merged with the current ones into the next image file; a state
     /// that changed gets its before-image (empty: it had none) in the night's undo segment, a state
-    /// the night left as it was is not written at all.
+    /// the night left as it was is copied as it was, with no before-image.
     fn write_states(
         &self,
         txn: &redb::WriteTransaction,
@@ -664,75 +733,58 @@ impl Ledger {
             }
         };
         let at = |i: usize| enc.get(i);
-        let count = bucket_count(&txn.open_table(META).map_err(st)?)?;
-        check_buckets(&txn.open_table(BENEFS).map_err(st)?, count)?;
-        match n.replaces {
-            // The before-images go to the undo segment as the buckets are merged, a chunk at a
+        let (old, current) = {
+            let r = Self::image_ref(&txn.open_table(META).map_err(st)?)?;
+            (r, self.current_images(r)?)
+        };
+        // Every night writes the next generation whole: the file a run maps, sequential to write.
+        let generation = old.map_or(1, |r| r.generation + 1);
+        let image = match n.replaces {
+            // The before-images go to the undo segment as the states are merged, a chunk at a
             // time: never all held (≈ the whole state table at national size, issue #14).
             None => {
-                // The bucket count for the table as the night leaves it (at least the night's
-                // states, at least what is stored): changed only when buckets would fill their
-                // pages badly (`images::bucket_count`).
-                let stored = states_size(&txn.open_table(META).map_err(st)?)?;
-                let night = enc.bytes() as u64;
-                let new = match (stored, n.carried) {
-                    (Some(s), Some(c)) => {
-                        let bytes = s.bytes.saturating_sub(c).saturating_add(night);
-                        images::bucket_count(bytes, count.count, self.bucket_page)
-                    }
-                    (Some(s), None) => {
-                        images::bucket_count(s.bytes.max(night), count.count, self.bucket_page)
-                    }
-                    (None, _) if self.batches.is_empty() => {
-                        images::bucket_count(night, count.count, self.bucket_page)
-                    }
-                    // A ledger begun without the size hint: nothing to size buckets by.
-                    (None, _) => count.count,
-                };
                 let mut undo = UndoWriter::new(txn, seq)?;
-                let size;
-                let now;
-                (secs, size, now) =
-                    write_buckets(txn, (count, new), enc.len(), at, |b| undo.push(b))?;
-                if now != count {
-                    txn.open_table(META)
-                        .map_err(st)?
-                        .insert("buckets", now.text().as_bytes())
-                        .map_err(st)?;
-                }
+                let image;
+                (secs, image) = write_image(
+                    (&self.dir, self.part_records),
+                    &current,
+                    generation,
+                    enc.len(),
+                    at,
+                    |b| undo.push(b),
+                )?;
                 held = undo.held;
                 undo.finish()?;
-                add_states_size(txn, size, self.batches.is_empty())?;
+                image
             }
             // Reprocess of the last night: its states are replaced; a state the night had left
             // unchanged (no before-image) gets the one it had: the current state.
             Some(r) if r == last => {
                 let mut undo = read_undo(txn, r)?;
                 let mut before = Vec::new();
-                let (_, size, _) = write_buckets(txn, (count, count.count), enc.len(), at, |b| {
-                    before.extend_from_slice(b);
-                    Ok(())
-                })?;
-                add_states_size(txn, size, false)?;
+                let (_, image) = write_image(
+                    (&self.dir, self.part_records),
+                    &current,
+                    generation,
+                    enc.len(),
+                    at,
+                    |b| {
+                        before.extend_from_slice(b);
+                        Ok(())
+                    },
+                )?;
                 for (k, off, len) in images::parse(&before)? {
                     undo.entry(k)
                         .or_insert_with(|| before[off..off + len].to_vec());
                 }
                 write_undo(txn, r, &records(&undo))?;
+                image
             }
             // Reprocess of an earlier night: its counter changes are carried into the later
             // nights' before-images and the current state (formats/ledger.md).
             Some(r) => {
                 let dec =
                     |b: &[u8]| codec::decode(b).map_err(|e| LedgerError::Corrupt(e.to_string()));
-                let current = {
-                    let t = txn.open_table(BENEFS).map_err(st)?;
-                    let mut im = Images::default();
-                    for e in t.iter().map_err(st)? {
-                        im.add(e.map_err(st)?.1.value())?;
-                    }
-                    im.seal()
-                };
                 let mut undo: Vec<BTreeMap<u64, Vec<u8>>> = Vec::new();
                 for m in r..=last {
                     undo.push(read_undo(txn, m)?);
@@ -780,19 +832,24 @@ impl Ledger {
                     new_current.push((k, buf));
                 }
                 new_current.sort_unstable_by_key(|e| e.0);
-                let (_, size, _) = write_buckets(
-                    txn,
-                    (count, count.count),
+                let (_, image) = write_image(
+                    (&self.dir, self.part_records),
+                    &current,
+                    generation,
                     new_current.len(),
                     |i| (new_current[i].0, new_current[i].1.as_slice()),
                     |_| Ok(()),
                 )?;
-                add_states_size(txn, size, false)?;
                 for (i, u) in undo.iter().enumerate() {
                     write_undo(txn, r + i as u32, &records(u))?;
                 }
+                image
             }
-        }
+        };
+        txn.open_table(META)
+            .map_err(st)?
+            .insert("states", image.text().as_bytes())
+            .map_err(st)?;
         Ok((secs, held))
     }
 
@@ -806,7 +863,8 @@ impl Ledger {
         }
         txn.delete_persistent_savepoint(p.savepoint).map_err(st)?;
         txn.commit().map_err(st)?;
-        Ok(())
+        // The generation the night replaced is needed no more (no savepoint leads back to it).
+        self.remove_stale_images()
     }
 
     /// Rewrites the store without its free pages (`ledger compact`): redb keeps the pages a night
@@ -830,24 +888,22 @@ impl Ledger {
     /// Entry counts, size on disk and the nights committed (`ledger stats`).
     pub fn stats(&self) -> Result<Stats, LedgerError> {
         let r = self.db.begin_read().map_err(st)?;
+        let image = Self::image_ref(&r.open_table(META).map_err(st)?)?;
         let bytes = std::fs::metadata(self.dir.join(FILE))
             .map_err(|e| LedgerError::Io(self.dir.join(FILE), e))?
-            .len();
+            .len()
+            + image.map_or(0, |i| i.len);
         // Open debts: a scan of every state (the one figure `stats` pays a full read for).
         let (mut open_debts, mut open_debts_cents, mut beneficiaries) = (0u64, 0i64, 0u64);
         let (mut sizes, mut sessions) = (Vec::new(), 0u64);
-        for e in r.open_table(BENEFS).map_err(st)?.iter().map_err(st)? {
-            let (_, v) = e.map_err(st)?;
-            let v = v.value();
-            for (_, off, len) in images::parse(v)? {
-                let s = codec::decode(&v[off..off + len])
-                    .map_err(|e| LedgerError::Corrupt(e.to_string()))?;
-                open_debts += s.open_debts().len() as u64;
-                open_debts_cents += s.open_debt_cents();
-                sessions += s.daily.len() as u64;
-                sizes.push(len as u32);
-                beneficiaries += 1;
-            }
+        let current = self.current_images(image)?;
+        for (_, v) in current.iter() {
+            let s = codec::decode(v).map_err(|e| LedgerError::Corrupt(e.to_string()))?;
+            open_debts += s.open_debts().len() as u64;
+            open_debts_cents += s.open_debt_cents();
+            sessions += s.daily.len() as u64;
+            sizes.push(v.len() as u32);
+            beneficiaries += 1;
         }
         sizes.sort_unstable();
         let pct = |p: usize| sizes.get((sizes.len() * p / 100).min(sizes.len().saturating_sub(1)));
@@ -870,9 +926,8 @@ impl Ledger {
             let (k, v) = e.map_err(st)?;
             records[(k.value().0 as usize).min(1)] += v.value().2 as u64;
         }
-        let state_buckets = bucket_count(&r.open_table(META).map_err(st)?)?.count;
         Ok(Stats {
-            state_buckets,
+            state_image: image.map_or(0, |i| i.generation),
             open_debts,
             open_debts_amount: liquidator_core::money::fmt_euros(open_debts_cents),
             file_bytes: bytes,
@@ -888,27 +943,19 @@ impl Ledger {
     /// A beneficiary's stored state (`ledger show`), if any.
     pub fn state(&self, benef: u64) -> Result<Option<BenefState>, LedgerError> {
         let r = self.db.begin_read().map_err(st)?;
-        let count = bucket_count(&r.open_table(META).map_err(st)?)?;
-        let t = r.open_table(BENEFS).map_err(st)?;
-        check_buckets(&t, count)?;
-        let k = mix(benef);
-        let Some(g) = t.get(count.key(k)).map_err(st)? else {
-            return Ok(None);
-        };
-        let v = g.value();
-        let Some((_, off, len)) = images::parse(v)?.into_iter().find(|r| r.0 == k) else {
-            return Ok(None);
-        };
-        codec::decode(&v[off..off + len])
-            .map(Some)
-            .map_err(|e| LedgerError::Corrupt(e.to_string()))
+        let current = self.current_images(Self::image_ref(&r.open_table(META).map_err(st)?)?)?;
+        current
+            .get(mix(benef))
+            .map(|v| codec::decode(v).map_err(|e| LedgerError::Corrupt(e.to_string())))
+            .transpose()
     }
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Stats {
-    /// The buckets the states are stored in (`meta.buckets`, formats/ledger.md "Buckets").
-    pub state_buckets: u32,
+    /// The generation of the states' image file (`meta.states`, formats/ledger.md "States: one
+    /// image file per generation"; 0: no states yet).
+    pub state_image: u64,
     /// Debts of the insured still open across all beneficiaries, and their total (euros).
     pub open_debts: u64,
     pub open_debts_amount: String,
@@ -954,164 +1001,30 @@ pub fn kill_point(point: &str) {
     }
 }
 
-/// Merges the night's `n` states (`at(i)`: the `i`-th by mixed key, one per key, and its stored
-/// bytes) into their buckets, in batches of buckets: read, merge in parallel, write. Hands the
-/// before-image records (`images`) of the states that changed to `before`, in key order, as each
-/// batch is merged (the undo segment is written from them a chunk at a time); returns the seconds
-/// spent reading, merging, writing.
-///
-/// `counts`: the table's buckets and the count it is to have. When they differ every stored
-/// record moves into the new buckets (`rebucket`). Returns the buckets the table then has.
-fn write_buckets<'a>(
-    txn: &redb::WriteTransaction,
-    counts: (Buckets, u32),
+/// Records a part of the key space is made to hold, about (`write_image`): parts are merged in
+/// parallel, a few MiB of records in batches of [`PARTS_A_BATCH`].
+const PART_RECORDS: usize = 8 << 10;
+const PARTS_A_BATCH: usize = 64;
+
+/// Merges the night's `n` states (`at(i)`: the `i`-th by mixed key, one per key, and its bytes)
+/// with the current states `old` into image generation `generation`, written whole, in key order, into
+/// its file in `dir` (`images::ImageWriter`). The key space is cut into parts of about
+/// [`PART_RECORDS`] records (ranges of the keys' top bits); batches of parts are merged on the pool
+/// (`images::merge`, reading `old` in place: mapped) while this thread writes the batch before.
+/// Hands the before-image records (`images`) of the states that changed to `before`, in key order,
+/// as each batch is written. Returns the seconds spent waiting for the merges before writing,
+/// merging, writing, and the image written (durable).
+fn write_image<'a>(
+    (dir, part_records): (&Path, usize),
+    old: &Images,
+    generation: u64,
     n: usize,
     at: impl Fn(usize) -> (u64, &'a [u8]) + Sync,
     mut before: impl FnMut(&[u8]) -> Result<(), LedgerError>,
-) -> Result<([f64; 3], (i64, i64), Buckets), LedgerError> {
+) -> Result<([f64; 3], images::ImageRef), LedgerError> {
     let mut secs = [0.0; 3];
-    let mut t = txn.open_table(BENEFS).map_err(st)?;
-    if counts.0.count != counts.1 {
-        let mut size = (0i64, 0i64);
-        let to = rebucket(
-            &mut t,
-            counts.0,
-            counts.1,
-            n,
-            &at,
-            &mut before,
-            &mut size,
-            &mut secs,
-        )?;
-        return Ok((secs, size, to));
-    }
-    let buckets = counts.0;
-    let count = buckets.count;
-    // The night's states cut by bucket: (bucket, range of states).
-    let mut groups: Vec<(u32, std::ops::Range<usize>)> = Vec::new();
-    let mut i = 0;
-    while i < n {
-        let b = images::bucket(at(i).0, count);
-        let (mut lo, mut hi) = (i + 1, n);
-        while lo < hi {
-            let m = lo + (hi - lo) / 2;
-            if images::bucket(at(m).0, count) == b {
-                lo = m + 1;
-            } else {
-                hi = m;
-            }
-        }
-        groups.push((b, i..lo));
-        i = lo;
-    }
-    // What the table gains (records, bytes: a pruned state may shrink).
-    let mut size = (0i64, 0i64);
-    // A pipeline over batches of 1 024 buckets: batch k is merged on the pool while this thread
-    // (the one holding the transaction) writes batch k − 1 and reads batch k + 1.
-    let batches: Vec<&[(u32, std::ops::Range<usize>)]> = groups.chunks(1024).collect();
-    let read = |t: &redb::Table<u32, &[u8]>,
-                batch: &[(u32, std::ops::Range<usize>)]|
-     -> Result<Vec<Vec<u8>>, LedgerError> {
-        let mut old = Vec::with_capacity(batch.len());
-        for (b, _) in batch {
-            old.push(
-                t.get(buckets.base + *b)
-                    .map_err(st)?
-                    .map(|g| g.value().to_vec())
-                    .unwrap_or_default(),
-            );
-        }
-        Ok(old)
-    };
-    let clock = std::time::Instant::now();
-    let mut old = match batches.first() {
-        Some(b) => read(&t, b)?,
-        None => Vec::new(),
-    };
-    secs[0] += clock.elapsed().as_secs_f64();
-    let mut done: Option<(usize, Vec<Vec<u8>>, Vec<images::Merged>)> = None;
-    for k in 0..=batches.len() {
-        let (merged, next) = std::thread::scope(|sc| {
-            let job = batches.get(k).map(|batch| {
-                let (old, at) = (&old, &at);
-                sc.spawn(move || {
-                    let clock = std::time::Instant::now();
-                    let m = batch
-                        .par_iter()
-                        .zip(old.par_iter())
-                        .map(|((_, g), o)| {
-                            let new: Vec<(u64, &[u8])> = g.clone().map(at).collect();
-                            images::merge(o, &new)
-                        })
-                        .collect::<Result<Vec<images::Merged>, _>>();
-                    (m, clock.elapsed().as_secs_f64())
-                })
-            });
-            let mut io = || -> Result<Vec<Vec<u8>>, LedgerError> {
-                if let Some((j, o, m)) = done.take() {
-                    let clock = std::time::Instant::now();
-                    for (((b, _), m), o) in batches[j].iter().zip(m).zip(&o) {
-                        if let Some(v) = m.value {
-                            t.insert(buckets.base + *b, v.as_slice()).map_err(st)?;
-                            size.0 += m.added as i64;
-                            size.1 += v.len() as i64 - o.len() as i64;
-                        }
-                        before(&m.before)?;
-                    }
-                    secs[2] += clock.elapsed().as_secs_f64();
-                }
-                let clock = std::time::Instant::now();
-                let next = match batches.get(k + 1) {
-                    Some(b) => read(&t, b)?,
-                    None => Vec::new(),
-                };
-                secs[0] += clock.elapsed().as_secs_f64();
-                Ok(next)
-            };
-            let next = io();
-            let merged = job.map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    (
-                        Err(LedgerError::Corrupt(
-                            "ledger: a merging thread failed".into(),
-                        )),
-                        0.0,
-                    )
-                })
-            });
-            (merged, next)
-        });
-        let next = next?;
-        if let Some((m, t)) = merged {
-            secs[1] += t;
-            done = Some((k, std::mem::replace(&mut old, next), m?));
-        }
-    }
-    Ok((secs, size, buckets))
-}
-
-/// [`write_buckets`] into `count` buckets other than the table's (`from`: its count and the key of
-/// its bucket 0), streaming: the new buckets, stored under the other half of the key space
-/// (`base`: 0 or 2^31, so that no new bucket overwrites an old one not yet read), are made 1 024
-/// at a time — for each batch the old buckets its key range overlaps are read, their records in
-/// that range cut by new bucket and merged in parallel with the night's states — then the old ones
-/// are deleted. Memory: a batch's old buckets and merges, never the table (formats/ledger.md,
-/// "Buckets").
-#[allow(clippy::too_many_arguments)]
-fn rebucket<'a>(
-    t: &mut redb::Table<u32, &[u8]>,
-    from: Buckets,
-    count: u32,
-    n: usize,
-    at: &(impl Fn(usize) -> (u64, &'a [u8]) + Sync),
-    before: &mut impl FnMut(&[u8]) -> Result<(), LedgerError>,
-    size: &mut (i64, i64),
-    secs: &mut [f64; 3],
-) -> Result<Buckets, LedgerError> {
-    let to = Buckets {
-        count,
-        base: if from.base == 0 { REBUCKETED } else { 0 },
-    };
+    let bound = old.len().saturating_add(n);
+    let pb = (usize::BITS - (bound / part_records.max(1)).leading_zeros()).min(16);
     // The night's first state at or after a key (`2^64`: none).
     let night_from = |k: u128| {
         let (mut lo, mut hi) = (0, n);
@@ -1125,204 +1038,77 @@ fn rebucket<'a>(
         }
         lo
     };
-    let mut b0 = 0u32;
-    while b0 < count {
-        let b1 = b0.saturating_add(1024).min(count);
-        let (lo, hi) = (images::first_key(b0, count), images::first_key(b1, count));
-        let clock = std::time::Instant::now();
-        // The old buckets overlapping [lo, hi): their records in that range, in key order.
-        let mut old = Vec::new();
-        let j0 = images::bucket(lo as u64, from.count);
-        let j1 = images::bucket((hi - 1) as u64, from.count);
-        for j in j0..=j1 {
-            if let Some(g) = t.get(from.base + j).map_err(st)? {
-                let v = g.value();
-                let mut o = 0;
-                while o < v.len() {
-                    let (k, end) = images::record_at(v, o)?;
-                    if (lo..hi).contains(&(k as u128)) {
-                        old.extend_from_slice(&v[o..end]);
-                    }
-                    o = end;
-                }
-            }
-        }
-        // Cut by new bucket: (bucket, its old records' bytes in `old`, its night's states).
-        let mut jobs: Vec<(u32, std::ops::Range<usize>, std::ops::Range<usize>)> = Vec::new();
-        let (mut o, mut i) = (0usize, night_from(lo));
-        let i_end = night_from(hi);
-        let mut next = if old.is_empty() {
-            None
-        } else {
-            Some(images::record_at(&old, 0)?)
-        };
-        loop {
-            let k = match (next, (i < i_end).then(|| at(i).0)) {
-                (Some((a, _)), Some(b)) => a.min(b),
-                (Some((a, _)), None) => a,
-                (None, Some(b)) => b,
-                (None, None) => break,
-            };
-            let b = images::bucket(k, count);
-            let (o0, i0) = (o, i);
-            while let Some((_, end)) = next.filter(|&(key, _)| images::bucket(key, count) == b) {
-                o = end;
-                next = if o < old.len() {
-                    Some(images::record_at(&old, o)?)
-                } else {
-                    None
-                };
-            }
-            // The night's states of bucket `b` end where the next bucket's keys begin: a binary
-            // search (one key read per step), not a read of every state's entry and bytes.
-            i = night_from(images::first_key(b + 1, count)).clamp(i, i_end);
-            jobs.push((b, o0..o, i0..i));
-        }
-        secs[0] += clock.elapsed().as_secs_f64();
-        let clock = std::time::Instant::now();
-        let merged = jobs
-            .par_iter()
-            .map(|(_, or, ir)| {
-                let new: Vec<(u64, &[u8])> = ir.clone().map(at).collect();
-                images::merge(&old[or.clone()], &new)
-            })
-            .collect::<Result<Vec<images::Merged>, _>>()?;
-        secs[1] += clock.elapsed().as_secs_f64();
-        let clock = std::time::Instant::now();
-        for ((b, or, _), m) in jobs.iter().zip(merged) {
-            let was = &old[or.clone()];
-            let v = m.value.as_deref().unwrap_or(was);
-            t.insert(to.base + b, v).map_err(st)?;
-            size.0 += m.added as i64;
-            size.1 += v.len() as i64 - was.len() as i64;
-            before(&m.before)?;
-        }
-        secs[2] += clock.elapsed().as_secs_f64();
-        b0 = b1;
-    }
-    let last = from.base.saturating_add(from.count.saturating_sub(1));
-    t.retain_in(from.base..=last, |_, _| false).map_err(st)?;
-    Ok(to)
-}
-
-/// Where bucket 0 of a table rebucketed from the lower half of the key space goes.
-const REBUCKETED: u32 = 1 << 31;
-
-/// The states' buckets (`meta.buckets` = "COUNT BASE", layout 4): `count` buckets stored under the
-/// keys `base..base + count`, `base` 0 or 2^31 (`rebucket` alternates halves).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Buckets {
-    count: u32,
-    base: u32,
-}
-
-impl Buckets {
-    /// The stored key of the bucket of a mixed key.
-    fn key(self, mixed: u64) -> u32 {
-        self.base + images::bucket(mixed, self.count)
-    }
-    fn text(self) -> String {
-        format!("{} {}", self.count, self.base)
-    }
-}
-
-/// The states' buckets (`meta.buckets`): a count of 1 to `images::MAX_BUCKETS` and a base of 0 or
-/// 2^31, else corrupt.
-fn bucket_count(
-    t: &impl ReadableTable<&'static str, &'static [u8]>,
-) -> Result<Buckets, LedgerError> {
-    let v = t
-        .get("buckets")
-        .map_err(st)?
-        .map(|g| String::from_utf8_lossy(g.value()).into_owned());
-    v.as_deref()
-        .and_then(|v| v.split_once(' '))
-        .and_then(|(c, b)| Some((c.parse::<u32>().ok()?, b.parse::<u32>().ok()?)))
-        .filter(|&(c, b)| (1..=images::MAX_BUCKETS).contains(&c) && (b == 0 || b == REBUCKETED))
-        .map(|(count, base)| Buckets { count, base })
-        .ok_or_else(|| LedgerError::Corrupt(format!("meta.buckets: {v:?}")))
-}
-
-/// The stored buckets' keys, first and last, within `[base, base + count)` of `meta.buckets`: a count
-/// or base that does not cover them (in range, but not the ledger's) is corrupt — used, a night would
-/// look states up in the wrong buckets and leave the old ones beside the new (REVIEW-B9 L).
-fn check_buckets(
-    t: &impl ReadableTable<u32, &'static [u8]>,
-    b: Buckets,
-) -> Result<(), LedgerError> {
-    for e in [t.first().map_err(st)?, t.last().map_err(st)?]
-        .into_iter()
-        .flatten()
-    {
-        let k = e.0.value();
-        if k < b.base || k - b.base >= b.count {
-            return Err(LedgerError::Corrupt(format!(
-                "meta.buckets: \"{} {}\" does not cover the stored bucket {k}",
-                b.count, b.base
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// What the `benefs` table holds: records and bytes of its values (`meta.states_size`, "RECORDS
-/// BYTES"), so that a run reads it into memory sized once (`StateView::load`). Kept from the first
-/// night on; a ledger begun without it (an earlier build of layout 3) goes on without it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct StatesSize {
-    records: u64,
-    bytes: u64,
-}
-
-impl StatesSize {
-    /// Refuses a size the ledger file cannot hold (`file` bytes; a record is at least a key and a
-    /// one-byte length): a corrupt hint, which would otherwise size the run's allocation.
-    fn check(self, file: u64) -> Result<(), LedgerError> {
-        if self.bytes > file || self.records > self.bytes / images::MIN_REC as u64 {
-            return Err(LedgerError::Corrupt(format!(
-                "meta.states_size: {} records of {} bytes, more than the ledger file's {file} bytes can hold",
-                self.records, self.bytes
-            )));
-        }
-        Ok(())
-    }
-}
-
-fn states_size(
-    t: &impl ReadableTable<&'static str, &'static [u8]>,
-) -> Result<Option<StatesSize>, LedgerError> {
-    let Some(g) = t.get("states_size").map_err(st)? else {
-        return Ok(None);
-    };
-    let v = String::from_utf8_lossy(g.value()).into_owned();
-    v.split_once(' ')
-        .and_then(|(a, b)| {
-            Some(StatesSize {
-                records: a.parse().ok()?,
-                bytes: b.parse().ok()?,
-            })
+    // Each part: its stored records (offsets in `old`) and its night's states.
+    type Part = (std::ops::Range<usize>, std::ops::Range<usize>);
+    let parts: Vec<Part> = (0..1u128 << pb)
+        .map(|p| {
+            let (lo, hi) = (p << (64 - pb), (p + 1) << (64 - pb));
+            (
+                old.lower_bound(lo)..old.lower_bound(hi),
+                night_from(lo)..night_from(hi),
+            )
         })
-        .map(Some)
-        .ok_or_else(|| LedgerError::Corrupt(format!("meta.states_size: {v:?}")))
-}
-
-/// Adds what a merge changed to `meta.states_size` (`first`: the ledger's first night, which starts
-/// it from nothing).
-fn add_states_size(
-    txn: &redb::WriteTransaction,
-    d: (i64, i64),
-    first: bool,
-) -> Result<(), LedgerError> {
-    let mut meta = txn.open_table(META).map_err(st)?;
-    let now = match states_size(&meta)? {
-        Some(s) => s,
-        None if first => StatesSize::default(),
-        None => return Ok(()),
+        .collect();
+    let mut w = images::ImageWriter::create(&dir.join(images::file_name(generation)), bound)?;
+    let batches: Vec<&[Part]> = parts.chunks(PARTS_A_BATCH).collect();
+    let merge = |batch: &[Part]| -> Result<Vec<images::Merged>, LedgerError> {
+        batch
+            .par_iter()
+            .map(|(or, ir)| {
+                let new: Vec<(u64, &[u8])> = ir.clone().map(&at).collect();
+                images::merge(old.bytes(or.start, or.end), &new)
+            })
+            .collect()
     };
-    let add = |a: u64, b: i64| a.saturating_add_signed(b);
-    let v = format!("{} {}", add(now.records, d.0), add(now.bytes, d.1));
-    meta.insert("states_size", v.as_bytes()).map_err(st)?;
-    Ok(())
+    let mut done: Option<(usize, Vec<images::Merged>)> = None;
+    for k in 0..=batches.len() {
+        let (merged, wrote) = std::thread::scope(|sc| {
+            let job = batches.get(k).map(|batch| {
+                let merge = &merge;
+                sc.spawn(move || {
+                    let clock = std::time::Instant::now();
+                    (merge(batch), clock.elapsed().as_secs_f64())
+                })
+            });
+            let mut io = || -> Result<(), LedgerError> {
+                if let Some((j, m)) = done.take() {
+                    let clock = std::time::Instant::now();
+                    for ((or, _), m) in batches[j].iter().zip(m) {
+                        match &m.value {
+                            Some(v) => w.push(v)?,
+                            None => w.push(old.bytes(or.start, or.end))?,
+                        }
+                        before(&m.before)?;
+                    }
+                    secs[2] += clock.elapsed().as_secs_f64();
+                }
+                Ok(())
+            };
+            let wrote = io();
+            let clock = std::time::Instant::now();
+            let merged = job.map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    (
+                        Err(LedgerError::Corrupt(
+                            "ledger: a merging thread failed".into(),
+                        )),
+                        0.0,
+                    )
+                })
+            });
+            secs[0] += clock.elapsed().as_secs_f64();
+            (merged, wrote)
+        });
+        wrote?;
+        if let Some((m, t)) = merged {
+            secs[1] += t;
+            done = Some((k, m?));
+        }
+    }
+    let clock = std::time::Instant::now();
+    let image = w.finish(generation)?;
+    secs[2] += clock.elapsed().as_secs_f64();
+    Ok((secs, image))
 }
 
 /// Replaces night `seq`'s before-images by these records (`images`, in key order), in chunks of
@@ -1376,7 +1162,7 @@ impl<'t> UndoWriter<'t> {
         })
     }
 
-    /// Appends whole records, keys above those already pushed (one bucket's: a few KiB; cut
+    /// Appends whole records, keys above those already pushed (one part's: a few hundred KiB; cut
     /// record by record where they would pass the chunk).
     fn push(&mut self, recs: &[u8]) -> Result<(), LedgerError> {
         if self.buf.len() + recs.len() > UNDO_CHUNK {
@@ -1448,19 +1234,13 @@ pub struct StateView {
 
 impl StateView {
     /// `file`: bytes of the ledger file, which bound the recorded size of the states.
-    fn load(db: &Database, from: u32, last: u32, file: u64) -> Result<StateView, LedgerError> {
+    fn load(db: &Database, dir: &Path, from: u32, last: u32) -> Result<StateView, LedgerError> {
         let r = db.begin_read().map_err(st)?;
-        let mut current = match states_size(&r.open_table(META).map_err(st)?)? {
-            Some(s) => {
-                s.check(file)?;
-                // Only a hint: memory refused leaves the table to grow as it is read.
-                Images::try_with_capacity(s.bytes as usize).unwrap_or_default()
-            }
-            None => Images::default(),
+        // The current states: their image file mapped, read in place (no copy into fresh memory).
+        let current = match Ledger::image_ref(&r.open_table(META).map_err(st)?)? {
+            Some(i) => Images::map(&dir.join(i.file_name()), i)?,
+            None => Images::default().seal(),
         };
-        for e in r.open_table(BENEFS).map_err(st)?.iter().map_err(st)? {
-            current.add(e.map_err(st)?.1.value())?;
-        }
         let t = r.open_table(UNDO).map_err(st)?;
         let mut undo = Vec::new();
         for m in from..=last {
@@ -1470,15 +1250,17 @@ impl StateView {
             }
             undo.push(im.seal());
         }
-        Ok(StateView {
-            undo,
-            current: current.seal(),
-        })
+        Ok(StateView { undo, current })
     }
 
     /// Heap bytes held: `LIQUIDATOR_TIMING`'s memory figures.
     pub fn heap_bytes(&self) -> usize {
         self.current.heap_bytes() + self.undo.iter().map(Images::heap_bytes).sum::<usize>()
+    }
+
+    /// Bytes of the current states' image file, mapped (`LIQUIDATOR_TIMING`).
+    pub fn mapped_bytes(&self) -> usize {
+        self.current.mapped_bytes()
     }
 
     /// The stored bytes of a beneficiary's state (`refs::benef_key`), if it had one.
@@ -1787,11 +1569,12 @@ impl Reader {
         let f = |(a, b): (f64, f64)| format!("{a:.3} s (waited {b:.3} s)");
         let m = |b: Option<usize>| b.map_or("-".into(), mib);
         format!(
-            "states {}, claims {}, acts {}; held in memory: states {} MiB, claims {} MiB, acts {} MiB",
+            "states {}, claims {}, acts {}; held in memory: states {} MiB (their image file mapped: {} MiB), claims {} MiB, acts {} MiB",
             f(self.states.timing()),
             f(self.claims.timing()),
             f(self.acts.timing()),
             m(self.states.peek().map(StateView::heap_bytes)),
+            m(self.states.peek().map(StateView::mapped_bytes)),
             m(self.claims.peek().map(Index::heap_bytes)),
             m(self.acts.peek().map(Index::heap_bytes)),
         )
@@ -2105,36 +1888,84 @@ mod tests {
         l
     }
 
+    /// The current states' image file is checked when mapped (`Images::map`) against what
+    /// `meta.states` recorded: another length (a stale generation, a truncated file), another
+    /// checksum (a byte changed on the disk), a missing file or an unreadable `meta.states` are
+    /// refused as corrupt — the run then exits 11 — never read as states.
     #[test]
-    fn a_states_size_hint_beyond_the_ledger_file_is_refused_as_corrupt_not_allocated() {
-        for hint in [
-            format!("{} {}", u64::MAX, u64::MAX),
-            // within the bytes a huge file could hold, far beyond this one's
-            "1000000000000 40000000000000".to_string(),
-            // bytes within the file, records more than they can hold
-            "1000 9".to_string(),
-        ] {
+    fn a_state_image_stale_truncated_changed_or_missing_is_refused_as_corrupt() {
+        type Damage = fn(&std::path::Path, &redb::WriteTransaction);
+        fn set(txn: &redb::WriteTransaction, v: String) {
+            txn.open_table(META)
+                .unwrap()
+                .insert("states", v.as_bytes())
+                .unwrap();
+        }
+        fn current(txn: &redb::WriteTransaction) -> images::ImageRef {
+            Ledger::image_ref(&txn.open_table(META).unwrap())
+                .unwrap()
+                .unwrap()
+        }
+        let cases: [(Damage, &str); 5] = [
+            (
+                |_, txn| {
+                    let r = current(txn);
+                    set(
+                        txn,
+                        images::ImageRef {
+                            len: r.len + 8,
+                            ..r
+                        }
+                        .text(),
+                    );
+                },
+                "stale or truncated",
+            ),
+            (
+                |_, txn| {
+                    let r = current(txn);
+                    set(
+                        txn,
+                        images::ImageRef {
+                            sum: r.sum ^ 1,
+                            ..r
+                        }
+                        .text(),
+                    );
+                },
+                "checksum mismatch",
+            ),
+            (
+                |dir, txn| {
+                    let path = dir.join(current(txn).file_name());
+                    let mut b = std::fs::read(&path).unwrap();
+                    b[3] ^= 0x40;
+                    std::fs::write(&path, b).unwrap();
+                },
+                "checksum mismatch",
+            ),
+            (
+                |dir, txn| std::fs::remove_file(dir.join(current(txn).file_name())).unwrap(),
+                "states.1.img",
+            ),
+            (|_, txn| set(txn, "1 x".into()), "meta.states"),
+        ];
+        for (damage, says) in cases {
             let tmp = tempfile::tempdir().unwrap();
-            let l = ledger_corrupted_by(tmp.path(), |txn| {
-                txn.open_table(META)
-                    .unwrap()
-                    .insert("states_size", hint.as_bytes())
-                    .unwrap();
-            });
+            let dir = tmp.path().to_path_buf();
+            let l = ledger_corrupted_by(tmp.path(), |txn| damage(&dir, txn));
             // `run`: the reader's background load fails; the lookup answers nothing and the
             // reader holds the error (the run then exits 11).
             let r = l.reader(None).unwrap();
             assert!(r.state(7).is_none());
             let e = r.error().unwrap();
-            assert!(
-                e.contains("meta.states_size") && e.contains("can hold"),
-                "{e}"
-            );
-            // `reprocess`: the states after a night, on the main thread.
-            let Err(LedgerError::Corrupt(e)) = l.states_after(0) else {
-                panic!("hint {hint}: not refused");
+            assert!(e.contains(says), "{says}: {e}");
+            // `reprocess`: the states after a night, on the main thread; `ledger show`, `stats`.
+            let Err(e) = l.states_after(0) else {
+                panic!("{says}: not refused");
             };
-            assert!(e.contains("meta.states_size"), "{e}");
+            assert!(e.to_string().contains(says), "{e}");
+            assert!(l.state(7).is_err() && l.stats().is_err());
         }
     }
 
@@ -2152,16 +1983,16 @@ mod tests {
         bad.push(0);
         bad.extend_from_slice(&enc[3..]);
         let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
         let l = ledger_corrupted_by(tmp.path(), |txn| {
-            let k = segments::mix(7);
             let mut v = Vec::new();
-            images::push(&mut v, k, &bad);
-            txn.open_table(BENEFS)
+            images::push(&mut v, segments::mix(7), &bad);
+            let mut w = images::ImageWriter::create(&dir.join(images::file_name(9)), 1).unwrap();
+            w.push(&v).unwrap();
+            let image = w.finish(9).unwrap();
+            txn.open_table(META)
                 .unwrap()
-                .insert(
-                    bucket_count(&txn.open_table(META).unwrap()).unwrap().key(k),
-                    v.as_slice(),
-                )
+                .insert("states", image.text().as_bytes())
                 .unwrap();
         });
         let r = l.reader(None).unwrap();
@@ -2203,7 +2034,7 @@ mod tests {
         assert!(over >= 2048, "{over} pages");
         assert!(Kind::Claims.chunk() * segments::CLAIM_REC <= segments::CHUNK_BYTES);
         assert!(Kind::Acts.chunk() * segments::ACT_REC <= segments::CHUNK_BYTES);
-        assert!(UNDO_CHUNK <= segments::CHUNK_BYTES);
+        const { assert!(UNDO_CHUNK <= segments::CHUNK_BYTES) };
     }
 
     #[test]
@@ -2226,20 +2057,14 @@ mod tests {
         );
     }
 
-    /// Every stored value of the states and before-images, and the recorded size: what two ledgers
-    /// must agree on.
-    fn stored_states(l: &Ledger) -> (Vec<(u32, Vec<u8>)>, Vec<((u32, u32), Vec<u8>)>, String) {
+    /// Every current state record, the before-images' stored values, and `meta.states` (generation,
+    /// length, checksum of the image file): what two ledgers must agree on.
+    #[allow(clippy::type_complexity)]
+    fn stored_states(l: &Ledger) -> (Vec<(u64, Vec<u8>)>, Vec<((u32, u32), Vec<u8>)>, String) {
         let r = l.db.begin_read().unwrap();
-        let benefs = r
-            .open_table(BENEFS)
-            .unwrap()
-            .iter()
-            .unwrap()
-            .map(|e| {
-                let (k, v) = e.unwrap();
-                (k.value(), v.value().to_vec())
-            })
-            .collect();
+        let image = Ledger::image_ref(&r.open_table(META).unwrap()).unwrap();
+        let current = l.current_images(image).unwrap();
+        let states = current.iter().map(|(k, v)| (k, v.to_vec())).collect();
         let undo = r
             .open_table(UNDO)
             .unwrap()
@@ -2250,14 +2075,7 @@ mod tests {
                 (k.value(), v.value().to_vec())
             })
             .collect();
-        let size = r
-            .open_table(META)
-            .unwrap()
-            .get("states_size")
-            .unwrap()
-            .map(|g| String::from_utf8_lossy(g.value()).into_owned())
-            .unwrap_or_default();
-        (benefs, undo, size)
+        (states, undo, image.map(|i| i.text()).unwrap_or_default())
     }
 
     /// `n` states of beneficiaries `from..from + n`, with a 2023 amount the oldest payable day
@@ -2274,36 +2092,20 @@ mod tests {
     }
 
     #[test]
-    fn a_night_touching_several_batches_of_buckets_stores_every_state_and_before_image() {
-        // Buckets made to fill 16-byte pages: 5 000 beneficiaries spread over thousands of them,
-        // ≥ 2 batches of 1 024 buckets in `write_buckets`' pipeline (read, merge, write side by
-        // side) on night 2. Night 1 chose the count (a new ledger has one bucket: `rebucket`).
+    fn a_night_merged_in_several_batches_of_parts_stores_every_state_and_before_image() {
+        // Parts of about 4 records: 5 000 then 7 000 beneficiaries spread over thousands of parts,
+        // many batches of `PARTS_A_BATCH` in `write_image`'s pipeline (merge beside write).
         let tmp = tempfile::tempdir().unwrap();
         let (mut l, _) = Ledger::open(tmp.path()).unwrap();
-        l.bucket_page = 16;
-        let count = |l: &Ledger| {
-            bucket_count(&l.db.begin_read().unwrap().open_table(META).unwrap())
-                .unwrap()
-                .count
-        };
-        assert_eq!(count(&l), 1);
+        l.part_records = 4;
         let night = NightSink::default();
         let first = many_states(0, 5_000, 100);
         let refs: Vec<(u64, &BenefState)> = first.iter().map(|(k, s)| (*k, s)).collect();
         commit_with_states(&mut l, 1, Date(20231216), &night, &refs);
-        let n1 = count(&l);
-        let mut buckets: Vec<u32> = first
-            .iter()
-            .map(|(k, _)| images::bucket(mix(*k), n1))
-            .collect();
-        buckets.sort_unstable();
-        buckets.dedup();
-        assert!(buckets.len() > 2 * 1024, "{} buckets", buckets.len());
-        // Night 2: the second half changed, 2 000 new beneficiaries; the count is kept.
+        // Night 2: the second half changed, 2 000 new beneficiaries.
         let second = many_states(2_500, 4_500, 1_000);
         let refs: Vec<(u64, &BenefState)> = second.iter().map(|(k, s)| (*k, s)).collect();
         commit_with_states(&mut l, 2, Date(20231216), &night, &refs);
-        assert_eq!(count(&l), n1);
         let r = l.reader(None).unwrap();
         for k in 0..7_000u64 {
             let want = if k < 2_500 { 100 + k } else { 1_000 + k } as i64;
@@ -2319,28 +2121,28 @@ mod tests {
             let got = before.state(k).unwrap().map(|s| s.pf_used(2026));
             assert_eq!(got, want, "{k}");
         }
-        let (benefs, _, size) = stored_states(&l);
-        assert_eq!(
-            size,
-            format!("7000 {}", benefs.iter().map(|b| b.1.len()).sum::<usize>())
-        );
-        // Night 3 into buckets four times larger: the count changes, every stored record moves
-        // into the new buckets (`rebucket`); the first 1 000 states change, the rest are carried.
-        l.bucket_page = 64;
+        // The same nights merged in one part give the same image, byte for byte.
+        let tmp1 = tempfile::tempdir().unwrap();
+        let (mut one, _) = Ledger::open(tmp1.path()).unwrap();
+        one.part_records = usize::MAX;
+        let refs: Vec<(u64, &BenefState)> = first.iter().map(|(k, s)| (*k, s)).collect();
+        commit_with_states(&mut one, 1, Date(20231216), &night, &refs);
+        let refs: Vec<(u64, &BenefState)> = second.iter().map(|(k, s)| (*k, s)).collect();
+        commit_with_states(&mut one, 2, Date(20231216), &night, &refs);
+        assert_eq!(stored_states(&one), stored_states(&l));
+        // Night 3: the first 1 000 states change, the rest are carried.
         let third = many_states(0, 1_000, 5_000);
         let refs: Vec<(u64, &BenefState)> = third.iter().map(|(k, s)| (*k, s)).collect();
         commit_with_states(&mut l, 3, Date(20231216), &night, &refs);
-        let n3 = count(&l);
-        assert!(n3 < n1 / 2 && n3 > 1, "{n1} → {n3}");
         let r = l.reader(None).unwrap();
         for k in 0..7_000u64 {
             let want = match k {
-                ..1_000 => 5_000 + k,
-                ..2_500 => 100 + k,
+                0..1_000 => 5_000 + k,
+                1_000..2_500 => 100 + k,
                 _ => 1_000 + k,
             } as i64;
             assert_eq!(r.state(k).map(|s| s.pf_used(2026)), Some(want), "{k}");
-            // `ledger show` finds it in its new bucket
+            // `ledger show` reads the same image
             assert_eq!(
                 l.state(k).unwrap().map(|s| s.pf_used(2026)),
                 Some(want),
@@ -2357,15 +2159,22 @@ mod tests {
             let got = before.state(k).unwrap().map(|s| s.pf_used(2026));
             assert_eq!(got, Some(want), "{k}");
         }
-        let (benefs, _, size) = stored_states(&l);
-        assert_eq!(benefs.len() as u32, n3.min(benefs.len() as u32));
-        assert_eq!(
-            size,
-            format!("7000 {}", benefs.iter().map(|b| b.1.len()).sum::<usize>())
-        );
+        assert_eq!(stored_states(&l).0.len(), 7_000);
+        assert_eq!(image_files(tmp.path()), ["states.3.img"]);
     }
 
-    /// The before-images are written as the buckets are merged, a chunk at a time (never all held):
+    /// The state image files in a ledger directory.
+    fn image_files(dir: &std::path::Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| images::file_gen(n).is_some())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The before-images are written as the states are merged, a chunk at a time (never all held):
     /// a night whose before-images span several chunks gets every one back, in key order, and its
     /// chunks hold whole records.
     #[test]
@@ -2560,7 +2369,7 @@ mod tests {
         for old in [
             "liquidator-ledger/1",
             "liquidator-ledger/2",
-            "liquidator-ledger/5",
+            "liquidator-ledger/6",
         ] {
             let tmp = tempfile::tempdir().unwrap();
             {
@@ -2578,14 +2387,14 @@ mod tests {
             let msg = e.to_string();
             assert!(matches!(e, LedgerError::Corrupt(_)), "{msg}");
             assert!(
-                msg.contains(old) && msg.contains("liquidator-ledger/4"),
+                msg.contains(old) && msg.contains("liquidator-ledger/5"),
                 "{msg}"
             );
         }
     }
 
-    /// What a run hands the engine from the store is counted as the records it replaces: with
-    /// `meta.states_size`, the table's size after the night, which sizes its buckets.
+    /// What a run hands the engine from the store is counted as the records it replaces
+    /// (`LIQUIDATOR_TIMING`'s figure of the states carried).
     #[test]
     fn the_bytes_carried_are_the_stored_records_of_the_states_handed_over() {
         let tmp = tempfile::tempdir().unwrap();
@@ -2614,14 +2423,8 @@ mod tests {
                     assert!(r.state_packed(k, &mut out));
                 });
             });
-        let (benefs, _, _) = stored_states(&l);
-        let mut all = 0u64;
-        for (_, v) in &benefs {
-            for (k, off, len) in images::parse(v).unwrap() {
-                let _ = (k, off);
-                all += 8 + 1 + len as u64;
-            }
-        }
+        let (states, _, _) = stored_states(&l);
+        let all: u64 = states.iter().map(|(_, v)| 8 + 1 + v.len() as u64).sum();
         // 4 + 100 of the 200 states handed over; each record's length fits one byte
         assert!(r.carried_bytes() > want && r.carried_bytes() < all);
         assert_eq!(r.carried_bytes() - want, all * 100 / 200);
@@ -2634,11 +2437,44 @@ mod tests {
         t.get(k).unwrap().map(|g| g.value().to_vec())
     }
 
+    /// The ledger made as a liquidator of `schema` (layout 3 or 4) kept it: `states` (beneficiary,
+    /// state) in `benefs` buckets of the top 14 bits of the mixed key (layout 3's; layout 4 with
+    /// `meta.buckets` = "16384 0"), no image file named.
+    fn as_older_layout(l: &Ledger, schema: &[u8], states: &[(u64, BenefState)]) {
+        let txn = l.db.begin_write().unwrap();
+        {
+            let mut t = txn.open_table(BENEFS).unwrap();
+            let mut by_bucket: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
+            let mut sorted: Vec<(u64, Vec<u8>)> = states
+                .iter()
+                .map(|(k, s)| {
+                    let mut b = Vec::new();
+                    codec::encode(s, &mut b);
+                    (mix(*k), b)
+                })
+                .collect();
+            sorted.sort();
+            for (k, b) in &sorted {
+                images::push(by_bucket.entry((k >> 50) as u32).or_default(), *k, b);
+            }
+            for (b, v) in &by_bucket {
+                t.insert(*b, v.as_slice()).unwrap();
+            }
+            let mut meta = txn.open_table(META).unwrap();
+            meta.insert("schema", schema).unwrap();
+            meta.remove("states").unwrap();
+            if schema == SCHEMA4 {
+                meta.insert("buckets", b"16384 0".as_slice()).unwrap();
+            }
+        }
+        txn.commit().unwrap();
+    }
+
     /// A layout-3 ledger left with a night pending by a liquidator of layout 3 (killed before its
-    /// outputs were renamed): opened, the night is rolled back to its savepoint — the layout-3 meta —
-    /// and only then upgraded, so the ledger reads as layout 4 with 16 384 buckets and takes its next
-    /// night. Upgraded first, the rollback restored the layout-3 meta without `meta.buckets` and the
-    /// sound ledger was refused as corrupt (exit 11; REVIEW-B9 M).
+    /// outputs were renamed): opened, the night is rolled back to its savepoint — the layout-3 meta
+    /// and buckets — and only then upgraded, so the ledger reads as layout 5 and takes its next
+    /// night. Upgraded first, the rollback would restore the older meta over the upgrade (REVIEW-B9
+    /// M, met with the upgrade from layout 3 to 4).
     #[test]
     fn a_layout_3_ledger_with_a_night_pending_is_rolled_back_then_upgraded() {
         let tmp = tempfile::tempdir().unwrap();
@@ -2647,13 +2483,7 @@ mod tests {
             let (mut l, _) = Ledger::open(tmp.path()).unwrap();
             // night 1, then the ledger as a liquidator of layout 3 keeps it
             commit_with_states(&mut l, 1, Date(20231216), &NightSink::default(), &[]);
-            let txn = l.db.begin_write().unwrap();
-            {
-                let mut meta = txn.open_table(META).unwrap();
-                meta.insert("schema", SCHEMA3).unwrap();
-                meta.remove("buckets").unwrap();
-            }
-            txn.commit().unwrap();
+            as_older_layout(&l, SCHEMA3, &states[..10]);
             // Night 2 as a layout-3 liquidator leaves it when killed before the rename: the
             // savepoint of the layout-3 ledger and the marker (the night's own writes do not matter
             // here), its staging directory still there.
@@ -2676,9 +2506,11 @@ mod tests {
         let (mut l, resolved) = Ledger::open(tmp.path()).unwrap();
         assert!(matches!(resolved, Some(Resolved::RolledBack(_))));
         assert_eq!(meta(&l, "schema").as_deref(), Some(SCHEMA));
-        assert_eq!(meta(&l, "buckets").as_deref(), Some(b"16384 0".as_slice()));
+        assert_eq!(meta(&l, "buckets"), None);
+        assert!(meta(&l, "states").is_some());
         assert_eq!(meta(&l, "pending"), None);
         assert_eq!(l.batches().len(), 1);
+        assert_eq!(stored_states(&l).0.len(), 10);
         // and it takes its next night
         let refs: Vec<(u64, &BenefState)> = states.iter().map(|(k, s)| (*k, s)).collect();
         commit_with_states(&mut l, 2, Date(20231216), &NightSink::default(), &refs);
@@ -2689,103 +2521,57 @@ mod tests {
             );
         }
         drop(l);
-        // opened again: nothing pending, still layout 4
+        // opened again: nothing pending, still layout 5
         let (l, resolved) = Ledger::open(tmp.path()).unwrap();
         assert_eq!(resolved, None);
         assert_eq!(meta(&l, "schema").as_deref(), Some(SCHEMA));
     }
 
-    /// Layout 3 stored the states in 16 384 buckets chosen by the top 14 bits of the mixed key:
-    /// layout 4 with `meta.buckets` = 16 384. Opened, it is upgraded in place and read as it is;
-    /// its next night moves the states into the buckets its size calls for.
+    /// Layouts 3 and 4 stored the states in `benefs` buckets, in key order. Opened, the ledger is
+    /// upgraded to layout 5: the buckets become image generation 1, the table and its meta go, and
+    /// its next night reads and carries every state, its before-images as before.
     #[test]
-    fn a_layout_3_ledger_is_upgraded_when_opened_and_its_next_night_rebuckets_its_states() {
-        let tmp = tempfile::tempdir().unwrap();
-        let states = many_states(0, 3_000, 100);
-        {
-            // A layout-3 ledger as that layout wrote it: night 1's states in their 14-bit buckets.
-            let (mut l, _) = Ledger::open(tmp.path()).unwrap();
-            let refs: Vec<(u64, &BenefState)> = states.iter().map(|(k, s)| (*k, s)).collect();
-            commit_with_states(&mut l, 1, Date(20231216), &NightSink::default(), &refs);
-            let txn = l.db.begin_write().unwrap();
-            {
-                let mut t = txn.open_table(BENEFS).unwrap();
-                t.retain(|_, _| false).unwrap();
-                let mut by_bucket: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
-                let mut sorted: Vec<(u64, Vec<u8>)> = states
-                    .iter()
-                    .map(|(k, s)| {
-                        let mut b = Vec::new();
-                        codec::encode(s, &mut b);
-                        (mix(*k), b)
-                    })
-                    .collect();
-                sorted.sort();
-                for (k, b) in &sorted {
-                    images::push(by_bucket.entry((k >> 50) as u32).or_default(), *k, b);
-                }
-                for (b, v) in &by_bucket {
-                    t.insert(*b, v.as_slice()).unwrap();
-                }
-                let mut meta = txn.open_table(META).unwrap();
-                meta.insert("schema", SCHEMA3).unwrap();
-                meta.remove("buckets").unwrap();
-            }
-            txn.commit().unwrap();
-        }
-        let (mut l, _) = Ledger::open(tmp.path()).unwrap();
-        assert_eq!(meta(&l, "schema").as_deref(), Some(SCHEMA));
-        assert_eq!(meta(&l, "buckets").as_deref(), Some(b"16384 0".as_slice()));
-        for k in [0u64, 1_500, 2_999] {
-            assert_eq!(
-                l.state(k).unwrap().map(|s| s.pf_used(2026)),
-                Some(100 + k as i64)
-            );
-        }
-        // Night 2 changes a tenth of the states: the table (≈ 60 KB) now goes into 3 buckets.
-        let changed = many_states(0, 300, 7_000);
-        let refs: Vec<(u64, &BenefState)> = changed.iter().map(|(k, s)| (*k, s)).collect();
-        commit_with_states(&mut l, 2, Date(20231216), &NightSink::default(), &refs);
-        let n = String::from_utf8(meta(&l, "buckets").unwrap()).unwrap();
-        // moved to the upper half of the key space (the old buckets deleted)
-        let n: u32 = n.strip_suffix(" 2147483648").unwrap().parse().unwrap();
-        let (benefs, _, _) = stored_states(&l);
-        assert!(
-            (1..16).contains(&n) && benefs.len() as u32 <= n,
-            "{n} {}",
-            benefs.len()
-        );
-        let r = l.reader(None).unwrap();
-        for k in 0..3_000u64 {
-            let want = if k < 300 { 7_000 + k } else { 100 + k } as i64;
-            assert_eq!(r.state(k).map(|s| s.pf_used(2026)), Some(want), "{k}");
-            assert_eq!(
-                l.state(k).unwrap().map(|s| s.pf_used(2026)),
-                Some(want),
-                "{k}"
-            );
-        }
-        drop(r);
-        let before = l.states_after(1).unwrap();
-        for k in 0..3_000u64 {
-            let got = before.state(k).unwrap().map(|s| s.pf_used(2026));
-            assert_eq!(got, Some(100 + k as i64), "{k}");
-        }
-    }
-
-    #[test]
-    fn a_bucket_count_out_of_range_is_refused_as_corrupt() {
-        // the last: in range, but its buckets (from 2^31) do not cover the stored bucket 0
-        for bad in ["0 0", "16777217 0", "5 7", "5", "x", "", "1 2147483648"] {
+    fn a_layout_3_or_4_ledger_is_upgraded_to_a_state_image_when_opened_and_takes_its_next_night() {
+        for schema in [SCHEMA3, SCHEMA4] {
             let tmp = tempfile::tempdir().unwrap();
-            let l = ledger_corrupted_by(tmp.path(), |txn| {
-                txn.open_table(META)
-                    .unwrap()
-                    .insert("buckets", bad.as_bytes())
-                    .unwrap();
-            });
-            let e = l.state(7).unwrap_err();
-            assert!(e.to_string().contains("meta.buckets"), "{bad}: {e}");
+            let states = many_states(0, 3_000, 100);
+            {
+                let (mut l, _) = Ledger::open(tmp.path()).unwrap();
+                commit_with_states(&mut l, 1, Date(20231216), &NightSink::default(), &[]);
+                as_older_layout(&l, schema, &states);
+            }
+            let (mut l, _) = Ledger::open(tmp.path()).unwrap();
+            assert_eq!(meta(&l, "schema").as_deref(), Some(SCHEMA));
+            assert_eq!(meta(&l, "buckets"), None);
+            assert!(l.db.begin_read().unwrap().open_table(BENEFS).is_err());
+            assert_eq!(image_files(tmp.path()), ["states.1.img"]);
+            for k in [0u64, 1_500, 2_999] {
+                assert_eq!(
+                    l.state(k).unwrap().map(|s| s.pf_used(2026)),
+                    Some(100 + k as i64)
+                );
+            }
+            // Night 2 changes a tenth of the states.
+            let changed = many_states(0, 300, 7_000);
+            let refs: Vec<(u64, &BenefState)> = changed.iter().map(|(k, s)| (*k, s)).collect();
+            commit_with_states(&mut l, 2, Date(20231216), &NightSink::default(), &refs);
+            assert_eq!(image_files(tmp.path()), ["states.2.img"]);
+            let r = l.reader(None).unwrap();
+            for k in 0..3_000u64 {
+                let want = if k < 300 { 7_000 + k } else { 100 + k } as i64;
+                assert_eq!(r.state(k).map(|s| s.pf_used(2026)), Some(want), "{k}");
+                assert_eq!(
+                    l.state(k).unwrap().map(|s| s.pf_used(2026)),
+                    Some(want),
+                    "{k}"
+                );
+            }
+            drop(r);
+            let before = l.states_after(1).unwrap();
+            for k in 0..3_000u64 {
+                let got = before.state(k).unwrap().map(|s| s.pf_used(2026));
+                assert_eq!(got, Some(100 + k as i64), "{k}");
+            }
         }
     }
 
@@ -2905,22 +2691,18 @@ mod tests {
     }
 
     #[test]
-    fn the_recorded_size_of_the_state_table_stays_exact_through_new_pruned_and_reprocessed_states()
-    {
+    fn the_state_image_holds_every_state_through_new_pruned_and_reprocessed_states_one_generation_kept()
+     {
         let tmp = tempfile::tempdir().unwrap();
         let (mut l, _) = Ledger::open(tmp.path()).unwrap();
         let night = NightSink::default();
+        // The image mapped (its trailer's record count checked against its records), and it alone
+        // left in the directory: each night's finish removes the generation it replaced.
         let exact = |l: &Ledger| {
-            let r = l.db.begin_read().unwrap();
-            let (mut records, mut bytes) = (0u64, 0u64);
-            for e in r.open_table(BENEFS).unwrap().iter().unwrap() {
-                let v = e.unwrap().1;
-                bytes += v.value().len() as u64;
-                records += images::parse(v.value()).unwrap().len() as u64;
-            }
-            let hint = states_size(&r.open_table(META).unwrap()).unwrap();
-            assert_eq!(hint, Some(StatesSize { records, bytes }));
-            records
+            let (states, _, image) = stored_states(l);
+            let r = images::ImageRef::parse(image.as_bytes()).unwrap();
+            assert_eq!(image_files(l.dir()), [r.file_name()]);
+            states.len() as u64
         };
         let state = |years: &[(u32, i64)]| {
             let mut s = BenefState::default();
