@@ -544,10 +544,12 @@ impl Images {
         // SAFETY: an image file is written once under a name of its own (its generation), made
         // durable before `meta.states` names it, and never modified in place; only the run that
         // holds the ledger (redb's lock) removes it, once a later generation is current.
+        // Populated (`MAP_POPULATE`): the page tables of the whole file are made here, in the
+        // reader's background thread, in one pass, instead of a fault at the first touch of each
+        // range by the engine's lookups and read-ahead (`touch_group`) while it liquidates.
         #[allow(unsafe_code)] // see SAFETY above: mapping a file is unsafe by nature.
-        let map = unsafe { memmap2::Mmap::map(&f) }
+        let map = unsafe { memmap2::MmapOptions::new().populate().map(&f) }
             .map_err(|e| LedgerError::Io(path.to_path_buf(), e))?;
-        let _ = map.advise(memmap2::Advice::WillNeed);
         if xxhash_rust::xxh3::xxh3_64(&map) != r.sum {
             return Err(bad("checksum mismatch".into()));
         }
