@@ -864,7 +864,11 @@ impl Ledger {
         txn.delete_persistent_savepoint(p.savepoint).map_err(st)?;
         txn.commit().map_err(st)?;
         // The generation the night replaced is needed no more (no savepoint leads back to it).
-        self.remove_stale_images()
+        // Removed at best: the night is committed and its outputs are in place, so a file that
+        // will not go must not make the run report a failure (an exit 5 for a night the ledger
+        // then refuses to run again, exit 10); the next open removes it, or says why it cannot.
+        let _ = self.remove_stale_images();
+        Ok(())
     }
 
     /// Rewrites the store without its free pages (`ledger compact`): redb keeps the pages a night
@@ -2164,6 +2168,33 @@ mod tests {
     }
 
     /// The state image files in a ledger directory.
+    /// A finished night stands even when the generation it replaced cannot be removed: `finish`
+    /// returns `Ok` (the run must not report a failure for a committed night whose outputs are in
+    /// place), the current image is untouched and the next night commits. Here a directory stands
+    /// where a stale image file would be (`remove_file` refuses it).
+    #[test]
+    fn a_stale_image_that_cannot_be_removed_does_not_fail_a_finished_night() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut l, _) = Ledger::open(tmp.path()).unwrap();
+        let night = NightSink::default();
+        let mut s = BenefState::default();
+        s.add_pf(2026, 100);
+        commit_with_states(&mut l, 1, Date(20240101), &night, &[(1, &s)]);
+        let stuck = tmp.path().join(images::file_name(99));
+        std::fs::create_dir(&stuck).unwrap();
+        std::fs::write(stuck.join("x"), b"x").unwrap();
+        s.add_pf(2026, 5);
+        commit_with_states(&mut l, 2, Date(20240101), &night, &[(1, &s)]);
+        let (states, _, image) = stored_states(&l);
+        assert_eq!(states.len(), 1);
+        let r = images::ImageRef::parse(image.as_bytes()).unwrap();
+        assert_eq!(image_files(l.dir()), [r.file_name(), images::file_name(99)]);
+        assert_eq!(
+            l.reader(None).unwrap().state(1).map(|s| s.pf_used(2026)),
+            Some(105)
+        );
+    }
+
     fn image_files(dir: &std::path::Path) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
