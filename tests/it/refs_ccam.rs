@@ -195,3 +195,23 @@ fn lookup_shows_modifier_values() {
     assert_eq!(u[1]["value"], "50.00 €");
     assert!(u[1]["specialties"].as_str().unwrap().contains("04"));
 }
+
+/// `refs lookup` shows, for an activity without a modifier list of its own, the list the engine
+/// prices it with — activity 1's (`Refs::allowed_mods_of`): NFKA007's anaesthesia (activity 4) in
+/// v81, whose export lists modifiers under activity 1 only. The lookup showed none before (its own
+/// copy of the lookup lacked the fallback), and so no modifier values either.
+#[test]
+fn lookup_shows_the_modifiers_the_engine_allows_an_activity_without_a_list_of_its_own() {
+    let (dir, refs) = full_set();
+    let d = Date(20260302);
+    let engine = refs
+        .ccam_pricing(*b"NFKA007", 4, 0, d)
+        .and_then(|p| p.allowed)
+        .map(|s| s.to_string());
+    assert_eq!(engine.as_deref(), Some("AJKT3457"), "activity 1's list");
+    let v = lookup(refs, dir, "NFKA007", d, Some(4), Some(0), Some(1)).unwrap();
+    let a = &v["activities"][0];
+    assert_eq!(a["activity"], 4);
+    assert_eq!(a["modifiers"].as_str(), engine.as_deref());
+    assert!(a["modifier_values"]["J"]["1"].is_array(), "{a}");
+}

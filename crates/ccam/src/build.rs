@@ -191,9 +191,10 @@ pub fn lookup(
                     .unwrap_or(Value::Null),
             );
         }
+        // The list the engine prices with (`Refs::allowed_mods_of`): an activity without a list
+        // of its own uses activity 1's — shown empty here before, while the engine applied it.
         let mods = refs
-            .allowed_mods
-            .get(&(c, k.1))
+            .allowed_mods_of(c, k.1)
             .and_then(|h| h.value_at(date))
             .map(|m| m.set.to_string())
             .unwrap_or_default();

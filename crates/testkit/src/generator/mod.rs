@@ -679,9 +679,7 @@ impl Gen<'_> {
         let mut n = 0;
         let Some(allowed) = self
             .refs
-            .allowed_mods
-            .get(&(*code, activity))
-            .or_else(|| self.refs.allowed_mods.get(&(*code, 1)))
+            .allowed_mods_of(*code, activity)
             .and_then(|h| h.value_at(date))
             .map(|a| a.set)
         else {
