@@ -151,14 +151,58 @@ pub fn read_ahead(events: &[Event<'_>], i: usize) {
     std::hint::black_box(acc);
 }
 
-/// One field of a paid line in each 64-byte stretch of it, so that loading them brings every cache
-/// line the line spans (test `touched_fields_cover_every_cache_line_of_a_paid_line`: the compiler
-/// chooses the layout).
+/// The fields of a paid line [`touch_line`] loads, one in each 64-byte stretch of it: the one list
+/// that function and its test (`touched_fields_cover_every_cache_line_of_a_paid_line`) read, so
+/// that a field changed in one is changed in the other (each kept its own copy before).
+macro_rules! touched_fields {
+    ($then:ident) => {
+        $then!(
+            mod_amounts,
+            unit_price,
+            heavy_forfait,
+            amc_excess,
+            rate_reason
+        )
+    };
+}
+
+/// A touched field's value folded into the read-ahead's sum (its first bytes: a load of them
+/// brings their cache line).
+trait Touched {
+    fn bits(&self) -> u64;
+}
+
+impl Touched for crate::money::Cents {
+    #[inline(always)]
+    fn bits(&self) -> u64 {
+        *self as u64
+    }
+}
+
+impl<const N: usize> Touched for [crate::money::Cents; N] {
+    #[inline(always)]
+    fn bits(&self) -> u64 {
+        self.first().map_or(0, |&c| c as u64)
+    }
+}
+
+impl Touched for Option<crate::rules::RateReason> {
+    #[inline(always)]
+    fn bits(&self) -> u64 {
+        self.map_or(0, |x| x as u64)
+    }
+}
+
+/// One field of a paid line in each 64-byte stretch of it ([`touched_fields`]), so that loading
+/// them brings every cache line the line spans (test
+/// `touched_fields_cover_every_cache_line_of_a_paid_line`: the compiler chooses the layout).
 /// Also the Parquet export's read-ahead of its rows (`liquidator_export::parquet`).
 #[inline(always)]
 pub fn touch_line(r: &LineResult) -> u64 {
-    (r.mod_amounts[0] ^ r.unit_price ^ r.heavy_forfait ^ r.amc_excess) as u64
-        ^ r.rate_reason.map_or(0, |x| x as u64)
+    macro_rules! fold {
+        ($($f:ident),*) => { 0u64 $(^ Touched::bits(&r.$f))* };
+    }
+    touched_fields!(fold)
 }
 
 /// A borrowed sink is a sink (so a caller can keep the sink it lends to the engine).
@@ -188,13 +232,11 @@ mod tests {
     /// says to choose the fields again.
     #[test]
     fn touched_fields_cover_every_cache_line_of_a_paid_line() {
-        let mut at = [
-            offset_of!(LineResult, mod_amounts),
-            offset_of!(LineResult, unit_price),
-            offset_of!(LineResult, heavy_forfait),
-            offset_of!(LineResult, amc_excess),
-            offset_of!(LineResult, rate_reason),
-        ];
+        macro_rules! offsets {
+            ($($f:ident),*) => { [$(offset_of!(LineResult, $f)),*] };
+        }
+        // The fields `touch_line` loads, from the same list (`touched_fields!`).
+        let mut at = touched_fields!(offsets);
         at.sort();
         assert_eq!(at[0], 0, "{at:?}");
         assert!(at.windows(2).all(|w| w[1] - w[0] <= 64), "{at:?}");

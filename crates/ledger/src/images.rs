@@ -716,6 +716,78 @@ mod tests {
         assert_eq!(arena_record(&long, 0), None);
     }
 
+    /// Records whose lengths sit at the varint's boundaries (0, 127 | 128, 16 383 | 16 384: one,
+    /// two and three bytes of length) under keys at both ends of the key range (the radix table's
+    /// first and last slots), as one stored value and as one value a record, and a ledger of one
+    /// record and of none: every reader — `parse`, `record_at`, the arena's `get` and `iter` — reads
+    /// each back whole, and `varint_len` says where its bytes start.
+    #[test]
+    fn records_at_the_varint_boundaries_are_read_back_whole_by_every_reader() {
+        let lens = [0usize, 1, 127, 128, 129, 16_383, 16_384, 16_385];
+        let payloads: Vec<Vec<u8>> = lens
+            .iter()
+            .map(|&n| (0..n).map(|i| (i * 31 + n) as u8).collect())
+            .collect();
+        let keys = [
+            0u64,
+            1,
+            2,
+            u64::MAX / 2,
+            u64::MAX - 3,
+            u64::MAX - 2,
+            u64::MAX - 1,
+            u64::MAX,
+        ];
+        let recs: Vec<(u64, &[u8])> = keys
+            .iter()
+            .zip(&payloads)
+            .map(|(&k, p)| (k, p.as_slice()))
+            .collect();
+        let whole = value(&recs);
+        let parsed = parse(&whole).unwrap();
+        let mut at = 0;
+        for (&(k, p), &(pk, from, len)) in recs.iter().zip(&parsed) {
+            assert_eq!((pk, len), (k, p.len()));
+            assert_eq!(from, at + 8 + varint_len(p.len()), "length {}", p.len());
+            assert_eq!(record_at(&whole, at).unwrap(), (k, from + len));
+            at = from + len;
+        }
+        assert_eq!(at, whole.len());
+        for one_value in [true, false] {
+            let mut im = Images::default();
+            if one_value {
+                im.add(&whole).unwrap();
+            } else {
+                for r in &recs {
+                    im.add(&value(&[*r])).unwrap();
+                }
+            }
+            let im = im.seal();
+            assert_eq!(im.len(), recs.len());
+            for &(k, p) in &recs {
+                assert_eq!(im.get(k), Some(p), "key {k:x}, length {}", p.len());
+            }
+            for absent in [3u64, u64::MAX / 2 + 1, u64::MAX - 4] {
+                assert_eq!(im.get(absent), None);
+            }
+            assert!(im.iter().eq(recs.iter().copied()));
+        }
+        // One record, at either end of the key range; none.
+        for &(k, p) in [recs[0], recs[recs.len() - 1], recs[6]].iter() {
+            let mut im = Images::default();
+            im.add(&value(&[(k, p)])).unwrap();
+            let im = im.seal();
+            assert_eq!((im.get(k), im.len()), (Some(p), 1));
+            assert_eq!(im.get(k ^ 1), None);
+            assert!(im.iter().eq([(k, p)]));
+        }
+        let mut im = Images::default();
+        im.add(&[]).unwrap();
+        let im = im.seal();
+        assert_eq!((im.get(0), im.get(u64::MAX), im.len()), (None, None, 0));
+        assert_eq!(im.iter().count(), 0);
+    }
+
     #[test]
     fn record_at_reads_each_record_of_a_value_and_refuses_a_torn_one() {
         let v = value(&[(1, b"a"), (9, &[5u8; 300]), (12, b"")]);

@@ -1496,6 +1496,116 @@ mod tests {
         }
     }
 
+    /// Property, against a scan of the whole ALD list, over 600 random stores: `ald_at` of every
+    /// stored beneficiary on dates around every period's bounds finds what the scan finds, with the
+    /// block index built and not — stores of 0 to ≈ 600 rows (fewer than one block of
+    /// [`ALD_BLOCK`] rows, exactly one, a few), beneficiaries of 1 to 4 rows (so that their rows
+    /// straddle block boundaries), 0 to 3 ALD periods each, ALD rows for keys the store does not
+    /// hold (below its first key, between keys, above its last), an empty ALD list. The staged
+    /// read-ahead finds the rows `find` finds (it reads the blocks' ALD spans).
+    #[test]
+    fn ald_at_with_the_block_index_is_a_scan_of_the_whole_list_on_random_stores() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |m: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % m.max(1)
+        };
+        let period = |from: u32| -> (u32, u32) {
+            let from = 20200101 + from;
+            (from, from + 1 + (from % 97))
+        };
+        for case in 0..600u64 {
+            // Sizes: mostly small (below, at and just past one block), some of several blocks.
+            let benefs = match case % 6 {
+                0 => next(4),
+                1 => next(20),
+                2 => ALD_BLOCK as u64 - 1 + next(3),
+                3 => next(64),
+                _ => 30 + next(170),
+            };
+            let (mut keys, mut ald_rows) = (Vec::new(), Vec::new());
+            let mut key = 1 + next(5);
+            let ald_all = case % 7 == 0;
+            let ald_none = case % 11 == 0;
+            let mut push_ald = |key: u64, n: u64, next: &mut dyn FnMut(u64) -> u64| {
+                let mut ps: Vec<(u32, u32)> = (0..n).map(|_| period(next(400) as u32)).collect();
+                ps.sort();
+                for (from, to) in ps {
+                    ald_rows.push(AldRow {
+                        key,
+                        from,
+                        to,
+                        ald: [b'0' + (from % 10) as u8, b'7'],
+                        _pad: [0; 6],
+                    });
+                }
+            };
+            if !ald_none && next(3) == 0 {
+                push_ald(0, 1 + next(2), &mut next); // below the store's first key
+            }
+            for _ in 0..benefs {
+                for _ in 0..1 + next(4) {
+                    keys.push(key);
+                }
+                if !ald_none && (ald_all || next(3) == 0) {
+                    let n = 1 + next(3);
+                    push_ald(key, n, &mut next);
+                }
+                if !ald_none && next(9) == 0 {
+                    push_ald(key + 1, 1, &mut next); // a key the store does not hold
+                }
+                key += 2 + next(6);
+            }
+            if !ald_none && next(3) == 0 {
+                push_ald(u64::MAX, 1, &mut next); // above its last key
+            }
+            for index in [true, false] {
+                let mut b = Beneficiaries {
+                    keys: Arr::Own(keys.clone()),
+                    rows: Arr::Own(vec![BenefRow::default(); keys.len()]),
+                    ald: Arr::Own(ald_rows.clone()),
+                    ..Default::default()
+                };
+                b.build_radix();
+                if index {
+                    b.build_ald_index();
+                    assert_eq!(b.ald_index.len(), keys.len().div_ceil(ALD_BLOCK) + 1);
+                }
+                for (i, &k) in keys.iter().enumerate() {
+                    if i > 0 && keys[i - 1] == k {
+                        continue;
+                    }
+                    let v = b.get(k).expect("stored key");
+                    // Around every bound of its own periods and of its neighbours' (the keys
+                    // either side), and outside them all.
+                    let mut dates: Vec<Date> = vec![Date(20191231), Date(20220101)];
+                    for a in ald_rows.iter().filter(|a| a.key.abs_diff(k) <= 8) {
+                        dates.extend([a.from - 1, a.from, a.to - 1, a.to].map(Date));
+                    }
+                    for &d in &dates {
+                        let scan = ald_rows
+                            .iter()
+                            .find(|a| a.key == k && a.period().contains(d))
+                            .map(|a| (a.period(), a.ald));
+                        assert_eq!(
+                            v.ald_at(d),
+                            scan,
+                            "case {case}, index {index}, key {k} at row {i} of {}, on {d}",
+                            keys.len()
+                        );
+                    }
+                }
+                let asked: Vec<u64> = (0..16).map(|_| next(key + 2)).collect();
+                let mut found = vec![None; asked.len()];
+                b.read_ahead(&asked, &[true; 16], &mut found);
+                let want: Vec<Option<usize>> = asked.iter().map(|&k| b.find(k)).collect();
+                assert_eq!(found, want, "case {case}");
+            }
+        }
+    }
+
     /// The galloping search gives the binary search's lower bound from any guess, for keys present,
     /// absent, below and above every row, repeated keys and the empty list.
     #[test]
