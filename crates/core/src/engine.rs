@@ -525,14 +525,23 @@ fn prepare(
     route(chunks, &w.items, &w.dup, &mut w.lists, &mut w.loc);
     sw.lap(&mut t[1]);
     let routed = now();
-    liquidate_shards(
-        ctx,
-        opts,
-        chunks,
-        &w.items,
-        &w.lists,
-        states.shards_mut(),
-        &mut w.shard_outs,
+    // The duplicate set's runs are merged beside the shards: no claim of this window needs them
+    // merged (its duplicates are flagged), and on one core, before the routing, the merges were a
+    // third of the serial bookkeeping's instructions (issue #13; `ClaimsSeen::settle`).
+    let seen = &mut run.seen;
+    rayon::join(
+        || {
+            liquidate_shards(
+                ctx,
+                opts,
+                chunks,
+                &w.items,
+                &w.lists,
+                states.shards_mut(),
+                &mut w.shard_outs,
+            )
+        },
+        || seen.settle(),
     );
     // A state that did not read ends the run: the first in input order (the same for any
     // `--threads`: each shard stops at its first, in file order).
