@@ -1104,11 +1104,7 @@ struct WorkersSched {
 
 impl WorkersSched {
     fn now() -> WorkersSched {
-        let each = rayon::broadcast(|_| {
-            let s = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
-            let mut v = s.split_whitespace().map(|x| x.parse::<u64>().unwrap_or(0));
-            (v.next().unwrap_or(0), v.next().unwrap_or(0))
-        });
+        let each = rayon::broadcast(|_| crate::thread_sched());
         WorkersSched {
             at: std::time::Instant::now(),
             run: each.iter().map(|e| e.0).sum(),

@@ -8,7 +8,7 @@
 //! `.NAME.partial-PID` directory, never a final name. Files are created `0640`, directories `0750`:
 //! outputs carry NIRs and must not be world-readable.
 
-use super::writeback::WriteBack;
+use super::writeback::{DIRECT_BYTES, DirectBudget, WriteBack};
 use super::{
     AMC_DIR, AMC_HEADER, OutBufs, PAYMENTS, PAYMENTS_HEADER, REJECTIONS, REJECTIONS_HEADER,
 };
@@ -213,6 +213,8 @@ pub struct TsvSink {
     /// Time the windows waited to hand their text to a full queue: the writer holding up the
     /// run's pool (`LIQUIDATOR_TIMING`, issue #13).
     waited: std::time::Duration,
+    /// The writer's own buffers (its files' `O_DIRECT` buffers), counted in [`Sink::held_bytes`].
+    buffers: std::sync::Arc<DirectBudget>,
 }
 
 /// Windows' formatted text queued for the TSV writer at most.
@@ -227,6 +229,7 @@ fn set_bytes(bufs: &Vec<OutBufs>) -> usize {
 impl TsvSink {
     pub fn create(dir: &Path) -> Result<TsvSink, SinkError> {
         let mut w = Writer::new(dir)?;
+        let buffers = w.amc_budget.clone();
         // Two windows' text queued at most: the writer writes a window out (`O_DIRECT`,
         // `output::writeback`) in a fraction of the time the next one takes to liquidate, and a
         // writer held up by the disk then holds up the run instead of piling windows up in memory
@@ -259,10 +262,15 @@ impl TsvSink {
                 }
                 // The channel is closed: by `finish` after the last window, or by a drop.
                 if crate::timing_on() {
+                    // Its wall time writing is mostly waits for the disk (`O_DIRECT`); its time on
+                    // a CPU is what it takes from the workers at 2 threads.
+                    let (run, wait) = crate::thread_sched();
                     eprintln!(
-                        "timing: TSV writer: windows written {:.3} s, waiting for windows {:.3} s",
+                        "timing: TSV writer: windows written {:.3} s, waiting for windows {:.3} s; on a CPU {:.3} s, waiting for one {:.3} s",
                         busy.as_secs_f64(),
-                        idle.as_secs_f64()
+                        idle.as_secs_f64(),
+                        run as f64 / 1e9,
+                        wait as f64 / 1e9
                     );
                 }
                 if last_window_sent.load(std::sync::atomic::Ordering::SeqCst) {
@@ -282,6 +290,7 @@ impl TsvSink {
             peak: 0,
             ended,
             waited: std::time::Duration::ZERO,
+            buffers,
         })
     }
 
@@ -358,8 +367,9 @@ impl Sink for TsvSink {
         Ok(())
     }
 
+    /// The windows' text at most, and the writer's file buffers (which only grow until the end).
     fn held_bytes(&self) -> usize {
-        self.peak
+        self.peak + self.buffers.held()
     }
 }
 
@@ -382,12 +392,31 @@ impl Drop for TsvSink {
 /// Every file hands its bytes to the disk as they come, with `O_DIRECT` (`WriteBack::direct`: this
 /// thread waits for the disk, the workers keep the cores; the one copy left is into its aligned
 /// buffer), so that its `fsync` at the end finds little left to write.
+///
+/// The insurers' files (one an insurer a day pays: 9 on the generated days, hundreds on a real one)
+/// have buffers that grow from [`AMC_FIRST_BYTES`] to [`DIRECT_BYTES`] within [`AMC_BUDGET`] for all
+/// (`WriteBack::direct_growing`), and no `BufWriter` on a direct file (its rows are copied once, into
+/// the aligned buffer): a fixed 256 KiB buffer and a 64 KiB `BufWriter` each were 320 KiB an
+/// insurer, ≈ 94 MiB at 300 insurers, not counted anywhere (REVIEW-A11 M, issue #13's 256 MiB).
 struct Writer {
     dir: PathBuf,
     payments: WriteBack,
     rejections: WriteBack,
     amc: BTreeMap<[u8; 10], BufWriter<WriteBack>>,
+    /// What the files' direct buffers hold (the insurers' within their budget, and the two others).
+    amc_budget: std::sync::Arc<DirectBudget>,
 }
+
+/// An insurer file's first direct buffer: 4 pages.
+const AMC_FIRST_BYTES: usize = 16 << 10;
+
+/// The insurers' files' direct buffers grow within this many bytes in all (32 files at the full
+/// [`DIRECT_BYTES`]); past it each new file holds [`AMC_FIRST_BYTES`].
+const AMC_BUDGET: usize = 8 << 20;
+
+/// The `BufWriter` of an insurer's file that is not direct (a filesystem without `O_DIRECT`): rows
+/// of ≈ 100 bytes gathered into larger writes. A direct file gathers them in its aligned buffer.
+const AMC_CACHED_BUF: usize = 1 << 16;
 
 fn amc_file_name(amc: &[u8; 10]) -> String {
     let s: String = String::from_utf8_lossy(amc)
@@ -419,6 +448,11 @@ impl Writer {
         mkdir_private(&a).map_err(at(a))?;
         Ok(Writer {
             dir: dir.to_path_buf(),
+            amc_budget: {
+                let b = DirectBudget::new(AMC_BUDGET);
+                b.count(payments.buffer_bytes() + rejections.buffer_bytes());
+                std::sync::Arc::new(b)
+            },
             payments,
             rejections,
             amc: BTreeMap::new(),
@@ -438,10 +472,15 @@ impl Writer {
                 Some(f) => f.write_all(row),
                 None => {
                     let path = self.amc_path(&amc);
-                    let mut f = BufWriter::with_capacity(
-                        1 << 16,
-                        WriteBack::direct(create_private(&path).map_err(at(path.clone()))?),
+                    let file = WriteBack::direct_growing(
+                        create_private(&path).map_err(at(path.clone()))?,
+                        AMC_FIRST_BYTES,
+                        DIRECT_BYTES,
+                        self.amc_budget.clone(),
                     );
+                    // A zero-capacity `BufWriter` passes every write through, allocating nothing.
+                    let cap = if file.is_direct() { 0 } else { AMC_CACHED_BUF };
+                    let mut f = BufWriter::with_capacity(cap, file);
                     f.write_all(AMC_HEADER.as_bytes()).map_err(at(path))?;
                     let w = f.write_all(row);
                     self.amc.insert(amc, f);
@@ -588,6 +627,62 @@ mod tests {
             matches!(&e, SinkError::Io(p, _) if p == &tmp.path().join(PAYMENTS)),
             "{e}"
         );
+    }
+
+    /// 300 insurers each paid for several direct buffers' worth of rows (a real day's count of
+    /// insurers, where a fixed 320 KiB an insurer held ≈ 94 MiB): the writer's buffers stay within
+    /// the insurers' budget and the two other files' buffers, each insurer's file holds its header
+    /// and its rows in order, and the sink counts the buffers in its held bytes.
+    #[test]
+    fn three_hundred_insurers_files_hold_their_rows_within_the_writers_buffer_budget() {
+        let tmp = TmpDir::new("insurers");
+        let mut w = Writer::new(tmp.path()).unwrap();
+        let insurers: Vec<[u8; 10]> = (0..300u32)
+            .map(|i| {
+                let mut k = *b"0000000000";
+                k[..6].copy_from_slice(format!("{:06}", i * 7919 % 1_000_000).as_bytes());
+                k
+            })
+            .collect();
+        let mut want: Vec<Vec<u8>> = vec![AMC_HEADER.as_bytes().to_vec(); insurers.len()];
+        for window in 0..6u32 {
+            let mut b = OutBufs::default();
+            for row in 0..150u32 {
+                for (j, k) in insurers.iter().enumerate() {
+                    // Insurer j gets rows of its own length (40 to 160 bytes) and content.
+                    let len = 40 + (j * 37) % 121;
+                    let text: Vec<u8> = (0..len)
+                        .map(|x| b'a' + ((x as u32 + row + window + j as u32) % 26) as u8)
+                        .chain([b'\n'])
+                        .collect();
+                    b.push_amc_row(*k, &text);
+                    want[j].extend_from_slice(&text);
+                }
+            }
+            w.write(std::slice::from_ref(&b)).unwrap();
+        }
+        let held = w.amc_budget.held();
+        let direct = w.payments.is_direct();
+        let budget = w.amc_budget.clone();
+        assert_eq!(w.finish().unwrap(), insurers.len());
+        if direct {
+            assert!(
+                held <= AMC_BUDGET + 2 * DIRECT_BYTES,
+                "{} MiB held by the writer's buffers",
+                held >> 20
+            );
+            assert_eq!(budget.held(), held, "counted once grown, until the end");
+        }
+        for (k, want) in insurers.iter().zip(&want) {
+            let got = fs::read(tmp.path().join(AMC_DIR).join(amc_file_name(k))).unwrap();
+            assert!(&got == want, "{} differs", amc_file_name(k));
+        }
+        // The sink counts its writer's buffers.
+        let sink_dir = TmpDir::new("insurers-sink");
+        let sink = TsvSink::create(sink_dir.path()).unwrap();
+        if direct {
+            assert!(sink.held_bytes() >= 2 * DIRECT_BYTES);
+        }
     }
 
     /// Staging: files of nested directories made durable, then renamed; a second sync is harmless.

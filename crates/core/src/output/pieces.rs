@@ -86,6 +86,14 @@ pub fn write_pieces<T: Sync, const N: usize>(
                     // The formatting side may be gone (it stops when a send fails).
                     let _ = back.send(texts);
                 }
+                if crate::timing_on() {
+                    let (run, wait) = crate::thread_sched();
+                    eprintln!(
+                        "timing: tail: pieces writer: on a CPU {:.3} s, waiting for one {:.3} s",
+                        run as f64 / 1e9,
+                        wait as f64 / 1e9
+                    );
+                }
                 Ok(())
             })
             .map_err(|e| (0, e))?;

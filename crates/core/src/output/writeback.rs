@@ -59,10 +59,62 @@ pub const DIRECT_BYTES: usize = 256 << 10;
 #[repr(C, align(4096))]
 struct Page([u8; 4096]);
 
-/// A direct file's bytes not written yet (fewer than [`DIRECT_BYTES`]).
+/// A direct file's bytes not written yet (fewer than its buffer's pages hold).
 struct DirectBuf {
     pages: Vec<Page>,
     len: usize,
+    /// A buffer that starts small and doubles, up to `max` pages, each time it is written out
+    /// full, while a budget shared with other files grants the pages ([`WriteBack::direct_growing`]).
+    grow: Option<Grow>,
+}
+
+/// How a direct file's buffer may grow: up to `max` pages, each growth taken from `budget`.
+struct Grow {
+    max: usize,
+    budget: std::sync::Arc<DirectBudget>,
+}
+
+/// Bytes of direct buffers shared out between files ([`WriteBack::direct_growing`]): what is left
+/// to grant, and what the files' buffers hold in all.
+#[derive(Debug)]
+pub struct DirectBudget {
+    left: std::sync::atomic::AtomicUsize,
+    held: std::sync::atomic::AtomicUsize,
+}
+
+impl DirectBudget {
+    /// A budget of `bytes` for the growth of the files' buffers.
+    pub fn new(bytes: usize) -> DirectBudget {
+        DirectBudget {
+            left: std::sync::atomic::AtomicUsize::new(bytes),
+            held: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// Bytes the files' buffers hold in all, as allocated (a buffer freed by `finish` still counts:
+    /// this is the most held).
+    pub fn held(&self) -> usize {
+        self.held.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Counts `bytes` of buffers held beside the budget's (another file's fixed buffer).
+    pub fn count(&self, bytes: usize) {
+        self.held
+            .fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Takes `bytes` from what is left, if that much is left.
+    fn take(&self, bytes: usize) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let granted = self
+            .left
+            .fetch_update(Relaxed, Relaxed, |left| left.checked_sub(bytes))
+            .is_ok();
+        if granted {
+            self.held.fetch_add(bytes, Relaxed);
+        }
+        granted
+    }
 }
 
 /// A file written once from its start, in order (the run's outputs), whose written bytes are
@@ -106,9 +158,44 @@ impl WriteBack {
             w.direct = Some(DirectBuf {
                 pages: vec![Page([0; 4096]); DIRECT_BYTES / 4096],
                 len: 0,
+                grow: None,
             });
         }
         w
+    }
+
+    /// As [`WriteBack::direct`], but the buffer starts at `first` bytes (always granted, counted in
+    /// `budget`'s held bytes) and doubles, up to `max` bytes, each time it is written out full and
+    /// `budget` still grants the pages added. For files of which there may be hundreds (the
+    /// insurers' files, REVIEW-A11 M): the buffers of all stay within the budget (or `first` bytes
+    /// a file past it), a file that gets many bytes writes them in large writes, and a small one
+    /// keeps a small buffer. Both sizes are whole pages (rounded up, at least one).
+    pub fn direct_growing(
+        file: File,
+        first: usize,
+        max: usize,
+        budget: std::sync::Arc<DirectBudget>,
+    ) -> WriteBack {
+        let mut w = WriteBack::direct(file);
+        if let Some(d) = w.direct.as_mut() {
+            let first = first.div_ceil(4096).max(1);
+            // The first buffer is granted whatever is left: a file must be written. Taken from the
+            // budget when it can be, so that files past the budget hold `first` bytes each only.
+            if !budget.take(first * 4096) {
+                budget.count(first * 4096);
+            }
+            d.pages = vec![Page([0; 4096]); first];
+            d.grow = Some(Grow {
+                max: max.div_ceil(4096).max(first),
+                budget,
+            });
+        }
+        w
+    }
+
+    /// Bytes of the file's direct buffer, as allocated (0 once finished, or through the page cache).
+    pub fn buffer_bytes(&self) -> usize {
+        self.direct.as_ref().map_or(0, |d| d.pages.len() * 4096)
     }
 
     /// Whether the file is written with `O_DIRECT`.
@@ -202,6 +289,17 @@ impl WriteBack {
         }
         self.written += d.len as u64;
         d.len = 0;
+        // Written out full: twice the pages for the next bytes, if the budget grants them (the
+        // buffer is empty, so nothing is copied).
+        if let Some(g) = &d.grow {
+            let n = d.pages.len();
+            if n < g.max {
+                let more = n.min(g.max - n);
+                if g.budget.take(more * 4096) {
+                    d.pages = vec![Page([0; 4096]); n + more];
+                }
+            }
+        }
         Ok(())
     }
 
@@ -342,6 +440,70 @@ mod tests {
             assert!(
                 got == want,
                 "the file differs from the bytes written ({total})"
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Files whose direct buffers grow within a shared budget (`direct_growing`): each holds exactly
+    /// the bytes written; a buffer starts at its first size and doubles while the budget grants the
+    /// pages, never past its maximum; the buffers held in all stay within the budget plus the first
+    /// buffers it could not grant; a file past the budget writes its bytes whole with its first
+    /// buffer.
+    #[test]
+    fn growing_direct_buffers_stay_within_their_budget_and_keep_every_byte() {
+        let dir = std::env::temp_dir().join(format!("liquidator-growing-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (first, max, budget) = (8 << 10, 64 << 10, 160 << 10);
+        let shared = std::sync::Arc::new(DirectBudget::new(budget));
+        let mut files: Vec<(std::path::PathBuf, WriteBack, Vec<u8>)> = (0..8)
+            .map(|i| {
+                let path = dir.join(format!("out-{i}"));
+                let w = WriteBack::direct_growing(
+                    File::create(&path).unwrap(),
+                    first,
+                    max,
+                    shared.clone(),
+                );
+                (path, w, Vec::new())
+            })
+            .collect();
+        let direct = files[0].1.is_direct();
+        for (i, (_, w, want)) in files.iter_mut().enumerate() {
+            if direct {
+                assert_eq!(w.buffer_bytes(), first, "file {i} starts at its first size");
+            }
+            // The first files get many buffers' worth, the last a few rows.
+            let total = if i < 3 { 5 * max + 777 } else { 3000 };
+            want.extend(write_pieces(w, total));
+        }
+        if direct {
+            let sizes: Vec<usize> = files.iter().map(|f| f.1.buffer_bytes()).collect();
+            assert_eq!(
+                sizes[0], max,
+                "a large file's buffer grows to its maximum: {sizes:?}"
+            );
+            assert!(sizes.iter().all(|&b| b >= first && b <= max), "{sizes:?}");
+            assert!(
+                sizes[3..].iter().all(|&b| b == first),
+                "small files stay small: {sizes:?}"
+            );
+            let sum: usize = sizes.iter().sum();
+            assert_eq!(shared.held(), sum, "the budget counts every buffer");
+            assert!(sum <= budget, "{sum} > {budget}");
+            assert!(
+                sizes[2] < max,
+                "the budget stops the third large file: {sizes:?}"
+            );
+        }
+        for (path, mut w, want) in files {
+            w.finish().unwrap();
+            drop(w);
+            let got = std::fs::read(&path).unwrap();
+            assert!(
+                got == want,
+                "{} differs from the bytes written",
+                path.display()
             );
         }
         std::fs::remove_dir_all(&dir).unwrap();
