@@ -6,7 +6,7 @@
 use crate::common;
 use common::*;
 use liquidator_core::codes::Reject;
-use liquidator_core::rules::Outcome;
+use liquidator_core::rules::{BenefState, Outcome};
 
 #[test]
 fn incompatible_pair_pays_the_higher_priced_act_and_rejects_the_other_line() {
@@ -122,4 +122,36 @@ fn partially_paid_claim_is_accounted_line_by_line_in_the_outputs() {
     );
     let pay = std::fs::read_to_string(out.join("payments.tsv")).unwrap();
     assert_eq!(pay.lines().count(), 2, "header + the G line");
+}
+
+/// The engine liquidates on the beneficiary's state itself (`rules::liquidate_in_place`: no copy a
+/// claim) and drops what a rejected claim leaves. A first try that counted an exclusive modifier on
+/// the session and then set a line aside must start its second try from the state before the claim,
+/// as the copying `rules::liquidate` does, else the remaining line meets its own modifier.
+#[test]
+fn a_retry_after_a_line_set_aside_starts_from_the_state_before_the_claim_when_liquidated_in_place()
+{
+    let r = mini_refs();
+    let h = header(ADULT, 19850512, GP);
+    // QZFA036 with the exclusive modifier F, and the lower priced QZJA002 incompatible with it
+    let lines = [
+        ccam("QZFA036", 1, "F", b'1', 20260302, 4786),
+        ccam("QZJA002", 1, "", b'2', 20260302, 1330),
+    ];
+    let mut copied = BenefState::default();
+    let want = paid(liquidate_with(r, &h, &lines, &mut copied));
+    assert_eq!(want.lines.len(), 1);
+    assert_eq!(want.rejected_lines.len(), 1);
+    assert_eq!(want.rejected_lines[0].rejection.code, Reject::Incompatible);
+    let before = BenefState::default();
+    let mut st = before.clone();
+    let got = paid(liquidate_in_place_with(r, &h, &lines, &mut st, &mut |s| {
+        s.clone_from(&before)
+    }));
+    assert_eq!(got, want);
+    assert_eq!(format!("{st:?}"), format!("{copied:?}"));
+    // not restored, the second try sees the first one's modifier and nothing is paid
+    let mut st = before.clone();
+    let o = liquidate_in_place_with(r, &h, &lines, &mut st, &mut |_| {});
+    assert!(matches!(o, Outcome::Rejected(_)), "{o:?}");
 }

@@ -30,7 +30,7 @@ use crate::output::files::{self as atomic, TsvSink};
 use crate::output::summary::{Summary, SummarySink};
 use crate::refs::history::History;
 use crate::refs::{Practitioner, Refs, benef_key};
-use crate::rules::{self, BenefState, ClaimInput, Ctx, Outcome, Rejection, Step, Trace};
+use crate::rules::{self, ClaimInput, Ctx, Outcome, Rejection, Step, Trace};
 use crate::sink::{ClaimEvent, Event, Sink, SinkError};
 use crate::states::{States, shard_of};
 use crate::timing_on;
@@ -859,7 +859,6 @@ fn liquidate_shards(
         .zip(lists.par_iter())
         .zip(states.par_iter_mut())
         .for_each(|((so, list), st)| {
-            let mut scratch = BenefState::default();
             // Where the read-ahead found each of the next claims' beneficiary rows.
             let mut found: [Option<usize>; LOOKAHEAD] = [None; LOOKAHEAD];
             so.outcomes.clear();
@@ -962,21 +961,22 @@ fn liquidate_shards(
                     benef_key: (key != 0).then_some(key),
                 };
                 // The state is decoded from its packed form for the claim and packed back after
-                // it (`states::Shard::with_state`, issue #13).
+                // it if the claim is paid (`states::Shard::with_state`, issue #13): the rules work
+                // on the decoded copy itself, and what a rejected claim leaves there is dropped.
                 let opening = &mut so.opening_debts;
                 let traced = opts.trace_claim == Some(h.claim_no);
-                let read = st.with_state(key, ctx.carry, |bs, new| {
+                let read = st.with_state(key, ctx.carry, |bs, new, restore| {
                     if new {
                         *opening += bs.open_debt_cents() as i128;
                     }
                     let (o, steps) = if traced {
                         let mut steps = Vec::new();
                         let mut tr = Trace(Some(&mut steps));
-                        let o = rules::liquidate_in(ctx, &input, bs, &mut scratch, &mut tr);
+                        let o = rules::liquidate_in_place(ctx, &input, bs, restore, &mut tr);
                         (o, Some(steps))
                     } else {
                         let o =
-                            rules::liquidate_in(ctx, &input, bs, &mut scratch, &mut Trace(None));
+                            rules::liquidate_in_place(ctx, &input, bs, restore, &mut Trace(None));
                         (o, None)
                     };
                     // A rejected claim leaves the state as it was (`rules::liquidate`).

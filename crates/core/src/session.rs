@@ -22,7 +22,7 @@ use crate::claims::reader::{Chunk, Pos};
 use crate::claims::record::BatchHeader;
 use crate::engine::{self, BatchInfo, Dup, RunError, RunState, SHARDS, ShardOut};
 use crate::refs::benef_key;
-use crate::rules::{self, BenefState, ClaimInput, Ctx, Trace};
+use crate::rules::{self, ClaimInput, Ctx, Trace};
 use crate::sink::{Sink, SinkError};
 use crate::states::{States, shard_of};
 
@@ -55,7 +55,6 @@ pub struct Session {
     /// Debts of the insured carried in by seeded states ([`Session::with_states`]), summed wide
     /// as the engine's (`ShardOut::opening_debts`).
     opening_debts: i128,
-    scratch: BenefState,
     /// Byte offset of the last claim or orphan record liquidated: positions must increase.
     last: Option<u64>,
 }
@@ -157,13 +156,18 @@ impl Session {
                 // As `engine::liquidate_shards`: a first claim takes its state from an earlier
                 // night when the context carries one (a ledger), else starts empty.
                 let opening = &mut self.opening_debts;
-                let scratch = &mut self.scratch;
                 let o = shard
-                    .with_state(key, ctx.carry, |state, new| {
+                    .with_state(key, ctx.carry, |state, new, restore| {
                         if new {
                             *opening += state.open_debt_cents() as i128;
                         }
-                        let o = rules::liquidate_in(ctx, &input, state, scratch, &mut Trace(None));
+                        let o = rules::liquidate_in_place(
+                            ctx,
+                            &input,
+                            state,
+                            restore,
+                            &mut Trace(None),
+                        );
                         // A rejected claim leaves the state as it was (`rules::liquidate`).
                         let paid = matches!(o, rules::Outcome::Paid(_));
                         (o, paid)

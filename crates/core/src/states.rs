@@ -316,7 +316,11 @@ impl Shard {
     /// decoded into the shard's working copy; the first time a beneficiary is seen it is the one
     /// `carry` gives (an earlier night's, `Carry::state_packed`), or an empty one. `f` is told
     /// whether the state is new to the shard (`engine::liquidate_shards` counts the debts a
-    /// beneficiary brings from an earlier night).
+    /// beneficiary brings from an earlier night), and is given a function that puts the working
+    /// copy back as it was before `f` (decoded again from the packed bytes, which `f` cannot
+    /// change): `f` may change the copy and then say it did not (`rules::liquidate_in_place`,
+    /// which works on it without copying it and restores it before a new try), and nothing it
+    /// left is kept.
     ///
     /// A packed state that does not decode — never one this shard packed, and a ledger checks what
     /// it hands over (`Carry::state_packed`, `packed::validate`) — is an error: `f` is not run and
@@ -326,8 +330,10 @@ impl Shard {
         &mut self,
         key: u64,
         carry: Option<&dyn crate::carry::Carry>,
-        f: impl FnOnce(&mut BenefState, bool) -> (R, bool),
+        f: impl FnOnce(&mut BenefState, bool, &mut dyn FnMut(&mut BenefState)) -> (R, bool),
     ) -> Result<R, packed::DecodeError> {
+        // The working copy is used where it lies (not moved out and back: a `BenefState` moved
+        // costs a copy and the drop of the one left behind), beside the slots it is decoded from.
         let mut buf = std::mem::take(&mut self.buf);
         let (i, new) = match self.slot(key) {
             Some(i) => (i, false),
@@ -338,39 +344,49 @@ impl Shard {
                     // empty state itself, not from its encoding decoded, and the slot is created
                     // with the state they leave — one encoding instead of three steps (encode the
                     // empty state, decode it, encode the result). The same bytes in the same slot.
-                    let mut work = std::mem::take(&mut self.work);
-                    clear_state(&mut work);
-                    let (r, changed) = f(&mut work, true);
+                    let work = &mut self.work;
+                    clear_state(work);
+                    let (r, changed) = f(work, true, &mut clear_state);
                     let debts = changed && !work.open_debts().is_empty();
                     if changed {
-                        packed::encode(&work, &mut buf);
+                        packed::encode(work, &mut buf);
                     } else {
                         packed::encode(&BenefState::default(), &mut buf);
                     }
                     self.insert_with(key, &buf, debts);
-                    self.work = work;
                     self.buf = buf;
                     return Ok(r);
                 }
                 (self.insert(key, &buf), true)
             }
         };
-        let mut work = std::mem::take(&mut self.work);
-        let read = match self.at(i) {
-            Some(s) => packed::decode_into(s.packed(self.spill.as_slice()), &mut work),
-            None => Err(packed::DecodeError("no slot")),
+        let work = &mut self.work;
+        let Some(slot) = self.slots.as_slice().get(i) else {
+            self.buf = buf;
+            return Err(packed::DecodeError("no slot"));
         };
-        if let Err(e) = read {
-            self.work = BenefState::default();
+        let bytes = slot.packed(self.spill.as_slice());
+        if let Err(e) = packed::decode_into(bytes, work) {
             self.buf = buf;
             return Err(e);
         }
-        let (r, changed) = f(&mut work, new);
-        if changed {
-            packed::encode(&work, &mut buf);
-            self.store(i, &buf, !work.open_debts().is_empty());
+        // `bytes` decoded once: decoded again they give the same state (a failure is an error all
+        // the same, never an abort)
+        let mut again = Ok(());
+        let (r, changed) = f(work, new, &mut |s: &mut BenefState| {
+            if let Err(e) = packed::decode_into(bytes, s) {
+                again = Err(e);
+            }
+        });
+        if let Err(e) = again {
+            self.buf = buf;
+            return Err(e);
         }
-        self.work = work;
+        if changed {
+            let debts = !self.work.open_debts().is_empty();
+            packed::encode(&self.work, &mut buf);
+            self.store(i, &buf, debts);
+        }
         self.buf = buf;
         Ok(r)
     }
@@ -921,7 +937,7 @@ mod tests {
         // its room there, then is settled back inline; every round trip of `with_state` packs it
         for round in 0..3 {
             for c in 0..200u32 {
-                sh.with_state(7, None, |s, new| {
+                sh.with_state(7, None, |s, new, _| {
                     assert!(!new);
                     s.push_debt(debt(c, 5));
                     ((), true)
@@ -930,13 +946,13 @@ mod tests {
             }
             let s = packed::decode(sh.packed(7).unwrap_or_default()).unwrap();
             assert_eq!(s.open_debts().len(), 200, "round {round}");
-            sh.with_state(7, None, |s, _| {
+            sh.with_state(7, None, |s, _, _| {
                 s.debts.clear();
                 ((), true)
             })
             .unwrap();
             // a state said unchanged is not packed again
-            sh.with_state(7, None, |s, _| {
+            sh.with_state(7, None, |s, _, _| {
                 s.push_debt(debt(1, 5));
                 ((), false)
             })
@@ -946,7 +962,7 @@ mod tests {
         }
         // a beneficiary seen for the first time starts empty
         assert!(
-            sh.with_state(5000, None, |s, new| (new && s.pf_used(2026) == 0, false))
+            sh.with_state(5000, None, |s, new, _| (new && s.pf_used(2026) == 0, false))
                 .unwrap()
         );
         for k in 0..1000u64 {
@@ -990,7 +1006,7 @@ mod tests {
         let sh = &mut st.shards[0];
         sh.set(7, &bad);
         // before: the state was taken as empty (0 open debts) and packed back over the stored one
-        let r = sh.with_state(7, None, |s, _| (s.open_debt_cents(), true));
+        let r = sh.with_state(7, None, |s, _, _| (s.open_debt_cents(), true));
         assert!(r.is_err());
         assert_eq!(
             sh.packed(7),
@@ -1000,7 +1016,7 @@ mod tests {
         // the same bytes handed by a carry for a beneficiary new to the shard
         let carry = Unchecked(bad.clone());
         let mut ran = false;
-        let r = sh.with_state(8, Some(&carry), |_, _| {
+        let r = sh.with_state(8, Some(&carry), |_, _, _| {
             ran = true;
             ((), true)
         });
@@ -1012,7 +1028,7 @@ mod tests {
         packed::encode(&good, &mut b);
         sh.set(9, &b);
         assert_eq!(
-            sh.with_state(9, None, |s, _| (s.open_debt_cents(), false))
+            sh.with_state(9, None, |s, _, _| (s.open_debt_cents(), false))
                 .unwrap(),
             200
         );
@@ -1058,7 +1074,7 @@ mod tests {
         let before = sh.spill.len();
         // every even key settles back inline: half the arena becomes garbage, past a quarter
         for k in (0..2000u64).step_by(2) {
-            sh.with_state(k, None, |s, _| {
+            sh.with_state(k, None, |s, _, _| {
                 s.fr_by_day.clear();
                 ((), true)
             })
@@ -1083,7 +1099,7 @@ mod tests {
         }
         // and grow again after it: a moved record is found where the compaction put it
         for k in (1..2000u64).step_by(2) {
-            sh.with_state(k, None, |s, _| {
+            sh.with_state(k, None, |s, _, _| {
                 s.add_franchise(Date(20270101), 5);
                 ((), true)
             })
@@ -1357,7 +1373,7 @@ mod tests {
             let changed = op != 9;
             let was = sh.slot(key).and_then(|i| sh.at(i)).map(Slot::spilled);
             let new = sh
-                .with_state(key, None, |s, new| {
+                .with_state(key, None, |s, new, _| {
                     step(s, if changed { op } else { 4 }, arg);
                     (new, changed)
                 })

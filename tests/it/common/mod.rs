@@ -119,6 +119,29 @@ pub fn liquidate_with(
     lines: &[ActLine],
     st: &mut BenefState,
 ) -> Outcome {
+    liquidate_by(refs, h, lines, st, None)
+}
+
+/// [`liquidate_with`] as the engine liquidates: on the state itself, `restore` putting it back
+/// before each new try (`rules::liquidate_in_place`).
+#[allow(dead_code)]
+pub fn liquidate_in_place_with(
+    refs: &Refs,
+    h: &ClaimHeader,
+    lines: &[ActLine],
+    st: &mut BenefState,
+    restore: &mut dyn FnMut(&mut BenefState),
+) -> Outcome {
+    liquidate_by(refs, h, lines, st, Some(restore))
+}
+
+fn liquidate_by(
+    refs: &Refs,
+    h: &ClaimHeader,
+    lines: &[ActLine],
+    st: &mut BenefState,
+    restore: Option<&mut dyn FnMut(&mut BenefState)>,
+) -> Outcome {
     let mut lines = lines.to_vec();
     for (i, l) in lines.iter_mut().enumerate() {
         l.line_no = i as u16 + 1;
@@ -138,7 +161,10 @@ pub fn liquidate_with(
         benef_at: None,
         benef_key: None,
     };
-    rules::liquidate(&ctx, &input, st, &mut Trace(None))
+    match restore {
+        Some(restore) => rules::liquidate_in_place(&ctx, &input, st, restore, &mut Trace(None)),
+        None => rules::liquidate(&ctx, &input, st, &mut Trace(None)),
+    }
 }
 
 pub fn liquidate(refs: &Refs, h: &ClaimHeader, lines: &[ActLine]) -> Outcome {

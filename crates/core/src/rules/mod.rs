@@ -520,7 +520,43 @@ pub fn liquidate_in(
     scratch: &mut BenefState,
     tr: &mut Trace,
 ) -> Outcome {
-    let first = match liquidate_inner(ctx, c, state, scratch, tr) {
+    liquidate_with(ctx, c, state, &mut Work::Copy(scratch), tr)
+}
+
+/// [`liquidate_in`] on `state` itself, without the copy: for a caller that keeps the state elsewhere
+/// and takes back what the rules leave only when the claim is paid (the engine's shards keep it
+/// packed: `states::Shard::with_state`, issue #13 — the copy was ≈ 220 instructions a claim). On a
+/// rejected outcome `state` holds whatever the rules left before the rejection (a daily entry of
+/// an exclusive modifier, say): the caller must throw it away. `restore` puts back the state as it
+/// was before the claim; it is called before each new try after a line is set aside, so that each
+/// try starts from that state as [`liquidate_in`]'s do.
+pub fn liquidate_in_place(
+    ctx: &Ctx,
+    c: &ClaimInput,
+    state: &mut BenefState,
+    restore: &mut dyn FnMut(&mut BenefState),
+    tr: &mut Trace,
+) -> Outcome {
+    liquidate_with(ctx, c, state, &mut Work::InPlace(restore), tr)
+}
+
+/// How a try of the rules treats the beneficiary's state (`liquidate_inner`).
+enum Work<'a> {
+    /// On a copy in this scratch state, swapped in when the claim is paid: a rejected claim leaves
+    /// the state as it was.
+    Copy(&'a mut BenefState),
+    /// On the state itself; the function gives it back as it was before the claim.
+    InPlace(&'a mut dyn FnMut(&mut BenefState)),
+}
+
+fn liquidate_with(
+    ctx: &Ctx,
+    c: &ClaimInput,
+    state: &mut BenefState,
+    work: &mut Work,
+    tr: &mut Trace,
+) -> Outcome {
+    let first = match liquidate_inner(ctx, c, state, work, tr) {
         Ok(p) => return Outcome::Paid(p),
         Err(r) => r,
     };
@@ -582,7 +618,10 @@ pub fn liquidate_in(
             benef_at: c.benef_at,
             benef_key: c.benef_key,
         };
-        match liquidate_inner(ctx, &sub, state, scratch, tr) {
+        if let Work::InPlace(restore) = work {
+            restore(state);
+        }
+        match liquidate_inner(ctx, &sub, state, work, tr) {
             Ok(mut p) => {
                 for l in &mut p.lines {
                     l.index = keep[l.index as usize] as u16;
@@ -626,7 +665,7 @@ fn liquidate_inner(
     ctx: &Ctx,
     c: &ClaimInput,
     state: &mut BenefState,
-    st: &mut BenefState,
+    work: &mut Work,
     tr: &mut Trace,
 ) -> Result<Paid, Rej> {
     let parties = controls::check(ctx, c, tr)?;
@@ -634,33 +673,54 @@ fn liquidate_inner(
         controls::check_paid_earlier(carry, c, tr)?;
     }
     let mut priced = pricing::price_lines(ctx, c, &parties, tr)?;
-    // Work on a copy of the state: a claim rejected by a later rule must leave no trace in it.
-    st.clone_from(state);
-    association::check_exclusive_modifiers(ctx, c, &priced, st, tr)?;
+    match work {
+        Work::Copy(st) => {
+            // Work on a copy of the state: a claim rejected by a later rule must leave no trace
+            // in it.
+            st.clone_from(state);
+            let paid = settle_on(ctx, c, &parties, &mut priced, st, tr)?;
+            std::mem::swap(state, *st);
+            Ok(paid)
+        }
+        // The caller throws the state away if the claim is rejected.
+        Work::InPlace(_) => settle_on(ctx, c, &parties, &mut priced, state, tr),
+    }
+}
+
+/// The rules that read or change the beneficiary's state `st`, from the priced lines to the paid
+/// claim: `st` is left changed by a rejection too (an exclusive modifier's daily entry).
+fn settle_on(
+    ctx: &Ctx,
+    c: &ClaimInput,
+    parties: &controls::Parties,
+    priced: &mut [pricing::Priced],
+    st: &mut BenefState,
+    tr: &mut Trace,
+) -> Result<Paid, Rej> {
+    association::check_exclusive_modifiers(ctx, c, priced, st, tr)?;
     // Rules across lines need at least two lines (a fast path for the single-consultation majority).
     if c.lines.len() > 1 {
-        association::check_consultation_with_act(ctx, c, &priced, tr)?;
-        association::check_incompatibilities(ctx, c, &priced, tr)?;
+        association::check_consultation_with_act(ctx, c, priced, tr)?;
+        association::check_incompatibilities(ctx, c, priced, tr)?;
     }
     // The same rules across the claims of one session (same beneficiary, practitioner and date).
     if st.has_sessions_with(c.header.practitioner) {
-        association::check_across_claims(ctx, c, &priced, st, tr)?;
+        association::check_across_claims(ctx, c, priced, st, tr)?;
     }
     if priced.iter().any(|p| p.ccam.is_some()) {
-        association::apply_association(ctx, c, &mut priced, st, tr)?;
+        association::apply_association(ctx, c, priced, st, tr)?;
     }
-    let mut lines = pricing::compute_bases(c, &priced, tr);
+    let mut lines = pricing::compute_bases(c, priced, tr);
     for (k, l) in lines.iter_mut().enumerate() {
         l.index = k as u16;
     }
-    rate::apply_rates(ctx, c, &parties, &priced, &mut lines, tr);
-    participation::apply_participation(ctx, c, &parties, &mut lines, st, tr);
-    participation::apply_franchise(ctx, c, &parties, &mut lines, st, tr);
-    let mut paid = complementary::settle(ctx, c, &parties, &priced, &mut lines, tr);
+    rate::apply_rates(ctx, c, parties, priced, &mut lines, tr);
+    participation::apply_participation(ctx, c, parties, &mut lines, st, tr);
+    participation::apply_franchise(ctx, c, parties, &mut lines, st, tr);
+    let mut paid = complementary::settle(ctx, c, parties, priced, &mut lines, tr);
     debt::recover(ctx, &mut paid, st, tr);
     debt::book(ctx, c, &paid, st, tr);
-    association::record_session(ctx, c, &priced, st);
-    std::mem::swap(state, st);
+    association::record_session(ctx, c, priced, st);
     Ok(paid)
 }
 

@@ -43,7 +43,7 @@ pub fn prune(s: &mut BenefState, oldest: Date) {
 
 pub fn encode(s: &BenefState, out: &mut Vec<u8>) {
     out.clear();
-    encode_pruned(s, Date(0), out);
+    encode_with::<false>(s, Date(0), out);
 }
 
 /// Appends an unsigned LEB128 varint: 7 bits a byte, low bits first, high bit = more bytes follow.
@@ -61,40 +61,124 @@ fn put_cents(out: &mut Vec<u8>, c: i64) {
     put_varint(out, ((c << 1) ^ (c >> 63)) as u64);
 }
 
-/// Day 0 of the 2-byte day numbers: 2000-01-01 (`Date::to_days`; pinned by a test).
+/// Day 0 of the 2-byte day numbers: 2000-01-01 (`Date::to_days`; pinned by a test). The codecs
+/// count from it by table ([`YEAR_START`]); the tests check them against `Date::to_days` − EPOCH.
+#[cfg(test)]
 const EPOCH: i64 = 730_425;
 
 /// Escape of the 2-byte day number: a raw `YYYYMMDD` u32 follows (a date before 2000, from 2179 on,
 /// or not a calendar date).
 const RAW_DATE: u16 = u16::MAX;
 
+/// Years of the day numbers' table: 2000 to 2179, the last one reached by the largest day number a
+/// record may hold (65 534: 2179-06-04), though `put_date` writes none from 2179 on.
+const YEARS: usize = 180;
+
+/// Whether `y` is a leap year (Gregorian).
+const fn leap(y: u32) -> bool {
+    (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400)
+}
+
+/// Day number of 1 January of each year from 2000 (`Date::to_days` − [`EPOCH`]), then the day
+/// number after the table's last year: the date codecs look a year up instead of the calendar's
+/// divisions (each state a claim touches is decoded and packed again: issue #13).
+const YEAR_START: [u32; YEARS + 1] = {
+    let mut t = [0u32; YEARS + 1];
+    let mut i = 0;
+    while i < YEARS {
+        t[i + 1] = t[i] + if leap(2000 + i as u32) { 366 } else { 365 };
+        i += 1;
+    }
+    t
+};
+
+/// Days of the year before the first of each month (index 1 to 12; 13: the year's length), in a
+/// common year; a leap year adds one from March.
+const MONTH_START: [u32; 14] = [
+    0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365,
+];
+
+/// The 2-byte day number of a calendar date in [2000-01-01, 2179-01-01), else `None` (stored raw).
+/// The same number as `Date::to_days` − [`EPOCH`] (pinned over every day by a test), by table.
+#[inline]
+fn day_number(d: Date) -> Option<u16> {
+    let v = d.0;
+    if !(20000101..21790101).contains(&v) {
+        return None;
+    }
+    let y = v / 10000;
+    let md = v % 10000;
+    let (m, day) = (md / 100, md % 100);
+    let leap = leap(y);
+    let month = *MONTH_START.get(m as usize)?;
+    let length = *MONTH_START.get(m as usize + 1)? - month + (leap && m == 2) as u32;
+    if m == 0 || day == 0 || day > length {
+        return None;
+    }
+    let n = YEAR_START.get((y - 2000) as usize)? + month + (leap && m > 2) as u32 + day - 1;
+    u16::try_from(n).ok()
+}
+
+/// The date of a 2-byte day number (any below [`RAW_DATE`]): `Date::from_days(n + EPOCH)`, by
+/// table (pinned over every number by a test).
+#[inline]
+fn date_of(n: u16) -> Date {
+    let n = n as u32;
+    // n / 365 is the year's index or the next one (fewer than 365 leap days in the table's years)
+    let mut i = (n / 365).min(YEARS as u32 - 1) as usize;
+    while i > 0 && YEAR_START.get(i).is_some_and(|&s| s > n) {
+        i -= 1;
+    }
+    let y = 2000 + i as u32;
+    let doy = n - YEAR_START.get(i).copied().unwrap_or(0);
+    let leap = leap(y) as u32;
+    let start = |m: usize| {
+        MONTH_START
+            .get(m)
+            .map_or(366, |&s| s + (leap != 0 && m > 2) as u32)
+    };
+    // doy / 32 + 1 is the month or the one before it
+    let mut m = (doy / 32 + 1) as usize;
+    while m < 12 && start(m + 1) <= doy {
+        m += 1;
+    }
+    Date(y * 10000 + m as u32 * 100 + doy - start(m) + 1)
+}
+
 fn put_date(out: &mut Vec<u8>, d: Date) {
     // A calendar date in [2000-01-01, 2179-01-01) has a day number below `RAW_DATE` and comes back
-    // exactly through `Date::from_days`; the check costs no division (this runs for every date of
-    // every state a night writes).
-    if (20000101..21790101).contains(&d.0) && Date::from_u32(d.0).is_some() {
-        out.extend_from_slice(&((d.to_days() - EPOCH) as u16).to_le_bytes());
-    } else {
-        out.extend_from_slice(&RAW_DATE.to_le_bytes());
-        out.extend_from_slice(&d.0.to_le_bytes());
+    // exactly through `date_of`; this runs for every date of every state a night writes.
+    match day_number(d) {
+        Some(n) => out.extend_from_slice(&n.to_le_bytes()),
+        None => {
+            out.extend_from_slice(&RAW_DATE.to_le_bytes());
+            out.extend_from_slice(&d.0.to_le_bytes());
+        }
     }
 }
 
 /// Appends to `out` what [`prune`] then [`encode`] would give, without copying the state.
 pub fn encode_pruned(s: &BenefState, oldest: Date, out: &mut Vec<u8>) {
+    encode_with::<true>(s, oldest, out);
+}
+
+/// The layout, written once for both: with `PRUNE` false (`encode`, every state a claim leaves in a
+/// shard: issue #13) the filters are constants and the counts the lists' lengths.
+#[inline]
+fn encode_with<const PRUNE: bool>(s: &BenefState, oldest: Date, out: &mut Vec<u8>) {
     let year = oldest.year();
-    let keep_year = |y: &&(u32, i64)| y.0 >= year;
+    let keep_year = |y: &&(u32, i64)| !PRUNE || y.0 >= year;
     out.push(VERSION);
     out.push(s.seeded as u8);
     years(out, s.pf_by_year.iter().filter(keep_year));
     years(out, s.fr_by_year.iter().filter(keep_year));
-    let fr_days = || s.fr_by_day.iter().filter(|d| d.0 >= oldest);
+    let fr_days = || s.fr_by_day.iter().filter(|d| !PRUNE || d.0 >= oldest);
     put_varint(out, fr_days().count() as u64);
     for (d, v) in fr_days() {
         put_date(out, *d);
         put_cents(out, *v);
     }
-    let daily = || s.daily.iter().filter(|d| d.date >= oldest);
+    let daily = || s.daily.iter().filter(|d| !PRUNE || d.date >= oldest);
     put_varint(out, daily().count() as u64);
     for d in daily() {
         out.extend_from_slice(&d.practitioner.to_le_bytes());
@@ -196,7 +280,7 @@ impl Rd<'_> {
         if n == RAW_DATE {
             Ok(Date(self.u32()?))
         } else {
-            Ok(Date::from_days(n as i64 + EPOCH))
+            Ok(date_of(n))
         }
     }
     #[inline]
@@ -588,6 +672,32 @@ pub(crate) mod tests {
             put_date(&mut b, Date(d));
             assert_eq!(b.len(), 6, "{d}");
             assert_eq!(Rd(&b).date().unwrap(), Date(d));
+        }
+    }
+
+    #[test]
+    fn the_day_number_tables_agree_with_the_calendar_on_every_day_and_every_number() {
+        // every calendar date the 2-byte form holds, and its neighbours that are not dates
+        let mut d = Date(20000101);
+        while d < Date(21790101) {
+            assert_eq!(day_number(d), Some((d.to_days() - EPOCH) as u16), "{d}");
+            d = d.add_days(1);
+        }
+        for v in 20000000..21800000u32 {
+            if v % 100 > 32 || (v / 100) % 100 > 13 {
+                continue;
+            }
+            let want = Date::from_u32(v)
+                .filter(|d| *d < Date(21790101))
+                .map(|d| (d.to_days() - EPOCH) as u16);
+            assert_eq!(day_number(Date(v)), want, "{v}");
+        }
+        for v in [0, 19991231, 21790101, 99991231, u32::MAX] {
+            assert_eq!(day_number(Date(v)), None, "{v}");
+        }
+        // every number a record may hold, the ones from 2179 on included
+        for n in 0..RAW_DATE {
+            assert_eq!(date_of(n), Date::from_days(n as i64 + EPOCH), "{n}");
         }
     }
 
