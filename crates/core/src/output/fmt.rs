@@ -105,6 +105,13 @@ impl<const N: usize> Row<N> {
         (&self.buf, self.n.min(N))
     }
 
+    /// The array and the row's length, to write a row in place (`output::rows`' pieces): a length
+    /// set to at most `N` says the row fit.
+    #[inline(always)]
+    pub fn parts_mut(&mut self) -> (&mut [u8; N], &mut usize) {
+        (&mut self.buf, &mut self.n)
+    }
+
     /// An empty cursor over the array, to write a whole row through (the row's own length is not
     /// changed).
     #[inline(always)]
