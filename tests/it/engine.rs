@@ -598,3 +598,45 @@ fn scratch_files_go_to_the_scratch_dir_when_one_is_given_with_the_same_outputs()
     assert_eq!(read_tree(&d.join("o-staged")), read_tree(&d.join("o-own")));
     assert_eq!(std::fs::read_dir(&scratch).unwrap().count(), 0);
 }
+
+/// The report's aggregates count the control totals in their own pass (`Sink::counts_summary`) and
+/// the engine then runs no summary sink of its own: the run's totals and `summary.json` are those the
+/// summary sink counts, byte for byte, at 1 and 4 threads and with windows of a few claims.
+#[test]
+fn the_control_totals_counted_by_the_aggregates_are_the_summary_sinks() {
+    let d_dir = tmp("counted");
+    let d = d_dir.path();
+    let claims = d.join("claims.b2");
+    std::fs::write(&claims, batch(2000)).unwrap();
+    let plain = run_with(&claims, &d.join("plain"), 2, engine::WINDOW).unwrap();
+    assert!(
+        plain.claims_rejected > 0 && plain.claims_paid > 0,
+        "{plain:?}"
+    );
+    for (threads, window) in [(1, engine::WINDOW), (4, 4_000)] {
+        let out = d.join(format!("aggregates-{threads}"));
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let opts = Options {
+            window,
+            ..Default::default()
+        };
+        let s = pool
+            .install(|| {
+                engine::run_with(&claims, mini_refs(), &out, true, &opts, |dir| {
+                    Ok(vec![
+                        Box::new(liquidator_export::report::data::AggregatesSink::new(dir))
+                            as Box<dyn liquidator_core::sink::Sink>,
+                    ])
+                })
+            })
+            .unwrap();
+        assert_eq!(s, plain);
+        assert_eq!(
+            std::fs::read(out.join("summary.json")).unwrap(),
+            std::fs::read(d.join("plain").join("summary.json")).unwrap()
+        );
+    }
+}

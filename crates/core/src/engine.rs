@@ -1402,19 +1402,34 @@ pub fn stage_run<'s>(
     let mut orders = crate::output::sepa::PaymentOrderSink::new(&stage.dir, scratch, refs);
     let mut totals = SummarySink::default();
     let mut more = extra(&stage.dir)?;
+    // A sink that counts the control totals in its own pass (the report's aggregates) stands in for
+    // the SummarySink: the paid lines are walked once for both (issue #13).
+    let counter = more.iter().position(|s| s.counts_summary());
     // The states' slots and spill arenas in a scratch file (of the staging directory by default):
     // file-backed pages, not anonymous memory (issue #13); unlinked at once, gone with the states.
     let mut states = States::in_dir(scratch);
     let info = {
-        let mut sinks: Vec<&mut dyn Sink> = vec![&mut tsv, &mut debts, &mut orders, &mut totals];
+        let mut sinks: Vec<&mut dyn Sink> = vec![&mut tsv, &mut debts, &mut orders];
+        if counter.is_none() {
+            sinks.push(&mut totals);
+        }
         sinks.extend(more.iter_mut().map(|b| &mut **b as &mut dyn Sink));
         process_in(data, refs, opts, &mut sinks, &mut states)?
+    };
+    let counted = match counter.and_then(|i| more.get_mut(i)) {
+        Some(s) => Some(s.take_summary().ok_or_else(|| {
+            SinkError::Other("a sink counting the control totals gave none".to_string())
+        })?),
+        None => None,
     };
     let t = std::time::Instant::now();
     drop(more);
     tail_step("extra sinks dropped", t);
     let t = std::time::Instant::now();
-    let mut summary = totals.into_summary(&info);
+    let mut summary = match counted {
+        Some(s) => s.with_batch(&info),
+        None => totals.into_summary(&info),
+    };
     summary.set_payment_orders(&orders.totals());
     summary.amc_files = tsv.close()?;
     tail_step("TSV writer joined", t);

@@ -94,6 +94,19 @@ pub trait Sink: Send {
     fn held_bytes(&self) -> usize {
         0
     }
+    /// Whether this sink counts the run's control totals (`summary.json`'s event totals) in its own
+    /// pass over the events, with [`crate::output::summary::SummaryPart`]: the engine then runs no
+    /// `SummarySink` of its own and takes the totals from this sink ([`Sink::take_summary`]), so
+    /// that the paid lines are walked once for both (issue #13). At most one sink of a run does.
+    fn counts_summary(&self) -> bool {
+        false
+    }
+    /// The control totals counted over every window (without what the framing and the final states
+    /// say: `Summary::with_batch` adds them), once the windows are done; `Some` when
+    /// [`Sink::counts_summary`].
+    fn take_summary(&mut self) -> Option<crate::output::summary::Summary> {
+        None
+    }
 }
 
 /// Number of segments a sink cuts a window into for parallel work. A constant, and concatenating the
@@ -218,6 +231,12 @@ impl<S: Sink + ?Sized> Sink for &mut S {
     }
     fn held_bytes(&self) -> usize {
         (**self).held_bytes()
+    }
+    fn counts_summary(&self) -> bool {
+        (**self).counts_summary()
+    }
+    fn take_summary(&mut self) -> Option<crate::output::summary::Summary> {
+        (**self).take_summary()
     }
 }
 

@@ -438,6 +438,33 @@ impl Codes for CodeCounts {
     }
 }
 
+/// The control totals of some consecutive events, counted one event at a time ([`SummaryPart::count`])
+/// and added to a run's [`Summary`] in file order ([`Summary::add_part`]): what [`SummarySink`]
+/// counts per segment, and what a sink that walks the events anyway counts in its own pass instead
+/// ([`Sink::counts_summary`]: the report's aggregates), so that the paid lines are walked once for
+/// both (issue #13).
+#[derive(Default)]
+pub struct SummaryPart {
+    s: Summary,
+    codes: CodeCounts,
+}
+
+impl SummaryPart {
+    /// Adds one event (a liquidated claim or a record outside claims).
+    #[inline]
+    pub fn count(&mut self, e: &Event<'_>) {
+        self.s.count_event(e, &mut self.codes);
+    }
+}
+
+impl Summary {
+    /// Adds the totals of a part (sums of integers and counts: the same for any cut of the events).
+    pub fn add_part(&mut self, p: &SummaryPart) {
+        self.absorb(&p.s);
+        self.add_codes(&p.codes);
+    }
+}
+
 /// The run's control totals, as a sink.
 #[derive(Default)]
 pub struct SummarySink {
@@ -449,22 +476,21 @@ impl Sink for SummarySink {
     /// then added in order (sums of integers and counts: the same for any cut, issue #13).
     fn window(&mut self, events: &[Event<'_>]) -> Result<(), SinkError> {
         let segs: Vec<&[Event]> = segments(events).collect();
-        let parts: Vec<(Summary, CodeCounts)> = segs
+        let parts: Vec<SummaryPart> = segs
             .par_iter()
             .map(|seg| {
-                let (mut s, mut codes) = (Summary::default(), CodeCounts::default());
+                let mut part = SummaryPart::default();
                 for (i, e) in seg.iter().enumerate() {
                     if i % crate::sink::READ_AHEAD == 0 {
                         crate::sink::read_ahead(seg, i);
                     }
-                    s.count_event(e, &mut codes);
+                    part.count(e);
                 }
-                (s, codes)
+                part
             })
             .collect();
-        for (s, codes) in &parts {
-            self.summary.absorb(s);
-            self.summary.add_codes(codes);
+        for part in &parts {
+            self.summary.add_part(part);
         }
         Ok(())
     }

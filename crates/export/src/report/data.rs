@@ -14,6 +14,7 @@ use super::ReportError;
 use liquidator_core::claims::{Act, ClaimHeader};
 use liquidator_core::codes::Reject;
 use liquidator_core::engine::BatchInfo;
+use liquidator_core::output::summary::{Summary, SummaryPart};
 use liquidator_core::rules::{LineResult, Outcome, Paid, PayeeKind};
 use liquidator_core::sink::{Event, Sink, SinkError, segments};
 use rayon::prelude::*;
@@ -210,6 +211,8 @@ struct Acc {
     rejected_lines: FxHashMap<Reject, (u64, i64)>,
     orphans: u64,
     orphan_billed: i64,
+    /// `summary.json`'s totals of the same events, counted in the same pass (`Sink::counts_summary`).
+    totals: SummaryPart,
 }
 
 /// An NGAP letter or a CCAM regroupement as a map key.
@@ -288,6 +291,8 @@ impl Acc {
                     self.orphan_billed += o.fee;
                 }
             }
+            // The control totals of the event, its paid lines just loaded by the above.
+            self.totals.count(e);
         }
     }
 
@@ -476,6 +481,8 @@ impl Acc {
 pub struct AggregatesSink {
     dir: PathBuf,
     acc: Acc,
+    /// The control totals of `summary.json`, counted in the same pass (`Sink::counts_summary`).
+    summary: Summary,
 }
 
 impl AggregatesSink {
@@ -483,6 +490,7 @@ impl AggregatesSink {
         AggregatesSink {
             dir: dir.to_path_buf(),
             acc: Acc::default(),
+            summary: Summary::default(),
         }
     }
 
@@ -505,9 +513,20 @@ impl Sink for AggregatesSink {
             .collect();
         // In order: the first split error stays the first in file order.
         for p in parts {
+            self.summary.add_part(&p.totals);
             self.acc.merge(p);
         }
         Ok(())
+    }
+
+    /// The run's control totals are counted here, in the pass over the paid lines the aggregates
+    /// make anyway: the engine runs no summary sink of its own (issue #13).
+    fn counts_summary(&self) -> bool {
+        true
+    }
+
+    fn take_summary(&mut self) -> Option<Summary> {
+        Some(std::mem::take(&mut self.summary))
     }
 
     fn finish(&mut self, _batch: &BatchInfo) -> Result<(), SinkError> {
