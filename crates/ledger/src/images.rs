@@ -385,11 +385,19 @@ pub fn file_name(generation: u64) -> String {
 }
 
 /// The generation an image file's name gives, if it is one (`states.GEN.img`).
+///
+/// Only the name `file_name` writes is recognised: decimal digits without a sign or a leading zero
+/// (review B12 L5: `u64::from_str` also read `states.+1.img` and `states.01.img` as generation 1,
+/// so such a file was kept as if it were the current image). Another name is not ours: left alone.
 pub fn file_gen(name: &str) -> Option<u64> {
-    name.strip_prefix("states.")?
-        .strip_suffix(".img")?
-        .parse()
-        .ok()
+    let digits = name.strip_prefix("states.")?.strip_suffix(".img")?;
+    let canonical = !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && (digits == "0" || !digits.starts_with('0'));
+    if !canonical {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 /// The image file's last bytes: magic, generation, records, bytes of records, radix bits.
@@ -670,6 +678,25 @@ pub fn merge(old: &[u8], new: &[(u64, &[u8])]) -> Result<Merged, LedgerError> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn only_the_image_names_written_are_read_as_generations() {
+        for g in [0u64, 1, 9, 10, 12345, u64::MAX] {
+            assert_eq!(file_gen(&file_name(g)), Some(g));
+        }
+        for n in [
+            "states.+1.img",
+            "states.01.img",
+            "states.00.img",
+            "states..img",
+            "states.-1.img",
+            "states.1a.img",
+            "states.1.img.tmp",
+            "ledger.redb",
+        ] {
+            assert_eq!(file_gen(n), None, "{n}");
+        }
+    }
     use super::*;
 
     fn value(recs: &[(u64, &[u8])]) -> Vec<u8> {
