@@ -57,7 +57,7 @@ pub const UNDO_NIGHTS: u32 = 31;
 /// Layout version written in `meta`. 2: claims and acts as per-night sorted segments
 /// (`segments`), states written only when they change. 3: states in the compact encoding (`codec`
 /// varints and day numbers, record lengths as varints). 4: the states' bucket count chosen from the
-/// table's size (`meta.buckets`, `images::bucket_count`) instead of 16 384. A layout-3 ledger is
+/// table's size (`meta.buckets`; the count was chosen by `images::bucket_count`, gone with layout 5) instead of 16 384. A layout-3 ledger is
 /// upgraded when opened (it is layout 4 with 16 384 buckets); a ledger of another layout is refused
 /// (exit 11). 5: the current states in an image file per generation (`images::ImageWriter`,
 /// `meta.states`) instead of the `benefs` buckets; a ledger of layout 3 or 4 is upgraded when opened

@@ -41,7 +41,10 @@ type Texts<const N: usize> = Vec<[Vec<u8>; N]>;
 /// the writer's buffer when they are larger than it). Batch k is written while batch k + 1 is
 /// formatted: the writes run on a thread of their own (scoped to the call), the formatting on the
 /// calling thread's pool, so that a write that waits for the disk (the end-of-run files are
-/// `O_DIRECT`, `WriteBack::direct`) holds no worker, and the workers format while it waits (issue
+/// `O_DIRECT`, `WriteBack::direct`) holds no worker while batch k + 1 is formatted, and the workers
+/// format while it waits — but the hand-over of batch k + 1 waits until batch k is written, so when
+/// the disk is slower than the formatting the formatting worker does wait, in `send` (review A12 L2;
+/// no hang: the writer never waits for the pool) (issue
 /// #13: at 2 threads the writes used to run on the calling worker, one side of a `rayon::join`,
 /// and the tail's formatting waited for them). The writer thread never waits for the pool, so
 /// nothing can hang at `--threads 1` (a channel between a formatting task and a writing *worker*
