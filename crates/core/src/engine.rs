@@ -798,22 +798,23 @@ pub(crate) fn parse_window(
         .collect();
     cuts.dedup();
     let ranges: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
-    let counts: Vec<u64> = ranges
-        .par_iter()
-        .map(|&(a, b)| reader::count_records(&data[a..b]))
-        .collect();
-    let mut bases = Vec::with_capacity(ranges.len());
-    for c in &counts {
-        bases.push(*line);
-        *line += c;
-    }
     // Buffers are reused from window to window: fresh large allocations cost page faults.
     pool.resize_with(ranges.len().max(pool.len()), Chunk::default);
-    pool[..ranges.len()]
-        .par_iter_mut()
+    let pool = &mut pool[..ranges.len()];
+    // Each sub-chunk is parsed numbering its lines from 0, then shifted by the lines of the
+    // sub-chunks before it (its record count): one pass over the window's bytes, where a first
+    // pass counted their line breaks (`memchr`) to number them before the parse (issue #13).
+    pool.par_iter_mut()
         .zip(ranges.par_iter())
+        .for_each(|(ch, &(a, b))| ch.parse(data, a, b, 0));
+    let mut bases = Vec::with_capacity(pool.len());
+    for ch in pool.iter() {
+        bases.push(*line);
+        *line += ch.records;
+    }
+    pool.par_iter_mut()
         .zip(bases.par_iter())
-        .for_each(|((ch, &(a, b)), &base)| ch.parse(data, a, b, base));
+        .for_each(|(ch, &base)| ch.shift_lines(base));
     ranges.len()
 }
 

@@ -140,6 +140,30 @@ impl Chunk {
         self.fee_total = 0;
     }
 
+    /// Adds `lines` to the line number of every position the chunk holds (claims, their errors, act
+    /// lines, orphans, the trailer and the record after it): a chunk parsed with its first record
+    /// numbered 0 gets its place in the file once the records before it are counted.
+    pub fn shift_lines(&mut self, lines: u64) {
+        if lines == 0 {
+            return;
+        }
+        let shift = |p: &mut Pos| p.line += lines;
+        for c in &mut self.claims {
+            shift(&mut c.pos);
+            if let Some(e) = c.error.as_mut() {
+                shift(&mut e.pos);
+            }
+        }
+        self.line_pos.iter_mut().for_each(shift);
+        self.orphans.iter_mut().for_each(|o| shift(&mut o.pos));
+        if let Some((_, p)) = self.trailer.as_mut() {
+            shift(p);
+        }
+        if let Some(p) = self.after_trailer.as_mut() {
+            shift(p);
+        }
+    }
+
     /// Parses `data[start..end]` (cut at claim boundaries, after the batch header) whose first record is
     /// line `first_line` of the file.
     pub fn parse(&mut self, data: &[u8], start: usize, end: usize, first_line: u64) {
@@ -332,6 +356,42 @@ fn set_err(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every position of a chunk parsed from line 0 and shifted is the one a parse numbering from
+    /// the shifted line gives: claims and their errors, records outside claims, the trailer and
+    /// the record after it (the engine parses sub-chunks from 0, then shifts them: `parse_window`).
+    #[test]
+    fn a_chunk_parsed_from_line_zero_then_shifted_holds_the_positions_of_a_parse_from_that_line() {
+        let mut data = Vec::new();
+        for rec in [
+            "0400001",     // an act before any claim: an orphan
+            "02000000001", // an unreadable claim header: a claim with its error
+            "0400000001",  // its unreadable act line
+            "06000000001", // its end record, unreadable
+            "XY",          // a record of no known type, outside a claim
+            "02000000002", // a claim never ended
+            "99",          // the trailer, unreadable
+            "0400003",     // a record after the trailer
+        ] {
+            data.extend_from_slice(rec.as_bytes());
+            data.push(b'\n');
+        }
+        let text = |c: &Chunk| {
+            format!(
+                "{:?} {:?} {:?} {:?} {:?} {}",
+                c.claims, c.line_pos, c.orphans, c.trailer, c.after_trailer, c.records
+            )
+        };
+        let mut want = Chunk::default();
+        want.parse(&data, 0, data.len(), 41);
+        let mut got = Chunk::default();
+        got.parse(&data, 0, data.len(), 0);
+        assert_ne!(text(&got), text(&want));
+        got.shift_lines(41);
+        assert_eq!(text(&got), text(&want));
+        assert!(want.claims.iter().all(|c| c.error.is_some()) && !want.orphans.is_empty());
+        assert!(want.trailer.is_some() && want.after_trailer.is_some());
+    }
 
     /// The fixed-size check gives `memchr`'s answer: records of the layout's length, shorter and
     /// longer, a line break inside the block (first byte, middle, last byte), a carriage return
