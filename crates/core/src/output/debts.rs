@@ -198,7 +198,8 @@ impl Sink for DebtSink {
         let f = create_private(&path).map_err(|e| SinkError::Io(path.clone(), e))?;
         // O_DIRECT: written by a thread of its own (`output::pieces`), which waits for the disk
         // while the workers format; made durable by `WriteBack::finish`.
-        let mut w = WriteBack::direct(f);
+        // Written in writes of up to 2 MiB (`WriteBack::direct_large`: fewer calls, less CPU).
+        let mut w = WriteBack::direct_large(f);
         w.write_all(DEBTS_HEADER.as_bytes())
             .map_err(|e| SinkError::Io(path.clone(), e))?;
         let unreadable = std::sync::OnceLock::new();

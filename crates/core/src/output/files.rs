@@ -8,7 +8,7 @@
 //! `.NAME.partial-PID` directory, never a final name. Files are created `0640`, directories `0750`:
 //! outputs carry NIRs and must not be world-readable.
 
-use super::writeback::{DIRECT_BYTES, DirectBudget, WriteBack};
+use super::writeback::{DIRECT_BYTES, DirectBudget, LARGE_DIRECT_BYTES, WriteBack};
 use super::{
     AMC_DIR, AMC_HEADER, OutBufs, PAYMENTS, PAYMENTS_HEADER, REJECTIONS, REJECTIONS_HEADER,
 };
@@ -213,8 +213,9 @@ pub struct TsvSink {
     /// Time the windows waited to hand their text to a full queue: the writer holding up the
     /// run's pool (`LIQUIDATOR_TIMING`, issue #13).
     waited: std::time::Duration,
-    /// The writer's own buffers (its files' `O_DIRECT` buffers), counted in [`Sink::held_bytes`].
-    buffers: std::sync::Arc<DirectBudget>,
+    /// The writer's own buffers (its files' `O_DIRECT` buffers: `payments.tsv` and
+    /// `rejections.tsv`'s, the insurers'), counted in [`Sink::held_bytes`].
+    buffers: [std::sync::Arc<DirectBudget>; 2],
 }
 
 /// Windows' formatted text queued for the TSV writer at most.
@@ -229,7 +230,7 @@ fn set_bytes(bufs: &Vec<OutBufs>) -> usize {
 impl TsvSink {
     pub fn create(dir: &Path) -> Result<TsvSink, SinkError> {
         let mut w = Writer::new(dir)?;
-        let buffers = w.amc_budget.clone();
+        let buffers = [w.budget.clone(), w.amc_budget.clone()];
         // Two windows' text queued at most: the writer writes a window out (`O_DIRECT`,
         // `output::writeback`) in a fraction of the time the next one takes to liquidate, and a
         // writer held up by the disk then holds up the run instead of piling windows up in memory
@@ -369,7 +370,7 @@ impl Sink for TsvSink {
 
     /// The windows' text at most, and the writer's file buffers (which only grow until the end).
     fn held_bytes(&self) -> usize {
-        self.peak + self.buffers.held()
+        self.peak + self.buffers.iter().map(|b| b.held()).sum::<usize>()
     }
 }
 
@@ -403,15 +404,22 @@ struct Writer {
     payments: WriteBack,
     rejections: WriteBack,
     amc: BTreeMap<[u8; 10], BufWriter<WriteBack>>,
-    /// What the files' direct buffers hold (the insurers' within their budget, and the two others).
+    /// What `payments.tsv` and `rejections.tsv`'s direct buffers hold: each grows from
+    /// [`DIRECT_BYTES`] to [`LARGE_DIRECT_BYTES`], their writes fewer and larger (less CPU a byte).
+    budget: std::sync::Arc<DirectBudget>,
+    /// What the insurers' files' direct buffers hold, within their budget.
     amc_budget: std::sync::Arc<DirectBudget>,
 }
 
 /// An insurer file's first direct buffer: 4 pages.
 const AMC_FIRST_BYTES: usize = 16 << 10;
 
-/// The insurers' files' direct buffers grow within this many bytes in all (32 files at the full
-/// [`DIRECT_BYTES`]); past it each new file holds [`AMC_FIRST_BYTES`].
+/// An insurer file's largest direct buffer: the insurers' files are 0.75 GB of a national day's
+/// 3 GB of the writer's text (1 MiB writes: fewer calls than 256 KiB, `writeback::LARGE_DIRECT_BYTES`).
+const AMC_MAX_BYTES: usize = 1 << 20;
+
+/// The insurers' files' direct buffers grow within this many bytes in all (8 files at
+/// [`AMC_MAX_BYTES`]); past it each new file holds [`AMC_FIRST_BYTES`].
 const AMC_BUDGET: usize = 8 << 20;
 
 /// The `BufWriter` of an insurer's file that is not direct (a filesystem without `O_DIRECT`): rows
@@ -436,11 +444,15 @@ impl Writer {
     fn new(dir: &Path) -> Result<Writer, SinkError> {
         let (p, r) = (dir.join(PAYMENTS), dir.join(REJECTIONS));
         // O_DIRECT: the writer is a thread of its own (output::writeback).
-        let mut payments = WriteBack::direct(create_private(&p).map_err(at(p.clone()))?);
+        let budget = std::sync::Arc::new(DirectBudget::new(2 * LARGE_DIRECT_BYTES));
+        let large = |f: File| {
+            WriteBack::direct_growing(f, DIRECT_BYTES, LARGE_DIRECT_BYTES, budget.clone())
+        };
+        let mut payments = large(create_private(&p).map_err(at(p.clone()))?);
         payments
             .write_all(PAYMENTS_HEADER.as_bytes())
             .map_err(at(p))?;
-        let mut rejections = WriteBack::direct(create_private(&r).map_err(at(r.clone()))?);
+        let mut rejections = large(create_private(&r).map_err(at(r.clone()))?);
         rejections
             .write_all(REJECTIONS_HEADER.as_bytes())
             .map_err(at(r))?;
@@ -448,11 +460,8 @@ impl Writer {
         mkdir_private(&a).map_err(at(a))?;
         Ok(Writer {
             dir: dir.to_path_buf(),
-            amc_budget: {
-                let b = DirectBudget::new(AMC_BUDGET);
-                b.count(payments.buffer_bytes() + rejections.buffer_bytes());
-                std::sync::Arc::new(b)
-            },
+            budget,
+            amc_budget: std::sync::Arc::new(DirectBudget::new(AMC_BUDGET)),
             payments,
             rejections,
             amc: BTreeMap::new(),
@@ -475,7 +484,7 @@ impl Writer {
                     let file = WriteBack::direct_growing(
                         create_private(&path).map_err(at(path.clone()))?,
                         AMC_FIRST_BYTES,
-                        DIRECT_BYTES,
+                        AMC_MAX_BYTES,
                         self.amc_budget.clone(),
                     );
                     // A zero-capacity `BufWriter` passes every write through, allocating nothing.
@@ -662,15 +671,17 @@ mod tests {
             w.write(std::slice::from_ref(&b)).unwrap();
         }
         let held = w.amc_budget.held();
+        let two = w.budget.held();
         let direct = w.payments.is_direct();
         let budget = w.amc_budget.clone();
         assert_eq!(w.finish().unwrap(), insurers.len());
         if direct {
             assert!(
-                held <= AMC_BUDGET + 2 * DIRECT_BYTES,
-                "{} MiB held by the writer's buffers",
+                held <= AMC_BUDGET,
+                "{} MiB held by the insurers' buffers",
                 held >> 20
             );
+            assert_eq!(two, 2 * DIRECT_BYTES, "two other files, few bytes each");
             assert_eq!(budget.held(), held, "counted once grown, until the end");
         }
         for (k, want) in insurers.iter().zip(&want) {

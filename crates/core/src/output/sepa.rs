@@ -1039,7 +1039,8 @@ impl Sink for PaymentOrderSink<'_> {
         // `WriteBack::finish`.
         let create = |i: usize| -> Result<WriteBack, SinkError> {
             let f = create_private(&paths[i]).map_err(io_err(i))?;
-            Ok(WriteBack::direct(f))
+            // Up to 2 MiB a write (`WriteBack::direct_large`: fewer calls, less CPU).
+            Ok(WriteBack::direct_large(f))
         };
         let mut orders = create(0)?;
         orders
