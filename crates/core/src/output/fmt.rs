@@ -423,8 +423,14 @@ pub fn benef<O: Out + ?Sized>(buf: &mut O, key: u64) {
 /// ASCII bytes with trailing spaces trimmed.
 #[inline(always)]
 pub fn trimmed<O: Out + ?Sized>(buf: &mut O, b: &[u8]) {
-    let n = b.iter().rposition(|&c| c != b' ').map_or(0, |i| i + 1);
-    buf.put(&b[..n]);
+    buf.put(&b[..trimmed_len(b)]);
+}
+
+/// The length of `b` without its trailing spaces: what [`trimmed`] writes (and `rows::PieceW`'s
+/// in-place copy advances by).
+#[inline(always)]
+pub fn trimmed_len(b: &[u8]) -> usize {
+    b.iter().rposition(|&c| c != b' ').map_or(0, |i| i + 1)
 }
 
 #[inline(always)]

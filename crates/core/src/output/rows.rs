@@ -76,24 +76,20 @@ struct PieceW<'a> {
 impl PieceW<'_> {
     #[inline(always)]
     fn put<const K: usize>(&mut self, s: &[u8; K]) {
-        match self
-            .d
-            .get_mut(self.n..)
-            .and_then(|t| t.first_chunk_mut::<K>())
-        {
-            Some(t) => {
-                *t = *s;
-                self.n += K;
-            }
-            None => self.full = true,
-        }
+        self.copy(s, K);
     }
 
     /// `s` with its trailing spaces trimmed (`fmt::trimmed`): the whole array copied, the cursor
     /// advanced by the trimmed length (the bytes past it are scratch, as in [`W`]).
     #[inline(always)]
     fn trimmed<const K: usize>(&mut self, s: &[u8; K]) {
-        let len = s.iter().rposition(|&c| c != b' ').map_or(0, |i| i + 1);
+        self.copy(s, fmt::trimmed_len(s));
+    }
+
+    /// The whole of `s` copied at the cursor (one constant-size copy, one bounds check), the cursor
+    /// advanced by `advance` (≤ `K`); `full` if it does not fit.
+    #[inline(always)]
+    fn copy<const K: usize>(&mut self, s: &[u8; K], advance: usize) {
         match self
             .d
             .get_mut(self.n..)
@@ -101,7 +97,7 @@ impl PieceW<'_> {
         {
             Some(t) => {
                 *t = *s;
-                self.n += len;
+                self.n += advance;
             }
             None => self.full = true,
         }
