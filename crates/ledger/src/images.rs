@@ -433,7 +433,8 @@ impl ImageWriter {
     /// not complete), for at most about `bound` records (sizes the radix table).
     pub fn create(path: &std::path::Path, bound: usize) -> Result<ImageWriter, LedgerError> {
         let io = |e| LedgerError::Io(path.to_path_buf(), e);
-        let f = std::fs::File::create(path).map_err(io)?;
+        // `0640`, as the outputs and the store (`Ledger::open`): the states are keyed by the NIR.
+        let f = liquidator_core::output::files::create_private(path).map_err(io)?;
         let bits = radix_bits(bound);
         Ok(ImageWriter {
             path: path.to_path_buf(),

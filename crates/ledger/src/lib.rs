@@ -109,6 +109,22 @@ pub enum LedgerError {
     Usage(String),
 }
 
+/// Creates `dir` and its missing parents `0750` (an existing one keeps its mode).
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o750)
+            .create(dir)
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::create_dir_all(dir)
+    }
+}
+
 /// Bytes in MiB, for the `LIQUIDATOR_TIMING` memory figures.
 pub fn mib(bytes: usize) -> String {
     format!("{:.0}", bytes as f64 / (1 << 20) as f64)
@@ -269,8 +285,18 @@ impl Ledger {
     /// Opens (creating it if needed) the ledger in `dir`, and resolves a night left pending by a run
     /// that was killed between its commit and its end.
     pub fn open(dir: &Path) -> Result<(Ledger, Option<Resolved>), LedgerError> {
-        std::fs::create_dir_all(dir).map_err(|e| LedgerError::Io(dir.to_path_buf(), e))?;
+        // Private as the outputs are (files `0640`, directories `0750`): the states are keyed by
+        // the NIR itself (`benef_key`, `segments::mix`: both reversible) and count the care of
+        // each beneficiary. A directory or store that exists keeps its mode.
+        private_dir(dir).map_err(|e| LedgerError::Io(dir.to_path_buf(), e))?;
         let path = dir.join(FILE);
+        // redb creates its file with the process's default mode (0644 under umask 022): made here
+        // first, empty (redb initialises an empty file as a new store), when there is none.
+        match liquidator_core::output::files::create_private_new(&path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(LedgerError::Io(path, e)),
+        }
         // A small page cache: a night reads each stored value once (into memory, `Reader`) and
         // writes each once; redb's default 1 GiB cache only added to the run's resident memory.
         let db = Database::builder()
@@ -2193,6 +2219,34 @@ mod tests {
             l.reader(None).unwrap().state(1).map(|s| s.pf_used(2026)),
             Some(105)
         );
+    }
+
+    /// The ledger holds every beneficiary's state under a key that is the NIR itself (`benef_key`,
+    /// `segments::mix`: both reversible) and the care it counts: like the outputs (files `0640`,
+    /// directories `0750`, formats/outputs.md), the directory it creates, its store and its state
+    /// image files are not readable by others — they were `0755` / `0644` (review B12 L4).
+    #[cfg(unix)]
+    #[test]
+    fn a_new_ledger_its_store_and_its_state_images_are_not_readable_by_others() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("ledger");
+        let (mut l, _) = Ledger::open(&dir).unwrap();
+        let mut s = BenefState::default();
+        s.add_pf(2026, 100);
+        commit_with_states(&mut l, 1, Date(20240101), &NightSink::default(), &[(1, &s)]);
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o750);
+        let files = [vec![FILE.to_string()], image_files(&dir)].concat();
+        assert_eq!(files.len(), 2, "{files:?}");
+        for f in files {
+            assert_eq!(
+                mode(&dir.join(&f)) & 0o007,
+                0,
+                "{f}: {:o}",
+                mode(&dir.join(&f))
+            );
+        }
     }
 
     fn image_files(dir: &std::path::Path) -> Vec<String> {

@@ -57,6 +57,19 @@ pub fn create_private(p: &Path) -> io::Result<File> {
     o.open(p)
 }
 
+/// Creates a new file readable by owner and group only; an existing one is an error
+/// (`AlreadyExists`), left as it is.
+pub fn create_private_new(p: &Path) -> io::Result<File> {
+    let mut o = OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o640);
+    }
+    o.open(p)
+}
+
 impl Staging {
     pub fn create(out: &Path, force: bool) -> Result<Staging, StageError> {
         if out.exists() && !force {
