@@ -61,6 +61,9 @@ pub fn open(dir: &Path) -> Result<Ledger, ExitCode> {
         ),
         None => {}
     }
+    for w in l.warnings() {
+        eprintln!("liquidator: ledger: warning: {w}");
+    }
     Ok(l)
 }
 

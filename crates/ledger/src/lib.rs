@@ -279,6 +279,8 @@ pub struct Ledger {
     /// Records a part of the key space holds, about, when the states are merged ([`PART_RECORDS`];
     /// the tests' is a few, to make thousands of parts of a few thousand states).
     part_records: usize,
+    /// What the open found wrong but harmless ([`Ledger::warnings`]).
+    warnings: Vec<String>,
 }
 
 impl Ledger {
@@ -344,11 +346,16 @@ impl Ledger {
             commit_laps: Vec::new(),
             commit_memory: String::new(),
             part_records: PART_RECORDS,
+            warnings: Vec::new(),
         };
         let resolved = l.resolve()?;
         // Image files no generation needs: those of commits that did not complete, and the
-        // generation a completed night replaced if the run ended before removing it.
-        l.remove_stale_images()?;
+        // generation a completed night replaced if the run ended before removing it. One that will
+        // not go is a warning, not a failure (review B12 L2): no generation reads it, and the
+        // commit writes its next generation under a name of its own (`ImageWriter::create`
+        // replaces a file of that name, and fails the commit if it cannot) — failing here made
+        // every later night exit 11 for a file the ledger does not need.
+        l.warnings = l.remove_stale_images()?;
         if older {
             l.upgrade_to_image()?;
         }
@@ -378,22 +385,37 @@ impl Ledger {
     /// the ledger calls it, with no night pending: no other generation can be needed — a rollback
     /// to a savepoint needs the generation before the night, removed only once the night is
     /// finished.
-    fn remove_stale_images(&self) -> Result<(), LedgerError> {
+    ///
+    /// Every such file is tried: one that will not go does not keep the others (the generation a
+    /// night replaced, say) in place. Returns why each that stayed could not be removed.
+    fn remove_stale_images(&self) -> Result<Vec<String>, LedgerError> {
         let current = {
             let r = self.db.begin_read().map_err(st)?;
             Self::image_ref(&r.open_table(META).map_err(st)?)?.map(|r| r.generation)
         };
         let io = |e| LedgerError::Io(self.dir.clone(), e);
+        let mut stayed = Vec::new();
         for e in std::fs::read_dir(&self.dir).map_err(io)? {
             let e = e.map_err(io)?;
             let name = e.file_name();
             if let Some(g) = name.to_str().and_then(images::file_gen)
                 && Some(g) != current
+                && let Err(er) = std::fs::remove_file(e.path())
             {
-                std::fs::remove_file(e.path()).map_err(|er| LedgerError::Io(e.path(), er))?;
+                stayed.push(format!(
+                    "{}: a state image no generation needs cannot be removed: {er}",
+                    e.path().display()
+                ));
             }
         }
-        Ok(())
+        stayed.sort();
+        Ok(stayed)
+    }
+
+    /// What the open found wrong but harmless (a state image no generation needs that cannot be
+    /// removed), for the caller to tell the operator.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// A ledger of layout 3 or 4 made layout 5: its `benefs` buckets, read in key order (the order
@@ -892,7 +914,7 @@ impl Ledger {
         // The generation the night replaced is needed no more (no savepoint leads back to it).
         // Removed at best: the night is committed and its outputs are in place, so a file that
         // will not go must not make the run report a failure (an exit 5 for a night the ledger
-        // then refuses to run again, exit 10); the next open removes it, or says why it cannot.
+        // then refuses to run again, exit 10); the next open removes it, or warns why it cannot.
         let _ = self.remove_stale_images();
         Ok(())
     }
@@ -2247,6 +2269,49 @@ mod tests {
                 mode(&dir.join(&f))
             );
         }
+    }
+
+    /// An open that meets a state image no generation needs and cannot remove goes on, with a
+    /// warning naming it (review B12 L2: it failed, exit 11 every night after, for a file the
+    /// ledger does not read), still removes the other stale images whatever the directory's
+    /// order, and the next night commits.
+    #[test]
+    fn a_stale_image_that_cannot_be_removed_is_a_warning_of_the_open_not_a_failure() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut l, _) = Ledger::open(tmp.path()).unwrap();
+        let night = NightSink::default();
+        let mut s = BenefState::default();
+        s.add_pf(2026, 100);
+        commit_with_states(&mut l, 1, Date(20240101), &night, &[(1, &s)]);
+        drop(l);
+        let stuck = tmp.path().join(images::file_name(99));
+        std::fs::create_dir(&stuck).unwrap();
+        std::fs::write(stuck.join("x"), b"x").unwrap();
+        for g in [0u64, 7, 98, 100, 1000] {
+            std::fs::write(tmp.path().join(images::file_name(g)), b"stale").unwrap();
+        }
+        let (mut l, _) = Ledger::open(tmp.path()).unwrap();
+        assert_eq!(l.warnings().len(), 1, "{:?}", l.warnings());
+        assert!(
+            l.warnings()[0].contains("states.99.img"),
+            "{:?}",
+            l.warnings()
+        );
+        assert_eq!(
+            image_files(tmp.path()),
+            [images::file_name(1), images::file_name(99)]
+        );
+        s.add_pf(2026, 5);
+        commit_with_states(&mut l, 2, Date(20240101), &night, &[(1, &s)]);
+        assert_eq!(
+            l.reader(None).unwrap().state(1).map(|s| s.pf_used(2026)),
+            Some(105)
+        );
+        drop(l);
+        std::fs::remove_dir_all(&stuck).unwrap();
+        let (l, _) = Ledger::open(tmp.path()).unwrap();
+        assert!(l.warnings().is_empty(), "{:?}", l.warnings());
+        assert_eq!(image_files(tmp.path()), [images::file_name(2)]);
     }
 
     fn image_files(dir: &std::path::Path) -> Vec<String> {
