@@ -83,11 +83,7 @@ fn bench_parser(c: &mut Criterion) {
 
 fn liq(refs: &Refs, h: &ClaimHeader, lines: &[ActLine]) -> Outcome {
     let pos = [Pos::default(); 4];
-    let ctx = Ctx {
-        refs,
-        batch_date: Date(20260316),
-        carry: None,
-    };
+    let ctx = Ctx::new(refs, Date(20260316), None);
     let input = ClaimInput {
         header: h,
         lines,

@@ -616,6 +616,12 @@ fn time_limit_27_months_boundary_and_future_care() {
         liquidator_core::rules::controls::oldest_payable(r, liquidator_core::date::Date(20260316)),
         liquidator_core::date::Date(20231216)
     );
+    // The rules read the same boundary from the batch's context, worked out once by `Ctx::new`.
+    assert_eq!(
+        liquidator_core::rules::Ctx::new(r, liquidator_core::date::Date(20260316), None)
+            .time_limit(),
+        (27, liquidator_core::date::Date(20231216))
+    );
 }
 
 #[test]
@@ -675,11 +681,7 @@ fn liquidate_traced_keyed(
         l.claim_no = h.claim_no;
     }
     let pos = vec![Pos::default(); lines.len()];
-    let ctx = Ctx {
-        refs: mini_refs(),
-        batch_date: Date(batch),
-        carry: None,
-    };
+    let ctx = Ctx::new(mini_refs(), Date(batch), None);
     let input = ClaimInput {
         header: h,
         lines: &lines,

@@ -152,12 +152,8 @@ impl Liquidator {
             return Ok(());
         };
         let (ready, ready_dup) = split_ready(open, all);
-        let ctx = Ctx {
-            refs: &self.refs,
-            batch_date: open.header.date,
-            // No ledger on this path: each batch alone, as `liquidator run` without `--ledger`.
-            carry: None,
-        };
+        // No ledger on this path: each batch alone, as `liquidator run` without `--ledger`.
+        let ctx = Ctx::new(&self.refs, open.header.date, None);
         let mut sink = Out {
             header: open.header,
             key: &self.key,

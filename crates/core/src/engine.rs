@@ -241,11 +241,7 @@ pub fn process_in(
     states: &mut States,
 ) -> Result<BatchInfo, RunError> {
     let (header, mut start) = batch_header(data)?;
-    let ctx = Ctx {
-        refs,
-        batch_date: header.date,
-        carry: opts.carry,
-    };
+    let ctx = Ctx::new(refs, header.date, opts.carry);
     let mut run = RunState::new(header, states.open_debt_cents().map_err(RunError::States)?);
     let mut bufs: [WindowBuf; 2] = Default::default();
     // The buffer whose window is liquidated and waits for the sinks.

@@ -148,11 +148,7 @@ fn liquidate_by(
         l.claim_no = h.claim_no;
     }
     let pos = vec![Pos::default(); lines.len()];
-    let ctx = Ctx {
-        refs,
-        batch_date: Date(20260316),
-        carry: None,
-    };
+    let ctx = Ctx::new(refs, Date(20260316), None);
     let input = ClaimInput {
         header: h,
         lines: &lines,

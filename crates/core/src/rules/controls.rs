@@ -83,8 +83,7 @@ pub fn check<'r>(ctx: &Ctx<'r>, c: &ClaimInput, tr: &mut Trace) -> Result<Partie
             format!("birth date {} differs from the table", h.birth),
         ));
     }
-    let months = refs.param(Param::TimeLimitMonths, ctx.batch_date) / 100;
-    let oldest = ctx.batch_date.minus_months(months as u32);
+    let (months, oldest) = ctx.time_limit();
     let mut rights = SmallVec::new();
     let mut prac = SmallVec::new();
     // One practitioner a claim: its history is looked up once, dated per line; its specialty is
@@ -203,8 +202,17 @@ pub fn oldest_payable(
     refs: &crate::refs::Refs,
     batch_date: crate::date::Date,
 ) -> crate::date::Date {
+    time_limit(refs, batch_date).1
+}
+
+/// The time limit in force on `batch_date` in months, and the oldest date of care it pays
+/// ([`oldest_payable`]): what [`check`] reads of a batch, computed once by `Ctx::new`.
+pub(crate) fn time_limit(
+    refs: &crate::refs::Refs,
+    batch_date: crate::date::Date,
+) -> (i64, crate::date::Date) {
     let months = refs.param(Param::TimeLimitMonths, batch_date) / 100;
-    batch_date.minus_months(months as u32)
+    (months, batch_date.minus_months(months as u32))
 }
 
 /// CCAM acts already paid by an earlier night (a ledger): each such line is rejected `R033` (line scope:

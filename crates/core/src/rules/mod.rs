@@ -29,13 +29,41 @@ use crate::money::{Bp, Cents};
 use crate::refs::{Grid, Refs};
 use smallvec::SmallVec;
 
-/// What the rules need besides the claim.
+/// What the rules need besides the claim. Made by [`Ctx::new`], which works out once per batch
+/// what depends on the batch alone.
 pub struct Ctx<'r> {
     pub refs: &'r Refs,
     /// Creation date of the batch: time limits are counted back from it.
     pub batch_date: Date,
     /// What earlier nights paid (a ledger), or `None`: acts already paid are rejected `R033`.
     pub carry: Option<&'r dyn crate::carry::Carry>,
+    /// The time limit of the batch (`controls::check`): the months of `time_limit_months` on the
+    /// batch date and the oldest date of care still paid. They depend on the batch date alone:
+    /// computed once here, not once a claim (a parameter lookup and a calendar step, issue #13).
+    /// Private so that no `Ctx` holds a limit of another batch date: [`Ctx::new`] sets it.
+    time_limit: (i64, Date),
+}
+
+impl<'r> Ctx<'r> {
+    pub fn new(
+        refs: &'r Refs,
+        batch_date: Date,
+        carry: Option<&'r dyn crate::carry::Carry>,
+    ) -> Ctx<'r> {
+        Ctx {
+            refs,
+            batch_date,
+            carry,
+            time_limit: controls::time_limit(refs, batch_date),
+        }
+    }
+
+    /// The time limit in months and the oldest date of care the batch pays (inclusive: RULES.md
+    /// §9, [`controls::oldest_payable`]).
+    #[inline]
+    pub fn time_limit(&self) -> (i64, Date) {
+        self.time_limit
+    }
 }
 
 /// A claim as the rules see it: its header, its act lines and where each line was read.
