@@ -1,6 +1,9 @@
 //! The claims already read in a batch, to flag duplicate transmissions (`R030`): the keys of
 //! (practitioner, claim number) ([`crate::carry::claim_key`]) as sorted, compressed runs, checked a
-//! window at a time by sorting the window's keys and walking them against the runs (issue #13).
+//! window at a time by sorting the window's keys ([`radix_sort`]) and walking them against the runs
+//! (issue #13) — only the keys that a filter of every key held ([`Filter`]) does not rule out: most
+//! keys of a window are new, and the filter tells them in one cache miss where the walk took one a
+//! compressed run.
 //!
 //! Why not a hash set: a set of 5.6 M keys (a national night) took 72 MiB (8 M buckets of 9 bytes)
 //! and, while it doubled, the old and new tables at once. Sorted, neighbouring keys are close: a
@@ -31,8 +34,6 @@
 //!
 //! Architecture invariant: the first claim of a key in file order is not a duplicate, every later
 //! one is — the same answer as a set filled in file order, for any window size and thread count.
-
-use rayon::prelude::*;
 
 /// How much larger a run is than the next newer one (below it, the newer run is merged into it).
 const GROWTH: usize = 8;
@@ -65,6 +66,73 @@ pub(crate) struct ClaimsSeen {
     fresh: Vec<u64>,
     /// Each run's group reached by the read-ahead of the window's check ([`Run::touch`]).
     ahead: Vec<usize>,
+    /// The radix sort's second buffer for `window` ([`radix_sort`]); reused from window to window.
+    spare: Vec<(u64, u32)>,
+    /// Every key the runs hold, as a filter: a key it rules out is not held and is looked for in
+    /// no run ([`Filter`]).
+    filter: Filter,
+    /// Where the window's keys the filter lets through start in `window`, in order; reused.
+    cand: Vec<u32>,
+}
+
+/// Bits of [`Filter`] a key: 4 bits of one 64-bit word set a key, ≈ 1 % of the keys not held let
+/// through (the word holds the bits of ≈ 5 keys: ≈ 28 % of its bits set, 0.28⁴).
+const FILTER_BITS: usize = 12;
+/// The fewest keys a filter is sized for.
+const FILTER_MIN: usize = 1 << 16;
+
+/// A filter of the keys held (a Bloom filter whose bits of a key are all in one word): a key whose
+/// 4 bits are not all set is not held. It never rules out a key held, so an answer of the check
+/// does not depend on it, only its cost: on a national day the check's walk through the
+/// compressed runs cost a cache miss a key and a run (the runs' groups and directories, ≈ 20 MiB),
+/// where the filter costs one (issue #13). Empty (no word) it lets every key through.
+#[derive(Default)]
+struct Filter {
+    words: Vec<u64>,
+    /// Keys it is sized for: past them, [`ClaimsSeen::settle`] builds it again, twice as large.
+    capacity: usize,
+}
+
+impl Filter {
+    fn with_capacity(keys: usize) -> Filter {
+        Filter {
+            words: vec![0; (keys * FILTER_BITS).div_ceil(64).max(1)],
+            capacity: keys,
+        }
+    }
+
+    /// The word of `key` and its 4 bits in it: from a mix of every bit of the key (splitmix64's
+    /// finaliser), the word from the high bits (a multiply-high onto the length), the bits from the
+    /// low 24.
+    #[inline(always)]
+    fn place(&self, key: u64) -> (usize, u64) {
+        let mut z = key;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        let w = ((z as u128 * self.words.len() as u128) >> 64) as usize;
+        let m = 1u64 << (z & 63) | 1 << (z >> 6 & 63) | 1 << (z >> 12 & 63) | 1 << (z >> 18 & 63);
+        (w, m)
+    }
+
+    /// Whether `key` may be held (`false`: it is not).
+    #[inline(always)]
+    fn may_hold(&self, key: u64) -> bool {
+        let (w, m) = self.place(key);
+        self.words.get(w).is_none_or(|&x| x & m == m)
+    }
+
+    #[inline(always)]
+    fn insert(&mut self, key: u64) {
+        let (w, m) = self.place(key);
+        if let Some(x) = self.words.get_mut(w) {
+            *x |= m;
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        self.words.capacity() * std::mem::size_of::<u64>()
+    }
 }
 
 /// A sorted run of distinct keys, compressed (see the module documentation).
@@ -159,6 +227,23 @@ impl Run {
             chunk.truncate(end);
         }
         self.npending = 0;
+    }
+
+    /// Calls `f` with every key, in order (the run is left as it is).
+    fn for_each_key(&self, mut f: impl FnMut(u64)) {
+        if self.plain {
+            self.firsts.iter().for_each(|&k| f(k));
+            return;
+        }
+        for g in 0..self.len.div_ceil(GROUP) {
+            let (mut key, count, chunk, start) = self.group(g);
+            let w = chunk.get(start).map_or(1, |&w| w as usize);
+            f(key);
+            for i in 1..count {
+                key = key.wrapping_add(difference(chunk, start + 1 + (i - 1) * w, w));
+                f(key);
+            }
+        }
     }
 
     /// Bytes allocated.
@@ -440,17 +525,18 @@ impl ClaimsSeen {
         self.runs.iter().map(|r| r.len).sum()
     }
 
-    /// Bytes allocated by the runs (what grows with the file).
+    /// Bytes allocated by the runs and the filter (what grows with the file).
     pub(crate) fn bytes(&self) -> usize {
-        self.runs.iter().map(Run::bytes).sum::<usize>()
+        self.runs.iter().map(Run::bytes).sum::<usize>() + self.filter.bytes()
     }
 
     /// Bytes allocated by the lists of one window's check, reused from window to window (they
     /// grow with the window, not the file).
     pub(crate) fn window_bytes(&self) -> usize {
-        self.window.capacity() * std::mem::size_of::<(u64, u32)>()
+        (self.window.capacity() + self.spare.capacity()) * std::mem::size_of::<(u64, u32)>()
             + self.fresh.capacity() * std::mem::size_of::<u64>()
             + self.ahead.capacity() * std::mem::size_of::<usize>()
+            + self.cand.capacity() * std::mem::size_of::<u32>()
     }
 
     /// Flags the window's claims whose key was read before — earlier in the window (in file order)
@@ -469,40 +555,63 @@ impl ClaimsSeen {
             keys.enumerate()
                 .filter_map(|(i, k)| k.map(|k| (k, i as u32))),
         );
-        // (key, position) pairs are distinct: the order is total, the result deterministic.
-        self.window.par_sort_unstable();
+        // Sorted by key, a key's positions ascending (they are pushed in file order and the sort
+        // is stable): the order of the (key, position) pairs, which are distinct.
+        radix_sort(&mut self.window, &mut self.spare);
         self.fresh.clear();
         self.pos.clear();
         self.pos.resize(self.runs.len(), Cursor::default());
         self.ahead.clear();
         self.ahead.resize(self.runs.len(), 0);
+        // The window's keys the filter lets through (each key once: its first pair), found in one
+        // loop of independent loads whose cache misses overlap.
+        self.cand.clear();
+        let mut last = None;
+        for (k, &(key, _)) in self.window.iter().enumerate() {
+            if last != Some(key) {
+                last = Some(key);
+                if self.filter.may_hold(key) {
+                    self.cand.push(k as u32);
+                }
+            }
+        }
         let mut k = 0;
+        // The next of `cand` to look for in the runs, and the end of those read ahead.
+        let mut c = 0;
         let mut touched = 0;
         while let Some(&(key, _)) = self.window.get(k) {
-            if k >= touched {
-                // The compressed runs' groups of the next keys, read together: their cache misses
-                // overlap instead of coming one by one inside `contains` (issue #13). Reads only.
-                let next = self.window.get(k..).unwrap_or(&[]);
-                let next = next.get(..AHEAD).unwrap_or(next);
-                let mut acc = 0u64;
-                for (run, g) in self.runs.iter().zip(self.ahead.iter_mut()) {
-                    if run.plain {
-                        continue;
+            let mut known = false;
+            if self.cand.get(c) == Some(&(k as u32)) {
+                if c >= touched {
+                    // The compressed runs' groups of the next keys to look for, read together:
+                    // their cache misses overlap instead of coming one by one inside `contains`
+                    // (issue #13). Reads only.
+                    let next = self.cand.get(c..).unwrap_or(&[]);
+                    let next = next.get(..AHEAD).unwrap_or(next);
+                    let mut acc = 0u64;
+                    for (run, g) in self.runs.iter().zip(self.ahead.iter_mut()) {
+                        if run.plain {
+                            continue;
+                        }
+                        for &j in next {
+                            let key = self.window.get(j as usize).map_or(0, |e| e.0);
+                            let (at, bytes) = run.touch(*g, key);
+                            *g = at;
+                            acc ^= bytes;
+                        }
                     }
-                    for &(key, _) in next {
-                        let (at, bytes) = run.touch(*g, key);
-                        *g = at;
-                        acc ^= bytes;
-                    }
+                    std::hint::black_box(acc);
+                    touched = c + AHEAD;
                 }
-                std::hint::black_box(acc);
-                touched = k + AHEAD;
+                c += 1;
+                // A key the filter ruled out is skipped: the runs' cursors only move forward,
+                // and the next key looked for, larger, starts from where they are.
+                known = self
+                    .runs
+                    .iter()
+                    .zip(self.pos.iter_mut())
+                    .any(|(run, p)| run.contains(p, key));
             }
-            let known = self
-                .runs
-                .iter()
-                .zip(self.pos.iter_mut())
-                .any(|(run, p)| run.contains(p, key));
             // Within a key, positions ascend: the first is the earliest in file order.
             let mut first = !known;
             while let Some(&(_, i)) = self.window.get(k).filter(|e| e.0 == key) {
@@ -518,6 +627,9 @@ impl ClaimsSeen {
         }
         if self.fresh.is_empty() {
             return;
+        }
+        for &key in &self.fresh {
+            self.filter.insert(key);
         }
         let mut run = Run::for_keys(self.fresh.len());
         self.fresh.iter().for_each(|&k| run.push(k));
@@ -540,6 +652,86 @@ impl ClaimsSeen {
             };
             self.runs.push(merge(below, top));
         }
+        // The filter grown, built again from every key held, once they outnumber what it was
+        // sized for (its bits fill up and it lets more keys through): twice what is held, so
+        // that the keys it is built from are moved once more on average, as the runs' keys.
+        let held = self.len();
+        if held > self.filter.capacity {
+            let mut f = Filter::with_capacity((2 * held).max(FILTER_MIN));
+            for run in &self.runs {
+                run.for_each_key(|k| f.insert(k));
+            }
+            self.filter = f;
+        }
+    }
+
+    /// Sizes the filter for about `keys` keys in all before the first window (the claims a file
+    /// may hold, from its length): the filter is then not built again as the keys come, which
+    /// reads every key held each time. Does nothing once keys are held.
+    pub(crate) fn expect(&mut self, keys: usize) {
+        if self.runs.is_empty() && keys > self.filter.capacity {
+            self.filter = Filter::with_capacity(keys.max(FILTER_MIN));
+        }
+    }
+}
+
+/// Below this many pairs [`radix_sort`] sorts by comparison: its passes cost about the same
+/// whatever the length, and their histograms alone are 8 KiB to clear and sum.
+const RADIX_MIN: usize = 256;
+
+/// Sorts `v` by key, stably: pairs of one key keep the order they come in. `spare` is the second
+/// buffer the passes move the pairs between (its contents are not kept).
+///
+/// A least-significant-byte radix sort: one pass counts every byte of every key (8 histograms of
+/// 256), then one pass a byte moves each pair to its byte's next place in the other buffer; a byte
+/// that is the same in every key (one bucket holds them all) moves nothing and is skipped. On a
+/// window of ≈ 17 000 claims that is ≈ 100 instructions a claim, where the comparison sort of the
+/// pairs (`par_sort_unstable`) took ≈ 289 (callgrind, issue #13). The window's pairs arrive in file
+/// order, so a key's positions come out ascending: the order of a sort of the pairs themselves,
+/// which are distinct.
+fn radix_sort(v: &mut Vec<(u64, u32)>, spare: &mut Vec<(u64, u32)>) {
+    let n = v.len();
+    if n < RADIX_MIN {
+        // Distinct pairs: an unstable sort gives the one order, the stable one.
+        v.sort_unstable();
+        return;
+    }
+    let mut counts = [[0u32; 256]; 8];
+    for &(k, _) in v.iter() {
+        for (b, c) in counts.iter_mut().enumerate() {
+            c[(k >> (8 * b)) as usize & 0xff] += 1;
+        }
+    }
+    spare.clear();
+    spare.resize(n, (0, 0));
+    // Whether the pairs are in `spare` (after an odd number of passes).
+    let mut in_spare = false;
+    for (b, c) in counts.iter().enumerate() {
+        if c.iter().any(|&x| x as usize == n) {
+            continue;
+        }
+        let mut next = [0u32; 256];
+        let mut sum = 0u32;
+        for (o, &x) in next.iter_mut().zip(c) {
+            *o = sum;
+            sum += x;
+        }
+        let (from, to) = if in_spare {
+            (&spare[..], &mut v[..])
+        } else {
+            (&v[..], &mut spare[..])
+        };
+        for &e in from {
+            let d = (e.0 >> (8 * b)) as usize & 0xff;
+            if let Some(slot) = to.get_mut(next[d] as usize) {
+                *slot = e;
+            }
+            next[d] += 1;
+        }
+        in_spare = !in_spare;
+    }
+    if in_spare {
+        std::mem::swap(v, spare);
     }
 }
 
@@ -809,6 +1001,111 @@ mod tests {
         assert_eq!(dups, 19_999);
         assert_eq!(s.len(), 40_000);
         assert_eq!(keys_held(&s).len(), 40_000);
+    }
+
+    /// The radix sort orders a window's pairs as a comparison sort of the pairs does — by key,
+    /// a key's positions ascending — for lengths around its threshold, keys of every width, keys
+    /// repeated, keys equal in some bytes only (passes skipped) and all equal, from buffers reused.
+    #[test]
+    fn the_radix_sort_orders_the_pairs_by_key_then_position_as_a_comparison_sort() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let (mut v, mut spare) = (Vec::new(), Vec::new());
+        for n in [
+            0,
+            1,
+            2,
+            RADIX_MIN - 1,
+            RADIX_MIN,
+            RADIX_MIN + 1,
+            1_000,
+            17_000,
+        ] {
+            for shape in 0..6 {
+                let keys: Vec<u64> = (0..n)
+                    .map(|_| match shape {
+                        // Every bit.
+                        0 => next(),
+                        // Few distinct keys: many repeated.
+                        1 => next() % 37,
+                        // Practitioner and claim number, as `carry::claim_key` packs them.
+                        2 => crate::carry::claim_key(
+                            100_000_000 + (next() % 3_000) as u32,
+                            (next() % 1_000_000) as u32,
+                        ),
+                        // Only the top and bottom bytes vary: the middle passes are skipped.
+                        3 => next() & 0xff00_0000_0000_00ff,
+                        // One key.
+                        4 => 42,
+                        // Every width.
+                        _ => next() >> (next() % 64),
+                    })
+                    .collect();
+                v.clear();
+                v.extend(keys.iter().enumerate().map(|(i, &k)| (k, i as u32)));
+                let mut want = v.clone();
+                want.sort();
+                radix_sort(&mut v, &mut spare);
+                assert_eq!(v, want, "{n} keys, shape {shape}");
+            }
+        }
+    }
+
+    /// The filter never rules out a key held — after keys are inserted one by one, and once it is
+    /// built again from the runs when the keys outgrow it — and rules out most keys not held;
+    /// a set whose filter lets every key through (sized for one key: one word, full) or sized
+    /// ahead (`expect`) flags the same claims as one grown as the keys come.
+    #[test]
+    fn the_filter_keeps_every_key_held_and_changes_no_answer_only_the_runs_looked_in() {
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut f = Filter::with_capacity(10_000);
+        let keys: Vec<u64> = (0..10_000).map(|_| next()).collect();
+        keys.iter().for_each(|&k| f.insert(k));
+        assert!(keys.iter().all(|&k| f.may_hold(k)));
+        let through = (0..100_000).filter(|_| f.may_hold(next())).count();
+        assert!(
+            through < 3_000,
+            "{through} of 100 000 keys not held let through"
+        );
+        // An empty filter lets every key through.
+        assert!(Filter::default().may_hold(7));
+
+        let (mut grown, mut ahead, mut full) = (
+            ClaimsSeen::default(),
+            ClaimsSeen::default(),
+            ClaimsSeen::default(),
+        );
+        ahead.expect(400_000);
+        full.filter = Filter::with_capacity(1);
+        full.filter.capacity = usize::MAX;
+        full.filter.words[0] = u64::MAX;
+        let mut rebuilt = 0;
+        for w in 0..120 {
+            let n = 1 + (next() % 5_000) as usize;
+            let keys: Vec<Option<u64>> = (0..n)
+                .map(|_| (next() % 16 != 0).then(|| next() % 600_000))
+                .collect();
+            let cap = grown.filter.capacity;
+            let want = window(&mut grown, &keys);
+            rebuilt += (grown.filter.capacity != cap) as usize;
+            assert_eq!(window(&mut ahead, &keys), want, "window {w}");
+            assert_eq!(window(&mut full, &keys), want, "window {w}");
+            assert!(keys_held(&grown).iter().all(|&k| grown.filter.may_hold(k)));
+        }
+        assert!(rebuilt >= 2, "the filter was built again {rebuilt} times");
+        assert_eq!(ahead.filter.capacity, 400_000, "sized ahead, never rebuilt");
+        assert_eq!(keys_held(&grown), keys_held(&full));
     }
 
     #[test]

@@ -243,6 +243,7 @@ pub fn process_in(
     let (header, mut start) = batch_header(data)?;
     let ctx = Ctx::new(refs, header.date, opts.carry);
     let mut run = RunState::new(header, states.open_debt_cents().map_err(RunError::States)?);
+    run.expect_file(data.len());
     let mut bufs: [WindowBuf; 2] = Default::default();
     // The buffer whose window is liquidated and waits for the sinks.
     let mut pending: Option<usize> = None;
@@ -661,6 +662,13 @@ impl RunState {
             line: 2,
             after_trailer: None,
         }
+    }
+
+    /// Sizes the duplicate set's filter for the claims a file of `bytes` bytes may hold: one a
+    /// header, an act line and an end record (the smallest claim that is not empty; a file of
+    /// smaller ones grows the filter as they come, the same answers).
+    pub(crate) fn expect_file(&mut self, bytes: usize) {
+        self.seen.expect(bytes / (3 * (record::RECORD_LEN + 1)));
     }
 
     /// Adds the window's framing counts and trailer; lists its claims in file order.

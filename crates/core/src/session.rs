@@ -231,6 +231,7 @@ pub fn read_file(
 ) -> Result<BatchInfo, RunError> {
     let (header, mut start) = engine::batch_header(data)?;
     let mut run = RunState::new(header, 0);
+    run.expect_file(data.len());
     let mut pool: Vec<Chunk> = Vec::new();
     while start < data.len() {
         let end = engine::window_end(data, start, window);
