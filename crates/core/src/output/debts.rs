@@ -6,6 +6,7 @@
 use super::files::create_private;
 use super::fmt::{self, Out};
 use super::pieces::write_in_pieces;
+use super::rows;
 use super::writeback::WriteBack;
 use crate::engine::BatchInfo;
 use crate::rules::Outcome;
@@ -112,16 +113,34 @@ fn date_text(out: &mut Vec<u8>, d: crate::date::Date) {
 
 /// The rows of `debts.tsv` for the beneficiaries' debt lists `with_debts` (by ascending key, each
 /// one's debts oldest first: `States::with_debts`), aged on `on` (formatted without `core::fmt`: a
-/// national night has millions of them). Each row is written into a fixed array through one cursor
-/// and copied whole (`fmt::Row`, as the payment rows); a row too long for it is written again
-/// straight into `out` by the same writer, so the bytes never depend on the array.
+/// national night has millions of them). Each row is written in place into a fixed array by
+/// `rows::debt_row` (fixed-size stores, integers converted in a register; the beneficiary's text
+/// once for all its debts, the age's day count once per creation date — a night's debts share
+/// it) and copied whole; a row that does not fit it is written again straight into `out` by the
+/// reference writer [`debt_row`], so the bytes never depend on the array (test
+/// `debt_rows_in_place_are_the_reference_writers_text`).
 fn debt_rows(out: &mut Vec<u8>, with_debts: &[(u64, &[Debt])], on: crate::date::Date) {
-    let mut row: fmt::Row<256> = fmt::Row::default();
+    let mut row = [0u8; rows::ROW];
+    let on_days = on.to_days();
+    let mut created: Option<(crate::date::Date, i64)> = None;
     for (key, debts) in with_debts {
+        let ben = rows::benef_text(*key);
         for d in *debts {
-            let mut w = row.cursor();
-            debt_row(&mut w, *key, d, on);
-            match w.bytes() {
+            let c = d.origin.created;
+            let days = match created {
+                Some((k, n)) if k == c => n,
+                _ => {
+                    let n = c.to_days();
+                    created = Some((c, n));
+                    n
+                }
+            };
+            // `Debt::age_days`, its day counts kept
+            let age = on_days - days;
+            match ben
+                .as_ref()
+                .and_then(|b| rows::debt_row(&mut row, b, d, age))
+            {
                 Some(b) => out.extend_from_slice(b),
                 None => debt_row(out, *key, d, on),
             }
@@ -240,5 +259,112 @@ impl Sink for DebtSink {
             )));
         }
         w.finish().map_err(|e| SinkError::Io(path, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::date::Date;
+    use crate::rules::debt::{DebtKind, DebtOrigin};
+
+    /// A fixed-seed xorshift: the same cases every run.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        /// A value of a random bit width, so that every digit count occurs.
+        fn width(&mut self, bits: u32) -> u64 {
+            (self.next() >> (64 - bits)) >> (self.next() % bits as u64)
+        }
+    }
+
+    /// The rows written in place (`rows::debt_row`, with the beneficiary's text, the age's day
+    /// counts kept) are the reference writer's bytes: keys of every shape (Corsican NIRs, ranks
+    /// up to 1 023, NIR numbers past 13 digits), claim and practitioner numbers of every digit
+    /// count up to `u32::MAX`, dates real and not (year 0, 5 digits, day 99), ages of either sign,
+    /// amounts of every width; and debts sharing creation dates as a night's do.
+    #[test]
+    fn debt_rows_in_place_are_the_reference_writers_text() {
+        let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+        let dates = [
+            Date(20260316),
+            Date(20251231),
+            Date(20240229),
+            Date(0),
+            Date(99999999),
+            Date(u32::MAX),
+            Date(123450199),
+        ];
+        let mut keys = Vec::new();
+        let mut lists: Vec<Vec<Debt>> = Vec::new();
+        for i in 0..20_000u64 {
+            let n = match i % 5 {
+                0 => rng.width(47),
+                _ => rng.next() % 10_000_000_000_000,
+            };
+            let key = (n << 12) | ((rng.next() % 4) << 10) | (rng.next() % 1024);
+            let debts = (0..1 + rng.next() % 3)
+                .map(|_| {
+                    let amount = 1 + rng.width(40) as i64;
+                    let open = 1 + (rng.next() as i64 & i64::MAX) % amount;
+                    let pick = |r: &mut Rng| {
+                        if r.next() % 3 == 0 {
+                            Date(r.next() as u32)
+                        } else {
+                            dates[(r.next() % dates.len() as u64) as usize]
+                        }
+                    };
+                    Debt {
+                        origin: DebtOrigin {
+                            created: pick(&mut rng),
+                            practitioner: rng.width(32) as u32,
+                            claim: rng.width(32) as u32,
+                            line: rng.width(16) as u16,
+                            date_of_care: pick(&mut rng),
+                            kind: if rng.next() % 2 == 0 {
+                                DebtKind::Participation
+                            } else {
+                                DebtKind::Franchise
+                            },
+                        },
+                        amount,
+                        open,
+                    }
+                })
+                .collect();
+            keys.push(key);
+            lists.push(debts);
+        }
+        let with: Vec<(u64, &[Debt])> = keys
+            .iter()
+            .zip(&lists)
+            .map(|(k, l)| (*k, l.as_slice()))
+            .collect();
+        // A real key's rows go the fast way (else the comparison below would test the reference
+        // against itself).
+        let mut row = [0u8; rows::ROW];
+        let key = crate::refs::benef_key(b"1850578006084", 1).unwrap();
+        let ben = rows::benef_text(key).unwrap();
+        let d = lists[1][0];
+        let mut want = Vec::new();
+        debt_row(&mut want, key, &d, Date(20260316));
+        let age = d.age_days(Date(20260316));
+        assert_eq!(rows::debt_row(&mut row, &ben, &d, age), Some(&want[..]));
+        for on in [Date(20260316), Date(0), Date(u32::MAX)] {
+            let mut fast = Vec::new();
+            debt_rows(&mut fast, &with, on);
+            let mut want = Vec::new();
+            for (k, l) in &with {
+                for d in *l {
+                    debt_row(&mut want, *k, d, on);
+                }
+            }
+            assert!(fast == want, "rows differ on {on:?}");
+        }
     }
 }
