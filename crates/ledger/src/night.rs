@@ -48,9 +48,10 @@ pub struct NightSink {
 }
 
 /// [`NightSink::records`] as `finish` made them, from `from` claims (`paid` of them paid) and acts:
-/// the claims sorted in place, **their keys mixed** (`segments::mix`, done in place before the sort,
-/// one per key, [`ClaimSeen::mixed_rec`] gives their records: 16 bytes a claim rather than a second
-/// copy of 24 and a sort buffer, issue #14), the acts' records.
+/// the claims sorted in place, **their keys mixed** (`segments::mix`, one per key,
+/// [`ClaimSeen::mixed_rec`] gives their records: 16 bytes a claim rather than a second copy of 24,
+/// issue #14), the acts' records, made in the acts' own memory (`sort_claims`, `sort_acts`: no sort
+/// buffer).
 pub(crate) struct Sorted {
     claims: Vec<ClaimSeen>,
     acts: Vec<Rec>,
@@ -113,8 +114,10 @@ impl NightSink {
         // an upper bound whose untouched pages take no memory (review of stop 24).
         self.claims.len() * std::mem::size_of::<ClaimSeen>()
             + self.acts.len() * std::mem::size_of::<ActPaid>()
+            // Sorted in the lists' own memory (`sort_claims`, `sort_acts`): the records they were
+            // made from, before the repeated keys went.
             + self.sorted.as_ref().map_or(0, |s| {
-                s.claims.capacity() * std::mem::size_of::<ClaimSeen>() + s.acts.capacity() * rec
+                s.from.0 * std::mem::size_of::<ClaimSeen>() + s.from.1 * rec
             })
     }
 
@@ -249,35 +252,12 @@ impl Sink for NightSink {
         }
         let from = (self.claim_numbers(), self.ccam_acts());
         let paid = self.claims_paid();
-        // As `records` would sort them (stable: the first of a key in file order is kept, as
-        // `segments::sort_night` keeps it), the claims in place; the acts into their records. The
-        // claims' keys are mixed in place first (a bijection: equal keys stay equal), so that
-        // the sort compares a field: mixing two keys in every comparison of the merge sort was
-        // most of its time (issue #14, `perf` of national night 2: ≈ 0.8 s of CPU).
-        let mut claims = std::mem::take(&mut self.claims);
+        // As `records` would sort them (the first of a key in file order is kept, as
+        // `segments::sort_night` keeps it), in place: the claims with their keys mixed (a
+        // bijection: equal keys stay equal), the acts into their records (`sort_claims`, `sort_acts`).
+        let claims = std::mem::take(&mut self.claims);
         let acts = std::mem::take(&mut self.acts);
-        let acts = rayon::join(
-            || {
-                claims
-                    .par_iter_mut()
-                    .for_each(|c| c.key = segments::mix(c.key));
-                claims.par_sort_by_key(|c| c.key);
-                claims.dedup_by_key(|c| c.key);
-            },
-            || {
-                segments::sort_night(
-                    acts.iter()
-                        .map(|a| Rec {
-                            key: a.key.hash,
-                            check: a.key.check,
-                            date: a.date,
-                            paid: true,
-                        })
-                        .collect(),
-                )
-            },
-        )
-        .1;
+        let (claims, acts) = rayon::join(|| sort_claims(claims), || sort_acts(acts));
         self.sorted = Some(Sorted {
             claims,
             acts,
@@ -286,6 +266,81 @@ impl Sink for NightSink {
         });
         Ok(())
     }
+}
+
+/// Claims and acts are sorted by key with their position in the file as the tie-break, so that the
+/// first of a key in file order comes first and is the one `dedup` keeps — what a stable sort by
+/// key gives — with an unstable sort **in place**: each element is rewritten, in its own slot, as a
+/// tuple that holds its position (`Vec`'s in-place `collect`: same size and alignment, no new
+/// allocation), sorted, deduplicated and rewritten back. The stable merge sort (`par_sort_by_key`)
+/// took a scratch buffer of one element a record (≈ 90 MiB for a national night's claims, fresh
+/// memory the kernel zeroes) and was ≈ 0.5 s of national night 2's CPU (issue #14, LEDGER13).
+/// Positions are 32 bits, and a claim's date shares its `u64` with its `paid` bit (bit 31, as in
+/// the stored record): a night beyond 2^32 claims or a date not below 2^31 takes the stable sort.
+fn sort_claims(claims: Vec<ClaimSeen>) -> Vec<ClaimSeen> {
+    if u32::try_from(claims.len()).is_err() || claims.par_iter().any(|c| c.date >> 31 != 0) {
+        let mut claims = claims;
+        claims
+            .par_iter_mut()
+            .for_each(|c| c.key = segments::mix(c.key));
+        claims.par_sort_by_key(|c| c.key);
+        claims.dedup_by_key(|c| c.key);
+        return claims;
+    }
+    // (mixed key, position << 32 | paid << 31 | date): ordered by key, then position.
+    let mut t: Vec<(u64, u64)> = claims
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let v = (i as u64) << 32 | u64::from(c.paid) << 31 | u64::from(c.date);
+            (segments::mix(c.key), v)
+        })
+        .collect();
+    t.par_sort_unstable();
+    t.dedup_by_key(|e| e.0);
+    t.into_iter()
+        .map(|(key, v)| ClaimSeen {
+            key,
+            date: v as u32 & 0x7fff_ffff,
+            paid: v >> 31 & 1 != 0,
+        })
+        .collect()
+}
+
+/// The acts' records sorted by hash, the first of a hash in file order kept ([`sort_claims`]: in
+/// place, by hash then position; the stable sort beyond 2^32 acts).
+fn sort_acts(acts: Vec<ActPaid>) -> Vec<Rec> {
+    let rec = |a: &ActPaid| Rec {
+        key: a.key.hash,
+        check: a.key.check,
+        date: a.date,
+        paid: true,
+    };
+    if u32::try_from(acts.len()).is_err() {
+        return segments::sort_night(acts.iter().map(rec).collect());
+    }
+    // (hash, position << 32 | date, check): ordered by hash, then position.
+    let mut t: Vec<(u64, u64, u64)> = acts
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            (
+                a.key.hash,
+                (i as u64) << 32 | u64::from(a.date),
+                a.key.check,
+            )
+        })
+        .collect();
+    t.par_sort_unstable_by_key(|e| (e.0, e.1));
+    t.dedup_by_key(|e| e.0);
+    t.into_iter()
+        .map(|(key, v, check)| Rec {
+            key,
+            check,
+            date: v as u32,
+            paid: true,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -330,5 +385,31 @@ mod tests {
         assert!(n.finish(&BatchInfo::default()).is_err());
         assert_eq!(n.records(), want);
         assert_eq!((n.claim_numbers(), n.claims_paid(), n.ccam_acts()), counts);
+    }
+
+    /// A date that does not leave bit 31 free for `paid` (never a parsed date: 8 digits) takes the
+    /// stable sort, and `finish` still keeps what `records` keeps.
+    #[test]
+    fn claims_whose_date_needs_bit_31_are_sorted_as_records_sorts_them() {
+        let mut n = NightSink::new(20260316);
+        for i in 0..10_000u64 {
+            n.claims.push(ClaimSeen {
+                key: (i * 7_919) % 3_000,
+                date: if i == 77 {
+                    u32::MAX
+                } else {
+                    20260000 + i as u32 % 28
+                },
+                paid: i % 2 == 0,
+            });
+        }
+        let want = n.records();
+        n.finish(&BatchInfo::default()).unwrap();
+        let (c, _) = n.sorted().unwrap();
+        assert_eq!(
+            c.iter().map(ClaimSeen::mixed_rec).collect::<Vec<_>>(),
+            want.0
+        );
+        assert!(c.iter().any(|c| c.date == u32::MAX) || !want.0.iter().any(|r| r.date == u32::MAX));
     }
 }
