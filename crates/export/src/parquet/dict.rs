@@ -507,7 +507,7 @@ fn new_entry(
 /// uses one of them ([`DictKey`]).
 pub(super) struct Tables {
     small: Interner<u32>,
-    narrow: Interner<u64>,
+    narrow: Narrow,
     wide: Interner<u128>,
     last_small: Option<(u32, Index)>,
     last: Option<(u64, Index)>,
@@ -518,7 +518,7 @@ impl Tables {
     fn new() -> Tables {
         Tables {
             small: Interner::new(),
-            narrow: Interner::new(),
+            narrow: Narrow::new(),
             wide: Interner::new(),
             last_small: None,
             last: None,
@@ -547,11 +547,13 @@ impl Tables {
 /// key a claim among up to 25 000 practitioners, in a table of up to 65 536 slots that took 1 MiB —
 /// the core's whole L2 cache — with `u64` keys, 512 KiB with `u32` keys (README "Performance", tenth
 /// pass).
-pub(super) trait DictKey: Copy + Eq + Default {
+pub(super) trait DictKey: Copy + Eq + Default + 'static {
+    /// The key → index table of this key type.
+    type Map: KeyMap<Self>;
     /// The table's home slot of the key (the top `64 − shift` bits of a multiplicative hash).
     fn home(self, shift: u32) -> usize;
     /// The chunk's table and previous key for this key type.
-    fn state(t: &mut Tables) -> (&mut Interner<Self>, &mut Option<(Self, Index)>);
+    fn state(t: &mut Tables) -> (&mut Self::Map, &mut Option<(Self, Index)>);
     /// The chunk's previous key of this type.
     #[inline(always)]
     fn last(c: &mut DictChunk) -> &mut Option<(Self, Index)> {
@@ -559,8 +561,85 @@ pub(super) trait DictKey: Copy + Eq + Default {
     }
     /// The chunk's table for this key type.
     #[inline(always)]
-    fn map(c: &mut DictChunk) -> &mut Interner<Self> {
+    fn map(c: &mut DictChunk) -> &mut Self::Map {
         Self::state(&mut c.tables).0
+    }
+}
+
+/// A key → dictionary index table: [`Interner`], or [`Narrow`] for `u64` keys.
+pub(super) trait KeyMap<K> {
+    /// The key's index (`Ok`), or where it goes (`Err`, for [`KeyMap::insert_at`]).
+    fn find(&self, k: K) -> Result<Index, usize>;
+    /// Inserts a key not in the table where [`KeyMap::find`] said.
+    fn insert_at(&mut self, slot: usize, k: K, index: Index);
+}
+
+impl<K: DictKey> KeyMap<K> for Interner<K> {
+    #[inline(always)]
+    fn find(&self, k: K) -> Result<Index, usize> {
+        Interner::find(self, k)
+    }
+    #[inline(always)]
+    fn insert_at(&mut self, slot: usize, k: K, index: Index) {
+        Interner::insert_at(self, slot, k, index)
+    }
+}
+
+/// The table of the `u64` keys: a key that is a 32-bit signed integer (an amount in cents below
+/// ±21 474 836.47 €, a rate, an enum, a `YYYYMMDD` date, a code of up to 3 bytes: nearly every key
+/// of the file) in a table of 8-byte slots, any other in a table of 16-byte slots. The amount
+/// columns look up a third of their cells among about 2 000 values a row group; the load of the
+/// slot was the key loops' largest stall (`perf` on the 1 M day: 192 of their 344 samples on the
+/// slot's load came from the `u64` paid columns), and their tables — 64 KiB each with 16-byte slots,
+/// a task's 23 columns together beyond the core's 1 MiB L2 — take half the bytes (PARQUET10 measured
+/// the same change on `practitioner`: −13 % of its samples). Either table gives the same index for
+/// the same key, so the file is the same byte for byte.
+pub(super) struct Narrow {
+    fit: Interner<u32>,
+    other: Interner<u64>,
+}
+
+/// [`Narrow`]'s `Err` slot in its second table has this bit set (table sizes are far below it).
+const OTHER: usize = 1 << (usize::BITS - 1);
+
+impl Narrow {
+    fn new() -> Narrow {
+        Narrow {
+            fit: Interner::new(),
+            other: Interner::new(),
+        }
+    }
+
+    /// The key as a 32-bit key when it is a 32-bit signed integer (one-to-one on those keys).
+    #[inline(always)]
+    fn fit(k: u64) -> Option<u32> {
+        i32::try_from(k as i64).ok().map(|v| v as u32)
+    }
+
+    fn held_bytes(&self) -> usize {
+        self.fit.held_bytes() + self.other.held_bytes()
+    }
+
+    fn clear(&mut self) {
+        self.fit.clear();
+        self.other.clear();
+    }
+}
+
+impl KeyMap<u64> for Narrow {
+    #[inline(always)]
+    fn find(&self, k: u64) -> Result<Index, usize> {
+        match Narrow::fit(k) {
+            Some(f) => self.fit.find(f),
+            None => self.other.find(k).map_err(|slot| slot | OTHER),
+        }
+    }
+    #[inline(always)]
+    fn insert_at(&mut self, slot: usize, k: u64, index: Index) {
+        match Narrow::fit(k) {
+            Some(f) => self.fit.insert_at(slot, f, index),
+            None => self.other.insert_at(slot & !OTHER, k, index),
+        }
     }
 }
 
@@ -579,6 +658,7 @@ fn mix(lo: u64, hi: u64, shift: u32) -> usize {
 }
 
 impl DictKey for u32 {
+    type Map = Interner<u32>;
     #[inline(always)]
     fn home(self, shift: u32) -> usize {
         mix(u64::from(self), 0, shift)
@@ -590,17 +670,19 @@ impl DictKey for u32 {
 }
 
 impl DictKey for u64 {
+    type Map = Narrow;
     #[inline(always)]
     fn home(self, shift: u32) -> usize {
         mix(self, 0, shift)
     }
     #[inline(always)]
-    fn state(t: &mut Tables) -> (&mut Interner<u64>, &mut Option<(u64, Index)>) {
+    fn state(t: &mut Tables) -> (&mut Narrow, &mut Option<(u64, Index)>) {
         (&mut t.narrow, &mut t.last)
     }
 }
 
 impl DictKey for u128 {
+    type Map = Interner<u128>;
     #[inline(always)]
     fn home(self, shift: u32) -> usize {
         mix(self as u64, (self >> 64) as u64, shift)
@@ -1147,6 +1229,50 @@ mod tests {
         // The point of the small key: its table's slots take half the bytes.
         assert_eq!(std::mem::size_of::<Slot<u32>>(), 8);
         assert_eq!(std::mem::size_of::<Slot<u64>>(), 16);
+    }
+
+    #[test]
+    fn a_u64_column_with_keys_past_32_bits_writes_the_chunk_it_writes_keyed_on_128() {
+        // Amount-like keys (`num` of an `i64`): small, negative, at both ends of `i32` and just
+        // past them, `i64`'s extremes, in runs and far repeats: the keys that fit 32 bits go to the
+        // 8-byte table, the others to the 16-byte one, and both must give the same indices as one
+        // table of every key.
+        let edges = [
+            0i64,
+            -1,
+            i64::from(i32::MAX),
+            i64::from(i32::MIN),
+            i64::from(i32::MAX) + 1,
+            i64::from(i32::MIN) - 1,
+            i64::MAX,
+            i64::MIN,
+            u32::MAX as i64,
+        ];
+        let cells: Vec<Option<i64>> = (0..6000i64)
+            .map(|i| match i % 11 {
+                0 => None,
+                1 | 2 => Some(edges[(i / 11) as usize % edges.len()]),
+                3 => Some((i / 3) * 4_294_967_311), // past 32 bits, distinct
+                _ => Some(((i / 2) * 7919) % 40_013 - 20_000),
+            })
+            .collect();
+        let value = |c: &Option<i64>, out: &mut Vec<u8>| {
+            out.extend_from_slice(&c.unwrap().to_le_bytes());
+            Ok(())
+        };
+        let mut narrow = DictChunk::new(int64_descr(), false, cells.len()).unwrap();
+        let mut wide = DictChunk::new(int64_descr(), false, cells.len()).unwrap();
+        for part in cells.chunks(64) {
+            narrow
+                .push_all(part, |c| c.map(|v| v as u64), value)
+                .unwrap();
+            wide.push_all(part, |c| c.map(|v| u128::from(v as u64)), value)
+                .unwrap();
+        }
+        assert!(narrow.tables.narrow.fit.len > 0 && narrow.tables.narrow.other.len > 0);
+        let (a, _) = narrow.close(&mut LevelsCache::default()).unwrap();
+        let (b, _) = wide.close(&mut LevelsCache::default()).unwrap();
+        assert!(a == b, "the same dictionary, indices and levels");
     }
 
     /// The descriptor of a nullable INT64 column.
