@@ -500,7 +500,9 @@ impl Writer {
                         AMC_MAX_BYTES,
                         self.amc_budget.clone(),
                     );
-                    // A zero-capacity `BufWriter` passes every write through, allocating nothing.
+                    // A zero-capacity `BufWriter` passes every write through, allocating nothing:
+                    // the direct file gathers the rows in its buffer (also if `O_DIRECT` is
+                    // refused at a later write, `WriteBack::fall_back_to_page_cache`).
                     let cap = if file.is_direct() { 0 } else { AMC_CACHED_BUF };
                     let mut f = BufWriter::with_capacity(cap, file);
                     f.write_all(AMC_HEADER.as_bytes()).map_err(at(path))?;
