@@ -350,11 +350,11 @@ pub fn main() -> ExitCode {
             // directory: committed with the other files, or not at all.
             let batch = crate::sinks::batch_header(&claims);
             let result = match prepared.take() {
-                None => engine::run_with(&claims, &refs, &out, force, &opts, |dir| {
+                None => engine::run_with(&claims, refs, &out, force, &opts, |dir| {
                     crate::sinks::sinks(dir, key.as_ref(), batch.as_ref())
                 }),
                 Some(p) => {
-                    let r = crate::nightly::run(p, &refs, &out, force, &opts, |dir| {
+                    let r = crate::nightly::run(p, refs, &out, force, &opts, |dir| {
                         crate::sinks::sinks(dir, key.as_ref(), batch.as_ref())
                     });
                     match r {
@@ -489,9 +489,9 @@ pub fn main() -> ExitCode {
                 Err(c) => return c,
             };
             let result = match &ledger {
-                None => liquidator_core::reprocess::run(&claims, &refs, &previous, &out, force),
+                None => liquidator_core::reprocess::run(&claims, refs, &previous, &out, force),
                 Some(l) => {
-                    match crate::nightly::reprocess(&claims, &refs, &previous, &out, force, l) {
+                    match crate::nightly::reprocess(&claims, refs, &previous, &out, force, l) {
                         Ok(s) => Ok(s),
                         Err(code) => return code,
                     }
@@ -551,9 +551,9 @@ pub fn main() -> ExitCode {
                 (Ok(a), Ok(b)) => (a, b),
                 (Err(c), _) | (_, Err(c)) => return c,
             };
-            let mut report = liquidator_core::refdiff::diff(&a, &b);
+            let mut report = liquidator_core::refdiff::diff(a, b);
             if let Some(c) = claims {
-                match liquidator_core::refdiff::claims_impact(&a, &b, &c) {
+                match liquidator_core::refdiff::claims_impact(a, b, &c) {
                     Ok(i) => report.claims = Some(i),
                     Err(e) => {
                         eprintln!("liquidator: {e}");
@@ -667,7 +667,7 @@ pub fn main() -> ExitCode {
                 Err(c) => return c,
             };
             match ledger {
-                None => crate::cli::explain(&claims, &refs, claim, json, None),
+                None => crate::cli::explain(&claims, refs, claim, json, None),
                 Some(dir) => {
                     let l = match crate::nightly::open(&dir) {
                         Ok(l) => l,
@@ -686,7 +686,7 @@ pub fn main() -> ExitCode {
                             return ExitCode::from(crate::nightly::EXIT_LEDGER);
                         }
                     };
-                    crate::cli::explain(&claims, &refs, claim, json, Some(&reader))
+                    crate::cli::explain(&claims, refs, claim, json, Some(&reader))
                 }
             }
         }

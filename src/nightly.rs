@@ -311,6 +311,7 @@ fn durable_aside(stage: &Staging) -> Result<(), ExitCode> {
 
 /// What `run` (`replaces: None`) and `reprocess` (`Some(seq)`) commit to the ledger: the night staged
 /// for the batch `header`, whose file has `checksum`.
+#[allow(clippy::too_many_arguments)] // the fields of `NightCommit`, each from its own step
 fn night_commit<'a>(
     header: &BatchHeader,
     checksum: String,

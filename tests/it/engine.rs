@@ -576,8 +576,8 @@ fn scratch_files_go_to_the_scratch_dir_when_one_is_given_with_the_same_outputs()
             Ok(vec![Box::new(sink) as Box<dyn liquidator_core::sink::Sink>])
         })
         .unwrap();
-        let v = seen.lock().unwrap().clone();
-        v
+
+        seen.lock().unwrap().clone()
     };
     let staged = run(&d.join("o-staged"), None);
     let own = run(&d.join("o-own"), Some(&scratch));

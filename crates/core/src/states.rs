@@ -879,8 +879,10 @@ mod tests {
 
     #[test]
     fn each_overflow_kind_round_trips_several_years_many_sessions_and_debts() {
-        let mut years = BenefState::default();
-        years.seeded = true;
+        let mut years = BenefState {
+            seeded: true,
+            ..Default::default()
+        };
         for y in 2020..2027 {
             years.add_pf(y, 4_800);
             years.add_franchise(Date(y * 10000 + 315), 200);

@@ -157,7 +157,8 @@ pub fn build_history(mut versions: Vec<OfficialCcam>) -> Result<CcamHistory, Cca
     for v in &versions {
         // Modifier values: key (modifier, grid), value = every published value of that grid, in order.
         // The condition text is part of the value: a reworded condition starts a new row.
-        let mut mv: BTreeMap<(u8, u8), Vec<(Applies, ModAmount, String)>> = BTreeMap::new();
+        type ModValues = BTreeMap<(u8, u8), Vec<(Applies, ModAmount, String)>>;
+        let mut mv: ModValues = BTreeMap::new();
         for m in &v.modifiers {
             for grid in [1u8, 2] {
                 let vals: Vec<_> = m

@@ -1232,7 +1232,7 @@ mod tests {
                     .wrapping_add(1_442_695_040_888_963_407);
                 // the key space grows with the steps: later payees fall between earlier ones
                 let k = (x >> 33) % (1_000 + step / 2);
-                let p = if k % 3 == 0 {
+                let p = if k.is_multiple_of(3) {
                     Payee::Practitioner((k / 3) as u32)
                 } else {
                     Payee::Insured(k)

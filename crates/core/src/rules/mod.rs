@@ -787,7 +787,7 @@ mod state_copy_tests {
                     pf: v(i) as u8,
                     exclusive: i as u8,
                     consult: i % 2 == 0,
-                    tech_act: seed % 3 == 0,
+                    tech_act: seed.is_multiple_of(3),
                     main_codes: (0..n[5]).map(|k| v(k) as u8).collect(),
                     acts: (0..n[6]).map(|k| [v(k) as u8; 7]).collect(),
                 })

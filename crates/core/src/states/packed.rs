@@ -580,8 +580,10 @@ pub(crate) mod tests {
     use super::*;
 
     fn sample() -> BenefState {
-        let mut s = BenefState::default();
-        s.seeded = true;
+        let mut s = BenefState {
+            seeded: true,
+            ..Default::default()
+        };
         s.add_pf(2025, 4_800);
         s.add_pf(2026, 300);
         s.add_franchise(Date(20260310), 200);
@@ -641,8 +643,10 @@ pub(crate) mod tests {
     fn a_typical_state_takes_42_bytes_against_76_in_the_fixed_width_encoding() {
         // seeded, one participation year, one session with one CCAM act, one open debt: 76 bytes in
         // layout 2's fixed-width encoding (1+1 + 1+10 + 1 + 1 + 2 + 4+4+1+1+1+1+1+7 + 4 + 35)
-        let mut s = BenefState::default();
-        s.seeded = true;
+        let mut s = BenefState {
+            seeded: true,
+            ..Default::default()
+        };
         s.add_pf(2026, 400);
         let d = s.daily(123456789, Date(20260310));
         d.pf = 1;
@@ -869,8 +873,10 @@ pub(crate) mod tests {
             2 => 0,
             _ => rng.below(2 * MAX_CENTS as u64 + 1) as i64 - MAX_CENTS,
         };
-        let mut s = BenefState::default();
-        s.seeded = rng.below(2) == 0;
+        let mut s = BenefState {
+            seeded: rng.below(2) == 0,
+            ..Default::default()
+        };
         let year = |rng: &mut Mix| match rng.below(4) {
             0 => 0,
             1 => u32::MAX,
@@ -905,11 +911,8 @@ pub(crate) mod tests {
                 d.main_codes.push(rng.next() as u8);
             }
             for _ in 0..if long { 300 } else { rng.below(3) } {
-                d.acts.push(
-                    (rng.next() as u64).to_le_bytes()[..7]
-                        .try_into()
-                        .unwrap_or_default(),
-                );
+                d.acts
+                    .push(rng.next().to_le_bytes()[..7].try_into().unwrap_or_default());
             }
             s.daily.push(d);
         }

@@ -407,8 +407,9 @@ pub struct Mix {
 impl Mix {
     pub fn build(refs: &Refs, date: Date) -> Mix {
         let snaps = [date, date.minus_months(13)];
-        let mut by: std::collections::BTreeMap<([u8; 3], u8), Vec<(Cents, [u8; 7], bool)>> =
-            Default::default();
+        // (regroupement, …) → (unit price, CCAM code, …) of each act
+        type ByGroup = std::collections::BTreeMap<([u8; 3], u8), Vec<(Cents, [u8; 7], bool)>>;
+        let mut by: ByGroup = Default::default();
         let mut codes: Vec<&[u8; 7]> = refs.acts.keys().collect();
         codes.sort();
         for code in codes {
@@ -875,7 +876,7 @@ impl Gen<'_> {
             }
         }
         // Rank by unit price descending (line order = rank: ties are broken by line order).
-        acts.sort_by(|a, b| b.1.cmp(&a.1));
+        acts.sort_by_key(|a| std::cmp::Reverse(a.1));
         let m = acts.len();
         let codes: Vec<u8> = match m {
             1 => vec![if r.chance(3000) { b'1' } else { b' ' }],

@@ -18,6 +18,7 @@ impl Rng {
         r
     }
 
+    #[allow(clippy::should_implement_trait)] // an endless generator, not an `Iterator`
     pub fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
