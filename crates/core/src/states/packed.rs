@@ -98,6 +98,26 @@ const MONTH_START: [u32; 14] = [
     0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365,
 ];
 
+/// Day number of the first of each month from January 2000 (index `(year − 2000) × 12 + month −
+/// 1`), then of January 2180: [`day_number`] reads a month's first day and its length from two
+/// neighbours, where it worked out the leap year and added a year's and a month's start (every
+/// date of every state a paid claim leaves is packed: issue #13).
+const MONTH_DAY0: [u32; YEARS * 12 + 1] = {
+    let mut t = [0u32; YEARS * 12 + 1];
+    let mut y = 0;
+    while y < YEARS {
+        let mut m = 1;
+        while m <= 12 {
+            t[y * 12 + m - 1] =
+                YEAR_START[y] + MONTH_START[m] + (leap(2000 + y as u32) && m > 2) as u32;
+            m += 1;
+        }
+        y += 1;
+    }
+    t[YEARS * 12] = YEAR_START[YEARS];
+    t
+};
+
 /// The 2-byte day number of a calendar date in [2000-01-01, 2179-01-01), else `None` (stored raw).
 /// The same number as `Date::to_days` − [`EPOCH`] (pinned over every day by a test), by table.
 #[inline]
@@ -106,17 +126,17 @@ fn day_number(d: Date) -> Option<u16> {
     if !(20000101..21790101).contains(&v) {
         return None;
     }
-    let y = v / 10000;
     let md = v % 10000;
     let (m, day) = (md / 100, md % 100);
-    let leap = leap(y);
-    let month = *MONTH_START.get(m as usize)?;
-    let length = *MONTH_START.get(m as usize + 1)? - month + (leap && m == 2) as u32;
-    if m == 0 || day == 0 || day > length {
+    if !(1..=12).contains(&m) || day == 0 {
         return None;
     }
-    let n = YEAR_START.get((y - 2000) as usize)? + month + (leap && m > 2) as u32 + day - 1;
-    u16::try_from(n).ok()
+    let k = ((v / 10000 - 2000) * 12 + m - 1) as usize;
+    let (first, next) = (*MONTH_DAY0.get(k)?, *MONTH_DAY0.get(k + 1)?);
+    if day > next - first {
+        return None;
+    }
+    u16::try_from(first + day - 1).ok()
 }
 
 /// The date of a 2-byte day number (any below [`RAW_DATE`]): `Date::from_days(n + EPOCH)`, by
