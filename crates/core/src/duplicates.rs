@@ -22,21 +22,25 @@
 //! newest, merged most often, and compressing them only to decode them at the next merge cost more
 //! the smaller the window.
 //!
-//! Runs of geometric sizes: each window's new keys become a run; the newest run is merged into the
-//! one below while that one is not [`GROWTH`] times larger ([`ClaimsSeen::settle`]: the engine
+//! Runs as a binary counter of windows: each window's new keys become a run of one window; the two
+//! newest runs are merged while they hold as many windows each ([`ClaimsSeen::settle`]: the engine
 //! merges beside the window's shards, off its serial bookkeeping, since no claim of the window needs
-//! the merged runs; the next window's check settles first if nobody did). Runs therefore shrink by that factor
-//! from the oldest to the newest: at most log₈ n + 1 runs, each key moved O(log n) times whatever
-//! the window size (a design with one run for new keys made a window of a few claims move that
-//! whole run: quadratic at `--window-kib 64`). A window's check walks its sorted keys forward
+//! the merged runs; the next window's check settles first if nobody did). Runs therefore hold
+//! distinct powers of two of windows, halving from the oldest to the newest: at most log₂ w + 1
+//! runs for w windows, and a key is moved once each time its run doubles — log₂ w times at most,
+//! whatever the window size (a design with one run for new keys made a window of a few claims move
+//! that whole run: quadratic at `--window-kib 64`). The design before merged the newest run into
+//! the one below while that one was not 8 times larger — fewer runs (log₈), but the largest run was
+//! written again each time the ones above it reached an eighth of it: ≈ 13 moves a key on the
+//! national day's 330 windows against ≈ 7.4 (a simulation of both rules on windows of 17 000
+//! keys). More runs cost the check little: only the keys the filter lets through are looked for
+//! in them. A window's check walks its sorted keys forward
 //! through every run's directory, galloping, then reads on in the one group that may hold the key
 //! (a run's differences are read at most once a window).
 //!
 //! Architecture invariant: the first claim of a key in file order is not a duplicate, every later
 //! one is — the same answer as a set filled in file order, for any window size and thread count.
 
-/// How much larger a run is than the next newer one (below it, the newer run is merged into it).
-const GROWTH: usize = 8;
 /// Keys of a group: the first in the run's directory, the others as differences. A lookup in a
 /// group not read yet in the window reads half of it on average; the directory costs 16 bytes a
 /// group (1 byte a key).
@@ -122,6 +126,23 @@ impl Filter {
         self.words.get(w).is_none_or(|&x| x & m == m)
     }
 
+    /// [`Filter::may_hold`], then `key` inserted: one load and one store of the same word (a
+    /// second pass inserting the window's new keys missed the cache again: 15 % of the check's
+    /// samples on the national day). Inserting a key before the window's other keys are asked
+    /// only lets more of them through, never fewer.
+    #[inline(always)]
+    fn may_hold_then_insert(&mut self, key: u64) -> bool {
+        let (w, m) = self.place(key);
+        match self.words.get_mut(w) {
+            Some(x) => {
+                let held = *x & m == m;
+                *x |= m;
+                held
+            }
+            None => true,
+        }
+    }
+
     #[inline(always)]
     fn insert(&mut self, key: u64) {
         let (w, m) = self.place(key);
@@ -154,6 +175,8 @@ struct Run {
     npending: usize,
     /// Every key in `firsts`, no differences (a run of at most [`PLAIN`] keys).
     plain: bool,
+    /// Windows whose new keys the run holds (a power of two: runs of as many are merged).
+    windows: usize,
 }
 
 impl Run {
@@ -452,6 +475,7 @@ impl Run {
 /// instructions through a key-by-key iterator and `push` (the 1 M day's merges: 953 M
 /// instructions, issue #13).
 fn merge(older: Run, newer: Run) -> Run {
+    let windows = older.windows + newer.windows;
     let mut out = GroupWriter {
         run: Run::for_keys(older.len + newer.len),
         buf: [0; GROUP],
@@ -476,7 +500,9 @@ fn merge(older: Run, newer: Run) -> Run {
             break;
         }
     }
-    out.finish()
+    let mut run = out.finish();
+    run.windows = windows;
+    run
 }
 
 /// A run written a group at a time ([`Run::push_group`]), its last keys one by one.
@@ -564,13 +590,14 @@ impl ClaimsSeen {
         self.ahead.clear();
         self.ahead.resize(self.runs.len(), 0);
         // The window's keys the filter lets through (each key once: its first pair), found in one
-        // loop of independent loads whose cache misses overlap.
+        // loop of independent loads whose cache misses overlap; each key is added to the filter
+        // as it is asked (those not held are added to the runs below).
         self.cand.clear();
         let mut last = None;
         for (k, &(key, _)) in self.window.iter().enumerate() {
             if last != Some(key) {
                 last = Some(key);
-                if self.filter.may_hold(key) {
+                if self.filter.may_hold_then_insert(key) {
                     self.cand.push(k as u32);
                 }
             }
@@ -628,23 +655,20 @@ impl ClaimsSeen {
         if self.fresh.is_empty() {
             return;
         }
-        for &key in &self.fresh {
-            self.filter.insert(key);
-        }
         let mut run = Run::for_keys(self.fresh.len());
         self.fresh.iter().for_each(|&k| run.push(k));
         run.finish();
+        run.windows = 1;
         self.runs.push(run);
     }
 
-    /// Merges the newest run into the one below while that one is not [`GROWTH`] times larger (the
-    /// runs' geometry). Changes no answer of a check, only its cost; nothing to do when settled.
+    /// Merges the two newest runs while they hold as many windows each (the runs' binary counter). Changes no answer of a check, only its cost; nothing to do when settled.
     /// Split from [`ClaimsSeen::check_window`] so that the engine runs it beside the window's shards
     /// (`engine::prepare`), where it held up the serial bookkeeping: a third of its instructions on
     /// a 100 k-claim day (issue #13).
     pub(crate) fn settle(&mut self) {
         while let [.., below, top] = self.runs.as_slice() {
-            if below.len / GROWTH >= top.len {
+            if below.windows > top.windows {
                 break;
             }
             let (Some(top), Some(below)) = (self.runs.pop(), self.runs.pop()) else {
@@ -849,11 +873,10 @@ mod tests {
             assert_eq!(got, want, "window {w}");
             assert_eq!(lazy.len(), settled.len());
             // Settled only one window in five: the others leave their run on top, unmerged.
-            let geometric = lazy.runs.windows(2).all(|p| p[0].len / GROWTH >= p[1].len);
-            unsettled_seen |= !geometric;
+            unsettled_seen |= !counted(&lazy);
             if w % 5 == 4 {
                 lazy.settle();
-                assert!(lazy.runs.windows(2).all(|p| p[0].len / GROWTH >= p[1].len));
+                assert!(counted(&lazy));
             }
         }
         assert!(unsettled_seen, "some checks ran against unsettled runs");
@@ -976,10 +999,18 @@ mod tests {
         assert_eq!(window(&mut s, &again).len() as u64, n);
     }
 
+    /// Whether the runs are settled: each holds more windows than the next newer one, powers of
+    /// two, together every window with new keys.
+    fn counted(s: &ClaimsSeen) -> bool {
+        s.runs.windows(2).all(|p| p[0].windows > p[1].windows)
+            && s.runs.iter().all(|r| r.windows.is_power_of_two())
+    }
+
     #[test]
-    fn windows_of_a_few_claims_keep_few_runs_each_eight_times_the_next() {
+    fn windows_of_a_few_claims_keep_few_runs_each_holding_twice_the_windows_of_the_next() {
         // 20 000 windows of 3 claims (one repeated from the window before): the runs stay
-        // logarithmic in number and geometric in size, so a tiny window never moves every key.
+        // logarithmic in number, a binary counter of the windows, so a tiny window never moves
+        // every key: a key is moved at most log₂ 20 000 < 15 times.
         let mut s = ClaimsSeen::default();
         let mut dups = 0;
         for w in 0..20_000u64 {
@@ -992,10 +1023,14 @@ mod tests {
             let mut v = keys.to_vec();
             v.extend(again);
             dups += window(&mut s, &v).len();
-            assert!(s.runs.len() <= 7, "{} runs after window {w}", s.runs.len());
-            for pair in s.runs.windows(2) {
-                assert!(pair[0].len / GROWTH >= pair[1].len);
-            }
+            // Every window has new keys: the runs count the windows in binary.
+            assert_eq!(
+                s.runs.len() as u32,
+                (w + 1).count_ones(),
+                "after window {w}"
+            );
+            assert!(counted(&s));
+            assert_eq!(s.runs.iter().map(|r| r.windows as u64).sum::<u64>(), w + 1);
         }
         // Each window from the second repeats the first key of the window before.
         assert_eq!(dups, 19_999);
