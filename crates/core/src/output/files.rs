@@ -487,9 +487,10 @@ impl Writer {
             .map_err(at(self.dir.join(PAYMENTS)))?;
         write_all_vectored(&mut self.rejections, bufs.iter().map(|b| &b.rejections[..]))
             .map_err(at(self.dir.join(REJECTIONS)))?;
-        for (amc, row) in bufs.iter().flat_map(OutBufs::amc_rows) {
-            // One search of the map a row (a row is ≈ 100 bytes: two searches comparing 10-byte
-            // keys cost more than its copy); the file is created at the insurer's first row.
+        for (amc, row) in bufs.iter().flat_map(OutBufs::amc_runs) {
+            // One search of the map a run of the insurer's consecutive rows (`OutBufs::amc_runs`:
+            // a row is ≈ 100 bytes, two searches comparing 10-byte keys cost more than its copy);
+            // the file is created at the insurer's first row.
             let written = match self.amc.get_mut(&amc) {
                 Some(f) => f.write_all(row),
                 None => {
