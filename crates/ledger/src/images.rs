@@ -129,6 +129,31 @@ fn arena_record(arena: &[u8], at: usize) -> Option<(u64, usize, usize)> {
     decode(arena, at)
 }
 
+/// Lines of a slot's records [`Images::touch_group`] prefetches at most: a slot holds about 4
+/// records, ≈ 45 bytes each at national size; the lines of a crowded slot past these are read by
+/// `get` itself.
+const TOUCH_LINES: usize = 4;
+
+/// Asks the CPU to bring the line of `b[at]` into the cache, without waiting for it (nothing if
+/// `at` is past the end).
+#[inline(always)]
+fn prefetch(b: &[u8], at: usize) {
+    if let Some(p) = b.get(at) {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: a prefetch is a hint: it reads nothing the program sees and cannot fault, and `p`
+        // is a valid reference besides. `_mm_prefetch` is `unsafe` only for its target feature
+        // (SSE, in every x86_64 target).
+        #[allow(unsafe_code)]
+        unsafe {
+            core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
+                std::ptr::from_ref(p).cast(),
+            );
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        std::hint::black_box(*p);
+    }
+}
+
 impl Images {
     /// The records, in key order (the heap arena, or the mapped image's records).
     #[inline]
@@ -257,34 +282,49 @@ impl Images {
             .map_or(0, |&b| b as usize)
     }
 
-    /// [`Images::touch`] of each of `keys` (at most `segments::GROUP`), in stages: every key's
-    /// radix slot, then every slot's first record. One key after the other, each touch was a
-    /// chain of dependent misses into a table far larger than the cache (a national night's ≈ 4.3
-    /// M stored states, ≈ 200 MiB with their radix table), and the chains of the engine's 16 keys
-    /// read ahead barely overlapped (issue #14: `touch_state` 2.9 % of national night 2's CPU); in
-    /// stages, each stage's misses overlap. Reads what `touch` reads for each key (test
-    /// `a_group_touch_reads_what_each_touch_reads`).
+    /// Reads ahead what [`Images::get`] reads for each of `keys` (at most `segments::GROUP`), in
+    /// two stages: every key's radix slot (its start and end, loads whose misses overlap), then a
+    /// prefetch of every line of each slot's records (up to [`TOUCH_LINES`]), which the CPU need
+    /// not wait for. One key after the other, each touch was a chain of dependent misses into a
+    /// table far larger than the cache (a national night's ≈ 4.3 M stored states, ≈ 200 MiB with
+    /// their radix table), and the chains of the engine's 16 keys read ahead barely overlapped
+    /// (issue #14: `touch_state` 2.9 % of national night 2's CPU). Until LEDGER13 the second stage
+    /// loaded the first byte of each slot's first record: loads the CPU must finish before it goes
+    /// on (60 % of `touch_group`'s samples sat on them), and only the slot's first line, where a
+    /// slot's ≈ 4 records take ≈ 3 lines at national size (`get`'s samples: 82 % on a record's
+    /// first load). Returns the sum of the slots' starts, a value to discard (test
+    /// `a_group_touch_reads_each_keys_slot_and_changes_no_answer`).
     pub fn touch_group(&self, keys: &[u64]) -> usize {
         if !self.sealed() {
             return 0;
         }
         let n = keys.len().min(crate::segments::GROUP);
         let shift = 64 - self.bits;
-        let mut at = [0usize; crate::segments::GROUP];
-        for (a, &k) in at.iter_mut().zip(&keys[..n]) {
-            *a = self
-                .radix_at((k >> shift) as usize)
-                .map_or(usize::MAX, |a| a as usize);
+        let mut slots = [(0usize, 0usize); crate::segments::GROUP];
+        for (s, &k) in slots.iter_mut().zip(&keys[..n]) {
+            let p = (k >> shift) as usize;
+            // Entries p and p + 1: the same line but one time in eight.
+            *s = (
+                self.radix_at(p).map_or(0, |a| a as usize),
+                self.radix_at(p + 1).map_or(0, |a| a as usize),
+            );
         }
         let arena = self.arena();
-        at[..n]
-            .iter()
-            .map(|&o| {
-                o.checked_add(8)
-                    .and_then(|i| arena.get(i))
-                    .map_or(0, |&b| b as usize)
-            })
-            .sum()
+        let mut sum = 0usize;
+        for &(a, b) in &slots[..n] {
+            let end = b.min(a.saturating_add(TOUCH_LINES * 64));
+            // One address in each line from `a`'s to `end - 1`'s.
+            let mut at = a;
+            while at < end {
+                prefetch(arena, at);
+                at += 64;
+            }
+            if end > a {
+                prefetch(arena, end - 1);
+            }
+            sum = sum.wrapping_add(a);
+        }
+        sum
     }
 
     pub fn len(&self) -> usize {
@@ -873,10 +913,11 @@ mod tests {
     }
 
     #[test]
-    fn a_group_touch_reads_what_each_touch_reads() {
+    fn a_group_touch_reads_each_keys_slot_and_changes_no_answer() {
         assert_eq!(Images::default().seal().touch_group(&[1, 2]), 0);
-        // Records of lengths 0..=200 (their first byte is their length, one or two varint bytes)
-        // under keys spread over the range, crowded in a few slots, and at both ends.
+        assert_eq!(Images::default().touch_group(&[1, 2]), 0);
+        // Records of lengths 0..=200 under keys spread over the range, crowded in a few slots
+        // (more lines than a touch prefetches), and at both ends.
         let mut keys: Vec<u64> = (0..3_000u64)
             .map(crate::segments::mix)
             .chain(0..40)
@@ -895,6 +936,8 @@ mod tests {
             im.add(&value(part)).unwrap();
         }
         let im = im.seal();
+        // The start of a key's slot: where `get` begins to read.
+        let start = |k: u64| im.slot(k).unwrap().0;
         // Stored keys and absent ones, in groups of every size up to GROUP.
         let asked: Vec<u64> = keys
             .iter()
@@ -907,10 +950,26 @@ mod tests {
             };
             assert_eq!(
                 im.touch_group(g),
-                g.iter().map(|&k| im.touch(k)).sum::<usize>()
+                g.iter().map(|&k| start(k)).fold(0, usize::wrapping_add)
             );
             at += n;
         }
+        for (&k, p) in keys.iter().zip(&payloads) {
+            assert_eq!(im.get(k), Some(p.as_slice()));
+        }
+        // More keys than a group: the first GROUP are read ahead, the rest ignored.
+        let many: Vec<u64> = keys
+            .iter()
+            .copied()
+            .take(crate::segments::GROUP + 5)
+            .collect();
+        assert_eq!(
+            im.touch_group(&many),
+            many[..crate::segments::GROUP]
+                .iter()
+                .map(|&k| start(k))
+                .fold(0, usize::wrapping_add)
+        );
     }
 
     #[test]
