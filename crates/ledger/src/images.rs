@@ -134,26 +134,6 @@ fn arena_record(arena: &[u8], at: usize) -> Option<(u64, usize, usize)> {
 /// `get` itself.
 const TOUCH_LINES: usize = 4;
 
-/// Asks the CPU to bring the line of `b[at]` into the cache, without waiting for it (nothing if
-/// `at` is past the end).
-#[inline(always)]
-fn prefetch(b: &[u8], at: usize) {
-    if let Some(p) = b.get(at) {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: a prefetch is a hint: it reads nothing the program sees and cannot fault, and `p`
-        // is a valid reference besides. `_mm_prefetch` is `unsafe` only for its target feature
-        // (SSE, in every x86_64 target).
-        #[allow(unsafe_code)]
-        unsafe {
-            core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T0 }>(
-                std::ptr::from_ref(p).cast(),
-            );
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        std::hint::black_box(*p);
-    }
-}
-
 impl Images {
     /// The records, in key order (the heap arena, or the mapped image's records).
     #[inline]
@@ -316,11 +296,11 @@ impl Images {
             // One address in each line from `a`'s to `end - 1`'s.
             let mut at = a;
             while at < end {
-                prefetch(arena, at);
+                crate::segments::prefetch(arena, at);
                 at += 64;
             }
             if end > a {
-                prefetch(arena, end - 1);
+                crate::segments::prefetch(arena, end - 1);
             }
             sum = sum.wrapping_add(a);
         }

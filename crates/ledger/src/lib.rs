@@ -1717,13 +1717,15 @@ impl Carry for Reader {
             })
             .collect();
         q.par_sort_unstable_by_key(|e| e.0);
-        // In groups (`Index::get_group`): the misses of a group's lookups overlap.
+        // In runs of `ASK` keys (`Index::get_group`: a pipeline, each key's misses started
+        // `GROUP` and `2 × GROUP` keys before its search).
+        const ASK: usize = 1024;
         let mut hits: Vec<Option<EarlierClaim>> = vec![None; q.len()];
-        hits.par_chunks_mut(segments::GROUP)
-            .zip(q.par_chunks(segments::GROUP))
+        hits.par_chunks_mut(ASK)
+            .zip(q.par_chunks(ASK))
             .for_each(|(h, q)| {
-                let mut keys = [0u64; segments::GROUP];
-                let mut found = [None; segments::GROUP];
+                let mut keys = [0u64; ASK];
+                let mut found = [None; ASK];
                 for (k, e) in keys.iter_mut().zip(q) {
                     *k = e.0;
                 }
