@@ -21,15 +21,15 @@
 //! Architecture invariant: sinks see events in file order; the window size changes only how events are
 //! grouped into calls, never their order.
 
-use crate::carry::{Carry, EarlierClaim, claim_key, paid_act_hash};
-use crate::claims::reader::{self, Chunk, ClaimError};
+use crate::carry::{Carry, EarlierClaim, paid_act_hash};
+use crate::claims::reader::{self, Chunk, ClaimError, NO_KEY};
 use crate::claims::record::{self, BatchHeader, BatchTrailer};
 use crate::codes::{BatchFail, Reject};
 use crate::duplicates::ClaimsSeen;
 use crate::output::files::{self as atomic, TsvSink};
 use crate::output::summary::{Summary, SummarySink};
 use crate::refs::history::History;
-use crate::refs::{Practitioner, Refs, benef_key};
+use crate::refs::{Practitioner, Refs};
 use crate::rules::{self, ClaimInput, Ctx, Outcome, Rejection, Step, Trace};
 use crate::sink::{ClaimEvent, Event, Sink, SinkError};
 use crate::states::{States, shard_of};
@@ -461,7 +461,13 @@ impl WindowBuf {
             + self
                 .chunks
                 .iter()
-                .map(|c| cap(&c.claims) + cap(&c.lines) + cap(&c.line_pos) + cap(&c.orphans))
+                .map(|c| {
+                    cap(&c.claims)
+                        + cap(&c.keys)
+                        + cap(&c.lines)
+                        + cap(&c.line_pos)
+                        + cap(&c.orphans)
+                })
                 .sum::<usize>();
         let outcomes = self
             .shard_outs
@@ -736,12 +742,12 @@ impl RunState {
     ) {
         dup.clear();
         dup.resize(items.len(), Dup::No);
+        // The keys computed by the parse, in the order of `items` (the chunks' claims in order).
         self.seen.check_window(
-            items.iter().map(|&(ci, cj)| {
-                chunks[ci as usize].claims[cj as usize]
-                    .header
-                    .map(|h| claim_key(h.practitioner, h.claim_no))
-            }),
+            chunks
+                .iter()
+                .flat_map(|ch| &ch.keys)
+                .map(|k| (k.dup != NO_KEY).then_some(k.dup)),
             |i| {
                 if let Some(d) = dup.get_mut(i) {
                     *d = Dup::InBatch;
@@ -836,12 +842,14 @@ fn route(
     lists.iter_mut().for_each(Vec::clear);
     loc.clear();
     loc.resize(items.len(), (SHARDS as u16, 0));
-    for (k, &(ci, cj)) in items.iter().enumerate() {
-        let c = &chunks[ci as usize].claims[cj as usize];
-        if let (Some(h), None, Dup::No) = (c.header, c.error, dup[k]) {
+    // The routing keys computed by the parse (`ClaimKeys`), in the order of `items`: read here
+    // as 16 bytes a claim, not from each claim's header (issue #13).
+    let keys = chunks.iter().flat_map(|ch| &ch.keys);
+    for (k, ck) in keys.enumerate().take(items.len()) {
+        if ck.route != NO_KEY && dup.get(k) == Some(&Dup::No) {
             // The key is carried with the claim to its shard: the read-ahead and the state
             // lookup do not compute it again (issue #13).
-            let key = benef_key(&h.nir, h.rank).unwrap_or(0);
+            let key = ck.route;
             let sh = shard_of(key);
             loc[k] = (sh as u16, lists[sh].len() as u32);
             lists[sh].push((k as u32, key));

@@ -250,3 +250,89 @@ pub fn read_file(
     engine::check_batch(&run.info, run.after_trailer)?;
     Ok(run.info)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record of the layout's length: `head`, then spaces.
+    fn rec(out: &mut Vec<u8>, head: &str) {
+        let mut r = head.as_bytes().to_vec();
+        r.resize(crate::claims::record::RECORD_LEN, b' ');
+        out.extend_from_slice(&r);
+        out.push(b'\n');
+    }
+
+    /// A batch of `claims` (practitioner, claim number), each a header, one act line of 101.94 €
+    /// and its end record (the generated day's records, numbers changed), then the trailer.
+    fn batch(claims: &[(u32, u32)]) -> Vec<u8> {
+        let mut d = Vec::new();
+        rec(&mut d, "00123456789000042202603160100");
+        for &(prac, no) in claims {
+            rec(
+                &mut d,
+                &format!("02{no:09}{prac:09}247048600047901001194704161100T11"),
+            );
+            rec(
+                &mut d,
+                &format!("4M{no:09}00120260131HJQJ001       407     00100010194"),
+            );
+            rec(&mut d, &format!("05{no:09}0010000010194"));
+        }
+        let n = claims.len();
+        rec(&mut d, &format!("99000042{n:08}{n:09}{:012}", n * 10194));
+        d
+    }
+
+    /// A claim sent again is flagged whether the copy is in the same sub-chunk, another sub-chunk
+    /// of the window or a later window, and the first of a key in file order never is: the flags
+    /// a set filled in file order gives, for windows from a few claims (every sub-chunk a claim,
+    /// claims cut by the window's and sub-chunks' boundaries wherever they fall) to the whole
+    /// file. The keys and routing come from the parse (`ClaimKeys`), the check from the window's
+    /// sorted keys and the runs.
+    #[test]
+    fn a_copy_is_flagged_in_the_same_chunk_another_chunk_or_a_later_window_the_first_never() {
+        let mut claims: Vec<(u32, u32)> = (0..3_000u32)
+            .map(|i| (100_000_000 + i % 37 * 1_234_567, 1 + i))
+            .collect();
+        // Copies of earlier claims at distances of 1, 7, 60 and 900 claims (the same sub-chunk,
+        // the next ones, the next windows), a copy of a copy, and a practitioner's claim number
+        // sent by another practitioner (not a copy).
+        for (at, back) in [(100, 1), (500, 7), (1_200, 60), (2_500, 900), (2_600, 100)] {
+            let c = claims[at - back];
+            claims.insert(at, c);
+        }
+        claims.insert(2_800, claims[2_599]);
+        let other = (claims[10].0 + 1, claims[10].1);
+        claims.insert(1_000, other);
+        let mut seen = std::collections::HashSet::new();
+        let want: Vec<bool> = claims.iter().map(|k| !seen.insert(*k)).collect();
+        assert_eq!(want.iter().filter(|&&d| d).count(), 6);
+        let data = batch(&claims);
+        for window in [1, 600, 5_000, 77_777, 1 << 20, 64 << 20] {
+            let mut got: Vec<bool> = Vec::new();
+            let mut keys = Vec::new();
+            read_file(&data, window, |chunks, dup| {
+                got.extend_from_slice(dup);
+                for ch in chunks {
+                    for (c, k) in ch.claims.iter().zip(&ch.keys) {
+                        let h = c.header.as_ref().map(|h| (h.practitioner, h.claim_no));
+                        keys.push((h, *k));
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(got, want, "window {window}");
+            assert_eq!(keys.len(), claims.len());
+            for (&(prac, no), (h, k)) in claims.iter().zip(&keys) {
+                assert_eq!(*h, Some((prac, no)));
+                assert_eq!(k.dup, crate::carry::claim_key(prac, no));
+                assert_eq!(
+                    k.route,
+                    crate::refs::benef_key(b"2470486000479", 1).unwrap()
+                );
+            }
+        }
+    }
+}

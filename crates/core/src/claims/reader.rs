@@ -6,6 +6,7 @@
 //! see [`next_claim_start`]), so that the result does not depend on how the file was split.
 
 use super::record::{self, ActLine, BatchTrailer, ClaimHeader, Kind, RecordError};
+use crate::carry::claim_key;
 use crate::codes::Reject;
 use crate::money::Cents;
 use std::ops::Range;
@@ -53,9 +54,45 @@ pub struct Orphan {
     pub is_act: bool,
 }
 
+/// What the engine's bookkeeping reads of a claim, computed as the claim is read (in the parse's
+/// thread, the claim's bytes in its cache): the serial framing, duplicate check and routing then
+/// read these 16 bytes a claim where they read each claim's header again (issue #13).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ClaimKeys {
+    /// Its practitioner and claim number ([`claim_key`]), or [`NO_KEY`]: no readable header.
+    pub(crate) dup: u64,
+    /// Its beneficiary's key ([`crate::refs::benef_key`], 0 when the NIR has none: the controls
+    /// reject it), or [`NO_KEY`]: the claim never reaches the rules (no header, or an error).
+    pub(crate) route: u64,
+}
+
+/// No key ([`ClaimKeys`]): above every claim key (at most 10¹⁸) and beneficiary key (below 2⁵⁶).
+pub(crate) const NO_KEY: u64 = u64::MAX;
+
+impl ClaimKeys {
+    fn of(c: &ParsedClaim) -> ClaimKeys {
+        match &c.header {
+            Some(h) => ClaimKeys {
+                dup: claim_key(h.practitioner, h.claim_no),
+                route: if c.error.is_none() {
+                    crate::refs::benef_key(&h.nir, h.rank).unwrap_or(0)
+                } else {
+                    NO_KEY
+                },
+            },
+            None => ClaimKeys {
+                dup: NO_KEY,
+                route: NO_KEY,
+            },
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct Chunk {
     pub claims: Vec<ParsedClaim>,
+    /// Each claim's keys, in the order of `claims`.
+    pub(crate) keys: Vec<ClaimKeys>,
     pub lines: Vec<ActLine>,
     pub line_pos: Vec<Pos>,
     pub trailer: Option<(Result<BatchTrailer, RecordError>, Pos)>,
@@ -129,6 +166,7 @@ pub fn count_records(data: &[u8]) -> u64 {
 impl Chunk {
     pub fn clear(&mut self) {
         self.claims.clear();
+        self.keys.clear();
         self.lines.clear();
         self.line_pos.clear();
         self.trailer = None;
@@ -313,6 +351,7 @@ impl Chunk {
             } else if c.act_records == 0 {
                 set_err(&mut c, Reject::NoLines, pos, None, "act lines", 0);
             }
+            self.keys.push(ClaimKeys::of(&c));
             self.claims.push(c);
         }
     }
