@@ -510,7 +510,7 @@ impl Beneficiaries {
     /// Reads what [`Self::get`] reads for each of `keys` (the radix bucket, the keys, the first row),
     /// a read-ahead so that the lookups that follow find the lines in the cache
     /// (`engine::liquidate_shards`). It goes in stages: the radix entries of every key first,
-    /// then the first key of every bucket, then the searches (now in the cache) and the first rows,
+    /// then the first key of every bucket, then the searches (now in the cache), then the first rows,
     /// then the ALD rows of the keys marked in `ald` (the rows of their blocks, where
     /// [`BenefView::ald_at`] searches, [`Self::ald_index`]).
     /// Each stage's loads do not depend on one another, so their cache misses overlap; one search
@@ -538,9 +538,12 @@ impl Beneficiaries {
         }
         for (slot, &key) in found.iter_mut().zip(keys) {
             *slot = self.find(key);
-            if let Some(i) = *slot {
-                acc ^= rows.get(i).map_or(0, |r| r.birth as u64);
-            }
+        }
+        // The first rows after every search, in a loop of their own: one row load after each
+        // search kept few of them in flight at once (the searches' branches and loads between
+        // them), and the wait for them was most of this function's time (perf, issue #13).
+        for &i in found.iter().flatten() {
+            acc ^= rows.get(i).map_or(0, |r| r.birth as u64);
         }
         // The ALD rows of the marked keys' blocks (`ald_index`: its entries first, then every cache
         // line of the rows between them), where `ald_at` searches.
