@@ -17,6 +17,11 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 pub const RECOVERIES: &str = "recoveries.tsv";
+
+/// Debtors read side by side when `debts.tsv` is written (see `DebtSink::finish_with`): enough
+/// independent loads to keep the core's outstanding misses busy, few enough that a block's slots
+/// and records are still in the first-level cache when they are decoded.
+const READ_BLOCK: usize = 64;
 pub const DEBTS: &str = "debts.tsv";
 
 pub const RECOVERIES_HEADER: &str = "claim\tline\tinput_line\tbyte_offset\tbeneficiary\tpractitioner\tdate_of_care\tamount\tdebt_kind\tdebt_claim\tdebt_line\tdebt_practitioner\tdebt_date_of_care\tdebt_created\tdebt_age_days\tdebt_amount\tdebt_open_after\n";
@@ -223,22 +228,34 @@ impl Sink for DebtSink {
             .map_err(|e| SinkError::Io(path.clone(), e))?;
         let unreadable = std::sync::OnceLock::new();
         write_in_pieces(&mut [&mut w], debtors.places(), |b, _, piece| {
-            // Sorted by key, the states and their debt lists lie at random places: their addresses
-            // are read first in a short loop, then each list's first debt, so that a piece's cache
-            // misses overlap instead of stalling one after the other inside the formatting
-            // (`debt_rows` was ≈ 11× its cost when it read the states directly, issue #13).
-            // Each state's debts are read from its packed form (`states::packed`), the piece's
-            // into one vector.
+            // Sorted by key, the states lie at random places (a slot in one of 256 shards, most
+            // records with debts in its spill arena): read one after the other inside the
+            // decoding, each debtor was two dependent cache misses the core stalled on — slot, then
+            // record — 55 % of the national tail's cpu-clock samples (`Debtors::at` 36 %,
+            // `packed::at_debts` 19 %: perf, issue #13). So each block of [`READ_BLOCK`] debtors is
+            // read in stages: every slot in a loop of independent loads (their misses overlap),
+            // then both ends of every record (the arena's misses overlap), then the records are
+            // decoded from the cache. Each state's debts are read from its packed form
+            // (`states::packed`), the piece's into one vector.
             let mut debts: Vec<Debt> = Vec::new();
             let mut ends: Vec<(u64, usize)> = Vec::with_capacity(piece.len());
-            for &place in piece {
-                let (k, s) = debtors.at(place);
-                if let Err(e) = crate::states::packed::open_debts(s, &mut debts) {
-                    // never listed as having no debt: the sink fails (the engine's totals read
-                    // every state with debts before the sinks finish, so this is not reached)
-                    let _ = unreadable.set(e.0);
+            let mut records: Vec<(u64, &[u8])> = Vec::with_capacity(READ_BLOCK);
+            for block in piece.chunks(READ_BLOCK) {
+                records.clear();
+                records.extend(block.iter().map(|&place| debtors.at(place)));
+                let mut touch = 0u8;
+                for (_, s) in &records {
+                    touch ^= s.first().copied().unwrap_or(0) ^ s.last().copied().unwrap_or(0);
                 }
-                ends.push((k, debts.len()));
+                std::hint::black_box(touch);
+                for &(k, s) in &records {
+                    if let Err(e) = crate::states::packed::open_debts(s, &mut debts) {
+                        // never listed as having no debt: the sink fails (the engine's totals read
+                        // every state with debts before the sinks finish, so this is not reached)
+                        let _ = unreadable.set(e.0);
+                    }
+                    ends.push((k, debts.len()));
+                }
             }
             let mut from = 0;
             let lists: Vec<(u64, &[Debt])> = ends
