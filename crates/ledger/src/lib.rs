@@ -297,7 +297,8 @@ impl Ledger {
         match liquidator_core::output::files::create_private_new(&path) {
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(LedgerError::Io(path, e)),
+            // What redb's own create would have said: the ledger cannot be opened (exit 11).
+            Err(e) => return Err(LedgerError::Open(path, redb::Error::Io(e))),
         }
         // A small page cache: a night reads each stored value once (into memory, `Reader`) and
         // writes each once; redb's default 1 GiB cache only added to the run's resident memory.

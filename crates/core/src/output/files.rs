@@ -408,7 +408,7 @@ impl Drop for TsvSink {
 /// buffer), so that its `fsync` at the end finds little left to write.
 ///
 /// The insurers' files (one an insurer a day pays: 9 on the generated days, hundreds on a real one)
-/// have buffers that grow from [`AMC_FIRST_BYTES`] to [`DIRECT_BYTES`] within [`AMC_BUDGET`] for all
+/// have buffers that grow from [`AMC_FIRST_BYTES`] to [`AMC_MAX_BYTES`] within [`AMC_BUDGET`] for all
 /// (`WriteBack::direct_growing`), and no `BufWriter` on a direct file (its rows are copied once, into
 /// the aligned buffer): a fixed 256 KiB buffer and a 64 KiB `BufWriter` each were 320 KiB an
 /// insurer, ≈ 94 MiB at 300 insurers, not counted anywhere (REVIEW-A11 M, issue #13's 256 MiB).
