@@ -37,6 +37,10 @@ use parquet::schema::types::ColumnDescPtr;
 /// writer and back).
 pub(super) type Index = u16;
 
+/// What writes a new key's value into the dictionary: `value(j, dict)` appends the value of the
+/// chunk's `j`-th paid row (the slow path of the key loops, once per distinct key).
+type ValueOf<'a> = dyn FnMut(usize, &mut Vec<u8>) -> Result<(), String> + 'a;
+
 /// One column's chunk of the current row group, being built.
 pub(super) struct DictChunk {
     descr: ColumnDescPtr,
@@ -248,7 +252,7 @@ impl DictChunk {
         paid: &[R],
         mask: &[u8],
         key: &mut impl FnMut(&R) -> K,
-        value: &mut dyn FnMut(usize, &mut Vec<u8>) -> Result<(), String>,
+        value: &mut ValueOf<'_>,
     ) -> Result<(), String> {
         let (Some(levels), Some(out)) = (levels, out) else {
             return Err("cells past the chunk's rows".into());
@@ -258,8 +262,7 @@ impl DictChunk {
             Some(p) => (true, p),
             None => (false, (K::default(), 0)),
         };
-        let mut j = 0;
-        for (r, slot) in paid.iter().zip(out.iter_mut()) {
+        for (j, (r, slot)) in paid.iter().zip(out.iter_mut()).enumerate() {
             let k = key(r);
             if !(have && k == pk) {
                 pi = match K::map(self).find(k) {
@@ -270,7 +273,6 @@ impl DictChunk {
                 have = true;
             }
             *slot = pi;
-            j += 1;
         }
         *K::last(self) = have.then_some((pk, pi));
         Ok(())
@@ -285,7 +287,7 @@ impl DictChunk {
         k: K,
         slot: usize,
         j: usize,
-        value: &mut dyn FnMut(usize, &mut Vec<u8>) -> Result<(), String>,
+        value: &mut ValueOf<'_>,
     ) -> Result<Index, String> {
         let i = new_entry(
             &mut self.dict,
