@@ -938,8 +938,10 @@ fn liquidate_shards(
                     // issue #14).
                     let mut ask = [0u64; LOOKAHEAD];
                     let mut asked = 0;
-                    for &(_, key) in next {
-                        if st.touch(key) == 0
+                    let mut lens = [0usize; LOOKAHEAD];
+                    st.touch_all(&keys[..m], &mut lens[..m]);
+                    for (&key, &len) in keys[..m].iter().zip(&lens) {
+                        if len == 0
                             && let Some(a) = ask.get_mut(asked)
                         {
                             *a = key;

@@ -398,6 +398,31 @@ impl Shard {
         self.packed(key).map_or(0, |b| b.len())
     }
 
+    /// [`Self::touch`] for each of `keys` (at most 16), its result in `lens`, in stages: the first
+    /// index bucket of every key, then the slot each of those names, then the lookups (now in
+    /// the cache). One lookup after the other chained bucket → slot → bytes per key, and few of
+    /// them were in flight at once (issue #13).
+    pub(crate) fn touch_all(&self, keys: &[u64], lens: &mut [usize]) {
+        let t = self.index.as_slice();
+        let slots = self.slots.as_slice();
+        let mask = t.len().saturating_sub(1);
+        let mut first = [0u64; 16];
+        for (f, &key) in first.iter_mut().zip(keys) {
+            *f = t.get(hash(key) as usize & mask).copied().unwrap_or(0);
+        }
+        // The loaded keys are folded into one, handed to `black_box`: the loads are kept.
+        let mut acc = 0u64;
+        for &e in first.iter().take(keys.len()) {
+            if e != 0 {
+                acc ^= key_at(slots, (e as u32).wrapping_sub(1));
+            }
+        }
+        std::hint::black_box(acc);
+        for (l, &key) in lens.iter_mut().zip(keys) {
+            *l = self.touch(key);
+        }
+    }
+
     fn set(&mut self, key: u64, bytes: &[u8]) {
         match self.slot(key) {
             Some(i) => self.store(i, bytes, packed::has_debts(bytes)),
@@ -1307,6 +1332,21 @@ mod tests {
                 assert_eq!(sh.packed(k ^ 0x800), None);
             }
             assert_eq!(sh.len(), model.len());
+            // the staged read-ahead answers what `touch` answers, key for key: the length of the
+            // state, 0 for a key without one (the engine asks a ledger for those)
+            let mut keys: Vec<u64> = model.keys().copied().take(1000).collect();
+            keys.extend(keys.clone().iter().map(|k| k ^ 0x800));
+            for batch in keys.chunks(16).chain([&keys[..0], &keys[..1], &keys[..7]]) {
+                let mut lens = [usize::MAX; 16];
+                sh.touch_all(batch, &mut lens[..batch.len()]);
+                for (k, l) in batch.iter().zip(&lens) {
+                    assert_eq!(*l, sh.touch(*k), "key {k}");
+                    assert_eq!(*l, sh.packed(*k).map_or(0, |b| b.len()));
+                }
+            }
+            let mut lens = [usize::MAX; 2];
+            Shard::default().touch_all(&keys[..2], &mut lens);
+            assert_eq!(lens, [0, 0], "an empty shard holds no state");
         }
     }
 
