@@ -330,7 +330,7 @@ mod tests {
                     let amount = 1 + rng.width(40) as i64;
                     let open = 1 + (rng.next() as i64 & i64::MAX) % amount;
                     let pick = |r: &mut Rng| {
-                        if r.next() % 3 == 0 {
+                        if r.next().is_multiple_of(3) {
                             Date(r.next() as u32)
                         } else {
                             dates[(r.next() % dates.len() as u64) as usize]
@@ -343,7 +343,7 @@ mod tests {
                             claim: rng.width(32) as u32,
                             line: rng.width(16) as u16,
                             date_of_care: pick(&mut rng),
-                            kind: if rng.next() % 2 == 0 {
+                            kind: if rng.next().is_multiple_of(2) {
                                 DebtKind::Participation
                             } else {
                                 DebtKind::Franchise
