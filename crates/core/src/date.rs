@@ -20,9 +20,16 @@ impl Date {
         Some(Date(y * 10000 + m * 100 + d))
     }
 
-    /// From the integer `YYYYMMDD`, validated.
+    /// From the integer `YYYYMMDD`, validated: [`Date::from_ymd`]'s checks, the month's length
+    /// asked only past the 28th, and `v` itself kept (`from_ymd` builds it again from its parts).
+    /// Every claim header and act line has a date read here (issue #13).
     pub fn from_u32(v: u32) -> Option<Date> {
-        Date::from_ymd(v / 10000, (v / 100) % 100, v % 100)
+        let (y, m, d) = (v / 10000, (v / 100) % 100, v % 100);
+        let valid = (1..=9999).contains(&y)
+            && (1..=12).contains(&m)
+            && d != 0
+            && (d <= 28 || d <= days_in_month(y, m));
+        valid.then_some(Date(v))
     }
 
     /// From 8 ASCII digits `YYYYMMDD`.
@@ -184,6 +191,24 @@ mod tests {
         assert!(Date::parse_compact(b"2025010A").is_none());
         assert_eq!(Date::parse_iso("2026-01-01"), Some(Date(20260101)));
         assert!(Date::parse_iso("2026-1-01").is_none());
+    }
+
+    /// `from_u32` accepts exactly the integers `from_ymd` accepts, as the same date: every day
+    /// number 0–99 of every month number 0–99 of years around the bounds (0, 1, 9 999, 10 000)
+    /// and the leap-year rules (1900, 2000, 2024, 2025, 2100), every integer of 8 digits or fewer.
+    #[test]
+    fn from_u32_accepts_what_from_ymd_accepts_as_the_same_date() {
+        for y in [
+            0, 1, 4, 1900, 1999, 2000, 2024, 2025, 2026, 2100, 2400, 9999, 10_000,
+        ] {
+            for m in 0..100 {
+                for d in 0..100 {
+                    let v = y * 10_000 + m * 100 + d;
+                    assert_eq!(Date::from_u32(v), Date::from_ymd(y, m, d), "{v}");
+                }
+            }
+        }
+        assert_eq!(Date::from_u32(u32::MAX), None);
     }
 
     #[test]

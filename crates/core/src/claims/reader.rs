@@ -233,18 +233,21 @@ impl Chunk {
                         open = Some(self.start_claim(rec, pos));
                     }
                     Kind::Ngap | Kind::Ccam => {
-                        let fee = record::act_fee(rec).unwrap_or(0);
                         self.act_records += 1;
+                        let fee = match open.as_mut() {
+                            Some(c) if !ended => self.add_line(c, rec, pos),
+                            _ => {
+                                let fee = record::act_fee(rec).unwrap_or(0);
+                                self.orphans.push(Orphan {
+                                    pos,
+                                    claim_no: record::claim_no(rec).unwrap_or(0),
+                                    fee,
+                                    is_act: true,
+                                });
+                                fee
+                            }
+                        };
                         self.fee_total += fee;
-                        match open.as_mut() {
-                            Some(c) if !ended => self.add_line(c, rec, pos, fee),
-                            _ => self.orphans.push(Orphan {
-                                pos,
-                                claim_no: record::claim_no(rec).unwrap_or(0),
-                                fee,
-                                is_act: true,
-                            }),
-                        }
                     }
                     Kind::ClaimEnd => match open.as_mut() {
                         Some(c) if !ended => {
@@ -306,10 +309,19 @@ impl Chunk {
         c
     }
 
-    fn add_line(&mut self, c: &mut ParsedClaim, rec: &[u8], pos: Pos, fee: Cents) {
+    /// Adds the act record `rec` to the open claim `c`; returns its fee as far as it reads (0 if
+    /// not), what the claim and the chunk count as billed.
+    fn add_line(&mut self, c: &mut ParsedClaim, rec: &[u8], pos: Pos) -> Cents {
+        let line = record::act_line(rec);
+        // A line read whole has read its fee, the field `act_fee` reads (the same columns, the
+        // same digits): read a second time only for a line that does not read (issue #13).
+        let fee = match &line {
+            Ok(l) => l.fee,
+            Err(_) => record::act_fee(rec).unwrap_or(0),
+        };
         c.act_records += 1;
         c.billed += fee;
-        match record::act_line(rec) {
+        match line {
             Ok(l) => {
                 if c.header.is_some_and(|h| h.claim_no != l.claim_no) {
                     set_err(
@@ -334,6 +346,7 @@ impl Chunk {
                 set_err(c, e.code, pos, line_no, e.field, e.column)
             }
         }
+        fee
     }
 
     fn close(&mut self, c: Option<ParsedClaim>, ended: bool) {
