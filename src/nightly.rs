@@ -132,7 +132,7 @@ pub fn run<'s>(
     let Prepared {
         mut timer,
         mut ledger,
-        reader,
+        mut reader,
         data,
         header,
     } = prepared;
@@ -174,6 +174,11 @@ pub fn run<'s>(
     }
     let loads = reader.timing();
     let carried = reader.carried_bytes();
+    // The current image file, mapped and checked when the night opened, is kept for the commit's
+    // merge: mapping and checking it again there cost an xxh3 over the file and a walk of its
+    // records (issue #14). A file mapping, read in place: page cache, not the process's anonymous
+    // memory (issue #13).
+    let current = reader.take_current();
     // The ledger's states and indexes go before the night's states are encoded: they are never
     // held together (issue #14: ≈ 0.5 GiB at national size).
     let clock = std::time::Instant::now();
@@ -238,6 +243,7 @@ pub fn run<'s>(
         let mut commit = night_commit(&header, checksum, refs, &[], stage, &night, out, None);
         commit.encoded = Some(&encoded);
         commit.carried = Some(carried);
+        commit.current = current.as_ref();
         let pending = ledger
             .commit_night_when(&commit, || wait(&mut waited))
             .map_err(|e| match e {
@@ -335,6 +341,7 @@ fn night_commit<'a>(
         out,
         replaces,
         carried: None,
+        current: None,
     }
 }
 

@@ -266,6 +266,18 @@ pub struct NightCommit<'a> {
     /// Layout 4 sized its buckets with it; layout 5 writes the whole image and does not need it
     /// (kept for the callers' figures).
     pub carried: Option<u64>,
+    /// The current image file as the night's reader mapped and checked it ([`Reader::take_current`]):
+    /// the commit merges from it when it is still the image `meta.states` names, instead of mapping
+    /// and checking the file a second time (xxh3 over it and a walk of its records, issue #14).
+    /// `None`: the commit maps it.
+    pub current: Option<&'a CheckedImage>,
+}
+
+/// The current states' image file, mapped and checked (`Images::map`) by a [`Reader`], with the
+/// `meta.states` it was checked against ([`NightCommit::current`]).
+pub struct CheckedImage {
+    r: Option<images::ImageRef>,
+    images: Images,
 }
 
 pub struct Ledger {
@@ -782,9 +794,18 @@ impl Ledger {
             }
         };
         let at = |i: usize| enc.get(i);
-        let (old, current) = {
-            let r = Self::image_ref(&txn.open_table(META).map_err(st)?)?;
-            (r, self.current_images(r)?)
+        let old = Self::image_ref(&txn.open_table(META).map_err(st)?)?;
+        // The reader's map serves when it was checked against the `meta.states` this transaction
+        // reads (same generation, length and xxh3): the file it names is written once and never
+        // modified in place (`Images::map`), so the check made when the night opened still holds.
+        // Anything else (no reader's map, another generation) is mapped and checked here.
+        let mapped;
+        let current = match n.current {
+            Some(c) if c.r == old => &c.images,
+            _ => {
+                mapped = self.current_images(old)?;
+                &mapped
+            }
         };
         // Every night writes the next generation whole: the file a run maps, sequential to write.
         let generation = old.map_or(1, |r| r.generation + 1);
@@ -796,7 +817,7 @@ impl Ledger {
                 let image;
                 (secs, image) = write_image(
                     (&self.dir, self.part_records),
-                    &current,
+                    current,
                     generation,
                     enc.len(),
                     at,
@@ -813,7 +834,7 @@ impl Ledger {
                 let mut before = Vec::new();
                 let (_, image) = write_image(
                     (&self.dir, self.part_records),
-                    &current,
+                    current,
                     generation,
                     enc.len(),
                     at,
@@ -883,7 +904,7 @@ impl Ledger {
                 new_current.sort_unstable_by_key(|e| e.0);
                 let (_, image) = write_image(
                     (&self.dir, self.part_records),
-                    &current,
+                    current,
                     generation,
                     new_current.len(),
                     |i| (new_current[i].0, new_current[i].1.as_slice()),
@@ -1283,6 +1304,8 @@ fn read_undo(
 pub struct StateView {
     undo: Vec<Images>,
     current: Images,
+    /// The `meta.states` `current` was mapped and checked against (`None`: no states yet).
+    current_ref: Option<images::ImageRef>,
 }
 
 impl StateView {
@@ -1290,7 +1313,8 @@ impl StateView {
     fn load(db: &Database, dir: &Path, from: u32, last: u32) -> Result<StateView, LedgerError> {
         let r = db.begin_read().map_err(st)?;
         // The current states: their image file mapped, read in place (no copy into fresh memory).
-        let current = match Ledger::image_ref(&r.open_table(META).map_err(st)?)? {
+        let current_ref = Ledger::image_ref(&r.open_table(META).map_err(st)?)?;
+        let current = match current_ref {
             Some(i) => Images::map(&dir.join(i.file_name()), i)?,
             None => Images::default().seal(),
         };
@@ -1303,7 +1327,11 @@ impl StateView {
             }
             undo.push(im.seal());
         }
-        Ok(StateView { undo, current })
+        Ok(StateView {
+            undo,
+            current,
+            current_ref,
+        })
     }
 
     /// Heap bytes held: `LIQUIDATOR_TIMING`'s memory figures.
@@ -1591,6 +1619,16 @@ impl Reader {
             .map(|s| s.0.load(std::sync::atomic::Ordering::Relaxed))
             .sum()
     }
+    /// The current states' image file as this reader mapped and checked it, taken out for the
+    /// night's commit ([`NightCommit::current`]); the reader's lookups see no states after it.
+    /// `None` if the states were never asked for or failed to load: the commit maps the file itself.
+    pub fn take_current(&mut self) -> Option<CheckedImage> {
+        let v = self.states.cell.get_mut()?.as_mut().ok()?;
+        Some(CheckedImage {
+            r: v.current_ref,
+            images: std::mem::take(&mut v.current),
+        })
+    }
     /// The first error a lookup met (the run must then fail: its answers may be incomplete).
     pub fn error(&self) -> Option<String> {
         self.error.lock().ok().and_then(|e| e.clone())
@@ -1772,6 +1810,18 @@ mod tests {
         night: &NightSink,
         states: &[(u64, &BenefState)],
     ) -> u32 {
+        commit_with_current(l, batch_no, oldest, night, states, None)
+    }
+
+    /// [`commit_with_states`], the commit handed `current` (a reader's map of the current image).
+    fn commit_with_current(
+        l: &mut Ledger,
+        batch_no: u32,
+        oldest: Date,
+        night: &NightSink,
+        states: &[(u64, &BenefState)],
+        current: Option<&CheckedImage>,
+    ) -> u32 {
         let dir = l.dir().to_path_buf();
         let p = l
             .commit_night(&NightCommit {
@@ -1787,6 +1837,7 @@ mod tests {
                 out: &dir.join("out"),
                 replaces: None,
                 carried: None,
+                current,
             })
             .unwrap();
         l.finish(&p).unwrap();
@@ -1911,6 +1962,7 @@ mod tests {
                 out: &tmp.path().join("out"),
                 replaces: None,
                 carried: None,
+                current: None,
             })
             .unwrap();
         assert_eq!(p.seq, 3);
@@ -2144,6 +2196,54 @@ mod tests {
                 (k, s)
             })
             .collect()
+    }
+
+    /// The commit merges from the reader's map of the current image (`NightCommit::current`, taken
+    /// by `run` instead of mapping and checking the file again) only when it was checked against
+    /// the `meta.states` the commit reads: the map of an older generation (a reader taken before a
+    /// night since committed) is not merged from — the current image is mapped and checked.
+    #[test]
+    fn the_commit_merges_from_the_readers_image_only_if_it_is_the_current_generation() {
+        let night = NightSink::default();
+        let nights = [
+            many_states(0, 3_000, 100),
+            many_states(1_000, 4_000, 1_000),
+            many_states(0, 500, 5_000),
+        ];
+        let refs = |i: usize| -> Vec<(u64, &BenefState)> {
+            nights[i].iter().map(|(k, s)| (*k, s)).collect()
+        };
+        let taken = |l: &Ledger| {
+            let mut r = l.reader(None).unwrap();
+            assert!(r.state(0).is_some());
+            let c = r.take_current();
+            assert!(c.is_some() && r.error().is_none());
+            c
+        };
+        // The three nights, each commit mapping the image itself.
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut plain, _) = Ledger::open(tmp.path()).unwrap();
+        for i in 0..3 {
+            commit_with_states(&mut plain, i as u32 + 1, Date(20231216), &night, &refs(i));
+        }
+        // Night 3 handed the reader's map of generation 2, the current one: the same states.
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut l, _) = Ledger::open(tmp.path()).unwrap();
+        commit_with_states(&mut l, 1, Date(20231216), &night, &refs(0));
+        commit_with_states(&mut l, 2, Date(20231216), &night, &refs(1));
+        let c = taken(&l);
+        commit_with_current(&mut l, 3, Date(20231216), &night, &refs(2), c.as_ref());
+        assert_eq!(stored_states(&l), stored_states(&plain));
+        // Night 3 handed a map of generation 1 (stale): merged from generation 2 all the same.
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut l, _) = Ledger::open(tmp.path()).unwrap();
+        commit_with_states(&mut l, 1, Date(20231216), &night, &refs(0));
+        let stale = taken(&l);
+        commit_with_states(&mut l, 2, Date(20231216), &night, &refs(1));
+        commit_with_current(&mut l, 3, Date(20231216), &night, &refs(2), stale.as_ref());
+        assert_eq!(stored_states(&l), stored_states(&plain));
+        let r = l.reader(None).unwrap();
+        assert_eq!(r.state(3_500).map(|s| s.pf_used(2026)), Some(4_500));
     }
 
     #[test]
@@ -2444,6 +2544,7 @@ mod tests {
                         out: &tmp.path().join("out"),
                         replaces: None,
                         carried: None,
+                        current: None,
                     })
                     .unwrap();
                 l.finish(&p).unwrap();
@@ -2478,6 +2579,7 @@ mod tests {
                 out: &tmp.path().join("out"),
                 replaces,
                 carried: None,
+                current: None,
             })
         };
         // pruned for another oldest payable day than the night's
@@ -2830,6 +2932,7 @@ mod tests {
                 out: &tmp.path().join("out"),
                 replaces: Some(4),
                 carried: None,
+                current: None,
             })
             .unwrap();
         l.finish(&p).unwrap();
@@ -2890,6 +2993,7 @@ mod tests {
                     out: &tmp.path().join("out"),
                     replaces: Some(seq),
                     carried: None,
+                    current: None,
                 })
                 .unwrap();
             l.finish(&p).unwrap();
@@ -2948,6 +3052,7 @@ mod tests {
             out: &out,
             replaces: None,
             carried: None,
+            current: None,
         };
         let mut asked = 0;
         let r = l.commit_night_when(&commit, || {
