@@ -171,6 +171,24 @@ fn association_code_2_halves_the_second_act_snds_example_14_46() {
     assert_eq!(p.lines[0].base, 2907);
 }
 
+/// Each paid line's result carries its place in the claim's act lines (`LineResult::index`, set
+/// where the results are built, `pricing::compute_bases`) and its number, in line order.
+#[test]
+fn a_claim_paid_whole_gives_each_line_its_place_in_line_order() {
+    let r = mini_refs();
+    let p = paid(liquidate(
+        r,
+        &header(ADULT, 19850512, DENTIST),
+        &[
+            ccam("BGQP002", 1, "", b'1', 20260302, 2907),
+            ccam("HBJD001", 1, "", b'2', 20260302, 1446),
+        ],
+    ));
+    let at: Vec<(u16, u16)> = p.lines.iter().map(|l| (l.line_no, l.index)).collect();
+    assert_eq!(at, [(1, 0), (2, 1)]);
+    assert!(p.rejected_lines.is_empty());
+}
+
 #[test]
 fn association_ranks_by_unit_price_excluding_modifiers() {
     // LAQK013 25.27 + Z would be 30.78 > QZFA036 28.80, but ranking excludes modifiers: QZFA036 is first.

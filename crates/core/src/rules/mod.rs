@@ -739,9 +739,6 @@ fn settle_on(
         association::apply_association(ctx, c, priced, st, tr)?;
     }
     let mut lines = pricing::compute_bases(c, priced, tr);
-    for (k, l) in lines.iter_mut().enumerate() {
-        l.index = k as u16;
-    }
     rate::apply_rates(ctx, c, parties, priced, &mut lines, tr);
     participation::apply_participation(ctx, c, parties, &mut lines, st, tr);
     participation::apply_franchise(ctx, c, parties, &mut lines, st, tr);

@@ -405,29 +405,33 @@ pub fn check_ngap_majorations(
 /// * base = (PU − reduction) + Σ (majoration − its reduction), times the quantity;
 /// * the base never exceeds the fee billed ("dans la limite des frais exposés"): a lower fee caps the
 ///   base with warning `W102`.
+///
+/// Each line's result is built in place in the outcome's Vec (`index` = its place in `c.lines`): a
+/// `LineResult` is 240 bytes, and building it on the stack then pushing it was a `memmove` a line —
+/// the largest caller of memmove in the run (issue #13).
 pub fn compute_bases(c: &ClaimInput, priced: &[Priced], tr: &mut Trace) -> Vec<LineResult> {
-    let mut out = Vec::with_capacity(priced.len());
-    for (l, p) in c.lines.iter().zip(priced) {
+    let mut out: Vec<LineResult> = Vec::with_capacity(priced.len());
+    for (k, (l, p)) in c.lines.iter().zip(priced).enumerate() {
         let coef = p.assoc_coef;
         let pu_after = money::pct(p.unit_price, coef);
-        let mut r = LineResult {
-            line_no: l.line_no,
-            date: l.date,
-            grid: p.grid,
-            unit_price: p.unit_price,
-            quantity: l.quantity,
-            modifiers: p.modifiers,
-            pu_assoc_red: p.unit_price - pu_after,
-            assoc_code: p.assoc_code,
-            assoc_coef: coef,
-            billed: l.fee,
-            group: p.group,
-            physician_act: p.physician_act,
-            own_act: match p.ngap_family {
-                Some(f) => f.is_base(),
-                None => !p.complement,
-            },
-            ..Default::default()
+        out.push(LineResult::default());
+        let Some(r) = out.last_mut() else { break };
+        r.line_no = l.line_no;
+        r.index = k as u16;
+        r.date = l.date;
+        r.grid = p.grid;
+        r.unit_price = p.unit_price;
+        r.quantity = l.quantity;
+        r.modifiers = p.modifiers;
+        r.pu_assoc_red = p.unit_price - pu_after;
+        r.assoc_code = p.assoc_code;
+        r.assoc_coef = coef;
+        r.billed = l.fee;
+        r.group = p.group;
+        r.physician_act = p.physician_act;
+        r.own_act = match p.ngap_family {
+            Some(f) => f.is_base(),
+            None => !p.complement,
         };
         let mut unit = pu_after;
         for s in 0..4 {
@@ -465,7 +469,6 @@ pub fn compute_bases(c: &ClaimInput, priced: &[Priced], tr: &mut Trace) -> Vec<L
                 money::fmt_euros(base)
             )
         });
-        out.push(r);
     }
     out
 }
