@@ -700,7 +700,8 @@ fn liquidate_inner(
     if let Some(carry) = ctx.carry {
         controls::check_paid_earlier(carry, c, tr)?;
     }
-    let mut priced = pricing::price_lines(ctx, c, &parties, tr)?;
+    let mut priced = SmallVec::new();
+    pricing::price_lines(ctx, c, &parties, &mut priced, tr)?;
     match work {
         Work::Copy(st) => {
             // Work on a copy of the state: a claim rejected by a later rule must leave no trace

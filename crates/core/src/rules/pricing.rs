@@ -62,14 +62,17 @@ pub fn select_grid(p: &Practitioner) -> Grid {
 /// * modifiers (RULES.md §2.1): each must be in the act's allowed list for that activity on that date
 ///   [S: MS-API R_ACTIVITE_MODIFICATEUR] and have a value on the grid and date [S: MS-API R_TB11]; a code
 ///   may not be repeated. At most 4 is enforced by the record layout (4 slots, B2 4M CP 59–62).
+///
+/// The lines are pushed onto `out`, the caller's (empty) list: returned in a `Result`, the inline
+/// list (4 × `Priced`) was copied by a `memcpy` a claim (issue #13).
 pub fn price_lines(
     ctx: &Ctx,
     c: &ClaimInput,
     parties: &Parties,
+    out: &mut SmallVec<[Priced; 4]>,
     tr: &mut Trace,
-) -> Result<SmallVec<[Priced; 4]>, Rej> {
+) -> Result<(), Rej> {
     let refs = ctx.refs;
-    let mut out = SmallVec::new();
     for (i, l) in c.lines.iter().enumerate() {
         let (prac, spec) = parties.prac[i];
         let grid = select_grid(&prac);
@@ -303,8 +306,7 @@ pub fn price_lines(
         };
         out.push(p);
     }
-    check_ngap_majorations(c, &out, tr)?;
-    Ok(out)
+    check_ngap_majorations(c, out, tr)
 }
 
 /// The rejection of a CCAM line [`crate::refs::Refs::ccam_pricing`] has no answer for: the act is
