@@ -285,20 +285,8 @@ mod tests {
     use crate::date::Date;
     use crate::rules::debt::{DebtKind, DebtOrigin};
 
-    /// A fixed-seed xorshift: the same cases every run.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        /// A value of a random bit width, so that every digit count occurs.
-        fn width(&mut self, bits: u32) -> u64 {
-            (self.next() >> (64 - bits)) >> (self.next() % bits as u64)
-        }
-    }
+    // The rows' tests' fixed-seed xorshift: the same cases every run.
+    use crate::output::rows::tests::Rng;
 
     /// The rows written in place (`rows::debt_row`, with the beneficiary's text, the age's day
     /// counts kept) are the reference writer's bytes: keys of every shape (Corsican NIRs, ranks
