@@ -812,13 +812,7 @@ mod tests {
     /// compared 33 M claims).
     #[test]
     fn the_set_agrees_with_a_hash_set_model_over_random_windows_and_extreme_keys() {
-        let mut x = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::testing::Rng(0x2545_F491_4F6C_DD1Du64).into_fn();
         const EXTREMES: [u64; 6] = [0, 1, (1 << 63) - 1, 1 << 63, u64::MAX - 1, u64::MAX];
         let mut s = ClaimsSeen::default();
         let mut model = std::collections::HashSet::new();
@@ -853,19 +847,13 @@ mod tests {
     /// against settled runs, and the next check or settle restores the geometry.
     #[test]
     fn a_check_flags_the_same_claims_whether_the_runs_were_settled_after_the_last_window_or_not() {
-        let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::testing::Rng(0x9E37_79B9_7F4A_7C15u64).into_fn();
         let (mut settled, mut lazy) = (ClaimsSeen::default(), ClaimsSeen::default());
         let mut unsettled_seen = false;
         for w in 0..400 {
             let n = 1 + (next() % 3_000) as usize;
             let keys: Vec<Option<u64>> = (0..n)
-                .map(|_| (next() % 16 != 0).then(|| next() % 200_000))
+                .map(|_| (!next().is_multiple_of(16)).then(|| next() % 200_000))
                 .collect();
             let want = window(&mut settled, &keys);
             let mut got = Vec::new();
@@ -898,13 +886,7 @@ mod tests {
     /// before the other at any point of a group.
     #[test]
     fn a_merge_writes_the_bytes_of_the_union_pushed_key_by_key() {
-        let mut x = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::testing::Rng(0x2545_F491_4F6C_DD1Du64).into_fn();
         let sizes = [
             0,
             1,
@@ -1044,13 +1026,7 @@ mod tests {
     /// repeated, keys equal in some bytes only (passes skipped) and all equal, from buffers reused.
     #[test]
     fn the_radix_sort_orders_the_pairs_by_key_then_position_as_a_comparison_sort() {
-        let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::testing::Rng(0x9E37_79B9_7F4A_7C15u64).into_fn();
         let (mut v, mut spare) = (Vec::new(), Vec::new());
         for n in [
             0,
@@ -1098,13 +1074,7 @@ mod tests {
     /// ahead (`expect`) flags the same claims as one grown as the keys come.
     #[test]
     fn the_filter_keeps_every_key_held_and_changes_no_answer_only_the_runs_looked_in() {
-        let mut x = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::testing::Rng(0x2545_F491_4F6C_DD1Du64).into_fn();
         let mut f = Filter::with_capacity(10_000);
         let keys: Vec<u64> = (0..10_000).map(|_| next()).collect();
         keys.iter().for_each(|&k| f.insert(k));
@@ -1130,7 +1100,7 @@ mod tests {
         for w in 0..120 {
             let n = 1 + (next() % 5_000) as usize;
             let keys: Vec<Option<u64>> = (0..n)
-                .map(|_| (next() % 16 != 0).then(|| next() % 600_000))
+                .map(|_| (!next().is_multiple_of(16)).then(|| next() % 600_000))
                 .collect();
             let cap = grown.filter.capacity;
             let want = window(&mut grown, &keys);

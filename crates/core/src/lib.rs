@@ -31,6 +31,8 @@ pub mod rules;
 pub mod session;
 pub mod sink;
 pub mod states;
+#[cfg(test)]
+mod testing;
 
 /// Whether `LIQUIDATOR_TIMING` is set (read once): the stage, tail, memory and load timings every
 /// layer prints on standard error (issue #13). At the crate root so that `refs` and `engine` share it

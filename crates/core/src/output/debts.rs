@@ -285,8 +285,7 @@ mod tests {
     use crate::date::Date;
     use crate::rules::debt::{DebtKind, DebtOrigin};
 
-    // The rows' tests' fixed-seed xorshift: the same cases every run.
-    use crate::output::rows::tests::Rng;
+    use crate::testing::Rng;
 
     /// The rows written in place (`rows::debt_row`, with the beneficiary's text, the age's day
     /// counts kept) are the reference writer's bytes: keys of every shape (Corsican NIRs, ranks

@@ -588,13 +588,7 @@ mod tests {
     /// the row writer, which found them equal on 3 M cases with its own harness).
     #[test]
     fn a_row_array_and_a_vec_agree_on_random_values_of_every_size() {
-        let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::testing::Rng(0x9E37_79B9_7F4A_7C15u64).into_fn();
         for _ in 0..200_000 {
             let r0 = next();
             // A value of a random bit width, so that every digit count occurs.

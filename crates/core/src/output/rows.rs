@@ -732,26 +732,15 @@ fn amc_row(b: &mut W<'_>, p: &Pieces, l: &ActLine, r: &LineResult) {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
     use crate::codes::Warn;
     use crate::rules::{AmcRoute, PayeeKind, RateReason};
 
-    /// A fixed-seed xorshift: the same cases every run, no dependency (the debts rows' tests use it
-    /// too).
-    pub(crate) struct Rng(pub(crate) u64);
+    use crate::testing::Rng;
+
+    /// The rows' draws over the core's test xorshift.
     impl Rng {
-        pub(crate) fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        /// A value of a random bit width below `2^max_bits`, so that every digit count occurs.
-        pub(crate) fn width(&mut self, max_bits: u32) -> u64 {
-            let v = self.next() >> (64 - max_bits);
-            v >> (self.next() % max_bits as u64)
-        }
         /// An amount of a random width and sign, zero one time in three (most amounts of a row).
         fn cents(&mut self) -> Cents {
             if self.next().is_multiple_of(3) {
