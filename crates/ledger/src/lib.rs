@@ -2318,7 +2318,6 @@ mod tests {
         assert_eq!(image_files(tmp.path()), ["states.3.img"]);
     }
 
-    /// The state image files in a ledger directory.
     /// A finished night stands even when the generation it replaced cannot be removed: `finish`
     /// returns `Ok` (the run must not report a failure for a committed night whose outputs are in
     /// place), the current image is untouched and the next night commits. Here a directory stands
@@ -2326,14 +2325,9 @@ mod tests {
     #[test]
     fn a_stale_image_that_cannot_be_removed_does_not_fail_a_finished_night() {
         let tmp = tempfile::tempdir().unwrap();
-        let (mut l, _) = Ledger::open(tmp.path()).unwrap();
+        let (mut l, mut s) = ledger_after_one_night(tmp.path());
         let night = NightSink::default();
-        let mut s = BenefState::default();
-        s.add_pf(2026, 100);
-        commit_with_states(&mut l, 1, Date(20240101), &night, &[(1, &s)]);
-        let stuck = tmp.path().join(images::file_name(99));
-        std::fs::create_dir(&stuck).unwrap();
-        std::fs::write(stuck.join("x"), b"x").unwrap();
+        unremovable_image(tmp.path(), 99);
         s.add_pf(2026, 5);
         commit_with_states(&mut l, 2, Date(20240101), &night, &[(1, &s)]);
         let (states, _, image) = stored_states(&l);
@@ -2356,10 +2350,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("ledger");
-        let (mut l, _) = Ledger::open(&dir).unwrap();
-        let mut s = BenefState::default();
-        s.add_pf(2026, 100);
-        commit_with_states(&mut l, 1, Date(20240101), &NightSink::default(), &[(1, &s)]);
+        let _ledger = ledger_after_one_night(&dir);
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&dir), 0o750);
         let files = [vec![FILE.to_string()], image_files(&dir)].concat();
@@ -2381,15 +2372,10 @@ mod tests {
     #[test]
     fn a_stale_image_that_cannot_be_removed_is_a_warning_of_the_open_not_a_failure() {
         let tmp = tempfile::tempdir().unwrap();
-        let (mut l, _) = Ledger::open(tmp.path()).unwrap();
+        let (l, mut s) = ledger_after_one_night(tmp.path());
         let night = NightSink::default();
-        let mut s = BenefState::default();
-        s.add_pf(2026, 100);
-        commit_with_states(&mut l, 1, Date(20240101), &night, &[(1, &s)]);
         drop(l);
-        let stuck = tmp.path().join(images::file_name(99));
-        std::fs::create_dir(&stuck).unwrap();
-        std::fs::write(stuck.join("x"), b"x").unwrap();
+        let stuck = unremovable_image(tmp.path(), 99);
         for g in [0u64, 7, 98, 100, 1000] {
             std::fs::write(tmp.path().join(images::file_name(g)), b"stale").unwrap();
         }
@@ -2417,6 +2403,25 @@ mod tests {
         assert_eq!(image_files(tmp.path()), [images::file_name(2)]);
     }
 
+    /// A new ledger in `dir` after night 1, which stored beneficiary 1's state (100 of franchise
+    /// used in 2026), and that state.
+    fn ledger_after_one_night(dir: &Path) -> (Ledger, BenefState) {
+        let (mut l, _) = Ledger::open(dir).unwrap();
+        let mut s = BenefState::default();
+        s.add_pf(2026, 100);
+        commit_with_states(&mut l, 1, Date(20240101), &NightSink::default(), &[(1, &s)]);
+        (l, s)
+    }
+
+    /// A stale image of generation `generation` that `remove_file` refuses: a directory, not empty.
+    fn unremovable_image(dir: &Path, generation: u64) -> std::path::PathBuf {
+        let stuck = dir.join(images::file_name(generation));
+        std::fs::create_dir(&stuck).unwrap();
+        std::fs::write(stuck.join("x"), b"x").unwrap();
+        stuck
+    }
+
+    /// The state image files in a ledger directory.
     fn image_files(dir: &std::path::Path) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
