@@ -15,7 +15,7 @@ use crate::cli::exit_code;
 use liquidator_core::claims::BatchHeader;
 use liquidator_core::engine::{self, Options};
 use liquidator_core::output::Summary;
-use liquidator_core::output::files::Staging;
+use liquidator_core::output::files::{StageError, Staging};
 use liquidator_core::refs::Refs;
 use liquidator_core::rules::BenefState;
 use liquidator_core::rules::controls::oldest_payable;
@@ -271,18 +271,62 @@ pub fn run<'s>(
     })?;
     liquidator_ledger::kill_point("before-rename");
     let summary = staged.summary;
-    if let Err(e) = staged.stage.commit() {
-        eprintln!("liquidator: {e}");
-        // The outputs are not in place: the night must not stand (reopening rolls it back).
-        drop(ledger);
-        let _ = Ledger::open(&dir);
-        return Err(ExitCode::from(5));
-    }
+    let mut ledger = put_in_place(ledger, &dir, staged.stage)?;
     liquidator_ledger::kill_point("after-rename");
     ledger.finish(&pending).map_err(ledger_error)?;
     timer.lap("rename + finish");
     timer.report();
     Ok(summary)
+}
+
+/// Step 4 of the protocol (module doc): the staging directory renamed into place, the night
+/// committed and pending in `ledger` (the caller finishes it). A failure says what became of the
+/// night, exit 5 either way (README "Exit codes": an I/O error):
+/// * before the rename, the outputs are not in place: the night must not stand, and reopening the
+///   ledger rolls it back now (its staging directory, if still there, is removed);
+/// * after the rename, only the `fsync` of the parent directory failed: the outputs are complete
+///   under their final name, but the rename may not be durable. The night is left pending, not
+///   finished: the next open decides by what the disk holds then — the outputs in place complete it,
+///   a rename lost to a power loss rolls it back. Finishing now could leave a committed night whose
+///   outputs a crash took back to their staging name.
+fn put_in_place(ledger: Ledger, dir: &Path, stage: Staging) -> Result<Ledger, ExitCode> {
+    let parent = stage.parent().to_path_buf();
+    let renamed = stage.commit().and_then(|out| {
+        if liquidator_ledger::fail_point("outputs-dir-sync") {
+            Err(StageError::Unsynced {
+                out,
+                parent,
+                error: std::io::Error::other("test hook LIQUIDATOR_LEDGER_FAIL"),
+            })
+        } else {
+            Ok(out)
+        }
+    });
+    match renamed {
+        Ok(_) => Ok(ledger),
+        Err(e @ StageError::Unsynced { .. }) => {
+            eprintln!("liquidator: {e}");
+            eprintln!(
+                "liquidator: ledger: the night is committed but left pending: the next open of the ledger completes it if the outputs are still in place (the batch is then committed: do not run it again), or rolls it back if the rename was lost"
+            );
+            // Dropped as it is, the marker in it: nothing of the ledger is written after this.
+            drop(ledger);
+            Err(ExitCode::from(5))
+        }
+        Err(e) => {
+            eprintln!("liquidator: {e}");
+            drop(ledger);
+            match Ledger::open(dir) {
+                Ok((_, Some(Resolved::RolledBack(_)))) => eprintln!(
+                    "liquidator: ledger: the outputs were not put in place: the night was rolled back; the ledger is as of the night before"
+                ),
+                _ => eprintln!(
+                    "liquidator: ledger: the outputs were not put in place: the next open of the ledger rolls the night back"
+                ),
+            }
+            Err(ExitCode::from(5))
+        }
+    }
 }
 
 /// The night's outputs made durable before the ledger commits the night: a power loss after the
@@ -679,12 +723,7 @@ pub fn reprocess(
         ))
         .map_err(ledger_error)?;
     let summary = staged.summary;
-    if let Err(e) = staged.stage.commit() {
-        eprintln!("liquidator: {e}");
-        drop(ledger);
-        let _ = Ledger::open(dir);
-        return Err(ExitCode::from(5));
-    }
+    let mut ledger = put_in_place(ledger, dir, staged.stage)?;
     ledger.finish(&pending).map_err(ledger_error)?;
     Ok(summary)
 }

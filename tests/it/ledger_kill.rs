@@ -157,4 +157,25 @@ fn sigkill_at_every_point_of_the_commit_protocol_leaves_the_previous_night_or_th
     assert!(run(&night2, &refs, &out, &ledger, None).status.success());
     assert_eq!(tree(&out), reference, "rerun outputs differ");
     assert_eq!(ledger_stats(&ledger).0, after2, "rerun ledger differs");
+
+    // The rename done but the fsync of its directory failed (review of stop 30): exit 5 saying the
+    // outputs are in place and the night pending — not "rolled back"; the night is left for the next
+    // open to decide by what the disk holds, which here (the rename stayed) completes it.
+    let parent = tmp.path().join("dir-sync-fails");
+    let (ledger, out) = (parent.join("ledger"), parent.join("out"));
+    copy_ledger(&l1, &ledger);
+    let o = run(&night2, &refs, &out, &ledger, Some("fail:outputs-dir-sync"));
+    assert_eq!(o.status.code(), Some(5), "{o:?}");
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        said.contains("complete and in place") && said.contains("left pending"),
+        "{said}"
+    );
+    assert!(!said.contains("rolled back"), "{said}");
+    assert_eq!(tree(&out), reference, "outputs in place");
+    let (now, said) = ledger_stats(&ledger);
+    assert!(said.contains("completed"), "{said}");
+    assert_eq!(now, after2, "the night should stand: {said}");
+    let again = run(&night2, &refs, &parent.join("again"), &ledger, None);
+    assert_eq!(again.status.code(), Some(10), "{again:?}");
 }

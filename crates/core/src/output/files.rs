@@ -33,6 +33,17 @@ pub enum StageError {
     Exists(PathBuf),
     #[error("{0}: {1}")]
     Io(PathBuf, io::Error),
+    /// The rename succeeded — every output is complete and under its final name — but the `fsync`
+    /// of the parent directory that makes the rename durable failed: a power loss before the
+    /// directory reaches the disk may still lose the final name. Not "nothing written".
+    #[error(
+        "outputs {out} are complete and in place, but the fsync of their directory {parent} failed: {error} (a power loss before it reaches the disk could lose their name)"
+    )]
+    Unsynced {
+        out: PathBuf,
+        parent: PathBuf,
+        error: io::Error,
+    },
 }
 
 #[cfg(unix)]
@@ -128,8 +139,18 @@ impl Staging {
             .try_for_each(|d| sync_path(d).map_err(|e| StageError::Io(d.clone(), e)))
     }
 
+    /// The directory the outputs are renamed in: the final directory's parent.
+    pub fn parent(&self) -> &Path {
+        self.final_dir
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+    }
+
     /// Moves the staging directory to its final name (replacing an old one only with `--force`),
-    /// its files made durable first ([`Staging::sync`]) and the rename itself after.
+    /// its files made durable first ([`Staging::sync`]) and the rename itself after. An error before
+    /// the rename leaves no final name (the staging directory is removed on drop); only
+    /// [`StageError::Unsynced`] comes after it, with the outputs in place.
     pub fn commit(mut self) -> Result<PathBuf, StageError> {
         self.sync()?;
         if self.final_dir.exists() {
@@ -143,12 +164,12 @@ impl Staging {
             .map_err(|e| StageError::Io(self.final_dir.clone(), e))?;
         self.committed = true;
         // The rename is an entry of the parent directory: durable once the parent is.
-        let parent = self
-            .final_dir
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        sync_path(parent).map_err(|e| StageError::Io(parent.to_path_buf(), e))?;
+        let parent = self.parent();
+        sync_path(parent).map_err(|error| StageError::Unsynced {
+            out: self.final_dir.clone(),
+            parent: parent.to_path_buf(),
+            error,
+        })?;
         Ok(self.final_dir.clone())
     }
 }
