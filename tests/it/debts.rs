@@ -343,3 +343,24 @@ fn debts_tsv_refuses_a_state_whose_debts_do_not_read_rather_than_skip_it() {
         .to_string();
     assert!(e.contains(DEBTS) && e.contains("ledger corrupt"), "{e}");
 }
+
+/// `debts.tsv` is written at the end through a direct buffer (`WriteBack::direct_large`) that the
+/// sink's `held_bytes` did not count (review of stop 30): nothing before the finish, its buffer
+/// (256 KiB for a file this small) after, on a filesystem that takes `O_DIRECT`.
+#[test]
+fn the_debts_sink_counts_its_end_of_run_direct_buffer_in_its_held_bytes() {
+    use liquidator_core::engine::BatchInfo;
+    use liquidator_core::output::debts::DebtSink;
+    use liquidator_core::output::writeback::{DIRECT_BYTES, WriteBack};
+    use liquidator_core::sink::Sink;
+    use liquidator_core::states::States;
+    let dir = tempfile::tempdir().unwrap();
+    let probe = std::fs::File::create(dir.path().join("probe")).unwrap();
+    let direct = WriteBack::direct(probe).is_direct();
+    let mut sink = DebtSink::create(dir.path()).unwrap();
+    assert_eq!(sink.held_bytes(), 0);
+    sink.finish_with(&BatchInfo::default(), &States::new())
+        .unwrap();
+    let want = if direct { DIRECT_BYTES } else { 0 };
+    assert_eq!(sink.held_bytes(), want, "O_DIRECT taken: {direct}");
+}

@@ -384,6 +384,16 @@ pub fn process_in(
     if let Some(s) = sched {
         eprintln!("timing: tail: sinks' finish, {}", s.since());
     }
+    if timer.on {
+        // The windows' memory line again, with what the sinks' end-of-run work held (the direct
+        // buffers of `debts.tsv` and the payment orders' files), where the run's peak is.
+        let mib = |b: usize| format!("{:.1}", b as f64 / (1 << 20) as f64);
+        let held: Vec<String> = sinks.iter().map(|s| mib(s.held_bytes())).collect();
+        eprintln!(
+            "memory: sinks' buffers at most, their finish included (MiB) {}",
+            held.join(" ")
+        );
+    }
     for (r, _) in finished {
         r?;
     }

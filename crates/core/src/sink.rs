@@ -88,9 +88,10 @@ pub trait Sink: Send {
     fn finish_with(&mut self, batch: &BatchInfo, _states: &States) -> Result<(), SinkError> {
         self.finish(batch)
     }
-    /// The most memory this sink has held between two windows so far, in bytes, as allocated
-    /// (buffers in flight to a writer, buffers kept for reuse): what `LIQUIDATOR_TIMING=1` prints
-    /// on its memory line (issue #13). 0 when the sink does not count.
+    /// The most memory this sink has held so far, in bytes, as allocated (buffers in flight to a
+    /// writer, buffers kept for reuse): between two windows, and once [`Sink::finish`] ran also
+    /// what its end-of-run work held (its files' direct buffers). `LIQUIDATOR_TIMING=1` prints it
+    /// after the windows and after the finish (issue #13). 0 when the sink does not count.
     fn held_bytes(&self) -> usize {
         0
     }

@@ -1692,6 +1692,10 @@ pub struct ParquetSink {
     sets: usize,
     set_bytes: usize,
     held_peak: usize,
+    /// The most bytes the writer thread's buffer pool kept (`parquet::pool`), and the file's
+    /// `O_DIRECT` buffer: both held from the first row group to the end.
+    pool_peak: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    file_buffer: usize,
     tx: Option<crossbeam_channel::Sender<Msg>>,
     writer: Option<std::thread::JoinHandle<Result<u64, String>>>,
 }
@@ -1708,6 +1712,7 @@ impl ParquetSink {
             liquidator_core::output::files::create_private(&path)
                 .map_err(|e| SinkError::Io(path.clone(), e))?,
         );
+        let file_buffer = file.buffer_bytes();
         let props = writer_properties();
         let kv = |k: &str, v: String| KeyValue::new(k.to_string(), v);
         let props = props
@@ -1736,9 +1741,15 @@ impl ParquetSink {
             .map_err(|e| SinkError::Other(format!("{}: {e}", path.display())))?;
         let (tx, rx) = crossbeam_channel::bounded::<Msg>(IN_FLIGHT);
         let (back, recycled) = crossbeam_channel::unbounded::<Vec<Enc>>();
+        // The writer thread's buffer pool, counted in `held_bytes` (it lives as long as the thread).
+        let pool_peak = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let pool_counted = pool_peak.clone();
         let writer = std::thread::Builder::new()
             .name("parquet-writer".into())
-            .spawn(move || write_row_groups(w, key, rx, back))
+            .spawn(move || {
+                pool::count_into(pool_counted);
+                write_row_groups(w, key, rx, back)
+            })
             .map_err(|e| SinkError::Io(path.clone(), e))?;
         Ok(ParquetSink {
             path,
@@ -1751,6 +1762,8 @@ impl ParquetSink {
             sets: 1,
             set_bytes: 0,
             held_peak: 0,
+            pool_peak,
+            file_buffer,
             tx: Some(tx),
             writer: Some(writer),
         })
@@ -2048,10 +2061,14 @@ impl Sink for ParquetSink {
 
     /// An upper bound of the bytes the sink held between two windows: its sets of encoders (the
     /// one being filled, row groups in flight to the writer thread and sets handed back, each
-    /// counted at the largest size a set reached) and its rows buffer. Not counted: the writer
-    /// thread's pages of the row group it is closing (a few MB), parquet-rs's column writers.
+    /// counted at the largest size a set reached), its rows buffer, the writer thread's buffer
+    /// pool at its most (`parquet::pool`: a row group's chunks and pages, kept for the next) and
+    /// the file's `O_DIRECT` buffer. Not counted: parquet-rs's column writers, and the pool's
+    /// buffers while out of it (a row group being closed: the same buffers, most of them).
     fn held_bytes(&self) -> usize {
         self.held_peak
+            + self.pool_peak.load(std::sync::atomic::Ordering::Relaxed)
+            + self.file_buffer
     }
 }
 

@@ -31,6 +31,8 @@ pub const DEBTS_HEADER: &str = "beneficiary\tkind\tclaim\tline\tpractitioner\tda
 pub struct DebtSink {
     dir: PathBuf,
     recoveries: BufWriter<WriteBack>,
+    /// The budget of `debts.tsv`'s direct buffer, written at the end: for [`Sink::held_bytes`].
+    tail: Option<std::sync::Arc<crate::output::writeback::DirectBudget>>,
 }
 
 impl DebtSink {
@@ -44,6 +46,7 @@ impl DebtSink {
         Ok(DebtSink {
             dir: dir.to_path_buf(),
             recoveries,
+            tail: None,
         })
     }
 }
@@ -182,6 +185,12 @@ fn debt_row<O: fmt::Out + ?Sized>(out: &mut O, key: u64, d: &Debt, on: crate::da
 }
 
 impl Sink for DebtSink {
+    /// `recoveries.tsv` goes through a `BufWriter` (8 KiB, not counted); once finished,
+    /// `debts.tsv`'s direct buffer at its most (up to `writeback::LARGE_DIRECT_BYTES`).
+    fn held_bytes(&self) -> usize {
+        self.tail.as_ref().map_or(0, |b| b.held())
+    }
+
     fn window(&mut self, events: &[Event<'_>]) -> Result<(), SinkError> {
         let mut b = Vec::new();
         format_recoveries(&mut b, events);
@@ -224,6 +233,7 @@ impl Sink for DebtSink {
         // while the workers format; made durable by `WriteBack::finish`.
         // Written in writes of up to 2 MiB (`WriteBack::direct_large`: fewer calls, less CPU).
         let mut w = WriteBack::direct_large(f);
+        self.tail = w.budget();
         w.write_all(DEBTS_HEADER.as_bytes())
             .map_err(|e| SinkError::Io(path.clone(), e))?;
         let unreadable = std::sync::OnceLock::new();

@@ -142,6 +142,10 @@ pub struct PaymentOrderSink<'r> {
     /// What is due per payee ([`add_due`]); sorted by payee once, at the end.
     due: DueByPayee,
     totals: OrderTotals,
+    /// What `due` held when the windows ended (it is taken by [`Sink::finish`]), and the budgets of
+    /// the end-of-run files' direct buffers: for [`Sink::held_bytes`].
+    due_bytes: usize,
+    tail: Vec<std::sync::Arc<crate::output::writeback::DirectBudget>>,
 }
 
 impl<'r> PaymentOrderSink<'r> {
@@ -153,6 +157,8 @@ impl<'r> PaymentOrderSink<'r> {
             dir: dir.to_path_buf(),
             due: DueByPayee::in_dir(scratch),
             totals: OrderTotals::default(),
+            due_bytes: 0,
+            tail: Vec::new(),
         }
     }
     pub fn totals(&self) -> OrderTotals {
@@ -973,8 +979,10 @@ fn decide_one(payer: bool, d: &Due, account: Option<&BankAccount>) -> Result<boo
 }
 
 impl Sink for PaymentOrderSink<'_> {
+    /// The dues (they only grow until the end), and once finished the end-of-run files' direct
+    /// buffers at their most (up to `writeback::LARGE_DIRECT_BYTES` each).
     fn held_bytes(&self) -> usize {
-        self.due.bytes()
+        self.due.bytes().max(self.due_bytes) + self.tail.iter().map(|b| b.held()).sum::<usize>()
     }
 
     fn window(&mut self, events: &[Event<'_>]) -> Result<(), SinkError> {
@@ -990,6 +998,7 @@ impl Sink for PaymentOrderSink<'_> {
         let batch_no = batch.header.map_or(0, |h| h.batch_no);
         // In payee order, cut into pieces.
         let t = std::time::Instant::now();
+        self.due_bytes = self.due.bytes();
         let base = std::mem::take(&mut self.due).into_base();
         crate::engine::tail_step("payment orders: dues merged", t);
         let t = std::time::Instant::now();
@@ -1065,6 +1074,11 @@ impl Sink for PaymentOrderSink<'_> {
             }
             None => None,
         };
+        self.tail = [Some(&orders), Some(&held), xml.as_ref()]
+            .into_iter()
+            .flatten()
+            .filter_map(WriteBack::budget)
+            .collect();
         let mut no_xml = std::io::sink();
         let xml_w: &mut (dyn Write + Send) = match xml.as_mut() {
             Some(w) => w,

@@ -221,6 +221,17 @@ impl WriteBack {
         )
     }
 
+    /// The budget a growing direct buffer ([`WriteBack::direct_growing`], [`WriteBack::direct_large`])
+    /// is counted in: [`DirectBudget::held`] stays the most the buffer held after
+    /// [`WriteBack::finish`] frees it, for a sink's `held_bytes`. `None` for a fixed buffer or a file
+    /// through the page cache from its start.
+    pub fn budget(&self) -> Option<std::sync::Arc<DirectBudget>> {
+        self.direct
+            .as_ref()
+            .and_then(|d| d.grow.as_ref())
+            .map(|g| g.budget.clone())
+    }
+
     /// Bytes of the file's direct buffer, as allocated (0 once finished, or through the page cache).
     pub fn buffer_bytes(&self) -> usize {
         self.direct.as_ref().map_or(0, |d| d.pages.len() * 4096)

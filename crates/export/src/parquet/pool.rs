@@ -15,7 +15,9 @@
 //! The pool is the thread's own (`thread_local!`): the buffers of the writer thread stay with it.
 
 use bytes::Bytes;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Buffers kept at most (a row group writes 46 chunks, most of them in two or three buffers).
 const KEPT: usize = 256;
@@ -25,13 +27,38 @@ const MIN: usize = 4096;
 
 thread_local! {
     static FREE: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+    /// Capacity of the buffers in `FREE`, and where the most of it is reported ([`count_into`]).
+    static KEPT_BYTES: Cell<usize> = const { Cell::new(0) };
+    static PEAK: RefCell<Option<Arc<AtomicUsize>>> = const { RefCell::new(None) };
+}
+
+/// Makes this thread's pool report into `peak` the most bytes its kept buffers held (as allocated):
+/// the writer thread's pool, which lives as long as the thread, in the sink's `held_bytes`
+/// (`LIQUIDATOR_TIMING`'s memory line, issue #13). Buffers handed out are not counted here: between
+/// row groups they are back in the pool, and a row group's pages in flight are the writer's.
+pub(super) fn count_into(peak: Arc<AtomicUsize>) {
+    peak.fetch_max(KEPT_BYTES.get(), Ordering::Relaxed);
+    PEAK.with_borrow_mut(|p| *p = Some(peak));
+}
+
+/// `KEPT_BYTES` moved by `added - removed`, and its peak reported.
+fn kept(added: usize, removed: usize) {
+    let now = (KEPT_BYTES.get() + added).saturating_sub(removed);
+    KEPT_BYTES.set(now);
+    if added > removed {
+        PEAK.with_borrow(|p| {
+            if let Some(p) = p {
+                p.fetch_max(now, Ordering::Relaxed);
+            }
+        });
+    }
 }
 
 /// An empty buffer that holds at least `capacity` bytes: the smallest kept one that does, else a
 /// new one of `capacity` rounded up to a power of two.
 pub(super) fn buffer(capacity: usize) -> Vec<u8> {
     let want = capacity.max(MIN).next_power_of_two();
-    let kept = FREE.with_borrow_mut(|free| {
+    let reused = FREE.with_borrow_mut(|free| {
         let best = free
             .iter()
             .enumerate()
@@ -40,7 +67,10 @@ pub(super) fn buffer(capacity: usize) -> Vec<u8> {
             .map(|(i, _)| i)?;
         Some(free.swap_remove(best))
     });
-    match kept {
+    if let Some(b) = &reused {
+        kept(0, b.capacity());
+    }
+    match reused {
         Some(mut b) => {
             b.clear();
             b
@@ -55,20 +85,23 @@ pub(super) fn give(b: Vec<u8>) {
     if b.capacity() < MIN {
         return;
     }
-    FREE.with_borrow_mut(|free| {
+    let (added, removed) = FREE.with_borrow_mut(|free| {
+        let added = b.capacity();
         if free.len() < KEPT {
             free.push(b);
-            return;
+            return (added, 0);
         }
-        if let Some((i, _)) = free
+        match free
             .iter()
             .enumerate()
             .min_by_key(|(_, f)| f.capacity())
             .filter(|(_, f)| f.capacity() < b.capacity())
         {
-            free[i] = b;
+            Some((i, _)) => (added, std::mem::replace(&mut free[i], b).capacity()),
+            None => (0, 0),
         }
     });
+    kept(added, removed);
 }
 
 /// A buffer that goes back to the pool when dropped.
@@ -120,5 +153,34 @@ mod tests {
         give(larger);
         let small = buffer(5000);
         assert_eq!(small.as_ptr() as usize, at);
+    }
+
+    /// The peak a thread's pool reports is the most capacity its kept buffers held at once: buffers
+    /// taken out leave it, buffers given back add to it, and a later smaller pool does not lower it.
+    #[test]
+    fn the_reported_peak_is_the_most_the_kept_buffers_held() {
+        // A thread of its own: the pool is the thread's, and other tests use theirs.
+        std::thread::spawn(|| {
+            let peak = Arc::new(AtomicUsize::new(0));
+            count_into(peak.clone());
+            let (a, b) = (buffer(100_000), buffer(10_000));
+            assert_eq!(peak.load(Ordering::Relaxed), 0, "handed out, not kept");
+            give(a);
+            give(b);
+            assert_eq!(peak.load(Ordering::Relaxed), 131_072 + 16_384);
+            let a = buffer(100_000);
+            assert_eq!(KEPT_BYTES.get(), 16_384, "taken back out");
+            drop(a);
+            assert_eq!(
+                peak.load(Ordering::Relaxed),
+                131_072 + 16_384,
+                "still the most"
+            );
+            // Too small to keep: never counted.
+            give(Vec::with_capacity(100));
+            assert_eq!(KEPT_BYTES.get(), 16_384);
+        })
+        .join()
+        .unwrap();
     }
 }
