@@ -173,7 +173,6 @@ pub fn run<'s>(
         return Err(ExitCode::from(EXIT_LEDGER));
     }
     let loads = reader.timing();
-    let carried = reader.carried_bytes();
     // The current image file, mapped and checked when the night opened, is kept for the commit's
     // merge: mapping and checking it again there cost an xxh3 over the file and a walk of its
     // records (issue #14). A file mapping, read in place: page cache, not the process's anonymous
@@ -242,7 +241,6 @@ pub fn run<'s>(
         ));
         let mut commit = night_commit(&header, checksum, refs, &[], stage, &night, out, None);
         commit.encoded = Some(&encoded);
-        commit.carried = Some(carried);
         commit.current = current.as_ref();
         let pending = ledger
             .commit_night_when(&commit, || wait(&mut waited))
@@ -384,7 +382,6 @@ fn night_commit<'a>(
         staging: &stage.dir,
         out,
         replaces,
-        carried: None,
         current: None,
     }
 }

@@ -16,8 +16,8 @@ use crate::LedgerError;
 
 /// The record starting at `at` of `b`: its key, where its bytes start, where they end; `None` when
 /// it is torn (cut short, a length past the end or over 2^35, or a length not in its shortest
-/// encoding — `push` writes the shortest only). The one decoder of a record: `record_at` and
-/// `parse` read stored values with it, `Images` its arena.
+/// encoding — `push` writes the shortest only). The one decoder of a record: `parse` reads stored
+/// values with it, `Images` its arena.
 #[inline]
 fn decode(b: &[u8], at: usize) -> Option<(u64, usize, usize)> {
     let mut k = [0u8; 8];
@@ -44,16 +44,6 @@ fn decode(b: &[u8], at: usize) -> Option<(u64, usize, usize)> {
     Some((u64::from_le_bytes(k), i, end))
 }
 
-/// The key of the record starting at `at` in a stored value and where it ends.
-pub fn record_at(b: &[u8], at: usize) -> Result<(u64, usize), LedgerError> {
-    let (key, _, end) =
-        decode(b, at).ok_or_else(|| LedgerError::Corrupt("state records: torn value".into()))?;
-    Ok((key, end))
-}
-
-/// Fewest bytes of a record: the key and a one-byte length (an empty before-image).
-pub const MIN_REC: usize = 9;
-
 pub fn push(out: &mut Vec<u8>, key: u64, bytes: &[u8]) {
     out.extend_from_slice(&key.to_le_bytes());
     crate::codec::put_varint(out, bytes.len() as u64);
@@ -76,12 +66,6 @@ pub fn parse(b: &[u8]) -> Result<Vec<(u64, usize, usize)>, LedgerError> {
         i = end;
     }
     Ok(v)
-}
-
-/// Bytes of `len` as a varint (`parse` accepts the shortest encoding only, so this is where a
-/// record's bytes start after its length).
-pub fn varint_len(len: usize) -> usize {
-    1 + (usize::BITS - len.leading_zeros()).saturating_sub(1) as usize / 7
 }
 
 /// Records from many stored values, in key order, in memory: one arena holding the values as
@@ -166,15 +150,6 @@ impl Images {
         self.map.is_some() || !self.radix.is_empty()
     }
 
-    /// Room for records of `bytes` in all (the size the commit recorded): filled without growing,
-    /// so without copying the arena nor faulting in twice its memory. `None` if the allocator
-    /// refuses it (the size is a hint read from the ledger, never a reason to abort).
-    pub fn try_with_capacity(bytes: usize) -> Option<Images> {
-        let mut im = Images::default();
-        im.arena.try_reserve_exact(bytes).ok()?;
-        Some(im)
-    }
-
     /// Appends a stored value; values must come in key order.
     pub fn add(&mut self, b: &[u8]) -> Result<(), LedgerError> {
         let recs = parse(b)?;
@@ -193,8 +168,12 @@ impl Images {
         Ok(())
     }
 
-    /// Done adding: builds the radix table, in one pass over the arena.
-    pub fn seal(mut self) -> Images {
+    /// Done adding: builds the radix table, in one pass over the arena. The arena holds only
+    /// values [`Images::add`] parsed whole (every record checked by `decode`), so a torn record
+    /// cannot be met here; were one met, stopping there would leave the records after it out of
+    /// the radix table — lookups answering "no state" for beneficiaries that have one — so it is
+    /// refused as corrupt instead.
+    pub fn seal(mut self) -> Result<Images, LedgerError> {
         // About 4 records a slot (2^bits ≥ n / 4): a slot's records are read in order, ≈ 40 bytes
         // each at national size, so a lookup reads one or two cache lines of them.
         self.bits = (usize::BITS - self.len.leading_zeros())
@@ -205,7 +184,13 @@ impl Images {
         let mut radix = vec![0u64; slots + 1];
         // `next`: the first slot whose start is not set yet.
         let (mut at, mut next) = (0usize, 0usize);
-        while let Some((k, _, end)) = arena_record(&self.arena, at) {
+        while at < self.arena.len() {
+            let Some((k, _, end)) = arena_record(&self.arena, at) else {
+                return Err(LedgerError::Corrupt(format!(
+                    "state records: torn record at byte {at} of {} held",
+                    self.arena.len()
+                )));
+            };
             let p = (k >> shift) as usize;
             while next <= p {
                 radix[next] = at as u64;
@@ -217,7 +202,7 @@ impl Images {
             *r = self.arena.len() as u64;
         }
         self.radix = radix;
-        self
+        Ok(self)
     }
 
     /// Where the records of `key`'s slot start and end in the arena (`None` before `seal`, whose
@@ -454,6 +439,18 @@ impl ImageWriter {
     pub fn create(path: &std::path::Path, bound: usize) -> Result<ImageWriter, LedgerError> {
         let io = |e| LedgerError::Io(path.to_path_buf(), e);
         // `0640`, as the outputs and the store (`Ledger::open`): the states are keyed by the NIR.
+        //
+        // Truncating a leftover file of this name in place (`create_private` opens with
+        // `O_TRUNC`) is safe, where truncating a mapped file would make its mapper fault (SIGBUS):
+        // no one maps it. The commit writes generation `current + 1` (`Ledger::commit_night`), and
+        // every map is of the generation `meta.states` names (`Images::map`: the reader's, the
+        // commit's `old`), which is `current`. A file under the next generation's name is what a
+        // commit that did not complete left — its transaction aborted, or its night rolled back to
+        // the savepoint by `Ledger::open` before any reader of that process mapped anything — and
+        // that `remove_stale_images` could not remove (a warning). Only the process holding the
+        // ledger (redb's exclusive lock) writes or maps its images, so no other process maps it
+        // either. Unlinking first would change nothing for a reader and could fail the same way
+        // the open's removal did.
         let f = liquidator_core::output::files::create_private(path).map_err(io)?;
         let bits = radix_bits(bound);
         Ok(ImageWriter {
@@ -699,6 +696,11 @@ pub fn merge(old: &[u8], new: &[(u64, &[u8])]) -> Result<Merged, LedgerError> {
 
 #[cfg(test)]
 mod tests {
+    /// Bytes of `len` as a varint (`parse` accepts the shortest encoding only, so this is where a
+    /// record's bytes start after its length).
+    fn varint_len(len: usize) -> usize {
+        1 + (usize::BITS - len.leading_zeros()).saturating_sub(1) as usize / 7
+    }
 
     #[test]
     fn only_the_image_names_written_are_read_as_generations() {
@@ -743,16 +745,15 @@ mod tests {
         assert!(m.value.is_none() && m.before.is_empty());
     }
 
-    /// `record_at`, `parse` and the arena's reader are one decoder: a record whose length is not in
-    /// its shortest encoding (written by no `push`) is torn for each of them, not only for `parse`
-    /// (`record_at` read it before), and each reads the same keys and bounds of a good value.
+    /// `parse` and the arena's reader are one decoder: a record whose length is not in its shortest
+    /// encoding (written by no `push`) is torn for each of them, not only for `parse`, and each
+    /// reads the same keys and bounds of a good value.
     #[test]
     fn every_reader_of_records_refuses_a_length_not_in_its_shortest_encoding() {
         let good = value(&[(1, b"a"), (9, &[5u8; 300])]);
         let recs = parse(&good).unwrap();
         let mut at = 0;
         for &(k, from, len) in &recs {
-            assert_eq!(record_at(&good, at).unwrap(), (k, from + len));
             assert_eq!(arena_record(&good, at), Some((k, from, from + len)));
             at = from + len;
         }
@@ -760,14 +761,13 @@ mod tests {
         let mut long = 7u64.to_le_bytes().to_vec();
         long.extend_from_slice(&[0x81, 0x00, b'x']);
         assert!(parse(&long).is_err());
-        assert!(record_at(&long, 0).is_err());
         assert_eq!(arena_record(&long, 0), None);
     }
 
     /// Records whose lengths sit at the varint's boundaries (0, 127 | 128, 16 383 | 16 384: one,
     /// two and three bytes of length) under keys at both ends of the key range (the radix table's
     /// first and last slots), as one stored value and as one value a record, and a ledger of one
-    /// record and of none: every reader — `parse`, `record_at`, the arena's `get` and `iter` — reads
+    /// record and of none: every reader — `parse`, `decode`, the arena's `get` and `iter` — reads
     /// each back whole, and `varint_len` says where its bytes start.
     #[test]
     fn records_at_the_varint_boundaries_are_read_back_whole_by_every_reader() {
@@ -797,7 +797,7 @@ mod tests {
         for (&(k, p), &(pk, from, len)) in recs.iter().zip(&parsed) {
             assert_eq!((pk, len), (k, p.len()));
             assert_eq!(from, at + 8 + varint_len(p.len()), "length {}", p.len());
-            assert_eq!(record_at(&whole, at).unwrap(), (k, from + len));
+            assert_eq!(decode(&whole, at), Some((k, from, from + len)));
             at = from + len;
         }
         assert_eq!(at, whole.len());
@@ -810,7 +810,7 @@ mod tests {
                     im.add(&value(&[*r])).unwrap();
                 }
             }
-            let im = im.seal();
+            let im = im.seal().unwrap();
             assert_eq!(im.len(), recs.len());
             for &(k, p) in &recs {
                 assert_eq!(im.get(k), Some(p), "key {k:x}, length {}", p.len());
@@ -824,32 +824,52 @@ mod tests {
         for &(k, p) in [recs[0], recs[recs.len() - 1], recs[6]].iter() {
             let mut im = Images::default();
             im.add(&value(&[(k, p)])).unwrap();
-            let im = im.seal();
+            let im = im.seal().unwrap();
             assert_eq!((im.get(k), im.len()), (Some(p), 1));
             assert_eq!(im.get(k ^ 1), None);
             assert!(im.iter().eq([(k, p)]));
         }
         let mut im = Images::default();
         im.add(&[]).unwrap();
-        let im = im.seal();
+        let im = im.seal().unwrap();
         assert_eq!((im.get(0), im.get(u64::MAX), im.len()), (None, None, 0));
         assert_eq!(im.iter().count(), 0);
     }
 
     #[test]
-    fn record_at_reads_each_record_of_a_value_and_refuses_a_torn_one() {
+    fn decode_reads_each_record_of_a_value_and_refuses_a_torn_one() {
         let v = value(&[(1, b"a"), (9, &[5u8; 300]), (12, b"")]);
         let mut at = 0;
         let mut keys = Vec::new();
         while at < v.len() {
-            let (k, end) = record_at(&v, at).unwrap();
+            let (k, _, end) = decode(&v, at).unwrap();
             keys.push(k);
             at = end;
         }
         assert_eq!(keys, [1, 9, 12]);
-        assert!(record_at(&v[..v.len() - 1], 320).is_err());
-        assert!(record_at(&v[..v.len() - 1], 10).is_ok());
-        assert!(record_at(&v, v.len()).is_err());
+        assert!(decode(&v[..v.len() - 1], 320).is_none());
+        assert!(decode(&v[..v.len() - 1], 10).is_some());
+        assert!(decode(&v, v.len()).is_none());
+    }
+
+    /// `seal` meets no torn record (`add` parses every value whole); an arena that held one anyway
+    /// is refused as corrupt, not sealed with the records after it left out of the radix table —
+    /// which would answer "no state" for beneficiaries that have one.
+    #[test]
+    fn seal_refuses_an_arena_with_a_torn_record_rather_than_drop_the_records_after_it() {
+        let v = value(&[(1, b"a"), (9, &[5u8; 300]), (12, b"")]);
+        let mut im = Images::default();
+        im.add(&v).unwrap();
+        assert!(im.seal().is_ok());
+        let mut im = Images::default();
+        im.add(&v).unwrap();
+        // the second record (at byte 10: key, then 300 as 0xac 0x02) given a length past the
+        // arena's end, 0xac 0x7f (not through `add`, which would refuse it)
+        im.arena[10 + 8 + 1] = 0x7f;
+        let Err(LedgerError::Corrupt(e)) = im.seal() else {
+            panic!("a torn arena sealed");
+        };
+        assert!(e.contains("torn record at byte 10"), "{e}");
     }
 
     #[test]
@@ -859,7 +879,7 @@ mod tests {
         let v = value(&[(1, b""), (2, &big), (3, &huge), (4, b"x")]);
         let mut im = Images::default();
         im.add(&v).unwrap();
-        let im = im.seal();
+        let im = im.seal().unwrap();
         assert_eq!(im.get(2), Some(&big[..]));
         assert_eq!(im.get(3), Some(&huge[..]));
         assert_eq!(im.get(4), Some(&b"x"[..]));
@@ -872,12 +892,12 @@ mod tests {
 
     #[test]
     fn a_touch_reads_the_length_of_its_slots_first_record_and_answers_nothing_else() {
-        assert_eq!(Images::default().seal().touch(1), 0);
+        assert_eq!(Images::default().seal().unwrap().touch(1), 0);
         assert_eq!(Images::default().touch(1), 0);
         let mut im = Images::default();
         im.add(&value(&[(1, b"a"), (u64::MAX / 2, b""), (u64::MAX, b"zz")]))
             .unwrap();
-        let im = im.seal();
+        let im = im.seal().unwrap();
         // Each key is alone in its slot, so the slot's first record is its own; the byte after
         // the key is its length (a varint): 1 for "a", 2 for "zz", 0 for "".
         assert_eq!(im.touch(1), 1);
@@ -894,7 +914,7 @@ mod tests {
 
     #[test]
     fn a_group_touch_reads_each_keys_slot_and_changes_no_answer() {
-        assert_eq!(Images::default().seal().touch_group(&[1, 2]), 0);
+        assert_eq!(Images::default().seal().unwrap().touch_group(&[1, 2]), 0);
         assert_eq!(Images::default().touch_group(&[1, 2]), 0);
         // Records of lengths 0..=200 under keys spread over the range, crowded in a few slots
         // (more lines than a touch prefetches), and at both ends.
@@ -915,7 +935,7 @@ mod tests {
         for part in recs.chunks(700) {
             im.add(&value(part)).unwrap();
         }
-        let im = im.seal();
+        let im = im.seal().unwrap();
         // The start of a key's slot: where `get` begins to read.
         let start = |k: u64| im.slot(k).unwrap().0;
         // Stored keys and absent ones, in groups of every size up to GROUP.
@@ -988,7 +1008,7 @@ mod tests {
         }
         // Not sealed: nothing found.
         assert_eq!(im.get(keys[0]), None);
-        let im = im.seal();
+        let im = im.seal().unwrap();
         assert_eq!(im.len(), want.len());
         for (&k, &v) in &want {
             assert_eq!(im.get(k), Some(v), "{k:x}");
@@ -998,7 +1018,7 @@ mod tests {
         }
         assert!(im.iter().eq(want.iter().map(|(&k, &v)| (k, v))));
         // Empty, sealed: nothing found, nothing read.
-        let empty = Images::default().seal();
+        let empty = Images::default().seal().unwrap();
         assert_eq!(
             (empty.get(0), empty.get(u64::MAX), empty.len()),
             (None, None, 0)
@@ -1011,7 +1031,7 @@ mod tests {
         let mut im = Images::default();
         im.add(&value(&[(1, b"a"), (u64::MAX / 2, b"")])).unwrap();
         im.add(&value(&[(u64::MAX - 1, b"zz")])).unwrap();
-        let im = im.seal();
+        let im = im.seal().unwrap();
         assert_eq!(im.get(1), Some(&b"a"[..]));
         assert_eq!(im.get(u64::MAX / 2), Some(&b""[..]));
         assert_eq!(im.get(u64::MAX - 1), Some(&b"zz"[..]));

@@ -262,10 +262,6 @@ pub struct NightCommit<'a> {
     pub out: &'a Path,
     /// `reprocess` of night `seq`: its entries are replaced, not added to.
     pub replaces: Option<u32>,
-    /// Bytes of the stored records the night's states were taken from (`Reader::carried_bytes`).
-    /// Layout 4 sized its buckets with it; layout 5 writes the whole image and does not need it
-    /// (kept for the callers' figures).
-    pub carried: Option<u64>,
     /// The current image file as the night's reader mapped and checked it ([`Reader::take_current`]):
     /// the commit merges from it when it is still the image `meta.states` names, instead of mapping
     /// and checking the file a second time (xxh3 over it and a walk of its records, issue #14).
@@ -390,7 +386,7 @@ impl Ledger {
     fn current_images(&self, r: Option<images::ImageRef>) -> Result<Images, LedgerError> {
         match r {
             Some(r) => Images::map(&self.dir.join(r.file_name()), r),
-            None => Ok(Images::default().seal()),
+            None => Images::default().seal(),
         }
     }
 
@@ -577,7 +573,6 @@ impl Ledger {
                 .collect(),
             error: Mutex::new(None),
             sum: None,
-            carried: (0..65).map(|_| Slot::default()).collect(),
         })
     }
 
@@ -1316,7 +1311,7 @@ impl StateView {
         let current_ref = Ledger::image_ref(&r.open_table(META).map_err(st)?)?;
         let current = match current_ref {
             Some(i) => Images::map(&dir.join(i.file_name()), i)?,
-            None => Images::default().seal(),
+            None => Images::default().seal()?,
         };
         let t = r.open_table(UNDO).map_err(st)?;
         let mut undo = Vec::new();
@@ -1325,7 +1320,7 @@ impl StateView {
             for e in t.range((m, 0)..=(m, u32::MAX)).map_err(st)? {
                 im.add(e.map_err(st)?.1.value())?;
             }
-            undo.push(im.seal());
+            undo.push(im.seal()?);
         }
         Ok(StateView {
             undo,
@@ -1585,15 +1580,7 @@ pub struct Reader {
     /// The batch file's checksum built from the windows the engine reads (`Carry::window_read`),
     /// once [`Reader::sum_windows`] asked for it (`run`; not `explain`).
     sum: Option<filesum::FileSum>,
-    /// Bytes of the stored records handed to the engine (`state_packed`), one counter a pool
-    /// thread, each on its own cache line (`carried_bytes`).
-    carried: Vec<Slot>,
 }
-
-/// A counter alone on its cache line(s): threads adding to their own never share a line.
-#[repr(align(128))]
-#[derive(Default)]
-struct Slot(std::sync::atomic::AtomicU64);
 
 impl Reader {
     /// Builds the batch file's checksum from the windows the engine reads, from the file's
@@ -1610,14 +1597,6 @@ impl Reader {
             Some(s) => s.checksum(data),
             None => (checksum(data), false),
         }
-    }
-    /// Bytes, as stored records (key, length, bytes), of the states handed to the engine: what the
-    /// night's states replace in the table (`NightCommit::carried`).
-    pub fn carried_bytes(&self) -> u64 {
-        self.carried
-            .iter()
-            .map(|s| s.0.load(std::sync::atomic::Ordering::Relaxed))
-            .sum()
     }
     /// The current states' image file as this reader mapped and checked it, taken out for the
     /// night's commit ([`NightCommit::current`]); the reader's lookups see no states after it.
@@ -1701,11 +1680,6 @@ impl Carry for Reader {
             Ok(()) => {
                 out.clear();
                 out.extend_from_slice(b);
-                let slot = rayon::current_thread_index().map_or(64, |i| i % 64);
-                if let Some(s) = self.carried.get(slot) {
-                    let rec = 8 + images::varint_len(b.len()) + b.len();
-                    s.0.fetch_add(rec as u64, std::sync::atomic::Ordering::Relaxed);
-                }
                 true
             }
             Err(e) => {
@@ -1836,7 +1810,6 @@ mod tests {
                 staging: &dir.join("staging"),
                 out: &dir.join("out"),
                 replaces: None,
-                carried: None,
                 current,
             })
             .unwrap();
@@ -1961,7 +1934,6 @@ mod tests {
                 staging: &tmp.path().join("staging"),
                 out: &tmp.path().join("out"),
                 replaces: None,
-                carried: None,
                 current: None,
             })
             .unwrap();
@@ -2548,7 +2520,6 @@ mod tests {
                         staging: &tmp.path().join("staging"),
                         out: &tmp.path().join("out"),
                         replaces: None,
-                        carried: None,
                         current: None,
                     })
                     .unwrap();
@@ -2583,7 +2554,6 @@ mod tests {
                 staging: &tmp.path().join("staging"),
                 out: &tmp.path().join("out"),
                 replaces,
-                carried: None,
                 current: None,
             })
         };
@@ -2651,43 +2621,6 @@ mod tests {
                 "{msg}"
             );
         }
-    }
-
-    /// What a run hands the engine from the store is counted as the records it replaces
-    /// (`LIQUIDATOR_TIMING`'s figure of the states carried).
-    #[test]
-    fn the_bytes_carried_are_the_stored_records_of_the_states_handed_over() {
-        let tmp = tempfile::tempdir().unwrap();
-        let (mut l, _) = Ledger::open(tmp.path()).unwrap();
-        let states = many_states(0, 200, 100);
-        let refs: Vec<(u64, &BenefState)> = states.iter().map(|(k, s)| (*k, s)).collect();
-        commit_with_states(&mut l, 1, Date(20231216), &NightSink::default(), &refs);
-        let r = l.reader(None).unwrap();
-        let mut out = Vec::new();
-        let mut want = 0;
-        for k in [0u64, 7, 199, 500] {
-            if r.state_packed(k, &mut out) {
-                want += 8 + 1 + out.len() as u64;
-            }
-        }
-        assert!(want > 3 * 9);
-        assert_eq!(r.carried_bytes(), want);
-        // from a pool's threads too (one counter each)
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(3)
-            .build()
-            .unwrap()
-            .install(|| {
-                (10..110u64).into_par_iter().for_each(|k| {
-                    let mut out = Vec::new();
-                    assert!(r.state_packed(k, &mut out));
-                });
-            });
-        let (states, _, _) = stored_states(&l);
-        let all: u64 = states.iter().map(|(_, v)| 8 + 1 + v.len() as u64).sum();
-        // 4 + 100 of the 200 states handed over; each record's length fits one byte
-        assert!(r.carried_bytes() > want && r.carried_bytes() < all);
-        assert_eq!(r.carried_bytes() - want, all * 100 / 200);
     }
 
     /// The ledger's `meta` value of `k`, if any (the layout tests).
@@ -2936,7 +2869,6 @@ mod tests {
                 staging: &tmp.path().join("staging"),
                 out: &tmp.path().join("out"),
                 replaces: Some(4),
-                carried: None,
                 current: None,
             })
             .unwrap();
@@ -2997,7 +2929,6 @@ mod tests {
                     staging: &tmp.path().join("staging"),
                     out: &tmp.path().join("out"),
                     replaces: Some(seq),
-                    carried: None,
                     current: None,
                 })
                 .unwrap();
@@ -3056,7 +2987,6 @@ mod tests {
             staging: &staging,
             out: &out,
             replaces: None,
-            carried: None,
             current: None,
         };
         let mut asked = 0;
