@@ -527,6 +527,66 @@ fn sinks_side_by_side_each_get_every_window_in_order_and_the_first_error_in_list
     }
 }
 
+/// A window is booked (framed, checked for duplicates, routed) beside the shards of the window before
+/// it and the sinks of the one before that (`engine::process_in`): a booking error is still returned
+/// where the stages met it one window at a time — after the sinks received every window before the
+/// failing one, and behind a sink's error on the window just before it.
+#[test]
+fn a_booking_error_comes_after_the_sinks_of_the_windows_before_it_and_behind_their_errors() {
+    let good = batch(3000);
+    let refs = mini_refs();
+    let opts = Options {
+        window: 20_000,
+        ..Default::default()
+    };
+    let rec = |name, fail_at| Recording {
+        name,
+        fail_at,
+        windows: Vec::new(),
+    };
+    let mut alone = rec("alone", 0);
+    engine::process(&good, refs, &opts, &mut [&mut alone]).unwrap();
+    let n = alone.windows.len();
+    assert!(n >= 4, "{n} windows");
+    // The trailer's batch number made unreadable: the last window's framing fails.
+    let mut bad = good.clone();
+    let body = &bad[..bad.len() - 1];
+    let last = body.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    assert_eq!(
+        &bad[last..last + 2],
+        b"99",
+        "the last record is the trailer"
+    );
+    bad[last + 3] = b'X';
+    for threads in [1, 2, 4] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        let mut a = rec("a", 0);
+        let e = pool
+            .install(|| engine::process(&bad, refs, &opts, &mut [&mut a]))
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                RunError::Batch {
+                    code: liquidator_core::codes::BatchFail::NoTrailer,
+                    ..
+                }
+            ),
+            "{e:?} at {threads} threads"
+        );
+        assert_eq!(a.windows, alone.windows[..n - 1], "at {threads} threads");
+        // A sink failing on the window before the trailer's: its error wins.
+        let mut b = rec("b", n - 1);
+        let e = pool
+            .install(|| engine::process(&bad, refs, &opts, &mut [&mut b]))
+            .unwrap_err();
+        assert_eq!(e.to_string(), "output: b", "at {threads} threads");
+    }
+}
+
 /// The run's scratch files mapped by this process while the windows are liquidated
 /// (`/proc/self/maps`, read at each window: their names, unlinked, end in " (deleted)"), as the
 /// paths of the mappings under the directory `.1` (other tests of this binary run beside).

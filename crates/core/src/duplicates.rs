@@ -664,9 +664,9 @@ impl ClaimsSeen {
     }
 
     /// Merges the two newest runs while they hold as many windows each (the runs' binary counter). Changes no answer of a check, only its cost; nothing to do when settled.
-    /// Split from [`ClaimsSeen::check_window`] so that the engine runs it beside the window's shards
-    /// (`engine::prepare`), where it held up the serial bookkeeping: a third of its instructions on
-    /// a 100 k-claim day (issue #13).
+    /// Split from [`ClaimsSeen::check_window`] so that the engine runs it after the window's
+    /// bookkeeping, beside the shards of the window before (`engine::book`), where it held up the
+    /// serial bookkeeping: a third of its instructions on a 100 k-claim day (issue #13).
     pub(crate) fn settle(&mut self) {
         while let [.., below, top] = self.runs.as_slice() {
             if below.windows > top.windows {

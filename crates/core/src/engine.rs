@@ -13,8 +13,9 @@
 //!    them in parallel and sends the bytes through a `crossbeam-channel` to its writer thread while the
 //!    next window is processed.
 //!
-//! Stages of consecutive windows overlap: the sinks receive window k−1 while window k is parsed and
-//! liquidated (two window buffers alternate, [`process_in`]), so no core waits on a serial stage.
+//! Stages of consecutive windows overlap: the sinks receive window k−1 while window k is liquidated
+//! and window k+1 parsed and booked (three window buffers alternate, [`process_in`]), so that the
+//! serial stages run beside the shards' tasks instead of ending a window with a core asleep.
 //!
 //! Architecture invariant: nothing in this pipeline depends on the number of threads — window size,
 //! sub-chunk count and shard count are constants — so the output is byte-identical for any `--threads`.
@@ -43,9 +44,11 @@ const SUBCHUNKS: usize = 32;
 /// Claims of a shard whose beneficiary rows and states are read ahead, together, before they are
 /// liquidated (`liquidate_shards`). Does not change any output.
 const LOOKAHEAD: usize = 16;
-/// Default window size in bytes. Two windows are in flight (one liquidated while the sinks receive
-/// the other) and the TSV sink holds a few windows' text, so the window sets the memory that does not
-/// depend on the reference set: at 8 MiB, ≈ 36 MiB for both windows' parsed claims and outcomes and
+/// Default window size in bytes. Three windows are in flight (one booked while the next is liquidated
+/// and the sinks receive the one before; the outcomes of two) and the TSV sink holds a few windows'
+/// text, so the window sets the memory that does not depend on the reference set: at 8 MiB, ≈ 45 MiB
+/// for the three windows' parsed claims and lists and two windows' outcomes (≈ 36 MiB with two windows
+/// in flight, before stop 31) and
 /// ≈ 14 MiB of TSV buffers on the 1 M-claim day, against 142 + 45 MiB at 32 MiB (peak RssAnon 280
 /// against 460 MiB), for the same CPU (issue #13; `LIQUIDATOR_TIMING=1` prints the breakdown).
 pub const WINDOW: usize = 8 << 20;
@@ -229,10 +232,19 @@ pub fn process(
 /// [`process`] with the beneficiaries' running state in `states`: seeded by the caller before the run
 /// (or empty), holding every beneficiary's state after it ([`States`]).
 ///
-/// The stages of consecutive windows overlap: while the sinks receive window k−1's events, window k
-/// is parsed and liquidated (`rayon::join`, on the same pool: `--threads` bounds the whole). Two window
-/// buffers alternate; events still reach the sinks one window after the other, in file order, and each
-/// shard liquidates its claims in file order, so the output does not change.
+/// The stages of consecutive windows overlap, three windows at a time: while the sinks receive window
+/// k−1's events and window k's shards liquidate it, window k+1 is parsed and booked (framing, duplicate
+/// check, routing, the claims rejected at read, the duplicate set's merges) — `rayon::join`, on the same
+/// pool: `--threads` bounds the whole. Each window is joined once, at the end of the step where its
+/// sinks run; the serial parts (the bookkeeping, the events' gathering, a sink's own serial work) run
+/// beside the 256 shards' tasks, not at the end of a window with a core asleep (issue #13). Three
+/// window buffers and two sets of shard outcomes alternate; the bookkeeping still runs window after
+/// window in file order, each shard liquidates its claims in file order, and events reach the sinks one
+/// window after the other, in file order, so the output does not change.
+///
+/// Errors are returned in the order a window's stages met them before this overlap (the sinks of
+/// window k−1, then the booking of window k, then its shards): a booking error found beside the shards
+/// of the window before is returned after that window's sinks.
 pub fn process_in(
     data: &[u8],
     refs: &Refs,
@@ -244,83 +256,116 @@ pub fn process_in(
     let ctx = Ctx::new(refs, header.date, opts.carry);
     let mut run = RunState::new(header, states.open_debt_cents().map_err(RunError::States)?);
     run.expect_file(data.len());
-    let mut bufs: [WindowBuf; 2] = Default::default();
-    // The buffer whose window is liquidated and waits for the sinks.
-    let mut pending: Option<usize> = None;
-    let mut cur = 0usize;
+    // Window w is parsed into `bufs[w % 3]` and liquidated into `outs[w % 2]`.
+    let mut bufs: [WindowBuf; 3] = Default::default();
+    let mut outs: [Vec<ShardOut>; 2] = [shard_outs(), shard_outs()];
+    // The window booked and waiting for its shards, the one liquidated and waiting for the sinks,
+    // the number of the next window to book.
+    let mut booked: Option<usize> = None;
+    let mut liquidated: Option<usize> = None;
+    let mut next = 0usize;
+    // A window's booking error, returned once the sinks of the window before it are done.
+    let mut failed: Option<RunError> = None;
     let mut claims_done = 0u64;
     let mut spare_events: Vec<Event<'static>> = Vec::new();
     // Stage timings for profiling (`LIQUIDATOR_TIMING=1`): parse, bookkeeping, shards, sinks.
     let mut timer = Timer::new();
     loop {
-        let more = start < data.len();
+        let more = failed.is_none() && start < data.len();
+        if !more && booked.is_none() && liquidated.is_none() {
+            break;
+        }
         let end = if more {
             window_end(data, start, opts.window)
         } else {
             start
         };
-        if pending.is_none() {
-            // The first window: nothing to hand to the sinks yet.
-            if !more {
-                break;
-            }
-            let t = prepare(
-                &ctx,
-                opts,
-                data,
-                (start, end),
-                &mut run,
-                states,
-                &mut bufs[cur],
-                timer.on,
-            )?;
-            timer.add(t.t);
-            // Nothing else runs beside the first window's bookkeeping.
-            timer.alone(&t.serial, Some(timer.clock));
-            timer.windows(&bufs, cap(&spare_events));
-            pending = Some(cur);
-            cur = 1 - cur;
-            start = end;
-            continue;
-        }
-        let [b0, b1] = &mut bufs;
-        let (next, ready) = if cur == 0 { (b0, &*b1) } else { (b1, &*b0) };
+        let to_book = more.then_some(next);
+        let [e_buf, s_buf, b_buf] = three(
+            &mut bufs,
+            [
+                liquidated.map(|w| w % 3),
+                booked.map(|w| w % 3),
+                to_book.map(|w| w % 3),
+            ],
+        );
+        // The shards' outcomes go to the set the sinks do not read (consecutive windows).
+        let parity = booked.unwrap_or(liquidated.map_or(0, |w| w + 1)) % 2;
+        let [o0, o1] = &mut outs;
+        let (s_out, e_out) = if parity == 0 { (o0, &*o1) } else { (o1, &*o0) };
         let on = timer.on;
+        let step = on.then(std::time::Instant::now);
         let sinks_ref = &mut *sinks;
         let spare = &mut spare_events;
         let mut each = vec![std::time::Duration::ZERO; sinks_ref.len()];
         let each_ref = &mut each;
-        let (emitted, prepared) = rayon::join(
+        let run_ref = &mut run;
+        let shards = states.shards_mut();
+        let ctx = &ctx;
+        // The booking is joined first: its chain (parse, then the serial bookkeeping and merges) is
+        // the longest, and the shards' and sinks' tasks fill the other core beside it.
+        let (booking, (emitted, liquidating)) = rayon::join(
+            || b_buf.map(|w| book(opts, data, (start, end), run_ref, w, on)),
             || {
-                let r = emit(ready, sinks_ref, spare, each_ref, on);
-                (r, on.then(std::time::Instant::now))
-            },
-            || {
-                if more {
-                    prepare(&ctx, opts, data, (start, end), &mut run, states, next, on).map(Some)
-                } else {
-                    Ok(None)
-                }
+                rayon::join(
+                    || {
+                        e_buf.map(|w| {
+                            let r = emit(w, e_out, sinks_ref, spare, each_ref, on);
+                            (r, on.then(std::time::Instant::now), &*w)
+                        })
+                    },
+                    || s_buf.map(|w| liquidate_window(ctx, opts, w, s_out, shards, on)),
+                )
             },
         );
-        let (emitted, emit_done) = emitted;
-        timer.t[3] += emitted?;
-        timer.add_sinks(&each);
-        claims_done += ready.items.len() as u64;
-        if let Some(p) = opts.progress {
-            p(ready.end as u64, claims_done);
+        let mut others_done = step;
+        if let Some((emitted, done, w)) = emitted {
+            timer.t[3] += emitted?;
+            timer.add_sinks(&each);
+            others_done = others_done.max(done);
+            claims_done += w.items.len() as u64;
+            if let Some(p) = opts.progress {
+                p(w.end as u64, claims_done);
+            }
         }
-        match prepared? {
-            Some(t) => {
-                timer.add(t.t);
-                timer.alone(&t.serial, emit_done);
-                timer.windows(&bufs, cap(&spare_events));
-                pending = Some(cur);
-                cur = 1 - cur;
+        liquidated = None;
+        if let Some(l) = liquidating {
+            // A state that did not read ends the run: the first in input order (the same for any
+            // `--threads`: each shard stops at its first, in file order).
+            if let Some(c) = l.corrupt {
+                return Err(RunError::State {
+                    line: c.0,
+                    error: c.1,
+                });
+            }
+            let opening = l.opening + run.info.debts_opening_cents as i128;
+            run.info.debts_opening_cents = i64::try_from(opening).map_err(|_| {
+                RunError::States(crate::states::packed::DecodeError(
+                    "opening debts total beyond i64",
+                ))
+            })?;
+            timer.t[2] += l.t;
+            others_done = others_done.max(l.done);
+            liquidated = booked;
+        }
+        booked = None;
+        match booking {
+            Some(Ok(b)) => {
+                timer.t[0] += b.t[0];
+                timer.t[1] += b.t[1];
+                timer.merges += b.t[2];
+                timer.alone(&b.serial, others_done);
+                booked = Some(next);
+                next += 1;
                 start = end;
             }
-            None => pending = None,
+            Some(Err(e)) => failed = Some(e),
+            None => {}
         }
+        timer.windows(&bufs, &outs, cap(&spare_events));
+    }
+    if let Some(e) = failed {
+        return Err(e);
     }
     timer.report();
     if let Some(s) = &timer.sched {
@@ -332,6 +377,7 @@ pub fn process_in(
     // Every window is read: its buffers and the duplicate set are freed before the sinks finish, which
     // build their end-of-run files (debts, payment orders) in memory — the run's peak (issue #13).
     drop(bufs);
+    drop(outs);
     drop(spare_events);
     let seen = std::mem::take(&mut run.seen);
     if timer.on {
@@ -407,9 +453,12 @@ pub(crate) fn window_end(data: &[u8], start: usize, window: usize) -> usize {
         .min(data.len())
 }
 
-/// One window between its parse and its sinks: the parsed chunks and what was decided. Two of them
-/// alternate so that the next window is liquidated while the sinks receive this one; buffers are
-/// reused from window to window (fresh large allocations cost page faults).
+/// One window between its parse and its sinks: the parsed chunks, the lists between the stages and
+/// the claims rejected at read (its shards' outcomes are in a set of [`ShardOut`]s of their own). Three
+/// of them alternate so that the next window is booked while this one is liquidated and the one
+/// before it is handed to the sinks; buffers are reused from window to window (fresh large
+/// allocations cost page faults).
+#[derive(Default)]
 struct WindowBuf {
     chunks: Vec<Chunk>,
     /// Chunks of `chunks` used by this window.
@@ -420,26 +469,39 @@ struct WindowBuf {
     /// Each shard's claims (indexes into `items`, in file order), each with its beneficiary key
     /// (computed once, in `route`).
     lists: Vec<Vec<(u32, u64)>>,
-    shard_outs: Vec<ShardOut>,
     read_rejected: Vec<Outcome>,
     /// Byte offset of the window's end (for the progress callback).
     end: usize,
 }
 
-impl Default for WindowBuf {
-    fn default() -> Self {
-        WindowBuf {
-            chunks: Vec::new(),
-            n: 0,
-            items: Vec::new(),
-            dup: Vec::new(),
-            loc: Vec::new(),
-            lists: Vec::new(),
-            shard_outs: (0..SHARDS).map(|_| ShardOut::default()).collect(),
-            read_rejected: Vec::new(),
-            end: 0,
+/// One window's shards' outcomes, empty (one [`ShardOut`] a shard).
+fn shard_outs() -> Vec<ShardOut> {
+    (0..SHARDS).map(|_| ShardOut::default()).collect()
+}
+
+/// The elements of `v` at the indexes `at` (distinct where given), each where its index is.
+fn three<T>(v: &mut [T; 3], at: [Option<usize>; 3]) -> [Option<&mut T>; 3] {
+    let mut out: [Option<&mut T>; 3] = [None, None, None];
+    for (k, x) in v.iter_mut().enumerate() {
+        if let Some(j) = at.iter().position(|&i| i == Some(k)) {
+            out[j] = Some(x);
         }
     }
+    out
+}
+
+/// Heap bytes of one window's shards' outcomes, as allocated.
+fn outs_bytes(outs: &Vec<ShardOut>) -> usize {
+    outs.iter()
+        .map(|s| {
+            cap(&s.outcomes)
+                + s.outcomes
+                    .iter()
+                    .map(|(o, steps)| outcome_bytes(o) + steps.as_ref().map_or(0, cap))
+                    .sum::<usize>()
+        })
+        .sum::<usize>()
+        + cap(outs)
 }
 
 /// Bytes a vector holds, as allocated (its capacity, not its length).
@@ -464,8 +526,8 @@ fn outcome_bytes(o: &Outcome) -> usize {
 }
 
 impl WindowBuf {
-    /// What this buffer holds, as allocated, in bytes: (parsed chunks, outcomes, the lists between
-    /// stages). For `LIQUIDATOR_TIMING=1`'s memory line (issue #13).
+    /// What this buffer holds, as allocated, in bytes: (parsed chunks, the claims rejected at read,
+    /// the lists between stages). For `LIQUIDATOR_TIMING=1`'s memory line (issue #13).
     fn bytes(&self) -> [usize; 3] {
         let parsed = cap(&self.chunks)
             + self
@@ -479,42 +541,30 @@ impl WindowBuf {
                         + cap(&c.orphans)
                 })
                 .sum::<usize>();
-        let outcomes = self
-            .shard_outs
-            .iter()
-            .map(|s| {
-                cap(&s.outcomes)
-                    + s.outcomes
-                        .iter()
-                        .map(|(o, steps)| outcome_bytes(o) + steps.as_ref().map_or(0, cap))
-                        .sum::<usize>()
-            })
-            .sum::<usize>()
-            + cap(&self.read_rejected)
-            + self.read_rejected.iter().map(outcome_bytes).sum::<usize>();
+        let outcomes =
+            cap(&self.read_rejected) + self.read_rejected.iter().map(outcome_bytes).sum::<usize>();
         let lists = cap(&self.items)
             + cap(&self.dup)
             + cap(&self.loc)
             + cap(&self.lists)
-            + self.lists.iter().map(cap).sum::<usize>()
-            + cap(&self.shard_outs);
+            + self.lists.iter().map(cap).sum::<usize>();
         [parsed, outcomes, lists]
     }
 }
 
-/// Parses, frames and liquidates the window `[start, end)` into `w`. Returns the stage times (parse,
-/// bookkeeping, shards) when `timing` is on.
-#[allow(clippy::too_many_arguments)]
-fn prepare(
-    ctx: &Ctx,
+/// Parses and books the window `[start, end)` into `w`: framing counts, duplicate flags, routing to
+/// the shards, the claims rejected at read, then the duplicate set's merges (`ClaimsSeen::settle`: no
+/// claim of this window needs them, the next window's check does). Runs beside the shards of the
+/// window before and the sinks of the one before that ([`process_in`]). Returns the stage times
+/// (parse, bookkeeping, merges) when `timing` is on.
+fn book(
     opts: &Options,
     data: &[u8],
     (start, end): (usize, usize),
     run: &mut RunState,
-    states: &mut States,
     w: &mut WindowBuf,
     timing: bool,
-) -> Result<Prepared, RunError> {
+) -> Result<Booked, RunError> {
     let mut sw = Stopwatch::new(timing);
     let mut t = [std::time::Duration::ZERO; 3];
     let now = || timing.then(std::time::Instant::now);
@@ -536,59 +586,60 @@ fn prepare(
     run.frame_into(chunks, &mut w.items)?;
     run.mark_duplicates_into(chunks, &w.items, opts.carry, &mut w.dup);
     route(chunks, &w.items, &w.dup, &mut w.lists, &mut w.loc);
-    sw.lap(&mut t[1]);
-    let routed = now();
-    // The duplicate set's runs are merged beside the shards: no claim of this window needs them
-    // merged (its duplicates are flagged), and on one core, before the routing, the merges were a
-    // third of the serial bookkeeping's instructions (issue #13; `ClaimsSeen::settle`).
-    let seen = &mut run.seen;
-    rayon::join(
-        || {
-            liquidate_shards(
-                ctx,
-                opts,
-                chunks,
-                &w.items,
-                &w.lists,
-                states.shards_mut(),
-                &mut w.shard_outs,
-            )
-        },
-        || seen.settle(),
-    );
-    // A state that did not read ends the run: the first in input order (the same for any
-    // `--threads`: each shard stops at its first, in file order).
-    if let Some((line, error)) = w
-        .shard_outs
-        .iter_mut()
-        .filter_map(|s| s.corrupt.take())
-        .min_by_key(|c| c.0)
-    {
-        return Err(RunError::State { line, error });
-    }
-    let opening = w.shard_outs.iter().map(|s| s.opening_debts).sum::<i128>()
-        + run.info.debts_opening_cents as i128;
-    run.info.debts_opening_cents = i64::try_from(opening).map_err(|_| {
-        RunError::States(crate::states::packed::DecodeError(
-            "opening debts total beyond i64",
-        ))
-    })?;
-    sw.lap(&mut t[2]);
-    let liquidated = now();
     w.read_rejected = reject_at_read(chunks, &w.items, &w.dup, &mut w.loc);
     sw.lap(&mut t[1]);
-    let serial = match (parsed, routed, liquidated, now()) {
-        (Some(a), Some(b), Some(c), Some(d)) => vec![(a, b), (c, d)],
+    let booked = now();
+    // The duplicate set's runs merged after the window's check: on one core, before the routing, the
+    // merges were a third of the serial bookkeeping's instructions (issue #13).
+    run.seen.settle();
+    sw.lap(&mut t[2]);
+    let serial = match (parsed, booked, now()) {
+        (Some(a), Some(b), Some(c)) => vec![(a, b), (b, c)],
         _ => Vec::new(),
     };
-    Ok(Prepared { t, serial })
+    Ok(Booked { t, serial })
 }
 
-/// What [`prepare`] measured when timing is on: the stage times (parse, bookkeeping, shards) and
-/// when its serial bookkeeping ran (framing, duplicates and routing; the read rejections).
-struct Prepared {
+/// What [`book`] measured when timing is on: the stage times (parse, bookkeeping, the duplicate
+/// set's merges) and when its serial steps ran (the bookkeeping; the merges).
+struct Booked {
     t: [std::time::Duration; 3],
     serial: Vec<(std::time::Instant, std::time::Instant)>,
+}
+
+/// Liquidates the window booked in `w` into `outs`, shard by shard ([`liquidate_shards`]).
+fn liquidate_window(
+    ctx: &Ctx,
+    opts: &Options,
+    w: &WindowBuf,
+    outs: &mut [ShardOut],
+    shards: &mut [crate::states::Shard],
+    timing: bool,
+) -> Liquidated {
+    let mut sw = Stopwatch::new(timing);
+    let mut t = std::time::Duration::ZERO;
+    let chunks = &w.chunks[..w.n];
+    liquidate_shards(ctx, opts, chunks, &w.items, &w.lists, shards, outs);
+    sw.lap(&mut t);
+    Liquidated {
+        t,
+        done: timing.then(std::time::Instant::now),
+        // The first in input order: each shard stops at its first, in file order.
+        corrupt: outs
+            .iter_mut()
+            .filter_map(|s| s.corrupt.take())
+            .min_by_key(|c| c.0),
+        opening: outs.iter().map(|s| s.opening_debts).sum::<i128>(),
+    }
+}
+
+/// What [`liquidate_window`] left for the run: its time and end (timing on), the first state that did
+/// not read (its claim's input line), the opening debts of the states taken from an earlier night.
+struct Liquidated {
+    t: std::time::Duration,
+    done: Option<std::time::Instant>,
+    corrupt: Option<(u64, crate::states::packed::DecodeError)>,
+    opening: i128,
 }
 
 /// Hands the window in `w` to the sinks, its events in file order. Returns the time it took when
@@ -604,6 +655,7 @@ struct Prepared {
 /// is reused (a fresh list each window costs page faults: issue #13).
 fn emit(
     w: &WindowBuf,
+    shard_outs: &[ShardOut],
     sinks: &mut [&mut dyn Sink],
     spare: &mut Vec<Event<'static>>,
     each: &mut [std::time::Duration],
@@ -615,7 +667,7 @@ fn emit(
         relabel(std::mem::take(spare)),
         &w.chunks[..w.n],
         &w.loc,
-        &w.shard_outs,
+        shard_outs,
         &w.read_rejected,
     );
     sw.lap(&mut t);
@@ -1178,25 +1230,28 @@ struct Timer {
     /// by side: these overlap).
     sinks: Vec<std::time::Duration>,
     clock: std::time::Instant,
-    /// The most the two window buffers held together after a window was prepared (both full: the
-    /// one waiting for the sinks and the one just liquidated), by part, in bytes; and the events list.
+    /// The most the three window buffers and the two sets of outcomes held together after a step,
+    /// by part (parsed, outcomes, lists), in bytes; and the events list.
     windows_peak: [usize; 3],
     events_peak: usize,
-    /// The serial bookkeeping's time after the sinks of the previous window were done, summed over
-    /// the windows: time when it ran alone, on one core, the critical path (issue #13).
+    /// The duplicate set's merges (`ClaimsSeen::settle`), after each window's bookkeeping.
+    merges: std::time::Duration,
+    /// The serial bookkeeping's and merges' time after the other windows' shards and sinks of the
+    /// same step were done, summed over the windows: time when it ran alone, on one core, the
+    /// critical path (issue #13).
     book_alone: std::time::Duration,
     /// The workers' scheduler counts at the start (timing on only).
     sched: Option<WorkersSched>,
 }
 
 impl Timer {
-    /// Adds the part of the serial intervals `serial` that came after `emit_done`.
+    /// Adds the part of the serial intervals `serial` that came after `others_done`.
     fn alone(
         &mut self,
         serial: &[(std::time::Instant, std::time::Instant)],
-        emit_done: Option<std::time::Instant>,
+        others_done: Option<std::time::Instant>,
     ) {
-        if let Some(e) = emit_done {
+        if let Some(e) = others_done {
             for &(a, b) in serial {
                 self.book_alone += b.saturating_duration_since(a.max(e));
             }
@@ -1210,17 +1265,23 @@ impl Timer {
             clock: std::time::Instant::now(),
             windows_peak: [0; 3],
             events_peak: 0,
+            merges: std::time::Duration::ZERO,
             book_alone: std::time::Duration::ZERO,
             sched: timing_on().then(WorkersSched::now),
         }
     }
     /// Notes what the window buffers hold (only when timing is on: it walks every outcome).
-    fn windows(&mut self, bufs: &[WindowBuf; 2], events: usize) {
+    fn windows(&mut self, bufs: &[WindowBuf; 3], outs: &[Vec<ShardOut>; 2], events: usize) {
         if !self.on {
             return;
         }
-        let [a, b] = [bufs[0].bytes(), bufs[1].bytes()];
-        let now = [a[0] + b[0], a[1] + b[1], a[2] + b[2]];
+        let mut now = [0usize; 3];
+        for b in bufs {
+            for (n, x) in now.iter_mut().zip(b.bytes()) {
+                *n += x;
+            }
+        }
+        now[1] += outs.iter().map(outs_bytes).sum::<usize>();
         if now.iter().sum::<usize>() > self.windows_peak.iter().sum::<usize>() {
             self.windows_peak = now;
         }
@@ -1232,7 +1293,7 @@ impl Timer {
         let w = &self.windows_peak;
         let held: Vec<String> = sinks.iter().map(|s| mib(s.held_bytes())).collect();
         eprintln!(
-            "memory: windows in flight 2, peak {} MiB together (parsed {}, outcomes {}, lists {}), events list {} MiB; sinks' buffers at most (MiB) {}",
+            "memory: windows in flight 3 (2 of them liquidated), peak {} MiB together (parsed {}, outcomes {}, lists {}), events list {} MiB; sinks' buffers at most (MiB) {}",
             mib(w.iter().sum()),
             mib(w[0]),
             mib(w[1]),
@@ -1240,11 +1301,6 @@ impl Timer {
             mib(self.events_peak),
             held.join(" ")
         );
-    }
-    fn add(&mut self, t: [std::time::Duration; 3]) {
-        for (a, b) in self.t.iter_mut().zip(t) {
-            *a += b;
-        }
     }
     fn add_sinks(&mut self, each: &[std::time::Duration]) {
         if self.sinks.len() < each.len() {
@@ -1276,9 +1332,10 @@ impl Timer {
                 each.join(" ")
             );
             eprintln!(
-                "timing: bookkeeping alone (serial, after the previous window's sinks were done) {:.3} s of {:.3} s",
+                "timing: bookkeeping alone (serial, after the shards and sinks beside it were done) {:.3} s of {:.3} s and the duplicate merges' {:.3} s",
                 self.book_alone.as_secs_f64(),
-                t[1].as_secs_f64()
+                t[1].as_secs_f64(),
+                self.merges.as_secs_f64()
             );
         }
     }
