@@ -23,6 +23,7 @@
 //! grouped into calls, never their order.
 
 use crate::carry::{Carry, EarlierClaim, paid_act_hash};
+use crate::claims::Act;
 use crate::claims::reader::{self, Chunk, ClaimError, NO_KEY};
 use crate::claims::record::{self, BatchHeader, BatchTrailer};
 use crate::codes::{BatchFail, Reject};
@@ -958,6 +959,10 @@ fn liquidate_shards(
                     // look up (`Carry::touch_acts`, issue #14).
                     let mut acts = [0u64; 4 * LOOKAHEAD];
                     let mut nacts = 0;
+                    // The CCAM lines' (code, activity, phase): their compiled pricing entries
+                    // are read ahead below (`Compiled::touch_ccam`).
+                    let mut ccam = [([0u8; 7], 0u8, 0u8); 4 * LOOKAHEAD];
+                    let mut nccam = 0;
                     for (j, &(k, key)) in next.iter().enumerate() {
                         keys[j] = key;
                         // The claim (window data, in the cache): whether a line may look for an ALD
@@ -973,6 +978,19 @@ fn liquidate_shards(
                                 .unwrap_or(&[]);
                             ald[j] = lines.iter().any(|l| rules::line_exemption(h, l) == b'4');
                             pracs[j] = ctx.refs.practitioners.get(&h.practitioner);
+                            for l in lines {
+                                if let Act::Ccam {
+                                    code,
+                                    activity,
+                                    phase,
+                                    ..
+                                } = l.act
+                                    && let Some(s) = ccam.get_mut(nccam)
+                                {
+                                    *s = (code, activity, phase);
+                                    nccam += 1;
+                                }
+                            }
                             if ctx.carry.is_some() {
                                 for l in lines {
                                     if let Some(a) = paid_act_hash(key, h.practitioner, l)
@@ -993,6 +1011,13 @@ fn liquidate_shards(
                     let mut acc = 0u32;
                     for p in pracs.iter().flatten() {
                         acc ^= p.rows().first().map_or(0, |r| r.0.from.0);
+                    }
+                    // In a loop of their own, independent lookups whose misses (the map's control
+                    // bytes, then the entry) overlap: `rules::pricing::price_lines` then finds each
+                    // line's entry in the cache, where one line after the other it waited for
+                    // both (issue #13).
+                    for &(code, activity, phase) in ccam.iter().take(nccam) {
+                        acc ^= ctx.refs.compiled.touch_ccam(code, activity, phase);
                     }
                     std::hint::black_box(acc);
                     // A beneficiary the shard does not hold yet takes its state from the

@@ -236,6 +236,18 @@ impl Compiled {
         }
     }
 
+    /// Reads the compiled entry of a CCAM (code, activity, phase), if any, and returns a value made
+    /// from it, for the caller to discard: the engine's read-ahead (`engine::liquidate_shards`)
+    /// brings the entries of the next claims' act lines into the cache before
+    /// [`Self::ccam_pricing`] asks for them — in the rules, the probe's two misses (control bytes,
+    /// then the entry) came one after the other for each line (issue #13).
+    #[inline]
+    pub fn touch_ccam(&self, code: Code7, activity: u8, phase: u8) -> u32 {
+        self.ccam
+            .get(&(code, activity, phase))
+            .map_or(0, |e| e.latest.from.0)
+    }
+
     /// The pricing of a CCAM (code, activity, phase) on `d`, when this key was compiled:
     /// `Some(answer)`; `None` when it was not (no tariff row, or no date with both the act and a
     /// tariff — the tables answer `None` there too — or a set built without compiling), for the
