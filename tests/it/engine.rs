@@ -661,7 +661,9 @@ fn scratch_files_go_to_the_scratch_dir_when_one_is_given_with_the_same_outputs()
 
 /// The report's aggregates count the control totals in their own pass (`Sink::counts_summary`) and
 /// the engine then runs no summary sink of its own: the run's totals and `summary.json` are those the
-/// summary sink counts, byte for byte, at 1 and 4 threads and with windows of a few claims.
+/// summary sink counts, byte for byte, at 1 and 4 threads and with windows of a few claims. The
+/// aggregates themselves (`report_data.json`), added up in one accumulator per pool thread, are the
+/// same bytes for both.
 #[test]
 fn the_control_totals_counted_by_the_aggregates_are_the_summary_sinks() {
     let d_dir = tmp("counted");
@@ -699,4 +701,8 @@ fn the_control_totals_counted_by_the_aggregates_are_the_summary_sinks() {
             std::fs::read(d.join("plain").join("summary.json")).unwrap()
         );
     }
+    assert_eq!(
+        std::fs::read(d.join("aggregates-1").join("report_data.json")).unwrap(),
+        std::fs::read(d.join("aggregates-4").join("report_data.json")).unwrap()
+    );
 }

@@ -3,9 +3,11 @@
 //! them back ([`read_data`]) instead of re-parsing the TSV files.
 //!
 //! Memory is bounded by the number of distinct letters, regroupements, CCAM codes, insurers and
-//! rejection codes, not by rows. A window is aggregated in parallel, one partial per
-//! [`liquidator_core::sink::segments`] segment, and the partials are merged in order (sums are exact
-//! integers, so the result does not depend on the grain).
+//! rejection codes, not by rows. A window's [`liquidator_core::sink::segments`] are aggregated in
+//! parallel, each into the accumulator of the pool thread that takes it — one per thread, kept from
+//! window to window and merged once, at the end (sums are exact integers, so the result does not
+//! depend on the grain nor on which thread added what; the first split error is the first in file
+//! order by its segment's place in the run).
 //!
 //! The JSON layout is a contract between `run` and `report` of the same version (`layout`): amounts
 //! are integer cents, maps are sorted by key (deterministic bytes).
@@ -22,6 +24,7 @@ use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 /// File name in the output directory.
 pub const REPORT_DATA: &str = "report_data.json";
@@ -86,6 +89,8 @@ pub struct PaidTotals {
 }
 
 impl PaidTotals {
+    /// Adds `o`; the first split error kept is the caller's (`Acc::merge` picks the first in file
+    /// order itself).
     fn merge(&mut self, o: &PaidTotals) {
         self.claims += o.claims;
         self.lines += o.lines;
@@ -194,13 +199,16 @@ pub fn amc_file_name(amc: &str) -> String {
     format!("{s}.tsv")
 }
 
-/// A partial aggregate over consecutive events, keyed by the raw bytes packed into an integer (one
-/// multiply to hash, one compare to find: hashing the byte arrays themselves was most of the sink's
-/// instructions, issue #13); turned into [`ReportData`] once, at the end. The packings are injective
-/// ([`key4`], [`key7`], [`key_amc`]), so the groups are those of the bytes.
+/// A partial aggregate over some segments of the run, keyed by the raw bytes packed into an integer
+/// (one multiply to hash, one compare to find: hashing the byte arrays themselves was most of the
+/// sink's instructions, issue #13); turned into [`ReportData`] once, at the end. The packings are
+/// injective ([`key4`], [`key7`], [`key_amc`]), so the groups are those of the bytes.
 #[derive(Default)]
 struct Acc {
     paid: PaidTotals,
+    /// The place in the run ([`AggregatesSink::window`]'s segment number) of the segment where
+    /// `paid.first_split_error` was found: an accumulator adds segments in any order.
+    first_split_at: u64,
     ngap: FxHashMap<u32, Agg>,
     groups: FxHashMap<u32, Agg>,
     acts: FxHashMap<u64, Agg>,
@@ -262,7 +270,8 @@ fn amc_of(k: u128) -> Option<[u8; 10]> {
 }
 
 impl Acc {
-    fn add(&mut self, events: &[Event<'_>]) {
+    /// Adds the events of one segment, the `seq`-th of the run.
+    fn add(&mut self, events: &[Event<'_>], seq: u64) {
         for (i, e) in events.iter().enumerate() {
             // The outcomes and paid lines of the events ahead loaded together: in file order each
             // was a cache miss of its own (`sink::read_ahead`, issue #13).
@@ -272,7 +281,7 @@ impl Acc {
             match e {
                 Event::Claim(c) => match (c.outcome, c.header) {
                     (Outcome::Paid(p), Some(h)) => {
-                        self.paid_claim(h, c.lines, c.line_pos, p);
+                        self.paid_claim(h, c.lines, c.line_pos, p, seq);
                         for lr in &p.rejected_lines {
                             let x = self.rejected_lines.entry(lr.rejection.code).or_default();
                             x.0 += 1;
@@ -302,21 +311,18 @@ impl Acc {
         lines: &[liquidator_core::claims::ActLine],
         pos: &[liquidator_core::claims::Pos],
         p: &Paid,
+        seq: u64,
     ) {
         let t = &mut self.paid;
         t.claims += 1;
         // The payee kind and the insurer are the claim's: its lines are added up here and the
-        // sums added once to those groups (the same sums as line by line: integers).
+        // sums added once to those groups (the same sums as line by line: integers) — and to the
+        // paid totals' lines, billed, base, AMO paid and AMC.
         let mut claim = Agg::default();
         let mut file = AmcFile::default();
         for r in &p.lines {
             let k = r.index as usize;
-            t.lines += 1;
-            t.billed += r.billed;
-            t.base += r.base;
             t.amo_gross += r.amo_gross;
-            t.amo_paid += r.amo_paid;
-            t.amc += r.amc();
             t.patient += r.patient;
             t.participation += r.pf;
             t.franchise += r.franchise;
@@ -329,11 +335,15 @@ impl Acc {
                 || w(r.amo_gross) + w(r.debt) != w(r.amo_paid) + w(r.pf) + w(r.franchise)
             {
                 t.split_errors += 1;
-                t.first_split_error.get_or_insert(LineRef {
-                    claim: h.claim_no,
-                    line: r.line_no,
-                    input_line: pos.get(k).map_or(0, |p| p.line),
-                });
+                // Within a segment, lines come in file order: the first kept is the first.
+                if t.first_split_error.is_none() || seq < self.first_split_at {
+                    self.first_split_at = seq;
+                    t.first_split_error = Some(LineRef {
+                        claim: h.claim_no,
+                        line: r.line_no,
+                        input_line: pos.get(k).map_or(0, |p| p.line),
+                    });
+                }
             }
             match lines.get(k).map(|l| &l.act) {
                 Some(Act::Ngap { letter, .. }) => {
@@ -352,6 +362,11 @@ impl Acc {
                 file.amc_total += r.amc();
             }
         }
+        t.lines += claim.lines;
+        t.billed += claim.billed;
+        t.base += claim.base;
+        t.amo_paid += claim.amo_paid;
+        t.amc += claim.amc;
         // A group exists once a line is added to it: a claim without paid lines adds none.
         if claim.lines == 0 {
             return;
@@ -380,7 +395,19 @@ impl Acc {
                 a.entry(k).or_default().merge(&v);
             }
         }
+        // The first split error in file order: the one of the earlier segment.
+        let first = match (self.paid.first_split_error, o.paid.first_split_error) {
+            (Some(_), Some(_)) if o.first_split_at < self.first_split_at => {
+                Some((o.first_split_at, o.paid.first_split_error))
+            }
+            (None, Some(_)) => Some((o.first_split_at, o.paid.first_split_error)),
+            _ => None,
+        };
         self.paid.merge(&o.paid);
+        if let Some((at, e)) = first {
+            self.first_split_at = at;
+            self.paid.first_split_error = e;
+        }
         m(&mut self.ngap, o.ngap);
         m(&mut self.groups, o.groups);
         m(&mut self.acts, o.acts);
@@ -480,8 +507,15 @@ impl Acc {
 /// the batch is finished. `dir` is the run's staging directory.
 pub struct AggregatesSink {
     dir: PathBuf,
-    acc: Acc,
-    /// The control totals of `summary.json`, counted in the same pass (`Sink::counts_summary`).
+    /// One accumulator per thread of the pool that runs the window's segments (and one for a caller
+    /// outside a pool), kept from window to window: a window's 64 segments each aggregated into maps
+    /// of their own, then merged, grew ≈ 20 000 sets of maps a national day (rehashes, fresh pages)
+    /// and merged them 330 times (issue #13). A thread holds its accumulator's lock only while it
+    /// adds one segment, which calls nothing that could run another job on that thread.
+    parts: Vec<Mutex<Acc>>,
+    /// Segments handed out so far: a segment's number is its place in the run (file order).
+    segments: u64,
+    /// The control totals of `summary.json`, gathered from the accumulators' (`Sink::counts_summary`).
     summary: Summary,
 }
 
@@ -489,33 +523,54 @@ impl AggregatesSink {
     pub fn new(dir: &Path) -> AggregatesSink {
         AggregatesSink {
             dir: dir.to_path_buf(),
-            acc: Acc::default(),
+            parts: Vec::new(),
+            segments: 0,
             summary: Summary::default(),
         }
     }
 
     /// The aggregates so far.
-    pub fn data(self) -> ReportData {
-        self.acc.into_data()
+    pub fn data(mut self) -> ReportData {
+        self.merged().into_data()
+    }
+
+    /// The accumulators' control totals added to `summary` (and emptied).
+    fn gather_totals(&mut self) {
+        for p in &mut self.parts {
+            let a = p.get_mut().unwrap_or_else(|e| e.into_inner());
+            self.summary.add_part(&std::mem::take(&mut a.totals));
+        }
+    }
+
+    /// The accumulators merged into one (their control totals gathered into `summary`).
+    fn merged(&mut self) -> Acc {
+        self.gather_totals();
+        let mut all = Acc::default();
+        for p in std::mem::take(&mut self.parts) {
+            all.merge(p.into_inner().unwrap_or_else(|e| e.into_inner()));
+        }
+        all
     }
 }
 
 impl Sink for AggregatesSink {
     fn window(&mut self, events: &[Event<'_>]) -> Result<(), SinkError> {
         let segs: Vec<&[Event]> = segments(events).collect();
-        let parts: Vec<Acc> = segs
-            .par_iter()
-            .map(|seg| {
-                let mut a = Acc::default();
-                a.add(seg);
-                a
-            })
-            .collect();
-        // In order: the first split error stays the first in file order.
-        for p in parts {
-            self.summary.add_part(&p.totals);
-            self.acc.merge(p);
+        // Slot 0 for a caller outside a pool, slot i + 1 for the pool's thread i.
+        let slots = rayon::current_num_threads() + 1;
+        if self.parts.len() < slots {
+            self.parts.resize_with(slots, Mutex::default);
         }
+        let first = self.segments;
+        self.segments += segs.len() as u64;
+        let parts = &self.parts;
+        segs.par_iter().enumerate().for_each(|(j, seg)| {
+            let slot = rayon::current_thread_index().map_or(0, |i| i + 1);
+            if let Some(part) = parts.get(slot).or(parts.first()) {
+                let mut a = part.lock().unwrap_or_else(|e| e.into_inner());
+                a.add(seg, first + j as u64);
+            }
+        });
         Ok(())
     }
 
@@ -526,11 +581,13 @@ impl Sink for AggregatesSink {
     }
 
     fn take_summary(&mut self) -> Option<Summary> {
+        // After `finish` the accumulators are merged, and their totals gathered, already.
+        self.gather_totals();
         Some(std::mem::take(&mut self.summary))
     }
 
     fn finish(&mut self, _batch: &BatchInfo) -> Result<(), SinkError> {
-        let data = std::mem::take(&mut self.acc).into_data();
+        let data = self.merged().into_data();
         liquidator_core::output::files::write_json(&self.dir.join(REPORT_DATA), &data)
     }
 }
@@ -538,6 +595,38 @@ impl Sink for AggregatesSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The accumulators are merged in any order (one per pool thread, each adding whichever
+    /// segments its thread took): the first split error kept is the one of the earliest segment of
+    /// the run, whichever accumulator holds it, and the counts add up.
+    #[test]
+    fn the_first_split_error_merged_is_the_earliest_segments_in_any_merge_order() {
+        let part = |at: u64, claim: u32| Acc {
+            paid: PaidTotals {
+                split_errors: 1,
+                first_split_error: Some(LineRef {
+                    claim,
+                    line: 1,
+                    input_line: u64::from(claim),
+                }),
+                ..Default::default()
+            },
+            first_split_at: at,
+            ..Default::default()
+        };
+        let none = || Acc::default();
+        for order in [[7, 2, 9], [9, 7, 2], [2, 9, 7], [9, 2, 7]] {
+            let mut all = none();
+            all.merge(none());
+            for at in order {
+                all.merge(part(at, at as u32 * 10));
+                all.merge(none());
+            }
+            assert_eq!(all.paid.split_errors, 3);
+            assert_eq!(all.first_split_at, 2, "{order:?}");
+            assert_eq!(all.paid.first_split_error.map(|e| e.claim), Some(20));
+        }
+    }
 
     /// The integer keys of the aggregate maps give back the bytes they were made of, so that the
     /// groups of `report_data.json` are the groups of the bytes; an insurer number of any bytes (all
