@@ -402,6 +402,8 @@ struct RssSampler {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// [`minor_faults`] at the last `take`.
     faults: std::cell::Cell<u64>,
+    /// [`cpu_seconds`] at the last `take`.
+    cpu: std::cell::Cell<(f64, f64)>,
 }
 
 fn rss_anon_kib() -> u64 {
@@ -429,6 +431,22 @@ fn minor_faults() -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU seconds of the process so far, user and system (`/proc/self/stat`, fields 14 and 15, in
+/// clock ticks of 1/100 s — `USER_HZ`, 100 on Linux): what a step cost on the CPU, all threads
+/// together, which the machine's load does not inflate as it does the step's wall time (issue #14).
+fn cpu_seconds() -> (f64, f64) {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = &s[s.rfind(')')? + 1..];
+            let mut f = rest.split_whitespace().skip(11);
+            let u: u64 = f.next()?.parse().ok()?;
+            let k: u64 = f.next()?.parse().ok()?;
+            Some((u as f64 / 100.0, k as f64 / 100.0))
+        })
+        .unwrap_or((0.0, 0.0))
+}
+
 impl RssSampler {
     fn start() -> RssSampler {
         use std::sync::atomic::Ordering;
@@ -445,10 +463,11 @@ impl RssSampler {
             peak,
             stop,
             faults: std::cell::Cell::new(minor_faults()),
+            cpu: std::cell::Cell::new(cpu_seconds()),
         }
     }
     /// (peak since the last call, now, in MiB; minor page faults since the last call).
-    fn take(&self) -> (u64, u64, u64) {
+    fn take(&self) -> (u64, u64, u64, (f64, f64)) {
         let now = rss_anon_kib();
         let peak = self
             .peak
@@ -456,7 +475,9 @@ impl RssSampler {
             .max(now);
         let f = minor_faults();
         let faulted = f.saturating_sub(self.faults.replace(f));
-        (peak >> 10, now >> 10, faulted)
+        let c = cpu_seconds();
+        let was = self.cpu.replace(c);
+        (peak >> 10, now >> 10, faulted, (c.0 - was.0, c.1 - was.1))
     }
 }
 
@@ -479,9 +500,9 @@ impl Timer {
     fn lap(&mut self, what: &str) {
         if self.on {
             let mem = self.rss.as_ref().map_or(String::new(), |r| {
-                let (peak, now, faulted) = r.take();
+                let (peak, now, faulted, (user, sys)) = r.take();
                 format!(
-                    " [RssAnon peak {peak} MiB, at its end {now} MiB; {faulted} minor page faults]"
+                    " [RssAnon peak {peak} MiB, at its end {now} MiB; {faulted} minor page faults; CPU {user:.2} user + {sys:.2} sys s]"
                 )
             });
             self.laps.push(format!(
