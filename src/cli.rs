@@ -24,6 +24,9 @@ use liquidator_core::refs::Refs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// `--window-kib` at most: the engine's largest window (`engine::MAX_WINDOW`), in KiB.
+const MAX_WINDOW_KIB: i64 = (engine::MAX_WINDOW / 1024) as i64;
+
 #[derive(Parser)]
 #[command(
     name = "liquidator",
@@ -48,9 +51,11 @@ pub enum Cmd {
         /// Worker threads (default: all cores). The output does not depend on it.
         #[arg(long)]
         threads: Option<usize>,
-        /// Size of the engine's read window in KiB (default 8192). The output does not depend on it
-        /// (architecture invariant): a tuning knob, and what lets the kill tests stop a small day mid-way.
-        #[arg(long, value_parser = clap::value_parser!(u32).range(64..=1_048_576))]
+        /// Size of the engine's read window in KiB (default 8192), 64 to 1048576 (1 GiB: a window's
+        /// claims and lines are numbered in 32 bits, `engine::MAX_WINDOW`). The output does not
+        /// depend on it (architecture invariant): a tuning knob, and what lets the kill tests stop a
+        /// small day mid-way.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(64..=MAX_WINDOW_KIB))]
         window_kib: Option<u32>,
         /// Replace an existing output directory.
         #[arg(long)]

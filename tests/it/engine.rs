@@ -587,6 +587,34 @@ fn a_booking_error_comes_after_the_sinks_of_the_windows_before_it_and_behind_the
     }
 }
 
+/// `Options::window` past `engine::MAX_WINDOW` (a library caller: the command line refuses it) is
+/// taken as the largest window — one window for a small file — and never overflows a window's
+/// end (`start + window`): `usize::MAX` gives the same events, in the same single window, as
+/// `MAX_WINDOW` itself.
+#[test]
+fn a_window_past_the_largest_is_taken_as_the_largest() {
+    let data = batch(300);
+    let refs = mini_refs();
+    let run = |window| {
+        let mut r = Recording {
+            name: "w",
+            fail_at: 0,
+            windows: Vec::new(),
+        };
+        let opts = Options {
+            window,
+            ..Default::default()
+        };
+        engine::process(&data, refs, &opts, &mut [&mut r]).unwrap();
+        r.windows
+    };
+    let largest = run(engine::MAX_WINDOW);
+    assert_eq!(largest.len(), 1, "one window");
+    assert!(largest[0].len() >= 300);
+    assert_eq!(run(usize::MAX), largest);
+    assert_eq!(run(engine::MAX_WINDOW + 1), largest);
+}
+
 /// The run's scratch files mapped by this process while the windows are liquidated
 /// (`/proc/self/maps`, read at each window: their names, unlinked, end in " (deleted)"), as the
 /// paths of the mappings under the directory `.1` (other tests of this binary run beside).

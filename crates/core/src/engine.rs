@@ -54,6 +54,13 @@ const LOOKAHEAD: usize = 16;
 /// against 460 MiB), for the same CPU (issue #13; `LIQUIDATOR_TIMING=1` prints the breakdown).
 pub const WINDOW: usize = 8 << 20;
 
+/// The largest window, in bytes (`run --window-kib` at most 1 048 576; a larger
+/// [`Options::window`] is taken as this). A window's claims and lines are numbered in `u32`
+/// (a claim's place in its chunk and shard list, `loc`, the duplicate check's positions, a chunk's
+/// line ranges), and a record takes at least two bytes: 1 GiB keeps every such number below 2^29,
+/// far from `u32::MAX`, at any input. A window end also adds the size to a position: no overflow.
+pub const MAX_WINDOW: usize = 1 << 30;
+
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error("{0}")]
@@ -99,6 +106,8 @@ pub struct BatchInfo {
 }
 
 pub struct Options<'a> {
+    /// Bytes of a window ([`WINDOW`] by default; 1 to [`MAX_WINDOW`], a larger one is taken as
+    /// [`MAX_WINDOW`]).
     pub window: usize,
     /// Liquidate with a trace for this claim number (for `explain`).
     pub trace_claim: Option<u32>,
@@ -271,13 +280,14 @@ pub fn process_in(
     let mut spare_events: Vec<Event<'static>> = Vec::new();
     // Stage timings for profiling (`LIQUIDATOR_TIMING=1`): parse, bookkeeping, shards, sinks.
     let mut timer = Timer::new();
+    let window = opts.window.clamp(1, MAX_WINDOW);
     loop {
         let more = failed.is_none() && start < data.len();
         if !more && booked.is_none() && liquidated.is_none() {
             break;
         }
         let end = if more {
-            window_end(data, start, opts.window)
+            window_end(data, start, window)
         } else {
             start
         };
