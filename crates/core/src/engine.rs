@@ -98,6 +98,8 @@ pub struct BatchInfo {
     /// Debts of the insured still open once the whole batch is liquidated (`rules::debt`): how many,
     /// and their open amount. `debts.tsv` lists them from the beneficiaries' final states
     /// ([`crate::sink::Sink::finish_with`], `States::with_debts`), not from a copy held here.
+    /// Counted beside the sinks' finish: the `BatchInfo` a sink's `finish` is given has them at 0;
+    /// the one the run returns has them.
     pub open_debts: u64,
     pub open_debts_cents: crate::money::Cents,
     /// Debts open before the first claim (carried from earlier nights into the beneficiaries' states;
@@ -411,17 +413,18 @@ pub fn process_in(
         f();
     }
     check_batch(&run.info, run.after_trailer)?;
-    let t = std::time::Instant::now();
-    (run.info.open_debts, run.info.open_debts_cents) =
-        states.open_debt_totals().map_err(RunError::States)?;
-    tail_step("open debts totalled", t);
     // The sinks' end-of-run work (open debts, payment orders, the writers' last flush…) runs after the
     // last window. Sinks own separate files and share nothing, so they finish side by side on the run's
     // pool; the first error in list order is the one reported, whatever the thread count. The TSV
     // writer's own I/O errors come after these: its thread reports them when `stage_run` closes it.
+    // The open debts' totals (`BatchInfo::open_debts`, for the summary) are read from the states
+    // beside the sinks' finish, which none of them reads: the sinks' serial steps (the payment
+    // orders' merge and sync, the writers' waits for the disk) left the workers asleep ≈ 0.4 s of a
+    // national tail, and the totals ran alone before it (issue #13). A state that does not read
+    // still fails the run with the same error, before any sink's.
     let info = &run.info;
     let states: &States = states;
-    let mut finish = || -> Vec<(Result<(), SinkError>, f64)> {
+    let finish = || -> Vec<(Result<(), SinkError>, f64)> {
         sinks
             .par_iter_mut()
             .map(|s| {
@@ -432,7 +435,16 @@ pub fn process_in(
             .collect()
     };
     let sched = timer.on.then(WorkersSched::now);
-    let finished = finish();
+    let (totals, finished) = rayon::join(
+        || {
+            let t = std::time::Instant::now();
+            let r = states.open_debt_totals();
+            tail_step("open debts totalled (beside the sinks' finish)", t);
+            r
+        },
+        finish,
+    );
+    (run.info.open_debts, run.info.open_debts_cents) = totals.map_err(RunError::States)?;
     if timer.on {
         // In the order of `stage_run`'s list: TSV, debts, payment orders, summary, then the extras.
         let each: Vec<String> = finished.iter().map(|(_, t)| format!("{t:.3}")).collect();
