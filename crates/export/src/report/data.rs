@@ -269,6 +269,21 @@ fn amc_of(k: u128) -> Option<[u8; 10]> {
     Some(b)
 }
 
+/// Whether `a` and `b` add up to the same integer: in `i64` when neither sum overflows (every real
+/// line: two adds and a compare each), else in `i128` — an absurd amount must give a red check, not
+/// an overflow. The same answer as the `i128` sums alone, in fewer instructions a line (issue #13).
+#[inline(always)]
+fn same_sum(a: &[i64], b: &[i64]) -> bool {
+    let narrow = |v: &[i64]| v.iter().try_fold(0i64, |s, &x| s.checked_add(x));
+    match (narrow(a), narrow(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => {
+            let wide = |v: &[i64]| v.iter().map(|&x| x as i128).sum::<i128>();
+            wide(a) == wide(b)
+        }
+    }
+}
+
 impl Acc {
     /// Adds the events of one segment, the `seq`-th of the run.
     fn add(&mut self, events: &[Event<'_>], seq: u64) {
@@ -328,11 +343,9 @@ impl Acc {
             t.franchise += r.franchise;
             t.heavy_forfait += r.heavy_forfait;
             t.excess += r.excess;
-            // i128: an absurd amount must give a red check, not an overflow.
-            let w = |v: i64| v as i128;
-            if w(r.billed) != w(r.amo_paid) + w(r.amc()) + w(r.patient)
-                || w(r.base) != w(r.amo_gross) + w(r.ticket)
-                || w(r.amo_gross) + w(r.debt) != w(r.amo_paid) + w(r.pf) + w(r.franchise)
+            if !same_sum(&[r.billed], &[r.amo_paid, r.amc(), r.patient])
+                || !same_sum(&[r.base], &[r.amo_gross, r.ticket])
+                || !same_sum(&[r.amo_gross, r.debt], &[r.amo_paid, r.pf, r.franchise])
             {
                 t.split_errors += 1;
                 // Within a segment, lines come in file order: the first kept is the first.
@@ -595,6 +608,28 @@ impl Sink for AggregatesSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A line's split is checked on the exact integer sums: in `i64` where they fit, and where a sum
+    /// overflows `i64` (absurd amounts) on its `i128` value — never a wrapped sum, never a panic.
+    #[test]
+    fn split_sums_compare_exact_integers_even_past_i64() {
+        assert!(same_sum(&[10], &[3, 3, 4]));
+        assert!(!same_sum(&[10], &[3, 3, 5]));
+        assert!(same_sum(&[7, 3], &[5, 5]));
+        // Sums that overflow i64 on one side or both, equal or not as integers.
+        assert!(same_sum(&[i64::MAX, 1], &[i64::MAX, 1]));
+        assert!(same_sum(&[i64::MAX, 1, -2], &[i64::MAX - 1]));
+        assert!(!same_sum(&[i64::MAX], &[i64::MAX, 1]));
+        assert!(
+            !same_sum(&[i64::MIN], &[i64::MAX, 1]),
+            "wrapped sums would be equal"
+        );
+        assert!(same_sum(&[i64::MIN, -1], &[i64::MIN, -1]));
+        assert!(
+            !same_sum(&[i64::MIN, -1], &[i64::MAX]),
+            "wrapped sums would be equal"
+        );
+    }
 
     /// The accumulators are merged in any order (one per pool thread, each adding whichever
     /// segments its thread took): the first split error kept is the one of the earliest segment of
