@@ -15,7 +15,7 @@
 //! pseudonym of `NIR-rank` (BLAKE3 keyed hash under a secret given at run time, [`PseudonymKey`]).
 //!
 //! Streaming: each window's rows are gathered in order on the emit thread (into the previous window's
-//! rows buffer, kept for its allocation) and keyed column by column in parallel into the current row group's encoders; a full row
+//! rows buffer, kept for its allocation) and keyed column by column, by one task per block on the run's pool, into the current row group's encoders; a full row
 //! group of [`BATCH_ROWS`] rows goes through a bounded channel to a writer thread that closes it into
 //! column chunks (the sink's own encoders: [`dict`], [`delta`], [`plain`]; parquet-rs's file writer
 //! assembles them) and writes them, beside the run's next windows. Memory is bounded by a few row groups, not by the day.
@@ -1385,7 +1385,7 @@ fn record_batch(schema: &SchemaRef, batch: &Batch, rows: &[Row]) -> Result<Recor
 }
 
 /// Rows read by all the columns (of a task) before the next slice (see [`record_batch`],
-/// [`encode_group`]): 64 rows' outcomes (≈ 25 KB) stay in the 32 KB L1 data cache from one column to
+/// [`encode_block`]): 64 rows' outcomes (≈ 25 KB) stay in the 32 KB L1 data cache from one column to
 /// the next. Slices of 256 rows did not: callgrind's cache simulation on a 100 k-claim day counted
 /// 4.3 M fewer D1 read misses with 64 (31.3 M → 27.0 M; `run` alone has 17.5 M), for +7 M instructions
 /// of loop overhead (README "Performance").
@@ -1668,8 +1668,8 @@ fn write_row_groups(
 
 /// The Parquet export as a sink of the run: writes `dir/liquidated_lines.parquet` (mode 0640).
 ///
-/// Each window's rows are keyed column by column in parallel on the run's pool (blocks of
-/// [`BLOCK_ROWS`] rows, every column of a block at once), into row groups of [`BATCH_ROWS`] rows; a
+/// Each window's rows are keyed column by column on the run's pool (blocks of [`BLOCK_ROWS`] rows,
+/// every column of a block by one task, beside the other sinks), into row groups of [`BATCH_ROWS`] rows; a
 /// full row group's encoders go through a bounded channel to a writer thread that closes them into
 /// column chunks (pages, bit-packing, parquet-rs for the plain columns) and writes them: that work
 /// needs nothing from the window, so it runs beside the run instead of within its windows. `dir` is the run's staging directory: the file is committed with the other outputs, or not
@@ -1803,7 +1803,7 @@ impl ParquetSink {
         }
     }
 
-    /// Encodes `rows` (all in the current row group): every column of a block in parallel. The
+    /// Encodes `rows` (all in the current row group), block by block ([`encode_block`]). The
     /// blocks are the row group's: rows `[k × BLOCK_ROWS, (k + 1) × BLOCK_ROWS)` of the row group,
     /// whatever the windows that bring them (the chunks' pages are cut at rows of the row group,
     /// so the file is the same for any `--window-kib`).
@@ -1814,11 +1814,7 @@ impl ParquetSink {
             let room = BLOCK_ROWS - self.rg_rows % BLOCK_ROWS;
             let (block, later) = rest.split_at(rest.len().min(room));
             paid.gather(block);
-            let paid = &paid;
-            self.encs
-                .par_chunks_mut(GROUP_COLUMNS)
-                .zip(COLUMNS.par_chunks(GROUP_COLUMNS))
-                .try_for_each(|(e, c)| encode_group(e, c, batch, block, paid))?;
+            encode_block(&mut self.encs, COLUMNS, batch, block, &paid)?;
             self.rg_rows += block.len();
             rest = later;
         }
@@ -1842,23 +1838,26 @@ impl ParquetSink {
     }
 }
 
-/// Columns encoded by one task: the tasks of a block run in parallel, and each walks the block by
-/// slices of [`CACHE_ROWS`] rows, all its columns per slice, so that the rows' data read by one
-/// column is still in cache for the next (one task per column read the whole block from memory
-/// once per column: more time lost in cache misses than the instructions saved). Each task reads
-/// every row's outcome once: half the 46 columns, 23, make 2 tasks a block (one per core of the
-/// machine), which read them 2 times instead of 8 with tasks of 6. Callgrind's cache simulation,
-/// 100 k-claim day, 1 thread, `ParquetSink::window`: tasks of 6 / 14 / 21 / 42 columns (8 / 4 / 3 /
-/// 2 tasks), D1 read misses 5.99 / 5.08 / 4.80 / 4.79 M, instruction-cache misses 0.03 / 0.07 /
-/// 0.46 / 1.66 M (the loops of a task's columns, inlined, outgrow the cache), instructions 281.0 /
-/// 285.7 / 280.0 / 279.8 M; then 21 → 23 (its third task, of 4 columns, read every row once more):
-/// D1 read misses 4.85 → 4.78 M, instruction-cache misses 0.70 → 0.73 M, instructions 280.6 →
-/// 280.4 M (README "Performance", tenth pass).
-const GROUP_COLUMNS: usize = COLUMNS.len().div_ceil(2);
-
 /// Encodes the columns `cols` (with their encoders) of rows of one block of the row group: the
-/// dictionary columns' keys, the plain columns' cells (encoded by the writer thread).
-fn encode_group(
+/// dictionary columns' keys, the plain columns' cells (encoded by the writer thread). One task walks
+/// the block by slices of [`CACHE_ROWS`] rows, every column per slice, so that the rows' data read by
+/// one column is still in cache for the next (one task per column read the whole block from memory
+/// once per column: more time lost in cache misses than the instructions saved).
+///
+/// All 46 columns in one task: the block's rows are read — and read ahead, [`read_ahead`] — once,
+/// by one core, where two tasks of 23 columns (one per core) each brought every row's outcome into
+/// their core's cache. The sink's work stays on the run's pool beside the other sinks and the next
+/// window's shards (`engine::emit`), which keep the other core busy. `perf record -F 1999`, 1 M day,
+/// 2 threads, `run --parquet` alternated with two tasks, 4 rounds, load 11-13: the samples of the
+/// `FnMut::call_mut` symbols (the tasks' closure with this function and the read-ahead inlined,
+/// beside other sinks' closures: ≈ 750 samples without `--parquet`) 1 136 / 1 078 / 1 095 / 968 →
+/// 977 / 1 011 / 988 / 989, the key loops' (`FnOnce::call_once`) 875 / 905 / 922 / 845 → 890 / 914 /
+/// 884 / 925 (unchanged); callgrind, 100 k day, 1 thread, `ParquetSink::window` 355.4 → 349.8 M
+/// instructions (README "Performance", fifteenth pass). Earlier (tenth pass, callgrind's cache
+/// simulation, 100 k day): tasks of 6 / 14 / 21 / 42 columns (8 / 4 / 3 / 2 tasks) gave D1 read misses 5.99 / 5.08 / 4.80 / 4.79 M
+/// and instruction-cache misses 0.03 / 0.07 / 0.46 / 1.66 M (the loops of a task's columns, inlined,
+/// outgrow the instruction cache): a cost the samples above include.
+fn encode_block(
     encs: &mut [Enc],
     cols: &[Col],
     batch: &Batch,
