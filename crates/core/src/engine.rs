@@ -1223,16 +1223,19 @@ struct WorkersSched {
     /// On a CPU, waiting for one: nanoseconds, summed over the workers.
     run: u64,
     wait: u64,
+    /// Times the workers went to sleep (`crate::thread_sleeps`), summed.
+    sleeps: u64,
     workers: usize,
 }
 
 impl WorkersSched {
     fn now() -> WorkersSched {
-        let each = rayon::broadcast(|_| crate::thread_sched());
+        let each = rayon::broadcast(|_| (crate::thread_sched(), crate::thread_sleeps()));
         WorkersSched {
             at: std::time::Instant::now(),
-            run: each.iter().map(|e| e.0).sum(),
-            wait: each.iter().map(|e| e.1).sum(),
+            run: each.iter().map(|e| e.0.0).sum(),
+            wait: each.iter().map(|e| e.0.1).sum(),
+            sleeps: each.iter().map(|e| e.1).sum(),
             workers: each.len(),
         }
     }
@@ -1244,9 +1247,10 @@ impl WorkersSched {
         let run = now.run.saturating_sub(self.run) as f64 / 1e9;
         let wait = now.wait.saturating_sub(self.wait) as f64 / 1e9;
         format!(
-            "{} workers over {wall:.3} s: on a CPU {run:.3} s, waiting for one {wait:.3} s, asleep {:.3} s",
+            "{} workers over {wall:.3} s: on a CPU {run:.3} s, waiting for one {wait:.3} s, asleep {:.3} s ({} times)",
             self.workers,
-            (self.workers as f64 * wall - run - wait).max(0.0)
+            (self.workers as f64 * wall - run - wait).max(0.0),
+            now.sleeps.saturating_sub(self.sleeps)
         )
     }
 }

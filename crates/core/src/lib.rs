@@ -51,3 +51,16 @@ pub fn thread_sched() -> (u64, u64) {
     let mut v = s.split_whitespace().map(|x| x.parse::<u64>().unwrap_or(0));
     (v.next().unwrap_or(0), v.next().unwrap_or(0))
 }
+
+/// How many times the calling thread gave up its CPU of its own accord (`voluntary_ctxt_switches` of
+/// `/proc/thread-self/status`; 0 where it cannot be read): for a worker of the pool, each time it went
+/// to sleep for want of work (or blocked on a channel, or on a read from the disk). Unlike the time
+/// asleep, the count does not grow when other load on the machine keeps the other worker off its CPU
+/// longer (issue #13: a measure of the windows' joins that survives a loaded machine).
+pub fn thread_sleeps() -> u64 {
+    let s = std::fs::read_to_string("/proc/thread-self/status").unwrap_or_default();
+    s.lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
