@@ -503,7 +503,24 @@ fn shard_outs() -> Vec<ShardOut> {
 }
 
 /// The elements of `v` at the indexes `at` (distinct where given), each where its index is.
+///
+/// Two equal indexes, or one beyond the array, would hand a buffer to one stage only and silently
+/// skip the other — a window lost — so they stop the run instead, in release builds too. They cannot
+/// happen, and no input can make them: `process_in` passes `w % 3` of the window its sinks read, the
+/// one its shards liquidate and the one it books, which are three different windows within three
+/// consecutive ones (liquidated < booked < to book, and each is at least `next − 2`: a window moves
+/// one stage a step, and `next` grows by at most one a step), hence three different remainders. The
+/// loop's counters alone decide them, never the data; the assertion keeps a future change of that
+/// state machine from losing a window quietly.
 fn three<T>(v: &mut [T; 3], at: [Option<usize>; 3]) -> [Option<&mut T>; 3] {
+    for (j, a) in at.iter().enumerate() {
+        if let Some(a) = *a {
+            assert!(
+                a < 3 && !at[..j].contains(&Some(a)),
+                "engine: two stages given window buffer {a} ({at:?}): a window would be lost"
+            );
+        }
+    }
     let mut out: [Option<&mut T>; 3] = [None, None, None];
     for (k, x) in v.iter_mut().enumerate() {
         if let Some(j) = at.iter().position(|&i| i == Some(k)) {
@@ -1585,4 +1602,56 @@ pub fn stage_run<'s>(
             States::new()
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::three;
+
+    /// Each stage gets the buffer at its index, in its own place, and a stage without a window
+    /// gets none — the three windows in flight of `process_in`, at every phase of `w % 3`, and the
+    /// first and last steps (the pipeline filling and draining).
+    #[test]
+    fn three_hands_each_stage_the_buffer_at_its_index() {
+        for next in 2..8usize {
+            let mut v = [0, 1, 2];
+            let [e, s, b] = three(
+                &mut v,
+                [Some((next - 2) % 3), Some((next - 1) % 3), Some(next % 3)],
+            );
+            assert_eq!(
+                (e.copied(), s.copied(), b.copied()),
+                (Some((next - 2) % 3), Some((next - 1) % 3), Some(next % 3))
+            );
+        }
+        let mut v = [10, 11, 12];
+        let [e, s, b] = three(&mut v, [None, None, Some(0)]);
+        assert_eq!((e, s, b.copied()), (None, None, Some(10)));
+        let [e, s, b] = three(&mut v, [Some(2), None, None]);
+        assert_eq!((e.copied(), s, b), (Some(12), None, None));
+        let [e, s, b] = three(&mut v, [None, None, None]);
+        assert!(e.is_none() && s.is_none() && b.is_none());
+        // The buffers handed out are the array's own: a stage's writes land in it.
+        if let [_, Some(s), _] = three(&mut v, [None, Some(1), None]) {
+            *s = 99;
+        }
+        assert_eq!(v, [10, 99, 12]);
+    }
+
+    /// Two stages given the same buffer would leave one of them without it (a window skipped):
+    /// the run stops rather than lose the window quietly.
+    #[test]
+    #[should_panic(expected = "a window would be lost")]
+    fn three_refuses_two_stages_on_one_buffer() {
+        let mut v = [0, 1, 2];
+        let _ = three(&mut v, [Some(1), None, Some(1)]);
+    }
+
+    /// An index beyond the three buffers would give its stage nothing: refused as well.
+    #[test]
+    #[should_panic(expected = "a window would be lost")]
+    fn three_refuses_an_index_beyond_the_buffers() {
+        let mut v = [0, 1, 2];
+        let _ = three(&mut v, [Some(0), Some(3), None]);
+    }
 }
