@@ -431,9 +431,18 @@ fn minor_faults() -> u64 {
         .unwrap_or(0)
 }
 
+/// Clock ticks a second of `/proc/self/stat`'s CPU times: `USER_HZ`, what `sysconf(_SC_CLK_TCK)`
+/// returns. Taken as 100 rather than asked for: the binary does not depend on `libc`, and a timing
+/// line is not worth a dependency. 100 is right on Linux whatever the kernel's own tick
+/// (`CONFIG_HZ` 250, 1000…): the kernel converts its jiffies to `USER_HZ` for `/proc`
+/// (`jiffies_64_to_clock_t`), and `USER_HZ` is part of its ABI, 100 on every architecture this
+/// runs on (x86_64, aarch64; `getconf CLK_TCK` says 100 on the bench machine). Only the CPU seconds
+/// of the `LIQUIDATOR_TIMING=1` lines depend on it.
+const USER_HZ: f64 = 100.0;
+
 /// CPU seconds of the process so far, user and system (`/proc/self/stat`, fields 14 and 15, in
-/// clock ticks of 1/100 s — `USER_HZ`, 100 on Linux): what a step cost on the CPU, all threads
-/// together, which the machine's load does not inflate as it does the step's wall time (issue #14).
+/// ticks of [`USER_HZ`]): what a step cost on the CPU, all threads together, which the machine's
+/// load does not inflate as it does the step's wall time (issue #14).
 fn cpu_seconds() -> (f64, f64) {
     std::fs::read_to_string("/proc/self/stat")
         .ok()
@@ -442,7 +451,7 @@ fn cpu_seconds() -> (f64, f64) {
             let mut f = rest.split_whitespace().skip(11);
             let u: u64 = f.next()?.parse().ok()?;
             let k: u64 = f.next()?.parse().ok()?;
-            Some((u as f64 / 100.0, k as f64 / 100.0))
+            Some((u as f64 / USER_HZ, k as f64 / USER_HZ))
         })
         .unwrap_or((0.0, 0.0))
 }
@@ -466,7 +475,9 @@ impl RssSampler {
             cpu: std::cell::Cell::new(cpu_seconds()),
         }
     }
-    /// (peak since the last call, now, in MiB; minor page faults since the last call).
+    /// What the process did since the last call (or since [`RssSampler::start`]): (the peak
+    /// `RssAnon` since then, `RssAnon` now, both in MiB; the minor page faults since then; the CPU
+    /// seconds since then, (user, system), all threads — [`cpu_seconds`]).
     fn take(&self) -> (u64, u64, u64, (f64, f64)) {
         let now = rss_anon_kib();
         let peak = self
