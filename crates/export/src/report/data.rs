@@ -284,7 +284,24 @@ fn same_sum(a: &[i64], b: &[i64]) -> bool {
     }
 }
 
+/// Heap bytes of a map, as allocated: its capacity's slots and their control bytes (hashbrown's
+/// table holds at least `capacity` slots; its growth headroom is not counted).
+fn map_bytes<K, V>(m: &FxHashMap<K, V>) -> usize {
+    m.capacity() * (std::mem::size_of::<(K, V)>() + 1)
+}
+
 impl Acc {
+    /// Heap bytes this accumulator holds: the capacity of its maps (the rest is inline).
+    fn bytes(&self) -> usize {
+        map_bytes(&self.ngap)
+            + map_bytes(&self.groups)
+            + map_bytes(&self.acts)
+            + map_bytes(&self.amc)
+            + map_bytes(&self.amc_files)
+            + map_bytes(&self.rejected)
+            + map_bytes(&self.rejected_lines)
+    }
+
     /// Adds the events of one segment, the `seq`-th of the run.
     fn add(&mut self, events: &[Event<'_>], seq: u64) {
         for (i, e) in events.iter().enumerate() {
@@ -530,6 +547,9 @@ pub struct AggregatesSink {
     segments: u64,
     /// The control totals of `summary.json`, gathered from the accumulators' (`Sink::counts_summary`).
     summary: Summary,
+    /// The most the accumulators held at the end of a window, and at the end-of-run merge
+    /// ([`Sink::held_bytes`]).
+    peak: usize,
 }
 
 impl AggregatesSink {
@@ -539,7 +559,17 @@ impl AggregatesSink {
             parts: Vec::new(),
             segments: 0,
             summary: Summary::default(),
+            peak: 0,
         }
+    }
+
+    /// Heap bytes of the accumulators now.
+    fn parts_bytes(&self) -> usize {
+        self.parts
+            .iter()
+            .map(|p| p.lock().unwrap_or_else(|e| e.into_inner()).bytes())
+            .sum::<usize>()
+            + self.parts.capacity() * std::mem::size_of::<Mutex<Acc>>()
     }
 
     /// The aggregates so far.
@@ -584,7 +614,15 @@ impl Sink for AggregatesSink {
                 a.add(seg, first + j as u64);
             }
         });
+        self.peak = self.peak.max(self.parts_bytes());
         Ok(())
+    }
+
+    /// The accumulators' maps, at their largest: they are kept from window to window and grow with
+    /// the run's distinct keys (codes, insurers, rejection reasons), and the end-of-run merge holds
+    /// them beside the merged one.
+    fn held_bytes(&self) -> usize {
+        self.peak.max(self.parts_bytes())
     }
 
     /// The run's control totals are counted here, in the pass over the paid lines the aggregates
@@ -600,7 +638,11 @@ impl Sink for AggregatesSink {
     }
 
     fn finish(&mut self, _batch: &BatchInfo) -> Result<(), SinkError> {
-        let data = self.merged().into_data();
+        let parts = self.parts_bytes();
+        let all = self.merged();
+        // An upper bound of the merge's peak: the parts are freed one by one as they are merged.
+        self.peak = self.peak.max(parts + all.bytes());
+        let data = all.into_data();
         liquidator_core::output::files::write_json(&self.dir.join(REPORT_DATA), &data)
     }
 }
@@ -661,6 +703,55 @@ mod tests {
             assert_eq!(all.first_split_at, 2, "{order:?}");
             assert_eq!(all.paid.first_split_error.map(|e| e.claim), Some(20));
         }
+    }
+
+    /// The sink counts what its accumulators hold (`Sink::held_bytes`, printed by
+    /// `LIQUIDATOR_TIMING=1`): nothing before a window, more than nothing once a window added a
+    /// rejected claim to a map, and still as much after the end-of-run merge.
+    #[test]
+    fn held_bytes_counts_the_accumulators_maps_after_a_window() {
+        use liquidator_core::claims::reader::{ParsedClaim, Pos};
+        use liquidator_core::rules::Rejection;
+        use liquidator_core::sink::ClaimEvent;
+        let dir = std::env::temp_dir().join(format!("liq-report-held-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut sink = AggregatesSink::new(&dir);
+        assert_eq!(sink.held_bytes(), 0);
+        let claim = ParsedClaim {
+            pos: Pos::default(),
+            claim_no: 1,
+            header: None,
+            lines: 0..0,
+            act_records: 0,
+            billed: 1234,
+            error: None,
+        };
+        let outcome = Outcome::Rejected(Rejection {
+            code: Reject::ActUnknown,
+            line_no: None,
+            pos: Pos::default(),
+            detail: String::new(),
+        });
+        let event = Event::Claim(ClaimEvent {
+            claim: &claim,
+            header: None,
+            lines: &[],
+            line_pos: &[],
+            outcome: &outcome,
+            steps: None,
+        });
+        sink.window(&[event]).unwrap();
+        let after_window = sink.held_bytes();
+        // At least the rejected claims' map, one (code, (count, cents)) slot.
+        assert!(
+            after_window >= std::mem::size_of::<(Reject, (u64, i64))>(),
+            "{after_window}"
+        );
+        sink.finish(&BatchInfo::default()).unwrap();
+        assert!(sink.held_bytes() >= after_window);
+        let data = read_data(&dir).unwrap();
+        assert_eq!((data.rejections.claims, data.rejections.billed), (1, 1234));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// The integer keys of the aggregate maps give back the bytes they were made of, so that the
