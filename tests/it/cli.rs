@@ -13,6 +13,18 @@ fn sample(p: &str) -> PathBuf {
         .join(p)
 }
 
+/// `liquidator ARGS… --claims SAMPLE/claims.b2 --refs SAMPLE/refs`: the command line most of these tests
+/// start from (the bundled sample day and its reference set).
+fn on_sample(args: &[&str]) -> Command {
+    let mut c = bin();
+    c.args(args)
+        .arg("--claims")
+        .arg(sample("claims.b2"))
+        .arg("--refs")
+        .arg(sample("refs"));
+    c
+}
+
 /// A path that does not exist yet inside a fresh temporary directory (removed when the guard drops):
 /// the commands under test create it themselves.
 fn tmp(tag: &str) -> (tempfile::TempDir, PathBuf) {
@@ -27,26 +39,14 @@ fn tmp(tag: &str) -> (tempfile::TempDir, PathBuf) {
 #[test]
 fn run_exit_codes_success_existing_output_and_bad_refs() {
     let (_out_dir, out) = tmp("run");
-    let st = bin()
-        .args(["run", "--claims"])
-        .arg(sample("claims.b2"))
-        .arg("--refs")
-        .arg(sample("refs"))
+    let st = on_sample(&["run"])
         .arg("--out")
         .arg(&out)
         .arg("--quiet")
         .status()
         .unwrap();
     assert_eq!(st.code(), Some(0));
-    let o = bin()
-        .args(["run", "--claims"])
-        .arg(sample("claims.b2"))
-        .arg("--refs")
-        .arg(sample("refs"))
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let o = on_sample(&["run"]).arg("--out").arg(&out).output().unwrap();
     assert_eq!(
         o.status.code(),
         Some(6),
@@ -114,11 +114,7 @@ fn refs_lookup_prints_json_and_refuses_unknown_codes() {
 #[test]
 fn explain_shows_each_step_in_text_and_json() {
     // 700000014: two acts, association codes 1 and 2
-    let o = bin()
-        .args(["explain", "--claims"])
-        .arg(sample("claims.b2"))
-        .arg("--refs")
-        .arg(sample("refs"))
+    let o = on_sample(&["explain"])
         .args(["--claim", "700000014"])
         .output()
         .unwrap();
@@ -145,11 +141,7 @@ fn explain_shows_each_step_in_text_and_json() {
         assert!(t.contains(step), "missing {step} in:\n{t}");
     }
     assert!(t.contains("50 %"), "{t}");
-    let o = bin()
-        .args(["explain", "--json", "--claims"])
-        .arg(sample("claims.b2"))
-        .arg("--refs")
-        .arg(sample("refs"))
+    let o = on_sample(&["explain", "--json"])
         .args(["--claim", "700000017"])
         .output()
         .unwrap();
@@ -163,22 +155,14 @@ fn explain_shows_each_step_in_text_and_json() {
             .any(|s| s["rule"] == "heavy_act_forfait")
     );
     // a rejected claim explains its rule
-    let o = bin()
-        .args(["explain", "--claims"])
-        .arg(sample("claims.b2"))
-        .arg("--refs")
-        .arg(sample("refs"))
+    let o = on_sample(&["explain"])
         .args(["--claim", "700000063"])
         .output()
         .unwrap();
     let t = String::from_utf8_lossy(&o.stdout);
     assert!(t.contains("REJECTED"), "{t}");
     // unknown claim → 8
-    let o = bin()
-        .args(["explain", "--claims"])
-        .arg(sample("claims.b2"))
-        .arg("--refs")
-        .arg(sample("refs"))
+    let o = on_sample(&["explain"])
         .args(["--claim", "555555555"])
         .output()
         .unwrap();
@@ -192,13 +176,8 @@ fn window_kib_does_not_change_the_output() {
     let (_d1, default) = tmp("win-default");
     let (_d2, small) = tmp("win-small");
     for (out, extra) in [(&default, None), (&small, Some("64"))] {
-        let mut c = bin();
-        c.args(["run", "--quiet", "--claims"])
-            .arg(sample("claims.b2"))
-            .arg("--refs")
-            .arg(sample("refs"))
-            .arg("--out")
-            .arg(out);
+        let mut c = on_sample(&["run", "--quiet"]);
+        c.arg("--out").arg(out);
         if let Some(k) = extra {
             c.args(["--window-kib", k]);
         }
@@ -216,11 +195,7 @@ fn window_kib_does_not_change_the_output() {
     // nor wrapped (2^32 KiB would be 0 once multiplied in 32 bits); 1 GiB itself runs.
     for k in ["1", "1048577", "4294967296"] {
         let (_d, out) = tmp("win-bad");
-        let st = bin()
-            .args(["run", "--window-kib", k, "--claims"])
-            .arg(sample("claims.b2"))
-            .arg("--refs")
-            .arg(sample("refs"))
+        let st = on_sample(&["run", "--window-kib", k])
             .arg("--out")
             .arg(&out)
             .output()
@@ -231,11 +206,7 @@ fn window_kib_does_not_change_the_output() {
         assert!(!out.exists(), "{k}");
     }
     let (_d3, largest) = tmp("win-largest");
-    let st = bin()
-        .args(["run", "--quiet", "--window-kib", "1048576", "--claims"])
-        .arg(sample("claims.b2"))
-        .arg("--refs")
-        .arg(sample("refs"))
+    let st = on_sample(&["run", "--quiet", "--window-kib", "1048576"])
         .arg("--out")
         .arg(&largest)
         .status()
@@ -259,11 +230,7 @@ fn run_with_a_scratch_dir_it_cannot_use_is_a_usage_error() {
         cases.push((PathBuf::from("/proc"), "filesystem type"));
     }
     for (dir, why) in cases {
-        let o = bin()
-            .args(["run", "--claims"])
-            .arg(sample("claims.b2"))
-            .arg("--refs")
-            .arg(sample("refs"))
+        let o = on_sample(&["run"])
             .arg("--out")
             .arg(&out)
             .arg("--scratch-dir")
