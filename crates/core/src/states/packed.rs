@@ -250,7 +250,7 @@ fn years<'a>(out: &mut Vec<u8>, v: impl Iterator<Item = &'a (u32, i64)> + Clone)
 struct Rd<'a>(&'a [u8]);
 
 impl Rd<'_> {
-    #[inline]
+    #[inline(always)]
     fn take<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
         if self.0.len() < N {
             return Err(DecodeError("truncated"));
@@ -261,16 +261,37 @@ impl Rd<'_> {
         r.copy_from_slice(a);
         Ok(r)
     }
-    #[inline]
+    #[inline(always)]
     fn u8(&mut self) -> Result<u8, DecodeError> {
         Ok(self.take::<1>()?[0])
     }
-    #[inline]
+    #[inline(always)]
     fn u32(&mut self) -> Result<u32, DecodeError> {
         Ok(u32::from_le_bytes(self.take()?))
     }
-    #[inline]
+    /// A varint: of one or two bytes, read inline (the values the loop of [`Rd::varint_long`]
+    /// gives them); longer ones by that loop. Most of a state's fields are counts, years and
+    /// amounts of a byte or two, and every reader of a packed state (the rules' decode, the
+    /// end-of-run debts, the ledger's checks and pruning) reads them one by one: as a call each,
+    /// returning its `Result` through memory, they were a third of the ledger's added
+    /// instructions on a night 2 (callgrind, issue #14).
+    #[inline(always)]
     fn varint(&mut self) -> Result<u64, DecodeError> {
+        match *self.0 {
+            [b0, ref rest @ ..] if b0 & 0x80 == 0 => {
+                self.0 = rest;
+                Ok(u64::from(b0))
+            }
+            [b0, b1, ref rest @ ..] if b1 & 0x80 == 0 => {
+                self.0 = rest;
+                Ok(u64::from(b0 & 0x7f) | u64::from(b1) << 7)
+            }
+            _ => self.varint_long(),
+        }
+    }
+    /// [`Rd::varint`] of any length (the loop it always was).
+    #[inline(never)]
+    fn varint_long(&mut self) -> Result<u64, DecodeError> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
             let b = self.u8()?;
@@ -281,11 +302,11 @@ impl Rd<'_> {
         }
         Err(DecodeError("varint too long"))
     }
-    #[inline]
+    #[inline(always)]
     fn small<T: TryFrom<u64>>(&mut self) -> Result<T, DecodeError> {
         T::try_from(self.varint()?).map_err(|_| DecodeError("value out of range"))
     }
-    #[inline]
+    #[inline(always)]
     fn cents(&mut self) -> Result<i64, DecodeError> {
         let z = self.varint()?;
         let c = (z >> 1) as i64 ^ -((z & 1) as i64);
@@ -294,7 +315,7 @@ impl Rd<'_> {
         }
         Ok(c)
     }
-    #[inline]
+    #[inline(always)]
     fn date(&mut self) -> Result<Date, DecodeError> {
         let n = u16::from_le_bytes(self.take()?);
         if n == RAW_DATE {
@@ -303,7 +324,7 @@ impl Rd<'_> {
             Ok(date_of(n))
         }
     }
-    #[inline]
+    #[inline(always)]
     fn skip(&mut self, n: usize) -> Result<(), DecodeError> {
         if self.0.len() < n {
             return Err(DecodeError("truncated"));
@@ -311,7 +332,7 @@ impl Rd<'_> {
         self.0 = &self.0[n..];
         Ok(())
     }
-    #[inline]
+    #[inline(always)]
     fn skip_date(&mut self) -> Result<(), DecodeError> {
         if u16::from_le_bytes(self.take()?) == RAW_DATE {
             self.skip(4)?;
@@ -391,7 +412,7 @@ impl Rd<'_> {
     }
     /// A count of items of at least `min` bytes each: never more than the bytes left could hold
     /// (a corrupt count must not make the decoder reserve gigabytes).
-    #[inline]
+    #[inline(always)]
     fn count(&mut self, min: usize) -> Result<usize, DecodeError> {
         let n = self.small::<usize>()?;
         if n.saturating_mul(min.max(1)) > self.0.len() {
@@ -1073,6 +1094,36 @@ pub(crate) mod tests {
         }
         // both sides exercised
         assert!(accepted > 1_000 && refused > 1_000, "{accepted} {refused}");
+    }
+
+    /// `Rd::varint` reads one- and two-byte varints inline: every pair of bytes (a third after
+    /// them, and each byte alone) reads as the loop (`Rd::varint_long`) reads it — the same value
+    /// or error, the same bytes left — canonical or not, and the values `put_varint` writes
+    /// around each length boundary come back.
+    #[test]
+    fn a_varint_read_inline_is_what_the_loop_reads_for_every_one_and_two_byte_start() {
+        let read = |b: &[u8], inline: bool| {
+            let mut r = Rd(b);
+            let v = if inline { r.varint() } else { r.varint_long() };
+            (v.map_err(|e| e.0), r.0.len())
+        };
+        for b0 in 0..=255u8 {
+            assert_eq!(read(&[b0], true), read(&[b0], false), "{b0:#x}");
+            for b1 in 0..=255u8 {
+                for b in [[b0, b1, 0x01], [b0, b1, 0x81]] {
+                    assert_eq!(read(&b, true), read(&b, false), "{b:x?}");
+                    assert_eq!(read(&b[..2], true), read(&b[..2], false), "{b:x?}");
+                }
+            }
+        }
+        assert!(read(&[], true).0.is_err());
+        for shift in (0..64).step_by(7) {
+            for v in [(1u64 << shift) - 1, 1 << shift, (1 << shift) + 1, u64::MAX] {
+                let mut out = Vec::new();
+                put_varint(&mut out, v);
+                assert_eq!(read(&out, true), (Ok(v), 0));
+            }
+        }
     }
 
     #[test]
