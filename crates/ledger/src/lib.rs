@@ -50,8 +50,15 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 /// The store's file in the ledger directory.
 pub const FILE: &str = "ledger.redb";
-/// redb's page cache.
-const CACHE_BYTES: usize = 64 << 20;
+/// redb's page cache (its read cache and its write buffer, half of it at most, together). The
+/// states are in image files of their own (layout 5): what redb reads is the claim and act chunks,
+/// once each (`load_index`, copied into the indexes as they are read), and the commit's few table
+/// pages; what it writes goes to the file as the write buffer fills (`writeback`). A chunk read is
+/// a fresh 4 MiB buffer that the cache keeps until it is evicted: at 64 MiB the loads held 64 MiB
+/// of chunks read already, through the whole liquidation (issue #14: RssAnon peaks of national
+/// night 2, alternated ×3, refs loaded 302–308 → 254–258 MiB, liquidation 541–566 → 470–526 MiB,
+/// commit 678–686 → 597–645 MiB; CPU seconds of each step the same within the noise).
+const CACHE_BYTES: usize = 8 << 20;
 /// Nights whose before-images are kept for `reprocess`.
 pub const UNDO_NIGHTS: u32 = 31;
 /// Layout version written in `meta`. 2: claims and acts as per-night sorted segments

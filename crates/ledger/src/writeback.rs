@@ -1,6 +1,6 @@
 //! The commit's pages sent to the disk while the commit still writes, not all at its durable step.
 //!
-//! redb writes a transaction's pages into the file as its write buffer fills (half its 64 MiB cache)
+//! redb writes a transaction's pages into the file as its write buffer fills (at most half its 8 MiB cache, `CACHE_BYTES`)
 //! and makes them durable at the commit with an `fsync`, which then waits for every page the
 //! transaction left dirty in the page cache: ≈ 0.6 GB on a national night, 0.61 s of waiting on a
 //! quiet machine (issue #14). A thread of our own calls `fdatasync` on the same file, again and again,
