@@ -1667,6 +1667,35 @@ impl Reader {
     }
 }
 
+/// Bits of the mixed key [`by_top_bits`] orders a window's claim lookups by.
+const LOOKUP_BUCKET_BITS: u32 = 12;
+
+/// `q` (mixed key, position) ordered by the top [`LOOKUP_BUCKET_BITS`] bits of the key — in file
+/// order within a bucket —, by one counting pass into a second vector: what the lookups need of a
+/// sort. A bucket's keys fall in 1/4 096 of the index (≈ 20 KiB of a national index's keys, 4 KiB
+/// of its radix table), so the lookups still walk the index front to back, page after page; the
+/// order within a bucket changes no answer (each is written back to its claim's place). The sort
+/// by the whole key (`par_sort_unstable`, ≈ 14 comparisons a claim for a window of 17 000) was
+/// 17.6 M of the 477 M instructions the ledger adds to a 100 k night 2; the lookups with this
+/// pass take 13.2 M fewer (callgrind, issue #14).
+fn by_top_bits(q: Vec<(u64, u32)>) -> Vec<(u64, u32)> {
+    let shift = 64 - LOOKUP_BUCKET_BITS;
+    let mut at = vec![0usize; (1 << LOOKUP_BUCKET_BITS) + 1];
+    for e in &q {
+        at[(e.0 >> shift) as usize + 1] += 1;
+    }
+    for b in 1..at.len() {
+        at[b] += at[b - 1];
+    }
+    let mut out = vec![(0u64, 0u32); q.len()];
+    for &e in &q {
+        let b = &mut at[(e.0 >> shift) as usize];
+        out[*b] = e;
+        *b += 1;
+    }
+    out
+}
+
 impl Carry for Reader {
     fn state(&self, benef: u64) -> Option<BenefState> {
         match self.loaded(&self.states)?.state(benef) {
@@ -1721,14 +1750,14 @@ impl Carry for Reader {
         let key = segments::mix(liquidator_core::carry::claim_key(practitioner, claim_no));
         self.earlier_claim(self.loaded(&self.claims)?.get(key)?)
     }
-    /// The window's claims sorted by their mixed key, then looked up in that order: the index's
-    /// radix table and keys are walked front to back (cache lines and pages in order) instead of
-    /// two random misses per claim.
+    /// The window's claims ordered by the top bits of their mixed key (`by_top_bits`), then looked
+    /// up in that order: the index's radix table and keys are walked front to back (pages in
+    /// order) instead of two random misses per claim.
     fn claims(&self, claims: &[(u32, u32)], out: &mut [Option<EarlierClaim>]) {
         let Some(ix) = self.loaded(&self.claims) else {
             return;
         };
-        let mut q: Vec<(u64, u32)> = claims
+        let q: Vec<(u64, u32)> = claims
             .par_iter()
             .enumerate()
             .map(|(i, &(p, n))| {
@@ -1736,7 +1765,7 @@ impl Carry for Reader {
                 (k, i as u32)
             })
             .collect();
-        q.par_sort_unstable_by_key(|e| e.0);
+        let q = by_top_bits(q);
         // In runs of `ASK` keys (`Index::get_group`: a pipeline, each key's misses started
         // `GROUP` and `2 × GROUP` keys before its search).
         const ASK: usize = 1024;
@@ -2462,6 +2491,38 @@ mod tests {
     /// A window's claims asked at once (`Carry::claims`: sorted, then looked up in key order) get
     /// what asking them one by one gets, in the order asked, repeats and unknown numbers included,
     /// and a reprocess reader still sees only the nights before.
+    /// The lookups' order (`by_top_bits`): every (key, position) once, buckets of the key's top
+    /// bits in ascending order, file order within a bucket — over keys that share their top bits
+    /// and keys at both ends of the range.
+    #[test]
+    fn a_windows_lookups_come_once_each_by_the_top_bits_of_their_key_in_file_order_within() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut q: Vec<(u64, u32)> = (0..20_000u32)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let k = match i % 5 {
+                    0 => x >> 60, // a bucket of many keys
+                    1 => u64::MAX - (x >> 40),
+                    _ => x,
+                };
+                (k, i)
+            })
+            .collect();
+        let got = by_top_bits(q.clone());
+        let top = |k: u64| k >> (64 - LOOKUP_BUCKET_BITS);
+        assert!(
+            got.windows(2)
+                .all(|w| (top(w[0].0), w[0].1) < (top(w[1].0), w[1].1))
+        );
+        let mut got = got;
+        got.sort_unstable();
+        q.sort_unstable();
+        assert_eq!(got, q);
+        assert!(by_top_bits(Vec::new()).is_empty());
+    }
+
     #[test]
     fn claims_asked_at_once_answer_as_claims_asked_one_by_one() {
         let tmp = tempfile::tempdir().unwrap();
