@@ -393,6 +393,35 @@ pub struct Col {
     /// equal cells, `None` is a null cell. Without a key, the column goes through parquet-rs's Arrow
     /// column writer: the plain columns ([`NO_DICTIONARY`]: deltas, plain + Snappy).
     key: Option<Key>,
+    /// The amounts of many values written as deltas ([`DELTA_AMOUNTS`]): how a slice's cells are
+    /// pushed into the column's chunk ([`delta::AmountChunk`]).
+    amount: Option<AmountFill>,
+}
+
+/// Pushes the cells of a slice of rows into an amount column's delta chunk: a loop with the cell's
+/// extractor inlined, written with [`paid_delta!`] (a column of paid lines) or [`all_delta!`].
+type AmountFill =
+    for<'r, 'a> fn(&Col, &Batch, &Part<'r, 'a>, &mut delta::AmountChunk) -> Result<(), String>;
+
+/// The [`AmountFill`] of a column whose cells are the paid rows' `|p| -> i64` and null on the
+/// other rows: the slice's levels copied from its mask, the paid rows' values pushed in order.
+macro_rules! paid_delta {
+    (|$p:pat_param| $body:expr $(,)?) => {
+        |_: &Col, _: &Batch, part: &Part, a: &mut delta::AmountChunk| {
+            let f = |$p: &PaidRow| -> i64 { $body };
+            a.push_paid(part.mask, part.paid.iter().map(|p| f(p)))
+        }
+    };
+}
+
+/// The [`AmountFill`] of a column never null, its cell `|batch, row| -> i64` on every row.
+macro_rules! all_delta {
+    (|$c:pat_param, $r:pat_param| $body:expr $(,)?) => {
+        |_: &Col, batch: &Batch, part: &Part, a: &mut delta::AmountChunk| {
+            let f = |$c: &Batch, $r: &Row| -> i64 { $body };
+            a.push_all(part.rows.iter().map(|r| f(batch, r)))
+        }
+    };
 }
 
 /// Pushes the cells of a slice of rows into the column's dictionary chunk: a loop with the column's
@@ -401,7 +430,7 @@ pub struct Col {
 type Key = for<'r, 'a> fn(&Col, &Batch, &Part<'r, 'a>, &mut dict::DictChunk) -> Result<(), String>;
 
 /// A slice of at most [`CACHE_ROWS`] rows as the key functions read it: the rows, and its paid rows
-/// apart, gathered once per block for all the columns ([`PaidRows`]). 22 of the 42 dictionary
+/// apart, gathered once per block for all the columns ([`PaidRows`]). 14 of the 33 dictionary
 /// columns hold a value on every paid row and nothing on the others (amounts, rates, the
 /// beneficiary, the payee): their loops run over the paid rows alone ([`dict::DictChunk::push_paid`]),
 /// without testing each row's kind, and copy the slice's definition levels (`mask`) at once instead
@@ -617,6 +646,7 @@ const fn col(name: &'static str, nullable: bool, snds: &'static str, gc: (Get, C
         get: gc.0,
         cell: gc.1,
         key: None,
+        amount: None,
     }
 }
 
@@ -625,6 +655,14 @@ impl Col {
     const fn keyed(self, key: Key) -> Col {
         Col {
             key: Some(key),
+            ..self
+        }
+    }
+
+    /// The column written as deltas, with its cells' fill (see [`Col::amount`]).
+    const fn deltas(self, fill: AmountFill) -> Col {
+        Col {
+            amount: Some(fill),
             ..self
         }
     }
@@ -1031,7 +1069,7 @@ pub const COLUMNS: &[Col] = &[
         "CAM_ACT_PRU / BSE_REM_PRU",
         amount!(|_, r| paid_amount(r, |l| l.unit_price)),
     )
-    .keyed(paid_key!(|p| num(p.r.unit_price))),
+    .deltas(paid_delta!(|p| p.r.unit_price)),
     col(
         "pu_assoc_red",
         true,
@@ -1045,7 +1083,7 @@ pub const COLUMNS: &[Col] = &[
         "BSE_REM_BSE / CAM_REM_BSE",
         amount!(|_, r| paid_amount(r, |l| l.base)),
     )
-    .keyed(paid_key!(|p| num(p.r.base))),
+    .deltas(paid_delta!(|p| p.r.base)),
     col(
         "rate",
         true,
@@ -1068,7 +1106,7 @@ pub const COLUMNS: &[Col] = &[
         "",
         amount!(|_, r| paid_amount(r, |l| l.amo_gross)),
     )
-    .keyed(paid_key!(|p| num(p.r.amo_gross))),
+    .deltas(paid_delta!(|p| p.r.amo_gross)),
     col(
         "participation",
         true,
@@ -1096,7 +1134,7 @@ pub const COLUMNS: &[Col] = &[
         "BSE_REM_MNT",
         amount!(|_, r| paid_amount(r, |l| l.amo_paid)),
     )
-    .keyed(paid_key!(|p| num(p.r.amo_paid))),
+    .deltas(paid_delta!(|p| p.r.amo_paid)),
     col(
         "billed",
         false,
@@ -1110,13 +1148,11 @@ pub const COLUMNS: &[Col] = &[
             })
         }),
     )
-    .keyed(key!(|_, r| {
-        Some(num(match r {
-            Row::Paid(p) => p.r.billed,
-            Row::Rejected { claim, .. } => claim.billed,
-            Row::RejectedLine { fee, .. } => *fee,
-            Row::Orphan(o) => o.fee,
-        }))
+    .deltas(all_delta!(|_, r| match r {
+        Row::Paid(p) => p.r.billed,
+        Row::Rejected { claim, .. } => claim.billed,
+        Row::RejectedLine { fee, .. } => *fee,
+        Row::Orphan(o) => o.fee,
     })),
     col(
         "excess",
@@ -1131,14 +1167,14 @@ pub const COLUMNS: &[Col] = &[
         "",
         amount!(|_, r| paid_amount(r, |l| l.ticket)),
     )
-    .keyed(paid_key!(|p| num(p.r.ticket))),
+    .deltas(paid_delta!(|p| p.r.ticket)),
     col(
         "amc_ticket",
         true,
         "",
         amount!(|_, r| paid_amount(r, |l| l.amc_ticket)),
     )
-    .keyed(paid_key!(|p| num(p.r.amc_ticket))),
+    .deltas(paid_delta!(|p| p.r.amc_ticket)),
     col(
         "amc_excess",
         true,
@@ -1147,14 +1183,14 @@ pub const COLUMNS: &[Col] = &[
     )
     .keyed(paid_key!(|p| num(p.r.amc_excess))),
     col("amc", true, "", amount!(|_, r| paid_amount(r, |l| l.amc())))
-        .keyed(paid_key!(|p| num(p.r.amc()))),
+        .deltas(paid_delta!(|p| p.r.amc())),
     col(
         "patient",
         true,
         "",
         amount!(|_, r| paid_amount(r, |l| l.patient)),
     )
-    .keyed(paid_key!(|p| num(p.r.patient))),
+    .deltas(paid_delta!(|p| p.r.patient)),
     col(
         "payee_kind",
         true,
@@ -1235,12 +1271,57 @@ pub const COLUMNS: &[Col] = &[
     })),
 ];
 
-/// Nearly unique per row: a dictionary costs time and makes the file larger than plain encoding.
-const NO_DICTIONARY: &[&str] = &["claim", "input_line", "byte_offset", "beneficiary_hash"];
+/// Nearly unique per row: a dictionary costs time and makes the file larger than plain encoding;
+/// and the amounts of many values ([`DELTA_AMOUNTS`]), whose dictionary cost more than it saved.
+const NO_DICTIONARY: &[&str] = &[
+    "claim",
+    "input_line",
+    "byte_offset",
+    "beneficiary_hash",
+    "unit_price",
+    "base",
+    "amo_gross",
+    "amo_paid",
+    "billed",
+    "ticket",
+    "amc_ticket",
+    "amc",
+    "patient",
+];
+
+/// The amounts that take a new value on most rows, written as deltas ([`delta::AmountChunk`])
+/// rather than a dictionary: per column, the dictionary's keying cost ≈ 50 instructions a cell on
+/// the run's pool for a chunk about the deltas' size (1 M-claim day, README "Performance",
+/// sixteenth pass). The other amounts (`pu_assoc_red`, `participation`, `franchise`,
+/// `heavy_forfait`, `excess`, `amc_excess`: a few values, or zero on most rows) keep their
+/// dictionary, which is much smaller there.
+const DELTA_AMOUNTS: &[&str] = &[
+    "unit_price",
+    "base",
+    "amo_gross",
+    "amo_paid",
+    "billed",
+    "ticket",
+    "amc_ticket",
+    "amc",
+    "patient",
+];
 
 /// Positions, increasing from row to row: `DELTA_BINARY_PACKED` stores them in a few bits a row, where
-/// plain 8-byte values then Snappy kept half their size.
-const DELTA: &[&str] = &["input_line", "byte_offset"];
+/// plain 8-byte values then Snappy kept half their size; and the amounts of [`DELTA_AMOUNTS`].
+const DELTA: &[&str] = &[
+    "input_line",
+    "byte_offset",
+    "unit_price",
+    "base",
+    "amo_gross",
+    "amo_paid",
+    "billed",
+    "ticket",
+    "amc_ticket",
+    "amc",
+    "patient",
+];
 
 /// The only columns compressed (Snappy): plain-encoded and repetitive (claim numbers share their
 /// leading digits, the lines of a claim share its pseudonym). The others are dictionary indices or
@@ -1515,6 +1596,8 @@ enum Enc {
     Dict(dict::DictChunk),
     /// The positions ([`DELTA`]): the row group's values, written as deltas ([`delta`]).
     Delta(delta::DeltaChunk),
+    /// The amounts of many values ([`DELTA_AMOUNTS`]): deltas too, without statistics.
+    Amount(delta::AmountChunk),
     /// `claim`: the cells' text, PLAIN ([`plain`]).
     Text(plain::TextChunk),
     /// `beneficiary_hash`: each row's `NIR-rank`, hashed by the writer thread.
@@ -1572,6 +1655,12 @@ fn fresh_encoders(leaves: &[ColumnDescPtr]) -> Result<Vec<Enc>, String> {
                     STATISTICS.contains(&c.name),
                     BATCH_ROWS,
                 )?),
+                None if DELTA_AMOUNTS.contains(&c.name) => match c.amount {
+                    Some(_) => {
+                        Enc::Amount(delta::AmountChunk::new(d.clone(), limit(c), BATCH_ROWS)?)
+                    }
+                    None => return Err(format!("column {}: deltas without a fill", c.name)),
+                },
                 None if c.name == PSEUDONYM_COLUMN => Enc::Pseudonym(Pseudonyms {
                     cells: Vec::with_capacity(BATCH_ROWS),
                     chunk: plain::Int64Chunk::new(
@@ -1600,6 +1689,7 @@ fn encoders_bytes(encs: &[Enc]) -> usize {
         .map(|e| match e {
             Enc::Dict(d) => d.held_bytes(),
             Enc::Delta(d) => d.held_bytes(),
+            Enc::Amount(a) => a.held_bytes(),
             Enc::Text(t) => t.held_bytes(),
             Enc::Pseudonym(ps) => {
                 ps.cells.capacity() * std::mem::size_of::<Option<[u8; 17]>>()
@@ -1636,15 +1726,18 @@ fn write_row_groups(
     let e = |e: parquet::errors::ParquetError| e.to_string();
     let mut rows = 0u64;
     let mut levels = dict::LevelsCache::default();
+    let mut amount_levels = dict::LevelsCache::with_rle_tail();
     for m in rx {
         match m {
             Msg::RowGroup(mut encs) => {
                 levels.clear();
+                amount_levels.clear();
                 let mut rg = w.next_row_group().map_err(e)?;
                 for enc in encs.iter_mut() {
                     let (bytes, close) = match enc {
                         Enc::Dict(d) => d.close(&mut levels),
                         Enc::Delta(d) => d.close(),
+                        Enc::Amount(a) => a.close(&mut amount_levels),
                         Enc::Text(t) => t.close(),
                         Enc::Pseudonym(ps) => ps.close(&key),
                     }
@@ -1880,6 +1973,10 @@ fn encode_block(
                     }
                 }
                 (Enc::Pseudonym(ps), _) => ps.push(part.rows),
+                (Enc::Amount(a), _) => match c.amount {
+                    Some(fill) => fill(c, batch, &part, a)?,
+                    None => return Err(format!("column {}: deltas without a fill", c.name)),
+                },
                 (Enc::Delta(d), _) => {
                     let Cell::I64(f) = c.cell else {
                         return Err(format!("column {}: deltas of a non-Int64 column", c.name));
@@ -1972,6 +2069,16 @@ fn plain_value(
         (_, t) => return Err(format!("column {}: physical type {t}", c.name)),
     }
     Ok(())
+}
+
+/// The bound (exclusive) of an amount or rate cell's magnitude, from the column's decimal type;
+/// `i64::MAX` for any other column.
+fn limit(c: &Col) -> i64 {
+    match c.get {
+        Get::Amount(_) => AMOUNT_LIMIT,
+        Get::Rate(_) => RATE_LIMIT,
+        _ => i64::MAX,
+    }
 }
 
 /// The range check of an amount or rate cell (an Int64 cell passes as is).
@@ -2222,6 +2329,30 @@ mod tests {
         assert!(e.contains("batch header"), "{e}");
         drop(s);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_delta_amounts_are_filled_as_deltas_without_a_dictionary() {
+        let filled: Vec<&str> = COLUMNS
+            .iter()
+            .filter(|c| c.amount.is_some())
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(
+            filled, DELTA_AMOUNTS,
+            "the columns with a delta fill, in order"
+        );
+        for name in DELTA_AMOUNTS {
+            let c = COLUMNS.iter().find(|c| c.name == *name).unwrap();
+            assert!(c.key.is_none(), "{name}: a dictionary key too");
+            assert!(matches!(c.get, Get::Amount(_)), "{name}: not an amount");
+            assert!(
+                NO_DICTIONARY.contains(name),
+                "{name}: dictionary not disabled"
+            );
+            assert!(DELTA.contains(name), "{name}: not in DELTA");
+            assert!(!STATISTICS.contains(name), "{name}: statistics");
+        }
     }
 
     #[test]

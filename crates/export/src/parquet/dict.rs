@@ -428,12 +428,17 @@ impl DictChunk {
 }
 
 /// The definition levels of the data pages already encoded in a row group, and their encoding:
-/// the 22 columns with a value on every paid line and none elsewhere have the same levels (the
-/// paid rows), encoded once per row group and copied for the others (a comparison of the levels
+/// the columns with a value on every paid line and none elsewhere have the same levels (the
+/// paid rows: 14 dictionary columns, and 8 amounts written as deltas, whose cache is another,
+/// [`LevelsCache::with_rle_tail`]), encoded once per row group and copied for the others (a comparison of the levels
 /// costs a few instructions per 32 rows, their encoding about 5 a row: README "Performance", ninth
 /// pass). Cleared per row group.
 #[derive(Default)]
 pub(super) struct LevelsCache {
+    /// The last values of a page encoded as parquet-rs's level encoder does ([`hybrid_with`]): the
+    /// cache of the amounts' delta pages ([`super::delta::AmountChunk`]), whose bytes are
+    /// parquet-rs's; the dictionary columns' levels do not follow that rule (formats/parquet.md).
+    rle_tail: bool,
     /// (levels, their encoding: 4-byte length then the hybrid at 1 bit); `pages[..used]` are the
     /// row group's, the others are buffers kept for the next row groups (a page's levels are
     /// 24 576 or 65 536 bytes: allocated afresh per row group, they were fresh pages to the kernel).
@@ -446,8 +451,16 @@ impl LevelsCache {
     /// few optional cells' patterns); past this many, a page is encoded without being kept.
     const ENTRIES: usize = 16;
 
+    /// A cache whose encodings end as parquet-rs's level encoder ends a page (`rle_tail`).
+    pub(super) fn with_rle_tail() -> LevelsCache {
+        LevelsCache {
+            rle_tail: true,
+            ..LevelsCache::default()
+        }
+    }
+
     /// Appends the encoding of a page's definition levels.
-    fn encode(&mut self, levels: &[u8], out: &mut Vec<u8>) {
+    pub(super) fn encode(&mut self, levels: &[u8], out: &mut Vec<u8>) {
         let pages = self.pages.get(..self.used).unwrap_or_default();
         if let Some((_, enc)) = pages.iter().find(|(l, _)| l[..] == *levels) {
             out.extend_from_slice(enc);
@@ -455,7 +468,7 @@ impl LevelsCache {
         }
         let start = out.len();
         out.extend_from_slice(&[0; 4]);
-        hybrid(levels, 1, out);
+        hybrid_with(levels, 1, self.rle_tail, out);
         let len = (out.len() - start - 4) as u32;
         out[start..start + 4].copy_from_slice(&len.to_le_bytes());
         if self.used < Self::ENTRIES {

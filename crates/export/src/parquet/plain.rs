@@ -91,9 +91,12 @@ impl Snappy {
     }
 }
 
-/// The pages of one chunk as they are written, and what the chunk's metadata needs of them.
-struct Pages<'w> {
+/// The pages of one chunk as they are written, and what the chunk's metadata needs of them (also
+/// the amounts' delta pages, [`super::delta::AmountChunk`]).
+pub(super) struct Pages<'w> {
     w: SerializedPageWriter<'w, Vec<u8>>,
+    /// The data pages' encoding: PLAIN here, DELTA_BINARY_PACKED for the amounts.
+    encoding: Encoding,
     size: u64,
     uncompressed: u64,
     first: Option<u64>,
@@ -102,9 +105,10 @@ struct Pages<'w> {
 }
 
 impl<'w> Pages<'w> {
-    fn new(out: &'w mut TrackedWrite<Vec<u8>>) -> Pages<'w> {
+    pub(super) fn new(out: &'w mut TrackedWrite<Vec<u8>>, encoding: Encoding) -> Pages<'w> {
         Pages {
             w: SerializedPageWriter::new(out),
+            encoding,
             size: 0,
             uncompressed: 0,
             first: None,
@@ -115,7 +119,7 @@ impl<'w> Pages<'w> {
 
     /// Writes a data page of `rows` rows (levels), given its bytes as stored and its uncompressed
     /// size.
-    fn write(
+    pub(super) fn write(
         &mut self,
         buf: Vec<u8>,
         uncompressed: usize,
@@ -125,7 +129,7 @@ impl<'w> Pages<'w> {
             Page::DataPage {
                 buf: pool::bytes(buf),
                 num_values: rows as u32,
-                encoding: Encoding::PLAIN,
+                encoding: self.encoding,
                 def_level_encoding: Encoding::RLE,
                 rep_level_encoding: Encoding::RLE,
                 statistics: None,
@@ -143,7 +147,7 @@ impl<'w> Pages<'w> {
     }
 
     /// The chunk's metadata builder (sizes, offsets, encodings) and its offset index.
-    fn finish(
+    pub(super) fn finish(
         mut self,
         descr: &ColumnDescPtr,
         codec: Compression,
@@ -156,11 +160,11 @@ impl<'w> Pages<'w> {
         let b = ColumnChunkMetaData::builder(descr.clone())
             .set_compression(codec)
             .set_encodings_mask(EncodingMask::new_from_encodings(
-                [Encoding::RLE, Encoding::PLAIN].iter(),
+                [Encoding::RLE, self.encoding].iter(),
             ))
             .set_page_encoding_stats(vec![PageEncodingStats {
                 page_type: PageType::DATA_PAGE,
-                encoding: Encoding::PLAIN,
+                encoding: self.encoding,
                 count: self.count,
             }])
             .set_total_compressed_size(self.size as i64)
@@ -172,7 +176,7 @@ impl<'w> Pages<'w> {
 }
 
 /// The chunk's close result from its bytes, metadata and indexes.
-fn result(
+pub(super) fn result(
     out: TrackedWrite<Vec<u8>>,
     metadata: ColumnChunkMetaData,
     rows: usize,
@@ -248,7 +252,7 @@ impl TextChunk {
     pub(super) fn close(&mut self) -> parquet::errors::Result<Chunk> {
         let rows = self.ends.len();
         let mut out = TrackedWrite::new(pool::buffer(self.bytes.len() + 256));
-        let mut pages = Pages::new(&mut out);
+        let mut pages = Pages::new(&mut out, Encoding::PLAIN);
         let mut index = ColumnIndexBuilder::new(parquet::basic::Type::BYTE_ARRAY);
         let mut min_max: Option<(Vec<u8>, Vec<u8>)> = None;
         let mut last: Option<(Vec<u8>, Vec<u8>)> = None;
@@ -414,7 +418,7 @@ impl Int64Chunk {
     pub(super) fn close(&mut self) -> parquet::errors::Result<Chunk> {
         let rows = self.levels.len();
         let mut out = TrackedWrite::new(pool::buffer(self.values.len() * 8 + 256));
-        let mut pages = Pages::new(&mut out);
+        let mut pages = Pages::new(&mut out, Encoding::PLAIN);
         let mut next = 0;
         for levels in self.levels.chunks(PAGE_ROWS) {
             let n = levels.iter().filter(|&&l| l != 0).count();
