@@ -1708,11 +1708,20 @@ enum Msg {
 }
 
 /// Row groups in flight between the sink and its writer thread (each holds its encoders' levels,
-/// indices and arrays, ≈ 11 MiB for 65 536 rows: `LIQUIDATOR_TIMING=1`'s memory line counts 33 MiB
-/// for the 3 sets of a 1 M-claim day at 2 threads, 43.5 MiB with 32-bit indices): the writer
-/// closes a row group in ≈ 10 ms where the run takes ≈ 100 ms to fill the next, so the channel is
-/// nearly always empty.
+/// indices and values, ≈ 17 MiB for 65 536 rows): the writer closes a row group in ≈ 10 ms where
+/// the run takes ≈ 100 ms to fill the next, so the channel is nearly always empty; with [`SETS`]
+/// sets, at most one row group is in flight.
 const IN_FLIGHT: usize = 2;
+
+/// Sets of encoders at most: the one the run fills and the one the writer thread closes. A set is
+/// ≈ 17 MiB of buffers, touched for the first time when it is made: on this machine fresh memory
+/// costs its zeroing by the kernel (`clear_page_erms` under a transparent huge page's fault, ≈ 3–5
+/// ms per 2 MiB), and under load the writer thread, outside the pool, fell behind by a row group
+/// now and then, so that a third and a fourth set were made (`perf record -e kmem:mm_page_alloc
+/// --filter 'order == 9'`, 1 M-claim day, 2 threads, load 4–5: 14 huge pages first touched by
+/// `DictChunk::new`, about 3 sets; README "Performance", sixteenth pass). Past this many, the sink
+/// waits for the writer to hand a set back: a wait of the window's task, not CPU.
+const SETS: usize = 2;
 
 /// The writer thread: closes each row group's chunks (the dictionary pages and data pages of
 /// [`dict`], parquet-rs's Arrow column writer for the plain columns), writes them in column order,
@@ -1785,6 +1794,8 @@ pub struct ParquetSink {
     sets: usize,
     set_bytes: usize,
     held_peak: usize,
+    /// Time the windows waited for the writer to hand a set back ([`SETS`]).
+    waited: std::time::Duration,
     /// The most bytes the writer thread's buffer pool kept (`parquet::pool`), and the file's
     /// `O_DIRECT` buffer: both held from the first row group to the end.
     pool_peak: std::sync::Arc<std::sync::atomic::AtomicUsize>,
@@ -1855,6 +1866,7 @@ impl ParquetSink {
             sets: 1,
             set_bytes: 0,
             held_peak: 0,
+            waited: std::time::Duration::ZERO,
             pool_peak,
             file_buffer,
             tx: Some(tx),
@@ -1916,12 +1928,27 @@ impl ParquetSink {
 
     /// Hands the current row group to the writer thread, and takes an empty set of encoders for the
     /// next one (one the writer gave back, or a new one).
-    fn flush_row_group(&mut self) -> Result<(), SinkError> {
+    fn flush_row_group(&mut self, more: bool) -> Result<(), SinkError> {
         let next = match self.recycled.try_recv() {
             Ok(encs) => encs,
-            Err(_) => {
+            // The run's last row group: no set needed after it.
+            Err(_) if !more => Vec::new(),
+            Err(_) if self.sets < SETS => {
                 self.sets += 1;
                 fresh_encoders(&self.leaves).map_err(|e| self.err(e))?
+            }
+            Err(_) => {
+                let t = std::time::Instant::now();
+                let back = self.recycled.recv();
+                self.waited += t.elapsed();
+                match back {
+                    Ok(encs) => encs,
+                    // The writer stopped: its error says why.
+                    Err(_) => {
+                        self.join()?;
+                        return Err(self.err("writer stopped"));
+                    }
+                }
             }
         };
         self.set_bytes = self.set_bytes.max(encoders_bytes(&self.encs));
@@ -2124,7 +2151,7 @@ impl Sink for ParquetSink {
             let (now, later) = rest.split_at(rest.len().min(BATCH_ROWS - self.rg_rows));
             self.encode(&batch, now).map_err(|e| self.err(e))?;
             if self.rg_rows == BATCH_ROWS {
-                self.flush_row_group()?;
+                self.flush_row_group(true)?;
             }
             rest = later;
         }
@@ -2148,7 +2175,7 @@ impl Sink for ParquetSink {
             )));
         }
         if self.rg_rows > 0 {
-            self.flush_row_group()?;
+            self.flush_row_group(false)?;
         }
         let mut kv = Vec::new();
         if let Some(h) = &info.header {
@@ -2162,6 +2189,13 @@ impl Sink for ParquetSink {
             ));
         }
         self.send(Msg::Meta(kv))?;
+        if liquidator_core::timing_on() {
+            eprintln!(
+                "timing: Parquet sink: {} sets of encoders, windows waited {:.3} s for the writer to hand one back",
+                self.sets,
+                self.waited.as_secs_f64()
+            );
+        }
         self.join().map(|_| ())
     }
 

@@ -33,8 +33,8 @@ use parquet::schema::types::ColumnDescPtr;
 /// 65 536 rows, hence at most 65 536 distinct values a column: 16 bits are enough
 /// ([`new_entry`] refuses a 65 537th), where `u32` indices doubled the bytes the key loops store
 /// and the writer thread reads back — 42 columns × 65 536 cells, 10.5 MiB of each set of encoders
-/// against 5.2 MiB now (a run holds 3 or 4 sets: the one being filled, those in flight to the
-/// writer and back).
+/// against 5.2 MiB now (a run holds 2 sets: the one being filled and the one the writer closes,
+/// `parquet::SETS`).
 pub(super) type Index = u16;
 
 /// What writes a new key's value into the dictionary: `value(j, dict)` appends the value of the
