@@ -244,6 +244,21 @@ impl TextChunk {
         Ok(())
     }
 
+    /// Appends a cell of `N` bytes per item of `cells` (never null): the bytes and ends reserved
+    /// once for the slice.
+    #[inline(always)]
+    pub(super) fn push_fixed<const N: usize>(
+        &mut self,
+        cells: impl ExactSizeIterator<Item = [u8; N]>,
+    ) {
+        self.bytes.reserve(cells.len() * N);
+        self.ends.reserve(cells.len());
+        for c in cells {
+            self.bytes.extend_from_slice(&c);
+            self.ends.push(self.bytes.len() as u32);
+        }
+    }
+
     pub(super) fn held_bytes(&self) -> usize {
         self.bytes.capacity() + self.ends.capacity() * 4 + self.snappy.scratch.capacity()
     }
