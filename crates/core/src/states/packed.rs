@@ -336,6 +336,7 @@ impl Rd<'_> {
         }
         Ok(())
     }
+    #[inline]
     fn debt(&mut self) -> Result<Debt, DecodeError> {
         let created = self.date()?;
         let practitioner = self.u32()?;
@@ -362,7 +363,7 @@ impl Rd<'_> {
         })
     }
     /// A debt's amount and open amount (`0 < open ≤ amount`, else an error).
-    #[inline]
+    #[inline(always)]
     fn debt_amounts(&mut self) -> Result<(Cents, Cents), DecodeError> {
         let amount = self.cents()?;
         // both within ±MAX_CENTS: the difference cannot overflow
