@@ -1290,6 +1290,108 @@ mod tests {
         assert!(a == b, "the same dictionary, indices and levels");
     }
 
+    /// What a chunk must hold after the cells of a row group: a level per cell, and per non-null
+    /// cell the index of its key in the order keys first appear (the dictionary's order).
+    fn first_appearance(cells: &[Option<u64>]) -> (Vec<u8>, Vec<Index>, Vec<u64>) {
+        let mut order: Vec<u64> = Vec::new();
+        let mut indices = Vec::new();
+        for k in cells.iter().flatten() {
+            let i = match order.iter().position(|o| o == k) {
+                Some(i) => i,
+                None => {
+                    order.push(*k);
+                    order.len() - 1
+                }
+            };
+            indices.push(i as Index);
+        }
+        let levels = cells.iter().map(|c| u8::from(c.is_some())).collect();
+        (levels, indices, order)
+    }
+
+    /// Row groups of cells whose runs of equal keys fall at every place the sink cuts them (slices of
+    /// 64 rows, `parquet::CACHE_ROWS`; row groups): a
+    /// column of one value, runs across slices and across row groups, runs of 1, 7, 8, 9, 63, 64, 65
+    /// cells, a run ending on a slice's last cell, a slice whose first key repeats the previous
+    /// slice's last, nulls inside a run, a slice of nulls only, short slices.
+    fn run_shapes() -> Vec<(&'static str, Vec<Vec<Option<u64>>>)> {
+        let runs = |lens: &[usize]| -> Vec<Option<u64>> {
+            lens.iter()
+                .enumerate()
+                .flat_map(|(i, &n)| std::iter::repeat_n(Some((i % 5) as u64 * 1_000 + 7), n))
+                .collect()
+        };
+        let mut nulls_in_runs = runs(&[40, 50, 3, 64, 2]);
+        for i in (5..nulls_in_runs.len()).step_by(11) {
+            nulls_in_runs[i] = None;
+        }
+        let mut null_slice = runs(&[70, 70]);
+        for c in &mut null_slice[64..128] {
+            *c = None;
+        }
+        vec![
+            ("one value", vec![vec![Some(42); 300], vec![Some(42); 130]]),
+            (
+                "a run across row groups",
+                vec![runs(&[100, 30]), runs(&[10, 200])],
+            ),
+            (
+                "runs of every length",
+                vec![runs(&[1, 7, 8, 9, 63, 64, 65, 1, 1, 2, 64, 128, 3])],
+            ),
+            (
+                "a run ending on a slice's end",
+                vec![runs(&[64, 64, 63, 1, 64])],
+            ),
+            ("nulls inside runs", vec![nulls_in_runs]),
+            ("a slice of nulls between two of one run", vec![null_slice]),
+            (
+                "every key new",
+                vec![(0..300u64).map(|i| Some(i * 977)).collect()],
+            ),
+            (
+                "keys past 32 bits",
+                vec![(0..400u64).map(|i| Some((i / 9) << 40 | (i % 2))).collect()],
+            ),
+        ]
+    }
+
+    #[test]
+    fn the_key_loops_give_each_cell_its_keys_index_at_every_run_boundary() {
+        let value = |k: u64, out: &mut Vec<u8>| {
+            out.extend_from_slice(&k.to_le_bytes());
+            Ok(())
+        };
+        for (shape, groups) in run_shapes() {
+            for slice in [64, 17, 1] {
+                // Every row of the slice read (`push_all`), and the paid rows alone (`push_paid`:
+                // the slice's non-null cells, with its levels as the mask).
+                let rows = groups.iter().map(Vec::len).max().unwrap();
+                let mut all = DictChunk::new(int64_descr(), false, rows).unwrap();
+                let mut paid = DictChunk::new(int64_descr(), false, rows).unwrap();
+                for (g, cells) in groups.iter().enumerate() {
+                    for part in cells.chunks(slice) {
+                        all.push_all(part, |c| *c, |c, out| value(c.unwrap(), out))
+                            .unwrap();
+                        let keys: Vec<u64> = part.iter().flatten().copied().collect();
+                        let mask: Vec<u8> = part.iter().map(|c| u8::from(c.is_some())).collect();
+                        paid.push_paid(&keys, &mask, |&k| k, |j, out| value(keys[j], out))
+                            .unwrap();
+                    }
+                    let (levels, indices, order) = first_appearance(cells);
+                    let dict: Vec<u8> = order.iter().flat_map(|k| k.to_le_bytes()).collect();
+                    for (d, how) in [(&mut all, "every row"), (&mut paid, "paid rows")] {
+                        let at = format!("{shape}, row group {g}, slices of {slice}, {how}");
+                        assert_eq!(&d.levels[..d.rows], &levels[..], "{at}: levels");
+                        assert_eq!(&d.indices[..d.values], &indices[..], "{at}: indices");
+                        assert_eq!(d.dict, dict, "{at}: dictionary");
+                        d.close(&mut LevelsCache::default()).unwrap();
+                    }
+                }
+            }
+        }
+    }
+
     /// The descriptor of a nullable INT64 column.
     fn int64_descr() -> ColumnDescPtr {
         let t =
