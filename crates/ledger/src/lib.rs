@@ -2488,9 +2488,6 @@ mod tests {
         }
     }
 
-    /// A window's claims asked at once (`Carry::claims`: sorted, then looked up in key order) get
-    /// what asking them one by one gets, in the order asked, repeats and unknown numbers included,
-    /// and a reprocess reader still sees only the nights before.
     /// The lookups' order (`by_top_bits`): every (key, position) once, buckets of the key's top
     /// bits in ascending order, file order within a bucket — over keys that share their top bits
     /// and keys at both ends of the range.
@@ -2523,6 +2520,9 @@ mod tests {
         assert!(by_top_bits(Vec::new()).is_empty());
     }
 
+    /// A window's claims asked at once (`Carry::claims`: ordered by the top bits of their key, then
+    /// looked up in that order) get what asking them one by one gets, in the order asked, repeats and
+    /// unknown numbers included, and a reprocess reader still sees only the nights before.
     #[test]
     fn claims_asked_at_once_answer_as_claims_asked_one_by_one() {
         let tmp = tempfile::tempdir().unwrap();
