@@ -698,6 +698,53 @@ mod tests {
     }
 
     #[test]
+    fn amounts_at_the_edges_of_the_32_bit_lanes_and_of_the_decimal_are_the_bytes_parquet_rs_writes()
+    {
+        // The 32-bit path is taken when every magnitude is below 2^30 (-2^30 included: its
+        // `v ^ v >> 63` is 2^30 - 1): its widest deltas are then ±(2^31 - 1) and their distance to
+        // the block's minimum 2^32 - 2, at the edge of its lanes. One value past (2^30, -2^30 - 1)
+        // takes the 64-bit path. The decimal's extremes ±(10^12 - 1) (AMOUNT_LIMIT: negative
+        // amounts reach these columns, e.g. a recovery's) give deltas of 41 bits. Each case also
+        // nullable, its nulls in runs.
+        let lo = -(1i64 << 30);
+        let hi = (1i64 << 30) - 1;
+        let max = 999_999_999_999i64;
+        let alternate = |a: i64, b: i64, n: usize| -> Vec<i64> {
+            (0..n).map(|i| if i % 2 == 0 { a } else { b }).collect()
+        };
+        let mut cases: Vec<Vec<i64>> = vec![
+            alternate(lo, hi, 300),
+            alternate(hi, lo, 300),
+            [vec![0; 70], alternate(lo, hi, 200), vec![hi; 70]].concat(),
+            alternate(lo - 1, hi, 300),
+            alternate(lo, hi + 1, 300),
+            alternate(-max, max, 600),
+            (0..1000)
+                .map(|i| if i % 3 == 0 { -max } else { i * 13 })
+                .collect(),
+            vec![lo],
+            vec![hi, lo],
+        ];
+        cases.push(
+            (0..70_000)
+                .map(|i| if i % 64 == 63 { lo } else { hi - i })
+                .collect(),
+        );
+        for (k, values) in cases.iter().enumerate() {
+            let cells: Vec<Option<i64>> = values.iter().copied().map(Some).collect();
+            let (theirs, ours) = both_amounts(&cells, false);
+            assert!(theirs == ours, "case {k}, not nullable");
+            let cells: Vec<Option<i64>> = values
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| (i / 40 % 4 != 1).then_some(v))
+                .collect();
+            let (theirs, ours) = both_amounts(&cells, true);
+            assert!(theirs == ours, "case {k}, nullable");
+        }
+    }
+
+    #[test]
     fn an_amount_beyond_the_limit_fails_the_chunk() {
         let descr = Arc::new(parquet::schema::types::ColumnDescriptor::new(
             Arc::new(
