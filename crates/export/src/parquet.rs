@@ -2416,6 +2416,57 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// A sink on a directory of its own (removed by the caller).
+    fn unit_sink(name: &str) -> (std::path::PathBuf, ParquetSink) {
+        let dir =
+            std::env::temp_dir().join(format!("liquidator-pq-unit-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = PseudonymKey::from_secret(b"unit test secret, 16+ bytes").unwrap();
+        let s = ParquetSink::create(&dir, key).unwrap();
+        (dir, s)
+    }
+
+    /// d45b29d's cap: however many row groups are handed to the writer, and however far it falls
+    /// behind, the sink never holds more than `SETS` sets of encoders (past them it waits for
+    /// one to come back); the run's last row group takes no next set.
+    #[test]
+    fn the_sink_makes_two_sets_of_encoders_at_most_whatever_the_row_groups() {
+        let (dir, mut s) = unit_sink("sets");
+        for _ in 0..6 {
+            s.flush_row_group(true).unwrap();
+            assert!(s.sets <= SETS, "{} sets", s.sets);
+            assert!(!s.encs.is_empty(), "a set to fill next");
+        }
+        assert_eq!(s.sets, SETS);
+        s.flush_row_group(false).unwrap();
+        assert_eq!(s.sets, SETS);
+        assert!(s.join().is_ok());
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A writer that stops (here: an amount its decimal does not hold, refused when the writer
+    /// closes the chunk) while the sink waits for a set back fails the flush with the writer's
+    /// error instead of waiting forever: the set the sink waits for is never handed back.
+    #[test]
+    fn a_writer_that_stops_while_the_sink_waits_for_a_set_fails_the_flush_with_its_error() {
+        let (dir, mut s) = unit_sink("stop");
+        let at = COLUMNS.iter().position(|c| c.name == "unit_price").unwrap();
+        let Enc::Amount(a) = &mut s.encs[at] else {
+            panic!("unit_price is not written as deltas");
+        };
+        a.push_paid(&[1], [AMOUNT_LIMIT].into_iter()).unwrap();
+        // The failing row group goes out (a second set is made: the first is with the writer).
+        s.flush_row_group(true).unwrap();
+        assert_eq!(s.sets, SETS);
+        // Every set made: the next flush waits for the failed row group's set, never handed back.
+        let e = s.flush_row_group(true).unwrap_err().to_string();
+        assert!(e.contains("does not fit"), "{e}");
+        assert!(s.sets <= SETS);
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn the_delta_amounts_are_filled_as_deltas_without_a_dictionary() {
         let filled: Vec<&str> = COLUMNS
