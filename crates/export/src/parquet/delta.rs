@@ -1,6 +1,8 @@
-//! The `DELTA_BINARY_PACKED` column chunks (`input_line`, `byte_offset`: non-nullable INT64 positions
-//! that grow row to row) written straight from the row group's values, without parquet-rs's column
-//! writer.
+//! The `DELTA_BINARY_PACKED` column chunks written straight from the row group's values, without
+//! parquet-rs's column writer: [`DeltaChunk`], the positions (`input_line`, `byte_offset`:
+//! non-nullable INT64 that grow row to row, with statistics), and [`AmountChunk`], the amounts of
+//! many values (nullable or not, negative ones included, no statistics). The paragraphs below
+//! describe the positions' chunk; the amounts' is described at [`AmountChunk`].
 //!
 //! Why: through parquet-rs's Arrow writer these two columns cost ≈ 45 M instructions on a 100 k-claim
 //! day (an Arrow array per block, then the generic encoder: a bounds-checked store per delta, a
@@ -321,9 +323,11 @@ impl AmountChunk {
         let mut pages = Pages::new(&mut out, Encoding::DELTA_BINARY_PACKED);
         let mut deltas = [0u64; BLOCK];
         let mut narrow = [0u32; BLOCK];
-        // Every magnitude below 2^30: the deltas fit 32 bits, worked on as such (SSE2, the
-        // build's baseline, compares 32-bit lanes but not 64-bit ones: the block's minimum cost
-        // 8 instructions a value in 64 bits). The same bytes either way.
+        // Every value in [-2^30, 2^30) (`bits` counts -2^30 as 2^30 - 1): the deltas lie within
+        // ±(2^31 - 1) and their distances to a block's minimum below 2^32, so they fit 32 bits and
+        // are worked on as such (SSE2, the build's baseline, compares 32-bit lanes but not 64-bit
+        // ones: the block's minimum cost 8 instructions a value in 64 bits). The same bytes either
+        // way (test amounts_at_the_edges_of_the_32_bit_lanes_…).
         let small = bits < 1 << 30;
         let (mut next, mut start) = (0, 0);
         while start < rows {
