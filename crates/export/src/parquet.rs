@@ -391,7 +391,7 @@ pub struct Col {
     cell: Cell,
     /// The cell's dictionary key for the sink's own dictionary encoder ([`dict`]): equal keys are
     /// equal cells, `None` is a null cell. Without a key, the column goes through parquet-rs's Arrow
-    /// column writer: the plain columns ([`NO_DICTIONARY`]: deltas, plain + Snappy).
+    /// column writer: the columns without a dictionary ([`no_dictionary`]: deltas, plain + Snappy).
     key: Option<Key>,
     /// The amounts of many values written as deltas ([`DELTA_AMOUNTS`]): how a slice's cells are
     /// pushed into the column's chunk ([`delta::AmountChunk`]).
@@ -1312,23 +1312,15 @@ pub const COLUMNS: &[Col] = &[
     })),
 ];
 
-/// Nearly unique per row: a dictionary costs time and makes the file larger than plain encoding;
-/// and the amounts of many values ([`DELTA_AMOUNTS`]), whose dictionary cost more than it saved.
-const NO_DICTIONARY: &[&str] = &[
-    "claim",
-    "input_line",
-    "byte_offset",
-    "beneficiary_hash",
-    "unit_price",
-    "base",
-    "amo_gross",
-    "amo_paid",
-    "billed",
-    "ticket",
-    "amc_ticket",
-    "amc",
-    "patient",
-];
+/// Nearly unique per row: a dictionary costs time and makes the file larger than plain encoding.
+/// The amounts of many values ([`DELTA_AMOUNTS`]), whose dictionary cost more than it saved, have
+/// none either ([`no_dictionary`]).
+const NEARLY_UNIQUE: &[&str] = &["claim", "input_line", "byte_offset", "beneficiary_hash"];
+
+/// Whether column `name` is written without a dictionary.
+fn no_dictionary(name: &str) -> bool {
+    NEARLY_UNIQUE.contains(&name) || DELTA_AMOUNTS.contains(&name)
+}
 
 /// The amounts that take a new value on most rows, written as deltas ([`delta::AmountChunk`])
 /// rather than a dictionary: per column, the dictionary's keying cost ≈ 50 instructions a cell on
@@ -1349,20 +1341,14 @@ const DELTA_AMOUNTS: &[&str] = &[
 ];
 
 /// Positions, increasing from row to row: `DELTA_BINARY_PACKED` stores them in a few bits a row, where
-/// plain 8-byte values then Snappy kept half their size; and the amounts of [`DELTA_AMOUNTS`].
-const DELTA: &[&str] = &[
-    "input_line",
-    "byte_offset",
-    "unit_price",
-    "base",
-    "amo_gross",
-    "amo_paid",
-    "billed",
-    "ticket",
-    "amc_ticket",
-    "amc",
-    "patient",
-];
+/// plain 8-byte values then Snappy kept half their size. The amounts of [`DELTA_AMOUNTS`] are
+/// written as deltas too ([`delta_encoded`]).
+const POSITIONS: &[&str] = &["input_line", "byte_offset"];
+
+/// Whether column `name` is written as `DELTA_BINARY_PACKED`.
+fn delta_encoded(name: &str) -> bool {
+    POSITIONS.contains(&name) || DELTA_AMOUNTS.contains(&name)
+}
 
 /// The only columns compressed (Snappy): plain-encoded and repetitive (claim numbers share their
 /// leading digits, the lines of a claim share its pseudonym). The others are dictionary indices or
@@ -1382,8 +1368,8 @@ const STATISTICS: &[&str] = &[
     "date_of_care",
 ];
 
-/// How the file is encoded (formats/parquet.md): dictionaries but on [`NO_DICTIONARY`], deltas on
-/// [`DELTA`], Snappy on [`COMPRESSED`] only, statistics on [`STATISTICS`] only, row groups of
+/// How the file is encoded (formats/parquet.md): dictionaries but where [`no_dictionary`], deltas where
+/// [`delta_encoded`], Snappy on [`COMPRESSED`] only, statistics on [`STATISTICS`] only, row groups of
 /// [`BATCH_ROWS`] rows. Each choice was measured (instruction counts and size, README "Performance").
 /// The sink's encoders read these lists themselves; the properties say the same for parquet-rs's
 /// file writer (and for a reader of the code: the file is what parquet-rs writes with them, byte
@@ -1396,10 +1382,10 @@ fn writer_properties() -> parquet::file::properties::WriterPropertiesBuilder {
         .set_write_batch_size(BLOCK_ROWS);
     for c in COLUMNS {
         let path = || ColumnPath::from(c.name);
-        if NO_DICTIONARY.contains(&c.name) {
+        if no_dictionary(c.name) {
             props = props.set_column_dictionary_enabled(path(), false);
         }
-        if DELTA.contains(&c.name) {
+        if delta_encoded(c.name) {
             props = props.set_column_encoding(path(), Encoding::DELTA_BINARY_PACKED);
         }
         if COMPRESSED.contains(&c.name) {
@@ -1635,7 +1621,7 @@ pub const BLOCK_ROWS: usize = 8192;
 enum Enc {
     /// The dictionary columns: the cells' keys ([`dict`]).
     Dict(dict::DictChunk),
-    /// The positions ([`DELTA`]): the row group's values, written as deltas ([`delta`]).
+    /// The positions ([`POSITIONS`]): the row group's values, written as deltas ([`delta`]).
     Delta(delta::DeltaChunk),
     /// The amounts of many values ([`DELTA_AMOUNTS`]): deltas too, without statistics.
     Amount(delta::AmountChunk),
@@ -1710,7 +1696,7 @@ fn fresh_encoders(leaves: &[ColumnDescPtr]) -> Result<Vec<Enc>, String> {
                         BATCH_ROWS,
                     )?,
                 }),
-                None if DELTA.contains(&c.name) => {
+                None if delta_encoded(c.name) => {
                     Enc::Delta(delta::DeltaChunk::new(d.clone(), BATCH_ROWS)?)
                 }
                 None => Enc::Text(plain::TextChunk::new(
@@ -2482,11 +2468,8 @@ mod tests {
             let c = COLUMNS.iter().find(|c| c.name == *name).unwrap();
             assert!(c.key.is_none(), "{name}: a dictionary key too");
             assert!(matches!(c.get, Get::Amount(_)), "{name}: not an amount");
-            assert!(
-                NO_DICTIONARY.contains(name),
-                "{name}: dictionary not disabled"
-            );
-            assert!(DELTA.contains(name), "{name}: not in DELTA");
+            assert!(no_dictionary(name), "{name}: dictionary not disabled");
+            assert!(delta_encoded(name), "{name}: not delta-encoded");
             assert!(!STATISTICS.contains(name), "{name}: statistics");
         }
     }

@@ -582,26 +582,51 @@ mod tests {
                 .set_encoding(Encoding::DELTA_BINARY_PACKED)
                 .build()
         };
-        let mut theirs = Vec::new();
-        let mut w = ArrowWriter::try_new(&mut theirs, schema.clone(), Some(props())).unwrap();
-        for block in values.chunks(8192) {
-            let a: ArrayRef = Arc::new(Int64Array::from(block.to_vec()));
+        let blocks = values
+            .chunks(8192)
+            .map(|b| Arc::new(Int64Array::from(b.to_vec())) as ArrayRef);
+        let theirs = parquet_rs_file(&schema, props(), blocks);
+        let ours = one_chunk_file(&schema, props(), |descr| {
+            let mut d = DeltaChunk::new(descr, values.len()).unwrap();
+            d.push(values.iter().copied());
+            d.close().unwrap()
+        });
+        (theirs, ours)
+    }
+
+    /// The file parquet-rs's Arrow writer makes of `arrays` (one column) with `props`.
+    fn parquet_rs_file(
+        schema: &Arc<Schema>,
+        props: WriterProperties,
+        arrays: impl Iterator<Item = ArrayRef>,
+    ) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut w = ArrowWriter::try_new(&mut out, schema.clone(), Some(props)).unwrap();
+        for a in arrays {
             w.write(&RecordBatch::try_new(schema.clone(), vec![a]).unwrap())
                 .unwrap();
         }
         w.close().unwrap();
-        let mut ours = Vec::new();
-        let (mut w, _) = ArrowWriter::try_new(&mut ours, schema, Some(props()))
+        out
+    }
+
+    /// The file of one row group whose only column chunk is the one `chunk` writes for the column's
+    /// descriptor (bytes and close result), through parquet-rs's serialized writer with `props`.
+    fn one_chunk_file(
+        schema: &Arc<Schema>,
+        props: WriterProperties,
+        chunk: impl FnOnce(ColumnDescPtr) -> (bytes::Bytes, ColumnCloseResult),
+    ) -> Vec<u8> {
+        let mut out = Vec::new();
+        let (mut w, _) = ArrowWriter::try_new(&mut out, schema.clone(), Some(props))
             .and_then(|w| w.into_serialized_writer())
             .unwrap();
-        let mut d = DeltaChunk::new(w.schema_descr().column(0), values.len()).unwrap();
-        d.push(values.iter().copied());
-        let (bytes, close) = d.close().unwrap();
+        let (bytes, close) = chunk(w.schema_descr().column(0));
         let mut rg = w.next_row_group().unwrap();
         rg.append_column(&bytes, close).unwrap();
         rg.close().unwrap();
         w.close().unwrap();
-        (theirs, ours)
+        out
     }
 
     /// The file of one INT64 column, nullable or not, written by parquet-rs's Arrow writer with the
@@ -622,33 +647,23 @@ mod tests {
                 .set_statistics_enabled(parquet::file::properties::EnabledStatistics::None)
                 .build()
         };
-        let mut theirs = Vec::new();
-        let mut w = ArrowWriter::try_new(&mut theirs, schema.clone(), Some(props())).unwrap();
-        for block in cells.chunks(8192) {
-            let a: ArrayRef = Arc::new(Int64Array::from(block.to_vec()));
-            w.write(&RecordBatch::try_new(schema.clone(), vec![a]).unwrap())
-                .unwrap();
-        }
-        w.close().unwrap();
-        let mut ours = Vec::new();
-        let (mut w, _) = ArrowWriter::try_new(&mut ours, schema, Some(props()))
-            .and_then(|w| w.into_serialized_writer())
-            .unwrap();
-        let mut a = AmountChunk::new(w.schema_descr().column(0), 1 << 62, cells.len()).unwrap();
-        for slice in cells.chunks(64) {
-            if nullable {
-                let mask: Vec<u8> = slice.iter().map(|c| u8::from(c.is_some())).collect();
-                let values: Vec<i64> = slice.iter().flatten().copied().collect();
-                a.push_paid(&mask, values.into_iter()).unwrap();
-            } else {
-                a.push_all(slice.iter().map(|c| c.unwrap())).unwrap();
+        let blocks = cells
+            .chunks(8192)
+            .map(|b| Arc::new(Int64Array::from(b.to_vec())) as ArrayRef);
+        let theirs = parquet_rs_file(&schema, props(), blocks);
+        let ours = one_chunk_file(&schema, props(), |descr| {
+            let mut a = AmountChunk::new(descr, 1 << 62, cells.len()).unwrap();
+            for slice in cells.chunks(64) {
+                if nullable {
+                    let mask: Vec<u8> = slice.iter().map(|c| u8::from(c.is_some())).collect();
+                    let values: Vec<i64> = slice.iter().flatten().copied().collect();
+                    a.push_paid(&mask, values.into_iter()).unwrap();
+                } else {
+                    a.push_all(slice.iter().map(|c| c.unwrap())).unwrap();
+                }
             }
-        }
-        let (bytes, close) = a.close(&mut LevelsCache::with_rle_tail()).unwrap();
-        let mut rg = w.next_row_group().unwrap();
-        rg.append_column(&bytes, close).unwrap();
-        rg.close().unwrap();
-        w.close().unwrap();
+            a.close(&mut LevelsCache::with_rle_tail()).unwrap()
+        });
         (theirs, ours)
     }
 
