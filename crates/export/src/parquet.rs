@@ -1940,6 +1940,17 @@ impl ParquetSink {
     /// whatever the windows that bring them (the chunks' pages are cut at rows of the row group,
     /// so the file is the same for any `--window-kib`).
     fn encode(&mut self, batch: &Batch, rows: &[Row]) -> Result<(), String> {
+        // One encoder per column, or the rows are refused: `encode_block` zips the encoders with
+        // the columns, so a short set — the empty one the run's last row group leaves (`finish`)
+        // — would drop the rows' cells without a word (review of d45b29d).
+        if !rows.is_empty() && self.encs.len() != COLUMNS.len() {
+            return Err(format!(
+                "{} rows given to {} encoders for {} columns (after the last row group?)",
+                rows.len(),
+                self.encs.len(),
+                COLUMNS.len()
+            ));
+        }
         let mut paid = PaidRows::default();
         let mut rest = rows;
         while !rest.is_empty() {
@@ -2449,6 +2460,37 @@ mod tests {
         let e = s.flush_row_group(true).unwrap_err().to_string();
         assert!(e.contains("does not fit"), "{e}");
         assert!(s.sets <= SETS);
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// After the run's last row group the sink holds no encoders: rows given then are refused with
+    /// an error, not dropped (the encoders are zipped with the columns); before it, they are taken.
+    #[test]
+    fn rows_given_after_the_last_row_group_are_refused_not_dropped() {
+        let (dir, mut s) = unit_sink("after-last");
+        let batch = Batch {
+            number: 1,
+            date: Date(20260316),
+        };
+        let orphan = Orphan {
+            pos: liquidator_core::claims::reader::Pos {
+                line: 3,
+                offset: 40,
+            },
+            claim_no: 7,
+            fee: 100,
+            is_act: true,
+        };
+        let rows = [Row::Orphan(&orphan)];
+        s.encode(&batch, &rows).unwrap();
+        assert_eq!(s.rg_rows, 1);
+        s.flush_row_group(false).unwrap();
+        let e = s.encode(&batch, &rows).unwrap_err();
+        assert!(e.contains("0 encoders"), "{e}");
+        assert_eq!(s.rg_rows, 0, "nothing counted as encoded");
+        s.encode(&batch, &[]).unwrap();
+        assert!(s.join().is_ok());
         drop(s);
         let _ = std::fs::remove_dir_all(&dir);
     }
