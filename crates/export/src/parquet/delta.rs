@@ -469,10 +469,11 @@ fn encode_page_narrow(values: &[i64], deltas: &mut [u32; BLOCK], out: &mut Vec<u
 }
 
 /// A miniblock of up to 64 values at `w` bits, LSB first, padded with zeros to 64 values:
-/// `8 w` bytes. Up to 16 bits (the positions' deltas: a few bits for lines, ≈ 11 for byte offsets),
-/// the dictionary indices' packing with the width a constant ([`super::dict::pack_values`]); from
-/// 17 to 32 bits (the amounts' deltas: 12 to 20 bits), groups of 8 values assembled in four words
-/// with the width a constant ([`pack_groups`]); wider, a loop of a 128-bit accumulator.
+/// `8 w` bytes. Up to 16 bits, the dictionary indices' packing with the width a constant
+/// ([`super::dict::pack_values`]): the positions' deltas (a few bits for lines, ≈ 11 for byte
+/// offsets) and most of the amounts' (12 to 20 bits) take this path or the next; from 17 to 32
+/// bits, groups of 8 values assembled in four words with the width a constant ([`pack_groups`]);
+/// wider, a loop of a 128-bit accumulator.
 fn pack(values: &[u64], w: usize, out: &mut Vec<u8>) {
     if w == 0 {
         return;
