@@ -2029,16 +2029,8 @@ fn encode_block(
         for (e, c) in encs.iter_mut().zip(cols) {
             match (e, c.key) {
                 (Enc::Dict(d), Some(key)) => key(c, batch, &part, d)?,
-                (Enc::Text(t), _) if matches!(c.fill, Some(Fill::Text9(_))) => {
-                    if let Some(Fill::Text9(fill)) = c.fill {
-                        fill(&part, t);
-                    }
-                }
-                (Enc::Delta(d), _) if matches!(c.fill, Some(Fill::Position(_))) => {
-                    if let Some(Fill::Position(fill)) = c.fill {
-                        fill(&part, d);
-                    }
-                }
+                (Enc::Text(t), _) if let Some(Fill::Text9(fill)) = c.fill => fill(&part, t),
+                (Enc::Delta(d), _) if let Some(Fill::Position(fill)) = c.fill => fill(&part, d),
                 (Enc::Text(t), _) => {
                     let Cell::Text(f) = c.cell else {
                         return Err(format!("column {}: text of a non-text column", c.name));
@@ -2158,12 +2150,10 @@ fn limit(c: &Col) -> i64 {
 
 /// The range check of an amount or rate cell (an Int64 cell passes as is).
 fn checked(c: &Col, v: i64) -> Result<i64, String> {
-    let limit = match c.get {
-        Get::Amount(_) => AMOUNT_LIMIT,
-        Get::Rate(_) => RATE_LIMIT,
-        _ => return Ok(v),
-    };
-    if v.abs() >= limit {
+    if !matches!(c.get, Get::Amount(_) | Get::Rate(_)) {
+        return Ok(v);
+    }
+    if v.abs() >= limit(c) {
         return Err(format!(
             "column {}: {v} does not fit {}",
             c.name,
