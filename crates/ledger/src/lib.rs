@@ -28,6 +28,7 @@
 
 pub mod codec;
 pub mod counters;
+pub mod direct;
 pub mod encoded;
 pub mod filesum;
 pub mod images;
@@ -317,9 +318,13 @@ impl Ledger {
         }
         // A small page cache: a night reads each stored value once (into memory, `Reader`) and
         // writes each once; redb's default 1 GiB cache only added to the run's resident memory.
-        let db = Database::builder()
-            .set_cache_size(CACHE_BYTES)
-            .create(&path)
+        // Its large writes around the page cache (`direct`: issue #14).
+        let db = direct::DirectBackend::open(&path)
+            .and_then(|b| {
+                Database::builder()
+                    .set_cache_size(CACHE_BYTES)
+                    .create_with_backend(b)
+            })
             .map_err(|e| LedgerError::Open(path.clone(), e.into()))?;
         let txn = db.begin_write().map_err(st)?;
         // Layouts 3 and 4 (the states in `benefs` buckets) are upgraded to layout 5 — but only
