@@ -215,57 +215,58 @@ pub fn run<'s>(
             r
         };
         let clock = std::time::Instant::now();
-        let encoded = match Encoded::from_shards(states.shards(), oldest) {
-            Ok(e) => e,
-            Err(e) => {
-                let _ = wait(&mut waited);
-                return Err(corrupt_state(e));
-            }
-        };
-        let encoding = clock.elapsed().as_secs_f64();
-        // The engine's states are all in `encoded` now: freed beside the commit, by a thread of
-        // their own. Freeing them unmaps the scratch file's regions and, with the last one, drops
-        // the unlinked file — its pages and its blocks (`states::scratch`) — while the outputs'
-        // flush is at work on the same disk: on the run's thread it took 1.4–4.0 s of a national
-        // night before the commit could start (load 7–11), ≈ 0.2 s of it on the CPU (perf), the
-        // rest waiting on the filesystem (issue #14). Neither the commit nor the rename needs the
-        // file gone; the pool is not used (a drop that waits would hold one of its 2 workers).
+        // The engine's states stay where they lie: only their places are sorted by key, and the
+        // commit reads (and prunes) each one as it merges it into the next image — no copy of
+        // them all (≈ 180 MiB of fresh memory at national size until LEDGER18). Once merged, the
+        // commit releases them to a thread of their own that frees them beside the rest of the
+        // commit: freeing them unmaps the scratch file's regions and, with the last one, drops the
+        // unlinked file — its pages and its blocks (`states::scratch`) — while the outputs' flush
+        // is at work on the same disk: on the run's thread it took 1.4–4.0 s of a national night
+        // before the commit could start (load 7–11), ≈ 0.2 s of it on the CPU (perf), the rest
+        // waiting on the filesystem (issue #14). Neither the commit nor the rename needs the file
+        // gone; the pool is not used (a drop that waits would hold one of its 2 workers).
+        let (release, released) = std::sync::mpsc::channel();
         let freeing = sc.spawn(move || {
+            // Nothing received: the commit failed before it released them (dropped with it).
+            let states = released.recv().ok()?;
             let clock = std::time::Instant::now();
             drop(states);
-            clock.elapsed().as_secs_f64()
+            Some(clock.elapsed().as_secs_f64())
         });
+        let encoded = Encoded::of_engine(states, oldest).release_to(release);
+        let encoding = clock.elapsed().as_secs_f64();
+        let count = encoded.len();
         timer.lap(&format!(
-            "states encoded {encoding:.3} s ({} MiB) while the outputs are flushed",
+            "states sorted by key {encoding:.3} s ({} MiB) while the outputs are flushed",
             liquidator_ledger::mib(encoded.heap_bytes())
         ));
         let mut commit = night_commit(&header, checksum, refs, &[], stage, &night, out, None);
         commit.encoded = Some(&encoded);
         commit.current = current.as_ref();
-        let pending = ledger
-            .commit_night_when(&commit, || wait(&mut waited))
-            .map_err(|e| match e {
-                // The ledger failed before it waited for the flush: a failed flush is reported
-                // first (exit 5), as when the flush came before the commit (README "Exit codes").
-                NotCommitted::Ledger(e) => match wait(&mut waited) {
-                    Err(code) => code,
-                    Ok(()) => ledger_error(e),
-                },
-                NotCommitted::NotReady(code) => code,
-            })?;
+        let committed = ledger.commit_night_when(&commit, || wait(&mut waited));
+        // Its sender gone, the freeing thread ends (whether it received the states or not).
+        drop(encoded);
+        let pending = committed.map_err(|e| match e {
+            // The ledger failed before it waited for the flush: a failed flush is reported
+            // first (exit 5), as when the flush came before the commit (README "Exit codes").
+            NotCommitted::Ledger(e) => match wait(&mut waited) {
+                Err(code) => code,
+                Ok(()) => ledger_error(e),
+            },
+            NotCommitted::NotReady(code) => code,
+        })?;
         // Joined before the rename, so that the run's end is as before (the file gone); a drop
         // that panicked has nothing to report to the night: its memory goes with the process.
         let clock = std::time::Instant::now();
-        let freed = freeing.join().unwrap_or(f64::NAN);
+        let freed = freeing.join().ok().flatten().unwrap_or(f64::NAN);
         let freed_wait = clock.elapsed().as_secs_f64();
         timer.lap(&format!(
-            "commit, the outputs' flush beside (waited for {waited:.3} s), the engine's states freed beside ({freed:.3} s, waited for {freed_wait:.3} s) ({} states, {} claim numbers, {} CCAM acts: {})",
-            encoded.len(),
+            "commit, the outputs' flush beside (waited for {waited:.3} s), the engine's states freed beside once merged ({freed:.3} s, waited for {freed_wait:.3} s) ({count} states, {} claim numbers, {} CCAM acts: {})",
             night.claim_numbers(),
             night.ccam_acts(),
             ledger.commit_timing()
         ));
-        Ok(pending)
+        Ok::<_, ExitCode>(pending)
     })?;
     liquidator_ledger::kill_point("before-rename");
     let summary = staged.summary;

@@ -451,6 +451,20 @@ impl Shard {
             .map(move |s| (s.key, s.packed(spill)))
     }
 
+    /// The key and packed state of slot `i` (the `i`-th of [`Self::iter`]): the ledger's commit
+    /// sorts the slots by key and reads them back in that order, where they lie.
+    pub fn get_at(&self, i: usize) -> Option<(u64, &[u8])> {
+        let s = self.at(i)?;
+        Some((s.key, s.packed(self.spill.as_slice())))
+    }
+
+    /// Slot `i` as words (empty: no such slot), without reading it: what a read-ahead prefetches
+    /// before [`Self::get_at`] reads the slot.
+    pub fn slot_words(&self, i: usize) -> &[u64] {
+        self.at(i)
+            .map_or(&[][..], |s| bytemuck::cast_slice(std::slice::from_ref(s)))
+    }
+
     /// (key, packed state) of the states with open debts, in slot order.
     fn with_debts(&self) -> impl Iterator<Item = (u64, &[u8])> {
         let spill = self.spill.as_slice();

@@ -1,30 +1,65 @@
-//! The night's states in their stored form, sorted by mixed key: what the commit merges into the
-//! next image file (formats/ledger.md, "States: one image file per generation").
+//! The night's states sorted by mixed key: what the commit merges into the next image file
+//! (formats/ledger.md, "States: one image file per generation").
 //!
-//! Why encode apart from the merge: a national night ends with ≈ 4.3 M states of ≈ 180 bytes each,
-//! plus their heap spills (debts, sessions), scattered over the engine's shards. Encoding them in
-//! key order — the order the merge needs — read each state at a random place (several cache misses
-//! a state: 1.86 s of a national commit with the merge, issue #14). Here they are encoded where they
-//! lie, block after block in parallel, into a few arenas, and only 16-byte entries (key, arena,
-//! offset) are sorted. A run encodes them once the ledger's reader is freed, while its outputs are
-//! flushed to the disk (`src/nightly.rs`), so that the commit itself only merges and writes.
+//! A national night ends with ≈ 4.3 M states scattered over the engine's 256 shards (packed, in
+//! 48-byte slots of a scratch file, the longer ones in a spill arena). `run`'s are not copied:
+//! [`Encoded::of_engine`] sorts only their places (mixed key, shard, slot: 16 bytes a state,
+//! 65 MiB at national size), and the commit reads each state where it lies, in key order, pruning
+//! it into a buffer of the merging worker's as it merges its part ([`View::fill`], with a
+//! read-ahead of the slots and their spilled bytes), then [`Encoded::release`]s the engine's
+//! states to be freed beside the rest of the commit.
+//!
+//! Until LEDGER18 the states were first encoded where they lay, shard by shard in parallel, into
+//! arenas (≈ 180 MiB, plus the entries: 250 MiB of fresh memory at national size, the kernel zeroing
+//! each page) on the run's serial path before the commit; the commit then read the arenas in key
+//! order. National night 2, base and new alternated (5 and 4 runs, `LIQUIDATOR_TIMING`, load
+//! 4–6): the step before the commit 0.26–0.85 s → 0.16–0.32 s, minor faults of it and the commit
+//! 37–45 k → 18–21 k, RssAnon peak 614–656 → 519–541 MiB; the commit's merges read the shards at
+//! random instead (`View::fill` ≈ 0.65 s of CPU, `perf`: mostly its prefetches waiting for room
+//! — the slots' pages are 4 KiB file pages), so both steps' CPU is about what it was (1.46–2.37 →
+//! 1.80–2.03 s) and their wall 1.76–3.49 → 2.24–2.72 s. [`Encoded::from_states`] (states given as a slice: `reprocess`, the
+//! tests) still encodes into arenas.
 
+use crate::LedgerError;
 use liquidator_core::date::Date;
 use liquidator_core::rules::BenefState;
-use liquidator_core::states::{Shard, packed};
+use liquidator_core::states::{States, packed};
 use rayon::prelude::*;
+use std::sync::{Mutex, MutexGuard, mpsc::Sender};
 
 /// States per encoding task (one arena each).
 const TASK: usize = 16 * 1024;
 
-/// Encoded states: `entries` (mixed key, arena, offset of the record's varint length) sorted by key;
-/// each arena holds records `length varint, bytes` (`codec::encode_pruned`).
+/// How far ahead of the state it reads [`View::fill`] prefetches a slot (then, half as far
+/// ahead, the spilled bytes the slot points at): the slots are read in key order, at random
+/// places of the engine's shards.
+const AHEAD: usize = 16;
+
+/// The night's states by mixed key: `entries` (mixed key, arena or shard, offset or slot) sorted
+/// by key, into `source`.
 #[derive(Default)]
 pub struct Encoded {
-    arenas: Vec<Vec<u8>>,
+    source: Source,
     entries: Vec<(u64, u32, u32)>,
-    /// The oldest payable day the states were pruned for (the commit checks it is the night's).
+    /// The oldest payable day the states are pruned for (the commit checks it is the night's).
     oldest: Option<Date>,
+    /// Where [`Encoded::release`] sends the engine's states once the commit has read them.
+    release_to: Option<Sender<States>>,
+}
+
+/// Where the records are.
+enum Source {
+    /// Arenas of records `length varint, bytes` (`codec::encode_pruned`): already pruned.
+    Arenas(Vec<Vec<u8>>),
+    /// The engine's shards themselves (`States`), read where they lie and pruned as they are read
+    /// ([`View::fill`]); `None` once [`Encoded::release`]d.
+    Engine(Mutex<Option<States>>),
+}
+
+impl Default for Source {
+    fn default() -> Source {
+        Source::Arenas(Vec::new())
+    }
 }
 
 impl Encoded {
@@ -38,15 +73,8 @@ impl Encoded {
         oldest: Date,
     ) -> Encoded {
         let mut entries = vec![(0u64, 0u32, 0u32); sizes.iter().sum()];
-        let mut slices = Vec::with_capacity(sizes.len());
-        let mut rest = entries.as_mut_slice();
-        for &n in sizes {
-            let (mine, r) = rest.split_at_mut(n);
-            slices.push(mine);
-            rest = r;
-        }
         let arenas: Vec<Vec<u8>> = groups
-            .zip(slices)
+            .zip(slices(&mut entries, sizes))
             .enumerate()
             .map(|(g, (states, slots))| {
                 let mut arena = Vec::with_capacity(slots.len() * 48);
@@ -64,9 +92,10 @@ impl Encoded {
         // Keys are unique (one state per beneficiary, `mix` is a bijection).
         entries.par_sort_unstable_by_key(|x| x.0);
         Encoded {
-            arenas,
+            source: Source::Arenas(arenas),
             entries,
             oldest: Some(oldest),
+            release_to: None,
         }
     }
 
@@ -80,50 +109,63 @@ impl Encoded {
         )
     }
 
-    /// Encodes the packed states of the engine's shards (`States::shards`) where they lie, one
-    /// task a shard: each state's bytes are copied, or pruned when it holds days or years before
-    /// `oldest` (`packed::append_pruned`). A state that does not read is an error (never
-    /// committed as it is: the run fails, formats/ledger.md "What is refused as corrupt").
-    pub fn from_shards(shards: &[Shard], oldest: Date) -> Result<Encoded, packed::DecodeError> {
-        let sizes: Vec<usize> = shards.iter().map(Shard::len).collect();
+    /// The engine's states (`run`'s, packed in its shards) for a night whose oldest payable day
+    /// is `oldest`, taken as they lie: only their places are sorted by mixed key (16 bytes a
+    /// state, one task a shard); the commit reads each state from its shard in key order and
+    /// prunes it as it merges (`View::fill`), then [`Encoded::release`]s the shards.
+    ///
+    /// Until LEDGER18 every state was copied (pruned) into arenas first: ≈ 180 MiB of fresh
+    /// memory at national size, plus the sorted entries, on the run's serial path. A state that
+    /// does not read is still an error, never committed as it is: the commit's (exit 11).
+    pub fn of_engine(states: States, oldest: Date) -> Encoded {
+        let shards = states.shards();
+        let sizes: Vec<usize> = shards.iter().map(|s| s.len()).collect();
         let mut entries = vec![(0u64, 0u32, 0u32); sizes.iter().sum()];
-        let mut slices = Vec::with_capacity(sizes.len());
-        let mut rest = entries.as_mut_slice();
-        for &n in &sizes {
-            let (mine, r) = rest.split_at_mut(n);
-            slices.push(mine);
-            rest = r;
-        }
-        let arenas: Vec<Vec<u8>> = shards
+        shards
             .par_iter()
-            .zip(slices)
+            .zip(slices(&mut entries, &sizes))
             .enumerate()
-            .map(|(g, (sh, slots))| {
-                // Sized once: a state pruned is no longer than packed, and its length varint
-                // takes at most 2 bytes below 16 KiB (a larger one only grows the arena). Sized
-                // by a guess, the arenas grew by copying (≈ 390 MiB of capacity at national size
-                // for ≈ 250 MiB of records).
-                let cap = sh.iter().map(|(_, b)| b.len() + 2).sum();
-                let mut arena = Vec::with_capacity(cap);
-                let mut bytes = Vec::with_capacity(256);
-                let mut work = BenefState::default();
-                for ((k, b), slot) in sh.iter().zip(slots.iter_mut()) {
-                    bytes.clear();
-                    packed::append_pruned(b, oldest, &mut work, &mut bytes)?;
-                    *slot = (crate::segments::mix(k), g as u32, arena.len() as u32);
-                    crate::codec::put_varint(&mut arena, bytes.len() as u64);
-                    arena.extend_from_slice(&bytes);
+            .for_each(|(g, (sh, slots))| {
+                for (i, ((k, _), slot)) in sh.iter().zip(slots.iter_mut()).enumerate() {
+                    *slot = (crate::segments::mix(k), g as u32, i as u32);
                 }
-                Ok(arena)
-            })
-            .collect::<Result<_, packed::DecodeError>>()?;
+            });
         // Keys are unique (one state per beneficiary, `mix` is a bijection).
         entries.par_sort_unstable_by_key(|x| x.0);
-        Ok(Encoded {
-            arenas,
+        Encoded {
+            source: Source::Engine(Mutex::new(Some(states))),
             entries,
             oldest: Some(oldest),
-        })
+            release_to: None,
+        }
+    }
+
+    /// Where [`Encoded::release`] sends the engine's states ([`Encoded::of_engine`]): `run` frees
+    /// them on a thread of its own beside the rest of the commit.
+    pub fn release_to(mut self, to: Sender<States>) -> Encoded {
+        self.release_to = Some(to);
+        self
+    }
+
+    /// The commit has read the states: the engine's, if they are held, go to
+    /// [`Encoded::release_to`] (or are dropped here). A later read of one is an error.
+    pub fn release(&self) {
+        let Source::Engine(m) = &self.source else {
+            return;
+        };
+        let states = match m.lock() {
+            Ok(mut g) => g.take(),
+            Err(p) => p.into_inner().take(),
+        };
+        if let Some(s) = states {
+            match &self.release_to {
+                Some(to) => {
+                    // The receiver gone, they are dropped here.
+                    let _ = to.send(s);
+                }
+                None => drop(s),
+            }
+        }
     }
 
     /// The oldest payable day the states were pruned for (`None`: encoded nothing).
@@ -135,39 +177,159 @@ impl Encoded {
         self.entries.len()
     }
 
-    /// Bytes of the states as stored records (key, length, bytes): what they add to a table at
-    /// most.
-    pub fn bytes(&self) -> usize {
-        self.arenas.iter().map(Vec::len).sum::<usize>() + 8 * self.entries.len()
-    }
-
     /// Heap bytes held (arenas and sorted entries): `LIQUIDATOR_TIMING`'s memory figures.
     pub fn heap_bytes(&self) -> usize {
-        self.arenas.iter().map(Vec::capacity).sum::<usize>()
-            + self.entries.capacity() * std::mem::size_of::<(u64, u32, u32)>()
+        let arenas = match &self.source {
+            Source::Arenas(a) => a.iter().map(Vec::capacity).sum::<usize>(),
+            Source::Engine(_) => 0,
+        };
+        arenas + self.entries.capacity() * std::mem::size_of::<(u64, u32, u32)>()
     }
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
-    /// The `i`-th state in key order: (mixed key, encoded bytes).
-    pub fn get(&self, i: usize) -> (u64, &[u8]) {
-        let Some(&(k, a, off)) = self.entries.get(i) else {
-            return (0, &[]);
+    /// The states to read, in key order (holds the engine's states until dropped: a
+    /// [`Encoded::release`] meanwhile waits for it). A lock that a panicking reader poisoned is
+    /// still the states' (nothing writes them).
+    pub fn view(&self) -> View<'_> {
+        let engine = match &self.source {
+            Source::Engine(m) => Some(m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)),
+            Source::Arenas(_) => None,
         };
-        let arena = self.arenas.get(a as usize).map_or(&[][..], Vec::as_slice);
-        let mut at = off as usize;
-        let (mut len, mut shift) = (0usize, 0);
-        while let Some(&b) = arena.get(at) {
-            at += 1;
-            len |= ((b & 0x7f) as usize) << shift;
-            if b & 0x80 == 0 {
-                break;
-            }
-            shift += 7;
+        let arenas = match &self.source {
+            Source::Arenas(a) => a.as_slice(),
+            Source::Engine(_) => &[],
+        };
+        View {
+            entries: &self.entries,
+            arenas,
+            engine,
+            oldest: self.oldest.unwrap_or(Date(0)),
         }
-        (k, arena.get(at..at + len).unwrap_or_default())
+    }
+}
+
+/// `v` cut into consecutive slices of `sizes`.
+fn slices<'v, T>(v: &'v mut [T], sizes: &[usize]) -> Vec<&'v mut [T]> {
+    let mut out = Vec::with_capacity(sizes.len());
+    let mut rest = v;
+    for &n in sizes {
+        let (mine, r) = rest.split_at_mut(n.min(rest.len()));
+        out.push(mine);
+        rest = r;
+    }
+    out
+}
+
+/// Reads an [`Encoded`]'s states in key order ([`Encoded::view`]).
+pub struct View<'a> {
+    entries: &'a [(u64, u32, u32)],
+    arenas: &'a [Vec<u8>],
+    engine: Option<MutexGuard<'a, Option<States>>>,
+    oldest: Date,
+}
+
+/// The bytes of the record at `off` of an arena (`length varint, bytes`).
+fn arena_record(arena: &[u8], off: u32) -> &[u8] {
+    let mut at = off as usize;
+    let (mut len, mut shift) = (0usize, 0);
+    while let Some(&b) = arena.get(at) {
+        at += 1;
+        len |= ((b & 0x7f) as usize) << shift;
+        if b & 0x80 == 0 {
+            break;
+        }
+        shift += 7;
+    }
+    arena.get(at..at + len).unwrap_or_default()
+}
+
+impl View<'_> {
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The mixed key of the `i`-th state (0 past the end).
+    pub fn key(&self, i: usize) -> u64 {
+        self.entries.get(i).map_or(0, |e| e.0)
+    }
+
+    fn shards(&self) -> &[liquidator_core::states::Shard] {
+        self.engine
+            .as_ref()
+            .and_then(|g| g.as_ref())
+            .map_or(&[][..], States::shards)
+    }
+
+    /// Appends the states `range` (in key order), pruned, to `buf`, and (mixed key, start, end in
+    /// `buf`) of each to `spans`. A state that does not read is an error (corrupt).
+    pub fn fill(
+        &self,
+        range: std::ops::Range<usize>,
+        work: &mut BenefState,
+        buf: &mut Vec<u8>,
+        spans: &mut Vec<(u64, usize, usize)>,
+    ) -> Result<(), LedgerError> {
+        let entries = self.entries.get(range.clone()).unwrap_or_default();
+        if self.engine.is_none() {
+            for &(k, a, off) in entries {
+                let arena = self.arenas.get(a as usize).map_or(&[][..], Vec::as_slice);
+                let start = buf.len();
+                buf.extend_from_slice(arena_record(arena, off));
+                spans.push((k, start, buf.len()));
+            }
+            return Ok(());
+        }
+        let shards = self.shards();
+        let slot = |j: usize| {
+            entries
+                .get(j)
+                .and_then(|&(_, g, s)| Some((shards.get(g as usize)?, s as usize)))
+        };
+        for j in 0..AHEAD.min(entries.len()) {
+            if let Some((sh, s)) = slot(j) {
+                crate::segments::prefetch(sh.slot_words(s), 0);
+            }
+        }
+        for (j, &(k, g, s)) in entries.iter().enumerate() {
+            // Read-ahead: the slot `AHEAD` on (its line, and the next one it may reach into), and
+            // the spilled bytes of the one `AHEAD / 2` on, whose slot was prefetched before.
+            if let Some((sh, s)) = slot(j + AHEAD) {
+                let w = sh.slot_words(s);
+                crate::segments::prefetch(w, 0);
+                crate::segments::prefetch(w, w.len().saturating_sub(1));
+            }
+            if let Some((sh, s)) = slot(j + AHEAD / 2)
+                && let Some((_, b)) = sh.get_at(s)
+            {
+                crate::segments::prefetch(b, 0);
+            }
+            let b = shards
+                .get(g as usize)
+                .and_then(|sh| sh.get_at(s as usize))
+                .map_or(&[][..], |(_, b)| b);
+            let start = buf.len();
+            packed::append_pruned(b, self.oldest, work, buf)
+                .map_err(|e| LedgerError::Corrupt(e.to_string()))?;
+            spans.push((k, start, buf.len()));
+        }
+        Ok(())
+    }
+
+    /// The `i`-th state in key order: (mixed key, bytes pruned) — `(0, [])` past the end.
+    pub fn get(&self, i: usize) -> Result<(u64, Vec<u8>), LedgerError> {
+        if i >= self.entries.len() {
+            return Ok((0, Vec::new()));
+        }
+        let (mut buf, mut spans) = (Vec::new(), Vec::new());
+        self.fill(i..i + 1, &mut BenefState::default(), &mut buf, &mut spans)?;
+        Ok((spans.first().map_or(0, |s| s.0), buf))
     }
 }
 
@@ -200,6 +362,10 @@ pub(crate) mod tests {
         for k in 0..40_000u64 {
             let mut s = BenefState::default();
             s.seeded = k % 2 == 0;
+            // a year before the oldest payable day's: pruned however the states are taken
+            if k % 3 == 0 {
+                s.pf_by_year.push((2022, 5));
+            }
             s.pf_by_year.push((2026, k as i64));
             states.push((k * 7 + 1, s));
         }
@@ -211,7 +377,7 @@ pub(crate) mod tests {
         for (k, s) in &states {
             shards.seed(*k, s.clone());
         }
-        let b = Encoded::from_shards(shards.shards(), oldest).unwrap();
+        let b = Encoded::of_engine(shards, oldest);
         assert_eq!(a.len(), 40_000);
         assert_eq!(b.len(), 40_000);
         let mut want: Vec<(u64, Vec<u8>)> = refs
@@ -223,15 +389,40 @@ pub(crate) mod tests {
             })
             .collect();
         want.sort();
+        let (va, vb) = (a.view(), b.view());
         for (i, (k, v)) in want.iter().enumerate() {
-            assert_eq!(a.get(i), (*k, v.as_slice()));
-            assert_eq!(b.get(i), (*k, v.as_slice()));
+            assert_eq!(va.get(i).unwrap(), (*k, v.clone()));
+            assert_eq!(vb.get(i).unwrap(), (*k, v.clone()));
+            assert_eq!(vb.key(i), *k);
         }
-        assert_eq!(a.get(40_000), (0, &[][..]));
+        assert_eq!(va.get(40_000).unwrap(), (0, Vec::new()));
+        // a range read at once, with its read-ahead, gives the same records
+        let (mut buf, mut spans) = (Vec::new(), Vec::new());
+        vb.fill(
+            100..20_100,
+            &mut BenefState::default(),
+            &mut buf,
+            &mut spans,
+        )
+        .unwrap();
+        for (j, &(k, from, to)) in spans.iter().enumerate() {
+            assert_eq!(
+                (k, &buf[from..to]),
+                (want[100 + j].0, want[100 + j].1.as_slice())
+            );
+        }
+        assert_eq!(spans.len(), 20_000);
+        // released, the engine's states go where they were asked to, and are read no more
+        drop(vb);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let b = b.release_to(tx);
+        b.release();
+        assert_eq!(rx.recv().unwrap().len(), 40_000);
+        assert!(b.view().get(0).is_err());
     }
 
-    /// A state in a shard that does not read is an error of the encoding, never committed as it
-    /// is (before: its bytes were stored unchanged for the next night to trip on).
+    /// A state in a shard that does not read is an error when the commit reads it, never
+    /// committed as it is (before: its bytes were stored unchanged for the next night to trip on).
     #[test]
     fn a_shard_state_that_does_not_read_is_an_error_not_committed_as_it_is() {
         let s = one_open_debt();
@@ -239,12 +430,23 @@ pub(crate) mod tests {
         crate::codec::encode(&s, &mut b);
         let mut shards = liquidator_core::states::States::new();
         shards.seed_packed(1, &b);
-        assert!(Encoded::from_shards(shards.shards(), Date(20231216)).is_ok());
+        let mut bad = b.clone();
         // the recovered amount read as −0.01 €: open 2.01 € > amount
-        if let Some(l) = b.last_mut() {
+        if let Some(l) = bad.last_mut() {
             *l = 1;
         }
-        shards.seed_packed(2, &b);
-        assert!(Encoded::from_shards(shards.shards(), Date(20231216)).is_err());
+        shards.seed_packed(2, &bad);
+        let e = Encoded::of_engine(shards, Date(20231216));
+        let v = e.view();
+        let good = (0..2)
+            .find(|&i| v.key(i) == crate::segments::mix(1))
+            .unwrap();
+        assert_eq!(v.get(good).unwrap().1, b);
+        assert!(matches!(v.get(1 - good), Err(LedgerError::Corrupt(_))));
+        let (mut buf, mut spans) = (Vec::new(), Vec::new());
+        assert!(
+            v.fill(0..2, &mut BenefState::default(), &mut buf, &mut spans)
+                .is_err()
+        );
     }
 }

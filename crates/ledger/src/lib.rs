@@ -681,6 +681,11 @@ impl Ledger {
                 drop_night_segments(&txn, s)?;
             }
             (split, before_bytes) = self.write_states(&txn, n, seq)?;
+            // The night's states are in the image: the engine's (`Encoded::of_engine`) are read
+            // no more, and are freed beside the rest of the commit (`run`'s thread).
+            if let Some(e) = n.encoded {
+                e.release();
+            }
             lap("states and before-images");
             // Purge (formats/ledger.md, "Purge"): once per month of the limit, every record of the
             // nights so far dated before the oldest payable day is dead; chunks with nothing else go.
@@ -800,7 +805,6 @@ impl Ledger {
                 &mine
             }
         };
-        let at = |i: usize| enc.get(i);
         let old = Self::image_ref(&txn.open_table(META).map_err(st)?)?;
         // The reader's map serves when it was checked against the `meta.states` this transaction
         // reads (same generation, length and xxh3): the file it names is written once and never
@@ -826,8 +830,7 @@ impl Ledger {
                     (&self.dir, self.part_records),
                     current,
                     generation,
-                    enc.len(),
-                    at,
+                    &enc.view(),
                     |b| undo.push(b),
                 )?;
                 held = undo.held;
@@ -843,8 +846,7 @@ impl Ledger {
                     (&self.dir, self.part_records),
                     current,
                     generation,
-                    enc.len(),
-                    at,
+                    &enc.view(),
                     |b| {
                         before.extend_from_slice(b);
                         Ok(())
@@ -913,8 +915,7 @@ impl Ledger {
                     (&self.dir, self.part_records),
                     current,
                     generation,
-                    new_current.len(),
-                    |i| (new_current[i].0, new_current[i].1.as_slice()),
+                    new_current.as_slice(),
                     |_| Ok(()),
                 )?;
                 for (i, u) in undo.iter().enumerate() {
@@ -1087,7 +1088,63 @@ pub fn kill_point(point: &str) {
 const PART_RECORDS: usize = 8 << 10;
 const PARTS_A_BATCH: usize = 64;
 
-/// Merges the night's `n` states (`at(i)`: the `i`-th by mixed key, one per key, and its bytes)
+/// The night's states as [`write_image`] reads them: by mixed key, one per key.
+trait NightStates: Sync {
+    fn len(&self) -> usize;
+    /// The mixed key of the `i`-th.
+    fn key(&self, i: usize) -> u64;
+    /// Appends the records of `range` to `buf` and (mixed key, start, end) of each to `spans`.
+    fn fill(
+        &self,
+        range: std::ops::Range<usize>,
+        work: &mut BenefState,
+        buf: &mut Vec<u8>,
+        spans: &mut Vec<(u64, usize, usize)>,
+    ) -> Result<(), LedgerError>;
+}
+
+impl NightStates for encoded::View<'_> {
+    fn len(&self) -> usize {
+        encoded::View::len(self)
+    }
+    fn key(&self, i: usize) -> u64 {
+        encoded::View::key(self, i)
+    }
+    fn fill(
+        &self,
+        range: std::ops::Range<usize>,
+        work: &mut BenefState,
+        buf: &mut Vec<u8>,
+        spans: &mut Vec<(u64, usize, usize)>,
+    ) -> Result<(), LedgerError> {
+        encoded::View::fill(self, range, work, buf, spans)
+    }
+}
+
+impl NightStates for [(u64, Vec<u8>)] {
+    fn len(&self) -> usize {
+        <[_]>::len(self)
+    }
+    fn key(&self, i: usize) -> u64 {
+        self.get(i).map_or(0, |e| e.0)
+    }
+    fn fill(
+        &self,
+        range: std::ops::Range<usize>,
+        _: &mut BenefState,
+        buf: &mut Vec<u8>,
+        spans: &mut Vec<(u64, usize, usize)>,
+    ) -> Result<(), LedgerError> {
+        for (k, b) in self.get(range).unwrap_or_default() {
+            let start = buf.len();
+            buf.extend_from_slice(b);
+            spans.push((*k, start, buf.len()));
+        }
+        Ok(())
+    }
+}
+
+/// Merges the night's states (`night`: by mixed key, one per key, read part by part as they are merged)
 /// with the current states `old` into image generation `generation`, written whole, in key order, into
 /// its file in `dir` (`images::ImageWriter`). The key space is cut into parts of about
 /// [`PART_RECORDS`] records (ranges of the keys' top bits); batches of parts are merged on the pool
@@ -1095,15 +1152,15 @@ const PARTS_A_BATCH: usize = 64;
 /// Hands the before-image records (`images`) of the states that changed to `before`, in key order,
 /// as each batch is written. Returns the seconds spent waiting for the merges before writing,
 /// merging, writing, and the image written (durable).
-fn write_image<'a>(
+fn write_image(
     (dir, part_records): (&Path, usize),
     old: &Images,
     generation: u64,
-    n: usize,
-    at: impl Fn(usize) -> (u64, &'a [u8]) + Sync,
+    night: &(impl NightStates + ?Sized),
     mut before: impl FnMut(&[u8]) -> Result<(), LedgerError>,
 ) -> Result<([f64; 3], images::ImageRef), LedgerError> {
     let mut secs = [0.0; 3];
+    let n = night.len();
     let bound = old.len().saturating_add(n);
     let pb = (usize::BITS - (bound / part_records.max(1)).leading_zeros()).min(16);
     // The night's first state at or after a key (`2^64`: none).
@@ -1111,7 +1168,7 @@ fn write_image<'a>(
         let (mut lo, mut hi) = (0, n);
         while lo < hi {
             let m = lo + (hi - lo) / 2;
-            if (at(m).0 as u128) < k {
+            if (night.key(m) as u128) < k {
                 lo = m + 1;
             } else {
                 hi = m;
@@ -1132,13 +1189,22 @@ fn write_image<'a>(
         .collect();
     let mut w = images::ImageWriter::create(&dir.join(images::file_name(generation)), bound)?;
     let batches: Vec<&[Part]> = parts.chunks(PARTS_A_BATCH).collect();
+    // Each part's night states are read (pruned, from where they lie) into a buffer of the
+    // merging worker's, reused part after part.
     let merge = |batch: &[Part]| -> Result<Vec<images::Merged>, LedgerError> {
         batch
             .par_iter()
-            .map(|(or, ir)| {
-                let new: Vec<(u64, &[u8])> = ir.clone().map(&at).collect();
-                images::merge(old.bytes(or.start, or.end), &new)
-            })
+            .map_init(
+                || (BenefState::default(), Vec::new(), Vec::new()),
+                |(work, buf, spans), (or, ir)| {
+                    buf.clear();
+                    spans.clear();
+                    night.fill(ir.clone(), work, buf, spans)?;
+                    let new: Vec<(u64, &[u8])> =
+                        spans.iter().map(|&(k, a, b)| (k, &buf[a..b])).collect();
+                    images::merge(old.bytes(or.start, or.end), &new)
+                },
+            )
             .collect()
     };
     let mut done: Option<(usize, Vec<images::Merged>)> = None;
@@ -2579,7 +2645,7 @@ mod tests {
                 for (k, s) in states {
                     shards.seed(*k, s.clone());
                 }
-                let enc = Encoded::from_shards(shards.shards(), *oldest).unwrap();
+                let enc = Encoded::of_engine(shards, *oldest);
                 let p = l
                     .commit_night(&NightCommit {
                         sender: 1,
@@ -2641,6 +2707,52 @@ mod tests {
         };
         assert!(e.contains("reprocess"), "{e}");
         assert_eq!(l.batches().len(), 1);
+    }
+
+    /// The engine's states are read where they lie only as the commit merges them
+    /// (`Encoded::of_engine`): one that does not read fails the commit there, corrupt (exit 11),
+    /// and the ledger stays as of the night before — never a state stored as it was.
+    #[test]
+    fn an_engine_state_that_does_not_read_fails_the_commit_and_commits_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut l, _) = Ledger::open(tmp.path()).unwrap();
+        let night = NightSink::default();
+        let states = many_states(0, 3_000, 100);
+        let refs: Vec<(u64, &BenefState)> = states.iter().map(|(k, s)| (*k, s)).collect();
+        commit_with_states(&mut l, 1, Date(20231216), &night, &refs);
+        let before = stored_states(&l);
+        let mut engine = liquidator_core::states::States::new();
+        for (k, s) in &states {
+            engine.seed(*k, s.clone());
+        }
+        let mut bad = Vec::new();
+        codec::encode(&encoded::tests::one_open_debt(), &mut bad);
+        // the recovered amount read as −0.01 €: open 2.01 € > amount
+        if let Some(b) = bad.last_mut() {
+            *b = 1;
+        }
+        engine.seed_packed(1_000_000, &bad);
+        let enc = Encoded::of_engine(engine, Date(20231216));
+        let r = l.commit_night(&NightCommit {
+            sender: 1,
+            batch_no: 2,
+            batch_date: Date(20260316),
+            checksum: "0000000000000002".into(),
+            oldest: Date(20231216),
+            states: &[],
+            encoded: Some(&enc),
+            night: &night,
+            staging: &tmp.path().join("staging"),
+            out: &tmp.path().join("out"),
+            replaces: None,
+            current: None,
+        });
+        assert!(matches!(r, Err(LedgerError::Corrupt(_))), "{:?}", r.err());
+        drop(l);
+        let (l, resolved) = Ledger::open(tmp.path()).unwrap();
+        assert!(resolved.is_none());
+        assert_eq!(l.batches().len(), 1);
+        assert_eq!(stored_states(&l), before);
     }
 
     #[test]
