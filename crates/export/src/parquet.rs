@@ -43,6 +43,7 @@ use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod blake4;
 mod delta;
 mod dict;
 mod plain;
@@ -1641,6 +1642,9 @@ const PSEUDONYM_COLUMN: &str = "beneficiary_hash";
 /// export's instructions taken out of the run's windows.
 struct Pseudonyms {
     cells: Vec<Option<[u8; 17]>>,
+    /// The `NIR-rank` of each run of rows (kept from row group to row group), and its pseudonym.
+    runs: Vec<[u8; 17]>,
+    hashes: Vec<i64>,
     chunk: plain::Int64Chunk,
 }
 
@@ -1652,19 +1656,48 @@ impl Pseudonyms {
         }));
     }
 
-    /// The row group's chunk (the buffers are emptied for the next row group).
+    /// The row group's chunk (the buffers are emptied for the next row group). One keyed hash per
+    /// run of rows of the same `NIR-rank` (a paid claim), four runs at a time ([`blake4`]: the value
+    /// of [`PseudonymKey::pseudonym`], where one at a time waited on each hash's chain of operations).
     fn close(&mut self, key: &PseudonymKey) -> parquet::errors::Result<dict::Chunk> {
-        let mut last: Option<([u8; 17], i64)> = None;
-        for c in self.cells.drain(..) {
-            self.chunk.push(c.map(|nr| match last {
-                Some((l, h)) if l == nr => h,
-                _ => {
-                    let h = key.pseudonym(&nr);
-                    last = Some((nr, h));
-                    h
-                }
-            }));
+        // The runs' inputs, in order.
+        self.runs.clear();
+        let mut last: Option<&[u8; 17]> = None;
+        for nr in self.cells.iter().flatten() {
+            if last != Some(nr) {
+                self.runs.push(*nr);
+                last = Some(nr);
+            }
         }
+        // Their hashes, four at a time (the last group padded with its first input).
+        let words = blake4::key_words(&key.key);
+        self.hashes.clear();
+        for group in self.runs.chunks(4) {
+            let Some(first) = group.first() else {
+                continue;
+            };
+            let at = |i: usize| group.get(i).unwrap_or(first);
+            let h = blake4::keyed_hash4(&words, [at(0), at(1), at(2), at(3)]);
+            self.hashes.extend_from_slice(&h[..group.len()]);
+        }
+        // The cells, each run's hash on its rows.
+        let mut run = 0;
+        let mut last: Option<&[u8; 17]> = None;
+        for c in &self.cells {
+            self.chunk.push(match c {
+                Some(nr) => {
+                    if last.is_some_and(|l| l != nr) {
+                        run += 1;
+                    }
+                    last = Some(nr);
+                    Some(self.hashes.get(run).copied().ok_or_else(|| {
+                        parquet::errors::ParquetError::General("a run without its pseudonym".into())
+                    })?)
+                }
+                None => None,
+            });
+        }
+        self.cells.clear();
         self.chunk.close()
     }
 }
@@ -1690,6 +1723,8 @@ fn fresh_encoders(leaves: &[ColumnDescPtr]) -> Result<Vec<Enc>, String> {
                 },
                 None if c.name == PSEUDONYM_COLUMN => Enc::Pseudonym(Pseudonyms {
                     cells: Vec::with_capacity(BATCH_ROWS),
+                    runs: Vec::new(),
+                    hashes: Vec::new(),
                     chunk: plain::Int64Chunk::new(
                         d.clone(),
                         COMPRESSED.contains(&c.name),
@@ -1720,6 +1755,8 @@ fn encoders_bytes(encs: &[Enc]) -> usize {
             Enc::Text(t) => t.held_bytes(),
             Enc::Pseudonym(ps) => {
                 ps.cells.capacity() * std::mem::size_of::<Option<[u8; 17]>>()
+                    + ps.runs.capacity() * 17
+                    + ps.hashes.capacity() * 8
                     + ps.chunk.held_bytes()
             }
         })
