@@ -2223,6 +2223,67 @@ mod tests {
         const { assert!(UNDO_CHUNK <= segments::CHUNK_BYTES) };
     }
 
+    /// Bytes written to a redb store kept in memory (`redb::backends::InMemoryBackend`).
+    #[derive(Debug)]
+    struct Counting(
+        redb::backends::InMemoryBackend,
+        Arc<std::sync::atomic::AtomicU64>,
+    );
+
+    impl redb::StorageBackend for Counting {
+        fn len(&self) -> Result<u64, std::io::Error> {
+            self.0.len()
+        }
+        fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), std::io::Error> {
+            self.0.read(offset, out)
+        }
+        fn set_len(&self, len: u64) -> Result<(), std::io::Error> {
+            self.0.set_len(len)
+        }
+        fn sync_data(&self) -> Result<(), std::io::Error> {
+            self.0.sync_data()
+        }
+        fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
+            self.1
+                .fetch_add(data.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            self.0.write(offset, data)
+        }
+    }
+
+    /// The premise of formats/ledger.md, "Chunk size" (what a night writes into the store): redb
+    /// writes every chunk of a commit **twice**. A 4 MiB page leaves the transaction's write
+    /// buffer (at most half the cache) as soon as the next one comes, and the commit then takes
+    /// every leaf it wrote back with `get_page_mut` to checksum it (`finalize_dirty_checksums`):
+    /// the page is read from the file and written again at the same place. A redb that stops
+    /// doing it fails this test: the figures there change.
+    #[test]
+    fn redb_writes_every_chunk_of_a_commit_twice() {
+        let written = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create_with_backend(Counting(
+                redb::backends::InMemoryBackend::new(),
+                written.clone(),
+            ))
+            .unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(UNDO).unwrap();
+        txn.commit().unwrap();
+        let before = written.load(std::sync::atomic::Ordering::Relaxed);
+        let txn = db.begin_write().unwrap();
+        {
+            let mut t = txn.open_table(UNDO).unwrap();
+            for c in 0..8 {
+                t.insert((1, c), vec![7u8; segments::CHUNK_BYTES].as_slice())
+                    .unwrap();
+            }
+        }
+        txn.commit().unwrap();
+        let w = written.load(std::sync::atomic::Ordering::Relaxed) - before;
+        let page = 4u64 << 20;
+        assert!((16 * page..16 * page + page).contains(&w), "{w} bytes");
+    }
+
     #[test]
     fn a_segment_directory_counting_more_records_than_the_file_holds_is_refused_as_corrupt() {
         let tmp = tempfile::tempdir().unwrap();
