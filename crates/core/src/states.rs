@@ -335,8 +335,8 @@ impl Shard {
         // The working copy is used where it lies (not moved out and back: a `BenefState` moved
         // costs a copy and the drop of the one left behind), beside the slots it is decoded from.
         let mut buf = std::mem::take(&mut self.buf);
-        let (i, new) = match self.slot(key) {
-            Some(i) => (i, false),
+        let i = match self.slot(key) {
+            Some(i) => i,
             None => {
                 buf.clear();
                 if !carry.is_some_and(|c| c.state_packed(key, &mut buf)) {
@@ -357,7 +357,42 @@ impl Shard {
                     self.buf = buf;
                     return Ok(r);
                 }
-                (self.insert(key, &buf), true)
+                // A state carried from an earlier night: decoded from the bytes the carry handed
+                // over (with whether they hold debts, in the same pass), and its slot made once,
+                // with what the claim leaves — not made with the carried bytes (inline, or spilled
+                // with a quarter more room), read through to their debts (`packed::has_debts`),
+                // decoded from the slot, then stored again: a state the claim lengthened past its
+                // room moved to the arena's end and left its first copy there as garbage (issue
+                // #14). The same bytes in the same slot.
+                let work = &mut self.work;
+                let carried_debts = match packed::decode_into_has_debts(&buf, work) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        self.buf = buf;
+                        return Err(e);
+                    }
+                };
+                let mut again = Ok(());
+                let carried = &buf;
+                let (r, changed) = f(work, true, &mut |s: &mut BenefState| {
+                    if let Err(e) = packed::decode_into(carried, s) {
+                        again = Err(e);
+                    }
+                });
+                if let Err(e) = again {
+                    self.buf = buf;
+                    return Err(e);
+                }
+                let debts = if changed {
+                    let d = !work.open_debts().is_empty();
+                    packed::encode(work, &mut buf);
+                    d
+                } else {
+                    carried_debts
+                };
+                self.insert_with(key, &buf, debts);
+                self.buf = buf;
+                return Ok(r);
             }
         };
         let work = &mut self.work;
@@ -373,7 +408,7 @@ impl Shard {
         // `bytes` decoded once: decoded again they give the same state (a failure is an error all
         // the same, never an abort)
         let mut again = Ok(());
-        let (r, changed) = f(work, new, &mut |s: &mut BenefState| {
+        let (r, changed) = f(work, false, &mut |s: &mut BenefState| {
             if let Err(e) = packed::decode_into(bytes, s) {
                 again = Err(e);
             }
@@ -1105,6 +1140,87 @@ mod tests {
                 .unwrap(),
             200
         );
+    }
+
+    /// A carry that hands over the packed bytes of one state, for any beneficiary.
+    struct Carried(Vec<u8>);
+    impl crate::carry::Carry for Carried {
+        fn state(&self, _: u64) -> Option<BenefState> {
+            packed::decode(&self.0).ok()
+        }
+        fn state_packed(&self, _: u64, out: &mut Vec<u8>) -> bool {
+            out.clear();
+            out.extend_from_slice(&self.0);
+            true
+        }
+        fn claim(&self, _: u32, _: u32) -> Option<crate::carry::EarlierClaim> {
+            None
+        }
+        fn act(&self, _: &crate::carry::ActKey) -> Option<crate::carry::BatchRef> {
+            None
+        }
+    }
+
+    /// A state carried from an earlier night (spilled, with open debts) enters its shard with what
+    /// its first claim leaves: the carried bytes as they are when the claim changes nothing, the
+    /// new state's bytes when it does — lengthened past the room a carried record would have had,
+    /// without leaving a first copy in the spill arena — and the debts flag of what is stored; a
+    /// claim set aside is retried from the carried state.
+    #[test]
+    fn a_carried_state_enters_its_shard_once_with_what_its_first_claim_leaves() {
+        let mut s = BenefState::default();
+        for c in 0..6 {
+            s.push_debt(debt(c, 150));
+        }
+        let mut carried = Vec::new();
+        packed::encode(&s, &mut carried);
+        assert!(carried.len() > INLINE);
+        let carry = Carried(carried.clone());
+        let mut st = States::new();
+        let sh = &mut st.shards[0];
+        // unchanged (a rejected claim): the carried bytes, debts flagged
+        let r = sh.with_state(1, Some(&carry), |w, new, _| {
+            assert!(new);
+            assert_eq!(w.open_debt_cents(), 900);
+            w.push_debt(debt(99, 1));
+            ((), false)
+        });
+        assert!(r.is_ok());
+        assert_eq!(sh.packed(1), Some(&carried[..]));
+        // changed (a paid claim recovering every debt and booking many sessions): the new bytes,
+        // far longer than the carried record's room, stored once
+        let mut longer = BenefState::default();
+        for p in 0..30u32 {
+            longer.daily(100_000_000 + p, Date(20260301)).pf = 1;
+        }
+        let mut want = Vec::new();
+        packed::encode(&longer, &mut want);
+        assert!(want.len() > carried.len() + carried.len() / 4);
+        let r = sh.with_state(2, Some(&carry), |w, new, restore| {
+            assert!(new);
+            // a try set aside, then the retry from the state as carried
+            w.debts.clear();
+            restore(w);
+            assert_eq!(w.open_debt_cents(), 900);
+            *w = longer.clone();
+            ((), true)
+        });
+        assert!(r.is_ok());
+        assert_eq!(sh.packed(2), Some(&want[..]));
+        assert_eq!(sh.garbage, 0, "no first copy left in the spill arena");
+        let debtors: Vec<u64> = st.with_debts().iter().map(|e| e.0).collect();
+        assert_eq!(debtors, vec![1], "the debts flag of each stored state");
+        // a state carried with no debt, lengthened by a claim that books one
+        let mut none = Vec::new();
+        packed::encode(&BenefState::default(), &mut none);
+        let sh = &mut st.shards[0];
+        let r = sh.with_state(3, Some(&Carried(none)), |w, _, _| {
+            w.push_debt(debt(7, 20));
+            ((), true)
+        });
+        assert!(r.is_ok());
+        let debtors: Vec<u64> = st.with_debts().iter().map(|e| e.0).collect();
+        assert_eq!(debtors, vec![1, 3]);
     }
 
     /// `open_debt_totals` reads a shard's debtors by blocks of [`READ_BLOCK`]: with several blocks

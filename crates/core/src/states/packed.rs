@@ -442,6 +442,19 @@ pub fn decode(b: &[u8]) -> Result<BenefState, DecodeError> {
 /// working copy of the state of the claim being liquidated (`states::Shard::liquidate`). On an
 /// error `s` holds part of the record: the caller must not use it.
 pub fn decode_into(b: &[u8], s: &mut BenefState) -> Result<(), DecodeError> {
+    decode_counting_debts(b, s).map(|_| ())
+}
+
+/// [`decode_into`], and whether the record holds debts — what [`has_debts`] answers, from the
+/// same pass: a state carried from a ledger is decoded once for its first claim and its slot made
+/// with that flag (`states::Shard::with_state`), instead of a second pass to the debts first.
+pub fn decode_into_has_debts(b: &[u8], s: &mut BenefState) -> Result<bool, DecodeError> {
+    decode_counting_debts(b, s).map(|n| n > 0)
+}
+
+/// [`decode_into`]; the count of debts the record holds (`push_debt` keeps only those with
+/// something open: the count is the record's, as [`has_debts`] reads it).
+fn decode_counting_debts(b: &[u8], s: &mut BenefState) -> Result<usize, DecodeError> {
     let mut r = Rd(b);
     if r.u8()? != VERSION {
         return Err(DecodeError("unknown layout version"));
@@ -491,7 +504,8 @@ pub fn decode_into(b: &[u8], s: &mut BenefState) -> Result<(), DecodeError> {
         });
     }
     let mut total = 0;
-    for _ in 0..r.count(11)? {
+    let debts = r.count(11)?;
+    for _ in 0..debts {
         let d = r.debt()?;
         total = open_total(total, d.open)?;
         s.push_debt(d);
@@ -499,7 +513,7 @@ pub fn decode_into(b: &[u8], s: &mut BenefState) -> Result<(), DecodeError> {
     if !r.0.is_empty() {
         return Err(DecodeError("trailing bytes"));
     }
-    Ok(())
+    Ok(debts)
 }
 
 /// The reader positioned on the debts' count, every field before it skipped, not decoded: the
@@ -1066,6 +1080,12 @@ pub(crate) mod tests {
             }
             let decoded = decode(&b);
             assert_eq!(validate(&b).is_ok(), decoded.is_ok(), "record {i}: {b:?}");
+            // the flag a carried state enters its shard with, from its one decoding
+            assert_eq!(
+                decode_into_has_debts(&b, &mut BenefState::default()).ok(),
+                decoded.is_ok().then(|| has_debts(&b)),
+                "record {i}"
+            );
             match decoded {
                 Ok(s) => {
                     accepted += 1;
