@@ -59,6 +59,13 @@ pub trait Carry: Sync {
     fn touch_states(&self, benefs: &[u64]) -> usize {
         benefs.iter().map(|&b| self.touch_state(b)).sum()
     }
+    /// Starts reading, without waiting for it, what [`Carry::touch_states`] reads first for these
+    /// beneficiaries (a ledger's radix entries): the engine's read-ahead calls it for a shard's
+    /// claims one read-ahead group before it touches their states, so that those first misses are
+    /// in flight while the group before is liquidated, and the touch finds them in the cache
+    /// instead of waiting for them (issue #14). Hints only: some of these beneficiaries may be
+    /// held by their shard already and never asked. The default reads nothing.
+    fn prefetch_states(&self, _benefs: &[u64]) {}
     /// Reads what [`Carry::act`] is about to read for these acts ([`paid_act_hash`]: the CCAM
     /// lines of a shard's next claims, from the engine's read-ahead) and returns a value to
     /// discard, so that the misses of their lookups overlap instead of stalling one by one inside

@@ -1081,6 +1081,16 @@ fn liquidate_shards(
                         if nacts > 0 {
                             std::hint::black_box(c.touch_acts(&acts[..nacts]));
                         }
+                        // The group after this one: the first reads of its states' lookups (a
+                        // ledger's radix entries) started now (`Carry::prefetch_states`), so that
+                        // its touch, a group of claims later, finds them in the cache.
+                        let after = list.get(n + LOOKAHEAD..).unwrap_or(&[]);
+                        let after = after.get(..LOOKAHEAD).unwrap_or(after);
+                        let mut later = [0u64; LOOKAHEAD];
+                        for (l, &(_, key)) in later.iter_mut().zip(after) {
+                            *l = key;
+                        }
+                        c.prefetch_states(&later[..after.len()]);
                     }
                 }
                 let (ci, cj) = items[k as usize];

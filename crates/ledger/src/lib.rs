@@ -1448,6 +1448,20 @@ impl StateView {
             + self.current.touch_group(&keys[..n])
     }
 
+    /// Prefetches the radix entries [`StateView::touch_group`] will read for these beneficiaries
+    /// (`Images::prefetch_slots`).
+    fn prefetch_group(&self, benefs: &[u64]) {
+        let mut keys = [0u64; segments::GROUP];
+        let n = benefs.len().min(segments::GROUP);
+        for (k, &b) in keys.iter_mut().zip(&benefs[..n]) {
+            *k = mix(b);
+        }
+        for u in &self.undo {
+            u.prefetch_slots(&keys[..n]);
+        }
+        self.current.prefetch_slots(&keys[..n]);
+    }
+
     /// A beneficiary's state, if it had one.
     pub fn state(&self, benef: u64) -> Result<Option<BenefState>, LedgerError> {
         self.bytes(benef)
@@ -1798,6 +1812,14 @@ impl Carry for Reader {
     /// Only once the states are loaded and asked for (never waits: a read-ahead).
     fn touch_state(&self, benef: u64) -> usize {
         self.states.peek().map_or(0, |v| v.touch(benef))
+    }
+    /// Only once the states are loaded and asked for (never waits: a read-ahead).
+    fn prefetch_states(&self, benefs: &[u64]) {
+        if let Some(v) = self.states.peek() {
+            for g in benefs.chunks(segments::GROUP) {
+                v.prefetch_group(g);
+            }
+        }
     }
     /// Only once the acts are loaded and asked for (never waits: a read-ahead).
     fn touch_acts(&self, hashes: &[u64]) -> usize {
