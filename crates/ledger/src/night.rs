@@ -180,9 +180,38 @@ impl NightSink {
     }
 }
 
+/// Events ahead of the one read whose outcome [`NightSink::window`] prefetches.
+const OUTCOME_AHEAD: usize = 16;
+/// Events ahead of the one read whose paid lines [`NightSink::window`] prefetches (a claim with a
+/// CCAM line only: its outcome prefetched [`OUTCOME_AHEAD`] − this events before).
+const LINES_AHEAD: usize = 8;
+
+/// Whether a claim has a CCAM line: only such a claim can have a CCAM act paid, and only its
+/// outcome's paid lines are read.
+fn has_ccam(lines: &[liquidator_core::claims::ActLine]) -> bool {
+    lines.iter().any(|l| matches!(l.act, Act::Ccam { .. }))
+}
+
 impl Sink for NightSink {
+    /// The outcomes (in their shards' lists, written a window earlier) and their paid lines (240
+    /// bytes each, on the heap) are a cache miss each: reading the paid lines of every paid claim
+    /// was 74 % of this function's samples (national night 2, issue #14), and once they were read
+    /// only for a claim with a CCAM line (the claim's own lines, the window's parsed chunk, read
+    /// in order, tell), the outcome itself 71 %. Both are prefetched, [`OUTCOME_AHEAD`] and
+    /// [`LINES_AHEAD`] events before.
     fn window(&mut self, events: &[Event<'_>]) -> Result<(), SinkError> {
-        for e in events {
+        for (i, e) in events.iter().enumerate() {
+            if let Some(Event::Claim(c)) = events.get(i + OUTCOME_AHEAD) {
+                crate::segments::prefetch(std::slice::from_ref(c.outcome), 0);
+            }
+            if let Some(Event::Claim(c)) = events.get(i + LINES_AHEAD)
+                && has_ccam(c.lines)
+                && let Outcome::Paid(p) = c.outcome
+            {
+                for l in &p.lines {
+                    crate::segments::prefetch(std::slice::from_ref(&l.index), 0);
+                }
+            }
             let Event::Claim(c) = e else { continue };
             let Some(h) = c.header else { continue };
             // A duplicate transmission does not replace the claim it repeats.
@@ -217,6 +246,9 @@ impl Sink for NightSink {
             let Outcome::Paid(p) = c.outcome else {
                 continue;
             };
+            if !has_ccam(c.lines) {
+                continue;
+            }
             let mut benef = None;
             for l in &p.lines {
                 let Some(a) = c.lines.get(l.index as usize) else {
