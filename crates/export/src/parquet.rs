@@ -406,8 +406,8 @@ pub struct Col {
 /// Pushes the cells of a slice into a column's text or position chunk (see [`Col::fill`]).
 #[derive(Clone, Copy)]
 enum Fill {
-    /// A text of fixed length per row (`claim`: 9 digits).
-    Text9(for<'r, 'a> fn(&Part<'r, 'a>, &mut plain::TextChunk)),
+    /// A text of fixed length per row, or null (`claim`, `practitioner`: 9 digits).
+    Text9(for<'r, 'a> fn(&Part<'r, 'a>, &mut plain::TextChunk) -> Result<(), String>),
     /// A position per row, never null.
     Position(for<'r, 'a> fn(&Part<'r, 'a>, &mut delta::DeltaChunk)),
 }
@@ -444,7 +444,7 @@ macro_rules! all_delta {
 type Key = for<'r, 'a> fn(&Col, &Batch, &Part<'r, 'a>, &mut dict::DictChunk) -> Result<(), String>;
 
 /// A slice of at most [`CACHE_ROWS`] rows as the key functions read it: the rows, and its paid rows
-/// apart, gathered once per block for all the columns ([`PaidRows`]). 14 of the 33 dictionary
+/// apart, gathered once per block for all the columns ([`PaidRows`]). 14 of the 32 dictionary
 /// columns hold a value on every paid row and nothing on the others (amounts, rates, the
 /// beneficiary, the payee): their loops run over the paid rows alone ([`dict::DictChunk::push_paid`]),
 /// without testing each row's kind, and copy the slice's definition levels (`mask`) at once instead
@@ -517,20 +517,9 @@ impl<'r, 'a> PaidRows<'r, 'a> {
 
 /// The [`Key`] of a column from its per-cell key function `|batch, row| -> Option<u64>`; a key seen
 /// for the first time in the row group has its value built by the column's extractor ([`plain_value`]).
-/// `key!(small, |batch, row| …)`: an `Option<u32>` key, whose table's slots are half the size
-/// ([`dict::DictKey`]), for a column of many values that fit 32 bits.
+/// (`key!(small, …)`, an `Option<u32>` key, keyed `practitioner` until it was written PLAIN,
+/// [`PLAIN_TEXT`].)
 macro_rules! key {
-    (small, |$c:pat_param, $r:pat_param| $body:expr $(,)?) => {
-        |col: &Col, batch: &Batch, part: &Part, d: &mut dict::DictChunk| {
-            let f = |$c: &Batch, $r: &Row| -> Option<u32> { $body };
-            let phys = d.physical_type();
-            d.push_all(
-                part.rows,
-                |r| f(batch, r),
-                |r, out| plain_value(col, phys, batch, r, out),
-            )
-        }
-    };
     (|$c:pat_param, $r:pat_param| $body:expr $(,)?) => {
         |col: &Col, batch: &Batch, part: &Part, d: &mut dict::DictChunk| {
             let f = |$c: &Batch, $r: &Row| -> Option<u64> { $body };
@@ -762,6 +751,17 @@ fn digits9(n: u32) -> [u8; 9] {
     d
 }
 
+/// The row's practitioner number (`practitioner`), if any.
+#[inline(always)]
+fn practitioner(r: &Row) -> Option<u32> {
+    match r {
+        Row::Paid(p) => Some(p.h.practitioner),
+        Row::Rejected { practitioner, .. } => *practitioner,
+        Row::RejectedLine { practitioner, .. } => Some(*practitioner),
+        Row::Orphan(_) => None,
+    }
+}
+
 /// The row's claim number (`claim`).
 #[inline(always)]
 fn claim_no(r: &Row) -> u32 {
@@ -856,7 +856,8 @@ pub const COLUMNS: &[Col] = &[
         }),
     )
     .filled(Fill::Text9(|part, t| {
-        t.push_fixed(part.rows.iter().map(|r| digits9(claim_no(r))))
+        t.push_fixed(part.rows.iter().map(|r| digits9(claim_no(r))));
+        Ok(())
     })),
     col(
         "line",
@@ -931,23 +932,11 @@ pub const COLUMNS: &[Col] = &[
         "practitioner",
         true,
         "PFS_EXE_NUM",
-        utf8!(|_, r, b| {
-            let n = match r {
-                Row::Paid(p) => Some(p.h.practitioner),
-                Row::Rejected { practitioner, .. } => *practitioner,
-                Row::RejectedLine { practitioner, .. } => Some(*practitioner),
-                Row::Orphan(_) => None,
-            };
-            n.map(|n| padded9(b, n)).is_some()
-        }),
+        utf8!(|_, r, b| practitioner(r).map(|n| padded9(b, n)).is_some()),
     )
-    // The number itself, on 32 bits: about one lookup a claim among thousands of practitioners, in
-    // a table of 8-byte slots (`key!(small, …)`).
-    .keyed(key!(small, |_, r| match r {
-        Row::Paid(p) => Some(p.h.practitioner),
-        Row::Rejected { practitioner, .. } => *practitioner,
-        Row::RejectedLine { practitioner, .. } => Some(*practitioner),
-        Row::Orphan(_) => None,
+    // PLAIN + Snappy ([`PLAIN_TEXT`]): the 9 digits of each row pushed by a loop per slice.
+    .filled(Fill::Text9(|part, t| {
+        t.push_fixed_opt(part.rows.iter().map(|r| practitioner(r).map(digits9)))
     })),
     col(
         "date_of_care",
@@ -1318,9 +1307,15 @@ pub const COLUMNS: &[Col] = &[
 /// none either ([`no_dictionary`]).
 const NEARLY_UNIQUE: &[&str] = &["claim", "input_line", "byte_offset", "beneficiary_hash"];
 
+/// Texts of many values written PLAIN + Snappy rather than with a dictionary: `practitioner` (about
+/// 16 600 values a row group on the 1 M-claim day, one a claim). Its dictionary's key loop waited
+/// on the load of a slot of its 256 KiB table at each new claim (70 % of the loop's samples) and
+/// its chunk was larger than the Snappy-compressed text (README "Performance", eighteenth pass).
+const PLAIN_TEXT: &[&str] = &["practitioner"];
+
 /// Whether column `name` is written without a dictionary.
 fn no_dictionary(name: &str) -> bool {
-    NEARLY_UNIQUE.contains(&name) || DELTA_AMOUNTS.contains(&name)
+    NEARLY_UNIQUE.contains(&name) || DELTA_AMOUNTS.contains(&name) || PLAIN_TEXT.contains(&name)
 }
 
 /// The amounts that take a new value on most rows, written as deltas ([`delta::AmountChunk`])
@@ -1354,7 +1349,7 @@ fn delta_encoded(name: &str) -> bool {
 /// The only columns compressed (Snappy): plain-encoded and repetitive (claim numbers share their
 /// leading digits, the lines of a claim share its pseudonym). The others are dictionary indices or
 /// deltas that Snappy shrank by about a tenth for a tenth of the export's CPU.
-const COMPRESSED: &[&str] = &["claim", "beneficiary_hash"];
+const COMPRESSED: &[&str] = &["claim", "beneficiary_hash", "practitioner"];
 
 /// The columns with min/max statistics (per page and row group): those that locate rows — the batch,
 /// the claim, the line and its position, the date of care. Not on amounts, rates and labels: nobody
@@ -2066,7 +2061,7 @@ fn encode_block(
         for (e, c) in encs.iter_mut().zip(cols) {
             match (e, c.key) {
                 (Enc::Dict(d), Some(key)) => key(c, batch, &part, d)?,
-                (Enc::Text(t), _) if let Some(Fill::Text9(fill)) = c.fill => fill(&part, t),
+                (Enc::Text(t), _) if let Some(Fill::Text9(fill)) = c.fill => fill(&part, t)?,
                 (Enc::Delta(d), _) if let Some(Fill::Position(fill)) = c.fill => fill(&part, d),
                 (Enc::Text(t), _) => {
                     let Cell::Text(f) = c.cell else {

@@ -555,13 +555,13 @@ impl Tables {
     }
 }
 
-/// A cell's key: `u32` (numbers that fit 32 bits and take many values: the practitioner), `u64`
-/// (amounts, integers, enums, dates, texts of up to 7 bytes) or `u128` (texts of up to 15 bytes).
-/// The narrow key compares in one instruction and its table slot is 16 bytes instead of 32 (README
-/// "Performance", fifth pass); the small key's slot is 8 bytes: `practitioner` looks up about one
-/// key a claim among up to 25 000 practitioners, in a table of up to 65 536 slots that took 1 MiB —
-/// the core's whole L2 cache — with `u64` keys, 512 KiB with `u32` keys (README "Performance", tenth
-/// pass).
+/// A cell's key: `u32` (numbers that fit 32 bits and take many values; the table of [`Narrow`]'s
+/// 32-bit keys), `u64` (amounts, integers, enums, dates, texts of up to 7 bytes) or `u128` (texts of
+/// up to 15 bytes). The narrow key compares in one instruction and its table slot is 16 bytes
+/// instead of 32 (README "Performance", fifth pass); the small key's slot is 8 bytes: `practitioner`
+/// looked up about one key a claim among up to 25 000 practitioners, in a table of up to 65 536
+/// slots that took 1 MiB — the core's whole L2 cache — with `u64` keys, 512 KiB with `u32` keys
+/// (README "Performance", tenth pass); it is written PLAIN + Snappy since (`parquet::PLAIN_TEXT`).
 pub(super) trait DictKey: Copy + Eq + Default + 'static {
     /// The key → index table of this key type.
     type Map: KeyMap<Self>;
