@@ -200,6 +200,10 @@ pub(super) fn result(
     ))
 }
 
+/// The cells' length that [`TextChunk::close`] writes by records of a constant size: the 9 digits
+/// of `claim` and `practitioner`.
+const FIXED: usize = 9;
+
 /// A text's position in unsigned byte order, for texts of up to 15 bytes: the bytes from the top,
 /// padded with zeros, the length in the low byte (a prefix sorts first, as in byte order).
 fn order_key(b: &[u8]) -> Option<u128> {
@@ -395,7 +399,36 @@ impl TextChunk {
             let mut s = base;
             let mut lo_hi: Option<(u128, u128, usize, usize)> = None;
             let mut keyed = true;
-            for (i, &x) in ends.iter().enumerate() {
+            // Cells of 9 bytes each (`claim`, `practitioner`): each cell and its length written
+            // as one record of a constant size, its order key built from a constant size (no call
+            // of `memcpy` per cell); the same bytes and statistics as the loop below.
+            let fixed = ends
+                .iter()
+                .enumerate()
+                .all(|(i, &x)| x as usize == base + FIXED * (i + 1));
+            if fixed {
+                for (i, c) in cells.chunks_exact(FIXED).enumerate() {
+                    let mut rec = [0u8; 4 + FIXED];
+                    rec[..4].copy_from_slice(&(FIXED as u32).to_le_bytes());
+                    rec[4..].copy_from_slice(c);
+                    page.extend_from_slice(&rec);
+                    if self.stats {
+                        let mut a = [0u8; 16];
+                        a[..FIXED].copy_from_slice(c);
+                        a[15] = FIXED as u8;
+                        let k = u128::from_be_bytes(a);
+                        lo_hi = Some(match lo_hi {
+                            None => (k, k, i, i),
+                            Some((l, h, li, hi)) => {
+                                let (l, li) = if k < l { (k, i) } else { (l, li) };
+                                let (h, hi) = if k > h { (k, i) } else { (h, hi) };
+                                (l, h, li, hi)
+                            }
+                        })
+                    }
+                }
+            }
+            for (i, &x) in ends.iter().enumerate().filter(|_| !fixed) {
                 let cell = cells.get(s - base..x as usize - base).unwrap_or_default();
                 page.extend_from_slice(&(cell.len() as u32).to_le_bytes());
                 page.extend_from_slice(cell);
