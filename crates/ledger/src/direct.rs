@@ -18,7 +18,16 @@
 //! as before. Linux keeps the two coherent: a direct write first writes back and drops the cached
 //! pages of its range, and a later buffered read of the range reads what it wrote.
 //! Durability is unchanged: redb's `sync_data` (`fdatasync` of the file, whichever descriptor wrote
-//! its blocks) still decides what a crash leaves (formats/ledger.md, "All or nothing"). A
+//! its blocks) still decides what a crash leaves (formats/ledger.md, "All or nothing"). Why
+//! "whichever": `fdatasync` acts on the file (the inode), not on a descriptor; a direct write has
+//! reached the device (perhaps only its volatile cache) when it returns, and ext4's `fdatasync`
+//! then commits the journal if the write changed what reading the data needs (blocks allocated
+//! into a hole `set_len` left, as unwritten extents made written when the write completes) and
+//! flushes the device's cache even when there is nothing to commit (`ext4_sync_file`'s
+//! `needs_barrier`). redb's commit asks no order of its writes beyond that `fdatasync` (its default
+//! one-phase commit writes the pages and the header, then syncs once: a crash that leaves the new
+//! header without its pages is caught by the B-trees' checksums, and the commit before is used),
+//! so a page written direct, which only reaches the device sooner, changes nothing of it. A
 //! filesystem that refuses `O_DIRECT` (at `fcntl`, or at a write: `EINVAL`) gets every write
 //! through the page cache from there on.
 //!
@@ -62,6 +71,10 @@ pub struct DirectBackend {
     buf: Mutex<Vec<Page>>,
     /// Writes made around the page cache (the tests read it, also once the backend is redb's).
     direct_writes: std::sync::Arc<AtomicU64>,
+    /// Tests: the offset of a part whose direct write is refused, `EINVAL`, as a filesystem may
+    /// refuse one (`u64::MAX`: none) — no filesystem at hand refuses a write it took `O_DIRECT` for.
+    #[cfg(test)]
+    refuse_at: AtomicU64,
 }
 
 impl std::fmt::Debug for Page {
@@ -95,6 +108,8 @@ impl DirectBackend {
             refused: AtomicBool::new(false),
             buf: Mutex::new(Vec::new()),
             direct_writes: std::sync::Arc::new(AtomicU64::new(0)),
+            #[cfg(test)]
+            refuse_at: AtomicU64::new(u64::MAX),
         })
     }
 
@@ -131,7 +146,17 @@ impl DirectBackend {
                 p.0.copy_from_slice(src);
             }
             let bytes: &[u8] = bytemuck::cast_slice(pages);
-            match f.write_all_at(bytes, at) {
+            #[cfg(test)]
+            let wrote = if self.refuse_at.load(Ordering::Relaxed) == at {
+                Err(std::io::Error::from_raw_os_error(
+                    rustix::io::Errno::INVAL.raw_os_error(),
+                ))
+            } else {
+                f.write_all_at(bytes, at)
+            };
+            #[cfg(not(test))]
+            let wrote = f.write_all_at(bytes, at);
+            match wrote {
                 Ok(()) => {}
                 Err(e) if e.raw_os_error() == Some(rustix::io::Errno::INVAL.raw_os_error()) => {
                     self.refused.store(true, Ordering::Relaxed);
@@ -264,7 +289,9 @@ mod tests {
     /// Which writes go around the page cache: whole pages at a page offset, at least
     /// [`MIN_DIRECT`] bytes, longer than the buffer in several parts; the others (redb's header,
     /// a B-tree page, anything unaligned) through the page cache, and all give the same file; a
-    /// refusal of `O_DIRECT` sends every later write through the page cache.
+    /// refusal of `O_DIRECT` at a write's second part has the write redone whole through the
+    /// page cache (its first part's bytes, written direct, are overwritten with the same), and
+    /// sends every later write through the page cache.
     #[test]
     fn only_long_page_aligned_writes_go_direct_and_every_write_lands_where_it_was_sent() {
         let tmp = tempfile::tempdir().unwrap();
@@ -295,7 +322,12 @@ mod tests {
         // A page just written through the page cache, then overwritten direct, reads back new.
         put(&b, 0, bytes(MIN_DIRECT, 7));
         assert_eq!(direct(&b), 3);
-        b.refused.store(true, Ordering::Relaxed);
+        // Refused at its second part, the first written direct: the write is redone whole
+        // through the page cache, and every later one goes that way.
+        b.refuse_at.store(BUF_BYTES as u64, Ordering::Relaxed);
+        put(&b, 0, bytes(BUF_BYTES + (1 << 20), 9));
+        assert_eq!(direct(&b), 3, "refused part-way: through the page cache");
+        assert!(!b.is_direct());
         put(&b, BUF_BYTES, bytes(MIN_DIRECT, 8));
         assert_eq!(direct(&b), 3, "refused: through the page cache");
         b.sync_data().unwrap();
