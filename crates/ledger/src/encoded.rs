@@ -149,6 +149,10 @@ impl Encoded {
 
     /// The commit has read the states: the engine's, if they are held, go to
     /// [`Encoded::release_to`] (or are dropped here). A later read of one is an error.
+    ///
+    /// It takes the lock a [`View`] holds for its whole life: it waits until every view of this
+    /// `Encoded` is dropped, and never returns if the calling thread still holds one (the commit
+    /// calls it once `write_image`'s view, a temporary of that call, is gone).
     pub fn release(&self) {
         let Source::Engine(m) = &self.source else {
             return;

@@ -262,8 +262,11 @@ pub struct NightCommit<'a> {
     /// of no use to this night or any later one, and are purged.
     pub oldest: Date,
     pub states: &'a [(u64, &'a BenefState)],
-    /// The same states already encoded (`Encoded::from_shards`: `run` encodes the engine's shards
-    /// while the outputs are made durable). `None`: `states` are encoded by the commit.
+    /// The same states, by mixed key, as `run` gives them: the engine's own
+    /// (`Encoded::of_engine`, only their places sorted while the outputs are made durable; each
+    /// read and pruned where it lies as the commit merges it, then [`Encoded::release`]d by the
+    /// commit once the image is written — a read after that is an error). `None`: `states` are
+    /// encoded by the commit (`Encoded::from_states`).
     pub encoded: Option<&'a Encoded>,
     pub night: &'a night::NightSink,
     pub staging: &'a Path,
@@ -778,9 +781,10 @@ impl Ledger {
         let mut secs = [0.0; 3];
         let mut held = 0;
         let last = self.batches.last().map_or(0, |b| b.seq);
-        // The night's states encoded, by mixed key: done while the outputs were made durable (`run`,
-        // beside the fsync), else here
-        // (not for the reprocess of an earlier night, which carries counter changes instead).
+        // The night's states by mixed key: `run`'s, the engine's own with their places sorted while
+        // the outputs were made durable (`Encoded::of_engine`, read as they are merged), else
+        // encoded here (not for the reprocess of an earlier night, which carries counter changes
+        // instead).
         let mine;
         let enc = match (n.encoded, n.replaces) {
             (Some(_), Some(_)) => {
