@@ -7,8 +7,18 @@
 //! when first written (`output::writeback`'s module doc; `dd` of 256 MiB through the page cache:
 //! 0.47 s of wall, 0.25 s of system time, against 0.19 s and none with `oflag=direct`). perf of
 //! national night 2 (issue #14): `copy_folio_from_iter_atomic` +390 samples at 499 Hz over the run
-//! without the ledger — ≈ 0.8 s of CPU — most of it these writes. Nothing of the run reads those
-//! pages back (what the next night reads of them, it reads once, `load_index`).
+//! without the ledger — ≈ 0.8 s of CPU — most of it these writes.
+//!
+//! What reads them back, now from the disk, not the page cache: redb's commit itself, which
+//! reads each 4 MiB chunk evicted from its write buffer back to checksum it and writes it a
+//! second time (formats/ledger.md, "Chunk size": 92 writes and 89 reads of 4 MiB on national
+//! night 2; test `redb_writes_every_chunk_of_a_commit_twice`); and the next night's reader
+//! (`load_index`), once — a night run right after the one before (a benchmark's series; not a
+//! production night, a day later) now reads them from the disk too. REVIEW18, national night 1
+//! then 2 (`main` at e2a8c5e, load 9–10, one run each): 8 of the 136 MiB of `ledger.redb` in the
+//! page cache after night 1; the next night's claims and acts loaded beside the parse in 1.26 s
+//! and 1.02 s from that file, against 0.77 s and 0.34 s from a copy read into the cache first,
+//! the parse waiting for them 0.000 s in both.
 //!
 //! How: [`DirectBackend`] is redb's own [`FileBackend`] (reads, length, locks, `fsync`: all its),
 //! plus a second descriptor of the same file opened with `O_DIRECT`. A write whose offset and length
