@@ -2836,10 +2836,44 @@ mod tests {
         });
         assert!(matches!(r, Err(LedgerError::Corrupt(_))), "{:?}", r.err());
         drop(l);
-        let (l, resolved) = Ledger::open(tmp.path()).unwrap();
+        let (mut l, resolved) = Ledger::open(tmp.path()).unwrap();
         assert!(resolved.is_none());
         assert_eq!(l.batches().len(), 1);
         assert_eq!(stored_states(&l), before);
+        // The night runs again, its states read: it commits (the image file of the generation
+        // the failed merge began was removed by the open, or is rewritten whole), and the
+        // stored states are the night's.
+        let mut engine = liquidator_core::states::States::new();
+        for (k, s) in &states {
+            engine.seed(*k, s.clone());
+        }
+        let enc = Encoded::of_engine(engine, Date(20231216));
+        let p = l
+            .commit_night(&NightCommit {
+                sender: 1,
+                batch_no: 2,
+                batch_date: Date(20260316),
+                checksum: "0000000000000002".into(),
+                oldest: Date(20231216),
+                states: &[],
+                encoded: Some(&enc),
+                night: &night,
+                staging: &tmp.path().join("staging"),
+                out: &tmp.path().join("out"),
+                replaces: None,
+                current: None,
+            })
+            .unwrap();
+        l.finish(&p).unwrap();
+        drop(l);
+        let (l, resolved) = Ledger::open(tmp.path()).unwrap();
+        assert!(resolved.is_none());
+        assert_eq!(l.batches().len(), 2);
+        assert_eq!(
+            stored_states(&l).0,
+            before.0,
+            "the night's states, as night 1 left them"
+        );
     }
 
     #[test]
