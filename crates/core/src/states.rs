@@ -1087,26 +1087,6 @@ mod tests {
         );
     }
 
-    /// A carry that hands its bytes over unchecked (as a ledger did when `validate` let a year
-    /// beyond u32 through).
-    struct Unchecked(Vec<u8>);
-    impl crate::carry::Carry for Unchecked {
-        fn state(&self, _: u64) -> Option<BenefState> {
-            None
-        }
-        fn state_packed(&self, _: u64, out: &mut Vec<u8>) -> bool {
-            out.clear();
-            out.extend_from_slice(&self.0);
-            true
-        }
-        fn claim(&self, _: u32, _: u32) -> Option<crate::carry::EarlierClaim> {
-            None
-        }
-        fn act(&self, _: &crate::carry::ActKey) -> Option<crate::carry::BatchRef> {
-            None
-        }
-    }
-
     #[test]
     fn a_stored_state_that_does_not_decode_is_an_error_in_with_state_never_an_empty_state() {
         let bad = packed::tests::year_beyond_u32();
@@ -1121,8 +1101,9 @@ mod tests {
             Some(&bad[..]),
             "the stored bytes were overwritten"
         );
-        // the same bytes handed by a carry for a beneficiary new to the shard
-        let carry = Unchecked(bad.clone());
+        // the same bytes handed by a carry for a beneficiary new to the shard, unchecked (as a
+        // ledger did when `validate` let a year beyond u32 through)
+        let carry = Carried(bad.clone());
         let mut ran = false;
         let r = sh.with_state(8, Some(&carry), |_, _, _| {
             ran = true;
@@ -1142,7 +1123,7 @@ mod tests {
         );
     }
 
-    /// A carry that hands over the packed bytes of one state, for any beneficiary.
+    /// A carry that hands over the packed bytes of one state, for any beneficiary, as they are.
     struct Carried(Vec<u8>);
     impl crate::carry::Carry for Carried {
         fn state(&self, _: u64) -> Option<BenefState> {

@@ -2819,21 +2819,25 @@ mod tests {
             *b = 1;
         }
         engine.seed_packed(1_000_000, &bad);
+        // Night 2 as the run commits it, with the engine's states in `enc`.
+        let night2 = |l: &mut Ledger, enc: &Encoded| {
+            l.commit_night(&NightCommit {
+                sender: 1,
+                batch_no: 2,
+                batch_date: Date(20260316),
+                checksum: "0000000000000002".into(),
+                oldest: Date(20231216),
+                states: &[],
+                encoded: Some(enc),
+                night: &night,
+                staging: &tmp.path().join("staging"),
+                out: &tmp.path().join("out"),
+                replaces: None,
+                current: None,
+            })
+        };
         let enc = Encoded::of_engine(engine, Date(20231216));
-        let r = l.commit_night(&NightCommit {
-            sender: 1,
-            batch_no: 2,
-            batch_date: Date(20260316),
-            checksum: "0000000000000002".into(),
-            oldest: Date(20231216),
-            states: &[],
-            encoded: Some(&enc),
-            night: &night,
-            staging: &tmp.path().join("staging"),
-            out: &tmp.path().join("out"),
-            replaces: None,
-            current: None,
-        });
+        let r = night2(&mut l, &enc);
         assert!(matches!(r, Err(LedgerError::Corrupt(_))), "{:?}", r.err());
         drop(l);
         let (mut l, resolved) = Ledger::open(tmp.path()).unwrap();
@@ -2848,22 +2852,7 @@ mod tests {
             engine.seed(*k, s.clone());
         }
         let enc = Encoded::of_engine(engine, Date(20231216));
-        let p = l
-            .commit_night(&NightCommit {
-                sender: 1,
-                batch_no: 2,
-                batch_date: Date(20260316),
-                checksum: "0000000000000002".into(),
-                oldest: Date(20231216),
-                states: &[],
-                encoded: Some(&enc),
-                night: &night,
-                staging: &tmp.path().join("staging"),
-                out: &tmp.path().join("out"),
-                replaces: None,
-                current: None,
-            })
-            .unwrap();
+        let p = night2(&mut l, &enc).unwrap();
         l.finish(&p).unwrap();
         drop(l);
         let (l, resolved) = Ledger::open(tmp.path()).unwrap();

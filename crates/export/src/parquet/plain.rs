@@ -204,6 +204,23 @@ pub(super) fn result(
 /// of `claim` and `practitioner`.
 const FIXED: usize = 9;
 
+/// The page's (least key, greatest key, the cell of each) once cell `i` of order key `k` is seen:
+/// the first of equal keys is kept.
+fn widen(
+    lo_hi: Option<(u128, u128, usize, usize)>,
+    k: u128,
+    i: usize,
+) -> (u128, u128, usize, usize) {
+    match lo_hi {
+        None => (k, k, i, i),
+        Some((l, h, li, hi)) => {
+            let (l, li) = if k < l { (k, i) } else { (l, li) };
+            let (h, hi) = if k > h { (k, i) } else { (h, hi) };
+            (l, h, li, hi)
+        }
+    }
+}
+
 /// A text's position in unsigned byte order, for texts of up to 15 bytes: the bytes from the top,
 /// padded with zeros, the length in the low byte (a prefix sorts first, as in byte order).
 fn order_key(b: &[u8]) -> Option<u128> {
@@ -417,14 +434,7 @@ impl TextChunk {
                         a[..FIXED].copy_from_slice(c);
                         a[15] = FIXED as u8;
                         let k = u128::from_be_bytes(a);
-                        lo_hi = Some(match lo_hi {
-                            None => (k, k, i, i),
-                            Some((l, h, li, hi)) => {
-                                let (l, li) = if k < l { (k, i) } else { (l, li) };
-                                let (h, hi) = if k > h { (k, i) } else { (h, hi) };
-                                (l, h, li, hi)
-                            }
-                        })
+                        lo_hi = Some(widen(lo_hi, k, i))
                     }
                 }
             }
@@ -434,16 +444,7 @@ impl TextChunk {
                 page.extend_from_slice(cell);
                 if self.stats && keyed {
                     match order_key(cell) {
-                        Some(k) => {
-                            lo_hi = Some(match lo_hi {
-                                None => (k, k, i, i),
-                                Some((l, h, li, hi)) => {
-                                    let (l, li) = if k < l { (k, i) } else { (l, li) };
-                                    let (h, hi) = if k > h { (k, i) } else { (h, hi) };
-                                    (l, h, li, hi)
-                                }
-                            })
-                        }
+                        Some(k) => lo_hi = Some(widen(lo_hi, k, i)),
                         None => keyed = false,
                     }
                 }
