@@ -26,6 +26,7 @@
 //! Architecture invariant: the ledger changes only by a whole night — a killed run leaves it as of the
 //! previous night (a pending night is rolled back to its savepoint unless its outputs were renamed).
 
+pub mod chunks;
 pub mod codec;
 pub mod counters;
 pub mod direct;
@@ -70,7 +71,13 @@ pub const UNDO_NIGHTS: u32 = 31;
 /// (exit 11). 5: the current states in an image file per generation (`images::ImageWriter`,
 /// `meta.states`) instead of the `benefs` buckets; a ledger of layout 3 or 4 is upgraded when opened
 /// (its buckets, in key order, written as the first image file).
-const SCHEMA: &[u8] = b"liquidator-ledger/5";
+///
+/// 6: the nights' claim and act segments and their before-images in files of their own beside
+/// the store, written once (`chunks`: the tables `chunks` and `files` name them) instead of the
+/// `claim_segments`, `act_segments` and `undo` tables; a ledger of layout 5 (or 3, 4: first made
+/// layout 5) is upgraded when opened (`Ledger::upgrade_to_files`).
+const SCHEMA: &[u8] = b"liquidator-ledger/6";
+const SCHEMA5: &[u8] = b"liquidator-ledger/5";
 const SCHEMA4: &[u8] = b"liquidator-ledger/4";
 const SCHEMA3: &[u8] = b"liquidator-ledger/3";
 
@@ -81,13 +88,16 @@ const BATCHES: TableDefinition<u32, &[u8]> = TableDefinition::new("batches");
 /// once by the upgrade to layout 5 (`Ledger::upgrade_to_image`), then deleted.
 const BENEFS: TableDefinition<u32, &[u8]> = TableDefinition::new("benefs");
 /// (seq, chunk) → the sorted before-image records of the states night `seq` changed (`images`;
-/// empty bytes: none before).
+/// empty bytes: none before). Layouts 2–5 only: read once by the upgrade to layout 6
+/// (`Ledger::upgrade_to_files`, which writes them into files: `chunks`), then deleted.
 const UNDO: TableDefinition<(u32, u32), &[u8]> = TableDefinition::new("undo");
 /// Most bytes of before-image records per stored chunk (a 4 MiB page, `segments::CHUNK_BYTES`).
 const UNDO_CHUNK: usize = segments::CHUNK_BYTES;
-/// (seq, chunk) → sorted claim records of night `seq` (`segments`, [`Kind::Claims`]).
+/// (seq, chunk) → sorted claim records of night `seq` (`segments`, [`Kind::Claims`]). Layouts 2–5
+/// only, as `UNDO`.
 const CLAIM_SEGS: TableDefinition<(u32, u32), &[u8]> = TableDefinition::new("claim_segments");
-/// (seq, chunk) → sorted act records of night `seq` (`segments`, [`Kind::Acts`]).
+/// (seq, chunk) → sorted act records of night `seq` (`segments`, [`Kind::Acts`]). Layouts 2–5
+/// only, as `UNDO`.
 const ACT_SEGS: TableDefinition<(u32, u32), &[u8]> = TableDefinition::new("act_segments");
 /// (kind, seq, chunk) → (oldest date, latest date, records) of each stored chunk: what the purge
 /// reads to drop or rewrite chunks without reading them.
@@ -138,7 +148,7 @@ pub fn mib(bytes: usize) -> String {
     format!("{:.0}", bytes as f64 / (1 << 20) as f64)
 }
 
-fn st<E: Into<redb::Error>>(e: E) -> LedgerError {
+pub(crate) fn st<E: Into<redb::Error>>(e: E) -> LedgerError {
     LedgerError::Store(e.into())
 }
 
@@ -334,7 +344,9 @@ impl Ledger {
         // after a night left pending is resolved (below): its savepoint, taken by a liquidator of
         // the older layout, holds the older meta and buckets, and rolling back to it after the
         // upgrade would undo the upgrade (REVIEW-B9 M, met with layout 3's upgrade to 4).
-        let mut older = false;
+        // Layout 5 (the segments and before-images in redb) is upgraded to files the same way,
+        // after layouts 3 and 4 are made layout 5.
+        let (mut to_image, mut to_files) = (false, false);
         {
             let mut meta = txn.open_table(META).map_err(st)?;
             let schema = meta.get("schema").map_err(st)?.map(|g| g.value().to_vec());
@@ -343,24 +355,27 @@ impl Ledger {
                     meta.insert("schema", SCHEMA).map_err(st)?;
                 }
                 Some(s) if s == SCHEMA => {}
-                Some(s) if s == SCHEMA4 || s == SCHEMA3 => older = true,
+                Some(s) if s == SCHEMA5 => to_files = true,
+                Some(s) if s == SCHEMA4 || s == SCHEMA3 => (to_image, to_files) = (true, true),
                 Some(s) => {
                     return Err(LedgerError::Corrupt(format!(
-                        "{}: layout {:?}, this liquidator reads {:?} (and {:?}, {:?}, upgraded when opened) only (formats/ledger.md, \"Layout versions\"): \
+                        "{}: layout {:?}, this liquidator reads {:?} (and {:?}, {:?}, {:?}, upgraded when opened) only (formats/ledger.md, \"Layout versions\"): \
                          keep the ledger with the liquidator that wrote it, or start a new ledger directory",
                         path.display(),
                         String::from_utf8_lossy(&s),
                         String::from_utf8_lossy(SCHEMA),
+                        String::from_utf8_lossy(SCHEMA5),
                         String::from_utf8_lossy(SCHEMA4),
                         String::from_utf8_lossy(SCHEMA3)
                     )));
                 }
             }
             txn.open_table(BATCHES).map_err(st)?;
-            txn.open_table(UNDO).map_err(st)?;
-            txn.open_table(CLAIM_SEGS).map_err(st)?;
-            txn.open_table(ACT_SEGS).map_err(st)?;
             txn.open_table(SEG_DIR).map_err(st)?;
+            if !to_files {
+                txn.open_table(chunks::CHUNKS).map_err(st)?;
+                txn.open_table(chunks::FILES).map_err(st)?;
+            }
         }
         txn.commit().map_err(st)?;
         let mut l = Ledger {
@@ -380,8 +395,11 @@ impl Ledger {
         // replaces a file of that name, and fails the commit if it cannot) — failing here made
         // every later night exit 11 for a file the ledger does not need.
         l.warnings = l.remove_stale_images()?;
-        if older {
+        if to_image {
             l.upgrade_to_image()?;
+        }
+        if to_files {
+            l.upgrade_to_files()?;
         }
         l.load_batches()?;
         Ok((l, resolved))
@@ -395,6 +413,17 @@ impl Ledger {
             .map_err(st)?
             .map(|g| images::ImageRef::parse(g.value()))
             .transpose()
+    }
+
+    /// The `files` table (`chunks`), if the ledger has one (layout 6; not before its upgrade).
+    fn files_table(
+        r: &redb::ReadTransaction,
+    ) -> Result<Option<redb::ReadOnlyTable<u64, (u8, u32, u64)>>, LedgerError> {
+        match r.open_table(chunks::FILES) {
+            Ok(t) => Ok(Some(t)),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+            Err(e) => Err(st(e)),
+        }
     }
 
     /// The current states, their image file mapped (empty: none yet).
@@ -412,10 +441,23 @@ impl Ledger {
     ///
     /// Every such file is tried: one that will not go does not keep the others (the generation a
     /// night replaced, say) in place. Returns why each that stayed could not be removed.
+    ///
+    /// The same for the segment and undo files (`chunks`): every one the committed `files` table
+    /// does not name (a ledger of an older layout names none) — left by a commit that did not
+    /// complete or a night rolled back, or replaced by a later night (a reprocess, the purge).
     fn remove_stale_images(&self) -> Result<Vec<String>, LedgerError> {
-        let current = {
+        let (current, named) = {
             let r = self.db.begin_read().map_err(st)?;
-            Self::image_ref(&r.open_table(META).map_err(st)?)?.map(|r| r.generation)
+            let files = Self::files_table(&r)?;
+            let named: std::collections::HashSet<(u8, u32, u64)> =
+                chunks::ChunkFiles::load(files.as_ref(), &self.dir)?
+                    .named()
+                    .map(|(n, (what, seq, _))| (what, seq, n))
+                    .collect();
+            (
+                Self::image_ref(&r.open_table(META).map_err(st)?)?.map(|r| r.generation),
+                named,
+            )
         };
         let io = |e| LedgerError::Io(self.dir.clone(), e);
         let mut stayed = Vec::new();
@@ -428,6 +470,15 @@ impl Ledger {
             {
                 stayed.push(format!(
                     "{}: a state image no generation needs cannot be removed: {er}",
+                    e.path().display()
+                ));
+            }
+            if let Some(f) = name.to_str().and_then(chunks::is_ours)
+                && !named.contains(&f)
+                && let Err(er) = std::fs::remove_file(e.path())
+            {
+                stayed.push(format!(
+                    "{}: a segment or undo file the ledger does not name cannot be removed: {er}",
                     e.path().display()
                 ));
             }
@@ -468,9 +519,85 @@ impl Ledger {
             meta.insert("states", image.text().as_bytes()).map_err(st)?;
             meta.remove("buckets").map_err(st)?;
             meta.remove("states_size").map_err(st)?;
-            meta.insert("schema", SCHEMA).map_err(st)?;
+            meta.insert("schema", SCHEMA5).map_err(st)?;
         }
         txn.delete_table(BENEFS).map_err(st)?;
+        txn.commit().map_err(st)
+    }
+
+    /// A ledger of layout 5 made layout 6: each night's claim and act chunks, read from
+    /// `claim_segments` and `act_segments` (the same bytes, the same chunk numbers: the
+    /// `segment_directory` stays as it is), written into its segments file, its before-image chunks
+    /// from `undo` into its undo file (`chunks`), each file made durable; then, in one transaction,
+    /// the files and chunks recorded, the three tables deleted, the layout written. A run killed
+    /// before that transaction leaves layout 5 (and files the next open removes: no committed
+    /// `files` table names them).
+    fn upgrade_to_files(&mut self) -> Result<(), LedgerError> {
+        let r = self.db.begin_read().map_err(st)?;
+        let seqs: Vec<u32> = {
+            let t = r.open_table(BATCHES).map_err(st)?;
+            let mut v = Vec::new();
+            for e in t.iter().map_err(st)? {
+                v.push(e.map_err(st)?.0.value());
+            }
+            v
+        };
+        let dir = r.open_table(SEG_DIR).map_err(st)?;
+        let mut next = 1u64;
+        let mut written = Vec::new();
+        for &seq in &seqs {
+            let mut w: Option<chunks::ChunkWriter> = None;
+            let mut out = chunks::Written::default();
+            for kind in [Kind::Claims, Kind::Acts] {
+                let t = r.open_table(seg_table(kind)).map_err(st)?;
+                for e in t.range((seq, 0)..=(seq, u32::MAX)).map_err(st)? {
+                    let (k, v) = e.map_err(st)?;
+                    let chunk = k.value().1;
+                    let f = match w.as_mut() {
+                        Some(f) => f,
+                        None => {
+                            next += 1;
+                            w.insert(chunks::ChunkWriter::create(
+                                &self.dir,
+                                chunks::SEGMENTS,
+                                seq,
+                                next - 1,
+                            )?)
+                        }
+                    };
+                    let c = f.push(v.value())?;
+                    let d = dir
+                        .get((kind as u8, seq, chunk))
+                        .map_err(st)?
+                        .map(|g| g.value());
+                    out.chunks.push((kind as u8, chunk, c, d));
+                }
+            }
+            out.file = w.map(chunks::ChunkWriter::finish).transpose()?;
+            written.push((seq, [0u8, 1].as_slice(), out));
+            let mut u = UndoWriter::new(&self.dir, seq, next);
+            next += 1;
+            let t = r.open_table(UNDO).map_err(st)?;
+            for e in t.range((seq, 0)..=(seq, u32::MAX)).map_err(st)? {
+                u.store_chunk(e.map_err(st)?.1.value())?;
+            }
+            written.push((seq, [chunks::UNDO].as_slice(), u.finish()?));
+        }
+        drop(dir);
+        drop(r);
+        let txn = self.db.begin_write().map_err(st)?;
+        for (seq, kinds, w) in &written {
+            record_written(&txn, *seq, kinds, w)?;
+        }
+        {
+            let mut meta = txn.open_table(META).map_err(st)?;
+            meta.insert("files_next", next.to_string().as_bytes())
+                .map_err(st)?;
+            meta.insert("schema", SCHEMA).map_err(st)?;
+        }
+        txn.delete_table(CLAIM_SEGS).map_err(st)?;
+        txn.delete_table(ACT_SEGS).map_err(st)?;
+        txn.delete_table(UNDO).map_err(st)?;
         txn.commit().map_err(st)
     }
 
@@ -566,19 +693,18 @@ impl Ledger {
         }
         let db = self.db.clone();
         let from = before.unwrap_or(last + 1);
-        let file = self.file_len()?;
         Ok(Reader {
             states: {
                 let dir = self.dir.clone();
                 Lazy::spawn(move || StateView::load(&db, &dir, from, last))
             },
             claims: {
-                let db = self.db.clone();
-                Lazy::spawn(move || load_index(&db, Kind::Claims, file))
+                let (db, dir) = (self.db.clone(), self.dir.clone());
+                Lazy::spawn(move || load_index(&db, &dir, Kind::Claims))
             },
             acts: {
-                let db = self.db.clone();
-                Lazy::spawn(move || load_index(&db, Kind::Acts, file))
+                let (db, dir) = (self.db.clone(), self.dir.clone());
+                Lazy::spawn(move || load_index(&db, &dir, Kind::Acts))
             },
             before: before.unwrap_or(u32::MAX),
             batches: self
@@ -596,14 +722,6 @@ impl Ledger {
     pub fn states_after(&self, seq: u32) -> Result<StateView, LedgerError> {
         let last = self.batches.last().map_or(0, |b| b.seq);
         StateView::load(&self.db, &self.dir, seq + 1, last)
-    }
-
-    /// Bytes of the ledger file: the bound of every size hint read from it (`load_index`), so that a corrupt hint is refused instead of sizing an allocation.
-    fn file_len(&self) -> Result<u64, LedgerError> {
-        let path = self.dir.join(FILE);
-        std::fs::metadata(&path)
-            .map(|m| m.len())
-            .map_err(|e| LedgerError::Io(path, e))
     }
 
     /// Step 1 of the protocol: writes the night — states (with their before-images), claims, acts,
@@ -639,15 +757,10 @@ impl Ledger {
         };
         // The night's keys, sorted outside the transaction: by the night's sink as it finished
         // (beside the other sinks), else here.
-        let mine;
-        let (claim_recs, act_recs): (Box<dyn Iterator<Item = Rec> + '_>, &[Rec]) =
-            match n.night.sorted() {
-                Some((c, a)) => (Box::new(c.iter().map(night::ClaimSeen::mixed_rec)), a),
-                None => {
-                    mine = n.night.records();
-                    (Box::new(mine.0.iter().copied()), &mine.1)
-                }
-            };
+        let mine = match n.night.sorted() {
+            Some(_) => None,
+            None => Some(n.night.records()),
+        };
         lap("keys sorted");
         let txn = self.db.begin_write().map_err(st)?;
         // The night's pages go to the disk while it is written (`writeback`), stopped once the
@@ -655,7 +768,7 @@ impl Ledger {
         let writeback = writeback::Writeback::start(&self.dir.join(FILE));
         let savepoint = txn.persistent_savepoint().map_err(st)?;
         lap("savepoint");
-        let (split, before_bytes);
+        let (split, before_bytes, segments_secs);
         let seq = match n.replaces {
             Some(s) => s,
             None => self.batches.last().map_or(1, |b| b.seq + 1),
@@ -671,28 +784,10 @@ impl Ledger {
             ccam_acts: n.night.ccam_acts() as u64,
             reprocessed: 0,
         };
-        {
-            let mut batches = txn.open_table(BATCHES).map_err(st)?;
-            if let Some(s) = n.replaces {
-                let old = batches
-                    .get(s)
-                    .map_err(st)?
-                    .map(|g| BatchRecord::decode(s, g.value()))
-                    .transpose()?;
-                record.reprocessed = old.map_or(0, |o| o.reprocessed + 1);
-                // The night's own claims and acts go; its new ones come in below.
-                drop_night_segments(&txn, s)?;
-            }
-            (split, before_bytes) = self.write_states(&txn, n, seq)?;
-            // The night's states are in the image: the engine's (`Encoded::of_engine`) are read
-            // no more, and are freed beside the rest of the commit (`run`'s thread).
-            if let Some(e) = n.encoded {
-                e.release();
-            }
-            lap("states and before-images");
-            // Purge (formats/ledger.md, "Purge"): once per month of the limit, every record of the
-            // nights so far dated before the oldest payable day is dead; chunks with nothing else go.
-            let mut meta = txn.open_table(META).map_err(st)?;
+        // Purge (formats/ledger.md, "Purge"): once per month of the limit, every record of the
+        // nights so far dated before the oldest payable day is dead; chunks with nothing else go.
+        let (purge, dead_seq, dead_before, mut next_file) = {
+            let meta = txn.open_table(META).map_err(st)?;
             let month = n.oldest.0 / 100;
             let last_month = meta
                 .get("purged_month")
@@ -704,24 +799,100 @@ impl Ledger {
             if purge {
                 dead_seq = dead_seq.max(seq);
                 dead_before = dead_before.max(n.oldest.0);
-                meta.insert("purged_month", month.to_string().as_bytes())
+            }
+            (purge, dead_seq, dead_before, files_next(&meta)?)
+        };
+        let live = move |r: &Rec| !(seq <= dead_seq && r.date < dead_before);
+        // The night's claims and acts go into a file of their own (`chunks`), written by a thread
+        // of its own beside the states' merges and image: it mostly waits on the disk.
+        let seg_file = next_file;
+        next_file += 1;
+        let dir = self.dir.clone();
+        let night = n.night;
+        let mine = &mine;
+        {
+            let mut batches = txn.open_table(BATCHES).map_err(st)?;
+            if let Some(s) = n.replaces {
+                let old = batches
+                    .get(s)
+                    .map_err(st)?
+                    .map(|g| BatchRecord::decode(s, g.value()))
+                    .transpose()?;
+                record.reprocessed = old.map_or(0, |o| o.reprocessed + 1);
+            }
+            let (states, segs) = std::thread::scope(|sc| {
+                let job = sc.spawn(move || {
+                    let clock = std::time::Instant::now();
+                    let w = match (night.sorted(), mine) {
+                        (Some((c, a)), _) => write_segment_file(
+                            &dir,
+                            seq,
+                            seg_file,
+                            c.iter().map(night::ClaimSeen::mixed_rec),
+                            a.iter().copied(),
+                            live,
+                        ),
+                        (None, Some((c, a))) => write_segment_file(
+                            &dir,
+                            seq,
+                            seg_file,
+                            c.iter().copied(),
+                            a.iter().copied(),
+                            live,
+                        ),
+                        (None, None) => Err(LedgerError::Usage(
+                            "ledger commit: the night's keys neither sorted nor gathered".into(),
+                        )),
+                    };
+                    (w, clock.elapsed().as_secs_f64())
+                });
+                let states = self.write_states(&txn, n, seq, &mut next_file);
+                let segs = job.join().unwrap_or_else(|_| {
+                    (
+                        Err(LedgerError::Corrupt(
+                            "ledger: the segments' writing thread failed".into(),
+                        )),
+                        0.0,
+                    )
+                });
+                (states, segs)
+            });
+            (split, before_bytes) = states?;
+            segments_secs = segs.1;
+            let segs = segs.0?;
+            // The night's states are in the image: the engine's (`Encoded::of_engine`) are read
+            // no more, and are freed beside the rest of the commit (`run`'s thread).
+            if let Some(e) = n.encoded {
+                e.release();
+            }
+            lap("states and before-images");
+            // The night's own claims and acts (a reprocess: those it replaces) go; its new ones
+            // come in.
+            record_written(&txn, seq, &[Kind::Claims as u8, Kind::Acts as u8], &segs)?;
+            let mut meta = txn.open_table(META).map_err(st)?;
+            if purge {
+                meta.insert("purged_month", (n.oldest.0 / 100).to_string().as_bytes())
                     .map_err(st)?;
                 meta.insert("purged", format!("{dead_seq} {dead_before}").as_bytes())
                     .map_err(st)?;
-            }
-            let live = |r: &Rec| !(seq <= dead_seq && r.date < dead_before);
-            write_segments(&txn, Kind::Claims, seq, claim_recs, live)?;
-            write_segments(&txn, Kind::Acts, seq, act_recs.iter().copied(), live)?;
-            if purge {
                 drop_dead_chunks(&txn, dead_seq, dead_before)?;
             }
             lap("claim and act segments");
             if seq > UNDO_NIGHTS {
                 let limit = seq - UNDO_NIGHTS;
-                let mut undo = txn.open_table(UNDO).map_err(st)?;
-                undo.retain_in((0u32, 0u32)..=(limit, u32::MAX), |_, _| false)
-                    .map_err(st)?;
+                let mut undo = txn.open_table(chunks::CHUNKS).map_err(st)?;
+                undo.retain_in(
+                    (chunks::UNDO, 0u32, 0u32)..=(chunks::UNDO, limit, u32::MAX),
+                    |_, _| false,
+                )
+                .map_err(st)?;
             }
+            // Files no chunk is in any more (replaced, purged) are no longer named: removed once
+            // the night is finished (`remove_stale_images`), not before — a rollback to the
+            // savepoint needs them.
+            drop_unnamed_files(&txn)?;
+            meta.insert("files_next", next_file.to_string().as_bytes())
+                .map_err(st)?;
             batches
                 .insert(seq, record.encode().as_slice())
                 .map_err(st)?;
@@ -753,7 +924,8 @@ impl Ledger {
             [
                 ("(side by side: merges waited for", split[0]),
                 ("merged", split[1]),
-                ("image and before-images written)", split[2]),
+                ("image and before-images written", split[2]),
+                ("segments file written)", segments_secs),
             ],
         );
         self.commit_laps = laps;
@@ -777,6 +949,7 @@ impl Ledger {
         txn: &redb::WriteTransaction,
         n: &NightCommit,
         seq: u32,
+        next_file: &mut u64,
     ) -> Result<([f64; 3], usize), LedgerError> {
         let mut secs = [0.0; 3];
         let mut held = 0;
@@ -828,7 +1001,8 @@ impl Ledger {
             // The before-images go to the undo segment as the states are merged, a chunk at a
             // time: never all held (≈ the whole state table at national size, issue #14).
             None => {
-                let mut undo = UndoWriter::new(txn, seq)?;
+                let mut undo = UndoWriter::new(&self.dir, seq, *next_file);
+                *next_file += 1;
                 let image;
                 (secs, image) = write_image(
                     (&self.dir, self.part_records),
@@ -838,13 +1012,13 @@ impl Ledger {
                     |b| undo.push(b),
                 )?;
                 held = undo.held;
-                undo.finish()?;
+                record_written(txn, seq, &[chunks::UNDO], &undo.finish()?)?;
                 image
             }
             // Reprocess of the last night: its states are replaced; a state the night had left
             // unchanged (no before-image) gets the one it had: the current state.
             Some(r) if r == last => {
-                let mut undo = read_undo(txn, r)?;
+                let mut undo = read_undo(txn, &self.dir, r)?;
                 let mut before = Vec::new();
                 let (_, image) = write_image(
                     (&self.dir, self.part_records),
@@ -860,7 +1034,7 @@ impl Ledger {
                     undo.entry(k)
                         .or_insert_with(|| before[off..off + len].to_vec());
                 }
-                write_undo(txn, r, &records(&undo))?;
+                write_undo(txn, &self.dir, r, &records(&undo), next_file)?;
                 image
             }
             // Reprocess of an earlier night: its counter changes are carried into the later
@@ -870,7 +1044,7 @@ impl Ledger {
                     |b: &[u8]| codec::decode(b).map_err(|e| LedgerError::Corrupt(e.to_string()));
                 let mut undo: Vec<BTreeMap<u64, Vec<u8>>> = Vec::new();
                 for m in r..=last {
-                    undo.push(read_undo(txn, m)?);
+                    undo.push(read_undo(txn, &self.dir, m)?);
                 }
                 let mut new_current = Vec::with_capacity(n.states.len());
                 for (key, state) in n.states {
@@ -923,7 +1097,7 @@ impl Ledger {
                     |_| Ok(()),
                 )?;
                 for (i, u) in undo.iter().enumerate() {
-                    write_undo(txn, r + i as u32, &records(u))?;
+                    write_undo(txn, &self.dir, r + i as u32, &records(u), next_file)?;
                 }
                 image
             }
@@ -975,10 +1149,13 @@ impl Ledger {
     pub fn stats(&self) -> Result<Stats, LedgerError> {
         let r = self.db.begin_read().map_err(st)?;
         let image = Self::image_ref(&r.open_table(META).map_err(st)?)?;
+        let files = Self::files_table(&r)?;
+        let mut files = chunks::ChunkFiles::load(files.as_ref(), &self.dir)?;
         let bytes = std::fs::metadata(self.dir.join(FILE))
             .map_err(|e| LedgerError::Io(self.dir.join(FILE), e))?
             .len()
-            + image.map_or(0, |i| i.len);
+            + image.map_or(0, |i| i.len)
+            + files.bytes(None);
         // Open debts: a scan of every state (the one figure `stats` pays a full read for).
         let (mut open_debts, mut open_debts_cents, mut beneficiaries) = (0u64, 0i64, 0u64);
         let (mut sizes, mut sessions) = (Vec::new(), 0u64);
@@ -1002,8 +1179,13 @@ impl Ledger {
             sessions,
         };
         let mut undo_images = 0u64;
-        for e in r.open_table(UNDO).map_err(st)?.iter().map_err(st)? {
-            undo_images += images::parse(e.map_err(st)?.1.value())?.len() as u64;
+        let mut buf = Vec::new();
+        for (_, c) in chunks::list(
+            &r.open_table(chunks::CHUNKS).map_err(st)?,
+            chunks::UNDO,
+            0..=u32::MAX,
+        )? {
+            undo_images += images::parse(files.read(c, &mut buf)?)?.len() as u64;
         }
         // Records stored per kind, from the segment directory (dead records of a chunk that still
         // holds live ones count until the chunk goes).
@@ -1262,55 +1444,50 @@ fn write_image(
     Ok((secs, image))
 }
 
-/// Replaces night `seq`'s before-images by these records (`images`, in key order), in chunks of
-/// at most [`UNDO_CHUNK`] bytes cut at record boundaries (a record longer than that alone in its
-/// chunk).
-fn write_undo(txn: &redb::WriteTransaction, seq: u32, recs: &[u8]) -> Result<(), LedgerError> {
-    let mut t = txn.open_table(UNDO).map_err(st)?;
-    t.retain_in((seq, 0)..=(seq, u32::MAX), |_, _| false)
-        .map_err(st)?;
-    let mut chunk = 0u32;
-    let (mut start, mut cut) = (0, 0);
-    for (_, off, len) in images::parse(recs)? {
-        let end = off + len;
-        if end - start > UNDO_CHUNK && cut > start {
-            t.insert((seq, chunk), &recs[start..cut]).map_err(st)?;
-            chunk += 1;
-            start = cut;
-        }
-        cut = end;
-    }
-    if start < recs.len() {
-        t.insert((seq, chunk), &recs[start..]).map_err(st)?;
-    }
-    Ok(())
+/// Replaces night `seq`'s before-images by these records (`images`, in key order), in a new undo
+/// file (`chunks`) of chunks of at most [`UNDO_CHUNK`] bytes cut at record boundaries (a record
+/// longer than that alone in its chunk); the file it replaces is no longer named.
+fn write_undo(
+    txn: &redb::WriteTransaction,
+    dir: &Path,
+    seq: u32,
+    recs: &[u8],
+    next_file: &mut u64,
+) -> Result<(), LedgerError> {
+    let mut u = UndoWriter::new(dir, seq, *next_file);
+    *next_file += 1;
+    u.push(recs)?;
+    record_written(txn, seq, &[chunks::UNDO], &u.finish()?)
 }
 
 /// Night `seq`'s undo segment written as its before-images come, in key order (whole records,
-/// `images`): a chunk is stored before it would pass [`UNDO_CHUNK`] bytes, so that the commit never
-/// holds them all and a chunk fills a 4 MiB page.
-struct UndoWriter<'t> {
-    t: redb::Table<'t, (u32, u32), &'static [u8]>,
+/// `images`), into its undo file (`chunks`, made when the first chunk comes): a chunk is stored
+/// before it would pass [`UNDO_CHUNK`] bytes, so that the commit never holds them all.
+struct UndoWriter {
+    dir: PathBuf,
     seq: u32,
+    number: u64,
+    file: Option<chunks::ChunkWriter>,
+    out: chunks::Written,
     chunk: u32,
     buf: Vec<u8>,
     /// The most bytes held at once (`LIQUIDATOR_TIMING`).
     held: usize,
 }
 
-impl<'t> UndoWriter<'t> {
-    /// Replaces night `seq`'s segment: what it held goes.
-    fn new(txn: &'t redb::WriteTransaction, seq: u32) -> Result<UndoWriter<'t>, LedgerError> {
-        let mut t = txn.open_table(UNDO).map_err(st)?;
-        t.retain_in((seq, 0)..=(seq, u32::MAX), |_, _| false)
-            .map_err(st)?;
-        Ok(UndoWriter {
-            t,
+impl UndoWriter {
+    /// Night `seq`'s undo file, number `number`.
+    fn new(dir: &Path, seq: u32, number: u64) -> UndoWriter {
+        UndoWriter {
+            dir: dir.to_path_buf(),
             seq,
+            number,
+            file: None,
+            out: chunks::Written::default(),
             chunk: 0,
             buf: Vec::new(),
             held: 0,
-        })
+        }
     }
 
     /// Appends whole records, keys above those already pushed (one part's: a few hundred KiB; cut
@@ -1335,18 +1512,104 @@ impl<'t> UndoWriter<'t> {
 
     fn store(&mut self) -> Result<(), LedgerError> {
         if !self.buf.is_empty() {
-            self.t
-                .insert((self.seq, self.chunk), self.buf.as_slice())
-                .map_err(st)?;
-            self.chunk += 1;
+            let buf = std::mem::take(&mut self.buf);
+            self.store_chunk(&buf)?;
+            self.buf = buf;
             self.buf.clear();
         }
         Ok(())
     }
 
-    fn finish(mut self) -> Result<(), LedgerError> {
-        self.store()
+    /// Appends one chunk as it is (the upgrade from layout 5: the stored chunks, as they were cut).
+    fn store_chunk(&mut self, bytes: &[u8]) -> Result<(), LedgerError> {
+        let f = match self.file.as_mut() {
+            Some(f) => f,
+            None => self.file.insert(chunks::ChunkWriter::create(
+                &self.dir,
+                chunks::UNDO_FILE,
+                self.seq,
+                self.number,
+            )?),
+        };
+        let c = f.push(bytes)?;
+        self.out.chunks.push((chunks::UNDO, self.chunk, c, None));
+        self.chunk += 1;
+        Ok(())
     }
+
+    /// The file made durable, and its chunks, for [`record_written`].
+    fn finish(mut self) -> Result<chunks::Written, LedgerError> {
+        self.store()?;
+        self.out.file = self
+            .file
+            .take()
+            .map(chunks::ChunkWriter::finish)
+            .transpose()?;
+        Ok(self.out)
+    }
+}
+
+/// Records a file written for night `seq` and its chunks in the transaction: the chunks of `kinds`
+/// night `seq` had go (with their `segment_directory` entries), `w`'s come. A file no chunk is in
+/// any more stays named until [`drop_unnamed_files`].
+fn record_written(
+    txn: &redb::WriteTransaction,
+    seq: u32,
+    kinds: &[u8],
+    w: &chunks::Written,
+) -> Result<(), LedgerError> {
+    let mut t = txn.open_table(chunks::CHUNKS).map_err(st)?;
+    let mut dir = txn.open_table(SEG_DIR).map_err(st)?;
+    for &k in kinds {
+        t.retain_in((k, seq, 0)..=(k, seq, u32::MAX), |_, _| false)
+            .map_err(st)?;
+        if k != chunks::UNDO {
+            dir.retain_in((k, seq, 0)..=(k, seq, u32::MAX), |_, _| false)
+                .map_err(st)?;
+        }
+    }
+    for &(k, chunk, c, d) in &w.chunks {
+        t.insert((k, seq, chunk), c.value()).map_err(st)?;
+        if let Some(d) = d {
+            dir.insert((k, seq, chunk), d).map_err(st)?;
+        }
+    }
+    if let Some((number, what, s, len)) = w.file {
+        txn.open_table(chunks::FILES)
+            .map_err(st)?
+            .insert(number, (what, s, len))
+            .map_err(st)?;
+    }
+    Ok(())
+}
+
+/// Removes from `files` every file no chunk is in any more (replaced by a reprocess, purged): the
+/// file itself goes once the transaction is committed and its night finished.
+fn drop_unnamed_files(txn: &redb::WriteTransaction) -> Result<(), LedgerError> {
+    let mut used = std::collections::HashSet::new();
+    for e in txn
+        .open_table(chunks::CHUNKS)
+        .map_err(st)?
+        .iter()
+        .map_err(st)?
+    {
+        used.insert(e.map_err(st)?.1.value().0);
+    }
+    let mut files = txn.open_table(chunks::FILES).map_err(st)?;
+    files
+        .retain(|number, _| used.contains(&number))
+        .map_err(st)?;
+    Ok(())
+}
+
+/// The next file number (`meta.files_next`: above every number a committed file has).
+fn files_next(t: &impl ReadableTable<&'static str, &'static [u8]>) -> Result<u64, LedgerError> {
+    let Some(g) = t.get("files_next").map_err(st)? else {
+        return Ok(1);
+    };
+    let v = String::from_utf8_lossy(g.value()).into_owned();
+    v.parse()
+        .map_err(|_| LedgerError::Corrupt(format!("meta.files_next: {v:?}")))
 }
 
 /// Records (`images`) from a map, in key order.
@@ -1361,13 +1624,20 @@ fn records(m: &BTreeMap<u64, Vec<u8>>) -> Vec<u8> {
 /// Night `seq`'s before-images, to edit (`reprocess`).
 fn read_undo(
     txn: &redb::WriteTransaction,
+    dir: &Path,
     seq: u32,
 ) -> Result<BTreeMap<u64, Vec<u8>>, LedgerError> {
-    let t = txn.open_table(UNDO).map_err(st)?;
+    let files = txn.open_table(chunks::FILES).map_err(st)?;
+    let mut files = chunks::ChunkFiles::load(Some(&files), dir)?;
+    let list = chunks::list(
+        &txn.open_table(chunks::CHUNKS).map_err(st)?,
+        chunks::UNDO,
+        seq..=seq,
+    )?;
     let mut m = BTreeMap::new();
-    for e in t.range((seq, 0)..=(seq, u32::MAX)).map_err(st)? {
-        let (_, v) = e.map_err(st)?;
-        let v = v.value();
+    let mut buf = Vec::new();
+    for (_, c) in list {
+        let v = files.read(c, &mut buf)?;
         for (k, off, len) in images::parse(v)? {
             m.insert(k, v[off..off + len].to_vec());
         }
@@ -1395,14 +1665,29 @@ impl StateView {
             Some(i) => Images::map(&dir.join(i.file_name()), i)?,
             None => Images::default().seal()?,
         };
-        let t = r.open_table(UNDO).map_err(st)?;
+        // The before-images of nights `from..=last`, read from their undo files (`chunks`).
         let mut undo = Vec::new();
-        for m in from..=last {
-            let mut im = Images::default();
-            for e in t.range((m, 0)..=(m, u32::MAX)).map_err(st)? {
-                im.add(e.map_err(st)?.1.value())?;
+        if from <= last {
+            let files = Ledger::files_table(&r)?;
+            let mut files = chunks::ChunkFiles::load(files.as_ref(), dir)?;
+            let list = chunks::list(
+                &r.open_table(chunks::CHUNKS).map_err(st)?,
+                chunks::UNDO,
+                from..=last,
+            )?;
+            let mut buf = Vec::new();
+            let mut at = list.iter().peekable();
+            for m in from..=last {
+                let mut im = Images::default();
+                while let Some(&&((seq, _), c)) = at.peek() {
+                    if seq != m {
+                        break;
+                    }
+                    im.add(files.read(c, &mut buf)?)?;
+                    at.next();
+                }
+                undo.push(im.seal()?);
             }
-            undo.push(im.seal()?);
         }
         Ok(StateView {
             undo,
@@ -1485,49 +1770,51 @@ fn purged(t: &impl ReadableTable<&'static str, &'static [u8]>) -> Result<(u32, u
         .ok_or_else(|| LedgerError::Corrupt(format!("meta.purged: {v:?}")))
 }
 
-/// Writes night `seq`'s sorted records (the live ones) as chunks of [`Kind::chunk`] records, a chunk
-/// at a time (the night's records are not copied whole).
-fn write_segments(
-    txn: &redb::WriteTransaction,
-    kind: Kind,
+/// Writes night `seq`'s sorted claim and act records (the live ones) as chunks of [`Kind::chunk`]
+/// records, a chunk at a time (the night's records are not copied whole), into its segments file
+/// `number` (`chunks`; none if no record lives), made durable; returns the file and its chunks for
+/// [`record_written`].
+fn write_segment_file(
+    dir: &Path,
     seq: u32,
-    recs: impl Iterator<Item = Rec>,
+    number: u64,
+    claims: impl Iterator<Item = Rec>,
+    acts: impl Iterator<Item = Rec>,
     live: impl Fn(&Rec) -> bool,
-) -> Result<(), LedgerError> {
-    let mut segs = txn.open_table(seg_table(kind)).map_err(st)?;
-    let mut dir = txn.open_table(SEG_DIR).map_err(st)?;
+) -> Result<chunks::Written, LedgerError> {
+    let mut out = chunks::Written::default();
+    let mut file: Option<chunks::ChunkWriter> = None;
     let mut buf = Vec::new();
-    let mut c = Vec::with_capacity(kind.chunk());
-    let mut i = 0u32;
-    let mut recs = recs.filter(|r| live(r)).peekable();
-    while recs.peek().is_some() {
-        c.clear();
-        c.extend(recs.by_ref().take(kind.chunk()));
-        segments::encode(kind, &c, &mut buf);
-        segs.insert((seq, i), buf.as_slice()).map_err(st)?;
-        let lo = c.iter().map(|r| r.date).min().unwrap_or(0);
-        let hi = c.iter().map(|r| r.date).max().unwrap_or(0);
-        dir.insert((kind as u8, seq, i), (lo, hi, c.len() as u32))
-            .map_err(st)?;
-        i += 1;
-    }
-    Ok(())
-}
-
-/// Removes every chunk of night `seq` (its replacement by `reprocess`).
-fn drop_night_segments(txn: &redb::WriteTransaction, seq: u32) -> Result<(), LedgerError> {
-    for kind in [Kind::Claims, Kind::Acts] {
-        let mut segs = txn.open_table(seg_table(kind)).map_err(st)?;
-        segs.retain_in((seq, 0)..=(seq, u32::MAX), |_, _| false)
-            .map_err(st)?;
-        let mut dir = txn.open_table(SEG_DIR).map_err(st)?;
-        dir.retain_in(
-            (kind as u8, seq, 0)..=(kind as u8, seq, u32::MAX),
-            |_, _| false,
-        )
-        .map_err(st)?;
-    }
-    Ok(())
+    let mut write = |kind: Kind, recs: &mut dyn Iterator<Item = Rec>| -> Result<(), LedgerError> {
+        let mut c = Vec::with_capacity(kind.chunk());
+        let mut i = 0u32;
+        let mut recs = recs.filter(|r| live(r)).peekable();
+        while recs.peek().is_some() {
+            c.clear();
+            c.extend(recs.by_ref().take(kind.chunk()));
+            segments::encode(kind, &c, &mut buf);
+            let f = match file.as_mut() {
+                Some(f) => f,
+                None => file.insert(chunks::ChunkWriter::create(
+                    dir,
+                    chunks::SEGMENTS,
+                    seq,
+                    number,
+                )?),
+            };
+            let at = f.push(&buf)?;
+            let lo = c.iter().map(|r| r.date).min().unwrap_or(0);
+            let hi = c.iter().map(|r| r.date).max().unwrap_or(0);
+            out.chunks
+                .push((kind as u8, i, at, Some((lo, hi, c.len() as u32))));
+            i += 1;
+        }
+        Ok(())
+    };
+    write(Kind::Claims, &mut { claims })?;
+    write(Kind::Acts, &mut { acts })?;
+    out.file = file.map(chunks::ChunkWriter::finish).transpose()?;
+    Ok(out)
 }
 
 /// Removes the chunks whose every record is dead (night up to `dead_seq`, latest date before
@@ -1546,24 +1833,17 @@ fn drop_dead_chunks(
             gone.push((kind, seq, chunk));
         }
     }
-    for (kind, seq, chunk) in gone {
-        dir.remove((kind, seq, chunk)).map_err(st)?;
-        let kind = if kind == Kind::Claims as u8 {
-            Kind::Claims
-        } else {
-            Kind::Acts
-        };
-        txn.open_table(seg_table(kind))
-            .map_err(st)?
-            .remove((seq, chunk))
-            .map_err(st)?;
+    let mut t = txn.open_table(chunks::CHUNKS).map_err(st)?;
+    for k in gone {
+        dir.remove(k).map_err(st)?;
+        t.remove(k).map_err(st)?;
     }
     Ok(())
 }
 
-/// Reads every live record of one kind into an [`Index`].
-/// `file`: bytes of the ledger file, which bound the directory's record counts.
-fn load_index(db: &Database, kind: Kind, file: u64) -> Result<Index, LedgerError> {
+/// Reads every live record of one kind into an [`Index`], from the nights' segments files
+/// (`chunks`: each chunk read into one buffer, checked, and its records copied into the columns).
+fn load_index(db: &Database, dir: &Path, kind: Kind) -> Result<Index, LedgerError> {
     let r = db.begin_read().map_err(st)?;
     let (dead_seq, dead_before) = purged(&r.open_table(META).map_err(st)?)?;
     // Sized once from the directory's record counts: growing by doubling faulted in twice the
@@ -1577,19 +1857,26 @@ fn load_index(db: &Database, kind: Kind, file: u64) -> Result<Index, LedgerError
     {
         stored = stored.saturating_add(e.map_err(st)?.1.value().2 as u64);
     }
-    // The records are in the file: counts it cannot hold are corrupt, not a size to allocate.
-    if stored > file / kind.rec() as u64 {
+    let files = Ledger::files_table(&r)?;
+    let mut files = chunks::ChunkFiles::load(files.as_ref(), dir)?;
+    // The records are in the files (opened here, their lengths checked): counts they cannot hold
+    // are corrupt, not a size to allocate.
+    let held = files.open_all(chunks::SEGMENTS)?;
+    if stored > held / kind.rec() as u64 {
         return Err(LedgerError::Corrupt(format!(
-            "{kind:?} segment directory: {stored} records, more than the ledger file's {file} bytes can hold"
+            "{kind:?} segment directory: {stored} records, more than the segments files' {held} bytes can hold"
         )));
     }
-    let t = r.open_table(seg_table(kind)).map_err(st)?;
+    let list = chunks::list(
+        &r.open_table(chunks::CHUNKS).map_err(st)?,
+        kind as u8,
+        0..=u32::MAX,
+    )?;
     // Only a hint: memory refused leaves the columns to grow as they are read.
     let mut cols = segments::Columns::try_with_capacity(kind, stored as usize).unwrap_or_default();
-    for e in t.iter().map_err(st)? {
-        let (k, v) = e.map_err(st)?;
-        let seq = k.value().0;
-        for r in segments::decode(kind, v.value())? {
+    let mut buf = Vec::new();
+    for ((seq, _), c) in list {
+        for r in segments::decode(kind, files.read(c, &mut buf)?)? {
             if !(seq <= dead_seq && r.date < dead_before) {
                 cols.push(kind, seq, &r);
             }
@@ -2338,16 +2625,18 @@ mod tests {
         let image = Ledger::image_ref(&r.open_table(META).unwrap()).unwrap();
         let current = l.current_images(image).unwrap();
         let states = current.iter().map(|(k, v)| (k, v.to_vec())).collect();
-        let undo = r
-            .open_table(UNDO)
-            .unwrap()
-            .iter()
-            .unwrap()
-            .map(|e| {
-                let (k, v) = e.unwrap();
-                (k.value(), v.value().to_vec())
-            })
-            .collect();
+        let files = Ledger::files_table(&r).unwrap();
+        let mut files = chunks::ChunkFiles::load(files.as_ref(), &l.dir).unwrap();
+        let mut buf = Vec::new();
+        let undo = chunks::list(
+            &r.open_table(chunks::CHUNKS).unwrap(),
+            chunks::UNDO,
+            0..=u32::MAX,
+        )
+        .unwrap()
+        .into_iter()
+        .map(|(k, c)| (k, files.read(c, &mut buf).unwrap().to_vec()))
+        .collect();
         (states, undo, image.map(|i| i.text()).unwrap_or_default())
     }
 
@@ -2894,7 +3183,7 @@ mod tests {
         for old in [
             "liquidator-ledger/1",
             "liquidator-ledger/2",
-            "liquidator-ledger/6",
+            "liquidator-ledger/7",
         ] {
             let tmp = tempfile::tempdir().unwrap();
             {
@@ -2912,7 +3201,7 @@ mod tests {
             let msg = e.to_string();
             assert!(matches!(e, LedgerError::Corrupt(_)), "{msg}");
             assert!(
-                msg.contains(old) && msg.contains("liquidator-ledger/5"),
+                msg.contains(old) && msg.contains("liquidator-ledger/6"),
                 "{msg}"
             );
         }
@@ -2925,10 +3214,59 @@ mod tests {
         t.get(k).unwrap().map(|g| g.value().to_vec())
     }
 
+    /// The ledger made as a liquidator of layout 5 kept it: its segments and before-images moved from
+    /// their files (`chunks`) into the `claim_segments`, `act_segments` and `undo` tables, the
+    /// files removed, the tables `chunks` and `files` and `meta.files_next` gone.
+    fn as_layout5(l: &Ledger) {
+        let txn = l.db.begin_write().unwrap();
+        {
+            let mut files = {
+                let f = txn.open_table(chunks::FILES).unwrap();
+                chunks::ChunkFiles::load(Some(&f), &l.dir).unwrap()
+            };
+            let all: Vec<((u8, u32, u32), chunks::ChunkRef)> = txn
+                .open_table(chunks::CHUNKS)
+                .unwrap()
+                .iter()
+                .unwrap()
+                .map(|e| {
+                    let (k, v) = e.unwrap();
+                    (k.value(), chunks::ChunkRef::from_value(v.value()))
+                })
+                .collect();
+            let mut buf = Vec::new();
+            for ((kind, seq, chunk), c) in all {
+                let v = files.read(c, &mut buf).unwrap();
+                let t = match kind {
+                    0 => CLAIM_SEGS,
+                    1 => ACT_SEGS,
+                    _ => UNDO,
+                };
+                txn.open_table(t).unwrap().insert((seq, chunk), v).unwrap();
+            }
+            txn.open_table(UNDO).unwrap();
+            txn.open_table(CLAIM_SEGS).unwrap();
+            txn.open_table(ACT_SEGS).unwrap();
+            let mut meta = txn.open_table(META).unwrap();
+            meta.remove("files_next").unwrap();
+            meta.insert("schema", SCHEMA5).unwrap();
+        }
+        txn.delete_table(chunks::CHUNKS).unwrap();
+        txn.delete_table(chunks::FILES).unwrap();
+        txn.commit().unwrap();
+        for e in std::fs::read_dir(&l.dir).unwrap() {
+            let e = e.unwrap();
+            if chunks::is_ours(&e.file_name().to_string_lossy()).is_some() {
+                std::fs::remove_file(e.path()).unwrap();
+            }
+        }
+    }
+
     /// The ledger made as a liquidator of `schema` (layout 3 or 4) kept it: `states` (beneficiary,
     /// state) in `benefs` buckets of the top 14 bits of the mixed key (layout 3's; layout 4 with
     /// `meta.buckets` = "16384 0"), no image file named.
     fn as_older_layout(l: &Ledger, schema: &[u8], states: &[(u64, BenefState)]) {
+        as_layout5(l);
         let txn = l.db.begin_write().unwrap();
         {
             let mut t = txn.open_table(BENEFS).unwrap();
