@@ -31,12 +31,22 @@ use std::collections::HashMap;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+/// A [`CHUNKS`] key: (kind, night, chunk).
+pub type ChunkKey = (u8, u32, u32);
+/// A [`CHUNKS`] value: (file number, offset, length, xxh3-64) — [`ChunkRef::value`].
+pub type ChunkValue = (u64, u64, u64, u64);
+/// A [`FILES`] value: (what, night, length).
+pub type FileValue = (u8, u32, u64);
+/// A chunk written: (kind, chunk, where, (oldest date, latest date, records) of a segment chunk).
+pub type ChunkWritten = (u8, u32, ChunkRef, Option<(u32, u32, u32)>);
+/// The `files` table as a read transaction opens it.
+pub type FilesTable = redb::ReadOnlyTable<u64, FileValue>;
+
 /// (kind: [`crate::segments::Kind`] as u8, or [`UNDO`]; night; chunk) → (file number, offset,
 /// length, xxh3-64 of the chunk's bytes).
-pub const CHUNKS: TableDefinition<(u8, u32, u32), (u64, u64, u64, u64)> =
-    TableDefinition::new("chunks");
+pub const CHUNKS: TableDefinition<ChunkKey, ChunkValue> = TableDefinition::new("chunks");
 /// file number → (what: [`SEGMENTS`] or [`UNDO_FILE`], night, length in bytes).
-pub const FILES: TableDefinition<u64, (u8, u32, u64)> = TableDefinition::new("files");
+pub const FILES: TableDefinition<u64, FileValue> = TableDefinition::new("files");
 
 /// The kind of a before-image chunk in [`CHUNKS`] (claims and acts: `Kind as u8`, 0 and 1).
 pub const UNDO: u8 = 2;
@@ -69,7 +79,11 @@ impl ChunkRef {
 
 /// The name of file `number` holding `what` of night `seq`.
 pub fn file_name(what: u8, seq: u32, number: u64) -> String {
-    let prefix = if what == UNDO_FILE { "undo" } else { "segments" };
+    let prefix = if what == UNDO_FILE {
+        "undo"
+    } else {
+        "segments"
+    };
     format!("{prefix}.{seq}.{number}.dat")
 }
 
@@ -108,7 +122,7 @@ pub struct Written {
     /// (file number, what, night, length); `None`: no chunk, no file.
     pub file: Option<(u64, u8, u32, u64)>,
     /// (kind, chunk, where, (oldest date, latest date, records) for a segment chunk).
-    pub chunks: Vec<(u8, u32, ChunkRef, Option<(u32, u32, u32)>)>,
+    pub chunks: Vec<ChunkWritten>,
 }
 
 impl ChunkWriter {
@@ -164,7 +178,7 @@ impl ChunkWriter {
 /// its recorded length.
 pub struct ChunkFiles {
     dir: PathBuf,
-    files: HashMap<u64, (u8, u32, u64)>,
+    files: HashMap<u64, FileValue>,
     open: HashMap<u64, std::fs::File>,
 }
 
@@ -177,7 +191,7 @@ fn corrupt(what: String) -> LedgerError {
 impl ChunkFiles {
     /// The files `t` names (`None`: a ledger of an older layout, with no such table).
     pub fn load(
-        t: Option<&impl ReadableTable<u64, (u8, u32, u64)>>,
+        t: Option<&impl ReadableTable<u64, FileValue>>,
         dir: &Path,
     ) -> Result<ChunkFiles, LedgerError> {
         let mut files = HashMap::new();
@@ -195,7 +209,7 @@ impl ChunkFiles {
     }
 
     /// The file numbers named.
-    pub fn named(&self) -> impl Iterator<Item = (u64, (u8, u32, u64))> + '_ {
+    pub fn named(&self) -> impl Iterator<Item = (u64, FileValue)> + '_ {
         self.files.iter().map(|(k, v)| (*k, *v))
     }
 
@@ -226,10 +240,11 @@ impl ChunkFiles {
     }
 
     fn file(&mut self, number: u64) -> Result<(&std::fs::File, u64), LedgerError> {
-        let &(what, seq, len) = self
-            .files
-            .get(&number)
-            .ok_or_else(|| corrupt(format!("a chunk in file {number}, which no file entry names")))?;
+        let &(what, seq, len) = self.files.get(&number).ok_or_else(|| {
+            corrupt(format!(
+                "a chunk in file {number}, which no file entry names"
+            ))
+        })?;
         if !self.open.contains_key(&number) {
             let path = self.dir.join(file_name(what, seq, number));
             let f = match std::fs::File::open(&path) {
@@ -262,12 +277,16 @@ impl ChunkFiles {
     pub fn read<'b>(&mut self, c: ChunkRef, buf: &'b mut Vec<u8>) -> Result<&'b [u8], LedgerError> {
         let dir = self.dir.clone();
         let (f, len) = self.file(c.file)?;
-        let end = c.off.checked_add(c.len).filter(|&e| e <= len).ok_or_else(|| {
-            corrupt(format!(
-                "a chunk at {}+{} of file {} ({len} bytes)",
-                c.off, c.len, c.file
-            ))
-        })?;
+        let end = c
+            .off
+            .checked_add(c.len)
+            .filter(|&e| e <= len)
+            .ok_or_else(|| {
+                corrupt(format!(
+                    "a chunk at {}+{} of file {} ({len} bytes)",
+                    c.off, c.len, c.file
+                ))
+            })?;
         let n = usize::try_from(end - c.off).map_err(|_| corrupt("a chunk too long".into()))?;
         buf.clear();
         buf.resize(n, 0);
@@ -284,8 +303,9 @@ impl ChunkFiles {
 }
 
 /// The chunks of `kind` of nights `seqs` in `t`, in (night, chunk) order.
+#[allow(clippy::type_complexity)]
 pub fn list(
-    t: &impl ReadableTable<(u8, u32, u32), (u64, u64, u64, u64)>,
+    t: &impl ReadableTable<ChunkKey, ChunkValue>,
     kind: u8,
     seqs: std::ops::RangeInclusive<u32>,
 ) -> Result<Vec<((u32, u32), ChunkRef)>, LedgerError> {

@@ -416,9 +416,7 @@ impl Ledger {
     }
 
     /// The `files` table (`chunks`), if the ledger has one (layout 6; not before its upgrade).
-    fn files_table(
-        r: &redb::ReadTransaction,
-    ) -> Result<Option<redb::ReadOnlyTable<u64, (u8, u32, u64)>>, LedgerError> {
+    fn files_table(r: &redb::ReadTransaction) -> Result<Option<chunks::FilesTable>, LedgerError> {
         match r.open_table(chunks::FILES) {
             Ok(t) => Ok(Some(t)),
             Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
@@ -1178,6 +1176,10 @@ impl Ledger {
             max: sizes.last().copied().unwrap_or(0),
             sessions,
         };
+        // Every file named is there, of its length (what a night's reader checks of the
+        // segments files, and a reprocess of the undo files).
+        files.open_all(chunks::SEGMENTS)?;
+        files.open_all(chunks::UNDO_FILE)?;
         let mut undo_images = 0u64;
         let mut buf = Vec::new();
         for (_, c) in chunks::list(
@@ -3399,6 +3401,280 @@ mod tests {
                 assert_eq!(got, Some(100 + k as i64), "{k}");
             }
         }
+    }
+
+    /// The segment and undo files in the ledger directory (`chunks`), sorted.
+    fn chunk_files(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| chunks::is_ours(n).is_some())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// A night of claim numbers `keys` dated `date`, paid.
+    fn claims_night(keys: std::ops::Range<u64>, date: u32) -> NightSink {
+        let mut night = NightSink::new(20260316);
+        for key in keys {
+            night.claims.push(ClaimSeen {
+                key,
+                date,
+                paid: true,
+            });
+        }
+        night
+    }
+
+    /// Layout 5 kept the claim and act segments and the before-images in redb. Opened, the ledger
+    /// is upgraded to layout 6 — after a night left pending is rolled back (its savepoint holds the
+    /// layout-5 tables) —: the same chunks in files, the tables gone, the same claims, acts and
+    /// before-images read, and it takes its next night.
+    #[test]
+    fn a_layout_5_ledger_with_a_night_pending_is_rolled_back_then_upgraded_to_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let states = many_states(0, 2_000, 100);
+        let refs: Vec<(u64, &BenefState)> = states.iter().map(|(k, s)| (*k, s)).collect();
+        let night1 = claims_night(0..400_000, 20260301);
+        let stats1;
+        {
+            let (mut l, _) = Ledger::open(tmp.path()).unwrap();
+            commit_with_states(&mut l, 1, Date(20231216), &night1, &refs);
+            stats1 = l.stats().unwrap();
+            assert_eq!(
+                chunk_files(tmp.path()),
+                ["segments.1.1.dat", "undo.1.2.dat"]
+            );
+            as_layout5(&l);
+            assert!(chunk_files(tmp.path()).is_empty());
+            assert_eq!(meta(&l, "schema").as_deref(), Some(SCHEMA5));
+            // Night 2 as a layout-5 liquidator leaves it when killed before the rename.
+            let txn = l.db.begin_write().unwrap();
+            let savepoint = txn.persistent_savepoint().unwrap();
+            {
+                let mut meta = txn.open_table(META).unwrap();
+                let p = Pending {
+                    savepoint,
+                    seq: 2,
+                    staging: tmp.path().join("staging"),
+                    out: tmp.path().join("out"),
+                };
+                meta.insert("pending", serde_json::to_vec(&p).unwrap().as_slice())
+                    .unwrap();
+            }
+            txn.commit().unwrap();
+            std::fs::create_dir_all(tmp.path().join("staging")).unwrap();
+            // and a file a killed upgrade left
+            std::fs::write(tmp.path().join("segments.1.1.dat"), b"torn").unwrap();
+        }
+        let (mut l, resolved) = Ledger::open(tmp.path()).unwrap();
+        assert!(matches!(resolved, Some(Resolved::RolledBack(_))));
+        assert_eq!(meta(&l, "schema").as_deref(), Some(SCHEMA));
+        assert_eq!(meta(&l, "pending"), None);
+        {
+            let r = l.db.begin_read().unwrap();
+            assert!(r.open_table(CLAIM_SEGS).is_err());
+            assert!(r.open_table(ACT_SEGS).is_err());
+            assert!(r.open_table(UNDO).is_err());
+        }
+        assert_eq!(
+            chunk_files(tmp.path()),
+            ["segments.1.1.dat", "undo.1.2.dat"]
+        );
+        let stats = l.stats().unwrap();
+        assert_eq!(
+            (
+                stats.claims,
+                stats.acts,
+                stats.undo_images,
+                stats.beneficiaries
+            ),
+            (
+                stats1.claims,
+                stats1.acts,
+                stats1.undo_images,
+                stats1.beneficiaries
+            )
+        );
+        assert_eq!(stats.claims, 400_000);
+        let r = l.reader(None).unwrap();
+        for k in [0u32, 123_456, 399_999] {
+            assert!(r.claim(0, k).is_some(), "claim {k} lost by the upgrade");
+        }
+        assert!(r.claim(0, 400_000).is_none());
+        assert!(r.error().is_none());
+        drop(r);
+        // and it takes its next night, whose before-images are night 1's states
+        let changed = many_states(0, 100, 9_000);
+        let refs: Vec<(u64, &BenefState)> = changed.iter().map(|(k, s)| (*k, s)).collect();
+        commit_with_states(
+            &mut l,
+            2,
+            Date(20231216),
+            &claims_night(400_000..400_010, 20260310),
+            &refs,
+        );
+        let before = l.states_after(1).unwrap();
+        for k in [0u64, 99, 1_999] {
+            assert_eq!(
+                before.state(k).unwrap().map(|s| s.pf_used(2026)),
+                Some(100 + k as i64)
+            );
+        }
+        assert_eq!(l.stats().unwrap().claims, 400_010);
+    }
+
+    /// A file the committed directory names is read only as it was written: missing, of another
+    /// length, or with a chunk whose bytes do not give its checksum, it is corrupt (exit 11) — the
+    /// reader's lookups fail, and so do `ledger stats` and a `reprocess`'s before-images.
+    #[test]
+    fn a_segment_or_undo_file_missing_truncated_or_changed_is_refused_as_corrupt() {
+        for (file, how, says) in [
+            ("segments.1.1.dat", "remove", "missing"),
+            ("segments.1.1.dat", "append", "the ledger recorded"),
+            ("segments.1.1.dat", "flip", "checksum mismatch"),
+            ("undo.1.2.dat", "remove", "missing"),
+            ("undo.1.2.dat", "flip", "checksum mismatch"),
+        ] {
+            let tmp = tempfile::tempdir().unwrap();
+            let (mut l, _) = Ledger::open(tmp.path()).unwrap();
+            let states = many_states(0, 50, 100);
+            let refs: Vec<(u64, &BenefState)> = states.iter().map(|(k, s)| (*k, s)).collect();
+            commit_with_states(
+                &mut l,
+                1,
+                Date(20231216),
+                &claims_night(0..1_000, 20260301),
+                &refs,
+            );
+            let path = tmp.path().join(file);
+            let mut bytes = std::fs::read(&path).unwrap();
+            match how {
+                "remove" => std::fs::remove_file(&path).unwrap(),
+                "append" => {
+                    bytes.push(0);
+                    std::fs::write(&path, &bytes).unwrap();
+                }
+                _ => {
+                    bytes[5] ^= 1;
+                    std::fs::write(&path, &bytes).unwrap();
+                }
+            }
+            let e = if file.starts_with("segments") {
+                let r = l.reader(None).unwrap();
+                assert!(r.claim(0, 10).is_none());
+                r.error().unwrap()
+            } else {
+                let Err(e) = l.states_after(0) else {
+                    panic!("{file} {how}: before-images read")
+                };
+                assert!(matches!(e, LedgerError::Corrupt(_)), "{e}");
+                e.to_string()
+            };
+            assert!(
+                e.contains("corrupt") && e.contains(says),
+                "{file} {how}: {e}"
+            );
+            // `stats` checks every file's length, and reads the before-images.
+            if (file, how) != ("segments.1.1.dat", "flip") {
+                let Err(e) = l.stats() else {
+                    panic!("{file} {how}: stats read")
+                };
+                assert!(matches!(e, LedgerError::Corrupt(_)), "{e}");
+            }
+        }
+    }
+
+    /// Files no committed directory names are removed: at the open (left by a commit that did not
+    /// complete, or a killed upgrade), and once a night is finished (the night's file a reprocess
+    /// replaced, a night's file the purge emptied) — not before, a rollback to the savepoint needs
+    /// them. Files of other names are left alone.
+    #[test]
+    fn segment_and_undo_files_no_committed_directory_names_are_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut l, _) = Ledger::open(tmp.path()).unwrap();
+        let states = many_states(0, 50, 100);
+        let refs: Vec<(u64, &BenefState)> = states.iter().map(|(k, s)| (*k, s)).collect();
+        commit_with_states(
+            &mut l,
+            1,
+            Date(20231216),
+            &claims_night(0..100, 20240110),
+            &refs,
+        );
+        assert_eq!(
+            chunk_files(tmp.path()),
+            ["segments.1.1.dat", "undo.1.2.dat"]
+        );
+        // A reprocess of night 1 replaces its files: the old ones go once it is finished.
+        let dir = tmp.path().to_path_buf();
+        let night = claims_night(0..90, 20240110);
+        let p = l
+            .commit_night(&NightCommit {
+                sender: 1,
+                batch_no: 1,
+                batch_date: Date(20260316),
+                checksum: format!("{:016x}", 1),
+                oldest: Date(20231216),
+                states: &refs,
+                encoded: None,
+                night: &night,
+                staging: &dir.join("staging"),
+                out: &dir.join("out"),
+                replaces: Some(1),
+                current: None,
+            })
+            .unwrap();
+        assert_eq!(
+            chunk_files(tmp.path()),
+            [
+                "segments.1.1.dat",
+                "segments.1.3.dat",
+                "undo.1.2.dat",
+                "undo.1.4.dat"
+            ],
+            "the replaced files stay until the night is finished"
+        );
+        l.finish(&p).unwrap();
+        assert_eq!(
+            chunk_files(tmp.path()),
+            ["segments.1.3.dat", "undo.1.4.dat"]
+        );
+        assert_eq!(l.stats().unwrap().claims, 90);
+        // Left by commits that did not complete: removed at the next open; other names stay.
+        for f in [
+            "segments.2.5.dat",
+            "undo.2.6.dat",
+            "undo.1.2.dat",
+            "segments.01.3.dat",
+            "notes.dat",
+        ] {
+            std::fs::write(tmp.path().join(f), b"x").unwrap();
+        }
+        drop(l);
+        let (mut l, _) = Ledger::open(tmp.path()).unwrap();
+        assert_eq!(
+            chunk_files(tmp.path()),
+            ["segments.1.3.dat", "undo.1.4.dat"]
+        );
+        assert!(tmp.path().join("segments.01.3.dat").exists());
+        assert!(tmp.path().join("notes.dat").exists());
+        // A month later the purge kills every record of night 1: its chunks go, then its file.
+        commit_with_states(
+            &mut l,
+            2,
+            Date(20240216),
+            &claims_night(1_000..1_010, 20260301),
+            &[],
+        );
+        let files = chunk_files(tmp.path());
+        assert!(
+            !files.contains(&"segments.1.3.dat".to_string()),
+            "{files:?}"
+        );
+        assert!(files.contains(&"undo.1.4.dat".to_string()), "{files:?}");
+        assert_eq!(l.stats().unwrap().claims, 10);
     }
 
     #[test]
