@@ -1,5 +1,11 @@
 //! The store's large writes sent to the disk without the page cache (`O_DIRECT`).
 //!
+//! Since layout 6 (LEDGER19) the store holds no large value: the chunks this was written for are in
+//! files of their own (`chunks`, written with `O_DIRECT` by `WriteBack::direct_large`), and a
+//! night's writes into `ledger.redb` are all small pages, which take redb's own path below. The
+//! backend stays for what a ledger still writes large (none on a night; a layout-5 ledger's
+//! upgrade only reads its chunks), and the figures below are those of layout 5.
+//!
 //! Why: a national night's commit writes ≈ 340 MB into `ledger.redb` (the night's claim and act
 //! segments and its before-images, in 4 MiB chunks: `segments::CHUNK_BYTES`), and through the page
 //! cache each byte is copied into a page the kernel must first find: on this machine, a virtual

@@ -8,12 +8,16 @@
 //!   franchise counters, per practitioner-day sessions and daily counters, open debts), pruned of what
 //!   the time limit makes useless, as sorted records with their radix table, written whole by each
 //!   night and mapped read-only by the next ([`images`]);
-//! * `claim_segments`, `act_segments`: per night, every (practitioner, claim number) read, paid or
-//!   rejected, with the latest date of care, and every CCAM act paid (a 64-bit hash + a 64-bit
-//!   check) with its date of care, as sorted chunks ([`segments`]);
+//! * the segments files (`segments.SEQ.N.dat`, beside the store, layout 6): per night, every
+//!   (practitioner, claim number) read, paid or rejected, with the latest date of care, and every
+//!   CCAM act paid (a 64-bit hash + a 64-bit check) with its date of care, as sorted chunks
+//!   ([`segments`]), written once ([`chunks`]);
 //! * `batches`: the nights committed (sender, batch number, checksum of the file);
-//! * `undo`: for the last [`UNDO_NIGHTS`] nights, the state before the night of each beneficiary the
-//!   night changed, one sorted segment per night (what `reprocess` re-liquidates against);
+//! * the undo files (`undo.SEQ.N.dat`): for the last [`UNDO_NIGHTS`] nights, the state before the
+//!   night of each beneficiary the night changed, one sorted segment per night (what `reprocess`
+//!   re-liquidates against);
+//! * `chunks`, `files`, `segment_directory`: where each chunk of those files lies (file, offset,
+//!   length, checksum), the files named, and each segment chunk's dates and record count (the purge);
 //! * `meta`: the layout version, the pending marker of the all-or-nothing protocol, the last purge.
 //!
 //! A run reads states, claims and acts into memory in background threads while the claims file is
@@ -53,9 +57,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 /// The store's file in the ledger directory.
 pub const FILE: &str = "ledger.redb";
 /// redb's page cache (its read cache and its write buffer, half of it at most, together). The
-/// states are in image files of their own (layout 5): what redb reads is the claim and act chunks,
-/// once each (`load_index`, copied into the indexes as they are read), and the commit's few table
-/// pages; what it writes goes to the file as the write buffer fills (`writeback`). A chunk read is
+/// states are in image files of their own (layout 5), the claim and act chunks and the
+/// before-images too (layout 6, `chunks`): what redb reads and writes is the directory and the
+/// commit's few table pages. Until layout 6 it read the claim and act chunks, once each. A chunk read is
 /// a fresh 4 MiB buffer that the cache keeps until it is evicted: at 64 MiB the loads held 64 MiB
 /// of chunks read already, through the whole liquidation (issue #14: RssAnon peaks of national
 /// night 2, alternated ×3, refs loaded 302–308 → 254–258 MiB, liquidation 541–566 → 470–526 MiB,
@@ -2810,8 +2814,8 @@ mod tests {
         let _ledger = ledger_after_one_night(&dir);
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&dir), 0o750);
-        let files = [vec![FILE.to_string()], image_files(&dir)].concat();
-        assert_eq!(files.len(), 2, "{files:?}");
+        let files = [vec![FILE.to_string()], image_files(&dir), chunk_files(&dir)].concat();
+        assert_eq!(files.len(), 3, "{files:?}");
         for f in files {
             assert_eq!(
                 mode(&dir.join(&f)) & 0o007,
