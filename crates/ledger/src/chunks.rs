@@ -174,12 +174,14 @@ impl ChunkWriter {
     }
 }
 
-/// The files a read transaction names, opened as their chunks are read; each checked once against
-/// its recorded length.
+/// The files a read transaction names, opened as their chunks are read, each checked against its
+/// recorded length. One is open at a time: the chunks are read in (night, chunk) order, file after
+/// file, and a ledger of 27 months names ≈ 800 segments files (a descriptor each, kept, would pass
+/// the usual limit of 1 024 with the claims' and acts' loads side by side).
 pub struct ChunkFiles {
     dir: PathBuf,
     files: HashMap<u64, FileValue>,
-    open: HashMap<u64, std::fs::File>,
+    open: Option<(u64, std::fs::File)>,
 }
 
 fn corrupt(what: String) -> LedgerError {
@@ -204,7 +206,7 @@ impl ChunkFiles {
         Ok(ChunkFiles {
             dir: dir.to_path_buf(),
             files,
-            open: HashMap::new(),
+            open: None,
         })
     }
 
@@ -222,21 +224,40 @@ impl ChunkFiles {
             .sum()
     }
 
-    /// Opens every file named holding `what` and checks its length against the record: the
-    /// bytes they hold, for real (what bounds the records a directory may claim).
-    pub fn open_all(&mut self, what: u8) -> Result<u64, LedgerError> {
-        let mut numbers: Vec<u64> = self
-            .files
-            .iter()
-            .filter(|(_, v)| v.0 == what)
-            .map(|(k, _)| *k)
-            .collect();
-        numbers.sort_unstable();
+    /// Checks every file named holding `what`: there, of its recorded length. Returns the bytes
+    /// they hold, for real (what bounds the records a directory may claim).
+    pub fn check_all(&self, what: u8) -> Result<u64, LedgerError> {
         let mut total = 0u64;
-        for n in numbers {
-            total = total.saturating_add(self.file(n)?.1);
+        for (&number, &(w, seq, len)) in &self.files {
+            if w == what {
+                let path = self.dir.join(file_name(w, seq, number));
+                Self::check(&path, std::fs::metadata(&path), len)?;
+                total = total.saturating_add(len);
+            }
         }
         Ok(total)
+    }
+
+    /// A file's metadata `m` against its recorded length.
+    fn check(
+        path: &Path,
+        m: std::io::Result<std::fs::Metadata>,
+        len: u64,
+    ) -> Result<(), LedgerError> {
+        let on_disk = match m {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(corrupt(format!("{}: missing", path.display())));
+            }
+            Err(e) => return Err(LedgerError::Io(path.to_path_buf(), e)),
+        };
+        if on_disk != len {
+            return Err(corrupt(format!(
+                "{}: {on_disk} bytes, the ledger recorded {len}",
+                path.display()
+            )));
+        }
+        Ok(())
     }
 
     fn file(&mut self, number: u64) -> Result<(&std::fs::File, u64), LedgerError> {
@@ -245,7 +266,8 @@ impl ChunkFiles {
                 "a chunk in file {number}, which no file entry names"
             ))
         })?;
-        if !self.open.contains_key(&number) {
+        if self.open.as_ref().is_none_or(|o| o.0 != number) {
+            self.open = None;
             let path = self.dir.join(file_name(what, seq, number));
             let f = match std::fs::File::open(&path) {
                 Ok(f) => f,
@@ -254,23 +276,13 @@ impl ChunkFiles {
                 }
                 Err(e) => return Err(LedgerError::Io(path, e)),
             };
-            let on_disk = f
-                .metadata()
-                .map_err(|e| LedgerError::Io(path.clone(), e))?
-                .len();
-            if on_disk != len {
-                return Err(corrupt(format!(
-                    "{}: {on_disk} bytes, the ledger recorded {len}",
-                    path.display()
-                )));
-            }
-            self.open.insert(number, f);
+            Self::check(&path, f.metadata(), len)?;
+            self.open = Some((number, f));
         }
-        let f = self
-            .open
-            .get(&number)
-            .ok_or_else(|| corrupt(format!("file {number} not open")))?;
-        Ok((f, len))
+        match &self.open {
+            Some((_, f)) => Ok((f, len)),
+            None => Err(corrupt(format!("file {number} not open"))),
+        }
     }
 
     /// Reads chunk `c` into `buf` and checks it against its checksum.

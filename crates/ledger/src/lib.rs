@@ -1182,8 +1182,8 @@ impl Ledger {
         };
         // Every file named is there, of its length (what a night's reader checks of the
         // segments files, and a reprocess of the undo files).
-        files.open_all(chunks::SEGMENTS)?;
-        files.open_all(chunks::UNDO_FILE)?;
+        files.check_all(chunks::SEGMENTS)?;
+        files.check_all(chunks::UNDO_FILE)?;
         let mut undo_images = 0u64;
         let mut buf = Vec::new();
         for (_, c) in chunks::list(
@@ -1865,9 +1865,9 @@ fn load_index(db: &Database, dir: &Path, kind: Kind) -> Result<Index, LedgerErro
     }
     let files = Ledger::files_table(&r)?;
     let mut files = chunks::ChunkFiles::load(files.as_ref(), dir)?;
-    // The records are in the files (opened here, their lengths checked): counts they cannot hold
-    // are corrupt, not a size to allocate.
-    let held = files.open_all(chunks::SEGMENTS)?;
+    // The records are in the files (their lengths checked here): counts they cannot hold are
+    // corrupt, not a size to allocate.
+    let held = files.check_all(chunks::SEGMENTS)?;
     if stored > held / kind.rec() as u64 {
         return Err(LedgerError::Corrupt(format!(
             "{kind:?} segment directory: {stored} records, more than the segments files' {held} bytes can hold"
