@@ -14,7 +14,8 @@
 use crate::LedgerError;
 use rayon::prelude::*;
 
-/// Most bytes of one stored chunk (one redb value: a chunk of segment records, or of before-images).
+/// Most bytes of one stored chunk (a chunk of segment records, or of before-images: in a file of its
+/// own since layout 6, `chunks`; one redb value until then, hence the size).
 /// redb gives a value's leaf a page of a power-of-two number of 4 KiB pages (a buddy allocator)
 /// and writes the page whole: chunks of 2^18 records (3 MiB of claims, 5 MiB of acts) and
 /// before-image chunks cut just past 4 MiB took 4, 8 and 8 MiB pages — a third to a half of what
