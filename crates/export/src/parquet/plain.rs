@@ -290,15 +290,28 @@ impl TextChunk {
         &mut self,
         cells: impl ExactSizeIterator<Item = [u8; N]>,
     ) {
+        let n = cells.len();
         if let Some(levels) = &mut self.levels {
-            levels.extend(std::iter::repeat_n(1, cells.len()));
+            levels.extend(std::iter::repeat_n(1, n));
         }
-        self.bytes.reserve(cells.len() * N);
-        self.ends.reserve(cells.len());
-        for c in cells {
-            self.bytes.extend_from_slice(&c);
-            self.ends.push(self.bytes.len() as u32);
+        // Written by position into buffers sized once for the slice, as `push_fixed_opt` (a
+        // `Vec::push` per buffer and cell reloaded and stored each length).
+        let (b0, e0) = (self.bytes.len(), self.ends.len());
+        self.bytes.resize(b0 + n * N, 0);
+        self.ends.resize(e0 + n, 0);
+        let bytes = self.bytes.get_mut(b0..).unwrap_or_default();
+        let ends = self.ends.get_mut(e0..).unwrap_or_default();
+        // The end of each cell as `bytes.len() as u32` would give it.
+        let mut end = b0 as u32;
+        let mut k = 0;
+        for ((c, b), e) in cells.zip(bytes.chunks_exact_mut(N)).zip(ends.iter_mut()) {
+            b.copy_from_slice(&c);
+            end = end.wrapping_add(N as u32);
+            *e = end;
+            k += 1;
         }
+        self.bytes.truncate(b0 + k * N);
+        self.ends.truncate(e0 + k);
     }
 
     /// Appends a cell of `N` bytes or a null cell per item of `cells` (a nullable column: an error
