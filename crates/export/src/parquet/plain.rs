@@ -19,7 +19,7 @@
 //! byte counts per page (offset index) and per chunk; the encodings {RLE, PLAIN} and the pages'
 //! encoding statistics.
 
-use super::dict::{Chunk, PAGE_ROWS, hybrid_with};
+use super::dict::{Chunk, PAGE_ROWS, hybrid_levels, non_null};
 use super::pool;
 use parquet::basic::{BoundaryOrder, Compression, Encoding, EncodingMask, PageType};
 use parquet::column::page::{CompressedPage, Page, PageWriter};
@@ -374,7 +374,7 @@ impl TextChunk {
             Some(levels) => {
                 let mut v = 0;
                 for l in levels.chunks(PAGE_ROWS) {
-                    let n = l.iter().filter(|&&x| x != 0).count();
+                    let n = non_null(l);
                     specs.push((l.len(), v, n));
                     v += n;
                 }
@@ -422,7 +422,7 @@ impl TextChunk {
                     .get(p * PAGE_ROWS..p * PAGE_ROWS + page_rows)
                     .unwrap_or_default();
                 page.extend_from_slice(&[0; 4]);
-                hybrid_with(l, 1, true, &mut page);
+                hybrid_levels(l, true, &mut page);
                 let len = (page.len() - 4) as u32;
                 page[..4].copy_from_slice(&len.to_le_bytes());
             }
@@ -583,14 +583,14 @@ impl Int64Chunk {
         let mut pages = Pages::new(&mut out, Encoding::PLAIN);
         let mut next = 0;
         for levels in self.levels.chunks(PAGE_ROWS) {
-            let n = levels.iter().filter(|&&l| l != 0).count();
+            let n = non_null(levels);
             let values = self.values.get(next..next + n).ok_or_else(|| {
                 parquet::errors::ParquetError::General("fewer values than levels".into())
             })?;
             next += n;
             let mut page = pool::buffer(levels.len() / 8 + 8 * n + 16);
             page.extend_from_slice(&[0; 4]);
-            hybrid_with(levels, 1, true, &mut page);
+            hybrid_levels(levels, true, &mut page);
             let len = (page.len() - 4) as u32;
             page[..4].copy_from_slice(&len.to_le_bytes());
             for v in values {
