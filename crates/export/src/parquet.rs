@@ -738,13 +738,13 @@ fn digits9(n: u32) -> [u8; 9] {
     // Lanes in memory order (little-endian): the high 4 digits, then the low 4. The products stay
     // within their lanes and below 2^64, and each remainder is not negative (a quotient exact on
     // its lane): `wrapping_*` only spares the release profile's overflow checks.
-    let v = rest / 10_000 | (rest % 10_000) << 32;
+    let v = (rest / 10_000) | ((rest % 10_000) << 32);
     // Per 32-bit lane `y < 10 000`: `y / 100 = (y × 10 486) >> 20`.
-    let q = v.wrapping_mul(10_486) >> 20 & 0x0000_007F_0000_007F;
-    let v = q | v.wrapping_sub(q.wrapping_mul(100)) << 16;
+    let q = (v.wrapping_mul(10_486) >> 20) & 0x0000_007F_0000_007F;
+    let v = q | (v.wrapping_sub(q.wrapping_mul(100)) << 16);
     // Per 16-bit lane `y < 100`: `y / 10 = (y × 103) >> 10`.
-    let q = v.wrapping_mul(103) >> 10 & 0x000F_000F_000F_000F;
-    let v = q | v.wrapping_sub(q.wrapping_mul(10)) << 8;
+    let q = (v.wrapping_mul(103) >> 10) & 0x000F_000F_000F_000F;
+    let v = q | (v.wrapping_sub(q.wrapping_mul(10)) << 8);
     let digits = (v | 0x3030_3030_3030_3030).to_le_bytes();
     let mut d = [b'0' + first as u8; 9];
     d[1..].copy_from_slice(&digits);
