@@ -726,29 +726,44 @@ fn padded9(b: &mut Vec<u8>, n: u32) {
     b.extend_from_slice(&digits9(n));
 }
 
-/// The 9 bytes [`padded9`] appends.
+/// The 9 bytes [`padded9`] appends: the first digit, then the other 8 computed side by side in the
+/// lanes of one integer (SWAR: the two halves of 4 digits in 32-bit lanes, split into pairs in
+/// 16-bit lanes, then into digits in bytes; each step's quotient is a multiplication and a shift
+/// exact on its lane's range). About 20 instructions, where one division by 100 per pair of digits
+/// took about 35 (callgrind, 100 k-claim day).
 #[inline(always)]
 fn digits9(n: u32) -> [u8; 9] {
-    const PAIRS: [u8; 200] = {
-        let mut t = [0u8; 200];
-        let mut i = 0;
-        while i < 100 {
-            t[2 * i] = b'0' + (i / 10) as u8;
-            t[2 * i + 1] = b'0' + (i % 10) as u8;
-            i += 1;
-        }
-        t
-    };
-    let mut x = n % 1_000_000_000;
-    let mut d = [0u8; 9];
-    for k in (0..4).rev() {
-        let r = (x % 100) as usize * 2;
-        x /= 100;
-        d[1 + 2 * k] = PAIRS[r];
-        d[2 + 2 * k] = PAIRS[r + 1];
-    }
-    d[0] = b'0' + x as u8;
+    let x = n % 1_000_000_000;
+    let (first, rest) = (x / 100_000_000, u64::from(x % 100_000_000));
+    // Lanes in memory order (little-endian): the high 4 digits, then the low 4. The products stay
+    // within their lanes and below 2^64, and each remainder is not negative (a quotient exact on
+    // its lane): `wrapping_*` only spares the release profile's overflow checks.
+    let v = (rest / 10_000) | ((rest % 10_000) << 32);
+    // Per 32-bit lane `y < 10 000`: `y / 100 = (y × 10 486) >> 20`.
+    let q = (v.wrapping_mul(10_486) >> 20) & 0x0000_007F_0000_007F;
+    let v = q | (v.wrapping_sub(q.wrapping_mul(100)) << 16);
+    // Per 16-bit lane `y < 100`: `y / 10 = (y × 103) >> 10`.
+    let q = (v.wrapping_mul(103) >> 10) & 0x000F_000F_000F_000F;
+    let v = q | (v.wrapping_sub(q.wrapping_mul(10)) << 8);
+    let digits = (v | 0x3030_3030_3030_3030).to_le_bytes();
+    let mut d = [b'0' + first as u8; 9];
+    d[1..].copy_from_slice(&digits);
     d
+}
+
+/// [`digits9`] of `n`, computed only when `n` is not the previous number (`last`): the lines of a
+/// claim are consecutive rows with the same claim and practitioner numbers (about 1.8 rows a claim).
+#[inline(always)]
+fn digits9_run(last: &mut (u32, [u8; 9]), n: u32) -> [u8; 9] {
+    if n != last.0 {
+        *last = (n, digits9(n));
+    }
+    last.1
+}
+
+/// The state of [`digits9_run`] before a slice's first row: a pair that is right for any number.
+fn no_run() -> (u32, [u8; 9]) {
+    (0, digits9(0))
 }
 
 /// The row's practitioner number (`practitioner`), if any.
@@ -856,7 +871,8 @@ pub const COLUMNS: &[Col] = &[
         }),
     )
     .filled(Fill::Text9(|part, t| {
-        t.push_fixed(part.rows.iter().map(|r| digits9(claim_no(r))));
+        let mut last = no_run();
+        t.push_fixed(part.rows.iter().map(|r| digits9_run(&mut last, claim_no(r))));
         Ok(())
     })),
     col(
@@ -936,7 +952,12 @@ pub const COLUMNS: &[Col] = &[
     )
     // PLAIN + Snappy ([`PLAIN_TEXT`]): the 9 digits of each row pushed by a loop per slice.
     .filled(Fill::Text9(|part, t| {
-        t.push_fixed_opt(part.rows.iter().map(|r| practitioner(r).map(digits9)))
+        let mut last = no_run();
+        t.push_fixed_opt(
+            part.rows
+                .iter()
+                .map(|r| practitioner(r).map(|n| digits9_run(&mut last, n))),
+        )
     })),
     col(
         "date_of_care",
@@ -2358,6 +2379,21 @@ mod tests {
         let mut a = Vec::new();
         padded9(&mut a, u32::MAX);
         assert_eq!(a, b"294967295");
+        // The lanes' quotients at every boundary of a lane's digits, and a sweep of the range.
+        let mut all: Vec<u32> = (0..=20_000).collect();
+        all.extend((0..=9u32).flat_map(|d| [d * 100_000_000, d * 100_000_000 + 99_999_999]));
+        all.extend((0..100_000u32).map(|i| i.wrapping_mul(2_654_435_761)));
+        all.extend((0..=u8::MAX as u32).map(|i| u32::MAX - i));
+        for n in all {
+            let mut b = Vec::new();
+            fmt::padded(&mut b, u64::from(n % 1_000_000_000), 9);
+            assert_eq!(&digits9(n)[..], &b[..], "{n}");
+        }
+        // Runs: the same digits whether the number repeats or not.
+        let mut last = no_run();
+        for n in [0, 0, 5, 5, 0, 123_456_789, 123_456_789, 7] {
+            assert_eq!(digits9_run(&mut last, n), digits9(n));
+        }
     }
 
     #[test]

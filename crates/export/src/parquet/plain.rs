@@ -19,7 +19,7 @@
 //! byte counts per page (offset index) and per chunk; the encodings {RLE, PLAIN} and the pages'
 //! encoding statistics.
 
-use super::dict::{Chunk, PAGE_ROWS, hybrid_with};
+use super::dict::{Chunk, PAGE_ROWS, hybrid_levels, non_null};
 use super::pool;
 use parquet::basic::{BoundaryOrder, Compression, Encoding, EncodingMask, PageType};
 use parquet::column::page::{CompressedPage, Page, PageWriter};
@@ -290,15 +290,28 @@ impl TextChunk {
         &mut self,
         cells: impl ExactSizeIterator<Item = [u8; N]>,
     ) {
+        let n = cells.len();
         if let Some(levels) = &mut self.levels {
-            levels.extend(std::iter::repeat_n(1, cells.len()));
+            levels.extend(std::iter::repeat_n(1, n));
         }
-        self.bytes.reserve(cells.len() * N);
-        self.ends.reserve(cells.len());
-        for c in cells {
-            self.bytes.extend_from_slice(&c);
-            self.ends.push(self.bytes.len() as u32);
+        // Written by position into buffers sized once for the slice, as `push_fixed_opt` (a
+        // `Vec::push` per buffer and cell reloaded and stored each length).
+        let (b0, e0) = (self.bytes.len(), self.ends.len());
+        self.bytes.resize(b0 + n * N, 0);
+        self.ends.resize(e0 + n, 0);
+        let bytes = self.bytes.get_mut(b0..).unwrap_or_default();
+        let ends = self.ends.get_mut(e0..).unwrap_or_default();
+        // The end of each cell as `bytes.len() as u32` would give it.
+        let mut end = b0 as u32;
+        let mut k = 0;
+        for ((c, b), e) in cells.zip(bytes.chunks_exact_mut(N)).zip(ends.iter_mut()) {
+            b.copy_from_slice(&c);
+            end = end.wrapping_add(N as u32);
+            *e = end;
+            k += 1;
         }
+        self.bytes.truncate(b0 + k * N);
+        self.ends.truncate(e0 + k);
     }
 
     /// Appends a cell of `N` bytes or a null cell per item of `cells` (a nullable column: an error
@@ -361,7 +374,7 @@ impl TextChunk {
             Some(levels) => {
                 let mut v = 0;
                 for l in levels.chunks(PAGE_ROWS) {
-                    let n = l.iter().filter(|&&x| x != 0).count();
+                    let n = non_null(l);
                     specs.push((l.len(), v, n));
                     v += n;
                 }
@@ -409,7 +422,7 @@ impl TextChunk {
                     .get(p * PAGE_ROWS..p * PAGE_ROWS + page_rows)
                     .unwrap_or_default();
                 page.extend_from_slice(&[0; 4]);
-                hybrid_with(l, 1, true, &mut page);
+                hybrid_levels(l, true, &mut page);
                 let len = (page.len() - 4) as u32;
                 page[..4].copy_from_slice(&len.to_le_bytes());
             }
@@ -570,14 +583,14 @@ impl Int64Chunk {
         let mut pages = Pages::new(&mut out, Encoding::PLAIN);
         let mut next = 0;
         for levels in self.levels.chunks(PAGE_ROWS) {
-            let n = levels.iter().filter(|&&l| l != 0).count();
+            let n = non_null(levels);
             let values = self.values.get(next..next + n).ok_or_else(|| {
                 parquet::errors::ParquetError::General("fewer values than levels".into())
             })?;
             next += n;
             let mut page = pool::buffer(levels.len() / 8 + 8 * n + 16);
             page.extend_from_slice(&[0; 4]);
-            hybrid_with(levels, 1, true, &mut page);
+            hybrid_levels(levels, true, &mut page);
             let len = (page.len() - 4) as u32;
             page[..4].copy_from_slice(&len.to_le_bytes());
             for v in values {
