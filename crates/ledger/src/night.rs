@@ -184,6 +184,12 @@ impl NightSink {
     }
 }
 
+/// The span of a transparent huge page on x86-64 (a PMD: 2 MiB), and a multiple of every base page
+/// size Linux uses (4, 16 and 64 KiB), so a range cut at its multiples is page-aligned anywhere.
+/// Where huge pages are larger (arm64 with 64 KiB pages: 512 MiB), the advice still covers every
+/// whole huge page inside the range.
+const HUGE_SPAN: usize = 2 << 20;
+
 /// Asks the kernel for small (4 KiB) pages, not transparent huge pages, for the capacity of `v`
 /// not touched yet (the whole pages inside it): the night's claims and acts, ≈ 130 MiB written
 /// once, in order, during the windows, each huge page of which the kernel zeroed whole on its
@@ -195,11 +201,19 @@ impl NightSink {
 /// random reads short of the huge pages' TLB reach: huge pages stay everywhere else). Lists
 /// written and read in order lose little to small pages' TLB. Advice: an error changes nothing
 /// and is ignored.
-fn small_pages<T>(v: &Vec<T>) {
-    let page = rustix::param::page_size();
+///
+/// The range advised is the whole [`HUGE_SPAN`]s inside the capacity, not its whole base pages:
+/// only a whole aligned span is ever mapped huge, and the span at each end, shared with other
+/// allocations, is left as the allocator advised it (at most 2 MiB at each end of ≈ 90 and 40 MiB
+/// at national size); `HUGE_SPAN` is a multiple of every base page size, so the range is
+/// page-aligned without asking the system its page size. Asking it (`rustix::param::page_size`, which reads the
+/// process's auxiliary vector and checks the vDSO's ELF header there) crashed every run through a
+/// ledger under valgrind (rustix issue #1559: `SIGSEGV` in `check_elf_base` from
+/// `NightSink::for_file`), so `callgrind` could not count a ledger night's instructions (WINDOWS19).
+pub(crate) fn small_pages<T>(v: &Vec<T>) {
     let start = v.as_ptr() as usize;
     let end = start.saturating_add(v.capacity().saturating_mul(std::mem::size_of::<T>()));
-    let (a, b) = (start.next_multiple_of(page), end / page * page);
+    let (a, b) = (start.next_multiple_of(HUGE_SPAN), end / HUGE_SPAN * HUGE_SPAN);
     if b > a {
         // SAFETY: `[a, b)` lies within `v`'s allocation, which `v` owns and keeps; the advice
         // changes only the size of the pages future faults map there, never their contents (the
