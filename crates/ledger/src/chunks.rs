@@ -287,7 +287,10 @@ impl ChunkFiles {
 
     /// Reads chunk `c` into `buf` and checks it against its checksum.
     pub fn read<'b>(&mut self, c: ChunkRef, buf: &'b mut Vec<u8>) -> Result<&'b [u8], LedgerError> {
-        let dir = self.dir.clone();
+        let path = self.files.get(&c.file).map_or_else(
+            || self.dir.clone(),
+            |&(w, s, _)| self.dir.join(file_name(w, s, c.file)),
+        );
         let (f, len) = self.file(c.file)?;
         let end = c
             .off
@@ -302,8 +305,15 @@ impl ChunkFiles {
         let n = usize::try_from(end - c.off).map_err(|_| corrupt("a chunk too long".into()))?;
         buf.clear();
         buf.resize(n, 0);
-        f.read_exact_at(buf, c.off)
-            .map_err(|e| LedgerError::Io(dir.clone(), e))?;
+        // A file shorter than its recorded length (it shrank after the check) is corrupt, as a
+        // missing or longer one is; another read error is the disk's (exit 5), naming the file.
+        f.read_exact_at(buf, c.off).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                corrupt(format!("{}: shorter than recorded", path.display()))
+            } else {
+                LedgerError::Io(path.clone(), e)
+            }
+        })?;
         if xxhash_rust::xxh3::xxh3_64(buf) != c.sum {
             return Err(corrupt(format!(
                 "a chunk at {} of file {}: checksum mismatch",

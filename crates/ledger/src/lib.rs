@@ -804,6 +804,22 @@ impl Ledger {
             }
             (purge, dead_seq, dead_before, files_next(&meta)?)
         };
+        // A number the directory already names is never given again: a `files_next` at or below a
+        // named file would replace that file's entry in `files` (its chunks then read another
+        // night's file) and, for a reprocess of the same night, truncate the file itself
+        // (`ChunkWriter::create`) — a corrupt meta is refused instead (REVIEW19 M1).
+        {
+            let files = txn.open_table(chunks::FILES).map_err(st)?;
+            if let Some((k, _)) = files.last().map_err(st)?
+                && k.value() >= next_file
+            {
+                return Err(LedgerError::Corrupt(format!(
+                    "meta.files_next {next_file} is not above file {}, which the directory names",
+                    k.value()
+                ))
+                .into());
+            }
+        }
         let live = move |r: &Rec| !(seq <= dead_seq && r.date < dead_before);
         // The night's claims and acts go into a file of their own (`chunks`), written by a thread
         // of its own beside the states' merges and image: it mostly waits on the disk.
@@ -2811,11 +2827,24 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("ledger");
-        let _ledger = ledger_after_one_night(&dir);
+        let (mut l, _) = ledger_after_one_night(&dir);
+        // a second night with claim numbers: a segments file beside the first night's undo file
+        // (REVIEW19 L5: the first night has no claims, so no segments file)
+        commit_with_states(
+            &mut l,
+            2,
+            Date(20240101),
+            &claims_night(0..10, 20240110),
+            &[],
+        );
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&dir), 0o750);
         let files = [vec![FILE.to_string()], image_files(&dir), chunk_files(&dir)].concat();
-        assert_eq!(files.len(), 3, "{files:?}");
+        assert!(
+            files.iter().any(|f| f.starts_with("segments.")),
+            "{files:?}"
+        );
+        assert!(files.iter().any(|f| f.starts_with("undo.")), "{files:?}");
         for f in files {
             assert_eq!(
                 mode(&dir.join(&f)) & 0o007,
@@ -3679,6 +3708,113 @@ mod tests {
         );
         assert!(files.contains(&"undo.1.4.dat".to_string()), "{files:?}");
         assert_eq!(l.stats().unwrap().claims, 10);
+    }
+
+    /// A rollback to the savepoint finds the files a reprocess replaced: the commit only takes them
+    /// out of the directory, they go once the night is finished (REVIEW19 M2: before this test no
+    /// rollback dropped a file — new nights replace none).
+    #[test]
+    fn a_reprocess_rolled_back_finds_the_files_it_replaced_and_the_night_as_it_was() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut l, _) = Ledger::open(tmp.path()).unwrap();
+        let states = many_states(0, 50, 100);
+        let refs: Vec<(u64, &BenefState)> = states.iter().map(|(k, s)| (*k, s)).collect();
+        commit_with_states(
+            &mut l,
+            1,
+            Date(20231216),
+            &claims_night(0..100, 20240110),
+            &refs,
+        );
+        let st = |l: &Ledger| {
+            let s = l.stats().unwrap();
+            (s.claims, s.undo_images, s.beneficiaries)
+        };
+        let before = st(&l);
+        let dir = tmp.path().to_path_buf();
+        std::fs::create_dir_all(dir.join("staging")).unwrap();
+        let night = claims_night(0..90, 20240110);
+        l.commit_night(&NightCommit {
+            sender: 1,
+            batch_no: 1,
+            batch_date: Date(20260316),
+            checksum: format!("{:016x}", 1),
+            oldest: Date(20231216),
+            states: &refs,
+            encoded: None,
+            night: &night,
+            staging: &dir.join("staging"),
+            out: &dir.join("out"),
+            replaces: Some(1),
+            current: None,
+        })
+        .unwrap();
+        // Killed before the rename: the staging directory is there, the final one is not.
+        drop(l);
+        let (l, resolved) = Ledger::open(tmp.path()).unwrap();
+        assert!(matches!(resolved, Some(Resolved::RolledBack(_))));
+        assert_eq!(
+            chunk_files(tmp.path()),
+            ["segments.1.1.dat", "undo.1.2.dat"]
+        );
+        assert_eq!(st(&l), before);
+        // night 1's claims 90..100, which the reprocess had dropped, are read again
+        let r = l.reader(None).unwrap();
+        assert!(r.claim(0, 95).is_some());
+        assert!(r.error().is_none());
+        assert!(l.states_after(0).is_ok());
+    }
+
+    /// `meta.files_next` at or below a number the directory names is corrupt (exit 11): the next
+    /// commit would otherwise give a committed file's number again (its `files` entry replaced; a
+    /// reprocess would truncate the file) — refused before anything is written, the named files
+    /// left as they were, nothing committed (REVIEW19 M1).
+    #[test]
+    fn a_files_next_at_or_below_a_named_file_is_refused_and_overwrites_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut l, _) = Ledger::open(tmp.path()).unwrap();
+        commit_with_states(
+            &mut l,
+            1,
+            Date(20231216),
+            &claims_night(0..100, 20240110),
+            &[],
+        );
+        let seg = tmp.path().join("segments.1.1.dat");
+        let bytes = std::fs::read(&seg).unwrap();
+        for next in [Some("0"), Some("1"), None] {
+            let txn = l.db.begin_write().unwrap();
+            {
+                let mut meta = txn.open_table(META).unwrap();
+                match next {
+                    Some(v) => meta.insert("files_next", v.as_bytes()).unwrap(),
+                    None => meta.remove("files_next").unwrap(),
+                };
+            }
+            txn.commit().unwrap();
+            let dir = tmp.path().to_path_buf();
+            let night = claims_night(1_000..1_010, 20260301);
+            let Err(e) = l.commit_night(&NightCommit {
+                sender: 1,
+                batch_no: 2,
+                batch_date: Date(20260316),
+                checksum: format!("{:016x}", 2),
+                oldest: Date(20231216),
+                states: &[],
+                encoded: None,
+                night: &night,
+                staging: &dir.join("staging"),
+                out: &dir.join("out"),
+                replaces: None,
+                current: None,
+            }) else {
+                panic!("files_next {next:?} accepted");
+            };
+            assert!(matches!(e, LedgerError::Corrupt(_)), "{e}");
+            assert!(e.to_string().contains("files_next"), "{e}");
+            assert_eq!(std::fs::read(&seg).unwrap(), bytes, "files_next {next:?}");
+            assert_eq!(l.batches().len(), 1);
+        }
     }
 
     #[test]

@@ -213,7 +213,10 @@ const HUGE_SPAN: usize = 2 << 20;
 pub(crate) fn small_pages<T>(v: &Vec<T>) {
     let start = v.as_ptr() as usize;
     let end = start.saturating_add(v.capacity().saturating_mul(std::mem::size_of::<T>()));
-    let (a, b) = (start.next_multiple_of(HUGE_SPAN), end / HUGE_SPAN * HUGE_SPAN);
+    let (a, b) = (
+        start.next_multiple_of(HUGE_SPAN),
+        end / HUGE_SPAN * HUGE_SPAN,
+    );
     if b > a {
         // SAFETY: `[a, b)` lies within `v`'s allocation, which `v` owns and keeps; the advice
         // changes only the size of the pages future faults map there, never their contents (the
