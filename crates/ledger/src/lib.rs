@@ -547,6 +547,10 @@ impl Ledger {
         let dir = r.open_table(SEG_DIR).map_err(st)?;
         let mut next = 1u64;
         let mut written = Vec::new();
+        // Chunks read per table (claims, acts, before-images): checked below against what each
+        // table holds, so that a chunk under a night `batches` does not name is refused, never
+        // dropped with the tables (REVIEW19 L4).
+        let mut read = [0u64; 3];
         for &seq in &seqs {
             let mut w: Option<chunks::ChunkWriter> = None;
             let mut out = chunks::Written::default();
@@ -554,6 +558,7 @@ impl Ledger {
                 let t = r.open_table(seg_table(kind)).map_err(st)?;
                 for e in t.range((seq, 0)..=(seq, u32::MAX)).map_err(st)? {
                     let (k, v) = e.map_err(st)?;
+                    read[kind as usize] += 1;
                     let chunk = k.value().1;
                     let f = match w.as_mut() {
                         Some(f) => f,
@@ -581,9 +586,23 @@ impl Ledger {
             next += 1;
             let t = r.open_table(UNDO).map_err(st)?;
             for e in t.range((seq, 0)..=(seq, u32::MAX)).map_err(st)? {
+                read[2] += 1;
                 u.store_chunk(e.map_err(st)?.1.value())?;
             }
             written.push((seq, [chunks::UNDO].as_slice(), u.finish()?));
+        }
+        for (table, n) in [CLAIM_SEGS, ACT_SEGS, UNDO].into_iter().zip(read) {
+            let held =
+                redb::ReadableTableMetadata::len(&r.open_table(table).map_err(st)?).map_err(st)?;
+            if held != n {
+                // the files written so far are named by no committed directory: the next open
+                // removes them; the ledger stays layout 5
+                return Err(LedgerError::Corrupt(format!(
+                    "layout 5's table {} holds {held} chunks, {n} of them under the nights \
+                     `batches` names: not upgraded",
+                    redb::TableHandle::name(&table)
+                )));
+            }
         }
         drop(dir);
         drop(r);
@@ -3763,6 +3782,40 @@ mod tests {
         assert!(r.claim(0, 95).is_some());
         assert!(r.error().is_none());
         assert!(l.states_after(0).is_ok());
+    }
+
+    /// A layout-5 ledger holding a chunk under a night `batches` does not name is refused as
+    /// corrupt at the upgrade (exit 11), left layout 5 — never upgraded with that chunk dropped
+    /// (REVIEW19 L4).
+    #[test]
+    fn a_layout_5_chunk_under_a_night_batches_does_not_name_stops_the_upgrade() {
+        let tmp = tempfile::tempdir().unwrap();
+        {
+            let (mut l, _) = Ledger::open(tmp.path()).unwrap();
+            commit_with_states(
+                &mut l,
+                1,
+                Date(20231216),
+                &claims_night(0..100, 20240110),
+                &[],
+            );
+            as_layout5(&l);
+            let txn = l.db.begin_write().unwrap();
+            txn.open_table(CLAIM_SEGS)
+                .unwrap()
+                .insert((7, 0), [0u8; 12].as_slice())
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        let Err(e) = Ledger::open(tmp.path()) else {
+            panic!("upgraded with a chunk of night 7 dropped");
+        };
+        assert!(matches!(e, LedgerError::Corrupt(_)), "{e}");
+        assert!(e.to_string().contains("claim_segments"), "{e}");
+        let db = Database::open(tmp.path().join(FILE)).unwrap();
+        let r = db.begin_read().unwrap();
+        let schema = r.open_table(META).unwrap().get("schema").unwrap().unwrap();
+        assert_eq!(schema.value(), SCHEMA5);
     }
 
     /// `meta.files_next` at or below a number the directory names is corrupt (exit 11): the next
