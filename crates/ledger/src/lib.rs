@@ -3367,21 +3367,7 @@ mod tests {
             // Night 2 as a layout-3 liquidator leaves it when killed before the rename: the
             // savepoint of the layout-3 ledger and the marker (the night's own writes do not matter
             // here), its staging directory still there.
-            let txn = l.db.begin_write().unwrap();
-            let savepoint = txn.persistent_savepoint().unwrap();
-            {
-                let mut meta = txn.open_table(META).unwrap();
-                let p = Pending {
-                    savepoint,
-                    seq: 2,
-                    staging: tmp.path().join("staging"),
-                    out: tmp.path().join("out"),
-                };
-                meta.insert("pending", serde_json::to_vec(&p).unwrap().as_slice())
-                    .unwrap();
-            }
-            txn.commit().unwrap();
-            std::fs::create_dir_all(tmp.path().join("staging")).unwrap();
+            leave_night_pending(&l, tmp.path(), 2);
         }
         let (mut l, resolved) = Ledger::open(tmp.path()).unwrap();
         assert!(matches!(resolved, Some(Resolved::RolledBack(_))));
@@ -3456,6 +3442,27 @@ mod tests {
     }
 
     /// The segment and undo files in the ledger directory (`chunks`), sorted.
+    /// Night `seq` as an older liquidator leaves it when killed before the rename: a persistent
+    /// savepoint of the ledger as it is and the pending marker, its staging directory still there
+    /// (the night's own writes do not matter to the tests that use it).
+    fn leave_night_pending(l: &Ledger, dir: &Path, seq: u32) {
+        let txn = l.db.begin_write().unwrap();
+        let savepoint = txn.persistent_savepoint().unwrap();
+        {
+            let mut meta = txn.open_table(META).unwrap();
+            let p = Pending {
+                savepoint,
+                seq,
+                staging: dir.join("staging"),
+                out: dir.join("out"),
+            };
+            meta.insert("pending", serde_json::to_vec(&p).unwrap().as_slice())
+                .unwrap();
+        }
+        txn.commit().unwrap();
+        std::fs::create_dir_all(dir.join("staging")).unwrap();
+    }
+
     fn chunk_files(dir: &Path) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
@@ -3502,21 +3509,7 @@ mod tests {
             assert!(chunk_files(tmp.path()).is_empty());
             assert_eq!(meta(&l, "schema").as_deref(), Some(SCHEMA5));
             // Night 2 as a layout-5 liquidator leaves it when killed before the rename.
-            let txn = l.db.begin_write().unwrap();
-            let savepoint = txn.persistent_savepoint().unwrap();
-            {
-                let mut meta = txn.open_table(META).unwrap();
-                let p = Pending {
-                    savepoint,
-                    seq: 2,
-                    staging: tmp.path().join("staging"),
-                    out: tmp.path().join("out"),
-                };
-                meta.insert("pending", serde_json::to_vec(&p).unwrap().as_slice())
-                    .unwrap();
-            }
-            txn.commit().unwrap();
-            std::fs::create_dir_all(tmp.path().join("staging")).unwrap();
+            leave_night_pending(&l, tmp.path(), 2);
             // and a file a killed upgrade left
             std::fs::write(tmp.path().join("segments.1.1.dat"), b"torn").unwrap();
         }
