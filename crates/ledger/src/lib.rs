@@ -3463,6 +3463,31 @@ mod tests {
         std::fs::create_dir_all(dir.join("staging")).unwrap();
     }
 
+    /// Night 1 (sender 1, batch 1) reprocessed with `night` and `states`, committed, not finished:
+    /// the pending marker names `dir/staging` and `dir/out`.
+    fn reprocess_night_1(
+        l: &mut Ledger,
+        dir: &Path,
+        night: &NightSink,
+        states: &[(u64, &BenefState)],
+    ) -> Pending {
+        l.commit_night(&NightCommit {
+            sender: 1,
+            batch_no: 1,
+            batch_date: Date(20260316),
+            checksum: format!("{:016x}", 1),
+            oldest: Date(20231216),
+            states,
+            encoded: None,
+            night,
+            staging: &dir.join("staging"),
+            out: &dir.join("out"),
+            replaces: Some(1),
+            current: None,
+        })
+        .unwrap()
+    }
+
     fn chunk_files(dir: &Path) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
@@ -3653,24 +3678,7 @@ mod tests {
             ["segments.1.1.dat", "undo.1.2.dat"]
         );
         // A reprocess of night 1 replaces its files: the old ones go once it is finished.
-        let dir = tmp.path().to_path_buf();
-        let night = claims_night(0..90, 20240110);
-        let p = l
-            .commit_night(&NightCommit {
-                sender: 1,
-                batch_no: 1,
-                batch_date: Date(20260316),
-                checksum: format!("{:016x}", 1),
-                oldest: Date(20231216),
-                states: &refs,
-                encoded: None,
-                night: &night,
-                staging: &dir.join("staging"),
-                out: &dir.join("out"),
-                replaces: Some(1),
-                current: None,
-            })
-            .unwrap();
+        let p = reprocess_night_1(&mut l, tmp.path(), &claims_night(0..90, 20240110), &refs);
         assert_eq!(
             chunk_files(tmp.path()),
             [
@@ -3743,24 +3751,8 @@ mod tests {
             (s.claims, s.undo_images, s.beneficiaries)
         };
         let before = st(&l);
-        let dir = tmp.path().to_path_buf();
-        std::fs::create_dir_all(dir.join("staging")).unwrap();
-        let night = claims_night(0..90, 20240110);
-        l.commit_night(&NightCommit {
-            sender: 1,
-            batch_no: 1,
-            batch_date: Date(20260316),
-            checksum: format!("{:016x}", 1),
-            oldest: Date(20231216),
-            states: &refs,
-            encoded: None,
-            night: &night,
-            staging: &dir.join("staging"),
-            out: &dir.join("out"),
-            replaces: Some(1),
-            current: None,
-        })
-        .unwrap();
+        std::fs::create_dir_all(tmp.path().join("staging")).unwrap();
+        reprocess_night_1(&mut l, tmp.path(), &claims_night(0..90, 20240110), &refs);
         // Killed before the rename: the staging directory is there, the final one is not.
         drop(l);
         let (l, resolved) = Ledger::open(tmp.path()).unwrap();
