@@ -9,6 +9,17 @@ use liquidator_testkit::generator::{GenConfig, Night, generate_night};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The names of the files in a ledger directory, sorted.
+fn ledger_files(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
 fn liquidator() -> Command {
     Command::new(env!("CARGO_BIN_EXE_liquidator"))
 }
@@ -81,6 +92,13 @@ fn sigkill_at_every_point_of_the_commit_protocol_leaves_the_previous_night_or_th
     let (after2, _) = ledger_stats(&lref);
     let reference = tree(&oref);
     assert_eq!(after2["nights"].as_array().unwrap().len(), 2);
+    // night 2 adds its own files (segments, before-images, the next state image)
+    assert_ne!(ledger_files(&l1), ledger_files(&lref));
+    assert!(
+        ledger_files(&lref)
+            .iter()
+            .any(|f| f.starts_with("segments.2."))
+    );
 
     // Before the marker is durable the ledger never knew the staging directory: the next run
     // through it removes the directory; after, the ledger's open resolves both.
@@ -99,6 +117,15 @@ fn sigkill_at_every_point_of_the_commit_protocol_leaves_the_previous_night_or_th
         let o = run(&night2, &refs, &out, &ledger, Some(point));
         assert_eq!(o.status.signal(), Some(9), "{point}: not killed: {o:?}");
         let (now, said) = ledger_stats(&ledger);
+        // `ledger stats` counts the files the directory names only (layout 6): the files on the
+        // disk are compared too, so that a file a killed commit left (or one it removed too early)
+        // shows — the open that resolved the night removed what no committed directory names.
+        let expected = if completed { &lref } else { &l1 };
+        assert_eq!(
+            ledger_files(&ledger),
+            ledger_files(expected),
+            "{point}: the ledger's files"
+        );
         let hidden = || -> Vec<_> {
             std::fs::read_dir(&parent)
                 .unwrap()
@@ -154,6 +181,11 @@ fn sigkill_at_every_point_of_the_commit_protocol_leaves_the_previous_night_or_th
     assert!(left.is_empty(), "staging left: {left:?}");
     let (now, said) = ledger_stats(&ledger);
     assert_eq!(now, after1, "the ledger should be as of night 1: {said}");
+    assert_eq!(
+        ledger_files(&ledger),
+        ledger_files(&l1),
+        "the ledger's files"
+    );
     assert!(run(&night2, &refs, &out, &ledger, None).status.success());
     assert_eq!(tree(&out), reference, "rerun outputs differ");
     assert_eq!(ledger_stats(&ledger).0, after2, "rerun ledger differs");
@@ -176,6 +208,11 @@ fn sigkill_at_every_point_of_the_commit_protocol_leaves_the_previous_night_or_th
     let (now, said) = ledger_stats(&ledger);
     assert!(said.contains("completed"), "{said}");
     assert_eq!(now, after2, "the night should stand: {said}");
+    assert_eq!(
+        ledger_files(&ledger),
+        ledger_files(&lref),
+        "the ledger's files"
+    );
     let again = run(&night2, &refs, &parent.join("again"), &ledger, None);
     assert_eq!(again.status.code(), Some(10), "{again:?}");
 }

@@ -872,7 +872,11 @@ pub const COLUMNS: &[Col] = &[
     )
     .filled(Fill::Text9(|part, t| {
         let mut last = no_run();
-        t.push_fixed(part.rows.iter().map(|r| digits9_run(&mut last, claim_no(r))));
+        t.push_fixed(
+            part.rows
+                .iter()
+                .map(|r| digits9_run(&mut last, claim_no(r))),
+        );
         Ok(())
     })),
     col(

@@ -1258,7 +1258,9 @@ mod tests {
                 cases.push(
                     (0..n)
                         .map(|_| {
-                            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                            x = x
+                                .wrapping_mul(6364136223846793005)
+                                .wrapping_add(1442695040888963407);
                             u8::from((x >> 56) < density)
                         })
                         .collect(),
