@@ -372,17 +372,13 @@ impl Shard {
                         return Err(e);
                     }
                 };
-                let mut again = Ok(());
-                let carried = &buf;
-                let (r, changed) = f(work, true, &mut |s: &mut BenefState| {
-                    if let Err(e) = packed::decode_into(carried, s) {
-                        again = Err(e);
+                let (r, changed) = match run_restorable(work, &buf, true, f) {
+                    Ok(x) => x,
+                    Err(e) => {
+                        self.buf = buf;
+                        return Err(e);
                     }
-                });
-                if let Err(e) = again {
-                    self.buf = buf;
-                    return Err(e);
-                }
+                };
                 let debts = if changed {
                     let d = !work.open_debts().is_empty();
                     packed::encode(work, &mut buf);
@@ -405,18 +401,13 @@ impl Shard {
             self.buf = buf;
             return Err(e);
         }
-        // `bytes` decoded once: decoded again they give the same state (a failure is an error all
-        // the same, never an abort)
-        let mut again = Ok(());
-        let (r, changed) = f(work, false, &mut |s: &mut BenefState| {
-            if let Err(e) = packed::decode_into(bytes, s) {
-                again = Err(e);
+        let (r, changed) = match run_restorable(work, bytes, false, f) {
+            Ok(x) => x,
+            Err(e) => {
+                self.buf = buf;
+                return Err(e);
             }
-        });
-        if let Err(e) = again {
-            self.buf = buf;
-            return Err(e);
-        }
+        };
         if changed {
             let debts = !self.work.open_debts().is_empty();
             packed::encode(&self.work, &mut buf);
@@ -896,6 +887,25 @@ impl States {
     pub(crate) fn shards_mut(&mut self) -> &mut [Shard] {
         &mut self.shards
     }
+}
+
+/// Runs `f` on `work`, which holds `bytes` decoded, with `carried` and a restore that decodes
+/// `bytes` into the copy again (they decoded once: again they give the same state, and a failure
+/// is an error all the same, never an abort) — for both kinds of stored state in `with_state`.
+#[inline]
+fn run_restorable<R>(
+    work: &mut BenefState,
+    bytes: &[u8],
+    carried: bool,
+    f: impl FnOnce(&mut BenefState, bool, &mut dyn FnMut(&mut BenefState)) -> (R, bool),
+) -> Result<(R, bool), packed::DecodeError> {
+    let mut again = Ok(());
+    let out = f(work, carried, &mut |s: &mut BenefState| {
+        if let Err(e) = packed::decode_into(bytes, s) {
+            again = Err(e);
+        }
+    });
+    again.map(|()| out)
 }
 
 /// Empties a working state in place, keeping its heap memory: what [`packed::decode_into`] leaves

@@ -3488,6 +3488,21 @@ mod tests {
         .unwrap()
     }
 
+    /// A new ledger after night 1: claim numbers 0..100 dated 2024-01-10 and `states` — its
+    /// segments file `segments.1.1.dat` and (with states) its undo file `undo.1.2.dat`.
+    fn night_1_of_100_claims(states: &[(u64, &BenefState)]) -> (tempfile::TempDir, Ledger) {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut l, _) = Ledger::open(tmp.path()).unwrap();
+        commit_with_states(
+            &mut l,
+            1,
+            Date(20231216),
+            &claims_night(0..100, 20240110),
+            states,
+        );
+        (tmp, l)
+    }
+
     fn chunk_files(dir: &Path) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
@@ -3662,17 +3677,9 @@ mod tests {
     /// them. Files of other names are left alone.
     #[test]
     fn segment_and_undo_files_no_committed_directory_names_are_removed() {
-        let tmp = tempfile::tempdir().unwrap();
-        let (mut l, _) = Ledger::open(tmp.path()).unwrap();
         let states = many_states(0, 50, 100);
         let refs: Vec<(u64, &BenefState)> = states.iter().map(|(k, s)| (*k, s)).collect();
-        commit_with_states(
-            &mut l,
-            1,
-            Date(20231216),
-            &claims_night(0..100, 20240110),
-            &refs,
-        );
+        let (tmp, mut l) = night_1_of_100_claims(&refs);
         assert_eq!(
             chunk_files(tmp.path()),
             ["segments.1.1.dat", "undo.1.2.dat"]
@@ -3735,17 +3742,9 @@ mod tests {
     /// rollback dropped a file — new nights replace none).
     #[test]
     fn a_reprocess_rolled_back_finds_the_files_it_replaced_and_the_night_as_it_was() {
-        let tmp = tempfile::tempdir().unwrap();
-        let (mut l, _) = Ledger::open(tmp.path()).unwrap();
         let states = many_states(0, 50, 100);
         let refs: Vec<(u64, &BenefState)> = states.iter().map(|(k, s)| (*k, s)).collect();
-        commit_with_states(
-            &mut l,
-            1,
-            Date(20231216),
-            &claims_night(0..100, 20240110),
-            &refs,
-        );
+        let (tmp, mut l) = night_1_of_100_claims(&refs);
         let st = |l: &Ledger| {
             let s = l.stats().unwrap();
             (s.claims, s.undo_images, s.beneficiaries)
@@ -3774,24 +3773,15 @@ mod tests {
     /// (REVIEW19 L4).
     #[test]
     fn a_layout_5_chunk_under_a_night_batches_does_not_name_stops_the_upgrade() {
-        let tmp = tempfile::tempdir().unwrap();
-        {
-            let (mut l, _) = Ledger::open(tmp.path()).unwrap();
-            commit_with_states(
-                &mut l,
-                1,
-                Date(20231216),
-                &claims_night(0..100, 20240110),
-                &[],
-            );
-            as_layout5(&l);
-            let txn = l.db.begin_write().unwrap();
-            txn.open_table(CLAIM_SEGS)
-                .unwrap()
-                .insert((7, 0), [0u8; 12].as_slice())
-                .unwrap();
-            txn.commit().unwrap();
-        }
+        let (tmp, l) = night_1_of_100_claims(&[]);
+        as_layout5(&l);
+        let txn = l.db.begin_write().unwrap();
+        txn.open_table(CLAIM_SEGS)
+            .unwrap()
+            .insert((7, 0), [0u8; 12].as_slice())
+            .unwrap();
+        txn.commit().unwrap();
+        drop(l);
         let Err(e) = Ledger::open(tmp.path()) else {
             panic!("upgraded with a chunk of night 7 dropped");
         };
@@ -3809,15 +3799,7 @@ mod tests {
     /// left as they were, nothing committed (REVIEW19 M1).
     #[test]
     fn a_files_next_at_or_below_a_named_file_is_refused_and_overwrites_nothing() {
-        let tmp = tempfile::tempdir().unwrap();
-        let (mut l, _) = Ledger::open(tmp.path()).unwrap();
-        commit_with_states(
-            &mut l,
-            1,
-            Date(20231216),
-            &claims_night(0..100, 20240110),
-            &[],
-        );
+        let (tmp, mut l) = night_1_of_100_claims(&[]);
         let seg = tmp.path().join("segments.1.1.dat");
         let bytes = std::fs::read(&seg).unwrap();
         for next in [Some("0"), Some("1"), None] {
