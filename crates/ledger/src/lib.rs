@@ -3103,12 +3103,10 @@ mod tests {
 
     #[test]
     fn encoded_states_that_disagree_with_the_commit_are_refused() {
-        let tmp = tempfile::tempdir().unwrap();
-        let (mut l, _) = Ledger::open(tmp.path()).unwrap();
         let night = NightSink::default();
         let states = many_states(0, 10, 100);
         let refs: Vec<(u64, &BenefState)> = states.iter().map(|(k, s)| (*k, s)).collect();
-        commit_with_states(&mut l, 1, Date(20231216), &night, &refs);
+        let (tmp, mut l) = night_1_of_states(&refs);
         let enc = Encoded::from_states(&refs, Date(20231216));
         let commit = |l: &mut Ledger, oldest: Date, replaces: Option<u32>| {
             l.commit_night(&NightCommit {
@@ -3144,12 +3142,10 @@ mod tests {
     /// and the ledger stays as of the night before — never a state stored as it was.
     #[test]
     fn an_engine_state_that_does_not_read_fails_the_commit_and_commits_nothing() {
-        let tmp = tempfile::tempdir().unwrap();
-        let (mut l, _) = Ledger::open(tmp.path()).unwrap();
         let night = NightSink::default();
         let states = many_states(0, 3_000, 100);
         let refs: Vec<(u64, &BenefState)> = states.iter().map(|(k, s)| (*k, s)).collect();
-        commit_with_states(&mut l, 1, Date(20231216), &night, &refs);
+        let (tmp, mut l) = night_1_of_states(&refs);
         let before = stored_states(&l);
         let mut engine = liquidator_core::states::States::new();
         for (k, s) in &states {
@@ -3500,6 +3496,14 @@ mod tests {
             &claims_night(0..100, 20240110),
             states,
         );
+        (tmp, l)
+    }
+
+    /// A new ledger after night 1: no claim numbers, `states` (dated 2023-12-16 as oldest payable day).
+    fn night_1_of_states(states: &[(u64, &BenefState)]) -> (tempfile::TempDir, Ledger) {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut l, _) = Ledger::open(tmp.path()).unwrap();
+        commit_with_states(&mut l, 1, Date(20231216), &NightSink::default(), states);
         (tmp, l)
     }
 
