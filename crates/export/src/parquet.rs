@@ -1689,17 +1689,10 @@ impl Pseudonyms {
                 last = Some(nr);
             }
         }
-        // Their hashes, four at a time (the last group padded with its first input).
+        // Their hashes, 16, 8 or 4 at a time as the processor allows.
         let words = blake4::key_words(&key.key);
         self.hashes.clear();
-        for group in self.runs.chunks(4) {
-            let Some(first) = group.first() else {
-                continue;
-            };
-            let at = |i: usize| group.get(i).unwrap_or(first);
-            let h = blake4::keyed_hash4(&words, [at(0), at(1), at(2), at(3)]);
-            self.hashes.extend_from_slice(&h[..group.len()]);
-        }
+        blake4::keyed_hashes(&words, blake4::widest(), &self.runs, &mut self.hashes);
         // The cells, each run's hash on its rows.
         let mut run = 0;
         let mut last: Option<&[u8; 17]> = None;
