@@ -124,32 +124,46 @@ fn message<const N: usize, const L: usize>(inputs: [&[u8; N]; L]) -> [[u32; L]; 
 #[cfg(target_arch = "x86_64")]
 macro_rules! rounds {
     ($n:expr, $s:ident, $m:ident, $add:ident, $xr16:ident, $xr12:ident, $xr8:ident, $xr7:ident) => {{
-        let g = |s: &mut [_; 16], (a, b, c, d): (usize, usize, usize, usize), x: usize, y: usize| {
-            s[a] = $add(s[a], s[b]);
-            if 4 * x < $n {
-                s[a] = $add(s[a], $m[x]);
-            }
-            s[d] = $xr16(s[d], s[a]);
-            s[c] = $add(s[c], s[d]);
-            s[b] = $xr12(s[b], s[c]);
-            s[a] = $add(s[a], s[b]);
-            if 4 * y < $n {
-                s[a] = $add(s[a], $m[y]);
-            }
-            s[d] = $xr8(s[d], s[a]);
-            s[c] = $add(s[c], s[d]);
-            s[b] = $xr7(s[b], s[c]);
-        };
-        for r in &SCHEDULE {
-            g($s, (0, 4, 8, 12), r[0], r[1]);
-            g($s, (1, 5, 9, 13), r[2], r[3]);
-            g($s, (2, 6, 10, 14), r[4], r[5]);
-            g($s, (3, 7, 11, 15), r[6], r[7]);
-            g($s, (0, 5, 10, 15), r[8], r[9]);
-            g($s, (1, 6, 11, 12), r[10], r[11]);
-            g($s, (2, 7, 8, 13), r[12], r[13]);
-            g($s, (3, 4, 9, 14), r[14], r[15]);
+        // A macro, not a closure: a closure inside a `target_feature` function was compiled as a
+        // function of its own, called 56 times a compression with the state in memory (+15 %
+        // instructions against the SSE2 version it replaced).
+        macro_rules! g {
+            ($a:literal, $b:literal, $c:literal, $d:literal, $x:expr, $y:expr) => {
+                $s[$a] = $add($s[$a], $s[$b]);
+                if 4 * $x < $n {
+                    $s[$a] = $add($s[$a], $m[$x]);
+                }
+                $s[$d] = $xr16($s[$d], $s[$a]);
+                $s[$c] = $add($s[$c], $s[$d]);
+                $s[$b] = $xr12($s[$b], $s[$c]);
+                $s[$a] = $add($s[$a], $s[$b]);
+                if 4 * $y < $n {
+                    $s[$a] = $add($s[$a], $m[$y]);
+                }
+                $s[$d] = $xr8($s[$d], $s[$a]);
+                $s[$c] = $add($s[$c], $s[$d]);
+                $s[$b] = $xr7($s[$b], $s[$c]);
+            };
         }
+        macro_rules! round {
+            ($r:literal) => {
+                g!(0, 4, 8, 12, SCHEDULE[$r][0], SCHEDULE[$r][1]);
+                g!(1, 5, 9, 13, SCHEDULE[$r][2], SCHEDULE[$r][3]);
+                g!(2, 6, 10, 14, SCHEDULE[$r][4], SCHEDULE[$r][5]);
+                g!(3, 7, 11, 15, SCHEDULE[$r][6], SCHEDULE[$r][7]);
+                g!(0, 5, 10, 15, SCHEDULE[$r][8], SCHEDULE[$r][9]);
+                g!(1, 6, 11, 12, SCHEDULE[$r][10], SCHEDULE[$r][11]);
+                g!(2, 7, 8, 13, SCHEDULE[$r][12], SCHEDULE[$r][13]);
+                g!(3, 4, 9, 14, SCHEDULE[$r][14], SCHEDULE[$r][15]);
+            };
+        }
+        round!(0);
+        round!(1);
+        round!(2);
+        round!(3);
+        round!(4);
+        round!(5);
+        round!(6);
     }};
 }
 
@@ -259,7 +273,7 @@ mod sse2 {
         const { assert!(N <= BLOCK) };
         let mw = message(inputs);
         let m = mw.each_ref().map(|w| load(w));
-        let s = &mut first_state!(N, key, splat);
+        let mut s = first_state!(N, key, splat);
         rounds!(N, s, m, add, xr16, xr12, xr8, xr7);
         output(words(s[0]), words(s[8]), words(s[1]), words(s[9]))
     }
@@ -356,7 +370,7 @@ mod avx2 {
         const { assert!(N <= BLOCK) };
         let mw = message(inputs);
         let m = mw.each_ref().map(|w| load(w));
-        let s = &mut first_state!(N, key, splat);
+        let mut s = first_state!(N, key, splat);
         rounds!(N, s, m, add, xr16, xr12, xr8, xr7);
         output(words(s[0]), words(s[8]), words(s[1]), words(s[9]))
     }
@@ -433,7 +447,7 @@ mod avx512 {
         const { assert!(N <= BLOCK) };
         let mw = message(inputs);
         let m = mw.each_ref().map(|w| load(w));
-        let s = &mut first_state!(N, key, splat);
+        let mut s = first_state!(N, key, splat);
         rounds!(N, s, m, add, xr16, xr12, xr8, xr7);
         output(words(s[0]), words(s[8]), words(s[1]), words(s[9]))
     }
