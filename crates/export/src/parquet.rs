@@ -1376,6 +1376,13 @@ fn delta_encoded(name: &str) -> bool {
 /// deltas that Snappy shrank by about a tenth for a tenth of the export's CPU.
 const COMPRESSED: &[&str] = &["claim", "beneficiary_hash", "practitioner"];
 
+/// The compressed columns whose pages are compressed by `plain::snappy_records` (a copy of the
+/// bytes each record shares with the one before) rather than by `snap`'s search: their values
+/// repeat the previous row's (the lines of a claim) or share its leading bytes (the next claim
+/// number), and rarely anything older (formats/parquet.md). Not `practitioner`: its numbers recur
+/// a few claims apart, which only `snap` finds.
+const RECORD_SNAPPY: &[&str] = &["claim", "beneficiary_hash"];
+
 /// The columns with min/max statistics (per page and row group): those that locate rows — the batch,
 /// the claim, the line and its position, the date of care. Not on amounts, rates and labels: nobody
 /// prunes a scan by them, and comparing every cell cost a few per cent of the export. The dictionary
@@ -1738,24 +1745,42 @@ fn fresh_encoders(leaves: &[ColumnDescPtr]) -> Result<Vec<Enc>, String> {
                     cells: Vec::with_capacity(BATCH_ROWS),
                     runs: Vec::new(),
                     hashes: Vec::new(),
-                    chunk: plain::Int64Chunk::new(
-                        d.clone(),
-                        COMPRESSED.contains(&c.name),
-                        BATCH_ROWS,
-                    )?,
+                    chunk: record_snappy(
+                        plain::Int64Chunk::new(
+                            d.clone(),
+                            COMPRESSED.contains(&c.name),
+                            BATCH_ROWS,
+                        )?,
+                        c.name,
+                        plain::Int64Chunk::with_record_snappy,
+                    ),
                 }),
                 None if delta_encoded(c.name) => {
                     Enc::Delta(delta::DeltaChunk::new(d.clone(), BATCH_ROWS)?)
                 }
-                None => Enc::Text(plain::TextChunk::new(
-                    d.clone(),
-                    STATISTICS.contains(&c.name),
-                    COMPRESSED.contains(&c.name),
-                    BATCH_ROWS,
-                )?),
+                None => Enc::Text(record_snappy(
+                    plain::TextChunk::new(
+                        d.clone(),
+                        STATISTICS.contains(&c.name),
+                        COMPRESSED.contains(&c.name),
+                        BATCH_ROWS,
+                    )?,
+                    c.name,
+                    plain::TextChunk::with_record_snappy,
+                )),
             })
         })
         .collect()
+}
+
+/// `chunk` compressed by `plain::snappy_records` (`with`) if the column is one of
+/// [`RECORD_SNAPPY`].
+fn record_snappy<T>(chunk: T, name: &str, with: fn(T) -> T) -> T {
+    if RECORD_SNAPPY.contains(&name) {
+        with(chunk)
+    } else {
+        chunk
+    }
 }
 
 /// Bytes allocated by a set of encoders (their buffers' capacities).

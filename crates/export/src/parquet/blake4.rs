@@ -492,7 +492,10 @@ fn keyed_hash8<const N: usize>(key: &[u32; 8], width: Width, inputs: [&[u8; N]; 
     }
     let _ = width;
     let [a, b, c, d, e, f, g, h] = inputs;
-    let (lo, hi) = (keyed_hash4(key, [a, b, c, d]), keyed_hash4(key, [e, f, g, h]));
+    let (lo, hi) = (
+        keyed_hash4(key, [a, b, c, d]),
+        keyed_hash4(key, [e, f, g, h]),
+    );
     std::array::from_fn(|i| if i < 4 { lo[i] } else { hi[i - 4] })
 }
 
