@@ -1,6 +1,7 @@
-//! The pseudonyms of a row group four at a time: BLAKE3's `keyed_hash` of four `NIR-rank` inputs
+//! The pseudonyms of a row group 16, 8 or 4 at a time: BLAKE3's `keyed_hash` of `NIR-rank` inputs
 //! (17 bytes each: one block of one chunk, a single compression) computed side by side, one input
-//! per 32-bit lane of SSE2 registers.
+//! per 32-bit lane of AVX-512 registers (16 lanes), AVX2 registers (8) or SSE2 registers (4), the
+//! widest the processor has ([`widest`], runtime detection: the build targets every x86-64).
 //!
 //! Why: one compression is a chain of about 900 dependent operations; the `blake3` crate runs it
 //! as fast as one input allows (its SIMD spreads the columns of one state over a register's lanes),
@@ -9,10 +10,15 @@
 //! `keyed_hash`, of the export's ≈ 4 300). Four independent inputs fill the lanes instead: the same
 //! operations, a fourth as many chains — 175 samples. Plain `[u32; 8]` array code left to the
 //! compiler's vectoriser did not beat the crate (README "Performance", tried in an earlier pass):
-//! hence the intrinsics, and the crate's one `unsafe` (see [`keyed_hash4`]).
+//! hence the intrinsics, and the crate's only `unsafe` blocks (calling the `target_feature`
+//! functions: [`keyed_hash4`], and the wider ones once their feature was detected). PARQUET20: 8
+//! lanes with AVX2 (the rotations by 16 and 8 one byte shuffle each) and 16 with AVX-512F (every
+//! rotation one instruction), the additions of the message words a 17-byte input leaves at zero
+//! skipped (77 of 112): callgrind (AVX2: valgrind has no AVX-512), 100 k-claim day, 49.0 → 20.2 M
+//! instructions; `perf`, 1 M-claim day, 2 threads, AVX-512: 81 → 21 samples at 1 999 Hz.
 //!
-//! The result is `blake3::keyed_hash(key, input)`'s first 8 bytes, bit for bit (the test
-//! `four_lanes_give_blake3s_keyed_hash` compares them on inputs of lengths around the words and
+//! The result is `blake3::keyed_hash(key, input)`'s first 8 bytes, bit for bit (the tests
+//! `four_lanes_give_blake3s_keyed_hash` and `every_width_gives_blake3s_keyed_hash` compare them on inputs of lengths around the words and
 //! the block; formats/parquet.md, "Beneficiary", is unchanged).
 
 /// BLAKE3's initialisation vector (the first 32 bits of the fractional parts of the square roots
@@ -61,8 +67,8 @@ pub(super) const BLOCK: usize = 64;
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 pub(super) fn keyed_hash4<const N: usize>(key: &[u32; 8], inputs: [&[u8; N]; 4]) -> [i64; 4] {
     const { assert!(N <= BLOCK, "one block: at most 64 bytes") };
-    // The only `unsafe` of the crate (allowed here alone): calling a function compiled for SSE2,
-    // which the build's target has (the `cfg` above checks it when compiled; every x86-64
+    // One of the crate's `unsafe` blocks (allowed in this module alone): calling a function
+    // compiled for SSE2, which the build's target has (the `cfg` above checks it when compiled; every x86-64
     // processor has SSE2). Its intrinsics read and write registers only, no memory.
     #[allow(unsafe_code)]
     // SAFETY: the target feature the function enables is enabled for the whole build.
