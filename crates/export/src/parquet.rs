@@ -1376,6 +1376,13 @@ fn delta_encoded(name: &str) -> bool {
 /// deltas that Snappy shrank by about a tenth for a tenth of the export's CPU.
 const COMPRESSED: &[&str] = &["claim", "beneficiary_hash", "practitioner"];
 
+/// The compressed columns whose pages are compressed by `plain::snappy_records` (a copy of the
+/// bytes each record shares with the one before) rather than by `snap`'s search: their values
+/// repeat the previous row's (the lines of a claim) or share its leading bytes (the next claim
+/// number), and rarely anything older (formats/parquet.md). Not `practitioner`: its numbers recur
+/// a few claims apart, which only `snap` finds.
+const RECORD_SNAPPY: &[&str] = &["claim", "beneficiary_hash"];
+
 /// The columns with min/max statistics (per page and row group): those that locate rows — the batch,
 /// the claim, the line and its position, the date of care. Not on amounts, rates and labels: nobody
 /// prunes a scan by them, and comparing every cell cost a few per cent of the export. The dictionary
@@ -1514,11 +1521,17 @@ fn record_batch(schema: &SchemaRef, batch: &Batch, rows: &[Row]) -> Result<Recor
 }
 
 /// Rows read by all the columns (of a task) before the next slice (see [`record_batch`],
-/// [`encode_block`]): 64 rows' outcomes (≈ 25 KB) stay in the 32 KB L1 data cache from one column to
-/// the next. Slices of 256 rows did not: callgrind's cache simulation on a 100 k-claim day counted
-/// 4.3 M fewer D1 read misses with 64 (31.3 M → 27.0 M; `run` alone has 17.5 M), for +7 M instructions
-/// of loop overhead (README "Performance").
-const CACHE_ROWS: usize = 64;
+/// [`encode_block`]): the slice's outcomes stay in the L1 data cache from one column to the next.
+/// Slices of 256 rows did not: callgrind's cache simulation on a 100 k-claim day counted 4.3 M
+/// fewer D1 read misses with 64 (31.3 M → 27.0 M; `run` alone has 17.5 M), for +7 M instructions
+/// of loop overhead (README "Performance"). 128 rows (≈ 50 KB of outcomes, this machine's L1 data
+/// cache 48 KB a core) since PARQUET20: each column's fixed cost per slice (its encoder's state,
+/// the call, the slice's paid rows) is paid half as often — callgrind, 100 k-claim day, 1 thread,
+/// `ParquetSink::window` 209.4 → 197.4 M instructions; `perf record -F 1999`, 1 M-claim day, 2
+/// threads, load 5–6, 3 alternated rounds: the window's and key loops' samples 1 044 / 963 / 1 001
+/// → 1 021 / 931 / 832 (PARQUET19 had measured +0.7 M D1 misses in callgrind's 32 KB model and
+/// left it undecided). The file does not depend on it (`cmp`).
+const CACHE_ROWS: usize = 128;
 // A row's position in its slice is a `u8` ([`Part::at`]).
 const _: () = assert!(CACHE_ROWS <= 256);
 
@@ -1689,17 +1702,10 @@ impl Pseudonyms {
                 last = Some(nr);
             }
         }
-        // Their hashes, four at a time (the last group padded with its first input).
+        // Their hashes, 16, 8 or 4 at a time as the processor allows.
         let words = blake4::key_words(&key.key);
         self.hashes.clear();
-        for group in self.runs.chunks(4) {
-            let Some(first) = group.first() else {
-                continue;
-            };
-            let at = |i: usize| group.get(i).unwrap_or(first);
-            let h = blake4::keyed_hash4(&words, [at(0), at(1), at(2), at(3)]);
-            self.hashes.extend_from_slice(&h[..group.len()]);
-        }
+        blake4::keyed_hashes(&words, blake4::widest(), &self.runs, &mut self.hashes);
         // The cells, each run's hash on its rows.
         let mut run = 0;
         let mut last: Option<&[u8; 17]> = None;
@@ -1745,24 +1751,42 @@ fn fresh_encoders(leaves: &[ColumnDescPtr]) -> Result<Vec<Enc>, String> {
                     cells: Vec::with_capacity(BATCH_ROWS),
                     runs: Vec::new(),
                     hashes: Vec::new(),
-                    chunk: plain::Int64Chunk::new(
-                        d.clone(),
-                        COMPRESSED.contains(&c.name),
-                        BATCH_ROWS,
-                    )?,
+                    chunk: record_snappy(
+                        plain::Int64Chunk::new(
+                            d.clone(),
+                            COMPRESSED.contains(&c.name),
+                            BATCH_ROWS,
+                        )?,
+                        c.name,
+                        plain::Int64Chunk::with_record_snappy,
+                    ),
                 }),
                 None if delta_encoded(c.name) => {
                     Enc::Delta(delta::DeltaChunk::new(d.clone(), BATCH_ROWS)?)
                 }
-                None => Enc::Text(plain::TextChunk::new(
-                    d.clone(),
-                    STATISTICS.contains(&c.name),
-                    COMPRESSED.contains(&c.name),
-                    BATCH_ROWS,
-                )?),
+                None => Enc::Text(record_snappy(
+                    plain::TextChunk::new(
+                        d.clone(),
+                        STATISTICS.contains(&c.name),
+                        COMPRESSED.contains(&c.name),
+                        BATCH_ROWS,
+                    )?,
+                    c.name,
+                    plain::TextChunk::with_record_snappy,
+                )),
             })
         })
         .collect()
+}
+
+/// `chunk` compressed by `plain::snappy_records` (`with`) if the column is one of
+/// [`RECORD_SNAPPY`].
+fn record_snappy<T>(chunk: T, name: &str, with: fn(T) -> T) -> T {
+    if RECORD_SNAPPY.contains(&name) {
+        with(chunk)
+    } else {
+        chunk
+    }
 }
 
 /// Bytes allocated by a set of encoders (their buffers' capacities).

@@ -1,6 +1,7 @@
-//! The pseudonyms of a row group four at a time: BLAKE3's `keyed_hash` of four `NIR-rank` inputs
+//! The pseudonyms of a row group 16, 8 or 4 at a time: BLAKE3's `keyed_hash` of `NIR-rank` inputs
 //! (17 bytes each: one block of one chunk, a single compression) computed side by side, one input
-//! per 32-bit lane of SSE2 registers.
+//! per 32-bit lane of AVX-512 registers (16 lanes), AVX2 registers (8) or SSE2 registers (4), the
+//! widest the processor has ([`widest`], runtime detection: the build targets every x86-64).
 //!
 //! Why: one compression is a chain of about 900 dependent operations; the `blake3` crate runs it
 //! as fast as one input allows (its SIMD spreads the columns of one state over a register's lanes),
@@ -9,10 +10,15 @@
 //! `keyed_hash`, of the export's ≈ 4 300). Four independent inputs fill the lanes instead: the same
 //! operations, a fourth as many chains — 175 samples. Plain `[u32; 8]` array code left to the
 //! compiler's vectoriser did not beat the crate (README "Performance", tried in an earlier pass):
-//! hence the intrinsics, and the crate's one `unsafe` (see [`keyed_hash4`]).
+//! hence the intrinsics, and the crate's only `unsafe` blocks (calling the `target_feature`
+//! functions: [`keyed_hash4`], and the wider ones once their feature was detected). PARQUET20: 8
+//! lanes with AVX2 (the rotations by 16 and 8 one byte shuffle each) and 16 with AVX-512F (every
+//! rotation one instruction), the additions of the message words a 17-byte input leaves at zero
+//! skipped (77 of 112): callgrind (AVX2: valgrind has no AVX-512), 100 k-claim day, 49.0 → 20.2 M
+//! instructions; `perf`, 1 M-claim day, 2 threads, AVX-512: 81 → 21 samples at 1 999 Hz.
 //!
-//! The result is `blake3::keyed_hash(key, input)`'s first 8 bytes, bit for bit (the test
-//! `four_lanes_give_blake3s_keyed_hash` compares them on inputs of lengths around the words and
+//! The result is `blake3::keyed_hash(key, input)`'s first 8 bytes, bit for bit (the tests
+//! `four_lanes_give_blake3s_keyed_hash` and `every_width_gives_blake3s_keyed_hash` compare them on inputs of lengths around the words and
 //! the block; formats/parquet.md, "Beneficiary", is unchanged).
 
 /// BLAKE3's initialisation vector (the first 32 bits of the fractional parts of the square roots
@@ -61,8 +67,8 @@ pub(super) const BLOCK: usize = 64;
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 pub(super) fn keyed_hash4<const N: usize>(key: &[u32; 8], inputs: [&[u8; N]; 4]) -> [i64; 4] {
     const { assert!(N <= BLOCK, "one block: at most 64 bytes") };
-    // The only `unsafe` of the crate (allowed here alone): calling a function compiled for SSE2,
-    // which the build's target has (the `cfg` above checks it when compiled; every x86-64
+    // One of the crate's `unsafe` blocks (allowed in this module alone): calling a function
+    // compiled for SSE2, which the build's target has (the `cfg` above checks it when compiled; every x86-64
     // processor has SSE2). Its intrinsics read and write registers only, no memory.
     #[allow(unsafe_code)]
     // SAFETY: the target feature the function enables is enabled for the whole build.
@@ -94,11 +100,110 @@ fn by_crate<const N: usize>(key: &[u32; 8], inputs: [&[u8; N]; 4]) -> [i64; 4] {
     })
 }
 
+/// The message words of `L` inputs of `N` ≤ [`BLOCK`] bytes, one input per lane: word `w` of every
+/// lane (its bytes padded with zeros, little-endian). Only the words that hold input bytes are
+/// filled (5 of 16 for a 17-byte `NIR-rank`): the others stay zero, and the rounds skip their
+/// additions ([`rounds!`]).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn message<const N: usize, const L: usize>(inputs: [&[u8; N]; L]) -> [[u32; L]; 16] {
+    let mut m = [[0u32; L]; 16];
+    for (lane, input) in inputs.iter().enumerate() {
+        for (w, word) in m.iter_mut().enumerate().take(N.div_ceil(4)) {
+            let mut b = [0u8; 4];
+            for (i, byte) in b.iter_mut().enumerate() {
+                if let Some(&x) = input.get(4 * w + i) {
+                    *byte = x;
+                }
+            }
+            word[lane] = u32::from_le_bytes(b);
+        }
+    }
+    m
+}
+
+/// BLAKE3's compression of one block per lane, on the state `s` (key, IV, counter 0, length,
+/// flags) with the message words `m` (`L` lanes each), written once for every lane width: `$add`,
+/// `$xr16`, `$xr12`, `$xr8`, `$xr7` are the width's addition and `(a ^ b).rotate_right(k)`. A
+/// message word that holds no input byte is zero ([`message`]) and its addition is skipped: 77 of
+/// the 112 for a 17-byte input.
+#[cfg(target_arch = "x86_64")]
+macro_rules! rounds {
+    ($n:expr, $s:ident, $m:ident, $add:ident, $xr16:ident, $xr12:ident, $xr8:ident, $xr7:ident) => {{
+        // A macro, not a closure: a closure inside a `target_feature` function was compiled as a
+        // function of its own, called 56 times a compression with the state in memory (+15 %
+        // instructions against the SSE2 version it replaced).
+        macro_rules! g {
+            ($a:literal, $b:literal, $c:literal, $d:literal, $x:expr, $y:expr) => {
+                $s[$a] = $add($s[$a], $s[$b]);
+                if 4 * $x < $n {
+                    $s[$a] = $add($s[$a], $m[$x]);
+                }
+                $s[$d] = $xr16($s[$d], $s[$a]);
+                $s[$c] = $add($s[$c], $s[$d]);
+                $s[$b] = $xr12($s[$b], $s[$c]);
+                $s[$a] = $add($s[$a], $s[$b]);
+                if 4 * $y < $n {
+                    $s[$a] = $add($s[$a], $m[$y]);
+                }
+                $s[$d] = $xr8($s[$d], $s[$a]);
+                $s[$c] = $add($s[$c], $s[$d]);
+                $s[$b] = $xr7($s[$b], $s[$c]);
+            };
+        }
+        macro_rules! round {
+            ($r:literal) => {
+                g!(0, 4, 8, 12, SCHEDULE[$r][0], SCHEDULE[$r][1]);
+                g!(1, 5, 9, 13, SCHEDULE[$r][2], SCHEDULE[$r][3]);
+                g!(2, 6, 10, 14, SCHEDULE[$r][4], SCHEDULE[$r][5]);
+                g!(3, 7, 11, 15, SCHEDULE[$r][6], SCHEDULE[$r][7]);
+                g!(0, 5, 10, 15, SCHEDULE[$r][8], SCHEDULE[$r][9]);
+                g!(1, 6, 11, 12, SCHEDULE[$r][10], SCHEDULE[$r][11]);
+                g!(2, 7, 8, 13, SCHEDULE[$r][12], SCHEDULE[$r][13]);
+                g!(3, 4, 9, 14, SCHEDULE[$r][14], SCHEDULE[$r][15]);
+            };
+        }
+        round!(0);
+        round!(1);
+        round!(2);
+        round!(3);
+        round!(4);
+        round!(5);
+        round!(6);
+    }};
+}
+
+/// The first state of a keyed hash of one block of `N` bytes, from a `splat` of the width.
+#[cfg(target_arch = "x86_64")]
+macro_rules! first_state {
+    ($n:expr, $key:ident, $splat:ident) => {{
+        let mut s = [$splat(0); 16];
+        for (v, &k) in s.iter_mut().zip($key) {
+            *v = $splat(k);
+        }
+        for (v, &k) in s[8..12].iter_mut().zip(&IV) {
+            *v = $splat(k);
+        }
+        // Counter 0 (words 12, 13), the block's length, the flags.
+        s[14] = $splat($n as u32);
+        s[15] = $splat(FLAGS);
+        s
+    }};
+}
+
+/// The output: per lane, the first 8 bytes of `state[0..2] ^ state[8..10]` as a little-endian
+/// `i64`, from the words of those four vectors.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn output<const L: usize>(w0: [u32; L], w8: [u32; L], w1: [u32; L], w9: [u32; L]) -> [i64; L] {
+    std::array::from_fn(|l| (u64::from(w0[l] ^ w8[l]) | u64::from(w1[l] ^ w9[l]) << 32) as i64)
+}
+
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 mod sse2 {
-    use super::{BLOCK, FLAGS, IV, SCHEDULE};
+    use super::{BLOCK, FLAGS, IV, SCHEDULE, message, output};
     use std::arch::x86_64::{
-        __m128i, _mm_add_epi32, _mm_cvtsi128_si32, _mm_or_si128, _mm_set_epi32, _mm_set1_epi32,
+        __m128i, _mm_add_epi32, _mm_cvtsi128_si32, _mm_or_si128, _mm_set1_epi32, _mm_setr_epi32,
         _mm_shuffle_epi32, _mm_shufflehi_epi16, _mm_shufflelo_epi16, _mm_slli_epi32,
         _mm_srli_epi32, _mm_xor_si128,
     };
@@ -114,8 +219,8 @@ mod sse2 {
 
     #[inline]
     #[target_feature(enable = "sse2")]
-    fn lanes(l: [u32; 4]) -> V {
-        _mm_set_epi32(l[3] as i32, l[2] as i32, l[1] as i32, l[0] as i32)
+    fn load(l: &[u32; 4]) -> V {
+        _mm_setr_epi32(l[0] as i32, l[1] as i32, l[2] as i32, l[3] as i32)
     }
 
     #[inline]
@@ -147,60 +252,308 @@ mod sse2 {
             _mm_or_si128(_mm_srli_epi32::<N>(x), _mm_slli_epi32::<M>(x))
         }
     }
-
-    /// BLAKE3's quarter-round on columns or diagonals `a, b, c, d` with message words `x`, `y`.
     #[inline]
     #[target_feature(enable = "sse2")]
-    fn g(s: &mut [V; 16], (a, b, c, d): (usize, usize, usize, usize), x: V, y: V) {
-        s[a] = add(add(s[a], s[b]), x);
-        s[d] = xor_rotr::<16, 16>(s[d], s[a]);
-        s[c] = add(s[c], s[d]);
-        s[b] = xor_rotr::<12, 20>(s[b], s[c]);
-        s[a] = add(add(s[a], s[b]), y);
-        s[d] = xor_rotr::<8, 24>(s[d], s[a]);
-        s[c] = add(s[c], s[d]);
-        s[b] = xor_rotr::<7, 25>(s[b], s[c]);
+    fn xr16(a: V, b: V) -> V {
+        xor_rotr::<16, 16>(a, b)
+    }
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    fn xr12(a: V, b: V) -> V {
+        xor_rotr::<12, 20>(a, b)
+    }
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    fn xr8(a: V, b: V) -> V {
+        xor_rotr::<8, 24>(a, b)
+    }
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    fn xr7(a: V, b: V) -> V {
+        xor_rotr::<7, 25>(a, b)
     }
 
     /// [`super::keyed_hash4`]: BLAKE3's compression of one block per lane.
     #[target_feature(enable = "sse2")]
     pub(super) fn keyed_hash4<const N: usize>(key: &[u32; 8], inputs: [&[u8; N]; 4]) -> [i64; 4] {
-        // The message block, one input per lane: its bytes padded with zeros, as little-endian
-        // words.
-        let mut block_words = [[0u32; 4]; 16];
-        for (lane, input) in inputs.iter().enumerate() {
-            let mut block = [0u8; BLOCK];
-            if let Some(b) = block.get_mut(..N) {
-                b.copy_from_slice(&input[..]);
+        const { assert!(N <= BLOCK) };
+        let mw = message(inputs);
+        let m = mw.each_ref().map(|w| load(w));
+        let mut s = first_state!(N, key, splat);
+        rounds!(N, s, m, add, xr16, xr12, xr8, xr7);
+        output(words(s[0]), words(s[8]), words(s[1]), words(s[9]))
+    }
+}
+
+/// Eight lanes (AVX2): the same compression as [`sse2`], twice the inputs per instruction, and
+/// the rotations by 16 and 8 one byte shuffle each.
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::{BLOCK, FLAGS, IV, SCHEDULE, message, output};
+    use std::arch::x86_64::{
+        __m256i, _mm256_add_epi32, _mm256_extract_epi32, _mm256_or_si256, _mm256_set1_epi32,
+        _mm256_setr_epi8, _mm256_setr_epi32, _mm256_shuffle_epi8, _mm256_slli_epi32,
+        _mm256_srli_epi32, _mm256_xor_si256,
+    };
+
+    /// Eight lanes of 32 bits, one per input.
+    type V = __m256i;
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn splat(x: u32) -> V {
+        _mm256_set1_epi32(x as i32)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn load(l: &[u32; 8]) -> V {
+        let w = l.map(|x| x as i32);
+        _mm256_setr_epi32(w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7])
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(super) fn words(v: V) -> [u32; 8] {
+        [
+            _mm256_extract_epi32::<0>(v) as u32,
+            _mm256_extract_epi32::<1>(v) as u32,
+            _mm256_extract_epi32::<2>(v) as u32,
+            _mm256_extract_epi32::<3>(v) as u32,
+            _mm256_extract_epi32::<4>(v) as u32,
+            _mm256_extract_epi32::<5>(v) as u32,
+            _mm256_extract_epi32::<6>(v) as u32,
+            _mm256_extract_epi32::<7>(v) as u32,
+        ]
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn add(a: V, b: V) -> V {
+        _mm256_add_epi32(a, b)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn xr16(a: V, b: V) -> V {
+        let x = _mm256_xor_si256(a, b);
+        _mm256_shuffle_epi8(
+            x,
+            _mm256_setr_epi8(
+                2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13, 2, 3, 0, 1, 6, 7, 4, 5, 10,
+                11, 8, 9, 14, 15, 12, 13,
+            ),
+        )
+    }
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn xr8(a: V, b: V) -> V {
+        let x = _mm256_xor_si256(a, b);
+        _mm256_shuffle_epi8(
+            x,
+            _mm256_setr_epi8(
+                1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8, 13, 14, 15, 12, 1, 2, 3, 0, 5, 6, 7, 4, 9,
+                10, 11, 8, 13, 14, 15, 12,
+            ),
+        )
+    }
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn xr12(a: V, b: V) -> V {
+        let x = _mm256_xor_si256(a, b);
+        _mm256_or_si256(_mm256_srli_epi32::<12>(x), _mm256_slli_epi32::<20>(x))
+    }
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn xr7(a: V, b: V) -> V {
+        let x = _mm256_xor_si256(a, b);
+        _mm256_or_si256(_mm256_srli_epi32::<7>(x), _mm256_slli_epi32::<25>(x))
+    }
+
+    /// [`super::keyed_hash8`] on a processor with AVX2.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn keyed_hash8<const N: usize>(key: &[u32; 8], inputs: [&[u8; N]; 8]) -> [i64; 8] {
+        const { assert!(N <= BLOCK) };
+        let mw = message(inputs);
+        let m = mw.each_ref().map(|w| load(w));
+        let mut s = first_state!(N, key, splat);
+        rounds!(N, s, m, add, xr16, xr12, xr8, xr7);
+        output(words(s[0]), words(s[8]), words(s[1]), words(s[9]))
+    }
+}
+
+/// Sixteen lanes (AVX-512F): every rotation one instruction.
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::{BLOCK, FLAGS, IV, SCHEDULE, message, output};
+    use std::arch::x86_64::{
+        __m512i, _mm512_add_epi32, _mm512_castsi512_si256, _mm512_extracti64x4_epi64,
+        _mm512_ror_epi32, _mm512_set1_epi32, _mm512_setr_epi32, _mm512_xor_si512,
+    };
+
+    /// Sixteen lanes of 32 bits, one per input.
+    type V = __m512i;
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx2")]
+    fn splat(x: u32) -> V {
+        _mm512_set1_epi32(x as i32)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx2")]
+    fn load(l: &[u32; 16]) -> V {
+        let w = l.map(|x| x as i32);
+        _mm512_setr_epi32(
+            w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8], w[9], w[10], w[11], w[12], w[13],
+            w[14], w[15],
+        )
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx2")]
+    fn words(v: V) -> [u32; 16] {
+        let lo = super::avx2::words(_mm512_castsi512_si256(v));
+        let hi = super::avx2::words(_mm512_extracti64x4_epi64::<1>(v));
+        std::array::from_fn(|i| if i < 8 { lo[i] } else { hi[i - 8] })
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx2")]
+    fn add(a: V, b: V) -> V {
+        _mm512_add_epi32(a, b)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f,avx2")]
+    fn xr16(a: V, b: V) -> V {
+        _mm512_ror_epi32::<16>(_mm512_xor_si512(a, b))
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f,avx2")]
+    fn xr12(a: V, b: V) -> V {
+        _mm512_ror_epi32::<12>(_mm512_xor_si512(a, b))
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f,avx2")]
+    fn xr8(a: V, b: V) -> V {
+        _mm512_ror_epi32::<8>(_mm512_xor_si512(a, b))
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f,avx2")]
+    fn xr7(a: V, b: V) -> V {
+        _mm512_ror_epi32::<7>(_mm512_xor_si512(a, b))
+    }
+
+    /// [`super::keyed_hash16`] on a processor with AVX-512F.
+    #[target_feature(enable = "avx512f,avx2")]
+    pub(super) fn keyed_hash16<const N: usize>(
+        key: &[u32; 8],
+        inputs: [&[u8; N]; 16],
+    ) -> [i64; 16] {
+        const { assert!(N <= BLOCK) };
+        let mw = message(inputs);
+        let m = mw.each_ref().map(|w| load(w));
+        let mut s = first_state!(N, key, splat);
+        rounds!(N, s, m, add, xr16, xr12, xr8, xr7);
+        output(words(s[0]), words(s[8]), words(s[1]), words(s[9]))
+    }
+}
+
+/// The widest lanes this processor has, asked once ([`keyed_hashes`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Width {
+    /// SSE2 (every x86-64) or the `blake3` crate elsewhere: 4 inputs at a time.
+    Four,
+    /// AVX2: 8.
+    Eight,
+    /// AVX-512F: 16.
+    Sixteen,
+}
+
+/// The widest lanes of this processor (runtime detection: the build targets every x86-64).
+pub(super) fn widest() -> Width {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx2")
+        {
+            return Width::Sixteen;
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            return Width::Eight;
+        }
+    }
+    Width::Four
+}
+
+/// [`keyed_hash4`] for eight inputs: AVX2 when `width` allows it (asked by [`widest`]), else two
+/// groups of four.
+fn keyed_hash8<const N: usize>(key: &[u32; 8], width: Width, inputs: [&[u8; N]; 8]) -> [i64; 8] {
+    #[cfg(target_arch = "x86_64")]
+    if width != Width::Four && std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the processor has AVX2 (checked just above; the check is a load of a cached
+        // word).
+        #[allow(unsafe_code)]
+        return unsafe { avx2::keyed_hash8(key, inputs) };
+    }
+    let _ = width;
+    let [a, b, c, d, e, f, g, h] = inputs;
+    let (lo, hi) = (
+        keyed_hash4(key, [a, b, c, d]),
+        keyed_hash4(key, [e, f, g, h]),
+    );
+    std::array::from_fn(|i| if i < 4 { lo[i] } else { hi[i - 4] })
+}
+
+/// [`keyed_hash4`] for sixteen inputs: AVX-512F when `width` allows it, else two groups of eight.
+fn keyed_hash16<const N: usize>(key: &[u32; 8], width: Width, inputs: [&[u8; N]; 16]) -> [i64; 16] {
+    #[cfg(target_arch = "x86_64")]
+    if width == Width::Sixteen
+        && std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx2")
+    {
+        // SAFETY: the processor has AVX-512F and AVX2 (checked just above).
+        #[allow(unsafe_code)]
+        return unsafe { avx512::keyed_hash16(key, inputs) };
+    }
+    let lo: [&[u8; N]; 8] = std::array::from_fn(|i| inputs[i]);
+    let hi: [&[u8; N]; 8] = std::array::from_fn(|i| inputs[i + 8]);
+    let (lo, hi) = (keyed_hash8(key, width, lo), keyed_hash8(key, width, hi));
+    std::array::from_fn(|i| if i < 8 { lo[i] } else { hi[i - 8] })
+}
+
+/// The keyed hashes of `inputs`, in order, appended to `out`: 16, 8 or 4 at a time as `width`
+/// allows (the last group padded with its first input).
+pub(super) fn keyed_hashes<const N: usize>(
+    key: &[u32; 8],
+    width: Width,
+    inputs: &[[u8; N]],
+    out: &mut Vec<i64>,
+) {
+    let lanes = match width {
+        Width::Four => 4,
+        Width::Eight => 8,
+        Width::Sixteen => 16,
+    };
+    for group in inputs.chunks(lanes) {
+        let Some(first) = group.first() else {
+            continue;
+        };
+        let at = |i: usize| group.get(i).unwrap_or(first);
+        match width {
+            Width::Four => {
+                let h = keyed_hash4(key, [at(0), at(1), at(2), at(3)]);
+                out.extend_from_slice(&h[..group.len()]);
             }
-            for (w, b) in block_words.iter_mut().zip(block.chunks_exact(4)) {
-                w[lane] = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            Width::Eight => {
+                let h = keyed_hash8(key, width, std::array::from_fn(at));
+                out.extend_from_slice(&h[..group.len()]);
+            }
+            Width::Sixteen => {
+                let h = keyed_hash16(key, width, std::array::from_fn(at));
+                out.extend_from_slice(&h[..group.len()]);
             }
         }
-        let m = block_words.map(|w| lanes(w));
-        let s = &mut [splat(0); 16];
-        for (v, &k) in s.iter_mut().zip(key) {
-            *v = splat(k);
-        }
-        for (v, &k) in s[8..12].iter_mut().zip(&IV) {
-            *v = splat(k);
-        }
-        // Counter 0 (words 12, 13), the block's length, the flags.
-        s[14] = splat(N as u32);
-        s[15] = splat(FLAGS);
-        for r in &SCHEDULE {
-            g(s, (0, 4, 8, 12), m[r[0]], m[r[1]]);
-            g(s, (1, 5, 9, 13), m[r[2]], m[r[3]]);
-            g(s, (2, 6, 10, 14), m[r[4]], m[r[5]]);
-            g(s, (3, 7, 11, 15), m[r[6]], m[r[7]]);
-            g(s, (0, 5, 10, 15), m[r[8]], m[r[9]]);
-            g(s, (1, 6, 11, 12), m[r[10]], m[r[11]]);
-            g(s, (2, 7, 8, 13), m[r[12]], m[r[13]]);
-            g(s, (3, 4, 9, 14), m[r[14]], m[r[15]]);
-        }
-        // The output's words 0 and 1: state[i] ^ state[i + 8].
-        let (w0, w8, w1, w9) = (words(s[0]), words(s[8]), words(s[1]), words(s[9]));
-        std::array::from_fn(|l| (u64::from(w0[l] ^ w8[l]) | u64::from(w1[l] ^ w9[l]) << 32) as i64)
     }
 }
 
@@ -270,5 +623,49 @@ mod tests {
             assert_eq!(*g, reference(&key, i));
         }
         assert_eq!(by_crate(&words, nirs), got);
+    }
+
+    /// Every width this processor has (and the narrower ones it falls back to) gives the crate's
+    /// hash, for every count of inputs around the groups' sizes (the last group padded).
+    #[test]
+    fn every_width_gives_blake3s_keyed_hash() {
+        let key = blake3::derive_key("liquidator test", b"a secret of the test");
+        let words = key_words(&key);
+        let inputs: Vec<[u8; 17]> = (0..70u32)
+            .map(|k| std::array::from_fn(|i| b'0' + ((k * 7 + i as u32 * 3) % 10) as u8))
+            .collect();
+        let widest = widest();
+        eprintln!("widest lanes here: {widest:?}");
+        let widths = match widest {
+            Width::Four => vec![Width::Four],
+            Width::Eight => vec![Width::Four, Width::Eight],
+            Width::Sixteen => vec![Width::Four, Width::Eight, Width::Sixteen],
+        };
+        for w in widths {
+            for n in [0, 1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 70] {
+                let mut got = Vec::new();
+                keyed_hashes(&words, w, &inputs[..n], &mut got);
+                let want: Vec<i64> = inputs[..n].iter().map(|i| reference(&key, i)).collect();
+                assert_eq!(got, want, "{w:?}, {n} inputs");
+            }
+        }
+        // Other lengths at 8 and 16 lanes.
+        fn check<const N: usize>(key: &[u8; 32], words: &[u32; 8], w: Width) {
+            let inputs: Vec<[u8; N]> = (0..20u32)
+                .map(|k| std::array::from_fn(|i| (k * 37 + i as u32 * 11) as u8))
+                .collect();
+            let mut got = Vec::new();
+            keyed_hashes(words, w, &inputs, &mut got);
+            let want: Vec<i64> = inputs.iter().map(|i| reference(key, i)).collect();
+            assert_eq!(got, want, "{w:?}, inputs of {N} bytes");
+        }
+        for w in [Width::Eight, Width::Sixteen] {
+            check::<0>(&key, &words, w);
+            check::<1>(&key, &words, w);
+            check::<4>(&key, &words, w);
+            check::<32>(&key, &words, w);
+            check::<63>(&key, &words, w);
+            check::<64>(&key, &words, w);
+        }
     }
 }

@@ -1508,7 +1508,7 @@ mod tests {
     }
 
     /// Row groups of cells whose runs of equal keys fall at every place the sink cuts them (slices of
-    /// 64 rows, `parquet::CACHE_ROWS`; row groups): a
+    /// 64 rows here — `parquet::CACHE_ROWS` is 128, a multiple —; row groups): a
     /// column of one value, runs across slices and across row groups, runs of 1, 7, 8, 9, 63, 64, 65
     /// cells, a run ending on a slice's last cell, a slice whose first key repeats the previous
     /// slice's last, nulls inside a run, a slice of nulls only, short slices.
