@@ -408,6 +408,9 @@ pub fn process_in(
             seen.window_bytes() as f64 / (1 << 20) as f64
         );
     }
+    if timer.on {
+        eprintln!("memory: states' parts, {}", states.parts());
+    }
     drop(seen);
     if let Some(f) = WINDOWS_DONE.get() {
         f();

@@ -501,6 +501,28 @@ impl Shard {
             .map(move |s| (s.key, s.packed(spill)))
     }
 
+    /// What the shard's bytes hold ([`Parts`]).
+    fn parts(&self) -> Parts {
+        let held = |b: (usize, usize)| b.0 + b.1;
+        let mut p = Parts {
+            index: [held(self.index.bytes()), self.index.len() * 8],
+            slots: [
+                held(self.slots.bytes()),
+                self.slots.len() * std::mem::size_of::<Slot>(),
+            ],
+            spill: [held(self.spill.bytes()), self.spill.len()],
+            garbage: self.garbage,
+            ..Parts::default()
+        };
+        for s in self.slots.as_slice().iter().filter(|s| s.spilled()) {
+            let (_, len, room) = s.spill();
+            p.spilled += 1;
+            p.records += len;
+            p.room += room;
+        }
+        p
+    }
+
     /// Bytes held: (on the heap: the index's buckets and any slots or arena there; in the scratch
     /// file: the slots' and the arena's populated pages).
     fn bytes(&self) -> (usize, usize) {
@@ -508,6 +530,43 @@ impl Shard {
         let (ah, af) = self.spill.bytes();
         let (ih, if_) = self.index.bytes();
         (ih + sh + ah, if_ + sf + af)
+    }
+}
+
+/// Where the states' bytes go, summed over the shards ([`States::parts`]; `LIQUIDATOR_TIMING=1`
+/// prints it): of the index, the slots and the spill arenas, the bytes held (populated in the
+/// scratch file, or allocated on the heap) and in use; of the arenas' bytes in use, the spilled
+/// records' own bytes, the room reserved with them (a quarter more) and the garbage that moved
+/// records left (issue #14: why the states of a night through the ledger take more pages).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Parts {
+    pub index: [usize; 2],
+    pub slots: [usize; 2],
+    pub spill: [usize; 2],
+    pub spilled: usize,
+    pub records: usize,
+    pub room: usize,
+    pub garbage: usize,
+}
+
+impl std::fmt::Display for Parts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let m = |b: usize| b as f64 / (1 << 20) as f64;
+        write!(
+            f,
+            "MiB held / in use: index {:.1} / {:.1}, slots {:.1} / {:.1}, spill arenas {:.1} / {:.1} \
+             ({} records spilled: {:.1} of their bytes, {:.1} with their room; garbage {:.1})",
+            m(self.index[0]),
+            m(self.index[1]),
+            m(self.slots[0]),
+            m(self.slots[1]),
+            m(self.spill[0]),
+            m(self.spill[1]),
+            self.spilled,
+            m(self.records),
+            m(self.room),
+            m(self.garbage)
+        )
     }
 }
 
@@ -646,6 +705,22 @@ impl States {
 
     pub fn is_empty(&self) -> bool {
         self.shards.iter().all(|m| m.len() == 0)
+    }
+
+    /// What the shards' bytes hold, summed ([`Parts`]).
+    pub fn parts(&self) -> Parts {
+        self.shards
+            .par_iter()
+            .map(Shard::parts)
+            .reduce(Parts::default, |a, b| Parts {
+                index: [a.index[0] + b.index[0], a.index[1] + b.index[1]],
+                slots: [a.slots[0] + b.slots[0], a.slots[1] + b.slots[1]],
+                spill: [a.spill[0] + b.spill[0], a.spill[1] + b.spill[1]],
+                spilled: a.spilled + b.spilled,
+                records: a.records + b.records,
+                room: a.room + b.room,
+                garbage: a.garbage + b.garbage,
+            })
     }
 
     /// How many packed states have each length: `[n]` for `n` bytes, the last entry for `≥ 63`

@@ -2,9 +2,9 @@
 //! staging directory, mapped shared ([`Store`]; issue #13: at national size the states are the
 //! largest memory that grows with the night, ≈ 360 MiB for 4.3 M beneficiaries).
 //!
-//! The scratch file is one sparse file, created in the staging directory and unlinked at once (it
-//! never appears among the outputs, and nothing is left behind if the process dies). Each shard
-//! maps two fixed regions of it — [`SLOTS_REGION`] bytes for its slots, [`SPILL_REGION`] for its
+//! The scratch file is a sparse file (up to [`FILES`] of them, the shards spread over them), created
+//! in the staging directory and unlinked at once (it never appears among the outputs, and nothing
+//! is left behind if the process dies). Each shard maps two fixed regions of it — [`SLOTS_REGION`] bytes for its slots, [`SPILL_REGION`] for its
 //! spill arena — so a shard's data grows in place, never copied to a larger buffer. The pages are
 //! the page cache's (RssFile, not RssAnon): the kernel may write them back to the disk and evict
 //! them under memory pressure, which anonymous memory (and memfd or tmpfs, anonymous memory under
@@ -317,9 +317,10 @@ fn write_zeroes(file: &std::fs::File, at: u64, len: usize) -> std::io::Result<()
     Ok(())
 }
 
-/// The regions of a new scratch file `name` in `dir`: `K` regions of the given sizes (multiples of
-/// the page size) for each of `n` owners (the states' shards: index, slots, spill arena). The file
-/// is unlinked before this returns; its regions are its only handles.
+/// The regions of new scratch files `name.0`, `name.1`… in `dir` ([`regions_within`]): `K` regions
+/// of the given sizes (multiples of the page size) for each of `n` owners (the states' shards:
+/// index, slots, spill arena). The files are unlinked before this returns; their regions are their
+/// only handles.
 pub(crate) fn regions<const K: usize>(
     dir: &Path,
     name: &str,
@@ -376,8 +377,20 @@ fn keeps(fs: &rustix::fs::StatFs) -> bool {
     KEEPS_BLOCKS.contains(&(fs.f_type as u64))
 }
 
+/// Files the owners' regions are spread over (owner `i` in file `i % FILES`): a populating write
+/// (`write_zeroes`) holds its file's inode lock while it copies, and the two workers populating
+/// regions of one file at once took turns, the waiting one spinning on the lock — `perf` of
+/// national night 2: 147 samples of `rwsem_spin_on_owner` under `ext4_buffered_write_iter` through
+/// the ledger (its carried states populate 96 MiB more), 52 without it (issue #14). With 16 files
+/// two workers meet on one a sixteenth of the time: lock contentions under
+/// `ext4_buffered_write_iter` (tracepoint `lock:contention_begin`) 149 → 30 on that night. 16
+/// descriptors, not one per shard (a ledger's loading keeps one file of its own open at a time, far
+/// under the usual 1 024).
+const FILES: usize = 16;
+
 /// [`regions`] on any filesystem, its populated pages within `allowance` bytes (tests: the mapping
-/// itself, wherever the test's temporary directory is).
+/// itself, wherever the test's temporary directory is). The `K` regions of an owner are in one
+/// file, side by side; the owners are spread over up to [`FILES`] files, all unlinked at once.
 pub(crate) fn regions_within<const K: usize>(
     dir: &Path,
     name: &str,
@@ -385,19 +398,25 @@ pub(crate) fn regions_within<const K: usize>(
     sizes: [usize; K],
     allowance: u64,
 ) -> std::io::Result<Vec<[FileRegion; K]>> {
-    let path = dir.join(name);
-    let file = {
-        let mut o = std::fs::OpenOptions::new();
-        o.read(true).write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-        Arc::new(o.open(&path)?)
-    };
     let allowance = Arc::new(AtomicU64::new(allowance));
-    std::fs::remove_file(&path)?;
     let per = sizes.iter().sum::<usize>() as u64;
-    file.set_len(per * n as u64)?;
-    let map = |offset: u64, len: usize| -> std::io::Result<FileRegion> {
+    let nfiles = n.clamp(1, FILES);
+    let mut files = Vec::with_capacity(nfiles);
+    for f in 0..nfiles {
+        let path = dir.join(format!("{name}.{f}"));
+        let file = {
+            let mut o = std::fs::OpenOptions::new();
+            o.read(true).write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+            Arc::new(o.open(&path)?)
+        };
+        std::fs::remove_file(&path)?;
+        // the owners f, f + nfiles, f + 2 × nfiles…
+        file.set_len(per * n.saturating_sub(f).div_ceil(nfiles) as u64)?;
+        files.push(file);
+    }
+    let map = |file: &Arc<std::fs::File>, offset: u64, len: usize| -> std::io::Result<FileRegion> {
         // SAFETY: the file was created by this process (create_new) and unlinked at once: no other
         // process can open it, and this process writes it only through these mappings, each of a
         // distinct region owned by one shard. It is set to its full length before any mapping, so
@@ -407,23 +426,26 @@ pub(crate) fn regions_within<const K: usize>(
             memmap2::MmapOptions::new()
                 .offset(offset)
                 .len(len)
-                .map_mut(&file)
+                .map_mut(&**file)
         }?;
         Ok(FileRegion {
             map,
             len: 0,
             populated: 0,
-            file: Arc::clone(&file),
+            file: Arc::clone(file),
             offset,
             allowance: Arc::clone(&allowance),
         })
     };
     let mut out = Vec::with_capacity(n);
-    for i in 0..n as u64 {
-        let mut at = i * per;
+    for i in 0..n {
+        let Some(file) = files.get(i % nfiles) else {
+            return Err(std::io::Error::other("scratch regions"));
+        };
+        let mut at = (i / nfiles) as u64 * per;
         let mut v = Vec::with_capacity(K);
         for &size in &sizes {
-            v.push(map(at, size)?);
+            v.push(map(file, at, size)?);
             at += size as u64;
         }
         match v.try_into() {
