@@ -496,6 +496,12 @@ impl Shard {
             .map(move |s| (s.key, s.packed(spill)))
     }
 
+    /// Every key, in slot order ([`Self::iter`] without reading the states: the ledger's commit
+    /// sorts a shard's slots by key before it reads them).
+    pub fn keys(&self) -> impl Iterator<Item = u64> {
+        self.slots.as_slice().iter().map(|s| s.key)
+    }
+
     /// The key and packed state of slot `i` (the `i`-th of [`Self::iter`]): the ledger's commit
     /// sorts the slots by key and reads them back in that order, where they lie.
     pub fn get_at(&self, i: usize) -> Option<(u64, &[u8])> {

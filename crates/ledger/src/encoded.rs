@@ -161,25 +161,27 @@ impl Encoded {
                 .par_iter()
                 .zip(slices(&mut places, &sizes))
                 .enumerate()
-                .map_init(Vec::new, |tmp: &mut Vec<(u64, u32)>, (g, (sh, out))| {
-                    tmp.clear();
-                    for (i, (k, _)) in sh.iter().enumerate() {
-                        let m = crate::segments::mix(k);
-                        let Ok(i) = u32::try_from(i) else {
-                            return false;
-                        };
-                        if (m >> 56) as usize != g {
-                            return false;
+                .map_init(
+                    || (Vec::new(), Vec::new(), Vec::new()),
+                    |(tmp, spare, count), (g, (sh, out))| {
+                        tmp.clear();
+                        for (i, k) in sh.keys().enumerate() {
+                            let m = crate::segments::mix(k);
+                            let Ok(i) = u32::try_from(i) else {
+                                return false;
+                            };
+                            if (m >> 56) as usize != g {
+                                return false;
+                            }
+                            tmp.push((m, i));
                         }
-                        tmp.push((m, i));
-                    }
-                    // Keys are unique (one state per beneficiary, `mix` is a bijection).
-                    tmp.sort_unstable_by_key(|e| e.0);
-                    for (o, &(_, i)) in out.iter_mut().zip(tmp.iter()) {
-                        *o = i;
-                    }
-                    true
-                })
+                        sort_shard(tmp, spare, count);
+                        for (o, &(_, i)) in out.iter_mut().zip(tmp.iter()) {
+                            *o = i;
+                        }
+                        true
+                    },
+                )
                 .all(|ok| ok);
         if aligned {
             return Encoded {
@@ -292,6 +294,56 @@ impl Encoded {
             oldest: self.oldest.unwrap_or(Date(0)),
         }
     }
+}
+
+/// Sorts one shard's (mixed key, slot) by key: the keys share their top 8 bits (the shard) and are
+/// uniform below them, so a counting sort on the next bits — about 4 keys a bucket — then an
+/// insertion sort of each bucket orders them in two passes and a few moves a key. (A comparison
+/// sort of each shard, `sort_unstable`, took ≈ 30 of the step's 55 samples, `perf` at 499 Hz.)
+/// Keys are unique (one state per beneficiary, `mix` is a bijection): any sort gives one order.
+fn sort_shard(v: &mut Vec<(u64, u32)>, spare: &mut Vec<(u64, u32)>, count: &mut Vec<u32>) {
+    let n = v.len();
+    let bits = (usize::BITS - n.leading_zeros()).saturating_sub(2).min(16);
+    if bits < 4 {
+        v.sort_unstable_by_key(|e| e.0);
+        return;
+    }
+    let shift = 56 - bits;
+    let bucket = |k: u64| ((k >> shift) & ((1 << bits) - 1)) as usize;
+    count.clear();
+    count.resize((1 << bits) + 1, 0);
+    for e in v.iter() {
+        count[bucket(e.0) + 1] += 1;
+    }
+    for b in 1..count.len() {
+        count[b] += count[b - 1];
+    }
+    spare.clear();
+    spare.resize(n, (0, 0));
+    for &e in v.iter() {
+        let b = bucket(e.0);
+        spare[count[b] as usize] = e;
+        count[b] += 1;
+    }
+    // `count[b]` is now where bucket `b + 1` starts.
+    let mut start = 0;
+    for &end in count.iter().take(1 << bits) {
+        let end = end as usize;
+        let s = &mut spare[start..end];
+        // A crowded bucket (keys that are not uniform) is not sorted in quadratic time.
+        if s.len() > 32 {
+            s.sort_unstable_by_key(|e| e.0);
+        }
+        for i in 1..s.len() {
+            let mut j = i;
+            while j > 0 && s[j - 1].0 > s[j].0 {
+                s.swap(j - 1, j);
+                j -= 1;
+            }
+        }
+        start = end;
+    }
+    std::mem::swap(v, spare);
 }
 
 /// `v` cut into consecutive slices of `sizes`.
@@ -555,6 +607,30 @@ pub(crate) mod tests {
         b.release();
         assert_eq!(rx.recv().unwrap().len(), 40_000);
         assert!(b.view().get(0).is_err());
+    }
+
+    /// A shard's keys sorted by buckets of their bits below the shard's give the order a sort
+    /// gives, for shards of every size (few keys, many, keys crowding one bucket).
+    #[test]
+    fn a_shard_sorted_by_buckets_is_in_key_order() {
+        let (mut tmp, mut spare, mut count) = (Vec::new(), Vec::new(), Vec::new());
+        for n in [0usize, 1, 2, 15, 16, 17, 100, 1_000, 16_500, 70_000] {
+            for crowded in [false, true] {
+                tmp.clear();
+                for i in 0..n as u64 {
+                    let mut k = crate::segments::mix(i * 31 + n as u64) >> 8 | 0x17 << 56;
+                    if crowded && i % 3 == 0 {
+                        // a third of the keys in one bucket
+                        k = 0x17 << 56 | 0x5a << 48 | i;
+                    }
+                    tmp.push((k, i as u32));
+                }
+                let mut want = tmp.clone();
+                want.sort_unstable();
+                sort_shard(&mut tmp, &mut spare, &mut count);
+                assert_eq!(tmp, want, "{n} {crowded}");
+            }
+        }
     }
 
     /// The engine's shard of a beneficiary is the top 8 bits of the ledger's mixed key (since
