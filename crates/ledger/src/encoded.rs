@@ -26,7 +26,11 @@
 //! 0.29/0.44/0.36 s (CPU 0.19/0.27/0.18) → 0.12/0.08/0.05 s (CPU 0.06/0.07/0.07), the commit's
 //! CPU 1.89/2.11/1.72 → 1.13/1.04/1.11 s, its states and before-images 2.72/2.60/2.40 →
 //! 1.35/1.41/1.07 s (its merges waited for 1.16/1.55/1.12 → 0.33/0.43/0.17 s); the night without
-//! the ledger unchanged (user + sys 20.6/19.1/19.2 against 20.6/20.0/17.6 s).
+//! the ledger unchanged (user + sys 20.6/19.1/19.2 against 20.6/20.0/17.6 s). Again with
+//! `nights-ab.sh` (5 rounds, load 2.3–4.4), medians: the sort step 0.144 → 0.063 s (CPU 0.19 →
+//! 0.07), the commit 1.186 → 0.901 s (CPU 1.38 → 0.96; in each round 2.05/1.20/1.38/1.34/1.54 →
+//! 0.83/0.87/1.05/1.04/0.96 s); the whole night's wall and CPU are too noisy at that load to show
+//! ≈ 0.5 s of CPU.
 //!
 //! Until LEDGER18 the states were first encoded where they lay, shard by shard in parallel, into
 //! arenas (≈ 180 MiB, plus the entries: 250 MiB of fresh memory at national size, the kernel zeroing
