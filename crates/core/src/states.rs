@@ -22,17 +22,36 @@ use std::hash::BuildHasher;
 /// Number of beneficiary shards (a constant: the result must not depend on the thread count).
 pub const SHARDS: usize = 256;
 
-/// The shard that owns the beneficiary `key` ([`crate::refs::benef_key`]): the top 8 bits of a
-/// Fibonacci hash of the whole key (`key × 2⁶⁴/φ`), so that the 256 shards share the night evenly.
+/// The shard that owns the beneficiary `key` ([`crate::refs::benef_key`]): the top 8 bits of
+/// [`mix`]`(key)`, so that the 256 shards share the night evenly — and so that shard `i` holds
+/// exactly the keys whose mixed key lies in the `i`-th 256th of the `u64` range.
 ///
 /// Review of stop 23: the FxHash bits taken before (32..39) were bits 6..13 of `key × K`, which
 /// depend on the key's 14 low bits only — the rank (`001` for nearly everyone) and two NIR bits —
-/// so real keys filled 4 of the 256 shards. The top bits of a product depend on every bit of the
+/// so real keys filled 4 of the 256 shards. The top bits of a mixed key depend on every bit of the
 /// key (`beneficiaries_of_one_rank_spread_over_every_shard`). Outputs do not depend on the shard
 /// (every output is in file or key order).
+///
+/// Until LEDGER20 the shard was the top 8 bits of a Fibonacci hash (`key × 2⁶⁴/φ`), which spread
+/// the keys as evenly but in an order unrelated to the ledger's: the ledger keeps its states by
+/// mixed key, so its commit sorted the places of all 4.24 M states of a national night (a 65 MiB
+/// vector, a parallel comparison sort: ≈ 0.4 s of CPU, `perf`) and then read them at random over
+/// all 256 shards, and the windows' lookups of a shard spread over the whole state image. Cut by
+/// mixed key, a shard's states are one range of the image: the commit sorts each shard's own
+/// slots (in the cache) and reads one shard at a time (`liquidator_ledger::encoded`).
 #[inline]
 pub fn shard_of(key: u64) -> usize {
-    (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize % SHARDS
+    (mix(key) >> 56) as usize % SHARDS
+}
+
+/// The beneficiary key through a bijective 64-bit mixer (the finaliser of splitmix64): the order
+/// of the ledger's state image (`liquidator_ledger::segments::mix`, formats/ledger.md, the same
+/// function: a test there checks they agree) and, by its top bits, the shard ([`shard_of`]).
+#[inline]
+pub fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// Slots a shard's slab grows by at least, on the heap (in the scratch file it grows by pages).
@@ -475,6 +494,12 @@ impl Shard {
             .as_slice()
             .iter()
             .map(move |s| (s.key, s.packed(spill)))
+    }
+
+    /// Every key, in slot order ([`Self::iter`] without reading the states: the ledger's commit
+    /// sorts a shard's slots by key before it reads them).
+    pub fn keys(&self) -> impl Iterator<Item = u64> {
+        self.slots.as_slice().iter().map(|s| s.key)
     }
 
     /// The key and packed state of slot `i` (the `i`-th of [`Self::iter`]): the ledger's commit
