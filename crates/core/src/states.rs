@@ -145,7 +145,7 @@ impl Slot {
 /// three quarters full: an entry holds the slot number and the upper half of the key's hash, so a
 /// probe reads the slot (for its key) only when the hashes agree. It is never resized by copying:
 /// a full index is rebuilt twice as large from the slots themselves (slots are never removed).
-/// The slots, the arena and the index are [`scratch::Store`]s: in a run, regions of a scratch file
+/// The slots, the arena and the index are [`scratch::Store`]s: in a run, regions of the scratch files
 /// in the staging directory that grow in place (file-backed pages, not anonymous memory:
 /// [`States::in_dir`]); on the heap otherwise, grown by a quarter.
 ///
@@ -663,11 +663,11 @@ impl States {
         States::default()
     }
 
-    /// States whose slots and spill arenas live in a scratch file created in `dir` (the run's
-    /// staging directory) and unlinked at once: file-backed pages that the kernel may write back
-    /// and evict, instead of ≈ 85 bytes of anonymous memory a beneficiary (issue #13,
-    /// [`scratch`]). If the file cannot be made or mapped,
-    /// the states are on the heap ([`Self::file_bytes`] is then 0: `LIQUIDATOR_TIMING` shows it).
+    /// States whose index, slots and spill arenas live in scratch files created in `dir` (the run's
+    /// staging directory) without a name (the shards spread over 16 files, [`scratch`]): file-backed
+    /// pages that the kernel may write back and evict, instead of ≈ 85 bytes of anonymous memory a
+    /// beneficiary (issue #13). If the files cannot be made or mapped, the states are on the heap
+    /// ([`Self::file_bytes`] is then 0: `LIQUIDATOR_TIMING` shows it).
     pub fn in_dir(dir: &std::path::Path) -> States {
         match scratch::regions(dir, scratch::STATES, SHARDS, scratch::STATE_REGIONS) {
             Ok(regions) => States {

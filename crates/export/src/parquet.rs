@@ -1521,12 +1521,12 @@ fn record_batch(schema: &SchemaRef, batch: &Batch, rows: &[Row]) -> Result<Recor
 }
 
 /// Rows read by all the columns (of a task) before the next slice (see [`record_batch`],
-/// [`encode_block`]): the slice's outcomes stay in the L1 data cache from one column to the next.
+/// [`encode_block`]): the slice's outcomes stay in the nearest caches from one column to the next.
 /// Slices of 256 rows did not: callgrind's cache simulation on a 100 k-claim day counted 4.3 M
 /// fewer D1 read misses with 64 (31.3 M → 27.0 M; `run` alone has 17.5 M), for +7 M instructions
-/// of loop overhead (README "Performance"). 128 rows (≈ 50 KB of outcomes, this machine's L1 data
-/// cache 48 KB a core) since PARQUET20: each column's fixed cost per slice (its encoder's state,
-/// the call, the slice's paid rows) is paid half as often — callgrind, 100 k-claim day, 1 thread,
+/// of loop overhead (README "Performance"). 128 rows (≈ 50 KB of outcomes: about this machine's L1
+/// data cache, 48 KB a core, the rest in L2) since PARQUET20: each column's fixed cost per slice
+/// (its encoder's state, the call, the slice's paid rows) is paid half as often — callgrind, 100 k-claim day, 1 thread,
 /// `ParquetSink::window` 209.4 → 197.4 M instructions; `perf record -F 1999`, 1 M-claim day, 2
 /// threads, load 5–6, 3 alternated rounds: the window's and key loops' samples 1 044 / 963 / 1 001
 /// → 1 021 / 931 / 832 (PARQUET19 had measured +0.7 M D1 misses in callgrind's 32 KB model and

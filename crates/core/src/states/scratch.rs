@@ -3,12 +3,13 @@
 //! largest memory that grows with the night, ≈ 360 MiB for 4.3 M beneficiaries).
 //!
 //! The scratch file is a sparse file (up to [`FILES`] of them, the shards spread over them), created
-//! in the staging directory and unlinked at once (it never appears among the outputs, and nothing
-//! is left behind if the process dies). Each shard maps two fixed regions of it — [`SLOTS_REGION`] bytes for its slots, [`SPILL_REGION`] for its
-//! spill arena — so a shard's data grows in place, never copied to a larger buffer. The pages are
-//! the page cache's (RssFile, not RssAnon): the kernel may write them back to the disk and evict
-//! them under memory pressure, which anonymous memory (and memfd or tmpfs, anonymous memory under
-//! another name) never could without swap. The file need not be durable: it is never synced, and
+//! in the staging directory without a name (`O_TMPFILE`; elsewhere a name of the process's own,
+//! unlinked at once: [`unnamed`]) — it never appears among the outputs, and nothing is left behind
+//! if the process dies. Each shard maps three fixed regions of it ([`STATE_REGIONS`]: its index,
+//! its slots, its spill arena), so a shard's data grows in place, never copied to a larger buffer.
+//! The pages are the page cache's (RssFile, not RssAnon): the kernel may write them back to the
+//! disk and evict them under memory pressure, which anonymous memory (and memfd or tmpfs,
+//! anonymous memory under another name) never could without swap. The file need not be durable: it is never synced, and
 //! it disappears when the last region is unmapped (`States` dropped, before the outputs' rename).
 //!
 //! A region's pages are populated ahead of use, by steps of a quarter of what it holds (between
@@ -31,10 +32,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// new space, and a full disk at that moment is a `SIGBUS`, not an error: the scratch files are not
 /// used there, the stores stay on the heap (review of stop 23).
 const KEEPS_BLOCKS: [u64; 3] = [0xEF53, 0x5846_5342, 0x0102_1994];
-/// A scratch file's populated pages may take at most this fraction (1/`FREE_SHARE`) of the space free
-/// on the staging directory's filesystem when the file is created: the outputs written beside keep
-/// the rest (a run that fitted on its disk before the scratch files must still fit; review of stop
-/// 23). The two scratch files of a run (states, dues) thus take at most half of it together.
+/// The populated pages of one set of scratch files (the states' up to [`FILES`] files share one
+/// allowance; the dues' file has its own) may take at most this fraction (1/`FREE_SHARE`) of the
+/// space free on the staging directory's filesystem when they are created: the outputs written
+/// beside keep the rest (a run that fitted on its disk before the scratch files must still fit;
+/// review of stop 23). The two sets of a run (states, dues) thus take at most half of it together.
 const FREE_SHARE: u64 = 4;
 
 /// Bytes of the states' scratch file mapped for one shard's index, slots and spill arena: 128 MiB
@@ -388,6 +390,37 @@ fn keeps(fs: &rustix::fs::StatFs) -> bool {
 /// under the usual 1 024).
 const FILES: usize = 16;
 
+/// A new file in `dir` that no name reaches: `O_TMPFILE` where the kernel and filesystem have it
+/// (Linux ≥ 3.11 on ext2/3/4, xfs, tmpfs: every filesystem of [`KEEPS_BLOCKS`]), so that nothing
+/// is ever left behind, whenever the process dies. Elsewhere a file created under a name of this
+/// process's own (`name.PID.f`) and unlinked at once — a process killed between the two leaves that
+/// name, which no later run asks for again (review of stop 32, REVIEW20 M1: the fixed names
+/// `name.f` left by a killed run made every later run in that `--scratch-dir` fail `create_new`
+/// and keep its states on the heap without a word, ≈ 420 MiB more anonymous memory on a national
+/// night; two runs sharing a directory raced on them the same way).
+fn unnamed(dir: &Path, name: &str, f: usize) -> std::io::Result<std::fs::File> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{Mode, OFlags};
+        if let Ok(fd) = rustix::fs::openat(
+            rustix::fs::CWD,
+            dir,
+            OFlags::RDWR | OFlags::TMPFILE | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        ) {
+            return Ok(std::fs::File::from(fd));
+        }
+    }
+    let path = dir.join(format!("{name}.{}.{f}", std::process::id()));
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true).write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    let file = o.open(&path)?;
+    std::fs::remove_file(&path)?;
+    Ok(file)
+}
+
 /// [`regions`] on any filesystem, its populated pages within `allowance` bytes (tests: the mapping
 /// itself, wherever the test's temporary directory is). The `K` regions of an owner are in one
 /// file, side by side; the owners are spread over up to [`FILES`] files, all unlinked at once.
@@ -403,22 +436,14 @@ pub(crate) fn regions_within<const K: usize>(
     let nfiles = n.clamp(1, FILES);
     let mut files = Vec::with_capacity(nfiles);
     for f in 0..nfiles {
-        let path = dir.join(format!("{name}.{f}"));
-        let file = {
-            let mut o = std::fs::OpenOptions::new();
-            o.read(true).write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-            Arc::new(o.open(&path)?)
-        };
-        std::fs::remove_file(&path)?;
+        let file = Arc::new(unnamed(dir, name, f)?);
         // the owners f, f + nfiles, f + 2 × nfiles…
         file.set_len(per * n.saturating_sub(f).div_ceil(nfiles) as u64)?;
         files.push(file);
     }
     let map = |file: &Arc<std::fs::File>, offset: u64, len: usize| -> std::io::Result<FileRegion> {
-        // SAFETY: the file was created by this process (create_new) and unlinked at once: no other
-        // process can open it, and this process writes it only through these mappings, each of a
+        // SAFETY: the file was created by this process without a name (`O_TMPFILE`) or with a
+        // name of its own (create_new) unlinked at once ([`unnamed`]): no other process can open it, and this process writes it only through these mappings, each of a
         // distinct region owned by one shard. It is set to its full length before any mapping, so
         // no access falls beyond its end.
         #[allow(unsafe_code)] // see SAFETY above: mapping a file is unsafe by nature.
@@ -494,6 +519,48 @@ mod tests {
             );
         }
         assert_eq!(neighbour.bytes(), (0, 0));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The scratch files have no name in the directory, and the names an earlier run killed
+    /// between creating and unlinking its files could leave (the fixed `name.f` of LEDGER20's
+    /// first version, or this process's own fallback names) do not stop a new set of files:
+    /// REVIEW20 M1 — a leftover fixed name made every later run's `create_new` fail and its
+    /// states go to the heap without a word.
+    #[test]
+    fn scratch_files_leave_no_name_and_a_leftover_name_does_not_stop_them() {
+        let dir = std::env::temp_dir().join(format!("liquidator-unnamed-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for left in ["t.0", "t.1", &format!("t.{}.0", std::process::id())] {
+            std::fs::write(dir.join(left), b"left by a killed run").unwrap();
+        }
+        let names = || {
+            let mut v: Vec<String> = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        let before = names();
+        let regions = regions_within(&dir, "t", 40, [MIN_STEP, MIN_STEP], u64::MAX).unwrap();
+        assert_eq!(regions.len(), 40);
+        assert_eq!(names(), before, "no name added, none removed");
+        let mut stores: Vec<Store<u64>> = regions
+            .into_iter()
+            .flat_map(|[a, b]| [Store::File(a), Store::File(b)])
+            .collect();
+        for (i, s) in stores.iter_mut().enumerate() {
+            s.push(i as u64, 1);
+        }
+        assert!(
+            stores
+                .iter()
+                .enumerate()
+                .all(|(i, s)| s.in_file() && s.as_slice() == [i as u64])
+        );
+        drop(stores);
+        assert_eq!(names(), before);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -633,7 +633,8 @@ mod tests {
     /// The file of one INT64 column, nullable or not, written by parquet-rs's Arrow writer with the
     /// export's settings for the amounts written as deltas (`write_batch_size` 8 192, deltas, no
     /// dictionary, no statistics, uncompressed), arrays of 8 192 rows, and the same file with the
-    /// chunk written by [`AmountChunk`] (its cells pushed by slices of 64 rows, as the sink does).
+    /// chunk written by [`AmountChunk`] (its cells pushed by slices of 64 rows; the sink's slices are 128 rows since PARQUET20, a
+    /// cut at every other one of these).
     fn both_amounts(cells: &[Option<i64>], nullable: bool) -> (Vec<u8>, Vec<u8>) {
         let schema = Arc::new(Schema::new(vec![Field::new(
             "a",

@@ -14,7 +14,9 @@
 //! RLE/bit-packed hybrid at 1 bit, as [`super::dict`], but for the last values, as parquet-rs:
 //! [`super::dict::hybrid_with`]) then the non-null values PLAIN (a text as its
 //! 4-byte length and bytes, an INT64 as 8 bytes), the whole page compressed by the same `snap` raw
-//! encoder parquet-rs calls; with statistics, the page and chunk min/max (text: unsigned byte order,
+//! encoder parquet-rs calls — but for `claim` and `beneficiary_hash`, whose pages are compressed by
+//! [`snappy_records`] since PARQUET20: their decompressed pages and values are parquet-rs's, their
+//! compressed bytes are not (formats/parquet.md); with statistics, the page and chunk min/max (text: unsigned byte order,
 //! as parquet-rs orders UTF-8), the column index and its boundary order, and the text's unencoded
 //! byte counts per page (offset index) and per chunk; the encodings {RLE, PLAIN} and the pages'
 //! encoding statistics.
@@ -85,7 +87,9 @@ impl Snappy {
         if self.encoder.is_none() || !self.records || !whole {
             return self.page(page);
         }
-        let mut out = pool::buffer(page.len() / 2 + 64);
+        // The room `Out::new` reserves: a smaller buffer would be grown, on fresh pages, at once
+        // (REVIEW20 L2).
+        let mut out = pool::buffer(Out::room(page.len()));
         snappy_records::<R>(&page, head, &mut out);
         pool::give(page);
         Ok(out)
@@ -218,11 +222,17 @@ struct Out<'b> {
 }
 
 impl<'b> Out<'b> {
-    /// Room for the stream of a page of `n` bytes: a copy (≥ 4 bytes) costs at most what it
-    /// covers and the literal after it one tag byte, a literal past 60 bytes 4 more at most, so
-    /// the stream is under `n + n / 15 + 11` bytes; 16 more for a literal's 16-byte move.
+    /// Bytes reserved for the stream of a page of `n` bytes. A copy (≥ 4 bytes) takes at most 3
+    /// bytes, fewer than it covers, and so pays for the tag of the literal after it; a literal
+    /// past 60 bytes takes 1 to 4 length bytes more: the stream is under `n + 21` bytes (its
+    /// 5-byte preamble, a literal's length bytes, 16 for a short literal's 16-byte move before it
+    /// is cut; REVIEW20). Reserved with a margin; nothing depends on it but the growth it avoids.
+    fn room(n: usize) -> usize {
+        n + n / 8 + 48
+    }
+
     fn new(buf: &'b mut Vec<u8>, n: usize) -> Out<'b> {
-        buf.reserve(n + n / 8 + 48);
+        buf.reserve(Self::room(n));
         Out { buf }
     }
 
