@@ -321,6 +321,23 @@ mod tests {
 
     use crate::testing::Rng;
 
+    /// A debt's origin of random numbers, its two dates from `pick` (the fields drawn in their
+    /// order: created, practitioner, claim, line, date of care, kind).
+    fn random_origin(rng: &mut Rng, pick: impl Fn(&mut Rng) -> Date) -> DebtOrigin {
+        DebtOrigin {
+            created: pick(rng),
+            practitioner: rng.width(32) as u32,
+            claim: rng.width(32) as u32,
+            line: rng.width(16) as u16,
+            date_of_care: pick(rng),
+            kind: if rng.next().is_multiple_of(2) {
+                DebtKind::Participation
+            } else {
+                DebtKind::Franchise
+            },
+        }
+    }
+
     /// The rows written in place (`rows::debt_row`, with the beneficiary's text, the age's day
     /// counts kept) are the reference writer's bytes: keys of every shape (Corsican NIRs, ranks
     /// up to 1 023, NIR numbers past 13 digits), claim and practitioner numbers of every digit
@@ -358,18 +375,7 @@ mod tests {
                         }
                     };
                     Debt {
-                        origin: DebtOrigin {
-                            created: pick(&mut rng),
-                            practitioner: rng.width(32) as u32,
-                            claim: rng.width(32) as u32,
-                            line: rng.width(16) as u16,
-                            date_of_care: pick(&mut rng),
-                            kind: if rng.next().is_multiple_of(2) {
-                                DebtKind::Participation
-                            } else {
-                                DebtKind::Franchise
-                            },
-                        },
+                        origin: random_origin(&mut rng, pick),
                         amount,
                         open,
                     }
@@ -468,18 +474,7 @@ mod tests {
             };
             let r = crate::rules::debt::Recovery {
                 line: 0,
-                debt: DebtOrigin {
-                    created: pick(&mut rng),
-                    practitioner: rng.width(32) as u32,
-                    claim: rng.width(32) as u32,
-                    line: rng.width(16) as u16,
-                    date_of_care: pick(&mut rng),
-                    kind: if rng.next().is_multiple_of(2) {
-                        DebtKind::Participation
-                    } else {
-                        DebtKind::Franchise
-                    },
-                },
+                debt: random_origin(&mut rng, pick),
                 debt_amount: cents(&mut rng),
                 amount: cents(&mut rng),
                 open_after: cents(&mut rng),
