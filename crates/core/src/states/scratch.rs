@@ -411,14 +411,34 @@ fn unnamed(dir: &Path, name: &str, f: usize) -> std::io::Result<std::fs::File> {
             return Ok(std::fs::File::from(fd));
         }
     }
-    let path = dir.join(format!("{name}.{}.{f}", std::process::id()));
-    let mut o = std::fs::OpenOptions::new();
-    o.read(true).write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    let file = o.open(&path)?;
-    std::fs::remove_file(&path)?;
-    Ok(file)
+    named_then_unlinked(dir, name, f)
+}
+
+/// [`unnamed`]'s fallback: a file created under `name.PID.f` (or `name.PID.f.k`, the first `k` whose
+/// name is free: a process of the same number, long gone, may have left the name behind) and
+/// unlinked at once.
+fn named_then_unlinked(dir: &Path, name: &str, f: usize) -> std::io::Result<std::fs::File> {
+    let base = format!("{name}.{}.{f}", std::process::id());
+    let mut last = None;
+    for k in 0..16 {
+        let path = match k {
+            0 => dir.join(&base),
+            _ => dir.join(format!("{base}.{k}")),
+        };
+        let mut o = std::fs::OpenOptions::new();
+        o.read(true).write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+        match o.open(&path) {
+            Ok(file) => {
+                std::fs::remove_file(&path)?;
+                return Ok(file);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no free scratch file name")))
 }
 
 /// [`regions`] on any filesystem, its populated pages within `allowance` bytes (tests: the mapping
@@ -561,6 +581,25 @@ mod tests {
         );
         drop(stores);
         assert_eq!(names(), before);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The fallback of filesystems without `O_TMPFILE` leaves no name either, and goes past a name
+    /// of its own that a process of the same number left behind.
+    #[test]
+    fn the_named_fallback_unlinks_its_file_and_goes_past_a_leftover_name() {
+        let dir = std::env::temp_dir().join(format!("liquidator-named-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let left = format!("t.{}.3", std::process::id());
+        std::fs::write(dir.join(&left), b"left by a process of this number").unwrap();
+        let file = named_then_unlinked(&dir, "t", 3).unwrap();
+        file.set_len(4096).unwrap();
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, [left], "only the leftover name");
+        assert_eq!(file.metadata().unwrap().len(), 4096);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
