@@ -53,19 +53,56 @@ pub fn push(out: &mut Vec<u8>, key: u64, bytes: &[u8]) {
 /// The records of a stored value, in order: (key, offset of the bytes in `b`, length).
 pub fn parse(b: &[u8]) -> Result<Vec<(u64, usize, usize)>, LedgerError> {
     let mut v = Vec::with_capacity(b.len() / 48);
-    let mut i = 0;
-    while i < b.len() {
-        let (key, from, end) =
-            decode(b, i).ok_or_else(|| LedgerError::Corrupt("state records: torn value".into()))?;
-        if v.last().is_some_and(|&(p, _, _)| p >= key) {
-            return Err(LedgerError::Corrupt(
-                "state records: keys out of order".into(),
-            ));
-        }
+    for r in Records::new(b) {
+        let (key, from, end) = r?;
         v.push((key, from, end - from));
-        i = end;
     }
     Ok(v)
+}
+
+/// The records of a stored value read one at a time, each checked as it is read: whole (not
+/// torn), keys ascending — (key, offset of the bytes, their end). After an error it ends. What
+/// [`parse`] collects, and what [`merge`] walks without collecting.
+struct Records<'a> {
+    b: &'a [u8],
+    at: usize,
+    last: Option<u64>,
+}
+
+impl<'a> Records<'a> {
+    fn new(b: &'a [u8]) -> Records<'a> {
+        Records::after(b, None)
+    }
+
+    /// The records of `b`, whose keys must also be above `last` (records appended to others).
+    fn after(b: &'a [u8], last: Option<u64>) -> Records<'a> {
+        Records { b, at: 0, last }
+    }
+}
+
+impl Iterator for Records<'_> {
+    type Item = Result<(u64, usize, usize), LedgerError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.at >= self.b.len() {
+            return None;
+        }
+        // Whatever follows an error is not read.
+        let at = std::mem::replace(&mut self.at, self.b.len());
+        let Some((key, from, end)) = decode(self.b, at) else {
+            return Some(Err(LedgerError::Corrupt(
+                "state records: torn value".into(),
+            )));
+        };
+        if self.last.is_some_and(|p| p >= key) {
+            return Some(Err(LedgerError::Corrupt(
+                "state records: keys out of order".into(),
+            )));
+        }
+        self.at = end;
+        self.last = Some(key);
+        Some(Ok((key, from, end)))
+    }
 }
 
 /// Records from many stored values, in key order, in memory: one arena holding the values as
@@ -500,15 +537,10 @@ impl ImageWriter {
     /// Appends whole records (`push`'s layout), keys above every key before.
     pub fn push(&mut self, recs: &[u8]) -> Result<(), LedgerError> {
         let shift = 64 - self.bits;
+        // `at`: where the record read last starts.
         let mut at = 0;
-        while at < recs.len() {
-            let (k, _, end) = decode(recs, at)
-                .ok_or_else(|| LedgerError::Corrupt("state records: torn value".into()))?;
-            if self.last.is_some_and(|l| l >= k) {
-                return Err(LedgerError::Corrupt(
-                    "state records: keys out of order".into(),
-                ));
-            }
+        for r in Records::after(recs, self.last) {
+            let (k, _, end) = r?;
             self.last = Some(k);
             let p = (k >> shift) as usize;
             while self.next <= p {
@@ -703,33 +735,18 @@ pub fn merge(old: &[u8], new: &[(u64, &[u8])]) -> Result<Merged, LedgerError> {
     let mut out = Vec::with_capacity(old.len() + new.iter().map(|n| n.1.len() + 12).sum::<usize>());
     let mut before = Vec::new();
     let mut added = 0;
-    // The stored record at `at` (key, bytes from, end), read once; `run`: where the stored
-    // records not yet copied start.
+    // `cur`: the stored record (key, bytes from, end) read last, not yet passed; `at`: where the
+    // records not yet passed start; `run`: where those not yet copied start.
     let (mut at, mut run) = (0, 0);
-    let mut last: Option<u64> = None;
-    let next =
-        |at: usize, last: &mut Option<u64>| -> Result<Option<(u64, usize, usize)>, LedgerError> {
-            if at >= old.len() {
-                return Ok(None);
-            }
-            let (k, from, end) = decode(old, at)
-                .ok_or_else(|| LedgerError::Corrupt("state records: torn value".into()))?;
-            if last.is_some_and(|p| p >= k) {
-                return Err(LedgerError::Corrupt(
-                    "state records: keys out of order".into(),
-                ));
-            }
-            *last = Some(k);
-            Ok(Some((k, from, end)))
-        };
-    let mut cur = next(at, &mut last)?;
+    let mut recs = Records::new(old);
+    let mut cur = recs.next().transpose()?;
     for &(nk, nb) in new {
         // The stored records below the night's key stay as they are: part of the run.
         while let Some((k, _, end)) = cur
             && k < nk
         {
             at = end;
-            cur = next(at, &mut last)?;
+            cur = recs.next().transpose()?;
         }
         out.extend_from_slice(&old[run..at]);
         match cur {
@@ -740,7 +757,7 @@ pub fn merge(old: &[u8], new: &[(u64, &[u8])]) -> Result<Merged, LedgerError> {
                 }
                 push(&mut out, k, nb);
                 at = end;
-                cur = next(at, &mut last)?;
+                cur = recs.next().transpose()?;
             }
             _ => {
                 added += 1;
@@ -753,7 +770,7 @@ pub fn merge(old: &[u8], new: &[(u64, &[u8])]) -> Result<Merged, LedgerError> {
     // The rest of the stored records, checked, then copied as one run.
     while let Some((_, _, end)) = cur {
         at = end;
-        cur = next(at, &mut last)?;
+        cur = recs.next().transpose()?;
     }
     out.extend_from_slice(&old[run..at]);
     Ok(Merged {
