@@ -1537,6 +1537,11 @@ const _: () = assert!(CACHE_ROWS <= 256);
 
 /// The rows of a run of events, in order; the paid rows with their pseudonym under `key`, or 0
 /// without a key (the sink: its writer thread hashes the `NIR-rank` itself, [`Pseudonyms`]).
+///
+/// The rows point into the outcomes, read here a window after the shards wrote them. Copying each
+/// paid line's cells in the shard workers instead (a slot a claim, `formats/parquet.md`, PARQUET21,
+/// branch `parquet21-not-kept`) took the sink's stalls away but cost the shards as much memory
+/// traffic and more instructions: not kept.
 fn rows_of<'a>(events: &'a [Event<'a>], key: Option<&PseudonymKey>, out: &mut Vec<Row<'a>>) {
     for e in events {
         match e {
