@@ -166,6 +166,9 @@ pub struct Shard {
     /// The working copy of the state being liquidated, and the buffer it is packed into.
     work: BenefState,
     buf: Vec<u8>,
+    /// A state was set from bytes this shard neither packed nor decoded whole ([`States::seed_packed`]):
+    /// [`Self::checked`] is then false.
+    unchecked: bool,
     /// How many times the spill arena was compacted (the tests check that compaction ran).
     #[cfg(test)]
     compactions: usize,
@@ -333,7 +336,7 @@ impl Shard {
     /// have changed it (`f` returns its result and that flag: a rejected claim leaves the state as
     /// it was, `rules::liquidate`). The state is
     /// decoded into the shard's working copy; the first time a beneficiary is seen it is the one
-    /// `carry` gives (an earlier night's, `Carry::state_packed`), or an empty one. `f` is told
+    /// `carry` gives (an earlier night's, `Carry::state_bytes`), or an empty one. `f` is told
     /// whether the state is new to the shard (`engine::liquidate_shards` counts the debts a
     /// beneficiary brings from an earlier night), and is given a function that puts the working
     /// copy back as it was before `f` (decoded again from the packed bytes, which `f` cannot
@@ -341,9 +344,9 @@ impl Shard {
     /// which works on it without copying it and restores it before a new try), and nothing it
     /// left is kept.
     ///
-    /// A packed state that does not decode — never one this shard packed, and a ledger checks what
-    /// it hands over (`Carry::state_packed`, `packed::validate`) — is an error: `f` is not run and
-    /// the stored bytes stay as they were. Taking it as empty would liquidate the claim against
+    /// A packed state that does not decode — never one this shard packed; a carried one, whose
+    /// bytes the ledger hands over unchecked (`Carry::state_bytes`) because this decode checks
+    /// every field as `packed::validate` would — is an error: `f` is not run and nothing is stored. Taking it as empty would liquidate the claim against
     /// empty caps and drop the beneficiary's open debts (the caller ends the run: exit 11).
     pub(crate) fn with_state<R>(
         &mut self,
@@ -358,7 +361,7 @@ impl Shard {
             Some(i) => i,
             None => {
                 buf.clear();
-                if !carry.is_some_and(|c| c.state_packed(key, &mut buf)) {
+                if !carry.is_some_and(|c| c.state_bytes(key, &mut buf)) {
                     // A beneficiary first seen tonight (most of them): the rules start from the
                     // empty state itself, not from its encoding decoded, and the slot is created
                     // with the state they leave — one encoding instead of three steps (encode the
@@ -377,7 +380,8 @@ impl Shard {
                     return Ok(r);
                 }
                 // A state carried from an earlier night: decoded from the bytes the carry handed
-                // over (with whether they hold debts, in the same pass), and its slot made once,
+                // over (with whether they hold debts, in the same pass: the one check they get,
+                // `Carry::state_bytes`), and its slot made once,
                 // with what the claim leaves — not made with the carried bytes (inline, or spilled
                 // with a quarter more room), read through to their debts (`packed::has_debts`),
                 // decoded from the slot, then stored again: a state the claim lengthened past its
@@ -466,6 +470,21 @@ impl Shard {
         for (l, &key) in lens.iter_mut().zip(keys) {
             *l = self.touch(key);
         }
+    }
+
+    /// Whether every state of the shard is known to read: each was packed by the shard
+    /// ([`packed::encode`]) or decoded whole when it entered it (a carried state,
+    /// [`Self::with_state`]) — never a state set from bytes it took as they were
+    /// ([`States::seed_packed`]). The ledger's commit then skips checking the debts again
+    /// (`packed::append_pruned_read`); otherwise it checks every field of every state.
+    pub fn checked(&self) -> bool {
+        !self.unchecked
+    }
+
+    /// [`Self::set`] from bytes that are not known to read: the shard is no longer [`Self::checked`].
+    fn set_unchecked(&mut self, key: u64, bytes: &[u8]) {
+        self.unchecked = true;
+        self.set(key, bytes);
     }
 
     fn set(&mut self, key: u64, bytes: &[u8]) {
@@ -691,13 +710,17 @@ impl States {
     pub fn seed(&mut self, key: u64, state: BenefState) {
         let mut b = Vec::new();
         packed::encode(&state, &mut b);
-        self.seed_packed(key, &b);
+        if let Some(m) = self.shards.get_mut(shard_of(key)) {
+            m.set(key, &b);
+        }
     }
 
-    /// [`States::seed`] with a state already packed ([`packed`]; checked by the caller).
+    /// [`States::seed`] with a state already packed ([`packed`]; checked by the caller). The
+    /// shard is then not [`Shard::checked`]: the bytes are taken as they are, and the ledger's
+    /// commit checks every field of its states.
     pub fn seed_packed(&mut self, key: u64, bytes: &[u8]) {
         if let Some(m) = self.shards.get_mut(shard_of(key)) {
-            m.set(key, bytes);
+            m.set_unchecked(key, bytes);
         }
     }
 
@@ -1808,10 +1831,40 @@ mod tests {
                 packed::append_pruned(&b, oldest, &mut BenefState::default(), &mut copied).unwrap();
                 packed::encode_pruned(&s, oldest, &mut pruned);
                 assert_eq!(copied, pruned, "oldest {oldest}");
+                // the commit's path for a checked shard gives the same bytes
+                let mut read = Vec::new();
+                packed::append_pruned_read(&b, oldest, &mut BenefState::default(), &mut read)
+                    .unwrap();
+                assert_eq!(read, pruned, "oldest {oldest}");
             }
             assert!(packed::validate(&b).is_ok());
             assert!(packed::validate(&b[..b.len() - 1]).is_err());
         }
+    }
+
+    /// A shard is `checked` (the commit does not walk its states' debts again) while every state
+    /// in it was packed by it or decoded whole on entry — seeded from a state, or carried and
+    /// liquidated — and no longer once a state is seeded from bytes taken as they are.
+    #[test]
+    fn a_shard_is_checked_until_a_state_is_seeded_from_packed_bytes() {
+        let s = growing().pop().unwrap();
+        let mut b = Vec::new();
+        packed::encode(&s, &mut b);
+        let mut st = States::new();
+        st.seed(1, s.clone());
+        let mut sh = Shard::default();
+        sh.with_state(2, Some(&Carried(b.clone())), |w, _, _| {
+            w.add_pf(2026, 100);
+            ((), true)
+        })
+        .unwrap();
+        sh.with_state(3, Some(&Carried(b.clone())), |_, _, _| ((), false))
+            .unwrap();
+        assert!(sh.checked() && sh.len() == 2);
+        assert!(st.shards().iter().all(Shard::checked));
+        st.seed_packed(4, &b);
+        assert!(!st.shards()[shard_of(4)].checked());
+        assert_eq!(st.shards().iter().filter(|s| !s.checked()).count(), 1);
     }
 
     /// Review of stop 23 (M3): beneficiaries of rank 1 with NIRs of the real shape (sex, year,
