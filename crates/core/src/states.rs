@@ -163,6 +163,9 @@ pub struct Shard {
     spill: Store<u8>,
     /// Bytes of `spill` no slot points at any more (a record moved or went back inline).
     garbage: usize,
+    /// Bytes of garbage made over the run, and bytes the compactions copied ([`Parts`]).
+    garbage_made: usize,
+    copied: usize,
     /// The working copy of the state being liquidated, and the buffer it is packed into.
     work: BenefState,
     buf: Vec<u8>,
@@ -264,14 +267,23 @@ impl Shard {
         n
     }
 
-    /// Puts `bytes` (a state with open debts or not) in slot `i`: inline if they fit, else in the spill arena — in place if the
-    /// record's room there holds them, else at the arena's end with a quarter more room (a state
-    /// that outgrew its slot tends to grow again: more sessions, more debts).
+    /// Puts `bytes` (a state with open debts or not) in slot `i`: inline if they fit, else in the
+    /// spill arena — in place if the record's room there holds them (a state that shrank), else at
+    /// the arena's end, taking exactly its bytes.
+    ///
+    /// Until LEDGER21 a record took a quarter more room, for a state that outgrew its slot to grow
+    /// again in place. It seldom did: on national night 2 through the ledger the arenas held 30 MiB
+    /// of room (151.0 MiB of records with their room for 121.0 of bytes) and the records that
+    /// outgrew it left 25.1 MiB of garbage; without room they leave 26.7 (`LIQUIDATOR_TIMING`'s
+    /// "states' parts": "garbage made"). The room's pages were fresh memory all the same, written
+    /// by the scratch file's populating steps: spill arenas 204.0 → 164.0 MiB populated (issue
+    /// #14: each fresh MiB costs this machine 1–3 ms).
     fn store(&mut self, i: usize, bytes: &[u8], debts: bool) {
         let Shard {
             slots,
             spill,
             garbage,
+            garbage_made,
             ..
         } = self;
         let Some(slot) = slots.as_mut_slice().get_mut(i) else {
@@ -289,19 +301,17 @@ impl Shard {
                 return;
             }
             *garbage += room;
+            *garbage_made += room;
         }
         if bytes.len() <= INLINE {
             slot.bytes_mut()[..bytes.len()].copy_from_slice(bytes);
             slot.set_len(bytes.len() as u8 | if debts { DEBTS } else { 0 });
         } else {
             let off = spill.len();
-            let room = bytes.len() + bytes.len() / 4;
             // on the heap grown by a quarter, not doubled: a doubling arena is up to half empty
             // (issue #13: the arenas are a third of the states' memory at national size)
-            spill.reserve(room, SPILL_STEP);
             spill.extend_from_slice(bytes, SPILL_STEP);
-            spill.resize_zeroed(off + room, SPILL_STEP);
-            slot.set_spill(off, bytes.len(), room);
+            slot.set_spill(off, bytes.len(), bytes.len());
         }
         if *garbage > 1 << 14 && *garbage * 4 > spill.len() {
             self.compact();
@@ -324,6 +334,7 @@ impl Shard {
         }
         // in the scratch file, copied back to the region's start (the pages beyond stay for the
         // arena to grow into again)
+        self.copied += fresh.len();
         self.spill.replace(fresh, SPILL_STEP);
         self.garbage = 0;
         #[cfg(test)]
@@ -383,7 +394,7 @@ impl Shard {
                 // over (with whether they hold debts, in the same pass: the one check they get,
                 // `Carry::state_bytes`), and its slot made once,
                 // with what the claim leaves — not made with the carried bytes (inline, or spilled
-                // with a quarter more room), read through to their debts (`packed::has_debts`),
+                // with room), read through to their debts (`packed::has_debts`),
                 // decoded from the slot, then stored again: a state the claim lengthened past its
                 // room moved to the arena's end and left its first copy there as garbage (issue
                 // #14). The same bytes in the same slot.
@@ -556,6 +567,8 @@ impl Shard {
             ],
             spill: [held(self.spill.bytes()), self.spill.len()],
             garbage: self.garbage,
+            garbage_made: self.garbage_made,
+            copied: self.copied,
             ..Parts::default()
         };
         for s in self.slots.as_slice().iter().filter(|s| s.spilled()) {
@@ -580,7 +593,7 @@ impl Shard {
 /// Where the states' bytes go, summed over the shards ([`States::parts`]; `LIQUIDATOR_TIMING=1`
 /// prints it): of the index, the slots and the spill arenas, the bytes held (populated in the
 /// scratch file, or allocated on the heap) and in use; of the arenas' bytes in use, the spilled
-/// records' own bytes, the room reserved with them (a quarter more) and the garbage that moved
+/// records' own bytes, the room they have (their bytes since LEDGER21, more for a record that shrank in place) and the garbage that moved
 /// records left (issue #14: why the states of a night through the ledger take more pages).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Parts {
@@ -591,6 +604,9 @@ pub struct Parts {
     pub records: usize,
     pub room: usize,
     pub garbage: usize,
+    /// Over the run: garbage made, and bytes the compactions copied.
+    pub garbage_made: usize,
+    pub copied: usize,
 }
 
 impl std::fmt::Display for Parts {
@@ -599,7 +615,8 @@ impl std::fmt::Display for Parts {
         write!(
             f,
             "MiB held / in use: index {:.1} / {:.1}, slots {:.1} / {:.1}, spill arenas {:.1} / {:.1} \
-             ({} records spilled: {:.1} of their bytes, {:.1} with their room; garbage {:.1})",
+             ({} records spilled: {:.1} of their bytes, {:.1} with their room; garbage {:.1}; \
+             over the run: garbage made {:.1}, copied by compactions {:.1})",
             m(self.index[0]),
             m(self.index[1]),
             m(self.slots[0]),
@@ -609,7 +626,9 @@ impl std::fmt::Display for Parts {
             self.spilled,
             m(self.records),
             m(self.room),
-            m(self.garbage)
+            m(self.garbage),
+            m(self.garbage_made),
+            m(self.copied)
         )
     }
 }
@@ -768,6 +787,8 @@ impl States {
                 records: a.records + b.records,
                 room: a.room + b.room,
                 garbage: a.garbage + b.garbage,
+                garbage_made: a.garbage_made + b.garbage_made,
+                copied: a.copied + b.copied,
             })
     }
 
@@ -1403,11 +1424,34 @@ mod tests {
         s
     }
 
+    /// A spilled record takes exactly its bytes in the arena (no room: LEDGER21); a state that
+    /// shrinks but still spills is rewritten in place, one that grows moves to the arena's end and
+    /// leaves its old bytes as garbage.
+    #[test]
+    fn a_spilled_record_takes_exactly_its_bytes_shrinks_in_place_and_moves_to_grow() {
+        let mut sh = Shard::default();
+        let mut b = Vec::new();
+        packed::encode(&with_days(1, 40), &mut b);
+        sh.set(1, &b);
+        assert_eq!(sh.spill.len(), b.len());
+        let first = b.len();
+        packed::encode(&with_days(1, 30), &mut b);
+        assert!(b.len() > INLINE);
+        sh.set(1, &b);
+        assert_eq!((sh.spill.len(), sh.garbage), (first, 0));
+        assert_eq!(sh.packed(1), Some(&b[..]));
+        packed::encode(&with_days(1, 50), &mut b);
+        sh.set(1, &b);
+        assert_eq!((sh.spill.len(), sh.garbage), (first + b.len(), first));
+        assert_eq!(sh.packed(1), Some(&b[..]));
+        assert_eq!(sh.parts().room, b.len());
+    }
+
     #[test]
     fn compaction_of_the_spill_arena_keeps_every_state_and_frees_the_garbage() {
         let mut sh = Shard::default();
         let mut b = Vec::new();
-        // 2000 states spilled, ≈ 125 bytes each (with a quarter more room: ≈ 310 KB of arena)
+        // 2000 states spilled, ≈ 125 bytes each (≈ 250 KB of arena)
         for k in 0..2000u64 {
             packed::encode(&with_days(k, 40), &mut b);
             assert!(b.len() > INLINE);
