@@ -44,6 +44,16 @@ pub trait Carry: Sync {
             None => false,
         }
     }
+    /// [`Carry::state_packed`]'s bytes without their check: what the engine asks, because it decodes
+    /// them whole at once (`states::Shard::with_state`, `packed::decode_into_has_debts`, which
+    /// accepts exactly the records `packed::validate` accepts) and refuses a record that does not
+    /// read (the run stops, exit 11, nothing committed). One pass over a carried state instead of
+    /// two: the check walked the record to its debts, then the decode walked it again (issue #14,
+    /// LEDGER21: ≈ 400 instructions a carried state, `callgrind`). The default is
+    /// [`Carry::state_packed`], checked.
+    fn state_bytes(&self, benef: u64, out: &mut Vec<u8>) -> bool {
+        self.state_packed(benef, out)
+    }
     /// Reads what [`Carry::state_packed`] is about to read for this beneficiary and returns a value
     /// made from it, for the caller to discard: the engine's read-ahead (`engine::liquidate_shards`)
     /// calls it for the next claims of a shard whose beneficiaries the shard does not hold yet, so

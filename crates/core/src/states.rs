@@ -163,9 +163,15 @@ pub struct Shard {
     spill: Store<u8>,
     /// Bytes of `spill` no slot points at any more (a record moved or went back inline).
     garbage: usize,
+    /// Bytes of garbage made over the run, and bytes the compactions copied ([`Parts`]).
+    garbage_made: usize,
+    copied: usize,
     /// The working copy of the state being liquidated, and the buffer it is packed into.
     work: BenefState,
     buf: Vec<u8>,
+    /// A state was set from bytes this shard neither packed nor decoded whole ([`States::seed_packed`]):
+    /// [`Self::checked`] is then false.
+    unchecked: bool,
     /// How many times the spill arena was compacted (the tests check that compaction ran).
     #[cfg(test)]
     compactions: usize,
@@ -261,14 +267,23 @@ impl Shard {
         n
     }
 
-    /// Puts `bytes` (a state with open debts or not) in slot `i`: inline if they fit, else in the spill arena — in place if the
-    /// record's room there holds them, else at the arena's end with a quarter more room (a state
-    /// that outgrew its slot tends to grow again: more sessions, more debts).
+    /// Puts `bytes` (a state with open debts or not) in slot `i`: inline if they fit, else in the
+    /// spill arena — in place if the record's room there holds them (a state that shrank), else at
+    /// the arena's end, taking exactly its bytes.
+    ///
+    /// Until LEDGER21 a record took a quarter more room, for a state that outgrew its slot to grow
+    /// again in place. It seldom did: on national night 2 through the ledger the arenas held 30 MiB
+    /// of room (151.0 MiB of records with their room for 121.0 of bytes) and the records that
+    /// outgrew it left 25.1 MiB of garbage; without room they leave 26.7 (`LIQUIDATOR_TIMING`'s
+    /// "states' parts": "garbage made"). The room's pages were fresh memory all the same, written
+    /// by the scratch file's populating steps: spill arenas 204.0 → 164.0 MiB populated (issue
+    /// #14: each fresh MiB costs this machine 1–3 ms).
     fn store(&mut self, i: usize, bytes: &[u8], debts: bool) {
         let Shard {
             slots,
             spill,
             garbage,
+            garbage_made,
             ..
         } = self;
         let Some(slot) = slots.as_mut_slice().get_mut(i) else {
@@ -286,19 +301,17 @@ impl Shard {
                 return;
             }
             *garbage += room;
+            *garbage_made += room;
         }
         if bytes.len() <= INLINE {
             slot.bytes_mut()[..bytes.len()].copy_from_slice(bytes);
             slot.set_len(bytes.len() as u8 | if debts { DEBTS } else { 0 });
         } else {
             let off = spill.len();
-            let room = bytes.len() + bytes.len() / 4;
             // on the heap grown by a quarter, not doubled: a doubling arena is up to half empty
             // (issue #13: the arenas are a third of the states' memory at national size)
-            spill.reserve(room, SPILL_STEP);
             spill.extend_from_slice(bytes, SPILL_STEP);
-            spill.resize_zeroed(off + room, SPILL_STEP);
-            slot.set_spill(off, bytes.len(), room);
+            slot.set_spill(off, bytes.len(), bytes.len());
         }
         if *garbage > 1 << 14 && *garbage * 4 > spill.len() {
             self.compact();
@@ -321,6 +334,7 @@ impl Shard {
         }
         // in the scratch file, copied back to the region's start (the pages beyond stay for the
         // arena to grow into again)
+        self.copied += fresh.len();
         self.spill.replace(fresh, SPILL_STEP);
         self.garbage = 0;
         #[cfg(test)]
@@ -333,7 +347,7 @@ impl Shard {
     /// have changed it (`f` returns its result and that flag: a rejected claim leaves the state as
     /// it was, `rules::liquidate`). The state is
     /// decoded into the shard's working copy; the first time a beneficiary is seen it is the one
-    /// `carry` gives (an earlier night's, `Carry::state_packed`), or an empty one. `f` is told
+    /// `carry` gives (an earlier night's, `Carry::state_bytes`), or an empty one. `f` is told
     /// whether the state is new to the shard (`engine::liquidate_shards` counts the debts a
     /// beneficiary brings from an earlier night), and is given a function that puts the working
     /// copy back as it was before `f` (decoded again from the packed bytes, which `f` cannot
@@ -341,9 +355,9 @@ impl Shard {
     /// which works on it without copying it and restores it before a new try), and nothing it
     /// left is kept.
     ///
-    /// A packed state that does not decode — never one this shard packed, and a ledger checks what
-    /// it hands over (`Carry::state_packed`, `packed::validate`) — is an error: `f` is not run and
-    /// the stored bytes stay as they were. Taking it as empty would liquidate the claim against
+    /// A packed state that does not decode — never one this shard packed; a carried one, whose
+    /// bytes the ledger hands over unchecked (`Carry::state_bytes`) because this decode checks
+    /// every field as `packed::validate` would — is an error: `f` is not run and nothing is stored. Taking it as empty would liquidate the claim against
     /// empty caps and drop the beneficiary's open debts (the caller ends the run: exit 11).
     pub(crate) fn with_state<R>(
         &mut self,
@@ -358,7 +372,7 @@ impl Shard {
             Some(i) => i,
             None => {
                 buf.clear();
-                if !carry.is_some_and(|c| c.state_packed(key, &mut buf)) {
+                if !carry.is_some_and(|c| c.state_bytes(key, &mut buf)) {
                     // A beneficiary first seen tonight (most of them): the rules start from the
                     // empty state itself, not from its encoding decoded, and the slot is created
                     // with the state they leave — one encoding instead of three steps (encode the
@@ -377,9 +391,10 @@ impl Shard {
                     return Ok(r);
                 }
                 // A state carried from an earlier night: decoded from the bytes the carry handed
-                // over (with whether they hold debts, in the same pass), and its slot made once,
+                // over (with whether they hold debts, in the same pass: the one check they get,
+                // `Carry::state_bytes`), and its slot made once,
                 // with what the claim leaves — not made with the carried bytes (inline, or spilled
-                // with a quarter more room), read through to their debts (`packed::has_debts`),
+                // with room), read through to their debts (`packed::has_debts`),
                 // decoded from the slot, then stored again: a state the claim lengthened past its
                 // room moved to the arena's end and left its first copy there as garbage (issue
                 // #14). The same bytes in the same slot.
@@ -468,6 +483,21 @@ impl Shard {
         }
     }
 
+    /// Whether every state of the shard is known to read: each was packed by the shard
+    /// ([`packed::encode`]) or decoded whole when it entered it (a carried state,
+    /// [`Self::with_state`]) — never a state set from bytes it took as they were
+    /// ([`States::seed_packed`]). The ledger's commit then skips checking the debts again
+    /// (`packed::append_pruned_read`); otherwise it checks every field of every state.
+    pub fn checked(&self) -> bool {
+        !self.unchecked
+    }
+
+    /// [`Self::set`] from bytes that are not known to read: the shard is no longer [`Self::checked`].
+    fn set_unchecked(&mut self, key: u64, bytes: &[u8]) {
+        self.unchecked = true;
+        self.set(key, bytes);
+    }
+
     fn set(&mut self, key: u64, bytes: &[u8]) {
         match self.slot(key) {
             Some(i) => self.store(i, bytes, packed::has_debts(bytes)),
@@ -537,6 +567,8 @@ impl Shard {
             ],
             spill: [held(self.spill.bytes()), self.spill.len()],
             garbage: self.garbage,
+            garbage_made: self.garbage_made,
+            copied: self.copied,
             ..Parts::default()
         };
         for s in self.slots.as_slice().iter().filter(|s| s.spilled()) {
@@ -561,7 +593,7 @@ impl Shard {
 /// Where the states' bytes go, summed over the shards ([`States::parts`]; `LIQUIDATOR_TIMING=1`
 /// prints it): of the index, the slots and the spill arenas, the bytes held (populated in the
 /// scratch file, or allocated on the heap) and in use; of the arenas' bytes in use, the spilled
-/// records' own bytes, the room reserved with them (a quarter more) and the garbage that moved
+/// records' own bytes, the room they have (their bytes since LEDGER21, more for a record that shrank in place) and the garbage that moved
 /// records left (issue #14: why the states of a night through the ledger take more pages).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Parts {
@@ -572,6 +604,9 @@ pub struct Parts {
     pub records: usize,
     pub room: usize,
     pub garbage: usize,
+    /// Over the run: garbage made, and bytes the compactions copied.
+    pub garbage_made: usize,
+    pub copied: usize,
 }
 
 impl std::fmt::Display for Parts {
@@ -580,7 +615,8 @@ impl std::fmt::Display for Parts {
         write!(
             f,
             "MiB held / in use: index {:.1} / {:.1}, slots {:.1} / {:.1}, spill arenas {:.1} / {:.1} \
-             ({} records spilled: {:.1} of their bytes, {:.1} with their room; garbage {:.1})",
+             ({} records spilled: {:.1} of their bytes, {:.1} with their room; garbage {:.1}; \
+             over the run: garbage made {:.1}, copied by compactions {:.1})",
             m(self.index[0]),
             m(self.index[1]),
             m(self.slots[0]),
@@ -590,7 +626,9 @@ impl std::fmt::Display for Parts {
             self.spilled,
             m(self.records),
             m(self.room),
-            m(self.garbage)
+            m(self.garbage),
+            m(self.garbage_made),
+            m(self.copied)
         )
     }
 }
@@ -691,13 +729,17 @@ impl States {
     pub fn seed(&mut self, key: u64, state: BenefState) {
         let mut b = Vec::new();
         packed::encode(&state, &mut b);
-        self.seed_packed(key, &b);
+        if let Some(m) = self.shards.get_mut(shard_of(key)) {
+            m.set(key, &b);
+        }
     }
 
-    /// [`States::seed`] with a state already packed ([`packed`]; checked by the caller).
+    /// [`States::seed`] with a state already packed ([`packed`]; checked by the caller). The
+    /// shard is then not [`Shard::checked`]: the bytes are taken as they are, and the ledger's
+    /// commit checks every field of its states.
     pub fn seed_packed(&mut self, key: u64, bytes: &[u8]) {
         if let Some(m) = self.shards.get_mut(shard_of(key)) {
-            m.set(key, bytes);
+            m.set_unchecked(key, bytes);
         }
     }
 
@@ -745,6 +787,8 @@ impl States {
                 records: a.records + b.records,
                 room: a.room + b.room,
                 garbage: a.garbage + b.garbage,
+                garbage_made: a.garbage_made + b.garbage_made,
+                copied: a.copied + b.copied,
             })
     }
 
@@ -1380,11 +1424,34 @@ mod tests {
         s
     }
 
+    /// A spilled record takes exactly its bytes in the arena (no room: LEDGER21); a state that
+    /// shrinks but still spills is rewritten in place, one that grows moves to the arena's end and
+    /// leaves its old bytes as garbage.
+    #[test]
+    fn a_spilled_record_takes_exactly_its_bytes_shrinks_in_place_and_moves_to_grow() {
+        let mut sh = Shard::default();
+        let mut b = Vec::new();
+        packed::encode(&with_days(1, 40), &mut b);
+        sh.set(1, &b);
+        assert_eq!(sh.spill.len(), b.len());
+        let first = b.len();
+        packed::encode(&with_days(1, 30), &mut b);
+        assert!(b.len() > INLINE);
+        sh.set(1, &b);
+        assert_eq!((sh.spill.len(), sh.garbage), (first, 0));
+        assert_eq!(sh.packed(1), Some(&b[..]));
+        packed::encode(&with_days(1, 50), &mut b);
+        sh.set(1, &b);
+        assert_eq!((sh.spill.len(), sh.garbage), (first + b.len(), first));
+        assert_eq!(sh.packed(1), Some(&b[..]));
+        assert_eq!(sh.parts().room, b.len());
+    }
+
     #[test]
     fn compaction_of_the_spill_arena_keeps_every_state_and_frees_the_garbage() {
         let mut sh = Shard::default();
         let mut b = Vec::new();
-        // 2000 states spilled, ≈ 125 bytes each (with a quarter more room: ≈ 310 KB of arena)
+        // 2000 states spilled, ≈ 125 bytes each (≈ 250 KB of arena)
         for k in 0..2000u64 {
             packed::encode(&with_days(k, 40), &mut b);
             assert!(b.len() > INLINE);
@@ -1808,10 +1875,40 @@ mod tests {
                 packed::append_pruned(&b, oldest, &mut BenefState::default(), &mut copied).unwrap();
                 packed::encode_pruned(&s, oldest, &mut pruned);
                 assert_eq!(copied, pruned, "oldest {oldest}");
+                // the commit's path for a checked shard gives the same bytes
+                let mut read = Vec::new();
+                packed::append_pruned_read(&b, oldest, &mut BenefState::default(), &mut read)
+                    .unwrap();
+                assert_eq!(read, pruned, "oldest {oldest}");
             }
             assert!(packed::validate(&b).is_ok());
             assert!(packed::validate(&b[..b.len() - 1]).is_err());
         }
+    }
+
+    /// A shard is `checked` (the commit does not walk its states' debts again) while every state
+    /// in it was packed by it or decoded whole on entry — seeded from a state, or carried and
+    /// liquidated — and no longer once a state is seeded from bytes taken as they are.
+    #[test]
+    fn a_shard_is_checked_until_a_state_is_seeded_from_packed_bytes() {
+        let s = growing().pop().unwrap();
+        let mut b = Vec::new();
+        packed::encode(&s, &mut b);
+        let mut st = States::new();
+        st.seed(1, s.clone());
+        let mut sh = Shard::default();
+        sh.with_state(2, Some(&Carried(b.clone())), |w, _, _| {
+            w.add_pf(2026, 100);
+            ((), true)
+        })
+        .unwrap();
+        sh.with_state(3, Some(&Carried(b.clone())), |_, _, _| ((), false))
+            .unwrap();
+        assert!(sh.checked() && sh.len() == 2);
+        assert!(st.shards().iter().all(Shard::checked));
+        st.seed_packed(4, &b);
+        assert!(!st.shards()[shard_of(4)].checked());
+        assert_eq!(st.shards().iter().filter(|s| !s.checked()).count(), 1);
     }
 
     /// Review of stop 23 (M3): beneficiaries of rank 1 with NIRs of the real shape (sex, year,

@@ -2173,6 +2173,16 @@ impl Carry for Reader {
             }
         }
     }
+    /// The stored bytes as they are, unchecked: the engine decodes them whole and refuses them if
+    /// they do not read (`Carry::state_bytes`).
+    fn state_bytes(&self, benef: u64, out: &mut Vec<u8>) -> bool {
+        let Some(b) = self.loaded(&self.states).and_then(|v| v.bytes(benef)) else {
+            return false;
+        };
+        out.clear();
+        out.extend_from_slice(b);
+        true
+    }
     /// Only once the states are loaded and asked for (never waits: a read-ahead).
     fn touch_state(&self, benef: u64) -> usize {
         self.states.peek().map_or(0, |v| v.touch(benef))
@@ -2569,6 +2579,13 @@ mod tests {
         });
         let r = l.reader(None).unwrap();
         let mut out = Vec::new();
+        // What the engine asks hands the bytes over unchecked, for its decode to refuse
+        // (`Carry::state_bytes`; `states`' tests: a carried record that does not decode stops the
+        // claim), and records no error.
+        assert!(r.state_bytes(7, &mut out));
+        assert_eq!(out, bad);
+        assert!(codec::decode(&out).is_err());
+        assert!(r.error().is_none());
         assert!(!r.state_packed(7, &mut out));
         let e = r.error().unwrap();
         assert!(e.contains("corrupt") && e.contains("out of range"), "{e}");
