@@ -597,13 +597,7 @@ pub fn append_pruned(
     work: &mut BenefState,
     out: &mut Vec<u8>,
 ) -> Result<(), DecodeError> {
-    if !prunable(b, oldest, true)? {
-        out.extend_from_slice(b);
-        return Ok(());
-    }
-    decode_into(b, work)?;
-    encode_pruned(work, oldest, out);
-    Ok(())
+    append_pruned_checking(b, oldest, true, work, out)
 }
 
 /// [`append_pruned`] of a state known to read — packed by the engine, or decoded whole when it
@@ -617,7 +611,18 @@ pub fn append_pruned_read(
     work: &mut BenefState,
     out: &mut Vec<u8>,
 ) -> Result<(), DecodeError> {
-    if !prunable(b, oldest, false)? {
+    append_pruned_checking(b, oldest, false, work, out)
+}
+
+/// [`append_pruned`] (`debts`: the debts checked too) or [`append_pruned_read`] (not).
+fn append_pruned_checking(
+    b: &[u8],
+    oldest: Date,
+    debts: bool,
+    work: &mut BenefState,
+    out: &mut Vec<u8>,
+) -> Result<(), DecodeError> {
+    if !prunable(b, oldest, debts)? {
         out.extend_from_slice(b);
         return Ok(());
     }
