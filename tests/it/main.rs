@@ -4,6 +4,7 @@
 mod bad_input;
 mod bad_refs;
 mod cli;
+mod columnar;
 mod common;
 mod debts;
 mod engine;
