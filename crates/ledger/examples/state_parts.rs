@@ -1,30 +1,60 @@
 //! What the stored states of a ledger's image are made of (issue #14, LEDGER21): bytes by part of
-//! the packed state, and the dates their daily entries hold. `state_parts IMAGE [YYYYMMDD]`.
+//! the packed state, and the dates their daily entries hold.
+//!
+//! `state_parts LEDGER_DIR/states.GEN.img [YYYYMMDD]` (the date the daily entries' ages are counted
+//! from; default 2026-03-17, the generated national night 2). The file is read by the ledger's own
+//! checked reader (`images::Images::map`: trailer, radix table, records whole and in key order); its
+//! checksum is computed here, since `meta.states`, which records it, is in the store beside.
 use liquidator_core::date::Date;
 use liquidator_core::states::packed;
+use liquidator_ledger::images::{self, ImageRef, Images};
+use std::error::Error;
+use std::path::Path;
 
-fn main() {
+/// Bytes of a packed state held in a shard's slot (`states::INLINE`): longer ones spill.
+const INLINE: usize = 39;
+
+fn main() -> Result<(), Box<dyn Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let b = std::fs::read(&args[1]).unwrap();
-    let day: u32 = args.get(2).map_or(20260317, |s| s.parse().unwrap());
-    let t = &b[b.len() - 40..];
-    let bytes = u64::from_le_bytes(t[24..32].try_into().unwrap()) as usize;
-    let recs = liquidator_ledger::images::parse(&b[..bytes]).unwrap();
+    let Some(path) = args.get(1).map(Path::new) else {
+        return Err("usage: state_parts LEDGER_DIR/states.GEN.img [YYYYMMDD]".into());
+    };
+    let day = match args.get(2) {
+        Some(s) => s.parse().map_err(|e| format!("date {s:?}: {e}"))?,
+        None => 20260317,
+    };
+    let generation = path
+        .file_name()
+        .and_then(|n| images::file_gen(&n.to_string_lossy()))
+        .ok_or("not a state image's name (states.GEN.img)")?;
+    let bytes = std::fs::read(path)?;
+    let image = Images::map(
+        path,
+        ImageRef {
+            generation,
+            len: bytes.len() as u64,
+            sum: xxhash_rust::xxh3::xxh3_64(&bytes),
+        },
+    )?;
+    drop(bytes);
+
     let (mut total, mut daily_b, mut frday_b, mut years_b, mut rest_b) = (0usize, 0, 0, 0, 0);
-    let (mut n_daily, mut n_frday, mut n_debtors, mut n_debts, mut spilled, mut spilled_b) = (0usize, 0, 0, 0, 0, 0);
+    let (mut n_daily, mut n_frday, mut n_debtors, mut n_debts, mut spilled, mut spilled_b) =
+        (0usize, 0, 0, 0, 0, 0);
     let mut by_age = [0usize; 12]; // daily entries by months before `day`
     let mut hist = [0usize; 8]; // states by number of daily entries
     let mut v = Vec::new();
     let mut keys = 0usize;
-    for &(_, off, len) in &recs {
-        let r = &b[off..off + len];
-        let s = packed::decode(r).unwrap();
+    for (_, r) in image.iter() {
+        let len = r.len();
+        let s = packed::decode(r)?;
         keys += 8 + 1;
         total += len;
-        if len > 39 {
+        if len > INLINE {
             spilled += 1;
             spilled_b += len;
         }
+        // Each part's bytes: the state packed again without it.
         let mut x = s.clone();
         x.daily.clear();
         packed::encode(&x, &mut v);
@@ -51,10 +81,29 @@ fn main() {
         }
     }
     let mib = |x: usize| x as f64 / (1 << 20) as f64;
-    println!("{} states, {:.1} MiB of packed bytes ({:.1} MiB keys+lengths)", recs.len(), mib(total), mib(keys));
-    println!("  daily entries {:.1} MiB ({} entries), franchise days {:.1} MiB ({}), years {:.1} MiB, header+debts {:.1} MiB ({} debts, {} debtors)",
-        mib(daily_b), n_daily, mib(frday_b), n_frday, mib(years_b), mib(rest_b), n_debts, n_debtors);
-    println!("  over 39 bytes (spilled in a shard): {} states, {:.1} MiB", spilled, mib(spilled_b));
+    println!(
+        "{} states, {:.1} MiB of packed bytes ({:.1} MiB keys+lengths)",
+        image.len(),
+        mib(total),
+        mib(keys)
+    );
+    println!(
+        "  daily entries {:.1} MiB ({} entries), franchise days {:.1} MiB ({}), years {:.1} MiB, header+debts {:.1} MiB ({} debts, {} debtors)",
+        mib(daily_b),
+        n_daily,
+        mib(frday_b),
+        n_frday,
+        mib(years_b),
+        mib(rest_b),
+        n_debts,
+        n_debtors
+    );
+    println!(
+        "  over {INLINE} bytes (spilled in a shard): {} states, {:.1} MiB",
+        spilled,
+        mib(spilled_b)
+    );
     println!("  states by daily entries 0..7+: {hist:?}");
     println!("  daily entries by months before {day}: {by_age:?}");
+    Ok(())
 }
