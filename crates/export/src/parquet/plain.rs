@@ -907,10 +907,7 @@ mod tests {
             vec!["x".into()],
         ];
         for (k, cells) in cases.iter().enumerate() {
-            let arrays = cells
-                .chunks(8192)
-                .map(|c| Arc::new(StringArray::from_iter_values(c)) as ArrayRef)
-                .collect();
+            let arrays = text_arrays(cells);
             let (theirs, mine) = both(
                 Field::new("claim", DataType::Utf8, false),
                 true,
@@ -1094,6 +1091,14 @@ mod tests {
         check::<16>(&mut rnd);
     }
 
+    /// Text cells as parquet-rs's input: string arrays of 8 192 rows (the sink's block).
+    fn text_arrays(cells: &[String]) -> Vec<ArrayRef> {
+        cells
+            .chunks(8192)
+            .map(|c| Arc::new(StringArray::from_iter_values(c)) as ArrayRef)
+            .collect()
+    }
+
     #[test]
     fn chunks_compressed_by_snappy_records_read_back_as_parquet_rs_wrote_them() {
         // Claim numbers (increasing, a few lines each, a carry past several digits) and
@@ -1101,10 +1106,7 @@ mod tests {
         let claims: Vec<String> = (0..60_000)
             .map(|i| format!("{:09}", 99_990 + i / 3 + (i % 7 == 0) as usize))
             .collect();
-        let arrays = claims
-            .chunks(8192)
-            .map(|c| Arc::new(StringArray::from_iter_values(c)) as ArrayRef)
-            .collect();
+        let arrays = text_arrays(&claims);
         let (theirs, mine) = both(
             Field::new("claim", DataType::Utf8, false),
             true,
