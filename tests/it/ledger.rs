@@ -913,3 +913,200 @@ fn a_refs_load_failing_after_the_ledger_opened_exits_3_and_commits_nothing() {
     }
     assert_eq!(stats(&dir), stats(&clean));
 }
+
+/// REVIEW22 (M1): `explain --ledger` against a ledger whose state image no longer matches its
+/// checksum (a byte changed on the disk) must exit 11 as `run` does. It printed a trace liquidated
+/// against empty states (carried debts not recovered, caps reset) and exited 0: `cli::explain`
+/// never asks the reader for the error its lookups recorded (`Reader::error`).
+#[test]
+fn explain_against_a_ledger_whose_image_is_corrupt_exits_11_as_run_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ns = nights(tmp.path());
+    let refs = ns[0].join("refs");
+    let dir = tmp.path().join("ledger");
+    let o = run(
+        &ns[0].join("claims.b2"),
+        &refs,
+        &tmp.path().join("out0"),
+        Some(&dir),
+    );
+    assert!(o.status.success(), "{o:?}");
+    // a claim of night 2 that reaches the rules (paid without the ledger)
+    let out1 = tmp.path().join("out1");
+    assert!(
+        run(&ns[1].join("claims.b2"), &refs, &out1, None)
+            .status
+            .success()
+    );
+    let claim = rows(&out1.join("payments.tsv"))[0]["claim"].clone();
+    let (image, _) = stored_image(&dir);
+    let image = liquidator_ledger::images::ImageRef::parse(image.as_bytes()).unwrap();
+    let path = dir.join(image.file_name());
+    let mut b = std::fs::read(&path).unwrap();
+    b[20] ^= 1;
+    std::fs::write(&path, b).unwrap();
+    // `run` refuses the ledger
+    let o = run(
+        &ns[1].join("claims.b2"),
+        &refs,
+        &tmp.path().join("out1l"),
+        Some(&dir),
+    );
+    assert_eq!(o.status.code(), Some(11), "{o:?}");
+    // `explain` must too
+    let o = liquidator()
+        .args(["explain", "--claims"])
+        .arg(ns[1].join("claims.b2"))
+        .arg("--refs")
+        .arg(&refs)
+        .args(["--claim", &claim, "--ledger"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(11),
+        "explain exit {:?}, stdout {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout)
+    );
+}
+
+/// REVIEW22 (M): a stored state record of no bytes in the current image (a faulty writer, the
+/// image whole and checksummed — the threat of the test above) is taken as "no state":
+/// `StateView::bytes` answers `None` for an empty record, so the night liquidates those
+/// beneficiaries as new (caps reset, open debts gone) and commits, exit 0. A record of no bytes
+/// does not read (`packed::validate`), and ARCHITECTURE's invariant says no reader takes a state
+/// that does not read as empty: the run must exit 11 as for a bad version byte.
+#[test]
+fn a_stored_state_of_no_bytes_in_the_current_image_is_refused_as_corrupt_not_taken_as_absent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ns = nights(tmp.path());
+    let refs = ns[0].join("refs");
+    let dir = tmp.path().join("ledger");
+    let o = run(
+        &ns[0].join("claims.b2"),
+        &refs,
+        &tmp.path().join("out0"),
+        Some(&dir),
+    );
+    assert!(o.status.success(), "{o:?}");
+    // night 2 over an intact copy of the ledger: the debts it carries in
+    let clean = tmp.path().join("clean");
+    std::fs::create_dir(&clean).unwrap();
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), clean.join(e.file_name())).unwrap();
+    }
+    let out_clean = tmp.path().join("out1-clean");
+    assert!(
+        run(&ns[1].join("claims.b2"), &refs, &out_clean, Some(&clean))
+            .status
+            .success()
+    );
+    let opening = |out: &Path| {
+        let s: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+        (
+            s["debts_opening_cents"].clone(),
+            s["recovered_cents"].clone(),
+        )
+    };
+    {
+        let (_, states) = stored_image(&dir);
+        let mut w = liquidator_ledger::images::ImageWriter::create(
+            &dir.join(liquidator_ledger::images::file_name(7)),
+            states.len(),
+        )
+        .unwrap();
+        for (k, _) in states {
+            let mut rec = Vec::new();
+            liquidator_ledger::images::push(&mut rec, k, &[]);
+            w.push(&rec).unwrap();
+        }
+        let image = w.finish(7).unwrap();
+        let meta: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("meta");
+        let db = redb::Database::open(dir.join(liquidator_ledger::FILE)).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(meta)
+            .unwrap()
+            .insert("states", image.text().as_bytes())
+            .unwrap();
+        txn.commit().unwrap();
+    }
+    let out = tmp.path().join("out1");
+    let o = run(&ns[1].join("claims.b2"), &refs, &out, Some(&dir));
+    assert_eq!(
+        o.status.code(),
+        Some(11),
+        "night 2 over a ledger of empty state records: {:?}, written: {}; debts carried in and recovered: intact ledger {:?}, emptied {:?}",
+        o.status.code(),
+        out.exists(),
+        opening(&out_clean),
+        if out.exists() {
+            Some(opening(&out))
+        } else {
+            None
+        }
+    );
+}
+
+/// REVIEW22 (M): `Images::map` checks the radix table is ascending, within the records and ends at
+/// their end — not that each entry is where its slot's records start. An image whose radix
+/// entries all point at the records' end (a faulty writer; the file whole and checksummed, the
+/// threat of the tests above) passes, every lookup then answers "no state", and the night
+/// liquidates every carried beneficiary as new and commits, exit 0.
+#[test]
+fn an_image_whose_radix_table_skips_its_records_is_refused_as_corrupt() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ns = nights(tmp.path());
+    let refs = ns[0].join("refs");
+    let dir = tmp.path().join("ledger");
+    let o = run(
+        &ns[0].join("claims.b2"),
+        &refs,
+        &tmp.path().join("out0"),
+        Some(&dir),
+    );
+    assert!(o.status.success(), "{o:?}");
+    let (text, states) = stored_image(&dir);
+    assert!(states.len() > 100);
+    let image = liquidator_ledger::images::ImageRef::parse(text.as_bytes()).unwrap();
+    let path = dir.join(image.file_name());
+    let mut b = std::fs::read(&path).unwrap();
+    let n = b.len();
+    let t = n - 40;
+    let u64at = |b: &[u8], i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
+    let bytes = u64at(&b, t + 24);
+    let bits = u32::from_le_bytes(b[t + 32..t + 36].try_into().unwrap());
+    let radix = (bytes.div_ceil(8) * 8) as usize;
+    let slots = (1usize << bits) + 1;
+    assert_eq!(radix + slots * 8 + 40, n);
+    for p in 0..slots {
+        b[radix + p * 8..radix + p * 8 + 8].copy_from_slice(&bytes.to_le_bytes());
+    }
+    std::fs::write(&path, &b).unwrap();
+    let sum = liquidator_ledger::checksum(&b);
+    let meta: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("meta");
+    let db = redb::Database::open(dir.join(liquidator_ledger::FILE)).unwrap();
+    let txn = db.begin_write().unwrap();
+    txn.open_table(meta)
+        .unwrap()
+        .insert(
+            "states",
+            format!("{} {} {sum}", image.generation, image.len).as_bytes(),
+        )
+        .unwrap();
+    txn.commit().unwrap();
+    drop(db);
+    let out = tmp.path().join("out1");
+    let o = run(&ns[1].join("claims.b2"), &refs, &out, Some(&dir));
+    assert_eq!(
+        o.status.code(),
+        Some(11),
+        "night 2 over an image whose lookups find nothing: {:?}, written: {}, {}",
+        o.status.code(),
+        out.exists(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
