@@ -514,7 +514,17 @@ pub fn main() -> ExitCode {
                         fmt_euros(s.amo_delta_cents),
                         fmt_euros(s.amc_delta_cents)
                     );
-                    ExitCode::SUCCESS
+                    // The new liquidation is a run: exit 7 on any failed identity, as `run`
+                    // (REVIEW22 M4; with `--ledger` the night was refused before its commit).
+                    if s.liquidation.conserved() {
+                        ExitCode::SUCCESS
+                    } else {
+                        eprint!("{}", human_summary(&s.liquidation));
+                        eprintln!(
+                            "liquidator: conservation check failed (see liquidation/summary.json)"
+                        );
+                        ExitCode::from(7)
+                    }
                 }
                 Err(e) => {
                     eprintln!("liquidator: {e}");
@@ -672,7 +682,7 @@ pub fn main() -> ExitCode {
                 Err(c) => return c,
             };
             match ledger {
-                None => crate::cli::explain(&claims, refs, claim, json, None),
+                None => crate::cli::explain(&claims, refs, claim, json, None, &|| None),
                 Some(dir) => {
                     let l = match crate::nightly::open(&dir) {
                         Ok(l) => l,
@@ -691,7 +701,12 @@ pub fn main() -> ExitCode {
                             return ExitCode::from(crate::nightly::EXIT_LEDGER);
                         }
                     };
-                    crate::cli::explain(&claims, refs, claim, json, Some(&reader))
+                    // The reader records a lookup that failed (an image or segment that does not
+                    // read) and answers "none": the trace is then not the night's, so it is not
+                    // printed — exit 11, as `run` and `reprocess` (REVIEW22 M1).
+                    crate::cli::explain(&claims, refs, claim, json, Some(&reader), &|| {
+                        reader.error()
+                    })
                 }
             }
         }
@@ -742,13 +757,18 @@ pub fn human_summary(s: &Summary) -> String {
         }
         o.push('\n');
     }
+    // Every identity `Summary::conserved` checks (exit 7 on any): a failed one is named here.
     o.push_str(&format!(
-        "conservation: claims {} lines {} billed {} split {} rejections {}\n",
+        "conservation: claims {} lines {} billed {} split {} rejections {} line rejections {} debts {} payment orders {} input {}\n",
         ok(s.conservation.claims),
         ok(s.conservation.lines),
         ok(s.conservation.billed),
         ok(s.conservation.paid_split),
-        ok(s.conservation.rejections)
+        ok(s.conservation.rejections),
+        ok(s.conservation.line_rejections),
+        ok(s.conservation.debts),
+        ok(s.conservation.payment_orders),
+        ok(s.conservation.input)
     ));
     o
 }
@@ -764,6 +784,7 @@ pub fn explain(
     claim: u32,
     json: bool,
     carry: Option<&dyn liquidator_core::carry::Carry>,
+    carry_failed: &dyn Fn() -> Option<String>,
 ) -> ExitCode {
     let data = match engine::map_file(claims) {
         Ok(d) => d,
@@ -779,6 +800,10 @@ pub fn explain(
             return ExitCode::from(exit_code(&e));
         }
     };
+    if let Some(e) = carry_failed() {
+        eprintln!("liquidator: ledger read failed: {e}");
+        return ExitCode::from(crate::nightly::EXIT_LEDGER);
+    }
     if traced.is_empty() {
         eprintln!(
             "liquidator: claim {claim:09} not found, or rejected before liquidation (see rejections.tsv of a run)"

@@ -914,6 +914,72 @@ fn a_refs_load_failing_after_the_ledger_opened_exits_3_and_commits_nothing() {
     assert_eq!(stats(&dir), stats(&clean));
 }
 
+/// A night whose summary fails a conservation identity (a bug: exit 7) is not committed: the
+/// ledger stays as of the previous night, nothing is published, no staging directory is left, and
+/// the same night then runs and commits as a night that never failed. It used to be committed
+/// before the identities were looked at — its outputs published, the bug's counters carried into
+/// every later night and the batch refused as already committed (exit 10) once fixed (REVIEW22 M3).
+/// No input makes a correct engine fail an identity: the test hook takes them as failed.
+#[test]
+fn a_night_that_fails_a_conservation_identity_exits_7_and_commits_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ns = nights(tmp.path());
+    let refs = ns[0].join("refs");
+    let dir = tmp.path().join("ledger");
+    let o = run(
+        &ns[0].join("claims.b2"),
+        &refs,
+        &tmp.path().join("out0"),
+        Some(&dir),
+    );
+    assert!(o.status.success(), "{o:?}");
+    let clean = tmp.path().join("ledger-clean");
+    common::copy_ledger(&dir, &clean);
+    let stats = |l: &Path| common::ledger_stats(l).0;
+    let before = stats(&dir);
+    let out = tmp.path().join("out1");
+    let o = liquidator()
+        .args(["run", "--quiet", "--threads", "2", "--claims"])
+        .arg(ns[1].join("claims.b2"))
+        .arg("--refs")
+        .arg(&refs)
+        .arg("--out")
+        .arg(&out)
+        .arg("--ledger")
+        .arg(&dir)
+        .env("LIQUIDATOR_LEDGER_FAIL", "conservation")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(7), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("conservation:") && err.contains("not committed"),
+        "every identity shown, and what became of the night: {err}"
+    );
+    assert!(!out.exists(), "nothing published");
+    let left: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".partial-"))
+        .collect();
+    assert!(left.is_empty(), "staging left behind: {left:?}");
+    assert_eq!(stats(&dir), before, "nothing committed");
+    // Run again (the bug fixed): not refused as already committed, and the same as a night that
+    // never failed.
+    let o = run(&ns[1].join("claims.b2"), &refs, &out, Some(&dir));
+    assert!(o.status.success(), "{o:?}");
+    let never_failed = tmp.path().join("out1-clean");
+    let o = run(&ns[1].join("claims.b2"), &refs, &never_failed, Some(&clean));
+    assert!(o.status.success(), "{o:?}");
+    let (a, b) = (common::tree(&out), common::tree(&never_failed));
+    assert!(a.len() >= 5, "{:?}", a.keys());
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for (k, v) in &a {
+        assert!(*v == b[k], "{k} differs");
+    }
+    assert_eq!(stats(&dir), stats(&clean));
+}
+
 /// REVIEW22 (M1): `explain --ledger` against a ledger whose state image no longer matches its
 /// checksum (a byte changed on the disk) must exit 11 as `run` does. It printed a trace liquidated
 /// against empty states (carried debts not recovered, caps reset) and exited 0: `cli::explain`
@@ -972,7 +1038,7 @@ fn explain_against_a_ledger_whose_image_is_corrupt_exits_11_as_run_does() {
     );
 }
 
-/// REVIEW22 (M): a stored state record of no bytes in the current image (a faulty writer, the
+/// REVIEW22 (H1): a stored state record of no bytes in the current image (a faulty writer, the
 /// image whole and checksummed — the threat of the test above) is taken as "no state":
 /// `StateView::bytes` answers `None` for an empty record, so the night liquidates those
 /// beneficiaries as new (caps reset, open debts gone) and commits, exit 0. A record of no bytes
@@ -1013,24 +1079,46 @@ fn a_stored_state_of_no_bytes_in_the_current_image_is_refused_as_corrupt_not_tak
         )
     };
     {
+        // Written by hand in the image layout (formats/ledger.md, "States: one image file per
+        // generation"): `ImageWriter` itself refuses an empty record.
         let (_, states) = stored_image(&dir);
-        let mut w = liquidator_ledger::images::ImageWriter::create(
-            &dir.join(liquidator_ledger::images::file_name(7)),
-            states.len(),
-        )
-        .unwrap();
-        for (k, _) in states {
-            let mut rec = Vec::new();
-            liquidator_ledger::images::push(&mut rec, k, &[]);
-            w.push(&rec).unwrap();
+        let keys: Vec<u64> = states.iter().map(|s| s.0).collect();
+        let mut b = Vec::new();
+        let bits = (usize::BITS - keys.len().leading_zeros())
+            .saturating_sub(2)
+            .clamp(8, 24);
+        let mut radix = vec![0u64; (1usize << bits) + 1];
+        let mut next = 0;
+        for &k in &keys {
+            let p = (k >> (64 - bits)) as usize;
+            while next <= p {
+                radix[next] = b.len() as u64;
+                next += 1;
+            }
+            liquidator_ledger::images::push(&mut b, k, &[]);
         }
-        let image = w.finish(7).unwrap();
+        let end = b.len() as u64;
+        for r in &mut radix[next..] {
+            *r = end;
+        }
+        b.resize(end.div_ceil(8) as usize * 8, 0);
+        for r in &radix {
+            b.extend_from_slice(&r.to_le_bytes());
+        }
+        b.extend_from_slice(b"LIQSTAT5");
+        b.extend_from_slice(&7u64.to_le_bytes());
+        b.extend_from_slice(&(keys.len() as u64).to_le_bytes());
+        b.extend_from_slice(&end.to_le_bytes());
+        b.extend_from_slice(&bits.to_le_bytes());
+        b.extend_from_slice(&0u32.to_le_bytes());
+        std::fs::write(dir.join(liquidator_ledger::images::file_name(7)), &b).unwrap();
+        let image = format!("7 {} {}", b.len(), liquidator_ledger::checksum(&b));
         let meta: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("meta");
         let db = redb::Database::open(dir.join(liquidator_ledger::FILE)).unwrap();
         let txn = db.begin_write().unwrap();
         txn.open_table(meta)
             .unwrap()
-            .insert("states", image.text().as_bytes())
+            .insert("states", image.as_bytes())
             .unwrap();
         txn.commit().unwrap();
     }
@@ -1051,7 +1139,7 @@ fn a_stored_state_of_no_bytes_in_the_current_image_is_refused_as_corrupt_not_tak
     );
 }
 
-/// REVIEW22 (M): `Images::map` checks the radix table is ascending, within the records and ends at
+/// REVIEW22 (H2): `Images::map` checked the radix table was ascending, within the records and ends at
 /// their end — not that each entry is where its slot's records start. An image whose radix
 /// entries all point at the records' end (a faulty writer; the file whole and checksummed, the
 /// threat of the tests above) passes, every lookup then answers "no state", and the night

@@ -32,9 +32,10 @@ pub struct EarlierClaim {
 pub trait Carry: Sync {
     /// The running state of a beneficiary (`refs::benef_key`) at the end of the last night, if any.
     fn state(&self, benef: u64) -> Option<BenefState>;
-    /// [`Carry::state`] packed (`states::packed`) into `out` (emptied first); `false` if none. What
-    /// the engine asks: a shard holds states packed, so a ledger that stores them packed hands its
-    /// bytes over as they are (checked with `packed::validate`), without building a state.
+    /// [`Carry::state`] packed (`states::packed`) into `out` (emptied first); `false` if none,
+    /// checked: a ledger that stores states packed hands its bytes over as they are (checked with
+    /// `packed::validate`), without building a state. The default of [`Carry::state_bytes`]; since
+    /// LEDGER21 the engine asks `state_bytes` (REVIEW22 L4).
     fn state_packed(&self, benef: u64, out: &mut Vec<u8>) -> bool {
         match self.state(benef) {
             Some(s) => {

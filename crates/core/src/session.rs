@@ -57,6 +57,12 @@ pub struct Session {
     opening_debts: i128,
     /// Byte offset of the last claim or orphan record liquidated: positions must increase.
     last: Option<u64>,
+    /// What the chunks given held, counted from their claims and orphan records as they come in
+    /// ([`Session::batch_info`]'s `header_records`, `act_records`, `fee_total`: the summary's
+    /// `input` identity). A session's chunks may be rebuilt from columns (`liquidator-columnar`),
+    /// without the reader's own counts, so they are counted from what each chunk holds: claims,
+    /// their act records and fees, and the orphan records — what the events must add up to.
+    input: (u64, u64, i64),
 }
 
 impl Session {
@@ -91,11 +97,15 @@ impl Session {
                 "opening debts total beyond i64",
             ))
         })?;
+        let (header_records, act_records, fee_total) = self.input;
         Ok(BatchInfo {
             header: Some(header),
             open_debts,
             open_debts_cents,
             debts_opening_cents,
+            header_records,
+            act_records,
+            fee_total,
             ..BatchInfo::default()
         })
     }
@@ -127,6 +137,15 @@ impl Session {
             )));
         }
         self.check_order(chunk)?;
+        for c in &chunk.claims {
+            self.input.0 += 1;
+            self.input.1 += u64::from(c.act_records);
+            self.input.2 += c.billed;
+        }
+        for o in &chunk.orphans {
+            self.input.1 += u64::from(o.is_act);
+            self.input.2 += o.fee;
+        }
         let mut out = ShardOut::default();
         let mut loc: Vec<(u16, u32)> = vec![(SHARDS as u16, 0); n];
         for (k, c) in chunk.claims.iter().enumerate() {

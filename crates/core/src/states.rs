@@ -487,7 +487,10 @@ impl Shard {
     /// ([`packed::encode`]) or decoded whole when it entered it (a carried state,
     /// [`Self::with_state`]) — never a state set from bytes it took as they were
     /// ([`States::seed_packed`]). The ledger's commit then skips checking the debts again
-    /// (`packed::append_pruned_read`); otherwise it checks every field of every state.
+    /// (`packed::append_pruned_read`); otherwise it checks every field of every state. A state the
+    /// shard packed reads unless a debt went past `packed::MAX_CENTS` (no input reaches it): that
+    /// case is caught by [`States::open_debt_totals`], which walks every state with debts with
+    /// every check before any commit (REVIEW22 L1).
     pub fn checked(&self) -> bool {
         !self.unchecked
     }
@@ -1960,5 +1963,46 @@ mod tests {
         assert_eq!(by_ref, vec![(7, 7), (42, 42), (1_000_000_007, 7)]);
         let keys: Vec<u64> = s.into_sorted().unwrap().into_iter().map(|e| e.0).collect();
         assert_eq!(keys, vec![7, 42, 1_000_000_007]);
+    }
+
+    /// REVIEW22 L1: a shard is "checked" for the states it packed, yet `packed::encode` writes a
+    /// debt above `packed::MAX_CENTS`, which the decode refuses; the commit's prune
+    /// (`append_pruned_read`) copies such a record without walking its debts. What stops it from
+    /// being committed is the open-debts walk made before every commit: it must refuse it.
+    #[test]
+    fn a_debt_the_decode_refuses_fails_the_open_debts_walk() {
+        let mut st = States::new();
+        let key = 77u64;
+        let sh = &mut st.shards[shard_of(key)];
+        sh.with_state(key, None, |w, _, _| {
+            w.push_debt(Debt {
+                origin: DebtOrigin {
+                    created: Date(20260316),
+                    practitioner: 1,
+                    claim: 1,
+                    line: 1,
+                    date_of_care: Date(20260301),
+                    kind: DebtKind::Participation,
+                },
+                amount: packed::MAX_CENTS + 1,
+                open: packed::MAX_CENTS + 1,
+            });
+            ((), true)
+        })
+        .unwrap();
+        assert!(
+            sh.checked(),
+            "a state the shard packed counts as known to read"
+        );
+        let b = sh.packed(key).unwrap().to_vec();
+        assert!(packed::validate(&b).is_err(), "yet it does not read");
+        let mut out = Vec::new();
+        packed::append_pruned_read(&b, Date(20250101), &mut BenefState::default(), &mut out)
+            .unwrap();
+        assert_eq!(out, b, "the prune copies it without walking its debts");
+        assert!(
+            st.open_debt_totals().is_err(),
+            "the walk made before every commit refuses it"
+        );
     }
 }

@@ -540,7 +540,14 @@ impl ImageWriter {
         // `at`: where the record read last starts.
         let mut at = 0;
         for r in Records::after(recs, self.last) {
-            let (k, _, end) = r?;
+            let (k, from, end) = r?;
+            if end == from {
+                // `Images::map` refuses it (an empty record is "no state before that night" in a
+                // before-image only): refused here too, before a file the next night would refuse.
+                return Err(LedgerError::Corrupt(format!(
+                    "state image: an empty record (key {k:#018x}) is not a state"
+                )));
+            }
             self.last = Some(k);
             let p = (k >> shift) as usize;
             while self.next <= p {
@@ -682,27 +689,48 @@ impl Images {
             ..Images::default()
         };
         // Checked once, here (in the reader's background thread): every lookup then trusts it.
-        let mut prev = 0;
-        for p in 0..slots {
-            let a = im.radix_at(p).unwrap_or(u64::MAX);
-            if a < prev || a > bytes {
-                return Err(bad("radix table out of order".into()));
-            }
-            prev = a;
-        }
-        if prev != bytes {
-            return Err(bad("radix table short of the records".into()));
-        }
+        // The radix table is checked entry by entry against the one the records give (what
+        // `ImageWriter::push` and `Images::seal` build: entry p is where the first record whose
+        // key's top `bits` bits are p or more starts), not only for order: a table whose entries
+        // all point past the records is in order, and every lookup would then answer "no state"
+        // (REVIEW22 H2). One pass over the records and one over the table, as before.
+        let shift = 64 - bits;
         let (mut at, mut count, mut last) = (0usize, 0u64, None);
+        // `next`: the first radix entry not checked yet.
+        let mut next = 0usize;
         let arena = im.arena();
         while at < arena.len() {
-            let (k, _, end) = decode(arena, at).ok_or_else(|| bad("torn record".into()))?;
+            let (k, from, end) = decode(arena, at).ok_or_else(|| bad("torn record".into()))?;
             if last.is_some_and(|l| l >= k) {
                 return Err(bad("keys out of order".into()));
+            }
+            // An empty record means "no state before that night" in a before-image only; the
+            // current image holds the states that exist, and no state packs to nothing
+            // (`states::packed`). Taken as "no state", it would reset a beneficiary's caps and
+            // drop its debts without a word (REVIEW22 H1).
+            if end == from {
+                return Err(bad(format!("an empty record (key {k:#018x})")));
+            }
+            let p = (k >> shift) as usize;
+            while next <= p {
+                if im.radix_at(next) != Some(at as u64) {
+                    return Err(bad(format!(
+                        "radix entry {next} does not point at its records"
+                    )));
+                }
+                next += 1;
             }
             last = Some(k);
             count += 1;
             at = end;
+        }
+        while next < slots {
+            if im.radix_at(next) != Some(bytes) {
+                return Err(bad(format!(
+                    "radix entry {next} does not point past the records"
+                )));
+            }
+            next += 1;
         }
         if count != records {
             return Err(bad(format!("{count} records, its trailer says {records}")));
@@ -786,6 +814,24 @@ mod tests {
     /// record's bytes start after its length).
     fn varint_len(len: usize) -> usize {
         1 + (usize::BITS - len.leading_zeros()).saturating_sub(1) as usize / 7
+    }
+
+    /// REVIEW22 H1: an empty record is "no state before that night" in a before-image only; the
+    /// writer of the current image refuses one (and `Images::map` refuses an image holding one:
+    /// tests/it/ledger.rs), before a file the next night would refuse.
+    #[test]
+    fn the_image_writer_refuses_an_empty_record() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut w = super::ImageWriter::create(&tmp.path().join(super::file_name(1)), 2).unwrap();
+        let mut rec = Vec::new();
+        super::push(&mut rec, 5, b"state");
+        w.push(&rec).unwrap();
+        rec.clear();
+        super::push(&mut rec, 9, &[]);
+        assert!(matches!(
+            w.push(&rec),
+            Err(crate::LedgerError::Corrupt(m)) if m.contains("empty record")
+        ));
     }
 
     #[test]

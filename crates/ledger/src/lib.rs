@@ -1293,7 +1293,9 @@ pub struct StateBytes {
 /// The test hook of the failure tests: with `LIQUIDATOR_LEDGER_FAIL=POINT`, the step named `POINT`
 /// reports an I/O error instead of doing its work (`outputs-flush`: the outputs' flush before the
 /// commit is made durable, so that the path "the disk refused the outputs, nothing committed" is
-/// tested through the binary, not only through `commit_night_when`'s closure).
+/// tested through the binary, not only through `commit_night_when`'s closure; `conservation`: the
+/// night's conservation identities taken as failed, so that the binary's refusal to commit such a
+/// night is tested — `nightly::unconserved_not_committed`).
 pub fn fail_point(point: &str) -> bool {
     std::env::var("LIQUIDATOR_LEDGER_FAIL").is_ok_and(|p| p == point)
 }

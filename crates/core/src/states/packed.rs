@@ -605,6 +605,13 @@ pub fn append_pruned(
 /// are not walked to check them again. A state with something to prune is decoded whole as
 /// before. The ledger's commit reads every state of the night (4.24 M on a national night 2, 1.95 M
 /// of them with debts: ≈ 15 bytes and 3 varints a debt walked for nothing; issue #14, LEDGER21).
+///
+/// "Known to read" is not a proof: [`encode`] writes any debt amount, including one above
+/// [`MAX_CENTS`] that [`decode`] refuses (a debt is at most a line's fee, so no input reaches it).
+/// What guarantees that no such state is committed is the walk made before every commit:
+/// `States::open_debt_totals` decodes the debts of every state flagged with debts, with every
+/// check, and a state that does not read fails the run (exit 11) before the ledger is written
+/// (REVIEW22 L1; test `states::tests::a_debt_the_decode_refuses_fails_the_open_debts_walk`).
 pub fn append_pruned_read(
     b: &[u8],
     oldest: Date,
