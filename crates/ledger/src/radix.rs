@@ -6,14 +6,13 @@
 //! digit, then moves every record to its bucket by cycles of swaps (each record moved once, no
 //! second buffer: at national size the night's 5.6 M claims are 90 MiB, and a scratch copy would be
 //! as many MiB of fresh memory the kernel zeroes, issue #14), then sorts each bucket on the next
-//! digit. A digit gives about 4 records a bucket, and is at most 8 bits over a slice larger than the
-//! caches (a pass's 256 buckets are 256 write heads, each written in order), 16 over one within
-//! them (a 100 k night's claims: one pass, then each bucket insertion-sorted; a national night's:
-//! two). Buckets of at most [`SMALL`] records, and records whose keys are equal on all 64 bits,
+//! digit. A digit gives about 4 records a bucket, up to 16 bits (a 100 k night's claims: one pass,
+//! then each bucket insertion-sorted). Only slices within the caches ([`CACHED`]: 4 MiB) are
+//! sorted so; a larger one (a national night's 5.6 M claims, 90 MiB) takes the pool's comparison
+//! sort, measured faster there ([`sort`]). Buckets of at most [`SMALL`] records, and records whose
+//! keys are equal on all 64 bits,
 //! are finished by a comparison sort of the whole record
 //! (insertion sort, or `sort_unstable` for a crowd of equal keys: never quadratic).
-//!
-//! The buckets after a pass are independent: a large slice's large buckets are sorted on the pool.
 //!
 //! The result is `sort_unstable`'s exactly as long as the records' order (`Ord`) sorts by the key
 //! first ([`Keyed::key`]): records with different keys are ordered by key, records with the same
@@ -42,21 +41,23 @@ impl Keyed for (u64, u64, u64) {
 
 /// Buckets of at most this many records are insertion-sorted.
 const SMALL: usize = 16;
-/// A slice of more records has its buckets sorted on the pool, if they hold more than
-/// [`PARALLEL_BUCKET`] records each on average.
-const PARALLEL: usize = 1 << 15;
-const PARALLEL_BUCKET: usize = 256;
-/// A slice of at most these bytes is within the caches (L2, or a share of the L3): a pass over it
-/// may use a wide digit ([`WIDE`]), its buckets' write heads landing in memory already cached.
+/// Slices of at most these bytes are radix-sorted: within the caches (L2, or a share of the L3),
+/// where a pass's buckets' write heads land in memory already cached.
 const CACHED: usize = 4 << 20;
-/// Widest digit of a pass over a cached slice (64 Ki buckets), else [`NARROW`]: a pass over a slice
-/// larger than the caches moves each record to one of 256 places written in order, where 64 Ki
-/// would each be a miss (a national night's 5.6 M claims: 90 MiB).
+/// Widest digit (64 Ki buckets).
 const WIDE: u32 = 16;
-const NARROW: u32 = 8;
 
-/// Sorts `v` into the order `v.sort_unstable()` gives (module doc), in place.
+/// Sorts `v` into the order `v.sort_unstable()` gives (module doc), in place: by radix when it
+/// fits the caches ([`CACHED`]), else by the pool's comparison sort. Over a national night's
+/// 5.6 M claims (90 MiB) the radix sort's first pass, one thread moving each record to one of 256
+/// places far apart, took more CPU than the comparison sort on two (a standalone test of the same
+/// records, alternated, three rounds each at load 9: 0.46–0.50 against 0.35–0.43 s of CPU, wall
+/// 2.1–2.9 against 1.0–1.8 s): there it is not used.
 pub(crate) fn sort<T: Keyed>(v: &mut [T]) {
+    if v.len().saturating_mul(std::mem::size_of::<T>()) > CACHED {
+        v.par_sort_unstable();
+        return;
+    }
     sort_from(v, 0);
 }
 
@@ -72,16 +73,10 @@ fn sort_from<T: Keyed>(v: &mut [T], done: u32) {
         v.sort_unstable();
         return;
     }
-    // About 4 records a bucket, never past the key's last bit: a 100 k night's claims in one
-    // pass, a national night's in two.
-    let widest = if n.saturating_mul(std::mem::size_of::<T>()) <= CACHED {
-        WIDE
-    } else {
-        NARROW
-    };
+    // About 4 records a bucket, never past the key's last bit: a 100 k night's claims in one pass.
     let bits = (usize::BITS - n.leading_zeros())
         .saturating_sub(2)
-        .clamp(1, widest)
+        .clamp(1, WIDE)
         .min(64 - done);
     let digit = |e: &T| ((e.key() << done) >> (64 - bits)) as usize;
     let width = 1usize << bits;
@@ -119,26 +114,13 @@ fn sort_from<T: Keyed>(v: &mut [T], done: u32) {
     }
     drop(next);
     let done = done + bits;
-    // On the pool only buckets worth a task (a pass over a cached slice leaves a few records a
-    // bucket: each a call through the pool cost more than its sort).
-    if n > PARALLEL && n / width > PARALLEL_BUCKET {
-        let mut buckets = Vec::with_capacity(width);
-        let mut rest = v;
-        for b in 0..width {
-            let (bucket, r) = rest.split_at_mut(ends[b + 1] - ends[b]);
-            buckets.push(bucket);
-            rest = r;
-        }
-        buckets.into_par_iter().for_each(|b| sort_from(b, done));
-    } else {
-        for w in ends.windows(2) {
-            let b = &mut v[w[0]..w[1]];
-            // most buckets: a few records, sorted here rather than through a call
-            if b.len() <= SMALL {
-                insertion(b);
-            } else {
-                sort_from(b, done);
-            }
+    for w in ends.windows(2) {
+        let b = &mut v[w[0]..w[1]];
+        // most buckets: a few records, sorted here rather than through a call
+        if b.len() <= SMALL {
+            insertion(b);
+        } else {
+            sort_from(b, done);
         }
     }
 }
@@ -235,7 +217,8 @@ mod tests {
 
     #[test]
     fn the_radix_sort_orders_records_as_sort_unstable_does_over_random_and_adversarial_keys() {
-        for n in [0, 1, 2, 15, 16, 17, 100, 1_000, 20_000, 70_000] {
+        // 300 000 pairs: beyond `CACHED`, the comparison sort
+        for n in [0, 1, 2, 15, 16, 17, 100, 1_000, 20_000, 70_000, 300_000] {
             for (what, keys) in shapes(n, n as u64) {
                 let pairs: Vec<(u64, u64)> = keys
                     .iter()
