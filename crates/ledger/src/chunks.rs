@@ -153,7 +153,7 @@ impl ChunkWriter {
             file: self.number,
             off: self.at,
             len: bytes.len() as u64,
-            sum: xxhash_rust::xxh3::xxh3_64(bytes),
+            sum: crate::xxh3::xxh3_64(bytes),
         };
         self.at += bytes.len() as u64;
         Ok(r)
@@ -314,7 +314,7 @@ impl ChunkFiles {
                 LedgerError::Io(path.clone(), e)
             }
         })?;
-        if xxhash_rust::xxh3::xxh3_64(buf) != c.sum {
+        if crate::xxh3::xxh3_64(buf) != c.sum {
             return Err(corrupt(format!(
                 "a chunk at {} of file {}: checksum mismatch",
                 c.off, c.file

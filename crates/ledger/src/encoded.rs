@@ -478,6 +478,7 @@ impl View<'_> {
         let end = range.end.min(self.len());
         let from = range.start.min(end);
         let shards = self.shards();
+        let oldest = packed::Oldest::from(self.oldest);
         // Three walks of the same places: the one read, and the read-ahead's two.
         let (mut here, mut ahead, mut half) = (self.walk(from), self.walk(from), self.walk(from));
         let slot = |w: &mut Walk<'_>, j: usize| {
@@ -516,9 +517,9 @@ impl View<'_> {
             // A shard whose every state is known to read (the engine packed it or decoded it
             // whole on entry: `Shard::checked`) is not checked again to its debts.
             if checked {
-                packed::append_pruned_read(b, self.oldest, work, buf)
+                packed::append_pruned_read(b, oldest, work, buf)
             } else {
-                packed::append_pruned(b, self.oldest, work, buf)
+                packed::append_pruned(b, oldest, work, buf)
             }
             .map_err(|e| LedgerError::Corrupt(e.to_string()))?;
             spans.push((k, start, buf.len()));

@@ -13,13 +13,13 @@ use std::sync::Mutex;
 /// The hash of the file's first `next` bytes, or nothing usable: a piece that did not start where
 /// the last one ended (the answer is then `None`, and the caller hashes the file whole).
 pub struct FileSum {
-    state: Mutex<Option<(usize, Box<xxhash_rust::xxh3::Xxh3>)>>,
+    state: Mutex<Option<(usize, crate::xxh3::Hasher)>>,
 }
 
 impl Default for FileSum {
     fn default() -> Self {
         FileSum {
-            state: Mutex::new(Some((0, Box::new(xxhash_rust::xxh3::Xxh3::new())))),
+            state: Mutex::new(Some((0, crate::xxh3::Hasher::new()))),
         }
     }
 }

@@ -38,8 +38,10 @@ pub mod encoded;
 pub mod filesum;
 pub mod images;
 pub mod night;
+mod radix;
 pub mod segments;
 pub mod writeback;
+pub(crate) mod xxh3;
 
 use encoded::Encoded;
 use images::Images;
@@ -230,7 +232,7 @@ impl BatchRecord {
 
 /// The checksum a batch is recorded with: xxh3-64 of the whole file.
 pub fn checksum(data: &[u8]) -> String {
-    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(data))
+    format!("{:016x}", xxh3::xxh3_64(data))
 }
 
 /// Why [`Ledger::commit_night_when`] committed nothing: the ledger failed, or its `ready` did.
@@ -1418,6 +1420,7 @@ fn write_image(
         .collect();
     let mut w = images::ImageWriter::create(&dir.join(images::file_name(generation)), bound)?;
     let batches: Vec<&[Part]> = parts.chunks(PARTS_A_BATCH).collect();
+    let bits = w.bits();
     // Each part's night states are read (pruned, from where they lie) into a buffer of the
     // merging worker's, reused part after part.
     let merge = |batch: &[Part]| -> Result<Vec<images::Merged>, LedgerError> {
@@ -1431,7 +1434,7 @@ fn write_image(
                     night.fill(ir.clone(), work, buf, spans)?;
                     let new: Vec<(u64, &[u8])> =
                         spans.iter().map(|&(k, a, b)| (k, &buf[a..b])).collect();
-                    images::merge(old.bytes(or.start, or.end), &new)
+                    images::merge_for(old.bytes(or.start, or.end), &new, bits)
                 },
             )
             .collect()
@@ -1451,8 +1454,8 @@ fn write_image(
                     let clock = std::time::Instant::now();
                     for ((or, _), m) in batches[j].iter().zip(m) {
                         match &m.value {
-                            Some(v) => w.push(v)?,
-                            None => w.push(old.bytes(or.start, or.end))?,
+                            Some(v) => w.push_part(v, &m.index)?,
+                            None => w.push_part(old.bytes(or.start, or.end), &m.index)?,
                         }
                         before(&m.before)?;
                     }
@@ -2129,7 +2132,12 @@ const LOOKUP_BUCKET_BITS: u32 = 12;
 /// by the whole key (`par_sort_unstable`, ≈ 14 comparisons a claim for a window of 17 000) was
 /// 17.6 M of the 477 M instructions the ledger adds to a 100 k night 2; the lookups with this
 /// pass take 13.2 M fewer (callgrind, issue #14).
-fn by_top_bits(q: Vec<(u64, u32)>) -> Vec<(u64, u32)> {
+///
+/// Given as two columns, the keys (what [`Index::get_group`] reads, in runs) and their positions:
+/// the lookups read the keys in place, where each run of 1 024 was copied into an array first and
+/// its answers into another (both zeroed a run), then into a third list before their claims' places
+/// (LEDGER22: 26.4 → 22.4 M instructions of a 100 k night 2's claim lookups, callgrind).
+fn by_top_bits(q: Vec<(u64, u32)>) -> (Vec<u64>, Vec<u32>) {
     let shift = 64 - LOOKUP_BUCKET_BITS;
     let mut at = vec![0usize; (1 << LOOKUP_BUCKET_BITS) + 1];
     for e in &q {
@@ -2138,13 +2146,14 @@ fn by_top_bits(q: Vec<(u64, u32)>) -> Vec<(u64, u32)> {
     for b in 1..at.len() {
         at[b] += at[b - 1];
     }
-    let mut out = vec![(0u64, 0u32); q.len()];
-    for &e in &q {
-        let b = &mut at[(e.0 >> shift) as usize];
-        out[*b] = e;
+    let (mut keys, mut pos) = (vec![0u64; q.len()], vec![0u32; q.len()]);
+    for &(k, i) in &q {
+        let b = &mut at[(k >> shift) as usize];
+        keys[*b] = k;
+        pos[*b] = i;
         *b += 1;
     }
-    out
+    (keys, pos)
 }
 
 impl Carry for Reader {
@@ -2234,28 +2243,18 @@ impl Carry for Reader {
                 (k, i as u32)
             })
             .collect();
-        let q = by_top_bits(q);
+        let (keys, pos) = by_top_bits(q);
         // In runs of `ASK` keys (`Index::get_group`: a pipeline, each key's misses started
         // `GROUP` and `2 × GROUP` keys before its search).
         const ASK: usize = 1024;
-        let mut hits: Vec<Option<EarlierClaim>> = vec![None; q.len()];
-        hits.par_chunks_mut(ASK)
-            .zip(q.par_chunks(ASK))
-            .for_each(|(h, q)| {
-                let mut keys = [0u64; ASK];
-                let mut found = [None; ASK];
-                for (k, e) in keys.iter_mut().zip(q) {
-                    *k = e.0;
-                }
-                let n = q.len();
-                ix.get_group(&keys[..n], &mut found[..n]);
-                for (o, f) in h.iter_mut().zip(found) {
-                    *o = f.and_then(|f| self.earlier_claim(f));
-                }
-            });
-        for ((_, i), h) in q.into_iter().zip(hits) {
+        let mut found: Vec<Option<segments::Hit>> = vec![None; keys.len()];
+        found
+            .par_chunks_mut(ASK)
+            .zip(keys.par_chunks(ASK))
+            .for_each(|(f, k)| ix.get_group(k, f));
+        for (f, i) in found.into_iter().zip(pos) {
             if let Some(o) = out.get_mut(i as usize) {
-                *o = h;
+                *o = f.and_then(|f| self.earlier_claim(f));
             }
         }
     }
@@ -3059,7 +3058,8 @@ mod tests {
                 (k, i)
             })
             .collect();
-        let got = by_top_bits(q.clone());
+        let (keys, pos) = by_top_bits(q.clone());
+        let got: Vec<(u64, u32)> = keys.into_iter().zip(pos).collect();
         let top = |k: u64| k >> (64 - LOOKUP_BUCKET_BITS);
         assert!(
             got.windows(2)
@@ -3069,7 +3069,7 @@ mod tests {
         got.sort_unstable();
         q.sort_unstable();
         assert_eq!(got, q);
-        assert!(by_top_bits(Vec::new()).is_empty());
+        assert!(by_top_bits(Vec::new()).0.is_empty());
     }
 
     /// A window's claims asked at once (`Carry::claims`: ordered by the top bits of their key, then

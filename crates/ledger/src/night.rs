@@ -380,7 +380,7 @@ fn sort_claims(claims: Vec<ClaimSeen>) -> Vec<ClaimSeen> {
             (segments::mix(c.key), v)
         })
         .collect();
-    t.par_sort_unstable();
+    crate::radix::sort(&mut t);
     t.dedup_by_key(|e| e.0);
     t.into_iter()
         .map(|(key, v)| ClaimSeen {
@@ -415,7 +415,8 @@ fn sort_acts(acts: Vec<ActPaid>) -> Vec<Rec> {
             )
         })
         .collect();
-    t.par_sort_unstable_by_key(|e| (e.0, e.1));
+    // By (hash, position), the position unique: the order of the whole triple.
+    crate::radix::sort(&mut t);
     t.dedup_by_key(|e| e.0);
     t.into_iter()
         .map(|(key, v, check)| Rec {

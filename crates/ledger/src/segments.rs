@@ -194,6 +194,7 @@ impl Columns {
         Some(c)
     }
 
+    #[inline]
     pub fn push(&mut self, kind: Kind, seq: u32, r: &Rec) {
         self.keys.push(r.key);
         self.tags.push(seq << 1 | r.paid as u32);
