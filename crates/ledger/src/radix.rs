@@ -85,7 +85,7 @@ fn sort_from<T: Keyed>(v: &mut [T], done: u32) {
     for e in v.iter() {
         ends[digit(e) + 1] += 1;
     }
-    if ends[1..].iter().any(|&c| c == n) {
+    if ends[1..].contains(&n) {
         // every key in one bucket: no move, the next digit
         sort_from(v, done + bits);
         return;
