@@ -891,27 +891,7 @@ fn a_refs_load_failing_after_the_ledger_opened_exits_3_and_commits_nothing() {
         String::from_utf8_lossy(&o.stderr).contains("rates.tsv"),
         "{o:?}"
     );
-    assert!(!out.exists(), "nothing written");
-    let left: Vec<String> = std::fs::read_dir(tmp.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.contains(".partial-"))
-        .collect();
-    assert!(left.is_empty(), "staging left behind: {left:?}");
-    assert_eq!(stats(&dir), before, "nothing committed");
-    // The same night with sound references commits, and gives what the night that never failed gives.
-    let o = run(&ns[1].join("claims.b2"), &refs, &out, Some(&dir));
-    assert!(o.status.success(), "{o:?}");
-    let never_failed = tmp.path().join("out1-clean");
-    let o = run(&ns[1].join("claims.b2"), &refs, &never_failed, Some(&clean));
-    assert!(o.status.success(), "{o:?}");
-    let (a, b) = (common::tree(&out), common::tree(&never_failed));
-    assert!(a.len() >= 5, "{:?}", a.keys());
-    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
-    for (k, v) in &a {
-        assert!(*v == b[k], "{k} differs");
-    }
-    assert_eq!(stats(&dir), stats(&clean));
+    refused_then_as_if_never_failed(tmp.path(), &ns[1], &refs, &out, &dir, &clean, &before);
 }
 
 /// A night whose summary fails a conservation identity (a bug: exit 7) is not committed: the
@@ -956,28 +936,44 @@ fn a_night_that_fails_a_conservation_identity_exits_7_and_commits_nothing() {
         err.contains("conservation:") && err.contains("not committed"),
         "every identity shown, and what became of the night: {err}"
     );
+    // Then run again (the bug fixed): not refused as already committed.
+    refused_then_as_if_never_failed(tmp.path(), &ns[1], &refs, &out, &dir, &clean, &before);
+}
+
+/// After a night refused before its commit (`out` its output directory, `dir` the ledger whose
+/// `ledger stats` were `before`): nothing published, no staging directory left in `tmp`, nothing
+/// committed. Then the same night with sound inputs commits, and gives what the night gives on
+/// `clean` (a copy of the ledger taken before it), outputs and ledger alike.
+fn refused_then_as_if_never_failed(
+    tmp: &Path,
+    night: &Path,
+    refs: &Path,
+    out: &Path,
+    dir: &Path,
+    clean: &Path,
+    before: &serde_json::Value,
+) {
+    let stats = |l: &Path| common::ledger_stats(l).0;
     assert!(!out.exists(), "nothing published");
-    let left: Vec<String> = std::fs::read_dir(tmp.path())
+    let left: Vec<String> = std::fs::read_dir(tmp)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.contains(".partial-"))
         .collect();
     assert!(left.is_empty(), "staging left behind: {left:?}");
-    assert_eq!(stats(&dir), before, "nothing committed");
-    // Run again (the bug fixed): not refused as already committed, and the same as a night that
-    // never failed.
-    let o = run(&ns[1].join("claims.b2"), &refs, &out, Some(&dir));
+    assert_eq!(&stats(dir), before, "nothing committed");
+    let o = run(&night.join("claims.b2"), refs, out, Some(dir));
     assert!(o.status.success(), "{o:?}");
-    let never_failed = tmp.path().join("out1-clean");
-    let o = run(&ns[1].join("claims.b2"), &refs, &never_failed, Some(&clean));
+    let never_failed = tmp.join("out1-clean");
+    let o = run(&night.join("claims.b2"), refs, &never_failed, Some(clean));
     assert!(o.status.success(), "{o:?}");
-    let (a, b) = (common::tree(&out), common::tree(&never_failed));
+    let (a, b) = (common::tree(out), common::tree(&never_failed));
     assert!(a.len() >= 5, "{:?}", a.keys());
     assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
     for (k, v) in &a {
         assert!(*v == b[k], "{k} differs");
     }
-    assert_eq!(stats(&dir), stats(&clean));
+    assert_eq!(stats(dir), stats(clean));
 }
 
 /// REVIEW22 (M1): `explain --ledger` against a ledger whose state image no longer matches its
