@@ -2843,12 +2843,17 @@ mod tests {
                 _ => 1_000 + k,
             } as i64;
             assert_eq!(r.state(k).map(|s| s.pf_used(2026)), Some(want), "{k}");
-            // `ledger show` reads the same image
-            assert_eq!(
-                l.state(k).unwrap().map(|s| s.pf_used(2026)),
-                Some(want),
-                "{k}"
-            );
+            // `ledger show` reads the same image. `Ledger::state` maps and checks the whole image
+            // at each call (one call per `ledger show`): asked for every key, this loop was 7 000
+            // maps, 11.7 s of the unit tests' run at opt-level 0 (crates/units). Every 61st key
+            // and the ranges' bounds, each range's states several times over.
+            if k % 61 == 0 || [999, 1_000, 2_499, 2_500, 6_999].contains(&k) {
+                assert_eq!(
+                    l.state(k).unwrap().map(|s| s.pf_used(2026)),
+                    Some(want),
+                    "{k}"
+                );
+            }
         }
         assert!(r.state(7_000).is_none());
         assert!(r.error().is_none());
