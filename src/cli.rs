@@ -682,7 +682,7 @@ pub fn main() -> ExitCode {
                 Err(c) => return c,
             };
             match ledger {
-                None => crate::cli::explain(&claims, refs, claim, json, None, &|| None),
+                None => crate::cli::explain(&claims, refs, claim, json, None),
                 Some(dir) => {
                     let l = match crate::nightly::open(&dir) {
                         Ok(l) => l,
@@ -701,12 +701,7 @@ pub fn main() -> ExitCode {
                             return ExitCode::from(crate::nightly::EXIT_LEDGER);
                         }
                     };
-                    // The reader records a lookup that failed (an image or segment that does not
-                    // read) and answers "none": the trace is then not the night's, so it is not
-                    // printed — exit 11, as `run` and `reprocess` (REVIEW22 M1).
-                    crate::cli::explain(&claims, refs, claim, json, Some(&reader), &|| {
-                        reader.error()
-                    })
+                    crate::cli::explain(&claims, refs, claim, json, Some(&reader))
                 }
             }
         }
@@ -783,8 +778,7 @@ pub fn explain(
     refs: &Refs,
     claim: u32,
     json: bool,
-    carry: Option<&dyn liquidator_core::carry::Carry>,
-    carry_failed: &dyn Fn() -> Option<String>,
+    ledger: Option<&liquidator_ledger::Reader>,
 ) -> ExitCode {
     let data = match engine::map_file(claims) {
         Ok(d) => d,
@@ -793,6 +787,7 @@ pub fn explain(
             return ExitCode::from(exit_code(&e));
         }
     };
+    let carry = ledger.map(|r| r as &dyn liquidator_core::carry::Carry);
     let traced = match liquidator_core::explain::trace_with(&data, refs, claim, carry) {
         Ok(t) => t,
         Err(e) => {
@@ -800,7 +795,10 @@ pub fn explain(
             return ExitCode::from(exit_code(&e));
         }
     };
-    if let Some(e) = carry_failed() {
+    // The reader records a lookup that failed (an image or segment that does not read) and
+    // answers "none": the trace is then not the night's, so it is not printed — exit 11, as `run`
+    // and `reprocess` (REVIEW22 M1).
+    if let Some(e) = ledger.and_then(|r| r.error()) {
         eprintln!("liquidator: ledger read failed: {e}");
         return ExitCode::from(crate::nightly::EXIT_LEDGER);
     }

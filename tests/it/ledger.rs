@@ -698,6 +698,22 @@ fn reprocess_with_the_ledger_liquidates_a_past_night_against_the_state_before_it
     assert_eq!(o.status.code(), Some(10));
 }
 
+/// The generated nights, their references, and a ledger (`TMP/ledger`) that has committed night 0
+/// (its outputs in `TMP/out0`): the start of the tests of what a later night does with it.
+fn night_0_through_a_ledger(tmp: &Path) -> (Vec<PathBuf>, PathBuf, PathBuf) {
+    let ns = nights(tmp);
+    let refs = ns[0].join("refs");
+    let dir = tmp.join("ledger");
+    let o = run(
+        &ns[0].join("claims.b2"),
+        &refs,
+        &tmp.join("out0"),
+        Some(&dir),
+    );
+    assert!(o.status.success(), "{o:?}");
+    (ns, refs, dir)
+}
+
 /// The bundled sample's claims and references (no generation: these tests are about opening the
 /// ledger, not about what a night holds).
 fn sample() -> (PathBuf, PathBuf) {
@@ -751,16 +767,7 @@ fn stored_image(dir: &Path) -> (String, Vec<(u64, Vec<u8>)>) {
 #[test]
 fn a_ledger_whose_stored_states_are_corrupt_makes_run_exit_11_write_nothing_and_commit_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    let ns = nights(tmp.path());
-    let refs = ns[0].join("refs");
-    let dir = tmp.path().join("ledger");
-    let o = run(
-        &ns[0].join("claims.b2"),
-        &refs,
-        &tmp.path().join("out0"),
-        Some(&dir),
-    );
-    assert!(o.status.success(), "{o:?}");
+    let (ns, refs, dir) = night_0_through_a_ledger(tmp.path());
     let corrupt = {
         let (_, states) = stored_image(&dir);
         assert!(states.len() > 100, "night 1 stored {} states", states.len());
@@ -856,16 +863,7 @@ fn a_ledger_held_by_another_process_exits_11_and_writes_nothing() {
 #[test]
 fn a_refs_load_failing_after_the_ledger_opened_exits_3_and_commits_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    let ns = nights(tmp.path());
-    let refs = ns[0].join("refs");
-    let dir = tmp.path().join("ledger");
-    let o = run(
-        &ns[0].join("claims.b2"),
-        &refs,
-        &tmp.path().join("out0"),
-        Some(&dir),
-    );
-    assert!(o.status.success(), "{o:?}");
+    let (ns, refs, dir) = night_0_through_a_ledger(tmp.path());
     // The same ledger, copied: the night that never fails runs on it.
     let clean = tmp.path().join("ledger-clean");
     common::copy_ledger(&dir, &clean);
@@ -903,16 +901,7 @@ fn a_refs_load_failing_after_the_ledger_opened_exits_3_and_commits_nothing() {
 #[test]
 fn a_night_that_fails_a_conservation_identity_exits_7_and_commits_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    let ns = nights(tmp.path());
-    let refs = ns[0].join("refs");
-    let dir = tmp.path().join("ledger");
-    let o = run(
-        &ns[0].join("claims.b2"),
-        &refs,
-        &tmp.path().join("out0"),
-        Some(&dir),
-    );
-    assert!(o.status.success(), "{o:?}");
+    let (ns, refs, dir) = night_0_through_a_ledger(tmp.path());
     let clean = tmp.path().join("ledger-clean");
     common::copy_ledger(&dir, &clean);
     let stats = |l: &Path| common::ledger_stats(l).0;
@@ -983,16 +972,7 @@ fn refused_then_as_if_never_failed(
 #[test]
 fn explain_against_a_ledger_whose_image_is_corrupt_exits_11_as_run_does() {
     let tmp = tempfile::tempdir().unwrap();
-    let ns = nights(tmp.path());
-    let refs = ns[0].join("refs");
-    let dir = tmp.path().join("ledger");
-    let o = run(
-        &ns[0].join("claims.b2"),
-        &refs,
-        &tmp.path().join("out0"),
-        Some(&dir),
-    );
-    assert!(o.status.success(), "{o:?}");
+    let (ns, refs, dir) = night_0_through_a_ledger(tmp.path());
     // a claim of night 2 that reaches the rules (paid without the ledger)
     let out1 = tmp.path().join("out1");
     assert!(
@@ -1043,23 +1023,10 @@ fn explain_against_a_ledger_whose_image_is_corrupt_exits_11_as_run_does() {
 #[test]
 fn a_stored_state_of_no_bytes_in_the_current_image_is_refused_as_corrupt_not_taken_as_absent() {
     let tmp = tempfile::tempdir().unwrap();
-    let ns = nights(tmp.path());
-    let refs = ns[0].join("refs");
-    let dir = tmp.path().join("ledger");
-    let o = run(
-        &ns[0].join("claims.b2"),
-        &refs,
-        &tmp.path().join("out0"),
-        Some(&dir),
-    );
-    assert!(o.status.success(), "{o:?}");
+    let (ns, refs, dir) = night_0_through_a_ledger(tmp.path());
     // night 2 over an intact copy of the ledger: the debts it carries in
     let clean = tmp.path().join("clean");
-    std::fs::create_dir(&clean).unwrap();
-    for e in std::fs::read_dir(&dir).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), clean.join(e.file_name())).unwrap();
-    }
+    common::copy_ledger(&dir, &clean);
     let out_clean = tmp.path().join("out1-clean");
     assert!(
         run(&ns[1].join("claims.b2"), &refs, &out_clean, Some(&clean))
@@ -1143,16 +1110,7 @@ fn a_stored_state_of_no_bytes_in_the_current_image_is_refused_as_corrupt_not_tak
 #[test]
 fn an_image_whose_radix_table_skips_its_records_is_refused_as_corrupt() {
     let tmp = tempfile::tempdir().unwrap();
-    let ns = nights(tmp.path());
-    let refs = ns[0].join("refs");
-    let dir = tmp.path().join("ledger");
-    let o = run(
-        &ns[0].join("claims.b2"),
-        &refs,
-        &tmp.path().join("out0"),
-        Some(&dir),
-    );
-    assert!(o.status.success(), "{o:?}");
+    let (ns, refs, dir) = night_0_through_a_ledger(tmp.path());
     let (text, states) = stored_image(&dir);
     assert!(states.len() > 100);
     let image = liquidator_ledger::images::ImageRef::parse(text.as_bytes()).unwrap();

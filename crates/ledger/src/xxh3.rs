@@ -282,6 +282,23 @@ mod avx2 {
         }
     }
 
+    /// One stripe of a block under way (`stripes` of it done), the block scrambled if it ends.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn one_stripe(lo: &mut __m256i, hi: &mut __m256i, s: &[u8; STRIPE], stripes: &mut usize) {
+        accumulate(
+            lo,
+            hi,
+            s,
+            &STRIPE_SECRETS[(*stripes).min(STRIPES_A_BLOCK - 1)],
+        );
+        *stripes += 1;
+        if *stripes == STRIPES_A_BLOCK {
+            *stripes = 0;
+            scramble(lo, hi);
+        }
+    }
+
     /// One stripe accumulated into the accumulators' two halves (`accumulate_512_avx2`).
     /// Functions, not closures, so that they are compiled for AVX2 and inlined.
     #[inline]
@@ -328,17 +345,7 @@ mod avx2 {
         let (head, rest) = whole.split_at(to_end.min(whole.len()));
         let (blocks, tail) = rest.as_chunks::<STRIPES_A_BLOCK>();
         for s in head {
-            accumulate(
-                &mut lo,
-                &mut hi,
-                s,
-                &STRIPE_SECRETS[stripes.min(STRIPES_A_BLOCK - 1)],
-            );
-            stripes += 1;
-            if stripes == STRIPES_A_BLOCK {
-                stripes = 0;
-                scramble(&mut lo, &mut hi);
-            }
+            one_stripe(&mut lo, &mut hi, s, &mut stripes);
         }
         for b in blocks {
             for (s, secret) in b.iter().zip(&STRIPE_SECRETS) {
@@ -346,14 +353,10 @@ mod avx2 {
             }
             scramble(&mut lo, &mut hi);
         }
+        // Fewer than a block, from a block's start (the head ended one, or `whole` ended first and
+        // `tail` is empty): the block never ends here.
         for s in tail {
-            accumulate(
-                &mut lo,
-                &mut hi,
-                s,
-                &STRIPE_SECRETS[stripes.min(STRIPES_A_BLOCK - 1)],
-            );
-            stripes += 1;
+            one_stripe(&mut lo, &mut hi, s, &mut stripes);
         }
         let mut out = [0u64; 8];
         for (i, v) in [lo, hi].into_iter().enumerate() {
