@@ -1,78 +1,9 @@
-//! Thin binary: everything lives in the workspace crates (ARCHITECTURE.md has the map).
-mod cli;
-mod nightly;
-mod progress;
-mod sinks;
-
-/// mimalloc instead of the system allocator: a night makes and frees millions of small per-claim
-/// buffers on every worker thread (issue #13; the measure is in README's Performance section).
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// mimalloc's option `purge_delay` (`mi_option_purge_delay` of mimalloc v3's `include/mimalloc.h`, the
-/// version libmimalloc-sys builds by default: the 16th of `enum mi_option_e`, counted from 0). The sys
-/// crate names no constant for it; the test below pins the index to the option's documented default.
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
-/// How long (ms) mimalloc keeps freed memory before returning it to the system (its default: 1 000).
-/// Memory returned and allocated again is faulted in and zeroed again by the kernel: with the default,
-/// the per-window buffers freed and reallocated one window later were purged and refaulted (issue #13,
-/// README Performance "purge delay"). 10 s is longer than a window cycle and than the whole run of a
-/// 1 M-claim day, so nothing is purged mid-run there; memory idle for longer is still returned.
-const PURGE_DELAY_MS: std::ffi::c_long = 10_000;
+//! Thin binary: everything lives in the workspace crates, the command line in `liquidator-cli`
+//! (`crates/cli`; ARCHITECTURE.md has the map). This package is built at opt-level 0 (Cargo.toml): its code
+//! is this call and its tests.
 
 fn main() -> std::process::ExitCode {
-    set_allocator_options();
-    liquidator_core::engine::on_windows_done(release_freed_memory);
-    let t = std::time::Instant::now();
-    let code = cli::main();
-    liquidator_core::engine::tail_step("main returns (since its start)", t);
-    code
-}
-
-/// Whether the operator set mimalloc's purge delay in the environment: mimalloc reads
-/// `MIMALLOC_PURGE_DELAY` or its older name `MIMALLOC_RESET_DELAY`, whatever their case, at its start.
-fn purge_delay_in_environment() -> bool {
-    std::env::vars_os().any(|(k, _)| {
-        k.to_str().is_some_and(|k| {
-            k.eq_ignore_ascii_case("MIMALLOC_PURGE_DELAY")
-                || k.eq_ignore_ascii_case("MIMALLOC_RESET_DELAY")
-        })
-    })
-}
-
-/// Sets mimalloc's purge delay, unless the operator set it in the environment
-/// ([`purge_delay_in_environment`]: that stays the knob for measurements).
-fn set_allocator_options() {
-    if !purge_delay_in_environment() {
-        // SAFETY: `mi_option_set` writes one of mimalloc's option globals and is not thread safe; this
-        // is the first statement of `main`, before any other thread of ours exists. The option is an
-        // integer read on each purge, so changing it after mimalloc's start is supported (mimalloc's
-        // documentation: options may be set at run time).
-        #[allow(unsafe_code)]
-        unsafe {
-            libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS)
-        };
-    }
-}
-
-/// Called by the engine once the windows are freed, before the end-of-run work, where the peak of
-/// anonymous memory is (issue #13; README Performance, "RssAnon"):
-/// - returns to the system the memory mimalloc holds freed (`mi_collect(true)`: every range waiting
-///   for its purge delay is purged now): the purge delay ([`PURGE_DELAY_MS`]) kept the windows'
-///   pages resident while the end-of-run lists took fresh ones;
-/// - turns transparent huge pages off for the rest of the process (`PR_SET_THP_DISABLE`): the
-///   end-of-run lists and buffers are touched once, and a huge page faulted in for a few KiB of
-///   them counted 2 MiB. Off for the whole run it cost CPU in the windows (README); here only new
-///   faults of the end of the run are 4 KiB pages. Advice: its error is ignored.
-fn release_freed_memory() {
-    let _ = rustix::thread::disable_transparent_huge_pages(true);
-    // SAFETY: `mi_collect` is thread safe (it collects the calling thread's heap and purges the
-    // arenas under their own locks); it frees nothing still allocated.
-    #[allow(unsafe_code)]
-    unsafe {
-        libmimalloc_sys::mi_collect(true)
-    };
+    liquidator_cli::main()
 }
 
 #[cfg(test)]
@@ -88,19 +19,22 @@ mod tests {
         #[allow(unsafe_code)]
         let (version, default, set) = unsafe {
             let v = libmimalloc_sys::mi_version();
-            let d = libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY);
-            libmimalloc_sys::mi_option_set(super::MI_OPTION_PURGE_DELAY, super::PURGE_DELAY_MS);
+            let d = libmimalloc_sys::mi_option_get(liquidator_cli::MI_OPTION_PURGE_DELAY);
+            libmimalloc_sys::mi_option_set(
+                liquidator_cli::MI_OPTION_PURGE_DELAY,
+                liquidator_cli::PURGE_DELAY_MS,
+            );
             (
                 v,
                 d,
-                libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY),
+                libmimalloc_sys::mi_option_get(liquidator_cli::MI_OPTION_PURGE_DELAY),
             )
         };
         // `mi_version()` is major × 10 000 + minor × 100 + patch (30302: 3.3.2).
         assert!((30_000..40_000).contains(&version), "mimalloc {version}");
-        if !super::purge_delay_in_environment() {
+        if !liquidator_cli::purge_delay_in_environment() {
             assert_eq!(default, 1_000);
         }
-        assert_eq!(set, super::PURGE_DELAY_MS);
+        assert_eq!(set, liquidator_cli::PURGE_DELAY_MS);
     }
 }
