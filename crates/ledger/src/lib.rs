@@ -3478,11 +3478,16 @@ mod tests {
             for k in 0..3_000u64 {
                 let want = if k < 300 { 7_000 + k } else { 100 + k } as i64;
                 assert_eq!(r.state(k).map(|s| s.pf_used(2026)), Some(want), "{k}");
-                assert_eq!(
-                    l.state(k).unwrap().map(|s| s.pf_used(2026)),
-                    Some(want),
-                    "{k}"
-                );
+                // `Ledger::state` (`ledger show`) maps and checks the whole image at each call: asked
+                // for all 3 000 keys of both layouts it was most of this test's 5 s at opt-level 0
+                // (crates/units). Every 61st key and both sides of the changed range's bound.
+                if k % 61 == 0 || [299, 300, 2_999].contains(&k) {
+                    assert_eq!(
+                        l.state(k).unwrap().map(|s| s.pf_used(2026)),
+                        Some(want),
+                        "{k}"
+                    );
+                }
             }
             drop(r);
             let before = l.states_after(1).unwrap();
