@@ -6,8 +6,8 @@
 //! target. This code is built at opt-level 3 like the rest of the release binary, while the binary's
 //! package (the one-line `main`, the integration tests `tests/it` and the benches' one-iteration pass of
 //! `scripts/test`) is built at opt-level 0 in the `release` profile (Cargo.toml, `[profile.release.package.liquidator]`).
-//! The global allocator is declared here, in optimised code, for the same reason: its shims are generated
-//! in the crate that declares it.
+//! The global allocator is declared here, in optimised code, for the same reason: the functions that
+//! `#[global_allocator]` expands to are compiled in the crate that declares it.
 mod cli;
 mod nightly;
 mod progress;
@@ -20,7 +20,8 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// mimalloc's option `purge_delay` (`mi_option_purge_delay` of mimalloc v3's `include/mimalloc.h`, the
 /// version libmimalloc-sys builds by default: the 16th of `enum mi_option_e`, counted from 0). The sys
-/// crate names no constant for it; the test below pins the index to the option's documented default.
+/// crate names no constant for it; the binary's test (`src/main.rs`) pins the index to the option's
+/// documented default.
 pub const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// How long (ms) mimalloc keeps freed memory before returning it to the system (its default: 1 000).
