@@ -85,11 +85,13 @@ pub trait Carry: Sync {
     fn touch_acts(&self, _hashes: &[u64]) -> usize {
         0
     }
-    /// The engine has read the batch file's bytes `[at, at + bytes.len())`: a window, handed over as
-    /// it is parsed (beside the parse, on the run's pool), windows in file order. A ledger that
-    /// records the file's checksum hashes them here, while they are in the cache, instead of
-    /// reading the whole file again from memory beside the liquidation (issue #14: that second
-    /// pass stalled on every line, 0.45–2 s of CPU on a national night). The default reads nothing.
+    /// The engine has read the batch file's bytes `[at, at + bytes.len())`: a piece of a window
+    /// (one of its sub-chunks), handed over right after its parse, mostly by the worker that parsed
+    /// it, every byte once, pieces in file order (`engine::parse_window_read`). A ledger that
+    /// records the file's checksum hashes them here, while they are in that core's cache, instead
+    /// of reading the whole file again from memory beside the liquidation (issue #14: that second
+    /// pass stalled on every line, 0.45–2 s of CPU on a national night; a whole window hashed beside
+    /// its parse still read it from memory, ≈ 0.45 s, until LEDGER23). The default reads nothing.
     fn window_read(&self, _at: usize, _bytes: &[u8]) {}
     /// Whether this practitioner's claim number was read by an earlier night.
     fn claim(&self, practitioner: u32, claim_no: u32) -> Option<EarlierClaim>;
