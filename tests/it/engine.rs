@@ -734,3 +734,76 @@ fn the_control_totals_counted_by_the_aggregates_are_the_summary_sinks() {
         std::fs::read(d.join("aggregates-4").join("report_data.json")).unwrap()
     );
 }
+
+/// With a carry (a ledger), the engine hands it every byte of the file after the batch header once,
+/// in file order (`Carry::window_read`, `engine::parse_window_read`: each window's sub-chunks read
+/// right after their parse, under one lock, whichever worker parsed them) — on pools of 1 to 5
+/// threads busy with the windows before (their shards and sinks run beside the parse), windows of
+/// 64 bytes to the default, and a `window_read` that sometimes lingers, so that the workers finish
+/// their sub-chunks in other orders. The ledger builds the batch file's checksum from these pieces;
+/// out of order it still records the right one, hashed whole after the run (`filesum`), so the
+/// ledger's tests would not see it: this pins the pieces themselves.
+#[test]
+fn a_carry_reads_every_byte_after_the_header_once_in_file_order_whatever_the_threads_and_window() {
+    use liquidator_core::carry::{ActKey, BatchRef, Carry, EarlierClaim};
+    use liquidator_core::rules::BenefState;
+    use std::sync::Mutex;
+    struct Pieces(Mutex<Vec<(usize, usize)>>);
+    impl Carry for Pieces {
+        fn state(&self, _: u64) -> Option<BenefState> {
+            None
+        }
+        fn claim(&self, _: u32, _: u32) -> Option<EarlierClaim> {
+            None
+        }
+        fn act(&self, _: &ActKey) -> Option<BatchRef> {
+            None
+        }
+        fn window_read(&self, at: usize, bytes: &[u8]) {
+            let mut v = self.0.lock().unwrap();
+            v.push((at, bytes.len()));
+            // Every fifth piece read slowly: the other workers finish sub-chunks meanwhile.
+            if v.len() % 5 == 0 {
+                drop(v);
+                std::thread::sleep(std::time::Duration::from_micros(300));
+            }
+        }
+    }
+    let data = batch(3000);
+    let refs = mini_refs();
+    let (_, first) = engine::batch_header(&data).unwrap();
+    for threads in [1, 2, 3, 5] {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        for window in [64, 20_000, 150_000, engine::WINDOW] {
+            let carry = Pieces(Mutex::new(Vec::new()));
+            let opts = Options {
+                window,
+                carry: Some(&carry),
+                ..Default::default()
+            };
+            let mut sink = Recording {
+                name: "pieces",
+                fail_at: 0,
+                windows: Vec::new(),
+            };
+            pool.install(|| engine::process(&data, refs, &opts, &mut [&mut sink]))
+                .unwrap();
+            let pieces = carry.0.into_inner().unwrap();
+            let mut at = first;
+            for &(p, len) in &pieces {
+                assert_eq!(p, at, "{threads} threads, window {window}");
+                at += len;
+            }
+            assert_eq!(at, data.len(), "{threads} threads, window {window}");
+            assert!(
+                window < 20_000 || pieces.len() > sink.windows.len(),
+                "{threads} threads, window {window}: {} pieces for {} windows",
+                pieces.len(),
+                sink.windows.len()
+            );
+        }
+    }
+}
