@@ -92,6 +92,12 @@ pub trait Carry: Sync {
     /// of reading the whole file again from memory beside the liquidation (issue #14: that second
     /// pass stalled on every line, 0.45–2 s of CPU on a national night; a whole window hashed beside
     /// its parse still read it from memory, ≈ 0.45 s, until LEDGER23). The default reads nothing.
+    ///
+    /// Called with the engine's read lock held (the pieces go out in order whoever parsed them): an
+    /// implementation must be short and must not use rayon. A `rayon::join` here could, while it
+    /// waits, run another sub-chunk's parse on the same thread, which would then wait for the lock
+    /// its own thread holds: a deadlock (REVIEW23, shown by a test on branch `review23-not-kept`).
+    /// A panic here is the run's panic: `rayon::scope` raises it again.
     fn window_read(&self, _at: usize, _bytes: &[u8]) {}
     /// Whether this practitioner's claim number was read by an earlier night.
     fn claim(&self, practitioner: u32, claim_no: u32) -> Option<EarlierClaim>;

@@ -969,8 +969,10 @@ fn parse_window_with(
                 while let Some((j, (ch, &(a, b)))) = work.lock().ok().and_then(|mut w| w.next()) {
                     ch.parse(data, a, b, 0);
                     parsed[j].store(true, Ordering::Release);
-                    // A poisoned lock (a `read` that panicked) reads nothing more: the ledger's
-                    // sum then misses a piece and hashes the file whole (`filesum`).
+                    // The lock is held while `read` runs (the pieces in order): `read` must not
+                    // use rayon (`Carry::window_read`). A `read` that panicked poisons it; the
+                    // other workers then read nothing more and `rayon::scope` raises the panic
+                    // again: the run fails, it never records a partial checksum.
                     if let Ok(mut k) = next_read.lock() {
                         while let Some(&(a, b)) = ranges.get(*k) {
                             if !parsed[*k].load(Ordering::Acquire) {
