@@ -863,12 +863,7 @@ fn a_ledger_held_by_another_process_exits_11_and_writes_nothing() {
 #[test]
 fn a_refs_load_failing_after_the_ledger_opened_exits_3_and_commits_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    let (ns, refs, dir) = night_0_through_a_ledger(tmp.path());
-    // The same ledger, copied: the night that never fails runs on it.
-    let clean = tmp.path().join("ledger-clean");
-    common::copy_ledger(&dir, &clean);
-    let stats = |l: &Path| common::ledger_stats(l).0;
-    let before = stats(&dir);
+    let (ns, refs, dir, clean, before) = night_0_and_a_clean_copy(tmp.path());
     // The references with one row whose date does not parse (and no compiled snapshot).
     let bad = tmp.path().join("bad-refs");
     std::fs::create_dir(&bad).unwrap();
@@ -901,11 +896,7 @@ fn a_refs_load_failing_after_the_ledger_opened_exits_3_and_commits_nothing() {
 #[test]
 fn a_night_that_fails_a_conservation_identity_exits_7_and_commits_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    let (ns, refs, dir) = night_0_through_a_ledger(tmp.path());
-    let clean = tmp.path().join("ledger-clean");
-    common::copy_ledger(&dir, &clean);
-    let stats = |l: &Path| common::ledger_stats(l).0;
-    let before = stats(&dir);
+    let (ns, refs, dir, clean, before) = night_0_and_a_clean_copy(tmp.path());
     let out = tmp.path().join("out1");
     let o = liquidator()
         .args(["run", "--quiet", "--threads", "2", "--claims"])
@@ -927,6 +918,19 @@ fn a_night_that_fails_a_conservation_identity_exits_7_and_commits_nothing() {
     );
     // Then run again (the bug fixed): not refused as already committed.
     refused_then_as_if_never_failed(tmp.path(), &ns[1], &refs, &out, &dir, &clean, &before);
+}
+
+/// [`night_0_through_a_ledger`], then the ledger copied (`ledger-clean`: the night that never fails runs
+/// on it) and its `ledger stats` before the night that will be refused (for
+/// [`refused_then_as_if_never_failed`]).
+fn night_0_and_a_clean_copy(
+    tmp: &Path,
+) -> (Vec<PathBuf>, PathBuf, PathBuf, PathBuf, serde_json::Value) {
+    let (ns, refs, dir) = night_0_through_a_ledger(tmp);
+    let clean = tmp.join("ledger-clean");
+    common::copy_ledger(&dir, &clean);
+    let before = common::ledger_stats(&dir).0;
+    (ns, refs, dir, clean, before)
 }
 
 /// After a night refused before its commit (`out` its output directory, `dir` the ledger whose
