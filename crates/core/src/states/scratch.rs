@@ -289,6 +289,16 @@ impl<T: Pod> Store<T> {
         }
     }
 
+    /// The scratch file of a store in one (a weak handle: dead once every region of the file is
+    /// dropped, the file then closed).
+    #[cfg(test)]
+    pub(crate) fn file(&self) -> Option<std::sync::Weak<std::fs::File>> {
+        match self {
+            Store::Heap(_) => None,
+            Store::File(r) => Some(Arc::downgrade(&r.file)),
+        }
+    }
+
     /// Whether the values are in the scratch file (not moved to the heap).
     #[cfg(test)]
     pub(crate) fn in_file(&self) -> bool {
@@ -388,7 +398,7 @@ fn keeps(fs: &rustix::fs::StatFs) -> bool {
 /// `ext4_buffered_write_iter` (tracepoint `lock:contention_begin`) 149 → 30 on that night. 16
 /// descriptors, not one per shard (a ledger's loading keeps one file of its own open at a time, far
 /// under the usual 1 024).
-const FILES: usize = 16;
+pub(crate) const FILES: usize = 16;
 
 /// A new file in `dir` that no name reaches: `O_TMPFILE` where the kernel and filesystem have it
 /// (Linux ≥ 3.11 on ext2/3/4, xfs, tmpfs: every filesystem of [`KEEPS_BLOCKS`]), so that nothing
