@@ -1789,6 +1789,32 @@ mod tests {
         heap.free_by_file();
     }
 
+    /// `free_by_file` gives each of its threads the shards `i` with one `i % scratch::FILES`: that
+    /// is a scratch file's every region only while `scratch::regions` puts owner `i` in file
+    /// `i % FILES`. Cut otherwise, every file's last close would fall on whichever thread ends last,
+    /// the discards one after the other again, and nothing else would fail (REVIEW24).
+    #[test]
+    fn states_free_by_file_groups_are_the_scratch_files() {
+        let dir = TempDir::new("groups");
+        let states = States::in_dir(&dir.0);
+        if !scratch::keeps_blocks(&dir.0) {
+            return; // on the heap: no file to group by
+        }
+        let group = |g: usize| states.shards[g].slots.file().unwrap();
+        for (i, sh) in states.shards.iter().enumerate() {
+            for f in [sh.index.file(), sh.slots.file(), sh.spill.file()] {
+                let f = f.unwrap();
+                for g in 0..scratch::FILES {
+                    assert_eq!(
+                        f.ptr_eq(&group(g)),
+                        g == i % scratch::FILES,
+                        "shard {i}, the file of group {g}"
+                    );
+                }
+            }
+        }
+    }
+
     /// 50 000 random changes of ≈ 1 000 states through `with_state`, checked against a model; the
     /// shard is returned for the caller's checks.
     fn random_steps(mut sh: Shard) -> Shard {
