@@ -883,7 +883,7 @@ impl States {
     /// `i % 16`, [`scratch`]), not on the run's pool: a thread that drops the last region of a file
     /// closes it, and the filesystem then gives the unlinked file's blocks back — on a filesystem
     /// mounted with `discard` (this machine's ext4), a synchronous discard per extent freed, each a
-    /// wait on the disk (`perf` of national night 2, `sched_switch` off the CPU:
+    /// wait on the disk (`perf` of national night 1 through `L1` — the ledger's second night —, `sched_switch` off the CPU:
     /// `blkdev_issue_discard` under `ext4_free_blocks` under the last `close`, 787 waits; the 16
     /// closes one after the other took 64–175 ms each, 1.3 s in all, `strace`). Side by side, the
     /// 16 files' discards are in flight together. A thread that cannot be made leaves its shards to
