@@ -880,7 +880,7 @@ impl States {
     }
 
     /// Frees the shards on threads of their own, one per scratch file (shard `i` is in file
-    /// `i % 16`, [`scratch`]), not on the run's pool: a thread that drops the last region of a file
+    /// `scratch::file_of(i, SHARDS)`, `i % 16`), not on the run's pool: a thread that drops the last region of a file
     /// closes it, and the filesystem then gives the unlinked file's blocks back — on a filesystem
     /// mounted with `discard` (this machine's ext4), a synchronous discard per extent freed, each a
     /// wait on the disk (`perf` of national night 1 through `L1` — the ledger's second night —, `sched_switch` off the CPU:
@@ -889,9 +889,10 @@ impl States {
     /// 16 files' discards are in flight together. A thread that cannot be made leaves its shards to
     /// the calling thread.
     pub fn free_by_file(self) {
+        let n = self.shards.len();
         let mut groups: Vec<Vec<Shard>> = (0..scratch::FILES).map(|_| Vec::new()).collect();
         for (i, shard) in self.shards.into_iter().enumerate() {
-            if let Some(g) = groups.get_mut(i % scratch::FILES) {
+            if let Some(g) = groups.get_mut(scratch::file_of(i, n)) {
                 g.push(shard);
             }
         }
@@ -1789,9 +1790,9 @@ mod tests {
         heap.free_by_file();
     }
 
-    /// `free_by_file` gives each of its threads the shards `i` with one `i % scratch::FILES`: that
-    /// is a scratch file's every region only while `scratch::regions` puts owner `i` in file
-    /// `i % FILES`. Cut otherwise, every file's last close would fall on whichever thread ends last,
+    /// `free_by_file` gives each of its threads the shards `i` with one `scratch::file_of(i, SHARDS)`:
+    /// that is a scratch file's every region only while `scratch::regions` puts owner `i` in that
+    /// file. Cut otherwise, every file's last close would fall on whichever thread ends last,
     /// the discards one after the other again, and nothing else would fail (REVIEW24).
     #[test]
     fn states_free_by_file_groups_are_the_scratch_files() {

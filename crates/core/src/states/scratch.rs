@@ -400,6 +400,13 @@ fn keeps(fs: &rustix::fs::StatFs) -> bool {
 /// under the usual 1 024).
 pub(crate) const FILES: usize = 16;
 
+/// The file (of [`regions_within`]'s) that holds owner `i`'s regions, of `n` owners: the one place
+/// that says how owners are spread over files, for the regions and for whoever frees them file by
+/// file (`States::free_by_file`).
+pub(crate) fn file_of(i: usize, n: usize) -> usize {
+    i % n.clamp(1, FILES)
+}
+
 /// A new file in `dir` that no name reaches: `O_TMPFILE` where the kernel and filesystem have it
 /// (Linux ≥ 3.11 on ext2/3/4, xfs, tmpfs: every filesystem of [`KEEPS_BLOCKS`]), so that nothing
 /// is ever left behind, whenever the process dies. Elsewhere a file created under a name of this
@@ -494,7 +501,7 @@ pub(crate) fn regions_within<const K: usize>(
     };
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
-        let Some(file) = files.get(i % nfiles) else {
+        let Some(file) = files.get(file_of(i, n)) else {
             return Err(std::io::Error::other("scratch regions"));
         };
         let mut at = (i / nfiles) as u64 * per;
