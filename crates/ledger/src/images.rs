@@ -515,7 +515,7 @@ impl ImageWriter {
         let bits = radix_bits(bound);
         Ok(ImageWriter {
             path: path.to_path_buf(),
-            out: liquidator_core::output::writeback::WriteBack::direct(f),
+            out: liquidator_core::output::writeback::WriteBack::direct_large(f),
             hash: crate::xxh3::Hasher::new(),
             bits,
             radix: vec![0; (1usize << bits) + 1],
@@ -1048,6 +1048,44 @@ mod tests {
     /// The image a writer makes from merged parts with the slots the merge noted
     /// (`push_part`) is byte for byte the one it makes walking each part's records (`push`): keys
     /// spread over the radix table, parts changed or not, empty, or holding a slot's only record.
+    /// LEDGER25: the image is written in `O_DIRECT` writes of up to 2 MiB (`WriteBack::direct_large`:
+    /// its buffer doubles from 256 KiB as it is written out full), not 256 KiB: an image of
+    /// ≈ 9 MiB — past every size of that buffer, its last block not a whole one — is every record
+    /// pushed, in order, at the length and checksum its `ImageRef` gives (what `Images::map` checks
+    /// before reading it), its bytes those of the records, the radix table and the trailer.
+    #[test]
+    fn an_image_past_the_largest_direct_write_reads_back_whole() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join(file_name(3));
+        let n = 90_001u64;
+        let mut w = ImageWriter::create(&path, n as usize).unwrap();
+        let mut recs = Vec::new();
+        let mut all = Vec::new();
+        for i in 0..n {
+            let v = vec![(i % 251) as u8; 1 + (i % 199) as usize];
+            push(&mut recs, i * (u64::MAX / n), &v);
+            if recs.len() > 100_000 {
+                w.push(&recs).unwrap();
+                all.extend_from_slice(&recs);
+                recs.clear();
+            }
+        }
+        w.push(&recs).unwrap();
+        all.extend_from_slice(&recs);
+        let r = w.finish(3).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert!(bytes.len() > 4 * (2 << 20) && bytes.len() % 4096 != 0);
+        assert_eq!(bytes.len() as u64, r.len);
+        assert_eq!(crate::xxh3::xxh3_64(&bytes), r.sum);
+        assert_eq!(&bytes[..all.len()], all.as_slice());
+        let im = Images::map(&path, r).unwrap();
+        assert_eq!(im.len(), n as usize);
+        for i in (0..n).step_by(997) {
+            let v = vec![(i % 251) as u8; 1 + (i % 199) as usize];
+            assert_eq!(im.get(i * (u64::MAX / n)), Some(v.as_slice()), "{i}");
+        }
+    }
+
     #[test]
     fn parts_pushed_with_the_merges_slots_give_the_image_a_walk_of_their_records_gives() {
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;

@@ -900,7 +900,9 @@ impl Ledger {
             segments_secs = segs.1;
             let segs = segs.0?;
             // The night's states are in the image: the engine's (`Encoded::of_engine`) are read
-            // no more, and are freed beside the rest of the commit (`run`'s thread).
+            // no more, and are freed beside the rest of the commit (`run`'s thread). `write_image`
+            // released them already, once they were all merged (LEDGER25): a second release finds
+            // nothing to send; this one stays for any path that merged without releasing.
             if let Some(e) = n.encoded {
                 e.release();
             }
@@ -1047,7 +1049,9 @@ impl Ledger {
                     (&self.dir, self.part_records),
                     current,
                     generation,
-                    &enc.view(),
+                    enc.view(),
+                    // The engine's states, all merged, go to be freed beside the last writes.
+                    || enc.release(),
                     |b| undo.push(b),
                 )?;
                 held = undo.held;
@@ -1063,7 +1067,8 @@ impl Ledger {
                     (&self.dir, self.part_records),
                     current,
                     generation,
-                    &enc.view(),
+                    enc.view(),
+                    || (),
                     |b| {
                         before.extend_from_slice(b);
                         Ok(())
@@ -1133,6 +1138,7 @@ impl Ledger {
                     current,
                     generation,
                     new_current.as_slice(),
+                    || (),
                     |_| Ok(()),
                 )?;
                 for (i, u) in undo.iter().enumerate() {
@@ -1352,7 +1358,7 @@ impl NightStates for encoded::View<'_> {
     }
 }
 
-impl NightStates for [(u64, Vec<u8>)] {
+impl NightStates for &[(u64, Vec<u8>)] {
     fn len(&self) -> usize {
         <[_]>::len(self)
     }
@@ -1381,108 +1387,127 @@ impl NightStates for [(u64, Vec<u8>)] {
 /// [`PART_RECORDS`] records (ranges of the keys' top bits); batches of parts are merged on the pool
 /// (`images::merge`, reading `old` in place: mapped) while this thread writes the batch before.
 /// Hands the before-image records (`images`) of the states that changed to `before`, in key order,
-/// as each batch is written. Returns the seconds spent waiting for the merges before writing,
-/// merging, writing, and the image written (durable).
-fn write_image(
+/// as each batch is written. `night` is dropped, then `merged` called, as soon as the last batch is
+/// merged — before that batch and the radix table are written and the file made durable — so that
+/// whoever holds the night's states frees them beside those writes (the engine's states:
+/// `Encoded::release`, which takes the lock the view holds). Returns the seconds spent waiting for
+/// the merges before writing, merging, writing, and the image written (durable).
+fn write_image<N: NightStates>(
     (dir, part_records): (&Path, usize),
     old: &Images,
     generation: u64,
-    night: &(impl NightStates + ?Sized),
+    night: N,
+    merged: impl FnOnce(),
     mut before: impl FnMut(&[u8]) -> Result<(), LedgerError>,
 ) -> Result<([f64; 3], images::ImageRef), LedgerError> {
     let mut secs = [0.0; 3];
     let n = night.len();
     let bound = old.len().saturating_add(n);
     let pb = (usize::BITS - (bound / part_records.max(1)).leading_zeros()).min(16);
-    // The night's first state at or after a key (`2^64`: none).
-    let night_from = |k: u128| {
-        let (mut lo, mut hi) = (0, n);
-        while lo < hi {
-            let m = lo + (hi - lo) / 2;
-            if (night.key(m) as u128) < k {
-                lo = m + 1;
-            } else {
-                hi = m;
-            }
-        }
-        lo
-    };
     // Each part: its stored records (offsets in `old`) and its night's states.
     type Part = (std::ops::Range<usize>, std::ops::Range<usize>);
-    let parts: Vec<Part> = (0..1u128 << pb)
-        .map(|p| {
-            let (lo, hi) = (p << (64 - pb), (p + 1) << (64 - pb));
-            (
-                old.lower_bound(lo)..old.lower_bound(hi),
-                night_from(lo)..night_from(hi),
-            )
-        })
-        .collect();
+    let parts: Vec<Part> = {
+        // The night's first state at or after a key (`2^64`: none).
+        let night_from = |k: u128| {
+            let (mut lo, mut hi) = (0, n);
+            while lo < hi {
+                let m = lo + (hi - lo) / 2;
+                if (night.key(m) as u128) < k {
+                    lo = m + 1;
+                } else {
+                    hi = m;
+                }
+            }
+            lo
+        };
+        (0..1u128 << pb)
+            .map(|p| {
+                let (lo, hi) = (p << (64 - pb), (p + 1) << (64 - pb));
+                (
+                    old.lower_bound(lo)..old.lower_bound(hi),
+                    night_from(lo)..night_from(hi),
+                )
+            })
+            .collect()
+    };
     let mut w = images::ImageWriter::create(&dir.join(images::file_name(generation)), bound)?;
     let batches: Vec<&[Part]> = parts.chunks(PARTS_A_BATCH).collect();
     let bits = w.bits();
-    // Each part's night states are read (pruned, from where they lie) into a buffer of the
-    // merging worker's, reused part after part.
-    let merge = |batch: &[Part]| -> Result<Vec<images::Merged>, LedgerError> {
-        batch
-            .par_iter()
-            .map_init(
-                || (BenefState::default(), Vec::new(), Vec::new()),
-                |(work, buf, spans), (or, ir)| {
-                    buf.clear();
-                    spans.clear();
-                    night.fill(ir.clone(), work, buf, spans)?;
-                    let new: Vec<(u64, &[u8])> =
-                        spans.iter().map(|&(k, a, b)| (k, &buf[a..b])).collect();
-                    images::merge_for(old.bytes(or.start, or.end), &new, bits)
-                },
-            )
-            .collect()
+    // Writes batch `j`'s merged parts (this thread) and hands their before-images on: the seconds
+    // it took.
+    let mut io = |w: &mut images::ImageWriter,
+                  j: usize,
+                  m: Vec<images::Merged>|
+     -> Result<f64, LedgerError> {
+        let clock = std::time::Instant::now();
+        for ((or, _), m) in batches[j].iter().zip(m) {
+            match &m.value {
+                Some(v) => w.push_part(v, &m.index)?,
+                None => w.push_part(old.bytes(or.start, or.end), &m.index)?,
+            }
+            before(&m.before)?;
+        }
+        Ok(clock.elapsed().as_secs_f64())
     };
     let mut done: Option<(usize, Vec<images::Merged>)> = None;
-    for k in 0..=batches.len() {
-        let (merged, wrote) = std::thread::scope(|sc| {
-            let job = batches.get(k).map(|batch| {
+    {
+        let night = &night;
+        // Each part's night states are read (pruned, from where they lie) into a buffer of the
+        // merging worker's, reused part after part. (Handing them to the merge one at a time,
+        // without that buffer, made the merges slower at national size: `ledger25-not-kept`.)
+        let merge = |batch: &[Part]| -> Result<Vec<images::Merged>, LedgerError> {
+            batch
+                .par_iter()
+                .map_init(
+                    || (BenefState::default(), Vec::new(), Vec::new()),
+                    |(work, buf, spans), (or, ir)| {
+                        buf.clear();
+                        spans.clear();
+                        night.fill(ir.clone(), work, buf, spans)?;
+                        let new: Vec<(u64, &[u8])> =
+                            spans.iter().map(|&(k, a, b)| (k, &buf[a..b])).collect();
+                        images::merge_for(old.bytes(or.start, or.end), &new, bits)
+                    },
+                )
+                .collect()
+        };
+        // Batch k merged on the pool while this thread writes batch k - 1.
+        for (k, &batch) in batches.iter().enumerate() {
+            let (merged, wrote) = std::thread::scope(|sc| {
                 let merge = &merge;
-                sc.spawn(move || {
+                let job = sc.spawn(move || {
                     let clock = std::time::Instant::now();
                     (merge(batch), clock.elapsed().as_secs_f64())
-                })
-            });
-            let mut io = || -> Result<(), LedgerError> {
-                if let Some((j, m)) = done.take() {
-                    let clock = std::time::Instant::now();
-                    for ((or, _), m) in batches[j].iter().zip(m) {
-                        match &m.value {
-                            Some(v) => w.push_part(v, &m.index)?,
-                            None => w.push_part(old.bytes(or.start, or.end), &m.index)?,
-                        }
-                        before(&m.before)?;
-                    }
-                    secs[2] += clock.elapsed().as_secs_f64();
-                }
-                Ok(())
-            };
-            let wrote = io();
-            let clock = std::time::Instant::now();
-            let merged = job.map(|h| {
-                h.join().unwrap_or_else(|_| {
+                });
+                let wrote = match done.take() {
+                    Some((j, m)) => io(&mut w, j, m),
+                    None => Ok(0.0),
+                };
+                let clock = std::time::Instant::now();
+                let merged = job.join().unwrap_or_else(|_| {
                     (
                         Err(LedgerError::Corrupt(
                             "ledger: a merging thread failed".into(),
                         )),
                         0.0,
                     )
-                })
+                });
+                secs[0] += clock.elapsed().as_secs_f64();
+                (merged, wrote)
             });
-            secs[0] += clock.elapsed().as_secs_f64();
-            (merged, wrote)
-        });
-        wrote?;
-        if let Some((m, t)) = merged {
-            secs[1] += t;
-            done = Some((k, m?));
+            secs[2] += wrote?;
+            secs[1] += merged.1;
+            done = Some((k, merged.0?));
         }
+    }
+    // Every state of the night is merged: its view goes (with the lock it holds), and its holder
+    // frees them beside the last batch's writes, the radix table's and the `fsync`s (LEDGER25:
+    // the engine's states were freed once the image was durable, and the run's join waited for
+    // their scratch files' discards, 0.16–0.27 s of the commit's serial wall).
+    drop(night);
+    merged();
+    if let Some((j, m)) = done.take() {
+        secs[2] += io(&mut w, j, m)?;
     }
     let clock = std::time::Instant::now();
     let image = w.finish(generation)?;
@@ -2790,6 +2815,99 @@ mod tests {
         assert_eq!(stored_states(&l), stored_states(&plain));
         let r = l.reader(None).unwrap();
         assert_eq!(r.state(3_500).map(|s| s.pf_used(2026)), Some(4_500));
+    }
+
+    /// LEDGER25: `write_image` lets the night's states go — its view dropped, then `merged`
+    /// called, once — as soon as the last batch of parts is merged, before that batch is written
+    /// (its before-images handed on) and the file made durable: the commit frees the engine's
+    /// states there (`Encoded::release`, which takes the lock the view holds: called while the
+    /// view lives, it would never return). And the image is every state, stored and new, in key
+    /// order, as before.
+    #[test]
+    fn write_image_lets_the_nights_states_go_once_merged_before_its_last_writes() {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        struct Night<'a> {
+            states: &'a [(u64, Vec<u8>)],
+            alive: &'a AtomicBool,
+        }
+        impl Drop for Night<'_> {
+            fn drop(&mut self) {
+                self.alive.store(false, Ordering::SeqCst);
+            }
+        }
+        impl NightStates for Night<'_> {
+            fn len(&self) -> usize {
+                self.states.len()
+            }
+            fn key(&self, i: usize) -> u64 {
+                self.states[i].0
+            }
+            fn fill(
+                &self,
+                range: std::ops::Range<usize>,
+                work: &mut BenefState,
+                buf: &mut Vec<u8>,
+                spans: &mut Vec<(u64, usize, usize)>,
+            ) -> Result<(), LedgerError> {
+                assert!(self.alive.load(Ordering::SeqCst));
+                self.states.fill(range, work, buf, spans)
+            }
+        }
+        let spread = |i: u64| i * (u64::MAX / 4_000);
+        // 500 stored states (the even keys below 1 000), the night 2 000 (every key from 1 000):
+        // parts of about 4 records, 1 024 parts, 16 batches of 64.
+        let mut old = Images::default();
+        let mut recs = Vec::new();
+        for i in (0..1_000u64).step_by(2) {
+            images::push(&mut recs, spread(i), &[1, i as u8]);
+        }
+        old.add(&recs).unwrap();
+        let old = old.seal().unwrap();
+        let states: Vec<(u64, Vec<u8>)> = (1_000..3_000u64)
+            .map(|i| (spread(i), vec![2, i as u8, 9]))
+            .collect();
+        let alive = AtomicBool::new(true);
+        let (handed, at_merged, calls) = (
+            AtomicUsize::new(0),
+            AtomicUsize::new(usize::MAX),
+            AtomicUsize::new(0),
+        );
+        let tmp = tempfile::tempdir().unwrap();
+        let (_, image) = write_image(
+            (tmp.path(), 4),
+            &old,
+            1,
+            Night {
+                states: &states,
+                alive: &alive,
+            },
+            || {
+                assert!(
+                    !alive.load(Ordering::SeqCst),
+                    "the view outlived the merges"
+                );
+                at_merged.store(handed.load(Ordering::SeqCst), Ordering::SeqCst);
+                calls.fetch_add(1, Ordering::SeqCst);
+            },
+            |_| {
+                handed.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            },
+        )
+        .unwrap();
+        let parts = handed.load(Ordering::SeqCst);
+        assert_eq!(parts, 1_024);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        // Called with the last batch's parts (and only those) not yet written.
+        assert_eq!(at_merged.load(Ordering::SeqCst), parts - PARTS_A_BATCH);
+        let written = Images::map(&tmp.path().join(images::file_name(1)), image).unwrap();
+        let mut want: Vec<(u64, Vec<u8>)> = (0..1_000u64)
+            .step_by(2)
+            .map(|i| (spread(i), vec![1, i as u8]))
+            .collect();
+        want.extend(states.iter().cloned());
+        let got: Vec<(u64, Vec<u8>)> = written.iter().map(|(k, v)| (k, v.to_vec())).collect();
+        assert_eq!(got, want);
     }
 
     #[test]
