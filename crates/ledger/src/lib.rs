@@ -1051,7 +1051,13 @@ impl Ledger {
                     generation,
                     enc.view(),
                     // The engine's states, all merged, go to be freed beside the last writes.
-                    || enc.release(),
+                    // A kill from here to the durable commit must leave the previous night (the
+                    // kill tests stop the process here: the image's last batch, its radix table
+                    // and `fsync`s not written yet).
+                    || {
+                        enc.release();
+                        kill_point("after-states-released");
+                    },
                     |b| undo.push(b),
                 )?;
                 held = undo.held;
