@@ -102,9 +102,14 @@ fn sigkill_at_every_point_of_the_commit_protocol_leaves_the_previous_night_or_th
 
     // Before the marker is durable the ledger never knew the staging directory: the next run
     // through it removes the directory; after, the ledger's open resolves both.
-    let unmarked = ["before-ledger-commit", "before-ledger-durable"];
+    let unmarked = [
+        "before-ledger-commit",
+        "after-states-released",
+        "before-ledger-durable",
+    ];
     for (point, completed) in [
         ("before-ledger-commit", false),
+        ("after-states-released", false),
         ("before-ledger-durable", false),
         ("after-ledger-commit", false),
         ("before-rename", false),

@@ -1072,6 +1072,15 @@ mod tests {
         }
         w.push(&recs).unwrap();
         all.extend_from_slice(&recs);
+        // Where the filesystem takes `O_DIRECT` (ext4 here, and tmpfs since Linux 6.6), the
+        // buffer has grown to its largest: the writes were of 2 MiB (with `WriteBack::direct`,
+        // 256 KiB, every byte would still read back).
+        if w.out.is_direct() {
+            assert_eq!(
+                w.out.buffer_bytes(),
+                liquidator_core::output::writeback::LARGE_DIRECT_BYTES
+            );
+        }
         let r = w.finish(3).unwrap();
         let bytes = std::fs::read(&path).unwrap();
         assert!(bytes.len() > 4 * (2 << 20) && bytes.len() % 4096 != 0);

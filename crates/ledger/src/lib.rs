@@ -1051,7 +1051,13 @@ impl Ledger {
                     generation,
                     enc.view(),
                     // The engine's states, all merged, go to be freed beside the last writes.
-                    || enc.release(),
+                    // A kill from here to the durable commit must leave the previous night (the
+                    // kill tests stop the process here: the image's last batch, its radix table
+                    // and `fsync`s not written yet).
+                    || {
+                        enc.release();
+                        kill_point("after-states-released");
+                    },
                     |b| undo.push(b),
                 )?;
                 held = undo.held;
@@ -2908,6 +2914,80 @@ mod tests {
         want.extend(states.iter().cloned());
         let got: Vec<(u64, Vec<u8>)> = written.iter().map(|(k, v)| (k, v.to_vec())).collect();
         assert_eq!(got, want);
+    }
+
+    /// LEDGER25, the other way: a state of the last batch that does not read fails the merge, and
+    /// `write_image` returns the error without calling `merged` — the commit's holder keeps the
+    /// engine's states (`run` drops them with the `Encoded`, its freeing thread receiving nothing)
+    /// — and drops the night's view once, on its way out.
+    #[test]
+    fn write_image_that_fails_a_merge_never_lets_the_states_go_and_drops_the_view_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        struct Night<'a> {
+            states: &'a [(u64, Vec<u8>)],
+            bad: usize,
+            drops: &'a AtomicUsize,
+        }
+        impl Drop for Night<'_> {
+            fn drop(&mut self) {
+                self.drops.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        impl NightStates for Night<'_> {
+            fn len(&self) -> usize {
+                self.states.len()
+            }
+            fn key(&self, i: usize) -> u64 {
+                self.states[i].0
+            }
+            fn fill(
+                &self,
+                range: std::ops::Range<usize>,
+                work: &mut BenefState,
+                buf: &mut Vec<u8>,
+                spans: &mut Vec<(u64, usize, usize)>,
+            ) -> Result<(), LedgerError> {
+                if range.contains(&self.bad) {
+                    return Err(LedgerError::Corrupt("a state that does not read".into()));
+                }
+                self.states.fill(range, work, buf, spans)
+            }
+        }
+        let spread = |i: u64| i * (u64::MAX / 4_000);
+        let old = Images::default().seal().unwrap();
+        let states: Vec<(u64, Vec<u8>)> = (1_000..3_000u64)
+            .map(|i| (spread(i), vec![2, i as u8, 9]))
+            .collect();
+        // The last state: in the last batch of parts (16 batches of 64 parts of about 4 records).
+        for bad in [states.len() - 1, 0] {
+            let (drops, calls) = (AtomicUsize::new(0), AtomicUsize::new(0));
+            let tmp = tempfile::tempdir().unwrap();
+            let r = write_image(
+                (tmp.path(), 4),
+                &old,
+                1,
+                Night {
+                    states: &states,
+                    bad,
+                    drops: &drops,
+                },
+                || {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                },
+                |_| Ok(()),
+            );
+            assert!(
+                matches!(r, Err(LedgerError::Corrupt(_))),
+                "{bad}: {:?}",
+                r.err()
+            );
+            assert_eq!(calls.load(Ordering::SeqCst), 0, "{bad}: merged called");
+            assert_eq!(
+                drops.load(Ordering::SeqCst),
+                1,
+                "{bad}: the view dropped once"
+            );
+        }
     }
 
     #[test]
