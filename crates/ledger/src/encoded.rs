@@ -238,7 +238,7 @@ impl Encoded {
     ///
     /// It takes the lock a [`View`] holds for its whole life: it waits until every view of this
     /// `Encoded` is dropped, and never returns if the calling thread still holds one (the commit
-    /// calls it once `write_image`'s view, a temporary of that call, is gone).
+    /// calls it from `write_image`'s `merged`, once that function has dropped the view it was given).
     pub fn release(&self) {
         let Source::Engine(m) = &self.source else {
             return;

@@ -477,7 +477,7 @@ fn radix_bits(n: usize) -> u32 {
 }
 
 /// Writes a state image file from its records in key order: sequentially (`O_DIRECT` where the
-/// filesystem takes it, `liquidator_core::output::writeback::WriteBack::direct`: the next night
+/// filesystem takes it, in writes growing to 2 MiB, `liquidator_core::output::writeback::WriteBack::direct_large`: the next night
 /// reads it from the disk anyway, and the copies into the page cache were the commit's CPU), the
 /// radix table built as the records pass, then the trailer; made durable by [`ImageWriter::finish`].
 pub struct ImageWriter {

@@ -280,8 +280,9 @@ pub struct NightCommit<'a> {
     pub states: &'a [(u64, &'a BenefState)],
     /// The same states, by mixed key, as `run` gives them: the engine's own
     /// (`Encoded::of_engine`, only their places sorted while the outputs are made durable; each
-    /// read and pruned where it lies as the commit merges it, then [`Encoded::release`]d by the
-    /// commit once the image is written — a read after that is an error). `None`: `states` are
+    /// read and pruned where it lies as the commit merges it, then [`Encoded::release`]d by
+    /// `write_image` as soon as the last batch of parts is merged, before that batch and the
+    /// image's end are written (LEDGER25) — a read after that is an error). `None`: `states` are
     /// encoded by the commit (`Encoded::from_states`).
     pub encoded: Option<&'a Encoded>,
     pub night: &'a night::NightSink,
@@ -902,7 +903,8 @@ impl Ledger {
             // The night's states are in the image: the engine's (`Encoded::of_engine`) are read
             // no more, and are freed beside the rest of the commit (`run`'s thread). `write_image`
             // released them already, once they were all merged (LEDGER25): a second release finds
-            // nothing to send; this one stays for any path that merged without releasing.
+            // nothing to send. Every path that merges the engine's states releases them there today
+            // (REVIEW25); this call stays as a safeguard should one ever merge without releasing.
             if let Some(e) = n.encoded {
                 e.release();
             }
