@@ -2825,6 +2825,43 @@ mod tests {
         assert_eq!(r.state(3_500).map(|s| s.pf_used(2026)), Some(4_500));
     }
 
+    /// The night's states as `write_image` reads them, probed: counts its drops (the commit's view
+    /// of the engine's states goes once, and is read no more after), refuses to be read once dropped,
+    /// and fails to read the range holding state `bad` (`usize::MAX`: none) as a corrupt state would.
+    struct ProbedNight<'a> {
+        states: &'a [(u64, Vec<u8>)],
+        bad: usize,
+        drops: &'a std::sync::atomic::AtomicUsize,
+    }
+
+    impl Drop for ProbedNight<'_> {
+        fn drop(&mut self) {
+            self.drops.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    impl NightStates for ProbedNight<'_> {
+        fn len(&self) -> usize {
+            self.states.len()
+        }
+        fn key(&self, i: usize) -> u64 {
+            self.states[i].0
+        }
+        fn fill(
+            &self,
+            range: std::ops::Range<usize>,
+            work: &mut BenefState,
+            buf: &mut Vec<u8>,
+            spans: &mut Vec<(u64, usize, usize)>,
+        ) -> Result<(), LedgerError> {
+            assert_eq!(self.drops.load(std::sync::atomic::Ordering::SeqCst), 0);
+            if range.contains(&self.bad) {
+                return Err(LedgerError::Corrupt("a state that does not read".into()));
+            }
+            self.states.fill(range, work, buf, spans)
+        }
+    }
+
     /// LEDGER25: `write_image` lets the night's states go — its view dropped, then `merged`
     /// called, once — as soon as the last batch of parts is merged, before that batch is written
     /// (its before-images handed on) and the file made durable: the commit frees the engine's
@@ -2833,34 +2870,7 @@ mod tests {
     /// order, as before.
     #[test]
     fn write_image_lets_the_nights_states_go_once_merged_before_its_last_writes() {
-        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-        struct Night<'a> {
-            states: &'a [(u64, Vec<u8>)],
-            alive: &'a AtomicBool,
-        }
-        impl Drop for Night<'_> {
-            fn drop(&mut self) {
-                self.alive.store(false, Ordering::SeqCst);
-            }
-        }
-        impl NightStates for Night<'_> {
-            fn len(&self) -> usize {
-                self.states.len()
-            }
-            fn key(&self, i: usize) -> u64 {
-                self.states[i].0
-            }
-            fn fill(
-                &self,
-                range: std::ops::Range<usize>,
-                work: &mut BenefState,
-                buf: &mut Vec<u8>,
-                spans: &mut Vec<(u64, usize, usize)>,
-            ) -> Result<(), LedgerError> {
-                assert!(self.alive.load(Ordering::SeqCst));
-                self.states.fill(range, work, buf, spans)
-            }
-        }
+        use std::sync::atomic::{AtomicUsize, Ordering};
         let spread = |i: u64| i * (u64::MAX / 4_000);
         // 500 stored states (the even keys below 1 000), the night 2 000 (every key from 1 000):
         // parts of about 4 records, 1 024 parts, 16 batches of 64.
@@ -2874,7 +2884,7 @@ mod tests {
         let states: Vec<(u64, Vec<u8>)> = (1_000..3_000u64)
             .map(|i| (spread(i), vec![2, i as u8, 9]))
             .collect();
-        let alive = AtomicBool::new(true);
+        let drops = AtomicUsize::new(0);
         let (handed, at_merged, calls) = (
             AtomicUsize::new(0),
             AtomicUsize::new(usize::MAX),
@@ -2885,13 +2895,15 @@ mod tests {
             (tmp.path(), 4),
             &old,
             1,
-            Night {
+            ProbedNight {
                 states: &states,
-                alive: &alive,
+                bad: usize::MAX,
+                drops: &drops,
             },
             || {
-                assert!(
-                    !alive.load(Ordering::SeqCst),
+                assert_eq!(
+                    drops.load(Ordering::SeqCst),
+                    1,
                     "the view outlived the merges"
                 );
                 at_merged.store(handed.load(Ordering::SeqCst), Ordering::SeqCst);
@@ -2925,36 +2937,6 @@ mod tests {
     #[test]
     fn write_image_that_fails_a_merge_never_lets_the_states_go_and_drops_the_view_once() {
         use std::sync::atomic::{AtomicUsize, Ordering};
-        struct Night<'a> {
-            states: &'a [(u64, Vec<u8>)],
-            bad: usize,
-            drops: &'a AtomicUsize,
-        }
-        impl Drop for Night<'_> {
-            fn drop(&mut self) {
-                self.drops.fetch_add(1, Ordering::SeqCst);
-            }
-        }
-        impl NightStates for Night<'_> {
-            fn len(&self) -> usize {
-                self.states.len()
-            }
-            fn key(&self, i: usize) -> u64 {
-                self.states[i].0
-            }
-            fn fill(
-                &self,
-                range: std::ops::Range<usize>,
-                work: &mut BenefState,
-                buf: &mut Vec<u8>,
-                spans: &mut Vec<(u64, usize, usize)>,
-            ) -> Result<(), LedgerError> {
-                if range.contains(&self.bad) {
-                    return Err(LedgerError::Corrupt("a state that does not read".into()));
-                }
-                self.states.fill(range, work, buf, spans)
-            }
-        }
         let spread = |i: u64| i * (u64::MAX / 4_000);
         let old = Images::default().seal().unwrap();
         let states: Vec<(u64, Vec<u8>)> = (1_000..3_000u64)
@@ -2968,7 +2950,7 @@ mod tests {
                 (tmp.path(), 4),
                 &old,
                 1,
-                Night {
+                ProbedNight {
                     states: &states,
                     bad,
                     drops: &drops,
