@@ -1045,9 +1045,6 @@ mod tests {
         }
     }
 
-    /// The image a writer makes from merged parts with the slots the merge noted
-    /// (`push_part`) is byte for byte the one it makes walking each part's records (`push`): keys
-    /// spread over the radix table, parts changed or not, empty, or holding a slot's only record.
     /// LEDGER25: the image is written in `O_DIRECT` writes of up to 2 MiB (`WriteBack::direct_large`:
     /// its buffer doubles from 256 KiB as it is written out full), not 256 KiB: an image of
     /// ≈ 9 MiB — past every size of that buffer, its last block not a whole one — is every record
@@ -1095,6 +1092,9 @@ mod tests {
         }
     }
 
+    /// The image a writer makes from merged parts with the slots the merge noted
+    /// (`push_part`) is byte for byte the one it makes walking each part's records (`push`): keys
+    /// spread over the radix table, parts changed or not, empty, or holding a slot's only record.
     #[test]
     fn parts_pushed_with_the_merges_slots_give_the_image_a_walk_of_their_records_gives() {
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
