@@ -583,6 +583,68 @@ fn a_ccam_act_paid_on_an_earlier_night_is_rejected_r033_under_a_new_claim_number
     );
 }
 
+/// The commit copies a state the engine marked as holding nothing to prune without walking it
+/// (`Shard::fresh_at`, LEDGER26): a carried state that does hold a session dated before the night's
+/// oldest payable day — and that the night changes — must still lose it at the commit. The mini
+/// reference set's time limit is 27 months: night 2, dated 2026-06-16, pays care from 2024-03-16 on.
+#[test]
+fn a_carried_session_before_the_oldest_payable_day_is_pruned_by_the_night_that_pays_its_beneficiary()
+ {
+    use common::*;
+    let tmp = tempfile::tempdir().unwrap();
+    let refs = mini_src();
+    let ledger = tmp.path().join("ledger");
+    let g = |claim: u32, date: u32| {
+        let mut l = ngap("G", 100, date, 3000);
+        l.claim_no = claim;
+        l
+    };
+    let show = || -> serde_json::Value {
+        let o = liquidator()
+            .args(["ledger", "show", "--ledger"])
+            .arg(&ledger)
+            .args(["--beneficiary", "1850578006084-001"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{o:?}");
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let dates = |v: &serde_json::Value, field: &str, key: &str| -> Vec<String> {
+        v[field]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s[key].to_string().trim_matches('"').to_string())
+            .collect()
+    };
+    let mut h1 = header(ADULT, 19850512, GP);
+    h1.claim_no = 1;
+    let n1 = tmp.path().join("n1.b2");
+    mini_batch(&n1, 1, 20240316, &[(h1, vec![g(1, 20240310)])]);
+    let o = run(&n1, &refs, &tmp.path().join("o1"), Some(&ledger));
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(dates(&show(), "sessions", "date"), ["2024-03-10"]);
+    // Night 2: the same beneficiary paid again; the 2024-03-10 session is six days before the
+    // oldest payable day (2024-03-16), the 2024 counter of that day's year is kept.
+    let mut h2 = h1;
+    h2.claim_no = 2;
+    let n2 = tmp.path().join("n2.b2");
+    mini_batch(&n2, 2, 20260616, &[(h2, vec![g(2, 20260610)])]);
+    let o = run(&n2, &refs, &tmp.path().join("o2"), Some(&ledger));
+    assert!(o.status.success(), "{o:?}");
+    assert_eq!(
+        rows(&tmp.path().join("o2/payments.tsv")).len(),
+        1,
+        "night 2's claim is paid"
+    );
+    let v = show();
+    assert_eq!(dates(&v, "sessions", "date"), ["2026-06-10"]);
+    assert_eq!(
+        dates(&v, "participations_by_year", "year"),
+        ["2024", "2026"]
+    );
+}
+
 #[test]
 fn reprocess_with_the_ledger_liquidates_a_past_night_against_the_state_before_it_and_carries_the_counter_change()
  {

@@ -1191,7 +1191,7 @@ fn liquidate_shards(
                 // on the decoded copy itself, and what a rejected claim leaves there is dropped.
                 let opening = &mut so.opening_debts;
                 let traced = opts.trace_claim == Some(h.claim_no);
-                let read = st.with_state(key, ctx.carry, |bs, new, restore| {
+                let read = st.with_state(key, ctx.carry, ctx.time_limit().1, |bs, new, restore| {
                     if new {
                         *opening += bs.open_debt_cents() as i128;
                     }

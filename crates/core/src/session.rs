@@ -176,7 +176,7 @@ impl Session {
                 // night when the context carries one (a ledger), else starts empty.
                 let opening = &mut self.opening_debts;
                 let o = shard
-                    .with_state(key, ctx.carry, |state, new, restore| {
+                    .with_state(key, ctx.carry, ctx.time_limit().1, |state, new, restore| {
                         if new {
                             *opening += state.open_debt_cents() as i128;
                         }

@@ -77,6 +77,15 @@ const LEN: u8 = 0x3F;
 /// The bit of `Slot::len` set when the state has open debts: the end-of-run readers of the debts
 /// (`States::with_debts`, `open_debt_totals`) read only those states.
 const DEBTS: u8 = 0x80;
+/// The bit of `Slot::len` set when the state is known to hold nothing the ledger's commit would
+/// prune for the shard's [`Shard::fresh_since`] day — no yearly counter of an earlier year, no
+/// franchise day or session dated before it — and to read without an error up to its debts (every
+/// counter and franchise day within ±`packed::MAX_CENTS`): set by the shard as it packs the state
+/// or decodes a carried one ([`packed::fresh`]), never for a state set from bytes
+/// ([`States::seed`], [`States::seed_packed`]). The commit copies such a state as it is, without
+/// walking it to look for something to prune (`Shard::fresh_at`; LEDGER26: the walk found
+/// nothing in almost every state, ≈ 267 instructions a state on the commit's path).
+const FRESH: u8 = 0x40;
 
 /// One beneficiary in a shard: its key and its packed state (`packed`), inline up to [`INLINE`]
 /// bytes — 48 bytes a beneficiary, against ≈ 176 for a `BenefState` and its heap spills. The
@@ -93,7 +102,7 @@ impl Slot {
     fn new(key: u64) -> Slot {
         Slot { key, rest: [0; 5] }
     }
-    /// The length byte: an inline length or [`SPILLED`], and the [`DEBTS`] bit.
+    /// The length byte: an inline length or [`SPILLED`], the [`FRESH`] bit and the [`DEBTS`] bit.
     fn len(&self) -> u8 {
         bytemuck::bytes_of(&self.rest)[0]
     }
@@ -120,13 +129,16 @@ impl Slot {
         for (i, v) in [off, len, room].into_iter().enumerate() {
             self.bytes_mut()[i * 8..i * 8 + 8].copy_from_slice(&(v as u64).to_le_bytes());
         }
-        self.set_len(SPILLED | (self.len() & DEBTS));
+        self.set_len(SPILLED | (self.len() & (DEBTS | FRESH)));
     }
     fn spilled(&self) -> bool {
         self.len() & LEN == SPILLED
     }
     fn has_debts(&self) -> bool {
         self.len() & DEBTS != 0
+    }
+    fn fresh(&self) -> bool {
+        self.len() & FRESH != 0
     }
     /// The packed state, read from `spill` if it is there.
     fn packed<'a>(&'a self, spill: &'a [u8]) -> &'a [u8] {
@@ -172,6 +184,11 @@ pub struct Shard {
     /// A state was set from bytes this shard neither packed nor decoded whole ([`States::seed_packed`]):
     /// [`Self::checked`] is then false.
     unchecked: bool,
+    /// The oldest payable day the [`FRESH`] bits were set for (the engine's, given to
+    /// [`Self::with_state`]; `None`: no state was liquidated), and whether a second, different day
+    /// was given (then no bit is trusted: [`Self::fresh_at`]).
+    fresh_since: Option<crate::date::Date>,
+    fresh_mixed: bool,
     /// How many times the spill arena was compacted (the tests check that compaction ran).
     #[cfg(test)]
     compactions: usize,
@@ -249,12 +266,12 @@ impl Shard {
 
     /// A new slot for `key` holding `bytes`; its number.
     fn insert(&mut self, key: u64, bytes: &[u8]) -> usize {
-        self.insert_with(key, bytes, packed::has_debts(bytes))
+        self.insert_with(key, bytes, packed::has_debts(bytes), false)
     }
 
     /// [`Self::insert`] when the caller knows whether `bytes` hold open debts (it encoded them):
-    /// `packed::has_debts` reads a record through to its debts.
-    fn insert_with(&mut self, key: u64, bytes: &[u8], debts: bool) -> usize {
+    /// `packed::has_debts` reads a record through to its debts; `fresh`: the [`FRESH`] bit.
+    fn insert_with(&mut self, key: u64, bytes: &[u8], debts: bool, fresh: bool) -> usize {
         let n = self.slots.len();
         self.slots.push(Slot::new(key), BLOCK);
         let buckets = self.index.len();
@@ -263,7 +280,7 @@ impl Shard {
         } else {
             Self::place(self.index.as_mut_slice(), self.slots.as_slice(), n);
         }
-        self.store(n, bytes, debts);
+        self.store(n, bytes, debts, fresh);
         n
     }
 
@@ -278,7 +295,7 @@ impl Shard {
     /// "states' parts": "garbage made"). The room's pages were fresh memory all the same, written
     /// by the scratch file's populating steps: spill arenas 204.0 → 164.0 MiB populated (issue
     /// #14: each fresh MiB costs this machine 1–3 ms).
-    fn store(&mut self, i: usize, bytes: &[u8], debts: bool) {
+    fn store(&mut self, i: usize, bytes: &[u8], debts: bool, fresh: bool) {
         let Shard {
             slots,
             spill,
@@ -289,7 +306,8 @@ impl Shard {
         let Some(slot) = slots.as_mut_slice().get_mut(i) else {
             return;
         };
-        slot.set_len((slot.len() & LEN) | if debts { DEBTS } else { 0 });
+        let flags = if debts { DEBTS } else { 0 } | if fresh { FRESH } else { 0 };
+        slot.set_len((slot.len() & LEN) | flags);
         if slot.spilled() {
             let (off, _, room) = slot.spill();
             if bytes.len() > INLINE
@@ -305,7 +323,7 @@ impl Shard {
         }
         if bytes.len() <= INLINE {
             slot.bytes_mut()[..bytes.len()].copy_from_slice(bytes);
-            slot.set_len(bytes.len() as u8 | if debts { DEBTS } else { 0 });
+            slot.set_len(bytes.len() as u8 | flags);
         } else {
             let off = spill.len();
             // on the heap grown by a quarter, not doubled: a doubling arena is up to half empty
@@ -359,12 +377,21 @@ impl Shard {
     /// bytes the ledger hands over unchecked (`Carry::state_bytes`) because this decode checks
     /// every field as `packed::validate` would — is an error: `f` is not run and nothing is stored. Taking it as empty would liquidate the claim against
     /// empty caps and drop the beneficiary's open debts (the caller ends the run: exit 11).
+    ///
+    /// `oldest` is the night's oldest payable day (`Ctx::time_limit`): the state the claim leaves
+    /// is marked [`FRESH`] for it when it holds nothing the ledger's commit would prune.
     pub(crate) fn with_state<R>(
         &mut self,
         key: u64,
         carry: Option<&dyn crate::carry::Carry>,
+        oldest: crate::date::Date,
         f: impl FnOnce(&mut BenefState, bool, &mut dyn FnMut(&mut BenefState)) -> (R, bool),
     ) -> Result<R, packed::DecodeError> {
+        match self.fresh_since {
+            None => self.fresh_since = Some(oldest),
+            Some(o) if o != oldest => self.fresh_mixed = true,
+            Some(_) => {}
+        }
         // The working copy is used where it lies (not moved out and back: a `BenefState` moved
         // costs a copy and the drop of the one left behind), beside the slots it is decoded from.
         let mut buf = std::mem::take(&mut self.buf);
@@ -381,12 +408,14 @@ impl Shard {
                     clear_state(work);
                     let (r, changed) = f(work, true, &mut clear_state);
                     let debts = changed && !work.open_debts().is_empty();
-                    if changed {
+                    let fresh = if changed {
                         packed::encode(work, &mut buf);
+                        packed::fresh(work, oldest)
                     } else {
                         packed::encode(&BenefState::default(), &mut buf);
-                    }
-                    self.insert_with(key, &buf, debts);
+                        true
+                    };
+                    self.insert_with(key, &buf, debts, fresh);
                     self.buf = buf;
                     return Ok(r);
                 }
@@ -406,6 +435,9 @@ impl Shard {
                         return Err(e);
                     }
                 };
+                // Before the rules: a claim they do not pay leaves its trace in `work`, and the
+                // carried bytes are stored as they are.
+                let carried_fresh = packed::fresh(work, oldest);
                 let (r, changed) = match run_restorable(work, &buf, true, f) {
                     Ok(x) => x,
                     Err(e) => {
@@ -413,14 +445,14 @@ impl Shard {
                         return Err(e);
                     }
                 };
-                let debts = if changed {
+                let (debts, fresh) = if changed {
                     let d = !work.open_debts().is_empty();
                     packed::encode(work, &mut buf);
-                    d
+                    (d, packed::fresh(work, oldest))
                 } else {
-                    carried_debts
+                    (carried_debts, carried_fresh)
                 };
-                self.insert_with(key, &buf, debts);
+                self.insert_with(key, &buf, debts, fresh);
                 self.buf = buf;
                 return Ok(r);
             }
@@ -445,7 +477,8 @@ impl Shard {
         if changed {
             let debts = !self.work.open_debts().is_empty();
             packed::encode(&self.work, &mut buf);
-            self.store(i, &buf, debts);
+            let fresh = packed::fresh(&self.work, oldest);
+            self.store(i, &buf, debts, fresh);
         }
         self.buf = buf;
         Ok(r)
@@ -495,6 +528,18 @@ impl Shard {
         !self.unchecked
     }
 
+    /// Whether the state of slot `i` (the `i`-th of [`Self::iter`]) is known to hold nothing that
+    /// pruning for `oldest` would drop, and to read up to its debts ([`FRESH`]): `oldest` is on
+    /// or before the day the shard marked its states for (a state holding nothing before a day
+    /// holds nothing before an earlier one). The ledger's commit copies such a state as it is
+    /// instead of walking it for something to prune (`packed::append_pruned_read`), in a shard
+    /// that is [`Self::checked`] (its debts are checked by `States::open_debt_totals`).
+    pub fn fresh_at(&self, i: usize, oldest: crate::date::Date) -> bool {
+        !self.fresh_mixed
+            && self.fresh_since.is_some_and(|e| oldest <= e)
+            && self.at(i).is_some_and(Slot::fresh)
+    }
+
     /// [`Self::set`] from bytes that are not known to read: the shard is no longer [`Self::checked`].
     fn set_unchecked(&mut self, key: u64, bytes: &[u8]) {
         self.unchecked = true;
@@ -503,7 +548,7 @@ impl Shard {
 
     fn set(&mut self, key: u64, bytes: &[u8]) {
         match self.slot(key) {
-            Some(i) => self.store(i, bytes, packed::has_debts(bytes)),
+            Some(i) => self.store(i, bytes, packed::has_debts(bytes), false),
             None => {
                 self.insert(key, bytes);
             }
@@ -1103,6 +1148,133 @@ fn clear_state(s: &mut BenefState) {
 mod tests {
     use super::*;
 
+    /// The oldest payable day the tests' claims are liquidated for (`Shard::with_state`).
+    const TESTS_OLDEST: Date = Date(20240101);
+
+    /// The `FRESH` bit a shard keeps for each state (LEDGER26: the ledger's commit copies such a
+    /// state without walking it for something to prune, `Shard::fresh_at`) is set only where the
+    /// state holds nothing pruning for the shard's oldest payable day would drop and reads up to
+    /// its debts: set as the state is packed, or as a carried state is decoded; kept by a claim
+    /// that changes nothing; never for a seeded state, a later day or a shard given two days.
+    #[test]
+    fn a_state_is_marked_fresh_only_when_the_commit_would_prune_nothing_from_it() {
+        let oldest = TESTS_OLDEST;
+        let before = Date(20231231);
+        let mut sh = Shard::default();
+        let fresh = |sh: &Shard, k: u64, day: Date| sh.fresh_at(sh.slot(k).unwrap(), day);
+        // a new beneficiary: a session and a franchise on the oldest day itself, its year's counters
+        sh.with_state(1, None, oldest, |s, _, _| {
+            s.daily(9, oldest).pf = 1;
+            s.add_pf(2024, 100);
+            s.add_franchise(oldest, 50);
+            ((), true)
+        })
+        .unwrap();
+        assert!(fresh(&sh, 1, oldest));
+        assert!(
+            fresh(&sh, 1, before),
+            "nothing before a day: nothing before an earlier one"
+        );
+        assert!(
+            !fresh(&sh, 1, Date(20240102)),
+            "a later day than the shard's: not known"
+        );
+        // a claim that changes nothing keeps the bit; its next claim adds a session the day before
+        sh.with_state(1, None, oldest, |s, _, _| {
+            s.daily(9, before).pf = 1;
+            ((), false)
+        })
+        .unwrap();
+        assert!(fresh(&sh, 1, oldest));
+        sh.with_state(1, None, oldest, |s, _, _| {
+            s.daily(9, before).pf = 1;
+            ((), true)
+        })
+        .unwrap();
+        assert!(!fresh(&sh, 1, oldest));
+        // each field pruning reads: a year before the oldest day's, a franchise day before it; a
+        // counter the decode refuses (beyond MAX_CENTS) is not known to read
+        type Change = fn(&mut BenefState);
+        let cases: [(u64, Change); 4] = [
+            (2, |s| s.add_pf(2023, 1)),
+            (3, |s| s.fr_by_year.push((2023, 1))),
+            (4, |s| s.fr_by_day.push((Date(20231231), 1))),
+            (5, |s| s.add_pf(2024, packed::MAX_CENTS + 1)),
+        ];
+        for (k, change) in cases {
+            sh.with_state(k, None, oldest, |s, _, _| {
+                s.add_pf(2024, 1);
+                change(s);
+                ((), true)
+            })
+            .unwrap();
+            assert!(!fresh(&sh, k, oldest), "case {k}");
+        }
+        // a new beneficiary whose claim changes nothing: the empty state
+        sh.with_state(6, None, oldest, |s, _, _| {
+            s.add_pf(2023, 1);
+            ((), false)
+        })
+        .unwrap();
+        assert!(fresh(&sh, 6, oldest));
+        // carried states: the bit of the carried bytes when the claim changes nothing (what the
+        // rules left in the working copy is thrown away), of the new bytes when it does
+        let mut old = BenefState::default();
+        old.daily(9, before).pf = 1;
+        let mut b = Vec::new();
+        packed::encode(&old, &mut b);
+        let carry = Carried(b.clone());
+        sh.with_state(7, Some(&carry), oldest, |_, _, _| ((), false))
+            .unwrap();
+        assert!(
+            !fresh(&sh, 7, oldest),
+            "carried with a session before the day"
+        );
+        sh.with_state(8, Some(&carry), oldest, |s, _, _| {
+            s.daily.clear();
+            ((), true)
+        })
+        .unwrap();
+        assert!(
+            fresh(&sh, 8, oldest),
+            "the claim left nothing before the day"
+        );
+        let mut recent = BenefState::default();
+        recent.add_pf(2024, 5);
+        packed::encode(&recent, &mut b);
+        let carry = Carried(b.clone());
+        sh.with_state(10, Some(&carry), oldest, |s, _, _| {
+            s.add_pf(2023, 1);
+            ((), false)
+        })
+        .unwrap();
+        assert!(
+            fresh(&sh, 10, oldest),
+            "carried fresh, the claim's trace thrown away"
+        );
+        // spilled and moved in the arena, the bit stays with the slot
+        sh.with_state(11, None, oldest, |s, _, _| {
+            for p in 0..30u32 {
+                s.daily(100_000_000 + p, oldest).pf = 1;
+            }
+            ((), true)
+        })
+        .unwrap();
+        assert!(sh.at(sh.slot(11).unwrap()).unwrap().spilled());
+        assert!(fresh(&sh, 11, oldest));
+        // seeded: never marked
+        let mut st = States::new();
+        st.seed(12, recent.clone());
+        let s12 = &st.shards()[shard_of(12)];
+        assert!(!s12.fresh_at(s12.slot(12).unwrap(), oldest));
+        // a shard given a second day trusts no bit
+        sh.with_state(11, None, before, |_, _, _| ((), false))
+            .unwrap();
+        assert!(!fresh(&sh, 1, before));
+        assert!(!fresh(&sh, 11, before));
+        assert!(!fresh(&sh, 11, oldest));
+    }
+
     use crate::date::Date;
     use crate::rules::debt::{Debt, DebtKind, DebtOrigin};
 
@@ -1227,7 +1399,7 @@ mod tests {
         // its room there, then is settled back inline; every round trip of `with_state` packs it
         for round in 0..3 {
             for c in 0..200u32 {
-                sh.with_state(7, None, |s, new, _| {
+                sh.with_state(7, None, TESTS_OLDEST, |s, new, _| {
                     assert!(!new);
                     s.push_debt(debt(c, 5));
                     ((), true)
@@ -1236,13 +1408,13 @@ mod tests {
             }
             let s = packed::decode(sh.packed(7).unwrap_or_default()).unwrap();
             assert_eq!(s.open_debts().len(), 200, "round {round}");
-            sh.with_state(7, None, |s, _, _| {
+            sh.with_state(7, None, TESTS_OLDEST, |s, _, _| {
                 s.debts.clear();
                 ((), true)
             })
             .unwrap();
             // a state said unchanged is not packed again
-            sh.with_state(7, None, |s, _, _| {
+            sh.with_state(7, None, TESTS_OLDEST, |s, _, _| {
                 s.push_debt(debt(1, 5));
                 ((), false)
             })
@@ -1252,8 +1424,11 @@ mod tests {
         }
         // a beneficiary seen for the first time starts empty
         assert!(
-            sh.with_state(5000, None, |s, new, _| (new && s.pf_used(2026) == 0, false))
-                .unwrap()
+            sh.with_state(5000, None, TESTS_OLDEST, |s, new, _| (
+                new && s.pf_used(2026) == 0,
+                false
+            ))
+            .unwrap()
         );
         for k in 0..1000u64 {
             let s = packed::decode(sh.packed(k).unwrap_or_default()).unwrap();
@@ -1276,7 +1451,7 @@ mod tests {
         let sh = &mut st.shards[0];
         sh.set(7, &bad);
         // before: the state was taken as empty (0 open debts) and packed back over the stored one
-        let r = sh.with_state(7, None, |s, _, _| (s.open_debt_cents(), true));
+        let r = sh.with_state(7, None, TESTS_OLDEST, |s, _, _| (s.open_debt_cents(), true));
         assert!(r.is_err());
         assert_eq!(
             sh.packed(7),
@@ -1287,7 +1462,7 @@ mod tests {
         // ledger did when `validate` let a year beyond u32 through)
         let carry = Carried(bad.clone());
         let mut ran = false;
-        let r = sh.with_state(8, Some(&carry), |_, _, _| {
+        let r = sh.with_state(8, Some(&carry), TESTS_OLDEST, |_, _, _| {
             ran = true;
             ((), true)
         });
@@ -1299,8 +1474,11 @@ mod tests {
         packed::encode(&good, &mut b);
         sh.set(9, &b);
         assert_eq!(
-            sh.with_state(9, None, |s, _, _| (s.open_debt_cents(), false))
-                .unwrap(),
+            sh.with_state(9, None, TESTS_OLDEST, |s, _, _| (
+                s.open_debt_cents(),
+                false
+            ))
+            .unwrap(),
             200
         );
     }
@@ -1342,7 +1520,7 @@ mod tests {
         let mut st = States::new();
         let sh = &mut st.shards[0];
         // unchanged (a rejected claim): the carried bytes, debts flagged
-        let r = sh.with_state(1, Some(&carry), |w, new, _| {
+        let r = sh.with_state(1, Some(&carry), TESTS_OLDEST, |w, new, _| {
             assert!(new);
             assert_eq!(w.open_debt_cents(), 900);
             w.push_debt(debt(99, 1));
@@ -1359,7 +1537,7 @@ mod tests {
         let mut want = Vec::new();
         packed::encode(&longer, &mut want);
         assert!(want.len() > carried.len() + carried.len() / 4);
-        let r = sh.with_state(2, Some(&carry), |w, new, restore| {
+        let r = sh.with_state(2, Some(&carry), TESTS_OLDEST, |w, new, restore| {
             assert!(new);
             // a try set aside, then the retry from the state as carried
             w.debts.clear();
@@ -1377,7 +1555,7 @@ mod tests {
         let mut none = Vec::new();
         packed::encode(&BenefState::default(), &mut none);
         let sh = &mut st.shards[0];
-        let r = sh.with_state(3, Some(&Carried(none)), |w, _, _| {
+        let r = sh.with_state(3, Some(&Carried(none)), TESTS_OLDEST, |w, _, _| {
             w.push_debt(debt(7, 20));
             ((), true)
         });
@@ -1489,7 +1667,7 @@ mod tests {
         let before = sh.spill.len();
         // every even key settles back inline: half the arena becomes garbage, past a quarter
         for k in (0..2000u64).step_by(2) {
-            sh.with_state(k, None, |s, _, _| {
+            sh.with_state(k, None, TESTS_OLDEST, |s, _, _| {
                 s.fr_by_day.clear();
                 ((), true)
             })
@@ -1514,7 +1692,7 @@ mod tests {
         }
         // and grow again after it: a moved record is found where the compaction put it
         for k in (1..2000u64).step_by(2) {
-            sh.with_state(k, None, |s, _, _| {
+            sh.with_state(k, None, TESTS_OLDEST, |s, _, _| {
                 s.add_franchise(Date(20270101), 5);
                 ((), true)
             })
@@ -1854,7 +2032,7 @@ mod tests {
             let changed = op != 9;
             let was = sh.slot(key).and_then(|i| sh.at(i)).map(Slot::spilled);
             let new = sh
-                .with_state(key, None, |s, new, _| {
+                .with_state(key, None, TESTS_OLDEST, |s, new, _| {
                     step(s, if changed { op } else { 4 }, arg);
                     (new, changed)
                 })
@@ -1976,13 +2154,15 @@ mod tests {
         let mut st = States::new();
         st.seed(1, s.clone());
         let mut sh = Shard::default();
-        sh.with_state(2, Some(&Carried(b.clone())), |w, _, _| {
+        sh.with_state(2, Some(&Carried(b.clone())), TESTS_OLDEST, |w, _, _| {
             w.add_pf(2026, 100);
             ((), true)
         })
         .unwrap();
-        sh.with_state(3, Some(&Carried(b.clone())), |_, _, _| ((), false))
-            .unwrap();
+        sh.with_state(3, Some(&Carried(b.clone())), TESTS_OLDEST, |_, _, _| {
+            ((), false)
+        })
+        .unwrap();
         assert!(sh.checked() && sh.len() == 2);
         assert!(st.shards().iter().all(Shard::checked));
         st.seed_packed(4, &b);
@@ -2050,7 +2230,7 @@ mod tests {
         let mut st = States::new();
         let key = 77u64;
         let sh = &mut st.shards[shard_of(key)];
-        sh.with_state(key, None, |w, _, _| {
+        sh.with_state(key, None, TESTS_OLDEST, |w, _, _| {
             w.push_debt(Debt {
                 origin: DebtOrigin {
                     created: Date(20260316),

@@ -505,9 +505,16 @@ impl View<'_> {
             {
                 crate::segments::prefetch(b, 0);
             }
-            let (checked, (key, b)) = slot(&mut here, j)
-                .and_then(|(sh, s)| Some((sh.checked(), sh.get_at(s)?)))
-                .unwrap_or((false, (0, &[][..])));
+            let (checked, fresh, (key, b)) = slot(&mut here, j)
+                .and_then(|(sh, s)| {
+                    let checked = sh.checked();
+                    Some((
+                        checked,
+                        checked && sh.fresh_at(s, self.oldest),
+                        sh.get_at(s)?,
+                    ))
+                })
+                .unwrap_or((false, false, (0, &[][..])));
             // The entries hold the mixed key; the places, only the slot with its key.
             let k = match self.entries.get(j) {
                 Some(e) => e.0,
@@ -515,8 +522,13 @@ impl View<'_> {
             };
             let start = buf.len();
             // A shard whose every state is known to read (the engine packed it or decoded it
-            // whole on entry: `Shard::checked`) is not checked again to its debts.
-            if checked {
+            // whole on entry: `Shard::checked`) is not checked again to its debts; a state the
+            // engine marked as holding nothing to prune for this day (`Shard::fresh_at`:
+            // almost every state) is copied without walking it (LEDGER26).
+            if fresh {
+                buf.extend_from_slice(b);
+                Ok(())
+            } else if checked {
                 packed::append_pruned_read(b, oldest, work, buf)
             } else {
                 packed::append_pruned(b, oldest, work, buf)

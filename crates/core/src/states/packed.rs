@@ -41,6 +41,24 @@ pub fn prune(s: &mut BenefState, oldest: Date) {
     s.fr_by_year.retain(|y| y.0 >= year);
 }
 
+/// Whether `s` holds nothing [`prune`] for `oldest` would drop — no yearly counter of a year
+/// before `oldest`'s, no franchise day or session dated before `oldest` — and nothing before its
+/// debts that [`decode`] refuses (every counter and franchise day within ±[`MAX_CENTS`]): its
+/// packed bytes ([`encode`]) are then what [`append_pruned_read`] appends, without the walk
+/// (`states::Shard::fresh_at`, the `FRESH` bit a shard keeps for each state). The same
+/// comparisons as [`prunable`] makes on the packed bytes (a day number is below `oldest`'s exactly
+/// when its date is before `oldest`: [`Oldest`]).
+pub fn fresh(s: &BenefState, oldest: Date) -> bool {
+    let year = oldest.year();
+    let within = |c: Cents| (-MAX_CENTS..=MAX_CENTS).contains(&c);
+    s.pf_by_year
+        .iter()
+        .chain(s.fr_by_year.iter())
+        .all(|&(y, c)| y >= year && within(c))
+        && s.fr_by_day.iter().all(|&(d, c)| d >= oldest && within(c))
+        && s.daily.iter().all(|d| d.date >= oldest)
+}
+
 pub fn encode(s: &BenefState, out: &mut Vec<u8>) {
     out.clear();
     encode_with::<false>(s, Date(0), out);
