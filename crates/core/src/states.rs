@@ -14,6 +14,7 @@ pub mod packed;
 pub(crate) mod scratch;
 pub use scratch::check_dir as check_scratch_dir;
 
+use crate::date::Date;
 use crate::rules::BenefState;
 use rayon::prelude::*;
 use scratch::Store;
@@ -187,7 +188,7 @@ pub struct Shard {
     /// The oldest payable day the [`FRESH`] bits were set for (the engine's, given to
     /// [`Self::with_state`]; `None`: no state was liquidated), and whether a second, different day
     /// was given (then no bit is trusted: [`Self::fresh_at`]).
-    fresh_since: Option<crate::date::Date>,
+    fresh_since: Option<Date>,
     fresh_mixed: bool,
     /// How many times the spill arena was compacted (the tests check that compaction ran).
     #[cfg(test)]
@@ -384,7 +385,7 @@ impl Shard {
         &mut self,
         key: u64,
         carry: Option<&dyn crate::carry::Carry>,
-        oldest: crate::date::Date,
+        oldest: Date,
         f: impl FnOnce(&mut BenefState, bool, &mut dyn FnMut(&mut BenefState)) -> (R, bool),
     ) -> Result<R, packed::DecodeError> {
         match self.fresh_since {
@@ -407,10 +408,9 @@ impl Shard {
                     let work = &mut self.work;
                     clear_state(work);
                     let (r, changed) = f(work, true, &mut clear_state);
-                    let debts = changed && !work.open_debts().is_empty();
+                    let debts = changed && work.has_open_debts();
                     let fresh = if changed {
-                        packed::encode(work, &mut buf);
-                        packed::fresh(work, oldest)
+                        packed::encode_fresh(work, oldest, &mut buf)
                     } else {
                         packed::encode(&BenefState::default(), &mut buf);
                         true
@@ -428,17 +428,17 @@ impl Shard {
                 // room moved to the arena's end and left its first copy there as garbage (issue
                 // #14). The same bytes in the same slot.
                 let work = &mut self.work;
-                let carried_debts = match packed::decode_into_has_debts(&buf, work) {
-                    Ok(d) => d,
-                    Err(e) => {
-                        self.buf = buf;
-                        return Err(e);
-                    }
-                };
-                // Before the rules: a claim they do not pay leaves its trace in `work`, and the
-                // carried bytes are stored as they are.
-                let carried_fresh = packed::fresh(work, oldest);
-                let (r, changed) = match run_restorable(work, &buf, true, f) {
+                // With the `FRESH` bit of the carried bytes, stored as they are if the claim
+                // leaves the state as it was (what the rules leave in `work` is thrown away).
+                let (carried_debts, carried_fresh) =
+                    match packed::decode_into_lazy(&buf, work, oldest) {
+                        Ok(d) => d,
+                        Err(e) => {
+                            self.buf = buf;
+                            return Err(e);
+                        }
+                    };
+                let (r, changed) = match run_restorable(work, &buf, true, true, f) {
                     Ok(x) => x,
                     Err(e) => {
                         self.buf = buf;
@@ -446,9 +446,8 @@ impl Shard {
                     }
                 };
                 let (debts, fresh) = if changed {
-                    let d = !work.open_debts().is_empty();
-                    packed::encode(work, &mut buf);
-                    (d, packed::fresh(work, oldest))
+                    let d = work.has_open_debts();
+                    (d, packed::encode_fresh(work, oldest, &mut buf))
                 } else {
                     (carried_debts, carried_fresh)
                 };
@@ -463,11 +462,18 @@ impl Shard {
             return Err(packed::DecodeError("no slot"));
         };
         let bytes = slot.packed(self.spill.as_slice());
-        if let Err(e) = packed::decode_into(bytes, work) {
+        // The shard's own bytes: known to read, unless set from bytes taken as they were.
+        let known = !self.unchecked;
+        let decoded = if known {
+            packed::decode_into_known(bytes, work)
+        } else {
+            packed::decode_into_lazy(bytes, work, Date(0)).map(|_| ())
+        };
+        if let Err(e) = decoded {
             self.buf = buf;
             return Err(e);
         }
-        let (r, changed) = match run_restorable(work, bytes, false, f) {
+        let (r, changed) = match run_restorable(work, bytes, false, known, f) {
             Ok(x) => x,
             Err(e) => {
                 self.buf = buf;
@@ -475,9 +481,8 @@ impl Shard {
             }
         };
         if changed {
-            let debts = !self.work.open_debts().is_empty();
-            packed::encode(&self.work, &mut buf);
-            let fresh = packed::fresh(&self.work, oldest);
+            let debts = self.work.has_open_debts();
+            let fresh = packed::encode_fresh(&self.work, oldest, &mut buf);
             self.store(i, &buf, debts, fresh);
         }
         self.buf = buf;
@@ -534,7 +539,7 @@ impl Shard {
     /// holds nothing before an earlier one). The ledger's commit copies such a state as it is
     /// instead of walking it for something to prune (`packed::append_pruned_read`), in a shard
     /// that is [`Self::checked`] (its debts are checked by `States::open_debt_totals`).
-    pub fn fresh_at(&self, i: usize, oldest: crate::date::Date) -> bool {
+    pub fn fresh_at(&self, i: usize, oldest: Date) -> bool {
         !self.fresh_mixed
             && self.fresh_since.is_some_and(|e| oldest <= e)
             && self.at(i).is_some_and(Slot::fresh)
@@ -1109,16 +1114,25 @@ impl States {
 /// Runs `f` on `work`, which holds `bytes` decoded, with `carried` and a restore that decodes
 /// `bytes` into the copy again (they decoded once: again they give the same state, and a failure
 /// is an error all the same, never an abort) — for both kinds of stored state in `with_state`.
+/// `known`: `bytes` are known to read (decoded with every check once already, or packed by a
+/// [`Shard::checked`] shard), so the restore leaves their debts packed without walking them
+/// (`packed::decode_into_known`).
 #[inline]
 fn run_restorable<R>(
     work: &mut BenefState,
     bytes: &[u8],
     carried: bool,
+    known: bool,
     f: impl FnOnce(&mut BenefState, bool, &mut dyn FnMut(&mut BenefState)) -> (R, bool),
 ) -> Result<(R, bool), packed::DecodeError> {
     let mut again = Ok(());
     let out = f(work, carried, &mut |s: &mut BenefState| {
-        if let Err(e) = packed::decode_into(bytes, s) {
+        let r = if known {
+            packed::decode_into_known(bytes, s)
+        } else {
+            packed::decode_into_lazy(bytes, s, Date(0)).map(|_| ())
+        };
+        if let Err(e) = r {
             again = Err(e);
         }
     });
@@ -1135,6 +1149,7 @@ fn clear_state(s: &mut BenefState) {
         fr_by_year,
         fr_by_day,
         debts,
+        packed_debts,
     } = s;
     pf_by_year.clear();
     *seeded = false;
@@ -1142,6 +1157,7 @@ fn clear_state(s: &mut BenefState) {
     fr_by_year.clear();
     fr_by_day.clear();
     debts.clear();
+    packed_debts.clear();
 }
 
 #[cfg(test)]
@@ -1409,6 +1425,7 @@ mod tests {
             let s = packed::decode(sh.packed(7).unwrap_or_default()).unwrap();
             assert_eq!(s.open_debts().len(), 200, "round {round}");
             sh.with_state(7, None, TESTS_OLDEST, |s, _, _| {
+                s.unpack_debts();
                 s.debts.clear();
                 ((), true)
             })
@@ -1540,6 +1557,7 @@ mod tests {
         let r = sh.with_state(2, Some(&carry), TESTS_OLDEST, |w, new, restore| {
             assert!(new);
             // a try set aside, then the retry from the state as carried
+            w.unpack_debts();
             w.debts.clear();
             restore(w);
             assert_eq!(w.open_debt_cents(), 900);
@@ -1767,6 +1785,7 @@ mod tests {
             }),
             // a recovery as `rules::debt::recover` makes it: oldest first, a settled debt removed
             6 => {
+                s.unpack_debts();
                 let mut avail = 1 + small % 700;
                 while avail > 0 {
                     let Some(d) = s.debts.first_mut() else { break };
@@ -1783,7 +1802,10 @@ mod tests {
                 s.daily.clear();
                 s.fr_by_day.clear();
             }
-            _ => s.debts.clear(),
+            _ => {
+                s.unpack_debts();
+                s.debts.clear();
+            }
         }
     }
 

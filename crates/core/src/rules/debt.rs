@@ -93,14 +93,75 @@ pub struct Recovery {
     pub age_days: i64,
 }
 
+/// Open debts kept in their packed form (`states::packed`, the bytes after the debts' count), oldest
+/// first, checked as they were taken (every field, as a decode checks it): the engine's working copy
+/// of a state holds a stored state's debts so until a rule needs them one by one
+/// ([`BenefState::unpack_debts`]), and packs them back as they are. A night's claims read a
+/// beneficiary's debts only when it pays the insured (a recovery): decoding and packing them again
+/// at every claim was most of what a carried state's debts cost the shards (LEDGER26).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PackedDebts {
+    /// How many debts `bytes` holds, and their open total if it was summed as they were taken
+    /// (`None`: summed when asked, [`BenefState::open_debt_cents`]).
+    pub(crate) count: usize,
+    pub(crate) open: Option<Cents>,
+    pub(crate) bytes: Vec<u8>,
+}
+
+impl PackedDebts {
+    pub(crate) fn clear(&mut self) {
+        self.count = 0;
+        self.open = None;
+        self.bytes.clear();
+    }
+    pub(crate) fn clone_from(&mut self, src: &PackedDebts) {
+        self.count = src.count;
+        self.open = src.open;
+        self.bytes.clear();
+        self.bytes.extend_from_slice(&src.bytes);
+    }
+}
+
 impl BenefState {
-    /// The beneficiary's open debts, oldest first (the order they are recovered in).
+    /// The beneficiary's open debts, oldest first (the order they are recovered in). Every state
+    /// decoded whole (`states::packed::decode`, what the ledger and its commands read) has them all
+    /// here; the engine's working copy may hold its oldest ones packed ([`Self::has_open_debts`],
+    /// [`Self::open_debt_cents`] and [`Self::open_debt_count`] count them).
     pub fn open_debts(&self) -> &[Debt] {
         &self.debts
     }
     /// Total still open.
     pub fn open_debt_cents(&self) -> Cents {
-        self.debts.iter().map(|d| d.open).sum()
+        let packed = match self.packed_debts.open {
+            Some(c) => c,
+            None if self.packed_debts.count == 0 => 0,
+            None => crate::states::packed::packed_open(&self.packed_debts),
+        };
+        packed + self.debts.iter().map(|d| d.open).sum::<Cents>()
+    }
+    /// Whether any debt is open.
+    pub fn has_open_debts(&self) -> bool {
+        self.packed_debts.count > 0 || !self.debts.is_empty()
+    }
+    /// How many debts are open.
+    pub fn open_debt_count(&self) -> usize {
+        self.packed_debts.count + self.debts.len()
+    }
+    /// Decodes the debts still packed in front of [`Self::open_debts`]: after it every open debt
+    /// is there. The packed bytes were checked field by field when they were taken
+    /// (`states::packed::decode_into_lazy`), so they decode; a record that would not is kept
+    /// packed (never dropped).
+    pub(crate) fn unpack_debts(&mut self) {
+        if self.packed_debts.count == 0 {
+            return;
+        }
+        let mut all = Vec::with_capacity(self.packed_debts.count + self.debts.len());
+        if crate::states::packed::unpack_debts(&self.packed_debts, &mut all).is_err() {
+            return;
+        }
+        all.append(&mut self.debts);
+        self.debts = all;
+        self.packed_debts.clear();
     }
     /// Appends a debt (booked by the rules, or carried from an earlier night by the ledger, which must
     /// push them in the order they were booked). A debt with nothing open is ignored.
@@ -157,9 +218,10 @@ pub fn book(ctx: &Ctx, c: &ClaimInput, paid: &Paid, st: &mut BenefState, tr: &mu
 /// amount settles the oldest open debts first, as far as it goes (`LineResult::recovered`); each
 /// (line, debt) pair is one [`Recovery`] of `paid.recoveries`.
 pub fn recover(ctx: &Ctx, paid: &mut Paid, st: &mut BenefState, tr: &mut Trace) {
-    if paid.payee != PayeeKind::Insured || st.debts.is_empty() {
+    if paid.payee != PayeeKind::Insured || !st.has_open_debts() {
         return;
     }
+    st.unpack_debts();
     for (k, r) in paid.lines.iter_mut().enumerate() {
         let mut avail = r.amo_paid - r.recovered;
         while avail > 0 {

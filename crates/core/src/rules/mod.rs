@@ -101,6 +101,11 @@ pub struct BenefState {
     /// Open debts of the insured (participations / franchises not deducted under third-party
     /// payment), oldest first: [`debt`]. An empty `Vec` does not allocate.
     pub(crate) debts: Vec<debt::Debt>,
+    /// Open debts older than [`Self::debts`]' still in their packed form: the engine's working
+    /// copy of a state leaves a carried or stored state's debts packed until a rule needs them
+    /// one by one (`debt::recover`, [`BenefState::unpack_debts`]), and packs them back as they
+    /// are (LEDGER26). Empty in every state decoded whole (`states::packed::decode`).
+    pub(crate) packed_debts: debt::PackedDebts,
 }
 
 // `clone_from` field by field (the derive would build a whole new state and drop the old one):
@@ -115,6 +120,7 @@ impl Clone for BenefState {
             fr_by_year,
             fr_by_day,
             debts,
+            packed_debts,
         } = self;
         BenefState {
             pf_by_year: pf_by_year.clone(),
@@ -123,6 +129,7 @@ impl Clone for BenefState {
             fr_by_year: fr_by_year.clone(),
             fr_by_day: fr_by_day.clone(),
             debts: debts.clone(),
+            packed_debts: packed_debts.clone(),
         }
     }
 
@@ -134,6 +141,7 @@ impl Clone for BenefState {
             fr_by_year,
             fr_by_day,
             debts,
+            packed_debts,
         } = source;
         // Plain copies for the lists of `Copy` items (SmallVec's `clone_from` clones item by item
         // through a generic `extend`: ≈ 480 instructions a claim for a state of a few entries).
@@ -149,6 +157,7 @@ impl Clone for BenefState {
         copy_into(&mut self.fr_by_day, fr_by_day);
         self.debts.clear();
         self.debts.extend_from_slice(debts);
+        self.packed_debts.clone_from(packed_debts);
     }
 }
 
@@ -806,6 +815,12 @@ mod state_copy_tests {
                     open: 1,
                 })
                 .collect(),
+            // bytes standing for packed debts: copied as they are
+            packed_debts: debt::PackedDebts {
+                count: n[4] / 2,
+                open: Some(n[4] as Cents),
+                bytes: (0..n[4] * 3).map(|i| v(i) as u8).collect(),
+            },
         }
     }
 
