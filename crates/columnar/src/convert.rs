@@ -110,8 +110,11 @@ impl Buckets {
             let (writer, _) = ArrowWriter::try_new(file, layout::schema(), Some(props))
                 .and_then(|w| w.into_serialized_writer())
                 .map_err(|e| fail(e.to_string()))?;
-            let rows = ClaimsBuilder::for_parquet(writer.schema_descr().columns(), BATCH_ROWS)
-                .map_err(fail)?;
+            // Buffers grown as the bucket fills, not reserved for a full row group: 16 buckets of
+            // 50 columns reserved for 65 536 rows populated ≈ 600 MiB more on the 1 M day (peak
+            // RSS 0.96 -> 1.57 GB, twice the system time).
+            let rows =
+                ClaimsBuilder::for_parquet(writer.schema_descr().columns(), 1024).map_err(fail)?;
             *slot = Some(Bucket { path, writer, rows });
         }
         slot.as_mut()
