@@ -16,6 +16,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
 use serde::Serialize;
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -71,7 +72,10 @@ pub enum ConvertError {
 
 struct Bucket {
     path: PathBuf,
-    writer: ArrowWriter<File>,
+    /// The file writer takes column chunks encoded by the export's own encoders
+    /// ([`ClaimsBuilder::for_parquet`]): no per-value code of parquet-rs runs (issue #11: `parquet`
+    /// is compiled at opt-level 0).
+    writer: SerializedFileWriter<File>,
     rows: ClaimsBuilder,
 }
 
@@ -100,13 +104,18 @@ impl Buckets {
                     layout::LAYOUT.to_string(),
                 )]))
                 .build();
-            let writer = ArrowWriter::try_new(file, layout::schema(), Some(props))
-                .map_err(|e| SinkError::Other(format!("{}: {e}", path.display())))?;
-            *slot = Some(Bucket {
-                path,
-                writer,
-                rows: ClaimsBuilder::new(),
-            });
+            // The Arrow writer converts the schema and stores it (`ARROW:schema`) as before; its
+            // file writer then takes the chunks written by [`ClaimsBuilder::close_chunks`].
+            let fail = |e: String| SinkError::Other(format!("{}: {e}", path.display()));
+            let (writer, _) = ArrowWriter::try_new(file, layout::schema(), Some(props))
+                .and_then(|w| w.into_serialized_writer())
+                .map_err(|e| fail(e.to_string()))?;
+            // Buffers grown as the bucket fills, not reserved for a full row group: 16 buckets of
+            // 50 columns reserved for 65 536 rows populated ≈ 600 MiB more on the 1 M day (peak
+            // RSS 0.96 -> 1.57 GB, twice the system time).
+            let rows =
+                ClaimsBuilder::for_parquet(writer.schema_descr().columns(), 1024).map_err(fail)?;
+            *slot = Some(Bucket { path, writer, rows });
         }
         slot.as_mut()
             .ok_or_else(|| SinkError::Other("bucket not open".into()))
@@ -115,14 +124,18 @@ impl Buckets {
     fn after_push(&mut self, b: u32, force: bool) -> Result<(), SinkError> {
         let bk = self.get(b)?;
         if bk.rows.rows() >= BATCH_ROWS || (force && bk.rows.rows() > 0) {
-            let rb = bk
-                .rows
-                .finish()
-                .map_err(|e| SinkError::Other(format!("{}: {e}", bk.path.display())))?;
-            bk.writer
-                .write(&rb)
-                .map_err(|e| SinkError::Other(format!("{}: {e}", bk.path.display())))?;
-            self.rows += rb.num_rows() as u64;
+            let fail = |e: String| SinkError::Other(format!("{}: {e}", bk.path.display()));
+            let chunks = bk.rows.close_chunks().map_err(fail)?;
+            let mut rg = bk
+                .writer
+                .next_row_group()
+                .map_err(|e| fail(e.to_string()))?;
+            for (bytes, close) in chunks {
+                rg.append_column(&bytes, close)
+                    .map_err(|e| fail(e.to_string()))?;
+            }
+            let done = rg.close().map_err(|e| fail(e.to_string()))?;
+            self.rows += done.num_rows() as u64;
         }
         Ok(())
     }

@@ -20,6 +20,8 @@ use liquidator_core::claims::{Act, ActLine, ClaimHeader};
 use liquidator_core::codes::Reject;
 use liquidator_core::date::Date;
 use liquidator_core::refs::benef_key;
+use liquidator_export::parquet::{ColumnChunk, PlainColumn};
+use parquet::schema::types::ColumnDescPtr;
 use std::sync::Arc;
 
 /// The layout name written in the files' metadata (`liquidator.layout`).
@@ -125,6 +127,12 @@ pub struct ClaimsBuilder {
     strs: Vec<StringBuilder>,
     bools: Vec<BooleanBuilder>,
     dates: Vec<Date32Builder>,
+    /// `convert`: the cells go to the export's own Parquet encoders, one per column in [`COLUMNS`]
+    /// order, instead of the Arrow builders ([`ClaimsBuilder::for_parquet`]).
+    chunks: Option<Vec<PlainColumn>>,
+    /// The first cell the encoders refused (a null in a non-nullable column), told by
+    /// [`ClaimsBuilder::close_chunks`].
+    refused: Option<String>,
     rows: usize,
 }
 
@@ -171,6 +179,8 @@ impl Default for ClaimsBuilder {
             strs: (0..count(2)).map(|_| StringBuilder::new()).collect(),
             bools: (0..count(3)).map(|_| BooleanBuilder::new()).collect(),
             dates: (0..count(4)).map(|_| Date32Builder::new()).collect(),
+            chunks: None,
+            refused: None,
             rows: 0,
         }
     }
@@ -211,7 +221,66 @@ impl ClaimsBuilder {
         self.rows
     }
 
+    /// A builder whose rows are encoded into Parquet column chunks by the export's own encoders
+    /// (`liquidator_export::parquet::PlainColumn`: PLAIN, Snappy), not into Arrow arrays: `leaves`
+    /// are the file's columns (in [`COLUMNS`] order). Read the row group with
+    /// [`ClaimsBuilder::close_chunks`].
+    pub fn for_parquet(leaves: &[ColumnDescPtr], rows: usize) -> Result<ClaimsBuilder, String> {
+        if leaves.len() != COLUMNS.len() {
+            return Err(format!(
+                "{} Parquet columns for the {} of the claims layout",
+                leaves.len(),
+                COLUMNS.len()
+            ));
+        }
+        let chunks = leaves
+            .iter()
+            .map(|d| PlainColumn::new(d.clone(), rows))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ClaimsBuilder {
+            i32s: Vec::new(),
+            i64s: Vec::new(),
+            strs: Vec::new(),
+            bools: Vec::new(),
+            dates: Vec::new(),
+            chunks: Some(chunks),
+            refused: None,
+            rows: 0,
+        })
+    }
+
+    /// The column chunks of the rows appended since the last call (a builder made by
+    /// [`ClaimsBuilder::for_parquet`]), in column order; the builder is empty again.
+    pub fn close_chunks(&mut self) -> Result<Vec<ColumnChunk>, String> {
+        if let Some(e) = self.refused.take() {
+            return Err(e);
+        }
+        let Some(cols) = &mut self.chunks else {
+            return Err("a builder of Arrow arrays has no Parquet chunks".into());
+        };
+        self.rows = 0;
+        cols.iter_mut()
+            .map(|c| c.close().map_err(|e| e.to_string()))
+            .collect()
+    }
+
     fn push(&mut self, r: &Row) {
+        if let Some(cols) = &mut self.chunks {
+            for (c, &(k, i)) in cols.iter_mut().zip(slots()) {
+                let pushed = match k {
+                    0 => c.push_int(r.i32s[i].map(i64::from)),
+                    1 => c.push_int(r.i64s[i]),
+                    2 => c.push_text(r.strs[i].map(str::as_bytes)),
+                    3 => c.push_int(r.bools[i].map(i64::from)),
+                    _ => c.push_int(r.dates[i].map(i64::from)),
+                };
+                if let Err(e) = pushed {
+                    self.refused.get_or_insert(e);
+                }
+            }
+            self.rows += 1;
+            return;
+        }
         for (b, v) in self.i32s.iter_mut().zip(&r.i32s) {
             b.append_option(*v);
         }

@@ -46,12 +46,15 @@ pub(super) struct TextChunk {
     levels: Option<Vec<u8>>,
 }
 
-/// An INT64 column's chunk (nullable, without statistics): a definition level per row, the non-null
-/// values.
-pub(super) struct Int64Chunk {
+/// An INT64, INT32 or BOOLEAN column's chunk (without statistics): a definition level per row (a
+/// nullable column), the non-null values — `beneficiary_hash` in the export; the fixed-width columns
+/// of `convert`'s claims layout (`liquidator-columnar`, [`super::PlainColumn`]).
+pub(super) struct PrimChunk {
     descr: ColumnDescPtr,
     snappy: Snappy,
+    /// Per row, 1 for a value, 0 for null (a non-nullable column: all 1, not written).
     levels: Vec<u8>,
+    /// The non-null values (INT32: each fits in 32 bits, checked when written; BOOLEAN: 0 or 1).
     values: Vec<i64>,
 }
 
@@ -634,7 +637,7 @@ impl TextChunk {
             let mut page = pool::buffer(cells.len() + 4 * ends.len() + page_rows / 8 + 16);
             if let Some(levels) = &self.levels {
                 // Definition levels (max 1): 4-byte length, then the hybrid encoding at 1 bit,
-                // ended as parquet-rs's level encoder ends a page (as `Int64Chunk`).
+                // ended as parquet-rs's level encoder ends a page (as `PrimChunk`).
                 let l = levels
                     .get(p * PAGE_ROWS..p * PAGE_ROWS + page_rows)
                     .unwrap_or_default();
@@ -765,21 +768,27 @@ impl TextChunk {
     }
 }
 
-impl Int64Chunk {
-    /// A chunk of the nullable INT64 column `descr` without statistics, Snappy-compressed if
-    /// `snappy`; its buffers reserved for `rows` rows.
+impl PrimChunk {
+    /// A chunk of the INT64, INT32 or BOOLEAN column `descr` (nullable or not) without statistics,
+    /// Snappy-compressed if `snappy`; its buffers reserved for `rows` rows.
     pub(super) fn new(
         descr: ColumnDescPtr,
         snappy: bool,
         rows: usize,
-    ) -> Result<Int64Chunk, String> {
-        if descr.physical_type() != parquet::basic::Type::INT64 || descr.max_def_level() != 1 {
+    ) -> Result<PrimChunk, String> {
+        use parquet::basic::Type;
+        if !matches!(
+            descr.physical_type(),
+            Type::INT64 | Type::INT32 | Type::BOOLEAN
+        ) || descr.max_def_level() > 1
+            || descr.max_rep_level() > 0
+        {
             return Err(format!(
-                "column {}: plain INT64 is written for nullable INT64 columns only",
+                "column {}: plain INT64, INT32 or BOOLEAN is written for flat columns of those types only",
                 descr.name()
             ));
         }
-        Ok(Int64Chunk {
+        Ok(PrimChunk {
             descr,
             snappy: Snappy::new(snappy),
             levels: Vec::with_capacity(rows),
@@ -787,7 +796,8 @@ impl Int64Chunk {
         })
     }
 
-    /// Appends a cell (`None`: null).
+    /// Appends a cell (`None`: null; an error when the chunk is closed if the column is not
+    /// nullable).
     #[inline(always)]
     pub(super) fn push(&mut self, v: Option<i64>) {
         self.levels.push(u8::from(v.is_some()));
@@ -796,9 +806,10 @@ impl Int64Chunk {
         }
     }
 
-    /// The chunk's pages compressed by [`snappy_records`] instead of `snap`.
-    pub(super) fn with_record_snappy(mut self) -> Int64Chunk {
-        self.snappy.records = true;
+    /// The chunk's pages compressed by [`snappy_records`] instead of `snap` (INT64 only: records
+    /// of 8 bytes).
+    pub(super) fn with_record_snappy(mut self) -> PrimChunk {
+        self.snappy.records = self.descr.physical_type() == parquet::basic::Type::INT64;
         self
     }
 
@@ -808,24 +819,59 @@ impl Int64Chunk {
 
     /// Writes the chunk of the rows pushed since the last call and starts the next one.
     pub(super) fn close(&mut self) -> parquet::errors::Result<Chunk> {
+        use parquet::basic::Type;
+        use parquet::errors::ParquetError::General;
         let rows = self.levels.len();
+        let nullable = self.descr.max_def_level() > 0;
+        if !nullable && self.values.len() != rows {
+            return Err(General(format!(
+                "column {}: a null cell",
+                self.descr.name()
+            )));
+        }
+        let ty = self.descr.physical_type();
         let mut out = TrackedWrite::new(pool::buffer(self.values.len() * 8 + 256));
         let mut pages = Pages::new(&mut out, Encoding::PLAIN);
         let mut next = 0;
         for levels in self.levels.chunks(PAGE_ROWS) {
             let n = non_null(levels);
-            let values = self.values.get(next..next + n).ok_or_else(|| {
-                parquet::errors::ParquetError::General("fewer values than levels".into())
-            })?;
+            let values = self
+                .values
+                .get(next..next + n)
+                .ok_or_else(|| General("fewer values than levels".into()))?;
             next += n;
             let mut page = pool::buffer(levels.len() / 8 + 8 * n + 16);
-            page.extend_from_slice(&[0; 4]);
-            hybrid_levels(levels, true, &mut page);
-            let len = (page.len() - 4) as u32;
-            page[..4].copy_from_slice(&len.to_le_bytes());
+            if nullable {
+                page.extend_from_slice(&[0; 4]);
+                hybrid_levels(levels, true, &mut page);
+                let len = (page.len() - 4) as u32;
+                page[..4].copy_from_slice(&len.to_le_bytes());
+            }
             let head = page.len();
-            for v in values {
-                page.extend_from_slice(&v.to_le_bytes());
+            match ty {
+                Type::INT64 => {
+                    for v in values {
+                        page.extend_from_slice(&v.to_le_bytes());
+                    }
+                }
+                Type::INT32 => {
+                    for &v in values {
+                        let v = i32::try_from(v).map_err(|_| {
+                            General(format!("column {}: {v} is not an INT32", self.descr.name()))
+                        })?;
+                        page.extend_from_slice(&v.to_le_bytes());
+                    }
+                }
+                // PLAIN booleans: one bit per value, least significant bit first.
+                _ => {
+                    for group in values.chunks(8) {
+                        let mut byte = 0u8;
+                        for (k, &v) in group.iter().enumerate() {
+                            byte |= u8::from(v != 0) << k;
+                        }
+                        page.push(byte);
+                    }
+                }
             }
             let uncompressed = page.len();
             let buf = self.snappy.page_of_records::<8>(page, head)?;
@@ -1009,7 +1055,7 @@ mod tests {
                 false,
                 arrays,
                 |d| {
-                    let mut t = Int64Chunk::new(d, true, cells.len()).unwrap();
+                    let mut t = PrimChunk::new(d, true, cells.len()).unwrap();
                     for &c in cells {
                         t.push(c);
                     }
@@ -1136,7 +1182,7 @@ mod tests {
             false,
             arrays,
             |d| {
-                let mut t = Int64Chunk::new(d, true, hashes.len())
+                let mut t = PrimChunk::new(d, true, hashes.len())
                     .unwrap()
                     .with_record_snappy();
                 for &c in &hashes {
