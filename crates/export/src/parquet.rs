@@ -1692,8 +1692,9 @@ impl PlainColumn {
         }
     }
 
-    /// Appends a number cell (INT64, INT32, BOOLEAN as 0 / 1; `None`: null).
-    #[inline]
+    /// Appends a number cell (INT64, INT32, BOOLEAN as 0 / 1; `None`: null). Always inlined: in
+    /// `convert`'s loop over a row's cells, a call per cell cost ≈ 75 M instructions on the 100 k day.
+    #[inline(always)]
     pub fn push_int(&mut self, v: Option<i64>) -> Result<(), String> {
         match &mut self.0 {
             PlainEnc::Prim(p) => {
