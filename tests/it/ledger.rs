@@ -583,6 +583,13 @@ fn a_ccam_act_paid_on_an_earlier_night_is_rejected_r033_under_a_new_claim_number
     );
 }
 
+/// A G (consultation, 30 €) of claim `claim` on `date`, the act the ledger tests pay night after night.
+fn g_of(claim: u32, date: u32) -> liquidator_core::claims::ActLine {
+    let mut l = common::ngap("G", 100, date, 3000);
+    l.claim_no = claim;
+    l
+}
+
 /// The commit copies a state the engine marked as holding nothing to prune without walking it
 /// (`Shard::fresh_at`, LEDGER26): a carried state that does hold a session dated before the night's
 /// oldest payable day — and that the night changes — must still lose it at the commit. The mini
@@ -594,11 +601,6 @@ fn a_carried_session_before_the_oldest_payable_day_is_pruned_by_the_night_that_p
     let tmp = tempfile::tempdir().unwrap();
     let refs = mini_src();
     let ledger = tmp.path().join("ledger");
-    let g = |claim: u32, date: u32| {
-        let mut l = ngap("G", 100, date, 3000);
-        l.claim_no = claim;
-        l
-    };
     let show = || -> serde_json::Value {
         let o = liquidator()
             .args(["ledger", "show", "--ledger"])
@@ -620,7 +622,7 @@ fn a_carried_session_before_the_oldest_payable_day_is_pruned_by_the_night_that_p
     let mut h1 = header(ADULT, 19850512, GP);
     h1.claim_no = 1;
     let n1 = tmp.path().join("n1.b2");
-    mini_batch(&n1, 1, 20240316, &[(h1, vec![g(1, 20240310)])]);
+    mini_batch(&n1, 1, 20240316, &[(h1, vec![g_of(1, 20240310)])]);
     let o = run(&n1, &refs, &tmp.path().join("o1"), Some(&ledger));
     assert!(o.status.success(), "{o:?}");
     assert_eq!(dates(&show(), "sessions", "date"), ["2024-03-10"]);
@@ -629,7 +631,7 @@ fn a_carried_session_before_the_oldest_payable_day_is_pruned_by_the_night_that_p
     let mut h2 = h1;
     h2.claim_no = 2;
     let n2 = tmp.path().join("n2.b2");
-    mini_batch(&n2, 2, 20260616, &[(h2, vec![g(2, 20260610)])]);
+    mini_batch(&n2, 2, 20260616, &[(h2, vec![g_of(2, 20260610)])]);
     let o = run(&n2, &refs, &tmp.path().join("o2"), Some(&ledger));
     assert!(o.status.success(), "{o:?}");
     assert_eq!(
@@ -652,11 +654,6 @@ fn reprocess_with_the_ledger_liquidates_a_past_night_against_the_state_before_it
     let tmp = tempfile::tempdir().unwrap();
     let refs = mini_src();
     let ledger = tmp.path().join("ledger");
-    let g = |claim: u32, date: u32| {
-        let mut l = ngap("G", 100, date, 3000);
-        l.claim_no = claim;
-        l
-    };
     // Night 1: a G by a practitioner not under convention (R041), and a G by the GP (2 € charged).
     let mut nc = header(ADULT, 19850512, GP_NC);
     nc.claim_no = 1;
@@ -667,7 +664,7 @@ fn reprocess_with_the_ledger_liquidates_a_past_night_against_the_state_before_it
         &n1,
         1,
         20260316,
-        &[(nc, vec![g(1, 20260302)]), (gp, vec![g(2, 20260303)])],
+        &[(nc, vec![g_of(1, 20260302)]), (gp, vec![g_of(2, 20260303)])],
     );
     assert!(
         run(&n1, &refs, &tmp.path().join("o1"), Some(&ledger))
@@ -678,7 +675,7 @@ fn reprocess_with_the_ledger_liquidates_a_past_night_against_the_state_before_it
     let mut gp3 = gp;
     gp3.claim_no = 3;
     let n2 = tmp.path().join("n2.b2");
-    mini_batch(&n2, 2, 20260317, &[(gp3, vec![g(3, 20260310)])]);
+    mini_batch(&n2, 2, 20260317, &[(gp3, vec![g_of(3, 20260310)])]);
     assert!(
         run(&n2, &refs, &tmp.path().join("o2"), Some(&ledger))
             .status

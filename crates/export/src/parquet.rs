@@ -2536,14 +2536,10 @@ mod tests {
 
     #[test]
     fn a_plain_column_refuses_a_null_in_a_required_column() {
-        let schema = Arc::new(Schema::new(vec![
+        let d = plain::tests::leaves(vec![
             Field::new("n", DataType::Int32, false),
             Field::new("t", DataType::Utf8, false),
-        ]));
-        let (w, _) = ArrowWriter::try_new(Vec::new(), schema, None)
-            .and_then(|w| w.into_serialized_writer())
-            .unwrap();
-        let d = w.schema_descr().columns();
+        ]);
         let mut n = PlainColumn::new(d[0].clone(), 1).unwrap();
         n.push_int(None).unwrap();
         assert!(n.close().is_err());

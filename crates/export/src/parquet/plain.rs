@@ -982,7 +982,7 @@ impl PrimChunk {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
     use arrow_schema::{DataType, Field, Schema};
@@ -1031,6 +1031,14 @@ mod tests {
         (theirs, mine)
     }
 
+    /// The Parquet columns of a schema of `fields`, as parquet-rs's Arrow writer makes them.
+    pub(in crate::parquet) fn leaves(fields: Vec<Field>) -> Vec<ColumnDescPtr> {
+        let (w, _) = ArrowWriter::try_new(Vec::new(), Arc::new(Schema::new(fields)), None)
+            .and_then(|w| w.into_serialized_writer())
+            .unwrap();
+        w.schema_descr().columns().to_vec()
+    }
+
     /// A fixed-width chunk holds its cells at the column's own width (INT32 4 bytes, BOOLEAN 1,
     /// INT64 8), a level byte per row only where the column is nullable, and no compressed page
     /// once closed (the Snappy scratch is the thread's): `convert` keeps 16 buckets × 50 of these
@@ -1038,15 +1046,11 @@ mod tests {
     /// values held as `i64`, with levels kept for a required column, and with a scratch per chunk.
     #[test]
     fn a_fixed_width_chunk_holds_its_cells_at_their_own_width_and_no_page_once_closed() {
-        let schema = Arc::new(Schema::new(vec![
+        let d = leaves(vec![
             Field::new("i32", DataType::Int32, false),
             Field::new("bn", DataType::Boolean, true),
             Field::new("i64n", DataType::Int64, true),
-        ]));
-        let (w, _) = ArrowWriter::try_new(Vec::new(), schema, None)
-            .and_then(|w| w.into_serialized_writer())
-            .unwrap();
-        let d = w.schema_descr().columns();
+        ]);
         let rows = 1000;
         for (k, per_row) in [(0, 4), (1, 1 + 1), (2, 1 + 8)] {
             let mut c = PrimChunk::new(d[k].clone(), true, rows).unwrap();
