@@ -443,14 +443,7 @@ fn ledger_show_and_stats_report_the_counters_and_the_nights() {
         .filter(|p| p["beneficiary"] == benef && p["date_of_care"].starts_with("2026"))
         .map(|p| cents(&p["participation"]))
         .sum();
-    let show = liquidator()
-        .args(["ledger", "show", "--ledger"])
-        .arg(&ledger)
-        .args(["--beneficiary", &benef])
-        .output()
-        .unwrap();
-    assert!(show.status.success(), "{show:?}");
-    let s: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    let s = ledger_show(&ledger, &benef);
     let y2026 = s["participations_by_year"]
         .as_array()
         .unwrap()
@@ -583,6 +576,18 @@ fn a_ccam_act_paid_on_an_earlier_night_is_rejected_r033_under_a_new_claim_number
     );
 }
 
+/// `liquidator ledger show --beneficiary NIR-RANK` of `ledger`, which must succeed, as JSON.
+fn ledger_show(ledger: &std::path::Path, beneficiary: &str) -> serde_json::Value {
+    let o = liquidator()
+        .args(["ledger", "show", "--ledger"])
+        .arg(ledger)
+        .args(["--beneficiary", beneficiary])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
 /// A G (consultation, 30 €) of claim `claim` on `date`, the act the ledger tests pay night after night.
 fn g_of(claim: u32, date: u32) -> liquidator_core::claims::ActLine {
     let mut l = common::ngap("G", 100, date, 3000);
@@ -601,16 +606,7 @@ fn a_carried_session_before_the_oldest_payable_day_is_pruned_by_the_night_that_p
     let tmp = tempfile::tempdir().unwrap();
     let refs = mini_src();
     let ledger = tmp.path().join("ledger");
-    let show = || -> serde_json::Value {
-        let o = liquidator()
-            .args(["ledger", "show", "--ledger"])
-            .arg(&ledger)
-            .args(["--beneficiary", "1850578006084-001"])
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{o:?}");
-        serde_json::from_slice(&o.stdout).unwrap()
-    };
+    let show = || ledger_show(&ledger, "1850578006084-001");
     let dates = |v: &serde_json::Value, field: &str, key: &str| -> Vec<String> {
         v[field]
             .as_array()
@@ -682,14 +678,7 @@ fn reprocess_with_the_ledger_liquidates_a_past_night_against_the_state_before_it
             .success()
     );
     let show = || -> i64 {
-        let o = liquidator()
-            .args(["ledger", "show", "--ledger"])
-            .arg(&ledger)
-            .args(["--beneficiary", "1850578006084-001"])
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{o:?}");
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let v = ledger_show(&ledger, "1850578006084-001");
         let y = v["participations_by_year"]
             .as_array()
             .unwrap()
